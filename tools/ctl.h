@@ -1,0 +1,17 @@
+/* shadowctl subcommands: one file per subcommand (ctl_<name>.c exposes
+ * ctl_<name>_main), listed in the table in shadowctl.c, which also prints the
+ * usage. Each returns a process exit status: 0 success, 1 failure (message
+ * already printed to stderr), 2 usage error. */
+#ifndef SHADOWFS_TOOLS_CTL_H
+#define SHADOWFS_TOOLS_CTL_H
+
+struct ctl_command {
+	const char *name;
+	int (*main)(int argc, char **argv); /* argv[0] is the subcommand name */
+	const char *usage;                  /* arguments, after the name */
+	const char *help;                   /* one line */
+};
+
+int ctl_version_main(int argc, char **argv);
+
+#endif

@@ -1,0 +1,46 @@
+/* shadowctl: inspect and steer shadowfs mounts and shadowd hosts.
+ * A {name, main, usage, help} table dispatches to one file per subcommand. */
+#include <stdio.h>
+#include <string.h>
+
+#include "tools/ctl.h"
+
+static const struct ctl_command commands[] = {
+	{"version", ctl_version_main, "", "print the shadowctl version"},
+};
+
+static void print_usage(FILE *out)
+{
+	fprintf(out, "usage: shadowctl COMMAND [ARGS...]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		char head[96];
+		snprintf(head, sizeof(head), "%s %s", commands[i].name, commands[i].usage);
+		fprintf(out, "  %-40s %s\n", head, commands[i].help);
+	}
+	fprintf(out, "\nSee shadowctl(1).\n");
+}
+
+int ctl_version_main(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	printf("shadowctl %s\n", SHADOWFS_VERSION);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		print_usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+		print_usage(stdout);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].main(argc - 1, argv + 1);
+	fprintf(stderr, "shadowctl: unknown command '%s' (try 'shadowctl help')\n", argv[1]);
+	return 2;
+}
