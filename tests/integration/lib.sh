@@ -1,0 +1,60 @@
+# Shared helpers for integration tests that mount shadowfs for real.
+# Source it from bash: `. "$(dirname "$0")/lib.sh"`. Everything a test starts
+# (mounts, processes, temp dirs) is registered and torn down by an EXIT trap,
+# even when the test fails.
+#
+#   it_tmpdir NAME            -> prints a fresh dir under $IT_ROOT (auto-removed)
+#   it_mount SHADOWFS BACKING MNT [opts]  mounts in the foreground (-f) in the
+#                             background, waits until mounted; sets IT_PID
+#   it_umount MNT             unmounts and waits for the process to exit
+#   it_fail MSG               prints "FAIL: MSG" and exits 1
+#   it_check DESC CMD...      runs CMD; fails the test with DESC if it fails
+set -uo pipefail
+
+IT_ROOT=$(mktemp -d "${TMPDIR:-/tmp}/shadowfs-it.XXXXXX")
+chmod 755 "$IT_ROOT"
+IT_MOUNTS=()
+IT_PIDS=()
+
+it_cleanup() {
+  local m p
+  for m in "${IT_MOUNTS[@]}"; do
+    mountpoint -q "$m" 2>/dev/null && { fusermount3 -u "$m" 2>/dev/null || umount -l "$m" 2>/dev/null; }
+  done
+  for p in "${IT_PIDS[@]}"; do
+    kill "$p" 2>/dev/null && { for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done; kill -9 "$p" 2>/dev/null; }
+  done
+  rm -rf "$IT_ROOT"
+}
+trap it_cleanup EXIT
+
+it_fail() { echo "FAIL: $*" >&2; exit 1; }
+it_check() { local d=$1; shift; "$@" || it_fail "$d"; }
+
+it_tmpdir() { local d="$IT_ROOT/$1"; mkdir -p "$d"; echo "$d"; }
+
+it_mount() { # SHADOWFS BACKING MNT [opts]
+  local bin=$1 backing=$2 mnt=$3 opts=${4:-}
+  local args=("$backing" "$mnt" -f)
+  [ -n "$opts" ] && args+=(-o "$opts")
+  "$bin" "${args[@]}" &
+  IT_PID=$!
+  IT_PIDS+=("$IT_PID")
+  IT_MOUNTS+=("$mnt")
+  local i
+  for i in $(seq 100); do
+    mountpoint -q "$mnt" && return 0
+    kill -0 "$IT_PID" 2>/dev/null || it_fail "shadowfs exited before mounting $mnt"
+    sleep 0.05
+  done
+  it_fail "shadowfs did not mount $mnt within 5 s"
+}
+
+it_umount() { # MNT
+  local mnt=$1
+  fusermount3 -u "$mnt" || it_fail "fusermount3 -u $mnt failed"
+  local p
+  for p in "${IT_PIDS[@]}"; do
+    for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
+  done
+}
