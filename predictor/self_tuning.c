@@ -1,0 +1,239 @@
+/* Threshold self-tuning from logged decisions and outcomes. See
+ * self_tuning.h. */
+#include "predictor/self_tuning.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+
+#define NBINS 100
+#define TRAJ_MAX 64
+
+struct pending {
+	uint64_t origin;
+	float p;
+	bool decision, overload;
+};
+
+struct pred_tuner {
+	struct pred_tuner_config c;
+	double threshold;
+	double pos[NBINS], neg[NBINS]; /* decayed outcome mass by p bin */
+	struct pending *q;             /* ring */
+	size_t qcap, qhead, qlen;
+	struct pred_tuner_stats st;
+	/* trajectory: threshold after every traj_every resolutions */
+	double traj[TRAJ_MAX];
+	uint64_t traj_at[TRAJ_MAX];
+	size_t ntraj;
+	uint64_t traj_every;
+};
+
+void pred_tuner_config_default(struct pred_tuner_config *c)
+{
+	c->threshold = 0.8;
+	c->min = 0.05;
+	c->max = 0.99;
+	c->w_miss = 4.0;
+	c->w_false = 1.0;
+	c->decay = 1e-3;
+	c->step = 0.01;
+	c->window = 6;
+	c->dependence = 0.5;
+	c->min_record = 200;
+}
+
+struct pred_tuner *pred_tuner_new(const struct pred_tuner_config *c)
+{
+	if (!c || !(c->min > 0.0 && c->min <= c->threshold &&
+		    c->threshold <= c->max && c->max <= 1.0) ||
+	    !(c->w_miss > 0.0) || !(c->w_false > 0.0) ||
+	    !(c->decay >= 0.0 && c->decay < 1.0) || !(c->step > 0.0) ||
+	    c->window < 1 || !(c->dependence >= 0.0 && c->dependence <= 1.0))
+		return NULL;
+	struct pred_tuner *t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->c = *c;
+	t->threshold = c->threshold;
+	t->traj_every = 1;
+	return t;
+}
+
+void pred_tuner_free(struct pred_tuner *t)
+{
+	if (!t)
+		return;
+	free(t->q);
+	free(t);
+}
+
+double pred_tuner_threshold(const struct pred_tuner *t)
+{
+	return t->threshold;
+}
+
+bool pred_tuner_decide(const struct pred_tuner *t, double p)
+{
+	return p >= t->threshold;
+}
+
+double pred_tuner_dependence(const struct pred_tuner *t)
+{
+	return t->c.dependence;
+}
+
+static int bin_of(double p)
+{
+	int b = (int)(p * NBINS);
+	return b < 0 ? 0 : (b >= NBINS ? NBINS - 1 : b);
+}
+
+/* Threshold minimising the cost over the record (bin lower edges). */
+static double best_threshold(const struct pred_tuner *t)
+{
+	/* cost(theta_b) = w_miss * pos below b + w_false * neg at/above b */
+	double neg_above = 0.0;
+	for (int b = 0; b < NBINS; b++)
+		neg_above += t->neg[b];
+	double pos_below = 0.0, best = INFINITY;
+	int bestb = bin_of(t->threshold);
+	for (int b = 0; b <= NBINS; b++) {
+		double cost = t->c.w_miss * pos_below + t->c.w_false * neg_above;
+		if (cost < best - 1e-12) {
+			best = cost;
+			bestb = b;
+		}
+		if (b < NBINS) {
+			pos_below += t->pos[b];
+			neg_above -= t->neg[b];
+		}
+	}
+	return (double)bestb / NBINS;
+}
+
+static void keep_trajectory(struct pred_tuner *t)
+{
+	if (t->st.resolved % t->traj_every)
+		return;
+	if (t->ntraj == TRAJ_MAX) { /* halve the resolution */
+		for (size_t i = 0; i < TRAJ_MAX / 2; i++) {
+			t->traj[i] = t->traj[2 * i + 1];
+			t->traj_at[i] = t->traj_at[2 * i + 1];
+		}
+		t->ntraj = TRAJ_MAX / 2;
+		t->traj_every *= 2;
+		if (t->st.resolved % t->traj_every)
+			return;
+	}
+	t->traj[t->ntraj] = t->threshold;
+	t->traj_at[t->ntraj] = t->st.resolved;
+	t->ntraj++;
+}
+
+static void resolve(struct pred_tuner *t, double p, bool decision,
+		    bool overload)
+{
+	if (decision && overload)
+		t->st.tp++;
+	else if (decision)
+		t->st.fp++;
+	else if (overload)
+		t->st.fn++;
+	else
+		t->st.tn++;
+	t->st.utility -= (decision && !overload) * t->c.w_false +
+			 (!decision && overload) * t->c.w_miss;
+	t->st.resolved++;
+	if (t->c.decay > 0.0) {
+		double f = 1.0 - t->c.decay;
+		for (int b = 0; b < NBINS; b++) {
+			t->pos[b] *= f;
+			t->neg[b] *= f;
+		}
+	}
+	if (overload)
+		t->pos[bin_of(p)] += 1.0;
+	else
+		t->neg[bin_of(p)] += 1.0;
+	if (t->st.resolved >= t->c.min_record) {
+		double target = best_threshold(t);
+		double d = target - t->threshold;
+		if (d > t->c.step)
+			d = t->c.step;
+		if (d < -t->c.step)
+			d = -t->c.step;
+		t->threshold += d;
+		if (t->threshold < t->c.min)
+			t->threshold = t->c.min;
+		if (t->threshold > t->c.max)
+			t->threshold = t->c.max;
+	}
+	keep_trajectory(t);
+}
+
+void pred_tuner_resolve(struct pred_tuner *t, double p, bool overload)
+{
+	if (!t || !isfinite(p))
+		return;
+	resolve(t, p, p >= t->threshold, overload);
+}
+
+int pred_tuner_record(struct pred_tuner *t, uint64_t origin, double p,
+		      bool overload)
+{
+	if (!t || !isfinite(p) || p < 0.0 || p > 1.0)
+		return -EINVAL;
+	if (t->qlen == t->qcap) {
+		size_t nc = t->qcap ? t->qcap * 2 : 1024;
+		struct pending *nq = malloc(nc * sizeof(*nq));
+		if (!nq)
+			return -ENOMEM;
+		for (size_t i = 0; i < t->qlen; i++)
+			nq[i] = t->q[(t->qhead + i) % t->qcap];
+		free(t->q);
+		t->q = nq;
+		t->qcap = nc;
+		t->qhead = 0;
+	}
+	t->q[(t->qhead + t->qlen) % t->qcap] = (struct pending){
+		origin, (float)p, p >= t->threshold, overload};
+	t->qlen++;
+	return 0;
+}
+
+void pred_tuner_advance(struct pred_tuner *t, uint64_t now)
+{
+	while (t->qlen) {
+		struct pending *e = &t->q[t->qhead];
+		if (e->origin + t->c.window > now)
+			break;
+		resolve(t, e->p, e->decision, e->overload);
+		t->qhead = (t->qhead + 1) % t->qcap;
+		t->qlen--;
+	}
+}
+
+void pred_tuner_stats(const struct pred_tuner *t, struct pred_tuner_stats *ret)
+{
+	*ret = t->st;
+}
+
+void pred_tuner_report(const struct pred_tuner *t, FILE *out)
+{
+	const struct pred_tuner_stats *s = &t->st;
+	fprintf(out,
+		"self-tuning: %llu decisions resolved (tp %llu fp %llu fn %llu "
+		"tn %llu), utility %.0f (w_miss %.1f, w_false %.1f), "
+		"threshold %.3f -> %.3f\n",
+		(unsigned long long)s->resolved, (unsigned long long)s->tp,
+		(unsigned long long)s->fp, (unsigned long long)s->fn,
+		(unsigned long long)s->tn, s->utility, t->c.w_miss,
+		t->c.w_false, t->c.threshold, t->threshold);
+	fprintf(out, "threshold trajectory (decisions:threshold):");
+	size_t stride = t->ntraj > 16 ? t->ntraj / 16 : 1;
+	for (size_t i = 0; i < t->ntraj; i += stride)
+		fprintf(out, " %llu:%.2f", (unsigned long long)t->traj_at[i],
+			t->traj[i]);
+	fprintf(out, "\n");
+}
