@@ -28,6 +28,8 @@
 
 #define PRED_CALIB_BINS 480
 #define PRED_CALIB_ZMAX 12.0
+/* Default decay: the histogram remembers ~1/decay residuals per horizon. */
+#define PRED_CALIB_DECAY 0.002
 
 struct pred_calib {
 	double decay; /* each add multiplies old mass by (1 - decay); 0 = none */

@@ -13,7 +13,7 @@ void pred_forecast_req_default(struct pred_forecast_req *r)
 	r->levels[0] = 0.8;
 	r->levels[1] = 0.95;
 	r->levels[2] = r->levels[3] = 0.0;
-	r->dependence = 0.5;
+	r->dependence = 0.0;
 	r->bucket = 0;
 	r->profile = NULL;
 }
@@ -52,7 +52,8 @@ int pred_forecast_compute(const struct pred_model *m,
 		if (!(sg > 0.0)) /* no residual yet: borrow the nearest */
 			for (unsigned k = h - 1; k-- > 0 && !(sg > 0.0);)
 				sg = m->sigma[k];
-		ret->point[h - 1] = expm1(f);
+		/* Point = calibrated median (MASE-optimal), not expm1(f). */
+		ret->point[h - 1] = pred_count_quantile(calib, h, f, sg, 0.5, cap);
 		for (unsigned l = 0; l < req->nlevels; l++) {
 			double a = (1.0 - req->levels[l]) / 2.0;
 			ret->lo[l][h - 1] =

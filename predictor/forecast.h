@@ -40,7 +40,8 @@ struct pred_forecast {
 	double p_exceed;                         /* P(max over window > cap) */
 };
 
-/* Default request: H 6, W 6, levels 0.8 and 0.95, dependence 0.5, no
+/* Default request: H 6, W 6, levels 0.8 and 0.95, dependence 0 (independent steps; the
+ * tuner may raise it), no
  * capacity. */
 void pred_forecast_req_default(struct pred_forecast_req *r);
 

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <string.h>
 
 void pred_params_default(struct pred_params *p)
@@ -13,6 +14,7 @@ void pred_params_default(struct pred_params *p)
 	p->gamma = 0.1f;
 	p->phi = 0.95f;
 	p->w = 0.5f;
+	p->delta = 0.0f;
 	p->lambda = 0.03f;
 }
 
@@ -24,7 +26,7 @@ static int in01(float v)
 int pred_params_check(const struct pred_params *p)
 {
 	if (!p || !in01(p->alpha) || p->alpha <= 0.0f || !in01(p->beta) ||
-	    !in01(p->gamma) || !in01(p->phi) || !in01(p->w) ||
+	    !in01(p->gamma) || !in01(p->phi) || !in01(p->w) || !in01(p->delta) ||
 	    !in01(p->lambda) || p->lambda <= 0.0f)
 		return -EINVAL;
 	return 0;
@@ -82,7 +84,9 @@ static void components(const struct pred_model *m, unsigned h, double *ets,
 		*sn = l;
 		return;
 	}
-	*ets = l + damp * b + m->seas[slot];
+	*ets = l + damp * b;
+	if (!(m->flags & PRED_F_NOSEAS))
+		*ets += m->seas[slot] + m->week[((m->n + h - 1) / m_) % 7];
 	*sn = h <= m_ ? m->hist[slot] : *ets;
 }
 
@@ -127,13 +131,19 @@ static void absorb(struct pred_model *m, double x)
 		}
 	} else {
 		unsigned p = m->pos;
-		double f = m->level + m->p.phi * m->trend + m->seas[p];
+		bool ns = m->flags & PRED_F_NOSEAS;
+		unsigned d = (m->n / s) % 7;
+		double f = m->level + m->p.phi * m->trend +
+			   (ns ? 0.0 : m->seas[p] + m->week[d]);
 		double e = x - f;
 		double nl = m->level + m->p.phi * m->trend + m->p.alpha * e;
 		m->trend = (float)(m->p.phi * m->trend +
 				   m->p.alpha * m->p.beta * e);
 		m->level = (float)nl;
-		m->seas[p] = (float)(m->seas[p] + m->p.gamma * e);
+		if (!ns) {
+			m->seas[p] = (float)(m->seas[p] + m->p.gamma * e);
+			m->week[d] = (float)(m->week[d] + m->p.delta * e);
+		}
 		m->hist[p] = (float)x;
 	}
 	if (x > m->xmax)
@@ -187,7 +197,7 @@ int pred_model_update_resid(struct pred_model *m, double count,
 
 /* ---- fitting ---------------------------------------------------------- */
 
-static const float grid_alpha[] = {0.05f, 0.1f, 0.2f, 0.35f, 0.5f, 0.7f};
+static const float grid_alpha[] = {0.05f, 0.1f, 0.2f, 0.35f, 0.5f, 0.7f, 0.9f, 1.0f};
 static const float grid_beta[] = {0.0f, 0.05f};
 static const float grid_gamma[] = {0.05f, 0.15f, 0.3f};
 static const float grid_phi[] = {0.8f, 0.95f};
@@ -232,16 +242,20 @@ int pred_model_fit(struct pred_model *m, const double *y, size_t n)
 		if (!isfinite(y[i]) || y[i] < 0.0)
 			return -EINVAL;
 	struct pred_params best = m->p;
+	uint16_t best_flags = 0;
 	unsigned s = m->season, H = m->horizon;
 	size_t warm = (size_t)2 * s + 1;
 	if (s == 0)
 		warm = 8;
+	if (n / 3 > warm) /* judge on the steady state, not the start-up */
+		warm = n / 3;
 	if (n >= warm + H) {
 		double best_cost = INFINITY;
 		struct pred_model proto;
+		for (int ns = 0; ns < (s ? 2 : 1); ns++)
 		for (size_t a = 0; a < ARRAY_LEN(grid_alpha); a++)
 		for (size_t b = 0; b < ARRAY_LEN(grid_beta); b++)
-		for (size_t g = 0; g < (s ? ARRAY_LEN(grid_gamma) : 1); g++)
+		for (size_t g = 0; g < (s && !ns ? ARRAY_LEN(grid_gamma) : 1); g++)
 		for (size_t f = 0; f < ARRAY_LEN(grid_phi); f++) {
 			struct pred_params p = m->p;
 			p.alpha = grid_alpha[a];
@@ -249,7 +263,9 @@ int pred_model_fit(struct pred_model *m, const double *y, size_t n)
 			p.gamma = grid_gamma[g];
 			p.phi = grid_phi[f];
 			p.w = 1.0f;
+			p.delta = ns ? 0.0f : 0.02f;
 			pred_model_init(&proto, &p, s, H);
+			proto.flags = ns ? PRED_F_NOSEAS : 0;
 			double cost[NW];
 			fit_cost(&proto, y, n, warm, cost);
 			for (size_t k = 0; k < NW; k++) {
@@ -259,9 +275,13 @@ int pred_model_fit(struct pred_model *m, const double *y, size_t n)
 					best_cost = cost[k];
 					best = p;
 					best.w = grid_w[k];
+					best_flags = proto.flags;
 				}
 			}
 		}
 	}
-	return pred_model_init(m, &best, s, H);
+	int rc = pred_model_init(m, &best, s, H);
+	if (!rc)
+		m->flags = best_flags;
+	return rc;
 }

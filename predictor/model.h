@@ -38,12 +38,15 @@
 #define PRED_CAP_MULT 4.0  /* forecasts <= this x historical max */
 #define PRED_MAX_COUNT 1e15 /* larger inputs are clamped to this */
 
+#define PRED_F_NOSEAS 0x1 /* ETS part without seasonal terms */
+
 struct pred_params {
 	float alpha; /* level smoothing, (0, 1] */
 	float beta;  /* trend smoothing, [0, 1] (times alpha) */
 	float gamma; /* seasonal smoothing, [0, 1] */
 	float phi;   /* trend damping, [0, 1] */
 	float w;     /* weight of ETS against seasonal naive, [0, 1] */
+	float delta; /* weekly (7 seasons) smoothing, [0, 1] */
 	float lambda; /* residual-scale smoothing, (0, 1] */
 };
 
@@ -53,11 +56,12 @@ struct pred_model {
 	uint16_t season;   /* m, 0 = non-seasonal; <= PRED_MAX_SEASON */
 	uint16_t horizon;  /* H for residual tracking, <= PRED_MAX_H */
 	uint16_t pos;      /* seasonal index of the next bucket */
-	uint16_t flags;
+	uint16_t flags;    /* PRED_F_* */
 	float level, trend;
 	float xmax;        /* largest log1p(count) seen */
 	float sigma[PRED_MAX_H];            /* mean |h-step residual|, log scale */
 	float seas[PRED_MAX_SEASON];        /* additive seasonal terms */
+	float week[7];                      /* additive day-of-cycle terms */
 	float hist[PRED_MAX_SEASON];        /* last m values of x, ring by pos */
 	float pend[PRED_MAX_H][PRED_MAX_H]; /* [target mod H][h-1] forecasts */
 };

@@ -39,7 +39,7 @@ void pred_tuner_config_default(struct pred_tuner_config *c)
 	c->decay = 1e-3;
 	c->step = 0.01;
 	c->window = 6;
-	c->dependence = 0.5;
+	c->dependence = 0.0;
 	c->min_record = 200;
 }
 

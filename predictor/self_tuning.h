@@ -35,7 +35,7 @@ struct pred_tuner_config {
 	double decay;       /* per resolved decision, default 1e-3 */
 	double step;        /* max threshold move per resolution, default .01 */
 	unsigned window;    /* W: outcome known W buckets after origin */
-	double dependence;  /* forecast.h dependence, default 0.5 */
+	double dependence;  /* forecast.h dependence, default 0 */
 	unsigned min_record; /* decisions before tuning starts, default 200 */
 };
 

@@ -330,7 +330,7 @@ int main(int argc, char **argv)
 			o.min_steps);
 		goto cleanup;
 	}
-	calib = pred_calib_new(0.0);
+	calib = pred_calib_new(PRED_CALIB_DECAY);
 	prof = m >= 2 ? pred_profile_new((unsigned)m, 0.1) : NULL;
 	struct pred_tuner_config tcfg;
 	pred_tuner_config_default(&tcfg);
@@ -416,6 +416,24 @@ int main(int argc, char **argv)
 			pred_profile_add(prof, (uint64_t)t, total);
 	}
 	double t_end = now_s();
+	if (o.verbose) {
+		for (size_t i = 0; i < nobj; i++) {
+			const struct obj *ob = &objs[i];
+			const struct pred_params *pp = &ob->model.p;
+			double s = 0, sn = 0;
+			long c = 0;
+			for (long h = 0; h < H; h++) {
+				s += ob->mase_sum[M_PRED][h];
+				sn += ob->mase_sum[M_SNAIVE][h];
+				c += ob->mase_n[M_PRED][h];
+			}
+			printf("key %-24s a=%.2f b=%.2f g=%.2f phi=%.2f w=%.2f "
+			       "flags=%u cap=%.0f mase=%.3f snaive=%.3f\n",
+			       tr.keys[ob->key], pp->alpha, pp->beta, pp->gamma,
+			       pp->phi, pp->w, ob->model.flags, ob->cap,
+			       c ? s / c : NAN, c ? sn / c : NAN);
+		}
+	}
 
 	/* ---- report ---- */
 	printf("trace %s: %zu rows, %zu keys, %zu steps of %lds%s%s; "
