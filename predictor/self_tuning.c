@@ -36,8 +36,8 @@ void pred_tuner_config_default(struct pred_tuner_config *c)
 	c->max = 0.99;
 	c->w_miss = 4.0;
 	c->w_false = 1.0;
-	c->decay = 1e-3;
-	c->step = 0.01;
+	c->decay = 2e-4;
+	c->step = 0.002;
 	c->window = 6;
 	c->dependence = 0.0;
 	c->min_record = 200;

@@ -32,8 +32,8 @@ struct pred_tuner_config {
 	double min, max;    /* clamp, default 0.05 .. 0.99 */
 	double w_miss;      /* cost of a missed overload, default 4 */
 	double w_false;     /* cost of an unneeded shadow, default 1 */
-	double decay;       /* per resolved decision, default 1e-3 */
-	double step;        /* max threshold move per resolution, default .01 */
+	double decay;       /* per resolved decision, default 2e-4 */
+	double step;        /* max threshold move per resolution, default .002 */
 	unsigned window;    /* W: outcome known W buckets after origin */
 	double dependence;  /* forecast.h dependence, default 0 */
 	unsigned min_record; /* decisions before tuning starts, default 200 */
