@@ -111,8 +111,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	o->train = -1;
 	o->bucket = -1;
 	long season = -1, v;
-	int c;
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+	int c, li = -1;
+	while ((c = getopt_long(argc, argv, "h", lo, &li)) != -1) {
 		char *end;
 		switch (c) {
 		case 'b':
@@ -182,7 +182,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	return 0;
 bad:
 	fprintf(stderr, "shadow-eval: bad value '%s' for --%s\n", optarg,
-		lo[0].name ? "option" : "");
+		li >= 0 ? lo[li].name : "?");
 	usage(stderr);
 	return -EINVAL;
 }
@@ -269,7 +269,7 @@ int main(int argc, char **argv)
 {
 	struct opts o;
 	struct eval_trace tr;
-	char err[512];
+	char err[512] = "";
 	int rc = 1;
 	struct obj *objs = NULL;
 	size_t nobj = 0;
@@ -284,7 +284,7 @@ int main(int argc, char **argv)
 				 sizeof(err));
 	if (lr) {
 		fprintf(stderr, "shadow-eval: %s\n",
-			lr == -EINVAL ? err : strerror(-lr));
+			err[0] ? err : strerror(-lr));
 		return 1;
 	}
 	long n = (long)tr.nsteps;
