@@ -36,7 +36,7 @@ void pred_tuner_config_default(struct pred_tuner_config *c)
 	c->max = 0.99;
 	c->w_miss = 4.0;
 	c->w_false = 1.0;
-	c->decay = 2e-4;
+	c->decay = 5e-5;
 	c->step = 0.002;
 	c->window = 6;
 	c->dependence = 0.0;
@@ -89,24 +89,36 @@ static int bin_of(double p)
 	return b < 0 ? 0 : (b >= NBINS ? NBINS - 1 : b);
 }
 
-/* Threshold minimising the cost over the record (bin lower edges). */
+/* Threshold minimising the cost over the record (bin lower edges). The
+ * cost curve is flat near its minimum when overloads are rare, so among the
+ * thresholds within 0.5% of the minimum the one nearest to the current
+ * threshold wins: the tuner settles instead of hopping between equals. */
 static double best_threshold(const struct pred_tuner *t)
 {
+	double cost[NBINS + 1];
 	/* cost(theta_b) = w_miss * pos below b + w_false * neg at/above b */
 	double neg_above = 0.0;
 	for (int b = 0; b < NBINS; b++)
 		neg_above += t->neg[b];
 	double pos_below = 0.0, best = INFINITY;
-	int bestb = bin_of(t->threshold);
 	for (int b = 0; b <= NBINS; b++) {
-		double cost = t->c.w_miss * pos_below + t->c.w_false * neg_above;
-		if (cost < best - 1e-12) {
-			best = cost;
-			bestb = b;
-		}
+		cost[b] = t->c.w_miss * pos_below + t->c.w_false * neg_above;
+		if (cost[b] < best)
+			best = cost[b];
 		if (b < NBINS) {
 			pos_below += t->pos[b];
 			neg_above -= t->neg[b];
+		}
+	}
+	double cur = t->threshold * NBINS, bestd = INFINITY;
+	int bestb = 0;
+	for (int b = 0; b <= NBINS; b++) {
+		if (cost[b] > best * 1.005 + 1e-9)
+			continue;
+		double d = fabs(b - cur);
+		if (d < bestd) {
+			bestd = d;
+			bestb = b;
 		}
 	}
 	return (double)bestb / NBINS;

@@ -32,7 +32,7 @@ struct pred_tuner_config {
 	double min, max;    /* clamp, default 0.05 .. 0.99 */
 	double w_miss;      /* cost of a missed overload, default 4 */
 	double w_false;     /* cost of an unneeded shadow, default 1 */
-	double decay;       /* per resolved decision, default 2e-4 */
+	double decay;       /* per resolved decision, default 5e-5 */
 	double step;        /* max threshold move per resolution, default .002 */
 	unsigned window;    /* W: outcome known W buckets after origin */
 	double dependence;  /* forecast.h dependence, default 0 */

@@ -62,6 +62,8 @@ struct obj {
 	double mase_sum[NMODELS][PRED_MAX_H];
 	long mase_n[NMODELS][PRED_MAX_H];
 	unsigned char *alarm[NALARMS]; /* [n] per origin */
+	float *prob;                    /* [n] P(max over W > C) per origin */
+	unsigned char *truth;           /* [n] max(y[t..t+W-1]) > C */
 	double seas_abs;                /* running sum |y[i]-y[i-m]| */
 	long seas_n;
 };
@@ -316,7 +318,11 @@ int main(int argc, char **argv)
 			if (!ob->alarm[a])
 				goto cleanup;
 		}
+		ob->prob = calloc((size_t)n, sizeof(float));
+		ob->truth = calloc((size_t)n, 1);
 		nobj++;
+		if (!ob->prob || !ob->truth)
+			goto cleanup;
 		if (pred_model_init(&ob->model, &params, mseason,
 				    (unsigned)H) ||
 		    pred_model_fit(&ob->model, ob->y, (size_t)train)) {
@@ -386,6 +392,8 @@ int main(int argc, char **argv)
 					for (long j = t; j < t + W; j++)
 						truth = truth || y[j] > ob->cap;
 					ob->alarm[A_PRED][t] = fc.p_exceed >= o.threshold;
+					ob->prob[t] = (float)fc.p_exceed;
+					ob->truth[t] = truth;
 					ob->alarm[A_TUNED][t] = pred_tuner_decide(tuner, fc.p_exceed);
 					double smax = 0.0;
 					for (long j = t - m; j < t - m + W; j++)
@@ -396,6 +404,21 @@ int main(int argc, char **argv)
 					 * only learns it then (pending queue). */
 					pred_tuner_record(tuner, (uint64_t)t, fc.p_exceed, truth);
 				}
+			}
+			pred_tuner_advance(tuner, (uint64_t)t);
+		} else if (t >= 2 * m + H && t + W <= train) {
+			/* Training part: the tuner already learns from the
+			 * decisions it would have made (past data only). */
+			pred_calib_refresh(calib);
+			req.bucket = (uint64_t)t;
+			for (size_t i = 0; i < nobj; i++) {
+				struct pred_forecast fc;
+				req.capacity = objs[i].cap;
+				pred_forecast_compute(&objs[i].model, calib, &req, &fc);
+				bool truth = false;
+				for (long j = t; j < t + W; j++)
+					truth = truth || objs[i].y[j] > objs[i].cap;
+				pred_tuner_record(tuner, (uint64_t)t, fc.p_exceed, truth);
 			}
 			pred_tuner_advance(tuner, (uint64_t)t);
 		}
@@ -520,6 +543,36 @@ int main(int argc, char **argv)
 		       h->alarms);
 	}
 	pred_tuner_report(tuner, stdout);
+	/* Utility on the test part: fixed threshold, self-tuned, and the best
+	 * fixed threshold in hindsight (same cost weights). */
+	{
+		double best_u = -INFINITY, best_th = 0.0, u_fixed = 0.0,
+		       u_tuned = 0.0;
+		for (int b = 1; b <= 100; b++) {
+			double th = b / 100.0, u = 0.0;
+			for (size_t i = 0; i < nobj; i++)
+				for (long t = train; t + W <= n; t++) {
+					bool al = objs[i].prob[t] >= th;
+					u -= (al && !objs[i].truth[t]) * tcfg.w_false +
+					     (!al && objs[i].truth[t]) * tcfg.w_miss;
+				}
+			if (u > best_u) {
+				best_u = u;
+				best_th = th;
+			}
+		}
+		for (size_t i = 0; i < nobj; i++)
+			for (long t = train; t + W <= n; t++) {
+				bool tr_ = objs[i].truth[t];
+				bool af = objs[i].alarm[A_PRED][t];
+				bool at = objs[i].alarm[A_TUNED][t];
+				u_fixed -= (af && !tr_) * tcfg.w_false + (!af && tr_) * tcfg.w_miss;
+				u_tuned -= (at && !tr_) * tcfg.w_false + (!at && tr_) * tcfg.w_miss;
+			}
+		printf("test-part utility: threshold %.2f -> %.0f, self-tuned -> "
+		       "%.0f, best fixed in hindsight (%.2f) -> %.0f\n",
+		       o.threshold, u_fixed, u_tuned, best_th, best_u);
+	}
 	struct hot *hp = &hs[A_PRED];
 	printf("\ntimings: fit %.3f s, evaluation %.3f s\n", t_fit - t_start,
 	       t_end - t_fit);
@@ -535,9 +588,12 @@ int main(int argc, char **argv)
 	free(vals);
 	rc = 0;
 cleanup:
-	for (size_t i = 0; i < nobj; i++)
+	for (size_t i = 0; i < nobj; i++) {
 		for (int a = 0; a < NALARMS; a++)
 			free(objs[i].alarm[a]);
+		free(objs[i].prob);
+		free(objs[i].truth);
+	}
 	free(objs);
 	pred_calib_free(calib);
 	pred_profile_free(prof);
