@@ -16,6 +16,8 @@ struct pred_calib *pred_calib_new(double decay)
 		return NULL;
 	c->decay = decay;
 	c->dirty = true;
+	for (unsigned h = 0; h < PRED_MAX_H; h++)
+		c->inc[h] = 1.0;
 	return c;
 }
 
@@ -37,15 +39,21 @@ void pred_calib_add(struct pred_calib *c, const float z[PRED_MAX_H])
 		int b = (int)((v + PRED_CALIB_ZMAX) / BIN_W);
 		if (b >= PRED_CALIB_BINS)
 			b = PRED_CALIB_BINS - 1;
-		if (c->decay > 0.0 && c->mass[h] > 1.0 / c->decay) {
-			/* Lazy decay: rescale when mass exceeds its horizon. */
-			double f = 1.0 - c->decay * 0.5;
-			for (int i = 0; i < PRED_CALIB_BINS; i++)
-				c->bins[h][i] *= f;
-			c->mass[h] *= f;
+		/* Exponential forgetting in O(1): instead of shrinking every
+		 * bin, each new residual weighs 1/(1-decay) times the last;
+		 * rescale all bins once the weights grow large. */
+		if (c->decay > 0.0) {
+			c->inc[h] /= 1.0 - c->decay;
+			if (c->inc[h] > 1e150) {
+				for (int i = 0; i < PRED_CALIB_BINS; i++)
+					c->bins[h][i] /= c->inc[h];
+				c->mass[h] /= c->inc[h];
+				c->inc[h] = 1.0;
+			}
 		}
-		c->bins[h][b] += 1.0;
-		c->mass[h] += 1.0;
+		c->bins[h][b] += c->inc[h];
+		c->mass[h] += c->inc[h];
+		c->count[h] += 1.0;
 		c->dirty = true;
 	}
 }
@@ -78,7 +86,7 @@ static double laplace_cdf(double z)
 /* Enough residuals in horizon h to trust the histogram. */
 static bool usable(const struct pred_calib *c, unsigned h)
 {
-	return c && h >= 1 && h <= PRED_MAX_H && c->mass[h - 1] >= 50.0 &&
+	return c && h >= 1 && h <= PRED_MAX_H && c->count[h - 1] >= 50.0 &&
 	       !c->dirty;
 }
 

@@ -33,7 +33,9 @@
 
 struct pred_calib {
 	double decay; /* each add multiplies old mass by (1 - decay); 0 = none */
-	double mass[PRED_MAX_H];
+	double mass[PRED_MAX_H];  /* total weight per horizon */
+	double inc[PRED_MAX_H];   /* weight of the next residual (decay) */
+	double count[PRED_MAX_H]; /* residuals added */
 	double bins[PRED_MAX_H][PRED_CALIB_BINS];
 	double cum[PRED_MAX_H][PRED_CALIB_BINS + 1]; /* valid when !dirty */
 	bool dirty;

@@ -52,8 +52,10 @@ int pred_forecast_compute(const struct pred_model *m,
 		if (!(sg > 0.0)) /* no residual yet: borrow the nearest */
 			for (unsigned k = h - 1; k-- > 0 && !(sg > 0.0);)
 				sg = m->sigma[k];
-		/* Point = calibrated median (MASE-optimal), not expm1(f). */
-		ret->point[h - 1] = pred_count_quantile(calib, h, f, sg, 0.5, cap);
+		/* Point = calibrated median (MASE-optimal), not expm1(f);
+		 * counts are integers, so is their median. */
+		ret->point[h - 1] =
+			round(pred_count_quantile(calib, h, f, sg, 0.5, cap));
 		for (unsigned l = 0; l < req->nlevels; l++) {
 			double a = (1.0 - req->levels[l]) / 2.0;
 			ret->lo[l][h - 1] =

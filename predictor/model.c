@@ -249,7 +249,12 @@ int pred_model_fit(struct pred_model *m, const double *y, size_t n)
 		warm = 8;
 	if (n / 3 > warm) /* judge on the steady state, not the start-up */
 		warm = n / 3;
-	if (n >= warm + H) {
+	size_t nonzero = 0;
+	for (size_t i = 0; i < n; i++)
+		nonzero += y[i] > 0.0;
+	/* Sparse files keep the defaults (and borrow the global profile):
+	 * a search over a handful of events would fit noise. */
+	if (n >= warm + H && nonzero >= PRED_FIT_MIN_EVENTS) {
 		double best_cost = INFINITY;
 		struct pred_model proto;
 		for (int ns = 0; ns < (s ? 2 : 1); ns++)

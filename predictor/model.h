@@ -37,6 +37,7 @@
 #define PRED_MAX_H 8       /* longest horizon, in buckets */
 #define PRED_CAP_MULT 4.0  /* forecasts <= this x historical max */
 #define PRED_MAX_COUNT 1e15 /* larger inputs are clamped to this */
+#define PRED_FIT_MIN_EVENTS 16 /* fewer non-zero buckets: sparse file */
 
 #define PRED_F_NOSEAS 0x1 /* ETS part without seasonal terms */
 

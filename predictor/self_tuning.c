@@ -19,6 +19,8 @@ struct pred_tuner {
 	struct pred_tuner_config c;
 	double threshold;
 	double pos[NBINS], neg[NBINS]; /* decayed outcome mass by p bin */
+	double inc;                    /* weight of the next outcome */
+	double target;                 /* cost-optimal threshold, < 0: none */
 	struct pending *q;             /* ring */
 	size_t qcap, qhead, qlen;
 	struct pred_tuner_stats st;
@@ -57,6 +59,8 @@ struct pred_tuner *pred_tuner_new(const struct pred_tuner_config *c)
 	t->c = *c;
 	t->threshold = c->threshold;
 	t->traj_every = 1;
+	t->inc = 1.0;
+	t->target = -1.0;
 	return t;
 }
 
@@ -157,19 +161,27 @@ static void resolve(struct pred_tuner *t, double p, bool decision,
 	t->st.utility -= (decision && !overload) * t->c.w_false +
 			 (!decision && overload) * t->c.w_miss;
 	t->st.resolved++;
+	/* Forgetting in O(1): newer outcomes weigh more; rescale rarely. */
 	if (t->c.decay > 0.0) {
-		double f = 1.0 - t->c.decay;
-		for (int b = 0; b < NBINS; b++) {
-			t->pos[b] *= f;
-			t->neg[b] *= f;
+		t->inc /= 1.0 - t->c.decay;
+		if (t->inc > 1e150) {
+			for (int b = 0; b < NBINS; b++) {
+				t->pos[b] /= t->inc;
+				t->neg[b] /= t->inc;
+			}
+			t->inc = 1.0;
+	t->target = -1.0;
 		}
 	}
 	if (overload)
-		t->pos[bin_of(p)] += 1.0;
+		t->pos[bin_of(p)] += t->inc;
 	else
-		t->neg[bin_of(p)] += 1.0;
+		t->neg[bin_of(p)] += t->inc;
 	if (t->st.resolved >= t->c.min_record) {
-		double target = best_threshold(t);
+		/* The target is refreshed every 16 outcomes (O(bins)). */
+		if (t->st.resolved % 16 == 0 || t->target < 0.0)
+			t->target = best_threshold(t);
+		double target = t->target;
 		double d = target - t->threshold;
 		if (d > t->c.step)
 			d = t->c.step;

@@ -25,9 +25,12 @@ struct eval_trace {
 	int dropped_first, dropped_last;
 };
 
-/* 0 or -errno (-EINVAL with a message in errbuf for malformed input). */
+/* 0 or -errno (with a message in errbuf for malformed input). row_span > 0
+ * replaces the timestamps by row order spread over row_span seconds (for a
+ * trace whose conversion lost them, e.g. cloudphysics_blocks_2h). */
 int eval_trace_load(const char *path, long bucket, int keep_partial,
-		    struct eval_trace *ret, char *errbuf, size_t errlen);
+		    long row_span, struct eval_trace *ret, char *errbuf,
+		    size_t errlen);
 void eval_trace_free(struct eval_trace *t);
 
 #endif

@@ -39,6 +39,7 @@ struct opts {
 	long train, steps, min_steps;
 	double threshold;
 	int keep_partial;
+	long row_span;
 	int verbose;
 };
 
@@ -73,7 +74,9 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: shadow-eval TRACE.csv --bucket SECONDS --season M --train STEPS\n"
 		"         [--steps N] [--horizon 6] [--window 6] [--threshold 0.8]\n"
-		"         [--min-steps K] [--keep-partial] [--verbose]\n"
+		"         [--min-steps K] [--keep-partial] [--row-time SPAN] [--verbose]\n"
+		"--season 1 means non-seasonal (MASE scaled by the lag-1 difference).\n"
+		"--row-time SPAN: timestamps replaced by row order over SPAN seconds.\n"
 		"Runs the rolling-origin protocol of the shared traces README for the\n"
 		"predictor and the baselines; the last line is machine-readable.\n");
 }
@@ -101,6 +104,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{"threshold", required_argument, 0, 'p'},
 		{"min-steps", required_argument, 0, 'k'},
 		{"keep-partial", no_argument, 0, 'K'},
+		{"row-time", required_argument, 0, 'R'},
 		{"verbose", no_argument, 0, 'v'},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
@@ -122,8 +126,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 				goto bad;
 			break;
 		case 'm':
-			if (parse_long(optarg, 0, PRED_PROFILE_MAX_SEASON, &season) ||
-			    season == 1)
+			if (parse_long(optarg, 1, PRED_PROFILE_MAX_SEASON, &season))
 				goto bad;
 			break;
 		case 't':
@@ -157,6 +160,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'K':
 			o->keep_partial = 1;
+			break;
+		case 'R':
+			if (parse_long(optarg, 1, 1L << 40, &o->row_span))
+				goto bad;
 			break;
 		case 'v':
 			o->verbose = 1;
@@ -282,8 +289,8 @@ int main(int argc, char **argv)
 
 	if (parse_opts(argc, argv, &o))
 		return 2;
-	int lr = eval_trace_load(o.path, o.bucket, o.keep_partial, &tr, err,
-				 sizeof(err));
+	int lr = eval_trace_load(o.path, o.bucket, o.keep_partial, o.row_span,
+				 &tr, err, sizeof(err));
 	if (lr) {
 		fprintf(stderr, "shadow-eval: %s\n",
 			err[0] ? err : strerror(-lr));
@@ -305,7 +312,7 @@ int main(int argc, char **argv)
 		goto cleanup;
 	struct pred_params params;
 	pred_params_default(&params);
-	unsigned mseason = m <= PRED_MAX_SEASON ? (unsigned)m : 0;
+	unsigned mseason = m >= 2 && m <= PRED_MAX_SEASON ? (unsigned)m : 0;
 	for (size_t k = 0; k < tr.nkeys; k++) {
 		if (o.min_steps > 0 && tr.last[k] + 1 < o.min_steps)
 			continue;
@@ -372,7 +379,7 @@ int main(int argc, char **argv)
 					double a = y[t + h - 1];
 					double f[NMODELS];
 					f[M_PRED] = fc.point[h - 1];
-					f[M_SNAIVE] = y[t + h - 1 - m];
+					f[M_SNAIVE] = y[t - m + (h - 1) % m];
 					f[M_LAST] = y[t - 1];
 					for (int md = 0; md < NMODELS; md++) {
 						if (scale > 0.0) {
@@ -396,8 +403,8 @@ int main(int argc, char **argv)
 					ob->truth[t] = truth;
 					ob->alarm[A_TUNED][t] = pred_tuner_decide(tuner, fc.p_exceed);
 					double smax = 0.0;
-					for (long j = t - m; j < t - m + W; j++)
-						smax = y[j] > smax ? y[j] : smax;
+					for (long j = 0; j < W; j++)
+						smax = y[t - m + j % m] > smax ? y[t - m + j % m] : smax;
 					ob->alarm[A_SNAIVE][t] = smax > ob->cap;
 					ob->alarm[A_REACTIVE][t] = y[t - 1] > ob->cap;
 					/* Outcome known W steps later; the tuner
