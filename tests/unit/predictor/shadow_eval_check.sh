@@ -23,12 +23,12 @@ awk -v m="$m" -v sn="$sn" -v c80="$c80" -v c95="$c95" -v s="$sec" 'BEGIN {
 	exit ok ? 0 : 1 }' || { echo "implausible values"; exit 1; }
 
 # Bad input: missing file, malformed row, bad option -> non-zero + message.
-if "$EVAL" "$tmp/none.csv" --bucket 60 --season 0 --train 5 2>"$tmp/err"; then
+if "$EVAL" "$tmp/none.csv" --bucket 60 --season 1 --train 5 2>"$tmp/err"; then
 	echo "missing file accepted"; exit 1
 fi
 grep -q "none.csv" "$tmp/err"
 printf 'timestamp,key,count\n1,a,1\n2,a,NaN\nx,b,1\n' >"$tmp/bad.csv"
-if "$EVAL" "$tmp/bad.csv" --bucket 60 --season 0 --train 5 2>"$tmp/err"; then
+if "$EVAL" "$tmp/bad.csv" --bucket 60 --season 1 --train 5 2>"$tmp/err"; then
 	echo "malformed CSV accepted"; exit 1
 fi
 grep -q "bad.csv:3" "$tmp/err"
