@@ -40,6 +40,7 @@ struct opts {
 	double threshold;
 	int keep_partial;
 	long row_span;
+	long refit;
 	int verbose;
 };
 
@@ -74,7 +75,9 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: shadow-eval TRACE.csv --bucket SECONDS --season M --train STEPS\n"
 		"         [--steps N] [--horizon 6] [--window 6] [--threshold 0.8]\n"
-		"         [--min-steps K] [--keep-partial] [--row-time SPAN] [--verbose]\n"
+		"         [--min-steps K] [--keep-partial] [--row-time SPAN] [--refit N]\n"
+		"         [--verbose]\n"
+		"--refit N: re-select each file's parameters every N test steps.\n"
 		"--season 1 means non-seasonal (MASE scaled by the lag-1 difference).\n"
 		"--row-time SPAN: timestamps replaced by row order over SPAN seconds.\n"
 		"Runs the rolling-origin protocol of the shared traces README for the\n"
@@ -105,6 +108,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{"min-steps", required_argument, 0, 'k'},
 		{"keep-partial", no_argument, 0, 'K'},
 		{"row-time", required_argument, 0, 'R'},
+		{"refit", required_argument, 0, 'F'},
 		{"verbose", no_argument, 0, 'v'},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
@@ -160,6 +164,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'K':
 			o->keep_partial = 1;
+			break;
+		case 'F':
+			if (parse_long(optarg, 0, 1L << 30, &o->refit))
+				goto bad;
 			break;
 		case 'R':
 			if (parse_long(optarg, 1, 1L << 40, &o->row_span))
@@ -444,6 +452,19 @@ int main(int argc, char **argv)
 		}
 		if (prof)
 			pred_profile_add(prof, (uint64_t)t, total);
+		/* Periodic re-selection of parameters on all data so far, as the
+		 * daemon does from the series store; state rebuilt by replay. */
+		if (o.refit > 0 && t >= train && (t + 1 - train) % o.refit == 0) {
+			for (size_t i = 0; i < nobj; i++) {
+				struct obj *ob = &objs[i];
+				struct pred_model nm = ob->model;
+				if (pred_model_fit(&nm, ob->y, (size_t)t + 1))
+					continue;
+				for (long j = 0; j <= t; j++)
+					pred_model_update(&nm, ob->y[j]);
+				ob->model = nm;
+			}
+		}
 	}
 	double t_end = now_s();
 	if (o.verbose) {
