@@ -86,8 +86,7 @@ static double laplace_cdf(double z)
 /* Enough residuals in horizon h to trust the histogram. */
 static bool usable(const struct pred_calib *c, unsigned h)
 {
-	return c && h >= 1 && h <= PRED_MAX_H && c->count[h - 1] >= 50.0 &&
-	       !c->dirty;
+	return c && h >= 1 && h <= PRED_MAX_H && c->count[h - 1] >= 50.0 && !c->dirty;
 }
 
 double pred_calib_quantile(const struct pred_calib *c, unsigned h, double q)
@@ -130,8 +129,8 @@ double pred_calib_cdf(const struct pred_calib *c, unsigned h, double z)
 	return v / cum[PRED_CALIB_BINS];
 }
 
-double pred_count_quantile(const struct pred_calib *c, unsigned h, double f,
-			   double sigma, double q, double cap_log)
+double pred_count_quantile(const struct pred_calib *c, unsigned h, double f, double sigma, double q,
+			   double cap_log)
 {
 	if (!(sigma >= PRED_SIGMA_MIN))
 		sigma = PRED_SIGMA_MIN;
@@ -144,8 +143,8 @@ double pred_count_quantile(const struct pred_calib *c, unsigned h, double f,
 	return q < 0.5 ? floor(y) : (q > 0.5 ? ceil(y) : y);
 }
 
-double pred_count_exceed(const struct pred_calib *c, unsigned h, double f,
-			 double sigma, double capacity)
+double pred_count_exceed(const struct pred_calib *c, unsigned h, double f, double sigma,
+			 double capacity)
 {
 	if (!(sigma >= PRED_SIGMA_MIN))
 		sigma = PRED_SIGMA_MIN;

@@ -32,9 +32,9 @@
 #define PRED_CALIB_DECAY 0.002
 
 struct pred_calib {
-	double decay; /* each add multiplies old mass by (1 - decay); 0 = none */
+	double decay;		  /* each add multiplies old mass by (1 - decay); 0 = none */
 	double mass[PRED_MAX_H];  /* total weight per horizon */
-	double inc[PRED_MAX_H];   /* weight of the next residual (decay) */
+	double inc[PRED_MAX_H];	  /* weight of the next residual (decay) */
 	double count[PRED_MAX_H]; /* residuals added */
 	double bins[PRED_MAX_H][PRED_CALIB_BINS];
 	double cum[PRED_MAX_H][PRED_CALIB_BINS + 1]; /* valid when !dirty */
@@ -62,10 +62,10 @@ double pred_laplace_quantile(double q);
  * PRED_SIGMA_MIN), rounded outwards for integer counts when q<.5 / q>.5.
  * Capped at cap_log on the log scale. */
 #define PRED_SIGMA_MIN 0.05
-double pred_count_quantile(const struct pred_calib *c, unsigned h, double f,
-			   double sigma, double q, double cap_log);
+double pred_count_quantile(const struct pred_calib *c, unsigned h, double f, double sigma, double q,
+			   double cap_log);
 /* P(y > capacity) for the same distribution. */
-double pred_count_exceed(const struct pred_calib *c, unsigned h, double f,
-			 double sigma, double capacity);
+double pred_count_exceed(const struct pred_calib *c, unsigned h, double f, double sigma,
+			 double capacity);
 
 #endif

@@ -20,9 +20,8 @@ void pred_forecast_req_default(struct pred_forecast_req *r)
 
 static int req_check(const struct pred_forecast_req *r)
 {
-	if (r->horizon < 1 || r->horizon > PRED_MAX_H || r->window < 1 ||
-	    r->window > r->horizon || r->nlevels > PRED_MAX_LEVELS ||
-	    !(r->dependence >= 0.0 && r->dependence <= 1.0) ||
+	if (r->horizon < 1 || r->horizon > PRED_MAX_H || r->window < 1 || r->window > r->horizon ||
+	    r->nlevels > PRED_MAX_LEVELS || !(r->dependence >= 0.0 && r->dependence <= 1.0) ||
 	    isnan(r->capacity))
 		return -EINVAL;
 	for (unsigned i = 0; i < r->nlevels; i++)
@@ -31,10 +30,8 @@ static int req_check(const struct pred_forecast_req *r)
 	return 0;
 }
 
-int pred_forecast_compute(const struct pred_model *m,
-			  const struct pred_calib *calib,
-			  const struct pred_forecast_req *req,
-			  struct pred_forecast *ret)
+int pred_forecast_compute(const struct pred_model *m, const struct pred_calib *calib,
+			  const struct pred_forecast_req *req, struct pred_forecast *ret)
 {
 	if (!m || !req || !ret || req_check(req))
 		return -EINVAL;
@@ -54,17 +51,14 @@ int pred_forecast_compute(const struct pred_model *m,
 				sg = m->sigma[k];
 		/* Point = calibrated median (MASE-optimal), not expm1(f);
 		 * counts are integers, so is their median. */
-		ret->point[h - 1] =
-			round(pred_count_quantile(calib, h, f, sg, 0.5, cap));
+		ret->point[h - 1] = round(pred_count_quantile(calib, h, f, sg, 0.5, cap));
 		for (unsigned l = 0; l < req->nlevels; l++) {
 			double a = (1.0 - req->levels[l]) / 2.0;
-			ret->lo[l][h - 1] =
-				pred_count_quantile(calib, h, f, sg, a, cap);
-			ret->hi[l][h - 1] =
-				pred_count_quantile(calib, h, f, sg, 1.0 - a, cap);
+			ret->lo[l][h - 1] = pred_count_quantile(calib, h, f, sg, a, cap);
+			ret->hi[l][h - 1] = pred_count_quantile(calib, h, f, sg, 1.0 - a, cap);
 		}
-		double p = req->capacity < 0.0 ? 0.0 :
-			   pred_count_exceed(calib, h, f, sg, req->capacity);
+		double p =
+		    req->capacity < 0.0 ? 0.0 : pred_count_exceed(calib, h, f, sg, req->capacity);
 		ret->p_step[h - 1] = p;
 		if (h <= req->window) {
 			none *= 1.0 - p;

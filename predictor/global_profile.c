@@ -7,17 +7,16 @@
 
 struct pred_profile {
 	unsigned season;
-	unsigned seen;     /* slots seen at least once */
+	unsigned seen; /* slots seen at least once */
 	double rate;
-	double sum;        /* sum of val[] over seen slots */
+	double sum;	    /* sum of val[] over seen slots */
 	unsigned char *hit; /* [season] slot seen */
-	double *val;       /* [season] EW mean of log1p(total) */
+	double *val;	    /* [season] EW mean of log1p(total) */
 };
 
 struct pred_profile *pred_profile_new(unsigned season, double rate)
 {
-	if (season < 2 || season > PRED_PROFILE_MAX_SEASON || !(rate > 0.0) ||
-	    rate > 1.0)
+	if (season < 2 || season > PRED_PROFILE_MAX_SEASON || !(rate > 0.0) || rate > 1.0)
 		return NULL;
 	struct pred_profile *p = calloc(1, sizeof(*p));
 	if (!p)

@@ -25,18 +25,18 @@ static int in01(float v)
 
 int pred_params_check(const struct pred_params *p)
 {
-	if (!p || !in01(p->alpha) || p->alpha <= 0.0f || !in01(p->beta) ||
-	    !in01(p->gamma) || !in01(p->phi) || !in01(p->w) || !in01(p->delta) ||
-	    !in01(p->lambda) || p->lambda <= 0.0f)
+	if (!p || !in01(p->alpha) || p->alpha <= 0.0f || !in01(p->beta) || !in01(p->gamma) ||
+	    !in01(p->phi) || !in01(p->w) || !in01(p->delta) || !in01(p->lambda) ||
+	    p->lambda <= 0.0f)
 		return -EINVAL;
 	return 0;
 }
 
-int pred_model_init(struct pred_model *m, const struct pred_params *p,
-		    unsigned season, unsigned horizon)
+int pred_model_init(struct pred_model *m, const struct pred_params *p, unsigned season,
+		    unsigned horizon)
 {
-	if (!m || pred_params_check(p) || season > PRED_MAX_SEASON ||
-	    season == 1 || horizon < 1 || horizon > PRED_MAX_H)
+	if (!m || pred_params_check(p) || season > PRED_MAX_SEASON || season == 1 || horizon < 1 ||
+	    horizon > PRED_MAX_H)
 		return -EINVAL;
 	memset(m, 0, sizeof(*m));
 	m->p = *p;
@@ -63,11 +63,9 @@ unsigned pred_model_slot(const struct pred_model *m, unsigned h)
 }
 
 /* The two components of the h-step forecast, log scale. */
-static void components(const struct pred_model *m, unsigned h, double *ets,
-		       double *sn)
+static void components(const struct pred_model *m, unsigned h, double *ets, double *sn)
 {
-	double l = m->level, b = m->trend, phi = m->p.phi, damp = 0.0,
-	       pw = 1.0;
+	double l = m->level, b = m->trend, phi = m->p.phi, damp = 0.0, pw = 1.0;
 	for (unsigned i = 0; i < h; i++) {
 		pw *= phi;
 		damp += pw;
@@ -118,8 +116,7 @@ static void absorb(struct pred_model *m, double x)
 			double f = m->level + m->p.phi * m->trend;
 			double e = x - f;
 			m->level = (float)(f + m->p.alpha * e);
-			m->trend = (float)(m->p.phi * m->trend +
-					   m->p.alpha * m->p.beta * e);
+			m->trend = (float)(m->p.phi * m->trend + m->p.alpha * m->p.beta * e);
 		}
 	} else if (m->n < s) {
 		/* First season: running mean, remember the values. */
@@ -133,12 +130,10 @@ static void absorb(struct pred_model *m, double x)
 		unsigned p = m->pos;
 		bool ns = m->flags & PRED_F_NOSEAS;
 		unsigned d = (m->n / s) % 7;
-		double f = m->level + m->p.phi * m->trend +
-			   (ns ? 0.0 : m->seas[p] + m->week[d]);
+		double f = m->level + m->p.phi * m->trend + (ns ? 0.0 : m->seas[p] + m->week[d]);
 		double e = x - f;
 		double nl = m->level + m->p.phi * m->trend + m->p.alpha * e;
-		m->trend = (float)(m->p.phi * m->trend +
-				   m->p.alpha * m->p.beta * e);
+		m->trend = (float)(m->p.phi * m->trend + m->p.alpha * m->p.beta * e);
 		m->level = (float)nl;
 		if (!ns) {
 			m->seas[p] = (float)(m->seas[p] + m->p.gamma * e);
@@ -158,8 +153,7 @@ int pred_model_update(struct pred_model *m, double count)
 	return pred_model_update_resid(m, count, NULL);
 }
 
-int pred_model_update_resid(struct pred_model *m, double count,
-			    float ret_z[PRED_MAX_H])
+int pred_model_update_resid(struct pred_model *m, double count, float ret_z[PRED_MAX_H])
 {
 	if (!m || !isfinite(count) || count < 0.0)
 		return -EINVAL;
@@ -190,7 +184,7 @@ int pred_model_update_resid(struct pred_model *m, double count,
 	if (m->season == 0 || m->n >= m->season) {
 		for (unsigned h = 1; h <= H; h++)
 			m->pend[(m->n + h - 1) % PRED_MAX_H][h - 1] =
-				(float)pred_model_point_log(m, h);
+			    (float)pred_model_point_log(m, h);
 	}
 	return 0;
 }
@@ -207,8 +201,8 @@ static const float grid_w[] = {0.0f, 0.25f, 0.5f, 0.75f, 1.0f};
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Raw-scale absolute h-step errors of one parameter set, per blend weight. */
-static void fit_cost(const struct pred_model *proto, const double *y, size_t n,
-		     size_t warm, double cost[NW])
+static void fit_cost(const struct pred_model *proto, const double *y, size_t n, size_t warm,
+		     double cost[NW])
 {
 	struct pred_model m = *proto;
 	for (size_t k = 0; k < NW; k++)
@@ -216,14 +210,12 @@ static void fit_cost(const struct pred_model *proto, const double *y, size_t n,
 	for (size_t t = 0; t < n; t++) {
 		if (t >= warm) {
 			double cap = cap_log(&m);
-			for (unsigned h = 1; h <= m.horizon && t + h - 1 < n;
-			     h++) {
+			for (unsigned h = 1; h <= m.horizon && t + h - 1 < n; h++) {
 				double ets, sn;
 				components(&m, h, &ets, &sn);
 				double a = y[t + h - 1];
 				for (size_t k = 0; k < NW; k++) {
-					double f = grid_w[k] * ets +
-						   (1.0 - grid_w[k]) * sn;
+					double f = grid_w[k] * ets + (1.0 - grid_w[k]) * sn;
 					f = expm1(clampf(f, 0.0, cap));
 					cost[k] += fabs(a - f);
 				}
@@ -258,32 +250,33 @@ int pred_model_fit(struct pred_model *m, const double *y, size_t n)
 		double best_cost = INFINITY;
 		struct pred_model proto;
 		for (int ns = 0; ns < (s ? 2 : 1); ns++)
-		for (size_t a = 0; a < ARRAY_LEN(grid_alpha); a++)
-		for (size_t b = 0; b < ARRAY_LEN(grid_beta); b++)
-		for (size_t g = 0; g < (s && !ns ? ARRAY_LEN(grid_gamma) : 1); g++)
-		for (size_t f = 0; f < ARRAY_LEN(grid_phi); f++) {
-			struct pred_params p = m->p;
-			p.alpha = grid_alpha[a];
-			p.beta = grid_beta[b];
-			p.gamma = grid_gamma[g];
-			p.phi = grid_phi[f];
-			p.w = 1.0f;
-			p.delta = ns ? 0.0f : 0.02f;
-			pred_model_init(&proto, &p, s, H);
-			proto.flags = ns ? PRED_F_NOSEAS : 0;
-			double cost[NW];
-			fit_cost(&proto, y, n, warm, cost);
-			for (size_t k = 0; k < NW; k++) {
-				if (!s && k + 1 < NW)
-					continue;
-				if (cost[k] < best_cost) {
-					best_cost = cost[k];
-					best = p;
-					best.w = grid_w[k];
-					best_flags = proto.flags;
-				}
-			}
-		}
+			for (size_t a = 0; a < ARRAY_LEN(grid_alpha); a++)
+				for (size_t b = 0; b < ARRAY_LEN(grid_beta); b++)
+					for (size_t g = 0;
+					     g < (s && !ns ? ARRAY_LEN(grid_gamma) : 1); g++)
+						for (size_t f = 0; f < ARRAY_LEN(grid_phi); f++) {
+							struct pred_params p = m->p;
+							p.alpha = grid_alpha[a];
+							p.beta = grid_beta[b];
+							p.gamma = grid_gamma[g];
+							p.phi = grid_phi[f];
+							p.w = 1.0f;
+							p.delta = ns ? 0.0f : 0.02f;
+							pred_model_init(&proto, &p, s, H);
+							proto.flags = ns ? PRED_F_NOSEAS : 0;
+							double cost[NW];
+							fit_cost(&proto, y, n, warm, cost);
+							for (size_t k = 0; k < NW; k++) {
+								if (!s && k + 1 < NW)
+									continue;
+								if (cost[k] < best_cost) {
+									best_cost = cost[k];
+									best = p;
+									best.w = grid_w[k];
+									best_flags = proto.flags;
+								}
+							}
+						}
 	}
 	int rc = pred_model_init(m, &best, s, H);
 	if (!rc)

@@ -33,37 +33,37 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PRED_MAX_SEASON 48 /* longest per-file season, in buckets */
-#define PRED_MAX_H 8       /* longest horizon, in buckets */
-#define PRED_CAP_MULT 4.0  /* forecasts <= this x historical max */
-#define PRED_MAX_COUNT 1e15 /* larger inputs are clamped to this */
+#define PRED_MAX_SEASON 48     /* longest per-file season, in buckets */
+#define PRED_MAX_H 8	       /* longest horizon, in buckets */
+#define PRED_CAP_MULT 4.0      /* forecasts <= this x historical max */
+#define PRED_MAX_COUNT 1e15    /* larger inputs are clamped to this */
 #define PRED_FIT_MIN_EVENTS 16 /* fewer non-zero buckets: sparse file */
 
 #define PRED_F_NOSEAS 0x1 /* ETS part without seasonal terms */
 
 struct pred_params {
-	float alpha; /* level smoothing, (0, 1] */
-	float beta;  /* trend smoothing, [0, 1] (times alpha) */
-	float gamma; /* seasonal smoothing, [0, 1] */
-	float phi;   /* trend damping, [0, 1] */
-	float w;     /* weight of ETS against seasonal naive, [0, 1] */
-	float delta; /* weekly (7 seasons) smoothing, [0, 1] */
+	float alpha;  /* level smoothing, (0, 1] */
+	float beta;   /* trend smoothing, [0, 1] (times alpha) */
+	float gamma;  /* seasonal smoothing, [0, 1] */
+	float phi;    /* trend damping, [0, 1] */
+	float w;      /* weight of ETS against seasonal naive, [0, 1] */
+	float delta;  /* weekly (7 seasons) smoothing, [0, 1] */
 	float lambda; /* residual-scale smoothing, (0, 1] */
 };
 
 struct pred_model {
 	struct pred_params p;
-	uint32_t n;        /* observations absorbed */
-	uint16_t season;   /* m, 0 = non-seasonal; <= PRED_MAX_SEASON */
-	uint16_t horizon;  /* H for residual tracking, <= PRED_MAX_H */
-	uint16_t pos;      /* seasonal index of the next bucket */
-	uint16_t flags;    /* PRED_F_* */
+	uint32_t n;	  /* observations absorbed */
+	uint16_t season;  /* m, 0 = non-seasonal; <= PRED_MAX_SEASON */
+	uint16_t horizon; /* H for residual tracking, <= PRED_MAX_H */
+	uint16_t pos;	  /* seasonal index of the next bucket */
+	uint16_t flags;	  /* PRED_F_* */
 	float level, trend;
-	float xmax;        /* largest log1p(count) seen */
-	float sigma[PRED_MAX_H];            /* mean |h-step residual|, log scale */
-	float seas[PRED_MAX_SEASON];        /* additive seasonal terms */
-	float week[7];                      /* additive day-of-cycle terms */
-	float hist[PRED_MAX_SEASON];        /* last m values of x, ring by pos */
+	float xmax;			    /* largest log1p(count) seen */
+	float sigma[PRED_MAX_H];	    /* mean |h-step residual|, log scale */
+	float seas[PRED_MAX_SEASON];	    /* additive seasonal terms */
+	float week[7];			    /* additive day-of-cycle terms */
+	float hist[PRED_MAX_SEASON];	    /* last m values of x, ring by pos */
 	float pend[PRED_MAX_H][PRED_MAX_H]; /* [target mod H][h-1] forecasts */
 };
 
@@ -75,8 +75,8 @@ void pred_params_default(struct pred_params *p);
 int pred_params_check(const struct pred_params *p);
 
 /* season 0..PRED_MAX_SEASON, horizon 1..PRED_MAX_H. 0 or -EINVAL. */
-int pred_model_init(struct pred_model *m, const struct pred_params *p,
-		    unsigned season, unsigned horizon);
+int pred_model_init(struct pred_model *m, const struct pred_params *p, unsigned season,
+		    unsigned horizon);
 
 /* Chooses parameters on y[0..n-1] (grid search) and resets the state with
  * them; the caller then replays y through pred_model_update_resid(). Needs
@@ -91,8 +91,7 @@ int pred_model_update(struct pred_model *m, double count);
 /* Same, and returns in ret_z[h-1] the standardised h-step residual
  * (log-scale residual / sigma[h-1] before this update) of the forecast made h
  * buckets ago, NaN where there was none. For the global calibration. */
-int pred_model_update_resid(struct pred_model *m, double count,
-			    float ret_z[PRED_MAX_H]);
+int pred_model_update_resid(struct pred_model *m, double count, float ret_z[PRED_MAX_H]);
 
 /* Point forecast on the log1p scale for the bucket h (1-based) ahead, capped.
  * h in 1..PRED_MAX_H. */

@@ -7,18 +7,18 @@
 #include <string.h>
 
 #define HDR 8
-#define NFLOATS (6 + 1 + 2 + 1 + PRED_MAX_H + PRED_MAX_SEASON + 7 + \
-		 PRED_MAX_SEASON + PRED_MAX_H * PRED_MAX_H)
+#define NFLOATS                                                                                    \
+	(6 + 1 + 2 + 1 + PRED_MAX_H + PRED_MAX_SEASON + 7 + PRED_MAX_SEASON +                      \
+	 PRED_MAX_H * PRED_MAX_H)
 #define PAYLOAD (4 + 2 * 4 + NFLOATS * 4)
 
 /* CRC-32 (IEEE 802.3), nibble table: small and fast enough. */
 static uint32_t crc32_ieee(const uint8_t *p, size_t n)
 {
 	static const uint32_t tab[16] = {
-		0x00000000, 0x1db71064, 0x3b6e20c8, 0x26d930ac,
-		0x76dc4190, 0x6b6b51f4, 0x4db26158, 0x5005713c,
-		0xedb88320, 0xf00f9344, 0xd6d6a3e8, 0xcb61b38c,
-		0x9b64c2b0, 0x86d3d2d4, 0xa00ae278, 0xbdbdf21c,
+	    0x00000000, 0x1db71064, 0x3b6e20c8, 0x26d930ac, 0x76dc4190, 0x6b6b51f4,
+	    0x4db26158, 0x5005713c, 0xedb88320, 0xf00f9344, 0xd6d6a3e8, 0xcb61b38c,
+	    0x9b64c2b0, 0x86d3d2d4, 0xa00ae278, 0xbdbdf21c,
 	};
 	uint32_t c = 0xffffffffu;
 	for (size_t i = 0; i < n; i++) {
@@ -123,16 +123,22 @@ long pred_model_encode(const struct pred_model *m, uint8_t *buf, size_t cap)
 	return (long)c.off;
 }
 
-/* Finite and within the range a real state can reach. */
+/* Finite and within the range a real state can reach: every log-scale
+ * quantity is bounded by log1p(PRED_MAX_COUNT) ~ 34.5 (with margin). */
+#define LOG_BOUND 100.0f
 static int ok(float v)
 {
-	return isfinite(v) && fabsf(v) < 1e6f;
+	return isfinite(v) && fabsf(v) < LOG_BOUND;
+}
+
+static int ok_x(float v) /* a log1p count */
+{
+	return isfinite(v) && v >= 0.0f && v <= (float)log1p(PRED_MAX_COUNT) + 1e-3f;
 }
 
 int pred_model_decode(const uint8_t *buf, size_t len, struct pred_model *ret)
 {
-	if (!buf || !ret || len != pred_model_state_size() ||
-	    memcmp(buf, "SFPM", 4))
+	if (!buf || !ret || len != pred_model_state_size() || memcmp(buf, "SFPM", 4))
 		return -EINVAL;
 	struct cursor c = {.r = buf, .off = 4};
 	if (get_u16(&c) != PRED_STATE_VERSION || get_u16(&c) != PAYLOAD)
@@ -157,11 +163,10 @@ int pred_model_decode(const uint8_t *buf, size_t len, struct pred_model *ret)
 	m.level = get_f(&c);
 	m.trend = get_f(&c);
 	m.xmax = get_f(&c);
-	int bad = pred_params_check(&m.p) || m.season > PRED_MAX_SEASON ||
-		  m.season == 1 || m.horizon < 1 || m.horizon > PRED_MAX_H ||
-		  (m.season ? m.pos >= m.season : m.pos != 0) ||
-		  (m.flags & ~PRED_F_NOSEAS) || !ok(m.level) || !ok(m.trend) ||
-		  !ok(m.xmax) || m.xmax < 0.0f;
+	int bad = pred_params_check(&m.p) || m.season > PRED_MAX_SEASON || m.season == 1 ||
+		  m.horizon < 1 || m.horizon > PRED_MAX_H ||
+		  (m.season ? m.pos >= m.season : m.pos != 0) || (m.flags & ~PRED_F_NOSEAS) ||
+		  !ok(m.level) || !ok(m.trend) || !ok_x(m.xmax);
 	for (int i = 0; i < PRED_MAX_H; i++) {
 		m.sigma[i] = get_f(&c);
 		bad |= !ok(m.sigma[i]) || m.sigma[i] < 0.0f;
@@ -176,7 +181,7 @@ int pred_model_decode(const uint8_t *buf, size_t len, struct pred_model *ret)
 	}
 	for (int i = 0; i < PRED_MAX_SEASON; i++) {
 		m.hist[i] = get_f(&c);
-		bad |= !ok(m.hist[i]) || m.hist[i] < 0.0f;
+		bad |= !ok_x(m.hist[i]);
 	}
 	for (int i = 0; i < PRED_MAX_H; i++)
 		for (int j = 0; j < PRED_MAX_H; j++) {

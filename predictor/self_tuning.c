@@ -19,9 +19,9 @@ struct pred_tuner {
 	struct pred_tuner_config c;
 	double threshold;
 	double pos[NBINS], neg[NBINS]; /* decayed outcome mass by p bin */
-	double inc;                    /* weight of the next outcome */
-	double target;                 /* cost-optimal threshold, < 0: none */
-	struct pending *q;             /* ring */
+	double inc;		       /* weight of the next outcome */
+	double target;		       /* cost-optimal threshold, < 0: none */
+	struct pending *q;	       /* ring */
 	size_t qcap, qhead, qlen;
 	struct pred_tuner_stats st;
 	/* trajectory: threshold after every traj_every resolutions */
@@ -47,11 +47,10 @@ void pred_tuner_config_default(struct pred_tuner_config *c)
 
 struct pred_tuner *pred_tuner_new(const struct pred_tuner_config *c)
 {
-	if (!c || !(c->min > 0.0 && c->min <= c->threshold &&
-		    c->threshold <= c->max && c->max <= 1.0) ||
-	    !(c->w_miss > 0.0) || !(c->w_false > 0.0) ||
-	    !(c->decay >= 0.0 && c->decay < 1.0) || !(c->step > 0.0) ||
-	    c->window < 1 || !(c->dependence >= 0.0 && c->dependence <= 1.0))
+	if (!c ||
+	    !(c->min > 0.0 && c->min <= c->threshold && c->threshold <= c->max && c->max <= 1.0) ||
+	    !(c->w_miss > 0.0) || !(c->w_false > 0.0) || !(c->decay >= 0.0 && c->decay < 1.0) ||
+	    !(c->step > 0.0) || c->window < 1 || !(c->dependence >= 0.0 && c->dependence <= 1.0))
 		return NULL;
 	struct pred_tuner *t = calloc(1, sizeof(*t));
 	if (!t)
@@ -147,8 +146,7 @@ static void keep_trajectory(struct pred_tuner *t)
 	t->ntraj++;
 }
 
-static void resolve(struct pred_tuner *t, double p, bool decision,
-		    bool overload)
+static void resolve(struct pred_tuner *t, double p, bool decision, bool overload)
 {
 	if (decision && overload)
 		t->st.tp++;
@@ -158,8 +156,8 @@ static void resolve(struct pred_tuner *t, double p, bool decision,
 		t->st.fn++;
 	else
 		t->st.tn++;
-	t->st.utility -= (decision && !overload) * t->c.w_false +
-			 (!decision && overload) * t->c.w_miss;
+	t->st.utility -=
+	    (decision && !overload) * t->c.w_false + (!decision && overload) * t->c.w_miss;
 	t->st.resolved++;
 	/* Forgetting in O(1): newer outcomes weigh more; rescale rarely. */
 	if (t->c.decay > 0.0) {
@@ -170,7 +168,7 @@ static void resolve(struct pred_tuner *t, double p, bool decision,
 				t->neg[b] /= t->inc;
 			}
 			t->inc = 1.0;
-	t->target = -1.0;
+			t->target = -1.0;
 		}
 	}
 	if (overload)
@@ -203,8 +201,7 @@ void pred_tuner_resolve(struct pred_tuner *t, double p, bool overload)
 	resolve(t, p, p >= t->threshold, overload);
 }
 
-int pred_tuner_record(struct pred_tuner *t, uint64_t origin, double p,
-		      bool overload)
+int pred_tuner_record(struct pred_tuner *t, uint64_t origin, double p, bool overload)
 {
 	if (!t || !isfinite(p) || p < 0.0 || p > 1.0)
 		return -EINVAL;
@@ -220,8 +217,8 @@ int pred_tuner_record(struct pred_tuner *t, uint64_t origin, double p,
 		t->qcap = nc;
 		t->qhead = 0;
 	}
-	t->q[(t->qhead + t->qlen) % t->qcap] = (struct pending){
-		origin, (float)p, p >= t->threshold, overload};
+	t->q[(t->qhead + t->qlen) % t->qcap] =
+	    (struct pending){origin, (float)p, p >= t->threshold, overload};
 	t->qlen++;
 	return 0;
 }
@@ -251,13 +248,11 @@ void pred_tuner_report(const struct pred_tuner *t, FILE *out)
 		"tn %llu), utility %.0f (w_miss %.1f, w_false %.1f), "
 		"threshold %.3f -> %.3f\n",
 		(unsigned long long)s->resolved, (unsigned long long)s->tp,
-		(unsigned long long)s->fp, (unsigned long long)s->fn,
-		(unsigned long long)s->tn, s->utility, t->c.w_miss,
-		t->c.w_false, t->c.threshold, t->threshold);
+		(unsigned long long)s->fp, (unsigned long long)s->fn, (unsigned long long)s->tn,
+		s->utility, t->c.w_miss, t->c.w_false, t->c.threshold, t->threshold);
 	fprintf(out, "threshold trajectory (decisions:threshold):");
 	size_t stride = t->ntraj > 16 ? t->ntraj / 16 : 1;
 	for (size_t i = 0; i < t->ntraj; i += stride)
-		fprintf(out, " %llu:%.2f", (unsigned long long)t->traj_at[i],
-			t->traj[i]);
+		fprintf(out, " %llu:%.2f", (unsigned long long)t->traj_at[i], t->traj[i]);
 	fprintf(out, "\n");
 }

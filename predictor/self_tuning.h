@@ -28,14 +28,14 @@
 #include <stdio.h>
 
 struct pred_tuner_config {
-	double threshold;   /* initial, default 0.8 */
-	double min, max;    /* clamp, default 0.05 .. 0.99 */
-	double w_miss;      /* cost of a missed overload, default 4 */
-	double w_false;     /* cost of an unneeded shadow, default 1 */
-	double decay;       /* per resolved decision, default 5e-5 */
-	double step;        /* max threshold move per resolution, default .002 */
-	unsigned window;    /* W: outcome known W buckets after origin */
-	double dependence;  /* forecast.h dependence, default 0 */
+	double threshold;    /* initial, default 0.8 */
+	double min, max;     /* clamp, default 0.05 .. 0.99 */
+	double w_miss;	     /* cost of a missed overload, default 4 */
+	double w_false;	     /* cost of an unneeded shadow, default 1 */
+	double decay;	     /* per resolved decision, default 5e-5 */
+	double step;	     /* max threshold move per resolution, default .002 */
+	unsigned window;     /* W: outcome known W buckets after origin */
+	double dependence;   /* forecast.h dependence, default 0 */
 	unsigned min_record; /* decisions before tuning starts, default 200 */
 };
 
@@ -55,8 +55,7 @@ double pred_tuner_dependence(const struct pred_tuner *t);
  * is the outcome, revealed to the tuner only at pred_tuner_advance(origin +
  * window). (Live, the caller records the outcome when the window closes via
  * pred_tuner_resolve().) 0 or -EINVAL / -ENOMEM. */
-int pred_tuner_record(struct pred_tuner *t, uint64_t origin, double p,
-		      bool overload);
+int pred_tuner_record(struct pred_tuner *t, uint64_t origin, double p, bool overload);
 /* Feeds one resolved decision directly. */
 void pred_tuner_resolve(struct pred_tuner *t, double p, bool overload);
 /* Resolves pending decisions whose window ended before bucket `now`. */
@@ -64,7 +63,7 @@ void pred_tuner_advance(struct pred_tuner *t, uint64_t now);
 
 struct pred_tuner_stats {
 	uint64_t tp, fp, fn, tn; /* at the threshold in force at decision */
-	double utility;          /* -(w_miss * fn + w_false * fp) */
+	double utility;		 /* -(w_miss * fn + w_false * fp) */
 	uint64_t resolved;
 };
 void pred_tuner_stats(const struct pred_tuner *t, struct pred_tuner_stats *ret);

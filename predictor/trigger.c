@@ -13,14 +13,13 @@ void pred_trigger_config_default(struct pred_trigger_config *c)
 
 int pred_trigger_config_check(const struct pred_trigger_config *c)
 {
-	if (!c || !(c->on > 0.0 && c->on <= 1.0) ||
-	    !(c->margin >= 0.0 && c->margin < c->on) || c->hold > 65535)
+	if (!c || !(c->on > 0.0 && c->on <= 1.0) || !(c->margin >= 0.0 && c->margin < c->on) ||
+	    c->hold > 65535)
 		return -EINVAL;
 	return 0;
 }
 
-int pred_trigger_step(struct pred_trigger *t,
-		      const struct pred_trigger_config *c, double p)
+int pred_trigger_step(struct pred_trigger *t, const struct pred_trigger_config *c, double p)
 {
 	if (!t || pred_trigger_config_check(c) || !(p >= 0.0 && p <= 1.0))
 		return -EINVAL;

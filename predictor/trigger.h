@@ -12,9 +12,9 @@
 #include <stdint.h>
 
 struct pred_trigger_config {
-	double on;      /* (0, 1] */
-	double margin;  /* [0, on) */
-	unsigned hold;  /* buckets, <= 65535 */
+	double on;     /* (0, 1] */
+	double margin; /* [0, on) */
+	unsigned hold; /* buckets, <= 65535 */
 };
 
 struct pred_trigger {
@@ -24,8 +24,8 @@ struct pred_trigger {
 };
 
 enum pred_trigger_event {
-	PRED_TRIGGER_NONE = 0,  /* no change */
-	PRED_TRIGGER_FIRE = 1,  /* became active */
+	PRED_TRIGGER_NONE = 0,	/* no change */
+	PRED_TRIGGER_FIRE = 1,	/* became active */
 	PRED_TRIGGER_CLEAR = 2, /* became inactive */
 };
 
@@ -34,7 +34,6 @@ int pred_trigger_config_check(const struct pred_trigger_config *c);
 
 /* Feeds the probability of one bucket. Returns a pred_trigger_event, or
  * -EINVAL (NaN or out-of-range p, bad config) leaving the state unchanged. */
-int pred_trigger_step(struct pred_trigger *t,
-		      const struct pred_trigger_config *c, double p);
+int pred_trigger_step(struct pred_trigger *t, const struct pred_trigger_config *c, double p);
 
 #endif

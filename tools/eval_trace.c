@@ -85,9 +85,8 @@ static int cmp_i64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-int eval_trace_load(const char *path, long bucket, int keep_partial,
-		    long row_span, struct eval_trace *ret, char *errbuf,
-		    size_t errlen)
+int eval_trace_load(const char *path, long bucket, int keep_partial, long row_span,
+		    struct eval_trace *ret, char *errbuf, size_t errlen)
 {
 	int rc = 0;
 	FILE *f = NULL;
@@ -120,8 +119,8 @@ int eval_trace_load(const char *path, long bucket, int keep_partial,
 		char *c1 = strchr(line, ',');
 		char *c2 = c1 ? strrchr(line, ',') : NULL;
 		if (!c1 || c2 == c1) {
-			snprintf(errbuf, errlen, "%s:%zu: expected timestamp,key,count",
-				 path, lineno);
+			snprintf(errbuf, errlen, "%s:%zu: expected timestamp,key,count", path,
+				 lineno);
 			rc = -EINVAL;
 			goto cleanup;
 		}
@@ -130,11 +129,9 @@ int eval_trace_load(const char *path, long bucket, int keep_partial,
 		errno = 0;
 		double tsd = strtod(line, &e1);
 		double cnt = strtod(c2 + 1, &e2);
-		if (errno || e1 == line || *e1 || e2 == c2 + 1 || *e2 ||
-		    !isfinite(tsd) || !isfinite(cnt) || cnt < 0 ||
-		    fabs(tsd) > 9e15) {
-			snprintf(errbuf, errlen, "%s:%zu: bad timestamp or count",
-				 path, lineno);
+		if (errno || e1 == line || *e1 || e2 == c2 + 1 || *e2 || !isfinite(tsd) ||
+		    !isfinite(cnt) || cnt < 0 || fabs(tsd) > 9e15) {
+			snprintf(errbuf, errlen, "%s:%zu: bad timestamp or count", path, lineno);
 			rc = -EINVAL;
 			goto cleanup;
 		}

@@ -17,10 +17,10 @@
 
 struct eval_trace {
 	size_t nkeys, nsteps;
-	char **keys;     /* [nkeys] */
-	double *y;       /* [nkeys * nsteps], key-major */
-	long *last;      /* [nkeys] last bucket with a row, -1 if none kept */
-	int64_t base;    /* timestamp of bucket 0 */
+	char **keys;  /* [nkeys] */
+	double *y;    /* [nkeys * nsteps], key-major */
+	long *last;   /* [nkeys] last bucket with a row, -1 if none kept */
+	int64_t base; /* timestamp of bucket 0 */
 	size_t rows;
 	int dropped_first, dropped_last;
 };
@@ -28,9 +28,8 @@ struct eval_trace {
 /* 0 or -errno (with a message in errbuf for malformed input). row_span > 0
  * replaces the timestamps by row order spread over row_span seconds (for a
  * trace whose conversion lost them, e.g. cloudphysics_blocks_2h). */
-int eval_trace_load(const char *path, long bucket, int keep_partial,
-		    long row_span, struct eval_trace *ret, char *errbuf,
-		    size_t errlen);
+int eval_trace_load(const char *path, long bucket, int keep_partial, long row_span,
+		    struct eval_trace *ret, char *errbuf, size_t errlen);
 void eval_trace_free(struct eval_trace *t);
 
 #endif

@@ -89,18 +89,19 @@ int main(int argc, char **argv)
 		pred_model_fit(&back, hist, 504);
 	}
 	double fit = (now_s() - a) / 100.0;
-	printf("pred-bench: %zu files, season 24, H 6, W 6 (%.1f s warm-up of %u buckets)\n",
-	       n, warm, buckets);
-	printf("memory per file: model %zu B in RAM, %zu B serialized\n",
-	       sizeof(struct pred_model), pred_model_state_size());
+	printf("pred-bench: %zu files, season 24, H 6, W 6 (%.1f s warm-up of %u buckets)\n", n,
+	       warm, buckets);
+	printf("memory per file: model %zu B in RAM, %zu B serialized\n", sizeof(struct pred_model),
+	       pred_model_state_size());
 	printf("update:   %.1f ns per file per bucket (mean of last 10 buckets)\n",
 	       upd / 10.0 / (double)n * 1e9);
 	printf("forecast: %.3f s for %zu files (%.1f ns per file: point, 80/95%% "
-	       "intervals, P(max over 6 > C))\n", fc, n, fc / (double)n * 1e9);
-	printf("state:    %.3f s encode+decode of %zu files (%zu failures)\n",
-	       st, n, bad);
+	       "intervals, P(max over 6 > C))\n",
+	       fc, n, fc / (double)n * 1e9);
+	printf("state:    %.3f s encode+decode of %zu files (%zu failures)\n", st, n, bad);
 	printf("fit:      %.1f ms per file on 504 buckets (grid search, done "
-	       "rarely)\n", fit * 1e3);
+	       "rarely)\n",
+	       fit * 1e3);
 	printf("ratio forecast/update per file: %.1fx  (checksum %.3g)\n",
 	       (fc / (double)n) / (upd / 10.0 / (double)n), sink);
 	free(m);

@@ -45,11 +45,9 @@ struct opts {
 };
 
 enum { M_PRED, M_SNAIVE, M_LAST, NMODELS };
-static const char *model_names[NMODELS] = {"predictor", "seasonal-naive",
-					   "last-value"};
+static const char *model_names[NMODELS] = {"predictor", "seasonal-naive", "last-value"};
 enum { A_PRED, A_TUNED, A_SNAIVE, A_REACTIVE, NALARMS };
-static const char *alarm_names[NALARMS] = {"predictor P>=thr",
-					   "predictor self-tuned",
+static const char *alarm_names[NALARMS] = {"predictor P>=thr", "predictor self-tuned",
 					   "seasonal naive", "reactive"};
 
 struct hot {
@@ -64,24 +62,23 @@ struct obj {
 	double mase_sum[NMODELS][PRED_MAX_H];
 	long mase_n[NMODELS][PRED_MAX_H];
 	unsigned char *alarm[NALARMS]; /* [n] per origin */
-	float *prob;                    /* [n] P(max over W > C) per origin */
-	unsigned char *truth;           /* [n] max(y[t..t+W-1]) > C */
-	double seas_abs;                /* running sum |y[i]-y[i-m]| */
+	float *prob;		       /* [n] P(max over W > C) per origin */
+	unsigned char *truth;	       /* [n] max(y[t..t+W-1]) > C */
+	double seas_abs;	       /* running sum |y[i]-y[i-m]| */
 	long seas_n;
 };
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"usage: shadow-eval TRACE.csv --bucket SECONDS --season M --train STEPS\n"
-		"         [--steps N] [--horizon 6] [--window 6] [--threshold 0.8]\n"
-		"         [--min-steps K] [--keep-partial] [--row-time SPAN] [--refit N]\n"
-		"         [--verbose]\n"
-		"--refit N: re-select each file's parameters every N test steps.\n"
-		"--season 1 means non-seasonal (MASE scaled by the lag-1 difference).\n"
-		"--row-time SPAN: timestamps replaced by row order over SPAN seconds.\n"
-		"Runs the rolling-origin protocol of the shared traces README for the\n"
-		"predictor and the baselines; the last line is machine-readable.\n");
+	fprintf(out, "usage: shadow-eval TRACE.csv --bucket SECONDS --season M --train STEPS\n"
+		     "         [--steps N] [--horizon 6] [--window 6] [--threshold 0.8]\n"
+		     "         [--min-steps K] [--keep-partial] [--row-time SPAN] [--refit N]\n"
+		     "         [--verbose]\n"
+		     "--refit N: re-select each file's parameters every N test steps.\n"
+		     "--season 1 means non-seasonal (MASE scaled by the lag-1 difference).\n"
+		     "--row-time SPAN: timestamps replaced by row order over SPAN seconds.\n"
+		     "Runs the rolling-origin protocol of the shared traces README for the\n"
+		     "predictor and the baselines; the last line is machine-readable.\n");
 }
 
 static int parse_long(const char *s, long lo, long hi, long *ret)
@@ -98,20 +95,20 @@ static int parse_long(const char *s, long lo, long hi, long *ret)
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	static const struct option lo[] = {
-		{"bucket", required_argument, 0, 'b'},
-		{"season", required_argument, 0, 'm'},
-		{"train", required_argument, 0, 't'},
-		{"steps", required_argument, 0, 'n'},
-		{"horizon", required_argument, 0, 'H'},
-		{"window", required_argument, 0, 'W'},
-		{"threshold", required_argument, 0, 'p'},
-		{"min-steps", required_argument, 0, 'k'},
-		{"keep-partial", no_argument, 0, 'K'},
-		{"row-time", required_argument, 0, 'R'},
-		{"refit", required_argument, 0, 'F'},
-		{"verbose", no_argument, 0, 'v'},
-		{"help", no_argument, 0, 'h'},
-		{0, 0, 0, 0},
+	    {"bucket", required_argument, 0, 'b'},
+	    {"season", required_argument, 0, 'm'},
+	    {"train", required_argument, 0, 't'},
+	    {"steps", required_argument, 0, 'n'},
+	    {"horizon", required_argument, 0, 'H'},
+	    {"window", required_argument, 0, 'W'},
+	    {"threshold", required_argument, 0, 'p'},
+	    {"min-steps", required_argument, 0, 'k'},
+	    {"keep-partial", no_argument, 0, 'K'},
+	    {"row-time", required_argument, 0, 'R'},
+	    {"refit", required_argument, 0, 'F'},
+	    {"verbose", no_argument, 0, 'v'},
+	    {"help", no_argument, 0, 'h'},
+	    {0, 0, 0, 0},
 	};
 	memset(o, 0, sizeof(*o));
 	o->horizon = 6;
@@ -247,8 +244,8 @@ static double now_s(void)
 }
 
 /* Hot-object scores of one alarm series on one object. */
-static void score_hot(const struct obj *ob, const unsigned char *alarm,
-		      long train, long n, long W, struct hot *h)
+static void score_hot(const struct obj *ob, const unsigned char *alarm, long train, long n, long W,
+		      struct hot *h)
 {
 	const double *y = ob->y;
 	double C = ob->cap;
@@ -297,11 +294,10 @@ int main(int argc, char **argv)
 
 	if (parse_opts(argc, argv, &o))
 		return 2;
-	int lr = eval_trace_load(o.path, o.bucket, o.keep_partial, o.row_span,
-				 &tr, err, sizeof(err));
+	int lr =
+	    eval_trace_load(o.path, o.bucket, o.keep_partial, o.row_span, &tr, err, sizeof(err));
 	if (lr) {
-		fprintf(stderr, "shadow-eval: %s\n",
-			err[0] ? err : strerror(-lr));
+		fprintf(stderr, "shadow-eval: %s\n", err[0] ? err : strerror(-lr));
 		return 1;
 	}
 	long n = (long)tr.nsteps;
@@ -338,17 +334,14 @@ int main(int argc, char **argv)
 		nobj++;
 		if (!ob->prob || !ob->truth)
 			goto cleanup;
-		if (pred_model_init(&ob->model, &params, mseason,
-				    (unsigned)H) ||
+		if (pred_model_init(&ob->model, &params, mseason, (unsigned)H) ||
 		    pred_model_fit(&ob->model, ob->y, (size_t)train)) {
-			fprintf(stderr, "shadow-eval: cannot fit %s\n",
-				tr.keys[k]);
+			fprintf(stderr, "shadow-eval: cannot fit %s\n", tr.keys[k]);
 			goto cleanup;
 		}
 	}
 	if (nobj == 0) {
-		fprintf(stderr, "shadow-eval: no key has >= %ld steps\n",
-			o.min_steps);
+		fprintf(stderr, "shadow-eval: no key has >= %ld steps\n", o.min_steps);
 		goto cleanup;
 	}
 	calib = pred_calib_new(PRED_CALIB_DECAY);
@@ -391,15 +384,16 @@ int main(int argc, char **argv)
 					f[M_LAST] = y[t - 1];
 					for (int md = 0; md < NMODELS; md++) {
 						if (scale > 0.0) {
-							ob->mase_sum[md][h - 1] += fabs(a - f[md]) / scale;
+							ob->mase_sum[md][h - 1] +=
+							    fabs(a - f[md]) / scale;
 							ob->mase_n[md][h - 1]++;
 						}
 						smape_sum[md][h - 1] += smape(a, f[md]);
 					}
 					smape_n[h - 1]++;
 					for (unsigned l = 0; l < req.nlevels; l++)
-						cov_in[l] += a >= fc.lo[l][h - 1] &&
-							     a <= fc.hi[l][h - 1];
+						cov_in[l] +=
+						    a >= fc.lo[l][h - 1] && a <= fc.hi[l][h - 1];
 					cov_n++;
 				}
 				if (t + W <= n) {
@@ -409,10 +403,12 @@ int main(int argc, char **argv)
 					ob->alarm[A_PRED][t] = fc.p_exceed >= o.threshold;
 					ob->prob[t] = (float)fc.p_exceed;
 					ob->truth[t] = truth;
-					ob->alarm[A_TUNED][t] = pred_tuner_decide(tuner, fc.p_exceed);
+					ob->alarm[A_TUNED][t] =
+					    pred_tuner_decide(tuner, fc.p_exceed);
 					double smax = 0.0;
 					for (long j = 0; j < W; j++)
-						smax = y[t - m + j % m] > smax ? y[t - m + j % m] : smax;
+						smax = y[t - m + j % m] > smax ? y[t - m + j % m]
+									       : smax;
 					ob->alarm[A_SNAIVE][t] = smax > ob->cap;
 					ob->alarm[A_REACTIVE][t] = y[t - 1] > ob->cap;
 					/* Outcome known W steps later; the tuner
@@ -480,9 +476,8 @@ int main(int argc, char **argv)
 			}
 			printf("key %-24s a=%.2f b=%.2f g=%.2f phi=%.2f w=%.2f "
 			       "flags=%u cap=%.0f mase=%.3f snaive=%.3f\n",
-			       tr.keys[ob->key], pp->alpha, pp->beta, pp->gamma,
-			       pp->phi, pp->w, ob->model.flags, ob->cap,
-			       c ? s / c : NAN, c ? sn / c : NAN);
+			       tr.keys[ob->key], pp->alpha, pp->beta, pp->gamma, pp->phi, pp->w,
+			       ob->model.flags, ob->cap, c ? s / c : NAN, c ? sn / c : NAN);
 		}
 	}
 
@@ -491,14 +486,12 @@ int main(int argc, char **argv)
 	       "evaluated %zu objects, %ld steps, train %ld, m %ld, H %ld, W %ld\n",
 	       o.path, tr.rows, tr.nkeys, tr.nsteps, o.bucket,
 	       tr.dropped_first ? ", partial first bucket dropped" : "",
-	       tr.dropped_last ? ", partial last bucket dropped" : "", nobj, n,
-	       train, m, H, W);
+	       tr.dropped_last ? ", partial last bucket dropped" : "", nobj, n, train, m, H, W);
 	double mase_mean[NMODELS], mase_med[NMODELS];
 	double *vals = calloc(nobj, sizeof(double));
 	if (!vals)
 		goto cleanup;
-	printf("\n%-16s %9s %9s   MASE per horizon h=1..%ld\n", "model",
-	       "MASE mean", "median", H);
+	printf("\n%-16s %9s %9s   MASE per horizon h=1..%ld\n", "model", "MASE mean", "median", H);
 	size_t nscored = 0;
 	for (int md = 0; md < NMODELS; md++) {
 		size_t nv = 0;
@@ -524,14 +517,12 @@ int main(int argc, char **argv)
 		mase_mean[md] = nv ? sum / nv : NAN;
 		mase_med[md] = median(vals, nv);
 		nscored = nv;
-		printf("%-16s %9.3f %9.3f  ", model_names[md], mase_mean[md],
-		       mase_med[md]);
+		printf("%-16s %9.3f %9.3f  ", model_names[md], mase_mean[md], mase_med[md]);
 		for (long h = 0; h < H; h++)
 			printf(" %6.3f", hn[h] ? hsum[h] / hn[h] : NAN);
 		printf("\n");
 	}
-	printf("(MASE over %zu objects with a non-zero seasonal scale)\n",
-	       nscored);
+	printf("(MASE over %zu objects with a non-zero seasonal scale)\n", nscored);
 	printf("\n%-16s %9s   sMAPE per horizon h=1..%ld\n", "model", "sMAPE", H);
 	for (int md = 0; md < NMODELS; md++) {
 		double all = 0.0;
@@ -549,7 +540,8 @@ int main(int argc, char **argv)
 	double cover80 = cov_n ? (double)cov_in[0] / cov_n : NAN;
 	double cover95 = cov_n ? (double)cov_in[1] / cov_n : NAN;
 	printf("\ninterval coverage (predictor): 80%% -> %.3f, 95%% -> %.3f "
-	       "(%ld forecasts)\n", cover80, cover95, cov_n);
+	       "(%ld forecasts)\n",
+	       cover80, cover95, cov_n);
 
 	struct hot hs[NALARMS];
 	memset(hs, 0, sizeof(hs));
@@ -557,25 +549,23 @@ int main(int argc, char **argv)
 		for (size_t i = 0; i < nobj; i++)
 			score_hot(&objs[i], objs[i].alarm[a], train, n, W, &hs[a]);
 	printf("\nhot-object task (C = p99 of training, W = %ld, threshold %.2f, "
-	       "self-tuned threshold now %.3f)\n", W, o.threshold,
-	       pred_tuner_threshold(tuner));
-	printf("%-22s %9s %7s %8s %11s %6s %7s\n", "alarm", "precision",
-	       "recall", "onsets", "anticipated", "lead", "alarms");
+	       "self-tuned threshold now %.3f)\n",
+	       W, o.threshold, pred_tuner_threshold(tuner));
+	printf("%-22s %9s %7s %8s %11s %6s %7s\n", "alarm", "precision", "recall", "onsets",
+	       "anticipated", "lead", "alarms");
 	for (int a = 0; a < NALARMS; a++) {
 		struct hot *h = &hs[a];
 		printf("%-22s %9.2f %7.2f %8ld %11.2f %6.2f %7ld\n", alarm_names[a],
 		       h->alarms ? (double)h->tp / h->alarms : 0.0,
 		       h->truths ? (double)h->tp / h->truths : 0.0, h->onsets,
 		       h->onsets ? (double)h->anticipated / h->onsets : 0.0,
-		       h->anticipated ? (double)h->lead_sum / h->anticipated : 0.0,
-		       h->alarms);
+		       h->anticipated ? (double)h->lead_sum / h->anticipated : 0.0, h->alarms);
 	}
 	pred_tuner_report(tuner, stdout);
 	/* Utility on the test part: fixed threshold, self-tuned, and the best
 	 * fixed threshold in hindsight (same cost weights). */
 	{
-		double best_u = -INFINITY, best_th = 0.0, u_fixed = 0.0,
-		       u_tuned = 0.0;
+		double best_u = -INFINITY, best_th = 0.0, u_fixed = 0.0, u_tuned = 0.0;
 		for (int b = 1; b <= 100; b++) {
 			double th = b / 100.0, u = 0.0;
 			for (size_t i = 0; i < nobj; i++)
@@ -602,17 +592,15 @@ int main(int argc, char **argv)
 		       o.threshold, u_fixed, u_tuned, best_th, best_u);
 	}
 	struct hot *hp = &hs[A_PRED];
-	printf("\ntimings: fit %.3f s, evaluation %.3f s\n", t_fit - t_start,
-	       t_end - t_fit);
+	printf("\ntimings: fit %.3f s, evaluation %.3f s\n", t_fit - t_start, t_end - t_fit);
 	printf("eval: mase=%.3f mase_median=%.3f snaive_mase=%.3f cover80=%.3f "
 	       "cover95=%.3f precision=%.2f recall=%.2f anticipated=%.2f "
 	       "lead=%.2f seconds=%.2f\n",
-	       mase_mean[M_PRED], mase_med[M_PRED], mase_mean[M_SNAIVE], cover80,
-	       cover95, hp->alarms ? (double)hp->tp / hp->alarms : 0.0,
+	       mase_mean[M_PRED], mase_med[M_PRED], mase_mean[M_SNAIVE], cover80, cover95,
+	       hp->alarms ? (double)hp->tp / hp->alarms : 0.0,
 	       hp->truths ? (double)hp->tp / hp->truths : 0.0,
 	       hp->onsets ? (double)hp->anticipated / hp->onsets : 0.0,
-	       hp->anticipated ? (double)hp->lead_sum / hp->anticipated : 0.0,
-	       now_s() - t_start);
+	       hp->anticipated ? (double)hp->lead_sum / hp->anticipated : 0.0, now_s() - t_start);
 	free(vals);
 	rc = 0;
 cleanup:

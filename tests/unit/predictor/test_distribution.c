@@ -89,9 +89,9 @@ static void test_window_probability(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_quantiles_of_normal),
-		cmocka_unit_test(test_count_quantile),
-		cmocka_unit_test(test_window_probability),
+	    cmocka_unit_test(test_quantiles_of_normal),
+	    cmocka_unit_test(test_count_quantile),
+	    cmocka_unit_test(test_window_probability),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

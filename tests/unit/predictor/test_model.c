@@ -137,12 +137,9 @@ static void test_size(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_seasonality_learned),
-		cmocka_unit_test(test_trend_extrapolated),
-		cmocka_unit_test(test_step_followed),
-		cmocka_unit_test(test_burst_capped),
-		cmocka_unit_test(test_bad_inputs),
-		cmocka_unit_test(test_size),
+	    cmocka_unit_test(test_seasonality_learned), cmocka_unit_test(test_trend_extrapolated),
+	    cmocka_unit_test(test_step_followed),	cmocka_unit_test(test_burst_capped),
+	    cmocka_unit_test(test_bad_inputs),		cmocka_unit_test(test_size),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -61,8 +61,8 @@ static void test_sparse_file_borrows(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_shape_learned),
-		cmocka_unit_test(test_sparse_file_borrows),
+	    cmocka_unit_test(test_shape_learned),
+	    cmocka_unit_test(test_sparse_file_borrows),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

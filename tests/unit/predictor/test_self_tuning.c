@@ -60,8 +60,8 @@ static void test_pending_until_window(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_converges),
-		cmocka_unit_test(test_pending_until_window),
+	    cmocka_unit_test(test_converges),
+	    cmocka_unit_test(test_pending_until_window),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

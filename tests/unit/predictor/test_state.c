@@ -33,8 +33,7 @@ static void test_round_trip(void **state)
 	assert_true(n > 0 && (size_t)n == pred_model_state_size());
 	assert_int_equal(pred_model_decode(buf, (size_t)n, &back), 0);
 	for (unsigned h = 1; h <= 6; h++)
-		assert_true(pred_model_point_log(&m, h) ==
-			    pred_model_point_log(&back, h));
+		assert_true(pred_model_point_log(&m, h) == pred_model_point_log(&back, h));
 	/* And they stay identical after more updates. */
 	pred_model_update(&m, 77.0);
 	pred_model_update(&back, 77.0);
@@ -68,8 +67,8 @@ static void test_corruption_rejected(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_round_trip),
-		cmocka_unit_test(test_corruption_rejected),
+	    cmocka_unit_test(test_round_trip),
+	    cmocka_unit_test(test_corruption_rejected),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -37,8 +37,7 @@ static int first_fire(const double *y, int n, double capacity, int train)
 			struct pred_forecast f;
 			pred_calib_refresh(c);
 			assert_int_equal(pred_forecast_compute(&m, c, &r, &f), 0);
-			if (pred_trigger_step(&tr, &tc, f.p_exceed) ==
-			    PRED_TRIGGER_FIRE)
+			if (pred_trigger_step(&tr, &tc, f.p_exceed) == PRED_TRIGGER_FIRE)
 				fired = t;
 		}
 		float z[PRED_MAX_H];
@@ -106,9 +105,9 @@ static void test_hysteresis(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fires_before_ramp_crosses),
-		cmocka_unit_test(test_quiet_on_noise),
-		cmocka_unit_test(test_hysteresis),
+	    cmocka_unit_test(test_fires_before_ramp_crosses),
+	    cmocka_unit_test(test_quiet_on_noise),
+	    cmocka_unit_test(test_hysteresis),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
