@@ -188,6 +188,14 @@ int eval_trace_load(const char *path, long bucket, int keep_partial, long row_sp
 			ret->dropped_last = 1;
 		}
 	}
+	if ((double)(b1 - b0 + 1) * (double)km.n > EVAL_TRACE_MAX_CELLS) {
+		snprintf(errbuf, errlen,
+			 "%s: %lld buckets x %zu keys is too large; use a "
+			 "larger --bucket",
+			 path, (long long)(b1 - b0 + 1), km.n);
+		rc = -EINVAL;
+		goto cleanup;
+	}
 	ret->nsteps = (size_t)(b1 - b0 + 1);
 	ret->nkeys = km.n;
 	ret->base = b0 * bucket;

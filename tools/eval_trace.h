@@ -15,6 +15,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Largest dense series table (keys x buckets) accepted: 1 GiB of doubles. */
+#define EVAL_TRACE_MAX_CELLS (128.0 * 1024 * 1024)
+
 struct eval_trace {
 	size_t nkeys, nsteps;
 	char **keys;  /* [nkeys] */
