@@ -4,16 +4,19 @@
  * bursts of 1000x become additive jumps of ~7 and seasonality is
  * multiplicative. Two forecasters are combined with a per-file weight w:
  *
- *   ETS(A,Ad,A) on x: level l, damped trend b (phi), additive seasonal s[m],
- *     error-correction updates with smoothing alpha, beta, gamma;
+ *   ETS(A,Ad,A) on x: level l, damped trend b (phi), additive seasonal s[m]
+ *     and an additive term per "day" week[7] (period 7m, smoothing delta),
+ *     error-correction updates with smoothing alpha, beta, gamma, delta;
+ *     with PRED_F_NOSEAS the seasonal and weekly terms are left out;
  *   seasonal naive on x: x[t+h-m] (the value one season ago), kept in a ring.
  *
- *   F_h = w * (l + (phi + .. + phi^h) b + s[(pos+h-1) mod m])
+ *   F_h = w * (l + (phi + .. + phi^h) b + s[(pos+h-1) mod m] + week[day])
  *       + (1 - w) * x[t+h-1-m]
  *
- * pred_model_fit() selects (alpha, beta, gamma, phi, w) per file on a history
- * by grid search minimising the raw-scale mean absolute h-step error (the
- * quantity MASE measures); pred_model_update() then costs O(H) per bucket.
+ * pred_model_fit() selects (alpha, beta, gamma, phi, seasonal or not, w) per
+ * file on a history by grid search minimising the raw-scale mean absolute
+ * 1..H-step error over its last two thirds (the quantity MASE measures);
+ * pred_model_update() then costs O(H) per bucket.
  * Forecasts are capped at PRED_CAP_MULT times the largest value seen so that a
  * back-transformed log forecast never blows up.
  *
@@ -21,9 +24,10 @@
  * buckets and a running mean absolute h-step residual sigma[h] on the log
  * scale: the scale of the predictive distribution (see distribution.h).
  *
- * Sparse files (too few observations, or season longer than PRED_MAX_SEASON)
- * use no seasonal state of their own; forecast.c adds the mount-wide profile
- * (global_profile.h) instead.
+ * Sparse files (fewer than 2 seasons seen, or season longer than
+ * PRED_MAX_SEASON) use no seasonal state of their own; forecast.c adds the
+ * mount-wide profile (global_profile.h) instead. Files with fewer than
+ * PRED_FIT_MIN_EVENTS non-zero buckets keep default parameters.
  *
  * Memory: sizeof(struct pred_model) <= 1 KiB (checked by _Static_assert).
  * Not thread-safe: one owner per model (the control loop). */
