@@ -592,7 +592,8 @@ int main(int argc, char **argv)
 		       o.threshold, u_fixed, u_tuned, best_th, best_u);
 	}
 	struct hot *hp = &hs[A_PRED];
-	printf("\ntimings: fit %.3f s, evaluation %.3f s\n", t_fit - t_start, t_end - t_fit);
+	printf("\ntimings: fit %.3f s, evaluation %.3f s (wall); process CPU %.2f s\n",
+	       t_fit - t_start, t_end - t_fit, (double)clock() / CLOCKS_PER_SEC);
 	printf("eval: mase=%.3f mase_median=%.3f snaive_mase=%.3f cover80=%.3f "
 	       "cover95=%.3f precision=%.2f recall=%.2f anticipated=%.2f "
 	       "lead=%.2f seconds=%.2f\n",
