@@ -67,6 +67,8 @@ int pred_forecast_compute(const struct pred_model *m, const struct pred_calib *c
 		}
 	}
 	double indep = 1.0 - none;
+	ret->p_dep = pmax;
+	ret->p_indep = indep;
 	ret->p_exceed = req->dependence * pmax + (1.0 - req->dependence) * indep;
 	return 0;
 }

@@ -1,5 +1,5 @@
-/* Threshold self-tuning from logged decisions and outcomes. See
- * self_tuning.h. */
+/* Self-tuning of the trigger threshold and of the window-probability
+ * dependence from logged decisions and outcomes. See self_tuning.h. */
 #include "predictor/self_tuning.h"
 
 #include <errno.h>
@@ -7,21 +7,26 @@
 #include <stdlib.h>
 
 #define NBINS 100
+#define NDEP 5
 #define TRAJ_MAX 64
+
+static const double dep_grid[NDEP] = {0.0, 0.25, 0.5, 0.75, 1.0};
 
 struct pending {
 	uint64_t origin;
-	float p;
+	float p_dep, p_indep;
 	bool decision, overload;
 };
 
 struct pred_tuner {
 	struct pred_tuner_config c;
 	double threshold;
-	double pos[NBINS], neg[NBINS]; /* decayed outcome mass by p bin */
-	double inc;		       /* weight of the next outcome */
-	double target;		       /* cost-optimal threshold, < 0: none */
-	struct pending *q;	       /* ring */
+	int d;			 /* index in dep_grid */
+	double pos[NDEP][NBINS]; /* forgetting outcome mass by p bin */
+	double neg[NDEP][NBINS];
+	double inc;	   /* weight of the next outcome */
+	double target;	   /* cost-optimal threshold, < 0: none */
+	struct pending *q; /* ring */
 	size_t qcap, qhead, qlen;
 	struct pred_tuner_stats st;
 	/* trajectory: threshold after every traj_every resolutions */
@@ -42,7 +47,16 @@ void pred_tuner_config_default(struct pred_tuner_config *c)
 	c->step = 0.002;
 	c->window = 6;
 	c->dependence = 0.0;
+	c->tune_dependence = true;
 	c->min_record = 200;
+}
+
+static int dep_index(double d)
+{
+	for (int i = 0; i < NDEP; i++)
+		if (fabs(d - dep_grid[i]) < 1e-9)
+			return i;
+	return -1;
 }
 
 struct pred_tuner *pred_tuner_new(const struct pred_tuner_config *c)
@@ -50,13 +64,14 @@ struct pred_tuner *pred_tuner_new(const struct pred_tuner_config *c)
 	if (!c ||
 	    !(c->min > 0.0 && c->min <= c->threshold && c->threshold <= c->max && c->max <= 1.0) ||
 	    !(c->w_miss > 0.0) || !(c->w_false > 0.0) || !(c->decay >= 0.0 && c->decay < 1.0) ||
-	    !(c->step > 0.0) || c->window < 1 || !(c->dependence >= 0.0 && c->dependence <= 1.0))
+	    !(c->step > 0.0) || c->window < 1 || dep_index(c->dependence) < 0)
 		return NULL;
 	struct pred_tuner *t = calloc(1, sizeof(*t));
 	if (!t)
 		return NULL;
 	t->c = *c;
 	t->threshold = c->threshold;
+	t->d = dep_index(c->dependence);
 	t->traj_every = 1;
 	t->inc = 1.0;
 	t->target = -1.0;
@@ -76,14 +91,24 @@ double pred_tuner_threshold(const struct pred_tuner *t)
 	return t->threshold;
 }
 
-bool pred_tuner_decide(const struct pred_tuner *t, double p)
-{
-	return p >= t->threshold;
-}
-
 double pred_tuner_dependence(const struct pred_tuner *t)
 {
-	return t->c.dependence;
+	return dep_grid[t->d];
+}
+
+static double mix(int d, double p_dep, double p_indep)
+{
+	return dep_grid[d] * p_dep + (1.0 - dep_grid[d]) * p_indep;
+}
+
+double pred_tuner_prob(const struct pred_tuner *t, double p_dep, double p_indep)
+{
+	return mix(t->d, p_dep, p_indep);
+}
+
+bool pred_tuner_decide(const struct pred_tuner *t, double p_dep, double p_indep)
+{
+	return mix(t->d, p_dep, p_indep) >= t->threshold;
 }
 
 static int bin_of(double p)
@@ -92,39 +117,72 @@ static int bin_of(double p)
 	return b < 0 ? 0 : (b >= NBINS ? NBINS - 1 : b);
 }
 
-/* Threshold minimising the cost over the record (bin lower edges). The
- * cost curve is flat near its minimum when overloads are rare, so among the
- * thresholds within 0.5% of the minimum the one nearest to the current
- * threshold wins: the tuner settles instead of hopping between equals. */
-static double best_threshold(const struct pred_tuner *t)
+/* Cost of every threshold (bin lower edges 0..NBINS) for dependence d;
+ * returns the minimum. */
+static double cost_curve(const struct pred_tuner *t, int d, double cost[NBINS + 1])
 {
-	double cost[NBINS + 1];
-	/* cost(theta_b) = w_miss * pos below b + w_false * neg at/above b */
 	double neg_above = 0.0;
 	for (int b = 0; b < NBINS; b++)
-		neg_above += t->neg[b];
+		neg_above += t->neg[d][b];
 	double pos_below = 0.0, best = INFINITY;
 	for (int b = 0; b <= NBINS; b++) {
 		cost[b] = t->c.w_miss * pos_below + t->c.w_false * neg_above;
 		if (cost[b] < best)
 			best = cost[b];
 		if (b < NBINS) {
-			pos_below += t->pos[b];
-			neg_above -= t->neg[b];
+			pos_below += t->pos[d][b];
+			neg_above -= t->neg[d][b];
 		}
 	}
-	double cur = t->threshold * NBINS, bestd = INFINITY;
+	return best;
+}
+
+/* Among thresholds within 0.5% of the minimum cost, the nearest to `cur`. */
+static double settle(const double cost[NBINS + 1], double best, double cur)
+{
+	double bestd = INFINITY;
 	int bestb = 0;
 	for (int b = 0; b <= NBINS; b++) {
-		if (cost[b] > best * 1.005 + 1e-9)
+		if (cost[b] > best * 1.005)
 			continue;
-		double d = fabs(b - cur);
-		if (d < bestd) {
-			bestd = d;
+		double dd = fabs(b - cur * NBINS);
+		if (dd < bestd) {
+			bestd = dd;
 			bestb = b;
 		}
 	}
 	return (double)bestb / NBINS;
+}
+
+/* Re-evaluates the dependence and the target threshold (O(NDEP * bins)). */
+static void retune(struct pred_tuner *t)
+{
+	double cost[NBINS + 1];
+	double cur_best = cost_curve(t, t->d, cost);
+	/* A model parameter changes only on a long record (10x min_record). */
+	if (t->c.tune_dependence && t->st.resolved >= 10ull * t->c.min_record) {
+		int bd = t->d;
+		double bc = cur_best;
+		for (int d = 0; d < NDEP; d++) {
+			double other[NBINS + 1];
+			if (d == t->d)
+				continue;
+			double c = cost_curve(t, d, other);
+			if (c < bc * 0.95) {
+				bd = d;
+				bc = c;
+			}
+		}
+		if (bd != t->d) {
+			t->d = bd;
+			t->st.dependence_switches++;
+			cur_best = cost_curve(t, bd, cost);
+			t->target = settle(cost, cur_best, t->threshold);
+			t->threshold = t->target; /* p changed scale: jump */
+			return;
+		}
+	}
+	t->target = settle(cost, cur_best, t->threshold);
 }
 
 static void keep_trajectory(struct pred_tuner *t)
@@ -146,7 +204,8 @@ static void keep_trajectory(struct pred_tuner *t)
 	t->ntraj++;
 }
 
-static void resolve(struct pred_tuner *t, double p, bool decision, bool overload)
+static void resolve(struct pred_tuner *t, double p_dep, double p_indep, bool decision,
+		    bool overload)
 {
 	if (decision && overload)
 		t->st.tp++;
@@ -163,24 +222,26 @@ static void resolve(struct pred_tuner *t, double p, bool decision, bool overload
 	if (t->c.decay > 0.0) {
 		t->inc /= 1.0 - t->c.decay;
 		if (t->inc > 1e150) {
-			for (int b = 0; b < NBINS; b++) {
-				t->pos[b] /= t->inc;
-				t->neg[b] /= t->inc;
-			}
+			for (int d = 0; d < NDEP; d++)
+				for (int b = 0; b < NBINS; b++) {
+					t->pos[d][b] /= t->inc;
+					t->neg[d][b] /= t->inc;
+				}
 			t->inc = 1.0;
-			t->target = -1.0;
 		}
 	}
-	if (overload)
-		t->pos[bin_of(p)] += t->inc;
-	else
-		t->neg[bin_of(p)] += t->inc;
+	for (int d = 0; d < NDEP; d++) {
+		int b = bin_of(mix(d, p_dep, p_indep));
+		if (overload)
+			t->pos[d][b] += t->inc;
+		else
+			t->neg[d][b] += t->inc;
+	}
 	if (t->st.resolved >= t->c.min_record) {
-		/* The target is refreshed every 16 outcomes (O(bins)). */
+		/* The targets are refreshed every 16 outcomes. */
 		if (t->st.resolved % 16 == 0 || t->target < 0.0)
-			t->target = best_threshold(t);
-		double target = t->target;
-		double d = target - t->threshold;
+			retune(t);
+		double d = t->target - t->threshold;
 		if (d > t->c.step)
 			d = t->c.step;
 		if (d < -t->c.step)
@@ -194,16 +255,22 @@ static void resolve(struct pred_tuner *t, double p, bool decision, bool overload
 	keep_trajectory(t);
 }
 
-void pred_tuner_resolve(struct pred_tuner *t, double p, bool overload)
+static bool valid_p(double p)
 {
-	if (!t || !isfinite(p))
-		return;
-	resolve(t, p, p >= t->threshold, overload);
+	return p >= 0.0 && p <= 1.0; /* false for NaN */
 }
 
-int pred_tuner_record(struct pred_tuner *t, uint64_t origin, double p, bool overload)
+void pred_tuner_resolve(struct pred_tuner *t, double p_dep, double p_indep, bool overload)
 {
-	if (!t || !isfinite(p) || p < 0.0 || p > 1.0)
+	if (!t || !valid_p(p_dep) || !valid_p(p_indep))
+		return;
+	resolve(t, p_dep, p_indep, pred_tuner_decide(t, p_dep, p_indep), overload);
+}
+
+int pred_tuner_record(struct pred_tuner *t, uint64_t origin, double p_dep, double p_indep,
+		      bool overload)
+{
+	if (!t || !valid_p(p_dep) || !valid_p(p_indep))
 		return -EINVAL;
 	if (t->qlen == t->qcap) {
 		size_t nc = t->qcap ? t->qcap * 2 : 1024;
@@ -217,8 +284,8 @@ int pred_tuner_record(struct pred_tuner *t, uint64_t origin, double p, bool over
 		t->qcap = nc;
 		t->qhead = 0;
 	}
-	t->q[(t->qhead + t->qlen) % t->qcap] =
-	    (struct pending){origin, (float)p, p >= t->threshold, overload};
+	t->q[(t->qhead + t->qlen) % t->qcap] = (struct pending){
+	    origin, (float)p_dep, (float)p_indep, pred_tuner_decide(t, p_dep, p_indep), overload};
 	t->qlen++;
 	return 0;
 }
@@ -229,7 +296,7 @@ void pred_tuner_advance(struct pred_tuner *t, uint64_t now)
 		struct pending *e = &t->q[t->qhead];
 		if (e->origin + t->c.window > now)
 			break;
-		resolve(t, e->p, e->decision, e->overload);
+		resolve(t, e->p_dep, e->p_indep, e->decision, e->overload);
 		t->qhead = (t->qhead + 1) % t->qcap;
 		t->qlen--;
 	}
@@ -246,10 +313,11 @@ void pred_tuner_report(const struct pred_tuner *t, FILE *out)
 	fprintf(out,
 		"self-tuning: %llu decisions resolved (tp %llu fp %llu fn %llu "
 		"tn %llu), utility %.0f (w_miss %.1f, w_false %.1f), "
-		"threshold %.3f -> %.3f\n",
+		"threshold %.3f -> %.3f, dependence %.2f -> %.2f (%u switches)\n",
 		(unsigned long long)s->resolved, (unsigned long long)s->tp,
 		(unsigned long long)s->fp, (unsigned long long)s->fn, (unsigned long long)s->tn,
-		s->utility, t->c.w_miss, t->c.w_false, t->c.threshold, t->threshold);
+		s->utility, t->c.w_miss, t->c.w_false, t->c.threshold, t->threshold,
+		t->c.dependence, dep_grid[t->d], s->dependence_switches);
 	fprintf(out, "threshold trajectory (decisions:threshold):");
 	size_t stride = t->ntraj > 16 ? t->ntraj / 16 : 1;
 	for (size_t i = 0; i < t->ntraj; i += stride)

@@ -368,7 +368,6 @@ int main(int argc, char **argv)
 		if (t >= train) {
 			pred_calib_refresh(calib);
 			req.bucket = (uint64_t)t;
-			req.dependence = pred_tuner_dependence(tuner);
 			for (size_t i = 0; i < nobj; i++) {
 				struct obj *ob = &objs[i];
 				const double *y = ob->y;
@@ -404,7 +403,7 @@ int main(int argc, char **argv)
 					ob->prob[t] = (float)fc.p_exceed;
 					ob->truth[t] = truth;
 					ob->alarm[A_TUNED][t] =
-					    pred_tuner_decide(tuner, fc.p_exceed);
+					    pred_tuner_decide(tuner, fc.p_dep, fc.p_indep);
 					double smax = 0.0;
 					for (long j = 0; j < W; j++)
 						smax = y[t - m + j % m] > smax ? y[t - m + j % m]
@@ -413,7 +412,8 @@ int main(int argc, char **argv)
 					ob->alarm[A_REACTIVE][t] = y[t - 1] > ob->cap;
 					/* Outcome known W steps later; the tuner
 					 * only learns it then (pending queue). */
-					pred_tuner_record(tuner, (uint64_t)t, fc.p_exceed, truth);
+					pred_tuner_record(tuner, (uint64_t)t, fc.p_dep, fc.p_indep,
+							  truth);
 				}
 			}
 			pred_tuner_advance(tuner, (uint64_t)t);
@@ -429,7 +429,7 @@ int main(int argc, char **argv)
 				bool truth = false;
 				for (long j = t; j < t + W; j++)
 					truth = truth || objs[i].y[j] > objs[i].cap;
-				pred_tuner_record(tuner, (uint64_t)t, fc.p_exceed, truth);
+				pred_tuner_record(tuner, (uint64_t)t, fc.p_dep, fc.p_indep, truth);
 			}
 			pred_tuner_advance(tuner, (uint64_t)t);
 		}
