@@ -22,6 +22,19 @@ awk -v m="$m" -v sn="$sn" -v c80="$c80" -v c95="$c95" -v s="$sec" 'BEGIN {
 	     c95 <= 1 && s < 10
 	exit ok ? 0 : 1 }' || { echo "implausible values"; exit 1; }
 
+# Bucketing: 5-minute samples starting 35 minutes into an hour, 60 hours:
+# the partial first and last hours are dropped (59 full hours remain), and
+# each hour holds the sum of its 12 samples.
+awk 'BEGIN { print "timestamp,key,count";
+	for (i = 0; i < 720; i++) { t = 2100 + 300 * i;
+		print t ",a," 1; print t ",b," (int(t / 3600) % 24) } }' >"$tmp/five.csv"
+"$EVAL" "$tmp/five.csv" --bucket 3600 --season 24 --train 30 >"$tmp/five.out"
+head -n 1 "$tmp/five.out" | grep -q \
+	"59 steps of 3600s, partial first bucket dropped, partial last bucket dropped" ||
+	{ echo "bucketing"; head -n 1 "$tmp/five.out"; exit 1; }
+# The run over it completes with its machine-readable last line.
+grep -q "^eval: " "$tmp/five.out"
+
 # Bad input: missing file, malformed row, bad option -> non-zero + message.
 if "$EVAL" "$tmp/none.csv" --bucket 60 --season 1 --train 5 2>"$tmp/err"; then
 	echo "missing file accepted"; exit 1
