@@ -39,7 +39,7 @@ static void set_open_flags(struct fs_ctx *c, struct fuse_file_info *fi, bool dir
 	fi->keep_cache = !fi->direct_io && c->opts->cache == FS_CACHE_ALWAYS;
 }
 
-static struct fs_file *file_new(int fd, int flags)
+static struct fs_file *file_new(struct fs_ctx *c, int fd, int flags)
 {
 	struct fs_file *f = calloc(1, sizeof(*f));
 	if (!f)
@@ -47,7 +47,17 @@ static struct fs_file *file_new(int fd, int flags)
 	f->fd = fd;
 	f->flags = flags;
 	f->direct = (flags & O_DIRECT) != 0;
+	fs_open_add(c, &f->node, false);
 	return f;
+}
+
+static void file_free(struct fs_ctx *c, struct fs_file *f)
+{
+	if (!f)
+		return;
+	fs_open_del(c, &f->node);
+	close(f->fd);
+	free(f);
 }
 
 /* Reopens ifd with the backing flags as the caller. A caller who may write
@@ -90,7 +100,7 @@ void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, -fd);
 		return;
 	}
-	struct fs_file *f = file_new(fd, fi->flags);
+	struct fs_file *f = file_new(c, fd, fi->flags);
 	if (!f) {
 		close(fd);
 		fuse_reply_err(req, ENOMEM);
@@ -98,10 +108,8 @@ void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	fi->fh = (uint64_t)(uintptr_t)f;
 	set_open_flags(c, fi, f->direct);
-	if (fuse_reply_open(req, fi) == -ENOENT) { /* interrupted: no release will come */
-		close(fd);
-		free(f);
-	}
+	if (fuse_reply_open(req, fi) == -ENOENT) /* interrupted: no release will come */
+		file_free(c, f);
 }
 
 void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
@@ -147,7 +155,7 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	err = fs_inode_table_lookup_fd(c->inodes, fd, &st, &i);
 	if (err < 0)
 		goto fail;
-	f = file_new(fd, fi->flags);
+	f = file_new(c, fd, fi->flags);
 	if (!f) {
 		fs_inode_table_forget(c->inodes, i, 1);
 		err = -ENOMEM;
@@ -158,8 +166,7 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	fs_fill_entry(c, &e, i, &st);
 	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
 		fs_inode_table_forget(c->inodes, i, 1);
-		close(fd);
-		free(f);
+		file_free(c, f);
 	}
 	return;
 fail:
@@ -261,10 +268,8 @@ void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct fs_file *f = fs_file_of(fi);
 	(void)ino;
-	close(f->fd);
-	free(f);
+	file_free(fs_ctx_of(req), fs_file_of(fi));
 	fuse_reply_err(req, 0);
 }
 

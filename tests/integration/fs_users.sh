@@ -5,6 +5,7 @@
 # for paths root has already brought into the kernel's caches.
 # usage: fs_users.sh SHADOWFS
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/fs_lib.sh"
 shadowfs=$1
 backing=$(it_tmpdir backing)
 mnt=$(it_tmpdir mnt)
@@ -63,5 +64,5 @@ it_check "nobody removes own file" as_nobody rm "$mnt/pub/n1"
 # A write-only file of the caller still works with the writeback cache.
 it_check "write-only file" as_nobody sh -c "echo a > '$mnt/pub/wo' && chmod 200 '$mnt/pub/wo' && echo b >> '$mnt/pub/wo'"
 [ "$(cat "$backing/pub/wo")" = "$(printf 'a\nb')" ] || it_fail "write-only file content"
-it_umount "$mnt"
+fs_umount "$mnt"
 echo "PASS fs_users"
