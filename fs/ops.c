@@ -58,7 +58,7 @@ void fs_op_destroy(void *userdata)
 	(void)userdata; /* the context is torn down by main after the loop */
 }
 
-void fs_ops_passthrough(struct fuse_lowlevel_ops *ops)
+void fs_ops_passthrough(struct fuse_lowlevel_ops *ops, const struct fs_options *o)
 {
 	*ops = (struct fuse_lowlevel_ops){
 		.init = fs_op_init,
@@ -101,4 +101,9 @@ void fs_ops_passthrough(struct fuse_lowlevel_ops *ops)
 		.copy_file_range = fs_op_copy_file_range,
 		.lseek = fs_op_lseek,
 	};
+	/* FLUSH at every close(2) costs a round trip and only matters when
+	 * locks live in BACKING (released with the open). Without the op the
+	 * kernel stops sending it after the first ENOSYS. */
+	if (o->locks != FS_LOCKS_BACKING)
+		ops->flush = NULL;
 }
