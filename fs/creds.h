@@ -7,7 +7,9 @@
  * backing filesystem then decides exactly as it would natively: mode bits,
  * ACLs, the owner of new files, the group inherited from a setgid parent,
  * sticky directories, and the loss of CAP_DAC_* while a non-root fsuid is
- * in effect.
+ * in effect. A non-root caller also runs with no effective capability at
+ * all (setfsuid drops only the file system ones), so that, e.g., trusted.*
+ * and security.* xattrs need the caller's own privilege.
  *
  * Only a daemon running as root can switch; otherwise (a user mount, where
  * every caller is the mounting user anyway) enter/leave do nothing.
@@ -26,6 +28,7 @@ struct fs_creds_saved {
 	bool switched_uid;
 	bool switched_gid;
 	bool switched_groups;
+	bool switched_caps;
 };
 
 /* Called once at start (before threads): records whether we can switch. */

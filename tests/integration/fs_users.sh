@@ -56,6 +56,15 @@ as_nobody sh -c "echo >> '$mnt/rootonly'" 2>/dev/null && it_fail "nobody wrote r
 as_nobody cat "$mnt/grpfile" >/dev/null 2>&1 && it_fail "nobody read a group file without the group"
 it_check "supplementary group grants read" \
   setpriv --reuid=65534 --regid=65534 --groups=4243 cat "$mnt/grpfile"
+# Privileged xattr namespaces (trusted.*, security.*) need the caller's own privilege:
+# not readable, writable or listed by nobody, though the daemon has CAP_SYS_ADMIN.
+it_check "nobody creates a file for xattrs" as_nobody touch "$mnt/pub/x1"
+setfattr -n trusted.t -v v "$mnt/pub/x1" || it_fail "root cannot set trusted.t"
+as_nobody setfattr -n trusted.u -v v "$mnt/pub/x1" 2>/dev/null && it_fail "nobody set a trusted.* xattr"
+as_nobody setfattr -n security.s -v v "$mnt/pub/x1" 2>/dev/null && it_fail "nobody set a security.* xattr"
+as_nobody getfattr -n trusted.t "$mnt/pub/x1" >/dev/null 2>&1 && it_fail "nobody read a trusted.* xattr"
+as_nobody getfattr -d -m - "$mnt/pub/x1" 2>/dev/null | grep -q trusted && it_fail "nobody listed trusted.*"
+it_check "nobody sets user.* on own file" as_nobody setfattr -n user.mine -v 1 "$mnt/pub/x1"
 # The caller's own file is writable, readable and removable by the caller.
 it_check "nobody writes own file" as_nobody sh -c "echo mine > '$mnt/pub/n1'"
 [ "$(as_nobody cat "$mnt/pub/n1")" = mine ] || it_fail "nobody reads own file"
