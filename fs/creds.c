@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <linux/capability.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/fsuid.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -95,6 +97,19 @@ int fs_creds_enter(fuse_req_t req, struct fs_creds_saved *saved)
 			saved->switched_caps = true;
 		}
 	}
+	return 0;
+}
+
+static __thread bool own_fs; /* this thread did unshare(CLONE_FS) */
+
+int fs_creds_umask(fuse_req_t req)
+{
+	if (!own_fs) {
+		if (unshare(CLONE_FS) < 0)
+			return -errno;
+		own_fs = true;
+	}
+	umask(fuse_req_ctx(req)->umask);
 	return 0;
 }
 

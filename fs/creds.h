@@ -38,6 +38,12 @@ void fs_creds_init(void);
  * then fail with that error; nothing is switched). */
 int fs_creds_enter(fuse_req_t req, struct fs_creds_saved *saved);
 
+/* Sets the calling thread's umask to the request's (FUSE_CAP_DONT_MASK:
+ * the kernel left it to us; 0 otherwise, the kernel applied it already).
+ * The first call in a thread gives it its own umask (unshare(CLONE_FS)).
+ * For mknod, mkdir and create; returns 0 or -errno. */
+int fs_creds_umask(fuse_req_t req);
+
 /* Restores the daemon's credentials. Accepts a saved set that switched nothing. */
 void fs_creds_leave(const struct fs_creds_saved *saved);
 

@@ -40,9 +40,14 @@ void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 	want(conn, FUSE_CAP_ASYNC_READ, true);
 	want(conn, FUSE_CAP_ASYNC_DIO, true);
 	want(conn, FUSE_CAP_ATOMIC_O_TRUNC, true);
-	/* The kernel applies the umask unless told otherwise; keep that
-	 * (the daemon runs with umask 0). */
-	want(conn, FUSE_CAP_DONT_MASK, false);
+	/* POSIX ACLs: the kernel evaluates them in its permission checks
+	 * (this turns default_permissions on) and leaves the umask to us, so
+	 * that a parent's default ACL can replace it, as natively; the
+	 * creating thread then runs with the caller's umask (creds.h). */
+	want(conn, FUSE_CAP_POSIX_ACL, true);
+	c->posix_acl = (conn->want & FUSE_CAP_POSIX_ACL) != 0;
+	want(conn, FUSE_CAP_DONT_MASK, c->posix_acl);
+	c->kernel_checks = c->posix_acl || o->default_permissions;
 
 	conn->max_write = o->max_write;
 	if (o->max_read)

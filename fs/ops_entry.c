@@ -176,7 +176,7 @@ void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
 	 * non-owner's write or truncate (file_remove_privs), and, with the
 	 * writeback cache, a "touch" as an explicit mtime. So it runs as the
 	 * daemon then, and as the caller otherwise. */
-	err = c->opts->default_permissions ? 0 : fs_creds_enter(req, &cr);
+	err = c->kernel_checks ? 0 : fs_creds_enter(req, &cr);
 	if (err == 0) {
 		err = do_setattr(c, i, ifd, attr, valid, f);
 		fs_creds_leave(&cr);
@@ -246,6 +246,11 @@ static void make_entry(fuse_req_t req, fuse_ino_t parent, const struct make_args
 	err = fs_creds_enter(req, &cr);
 	if (err < 0)
 		goto out;
+	err = fs_creds_umask(req);
+	if (err < 0) {
+		fs_creds_leave(&cr);
+		goto out;
+	}
 	switch (a->kind) {
 	case MAKE_NODE:
 		res = mknodat(dfd, a->name, a->mode, a->rdev);

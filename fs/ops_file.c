@@ -129,6 +129,8 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	}
 	int bflags = backing_flags(c, fi->flags) | O_CREAT | O_CLOEXEC;
 	err = fs_creds_enter(req, &cr);
+	if (err == 0 && (err = fs_creds_umask(req)) < 0)
+		fs_creds_leave(&cr);
 	if (err == 0) {
 		fd = openat(dfd, name, bflags, mode);
 		if (fd < 0 && errno == EACCES && (fi->flags & O_ACCMODE) == O_WRONLY &&

@@ -56,6 +56,15 @@ as_nobody sh -c "echo >> '$mnt/rootonly'" 2>/dev/null && it_fail "nobody wrote r
 as_nobody cat "$mnt/grpfile" >/dev/null 2>&1 && it_fail "nobody read a group file without the group"
 it_check "supplementary group grants read" \
   setpriv --reuid=65534 --regid=65534 --groups=4243 cat "$mnt/grpfile"
+# POSIX ACLs: an ACL entry grants access the mode bits do not, and a
+# parent's default ACL replaces the caller's umask for new files.
+echo acl > "$backing/aclfile" && chmod 600 "$backing/aclfile"
+setfacl -m u:65534:r "$backing/aclfile" || it_fail "setfacl on backing"
+[ "$(as_nobody cat "$mnt/aclfile")" = acl ] || it_fail "an ACL entry did not grant read"
+mkdir -m 777 "$backing/acldir" && setfacl -d -m u::rw,g::rw,o::- "$backing/acldir" || it_fail "default ACL"
+it_check "create under a default ACL" as_nobody sh -c "umask 022; touch '$mnt/acldir/inh'"
+[ "$(stat -c %a "$backing/acldir/inh")" = 660 ] || it_fail "default ACL ignored: mode $(stat -c %a "$backing/acldir/inh")"
+
 # Privileged xattr namespaces (trusted.*, security.*) need the caller's own privilege:
 # not readable, writable or listed by nobody, though the daemon has CAP_SYS_ADMIN.
 it_check "nobody creates a file for xattrs" as_nobody touch "$mnt/pub/x1"
