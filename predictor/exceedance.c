@@ -21,7 +21,7 @@ struct pending {
 
 struct pred_exc {
 	struct pred_exc_config c;
-	double w[2][PRED_EXC_NF]; /* [regime]: quiet, active */
+	double w[2][PRED_EXC_NF];  /* [regime]: quiet, active */
 	double g2[2][PRED_EXC_NF]; /* AdaGrad: sum of squared gradients */
 	uint64_t learned;
 	struct pending *q; /* ring, oldest at qhead */
@@ -209,8 +209,7 @@ static int grow(struct pred_exc *e)
 	return 0;
 }
 
-int pred_exc_record(struct pred_exc *e, uint64_t origin, const float x[PRED_EXC_NF],
-		    bool overload)
+int pred_exc_record(struct pred_exc *e, uint64_t origin, const float x[PRED_EXC_NF], bool overload)
 {
 	if (!e || !x)
 		return -EINVAL;

@@ -88,8 +88,7 @@ double pred_exc_prob(const struct pred_exc *e, const float x[PRED_EXC_NF]);
 /* Logs the features of the decision at `origin` with its outcome, learned
  * only once pred_exc_advance(now) has now >= origin + window.
  * 0, -EINVAL (non-finite feature) or -ENOMEM. */
-int pred_exc_record(struct pred_exc *e, uint64_t origin, const float x[PRED_EXC_NF],
-		    bool overload);
+int pred_exc_record(struct pred_exc *e, uint64_t origin, const float x[PRED_EXC_NF], bool overload);
 /* Learns one resolved decision directly (live: when its window closes). */
 void pred_exc_learn(struct pred_exc *e, const float x[PRED_EXC_NF], bool overload);
 /* Learns every pending decision whose window ended before bucket `now`. */

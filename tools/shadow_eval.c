@@ -305,8 +305,8 @@ static void score_hot(const struct obj *ob, const unsigned char *alarm, long tra
  * thresholds, for the probability the alarms use and the model's own. */
 static int pr_table(struct obj *objs, size_t nobj, long train, long n, long W)
 {
-	static const double th[] = {0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45,
-				    0.5,  0.6, 0.7,  0.8, 0.9,	0.95};
+	static const double th[] = {0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4,
+				    0.45, 0.5, 0.6,  0.7, 0.8,	0.9, 0.95};
 	unsigned char *al = malloc((size_t)n);
 	if (!al)
 		return -ENOMEM;
@@ -337,18 +337,19 @@ static int pr_table(struct obj *objs, size_t nobj, long train, long n, long W)
 }
 
 /* The probability the alarms use, as the tuner sees it: (p_dep, p_indep) of
- * the model, or the classifier's p in both (no dependence left to mix). The
- * classifier's features go to ret_x for its record. */
+ * the model, or the classifier's p in both (no dependence left to mix); then
+ * the classifier's features go to ret_x for its record (the caller records
+ * them only when the classifier is in use). */
 static void exceed_prob(const struct opts *o, const struct pred_exc *exc, const struct obj *ob,
 			const struct pred_forecast *fc, long W, float ret_x[PRED_EXC_NF],
 			double *ret_pd, double *ret_pi)
 {
-	pred_exc_features(&ob->exf, &ob->model, fc, ob->cap, (unsigned)W, ret_x);
 	if (o->exceed_model) {
 		*ret_pd = fc->p_dep;
 		*ret_pi = fc->p_indep;
 		return;
 	}
+	pred_exc_features(&ob->exf, &ob->model, fc, ob->cap, (unsigned)W, ret_x);
 	*ret_pd = *ret_pi = pred_exc_prob(exc, ret_x);
 }
 
@@ -407,8 +408,7 @@ int main(int argc, char **argv)
 		ob->pmodel = calloc((size_t)n, sizeof(float));
 		ob->truth = calloc((size_t)n, 1);
 		nobj++;
-		if (!ob->prob || !ob->pmodel || !ob->truth ||
-		    pred_exc_file_init(&ob->exf, mseason))
+		if (!ob->prob || !ob->pmodel || !ob->truth || pred_exc_file_init(&ob->exf, mseason))
 			goto cleanup;
 		if (pred_model_init(&ob->model, &params, mseason, (unsigned)H) ||
 		    pred_model_fit(&ob->model, ob->y, (size_t)train)) {
@@ -499,7 +499,8 @@ int main(int argc, char **argv)
 					/* Outcome known W steps later; the tuner
 					 * only learns it then (pending queue). */
 					pred_tuner_record(tuner, (uint64_t)t, pd, pi, truth);
-					pred_exc_record(exc, (uint64_t)t, x, truth);
+					if (!o.exceed_model)
+						pred_exc_record(exc, (uint64_t)t, x, truth);
 				}
 			}
 			pred_tuner_advance(tuner, (uint64_t)t);
@@ -520,7 +521,8 @@ int main(int argc, char **argv)
 				double pd, pi;
 				exceed_prob(&o, exc, &objs[i], &fc, W, x, &pd, &pi);
 				pred_tuner_record(tuner, (uint64_t)t, pd, pi, truth);
-				pred_exc_record(exc, (uint64_t)t, x, truth);
+				if (!o.exceed_model)
+					pred_exc_record(exc, (uint64_t)t, x, truth);
 			}
 			pred_tuner_advance(tuner, (uint64_t)t);
 			pred_exc_advance(exc, (uint64_t)t);
