@@ -71,6 +71,8 @@ struct upload {
 	bool broken;  /* transport/protocol error: close the connection */
 	const uint8_t *pending; /* unread part of the current DATA frame (delta pull) */
 	size_t pending_len;
+	uint8_t end_sha[32]; /* digest sent with END, if end_has_sha */
+	bool end_has_sha;
 };
 
 /* Next frame of an upload; returns 1 with *m set, 0 at END, -1 broken. */
@@ -90,6 +92,8 @@ static int upload_next(struct upload *u, struct sync_wire_msg *m)
 	}
 	if (m->hdr.type == SYNC_WIRE_END) {
 		u->ended = true;
+		u->end_has_sha = m->has_sha256;
+		memcpy(u->end_sha, m->sha256, 32);
 		return 0;
 	}
 	return 1;
@@ -130,6 +134,21 @@ static int writer_out(void *arg, const void *buf, size_t len)
 	return daemon_store_writer_append(arg, buf, len);
 }
 
+/* The digest a new copy must have: BEGIN's, or END's when BEGIN's is all
+ * zero (sender hashed while streaming); both given and different: -EBADMSG. */
+static int expected_digest(const struct sync_wire_msg *b, const struct upload *u,
+			   const uint8_t **ret)
+{
+	static const uint8_t zero[32];
+	bool begin_has = memcmp(b->sha256, zero, 32) != 0;
+	if (u->end_has_sha && begin_has && memcmp(u->end_sha, b->sha256, 32))
+		return -EBADMSG;
+	if (!u->end_has_sha && !begin_has)
+		return -EBADMSG; /* no digest at all: never accept unverified */
+	*ret = begin_has ? b->sha256 : u->end_sha;
+	return 0;
+}
+
 /* Serves PUT_BEGIN / UPDATE_BEGIN / DELTA_BEGIN. err: status decided before
  * the upload (fault injection). Returns 0 or -1 (close). */
 static int serve_upload(struct conn *c, const struct sync_wire_msg *b, int err, uint64_t *written)
@@ -140,6 +159,7 @@ static int serve_upload(struct conn *c, const struct sync_wire_msg *b, int err, 
 	struct upload u = {.c = c, .req_id = b->hdr.req_id};
 	struct sync_wire_msg m;
 	uint8_t type = b->hdr.type;
+	const uint8_t *sha;
 	int basis = -1;
 
 	u.want = type == SYNC_WIRE_UPDATE_BEGIN ? SYNC_WIRE_RANGE : SYNC_WIRE_DATA;
@@ -172,7 +192,9 @@ static int serve_upload(struct conn *c, const struct sync_wire_msg *b, int err, 
 		return -1;
 	}
 	if (!err)
-		err = daemon_store_commit(w, b->sha256);
+		err = expected_digest(b, &u, &sha);
+	if (!err)
+		err = daemon_store_commit(w, sha);
 	else
 		daemon_store_abort(w);
 	if (err)

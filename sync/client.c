@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "sync/digest.h"
 #include "sync/frame.h"
 
 struct sync_client {
@@ -118,11 +119,13 @@ ssize_t sync_client_read(struct sync_client *c, const uint8_t id[16], uint64_t v
 	return (ssize_t)m.data_len;
 }
 
-/* Waits for the END response of an upload. */
-static int upload_end(struct sync_client *c, uint64_t id, unsigned timeout_ms)
+/* Sends END (with a digest if sha256) and waits for its response. */
+static int upload_end(struct sync_client *c, uint64_t id, const uint8_t *sha256,
+		      unsigned timeout_ms)
 {
 	struct sync_wire_msg m;
-	int r = send_req(c, SYNC_WIRE_END, id, NULL, 0, NULL, 0, sync_now_ms() + timeout_ms);
+	int r = send_req(c, SYNC_WIRE_END, id, sha256, sha256 ? 32 : 0, NULL, 0,
+			 sync_now_ms() + timeout_ms);
 	if (r < 0)
 		return r;
 	r = recv_resp(c, id, &m, sync_now_ms() + timeout_ms);
@@ -136,17 +139,23 @@ static int upload_end(struct sync_client *c, uint64_t id, unsigned timeout_ms)
 int sync_client_put(struct sync_client *c, const uint8_t id[16], uint64_t version, int fd,
 		    uint64_t size, const uint8_t sha256[32], unsigned timeout_ms)
 {
-	uint8_t p[64];
+	static const uint8_t zero[32];
+	struct sync_sha256 *running = NULL;
+	uint8_t p[64], digest[32];
 	uint64_t rid, off = 0;
 	uint8_t *chunk;
 	int r;
 	if (!c->tls)
 		return -ENOTCONN;
+	if (!sha256 && (r = sync_sha256_new(&running)) < 0)
+		return r;
 	chunk = malloc(SYNC_WIRE_MAX_DATA);
-	if (!chunk)
+	if (!chunk) {
+		sync_sha256_free(running);
 		return -ENOMEM;
+	}
 	rid = c->next_id++;
-	sync_wire_enc_put(p, sizeof(p), id, version, size, sha256);
+	sync_wire_enc_put(p, sizeof(p), id, version, size, sha256 ? sha256 : zero);
 	r = send_req(c, SYNC_WIRE_PUT_BEGIN, rid, p, sizeof(p), NULL, 0,
 		     sync_now_ms() + timeout_ms);
 	while (r == 0 && off < size) {
@@ -161,12 +170,17 @@ int sync_client_put(struct sync_client *c, const uint8_t id[16], uint64_t versio
 			r = poison(c, n < 0 ? -errno : -EIO);
 			break;
 		}
+		if (running)
+			sync_sha256_update(running, chunk, (size_t)n);
 		r = send_req(c, SYNC_WIRE_DATA, rid, NULL, 0, chunk, (uint32_t)n,
 			     sync_now_ms() + timeout_ms);
 		off += (uint64_t)n;
 	}
 	free(chunk);
-	return r < 0 ? r : upload_end(c, rid, timeout_ms);
+	if (r == 0 && running && (r = sync_sha256_final(running, digest)) < 0)
+		r = poison(c, r);
+	sync_sha256_free(running);
+	return r < 0 ? r : upload_end(c, rid, sha256 ? NULL : digest, timeout_ms);
 }
 
 int sync_client_update(struct sync_client *c, const uint8_t id[16], uint64_t base,
@@ -196,7 +210,7 @@ int sync_client_update(struct sync_client *c, const uint8_t id[16], uint64_t bas
 			done += k;
 		} while (r == 0 && done < ranges[i].len);
 	}
-	return r < 0 ? r : upload_end(c, rid, timeout_ms);
+	return r < 0 ? r : upload_end(c, rid, NULL, timeout_ms);
 }
 
 int sync_client_signature(struct sync_client *c, const uint8_t id[16], uint64_t version,
@@ -257,7 +271,7 @@ int sync_client_delta(struct sync_client *c, const uint8_t id[16], uint64_t base
 			     sync_now_ms() + timeout_ms);
 	}
 	free(chunk);
-	return r < 0 ? r : upload_end(c, rid, timeout_ms);
+	return r < 0 ? r : upload_end(c, rid, NULL, timeout_ms);
 }
 
 int sync_client_delete(struct sync_client *c, const uint8_t id[16], uint64_t version,

@@ -33,7 +33,10 @@ int sync_client_ping(struct sync_client *c, unsigned timeout_ms);
 ssize_t sync_client_read(struct sync_client *c, const uint8_t id[16], uint64_t version,
 			 uint64_t off, void *buf, size_t len, unsigned timeout_ms);
 /* Full copy: streams size bytes of fd (from offset 0) as (id, version); the
- * server commits it only if its SHA-256 equals sha256. */
+ * server commits it only if its SHA-256 equals sha256. With sha256 NULL the
+ * client hashes what it sends, in the same pass, and sends the digest with
+ * END (use a known digest when there is one: it also catches a source that
+ * changed during the copy). */
 int sync_client_put(struct sync_client *c, const uint8_t id[16], uint64_t version, int fd,
 		    uint64_t size, const uint8_t sha256[32], unsigned timeout_ms);
 

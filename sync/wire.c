@@ -115,7 +115,13 @@ static int decode_request(const struct sync_wire_header *h, const uint8_t *p,
 	case SYNC_WIRE_LIST:
 	case SYNC_WIRE_STATS:
 	case SYNC_WIRE_LOAD:
+		return sized(h, 0);
 	case SYNC_WIRE_END:
+		if (h->length == 32) {
+			memcpy(m->sha256, p, 32);
+			m->has_sha256 = 1;
+			return 0;
+		}
 		return sized(h, 0);
 	case SYNC_WIRE_READ:
 		if (sized(h, 36))

@@ -20,6 +20,9 @@
  *   PUT_BEGIN    req: id ver:u64 size:u64 sha256[32]      (full copy)
  *                then DATA frames (bytes appended in order), then END;
  *                one END response carries the outcome.
+ *   END          req: empty, or sha256[32]: the expected digest when the
+ *                sender hashed while streaming (BEGIN's digest all zero);
+ *                if both are given they must agree.
  *   UPDATE_BEGIN req: id base:u64 ver:u64 size:u64 sha256[32] (ranged update)
  *                then RANGE frames (off:u64 + bytes) then END; the new copy is
  *                the base copy with the ranges written, truncated to size.
@@ -134,6 +137,7 @@ struct sync_wire_msg {
 	uint64_t size;     /* PUT/UPDATE/DELTA: size of the new copy */
 	uint32_t length;   /* READ request */
 	uint8_t sha256[32];
+	uint8_t has_sha256; /* END request carrying a digest */
 	const uint8_t *data; /* DATA, RANGE, READ resp, LIST resp (raw entries) */
 	size_t data_len;
 	uint32_t count;      /* LIST resp */

@@ -115,6 +115,7 @@ static void builtin_seeds(void)
 	memcpy(p + 8, "xyz", 3);
 	add_frame(SYNC_WIRE_RANGE, 0, 0, p, 11);
 	add_frame(SYNC_WIRE_END, 0, 0, NULL, 0);
+	add_frame(SYNC_WIRE_END, 0, 0, sha, 32);
 	add_frame(SYNC_WIRE_END, R, SYNC_WS_BADSUM, NULL, 0);
 	add_frame(SYNC_WIRE_SIGNATURE, 0, 0, p, (size_t)sync_wire_enc_id_ver(p, sizeof(p), id, 1));
 	add_frame(SYNC_WIRE_DELETE, 0, 0, p, (size_t)sync_wire_enc_id_ver(p, sizeof(p), id, 1));

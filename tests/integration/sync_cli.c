@@ -76,6 +76,16 @@ static int file_sha(const char *path, int *fd, uint64_t *size, uint8_t sha[32])
 	return sync_sha256_fd(*fd, *size, sha);
 }
 
+static int file_size(const char *path, int *fd, uint64_t *size)
+{
+	struct stat st;
+	*fd = open(path, O_RDONLY);
+	if (*fd < 0 || fstat(*fd, &st) < 0)
+		return -errno;
+	*size = (uint64_t)st.st_size;
+	return 0;
+}
+
 static int write_out(const char *path, const void *buf, size_t n, uint64_t off)
 {
 	int fd = open(path, O_WRONLY | O_CREAT, 0644);
@@ -252,11 +262,13 @@ int main(int argc, char **argv)
 		int fd = -1;
 		uint64_t size;
 		uint8_t sha[32];
-		r = file_sha(a[3], &fd, &size, sha);
+		/* digest computed while streaming, unless a bad one is wanted */
+		r = bad_sha ? file_sha(a[3], &fd, &size, sha) : file_size(a[3], &fd, &size);
 		if (!r) {
 			sha[0] ^= (uint8_t)bad_sha;
 			t0 = sync_now_ms();
-			r = sync_client_put(c, id, strtoull(a[2], NULL, 0), fd, size, sha, timeout_ms);
+			r = sync_client_put(c, id, strtoull(a[2], NULL, 0), fd, size,
+					    bad_sha ? sha : NULL, timeout_ms);
 		}
 		if (fd >= 0)
 			close(fd);

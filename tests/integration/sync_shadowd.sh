@@ -6,6 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 SHADOWD=$1 CTL=$2 CLI=$3
 T=$(it_tmpdir sync)
+[ -n "$T" ] && [ -d "$T" ] || { echo "FAIL: no temporary directory" >&2; exit 1; }
 ID=00112233445566778899aabbccddeeff
 
 ms() { echo $(( $(date +%s%N) / 1000000 )); }
@@ -63,11 +64,18 @@ it_check "get v1" cli get 127.0.0.1:$PA $ID 1 "$T/got1" 2>/dev/null
 cmp -s "$T/v1" "$T/got1" || it_fail "full copy differs from the source"
 cli stats 127.0.0.1:$PA 2>/dev/null | grep -q "copies=1" || it_fail "stats does not count the copy"
 
+# A full copy whose announced SHA-256 does not match its bytes is rejected and
+# the copy already stored under that version stays valid.
+cli put 127.0.0.1:$PA $ID 1 "$T/v1" --bad-sha 2>"$T/err" && it_fail "full copy with a bad digest accepted"
+grep -q "Bad message" "$T/err" || it_fail "bad-digest put: $(cat "$T/err")"
+it_check "get v1 after bad put" cli get 127.0.0.1:$PA $ID 1 "$T/got1" 2>/dev/null
+cmp -s "$T/v1" "$T/got1" || it_fail "valid copy changed by a rejected full copy"
+
 # Ranged update: version 2 = version 1 with three ranges rewritten and the
 # file extended; the result is byte-identical, and version 1 is kept.
 cp "$T/v1" "$T/v2"
-head -c 4096 /dev/urandom | dd of="$T/v2" bs=1 seek=4096 conv=notrunc status=none
-head -c 100000 /dev/urandom | dd of="$T/v2" bs=1 seek=1048000 conv=notrunc status=none
+head -c 4096 /dev/urandom | dd of="$T/v2" bs=4096 seek=4096 oflag=seek_bytes iflag=fullblock conv=notrunc status=none
+head -c 100000 /dev/urandom | dd of="$T/v2" bs=100000 seek=1048000 oflag=seek_bytes iflag=fullblock conv=notrunc status=none
 head -c 8192 /dev/urandom >>"$T/v2"
 SZ1=$(stat -c %s "$T/v1")
 it_check "update v1->v2" cli update 127.0.0.1:$PA $ID 1 2 "$T/v2" "4096:4096,1048000:100000,$SZ1:8192" 2>/dev/null
@@ -78,7 +86,7 @@ cmp -s "$T/v1" "$T/got1b" || it_fail "stale version 1 was not kept intact"
 
 # A corrupt update (SHA-256 does not match the result) is rejected; no
 # version 3 appears and version 2 stays valid.
-cp "$T/v2" "$T/v3"; printf 'X' | dd of="$T/v3" bs=1 seek=10 conv=notrunc status=none
+cp "$T/v2" "$T/v3"; printf 'X' | dd of="$T/v3" bs=1 seek=10 iflag=fullblock conv=notrunc status=none
 cli update 127.0.0.1:$PA $ID 2 3 "$T/v3" "10:1" --bad-sha 2>"$T/err" && it_fail "corrupt update accepted"
 grep -q "Bad message" "$T/err" || it_fail "corrupt update: unexpected error $(cat "$T/err")"
 cli list 127.0.0.1:$PA 2>/dev/null | grep -q " 3 " && it_fail "rejected version 3 is listed"
@@ -162,4 +170,6 @@ kill -0 "$PID_A" 2>/dev/null && it_fail "shadowd did not stop on SIGTERM"
 wait "$PID_A"; rc=$?
 [ $rc = 0 ] || it_fail "shadowd exit status $rc after SIGTERM"
 grep -q "stopped" "$LOG_A" || it_fail "no shutdown message"
+# No sanitizer report from any shadowd (ASan builds).
+grep -l "Sanitizer" "$T"/*.log && it_fail "sanitizer report in a shadowd log"
 echo "PASS sync_shadowd"

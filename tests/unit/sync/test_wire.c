@@ -115,6 +115,12 @@ static void test_requests_roundtrip(void **state)
 	assert_int_equal(m.data_len, 3);
 	assert_memory_equal(m.data, "abc", 3);
 	assert_int_equal(sync_wire_enc_read(p, 35, ID, 0, 0, 0), -ENOBUFS);
+	memset(p, 0x5a, 32); /* END may carry the digest computed while streaming */
+	assert_int_equal(decode(SYNC_WIRE_END, 0, p, 32, 0, &m), 0);
+	assert_true(m.has_sha256);
+	assert_memory_equal(m.sha256, p, 32);
+	assert_int_equal(decode(SYNC_WIRE_END, 0, p, 0, 0, &m), 0);
+	assert_false(m.has_sha256);
 }
 
 /* Payloads of the wrong size or with out-of-range fields are refused. */
@@ -139,6 +145,7 @@ static void test_requests_malformed(void **state)
 	assert_int_equal(decode(SYNC_WIRE_PING, 0, p, 1, 0, &m), -EBADMSG);
 	assert_int_equal(decode(SYNC_WIRE_STATS, 0, p, 4, 0, &m), -EBADMSG);
 	assert_int_equal(decode(SYNC_WIRE_DELETE, 0, p, 23, 0, &m), -EBADMSG);
+	assert_int_equal(decode(SYNC_WIRE_END, 0, p, 31, 0, &m), -EBADMSG);
 }
 
 /* Responses: LIST counts must match the length, STATS/LOAD sizes are exact,
