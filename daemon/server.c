@@ -390,9 +390,10 @@ static void *conn_thread(void *arg)
 	}
 out:
 	sync_tls_close(c->tls);
-	release_slot(s, c->slot);
+	int slot = c->slot;
 	free(c->buf);
 	free(c);
+	release_slot(s, slot); /* last: daemon_server_run may return right after */
 	return NULL;
 }
 

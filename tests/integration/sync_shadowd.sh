@@ -158,6 +158,20 @@ dt=$(( $(ms) - t0 ))
 cmp -s "$T/fb2" <(head -c 1000 "$T/v1") || it_fail "slow-peer fallback data differs"
 kill -9 "$PID_C" # its connection thread sleeps the injected 5 s; no need to wait
 
+# --capacity-read throttles reads: 3.5 MiB at 8 MB/s (0.8 MB burst) cannot
+# take less than ~0.36 s (unthrottled it takes well under that).
+start_shadowd D --capacity-read 8
+it_check "put v1 to D" cli put 127.0.0.1:$PORT_D $ID 1 "$T/v1" 2>/dev/null
+cli get 127.0.0.1:$PORT_D $ID 1 "$T/gotD" 2>"$T/err" || it_fail "throttled get failed"
+el=$(sed -n 's/elapsed_ms=//p' "$T/err")
+[ "$el" -ge 300 ] || it_fail "--capacity-read 8 served 3.5 MiB in ${el} ms"
+cmp -s "$T/v1" "$T/gotD" || it_fail "throttled copy differs"
+# --test-inject-error-rate 1 fails every request with EIO (and says so).
+start_shadowd E --test-inject-error-rate 1
+cli ping 127.0.0.1:$PORT_E 2>"$T/err" && it_fail "injected error not returned"
+grep -q "Input/output error" "$T/err" || it_fail "injected error: $(cat "$T/err")"
+grep -q "TEST FAULT INJECTION ON" "$LOG_E" || it_fail "fault injection not announced in the log"
+
 # Delete removes one version; the other stays.
 it_check "delete v1" cli delete 127.0.0.1:$PA $ID 1 2>/dev/null
 cli get 127.0.0.1:$PA $ID 1 "$T/gone" 2>/dev/null && it_fail "deleted version still readable"
