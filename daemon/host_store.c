@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "sync/digest.h"
@@ -172,6 +173,9 @@ static int writer_new(struct daemon_store *s, const uint8_t id[16], uint64_t ver
 
 	if (size > (1ull << 50))
 		return -EFBIG;
+	struct statvfs vfs;
+	if (fstatvfs(s->dirfd, &vfs) == 0 && size > (uint64_t)vfs.f_bavail * vfs.f_frsize)
+		return -ENOSPC; /* would not fit on the filesystem at all */
 	r = reserve(s, size);
 	if (r < 0)
 		return r;
@@ -273,6 +277,23 @@ out:
 	daemon_store_abort(w);
 	close(bfd);
 	return r;
+}
+
+int daemon_store_create_from_fd(struct daemon_store *s, const uint8_t id[16], uint64_t version,
+				int src_fd, uint64_t size, struct daemon_store_writer **ret)
+{
+	struct daemon_store_writer *w = NULL;
+	int r = writer_new(s, id, version, size, &w);
+	if (r < 0)
+		return r;
+	r = clone_range(src_fd, w->fd, size);
+	if (r < 0) {
+		daemon_store_abort(w);
+		return r;
+	}
+	w->sequential = false; /* digest at commit */
+	*ret = w;
+	return 0;
 }
 
 static int pwrite_full(int fd, const void *buf, size_t len, uint64_t off)

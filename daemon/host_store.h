@@ -61,6 +61,11 @@ int daemon_store_create(struct daemon_store *s, const uint8_t id[16], uint64_t v
  * (truncated or zero-extended to size). -ENOENT if base is absent. */
 int daemon_store_create_from(struct daemon_store *s, const uint8_t id[16], uint64_t base,
 			     uint64_t version, uint64_t size, struct daemon_store_writer **ret);
+/* Local first copy: new copy (id, version) holding the first size bytes of
+ * src_fd (e.g. the origin file), copied in the kernel with copy_file_range
+ * (a reflink where the filesystem shares extents). -EIO if src is shorter. */
+int daemon_store_create_from_fd(struct daemon_store *s, const uint8_t id[16], uint64_t version,
+				int src_fd, uint64_t size, struct daemon_store_writer **ret);
 /* Writes len bytes at off; off + len must be <= size (-ERANGE otherwise). */
 int daemon_store_writer_write(struct daemon_store_writer *w, uint64_t off, const void *buf,
 			      size_t len);

@@ -160,6 +160,7 @@ static int serve_upload(struct conn *c, const struct sync_wire_msg *b, int err, 
 	struct sync_wire_msg m;
 	uint8_t type = b->hdr.type;
 	const uint8_t *sha;
+	uint64_t t_begin = sync_now_ms();
 	int basis = -1;
 
 	u.want = type == SYNC_WIRE_UPDATE_BEGIN ? SYNC_WIRE_RANGE : SYNC_WIRE_DATA;
@@ -191,12 +192,16 @@ static int serve_upload(struct conn *c, const struct sync_wire_msg *b, int err, 
 		daemon_store_abort(w);
 		return -1;
 	}
+	uint64_t t_end = sync_now_ms();
 	if (!err)
 		err = expected_digest(b, &u, &sha);
 	if (!err)
 		err = daemon_store_commit(w, sha);
 	else
 		daemon_store_abort(w);
+	sfs_debug("%s: %s %llu bytes: stream %llu ms, commit %llu ms", c->peer,
+		  sync_wire_type_name(type), (unsigned long long)*written,
+		  (unsigned long long)(t_end - t_begin), (unsigned long long)(sync_now_ms() - t_end));
 	if (err)
 		sfs_info("%s: %s of a copy refused: %s", c->peer, sync_wire_type_name(type),
 			 strerror(-err));

@@ -16,7 +16,22 @@ struct sync_client {
 	struct sync_tls_conn *tls; /* NULL once poisoned */
 	uint64_t next_id;
 	uint8_t *buf; /* SYNC_WIRE_MAX_PAYLOAD */
+	void (*progress)(void *arg, uint64_t done, uint64_t total);
+	void *progress_arg;
 };
+
+void sync_client_set_progress(struct sync_client *c,
+			      void (*fn)(void *arg, uint64_t done, uint64_t total), void *arg)
+{
+	c->progress = fn;
+	c->progress_arg = arg;
+}
+
+static void progress(struct sync_client *c, uint64_t done, uint64_t total)
+{
+	if (c->progress)
+		c->progress(c->progress_arg, done, total);
+}
 
 int sync_client_connect(struct sync_tls_ctx *tls, const char *host, uint16_t port,
 			unsigned timeout_ms, struct sync_client **ret, char *why, size_t whylen)
@@ -175,6 +190,7 @@ int sync_client_put(struct sync_client *c, const uint8_t id[16], uint64_t versio
 		r = send_req(c, SYNC_WIRE_DATA, rid, NULL, 0, chunk, (uint32_t)n,
 			     sync_now_ms() + timeout_ms);
 		off += (uint64_t)n;
+		progress(c, off, size);
 	}
 	free(chunk);
 	if (r == 0 && running && (r = sync_sha256_final(running, digest)) < 0)
@@ -196,6 +212,9 @@ int sync_client_update(struct sync_client *c, const uint8_t id[16], uint64_t bas
 	sync_wire_enc_update(p, sizeof(p), id, base, version, size, sha256);
 	r = send_req(c, SYNC_WIRE_UPDATE_BEGIN, rid, p, sizeof(p), NULL, 0,
 		     sync_now_ms() + timeout_ms);
+	uint64_t total = 0, sent = 0;
+	for (size_t i = 0; i < n; i++)
+		total += ranges[i].len;
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		size_t done = 0;
 		do {
@@ -208,6 +227,8 @@ int sync_client_update(struct sync_client *c, const uint8_t id[16], uint64_t bas
 				     (const uint8_t *)ranges[i].data + done, (uint32_t)k,
 				     sync_now_ms() + timeout_ms);
 			done += k;
+			sent += k;
+			progress(c, sent, total);
 		} while (r == 0 && done < ranges[i].len);
 	}
 	return r < 0 ? r : upload_end(c, rid, NULL, timeout_ms);
@@ -247,7 +268,7 @@ int sync_client_delta(struct sync_client *c, const uint8_t id[16], uint64_t base
 		      unsigned timeout_ms)
 {
 	uint8_t p[72];
-	uint64_t rid;
+	uint64_t rid, sent = 0;
 	uint8_t *chunk;
 	int r;
 	if (!c->tls)
@@ -269,6 +290,8 @@ int sync_client_delta(struct sync_client *c, const uint8_t id[16], uint64_t base
 			break;
 		r = send_req(c, SYNC_WIRE_DATA, rid, NULL, 0, chunk, (uint32_t)n,
 			     sync_now_ms() + timeout_ms);
+		sent += (uint64_t)n;
+		progress(c, sent, 0);
 	}
 	free(chunk);
 	return r < 0 ? r : upload_end(c, rid, NULL, timeout_ms);

@@ -28,6 +28,11 @@ int sync_client_connect(struct sync_tls_ctx *tls, const char *host, uint16_t por
 			unsigned timeout_ms, struct sync_client **ret, char *why, size_t whylen);
 void sync_client_close(struct sync_client *c);
 
+/* Progress of uploads (put, update, delta): fn(arg, bytes sent, total)
+ * after each frame; total is 0 when unknown (delta). NULL turns it off. */
+void sync_client_set_progress(struct sync_client *c,
+			      void (*fn)(void *arg, uint64_t done, uint64_t total), void *arg);
+
 int sync_client_ping(struct sync_client *c, unsigned timeout_ms);
 /* Reads up to len (<= SYNC_WIRE_MAX_DATA) bytes at off; returns the count. */
 ssize_t sync_client_read(struct sync_client *c, const uint8_t id[16], uint64_t version,

@@ -35,6 +35,15 @@
 #include "sync/wire.h"
 
 static unsigned timeout_ms = 5000;
+static uint64_t progress_calls, progress_last, progress_total;
+
+static void on_progress(void *arg, uint64_t done, uint64_t total)
+{
+	(void)arg;
+	progress_calls++;
+	progress_last = done;
+	progress_total = total;
+}
 
 static int parse_hp(const char *s, char *host, size_t hl, uint16_t *port)
 {
@@ -228,6 +237,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sync_cli: connect: %s (%s)\n", why, strerror(-r));
 		goto out;
 	}
+	sync_client_set_progress(c, on_progress, NULL);
 	if (!strcmp(cmd, "ping") && na == 1) {
 		r = sync_client_ping(c, timeout_ms);
 	} else if (!strcmp(cmd, "stats") && na == 1) {
@@ -339,6 +349,10 @@ int main(int argc, char **argv)
 		goto usage;
 	}
 	fprintf(stderr, "elapsed_ms=%llu\n", (unsigned long long)(sync_now_ms() - t0));
+	if (progress_calls)
+		fprintf(stderr, "progress calls=%llu done=%llu total=%llu\n",
+			(unsigned long long)progress_calls, (unsigned long long)progress_last,
+			(unsigned long long)progress_total);
 	if (r < 0) {
 		die(cmd, r);
 		goto out;

@@ -59,7 +59,9 @@ it_check "ping" cli ping 127.0.0.1:$PA 2>/dev/null
 # Full copy: the stored copy is byte-identical to the source (3.5 MiB: spans
 # several frames and ends mid-frame).
 head -c $((3 * 1048576 + 524288 + 17)) /dev/urandom >"$T/v1"
-it_check "put v1" cli put 127.0.0.1:$PA $ID 1 "$T/v1" 2>/dev/null
+it_check "put v1" cli put 127.0.0.1:$PA $ID 1 "$T/v1" 2>"$T/err"
+# Progress is reported per frame and ends at the full size.
+grep -q "progress calls=4 done=3670033 total=3670033" "$T/err" || it_fail "progress: $(cat "$T/err")"
 it_check "get v1" cli get 127.0.0.1:$PA $ID 1 "$T/got1" 2>/dev/null
 cmp -s "$T/v1" "$T/got1" || it_fail "full copy differs from the source"
 cli stats 127.0.0.1:$PA 2>/dev/null | grep -q "copies=1" || it_fail "stats does not count the copy"

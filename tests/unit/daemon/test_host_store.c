@@ -235,6 +235,40 @@ static void test_budget_list_delete(void **state)
 	daemon_store_abort(w2);
 }
 
+/* A local first copy from an fd (copy_file_range) is verified like any other:
+ * right digest -> valid copy; wrong digest or short source -> refused. */
+static void test_create_from_fd(void **state)
+{
+	struct fx *f = *state;
+	struct daemon_store_writer *w;
+	char src[96];
+	uint8_t sha[32], bad[32] = {0};
+	snprintf(src, sizeof(src), "%s.src", f->dir);
+	FILE *o = fopen(src, "w");
+	fputs("origin bytes", o);
+	fclose(o);
+	int fd = open(src, O_RDONLY);
+	SHA256((const unsigned char *)"origin bytes", 12, sha);
+	assert_int_equal(daemon_store_create_from_fd(f->s, ID, 1, fd, 12, &w), 0);
+	assert_int_equal(daemon_store_commit(w, sha), 0);
+	expect(f->s, 1, "origin bytes");
+	assert_int_equal(daemon_store_create_from_fd(f->s, ID, 2, fd, 12, &w), 0);
+	assert_int_equal(daemon_store_commit(w, bad), -EBADMSG);
+	assert_int_equal(daemon_store_create_from_fd(f->s, ID, 3, fd, 13, &w), -EIO);
+	assert_int_equal(count_entries(f->dir, "tmp."), 0);
+	close(fd);
+	unlink(src);
+}
+
+/* A copy larger than the filesystem's free space is refused up front. */
+static void test_larger_than_disk(void **state)
+{
+	struct fx *f = *state;
+	struct daemon_store_writer *w;
+	assert_int_equal(daemon_store_create(f->s, ID, 1, 1ull << 49, &w), -ENOSPC);
+	assert_int_equal(count_entries(f->dir, "tmp."), 0);
+}
+
 /* Reads past the end return short counts, then 0. */
 static void test_read_ranges(void **state)
 {
@@ -256,6 +290,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_path_safety, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_budget_list_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_ranges, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_create_from_fd, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_larger_than_disk, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
