@@ -10,6 +10,9 @@
  *                                   ranges of FILE applied to BASE -> VER
  *     rawrange H:P ID BASE VER OFF HEXBYTE SIZE   a RANGE at any offset
  *     delete H:P ID VER
+ *     signature H:P ID VER OUT      librsync signature of a copy into OUT
+ *     delta H:P ID BASE VER FILE    FILE's bytes as a librsync delta
+ *       (both then ping on the same connection: "connection usable")
  *     fallback ID VER OFF LEN OUT H:P [H:P...]   prints the index that answered
  *     plain H:P                     plaintext frame; exit 0 if refused
  *     oversized H:P | garbage H:P   TLS, frame over the size limit / bad magic;
@@ -93,6 +96,17 @@ static int file_size(const char *path, int *fd, uint64_t *size)
 		return -errno;
 	*size = (uint64_t)st.st_size;
 	return 0;
+}
+
+static int sig_sink(void *arg, const void *buf, size_t len)
+{
+	return fwrite(buf, 1, len, arg) == len ? 0 : -EIO;
+}
+
+static long file_source(void *arg, void *buf, size_t cap)
+{
+	ssize_t n = read(*(int *)arg, buf, cap);
+	return n < 0 ? -errno : (long)n;
 }
 
 static int write_out(const char *path, const void *buf, size_t n, uint64_t off)
@@ -341,6 +355,24 @@ int main(int argc, char **argv)
 		struct sync_range rg = {strtoull(a[4], NULL, 0), &b, 1};
 		r = sync_client_update(c, id, strtoull(a[2], NULL, 0), strtoull(a[3], NULL, 0),
 				       strtoull(a[6], NULL, 0), &rg, 1, sha, timeout_ms);
+	} else if (!strcmp(cmd, "signature") && na == 4 && !parse_id(a[1], id)) {
+		FILE *o = fopen(a[3], "wb");
+		r = o ? sync_client_signature(c, id, strtoull(a[2], NULL, 0), sig_sink, o, timeout_ms)
+		      : -errno;
+		if (o)
+			fclose(o);
+		if (sync_client_ping(c, timeout_ms) == 0)
+			fprintf(stderr, "connection usable\n");
+	} else if (!strcmp(cmd, "delta") && na == 5 && !parse_id(a[1], id)) {
+		int fd = open(a[4], O_RDONLY);
+		uint8_t zero[32] = {0};
+		r = fd < 0 ? -errno
+			   : sync_client_delta(c, id, strtoull(a[2], NULL, 0), strtoull(a[3], NULL, 0),
+					       0, zero, file_source, &fd, timeout_ms);
+		if (fd >= 0)
+			close(fd);
+		if (sync_client_ping(c, timeout_ms) == 0)
+			fprintf(stderr, "connection usable\n");
 	} else if (!strcmp(cmd, "delete") && na == 3 && !parse_id(a[1], id)) {
 		r = sync_client_delete(c, id, strtoull(a[2], NULL, 0), timeout_ms);
 	} else if ((!strcmp(cmd, "oversized") || !strcmp(cmd, "garbage")) && na == 1) {

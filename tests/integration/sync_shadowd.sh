@@ -106,6 +106,15 @@ ls "$T/store-A" | grep -qv "^$ID-000000000000000[12]$" && it_fail "unexpected fi
 it_check "v2 still valid" cli get 127.0.0.1:$PA $ID 2 "$T/got2c" 2>/dev/null
 cmp -s "$T/v2" "$T/got2c" || it_fail "version 2 changed after a rejected range"
 
+# Until the delta library is wired in, SIGNATURE and DELTA answer "not
+# supported" after consuming the request, and the connection stays usable.
+cli signature 127.0.0.1:$PA $ID 2 "$T/sig" 2>"$T/err" && it_fail "signature unexpectedly supported"
+grep -q "Operation not supported" "$T/err" && grep -q "connection usable" "$T/err" ||
+  it_fail "signature: $(cat "$T/err")"
+cli delta 127.0.0.1:$PA $ID 2 3 "$T/v1" 2>"$T/err" && it_fail "delta unexpectedly supported"
+grep -q "Operation not supported" "$T/err" && grep -q "connection usable" "$T/err" ||
+  it_fail "delta: $(cat "$T/err")"
+
 # A client with a certificate from another CA is refused and logged; the
 # server keeps serving others.
 "$CLI" --cert "$T/evil/client.crt" --key "$T/evil/client.key" --ca "$T/ca/ca.crt" \
