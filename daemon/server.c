@@ -234,7 +234,7 @@ static int serve_signature(struct conn *c, const struct sync_wire_msg *m, int er
 		struct sig_emit e = {c, m->hdr.req_id};
 		err = ops->signature(ops->ctx, fd, sig_emit, &e);
 		close(fd);
-		if (err == -ETIMEDOUT || err == -EPIPE || err == -EPROTO)
+		if (err == -ETIMEDOUT || err == -EPIPE || err == -ECONNABORTED)
 			return -1; /* the transport failed mid-stream */
 	}
 	return reply(c, SYNC_WIRE_END, m->hdr.req_id, err, NULL, 0, NULL, 0, 0) < 0 ? -1 : 0;
@@ -383,6 +383,10 @@ static void *conn_thread(void *arg)
 		r = sync_frame_recv(c->tls, c->buf, &m, sync_now_ms() + s->cfg.idle_timeout_ms);
 		if (r == -EPIPE)
 			break; /* peer closed between requests: normal end */
+		if (r == -ECONNABORTED) {
+			sfs_warn("closing connection from %s: TLS error", c->peer);
+			break;
+		}
 		if (r < 0) {
 			if (r == -EPROTO || r == -EBADMSG || r == -EMSGSIZE)
 				protocol_error(c, "malformed frame", r);

@@ -7,7 +7,8 @@
  * peer that stops answering fails the call within timeout_ms.
  *
  * A transport error or a timeout leaves the connection unusable: the call
- * returns -ETIMEDOUT/-EPIPE/-EPROTO and later calls return -ENOTCONN; close
+ * returns -ETIMEDOUT/-EPIPE/-ECONNABORTED (TLS), or -EPROTO/-EBADMSG/
+ * -EMSGSIZE (malformed or unexpected frame), and later calls -ENOTCONN; close
  * it and connect again. A request the server refused returns its status as
  * -errno (sync_wire_status_to_errno) and the connection stays usable.
  * Thread-safety: one thread at a time per client. */

@@ -60,7 +60,9 @@ int sync_tls_ctx_new(bool server, const char *cert, const char *key, const char 
 	}
 	SSL_CTX_set_min_proto_version(c->ssl, TLS1_3_VERSION);
 	SSL_CTX_set_max_proto_version(c->ssl, TLS1_3_VERSION);
-	SSL_CTX_set_options(c->ssl, SSL_OP_NO_TICKET);
+	/* EOF without close_notify is a plain end of stream: frames are
+	 * length-prefixed, so truncation is detected above TLS anyway. */
+	SSL_CTX_set_options(c->ssl, SSL_OP_NO_TICKET | SSL_OP_IGNORE_UNEXPECTED_EOF);
 	/* AES-128-GCM first: as strong as the data needs, and the fastest
 	 * with AES-NI (bulk copies are bound by it and SHA-256). */
 	SSL_CTX_set_ciphersuites(c->ssl, "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"
@@ -133,11 +135,13 @@ static int ssl_wait(struct sync_tls_conn *c, int ret, uint64_t deadline_ms)
 		return wait_fd(c->fd, POLLOUT, deadline_ms);
 	case SSL_ERROR_ZERO_RETURN:
 		return -EPIPE;
-	case SSL_ERROR_SYSCALL:
+	case SSL_ERROR_SYSCALL: {
+		int e = errno;
 		ERR_clear_error();
-		return errno == ECONNRESET || errno == 0 ? -EPIPE : -errno;
+		return e == ECONNRESET || e == 0 || e == EAGAIN ? -EPIPE : -e;
+	}
 	default:
-		return -EPROTO;
+		return -ECONNABORTED; /* error queue: see handshake_reason / io_fail */
 	}
 }
 
@@ -342,6 +346,12 @@ int sync_tls_connect(struct sync_tls_ctx *ctx, const char *host, uint16_t port,
 	return 0;
 }
 
+static int io_fail(int r)
+{
+	ERR_clear_error(); /* the queue is per thread: leave nothing behind */
+	return r;
+}
+
 int sync_tls_read(struct sync_tls_conn *c, void *buf, size_t n, uint64_t deadline_ms)
 {
 	size_t done = 0;
@@ -354,7 +364,7 @@ int sync_tls_read(struct sync_tls_conn *c, void *buf, size_t n, uint64_t deadlin
 		}
 		int r = ssl_wait(c, s, deadline_ms);
 		if (r < 0)
-			return r;
+			return io_fail(r);
 	}
 	return 0;
 }
@@ -371,7 +381,7 @@ int sync_tls_write(struct sync_tls_conn *c, const void *buf, size_t n, uint64_t 
 		}
 		int r = ssl_wait(c, s, deadline_ms);
 		if (r < 0)
-			return r;
+			return io_fail(r);
 	}
 	return 0;
 }
@@ -382,8 +392,10 @@ void sync_tls_close(struct sync_tls_conn *c)
 {
 	if (!c)
 		return;
-	/* Best effort close_notify; never wait for the peer. */
-	SSL_set_quiet_shutdown(c->ssl, 1);
+	/* Best effort close_notify (non-blocking socket: never waits). */
+	if (SSL_is_init_finished(c->ssl))
+		SSL_shutdown(c->ssl);
+	ERR_clear_error();
 	SSL_free(c->ssl);
 	close(c->fd);
 	free(c);

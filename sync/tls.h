@@ -42,8 +42,9 @@ int sync_tls_connect(struct sync_tls_ctx *ctx, const char *host, uint16_t port,
 		     uint64_t deadline_ms, struct sync_tls_conn **ret, char *why, size_t whylen);
 
 /* Read/write exactly n bytes. Return 0, -ETIMEDOUT at the deadline, -EPIPE
- * when the peer closed, -EPROTO on a TLS error. After an error the connection
- * is unusable (only sync_tls_close). */
+ * when the peer closed, -ECONNABORTED on a TLS error (bad record, ...). After
+ * an error the connection is unusable (only sync_tls_close). (-EPROTO is
+ * left to the frame decoder: it always means a malformed frame.) */
 int sync_tls_read(struct sync_tls_conn *c, void *buf, size_t n, uint64_t deadline_ms);
 int sync_tls_write(struct sync_tls_conn *c, const void *buf, size_t n, uint64_t deadline_ms);
 

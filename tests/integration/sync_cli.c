@@ -169,7 +169,7 @@ static int raw_frame(struct sync_tls_ctx *tls, const char *host, uint16_t port, 
 	if (r == 0)
 		r = sync_tls_read(t, b, 1, sync_now_ms() + timeout_ms);
 	sync_tls_close(t);
-	if (r == -EPIPE || r == -EPROTO || r == -ECONNRESET) {
+	if (r == -EPIPE || r == -ECONNABORTED || r == -ECONNRESET) {
 		printf("closed\n");
 		return 0;
 	}

@@ -55,6 +55,9 @@ it_check "ca issue other" "$CTL" ca issue "$T/evil" client >/dev/null
 start_shadowd A
 PA=$PORT_A
 it_check "ping" cli ping 127.0.0.1:$PA 2>/dev/null
+sleep 0.1
+# A client that ends its connection normally is not logged as an error.
+grep -q "warning" "$LOG_A" && it_fail "normal close logged: $(cat "$LOG_A")"
 
 # Full copy: the stored copy is byte-identical to the source (3.5 MiB: spans
 # several frames and ends mid-frame).
@@ -128,8 +131,13 @@ grep -q "not a TLS handshake" "$LOG_A" || it_fail "plaintext refusal not logged"
 # A TLS client without a certificate is refused and logged.
 openssl s_client -connect 127.0.0.1:$PA -tls1_3 -CAfile "$T/ca/ca.crt" -quiet </dev/null >/dev/null 2>&1
 sleep 0.2
-grep -q "refused connection.*did not return a certificate\|refused connection.*peer certificate" "$LOG_A" ||
+grep -q "refused connection.*peer did not return a certificate" "$LOG_A" ||
   it_fail "no-certificate refusal not logged: $(cat "$LOG_A")"
+# TLS 1.2, even with a valid certificate, is refused and logged.
+openssl s_client -connect 127.0.0.1:$PA -tls1_2 -CAfile "$T/ca/ca.crt" -cert "$T/ca/client.crt" \
+  -key "$T/ca/client.key" -quiet </dev/null >/dev/null 2>&1
+sleep 0.2
+grep -q "refused connection.*unsupported protocol" "$LOG_A" || it_fail "TLS 1.2 refusal not logged"
 # Oversized and garbage frames over an authenticated connection: closed, logged.
 it_check "oversized frame closed" cli oversized 127.0.0.1:$PA >/dev/null 2>&1
 it_check "garbage frame closed" cli garbage 127.0.0.1:$PA >/dev/null 2>&1
