@@ -301,7 +301,12 @@ static int serve(struct conn *c, const struct sync_wire_msg *m)
 				err = (int)n;
 		}
 		rd = n > 0 ? (uint64_t)n : 0;
+		bool bulk = rd >= 65536; /* full segments for big answers */
+		if (bulk)
+			sync_tls_set_bulk(c->tls, true);
 		r = reply(c, SYNC_WIRE_READ, m->hdr.req_id, err, NULL, 0, c->buf, (uint32_t)rd, 0);
+		if (bulk)
+			sync_tls_set_bulk(c->tls, false);
 		break;
 	}
 	case SYNC_WIRE_PUT_BEGIN:

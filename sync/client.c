@@ -171,6 +171,7 @@ int sync_client_put(struct sync_client *c, const uint8_t id[16], uint64_t versio
 	}
 	rid = c->next_id++;
 	sync_wire_enc_put(p, sizeof(p), id, version, size, sha256 ? sha256 : zero);
+	sync_tls_set_bulk(c->tls, true);
 	r = send_req(c, SYNC_WIRE_PUT_BEGIN, rid, p, sizeof(p), NULL, 0,
 		     sync_now_ms() + timeout_ms);
 	while (r == 0 && off < size) {
@@ -196,6 +197,8 @@ int sync_client_put(struct sync_client *c, const uint8_t id[16], uint64_t versio
 	if (r == 0 && running && (r = sync_sha256_final(running, digest)) < 0)
 		r = poison(c, r);
 	sync_sha256_free(running);
+	if (c->tls)
+		sync_tls_set_bulk(c->tls, false);
 	return r < 0 ? r : upload_end(c, rid, sha256 ? NULL : digest, timeout_ms);
 }
 

@@ -386,6 +386,12 @@ int sync_tls_write(struct sync_tls_conn *c, const void *buf, size_t n, uint64_t 
 	return 0;
 }
 
+void sync_tls_set_bulk(struct sync_tls_conn *c, bool on)
+{
+	int v = on;
+	setsockopt(c->fd, IPPROTO_TCP, TCP_CORK, &v, sizeof(v));
+}
+
 const char *sync_tls_peer_name(const struct sync_tls_conn *c) { return c ? c->peer : ""; }
 
 void sync_tls_close(struct sync_tls_conn *c)
