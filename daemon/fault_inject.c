@@ -13,12 +13,16 @@ void daemon_fault_init(struct daemon_fault *f, uint32_t latency_ms, double error
 	pthread_mutex_init(&f->lock, NULL);
 }
 
-void daemon_fault_destroy(struct daemon_fault *f) { pthread_mutex_destroy(&f->lock); }
+void daemon_fault_destroy(struct daemon_fault *f)
+{
+	pthread_mutex_destroy(&f->lock);
+}
 
 int daemon_fault_before(struct daemon_fault *f)
 {
 	if (f->latency_ms) {
-		struct timespec ts = {f->latency_ms / 1000, (long)(f->latency_ms % 1000) * 1000000L};
+		struct timespec ts = {f->latency_ms / 1000,
+				      (long)(f->latency_ms % 1000) * 1000000L};
 		while (nanosleep(&ts, &ts) < 0)
 			;
 	}

@@ -11,7 +11,7 @@ struct daemon_fault {
 	uint32_t latency_ms; /* read-only after init */
 	double error_rate;   /* 0..1, read-only after init */
 	pthread_mutex_t lock;
-	uint64_t rng;        /* protected by lock */
+	uint64_t rng; /* protected by lock */
 };
 
 void daemon_fault_init(struct daemon_fault *f, uint32_t latency_ms, double error_rate,

@@ -18,10 +18,10 @@
 #define NAME_LEN 49 /* 32 hex + '-' + 16 hex */
 
 struct daemon_store {
-	int dirfd;       /* owned, read-only after open */
+	int dirfd;	 /* owned, read-only after open */
 	uint64_t budget; /* read-only after open */
 	pthread_mutex_t lock;
-	uint64_t used;     /* protected by lock */
+	uint64_t used;	   /* protected by lock */
 	uint64_t copies;   /* protected by lock */
 	uint64_t reserved; /* protected by lock */
 	uint64_t tmp_seq;  /* protected by lock */
@@ -31,11 +31,11 @@ struct daemon_store_writer {
 	struct daemon_store *s;
 	uint8_t id[16];
 	uint64_t version;
-	uint64_t size;    /* declared size of the new copy */
-	int fd;           /* temporary file, O_RDWR */
+	uint64_t size; /* declared size of the new copy */
+	int fd;	       /* temporary file, O_RDWR */
 	char tmp[NAME_LEN + 32];
 	struct sync_sha256 *sha; /* running digest while writes are sequential */
-	uint64_t seq_off;        /* bytes written sequentially from 0 */
+	uint64_t seq_off;	 /* bytes written sequentially from 0 */
 	bool sequential;
 };
 
@@ -164,8 +164,8 @@ static void unreserve(struct daemon_store *s, uint64_t size)
 	pthread_mutex_unlock(&s->lock);
 }
 
-static int writer_new(struct daemon_store *s, const uint8_t id[16], uint64_t version,
-		      uint64_t size, struct daemon_store_writer **ret)
+static int writer_new(struct daemon_store *s, const uint8_t id[16], uint64_t version, uint64_t size,
+		      struct daemon_store_writer **ret)
 {
 	struct daemon_store_writer *w;
 	char name[NAME_LEN + 1];
@@ -238,8 +238,9 @@ static int clone_range(int in, int out, uint64_t len)
 		/* fallback */
 		char buf[65536];
 		while ((uint64_t)ioff < len) {
-			size_t want = len - (uint64_t)ioff < sizeof(buf) ? (size_t)(len - (uint64_t)ioff)
-									 : sizeof(buf);
+			size_t want = len - (uint64_t)ioff < sizeof(buf)
+					  ? (size_t)(len - (uint64_t)ioff)
+					  : sizeof(buf);
 			ssize_t rn = pread(in, buf, want, ioff);
 			if (rn <= 0)
 				return rn < 0 ? -errno : -EIO;
@@ -336,7 +337,10 @@ int daemon_store_writer_append(struct daemon_store_writer *w, const void *buf, s
 	return daemon_store_writer_write(w, w->seq_off, buf, len);
 }
 
-int daemon_store_writer_fd(const struct daemon_store_writer *w) { return w->fd; }
+int daemon_store_writer_fd(const struct daemon_store_writer *w)
+{
+	return w->fd;
+}
 
 int daemon_store_commit(struct daemon_store_writer *w, const uint8_t sha256[32])
 {

@@ -44,9 +44,9 @@ struct daemon_store_entry {
 };
 
 struct daemon_store_stats {
-	uint64_t used_bytes;   /* sum of valid copy sizes */
-	uint64_t copies;       /* number of valid copies */
-	uint64_t budget_bytes; /* 0 = unlimited */
+	uint64_t used_bytes;	 /* sum of valid copy sizes */
+	uint64_t copies;	 /* number of valid copies */
+	uint64_t budget_bytes;	 /* 0 = unlimited */
 	uint64_t reserved_bytes; /* held by open writers */
 };
 

@@ -18,7 +18,7 @@ struct daemon_load {
 	/* All below protected by lock. */
 	uint32_t in_flight;
 	uint64_t requests;
-	uint64_t hist[NBUCKETS];   /* current window */
+	uint64_t hist[NBUCKETS]; /* current window */
 	uint64_t win_read, win_written;
 	uint64_t win_start_ns;
 	struct sync_wire_load last; /* previous snapshot, reused when a window is empty */
@@ -116,8 +116,8 @@ int daemon_load_parse_diskstats(const char *text, uint64_t *io_ms, int ndev_max,
 		unsigned maj, min;
 		char name[64];
 		unsigned long long f[10];
-		if (sscanf(line, "%u %u %63s %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", &maj,
-			   &min, name, &f[0], &f[1], &f[2], &f[3], &f[4], &f[5], &f[6], &f[7],
+		if (sscanf(line, "%u %u %63s %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu",
+			   &maj, &min, name, &f[0], &f[1], &f[2], &f[3], &f[4], &f[5], &f[6], &f[7],
 			   &f[8], &f[9]) == 13 &&
 		    strncmp(name, "loop", 4) && strncmp(name, "ram", 3))
 			io_ms[n++] = f[9]; /* field 10: ms spent doing I/O */

@@ -29,10 +29,10 @@ struct daemon_server {
 	int stop_pipe[2]; /* written by daemon_server_stop */
 	uint16_t port;
 	pthread_mutex_t lock;
-	pthread_cond_t idle;  /* signalled when active drops to 0 */
-	unsigned active;      /* protected by lock */
-	int *conn_fds;        /* protected by lock; -1 = free slot; for stop */
-	bool stopping;        /* protected by lock */
+	pthread_cond_t idle; /* signalled when active drops to 0 */
+	unsigned active;     /* protected by lock */
+	int *conn_fds;	     /* protected by lock; -1 = free slot; for stop */
+	bool stopping;	     /* protected by lock */
 };
 
 struct conn {
@@ -43,7 +43,10 @@ struct conn {
 	uint8_t *buf;  /* SYNC_WIRE_MAX_PAYLOAD: received payloads, read data */
 };
 
-static uint64_t io_deadline(const struct conn *c) { return sync_now_ms() + c->srv->cfg.io_timeout_ms; }
+static uint64_t io_deadline(const struct conn *c)
+{
+	return sync_now_ms() + c->srv->cfg.io_timeout_ms;
+}
 
 static int reply(struct conn *c, uint8_t type, uint64_t req_id, int err, const void *prefix,
 		 uint32_t plen, const void *data, uint32_t dlen, uint16_t flags)
@@ -66,9 +69,9 @@ static void protocol_error(struct conn *c, const char *what, int err)
 struct upload {
 	struct conn *c;
 	uint64_t req_id;
-	uint8_t want; /* DATA or RANGE */
-	bool ended;   /* END seen */
-	bool broken;  /* transport/protocol error: close the connection */
+	uint8_t want;		/* DATA or RANGE */
+	bool ended;		/* END seen */
+	bool broken;		/* transport/protocol error: close the connection */
 	const uint8_t *pending; /* unread part of the current DATA frame (delta pull) */
 	size_t pending_len;
 	uint8_t end_sha[32]; /* digest sent with END, if end_has_sha */
@@ -201,7 +204,8 @@ static int serve_upload(struct conn *c, const struct sync_wire_msg *b, int err, 
 		daemon_store_abort(w);
 	sfs_debug("%s: %s %llu bytes: stream %llu ms, commit %llu ms", c->peer,
 		  sync_wire_type_name(type), (unsigned long long)*written,
-		  (unsigned long long)(t_end - t_begin), (unsigned long long)(sync_now_ms() - t_end));
+		  (unsigned long long)(t_end - t_begin),
+		  (unsigned long long)(sync_now_ms() - t_end));
 	if (err)
 		sfs_info("%s: %s of a copy refused: %s", c->peer, sync_wire_type_name(type),
 			 strerror(-err));
@@ -337,7 +341,8 @@ static int serve(struct conn *c, const struct sync_wire_msg *m)
 		daemon_load_snapshot(s->cfg.load, &l);
 		l.in_flight--; /* not counting this LOAD request itself */
 		sync_wire_enc_load(p, sizeof(p), &l);
-		r = reply(c, SYNC_WIRE_LOAD, m->hdr.req_id, err, p, SYNC_WIRE_LOAD_SIZE, NULL, 0, 0);
+		r = reply(c, SYNC_WIRE_LOAD, m->hdr.req_id, err, p, SYNC_WIRE_LOAD_SIZE, NULL, 0,
+			  0);
 		break;
 	}
 	default: /* DATA, RANGE, END outside an upload */
@@ -371,8 +376,8 @@ static void *conn_thread(void *arg)
 		sfs_error("%s: dup: %s", c->peer, strerror(errno));
 		goto out;
 	}
-	r = sync_tls_accept(s->cfg.tls, fd,
-			    sync_now_ms() + s->cfg.handshake_timeout_ms, &c->tls, why, sizeof(why));
+	r = sync_tls_accept(s->cfg.tls, fd, sync_now_ms() + s->cfg.handshake_timeout_ms, &c->tls,
+			    why, sizeof(why));
 	if (r < 0) {
 		sfs_warn("refused connection from %s: %s", c->peer, why);
 		goto out;
@@ -479,7 +484,10 @@ fail:
 	return r;
 }
 
-uint16_t daemon_server_port(const struct daemon_server *s) { return s->port; }
+uint16_t daemon_server_port(const struct daemon_server *s)
+{
+	return s->port;
+}
 
 static void peer_string(const struct sockaddr_storage *ss, char *out, size_t len)
 {

@@ -38,17 +38,17 @@ struct daemon_delta_ops {
 };
 
 struct daemon_server_config {
-	struct daemon_store *store;   /* borrowed */
-	struct sync_tls_ctx *tls;     /* borrowed, server context */
-	const char *listen_addr;      /* numeric IPv4/IPv6 address */
-	uint16_t listen_port;         /* 0 = ephemeral (see daemon_server_port) */
-	unsigned max_conns;           /* 0 = 64 */
-	unsigned handshake_timeout_ms; /* 0 = 5000 */
-	unsigned io_timeout_ms;       /* inside a request; 0 = 30000 */
-	unsigned idle_timeout_ms;     /* between requests; 0 = 600000 */
-	struct daemon_throttle *throttle;  /* borrowed, may be NULL */
-	struct daemon_fault *fault;        /* borrowed, may be NULL (test-only) */
-	struct daemon_load *load;          /* borrowed */
+	struct daemon_store *store;	      /* borrowed */
+	struct sync_tls_ctx *tls;	      /* borrowed, server context */
+	const char *listen_addr;	      /* numeric IPv4/IPv6 address */
+	uint16_t listen_port;		      /* 0 = ephemeral (see daemon_server_port) */
+	unsigned max_conns;		      /* 0 = 64 */
+	unsigned handshake_timeout_ms;	      /* 0 = 5000 */
+	unsigned io_timeout_ms;		      /* inside a request; 0 = 30000 */
+	unsigned idle_timeout_ms;	      /* between requests; 0 = 600000 */
+	struct daemon_throttle *throttle;     /* borrowed, may be NULL */
+	struct daemon_fault *fault;	      /* borrowed, may be NULL (test-only) */
+	struct daemon_load *load;	      /* borrowed */
 	const struct daemon_delta_ops *delta; /* borrowed, may be NULL */
 };
 

@@ -43,8 +43,9 @@ static int parse_double(const char *opt, const char *s, double lo, double hi, do
 	errno = 0;
 	double v = strtod(s, &end);
 	if (errno || end == s || *end || v < lo || v > hi) {
-		fprintf(stderr, "shadowd: invalid value '%s' for %s (expected a number in [%g, %g])\n",
-			s, opt, lo, hi);
+		fprintf(stderr,
+			"shadowd: invalid value '%s' for %s (expected a number in [%g, %g])\n", s,
+			opt, lo, hi);
 		return -EINVAL;
 	}
 	*ret = v;
@@ -82,22 +83,22 @@ static int parse_listen(const char *s, char *addr, size_t alen, uint16_t *port)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"store", required_argument, 0, 's'},
-		{"listen", required_argument, 0, 'l'},
-		{"cert", required_argument, 0, 'c'},
-		{"key", required_argument, 0, 'k'},
-		{"ca", required_argument, 0, 'a'},
-		{"cost", required_argument, 0, 'C'},
-		{"capacity-read", required_argument, 0, 'R'},
-		{"capacity-iops", required_argument, 0, 'I'},
-		{"space-budget", required_argument, 0, 'B'},
-		{"max-conns", required_argument, 0, 'M'},
-		{"test-inject-latency-ms", required_argument, 0, 'L'},
-		{"test-inject-error-rate", required_argument, 0, 'E'},
-		{"foreground", no_argument, 0, 'f'},
-		{"verbose", no_argument, 0, 'v'},
-		{"help", no_argument, 0, 'h'},
-		{0, 0, 0, 0},
+	    {"store", required_argument, 0, 's'},
+	    {"listen", required_argument, 0, 'l'},
+	    {"cert", required_argument, 0, 'c'},
+	    {"key", required_argument, 0, 'k'},
+	    {"ca", required_argument, 0, 'a'},
+	    {"cost", required_argument, 0, 'C'},
+	    {"capacity-read", required_argument, 0, 'R'},
+	    {"capacity-iops", required_argument, 0, 'I'},
+	    {"space-budget", required_argument, 0, 'B'},
+	    {"max-conns", required_argument, 0, 'M'},
+	    {"test-inject-latency-ms", required_argument, 0, 'L'},
+	    {"test-inject-error-rate", required_argument, 0, 'E'},
+	    {"foreground", no_argument, 0, 'f'},
+	    {"verbose", no_argument, 0, 'v'},
+	    {"help", no_argument, 0, 'h'},
+	    {0, 0, 0, 0},
 	};
 	const char *store_dir = NULL, *listen = NULL, *cert = NULL, *key = NULL, *ca = NULL;
 	double cost = 0, cap_read = 0, cap_iops = 0, budget_mib = 0, max_conns = 64;
@@ -113,29 +114,57 @@ int main(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "fvh", opts, NULL)) != -1) {
 		switch (c) {
-		case 's': store_dir = optarg; break;
-		case 'l': listen = optarg; break;
-		case 'c': cert = optarg; break;
-		case 'k': key = optarg; break;
-		case 'a': ca = optarg; break;
-		case 'C': r = parse_double("--cost", optarg, 0, 1e9, &cost); goto check;
-		case 'R': r = parse_double("--capacity-read", optarg, 0, 1e6, &cap_read); goto check;
-		case 'I': r = parse_double("--capacity-iops", optarg, 0, 1e9, &cap_iops); goto check;
-		case 'B': r = parse_double("--space-budget", optarg, 0, 1e12, &budget_mib); goto check;
-		case 'M': r = parse_double("--max-conns", optarg, 1, 4096, &max_conns); goto check;
+		case 's':
+			store_dir = optarg;
+			break;
+		case 'l':
+			listen = optarg;
+			break;
+		case 'c':
+			cert = optarg;
+			break;
+		case 'k':
+			key = optarg;
+			break;
+		case 'a':
+			ca = optarg;
+			break;
+		case 'C':
+			r = parse_double("--cost", optarg, 0, 1e9, &cost);
+			goto check;
+		case 'R':
+			r = parse_double("--capacity-read", optarg, 0, 1e6, &cap_read);
+			goto check;
+		case 'I':
+			r = parse_double("--capacity-iops", optarg, 0, 1e9, &cap_iops);
+			goto check;
+		case 'B':
+			r = parse_double("--space-budget", optarg, 0, 1e12, &budget_mib);
+			goto check;
+		case 'M':
+			r = parse_double("--max-conns", optarg, 1, 4096, &max_conns);
+			goto check;
 		case 'L':
 			r = parse_double("--test-inject-latency-ms", optarg, 0, 3600000, &lat_ms);
 			goto check;
 		case 'E':
 			r = parse_double("--test-inject-error-rate", optarg, 0, 1, &err_rate);
 			goto check;
-		case 'f': foreground = 1; break;
-		case 'v': verbose = 1; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		case 'f':
+			foreground = 1;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 		continue;
-check:
+	check:
 		if (r < 0)
 			return 2;
 	}
@@ -145,13 +174,16 @@ check:
 		return 2;
 	}
 	if (!store_dir || !listen || !cert || !key || !ca) {
-		fprintf(stderr, "shadowd: --store, --listen, --cert, --key and --ca are required\n");
+		fprintf(stderr,
+			"shadowd: --store, --listen, --cert, --key and --ca are required\n");
 		usage(stderr);
 		return 2;
 	}
 	if (parse_listen(listen, addr, sizeof(addr), &port) < 0) {
-		fprintf(stderr, "shadowd: invalid --listen '%s' (expected ADDR:PORT, e.g. "
-				"127.0.0.1:7070 or [::1]:7070)\n", listen);
+		fprintf(stderr,
+			"shadowd: invalid --listen '%s' (expected ADDR:PORT, e.g. "
+			"127.0.0.1:7070 or [::1]:7070)\n",
+			listen);
 		return 2;
 	}
 	sfs_log_init("shadowd", verbose ? SFS_LOG_DEBUG : SFS_LOG_INFO, !foreground);
@@ -172,15 +204,15 @@ check:
 	daemon_throttle_init(&throttle, cap_read, cap_iops);
 	daemon_fault_init(&fault, (uint32_t)lat_ms, err_rate, (uint64_t)getpid());
 	struct daemon_server_config cfg = {
-		.store = store,
-		.tls = tls,
-		.listen_addr = addr,
-		.listen_port = port,
-		.max_conns = (unsigned)max_conns,
-		.throttle = (cap_read > 0 || cap_iops > 0) ? &throttle : NULL,
-		.fault = (lat_ms > 0 || err_rate > 0) ? &fault : NULL,
-		.load = load,
-		.delta = NULL, /* TODO(delta): &sync_delta_server_ops from sync/delta_* */
+	    .store = store,
+	    .tls = tls,
+	    .listen_addr = addr,
+	    .listen_port = port,
+	    .max_conns = (unsigned)max_conns,
+	    .throttle = (cap_read > 0 || cap_iops > 0) ? &throttle : NULL,
+	    .fault = (lat_ms > 0 || err_rate > 0) ? &fault : NULL,
+	    .load = load,
+	    .delta = NULL, /* TODO(delta): &sync_delta_server_ops from sync/delta_* */
 	};
 	r = daemon_server_new(&cfg, &g_server);
 	if (r < 0) {

@@ -19,7 +19,10 @@ void daemon_bucket_init(struct daemon_bucket *b, double rate, double burst, uint
 	b->last_ns = now_ns;
 }
 
-void daemon_bucket_destroy(struct daemon_bucket *b) { pthread_mutex_destroy(&b->lock); }
+void daemon_bucket_destroy(struct daemon_bucket *b)
+{
+	pthread_mutex_destroy(&b->lock);
+}
 
 uint64_t daemon_bucket_reserve(struct daemon_bucket *b, double n, uint64_t now_ns)
 {

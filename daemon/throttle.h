@@ -14,9 +14,9 @@
 
 struct daemon_bucket {
 	pthread_mutex_t lock;
-	double rate;    /* tokens per second; 0 = unlimited (read-only after init) */
-	double burst;   /* most tokens saved up (read-only after init) */
-	double tokens;  /* protected by lock; negative = debt */
+	double rate;	  /* tokens per second; 0 = unlimited (read-only after init) */
+	double burst;	  /* most tokens saved up (read-only after init) */
+	double tokens;	  /* protected by lock; negative = debt */
 	uint64_t last_ns; /* protected by lock */
 };
 

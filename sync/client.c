@@ -71,8 +71,8 @@ static int poison(struct sync_client *c, int r)
 	return r;
 }
 
-static int send_req(struct sync_client *c, uint8_t type, uint64_t id, const void *p,
-		    uint32_t plen, const void *d, uint32_t dlen, uint64_t deadline)
+static int send_req(struct sync_client *c, uint8_t type, uint64_t id, const void *p, uint32_t plen,
+		    const void *d, uint32_t dlen, uint64_t deadline)
 {
 	int r = sync_frame_send(c->tls, type, 0, id, 0, p, plen, d, dlen, deadline);
 	return r < 0 ? poison(c, r) : 0;
@@ -80,8 +80,7 @@ static int send_req(struct sync_client *c, uint8_t type, uint64_t id, const void
 
 /* Receives the response frame of request id; transport/protocol errors
  * poison. Returns 0 (frame in *m, status not yet looked at). */
-static int recv_resp(struct sync_client *c, uint64_t id, struct sync_wire_msg *m,
-		     uint64_t deadline)
+static int recv_resp(struct sync_client *c, uint64_t id, struct sync_wire_msg *m, uint64_t deadline)
 {
 	int r = sync_frame_recv(c->tls, c->buf, m, deadline);
 	if (r < 0)
@@ -175,8 +174,8 @@ int sync_client_put(struct sync_client *c, const uint8_t id[16], uint64_t versio
 	r = send_req(c, SYNC_WIRE_PUT_BEGIN, rid, p, sizeof(p), NULL, 0,
 		     sync_now_ms() + timeout_ms);
 	while (r == 0 && off < size) {
-		size_t want = size - off < SYNC_WIRE_MAX_DATA ? (size_t)(size - off)
-							     : SYNC_WIRE_MAX_DATA;
+		size_t want =
+		    size - off < SYNC_WIRE_MAX_DATA ? (size_t)(size - off) : SYNC_WIRE_MAX_DATA;
 		ssize_t n = pread(fd, chunk, want, (off_t)off);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -202,9 +201,9 @@ int sync_client_put(struct sync_client *c, const uint8_t id[16], uint64_t versio
 	return r < 0 ? r : upload_end(c, rid, sha256 ? NULL : digest, timeout_ms);
 }
 
-int sync_client_update(struct sync_client *c, const uint8_t id[16], uint64_t base,
-		       uint64_t version, uint64_t size, const struct sync_range *ranges,
-		       size_t n, const uint8_t sha256[32], unsigned timeout_ms)
+int sync_client_update(struct sync_client *c, const uint8_t id[16], uint64_t base, uint64_t version,
+		       uint64_t size, const struct sync_range *ranges, size_t n,
+		       const uint8_t sha256[32], unsigned timeout_ms)
 {
 	uint8_t p[72];
 	uint64_t rid;
@@ -265,8 +264,8 @@ int sync_client_signature(struct sync_client *c, const uint8_t id[16], uint64_t 
 	return r;
 }
 
-int sync_client_delta(struct sync_client *c, const uint8_t id[16], uint64_t base,
-		      uint64_t version, uint64_t size, const uint8_t sha256[32],
+int sync_client_delta(struct sync_client *c, const uint8_t id[16], uint64_t base, uint64_t version,
+		      uint64_t size, const uint8_t sha256[32],
 		      long (*source)(void *arg, void *buf, size_t cap), void *arg,
 		      unsigned timeout_ms)
 {
@@ -341,8 +340,8 @@ int sync_client_list(struct sync_client *c, struct sync_wire_list_entry **ret, s
 			}
 			v = nv;
 			for (uint32_t i = 0; i < m.count; i++)
-				sync_wire_dec_list_entry(m.data + (size_t)i * SYNC_WIRE_LIST_ENTRY_SIZE,
-							 &v[n + i]);
+				sync_wire_dec_list_entry(
+				    m.data + (size_t)i * SYNC_WIRE_LIST_ENTRY_SIZE, &v[n + i]);
 			n += m.count;
 		}
 	}
@@ -355,8 +354,8 @@ int sync_client_list(struct sync_client *c, struct sync_wire_list_entry **ret, s
 	return 0;
 }
 
-int sync_client_stats(struct sync_client *c, uint64_t *used, uint64_t *copies,
-		      uint64_t *budget, unsigned timeout_ms)
+int sync_client_stats(struct sync_client *c, uint64_t *used, uint64_t *copies, uint64_t *budget,
+		      unsigned timeout_ms)
 {
 	struct sync_wire_msg m;
 	int r = call(c, SYNC_WIRE_STATS, NULL, 0, &m, timeout_ms);

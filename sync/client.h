@@ -53,9 +53,9 @@ struct sync_range {
 };
 /* Ranged update: version = base copy with ranges written, truncated or
  * extended to size; committed only if its SHA-256 equals sha256. */
-int sync_client_update(struct sync_client *c, const uint8_t id[16], uint64_t base,
-		       uint64_t version, uint64_t size, const struct sync_range *ranges,
-		       size_t n, const uint8_t sha256[32], unsigned timeout_ms);
+int sync_client_update(struct sync_client *c, const uint8_t id[16], uint64_t base, uint64_t version,
+		       uint64_t size, const struct sync_range *ranges, size_t n,
+		       const uint8_t sha256[32], unsigned timeout_ms);
 
 /* librsync: signature of (id, version) streamed to sink; a delta pulled from
  * source (returns bytes, 0 at end, -errno) applied to base to make version.
@@ -63,8 +63,8 @@ int sync_client_update(struct sync_client *c, const uint8_t id[16], uint64_t bas
 int sync_client_signature(struct sync_client *c, const uint8_t id[16], uint64_t version,
 			  int (*sink)(void *arg, const void *buf, size_t len), void *arg,
 			  unsigned timeout_ms);
-int sync_client_delta(struct sync_client *c, const uint8_t id[16], uint64_t base,
-		      uint64_t version, uint64_t size, const uint8_t sha256[32],
+int sync_client_delta(struct sync_client *c, const uint8_t id[16], uint64_t base, uint64_t version,
+		      uint64_t size, const uint8_t sha256[32],
 		      long (*source)(void *arg, void *buf, size_t cap), void *arg,
 		      unsigned timeout_ms);
 
@@ -73,8 +73,8 @@ int sync_client_delete(struct sync_client *c, const uint8_t id[16], uint64_t ver
 /* *ret malloc'ed (free it). */
 int sync_client_list(struct sync_client *c, struct sync_wire_list_entry **ret, size_t *ret_n,
 		     unsigned timeout_ms);
-int sync_client_stats(struct sync_client *c, uint64_t *used, uint64_t *copies,
-		      uint64_t *budget, unsigned timeout_ms);
+int sync_client_stats(struct sync_client *c, uint64_t *used, uint64_t *copies, uint64_t *budget,
+		      unsigned timeout_ms);
 int sync_client_load(struct sync_client *c, struct sync_wire_load *ret, unsigned timeout_ms);
 
 #endif

@@ -5,9 +5,9 @@
 
 #include "sync/client.h"
 
-ssize_t sync_fallback_read(struct sync_tls_ctx *tls, const struct sync_endpoint *copies,
-			   size_t n, const uint8_t id[16], uint64_t version, uint64_t off,
-			   void *buf, size_t len, unsigned timeout_ms, size_t *ret_used)
+ssize_t sync_fallback_read(struct sync_tls_ctx *tls, const struct sync_endpoint *copies, size_t n,
+			   const uint8_t id[16], uint64_t version, uint64_t off, void *buf,
+			   size_t len, unsigned timeout_ms, size_t *ret_used)
 {
 	ssize_t r = -ENOENT;
 	for (size_t i = 0; i < n; i++) {

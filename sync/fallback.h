@@ -19,8 +19,8 @@ struct sync_endpoint {
 
 /* Returns bytes read (<= len) and sets *ret_used to the index of the copy
  * that answered; -errno of the last attempt if every copy failed. */
-ssize_t sync_fallback_read(struct sync_tls_ctx *tls, const struct sync_endpoint *copies,
-			   size_t n, const uint8_t id[16], uint64_t version, uint64_t off,
-			   void *buf, size_t len, unsigned timeout_ms, size_t *ret_used);
+ssize_t sync_fallback_read(struct sync_tls_ctx *tls, const struct sync_endpoint *copies, size_t n,
+			   const uint8_t id[16], uint64_t version, uint64_t off, void *buf,
+			   size_t len, unsigned timeout_ms, size_t *ret_used);
 
 #endif

@@ -10,12 +10,12 @@ int sync_frame_send(struct sync_tls_conn *c, uint8_t type, uint16_t flags, uint6
 {
 	uint8_t head[SYNC_WIRE_HEADER_SIZE + 128];
 	struct sync_wire_header h = {
-		.version = SYNC_WIRE_VERSION,
-		.type = type,
-		.flags = flags,
-		.req_id = req_id,
-		.length = plen + dlen,
-		.status = status,
+	    .version = SYNC_WIRE_VERSION,
+	    .type = type,
+	    .flags = flags,
+	    .req_id = req_id,
+	    .length = plen + dlen,
+	    .status = status,
 	};
 	int r;
 

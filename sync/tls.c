@@ -70,7 +70,8 @@ int sync_tls_ctx_new(bool server, const char *cert, const char *key, const char 
 	SSL_CTX_set_session_cache_mode(c->ssl, SSL_SESS_CACHE_OFF);
 	if (server)
 		SSL_CTX_set_num_tickets(c->ssl, 0);
-	SSL_CTX_set_mode(c->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_CTX_set_mode(c->ssl,
+			 SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	/* Read many records per read(2): bulk transfers otherwise cost two
 	 * syscalls per 16 KiB record (header, body). */
 	SSL_CTX_set_read_ahead(c->ssl, 1);
@@ -392,7 +393,10 @@ void sync_tls_set_bulk(struct sync_tls_conn *c, bool on)
 	setsockopt(c->fd, IPPROTO_TCP, TCP_CORK, &v, sizeof(v));
 }
 
-const char *sync_tls_peer_name(const struct sync_tls_conn *c) { return c ? c->peer : ""; }
+const char *sync_tls_peer_name(const struct sync_tls_conn *c)
+{
+	return c ? c->peer : "";
+}
 
 void sync_tls_close(struct sync_tls_conn *c)
 {

@@ -25,25 +25,31 @@ static void put64(uint8_t *p, uint64_t v)
 		p[i] = (uint8_t)(v >> (56 - 8 * i));
 }
 
-static uint16_t get16(const uint8_t *p) { return (uint16_t)((p[0] << 8) | p[1]); }
+static uint16_t get16(const uint8_t *p)
+{
+	return (uint16_t)((p[0] << 8) | p[1]);
+}
 
 static uint32_t get32(const uint8_t *p)
 {
 	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
 }
 
-static uint64_t get64(const uint8_t *p) { return ((uint64_t)get32(p) << 32) | get32(p + 4); }
+static uint64_t get64(const uint8_t *p)
+{
+	return ((uint64_t)get32(p) << 32) | get32(p + 4);
+}
 
 /* errno <-> wire status, one table. */
 static const struct {
 	int32_t status;
 	int err;
 } status_map[] = {
-	{SYNC_WS_OK, 0},          {SYNC_WS_NOENT, ENOENT},   {SYNC_WS_EXIST, EEXIST},
-	{SYNC_WS_INVAL, EINVAL},  {SYNC_WS_IO, EIO},         {SYNC_WS_NOSPC, ENOSPC},
-	{SYNC_WS_NOTSUP, ENOTSUP}, {SYNC_WS_BADSUM, EBADMSG}, {SYNC_WS_TIMEDOUT, ETIMEDOUT},
-	{SYNC_WS_BUSY, EBUSY},    {SYNC_WS_PERM, EPERM},     {SYNC_WS_RANGE, ERANGE},
-	{SYNC_WS_PROTO, EPROTO},  {SYNC_WS_NOMEM, ENOMEM},   {SYNC_WS_LOOP, ELOOP},
+    {SYNC_WS_OK, 0},	       {SYNC_WS_NOENT, ENOENT},	  {SYNC_WS_EXIST, EEXIST},
+    {SYNC_WS_INVAL, EINVAL},   {SYNC_WS_IO, EIO},	  {SYNC_WS_NOSPC, ENOSPC},
+    {SYNC_WS_NOTSUP, ENOTSUP}, {SYNC_WS_BADSUM, EBADMSG}, {SYNC_WS_TIMEDOUT, ETIMEDOUT},
+    {SYNC_WS_BUSY, EBUSY},     {SYNC_WS_PERM, EPERM},	  {SYNC_WS_RANGE, ERANGE},
+    {SYNC_WS_PROTO, EPROTO},   {SYNC_WS_NOMEM, ENOMEM},	  {SYNC_WS_LOOP, ELOOP},
 };
 
 int sync_wire_status_to_errno(int32_t status)
@@ -267,8 +273,8 @@ int sync_wire_enc_id_ver(uint8_t *out, size_t cap, const uint8_t id[16], uint64_
 	return 24;
 }
 
-int sync_wire_enc_read(uint8_t *out, size_t cap, const uint8_t id[16], uint64_t ver,
-		       uint64_t off, uint32_t len)
+int sync_wire_enc_read(uint8_t *out, size_t cap, const uint8_t id[16], uint64_t ver, uint64_t off,
+		       uint32_t len)
 {
 	if (cap < 36)
 		return -ENOBUFS;
@@ -279,8 +285,8 @@ int sync_wire_enc_read(uint8_t *out, size_t cap, const uint8_t id[16], uint64_t 
 	return 36;
 }
 
-int sync_wire_enc_put(uint8_t *out, size_t cap, const uint8_t id[16], uint64_t ver,
-		      uint64_t size, const uint8_t sha256[32])
+int sync_wire_enc_put(uint8_t *out, size_t cap, const uint8_t id[16], uint64_t ver, uint64_t size,
+		      const uint8_t sha256[32])
 {
 	if (cap < 64)
 		return -ENOBUFS;
@@ -304,8 +310,7 @@ int sync_wire_enc_update(uint8_t *out, size_t cap, const uint8_t id[16], uint64_
 	return 72;
 }
 
-int sync_wire_enc_stats(uint8_t *out, size_t cap, uint64_t used, uint64_t copies,
-			uint64_t budget)
+int sync_wire_enc_stats(uint8_t *out, size_t cap, uint64_t used, uint64_t copies, uint64_t budget)
 {
 	if (cap < 24)
 		return -ENOBUFS;
@@ -333,7 +338,10 @@ int sync_wire_enc_load(uint8_t *out, size_t cap, const struct sync_wire_load *l)
 	return SYNC_WIRE_LOAD_SIZE;
 }
 
-void sync_wire_enc_range_off(uint8_t out[8], uint64_t off) { put64(out, off); }
+void sync_wire_enc_range_off(uint8_t out[8], uint64_t off)
+{
+	put64(out, off);
+}
 
 void sync_wire_enc_list_entry(uint8_t out[SYNC_WIRE_LIST_ENTRY_SIZE],
 			      const struct sync_wire_list_entry *e)
@@ -354,8 +362,8 @@ void sync_wire_dec_list_entry(const uint8_t in[SYNC_WIRE_LIST_ENTRY_SIZE],
 const char *sync_wire_type_name(int type)
 {
 	static const char *const names[] = {
-		"?",     "PING", "READ",  "PUT_BEGIN", "UPDATE_BEGIN", "DELTA_BEGIN", "DATA",
-		"RANGE", "END",  "SIGNATURE", "DELETE", "LIST",  "STATS", "LOAD",
+	    "?",     "PING", "READ",	  "PUT_BEGIN", "UPDATE_BEGIN", "DELTA_BEGIN", "DATA",
+	    "RANGE", "END",  "SIGNATURE", "DELETE",    "LIST",	       "STATS",	      "LOAD",
 	};
 	if (type < 1 || type > SYNC_WIRE_TYPE_MAX)
 		return "?";

@@ -112,11 +112,11 @@ struct sync_wire_header {
 struct sync_wire_load {
 	uint32_t in_flight;
 	uint32_t lat_p50_us, lat_p90_us, lat_p99_us;
-	uint64_t read_bps, write_bps;    /* bytes/s served / stored, last interval */
-	uint32_t cpu_permille;           /* host CPU busy, from /proc/stat */
-	uint32_t disk_util_permille;     /* busiest disk, from /proc/diskstats */
+	uint64_t read_bps, write_bps;	 /* bytes/s served / stored, last interval */
+	uint32_t cpu_permille;		 /* host CPU busy, from /proc/stat */
+	uint32_t disk_util_permille;	 /* busiest disk, from /proc/diskstats */
 	uint64_t net_rx_bps, net_tx_bps; /* from /proc/net/dev, all but lo */
-	uint64_t requests;               /* served since start */
+	uint64_t requests;		 /* served since start */
 };
 #define SYNC_WIRE_LOAD_SIZE 64
 
@@ -131,16 +131,16 @@ struct sync_wire_list_entry {
 struct sync_wire_msg {
 	struct sync_wire_header hdr;
 	uint8_t id[16];
-	uint64_t version;  /* READ, PUT, SIGNATURE, DELETE; new version for UPDATE/DELTA */
-	uint64_t base;     /* UPDATE_BEGIN, DELTA_BEGIN */
-	uint64_t offset;   /* READ, RANGE */
-	uint64_t size;     /* PUT/UPDATE/DELTA: size of the new copy */
-	uint32_t length;   /* READ request */
+	uint64_t version; /* READ, PUT, SIGNATURE, DELETE; new version for UPDATE/DELTA */
+	uint64_t base;	  /* UPDATE_BEGIN, DELTA_BEGIN */
+	uint64_t offset;  /* READ, RANGE */
+	uint64_t size;	  /* PUT/UPDATE/DELTA: size of the new copy */
+	uint32_t length;  /* READ request */
 	uint8_t sha256[32];
-	uint8_t has_sha256; /* END request carrying a digest */
+	uint8_t has_sha256;  /* END request carrying a digest */
 	const uint8_t *data; /* DATA, RANGE, READ resp, LIST resp (raw entries) */
 	size_t data_len;
-	uint32_t count;      /* LIST resp */
+	uint32_t count;		       /* LIST resp */
 	uint64_t used, copies, budget; /* STATS resp */
 	struct sync_wire_load load;    /* LOAD resp */
 };
@@ -159,14 +159,13 @@ int sync_wire_decode(const struct sync_wire_header *h, const uint8_t *payload,
 
 /* Payload encoders: write into out (capacity cap), return bytes or -ENOBUFS. */
 int sync_wire_enc_id_ver(uint8_t *out, size_t cap, const uint8_t id[16], uint64_t ver);
-int sync_wire_enc_read(uint8_t *out, size_t cap, const uint8_t id[16], uint64_t ver,
-		       uint64_t off, uint32_t len);
-int sync_wire_enc_put(uint8_t *out, size_t cap, const uint8_t id[16], uint64_t ver,
-		      uint64_t size, const uint8_t sha256[32]);
+int sync_wire_enc_read(uint8_t *out, size_t cap, const uint8_t id[16], uint64_t ver, uint64_t off,
+		       uint32_t len);
+int sync_wire_enc_put(uint8_t *out, size_t cap, const uint8_t id[16], uint64_t ver, uint64_t size,
+		      const uint8_t sha256[32]);
 int sync_wire_enc_update(uint8_t *out, size_t cap, const uint8_t id[16], uint64_t base,
 			 uint64_t ver, uint64_t size, const uint8_t sha256[32]);
-int sync_wire_enc_stats(uint8_t *out, size_t cap, uint64_t used, uint64_t copies,
-			uint64_t budget);
+int sync_wire_enc_stats(uint8_t *out, size_t cap, uint64_t used, uint64_t copies, uint64_t budget);
 int sync_wire_enc_load(uint8_t *out, size_t cap, const struct sync_wire_load *l);
 /* RANGE header (8-byte offset) precedes the data in the payload. */
 void sync_wire_enc_range_off(uint8_t out[8], uint64_t off);

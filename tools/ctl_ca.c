@@ -106,7 +106,8 @@ static X509 *new_cert(EVP_PKEY *key, const char *cn, long days)
 {
 	X509 *crt = X509_new();
 	BIGNUM *bn = BN_new();
-	if (!crt || !bn || !X509_set_version(crt, 2) || !BN_rand(bn, 63, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) ||
+	if (!crt || !bn || !X509_set_version(crt, 2) ||
+	    !BN_rand(bn, 63, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) ||
 	    !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(crt)) ||
 	    !X509_gmtime_adj(X509_getm_notBefore(crt), -3600) ||
 	    !X509_gmtime_adj(X509_getm_notAfter(crt), days * 86400L) ||
@@ -168,8 +169,8 @@ static int load_ca(const char *dir, EVP_PKEY **key, X509 **crt)
 	FILE *f;
 	snprintf(p, sizeof(p), "%s/ca.key", dir);
 	if (!(f = fopen(p, "re"))) {
-		fprintf(stderr, "shadowctl ca: cannot open %s: %s (run 'shadowctl ca init %s')\n", p,
-			strerror(errno), dir);
+		fprintf(stderr, "shadowctl ca: cannot open %s: %s (run 'shadowctl ca init %s')\n",
+			p, strerror(errno), dir);
 		return -errno;
 	}
 	*key = PEM_read_PrivateKey(f, NULL, NULL, NULL);

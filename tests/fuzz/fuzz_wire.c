@@ -84,8 +84,11 @@ static int nseeds;
 
 static void add_frame(uint8_t type, uint16_t flags, int32_t status, const uint8_t *p, size_t n)
 {
-	struct sync_wire_header h = {.type = type, .flags = flags, .req_id = (uint64_t)nseeds,
-				     .length = (uint32_t)n, .status = status};
+	struct sync_wire_header h = {.type = type,
+				     .flags = flags,
+				     .req_id = (uint64_t)nseeds,
+				     .length = (uint32_t)n,
+				     .status = status};
 	if (nseeds == MAXSEED || n + SYNC_WIRE_HEADER_SIZE > MAXLEN)
 		return;
 	sync_wire_header_encode(&h, seeds[nseeds]);
@@ -101,10 +104,12 @@ static void builtin_seeds(void)
 	const uint16_t R = SYNC_WIRE_F_RESPONSE;
 	add_frame(SYNC_WIRE_PING, 0, 0, NULL, 0);
 	add_frame(SYNC_WIRE_PING, R, 0, NULL, 0);
-	add_frame(SYNC_WIRE_READ, 0, 0, p, (size_t)sync_wire_enc_read(p, sizeof(p), id, 1, 4096, 65536));
+	add_frame(SYNC_WIRE_READ, 0, 0, p,
+		  (size_t)sync_wire_enc_read(p, sizeof(p), id, 1, 4096, 65536));
 	add_frame(SYNC_WIRE_READ, R, 0, (const uint8_t *)"hello", 5);
 	add_frame(SYNC_WIRE_READ, R, SYNC_WS_NOENT, NULL, 0);
-	add_frame(SYNC_WIRE_PUT_BEGIN, 0, 0, p, (size_t)sync_wire_enc_put(p, sizeof(p), id, 1, 100, sha));
+	add_frame(SYNC_WIRE_PUT_BEGIN, 0, 0, p,
+		  (size_t)sync_wire_enc_put(p, sizeof(p), id, 1, 100, sha));
 	add_frame(SYNC_WIRE_UPDATE_BEGIN, 0, 0, p,
 		  (size_t)sync_wire_enc_update(p, sizeof(p), id, 1, 2, 100, sha));
 	add_frame(SYNC_WIRE_DELTA_BEGIN, 0, 0, p,
@@ -154,11 +159,22 @@ static void mutate(uint8_t *b, size_t *len)
 	for (int i = 0; i < k; i++) {
 		size_t pos = *len ? next() % *len : 0;
 		switch (next() % 6) {
-		case 0: if (*len) b[pos] ^= (uint8_t)(1u << (next() % 8)); break;
-		case 1: if (*len) b[pos] = interesting[next() % sizeof(interesting)]; break;
-		case 2: if (*len) b[pos] = (uint8_t)next(); break;
-		case 3: *len = next() % (*len + 1); break; /* truncate */
-		case 4: { /* extend with random bytes */
+		case 0:
+			if (*len)
+				b[pos] ^= (uint8_t)(1u << (next() % 8));
+			break;
+		case 1:
+			if (*len)
+				b[pos] = interesting[next() % sizeof(interesting)];
+			break;
+		case 2:
+			if (*len)
+				b[pos] = (uint8_t)next();
+			break;
+		case 3:
+			*len = next() % (*len + 1);
+			break; /* truncate */
+		case 4: {      /* extend with random bytes */
 			size_t add = next() % 64;
 			if (*len + add > MAXLEN)
 				add = MAXLEN - *len;

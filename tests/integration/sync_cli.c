@@ -155,8 +155,8 @@ static int plain(const char *host, uint16_t port)
 static int raw_frame(struct sync_tls_ctx *tls, const char *host, uint16_t port, int oversized)
 {
 	struct sync_tls_conn *t = NULL;
-	struct sync_wire_header hd = {.type = SYNC_WIRE_DATA, .req_id = 7,
-				      .length = SYNC_WIRE_MAX_PAYLOAD + 1};
+	struct sync_wire_header hd = {
+	    .type = SYNC_WIRE_DATA, .req_id = 7, .length = SYNC_WIRE_MAX_PAYLOAD + 1};
 	uint8_t h[SYNC_WIRE_HEADER_SIZE], b[1];
 	char why[256];
 	int r = sync_tls_connect(tls, host, port, sync_now_ms() + timeout_ms, &t, why, sizeof(why));
@@ -233,8 +233,9 @@ int main(int argc, char **argv)
 		}
 		size_t len = strtoul(a[3], NULL, 0);
 		void *buf = malloc(len ? len : 1);
-		ssize_t got = sync_fallback_read(tls, eps, n, id, strtoull(a[1], NULL, 0),
-						 strtoull(a[2], NULL, 0), buf, len, timeout_ms, &used);
+		ssize_t got =
+		    sync_fallback_read(tls, eps, n, id, strtoull(a[1], NULL, 0),
+				       strtoull(a[2], NULL, 0), buf, len, timeout_ms, &used);
 		if (got >= 0 && (r = write_out(a[4], buf, (size_t)got, 0)) == 0) {
 			printf("copy=%zu\n", used);
 			st = 0;
@@ -269,8 +270,9 @@ int main(int argc, char **argv)
 			       "net_tx_bps=%llu requests=%llu\n",
 			       l.in_flight, l.lat_p50_us, l.lat_p90_us, l.lat_p99_us,
 			       (unsigned long long)l.read_bps, (unsigned long long)l.write_bps,
-			       l.cpu_permille, l.disk_util_permille, (unsigned long long)l.net_rx_bps,
-			       (unsigned long long)l.net_tx_bps, (unsigned long long)l.requests);
+			       l.cpu_permille, l.disk_util_permille,
+			       (unsigned long long)l.net_rx_bps, (unsigned long long)l.net_tx_bps,
+			       (unsigned long long)l.requests);
 	} else if (!strcmp(cmd, "list") && na == 1) {
 		struct sync_wire_list_entry *v = NULL;
 		size_t n = 0;
@@ -318,8 +320,8 @@ int main(int argc, char **argv)
 	} else if (!strcmp(cmd, "read") && na == 6 && !parse_id(a[1], id)) {
 		size_t len = strtoul(a[4], NULL, 0);
 		void *buf = malloc(len ? len : 1);
-		ssize_t n = sync_client_read(c, id, strtoull(a[2], NULL, 0), strtoull(a[3], NULL, 0),
-					     buf, len, timeout_ms);
+		ssize_t n = sync_client_read(c, id, strtoull(a[2], NULL, 0),
+					     strtoull(a[3], NULL, 0), buf, len, timeout_ms);
 		r = n < 0 ? (int)n : write_out(a[5], buf, (size_t)n, 0);
 		free(buf);
 	} else if (!strcmp(cmd, "update") && na == 6 && !parse_id(a[1], id)) {
@@ -344,8 +346,9 @@ int main(int argc, char **argv)
 			n++;
 		}
 		if (!r)
-			r = sync_client_update(c, id, strtoull(a[2], NULL, 0), strtoull(a[3], NULL, 0),
-					       size, rg, n, sha, timeout_ms);
+			r = sync_client_update(c, id, strtoull(a[2], NULL, 0),
+					       strtoull(a[3], NULL, 0), size, rg, n, sha,
+					       timeout_ms);
 		for (size_t k = 0; k < n; k++)
 			free(bufs[k]);
 		if (fd >= 0)
@@ -357,7 +360,8 @@ int main(int argc, char **argv)
 				       strtoull(a[6], NULL, 0), &rg, 1, sha, timeout_ms);
 	} else if (!strcmp(cmd, "signature") && na == 4 && !parse_id(a[1], id)) {
 		FILE *o = fopen(a[3], "wb");
-		r = o ? sync_client_signature(c, id, strtoull(a[2], NULL, 0), sig_sink, o, timeout_ms)
+		r = o ? sync_client_signature(c, id, strtoull(a[2], NULL, 0), sig_sink, o,
+					      timeout_ms)
 		      : -errno;
 		if (o)
 			fclose(o);
@@ -366,9 +370,10 @@ int main(int argc, char **argv)
 	} else if (!strcmp(cmd, "delta") && na == 5 && !parse_id(a[1], id)) {
 		int fd = open(a[4], O_RDONLY);
 		uint8_t zero[32] = {0};
-		r = fd < 0 ? -errno
-			   : sync_client_delta(c, id, strtoull(a[2], NULL, 0), strtoull(a[3], NULL, 0),
-					       0, zero, file_source, &fd, timeout_ms);
+		r = fd < 0
+			? -errno
+			: sync_client_delta(c, id, strtoull(a[2], NULL, 0), strtoull(a[3], NULL, 0),
+					    0, zero, file_source, &fd, timeout_ms);
 		if (fd >= 0)
 			close(fd);
 		if (sync_client_ping(c, timeout_ms) == 0)

@@ -223,7 +223,8 @@ static void test_budget_list_delete(void **state)
 	assert_int_equal(daemon_store_create(f->s, ID, 4, 71, &w2), -ENOSPC);
 	assert_int_equal(daemon_store_list(f->s, &v, &n), 0);
 	assert_int_equal(n, 2);
-	assert_true((v[0].version == 1 && v[0].size == 10) || (v[0].version == 2 && v[0].size == 20));
+	assert_true((v[0].version == 1 && v[0].size == 10) ||
+		    (v[0].version == 2 && v[0].size == 20));
 	free(v);
 	assert_int_equal(daemon_store_delete(f->s, ID, 7), -ENOENT);
 	assert_int_equal(daemon_store_delete(f->s, ID, DAEMON_STORE_ALL_VERSIONS), 0);
@@ -284,14 +285,14 @@ static void test_read_ranges(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_temp_then_rename, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sha_mismatch_keeps_old, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ranged_update, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_path_safety, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_budget_list_delete, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_read_ranges, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_create_from_fd, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_larger_than_disk, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_temp_then_rename, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sha_mismatch_keeps_old, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ranged_update, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_path_safety, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_budget_list_delete, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_read_ranges, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_create_from_fd, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_larger_than_disk, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

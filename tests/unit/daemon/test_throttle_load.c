@@ -36,7 +36,7 @@ static void test_bucket_rate(void **state)
 	struct daemon_bucket b;
 	uint64_t now = 0;
 	daemon_bucket_init(&b, 1e6, 1e5, 0); /* 1 MB/s */
-	for (int i = 0; i < 1000; i++) /* 1000 requests of 10 kB = 10 MB */
+	for (int i = 0; i < 1000; i++)	     /* 1000 requests of 10 kB = 10 MB */
 		now += daemon_bucket_reserve(&b, 1e4, now);
 	/* 10 MB at 1 MB/s, minus the initial 0.1 MB burst: 9.9 s (+-1%) */
 	assert_true(now > 9.8e9 && now < 10.0e9);
@@ -76,20 +76,20 @@ static void test_proc_parsers(void **state)
 	(void)state;
 	uint64_t busy, total, rx, tx, ms[4];
 	int n;
-	assert_int_equal(daemon_load_parse_stat("cpu  10 0 5 80 5 0 0 0 0 0\ncpu0 1 2 3 4\n", &busy,
-						&total), 0);
+	assert_int_equal(
+	    daemon_load_parse_stat("cpu  10 0 5 80 5 0 0 0 0 0\ncpu0 1 2 3 4\n", &busy, &total), 0);
 	assert_int_equal(total, 100);
 	assert_int_equal(busy, 15);
 	assert_int_equal(daemon_load_parse_stat("garbage", &busy, &total), -22);
-	daemon_load_parse_diskstats(
-		"   7       0 loop0 1 0 2 0 0 0 0 0 0 999 0\n"
-		" 254       0 vda 100 0 200 30 40 0 80 60 0 1234 90\n", ms, 4, &n);
+	daemon_load_parse_diskstats("   7       0 loop0 1 0 2 0 0 0 0 0 0 999 0\n"
+				    " 254       0 vda 100 0 200 30 40 0 80 60 0 1234 90\n",
+				    ms, 4, &n);
 	assert_int_equal(n, 1);
 	assert_int_equal(ms[0], 1234);
-	daemon_load_parse_netdev(
-		"Inter-| Receive\n face |bytes\n"
-		"    lo: 500 5 0 0 0 0 0 0 500 5 0 0 0 0 0 0\n"
-		"  eth0: 1000 10 0 0 0 0 0 0 2000 20 0 0 0 0 0 0\n", &rx, &tx);
+	daemon_load_parse_netdev("Inter-| Receive\n face |bytes\n"
+				 "    lo: 500 5 0 0 0 0 0 0 500 5 0 0 0 0 0 0\n"
+				 "  eth0: 1000 10 0 0 0 0 0 0 2000 20 0 0 0 0 0 0\n",
+				 &rx, &tx);
 	assert_int_equal(rx, 1000);
 	assert_int_equal(tx, 2000);
 }
@@ -97,9 +97,9 @@ static void test_proc_parsers(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_bucket),      cmocka_unit_test(test_bucket_rate),
-		cmocka_unit_test(test_bucket_unlimited), cmocka_unit_test(test_percentiles),
-		cmocka_unit_test(test_proc_parsers),
+	    cmocka_unit_test(test_bucket),	     cmocka_unit_test(test_bucket_rate),
+	    cmocka_unit_test(test_bucket_unlimited), cmocka_unit_test(test_percentiles),
+	    cmocka_unit_test(test_proc_parsers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,8 +16,11 @@ static const uint8_t ID[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15
 static void hdr(uint8_t out[SYNC_WIRE_HEADER_SIZE], uint8_t type, uint16_t flags, uint32_t len,
 		int32_t status)
 {
-	struct sync_wire_header h = {.type = type, .flags = flags, .req_id = 0x1122334455667788ull,
-				     .length = len, .status = status};
+	struct sync_wire_header h = {.type = type,
+				     .flags = flags,
+				     .req_id = 0x1122334455667788ull,
+				     .length = len,
+				     .status = status};
 	sync_wire_header_encode(&h, out);
 }
 
@@ -156,8 +159,8 @@ static void test_responses(void **state)
 	uint8_t p[4 + 2 * SYNC_WIRE_LIST_ENTRY_SIZE] = {0, 0, 0, 2};
 	struct sync_wire_list_entry e = {.version = 42, .size = 99}, d;
 	struct sync_wire_msg m;
-	struct sync_wire_load l = {.in_flight = 3, .lat_p99_us = 7000, .net_tx_bps = 1ull << 40,
-				   .requests = 5};
+	struct sync_wire_load l = {
+	    .in_flight = 3, .lat_p99_us = 7000, .net_tx_bps = 1ull << 40, .requests = 5};
 	memcpy(e.id, ID, 16);
 	sync_wire_enc_list_entry(p + 4, &e);
 	sync_wire_enc_list_entry(p + 4 + SYNC_WIRE_LIST_ENTRY_SIZE, &e);
@@ -195,8 +198,8 @@ static void test_responses(void **state)
 static void test_status_mapping(void **state)
 {
 	(void)state;
-	const int errs[] = {0, ENOENT, EEXIST, EINVAL, EIO, ENOSPC, ENOTSUP, EBADMSG, ETIMEDOUT,
-			    EBUSY, EPERM, ERANGE, EPROTO, ENOMEM, ELOOP};
+	const int errs[] = {0,	       ENOENT, EEXIST, EINVAL, EIO,    ENOSPC, ENOTSUP, EBADMSG,
+			    ETIMEDOUT, EBUSY,  EPERM,  ERANGE, EPROTO, ENOMEM, ELOOP};
 	for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++)
 		assert_int_equal(sync_wire_status_to_errno(sync_wire_status_from_errno(-errs[i])),
 				 -errs[i]);
@@ -209,9 +212,9 @@ static void test_status_mapping(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_header_roundtrip),  cmocka_unit_test(test_header_malformed),
-		cmocka_unit_test(test_requests_roundtrip), cmocka_unit_test(test_requests_malformed),
-		cmocka_unit_test(test_responses),         cmocka_unit_test(test_status_mapping),
+	    cmocka_unit_test(test_header_roundtrip),   cmocka_unit_test(test_header_malformed),
+	    cmocka_unit_test(test_requests_roundtrip), cmocka_unit_test(test_requests_malformed),
+	    cmocka_unit_test(test_responses),	       cmocka_unit_test(test_status_mapping),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
