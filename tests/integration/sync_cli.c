@@ -3,13 +3,16 @@
  *
  *   sync_cli [--cert F --key F --ca F] [--timeout MS] CMD ARGS
  *     ping H:P | stats H:P | load H:P | list H:P
- *     put H:P ID VER FILE           full copy of FILE as (ID, VER)
+ *     put H:P ID VER FILE [SHA256HEX]  full copy of FILE as (ID, VER); the
+ *                                   digest is computed while streaming unless
+ *                                   given (the origin knows it per version)
  *     get H:P ID VER OUT            whole copy via READs into OUT
  *     read H:P ID VER OFF LEN OUT   one READ
  *     update H:P ID BASE VER FILE OFF:LEN[,OFF:LEN...] [--bad-sha]
  *                                   ranges of FILE applied to BASE -> VER
  *     rawrange H:P ID BASE VER OFF HEXBYTE SIZE   a RANGE at any offset
  *     delete H:P ID VER
+ *     hold H:P MS                   connect, ping, keep the connection MS ms
  *     signature H:P ID VER OUT      librsync signature of a copy into OUT
  *     delta H:P ID BASE VER FILE    FILE's bytes as a librsync delta
  *       (both then ping on the same connection: "connection usable")
@@ -284,17 +287,27 @@ int main(int argc, char **argv)
 			       (unsigned long long)v[k].size);
 		}
 		free(v);
-	} else if (!strcmp(cmd, "put") && na == 4 && !parse_id(a[1], id)) {
+	} else if (!strcmp(cmd, "put") && (na == 4 || na == 5) && !parse_id(a[1], id)) {
 		int fd = -1;
 		uint64_t size;
 		uint8_t sha[32];
 		/* digest computed while streaming, unless a bad one is wanted */
 		r = bad_sha ? file_sha(a[3], &fd, &size, sha) : file_size(a[3], &fd, &size);
+		int known = bad_sha;
+		if (!r && na == 5) {
+			for (int k = 0; k < 32 && !r; k++) {
+				unsigned v;
+				if (strlen(a[4]) != 64 || sscanf(a[4] + 2 * k, "%2x", &v) != 1)
+					r = -EINVAL;
+				sha[k] = (uint8_t)v;
+			}
+			known = 1;
+		}
 		if (!r) {
 			sha[0] ^= (uint8_t)bad_sha;
 			t0 = sync_now_ms();
 			r = sync_client_put(c, id, strtoull(a[2], NULL, 0), fd, size,
-					    bad_sha ? sha : NULL, timeout_ms);
+					    known ? sha : NULL, timeout_ms);
 		}
 		if (fd >= 0)
 			close(fd);
@@ -378,6 +391,13 @@ int main(int argc, char **argv)
 			close(fd);
 		if (sync_client_ping(c, timeout_ms) == 0)
 			fprintf(stderr, "connection usable\n");
+	} else if (!strcmp(cmd, "hold") && na == 2) {
+		r = sync_client_ping(c, timeout_ms);
+		if (!r) {
+			printf("holding\n");
+			fflush(stdout);
+			usleep((useconds_t)strtoul(a[1], NULL, 0) * 1000);
+		}
 	} else if (!strcmp(cmd, "delete") && na == 3 && !parse_id(a[1], id)) {
 		r = sync_client_delete(c, id, strtoull(a[2], NULL, 0), timeout_ms);
 	} else if ((!strcmp(cmd, "oversized") || !strcmp(cmd, "garbage")) && na == 1) {

@@ -69,6 +69,13 @@ it_check "get v1" cli get 127.0.0.1:$PA $ID 1 "$T/got1" 2>/dev/null
 cmp -s "$T/v1" "$T/got1" || it_fail "full copy differs from the source"
 cli stats 127.0.0.1:$PA 2>/dev/null | grep -q "copies=1" || it_fail "stats does not count the copy"
 
+# A full copy with the digest known up front (the origin's case) is stored
+# byte-identical too.
+it_check "put v1 known digest" cli put 127.0.0.1:$PA $ID 11 "$T/v1" "$(sha256sum "$T/v1" | cut -d' ' -f1)" 2>/dev/null
+it_check "get v11" cli get 127.0.0.1:$PA $ID 11 "$T/got11" 2>/dev/null
+cmp -s "$T/v1" "$T/got11" || it_fail "known-digest full copy differs"
+it_check "delete v11" cli delete 127.0.0.1:$PA $ID 11 2>/dev/null
+
 # A full copy whose announced SHA-256 does not match its bytes is rejected and
 # the copy already stored under that version stays valid.
 cli put 127.0.0.1:$PA $ID 1 "$T/v1" --bad-sha 2>"$T/err" && it_fail "full copy with a bad digest accepted"
@@ -190,6 +197,20 @@ start_shadowd E --test-inject-error-rate 1
 cli ping 127.0.0.1:$PORT_E 2>"$T/err" && it_fail "injected error not returned"
 grep -q "Input/output error" "$T/err" || it_fail "injected error: $(cat "$T/err")"
 grep -q "TEST FAULT INJECTION ON" "$LOG_E" || it_fail "fault injection not announced in the log"
+
+# Connections are bounded (--max-conns): one more is refused and logged,
+# and a slot frees when a connection ends.
+start_shadowd F --max-conns 2
+for k in 1 2; do
+  cli hold 127.0.0.1:$PORT_F 3000 >"$T/hold$k" 2>/dev/null &
+  IT_PIDS+=($!)
+done
+for _ in $(seq 100); do grep -q holding "$T/hold1" && grep -q holding "$T/hold2" && break; sleep 0.05; done
+grep -q holding "$T/hold2" || it_fail "holders did not connect"
+cli --timeout 1000 ping 127.0.0.1:$PORT_F 2>/dev/null && it_fail "connection over --max-conns accepted"
+grep -q "too many connections (2)" "$LOG_F" || it_fail "over-limit refusal not logged"
+wait "${IT_PIDS[@]: -2}"
+it_check "ping after holders left" cli ping 127.0.0.1:$PORT_F 2>/dev/null
 
 # Delete removes one version; the other stays.
 it_check "delete v1" cli delete 127.0.0.1:$PA $ID 1 2>/dev/null
