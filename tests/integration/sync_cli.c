@@ -246,13 +246,15 @@ int main(int argc, char **argv)
 			die("fallback read", got < 0 ? (int)got : r);
 		}
 		free(buf);
+		fprintf(stderr, "elapsed_ms=%llu\n", (unsigned long long)(sync_now_ms() - t0));
 		goto out;
 	}
 	if (na < 1 || parse_hp(a[0], host, sizeof(host), &port))
 		goto usage;
 	r = sync_client_connect(tls, host, port, timeout_ms, &c, why, sizeof(why));
 	if (r < 0) {
-		fprintf(stderr, "sync_cli: connect: %s (%s)\n", why, strerror(-r));
+		fprintf(stderr, "sync_cli: connect: %s (%s)\nelapsed_ms=%llu\n", why, strerror(-r),
+			(unsigned long long)(sync_now_ms() - t0));
 		goto out;
 	}
 	sync_client_set_progress(c, on_progress, NULL);
