@@ -57,6 +57,7 @@ static void test_defaults(void **state)
 	assert_false(p.o.foreground);
 	assert_int_equal(p.o.cache, FS_CACHE_ALWAYS);
 	assert_true(p.o.writeback);
+	assert_false(p.o.splice_write);
 	assert_int_equal(p.o.max_write, FS_DEFAULT_MAX_WRITE);
 	assert_int_equal(p.o.max_threads, FS_DEFAULT_MAX_THREADS);
 	assert_int_equal(p.o.max_idle_threads, FS_DEFAULT_MAX_THREADS);
