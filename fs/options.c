@@ -292,9 +292,9 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 		o->readdirplus = false;
 		return 0;
 	case KEY_MAX_READ:
-		if (parse_uint_opt(c, arg, 4096, 16u << 20, &o->max_read) < 0)
-			return -1;
-		return 1; /* the kernel needs it as a mount option too */
+		/* Added back as a plain number below: the kernel needs it as a
+		 * mount option too and knows no k/m suffixes. */
+		return parse_uint_opt(c, arg, 4096, 16u << 20, &o->max_read);
 	case KEY_MAX_WRITE:
 		return parse_uint_opt(c, arg, 4096, 1u << 20, &o->max_write);
 	case KEY_THREADS:
@@ -435,6 +435,14 @@ int fs_options_parse(int argc, char **argv, struct fs_options *opts,
 	if (!c.have_subtype && fuse_opt_add_arg(&out, "-osubtype=shadowfs") < 0) {
 		fail(&c, "out of memory");
 		goto out;
+	}
+	if (opts->max_read) {
+		char arg[40];
+		snprintf(arg, sizeof(arg), "-omax_read=%u", opts->max_read);
+		if (fuse_opt_add_arg(&out, arg) < 0) {
+			fail(&c, "out of memory");
+			goto out;
+		}
 	}
 	if (opts->debug && fuse_opt_add_arg(&out, "-odebug") < 0) {
 		fail(&c, "out of memory");

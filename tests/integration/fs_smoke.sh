@@ -55,7 +55,7 @@ fs_umount "$mnt"
 
 # cache=auto with a small fd cache and short timeouts.
 rm -rf "${backing:?}"/*
-it_mount "$shadowfs" "$backing" "$mnt" cache=auto,fd_cache=16,timeout=0.1,splice
+it_mount "$shadowfs" "$backing" "$mnt" cache=auto,fd_cache=16,timeout=0.1,splice,max_read=64k,max_write=128k
 OPCHECK_BACKING_F=$backing/f it_check "fs_opcheck (cache=auto,fd_cache=16)" "$opcheck" "$mnt"
 fs_umount "$mnt"
 echo "PASS fs_smoke"

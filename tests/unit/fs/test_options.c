@@ -93,6 +93,11 @@ static void test_own_options(void **state)
 	assert_true(p.o.timeout == 2.5);
 	assert_int_equal(p.o.locks, FS_LOCKS_BACKING);
 	assert_string_equal(p.o.hosts, "a:1");
+	char buf[512];
+	joined(&p, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "max_read=65536")); /* a number for the kernel */
+	assert_null(strstr(buf, "max_read=64k"));
+	assert_null(strstr(buf, "max_write")); /* ours only */
 	done(&p);
 }
 
