@@ -94,6 +94,14 @@ static inline struct fs_file *fs_file_of(const struct fuse_file_info *fi)
 	return (struct fs_file *)(uintptr_t)fi->fh;
 }
 
+/* fi's file for an operation that may come with a directory handle too
+ * (setattr from futimens(2) on a directory fd): NULL unless a regular file. */
+static inline struct fs_file *fs_file_if_regular(const struct fuse_file_info *fi)
+{
+	struct fs_file *f = fi ? fs_file_of(fi) : NULL;
+	return f && !f->node.is_dir ? f : NULL;
+}
+
 static inline struct fs_dir *fs_dir_of(const struct fuse_file_info *fi)
 {
 	return (struct fs_dir *)(uintptr_t)fi->fh;

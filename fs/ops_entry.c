@@ -78,10 +78,11 @@ void fs_op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *f
 void fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs_ctx *c = fs_ctx_of(req);
+	struct fs_file *f = fs_file_if_regular(fi);
 	struct stat st;
 	int res;
-	if (fi && fs_file_of(fi)) {
-		res = fstat(fs_file_of(fi)->fd, &st);
+	if (f) {
+		res = fstat(f->fd, &st);
 	} else {
 		struct fs_inode *i = fs_inode_of(c, ino);
 		int fd = fs_inode_fd_get(c->inodes, i);
@@ -159,7 +160,7 @@ void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
 {
 	struct fs_ctx *c = fs_ctx_of(req);
 	struct fs_inode *i = fs_inode_of(c, ino);
-	struct fs_file *f = fi ? fs_file_of(fi) : NULL;
+	struct fs_file *f = fs_file_if_regular(fi); /* defensive: no dir handles */
 	struct fs_creds_saved cr = {0};
 	struct stat st;
 	int ifd = fs_inode_fd_get(c->inodes, i);

@@ -12,6 +12,7 @@
 #include "fs/ops.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -177,12 +178,60 @@ fail:
 	fuse_reply_err(req, -err);
 }
 
-/* O_DIRECT reads need an aligned buffer: read into one and reply with it. */
-static void read_direct(fuse_req_t req, struct fs_file *f, size_t size, off_t off)
+/* Per-thread read buffer, page-aligned (O_DIRECT needs that) and kept
+ * between requests: libfuse's own fallback allocates one per request,
+ * which costs more than the copy. Freed when the worker thread exits. */
+struct thread_buf {
+	void *mem;
+	size_t cap;
+};
+
+static pthread_key_t buf_key;
+static pthread_once_t buf_once = PTHREAD_ONCE_INIT;
+
+static void thread_buf_free(void *p)
 {
-	void *buf = NULL;
-	size_t alloc = (size + DIRECT_ALIGN - 1) & ~(size_t)(DIRECT_ALIGN - 1);
-	if (posix_memalign(&buf, DIRECT_ALIGN, alloc ? alloc : DIRECT_ALIGN) != 0) {
+	struct thread_buf *b = p;
+	if (b)
+		free(b->mem);
+	free(b);
+}
+
+static void buf_key_init(void)
+{
+	if (pthread_key_create(&buf_key, thread_buf_free) != 0)
+		abort(); /* only fails without memory at start */
+}
+
+static void *thread_buf(size_t size)
+{
+	pthread_once(&buf_once, buf_key_init);
+	struct thread_buf *b = pthread_getspecific(buf_key);
+	if (!b) {
+		b = calloc(1, sizeof(*b));
+		if (!b || pthread_setspecific(buf_key, b) != 0) {
+			free(b);
+			return NULL;
+		}
+	}
+	if (b->cap < size) {
+		size_t cap = (size + DIRECT_ALIGN - 1) & ~(size_t)(DIRECT_ALIGN - 1);
+		void *mem = NULL;
+		if (posix_memalign(&mem, DIRECT_ALIGN, cap ? cap : DIRECT_ALIGN) != 0)
+			return NULL;
+		free(b->mem);
+		b->mem = mem;
+		b->cap = cap;
+	}
+	return b->mem;
+}
+
+/* Reads into the thread's buffer and replies with it (O_DIRECT files, and
+ * every file when read replies are not spliced). */
+static void read_copy(fuse_req_t req, struct fs_file *f, size_t size, off_t off)
+{
+	void *buf = thread_buf(size);
+	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
@@ -191,7 +240,6 @@ static void read_direct(fuse_req_t req, struct fs_file *f, size_t size, off_t of
 		fuse_reply_err(req, errno);
 	else
 		fuse_reply_buf(req, buf, (size_t)n);
-	free(buf);
 }
 
 void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -199,8 +247,8 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	struct fs_file *f = fs_file_of(fi);
 	(void)ino;
-	if (f->direct) {
-		read_direct(req, f, size, off);
+	if (f->direct || !fs_ctx_of(req)->opts->splice_write) {
+		read_copy(req, f, size, off);
 		return;
 	}
 	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
