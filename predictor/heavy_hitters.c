@@ -55,7 +55,7 @@ int pred_hh_create(const struct pred_hh_config *cfg, pred_hh_evict_fn evict, voi
 	if (!hh)
 		return -ENOMEM;
 	hh->capacity = cfg->capacity;
-	hh->payload_size = cfg->payload_size;
+	hh->payload_size = cfg->payload_size ? cfg->payload_size : 1; /* non-NULL payloads */
 	hh->evict = evict;
 	hh->ctx = ctx;
 	uint32_t isz = 16;
@@ -63,13 +63,13 @@ int pred_hh_create(const struct pred_hh_config *cfg, pred_hh_evict_fn evict, voi
 		isz <<= 1;
 	hh->index_mask = isz - 1;
 	hh->ents = calloc(cfg->capacity, sizeof(*hh->ents));
-	hh->payloads = cfg->payload_size ? calloc(cfg->capacity, cfg->payload_size) : NULL;
+	hh->payloads = calloc(cfg->capacity, hh->payload_size);
 	hh->index = malloc((size_t)isz * sizeof(*hh->index));
 	hh->heap = calloc(cfg->capacity, sizeof(*hh->heap));
 	uint32_t width = cfg->cms_width ? cfg->cms_width : (cfg->capacity < 1024 ? 1024 : cfg->capacity);
 	uint32_t depth = cfg->cms_depth ? cfg->cms_depth : 4;
 	int rc = pred_cms_create(width, depth, cfg->seed, &hh->cms);
-	if (rc || !hh->ents || (cfg->payload_size && !hh->payloads) || !hh->index || !hh->heap) {
+	if (rc || !hh->ents || !hh->payloads || !hh->index || !hh->heap) {
 		pred_hh_destroy(hh);
 		return rc ? rc : -ENOMEM;
 	}
@@ -80,14 +80,14 @@ int pred_hh_create(const struct pred_hh_config *cfg, pred_hh_evict_fn evict, voi
 
 static void *payload(const struct pred_hh *hh, uint32_t slot)
 {
-	return hh->payloads ? hh->payloads + (size_t)slot * hh->payload_size : NULL;
+	return hh->payloads + (size_t)slot * hh->payload_size;
 }
 
 void pred_hh_destroy(struct pred_hh *hh)
 {
 	if (!hh)
 		return;
-	if (hh->evict && hh->heap && hh->ents)
+	if (hh->evict && hh->heap && hh->ents && hh->payloads)
 		for (uint32_t i = 0; i < hh->size; i++)
 			hh->evict(hh->ctx, hh->ents[hh->heap[i]].id, payload(hh, hh->heap[i]));
 	free(hh->ents);
@@ -213,8 +213,7 @@ static uint32_t admit(struct pred_hh *hh, const uint8_t id[PRED_HH_ID_LEN], uint
 		/* The removal may have moved entries: find id's place again. */
 		pos = probe(hh, id, &f);
 	}
-	if (hh->payloads)
-		memset(payload(hh, slot), 0, hh->payload_size);
+	memset(payload(hh, slot), 0, hh->payload_size);
 	memcpy(hh->ents[slot].id, id, PRED_HH_ID_LEN);
 	hh->ents[slot].count = count;
 	hh->index[pos] = slot;

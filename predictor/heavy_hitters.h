@@ -26,7 +26,7 @@ struct pred_hh;
 
 struct pred_hh_config {
 	uint32_t capacity;   /* tracked ids, >= 1 */
-	size_t payload_size; /* bytes of caller data per tracked id */
+	size_t payload_size; /* bytes of caller data per tracked id (0 acts as 1) */
 	uint32_t cms_width;  /* 0: derived from capacity */
 	uint32_t cms_depth;  /* 0: 4 */
 	uint64_t seed;
