@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "predictor/series_store.h"
-#include "tests/unit/predictor/tmpdir.h"
+#include "tests/unit/tmpdir.h"
 
 static void make_id(uint8_t id[PRED_ID_LEN], unsigned n)
 {
