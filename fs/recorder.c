@@ -102,7 +102,6 @@ struct rec_agg {
 	uint32_t inflight_max;
 	uint64_t path_bytes;
 	struct rec_comm comm[REC_COMM_CACHE];
-	struct pred_file_bucket *out; /* flush scratch, track entries */
 };
 
 struct fs_recorder {
@@ -123,6 +122,14 @@ struct fs_recorder {
 	bool stop;
 	uint64_t flush_req, flush_done;
 	struct fs_recorder_stats stats;
+
+	pthread_mutex_t wq_lock; /* protects the writer queue below */
+	pthread_cond_t wq_cond;
+	struct rec_batch *wq_head, **wq_tail;
+	size_t wq_len;
+	bool wq_stop;
+	pthread_t writer;
+	bool writer_running;
 
 	pthread_t thread;
 	bool running;
@@ -467,11 +474,32 @@ static uint32_t linear_count(const uint64_t bits[2])
 	return (uint32_t)(est + 0.5);
 }
 
+/* One bucket handed from the aggregator to the writer thread. */
+struct rec_batch {
+	struct rec_batch *next;
+	struct pred_file_bucket *files; /* paths owned */
+	size_t n;
+	bool with_host;
+	struct pred_host_bucket host;
+	struct pred_disk_bucket disks[FS_HOST_MAX_DISKS];
+	uint64_t req; /* flush request this batch completes, 0 none */
+};
+
+static void batch_free(struct rec_batch *b)
+{
+	if (!b)
+		return;
+	for (size_t i = 0; i < b->n; i++)
+		free((char *)b->files[i].path);
+	free(b->files);
+	free(b);
+}
+
 struct collect_ctx {
 	struct fs_recorder *rec;
+	struct rec_batch *b;
 	unsigned s;
 	int64_t start;
-	size_t n;
 	uint64_t tail;
 };
 
@@ -485,28 +513,31 @@ static void collect(void *ctx, const uint8_t key[PRED_HH_ID_LEN], double count, 
 	uint64_t events = slot_events(s);
 	if (!events)
 		return;
-	if (!e->named) {
+	struct pred_file_bucket *b = c->b ? &c->b->files[c->b->n] : NULL;
+	char *path = b && e->named && e->path ? strdup(e->path) : NULL;
+	if (!b || !e->named || !path) { /* unnamed, or no memory for the bucket */
 		c->tail += events;
-	} else {
-		struct pred_file_bucket *b = &c->rec->agg.out[c->n++];
-		memset(b, 0, sizeof(*b));
-		memcpy(b->id, e->id, PRED_ID_LEN);
-		b->path = e->path; /* every flush: a failed write never loses a rename */
-		b->start = c->start;
-		b->width = c->rec->width;
-		b->c.opens = s->opens;
-		b->c.reads = s->reads;
-		b->c.read_bytes = s->read_bytes;
-		b->c.writes = s->writes;
-		b->c.written_bytes = s->written_bytes;
-		b->c.meta_ops = s->meta;
-		b->c.clients = linear_count(s->clients);
-		b->c.lat_sum_ns = s->lat_sum;
-		b->c.lat_count = s->lat_count;
-		b->c.lat_max_ns = s->lat_max;
-		for (unsigned i = 0; i < PRED_LAT_HIST; i++)
-			b->c.lat_hist[i] = s->lat_hist[i];
+		memset(s, 0, sizeof(*s));
+		return;
 	}
+	c->b->n++;
+	memset(b, 0, sizeof(*b));
+	memcpy(b->id, e->id, PRED_ID_LEN);
+	b->path = path; /* every flush: a failed write never loses a rename */
+	b->start = c->start;
+	b->width = c->rec->width;
+	b->c.opens = s->opens;
+	b->c.reads = s->reads;
+	b->c.read_bytes = s->read_bytes;
+	b->c.writes = s->writes;
+	b->c.written_bytes = s->written_bytes;
+	b->c.meta_ops = s->meta;
+	b->c.clients = linear_count(s->clients);
+	b->c.lat_sum_ns = s->lat_sum;
+	b->c.lat_count = s->lat_count;
+	b->c.lat_max_ns = s->lat_max;
+	for (unsigned i = 0; i < PRED_LAT_HIST; i++)
+		b->c.lat_hist[i] = s->lat_hist[i];
 	memset(s, 0, sizeof(*s));
 }
 
@@ -552,45 +583,100 @@ static void update_stats(struct fs_recorder *rec)
 	write_stats_file(rec, &copy);
 }
 
-/* Writes bucket idx (slot idx & 1) with a host sample; final: no roll-up. */
-static void flush_bucket(struct fs_recorder *rec, uint64_t idx, bool with_host)
+/* Hands bucket idx (slot idx & 1) to the writer; with_host adds a host
+ * sample and a roll-up. req: the flush request this completes (0 none). */
+static void flush_bucket(struct fs_recorder *rec, uint64_t idx, bool with_host, uint64_t req)
 {
 	struct rec_agg *a = &rec->agg;
 	unsigned s = (unsigned)(idx & 1);
-	struct collect_ctx c = {.rec = rec, .s = s, .start = (int64_t)(idx * rec->width)};
+	struct rec_batch *b = calloc(1, sizeof(*b));
+	if (b) {
+		b->files = calloc(pred_hh_size(a->hh) + 1, sizeof(*b->files));
+		if (!b->files) {
+			free(b);
+			b = NULL;
+		}
+	}
+	struct collect_ctx c = {.rec = rec, .b = b, .s = s, .start = (int64_t)(idx * rec->width)};
 	pred_hh_foreach(a->hh, collect, &c);
 	uint64_t tail = a->tail[s] + c.tail;
 	a->tail[s] = 0;
-	struct pred_host_bucket h;
-	memset(&h, 0, sizeof(h));
+	pthread_mutex_lock(&rec->lock);
+	rec->stats.tail_events += tail;
+	if (!b)
+		rec->stats.flush_errors++;
+	pthread_mutex_unlock(&rec->lock);
+	if (!b)
+		return;
+	b->req = req;
 	if (with_host) {
-		fs_host_sample(a->host, &h);
-		h.start = c.start;
-		h.width = rec->width;
-		h.inflight_max = a->inflight_max;
-		h.inflight_avg = a->inflight_samples ? (double)a->inflight_sum / (double)a->inflight_samples : 0;
-		h.tail_events = tail;
+		struct pred_host_bucket *h = &b->host;
+		b->with_host = true;
+		fs_host_sample(a->host, h);
+		h->ndisks = h->ndisks < FS_HOST_MAX_DISKS ? h->ndisks : FS_HOST_MAX_DISKS;
+		memcpy(b->disks, h->disks, h->ndisks * sizeof(*h->disks));
+		h->disks = b->disks;
+		h->start = c.start;
+		h->width = rec->width;
+		h->inflight_max = a->inflight_max;
+		h->inflight_avg = a->inflight_samples ? (double)a->inflight_sum / (double)a->inflight_samples : 0;
+		h->tail_events = tail;
 		a->inflight_max = 0;
 		a->inflight_sum = a->inflight_samples = 0;
 	}
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
-	int rc = 0;
-	if (c.n || with_host)
-		rc = pred_store_flush(rec->store, a->out, c.n, with_host ? &h : NULL, now.tv_sec);
-	if (!rc && with_host)
-		rc = pred_store_maintain(rec->store, now.tv_sec);
-	pthread_mutex_lock(&rec->lock);
-	rec->stats.tail_events += tail;
-	if (rc) {
-		rec->stats.flush_errors++;
-		if (rec->stats.flush_errors == 1 || rec->stats.flush_errors % 100 == 0)
-			sfs_warn("recorder: cannot write bucket %lld to %s/%s: %s", (long long)c.start,
-				 rec->state_dir, PRED_STORE_DB_NAME, pred_store_errmsg(rec->store));
-	} else {
-		rec->stats.flushes++;
+	pthread_mutex_lock(&rec->wq_lock);
+	*rec->wq_tail = b;
+	rec->wq_tail = &b->next;
+	rec->wq_len++;
+	pthread_cond_signal(&rec->wq_cond);
+	pthread_mutex_unlock(&rec->wq_lock);
+}
+
+/* Writer thread: the only one that writes to the store, so a slow disk
+ * (fsync at checkpoints) never stalls the aggregator and fills rings. */
+static void *writer(void *arg)
+{
+	struct fs_recorder *rec = arg;
+	pthread_mutex_lock(&rec->wq_lock);
+	for (;;) {
+		while (!rec->wq_head && !rec->wq_stop)
+			pthread_cond_wait(&rec->wq_cond, &rec->wq_lock);
+		struct rec_batch *b = rec->wq_head;
+		if (!b)
+			break; /* stopping and nothing left */
+		rec->wq_head = b->next;
+		if (!rec->wq_head)
+			rec->wq_tail = &rec->wq_head;
+		rec->wq_len--;
+		pthread_mutex_unlock(&rec->wq_lock);
+
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		int rc = 0;
+		if (b->n || b->with_host)
+			rc = pred_store_flush(rec->store, b->files, b->n, b->with_host ? &b->host : NULL,
+					      now.tv_sec);
+		if (!rc && b->with_host)
+			rc = pred_store_maintain(rec->store, now.tv_sec);
+		pthread_mutex_lock(&rec->lock);
+		if (rc) {
+			rec->stats.flush_errors++;
+			if (rec->stats.flush_errors == 1 || rec->stats.flush_errors % 100 == 0)
+				sfs_warn("recorder: cannot write to %s/%s: %s", rec->state_dir,
+					 PRED_STORE_DB_NAME, pred_store_errmsg(rec->store));
+		} else if (b->n || b->with_host) {
+			rec->stats.flushes++;
+		}
+		if (b->req > rec->flush_done) {
+			rec->flush_done = b->req;
+			pthread_cond_broadcast(&rec->flushed);
+		}
+		pthread_mutex_unlock(&rec->lock);
+		batch_free(b);
+		pthread_mutex_lock(&rec->wq_lock);
 	}
-	pthread_mutex_unlock(&rec->lock);
+	pthread_mutex_unlock(&rec->wq_lock);
+	return NULL;
 }
 
 static uint64_t realtime_ms(void)
@@ -620,7 +706,7 @@ static void *aggregator(void *arg)
 		uint64_t now = realtime_ms();
 		int catchup = 0;
 		while (now >= (a->open_idx + 1) * rec->width * 1000u + grace_ms) {
-			flush_bucket(rec, a->open_idx, true);
+			flush_bucket(rec, a->open_idx, true, 0);
 			pred_hh_decay(a->hh, rec->decay);
 			a->open_idx++;
 			if (++catchup == 8) { /* asleep for long (suspend): skip ahead */
@@ -631,15 +717,11 @@ static void *aggregator(void *arg)
 		if (catchup)
 			update_stats(rec);
 		if (stop || req) {
-			flush_bucket(rec, a->open_idx, stop);
-			flush_bucket(rec, a->open_idx + 1, false);
+			flush_bucket(rec, a->open_idx, stop, 0);
+			flush_bucket(rec, a->open_idx + 1, false, req);
 			update_stats(rec);
 		}
 		pthread_mutex_lock(&rec->lock);
-		if (req) {
-			rec->flush_done = req;
-			pthread_cond_broadcast(&rec->flushed);
-		}
 		if (stop)
 			break;
 		if (rec->flush_req == req && !busy) {
@@ -713,6 +795,9 @@ int fs_recorder_start(const struct fs_recorder_config *cfg, struct fs_recorder *
 	pthread_cond_init(&rec->wake, &ca);
 	pthread_condattr_destroy(&ca);
 	pthread_cond_init(&rec->flushed, NULL);
+	pthread_mutex_init(&rec->wq_lock, NULL);
+	pthread_cond_init(&rec->wq_cond, NULL);
+	rec->wq_tail = &rec->wq_head;
 	rec->gen = atomic_fetch_add(&rec_gen_counter, 1) + 1;
 	int rc = 0;
 
@@ -764,11 +849,6 @@ int fs_recorder_start(const struct fs_recorder_config *cfg, struct fs_recorder *
 	rc = pred_hh_create(&hc, on_evict, rec, &rec->agg.hh);
 	if (!rc)
 		rc = fs_host_sampler_new(rec->proc_root, rec->backing, &rec->agg.host);
-	if (!rc) {
-		rec->agg.out = calloc(track, sizeof(*rec->agg.out));
-		if (!rec->agg.out)
-			rc = -ENOMEM;
-	}
 	if (rc) {
 		if (errmsg)
 			snprintf(errmsg, errlen, "recorder: %s", strerror(-rc));
@@ -776,6 +856,13 @@ int fs_recorder_start(const struct fs_recorder_config *cfg, struct fs_recorder *
 	}
 	rec->agg.open_idx = realtime_ms() / 1000u / rec->width;
 	rec->stats.track_capacity = track;
+	rc = -pthread_create(&rec->writer, NULL, writer, rec);
+	if (rc) {
+		if (errmsg)
+			snprintf(errmsg, errlen, "recorder: cannot start thread: %s", strerror(-rc));
+		goto fail;
+	}
+	rec->writer_running = true;
 	rc = -pthread_create(&rec->thread, NULL, aggregator, rec);
 	if (rc) {
 		if (errmsg)
@@ -801,6 +888,18 @@ void fs_recorder_stop(struct fs_recorder *rec)
 		pthread_mutex_unlock(&rec->lock);
 		pthread_join(rec->thread, NULL);
 	}
+	if (rec->writer_running) { /* after the aggregator: it writes what is queued */
+		pthread_mutex_lock(&rec->wq_lock);
+		rec->wq_stop = true;
+		pthread_cond_signal(&rec->wq_cond);
+		pthread_mutex_unlock(&rec->wq_lock);
+		pthread_join(rec->writer, NULL);
+	}
+	while (rec->wq_head) {
+		struct rec_batch *b = rec->wq_head;
+		rec->wq_head = b->next;
+		batch_free(b);
+	}
 	/* The rings: the recorder's reference. Threads keep theirs. */
 	while (rec->rings) {
 		struct rec_ring *r = rec->rings;
@@ -809,12 +908,13 @@ void fs_recorder_stop(struct fs_recorder *rec)
 	}
 	pred_hh_destroy(rec->agg.hh); /* frees the paths through on_evict */
 	fs_host_sampler_free(rec->agg.host);
-	free(rec->agg.out);
 	pred_store_close(rec->store);
 	pthread_cond_destroy(&rec->wake);
 	pthread_cond_destroy(&rec->flushed);
 	pthread_mutex_destroy(&rec->lock);
 	pthread_mutex_destroy(&rec->rings_lock);
+	pthread_cond_destroy(&rec->wq_cond);
+	pthread_mutex_destroy(&rec->wq_lock);
 	free(rec->backing);
 	free(rec->state_dir);
 	free(rec->proc_root);
