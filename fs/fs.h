@@ -26,6 +26,9 @@ struct fs_ctx {
 	/* Written once by the init callback, before any other request. */
 	bool writeback;                /* kernel writeback cache negotiated */
 	void *ext;                     /* for layers wrapped around the ops */
+	/* Access recorder (recorder.h), or NULL when recording is off. Set
+	 * before the session serves requests, stopped after it has ended. */
+	struct fs_recorder *recorder;
 };
 
 /* fi->fh of an open regular file. Freed by release. */

@@ -40,7 +40,6 @@
 #define REC_DEFAULT_TICK_MS 10
 #define REC_DEFAULT_HALFLIFE 3600.0
 #define REC_CACHELINE 64
-#define REC_COMM_CACHE 1024
 
 struct rec_event {
 	uint8_t kind;
@@ -50,7 +49,7 @@ struct rec_event {
 	uint64_t dev, ino;
 	uint64_t bytes, latency_ns;
 	uint32_t uid, pid;
-	uint64_t pad2;
+	uint64_t comm; /* hash of the process name (opens), 0 unknown */
 };
 _Static_assert(sizeof(struct rec_event) == 64, "one event per cache line");
 
@@ -60,6 +59,12 @@ struct rec_ring {
 	uint64_t cached_tail;
 	_Atomic uint64_t dropped;
 	_Atomic int64_t inflight;
+	/* Owning thread only: process names seen by this thread's opens. */
+	struct rec_comm_tls {
+		pid_t pid;
+		uint32_t stamp;
+		uint64_t hash;
+	} comm[32];
 	/* Consumer line: written by the aggregator only. */
 	_Alignas(REC_CACHELINE) _Atomic uint64_t tail;
 	/* Set at creation. */
@@ -87,12 +92,6 @@ struct rec_entry {
 	struct rec_slot slot[2];
 };
 
-struct rec_comm {
-	pid_t pid;
-	uint64_t gen;
-	uint64_t hash;
-};
-
 struct rec_agg {
 	struct pred_hh *hh;
 	struct fs_host_sampler *host;
@@ -101,7 +100,6 @@ struct rec_agg {
 	uint64_t inflight_sum, inflight_samples;
 	uint32_t inflight_max;
 	uint64_t path_bytes;
-	struct rec_comm comm[REC_COMM_CACHE];
 };
 
 struct fs_recorder {
@@ -212,13 +210,57 @@ static inline uint64_t coarse_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static inline void note(struct fs_recorder *rec, enum fs_event kind, struct fs_file_ref *file,
-			int fd, uint64_t bytes, uint64_t latency_ns, uid_t uid, pid_t pid)
+static uint64_t fnv1a(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+/* Hash of /proc/PID/comm, or 0 when the process is gone. */
+static uint64_t read_comm_hash(const char *proc_root, uint32_t pid)
+{
+	char path[PATH_MAX], comm[64];
+	snprintf(path, sizeof(path), "%s/%u/comm", proc_root, pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, comm, sizeof(comm) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	comm[n] = '\0';
+	comm[strcspn(comm, "\n")] = '\0';
+	uint64_t h = fnv1a(comm);
+	return h ? h : 1;
+}
+
+/* The name of the process behind a request, resolved on the FUSE thread (a
+ * short-lived process may be gone by the time the aggregator looks), cached
+ * per thread and bucket: one /proc read per process, thread and bucket, a
+ * compare otherwise. */
+static uint64_t thread_comm(struct fs_recorder *rec, struct rec_ring *r, uint32_t pid,
+			  uint64_t ts_ms)
+{
+	struct rec_comm_tls *c = &r->comm[pid % 32];
+	uint32_t stamp = (uint32_t)(ts_ms / 1000u / rec->width) + 1;
+	if (c->pid != (pid_t)pid || c->stamp != stamp) {
+		c->pid = (pid_t)pid;
+		c->stamp = stamp;
+		c->hash = read_comm_hash(rec->proc_root, pid);
+	}
+	return c->hash;
+}
+
+static inline void note(struct fs_recorder *rec, enum fs_event kind,
+			const struct fs_file_ref *file, int name_fd, uint64_t bytes,
+			uint64_t latency_ns, uid_t uid, pid_t pid)
 {
 	struct rec_ring *r = ring_of(rec);
 	if (!r) {
 		atomic_fetch_add_explicit(&rec->lost, 1, memory_order_relaxed);
-		return;
+		goto drop;
 	}
 	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
 	if (head - r->cached_tail > r->mask) {
@@ -227,7 +269,7 @@ static inline void note(struct fs_recorder *rec, enum fs_event kind, struct fs_f
 			atomic_store_explicit(&r->dropped,
 					      atomic_load_explicit(&r->dropped, memory_order_relaxed) + 1,
 					      memory_order_relaxed);
-			return;
+			goto drop;
 		}
 	}
 	struct rec_event *e = &r->ev[head & r->mask];
@@ -239,29 +281,68 @@ static inline void note(struct fs_recorder *rec, enum fs_event kind, struct fs_f
 	e->latency_ns = latency_ns;
 	e->uid = (uint32_t)uid;
 	e->pid = (uint32_t)pid;
-	e->fd = -1;
-	if (fd >= 0) {
-		uint32_t stamp = (uint32_t)(e->ts_ms / 1000u / rec->width) + 1;
-		if (__atomic_load_n(&file->named, __ATOMIC_RELAXED) != stamp) {
-			__atomic_store_n(&file->named, stamp, __ATOMIC_RELAXED);
-			e->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-		}
-	}
+	e->fd = name_fd;
+	e->comm = pid > 0 ? thread_comm(rec, r, (uint32_t)pid, e->ts_ms) : 0;
 	atomic_store_explicit(&r->head, head + 1, memory_order_release);
+	return;
+drop:
+	if (name_fd >= 0) {
+		/* Not named this time: let the next event try again. */
+		if (file->named)
+			__atomic_store_n(file->named, 0, __ATOMIC_RELAXED);
+		close(name_fd);
+	}
 }
 
-void fs_recorder_note(struct fs_recorder *rec, enum fs_event kind, struct fs_file_ref *file,
+static inline uint32_t name_stamp(const struct fs_recorder *rec)
+{
+	return (uint32_t)(coarse_ms() / 1000u / rec->width) + 1;
+}
+
+bool fs_recorder_name_due(struct fs_recorder *rec, const struct fs_file_ref *file)
+{
+	return rec && file->named &&
+	       __atomic_load_n(file->named, __ATOMIC_RELAXED) != name_stamp(rec);
+}
+
+int fs_recorder_claim_name(struct fs_recorder *rec, const struct fs_file_ref *file, int fd)
+{
+	if (!rec || !file->named || fd < 0)
+		return -1;
+	uint32_t stamp = name_stamp(rec);
+	if (__atomic_load_n(file->named, __ATOMIC_RELAXED) == stamp)
+		return -1;
+	__atomic_store_n(file->named, stamp, __ATOMIC_RELAXED);
+	int dupfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	if (dupfd < 0)
+		__atomic_store_n(file->named, 0, __ATOMIC_RELAXED);
+	return dupfd;
+}
+
+void fs_recorder_note(struct fs_recorder *rec, enum fs_event kind, const struct fs_file_ref *file,
 		      uint64_t bytes, uint64_t latency_ns, uid_t uid, pid_t pid)
 {
 	if (rec)
 		note(rec, kind, file, -1, bytes, latency_ns, uid, pid);
 }
 
-void fs_recorder_note_fd(struct fs_recorder *rec, enum fs_event kind, struct fs_file_ref *file,
-			 int fd, uint64_t bytes, uint64_t latency_ns, uid_t uid, pid_t pid)
+void fs_recorder_note_named(struct fs_recorder *rec, enum fs_event kind,
+			    const struct fs_file_ref *file, int name_fd, uint64_t bytes,
+			    uint64_t latency_ns, uid_t uid, pid_t pid)
 {
 	if (rec)
-		note(rec, kind, file, fd, bytes, latency_ns, uid, pid);
+		note(rec, kind, file, name_fd, bytes, latency_ns, uid, pid);
+	else if (name_fd >= 0)
+		close(name_fd);
+}
+
+void fs_recorder_note_fd(struct fs_recorder *rec, enum fs_event kind,
+			 const struct fs_file_ref *file, int fd, uint64_t bytes,
+			 uint64_t latency_ns, uid_t uid, pid_t pid)
+{
+	if (rec)
+		note(rec, kind, file, fs_recorder_claim_name(rec, file, fd), bytes, latency_ns, uid,
+		     pid);
 }
 
 void fs_recorder_op_begin(struct fs_recorder *rec)
@@ -284,36 +365,13 @@ void fs_recorder_op_end(struct fs_recorder *rec)
 
 /* ---- aggregator ---- */
 
-static uint64_t fnv1a(const char *s)
+/* Identity of the client (uid, process name) behind an event; the pid
+ * stands in for the name of a process that was gone before the FUSE thread
+ * could read it. */
+static uint64_t client_hash(const struct rec_event *ev)
 {
-	uint64_t h = 1469598103934665603ULL;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
-
-/* Identity of the client (uid, process name) behind an event. */
-static uint64_t client_hash(struct fs_recorder *rec, uint32_t uid, uint32_t pid)
-{
-	struct rec_comm *c = &rec->agg.comm[pid % REC_COMM_CACHE];
-	if (c->pid != (pid_t)pid || c->gen != rec->agg.open_idx) {
-		char path[PATH_MAX], comm[64] = "";
-		snprintf(path, sizeof(path), "%s/%u/comm", rec->proc_root, pid);
-		int fd = open(path, O_RDONLY | O_CLOEXEC);
-		ssize_t n = fd >= 0 ? read(fd, comm, sizeof(comm) - 1) : -1;
-		if (fd >= 0)
-			close(fd);
-		if (n > 0) {
-			comm[n] = '\0';
-			comm[strcspn(comm, "\n")] = '\0';
-		} else {
-			snprintf(comm, sizeof(comm), "pid:%u", pid);
-		}
-		c->pid = (pid_t)pid;
-		c->gen = rec->agg.open_idx;
-		c->hash = fnv1a(comm);
-	}
-	return pred_hash64(c->hash ^ ((uint64_t)uid * 0x9e3779b97f4a7c15ULL));
+	uint64_t name = ev->comm ? ev->comm : pred_hash64(0x70696400ULL ^ ev->pid);
+	return pred_hash64(name ^ ((uint64_t)ev->uid * 0x9e3779b97f4a7c15ULL));
 }
 
 static uint64_t slot_events(const struct rec_slot *s)
@@ -425,7 +483,7 @@ static void fold(struct fs_recorder *rec, const struct rec_event *ev)
 		c->meta++;
 		break;
 	}
-	uint64_t h = client_hash(rec, ev->uid, ev->pid) & 127;
+	uint64_t h = client_hash(ev) & 127;
 	c->clients[h >> 6] |= 1ULL << (h & 63);
 }
 

@@ -9,10 +9,10 @@
  * drops the event and counts the drop (never blocks).
  *
  * Files are keyed by the backing object's (st_dev, st_ino), which ops have
- * at hand (struct fs_file_ref, embedded in the fs's inode). Naming a file
+ * at hand (struct fs_file_ref, built from the fs's inode). Naming a file
  * (its stable id from the user.shadow.id xattr and its path) needs I/O, so
  * the hot path only hands over a dup of an fd on the file, at most once per
- * inode and bucket (fs_recorder_note_fd); the aggregator names the file
+ * inode and bucket (fs_recorder_claim_name); the aggregator names the file
  * from that fd (readlink of /proc/self/fd/N, getxattr/setxattr) and closes
  * it, and only when the file is in the active set.
  *
@@ -27,11 +27,11 @@
  * time they happened. Events of files outside the active set, or of files
  * not yet named, are counted as tail_events in the host bucket.
  *
- * Distinct clients per bucket: (uid, process name from /proc/PID/comm),
- * resolved by the aggregator with a per-bucket cache, counted in a 128-bit
- * linear-counting bitmap (exact in practice up to a handful, then an
- * estimate). When the process is gone before the aggregator looks, the pid
- * stands in for the name.
+ * Distinct clients per bucket: (uid, process name from /proc/PID/comm). The
+ * name is read on the FUSE thread (the process is alive while its request
+ * runs) through a per-thread cache, so a process costs one /proc read per
+ * thread and bucket; counted by the aggregator in a 128-bit linear-counting
+ * bitmap (exact in practice up to a handful, then an estimate).
  *
  * Crash safety: a kill -9 loses the events of the bucket being collected;
  * every flushed bucket is committed (see series_store.h). */
@@ -52,19 +52,21 @@ enum fs_event {
 	FS_EV_META,     /* getattr, setattr, lookup, rename, unlink, xattr, ... */
 };
 
-/* What the recorder needs to know of a file; embed one in the inode and
- * initialise it once with fs_file_ref_init. `named` is the recorder's (an
- * atomic bucket stamp, accessed with __atomic builtins). */
+/* What the recorder needs to know of a file: the backing object's identity
+ * and where the file's naming stamp lives (a uint32_t in the inode, zeroed
+ * when the inode is created, only ever touched by the recorder through
+ * __atomic builtins; NULL: never name this file). Cheap to build per call. */
 struct fs_file_ref {
 	uint64_t dev, ino;
-	uint32_t named;
+	uint32_t *named;
 };
 
-static inline void fs_file_ref_init(struct fs_file_ref *r, uint64_t dev, uint64_t ino)
+static inline void fs_file_ref_init(struct fs_file_ref *r, uint64_t dev, uint64_t ino,
+				    uint32_t *named)
 {
 	r->dev = dev;
 	r->ino = ino;
-	r->named = 0;
+	r->named = named;
 }
 
 struct fs_recorder_config {
@@ -107,12 +109,23 @@ int fs_recorder_start(const struct fs_recorder_config *cfg, struct fs_recorder *
 void fs_recorder_stop(struct fs_recorder *rec);
 
 /* Hot path. rec NULL: recording is off, nothing happens. */
-void fs_recorder_note(struct fs_recorder *rec, enum fs_event kind, struct fs_file_ref *file,
+void fs_recorder_note(struct fs_recorder *rec, enum fs_event kind, const struct fs_file_ref *file,
 		      uint64_t bytes, uint64_t latency_ns, uid_t uid, pid_t pid);
-/* Same, and fd (any fd on the backing file, O_PATH included) lets the
- * recorder name the file when it has not been named in this bucket. */
-void fs_recorder_note_fd(struct fs_recorder *rec, enum fs_event kind, struct fs_file_ref *file,
-			 int fd, uint64_t bytes, uint64_t latency_ns, uid_t uid, pid_t pid);
+/* Naming, in two steps so an op can claim before it replies (after the
+ * reply its fds may be gone) and note after (when the latency is known):
+ * claim returns a dup of fd (any fd on the backing file, O_PATH included)
+ * when the file has not been named in this bucket, else -1; note_named
+ * takes ownership of that fd (-1 is fine) and notes the event. */
+int fs_recorder_claim_name(struct fs_recorder *rec, const struct fs_file_ref *file, int fd);
+/* Whether claim would return an fd now (to skip finding an fd when not). */
+bool fs_recorder_name_due(struct fs_recorder *rec, const struct fs_file_ref *file);
+void fs_recorder_note_named(struct fs_recorder *rec, enum fs_event kind,
+			    const struct fs_file_ref *file, int name_fd, uint64_t bytes,
+			    uint64_t latency_ns, uid_t uid, pid_t pid);
+/* claim + note_named in one call. */
+void fs_recorder_note_fd(struct fs_recorder *rec, enum fs_event kind,
+			 const struct fs_file_ref *file, int fd, uint64_t bytes,
+			 uint64_t latency_ns, uid_t uid, pid_t pid);
 /* Requests in progress in the mount (a per-thread counter). */
 void fs_recorder_op_begin(struct fs_recorder *rec);
 void fs_recorder_op_end(struct fs_recorder *rec);

@@ -80,7 +80,8 @@ int main(int argc, char **argv)
 			perror(p);
 			return 1;
 		}
-		fs_file_ref_init(&refs[i], st.st_dev, st.st_ino);
+		static uint32_t stamps[NFILES];
+		fs_file_ref_init(&refs[i], st.st_dev, st.st_ino, &stamps[i]);
 		fs_recorder_note_fd(rec, FS_EV_OPEN, &refs[i], fd, 0, 0, 1000, getpid());
 		close(fd);
 	}

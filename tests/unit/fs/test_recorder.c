@@ -24,6 +24,10 @@
 #include "fs/recorder.h"
 #include "tests/unit/tmpdir.h"
 
+/* Naming stamps of the files a test creates (what the inode holds). */
+static uint32_t stamp_pool[64];
+static unsigned stamp_next;
+
 struct fixture {
 	char *root;
 	char backing[512], state[512];
@@ -36,6 +40,8 @@ static int setup(void **state)
 	snprintf(f->backing, sizeof(f->backing), "%s/backing", f->root);
 	snprintf(f->state, sizeof(f->state), "%s/state", f->root);
 	mkdir(f->backing, 0755);
+	memset(stamp_pool, 0, sizeof(stamp_pool));
+	stamp_next = 0;
 	*state = f;
 	return 0;
 }
@@ -57,7 +63,8 @@ static int make_file(struct fixture *f, const char *name, struct fs_file_ref *re
 	assert_true(fd >= 0);
 	struct stat st;
 	assert_int_equal(fstat(fd, &st), 0);
-	fs_file_ref_init(ref, st.st_dev, st.st_ino);
+	assert_true(stamp_next < 64);
+	fs_file_ref_init(ref, st.st_dev, st.st_ino, &stamp_pool[stamp_next++]);
 	return fd;
 }
 
@@ -291,7 +298,7 @@ static void test_bound(void **state)
 	fs_recorder_get_stats(rec, &st0);
 	struct fs_file_ref r;
 	for (uint64_t i = 0; i < 200000; i++) {
-		fs_file_ref_init(&r, 1, i + 1);
+		fs_file_ref_init(&r, 1, i + 1, NULL);
 		fs_recorder_note(rec, FS_EV_META, &r, 0, 0, 0, 1);
 		if (i % 1024 == 0)
 			usleep(500);
@@ -324,7 +331,7 @@ static void test_bad_config(void **state)
 	assert_int_equal(fs_recorder_start(&cfg, &rec, err, sizeof(err)), -ENOENT);
 	assert_non_null(strstr(err, "/nonexistent/backing"));
 	struct fs_file_ref r;
-	fs_file_ref_init(&r, 1, 1);
+	fs_file_ref_init(&r, 1, 1, NULL);
 	fs_recorder_note(NULL, FS_EV_READ, &r, 1, 1, 0, 0);
 	fs_recorder_op_begin(NULL);
 	fs_recorder_stop(NULL);
