@@ -285,53 +285,45 @@ static struct fs_inode *ref_existing(struct fs_inode_table *t, const struct stat
 	return i;
 }
 
-/* Inserts a new entry for the object open as fd (O_PATH or not). If
- * keep_fd, fd is an O_PATH fd that becomes the cached fd (ownership taken
- * in every case); otherwise fd stays the caller's. */
-static int insert_new(struct fs_inode_table *t, int fd, bool keep_fd, const struct stat *st,
-		      struct fs_inode **ret)
+/* Inserts a new entry for st. Either h is its handle (taken; fd is -1 or
+ * an O_PATH fd to cache), or h is NULL and fd (taken) is an O_PATH fd
+ * whose handle is looked up here, or which stays as the permanent fd when
+ * there is no handle. */
+static int insert_new(struct fs_inode_table *t, int fd, struct file_handle *h,
+		      const struct stat *st, struct fs_inode **ret)
 {
 	struct close_list cl = {.n = 0};
 	struct fs_inode *n = calloc(1, sizeof(*n));
-	int pfd = -1;
 	if (!n) {
-		if (keep_fd)
+		if (fd >= 0)
 			close(fd);
+		free(h);
 		return -ENOMEM;
 	}
 	n->dev = st->st_dev;
 	n->ino = st->st_ino;
 	n->type = st->st_mode & S_IFMT;
-	n->handle = handle_of(t, fd, st);
+	n->handle = h ? h : (fd >= 0 ? handle_of(t, fd, st) : NULL);
 	n->nlookup = 1;
 	n->fd = -1;
-	if (keep_fd) {
-		pfd = fd;
-	} else if (!n->handle) {
-		/* Permanent fd needed: an O_PATH twin of the caller's fd. */
-		char path[32];
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-		pfd = open(path, O_PATH | O_NOFOLLOW);
-		if (pfd < 0) {
-			int err = -errno;
-			inode_free(n);
-			return err;
-		}
+	if (!n->handle && fd < 0) {
+		inode_free(n);
+		return -ESTALE; /* caller bug: nothing to find the object with */
 	}
 
 	pthread_mutex_lock(&t->lock);
 	struct fs_inode *old = ref_existing(t, st);
 	if (old) {
 		pthread_mutex_unlock(&t->lock);
-		if (pfd >= 0)
-			close(pfd);
+		if (fd >= 0)
+			close(fd);
 		inode_free(n);
 		*ret = old;
 		return 0;
 	}
 	hash_insert(t, n);
-	if (pfd >= 0) {
-		n->fd = pfd;
+	if (fd >= 0) {
+		n->fd = fd;
 		if (n->handle) {
 			lru_push_front(t, n);
 			t->lru_fds++;
@@ -346,6 +338,32 @@ static int insert_new(struct fs_inode_table *t, int fd, bool keep_fd, const stru
 	return 0;
 }
 
+/* Gets a handle for NAME in dirfd without opening it: name_to_handle_at,
+ * then a second stat proves the name still meant the object of *st (a
+ * rename in between would show another inode). NULL if not possible. */
+static struct file_handle *handle_of_name(struct fs_inode_table *t, int dirfd, const char *name,
+					  const struct stat *st)
+{
+	if (!t->use_handles || st->st_dev != t->root->dev)
+		return NULL;
+	struct file_handle *h = malloc(sizeof(*h) + 64);
+	int mount_id;
+	if (!h)
+		return NULL;
+	h->handle_bytes = 64;
+	if (name_to_handle_at(dirfd, name, h, &mount_id, 0) < 0) {
+		free(h);
+		return NULL;
+	}
+	struct stat st2;
+	if (fstatat(dirfd, name, &st2, AT_SYMLINK_NOFOLLOW) < 0 || st2.st_ino != st->st_ino ||
+	    st2.st_dev != st->st_dev) {
+		free(h);
+		return NULL;
+	}
+	return h;
+}
+
 int fs_inode_table_lookup(struct fs_inode_table *t, int dirfd, const char *name,
 			  struct stat *st, struct fs_inode **ret)
 {
@@ -358,19 +376,21 @@ int fs_inode_table_lookup(struct fs_inode_table *t, int dirfd, const char *name,
 		*ret = i;
 		return 0;
 	}
-	/* New to us: pin the object with an O_PATH fd, then check that the
-	 * name still refers to what we stat'ed (a rename may have raced). */
-	int fd = openat(dirfd, name, O_PATH | O_NOFOLLOW);
+	/* New to us. Fast path: a handle by name, no fd opened at all. */
+	struct file_handle *h = handle_of_name(t, dirfd, name, st);
+	if (h)
+		return insert_new(t, -1, h, st, ret);
+	/* No handle, or the name changed under us: pin the object with an
+	 * O_PATH fd and describe what that fd is. */
+	int fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	struct stat st2;
-	if (fstat(fd, &st2) < 0) {
+	if (fstat(fd, st) < 0) {
 		int err = -errno;
 		close(fd);
 		return err;
 	}
-	*st = st2;
-	return insert_new(t, fd, true, st, ret);
+	return insert_new(t, fd, NULL, st, ret);
 }
 
 int fs_inode_table_lookup_fd(struct fs_inode_table *t, int fd, struct stat *st,
@@ -385,7 +405,16 @@ int fs_inode_table_lookup_fd(struct fs_inode_table *t, int fd, struct stat *st,
 		*ret = i;
 		return 0;
 	}
-	return insert_new(t, fd, false, st, ret);
+	struct file_handle *h = handle_of(t, fd, st);
+	if (h)
+		return insert_new(t, -1, h, st, ret);
+	/* No handle: keep an O_PATH twin of fd as the permanent fd. */
+	char path[32];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	int pfd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (pfd < 0)
+		return -errno;
+	return insert_new(t, pfd, NULL, st, ret);
 }
 
 void fs_inode_table_forget(struct fs_inode_table *t, struct fs_inode *i, uint64_t n)

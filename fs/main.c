@@ -76,6 +76,16 @@ static int serve(struct fuse_session *se, const struct fs_options *o)
 	return res;
 }
 
+static int make_absolute(char **path)
+{
+	char *abs = realpath(*path, NULL);
+	if (!abs)
+		return -errno;
+	free(*path);
+	*path = abs;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct fs_options opts;
@@ -108,6 +118,12 @@ int main(int argc, char **argv)
 	    fs_preflight_mountpoint(opts.mountpoint, err, sizeof(err)) < 0 ||
 	    fs_preflight_fuse_device("/dev/fuse", err, sizeof(err)) < 0) {
 		sfs_error("%s", err);
+		goto out;
+	}
+	/* Absolute paths: the daemon runs in /, and unmounting needs the
+	 * path as the mount table has it. */
+	if (make_absolute(&opts.mountpoint) < 0 || make_absolute(&opts.backing) < 0) {
+		sfs_error("cannot resolve %s or %s", opts.backing, opts.mountpoint);
 		goto out;
 	}
 

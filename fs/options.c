@@ -442,7 +442,10 @@ int fs_options_parse(int argc, char **argv, struct fs_options *opts,
 	}
 	if (!c.have_fsname) {
 		char *fsopt = NULL;
-		if (fuse_opt_add_opt_escaped(&fsopt, opts->backing) < 0) {
+		char *abs = realpath(opts->backing, NULL); /* as the mount table shows it */
+		int r = fuse_opt_add_opt_escaped(&fsopt, abs ? abs : opts->backing);
+		free(abs);
+		if (r < 0) {
 			fail(&c, "out of memory");
 			goto out;
 		}
