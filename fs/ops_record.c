@@ -11,11 +11,11 @@
  *   getattr, setattr, readlink, access, xattr ops, opendir, readdir[plus],
  *   fallocate, copy_file_range (source), link (source)
  *                         FS_EV_META on the inode
- *   lookup, create, mknod, mkdir, symlink, unlink, rmdir, rename
- *                         FS_EV_META on the parent directory (the entry's
- *                         inode is not known before the op runs); a created
- *                         file's series starts with its first open, read or
- *                         write
+ *   lookup, mknod, mkdir, symlink
+ *                         FS_EV_META on the entry found or made (learnt
+ *                         from fs_last_entry), else on the parent directory
+ *   create                FS_EV_OPEN on the new file (same way)
+ *   unlink, rmdir, rename FS_EV_META on the parent directory
  * forget, release, flush, fsync, locks, statfs, lseek are not demand and are
  * not noted (they still count as in-flight requests).
  *
@@ -56,6 +56,26 @@ static void call_begin(struct rec_call *c, fuse_req_t req, fuse_ino_t ino)
 	fs_recorder_op_begin(c->rec);
 }
 
+/* Entry ops: the event goes to the entry's inode when the op replied with
+ * one (kind), else to the parent directory (FS_EV_META). */
+static void entry_begin(struct rec_call *c, fuse_req_t req, fuse_ino_t parent)
+{
+	call_begin(c, req, parent);
+	fs_last_entry.set = false;
+}
+
+static void entry_end(struct rec_call *c, enum fs_event kind)
+{
+	fs_recorder_op_end(c->rec);
+	if (fs_last_entry.set) {
+		struct fs_file_ref child;
+		fs_file_ref_init(&child, fs_last_entry.dev, fs_last_entry.ino, NULL);
+		fs_recorder_note(c->rec, kind, &child, 0, 0, c->uid, c->pid);
+	} else {
+		fs_recorder_note(c->rec, FS_EV_META, &c->ref, 0, 0, c->uid, c->pid);
+	}
+}
+
 static void call_end(struct rec_call *c, enum fs_event kind, uint64_t bytes, uint64_t lat)
 {
 	fs_recorder_op_end(c->rec);
@@ -72,9 +92,9 @@ static void inflight_begin(fuse_req_t req, struct fs_recorder **rec)
 static void rec_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct rec_call c;
-	call_begin(&c, req, parent);
+	entry_begin(&c, req, parent);
 	inner.lookup(req, parent, name);
-	call_end(&c, FS_EV_META, 0, 0);
+	entry_end(&c, FS_EV_META);
 }
 
 static void rec_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -106,25 +126,25 @@ static void rec_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		      dev_t rdev)
 {
 	struct rec_call c;
-	call_begin(&c, req, parent);
+	entry_begin(&c, req, parent);
 	inner.mknod(req, parent, name, mode, rdev);
-	call_end(&c, FS_EV_META, 0, 0);
+	entry_end(&c, FS_EV_META);
 }
 
 static void rec_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
 	struct rec_call c;
-	call_begin(&c, req, parent);
+	entry_begin(&c, req, parent);
 	inner.mkdir(req, parent, name, mode);
-	call_end(&c, FS_EV_META, 0, 0);
+	entry_end(&c, FS_EV_META);
 }
 
 static void rec_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
 {
 	struct rec_call c;
-	call_begin(&c, req, parent);
+	entry_begin(&c, req, parent);
 	inner.symlink(req, link, parent, name);
-	call_end(&c, FS_EV_META, 0, 0);
+	entry_end(&c, FS_EV_META);
 }
 
 static void rec_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
@@ -191,9 +211,9 @@ static void rec_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode
 		       struct fuse_file_info *fi)
 {
 	struct rec_call c;
-	call_begin(&c, req, parent);
+	entry_begin(&c, req, parent);
 	inner.create(req, parent, name, mode, fi);
-	call_end(&c, FS_EV_META, 0, 0);
+	entry_end(&c, FS_EV_OPEN);
 }
 
 static void rec_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
