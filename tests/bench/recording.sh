@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# tests/bench/recording.sh: what access recording costs (issue 3).
+#
+# Two shadowfs mounts of two backing dirs on the same disk filesystem, in
+# ONE run: "on" records (state in a scratch dir, default bucket and track),
+# "off" has -o norecord (the plain passthrough table). Workloads:
+#   randread  fio random 4 KiB O_DIRECT reads (psync, JOBS jobs, time based):
+#             O_DIRECT so every read reaches FUSE (and the recorder)
+#   meta      create + write 1 KiB + close + stat + unlink, META_FILES times
+#             (shadowfs-rec-bench meta)
+# Each workload runs as REPS short runs per configuration, interleaved
+# on/off/off/on/... (ABBA), so that slow drifts of this shared machine's load
+# and of the disk (journal commits) hit both alike; the overhead is
+# (off - on) / off * 100 of the mean throughput over all runs.
+# ns_per_event and bytes_per_file come from shadowfs-rec-bench (the hot path
+# alone; memory per tracked file with typical paths).
+# The LAST line of stdout is
+#   recording: overhead_pct_randread=X overhead_pct_meta=Y ns_per_event=Z bytes_per_file=W
+#
+# Run as root. Environment: BENCH_DIR (parent of the scratch dir, default
+# /var/tmp, a disk filesystem: O_DIRECT), BUILD (default <repo>/build),
+# REPS (runs per configuration, 12), RUNTIME (seconds per fio run, 2),
+# JOBS (4), SIZE_MB (256), META_FILES (files per meta run, 1000),
+# QUICK=1 (4 runs, 1 s, 64 MiB, 500 files).
+# Everything mounted is unmounted and the scratch dir removed on exit.
+set -euo pipefail
+REPO=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=${BUILD:-$REPO/build}
+BENCH_DIR=${BENCH_DIR:-/var/tmp}
+if [ "${QUICK:-0}" = 1 ]; then
+	REPS=${REPS:-4} RUNTIME=${RUNTIME:-1} SIZE_MB=${SIZE_MB:-64} META_FILES=${META_FILES:-500}
+else
+	REPS=${REPS:-12} RUNTIME=${RUNTIME:-2} SIZE_MB=${SIZE_MB:-256} META_FILES=${META_FILES:-1000}
+fi
+JOBS=${JOBS:-4}
+[ -x "$BUILD/fs/shadowfs" ] && [ -x "$BUILD/tools/shadowfs-rec-bench" ] || ninja -C "$BUILD" >&2
+SHADOWFS=$BUILD/fs/shadowfs
+RECBENCH=$BUILD/tools/shadowfs-rec-bench
+command -v fio >/dev/null || { echo "recording.sh: fio is missing (scripts/install-deps.sh)" >&2; exit 1; }
+
+SCRATCH=$(mktemp -d "$BENCH_DIR/rec-bench.XXXXXX")
+PIDS=()
+MOUNTS=()
+cleanup() {
+	local m p
+	for m in "${MOUNTS[@]}"; do fusermount3 -u "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+	rm -rf "$SCRATCH"
+}
+trap cleanup EXIT INT TERM
+export SHADOWFS_RUN_DIR=$SCRATCH/run
+
+mount_one() { # NAME OPTS
+	local name=$1 opts=$2
+	mkdir -p "$SCRATCH/$name/backing" "$SCRATCH/$name/mnt"
+	"$SHADOWFS" "$SCRATCH/$name/backing" "$SCRATCH/$name/mnt" -f -o "$opts" 2>"$SCRATCH/$name.log" &
+	PIDS+=($!)
+	MOUNTS+=("$SCRATCH/$name/mnt")
+	for _ in $(seq 100); do mountpoint -q "$SCRATCH/$name/mnt" && return 0; sleep 0.05; done
+	echo "recording.sh: cannot mount $name: $(cat "$SCRATCH/$name.log")" >&2
+	exit 1
+}
+mount_one on "state=$SCRATCH/state,bucket=10"
+mount_one off "norecord"
+for c in on off; do
+	dd if=/dev/urandom of="$SCRATCH/$c/backing/data" bs=1M count="$SIZE_MB" status=none
+	mkdir -p "$SCRATCH/$c/backing/meta"
+done
+sync
+
+randread() { # CONFIG -> IOPS
+	fio --name=rr --filename="$SCRATCH/$1/mnt/data" --rw=randread --bs=4k --direct=1 \
+		--ioengine=psync --numjobs="$JOBS" --group_reporting --time_based \
+		--runtime="$RUNTIME" --size="${SIZE_MB}M" --output-format=terse --terse-version=3 |
+		awk -F';' '{print $8}'
+}
+meta() { # CONFIG -> ops/s
+	"$RECBENCH" meta "$SCRATCH/$1/mnt/meta" "$META_FILES" | sed -n 's/^meta: ops_per_s=//p'
+}
+overhead() { awk -v on="$1" -v off="$2" 'BEGIN { printf "%.2f", (off - on) / off * 100 }'; }
+
+declare -A pct
+for w in randread meta; do
+	sum_on=0 sum_off=0
+	for r in $(seq "$REPS"); do
+		if [ $((r % 2)) = 1 ]; then order="on off"; else order="off on"; fi
+		line="$w run $r:"
+		for c in $order; do
+			v=$($w "$c")
+			[ -n "$v" ] || { echo "recording.sh: $w on $c gave no result" >&2; exit 1; }
+			if [ "$c" = on ]; then sum_on=$(awk -v a="$sum_on" -v b="$v" 'BEGIN {print a + b}')
+			else sum_off=$(awk -v a="$sum_off" -v b="$v" 'BEGIN {print a + b}'); fi
+			line="$line $c $v"
+		done
+		echo "$line" >&2
+	done
+	pct[$w]=$(overhead "$sum_on" "$sum_off")
+	echo "$w: mean on $(awk -v s="$sum_on" -v n="$REPS" 'BEGIN {printf "%.1f", s / n}')," \
+		"off $(awk -v s="$sum_off" -v n="$REPS" 'BEGIN {printf "%.1f", s / n}') -> overhead ${pct[$w]}%" >&2
+done
+
+stats=$(cat "$SCRATCH/state/recorder.stats" 2>/dev/null || true)
+echo "recorder of the 'on' mount: $(tr '\n' ' ' <<<"$stats")" >&2
+micro=$("$RECBENCH" 200000)
+echo "$micro" >&2
+ns=$(sed -n 's/.*ns_per_event=\([0-9.]*\).*/\1/p' <<<"$micro")
+bpf=$(sed -n 's/.*bytes_per_file=\([0-9]*\).*/\1/p' <<<"$micro")
+echo "recording: overhead_pct_randread=${pct[randread]} overhead_pct_meta=${pct[meta]} ns_per_event=$ns bytes_per_file=$bpf"
