@@ -40,12 +40,21 @@ static int start_recorder(struct fs_ctx *ctx, const struct fs_options *o)
 			sfs_error("cannot name a state directory for %s: %s", o->backing, strerror(-rc));
 			return rc;
 		}
+		/* Not root: /var/lib is not ours; use the XDG state directory. */
+		const char *home = getenv("HOME");
+		if (geteuid() != 0 && home && *home) {
+			const char *id = strrchr(state, '/') + 1;
+			char user[PATH_MAX];
+			snprintf(user, sizeof(user), "%s/.local/state/shadowfs/%s", home, id);
+			snprintf(state, sizeof(state), "%s", user);
+		}
 	}
 	struct fs_recorder_config cfg = {
 		.state_dir = state,
 		.backing = o->backing,
 		.bucket_s = o->bucket_s,
 		.track = o->track,
+		.tiers = o->have_tiers ? &o->tiers : NULL,
 	};
 	int rc = fs_recorder_start(&cfg, &ctx->recorder, err, sizeof(err));
 	if (rc < 0) {

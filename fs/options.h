@@ -15,6 +15,8 @@
 #define SHADOWFS_FS_OPTIONS_H
 
 #include <fuse_opt.h>
+
+#include "predictor/series_store.h"
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -57,6 +59,8 @@ struct fs_options {
 	bool record;            /* access recording on (norecord / record=0: off) */
 	unsigned bucket_s;      /* bucket=SECONDS: recorder time bucket */
 	unsigned track;         /* track=N: files in the recorder's active set */
+	bool have_tiers;        /* tiers=... given: */
+	struct pred_store_tiers tiers; /* resolution and retention of the series */
 	char *hosts;            /* hosts=... kept for the router (owned), or NULL */
 };
 

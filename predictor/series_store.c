@@ -137,6 +137,63 @@ int pred_store_tiers_check(const struct pred_store_tiers *t)
 	return 0;
 }
 
+static int parse_span(const char *s, size_t len, uint32_t *ret)
+{
+	char buf[32];
+	if (len == 0 || len >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	char *end = NULL;
+	errno = 0;
+	unsigned long long v = strtoull(buf, &end, 10);
+	if (errno || end == buf || buf[0] == '-' || v == 0)
+		return -EINVAL;
+	unsigned long long mul = 1;
+	if (*end) {
+		if (end[1])
+			return -EINVAL;
+		switch (*end) {
+		case 's': mul = 1; break;
+		case 'm': mul = 60; break;
+		case 'h': mul = 3600; break;
+		case 'd': mul = 86400; break;
+		case 'w': mul = 7 * 86400ULL; break;
+		case 'y': mul = 365 * 86400ULL; break;
+		default: return -EINVAL;
+		}
+	}
+	if (v > UINT32_MAX / mul)
+		return -EINVAL;
+	*ret = (uint32_t)(v * mul);
+	return 0;
+}
+
+int pred_store_tiers_parse(const char *spec, struct pred_store_tiers *ret)
+{
+	struct pred_store_tiers t;
+	memset(&t, 0, sizeof(t));
+	const char *p = spec;
+	while (p && *p) {
+		if (t.n == PRED_STORE_MAX_TIERS)
+			return -EINVAL;
+		const char *slash = strchr(p, '/');
+		size_t len = slash ? (size_t)(slash - p) : strlen(p);
+		const char *colon = memchr(p, ':', len);
+		if (!colon || parse_span(p, (size_t)(colon - p), &t.width_s[t.n]) ||
+		    parse_span(colon + 1, len - (size_t)(colon - p) - 1, &t.keep_s[t.n]))
+			return -EINVAL;
+		t.n++;
+		p = slash ? slash + 1 : NULL;
+		if (slash && !*p)
+			return -EINVAL;
+	}
+	if (pred_store_tiers_check(&t))
+		return -EINVAL;
+	*ret = t;
+	return 0;
+}
+
 unsigned pred_lat_slot(uint64_t ns)
 {
 	uint64_t limit = 10000; /* 10 us */

@@ -426,6 +426,27 @@ static void test_crash_consistency(void **state)
 	tmpdir_remove(dir);
 }
 
+/* Tier specifications parse into widths and retentions; malformed or
+ * inconsistent ones are refused. */
+static void test_tiers_parse(void **state)
+{
+	(void)state;
+	struct pred_store_tiers t;
+	assert_int_equal(pred_store_tiers_parse("1m:2d/15m:30d/1h:1y", &t), 0);
+	assert_int_equal(t.n, 3);
+	assert_int_equal(t.width_s[0], 60);
+	assert_int_equal(t.keep_s[0], 2 * 86400);
+	assert_int_equal(t.width_s[2], 3600);
+	assert_int_equal(t.keep_s[2], 365 * 86400);
+	assert_int_equal(pred_store_tiers_parse("10:1h", &t), 0);
+	assert_int_equal(t.n, 1);
+	assert_int_equal(t.width_s[0], 10);
+	const char *bad[] = {"", "1m", "1m:", ":2d", "1m:2d/", "1m:2d/90s:1d", "0:1d", "1x:1d",
+			     "1m:2d/15m:30d/1h:1y/2h:2y/4h:3y", "-1:1d", "1m:30s", "99999999999:1d"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(pred_store_tiers_parse(bad[i], &t), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -437,6 +458,7 @@ int main(void)
 		cmocka_unit_test(test_path_fallback),
 		cmocka_unit_test(test_reader_beside_writer),
 		cmocka_unit_test(test_crash_consistency),
+		cmocka_unit_test(test_tiers_parse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
