@@ -137,13 +137,8 @@ int pred_store_tiers_check(const struct pred_store_tiers *t)
 	return 0;
 }
 
-static int parse_span(const char *s, size_t len, uint32_t *ret)
+int pred_parse_duration(const char *buf, uint32_t *ret)
 {
-	char buf[32];
-	if (len == 0 || len >= sizeof(buf))
-		return -EINVAL;
-	memcpy(buf, s, len);
-	buf[len] = '\0';
 	char *end = NULL;
 	errno = 0;
 	unsigned long long v = strtoull(buf, &end, 10);
@@ -167,6 +162,16 @@ static int parse_span(const char *s, size_t len, uint32_t *ret)
 		return -EINVAL;
 	*ret = (uint32_t)(v * mul);
 	return 0;
+}
+
+static int parse_span(const char *s, size_t len, uint32_t *ret)
+{
+	char buf[32];
+	if (len == 0 || len >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	return pred_parse_duration(buf, ret);
 }
 
 int pred_store_tiers_parse(const char *spec, struct pred_store_tiers *ret)

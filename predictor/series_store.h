@@ -58,6 +58,9 @@ struct pred_store_tiers {
 void pred_store_tiers_default(struct pred_store_tiers *t);
 /* Checks the rules above; 0 or -EINVAL. */
 int pred_store_tiers_check(const struct pred_store_tiers *t);
+/* Parses a duration: a positive number of seconds, or with s, m, h, d, w or
+ * y; 0 or -EINVAL (also above UINT32_MAX seconds). */
+int pred_parse_duration(const char *s, uint32_t *ret);
 /* Parses "WIDTH:KEEP/WIDTH:KEEP/..." (durations: a number with s, m, h, d,
  * w or y; e.g. "1m:2d/15m:30d/1h:1y") and checks it; 0 or -EINVAL. */
 int pred_store_tiers_parse(const char *spec, struct pred_store_tiers *ret);

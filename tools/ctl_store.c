@@ -35,29 +35,10 @@ int ctl_store_open(const char *state, const char *path, struct pred_location *lo
 
 int ctl_parse_duration(const char *s, int64_t *ret)
 {
-	if (!s || !*s)
+	uint32_t v;
+	if (!s || pred_parse_duration(s, &v))
 		return -EINVAL;
-	char *end = NULL;
-	errno = 0;
-	long long v = strtoll(s, &end, 10);
-	if (errno || end == s || v <= 0)
-		return -EINVAL;
-	int64_t mul = 1;
-	if (*end) {
-		if (end[1] != '\0')
-			return -EINVAL;
-		switch (*end) {
-		case 's': mul = 1; break;
-		case 'm': mul = 60; break;
-		case 'h': mul = 3600; break;
-		case 'd': mul = 86400; break;
-		case 'w': mul = 7 * 86400; break;
-		default: return -EINVAL;
-		}
-	}
-	if (v > INT64_MAX / mul / 2)
-		return -EINVAL;
-	*ret = v * mul;
+	*ret = v;
 	return 0;
 }
 

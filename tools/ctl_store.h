@@ -16,7 +16,7 @@
 int ctl_store_open(const char *state, const char *path, struct pred_location *loc,
 		   struct pred_store **ret);
 
-/* "90", "90s", "15m", "2h", "3d", "1w" -> seconds; -EINVAL otherwise. */
+/* "90", "90s", "15m", "2h", "3d", "1w", "1y" -> seconds; -EINVAL otherwise. */
 int ctl_parse_duration(const char *s, int64_t *ret);
 
 /* Writes s as a JSON string literal (quotes included). */
