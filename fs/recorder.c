@@ -638,6 +638,11 @@ static void update_stats(struct fs_recorder *rec)
 						   sizeof(struct rec_ring));
 	struct fs_recorder_stats copy = *st;
 	pthread_mutex_unlock(&rec->lock);
+	pthread_mutex_lock(&rec->rings_lock); /* drops of live rings, as get_stats */
+	for (struct rec_ring *r = rec->rings; r; r = r->next)
+		copy.dropped += atomic_load_explicit(&r->dropped, memory_order_relaxed);
+	pthread_mutex_unlock(&rec->rings_lock);
+	copy.dropped += atomic_load(&rec->lost);
 	write_stats_file(rec, &copy);
 }
 

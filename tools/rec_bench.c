@@ -41,7 +41,7 @@ static double timed_batches(struct fs_recorder *rec, struct fs_file_ref *refs, i
 			fs_recorder_note(rec, FS_EV_READ, &refs[i % nrefs], 4096, 12000, 1000, 4242);
 		spent += fs_recorder_now_ns() - t0;
 		if (rec)
-			usleep(12000); /* > one aggregator tick: the ring is empty again */
+			usleep(25000); /* > two aggregator ticks: the ring is drained again */
 	}
 	return (double)spent / (double)events;
 }
@@ -67,13 +67,25 @@ static int meta_cycle(const char *dir, long files)
 	return 0;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static double median5(double v[5])
+{
+	qsort(v, 5, sizeof(v[0]), cmp_double);
+	return v[2];
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 4 && !strcmp(argv[1], "meta"))
 		return meta_cycle(argv[2], atol(argv[3]));
 	long events = argc > 1 ? atol(argv[1]) : 500000;
-	if (events < 2048)
-		events = 2048;
+	if (events < 5 * 2048)
+		events = 5 * 2048;
 	char root[] = "/tmp/rec-bench-XXXXXX";
 	if (!mkdtemp(root)) {
 		perror("mkdtemp");
@@ -113,8 +125,13 @@ int main(int argc, char **argv)
 		close(fd);
 	}
 	fs_recorder_flush_now(rec);
-	double off = timed_batches(NULL, refs, NFILES, events);
-	double on = timed_batches(rec, refs, NFILES, events);
+	/* Median of 5 rounds each: this machine is shared. */
+	double offs[5], ons[5];
+	for (int r = 0; r < 5; r++) {
+		offs[r] = timed_batches(NULL, refs, NFILES, events / 5);
+		ons[r] = timed_batches(rec, refs, NFILES, events / 5);
+	}
+	double off = median5(offs), on = median5(ons);
 	fs_recorder_flush_now(rec);
 	struct fs_recorder_stats st;
 	fs_recorder_get_stats(rec, &st);
