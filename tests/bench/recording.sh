@@ -7,7 +7,9 @@
 #   randread  fio random 4 KiB O_DIRECT reads (psync, JOBS jobs, time based):
 #             O_DIRECT so every read reaches FUSE (and the recorder)
 #   meta      create + write 1 KiB + close + stat + unlink, META_FILES times
-#             (shadowfs-rec-bench meta)
+#             (shadowfs-rec-bench meta), on mounts of backing dirs in META_DIR
+#             (default /dev/shm: tmpfs, so the disk's journal commits do not
+#             drown the cost of FUSE and recording in noise)
 # Each workload runs as REPS short runs per configuration, interleaved
 # on/off/off/on/... (ABBA), so that slow drifts of this shared machine's load
 # and of the disk (journal commits) hit both alike; the overhead is
@@ -18,7 +20,8 @@
 #   recording: overhead_pct_randread=X overhead_pct_meta=Y ns_per_event=Z bytes_per_file=W
 #
 # Run as root. Environment: BENCH_DIR (parent of the scratch dir, default
-# /var/tmp, a disk filesystem: O_DIRECT), BUILD (default <repo>/build),
+# /var/tmp, a disk filesystem: O_DIRECT), META_DIR (default /dev/shm),
+# BUILD (default <repo>/build),
 # REPS (runs per configuration, 12), RUNTIME (seconds per fio run, 2),
 # JOBS (4), SIZE_MB (256), META_FILES (files per meta run, 1000),
 # QUICK=1 (4 runs, 1 s, 64 MiB, 500 files).
@@ -27,6 +30,7 @@ set -euo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BUILD:-$REPO/build}
 BENCH_DIR=${BENCH_DIR:-/var/tmp}
+META_DIR=${META_DIR:-/dev/shm}
 if [ "${QUICK:-0}" = 1 ]; then
 	REPS=${REPS:-4} RUNTIME=${RUNTIME:-1} SIZE_MB=${SIZE_MB:-64} META_FILES=${META_FILES:-500}
 else
@@ -39,32 +43,34 @@ RECBENCH=$BUILD/tools/shadowfs-rec-bench
 command -v fio >/dev/null || { echo "recording.sh: fio is missing (scripts/install-deps.sh)" >&2; exit 1; }
 
 SCRATCH=$(mktemp -d "$BENCH_DIR/rec-bench.XXXXXX")
+MSCRATCH=$(mktemp -d "$META_DIR/rec-bench-meta.XXXXXX")
 PIDS=()
 MOUNTS=()
 cleanup() {
 	local m p
 	for m in "${MOUNTS[@]}"; do fusermount3 -u "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-	rm -rf "$SCRATCH"
+	rm -rf "$SCRATCH" "$MSCRATCH"
 }
 trap cleanup EXIT INT TERM
 export SHADOWFS_RUN_DIR=$SCRATCH/run
 
-mount_one() { # NAME OPTS
-	local name=$1 opts=$2
-	mkdir -p "$SCRATCH/$name/backing" "$SCRATCH/$name/mnt"
-	"$SHADOWFS" "$SCRATCH/$name/backing" "$SCRATCH/$name/mnt" -f -o "$opts" 2>"$SCRATCH/$name.log" &
+mount_one() { # PARENT NAME OPTS
+	local dir=$1/$2 opts=$3
+	mkdir -p "$dir/backing" "$dir/mnt"
+	"$SHADOWFS" "$dir/backing" "$dir/mnt" -f -o "$opts" 2>"$dir.log" &
 	PIDS+=($!)
-	MOUNTS+=("$SCRATCH/$name/mnt")
-	for _ in $(seq 100); do mountpoint -q "$SCRATCH/$name/mnt" && return 0; sleep 0.05; done
-	echo "recording.sh: cannot mount $name: $(cat "$SCRATCH/$name.log")" >&2
+	MOUNTS+=("$dir/mnt")
+	for _ in $(seq 100); do mountpoint -q "$dir/mnt" && return 0; sleep 0.05; done
+	echo "recording.sh: cannot mount $dir: $(cat "$dir.log")" >&2
 	exit 1
 }
-mount_one on "state=$SCRATCH/state,bucket=10"
-mount_one off "norecord"
+mount_one "$SCRATCH" on "state=$SCRATCH/state,bucket=10"
+mount_one "$SCRATCH" off "norecord"
+mount_one "$MSCRATCH" on "state=$MSCRATCH/state,bucket=10"
+mount_one "$MSCRATCH" off "norecord"
 for c in on off; do
 	dd if=/dev/urandom of="$SCRATCH/$c/backing/data" bs=1M count="$SIZE_MB" status=none
-	mkdir -p "$SCRATCH/$c/backing/meta"
 done
 sync
 
@@ -75,7 +81,7 @@ randread() { # CONFIG -> IOPS
 		awk -F';' '{print $8}'
 }
 meta() { # CONFIG -> ops/s
-	"$RECBENCH" meta "$SCRATCH/$1/mnt/meta" "$META_FILES" | sed -n 's/^meta: ops_per_s=//p'
+	"$RECBENCH" meta "$MSCRATCH/$1/mnt" "$META_FILES" | sed -n 's/^meta: ops_per_s=//p'
 }
 overhead() { awk -v on="$1" -v off="$2" 'BEGIN { printf "%.2f", (off - on) / off * 100 }'; }
 
@@ -99,8 +105,10 @@ for w in randread meta; do
 		"off $(awk -v s="$sum_off" -v n="$REPS" 'BEGIN {printf "%.1f", s / n}') -> overhead ${pct[$w]}%" >&2
 done
 
-stats=$(cat "$SCRATCH/state/recorder.stats" 2>/dev/null || true)
-echo "recorder of the 'on' mount: $(tr '\n' ' ' <<<"$stats")" >&2
+for d in "$SCRATCH" "$MSCRATCH"; do
+	stats=$(cat "$d/state/recorder.stats" 2>/dev/null || true)
+	echo "recorder of $d/on: $(tr '\n' ' ' <<<"$stats")" >&2
+done
 micro=$("$RECBENCH" 200000)
 echo "$micro" >&2
 ns=$(sed -n 's/.*ns_per_event=\([0-9.]*\).*/\1/p' <<<"$micro")
