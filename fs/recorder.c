@@ -100,6 +100,7 @@ struct rec_agg {
 	uint64_t inflight_sum, inflight_samples;
 	uint32_t inflight_max;
 	uint64_t path_bytes;
+	uint64_t events, named, name_failures; /* published by update_stats */
 };
 
 struct fs_recorder {
@@ -401,7 +402,7 @@ static void name_entry(struct fs_recorder *rec, struct rec_entry *e, int fd, uin
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 	ssize_t n = readlink(proc, abs, sizeof(abs) - 1);
 	if (n <= 0) {
-		rec->stats.name_failures++;
+		rec->agg.name_failures++;
 		return;
 	}
 	abs[n] = '\0';
@@ -423,12 +424,12 @@ static void name_entry(struct fs_recorder *rec, struct rec_entry *e, int fd, uin
 		rc = pred_store_resolve_path(rec->store, rel, prov, (int64_t)now_s, id);
 	}
 	if (rc) {
-		rec->stats.name_failures++;
+		rec->agg.name_failures++;
 		return;
 	}
 	memcpy(e->id, id, PRED_ID_LEN);
 	e->named = true;
-	rec->stats.named++;
+	rec->agg.named++;
 	if (!e->path || strcmp(e->path, rel)) {
 		char *p = strdup(rel);
 		if (!p)
@@ -449,7 +450,7 @@ static void fold(struct fs_recorder *rec, const struct rec_event *ev)
 	uint8_t key[PRED_HH_ID_LEN];
 	memcpy(key, &ev->dev, 8);
 	memcpy(key + 8, &ev->ino, 8);
-	rec->stats.events++;
+	a->events++;
 	struct rec_entry *e = pred_hh_add(a->hh, key, 1.0, NULL);
 	if (!e) {
 		a->tail[s]++;
@@ -628,6 +629,9 @@ static void update_stats(struct fs_recorder *rec)
 	struct rec_agg *a = &rec->agg;
 	pthread_mutex_lock(&rec->lock);
 	struct fs_recorder_stats *st = &rec->stats;
+	st->events = a->events;
+	st->named = a->named;
+	st->name_failures = a->name_failures;
 	st->tracked = pred_hh_size(a->hh);
 	st->track_capacity = pred_hh_capacity(a->hh);
 	st->tracked_bytes = pred_hh_memory(a->hh) + a->path_bytes;
@@ -754,11 +758,13 @@ static void *aggregator(void *arg)
 	struct fs_recorder *rec = arg;
 	struct rec_agg *a = &rec->agg;
 	uint64_t grace_ms = 2u * rec->tick_ms + 10u;
+	uint64_t handled = 0; /* flush requests served */
 	pthread_mutex_lock(&rec->lock);
 	for (;;) {
 		bool stop = rec->stop;
 		uint64_t req = rec->flush_req;
 		pthread_mutex_unlock(&rec->lock);
+		bool requested = req != handled;
 
 		bool busy;
 		uint32_t inflight = drain(rec, &busy);
@@ -779,10 +785,13 @@ static void *aggregator(void *arg)
 		}
 		if (catchup)
 			update_stats(rec);
-		if (stop || req) {
-			flush_bucket(rec, a->open_idx, stop, 0);
-			flush_bucket(rec, a->open_idx + 1, false, req);
+		if (stop || requested) {
+			/* Stats first: the waiter wakes when the writer has
+			 * written the tagged batch, and reads them then. */
 			update_stats(rec);
+			flush_bucket(rec, a->open_idx, stop, 0);
+			flush_bucket(rec, a->open_idx + 1, false, requested ? req : 0);
+			handled = req;
 		}
 		pthread_mutex_lock(&rec->lock);
 		if (stop)
