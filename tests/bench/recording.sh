@@ -12,8 +12,11 @@
 #             drown the cost of FUSE and recording in noise)
 # Each workload runs as REPS short runs per configuration, interleaved
 # on/off/off/on/... (ABBA), so that slow drifts of this shared machine's load
-# and of the disk (journal commits) hit both alike; the overhead is
-# (off - on) / off * 100 of the mean throughput over all runs.
+# and of the disk (journal commits) hit both alike; the overhead is the
+# median over the REPS pairs of (off - on) / off * 100 of throughput. Also
+# printed (stderr): the CPU time shadowfs spends per operation (all its
+# threads, from /proc/PID/stat) on and off, a figure that load on the rest
+# of the machine disturbs much less than throughput.
 # ns_per_event and bytes_per_file come from shadowfs-rec-bench (the hot path
 # alone; memory per tracked file with typical paths).
 # The LAST line of stdout is
@@ -46,6 +49,7 @@ SCRATCH=$(mktemp -d "$BENCH_DIR/rec-bench.XXXXXX")
 MSCRATCH=$(mktemp -d "$META_DIR/rec-bench-meta.XXXXXX")
 PIDS=()
 MOUNTS=()
+declare -A PID_OF
 cleanup() {
 	local m p
 	for m in "${MOUNTS[@]}"; do fusermount3 -u "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done
@@ -60,6 +64,7 @@ mount_one() { # PARENT NAME OPTS
 	mkdir -p "$dir/backing" "$dir/mnt"
 	"$SHADOWFS" "$dir/backing" "$dir/mnt" -f -o "$opts" 2>"$dir.log" &
 	PIDS+=($!)
+	PID_OF[$dir]=$!
 	MOUNTS+=("$dir/mnt")
 	for _ in $(seq 100); do mountpoint -q "$dir/mnt" && return 0; sleep 0.05; done
 	echo "recording.sh: cannot mount $dir: $(cat "$dir.log")" >&2
@@ -84,25 +89,39 @@ meta() { # CONFIG -> ops/s
 	"$RECBENCH" meta "$MSCRATCH/$1/mnt" "$META_FILES" | sed -n 's/^meta: ops_per_s=//p'
 }
 overhead() { awk -v on="$1" -v off="$2" 'BEGIN { printf "%.2f", (off - on) / off * 100 }'; }
+median() { sort -g | awk '{a[NR] = $1} END {printf "%.2f", (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime, all threads
+add() { awk -v a="$1" -v b="$2" 'BEGIN {print a + b}'; }
 
 declare -A pct
 for w in randread meta; do
-	sum_on=0 sum_off=0
+	if [ "$w" = meta ]; then base=$MSCRATCH; else base=$SCRATCH; fi
+	pairs=() cpu_on=0 cpu_off=0 ops_on=0 ops_off=0
 	for r in $(seq "$REPS"); do
 		if [ $((r % 2)) = 1 ]; then order="on off"; else order="off on"; fi
 		line="$w run $r:"
 		for c in $order; do
+			pid=${PID_OF[$base/$c]}
+			t0=$(cpu_ticks "$pid")
 			v=$($w "$c")
+			t1=$(cpu_ticks "$pid")
 			[ -n "$v" ] || { echo "recording.sh: $w on $c gave no result" >&2; exit 1; }
-			if [ "$c" = on ]; then sum_on=$(awk -v a="$sum_on" -v b="$v" 'BEGIN {print a + b}')
-			else sum_off=$(awk -v a="$sum_off" -v b="$v" 'BEGIN {print a + b}'); fi
+			if [ "$w" = meta ]; then n=$((META_FILES * 5)); else n=$(awk -v i="$v" -v t="$RUNTIME" 'BEGIN {print i * t}'); fi
+			eval "val_$c=\$v"
+			eval "cpu_$c=\$(add \$cpu_$c $((t1 - t0)))"
+			eval "ops_$c=\$(add \$ops_$c $n)"
 			line="$line $c $v"
 		done
-		echo "$line" >&2
+		o=$(overhead "$val_on" "$val_off")
+		pairs+=("$o")
+		echo "$line -> ${o}%" >&2
 	done
-	pct[$w]=$(overhead "$sum_on" "$sum_off")
-	echo "$w: mean on $(awk -v s="$sum_on" -v n="$REPS" 'BEGIN {printf "%.1f", s / n}')," \
-		"off $(awk -v s="$sum_off" -v n="$REPS" 'BEGIN {printf "%.1f", s / n}') -> overhead ${pct[$w]}%" >&2
+	pct[$w]=$(printf '%s\n' "${pairs[@]}" | median)
+	tick_us=$(awk -v hz="$(getconf CLK_TCK)" 'BEGIN {print 1e6 / hz}')
+	echo "$w: median overhead ${pct[$w]}%; shadowfs CPU per operation:" \
+		"on $(awk -v c="$cpu_on" -v n="$ops_on" -v u="$tick_us" 'BEGIN {printf "%.2f", c * u / n}') us," \
+		"off $(awk -v c="$cpu_off" -v n="$ops_off" -v u="$tick_us" 'BEGIN {printf "%.2f", c * u / n}') us" \
+		"(+$(awk -v a="$cpu_on" -v b="$cpu_off" -v x="$ops_on" -v y="$ops_off" 'BEGIN {printf "%.1f", (a / x - b / y) / (b / y) * 100}')%)" >&2
 done
 
 for d in "$SCRATCH" "$MSCRATCH"; do
