@@ -100,7 +100,7 @@ struct rec_agg {
 	uint64_t inflight_sum, inflight_samples;
 	uint32_t inflight_max;
 	uint64_t path_bytes;
-	uint64_t events, named, name_failures; /* published by update_stats */
+	uint64_t events, named, name_failures, name_gone; /* published by update_stats */
 };
 
 struct fs_recorder {
@@ -399,6 +399,12 @@ static void on_evict(void *ctx, const uint8_t key[PRED_HH_ID_LEN], void *payload
 static void name_entry(struct fs_recorder *rec, struct rec_entry *e, int fd, uint64_t now_s)
 {
 	char proc[32], abs[PATH_MAX];
+	struct stat st;
+	if (fstat(fd, &st) == 0 && st.st_nlink == 0) {
+		/* Unlinked already (short-lived files): nothing to name. */
+		rec->agg.name_gone++;
+		return;
+	}
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 	ssize_t n = readlink(proc, abs, sizeof(abs) - 1);
 	if (n <= 0) {
@@ -611,12 +617,13 @@ static void write_stats_file(struct fs_recorder *rec, const struct fs_recorder_s
 	fprintf(f,
 		"pid=%ld\nbucket_s=%u\ntrack=%u\ntracked=%u\ntracked_bytes=%llu\n"
 		"bytes_per_file=%llu\nevents=%llu\ndropped=%llu\ntail_events=%llu\n"
-		"named=%llu\nname_failures=%llu\nflushes=%llu\nflush_errors=%llu\nrings=%u\n",
+		"named=%llu\nname_failures=%llu\nname_gone=%llu\nflushes=%llu\nflush_errors=%llu\nrings=%u\n",
 		(long)getpid(), rec->width, st->track_capacity, st->tracked,
 		(unsigned long long)st->tracked_bytes, (unsigned long long)st->bytes_per_file,
 		(unsigned long long)st->events, (unsigned long long)st->dropped,
 		(unsigned long long)st->tail_events, (unsigned long long)st->named,
-		(unsigned long long)st->name_failures, (unsigned long long)st->flushes,
+		(unsigned long long)st->name_failures, (unsigned long long)st->name_gone,
+		(unsigned long long)st->flushes,
 		(unsigned long long)st->flush_errors, st->rings);
 	if (fclose(f) == 0)
 		rename(tmp, path);
@@ -632,6 +639,7 @@ static void update_stats(struct fs_recorder *rec)
 	st->events = a->events;
 	st->named = a->named;
 	st->name_failures = a->name_failures;
+	st->name_gone = a->name_gone;
 	st->tracked = pred_hh_size(a->hh);
 	st->track_capacity = pred_hh_capacity(a->hh);
 	st->tracked_bytes = pred_hh_memory(a->hh) + a->path_bytes;

@@ -86,6 +86,7 @@ struct fs_recorder_stats {
 	uint64_t dropped;       /* lost to full rings */
 	uint64_t tail_events;   /* not attributed to a named tracked file */
 	uint64_t named, name_failures;
+	uint64_t name_gone;     /* files unlinked before they could be named */
 	uint64_t flushes, flush_errors;
 	uint32_t tracked, track_capacity, rings;
 	uint64_t tracked_bytes; /* active set + sketch + recorded paths */

@@ -29,6 +29,12 @@ static int name_uuid(const char *text, char out[37])
 	return 0;
 }
 
+const char *pred_locate_state_root(void)
+{
+	const char *d = getenv("SHADOWFS_STATE_ROOT");
+	return d && *d ? d : PRED_STATE_ROOT;
+}
+
 int pred_locate_default_state(const char *backing, char *out, size_t len)
 {
 	char *real = realpath(backing, NULL);
@@ -37,7 +43,7 @@ int pred_locate_default_state(const char *backing, char *out, size_t len)
 	char id[37];
 	name_uuid(real, id);
 	free(real);
-	if (snprintf(out, len, "%s/%s", PRED_STATE_ROOT, id) >= (int)len)
+	if (snprintf(out, len, "%s/%s", pred_locate_state_root(), id) >= (int)len)
 		return -ENAMETOOLONG;
 	return 0;
 }

@@ -9,7 +9,8 @@
  *       so `--state DIR` also knows the backing directory (whose
  *       user.shadow.id xattrs give files' ids).
  * run_dir is /run/shadowfs, or $SHADOWFS_RUN_DIR when set (tests).
- * The default state directory of a mount is /var/lib/shadowfs/<mount-id>,
+ * The default state directory of a mount is /var/lib/shadowfs/<mount-id>
+ * (the root is $SHADOWFS_STATE_ROOT when set: tests),
  * mount-id being a name-based uuid of BACKING's real path, so remounting
  * the same backing directory finds its history again. */
 #ifndef SHADOWFS_PREDICTOR_STORE_LOCATE_H
@@ -30,8 +31,9 @@ struct pred_location {
 };
 
 const char *pred_locate_run_dir(void);
+const char *pred_locate_state_root(void);
 
-/* "/var/lib/shadowfs/<mount-id>" for backing (which must exist). */
+/* "<state root>/<mount-id>" for backing (which must exist). */
 int pred_locate_default_state(const char *backing, char *out, size_t len);
 
 /* Records a mount (both files above; replaces older records). */

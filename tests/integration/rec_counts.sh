@@ -11,7 +11,6 @@ shadowfs=$1 ctl=$2
 backing=$(it_tmpdir backing)
 mnt=$(it_tmpdir mnt)
 state=$(it_tmpdir state)
-export SHADOWFS_RUN_DIR=$(it_tmpdir run)
 head -c $((100 * 4096)) /dev/urandom > "$backing/A"
 head -c $((10 * 4096)) /dev/urandom > "$backing/B"
 

@@ -9,7 +9,6 @@ shadowfs=$1 ctl=$2
 backing=$(it_tmpdir backing)
 mnt=$(it_tmpdir mnt)
 state=$(it_tmpdir state)
-export SHADOWFS_RUN_DIR=$(it_tmpdir run)
 head -c $((50 * 4096)) /dev/urandom > "$backing/A"
 head -c $((4 * 4096)) /dev/urandom > "$backing/B"
 bucket_field() { sed -n '/"buckets"/,/"total"/p' <<<"$2" | grep -v '"total"' | grep -o "\"$1\": [0-9]*" | awk '{printf "%s ", $2}' | sed 's/ $//'; }

@@ -12,7 +12,6 @@ shadowfs=$1 mkfiles=$2
 backing=$(it_tmpdir backing)
 mnt=$(it_tmpdir mnt)
 state=$(it_tmpdir state)
-export SHADOWFS_RUN_DIR=$(it_tmpdir run)
 NDIRS=${REC_MILLION_DIRS:-1000} NFILES=${REC_MILLION_FILES:-1000}
 total=$((NDIRS * NFILES)) track=10000
 

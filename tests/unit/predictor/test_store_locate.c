@@ -74,6 +74,10 @@ static void test_default_state(void **state)
 	assert_string_not_equal(a, c);
 	assert_int_equal(strncmp(a, PRED_STATE_ROOT "/", strlen(PRED_STATE_ROOT) + 1), 0);
 	assert_int_equal(pred_locate_default_state("/nonexistent/x", a, sizeof(a)), -ENOENT);
+	setenv("SHADOWFS_STATE_ROOT", "/tmp/elsewhere", 1);
+	assert_int_equal(pred_locate_default_state("/tmp", c, sizeof(c)), 0);
+	assert_string_equal(c + strlen("/tmp/elsewhere"), b + strlen(PRED_STATE_ROOT));
+	unsetenv("SHADOWFS_STATE_ROOT");
 }
 
 int main(void)
