@@ -27,6 +27,7 @@
 # BUILD (default <repo>/build),
 # REPS (runs per configuration, 12), RUNTIME (seconds per fio run, 2),
 # JOBS (4), SIZE_MB (256), META_FILES (files per meta run, 1000),
+# WORKLOADS (default "randread meta"; a subset prints n/a for the other),
 # QUICK=1 (4 runs, 1 s, 64 MiB, 500 files).
 # Everything mounted is unmounted and the scratch dir removed on exit.
 set -euo pipefail
@@ -94,7 +95,7 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime, all th
 add() { awk -v a="$1" -v b="$2" 'BEGIN {print a + b}'; }
 
 declare -A pct
-for w in randread meta; do
+for w in ${WORKLOADS:-randread meta}; do
 	if [ "$w" = meta ]; then base=$MSCRATCH; else base=$SCRATCH; fi
 	pairs=() cpu_on=0 cpu_off=0 ops_on=0 ops_off=0
 	for r in $(seq "$REPS"); do
@@ -132,4 +133,4 @@ micro=$("$RECBENCH" 200000)
 echo "$micro" >&2
 ns=$(sed -n 's/.*ns_per_event=\([0-9.]*\).*/\1/p' <<<"$micro")
 bpf=$(sed -n 's/.*bytes_per_file=\([0-9]*\).*/\1/p' <<<"$micro")
-echo "recording: overhead_pct_randread=${pct[randread]} overhead_pct_meta=${pct[meta]} ns_per_event=$ns bytes_per_file=$bpf"
+echo "recording: overhead_pct_randread=${pct[randread]:-n/a} overhead_pct_meta=${pct[meta]:-n/a} ns_per_event=$ns bytes_per_file=$bpf"
