@@ -149,10 +149,11 @@ int main(int argc, char **argv)
 			 "missing): keeping one fd per inode",
 			 opts.backing);
 
-	fs_ops_passthrough(&ops);
+	fs_ops_passthrough(&ops, &opts);
 	if (opts.record)
 		fs_ops_record(&ops);
 	se = fuse_session_new(&args, &ops, sizeof(ops), &ctx);
+	ctx.se = se;
 	if (!se) {
 		sfs_error("cannot start the FUSE session (an option libfuse rejects?)");
 		goto out;

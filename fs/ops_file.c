@@ -39,7 +39,7 @@ static void set_open_flags(struct fs_ctx *c, struct fuse_file_info *fi, bool dir
 	fi->keep_cache = !fi->direct_io && c->opts->cache == FS_CACHE_ALWAYS;
 }
 
-static struct fs_file *file_new(int fd, int flags)
+static struct fs_file *file_new(struct fs_ctx *c, int fd, int flags)
 {
 	struct fs_file *f = calloc(1, sizeof(*f));
 	if (!f)
@@ -47,7 +47,17 @@ static struct fs_file *file_new(int fd, int flags)
 	f->fd = fd;
 	f->flags = flags;
 	f->direct = (flags & O_DIRECT) != 0;
+	fs_open_add(c, &f->node, false);
 	return f;
+}
+
+static void file_free(struct fs_ctx *c, struct fs_file *f)
+{
+	if (!f)
+		return;
+	fs_open_del(c, &f->node);
+	close(f->fd);
+	free(f);
 }
 
 /* Reopens ifd with the backing flags as the caller. A caller who may write
@@ -90,7 +100,7 @@ void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, -fd);
 		return;
 	}
-	struct fs_file *f = file_new(fd, fi->flags);
+	struct fs_file *f = file_new(c, fd, fi->flags);
 	if (!f) {
 		close(fd);
 		fuse_reply_err(req, ENOMEM);
@@ -98,10 +108,8 @@ void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	fi->fh = (uint64_t)(uintptr_t)f;
 	set_open_flags(c, fi, f->direct);
-	if (fuse_reply_open(req, fi) == -ENOENT) { /* interrupted: no release will come */
-		close(fd);
-		free(f);
-	}
+	if (fuse_reply_open(req, fi) == -ENOENT) /* interrupted: no release will come */
+		file_free(c, f);
 }
 
 void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
@@ -121,6 +129,8 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	}
 	int bflags = backing_flags(c, fi->flags) | O_CREAT | O_CLOEXEC;
 	err = fs_creds_enter(req, &cr);
+	if (err == 0 && (err = fs_creds_umask(req)) < 0)
+		fs_creds_leave(&cr);
 	if (err == 0) {
 		fd = openat(dfd, name, bflags, mode);
 		if (fd < 0 && errno == EACCES && (fi->flags & O_ACCMODE) == O_WRONLY &&
@@ -147,7 +157,7 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	err = fs_inode_table_lookup_fd(c->inodes, fd, &st, &i);
 	if (err < 0)
 		goto fail;
-	f = file_new(fd, fi->flags);
+	f = file_new(c, fd, fi->flags);
 	if (!f) {
 		fs_inode_table_forget(c->inodes, i, 1);
 		err = -ENOMEM;
@@ -158,8 +168,7 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	fs_fill_entry(c, &e, i, &st);
 	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
 		fs_inode_table_forget(c->inodes, i, 1);
-		close(fd);
-		free(f);
+		file_free(c, f);
 	}
 	return;
 fail:
@@ -261,19 +270,24 @@ void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct fs_file *f = fs_file_of(fi);
 	(void)ino;
-	close(f->fd);
-	free(f);
+	file_free(fs_ctx_of(req), fs_file_of(fi));
 	fuse_reply_err(req, 0);
 }
 
 void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
+	struct fs_ctx *c = fs_ctx_of(req);
 	struct fs_file *f = fs_file_of(fi);
-	(void)ino;
 	int res = datasync ? fdatasync(f->fd) : fsync(f->fd);
-	fuse_reply_err(req, res < 0 ? errno : 0);
+	int err = res < 0 ? errno : 0;
+	/* The kernel keeps the attributes it cached (for c->timeout) while the
+	 * writeback cache fills the file: st_blocks stays what it was at open
+	 * (du shows 0). Now that the data is allocated, drop the cached
+	 * attributes (only them: offset -1) so the next stat asks us. */
+	if (err == 0 && c->se)
+		fuse_lowlevel_notify_inval_inode(c->se, ino, -1, 0);
+	fuse_reply_err(req, err);
 }
 
 void fs_op_getlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct flock *lock)

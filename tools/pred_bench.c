@@ -5,6 +5,8 @@
  *   - update: one bucket absorbed by every file (ns per file per bucket);
  *   - forecast: point, 80/95% intervals and P(max over W > C) for every file
  *     (total seconds for N files, ns per file);
+ *   - the exceedance classifier (exceedance.h): per-file state update and
+ *     features + probability after the forecast, for every file;
  *   - encode + decode of every file's state;
  * and prints memory per file. usage: pred-bench [N] [BUCKETS] */
 #include <math.h>
@@ -13,6 +15,7 @@
 #include <time.h>
 
 #include "predictor/distribution.h"
+#include "predictor/exceedance.h"
 #include "predictor/forecast.h"
 #include "predictor/model.h"
 #include "predictor/model_state.h"
@@ -71,6 +74,28 @@ int main(int argc, char **argv)
 		sink += f.p_exceed + f.hi[1][5];
 	}
 	double fc = now_s() - a;
+	/* Exceedance classifier: state update then features + p per file. */
+	struct pred_exc_file *xf = malloc(n * sizeof(*xf));
+	struct pred_exc_config ec;
+	pred_exc_config_default(&ec);
+	struct pred_exc *ex = pred_exc_new(&ec);
+	if (!xf || !ex)
+		return 1;
+	for (size_t i = 0; i < n; i++)
+		pred_exc_file_init(&xf[i], 24);
+	a = now_s();
+	for (size_t i = 0; i < n; i++)
+		pred_exc_file_update(&xf[i], (double)(i % 1000), 2.0 * (5.0 + (double)(i % 1000)));
+	double xupd = now_s() - a;
+	a = now_s();
+	for (size_t i = 0; i < n; i++) {
+		float x[PRED_EXC_NF];
+		r.capacity = 2.0 * (5.0 + (double)(i % 1000));
+		pred_forecast_compute(&m[i], c, &r, &f);
+		pred_exc_features(&xf[i], &m[i], &f, r.capacity, 6, x);
+		sink += pred_exc_prob(ex, x);
+	}
+	double xfc = now_s() - a - fc; /* over the forecast itself */
 	a = now_s();
 	size_t bad = 0;
 	struct pred_model back;
@@ -99,6 +124,9 @@ int main(int argc, char **argv)
 	printf("forecast: %.3f s for %zu files (%.1f ns per file: point, 80/95%% "
 	       "intervals, P(max over 6 > C))\n",
 	       fc, n, fc / (double)n * 1e9);
+	printf("exceedance classifier: state %zu B per file, update %.1f ns, "
+	       "features + p %.1f ns per file (beyond the forecast)\n",
+	       sizeof(struct pred_exc_file), xupd / (double)n * 1e9, xfc / (double)n * 1e9);
 	printf("state:    %.3f s encode+decode of %zu files (%zu failures)\n", st, n, bad);
 	printf("fit:      %.1f ms per file on 504 buckets (grid search, done "
 	       "rarely)\n",
@@ -106,6 +134,8 @@ int main(int argc, char **argv)
 	printf("ratio forecast/update per file: %.1fx  (checksum %.3g)\n",
 	       (fc / (double)n) / (upd / 10.0 / (double)n), sink);
 	free(m);
+	free(xf);
+	pred_exc_free(ex);
 	free(blob);
 	pred_calib_free(c);
 	return bad ? 1 : 0;

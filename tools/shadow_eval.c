@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "predictor/distribution.h"
+#include "predictor/exceedance.h"
 #include "predictor/forecast.h"
 #include "predictor/global_profile.h"
 #include "predictor/model.h"
@@ -42,13 +43,15 @@ struct opts {
 	long row_span;
 	long refit;
 	int verbose;
+	int exceed_model; /* 1: alarms on the model's probability alone */
+	int pr_table;
 };
 
 enum { M_PRED, M_SNAIVE, M_LAST, NMODELS };
 static const char *model_names[NMODELS] = {"predictor", "seasonal-naive", "last-value"};
-enum { A_PRED, A_TUNED, A_SNAIVE, A_REACTIVE, NALARMS };
+enum { A_PRED, A_TUNED, A_MODEL, A_SNAIVE, A_REACTIVE, NALARMS };
 static const char *alarm_names[NALARMS] = {"predictor P>=thr", "predictor self-tuned",
-					   "seasonal naive", "reactive"};
+					   "model-only P>=thr", "seasonal naive", "reactive"};
 
 struct hot {
 	long tp, alarms, truths, onsets, anticipated, lead_sum;
@@ -63,6 +66,8 @@ struct obj {
 	long mase_n[NMODELS][PRED_MAX_H];
 	unsigned char *alarm[NALARMS]; /* [n] per origin */
 	float *prob;		       /* [n] P(max over W > C) per origin */
+	float *pmodel;		       /* [n] the model's own P (forecast.h) */
+	struct pred_exc_file exf;      /* classifier features state */
 	unsigned char *truth;	       /* [n] max(y[t..t+W-1]) > C */
 	double seas_abs;	       /* running sum |y[i]-y[i-m]| */
 	long seas_n;
@@ -73,7 +78,10 @@ static void usage(FILE *out)
 	fprintf(out, "usage: shadow-eval TRACE.csv --bucket SECONDS --season M --train STEPS\n"
 		     "         [--steps N] [--horizon 6] [--window 6] [--threshold 0.8]\n"
 		     "         [--min-steps K] [--keep-partial] [--row-time SPAN] [--refit N]\n"
-		     "         [--verbose]\n"
+		     "         [--exceed model|classifier] [--pr-table] [--verbose]\n"
+		     "--exceed: P(max over W > C) from the model's distribution (default)\n"
+		     "  or from the online classifier (predictor/exceedance.h).\n"
+		     "--pr-table: precision / anticipation over thresholds.\n"
 		     "--refit N: re-select each file's parameters every N test steps.\n"
 		     "--season 1 means non-seasonal (MASE scaled by the lag-1 difference).\n"
 		     "--row-time SPAN: timestamps replaced by row order over SPAN seconds.\n"
@@ -107,6 +115,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	    {"row-time", required_argument, 0, 'R'},
 	    {"refit", required_argument, 0, 'F'},
 	    {"verbose", no_argument, 0, 'v'},
+	    {"exceed", required_argument, 0, 'E'},
+	    {"pr-table", no_argument, 0, 'P'},
 	    {"help", no_argument, 0, 'h'},
 	    {0, 0, 0, 0},
 	};
@@ -114,6 +124,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	o->horizon = 6;
 	o->window = 6;
 	o->threshold = 0.8;
+	o->exceed_model = 1; /* best at 0.8 on the shared traces, see docs */
 	o->steps = -1;
 	o->train = -1;
 	o->bucket = -1;
@@ -172,6 +183,17 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'v':
 			o->verbose = 1;
+			break;
+		case 'E':
+			if (!strcmp(optarg, "model"))
+				o->exceed_model = 1;
+			else if (!strcmp(optarg, "classifier"))
+				o->exceed_model = 0;
+			else
+				goto bad;
+			break;
+		case 'P':
+			o->pr_table = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -279,6 +301,58 @@ static void score_hot(const struct obj *ob, const unsigned char *alarm, long tra
 	}
 }
 
+/* Precision / recall / anticipation of P >= threshold over a grid of
+ * thresholds, for the probability the alarms use and the model's own. */
+static int pr_table(struct obj *objs, size_t nobj, long train, long n, long W)
+{
+	static const double th[] = {0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4,
+				    0.45, 0.5, 0.6,  0.7, 0.8,	0.9, 0.95};
+	unsigned char *al = malloc((size_t)n);
+	if (!al)
+		return -ENOMEM;
+	printf("\nP >= threshold: precision recall anticipated (alarms), "
+	       "alarm probability | model-only\n");
+	for (size_t k = 0; k < sizeof(th) / sizeof(th[0]); k++) {
+		struct hot h[2];
+		memset(h, 0, sizeof(h));
+		for (int which = 0; which < 2; which++)
+			for (size_t i = 0; i < nobj; i++) {
+				const float *p = which ? objs[i].pmodel : objs[i].prob;
+				for (long t = 0; t < n; t++)
+					al[t] = t >= train && t + W <= n && p[t] >= th[k];
+				score_hot(&objs[i], al, train, n, W, &h[which]);
+			}
+		printf("pr %.2f", th[k]);
+		for (int which = 0; which < 2; which++)
+			printf("  %s %.2f %.2f %.2f (%ld)", which ? "|" : "",
+			       h[which].alarms ? (double)h[which].tp / h[which].alarms : 0.0,
+			       h[which].truths ? (double)h[which].tp / h[which].truths : 0.0,
+			       h[which].onsets ? (double)h[which].anticipated / h[which].onsets
+					       : 0.0,
+			       h[which].alarms);
+		printf("\n");
+	}
+	free(al);
+	return 0;
+}
+
+/* The probability the alarms use, as the tuner sees it: (p_dep, p_indep) of
+ * the model, or the classifier's p in both (no dependence left to mix); then
+ * the classifier's features go to ret_x for its record (the caller records
+ * them only when the classifier is in use). */
+static void exceed_prob(const struct opts *o, const struct pred_exc *exc, const struct obj *ob,
+			const struct pred_forecast *fc, long W, float ret_x[PRED_EXC_NF],
+			double *ret_pd, double *ret_pi)
+{
+	if (o->exceed_model) {
+		*ret_pd = fc->p_dep;
+		*ret_pi = fc->p_indep;
+		return;
+	}
+	pred_exc_features(&ob->exf, &ob->model, fc, ob->cap, (unsigned)W, ret_x);
+	*ret_pd = *ret_pi = pred_exc_prob(exc, ret_x);
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o;
@@ -290,6 +364,7 @@ int main(int argc, char **argv)
 	struct pred_calib *calib = NULL;
 	struct pred_profile *prof = NULL;
 	struct pred_tuner *tuner = NULL;
+	struct pred_exc *exc = NULL;
 	double t_start = now_s();
 
 	if (parse_opts(argc, argv, &o))
@@ -330,9 +405,10 @@ int main(int argc, char **argv)
 				goto cleanup;
 		}
 		ob->prob = calloc((size_t)n, sizeof(float));
+		ob->pmodel = calloc((size_t)n, sizeof(float));
 		ob->truth = calloc((size_t)n, 1);
 		nobj++;
-		if (!ob->prob || !ob->truth)
+		if (!ob->prob || !ob->pmodel || !ob->truth || pred_exc_file_init(&ob->exf, mseason))
 			goto cleanup;
 		if (pred_model_init(&ob->model, &params, mseason, (unsigned)H) ||
 		    pred_model_fit(&ob->model, ob->y, (size_t)train)) {
@@ -349,8 +425,14 @@ int main(int argc, char **argv)
 	struct pred_tuner_config tcfg;
 	pred_tuner_config_default(&tcfg);
 	tcfg.window = (unsigned)W;
+	/* The classifier's probability is one number: no dependence to tune. */
+	tcfg.tune_dependence = o.exceed_model;
 	tuner = pred_tuner_new(&tcfg);
-	if (!calib || (m >= 2 && !prof) || !tuner)
+	struct pred_exc_config ecfg;
+	pred_exc_config_default(&ecfg);
+	ecfg.window = (unsigned)W;
+	exc = pred_exc_new(&ecfg);
+	if (!calib || (m >= 2 && !prof) || !tuner || !exc)
 		goto cleanup;
 
 	double t_fit = now_s();
@@ -399,11 +481,15 @@ int main(int argc, char **argv)
 					bool truth = false;
 					for (long j = t; j < t + W; j++)
 						truth = truth || y[j] > ob->cap;
-					ob->alarm[A_PRED][t] = fc.p_exceed >= o.threshold;
-					ob->prob[t] = (float)fc.p_exceed;
+					float x[PRED_EXC_NF];
+					double pd, pi;
+					exceed_prob(&o, exc, ob, &fc, W, x, &pd, &pi);
+					ob->alarm[A_PRED][t] = pi >= o.threshold;
+					ob->alarm[A_MODEL][t] = fc.p_exceed >= o.threshold;
+					ob->prob[t] = (float)pi;
+					ob->pmodel[t] = (float)fc.p_exceed;
 					ob->truth[t] = truth;
-					ob->alarm[A_TUNED][t] =
-					    pred_tuner_decide(tuner, fc.p_dep, fc.p_indep);
+					ob->alarm[A_TUNED][t] = pred_tuner_decide(tuner, pd, pi);
 					double smax = 0.0;
 					for (long j = 0; j < W; j++)
 						smax = y[t - m + j % m] > smax ? y[t - m + j % m]
@@ -412,11 +498,13 @@ int main(int argc, char **argv)
 					ob->alarm[A_REACTIVE][t] = y[t - 1] > ob->cap;
 					/* Outcome known W steps later; the tuner
 					 * only learns it then (pending queue). */
-					pred_tuner_record(tuner, (uint64_t)t, fc.p_dep, fc.p_indep,
-							  truth);
+					pred_tuner_record(tuner, (uint64_t)t, pd, pi, truth);
+					if (!o.exceed_model)
+						pred_exc_record(exc, (uint64_t)t, x, truth);
 				}
 			}
 			pred_tuner_advance(tuner, (uint64_t)t);
+			pred_exc_advance(exc, (uint64_t)t);
 		} else if (t >= 2 * m + H && t + W <= train) {
 			/* Training part: the tuner already learns from the
 			 * decisions it would have made (past data only). */
@@ -429,9 +517,15 @@ int main(int argc, char **argv)
 				bool truth = false;
 				for (long j = t; j < t + W; j++)
 					truth = truth || objs[i].y[j] > objs[i].cap;
-				pred_tuner_record(tuner, (uint64_t)t, fc.p_dep, fc.p_indep, truth);
+				float x[PRED_EXC_NF];
+				double pd, pi;
+				exceed_prob(&o, exc, &objs[i], &fc, W, x, &pd, &pi);
+				pred_tuner_record(tuner, (uint64_t)t, pd, pi, truth);
+				if (!o.exceed_model)
+					pred_exc_record(exc, (uint64_t)t, x, truth);
 			}
 			pred_tuner_advance(tuner, (uint64_t)t);
+			pred_exc_advance(exc, (uint64_t)t);
 		}
 		/* Absorb bucket t into every model. */
 		double total = 0.0;
@@ -439,6 +533,7 @@ int main(int argc, char **argv)
 			struct obj *ob = &objs[i];
 			float z[PRED_MAX_H];
 			pred_model_update_resid(&ob->model, ob->y[t], z);
+			pred_exc_file_update(&ob->exf, ob->y[t], ob->cap);
 			pred_calib_add(calib, z);
 			total += ob->y[t];
 			if (m > 0 && t >= m) {
@@ -561,6 +656,8 @@ int main(int argc, char **argv)
 		       h->onsets ? (double)h->anticipated / h->onsets : 0.0,
 		       h->anticipated ? (double)h->lead_sum / h->anticipated : 0.0, h->alarms);
 	}
+	if (o.pr_table && pr_table(objs, nobj, train, n, W))
+		goto cleanup;
 	pred_tuner_report(tuner, stdout);
 	/* Utility on the test part: fixed threshold, self-tuned, and the best
 	 * fixed threshold in hindsight (same cost weights). */
@@ -609,12 +706,14 @@ cleanup:
 		for (int a = 0; a < NALARMS; a++)
 			free(objs[i].alarm[a]);
 		free(objs[i].prob);
+		free(objs[i].pmodel);
 		free(objs[i].truth);
 	}
 	free(objs);
 	pred_calib_free(calib);
 	pred_profile_free(prof);
 	pred_tuner_free(tuner);
+	pred_exc_free(exc);
 	eval_trace_free(&tr);
 	return rc;
 }

@@ -310,8 +310,10 @@ static void check_ranges(void)
 static void check_direct(void)
 {
 	void *buf = NULL;
-	if (posix_memalign(&buf, 4096, 65536) != 0)
+	if (posix_memalign(&buf, 4096, 65536) != 0 || !buf) {
+		check(false, "odirect-alloc", "");
 		return;
+	}
 	memset(buf, 'd', 65536);
 	int fd = openat(dfd, "direct", O_RDWR | O_CREAT | O_DIRECT, 0644);
 	check(fd >= 0, "odirect-open", "");

@@ -5,6 +5,7 @@
 # and the results must be visible in BACKING.
 # usage: fs_smoke.sh SHADOWFS FS_OPCHECK
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/fs_lib.sh"
 shadowfs=$1 opcheck=$2
 
 native=$(it_tmpdir native)
@@ -26,23 +27,23 @@ cmp -s "$backing/direct" "$mnt/direct" || it_fail "O_DIRECT file differs in back
 # A change made in BACKING to a file not cached yet is seen through the mount.
 echo fresh > "$backing/fresh"
 [ "$(cat "$mnt/fresh")" = fresh ] || it_fail "file created in backing not visible"
-it_umount "$mnt"
+fs_umount "$mnt"
 
 # POSIX locks forwarded to BACKING as OFD locks.
 rm -rf "${backing:?}"/*
 it_mount "$shadowfs" "$backing" "$mnt" locks=backing
 it_check "fs_opcheck locks (locks=backing)" "$opcheck" "$mnt" locks
-it_umount "$mnt"
+fs_umount "$mnt"
 
 # No page cache, no writeback, single-threaded loop, no splice.
 rm -rf "${backing:?}"/*
 it_mount "$shadowfs" "$backing" "$mnt" cache=never,no_writeback,threads=1,no_splice,no_readdirplus
 OPCHECK_BACKING_F=$backing/f it_check "fs_opcheck (cache=never,threads=1)" "$opcheck" "$mnt"
-it_umount "$mnt"
+fs_umount "$mnt"
 
 # cache=auto with a small fd cache and short timeouts.
 rm -rf "${backing:?}"/*
 it_mount "$shadowfs" "$backing" "$mnt" cache=auto,fd_cache=16,timeout=0.1,splice
 OPCHECK_BACKING_F=$backing/f it_check "fs_opcheck (cache=auto,fd_cache=16)" "$opcheck" "$mnt"
-it_umount "$mnt"
+fs_umount "$mnt"
 echo "PASS fs_smoke"

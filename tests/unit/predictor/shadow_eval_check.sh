@@ -22,6 +22,18 @@ awk -v m="$m" -v sn="$sn" -v c80="$c80" -v c95="$c95" -v s="$sec" 'BEGIN {
 	     c95 <= 1 && s < 10
 	exit ok ? 0 : 1 }' || { echo "implausible values"; exit 1; }
 
+# The classifier's probability (--exceed classifier) and the PR table: same
+# last-line format, one "pr" row per threshold; an unknown method is refused.
+"$EVAL" "$DATA" --bucket 1800 --season 48 --train 192 --steps 300 \
+	--min-steps 300 --exceed classifier --pr-table >"$tmp/cls"
+[[ $(tail -n 1 "$tmp/cls") =~ $re ]] || { echo "classifier last line"; exit 1; }
+[[ $(grep -c '^pr ' "$tmp/cls") -eq 15 ]] || { echo "pr table rows"; exit 1; }
+if "$EVAL" "$DATA" --bucket 1800 --season 48 --train 192 --exceed bogus \
+	2>"$tmp/err"; then
+	echo "bad --exceed accepted"; exit 1
+fi
+grep -q "bad value 'bogus' for --exceed" "$tmp/err"
+
 # Bucketing: 5-minute samples starting 35 minutes into an hour, 60 hours:
 # the partial first and last hours are dropped (59 full hours remain), and
 # each hour holds the sum of its 12 samples.
