@@ -42,6 +42,9 @@ struct fs_ctx {
 	void *ext;                     /* for layers wrapped around the ops */
 	pthread_mutex_t open_lock;     /* protects open_list */
 	struct fs_open_node open_list; /* list head of open files/dirs */
+	/* Access recorder (recorder.h), or NULL when recording is off. Set
+	 * before the session serves requests, stopped after it has ended. */
+	struct fs_recorder *recorder;
 };
 
 /* fi->fh of an open regular file. Freed by release. */
@@ -114,6 +117,16 @@ int fs_reopen(struct fs_ctx *c, int opath_fd, int flags);
 
 /* "/proc/self/fd/N" for path-only syscalls (xattrs, utimensat, truncate). */
 void fs_proc_path(char buf[static 32], int fd);
+
+/* The inode of the last entry filled on this thread (fs_fill_entry), so a
+ * layer around the ops (the recorder) learns which file a lookup, create,
+ * mknod, mkdir, symlink or link replied with. Copies only: valid after the
+ * reply, when the inode itself may be gone. */
+struct fs_entry_seen {
+	uint64_t dev, ino;
+	bool set;
+};
+extern __thread struct fs_entry_seen fs_last_entry;
 
 /* Fills a FUSE entry for inode i with attributes st and the mount's timeouts. */
 void fs_fill_entry(struct fs_ctx *c, struct fuse_entry_param *e, struct fs_inode *i,

@@ -99,9 +99,12 @@ void fs_proc_path(char buf[static 32], int fd)
 	snprintf(buf, 32, "/proc/self/fd/%d", fd);
 }
 
+__thread struct fs_entry_seen fs_last_entry;
+
 void fs_fill_entry(struct fs_ctx *c, struct fuse_entry_param *e, struct fs_inode *i,
 		   const struct stat *st)
 {
+	fs_last_entry = (struct fs_entry_seen){.dev = i->dev, .ino = i->ino, .set = true};
 	memset(e, 0, sizeof(*e));
 	e->ino = fs_nodeid_of(c, i);
 	e->attr = *st;
