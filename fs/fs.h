@@ -25,6 +25,9 @@ struct fs_ctx {
 	double negative_timeout;
 	/* Written once by the init callback, before any other request. */
 	bool writeback;                /* kernel writeback cache negotiated */
+	/* Set by main once the session exists, before serving; NULL in unit
+	 * tests. Used only to send cache invalidations to the kernel. */
+	struct fuse_session *se;
 	void *ext;                     /* for layers wrapped around the ops */
 };
 

@@ -104,6 +104,7 @@ int main(int argc, char **argv)
 
 	fs_ops_passthrough(&ops);
 	se = fuse_session_new(&args, &ops, sizeof(ops), &ctx);
+	ctx.se = se;
 	if (!se) {
 		sfs_error("cannot start the FUSE session (an option libfuse rejects?)");
 		goto out;

@@ -270,10 +270,17 @@ void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
+	struct fs_ctx *c = fs_ctx_of(req);
 	struct fs_file *f = fs_file_of(fi);
-	(void)ino;
 	int res = datasync ? fdatasync(f->fd) : fsync(f->fd);
-	fuse_reply_err(req, res < 0 ? errno : 0);
+	int err = res < 0 ? errno : 0;
+	/* The kernel keeps the attributes it cached (for c->timeout) while the
+	 * writeback cache fills the file: st_blocks stays what it was at open
+	 * (du shows 0). Now that the data is allocated, drop the cached
+	 * attributes (only them: offset -1) so the next stat asks us. */
+	if (err == 0 && c->se)
+		fuse_lowlevel_notify_inval_inode(c->se, ino, -1, 0);
+	fuse_reply_err(req, err);
 }
 
 void fs_op_getlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct flock *lock)
