@@ -2,6 +2,8 @@
 #include "fs/creds.h"
 
 #include <errno.h>
+#include <sched.h>
+#include <sys/stat.h>
 #include <sys/fsuid.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -79,4 +81,24 @@ void fs_creds_leave(const struct fs_creds_saved *saved)
 		setfsgid(daemon_gid);
 	if (saved->switched_groups)
 		thread_setgroups((size_t)daemon_ngroups, daemon_groups);
+}
+
+/* Whether this thread has its own umask: 0 not tried, 1 yes, -1 failed. */
+static __thread int umask_private;
+
+mode_t fs_creds_umask_enter(fuse_req_t req, mode_t mode)
+{
+	mode_t caller = fuse_req_ctx(req)->umask & 0777;
+	if (umask_private == 0)
+		umask_private = unshare(CLONE_FS) == 0 ? 1 : -1;
+	if (umask_private < 0)
+		return mode & ~caller;
+	umask(caller);
+	return mode;
+}
+
+void fs_creds_umask_leave(void)
+{
+	if (umask_private > 0)
+		umask(0);
 }

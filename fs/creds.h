@@ -38,4 +38,15 @@ int fs_creds_enter(fuse_req_t req, struct fs_creds_saved *saved);
 /* Restores the daemon's credentials. Accepts a saved set that switched nothing. */
 void fs_creds_leave(const struct fs_creds_saved *saved);
 
+/* For requests that create a node with a mode (create, mknod, mkdir):
+ * makes the caller's umask (sent by the kernel, which leaves the mode
+ * unmasked for us: FUSE_CAP_DONT_MASK) this worker thread's umask, so the
+ * backing filesystem applies it exactly as natively: ignored where the
+ * parent directory has a default ACL. Each thread gets a private umask
+ * (unshare(CLONE_FS)) on first use; if that fails, the mode is masked here
+ * instead (then only the default-ACL case differs). Returns the mode to
+ * pass to the syscall; fs_creds_umask_leave() restores umask 0. */
+mode_t fs_creds_umask_enter(fuse_req_t req, mode_t mode);
+void fs_creds_umask_leave(void);
+
 #endif

@@ -40,9 +40,13 @@ void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 	want(conn, FUSE_CAP_ASYNC_READ, true);
 	want(conn, FUSE_CAP_ASYNC_DIO, true);
 	want(conn, FUSE_CAP_ATOMIC_O_TRUNC, true);
-	/* The kernel applies the umask unless told otherwise; keep that
-	 * (the daemon runs with umask 0). */
-	want(conn, FUSE_CAP_DONT_MASK, false);
+	/* We apply the caller's umask (creds.h: fs_creds_umask_enter) so the
+	 * backing filesystem can ignore it under a default ACL, as natively. */
+	want(conn, FUSE_CAP_DONT_MASK, true);
+	/* When the kernel checks permissions, it must know the backing
+	 * files' POSIX ACLs (system.posix_acl_*, read through getxattr), or
+	 * access an ACL grants is refused and one it denies is allowed. */
+	want(conn, FUSE_CAP_POSIX_ACL, o->default_permissions);
 
 	conn->max_write = o->max_write;
 	if (o->max_read)

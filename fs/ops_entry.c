@@ -248,10 +248,12 @@ static void make_entry(fuse_req_t req, fuse_ino_t parent, const struct make_args
 		goto out;
 	switch (a->kind) {
 	case MAKE_NODE:
-		res = mknodat(dfd, a->name, a->mode, a->rdev);
+		res = mknodat(dfd, a->name, fs_creds_umask_enter(req, a->mode), a->rdev);
+		fs_creds_umask_leave();
 		break;
 	case MAKE_DIR:
-		res = mkdirat(dfd, a->name, a->mode);
+		res = mkdirat(dfd, a->name, fs_creds_umask_enter(req, a->mode));
+		fs_creds_umask_leave();
 		break;
 	case MAKE_SYMLINK:
 		res = symlinkat(a->target, dfd, a->name);

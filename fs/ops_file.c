@@ -122,6 +122,7 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	int bflags = backing_flags(c, fi->flags) | O_CREAT | O_CLOEXEC;
 	err = fs_creds_enter(req, &cr);
 	if (err == 0) {
+		mode = fs_creds_umask_enter(req, mode);
 		fd = openat(dfd, name, bflags, mode);
 		if (fd < 0 && errno == EACCES && (fi->flags & O_ACCMODE) == O_WRONLY &&
 		    c->writeback) {
@@ -139,6 +140,7 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 		}
 		if (fd < 0)
 			err = -errno;
+		fs_creds_umask_leave();
 		fs_creds_leave(&cr);
 	}
 	fs_inode_fd_put(c->inodes, dir);
