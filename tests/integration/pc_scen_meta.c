@@ -347,6 +347,18 @@ static void sc_posix_acl(void)
 	PC_RC(setxattr("d", "system.posix_acl_default", acl, sizeof(acl), 0));
 	pc_puts("d/inherit", "y");
 	PC_STAT("d/inherit", 0);
+	/* A default ACL replaces the umask (022 here) for new entries. */
+	fd = PC_FD(open("d/um", O_CREAT | O_WRONLY, 0666));
+	if (fd >= 0)
+		close(fd);
+	PC_STAT("d/um", 0);
+	PC_RC(mkdir("d/sub", 0777));
+	PC_STAT("d/sub", PC_ST_NOSIZE);
+	PC_RC(getxattr("d/sub", "system.posix_acl_default", buf, sizeof(buf)));
+	fd = PC_FD(open("um_noacl", O_CREAT | O_WRONLY, 0666));
+	if (fd >= 0)
+		close(fd);
+	PC_STAT("um_noacl", 0);
 	PC_RC(getxattr("d/inherit", "system.posix_acl_access", buf, sizeof(buf)));
 	PC_RC(removexattr("f", "system.posix_acl_access"));
 	PC_STAT("f", 0);
