@@ -573,18 +573,18 @@ static void sc_mmap(void)
  * buffered descriptor of the same file. */
 static void sc_o_direct(void)
 {
-	void *wbuf = NULL, *rbuf = NULL;
+	unsigned char *wbuf = aligned_alloc(4096, 16384), *rbuf = aligned_alloc(4096, 16384);
 	char b[16] = { 0 };
 	int fd, bfd;
 
-	if (posix_memalign(&wbuf, 4096, 16384) || posix_memalign(&rbuf, 4096, 16384))
+	if (!wbuf || !rbuf)
 		abort();
 	pc_pattern(wbuf, 16384, 5);
 	fd = PC_FD(open("f", O_RDWR | O_CREAT | O_DIRECT, 0644));
 	PC_RC(fcntl(fd, F_GETFL) & O_DIRECT ? 1 : 0);
 	PC_RC(pwrite(fd, wbuf, 16384, 0));
 	PC_RC(pread(fd, rbuf, 4096, 4096));
-	PC_RC(memcmp(rbuf, (char *)wbuf + 4096, 4096) == 0);
+	PC_RC(memcmp(rbuf, wbuf + 4096, 4096) == 0);
 	PC_RC(pread(fd, rbuf, 8192, 12288));
 	PC_FSTAT(fd, 0);
 	bfd = PC_FD(open("f", O_RDWR));
