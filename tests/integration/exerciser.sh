@@ -24,6 +24,8 @@ mount)
   "$ex" $(seed_args "$4") --ops "${5:-2000}" --procs "${6:-4}" --backing "$backing" "$mnt" \
     || it_fail "exerciser found a data mismatch through the mount"
   it_umount "$mnt"
+  wait "$IT_PID"; rc=$?
+  [ "$rc" -eq 0 ] || it_fail "shadowfs exited with status $rc after unmount (sanitizer report above?)"
   ;;
 selftest)
   dir=$(it_tmpdir selftest)

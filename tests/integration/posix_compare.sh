@@ -21,6 +21,8 @@ mount)
   it_mount "$shadowfs" "$backing" "$mnt" "allow_other${extra:+,$extra}"
   "$pc" --backing "$backing" "$native" "$mnt" || it_fail "posix_compare: the mount diverges from a plain directory"
   it_umount "$mnt"
+  wait "$IT_PID"; rc=$?
+  [ "$rc" -eq 0 ] || it_fail "shadowfs exited with status $rc after unmount (sanitizer report above?)"
   ;;
 *) it_fail "unknown mode $mode" ;;
 esac
