@@ -2,8 +2,8 @@
 # Runs the data-integrity exerciser (a seed, or "random": it prints the seed
 # it picks, so a failure can be replayed with --seed).
 #   exerciser.sh EXERCISER plain SEED [OPS PROCS]
-#   exerciser.sh EXERCISER mount SHADOWFS SEED [OPS PROCS]   (through a fresh mount,
-#                            final content also checked in the backing directory)
+#   exerciser.sh EXERCISER mount SHADOWFS SEED [OPS PROCS [MOUNT_OPTS]]   (through a
+#                            fresh mount, final content also checked in the backing directory)
 #   exerciser.sh EXERCISER selftest   (a byte flipped behind the model's back
 #                            must be reported: the checker itself can fail)
 . "$(dirname "$0")/lib.sh"
@@ -19,7 +19,7 @@ mount)
   shadowfs=$3
   backing=$(it_tmpdir backing)
   mnt=$(it_tmpdir mnt)
-  it_mount "$shadowfs" "$backing" "$mnt"
+  it_mount "$shadowfs" "$backing" "$mnt" "${7:-}"
   # shellcheck disable=SC2046
   "$ex" $(seed_args "$4") --ops "${5:-2000}" --procs "${6:-4}" --backing "$backing" "$mnt" \
     || it_fail "exerciser found a data mismatch through the mount"
