@@ -27,16 +27,13 @@ static void sc_create_modes(void)
 	PC_RC(close(fd));
 	PC_STAT("f", PC_ST_TIMES);
 	PC_CONTENT("f");
-	fd = PC_FD(open("m777", O_CREAT | O_WRONLY, 0777));
-	close(fd);
+	PC_OPEN_CLOSE("m777", O_CREAT | O_WRONLY, 0777);
 	PC_STAT("m777", 0);
 	umask(0);
-	fd = PC_FD(open("u0", O_CREAT | O_WRONLY, 0777));
-	close(fd);
+	PC_OPEN_CLOSE("u0", O_CREAT | O_WRONLY, 0777);
 	PC_STAT("u0", 0);
 	umask(077);
-	fd = PC_FD(open("u77", O_CREAT | O_WRONLY, 0777));
-	close(fd);
+	PC_OPEN_CLOSE("u77", O_CREAT | O_WRONLY, 0777);
 	PC_STAT("u77", 0);
 	PC_RC(mkdir("d77", 0777));
 	PC_STAT("d77", PC_ST_NOSIZE);
@@ -48,8 +45,7 @@ static void sc_create_modes(void)
 	PC_RC(mknod("r", S_IFREG | 0640, 0));
 	PC_STAT("r", 0);
 	PC_RC(mknod("r", S_IFREG | 0640, 0));
-	fd = PC_FD(open("s", O_CREAT | O_WRONLY, 07777));
-	close(fd);
+	PC_OPEN_CLOSE("s", O_CREAT | O_WRONLY, 07777);
 	PC_STAT("s", 0);
 	PC_LS(".");
 }
@@ -66,12 +62,10 @@ static void sc_open_flags(void)
 	PC_RC(symlink("f", "lf"));
 	PC_RC(symlink("missing", "dangle"));
 	PC_FD(open("f", O_CREAT | O_EXCL | O_WRONLY, 0644));
-	fd = PC_FD(open("new", O_CREAT | O_EXCL | O_WRONLY, 0644));
-	close(fd);
+	PC_OPEN_CLOSE("new", O_CREAT | O_EXCL | O_WRONLY, 0644);
 	PC_FD(open("dangle", O_CREAT | O_EXCL | O_WRONLY, 0644));
 	PC_STAT("missing", 0);
-	fd = PC_FD(open("dangle", O_CREAT | O_WRONLY, 0600));
-	close(fd);
+	PC_OPEN_CLOSE("dangle", O_CREAT | O_WRONLY, 0600);
 	PC_STAT("missing", 0);
 	PC_FD(open("lf", O_RDONLY | O_NOFOLLOW));
 	fd = PC_FD(open("lf", O_PATH | O_NOFOLLOW));
@@ -80,10 +74,8 @@ static void sc_open_flags(void)
 	PC_FD(open("f", O_RDONLY | O_DIRECTORY));
 	PC_FD(open("d", O_WRONLY));
 	PC_FD(open("d", O_RDWR));
-	fd = PC_FD(open("d", O_RDONLY));
-	close(fd);
-	fd = PC_FD(open("d/", O_RDONLY | O_DIRECTORY));
-	close(fd);
+	PC_OPEN_CLOSE("d", O_RDONLY);
+	PC_OPEN_CLOSE("d/", O_RDONLY | O_DIRECTORY);
 	PC_FD(open("nope", O_RDONLY));
 	PC_FD(open("nodir/x", O_RDONLY));
 	PC_FD(open("nodir/x", O_CREAT | O_WRONLY, 0644));
@@ -94,8 +86,7 @@ static void sc_open_flags(void)
 	PC_STAT("cd", 0);
 	memset(name, 'n', 255);
 	name[255] = '\0';
-	fd = PC_FD(open(name, O_CREAT | O_WRONLY, 0644));
-	close(fd);
+	PC_OPEN_CLOSE(name, O_CREAT | O_WRONLY, 0644);
 	PC_STAT(name, 0);
 	PC_RC(unlink(name));
 	name[255] = 'n';
@@ -103,8 +94,7 @@ static void sc_open_flags(void)
 	PC_FD(open(name, O_CREAT | O_WRONLY, 0644));
 	PC_RC(mkdir(name, 0755));
 	PC_FD(open("", O_RDONLY));
-	fd = PC_FD(open(".", O_RDONLY));
-	close(fd);
+	PC_OPEN_CLOSE(".", O_RDONLY);
 	PC_LS(".");
 }
 
@@ -130,8 +120,7 @@ static void sc_o_trunc(void)
 	PC_STAT("g", 0);
 	pc_put("e", "", 0, 0644);
 	pc_settimes_t0("e");
-	fd = PC_FD(open("e", O_WRONLY | O_TRUNC));
-	close(fd);
+	PC_OPEN_CLOSE("e", O_WRONLY | O_TRUNC);
 	PC_STAT("e", PC_ST_TIMES);
 	fd = PC_FD(open("h", O_WRONLY | O_TRUNC | O_CREAT, 0644));
 	PC_RC(write(fd, "xyz", 3));

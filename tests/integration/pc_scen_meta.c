@@ -96,8 +96,7 @@ static void sc_times_ops(void)
 	pc_settimes_t0("f");
 	ct = pc_ctime("f");
 	pc_tick();
-	fd = PC_FD(open("f", O_RDONLY));
-	close(fd);
+	PC_OPEN_CLOSE("f", O_RDONLY);
 	PC_STAT("f", PC_ST_TIMES | PC_ST_NOSIZE);
 	PC_CTIME_ADVANCED("f", ct);
 	ct = pc_ctime("f");
@@ -329,16 +328,13 @@ static void sc_posix_acl(void)
 		0x20, 0, 0x00, 0, 0xff, 0xff, 0xff, 0xff,  /* OTHER --- */
 	};
 	unsigned char buf[256];
-	int fd;
 
 	pc_puts("f", "x");
 	PC_RC(setxattr("f", "system.posix_acl_access", acl, sizeof(acl), 0));
 	PC_STAT("f", 0);
 	PC_RC(getxattr("f", "system.posix_acl_access", buf, sizeof(buf)));
 	pc_as_user(PC_OTHER, PC_OTHER, 0, NULL);
-	fd = PC_FD(open("f", O_WRONLY));
-	if (fd >= 0)
-		close(fd);
+	PC_OPEN_CLOSE("f", O_WRONLY);
 	pc_as_root();
 	pc_as_user(PC_NOBODY, PC_NOBODY, 0, NULL);
 	PC_FD(open("f", O_RDONLY));
@@ -348,16 +344,12 @@ static void sc_posix_acl(void)
 	pc_puts("d/inherit", "y");
 	PC_STAT("d/inherit", 0);
 	/* A default ACL replaces the umask (022 here) for new entries. */
-	fd = PC_FD(open("d/um", O_CREAT | O_WRONLY, 0666));
-	if (fd >= 0)
-		close(fd);
+	PC_OPEN_CLOSE("d/um", O_CREAT | O_WRONLY, 0666);
 	PC_STAT("d/um", 0);
 	PC_RC(mkdir("d/sub", 0777));
 	PC_STAT("d/sub", PC_ST_NOSIZE);
 	PC_RC(getxattr("d/sub", "system.posix_acl_default", buf, sizeof(buf)));
-	fd = PC_FD(open("um_noacl", O_CREAT | O_WRONLY, 0666));
-	if (fd >= 0)
-		close(fd);
+	PC_OPEN_CLOSE("um_noacl", O_CREAT | O_WRONLY, 0666);
 	PC_STAT("um_noacl", 0);
 	PC_RC(getxattr("d/inherit", "system.posix_acl_access", buf, sizeof(buf)));
 	PC_RC(removexattr("f", "system.posix_acl_access"));

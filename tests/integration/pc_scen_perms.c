@@ -42,17 +42,9 @@ static void mkfile(const char *name, mode_t mode, uid_t uid, gid_t gid)
 /* Try read-only, write-only and read-write opens; record each. */
 static void try_opens(const char *name)
 {
-	int fd;
-
-	fd = PC_FD(open(name, O_RDONLY));
-	if (fd >= 0)
-		close(fd);
-	fd = PC_FD(open(name, O_WRONLY));
-	if (fd >= 0)
-		close(fd);
-	fd = PC_FD(open(name, O_RDWR));
-	if (fd >= 0)
-		close(fd);
+	PC_OPEN_CLOSE(name, O_RDONLY);
+	PC_OPEN_CLOSE(name, O_WRONLY);
+	PC_OPEN_CLOSE(name, O_RDWR);
 }
 
 /* File permission classes: owner, group (primary and supplementary), other;
@@ -102,19 +94,13 @@ static void sc_perm_dirs(void)
 
 	as_nobody();
 	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
-		int fd;
-
 		snprintf(d, sizeof(d), "d%04o", (unsigned)modes[i]);
 		PC_LS(d);
 		snprintf(p, sizeof(p), "%s/f", d);
 		PC_STAT(p, 0);
-		fd = PC_FD(open(p, O_RDWR));
-		if (fd >= 0)
-			close(fd);
+		PC_OPEN_CLOSE(p, O_RDWR);
 		snprintf(p, sizeof(p), "%s/new", d);
-		fd = PC_FD(open(p, O_CREAT | O_WRONLY, 0644));
-		if (fd >= 0)
-			close(fd);
+		PC_OPEN_CLOSE(p, O_CREAT | O_WRONLY, 0644);
 		PC_STAT(p, 0);
 		snprintf(p, sizeof(p), "%s/sub", d);
 		PC_RC(mkdir(p, 0755));
@@ -232,8 +218,6 @@ static void sc_perm_utimes(void)
  * S_ISGID, a non-member's S_ISGID request on a new file is dropped. */
 static void sc_setgid_dir(void)
 {
-	int fd;
-
 	PC_RC(mkdir("sg", 0777));
 	PC_RC(chown("sg", 0, PC_OTHER));
 	PC_RC(chmod("sg", 02777));
@@ -244,9 +228,7 @@ static void sc_setgid_dir(void)
 	PC_STAT("sg/rootdir", PC_ST_NOSIZE);
 	as_nobody();
 	umask(0);
-	fd = PC_FD(open("sg/nobfile", O_CREAT | O_WRONLY, 02777));
-	if (fd >= 0)
-		close(fd);
+	PC_OPEN_CLOSE("sg/nobfile", O_CREAT | O_WRONLY, 02777);
 	PC_STAT("sg/nobfile", 0);
 	PC_RC(mkdir("sg/nobdir", 0777));
 	PC_STAT("sg/nobdir", PC_ST_NOSIZE);
@@ -258,17 +240,13 @@ static void sc_setgid_dir(void)
 	PC_STAT("sg/nobdir/deeper", PC_ST_NOSIZE);
 	pc_as_root();
 	as_nobody_in_other();
-	fd = PC_FD(open("sg/memberfile", O_CREAT | O_WRONLY, 02777));
-	if (fd >= 0)
-		close(fd);
+	PC_OPEN_CLOSE("sg/memberfile", O_CREAT | O_WRONLY, 02777);
 	PC_STAT("sg/memberfile", 0);
 	pc_as_root();
 	umask(022);
 	PC_RC(mkdir("plain", 0777));
 	as_nobody_in_other();
-	fd = PC_FD(open("plain/f", O_CREAT | O_WRONLY, 0644));
-	if (fd >= 0)
-		close(fd);
+	PC_OPEN_CLOSE("plain/f", O_CREAT | O_WRONLY, 0644);
 	PC_STAT("plain/f", 0);
 	pc_as_root();
 }
@@ -415,8 +393,6 @@ static void sc_access_user(void)
  * symlink in a sticky world-writable directory. */
 static void sc_protected_links(void)
 {
-	int fd;
-
 	mkfile("secret", 0600, 0, 0);
 	PC_RC(mkdir("tmp", 0777));
 	PC_RC(chmod("tmp", 01777));
@@ -427,13 +403,9 @@ static void sc_protected_links(void)
 	as_nobody();
 	PC_RC(link("secret", "tmp/hl"));
 	PC_RC(link("secret_pub", "tmp/hl2"));
-	fd = PC_FD(open("tmp/otherlink", O_RDONLY));
-	if (fd >= 0)
-		close(fd);
+	PC_OPEN_CLOSE("tmp/otherlink", O_RDONLY);
 	PC_RC(symlink("../secret_pub", "tmp/mylink"));
-	fd = PC_FD(open("tmp/mylink", O_RDONLY));
-	if (fd >= 0)
-		close(fd);
+	PC_OPEN_CLOSE("tmp/mylink", O_RDONLY);
 	pc_as_root();
 	PC_LS("tmp");
 }

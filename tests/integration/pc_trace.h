@@ -77,6 +77,13 @@ void pc_xattrs(const char *file, int line, const char *path, bool nofollow);
 #define PC_FDCONTENT(fd) pc_fdcontent(__FILE__, __LINE__, #fd, fd)
 #define PC_XATTRS(path) pc_xattrs(__FILE__, __LINE__, path, false)
 #define PC_LXATTRS(path) pc_xattrs(__FILE__, __LINE__, path, true)
+/* Open (recorded like PC_FD) and close again at once. */
+#define PC_OPEN_CLOSE(...)                               \
+	do {                                             \
+		int pc_oc_fd = PC_FD(open(__VA_ARGS__)); \
+		if (pc_oc_fd >= 0)                       \
+			close(pc_oc_fd);                 \
+	} while (0)
 /* Record whether two paths name the same inode (lstat). */
 #define PC_SAMEINO(a, b) pc_sameino(__FILE__, __LINE__, a, b)
 void pc_sameino(const char *file, int line, const char *a, const char *b);
