@@ -4,6 +4,7 @@
 #include "pc_scenarios.h"
 #include "pc_trace.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -81,6 +82,52 @@ static void sc_dir_times(void)
 	PC_STAT("d/f", PC_ST_TIMES);
 }
 
+/* Append up to n names read from d to out (space separated). */
+static int read_names(DIR *d, int n, char *out, size_t outsz)
+{
+	struct dirent *de;
+	int got = 0;
+
+	out[0] = '\0';
+	while (got < n && (de = readdir(d)) != NULL) {
+		strncat(out, de->d_name, outsz - strlen(out) - 2);
+		strcat(out, " ");
+		got++;
+	}
+	return got;
+}
+
+/* telldir/seekdir/rewinddir: the same names come back after seeking, a
+ * rewind sees every entry, including one created meanwhile. */
+static void dir_seek_check(const char *path)
+{
+	static char a[8192], b[8192];
+	DIR *d = opendir(path);
+	char name[64];
+	long pos;
+	int n = 0, fd;
+
+	if (!d) {
+		PC_NOTE("opendir(%s) = -1 %s", path, strerrorname_np(errno));
+		return;
+	}
+	PC_NOTE("first read = %d", read_names(d, 50, a, sizeof(a)));
+	pos = telldir(d);
+	PC_NOTE("second read = %d", read_names(d, 20, a, sizeof(a)));
+	seekdir(d, pos);
+	PC_NOTE("after seekdir = %d", read_names(d, 20, b, sizeof(b)));
+	PC_NOTE("same names after seekdir = %s", strcmp(a, b) == 0 ? "yes" : "no");
+	snprintf(name, sizeof(name), "%s/created_while_open", path);
+	fd = PC_FD(open(name, O_CREAT | O_WRONLY, 0644));
+	if (fd >= 0)
+		close(fd);
+	rewinddir(d);
+	while (readdir(d) != NULL)
+		n++;
+	PC_NOTE("entries after rewinddir = %d", n);
+	closedir(d);
+}
+
 /* Listing of 300 entries with odd names, before and after removing some,
  * and names with spaces, UTF-8, newline and leading dots. */
 static void sc_bigdir(void)
@@ -112,6 +159,7 @@ static void sc_bigdir(void)
 			PC_NOTE("unlink %s = -1 %s", name, strerrorname_np(errno));
 	}
 	PC_LS("big");
+	dir_seek_check("big");
 	for (int i = 0; odd[i]; i++)
 		pc_puts(odd[i], odd[i]);
 	PC_LS(".");
