@@ -7,7 +7,9 @@
  * backing filesystem then decides exactly as it would natively: mode bits,
  * ACLs, the owner of new files, the group inherited from a setgid parent,
  * sticky directories, and the loss of CAP_DAC_* while a non-root fsuid is
- * in effect.
+ * in effect. A non-root caller also runs with no effective capability at
+ * all (setfsuid drops only the file system ones), so that, e.g., trusted.*
+ * and security.* xattrs need the caller's own privilege.
  *
  * Only a daemon running as root can switch; otherwise (a user mount, where
  * every caller is the mounting user anyway) enter/leave do nothing.
@@ -26,6 +28,7 @@ struct fs_creds_saved {
 	bool switched_uid;
 	bool switched_gid;
 	bool switched_groups;
+	bool switched_caps;
 };
 
 /* Called once at start (before threads): records whether we can switch. */
@@ -35,18 +38,13 @@ void fs_creds_init(void);
  * then fail with that error; nothing is switched). */
 int fs_creds_enter(fuse_req_t req, struct fs_creds_saved *saved);
 
+/* Sets the calling thread's umask to the request's (FUSE_CAP_DONT_MASK:
+ * the kernel left it to us; 0 otherwise, the kernel applied it already).
+ * The first call in a thread gives it its own umask (unshare(CLONE_FS)).
+ * For mknod, mkdir and create; returns 0 or -errno. */
+int fs_creds_umask(fuse_req_t req);
+
 /* Restores the daemon's credentials. Accepts a saved set that switched nothing. */
 void fs_creds_leave(const struct fs_creds_saved *saved);
-
-/* For requests that create a node with a mode (create, mknod, mkdir):
- * makes the caller's umask (sent by the kernel, which leaves the mode
- * unmasked for us: FUSE_CAP_DONT_MASK) this worker thread's umask, so the
- * backing filesystem applies it exactly as natively: ignored where the
- * parent directory has a default ACL. Each thread gets a private umask
- * (unshare(CLONE_FS)) on first use; if that fails, the mode is masked here
- * instead (then only the default-ACL case differs). Returns the mode to
- * pass to the syscall; fs_creds_umask_leave() restores umask 0. */
-mode_t fs_creds_umask_enter(fuse_req_t req, mode_t mode);
-void fs_creds_umask_leave(void);
 
 #endif

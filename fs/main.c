@@ -102,7 +102,7 @@ int main(int argc, char **argv)
 			 "missing): keeping one fd per inode",
 			 opts.backing);
 
-	fs_ops_passthrough(&ops);
+	fs_ops_passthrough(&ops, &opts);
 	se = fuse_session_new(&args, &ops, sizeof(ops), &ctx);
 	ctx.se = se;
 	if (!se) {

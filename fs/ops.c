@@ -43,13 +43,14 @@ void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 	want(conn, FUSE_CAP_ASYNC_READ, true);
 	want(conn, FUSE_CAP_ASYNC_DIO, true);
 	want(conn, FUSE_CAP_ATOMIC_O_TRUNC, true);
-	/* We apply the caller's umask (creds.h: fs_creds_umask_enter) so the
-	 * backing filesystem can ignore it under a default ACL, as natively. */
-	want(conn, FUSE_CAP_DONT_MASK, true);
-	/* When the kernel checks permissions, it must know the backing
-	 * files' POSIX ACLs (system.posix_acl_*, read through getxattr), or
-	 * access an ACL grants is refused and one it denies is allowed. */
-	want(conn, FUSE_CAP_POSIX_ACL, o->default_permissions);
+	/* POSIX ACLs: the kernel evaluates them in its permission checks
+	 * (this turns default_permissions on) and leaves the umask to us, so
+	 * that a parent's default ACL can replace it, as natively; the
+	 * creating thread then runs with the caller's umask (creds.h). */
+	want(conn, FUSE_CAP_POSIX_ACL, true);
+	c->posix_acl = (conn->want & FUSE_CAP_POSIX_ACL) != 0;
+	want(conn, FUSE_CAP_DONT_MASK, c->posix_acl);
+	c->kernel_checks = c->posix_acl || o->default_permissions;
 
 	conn->max_write = o->max_write;
 	if (o->max_read)
@@ -65,7 +66,7 @@ void fs_op_destroy(void *userdata)
 	(void)userdata; /* the context is torn down by main after the loop */
 }
 
-void fs_ops_passthrough(struct fuse_lowlevel_ops *ops)
+void fs_ops_passthrough(struct fuse_lowlevel_ops *ops, const struct fs_options *o)
 {
 	*ops = (struct fuse_lowlevel_ops){
 		.init = fs_op_init,
@@ -108,4 +109,9 @@ void fs_ops_passthrough(struct fuse_lowlevel_ops *ops)
 		.copy_file_range = fs_op_copy_file_range,
 		.lseek = fs_op_lseek,
 	};
+	/* FLUSH at every close(2) costs a round trip and only matters when
+	 * locks live in BACKING (released with the open). Without the op the
+	 * kernel stops sending it after the first ENOSYS. */
+	if (o->locks != FS_LOCKS_BACKING)
+		ops->flush = NULL;
 }

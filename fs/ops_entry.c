@@ -78,10 +78,11 @@ void fs_op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *f
 void fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs_ctx *c = fs_ctx_of(req);
+	struct fs_file *f = fs_file_if_regular(fi);
 	struct stat st;
 	int res;
-	if (fi && fs_file_of(fi)) {
-		res = fstat(fs_file_of(fi)->fd, &st);
+	if (f) {
+		res = fstat(f->fd, &st);
 	} else {
 		struct fs_inode *i = fs_inode_of(c, ino);
 		int fd = fs_inode_fd_get(c->inodes, i);
@@ -159,7 +160,7 @@ void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
 {
 	struct fs_ctx *c = fs_ctx_of(req);
 	struct fs_inode *i = fs_inode_of(c, ino);
-	struct fs_file *f = fi ? fs_file_of(fi) : NULL;
+	struct fs_file *f = fs_file_if_regular(fi); /* defensive: no dir handles */
 	struct fs_creds_saved cr = {0};
 	struct stat st;
 	int ifd = fs_inode_fd_get(c->inodes, i);
@@ -176,7 +177,7 @@ void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
 	 * non-owner's write or truncate (file_remove_privs), and, with the
 	 * writeback cache, a "touch" as an explicit mtime. So it runs as the
 	 * daemon then, and as the caller otherwise. */
-	err = c->opts->default_permissions ? 0 : fs_creds_enter(req, &cr);
+	err = c->kernel_checks ? 0 : fs_creds_enter(req, &cr);
 	if (err == 0) {
 		err = do_setattr(c, i, ifd, attr, valid, f);
 		fs_creds_leave(&cr);
@@ -246,14 +247,17 @@ static void make_entry(fuse_req_t req, fuse_ino_t parent, const struct make_args
 	err = fs_creds_enter(req, &cr);
 	if (err < 0)
 		goto out;
+	err = fs_creds_umask(req);
+	if (err < 0) {
+		fs_creds_leave(&cr);
+		goto out;
+	}
 	switch (a->kind) {
 	case MAKE_NODE:
-		res = mknodat(dfd, a->name, fs_creds_umask_enter(req, a->mode), a->rdev);
-		fs_creds_umask_leave();
+		res = mknodat(dfd, a->name, a->mode, a->rdev);
 		break;
 	case MAKE_DIR:
-		res = mkdirat(dfd, a->name, fs_creds_umask_enter(req, a->mode));
-		fs_creds_umask_leave();
+		res = mkdirat(dfd, a->name, a->mode);
 		break;
 	case MAKE_SYMLINK:
 		res = symlinkat(a->target, dfd, a->name);

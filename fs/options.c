@@ -292,9 +292,9 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 		o->readdirplus = false;
 		return 0;
 	case KEY_MAX_READ:
-		if (parse_uint_opt(c, arg, 4096, 16u << 20, &o->max_read) < 0)
-			return -1;
-		return 1; /* the kernel needs it as a mount option too */
+		/* Added back as a plain number below: the kernel needs it as a
+		 * mount option too and knows no k/m suffixes. */
+		return parse_uint_opt(c, arg, 4096, 16u << 20, &o->max_read);
 	case KEY_MAX_WRITE:
 		return parse_uint_opt(c, arg, 4096, 1u << 20, &o->max_write);
 	case KEY_THREADS:
@@ -342,7 +342,7 @@ static void set_defaults(struct fs_options *o)
 	o->cache = FS_CACHE_ALWAYS;
 	o->writeback = true;
 	o->splice_read = false;
-	o->splice_write = true;
+	o->splice_write = false; /* measured: a per-thread buffer copy is as fast */
 	o->readdirplus = true;
 	o->max_write = FS_DEFAULT_MAX_WRITE;
 	o->max_threads = FS_DEFAULT_MAX_THREADS;
@@ -436,6 +436,14 @@ int fs_options_parse(int argc, char **argv, struct fs_options *opts,
 		fail(&c, "out of memory");
 		goto out;
 	}
+	if (opts->max_read) {
+		char arg[40];
+		snprintf(arg, sizeof(arg), "-omax_read=%u", opts->max_read);
+		if (fuse_opt_add_arg(&out, arg) < 0) {
+			fail(&c, "out of memory");
+			goto out;
+		}
+	}
 	if (opts->debug && fuse_opt_add_arg(&out, "-odebug") < 0) {
 		fail(&c, "out of memory");
 		goto out;
@@ -487,7 +495,7 @@ void fs_options_usage(const char *prog)
 	       "shadowfs options (defaults in brackets):\n"
 	       "  -o cache=never|auto|always   kernel page cache policy [always]\n"
 	       "  -o writeback|no_writeback    kernel writeback cache [writeback]\n"
-	       "  -o splice|no_splice          splice file data to/from /dev/fuse [reads]\n"
+	       "  -o splice|no_splice          splice file data to/from /dev/fuse [off]\n"
 	       "  -o readdirplus|no_readdirplus  attributes with directory listings [on]\n"
 	       "  -o timeout=SECONDS           entry/attribute cache timeout [86400]\n"
 	       "  -o negative_timeout=SECONDS  cache of failed lookups [1]\n"

@@ -13,5 +13,6 @@ struct ctl_command {
 };
 
 int ctl_version_main(int argc, char **argv);
+int ctl_ca_main(int argc, char **argv);
 
 #endif

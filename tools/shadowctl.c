@@ -7,6 +7,7 @@
 
 static const struct ctl_command commands[] = {
 	{"version", ctl_version_main, "", "print the shadowctl version"},
+	{"ca", ctl_ca_main, "init DIR | issue DIR HOST [--ip A]", "cluster CA and host certificates"},
 };
 
 static void print_usage(FILE *out)
