@@ -31,7 +31,10 @@ void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 	/* cache=auto drops cached pages when the attributes change. */
 	want(conn, FUSE_CAP_AUTO_INVAL_DATA, o->cache == FS_CACHE_AUTO);
 	want(conn, FUSE_CAP_POSIX_LOCKS, o->locks == FS_LOCKS_BACKING);
-	want(conn, FUSE_CAP_FLOCK_LOCKS, true);
+	/* flock() follows the POSIX locks: in the kernel by default. Forwarded
+	 * to BACKING, a blocking LOCK_EX waits inside a worker thread: enough
+	 * waiters (one with threads=1) stall every request of the mount. */
+	want(conn, FUSE_CAP_FLOCK_LOCKS, o->locks == FS_LOCKS_BACKING);
 	/* We write as root: the kernel must clear setuid/setgid bits on
 	 * writes itself (it does when this is off). */
 	want(conn, FUSE_CAP_HANDLE_KILLPRIV, false);

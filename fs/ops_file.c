@@ -26,11 +26,12 @@
 /* Open flags as sent to the backing filesystem. */
 static int backing_flags(struct fs_ctx *c, int flags)
 {
-	if (c->writeback) {
-		if ((flags & O_ACCMODE) == O_WRONLY)
-			flags = (flags & ~O_ACCMODE) | O_RDWR;
-		flags &= ~O_APPEND;
-	}
+	/* The kernel decides where O_APPEND writes go, in every cache mode,
+	 * and fcntl(F_SETFL) may turn O_APPEND off without telling us: the
+	 * backing fd must write at the offsets it is given. */
+	flags &= ~O_APPEND;
+	if (c->writeback && (flags & O_ACCMODE) == O_WRONLY)
+		flags = (flags & ~O_ACCMODE) | O_RDWR;
 	return flags & ~O_NOFOLLOW;
 }
 
@@ -73,7 +74,9 @@ static int open_as_caller(fuse_req_t req, struct fs_ctx *c, int ifd, int flags)
 	if (err < 0)
 		return err;
 	int fd = fs_reopen(c, ifd, bflags);
-	if (fd == -EACCES && bflags != (flags & ~O_NOFOLLOW)) {
+	if (fd == -EPERM && (flags & O_APPEND)) /* append-only inode (chattr +a) */
+		fd = fs_reopen(c, ifd, bflags | O_APPEND);
+	if (fd == -EACCES && bflags != (flags & ~(O_NOFOLLOW | O_APPEND))) {
 		int wfd = fs_reopen(c, ifd, flags & ~O_APPEND);
 		fs_creds_leave(&cr);
 		if (wfd < 0)
