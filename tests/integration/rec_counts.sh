@@ -21,6 +21,9 @@ next_bucket() {
 }
 # bucket_field NAME JSON: per-bucket values only (the "total" object is last).
 bucket_field() { sed -n '/"buckets"/,/"total"/p' <<<"$2" | grep -v '"total"' | grep -o "\"$1\": [0-9]*" | awk '{printf "%s ", $2}' | sed 's/ $//'; }
+# Reads per bucket, leaving out buckets without reads: looking a file up
+# (shadowctl stats PATH does) is a metadata op that may open a later bucket.
+read_buckets() { bucket_field reads "$1" | tr ' ' '\n' | grep -v '^0$' | paste -sd' '; }
 
 it_mount "$shadowfs" "$backing" "$mnt" "state=$state,bucket=3,cache=never"
 for round in 1 2; do
@@ -40,7 +43,7 @@ echo "$json"
 starts=($(bucket_field start "$json"))
 [ $((starts[1] - starts[0])) -eq 3 ] && [ $((starts[0] % 3)) -eq 0 ] || it_fail "A: bucket starts ${starts[*]}"
 json=$("$ctl" stats "$mnt/B" --json) || it_fail "shadowctl stats B failed"
-[ "$(bucket_field reads "$json")" = "10 10" ] || it_fail "B: reads per bucket $(bucket_field reads "$json")"
+[ "$(read_buckets "$json")" = "10 10" ] || it_fail "B: reads per bucket $(bucket_field reads "$json")"
 [ "$(bucket_field read_bytes "$json")" = "40960 40960" ] || it_fail "B: read_bytes per bucket"
 
 id=$(getfattr --only-values -n user.shadow.id "$backing/A" 2>/dev/null) || it_fail "A has no user.shadow.id"
@@ -61,7 +64,7 @@ json=$("$ctl" stats "$mnt/A2" --json) || it_fail "stats after rename"
 it_umount "$mnt"
 # A stopped mount's store is still readable.
 json=$("$ctl" stats --state "$state" B --json) || it_fail "stats of a stopped mount"
-[ "$(bucket_field reads "$json")" = "10 10" ] || it_fail "B after unmount"
+[ "$(read_buckets "$json")" = "10 10" ] || it_fail "B after unmount: reads per bucket $(bucket_field reads "$json")"
 "$ctl" stats "$mnt/nope" >/dev/null 2>&1 && it_fail "stats of an unknown file succeeded"
 "$ctl" top --state "$backing" >/dev/null 2>&1 && it_fail "top on a non-store succeeded"
 "$ctl" top --state "$state" --window 5x >/dev/null 2>&1 && it_fail "a bad --window was accepted"
