@@ -4,16 +4,22 @@
  *   gen OLD NEW_SCATTERED NEW_INSERTED SIZE_MIB SEED
  *       random OLD; NEW_SCATTERED = OLD with 1% of its 4 KiB blocks rewritten;
  *       NEW_INSERTED = OLD with 1 MiB of new bytes inserted in the middle.
+ *       Also writes NEW_*.writes: the writes an application made through the
+ *       mount to turn OLD into NEW_* ("offset length" per line): the 4 KiB
+ *       blocks, and for the insertion the rewrite of the tail from the middle.
  *   sig FILE SIGOUT [BLOCK_LEN]
  *       keep a signature of FILE (what the last sync leaves behind).
  *   rsync SIG|- NEW BASIS OUT [--sha] [--next-sig FILE]
  *       librsync update of BASIS into OUT (delta and patch pipelined); with
  *       "-" the signature of BASIS is computed first (nothing kept).
- *   known OLD NEW BASIS OUT [--in-place]
- *       ranged-delta update: the dirty ranges are those where OLD and NEW
- *       differ (what the mount would have recorded: computed before the clock
- *       starts), encoded from NEW and applied to BASIS into OUT. */
+ *   known WRITES NEW BASIS OUT [--in-place]
+ *       ranged-delta update: the dirty set is built from the WRITES file (what
+ *       the mount recorded as the writes happened: before the clock starts);
+ *       the clock covers encoding from NEW and applying to BASIS (into a temp
+ *       file renamed over OUT, or in place into BASIS with --in-place),
+ *       pipelined in two threads. */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +30,8 @@
 
 #include <librsync.h>
 
+#include "sync/mem_pipe.h"
+#include "sync/range_delta.h"
 #include "sync/rsync_update.h"
 
 static double now_s(void)
@@ -90,6 +98,12 @@ static int cmd_gen(int argc, char **argv)
 		return 1;
 	close(fd);
 	free(ib);
+	char wpath[4096];
+	snprintf(wpath, sizeof(wpath), "%s.writes", argv[4]);
+	FILE *wf = fopen(wpath, "w");
+	for (size_t off = mid; off < size + ins; off += 1u << 20) /* tail rewritten */
+		fprintf(wf, "%zu %zu\n", off, size + ins - off < (1u << 20) ? size + ins - off : (size_t)1 << 20);
+	fclose(wf);
 	/* scattered: 1% of the 4 KiB blocks, distinct, rewritten in place */
 	size_t blocks = size / 4096, changes = blocks / 100;
 	uint8_t *hit = calloc(blocks, 1);
@@ -105,8 +119,15 @@ static int cmd_gen(int argc, char **argv)
 	if (sync_write_all(fd, buf, size))
 		return 1;
 	close(fd);
-	printf("gen size=%zu changed_bytes_scattered=%zu changed_bytes_inserted=%zu\n", size,
-	       changes * 4096, ins);
+	snprintf(wpath, sizeof(wpath), "%s.writes", argv[3]);
+	wf = fopen(wpath, "w");
+	for (size_t b = 0; b < blocks; b++)
+		if (hit[b])
+			fprintf(wf, "%zu 4096\n", b * 4096);
+	fclose(wf);
+	printf("gen size=%zu changed_bytes_scattered=%zu changed_bytes_inserted=%zu "
+	       "written_bytes_inserted=%zu\n",
+	       size, changes * 4096, ins, size + ins - mid);
 	free(hit);
 	free(buf);
 	return 0;
@@ -199,6 +220,93 @@ static int cmd_rsync(int argc, char **argv)
 	return 0;
 }
 
+struct encoder {
+	int new_fd;
+	struct sync_dirty *d;
+	struct sync_mem_pipe *pipe;
+	struct sync_range_stats st;
+	int rc;
+};
+
+static void *encoder_main(void *arg)
+{
+	struct encoder *e = arg;
+	struct sync_sink sink = sync_mem_pipe_sink(e->pipe);
+	e->rc = sync_range_delta_write(e->new_fd, e->d, &sink, NULL, &e->st);
+	if (e->rc)
+		sync_mem_pipe_abort(e->pipe, e->rc);
+	else
+		sync_mem_pipe_close(e->pipe);
+	return NULL;
+}
+
+static int cmd_known(int argc, char **argv)
+{
+	if (argc < 6)
+		return 2;
+	bool in_place = argc > 6 && !strcmp(argv[6], "--in-place");
+	int new_fd = open_or_die(argv[3], O_RDONLY);
+	int basis_fd = open_or_die(argv[4], O_RDWR);
+	struct stat st;
+	fstat(basis_fd, &st);
+	struct sync_dirty d;
+	if (sync_dirty_init(&d, (uint64_t)st.st_size, NULL))
+		return 1;
+	FILE *wf = fopen(argv[2], "r");
+	if (!wf)
+		die_rc(argv[2], -errno);
+	unsigned long long off, len;
+	while (fscanf(wf, "%llu %llu", &off, &len) == 2)
+		sync_dirty_write(&d, off, len);
+	fclose(wf);
+	if (!sync_dirty_known(&d))
+		die_rc("dirty set overflowed", -EOVERFLOW);
+
+	double t0 = now_s();
+	char tmp[4096];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", argv[5]);
+	int out_fd = in_place ? basis_fd : open_or_die(tmp, O_RDWR | O_CREAT | O_TRUNC);
+	int spool_fd = -1;
+	if (in_place) {
+		snprintf(tmp, sizeof(tmp), "%s.spool", argv[5]);
+		spool_fd = open_or_die(tmp, O_RDWR | O_CREAT | O_TRUNC);
+		unlink(tmp);
+	}
+	struct sync_mem_pipe pipe;
+	if (sync_mem_pipe_init(&pipe, 4u << 20))
+		return 1;
+	struct encoder e = {.new_fd = new_fd, .d = &d, .pipe = &pipe};
+	pthread_t tid;
+	pthread_create(&tid, NULL, encoder_main, &e);
+	struct sync_source src = sync_mem_pipe_source(&pipe);
+	struct sync_range_stats ast;
+	int rc = sync_range_delta_apply(&src, basis_fd, out_fd, spool_fd, &ast);
+	if (rc)
+		sync_mem_pipe_abort(&pipe, rc);
+	pthread_join(tid, NULL);
+	if (e.rc)
+		die_rc("encode", e.rc);
+	if (rc)
+		die_rc("apply", rc);
+	if (!in_place) {
+		close(out_fd);
+		snprintf(tmp, sizeof(tmp), "%s.tmp", argv[5]);
+		if (rename(tmp, argv[5]) < 0)
+			die_rc("rename", -errno);
+	} else {
+		close(spool_fd);
+	}
+	double dt = now_s() - t0;
+	printf("known seconds=%.4f bytes=%llu dirty=%llu ranges=%u\n", dt,
+	       (unsigned long long)e.st.stream_bytes, (unsigned long long)sync_dirty_bytes(&d),
+	       d.n);
+	sync_mem_pipe_release(&pipe);
+	sync_dirty_release(&d);
+	close(new_fd);
+	close(basis_fd);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int rc = 2;
@@ -208,6 +316,8 @@ int main(int argc, char **argv)
 		rc = cmd_sig(argc, argv);
 	else if (argc >= 2 && !strcmp(argv[1], "rsync"))
 		rc = cmd_rsync(argc, argv);
+	else if (argc >= 2 && !strcmp(argv[1], "known"))
+		rc = cmd_known(argc, argv);
 	if (rc == 2)
 		fprintf(stderr, "usage: see the comment at the top of tools/sync-bench.c\n");
 	return rc;
