@@ -7,11 +7,16 @@
  *        basis_size is SYNC_DELTA_NO_BASIS for a full copy (no copy exists);
  *        flags bit 0 (SYNC_DELTA_F_SHA256): a content hash record follows.
  *   records: type 1, librsync delta bytes (RS_DELTA_MAGIC stream);
+ *            type 3, empty: ends a segment. The new content is cut into
+ *              segments delta'd in parallel; each segment is one complete
+ *              librsync delta (its COPY offsets refer to the whole basis) and
+ *              their outputs are concatenated in order;
  *            type 2, 32 bytes: SHA-256 of the new content (last, if flagged).
  *
- * The delta is computed in one sequential pass over the new file with fixed
- * buffers; the same pass can hash the content and emit the signature of the
- * new content for the next sync (so the copy never has to be read back). */
+ * The delta is computed with fixed buffers by up to two librsync jobs in
+ * parallel (halves of the file); a third thread can hash the content and emit
+ * the signature of the new content for the next sync (so the copy never has
+ * to be read back). opts->next_sig is written from that thread. */
 #ifndef SHADOWFS_SYNC_RSYNC_DELTA_H
 #define SHADOWFS_SYNC_RSYNC_DELTA_H
 

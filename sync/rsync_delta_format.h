@@ -8,5 +8,6 @@
 #define SYNC_DELTA_HDR_LEN 24
 #define SYNC_DELTA_REC_DATA 1
 #define SYNC_DELTA_REC_SHA256 2
+#define SYNC_DELTA_REC_SEGMENT 3
 
 #endif

@@ -115,9 +115,8 @@ int sync_patch_apply(int basis_fd, const struct sync_source *in, const struct sy
 	}
 	sync_rs_quiet();
 	struct sync_sink to_out = {.write = patch_out, .ctx = &c};
-	rc = sync_rs_pump_init(&pump, rs_patch_begin(basis_copy, &c), PATCH_OUT_BUF, &to_out);
-	if (rc)
-		goto out;
+	bool open = false; /* a segment's patch job is running */
+	uint64_t segments = 0;
 	for (;;) {
 		uint8_t type;
 		uint32_t len;
@@ -130,16 +129,33 @@ int sync_patch_apply(int basis_fd, const struct sync_source *in, const struct sy
 			rc = -EBADMSG; /* nothing may follow the content hash */
 			goto out;
 		}
-		if (type == SYNC_DELTA_REC_SHA256 && len == 32 && (flags & SYNC_DELTA_F_SHA256)) {
+		if (type == SYNC_DELTA_REC_SHA256 && len == 32 && (flags & SYNC_DELTA_F_SHA256) &&
+		    !open) {
 			rc = sync_chunk_read(&r, want_sha, 32);
 			if (rc)
 				goto out;
 			have_want = true;
 			continue;
 		}
+		if (type == SYNC_DELTA_REC_SEGMENT && len == 0 && open) {
+			rc = sync_rs_pump_feed(&pump, NULL, 0, true);
+			sync_rs_pump_release(&pump);
+			open = false;
+			segments++;
+			if (rc)
+				goto out;
+			continue;
+		}
 		if (type != SYNC_DELTA_REC_DATA) {
 			rc = -EBADMSG;
 			goto out;
+		}
+		if (!open) {
+			rc = sync_rs_pump_init(&pump, rs_patch_begin(basis_copy, &c),
+					       PATCH_OUT_BUF, &to_out);
+			if (rc)
+				goto out;
+			open = true;
 		}
 		rc = sync_chunk_read(&r, buf, len);
 		if (!rc)
@@ -147,9 +163,10 @@ int sync_patch_apply(int basis_fd, const struct sync_source *in, const struct sy
 		if (rc)
 			goto out;
 	}
-	rc = sync_rs_pump_feed(&pump, NULL, 0, true);
-	if (rc)
+	if (open || segments == 0) {
+		rc = -EBADMSG; /* an unterminated segment, or none at all */
 		goto out;
+	}
 	if (c.written != c.new_size || ((flags & SYNC_DELTA_F_SHA256) && !have_want)) {
 		rc = -EBADMSG;
 		goto out;

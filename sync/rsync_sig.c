@@ -24,7 +24,9 @@
 #define RS_SIG_HEADER_LEN 12u
 
 struct sync_sig {
-	rs_signature_t *rs; /* owned; NULL when the basis is empty */
+	/* Owned, identical indexes, one per delta worker (librsync updates
+	 * counters inside an index during a search, so workers never share). */
+	rs_signature_t *rs[SYNC_SIG_INDEXES];
 	uint64_t basis_size;
 	struct sync_sig_params params;
 };
@@ -229,7 +231,7 @@ static int no_output(void *ctx, const void *buf, size_t len)
 int sync_sig_read(const struct sync_source *in, struct sync_sig **ret)
 {
 	struct sync_chunk_reader r;
-	struct sync_rs_pump pump = {0};
+	struct sync_rs_pump pump[SYNC_SIG_INDEXES] = {0};
 	struct sync_sig *sig = NULL;
 	uint8_t *buf = NULL;
 	uint8_t hdr[SIG_HDR_LEN];
@@ -254,9 +256,11 @@ int sync_sig_read(const struct sync_source *in, struct sync_sig **ret)
 	uint64_t expect = rs_sig_stream_len(sig->basis_size, &sig->params), got = 0;
 	sync_rs_quiet();
 	struct sync_sink none = {.write = no_output};
-	rc = sync_rs_pump_init(&pump, rs_loadsig_begin(&sig->rs), 4096, &none);
-	if (rc)
-		goto fail;
+	for (int i = 0; i < SYNC_SIG_INDEXES; i++) {
+		rc = sync_rs_pump_init(&pump[i], rs_loadsig_begin(&sig->rs[i]), 4096, &none);
+		if (rc)
+			goto fail;
+	}
 	for (;;) {
 		uint8_t type;
 		uint32_t len;
@@ -273,7 +277,8 @@ int sync_sig_read(const struct sync_source *in, struct sync_sig **ret)
 		if (rc)
 			goto fail;
 		got += len;
-		rc = sync_rs_pump_feed(&pump, buf, len, false);
+		for (int i = 0; i < SYNC_SIG_INDEXES && !rc; i++)
+			rc = sync_rs_pump_feed(&pump[i], buf, len, false);
 		if (rc)
 			goto fail;
 	}
@@ -281,23 +286,24 @@ int sync_sig_read(const struct sync_source *in, struct sync_sig **ret)
 		rc = -EBADMSG;
 		goto fail;
 	}
-	rc = sync_rs_pump_feed(&pump, NULL, 0, true);
-	if (rc)
-		goto fail;
-	if (!sig->rs) {
-		rc = -EBADMSG;
-		goto fail;
+	for (int i = 0; i < SYNC_SIG_INDEXES; i++) {
+		rc = sync_rs_pump_feed(&pump[i], NULL, 0, true);
+		if (!rc && !sig->rs[i])
+			rc = -EBADMSG;
+		if (!rc)
+			rc = sync_rs_errno(rs_build_hash_table(sig->rs[i]));
+		if (rc)
+			goto fail;
 	}
-	rc = sync_rs_errno(rs_build_hash_table(sig->rs));
-	if (rc)
-		goto fail;
-	sync_rs_pump_release(&pump);
+	for (int i = 0; i < SYNC_SIG_INDEXES; i++)
+		sync_rs_pump_release(&pump[i]);
 	sync_chunk_reader_release(&r);
 	free(buf);
 	*ret = sig;
 	return 0;
 fail:
-	sync_rs_pump_release(&pump);
+	for (int i = 0; i < SYNC_SIG_INDEXES; i++)
+		sync_rs_pump_release(&pump[i]);
 	sync_chunk_reader_release(&r);
 	free(buf);
 	sync_sig_free(sig);
@@ -314,16 +320,17 @@ void sync_sig_get_params(const struct sync_sig *sig, struct sync_sig_params *ret
 	*ret = sig->params;
 }
 
-rs_signature_t *sync_sig_rs(struct sync_sig *sig)
+rs_signature_t *sync_sig_rs(struct sync_sig *sig, int i)
 {
-	return sig->rs;
+	return sig->rs[i];
 }
 
 void sync_sig_free(struct sync_sig *sig)
 {
 	if (!sig)
 		return;
-	if (sig->rs)
-		rs_free_sumset(sig->rs);
+	for (int i = 0; i < SYNC_SIG_INDEXES; i++)
+		if (sig->rs[i])
+			rs_free_sumset(sig->rs[i]);
 	free(sig);
 }

@@ -6,7 +6,11 @@
 
 #include "sync/rsync_sig.h"
 
-/* The indexed librsync signature; NULL or empty for an empty basis. */
-rs_signature_t *sync_sig_rs(struct sync_sig *sig);
+/* Number of identical indexes a loaded signature holds: one per delta worker. */
+#define SYNC_SIG_INDEXES 2
+
+/* Index i (< SYNC_SIG_INDEXES) of the librsync signature; empty for an empty
+ * basis. Each delta worker uses its own index. */
+rs_signature_t *sync_sig_rs(struct sync_sig *sig, int i);
 
 #endif
