@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "helpers.h"
+#include "sync/chunk_stream.h"
 #include "sync/rsync_update.h"
 
 static int setup(void **state)
@@ -507,6 +508,66 @@ static void test_sink_error_propagates(void **state)
 	close(ofd);
 }
 
+/* Re-emits a delta stream with a correct trailer, dropping the records of
+ * type drop_type (a forger who knows the format). */
+static void reseal_without(const struct sync_membuf *in, uint8_t drop_type, struct sync_membuf *out)
+{
+	struct sync_memreader r = {.data = in->data, .len = in->len};
+	struct sync_source src = sync_source_mem(&r);
+	struct sync_sink sink = sync_sink_mem(out);
+	struct sync_chunk_reader rd;
+	struct sync_chunk_writer w;
+	uint8_t hdr[24];
+	assert_int_equal(sync_chunk_reader_begin(&rd, &src, "SFDL", 1, hdr, 24), 0);
+	assert_int_equal(sync_chunk_writer_begin(&w, &sink, "SFDL", 1, hdr, 24), 0);
+	uint8_t *buf = malloc(SYNC_CHUNK_MAX);
+	for (;;) {
+		uint8_t type;
+		uint32_t len;
+		assert_int_equal(sync_chunk_next(&rd, &type, &len), 0);
+		if (type == 0)
+			break;
+		assert_int_equal(sync_chunk_read(&rd, buf, len), 0);
+		if (type != drop_type)
+			assert_int_equal(sync_chunk_write(&w, type, buf, len, NULL, 0), 0);
+	}
+	assert_int_equal(sync_chunk_writer_end(&w), 0);
+	sync_chunk_writer_release(&w);
+	sync_chunk_reader_release(&rd);
+	free(buf);
+}
+
+/* A well-sealed stream whose structure is wrong (segments not terminated, or
+ * the content hash missing while flagged) is refused: the container's
+ * checksum is not the only check. */
+static void test_forged_structure_rejected(void **state)
+{
+	(void)state;
+	th_seed(11);
+	size_t len = 12u << 20; /* two segments */
+	char oldp[256], newp[256];
+	strcpy(oldp, th_path("old"));
+	strcpy(newp, th_path("new"));
+	th_write_random_file(oldp, len);
+	th_write_random_file(newp, len);
+	struct sync_membuf d = {0}, f = {0};
+	struct sync_delta_stats st;
+	delta_to_mem(oldp, newp, &d, &st);
+	reseal_without(&d, 0xff, &f); /* unchanged structure: accepted */
+	assert_int_equal(patch_from_mem(oldp, &f, th_path("out")), 0);
+	assert_true(th_files_equal(newp, th_path("out")));
+	sync_membuf_release(&f);
+	f = (struct sync_membuf){0};
+	reseal_without(&d, 3, &f); /* no segment ends */
+	assert_int_equal(patch_from_mem(oldp, &f, th_path("out")), -EBADMSG);
+	sync_membuf_release(&f);
+	f = (struct sync_membuf){0};
+	reseal_without(&d, 2, &f); /* flagged hash missing */
+	assert_int_equal(patch_from_mem(oldp, &f, th_path("out")), -EBADMSG);
+	sync_membuf_release(&f);
+	sync_membuf_release(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -522,6 +583,7 @@ int main(void)
 		cmocka_unit_test(test_sig_params),
 		cmocka_unit_test_setup_teardown(test_large_file_bounded_memory, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sink_error_propagates, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_forged_structure_rejected, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
