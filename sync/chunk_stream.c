@@ -4,26 +4,33 @@
 #include <errno.h>
 #include <string.h>
 
-#include <openssl/evp.h>
+#include <xxhash.h>
 
-static int sha_begin(EVP_MD_CTX **ret)
+static int sum_begin(XXH3_state_t **ret)
 {
-	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	XXH3_state_t *c = XXH3_createState();
 	if (!c)
 		return -ENOMEM;
-	if (EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1) {
-		EVP_MD_CTX_free(c);
+	if (XXH3_128bits_reset(c) != XXH_OK) {
+		XXH3_freeState(c);
 		return -ENOMEM;
 	}
 	*ret = c;
 	return 0;
 }
 
+static void sum_final(XXH3_state_t *c, uint8_t out[SYNC_CHUNK_TRAILER_LEN])
+{
+	XXH128_canonical_t canon;
+	XXH128_canonicalFromHash(&canon, XXH3_128bits_digest(c));
+	memcpy(out, canon.digest, SYNC_CHUNK_TRAILER_LEN);
+}
+
 static int w_emit(struct sync_chunk_writer *w, const void *buf, size_t len)
 {
 	if (!len)
 		return 0;
-	if (EVP_DigestUpdate(w->sha, buf, len) != 1)
+	if (XXH3_128bits_update(w->sum, buf, len) != XXH_OK)
 		return -EIO;
 	int rc = w->out.write(w->out.ctx, buf, len);
 	if (rc == 0)
@@ -38,7 +45,7 @@ int sync_chunk_writer_begin(struct sync_chunk_writer *w, const struct sync_sink 
 	*w = (struct sync_chunk_writer){.out = *out};
 	if (hdr_len > SYNC_CHUNK_HDR_MAX)
 		return -EINVAL;
-	int rc = sha_begin(&w->sha);
+	int rc = sum_begin(&w->sum);
 	if (rc)
 		return rc;
 	uint8_t head[8];
@@ -75,10 +82,8 @@ int sync_chunk_writer_end(struct sync_chunk_writer *w)
 	int rc = w_emit(w, end, sizeof(end));
 	if (rc)
 		return rc;
-	uint8_t md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-	if (EVP_DigestFinal_ex(w->sha, md, &mdlen) != 1 || mdlen != SYNC_CHUNK_TRAILER_LEN)
-		return -EIO;
+	uint8_t md[SYNC_CHUNK_TRAILER_LEN];
+	sum_final(w->sum, md);
 	rc = w->out.write(w->out.ctx, md, SYNC_CHUNK_TRAILER_LEN);
 	if (rc == 0)
 		w->bytes += SYNC_CHUNK_TRAILER_LEN;
@@ -89,8 +94,8 @@ void sync_chunk_writer_release(struct sync_chunk_writer *w)
 {
 	if (!w)
 		return;
-	EVP_MD_CTX_free(w->sha);
-	w->sha = NULL;
+	XXH3_freeState(w->sum);
+	w->sum = NULL;
 }
 
 /* Reads exactly len bytes into buf and hashes them. */
@@ -99,7 +104,7 @@ static int r_take(struct sync_chunk_reader *r, void *buf, size_t len)
 	int rc = sync_source_read_full(&r->in, buf, len);
 	if (rc)
 		return rc;
-	if (len && EVP_DigestUpdate(r->sha, buf, len) != 1)
+	if (len && XXH3_128bits_update(r->sum, buf, len) != XXH_OK)
 		return -EIO;
 	r->bytes += len;
 	return 0;
@@ -109,7 +114,7 @@ int sync_chunk_reader_begin(struct sync_chunk_reader *r, const struct sync_sourc
 			    const char magic[4], uint16_t version, void *hdr, uint16_t hdr_len)
 {
 	*r = (struct sync_chunk_reader){.in = *in};
-	int rc = sha_begin(&r->sha);
+	int rc = sum_begin(&r->sum);
 	if (rc)
 		return rc;
 	uint8_t head[8];
@@ -153,11 +158,8 @@ int sync_chunk_next(struct sync_chunk_reader *r, uint8_t *ret_type, uint32_t *re
 	if (len > SYNC_CHUNK_MAX || (type == 0 && len != 0))
 		return -EBADMSG;
 	if (type == 0) {
-		uint8_t want[EVP_MAX_MD_SIZE], got[SYNC_CHUNK_TRAILER_LEN];
-		unsigned int mdlen = 0;
-		if (EVP_DigestFinal_ex(r->sha, want, &mdlen) != 1 ||
-		    mdlen != SYNC_CHUNK_TRAILER_LEN)
-			return -EIO;
+		uint8_t want[SYNC_CHUNK_TRAILER_LEN], got[SYNC_CHUNK_TRAILER_LEN];
+		sum_final(r->sum, want);
 		rc = sync_source_read_full(&r->in, got, sizeof(got));
 		if (rc)
 			return rc;
@@ -186,6 +188,6 @@ void sync_chunk_reader_release(struct sync_chunk_reader *r)
 {
 	if (!r)
 		return;
-	EVP_MD_CTX_free(r->sha);
-	r->sha = NULL;
+	XXH3_freeState(r->sum);
+	r->sum = NULL;
 }
