@@ -21,7 +21,11 @@
 # writeback of other users of this shared machine out of the timings; both
 # sides see the same filesystem). Last line:
 #   sync: known_bytes_vs_changed=A known_time_vs_rsync=B bytes_vs_rsync=X time_vs_rsync=Y tls_copy_vs_cp=Z
-# where each ratio is the worse of the two cases; times are wall-clock medians.
+# where each ratio is the worse of the two cases. Time ratios are the median
+# over the runs of (ours / rsync's) wall-clock time, each pair run back to
+# back so that both see the same load (this machine is shared); the table also
+# shows median and minimum wall time and median CPU time (user + sys, children
+# included) of each method.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BUILD:-$ROOT/build}
@@ -73,7 +77,7 @@ for _ in $(seq 50); do
   sleep 0.1
 done
 
-# run LABEL CMD...: time one run, append "LABEL wall cpu" to $W/times.
+# run LABEL CMD...: time one run, append "LABEL REP wall cpu" to $W/times.
 run() {
   local label=$1
   shift
@@ -83,7 +87,7 @@ run() {
     exit 1
   fi
   read -r e u s <"$W/t"
-  echo "$label $e $(echo "$u + $s" | bc)" >>"$W/times"
+  echo "$label $rep $e $(echo "$u + $s" | bc)" >>"$W/times"
 }
 same() { cmp -s "$1" "$2" || { echo "sync.sh: $3: copy differs from the source" >&2; exit 1; }; }
 rsync_sent() { sed -n 's/^Total bytes sent: //p' "$W/o" | tr -d ','; }
@@ -93,19 +97,23 @@ declare -A BYTES
 for rep in $(seq "$REPS"); do
   for c in scat ins; do
     cp "$W/$c" "$W/src/f"
+    # the three headline methods back to back, then the others
     cp "$W/old" "$W/dst/f"; sync
     run "rsync.$c" rsync -I --no-whole-file --stats "$W/src/f" "$W/dst/f"
     BYTES[rsync.$c]=$(rsync_sent); same "$W/dst/f" "$W/$c" rsync
+    cp "$W/old" "$W/copy"; sync
+    run "lib-kept.$c" "$BENCH" rsync "$W/old.sig" "$W/$c" "$W/copy" "$W/copy"
+    BYTES[lib-kept.$c]=$(ours_bytes); same "$W/copy" "$W/$c" lib-kept
+    cp "$W/old" "$W/copy"; sync
+    run "known-inplace.$c" "$BENCH" known "$W/$c.writes" "$W/$c" "$W/copy" "$W/copy" --in-place
+    BYTES[known-inplace.$c]=$(ours_bytes); same "$W/copy" "$W/$c" known-inplace
+
     cp "$W/old" "$W/dst/f"; sync
     run "rsync-pipe.$c" rsync -I --no-whole-file --stats -e "$W/rsh" "$W/src/f" "localhost:$W/dst/f"
     BYTES[rsync-pipe.$c]=$(rsync_sent); same "$W/dst/f" "$W/$c" rsync-pipe
     cp "$W/old" "$W/dd/f"; sync
     run "rsync-daemon.$c" rsync -I --no-whole-file --stats "$W/src/f" "rsync://127.0.0.1:$PORT/dd/f"
     BYTES[rsync-daemon.$c]=$(rsync_sent); same "$W/dd/f" "$W/$c" rsync-daemon
-
-    cp "$W/old" "$W/copy"; sync
-    run "lib-kept.$c" "$BENCH" rsync "$W/old.sig" "$W/$c" "$W/copy" "$W/copy"
-    BYTES[lib-kept.$c]=$(ours_bytes); same "$W/copy" "$W/$c" lib-kept
     cp "$W/old" "$W/copy"; sync
     run "lib-kept+next.$c" "$BENCH" rsync "$W/old.sig" "$W/$c" "$W/copy" "$W/copy" --next-sig "$W/next.sig"
     BYTES[lib-kept+next.$c]=$(ours_bytes); same "$W/copy" "$W/$c" lib-kept+next
@@ -113,39 +121,40 @@ for rep in $(seq "$REPS"); do
     run "lib-nosig.$c" "$BENCH" rsync - "$W/$c" "$W/copy" "$W/copy"
     BYTES[lib-nosig.$c]=$(ours_bytes); same "$W/copy" "$W/$c" lib-nosig
     cp "$W/old" "$W/copy"; sync
-    run "known-inplace.$c" "$BENCH" known "$W/$c.writes" "$W/$c" "$W/copy" "$W/copy" --in-place
-    BYTES[known-inplace.$c]=$(ours_bytes); same "$W/copy" "$W/$c" known-inplace
-    cp "$W/old" "$W/copy"; sync
     run "known-copy.$c" "$BENCH" known "$W/$c.writes" "$W/$c" "$W/copy" "$W/copy"
     BYTES[known-copy.$c]=$(ours_bytes); same "$W/copy" "$W/$c" known-copy
   done
 done
 
-# median COLUMN LABEL (column 2 = wall, 3 = cpu)
-median() { awk -v l="$2" -v c="$1" '$1 == l { print $c }' "$W/times" | sort -g |
-  awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+# stat FN COLUMN LABEL: FN = med|min over the runs (column 3 = wall, 4 = cpu)
+stat() { awk -v l="$3" -v c="$2" '$1 == l { print $c }' "$W/times" | sort -g |
+  awk -v fn="$1" '{ v[NR] = $1 } END { print (fn == "min" ? v[1] : v[int((NR + 1) / 2)]) }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }'; }
 max() { awk -v a="$1" -v b="$2" 'BEGIN { print (a > b ? a : b) }'; }
+# paired LABEL CASE: median over runs of wall(LABEL)/wall(rsync) in the same run
+paired() { awk -v l="$1.$2" -v r="rsync.$2" '$1 == l { a[$2] = $3 } $1 == r { b[$2] = $3 }
+  END { for (k in a) if (b[k] > 0) print a[k] / b[k] }' "$W/times" | sort -g |
+  awk '{ v[NR] = $1 } END { printf "%.3f", v[int((NR + 1) / 2)] }'; }
 
-printf '\n%-16s %-5s %14s %9s %9s %11s %10s\n' method case bytes_sent wall_s cpu_s wall/rsync cpu/rsync
+printf '\n%-14s %-4s %11s %7s %7s %6s %9s %8s %8s\n' method case bytes_sent wall_md wall_mn cpu_md paired/rs wallmd/rs cpumd/rs
 for c in scat ins; do
-  rw=$(median 2 "rsync.$c"); rc=$(median 3 "rsync.$c")
+  rw=$(stat med 3 "rsync.$c"); rc=$(stat med 4 "rsync.$c")
   for m in rsync rsync-pipe rsync-daemon lib-kept lib-kept+next lib-nosig known-inplace known-copy; do
-    w=$(median 2 "$m.$c"); u=$(median 3 "$m.$c")
-    printf '%-16s %-5s %14s %9s %9s %11s %10s\n' "$m" "$c" "${BYTES[$m.$c]}" "$w" "$u" \
-      "$(ratio "$w" "$rw")" "$(ratio "$u" "$rc")"
+    w=$(stat med 3 "$m.$c"); wm=$(stat min 3 "$m.$c"); u=$(stat med 4 "$m.$c")
+    printf '%-14s %-4s %11s %7s %7s %6s %9s %8s %8s\n' "$m" "$c" "${BYTES[$m.$c]}" "$w" "$wm" "$u" \
+      "$(paired "$m" "$c")" "$(ratio "$w" "$rw")" "$(ratio "$u" "$rc")"
   done
 done
 echo
 echo "changed bytes: scat ${scat_changed} (1% of 4 KiB blocks); ins ${ins_inserted} inserted, ${ins_written} written through the mount (the tail from the middle)"
 kb_s=$(ratio "${BYTES[known-inplace.scat]}" "$scat_changed")
 kb_i=$(ratio "${BYTES[known-inplace.ins]}" "$ins_written")
-kt_s=$(ratio "$(median 2 known-inplace.scat)" "$(median 2 rsync.scat)")
-kt_i=$(ratio "$(median 2 known-inplace.ins)" "$(median 2 rsync.ins)")
+kt_s=$(paired known-inplace scat)
+kt_i=$(paired known-inplace ins)
 lb_s=$(ratio "${BYTES[lib-kept.scat]}" "${BYTES[rsync.scat]}")
 lb_i=$(ratio "${BYTES[lib-kept.ins]}" "${BYTES[rsync.ins]}")
-lt_s=$(ratio "$(median 2 lib-kept.scat)" "$(median 2 rsync.scat)")
-lt_i=$(ratio "$(median 2 lib-kept.ins)" "$(median 2 rsync.ins)")
+lt_s=$(paired lib-kept scat)
+lt_i=$(paired lib-kept ins)
 echo "known: bytes/changed scat=$kb_s ins=$kb_i (target <= 1.05); time/rsync scat=$kt_s ins=$kt_i (target <= 0.5)"
 echo "librsync kept sig: bytes/rsync scat=$lb_s ins=$lb_i (target <= 1.1); time/rsync scat=$lt_s ins=$lt_i (target <= 1.5)"
 
