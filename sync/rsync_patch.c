@@ -16,7 +16,8 @@
 #include "sync/rsync_delta_format.h"
 #include "sync/rsync_job.h"
 
-#define PATCH_OUT_BUF (1u << 20)
+#define PATCH_OUT_BUF (256u * 1024u)
+#define PATCH_IN_BUF (64u * 1024u) /* records are read in pieces */
 
 struct patch_ctx {
 	int basis_fd;	     /* -1: no basis */
@@ -108,7 +109,7 @@ int sync_patch_apply(int basis_fd, const struct sync_source *in, const struct sy
 			goto out;
 		}
 	}
-	buf = malloc(SYNC_CHUNK_MAX);
+	buf = malloc(PATCH_IN_BUF);
 	if (!buf) {
 		rc = -ENOMEM;
 		goto out;
@@ -157,11 +158,15 @@ int sync_patch_apply(int basis_fd, const struct sync_source *in, const struct sy
 				goto out;
 			open = true;
 		}
-		rc = sync_chunk_read(&r, buf, len);
-		if (!rc)
-			rc = sync_rs_pump_feed(&pump, buf, len, false);
-		if (rc)
-			goto out;
+		while (len) {
+			uint32_t k = len < PATCH_IN_BUF ? len : PATCH_IN_BUF;
+			rc = sync_chunk_read(&r, buf, k);
+			if (!rc)
+				rc = sync_rs_pump_feed(&pump, buf, k, false);
+			if (rc)
+				goto out;
+			len -= k;
+		}
 	}
 	if (open || segments == 0) {
 		rc = -EBADMSG; /* an unterminated segment, or none at all */

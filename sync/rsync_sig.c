@@ -19,6 +19,7 @@
 #define SIG_REC_DATA 1
 #define SIG_OUT_BUF (64u * 1024u)
 #define SIG_IN_BUF (1u << 20)
+#define SIG_LOAD_BUF (64u * 1024u) /* blob records are read in pieces */
 /* librsync's signature stream: magic, block_len, strong_len, then per block a
  * 4-byte weak sum and the strong sum. */
 #define RS_SIG_HEADER_LEN 12u
@@ -239,7 +240,7 @@ int sync_sig_read(const struct sync_source *in, struct sync_sig **ret)
 	if (rc)
 		return rc;
 	sig = calloc(1, sizeof(*sig));
-	buf = malloc(SYNC_CHUNK_MAX);
+	buf = malloc(SIG_LOAD_BUF);
 	if (!sig || !buf) {
 		rc = -ENOMEM;
 		goto fail;
@@ -273,14 +274,16 @@ int sync_sig_read(const struct sync_source *in, struct sync_sig **ret)
 			rc = -EBADMSG;
 			goto fail;
 		}
-		rc = sync_chunk_read(&r, buf, len);
-		if (rc)
-			goto fail;
 		got += len;
-		for (int i = 0; i < SYNC_SIG_INDEXES && !rc; i++)
-			rc = sync_rs_pump_feed(&pump[i], buf, len, false);
-		if (rc)
-			goto fail;
+		while (len) {
+			uint32_t k = len < SIG_LOAD_BUF ? len : SIG_LOAD_BUF;
+			rc = sync_chunk_read(&r, buf, k);
+			for (int i = 0; i < SYNC_SIG_INDEXES && !rc; i++)
+				rc = sync_rs_pump_feed(&pump[i], buf, k, false);
+			if (rc)
+				goto fail;
+			len -= k;
+		}
 	}
 	if (got != expect) {
 		rc = -EBADMSG;

@@ -34,8 +34,10 @@ struct sync_sig_params {
 	uint32_t strong_len; /* bytes of strong sum kept per block */
 };
 
-/* A loaded, indexed signature. Not shared: librsync updates counters inside it
- * during a delta, so one delta at a time uses a given sync_sig. */
+/* A loaded, indexed signature. It holds two identical librsync indexes, one
+ * per delta worker (librsync updates counters inside an index during a
+ * search), so its memory is twice the blob's. One delta at a time uses a
+ * given sync_sig. */
 struct sync_sig;
 
 /* Recommended parameters for a basis of `size` bytes. */

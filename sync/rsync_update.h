@@ -8,7 +8,8 @@
  * - sig NULL, basis_fd < 0: no copy exists: a full copy.
  * out_fd receives the new content sequentially (a fresh temp file that the
  * caller renames over the copy on success and unlinks on error); basis_fd is
- * only read. */
+ * only read. The delta-side callbacks (opts->delta.progress, next_sig) run on
+ * a worker thread, the patch-side ones on the calling thread. */
 #ifndef SHADOWFS_SYNC_RSYNC_UPDATE_H
 #define SHADOWFS_SYNC_RSYNC_UPDATE_H
 
