@@ -76,6 +76,26 @@ int sync_chunk_write(struct sync_chunk_writer *w, uint8_t type, const void *a, s
 	return rc;
 }
 
+static int chunk_sink_write(void *ctx, const void *buf, size_t len)
+{
+	struct sync_chunk_sink *cs = ctx;
+	const uint8_t *p = buf;
+	while (len) {
+		size_t n = len < SYNC_CHUNK_MAX ? len : SYNC_CHUNK_MAX;
+		int rc = sync_chunk_write(cs->w, cs->type, p, n, NULL, 0);
+		if (rc)
+			return rc;
+		p += n;
+		len -= n;
+	}
+	return 0;
+}
+
+struct sync_sink sync_chunk_sink(struct sync_chunk_sink *cs)
+{
+	return (struct sync_sink){.write = chunk_sink_write, .ctx = cs};
+}
+
 int sync_chunk_writer_end(struct sync_chunk_writer *w)
 {
 	uint8_t end[5] = {0};

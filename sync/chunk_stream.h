@@ -59,6 +59,14 @@ int sync_chunk_writer_begin(struct sync_chunk_writer *w, const struct sync_sink 
  * type != 0 and alen + blen <= SYNC_CHUNK_MAX. */
 int sync_chunk_write(struct sync_chunk_writer *w, uint8_t type, const void *a, size_t alen,
 		     const void *b, size_t blen);
+/* A sink that wraps whatever is written to it into records of one type (cut
+ * at SYNC_CHUNK_MAX): for librsync output streamed into a chunk stream. */
+struct sync_chunk_sink {
+	struct sync_chunk_writer *w;
+	uint8_t type;
+};
+struct sync_sink sync_chunk_sink(struct sync_chunk_sink *cs);
+
 /* Emits the end record and the trailer. */
 int sync_chunk_writer_end(struct sync_chunk_writer *w);
 /* Releases resources; accepts a zeroed or already released writer. */

@@ -127,21 +127,6 @@ static void *tee_main(void *arg)
 	return NULL;
 }
 
-static int delta_chunk_write(void *ctx, const void *buf, size_t len)
-{
-	struct sync_chunk_writer *w = ctx;
-	const uint8_t *p = buf;
-	while (len) {
-		size_t n = len < SYNC_CHUNK_MAX ? len : SYNC_CHUNK_MAX;
-		int rc = sync_chunk_write(w, SYNC_DELTA_REC_DATA, p, n, NULL, 0);
-		if (rc)
-			return rc;
-		p += n;
-		len -= n;
-	}
-	return 0;
-}
-
 /* Progress wrapper for segment 0's sink: reports after each write. */
 struct progress_sink {
 	struct sync_sink inner;
@@ -224,8 +209,9 @@ int sync_delta_write(struct sync_sig *sig, int new_fd, const struct sync_sink *o
 	int nseg = has_basis && size >= DELTA_PARALLEL_MIN && sysconf(_SC_NPROCESSORS_ONLN) > 1
 			   ? 2
 			   : 1;
+	struct sync_chunk_sink records = {.w = &w, .type = SYNC_DELTA_REC_DATA};
 	struct progress_sink ps = {
-		.inner = {.write = delta_chunk_write, .ctx = &w},
+		.inner = sync_chunk_sink(&records),
 		.progress = &opts->progress,
 		.read_total = &read_total,
 		.size = size,

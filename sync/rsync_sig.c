@@ -34,6 +34,7 @@ struct sync_sig {
 
 struct sync_sig_builder {
 	struct sync_chunk_writer w;
+	struct sync_chunk_sink records; /* librsync output -> records of w */
 	struct sync_rs_pump pump;
 	uint64_t size;
 	uint64_t fed;
@@ -100,21 +101,6 @@ static void encode_hdr(uint8_t *h, uint64_t size, const struct sync_sig_params *
 	sync_put_le32(h + 20, 0);
 }
 
-static int chunk_sink_write(void *ctx, const void *buf, size_t len)
-{
-	struct sync_chunk_writer *w = ctx;
-	const uint8_t *p = buf;
-	while (len) {
-		size_t n = len < SYNC_CHUNK_MAX ? len : SYNC_CHUNK_MAX;
-		int rc = sync_chunk_write(w, SIG_REC_DATA, p, n, NULL, 0);
-		if (rc)
-			return rc;
-		p += n;
-		len -= n;
-	}
-	return 0;
-}
-
 int sync_sig_builder_new(uint64_t size, const struct sync_sig_params *params,
 			 const struct sync_sink *out, struct sync_sig_builder **ret)
 {
@@ -138,7 +124,8 @@ int sync_sig_builder_new(uint64_t size, const struct sync_sig_params *params,
 		return rc;
 	}
 	sync_rs_quiet();
-	struct sync_sink to_chunks = {.write = chunk_sink_write, .ctx = &b->w};
+	b->records = (struct sync_chunk_sink){.w = &b->w, .type = SIG_REC_DATA};
+	struct sync_sink to_chunks = sync_chunk_sink(&b->records);
 	rc = sync_rs_pump_init(&b->pump, rs_sig_begin(p.block_len, p.strong_len, p.rs_magic),
 			       SIG_OUT_BUF, &to_chunks);
 	if (rc) {

@@ -116,11 +116,12 @@ int sync_source_read_full(const struct sync_source *src, void *buf, size_t len)
 	return 0;
 }
 
-int sync_write_all(int fd, const void *buf, size_t len)
+/* Writes all of buf at off, or at the current offset when off < 0. */
+static int write_all_at(int fd, const void *buf, size_t len, int64_t off)
 {
 	const uint8_t *p = buf;
 	while (len) {
-		ssize_t n = write(fd, p, len);
+		ssize_t n = off < 0 ? write(fd, p, len) : pwrite(fd, p, len, (off_t)off);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -130,27 +131,22 @@ int sync_write_all(int fd, const void *buf, size_t len)
 			return -EIO;
 		p += n;
 		len -= (size_t)n;
+		if (off >= 0)
+			off += n;
 	}
 	return 0;
 }
 
+int sync_write_all(int fd, const void *buf, size_t len)
+{
+	return write_all_at(fd, buf, len, -1);
+}
+
 int sync_pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
 {
-	const uint8_t *p = buf;
-	while (len) {
-		ssize_t n = pwrite(fd, p, len, (off_t)off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -EIO;
-		p += n;
-		off += (uint64_t)n;
-		len -= (size_t)n;
-	}
-	return 0;
+	if (off > INT64_MAX)
+		return -EINVAL;
+	return write_all_at(fd, buf, len, (int64_t)off);
 }
 
 ssize_t sync_pread_some(int fd, void *buf, size_t len, uint64_t off)

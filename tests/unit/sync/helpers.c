@@ -46,6 +46,20 @@ const char *th_path(const char *name)
 	return p;
 }
 
+int th_setup(void **state)
+{
+	(void)state;
+	th_tmpdir_create();
+	return 0;
+}
+
+int th_teardown(void **state)
+{
+	(void)state;
+	th_tmpdir_remove();
+	return 0;
+}
+
 void th_seed(uint64_t seed)
 {
 	state = seed * 0x9E3779B97F4A7C15ull + 1;

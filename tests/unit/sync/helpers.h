@@ -10,6 +10,9 @@
 void th_tmpdir_create(void);
 void th_tmpdir_remove(void);
 const char *th_path(const char *name);
+/* cmocka setup/teardown wrappers of the two above. */
+int th_setup(void **state);
+int th_teardown(void **state);
 
 /* Reproducible pseudo-random bytes. */
 void th_seed(uint64_t seed);

@@ -18,20 +18,6 @@
 #include "sync/chunk_stream.h"
 #include "sync/range_delta.h"
 
-static int setup(void **state)
-{
-	(void)state;
-	th_tmpdir_create();
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	th_tmpdir_remove();
-	return 0;
-}
-
 static int open_rw(const char *p, int trunc)
 {
 	int fd = open(p, O_RDWR | O_CREAT | (trunc ? O_TRUNC : 0), 0644);
@@ -311,11 +297,11 @@ static void test_encoder_refusals(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_round_trip_random_ops, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_stream_size, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_corrupt_rejected, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_forged_out_of_bounds, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_encoder_refusals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_round_trip_random_ops, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_stream_size, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_corrupt_rejected, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_forged_out_of_bounds, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_encoder_refusals, th_setup, th_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

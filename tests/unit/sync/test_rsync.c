@@ -17,20 +17,6 @@
 #include "sync/chunk_stream.h"
 #include "sync/rsync_update.h"
 
-static int setup(void **state)
-{
-	(void)state;
-	th_tmpdir_create();
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	th_tmpdir_remove();
-	return 0;
-}
-
 static int open_ro(const char *p)
 {
 	int fd = open(p, O_RDONLY);
@@ -571,19 +557,19 @@ static void test_forged_structure_rejected(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_round_trip_tiny, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_round_trip_scattered_unaligned, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_round_trip_insert_truncate, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_delta_size_tracks_changes, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_corrupt_delta_rejected, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_delta_needs_its_basis, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_kept_signature_chain, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_signature_blob, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_round_trip_tiny, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_round_trip_scattered_unaligned, th_setup,
+						th_teardown),
+		cmocka_unit_test_setup_teardown(test_round_trip_insert_truncate, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_delta_size_tracks_changes, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_corrupt_delta_rejected, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_delta_needs_its_basis, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_kept_signature_chain, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_bad_signature_blob, th_setup, th_teardown),
 		cmocka_unit_test(test_sig_params),
-		cmocka_unit_test_setup_teardown(test_large_file_bounded_memory, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_sink_error_propagates, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_forged_structure_rejected, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_large_file_bounded_memory, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_sink_error_propagates, th_setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_forged_structure_rejected, th_setup, th_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
