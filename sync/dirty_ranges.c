@@ -8,9 +8,9 @@
 #include <string.h>
 
 static const struct sync_dirty_config defaults = {
-	.max_ranges = 4096,
-	.overhead_pct = 5,
-	.overhead_min = 64 * 1024,
+    .max_ranges = 4096,
+    .overhead_pct = 5,
+    .overhead_min = 64 * 1024,
 };
 
 int sync_dirty_init(struct sync_dirty *d, uint64_t base_size, const struct sync_dirty_config *cfg)
@@ -104,8 +104,8 @@ static void coalesce(struct sync_dirty *d)
 	d->covered += added;
 	d->overhead += added;
 	uint64_t written = d->covered - d->overhead;
-	uint64_t allowed = written / 100 * d->cfg.overhead_pct +
-			   written % 100 * d->cfg.overhead_pct / 100;
+	uint64_t allowed =
+	    written / 100 * d->cfg.overhead_pct + written % 100 * d->cfg.overhead_pct / 100;
 	if (allowed < d->cfg.overhead_min)
 		allowed = d->cfg.overhead_min;
 	if (d->overhead > allowed)

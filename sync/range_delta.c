@@ -39,16 +39,15 @@ static int flush_zero(struct sync_chunk_writer *w, uint64_t *zoff, uint64_t *zle
 
 int sync_range_delta_write_ranges(int new_fd, uint64_t base_size, uint64_t new_size,
 				  const struct sync_range *ranges, size_t n,
-				  const struct sync_sink *out,
-				  const struct sync_progress *progress,
+				  const struct sync_sink *out, const struct sync_progress *progress,
 				  struct sync_range_stats *ret)
 {
 	struct sync_range_stats st = {.new_size = new_size};
 	struct sync_chunk_writer w = {0};
 	uint64_t total = 0, done = 0, prev_end = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (ranges[i].len == 0 || ranges[i].off < prev_end ||
-		    ranges[i].off > new_size || ranges[i].len > new_size - ranges[i].off)
+		if (ranges[i].len == 0 || ranges[i].off < prev_end || ranges[i].off > new_size ||
+		    ranges[i].len > new_size - ranges[i].off)
 			return -EINVAL;
 		prev_end = ranges[i].off + ranges[i].len;
 		total += ranges[i].len;
@@ -155,8 +154,8 @@ static int clone_prefix(int from, int to, uint64_t len, uint8_t *buf)
 		if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
 			return -errno;
 		while ((uint64_t)in < len) { /* fallback: plain reads and writes */
-			size_t k = len - (uint64_t)in < RD_PIECE ? (size_t)(len - (uint64_t)in)
-								 : RD_PIECE;
+			size_t k =
+			    len - (uint64_t)in < RD_PIECE ? (size_t)(len - (uint64_t)in) : RD_PIECE;
 			int rc = sync_pread_all(from, buf, k, (uint64_t)in);
 			if (!rc)
 				rc = sync_pwrite_all(to, buf, k, (uint64_t)out);
@@ -187,8 +186,8 @@ static int write_zeros(int fd, uint64_t off, uint64_t len, uint8_t *buf)
 
 /* Parses a stream; with dst >= 0 applies it to dst (already holding the base
  * content), else only validates. prepare runs once the header is checked. */
-static int parse(const struct sync_source *in, int basis_fd, int dst, int clone_to,
-		 uint8_t *buf, struct sync_range_stats *st)
+static int parse(const struct sync_source *in, int basis_fd, int dst, int clone_to, uint8_t *buf,
+		 struct sync_range_stats *st)
 {
 	struct sync_chunk_reader r;
 	uint8_t hdr[RD_HDR_LEN];
@@ -254,8 +253,8 @@ static int parse(const struct sync_source *in, int basis_fd, int dst, int clone_
 		if (type == RD_REC_ZERO) {
 			st->zero_bytes += rlen;
 			if (dst >= 0 && off < keep)
-				rc = write_zeros(dst, off, (off + rlen < keep ? off + rlen : keep) - off,
-						 buf);
+				rc = write_zeros(
+				    dst, off, (off + rlen < keep ? off + rlen : keep) - off, buf);
 			if (rc)
 				break;
 			continue;

@@ -43,8 +43,7 @@ int sync_range_delta_write(int new_fd, const struct sync_dirty *d, const struct 
 /* Same from an explicit list (sorted, disjoint, inside [0, new_size)). */
 int sync_range_delta_write_ranges(int new_fd, uint64_t base_size, uint64_t new_size,
 				  const struct sync_range *ranges, size_t n,
-				  const struct sync_sink *out,
-				  const struct sync_progress *progress,
+				  const struct sync_sink *out, const struct sync_progress *progress,
 				  struct sync_range_stats *ret);
 
 /* Applies a stream to basis_fd (its size must be the stream's base size, else

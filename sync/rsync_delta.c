@@ -30,7 +30,7 @@
 
 #define DELTA_IN_BUF (1u << 20)
 #define DELTA_OUT_BUF (256u * 1024u)
-#define DELTA_SEG_PIPE (16u << 20)	 /* bound on segment 1's waiting output */
+#define DELTA_SEG_PIPE (16u << 20)	/* bound on segment 1's waiting output */
 #define DELTA_PARALLEL_MIN (8ull << 20) /* smaller files: one segment */
 
 struct segment {
@@ -92,7 +92,7 @@ static void *segment_main(void *arg)
 struct tee {
 	int fd;
 	uint64_t size;
-	EVP_MD_CTX *sha;		/* NULL: no hash */
+	EVP_MD_CTX *sha;	       /* NULL: no hash */
 	struct sync_sig_builder *next; /* NULL: no next signature */
 	uint8_t md[32];
 	atomic_bool stop; /* set by the caller on error */
@@ -206,15 +206,14 @@ int sync_delta_write(struct sync_sig *sig, int new_fd, const struct sync_sink *o
 		tee_started = true;
 	}
 	bool has_basis = sig && sync_sig_basis_size(sig) > 0;
-	int nseg = has_basis && size >= DELTA_PARALLEL_MIN && sysconf(_SC_NPROCESSORS_ONLN) > 1
-			   ? 2
-			   : 1;
+	int nseg =
+	    has_basis && size >= DELTA_PARALLEL_MIN && sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 2 : 1;
 	struct sync_chunk_sink records = {.w = &w, .type = SYNC_DELTA_REC_DATA};
 	struct progress_sink ps = {
-		.inner = sync_chunk_sink(&records),
-		.progress = &opts->progress,
-		.read_total = &read_total,
-		.size = size,
+	    .inner = sync_chunk_sink(&records),
+	    .progress = &opts->progress,
+	    .read_total = &read_total,
+	    .size = size,
 	};
 	struct sync_sink seg0_out = {.write = progress_write, .ctx = &ps};
 	uint64_t cut = nseg == 2 ? size / 2 : size;
@@ -287,10 +286,10 @@ int sync_delta_write(struct sync_sig *sig, int new_fd, const struct sync_sink *o
 	sync_progress_report(&opts->progress, size, size);
 	if (ret_stats) {
 		*ret_stats = (struct sync_delta_stats){
-			.new_size = size,
-			.stream_bytes = w.bytes,
-			.literal_bytes = seg[0].lit + seg[1].lit,
-			.copy_bytes = seg[0].copy + seg[1].copy,
+		    .new_size = size,
+		    .stream_bytes = w.bytes,
+		    .literal_bytes = seg[0].lit + seg[1].lit,
+		    .copy_bytes = seg[0].copy + seg[1].copy,
 		};
 		if (tee.sha)
 			memcpy(ret_stats->sha256, tee.md, 32);

@@ -20,11 +20,11 @@
 #define PATCH_IN_BUF (64u * 1024u) /* records are read in pieces */
 
 struct patch_ctx {
-	int basis_fd;	     /* -1: no basis */
+	int basis_fd; /* -1: no basis */
 	uint64_t basis_size;
-	int io_error;	     /* -errno of a failed pread, reported over librsync's */
+	int io_error; /* -errno of a failed pread, reported over librsync's */
 	struct sync_sink out;
-	EVP_MD_CTX *sha;     /* NULL unless hashing */
+	EVP_MD_CTX *sha; /* NULL unless hashing */
 	uint64_t written;
 	uint64_t new_size;
 	const struct sync_progress *progress;
@@ -73,8 +73,8 @@ int sync_patch_apply(int basis_fd, const struct sync_source *in, const struct sy
 	uint8_t want_sha[32];
 	bool have_want = false;
 
-	int rc = sync_chunk_reader_begin(&r, in, SYNC_DELTA_MAGIC, SYNC_DELTA_VERSION, hdr,
-					 sizeof(hdr));
+	int rc =
+	    sync_chunk_reader_begin(&r, in, SYNC_DELTA_MAGIC, SYNC_DELTA_VERSION, hdr, sizeof(hdr));
 	if (rc)
 		return rc;
 	uint64_t basis_size = sync_get_le64(hdr);
@@ -152,8 +152,8 @@ int sync_patch_apply(int basis_fd, const struct sync_source *in, const struct sy
 			goto out;
 		}
 		if (!open) {
-			rc = sync_rs_pump_init(&pump, rs_patch_begin(basis_copy, &c),
-					       PATCH_OUT_BUF, &to_out);
+			rc = sync_rs_pump_init(&pump, rs_patch_begin(basis_copy, &c), PATCH_OUT_BUF,
+					       &to_out);
 			if (rc)
 				goto out;
 			open = true;
@@ -190,10 +190,10 @@ int sync_patch_apply(int basis_fd, const struct sync_source *in, const struct sy
 	}
 	if (ret) {
 		*ret = (struct sync_patch_result){
-			.basis_size = basis_size,
-			.new_size = c.new_size,
-			.stream_bytes = r.bytes,
-			.have_sha256 = c.sha != NULL,
+		    .basis_size = basis_size,
+		    .new_size = c.new_size,
+		    .stream_bytes = r.bytes,
+		    .have_sha256 = c.sha != NULL,
 		};
 		if (c.sha)
 			memcpy(ret->sha256, md, 32);

@@ -63,8 +63,7 @@ int sync_rsync_update(struct sync_sig *sig, int new_fd, int basis_fd, int out_fd
 	rc = sync_mem_pipe_init(&pipe, UPDATE_PIPE_CAP);
 	if (rc)
 		goto out_sig;
-	struct delta_thread t = {
-		.sig = sig, .new_fd = new_fd, .pipe = &pipe, .opts = &opts->delta};
+	struct delta_thread t = {.sig = sig, .new_fd = new_fd, .pipe = &pipe, .opts = &opts->delta};
 	pthread_t tid;
 	rc = -pthread_create(&tid, NULL, delta_main, &t);
 	if (rc)

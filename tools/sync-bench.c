@@ -102,7 +102,8 @@ static int cmd_gen(int argc, char **argv)
 	snprintf(wpath, sizeof(wpath), "%s.writes", argv[4]);
 	FILE *wf = fopen(wpath, "w");
 	for (size_t off = mid; off < size + ins; off += 1u << 20) /* tail rewritten */
-		fprintf(wf, "%zu %zu\n", off, size + ins - off < (1u << 20) ? size + ins - off : (size_t)1 << 20);
+		fprintf(wf, "%zu %zu\n", off,
+			size + ins - off < (1u << 20) ? size + ins - off : (size_t)1 << 20);
 	fclose(wf);
 	/* scattered: 1% of the 4 KiB blocks, distinct, rewritten in place */
 	size_t blocks = size / 4096, changes = blocks / 100;
@@ -147,10 +148,10 @@ static int cmd_sig(int argc, char **argv)
 		p.block_len = (uint32_t)atol(argv[4]);
 		p.strong_len = 0;
 		if (argc > 5)
-			p.rs_magic = !strcmp(argv[5], "blake2")	  ? RS_BLAKE2_SIG_MAGIC
-				     : !strcmp(argv[5], "rkmd4")  ? RS_RK_MD4_SIG_MAGIC
+			p.rs_magic = !strcmp(argv[5], "blake2")	    ? RS_BLAKE2_SIG_MAGIC
+				     : !strcmp(argv[5], "rkmd4")    ? RS_RK_MD4_SIG_MAGIC
 				     : !strcmp(argv[5], "rkblake2") ? RS_RK_BLAKE2_SIG_MAGIC
-								  : RS_MD4_SIG_MAGIC;
+								    : RS_MD4_SIG_MAGIC;
 		int rc = sync_sig_params_check((uint64_t)st.st_size, &p);
 		if (rc)
 			die_rc("params", rc);
@@ -210,8 +211,8 @@ static int cmd_rsync(int argc, char **argv)
 		die_rc("rename", -errno);
 	double dt = now_s() - t0;
 	printf("rsync seconds=%.4f bytes=%llu literal=%llu new_size=%llu\n", dt,
-	       (unsigned long long)st.delta.stream_bytes, (unsigned long long)st.delta.literal_bytes,
-	       (unsigned long long)st.delta.new_size);
+	       (unsigned long long)st.delta.stream_bytes,
+	       (unsigned long long)st.delta.literal_bytes, (unsigned long long)st.delta.new_size);
 	sync_sig_free(sig);
 	close(new_fd);
 	close(basis_fd);

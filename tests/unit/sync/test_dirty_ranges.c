@@ -202,12 +202,12 @@ static void test_edges(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_merge),
-		cmocka_unit_test(test_matches_byte_map),
-		cmocka_unit_test(test_coalesce_bounded),
-		cmocka_unit_test(test_overflow_turns_unknown),
-		cmocka_unit_test(test_truncate_and_growth),
-		cmocka_unit_test(test_edges),
+	    cmocka_unit_test(test_merge),
+	    cmocka_unit_test(test_matches_byte_map),
+	    cmocka_unit_test(test_coalesce_bounded),
+	    cmocka_unit_test(test_overflow_turns_unknown),
+	    cmocka_unit_test(test_truncate_and_growth),
+	    cmocka_unit_test(test_edges),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

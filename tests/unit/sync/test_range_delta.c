@@ -85,7 +85,8 @@ static void test_round_trip_random_ops(void **state)
 		for (int op = 0; op < 40; op++) {
 			uint64_t size = d.size, r = th_rand() % 10;
 			if (r < 7) { /* write, sometimes past the end */
-				uint64_t off = th_rand() % (size + 100000), len = 1 + th_rand() % 8192;
+				uint64_t off = th_rand() % (size + 100000),
+					 len = 1 + th_rand() % 8192;
 				th_random(buf, len);
 				assert_int_equal(pwrite(fd, buf, len, (off_t)off), (ssize_t)len);
 				sync_dirty_write(&d, off, len);
@@ -219,7 +220,8 @@ static void forge(struct sync_membuf *m, uint64_t base, uint64_t size, const uin
 		if (recs[i][0] == 1)
 			assert_int_equal(sync_chunk_write(&w, 1, h, 8, data, recs[i][2]), 0);
 		else
-			assert_int_equal(sync_chunk_write(&w, (uint8_t)recs[i][0], h, 16, NULL, 0), 0);
+			assert_int_equal(sync_chunk_write(&w, (uint8_t)recs[i][0], h, 16, NULL, 0),
+					 0);
 	}
 	assert_int_equal(sync_chunk_writer_end(&w), 0);
 	sync_chunk_writer_release(&w);
@@ -238,13 +240,13 @@ static void test_forged_out_of_bounds(void **state)
 	th_write_random_file(basep, 10000);
 	copy_file(basep, keep);
 	const uint64_t cases[][2][3] = {
-		{{1, 9000, 2000}, {0, 0, 0}},	      /* DATA past the end */
-		{{2, 5000, UINT64_MAX}, {0, 0, 0}},   /* ZERO wrapping around */
-		{{1, 100, 100}, {1, 150, 100}},	      /* overlapping */
-		{{1, 500, 100}, {1, 100, 100}},	      /* out of order */
-		{{2, 100, 0}, {0, 0, 0}},	      /* empty run */
-		{{7, 100, 10}, {0, 0, 0}},	      /* unknown record type */
-		{{1, UINT64_MAX - 10, 100}, {0, 0, 0}}, /* offset wrap */
+	    {{1, 9000, 2000}, {0, 0, 0}},	    /* DATA past the end */
+	    {{2, 5000, UINT64_MAX}, {0, 0, 0}},	    /* ZERO wrapping around */
+	    {{1, 100, 100}, {1, 150, 100}},	    /* overlapping */
+	    {{1, 500, 100}, {1, 100, 100}},	    /* out of order */
+	    {{2, 100, 0}, {0, 0, 0}},		    /* empty run */
+	    {{7, 100, 10}, {0, 0, 0}},		    /* unknown record type */
+	    {{1, UINT64_MAX - 10, 100}, {0, 0, 0}}, /* offset wrap */
 	};
 	const int counts[] = {1, 1, 2, 2, 1, 1, 1};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -297,11 +299,11 @@ static void test_encoder_refusals(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_round_trip_random_ops, th_setup, th_teardown),
-		cmocka_unit_test_setup_teardown(test_stream_size, th_setup, th_teardown),
-		cmocka_unit_test_setup_teardown(test_corrupt_rejected, th_setup, th_teardown),
-		cmocka_unit_test_setup_teardown(test_forged_out_of_bounds, th_setup, th_teardown),
-		cmocka_unit_test_setup_teardown(test_encoder_refusals, th_setup, th_teardown),
+	    cmocka_unit_test_setup_teardown(test_round_trip_random_ops, th_setup, th_teardown),
+	    cmocka_unit_test_setup_teardown(test_stream_size, th_setup, th_teardown),
+	    cmocka_unit_test_setup_teardown(test_corrupt_rejected, th_setup, th_teardown),
+	    cmocka_unit_test_setup_teardown(test_forged_out_of_bounds, th_setup, th_teardown),
+	    cmocka_unit_test_setup_teardown(test_encoder_refusals, th_setup, th_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -446,8 +446,8 @@ static void test_large_file_bounded_memory(void **state)
 	dp = (struct progress_probe){.monotonic = 1, .rss0 = dp.rss0, .rss_max = dp.rss_max};
 	int nfd = open_ro(newp), bfd = open_ro(oldp), ofd = open_new(th_path("out"));
 	struct sync_update_opts opts = {
-		.delta = {.progress = {.fn = on_progress, .ctx = &dp}},
-		.patch = {.progress = {.fn = on_progress, .ctx = &pp}, .want_sha256 = true},
+	    .delta = {.progress = {.fn = on_progress, .ctx = &dp}},
+	    .patch = {.progress = {.fn = on_progress, .ctx = &pp}, .want_sha256 = true},
 	};
 	struct sync_update_stats st;
 	assert_int_equal(sync_rsync_update(sig, nfd, bfd, ofd, &opts, &st), 0);
@@ -557,19 +557,19 @@ static void test_forged_structure_rejected(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_round_trip_tiny, th_setup, th_teardown),
-		cmocka_unit_test_setup_teardown(test_round_trip_scattered_unaligned, th_setup,
-						th_teardown),
-		cmocka_unit_test_setup_teardown(test_round_trip_insert_truncate, th_setup, th_teardown),
-		cmocka_unit_test_setup_teardown(test_delta_size_tracks_changes, th_setup, th_teardown),
-		cmocka_unit_test_setup_teardown(test_corrupt_delta_rejected, th_setup, th_teardown),
-		cmocka_unit_test_setup_teardown(test_delta_needs_its_basis, th_setup, th_teardown),
-		cmocka_unit_test_setup_teardown(test_kept_signature_chain, th_setup, th_teardown),
-		cmocka_unit_test_setup_teardown(test_bad_signature_blob, th_setup, th_teardown),
-		cmocka_unit_test(test_sig_params),
-		cmocka_unit_test_setup_teardown(test_large_file_bounded_memory, th_setup, th_teardown),
-		cmocka_unit_test_setup_teardown(test_sink_error_propagates, th_setup, th_teardown),
-		cmocka_unit_test_setup_teardown(test_forged_structure_rejected, th_setup, th_teardown),
+	    cmocka_unit_test_setup_teardown(test_round_trip_tiny, th_setup, th_teardown),
+	    cmocka_unit_test_setup_teardown(test_round_trip_scattered_unaligned, th_setup,
+					    th_teardown),
+	    cmocka_unit_test_setup_teardown(test_round_trip_insert_truncate, th_setup, th_teardown),
+	    cmocka_unit_test_setup_teardown(test_delta_size_tracks_changes, th_setup, th_teardown),
+	    cmocka_unit_test_setup_teardown(test_corrupt_delta_rejected, th_setup, th_teardown),
+	    cmocka_unit_test_setup_teardown(test_delta_needs_its_basis, th_setup, th_teardown),
+	    cmocka_unit_test_setup_teardown(test_kept_signature_chain, th_setup, th_teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_signature_blob, th_setup, th_teardown),
+	    cmocka_unit_test(test_sig_params),
+	    cmocka_unit_test_setup_teardown(test_large_file_bounded_memory, th_setup, th_teardown),
+	    cmocka_unit_test_setup_teardown(test_sink_error_propagates, th_setup, th_teardown),
+	    cmocka_unit_test_setup_teardown(test_forged_structure_rejected, th_setup, th_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
