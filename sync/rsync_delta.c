@@ -33,6 +33,35 @@
 #define DELTA_SEG_PIPE (16u << 20)	/* bound on segment 1's waiting output */
 #define DELTA_PARALLEL_MIN (8ull << 20) /* smaller files: one segment */
 
+/* Progress of the whole file, reported from the calling thread only: after
+ * each input chunk of segment 0 and each write forwarded from segment 1. */
+struct progress_sink {
+	struct sync_sink inner;
+	const struct sync_progress *progress;
+	atomic_uint_least64_t *read_total;
+	uint64_t size;
+	uint64_t last;
+};
+
+static void report(struct progress_sink *ps)
+{
+	uint64_t done = atomic_load(ps->read_total);
+	if (done > ps->size)
+		done = ps->size;
+	if (done > ps->last) {
+		ps->last = done;
+		sync_progress_report(ps->progress, done, ps->size);
+	}
+}
+
+static int progress_write(void *ctx, const void *buf, size_t len)
+{
+	struct progress_sink *ps = ctx;
+	int rc = ps->inner.write(ps->inner.ctx, buf, len);
+	report(ps);
+	return rc;
+}
+
 struct segment {
 	rs_signature_t *rs; /* NULL: full copy (literal data only) */
 	int fd;
@@ -41,6 +70,7 @@ struct segment {
 	atomic_uint_least64_t *read_total;
 	uint64_t lit, copy;
 	struct sync_mem_pipe *pipe; /* worker only: closed or aborted at the end */
+	struct progress_sink *ps;   /* calling thread only: progress to report */
 	int rc;
 };
 
@@ -64,6 +94,8 @@ static int run_segment(struct segment *s)
 			rc = sync_rs_pump_feed(&pump, buf, want, false);
 		off += want;
 		atomic_fetch_add(s->read_total, want);
+		if (s->ps)
+			report(s->ps);
 	}
 	if (!rc)
 		rc = sync_rs_pump_feed(&pump, NULL, 0, true);
@@ -127,34 +159,6 @@ static void *tee_main(void *arg)
 	return NULL;
 }
 
-/* Progress wrapper for segment 0's sink: reports after each write. */
-struct progress_sink {
-	struct sync_sink inner;
-	const struct sync_progress *progress;
-	atomic_uint_least64_t *read_total;
-	uint64_t size;
-	uint64_t last;
-};
-
-static void report(struct progress_sink *ps)
-{
-	uint64_t done = atomic_load(ps->read_total);
-	if (done > ps->size)
-		done = ps->size;
-	if (done > ps->last) {
-		ps->last = done;
-		sync_progress_report(ps->progress, done, ps->size);
-	}
-}
-
-static int progress_write(void *ctx, const void *buf, size_t len)
-{
-	struct progress_sink *ps = ctx;
-	int rc = ps->inner.write(ps->inner.ctx, buf, len);
-	report(ps);
-	return rc;
-}
-
 int sync_delta_write(struct sync_sig *sig, int new_fd, const struct sync_sink *out,
 		     const struct sync_delta_opts *opts, struct sync_delta_stats *ret_stats)
 {
@@ -215,14 +219,19 @@ int sync_delta_write(struct sync_sig *sig, int new_fd, const struct sync_sink *o
 	    .read_total = &read_total,
 	    .size = size,
 	};
-	struct sync_sink seg0_out = {.write = progress_write, .ctx = &ps};
-	uint64_t cut = nseg == 2 ? size / 2 : size;
+	uint64_t cut = size;
+	if (nseg == 2) { /* at a block boundary: unshifted data still matches */
+		struct sync_sig_params sp;
+		sync_sig_get_params(sig, &sp);
+		cut = size / 2 / sp.block_len * sp.block_len;
+	}
 	seg[0] = (struct segment){.rs = has_basis ? sync_sig_rs(sig, 0) : NULL,
 				  .fd = new_fd,
 				  .off = 0,
 				  .len = cut,
-				  .out = seg0_out,
-				  .read_total = &read_total};
+				  .out = ps.inner,
+				  .read_total = &read_total,
+				  .ps = &ps};
 	if (nseg == 2) {
 		rc = sync_mem_pipe_init(&pipe, DELTA_SEG_PIPE);
 		if (rc)

@@ -554,6 +554,34 @@ static void test_forged_structure_rejected(void **state)
 	sync_membuf_release(&d);
 }
 
+/* Progress advances while the delta reads an unchanged file (no output is
+ * produced until a match run ends), and ends at the file size. */
+static void test_progress_on_unchanged_file(void **state)
+{
+	(void)state;
+	th_seed(12);
+	uint64_t len = 24u << 20;
+	char p[256];
+	strcpy(p, th_path("same"));
+	th_write_random_file(p, len);
+	struct sync_sig *sig = sig_of(p);
+	struct progress_probe pr = {.monotonic = 1};
+	struct sync_delta_opts opts = {.progress = {.fn = on_progress, .ctx = &pr}};
+	uint64_t bytes = 0;
+	struct sync_sink sink = sync_sink_count(&bytes);
+	struct sync_delta_stats st;
+	int fd = open_ro(p);
+	assert_int_equal(sync_delta_write(sig, fd, &sink, &opts, &st), 0);
+	close(fd);
+	sync_sig_free(sig);
+	assert_true(pr.monotonic);
+	assert_true(pr.calls >= 8);
+	assert_int_equal(pr.last_done, len);
+	assert_int_equal(pr.total, len);
+	assert_int_equal(st.literal_bytes, 0);
+	assert_true(bytes < 4096);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -570,6 +598,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_large_file_bounded_memory, th_setup, th_teardown),
 	    cmocka_unit_test_setup_teardown(test_sink_error_propagates, th_setup, th_teardown),
 	    cmocka_unit_test_setup_teardown(test_forged_structure_rejected, th_setup, th_teardown),
+	    cmocka_unit_test_setup_teardown(test_progress_on_unchanged_file, th_setup, th_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
