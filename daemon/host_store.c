@@ -1,5 +1,6 @@
 /* Host store: see host_store.h for the layout and guarantees. */
 #include "daemon/host_store.h"
+#include "sync/sync_io.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -220,37 +221,12 @@ int daemon_store_create(struct daemon_store *s, const uint8_t id[16], uint64_t v
 	return writer_new(s, id, version, size, ret);
 }
 
-/* Copies len bytes of in to out from offset 0: copy_file_range (reflink or
- * in-kernel copy where the filesystem can), read/write otherwise. */
+/* Copies len bytes of in to out from offset 0 (reflink / in-kernel copy where
+ * the filesystem can). */
 static int clone_range(int in, int out, uint64_t len)
 {
-	loff_t ioff = 0, ooff = 0;
-	while ((uint64_t)ioff < len) {
-		ssize_t n = copy_file_range(in, &ioff, out, &ooff, len - (uint64_t)ioff, 0);
-		if (n > 0)
-			continue;
-		if (n == 0)
-			return -EIO;
-		if (errno == EINTR)
-			continue;
-		if (errno != EXDEV && errno != ENOSYS && errno != EOPNOTSUPP && errno != EINVAL)
-			return -errno;
-		/* fallback */
-		char buf[65536];
-		while ((uint64_t)ioff < len) {
-			size_t want = len - (uint64_t)ioff < sizeof(buf)
-					  ? (size_t)(len - (uint64_t)ioff)
-					  : sizeof(buf);
-			ssize_t rn = pread(in, buf, want, ioff);
-			if (rn <= 0)
-				return rn < 0 ? -errno : -EIO;
-			if (pwrite(out, buf, (size_t)rn, ooff) != rn)
-				return -EIO;
-			ioff += rn;
-			ooff += rn;
-		}
-	}
-	return 0;
+	char buf[65536];
+	return sync_copy_prefix(in, out, len, buf, sizeof(buf));
 }
 
 int daemon_store_create_from(struct daemon_store *s, const uint8_t id[16], uint64_t base,

@@ -139,35 +139,6 @@ static ssize_t tee_read(void *ctx, void *buf, size_t cap)
 	return n;
 }
 
-/* Copies the first len bytes of from into to (kernel-side where possible). */
-static int clone_prefix(int from, int to, uint64_t len, uint8_t *buf)
-{
-	loff_t in = 0, out = 0;
-	while ((uint64_t)in < len) {
-		ssize_t n = copy_file_range(from, &in, to, &out, (size_t)(len - (uint64_t)in), 0);
-		if (n > 0)
-			continue;
-		if (n == 0)
-			return -EIO;
-		if (errno == EINTR)
-			continue;
-		if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
-			return -errno;
-		while ((uint64_t)in < len) { /* fallback: plain reads and writes */
-			size_t k =
-			    len - (uint64_t)in < RD_PIECE ? (size_t)(len - (uint64_t)in) : RD_PIECE;
-			int rc = sync_pread_all(from, buf, k, (uint64_t)in);
-			if (!rc)
-				rc = sync_pwrite_all(to, buf, k, (uint64_t)out);
-			if (rc)
-				return rc;
-			in += (loff_t)k;
-			out += (loff_t)k;
-		}
-	}
-	return 0;
-}
-
 static int write_zeros(int fd, uint64_t off, uint64_t len, uint8_t *buf)
 {
 	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) == 0)
@@ -215,7 +186,7 @@ static int parse(const struct sync_source *in, int basis_fd, int dst, int clone_
 			rc = -errno;
 			goto out;
 		}
-		rc = clone_prefix(basis_fd, clone_to, keep, buf);
+		rc = sync_copy_prefix(basis_fd, clone_to, keep, buf, RD_PIECE);
 		if (rc)
 			goto out;
 	}

@@ -174,3 +174,30 @@ int sync_pread_all(int fd, void *buf, size_t len, uint64_t off)
 		return (int)n;
 	return (size_t)n == len ? 0 : -EIO;
 }
+
+int sync_copy_prefix(int from, int to, uint64_t len, void *buf, size_t bufsize)
+{
+	loff_t in = 0, out = 0;
+	while ((uint64_t)in < len) {
+		ssize_t n = copy_file_range(from, &in, to, &out, (size_t)(len - (uint64_t)in), 0);
+		if (n > 0)
+			continue;
+		if (n == 0)
+			return -EIO;
+		if (errno == EINTR)
+			continue;
+		if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
+			return -errno;
+		while ((uint64_t)in < len) { /* fallback: plain reads and writes */
+			size_t k = len - (uint64_t)in < bufsize ? (size_t)(len - (uint64_t)in) : bufsize;
+			int rc = sync_pread_all(from, buf, k, (uint64_t)in);
+			if (!rc)
+				rc = sync_pwrite_all(to, buf, k, (uint64_t)out);
+			if (rc)
+				return rc;
+			in += (loff_t)k;
+			out += (loff_t)k;
+		}
+	}
+	return 0;
+}

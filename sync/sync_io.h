@@ -73,6 +73,12 @@ int sync_write_all(int fd, const void *buf, size_t len);
 int sync_pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
 int sync_pread_all(int fd, void *buf, size_t len, uint64_t off);
 
+/* Copies the first len bytes of from into to, offset 0 to offset 0: with
+ * copy_file_range (reflink or in-kernel copy where the filesystem can), else
+ * with pread/pwrite through buf (bufsize bytes, caller-owned). 0 or -errno;
+ * -EIO if from is shorter than len. */
+int sync_copy_prefix(int from, int to, uint64_t len, void *buf, size_t bufsize);
+
 /* Reads up to len bytes at off: bytes read (short only at end of file) or -errno. */
 ssize_t sync_pread_some(int fd, void *buf, size_t len, uint64_t off);
 
