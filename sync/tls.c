@@ -194,6 +194,28 @@ static void handshake_reason(struct sync_tls_conn *c, int r, char *why, size_t w
 		ssl_reason(why, whylen, "TLS handshake failed");
 }
 
+/* Drives the handshake step (SSL_accept or SSL_connect) to completion within
+ * the deadline. On failure says why, closes c and returns -ETIMEDOUT or
+ * -EACCES (refused: certificate, CA, protocol version...). */
+static int finish_handshake(struct sync_tls_conn *c, int (*step)(SSL *), uint64_t deadline_ms,
+			    struct sync_tls_conn **ret, char *why, size_t whylen)
+{
+	for (;;) {
+		int s = step(c->ssl);
+		if (s == 1)
+			break;
+		int r = ssl_wait(c, s, deadline_ms);
+		if (r < 0) {
+			handshake_reason(c, r, why, whylen);
+			sync_tls_close(c);
+			return r == -ETIMEDOUT ? r : -EACCES;
+		}
+	}
+	record_peer(c);
+	*ret = c;
+	return 0;
+}
+
 int sync_tls_accept(struct sync_tls_ctx *ctx, int fd, uint64_t deadline_ms,
 		    struct sync_tls_conn **ret, char *why, size_t whylen)
 {
@@ -239,22 +261,7 @@ int sync_tls_accept(struct sync_tls_ctx *ctx, int fd, uint64_t deadline_ms,
 		r = -ENOMEM;
 		goto fail_fd;
 	}
-	for (;;) {
-		int s = SSL_accept(c->ssl);
-		if (s == 1)
-			break;
-		r = ssl_wait(c, s, deadline_ms);
-		if (r < 0) {
-			handshake_reason(c, r, why, whylen);
-			if (r != -ETIMEDOUT)
-				r = -EACCES;
-			sync_tls_close(c);
-			return r;
-		}
-	}
-	record_peer(c);
-	*ret = c;
-	return 0;
+	return finish_handshake(c, SSL_accept, deadline_ms, ret, why, whylen);
 fail_fd:
 	close(fd);
 	return r;
@@ -329,22 +336,7 @@ int sync_tls_connect(struct sync_tls_ctx *ctx, const char *host, uint16_t port,
 		X509_VERIFY_PARAM_set1_ip_asc(vp, host);
 	else
 		X509_VERIFY_PARAM_set1_host(vp, host, 0);
-	for (;;) {
-		int s = SSL_connect(c->ssl);
-		if (s == 1)
-			break;
-		r = ssl_wait(c, s, deadline_ms);
-		if (r < 0) {
-			handshake_reason(c, r, why, whylen);
-			if (r != -ETIMEDOUT)
-				r = -EACCES;
-			sync_tls_close(c);
-			return r;
-		}
-	}
-	record_peer(c);
-	*ret = c;
-	return 0;
+	return finish_handshake(c, SSL_connect, deadline_ms, ret, why, whylen);
 }
 
 static int io_fail(int r)
