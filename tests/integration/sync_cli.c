@@ -14,13 +14,15 @@
  *     delete H:P ID VER
  *     hold H:P MS                   connect, ping, keep the connection MS ms
  *     signature H:P ID VER OUT      librsync signature of a copy into OUT
- *     delta H:P ID BASE VER FILE [--corrupt]
+ *     delta H:P ID BASE VER FILE [--corrupt | --sig-of=V]
  *                                   librsync update of BASE to FILE's content
  *                                   as VER: fetch BASE's signature, compute
  *                                   the delta in memory, send it; prints
  *                                   sig_bytes, delta_bytes, literal_bytes.
  *                                   --corrupt (test-only) flips bytes in the
- *                                   middle of the delta stream before sending
+ *                                   middle of the delta stream before sending;
+ *                                   --sig-of=V (test-only) computes the delta
+ *                                   from version V's signature (wrong basis)
  *       (both then ping on the same connection: "connection usable")
  *     fallback ID VER OFF LEN OUT H:P [H:P...]   prints the index that answered
  *     plain H:P                     plaintext frame; exit 0 if refused
@@ -134,7 +136,7 @@ static long mem_source(void *arg, void *buf, size_t cap)
  * from shadowd, the delta is computed here (in memory: a test driver) and
  * streamed back with the content's SHA-256. */
 static int rsync_delta(struct sync_client *c, const uint8_t id[16], uint64_t base, uint64_t ver,
-		       const char *path, int corrupt)
+		       uint64_t sig_ver, const char *path, int corrupt)
 {
 	struct sync_membuf sigbuf = {0}, dbuf = {0};
 	struct sync_sink ss = sync_sink_mem(&sigbuf), ds = sync_sink_mem(&dbuf);
@@ -145,7 +147,7 @@ static int rsync_delta(struct sync_client *c, const uint8_t id[16], uint64_t bas
 	int fd = open(path, O_RDONLY);
 	if (fd < 0)
 		return -errno;
-	int r = sync_client_signature(c, id, base, sink_forward, &ss, timeout_ms);
+	int r = sync_client_signature(c, id, sig_ver, sink_forward, &ss, timeout_ms);
 	if (!r) {
 		struct sync_memreader mr = {sigbuf.data, sigbuf.len, 0};
 		struct sync_source src = sync_source_mem(&mr);
@@ -252,6 +254,7 @@ int main(int argc, char **argv)
 	uint16_t port;
 	uint8_t id[16];
 	int i = 1, r = 0, st = 1, bad_sha = 0, corrupt = 0;
+	const char *sig_of = NULL;
 
 	for (; i + 1 < argc && argv[i][0] == '-'; i += 2) {
 		if (!strcmp(argv[i], "--cert"))
@@ -275,6 +278,9 @@ int main(int argc, char **argv)
 		na--;
 	} else if (na > 0 && !strcmp(a[na - 1], "--corrupt")) {
 		corrupt = 1;
+		na--;
+	} else if (na > 0 && !strncmp(a[na - 1], "--sig-of=", 9)) {
+		sig_of = a[na - 1] + 9;
 		na--;
 	}
 	if (!strcmp(cmd, "plain")) {
@@ -450,8 +456,9 @@ int main(int argc, char **argv)
 		if (sync_client_ping(c, timeout_ms) == 0)
 			fprintf(stderr, "connection usable\n");
 	} else if (!strcmp(cmd, "delta") && na == 5 && !parse_id(a[1], id)) {
-		r = rsync_delta(c, id, strtoull(a[2], NULL, 0), strtoull(a[3], NULL, 0), a[4],
-				corrupt);
+		uint64_t base = strtoull(a[2], NULL, 0);
+		r = rsync_delta(c, id, base, strtoull(a[3], NULL, 0),
+				sig_of ? strtoull(sig_of, NULL, 0) : base, a[4], corrupt);
 		if (sync_client_ping(c, timeout_ms) == 0)
 			fprintf(stderr, "connection usable\n");
 	} else if (!strcmp(cmd, "hold") && na == 2) {

@@ -154,6 +154,25 @@ grep -q "DELTA.*refused" "$LOG_A" || it_fail "server did not log the refused del
 cli get 127.0.0.1:$PA $ID2 3 "$T/gotr3" 2>/dev/null && it_fail "version 3 exists after a corrupt delta"
 it_check "r2 after corrupt delta" cli get 127.0.0.1:$PA $ID2 2 "$T/gotr2b" 2>/dev/null
 cmp -s "$T/r2" "$T/gotr2b" || it_fail "version 2 changed after a corrupt delta"
+# A delta made for another basis is rejected, the basis stays valid: from
+# v2's signature applied to unrelated content of the same size (the result's
+# SHA-256 mismatches), and to a copy of another size (-ESTALE).
+head -c $((16 << 20)) /dev/urandom >"$T/other"
+it_check "put other" cli put 127.0.0.1:$PA $ID2 8 "$T/other" 2>/dev/null
+cli delta 127.0.0.1:$PA $ID2 8 3 "$T/r3" --sig-of=2 >/dev/null 2>"$T/err" && it_fail "delta for another basis accepted"
+grep -q "connection usable" "$T/err" || it_fail "wrong-basis delta: $(cat "$T/err")"
+echo "wrong-basis delta rejected: $(grep "sync_cli:" "$T/err")"
+it_check "other after wrong-basis delta" cli get 127.0.0.1:$PA $ID2 8 "$T/gotother" 2>/dev/null
+cmp -s "$T/other" "$T/gotother" || it_fail "the wrong basis changed"
+head -c 100000 /dev/urandom >"$T/small"
+it_check "put small" cli put 127.0.0.1:$PA $ID2 7 "$T/small" 2>/dev/null
+cli delta 127.0.0.1:$PA $ID2 7 3 "$T/r3" --sig-of=2 >/dev/null 2>"$T/err" && it_fail "delta for another size accepted"
+# (the wire has no status for ESTALE: the client sees EIO; the server logs it)
+grep -q "connection usable" "$T/err" && grep -q "DELTA_BEGIN of a copy refused: Stale file handle" "$LOG_A" ||
+  it_fail "wrong-size basis: $(cat "$T/err") $(tail -2 "$LOG_A")"
+cli get 127.0.0.1:$PA $ID2 3 "$T/gotr3" 2>/dev/null && it_fail "version 3 exists after wrong-basis deltas"
+it_check "r2 after wrong-basis delta" cli get 127.0.0.1:$PA $ID2 2 "$T/gotr2c" 2>/dev/null
+cmp -s "$T/r2" "$T/gotr2c" || it_fail "version 2 changed after a wrong-basis delta"
 # The same delta, intact, then applies.
 it_check "delta r3" cli delta 127.0.0.1:$PA $ID2 2 3 "$T/r3" >/dev/null 2>&1
 it_check "get r3" cli get 127.0.0.1:$PA $ID2 3 "$T/gotr3" 2>/dev/null
