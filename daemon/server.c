@@ -173,7 +173,7 @@ static int serve_upload(struct conn *c, const struct sync_wire_msg *b, int err, 
 		else if (type == SYNC_WIRE_UPDATE_BEGIN)
 			err = daemon_store_create_from(st, b->id, b->base, b->version, b->size, &w);
 		else if (!ops || !ops->patch)
-			err = -ENOTSUP; /* TODO(delta): set by the delta library at merge */
+			err = -ENOTSUP; /* no delta ops configured */
 		else if (!(err = daemon_store_open_copy(st, b->id, b->base, &basis, NULL)))
 			err = daemon_store_create(st, b->id, b->version, b->size, &w);
 	}
@@ -231,7 +231,7 @@ static int serve_signature(struct conn *c, const struct sync_wire_msg *m, int er
 	const struct daemon_delta_ops *ops = c->srv->cfg.delta;
 	int fd = -1;
 	if (!err && (!ops || !ops->signature))
-		err = -ENOTSUP; /* TODO(delta): set by the delta library at merge */
+		err = -ENOTSUP; /* no delta ops configured */
 	if (!err)
 		err = daemon_store_open_copy(c->srv->cfg.store, m->id, m->version, &fd, NULL);
 	if (!err) {

@@ -22,7 +22,7 @@
 #include "daemon/throttle.h"
 #include "sync/tls.h"
 
-/* Delta-library hooks (TODO(delta): wire sync/delta_* in at merge time). */
+/* Delta-library hooks; shadowd passes daemon_delta_ops_librsync() (delta_ops.h). */
 struct daemon_delta_ops {
 	void *ctx;
 	/* Writes the librsync signature of basis_fd through emit (each call one

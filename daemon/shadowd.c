@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "daemon/delta_ops.h"
 #include "daemon/fault_inject.h"
 #include "daemon/host_store.h"
 #include "daemon/load.h"
@@ -212,7 +213,7 @@ int main(int argc, char **argv)
 	    .throttle = (cap_read > 0 || cap_iops > 0) ? &throttle : NULL,
 	    .fault = (lat_ms > 0 || err_rate > 0) ? &fault : NULL,
 	    .load = load,
-	    .delta = NULL, /* TODO(delta): &sync_delta_server_ops from sync/delta_* */
+	    .delta = daemon_delta_ops_librsync(),
 	};
 	r = daemon_server_new(&cfg, &g_server);
 	if (r < 0) {

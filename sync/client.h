@@ -59,7 +59,7 @@ int sync_client_update(struct sync_client *c, const uint8_t id[16], uint64_t bas
 
 /* librsync: signature of (id, version) streamed to sink; a delta pulled from
  * source (returns bytes, 0 at end, -errno) applied to base to make version.
- * The server answers -ENOTSUP until the delta library is wired in. */
+ * A server built without delta ops answers -ENOTSUP. */
 int sync_client_signature(struct sync_client *c, const uint8_t id[16], uint64_t version,
 			  int (*sink)(void *arg, const void *buf, size_t len), void *arg,
 			  unsigned timeout_ms);

@@ -159,8 +159,12 @@ echo "known: bytes/changed scat=$kb_s ins=$kb_i (target <= 1.05); time/rsync sca
 echo "librsync kept sig: bytes/rsync scat=$lb_s ins=$lb_i (target <= 1.1); time/rsync scat=$lt_s ins=$lt_i (target <= 1.5)"
 
 tls=NA
+# Full copy over TLS vs cp (tls_copy.sh, same size and runs, this build);
+# its lines are shown on stderr; NA if it cannot run.
 if [ -x "$ROOT/tests/bench/tls_copy.sh" ]; then
-  tls=$("$ROOT/tests/bench/tls_copy.sh" | sed -n 's/.*tls_copy_vs_cp=\([^ ]*\).*/\1/p' | tail -1)
+  ninja -C "$BUILD" -j2 daemon/shadowd tools/shadowctl tests/integration/sync_cli >/dev/null || true
+  tls=$("$ROOT/tests/bench/tls_copy.sh" "$BUILD" "$MIB" "$REPS" | tee /dev/stderr |
+    sed -n 's/.*tls_copy_vs_cp=\([^ ]*\).*/\1/p' | tail -1) || tls=NA
   [ -n "$tls" ] || tls=NA
 fi
 echo "sync: known_bytes_vs_changed=$(max "$kb_s" "$kb_i") known_time_vs_rsync=$(max "$kt_s" "$kt_i") bytes_vs_rsync=$(max "$lb_s" "$lb_i") time_vs_rsync=$(max "$lt_s" "$lt_i") tls_copy_vs_cp=$tls"

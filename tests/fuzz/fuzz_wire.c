@@ -92,7 +92,8 @@ static void add_frame(uint8_t type, uint16_t flags, int32_t status, const uint8_
 	if (nseeds == MAXSEED || n + SYNC_WIRE_HEADER_SIZE > MAXLEN)
 		return;
 	sync_wire_header_encode(&h, seeds[nseeds]);
-	memcpy(seeds[nseeds] + SYNC_WIRE_HEADER_SIZE, p, n);
+	if (n)
+		memcpy(seeds[nseeds] + SYNC_WIRE_HEADER_SIZE, p, n);
 	seed_len[nseeds++] = n + SYNC_WIRE_HEADER_SIZE;
 }
 

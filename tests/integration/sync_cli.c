@@ -14,7 +14,15 @@
  *     delete H:P ID VER
  *     hold H:P MS                   connect, ping, keep the connection MS ms
  *     signature H:P ID VER OUT      librsync signature of a copy into OUT
- *     delta H:P ID BASE VER FILE    FILE's bytes as a librsync delta
+ *     delta H:P ID BASE VER FILE [--corrupt | --sig-of=V]
+ *                                   librsync update of BASE to FILE's content
+ *                                   as VER: fetch BASE's signature, compute
+ *                                   the delta in memory, send it; prints
+ *                                   sig_bytes, delta_bytes, literal_bytes.
+ *                                   --corrupt (test-only) flips bytes in the
+ *                                   middle of the delta stream before sending;
+ *                                   --sig-of=V (test-only) computes the delta
+ *                                   from version V's signature (wrong basis)
  *       (both then ping on the same connection: "connection usable")
  *     fallback ID VER OFF LEN OUT H:P [H:P...]   prints the index that answered
  *     plain H:P                     plaintext frame; exit 0 if refused
@@ -37,6 +45,9 @@
 #include "sync/client.h"
 #include "sync/digest.h"
 #include "sync/fallback.h"
+#include "sync/rsync_delta.h"
+#include "sync/rsync_sig.h"
+#include "sync/sync_io.h"
 #include "sync/tls.h"
 #include "sync/wire.h"
 
@@ -106,10 +117,65 @@ static int sig_sink(void *arg, const void *buf, size_t len)
 	return fwrite(buf, 1, len, arg) == len ? 0 : -EIO;
 }
 
-static long file_source(void *arg, void *buf, size_t cap)
+static int sink_forward(void *arg, const void *buf, size_t len)
 {
-	ssize_t n = read(*(int *)arg, buf, cap);
-	return n < 0 ? -errno : (long)n;
+	const struct sync_sink *s = arg;
+	return s->write(s->ctx, buf, len);
+}
+
+static long mem_source(void *arg, void *buf, size_t cap)
+{
+	struct sync_memreader *m = arg;
+	size_t n = m->len - m->pos < cap ? m->len - m->pos : cap;
+	memcpy(buf, m->data + m->pos, n);
+	m->pos += n;
+	return (long)n;
+}
+
+/* Origin side of a librsync update over the wire: the copy's signature comes
+ * from shadowd, the delta is computed here (in memory: a test driver) and
+ * streamed back with the content's SHA-256. */
+static int rsync_delta(struct sync_client *c, const uint8_t id[16], uint64_t base, uint64_t ver,
+		       uint64_t sig_ver, const char *path, int corrupt)
+{
+	struct sync_membuf sigbuf = {0}, dbuf = {0};
+	struct sync_sink ss = sync_sink_mem(&sigbuf), ds = sync_sink_mem(&dbuf);
+	struct sync_delta_opts opts = {.content_sha256 = true};
+	struct sync_delta_stats stats = {0};
+	struct sync_sig *sig = NULL;
+	uint64_t t0 = sync_now_ms(), t1 = t0, t2 = t0;
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -errno;
+	int r = sync_client_signature(c, id, sig_ver, sink_forward, &ss, timeout_ms);
+	if (!r) {
+		struct sync_memreader mr = {sigbuf.data, sigbuf.len, 0};
+		struct sync_source src = sync_source_mem(&mr);
+		r = sync_sig_read(&src, &sig);
+	}
+	t1 = sync_now_ms();
+	if (!r)
+		r = sync_delta_write(sig, fd, &ds, &opts, &stats);
+	if (!r && corrupt) {
+		for (size_t k = dbuf.len / 2; k < dbuf.len / 2 + 8 && k < dbuf.len; k++)
+			dbuf.data[k] ^= 0x5a;
+	}
+	t2 = sync_now_ms();
+	if (!r) {
+		struct sync_memreader mr = {dbuf.data, dbuf.len, 0};
+		r = sync_client_delta(c, id, base, ver, stats.new_size, stats.sha256, mem_source,
+				      &mr, timeout_ms);
+	}
+	printf("sig_bytes=%zu delta_bytes=%zu literal_bytes=%llu new_size=%llu sig_ms=%llu "
+	       "delta_ms=%llu send_ms=%llu\n",
+	       sigbuf.len, dbuf.len, (unsigned long long)stats.literal_bytes,
+	       (unsigned long long)stats.new_size, (unsigned long long)(t1 - t0),
+	       (unsigned long long)(t2 - t1), (unsigned long long)(sync_now_ms() - t2));
+	sync_sig_free(sig);
+	sync_membuf_release(&sigbuf);
+	sync_membuf_release(&dbuf);
+	close(fd);
+	return r;
 }
 
 static int write_out(const char *path, const void *buf, size_t n, uint64_t off)
@@ -187,7 +253,8 @@ int main(int argc, char **argv)
 	char host[256], why[512];
 	uint16_t port;
 	uint8_t id[16];
-	int i = 1, r = 0, st = 1, bad_sha = 0;
+	int i = 1, r = 0, st = 1, bad_sha = 0, corrupt = 0;
+	const char *sig_of = NULL;
 
 	for (; i + 1 < argc && argv[i][0] == '-'; i += 2) {
 		if (!strcmp(argv[i], "--cert"))
@@ -208,6 +275,12 @@ int main(int argc, char **argv)
 	int na = argc - i;
 	if (na > 0 && !strcmp(a[na - 1], "--bad-sha")) {
 		bad_sha = 1;
+		na--;
+	} else if (na > 0 && !strcmp(a[na - 1], "--corrupt")) {
+		corrupt = 1;
+		na--;
+	} else if (na > 0 && !strncmp(a[na - 1], "--sig-of=", 9)) {
+		sig_of = a[na - 1] + 9;
 		na--;
 	}
 	if (!strcmp(cmd, "plain")) {
@@ -383,14 +456,9 @@ int main(int argc, char **argv)
 		if (sync_client_ping(c, timeout_ms) == 0)
 			fprintf(stderr, "connection usable\n");
 	} else if (!strcmp(cmd, "delta") && na == 5 && !parse_id(a[1], id)) {
-		int fd = open(a[4], O_RDONLY);
-		uint8_t zero[32] = {0};
-		r = fd < 0
-			? -errno
-			: sync_client_delta(c, id, strtoull(a[2], NULL, 0), strtoull(a[3], NULL, 0),
-					    0, zero, file_source, &fd, timeout_ms);
-		if (fd >= 0)
-			close(fd);
+		uint64_t base = strtoull(a[2], NULL, 0);
+		r = rsync_delta(c, id, base, strtoull(a[3], NULL, 0),
+				sig_of ? strtoull(sig_of, NULL, 0) : base, a[4], corrupt);
 		if (sync_client_ping(c, timeout_ms) == 0)
 			fprintf(stderr, "connection usable\n");
 	} else if (!strcmp(cmd, "hold") && na == 2) {

@@ -116,14 +116,67 @@ ls "$T/store-A" | grep -qv "^$ID-000000000000000[12]$" && it_fail "unexpected fi
 it_check "v2 still valid" cli get 127.0.0.1:$PA $ID 2 "$T/got2c" 2>/dev/null
 cmp -s "$T/v2" "$T/got2c" || it_fail "version 2 changed after a rejected range"
 
-# Until the delta library is wired in, SIGNATURE and DELTA answer "not
-# supported" after consuming the request, and the connection stays usable.
-cli signature 127.0.0.1:$PA $ID 2 "$T/sig" 2>"$T/err" && it_fail "signature unexpectedly supported"
-grep -q "Operation not supported" "$T/err" && grep -q "connection usable" "$T/err" ||
-  it_fail "signature: $(cat "$T/err")"
-cli delta 127.0.0.1:$PA $ID 2 3 "$T/v1" 2>"$T/err" && it_fail "delta unexpectedly supported"
-grep -q "Operation not supported" "$T/err" && grep -q "connection usable" "$T/err" ||
-  it_fail "delta: $(cat "$T/err")"
+# librsync over the wire: a copy of v1, then 1% of the file changed in
+# scattered 4 KiB blocks; SIGNATURE of the copy + DELTA brings it to v2
+# byte-identical, and the delta carries roughly the changed bytes.
+ID2=ffeeddccbbaa99887766554433221100
+head -c $((16 << 20)) /dev/urandom >"$T/r1"
+cp "$T/r1" "$T/r2"
+NBLK=41 # 41 x 4 KiB of 16 MiB = 1%
+for i in $(seq 0 $((NBLK - 1))); do
+  dd if=/dev/urandom of="$T/r2" bs=4096 seek=$(( (i * 97 + 13) % 4096 )) count=1 conv=notrunc 2>/dev/null
+done
+CHANGED=$((NBLK * 4096))
+it_check "put r1" cli put 127.0.0.1:$PA $ID2 1 "$T/r1" 2>/dev/null
+cli delta 127.0.0.1:$PA $ID2 1 2 "$T/r2" >"$T/dout" 2>"$T/err" || it_fail "delta: $(cat "$T/err")"
+grep -q "connection usable" "$T/err" || it_fail "delta: connection unusable: $(cat "$T/err")"
+it_check "get r2" cli get 127.0.0.1:$PA $ID2 2 "$T/gotr2" 2>/dev/null
+cmp -s "$T/r2" "$T/gotr2" || it_fail "delta-updated copy differs from the origin's v2"
+DBYTES=$(sed -n 's/.*delta_bytes=\([0-9]*\).*/\1/p' "$T/dout")
+SBYTES=$(sed -n 's/.*sig_bytes=\([0-9]*\).*/\1/p' "$T/dout")
+echo "librsync over TLS: changed=$CHANGED delta_bytes=$DBYTES signature_bytes=$SBYTES ($(cat "$T/dout"))"
+# Delta <= 3x the changed bytes + 16 KiB of headers and COPY commands.
+[ -n "$DBYTES" ] && [ "$DBYTES" -ge "$CHANGED" ] && [ "$DBYTES" -lt $((3 * CHANGED + 16384)) ] ||
+  it_fail "delta size $DBYTES not close to the $CHANGED changed bytes"
+# A signature of a copy that does not exist is an error; the connection stays usable.
+cli signature 127.0.0.1:$PA $ID2 9 "$T/sig" 2>"$T/err" && it_fail "signature of a missing copy"
+grep -q "connection usable" "$T/err" || it_fail "signature: $(cat "$T/err")"
+
+# A corrupt delta (bytes flipped in the stream) is rejected: no version 3,
+# version 2 stays valid and readable, and the connection stays usable.
+cp "$T/r2" "$T/r3"
+dd if=/dev/urandom of="$T/r3" bs=4096 seek=100 count=4 conv=notrunc 2>/dev/null
+cli delta 127.0.0.1:$PA $ID2 2 3 "$T/r3" --corrupt >/dev/null 2>"$T/err" && it_fail "corrupt delta accepted"
+grep -q "Bad message\|Protocol error" "$T/err" && grep -q "connection usable" "$T/err" ||
+  it_fail "corrupt delta: $(cat "$T/err")"
+echo "corrupt delta rejected: $(grep "sync_cli:" "$T/err")"
+grep -q "DELTA.*refused" "$LOG_A" || it_fail "server did not log the refused delta: $(tail -3 "$LOG_A")"
+cli get 127.0.0.1:$PA $ID2 3 "$T/gotr3" 2>/dev/null && it_fail "version 3 exists after a corrupt delta"
+it_check "r2 after corrupt delta" cli get 127.0.0.1:$PA $ID2 2 "$T/gotr2b" 2>/dev/null
+cmp -s "$T/r2" "$T/gotr2b" || it_fail "version 2 changed after a corrupt delta"
+# A delta made for another basis is rejected, the basis stays valid: from
+# v2's signature applied to unrelated content of the same size (the result's
+# SHA-256 mismatches), and to a copy of another size (-ESTALE).
+head -c $((16 << 20)) /dev/urandom >"$T/other"
+it_check "put other" cli put 127.0.0.1:$PA $ID2 8 "$T/other" 2>/dev/null
+cli delta 127.0.0.1:$PA $ID2 8 3 "$T/r3" --sig-of=2 >/dev/null 2>"$T/err" && it_fail "delta for another basis accepted"
+grep -q "connection usable" "$T/err" || it_fail "wrong-basis delta: $(cat "$T/err")"
+echo "wrong-basis delta rejected: $(grep "sync_cli:" "$T/err")"
+it_check "other after wrong-basis delta" cli get 127.0.0.1:$PA $ID2 8 "$T/gotother" 2>/dev/null
+cmp -s "$T/other" "$T/gotother" || it_fail "the wrong basis changed"
+head -c 100000 /dev/urandom >"$T/small"
+it_check "put small" cli put 127.0.0.1:$PA $ID2 7 "$T/small" 2>/dev/null
+cli delta 127.0.0.1:$PA $ID2 7 3 "$T/r3" --sig-of=2 >/dev/null 2>"$T/err" && it_fail "delta for another size accepted"
+# (the wire has no status for ESTALE: the client sees EIO; the server logs it)
+grep -q "connection usable" "$T/err" && grep -q "DELTA_BEGIN of a copy refused: Stale file handle" "$LOG_A" ||
+  it_fail "wrong-size basis: $(cat "$T/err") $(tail -2 "$LOG_A")"
+cli get 127.0.0.1:$PA $ID2 3 "$T/gotr3" 2>/dev/null && it_fail "version 3 exists after wrong-basis deltas"
+it_check "r2 after wrong-basis delta" cli get 127.0.0.1:$PA $ID2 2 "$T/gotr2c" 2>/dev/null
+cmp -s "$T/r2" "$T/gotr2c" || it_fail "version 2 changed after a wrong-basis delta"
+# The same delta, intact, then applies.
+it_check "delta r3" cli delta 127.0.0.1:$PA $ID2 2 3 "$T/r3" >/dev/null 2>&1
+it_check "get r3" cli get 127.0.0.1:$PA $ID2 3 "$T/gotr3" 2>/dev/null
+cmp -s "$T/r3" "$T/gotr3" || it_fail "delta-updated copy differs from the origin's v3"
 
 # A client with a certificate from another CA is refused and logged; the
 # server keeps serving others.
