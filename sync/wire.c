@@ -50,6 +50,7 @@ static const struct {
     {SYNC_WS_NOTSUP, ENOTSUP}, {SYNC_WS_BADSUM, EBADMSG}, {SYNC_WS_TIMEDOUT, ETIMEDOUT},
     {SYNC_WS_BUSY, EBUSY},     {SYNC_WS_PERM, EPERM},	  {SYNC_WS_RANGE, ERANGE},
     {SYNC_WS_PROTO, EPROTO},   {SYNC_WS_NOMEM, ENOMEM},	  {SYNC_WS_LOOP, ELOOP},
+    {SYNC_WS_STALE, ESTALE},
 };
 
 int sync_wire_status_to_errno(int32_t status)

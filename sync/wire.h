@@ -93,7 +93,8 @@ enum sync_wire_status {
 	SYNC_WS_NOMEM = 13,
 	SYNC_WS_LOOP = 14,
 	SYNC_WS_OTHER = 15,
-	SYNC_WS_MAX = 15,
+	SYNC_WS_STALE = 16, /* delta made for another basis: send a full copy */
+	SYNC_WS_MAX = 16,
 };
 
 /* The one mapping between wire status codes and errno (negative). */
