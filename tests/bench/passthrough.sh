@@ -20,7 +20,9 @@
 # Every workload runs for every configuration REPS times; the order of the
 # configurations is rotated from one repetition to the next, and the median is
 # reported. The table gives MB/s (sequential) or ops/s (random, meta) and the
-# ratio to native; the LAST line of stdout is
+# ratio to native (the median over repetitions of config/native measured in the
+# same repetition, seconds apart, so that load changes on a shared machine
+# cancel out as far as possible); the LAST line of stdout is
 #   passthrough: min_ratio_vs_passthrough_ll=X write_fsync=R ... meta=R
 # where each R is shadowfs/native and X is the minimum over workloads of
 # (shadowfs ratio / best passthrough_ll ratio). Progress goes to stderr.
@@ -36,6 +38,8 @@
 #   QUICK=1        development mode: 128 MiB, 1 repetition, 2 s, 2000 files
 #   SIZE_MB REPS RUNTIME META_FILES  override the sizes (defaults 1024 3 6 20000)
 #   CONFIGS        subset/order of configurations (default all four)
+#   RAW            if set, the raw results (WORKLOAD CONFIG REP VALUE) are
+#                  copied to this file
 # Everything mounted is unmounted, every process started is stopped and the
 # scratch and temp dirs are removed on exit, including on error or Ctrl-C.
 set -euo pipefail
@@ -247,6 +251,7 @@ for ((rep = 0; rep < REPS; rep++)); do
 	for c in "${CONFIGS[@]}"; do rm -f "${DIR[$c]}/bench.dat"; done
 done
 t_total=$(($(date +%s) - t_start))
+[ -z "${RAW:-}" ] || cp "$RESULTS" "$RAW"
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- report -------------------------------------------------------------------------
@@ -257,12 +262,12 @@ echo "passthrough benchmark: $(date -u '+%Y-%m-%d %H:%M UTC'), nproc=$(nproc), k
 echo "size=${SIZE_MB}MiB reps=$REPS runtime=${RUNTIME}s meta_files=$META_FILES; shadowfs column: $SHADOWFS_LABEL ${SHADOWFS_OPTS:+-o $SHADOWFS_OPTS}"
 echo "loadavg at start: $load_start, at end: $load_end; wall time ${t_total}s"
 echo
-awk -v configs="${CONFIGS[*]}" -v workloads="${WORKLOADS[*]}" '
+awk -v configs="${CONFIGS[*]}" -v workloads="${WORKLOADS[*]}" -v reps="$REPS" '
 function median(arr, k,   i, j, t) {
 	for (i = 2; i <= k; i++) { t = arr[i]; for (j = i - 1; j >= 1 && arr[j] > t; j--) arr[j + 1] = arr[j]; arr[j + 1] = t }
 	return (k % 2) ? arr[(k + 1) / 2] : (arr[k / 2] + arr[k / 2 + 1]) / 2
 }
-{ key = $1 SUBSEP $2; if ($4 != "NA") { cnt[key]++; val[key, cnt[key]] = $4 } else bad[key] = 1 }
+{ key = $1 SUBSEP $2; if ($4 != "NA") { cnt[key]++; val[key, cnt[key]] = $4; byrep[$1, $2, $3] = $4 } else bad[key] = 1 }
 END {
 	nc = split(configs, C, " "); nw = split(workloads, W, " ")
 	printf "%-13s %-6s", "workload", "unit"
@@ -285,7 +290,12 @@ END {
 			printf " %12.1f", med[C[c]]
 		}
 		for (c = 2; c <= nc; c++) {
-			r[C[c]] = (med[C[c]] != "" && med["native"] != "" && med["native"] > 0) ? med[C[c]] / med["native"] : ""
+			# paired ratio: config / native of the same repetition, median over repetitions
+			k = 0
+			for (rep = 0; rep < reps; rep++)
+				if ((W[w], C[c], rep) in byrep && (W[w], "native", rep) in byrep && byrep[W[w], "native", rep] > 0)
+					pr[++k] = byrep[W[w], C[c], rep] / byrep[W[w], "native", rep]
+			r[C[c]] = (med[C[c]] != "" && k > 0) ? median(pr, k) : ""
 			if (r[C[c]] == "") printf " %12s", "NA"; else printf " %12.2f", r[C[c]]
 		}
 		printf " %7.0f%%\n", 100 * maxspread
@@ -298,6 +308,8 @@ END {
 		else na = 1
 	}
 	print ""
-	print "spread = (max - min) / median over the repetitions, worst configuration of the row"
+	print "values: median over the repetitions; X/nat: median over the repetitions of X / native"
+	print "measured in the same repetition; spread: (max - min) / median of the values over the"
+	print "repetitions, worst configuration of the row (a measure of the noise)"
 	print last (na || minr == "" ? "NA" : sprintf("%.2f", minr)) tail
 }' "$RESULTS"
