@@ -1,0 +1,82 @@
+/* Per-thread credential switching for FUSE requests. See creds.h. */
+#include "fs/creds.h"
+
+#include <errno.h>
+#include <sys/fsuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define MAX_GROUPS 256
+
+static bool can_switch;     /* set once by fs_creds_init */
+static uid_t daemon_uid;
+static gid_t daemon_gid;
+static gid_t daemon_groups[MAX_GROUPS];
+static int daemon_ngroups;
+
+void fs_creds_init(void)
+{
+	daemon_uid = geteuid();
+	daemon_gid = getegid();
+	can_switch = daemon_uid == 0;
+	daemon_ngroups = getgroups(MAX_GROUPS, daemon_groups);
+	if (daemon_ngroups < 0)
+		daemon_ngroups = 0;
+}
+
+/* Raw syscalls: per-thread, unlike the glibc wrappers of setgroups. */
+static int thread_setgroups(size_t n, const gid_t *list)
+{
+	return (int)syscall(SYS_setgroups, n, list);
+}
+
+int fs_creds_enter(fuse_req_t req, struct fs_creds_saved *saved)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	saved->switched_uid = saved->switched_gid = saved->switched_groups = false;
+	if (!can_switch || (ctx->uid == daemon_uid && ctx->gid == daemon_gid))
+		return 0;
+
+	if (ctx->uid != daemon_uid) {
+		/* Supplementary groups matter for permission checks of
+		 * non-root callers only (root has CAP_DAC_OVERRIDE). */
+		gid_t groups[MAX_GROUPS];
+		int n = fuse_req_getgroups(req, MAX_GROUPS, groups);
+		if (n < 0)
+			n = 0; /* caller gone or /proc unreadable: primary group only */
+		if (n > MAX_GROUPS)
+			n = MAX_GROUPS;
+		if (thread_setgroups((size_t)n, groups) < 0)
+			return -errno;
+		saved->switched_groups = true;
+	}
+	if (ctx->gid != daemon_gid) {
+		setfsgid(ctx->gid);
+		if ((gid_t)setfsgid((gid_t)-1) != ctx->gid) {
+			fs_creds_leave(saved);
+			return -EPERM;
+		}
+		saved->switched_gid = true;
+	}
+	if (ctx->uid != daemon_uid) {
+		setfsuid(ctx->uid);
+		if ((uid_t)setfsuid((uid_t)-1) != ctx->uid) {
+			fs_creds_leave(saved);
+			return -EPERM;
+		}
+		saved->switched_uid = true;
+	}
+	return 0;
+}
+
+void fs_creds_leave(const struct fs_creds_saved *saved)
+{
+	if (!saved)
+		return;
+	if (saved->switched_uid)
+		setfsuid(daemon_uid);
+	if (saved->switched_gid)
+		setfsgid(daemon_gid);
+	if (saved->switched_groups)
+		thread_setgroups((size_t)daemon_ngroups, daemon_groups);
+}

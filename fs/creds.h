@@ -1,0 +1,41 @@
+/* Per-request caller credentials.
+ *
+ * Operations that create objects or depend on permissions run, on the
+ * worker thread that serves them, with the caller's fsuid, fsgid and
+ * supplementary groups (setfsuid/setfsgid and the raw setgroups syscall are
+ * per-thread; glibc's setgroups wrapper would change every thread). The
+ * backing filesystem then decides exactly as it would natively: mode bits,
+ * ACLs, the owner of new files, the group inherited from a setgid parent,
+ * sticky directories, and the loss of CAP_DAC_* while a non-root fsuid is
+ * in effect.
+ *
+ * Only a daemon running as root can switch; otherwise (a user mount, where
+ * every caller is the mounting user anyway) enter/leave do nothing.
+ * Requests from root with gid 0, the common case, switch nothing either.
+ *
+ * Usage: fs_creds_enter(req, &saved) ... syscalls ... fs_creds_leave(&saved).
+ * Get every O_PATH fd you need (fs_inode_fd_get) before entering. */
+#ifndef SHADOWFS_FS_CREDS_H
+#define SHADOWFS_FS_CREDS_H
+
+#include <fuse_lowlevel.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct fs_creds_saved {
+	bool switched_uid;
+	bool switched_gid;
+	bool switched_groups;
+};
+
+/* Called once at start (before threads): records whether we can switch. */
+void fs_creds_init(void);
+
+/* Switches to the request's caller. Returns 0 or -errno (the request must
+ * then fail with that error; nothing is switched). */
+int fs_creds_enter(fuse_req_t req, struct fs_creds_saved *saved);
+
+/* Restores the daemon's credentials. Accepts a saved set that switched nothing. */
+void fs_creds_leave(const struct fs_creds_saved *saved);
+
+#endif

@@ -1,0 +1,92 @@
+/* Shared state of a mounted shadowfs and the small helpers every ops file
+ * uses. One struct fs_ctx per mount, passed to fuse_session_new() as
+ * userdata; immutable after fs_ctx_init except where noted.
+ *
+ * Layering: the passthrough ops (ops.h) reach everything through this
+ * header, so a layer wrapped around them (recorder, read router) can use the
+ * same context, inodes and open files. struct fs_file is what fi->fh points
+ * to for regular files; `ext` belongs to such layers. */
+#ifndef SHADOWFS_FS_FS_H
+#define SHADOWFS_FS_FS_H
+
+#include <dirent.h>
+#include <fuse_lowlevel.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "fs/inode_table.h"
+#include "fs/options.h"
+
+struct fs_ctx {
+	const struct fs_options *opts; /* not owned */
+	struct fs_inode_table *inodes; /* owned */
+	int proc_fd;                   /* /proc/self/fd, opened after daemonizing */
+	double timeout;                /* entry/attr timeout, seconds */
+	double negative_timeout;
+	/* Written once by the init callback, before any other request. */
+	bool writeback;                /* kernel writeback cache negotiated */
+	void *ext;                     /* for layers wrapped around the ops */
+};
+
+/* fi->fh of an open regular file. Freed by release. */
+struct fs_file {
+	int fd;          /* backing fd; owned */
+	int flags;       /* open(2) flags the caller asked for */
+	bool direct;     /* O_DIRECT: replies bypass the page cache, I/O is aligned */
+	void *ext;       /* for layers wrapped around the ops; NULL here */
+};
+
+/* fi->fh of an open directory. Freed by releasedir. */
+struct fs_dir {
+	DIR *dp;
+	off_t offset;          /* offset of the next entry in dp */
+	struct dirent *entry;  /* read but not yet sent, or NULL */
+};
+
+int fs_ctx_init(struct fs_ctx *c, const struct fs_options *opts, int root_fd);
+/* Opens /proc/self/fd; call in the process that will serve requests. */
+int fs_ctx_open_proc(struct fs_ctx *c);
+void fs_ctx_destroy(struct fs_ctx *c);
+
+static inline struct fs_ctx *fs_ctx_of(fuse_req_t req)
+{
+	return (struct fs_ctx *)fuse_req_userdata(req);
+}
+
+static inline struct fs_inode *fs_inode_of(struct fs_ctx *c, fuse_ino_t ino)
+{
+	if (ino == FUSE_ROOT_ID)
+		return fs_inode_table_root(c->inodes);
+	return (struct fs_inode *)(uintptr_t)ino;
+}
+
+static inline fuse_ino_t fs_nodeid_of(struct fs_ctx *c, struct fs_inode *i)
+{
+	if (i == fs_inode_table_root(c->inodes))
+		return FUSE_ROOT_ID;
+	return (fuse_ino_t)(uintptr_t)i;
+}
+
+static inline struct fs_file *fs_file_of(const struct fuse_file_info *fi)
+{
+	return (struct fs_file *)(uintptr_t)fi->fh;
+}
+
+static inline struct fs_dir *fs_dir_of(const struct fuse_file_info *fi)
+{
+	return (struct fs_dir *)(uintptr_t)fi->fh;
+}
+
+/* Opens the object behind an O_PATH fd with open(2) flags, through
+ * /proc/self/fd: permissions are checked against the calling thread's
+ * credentials. Returns an fd or -errno. */
+int fs_reopen(struct fs_ctx *c, int opath_fd, int flags);
+
+/* "/proc/self/fd/N" for path-only syscalls (xattrs, utimensat, truncate). */
+void fs_proc_path(char buf[static 32], int fd);
+
+/* Fills a FUSE entry for inode i with attributes st and the mount's timeouts. */
+void fs_fill_entry(struct fs_ctx *c, struct fuse_entry_param *e, struct fs_inode *i,
+		   const struct stat *st);
+
+#endif

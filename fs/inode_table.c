@@ -1,0 +1,510 @@
+/* The inode table: hash of (dev, ino) -> struct fs_inode, lookup counts,
+ * file handles and the bounded LRU of O_PATH fds. See inode_table.h. */
+#include "fs/inode_table.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define INITIAL_BUCKETS 1024u
+#define EVICT_SCAN_MAX 64u   /* pinned entries skipped per eviction, at most */
+#define CLOSE_BATCH 16u      /* fds closed after unlocking, per call */
+
+struct fs_inode_table {
+	int root_fd;              /* immutable; owned */
+	bool use_handles;         /* immutable after new() */
+	unsigned fd_cache_max;    /* immutable */
+	struct fs_inode *root;    /* immutable; never freed before the table */
+	pthread_mutex_t lock;
+	/* Table lock: */
+	struct fs_inode **buckets;
+	size_t nbuckets;          /* power of two */
+	uint64_t count;
+	struct fs_inode lru;      /* list head: lru.lru_next is the most recent */
+	unsigned lru_fds;         /* non-permanent fds cached */
+	uint64_t permanent_fds;
+	uint64_t reopens;
+};
+
+struct close_list {
+	int fds[CLOSE_BATCH];
+	unsigned n;
+};
+
+static void close_list_flush(struct close_list *cl)
+{
+	for (unsigned i = 0; i < cl->n; i++)
+		close(cl->fds[i]);
+	cl->n = 0;
+}
+
+static size_t hash_of(dev_t dev, ino_t ino, size_t nbuckets)
+{
+	uint64_t h = (uint64_t)ino * 0x9E3779B97F4A7C15ull ^ (uint64_t)dev * 0xC2B2AE3D27D4EB4Full;
+	h ^= h >> 29;
+	return (size_t)(h & (nbuckets - 1));
+}
+
+static void lru_unlink(struct fs_inode *i)
+{
+	i->lru_prev->lru_next = i->lru_next;
+	i->lru_next->lru_prev = i->lru_prev;
+	i->lru_prev = i->lru_next = NULL;
+}
+
+static void lru_push_front(struct fs_inode_table *t, struct fs_inode *i)
+{
+	i->lru_next = t->lru.lru_next;
+	i->lru_prev = &t->lru;
+	t->lru.lru_next->lru_prev = i;
+	t->lru.lru_next = i;
+}
+
+/* Closes cached fds of unpinned entries from the cold end until the cache
+ * fits (table lock held). The fds are closed by the caller after unlocking;
+ * at most CLOSE_BATCH per call, so the cache may briefly exceed its bound by
+ * a few fds, never more. */
+static void lru_evict(struct fs_inode_table *t, struct close_list *cl)
+{
+	struct fs_inode *i = t->lru.lru_prev;
+	unsigned scanned = 0;
+	while (t->lru_fds > t->fd_cache_max && i != &t->lru && cl->n < CLOSE_BATCH &&
+	       scanned < EVICT_SCAN_MAX) {
+		struct fs_inode *prev = i->lru_prev;
+		if (i->pins == 0) {
+			cl->fds[cl->n++] = i->fd;
+			i->fd = -1;
+			lru_unlink(i);
+			t->lru_fds--;
+		} else {
+			scanned++;
+		}
+		i = prev;
+	}
+}
+
+static struct fs_inode *hash_find(struct fs_inode_table *t, dev_t dev, ino_t ino)
+{
+	struct fs_inode *i = t->buckets[hash_of(dev, ino, t->nbuckets)];
+	while (i && (i->ino != ino || i->dev != dev))
+		i = i->hnext;
+	return i;
+}
+
+static void hash_grow(struct fs_inode_table *t)
+{
+	size_t n = t->nbuckets * 2;
+	struct fs_inode **b = calloc(n, sizeof(*b));
+	if (!b)
+		return; /* longer chains, still correct */
+	for (size_t k = 0; k < t->nbuckets; k++) {
+		struct fs_inode *i = t->buckets[k];
+		while (i) {
+			struct fs_inode *next = i->hnext;
+			size_t h = hash_of(i->dev, i->ino, n);
+			i->hnext = b[h];
+			b[h] = i;
+			i = next;
+		}
+	}
+	free(t->buckets);
+	t->buckets = b;
+	t->nbuckets = n;
+}
+
+static void hash_insert(struct fs_inode_table *t, struct fs_inode *i)
+{
+	if (t->count >= t->nbuckets)
+		hash_grow(t);
+	size_t h = hash_of(i->dev, i->ino, t->nbuckets);
+	i->hnext = t->buckets[h];
+	t->buckets[h] = i;
+	t->count++;
+}
+
+static void hash_remove(struct fs_inode_table *t, struct fs_inode *i)
+{
+	struct fs_inode **p = &t->buckets[hash_of(i->dev, i->ino, t->nbuckets)];
+	while (*p && *p != i)
+		p = &(*p)->hnext;
+	if (*p) {
+		*p = i->hnext;
+		t->count--;
+	}
+}
+
+/* Unlinks an entry whose nlookup and pins are both 0 (table lock held);
+ * its fd goes to cl, the memory is freed by the caller via inode_free. */
+static void inode_detach(struct fs_inode_table *t, struct fs_inode *i, struct close_list *cl)
+{
+	hash_remove(t, i);
+	if (i->fd >= 0) {
+		if (i->handle) {
+			lru_unlink(i);
+			t->lru_fds--;
+		} else {
+			t->permanent_fds--;
+		}
+		if (cl->n < CLOSE_BATCH)
+			cl->fds[cl->n++] = i->fd;
+		else
+			close(i->fd); /* rare: batch full */
+		i->fd = -1;
+	}
+}
+
+static void inode_free(struct fs_inode *i)
+{
+	if (!i)
+		return;
+	free(i->handle);
+	free(i);
+}
+
+/* Gets a file handle for the object open as fd, or NULL if handles are off,
+ * unsupported for it, or it lives on another filesystem than BACKING. */
+static struct file_handle *handle_of(struct fs_inode_table *t, int fd, const struct stat *st)
+{
+	if (!t->use_handles || st->st_dev != t->root->dev)
+		return NULL;
+	unsigned size = 64;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		struct file_handle *h = malloc(sizeof(*h) + size);
+		int mount_id;
+		if (!h)
+			return NULL;
+		h->handle_bytes = size;
+		if (name_to_handle_at(fd, "", h, &mount_id, AT_EMPTY_PATH) == 0) {
+			struct file_handle *shrunk = realloc(h, sizeof(*h) + h->handle_bytes);
+			return shrunk ? shrunk : h;
+		}
+		int err = errno;
+		size = h->handle_bytes;
+		free(h);
+		if (err != EOVERFLOW || size > MAX_HANDLE_SZ)
+			return NULL;
+	}
+	return NULL;
+}
+
+int fs_inode_table_new(int root_fd, unsigned fd_cache_max, struct fs_inode_table **ret)
+{
+	struct fs_inode_table *t = calloc(1, sizeof(*t));
+	struct stat st;
+	int err;
+
+	if (!t)
+		return -ENOMEM;
+	if (fstat(root_fd, &st) < 0) {
+		err = -errno;
+		free(t);
+		return err;
+	}
+	t->root_fd = -1;
+	t->fd_cache_max = fd_cache_max ? fd_cache_max : 1;
+	t->lru.lru_next = t->lru.lru_prev = &t->lru;
+	t->nbuckets = INITIAL_BUCKETS;
+	t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
+	t->root = calloc(1, sizeof(*t->root));
+	if (!t->buckets || !t->root) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	pthread_mutex_init(&t->lock, NULL);
+	t->root->dev = st.st_dev;
+	t->root->ino = st.st_ino;
+	t->root->type = st.st_mode & S_IFMT;
+	t->root->nlookup = 1; /* the kernel's implicit reference; never forgotten */
+	t->root->fd = root_fd;
+	t->permanent_fds = 1;
+	hash_insert(t, t->root);
+
+	/* Probe: handles must work for the root (support) and reopening one
+	 * must be allowed (CAP_DAC_READ_SEARCH). */
+	t->use_handles = true;
+	struct file_handle *h = handle_of(t, root_fd, &st);
+	if (h) {
+		int fd = open_by_handle_at(root_fd, h, O_PATH);
+		if (fd >= 0)
+			close(fd);
+		else
+			t->use_handles = false;
+		free(h);
+	} else {
+		t->use_handles = false;
+	}
+	t->root_fd = root_fd;
+	*ret = t;
+	return 0;
+fail:
+	free(t->buckets);
+	free(t->root);
+	free(t);
+	return err;
+}
+
+void fs_inode_table_free(struct fs_inode_table *t)
+{
+	if (!t)
+		return;
+	for (size_t k = 0; k < t->nbuckets; k++) {
+		struct fs_inode *i = t->buckets[k];
+		while (i) {
+			struct fs_inode *next = i->hnext;
+			if (i != t->root) {
+				if (i->fd >= 0)
+					close(i->fd);
+				inode_free(i);
+			}
+			i = next;
+		}
+	}
+	if (t->root_fd >= 0)
+		close(t->root_fd);
+	free(t->root);
+	free(t->buckets);
+	pthread_mutex_destroy(&t->lock);
+	free(t);
+}
+
+struct fs_inode *fs_inode_table_root(struct fs_inode_table *t) { return t->root; }
+
+int fs_inode_table_root_fd(struct fs_inode_table *t) { return t->root_fd; }
+
+bool fs_inode_table_uses_handles(struct fs_inode_table *t) { return t->use_handles; }
+
+/* Returns the existing entry for st with nlookup + 1, or NULL (table lock held). */
+static struct fs_inode *ref_existing(struct fs_inode_table *t, const struct stat *st)
+{
+	struct fs_inode *i = hash_find(t, st->st_dev, st->st_ino);
+	if (i)
+		i->nlookup++;
+	return i;
+}
+
+/* Inserts a new entry for st. Either h is its handle (taken; fd is -1 or
+ * an O_PATH fd to cache), or h is NULL and fd (taken) is an O_PATH fd
+ * whose handle is looked up here, or which stays as the permanent fd when
+ * there is no handle. */
+static int insert_new(struct fs_inode_table *t, int fd, struct file_handle *h,
+		      const struct stat *st, struct fs_inode **ret)
+{
+	struct close_list cl = {.n = 0};
+	struct fs_inode *n = calloc(1, sizeof(*n));
+	if (!n) {
+		if (fd >= 0)
+			close(fd);
+		free(h);
+		return -ENOMEM;
+	}
+	n->dev = st->st_dev;
+	n->ino = st->st_ino;
+	n->type = st->st_mode & S_IFMT;
+	n->handle = h ? h : (fd >= 0 ? handle_of(t, fd, st) : NULL);
+	n->nlookup = 1;
+	n->fd = -1;
+	if (!n->handle && fd < 0) {
+		inode_free(n);
+		return -ESTALE; /* caller bug: nothing to find the object with */
+	}
+
+	pthread_mutex_lock(&t->lock);
+	struct fs_inode *old = ref_existing(t, st);
+	if (old) {
+		pthread_mutex_unlock(&t->lock);
+		if (fd >= 0)
+			close(fd);
+		inode_free(n);
+		*ret = old;
+		return 0;
+	}
+	hash_insert(t, n);
+	if (fd >= 0) {
+		n->fd = fd;
+		if (n->handle) {
+			lru_push_front(t, n);
+			t->lru_fds++;
+			lru_evict(t, &cl);
+		} else {
+			t->permanent_fds++;
+		}
+	}
+	pthread_mutex_unlock(&t->lock);
+	close_list_flush(&cl);
+	*ret = n;
+	return 0;
+}
+
+/* Gets a handle for NAME in dirfd without opening it: name_to_handle_at,
+ * then a second stat proves the name still meant the object of *st (a
+ * rename in between would show another inode). NULL if not possible. */
+static struct file_handle *handle_of_name(struct fs_inode_table *t, int dirfd, const char *name,
+					  const struct stat *st)
+{
+	if (!t->use_handles || st->st_dev != t->root->dev)
+		return NULL;
+	struct file_handle *h = malloc(sizeof(*h) + 64);
+	int mount_id;
+	if (!h)
+		return NULL;
+	h->handle_bytes = 64;
+	if (name_to_handle_at(dirfd, name, h, &mount_id, 0) < 0) {
+		free(h);
+		return NULL;
+	}
+	struct stat st2;
+	if (fstatat(dirfd, name, &st2, AT_SYMLINK_NOFOLLOW) < 0 || st2.st_ino != st->st_ino ||
+	    st2.st_dev != st->st_dev) {
+		free(h);
+		return NULL;
+	}
+	return h;
+}
+
+int fs_inode_table_lookup(struct fs_inode_table *t, int dirfd, const char *name,
+			  struct stat *st, struct fs_inode **ret)
+{
+	if (fstatat(dirfd, name, st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	pthread_mutex_lock(&t->lock);
+	struct fs_inode *i = ref_existing(t, st);
+	pthread_mutex_unlock(&t->lock);
+	if (i) {
+		*ret = i;
+		return 0;
+	}
+	/* New to us. Fast path: a handle by name, no fd opened at all. */
+	struct file_handle *h = handle_of_name(t, dirfd, name, st);
+	if (h)
+		return insert_new(t, -1, h, st, ret);
+	/* No handle, or the name changed under us: pin the object with an
+	 * O_PATH fd and describe what that fd is. */
+	int fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, st) < 0) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	return insert_new(t, fd, NULL, st, ret);
+}
+
+int fs_inode_table_lookup_fd(struct fs_inode_table *t, int fd, struct stat *st,
+			     struct fs_inode **ret)
+{
+	if (fstat(fd, st) < 0)
+		return -errno;
+	pthread_mutex_lock(&t->lock);
+	struct fs_inode *i = ref_existing(t, st);
+	pthread_mutex_unlock(&t->lock);
+	if (i) {
+		*ret = i;
+		return 0;
+	}
+	struct file_handle *h = handle_of(t, fd, st);
+	if (h)
+		return insert_new(t, -1, h, st, ret);
+	/* No handle: keep an O_PATH twin of fd as the permanent fd. */
+	char path[32];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	int pfd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (pfd < 0)
+		return -errno;
+	return insert_new(t, pfd, NULL, st, ret);
+}
+
+void fs_inode_table_forget(struct fs_inode_table *t, struct fs_inode *i, uint64_t n)
+{
+	struct close_list cl = {.n = 0};
+	bool gone = false;
+	if (!i || i == t->root)
+		return;
+	pthread_mutex_lock(&t->lock);
+	i->nlookup = n >= i->nlookup ? 0 : i->nlookup - n;
+	if (i->nlookup == 0 && i->pins == 0) {
+		inode_detach(t, i, &cl);
+		gone = true;
+	}
+	pthread_mutex_unlock(&t->lock);
+	close_list_flush(&cl);
+	if (gone)
+		inode_free(i);
+}
+
+int fs_inode_fd_get(struct fs_inode_table *t, struct fs_inode *i)
+{
+	struct close_list cl = {.n = 0};
+	pthread_mutex_lock(&t->lock);
+	i->pins++;
+	if (i->fd >= 0) {
+		int fd = i->fd;
+		if (i->handle && t->lru.lru_next != i) {
+			lru_unlink(i);
+			lru_push_front(t, i);
+		}
+		pthread_mutex_unlock(&t->lock);
+		return fd;
+	}
+	if (!i->handle) {
+		pthread_mutex_unlock(&t->lock);
+		fs_inode_fd_put(t, i);
+		return -ESTALE;
+	}
+	t->reopens++;
+	pthread_mutex_unlock(&t->lock);
+
+	/* Not cached (only possible with a handle): reopen outside the lock. */
+	int fd = open_by_handle_at(t->root_fd, i->handle, O_PATH);
+	int err = fd < 0 ? -errno : 0;
+
+	pthread_mutex_lock(&t->lock);
+	if (fd >= 0) {
+		if (i->fd >= 0) {
+			cl.fds[cl.n++] = fd; /* another thread won the race */
+		} else {
+			i->fd = fd;
+			lru_push_front(t, i);
+			t->lru_fds++;
+			lru_evict(t, &cl);
+		}
+		fd = i->fd;
+	}
+	pthread_mutex_unlock(&t->lock);
+	close_list_flush(&cl);
+	if (err < 0) {
+		fs_inode_fd_put(t, i);
+		return err;
+	}
+	return fd;
+}
+
+void fs_inode_fd_put(struct fs_inode_table *t, struct fs_inode *i)
+{
+	struct close_list cl = {.n = 0};
+	bool gone = false;
+	pthread_mutex_lock(&t->lock);
+	i->pins--;
+	if (i->pins == 0 && i->nlookup == 0 && i != t->root) {
+		inode_detach(t, i, &cl);
+		gone = true;
+	} else if (t->lru_fds > t->fd_cache_max) {
+		lru_evict(t, &cl);
+	}
+	pthread_mutex_unlock(&t->lock);
+	close_list_flush(&cl);
+	if (gone)
+		inode_free(i);
+}
+
+void fs_inode_table_get_stats(struct fs_inode_table *t, struct fs_inode_table_stats *ret)
+{
+	pthread_mutex_lock(&t->lock);
+	ret->inodes = t->count;
+	ret->cached_fds = t->lru_fds + t->permanent_fds;
+	ret->reopens = t->reopens;
+	pthread_mutex_unlock(&t->lock);
+}

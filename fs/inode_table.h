@@ -1,0 +1,86 @@
+/* The inode table: one struct fs_inode per backing object the kernel knows.
+ *
+ * Identity is (st_dev, st_ino) of the backing object, so hard links share an
+ * inode. Each entry counts the kernel's lookups (nlookup, dropped by FORGET)
+ * and the operations currently using it (pins); it is freed when both are 0.
+ *
+ * No fd per inode: an entry keeps the object's struct file_handle
+ * (name_to_handle_at) and reopens it with open_by_handle_at(root_fd, ...)
+ * when an operation needs it. Hot inodes keep an O_PATH fd in a bounded LRU
+ * cache (fd_cache_max fds), so a tree of millions of files never needs more
+ * than a few thousand fds. When BACKING cannot do file handles (no support,
+ * or no CAP_DAC_READ_SEARCH), or an object lives on another filesystem below
+ * BACKING, the entry falls back to a permanent O_PATH fd, as passthrough_ll
+ * does: it works, but the fd count grows with the inode count (a warning is
+ * logged by the caller at start, see fs_inode_table_uses_handles).
+ *
+ * Locking: one mutex per table protects the hash, the LRU and every field
+ * marked "table lock" below. No syscall that can block for long runs under
+ * it (open_by_handle_at, name_to_handle_at and close run outside).
+ *
+ * Privilege: open_by_handle_at needs CAP_DAC_READ_SEARCH, which a thread
+ * loses while it runs with a caller's fsuid (creds.h). Call
+ * fs_inode_fd_get() before fs_creds_enter(). */
+#ifndef SHADOWFS_FS_INODE_TABLE_H
+#define SHADOWFS_FS_INODE_TABLE_H
+
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+struct file_handle;
+struct fs_inode_table;
+
+struct fs_inode {
+	/* Immutable after insertion. */
+	dev_t dev;
+	ino_t ino;
+	mode_t type;                /* S_IFMT bits of the backing object */
+	struct file_handle *handle; /* NULL: fd is permanent */
+	/* Table lock. */
+	uint64_t nlookup;           /* kernel references (lookup count) */
+	uint32_t pins;              /* fs_inode_fd_get() without fs_inode_fd_put() */
+	int fd;                     /* O_PATH fd, or -1 when not cached */
+	struct fs_inode *hnext;     /* hash chain */
+	struct fs_inode *lru_prev, *lru_next; /* set while a non-permanent fd is cached */
+};
+
+struct fs_inode_table_stats {
+	uint64_t inodes;    /* entries in the table, root included */
+	uint64_t cached_fds;/* O_PATH fds open (cache + permanent) */
+	uint64_t reopens;   /* open_by_handle_at calls so far */
+};
+
+/* Takes ownership of root_fd (an O_PATH or O_RDONLY fd of BACKING's root
+ * directory) on success. fd_cache_max bounds the cached O_PATH fds. */
+int fs_inode_table_new(int root_fd, unsigned fd_cache_max, struct fs_inode_table **ret);
+void fs_inode_table_free(struct fs_inode_table *t);
+
+struct fs_inode *fs_inode_table_root(struct fs_inode_table *t);
+int fs_inode_table_root_fd(struct fs_inode_table *t);
+bool fs_inode_table_uses_handles(struct fs_inode_table *t);
+
+/* Looks up NAME in the directory open as dirfd (with the calling thread's
+ * credentials), fills *st, and returns its entry with nlookup incremented
+ * by one (the reference a FUSE entry reply hands to the kernel). */
+int fs_inode_table_lookup(struct fs_inode_table *t, int dirfd, const char *name,
+			  struct stat *st, struct fs_inode **ret);
+
+/* Same for an object already open as fd (e.g. a file just created); fd is
+ * not kept. *st is filled from fstat(fd). */
+int fs_inode_table_lookup_fd(struct fs_inode_table *t, int fd, struct stat *st,
+			     struct fs_inode **ret);
+
+/* Drops n kernel references; the entry goes when none are left. */
+void fs_inode_table_forget(struct fs_inode_table *t, struct fs_inode *i, uint64_t n);
+
+/* Returns an O_PATH fd for i, valid until the matching fs_inode_fd_put(),
+ * or -errno (-ESTALE when the object was deleted behind our back). */
+int fs_inode_fd_get(struct fs_inode_table *t, struct fs_inode *i);
+void fs_inode_fd_put(struct fs_inode_table *t, struct fs_inode *i);
+
+void fs_inode_table_get_stats(struct fs_inode_table *t, struct fs_inode_table_stats *ret);
+
+#endif

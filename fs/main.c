@@ -1,0 +1,152 @@
+/* shadowfs: mounts BACKING at MOUNTPOINT as a passthrough FUSE filesystem.
+ *
+ *   shadowfs BACKING MOUNTPOINT [-o opt,...] [-f] [-d]
+ *
+ * Order of work: parse and validate options, check BACKING, MOUNTPOINT and
+ * /dev/fuse (every failure is one line on stderr and exit status 1), create
+ * the session, mount, then daemonize (unless -f) so that mount errors still
+ * reach the terminal, serve requests until unmounted or signalled
+ * (SIGTERM/SIGINT/SIGHUP unmount cleanly), tear down. Also the program run
+ * by mount.fuse3 for `mount -t fuse.shadowfs` and fstab entries. */
+#include <errno.h>
+#include <fuse_lowlevel.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "fs/creds.h"
+#include "fs/fs.h"
+#include "fs/ops.h"
+#include "fs/options.h"
+#include "fs/preflight.h"
+
+static int serve(struct fuse_session *se, const struct fs_options *o)
+{
+	if (o->max_threads <= 1)
+		return fuse_session_loop(se);
+	struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+	if (!cfg)
+		return -ENOMEM;
+	fuse_loop_cfg_set_clone_fd(cfg, 0);
+	fuse_loop_cfg_set_max_threads(cfg, o->max_threads);
+	fuse_loop_cfg_set_idle_threads(cfg, o->max_idle_threads);
+	int res = fuse_session_loop_mt(se, cfg);
+	fuse_loop_cfg_destroy(cfg);
+	return res;
+}
+
+static int make_absolute(char **path)
+{
+	char *abs = realpath(*path, NULL);
+	if (!abs)
+		return -errno;
+	free(*path);
+	*path = abs;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct fs_options opts;
+	struct fuse_args args;
+	struct fs_ctx ctx = {.proc_fd = -1};
+	struct fuse_lowlevel_ops ops;
+	struct fuse_session *se = NULL;
+	char err[512];
+	int root_fd = -1, status = 1, res;
+	bool mounted = false, handlers = false;
+
+	sfs_log_init("shadowfs", SFS_LOG_INFO, false);
+	if (fs_options_parse(argc, argv, &opts, &args, err, sizeof(err)) < 0) {
+		sfs_error("%s", err);
+		return 1;
+	}
+	if (opts.show_help) {
+		fs_options_usage(argv[0]);
+		status = 0;
+		goto out;
+	}
+	if (opts.show_version) {
+		printf("shadowfs %s (libfuse %s)\n", SHADOWFS_VERSION, fuse_pkgversion());
+		status = 0;
+		goto out;
+	}
+	if (opts.debug)
+		sfs_log_set_level(SFS_LOG_DEBUG);
+	if (fs_preflight_backing(opts.backing, &root_fd, err, sizeof(err)) < 0 ||
+	    fs_preflight_mountpoint(opts.mountpoint, err, sizeof(err)) < 0 ||
+	    fs_preflight_fuse_device("/dev/fuse", err, sizeof(err)) < 0) {
+		sfs_error("%s", err);
+		goto out;
+	}
+	/* Absolute paths: the daemon runs in /, and unmounting needs the
+	 * path as the mount table has it. */
+	if (make_absolute(&opts.mountpoint) < 0 || make_absolute(&opts.backing) < 0) {
+		sfs_error("cannot resolve %s or %s", opts.backing, opts.mountpoint);
+		goto out;
+	}
+
+	umask(0); /* the kernel already applied the caller's umask */
+	fs_creds_init();
+	res = fs_ctx_init(&ctx, &opts, root_fd);
+	if (res < 0) {
+		sfs_error("cannot set up the inode table: %s", strerror(-res));
+		goto out;
+	}
+	root_fd = -1; /* owned by the inode table now */
+	if (!fs_inode_table_uses_handles(ctx.inodes))
+		sfs_warn("%s: no file handles (filesystem support or CAP_DAC_READ_SEARCH "
+			 "missing): keeping one fd per inode",
+			 opts.backing);
+
+	fs_ops_passthrough(&ops);
+	se = fuse_session_new(&args, &ops, sizeof(ops), &ctx);
+	if (!se) {
+		sfs_error("cannot start the FUSE session (an option libfuse rejects?)");
+		goto out;
+	}
+	if (fuse_set_signal_handlers(se) != 0) {
+		sfs_error("cannot install signal handlers");
+		goto out;
+	}
+	handlers = true;
+	if (fuse_session_mount(se, opts.mountpoint) != 0) {
+		sfs_error("cannot mount on %s (see the message above)", opts.mountpoint);
+		goto out;
+	}
+	mounted = true;
+	if (fuse_daemonize(opts.foreground) != 0) {
+		sfs_error("cannot daemonize");
+		goto out;
+	}
+	if (!opts.foreground)
+		sfs_log_init("shadowfs", opts.debug ? SFS_LOG_DEBUG : SFS_LOG_INFO, true);
+	res = fs_ctx_open_proc(&ctx);
+	if (res < 0) {
+		sfs_error("cannot open /proc/self/fd: %s", strerror(-res));
+		goto out;
+	}
+	sfs_debug("serving %s on %s: cache=%s writeback=%d threads=%u timeout=%g",
+		  opts.backing, opts.mountpoint, fs_cache_policy_name(opts.cache),
+		  opts.writeback, opts.max_threads, opts.timeout);
+	res = serve(se, &opts);
+	status = res >= 0 ? 0 : 1; /* > 0: stopped by that signal, cleanly */
+	if (res < 0)
+		sfs_error("the FUSE loop stopped with an error (%d)", res);
+out:
+	if (mounted)
+		fuse_session_unmount(se);
+	if (handlers)
+		fuse_remove_signal_handlers(se);
+	if (se)
+		fuse_session_destroy(se);
+	fs_ctx_destroy(&ctx);
+	if (root_fd >= 0)
+		close(root_fd);
+	fuse_opt_free_args(&args);
+	fs_options_free(&opts);
+	return status;
+}

@@ -1,0 +1,104 @@
+/* The passthrough operations table and connection setup (FUSE INIT):
+ * which kernel capabilities shadowfs asks for, and why. See ops.h. */
+#include "fs/ops.h"
+
+#include "fs/fs.h"
+
+static void want(struct fuse_conn_info *conn, unsigned cap, bool on)
+{
+	if (on && (conn->capable & cap))
+		conn->want |= cap;
+	else
+		conn->want &= ~cap;
+}
+
+void fs_op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	struct fs_ctx *c = userdata;
+	const struct fs_options *o = c->opts;
+
+	/* Writeback cache: the kernel merges small writes into max_write
+	 * chunks and answers reads of written pages itself. */
+	want(conn, FUSE_CAP_WRITEBACK_CACHE, o->writeback && o->cache != FS_CACHE_NEVER);
+	c->writeback = (conn->want & FUSE_CAP_WRITEBACK_CACHE) != 0;
+	/* Zero-copy: read replies spliced from the backing fd; write data
+	 * spliced from /dev/fuse (costs a pipe round trip per request). */
+	want(conn, FUSE_CAP_SPLICE_WRITE, o->splice_write);
+	want(conn, FUSE_CAP_SPLICE_MOVE, o->splice_write);
+	want(conn, FUSE_CAP_SPLICE_READ, o->splice_read);
+	want(conn, FUSE_CAP_READDIRPLUS, o->readdirplus);
+	want(conn, FUSE_CAP_READDIRPLUS_AUTO, o->readdirplus);
+	/* cache=auto drops cached pages when the attributes change. */
+	want(conn, FUSE_CAP_AUTO_INVAL_DATA, o->cache == FS_CACHE_AUTO);
+	want(conn, FUSE_CAP_POSIX_LOCKS, o->locks == FS_LOCKS_BACKING);
+	want(conn, FUSE_CAP_FLOCK_LOCKS, true);
+	/* We write as root: the kernel must clear setuid/setgid bits on
+	 * writes itself (it does when this is off). */
+	want(conn, FUSE_CAP_HANDLE_KILLPRIV, false);
+	want(conn, FUSE_CAP_CACHE_SYMLINKS, o->cache != FS_CACHE_NEVER);
+	want(conn, FUSE_CAP_PARALLEL_DIROPS, true);
+	want(conn, FUSE_CAP_ASYNC_READ, true);
+	want(conn, FUSE_CAP_ASYNC_DIO, true);
+	want(conn, FUSE_CAP_ATOMIC_O_TRUNC, true);
+	/* The kernel applies the umask unless told otherwise; keep that
+	 * (the daemon runs with umask 0). */
+	want(conn, FUSE_CAP_DONT_MASK, false);
+
+	conn->max_write = o->max_write;
+	if (o->max_read)
+		conn->max_read = o->max_read;
+	conn->max_readahead = conn->max_readahead ? conn->max_readahead : 128 * 1024;
+	conn->max_background = 64;
+	conn->congestion_threshold = 48;
+	conn->time_gran = 1;
+}
+
+void fs_op_destroy(void *userdata)
+{
+	(void)userdata; /* the context is torn down by main after the loop */
+}
+
+void fs_ops_passthrough(struct fuse_lowlevel_ops *ops)
+{
+	*ops = (struct fuse_lowlevel_ops){
+		.init = fs_op_init,
+		.destroy = fs_op_destroy,
+		.lookup = fs_op_lookup,
+		.forget = fs_op_forget,
+		.forget_multi = fs_op_forget_multi,
+		.getattr = fs_op_getattr,
+		.setattr = fs_op_setattr,
+		.readlink = fs_op_readlink,
+		.mknod = fs_op_mknod,
+		.mkdir = fs_op_mkdir,
+		.unlink = fs_op_unlink,
+		.rmdir = fs_op_rmdir,
+		.symlink = fs_op_symlink,
+		.rename = fs_op_rename,
+		.link = fs_op_link,
+		.open = fs_op_open,
+		.read = fs_op_read,
+		.flush = fs_op_flush,
+		.release = fs_op_release,
+		.fsync = fs_op_fsync,
+		.opendir = fs_op_opendir,
+		.readdir = fs_op_readdir,
+		.releasedir = fs_op_releasedir,
+		.fsyncdir = fs_op_fsyncdir,
+		.statfs = fs_op_statfs,
+		.setxattr = fs_op_setxattr,
+		.getxattr = fs_op_getxattr,
+		.listxattr = fs_op_listxattr,
+		.removexattr = fs_op_removexattr,
+		.access = fs_op_access,
+		.create = fs_op_create,
+		.getlk = fs_op_getlk,
+		.setlk = fs_op_setlk,
+		.write_buf = fs_op_write_buf,
+		.flock = fs_op_flock,
+		.fallocate = fs_op_fallocate,
+		.readdirplus = fs_op_readdirplus,
+		.copy_file_range = fs_op_copy_file_range,
+		.lseek = fs_op_lseek,
+	};
+}

@@ -1,0 +1,402 @@
+/* Passthrough of names and attributes: lookup/forget, getattr/setattr,
+ * readlink, mknod, mkdir, symlink, link, unlink, rmdir, rename, statfs,
+ * access. Operations that check permissions or create objects run with the
+ * caller's credentials (creds.h); O_PATH fds are taken before switching.
+ * Every handler replies exactly once; errno is saved before cleanup. */
+#include "fs/ops.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "fs/creds.h"
+#include "fs/fs.h"
+
+/* Looks NAME up in the directory open as dfd and replies with its entry
+ * (or a cached negative entry for ENOENT). */
+static void reply_lookup(fuse_req_t req, struct fs_ctx *c, int dfd, const char *name)
+{
+	struct fuse_entry_param e;
+	struct fs_inode *i;
+	struct stat st;
+	int err = fs_inode_table_lookup(c->inodes, dfd, name, &st, &i);
+	if (err == -ENOENT && c->negative_timeout > 0) {
+		memset(&e, 0, sizeof(e));
+		e.entry_timeout = c->negative_timeout;
+		fuse_reply_entry(req, &e);
+		return;
+	}
+	if (err < 0) {
+		fuse_reply_err(req, -err);
+		return;
+	}
+	fs_fill_entry(c, &e, i, &st);
+	if (fuse_reply_entry(req, &e) == -ENOENT) /* request interrupted */
+		fs_inode_table_forget(c->inodes, i, 1);
+}
+
+void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fs_ctx *c = fs_ctx_of(req);
+	struct fs_inode *dir = fs_inode_of(c, parent);
+	struct fs_creds_saved cr;
+	int dfd = fs_inode_fd_get(c->inodes, dir);
+	if (dfd < 0) {
+		fuse_reply_err(req, -dfd);
+		return;
+	}
+	int err = fs_creds_enter(req, &cr);
+	if (err == 0) {
+		reply_lookup(req, c, dfd, name);
+		fs_creds_leave(&cr);
+	} else {
+		fuse_reply_err(req, -err);
+	}
+	fs_inode_fd_put(c->inodes, dir);
+}
+
+void fs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	struct fs_ctx *c = fs_ctx_of(req);
+	fs_inode_table_forget(c->inodes, fs_inode_of(c, ino), nlookup);
+	fuse_reply_none(req);
+}
+
+void fs_op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	struct fs_ctx *c = fs_ctx_of(req);
+	for (size_t k = 0; k < count; k++)
+		fs_inode_table_forget(c->inodes, fs_inode_of(c, forgets[k].ino),
+				      forgets[k].nlookup);
+	fuse_reply_none(req);
+}
+
+void fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs_ctx *c = fs_ctx_of(req);
+	struct stat st;
+	int res;
+	if (fi && fs_file_of(fi)) {
+		res = fstat(fs_file_of(fi)->fd, &st);
+	} else {
+		struct fs_inode *i = fs_inode_of(c, ino);
+		int fd = fs_inode_fd_get(c->inodes, i);
+		if (fd < 0) {
+			fuse_reply_err(req, -fd);
+			return;
+		}
+		res = fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+		int saved = errno;
+		fs_inode_fd_put(c->inodes, i);
+		errno = saved;
+	}
+	if (res < 0)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_attr(req, &st, c->timeout);
+}
+
+/* utimensat on an O_PATH fd: through /proc for everything but symlinks
+ * (which /proc would follow), AT_EMPTY_PATH for those. */
+static int set_times(struct fs_inode *i, int fd, const struct timespec ts[2])
+{
+	if (i->type == S_IFLNK) {
+		if (utimensat(fd, "", ts, AT_EMPTY_PATH) == 0)
+			return 0;
+		return errno == EINVAL ? -EPERM : -errno;
+	}
+	char path[32];
+	fs_proc_path(path, fd);
+	return utimensat(AT_FDCWD, path, ts, 0) < 0 ? -errno : 0;
+}
+
+static int do_setattr(struct fs_ctx *c, struct fs_inode *i, int ifd, struct stat *attr,
+		      int valid, struct fs_file *f)
+{
+	char path[32];
+	bool writable = f && (f->flags & O_ACCMODE) != O_RDONLY;
+	(void)c;
+	fs_proc_path(path, ifd);
+	if (valid & FUSE_SET_ATTR_MODE) {
+		int r = f ? fchmod(f->fd, attr->st_mode) : chmod(path, attr->st_mode);
+		if (r < 0)
+			return -errno;
+	}
+	if (valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+		uid_t uid = (valid & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1;
+		gid_t gid = (valid & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1;
+		if (fchownat(ifd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+			return -errno;
+	}
+	if (valid & FUSE_SET_ATTR_SIZE) {
+		int r = writable ? ftruncate(f->fd, attr->st_size) : truncate(path, attr->st_size);
+		if (r < 0)
+			return -errno;
+	}
+	if (valid & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)) {
+		struct timespec ts[2] = {{.tv_nsec = UTIME_OMIT}, {.tv_nsec = UTIME_OMIT}};
+		if (valid & FUSE_SET_ATTR_ATIME_NOW)
+			ts[0].tv_nsec = UTIME_NOW;
+		else if (valid & FUSE_SET_ATTR_ATIME)
+			ts[0] = attr->st_atim;
+		if (valid & FUSE_SET_ATTR_MTIME_NOW)
+			ts[1].tv_nsec = UTIME_NOW;
+		else if (valid & FUSE_SET_ATTR_MTIME)
+			ts[1] = attr->st_mtim;
+		int r = f ? (futimens(f->fd, ts) < 0 ? -errno : 0) : set_times(i, ifd, ts);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
+		   struct fuse_file_info *fi)
+{
+	struct fs_ctx *c = fs_ctx_of(req);
+	struct fs_inode *i = fs_inode_of(c, ino);
+	struct fs_file *f = fi ? fs_file_of(fi) : NULL;
+	struct fs_creds_saved cr;
+	struct stat st;
+	int ifd = fs_inode_fd_get(c->inodes, i);
+	int err;
+	if (ifd < 0) {
+		fuse_reply_err(req, -ifd);
+		return;
+	}
+	err = fs_creds_enter(req, &cr);
+	if (err == 0) {
+		err = do_setattr(c, i, ifd, attr, valid, f);
+		fs_creds_leave(&cr);
+	}
+	if (err == 0 && fstatat(ifd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+		err = -errno;
+	fs_inode_fd_put(c->inodes, i);
+	if (err < 0)
+		fuse_reply_err(req, -err);
+	else
+		fuse_reply_attr(req, &st, c->timeout);
+}
+
+void fs_op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct fs_ctx *c = fs_ctx_of(req);
+	struct fs_inode *i = fs_inode_of(c, ino);
+	char buf[PATH_MAX + 1];
+	int fd = fs_inode_fd_get(c->inodes, i);
+	if (fd < 0) {
+		fuse_reply_err(req, -fd);
+		return;
+	}
+	ssize_t n = readlinkat(fd, "", buf, sizeof(buf));
+	int saved = errno;
+	fs_inode_fd_put(c->inodes, i);
+	if (n < 0)
+		fuse_reply_err(req, saved);
+	else if ((size_t)n >= sizeof(buf))
+		fuse_reply_err(req, ENAMETOOLONG);
+	else {
+		buf[n] = '\0';
+		fuse_reply_readlink(req, buf);
+	}
+}
+
+enum make_kind { MAKE_NODE, MAKE_DIR, MAKE_SYMLINK, MAKE_LINK };
+
+struct make_args {
+	enum make_kind kind;
+	const char *name;
+	mode_t mode;
+	dev_t rdev;
+	const char *target;   /* symlink */
+	struct fs_inode *src; /* link */
+};
+
+/* Creates NAME in directory `parent` as the caller and replies with its entry. */
+static void make_entry(fuse_req_t req, fuse_ino_t parent, const struct make_args *a)
+{
+	struct fs_ctx *c = fs_ctx_of(req);
+	struct fs_inode *dir = fs_inode_of(c, parent);
+	struct fs_creds_saved cr;
+	int sfd = -1, err, res;
+	int dfd = fs_inode_fd_get(c->inodes, dir);
+	if (dfd < 0) {
+		fuse_reply_err(req, -dfd);
+		return;
+	}
+	if (a->kind == MAKE_LINK) {
+		sfd = fs_inode_fd_get(c->inodes, a->src);
+		if (sfd < 0) {
+			err = sfd;
+			goto out;
+		}
+	}
+	err = fs_creds_enter(req, &cr);
+	if (err < 0)
+		goto out;
+	switch (a->kind) {
+	case MAKE_NODE:
+		res = mknodat(dfd, a->name, a->mode, a->rdev);
+		break;
+	case MAKE_DIR:
+		res = mkdirat(dfd, a->name, a->mode);
+		break;
+	case MAKE_SYMLINK:
+		res = symlinkat(a->target, dfd, a->name);
+		break;
+	case MAKE_LINK: {
+		char path[32];
+		fs_proc_path(path, sfd);
+		res = linkat(AT_FDCWD, path, dfd, a->name, AT_SYMLINK_FOLLOW);
+		break;
+	}
+	default:
+		res = -1;
+		errno = EINVAL;
+	}
+	if (res < 0) {
+		err = -errno;
+		fs_creds_leave(&cr);
+		goto out;
+	}
+	reply_lookup(req, c, dfd, a->name); /* replies */
+	fs_creds_leave(&cr);
+	err = 1;
+out:
+	if (sfd >= 0)
+		fs_inode_fd_put(c->inodes, a->src);
+	fs_inode_fd_put(c->inodes, dir);
+	if (err < 0)
+		fuse_reply_err(req, -err);
+}
+
+void fs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
+{
+	struct make_args a = {.kind = MAKE_NODE, .name = name, .mode = mode, .rdev = rdev};
+	make_entry(req, parent, &a);
+}
+
+void fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	struct make_args a = {.kind = MAKE_DIR, .name = name, .mode = mode};
+	make_entry(req, parent, &a);
+}
+
+void fs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+	struct make_args a = {.kind = MAKE_SYMLINK, .name = name, .target = link};
+	make_entry(req, parent, &a);
+}
+
+void fs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+	struct fs_ctx *c = fs_ctx_of(req);
+	struct make_args a = {.kind = MAKE_LINK, .name = newname, .src = fs_inode_of(c, ino)};
+	make_entry(req, newparent, &a);
+}
+
+/* unlink or rmdir NAME in `parent` as the caller. */
+static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, int flags)
+{
+	struct fs_ctx *c = fs_ctx_of(req);
+	struct fs_inode *dir = fs_inode_of(c, parent);
+	struct fs_creds_saved cr;
+	int dfd = fs_inode_fd_get(c->inodes, dir);
+	int err;
+	if (dfd < 0) {
+		fuse_reply_err(req, -dfd);
+		return;
+	}
+	err = fs_creds_enter(req, &cr);
+	if (err == 0) {
+		if (unlinkat(dfd, name, flags) < 0)
+			err = -errno;
+		fs_creds_leave(&cr);
+	}
+	fs_inode_fd_put(c->inodes, dir);
+	fuse_reply_err(req, -err);
+}
+
+void fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	remove_entry(req, parent, name, 0);
+}
+
+void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	remove_entry(req, parent, name, AT_REMOVEDIR);
+}
+
+void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+		  const char *newname, unsigned int flags)
+{
+	struct fs_ctx *c = fs_ctx_of(req);
+	struct fs_inode *from = fs_inode_of(c, parent), *to = fs_inode_of(c, newparent);
+	struct fs_creds_saved cr;
+	int err = 0, tfd = -1;
+	int ffd = fs_inode_fd_get(c->inodes, from);
+	if (ffd < 0) {
+		fuse_reply_err(req, -ffd);
+		return;
+	}
+	tfd = fs_inode_fd_get(c->inodes, to);
+	if (tfd < 0) {
+		err = tfd;
+		goto out;
+	}
+	err = fs_creds_enter(req, &cr);
+	if (err == 0) {
+		if (renameat2(ffd, name, tfd, newname, flags) < 0)
+			err = -errno;
+		fs_creds_leave(&cr);
+	}
+	fs_inode_fd_put(c->inodes, to);
+out:
+	fs_inode_fd_put(c->inodes, from);
+	fuse_reply_err(req, -err);
+}
+
+void fs_op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct fs_ctx *c = fs_ctx_of(req);
+	struct fs_inode *i = fs_inode_of(c, ino);
+	struct statvfs sv;
+	int fd = fs_inode_fd_get(c->inodes, i);
+	if (fd < 0) {
+		fuse_reply_err(req, -fd);
+		return;
+	}
+	int res = fstatvfs(fd, &sv);
+	int saved = errno;
+	fs_inode_fd_put(c->inodes, i);
+	if (res < 0)
+		fuse_reply_err(req, saved);
+	else
+		fuse_reply_statfs(req, &sv);
+}
+
+void fs_op_access(fuse_req_t req, fuse_ino_t ino, int mask)
+{
+	struct fs_ctx *c = fs_ctx_of(req);
+	struct fs_inode *i = fs_inode_of(c, ino);
+	struct fs_creds_saved cr;
+	int fd = fs_inode_fd_get(c->inodes, i);
+	int err;
+	if (fd < 0) {
+		fuse_reply_err(req, -fd);
+		return;
+	}
+	err = fs_creds_enter(req, &cr);
+	if (err == 0) {
+		/* AT_EACCESS: check with the fsuid we just switched to. */
+		if (faccessat(fd, "", mask, AT_EMPTY_PATH | AT_EACCESS) < 0)
+			err = -errno;
+		fs_creds_leave(&cr);
+	}
+	fs_inode_fd_put(c->inodes, i);
+	fuse_reply_err(req, -err);
+}

@@ -1,0 +1,343 @@
+/* Passthrough of open regular files: open/create/release, read (fuse_buf
+ * with FUSE_BUF_FD_SEEK, spliced when the kernel agreed), write_buf, flush,
+ * fsync, POSIX locks (as OFD locks, locks=backing), flock, fallocate,
+ * copy_file_range and lseek. fi->fh is a struct fs_file (fs.h).
+ *
+ * Cache policy per open: O_DIRECT opens and cache=never get FOPEN_DIRECT_IO
+ * (every read and write reaches us, aligned I/O goes to an O_DIRECT backing
+ * fd); otherwise cache=always sets keep_cache so the page cache survives
+ * close/open. With the writeback cache the kernel may read pages of a file
+ * opened write-only and keeps file positions itself, so O_WRONLY becomes
+ * O_RDWR and O_APPEND is dropped (as passthrough_hp does). */
+#include "fs/ops.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "fs/creds.h"
+#include "fs/fs.h"
+
+#define DIRECT_ALIGN 4096
+
+/* Open flags as sent to the backing filesystem. */
+static int backing_flags(struct fs_ctx *c, int flags)
+{
+	if (c->writeback) {
+		if ((flags & O_ACCMODE) == O_WRONLY)
+			flags = (flags & ~O_ACCMODE) | O_RDWR;
+		flags &= ~O_APPEND;
+	}
+	return flags & ~O_NOFOLLOW;
+}
+
+static void set_open_flags(struct fs_ctx *c, struct fuse_file_info *fi, bool direct)
+{
+	fi->direct_io = direct || c->opts->cache == FS_CACHE_NEVER;
+	fi->keep_cache = !fi->direct_io && c->opts->cache == FS_CACHE_ALWAYS;
+}
+
+static struct fs_file *file_new(int fd, int flags)
+{
+	struct fs_file *f = calloc(1, sizeof(*f));
+	if (!f)
+		return NULL;
+	f->fd = fd;
+	f->flags = flags;
+	f->direct = (flags & O_DIRECT) != 0;
+	return f;
+}
+
+/* Reopens ifd with the backing flags as the caller. A caller who may write
+ * but not read a file still gets an O_RDWR fd with the writeback cache: the
+ * caller's own O_WRONLY open checks the permission, then the daemon reopens
+ * that fd read-write (the kernel needs it for partial page writes). */
+static int open_as_caller(fuse_req_t req, struct fs_ctx *c, int ifd, int flags)
+{
+	struct fs_creds_saved cr;
+	int bflags = backing_flags(c, flags);
+	int err = fs_creds_enter(req, &cr);
+	if (err < 0)
+		return err;
+	int fd = fs_reopen(c, ifd, bflags);
+	if (fd == -EACCES && bflags != (flags & ~O_NOFOLLOW)) {
+		int wfd = fs_reopen(c, ifd, flags & ~O_APPEND);
+		fs_creds_leave(&cr);
+		if (wfd < 0)
+			return wfd;
+		fd = fs_reopen(c, wfd, bflags);
+		close(wfd);
+		return fd;
+	}
+	fs_creds_leave(&cr);
+	return fd;
+}
+
+void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs_ctx *c = fs_ctx_of(req);
+	struct fs_inode *i = fs_inode_of(c, ino);
+	int ifd = fs_inode_fd_get(c->inodes, i);
+	if (ifd < 0) {
+		fuse_reply_err(req, -ifd);
+		return;
+	}
+	int fd = open_as_caller(req, c, ifd, fi->flags);
+	fs_inode_fd_put(c->inodes, i);
+	if (fd < 0) {
+		fuse_reply_err(req, -fd);
+		return;
+	}
+	struct fs_file *f = file_new(fd, fi->flags);
+	if (!f) {
+		close(fd);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	fi->fh = (uint64_t)(uintptr_t)f;
+	set_open_flags(c, fi, f->direct);
+	if (fuse_reply_open(req, fi) == -ENOENT) { /* interrupted: no release will come */
+		close(fd);
+		free(f);
+	}
+}
+
+void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		  struct fuse_file_info *fi)
+{
+	struct fs_ctx *c = fs_ctx_of(req);
+	struct fs_inode *dir = fs_inode_of(c, parent), *i = NULL;
+	struct fs_creds_saved cr;
+	struct fuse_entry_param e;
+	struct stat st;
+	struct fs_file *f = NULL;
+	int fd = -1, err;
+	int dfd = fs_inode_fd_get(c->inodes, dir);
+	if (dfd < 0) {
+		fuse_reply_err(req, -dfd);
+		return;
+	}
+	int bflags = backing_flags(c, fi->flags) | O_CREAT | O_CLOEXEC;
+	err = fs_creds_enter(req, &cr);
+	if (err == 0) {
+		fd = openat(dfd, name, bflags, mode);
+		if (fd < 0 && errno == EACCES && (fi->flags & O_ACCMODE) == O_WRONLY &&
+		    c->writeback) {
+			/* Existing write-only file: check as the caller, then
+			 * reopen read-write as the daemon (see open_as_caller). */
+			int wfd = openat(dfd, name, (fi->flags & ~O_APPEND) | O_CREAT | O_CLOEXEC,
+					 mode);
+			fs_creds_leave(&cr);
+			cr = (struct fs_creds_saved){0};
+			if (wfd >= 0) {
+				fd = fs_reopen(c, wfd, bflags & ~O_CREAT);
+				close(wfd);
+				errno = fd < 0 ? -fd : 0;
+			}
+		}
+		if (fd < 0)
+			err = -errno;
+		fs_creds_leave(&cr);
+	}
+	fs_inode_fd_put(c->inodes, dir);
+	if (err < 0)
+		goto fail;
+	err = fs_inode_table_lookup_fd(c->inodes, fd, &st, &i);
+	if (err < 0)
+		goto fail;
+	f = file_new(fd, fi->flags);
+	if (!f) {
+		fs_inode_table_forget(c->inodes, i, 1);
+		err = -ENOMEM;
+		goto fail;
+	}
+	fi->fh = (uint64_t)(uintptr_t)f;
+	set_open_flags(c, fi, f->direct);
+	fs_fill_entry(c, &e, i, &st);
+	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
+		fs_inode_table_forget(c->inodes, i, 1);
+		close(fd);
+		free(f);
+	}
+	return;
+fail:
+	if (fd >= 0)
+		close(fd);
+	fuse_reply_err(req, -err);
+}
+
+/* O_DIRECT reads need an aligned buffer: read into one and reply with it. */
+static void read_direct(fuse_req_t req, struct fs_file *f, size_t size, off_t off)
+{
+	void *buf = NULL;
+	size_t alloc = (size + DIRECT_ALIGN - 1) & ~(size_t)(DIRECT_ALIGN - 1);
+	if (posix_memalign(&buf, DIRECT_ALIGN, alloc ? alloc : DIRECT_ALIGN) != 0) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	ssize_t n = pread(f->fd, buf, size, off);
+	if (n < 0)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_buf(req, buf, (size_t)n);
+	free(buf);
+}
+
+void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		struct fuse_file_info *fi)
+{
+	struct fs_file *f = fs_file_of(fi);
+	(void)ino;
+	if (f->direct) {
+		read_direct(req, f, size, off);
+		return;
+	}
+	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+	buf.buf[0].fd = f->fd;
+	buf.buf[0].pos = off;
+	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE); /* replies, errors included */
+}
+
+/* O_DIRECT writes from libfuse's (unaligned) request buffer go through an
+ * aligned bounce buffer; spliced data and buffered files go straight. */
+static ssize_t write_direct_mem(struct fs_file *f, struct fuse_bufvec *in, off_t off)
+{
+	size_t size = fuse_buf_size(in);
+	void *buf = NULL;
+	size_t alloc = (size + DIRECT_ALIGN - 1) & ~(size_t)(DIRECT_ALIGN - 1);
+	if (posix_memalign(&buf, DIRECT_ALIGN, alloc ? alloc : DIRECT_ALIGN) != 0)
+		return -ENOMEM;
+	struct fuse_bufvec mem = FUSE_BUFVEC_INIT(size);
+	mem.buf[0].mem = buf;
+	ssize_t n = fuse_buf_copy(&mem, in, 0);
+	if (n >= 0) {
+		n = pwrite(f->fd, buf, (size_t)n, off);
+		if (n < 0)
+			n = -errno;
+	}
+	free(buf);
+	return n;
+}
+
+void fs_op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_buf, off_t off,
+		     struct fuse_file_info *fi)
+{
+	struct fs_file *f = fs_file_of(fi);
+	ssize_t res;
+	(void)ino;
+	if (f->direct && !(in_buf->buf[0].flags & FUSE_BUF_IS_FD)) {
+		res = write_direct_mem(f, in_buf, off);
+	} else {
+		struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in_buf));
+		out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+		out.buf[0].fd = f->fd;
+		out.buf[0].pos = off;
+		res = fuse_buf_copy(&out, in_buf, 0);
+	}
+	if (res < 0)
+		fuse_reply_err(req, (int)-res);
+	else
+		fuse_reply_write(req, (size_t)res);
+}
+
+void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs_file *f = fs_file_of(fi);
+	(void)ino;
+	/* close() of a duplicate reports delayed write errors of network
+	 * backing filesystems and drops locks owned by this open, as a
+	 * close(2) of the application's fd would. */
+	int dup_fd = dup(f->fd);
+	if (dup_fd < 0) {
+		fuse_reply_err(req, errno);
+		return;
+	}
+	int res = close(dup_fd);
+	fuse_reply_err(req, res < 0 ? errno : 0);
+}
+
+void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs_file *f = fs_file_of(fi);
+	(void)ino;
+	close(f->fd);
+	free(f);
+	fuse_reply_err(req, 0);
+}
+
+void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	struct fs_file *f = fs_file_of(fi);
+	(void)ino;
+	int res = datasync ? fdatasync(f->fd) : fsync(f->fd);
+	fuse_reply_err(req, res < 0 ? errno : 0);
+}
+
+void fs_op_getlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct flock *lock)
+{
+	struct fs_file *f = fs_file_of(fi);
+	(void)ino;
+	lock->l_pid = 0; /* required by OFD locks */
+	if (fcntl(f->fd, F_OFD_GETLK, lock) < 0) {
+		fuse_reply_err(req, errno);
+		return;
+	}
+	if (lock->l_type != F_UNLCK)
+		lock->l_pid = 0; /* OFD locks have no owning process */
+	fuse_reply_lock(req, lock);
+}
+
+void fs_op_setlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct flock *lock,
+		 int sleep)
+{
+	struct fs_file *f = fs_file_of(fi);
+	(void)ino;
+	lock->l_pid = 0;
+	int res = fcntl(f->fd, sleep ? F_OFD_SETLKW : F_OFD_SETLK, lock);
+	fuse_reply_err(req, res < 0 ? errno : 0);
+}
+
+void fs_op_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, int op)
+{
+	struct fs_file *f = fs_file_of(fi);
+	(void)ino;
+	int res = flock(f->fd, op);
+	fuse_reply_err(req, res < 0 ? errno : 0);
+}
+
+void fs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
+		     struct fuse_file_info *fi)
+{
+	struct fs_file *f = fs_file_of(fi);
+	(void)ino;
+	int res = fallocate(f->fd, mode, offset, length);
+	fuse_reply_err(req, res < 0 ? errno : 0);
+}
+
+void fs_op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
+			   struct fuse_file_info *fi_in, fuse_ino_t ino_out, off_t off_out,
+			   struct fuse_file_info *fi_out, size_t len, int flags)
+{
+	(void)ino_in;
+	(void)ino_out;
+	ssize_t n = copy_file_range(fs_file_of(fi_in)->fd, &off_in, fs_file_of(fi_out)->fd,
+				    &off_out, len, (unsigned)flags);
+	if (n < 0)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_write(req, (size_t)n);
+}
+
+void fs_op_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+		 struct fuse_file_info *fi)
+{
+	(void)ino;
+	off_t res = lseek(fs_file_of(fi)->fd, off, whence);
+	if (res < 0)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_lseek(req, res);
+}

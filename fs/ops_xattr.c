@@ -1,0 +1,213 @@
+/* Passthrough of extended attributes, every namespace but the reserved
+ * user.shadow.* (answered by xattr_shadow.c, filtered from listings).
+ * Calls run as the caller through /proc/self/fd/N, so the backing
+ * filesystem applies its own rules (user.* needs file permissions,
+ * trusted.* needs CAP_SYS_ADMIN, ACLs are system.posix_acl_*). Symlinks
+ * have no race-free path-based xattr call: list is empty, get is ENODATA,
+ * set/remove are EPERM (what Linux answers for user.* on symlinks). */
+#include "fs/ops.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/xattr.h>
+
+#include "fs/creds.h"
+#include "fs/fs.h"
+#include "fs/xattr_shadow.h"
+
+#define XATTR_LIST_RETRIES 3
+
+enum xop { XGET, XSET, XLIST, XREMOVE };
+
+struct xargs {
+	enum xop op;
+	const char *name;
+	const char *value; /* set */
+	size_t size;       /* buffer size (get/list) or value size (set) */
+	int flags;         /* set */
+	char *out;         /* get/list result, malloc'd, owned by caller */
+};
+
+static ssize_t list_backing(const char *path, char **ret)
+{
+	ssize_t n = listxattr(path, NULL, 0);
+	for (int k = 0; k < XATTR_LIST_RETRIES && n >= 0; k++) {
+		char *buf = malloc((size_t)n + 1);
+		if (!buf)
+			return -ENOMEM;
+		ssize_t m = listxattr(path, buf, (size_t)n);
+		if (m >= 0) {
+			*ret = buf;
+			return m;
+		}
+		free(buf);
+		if (errno != ERANGE)
+			return -errno;
+		n = listxattr(path, NULL, 0); /* grew meanwhile */
+	}
+	return n < 0 ? -errno : -ERANGE;
+}
+
+/* Removes the user.shadow.* names from a listing; returns the new length. */
+static size_t filter_shadow(char *list, size_t len)
+{
+	size_t in = 0, out = 0;
+	while (in < len) {
+		size_t n = strnlen(list + in, len - in) + 1;
+		if (!fs_xattr_is_shadow(list + in)) {
+			memmove(list + out, list + in, n);
+			out += n;
+		}
+		in += n;
+	}
+	return out;
+}
+
+static ssize_t do_list(struct fs_ctx *c, struct fs_inode *i, const char *path, struct xargs *a)
+{
+	char *list = NULL;
+	ssize_t n = list_backing(path, &list);
+	if (n < 0)
+		return n;
+	size_t len = filter_shadow(list, (size_t)n);
+	ssize_t extra = fs_xattr_shadow_list(c, i, NULL, 0);
+	if (extra < 0) {
+		free(list);
+		return extra;
+	}
+	size_t total = len + (size_t)extra;
+	if (a->size == 0) {
+		free(list);
+		return (ssize_t)total;
+	}
+	if (total > a->size) {
+		free(list);
+		return -ERANGE;
+	}
+	char *out = realloc(list, total ? total : 1);
+	if (!out) {
+		free(list);
+		return -ENOMEM;
+	}
+	if (extra > 0) {
+		ssize_t m = fs_xattr_shadow_list(c, i, out + len, (size_t)extra);
+		if (m < 0) {
+			free(out);
+			return m;
+		}
+	}
+	a->out = out;
+	return (ssize_t)total;
+}
+
+static ssize_t do_xattr(struct fs_ctx *c, struct fs_inode *i, int fd, struct xargs *a)
+{
+	char path[32];
+	fs_proc_path(path, fd);
+	if (i->type == S_IFLNK) {
+		switch (a->op) {
+		case XGET:
+			return -ENODATA;
+		case XLIST:
+			return 0;
+		default:
+			return -EPERM;
+		}
+	}
+	switch (a->op) {
+	case XGET: {
+		if (a->size) {
+			a->out = malloc(a->size);
+			if (!a->out)
+				return -ENOMEM;
+		}
+		ssize_t n = getxattr(path, a->name, a->out, a->size);
+		return n < 0 ? -errno : n;
+	}
+	case XSET:
+		return setxattr(path, a->name, a->value, a->size, a->flags) < 0 ? -errno : 0;
+	case XREMOVE:
+		return removexattr(path, a->name) < 0 ? -errno : 0;
+	case XLIST:
+		return do_list(c, i, path, a);
+	}
+	return -EINVAL;
+}
+
+/* Runs one xattr operation and replies. */
+static void xattr_request(fuse_req_t req, fuse_ino_t ino, struct xargs *a)
+{
+	struct fs_ctx *c = fs_ctx_of(req);
+	struct fs_inode *i = fs_inode_of(c, ino);
+	struct fs_creds_saved cr;
+	ssize_t res;
+
+	if (a->name && fs_xattr_is_shadow(a->name)) {
+		switch (a->op) {
+		case XGET:
+			if (a->size) {
+				a->out = malloc(a->size);
+				if (!a->out) {
+					res = -ENOMEM;
+					break;
+				}
+			}
+			res = fs_xattr_shadow_get(c, i, a->name, a->out, a->size);
+			break;
+		case XSET:
+			res = fs_xattr_shadow_set(c, i, a->name, a->value, a->size, a->flags);
+			break;
+		default:
+			res = fs_xattr_shadow_remove(c, i, a->name);
+			break;
+		}
+		goto reply;
+	}
+	int fd = fs_inode_fd_get(c->inodes, i);
+	if (fd < 0) {
+		res = fd;
+		goto reply;
+	}
+	res = fs_creds_enter(req, &cr);
+	if (res == 0) {
+		res = do_xattr(c, i, fd, a);
+		fs_creds_leave(&cr);
+	}
+	fs_inode_fd_put(c->inodes, i);
+reply:
+	if (res < 0)
+		fuse_reply_err(req, (int)-res);
+	else if (a->op == XSET || a->op == XREMOVE)
+		fuse_reply_err(req, 0);
+	else if (a->size == 0)
+		fuse_reply_xattr(req, (size_t)res);
+	else
+		fuse_reply_buf(req, a->out, (size_t)res);
+	free(a->out);
+}
+
+void fs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+		    size_t size, int flags)
+{
+	struct xargs a = {.op = XSET, .name = name, .value = value, .size = size, .flags = flags};
+	xattr_request(req, ino, &a);
+}
+
+void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	struct xargs a = {.op = XGET, .name = name, .size = size};
+	xattr_request(req, ino, &a);
+}
+
+void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	struct xargs a = {.op = XLIST, .size = size};
+	xattr_request(req, ino, &a);
+}
+
+void fs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	struct xargs a = {.op = XREMOVE, .name = name};
+	xattr_request(req, ino, &a);
+}

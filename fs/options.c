@@ -1,0 +1,508 @@
+/* shadowfs options: the fuse_opt table, value validation and the list of
+ * standard FUSE/mount options passed on to libfuse. See options.h. */
+#include "fs/options.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+enum {
+	KEY_HELP,
+	KEY_VERSION,
+	KEY_FOREGROUND,
+	KEY_DEBUG,
+	KEY_CACHE,
+	KEY_WRITEBACK,
+	KEY_NO_WRITEBACK,
+	KEY_SPLICE,
+	KEY_NO_SPLICE,
+	KEY_READDIRPLUS,
+	KEY_NO_READDIRPLUS,
+	KEY_MAX_READ,
+	KEY_MAX_WRITE,
+	KEY_THREADS,
+	KEY_MAX_IDLE,
+	KEY_FD_CACHE,
+	KEY_TIMEOUT,
+	KEY_NEG_TIMEOUT,
+	KEY_LOCKS,
+	KEY_STATE,
+	KEY_HOSTS,
+	KEY_ALLOW_OTHER,
+	KEY_DEFAULT_PERMS,
+	KEY_NO_DEFAULT_PERMS,
+};
+
+static const struct fuse_opt option_table[] = {
+	FUSE_OPT_KEY("-h", KEY_HELP),
+	FUSE_OPT_KEY("--help", KEY_HELP),
+	FUSE_OPT_KEY("-V", KEY_VERSION),
+	FUSE_OPT_KEY("--version", KEY_VERSION),
+	FUSE_OPT_KEY("-f", KEY_FOREGROUND),
+	FUSE_OPT_KEY("-d", KEY_DEBUG),
+	FUSE_OPT_KEY("debug", KEY_DEBUG),
+	FUSE_OPT_KEY("cache=%s", KEY_CACHE),
+	FUSE_OPT_KEY("writeback", KEY_WRITEBACK),
+	FUSE_OPT_KEY("writeback_cache", KEY_WRITEBACK),
+	FUSE_OPT_KEY("no_writeback", KEY_NO_WRITEBACK),
+	FUSE_OPT_KEY("no_writeback_cache", KEY_NO_WRITEBACK),
+	FUSE_OPT_KEY("splice", KEY_SPLICE),
+	FUSE_OPT_KEY("no_splice", KEY_NO_SPLICE),
+	FUSE_OPT_KEY("readdirplus", KEY_READDIRPLUS),
+	FUSE_OPT_KEY("no_readdirplus", KEY_NO_READDIRPLUS),
+	FUSE_OPT_KEY("max_read=%s", KEY_MAX_READ),
+	FUSE_OPT_KEY("max_write=%s", KEY_MAX_WRITE),
+	FUSE_OPT_KEY("threads=%s", KEY_THREADS),
+	FUSE_OPT_KEY("max_threads=%s", KEY_THREADS),
+	FUSE_OPT_KEY("max_idle_threads=%s", KEY_MAX_IDLE),
+	FUSE_OPT_KEY("fd_cache=%s", KEY_FD_CACHE),
+	FUSE_OPT_KEY("timeout=%s", KEY_TIMEOUT),
+	FUSE_OPT_KEY("negative_timeout=%s", KEY_NEG_TIMEOUT),
+	FUSE_OPT_KEY("locks=%s", KEY_LOCKS),
+	FUSE_OPT_KEY("state=%s", KEY_STATE),
+	FUSE_OPT_KEY("hosts=%s", KEY_HOSTS),
+	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
+	FUSE_OPT_KEY("default_permissions", KEY_DEFAULT_PERMS),
+	FUSE_OPT_KEY("no_default_permissions", KEY_NO_DEFAULT_PERMS),
+	FUSE_OPT_END,
+};
+
+/* Standard options handed to libfuse unchanged (mount(8) flags and the
+ * libfuse mount options). A trailing '=' means "takes a value". */
+static const char *const passed_on[] = {
+	"allow_root", "auto_unmount", "blkdev", "blksize=", "fsname=", "subtype=",
+	"ro", "rw", "suid", "nosuid", "dev", "nodev", "exec", "noexec", "async", "sync",
+	"dirsync", "atime", "noatime", "diratime", "nodiratime", "relatime", "norelatime",
+	"strictatime", "nostrictatime", "lazytime", "nolazytime", "context=", "fscontext=",
+	"defcontext=", "rootcontext=", NULL,
+};
+
+/* fstab/mount(8) words that mean nothing to a FUSE filesystem: dropped. */
+static const char *const dropped[] = {
+	"defaults", "auto", "noauto", "user", "nouser", "users", "owner", "group",
+	"_netdev", "nofail", "nonempty", "comment=", "x-", NULL,
+};
+
+struct parse_ctx {
+	struct fs_options *opts;
+	char *errbuf;
+	size_t errlen;
+	int nonopt;
+	bool failed;
+	bool have_fsname;
+	bool have_subtype;
+};
+
+static int fail(struct parse_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int fail(struct parse_ctx *c, const char *fmt, ...)
+{
+	va_list ap;
+	if (!c->failed && c->errlen) {
+		va_start(ap, fmt);
+		vsnprintf(c->errbuf, c->errlen, fmt, ap);
+		va_end(ap);
+	}
+	c->failed = true;
+	return -1;
+}
+
+static bool word_in(const char *arg, const char *const *list)
+{
+	for (size_t i = 0; list[i]; i++) {
+		size_t n = strlen(list[i]);
+		bool prefix = list[i][n - 1] == '=' || list[i][n - 1] == '-';
+		if (prefix ? strncmp(arg, list[i], n) == 0 : strcmp(arg, list[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+static const char *value_of(const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	return eq ? eq + 1 : "";
+}
+
+/* Parses an unsigned size with an optional k/m suffix (powers of 1024). */
+static int parse_size(const char *s, unsigned long long *ret)
+{
+	char *end;
+	if (!*s || *s == '-')
+		return -EINVAL;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -EINVAL;
+	if (*end == 'k' || *end == 'K') {
+		v *= 1024;
+		end++;
+	} else if (*end == 'm' || *end == 'M') {
+		v *= 1024 * 1024;
+		end++;
+	}
+	if (*end)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+static int parse_uint_opt(struct parse_ctx *c, const char *arg, unsigned long long lo,
+			  unsigned long long hi, unsigned *ret)
+{
+	unsigned long long v;
+	if (parse_size(value_of(arg), &v) < 0 || v < lo || v > hi)
+		return fail(c, "bad option '%s': expected a number from %llu to %llu", arg, lo,
+			    hi);
+	*ret = (unsigned)v;
+	return 0;
+}
+
+static int parse_seconds(struct parse_ctx *c, const char *arg, double *ret)
+{
+	const char *s = value_of(arg);
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (!*s || errno || *end || !isfinite(v) || v < 0 || v > 1e9)
+		return fail(c, "bad option '%s': expected a number of seconds >= 0", arg);
+	*ret = v;
+	return 0;
+}
+
+static int set_string(struct parse_ctx *c, const char *arg, char **dst)
+{
+	char *v = strdup(value_of(arg));
+	if (!v)
+		return fail(c, "out of memory");
+	free(*dst);
+	*dst = v;
+	return 0;
+}
+
+/* state=DIR: kept as an absolute path (the daemon chdirs to /); when DIR
+ * exists it must be a directory. The recorder creates it otherwise. */
+static int parse_state(struct parse_ctx *c, const char *arg)
+{
+	const char *v = value_of(arg);
+	struct stat st;
+	char *abs = NULL;
+	if (!*v)
+		return fail(c, "bad option '%s': expected state=DIR", arg);
+	if (stat(v, &st) == 0) {
+		if (!S_ISDIR(st.st_mode))
+			return fail(c, "bad option '%s': %s is not a directory", arg, v);
+		abs = realpath(v, NULL);
+	} else if (v[0] == '/') {
+		abs = strdup(v);
+	} else {
+		char cwd[PATH_MAX];
+		if (!getcwd(cwd, sizeof(cwd)))
+			return fail(c, "bad option '%s': cannot resolve relative path", arg);
+		size_t n = strlen(cwd) + strlen(v) + 2;
+		abs = malloc(n);
+		if (abs)
+			snprintf(abs, n, "%s/%s", cwd, v);
+	}
+	if (!abs)
+		return fail(c, "bad option '%s': cannot resolve path", arg);
+	free(c->opts->state);
+	c->opts->state = abs;
+	return 0;
+}
+
+static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	struct parse_ctx *c = data;
+	struct fs_options *o = c->opts;
+	(void)outargs;
+	if (c->failed)
+		return -1;
+	switch (key) {
+	case FUSE_OPT_KEY_NONOPT:
+		if (c->nonopt == 0)
+			o->backing = strdup(arg);
+		else if (c->nonopt == 1)
+			o->mountpoint = strdup(arg);
+		else
+			return fail(c, "unexpected argument '%s'", arg);
+		c->nonopt++;
+		return 0;
+	case FUSE_OPT_KEY_OPT:
+		if (arg[0] == '-')
+			return fail(c, "unknown option '%s' (see shadowfs --help)", arg);
+		if (word_in(arg, dropped))
+			return 0;
+		if (word_in(arg, passed_on)) {
+			if (strncmp(arg, "fsname=", 7) == 0)
+				c->have_fsname = true;
+			if (strncmp(arg, "subtype=", 8) == 0)
+				c->have_subtype = true;
+			return 1;
+		}
+		return fail(c, "unknown option '%s' (see shadowfs --help)", arg);
+	case KEY_HELP:
+		o->show_help = true;
+		return 0;
+	case KEY_VERSION:
+		o->show_version = true;
+		return 0;
+	case KEY_FOREGROUND:
+		o->foreground = true;
+		return 0;
+	case KEY_DEBUG:
+		o->debug = true;
+		o->foreground = true;
+		return 0;
+	case KEY_CACHE: {
+		const char *v = value_of(arg);
+		if (strcmp(v, "never") == 0)
+			o->cache = FS_CACHE_NEVER;
+		else if (strcmp(v, "auto") == 0)
+			o->cache = FS_CACHE_AUTO;
+		else if (strcmp(v, "always") == 0)
+			o->cache = FS_CACHE_ALWAYS;
+		else
+			return fail(c, "bad option '%s': expected cache=never, auto or always",
+				    arg);
+		return 0;
+	}
+	case KEY_WRITEBACK:
+		o->writeback = true;
+		return 0;
+	case KEY_NO_WRITEBACK:
+		o->writeback = false;
+		return 0;
+	case KEY_SPLICE:
+		o->splice_read = o->splice_write = true;
+		return 0;
+	case KEY_NO_SPLICE:
+		o->splice_read = o->splice_write = false;
+		return 0;
+	case KEY_READDIRPLUS:
+		o->readdirplus = true;
+		return 0;
+	case KEY_NO_READDIRPLUS:
+		o->readdirplus = false;
+		return 0;
+	case KEY_MAX_READ:
+		if (parse_uint_opt(c, arg, 4096, 16u << 20, &o->max_read) < 0)
+			return -1;
+		return 1; /* the kernel needs it as a mount option too */
+	case KEY_MAX_WRITE:
+		return parse_uint_opt(c, arg, 4096, 1u << 20, &o->max_write);
+	case KEY_THREADS:
+		return parse_uint_opt(c, arg, 1, 256, &o->max_threads);
+	case KEY_MAX_IDLE:
+		return parse_uint_opt(c, arg, 1, 256, &o->max_idle_threads);
+	case KEY_FD_CACHE:
+		return parse_uint_opt(c, arg, 16, 1u << 20, &o->fd_cache);
+	case KEY_TIMEOUT:
+		return parse_seconds(c, arg, &o->timeout);
+	case KEY_NEG_TIMEOUT:
+		return parse_seconds(c, arg, &o->negative_timeout);
+	case KEY_LOCKS: {
+		const char *v = value_of(arg);
+		if (strcmp(v, "kernel") == 0)
+			o->locks = FS_LOCKS_KERNEL;
+		else if (strcmp(v, "backing") == 0)
+			o->locks = FS_LOCKS_BACKING;
+		else
+			return fail(c, "bad option '%s': expected locks=kernel or backing", arg);
+		return 0;
+	}
+	case KEY_STATE:
+		return parse_state(c, arg);
+	case KEY_HOSTS:
+		return set_string(c, arg, &o->hosts);
+	case KEY_ALLOW_OTHER:
+		o->allow_other = true;
+		return 1;
+	case KEY_DEFAULT_PERMS:
+		o->default_permissions = true;
+		o->no_default_permissions = false;
+		return 0; /* added back below, once */
+	case KEY_NO_DEFAULT_PERMS:
+		o->no_default_permissions = true;
+		o->default_permissions = false;
+		return 0;
+	}
+	return fail(c, "internal error: option key %d", key);
+}
+
+static void set_defaults(struct fs_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->cache = FS_CACHE_ALWAYS;
+	o->writeback = true;
+	o->splice_read = false;
+	o->splice_write = true;
+	o->readdirplus = true;
+	o->max_write = FS_DEFAULT_MAX_WRITE;
+	o->max_threads = FS_DEFAULT_MAX_THREADS;
+	o->max_idle_threads = 0; /* 0: same as max_threads */
+	o->fd_cache = FS_DEFAULT_FD_CACHE;
+	o->timeout = FS_DEFAULT_TIMEOUT;
+	o->negative_timeout = 1.0;
+	o->locks = FS_LOCKS_KERNEL;
+}
+
+int fs_options_parse(int argc, char **argv, struct fs_options *opts,
+		     struct fuse_args *fuse_args, char *errbuf, size_t errlen)
+{
+	struct fuse_args in = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_args out = FUSE_ARGS_INIT(0, NULL);
+	struct parse_ctx c = {.opts = opts, .errbuf = errbuf, .errlen = errlen};
+	int ret = -EINVAL;
+
+	set_defaults(opts);
+	if (errlen)
+		errbuf[0] = '\0';
+	/* fuse_opt_parse appends kept options to in's copy; parse into a
+	 * fresh argument vector so the caller's argv stays untouched. */
+	if (fuse_opt_add_arg(&out, argc > 0 ? argv[0] : "shadowfs") < 0) {
+		fail(&c, "out of memory");
+		goto out;
+	}
+	in.argc = argc;
+	in.argv = argv;
+	in.allocated = 0;
+	if (fuse_opt_parse(&in, &c, option_table, opt_proc) < 0) {
+		if (!c.failed)
+			fail(&c, "cannot parse the command line (see shadowfs --help)");
+		fuse_opt_free_args(&in);
+		goto out;
+	}
+	/* fuse_opt_parse rewrote in.argv: argv[0], then the kept options. */
+	for (int i = 1; i < in.argc; i++)
+		if (fuse_opt_add_arg(&out, in.argv[i]) < 0) {
+			fail(&c, "out of memory");
+			break;
+		}
+	fuse_opt_free_args(&in);
+	if (c.failed)
+		goto out;
+	if (opts->show_help || opts->show_version) {
+		ret = 0;
+		goto out;
+	}
+	if (!opts->backing || !opts->mountpoint) {
+		fail(&c, "usage: shadowfs BACKING MOUNTPOINT [-o opt,...] [-f] [-d]");
+		goto out;
+	}
+	if (!*opts->backing || !*opts->mountpoint) {
+		fail(&c, "BACKING and MOUNTPOINT must not be empty");
+		goto out;
+	}
+	if (opts->max_idle_threads == 0 || opts->max_idle_threads > opts->max_threads)
+		opts->max_idle_threads = opts->max_threads;
+	/* With allow_other, the kernel must check permissions on every path
+	 * walk: dentries it cached for one user are otherwise served to all
+	 * (see shadowfs(8), PERMISSIONS). */
+	if (opts->allow_other && !opts->no_default_permissions)
+		opts->default_permissions = true;
+	if (opts->default_permissions && fuse_opt_add_arg(&out, "-odefault_permissions") < 0) {
+		fail(&c, "out of memory");
+		goto out;
+	}
+	if (!c.have_fsname) {
+		char *fsopt = NULL;
+		char *abs = realpath(opts->backing, NULL); /* as the mount table shows it */
+		int r = fuse_opt_add_opt_escaped(&fsopt, abs ? abs : opts->backing);
+		free(abs);
+		if (r < 0) {
+			fail(&c, "out of memory");
+			goto out;
+		}
+		size_t n = strlen(fsopt) + 16;
+		char *arg = malloc(n);
+		if (arg)
+			snprintf(arg, n, "-ofsname=%s", fsopt);
+		free(fsopt);
+		if (!arg || fuse_opt_add_arg(&out, arg) < 0) {
+			free(arg);
+			fail(&c, "out of memory");
+			goto out;
+		}
+		free(arg);
+	}
+	if (!c.have_subtype && fuse_opt_add_arg(&out, "-osubtype=shadowfs") < 0) {
+		fail(&c, "out of memory");
+		goto out;
+	}
+	if (opts->debug && fuse_opt_add_arg(&out, "-odebug") < 0) {
+		fail(&c, "out of memory");
+		goto out;
+	}
+	ret = 0;
+out:
+	if (ret < 0) {
+		fuse_opt_free_args(&out);
+		fs_options_free(opts);
+		*fuse_args = (struct fuse_args)FUSE_ARGS_INIT(0, NULL);
+		return ret;
+	}
+	*fuse_args = out;
+	return 0;
+}
+
+void fs_options_free(struct fs_options *opts)
+{
+	if (!opts)
+		return;
+	free(opts->backing);
+	free(opts->mountpoint);
+	free(opts->state);
+	free(opts->hosts);
+	opts->backing = opts->mountpoint = opts->state = opts->hosts = NULL;
+}
+
+const char *fs_cache_policy_name(enum fs_cache_policy c)
+{
+	switch (c) {
+	case FS_CACHE_NEVER:
+		return "never";
+	case FS_CACHE_AUTO:
+		return "auto";
+	case FS_CACHE_ALWAYS:
+		return "always";
+	}
+	return "?";
+}
+
+void fs_options_usage(const char *prog)
+{
+	printf("usage: %s BACKING MOUNTPOINT [-o opt,...] [-f] [-d]\n"
+	       "\n"
+	       "  -f                     stay in the foreground\n"
+	       "  -d, -o debug           foreground, print every FUSE request\n"
+	       "  -h, --help             this text;  -V, --version  the version\n"
+	       "\n"
+	       "shadowfs options (defaults in brackets):\n"
+	       "  -o cache=never|auto|always   kernel page cache policy [always]\n"
+	       "  -o writeback|no_writeback    kernel writeback cache [writeback]\n"
+	       "  -o splice|no_splice          splice file data to/from /dev/fuse [reads]\n"
+	       "  -o readdirplus|no_readdirplus  attributes with directory listings [on]\n"
+	       "  -o timeout=SECONDS           entry/attribute cache timeout [86400]\n"
+	       "  -o negative_timeout=SECONDS  cache of failed lookups [1]\n"
+	       "  -o max_read=BYTES            largest read request [kernel default]\n"
+	       "  -o max_write=BYTES           largest write request, <= 1m [1m]\n"
+	       "  -o threads=N                 worker threads, 1 = single-threaded [8]\n"
+	       "  -o max_idle_threads=N        idle workers kept [= threads]\n"
+	       "  -o fd_cache=N                O_PATH fds kept for hot inodes [4096]\n"
+	       "  -o locks=kernel|backing      where POSIX locks live [kernel]\n"
+	       "  -o state=DIR                 state directory of the access recorder\n"
+	       "  -o hosts=LIST                resource hosts (used by the router)\n"
+	       "  -o default_permissions|no_default_permissions\n"
+	       "                               kernel permission checks [on with allow_other]\n"
+	       "\n"
+	       "standard FUSE/mount options passed on: allow_other, allow_root, auto_unmount,\n"
+	       "fsname=, subtype=, ro, rw, nosuid, nodev, noexec, noatime, ... (see shadowfs(8))\n",
+	       prog);
+}

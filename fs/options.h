@@ -1,0 +1,82 @@
+/* shadowfs command line and mount options.
+ *
+ * `shadowfs BACKING MOUNTPOINT [-o opt,...] [-f] [-d] [-h] [-V]` is parsed with
+ * a fuse_opt table into struct fs_options. Our own options are validated here
+ * (one-line message in errbuf on error); the standard FUSE/mount options we
+ * know (allow_other, default_permissions, ro, nosuid, fsname=, ...) are passed
+ * on unchanged in `fuse_args` for fuse_session_new(); fstab-only words
+ * (defaults, auto, noauto, user, nofail, _netdev, x-*, comment=...) are
+ * dropped. Anything else is an error: shadowfs never mounts with an option it
+ * does not understand.
+ *
+ * Pure parsing: no I/O except checking that state=DIR, when it exists, is a
+ * directory. Library code: returns -errno, the caller prints errbuf. */
+#ifndef SHADOWFS_FS_OPTIONS_H
+#define SHADOWFS_FS_OPTIONS_H
+
+#include <fuse_opt.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+enum fs_cache_policy {
+	FS_CACHE_NEVER = 0,  /* direct_io for every open: no page cache */
+	FS_CACHE_AUTO = 1,   /* page cache, dropped when mtime/size change */
+	FS_CACHE_ALWAYS = 2, /* page cache kept across opens (keep_cache) */
+};
+
+enum fs_lock_mode {
+	FS_LOCKS_KERNEL = 0,  /* POSIX locks handled by the FUSE kernel module */
+	FS_LOCKS_BACKING = 1, /* POSIX locks forwarded as OFD locks on BACKING */
+};
+
+struct fs_options {
+	char *backing;    /* BACKING as given (owned) */
+	char *mountpoint; /* MOUNTPOINT as given (owned) */
+	bool foreground;  /* -f */
+	bool debug;       /* -d: -f plus FUSE debug output */
+	bool show_help;   /* -h / --help */
+	bool show_version;/* -V / --version */
+
+	enum fs_cache_policy cache;
+	bool writeback;         /* kernel writeback cache */
+	bool splice_read;       /* splice data of WRITE requests from /dev/fuse */
+	bool splice_write;      /* splice data of READ replies to /dev/fuse */
+	bool readdirplus;       /* answer readdir with attributes */
+	unsigned max_read;      /* bytes, 0 = kernel default */
+	unsigned max_write;     /* bytes */
+	unsigned max_threads;   /* worker threads; 1 = single-threaded loop */
+	unsigned max_idle_threads;
+	unsigned fd_cache;      /* O_PATH fds kept open for hot inodes */
+	double timeout;         /* entry/attr cache timeout in seconds */
+	double negative_timeout;/* negative entry cache timeout */
+	enum fs_lock_mode locks;
+	bool allow_other;       /* seen allow_other (also passed on) */
+	bool default_permissions; /* kernel checks permissions (also passed on) */
+	bool no_default_permissions; /* explicit opt-out */
+	char *state;            /* state=DIR for the access recorder (owned), or NULL */
+	char *hosts;            /* hosts=... kept for the router (owned), or NULL */
+};
+
+/* Defaults (documented in shadowfs(8)). */
+#define FS_DEFAULT_TIMEOUT 86400.0
+#define FS_DEFAULT_MAX_WRITE (1024u * 1024u)
+#define FS_DEFAULT_MAX_THREADS 8u
+#define FS_DEFAULT_FD_CACHE 4096u
+
+/* Parse argv. On success returns 0, fills *opts and *fuse_args (arguments
+ * for fuse_session_new: argv[0] followed by "-o" options; free with
+ * fuse_opt_free_args). On a usage error returns -EINVAL with a one-line
+ * message in errbuf. After -h/-V, returns 0 with show_help/show_version set
+ * and BACKING/MOUNTPOINT possibly NULL. */
+int fs_options_parse(int argc, char **argv, struct fs_options *opts,
+		     struct fuse_args *fuse_args, char *errbuf, size_t errlen);
+
+/* Frees what parse allocated; accepts a zeroed or half-filled struct. */
+void fs_options_free(struct fs_options *opts);
+
+/* Prints the option list (for --help). */
+void fs_options_usage(const char *prog);
+
+const char *fs_cache_policy_name(enum fs_cache_policy c);
+
+#endif

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Smoke test of every passthrough operation through a real mount: fs_opcheck
+# runs each operation and checks its result (first in a plain directory, to
+# prove the checker itself, then through shadowfs in three configurations),
+# and the results must be visible in BACKING.
+# usage: fs_smoke.sh SHADOWFS FS_OPCHECK
+. "$(dirname "$0")/lib.sh"
+shadowfs=$1 opcheck=$2
+
+native=$(it_tmpdir native)
+backing=$(it_tmpdir backing)
+mnt=$(it_tmpdir mnt)
+
+# The checker agrees with Linux on a plain directory.
+it_check "fs_opcheck on a plain directory" "$opcheck" "$native" native
+
+# Default options: every operation behaves as natively.
+it_mount "$shadowfs" "$backing" "$mnt"
+OPCHECK_BACKING_F=$backing/f it_check "fs_opcheck through the mount (defaults)" "$opcheck" "$mnt"
+# What was done through the mount is in BACKING.
+[ "$(cat "$backing/c")" = A ] || it_fail "renamed file content not in backing"
+[ "$(ls "$backing/many" | wc -l)" = 300 ] || it_fail "300 created files not in backing"
+[ -L "$backing/sl" ] && [ "$(readlink "$backing/sl")" = f ] || it_fail "symlink not in backing"
+[ -p "$backing/fifo" ] || it_fail "fifo not in backing"
+cmp -s "$backing/direct" "$mnt/direct" || it_fail "O_DIRECT file differs in backing"
+# A change made in BACKING to a file not cached yet is seen through the mount.
+echo fresh > "$backing/fresh"
+[ "$(cat "$mnt/fresh")" = fresh ] || it_fail "file created in backing not visible"
+it_umount "$mnt"
+
+# POSIX locks forwarded to BACKING as OFD locks.
+rm -rf "${backing:?}"/*
+it_mount "$shadowfs" "$backing" "$mnt" locks=backing
+it_check "fs_opcheck locks (locks=backing)" "$opcheck" "$mnt" locks
+it_umount "$mnt"
+
+# No page cache, no writeback, single-threaded loop, no splice.
+rm -rf "${backing:?}"/*
+it_mount "$shadowfs" "$backing" "$mnt" cache=never,no_writeback,threads=1,no_splice,no_readdirplus
+OPCHECK_BACKING_F=$backing/f it_check "fs_opcheck (cache=never,threads=1)" "$opcheck" "$mnt"
+it_umount "$mnt"
+
+# cache=auto with a small fd cache and short timeouts.
+rm -rf "${backing:?}"/*
+it_mount "$shadowfs" "$backing" "$mnt" cache=auto,fd_cache=16,timeout=0.1,splice
+OPCHECK_BACKING_F=$backing/f it_check "fs_opcheck (cache=auto,fd_cache=16)" "$opcheck" "$mnt"
+it_umount "$mnt"
+echo "PASS fs_smoke"

@@ -1,0 +1,254 @@
+/* Unit tests of fs/inode_table on a real temporary directory (run as root,
+ * like every test here: file handles need CAP_DAC_READ_SEARCH). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fs/inode_table.h"
+
+struct fixture {
+	char dir[64];
+	int dfd;
+	struct fs_inode_table *t;
+};
+
+static void make_file(struct fixture *f, const char *name)
+{
+	int fd = openat(f->dfd, name, O_CREAT | O_WRONLY, 0644);
+	assert_true(fd >= 0);
+	close(fd);
+}
+
+static int setup_cache(void **state, unsigned cache)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	assert_non_null(f);
+	strcpy(f->dir, "/tmp/fs-inode-test.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	f->dfd = open(f->dir, O_RDONLY | O_DIRECTORY);
+	assert_true(f->dfd >= 0);
+	int root = open(f->dir, O_RDONLY | O_DIRECTORY);
+	assert_int_equal(fs_inode_table_new(root, cache, &f->t), 0);
+	*state = f;
+	return 0;
+}
+
+static int setup(void **state) { return setup_cache(state, 16); }
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[128];
+	fs_inode_table_free(f->t);
+	close(f->dfd);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+static uint64_t count_inodes(struct fixture *f)
+{
+	struct fs_inode_table_stats s;
+	fs_inode_table_get_stats(f->t, &s);
+	return s.inodes;
+}
+
+/* The test runs with the privilege file handles need. */
+static void test_uses_handles(void **state)
+{
+	struct fixture *f = *state;
+	assert_true(fs_inode_table_uses_handles(f->t));
+	assert_int_equal(count_inodes(f), 1); /* the root */
+}
+
+/* Looking a name up twice gives one entry with two references; hard links
+ * share the entry; forgetting every reference removes it. */
+static void test_identity_and_forget(void **state)
+{
+	struct fixture *f = *state;
+	struct fs_inode *a, *b, *l;
+	struct stat st;
+	make_file(f, "a");
+	assert_int_equal(linkat(f->dfd, "a", f->dfd, "a-link", 0), 0);
+	assert_int_equal(fs_inode_table_lookup(f->t, f->dfd, "a", &st, &a), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(fs_inode_table_lookup(f->t, f->dfd, "a", &st, &b), 0);
+	assert_int_equal(fs_inode_table_lookup(f->t, f->dfd, "a-link", &st, &l), 0);
+	assert_ptr_equal(a, b);
+	assert_ptr_equal(a, l);
+	assert_int_equal(a->nlookup, 3);
+	assert_int_equal(count_inodes(f), 2);
+	fs_inode_table_forget(f->t, a, 2);
+	assert_int_equal(count_inodes(f), 2);
+	fs_inode_table_forget(f->t, a, 1);
+	assert_int_equal(count_inodes(f), 1);
+}
+
+/* A missing name is -ENOENT and adds nothing. */
+static void test_lookup_missing(void **state)
+{
+	struct fixture *f = *state;
+	struct fs_inode *i;
+	struct stat st;
+	assert_int_equal(fs_inode_table_lookup(f->t, f->dfd, "nope", &st, &i), -ENOENT);
+	assert_int_equal(count_inodes(f), 1);
+}
+
+/* The O_PATH fd cache stays bounded however many inodes are known, and an
+ * evicted inode is reopened from its handle to the same object. */
+static void test_fd_cache_bounded(void **state)
+{
+	struct fixture *f = *state;
+	enum { N = 300 };
+	struct fs_inode *ino[N];
+	struct stat st[N];
+	char name[16];
+	for (int k = 0; k < N; k++) {
+		snprintf(name, sizeof(name), "f%d", k);
+		make_file(f, name);
+		assert_int_equal(fs_inode_table_lookup(f->t, f->dfd, name, &st[k], &ino[k]), 0);
+	}
+	struct fs_inode_table_stats s;
+	fs_inode_table_get_stats(f->t, &s);
+	assert_int_equal(s.inodes, N + 1);
+	assert_true(s.cached_fds <= 16 + 1);
+	/* The first ones were evicted: fd_get reopens them by handle. */
+	uint64_t before = s.reopens;
+	for (int k = 0; k < 20; k++) {
+		int fd = fs_inode_fd_get(f->t, ino[k]);
+		assert_true(fd >= 0);
+		struct stat now;
+		assert_int_equal(fstat(fd, &now), 0);
+		assert_int_equal(now.st_ino, st[k].st_ino);
+		fs_inode_fd_put(f->t, ino[k]);
+	}
+	fs_inode_table_get_stats(f->t, &s);
+	assert_true(s.reopens >= before + 4);
+	assert_true(s.cached_fds <= 16 + 1);
+	for (int k = 0; k < N; k++)
+		fs_inode_table_forget(f->t, ino[k], 1);
+	fs_inode_table_get_stats(f->t, &s);
+	assert_int_equal(s.inodes, 1);
+	assert_int_equal(s.cached_fds, 1); /* the root's */
+}
+
+/* A pinned inode outlives its last forget until the pin is dropped, and
+ * pinned fds are never evicted. */
+static void test_pins(void **state)
+{
+	struct fixture *f = *state;
+	struct fs_inode *i;
+	struct stat st;
+	make_file(f, "p");
+	assert_int_equal(fs_inode_table_lookup(f->t, f->dfd, "p", &st, &i), 0);
+	ino_t p_ino = st.st_ino;
+	int fd = fs_inode_fd_get(f->t, i);
+	assert_true(fd >= 0);
+	fs_inode_table_forget(f->t, i, 1);
+	assert_int_equal(count_inodes(f), 2);
+	/* Flood the cache: the pinned fd must stay valid. */
+	char name[16];
+	struct fs_inode *o[64];
+	for (int k = 0; k < 64; k++) {
+		snprintf(name, sizeof(name), "q%d", k);
+		make_file(f, name);
+		assert_int_equal(fs_inode_table_lookup(f->t, f->dfd, name, &st, &o[k]), 0);
+	}
+	struct stat now;
+	assert_int_equal(fstat(fd, &now), 0);
+	assert_int_equal(now.st_ino, p_ino);
+	fs_inode_fd_put(f->t, i);
+	for (int k = 0; k < 64; k++)
+		fs_inode_table_forget(f->t, o[k], 1);
+	assert_int_equal(count_inodes(f), 1);
+}
+
+/* An object deleted behind the table's back cannot be reopened: -ESTALE. */
+static void test_stale(void **state)
+{
+	struct fixture *f = *state;
+	struct fs_inode *i, *o[40];
+	struct stat st;
+	char name[16];
+	make_file(f, "gone");
+	assert_int_equal(fs_inode_table_lookup(f->t, f->dfd, "gone", &st, &i), 0);
+	for (int k = 0; k < 40; k++) { /* evict its cached fd */
+		snprintf(name, sizeof(name), "e%d", k);
+		make_file(f, name);
+		assert_int_equal(fs_inode_table_lookup(f->t, f->dfd, name, &st, &o[k]), 0);
+	}
+	assert_int_equal(unlinkat(f->dfd, "gone", 0), 0);
+	assert_int_equal(fs_inode_fd_get(f->t, i), -ESTALE);
+	fs_inode_table_forget(f->t, i, 1);
+	for (int k = 0; k < 40; k++)
+		fs_inode_table_forget(f->t, o[k], 1);
+	assert_int_equal(count_inodes(f), 1);
+}
+
+/* lookup_fd registers an object open by fd (as create does) once. */
+static void test_lookup_fd(void **state)
+{
+	struct fixture *f = *state;
+	struct fs_inode *a, *b;
+	struct stat st;
+	int fd = openat(f->dfd, "c", O_CREAT | O_RDWR, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(fs_inode_table_lookup_fd(f->t, fd, &st, &a), 0);
+	assert_int_equal(fs_inode_table_lookup(f->t, f->dfd, "c", &st, &b), 0);
+	assert_ptr_equal(a, b);
+	close(fd);
+	int pfd = fs_inode_fd_get(f->t, a);
+	assert_true(pfd >= 0);
+	fs_inode_fd_put(f->t, a);
+	fs_inode_table_forget(f->t, a, 2);
+	assert_int_equal(count_inodes(f), 1);
+}
+
+/* Symlinks and directories get entries too, reopened as themselves. */
+static void test_symlink_and_dir(void **state)
+{
+	struct fixture *f = *state;
+	struct fs_inode *s, *d;
+	struct stat st;
+	assert_int_equal(symlinkat("target", f->dfd, "sl"), 0);
+	assert_int_equal(mkdirat(f->dfd, "sub", 0755), 0);
+	assert_int_equal(fs_inode_table_lookup(f->t, f->dfd, "sl", &st, &s), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	assert_int_equal(s->type, S_IFLNK);
+	assert_int_equal(fs_inode_table_lookup(f->t, f->dfd, "sub", &st, &d), 0);
+	assert_int_equal(d->type, S_IFDIR);
+	int fd = fs_inode_fd_get(f->t, s);
+	char buf[16];
+	ssize_t n = readlinkat(fd, "", buf, sizeof(buf));
+	assert_int_equal(n, 6);
+	assert_memory_equal(buf, "target", 6);
+	fs_inode_fd_put(f->t, s);
+	fs_inode_table_forget(f->t, s, 1);
+	fs_inode_table_forget(f->t, d, 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_uses_handles, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_identity_and_forget, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lookup_missing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fd_cache_bounded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pins, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stale, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lookup_fd, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_symlink_and_dir, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,277 @@
+/* Unit tests of fs/options: defaults, our options, options passed on to
+ * libfuse, fstab words dropped, and one clear message per bad option. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fs/options.h"
+
+struct parsed {
+	struct fs_options o;
+	struct fuse_args a;
+	char err[256];
+	int ret;
+};
+
+static void parse(struct parsed *p, int argc, const char **argv)
+{
+	memset(p, 0, sizeof(*p));
+	p->ret = fs_options_parse(argc, (char **)argv, &p->o, &p->a, p->err, sizeof(p->err));
+}
+
+static void done(struct parsed *p)
+{
+	fuse_opt_free_args(&p->a);
+	fs_options_free(&p->o);
+}
+
+/* Joins the arguments for libfuse into one string for easy matching. */
+static void joined(struct parsed *p, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	for (int i = 1; i < p->a.argc; i++) {
+		strncat(buf, p->a.argv[i], len - strlen(buf) - 2);
+		strcat(buf, " ");
+	}
+}
+
+/* With only BACKING and MOUNTPOINT, the documented defaults apply. */
+static void test_defaults(void **state)
+{
+	(void)state;
+	struct parsed p;
+	const char *argv[] = {"shadowfs", "/b", "/m"};
+	parse(&p, 3, argv);
+	assert_int_equal(p.ret, 0);
+	assert_string_equal(p.o.backing, "/b");
+	assert_string_equal(p.o.mountpoint, "/m");
+	assert_false(p.o.foreground);
+	assert_int_equal(p.o.cache, FS_CACHE_ALWAYS);
+	assert_true(p.o.writeback);
+	assert_int_equal(p.o.max_write, FS_DEFAULT_MAX_WRITE);
+	assert_int_equal(p.o.max_threads, FS_DEFAULT_MAX_THREADS);
+	assert_int_equal(p.o.max_idle_threads, FS_DEFAULT_MAX_THREADS);
+	assert_true(p.o.timeout == FS_DEFAULT_TIMEOUT);
+	assert_int_equal(p.o.locks, FS_LOCKS_KERNEL);
+	assert_false(p.o.default_permissions);
+	assert_null(p.o.state);
+	char buf[512];
+	joined(&p, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "fsname=/b"));
+	assert_non_null(strstr(buf, "subtype=shadowfs"));
+	done(&p);
+}
+
+/* Our options are parsed into the struct, with k/m suffixes. */
+static void test_own_options(void **state)
+{
+	(void)state;
+	struct parsed p;
+	const char *argv[] = {"shadowfs", "/b", "/m", "-f", "-o",
+			      "cache=never,no_writeback,max_write=128k,threads=3",
+			      "-o", "timeout=2.5,max_read=64k,locks=backing,hosts=a:1,no_splice"};
+	parse(&p, 8, argv);
+	assert_int_equal(p.ret, 0);
+	assert_true(p.o.foreground);
+	assert_int_equal(p.o.cache, FS_CACHE_NEVER);
+	assert_false(p.o.writeback);
+	assert_false(p.o.splice_write);
+	assert_int_equal(p.o.max_write, 128 * 1024);
+	assert_int_equal(p.o.max_read, 64 * 1024);
+	assert_int_equal(p.o.max_threads, 3);
+	assert_int_equal(p.o.max_idle_threads, 3);
+	assert_true(p.o.timeout == 2.5);
+	assert_int_equal(p.o.locks, FS_LOCKS_BACKING);
+	assert_string_equal(p.o.hosts, "a:1");
+	done(&p);
+}
+
+/* -d implies foreground and passes debug on to libfuse. */
+static void test_debug(void **state)
+{
+	(void)state;
+	struct parsed p;
+	const char *argv[] = {"shadowfs", "-d", "/b", "/m"};
+	parse(&p, 4, argv);
+	assert_int_equal(p.ret, 0);
+	assert_true(p.o.debug);
+	assert_true(p.o.foreground);
+	char buf[512];
+	joined(&p, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "debug"));
+	done(&p);
+}
+
+/* Standard FUSE/mount options reach libfuse; fstab words do not;
+ * allow_other turns default_permissions on. */
+static void test_passed_on_and_dropped(void **state)
+{
+	(void)state;
+	struct parsed p;
+	const char *argv[] = {"shadowfs", "/b", "/m", "-o",
+			      "rw,nosuid,nodev,allow_other,defaults,noauto,_netdev,x-systemd.automount,"
+			      "fsname=mine"};
+	parse(&p, 5, argv);
+	assert_int_equal(p.ret, 0);
+	char buf[512];
+	joined(&p, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "nosuid"));
+	assert_non_null(strstr(buf, "allow_other"));
+	assert_non_null(strstr(buf, "default_permissions"));
+	assert_non_null(strstr(buf, "fsname=mine"));
+	assert_null(strstr(buf, "fsname=/b"));
+	assert_null(strstr(buf, "defaults"));
+	assert_null(strstr(buf, "noauto"));
+	assert_null(strstr(buf, "_netdev"));
+	assert_null(strstr(buf, "x-systemd"));
+	assert_true(p.o.allow_other);
+	assert_true(p.o.default_permissions);
+	done(&p);
+}
+
+/* no_default_permissions keeps allow_other without kernel checks. */
+static void test_no_default_permissions(void **state)
+{
+	(void)state;
+	struct parsed p;
+	const char *argv[] = {"shadowfs", "/b", "/m", "-o", "allow_other,no_default_permissions"};
+	parse(&p, 5, argv);
+	assert_int_equal(p.ret, 0);
+	char buf[512];
+	joined(&p, buf, sizeof(buf));
+	assert_null(strstr(buf, "default_permissions"));
+	done(&p);
+}
+
+/* Each bad input fails with -EINVAL and a message naming the culprit. */
+static void test_bad_options(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *opt;
+		const char *expect;
+	} cases[] = {
+		{"cache=sometimes", "cache=sometimes"},
+		{"max_write=0", "max_write=0"},
+		{"max_write=2m", "max_write=2m"},
+		{"max_write=12x", "max_write=12x"},
+		{"threads=0", "threads=0"},
+		{"threads=-1", "threads=-1"},
+		{"timeout=-1", "timeout=-1"},
+		{"timeout=abc", "timeout=abc"},
+		{"locks=maybe", "locks=maybe"},
+		{"bogus", "unknown option 'bogus'"},
+		{"state=", "state="},
+		{"state=/etc/passwd", "not a directory"},
+		{"fd_cache=1", "fd_cache=1"},
+	};
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		struct parsed p;
+		const char *argv[] = {"shadowfs", "/b", "/m", "-o", cases[k].opt};
+		parse(&p, 5, argv);
+		assert_int_equal(p.ret, -EINVAL);
+		assert_non_null(strstr(p.err, cases[k].expect));
+		assert_null(strchr(p.err, '\n'));
+		assert_null(p.o.backing);
+		done(&p);
+	}
+}
+
+/* Missing or extra positional arguments and unknown flags are errors. */
+static void test_bad_arguments(void **state)
+{
+	(void)state;
+	struct parsed p;
+	const char *one[] = {"shadowfs", "/b"};
+	parse(&p, 2, one);
+	assert_int_equal(p.ret, -EINVAL);
+	assert_non_null(strstr(p.err, "usage"));
+	done(&p);
+	const char *three[] = {"shadowfs", "/b", "/m", "/x"};
+	parse(&p, 4, three);
+	assert_int_equal(p.ret, -EINVAL);
+	assert_non_null(strstr(p.err, "unexpected argument '/x'"));
+	done(&p);
+	const char *flag[] = {"shadowfs", "/b", "/m", "-z"};
+	parse(&p, 4, flag);
+	assert_int_equal(p.ret, -EINVAL);
+	assert_non_null(strstr(p.err, "'-z'"));
+	done(&p);
+}
+
+/* state=DIR is kept as an absolute path; an existing one is resolved. */
+static void test_state(void **state)
+{
+	(void)state;
+	struct parsed p;
+	const char *argv[] = {"shadowfs", "/b", "/m", "-o", "state=/tmp/../tmp"};
+	parse(&p, 5, argv);
+	assert_int_equal(p.ret, 0);
+	assert_string_equal(p.o.state, "/tmp");
+	done(&p);
+	char cwd[4096];
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	const char *rel[] = {"shadowfs", "/b", "/m", "-o", "state=does-not-exist-yet"};
+	parse(&p, 5, rel);
+	assert_int_equal(p.ret, 0);
+	assert_int_equal(strncmp(p.o.state, cwd, strlen(cwd)), 0);
+	assert_non_null(strstr(p.o.state, "/does-not-exist-yet"));
+	done(&p);
+}
+
+/* --help and -V need no positional arguments. */
+static void test_help_version(void **state)
+{
+	(void)state;
+	struct parsed p;
+	const char *h[] = {"shadowfs", "--help"};
+	parse(&p, 2, h);
+	assert_int_equal(p.ret, 0);
+	assert_true(p.o.show_help);
+	done(&p);
+	const char *v[] = {"shadowfs", "-V"};
+	parse(&p, 2, v);
+	assert_int_equal(p.ret, 0);
+	assert_true(p.o.show_version);
+	done(&p);
+}
+
+/* A comma in BACKING is escaped in the fsname handed to libfuse. */
+static void test_fsname_escaped(void **state)
+{
+	(void)state;
+	struct parsed p;
+	const char *argv[] = {"shadowfs", "/b,c", "/m"};
+	parse(&p, 3, argv);
+	assert_int_equal(p.ret, 0);
+	char buf[512];
+	joined(&p, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "fsname=/b\\,c"));
+	done(&p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_own_options),
+		cmocka_unit_test(test_debug),
+		cmocka_unit_test(test_passed_on_and_dropped),
+		cmocka_unit_test(test_no_default_permissions),
+		cmocka_unit_test(test_bad_options),
+		cmocka_unit_test(test_bad_arguments),
+		cmocka_unit_test(test_state),
+		cmocka_unit_test(test_help_version),
+		cmocka_unit_test(test_fsname_escaped),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
