@@ -37,7 +37,11 @@
 #   SHADOWFS_OPTS  extra -o options for shadowfs (default: none)
 #   QUICK=1        development mode: 128 MiB, 1 repetition, 2 s, 2000 files
 #   SIZE_MB REPS RUNTIME META_FILES  override the sizes (defaults 1024 3 6 20000)
-#   CONFIGS        subset/order of configurations (default all four)
+#   CONFIGS        subset/order of configurations (default all four); an
+#                  entry shadowfs@OPTS adds a shadowfs mounted with -o OPTS,
+#                  to compare options side by side (e.g. shadowfs@threads=1)
+#   WORKLOADS      subset of the workloads, for investigations (default all;
+#                  rand_buf relies on read_warm having cached the file)
 #   RAW            if set, the raw results (WORKLOAD CONFIG REP VALUE) are
 #                  copied to this file
 # Everything mounted is unmounted, every process started is stopped and the
@@ -56,7 +60,8 @@ fi
 SHADOWFS=${SHADOWFS:-$BUILD/fs/shadowfs}
 SHADOWFS_OPTS=${SHADOWFS_OPTS:-}
 read -r -a CONFIGS <<<"${CONFIGS:-native shadowfs pll_cache pll_default}"
-WORKLOADS=(write_fsync write_buf read_cold read_warm rand_buf rand_direct rand_direct4 meta)
+ALL_WORKLOADS="write_fsync write_buf read_cold read_warm rand_buf rand_direct rand_direct4 meta"
+read -r -a WORKLOADS <<<"${WORKLOADS:-$ALL_WORKLOADS}"
 PLL_SRC=/usr/share/doc/libfuse3-dev/examples
 
 die() { echo "passthrough.sh: $*" >&2; exit 1; }
@@ -67,10 +72,14 @@ for v in SIZE_MB REPS RUNTIME META_FILES; do
 	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer (got '${!v}')"
 done
 for c in "${CONFIGS[@]}"; do
-	case $c in native | shadowfs | pll_cache | pll_default) ;;
+	case $c in native | shadowfs | shadowfs@?* | pll_cache | pll_default) ;;
 	*) die "unknown configuration '$c' in CONFIGS" ;; esac
+	[[ $c != *[[:space:]]* ]] || die "configuration names cannot contain spaces"
 done
 [ "${CONFIGS[0]}" = native ] || die "CONFIGS must start with native (ratios are to native)"
+for w in "${WORKLOADS[@]}"; do
+	[[ " $ALL_WORKLOADS " == *" $w "* ]] || die "unknown workload '$w' in WORKLOADS"
+done
 if ! command -v fio >/dev/null || ! command -v pkg-config >/dev/null || [ ! -f "$PLL_SRC/passthrough_ll.c" ]; then
 	say "fio, pkg-config or the libfuse3-dev examples are missing: running scripts/install-deps.sh"
 	"$REPO/scripts/install-deps.sh" >&2 || die "scripts/install-deps.sh failed"
@@ -106,12 +115,12 @@ mount_fs() {
 	local mnt=$1 pid i
 	shift
 	mkdir -p "$mnt"
-	"$@" >"$TMP/$(basename "$mnt").log" 2>&1 &
+	"$@" >"$mnt.log" 2>&1 &
 	pid=$!
 	PIDS+=("$pid") MOUNTS+=("$mnt")
 	for i in $(seq 100); do
 		mountpoint -q "$mnt" && return 0
-		kill -0 "$pid" 2>/dev/null || { cat "$TMP/$(basename "$mnt").log" >&2; die "$1 exited before mounting $mnt"; }
+		kill -0 "$pid" 2>/dev/null || { cat "$mnt.log" >&2; die "$1 exited before mounting $mnt"; }
 		sleep 0.1
 	done
 	die "$1 did not mount $mnt within 10 s"
@@ -154,24 +163,25 @@ elif [[ " ${CONFIGS[*]} " == *" shadowfs "* ]]; then
 fi
 
 # --- mount the configurations -------------------------------------------------
-declare -A DIR
+declare -A DIR LOG
+idx=0
 for c in "${CONFIGS[@]}"; do
-	mkdir -p "$SCRATCH/$c"
+	idx=$((idx + 1))
+	b=$SCRATCH/b$idx m=$TMP/mnt$idx # names free of the characters of $c
+	mkdir -p "$b"
+	LOG[$c]=$TMP/mnt$idx.log
+	DIR[$c]=$m
 	case $c in
-	native) DIR[$c]=$SCRATCH/$c ;;
+	native) DIR[$c]=$b ;;
 	shadowfs)
 		if [ "$SHADOWFS" = passthrough_ll ]; then
-			mount_fs "$TMP/mnt-$c" "$PLL" -f -o "source=$SCRATCH/$c${SHADOWFS_OPTS:+,$SHADOWFS_OPTS}" "$TMP/mnt-$c"
+			mount_fs "$m" "$PLL" -f -o "source=$b${SHADOWFS_OPTS:+,$SHADOWFS_OPTS}" "$m"
 		else
-			mount_fs "$TMP/mnt-$c" "$SHADOWFS" "$SCRATCH/$c" "$TMP/mnt-$c" -f ${SHADOWFS_OPTS:+-o "$SHADOWFS_OPTS"}
-		fi
-		DIR[$c]=$TMP/mnt-$c ;;
-	pll_cache)
-		mount_fs "$TMP/mnt-$c" "$PLL" -f -o "source=$SCRATCH/$c,cache=always,writeback" "$TMP/mnt-$c"
-		DIR[$c]=$TMP/mnt-$c ;;
-	pll_default)
-		mount_fs "$TMP/mnt-$c" "$PLL" -f -o "source=$SCRATCH/$c" "$TMP/mnt-$c"
-		DIR[$c]=$TMP/mnt-$c ;;
+			mount_fs "$m" "$SHADOWFS" "$b" "$m" -f ${SHADOWFS_OPTS:+-o "$SHADOWFS_OPTS"}
+		fi ;;
+	shadowfs@*) mount_fs "$m" "$SHADOWFS" "$b" "$m" -f -o "${c#shadowfs@}" ;;
+	pll_cache) mount_fs "$m" "$PLL" -f -o "source=$b,cache=always,writeback" "$m" ;;
+	pll_default) mount_fs "$m" "$PLL" -f -o "source=$b" "$m" ;;
 	esac
 done
 say "mounted: $(for c in "${CONFIGS[@]}"; do printf '%s=%s ' "$c" "${DIR[$c]}"; done)"
@@ -210,9 +220,7 @@ run_workload() {
 	read_warm)
 		seqread "$d" >/dev/null || return 1
 		seqread "$d" | read_mbs ;;
-	rand_buf)
-		seqread "$d" >/dev/null || return 1 # make sure it is cached
-		randread "$d" | read_iops ;;
+	rand_buf) randread "$d" | read_iops ;; # read_warm has just cached the file
 	rand_direct) randread "$d" --direct=1 | read_iops ;;
 	rand_direct4) randread "$d" --direct=1 --numjobs=4 --group_reporting | read_iops ;;
 	meta)
@@ -241,7 +249,7 @@ for ((rep = 0; rep < REPS; rep++)); do
 			else
 				say "  $w on $c FAILED"
 				[ "$c" = native ] || mountpoint -q "${DIR[$c]}" ||
-					say "  $c is no longer mounted; its log: $(tail -5 "$TMP/mnt-$c.log")"
+					say "  $c is no longer mounted; its log: $(tail -5 "${LOG[$c]}")"
 				v=NA
 			fi
 			echo "$w $c $rep $v" >>"$RESULTS"
@@ -270,9 +278,11 @@ function median(arr, k,   i, j, t) {
 { key = $1 SUBSEP $2; if ($4 != "NA") { cnt[key]++; val[key, cnt[key]] = $4; byrep[$1, $2, $3] = $4 } else bad[key] = 1 }
 END {
 	nc = split(configs, C, " "); nw = split(workloads, W, " ")
+	cw = 12
+	for (c = 1; c <= nc; c++) if (length(C[c]) + 4 > cw) cw = length(C[c]) + 4
 	printf "%-13s %-6s", "workload", "unit"
-	for (c = 1; c <= nc; c++) printf " %12s", C[c]
-	for (c = 2; c <= nc; c++) printf " %12s", C[c] "/nat"
+	for (c = 1; c <= nc; c++) printf " %*s", cw, C[c]
+	for (c = 2; c <= nc; c++) printf " %*s", cw, C[c] "/nat"
 	printf " %8s\n", "spread"
 	minr = ""; last = "passthrough: min_ratio_vs_passthrough_ll="
 	tail = ""
@@ -282,12 +292,12 @@ END {
 		maxspread = 0
 		for (c = 1; c <= nc; c++) {
 			key = W[w] SUBSEP C[c]; k = cnt[key]
-			if (k == 0 || bad[key]) { med[C[c]] = ""; printf " %12s", "NA"; continue }
+			if (k == 0 || bad[key]) { med[C[c]] = ""; printf " %*s", cw, "NA"; continue }
 			lo = hi = val[key, 1]
 			for (i = 1; i <= k; i++) { a[i] = val[key, i]; if (a[i] < lo) lo = a[i]; if (a[i] > hi) hi = a[i] }
 			med[C[c]] = median(a, k)
 			if (med[C[c]] > 0 && (hi - lo) / med[C[c]] > maxspread) maxspread = (hi - lo) / med[C[c]]
-			printf " %12.1f", med[C[c]]
+			printf " %*.1f", cw, med[C[c]]
 		}
 		for (c = 2; c <= nc; c++) {
 			# paired ratio: config / native of the same repetition, median over repetitions
@@ -296,7 +306,7 @@ END {
 				if ((W[w], C[c], rep) in byrep && (W[w], "native", rep) in byrep && byrep[W[w], "native", rep] > 0)
 					pr[++k] = byrep[W[w], C[c], rep] / byrep[W[w], "native", rep]
 			r[C[c]] = (med[C[c]] != "" && k > 0) ? median(pr, k) : ""
-			if (r[C[c]] == "") printf " %12s", "NA"; else printf " %12.2f", r[C[c]]
+			if (r[C[c]] == "") printf " %*s", cw, "NA"; else printf " %*.2f", cw, r[C[c]]
 		}
 		printf " %7.0f%%\n", 100 * maxspread
 		sr = ("shadowfs" in r) ? r["shadowfs"] : ""
