@@ -25,6 +25,7 @@ struct fs_ctx {
 	double negative_timeout;
 	/* Written once by the init callback, before any other request. */
 	bool writeback;                /* kernel writeback cache negotiated */
+	bool flush;                    /* FLUSH does work (see fs_op_flush) */
 	void *ext;                     /* for layers wrapped around the ops */
 };
 

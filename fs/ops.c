@@ -2,6 +2,9 @@
  * which kernel capabilities shadowfs asks for, and why. See ops.h. */
 #include "fs/ops.h"
 
+#include <linux/magic.h>
+#include <sys/vfs.h>
+
 #include "fs/fs.h"
 
 static void want(struct fuse_conn_info *conn, unsigned cap, bool on)
@@ -10,6 +13,25 @@ static void want(struct fuse_conn_info *conn, unsigned cap, bool on)
 		conn->want |= cap;
 	else
 		conn->want &= ~cap;
+}
+
+/* True when BACKING is a local disk filesystem, whose close(2) never
+ * reports an error that fsync(2) would not (unlike NFS, CIFS or FUSE). */
+static bool backing_is_local(struct fs_ctx *c)
+{
+	struct statfs sf;
+	if (fstatfs(fs_inode_table_root_fd(c->inodes), &sf) < 0)
+		return false;
+	switch ((unsigned long)sf.f_type) {
+	case EXT4_SUPER_MAGIC: /* also ext2, ext3 */
+	case XFS_SUPER_MAGIC:
+	case BTRFS_SUPER_MAGIC:
+	case TMPFS_MAGIC:
+	case F2FS_SUPER_MAGIC:
+		return true;
+	default:
+		return false;
+	}
 }
 
 void fs_op_init(void *userdata, struct fuse_conn_info *conn)
@@ -31,6 +53,11 @@ void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 	/* cache=auto drops cached pages when the attributes change. */
 	want(conn, FUSE_CAP_AUTO_INVAL_DATA, o->cache == FS_CACHE_AUTO);
 	want(conn, FUSE_CAP_POSIX_LOCKS, o->locks == FS_LOCKS_BACKING);
+	/* FLUSH costs a round trip per close(2). It is only useful to
+	 * drop backing locks or to report close errors of network backing
+	 * filesystems; otherwise the first one answers ENOSYS and the kernel
+	 * stops sending them (it still writes dirty pages back at close). */
+	c->flush = o->locks == FS_LOCKS_BACKING || !backing_is_local(c);
 	want(conn, FUSE_CAP_FLOCK_LOCKS, true);
 	/* We write as root: the kernel must clear setuid/setgid bits on
 	 * writes itself (it does when this is off). */

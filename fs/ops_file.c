@@ -247,6 +247,10 @@ void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs_file *f = fs_file_of(fi);
 	(void)ino;
+	if (!fs_ctx_of(req)->flush) {
+		fuse_reply_err(req, ENOSYS); /* never sent again (see fs_op_init) */
+		return;
+	}
 	/* close() of a duplicate reports delayed write errors of network
 	 * backing filesystems and drops locks owned by this open, as a
 	 * close(2) of the application's fd would. */
