@@ -2,7 +2,11 @@
 #include "fs/creds.h"
 
 #include <errno.h>
+#include <linux/capability.h>
+#include <string.h>
+#include <sched.h>
 #include <sys/fsuid.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -13,6 +17,17 @@ static uid_t daemon_uid;
 static gid_t daemon_gid;
 static gid_t daemon_groups[MAX_GROUPS];
 static int daemon_ngroups;
+/* The daemon's capabilities, read once; a non-root caller runs with an
+ * empty effective set (permitted unchanged, so leave can restore it). */
+static struct __user_cap_data_struct daemon_caps[_LINUX_CAPABILITY_U32S_3];
+static struct __user_cap_data_struct caller_caps[_LINUX_CAPABILITY_U32S_3];
+static bool caps_ok;
+
+static int thread_capset(const struct __user_cap_data_struct *data)
+{
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+	return (int)syscall(SYS_capset, &hdr, data);
+}
 
 void fs_creds_init(void)
 {
@@ -22,6 +37,11 @@ void fs_creds_init(void)
 	daemon_ngroups = getgroups(MAX_GROUPS, daemon_groups);
 	if (daemon_ngroups < 0)
 		daemon_ngroups = 0;
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+	caps_ok = syscall(SYS_capget, &hdr, daemon_caps) == 0;
+	memcpy(caller_caps, daemon_caps, sizeof(caller_caps));
+	for (int k = 0; k < _LINUX_CAPABILITY_U32S_3; k++)
+		caller_caps[k].effective = 0;
 }
 
 /* Raw syscalls: per-thread, unlike the glibc wrappers of setgroups. */
@@ -33,7 +53,7 @@ static int thread_setgroups(size_t n, const gid_t *list)
 int fs_creds_enter(fuse_req_t req, struct fs_creds_saved *saved)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	saved->switched_uid = saved->switched_gid = saved->switched_groups = false;
+	*saved = (struct fs_creds_saved){0};
 	if (!can_switch || (ctx->uid == daemon_uid && ctx->gid == daemon_gid))
 		return 0;
 
@@ -60,12 +80,36 @@ int fs_creds_enter(fuse_req_t req, struct fs_creds_saved *saved)
 	}
 	if (ctx->uid != daemon_uid) {
 		setfsuid(ctx->uid);
+		saved->switched_uid = true;
 		if ((uid_t)setfsuid((uid_t)-1) != ctx->uid) {
 			fs_creds_leave(saved);
 			return -EPERM;
 		}
-		saved->switched_uid = true;
+		/* setfsuid dropped the file system capabilities; drop the
+		 * rest too (CAP_SYS_ADMIN would let a non-root caller use
+		 * trusted.* and security.* xattrs, CAP_SYS_RESOURCE would
+		 * let them exceed quotas). */
+		if (caps_ok) {
+			if (thread_capset(caller_caps) < 0) {
+				fs_creds_leave(saved);
+				return -EPERM;
+			}
+			saved->switched_caps = true;
+		}
 	}
+	return 0;
+}
+
+static __thread bool own_fs; /* this thread did unshare(CLONE_FS) */
+
+int fs_creds_umask(fuse_req_t req)
+{
+	if (!own_fs) {
+		if (unshare(CLONE_FS) < 0)
+			return -errno;
+		own_fs = true;
+	}
+	umask(fuse_req_ctx(req)->umask);
 	return 0;
 }
 
@@ -73,6 +117,8 @@ void fs_creds_leave(const struct fs_creds_saved *saved)
 {
 	if (!saved)
 		return;
+	if (saved->switched_caps)
+		thread_capset(daemon_caps);
 	if (saved->switched_uid)
 		setfsuid(daemon_uid);
 	if (saved->switched_gid)

@@ -7,7 +7,9 @@
  * backing filesystem then decides exactly as it would natively: mode bits,
  * ACLs, the owner of new files, the group inherited from a setgid parent,
  * sticky directories, and the loss of CAP_DAC_* while a non-root fsuid is
- * in effect.
+ * in effect. A non-root caller also runs with no effective capability at
+ * all (setfsuid drops only the file system ones), so that, e.g., trusted.*
+ * and security.* xattrs need the caller's own privilege.
  *
  * Only a daemon running as root can switch; otherwise (a user mount, where
  * every caller is the mounting user anyway) enter/leave do nothing.
@@ -26,6 +28,7 @@ struct fs_creds_saved {
 	bool switched_uid;
 	bool switched_gid;
 	bool switched_groups;
+	bool switched_caps;
 };
 
 /* Called once at start (before threads): records whether we can switch. */
@@ -34,6 +37,12 @@ void fs_creds_init(void);
 /* Switches to the request's caller. Returns 0 or -errno (the request must
  * then fail with that error; nothing is switched). */
 int fs_creds_enter(fuse_req_t req, struct fs_creds_saved *saved);
+
+/* Sets the calling thread's umask to the request's (FUSE_CAP_DONT_MASK:
+ * the kernel left it to us; 0 otherwise, the kernel applied it already).
+ * The first call in a thread gives it its own umask (unshare(CLONE_FS)).
+ * For mknod, mkdir and create; returns 0 or -errno. */
+int fs_creds_umask(fuse_req_t req);
 
 /* Restores the daemon's credentials. Accepts a saved set that switched nothing. */
 void fs_creds_leave(const struct fs_creds_saved *saved);

@@ -10,12 +10,20 @@
 #define SHADOWFS_FS_FS_H
 
 #include <dirent.h>
+#include <pthread.h>
 #include <fuse_lowlevel.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "fs/inode_table.h"
 #include "fs/options.h"
+
+/* Links every open file and directory to its mount, so that handles the
+ * kernel never released (unmounted while open) are freed at teardown. */
+struct fs_open_node {
+	struct fs_open_node *prev, *next; /* fs_ctx.open_lock */
+	bool is_dir;
+};
 
 struct fs_ctx {
 	const struct fs_options *opts; /* not owned */
@@ -25,12 +33,23 @@ struct fs_ctx {
 	double negative_timeout;
 	/* Written once by the init callback, before any other request. */
 	bool writeback;                /* kernel writeback cache negotiated */
-	bool flush;                    /* FLUSH does work (see fs_op_flush) */
+	bool kernel_checks;            /* kernel checks permissions (default_permissions,
+	                                  forced by POSIX ACL support) */
+	bool posix_acl;                /* kernel evaluates ACLs; we apply the umask */
+	/* Set by main once the session exists, before serving; NULL in unit
+	 * tests. Used only to send cache invalidations to the kernel. */
+	struct fuse_session *se;
 	void *ext;                     /* for layers wrapped around the ops */
+	pthread_mutex_t open_lock;     /* protects open_list */
+	struct fs_open_node open_list; /* list head of open files/dirs */
+	/* Access recorder (recorder.h), or NULL when recording is off. Set
+	 * before the session serves requests, stopped after it has ended. */
+	struct fs_recorder *recorder;
 };
 
 /* fi->fh of an open regular file. Freed by release. */
 struct fs_file {
+	struct fs_open_node node; /* first member */
 	int fd;          /* backing fd; owned */
 	int flags;       /* open(2) flags the caller asked for */
 	bool direct;     /* O_DIRECT: replies bypass the page cache, I/O is aligned */
@@ -39,12 +58,17 @@ struct fs_file {
 
 /* fi->fh of an open directory. Freed by releasedir. */
 struct fs_dir {
+	struct fs_open_node node; /* first member */
 	DIR *dp;
 	off_t offset;          /* offset of the next entry in dp */
 	struct dirent *entry;  /* read but not yet sent, or NULL */
 };
 
 int fs_ctx_init(struct fs_ctx *c, const struct fs_options *opts, int root_fd);
+/* Registers / unregisters an open file or directory handle. */
+void fs_open_add(struct fs_ctx *c, struct fs_open_node *n, bool is_dir);
+void fs_open_del(struct fs_ctx *c, struct fs_open_node *n);
+
 /* Opens /proc/self/fd; call in the process that will serve requests. */
 int fs_ctx_open_proc(struct fs_ctx *c);
 void fs_ctx_destroy(struct fs_ctx *c);
@@ -73,6 +97,14 @@ static inline struct fs_file *fs_file_of(const struct fuse_file_info *fi)
 	return (struct fs_file *)(uintptr_t)fi->fh;
 }
 
+/* fi's file for an operation that may come with a directory handle too
+ * (setattr from futimens(2) on a directory fd): NULL unless a regular file. */
+static inline struct fs_file *fs_file_if_regular(const struct fuse_file_info *fi)
+{
+	struct fs_file *f = fi ? fs_file_of(fi) : NULL;
+	return f && !f->node.is_dir ? f : NULL;
+}
+
 static inline struct fs_dir *fs_dir_of(const struct fuse_file_info *fi)
 {
 	return (struct fs_dir *)(uintptr_t)fi->fh;
@@ -85,6 +117,16 @@ int fs_reopen(struct fs_ctx *c, int opath_fd, int flags);
 
 /* "/proc/self/fd/N" for path-only syscalls (xattrs, utimensat, truncate). */
 void fs_proc_path(char buf[static 32], int fd);
+
+/* The inode of the last entry filled on this thread (fs_fill_entry), so a
+ * layer around the ops (the recorder) learns which file a lookup, create,
+ * mknod, mkdir, symlink or link replied with. Copies only: valid after the
+ * reply, when the inode itself may be gone. */
+struct fs_entry_seen {
+	uint64_t dev, ino;
+	bool set;
+};
+extern __thread struct fs_entry_seen fs_last_entry;
 
 /* Fills a FUSE entry for inode i with attributes st and the mount's timeouts. */
 void fs_fill_entry(struct fs_ctx *c, struct fuse_entry_param *e, struct fs_inode *i,

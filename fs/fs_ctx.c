@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -14,6 +15,8 @@ int fs_ctx_init(struct fs_ctx *c, const struct fs_options *opts, int root_fd)
 	c->proc_fd = -1;
 	c->timeout = opts->timeout;
 	c->negative_timeout = opts->negative_timeout;
+	pthread_mutex_init(&c->open_lock, NULL);
+	c->open_list.next = c->open_list.prev = &c->open_list;
 	return fs_inode_table_new(root_fd, opts->fd_cache, &c->inodes);
 }
 
@@ -28,10 +31,53 @@ int fs_ctx_open_proc(struct fs_ctx *c)
 	return 0;
 }
 
+void fs_open_add(struct fs_ctx *c, struct fs_open_node *n, bool is_dir)
+{
+	n->is_dir = is_dir;
+	pthread_mutex_lock(&c->open_lock);
+	n->next = c->open_list.next;
+	n->prev = &c->open_list;
+	c->open_list.next->prev = n;
+	c->open_list.next = n;
+	pthread_mutex_unlock(&c->open_lock);
+}
+
+void fs_open_del(struct fs_ctx *c, struct fs_open_node *n)
+{
+	pthread_mutex_lock(&c->open_lock);
+	n->prev->next = n->next;
+	n->next->prev = n->prev;
+	n->prev = n->next = NULL;
+	pthread_mutex_unlock(&c->open_lock);
+}
+
+/* Frees handles of files and directories still open at unmount. */
+static void close_open_handles(struct fs_ctx *c)
+{
+	if (!c->open_list.next)
+		return; /* never initialised */
+	while (c->open_list.next != &c->open_list) {
+		struct fs_open_node *n = c->open_list.next;
+		fs_open_del(c, n);
+		if (n->is_dir) {
+			struct fs_dir *d = (struct fs_dir *)n;
+			closedir(d->dp);
+			free(d);
+		} else {
+			struct fs_file *f = (struct fs_file *)n;
+			close(f->fd);
+			free(f);
+		}
+	}
+	pthread_mutex_destroy(&c->open_lock);
+	c->open_list.next = NULL;
+}
+
 void fs_ctx_destroy(struct fs_ctx *c)
 {
 	if (!c)
 		return;
+	close_open_handles(c);
 	fs_inode_table_free(c->inodes);
 	c->inodes = NULL;
 	if (c->proc_fd >= 0)
@@ -53,9 +99,12 @@ void fs_proc_path(char buf[static 32], int fd)
 	snprintf(buf, 32, "/proc/self/fd/%d", fd);
 }
 
+__thread struct fs_entry_seen fs_last_entry;
+
 void fs_fill_entry(struct fs_ctx *c, struct fuse_entry_param *e, struct fs_inode *i,
 		   const struct stat *st)
 {
+	fs_last_entry = (struct fs_entry_seen){.dev = i->dev, .ino = i->ino, .set = true};
 	memset(e, 0, sizeof(*e));
 	e->ino = fs_nodeid_of(c, i);
 	e->attr = *st;

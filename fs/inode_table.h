@@ -39,6 +39,8 @@ struct fs_inode {
 	ino_t ino;
 	mode_t type;                /* S_IFMT bits of the backing object */
 	struct file_handle *handle; /* NULL: fd is permanent */
+	/* The access recorder's naming stamp (fs_file_ref.named): atomic. */
+	uint32_t rec_named;
 	/* Table lock. */
 	uint64_t nlookup;           /* kernel references (lookup count) */
 	uint32_t pins;              /* fs_inode_fd_get() without fs_inode_fd_put() */

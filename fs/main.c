@@ -9,6 +9,7 @@
  * (SIGTERM/SIGINT/SIGHUP unmount cleanly), tear down. Also the program run
  * by mount.fuse3 for `mount -t fuse.shadowfs` and fstab entries. */
 #include <errno.h>
+#include <limits.h>
 #include <fuse_lowlevel.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,8 +21,54 @@
 #include "fs/creds.h"
 #include "fs/fs.h"
 #include "fs/ops.h"
+#include "fs/ops_record.h"
 #include "fs/options.h"
 #include "fs/preflight.h"
+#include "fs/recorder.h"
+#include "predictor/store_locate.h"
+
+/* Starts the access recorder (after daemonizing: threads do not survive
+ * fork) and records where its store is, for shadowctl. */
+static int start_recorder(struct fs_ctx *ctx, const struct fs_options *o)
+{
+	char state[PATH_MAX], err[512];
+	if (o->state) {
+		snprintf(state, sizeof(state), "%s", o->state);
+	} else {
+		int rc = pred_locate_default_state(o->backing, state, sizeof(state));
+		if (rc < 0) {
+			sfs_error("cannot name a state directory for %s: %s", o->backing, strerror(-rc));
+			return rc;
+		}
+		/* Not root: /var/lib is not ours; use the XDG state directory. */
+		const char *home = getenv("HOME");
+		if (geteuid() != 0 && home && *home) {
+			const char *id = strrchr(state, '/') + 1;
+			char user[PATH_MAX];
+			snprintf(user, sizeof(user), "%s/.local/state/shadowfs/%s", home, id);
+			snprintf(state, sizeof(state), "%s", user);
+		}
+	}
+	struct fs_recorder_config cfg = {
+		.state_dir = state,
+		.backing = o->backing,
+		.bucket_s = o->bucket_s,
+		.track = o->track,
+		.tiers = o->have_tiers ? &o->tiers : NULL,
+	};
+	int rc = fs_recorder_start(&cfg, &ctx->recorder, err, sizeof(err));
+	if (rc < 0) {
+		sfs_error("%s", err);
+		return rc;
+	}
+	rc = pred_locate_register(o->mountpoint, o->backing, state, getpid());
+	if (rc < 0)
+		sfs_warn("cannot record the mount in %s (shadowctl needs --state %s): %s",
+			 pred_locate_run_dir(), state, strerror(-rc));
+	sfs_debug("recording to %s/%s, %us buckets, %u tracked files", state,
+		  PRED_STORE_DB_NAME, o->bucket_s, o->track);
+	return 0;
+}
 
 static int serve(struct fuse_session *se, const struct fs_options *o)
 {
@@ -102,8 +149,11 @@ int main(int argc, char **argv)
 			 "missing): keeping one fd per inode",
 			 opts.backing);
 
-	fs_ops_passthrough(&ops);
+	fs_ops_passthrough(&ops, &opts);
+	if (opts.record)
+		fs_ops_record(&ops);
 	se = fuse_session_new(&args, &ops, sizeof(ops), &ctx);
+	ctx.se = se;
 	if (!se) {
 		sfs_error("cannot start the FUSE session (an option libfuse rejects?)");
 		goto out;
@@ -129,6 +179,8 @@ int main(int argc, char **argv)
 		sfs_error("cannot open /proc/self/fd: %s", strerror(-res));
 		goto out;
 	}
+	if (opts.record && start_recorder(&ctx, &opts) < 0)
+		goto out;
 	sfs_debug("serving %s on %s: cache=%s writeback=%d threads=%u timeout=%g",
 		  opts.backing, opts.mountpoint, fs_cache_policy_name(opts.cache),
 		  opts.writeback, opts.max_threads, opts.timeout);
@@ -137,6 +189,9 @@ int main(int argc, char **argv)
 	if (res < 0)
 		sfs_error("the FUSE loop stopped with an error (%d)", res);
 out:
+	/* No request runs any more: write the partial bucket and stop. */
+	fs_recorder_stop(ctx.recorder);
+	ctx.recorder = NULL;
 	if (mounted)
 		fuse_session_unmount(se);
 	if (handlers)

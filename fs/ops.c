@@ -2,9 +2,6 @@
  * which kernel capabilities shadowfs asks for, and why. See ops.h. */
 #include "fs/ops.h"
 
-#include <linux/magic.h>
-#include <sys/vfs.h>
-
 #include "fs/fs.h"
 
 static void want(struct fuse_conn_info *conn, unsigned cap, bool on)
@@ -13,25 +10,6 @@ static void want(struct fuse_conn_info *conn, unsigned cap, bool on)
 		conn->want |= cap;
 	else
 		conn->want &= ~cap;
-}
-
-/* True when BACKING is a local disk filesystem, whose close(2) never
- * reports an error that fsync(2) would not (unlike NFS, CIFS or FUSE). */
-static bool backing_is_local(struct fs_ctx *c)
-{
-	struct statfs sf;
-	if (fstatfs(fs_inode_table_root_fd(c->inodes), &sf) < 0)
-		return false;
-	switch ((unsigned long)sf.f_type) {
-	case EXT4_SUPER_MAGIC: /* also ext2, ext3 */
-	case XFS_SUPER_MAGIC:
-	case BTRFS_SUPER_MAGIC:
-	case TMPFS_MAGIC:
-	case F2FS_SUPER_MAGIC:
-		return true;
-	default:
-		return false;
-	}
 }
 
 void fs_op_init(void *userdata, struct fuse_conn_info *conn)
@@ -53,12 +31,10 @@ void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 	/* cache=auto drops cached pages when the attributes change. */
 	want(conn, FUSE_CAP_AUTO_INVAL_DATA, o->cache == FS_CACHE_AUTO);
 	want(conn, FUSE_CAP_POSIX_LOCKS, o->locks == FS_LOCKS_BACKING);
-	/* FLUSH costs a round trip per close(2). It is only useful to
-	 * drop backing locks or to report close errors of network backing
-	 * filesystems; otherwise the first one answers ENOSYS and the kernel
-	 * stops sending them (it still writes dirty pages back at close). */
-	c->flush = o->locks == FS_LOCKS_BACKING || !backing_is_local(c);
-	want(conn, FUSE_CAP_FLOCK_LOCKS, true);
+	/* flock() follows the POSIX locks: in the kernel by default. Forwarded
+	 * to BACKING, a blocking LOCK_EX waits inside a worker thread: enough
+	 * waiters (one with threads=1) stall every request of the mount. */
+	want(conn, FUSE_CAP_FLOCK_LOCKS, o->locks == FS_LOCKS_BACKING);
 	/* We write as root: the kernel must clear setuid/setgid bits on
 	 * writes itself (it does when this is off). */
 	want(conn, FUSE_CAP_HANDLE_KILLPRIV, false);
@@ -67,9 +43,14 @@ void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 	want(conn, FUSE_CAP_ASYNC_READ, true);
 	want(conn, FUSE_CAP_ASYNC_DIO, true);
 	want(conn, FUSE_CAP_ATOMIC_O_TRUNC, true);
-	/* The kernel applies the umask unless told otherwise; keep that
-	 * (the daemon runs with umask 0). */
-	want(conn, FUSE_CAP_DONT_MASK, false);
+	/* POSIX ACLs: the kernel evaluates them in its permission checks
+	 * (this turns default_permissions on) and leaves the umask to us, so
+	 * that a parent's default ACL can replace it, as natively; the
+	 * creating thread then runs with the caller's umask (creds.h). */
+	want(conn, FUSE_CAP_POSIX_ACL, true);
+	c->posix_acl = (conn->want & FUSE_CAP_POSIX_ACL) != 0;
+	want(conn, FUSE_CAP_DONT_MASK, c->posix_acl);
+	c->kernel_checks = c->posix_acl || o->default_permissions;
 
 	conn->max_write = o->max_write;
 	if (o->max_read)
@@ -85,7 +66,7 @@ void fs_op_destroy(void *userdata)
 	(void)userdata; /* the context is torn down by main after the loop */
 }
 
-void fs_ops_passthrough(struct fuse_lowlevel_ops *ops)
+void fs_ops_passthrough(struct fuse_lowlevel_ops *ops, const struct fs_options *o)
 {
 	*ops = (struct fuse_lowlevel_ops){
 		.init = fs_op_init,
@@ -128,4 +109,9 @@ void fs_ops_passthrough(struct fuse_lowlevel_ops *ops)
 		.copy_file_range = fs_op_copy_file_range,
 		.lseek = fs_op_lseek,
 	};
+	/* FLUSH at every close(2) costs a round trip and only matters when
+	 * locks live in BACKING (released with the open). Without the op the
+	 * kernel stops sending it after the first ENOSYS. */
+	if (o->locks != FS_LOCKS_BACKING)
+		ops->flush = NULL;
 }

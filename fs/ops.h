@@ -14,7 +14,10 @@
 
 #include <fuse_lowlevel.h>
 
-void fs_ops_passthrough(struct fuse_lowlevel_ops *ops);
+struct fs_options;
+
+/* Fills ops with the passthrough handlers for a mount with options o. */
+void fs_ops_passthrough(struct fuse_lowlevel_ops *ops, const struct fs_options *o);
 
 /* ops.c */
 void fs_op_init(void *userdata, struct fuse_conn_info *conn);

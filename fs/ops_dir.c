@@ -52,10 +52,12 @@ void fs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, err);
 		return;
 	}
+	fs_open_add(c, &d->node, true);
 	fi->fh = (uint64_t)(uintptr_t)d;
 	fi->cache_readdir = c->opts->cache == FS_CACHE_ALWAYS;
 	fi->keep_cache = fi->cache_readdir;
 	if (fuse_reply_open(req, fi) == -ENOENT) {
+		fs_open_del(c, &d->node);
 		closedir(d->dp);
 		free(d);
 	}
@@ -155,6 +157,7 @@ void fs_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs_dir *d = fs_dir_of(fi);
 	(void)ino;
+	fs_open_del(fs_ctx_of(req), &d->node);
 	closedir(d->dp);
 	free(d);
 	fuse_reply_err(req, 0);

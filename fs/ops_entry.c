@@ -78,10 +78,11 @@ void fs_op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *f
 void fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs_ctx *c = fs_ctx_of(req);
+	struct fs_file *f = fs_file_if_regular(fi);
 	struct stat st;
 	int res;
-	if (fi && fs_file_of(fi)) {
-		res = fstat(fs_file_of(fi)->fd, &st);
+	if (f) {
+		res = fstat(f->fd, &st);
 	} else {
 		struct fs_inode *i = fs_inode_of(c, ino);
 		int fd = fs_inode_fd_get(c->inodes, i);
@@ -159,8 +160,8 @@ void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
 {
 	struct fs_ctx *c = fs_ctx_of(req);
 	struct fs_inode *i = fs_inode_of(c, ino);
-	struct fs_file *f = fi ? fs_file_of(fi) : NULL;
-	struct fs_creds_saved cr;
+	struct fs_file *f = fs_file_if_regular(fi); /* defensive: no dir handles */
+	struct fs_creds_saved cr = {0};
 	struct stat st;
 	int ifd = fs_inode_fd_get(c->inodes, i);
 	int err;
@@ -168,7 +169,15 @@ void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
 		fuse_reply_err(req, -ifd);
 		return;
 	}
-	err = fs_creds_enter(req, &cr);
+	/* With default_permissions the kernel has already checked this request
+	 * (setattr_prepare: owner for chmod and explicit times, write access
+	 * for truncate and "now" times, membership for chgrp, S_ISGID dropped
+	 * for non-members), and it sends setattrs the caller could not apply to
+	 * the backing file itself: the S_ISUID/S_ISGID removal after a
+	 * non-owner's write or truncate (file_remove_privs), and, with the
+	 * writeback cache, a "touch" as an explicit mtime. So it runs as the
+	 * daemon then, and as the caller otherwise. */
+	err = c->kernel_checks ? 0 : fs_creds_enter(req, &cr);
 	if (err == 0) {
 		err = do_setattr(c, i, ifd, attr, valid, f);
 		fs_creds_leave(&cr);
@@ -238,6 +247,11 @@ static void make_entry(fuse_req_t req, fuse_ino_t parent, const struct make_args
 	err = fs_creds_enter(req, &cr);
 	if (err < 0)
 		goto out;
+	err = fs_creds_umask(req);
+	if (err < 0) {
+		fs_creds_leave(&cr);
+		goto out;
+	}
 	switch (a->kind) {
 	case MAKE_NODE:
 		res = mknodat(dfd, a->name, a->mode, a->rdev);

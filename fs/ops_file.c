@@ -12,6 +12,7 @@
 #include "fs/ops.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -25,11 +26,12 @@
 /* Open flags as sent to the backing filesystem. */
 static int backing_flags(struct fs_ctx *c, int flags)
 {
-	if (c->writeback) {
-		if ((flags & O_ACCMODE) == O_WRONLY)
-			flags = (flags & ~O_ACCMODE) | O_RDWR;
-		flags &= ~O_APPEND;
-	}
+	/* The kernel decides where O_APPEND writes go, in every cache mode,
+	 * and fcntl(F_SETFL) may turn O_APPEND off without telling us: the
+	 * backing fd must write at the offsets it is given. */
+	flags &= ~O_APPEND;
+	if (c->writeback && (flags & O_ACCMODE) == O_WRONLY)
+		flags = (flags & ~O_ACCMODE) | O_RDWR;
 	return flags & ~O_NOFOLLOW;
 }
 
@@ -39,7 +41,7 @@ static void set_open_flags(struct fs_ctx *c, struct fuse_file_info *fi, bool dir
 	fi->keep_cache = !fi->direct_io && c->opts->cache == FS_CACHE_ALWAYS;
 }
 
-static struct fs_file *file_new(int fd, int flags)
+static struct fs_file *file_new(struct fs_ctx *c, int fd, int flags)
 {
 	struct fs_file *f = calloc(1, sizeof(*f));
 	if (!f)
@@ -47,7 +49,17 @@ static struct fs_file *file_new(int fd, int flags)
 	f->fd = fd;
 	f->flags = flags;
 	f->direct = (flags & O_DIRECT) != 0;
+	fs_open_add(c, &f->node, false);
 	return f;
+}
+
+static void file_free(struct fs_ctx *c, struct fs_file *f)
+{
+	if (!f)
+		return;
+	fs_open_del(c, &f->node);
+	close(f->fd);
+	free(f);
 }
 
 /* Reopens ifd with the backing flags as the caller. A caller who may write
@@ -62,7 +74,9 @@ static int open_as_caller(fuse_req_t req, struct fs_ctx *c, int ifd, int flags)
 	if (err < 0)
 		return err;
 	int fd = fs_reopen(c, ifd, bflags);
-	if (fd == -EACCES && bflags != (flags & ~O_NOFOLLOW)) {
+	if (fd == -EPERM && (flags & O_APPEND)) /* append-only inode (chattr +a) */
+		fd = fs_reopen(c, ifd, bflags | O_APPEND);
+	if (fd == -EACCES && bflags != (flags & ~(O_NOFOLLOW | O_APPEND))) {
 		int wfd = fs_reopen(c, ifd, flags & ~O_APPEND);
 		fs_creds_leave(&cr);
 		if (wfd < 0)
@@ -90,7 +104,7 @@ void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, -fd);
 		return;
 	}
-	struct fs_file *f = file_new(fd, fi->flags);
+	struct fs_file *f = file_new(c, fd, fi->flags);
 	if (!f) {
 		close(fd);
 		fuse_reply_err(req, ENOMEM);
@@ -98,10 +112,8 @@ void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	fi->fh = (uint64_t)(uintptr_t)f;
 	set_open_flags(c, fi, f->direct);
-	if (fuse_reply_open(req, fi) == -ENOENT) { /* interrupted: no release will come */
-		close(fd);
-		free(f);
-	}
+	if (fuse_reply_open(req, fi) == -ENOENT) /* interrupted: no release will come */
+		file_free(c, f);
 }
 
 void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
@@ -121,6 +133,8 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	}
 	int bflags = backing_flags(c, fi->flags) | O_CREAT | O_CLOEXEC;
 	err = fs_creds_enter(req, &cr);
+	if (err == 0 && (err = fs_creds_umask(req)) < 0)
+		fs_creds_leave(&cr);
 	if (err == 0) {
 		fd = openat(dfd, name, bflags, mode);
 		if (fd < 0 && errno == EACCES && (fi->flags & O_ACCMODE) == O_WRONLY &&
@@ -147,7 +161,7 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	err = fs_inode_table_lookup_fd(c->inodes, fd, &st, &i);
 	if (err < 0)
 		goto fail;
-	f = file_new(fd, fi->flags);
+	f = file_new(c, fd, fi->flags);
 	if (!f) {
 		fs_inode_table_forget(c->inodes, i, 1);
 		err = -ENOMEM;
@@ -158,8 +172,7 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	fs_fill_entry(c, &e, i, &st);
 	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
 		fs_inode_table_forget(c->inodes, i, 1);
-		close(fd);
-		free(f);
+		file_free(c, f);
 	}
 	return;
 fail:
@@ -168,12 +181,60 @@ fail:
 	fuse_reply_err(req, -err);
 }
 
-/* O_DIRECT reads need an aligned buffer: read into one and reply with it. */
-static void read_direct(fuse_req_t req, struct fs_file *f, size_t size, off_t off)
+/* Per-thread read buffer, page-aligned (O_DIRECT needs that) and kept
+ * between requests: libfuse's own fallback allocates one per request,
+ * which costs more than the copy. Freed when the worker thread exits. */
+struct thread_buf {
+	void *mem;
+	size_t cap;
+};
+
+static pthread_key_t buf_key;
+static pthread_once_t buf_once = PTHREAD_ONCE_INIT;
+
+static void thread_buf_free(void *p)
 {
-	void *buf = NULL;
-	size_t alloc = (size + DIRECT_ALIGN - 1) & ~(size_t)(DIRECT_ALIGN - 1);
-	if (posix_memalign(&buf, DIRECT_ALIGN, alloc ? alloc : DIRECT_ALIGN) != 0) {
+	struct thread_buf *b = p;
+	if (b)
+		free(b->mem);
+	free(b);
+}
+
+static void buf_key_init(void)
+{
+	if (pthread_key_create(&buf_key, thread_buf_free) != 0)
+		abort(); /* only fails without memory at start */
+}
+
+static void *thread_buf(size_t size)
+{
+	pthread_once(&buf_once, buf_key_init);
+	struct thread_buf *b = pthread_getspecific(buf_key);
+	if (!b) {
+		b = calloc(1, sizeof(*b));
+		if (!b || pthread_setspecific(buf_key, b) != 0) {
+			free(b);
+			return NULL;
+		}
+	}
+	if (b->cap < size) {
+		size_t cap = (size + DIRECT_ALIGN - 1) & ~(size_t)(DIRECT_ALIGN - 1);
+		void *mem = NULL;
+		if (posix_memalign(&mem, DIRECT_ALIGN, cap ? cap : DIRECT_ALIGN) != 0)
+			return NULL;
+		free(b->mem);
+		b->mem = mem;
+		b->cap = cap;
+	}
+	return b->mem;
+}
+
+/* Reads into the thread's buffer and replies with it (O_DIRECT files, and
+ * every file when read replies are not spliced). */
+static void read_copy(fuse_req_t req, struct fs_file *f, size_t size, off_t off)
+{
+	void *buf = thread_buf(size);
+	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
@@ -182,7 +243,6 @@ static void read_direct(fuse_req_t req, struct fs_file *f, size_t size, off_t of
 		fuse_reply_err(req, errno);
 	else
 		fuse_reply_buf(req, buf, (size_t)n);
-	free(buf);
 }
 
 void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -190,8 +250,8 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	struct fs_file *f = fs_file_of(fi);
 	(void)ino;
-	if (f->direct) {
-		read_direct(req, f, size, off);
+	if (f->direct || !fs_ctx_of(req)->opts->splice_write) {
+		read_copy(req, f, size, off);
 		return;
 	}
 	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
@@ -247,10 +307,6 @@ void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs_file *f = fs_file_of(fi);
 	(void)ino;
-	if (!fs_ctx_of(req)->flush) {
-		fuse_reply_err(req, ENOSYS); /* never sent again (see fs_op_init) */
-		return;
-	}
 	/* close() of a duplicate reports delayed write errors of network
 	 * backing filesystems and drops locks owned by this open, as a
 	 * close(2) of the application's fd would. */
@@ -265,19 +321,24 @@ void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 void fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct fs_file *f = fs_file_of(fi);
 	(void)ino;
-	close(f->fd);
-	free(f);
+	file_free(fs_ctx_of(req), fs_file_of(fi));
 	fuse_reply_err(req, 0);
 }
 
 void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
+	struct fs_ctx *c = fs_ctx_of(req);
 	struct fs_file *f = fs_file_of(fi);
-	(void)ino;
 	int res = datasync ? fdatasync(f->fd) : fsync(f->fd);
-	fuse_reply_err(req, res < 0 ? errno : 0);
+	int err = res < 0 ? errno : 0;
+	/* The kernel keeps the attributes it cached (for c->timeout) while the
+	 * writeback cache fills the file: st_blocks stays what it was at open
+	 * (du shows 0). Now that the data is allocated, drop the cached
+	 * attributes (only them: offset -1) so the next stat asks us. */
+	if (err == 0 && c->se)
+		fuse_lowlevel_notify_inval_inode(c->se, ino, -1, 0);
+	fuse_reply_err(req, err);
 }
 
 void fs_op_getlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct flock *lock)

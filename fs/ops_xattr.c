@@ -8,6 +8,7 @@
 #include "fs/ops.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/xattr.h>
@@ -27,6 +28,7 @@ struct xargs {
 	size_t size;       /* buffer size (get/list) or value size (set) */
 	int flags;         /* set */
 	char *out;         /* get/list result, malloc'd, owned by caller */
+	bool hide_trusted; /* list: the caller is not root */
 };
 
 static ssize_t list_backing(const char *path, char **ret)
@@ -49,13 +51,18 @@ static ssize_t list_backing(const char *path, char **ret)
 	return n < 0 ? -errno : -ERANGE;
 }
 
-/* Removes the user.shadow.* names from a listing; returns the new length. */
-static size_t filter_shadow(char *list, size_t len)
+/* Removes the user.shadow.* names from a listing, and the trusted.* ones
+ * when hide_trusted (the daemon keeps CAP_SYS_ADMIN under a non-root fsuid,
+ * so the backing filesystem would list them to anyone, which Linux does only
+ * for CAP_SYS_ADMIN callers); returns the new length. */
+static size_t filter_names(char *list, size_t len, bool hide_trusted)
 {
 	size_t in = 0, out = 0;
 	while (in < len) {
 		size_t n = strnlen(list + in, len - in) + 1;
-		if (!fs_xattr_is_shadow(list + in)) {
+		bool hide = fs_xattr_is_shadow(list + in) ||
+			    (hide_trusted && strncmp(list + in, "trusted.", 8) == 0);
+		if (!hide) {
 			memmove(list + out, list + in, n);
 			out += n;
 		}
@@ -70,7 +77,7 @@ static ssize_t do_list(struct fs_ctx *c, struct fs_inode *i, const char *path, s
 	ssize_t n = list_backing(path, &list);
 	if (n < 0)
 		return n;
-	size_t len = filter_shadow(list, (size_t)n);
+	size_t len = filter_names(list, (size_t)n, a->hide_trusted);
 	ssize_t extra = fs_xattr_shadow_list(c, i, NULL, 0);
 	if (extra < 0) {
 		free(list);
@@ -202,7 +209,7 @@ void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t siz
 
 void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
-	struct xargs a = {.op = XLIST, .size = size};
+	struct xargs a = {.op = XLIST, .size = size, .hide_trusted = fuse_req_ctx(req)->uid != 0};
 	xattr_request(req, ino, &a);
 }
 

@@ -2,6 +2,8 @@
  * standard FUSE/mount options passed on to libfuse. See options.h. */
 #include "fs/options.h"
 
+#include "predictor/series_store.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -33,6 +35,11 @@ enum {
 	KEY_NEG_TIMEOUT,
 	KEY_LOCKS,
 	KEY_STATE,
+	KEY_BUCKET,
+	KEY_TRACK,
+	KEY_TIERS,
+	KEY_RECORD,
+	KEY_NORECORD,
 	KEY_HOSTS,
 	KEY_ALLOW_OTHER,
 	KEY_DEFAULT_PERMS,
@@ -66,6 +73,12 @@ static const struct fuse_opt option_table[] = {
 	FUSE_OPT_KEY("negative_timeout=%s", KEY_NEG_TIMEOUT),
 	FUSE_OPT_KEY("locks=%s", KEY_LOCKS),
 	FUSE_OPT_KEY("state=%s", KEY_STATE),
+	FUSE_OPT_KEY("bucket=%s", KEY_BUCKET),
+	FUSE_OPT_KEY("track=%s", KEY_TRACK),
+	FUSE_OPT_KEY("tiers=%s", KEY_TIERS),
+	FUSE_OPT_KEY("record", KEY_RECORD),
+	FUSE_OPT_KEY("norecord", KEY_NORECORD),
+	FUSE_OPT_KEY("record=%s", KEY_RECORD),
 	FUSE_OPT_KEY("hosts=%s", KEY_HOSTS),
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
 	FUSE_OPT_KEY("default_permissions", KEY_DEFAULT_PERMS),
@@ -97,6 +110,7 @@ struct parse_ctx {
 	bool failed;
 	bool have_fsname;
 	bool have_subtype;
+	bool have_bucket;
 };
 
 static int fail(struct parse_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -292,9 +306,9 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 		o->readdirplus = false;
 		return 0;
 	case KEY_MAX_READ:
-		if (parse_uint_opt(c, arg, 4096, 16u << 20, &o->max_read) < 0)
-			return -1;
-		return 1; /* the kernel needs it as a mount option too */
+		/* Added back as a plain number below: the kernel needs it as a
+		 * mount option too and knows no k/m suffixes. */
+		return parse_uint_opt(c, arg, 4096, 16u << 20, &o->max_read);
 	case KEY_MAX_WRITE:
 		return parse_uint_opt(c, arg, 4096, 1u << 20, &o->max_write);
 	case KEY_THREADS:
@@ -319,6 +333,31 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 	}
 	case KEY_STATE:
 		return parse_state(c, arg);
+	case KEY_BUCKET:
+		c->have_bucket = true;
+		return parse_uint_opt(c, arg, 1, 86400, &o->bucket_s);
+	case KEY_TRACK:
+		return parse_uint_opt(c, arg, 16, 1u << 26, &o->track);
+	case KEY_TIERS:
+		if (pred_store_tiers_parse(value_of(arg), &o->tiers) < 0)
+			return fail(c, "bad option '%s': expected tiers=WIDTH:KEEP/WIDTH:KEEP/... "
+				       "(e.g. 1m:2d/15m:30d/1h:1y; each width a multiple of the "
+				       "previous, each tier kept at least one next-tier width)", arg);
+		o->have_tiers = true;
+		return 0;
+	case KEY_RECORD: {
+		const char *v = strchr(arg, '=') ? value_of(arg) : "1";
+		if (strcmp(v, "1") == 0 || strcmp(v, "on") == 0)
+			o->record = true;
+		else if (strcmp(v, "0") == 0 || strcmp(v, "off") == 0)
+			o->record = false;
+		else
+			return fail(c, "bad option '%s': expected record=0 or record=1", arg);
+		return 0;
+	}
+	case KEY_NORECORD:
+		o->record = false;
+		return 0;
 	case KEY_HOSTS:
 		return set_string(c, arg, &o->hosts);
 	case KEY_ALLOW_OTHER:
@@ -342,7 +381,7 @@ static void set_defaults(struct fs_options *o)
 	o->cache = FS_CACHE_ALWAYS;
 	o->writeback = true;
 	o->splice_read = false;
-	o->splice_write = true;
+	o->splice_write = false; /* measured: a per-thread buffer copy is as fast */
 	o->readdirplus = true;
 	o->max_write = FS_DEFAULT_MAX_WRITE;
 	o->max_threads = FS_DEFAULT_MAX_THREADS;
@@ -351,6 +390,9 @@ static void set_defaults(struct fs_options *o)
 	o->timeout = FS_DEFAULT_TIMEOUT;
 	o->negative_timeout = 1.0;
 	o->locks = FS_LOCKS_KERNEL;
+	o->record = true;
+	o->bucket_s = FS_DEFAULT_BUCKET;
+	o->track = FS_DEFAULT_TRACK;
 }
 
 int fs_options_parse(int argc, char **argv, struct fs_options *opts,
@@ -402,6 +444,18 @@ int fs_options_parse(int argc, char **argv, struct fs_options *opts,
 	}
 	if (opts->max_idle_threads == 0 || opts->max_idle_threads > opts->max_threads)
 		opts->max_idle_threads = opts->max_threads;
+	if (opts->have_tiers) {
+		if (c.have_bucket && opts->bucket_s != opts->tiers.width_s[0]) {
+			fail(&c, "bucket=%u and tiers=... disagree: the first tier's width is the bucket",
+			     opts->bucket_s);
+			goto out;
+		}
+		if (opts->tiers.width_s[0] > 86400) {
+			fail(&c, "bad option tiers=...: the first width (the bucket) must be <= 1d");
+			goto out;
+		}
+		opts->bucket_s = opts->tiers.width_s[0];
+	}
 	/* With allow_other, the kernel must check permissions on every path
 	 * walk: dentries it cached for one user are otherwise served to all
 	 * (see shadowfs(8), PERMISSIONS). */
@@ -435,6 +489,14 @@ int fs_options_parse(int argc, char **argv, struct fs_options *opts,
 	if (!c.have_subtype && fuse_opt_add_arg(&out, "-osubtype=shadowfs") < 0) {
 		fail(&c, "out of memory");
 		goto out;
+	}
+	if (opts->max_read) {
+		char arg[40];
+		snprintf(arg, sizeof(arg), "-omax_read=%u", opts->max_read);
+		if (fuse_opt_add_arg(&out, arg) < 0) {
+			fail(&c, "out of memory");
+			goto out;
+		}
 	}
 	if (opts->debug && fuse_opt_add_arg(&out, "-odebug") < 0) {
 		fail(&c, "out of memory");
@@ -487,7 +549,7 @@ void fs_options_usage(const char *prog)
 	       "shadowfs options (defaults in brackets):\n"
 	       "  -o cache=never|auto|always   kernel page cache policy [always]\n"
 	       "  -o writeback|no_writeback    kernel writeback cache [writeback]\n"
-	       "  -o splice|no_splice          splice file data to/from /dev/fuse [reads]\n"
+	       "  -o splice|no_splice          splice file data to/from /dev/fuse [off]\n"
 	       "  -o readdirplus|no_readdirplus  attributes with directory listings [on]\n"
 	       "  -o timeout=SECONDS           entry/attribute cache timeout [86400]\n"
 	       "  -o negative_timeout=SECONDS  cache of failed lookups [1]\n"
@@ -498,6 +560,12 @@ void fs_options_usage(const char *prog)
 	       "  -o fd_cache=N                O_PATH fds kept for hot inodes [4096]\n"
 	       "  -o locks=kernel|backing      where POSIX locks live [kernel]\n"
 	       "  -o state=DIR                 state directory of the access recorder\n"
+	       "                               [/var/lib/shadowfs/<mount-id>]\n"
+	       "  -o bucket=SECONDS            recorder time bucket, 1..86400 [60]\n"
+	       "  -o track=N                   files with full series (active set) [10000]\n"
+	       "  -o tiers=W:KEEP/W:KEEP/...   series resolution and retention, finest first\n"
+	       "                               [BUCKET:2d/15m:30d/1h:1y]; its first W is the bucket\n"
+	       "  -o norecord|record=0         turn access recording off [on]\n"
 	       "  -o hosts=LIST                resource hosts (used by the router)\n"
 	       "  -o default_permissions|no_default_permissions\n"
 	       "                               kernel permission checks [on with allow_other]\n"

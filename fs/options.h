@@ -15,6 +15,8 @@
 #define SHADOWFS_FS_OPTIONS_H
 
 #include <fuse_opt.h>
+
+#include "predictor/series_store.h"
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -54,6 +56,11 @@ struct fs_options {
 	bool default_permissions; /* kernel checks permissions (also passed on) */
 	bool no_default_permissions; /* explicit opt-out */
 	char *state;            /* state=DIR for the access recorder (owned), or NULL */
+	bool record;            /* access recording on (norecord / record=0: off) */
+	unsigned bucket_s;      /* bucket=SECONDS: recorder time bucket */
+	unsigned track;         /* track=N: files in the recorder's active set */
+	bool have_tiers;        /* tiers=... given: */
+	struct pred_store_tiers tiers; /* resolution and retention of the series */
 	char *hosts;            /* hosts=... kept for the router (owned), or NULL */
 };
 
@@ -62,6 +69,8 @@ struct fs_options {
 #define FS_DEFAULT_MAX_WRITE (1024u * 1024u)
 #define FS_DEFAULT_MAX_THREADS 8u
 #define FS_DEFAULT_FD_CACHE 4096u
+#define FS_DEFAULT_BUCKET 60u
+#define FS_DEFAULT_TRACK 10000u
 
 /* Parse argv. On success returns 0, fills *opts and *fuse_args (arguments
  * for fuse_session_new: argv[0] followed by "-o" options; free with

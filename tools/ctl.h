@@ -13,5 +13,8 @@ struct ctl_command {
 };
 
 int ctl_version_main(int argc, char **argv);
+int ctl_ca_main(int argc, char **argv);
+int ctl_top_main(int argc, char **argv);
+int ctl_stats_main(int argc, char **argv);
 
 #endif

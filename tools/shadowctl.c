@@ -7,15 +7,18 @@
 
 static const struct ctl_command commands[] = {
 	{"version", ctl_version_main, "", "print the shadowctl version"},
+	{"ca", ctl_ca_main, "init DIR | issue DIR HOST [--ip A]", "cluster CA and host certificates"},
+	{"top", ctl_top_main, "[--state DIR|MNT] [--window DUR] [-n N] [--json]", "files with the most recorded demand"},
+	{"stats", ctl_stats_main, "PATH [--state DIR|MNT] [--window DUR] [--json]", "recorded buckets of one file"},
 };
 
 static void print_usage(FILE *out)
 {
 	fprintf(out, "usage: shadowctl COMMAND [ARGS...]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-		char head[96];
+		char head[128];
 		snprintf(head, sizeof(head), "%s %s", commands[i].name, commands[i].usage);
-		fprintf(out, "  %-40s %s\n", head, commands[i].help);
+		fprintf(out, "  %-56s %s\n", head, commands[i].help);
 	}
 	fprintf(out, "\nSee shadowctl(1).\n");
 }

@@ -3,6 +3,7 @@
 # line on stderr naming the problem, and leaves nothing mounted.
 # usage: fs_errors.sh SHADOWFS
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/fs_lib.sh"
 shadowfs=$1
 backing=$(it_tmpdir backing)
 mnt=$(it_tmpdir mnt)
@@ -44,5 +45,5 @@ rc=$?
 echo "ok busy mount point: $(cat "$out")"
 # The first mount still works.
 echo ok > "$mnt/still" && [ "$(cat "$backing/still")" = ok ] || it_fail "first mount broken"
-it_umount "$mnt"
+fs_umount "$mnt"
 echo "PASS fs_errors"

@@ -7,6 +7,7 @@
 # takes seconds; 1000 dirs x 1000 empty files are made directly in it.
 # usage: fs_million.sh SHADOWFS FS_MKFILES
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/fs_lib.sh"
 shadowfs=$1 mkfiles=$2
 backing=$(it_tmpdir backing)
 mnt=$(it_tmpdir mnt)
@@ -15,6 +16,7 @@ total=$((NDIRS * NFILES))
 
 mount -t tmpfs -o size=2g,nr_inodes=$((total + 10000)) shadowfs-million "$backing" ||
   it_fail "cannot mount a tmpfs for BACKING"
+IT_MOUNTS+=("$backing") # unmounted (lazily if busy) by lib.sh's cleanup on any exit
 t0=$(date +%s)
 made=$("$mkfiles" create "$backing" "$NDIRS" "$NFILES" 2) || it_fail "creating files failed"
 [ "$made" = "$total" ] || it_fail "created $made files, expected $total"
@@ -46,6 +48,6 @@ rm "$mnt/d0/moved" "$mnt/d4/f4" && [ ! -e "$backing/d4/f4" ] || it_fail "unlink 
 mkdir "$mnt/newdir" && rmdir "$mnt/newdir" || it_fail "mkdir/rmdir after the scan"
 fds=$(ls /proc/"$IT_PID"/fd | wc -l)
 [ "$fds" -lt 5000 ] || it_fail "shadowfs holds $fds fds at the end"
-it_umount "$mnt"
+fs_umount "$mnt"
 umount "$backing" || it_fail "cannot unmount the tmpfs"
 echo "PASS fs_million ($(( $(date +%s) - t0 )) s)"

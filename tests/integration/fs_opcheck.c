@@ -198,6 +198,13 @@ static void check_dirs(void)
 			again++;
 		check(again == 302, "readdir-rewind", "%d entries", again);
 		check(fsync(dirfd(d)) == 0, "fsyncdir", "");
+		/* setattr through a directory fd (with a handle or not, per kernel) */
+		struct timespec ts[2] = {{.tv_sec = 1200000000}, {.tv_sec = 1300000000}};
+		struct stat st;
+		check(futimens(dirfd(d), ts) == 0 && fchmod(dirfd(d), 0750) == 0 &&
+			      fstat(dirfd(d), &st) == 0 && st.st_mtim.tv_sec == 1300000000 &&
+			      (st.st_mode & 07777) == 0750,
+		      "setattr-dir-fd", "mtime %ld mode %o", (long)st.st_mtim.tv_sec, st.st_mode);
 		closedir(d);
 	}
 	d = fdopendir(openat(dfd, ".", O_RDONLY | O_DIRECTORY));
@@ -310,8 +317,10 @@ static void check_ranges(void)
 static void check_direct(void)
 {
 	void *buf = NULL;
-	if (posix_memalign(&buf, 4096, 65536) != 0)
+	if (posix_memalign(&buf, 4096, 65536) != 0 || !buf) {
+		check(false, "odirect-alloc", "");
 		return;
+	}
 	memset(buf, 'd', 65536);
 	int fd = openat(dfd, "direct", O_RDWR | O_CREAT | O_DIRECT, 0644);
 	check(fd >= 0, "odirect-open", "");

@@ -5,6 +5,7 @@
 # and the results must be visible in BACKING.
 # usage: fs_smoke.sh SHADOWFS FS_OPCHECK
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/fs_lib.sh"
 shadowfs=$1 opcheck=$2
 
 native=$(it_tmpdir native)
@@ -26,23 +27,35 @@ cmp -s "$backing/direct" "$mnt/direct" || it_fail "O_DIRECT file differs in back
 # A change made in BACKING to a file not cached yet is seen through the mount.
 echo fresh > "$backing/fresh"
 [ "$(cat "$mnt/fresh")" = fresh ] || it_fail "file created in backing not visible"
-it_umount "$mnt"
+
+# A filesystem mounted inside BACKING (other st_dev: inodes there keep an
+# O_PATH fd instead of a handle) is served too.
+mkdir "$backing/sub"
+mount -t tmpfs -o size=16m shadowfs-sub "$backing/sub" || it_fail "cannot mount a tmpfs in backing"
+IT_MOUNTS+=("$backing/sub")
+echo inner > "$backing/sub/inner"
+[ "$(cat "$mnt/sub/inner")" = inner ] || it_fail "file on a submount not served"
+echo new > "$mnt/sub/new" && [ "$(cat "$backing/sub/new")" = new ] || it_fail "create on a submount"
+mv "$mnt/sub/new" "$mnt/sub/new2" && rm "$mnt/sub/new2" || it_fail "rename/unlink on a submount"
+fs_umount "$mnt"
+umount "$backing/sub" || it_fail "cannot unmount the submount"
+rmdir "$backing/sub"
 
 # POSIX locks forwarded to BACKING as OFD locks.
 rm -rf "${backing:?}"/*
 it_mount "$shadowfs" "$backing" "$mnt" locks=backing
 it_check "fs_opcheck locks (locks=backing)" "$opcheck" "$mnt" locks
-it_umount "$mnt"
+fs_umount "$mnt"
 
 # No page cache, no writeback, single-threaded loop, no splice.
 rm -rf "${backing:?}"/*
 it_mount "$shadowfs" "$backing" "$mnt" cache=never,no_writeback,threads=1,no_splice,no_readdirplus
 OPCHECK_BACKING_F=$backing/f it_check "fs_opcheck (cache=never,threads=1)" "$opcheck" "$mnt"
-it_umount "$mnt"
+fs_umount "$mnt"
 
 # cache=auto with a small fd cache and short timeouts.
 rm -rf "${backing:?}"/*
-it_mount "$shadowfs" "$backing" "$mnt" cache=auto,fd_cache=16,timeout=0.1,splice
+it_mount "$shadowfs" "$backing" "$mnt" cache=auto,fd_cache=16,timeout=0.1,splice,max_read=64k,max_write=128k
 OPCHECK_BACKING_F=$backing/f it_check "fs_opcheck (cache=auto,fd_cache=16)" "$opcheck" "$mnt"
-it_umount "$mnt"
+fs_umount "$mnt"
 echo "PASS fs_smoke"

@@ -5,6 +5,7 @@
 # for paths root has already brought into the kernel's caches.
 # usage: fs_users.sh SHADOWFS
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/fs_lib.sh"
 shadowfs=$1
 backing=$(it_tmpdir backing)
 mnt=$(it_tmpdir mnt)
@@ -55,6 +56,24 @@ as_nobody sh -c "echo >> '$mnt/rootonly'" 2>/dev/null && it_fail "nobody wrote r
 as_nobody cat "$mnt/grpfile" >/dev/null 2>&1 && it_fail "nobody read a group file without the group"
 it_check "supplementary group grants read" \
   setpriv --reuid=65534 --regid=65534 --groups=4243 cat "$mnt/grpfile"
+# POSIX ACLs: an ACL entry grants access the mode bits do not, and a
+# parent's default ACL replaces the caller's umask for new files.
+echo acl > "$backing/aclfile" && chmod 600 "$backing/aclfile"
+setfacl -m u:65534:r "$backing/aclfile" || it_fail "setfacl on backing"
+[ "$(as_nobody cat "$mnt/aclfile")" = acl ] || it_fail "an ACL entry did not grant read"
+mkdir -m 777 "$backing/acldir" && setfacl -d -m u::rw,g::rw,o::- "$backing/acldir" || it_fail "default ACL"
+it_check "create under a default ACL" as_nobody sh -c "umask 022; touch '$mnt/acldir/inh'"
+[ "$(stat -c %a "$backing/acldir/inh")" = 660 ] || it_fail "default ACL ignored: mode $(stat -c %a "$backing/acldir/inh")"
+
+# Privileged xattr namespaces (trusted.*, security.*) need the caller's own privilege:
+# not readable, writable or listed by nobody, though the daemon has CAP_SYS_ADMIN.
+it_check "nobody creates a file for xattrs" as_nobody touch "$mnt/pub/x1"
+setfattr -n trusted.t -v v "$mnt/pub/x1" || it_fail "root cannot set trusted.t"
+as_nobody setfattr -n trusted.u -v v "$mnt/pub/x1" 2>/dev/null && it_fail "nobody set a trusted.* xattr"
+as_nobody setfattr -n security.s -v v "$mnt/pub/x1" 2>/dev/null && it_fail "nobody set a security.* xattr"
+as_nobody getfattr -n trusted.t "$mnt/pub/x1" >/dev/null 2>&1 && it_fail "nobody read a trusted.* xattr"
+as_nobody getfattr -d -m - "$mnt/pub/x1" 2>/dev/null | grep -q trusted && it_fail "nobody listed trusted.*"
+it_check "nobody sets user.* on own file" as_nobody setfattr -n user.mine -v 1 "$mnt/pub/x1"
 # The caller's own file is writable, readable and removable by the caller.
 it_check "nobody writes own file" as_nobody sh -c "echo mine > '$mnt/pub/n1'"
 [ "$(as_nobody cat "$mnt/pub/n1")" = mine ] || it_fail "nobody reads own file"
@@ -63,5 +82,5 @@ it_check "nobody removes own file" as_nobody rm "$mnt/pub/n1"
 # A write-only file of the caller still works with the writeback cache.
 it_check "write-only file" as_nobody sh -c "echo a > '$mnt/pub/wo' && chmod 200 '$mnt/pub/wo' && echo b >> '$mnt/pub/wo'"
 [ "$(cat "$backing/pub/wo")" = "$(printf 'a\nb')" ] || it_fail "write-only file content"
-it_umount "$mnt"
+fs_umount "$mnt"
 echo "PASS fs_users"

@@ -13,6 +13,9 @@ set -uo pipefail
 
 IT_ROOT=$(mktemp -d "${TMPDIR:-/tmp}/shadowfs-it.XXXXXX")
 chmod 755 "$IT_ROOT"
+# The recorder's default state directory and the mount registry of every
+# mount a test makes stay inside IT_ROOT (removed with it).
+export SHADOWFS_STATE_ROOT="$IT_ROOT/state-root" SHADOWFS_RUN_DIR="$IT_ROOT/run"
 IT_MOUNTS=()
 IT_PIDS=()
 

@@ -57,6 +57,7 @@ static void test_defaults(void **state)
 	assert_false(p.o.foreground);
 	assert_int_equal(p.o.cache, FS_CACHE_ALWAYS);
 	assert_true(p.o.writeback);
+	assert_false(p.o.splice_write);
 	assert_int_equal(p.o.max_write, FS_DEFAULT_MAX_WRITE);
 	assert_int_equal(p.o.max_threads, FS_DEFAULT_MAX_THREADS);
 	assert_int_equal(p.o.max_idle_threads, FS_DEFAULT_MAX_THREADS);
@@ -92,6 +93,11 @@ static void test_own_options(void **state)
 	assert_true(p.o.timeout == 2.5);
 	assert_int_equal(p.o.locks, FS_LOCKS_BACKING);
 	assert_string_equal(p.o.hosts, "a:1");
+	char buf[512];
+	joined(&p, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "max_read=65536")); /* a number for the kernel */
+	assert_null(strstr(buf, "max_read=64k"));
+	assert_null(strstr(buf, "max_write")); /* ours only */
 	done(&p);
 }
 

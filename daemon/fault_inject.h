@@ -1,0 +1,24 @@
+/* Fault injection for tests (shadowd --test-inject-latency-ms N
+ * --test-inject-error-rate P): a fake slow or failing host on one machine.
+ * Off unless those test-only flags are given. Thread-safe. */
+#ifndef SHADOWFS_DAEMON_FAULT_INJECT_H
+#define SHADOWFS_DAEMON_FAULT_INJECT_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+struct daemon_fault {
+	uint32_t latency_ms; /* read-only after init */
+	double error_rate;   /* 0..1, read-only after init */
+	pthread_mutex_t lock;
+	uint64_t rng; /* protected by lock */
+};
+
+void daemon_fault_init(struct daemon_fault *f, uint32_t latency_ms, double error_rate,
+		       uint64_t seed);
+void daemon_fault_destroy(struct daemon_fault *f);
+/* Called before serving a request: sleeps the injected latency, then returns
+ * -EIO with probability error_rate, 0 otherwise. */
+int daemon_fault_before(struct daemon_fault *f);
+
+#endif

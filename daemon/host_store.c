@@ -1,0 +1,554 @@
+/* Host store: see host_store.h for the layout and guarantees. */
+#include "daemon/host_store.h"
+#include "sync/sync_io.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "sync/digest.h"
+
+#define NAME_LEN 49 /* 32 hex + '-' + 16 hex */
+
+struct daemon_store {
+	int dirfd;	 /* owned, read-only after open */
+	uint64_t budget; /* read-only after open */
+	pthread_mutex_t lock;
+	uint64_t used;	   /* protected by lock */
+	uint64_t copies;   /* protected by lock */
+	uint64_t reserved; /* protected by lock */
+	uint64_t tmp_seq;  /* protected by lock */
+};
+
+struct daemon_store_writer {
+	struct daemon_store *s;
+	uint8_t id[16];
+	uint64_t version;
+	uint64_t size; /* declared size of the new copy */
+	int fd;	       /* temporary file, O_RDWR */
+	char tmp[NAME_LEN + 32];
+	struct sync_sha256 *sha; /* running digest while writes are sequential */
+	uint64_t seq_off;	 /* bytes written sequentially from 0 */
+	bool sequential;
+};
+
+static void copy_name(const uint8_t id[16], uint64_t version, char out[NAME_LEN + 1])
+{
+	for (int i = 0; i < 16; i++)
+		snprintf(out + 2 * i, 3, "%02x", id[i]);
+	snprintf(out + 32, NAME_LEN + 1 - 32, "-%016llx", (unsigned long long)version);
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* Parses a copy name; anything else (temp files, strangers) returns false. */
+static bool parse_name(const char *name, uint8_t id[16], uint64_t *version)
+{
+	if (strlen(name) != NAME_LEN || name[32] != '-')
+		return false;
+	for (int i = 0; i < 16; i++) {
+		int hi = hexval(name[2 * i]), lo = hexval(name[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return false;
+		id[i] = (uint8_t)(hi << 4 | lo);
+	}
+	uint64_t v = 0;
+	for (int i = 33; i < NAME_LEN; i++) {
+		int x = hexval(name[i]);
+		if (x < 0)
+			return false;
+		v = v << 4 | (uint64_t)x;
+	}
+	*version = v;
+	return true;
+}
+
+/* Size of a valid copy (regular file, not followed if a symlink). */
+static int copy_size(int dirfd, const char *name, uint64_t *ret)
+{
+	struct stat st;
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -ELOOP;
+	*ret = (uint64_t)st.st_size;
+	return 0;
+}
+
+int daemon_store_open(const char *dir, uint64_t budget_bytes, struct daemon_store **ret)
+{
+	struct daemon_store *s;
+	DIR *d;
+	struct dirent *de;
+	int r;
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	pthread_mutex_init(&s->lock, NULL);
+	s->budget = budget_bytes;
+	s->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->dirfd < 0) {
+		r = -errno;
+		goto fail;
+	}
+	int scan = dup(s->dirfd);
+	if (scan < 0 || !(d = fdopendir(scan))) {
+		r = -errno;
+		if (scan >= 0)
+			close(scan);
+		goto fail;
+	}
+	while ((de = readdir(d))) {
+		uint8_t id[16];
+		uint64_t v, sz = 0;
+		if (!strncmp(de->d_name, "tmp.", 4) && strlen(de->d_name) <= NAME_LEN + 32) {
+			unlinkat(s->dirfd, de->d_name, 0); /* partial copy from a crash */
+			continue;
+		}
+		if (parse_name(de->d_name, id, &v) && copy_size(s->dirfd, de->d_name, &sz) == 0) {
+			s->used += sz;
+			s->copies++;
+		}
+	}
+	closedir(d);
+	*ret = s;
+	return 0;
+fail:
+	daemon_store_close(s);
+	return r;
+}
+
+void daemon_store_close(struct daemon_store *s)
+{
+	if (!s)
+		return;
+	if (s->dirfd >= 0)
+		close(s->dirfd);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+static int reserve(struct daemon_store *s, uint64_t size)
+{
+	int r = 0;
+	pthread_mutex_lock(&s->lock);
+	if (s->budget && (s->used + s->reserved + size > s->budget || size > s->budget))
+		r = -ENOSPC;
+	else
+		s->reserved += size;
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+static void unreserve(struct daemon_store *s, uint64_t size)
+{
+	pthread_mutex_lock(&s->lock);
+	s->reserved -= size;
+	pthread_mutex_unlock(&s->lock);
+}
+
+static int writer_new(struct daemon_store *s, const uint8_t id[16], uint64_t version, uint64_t size,
+		      struct daemon_store_writer **ret)
+{
+	struct daemon_store_writer *w;
+	char name[NAME_LEN + 1];
+	int r;
+
+	if (size > (1ull << 50))
+		return -EFBIG;
+	struct statvfs vfs;
+	if (fstatvfs(s->dirfd, &vfs) == 0 && size > (uint64_t)vfs.f_bavail * vfs.f_frsize)
+		return -ENOSPC; /* would not fit on the filesystem at all */
+	r = reserve(s, size);
+	if (r < 0)
+		return r;
+	w = calloc(1, sizeof(*w));
+	if (!w) {
+		unreserve(s, size);
+		return -ENOMEM;
+	}
+	w->s = s;
+	w->fd = -1;
+	memcpy(w->id, id, 16);
+	w->version = version;
+	w->size = size;
+	w->sequential = true;
+	copy_name(id, version, name);
+	pthread_mutex_lock(&s->lock);
+	uint64_t seq = s->tmp_seq++;
+	pthread_mutex_unlock(&s->lock);
+	snprintf(w->tmp, sizeof(w->tmp), "tmp.%s.%llx", name, (unsigned long long)seq);
+	w->fd = openat(s->dirfd, w->tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (w->fd < 0) {
+		r = -errno;
+		goto fail;
+	}
+	r = sync_sha256_new(&w->sha);
+	if (r < 0)
+		goto fail;
+	if (ftruncate(w->fd, (off_t)size) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	*ret = w;
+	return 0;
+fail:
+	daemon_store_abort(w);
+	return r;
+}
+
+int daemon_store_create(struct daemon_store *s, const uint8_t id[16], uint64_t version,
+			uint64_t size, struct daemon_store_writer **ret)
+{
+	return writer_new(s, id, version, size, ret);
+}
+
+/* Copies len bytes of in to out from offset 0 (reflink / in-kernel copy where
+ * the filesystem can). */
+static int clone_range(int in, int out, uint64_t len)
+{
+	char buf[65536];
+	return sync_copy_prefix(in, out, len, buf, sizeof(buf));
+}
+
+int daemon_store_create_from(struct daemon_store *s, const uint8_t id[16], uint64_t base,
+			     uint64_t version, uint64_t size, struct daemon_store_writer **ret)
+{
+	struct daemon_store_writer *w = NULL;
+	uint64_t base_size;
+	int bfd = -1, r;
+
+	if (base == version)
+		return -EINVAL;
+	r = daemon_store_open_copy(s, id, base, &bfd, &base_size);
+	if (r < 0)
+		return r;
+	r = writer_new(s, id, version, size, &w);
+	if (r < 0)
+		goto out;
+	r = clone_range(bfd, w->fd, base_size < size ? base_size : size);
+	if (r < 0)
+		goto out;
+	w->sequential = false; /* content not from writes: digest at commit */
+	*ret = w;
+	w = NULL;
+out:
+	daemon_store_abort(w);
+	close(bfd);
+	return r;
+}
+
+int daemon_store_create_from_fd(struct daemon_store *s, const uint8_t id[16], uint64_t version,
+				int src_fd, uint64_t size, struct daemon_store_writer **ret)
+{
+	struct daemon_store_writer *w = NULL;
+	int r = writer_new(s, id, version, size, &w);
+	if (r < 0)
+		return r;
+	r = clone_range(src_fd, w->fd, size);
+	if (r < 0) {
+		daemon_store_abort(w);
+		return r;
+	}
+	w->sequential = false; /* digest at commit */
+	*ret = w;
+	return 0;
+}
+
+static int pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
+{
+	while (len) {
+		ssize_t n = pwrite(fd, buf, len, (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		buf = (const char *)buf + n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+int daemon_store_writer_write(struct daemon_store_writer *w, uint64_t off, const void *buf,
+			      size_t len)
+{
+	int r;
+	if (off > w->size || len > w->size - off)
+		return -ERANGE;
+	r = pwrite_full(w->fd, buf, len, off);
+	if (r < 0)
+		return r;
+	if (w->sequential && off == w->seq_off) {
+		r = sync_sha256_update(w->sha, buf, len);
+		w->seq_off += len;
+	} else {
+		w->sequential = false;
+	}
+	return r;
+}
+
+int daemon_store_writer_append(struct daemon_store_writer *w, const void *buf, size_t len)
+{
+	if (!w->sequential)
+		return -EINVAL;
+	return daemon_store_writer_write(w, w->seq_off, buf, len);
+}
+
+int daemon_store_writer_fd(const struct daemon_store_writer *w)
+{
+	return w->fd;
+}
+
+int daemon_store_commit(struct daemon_store_writer *w, const uint8_t sha256[32])
+{
+	struct daemon_store *s = w->s;
+	char name[NAME_LEN + 1];
+	uint8_t got[SYNC_SHA256_LEN];
+	uint64_t old_size = 0;
+	bool replaced;
+	int r;
+
+	if (w->sequential && w->seq_off == w->size)
+		r = sync_sha256_final(w->sha, got);
+	else
+		r = sync_sha256_fd(w->fd, w->size, got);
+	if (r < 0)
+		goto out;
+	if (memcmp(got, sha256, SYNC_SHA256_LEN)) {
+		r = -EBADMSG;
+		goto out;
+	}
+	if (fsync(w->fd) < 0) {
+		r = -errno;
+		goto out;
+	}
+	copy_name(w->id, w->version, name);
+	replaced = copy_size(s->dirfd, name, &old_size) == 0;
+	if (renameat(s->dirfd, w->tmp, s->dirfd, name) < 0) {
+		r = -errno;
+		goto out;
+	}
+	w->tmp[0] = 0; /* nothing to unlink any more */
+	fsync(s->dirfd);
+	pthread_mutex_lock(&s->lock);
+	s->used += w->size;
+	if (replaced)
+		s->used -= old_size < s->used ? old_size : s->used;
+	else
+		s->copies++;
+	pthread_mutex_unlock(&s->lock);
+	r = 0;
+out:
+	daemon_store_abort(w);
+	return r;
+}
+
+void daemon_store_abort(struct daemon_store_writer *w)
+{
+	if (!w)
+		return;
+	if (w->fd >= 0)
+		close(w->fd);
+	if (w->tmp[0])
+		unlinkat(w->s->dirfd, w->tmp, 0);
+	unreserve(w->s, w->size);
+	sync_sha256_free(w->sha);
+	free(w);
+}
+
+int daemon_store_open_copy(struct daemon_store *s, const uint8_t id[16], uint64_t version,
+			   int *ret_fd, uint64_t *ret_size)
+{
+	char name[NAME_LEN + 1];
+	struct stat st;
+	int fd;
+	copy_name(id, version, name);
+	fd = openat(s->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return -EINVAL;
+	}
+	*ret_fd = fd;
+	if (ret_size)
+		*ret_size = (uint64_t)st.st_size;
+	return 0;
+}
+
+ssize_t daemon_store_read(struct daemon_store *s, const uint8_t id[16], uint64_t version,
+			  uint64_t off, void *buf, size_t len)
+{
+	int fd, r;
+	size_t done = 0;
+	r = daemon_store_open_copy(s, id, version, &fd, NULL);
+	if (r < 0)
+		return r;
+	while (done < len) {
+		ssize_t n = pread(fd, (char *)buf + done, len - done, (off_t)(off + done));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		done += (size_t)n;
+	}
+	close(fd);
+	return r < 0 ? r : (ssize_t)done;
+}
+
+int daemon_store_verify(struct daemon_store *s, const uint8_t id[16], uint64_t version,
+			const uint8_t sha256[32])
+{
+	uint8_t got[SYNC_SHA256_LEN];
+	uint64_t size;
+	int fd, r = daemon_store_open_copy(s, id, version, &fd, &size);
+	if (r < 0)
+		return r;
+	r = sync_sha256_fd(fd, size, got);
+	close(fd);
+	if (r < 0)
+		return r;
+	return memcmp(got, sha256, SYNC_SHA256_LEN) ? -EBADMSG : 0;
+}
+
+static int delete_one(struct daemon_store *s, const char *name)
+{
+	uint64_t size = 0;
+	bool regular = copy_size(s->dirfd, name, &size) == 0;
+	if (unlinkat(s->dirfd, name, 0) < 0)
+		return -errno;
+	if (regular) {
+		pthread_mutex_lock(&s->lock);
+		s->used -= size < s->used ? size : s->used;
+		if (s->copies)
+			s->copies--;
+		pthread_mutex_unlock(&s->lock);
+	}
+	return 0;
+}
+
+/* Calls fn for every valid copy name; stops at the first error. */
+static int scan(struct daemon_store *s, int (*fn)(void *, const char *, const uint8_t *, uint64_t),
+		void *arg)
+{
+	int fd = dup(s->dirfd), r = 0;
+	DIR *d;
+	struct dirent *de;
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	rewinddir(d);
+	while (r == 0 && (de = readdir(d))) {
+		uint8_t id[16];
+		uint64_t v;
+		if (parse_name(de->d_name, id, &v))
+			r = fn(arg, de->d_name, id, v);
+	}
+	closedir(d);
+	return r;
+}
+
+struct del_all {
+	struct daemon_store *s;
+	const uint8_t *id;
+	int found;
+};
+
+static int del_all_fn(void *arg, const char *name, const uint8_t *id, uint64_t v)
+{
+	struct del_all *a = arg;
+	(void)v;
+	if (memcmp(id, a->id, 16))
+		return 0;
+	a->found++;
+	return delete_one(a->s, name);
+}
+
+int daemon_store_delete(struct daemon_store *s, const uint8_t id[16], uint64_t version)
+{
+	char name[NAME_LEN + 1];
+	if (version == DAEMON_STORE_ALL_VERSIONS) {
+		struct del_all a = {s, id, 0};
+		int r = scan(s, del_all_fn, &a);
+		return r < 0 ? r : a.found ? 0 : -ENOENT;
+	}
+	copy_name(id, version, name);
+	return delete_one(s, name);
+}
+
+struct list_acc {
+	struct daemon_store *s;
+	struct daemon_store_entry *v;
+	size_t n, cap;
+};
+
+static int list_fn(void *arg, const char *name, const uint8_t *id, uint64_t ver)
+{
+	struct list_acc *a = arg;
+	uint64_t size;
+	if (copy_size(a->s->dirfd, name, &size) < 0)
+		return 0; /* vanished or not a regular file: not a copy */
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 64;
+		void *p = realloc(a->v, cap * sizeof(*a->v));
+		if (!p)
+			return -ENOMEM;
+		a->v = p;
+		a->cap = cap;
+	}
+	memcpy(a->v[a->n].id, id, 16);
+	a->v[a->n].version = ver;
+	a->v[a->n].size = size;
+	a->n++;
+	return 0;
+}
+
+int daemon_store_list(struct daemon_store *s, struct daemon_store_entry **ret, size_t *ret_n)
+{
+	struct list_acc a = {s, NULL, 0, 0};
+	int r = scan(s, list_fn, &a);
+	if (r < 0) {
+		free(a.v);
+		return r;
+	}
+	*ret = a.v;
+	*ret_n = a.n;
+	return 0;
+}
+
+void daemon_store_stats(struct daemon_store *s, struct daemon_store_stats *ret)
+{
+	pthread_mutex_lock(&s->lock);
+	ret->used_bytes = s->used;
+	ret->copies = s->copies;
+	ret->budget_bytes = s->budget;
+	ret->reserved_bytes = s->reserved;
+	pthread_mutex_unlock(&s->lock);
+}

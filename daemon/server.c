@@ -1,0 +1,593 @@
+/* shadowd request server: see server.h. One thread per connection (bounded
+ * by max_conns); each thread handshakes, then loops: receive a frame (decoded
+ * and validated by sync/frame.c), serve it, answer. A malformed frame or a
+ * protocol violation closes the connection and is logged; a failed request
+ * (missing copy, bad checksum, ...) is answered with its status and the
+ * connection goes on. */
+#include "daemon/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "sync/frame.h"
+#include "sync/wire.h"
+
+struct daemon_server {
+	struct daemon_server_config cfg; /* read-only after new */
+	int listen_fd;
+	int stop_pipe[2]; /* written by daemon_server_stop */
+	uint16_t port;
+	pthread_mutex_t lock;
+	pthread_cond_t idle; /* signalled when active drops to 0 */
+	unsigned active;     /* protected by lock */
+	int *conn_fds;	     /* protected by lock; -1 = free slot; for stop */
+	bool stopping;	     /* protected by lock */
+};
+
+struct conn {
+	struct daemon_server *srv;
+	int slot;
+	struct sync_tls_conn *tls;
+	char peer[96]; /* "addr:port (CN)" for the log */
+	uint8_t *buf;  /* SYNC_WIRE_MAX_PAYLOAD: received payloads, read data */
+};
+
+static uint64_t io_deadline(const struct conn *c)
+{
+	return sync_now_ms() + c->srv->cfg.io_timeout_ms;
+}
+
+static int reply(struct conn *c, uint8_t type, uint64_t req_id, int err, const void *prefix,
+		 uint32_t plen, const void *data, uint32_t dlen, uint16_t flags)
+{
+	int32_t st = sync_wire_status_from_errno(err);
+	if (st != SYNC_WS_OK)
+		plen = dlen = 0;
+	return sync_frame_send(c->tls, type, (uint16_t)(SYNC_WIRE_F_RESPONSE | flags), req_id, st,
+			       prefix, plen, data, dlen, io_deadline(c));
+}
+
+static void protocol_error(struct conn *c, const char *what, int err)
+{
+	sfs_warn("closing connection from %s: %s%s%s", c->peer, what, err ? ": " : "",
+		 err ? strerror(-err) : "");
+}
+
+/* ---- streamed uploads: PUT (DATA frames), UPDATE (RANGE), DELTA (DATA) ---- */
+
+struct upload {
+	struct conn *c;
+	uint64_t req_id;
+	uint8_t want;		/* DATA or RANGE */
+	bool ended;		/* END seen */
+	bool broken;		/* transport/protocol error: close the connection */
+	const uint8_t *pending; /* unread part of the current DATA frame (delta pull) */
+	size_t pending_len;
+	uint8_t end_sha[32]; /* digest sent with END, if end_has_sha */
+	bool end_has_sha;
+};
+
+/* Next frame of an upload; returns 1 with *m set, 0 at END, -1 broken. */
+static int upload_next(struct upload *u, struct sync_wire_msg *m)
+{
+	int r = sync_frame_recv(u->c->tls, u->c->buf, m, io_deadline(u->c));
+	if (r < 0) {
+		protocol_error(u->c, "bad frame inside an upload", r);
+		u->broken = true;
+		return -1;
+	}
+	if ((m->hdr.flags & SYNC_WIRE_F_RESPONSE) || m->hdr.req_id != u->req_id ||
+	    (m->hdr.type != u->want && m->hdr.type != SYNC_WIRE_END)) {
+		protocol_error(u->c, "unexpected frame inside an upload", 0);
+		u->broken = true;
+		return -1;
+	}
+	if (m->hdr.type == SYNC_WIRE_END) {
+		u->ended = true;
+		u->end_has_sha = m->has_sha256;
+		memcpy(u->end_sha, m->sha256, 32);
+		return 0;
+	}
+	return 1;
+}
+
+static int drain(struct upload *u)
+{
+	struct sync_wire_msg m;
+	while (!u->ended && !u->broken)
+		upload_next(u, &m);
+	return u->broken ? -1 : 0;
+}
+
+static long delta_pull(void *arg, void *buf, size_t cap)
+{
+	struct upload *u = arg;
+	struct sync_wire_msg m;
+	while (!u->pending_len) {
+		if (u->ended)
+			return 0;
+		int r = upload_next(u, &m);
+		if (r < 0)
+			return -EPROTO;
+		if (r == 0)
+			return 0;
+		u->pending = m.data;
+		u->pending_len = m.data_len;
+	}
+	size_t n = u->pending_len < cap ? u->pending_len : cap;
+	memcpy(buf, u->pending, n);
+	u->pending += n;
+	u->pending_len -= n;
+	return (long)n;
+}
+
+static int writer_out(void *arg, const void *buf, size_t len)
+{
+	return daemon_store_writer_append(arg, buf, len);
+}
+
+/* The digest a new copy must have: BEGIN's, or END's when BEGIN's is all
+ * zero (sender hashed while streaming); both given and different: -EBADMSG. */
+static int expected_digest(const struct sync_wire_msg *b, const struct upload *u,
+			   const uint8_t **ret)
+{
+	static const uint8_t zero[32];
+	bool begin_has = memcmp(b->sha256, zero, 32) != 0;
+	if (u->end_has_sha && begin_has && memcmp(u->end_sha, b->sha256, 32))
+		return -EBADMSG;
+	if (!u->end_has_sha && !begin_has)
+		return -EBADMSG; /* no digest at all: never accept unverified */
+	*ret = begin_has ? b->sha256 : u->end_sha;
+	return 0;
+}
+
+/* Serves PUT_BEGIN / UPDATE_BEGIN / DELTA_BEGIN. err: status decided before
+ * the upload (fault injection). Returns 0 or -1 (close). */
+static int serve_upload(struct conn *c, const struct sync_wire_msg *b, int err, uint64_t *written)
+{
+	struct daemon_store *st = c->srv->cfg.store;
+	const struct daemon_delta_ops *ops = c->srv->cfg.delta;
+	struct daemon_store_writer *w = NULL;
+	struct upload u = {.c = c, .req_id = b->hdr.req_id};
+	struct sync_wire_msg m;
+	uint8_t type = b->hdr.type;
+	const uint8_t *sha;
+	uint64_t t_begin = sync_now_ms();
+	int basis = -1;
+
+	u.want = type == SYNC_WIRE_UPDATE_BEGIN ? SYNC_WIRE_RANGE : SYNC_WIRE_DATA;
+	if (!err) {
+		if (type == SYNC_WIRE_PUT_BEGIN)
+			err = daemon_store_create(st, b->id, b->version, b->size, &w);
+		else if (type == SYNC_WIRE_UPDATE_BEGIN)
+			err = daemon_store_create_from(st, b->id, b->base, b->version, b->size, &w);
+		else if (!ops || !ops->patch)
+			err = -ENOTSUP; /* TODO(delta): set by the delta library at merge */
+		else if (!(err = daemon_store_open_copy(st, b->id, b->base, &basis, NULL)))
+			err = daemon_store_create(st, b->id, b->version, b->size, &w);
+	}
+	if (!err && type == SYNC_WIRE_DELTA_BEGIN) {
+		err = ops->patch(ops->ctx, basis, delta_pull, &u, writer_out, w);
+	} else {
+		int r;
+		while (!err && (r = upload_next(&u, &m)) > 0) {
+			if (type == SYNC_WIRE_PUT_BEGIN)
+				err = daemon_store_writer_append(w, m.data, m.data_len);
+			else
+				err = daemon_store_writer_write(w, m.offset, m.data, m.data_len);
+			*written += m.data_len;
+		}
+	}
+	if (basis >= 0)
+		close(basis);
+	if (drain(&u) < 0) {
+		daemon_store_abort(w);
+		return -1;
+	}
+	uint64_t t_end = sync_now_ms();
+	if (!err)
+		err = expected_digest(b, &u, &sha);
+	if (!err)
+		err = daemon_store_commit(w, sha);
+	else
+		daemon_store_abort(w);
+	sfs_debug("%s: %s %llu bytes: stream %llu ms, commit %llu ms", c->peer,
+		  sync_wire_type_name(type), (unsigned long long)*written,
+		  (unsigned long long)(t_end - t_begin),
+		  (unsigned long long)(sync_now_ms() - t_end));
+	if (err)
+		sfs_info("%s: %s of a copy refused: %s", c->peer, sync_wire_type_name(type),
+			 strerror(-err));
+	return reply(c, SYNC_WIRE_END, b->hdr.req_id, err, NULL, 0, NULL, 0, 0) < 0 ? -1 : 0;
+}
+
+struct sig_emit {
+	struct conn *c;
+	uint64_t req_id;
+};
+
+static int sig_emit(void *arg, const void *buf, size_t len)
+{
+	struct sig_emit *e = arg;
+	if (len > SYNC_WIRE_MAX_DATA)
+		return -EMSGSIZE;
+	return sync_frame_send(e->c->tls, SYNC_WIRE_DATA, SYNC_WIRE_F_RESPONSE | SYNC_WIRE_F_MORE,
+			       e->req_id, 0, NULL, 0, buf, (uint32_t)len, io_deadline(e->c));
+}
+
+static int serve_signature(struct conn *c, const struct sync_wire_msg *m, int err)
+{
+	const struct daemon_delta_ops *ops = c->srv->cfg.delta;
+	int fd = -1;
+	if (!err && (!ops || !ops->signature))
+		err = -ENOTSUP; /* TODO(delta): set by the delta library at merge */
+	if (!err)
+		err = daemon_store_open_copy(c->srv->cfg.store, m->id, m->version, &fd, NULL);
+	if (!err) {
+		struct sig_emit e = {c, m->hdr.req_id};
+		err = ops->signature(ops->ctx, fd, sig_emit, &e);
+		close(fd);
+		if (err == -ETIMEDOUT || err == -EPIPE || err == -ECONNABORTED)
+			return -1; /* the transport failed mid-stream */
+	}
+	return reply(c, SYNC_WIRE_END, m->hdr.req_id, err, NULL, 0, NULL, 0, 0) < 0 ? -1 : 0;
+}
+
+static int serve_list(struct conn *c, const struct sync_wire_msg *m, int err)
+{
+	struct daemon_store_entry *v = NULL;
+	size_t n = 0, i = 0;
+	const size_t per = (SYNC_WIRE_MAX_PAYLOAD - 4) / SYNC_WIRE_LIST_ENTRY_SIZE;
+	int r = 0;
+	if (!err)
+		err = daemon_store_list(c->srv->cfg.store, &v, &n);
+	if (err) {
+		free(v);
+		return reply(c, SYNC_WIRE_LIST, m->hdr.req_id, err, NULL, 0, NULL, 0, 0);
+	}
+	do {
+		size_t k = n - i < per ? n - i : per;
+		uint8_t cnt[4] = {(uint8_t)(k >> 24), (uint8_t)(k >> 16), (uint8_t)(k >> 8),
+				  (uint8_t)k};
+		for (size_t j = 0; j < k; j++) {
+			struct sync_wire_list_entry e;
+			memcpy(e.id, v[i + j].id, 16);
+			e.version = v[i + j].version;
+			e.size = v[i + j].size;
+			sync_wire_enc_list_entry(c->buf + j * SYNC_WIRE_LIST_ENTRY_SIZE, &e);
+		}
+		i += k;
+		r = reply(c, SYNC_WIRE_LIST, m->hdr.req_id, 0, cnt, 4, c->buf,
+			  (uint32_t)(k * SYNC_WIRE_LIST_ENTRY_SIZE), i < n ? SYNC_WIRE_F_MORE : 0);
+	} while (r == 0 && i < n);
+	free(v);
+	return r;
+}
+
+/* Serves one request. Returns 0 to go on, -1 to close the connection. */
+static int serve(struct conn *c, const struct sync_wire_msg *m)
+{
+	struct daemon_server *s = c->srv;
+	uint64_t t0 = sync_now_ms() * 1000, rd = 0, wr = 0;
+	uint8_t p[SYNC_WIRE_LOAD_SIZE];
+	int err = 0, r;
+
+	if (m->hdr.flags & SYNC_WIRE_F_RESPONSE) {
+		protocol_error(c, "response frame sent to the server", 0);
+		return -1;
+	}
+	daemon_load_begin(s->cfg.load);
+	if (s->cfg.fault)
+		err = daemon_fault_before(s->cfg.fault);
+	switch (m->hdr.type) {
+	case SYNC_WIRE_PING:
+		r = reply(c, SYNC_WIRE_PING, m->hdr.req_id, err, NULL, 0, NULL, 0, 0);
+		break;
+	case SYNC_WIRE_READ: {
+		ssize_t n = 0;
+		if (!err && s->cfg.throttle)
+			daemon_throttle_read(s->cfg.throttle, m->length);
+		if (!err) {
+			n = daemon_store_read(s->cfg.store, m->id, m->version, m->offset, c->buf,
+					      m->length);
+			if (n < 0)
+				err = (int)n;
+		}
+		rd = n > 0 ? (uint64_t)n : 0;
+		bool bulk = rd >= 65536; /* full segments for big answers */
+		if (bulk)
+			sync_tls_set_bulk(c->tls, true);
+		r = reply(c, SYNC_WIRE_READ, m->hdr.req_id, err, NULL, 0, c->buf, (uint32_t)rd, 0);
+		if (bulk)
+			sync_tls_set_bulk(c->tls, false);
+		break;
+	}
+	case SYNC_WIRE_PUT_BEGIN:
+	case SYNC_WIRE_UPDATE_BEGIN:
+	case SYNC_WIRE_DELTA_BEGIN:
+		r = serve_upload(c, m, err, &wr);
+		break;
+	case SYNC_WIRE_SIGNATURE:
+		r = serve_signature(c, m, err);
+		break;
+	case SYNC_WIRE_DELETE:
+		if (!err)
+			err = daemon_store_delete(s->cfg.store, m->id, m->version);
+		r = reply(c, SYNC_WIRE_DELETE, m->hdr.req_id, err, NULL, 0, NULL, 0, 0);
+		break;
+	case SYNC_WIRE_LIST:
+		r = serve_list(c, m, err);
+		break;
+	case SYNC_WIRE_STATS: {
+		struct daemon_store_stats st;
+		daemon_store_stats(s->cfg.store, &st);
+		sync_wire_enc_stats(p, sizeof(p), st.used_bytes, st.copies, st.budget_bytes);
+		r = reply(c, SYNC_WIRE_STATS, m->hdr.req_id, err, p, 24, NULL, 0, 0);
+		break;
+	}
+	case SYNC_WIRE_LOAD: {
+		struct sync_wire_load l;
+		daemon_load_snapshot(s->cfg.load, &l);
+		l.in_flight--; /* not counting this LOAD request itself */
+		sync_wire_enc_load(p, sizeof(p), &l);
+		r = reply(c, SYNC_WIRE_LOAD, m->hdr.req_id, err, p, SYNC_WIRE_LOAD_SIZE, NULL, 0,
+			  0);
+		break;
+	}
+	default: /* DATA, RANGE, END outside an upload */
+		protocol_error(c, "frame outside an upload", 0);
+		r = -1;
+		break;
+	}
+	daemon_load_end(s->cfg.load, sync_now_ms() * 1000 - t0, rd, wr);
+	return r < 0 ? -1 : 0;
+}
+
+static void release_slot(struct daemon_server *s, int slot)
+{
+	pthread_mutex_lock(&s->lock);
+	close(s->conn_fds[slot]);
+	s->conn_fds[slot] = -1;
+	if (--s->active == 0)
+		pthread_cond_broadcast(&s->idle);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void *conn_thread(void *arg)
+{
+	struct conn *c = arg;
+	struct daemon_server *s = c->srv;
+	char why[256];
+	int fd = dup(s->conn_fds[c->slot]);
+	int r;
+
+	if (fd < 0) {
+		sfs_error("%s: dup: %s", c->peer, strerror(errno));
+		goto out;
+	}
+	r = sync_tls_accept(s->cfg.tls, fd, sync_now_ms() + s->cfg.handshake_timeout_ms, &c->tls,
+			    why, sizeof(why));
+	if (r < 0) {
+		sfs_warn("refused connection from %s: %s", c->peer, why);
+		goto out;
+	}
+	size_t l = strlen(c->peer);
+	snprintf(c->peer + l, sizeof(c->peer) - l, " (%s)", sync_tls_peer_name(c->tls));
+	sfs_debug("accepted %s", c->peer);
+	c->buf = malloc(SYNC_WIRE_MAX_PAYLOAD);
+	if (!c->buf)
+		goto out;
+	for (;;) {
+		struct sync_wire_msg m;
+		r = sync_frame_recv(c->tls, c->buf, &m, sync_now_ms() + s->cfg.idle_timeout_ms);
+		if (r == -EPIPE)
+			break; /* peer closed between requests: normal end */
+		if (r == -ECONNABORTED) {
+			sfs_warn("closing connection from %s: TLS error", c->peer);
+			break;
+		}
+		if (r < 0) {
+			if (r == -EPROTO || r == -EBADMSG || r == -EMSGSIZE)
+				protocol_error(c, "malformed frame", r);
+			else
+				sfs_debug("%s: connection ended: %s", c->peer, strerror(-r));
+			break;
+		}
+		if (serve(c, &m) < 0)
+			break;
+	}
+out:
+	sync_tls_close(c->tls);
+	int slot = c->slot;
+	free(c->buf);
+	free(c);
+	release_slot(s, slot); /* last: daemon_server_run may return right after */
+	return NULL;
+}
+
+int daemon_server_new(const struct daemon_server_config *cfg, struct daemon_server **ret)
+{
+	struct daemon_server *s = calloc(1, sizeof(*s));
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int r, one = 1;
+
+	if (!s)
+		return -ENOMEM;
+	s->cfg = *cfg;
+	if (!s->cfg.max_conns)
+		s->cfg.max_conns = 64;
+	if (!s->cfg.handshake_timeout_ms)
+		s->cfg.handshake_timeout_ms = 5000;
+	if (!s->cfg.io_timeout_ms)
+		s->cfg.io_timeout_ms = 30000;
+	if (!s->cfg.idle_timeout_ms)
+		s->cfg.idle_timeout_ms = 600000;
+	s->listen_fd = -1;
+	s->stop_pipe[0] = s->stop_pipe[1] = -1;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->idle, NULL);
+	s->conn_fds = malloc(sizeof(int) * s->cfg.max_conns);
+	if (!s->conn_fds) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	for (unsigned i = 0; i < s->cfg.max_conns; i++)
+		s->conn_fds[i] = -1;
+	if (pipe2(s->stop_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	memset(&ss, 0, sizeof(ss));
+	struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+	if (inet_pton(AF_INET, cfg->listen_addr, &a4->sin_addr) == 1) {
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons(cfg->listen_port);
+		sl = sizeof(*a4);
+	} else if (inet_pton(AF_INET6, cfg->listen_addr, &a6->sin6_addr) == 1) {
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons(cfg->listen_port);
+		sl = sizeof(*a6);
+	} else {
+		r = -EINVAL;
+		goto fail;
+	}
+	s->listen_fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s->listen_fd < 0) {
+		r = -errno;
+		goto fail;
+	}
+	setsockopt(s->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(s->listen_fd, (struct sockaddr *)&ss, sl) < 0 || listen(s->listen_fd, 64) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	sl = sizeof(ss);
+	getsockname(s->listen_fd, (struct sockaddr *)&ss, &sl);
+	s->port = ntohs(ss.ss_family == AF_INET ? a4->sin_port : a6->sin6_port);
+	*ret = s;
+	return 0;
+fail:
+	daemon_server_free(s);
+	return r;
+}
+
+uint16_t daemon_server_port(const struct daemon_server *s)
+{
+	return s->port;
+}
+
+static void peer_string(const struct sockaddr_storage *ss, char *out, size_t len)
+{
+	char a[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *v = (const struct sockaddr_in *)ss;
+		inet_ntop(AF_INET, &v->sin_addr, a, sizeof(a));
+		port = ntohs(v->sin_port);
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *v = (const struct sockaddr_in6 *)ss;
+		inet_ntop(AF_INET6, &v->sin6_addr, a, sizeof(a));
+		port = ntohs(v->sin6_port);
+	}
+	snprintf(out, len, "%s:%u", a, port);
+}
+
+int daemon_server_run(struct daemon_server *s)
+{
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	for (;;) {
+		struct pollfd p[2] = {{s->listen_fd, POLLIN, 0}, {s->stop_pipe[0], POLLIN, 0}};
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (p[1].revents)
+			break;
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		int fd = accept4(s->listen_fd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
+		if (fd < 0)
+			continue;
+		struct conn *c = calloc(1, sizeof(*c));
+		if (!c) {
+			close(fd);
+			continue;
+		}
+		c->srv = s;
+		peer_string(&ss, c->peer, sizeof(c->peer));
+		pthread_mutex_lock(&s->lock);
+		c->slot = -1;
+		for (unsigned i = 0; i < s->cfg.max_conns && c->slot < 0; i++)
+			if (s->conn_fds[i] < 0)
+				c->slot = (int)i;
+		if (c->slot >= 0) {
+			s->conn_fds[c->slot] = fd;
+			s->active++;
+		}
+		pthread_mutex_unlock(&s->lock);
+		if (c->slot < 0) {
+			sfs_warn("refused connection from %s: too many connections (%u)", c->peer,
+				 s->cfg.max_conns);
+			close(fd);
+			free(c);
+			continue;
+		}
+		pthread_t t;
+		if (pthread_create(&t, &attr, conn_thread, c) != 0) {
+			sfs_error("cannot start a connection thread for %s", c->peer);
+			release_slot(s, c->slot);
+			free(c);
+		}
+	}
+	pthread_attr_destroy(&attr);
+	/* Stop: end every connection and wait for the threads. */
+	pthread_mutex_lock(&s->lock);
+	s->stopping = true;
+	for (unsigned i = 0; i < s->cfg.max_conns; i++)
+		if (s->conn_fds[i] >= 0)
+			shutdown(s->conn_fds[i], SHUT_RDWR);
+	while (s->active)
+		pthread_cond_wait(&s->idle, &s->lock);
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+void daemon_server_stop(struct daemon_server *s)
+{
+	char b = 1;
+	if (s && write(s->stop_pipe[1], &b, 1) < 0) {
+		/* pipe full: a stop is already pending */
+	}
+}
+
+void daemon_server_free(struct daemon_server *s)
+{
+	if (!s)
+		return;
+	if (s->listen_fd >= 0)
+		close(s->listen_fd);
+	if (s->stop_pipe[0] >= 0)
+		close(s->stop_pipe[0]);
+	if (s->stop_pipe[1] >= 0)
+		close(s->stop_pipe[1]);
+	free(s->conn_fds);
+	pthread_cond_destroy(&s->idle);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}

@@ -1,0 +1,246 @@
+/* shadowd: a resource host. Holds shadow copies in a host store and serves
+ * them to shadowfs mounts over mutually authenticated TLS (see shadowd(8)).
+ * This file only parses options, builds the pieces and runs the server until
+ * SIGTERM/SIGINT. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "daemon/fault_inject.h"
+#include "daemon/host_store.h"
+#include "daemon/load.h"
+#include "daemon/server.h"
+#include "daemon/throttle.h"
+#include "sync/tls.h"
+
+static struct daemon_server *g_server;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	daemon_server_stop(g_server);
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: shadowd --store DIR --listen ADDR:PORT --cert FILE --key FILE --ca FILE\n"
+		"               [--cost C] [--capacity-read MB/s] [--capacity-iops N]\n"
+		"               [--space-budget MiB] [--max-conns N] [-f] [-v]\n"
+		"test-only:     [--test-inject-latency-ms N] [--test-inject-error-rate P]\n"
+		"See shadowd(8).\n");
+}
+
+static int parse_double(const char *opt, const char *s, double lo, double hi, double *ret)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || *end || v < lo || v > hi) {
+		fprintf(stderr,
+			"shadowd: invalid value '%s' for %s (expected a number in [%g, %g])\n", s,
+			opt, lo, hi);
+		return -EINVAL;
+	}
+	*ret = v;
+	return 0;
+}
+
+/* "1.2.3.4:PORT" or "[::1]:PORT". addr receives the address text. */
+static int parse_listen(const char *s, char *addr, size_t alen, uint16_t *port)
+{
+	const char *colon = strrchr(s, ':');
+	const char *a = s;
+	size_t n;
+	if (!colon)
+		return -EINVAL;
+	n = (size_t)(colon - s);
+	if (*s == '[') {
+		if (n < 2 || s[n - 1] != ']')
+			return -EINVAL;
+		a = s + 1;
+		n -= 2;
+	}
+	if (n == 0 || n >= alen)
+		return -EINVAL;
+	memcpy(addr, a, n);
+	addr[n] = 0;
+	char *end;
+	errno = 0;
+	long p = strtol(colon + 1, &end, 10);
+	if (errno || end == colon + 1 || *end || p < 0 || p > 65535)
+		return -EINVAL;
+	*port = (uint16_t)p;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"store", required_argument, 0, 's'},
+	    {"listen", required_argument, 0, 'l'},
+	    {"cert", required_argument, 0, 'c'},
+	    {"key", required_argument, 0, 'k'},
+	    {"ca", required_argument, 0, 'a'},
+	    {"cost", required_argument, 0, 'C'},
+	    {"capacity-read", required_argument, 0, 'R'},
+	    {"capacity-iops", required_argument, 0, 'I'},
+	    {"space-budget", required_argument, 0, 'B'},
+	    {"max-conns", required_argument, 0, 'M'},
+	    {"test-inject-latency-ms", required_argument, 0, 'L'},
+	    {"test-inject-error-rate", required_argument, 0, 'E'},
+	    {"foreground", no_argument, 0, 'f'},
+	    {"verbose", no_argument, 0, 'v'},
+	    {"help", no_argument, 0, 'h'},
+	    {0, 0, 0, 0},
+	};
+	const char *store_dir = NULL, *listen = NULL, *cert = NULL, *key = NULL, *ca = NULL;
+	double cost = 0, cap_read = 0, cap_iops = 0, budget_mib = 0, max_conns = 64;
+	double lat_ms = 0, err_rate = 0;
+	int foreground = 0, verbose = 0, c, r, status = 1;
+	char addr[64], why[512];
+	uint16_t port = 0;
+	struct daemon_store *store = NULL;
+	struct sync_tls_ctx *tls = NULL;
+	struct daemon_load *load = NULL;
+	struct daemon_throttle throttle;
+	struct daemon_fault fault;
+
+	while ((c = getopt_long(argc, argv, "fvh", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			store_dir = optarg;
+			break;
+		case 'l':
+			listen = optarg;
+			break;
+		case 'c':
+			cert = optarg;
+			break;
+		case 'k':
+			key = optarg;
+			break;
+		case 'a':
+			ca = optarg;
+			break;
+		case 'C':
+			r = parse_double("--cost", optarg, 0, 1e9, &cost);
+			goto check;
+		case 'R':
+			r = parse_double("--capacity-read", optarg, 0, 1e6, &cap_read);
+			goto check;
+		case 'I':
+			r = parse_double("--capacity-iops", optarg, 0, 1e9, &cap_iops);
+			goto check;
+		case 'B':
+			r = parse_double("--space-budget", optarg, 0, 1e12, &budget_mib);
+			goto check;
+		case 'M':
+			r = parse_double("--max-conns", optarg, 1, 4096, &max_conns);
+			goto check;
+		case 'L':
+			r = parse_double("--test-inject-latency-ms", optarg, 0, 3600000, &lat_ms);
+			goto check;
+		case 'E':
+			r = parse_double("--test-inject-error-rate", optarg, 0, 1, &err_rate);
+			goto check;
+		case 'f':
+			foreground = 1;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+		continue;
+	check:
+		if (r < 0)
+			return 2;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "shadowd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	if (!store_dir || !listen || !cert || !key || !ca) {
+		fprintf(stderr,
+			"shadowd: --store, --listen, --cert, --key and --ca are required\n");
+		usage(stderr);
+		return 2;
+	}
+	if (parse_listen(listen, addr, sizeof(addr), &port) < 0) {
+		fprintf(stderr,
+			"shadowd: invalid --listen '%s' (expected ADDR:PORT, e.g. "
+			"127.0.0.1:7070 or [::1]:7070)\n",
+			listen);
+		return 2;
+	}
+	sfs_log_init("shadowd", verbose ? SFS_LOG_DEBUG : SFS_LOG_INFO, !foreground);
+
+	r = sync_tls_ctx_new(true, cert, key, ca, &tls, why, sizeof(why));
+	if (r < 0) {
+		fprintf(stderr, "shadowd: TLS setup failed: %s\n", why);
+		goto out;
+	}
+	r = daemon_store_open(store_dir, (uint64_t)(budget_mib * 1048576.0), &store);
+	if (r < 0) {
+		fprintf(stderr, "shadowd: cannot open store %s: %s\n", store_dir, strerror(-r));
+		goto out;
+	}
+	r = daemon_load_new(&load);
+	if (r < 0)
+		goto out;
+	daemon_throttle_init(&throttle, cap_read, cap_iops);
+	daemon_fault_init(&fault, (uint32_t)lat_ms, err_rate, (uint64_t)getpid());
+	struct daemon_server_config cfg = {
+	    .store = store,
+	    .tls = tls,
+	    .listen_addr = addr,
+	    .listen_port = port,
+	    .max_conns = (unsigned)max_conns,
+	    .throttle = (cap_read > 0 || cap_iops > 0) ? &throttle : NULL,
+	    .fault = (lat_ms > 0 || err_rate > 0) ? &fault : NULL,
+	    .load = load,
+	    .delta = NULL, /* TODO(delta): &sync_delta_server_ops from sync/delta_* */
+	};
+	r = daemon_server_new(&cfg, &g_server);
+	if (r < 0) {
+		fprintf(stderr, "shadowd: cannot listen on %s: %s\n", listen, strerror(-r));
+		goto out_tf;
+	}
+	if (!foreground && daemon(0, 0) < 0) {
+		fprintf(stderr, "shadowd: daemon: %s\n", strerror(errno));
+		goto out_tf;
+	}
+	struct sigaction sa = {.sa_handler = on_signal};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sfs_info("listening on %s:%u store %s cost %g%s%s", addr, daemon_server_port(g_server),
+		 store_dir, cost, cfg.throttle ? " (throttled)" : "",
+		 cfg.fault ? " (TEST FAULT INJECTION ON)" : "");
+	daemon_server_run(g_server);
+	sfs_info("stopped");
+	status = 0;
+out_tf:
+	daemon_server_free(g_server);
+	daemon_throttle_destroy(&throttle);
+	daemon_fault_destroy(&fault);
+out:
+	daemon_load_free(load);
+	daemon_store_close(store);
+	sync_tls_ctx_free(tls);
+	return status;
+}

@@ -1,0 +1,380 @@
+/* The recording layer: wraps the operations table (as sshfs's cache wraps
+ * its operations) so that every request that reaches the filesystem is
+ * noted to the access recorder (recorder.h) around the passthrough op.
+ *
+ * What is noted, and on which file:
+ *   open                  FS_EV_OPEN on the file
+ *   read                  FS_EV_READ: bytes the kernel asked for (the reply
+ *                         may be shorter at end of file), latency of the
+ *                         inner op including its reply
+ *   write_buf             FS_EV_WRITE: bytes handed to us
+ *   getattr, setattr, readlink, access, xattr ops, opendir, readdir[plus],
+ *   fallocate, copy_file_range (source), link (source)
+ *                         FS_EV_META on the inode
+ *   lookup, mknod, mkdir, symlink
+ *                         FS_EV_META on the entry found or made (learnt
+ *                         from fs_last_entry), else on the parent directory
+ *   create                FS_EV_OPEN on the new file (same way)
+ *   unlink, rmdir, rename FS_EV_META on the parent directory
+ * forget, release, flush, fsync, locks, statfs, lseek are not demand and are
+ * not noted (they still count as in-flight requests).
+ *
+ * Ordering rules (the inner op replies, after which the request, its file
+ * and even the inode may be gone): caller identity, the file's identity and
+ * the fd to name it from are taken before the inner op; only copies are used
+ * after it. Installed only when recording is on: with norecord the table is
+ * the plain passthrough one and costs nothing. */
+#include "fs/ops_record.h"
+
+#include <errno.h>
+
+#include "fs/fs.h"
+#include "fs/recorder.h"
+
+/* The wrapped table: written once by fs_ops_record() before the session
+ * starts, read-only afterwards. */
+static struct fuse_lowlevel_ops inner;
+
+struct rec_call {
+	struct fs_recorder *rec;
+	struct fs_file_ref ref;
+	uid_t uid;
+	pid_t pid;
+	int name_fd;
+};
+
+static void call_begin(struct rec_call *c, fuse_req_t req, fuse_ino_t ino)
+{
+	struct fs_ctx *ctx = fs_ctx_of(req);
+	struct fs_inode *i = fs_inode_of(ctx, ino);
+	const struct fuse_ctx *fc = fuse_req_ctx(req);
+	c->rec = ctx->recorder;
+	c->uid = fc->uid;
+	c->pid = fc->pid;
+	c->name_fd = -1;
+	fs_file_ref_init(&c->ref, (uint64_t)i->dev, (uint64_t)i->ino, &i->rec_named);
+	fs_recorder_op_begin(c->rec);
+}
+
+/* Entry ops: the event goes to the entry's inode when the op replied with
+ * one (kind), else to the parent directory (FS_EV_META). */
+static void entry_begin(struct rec_call *c, fuse_req_t req, fuse_ino_t parent)
+{
+	call_begin(c, req, parent);
+	fs_last_entry.set = false;
+}
+
+static void entry_end(struct rec_call *c, enum fs_event kind)
+{
+	fs_recorder_op_end(c->rec);
+	if (fs_last_entry.set) {
+		struct fs_file_ref child;
+		fs_file_ref_init(&child, fs_last_entry.dev, fs_last_entry.ino, NULL);
+		fs_recorder_note(c->rec, kind, &child, 0, 0, c->uid, c->pid);
+	} else {
+		fs_recorder_note(c->rec, FS_EV_META, &c->ref, 0, 0, c->uid, c->pid);
+	}
+}
+
+static void call_end(struct rec_call *c, enum fs_event kind, uint64_t bytes, uint64_t lat)
+{
+	fs_recorder_op_end(c->rec);
+	fs_recorder_note_named(c->rec, kind, &c->ref, c->name_fd, bytes, lat, c->uid, c->pid);
+}
+
+/* Requests that are not demand: counted in flight only. */
+static void inflight_begin(fuse_req_t req, struct fs_recorder **rec)
+{
+	*rec = fs_ctx_of(req)->recorder;
+	fs_recorder_op_begin(*rec);
+}
+
+static void rec_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct rec_call c;
+	entry_begin(&c, req, parent);
+	inner.lookup(req, parent, name);
+	entry_end(&c, FS_EV_META);
+}
+
+static void rec_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct rec_call c;
+	call_begin(&c, req, ino);
+	inner.getattr(req, ino, fi);
+	call_end(&c, FS_EV_META, 0, 0);
+}
+
+static void rec_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
+			struct fuse_file_info *fi)
+{
+	struct rec_call c;
+	call_begin(&c, req, ino);
+	inner.setattr(req, ino, attr, valid, fi);
+	call_end(&c, FS_EV_META, 0, 0);
+}
+
+static void rec_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct rec_call c;
+	call_begin(&c, req, ino);
+	inner.readlink(req, ino);
+	call_end(&c, FS_EV_META, 0, 0);
+}
+
+static void rec_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		      dev_t rdev)
+{
+	struct rec_call c;
+	entry_begin(&c, req, parent);
+	inner.mknod(req, parent, name, mode, rdev);
+	entry_end(&c, FS_EV_META);
+}
+
+static void rec_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	struct rec_call c;
+	entry_begin(&c, req, parent);
+	inner.mkdir(req, parent, name, mode);
+	entry_end(&c, FS_EV_META);
+}
+
+static void rec_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+	struct rec_call c;
+	entry_begin(&c, req, parent);
+	inner.symlink(req, link, parent, name);
+	entry_end(&c, FS_EV_META);
+}
+
+static void rec_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+	struct rec_call c;
+	call_begin(&c, req, ino);
+	inner.link(req, ino, newparent, newname);
+	call_end(&c, FS_EV_META, 0, 0);
+}
+
+static void rec_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct rec_call c;
+	call_begin(&c, req, parent);
+	inner.unlink(req, parent, name);
+	call_end(&c, FS_EV_META, 0, 0);
+}
+
+static void rec_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct rec_call c;
+	call_begin(&c, req, parent);
+	inner.rmdir(req, parent, name);
+	call_end(&c, FS_EV_META, 0, 0);
+}
+
+static void rec_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+		       const char *newname, unsigned int flags)
+{
+	struct rec_call c;
+	call_begin(&c, req, parent);
+	inner.rename(req, parent, name, newparent, newname, flags);
+	call_end(&c, FS_EV_META, 0, 0);
+}
+
+static void rec_access(fuse_req_t req, fuse_ino_t ino, int mask)
+{
+	struct rec_call c;
+	call_begin(&c, req, ino);
+	inner.access(req, ino, mask);
+	call_end(&c, FS_EV_META, 0, 0);
+}
+
+static void rec_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct rec_call c;
+	call_begin(&c, req, ino);
+	if (fs_recorder_name_due(c.rec, &c.ref)) {
+		/* Name the file from its O_PATH fd (once per inode and bucket),
+		 * so files read only from the page cache are named too. */
+		struct fs_ctx *ctx = fs_ctx_of(req);
+		struct fs_inode *i = fs_inode_of(ctx, ino);
+		int ifd = fs_inode_fd_get(ctx->inodes, i);
+		if (ifd >= 0) {
+			c.name_fd = fs_recorder_claim_name(c.rec, &c.ref, ifd);
+			fs_inode_fd_put(ctx->inodes, i);
+		}
+	}
+	inner.open(req, ino, fi);
+	call_end(&c, FS_EV_OPEN, 0, 0);
+}
+
+static void rec_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		       struct fuse_file_info *fi)
+{
+	struct rec_call c;
+	entry_begin(&c, req, parent);
+	inner.create(req, parent, name, mode, fi);
+	entry_end(&c, FS_EV_OPEN);
+}
+
+static void rec_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		     struct fuse_file_info *fi)
+{
+	struct rec_call c;
+	call_begin(&c, req, ino);
+	c.name_fd = fs_recorder_claim_name(c.rec, &c.ref, fs_file_of(fi)->fd);
+	uint64_t t0 = fs_recorder_now_ns();
+	inner.read(req, ino, size, off, fi);
+	call_end(&c, FS_EV_READ, size, fs_recorder_now_ns() - t0);
+}
+
+static void rec_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_buf, off_t off,
+			  struct fuse_file_info *fi)
+{
+	struct rec_call c;
+	call_begin(&c, req, ino);
+	c.name_fd = fs_recorder_claim_name(c.rec, &c.ref, fs_file_of(fi)->fd);
+	size_t bytes = fuse_buf_size(in_buf);
+	inner.write_buf(req, ino, in_buf, off, fi);
+	call_end(&c, FS_EV_WRITE, bytes, 0);
+}
+
+static void rec_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs_recorder *rec;
+	inflight_begin(req, &rec);
+	inner.flush(req, ino, fi);
+	fs_recorder_op_end(rec);
+}
+
+static void rec_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fs_recorder *rec;
+	inflight_begin(req, &rec);
+	inner.release(req, ino, fi);
+	fs_recorder_op_end(rec);
+}
+
+static void rec_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	struct fs_recorder *rec;
+	inflight_begin(req, &rec);
+	inner.fsync(req, ino, datasync, fi);
+	fs_recorder_op_end(rec);
+}
+
+static void rec_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct rec_call c;
+	call_begin(&c, req, ino);
+	inner.opendir(req, ino, fi);
+	call_end(&c, FS_EV_META, 0, 0);
+}
+
+static void rec_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			struct fuse_file_info *fi)
+{
+	struct rec_call c;
+	call_begin(&c, req, ino);
+	inner.readdir(req, ino, size, off, fi);
+	call_end(&c, FS_EV_META, 0, 0);
+}
+
+static void rec_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			    struct fuse_file_info *fi)
+{
+	struct rec_call c;
+	call_begin(&c, req, ino);
+	inner.readdirplus(req, ino, size, off, fi);
+	call_end(&c, FS_EV_META, 0, 0);
+}
+
+static void rec_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+			 size_t size, int flags)
+{
+	struct rec_call c;
+	call_begin(&c, req, ino);
+	inner.setxattr(req, ino, name, value, size, flags);
+	call_end(&c, FS_EV_META, 0, 0);
+}
+
+static void rec_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	struct rec_call c;
+	call_begin(&c, req, ino);
+	inner.getxattr(req, ino, name, size);
+	call_end(&c, FS_EV_META, 0, 0);
+}
+
+static void rec_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	struct rec_call c;
+	call_begin(&c, req, ino);
+	inner.listxattr(req, ino, size);
+	call_end(&c, FS_EV_META, 0, 0);
+}
+
+static void rec_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	struct rec_call c;
+	call_begin(&c, req, ino);
+	inner.removexattr(req, ino, name);
+	call_end(&c, FS_EV_META, 0, 0);
+}
+
+static void rec_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
+			  struct fuse_file_info *fi)
+{
+	struct rec_call c;
+	call_begin(&c, req, ino);
+	inner.fallocate(req, ino, mode, offset, length, fi);
+	call_end(&c, FS_EV_META, 0, 0);
+}
+
+static void rec_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
+				struct fuse_file_info *fi_in, fuse_ino_t ino_out, off_t off_out,
+				struct fuse_file_info *fi_out, size_t len, int flags)
+{
+	struct rec_call c;
+	call_begin(&c, req, ino_in);
+	inner.copy_file_range(req, ino_in, off_in, fi_in, ino_out, off_out, fi_out, len, flags);
+	call_end(&c, FS_EV_META, 0, 0);
+}
+
+void fs_ops_record(struct fuse_lowlevel_ops *ops)
+{
+	inner = *ops;
+#define WRAP(op)                                                                       \
+	do {                                                                           \
+		if (inner.op)                                                          \
+			ops->op = rec_##op;                                            \
+	} while (0)
+	WRAP(lookup);
+	WRAP(getattr);
+	WRAP(setattr);
+	WRAP(readlink);
+	WRAP(mknod);
+	WRAP(mkdir);
+	WRAP(symlink);
+	WRAP(link);
+	WRAP(unlink);
+	WRAP(rmdir);
+	WRAP(rename);
+	WRAP(access);
+	WRAP(open);
+	WRAP(create);
+	WRAP(read);
+	WRAP(write_buf);
+	WRAP(flush);
+	WRAP(release);
+	WRAP(fsync);
+	WRAP(opendir);
+	WRAP(readdir);
+	WRAP(readdirplus);
+	WRAP(setxattr);
+	WRAP(getxattr);
+	WRAP(listxattr);
+	WRAP(removexattr);
+	WRAP(fallocate);
+	WRAP(copy_file_range);
+#undef WRAP
+}

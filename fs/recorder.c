@@ -1,0 +1,1032 @@
+/* The access recorder: see recorder.h for the design.
+ *
+ * Rings: one per FUSE thread, an array of 64-byte events (struct rec_event)
+ * indexed by free-running head/tail counters. The producer (the thread)
+ * writes the event then publishes head with a release store; the consumer
+ * (the aggregator) reads head with an acquire load, folds the events, then
+ * publishes tail. head and tail live on separate cache lines.
+ *
+ * Ring lifetime: a ring has two references, its thread (dropped by the
+ * thread-exit destructor of rec_key, or when the thread meets a newer
+ * recorder) and the recorder (dropped after the aggregator has drained an
+ * orphaned ring, or at stop). Whoever drops the last frees it.
+ *
+ * Aggregator state (everything in struct rec_agg) is touched by the
+ * aggregator thread only, except during start/stop. */
+#include "fs/recorder.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "fs/file_id.h"
+#include "fs/host_metrics.h"
+#include "predictor/count_min.h"
+#include "predictor/heavy_hitters.h"
+
+#define REC_DEFAULT_BUCKET 60
+#define REC_DEFAULT_TRACK 10000
+#define REC_DEFAULT_RING 8192
+#define REC_DEFAULT_TICK_MS 10
+#define REC_DEFAULT_HALFLIFE 3600.0
+#define REC_CACHELINE 64
+
+struct rec_event {
+	uint8_t kind;
+	uint8_t pad[3];
+	int32_t fd; /* dup to name the file from, or -1 */
+	uint64_t ts_ms; /* CLOCK_REALTIME_COARSE */
+	uint64_t dev, ino;
+	uint64_t bytes, latency_ns;
+	uint32_t uid, pid;
+	uint64_t comm; /* hash of the process name (opens), 0 unknown */
+};
+_Static_assert(sizeof(struct rec_event) == 64, "one event per cache line");
+
+struct rec_ring {
+	/* Producer line: written by the owning thread only. */
+	_Alignas(REC_CACHELINE) _Atomic uint64_t head;
+	uint64_t cached_tail;
+	_Atomic uint64_t dropped;
+	_Atomic int64_t inflight;
+	/* Owning thread only: process names seen by this thread's opens. */
+	struct rec_comm_tls {
+		pid_t pid;
+		uint32_t stamp;
+		uint64_t hash;
+	} comm[32];
+	/* Consumer line: written by the aggregator only. */
+	_Alignas(REC_CACHELINE) _Atomic uint64_t tail;
+	/* Set at creation. */
+	_Alignas(REC_CACHELINE) uint32_t mask;
+	struct rec_event *ev;
+	_Atomic int refs;
+	_Atomic bool orphan;       /* its thread has let it go */
+	struct rec_ring *next;     /* rec->rings_lock */
+};
+
+/* Counters of one file in one bucket. */
+struct rec_slot {
+	uint32_t opens, reads, writes, meta;
+	uint64_t read_bytes, written_bytes, lat_sum;
+	uint32_t lat_count, lat_hist[PRED_LAT_HIST];
+	uint64_t lat_max;
+	uint64_t clients[2]; /* 128-bit linear-counting bitmap */
+};
+
+/* Payload of a tracked file in the active set. */
+struct rec_entry {
+	uint8_t id[PRED_ID_LEN];
+	bool named;      /* id valid */
+	char *path;      /* relative to BACKING, owned; NULL until named */
+	struct rec_slot slot[2];
+};
+
+struct rec_agg {
+	struct pred_hh *hh;
+	struct fs_host_sampler *host;
+	uint64_t open_idx;      /* bucket being collected (not yet flushed) */
+	uint64_t tail[2];       /* tail events per slot */
+	uint64_t inflight_sum, inflight_samples;
+	uint32_t inflight_max;
+	uint64_t path_bytes;
+	uint64_t events, named, name_failures, name_gone; /* published by update_stats */
+};
+
+struct fs_recorder {
+	uint64_t gen; /* unique per recorder: matches the thread-local cache */
+	uint32_t width, tick_ms, ring_events;
+	double decay; /* per bucket */
+	char *state_dir, *backing, *proc_root;
+	size_t backing_len;
+	struct pred_store *store;
+
+	pthread_mutex_t rings_lock; /* protects rings and nrings */
+	struct rec_ring *rings;
+	uint32_t nrings;
+	_Atomic uint64_t lost; /* events lost before a ring existed */
+
+	pthread_mutex_t lock; /* protects stop, flush_req, flush_done, stats */
+	pthread_cond_t wake, flushed;
+	bool stop;
+	uint64_t flush_req, flush_done;
+	struct fs_recorder_stats stats;
+
+	pthread_mutex_t wq_lock; /* protects the writer queue below */
+	pthread_cond_t wq_cond;
+	struct rec_batch *wq_head, **wq_tail;
+	size_t wq_len;
+	bool wq_stop;
+	pthread_t writer;
+	bool writer_running;
+
+	pthread_t thread;
+	bool running;
+	struct rec_agg agg; /* aggregator thread only */
+};
+
+static _Atomic uint64_t rec_gen_counter;
+static pthread_key_t rec_key;
+static pthread_once_t rec_key_once = PTHREAD_ONCE_INIT;
+static __thread struct rec_ring *tls_ring;
+static __thread uint64_t tls_gen;
+
+static void ring_unref(struct rec_ring *r)
+{
+	if (atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) == 1) {
+		for (uint64_t t = atomic_load(&r->tail); t != atomic_load(&r->head); t++) {
+			struct rec_event *e = &r->ev[t & r->mask];
+			if (e->fd >= 0)
+				close(e->fd);
+		}
+		free(r->ev);
+		free(r);
+	}
+}
+
+static void ring_let_go(void *p)
+{
+	struct rec_ring *r = p;
+	atomic_store_explicit(&r->orphan, true, memory_order_release);
+	ring_unref(r);
+}
+
+static void rec_key_create(void) { pthread_key_create(&rec_key, ring_let_go); }
+
+static struct rec_ring *ring_register(struct fs_recorder *rec)
+{
+	pthread_once(&rec_key_once, rec_key_create);
+	struct rec_ring *r = aligned_alloc(REC_CACHELINE, sizeof(*r));
+	struct rec_event *ev = aligned_alloc(REC_CACHELINE, sizeof(*ev) * rec->ring_events);
+	if (!r || !ev) {
+		free(r);
+		free(ev);
+		return NULL;
+	}
+	memset(r, 0, sizeof(*r));
+	r->ev = ev;
+	r->mask = rec->ring_events - 1;
+	atomic_init(&r->refs, 2);
+	pthread_mutex_lock(&rec->rings_lock);
+	r->next = rec->rings;
+	rec->rings = r;
+	rec->nrings++;
+	pthread_mutex_unlock(&rec->rings_lock);
+	if (tls_ring)
+		ring_let_go(tls_ring);
+	tls_ring = r;
+	tls_gen = rec->gen;
+	pthread_setspecific(rec_key, r);
+	return r;
+}
+
+static inline struct rec_ring *ring_of(struct fs_recorder *rec)
+{
+	if (__builtin_expect(tls_gen == rec->gen, 1))
+		return tls_ring;
+	return ring_register(rec);
+}
+
+uint64_t fs_recorder_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static inline uint64_t coarse_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static uint64_t fnv1a(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+/* Hash of /proc/PID/comm, or 0 when the process is gone. */
+static uint64_t read_comm_hash(const char *proc_root, uint32_t pid)
+{
+	char path[PATH_MAX], comm[64];
+	snprintf(path, sizeof(path), "%s/%u/comm", proc_root, pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, comm, sizeof(comm) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	comm[n] = '\0';
+	comm[strcspn(comm, "\n")] = '\0';
+	uint64_t h = fnv1a(comm);
+	return h ? h : 1;
+}
+
+/* The name of the process behind a request, resolved on the FUSE thread (a
+ * short-lived process may be gone by the time the aggregator looks), cached
+ * per thread and bucket: one /proc read per process, thread and bucket, a
+ * compare otherwise. */
+static uint64_t thread_comm(struct fs_recorder *rec, struct rec_ring *r, uint32_t pid,
+			  uint64_t ts_ms)
+{
+	struct rec_comm_tls *c = &r->comm[pid % 32];
+	uint32_t stamp = (uint32_t)(ts_ms / 1000u / rec->width) + 1;
+	if (c->pid != (pid_t)pid || c->stamp != stamp) {
+		c->pid = (pid_t)pid;
+		c->stamp = stamp;
+		c->hash = read_comm_hash(rec->proc_root, pid);
+	}
+	return c->hash;
+}
+
+static inline void note(struct fs_recorder *rec, enum fs_event kind,
+			const struct fs_file_ref *file, int name_fd, uint64_t bytes,
+			uint64_t latency_ns, uid_t uid, pid_t pid)
+{
+	struct rec_ring *r = ring_of(rec);
+	if (!r) {
+		atomic_fetch_add_explicit(&rec->lost, 1, memory_order_relaxed);
+		goto drop;
+	}
+	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+	if (head - r->cached_tail > r->mask) {
+		r->cached_tail = atomic_load_explicit(&r->tail, memory_order_acquire);
+		if (head - r->cached_tail > r->mask) {
+			atomic_store_explicit(&r->dropped,
+					      atomic_load_explicit(&r->dropped, memory_order_relaxed) + 1,
+					      memory_order_relaxed);
+			goto drop;
+		}
+	}
+	struct rec_event *e = &r->ev[head & r->mask];
+	e->kind = (uint8_t)kind;
+	e->ts_ms = coarse_ms();
+	e->dev = file->dev;
+	e->ino = file->ino;
+	e->bytes = bytes;
+	e->latency_ns = latency_ns;
+	e->uid = (uint32_t)uid;
+	e->pid = (uint32_t)pid;
+	e->fd = name_fd;
+	e->comm = pid > 0 ? thread_comm(rec, r, (uint32_t)pid, e->ts_ms) : 0;
+	atomic_store_explicit(&r->head, head + 1, memory_order_release);
+	return;
+drop:
+	if (name_fd >= 0) {
+		/* Not named this time: let the next event try again. */
+		if (file->named)
+			__atomic_store_n(file->named, 0, __ATOMIC_RELAXED);
+		close(name_fd);
+	}
+}
+
+static inline uint32_t name_stamp(const struct fs_recorder *rec)
+{
+	return (uint32_t)(coarse_ms() / 1000u / rec->width) + 1;
+}
+
+bool fs_recorder_name_due(struct fs_recorder *rec, const struct fs_file_ref *file)
+{
+	return rec && file->named &&
+	       __atomic_load_n(file->named, __ATOMIC_RELAXED) != name_stamp(rec);
+}
+
+int fs_recorder_claim_name(struct fs_recorder *rec, const struct fs_file_ref *file, int fd)
+{
+	if (!rec || !file->named || fd < 0)
+		return -1;
+	uint32_t stamp = name_stamp(rec);
+	if (__atomic_load_n(file->named, __ATOMIC_RELAXED) == stamp)
+		return -1;
+	__atomic_store_n(file->named, stamp, __ATOMIC_RELAXED);
+	int dupfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	if (dupfd < 0)
+		__atomic_store_n(file->named, 0, __ATOMIC_RELAXED);
+	return dupfd;
+}
+
+void fs_recorder_note(struct fs_recorder *rec, enum fs_event kind, const struct fs_file_ref *file,
+		      uint64_t bytes, uint64_t latency_ns, uid_t uid, pid_t pid)
+{
+	if (rec)
+		note(rec, kind, file, -1, bytes, latency_ns, uid, pid);
+}
+
+void fs_recorder_note_named(struct fs_recorder *rec, enum fs_event kind,
+			    const struct fs_file_ref *file, int name_fd, uint64_t bytes,
+			    uint64_t latency_ns, uid_t uid, pid_t pid)
+{
+	if (rec)
+		note(rec, kind, file, name_fd, bytes, latency_ns, uid, pid);
+	else if (name_fd >= 0)
+		close(name_fd);
+}
+
+void fs_recorder_note_fd(struct fs_recorder *rec, enum fs_event kind,
+			 const struct fs_file_ref *file, int fd, uint64_t bytes,
+			 uint64_t latency_ns, uid_t uid, pid_t pid)
+{
+	if (rec)
+		note(rec, kind, file, fs_recorder_claim_name(rec, file, fd), bytes, latency_ns, uid,
+		     pid);
+}
+
+void fs_recorder_op_begin(struct fs_recorder *rec)
+{
+	struct rec_ring *r = rec ? ring_of(rec) : NULL;
+	if (r)
+		atomic_store_explicit(&r->inflight,
+				      atomic_load_explicit(&r->inflight, memory_order_relaxed) + 1,
+				      memory_order_relaxed);
+}
+
+void fs_recorder_op_end(struct fs_recorder *rec)
+{
+	struct rec_ring *r = rec ? ring_of(rec) : NULL;
+	if (r)
+		atomic_store_explicit(&r->inflight,
+				      atomic_load_explicit(&r->inflight, memory_order_relaxed) - 1,
+				      memory_order_relaxed);
+}
+
+/* ---- aggregator ---- */
+
+/* Identity of the client (uid, process name) behind an event; the pid
+ * stands in for the name of a process that was gone before the FUSE thread
+ * could read it. */
+static uint64_t client_hash(const struct rec_event *ev)
+{
+	uint64_t name = ev->comm ? ev->comm : pred_hash64(0x70696400ULL ^ ev->pid);
+	return pred_hash64(name ^ ((uint64_t)ev->uid * 0x9e3779b97f4a7c15ULL));
+}
+
+static uint64_t slot_events(const struct rec_slot *s)
+{
+	return (uint64_t)s->opens + s->reads + s->writes + s->meta;
+}
+
+static void on_evict(void *ctx, const uint8_t key[PRED_HH_ID_LEN], void *payload)
+{
+	(void)key;
+	struct fs_recorder *rec = ctx;
+	struct rec_entry *e = payload;
+	rec->agg.tail[0] += slot_events(&e->slot[0]);
+	rec->agg.tail[1] += slot_events(&e->slot[1]);
+	if (e->path) {
+		rec->agg.path_bytes -= strlen(e->path) + 1;
+		free(e->path);
+		e->path = NULL;
+	}
+}
+
+/* Names a tracked file from an fd on it: its path relative to BACKING and
+ * its stable id (the xattr, else the store's id for the path). */
+static void name_entry(struct fs_recorder *rec, struct rec_entry *e, int fd, uint64_t now_s)
+{
+	char proc[32], abs[PATH_MAX];
+	struct stat st;
+	if (fstat(fd, &st) == 0 && st.st_nlink == 0) {
+		/* Unlinked already (short-lived files): nothing to name. */
+		rec->agg.name_gone++;
+		return;
+	}
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(proc, abs, sizeof(abs) - 1);
+	if (n <= 0) {
+		rec->agg.name_failures++;
+		return;
+	}
+	abs[n] = '\0';
+	static const char deleted[] = " (deleted)";
+	bool gone = false;
+	if ((size_t)n > sizeof(deleted) - 1 && !strcmp(abs + n - (sizeof(deleted) - 1), deleted)) {
+		abs[n - (sizeof(deleted) - 1)] = '\0';
+		gone = true;
+	}
+	const char *rel = abs;
+	if (!strncmp(abs, rec->backing, rec->backing_len) &&
+	    (abs[rec->backing_len] == '/' || abs[rec->backing_len] == '\0'))
+		rel = abs + rec->backing_len + (abs[rec->backing_len] == '/');
+	uint8_t id[PRED_ID_LEN];
+	int rc = fs_file_id_get(proc, !gone, id);
+	if (rc && fs_file_id_unsupported(rc) && !gone) {
+		uint8_t prov[PRED_ID_LEN];
+		fs_file_id_from_path(rel, prov);
+		rc = pred_store_resolve_path(rec->store, rel, prov, (int64_t)now_s, id);
+	}
+	if (rc) {
+		rec->agg.name_failures++;
+		return;
+	}
+	memcpy(e->id, id, PRED_ID_LEN);
+	e->named = true;
+	rec->agg.named++;
+	if (!e->path || strcmp(e->path, rel)) {
+		char *p = strdup(rel);
+		if (!p)
+			return;
+		if (e->path)
+			rec->agg.path_bytes -= strlen(e->path) + 1;
+		free(e->path);
+		e->path = p;
+		rec->agg.path_bytes += strlen(p) + 1;
+	}
+}
+
+static void fold(struct fs_recorder *rec, const struct rec_event *ev)
+{
+	struct rec_agg *a = &rec->agg;
+	uint64_t idx = ev->ts_ms / 1000u / rec->width;
+	unsigned s = (unsigned)((idx <= a->open_idx ? a->open_idx : a->open_idx + 1) & 1);
+	uint8_t key[PRED_HH_ID_LEN];
+	memcpy(key, &ev->dev, 8);
+	memcpy(key + 8, &ev->ino, 8);
+	a->events++;
+	struct rec_entry *e = pred_hh_add(a->hh, key, 1.0, NULL);
+	if (!e) {
+		a->tail[s]++;
+		if (ev->fd >= 0)
+			close(ev->fd);
+		return;
+	}
+	if (ev->fd >= 0) {
+		name_entry(rec, e, ev->fd, ev->ts_ms / 1000u);
+		close(ev->fd);
+	}
+	struct rec_slot *c = &e->slot[s];
+	switch (ev->kind) {
+	case FS_EV_OPEN:
+		c->opens++;
+		break;
+	case FS_EV_READ:
+		c->reads++;
+		c->read_bytes += ev->bytes;
+		c->lat_sum += ev->latency_ns;
+		c->lat_count++;
+		c->lat_hist[pred_lat_slot(ev->latency_ns)]++;
+		if (ev->latency_ns > c->lat_max)
+			c->lat_max = ev->latency_ns;
+		break;
+	case FS_EV_WRITE:
+		c->writes++;
+		c->written_bytes += ev->bytes;
+		break;
+	default:
+		c->meta++;
+		break;
+	}
+	uint64_t h = client_hash(ev) & 127;
+	c->clients[h >> 6] |= 1ULL << (h & 63);
+}
+
+/* Drains every ring; returns the in-flight requests summed over threads.
+ * *ret_busy: some ring was more than a quarter full (drain again soon). */
+static uint32_t drain(struct fs_recorder *rec, bool *ret_busy)
+{
+	int64_t inflight = 0;
+	*ret_busy = false;
+	pthread_mutex_lock(&rec->rings_lock);
+	struct rec_ring **pp = &rec->rings;
+	while (*pp) {
+		struct rec_ring *r = *pp;
+		bool orphan = atomic_load_explicit(&r->orphan, memory_order_acquire);
+		uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire);
+		uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+		if (head - tail > r->mask / 4)
+			*ret_busy = true;
+		for (; tail != head; tail++)
+			fold(rec, &r->ev[tail & r->mask]);
+		atomic_store_explicit(&r->tail, tail, memory_order_release);
+		inflight += atomic_load_explicit(&r->inflight, memory_order_relaxed);
+		if (orphan) { /* drained after its thread let go: nothing more comes */
+			*pp = r->next;
+			rec->nrings--;
+			pthread_mutex_lock(&rec->lock);
+			rec->stats.dropped += atomic_load(&r->dropped);
+			pthread_mutex_unlock(&rec->lock);
+			ring_unref(r);
+			continue;
+		}
+		pp = &r->next;
+	}
+	pthread_mutex_unlock(&rec->rings_lock);
+	return inflight > 0 ? (uint32_t)inflight : 0;
+}
+
+static uint32_t linear_count(const uint64_t bits[2])
+{
+	unsigned set = (unsigned)(__builtin_popcountll(bits[0]) + __builtin_popcountll(bits[1]));
+	if (set == 0)
+		return 0;
+	if (set >= 128)
+		set = 127; /* saturated: the estimate's ceiling */
+	double est = -128.0 * log1p(-(double)set / 128.0);
+	return (uint32_t)(est + 0.5);
+}
+
+/* One bucket handed from the aggregator to the writer thread. */
+struct rec_batch {
+	struct rec_batch *next;
+	struct pred_file_bucket *files; /* paths owned */
+	size_t n;
+	bool with_host;
+	struct pred_host_bucket host;
+	struct pred_disk_bucket disks[FS_HOST_MAX_DISKS];
+	uint64_t req; /* flush request this batch completes, 0 none */
+};
+
+static void batch_free(struct rec_batch *b)
+{
+	if (!b)
+		return;
+	for (size_t i = 0; i < b->n; i++)
+		free((char *)b->files[i].path);
+	free(b->files);
+	free(b);
+}
+
+struct collect_ctx {
+	struct fs_recorder *rec;
+	struct rec_batch *b;
+	unsigned s;
+	int64_t start;
+	uint64_t tail;
+};
+
+static void collect(void *ctx, const uint8_t key[PRED_HH_ID_LEN], double count, void *payload)
+{
+	(void)key;
+	(void)count;
+	struct collect_ctx *c = ctx;
+	struct rec_entry *e = payload;
+	struct rec_slot *s = &e->slot[c->s];
+	uint64_t events = slot_events(s);
+	if (!events)
+		return;
+	struct pred_file_bucket *b = c->b ? &c->b->files[c->b->n] : NULL;
+	char *path = b && e->named && e->path ? strdup(e->path) : NULL;
+	if (!b || !e->named || !path) { /* unnamed, or no memory for the bucket */
+		c->tail += events;
+		memset(s, 0, sizeof(*s));
+		return;
+	}
+	c->b->n++;
+	memset(b, 0, sizeof(*b));
+	memcpy(b->id, e->id, PRED_ID_LEN);
+	b->path = path; /* every flush: a failed write never loses a rename */
+	b->start = c->start;
+	b->width = c->rec->width;
+	b->c.opens = s->opens;
+	b->c.reads = s->reads;
+	b->c.read_bytes = s->read_bytes;
+	b->c.writes = s->writes;
+	b->c.written_bytes = s->written_bytes;
+	b->c.meta_ops = s->meta;
+	b->c.clients = linear_count(s->clients);
+	b->c.lat_sum_ns = s->lat_sum;
+	b->c.lat_count = s->lat_count;
+	b->c.lat_max_ns = s->lat_max;
+	for (unsigned i = 0; i < PRED_LAT_HIST; i++)
+		b->c.lat_hist[i] = s->lat_hist[i];
+	memset(s, 0, sizeof(*s));
+}
+
+static void write_stats_file(struct fs_recorder *rec, const struct fs_recorder_stats *st)
+{
+	char path[PATH_MAX], tmp[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/recorder.stats", rec->state_dir);
+	snprintf(tmp, sizeof(tmp), "%s/.recorder.stats.tmp", rec->state_dir);
+	FILE *f = fopen(tmp, "we");
+	if (!f)
+		return;
+	fprintf(f,
+		"pid=%ld\nbucket_s=%u\ntrack=%u\ntracked=%u\ntracked_bytes=%llu\n"
+		"bytes_per_file=%llu\nevents=%llu\ndropped=%llu\ntail_events=%llu\n"
+		"named=%llu\nname_failures=%llu\nname_gone=%llu\nflushes=%llu\nflush_errors=%llu\nrings=%u\n",
+		(long)getpid(), rec->width, st->track_capacity, st->tracked,
+		(unsigned long long)st->tracked_bytes, (unsigned long long)st->bytes_per_file,
+		(unsigned long long)st->events, (unsigned long long)st->dropped,
+		(unsigned long long)st->tail_events, (unsigned long long)st->named,
+		(unsigned long long)st->name_failures, (unsigned long long)st->name_gone,
+		(unsigned long long)st->flushes,
+		(unsigned long long)st->flush_errors, st->rings);
+	if (fclose(f) == 0)
+		rename(tmp, path);
+	else
+		unlink(tmp);
+}
+
+static void update_stats(struct fs_recorder *rec)
+{
+	struct rec_agg *a = &rec->agg;
+	pthread_mutex_lock(&rec->lock);
+	struct fs_recorder_stats *st = &rec->stats;
+	st->events = a->events;
+	st->named = a->named;
+	st->name_failures = a->name_failures;
+	st->name_gone = a->name_gone;
+	st->tracked = pred_hh_size(a->hh);
+	st->track_capacity = pred_hh_capacity(a->hh);
+	st->tracked_bytes = pred_hh_memory(a->hh) + a->path_bytes;
+	st->bytes_per_file = pred_hh_memory(a->hh) / st->track_capacity +
+			     (st->tracked ? a->path_bytes / st->tracked : 0);
+	st->rings = rec->nrings;
+	st->ring_bytes = (uint64_t)rec->nrings * (rec->ring_events * sizeof(struct rec_event) +
+						   sizeof(struct rec_ring));
+	struct fs_recorder_stats copy = *st;
+	pthread_mutex_unlock(&rec->lock);
+	pthread_mutex_lock(&rec->rings_lock); /* drops of live rings, as get_stats */
+	for (struct rec_ring *r = rec->rings; r; r = r->next)
+		copy.dropped += atomic_load_explicit(&r->dropped, memory_order_relaxed);
+	pthread_mutex_unlock(&rec->rings_lock);
+	copy.dropped += atomic_load(&rec->lost);
+	write_stats_file(rec, &copy);
+}
+
+/* Hands bucket idx (slot idx & 1) to the writer; with_host adds a host
+ * sample and a roll-up. req: the flush request this completes (0 none). */
+static void flush_bucket(struct fs_recorder *rec, uint64_t idx, bool with_host, uint64_t req)
+{
+	struct rec_agg *a = &rec->agg;
+	unsigned s = (unsigned)(idx & 1);
+	struct rec_batch *b = calloc(1, sizeof(*b));
+	if (b) {
+		b->files = calloc(pred_hh_size(a->hh) + 1, sizeof(*b->files));
+		if (!b->files) {
+			free(b);
+			b = NULL;
+		}
+	}
+	struct collect_ctx c = {.rec = rec, .b = b, .s = s, .start = (int64_t)(idx * rec->width)};
+	pred_hh_foreach(a->hh, collect, &c);
+	uint64_t tail = a->tail[s] + c.tail;
+	a->tail[s] = 0;
+	pthread_mutex_lock(&rec->lock);
+	rec->stats.tail_events += tail;
+	if (!b)
+		rec->stats.flush_errors++;
+	pthread_mutex_unlock(&rec->lock);
+	if (!b)
+		return;
+	b->req = req;
+	if (with_host) {
+		struct pred_host_bucket *h = &b->host;
+		b->with_host = true;
+		fs_host_sample(a->host, h);
+		h->ndisks = h->ndisks < FS_HOST_MAX_DISKS ? h->ndisks : FS_HOST_MAX_DISKS;
+		memcpy(b->disks, h->disks, h->ndisks * sizeof(*h->disks));
+		h->disks = b->disks;
+		h->start = c.start;
+		h->width = rec->width;
+		h->inflight_max = a->inflight_max;
+		h->inflight_avg = a->inflight_samples ? (double)a->inflight_sum / (double)a->inflight_samples : 0;
+		h->tail_events = tail;
+		a->inflight_max = 0;
+		a->inflight_sum = a->inflight_samples = 0;
+	}
+	pthread_mutex_lock(&rec->wq_lock);
+	*rec->wq_tail = b;
+	rec->wq_tail = &b->next;
+	rec->wq_len++;
+	pthread_cond_signal(&rec->wq_cond);
+	pthread_mutex_unlock(&rec->wq_lock);
+}
+
+/* Writer thread: the only one that writes to the store, so a slow disk
+ * (fsync at checkpoints) never stalls the aggregator and fills rings. */
+static void *writer(void *arg)
+{
+	struct fs_recorder *rec = arg;
+	pthread_mutex_lock(&rec->wq_lock);
+	for (;;) {
+		while (!rec->wq_head && !rec->wq_stop)
+			pthread_cond_wait(&rec->wq_cond, &rec->wq_lock);
+		struct rec_batch *b = rec->wq_head;
+		if (!b)
+			break; /* stopping and nothing left */
+		rec->wq_head = b->next;
+		if (!rec->wq_head)
+			rec->wq_tail = &rec->wq_head;
+		rec->wq_len--;
+		pthread_mutex_unlock(&rec->wq_lock);
+
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		int rc = 0;
+		if (b->n || b->with_host)
+			rc = pred_store_flush(rec->store, b->files, b->n, b->with_host ? &b->host : NULL,
+					      now.tv_sec);
+		if (!rc && b->with_host)
+			rc = pred_store_maintain(rec->store, now.tv_sec);
+		pthread_mutex_lock(&rec->lock);
+		if (rc) {
+			rec->stats.flush_errors++;
+			if (rec->stats.flush_errors == 1 || rec->stats.flush_errors % 100 == 0)
+				sfs_warn("recorder: cannot write to %s/%s: %s", rec->state_dir,
+					 PRED_STORE_DB_NAME, pred_store_errmsg(rec->store));
+		} else if (b->n || b->with_host) {
+			rec->stats.flushes++;
+		}
+		if (b->req > rec->flush_done) {
+			rec->flush_done = b->req;
+			pthread_cond_broadcast(&rec->flushed);
+		}
+		pthread_mutex_unlock(&rec->lock);
+		batch_free(b);
+		pthread_mutex_lock(&rec->wq_lock);
+	}
+	pthread_mutex_unlock(&rec->wq_lock);
+	return NULL;
+}
+
+static uint64_t realtime_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void *aggregator(void *arg)
+{
+	struct fs_recorder *rec = arg;
+	struct rec_agg *a = &rec->agg;
+	uint64_t grace_ms = 2u * rec->tick_ms + 10u;
+	uint64_t handled = 0; /* flush requests served */
+	pthread_mutex_lock(&rec->lock);
+	for (;;) {
+		bool stop = rec->stop;
+		uint64_t req = rec->flush_req;
+		pthread_mutex_unlock(&rec->lock);
+		bool requested = req != handled;
+
+		bool busy;
+		uint32_t inflight = drain(rec, &busy);
+		a->inflight_sum += inflight;
+		a->inflight_samples++;
+		if (inflight > a->inflight_max)
+			a->inflight_max = inflight;
+		uint64_t now = realtime_ms();
+		int catchup = 0;
+		while (now >= (a->open_idx + 1) * rec->width * 1000u + grace_ms) {
+			flush_bucket(rec, a->open_idx, true, 0);
+			pred_hh_decay(a->hh, rec->decay);
+			a->open_idx++;
+			if (++catchup == 8) { /* asleep for long (suspend): skip ahead */
+				a->open_idx = now / 1000u / rec->width;
+				break;
+			}
+		}
+		if (catchup)
+			update_stats(rec);
+		if (stop || requested) {
+			/* Stats first: the waiter wakes when the writer has
+			 * written the tagged batch, and reads them then. */
+			update_stats(rec);
+			flush_bucket(rec, a->open_idx, stop, 0);
+			flush_bucket(rec, a->open_idx + 1, false, requested ? req : 0);
+			handled = req;
+		}
+		pthread_mutex_lock(&rec->lock);
+		if (stop)
+			break;
+		if (rec->flush_req == req && !busy) {
+			struct timespec ts;
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			ts.tv_nsec += (long)rec->tick_ms * 1000000L;
+			ts.tv_sec += ts.tv_nsec / 1000000000L;
+			ts.tv_nsec %= 1000000000L;
+			if (!rec->stop && rec->flush_req == req)
+				pthread_cond_timedwait(&rec->wake, &rec->lock, &ts);
+		}
+	}
+	pthread_mutex_unlock(&rec->lock);
+	return NULL;
+}
+
+void fs_recorder_default_tiers(uint32_t bucket_s, struct pred_store_tiers *t)
+{
+	pred_store_tiers_default(t);
+	if (!bucket_s)
+		bucket_s = REC_DEFAULT_BUCKET;
+	t->width_s[0] = bucket_s;
+	for (unsigned k = 1; k < t->n; k++) {
+		uint32_t prev = t->width_s[k - 1];
+		uint32_t w = (t->width_s[k] + prev - 1) / prev * prev;
+		t->width_s[k] = w > prev ? w : prev * 2;
+	}
+	for (unsigned k = 0; k < t->n; k++) {
+		if (t->keep_s[k] < t->width_s[k])
+			t->keep_s[k] = t->width_s[k];
+		if (k + 1 < t->n && t->keep_s[k] < t->width_s[k + 1])
+			t->keep_s[k] = t->width_s[k + 1];
+	}
+}
+
+static int mkdir_p(const char *dir)
+{
+	char buf[PATH_MAX];
+	if (snprintf(buf, sizeof(buf), "%s", dir) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, 0700) && errno != EEXIST)
+		return -errno;
+	struct stat st;
+	if (stat(buf, &st))
+		return -errno;
+	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
+int fs_recorder_start(const struct fs_recorder_config *cfg, struct fs_recorder **ret,
+		      char *errmsg, size_t errlen)
+{
+	*ret = NULL;
+	if (errmsg && errlen)
+		errmsg[0] = '\0';
+	struct fs_recorder *rec = calloc(1, sizeof(*rec));
+	if (!rec)
+		return -ENOMEM;
+	pthread_mutex_init(&rec->rings_lock, NULL);
+	pthread_mutex_init(&rec->lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&rec->wake, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_cond_init(&rec->flushed, NULL);
+	pthread_mutex_init(&rec->wq_lock, NULL);
+	pthread_cond_init(&rec->wq_cond, NULL);
+	rec->wq_tail = &rec->wq_head;
+	rec->gen = atomic_fetch_add(&rec_gen_counter, 1) + 1;
+	int rc = 0;
+
+	rec->width = cfg->bucket_s ? cfg->bucket_s : REC_DEFAULT_BUCKET;
+	rec->tick_ms = cfg->tick_ms ? cfg->tick_ms : REC_DEFAULT_TICK_MS;
+	rec->ring_events = cfg->ring_events ? cfg->ring_events : REC_DEFAULT_RING;
+	uint32_t track = cfg->track ? cfg->track : REC_DEFAULT_TRACK;
+	double halflife = cfg->halflife_s > 0 ? cfg->halflife_s : REC_DEFAULT_HALFLIFE;
+	rec->decay = pow(0.5, rec->width / halflife);
+	if (!cfg->state_dir || !cfg->backing || (rec->ring_events & (rec->ring_events - 1)) ||
+	    rec->ring_events < 16 || rec->width > 86400 || track > (1u << 26) || rec->tick_ms > 10000) {
+		if (errmsg)
+			snprintf(errmsg, errlen, "recorder: bad configuration (state dir, backing, "
+						 "bucket <= 86400 s, track <= 67108864)");
+		rc = -EINVAL;
+		goto fail;
+	}
+	rec->backing = realpath(cfg->backing, NULL);
+	rec->state_dir = strdup(cfg->state_dir);
+	rec->proc_root = strdup(cfg->proc_root ? cfg->proc_root : "/proc");
+	if (!rec->backing || !rec->state_dir || !rec->proc_root) {
+		rc = rec->backing ? -ENOMEM : -errno;
+		if (errmsg)
+			snprintf(errmsg, errlen, "recorder: %s: %s", cfg->backing, strerror(-rc));
+		goto fail;
+	}
+	rec->backing_len = strlen(rec->backing);
+	if (rec->backing_len == 1) /* "/" */
+		rec->backing_len = 0;
+	rc = mkdir_p(rec->state_dir);
+	if (rc) {
+		if (errmsg)
+			snprintf(errmsg, errlen, "recorder: cannot create state directory %s: %s",
+				 rec->state_dir, strerror(-rc));
+		goto fail;
+	}
+	struct pred_store_tiers tiers;
+	if (cfg->tiers) {
+		tiers = *cfg->tiers;
+		tiers.width_s[0] = rec->width;
+	} else {
+		fs_recorder_default_tiers(rec->width, &tiers);
+	}
+	rc = pred_store_open(rec->state_dir, &tiers, false, &rec->store, errmsg, errlen);
+	if (rc)
+		goto fail;
+	struct pred_hh_config hc = {.capacity = track, .payload_size = sizeof(struct rec_entry),
+				    .seed = rec->gen};
+	rc = pred_hh_create(&hc, on_evict, rec, &rec->agg.hh);
+	if (!rc)
+		rc = fs_host_sampler_new(rec->proc_root, rec->backing, &rec->agg.host);
+	if (rc) {
+		if (errmsg)
+			snprintf(errmsg, errlen, "recorder: %s", strerror(-rc));
+		goto fail;
+	}
+	rec->agg.open_idx = realtime_ms() / 1000u / rec->width;
+	rec->stats.track_capacity = track;
+	rc = -pthread_create(&rec->writer, NULL, writer, rec);
+	if (rc) {
+		if (errmsg)
+			snprintf(errmsg, errlen, "recorder: cannot start thread: %s", strerror(-rc));
+		goto fail;
+	}
+	rec->writer_running = true;
+	rc = -pthread_create(&rec->thread, NULL, aggregator, rec);
+	if (rc) {
+		if (errmsg)
+			snprintf(errmsg, errlen, "recorder: cannot start thread: %s", strerror(-rc));
+		goto fail;
+	}
+	rec->running = true;
+	*ret = rec;
+	return 0;
+fail:
+	fs_recorder_stop(rec);
+	return rc;
+}
+
+void fs_recorder_stop(struct fs_recorder *rec)
+{
+	if (!rec)
+		return;
+	if (rec->running) {
+		pthread_mutex_lock(&rec->lock);
+		rec->stop = true;
+		pthread_cond_signal(&rec->wake);
+		pthread_mutex_unlock(&rec->lock);
+		pthread_join(rec->thread, NULL);
+	}
+	if (rec->writer_running) { /* after the aggregator: it writes what is queued */
+		pthread_mutex_lock(&rec->wq_lock);
+		rec->wq_stop = true;
+		pthread_cond_signal(&rec->wq_cond);
+		pthread_mutex_unlock(&rec->wq_lock);
+		pthread_join(rec->writer, NULL);
+	}
+	while (rec->wq_head) {
+		struct rec_batch *b = rec->wq_head;
+		rec->wq_head = b->next;
+		batch_free(b);
+	}
+	/* The rings: the recorder's reference. Threads keep theirs. */
+	while (rec->rings) {
+		struct rec_ring *r = rec->rings;
+		rec->rings = r->next;
+		ring_unref(r);
+	}
+	pred_hh_destroy(rec->agg.hh); /* frees the paths through on_evict */
+	fs_host_sampler_free(rec->agg.host);
+	pred_store_close(rec->store);
+	pthread_cond_destroy(&rec->wake);
+	pthread_cond_destroy(&rec->flushed);
+	pthread_mutex_destroy(&rec->lock);
+	pthread_mutex_destroy(&rec->rings_lock);
+	pthread_cond_destroy(&rec->wq_cond);
+	pthread_mutex_destroy(&rec->wq_lock);
+	free(rec->backing);
+	free(rec->state_dir);
+	free(rec->proc_root);
+	free(rec);
+}
+
+int fs_recorder_flush_now(struct fs_recorder *rec)
+{
+	if (!rec || !rec->running)
+		return -EINVAL;
+	pthread_mutex_lock(&rec->lock);
+	uint64_t want = ++rec->flush_req;
+	pthread_cond_signal(&rec->wake);
+	while (rec->flush_done < want)
+		pthread_cond_wait(&rec->flushed, &rec->lock);
+	int rc = rec->stats.flush_errors ? -EIO : 0;
+	pthread_mutex_unlock(&rec->lock);
+	return rc;
+}
+
+void fs_recorder_get_stats(struct fs_recorder *rec, struct fs_recorder_stats *ret)
+{
+	pthread_mutex_lock(&rec->lock);
+	*ret = rec->stats;
+	uint64_t dropped = 0;
+	pthread_mutex_unlock(&rec->lock);
+	pthread_mutex_lock(&rec->rings_lock);
+	for (struct rec_ring *r = rec->rings; r; r = r->next)
+		dropped += atomic_load_explicit(&r->dropped, memory_order_relaxed);
+	ret->rings = rec->nrings;
+	pthread_mutex_unlock(&rec->rings_lock);
+	ret->dropped += dropped + atomic_load(&rec->lost);
+}
+
+struct pred_store *fs_recorder_store(struct fs_recorder *rec) { return rec->store; }

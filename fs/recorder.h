@@ -1,0 +1,144 @@
+/* The access recorder: what reaches the filesystem, counted per file and per
+ * time bucket, off the hot path, into the series store.
+ *
+ * Hot path (FUSE threads): fs_recorder_note*() writes one 64-byte event into
+ * the calling thread's own ring (single producer, single consumer: the
+ * aggregator). No lock and no shared write on that path: each thread's ring
+ * is found through a thread-local pointer; the first event of a thread
+ * registers its ring under rec->rings_lock (once per thread). A full ring
+ * drops the event and counts the drop (never blocks).
+ *
+ * Files are keyed by the backing object's (st_dev, st_ino), which ops have
+ * at hand (struct fs_file_ref, built from the fs's inode). Naming a file
+ * (its stable id from the user.shadow.id xattr and its path) needs I/O, so
+ * the hot path only hands over a dup of an fd on the file, at most once per
+ * inode and bucket (fs_recorder_claim_name); the aggregator names the file
+ * from that fd (readlink of /proc/self/fd/N, getxattr/setxattr) and closes
+ * it, and only when the file is in the active set.
+ *
+ * Aggregator thread: wakes every tick (10 ms, at once again when a ring
+ * was more than a quarter full), drains every ring, folds
+ * events into the active set (predictor/heavy_hitters: at most `track`
+ * files with full counters, a count-min sketch for the rest), and when a
+ * bucket has ended (plus a grace of two ticks for events still in flight)
+ * writes it to the store in one transaction with the host metrics, then
+ * rolls up and expires old buckets. Counters are kept for two buckets (the
+ * one being closed and the next) so events are counted in the bucket of the
+ * time they happened. Events of files outside the active set, or of files
+ * not yet named, are counted as tail_events in the host bucket.
+ *
+ * Distinct clients per bucket: (uid, process name from /proc/PID/comm). The
+ * name is read on the FUSE thread (the process is alive while its request
+ * runs) through a per-thread cache, so a process costs one /proc read per
+ * thread and bucket; counted by the aggregator in a 128-bit linear-counting
+ * bitmap (exact in practice up to a handful, then an estimate).
+ *
+ * Crash safety: a kill -9 loses the events of the bucket being collected;
+ * every flushed bucket is committed (see series_store.h). */
+#ifndef SHADOWFS_FS_RECORDER_H
+#define SHADOWFS_FS_RECORDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "predictor/series_store.h"
+
+enum fs_event {
+	FS_EV_OPEN = 0, /* open or create of a regular file */
+	FS_EV_READ,     /* bytes read, latency_ns of the copy that served it */
+	FS_EV_WRITE,    /* bytes written */
+	FS_EV_META,     /* getattr, setattr, lookup, rename, unlink, xattr, ... */
+};
+
+/* What the recorder needs to know of a file: the backing object's identity
+ * and where the file's naming stamp lives (a uint32_t in the inode, zeroed
+ * when the inode is created, only ever touched by the recorder through
+ * __atomic builtins; NULL: never name this file). Cheap to build per call. */
+struct fs_file_ref {
+	uint64_t dev, ino;
+	uint32_t *named;
+};
+
+static inline void fs_file_ref_init(struct fs_file_ref *r, uint64_t dev, uint64_t ino,
+				    uint32_t *named)
+{
+	r->dev = dev;
+	r->ino = ino;
+	r->named = named;
+}
+
+struct fs_recorder_config {
+	const char *state_dir; /* created (0700) if missing */
+	const char *backing;   /* paths are recorded relative to its realpath */
+	uint32_t bucket_s;     /* tier-0 bucket; 0: 60 */
+	uint32_t track;        /* files in the active set; 0: 10000 */
+	const struct pred_store_tiers *tiers; /* NULL: defaults with tier 0 = bucket_s */
+	uint32_t ring_events;  /* per thread, power of two; 0: 8192 (512 KiB) */
+	uint32_t tick_ms;      /* aggregator wake-up; 0: 10 */
+	double halflife_s;     /* demand decay in the active set; 0: 3600 */
+	const char *proc_root; /* NULL: "/proc" */
+};
+
+struct fs_recorder_stats {
+	uint64_t events;        /* folded by the aggregator */
+	uint64_t dropped;       /* lost to full rings */
+	uint64_t tail_events;   /* not attributed to a named tracked file */
+	uint64_t named, name_failures;
+	uint64_t name_gone;     /* files unlinked before they could be named */
+	uint64_t flushes, flush_errors;
+	uint32_t tracked, track_capacity, rings;
+	uint64_t tracked_bytes; /* active set + sketch + recorded paths */
+	uint64_t ring_bytes;
+	uint64_t bytes_per_file;/* tracked_bytes per tracked-file slot */
+};
+
+struct fs_recorder;
+
+/* Builds the store's tiers for a bucket width: tier 0 = bucket_s kept 2 days,
+ * then 15 min / 30 days and 1 h / 365 days rounded up to multiples of it. */
+void fs_recorder_default_tiers(uint32_t bucket_s, struct pred_store_tiers *ret);
+
+/* Opens the store and starts the aggregator. errmsg gets a one-line reason
+ * on failure (-EINVAL bad config, store errors as pred_store_open). */
+int fs_recorder_start(const struct fs_recorder_config *cfg, struct fs_recorder **ret,
+		      char *errmsg, size_t errlen);
+/* Stops the aggregator after a last drain, writes the partial bucket, closes
+ * the store. No fs_recorder_note* call may run concurrently or after.
+ * NULL is fine. */
+void fs_recorder_stop(struct fs_recorder *rec);
+
+/* Hot path. rec NULL: recording is off, nothing happens. */
+void fs_recorder_note(struct fs_recorder *rec, enum fs_event kind, const struct fs_file_ref *file,
+		      uint64_t bytes, uint64_t latency_ns, uid_t uid, pid_t pid);
+/* Naming, in two steps so an op can claim before it replies (after the
+ * reply its fds may be gone) and note after (when the latency is known):
+ * claim returns a dup of fd (any fd on the backing file, O_PATH included)
+ * when the file has not been named in this bucket, else -1; note_named
+ * takes ownership of that fd (-1 is fine) and notes the event. */
+int fs_recorder_claim_name(struct fs_recorder *rec, const struct fs_file_ref *file, int fd);
+/* Whether claim would return an fd now (to skip finding an fd when not). */
+bool fs_recorder_name_due(struct fs_recorder *rec, const struct fs_file_ref *file);
+void fs_recorder_note_named(struct fs_recorder *rec, enum fs_event kind,
+			    const struct fs_file_ref *file, int name_fd, uint64_t bytes,
+			    uint64_t latency_ns, uid_t uid, pid_t pid);
+/* claim + note_named in one call. */
+void fs_recorder_note_fd(struct fs_recorder *rec, enum fs_event kind,
+			 const struct fs_file_ref *file, int fd, uint64_t bytes,
+			 uint64_t latency_ns, uid_t uid, pid_t pid);
+/* Requests in progress in the mount (a per-thread counter). */
+void fs_recorder_op_begin(struct fs_recorder *rec);
+void fs_recorder_op_end(struct fs_recorder *rec);
+
+/* Monotonic nanoseconds, for latencies passed to note. */
+uint64_t fs_recorder_now_ns(void);
+
+/* Makes the aggregator flush everything collected so far as if the bucket
+ * had ended (tests, shutdown paths); waits until it is written. */
+int fs_recorder_flush_now(struct fs_recorder *rec);
+void fs_recorder_get_stats(struct fs_recorder *rec, struct fs_recorder_stats *ret);
+/* The store the recorder writes (for in-process readers; do not close). */
+struct pred_store *fs_recorder_store(struct fs_recorder *rec);
+
+#endif

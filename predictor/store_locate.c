@@ -1,0 +1,257 @@
+/* Where a mount's series store lives: see store_locate.h. */
+#include "predictor/store_locate.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <uuid/uuid.h>
+
+#include "predictor/series_store.h"
+
+const char *pred_locate_run_dir(void)
+{
+	const char *d = getenv("SHADOWFS_RUN_DIR");
+	return d && *d ? d : "/run/shadowfs";
+}
+
+static int name_uuid(const char *text, char out[37])
+{
+	static const uuid_t ns = {0x1d, 0x7b, 0x52, 0x90, 0xe4, 0x31, 0x4c, 0x66,
+				  0x8f, 0x0a, 0x5b, 0x93, 0x27, 0xc4, 0xd1, 0x08};
+	uuid_t id;
+	uuid_generate_sha1(id, ns, text, strlen(text));
+	uuid_unparse_lower(id, out);
+	return 0;
+}
+
+const char *pred_locate_state_root(void)
+{
+	const char *d = getenv("SHADOWFS_STATE_ROOT");
+	return d && *d ? d : PRED_STATE_ROOT;
+}
+
+int pred_locate_default_state(const char *backing, char *out, size_t len)
+{
+	char *real = realpath(backing, NULL);
+	if (!real)
+		return -errno;
+	char id[37];
+	name_uuid(real, id);
+	free(real);
+	if (snprintf(out, len, "%s/%s", pred_locate_state_root(), id) >= (int)len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/* Registry file of a mountpoint (an absolute, normalised path). */
+static int registry_path(const char *mountpoint, char *out, size_t len)
+{
+	char enc[NAME_MAX + 1];
+	size_t n = 0;
+	bool too_long = false;
+	for (const char *p = mountpoint; *p; p++) {
+		if (n + 4 > NAME_MAX) {
+			too_long = true;
+			break;
+		}
+		if (*p == '/' || *p == '%')
+			n += (size_t)snprintf(enc + n, sizeof(enc) - n, "%%%02X", (unsigned char)*p);
+		else
+			enc[n++] = *p;
+	}
+	enc[n] = '\0';
+	if (too_long) {
+		char id[37];
+		name_uuid(mountpoint, id);
+		snprintf(enc, sizeof(enc), "long-%s", id);
+	}
+	if (snprintf(out, len, "%s/mounts/%s", pred_locate_run_dir(), enc) >= (int)len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+static int write_info(const char *path, const char *mountpoint, const char *backing,
+		      const char *state_dir, pid_t pid)
+{
+	char tmp[PATH_MAX + 16];
+	snprintf(tmp, sizeof(tmp), "%s.tmp%ld", path, (long)getpid());
+	FILE *f = fopen(tmp, "we");
+	if (!f)
+		return -errno;
+	fprintf(f, "mountpoint=%s\nbacking=%s\nstate=%s\npid=%ld\nstarted=%lld\n", mountpoint,
+		backing, state_dir, (long)pid, (long long)time(NULL));
+	if (fclose(f) != 0 || rename(tmp, path) != 0) {
+		int rc = -errno;
+		unlink(tmp);
+		return rc;
+	}
+	return 0;
+}
+
+static int mkdirs(const char *dir)
+{
+	char buf[PATH_MAX];
+	if (snprintf(buf, sizeof(buf), "%s", dir) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	for (char *p = buf + 1;; p++) {
+		if (*p == '/' || *p == '\0') {
+			char c = *p;
+			*p = '\0';
+			if (mkdir(buf, 0755) && errno != EEXIST)
+				return -errno;
+			*p = c;
+			if (!c)
+				break;
+		}
+	}
+	return 0;
+}
+
+int pred_locate_register(const char *mountpoint, const char *backing, const char *state_dir,
+			 pid_t pid)
+{
+	char *mp = realpath(mountpoint, NULL), *bk = realpath(backing, NULL);
+	char *st = realpath(state_dir, NULL);
+	int rc = 0;
+	if (!mp || !bk || !st) {
+		rc = -errno;
+		goto out;
+	}
+	char dir[PATH_MAX], path[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s/mounts", pred_locate_run_dir());
+	rc = mkdirs(dir);
+	if (!rc)
+		rc = registry_path(mp, path, sizeof(path));
+	if (!rc)
+		rc = write_info(path, mp, bk, st, pid);
+	if (!rc) {
+		snprintf(path, sizeof(path), "%s/%s", st, PRED_MOUNT_INFO);
+		rc = write_info(path, mp, bk, st, pid);
+	}
+out:
+	free(mp);
+	free(bk);
+	free(st);
+	return rc;
+}
+
+static int read_info(const char *file, struct pred_location *ret)
+{
+	FILE *f = fopen(file, "re");
+	if (!f)
+		return -errno;
+	char line[PATH_MAX + 32];
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		char *eq = strchr(line, '=');
+		if (!eq)
+			continue;
+		*eq = '\0';
+		const char *v = eq + 1;
+		if (!strcmp(line, "mountpoint"))
+			snprintf(ret->mountpoint, sizeof(ret->mountpoint), "%s", v);
+		else if (!strcmp(line, "backing"))
+			snprintf(ret->backing, sizeof(ret->backing), "%s", v);
+		else if (!strcmp(line, "state"))
+			snprintf(ret->state_dir, sizeof(ret->state_dir), "%s", v);
+		else if (!strcmp(line, "pid"))
+			ret->pid = strtol(v, NULL, 10);
+	}
+	fclose(f);
+	return ret->state_dir[0] ? 0 : -EPROTO;
+}
+
+int pred_locate_state_dir(const char *dir, struct pred_location *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	char file[PATH_MAX];
+	snprintf(file, sizeof(file), "%s/%s", dir, PRED_MOUNT_INFO);
+	read_info(file, ret); /* optional */
+	snprintf(ret->state_dir, sizeof(ret->state_dir), "%s", dir);
+	return 0;
+}
+
+/* Absolute, lexically normalised form of path (no symlink resolution):
+ * for paths that no longer exist. */
+static int lexical_abs(const char *path, char *out, size_t len)
+{
+	char buf[PATH_MAX * 2];
+	if (path[0] == '/') {
+		snprintf(buf, sizeof(buf), "%s", path);
+	} else {
+		char cwd[PATH_MAX];
+		if (!getcwd(cwd, sizeof(cwd)))
+			return -errno;
+		snprintf(buf, sizeof(buf), "%s/%s", cwd, path);
+	}
+	size_t n = 0;
+	out[0] = '\0';
+	char *save = NULL;
+	for (char *tok = strtok_r(buf, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
+		if (!strcmp(tok, "."))
+			continue;
+		if (!strcmp(tok, "..")) {
+			char *slash = strrchr(out, '/');
+			n = slash ? (size_t)(slash - out) : 0;
+			out[n] = '\0';
+			continue;
+		}
+		size_t t = strlen(tok);
+		if (n + t + 2 > len)
+			return -ENAMETOOLONG;
+		out[n++] = '/';
+		memcpy(out + n, tok, t + 1);
+		n += t;
+	}
+	if (n == 0)
+		snprintf(out, len, "/");
+	return 0;
+}
+
+int pred_locate(const char *path, struct pred_location *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	char abs[PATH_MAX], db[PATH_MAX + 16];
+	struct stat st;
+	snprintf(db, sizeof(db), "%s/%s", path, PRED_STORE_DB_NAME);
+	if (stat(db, &st) == 0) /* a state directory */
+		return pred_locate_state_dir(path, ret);
+	char *real = realpath(path, NULL);
+	int rc = 0;
+	if (real) {
+		snprintf(abs, sizeof(abs), "%s", real);
+		free(real);
+	} else {
+		rc = lexical_abs(path, abs, sizeof(abs));
+		if (rc)
+			return rc;
+	}
+	/* Walk up from the path to the closest registered mountpoint. */
+	char cur[PATH_MAX];
+	snprintf(cur, sizeof(cur), "%s", abs);
+	for (;;) {
+		char reg[PATH_MAX];
+		if (registry_path(cur, reg, sizeof(reg)) == 0 && read_info(reg, ret) == 0) {
+			size_t l = strlen(cur);
+			const char *rest = abs + (l == 1 ? 1 : l);
+			while (*rest == '/')
+				rest++;
+			snprintf(ret->rel, sizeof(ret->rel), "%s", rest);
+			return 0;
+		}
+		char *slash = strrchr(cur, '/');
+		if (!slash || cur[1] == '\0')
+			break;
+		if (slash == cur)
+			slash[1] = '\0';
+		else
+			*slash = '\0';
+	}
+	memset(ret, 0, sizeof(*ret));
+	return -ENOENT;
+}

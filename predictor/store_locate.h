@@ -1,0 +1,52 @@
+/* Where a mount's series store lives, for the mount and for shadowctl.
+ *
+ * A mount records itself twice, as KEY=VALUE lines (mountpoint, backing,
+ * state, pid, started):
+ *   <run_dir>/mounts/<mountpoint, '/' and '%' percent-encoded>
+ *       so shadowctl finds the state directory from a mountpoint or from
+ *       any path below it, while mounted and after (until reboot: /run);
+ *   <state_dir>/mount.info
+ *       so `--state DIR` also knows the backing directory (whose
+ *       user.shadow.id xattrs give files' ids).
+ * run_dir is /run/shadowfs, or $SHADOWFS_RUN_DIR when set (tests).
+ * The default state directory of a mount is /var/lib/shadowfs/<mount-id>
+ * (the root is $SHADOWFS_STATE_ROOT when set: tests),
+ * mount-id being a name-based uuid of BACKING's real path, so remounting
+ * the same backing directory finds its history again. */
+#ifndef SHADOWFS_PREDICTOR_STORE_LOCATE_H
+#define SHADOWFS_PREDICTOR_STORE_LOCATE_H
+
+#include <limits.h>
+#include <sys/types.h>
+
+#define PRED_STATE_ROOT "/var/lib/shadowfs"
+#define PRED_MOUNT_INFO "mount.info"
+
+struct pred_location {
+	char mountpoint[PATH_MAX]; /* "" when unknown */
+	char backing[PATH_MAX];    /* "" when unknown */
+	char state_dir[PATH_MAX];
+	char rel[PATH_MAX]; /* the looked-up path relative to the mount root */
+	long pid;           /* of the mount when it registered; 0 unknown */
+};
+
+const char *pred_locate_run_dir(void);
+const char *pred_locate_state_root(void);
+
+/* "<state root>/<mount-id>" for backing (which must exist). */
+int pred_locate_default_state(const char *backing, char *out, size_t len);
+
+/* Records a mount (both files above; replaces older records). */
+int pred_locate_register(const char *mountpoint, const char *backing, const char *state_dir,
+			 pid_t pid);
+
+/* Finds the store for path: a state directory itself (holding series.db),
+ * a mountpoint, or a path below a registered mountpoint (existing or not).
+ * -ENOENT when no registered mount holds it. */
+int pred_locate(const char *path, struct pred_location *ret);
+
+/* Reads a state directory's mount.info into ret (state_dir set to dir even
+ * when the file is missing, which is not an error). */
+int pred_locate_state_dir(const char *dir, struct pred_location *ret);
+
+#endif

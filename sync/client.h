@@ -1,0 +1,80 @@
+/* Client of shadowd: one TLS connection, one request at a time, every call
+ * bounded by a deadline.
+ *
+ * timeout_ms: for read, delete, list, stats, load, ping it bounds the whole
+ * call; for the streaming calls (put, update, signature, delta) it bounds
+ * each frame sent or received, so a large copy may take longer overall but a
+ * peer that stops answering fails the call within timeout_ms.
+ *
+ * A transport error or a timeout leaves the connection unusable: the call
+ * returns -ETIMEDOUT/-EPIPE/-ECONNABORTED (TLS), or -EPROTO/-EBADMSG/
+ * -EMSGSIZE (malformed or unexpected frame), and later calls -ENOTCONN; close
+ * it and connect again. A request the server refused returns its status as
+ * -errno (sync_wire_status_to_errno) and the connection stays usable.
+ * Thread-safety: one thread at a time per client. */
+#ifndef SHADOWFS_SYNC_CLIENT_H
+#define SHADOWFS_SYNC_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "sync/tls.h"
+#include "sync/wire.h"
+
+struct sync_client;
+
+/* Connects (TCP + TLS handshake) within timeout_ms. why gets a reason. */
+int sync_client_connect(struct sync_tls_ctx *tls, const char *host, uint16_t port,
+			unsigned timeout_ms, struct sync_client **ret, char *why, size_t whylen);
+void sync_client_close(struct sync_client *c);
+
+/* Progress of uploads (put, update, delta): fn(arg, bytes sent, total)
+ * after each frame; total is 0 when unknown (delta). NULL turns it off. */
+void sync_client_set_progress(struct sync_client *c,
+			      void (*fn)(void *arg, uint64_t done, uint64_t total), void *arg);
+
+int sync_client_ping(struct sync_client *c, unsigned timeout_ms);
+/* Reads up to len (<= SYNC_WIRE_MAX_DATA) bytes at off; returns the count. */
+ssize_t sync_client_read(struct sync_client *c, const uint8_t id[16], uint64_t version,
+			 uint64_t off, void *buf, size_t len, unsigned timeout_ms);
+/* Full copy: streams size bytes of fd (from offset 0) as (id, version); the
+ * server commits it only if its SHA-256 equals sha256. With sha256 NULL the
+ * client hashes what it sends, in the same pass, and sends the digest with
+ * END (use a known digest when there is one: it also catches a source that
+ * changed during the copy). */
+int sync_client_put(struct sync_client *c, const uint8_t id[16], uint64_t version, int fd,
+		    uint64_t size, const uint8_t sha256[32], unsigned timeout_ms);
+
+struct sync_range {
+	uint64_t off;
+	const void *data;
+	size_t len; /* any length; split into frames of SYNC_WIRE_MAX_DATA */
+};
+/* Ranged update: version = base copy with ranges written, truncated or
+ * extended to size; committed only if its SHA-256 equals sha256. */
+int sync_client_update(struct sync_client *c, const uint8_t id[16], uint64_t base, uint64_t version,
+		       uint64_t size, const struct sync_range *ranges, size_t n,
+		       const uint8_t sha256[32], unsigned timeout_ms);
+
+/* librsync: signature of (id, version) streamed to sink; a delta pulled from
+ * source (returns bytes, 0 at end, -errno) applied to base to make version.
+ * The server answers -ENOTSUP until the delta library is wired in. */
+int sync_client_signature(struct sync_client *c, const uint8_t id[16], uint64_t version,
+			  int (*sink)(void *arg, const void *buf, size_t len), void *arg,
+			  unsigned timeout_ms);
+int sync_client_delta(struct sync_client *c, const uint8_t id[16], uint64_t base, uint64_t version,
+		      uint64_t size, const uint8_t sha256[32],
+		      long (*source)(void *arg, void *buf, size_t cap), void *arg,
+		      unsigned timeout_ms);
+
+int sync_client_delete(struct sync_client *c, const uint8_t id[16], uint64_t version,
+		       unsigned timeout_ms);
+/* *ret malloc'ed (free it). */
+int sync_client_list(struct sync_client *c, struct sync_wire_list_entry **ret, size_t *ret_n,
+		     unsigned timeout_ms);
+int sync_client_stats(struct sync_client *c, uint64_t *used, uint64_t *copies, uint64_t *budget,
+		      unsigned timeout_ms);
+int sync_client_load(struct sync_client *c, struct sync_wire_load *ret, unsigned timeout_ms);
+
+#endif

@@ -1,0 +1,26 @@
+/* SHA-256 helpers (openssl EVP) shared by the store, the client and tools:
+ * a streaming context and a whole-file digest. */
+#ifndef SHADOWFS_SYNC_DIGEST_H
+#define SHADOWFS_SYNC_DIGEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SYNC_SHA256_LEN 32
+
+struct sync_sha256;
+
+int sync_sha256_new(struct sync_sha256 **ret);
+int sync_sha256_update(struct sync_sha256 *s, const void *buf, size_t len);
+/* Writes the digest and resets the context for reuse. */
+int sync_sha256_final(struct sync_sha256 *s, uint8_t out[SYNC_SHA256_LEN]);
+void sync_sha256_free(struct sync_sha256 *s);
+
+/* Digest of the first len bytes of fd (from offset 0, with pread); len =
+ * UINT64_MAX means up to end of file. */
+int sync_sha256_fd(int fd, uint64_t len, uint8_t out[SYNC_SHA256_LEN]);
+
+/* 64 hex chars + NUL. */
+void sync_sha256_hex(const uint8_t d[SYNC_SHA256_LEN], char out[65]);
+
+#endif

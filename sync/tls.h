@@ -1,0 +1,59 @@
+/* TLS 1.3 transport with mutual authentication against the cluster CA.
+ *
+ * Both ends present a certificate signed by the CA (shadowctl ca issue) and
+ * verify the peer's (SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT);
+ * TLS < 1.3 and session tickets are off. A client that connects to an IP
+ * address also checks that the server's certificate names that address.
+ *
+ * Every operation takes an absolute deadline (sync_now_ms() + timeout): the
+ * socket is non-blocking and waits are poll()s bounded by the deadline, so a
+ * dead or stopped peer costs at most the deadline, never a hang.
+ *
+ * Thread-safety: a context is shared read-only after creation; a connection
+ * belongs to one thread at a time. */
+#ifndef SHADOWFS_SYNC_TLS_H
+#define SHADOWFS_SYNC_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct sync_tls_ctx;
+struct sync_tls_conn;
+
+/* Monotonic clock in milliseconds, for deadlines. */
+uint64_t sync_now_ms(void);
+
+/* Loads cert/key/CA (PEM files). On failure returns -errno and writes a
+ * human-readable reason into err. */
+int sync_tls_ctx_new(bool server, const char *cert, const char *key, const char *ca,
+		     struct sync_tls_ctx **ret, char *err, size_t errlen);
+void sync_tls_ctx_free(struct sync_tls_ctx *ctx);
+
+/* Server side: takes ownership of fd (closed on failure). Refuses a peer
+ * whose first byte is not a TLS handshake record (plaintext) with -EPROTO and
+ * a failed handshake (no certificate, wrong CA, old TLS) with -EACCES, before
+ * any protocol byte is read; why receives the reason for the log. */
+int sync_tls_accept(struct sync_tls_ctx *ctx, int fd, uint64_t deadline_ms,
+		    struct sync_tls_conn **ret, char *why, size_t whylen);
+
+/* Client side: TCP connect + handshake to host:port before the deadline. */
+int sync_tls_connect(struct sync_tls_ctx *ctx, const char *host, uint16_t port,
+		     uint64_t deadline_ms, struct sync_tls_conn **ret, char *why, size_t whylen);
+
+/* Read/write exactly n bytes. Return 0, -ETIMEDOUT at the deadline, -EPIPE
+ * when the peer closed, -ECONNABORTED on a TLS error (bad record, ...). After
+ * an error the connection is unusable (only sync_tls_close). (-EPROTO is
+ * left to the frame decoder: it always means a malformed frame.) */
+int sync_tls_read(struct sync_tls_conn *c, void *buf, size_t n, uint64_t deadline_ms);
+int sync_tls_write(struct sync_tls_conn *c, const void *buf, size_t n, uint64_t deadline_ms);
+
+/* Bulk mode (TCP_CORK) while streaming many frames: the kernel sends full
+ * segments instead of one per 16 KiB TLS record; turning it off flushes. */
+void sync_tls_set_bulk(struct sync_tls_conn *c, bool on);
+
+/* Subject CN of the verified peer certificate ("" if none). */
+const char *sync_tls_peer_name(const struct sync_tls_conn *c);
+void sync_tls_close(struct sync_tls_conn *c);
+
+#endif

@@ -1,0 +1,19 @@
+/* pc_scenarios.h: the scenario tables of posix_compare, one per group file
+ * (pc_scen_<group>.c). Each table ends with a { NULL } entry. */
+#ifndef PC_SCENARIOS_H
+#define PC_SCENARIOS_H
+
+struct pc_scenario {
+	const char *name;
+	const char *what; /* one line: the property compared */
+	void (*run)(void);
+};
+
+extern const struct pc_scenario pc_files_scenarios[];
+extern const struct pc_scenario pc_dirs_scenarios[];
+extern const struct pc_scenario pc_meta_scenarios[];
+extern const struct pc_scenario pc_locks_scenarios[];
+extern const struct pc_scenario pc_sparse_scenarios[];
+extern const struct pc_scenario pc_perms_scenarios[];
+
+#endif

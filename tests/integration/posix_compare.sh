@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs posix_compare: "plain" compares two plain directories (the suite's own
+# sanity check: they must not differ); "mount" compares a plain directory with
+# a shadowfs mount of a fresh backing directory (-o allow_other so the
+# non-root scenarios can enter it), with the user.shadow.* reserved-namespace
+# check against the backing directory.
+#   posix_compare.sh POSIX_COMPARE plain
+#   posix_compare.sh POSIX_COMPARE mount SHADOWFS [EXTRA_MOUNT_OPTS]
+. "$(dirname "$0")/lib.sh"
+pc=$1 mode=$2
+native=$(it_tmpdir native)
+case $mode in
+plain)
+  other=$(it_tmpdir other)
+  "$pc" "$native" "$other" || it_fail "posix_compare found divergences between two plain directories"
+  ;;
+mount)
+  shadowfs=$3 extra=${4:-}
+  backing=$(it_tmpdir backing)
+  mnt=$(it_tmpdir mnt)
+  it_mount "$shadowfs" "$backing" "$mnt" "allow_other${extra:+,$extra}"
+  "$pc" --backing "$backing" "$native" "$mnt" || it_fail "posix_compare: the mount diverges from a plain directory"
+  it_umount "$mnt"
+  wait "$IT_PID"; rc=$?
+  [ "$rc" -eq 0 ] || it_fail "shadowfs exited with status $rc after unmount (sanitizer report above?)"
+  ;;
+*) it_fail "unknown mode $mode" ;;
+esac
+echo "PASS"

@@ -1,0 +1,238 @@
+#!/usr/bin/env bash
+# Integration test of shadowd and the sync client over mutual TLS on loopback:
+# real shadowd processes, certificates made by `shadowctl ca`, the client
+# library driven through sync_cli. Each block states the property it checks.
+# Usage: sync_shadowd.sh SHADOWD SHADOWCTL SYNC_CLI
+. "$(dirname "$0")/lib.sh"
+SHADOWD=$1 CTL=$2 CLI=$3
+T=$(it_tmpdir sync)
+[ -n "$T" ] && [ -d "$T" ] || { echo "FAIL: no temporary directory" >&2; exit 1; }
+ID=00112233445566778899aabbccddeeff
+
+ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+# start_shadowd NAME [extra flags]: sets PORT_<NAME>, PID_<NAME>, LOG_<NAME>
+start_shadowd() {
+  local name=$1; shift
+  local log=$T/$name.log
+  "$SHADOWD" -f --store "$T/store-$name" --listen 127.0.0.1:0 --cert "$T/ca/server.crt" \
+    --key "$T/ca/server.key" --ca "$T/ca/ca.crt" "$@" 2>"$log" &
+  local pid=$!
+  IT_PIDS+=("$pid")
+  local i port=
+  for i in $(seq 100); do
+    port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$log")
+    [ -n "$port" ] && break
+    kill -0 "$pid" 2>/dev/null || it_fail "shadowd $name exited: $(cat "$log")"
+    sleep 0.05
+  done
+  [ -n "$port" ] || it_fail "shadowd $name did not start"
+  eval "PORT_$name=$port PID_$name=$pid LOG_$name=$log"
+}
+
+cli() { "$CLI" --cert "$T/ca/client.crt" --key "$T/ca/client.key" --ca "$T/ca/ca.crt" "$@"; }
+
+# Certificates: the cluster CA, a server cert for 127.0.0.1, a client cert;
+# and a second, unrelated CA with its own client.
+it_check "ca init" "$CTL" ca init "$T/ca" >/dev/null
+it_check "ca issue server" "$CTL" ca issue "$T/ca" server --ip 127.0.0.1 >/dev/null
+it_check "ca issue client" "$CTL" ca issue "$T/ca" client >/dev/null
+it_check "ca init other" "$CTL" ca init "$T/evil" >/dev/null
+it_check "ca issue other" "$CTL" ca issue "$T/evil" client >/dev/null
+# shadowctl ca never overwrites an existing CA.
+"$CTL" ca init "$T/ca" >/dev/null 2>&1 && it_fail "ca init overwrote an existing CA"
+# Private keys are not readable by others.
+[ "$(stat -c %a "$T/ca/ca.key")" = 600 ] || it_fail "ca.key mode is not 0600"
+
+# Bad flags get a clear error and exit status 2.
+"$SHADOWD" --store "$T/x" --listen nonsense --cert a --key b --ca c 2>"$T/err"; rc=$?
+[ $rc = 2 ] && grep -q "invalid --listen" "$T/err" || it_fail "bad --listen: rc=$rc $(cat "$T/err")"
+"$SHADOWD" --listen 127.0.0.1:1 2>"$T/err"; rc=$?
+[ $rc = 2 ] && grep -q "required" "$T/err" || it_fail "missing --store: rc=$rc"
+"$SHADOWD" --store "$T/x" --listen 127.0.0.1:0 --cert a --key b --ca c --capacity-read -3 2>"$T/err"; rc=$?
+[ $rc = 2 ] && grep -q "capacity-read" "$T/err" || it_fail "negative --capacity-read: rc=$rc"
+
+start_shadowd A
+PA=$PORT_A
+it_check "ping" cli ping 127.0.0.1:$PA 2>/dev/null
+sleep 0.1
+# A client that ends its connection normally is not logged as an error.
+grep -q "warning" "$LOG_A" && it_fail "normal close logged: $(cat "$LOG_A")"
+
+# Full copy: the stored copy is byte-identical to the source (3.5 MiB: spans
+# several frames and ends mid-frame).
+head -c $((3 * 1048576 + 524288 + 17)) /dev/urandom >"$T/v1"
+it_check "put v1" cli put 127.0.0.1:$PA $ID 1 "$T/v1" 2>"$T/err"
+# Progress is reported per frame and ends at the full size.
+grep -q "progress calls=4 done=3670033 total=3670033" "$T/err" || it_fail "progress: $(cat "$T/err")"
+it_check "get v1" cli get 127.0.0.1:$PA $ID 1 "$T/got1" 2>/dev/null
+cmp -s "$T/v1" "$T/got1" || it_fail "full copy differs from the source"
+cli stats 127.0.0.1:$PA 2>/dev/null | grep -q "copies=1" || it_fail "stats does not count the copy"
+
+# A full copy with the digest known up front (the origin's case) is stored
+# byte-identical too.
+it_check "put v1 known digest" cli put 127.0.0.1:$PA $ID 11 "$T/v1" "$(sha256sum "$T/v1" | cut -d' ' -f1)" 2>/dev/null
+it_check "get v11" cli get 127.0.0.1:$PA $ID 11 "$T/got11" 2>/dev/null
+cmp -s "$T/v1" "$T/got11" || it_fail "known-digest full copy differs"
+it_check "delete v11" cli delete 127.0.0.1:$PA $ID 11 2>/dev/null
+
+# A full copy whose announced SHA-256 does not match its bytes is rejected and
+# the copy already stored under that version stays valid.
+cli put 127.0.0.1:$PA $ID 1 "$T/v1" --bad-sha 2>"$T/err" && it_fail "full copy with a bad digest accepted"
+grep -q "Bad message" "$T/err" || it_fail "bad-digest put: $(cat "$T/err")"
+it_check "get v1 after bad put" cli get 127.0.0.1:$PA $ID 1 "$T/got1" 2>/dev/null
+cmp -s "$T/v1" "$T/got1" || it_fail "valid copy changed by a rejected full copy"
+
+# Ranged update: version 2 = version 1 with three ranges rewritten and the
+# file extended; the result is byte-identical, and version 1 is kept.
+cp "$T/v1" "$T/v2"
+head -c 4096 /dev/urandom | dd of="$T/v2" bs=4096 seek=4096 oflag=seek_bytes iflag=fullblock conv=notrunc status=none
+head -c 100000 /dev/urandom | dd of="$T/v2" bs=100000 seek=1048000 oflag=seek_bytes iflag=fullblock conv=notrunc status=none
+head -c 8192 /dev/urandom >>"$T/v2"
+SZ1=$(stat -c %s "$T/v1")
+it_check "update v1->v2" cli update 127.0.0.1:$PA $ID 1 2 "$T/v2" "4096:4096,1048000:100000,$SZ1:8192" 2>/dev/null
+it_check "get v2" cli get 127.0.0.1:$PA $ID 2 "$T/got2" 2>/dev/null
+cmp -s "$T/v2" "$T/got2" || it_fail "ranged update result differs"
+it_check "get v1 again" cli get 127.0.0.1:$PA $ID 1 "$T/got1b" 2>/dev/null
+cmp -s "$T/v1" "$T/got1b" || it_fail "stale version 1 was not kept intact"
+
+# A corrupt update (SHA-256 does not match the result) is rejected; no
+# version 3 appears and version 2 stays valid.
+cp "$T/v2" "$T/v3"; printf 'X' | dd of="$T/v3" bs=1 seek=10 iflag=fullblock conv=notrunc status=none
+cli update 127.0.0.1:$PA $ID 2 3 "$T/v3" "10:1" --bad-sha 2>"$T/err" && it_fail "corrupt update accepted"
+grep -q "Bad message" "$T/err" || it_fail "corrupt update: unexpected error $(cat "$T/err")"
+cli list 127.0.0.1:$PA 2>/dev/null | grep -q " 3 " && it_fail "rejected version 3 is listed"
+it_check "get v2 after corrupt" cli get 127.0.0.1:$PA $ID 2 "$T/got2b" 2>/dev/null
+cmp -s "$T/v2" "$T/got2b" || it_fail "version 2 changed after a rejected update"
+
+# A range that would write past the declared size, or at an offset beyond any
+# file, is rejected; nothing is written outside the store, no temp is left.
+cli rawrange 127.0.0.1:$PA $ID 2 4 $((1 << 40)) 41 100 2>"$T/err" && it_fail "range past size accepted"
+grep -q "Numerical result out of range" "$T/err" || it_fail "range past size: $(cat "$T/err")"
+cli rawrange 127.0.0.1:$PA $ID 2 5 $((1 << 62)) 41 100 2>/dev/null && it_fail "huge offset accepted"
+grep -q "malformed\|bad frame" "$LOG_A" || it_fail "server did not log the malformed range frame"
+ls "$T/store-A" | grep -qv "^$ID-000000000000000[12]$" && it_fail "unexpected files in store: $(ls "$T/store-A")"
+[ "$(ls "$T" | grep -c .)" -gt 0 ] && ls "$T" | grep -q "^00112233" && it_fail "a copy escaped the store"
+it_check "v2 still valid" cli get 127.0.0.1:$PA $ID 2 "$T/got2c" 2>/dev/null
+cmp -s "$T/v2" "$T/got2c" || it_fail "version 2 changed after a rejected range"
+
+# Until the delta library is wired in, SIGNATURE and DELTA answer "not
+# supported" after consuming the request, and the connection stays usable.
+cli signature 127.0.0.1:$PA $ID 2 "$T/sig" 2>"$T/err" && it_fail "signature unexpectedly supported"
+grep -q "Operation not supported" "$T/err" && grep -q "connection usable" "$T/err" ||
+  it_fail "signature: $(cat "$T/err")"
+cli delta 127.0.0.1:$PA $ID 2 3 "$T/v1" 2>"$T/err" && it_fail "delta unexpectedly supported"
+grep -q "Operation not supported" "$T/err" && grep -q "connection usable" "$T/err" ||
+  it_fail "delta: $(cat "$T/err")"
+
+# A client with a certificate from another CA is refused and logged; the
+# server keeps serving others.
+"$CLI" --cert "$T/evil/client.crt" --key "$T/evil/client.key" --ca "$T/ca/ca.crt" \
+  ping 127.0.0.1:$PA 2>/dev/null && it_fail "client from another CA accepted"
+sleep 0.2
+grep -q "refused connection.*certificate" "$LOG_A" || it_fail "wrong-CA refusal not logged: $(cat "$LOG_A")"
+# A plaintext client is refused before any protocol byte is parsed, logged.
+it_check "plaintext refused" "$CLI" plain 127.0.0.1:$PA >/dev/null
+sleep 0.2
+grep -q "not a TLS handshake" "$LOG_A" || it_fail "plaintext refusal not logged"
+# A TLS client without a certificate is refused and logged.
+openssl s_client -connect 127.0.0.1:$PA -tls1_3 -CAfile "$T/ca/ca.crt" -quiet </dev/null >/dev/null 2>&1
+sleep 0.2
+grep -q "refused connection.*peer did not return a certificate" "$LOG_A" ||
+  it_fail "no-certificate refusal not logged: $(cat "$LOG_A")"
+# TLS 1.2, even with a valid certificate, is refused and logged.
+openssl s_client -connect 127.0.0.1:$PA -tls1_2 -CAfile "$T/ca/ca.crt" -cert "$T/ca/client.crt" \
+  -key "$T/ca/client.key" -quiet </dev/null >/dev/null 2>&1
+sleep 0.2
+grep -q "refused connection.*unsupported protocol" "$LOG_A" || it_fail "TLS 1.2 refusal not logged"
+# Oversized and garbage frames over an authenticated connection: closed, logged.
+it_check "oversized frame closed" cli oversized 127.0.0.1:$PA >/dev/null 2>&1
+it_check "garbage frame closed" cli garbage 127.0.0.1:$PA >/dev/null 2>&1
+grep -q "malformed frame: Message too long" "$LOG_A" || it_fail "oversized frame not logged"
+grep -q "malformed frame: Protocol error" "$LOG_A" || it_fail "garbage frame not logged"
+it_check "still serving after refusals" cli ping 127.0.0.1:$PA 2>/dev/null
+
+# Load report: counts the requests served.
+cli load 127.0.0.1:$PA 2>/dev/null | grep -q "requests=[1-9]" || it_fail "load reports no requests"
+
+# A peer that stops answering (SIGSTOP) makes a call fail within its deadline,
+# and a fallback read is served by the next copy within the deadline.
+start_shadowd B
+PB=$PORT_B
+it_check "put v2 to B" cli put 127.0.0.1:$PB $ID 2 "$T/v2" 2>/dev/null
+# Times are measured inside the client (elapsed_ms: the call, not process
+# start-up); the wall clock only guards against a hang.
+elapsed() { sed -n 's/^elapsed_ms=//p' "$1"; }
+kill -STOP "$PID_B"
+t0=$(ms)
+cli --timeout 800 ping 127.0.0.1:$PB 2>"$T/err" && it_fail "stopped peer answered"
+el=$(elapsed "$T/err"); dt=$(( $(ms) - t0 ))
+[ -n "$el" ] && [ "$el" -lt 1800 ] && [ $dt -lt 8000 ] ||
+  it_fail "call to a stopped peer took ${el} ms (deadline 800; wall ${dt} ms)"
+grep -q "timed out" "$T/err" || it_fail "stopped peer: $(cat "$T/err")"
+echo "stopped peer: call failed after ${el} ms (deadline 800)"
+t0=$(ms)
+out=$(cli --timeout 800 fallback $ID 2 4096 65536 "$T/fb" 127.0.0.1:$PB 127.0.0.1:$PA 2>"$T/err") ||
+  it_fail "fallback read failed"
+el=$(elapsed "$T/err"); dt=$(( $(ms) - t0 ))
+[ "$out" = "copy=1" ] || it_fail "fallback read answered by '$out'"
+[ "$el" -lt 2500 ] && [ $dt -lt 8000 ] || it_fail "fallback read took ${el} ms (wall ${dt} ms)"
+echo "stopped peer: fallback read served by copy 1 after ${el} ms"
+cmp -s "$T/fb" <(dd if="$T/v2" bs=4096 skip=1 count=16 status=none) || it_fail "fallback data differs"
+kill -CONT "$PID_B"
+
+# Same with a slow peer (test-only injected latency).
+start_shadowd C --test-inject-latency-ms 5000
+t0=$(ms)
+out=$(cli --timeout 600 fallback $ID 1 0 1000 "$T/fb2" 127.0.0.1:$PORT_C 127.0.0.1:$PA 2>"$T/err") ||
+  it_fail "fallback read past a slow peer failed"
+el=$(elapsed "$T/err"); dt=$(( $(ms) - t0 ))
+[ "$out" = "copy=1" ] && [ "$el" -lt 2300 ] && [ $dt -lt 8000 ] ||
+  it_fail "slow-peer fallback: '$out' in ${el} ms (wall ${dt} ms)"
+echo "slow peer (5 s injected): fallback read served by copy 1 after ${el} ms (deadline 600)"
+cmp -s "$T/fb2" <(head -c 1000 "$T/v1") || it_fail "slow-peer fallback data differs"
+kill -9 "$PID_C" # its connection thread sleeps the injected 5 s; no need to wait
+
+# --capacity-read throttles reads: 3.5 MiB at 8 MB/s (0.8 MB burst) cannot
+# take less than ~0.36 s (unthrottled it takes well under that).
+start_shadowd D --capacity-read 8
+it_check "put v1 to D" cli put 127.0.0.1:$PORT_D $ID 1 "$T/v1" 2>/dev/null
+cli get 127.0.0.1:$PORT_D $ID 1 "$T/gotD" 2>"$T/err" || it_fail "throttled get failed"
+el=$(sed -n 's/elapsed_ms=//p' "$T/err")
+[ "$el" -ge 300 ] || it_fail "--capacity-read 8 served 3.5 MiB in ${el} ms"
+cmp -s "$T/v1" "$T/gotD" || it_fail "throttled copy differs"
+# --test-inject-error-rate 1 fails every request with EIO (and says so).
+start_shadowd E --test-inject-error-rate 1
+cli ping 127.0.0.1:$PORT_E 2>"$T/err" && it_fail "injected error not returned"
+grep -q "Input/output error" "$T/err" || it_fail "injected error: $(cat "$T/err")"
+grep -q "TEST FAULT INJECTION ON" "$LOG_E" || it_fail "fault injection not announced in the log"
+
+# Connections are bounded (--max-conns): one more is refused and logged,
+# and a slot frees when a connection ends.
+start_shadowd F --max-conns 2
+for k in 1 2; do
+  cli hold 127.0.0.1:$PORT_F 3000 >"$T/hold$k" 2>/dev/null &
+  IT_PIDS+=($!)
+done
+for _ in $(seq 100); do grep -q holding "$T/hold1" && grep -q holding "$T/hold2" && break; sleep 0.05; done
+grep -q holding "$T/hold2" || it_fail "holders did not connect"
+cli --timeout 1000 ping 127.0.0.1:$PORT_F 2>/dev/null && it_fail "connection over --max-conns accepted"
+grep -q "too many connections (2)" "$LOG_F" || it_fail "over-limit refusal not logged"
+wait "${IT_PIDS[@]: -2}"
+it_check "ping after holders left" cli ping 127.0.0.1:$PORT_F 2>/dev/null
+
+# Delete removes one version; the other stays.
+it_check "delete v1" cli delete 127.0.0.1:$PA $ID 1 2>/dev/null
+cli get 127.0.0.1:$PA $ID 1 "$T/gone" 2>/dev/null && it_fail "deleted version still readable"
+cli list 127.0.0.1:$PA 2>/dev/null | grep -q "^$ID 2 " || it_fail "version 2 lost by delete of 1"
+
+# SIGTERM: clean shutdown, exit status 0.
+kill -TERM "$PID_A"
+for _ in $(seq 100); do kill -0 "$PID_A" 2>/dev/null || break; sleep 0.05; done
+kill -0 "$PID_A" 2>/dev/null && it_fail "shadowd did not stop on SIGTERM"
+wait "$PID_A"; rc=$?
+[ $rc = 0 ] || it_fail "shadowd exit status $rc after SIGTERM"
+grep -q "stopped" "$LOG_A" || it_fail "no shutdown message"
+# No sanitizer report from any shadowd (ASan builds).
+grep -l "Sanitizer" "$T"/*.log && it_fail "sanitizer report in a shadowd log"
+echo "PASS sync_shadowd"

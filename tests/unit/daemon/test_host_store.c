@@ -1,0 +1,298 @@
+/* Unit tests of daemon/host_store: temp + rename, SHA-256 verification,
+ * path safety, ranged updates, budget, list/delete/stats. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/sha.h>
+
+#include "daemon/host_store.h"
+
+static const uint8_t ID[16] = {0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+#define NAME1 "deadbeef0102030405060708090a0b0c-0000000000000001"
+
+struct fx {
+	char dir[64];
+	struct daemon_store *s;
+};
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	strcpy(f->dir, "/tmp/net-store-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	assert_int_equal(daemon_store_open(f->dir, 0, &f->s), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	char cmd[128];
+	daemon_store_close(f->s);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+static int count_entries(const char *dir, const char *prefix)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.' && !strncmp(de->d_name, prefix, strlen(prefix)))
+			n++;
+	closedir(d);
+	return n;
+}
+
+static void put(struct daemon_store *s, uint64_t ver, const char *content)
+{
+	struct daemon_store_writer *w;
+	uint8_t sha[32];
+	size_t n = strlen(content);
+	SHA256((const unsigned char *)content, n, sha);
+	assert_int_equal(daemon_store_create(s, ID, ver, n, &w), 0);
+	assert_int_equal(daemon_store_writer_append(w, content, n), 0);
+	assert_int_equal(daemon_store_commit(w, sha), 0);
+}
+
+static void expect(struct daemon_store *s, uint64_t ver, const char *content)
+{
+	char buf[256];
+	uint8_t sha[32];
+	ssize_t n = daemon_store_read(s, ID, ver, 0, buf, sizeof(buf));
+	assert_int_equal(n, (ssize_t)strlen(content));
+	assert_memory_equal(buf, content, (size_t)n);
+	SHA256((const unsigned char *)content, strlen(content), sha);
+	assert_int_equal(daemon_store_verify(s, ID, ver, sha), 0);
+}
+
+/* A copy being written exists only under a temporary name; the real name
+ * appears at commit; abort leaves nothing. */
+static void test_temp_then_rename(void **state)
+{
+	struct fx *f = *state;
+	struct daemon_store_writer *w;
+	uint8_t sha[32];
+	SHA256((const unsigned char *)"hello", 5, sha);
+	assert_int_equal(daemon_store_create(f->s, ID, 1, 5, &w), 0);
+	assert_int_equal(daemon_store_writer_append(w, "hel", 3), 0);
+	assert_int_equal(count_entries(f->dir, "tmp."), 1);
+	assert_int_equal(count_entries(f->dir, NAME1), 0);
+	assert_int_equal(daemon_store_read(f->s, ID, 1, 0, (char[8]){0}, 8), -ENOENT);
+	assert_int_equal(daemon_store_writer_append(w, "lo", 2), 0);
+	assert_int_equal(daemon_store_commit(w, sha), 0);
+	assert_int_equal(count_entries(f->dir, "tmp."), 0);
+	assert_int_equal(count_entries(f->dir, NAME1), 1);
+	expect(f->s, 1, "hello");
+
+	assert_int_equal(daemon_store_create(f->s, ID, 2, 5, &w), 0);
+	daemon_store_abort(w);
+	assert_int_equal(count_entries(f->dir, "tmp."), 0);
+	assert_int_equal(count_entries(f->dir, "deadbeef"), 1);
+	daemon_store_abort(NULL);
+}
+
+/* A copy whose SHA-256 does not match is refused, leaves no file, and the
+ * existing copy of the same and of older versions stays valid. */
+static void test_sha_mismatch_keeps_old(void **state)
+{
+	struct fx *f = *state;
+	struct daemon_store_writer *w;
+	uint8_t bad[32] = {0};
+	put(f->s, 1, "version one");
+	assert_int_equal(daemon_store_create(f->s, ID, 1, 11, &w), 0);
+	assert_int_equal(daemon_store_writer_append(w, "VERSION ONE", 11), 0);
+	assert_int_equal(daemon_store_commit(w, bad), -EBADMSG);
+	expect(f->s, 1, "version one");
+	assert_int_equal(daemon_store_create_from(f->s, ID, 1, 2, 11, &w), 0);
+	assert_int_equal(daemon_store_writer_write(w, 0, "V", 1), 0);
+	assert_int_equal(daemon_store_commit(w, bad), -EBADMSG);
+	assert_int_equal(daemon_store_read(f->s, ID, 2, 0, (char[8]){0}, 8), -ENOENT);
+	assert_int_equal(count_entries(f->dir, "tmp."), 0);
+	expect(f->s, 1, "version one");
+	assert_int_equal(daemon_store_verify(f->s, ID, 1, bad), -EBADMSG);
+}
+
+/* A ranged update starts from the base copy, may grow or shrink it, refuses
+ * writes past the declared size, and keeps the base (stale) copy. */
+static void test_ranged_update(void **state)
+{
+	struct fx *f = *state;
+	struct daemon_store_writer *w;
+	uint8_t sha[32];
+	put(f->s, 1, "0123456789");
+	SHA256((const unsigned char *)"01ab456789XY", 12, sha);
+	assert_int_equal(daemon_store_create_from(f->s, ID, 1, 2, 12, &w), 0);
+	assert_int_equal(daemon_store_writer_write(w, 2, "ab", 2), 0);
+	assert_int_equal(daemon_store_writer_write(w, 10, "XY", 2), 0);
+	assert_int_equal(daemon_store_writer_write(w, 11, "XY", 2), -ERANGE);
+	assert_int_equal(daemon_store_writer_write(w, UINT64_MAX, "X", 1), -ERANGE);
+	assert_int_equal(daemon_store_writer_append(w, "X", 1), -EINVAL); /* not sequential */
+	assert_int_equal(daemon_store_commit(w, sha), 0);
+	expect(f->s, 2, "01ab456789XY");
+	expect(f->s, 1, "0123456789");
+	SHA256((const unsigned char *)"01a", 3, sha);
+	assert_int_equal(daemon_store_create_from(f->s, ID, 2, 3, 3, &w), 0);
+	assert_int_equal(daemon_store_commit(w, sha), 0);
+	expect(f->s, 3, "01a");
+	assert_int_equal(daemon_store_create_from(f->s, ID, 9, 10, 3, &w), -ENOENT);
+	assert_int_equal(daemon_store_create_from(f->s, ID, 3, 3, 3, &w), -EINVAL);
+}
+
+/* Nothing outside the store is read or written: a symlink planted under a
+ * copy's name is not followed (read fails, a new copy replaces the link
+ * itself and the target is untouched); strangers are ignored; leftovers of a
+ * crash are removed at open. */
+static void test_path_safety(void **state)
+{
+	struct fx *f = *state;
+	char outside[96], link[160], stranger[160], tmpfile[160], buf[64];
+	snprintf(outside, sizeof(outside), "%s.outside", f->dir);
+	FILE *o = fopen(outside, "w");
+	fputs("secret", o);
+	fclose(o);
+	snprintf(link, sizeof(link), "%s/" NAME1, f->dir);
+	assert_int_equal(symlink(outside, link), 0);
+	assert_int_equal(daemon_store_read(f->s, ID, 1, 0, buf, sizeof(buf)), -ELOOP);
+	int fd;
+	assert_int_equal(daemon_store_open_copy(f->s, ID, 1, &fd, NULL), -ELOOP);
+	struct daemon_store_entry *v;
+	size_t n;
+	assert_int_equal(daemon_store_list(f->s, &v, &n), 0);
+	assert_int_equal(n, 0);
+	free(v);
+	put(f->s, 1, "replaced");
+	expect(f->s, 1, "replaced");
+	o = fopen(outside, "r");
+	assert_non_null(fgets(buf, sizeof(buf), o));
+	fclose(o);
+	assert_string_equal(buf, "secret");
+	unlink(outside);
+
+	snprintf(stranger, sizeof(stranger), "%s/README", f->dir);
+	o = fopen(stranger, "w");
+	fclose(o);
+	snprintf(tmpfile, sizeof(tmpfile), "%s/tmp." NAME1 ".99", f->dir);
+	o = fopen(tmpfile, "w");
+	fclose(o);
+	daemon_store_close(f->s);
+	assert_int_equal(daemon_store_open(f->dir, 0, &f->s), 0);
+	assert_int_equal(access(tmpfile, F_OK), -1);
+	assert_int_equal(access(stranger, F_OK), 0);
+	struct daemon_store_stats st;
+	daemon_store_stats(f->s, &st);
+	assert_int_equal(st.copies, 1);
+	assert_int_equal(st.used_bytes, 8);
+}
+
+/* The space budget refuses a copy that does not fit, counting copies being
+ * written; deleting frees space. list/delete/stats agree. */
+static void test_budget_list_delete(void **state)
+{
+	struct fx *f = *state;
+	struct daemon_store_writer *w1, *w2;
+	struct daemon_store_stats st;
+	struct daemon_store_entry *v;
+	size_t n;
+	daemon_store_close(f->s);
+	assert_int_equal(daemon_store_open(f->dir, 100, &f->s), 0);
+	put(f->s, 1, "0123456789");
+	put(f->s, 2, "abcdefghijklmnopqrst");
+	daemon_store_stats(f->s, &st);
+	assert_int_equal(st.used_bytes, 30);
+	assert_int_equal(st.copies, 2);
+	assert_int_equal(daemon_store_create(f->s, ID, 3, 60, &w1), 0);
+	assert_int_equal(daemon_store_create(f->s, ID, 4, 20, &w2), -ENOSPC);
+	daemon_store_abort(w1);
+	assert_int_equal(daemon_store_create(f->s, ID, 4, 71, &w2), -ENOSPC);
+	assert_int_equal(daemon_store_list(f->s, &v, &n), 0);
+	assert_int_equal(n, 2);
+	assert_true((v[0].version == 1 && v[0].size == 10) ||
+		    (v[0].version == 2 && v[0].size == 20));
+	free(v);
+	assert_int_equal(daemon_store_delete(f->s, ID, 7), -ENOENT);
+	assert_int_equal(daemon_store_delete(f->s, ID, DAEMON_STORE_ALL_VERSIONS), 0);
+	daemon_store_stats(f->s, &st);
+	assert_int_equal(st.used_bytes, 0);
+	assert_int_equal(st.copies, 0);
+	assert_int_equal(daemon_store_delete(f->s, ID, DAEMON_STORE_ALL_VERSIONS), -ENOENT);
+	assert_int_equal(daemon_store_create(f->s, ID, 4, 100, &w2), 0);
+	daemon_store_abort(w2);
+}
+
+/* A local first copy from an fd (copy_file_range) is verified like any other:
+ * right digest -> valid copy; wrong digest or short source -> refused. */
+static void test_create_from_fd(void **state)
+{
+	struct fx *f = *state;
+	struct daemon_store_writer *w;
+	char src[96];
+	uint8_t sha[32], bad[32] = {0};
+	snprintf(src, sizeof(src), "%s.src", f->dir);
+	FILE *o = fopen(src, "w");
+	fputs("origin bytes", o);
+	fclose(o);
+	int fd = open(src, O_RDONLY);
+	SHA256((const unsigned char *)"origin bytes", 12, sha);
+	assert_int_equal(daemon_store_create_from_fd(f->s, ID, 1, fd, 12, &w), 0);
+	assert_int_equal(daemon_store_commit(w, sha), 0);
+	expect(f->s, 1, "origin bytes");
+	assert_int_equal(daemon_store_create_from_fd(f->s, ID, 2, fd, 12, &w), 0);
+	assert_int_equal(daemon_store_commit(w, bad), -EBADMSG);
+	assert_int_equal(daemon_store_create_from_fd(f->s, ID, 3, fd, 13, &w), -EIO);
+	assert_int_equal(count_entries(f->dir, "tmp."), 0);
+	close(fd);
+	unlink(src);
+}
+
+/* A copy larger than the filesystem's free space is refused up front. */
+static void test_larger_than_disk(void **state)
+{
+	struct fx *f = *state;
+	struct daemon_store_writer *w;
+	assert_int_equal(daemon_store_create(f->s, ID, 1, 1ull << 49, &w), -ENOSPC);
+	assert_int_equal(count_entries(f->dir, "tmp."), 0);
+}
+
+/* Reads past the end return short counts, then 0. */
+static void test_read_ranges(void **state)
+{
+	struct fx *f = *state;
+	char buf[16];
+	put(f->s, 5, "abcdef");
+	assert_int_equal(daemon_store_read(f->s, ID, 5, 4, buf, sizeof(buf)), 2);
+	assert_memory_equal(buf, "ef", 2);
+	assert_int_equal(daemon_store_read(f->s, ID, 5, 6, buf, sizeof(buf)), 0);
+	assert_int_equal(daemon_store_read(f->s, ID, 5, 1000, buf, sizeof(buf)), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_temp_then_rename, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sha_mismatch_keeps_old, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_ranged_update, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_path_safety, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_budget_list_delete, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_read_ranges, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_create_from_fd, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_larger_than_disk, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Runs shadow-eval on a small slice of the CloudPhysics VM trace (tests/data)
+# and checks the machine-readable last line: its format, sane values (the
+# predictor beats seasonal naive, coverages ordered and plausible), and that
+# bad input gets a clear error and a non-zero status.
+set -euo pipefail
+EVAL=$1 DATA=$2
+tmp=$(mktemp -d /tmp/pred-eval-check.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+
+"$EVAL" "$DATA" --bucket 1800 --season 48 --train 192 --steps 300 \
+	--min-steps 300 >"$tmp/out"
+last=$(tail -n 1 "$tmp/out")
+echo "$last"
+num='[0-9]+\.[0-9]+'
+re="^eval: mase=($num) mase_median=($num) snaive_mase=($num) cover80=($num) cover95=($num) precision=($num) recall=($num) anticipated=($num) lead=($num) seconds=($num)$"
+[[ $last =~ $re ]] || { echo "bad last line format"; exit 1; }
+m=${BASH_REMATCH[1]} sn=${BASH_REMATCH[3]} c80=${BASH_REMATCH[4]}
+c95=${BASH_REMATCH[5]} sec=${BASH_REMATCH[10]}
+awk -v m="$m" -v sn="$sn" -v c80="$c80" -v c95="$c95" -v s="$sec" 'BEGIN {
+	ok = m > 0 && m < sn && c80 > 0.6 && c80 < 0.95 && c95 > c80 &&
+	     c95 <= 1 && s < 10
+	exit ok ? 0 : 1 }' || { echo "implausible values"; exit 1; }
+
+# The classifier's probability (--exceed classifier) and the PR table: same
+# last-line format, one "pr" row per threshold; an unknown method is refused.
+"$EVAL" "$DATA" --bucket 1800 --season 48 --train 192 --steps 300 \
+	--min-steps 300 --exceed classifier --pr-table >"$tmp/cls"
+[[ $(tail -n 1 "$tmp/cls") =~ $re ]] || { echo "classifier last line"; exit 1; }
+[[ $(grep -c '^pr ' "$tmp/cls") -eq 15 ]] || { echo "pr table rows"; exit 1; }
+if "$EVAL" "$DATA" --bucket 1800 --season 48 --train 192 --exceed bogus \
+	2>"$tmp/err"; then
+	echo "bad --exceed accepted"; exit 1
+fi
+grep -q "bad value 'bogus' for --exceed" "$tmp/err"
+
+# Bucketing: 5-minute samples starting 35 minutes into an hour, 60 hours:
+# the partial first and last hours are dropped (59 full hours remain), and
+# each hour holds the sum of its 12 samples.
+awk 'BEGIN { print "timestamp,key,count";
+	for (i = 0; i < 720; i++) { t = 2100 + 300 * i;
+		print t ",a," 1; print t ",b," (int(t / 3600) % 24) } }' >"$tmp/five.csv"
+"$EVAL" "$tmp/five.csv" --bucket 3600 --season 24 --train 30 >"$tmp/five.out"
+head -n 1 "$tmp/five.out" | grep -q \
+	"59 steps of 3600s, partial first bucket dropped, partial last bucket dropped" ||
+	{ echo "bucketing"; head -n 1 "$tmp/five.out"; exit 1; }
+# The run over it completes with its machine-readable last line.
+grep -q "^eval: " "$tmp/five.out"
+
+# Bad input: missing file, malformed row, bad option -> non-zero + message.
+if "$EVAL" "$tmp/none.csv" --bucket 60 --season 1 --train 5 2>"$tmp/err"; then
+	echo "missing file accepted"; exit 1
+fi
+grep -q "none.csv" "$tmp/err"
+printf 'timestamp,key,count\n1,a,1\n2,a,NaN\nx,b,1\n' >"$tmp/bad.csv"
+if "$EVAL" "$tmp/bad.csv" --bucket 60 --season 1 --train 5 2>"$tmp/err"; then
+	echo "malformed CSV accepted"; exit 1
+fi
+grep -q "bad.csv:3" "$tmp/err"
+if "$EVAL" "$DATA" --bucket -5 --season 48 --train 192 2>"$tmp/err"; then
+	echo "negative bucket accepted"; exit 1
+fi
+grep -q "bad value" "$tmp/err"
+echo "ok"

@@ -1,0 +1,464 @@
+/* Unit tests of predictor/series_store: round trips, roll-up, retention,
+ * top-N, schema versioning, fallback ids, and crash consistency under kill -9. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "predictor/series_store.h"
+#include "tests/unit/tmpdir.h"
+
+static void make_id(uint8_t id[PRED_ID_LEN], unsigned n)
+{
+	memset(id, 0, PRED_ID_LEN);
+	id[0] = 0xab;
+	memcpy(id + 10, &n, sizeof(n));
+	id[6] = 0x40; /* looks like a v4 uuid */
+	id[8] = 0x80;
+}
+
+static struct pred_file_bucket fb(unsigned n, const char *path, int64_t start, uint64_t reads)
+{
+	struct pred_file_bucket b;
+	memset(&b, 0, sizeof(b));
+	make_id(b.id, n);
+	b.path = path;
+	b.start = start;
+	b.c.opens = 1;
+	b.c.reads = reads;
+	b.c.read_bytes = reads * 4096;
+	b.c.clients = 1 + (uint32_t)(reads % 3);
+	b.c.lat_sum_ns = reads * 1000;
+	b.c.lat_count = reads;
+	b.c.lat_max_ns = 5000 + reads;
+	b.c.lat_hist[0] = reads;
+	return b;
+}
+
+static struct pred_store_tiers small_tiers(void)
+{
+	struct pred_store_tiers t = {.n = 3,
+				     .width_s = {10, 60, 300},
+				     .keep_s = {120, 600, 3600}};
+	return t;
+}
+
+static struct pred_store *open_rw(const char *dir, const struct pred_store_tiers *t)
+{
+	struct pred_store *st = NULL;
+	char err[256];
+	int rc = pred_store_open(dir, t, false, &st, err, sizeof(err));
+	if (rc)
+		fprintf(stderr, "open: %s\n", err);
+	assert_int_equal(rc, 0);
+	return st;
+}
+
+/* Buckets of two files and of the host read back exactly as written; a
+ * second flush to the same bucket adds to it; paths and ids resolve. */
+static void test_round_trip(void **state)
+{
+	(void)state;
+	char *dir = tmpdir_make("store");
+	struct pred_store *st = open_rw(dir, NULL);
+	struct pred_file_bucket b[2] = {fb(1, "a/x", 600, 100), fb(2, "b", 600, 10)};
+	struct pred_disk_bucket disks[2] = {{.device = "sda", .reads = 5, .read_bytes = 4096},
+					    {.device = "sdb", .writes = 7}};
+	struct pred_host_bucket h = {.start = 600, .cpu_pct = 12.5, .mem_total_kb = 1000,
+				     .mem_avail_kb = 400, .net_rx_bytes = 9, .net_tx_bytes = 8,
+				     .inflight_max = 3, .inflight_avg = 1.5, .tail_events = 4,
+				     .ndisks = 2, .disks = disks};
+	assert_int_equal(pred_store_flush(st, b, 2, &h, 660), 0);
+	b[0].path = NULL; /* keeps the stored path */
+	assert_int_equal(pred_store_flush(st, b, 1, NULL, 661), 0);
+
+	struct pred_file_bucket *s = NULL;
+	size_t n = 0;
+	assert_int_equal(pred_store_file_series(st, b[0].id, 0, 0, 100000, &s, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(s[0].start, 600);
+	assert_int_equal(s[0].width, 60);
+	assert_string_equal(s[0].path, "a/x");
+	assert_int_equal(s[0].c.opens, 2);
+	assert_int_equal(s[0].c.reads, 200);
+	assert_int_equal(s[0].c.read_bytes, 200 * 4096);
+	assert_int_equal(s[0].c.clients, 2);
+	assert_int_equal(s[0].c.lat_max_ns, 5100);
+	assert_int_equal(s[0].c.lat_hist[0], 200);
+	pred_file_buckets_free(s, n);
+
+	uint8_t id[PRED_ID_LEN];
+	assert_int_equal(pred_store_file_lookup_path(st, "b", id), 0);
+	assert_memory_equal(id, b[1].id, PRED_ID_LEN);
+	assert_int_equal(pred_store_file_lookup_path(st, "nope", id), -ENOENT);
+	char *path = NULL;
+	assert_int_equal(pred_store_file_path(st, b[0].id, &path), 0);
+	assert_string_equal(path, "a/x");
+	free(path);
+
+	struct pred_host_bucket *hs = NULL;
+	assert_int_equal(pred_store_host_series(st, 0, 0, 100000, &hs, &n), 0);
+	assert_int_equal(n, 1);
+	assert_true(hs[0].cpu_pct == 12.5);
+	assert_int_equal(hs[0].mem_avail_kb, 400);
+	assert_int_equal(hs[0].inflight_max, 3);
+	assert_int_equal(hs[0].tail_events, 4);
+	assert_int_equal(hs[0].ndisks, 2);
+	assert_string_equal(hs[0].disks[0].device, "sda");
+	assert_int_equal(hs[0].disks[0].read_bytes, 4096);
+	assert_int_equal(hs[0].disks[1].writes, 7);
+	pred_host_buckets_free(hs, n);
+	uint64_t files = 0;
+	assert_int_equal(pred_store_file_count(st, &files), 0);
+	assert_int_equal(files, 2);
+	pred_store_close(st);
+	tmpdir_remove(dir);
+}
+
+/* Top-N orders files by the chosen total over the window and honours N and
+ * the window bounds. */
+static void test_top_n(void **state)
+{
+	(void)state;
+	char *dir = tmpdir_make("top");
+	struct pred_store *st = open_rw(dir, NULL);
+	struct pred_file_bucket b[4] = {fb(1, "one", 0, 5), fb(2, "two", 0, 50), fb(3, "three", 60, 20),
+					fb(2, "two", 60, 1)};
+	b[2].c.opens = 9;
+	assert_int_equal(pred_store_flush(st, b, 4, NULL, 120), 0);
+	struct pred_top_entry *t = NULL;
+	size_t n = 0;
+	assert_int_equal(pred_store_top(st, 0, 0, 120, 2, PRED_TOP_READS, &t, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(t[0].path, "two");
+	assert_int_equal(t[0].c.reads, 51);
+	assert_string_equal(t[1].path, "three");
+	pred_top_entries_free(t, n);
+	assert_int_equal(pred_store_top(st, 0, 0, 120, 10, PRED_TOP_OPENS, &t, &n), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(t[0].path, "three");
+	pred_top_entries_free(t, n);
+	/* Window [60, 120) excludes the first bucket. */
+	assert_int_equal(pred_store_top(st, 0, 60, 120, 10, PRED_TOP_READS, &t, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(t[0].path, "three");
+	assert_int_equal(t[1].c.reads, 1);
+	pred_top_entries_free(t, n);
+	assert_int_equal(pred_store_top(st, 0, 0, 120, 0, PRED_TOP_READS, &t, &n), -EINVAL);
+	assert_int_equal(pred_store_top(st, 7, 0, 120, 3, PRED_TOP_READS, &t, &n), -EINVAL);
+	pred_store_close(st);
+	tmpdir_remove(dir);
+}
+
+/* Complete coarse buckets are sums of the fine ones (clients and latency max
+ * take the max); maintaining twice never counts twice; the incomplete coarse
+ * bucket is not rolled up yet. */
+static void test_downsampling(void **state)
+{
+	(void)state;
+	char *dir = tmpdir_make("down");
+	struct pred_store_tiers t = small_tiers();
+	struct pred_store *st = open_rw(dir, &t);
+	for (int64_t s = 0; s < 130; s += 10) { /* 13 tier-0 buckets: 0..120 */
+		struct pred_file_bucket b = fb(1, "f", s, (uint64_t)s / 10 + 1);
+		struct pred_host_bucket h = {.start = s, .cpu_pct = (double)s, .net_rx_bytes = 10,
+					     .inflight_max = (uint32_t)s};
+		assert_int_equal(pred_store_flush(st, &b, 1, &h, s + 10), 0);
+	}
+	assert_int_equal(pred_store_maintain(st, 130), 0);
+	assert_int_equal(pred_store_maintain(st, 130), 0);
+	struct pred_file_bucket *s = NULL;
+	size_t n = 0;
+	uint8_t id[PRED_ID_LEN];
+	make_id(id, 1);
+	assert_int_equal(pred_store_file_series(st, id, 1, 0, 1000, &s, &n), 0);
+	assert_int_equal(n, 2); /* [0,60) and [60,120); [120,180) is incomplete */
+	assert_int_equal(s[0].start, 0);
+	assert_int_equal(s[0].width, 60);
+	assert_int_equal(s[0].c.reads, 1 + 2 + 3 + 4 + 5 + 6);
+	assert_int_equal(s[0].c.opens, 6);
+	assert_int_equal(s[1].c.reads, 7 + 8 + 9 + 10 + 11 + 12);
+	assert_int_equal(s[1].c.clients, 3); /* max over (reads % 3) + 1 */
+	assert_int_equal(s[1].c.lat_max_ns, 5012);
+	pred_file_buckets_free(s, n);
+	struct pred_host_bucket *h = NULL;
+	assert_int_equal(pred_store_host_series(st, 1, 0, 1000, &h, &n), 0);
+	assert_int_equal(n, 2);
+	assert_true(h[0].cpu_pct == 25.0); /* mean of 0..50 */
+	assert_int_equal(h[0].net_rx_bytes, 60);
+	assert_int_equal(h[1].inflight_max, 110);
+	pred_host_buckets_free(h, n);
+	/* Tier 2 (300 s) has no complete bucket yet. */
+	assert_int_equal(pred_store_file_series(st, id, 2, 0, 1000, &s, &n), 0);
+	assert_int_equal(n, 0);
+	assert_null(s);
+	/* Later, the rest rolls up: [120,180) into tier 1 and [0,300) into tier 2. */
+	assert_int_equal(pred_store_maintain(st, 300), 0);
+	assert_int_equal(pred_store_file_series(st, id, 2, 0, 1000, &s, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(s[0].c.reads, 13 * 14 / 2);
+	pred_file_buckets_free(s, n);
+	pred_store_close(st);
+	tmpdir_remove(dir);
+}
+
+/* Each tier keeps only its retention window; coarse tiers keep what fine
+ * tiers dropped; a file with no recent activity is forgotten. */
+static void test_retention(void **state)
+{
+	(void)state;
+	char *dir = tmpdir_make("ret");
+	struct pred_store_tiers t = small_tiers();
+	struct pred_store *st = open_rw(dir, &t);
+	for (int64_t s = 0; s < 600; s += 10) {
+		struct pred_file_bucket b = fb(1, "f", s, 1);
+		assert_int_equal(pred_store_flush(st, &b, 1, NULL, s + 10), 0);
+		assert_int_equal(pred_store_maintain(st, s + 10), 0);
+	}
+	struct pred_file_bucket *s = NULL;
+	size_t n = 0;
+	uint8_t id[PRED_ID_LEN];
+	make_id(id, 1);
+	assert_int_equal(pred_store_file_series(st, id, 0, 0, 100000, &s, &n), 0);
+	assert_int_equal(n, 12); /* 120 s of 10 s buckets: starts 480..590 */
+	assert_int_equal(s[0].start, 480);
+	pred_file_buckets_free(s, n);
+	assert_int_equal(pred_store_file_series(st, id, 1, 0, 100000, &s, &n), 0);
+	assert_int_equal(n, 10); /* [0,600) in 60 s buckets */
+	uint64_t total = 0;
+	for (size_t i = 0; i < n; i++)
+		total += s[i].c.reads;
+	assert_int_equal(total, 60);
+	pred_file_buckets_free(s, n);
+	/* After the longest retention, the file and all its buckets are gone. */
+	assert_int_equal(pred_store_maintain(st, 600 + 3600 + 300), 0);
+	uint64_t files = 9;
+	assert_int_equal(pred_store_file_count(st, &files), 0);
+	assert_int_equal(files, 0);
+	for (int tier = 0; tier < 3; tier++) {
+		assert_int_equal(pred_store_file_series(st, id, tier, 0, 100000, &s, &n), 0);
+		assert_int_equal(n, 0);
+	}
+	pred_store_close(st);
+	tmpdir_remove(dir);
+}
+
+/* A store written by another schema version is refused with a clear error;
+ * a missing store is ENOENT for readers; bad tiers are EINVAL. */
+static void test_schema_and_errors(void **state)
+{
+	(void)state;
+	char *dir = tmpdir_make("schema");
+	struct pred_store *st = NULL;
+	char err[256] = "";
+	assert_int_equal(pred_store_open(dir, NULL, true, &st, err, sizeof(err)), -ENOENT);
+	assert_null(st);
+	assert_non_null(strstr(err, "no series store"));
+	struct pred_store_tiers t = small_tiers();
+	t.width_s[1] = 25; /* not a multiple of 10 */
+	assert_int_equal(pred_store_open(dir, &t, false, &st, err, sizeof(err)), -EINVAL);
+	t = small_tiers();
+	t.keep_s[0] = 30; /* shorter than one tier-1 bucket */
+	assert_int_equal(pred_store_tiers_check(&t), -EINVAL);
+
+	st = open_rw(dir, NULL);
+	pred_store_close(st);
+	char path[512];
+	snprintf(path, sizeof(path), "%s/%s", dir, PRED_STORE_DB_NAME);
+	sqlite3 *db = NULL;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 7", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(pred_store_open(dir, NULL, false, &st, err, sizeof(err)), -EPROTO);
+	assert_non_null(strstr(err, "schema version 7"));
+	assert_int_equal(pred_store_open(dir, NULL, true, &st, err, sizeof(err)), -EPROTO);
+
+	/* Garbage instead of a database. */
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("this is not sqlite, just some text that is long enough to matter......\n", f);
+	fclose(f);
+	unlink(strcat(strcpy(err, path), "-wal"));
+	assert_int_equal(pred_store_open(dir, NULL, true, &st, err, sizeof(err)), -EPROTO);
+	assert_non_null(strstr(err, "not a readable series store"));
+	tmpdir_remove(dir);
+}
+
+/* Without xattrs, a path keeps the first id given to it, and a rename keeps
+ * the id with the new path. */
+static void test_path_fallback(void **state)
+{
+	(void)state;
+	char *dir = tmpdir_make("path");
+	struct pred_store *st = open_rw(dir, NULL);
+	uint8_t p1[PRED_ID_LEN], p2[PRED_ID_LEN], got[PRED_ID_LEN];
+	make_id(p1, 11);
+	make_id(p2, 12);
+	assert_int_equal(pred_store_resolve_path(st, "d/f", p1, 100, got), 0);
+	assert_memory_equal(got, p1, PRED_ID_LEN);
+	assert_int_equal(pred_store_resolve_path(st, "d/f", p2, 101, got), 0);
+	assert_memory_equal(got, p1, PRED_ID_LEN);
+	assert_int_equal(pred_store_rename_path(st, "d/f", "d/g"), 0);
+	assert_int_equal(pred_store_resolve_path(st, "d/g", p2, 102, got), 0);
+	assert_memory_equal(got, p1, PRED_ID_LEN);
+	pred_store_close(st);
+	tmpdir_remove(dir);
+}
+
+/* A reader opened read-only sees what a live writer has committed (WAL). */
+static void test_reader_beside_writer(void **state)
+{
+	(void)state;
+	char *dir = tmpdir_make("wal");
+	struct pred_store *w = open_rw(dir, NULL);
+	struct pred_file_bucket b = fb(1, "f", 60, 3);
+	assert_int_equal(pred_store_flush(w, &b, 1, NULL, 120), 0);
+	struct pred_store *r = NULL;
+	char err[256];
+	assert_int_equal(pred_store_open(dir, NULL, true, &r, err, sizeof(err)), 0);
+	struct pred_file_bucket *s = NULL;
+	size_t n = 0;
+	assert_int_equal(pred_store_file_series(r, b.id, 0, 0, 1000, &s, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(s[0].c.reads, 3);
+	pred_file_buckets_free(s, n);
+	b.start = 120;
+	assert_int_equal(pred_store_flush(w, &b, 1, NULL, 180), 0);
+	assert_int_equal(pred_store_file_series(r, b.id, 0, 0, 1000, &s, &n), 0);
+	assert_int_equal(n, 2);
+	pred_file_buckets_free(s, n);
+	assert_int_equal(pred_store_flush(r, &b, 1, NULL, 180), -EROFS);
+	pred_store_close(r);
+	pred_store_close(w);
+	tmpdir_remove(dir);
+}
+
+#define CRASH_FILES 300
+
+static void crash_child(const char *dir, int fd)
+{
+	struct pred_store *st = NULL;
+	if (pred_store_open(dir, NULL, false, &st, NULL, 0))
+		_exit(3);
+	static struct pred_file_bucket b[CRASH_FILES];
+	for (int64_t bucket = 0;; bucket++) {
+		for (unsigned i = 0; i < CRASH_FILES; i++)
+			b[i] = fb(i, "crash/file", bucket * 60, (uint64_t)bucket + 1);
+		if (pred_store_flush(st, b, CRASH_FILES, NULL, bucket * 60 + 60))
+			_exit(4);
+		if (write(fd, &bucket, sizeof(bucket)) != sizeof(bucket))
+			_exit(5);
+	}
+}
+
+/* kill -9 in the middle of flushing: the database opens, passes sqlite's
+ * integrity check, holds every bucket whose flush completed, and no bucket
+ * is half written. */
+static void test_crash_consistency(void **state)
+{
+	(void)state;
+	char *dir = tmpdir_make("crash");
+	for (int round = 0; round < 3; round++) {
+		int p[2];
+		assert_int_equal(pipe(p), 0);
+		pid_t pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			close(p[0]);
+			crash_child(dir, p[1]);
+		}
+		close(p[1]);
+		int64_t done = -1, v;
+		for (int k = 0; k < 4 + round * 3; k++) {
+			assert_int_equal(read(p[0], &v, sizeof(v)), sizeof(v));
+			done = v;
+		}
+		kill(pid, SIGKILL);
+		int status;
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFSIGNALED(status));
+		while (read(p[0], &v, sizeof(v)) == sizeof(v)) /* reports before the kill */
+			done = v;
+		close(p[0]);
+
+		struct pred_store *st = NULL;
+		char err[256];
+		assert_int_equal(pred_store_open(dir, NULL, true, &st, err, sizeof(err)), 0);
+		for (unsigned i = 0; i < CRASH_FILES; i += 37) {
+			uint8_t id[PRED_ID_LEN];
+			make_id(id, i);
+			struct pred_file_bucket *s = NULL;
+			size_t n = 0;
+			assert_int_equal(pred_store_file_series(st, id, 0, 0, 1 << 30, &s, &n), 0);
+			assert_true((int64_t)n >= done + 1);
+			pred_file_buckets_free(s, n);
+		}
+		struct pred_top_entry *t = NULL;
+		size_t n = 0;
+		/* Per bucket: either every file's row or none (all have equal counts). */
+		assert_int_equal(pred_store_top(st, 0, 0, 1 << 30, CRASH_FILES + 1, PRED_TOP_READS, &t, &n), 0);
+		assert_int_equal(n, CRASH_FILES);
+		for (size_t i = 1; i < n; i++)
+			assert_int_equal(t[i].c.reads, t[0].c.reads);
+		pred_top_entries_free(t, n);
+		pred_store_close(st);
+
+		char path[512];
+		snprintf(path, sizeof(path), "%s/%s", dir, PRED_STORE_DB_NAME);
+		sqlite3 *db = NULL;
+		assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+		sqlite3_stmt *s = NULL;
+		assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &s, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+		assert_string_equal((const char *)sqlite3_column_text(s, 0), "ok");
+		sqlite3_finalize(s);
+		sqlite3_close(db);
+	}
+	tmpdir_remove(dir);
+}
+
+/* Tier specifications parse into widths and retentions; malformed or
+ * inconsistent ones are refused. */
+static void test_tiers_parse(void **state)
+{
+	(void)state;
+	struct pred_store_tiers t;
+	assert_int_equal(pred_store_tiers_parse("1m:2d/15m:30d/1h:1y", &t), 0);
+	assert_int_equal(t.n, 3);
+	assert_int_equal(t.width_s[0], 60);
+	assert_int_equal(t.keep_s[0], 2 * 86400);
+	assert_int_equal(t.width_s[2], 3600);
+	assert_int_equal(t.keep_s[2], 365 * 86400);
+	assert_int_equal(pred_store_tiers_parse("10:1h", &t), 0);
+	assert_int_equal(t.n, 1);
+	assert_int_equal(t.width_s[0], 10);
+	const char *bad[] = {"", "1m", "1m:", ":2d", "1m:2d/", "1m:2d/90s:1d", "0:1d", "1x:1d",
+			     "1m:2d/15m:30d/1h:1y/2h:2y/4h:3y", "-1:1d", "1m:30s", "99999999999:1d"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(pred_store_tiers_parse(bad[i], &t), -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_top_n),
+		cmocka_unit_test(test_downsampling),
+		cmocka_unit_test(test_retention),
+		cmocka_unit_test(test_schema_and_errors),
+		cmocka_unit_test(test_path_fallback),
+		cmocka_unit_test(test_reader_beside_writer),
+		cmocka_unit_test(test_crash_consistency),
+		cmocka_unit_test(test_tiers_parse),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

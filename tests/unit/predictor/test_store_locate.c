@@ -1,0 +1,90 @@
+/* Unit tests of predictor/store_locate: a registered mount is found from
+ * its mountpoint, from paths below it (existing or not) and from its state
+ * directory; unregistered paths are ENOENT. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "predictor/series_store.h"
+#include "predictor/store_locate.h"
+#include "tests/unit/tmpdir.h"
+
+/* Registration and every way of finding a mount again. */
+static void test_register_and_locate(void **state)
+{
+	(void)state;
+	char *root = tmpdir_make("locate");
+	char run[512], mnt[512], back[512], st[512], sub[600], p[700];
+	snprintf(run, sizeof(run), "%s/run", root);
+	snprintf(mnt, sizeof(mnt), "%s/m%%nt", root); /* a '%' in the name */
+	snprintf(back, sizeof(back), "%s/backing", root);
+	snprintf(st, sizeof(st), "%s/state", root);
+	mkdir(mnt, 0755);
+	mkdir(back, 0755);
+	mkdir(st, 0755);
+	setenv("SHADOWFS_RUN_DIR", run, 1);
+	assert_int_equal(pred_locate_register(mnt, back, st, 1234), 0);
+
+	struct pred_location loc;
+	assert_int_equal(pred_locate(mnt, &loc), 0);
+	assert_string_equal(loc.state_dir, st);
+	assert_string_equal(loc.backing, back);
+	assert_string_equal(loc.rel, "");
+	assert_int_equal(loc.pid, 1234);
+	snprintf(sub, sizeof(sub), "%s/d", mnt);
+	mkdir(sub, 0755);
+	snprintf(p, sizeof(p), "%s/d/../d/missing-file", mnt);
+	assert_int_equal(pred_locate(p, &loc), 0);
+	assert_string_equal(loc.rel, "d/missing-file");
+	assert_string_equal(loc.mountpoint, mnt);
+
+	/* A state directory is recognised by its database. */
+	struct pred_store *s = NULL;
+	assert_int_equal(pred_store_open(st, NULL, false, &s, NULL, 0), 0);
+	pred_store_close(s);
+	assert_int_equal(pred_locate(st, &loc), 0);
+	assert_string_equal(loc.state_dir, st);
+	assert_string_equal(loc.mountpoint, mnt);
+
+	assert_int_equal(pred_locate(back, &loc), -ENOENT);
+	assert_int_equal(pred_locate("/", &loc), -ENOENT);
+	unsetenv("SHADOWFS_RUN_DIR");
+	tmpdir_remove(root);
+}
+
+/* The default state directory is stable for a backing directory and
+ * differs between backing directories. */
+static void test_default_state(void **state)
+{
+	(void)state;
+	char a[4096], b[4096], c[4096];
+	assert_int_equal(pred_locate_default_state("/tmp", a, sizeof(a)), 0);
+	assert_int_equal(pred_locate_default_state("/tmp/", b, sizeof(b)), 0);
+	assert_int_equal(pred_locate_default_state("/", c, sizeof(c)), 0);
+	assert_string_equal(a, b);
+	assert_string_not_equal(a, c);
+	assert_int_equal(strncmp(a, PRED_STATE_ROOT "/", strlen(PRED_STATE_ROOT) + 1), 0);
+	assert_int_equal(pred_locate_default_state("/nonexistent/x", a, sizeof(a)), -ENOENT);
+	setenv("SHADOWFS_STATE_ROOT", "/tmp/elsewhere", 1);
+	assert_int_equal(pred_locate_default_state("/tmp", c, sizeof(c)), 0);
+	assert_string_equal(c + strlen("/tmp/elsewhere"), b + strlen(PRED_STATE_ROOT));
+	unsetenv("SHADOWFS_STATE_ROOT");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_register_and_locate),
+		cmocka_unit_test(test_default_state),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

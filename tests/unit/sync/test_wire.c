@@ -1,0 +1,220 @@
+/* Unit tests of sync/wire: frame header and payload codec, malformed and
+ * oversized frames, the status <-> errno mapping. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <string.h>
+
+#include "sync/wire.h"
+
+static const uint8_t ID[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+
+static void hdr(uint8_t out[SYNC_WIRE_HEADER_SIZE], uint8_t type, uint16_t flags, uint32_t len,
+		int32_t status)
+{
+	struct sync_wire_header h = {.type = type,
+				     .flags = flags,
+				     .req_id = 0x1122334455667788ull,
+				     .length = len,
+				     .status = status};
+	sync_wire_header_encode(&h, out);
+}
+
+/* A header round-trips field by field, big-endian on the wire. */
+static void test_header_roundtrip(void **state)
+{
+	(void)state;
+	uint8_t b[SYNC_WIRE_HEADER_SIZE];
+	struct sync_wire_header h;
+	hdr(b, SYNC_WIRE_READ, SYNC_WIRE_F_RESPONSE, 1234, SYNC_WS_NOENT);
+	assert_memory_equal(b, "SHDW", 4);
+	assert_int_equal(b[4], SYNC_WIRE_VERSION);
+	assert_int_equal(sync_wire_header_decode(b, &h), 0);
+	assert_int_equal(h.type, SYNC_WIRE_READ);
+	assert_int_equal(h.flags, SYNC_WIRE_F_RESPONSE);
+	assert_int_equal(h.req_id, 0x1122334455667788ull);
+	assert_int_equal(h.length, 1234);
+	assert_int_equal(h.status, SYNC_WS_NOENT);
+}
+
+/* Bad magic, other version, unknown type, unknown flag, oversized length,
+ * a status on a request, and F_MORE on a request are all refused. */
+static void test_header_malformed(void **state)
+{
+	(void)state;
+	uint8_t b[SYNC_WIRE_HEADER_SIZE];
+	struct sync_wire_header h;
+	hdr(b, SYNC_WIRE_PING, 0, 0, 0);
+	b[0] = 'X';
+	assert_int_equal(sync_wire_header_decode(b, &h), -EPROTO);
+	hdr(b, SYNC_WIRE_PING, 0, 0, 0);
+	b[4] = 2;
+	assert_int_equal(sync_wire_header_decode(b, &h), -EPROTO);
+	hdr(b, 0, 0, 0, 0);
+	assert_int_equal(sync_wire_header_decode(b, &h), -EBADMSG);
+	hdr(b, SYNC_WIRE_TYPE_MAX + 1, 0, 0, 0);
+	assert_int_equal(sync_wire_header_decode(b, &h), -EBADMSG);
+	hdr(b, SYNC_WIRE_PING, 0x8000, 0, 0);
+	assert_int_equal(sync_wire_header_decode(b, &h), -EBADMSG);
+	hdr(b, SYNC_WIRE_DATA, 0, SYNC_WIRE_MAX_PAYLOAD + 1, 0);
+	assert_int_equal(sync_wire_header_decode(b, &h), -EMSGSIZE);
+	hdr(b, SYNC_WIRE_DATA, 0, 0xffffffffu, 0);
+	assert_int_equal(sync_wire_header_decode(b, &h), -EMSGSIZE);
+	hdr(b, SYNC_WIRE_PING, 0, 0, SYNC_WS_IO);
+	assert_int_equal(sync_wire_header_decode(b, &h), -EBADMSG);
+	hdr(b, SYNC_WIRE_LIST, SYNC_WIRE_F_MORE, 0, 0);
+	assert_int_equal(sync_wire_header_decode(b, &h), -EBADMSG);
+	hdr(b, SYNC_WIRE_PING, SYNC_WIRE_F_RESPONSE, 0, SYNC_WS_MAX + 1);
+	assert_int_equal(sync_wire_header_decode(b, &h), -EBADMSG);
+	hdr(b, SYNC_WIRE_DATA, 0, SYNC_WIRE_MAX_PAYLOAD, 0);
+	assert_int_equal(sync_wire_header_decode(b, &h), 0);
+}
+
+static int decode(uint8_t type, uint16_t flags, const uint8_t *p, uint32_t len, int32_t st,
+		  struct sync_wire_msg *m)
+{
+	uint8_t b[SYNC_WIRE_HEADER_SIZE];
+	struct sync_wire_header h;
+	hdr(b, type, flags, len, st);
+	int r = sync_wire_header_decode(b, &h);
+	return r < 0 ? r : sync_wire_decode(&h, p, m);
+}
+
+/* Every request payload round-trips through its encoder and the decoder. */
+static void test_requests_roundtrip(void **state)
+{
+	(void)state;
+	uint8_t p[128], sha[32];
+	struct sync_wire_msg m;
+	memset(sha, 0xab, sizeof(sha));
+	int n = sync_wire_enc_read(p, sizeof(p), ID, 7, 4096, 65536);
+	assert_int_equal(decode(SYNC_WIRE_READ, 0, p, (uint32_t)n, 0, &m), 0);
+	assert_memory_equal(m.id, ID, 16);
+	assert_int_equal(m.version, 7);
+	assert_int_equal(m.offset, 4096);
+	assert_int_equal(m.length, 65536);
+	n = sync_wire_enc_put(p, sizeof(p), ID, 9, 1 << 30, sha);
+	assert_int_equal(decode(SYNC_WIRE_PUT_BEGIN, 0, p, (uint32_t)n, 0, &m), 0);
+	assert_int_equal(m.version, 9);
+	assert_int_equal(m.size, 1 << 30);
+	assert_memory_equal(m.sha256, sha, 32);
+	n = sync_wire_enc_update(p, sizeof(p), ID, 3, 4, 100, sha);
+	assert_int_equal(decode(SYNC_WIRE_UPDATE_BEGIN, 0, p, (uint32_t)n, 0, &m), 0);
+	assert_int_equal(m.base, 3);
+	assert_int_equal(m.version, 4);
+	assert_int_equal(m.size, 100);
+	assert_int_equal(decode(SYNC_WIRE_DELTA_BEGIN, 0, p, (uint32_t)n, 0, &m), 0);
+	n = sync_wire_enc_id_ver(p, sizeof(p), ID, SYNC_WIRE_ALL_VERSIONS);
+	assert_int_equal(decode(SYNC_WIRE_DELETE, 0, p, (uint32_t)n, 0, &m), 0);
+	assert_int_equal(m.version, SYNC_WIRE_ALL_VERSIONS);
+	sync_wire_enc_range_off(p, 12345);
+	memcpy(p + 8, "abc", 3);
+	assert_int_equal(decode(SYNC_WIRE_RANGE, 0, p, 11, 0, &m), 0);
+	assert_int_equal(m.offset, 12345);
+	assert_int_equal(m.data_len, 3);
+	assert_memory_equal(m.data, "abc", 3);
+	assert_int_equal(sync_wire_enc_read(p, 35, ID, 0, 0, 0), -ENOBUFS);
+	memset(p, 0x5a, 32); /* END may carry the digest computed while streaming */
+	assert_int_equal(decode(SYNC_WIRE_END, 0, p, 32, 0, &m), 0);
+	assert_true(m.has_sha256);
+	assert_memory_equal(m.sha256, p, 32);
+	assert_int_equal(decode(SYNC_WIRE_END, 0, p, 0, 0, &m), 0);
+	assert_false(m.has_sha256);
+}
+
+/* Payloads of the wrong size or with out-of-range fields are refused. */
+static void test_requests_malformed(void **state)
+{
+	(void)state;
+	uint8_t p[128] = {0}, sha[32] = {0};
+	struct sync_wire_msg m;
+	int n = sync_wire_enc_read(p, sizeof(p), ID, 1, 0, SYNC_WIRE_MAX_DATA + 1);
+	assert_int_equal(decode(SYNC_WIRE_READ, 0, p, (uint32_t)n, 0, &m), -EBADMSG);
+	assert_int_equal(decode(SYNC_WIRE_READ, 0, p, 35, 0, &m), -EBADMSG);
+	assert_int_equal(decode(SYNC_WIRE_READ, 0, p, 37, 0, &m), -EBADMSG);
+	n = sync_wire_enc_read(p, sizeof(p), ID, 1, UINT64_MAX, 10);
+	assert_int_equal(decode(SYNC_WIRE_READ, 0, p, (uint32_t)n, 0, &m), -EBADMSG);
+	n = sync_wire_enc_put(p, sizeof(p), ID, 1, UINT64_MAX, sha);
+	assert_int_equal(decode(SYNC_WIRE_PUT_BEGIN, 0, p, (uint32_t)n, 0, &m), -EBADMSG);
+	n = sync_wire_enc_update(p, sizeof(p), ID, 5, 5, 10, sha); /* base == new */
+	assert_int_equal(decode(SYNC_WIRE_UPDATE_BEGIN, 0, p, (uint32_t)n, 0, &m), -EBADMSG);
+	assert_int_equal(decode(SYNC_WIRE_RANGE, 0, p, 7, 0, &m), -EBADMSG);
+	sync_wire_enc_range_off(p, SYNC_WIRE_MAX_FILE_SIZE - 1);
+	assert_int_equal(decode(SYNC_WIRE_RANGE, 0, p, 10, 0, &m), -EBADMSG); /* end past max */
+	assert_int_equal(decode(SYNC_WIRE_PING, 0, p, 1, 0, &m), -EBADMSG);
+	assert_int_equal(decode(SYNC_WIRE_STATS, 0, p, 4, 0, &m), -EBADMSG);
+	assert_int_equal(decode(SYNC_WIRE_DELETE, 0, p, 23, 0, &m), -EBADMSG);
+	assert_int_equal(decode(SYNC_WIRE_END, 0, p, 31, 0, &m), -EBADMSG);
+}
+
+/* Responses: LIST counts must match the length, STATS/LOAD sizes are exact,
+ * an error response carries no payload, F_MORE only on LIST/DATA. */
+static void test_responses(void **state)
+{
+	(void)state;
+	uint8_t p[4 + 2 * SYNC_WIRE_LIST_ENTRY_SIZE] = {0, 0, 0, 2};
+	struct sync_wire_list_entry e = {.version = 42, .size = 99}, d;
+	struct sync_wire_msg m;
+	struct sync_wire_load l = {
+	    .in_flight = 3, .lat_p99_us = 7000, .net_tx_bps = 1ull << 40, .requests = 5};
+	memcpy(e.id, ID, 16);
+	sync_wire_enc_list_entry(p + 4, &e);
+	sync_wire_enc_list_entry(p + 4 + SYNC_WIRE_LIST_ENTRY_SIZE, &e);
+	uint16_t R = SYNC_WIRE_F_RESPONSE;
+	assert_int_equal(decode(SYNC_WIRE_LIST, R | SYNC_WIRE_F_MORE, p, sizeof(p), 0, &m), 0);
+	assert_int_equal(m.count, 2);
+	sync_wire_dec_list_entry(m.data + SYNC_WIRE_LIST_ENTRY_SIZE, &d);
+	assert_int_equal(d.version, 42);
+	assert_int_equal(d.size, 99);
+	p[3] = 3;
+	assert_int_equal(decode(SYNC_WIRE_LIST, R, p, sizeof(p), 0, &m), -EBADMSG);
+	p[0] = 0x80; /* count * 32 overflows 32 bits */
+	assert_int_equal(decode(SYNC_WIRE_LIST, R, p, sizeof(p), 0, &m), -EBADMSG);
+	assert_int_equal(decode(SYNC_WIRE_PING, R | SYNC_WIRE_F_MORE, NULL, 0, 0, &m), -EBADMSG);
+	assert_int_equal(decode(SYNC_WIRE_READ, R, p, 4, SYNC_WS_NOENT, &m), -EBADMSG);
+	assert_int_equal(decode(SYNC_WIRE_READ, R, NULL, 0, SYNC_WS_NOENT, &m), 0);
+	assert_int_equal(decode(SYNC_WIRE_RANGE, R, NULL, 0, 0, &m), -EBADMSG);
+
+	uint8_t lp[SYNC_WIRE_LOAD_SIZE];
+	assert_int_equal(sync_wire_enc_load(lp, sizeof(lp), &l), SYNC_WIRE_LOAD_SIZE);
+	assert_int_equal(decode(SYNC_WIRE_LOAD, R, lp, sizeof(lp), 0, &m), 0);
+	assert_int_equal(m.load.in_flight, 3);
+	assert_int_equal(m.load.lat_p99_us, 7000);
+	assert_int_equal(m.load.net_tx_bps, 1ull << 40);
+	assert_int_equal(m.load.requests, 5);
+	assert_int_equal(decode(SYNC_WIRE_LOAD, R, lp, sizeof(lp) - 1, 0, &m), -EBADMSG);
+	uint8_t sp[24];
+	sync_wire_enc_stats(sp, sizeof(sp), 1, 2, 3);
+	assert_int_equal(decode(SYNC_WIRE_STATS, R, sp, 24, 0, &m), 0);
+	assert_int_equal(m.used + m.copies + m.budget, 6);
+}
+
+/* Every errno we send maps to a status and back to itself; unknown errno
+ * and unknown statuses become EIO. */
+static void test_status_mapping(void **state)
+{
+	(void)state;
+	const int errs[] = {0,	       ENOENT, EEXIST, EINVAL, EIO,    ENOSPC, ENOTSUP, EBADMSG,
+			    ETIMEDOUT, EBUSY,  EPERM,  ERANGE, EPROTO, ENOMEM, ELOOP};
+	for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++)
+		assert_int_equal(sync_wire_status_to_errno(sync_wire_status_from_errno(-errs[i])),
+				 -errs[i]);
+	assert_int_equal(sync_wire_status_from_errno(-EDQUOT), SYNC_WS_NOSPC);
+	assert_int_equal(sync_wire_status_from_errno(-EXDEV), SYNC_WS_OTHER);
+	assert_int_equal(sync_wire_status_to_errno(SYNC_WS_OTHER), -EIO);
+	assert_int_equal(sync_wire_status_to_errno(999), -EIO);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_header_roundtrip),   cmocka_unit_test(test_header_malformed),
+	    cmocka_unit_test(test_requests_roundtrip), cmocka_unit_test(test_requests_malformed),
+	    cmocka_unit_test(test_responses),	       cmocka_unit_test(test_status_mapping),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
