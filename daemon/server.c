@@ -275,6 +275,45 @@ static int serve_list(struct conn *c, const struct sync_wire_msg *m, int err)
 	return r;
 }
 
+/* HEARTBEAT: a load snapshot at once and every interval until the client
+ * sends END (answered by a last heartbeat without F_MORE; the connection then
+ * serves requests again) or goes away. Not counted as a request in the load
+ * figures: a stream that lasts hours is not a slow request. */
+static int serve_heartbeat(struct conn *c, const struct sync_wire_msg *m)
+{
+	struct daemon_server *s = c->srv;
+	uint8_t p[SYNC_WIRE_HEARTBEAT_SIZE];
+	uint64_t rid = m->hdr.req_id, next = sync_now_ms();
+
+	if (m->interval_ms < SYNC_HEARTBEAT_MIN_MS || m->interval_ms > SYNC_HEARTBEAT_MAX_MS)
+		return reply(c, SYNC_WIRE_HEARTBEAT, rid, -EINVAL, NULL, 0, NULL, 0, 0);
+	for (uint64_t seq = 0;; seq++) {
+		struct sync_wire_load l;
+		daemon_load_snapshot(s->cfg.load, &l);
+		sync_wire_enc_heartbeat(p, sizeof(p), seq, &l);
+		if (reply(c, SYNC_WIRE_HEARTBEAT, rid, 0, p, sizeof(p), NULL, 0, SYNC_WIRE_F_MORE) < 0)
+			return -1;
+		next += m->interval_ms;
+		int w = sync_tls_wait_readable(c->tls, next);
+		if (w < 0)
+			return -1;
+		if (w == 0)
+			continue;
+		struct sync_wire_msg e;
+		int r = sync_frame_recv(c->tls, c->buf, &e, io_deadline(c));
+		if (r == -EPIPE)
+			return -1; /* the watcher went away: normal end */
+		if (r < 0 || e.hdr.type != SYNC_WIRE_END || e.hdr.req_id != rid ||
+		    (e.hdr.flags & SYNC_WIRE_F_RESPONSE)) {
+			protocol_error(c, "unexpected frame inside a heartbeat stream", r < 0 ? r : 0);
+			return -1;
+		}
+		daemon_load_snapshot(s->cfg.load, &l);
+		sync_wire_enc_heartbeat(p, sizeof(p), seq + 1, &l);
+		return reply(c, SYNC_WIRE_HEARTBEAT, rid, 0, p, sizeof(p), NULL, 0, 0) < 0 ? -1 : 0;
+	}
+}
+
 /* Serves one request. Returns 0 to go on, -1 to close the connection. */
 static int serve(struct conn *c, const struct sync_wire_msg *m)
 {
@@ -287,6 +326,8 @@ static int serve(struct conn *c, const struct sync_wire_msg *m)
 		protocol_error(c, "response frame sent to the server", 0);
 		return -1;
 	}
+	if (m->hdr.type == SYNC_WIRE_HEARTBEAT)
+		return serve_heartbeat(c, m);
 	daemon_load_begin(s->cfg.load);
 	if (s->cfg.fault)
 		err = daemon_fault_before(s->cfg.fault);

@@ -18,6 +18,7 @@ struct sync_client {
 	uint8_t *buf; /* SYNC_WIRE_MAX_PAYLOAD */
 	void (*progress)(void *arg, uint64_t done, uint64_t total);
 	void *progress_arg;
+	uint64_t heartbeat_id; /* request id of the heartbeat stream, 0 = none */
 };
 
 void sync_client_set_progress(struct sync_client *c,
@@ -264,10 +265,12 @@ int sync_client_signature(struct sync_client *c, const uint8_t id[16], uint64_t 
 	return r;
 }
 
-int sync_client_delta(struct sync_client *c, const uint8_t id[16], uint64_t base, uint64_t version,
-		      uint64_t size, const uint8_t sha256[32],
-		      long (*source)(void *arg, void *buf, size_t cap), void *arg,
-		      unsigned timeout_ms)
+/* DELTA upload: begin_sha in DELTA_BEGIN (zeros: none), end_sha with END
+ * (read once the source ended; NULL: none). */
+static int delta_upload(struct sync_client *c, const uint8_t id[16], uint64_t base,
+			uint64_t version, uint64_t size, const uint8_t begin_sha[32],
+			long (*source)(void *arg, void *buf, size_t cap), void *arg,
+			const uint8_t *end_sha, unsigned timeout_ms)
 {
 	uint8_t p[72];
 	uint64_t rid, sent = 0;
@@ -279,7 +282,7 @@ int sync_client_delta(struct sync_client *c, const uint8_t id[16], uint64_t base
 	if (!chunk)
 		return -ENOMEM;
 	rid = c->next_id++;
-	sync_wire_enc_update(p, sizeof(p), id, base, version, size, sha256);
+	sync_wire_enc_update(p, sizeof(p), id, base, version, size, begin_sha);
 	r = send_req(c, SYNC_WIRE_DELTA_BEGIN, rid, p, sizeof(p), NULL, 0,
 		     sync_now_ms() + timeout_ms);
 	while (r == 0) {
@@ -296,7 +299,25 @@ int sync_client_delta(struct sync_client *c, const uint8_t id[16], uint64_t base
 		progress(c, sent, 0);
 	}
 	free(chunk);
-	return r < 0 ? r : upload_end(c, rid, NULL, timeout_ms);
+	return r < 0 ? r : upload_end(c, rid, end_sha, timeout_ms);
+}
+
+int sync_client_delta(struct sync_client *c, const uint8_t id[16], uint64_t base, uint64_t version,
+		      uint64_t size, const uint8_t sha256[32],
+		      long (*source)(void *arg, void *buf, size_t cap), void *arg,
+		      unsigned timeout_ms)
+{
+	return delta_upload(c, id, base, version, size, sha256, source, arg, NULL, timeout_ms);
+}
+
+int sync_client_delta_stream(struct sync_client *c, const uint8_t id[16], uint64_t base,
+			     uint64_t version, uint64_t size,
+			     long (*source)(void *arg, void *buf, size_t cap), void *arg,
+			     const uint8_t end_sha256[32], unsigned timeout_ms)
+{
+	static const uint8_t zero[32];
+	return delta_upload(c, id, base, version, size, zero, source, arg, end_sha256,
+			    timeout_ms);
 }
 
 int sync_client_delete(struct sync_client *c, const uint8_t id[16], uint64_t version,
@@ -375,4 +396,72 @@ int sync_client_load(struct sync_client *c, struct sync_wire_load *ret, unsigned
 		return r;
 	*ret = m.load;
 	return 0;
+}
+
+int sync_client_heartbeat_start(struct sync_client *c, unsigned interval_ms, unsigned timeout_ms)
+{
+	uint8_t p[4];
+	if (!c->tls)
+		return -ENOTCONN;
+	if (c->heartbeat_id)
+		return -EBUSY;
+	sync_wire_enc_heartbeat_req(p, sizeof(p), interval_ms);
+	c->heartbeat_id = c->next_id++;
+	int r = send_req(c, SYNC_WIRE_HEARTBEAT, c->heartbeat_id, p, sizeof(p), NULL, 0,
+			 sync_now_ms() + timeout_ms);
+	if (r < 0)
+		c->heartbeat_id = 0;
+	return r;
+}
+
+/* One frame of the heartbeat stream; *more tells whether others follow. */
+static int heartbeat_recv(struct sync_client *c, uint64_t *seq, struct sync_wire_load *ret,
+			  bool *more, uint64_t deadline)
+{
+	struct sync_wire_msg m;
+	int r = recv_resp(c, c->heartbeat_id, &m, deadline);
+	if (r < 0)
+		return r;
+	if (m.hdr.type != SYNC_WIRE_HEARTBEAT)
+		return poison(c, -EPROTO);
+	*more = m.hdr.flags & SYNC_WIRE_F_MORE;
+	r = sync_wire_status_to_errno(m.hdr.status);
+	if (r < 0)
+		return r;
+	if (seq)
+		*seq = m.seq;
+	if (ret)
+		*ret = m.load;
+	return 0;
+}
+
+int sync_client_heartbeat_next(struct sync_client *c, uint64_t *seq, struct sync_wire_load *ret,
+			       unsigned timeout_ms)
+{
+	bool more = false;
+	if (!c->tls)
+		return -ENOTCONN;
+	if (!c->heartbeat_id)
+		return -EINVAL;
+	int r = heartbeat_recv(c, seq, ret, &more, sync_now_ms() + timeout_ms);
+	if (r < 0 || !more)
+		c->heartbeat_id = 0; /* refused (e.g. bad interval) or ended */
+	if (r == 0 && !more)
+		return -EPIPE;
+	return r;
+}
+
+int sync_client_heartbeat_stop(struct sync_client *c, unsigned timeout_ms)
+{
+	uint64_t deadline = sync_now_ms() + timeout_ms;
+	bool more = true;
+	if (!c->tls)
+		return -ENOTCONN;
+	if (!c->heartbeat_id)
+		return 0;
+	int r = send_req(c, SYNC_WIRE_END, c->heartbeat_id, NULL, 0, NULL, 0, deadline);
+	while (r == 0 && more) /* heartbeats already on their way, then the last */
+		r = heartbeat_recv(c, NULL, NULL, &more, deadline);
+	c->heartbeat_id = 0;
+	return r;
 }

@@ -68,6 +68,14 @@ int sync_client_delta(struct sync_client *c, const uint8_t id[16], uint64_t base
 		      long (*source)(void *arg, void *buf, size_t cap), void *arg,
 		      unsigned timeout_ms);
 
+/* As sync_client_delta, for a delta computed while it streams: the content's
+ * SHA-256 is not known up front; end_sha256 is read once source has returned
+ * 0 (the source fills it before it ends) and sent with END. */
+int sync_client_delta_stream(struct sync_client *c, const uint8_t id[16], uint64_t base,
+			     uint64_t version, uint64_t size,
+			     long (*source)(void *arg, void *buf, size_t cap), void *arg,
+			     const uint8_t end_sha256[32], unsigned timeout_ms);
+
 int sync_client_delete(struct sync_client *c, const uint8_t id[16], uint64_t version,
 		       unsigned timeout_ms);
 /* *ret malloc'ed (free it). */
@@ -76,5 +84,16 @@ int sync_client_list(struct sync_client *c, struct sync_wire_list_entry **ret, s
 int sync_client_stats(struct sync_client *c, uint64_t *used, uint64_t *copies, uint64_t *budget,
 		      unsigned timeout_ms);
 int sync_client_load(struct sync_client *c, struct sync_wire_load *ret, unsigned timeout_ms);
+
+/* Heartbeats: the server pushes its load on this connection at once and
+ * every interval_ms (SYNC_HEARTBEAT_MIN_MS..MAX_MS). _next waits for the next
+ * one: -ETIMEDOUT when none came within timeout_ms (the host is late or dead:
+ * the connection is then unusable). _stop ends the stream; the connection
+ * serves other calls again. Between _start and _stop only _next and _stop may
+ * be called. */
+int sync_client_heartbeat_start(struct sync_client *c, unsigned interval_ms, unsigned timeout_ms);
+int sync_client_heartbeat_next(struct sync_client *c, uint64_t *seq, struct sync_wire_load *ret,
+			       unsigned timeout_ms);
+int sync_client_heartbeat_stop(struct sync_client *c, unsigned timeout_ms);
 
 #endif

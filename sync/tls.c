@@ -379,6 +379,16 @@ int sync_tls_write(struct sync_tls_conn *c, const void *buf, size_t n, uint64_t 
 	return 0;
 }
 
+int sync_tls_wait_readable(struct sync_tls_conn *c, uint64_t deadline_ms)
+{
+	if (SSL_has_pending(c->ssl))
+		return 1;
+	int r = wait_fd(c->fd, POLLIN, deadline_ms);
+	if (r == -ETIMEDOUT)
+		return 0;
+	return r < 0 ? r : 1;
+}
+
 void sync_tls_set_bulk(struct sync_tls_conn *c, bool on)
 {
 	int v = on;

@@ -48,6 +48,10 @@ int sync_tls_connect(struct sync_tls_ctx *ctx, const char *host, uint16_t port,
 int sync_tls_read(struct sync_tls_conn *c, void *buf, size_t n, uint64_t deadline_ms);
 int sync_tls_write(struct sync_tls_conn *c, const void *buf, size_t n, uint64_t deadline_ms);
 
+/* Waits until a read would make progress (TLS data buffered or the socket
+ * readable): 1, or 0 when the deadline passed first, or -errno. */
+int sync_tls_wait_readable(struct sync_tls_conn *c, uint64_t deadline_ms);
+
 /* Bulk mode (TCP_CORK) while streaming many frames: the kernel sends full
  * segments instead of one per 16 KiB TLS record; turning it off flushes. */
 void sync_tls_set_bulk(struct sync_tls_conn *c, bool on);

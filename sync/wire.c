@@ -123,6 +123,11 @@ static int decode_request(const struct sync_wire_header *h, const uint8_t *p,
 	case SYNC_WIRE_STATS:
 	case SYNC_WIRE_LOAD:
 		return sized(h, 0);
+	case SYNC_WIRE_HEARTBEAT:
+		if (sized(h, 4))
+			return -EBADMSG;
+		m->interval_ms = get32(p);
+		return 0;
 	case SYNC_WIRE_END:
 		if (h->length == 32) {
 			memcpy(m->sha256, p, 32);
@@ -187,6 +192,21 @@ static int decode_request(const struct sync_wire_header *h, const uint8_t *p,
 	return -EBADMSG;
 }
 
+static void decode_load(const uint8_t *p, struct sync_wire_load *l)
+{
+	l->in_flight = get32(p);
+	l->lat_p50_us = get32(p + 4);
+	l->lat_p90_us = get32(p + 8);
+	l->lat_p99_us = get32(p + 12);
+	l->read_bps = get64(p + 16);
+	l->write_bps = get64(p + 24);
+	l->cpu_permille = get32(p + 32);
+	l->disk_util_permille = get32(p + 36);
+	l->net_rx_bps = get64(p + 40);
+	l->net_tx_bps = get64(p + 48);
+	l->requests = get64(p + 56);
+}
+
 static int decode_response(const struct sync_wire_header *h, const uint8_t *p,
 			   struct sync_wire_msg *m)
 {
@@ -224,20 +244,16 @@ static int decode_response(const struct sync_wire_header *h, const uint8_t *p,
 		m->copies = get64(p + 8);
 		m->budget = get64(p + 16);
 		return 0;
+	case SYNC_WIRE_HEARTBEAT:
+		if (sized(h, SYNC_WIRE_HEARTBEAT_SIZE))
+			return -EBADMSG;
+		m->seq = get64(p);
+		decode_load(p + 8, &m->load);
+		return 0;
 	case SYNC_WIRE_LOAD:
 		if (sized(h, SYNC_WIRE_LOAD_SIZE))
 			return -EBADMSG;
-		m->load.in_flight = get32(p);
-		m->load.lat_p50_us = get32(p + 4);
-		m->load.lat_p90_us = get32(p + 8);
-		m->load.lat_p99_us = get32(p + 12);
-		m->load.read_bps = get64(p + 16);
-		m->load.write_bps = get64(p + 24);
-		m->load.cpu_permille = get32(p + 32);
-		m->load.disk_util_permille = get32(p + 36);
-		m->load.net_rx_bps = get64(p + 40);
-		m->load.net_tx_bps = get64(p + 48);
-		m->load.requests = get64(p + 56);
+		decode_load(p, &m->load);
 		return 0;
 	}
 	return -EBADMSG; /* RANGE, SIGNATURE have no response of their own */
@@ -259,7 +275,8 @@ int sync_wire_decode(const struct sync_wire_header *h, const uint8_t *payload,
 	if (r < 0)
 		return r;
 	/* F_MORE is meaningful only for LIST and streamed DATA responses. */
-	if ((h->flags & SYNC_WIRE_F_MORE) && h->type != SYNC_WIRE_LIST && h->type != SYNC_WIRE_DATA)
+	if ((h->flags & SYNC_WIRE_F_MORE) && h->type != SYNC_WIRE_LIST && h->type != SYNC_WIRE_DATA &&
+	    h->type != SYNC_WIRE_HEARTBEAT)
 		return -EBADMSG;
 	*ret = m;
 	return 0;
@@ -339,6 +356,22 @@ int sync_wire_enc_load(uint8_t *out, size_t cap, const struct sync_wire_load *l)
 	return SYNC_WIRE_LOAD_SIZE;
 }
 
+int sync_wire_enc_heartbeat_req(uint8_t *out, size_t cap, uint32_t interval_ms)
+{
+	if (cap < 4)
+		return -ENOBUFS;
+	put32(out, interval_ms);
+	return 4;
+}
+
+int sync_wire_enc_heartbeat(uint8_t *out, size_t cap, uint64_t seq, const struct sync_wire_load *l)
+{
+	if (cap < SYNC_WIRE_HEARTBEAT_SIZE)
+		return -ENOBUFS;
+	put64(out, seq);
+	return 8 + sync_wire_enc_load(out + 8, cap - 8, l);
+}
+
 void sync_wire_enc_range_off(uint8_t out[8], uint64_t off)
 {
 	put64(out, off);
@@ -365,6 +398,7 @@ const char *sync_wire_type_name(int type)
 	static const char *const names[] = {
 	    "?",     "PING", "READ",	  "PUT_BEGIN", "UPDATE_BEGIN", "DELTA_BEGIN", "DATA",
 	    "RANGE", "END",  "SIGNATURE", "DELETE",    "LIST",	       "STATS",	      "LOAD",
+	    "HEARTBEAT",
 	};
 	if (type < 1 || type > SYNC_WIRE_TYPE_MAX)
 		return "?";

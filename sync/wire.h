@@ -35,6 +35,12 @@
  *                the last, each count:u32 + count * (id ver:u64 size:u64)
  *   STATS        req: empty; resp: used:u64 count:u64 budget:u64
  *   LOAD         req: empty; resp: struct sync_wire_load, 64 bytes
+ *   HEARTBEAT    req: interval_ms:u32 (SYNC_HEARTBEAT_MIN_MS..MAX_MS, else INVAL)
+ *                resp: a stream of HEARTBEAT frames seq:u64 + load (64 bytes),
+ *                one at once and one every interval, F_MORE on each, until the
+ *                client sends END with the same request id: answered by a
+ *                last HEARTBEAT without F_MORE (the connection then serves
+ *                requests again) or closes the connection.
  *
  * A server that sees a malformed frame answers nothing and closes the
  * connection: nothing in a frame reaches state before sync_wire_decode()
@@ -68,7 +74,8 @@ enum sync_wire_type {
 	SYNC_WIRE_LIST = 11,
 	SYNC_WIRE_STATS = 12,
 	SYNC_WIRE_LOAD = 13,
-	SYNC_WIRE_TYPE_MAX = 13,
+	SYNC_WIRE_HEARTBEAT = 14,
+	SYNC_WIRE_TYPE_MAX = 14,
 };
 
 #define SYNC_WIRE_F_RESPONSE 0x0001u
@@ -120,6 +127,9 @@ struct sync_wire_load {
 	uint64_t requests;		 /* served since start */
 };
 #define SYNC_WIRE_LOAD_SIZE 64
+#define SYNC_WIRE_HEARTBEAT_SIZE (8 + SYNC_WIRE_LOAD_SIZE)
+#define SYNC_HEARTBEAT_MIN_MS 50u
+#define SYNC_HEARTBEAT_MAX_MS 600000u
 
 struct sync_wire_list_entry {
 	uint8_t id[16];
@@ -143,7 +153,9 @@ struct sync_wire_msg {
 	size_t data_len;
 	uint32_t count;		       /* LIST resp */
 	uint64_t used, copies, budget; /* STATS resp */
-	struct sync_wire_load load;    /* LOAD resp */
+	struct sync_wire_load load;    /* LOAD and HEARTBEAT resp */
+	uint64_t seq;		       /* HEARTBEAT resp: 0, 1, 2, ... */
+	uint32_t interval_ms;	       /* HEARTBEAT req */
 };
 
 /* Header: encode into 24 bytes; decode checks magic, version, type, flags,
@@ -168,6 +180,8 @@ int sync_wire_enc_update(uint8_t *out, size_t cap, const uint8_t id[16], uint64_
 			 uint64_t ver, uint64_t size, const uint8_t sha256[32]);
 int sync_wire_enc_stats(uint8_t *out, size_t cap, uint64_t used, uint64_t copies, uint64_t budget);
 int sync_wire_enc_load(uint8_t *out, size_t cap, const struct sync_wire_load *l);
+int sync_wire_enc_heartbeat_req(uint8_t *out, size_t cap, uint32_t interval_ms);
+int sync_wire_enc_heartbeat(uint8_t *out, size_t cap, uint64_t seq, const struct sync_wire_load *l);
 /* RANGE header (8-byte offset) precedes the data in the payload. */
 void sync_wire_enc_range_off(uint8_t out[8], uint64_t off);
 void sync_wire_enc_list_entry(uint8_t out[SYNC_WIRE_LIST_ENTRY_SIZE],

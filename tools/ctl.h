@@ -16,5 +16,7 @@ int ctl_version_main(int argc, char **argv);
 int ctl_ca_main(int argc, char **argv);
 int ctl_top_main(int argc, char **argv);
 int ctl_stats_main(int argc, char **argv);
+int ctl_host_main(int argc, char **argv);
+int ctl_push_main(int argc, char **argv);
 
 #endif

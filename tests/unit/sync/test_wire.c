@@ -193,6 +193,40 @@ static void test_responses(void **state)
 	assert_int_equal(m.used + m.copies + m.budget, 6);
 }
 
+/* HEARTBEAT: the request carries the interval, each response a sequence
+ * number and a load snapshot, F_MORE on all but the last; sizes are exact. */
+static void test_heartbeat(void **state)
+{
+	(void)state;
+	uint8_t p[SYNC_WIRE_HEARTBEAT_SIZE + 1];
+	struct sync_wire_msg m;
+	struct sync_wire_load l = {.in_flight = 9, .cpu_permille = 250, .requests = 77};
+	uint16_t R = SYNC_WIRE_F_RESPONSE;
+	assert_int_equal(sync_wire_enc_heartbeat_req(p, sizeof(p), 1500), 4);
+	assert_int_equal(decode(SYNC_WIRE_HEARTBEAT, 0, p, 4, 0, &m), 0);
+	assert_int_equal(m.interval_ms, 1500);
+	assert_int_equal(decode(SYNC_WIRE_HEARTBEAT, 0, p, 3, 0, &m), -EBADMSG);
+	assert_int_equal(decode(SYNC_WIRE_HEARTBEAT, 0, NULL, 0, 0, &m), -EBADMSG);
+	assert_int_equal(sync_wire_enc_heartbeat(p, SYNC_WIRE_HEARTBEAT_SIZE - 1, 1, &l), -ENOBUFS);
+	assert_int_equal(sync_wire_enc_heartbeat(p, sizeof(p), 1ull << 33, &l),
+			 SYNC_WIRE_HEARTBEAT_SIZE);
+	assert_int_equal(decode(SYNC_WIRE_HEARTBEAT, R | SYNC_WIRE_F_MORE, p,
+				SYNC_WIRE_HEARTBEAT_SIZE, 0, &m),
+			 0);
+	assert_int_equal(m.seq, 1ull << 33);
+	assert_int_equal(m.load.in_flight, 9);
+	assert_int_equal(m.load.cpu_permille, 250);
+	assert_int_equal(m.load.requests, 77);
+	assert_int_equal(decode(SYNC_WIRE_HEARTBEAT, R, p, SYNC_WIRE_HEARTBEAT_SIZE + 1, 0, &m),
+			 -EBADMSG);
+	assert_int_equal(decode(SYNC_WIRE_HEARTBEAT, R, p, SYNC_WIRE_LOAD_SIZE, 0, &m), -EBADMSG);
+	/* a refused stream (bad interval): one error frame, no payload */
+	assert_int_equal(decode(SYNC_WIRE_HEARTBEAT, R, NULL, 0, SYNC_WS_INVAL, &m), 0);
+	assert_string_equal(sync_wire_type_name(SYNC_WIRE_HEARTBEAT), "HEARTBEAT");
+	/* the type after the last one is unknown */
+	assert_int_equal(decode(SYNC_WIRE_TYPE_MAX + 1, 0, NULL, 0, 0, &m), -EBADMSG);
+}
+
 /* Every errno we send maps to a status and back to itself; unknown errno
  * and unknown statuses become EIO. */
 static void test_status_mapping(void **state)
@@ -215,6 +249,7 @@ int main(void)
 	    cmocka_unit_test(test_header_roundtrip),   cmocka_unit_test(test_header_malformed),
 	    cmocka_unit_test(test_requests_roundtrip), cmocka_unit_test(test_requests_malformed),
 	    cmocka_unit_test(test_responses),	       cmocka_unit_test(test_status_mapping),
+	    cmocka_unit_test(test_heartbeat),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# Integration test of the operator's view of resource hosts, against real
+# shadowd processes over mutual TLS on loopback:
+#   shadowctl push  - full copy, nothing when current, librsync delta against
+#                     the host's stale copy (bytes sent ~ the change), the old
+#                     version dropped, copies byte-identical (read back);
+#   shadowctl host  - status/list (text and JSON), heartbeats with increasing
+#                     sequence numbers, a stalled host (SIGSTOP) reported
+#                     within three intervals;
+#   bad input       - clear message and exit status 2 (usage) or 1 (failure).
+# Usage: ctl_hosts.sh SHADOWD SHADOWCTL SYNC_CLI
+. "$(dirname "$0")/lib.sh"
+SHADOWD=$1 CTL=$2 CLI=$3
+T=$(it_tmpdir ctl_hosts)
+[ -n "$T" ] && [ -d "$T" ] || { echo "FAIL: no temporary directory" >&2; exit 1; }
+UUID=0b7c1c3e-8d7e-4c1e-9f3e-2a1b3c4d5e6f
+HEXID=0b7c1c3e8d7e4c1e9f3e2a1b3c4d5e6f
+
+it_check "ca init" "$CTL" ca init "$T/ca" >/dev/null
+it_check "ca issue host" "$CTL" ca issue "$T/ca" host1 --ip 127.0.0.1 >/dev/null
+it_check "ca issue operator" "$CTL" ca issue "$T/ca" operator >/dev/null
+TLS=(--certs "$T/ca" --name operator)
+
+"$SHADOWD" -f --store "$T/store" --listen 127.0.0.1:0 --cert "$T/ca/host1.crt" \
+  --key "$T/ca/host1.key" --ca "$T/ca/ca.crt" 2>"$T/shadowd.log" &
+PID=$!
+IT_PIDS+=("$PID")
+for i in $(seq 100); do
+  PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/shadowd.log")
+  [ -n "$PORT" ] && break
+  kill -0 "$PID" 2>/dev/null || it_fail "shadowd exited: $(cat "$T/shadowd.log")"
+  sleep 0.05
+done
+[ -n "$PORT" ] || it_fail "shadowd did not start"
+H=127.0.0.1:$PORT
+
+field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
+readback() { # VERSION OUT: the host's copy, whole, through READs
+  "$CLI" --cert "$T/ca/operator.crt" --key "$T/ca/operator.key" --ca "$T/ca/ca.crt" \
+    get "$H" "$HEXID" "$1" "$2" 2>/dev/null
+}
+
+# A 16 MiB file with its id in user.shadow.id, as a mount leaves it.
+head -c 16M /dev/urandom >"$T/f"
+setfattr -n user.shadow.id -v "$UUID" "$T/f" || it_fail "setfattr user.shadow.id"
+
+# First push: a full copy of every byte.
+out=$("$CTL" push "$T/f" "$H" "${TLS[@]}" --version 1) || it_fail "push 1"
+echo "$out"
+[ "$(field method <<<"$out")" = full ] || it_fail "first push is not a full copy: $out"
+[ "$(field sent <<<"$out")" = 16777216 ] || it_fail "full copy sent: $out"
+readback 1 "$T/back1" || it_fail "read back version 1"
+cmp -s "$T/f" "$T/back1" || it_fail "copy of version 1 differs"
+
+# Same version again: nothing to send.
+out=$("$CTL" push "$T/f" "$H" "${TLS[@]}" --version 1) || it_fail "push again"
+[ "$(field method <<<"$out")" = current ] && [ "$(field sent <<<"$out")" = 0 ] ||
+  it_fail "second push of the same version sent data: $out"
+
+# 16 scattered 4 KiB changes (64 KiB, 0.4%): a delta against version 1,
+# carrying about the changed bytes, and version 1 dropped afterwards.
+for k in $(seq 0 15); do
+  head -c 4096 /dev/urandom | dd of="$T/f" bs=4096 count=1 iflag=fullblock seek=$((k * 256 + 7)) conv=notrunc 2>/dev/null
+done
+out=$("$CTL" push "$T/f" "$H" "${TLS[@]}" --version 2) || it_fail "push 2"
+echo "$out"
+[ "$(field method <<<"$out")" = delta ] && [ "$(field base <<<"$out")" = 1 ] ||
+  it_fail "update is not a delta against version 1: $out"
+sent=$(field sent <<<"$out")
+[ "$sent" -ge 65536 ] && [ "$sent" -le $((65536 * 3)) ] ||
+  it_fail "delta sent $sent bytes for 65536 changed"
+readback 2 "$T/back2" || it_fail "read back version 2"
+cmp -s "$T/f" "$T/back2" || it_fail "copy of version 2 differs"
+readback 1 "$T/gone" && it_fail "version 1 still on the host after the update"
+
+# --full ignores the stale copy; --keep-old keeps the other version.
+echo tail >>"$T/f"
+out=$("$CTL" push "$T/f" "$H" "${TLS[@]}" --version 3 --full --keep-old) || it_fail "push 3"
+[ "$(field method <<<"$out")" = full ] || it_fail "--full did not copy in full: $out"
+"$CTL" host list "$H" "${TLS[@]}" >"$T/list" || it_fail "host list"
+cat "$T/list"
+grep -q "^$UUID  *2  *16777216$" "$T/list" && grep -q "^$UUID  *3  *16777221$" "$T/list" ||
+  it_fail "host list does not show versions 2 and 3"
+"$CTL" host list "$H" "${TLS[@]}" --json | grep -q "\"id\":\"$UUID\",\"version\":3,\"size\":16777221" ||
+  it_fail "host list --json"
+
+# Status: store use and load figures.
+"$CTL" host status "$H" "${TLS[@]}" >"$T/status" || it_fail "host status"
+cat "$T/status"
+grep -q "^store: 2 copies" "$T/status" && grep -q "^load: in_flight=" "$T/status" ||
+  it_fail "host status output"
+"$CTL" host status "$H" "${TLS[@]}" --json | grep -q '"copies":2,.*"requests":[1-9]' ||
+  it_fail "host status --json"
+
+# Heartbeats: three, numbered 0 1 2, about one interval apart.
+t0=$(date +%s%N)
+"$CTL" host watch "$H" "${TLS[@]}" --interval 100 --count 3 >"$T/hb" || it_fail "host watch"
+dt=$((($(date +%s%N) - t0) / 1000000))
+cat "$T/hb"
+[ "$(field seq <"$T/hb" | tr '\n' ' ')" = "0 1 2 " ] || it_fail "heartbeat sequence: $(cat "$T/hb")"
+[ "$dt" -ge 200 ] || it_fail "3 heartbeats at 100 ms came in $dt ms"
+
+# A stalled host: heartbeats stop, watch says so within 3 intervals + slack.
+"$CTL" host watch "$H" "${TLS[@]}" --interval 100 >"$T/hb2" 2>"$T/hb2.err" &
+W=$!
+IT_PIDS+=("$W")
+for i in $(seq 100); do [ -s "$T/hb2" ] && break; sleep 0.05; done
+[ -s "$T/hb2" ] || it_fail "no heartbeat before the stall"
+kill -STOP "$PID"
+t0=$(date +%s%N)
+wait "$W"; rc=$?
+dt=$((($(date +%s%N) - t0) / 1000000))
+kill -CONT "$PID"
+[ $rc = 1 ] && grep -q "no heartbeat for 300 ms" "$T/hb2.err" ||
+  it_fail "stalled host not reported: rc=$rc $(cat "$T/hb2.err")"
+[ "$dt" -le 3000 ] || it_fail "stall reported after $dt ms"
+echo "stall reported after $dt ms: $(cat "$T/hb2.err")"
+# The host goes on serving after the stall.
+it_check "status after the stall" "$CTL" host status "$H" "${TLS[@]}" >/dev/null
+
+# Bad input: usage errors exit 2, failures exit 1, each with one clear line.
+expect() { # RC PATTERN CMD...
+  local want=$1 pat=$2; shift 2
+  "$@" >/dev/null 2>"$T/err"; local rc=$?
+  [ $rc = "$want" ] && grep -q -- "$pat" "$T/err" || it_fail "'$*': rc=$rc, stderr: $(cat "$T/err")"
+}
+expect 2 "want a number in 50..600000" "$CTL" host watch "$H" "${TLS[@]}" --interval 10
+expect 2 "is not HOST:PORT" "$CTL" host status nohost "${TLS[@]}"
+expect 2 "is not HOST:PORT" "$CTL" host status 127.0.0.1:99999 "${TLS[@]}"
+expect 2 "usage" "$CTL" host frobnicate "$H" "${TLS[@]}"
+expect 1 "no TLS identity" "$CTL" host status "$H"
+expect 1 "cannot load" "$CTL" host status "$H" --certs "$T/ca" --name nobody
+expect 1 "cannot connect" "$CTL" host status 127.0.0.1:1 "${TLS[@]}"
+expect 2 "is not a uuid" "$CTL" push "$T/f" "$H" "${TLS[@]}" --id nonsense
+expect 2 "is not a number" "$CTL" push "$T/f" "$H" "${TLS[@]}" --version -4
+expect 1 "No such file" "$CTL" push "$T/missing" "$H" "${TLS[@]}"
+expect 1 "not a regular file" "$CTL" push "$T" "$H" "${TLS[@]}"
+head -c 100 /dev/urandom >"$T/noid"
+expect 1 "has no user.shadow.id" "$CTL" push "$T/noid" "$H" "${TLS[@]}"
+kill -0 "$PID" || it_fail "shadowd died"
+echo "ctl_hosts: ok"

@@ -1,0 +1,147 @@
+/* Connection to a shadowd for shadowctl's host subcommands: see ctl_remote.h. */
+#include "tools/ctl_remote.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uuid/uuid.h>
+
+static int flag_value(int argc, char **argv, int *i, const char **ret)
+{
+	if (*i + 1 >= argc || !argv[*i + 1][0]) {
+		fprintf(stderr, "shadowctl: %s needs a value\n", argv[*i]);
+		return -1;
+	}
+	*ret = argv[++*i];
+	return 1;
+}
+
+int ctl_remote_flag(struct ctl_remote *r, int argc, char **argv, int *i)
+{
+	const char *a = argv[*i];
+	if (!strcmp(a, "--certs"))
+		return flag_value(argc, argv, i, &r->certs);
+	if (!strcmp(a, "--name"))
+		return flag_value(argc, argv, i, &r->name);
+	if (!strcmp(a, "--cert"))
+		return flag_value(argc, argv, i, &r->cert);
+	if (!strcmp(a, "--key"))
+		return flag_value(argc, argv, i, &r->key);
+	if (!strcmp(a, "--ca"))
+		return flag_value(argc, argv, i, &r->ca);
+	if (!strcmp(a, "--timeout")) {
+		const char *v;
+		char *end;
+		if (flag_value(argc, argv, i, &v) < 0)
+			return -1;
+		errno = 0;
+		unsigned long ms = strtoul(v, &end, 10);
+		if (errno || *end || ms < 1 || ms > 3600000 || v[0] == '-') {
+			fprintf(stderr, "shadowctl: --timeout '%s': want milliseconds, 1..3600000\n",
+				v);
+			return -1;
+		}
+		r->timeout_ms = (unsigned)ms;
+		return 1;
+	}
+	return 0;
+}
+
+int ctl_remote_parse_addr(const char *cmd, const char *s, char *host, size_t hostlen,
+			  uint16_t *port)
+{
+	const char *colon = strrchr(s, ':');
+	const char *h = s;
+	size_t hl;
+	if (!colon)
+		goto bad;
+	hl = (size_t)(colon - s);
+	if (s[0] == '[') { /* [v6]:port */
+		if (hl < 2 || s[hl - 1] != ']')
+			goto bad;
+		h = s + 1;
+		hl -= 2;
+	}
+	if (hl == 0 || hl >= hostlen)
+		goto bad;
+	char *end;
+	errno = 0;
+	unsigned long p = strtoul(colon + 1, &end, 10);
+	if (errno || *end || !colon[1] || p < 1 || p > 65535)
+		goto bad;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	*port = (uint16_t)p;
+	return 0;
+bad:
+	fprintf(stderr, "shadowctl %s: '%s' is not HOST:PORT\n", cmd, s);
+	return -1;
+}
+
+int ctl_remote_connect(struct ctl_remote *r, const char *cmd, const char *addr)
+{
+	char host[256], hostname[HOST_NAME_MAX + 1], why[256] = "";
+	char cert[PATH_MAX], key[PATH_MAX], ca[PATH_MAX];
+	uint16_t port;
+	int rc;
+
+	if (!r->timeout_ms)
+		r->timeout_ms = 10000;
+	if (ctl_remote_parse_addr(cmd, addr, host, sizeof(host), &port) < 0)
+		return -2;
+	if (!r->certs && (!r->cert || !r->key || !r->ca)) {
+		fprintf(stderr,
+			"shadowctl %s: no TLS identity: give --certs DIR [--name NAME] "
+			"(from 'shadowctl ca issue DIR NAME') or --cert, --key and --ca\n",
+			cmd);
+		return -1;
+	}
+	if (r->certs) {
+		const char *name = r->name;
+		if (!name) {
+			if (gethostname(hostname, sizeof(hostname)) < 0)
+				strcpy(hostname, "localhost");
+			hostname[sizeof(hostname) - 1] = '\0';
+			name = hostname;
+		}
+		snprintf(cert, sizeof(cert), "%s/%s.crt", r->certs, name);
+		snprintf(key, sizeof(key), "%s/%s.key", r->certs, name);
+		snprintf(ca, sizeof(ca), "%s/ca.crt", r->certs);
+	}
+	rc = sync_tls_ctx_new(false, r->cert ? r->cert : cert, r->key ? r->key : key,
+			      r->ca ? r->ca : ca, &r->tls, why, sizeof(why));
+	if (rc < 0) {
+		fprintf(stderr, "shadowctl %s: TLS identity: %s\n", cmd, why[0] ? why : strerror(-rc));
+		return -1;
+	}
+	rc = sync_client_connect(r->tls, host, port, r->timeout_ms, &r->client, why, sizeof(why));
+	if (rc < 0) {
+		fprintf(stderr, "shadowctl %s: cannot connect to %s: %s\n", cmd, addr,
+			why[0] ? why : strerror(-rc));
+		sync_tls_ctx_free(r->tls);
+		r->tls = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+void ctl_remote_close(struct ctl_remote *r)
+{
+	sync_client_close(r->client);
+	sync_tls_ctx_free(r->tls);
+	r->client = NULL;
+	r->tls = NULL;
+}
+
+void ctl_remote_id_text(const uint8_t id[16], char out[37])
+{
+	uuid_unparse_lower(id, out);
+}
+
+int ctl_remote_id_parse(const char *s, uint8_t id[16])
+{
+	return strlen(s) == 36 && uuid_parse(s, id) == 0 ? 0 : -1;
+}
