@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "fs/creds.h"
 #include "fs/fs.h"
+#include "fs/hosts.h"
 #include "fs/ops.h"
 #include "fs/ops_record.h"
 #include "fs/options.h"
@@ -27,28 +28,75 @@
 #include "fs/recorder.h"
 #include "predictor/store_locate.h"
 
+/* Opens the resource hosts (before mounting: a bad host is a start-up
+ * error); their watchers start later, with start_hosts. */
+static int open_hosts(const struct fs_options *o, struct fs_hosts **ret)
+{
+	struct fs_host_spec *specs = NULL;
+	size_t n = 0;
+	char err[512];
+	int rc = fs_hosts_parse(o->hosts, &specs, &n, err, sizeof(err));
+	if (rc == 0) {
+		struct fs_hosts_config cfg = {
+		    .specs = specs, .n = n, .tls_dir = o->tls_dir, .tls_name = o->tls_name};
+		rc = fs_hosts_open(&cfg, ret, err, sizeof(err));
+	}
+	free(specs);
+	if (rc < 0)
+		sfs_error("%s", err);
+	return rc;
+}
+
+/* Starts the host watchers; the registry goes to STATE/hosts.status. */
+static int start_hosts(struct fs_hosts *h, const struct fs_options *o, const char *state)
+{
+	char path[PATH_MAX + 16];
+	int rc = pred_locate_mkdirs(state);
+	if (rc < 0) {
+		sfs_error("cannot create the state directory %s: %s", state, strerror(-rc));
+		return rc;
+	}
+	snprintf(path, sizeof(path), "%s/hosts.status", state);
+	rc = fs_hosts_start(h, path);
+	if (rc < 0) {
+		sfs_error("cannot start the host watchers: %s", strerror(-rc));
+		return rc;
+	}
+	if (!o->record && pred_locate_register(o->mountpoint, o->backing, state, getpid()) < 0)
+		sfs_warn("cannot record the mount in %s (shadowctl hosts needs --state %s)",
+			 pred_locate_run_dir(), state);
+	return 0;
+}
+
+/* The mount's state directory: state=DIR, else /var/lib/shadowfs/<mount-id>
+ * (root) or ~/.local/state/shadowfs/<mount-id>. */
+static int mount_state_dir(const struct fs_options *o, char *state, size_t len)
+{
+	if (o->state) {
+		snprintf(state, len, "%s", o->state);
+		return 0;
+	}
+	int rc = pred_locate_default_state(o->backing, state, len);
+	if (rc < 0) {
+		sfs_error("cannot name a state directory for %s: %s", o->backing, strerror(-rc));
+		return rc;
+	}
+	/* Not root: /var/lib is not ours; use the XDG state directory. */
+	const char *home = getenv("HOME");
+	if (geteuid() != 0 && home && *home) {
+		const char *id = strrchr(state, '/') + 1;
+		char user[PATH_MAX];
+		snprintf(user, sizeof(user), "%s/.local/state/shadowfs/%s", home, id);
+		snprintf(state, len, "%s", user);
+	}
+	return 0;
+}
+
 /* Starts the access recorder (after daemonizing: threads do not survive
  * fork) and records where its store is, for shadowctl. */
-static int start_recorder(struct fs_ctx *ctx, const struct fs_options *o)
+static int start_recorder(struct fs_ctx *ctx, const struct fs_options *o, const char *state)
 {
-	char state[PATH_MAX], err[512];
-	if (o->state) {
-		snprintf(state, sizeof(state), "%s", o->state);
-	} else {
-		int rc = pred_locate_default_state(o->backing, state, sizeof(state));
-		if (rc < 0) {
-			sfs_error("cannot name a state directory for %s: %s", o->backing, strerror(-rc));
-			return rc;
-		}
-		/* Not root: /var/lib is not ours; use the XDG state directory. */
-		const char *home = getenv("HOME");
-		if (geteuid() != 0 && home && *home) {
-			const char *id = strrchr(state, '/') + 1;
-			char user[PATH_MAX];
-			snprintf(user, sizeof(user), "%s/.local/state/shadowfs/%s", home, id);
-			snprintf(state, sizeof(state), "%s", user);
-		}
-	}
+	char err[512];
 	struct fs_recorder_config cfg = {
 		.state_dir = state,
 		.backing = o->backing,
@@ -102,7 +150,8 @@ int main(int argc, char **argv)
 	struct fs_ctx ctx = {.proc_fd = -1};
 	struct fuse_lowlevel_ops ops;
 	struct fuse_session *se = NULL;
-	char err[512];
+	struct fs_hosts *hosts = NULL;
+	char err[512], state[PATH_MAX];
 	int root_fd = -1, status = 1, res;
 	bool mounted = false, handlers = false;
 
@@ -135,6 +184,9 @@ int main(int argc, char **argv)
 		sfs_error("cannot resolve %s or %s", opts.backing, opts.mountpoint);
 		goto out;
 	}
+
+	if (opts.hosts && open_hosts(&opts, &hosts) < 0)
+		goto out;
 
 	umask(0); /* the kernel already applied the caller's umask */
 	fs_creds_init();
@@ -179,7 +231,11 @@ int main(int argc, char **argv)
 		sfs_error("cannot open /proc/self/fd: %s", strerror(-res));
 		goto out;
 	}
-	if (opts.record && start_recorder(&ctx, &opts) < 0)
+	if ((opts.record || hosts) && mount_state_dir(&opts, state, sizeof(state)) < 0)
+		goto out;
+	if (opts.record && start_recorder(&ctx, &opts, state) < 0)
+		goto out;
+	if (hosts && start_hosts(hosts, &opts, state) < 0)
 		goto out;
 	sfs_debug("serving %s on %s: cache=%s writeback=%d threads=%u timeout=%g",
 		  opts.backing, opts.mountpoint, fs_cache_policy_name(opts.cache),
@@ -192,6 +248,7 @@ out:
 	/* No request runs any more: write the partial bucket and stop. */
 	fs_recorder_stop(ctx.recorder);
 	ctx.recorder = NULL;
+	fs_hosts_close(hosts);
 	if (mounted)
 		fuse_session_unmount(se);
 	if (handlers)

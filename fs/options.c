@@ -2,6 +2,8 @@
  * standard FUSE/mount options passed on to libfuse. See options.h. */
 #include "fs/options.h"
 
+#include "fs/hosts.h"
+
 #include "predictor/series_store.h"
 
 #include <errno.h>
@@ -41,6 +43,8 @@ enum {
 	KEY_RECORD,
 	KEY_NORECORD,
 	KEY_HOSTS,
+	KEY_TLS,
+	KEY_TLS_NAME,
 	KEY_ALLOW_OTHER,
 	KEY_DEFAULT_PERMS,
 	KEY_NO_DEFAULT_PERMS,
@@ -80,6 +84,8 @@ static const struct fuse_opt option_table[] = {
 	FUSE_OPT_KEY("norecord", KEY_NORECORD),
 	FUSE_OPT_KEY("record=%s", KEY_RECORD),
 	FUSE_OPT_KEY("hosts=%s", KEY_HOSTS),
+	FUSE_OPT_KEY("tls=%s", KEY_TLS),
+	FUSE_OPT_KEY("tls_name=%s", KEY_TLS_NAME),
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
 	FUSE_OPT_KEY("default_permissions", KEY_DEFAULT_PERMS),
 	FUSE_OPT_KEY("no_default_permissions", KEY_NO_DEFAULT_PERMS),
@@ -360,6 +366,10 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 		return 0;
 	case KEY_HOSTS:
 		return set_string(c, arg, &o->hosts);
+	case KEY_TLS:
+		return set_string(c, arg, &o->tls_dir);
+	case KEY_TLS_NAME:
+		return set_string(c, arg, &o->tls_name);
 	case KEY_ALLOW_OTHER:
 		o->allow_other = true;
 		return 1;
@@ -442,6 +452,15 @@ int fs_options_parse(int argc, char **argv, struct fs_options *opts,
 		fail(&c, "BACKING and MOUNTPOINT must not be empty");
 		goto out;
 	}
+	if (opts->hosts) {
+		struct fs_host_spec *specs;
+		size_t n;
+		if (fs_hosts_parse(opts->hosts, &specs, &n, c.errbuf, c.errlen) < 0) {
+			c.failed = true;
+			goto out;
+		}
+		free(specs); /* checked here for a clear error; main opens them */
+	}
 	if (opts->max_idle_threads == 0 || opts->max_idle_threads > opts->max_threads)
 		opts->max_idle_threads = opts->max_threads;
 	if (opts->have_tiers) {
@@ -522,7 +541,10 @@ void fs_options_free(struct fs_options *opts)
 	free(opts->mountpoint);
 	free(opts->state);
 	free(opts->hosts);
+	free(opts->tls_dir);
+	free(opts->tls_name);
 	opts->backing = opts->mountpoint = opts->state = opts->hosts = NULL;
+	opts->tls_dir = opts->tls_name = NULL;
 }
 
 const char *fs_cache_policy_name(enum fs_cache_policy c)
@@ -566,7 +588,9 @@ void fs_options_usage(const char *prog)
 	       "  -o tiers=W:KEEP/W:KEEP/...   series resolution and retention, finest first\n"
 	       "                               [BUCKET:2d/15m:30d/1h:1y]; its first W is the bucket\n"
 	       "  -o norecord|record=0         turn access recording off [on]\n"
-	       "  -o hosts=LIST                resource hosts (used by the router)\n"
+	       "  -o hosts=SPEC[;SPEC...]      resource hosts: /DIR[:cost=C][:budget=SIZE] (local)\n"
+	       "                               or HOST:PORT[:cost=C] (a shadowd)\n"
+	       "  -o tls=DIR[,tls_name=NAME]   certificates for remote hosts (shadowctl ca issue)\n"
 	       "  -o default_permissions|no_default_permissions\n"
 	       "                               kernel permission checks [on with allow_other]\n"
 	       "\n"

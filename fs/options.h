@@ -61,7 +61,9 @@ struct fs_options {
 	unsigned track;         /* track=N: files in the recorder's active set */
 	bool have_tiers;        /* tiers=... given: */
 	struct pred_store_tiers tiers; /* resolution and retention of the series */
-	char *hosts;            /* hosts=... kept for the router (owned), or NULL */
+	char *hosts;            /* hosts=SPEC;... (fs/hosts.h) (owned), or NULL */
+	char *tls_dir;          /* tls=DIR: certificates for remote hosts (owned), or NULL */
+	char *tls_name;         /* tls_name=NAME: which certificate in DIR (owned), or NULL */
 };
 
 /* Defaults (documented in shadowfs(8)). */

@@ -93,7 +93,7 @@ static int write_info(const char *path, const char *mountpoint, const char *back
 	return 0;
 }
 
-static int mkdirs(const char *dir)
+int pred_locate_mkdirs(const char *dir)
 {
 	char buf[PATH_MAX];
 	if (snprintf(buf, sizeof(buf), "%s", dir) >= (int)sizeof(buf))
@@ -124,7 +124,7 @@ int pred_locate_register(const char *mountpoint, const char *backing, const char
 	}
 	char dir[PATH_MAX], path[PATH_MAX];
 	snprintf(dir, sizeof(dir), "%s/mounts", pred_locate_run_dir());
-	rc = mkdirs(dir);
+	rc = pred_locate_mkdirs(dir);
 	if (!rc)
 		rc = registry_path(mp, path, sizeof(path));
 	if (!rc)

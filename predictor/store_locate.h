@@ -36,6 +36,9 @@ const char *pred_locate_state_root(void);
 /* "<state root>/<mount-id>" for backing (which must exist). */
 int pred_locate_default_state(const char *backing, char *out, size_t len);
 
+/* mkdir -p (mode 0755 for what it creates): 0 or -errno. */
+int pred_locate_mkdirs(const char *dir);
+
 /* Records a mount (both files above; replaces older records). */
 int pred_locate_register(const char *mountpoint, const char *backing, const char *state_dir,
 			 pid_t pid);

@@ -108,6 +108,21 @@ void sync_tls_ctx_free(struct sync_tls_ctx *ctx)
 	free(ctx);
 }
 
+void sync_tls_identity_paths(const char *dir, const char *name, char *cert, char *key, char *ca,
+			     size_t len)
+{
+	char host[256];
+	if (!name) {
+		if (gethostname(host, sizeof(host)) < 0)
+			strcpy(host, "localhost");
+		host[sizeof(host) - 1] = '\0';
+		name = host;
+	}
+	snprintf(cert, len, "%s/%s.crt", dir, name);
+	snprintf(key, len, "%s/%s.key", dir, name);
+	snprintf(ca, len, "%s/ca.crt", dir);
+}
+
 /* Waits until fd is ready for events or the deadline passes. */
 static int wait_fd(int fd, short events, uint64_t deadline_ms)
 {

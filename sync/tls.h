@@ -24,6 +24,12 @@ struct sync_tls_conn;
 /* Monotonic clock in milliseconds, for deadlines. */
 uint64_t sync_now_ms(void);
 
+/* The files of an identity as `shadowctl ca issue DIR NAME` writes them:
+ * DIR/NAME.crt, DIR/NAME.key and DIR/ca.crt (each buffer len bytes); name
+ * NULL stands for this machine's hostname. */
+void sync_tls_identity_paths(const char *dir, const char *name, char *cert, char *key, char *ca,
+			     size_t len);
+
 /* Loads cert/key/CA (PEM files). On failure returns -errno and writes a
  * human-readable reason into err. */
 int sync_tls_ctx_new(bool server, const char *cert, const char *key, const char *ca,

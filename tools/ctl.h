@@ -17,6 +17,7 @@ int ctl_ca_main(int argc, char **argv);
 int ctl_top_main(int argc, char **argv);
 int ctl_stats_main(int argc, char **argv);
 int ctl_host_main(int argc, char **argv);
+int ctl_hosts_main(int argc, char **argv);
 int ctl_push_main(int argc, char **argv);
 
 #endif

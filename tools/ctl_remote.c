@@ -83,7 +83,7 @@ bad:
 
 int ctl_remote_connect(struct ctl_remote *r, const char *cmd, const char *addr)
 {
-	char host[256], hostname[HOST_NAME_MAX + 1], why[256] = "";
+	char host[256], why[256] = "";
 	char cert[PATH_MAX], key[PATH_MAX], ca[PATH_MAX];
 	uint16_t port;
 	int rc;
@@ -99,18 +99,8 @@ int ctl_remote_connect(struct ctl_remote *r, const char *cmd, const char *addr)
 			cmd);
 		return -1;
 	}
-	if (r->certs) {
-		const char *name = r->name;
-		if (!name) {
-			if (gethostname(hostname, sizeof(hostname)) < 0)
-				strcpy(hostname, "localhost");
-			hostname[sizeof(hostname) - 1] = '\0';
-			name = hostname;
-		}
-		snprintf(cert, sizeof(cert), "%s/%s.crt", r->certs, name);
-		snprintf(key, sizeof(key), "%s/%s.key", r->certs, name);
-		snprintf(ca, sizeof(ca), "%s/ca.crt", r->certs);
-	}
+	if (r->certs)
+		sync_tls_identity_paths(r->certs, r->name, cert, key, ca, sizeof(cert));
 	rc = sync_tls_ctx_new(false, r->cert ? r->cert : cert, r->key ? r->key : key,
 			      r->ca ? r->ca : ca, &r->tls, why, sizeof(why));
 	if (rc < 0) {

@@ -1,0 +1,441 @@
+/* The mount's resource hosts (see hosts.h): parsing of hosts=, the local
+ * host stores, one heartbeat watcher thread per remote shadowd, and the
+ * status file shadowctl reads. */
+#include "fs/hosts.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "daemon/host_store.h"
+#include "sync/client.h"
+#include "sync/tls.h"
+
+#define BACKOFF_MIN_MS 1000u
+#define BACKOFF_MAX_MS 30000u
+#define CONNECT_TIMEOUT_MS 1500u
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+/* SIZE with an optional k/m/g/t suffix (binary units). */
+static int parse_size(const char *s, uint64_t *ret)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	uint64_t mul = 1;
+	if (errno || end == s || s[0] == '-')
+		return -EINVAL;
+	switch (*end) {
+	case 'k': case 'K': mul = 1ull << 10; end++; break;
+	case 'm': case 'M': mul = 1ull << 20; end++; break;
+	case 'g': case 'G': mul = 1ull << 30; end++; break;
+	case 't': case 'T': mul = 1ull << 40; end++; break;
+	}
+	if (*end || v == 0 || v > UINT64_MAX / mul)
+		return -EINVAL;
+	*ret = v * mul;
+	return 0;
+}
+
+/* One SPEC (NUL-terminated, modified in place). */
+static int parse_spec(char *s, struct fs_host_spec *h, char *err, size_t errlen)
+{
+	char *attrs = NULL;
+	memset(h, 0, sizeof(*h));
+	h->cost = 1.0;
+	if (s[0] == '/') {
+		h->kind = FS_HOST_LOCAL;
+		attrs = strchr(s, ':');
+		if (attrs)
+			*attrs++ = '\0';
+		if (strlen(s) >= sizeof(h->where))
+			return fail(err, errlen, "hosts: directory name too long: %.40s...", s);
+		strcpy(h->where, s);
+	} else {
+		char *host = s, *port;
+		h->kind = FS_HOST_REMOTE;
+		if (s[0] == '[') {
+			char *close = strchr(s, ']');
+			if (!close || close[1] != ':')
+				return fail(err, errlen, "hosts: '%s': want [ADDR]:PORT", s);
+			host = s + 1;
+			*close = '\0';
+			port = close + 2;
+		} else {
+			port = strchr(s, ':');
+			if (!port)
+				return fail(err, errlen,
+					    "hosts: '%s' is neither an absolute directory nor "
+					    "HOST:PORT",
+					    s);
+			*port++ = '\0';
+		}
+		attrs = strchr(port, ':');
+		if (attrs)
+			*attrs++ = '\0';
+		char *end;
+		errno = 0;
+		unsigned long p = strtoul(port, &end, 10);
+		if (!*host || errno || *end || !*port || p < 1 || p > 65535)
+			return fail(err, errlen, "hosts: '%s:%s': bad host or port (1..65535)",
+				    host, port);
+		if (strlen(host) >= sizeof(h->where))
+			return fail(err, errlen, "hosts: host name too long");
+		strcpy(h->where, host);
+		h->port = (uint16_t)p;
+	}
+	for (char *a = attrs, *next; a && *a; a = next) {
+		next = strchr(a, ':');
+		if (next)
+			*next++ = '\0';
+		char *v = strchr(a, '=');
+		if (!v)
+			return fail(err, errlen, "hosts: %s: '%s' is not KEY=VALUE", h->where, a);
+		*v++ = '\0';
+		if (!strcmp(a, "cost")) {
+			char *end;
+			errno = 0;
+			h->cost = strtod(v, &end);
+			if (errno || *end || !*v || !isfinite(h->cost) || h->cost < 0)
+				return fail(err, errlen, "hosts: %s: cost '%s': want a number >= 0",
+					    h->where, v);
+		} else if (!strcmp(a, "budget") && h->kind == FS_HOST_LOCAL) {
+			if (parse_size(v, &h->budget_bytes) < 0)
+				return fail(err, errlen,
+					    "hosts: %s: budget '%s': want a size like 512m or 20g",
+					    h->where, v);
+		} else {
+			return fail(err, errlen, "hosts: %s: unknown attribute '%s'%s", h->where, a,
+				    !strcmp(a, "budget") ? " (budget is set by shadowd --space-budget "
+							   "on a remote host)"
+							 : "");
+		}
+	}
+	return 0;
+}
+
+int fs_hosts_parse(const char *list, struct fs_host_spec **ret, size_t *ret_n, char *err,
+		   size_t errlen)
+{
+	struct fs_host_spec *v = NULL;
+	size_t n = 0;
+	char *copy = strdup(list ? list : "");
+	int rc = 0;
+	if (!copy)
+		return fail(err, errlen, "hosts: out of memory");
+	for (char *s = copy, *next; s && rc == 0; s = next) {
+		next = strchr(s, ';');
+		if (next)
+			*next++ = '\0';
+		if (!*s) {
+			rc = fail(err, errlen, "hosts: empty entry in '%s'", list);
+			break;
+		}
+		struct fs_host_spec *nv = realloc(v, (n + 1) * sizeof(*v));
+		if (!nv) {
+			rc = fail(err, errlen, "hosts: out of memory");
+			break;
+		}
+		v = nv;
+		rc = parse_spec(s, &v[n], err, errlen);
+		for (size_t i = 0; rc == 0 && i < n; i++)
+			if (v[i].kind == v[n].kind && v[i].port == v[n].port &&
+			    !strcmp(v[i].where, v[n].where))
+				rc = fail(err, errlen, "hosts: %s listed twice", v[n].where);
+		n++;
+	}
+	free(copy);
+	if (rc < 0) {
+		free(v);
+		return rc;
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+/* ---- runtime ---- */
+
+struct host {
+	struct fs_hosts *all;
+	const struct fs_host_spec *spec;
+	struct daemon_store *store; /* LOCAL */
+	pthread_t thread;	    /* REMOTE */
+	bool thread_started;
+	/* protected by all->lock: */
+	bool up;
+	char reason[160];
+	uint64_t last_seen_ms, since_ms;
+	struct sync_wire_load load;
+};
+
+struct fs_hosts {
+	struct fs_host_spec *specs;
+	size_t n;
+	struct host *hosts;
+	struct sync_tls_ctx *tls;
+	unsigned heartbeat_ms;
+	char *status_path;
+	pthread_mutex_t lock;
+	pthread_cond_t wake; /* stop */
+	bool stopping;
+	uint64_t written_ms;
+};
+
+static void label(const struct fs_host_spec *s, char *out, size_t len)
+{
+	if (s->kind == FS_HOST_LOCAL)
+		snprintf(out, len, "%s", s->where);
+	else if (strchr(s->where, ':'))
+		snprintf(out, len, "[%s]:%u", s->where, s->port);
+	else
+		snprintf(out, len, "%s:%u", s->where, s->port);
+}
+
+/* Writes the status file (temp + rename). Called with lock held. */
+static void write_status(struct fs_hosts *h)
+{
+	char tmp[PATH_MAX + 8], name[600];
+	uint64_t now = sync_now_ms();
+	if (!h->status_path)
+		return;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", h->status_path);
+	FILE *f = fopen(tmp, "w");
+	if (!f) {
+		sfs_warn("cannot write %s: %s", tmp, strerror(errno));
+		return;
+	}
+	for (size_t i = 0; i < h->n; i++) {
+		struct host *x = &h->hosts[i];
+		label(x->spec, name, sizeof(name));
+		fprintf(f, "host=%s kind=%s cost=%g", name,
+			x->spec->kind == FS_HOST_LOCAL ? "local" : "remote", x->spec->cost);
+		if (x->spec->kind == FS_HOST_LOCAL) {
+			struct daemon_store_stats st;
+			daemon_store_stats(x->store, &st);
+			fprintf(f, " state=up copies=%llu used_bytes=%llu budget_bytes=%llu\n",
+				(unsigned long long)st.copies, (unsigned long long)st.used_bytes,
+				(unsigned long long)st.budget_bytes);
+			continue;
+		}
+		fprintf(f, " state=%s since_s=%llu", x->up ? "up" : "down",
+			(unsigned long long)(x->since_ms ? (now - x->since_ms) / 1000 : 0));
+		if (x->last_seen_ms)
+			fprintf(f, " last_heartbeat_ms=%llu",
+				(unsigned long long)(now - x->last_seen_ms));
+		if (x->up)
+			fprintf(f,
+				" in_flight=%u lat_p50_us=%u lat_p99_us=%u read_bps=%llu "
+				"cpu_permille=%u disk_util_permille=%u",
+				x->load.in_flight, x->load.lat_p50_us, x->load.lat_p99_us,
+				(unsigned long long)x->load.read_bps, x->load.cpu_permille,
+				x->load.disk_util_permille);
+		else
+			fprintf(f, " reason=\"%s\"", x->reason);
+		fputc('\n', f);
+	}
+	if (fclose(f) != 0 || rename(tmp, h->status_path) != 0) {
+		sfs_warn("cannot write %s: %s", h->status_path, strerror(errno));
+		unlink(tmp);
+	}
+	h->written_ms = now;
+}
+
+/* Records a state change (lock held), logs transitions. */
+static void set_state(struct host *x, bool up, const char *reason)
+{
+	char name[600];
+	if (x->up != up || !x->since_ms) {
+		label(x->spec, name, sizeof(name));
+		if (up)
+			sfs_info("host %s is up", name);
+		else
+			sfs_warn("host %s is down: %s", name, reason);
+		x->since_ms = sync_now_ms();
+		x->up = up;
+		snprintf(x->reason, sizeof(x->reason), "%s", reason ? reason : "");
+		write_status(x->all);
+	}
+}
+
+/* Sleeps ms unless stopping; returns true when stopping. Lock held. */
+static bool wait_or_stop(struct fs_hosts *h, unsigned ms)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	while (!h->stopping && pthread_cond_timedwait(&h->wake, &h->lock, &ts) == 0)
+		;
+	return h->stopping;
+}
+
+static void *watch_remote(void *arg)
+{
+	struct host *x = arg;
+	struct fs_hosts *h = x->all;
+	unsigned backoff = BACKOFF_MIN_MS;
+	char why[256], reason[300];
+
+	pthread_mutex_lock(&h->lock);
+	while (!h->stopping) {
+		struct sync_client *c = NULL;
+		pthread_mutex_unlock(&h->lock);
+		why[0] = '\0';
+		int r = sync_client_connect(h->tls, x->spec->where, x->spec->port,
+					    CONNECT_TIMEOUT_MS, &c, why, sizeof(why));
+		if (r == 0)
+			r = sync_client_heartbeat_start(c, h->heartbeat_ms, CONNECT_TIMEOUT_MS);
+		pthread_mutex_lock(&h->lock);
+		if (r == 0 && !h->stopping) {
+			for (;;) {
+				struct sync_wire_load l;
+				pthread_mutex_unlock(&h->lock);
+				r = sync_client_heartbeat_next(c, NULL, &l, 3 * h->heartbeat_ms);
+				pthread_mutex_lock(&h->lock);
+				if (r < 0 || h->stopping)
+					break;
+				backoff = BACKOFF_MIN_MS;
+				x->load = l;
+				x->last_seen_ms = sync_now_ms();
+				set_state(x, true, NULL);
+				if (sync_now_ms() - h->written_ms >= 1000)
+					write_status(h);
+			}
+			snprintf(reason, sizeof(reason), "%s",
+				 r == -ETIMEDOUT ? "no heartbeat for three intervals"
+				 : r == -EPIPE	 ? "connection closed by the host"
+						 : strerror(-r));
+		} else {
+			snprintf(reason, sizeof(reason), "%s", why[0] ? why : strerror(-r));
+		}
+		pthread_mutex_unlock(&h->lock);
+		sync_client_close(c);
+		pthread_mutex_lock(&h->lock);
+		if (h->stopping)
+			break;
+		set_state(x, false, reason);
+		if (wait_or_stop(h, backoff))
+			break;
+		backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+	}
+	pthread_mutex_unlock(&h->lock);
+	return NULL;
+}
+
+int fs_hosts_open(const struct fs_hosts_config *cfg, struct fs_hosts **ret, char *err,
+		  size_t errlen)
+{
+	struct fs_hosts *h = calloc(1, sizeof(*h));
+	char name[600], cert[PATH_MAX], key[PATH_MAX], ca[PATH_MAX], why[256] = "";
+	bool remote = false;
+	if (!h)
+		return fail(err, errlen, "hosts: out of memory");
+	pthread_mutex_init(&h->lock, NULL);
+	pthread_cond_init(&h->wake, NULL);
+	h->heartbeat_ms = cfg->heartbeat_ms ? cfg->heartbeat_ms : 500;
+	h->specs = calloc(cfg->n ? cfg->n : 1, sizeof(*h->specs));
+	h->hosts = calloc(cfg->n ? cfg->n : 1, sizeof(*h->hosts));
+	if (!h->specs || !h->hosts) {
+		fs_hosts_close(h);
+		return fail(err, errlen, "hosts: out of memory");
+	}
+	h->n = cfg->n;
+	for (size_t i = 0; i < cfg->n; i++) {
+		struct host *x = &h->hosts[i];
+		h->specs[i] = cfg->specs[i];
+		x->all = h;
+		x->spec = &h->specs[i];
+		if (x->spec->kind == FS_HOST_REMOTE) {
+			remote = true;
+			continue;
+		}
+		int r = daemon_store_open(x->spec->where, x->spec->budget_bytes, &x->store);
+		if (r < 0) {
+			label(x->spec, name, sizeof(name));
+			fs_hosts_close(h);
+			return fail(err, errlen, "hosts: cannot open the store in %s: %s", name,
+				    strerror(-r));
+		}
+	}
+	if (remote) {
+		const char *nm = cfg->tls_name;
+		if (!cfg->tls_dir) {
+			fs_hosts_close(h);
+			return fail(err, errlen,
+				    "hosts: remote hosts need -o tls=DIR (certificates from "
+				    "'shadowctl ca issue DIR NAME')");
+		}
+		sync_tls_identity_paths(cfg->tls_dir, nm, cert, key, ca, sizeof(cert));
+		int r = sync_tls_ctx_new(false, cert, key, ca, &h->tls, why, sizeof(why));
+		if (r < 0) {
+			fs_hosts_close(h);
+			return fail(err, errlen, "tls=%s: identity %s: %s", cfg->tls_dir, cert,
+				    why[0] ? why : strerror(-r));
+		}
+	}
+	*ret = h;
+	return 0;
+}
+
+int fs_hosts_start(struct fs_hosts *h, const char *status_path)
+{
+	if (status_path && !(h->status_path = strdup(status_path)))
+		return -ENOMEM;
+	pthread_mutex_lock(&h->lock);
+	write_status(h);
+	pthread_mutex_unlock(&h->lock);
+	for (size_t i = 0; i < h->n; i++) {
+		struct host *x = &h->hosts[i];
+		if (x->spec->kind != FS_HOST_REMOTE)
+			continue;
+		int r = pthread_create(&x->thread, NULL, watch_remote, x);
+		if (r != 0)
+			return -r;
+		x->thread_started = true;
+	}
+	return 0;
+}
+
+void fs_hosts_close(struct fs_hosts *h)
+{
+	if (!h)
+		return;
+	pthread_mutex_lock(&h->lock);
+	h->stopping = true;
+	pthread_cond_broadcast(&h->wake);
+	pthread_mutex_unlock(&h->lock);
+	for (size_t i = 0; i < h->n; i++) {
+		if (h->hosts[i].thread_started)
+			pthread_join(h->hosts[i].thread, NULL);
+		daemon_store_close(h->hosts[i].store);
+	}
+	sync_tls_ctx_free(h->tls);
+	pthread_cond_destroy(&h->wake);
+	pthread_mutex_destroy(&h->lock);
+	free(h->status_path);
+	free(h->specs);
+	free(h->hosts);
+	free(h);
+}

@@ -1,0 +1,118 @@
+/* Unit tests of fs/hosts.c: parsing of hosts= (every accepted form and a
+ * clear error for each bad one), and a local host store opened and reported
+ * in the status file. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fs/hosts.h"
+
+static void test_parse_forms(void **state)
+{
+	(void)state;
+	struct fs_host_spec *v = NULL;
+	size_t n = 0;
+	char err[256] = "";
+	assert_int_equal(fs_hosts_parse("/ssd/shadows:cost=2:budget=512m;10.0.0.2:7811;"
+					"[fd00::2]:7812:cost=0.25;/nvme",
+					&v, &n, err, sizeof(err)),
+			 0);
+	assert_int_equal(n, 4);
+	assert_int_equal(v[0].kind, FS_HOST_LOCAL);
+	assert_string_equal(v[0].where, "/ssd/shadows");
+	assert_true(v[0].cost == 2.0);
+	assert_int_equal(v[0].budget_bytes, 512ull << 20);
+	assert_int_equal(v[1].kind, FS_HOST_REMOTE);
+	assert_string_equal(v[1].where, "10.0.0.2");
+	assert_int_equal(v[1].port, 7811);
+	assert_true(v[1].cost == 1.0); /* default */
+	assert_string_equal(v[2].where, "fd00::2");
+	assert_int_equal(v[2].port, 7812);
+	assert_true(v[2].cost == 0.25);
+	assert_int_equal(v[3].budget_bytes, 0); /* unlimited */
+	free(v);
+}
+
+static void expect_error(const char *list, const char *fragment)
+{
+	struct fs_host_spec *v = NULL;
+	size_t n = 0;
+	char err[256] = "";
+	assert_int_equal(fs_hosts_parse(list, &v, &n, err, sizeof(err)), -EINVAL);
+	if (!strstr(err, fragment))
+		fail_msg("hosts=%s: error '%s' lacks '%s'", list, err, fragment);
+}
+
+static void test_parse_errors(void **state)
+{
+	(void)state;
+	expect_error("", "empty entry");
+	expect_error("/a;", "empty entry");
+	expect_error("relative", "neither an absolute directory nor HOST:PORT");
+	expect_error("host:0", "bad host or port");
+	expect_error("host:65536", "bad host or port");
+	expect_error("host:12x", "bad host or port");
+	expect_error(":80", "bad host or port");
+	expect_error("[::1]80", "want [ADDR]:PORT");
+	expect_error("/a:cost=abc", "cost 'abc'");
+	expect_error("/a:cost=-1", "cost '-1'");
+	expect_error("/a:cost=nan", "cost 'nan'");
+	expect_error("/a:budget=0", "budget '0'");
+	expect_error("/a:budget=12q", "budget '12q'");
+	expect_error("/a:budget=99999999999t", "budget");
+	expect_error("/a:speed=3", "unknown attribute 'speed'");
+	expect_error("/a:cost", "not KEY=VALUE");
+	expect_error("h:1:budget=1g", "shadowd --space-budget");
+	expect_error("/a;/a", "listed twice");
+	expect_error("h:1;h:1", "listed twice");
+}
+
+/* A local store is opened (created) and shows in the status file. */
+static void test_local_store_status(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/test_hosts.XXXXXX", store[64], status[64], line[512];
+	assert_non_null(mkdtemp(dir));
+	snprintf(store, sizeof(store), "%s/store", dir);
+	snprintf(status, sizeof(status), "%s/hosts.status", dir);
+	struct fs_host_spec spec = {.kind = FS_HOST_LOCAL, .cost = 3, .budget_bytes = 1 << 20};
+	snprintf(spec.where, sizeof(spec.where), "%s", store);
+	struct fs_hosts_config cfg = {.specs = &spec, .n = 1};
+	struct fs_hosts *h = NULL;
+	char err[256] = "";
+	assert_int_equal(fs_hosts_open(&cfg, &h, err, sizeof(err)), 0);
+	assert_int_equal(access(store, F_OK), 0);
+	assert_int_equal(fs_hosts_start(h, status), 0);
+	FILE *f = fopen(status, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(line, sizeof(line), f));
+	fclose(f);
+	assert_non_null(strstr(line, "kind=local cost=3 state=up copies=0"));
+	assert_non_null(strstr(line, "budget_bytes=1048576"));
+	fs_hosts_close(h);
+	/* Remote hosts without tls= are refused at open, with the reason. */
+	struct fs_host_spec remote = {.kind = FS_HOST_REMOTE, .where = "127.0.0.1", .port = 9};
+	cfg.specs = &remote;
+	assert_int_equal(fs_hosts_open(&cfg, &h, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "need -o tls=DIR"));
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_parse_forms),
+	    cmocka_unit_test(test_parse_errors),
+	    cmocka_unit_test(test_local_store_status),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
