@@ -11,15 +11,19 @@
 
 #define MISSING INT8_MIN
 
+/* 16-byte header: a per-file pool of 32 paths of 6 steps is 208 B, so that
+ * model (752) + assembler (64) + pool fit in 1 KiB. */
 struct pred_paths {
-	unsigned window;    /* W: steps per path */
-	unsigned cap;	    /* paths kept */
-	unsigned min_paths; /* fewer: no estimate */
-	unsigned n;	    /* paths held, <= cap */
-	unsigned next;	    /* ring position of the next path */
-	uint64_t added;	    /* paths pushed in total */
+	uint16_t window;    /* W: steps per path */
+	uint16_t cap;	    /* paths kept, <= PRED_PATH_MAX_CAP */
+	uint16_t min_paths; /* fewer: no estimate */
+	uint16_t n;	    /* paths held, <= cap */
+	uint16_t next;	    /* ring position of the next path */
+	uint32_t added;	    /* paths pushed in total (wraps) */
 	int8_t z[];	    /* [cap][window] */
 };
+
+_Static_assert(sizeof(struct pred_paths) <= 16, "pool header");
 
 size_t pred_paths_size(unsigned window, unsigned cap)
 {
@@ -34,9 +38,9 @@ struct pred_paths *pred_paths_new(unsigned window, unsigned cap, unsigned min_pa
 	struct pred_paths *p = calloc(1, pred_paths_size(window, cap));
 	if (!p)
 		return NULL;
-	p->window = window;
-	p->cap = cap;
-	p->min_paths = min_paths;
+	p->window = (uint16_t)window;
+	p->cap = (uint16_t)cap;
+	p->min_paths = (uint16_t)min_paths;
 	return p;
 }
 
@@ -86,7 +90,7 @@ bool pred_path_asm_add(struct pred_path_asm *a, unsigned window, uint64_t tick,
 void pred_paths_push(struct pred_paths *p, const int8_t path[PRED_MAX_H])
 {
 	memcpy(p->z + (size_t)p->next * p->window, path, p->window);
-	p->next = (p->next + 1) % p->cap;
+	p->next = (uint16_t)((p->next + 1) % p->cap);
 	if (p->n < p->cap)
 		p->n++;
 	p->added++;
@@ -97,7 +101,7 @@ unsigned pred_paths_count(const struct pred_paths *p)
 	return p->n;
 }
 
-uint64_t pred_paths_added(const struct pred_paths *p)
+uint32_t pred_paths_added(const struct pred_paths *p)
 {
 	return p->added;
 }

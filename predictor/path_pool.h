@@ -14,7 +14,7 @@
  * i.e. the forecast's path resampled with past error paths (a bootstrap of
  * whole paths, so the correlation between steps is the observed one). A pool
  * can be mount-wide (every file's paths, e.g. cap 256) or per file (its own
- * recent paths, e.g. cap 32: 16 + 32 W bytes).
+ * recent paths, e.g. cap 32: 16 + 32 W bytes, 208 B for W 6).
  *
  * A path is complete W buckets after its origin: each file keeps the partial
  * paths of its last PRED_MAX_H origins (struct pred_path_asm, 64 B, z
@@ -64,9 +64,9 @@ bool pred_path_asm_add(struct pred_path_asm *a, unsigned window, uint64_t tick,
 
 /* Adds a complete path (from pred_path_asm_add) to the pool. */
 void pred_paths_push(struct pred_paths *p, const int8_t path[PRED_MAX_H]);
-/* Paths held now, and in total. */
+/* Paths held now, and pushed in total (modulo 2^32). */
 unsigned pred_paths_count(const struct pred_paths *p);
-uint64_t pred_paths_added(const struct pred_paths *p);
+uint32_t pred_paths_added(const struct pred_paths *p);
 
 /* P(max over the pool's window of the forecast path > capacity), in [0, 1],
  * from fc->loc / fc->scale (forecast.h; scale floored at PRED_SIGMA_MIN).
