@@ -49,6 +49,8 @@ int pred_forecast_compute(const struct pred_model *m, const struct pred_calib *c
 		if (!(sg > 0.0)) /* no residual yet: borrow the nearest */
 			for (unsigned k = h - 1; k-- > 0 && !(sg > 0.0);)
 				sg = m->sigma[k];
+		ret->loc[h - 1] = f;
+		ret->scale[h - 1] = sg;
 		/* Point = calibrated median (MASE-optimal), not expm1(f);
 		 * counts are integers, so is their median. */
 		ret->point[h - 1] = round(pred_count_quantile(calib, h, f, sg, 0.5, cap));

@@ -39,6 +39,8 @@ struct pred_forecast {
 	double p_step[PRED_MAX_H]; /* P(y_{t+h} > capacity) */
 	double p_exceed;	   /* P(max over window > cap) */
 	double p_dep, p_indep;	   /* max_h p_h, and 1 - prod_h (1 - p_h) */
+	double loc[PRED_MAX_H];	   /* F_h: log1p location of the distribution */
+	double scale[PRED_MAX_H];  /* sigma_h: its scale (before the floor) */
 };
 
 /* Default request: H 6, W 6, levels 0.8 and 0.95, dependence 0 (independent steps; the

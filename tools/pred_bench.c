@@ -7,6 +7,9 @@
  *     (total seconds for N files, ns per file);
  *   - the exceedance classifier (exceedance.h): per-file state update and
  *     features + probability after the forecast, for every file;
+ *   - the joint path probability (path_pool.h): per-file path assembly for
+ *     one bucket, and P from a mount-wide pool of 256 paths and from a
+ *     per-file-sized pool of 32, after the forecast, for every file;
  *   - encode + decode of every file's state;
  * and prints memory per file. usage: pred-bench [N] [BUCKETS] */
 #include <math.h>
@@ -19,6 +22,7 @@
 #include "predictor/forecast.h"
 #include "predictor/model.h"
 #include "predictor/model_state.h"
+#include "predictor/path_pool.h"
 
 static double now_s(void)
 {
@@ -96,6 +100,42 @@ int main(int argc, char **argv)
 		sink += pred_exc_prob(ex, x);
 	}
 	double xfc = now_s() - a - fc; /* over the forecast itself */
+	/* Joint path probability: assembly of one bucket per file, then P
+	 * from a pool of 256 and of 32 synthetic paths (cost depends only on
+	 * the pool's size and W). */
+	struct pred_path_asm *pa = malloc(n * sizeof(*pa));
+	struct pred_paths *pool = pred_paths_new(6, 256, 50), *own = pred_paths_new(6, 32, 24);
+	if (!pa || !pool || !own)
+		return 1;
+	for (size_t i = 0; i < n; i++)
+		pred_path_asm_init(&pa[i]);
+	for (int k = 0; k < 256; k++) {
+		int8_t path[PRED_MAX_H];
+		for (int h = 0; h < 6; h++)
+			path[h] = (int8_t)(rand_r(&seed) % 41 - 20);
+		pred_paths_push(pool, path);
+		if (k < 32)
+			pred_paths_push(own, path);
+	}
+	float zz[PRED_MAX_H] = {0.1f, -0.2f, 0.3f, 0.f, 0.5f, -1.f, 0.f, 0.f};
+	a = now_s();
+	for (uint64_t t = 0; t < 6; t++)
+		for (size_t i = 0; i < n; i++) {
+			int8_t path[PRED_MAX_H];
+			if (pred_path_asm_add(&pa[i], 6, t, zz, path) && i % 64 == 0)
+				pred_paths_push(pool, path);
+		}
+	double pasm = (now_s() - a) / 6.0;
+	double pj[2];
+	for (int w = 0; w < 2; w++) {
+		a = now_s();
+		for (size_t i = 0; i < n; i++) {
+			r.capacity = 2.0 * (5.0 + (double)(i % 1000));
+			pred_forecast_compute(&m[i], c, &r, &f);
+			sink += pred_paths_exceed(w ? own : pool, &f, r.capacity);
+		}
+		pj[w] = now_s() - a - fc;
+	}
 	a = now_s();
 	size_t bad = 0;
 	struct pred_model back;
@@ -127,6 +167,10 @@ int main(int argc, char **argv)
 	printf("exceedance classifier: state %zu B per file, update %.1f ns, "
 	       "features + p %.1f ns per file (beyond the forecast)\n",
 	       sizeof(struct pred_exc_file), xupd / (double)n * 1e9, xfc / (double)n * 1e9);
+	printf("joint path P: assembly %zu B per file, %.1f ns per file per bucket; "
+	       "P beyond the forecast %.1f ns (pool of 256), %.1f ns (32; %zu B)\n",
+	       sizeof(struct pred_path_asm), pasm / (double)n * 1e9, pj[0] / (double)n * 1e9,
+	       pj[1] / (double)n * 1e9, pred_paths_size(6, 32));
 	printf("state:    %.3f s encode+decode of %zu files (%zu failures)\n", st, n, bad);
 	printf("fit:      %.1f ms per file on 504 buckets (grid search, done "
 	       "rarely)\n",
@@ -135,6 +179,9 @@ int main(int argc, char **argv)
 	       (fc / (double)n) / (upd / 10.0 / (double)n), sink);
 	free(m);
 	free(xf);
+	free(pa);
+	pred_paths_free(pool);
+	pred_paths_free(own);
 	pred_exc_free(ex);
 	free(blob);
 	pred_calib_free(c);

@@ -30,6 +30,7 @@
 #include "predictor/forecast.h"
 #include "predictor/global_profile.h"
 #include "predictor/model.h"
+#include "predictor/path_pool.h"
 #include "predictor/self_tuning.h"
 #include "tools/eval_trace.h"
 
@@ -44,8 +45,16 @@ struct opts {
 	long refit;
 	int verbose;
 	int exceed_model; /* 1: alarms on the model's probability alone */
+	int exceed_joint; /* joint path probability (path_pool.h): 1 mount-wide pool, 2 per file */
 	int pr_table;
 };
+
+/* --exceed joint: one pool of every file's recent error paths; joint-file:
+ * each file's own 32 most recent (16 + 32 W bytes per file). */
+#define JOINT_POOL_PATHS 256
+#define JOINT_POOL_MIN 50
+#define JOINT_FILE_PATHS 32
+#define JOINT_FILE_MIN 24
 
 enum { M_PRED, M_SNAIVE, M_LAST, NMODELS };
 static const char *model_names[NMODELS] = {"predictor", "seasonal-naive", "last-value"};
@@ -68,6 +77,8 @@ struct obj {
 	float *prob;		       /* [n] P(max over W > C) per origin */
 	float *pmodel;		       /* [n] the model's own P (forecast.h) */
 	struct pred_exc_file exf;      /* classifier features state */
+	struct pred_path_asm pasm;     /* partial error paths (joint P) */
+	struct pred_paths *own;	       /* --exceed joint-file: its own paths */
 	unsigned char *truth;	       /* [n] max(y[t..t+W-1]) > C */
 	double seas_abs;	       /* running sum |y[i]-y[i-m]| */
 	long seas_n;
@@ -78,9 +89,12 @@ static void usage(FILE *out)
 	fprintf(out, "usage: shadow-eval TRACE.csv --bucket SECONDS --season M --train STEPS\n"
 		     "         [--steps N] [--horizon 6] [--window 6] [--threshold 0.8]\n"
 		     "         [--min-steps K] [--keep-partial] [--row-time SPAN] [--refit N]\n"
-		     "         [--exceed model|classifier] [--pr-table] [--verbose]\n"
-		     "--exceed: P(max over W > C) from the model's distribution (default)\n"
-		     "  or from the online classifier (predictor/exceedance.h).\n"
+		     "         [--exceed model|classifier|joint|joint-file] [--pr-table]\n"
+		     "         [--verbose]\n"
+		     "--exceed: P(max over W > C) from the model's distribution (default),\n"
+		     "  the online classifier (predictor/exceedance.h), or the joint law\n"
+		     "  of past error paths (predictor/path_pool.h): every file's (joint)\n"
+		     "  or the file's own (joint-file).\n"
 		     "--pr-table: precision / anticipation over thresholds.\n"
 		     "--refit N: re-select each file's parameters every N test steps.\n"
 		     "--season 1 means non-seasonal (MASE scaled by the lag-1 difference).\n"
@@ -189,6 +203,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 				o->exceed_model = 1;
 			else if (!strcmp(optarg, "classifier"))
 				o->exceed_model = 0;
+			else if (!strcmp(optarg, "joint"))
+				o->exceed_model = 0, o->exceed_joint = 1;
+			else if (!strcmp(optarg, "joint-file"))
+				o->exceed_model = 0, o->exceed_joint = 2;
 			else
 				goto bad;
 			break;
@@ -340,13 +358,19 @@ static int pr_table(struct obj *objs, size_t nobj, long train, long n, long W)
  * the model, or the classifier's p in both (no dependence left to mix); then
  * the classifier's features go to ret_x for its record (the caller records
  * them only when the classifier is in use). */
-static void exceed_prob(const struct opts *o, const struct pred_exc *exc, const struct obj *ob,
+static void exceed_prob(const struct opts *o, const struct pred_exc *exc,
+			const struct pred_paths *paths, const struct obj *ob,
 			const struct pred_forecast *fc, long W, float ret_x[PRED_EXC_NF],
 			double *ret_pd, double *ret_pi)
 {
 	if (o->exceed_model) {
 		*ret_pd = fc->p_dep;
 		*ret_pi = fc->p_indep;
+		return;
+	}
+	if (o->exceed_joint) {
+		double p = pred_paths_exceed(o->exceed_joint == 2 ? ob->own : paths, fc, ob->cap);
+		*ret_pd = *ret_pi = p >= 0.0 ? p : fc->p_indep;
 		return;
 	}
 	pred_exc_features(&ob->exf, &ob->model, fc, ob->cap, (unsigned)W, ret_x);
@@ -365,6 +389,7 @@ int main(int argc, char **argv)
 	struct pred_profile *prof = NULL;
 	struct pred_tuner *tuner = NULL;
 	struct pred_exc *exc = NULL;
+	struct pred_paths *paths = NULL;
 	double t_start = now_s();
 
 	if (parse_opts(argc, argv, &o))
@@ -408,6 +433,10 @@ int main(int argc, char **argv)
 		ob->pmodel = calloc((size_t)n, sizeof(float));
 		ob->truth = calloc((size_t)n, 1);
 		nobj++;
+		pred_path_asm_init(&ob->pasm);
+		if (o.exceed_joint == 2 &&
+		    !(ob->own = pred_paths_new((unsigned)W, JOINT_FILE_PATHS, JOINT_FILE_MIN)))
+			goto cleanup;
 		if (!ob->prob || !ob->pmodel || !ob->truth || pred_exc_file_init(&ob->exf, mseason))
 			goto cleanup;
 		if (pred_model_init(&ob->model, &params, mseason, (unsigned)H) ||
@@ -432,7 +461,8 @@ int main(int argc, char **argv)
 	pred_exc_config_default(&ecfg);
 	ecfg.window = (unsigned)W;
 	exc = pred_exc_new(&ecfg);
-	if (!calib || (m >= 2 && !prof) || !tuner || !exc)
+	paths = pred_paths_new((unsigned)W, JOINT_POOL_PATHS, JOINT_POOL_MIN);
+	if (!calib || (m >= 2 && !prof) || !tuner || !exc || !paths)
 		goto cleanup;
 
 	double t_fit = now_s();
@@ -483,7 +513,7 @@ int main(int argc, char **argv)
 						truth = truth || y[j] > ob->cap;
 					float x[PRED_EXC_NF];
 					double pd, pi;
-					exceed_prob(&o, exc, ob, &fc, W, x, &pd, &pi);
+					exceed_prob(&o, exc, paths, ob, &fc, W, x, &pd, &pi);
 					ob->alarm[A_PRED][t] = pi >= o.threshold;
 					ob->alarm[A_MODEL][t] = fc.p_exceed >= o.threshold;
 					ob->prob[t] = (float)pi;
@@ -499,7 +529,7 @@ int main(int argc, char **argv)
 					/* Outcome known W steps later; the tuner
 					 * only learns it then (pending queue). */
 					pred_tuner_record(tuner, (uint64_t)t, pd, pi, truth);
-					if (!o.exceed_model)
+					if (!o.exceed_model && !o.exceed_joint)
 						pred_exc_record(exc, (uint64_t)t, x, truth);
 				}
 			}
@@ -519,9 +549,9 @@ int main(int argc, char **argv)
 					truth = truth || objs[i].y[j] > objs[i].cap;
 				float x[PRED_EXC_NF];
 				double pd, pi;
-				exceed_prob(&o, exc, &objs[i], &fc, W, x, &pd, &pi);
+				exceed_prob(&o, exc, paths, &objs[i], &fc, W, x, &pd, &pi);
 				pred_tuner_record(tuner, (uint64_t)t, pd, pi, truth);
-				if (!o.exceed_model)
+				if (!o.exceed_model && !o.exceed_joint)
 					pred_exc_record(exc, (uint64_t)t, x, truth);
 			}
 			pred_tuner_advance(tuner, (uint64_t)t);
@@ -534,6 +564,12 @@ int main(int argc, char **argv)
 			float z[PRED_MAX_H];
 			pred_model_update_resid(&ob->model, ob->y[t], z);
 			pred_exc_file_update(&ob->exf, ob->y[t], ob->cap);
+			int8_t path[PRED_MAX_H];
+			if (pred_path_asm_add(&ob->pasm, (unsigned)W, (uint64_t)t, z, path)) {
+				pred_paths_push(paths, path);
+				if (ob->own)
+					pred_paths_push(ob->own, path);
+			}
 			pred_calib_add(calib, z);
 			total += ob->y[t];
 			if (m > 0 && t >= m) {
@@ -708,12 +744,14 @@ cleanup:
 		free(objs[i].prob);
 		free(objs[i].pmodel);
 		free(objs[i].truth);
+		pred_paths_free(objs[i].own);
 	}
 	free(objs);
 	pred_calib_free(calib);
 	pred_profile_free(prof);
 	pred_tuner_free(tuner);
 	pred_exc_free(exc);
+	pred_paths_free(paths);
 	eval_trace_free(&tr);
 	return rc;
 }

@@ -28,6 +28,16 @@ awk -v m="$m" -v sn="$sn" -v c80="$c80" -v c95="$c95" -v s="$sec" 'BEGIN {
 	--min-steps 300 --exceed classifier --pr-table >"$tmp/cls"
 [[ $(tail -n 1 "$tmp/cls") =~ $re ]] || { echo "classifier last line"; exit 1; }
 [[ $(grep -c '^pr ' "$tmp/cls") -eq 15 ]] || { echo "pr table rows"; exit 1; }
+# The joint path probabilities (--exceed joint / joint-file): same format;
+# the point forecasts and intervals do not depend on the alarm probability.
+for j in joint joint-file; do
+	"$EVAL" "$DATA" --bucket 1800 --season 48 --train 192 --steps 300 \
+		--min-steps 300 --exceed $j >"$tmp/$j"
+	l=$(tail -n 1 "$tmp/$j")
+	[[ $l =~ $re ]] || { echo "$j last line"; exit 1; }
+	[[ ${l%% precision=*} == "${last%% precision=*}" ]] ||
+		{ echo "$j changed the forecasts"; exit 1; }
+done
 if "$EVAL" "$DATA" --bucket 1800 --season 48 --train 192 --exceed bogus \
 	2>"$tmp/err"; then
 	echo "bad --exceed accepted"; exit 1
