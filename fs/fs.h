@@ -35,7 +35,7 @@ struct fs_ctx {
 	bool writeback;                /* kernel writeback cache negotiated */
 	bool kernel_checks;            /* kernel checks permissions (default_permissions,
 	                                  forced by POSIX ACL support) */
-	bool posix_acl;                /* kernel evaluates ACLs; we apply the umask */
+	bool posix_acl;                /* kernel evaluates ACLs in its checks */
 	/* Set by main once the session exists, before serving; NULL in unit
 	 * tests. Used only to send cache invalidations to the kernel. */
 	struct fuse_session *se;

@@ -2,6 +2,8 @@
  * which kernel capabilities shadowfs asks for, and why. See ops.h. */
 #include "fs/ops.h"
 
+#include <unistd.h>
+
 #include "fs/fs.h"
 
 static void want(struct fuse_conn_info *conn, unsigned cap, bool on)
@@ -44,12 +46,18 @@ void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 	want(conn, FUSE_CAP_ASYNC_DIO, true);
 	want(conn, FUSE_CAP_ATOMIC_O_TRUNC, true);
 	/* POSIX ACLs: the kernel evaluates them in its permission checks
-	 * (this turns default_permissions on) and leaves the umask to us, so
-	 * that a parent's default ACL can replace it, as natively; the
-	 * creating thread then runs with the caller's umask (creds.h). */
-	want(conn, FUSE_CAP_POSIX_ACL, true);
+	 * (this turns default_permissions on). Asked for unless the mount is
+	 * private to root (fs_kernel_checks_wanted): there the checks cost a
+	 * GETATTR of the directory after every create or unlink and decide
+	 * nothing BACKING would not. */
+	want(conn, FUSE_CAP_POSIX_ACL, fs_kernel_checks_wanted(o, getuid()));
 	c->posix_acl = (conn->want & FUSE_CAP_POSIX_ACL) != 0;
-	want(conn, FUSE_CAP_DONT_MASK, c->posix_acl);
+	/* The umask is left to us in every case, so that a parent's default
+	 * ACL can replace it, as natively: the creating thread runs with the
+	 * caller's umask (creds.h) and BACKING applies one or the other. (FUSE
+	 * marks its superblocks SB_POSIXACL whatever was negotiated, so the
+	 * VFS does not apply the umask either.) */
+	want(conn, FUSE_CAP_DONT_MASK, true);
 	c->kernel_checks = c->posix_acl || o->default_permissions;
 
 	conn->max_write = o->max_write;
@@ -59,6 +67,20 @@ void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->max_background = 64;
 	conn->congestion_threshold = 48;
 	conn->time_gran = 1;
+}
+
+bool fs_kernel_checks_wanted(const struct fs_options *o, uid_t owner)
+{
+	/* Without allow_other (or allow_root) the kernel lets only processes
+	 * whose uids and gids all equal the mount owner's use the mount. When
+	 * the owner is root, its kernel permission checks decide nothing:
+	 * root passes the mode bits and ACLs (the exec bit of regular files,
+	 * the one check root does not pass, FUSE makes without them), and
+	 * every request still runs with the caller's fsuid, so BACKING checks
+	 * it as natively. A non-root owner keeps them: a name the kernel
+	 * cached would otherwise stay reachable after chmod 000 of its
+	 * directory. allow_other keeps them: see options.c. */
+	return o->default_permissions || o->allow_other || o->allow_root || owner != 0;
 }
 
 void fs_op_destroy(void *userdata)

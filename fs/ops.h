@@ -13,6 +13,8 @@
 #define SHADOWFS_FS_OPS_H
 
 #include <fuse_lowlevel.h>
+#include <stdbool.h>
+#include <sys/types.h>
 
 struct fs_options;
 
@@ -21,6 +23,11 @@ void fs_ops_passthrough(struct fuse_lowlevel_ops *ops, const struct fs_options *
 
 /* ops.c */
 void fs_op_init(void *userdata, struct fuse_conn_info *conn);
+/* Whether the kernel should check permissions (POSIX ACL support, which
+ * implies default_permissions) on a mount with options o owned by uid
+ * owner (libfuse mounts as getuid()): false only for a mount private to
+ * root, where the checks decide nothing and cost round trips. */
+bool fs_kernel_checks_wanted(const struct fs_options *o, uid_t owner);
 void fs_op_destroy(void *userdata);
 
 /* ops_entry.c */

@@ -264,6 +264,8 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 				c->have_fsname = true;
 			if (strncmp(arg, "subtype=", 8) == 0)
 				c->have_subtype = true;
+			if (strcmp(arg, "allow_root") == 0)
+				o->allow_root = true;
 			return 1;
 		}
 		return fail(c, "unknown option '%s' (see shadowfs --help)", arg);
@@ -592,7 +594,9 @@ void fs_options_usage(const char *prog)
 	       "                               or HOST:PORT[:cost=C] (a shadowd)\n"
 	       "  -o tls=DIR[,tls_name=NAME]   certificates for remote hosts (shadowctl ca issue)\n"
 	       "  -o default_permissions|no_default_permissions\n"
-	       "                               kernel permission checks [on with allow_other]\n"
+	       "                               kernel permission checks (with POSIX ACLs)\n"
+	       "                               [on, except on a mount by root without\n"
+	       "                               allow_other or allow_root]\n"
 	       "\n"
 	       "standard FUSE/mount options passed on: allow_other, allow_root, auto_unmount,\n"
 	       "fsname=, subtype=, ro, rw, nosuid, nodev, noexec, noatime, ... (see shadowfs(8))\n",

@@ -53,6 +53,7 @@ struct fs_options {
 	double negative_timeout;/* negative entry cache timeout */
 	enum fs_lock_mode locks;
 	bool allow_other;       /* seen allow_other (also passed on) */
+	bool allow_root;        /* seen allow_root (also passed on) */
 	bool default_permissions; /* kernel checks permissions (also passed on) */
 	bool no_default_permissions; /* explicit opt-out */
 	char *state;            /* state=DIR for the access recorder (owned), or NULL */

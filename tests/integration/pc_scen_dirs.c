@@ -299,11 +299,11 @@ static void sc_rename_flags(void)
 }
 
 const struct pc_scenario pc_dirs_scenarios[] = {
-	{ "dirs_basic", "mkdir/rmdir errors, modes, nlink", sc_dirs_basic },
-	{ "dir_times", "directory mtime/ctime after entry changes", sc_dir_times },
-	{ "bigdir", "300-entry listings, odd names", sc_bigdir },
-	{ "rename_files", "rename of files: over files, links, errors, open fds", sc_rename_files },
-	{ "rename_dirs", "rename of dirs: over dirs, into subtree, nlink", sc_rename_dirs },
-	{ "rename_flags", "RENAME_NOREPLACE and RENAME_EXCHANGE", sc_rename_flags },
-	{ NULL, NULL, NULL },
+	{ "dirs_basic", "mkdir/rmdir errors, modes, nlink", sc_dirs_basic, false },
+	{ "dir_times", "directory mtime/ctime after entry changes", sc_dir_times, false },
+	{ "bigdir", "300-entry listings, odd names", sc_bigdir, false },
+	{ "rename_files", "rename of files: over files, links, errors, open fds", sc_rename_files, false },
+	{ "rename_dirs", "rename of dirs: over dirs, into subtree, nlink", sc_rename_dirs, false },
+	{ "rename_flags", "RENAME_NOREPLACE and RENAME_EXCHANGE", sc_rename_flags, false },
+	{ NULL, NULL, NULL, false },
 };

@@ -301,8 +301,8 @@ static void sc_flock(void)
 }
 
 const struct pc_scenario pc_locks_scenarios[] = {
-	{ "posix_locks", "fcntl record locks across processes", sc_posix_locks },
-	{ "ofd_locks", "open file description locks", sc_ofd_locks },
-	{ "flock", "flock across opens and processes", sc_flock },
-	{ NULL, NULL, NULL },
+	{ "posix_locks", "fcntl record locks across processes", sc_posix_locks, false },
+	{ "ofd_locks", "open file description locks", sc_ofd_locks, false },
+	{ "flock", "flock across opens and processes", sc_flock, false },
+	{ NULL, NULL, NULL, false },
 };

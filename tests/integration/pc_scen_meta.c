@@ -356,14 +356,68 @@ static void sc_posix_acl(void)
 	PC_STAT("f", 0);
 }
 
+/* Default ACLs replace the caller's umask for new files, directories and
+ * nodes; without one the umask applies. Root only, so that it also runs on
+ * a mount private to root (where the kernel does not check permissions and
+ * only BACKING applies the umask or the ACL). */
+static void sc_acl_umask(void)
+{
+	/* Default ACL: USER_OBJ rwx, GROUP_OBJ rw-, MASK rwx, OTHER r-x. */
+	static const unsigned char dacl[] = {
+		2, 0, 0, 0,
+		0x01, 0, 0x07, 0, 0xff, 0xff, 0xff, 0xff,
+		0x04, 0, 0x06, 0, 0xff, 0xff, 0xff, 0xff,
+		0x10, 0, 0x07, 0, 0xff, 0xff, 0xff, 0xff,
+		0x20, 0, 0x05, 0, 0xff, 0xff, 0xff, 0xff,
+	};
+	static const mode_t umasks[] = { 022, 077, 0 };
+	unsigned char buf[256];
+	char name[64];
+
+	PC_RC(mkdir("acl", 0755));
+	PC_RC(setxattr("acl", "system.posix_acl_default", dacl, sizeof(dacl), 0));
+	PC_RC(getxattr("acl", "system.posix_acl_default", buf, sizeof(buf)));
+	PC_RC(mkdir("plain", 0755));
+	for (size_t u = 0; u < sizeof(umasks) / sizeof(umasks[0]); u++) {
+		umask(umasks[u]);
+		for (int d = 0; d < 2; d++) {
+			const char *dir = d ? "acl" : "plain";
+
+			snprintf(name, sizeof(name), "%s/f%zu", dir, u);
+			PC_OPEN_CLOSE(name, O_CREAT | O_WRONLY, 0666);
+			PC_STAT(name, 0);
+			PC_RC(getxattr(name, "system.posix_acl_access", buf, sizeof(buf)));
+			snprintf(name, sizeof(name), "%s/g%zu", dir, u);
+			PC_OPEN_CLOSE(name, O_CREAT | O_EXCL | O_RDWR, 0640);
+			PC_STAT(name, 0);
+			snprintf(name, sizeof(name), "%s/d%zu", dir, u);
+			PC_RC(mkdir(name, 0777));
+			PC_STAT(name, PC_ST_NOSIZE);
+			PC_RC(getxattr(name, "system.posix_acl_default", buf, sizeof(buf)));
+			snprintf(name, sizeof(name), "%s/p%zu", dir, u);
+			PC_RC(mknod(name, S_IFIFO | 0666, 0));
+			PC_STAT(name, 0);
+		}
+	}
+	umask(022);
+	/* chmod through the mount updates the ACL's mask entry. */
+	PC_RC(chmod("acl/f0", 0600));
+	PC_STAT("acl/f0", 0);
+	PC_RC(getxattr("acl/f0", "system.posix_acl_access", buf, sizeof(buf)));
+	PC_RC(removexattr("acl", "system.posix_acl_default"));
+	PC_OPEN_CLOSE("acl/after", O_CREAT | O_WRONLY, 0666);
+	PC_STAT("acl/after", 0);
+}
+
 const struct pc_scenario pc_meta_scenarios[] = {
-	{ "utimens", "utimensat/futimens incl. UTIME_NOW/UTIME_OMIT", sc_utimens },
-	{ "times_ops", "which ops move atime/mtime/ctime", sc_times_ops },
-	{ "chmod_chown", "chmod/chown as root, set-id clearing", sc_chmod_chown },
-	{ "access_root", "access/faccessat as root", sc_access_root },
-	{ "statfs", "statfs/statvfs consistency", sc_statfs },
-	{ "xattr_user", "user.* xattrs: flags, sizes, errors, node types", sc_xattr_user },
-	{ "xattr_priv", "trusted.* and security.* xattrs as root", sc_xattr_priv },
-	{ "posix_acl", "POSIX ACL xattrs grant and inherit access", sc_posix_acl },
-	{ NULL, NULL, NULL },
+	{ "utimens", "utimensat/futimens incl. UTIME_NOW/UTIME_OMIT", sc_utimens, false },
+	{ "times_ops", "which ops move atime/mtime/ctime", sc_times_ops, false },
+	{ "chmod_chown", "chmod/chown as root, set-id clearing", sc_chmod_chown, false },
+	{ "access_root", "access/faccessat as root", sc_access_root, false },
+	{ "statfs", "statfs/statvfs consistency", sc_statfs, false },
+	{ "xattr_user", "user.* xattrs: flags, sizes, errors, node types", sc_xattr_user, false },
+	{ "xattr_priv", "trusted.* and security.* xattrs as root", sc_xattr_priv, false },
+	{ "posix_acl", "POSIX ACL xattrs grant and inherit access", sc_posix_acl, true },
+	{ "acl_umask", "default ACLs replace the umask, ACL xattrs (root)", sc_acl_umask, false },
+	{ NULL, NULL, NULL, false },
 };

@@ -411,16 +411,16 @@ static void sc_protected_links(void)
 }
 
 const struct pc_scenario pc_perms_scenarios[] = {
-	{ "perm_files", "owner/group/other classes on open (non-root)", sc_perm_files },
-	{ "perm_dirs", "directory r/w/x rules (non-root)", sc_perm_dirs },
-	{ "perm_owner", "ownership of nodes created by non-root", sc_perm_owner },
-	{ "perm_chmod_chown", "chmod/chown/chgrp rules for non-root", sc_perm_chmod_chown },
-	{ "perm_utimes", "utimensat permission rules", sc_perm_utimes },
-	{ "setgid_dir", "setgid directory group inheritance", sc_setgid_dir },
-	{ "sticky", "sticky directory deletion rules", sc_sticky },
-	{ "suid_clear", "set-id bits cleared on non-root write", sc_suid_clear },
-	{ "xattr_perms", "xattr permission rules for non-root", sc_xattr_perms },
-	{ "access_user", "access()/faccessat for non-root", sc_access_user },
-	{ "protected_links", "protected hardlinks/symlinks", sc_protected_links },
-	{ NULL, NULL, NULL },
+	{ "perm_files", "owner/group/other classes on open (non-root)", sc_perm_files, true },
+	{ "perm_dirs", "directory r/w/x rules (non-root)", sc_perm_dirs, true },
+	{ "perm_owner", "ownership of nodes created by non-root", sc_perm_owner, true },
+	{ "perm_chmod_chown", "chmod/chown/chgrp rules for non-root", sc_perm_chmod_chown, true },
+	{ "perm_utimes", "utimensat permission rules", sc_perm_utimes, true },
+	{ "setgid_dir", "setgid directory group inheritance", sc_setgid_dir, true },
+	{ "sticky", "sticky directory deletion rules", sc_sticky, true },
+	{ "suid_clear", "set-id bits cleared on non-root write", sc_suid_clear, true },
+	{ "xattr_perms", "xattr permission rules for non-root", sc_xattr_perms, true },
+	{ "access_user", "access()/faccessat for non-root", sc_access_user, true },
+	{ "protected_links", "protected hardlinks/symlinks", sc_protected_links, true },
+	{ NULL, NULL, NULL, false },
 };

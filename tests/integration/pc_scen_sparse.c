@@ -136,8 +136,8 @@ static void sc_large_sparse(void)
 }
 
 const struct pc_scenario pc_sparse_scenarios[] = {
-	{ "seek_hole", "SEEK_DATA/SEEK_HOLE maps", sc_seek_hole },
-	{ "fallocate", "fallocate modes, blocks, content", sc_fallocate },
-	{ "large_sparse", "multi-GiB holes and truncates", sc_large_sparse },
-	{ NULL, NULL, NULL },
+	{ "seek_hole", "SEEK_DATA/SEEK_HOLE maps", sc_seek_hole, false },
+	{ "fallocate", "fallocate modes, blocks, content", sc_fallocate, false },
+	{ "large_sparse", "multi-GiB holes and truncates", sc_large_sparse, false },
+	{ NULL, NULL, NULL, false },
 };

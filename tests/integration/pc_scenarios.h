@@ -3,10 +3,15 @@
 #ifndef PC_SCENARIOS_H
 #define PC_SCENARIOS_H
 
+#include <stdbool.h>
+
 struct pc_scenario {
 	const char *name;
 	const char *what; /* one line: the property compared */
 	void (*run)(void);
+	/* Switches to non-root users: needs a mount others may use
+	 * (allow_other); left out by --root-only. */
+	bool other_users;
 };
 
 extern const struct pc_scenario pc_files_scenarios[];

@@ -3,9 +3,12 @@
 # sanity check: they must not differ); "mount" compares a plain directory with
 # a shadowfs mount of a fresh backing directory (-o allow_other so the
 # non-root scenarios can enter it), with the user.shadow.* reserved-namespace
-# check against the backing directory.
+# check against the backing directory; "private" does the same on a mount
+# without allow_other (private to root: no kernel permission checks), with
+# the scenarios that run as other users left out (--root-only).
 #   posix_compare.sh POSIX_COMPARE plain
 #   posix_compare.sh POSIX_COMPARE mount SHADOWFS [EXTRA_MOUNT_OPTS]
+#   posix_compare.sh POSIX_COMPARE private SHADOWFS [EXTRA_MOUNT_OPTS]
 . "$(dirname "$0")/lib.sh"
 pc=$1 mode=$2
 native=$(it_tmpdir native)
@@ -14,12 +17,18 @@ plain)
   other=$(it_tmpdir other)
   "$pc" "$native" "$other" || it_fail "posix_compare found divergences between two plain directories"
   ;;
-mount)
+mount | private)
   shadowfs=$3 extra=${4:-}
   backing=$(it_tmpdir backing)
   mnt=$(it_tmpdir mnt)
-  it_mount "$shadowfs" "$backing" "$mnt" "allow_other${extra:+,$extra}"
-  "$pc" --backing "$backing" "$native" "$mnt" || it_fail "posix_compare: the mount diverges from a plain directory"
+  if [ "$mode" = mount ]; then
+    it_mount "$shadowfs" "$backing" "$mnt" "allow_other${extra:+,$extra}"
+    "$pc" --backing "$backing" "$native" "$mnt" || it_fail "posix_compare: the mount diverges from a plain directory"
+  else
+    it_mount "$shadowfs" "$backing" "$mnt" "$extra"
+    "$pc" --root-only --backing "$backing" "$native" "$mnt" ||
+      it_fail "posix_compare: the private mount diverges from a plain directory"
+  fi
   it_umount "$mnt"
   wait "$IT_PID"; rc=$?
   [ "$rc" -eq 0 ] || it_fail "shadowfs exited with status $rc after unmount (sanitizer report above?)"

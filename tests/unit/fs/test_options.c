@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fs/ops.h"
 #include "fs/options.h"
 
 struct parsed {
@@ -158,6 +159,37 @@ static void test_no_default_permissions(void **state)
 	done(&p);
 }
 
+/* The kernel checks permissions unless the mount is private to root: no
+ * allow_other, no allow_root, no default_permissions, owner uid 0. */
+static void test_kernel_checks_wanted(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *opts; /* NULL: none */
+		uid_t owner;
+		bool want;
+	} cases[] = {
+		{NULL, 0, false},
+		{"norecord,threads=1", 0, false},
+		{NULL, 1000, true},
+		{"allow_other", 0, true},
+		{"allow_other,no_default_permissions", 0, true},
+		{"allow_root", 0, true},
+		{"default_permissions", 0, true},
+	};
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		struct parsed p;
+		const char *argv[] = {"shadowfs", "/b", "/m", "-o", cases[k].opts};
+		parse(&p, cases[k].opts ? 5 : 3, argv);
+		assert_int_equal(p.ret, 0);
+		if (fs_kernel_checks_wanted(&p.o, cases[k].owner) != cases[k].want)
+			fail_msg("case %zu (-o %s, owner %u): expected %d", k,
+				 cases[k].opts ? cases[k].opts : "", (unsigned)cases[k].owner,
+				 cases[k].want);
+		done(&p);
+	}
+}
+
 /* Each bad input fails with -EINVAL and a message naming the culprit. */
 static void test_bad_options(void **state)
 {
@@ -273,6 +305,7 @@ int main(void)
 		cmocka_unit_test(test_debug),
 		cmocka_unit_test(test_passed_on_and_dropped),
 		cmocka_unit_test(test_no_default_permissions),
+		cmocka_unit_test(test_kernel_checks_wanted),
 		cmocka_unit_test(test_bad_options),
 		cmocka_unit_test(test_bad_arguments),
 		cmocka_unit_test(test_state),
