@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
 # The main job on an embedded default: installs what is missing, builds, and
-# mounts a demo shadowfs over a generated sample data set, then says what to
-# try next. Re-running it remounts cleanly. Run as root.
+# mounts a demo shadowfs over a generated sample data set, with two resource
+# hosts (a local directory and a shadowd on 127.0.0.1:7811 with certificates
+# from `shadowctl ca`), then says what to try next. Re-running it remounts
+# and restarts cleanly. Run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh
 demo=${SHADOWFS_DEMO_DIR:-/tmp/shadowfs-demo}
-backing=$demo/backing mnt=$demo/mnt state=$demo/state
+backing=$demo/backing mnt=$demo/mnt state=$demo/state ca=$demo/ca port=${SHADOWFS_DEMO_PORT:-7811}
 mountpoint -q "$mnt" 2>/dev/null && fusermount3 -u "$mnt"
+if [ -f "$demo/shadowd.pid" ]; then
+  kill "$(cat "$demo/shadowd.pid")" 2>/dev/null || true
+  sleep 0.5
+fi
 mkdir -p "$backing" "$mnt" "$state"
 if [ ! -e "$backing/README.txt" ]; then
   mkdir -p "$backing/datasets/images" "$backing/builds" "$backing/home/alice"
@@ -16,14 +22,32 @@ if [ ! -e "$backing/README.txt" ]; then
   for i in $(seq -w 1 50); do head -c $((4096 * (RANDOM % 64 + 1))) /dev/urandom > "$backing/datasets/images/img$i.bin"; done
   head -c $((16 << 20)) /dev/urandom > "$backing/builds/cache.tar"
   printf 'notes\n' > "$backing/home/alice/notes.txt"
+  # A stable file id, as the mount gives every file it records.
+  setfattr -n user.shadow.id -v 5e1f0c2a-0d3e-4b5c-9a7d-1e2f3a4b5c6d "$backing/builds/cache.tar"
 fi
-./build/fs/shadowfs "$backing" "$mnt" -o "state=$state"
+if [ ! -f "$ca/ca.crt" ]; then
+  ./build/tools/shadowctl ca init "$ca" >/dev/null
+  ./build/tools/shadowctl ca issue "$ca" shadowd1 --ip 127.0.0.1 >/dev/null
+  ./build/tools/shadowctl ca issue "$ca" origin >/dev/null
+fi
+setsid ./build/daemon/shadowd --store "$demo/shadowd-store" --listen "127.0.0.1:$port" \
+  --cert "$ca/shadowd1.crt" --key "$ca/shadowd1.key" --ca "$ca/ca.crt" -f </dev/null >"$demo/shadowd.log" 2>&1 &
+echo $! >"$demo/shadowd.pid"
+./build/fs/shadowfs "$backing" "$mnt" \
+  -o "state=$state,hosts=$demo/ssd-shadows:cost=2:budget=1g;127.0.0.1:$port:cost=1,tls=$ca,tls_name=origin"
+sleep 1
 echo
 echo "shadowfs is mounted: $backing  ->  $mnt"
+./build/tools/shadowctl hosts "$mnt"
+tls="--certs $ca --name origin"
 echo "Try:"
 echo "  ls -l $mnt/datasets/images | head"
 echo "  cat $mnt/datasets/images/*.bin > /dev/null     # generate demand"
 echo "  ./build/tools/shadowctl top $mnt               # recorded demand (after the first 60 s bucket closes)"
 echo "  ./build/tools/shadowctl stats $mnt/builds/cache.tar --json"
-echo "  man docs/man/shadowfs.8"
-echo "  fusermount3 -u $mnt                             # unmount"
+echo "  ./build/tools/shadowctl hosts $mnt             # resource hosts, up or down"
+echo "  ./build/tools/shadowctl push $backing/builds/cache.tar 127.0.0.1:$port $tls   # replicate by hand"
+echo "  ./build/tools/shadowctl host status 127.0.0.1:$port $tls"
+echo "  ./build/tools/shadowctl host watch 127.0.0.1:$port $tls --count 3"
+echo "  man docs/man/shadowfs.8; man docs/man/shadowctl.1"
+echo "  fusermount3 -u $mnt; kill \$(cat $demo/shadowd.pid)   # stop"
