@@ -156,7 +156,7 @@ struct fs_recorder {
 	struct rec_batch *wq_head, **wq_tail;
 	size_t wq_len;
 	bool wq_stop;
-	/* Namings done by the writer; added to the stats by update_stats. */
+	/* Namings done by the writer thread (add_writer_namings). */
 	_Atomic uint64_t w_named, w_name_failures, w_name_gone;
 	pthread_t writer;
 	bool writer_running;
