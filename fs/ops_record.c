@@ -21,8 +21,10 @@
  *
  * Ordering rules (the inner op replies, after which the request, its file
  * and even the inode may be gone): caller identity, the file's identity and
- * the fd to name it from are taken before the inner op; only copies are used
- * after it. Installed only when recording is on: with norecord the table is
+ * its naming claim (a copy of the inode's file handle, or a dup of an fd
+ * when the inode has no handle) are taken before the inner op; only copies
+ * are used after it. open, read and write claim a name (once per inode and
+ * bucket: recorder.h); other ops, and create, do not. Installed only when recording is on: with norecord the table is
  * the plain passthrough one and costs nothing. */
 #include "fs/ops_record.h"
 
@@ -40,7 +42,7 @@ struct rec_call {
 	struct fs_file_ref ref;
 	uid_t uid;
 	pid_t pid;
-	int name_fd;
+	struct fs_rec_claim claim;
 };
 
 static void call_begin(struct rec_call *c, fuse_req_t req, fuse_ino_t ino)
@@ -51,8 +53,8 @@ static void call_begin(struct rec_call *c, fuse_req_t req, fuse_ino_t ino)
 	c->rec = ctx->recorder;
 	c->uid = fc->uid;
 	c->pid = fc->pid;
-	c->name_fd = -1;
-	fs_file_ref_init(&c->ref, (uint64_t)i->dev, (uint64_t)i->ino, &i->rec_named);
+	fs_rec_claim_init(&c->claim);
+	fs_file_ref_init(&c->ref, (uint64_t)i->dev, (uint64_t)i->ino, &i->rec_named, i->handle);
 	fs_recorder_op_begin(c->rec);
 }
 
@@ -69,7 +71,7 @@ static void entry_end(struct rec_call *c, enum fs_event kind)
 	fs_recorder_op_end(c->rec);
 	if (fs_last_entry.set) {
 		struct fs_file_ref child;
-		fs_file_ref_init(&child, fs_last_entry.dev, fs_last_entry.ino, NULL);
+		fs_file_ref_init(&child, fs_last_entry.dev, fs_last_entry.ino, NULL, NULL);
 		fs_recorder_note(c->rec, kind, &child, 0, 0, c->uid, c->pid);
 	} else {
 		fs_recorder_note(c->rec, FS_EV_META, &c->ref, 0, 0, c->uid, c->pid);
@@ -79,7 +81,7 @@ static void entry_end(struct rec_call *c, enum fs_event kind)
 static void call_end(struct rec_call *c, enum fs_event kind, uint64_t bytes, uint64_t lat)
 {
 	fs_recorder_op_end(c->rec);
-	fs_recorder_note_named(c->rec, kind, &c->ref, c->name_fd, bytes, lat, c->uid, c->pid);
+	fs_recorder_note_claimed(c->rec, kind, &c->ref, &c->claim, bytes, lat, c->uid, c->pid);
 }
 
 /* Requests that are not demand: counted in flight only. */
@@ -192,16 +194,18 @@ static void rec_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct rec_call c;
 	call_begin(&c, req, ino);
-	if (fs_recorder_name_due(c.rec, &c.ref)) {
-		/* Name the file from its O_PATH fd (once per inode and bucket),
-		 * so files read only from the page cache are named too. */
+	/* Claimed at open too, so files read only from the page cache are
+	 * named. An fd is needed only for inodes without a handle. */
+	if (fs_recorder_claim_needs_fd(c.rec, &c.ref)) {
 		struct fs_ctx *ctx = fs_ctx_of(req);
 		struct fs_inode *i = fs_inode_of(ctx, ino);
 		int ifd = fs_inode_fd_get(ctx->inodes, i);
 		if (ifd >= 0) {
-			c.name_fd = fs_recorder_claim_name(c.rec, &c.ref, ifd);
+			fs_recorder_claim(c.rec, &c.ref, ifd, &c.claim);
 			fs_inode_fd_put(ctx->inodes, i);
 		}
+	} else {
+		fs_recorder_claim(c.rec, &c.ref, -1, &c.claim);
 	}
 	inner.open(req, ino, fi);
 	call_end(&c, FS_EV_OPEN, 0, 0);
@@ -221,7 +225,7 @@ static void rec_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	struct rec_call c;
 	call_begin(&c, req, ino);
-	c.name_fd = fs_recorder_claim_name(c.rec, &c.ref, fs_file_of(fi)->fd);
+	fs_recorder_claim(c.rec, &c.ref, fs_file_of(fi)->fd, &c.claim);
 	uint64_t t0 = fs_recorder_now_ns();
 	inner.read(req, ino, size, off, fi);
 	call_end(&c, FS_EV_READ, size, fs_recorder_now_ns() - t0);
@@ -232,7 +236,7 @@ static void rec_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in
 {
 	struct rec_call c;
 	call_begin(&c, req, ino);
-	c.name_fd = fs_recorder_claim_name(c.rec, &c.ref, fs_file_of(fi)->fd);
+	fs_recorder_claim(c.rec, &c.ref, fs_file_of(fi)->fd, &c.claim);
 	size_t bytes = fuse_buf_size(in_buf);
 	inner.write_buf(req, ino, in_buf, off, fi);
 	call_end(&c, FS_EV_WRITE, bytes, 0);

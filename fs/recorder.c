@@ -1,10 +1,12 @@
 /* The access recorder: see recorder.h for the design.
  *
- * Rings: one per FUSE thread, an array of 64-byte events (struct rec_event)
+ * Rings: one per FUSE thread, an array of 64-byte items (union rec_item)
  * indexed by free-running head/tail counters. The producer (the thread)
- * writes the event then publishes head with a release store; the consumer
- * (the aggregator) reads head with an acquire load, folds the events, then
- * publishes tail. head and tail live on separate cache lines.
+ * writes the event (preceded by its naming claim, struct rec_name_event,
+ * when the op claimed the file's name) then publishes head with a release
+ * store; the consumer (the aggregator) reads head with an acquire load,
+ * folds the events, then publishes tail. head and tail live on separate
+ * cache lines.
  *
  * Ring lifetime: a ring has two references, its thread (dropped by the
  * thread-exit destructor of rec_key, or when the thread meets a newer
@@ -29,8 +31,8 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "fs/file_id.h"
 #include "fs/host_metrics.h"
+#include "fs/rec_name.h"
 #include "predictor/count_min.h"
 #include "predictor/heavy_hitters.h"
 
@@ -41,17 +43,33 @@
 #define REC_DEFAULT_HALFLIFE 3600.0
 #define REC_CACHELINE 64
 
+#define REC_EV_NAME 0x80 /* kind of a struct rec_name_event */
+
 struct rec_event {
-	uint8_t kind;
-	uint8_t pad[3];
-	int32_t fd; /* dup to name the file from, or -1 */
+	uint8_t kind; /* enum fs_event */
+	uint8_t pad[7];
 	uint64_t ts_ms; /* CLOCK_REALTIME_COARSE */
 	uint64_t dev, ino;
 	uint64_t bytes, latency_ns;
 	uint32_t uid, pid;
 	uint64_t comm; /* hash of the process name (opens), 0 unknown */
 };
-_Static_assert(sizeof(struct rec_event) == 64, "one event per cache line");
+
+/* A naming claim: always published together with, and just before, the
+ * event of the file it names, in the same ring. */
+struct rec_name_event {
+	uint8_t kind; /* REC_EV_NAME */
+	uint8_t pad[3];
+	int32_t fd;   /* owned dup, or -1 */
+	struct fs_rec_handle handle;
+};
+
+union rec_item {
+	uint8_t kind;
+	struct rec_event ev;
+	struct rec_name_event name;
+};
+_Static_assert(sizeof(union rec_item) == 64, "one item per cache line");
 
 struct rec_ring {
 	/* Producer line: written by the owning thread only. */
@@ -69,7 +87,7 @@ struct rec_ring {
 	_Alignas(REC_CACHELINE) _Atomic uint64_t tail;
 	/* Set at creation. */
 	_Alignas(REC_CACHELINE) uint32_t mask;
-	struct rec_event *ev;
+	union rec_item *items;
 	_Atomic int refs;
 	_Atomic bool orphan;       /* its thread has let it go */
 	struct rec_ring *next;     /* rec->rings_lock */
@@ -84,12 +102,23 @@ struct rec_slot {
 	uint64_t clients[2]; /* 128-bit linear-counting bitmap */
 };
 
+enum rec_naming {
+	REC_UNNAMED = 0,
+	REC_BY_HANDLE, /* named by the writer from the handle, per bucket */
+	REC_BY_NAME,   /* named already from an fd (inodes without a handle) */
+};
+
 /* Payload of a tracked file in the active set. */
 struct rec_entry {
-	uint8_t id[PRED_ID_LEN];
-	bool named;      /* id valid */
-	char *path;      /* relative to BACKING, owned; NULL until named */
 	struct rec_slot slot[2];
+	uint8_t naming; /* enum rec_naming */
+	union {
+		struct fs_rec_handle handle; /* REC_BY_HANDLE */
+		struct {
+			uint8_t id[PRED_ID_LEN];
+			char *path; /* relative to BACKING, owned */
+		} named;            /* REC_BY_NAME */
+	} u;
 };
 
 struct rec_agg {
@@ -99,7 +128,7 @@ struct rec_agg {
 	uint64_t tail[2];       /* tail events per slot */
 	uint64_t inflight_sum, inflight_samples;
 	uint32_t inflight_max;
-	uint64_t path_bytes;
+	uint64_t path_bytes;    /* of REC_BY_NAME entries */
 	uint64_t events, named, name_failures, name_gone; /* published by update_stats */
 };
 
@@ -108,7 +137,7 @@ struct fs_recorder {
 	uint32_t width, tick_ms, ring_events;
 	double decay; /* per bucket */
 	char *state_dir, *backing, *proc_root;
-	size_t backing_len;
+	struct fs_rec_namer namer; /* aggregator (fd claims) and writer (handles) */
 	struct pred_store *store;
 
 	pthread_mutex_t rings_lock; /* protects rings and nrings */
@@ -127,6 +156,8 @@ struct fs_recorder {
 	struct rec_batch *wq_head, **wq_tail;
 	size_t wq_len;
 	bool wq_stop;
+	/* Namings done by the writer thread (add_writer_namings). */
+	_Atomic uint64_t w_named, w_name_failures, w_name_gone;
 	pthread_t writer;
 	bool writer_running;
 
@@ -145,11 +176,11 @@ static void ring_unref(struct rec_ring *r)
 {
 	if (atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) == 1) {
 		for (uint64_t t = atomic_load(&r->tail); t != atomic_load(&r->head); t++) {
-			struct rec_event *e = &r->ev[t & r->mask];
-			if (e->fd >= 0)
-				close(e->fd);
+			union rec_item *it = &r->items[t & r->mask];
+			if (it->kind == REC_EV_NAME && it->name.fd >= 0)
+				close(it->name.fd);
 		}
-		free(r->ev);
+		free(r->items);
 		free(r);
 	}
 }
@@ -167,14 +198,14 @@ static struct rec_ring *ring_register(struct fs_recorder *rec)
 {
 	pthread_once(&rec_key_once, rec_key_create);
 	struct rec_ring *r = aligned_alloc(REC_CACHELINE, sizeof(*r));
-	struct rec_event *ev = aligned_alloc(REC_CACHELINE, sizeof(*ev) * rec->ring_events);
-	if (!r || !ev) {
+	union rec_item *items = aligned_alloc(REC_CACHELINE, sizeof(*items) * rec->ring_events);
+	if (!r || !items) {
 		free(r);
-		free(ev);
+		free(items);
 		return NULL;
 	}
 	memset(r, 0, sizeof(*r));
-	r->ev = ev;
+	r->items = items;
 	r->mask = rec->ring_events - 1;
 	atomic_init(&r->refs, 2);
 	pthread_mutex_lock(&rec->rings_lock);
@@ -254,8 +285,25 @@ static uint64_t thread_comm(struct fs_recorder *rec, struct rec_ring *r, uint32_
 	return c->hash;
 }
 
+static inline uint32_t name_stamp(const struct fs_recorder *rec, uint64_t ts_ms)
+{
+	return (uint32_t)(ts_ms / 1000u / rec->width) + 1;
+}
+
+/* Gives a claim back unused: the file's next claim may try again. */
+static void claim_drop(const struct fs_file_ref *file, struct fs_rec_claim *claim)
+{
+	if (!claim || (claim->fd < 0 && !claim->handle.len))
+		return;
+	if (file->named)
+		__atomic_store_n(file->named, 0, __ATOMIC_RELAXED);
+	if (claim->fd >= 0)
+		close(claim->fd);
+	fs_rec_claim_init(claim);
+}
+
 static inline void note(struct fs_recorder *rec, enum fs_event kind,
-			const struct fs_file_ref *file, int name_fd, uint64_t bytes,
+			const struct fs_file_ref *file, struct fs_rec_claim *claim, uint64_t bytes,
 			uint64_t latency_ns, uid_t uid, pid_t pid)
 {
 	struct rec_ring *r = ring_of(rec);
@@ -263,17 +311,27 @@ static inline void note(struct fs_recorder *rec, enum fs_event kind,
 		atomic_fetch_add_explicit(&rec->lost, 1, memory_order_relaxed);
 		goto drop;
 	}
+	bool named = claim && (claim->fd >= 0 || claim->handle.len);
+	uint64_t need = named ? 2 : 1;
 	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
-	if (head - r->cached_tail > r->mask) {
+	if (head + need - r->cached_tail > (uint64_t)r->mask + 1) {
 		r->cached_tail = atomic_load_explicit(&r->tail, memory_order_acquire);
-		if (head - r->cached_tail > r->mask) {
+		if (head + need - r->cached_tail > (uint64_t)r->mask + 1) {
 			atomic_store_explicit(&r->dropped,
 					      atomic_load_explicit(&r->dropped, memory_order_relaxed) + 1,
 					      memory_order_relaxed);
 			goto drop;
 		}
 	}
-	struct rec_event *e = &r->ev[head & r->mask];
+	if (named) {
+		struct rec_name_event *n = &r->items[head & r->mask].name;
+		n->kind = REC_EV_NAME;
+		n->fd = claim->fd;
+		n->handle = claim->handle;
+		fs_rec_claim_init(claim); /* the ring owns the fd now */
+		head++;
+	}
+	struct rec_event *e = &r->items[head & r->mask].ev;
 	e->kind = (uint8_t)kind;
 	e->ts_ms = coarse_ms();
 	e->dev = file->dev;
@@ -282,68 +340,64 @@ static inline void note(struct fs_recorder *rec, enum fs_event kind,
 	e->latency_ns = latency_ns;
 	e->uid = (uint32_t)uid;
 	e->pid = (uint32_t)pid;
-	e->fd = name_fd;
 	e->comm = pid > 0 ? thread_comm(rec, r, (uint32_t)pid, e->ts_ms) : 0;
 	atomic_store_explicit(&r->head, head + 1, memory_order_release);
 	return;
 drop:
-	if (name_fd >= 0) {
-		/* Not named this time: let the next event try again. */
-		if (file->named)
-			__atomic_store_n(file->named, 0, __ATOMIC_RELAXED);
-		close(name_fd);
-	}
+	claim_drop(file, claim);
 }
 
-static inline uint32_t name_stamp(const struct fs_recorder *rec)
+bool fs_recorder_claim_needs_fd(struct fs_recorder *rec, const struct fs_file_ref *file)
 {
-	return (uint32_t)(coarse_ms() / 1000u / rec->width) + 1;
+	return rec && file->named && !fs_rec_handle_fits(file->handle) &&
+	       __atomic_load_n(file->named, __ATOMIC_RELAXED) != name_stamp(rec, coarse_ms());
 }
 
-bool fs_recorder_name_due(struct fs_recorder *rec, const struct fs_file_ref *file)
+void fs_recorder_claim(struct fs_recorder *rec, const struct fs_file_ref *file, int fd,
+		       struct fs_rec_claim *ret)
 {
-	return rec && file->named &&
-	       __atomic_load_n(file->named, __ATOMIC_RELAXED) != name_stamp(rec);
-}
-
-int fs_recorder_claim_name(struct fs_recorder *rec, const struct fs_file_ref *file, int fd)
-{
-	if (!rec || !file->named || fd < 0)
-		return -1;
-	uint32_t stamp = name_stamp(rec);
+	fs_rec_claim_init(ret);
+	if (!rec || !file->named)
+		return;
+	uint32_t stamp = name_stamp(rec, coarse_ms());
 	if (__atomic_load_n(file->named, __ATOMIC_RELAXED) == stamp)
-		return -1;
+		return;
+	if (!fs_rec_handle_copy(&ret->handle, file->handle)) {
+		if (fd < 0)
+			return;
+		ret->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+		if (ret->fd < 0)
+			return;
+	}
 	__atomic_store_n(file->named, stamp, __ATOMIC_RELAXED);
-	int dupfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-	if (dupfd < 0)
-		__atomic_store_n(file->named, 0, __ATOMIC_RELAXED);
-	return dupfd;
 }
 
 void fs_recorder_note(struct fs_recorder *rec, enum fs_event kind, const struct fs_file_ref *file,
 		      uint64_t bytes, uint64_t latency_ns, uid_t uid, pid_t pid)
 {
 	if (rec)
-		note(rec, kind, file, -1, bytes, latency_ns, uid, pid);
+		note(rec, kind, file, NULL, bytes, latency_ns, uid, pid);
 }
 
-void fs_recorder_note_named(struct fs_recorder *rec, enum fs_event kind,
-			    const struct fs_file_ref *file, int name_fd, uint64_t bytes,
-			    uint64_t latency_ns, uid_t uid, pid_t pid)
+void fs_recorder_note_claimed(struct fs_recorder *rec, enum fs_event kind,
+			      const struct fs_file_ref *file, struct fs_rec_claim *claim,
+			      uint64_t bytes, uint64_t latency_ns, uid_t uid, pid_t pid)
 {
 	if (rec)
-		note(rec, kind, file, name_fd, bytes, latency_ns, uid, pid);
-	else if (name_fd >= 0)
-		close(name_fd);
+		note(rec, kind, file, claim, bytes, latency_ns, uid, pid);
+	else
+		claim_drop(file, claim);
 }
 
 void fs_recorder_note_fd(struct fs_recorder *rec, enum fs_event kind,
 			 const struct fs_file_ref *file, int fd, uint64_t bytes,
 			 uint64_t latency_ns, uid_t uid, pid_t pid)
 {
-	if (rec)
-		note(rec, kind, file, fs_recorder_claim_name(rec, file, fd), bytes, latency_ns, uid,
-		     pid);
+	if (!rec)
+		return;
+	struct fs_rec_claim claim;
+	fs_recorder_claim(rec, file, fd, &claim);
+	note(rec, kind, file, &claim, bytes, latency_ns, uid, pid);
 }
 
 void fs_recorder_op_begin(struct fs_recorder *rec)
@@ -380,6 +434,16 @@ static uint64_t slot_events(const struct rec_slot *s)
 	return (uint64_t)s->opens + s->reads + s->writes + s->meta;
 }
 
+/* Frees what an entry holds for its name (path of REC_BY_NAME). */
+static void entry_unname(struct fs_recorder *rec, struct rec_entry *e)
+{
+	if (e->naming == REC_BY_NAME && e->u.named.path) {
+		rec->agg.path_bytes -= strlen(e->u.named.path) + 1;
+		free(e->u.named.path);
+	}
+	e->naming = REC_UNNAMED;
+}
+
 static void on_evict(void *ctx, const uint8_t key[PRED_HH_ID_LEN], void *payload)
 {
 	(void)key;
@@ -387,68 +451,42 @@ static void on_evict(void *ctx, const uint8_t key[PRED_HH_ID_LEN], void *payload
 	struct rec_entry *e = payload;
 	rec->agg.tail[0] += slot_events(&e->slot[0]);
 	rec->agg.tail[1] += slot_events(&e->slot[1]);
-	if (e->path) {
-		rec->agg.path_bytes -= strlen(e->path) + 1;
-		free(e->path);
-		e->path = NULL;
-	}
+	entry_unname(rec, e);
 }
 
-/* Names a tracked file from an fd on it: its path relative to BACKING and
- * its stable id (the xattr, else the store's id for the path). */
-static void name_entry(struct fs_recorder *rec, struct rec_entry *e, int fd, uint64_t now_s)
+/* Takes a tracked file's naming claim: keeps its handle for the writer,
+ * or (inodes without one) names it now from the claimed fd. */
+static void entry_claim(struct fs_recorder *rec, struct rec_entry *e,
+			const struct rec_name_event *n, uint64_t now_s)
 {
-	char proc[32], abs[PATH_MAX];
-	struct stat st;
-	if (fstat(fd, &st) == 0 && st.st_nlink == 0) {
-		/* Unlinked already (short-lived files): nothing to name. */
+	if (n->handle.len) {
+		entry_unname(rec, e);
+		e->u.handle = n->handle;
+		e->naming = REC_BY_HANDLE;
+		return;
+	}
+	uint8_t id[PRED_ID_LEN];
+	char *path;
+	int rc = fs_rec_name_fd(&rec->namer, n->fd, (int64_t)now_s, id, &path);
+	if (rc == -ENOENT) {
 		rec->agg.name_gone++;
 		return;
-	}
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	ssize_t n = readlink(proc, abs, sizeof(abs) - 1);
-	if (n <= 0) {
-		rec->agg.name_failures++;
-		return;
-	}
-	abs[n] = '\0';
-	static const char deleted[] = " (deleted)";
-	bool gone = false;
-	if ((size_t)n > sizeof(deleted) - 1 && !strcmp(abs + n - (sizeof(deleted) - 1), deleted)) {
-		abs[n - (sizeof(deleted) - 1)] = '\0';
-		gone = true;
-	}
-	const char *rel = abs;
-	if (!strncmp(abs, rec->backing, rec->backing_len) &&
-	    (abs[rec->backing_len] == '/' || abs[rec->backing_len] == '\0'))
-		rel = abs + rec->backing_len + (abs[rec->backing_len] == '/');
-	uint8_t id[PRED_ID_LEN];
-	int rc = fs_file_id_get(proc, !gone, id);
-	if (rc && fs_file_id_unsupported(rc) && !gone) {
-		uint8_t prov[PRED_ID_LEN];
-		fs_file_id_from_path(rel, prov);
-		rc = pred_store_resolve_path(rec->store, rel, prov, (int64_t)now_s, id);
 	}
 	if (rc) {
 		rec->agg.name_failures++;
 		return;
 	}
-	memcpy(e->id, id, PRED_ID_LEN);
-	e->named = true;
 	rec->agg.named++;
-	if (!e->path || strcmp(e->path, rel)) {
-		char *p = strdup(rel);
-		if (!p)
-			return;
-		if (e->path)
-			rec->agg.path_bytes -= strlen(e->path) + 1;
-		free(e->path);
-		e->path = p;
-		rec->agg.path_bytes += strlen(p) + 1;
-	}
+	entry_unname(rec, e);
+	memcpy(e->u.named.id, id, PRED_ID_LEN);
+	e->u.named.path = path;
+	e->naming = REC_BY_NAME;
+	rec->agg.path_bytes += strlen(path) + 1;
 }
 
-static void fold(struct fs_recorder *rec, const struct rec_event *ev)
+/* Folds one event, with the naming claim that preceded it (or NULL). */
+static void fold(struct fs_recorder *rec, const struct rec_event *ev,
+		 const struct rec_name_event *name)
 {
 	struct rec_agg *a = &rec->agg;
 	uint64_t idx = ev->ts_ms / 1000u / rec->width;
@@ -458,15 +496,15 @@ static void fold(struct fs_recorder *rec, const struct rec_event *ev)
 	memcpy(key + 8, &ev->ino, 8);
 	a->events++;
 	struct rec_entry *e = pred_hh_add(a->hh, key, 1.0, NULL);
+	if (name) {
+		if (e)
+			entry_claim(rec, e, name, ev->ts_ms / 1000u);
+		if (name->fd >= 0)
+			close(name->fd);
+	}
 	if (!e) {
 		a->tail[s]++;
-		if (ev->fd >= 0)
-			close(ev->fd);
 		return;
-	}
-	if (ev->fd >= 0) {
-		name_entry(rec, e, ev->fd, ev->ts_ms / 1000u);
-		close(ev->fd);
 	}
 	struct rec_slot *c = &e->slot[s];
 	switch (ev->kind) {
@@ -509,8 +547,16 @@ static uint32_t drain(struct fs_recorder *rec, bool *ret_busy)
 		uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
 		if (head - tail > r->mask / 4)
 			*ret_busy = true;
-		for (; tail != head; tail++)
-			fold(rec, &r->ev[tail & r->mask]);
+		const struct rec_name_event *name = NULL;
+		for (; tail != head; tail++) {
+			const union rec_item *it = &r->items[tail & r->mask];
+			if (it->kind == REC_EV_NAME) {
+				name = &it->name; /* the next item is its event */
+				continue;
+			}
+			fold(rec, &it->ev, name);
+			name = NULL;
+		}
 		atomic_store_explicit(&r->tail, tail, memory_order_release);
 		inflight += atomic_load_explicit(&r->inflight, memory_order_relaxed);
 		if (orphan) { /* drained after its thread let go: nothing more comes */
@@ -539,10 +585,13 @@ static uint32_t linear_count(const uint64_t bits[2])
 	return (uint32_t)(est + 0.5);
 }
 
-/* One bucket handed from the aggregator to the writer thread. */
+/* One bucket handed from the aggregator to the writer thread. files[i]
+ * is named already (path owned) when handles[i].len is 0, else the writer
+ * names it from handles[i] first. */
 struct rec_batch {
 	struct rec_batch *next;
 	struct pred_file_bucket *files; /* paths owned */
+	struct fs_rec_handle *handles;
 	size_t n;
 	bool with_host;
 	struct pred_host_bucket host;
@@ -557,6 +606,7 @@ static void batch_free(struct rec_batch *b)
 	for (size_t i = 0; i < b->n; i++)
 		free((char *)b->files[i].path);
 	free(b->files);
+	free(b->handles);
 	free(b);
 }
 
@@ -579,16 +629,24 @@ static void collect(void *ctx, const uint8_t key[PRED_HH_ID_LEN], double count, 
 	if (!events)
 		return;
 	struct pred_file_bucket *b = c->b ? &c->b->files[c->b->n] : NULL;
-	char *path = b && e->named && e->path ? strdup(e->path) : NULL;
-	if (!b || !e->named || !path) { /* unnamed, or no memory for the bucket */
+	char *path = NULL;
+	if (b && e->naming == REC_BY_NAME)
+		path = strdup(e->u.named.path);
+	if (!b || e->naming == REC_UNNAMED || (e->naming == REC_BY_NAME && !path)) {
+		/* unnamed, or no memory for the bucket */
 		c->tail += events;
 		memset(s, 0, sizeof(*s));
 		return;
 	}
-	c->b->n++;
 	memset(b, 0, sizeof(*b));
-	memcpy(b->id, e->id, PRED_ID_LEN);
-	b->path = path; /* every flush: a failed write never loses a rename */
+	if (e->naming == REC_BY_HANDLE) {
+		c->b->handles[c->b->n] = e->u.handle; /* named by the writer */
+	} else {
+		c->b->handles[c->b->n].len = 0;
+		memcpy(b->id, e->u.named.id, PRED_ID_LEN);
+		b->path = path; /* every flush: a failed write never loses a rename */
+	}
+	c->b->n++;
 	b->start = c->start;
 	b->width = c->rec->width;
 	b->c.opens = s->opens;
@@ -631,6 +689,14 @@ static void write_stats_file(struct fs_recorder *rec, const struct fs_recorder_s
 		unlink(tmp);
 }
 
+/* Adds the namings done by the writer thread to stats of the aggregator's. */
+static void add_writer_namings(struct fs_recorder *rec, struct fs_recorder_stats *st)
+{
+	st->named += atomic_load_explicit(&rec->w_named, memory_order_relaxed);
+	st->name_failures += atomic_load_explicit(&rec->w_name_failures, memory_order_relaxed);
+	st->name_gone += atomic_load_explicit(&rec->w_name_gone, memory_order_relaxed);
+}
+
 static void update_stats(struct fs_recorder *rec)
 {
 	struct rec_agg *a = &rec->agg;
@@ -655,6 +721,7 @@ static void update_stats(struct fs_recorder *rec)
 		copy.dropped += atomic_load_explicit(&r->dropped, memory_order_relaxed);
 	pthread_mutex_unlock(&rec->rings_lock);
 	copy.dropped += atomic_load(&rec->lost);
+	add_writer_namings(rec, &copy);
 	write_stats_file(rec, &copy);
 }
 
@@ -667,8 +734,9 @@ static void flush_bucket(struct fs_recorder *rec, uint64_t idx, bool with_host, 
 	struct rec_batch *b = calloc(1, sizeof(*b));
 	if (b) {
 		b->files = calloc(pred_hh_size(a->hh) + 1, sizeof(*b->files));
-		if (!b->files) {
-			free(b);
+		b->handles = malloc((pred_hh_size(a->hh) + 1) * sizeof(*b->handles));
+		if (!b->files || !b->handles) {
+			batch_free(b);
 			b = NULL;
 		}
 	}
@@ -707,6 +775,46 @@ static void flush_bucket(struct fs_recorder *rec, uint64_t idx, bool with_host, 
 	pthread_mutex_unlock(&rec->wq_lock);
 }
 
+/* Names the batch's files that came with a handle (writer thread). Files
+ * that are gone (unlinked since: short-lived files) or cannot be named
+ * leave the batch; their events are counted anonymously as tail events. */
+static void name_batch(struct fs_recorder *rec, struct rec_batch *b, int64_t now_s)
+{
+	uint64_t tail = 0, named = 0, gone = 0, failed = 0;
+	size_t kept = 0;
+	for (size_t i = 0; i < b->n; i++) {
+		struct pred_file_bucket *f = &b->files[i];
+		if (b->handles[i].len) {
+			char *path;
+			int rc = fs_rec_name_handle(&rec->namer, &b->handles[i], now_s, f->id, &path);
+			if (rc) {
+				if (rc == -ENOENT)
+					gone++;
+				else
+					failed++;
+				tail += (uint64_t)f->c.opens + f->c.reads + f->c.writes + f->c.meta_ops;
+				continue;
+			}
+			f->path = path;
+			named++;
+		}
+		if (kept != i)
+			b->files[kept] = *f;
+		kept++;
+	}
+	b->n = kept;
+	atomic_fetch_add_explicit(&rec->w_named, named, memory_order_relaxed);
+	atomic_fetch_add_explicit(&rec->w_name_gone, gone, memory_order_relaxed);
+	atomic_fetch_add_explicit(&rec->w_name_failures, failed, memory_order_relaxed);
+	if (!tail)
+		return;
+	if (b->with_host)
+		b->host.tail_events += tail;
+	pthread_mutex_lock(&rec->lock);
+	rec->stats.tail_events += tail;
+	pthread_mutex_unlock(&rec->lock);
+}
+
 /* Writer thread: the only one that writes to the store, so a slow disk
  * (fsync at checkpoints) never stalls the aggregator and fills rings. */
 static void *writer(void *arg)
@@ -727,6 +835,7 @@ static void *writer(void *arg)
 
 		struct timespec now;
 		clock_gettime(CLOCK_REALTIME, &now);
+		name_batch(rec, b, now.tv_sec);
 		int rc = 0;
 		if (b->n || b->with_host)
 			rc = pred_store_flush(rec->store, b->files, b->n, b->with_host ? &b->host : NULL,
@@ -867,6 +976,7 @@ int fs_recorder_start(const struct fs_recorder_config *cfg, struct fs_recorder *
 	struct fs_recorder *rec = calloc(1, sizeof(*rec));
 	if (!rec)
 		return -ENOMEM;
+	rec->namer.mount_fd = -1;
 	pthread_mutex_init(&rec->rings_lock, NULL);
 	pthread_mutex_init(&rec->lock, NULL);
 	pthread_condattr_t ca;
@@ -904,9 +1014,18 @@ int fs_recorder_start(const struct fs_recorder_config *cfg, struct fs_recorder *
 			snprintf(errmsg, errlen, "recorder: %s: %s", cfg->backing, strerror(-rc));
 		goto fail;
 	}
-	rec->backing_len = strlen(rec->backing);
-	if (rec->backing_len == 1) /* "/" */
-		rec->backing_len = 0;
+	rec->namer.backing = rec->backing;
+	rec->namer.backing_len = strlen(rec->backing);
+	if (rec->namer.backing_len == 1) /* "/" */
+		rec->namer.backing_len = 0;
+	/* Not O_PATH: open_by_handle_at refuses those as mount fds (EBADF). */
+	rec->namer.mount_fd = open(rec->backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rec->namer.mount_fd < 0) {
+		rc = -errno;
+		if (errmsg)
+			snprintf(errmsg, errlen, "recorder: %s: %s", rec->backing, strerror(-rc));
+		goto fail;
+	}
 	rc = mkdir_p(rec->state_dir);
 	if (rc) {
 		if (errmsg)
@@ -924,6 +1043,7 @@ int fs_recorder_start(const struct fs_recorder_config *cfg, struct fs_recorder *
 	rc = pred_store_open(rec->state_dir, &tiers, false, &rec->store, errmsg, errlen);
 	if (rc)
 		goto fail;
+	rec->namer.store = rec->store;
 	struct pred_hh_config hc = {.capacity = track, .payload_size = sizeof(struct rec_entry),
 				    .seed = rec->gen};
 	rc = pred_hh_create(&hc, on_evict, rec, &rec->agg.hh);
@@ -995,6 +1115,8 @@ void fs_recorder_stop(struct fs_recorder *rec)
 	pthread_mutex_destroy(&rec->rings_lock);
 	pthread_cond_destroy(&rec->wq_cond);
 	pthread_mutex_destroy(&rec->wq_lock);
+	if (rec->namer.mount_fd >= 0)
+		close(rec->namer.mount_fd);
 	free(rec->backing);
 	free(rec->state_dir);
 	free(rec->proc_root);
@@ -1027,6 +1149,7 @@ void fs_recorder_get_stats(struct fs_recorder *rec, struct fs_recorder_stats *re
 	ret->rings = rec->nrings;
 	pthread_mutex_unlock(&rec->rings_lock);
 	ret->dropped += dropped + atomic_load(&rec->lost);
+	add_writer_namings(rec, ret);
 }
 
 struct pred_store *fs_recorder_store(struct fs_recorder *rec) { return rec->store; }

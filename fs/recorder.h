@@ -1,31 +1,37 @@
 /* The access recorder: what reaches the filesystem, counted per file and per
  * time bucket, off the hot path, into the series store.
  *
- * Hot path (FUSE threads): fs_recorder_note*() writes one 64-byte event into
- * the calling thread's own ring (single producer, single consumer: the
+ * Hot path (FUSE threads): fs_recorder_note*() writes one 64-byte event
+ * (two with a naming claim, below) into the calling thread's own ring (single producer, single consumer: the
  * aggregator). No lock and no shared write on that path: each thread's ring
  * is found through a thread-local pointer; the first event of a thread
  * registers its ring under rec->rings_lock (once per thread). A full ring
  * drops the event and counts the drop (never blocks).
  *
  * Files are keyed by the backing object's (st_dev, st_ino), which ops have
- * at hand (struct fs_file_ref, built from the fs's inode). Naming a file
- * (its stable id from the user.shadow.id xattr and its path) needs I/O, so
- * the hot path only hands over a dup of an fd on the file, at most once per
- * inode and bucket (fs_recorder_claim_name); the aggregator names the file
- * from that fd (readlink of /proc/self/fd/N, getxattr/setxattr) and closes
- * it, and only when the file is in the active set.
+ * at hand (struct fs_file_ref, built from the fs's inode). Files are not
+ * named (stable id, path) when they appear: naming needs I/O, and most
+ * files of a metadata-heavy workload live for microseconds. Once per inode
+ * and bucket, an op that reads, writes or opens a file claims its name
+ * (fs_recorder_claim): a copy of the inode's file handle goes into the
+ * ring just before the event (no syscall; an fd is dup'd only for inodes
+ * without a handle, see rec_name.h). The aggregator keeps the handle with
+ * the file's counters; the writer thread names the file from it when the
+ * file's bucket is written, if the file is still in the active set then.
  *
  * Aggregator thread: wakes every tick (10 ms, at once again when a ring
  * was more than a quarter full), drains every ring, folds
  * events into the active set (predictor/heavy_hitters: at most `track`
  * files with full counters, a count-min sketch for the rest), and when a
  * bucket has ended (plus a grace of two ticks for events still in flight)
- * writes it to the store in one transaction with the host metrics, then
- * rolls up and expires old buckets. Counters are kept for two buckets (the
+ * hands it to the writer thread, which names its files and writes it to
+ * the store in one transaction with the host metrics, then rolls up and
+ * expires old buckets. Counters are kept for two buckets (the
  * one being closed and the next) so events are counted in the bucket of the
  * time they happened. Events of files outside the active set, or of files
- * not yet named, are counted as tail_events in the host bucket.
+ * never named (no claim in the bucket, or unlinked before the bucket was
+ * written: short-lived files), are counted anonymously as tail_events in
+ * the host bucket.
  *
  * Distinct clients per bucket: (uid, process name from /proc/PID/comm). The
  * name is read on the FUSE thread (the process is alive while its request
@@ -43,6 +49,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "fs/rec_name.h"
 #include "predictor/series_store.h"
 
 enum fs_event {
@@ -52,21 +59,38 @@ enum fs_event {
 	FS_EV_META,     /* getattr, setattr, lookup, rename, unlink, xattr, ... */
 };
 
-/* What the recorder needs to know of a file: the backing object's identity
- * and where the file's naming stamp lives (a uint32_t in the inode, zeroed
+/* What the recorder needs to know of a file: the backing object's identity,
+ * where the file's naming stamp lives (a uint32_t in the inode, zeroed
  * when the inode is created, only ever touched by the recorder through
- * __atomic builtins; NULL: never name this file). Cheap to build per call. */
+ * __atomic builtins; NULL: never name this file) and the inode's file
+ * handle (immutable while the inode lives; NULL: none, name from an fd).
+ * Cheap to build per call. */
 struct fs_file_ref {
 	uint64_t dev, ino;
 	uint32_t *named;
+	const struct file_handle *handle;
 };
 
 static inline void fs_file_ref_init(struct fs_file_ref *r, uint64_t dev, uint64_t ino,
-				    uint32_t *named)
+				    uint32_t *named, const struct file_handle *handle)
 {
 	r->dev = dev;
 	r->ino = ino;
 	r->named = named;
+	r->handle = handle;
+}
+
+/* What a file will be named from, claimed by an op before it replies
+ * (after the reply the inode, its handle and the op's fds may be gone). */
+struct fs_rec_claim {
+	int fd;                      /* dup of an fd on the file, or -1 */
+	struct fs_rec_handle handle; /* len 0: none */
+};
+
+static inline void fs_rec_claim_init(struct fs_rec_claim *c)
+{
+	c->fd = -1;
+	c->handle.len = 0;
 }
 
 struct fs_recorder_config {
@@ -85,7 +109,7 @@ struct fs_recorder_stats {
 	uint64_t events;        /* folded by the aggregator */
 	uint64_t dropped;       /* lost to full rings */
 	uint64_t tail_events;   /* not attributed to a named tracked file */
-	uint64_t named, name_failures;
+	uint64_t named, name_failures; /* namings (a file once per bucket) */
 	uint64_t name_gone;     /* files unlinked before they could be named */
 	uint64_t flushes, flush_errors;
 	uint32_t tracked, track_capacity, rings;
@@ -112,18 +136,20 @@ void fs_recorder_stop(struct fs_recorder *rec);
 /* Hot path. rec NULL: recording is off, nothing happens. */
 void fs_recorder_note(struct fs_recorder *rec, enum fs_event kind, const struct fs_file_ref *file,
 		      uint64_t bytes, uint64_t latency_ns, uid_t uid, pid_t pid);
-/* Naming, in two steps so an op can claim before it replies (after the
- * reply its fds may be gone) and note after (when the latency is known):
- * claim returns a dup of fd (any fd on the backing file, O_PATH included)
- * when the file has not been named in this bucket, else -1; note_named
- * takes ownership of that fd (-1 is fine) and notes the event. */
-int fs_recorder_claim_name(struct fs_recorder *rec, const struct fs_file_ref *file, int fd);
-/* Whether claim would return an fd now (to skip finding an fd when not). */
-bool fs_recorder_name_due(struct fs_recorder *rec, const struct fs_file_ref *file);
-void fs_recorder_note_named(struct fs_recorder *rec, enum fs_event kind,
-			    const struct fs_file_ref *file, int name_fd, uint64_t bytes,
-			    uint64_t latency_ns, uid_t uid, pid_t pid);
-/* claim + note_named in one call. */
+/* Naming, in two steps so an op can claim before it replies and note
+ * after (when the latency is known). claim fills *ret (always initialised)
+ * when the file has not been claimed in this bucket: with a copy of its
+ * handle, else with a dup of fd (any fd on the backing file, O_PATH
+ * included; -1: none at hand, not claimed). note_claimed takes ownership
+ * of claim->fd and notes the event with the claim. */
+void fs_recorder_claim(struct fs_recorder *rec, const struct fs_file_ref *file, int fd,
+		       struct fs_rec_claim *ret);
+/* Whether claim would want an fd now (to skip finding one when not). */
+bool fs_recorder_claim_needs_fd(struct fs_recorder *rec, const struct fs_file_ref *file);
+void fs_recorder_note_claimed(struct fs_recorder *rec, enum fs_event kind,
+			      const struct fs_file_ref *file, struct fs_rec_claim *claim,
+			      uint64_t bytes, uint64_t latency_ns, uid_t uid, pid_t pid);
+/* claim + note_claimed in one call. */
 void fs_recorder_note_fd(struct fs_recorder *rec, enum fs_event kind,
 			 const struct fs_file_ref *file, int fd, uint64_t bytes,
 			 uint64_t latency_ns, uid_t uid, pid_t pid);

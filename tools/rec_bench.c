@@ -104,7 +104,7 @@ int main(int argc, char **argv)
 		nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 		return 1;
 	}
-	/* 1000 real files with typical names, named through their fds. */
+	/* 1000 real files with typical names, named through their handles. */
 	enum { NFILES = 1000 };
 	static struct fs_file_ref refs[NFILES];
 	for (int i = 0; i < NFILES; i++) {
@@ -120,7 +120,18 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		static uint32_t stamps[NFILES];
-		fs_file_ref_init(&refs[i], st.st_dev, st.st_ino, &stamps[i]);
+		/* As the mount does: the inode's file handle names the file. */
+		static union {
+			struct file_handle fh;
+			char buf[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+		} handles[NFILES];
+		int mount_id;
+		handles[i].fh.handle_bytes = MAX_HANDLE_SZ;
+		if (name_to_handle_at(fd, "", &handles[i].fh, &mount_id, AT_EMPTY_PATH)) {
+			perror("name_to_handle_at");
+			return 1;
+		}
+		fs_file_ref_init(&refs[i], st.st_dev, st.st_ino, &stamps[i], &handles[i].fh);
 		fs_recorder_note_fd(rec, FS_EV_OPEN, &refs[i], fd, 0, 0, 1000, getpid());
 		close(fd);
 	}

@@ -1,7 +1,9 @@
 /* Unit tests of fs/recorder (with the real series store and real xattrs on
  * a temporary backing directory): exact counts per file and per bucket,
- * stable ids across renames, concurrency without losing events, the active
- * set's bound, and ring clean-up when threads exit. */
+ * stable ids across renames (files named from their handles, as the mount
+ * does, and from fds, the fallback), short-lived files never named,
+ * concurrency without losing events, the active set's bound, and ring
+ * clean-up when threads exit. Run as root (open_by_handle_at). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,8 +26,13 @@
 #include "fs/recorder.h"
 #include "tests/unit/tmpdir.h"
 
-/* Naming stamps of the files a test creates (what the inode holds). */
+/* Naming stamps and file handles of the files a test creates (what the
+ * inode holds). */
 static uint32_t stamp_pool[64];
+static union {
+	struct file_handle fh;
+	char buf[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+} handle_pool[64];
 static unsigned stamp_next;
 
 struct fixture {
@@ -54,8 +61,12 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* Creates backing/name and returns an fd on it with its ref filled. */
-static int make_file(struct fixture *f, const char *name, struct fs_file_ref *ref)
+enum naming { BY_HANDLE, BY_FD };
+
+/* Creates backing/name and returns an fd on it with its ref filled: with
+ * the file's handle, or without (named from an fd). */
+static int make_file_named(struct fixture *f, const char *name, struct fs_file_ref *ref,
+			   enum naming how)
 {
 	char path[1024];
 	snprintf(path, sizeof(path), "%s/%s", f->backing, name);
@@ -64,8 +75,21 @@ static int make_file(struct fixture *f, const char *name, struct fs_file_ref *re
 	struct stat st;
 	assert_int_equal(fstat(fd, &st), 0);
 	assert_true(stamp_next < 64);
-	fs_file_ref_init(ref, st.st_dev, st.st_ino, &stamp_pool[stamp_next++]);
+	struct file_handle *h = NULL;
+	if (how == BY_HANDLE) {
+		int mount_id;
+		h = &handle_pool[stamp_next].fh;
+		h->handle_bytes = MAX_HANDLE_SZ;
+		assert_int_equal(name_to_handle_at(fd, "", h, &mount_id, AT_EMPTY_PATH), 0);
+	}
+	fs_file_ref_init(ref, st.st_dev, st.st_ino, &stamp_pool[stamp_next], h);
+	stamp_next++;
 	return fd;
+}
+
+static int make_file(struct fixture *f, const char *name, struct fs_file_ref *ref)
+{
+	return make_file_named(f, name, ref, BY_HANDLE);
 }
 
 static struct fs_recorder *start(struct fixture *f, uint32_t bucket, uint32_t track)
@@ -119,7 +143,7 @@ static void test_exact_counts(void **state)
 	struct fixture *f = *state;
 	struct fs_recorder *rec = start(f, 60, 100);
 	struct fs_file_ref ra, rb;
-	int fa = make_file(f, "a", &ra), fb = make_file(f, "b", &rb);
+	int fa = make_file(f, "a", &ra), fb = make_file_named(f, "b", &rb, BY_FD);
 	uid_t uid = getuid();
 	pid_t pid = getpid();
 	fs_recorder_note_fd(rec, FS_EV_OPEN, &ra, fa, 0, 0, uid, pid);
@@ -156,6 +180,10 @@ static void test_exact_counts(void **state)
 	assert_int_equal(fs_file_id_get(proc, false, xid), 0);
 	assert_int_equal(pred_store_file_lookup_path(fs_recorder_store(rec), "a", sid), 0);
 	assert_memory_equal(xid, sid, 16);
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fb);
+	assert_int_equal(fs_file_id_get(proc, false, xid), 0);
+	assert_int_equal(pred_store_file_lookup_path(fs_recorder_store(rec), "b", sid), 0);
+	assert_memory_equal(xid, sid, 16);
 	struct fs_recorder_stats st;
 	fs_recorder_get_stats(rec, &st);
 	assert_int_equal(st.events, 2 + 100 + 10 + 2);
@@ -181,12 +209,11 @@ static void sleep_to_next_second_boundary(void)
 /* Events land in the bucket of the time they happened; a renamed file keeps
  * its id and gets its new path; buckets closed by time are written without
  * a flush request. */
-static void test_buckets_and_rename(void **state)
+static void buckets_and_rename(struct fixture *f, enum naming how)
 {
-	struct fixture *f = *state;
 	struct fs_recorder *rec = start(f, 1, 100);
 	struct fs_file_ref r;
-	int fd = make_file(f, "old", &r);
+	int fd = make_file_named(f, "old", &r, how);
 	sleep_to_next_second_boundary();
 	for (int i = 0; i < 7; i++)
 		fs_recorder_note_fd(rec, FS_EV_READ, &r, fd, 1, 1000, getuid(), getpid());
@@ -222,6 +249,57 @@ static void test_buckets_and_rename(void **state)
 	assert_true(h[0].mem_total_kb > 0);
 	pred_host_buckets_free(h, n);
 	close(fd);
+	fs_recorder_stop(rec);
+}
+
+static void test_buckets_and_rename(void **state) { buckets_and_rename(*state, BY_HANDLE); }
+
+static void test_buckets_and_rename_fd(void **state) { buckets_and_rename(*state, BY_FD); }
+
+/* A file created, used and unlinked within a bucket is never named: no
+ * file in the store, no id xattr written, its events counted anonymously
+ * as tail events; a file that survives its bucket is named (and its id
+ * stored on it) when the bucket is written. */
+static void test_short_lived(void **state)
+{
+	struct fixture *f = *state;
+	struct fs_recorder *rec = start(f, 60, 100);
+	struct fs_file_ref rs, rk;
+	int fs = make_file(f, "short", &rs), fk = make_file(f, "kept", &rk);
+	char path[1024];
+	snprintf(path, sizeof(path), "%s/short", f->backing);
+	for (int i = 0; i < 3; i++) {
+		fs_recorder_note_fd(rec, FS_EV_OPEN, &rs, fs, 0, 0, 0, 1);
+		fs_recorder_note_fd(rec, FS_EV_WRITE, &rs, fs, 1024, 0, 0, 1);
+		fs_recorder_note_fd(rec, FS_EV_META, &rs, fs, 0, 0, 0, 1);
+	}
+	fs_recorder_note_fd(rec, FS_EV_WRITE, &rk, fk, 1024, 0, 0, 1);
+	char proc[64];
+	uint8_t xid[16];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fk);
+	assert_int_equal(fs_file_id_get(proc, false, xid), -ENODATA); /* not named yet */
+	assert_int_equal(unlink(path), 0);
+	close(fs);
+	assert_int_equal(fs_recorder_flush_now(rec), 0);
+
+	struct fs_recorder_stats st;
+	fs_recorder_get_stats(rec, &st);
+	assert_int_equal(st.events, 10);
+	assert_int_equal(st.tail_events, 9);
+	assert_int_equal(st.name_gone, 1);
+	assert_int_equal(st.named, 1);
+	assert_int_equal(st.name_failures, 0);
+	uint8_t sid[16];
+	assert_int_equal(pred_store_file_lookup_path(fs_recorder_store(rec), "short", sid), -ENOENT);
+	assert_int_equal(pred_store_file_lookup_path(fs_recorder_store(rec), "kept", sid), 0);
+	assert_int_equal(fs_file_id_get(proc, false, xid), 0);
+	assert_memory_equal(xid, sid, 16);
+	struct pred_file_counters c;
+	size_t n;
+	totals(fs_recorder_store(rec), "kept", &c, &n);
+	assert_int_equal(c.writes, 1);
+	assert_int_equal(c.written_bytes, 1024);
+	close(fk);
 	fs_recorder_stop(rec);
 }
 
@@ -298,7 +376,7 @@ static void test_bound(void **state)
 	fs_recorder_get_stats(rec, &st0);
 	struct fs_file_ref r;
 	for (uint64_t i = 0; i < 200000; i++) {
-		fs_file_ref_init(&r, 1, i + 1, NULL);
+		fs_file_ref_init(&r, 1, i + 1, NULL, NULL);
 		fs_recorder_note(rec, FS_EV_META, &r, 0, 0, 0, 1);
 		if (i % 1024 == 0)
 			usleep(500);
@@ -331,7 +409,7 @@ static void test_bad_config(void **state)
 	assert_int_equal(fs_recorder_start(&cfg, &rec, err, sizeof(err)), -ENOENT);
 	assert_non_null(strstr(err, "/nonexistent/backing"));
 	struct fs_file_ref r;
-	fs_file_ref_init(&r, 1, 1, NULL);
+	fs_file_ref_init(&r, 1, 1, NULL, NULL);
 	fs_recorder_note(NULL, FS_EV_READ, &r, 1, 1, 0, 0);
 	fs_recorder_op_begin(NULL);
 	fs_recorder_stop(NULL);
@@ -347,6 +425,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_exact_counts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_buckets_and_rename, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_buckets_and_rename_fd, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_short_lived, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bound, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_config, setup, teardown),

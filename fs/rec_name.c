@@ -1,0 +1,65 @@
+/* Naming a recorded file from an fd or a file handle: see rec_name.h. */
+#include "fs/rec_name.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fs/file_id.h"
+
+int fs_rec_name_fd(const struct fs_rec_namer *n, int fd, int64_t now_s,
+		   uint8_t ret_id[PRED_ID_LEN], char **ret_path)
+{
+	char proc[32], abs[PATH_MAX];
+	struct stat st;
+	*ret_path = NULL;
+	if (fstat(fd, &st) == 0 && st.st_nlink == 0)
+		return -ENOENT; /* unlinked already (short-lived files): nothing to name */
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	ssize_t len = readlink(proc, abs, sizeof(abs) - 1);
+	if (len <= 0)
+		return len < 0 ? -errno : -EIO;
+	abs[len] = '\0';
+	static const char deleted[] = " (deleted)";
+	if ((size_t)len > sizeof(deleted) - 1 &&
+	    !strcmp(abs + len - (sizeof(deleted) - 1), deleted))
+		return -ENOENT; /* unlinked between fstat and readlink */
+	const char *rel = abs;
+	if (!strncmp(abs, n->backing, n->backing_len) &&
+	    (abs[n->backing_len] == '/' || abs[n->backing_len] == '\0'))
+		rel = abs + n->backing_len + (abs[n->backing_len] == '/');
+	int rc = fs_file_id_get(proc, true, ret_id);
+	if (rc && fs_file_id_unsupported(rc)) {
+		uint8_t prov[PRED_ID_LEN];
+		fs_file_id_from_path(rel, prov);
+		rc = pred_store_resolve_path(n->store, rel, prov, now_s, ret_id);
+	}
+	if (rc)
+		return rc;
+	*ret_path = strdup(rel);
+	return *ret_path ? 0 : -ENOMEM;
+}
+
+int fs_rec_name_handle(const struct fs_rec_namer *n, const struct fs_rec_handle *h,
+		       int64_t now_s, uint8_t ret_id[PRED_ID_LEN], char **ret_path)
+{
+	union {
+		struct file_handle fh;
+		char buf[sizeof(struct file_handle) + FS_REC_HANDLE_MAX];
+	} u;
+	*ret_path = NULL;
+	if (h->len == 0 || h->len > FS_REC_HANDLE_MAX)
+		return -EINVAL;
+	u.fh.handle_bytes = h->len;
+	u.fh.handle_type = h->type;
+	memcpy(u.fh.f_handle, h->bytes, h->len);
+	int fd = open_by_handle_at(n->mount_fd, &u.fh, O_PATH | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ESTALE || errno == ENOENT ? -ENOENT : -errno;
+	int rc = fs_rec_name_fd(n, fd, now_s, ret_id, ret_path);
+	close(fd);
+	return rc;
+}

@@ -1,0 +1,75 @@
+/* Naming a recorded file: its path relative to BACKING and its stable id
+ * (file_id.h: the user.shadow.id xattr, else the store's id for the path),
+ * from an fd on it or from its file handle.
+ *
+ * The recorder does not name files when they first appear: the FUSE
+ * threads hand over a copy of the inode's file handle (struct
+ * fs_rec_handle, no syscall), and the recorder's writer thread names a file
+ * from it only when the file is still in the active set when its bucket is
+ * written. A file created and unlinked within a bucket is never named: its
+ * handle no longer opens (ESTALE), which is one failed syscall off the FUSE
+ * threads. Naming from an fd is the fallback for inodes without a handle
+ * (BACKING without handle support or without CAP_DAC_READ_SEARCH, objects
+ * on another filesystem below BACKING, handles longer than
+ * FS_REC_HANDLE_MAX). */
+#ifndef SHADOWFS_FS_REC_NAME_H
+#define SHADOWFS_FS_REC_NAME_H
+
+#include <fcntl.h> /* struct file_handle (_GNU_SOURCE) */
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "predictor/series_store.h"
+
+/* Longest f_handle copied (ext4 8 bytes, tmpfs 12, xfs <= 24, btrfs 20). */
+#define FS_REC_HANDLE_MAX 40
+
+/* A copy of a struct file_handle small enough for a ring event. */
+struct fs_rec_handle {
+	int32_t type;
+	uint8_t len; /* bytes of f_handle; 0: no handle */
+	uint8_t bytes[FS_REC_HANDLE_MAX];
+};
+
+/* Whether h (may be NULL) fits a struct fs_rec_handle. */
+static inline bool fs_rec_handle_fits(const struct file_handle *h)
+{
+	return h && h->handle_bytes > 0 && h->handle_bytes <= FS_REC_HANDLE_MAX;
+}
+
+/* Copies h into ret; false (ret->len 0) when h is NULL or too long. */
+static inline bool fs_rec_handle_copy(struct fs_rec_handle *ret, const struct file_handle *h)
+{
+	if (!fs_rec_handle_fits(h)) {
+		ret->len = 0;
+		return false;
+	}
+	ret->type = h->handle_type;
+	ret->len = (uint8_t)h->handle_bytes;
+	memcpy(ret->bytes, h->f_handle, h->handle_bytes);
+	return true;
+}
+
+/* What naming needs: an fd of BACKING's root for open_by_handle_at (owned),
+ * BACKING's realpath (paths are recorded relative to it), the store (for
+ * ids of files on filesystems without user xattrs). */
+struct fs_rec_namer {
+	int mount_fd;
+	const char *backing; /* not owned */
+	size_t backing_len;  /* 0 when BACKING is "/" */
+	struct pred_store *store;
+};
+
+/* Names the file open as fd (any fd, O_PATH included). Returns 0 with
+ * ret_id and *ret_path (malloc'd, relative to BACKING) set; -ENOENT when
+ * the file has been unlinked (nothing to name); other -errno on failure. */
+int fs_rec_name_fd(const struct fs_rec_namer *n, int fd, int64_t now_s,
+		   uint8_t ret_id[PRED_ID_LEN], char **ret_path);
+
+/* Same from a file handle: -ENOENT also when the handle no longer opens
+ * (the file is gone). Needs CAP_DAC_READ_SEARCH (open_by_handle_at). */
+int fs_rec_name_handle(const struct fs_rec_namer *n, const struct fs_rec_handle *h,
+		       int64_t now_s, uint8_t ret_id[PRED_ID_LEN], char **ret_path);
+
+#endif
