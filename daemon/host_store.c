@@ -12,20 +12,52 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sync/digest.h"
 
 #define NAME_LEN 49 /* 32 hex + '-' + 16 hex */
+#define UNSYNCED_PREFIX "unsynced."
+#define UNSYNCED_PREFIX_LEN 9
+/* "unsynced." name '.' 64 hex digest */
+#define UNSYNCED_LEN (UNSYNCED_PREFIX_LEN + NAME_LEN + 1 + 2 * SYNC_SHA256_LEN)
+
+
+/* A committed copy not yet recorded durable: valid (digest verified), served
+ * under its unsynced name until the syncer has fdatasync'ed it and renamed it
+ * to its real name. */
+struct unsynced {
+	struct unsynced *next;
+	uint8_t id[16];
+	uint64_t version;
+	uint64_t size;
+	int fd;		   /* the copy, kept open for fdatasync */
+	bool syncing;	   /* taken by a sync pass (fd in use outside the lock) */
+	bool dropped;	   /* deleted or replaced while syncing: the pass frees it */
+	uint64_t since_ms; /* commit time */
+	char name[UNSYNCED_LEN + 1];
+};
 
 struct daemon_store {
 	int dirfd;	 /* owned, read-only after open */
 	uint64_t budget; /* read-only after open */
 	pthread_mutex_t lock;
-	uint64_t used;	   /* protected by lock */
-	uint64_t copies;   /* protected by lock */
-	uint64_t reserved; /* protected by lock */
-	uint64_t tmp_seq;  /* protected by lock */
+	uint64_t used;		   /* protected by lock */
+	uint64_t copies;	   /* protected by lock */
+	uint64_t reserved;	   /* protected by lock */
+	uint64_t tmp_seq;	   /* protected by lock */
+	struct unsynced *unsynced; /* protected by lock; every directory change
+				      to an unsynced name happens under it */
+	uint64_t n_unsynced;	   /* protected by lock */
+	uint64_t recovered;	   /* set at open: unsynced copies re-verified */
+	uint64_t discarded;	   /* set at open: unsynced copies that failed */
+	pthread_cond_t wake;	   /* syncer: a commit or stop */
+	pthread_cond_t pass_done;  /* a sync pass ended */
+	bool stopping;		   /* protected by lock */
+	uint64_t sync_delay_ms;	   /* protected by lock */
+	bool syncer_running;	   /* protected by lock; started by the first commit */
+	pthread_t syncer;
 };
 
 struct daemon_store_writer {
@@ -78,6 +110,73 @@ static bool parse_name(const char *name, uint8_t id[16], uint64_t *version)
 	return true;
 }
 
+/* "unsynced.<name>.<hex digest>": the name carries the digest that crash
+ * recovery re-checks. */
+static void unsynced_name(const uint8_t id[16], uint64_t version, const uint8_t sha[32],
+			  char out[UNSYNCED_LEN + 1])
+{
+	char name[NAME_LEN + 1], hex[2 * SYNC_SHA256_LEN + 1];
+	copy_name(id, version, name);
+	sync_sha256_hex(sha, hex);
+	snprintf(out, UNSYNCED_LEN + 1, UNSYNCED_PREFIX "%s.%s", name, hex);
+}
+
+static bool parse_unsynced(const char *uname, uint8_t id[16], uint64_t *version,
+			   uint8_t sha[32])
+{
+	char name[NAME_LEN + 1];
+	if (strlen(uname) != UNSYNCED_LEN || strncmp(uname, UNSYNCED_PREFIX, UNSYNCED_PREFIX_LEN))
+		return false;
+	memcpy(name, uname + UNSYNCED_PREFIX_LEN, NAME_LEN);
+	name[NAME_LEN] = 0;
+	const char *hex = uname + UNSYNCED_PREFIX_LEN + NAME_LEN;
+	if (*hex++ != '.' || !parse_name(name, id, version))
+		return false;
+	for (int i = 0; i < SYNC_SHA256_LEN; i++) {
+		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return false;
+		sha[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return true;
+}
+
+/* The live unsynced entry of (id, version), or NULL. Caller holds s->lock. */
+static struct unsynced *find_unsynced(struct daemon_store *s, const uint8_t id[16],
+				      uint64_t version)
+{
+	for (struct unsynced *u = s->unsynced; u; u = u->next)
+		if (!u->dropped && u->version == version && !memcmp(u->id, id, 16))
+			return u;
+	return NULL;
+}
+
+static void unlink_entry(struct daemon_store *s, struct unsynced *u)
+{
+	for (struct unsynced **pp = &s->unsynced; *pp; pp = &(*pp)->next)
+		if (*pp == u) {
+			*pp = u->next;
+			break;
+		}
+	close(u->fd);
+	free(u);
+}
+
+/* Forgets a live entry (its file is already gone or replaced) and takes its
+ * bytes off the accounting. Caller holds s->lock. A pass that holds it
+ * frees it. */
+static void drop_unsynced(struct daemon_store *s, struct unsynced *u)
+{
+	s->used -= u->size < s->used ? u->size : s->used;
+	if (s->copies)
+		s->copies--;
+	s->n_unsynced--;
+	if (u->syncing)
+		u->dropped = true;
+	else
+		unlink_entry(s, u);
+}
+
 /* Size of a valid copy (regular file, not followed if a symlink). */
 static int copy_size(int dirfd, const char *name, uint64_t *ret)
 {
@@ -90,12 +189,190 @@ static int copy_size(int dirfd, const char *name, uint64_t *ret)
 	return 0;
 }
 
+static int scan(struct daemon_store *s, int (*fn)(void *, const char *, const uint8_t *, uint64_t),
+		void *arg);
+
+/* Counts a durable copy into used/copies (open; no lock needed yet). */
+static int count_fn(void *arg, const char *name, const uint8_t *id, uint64_t v)
+{
+	struct daemon_store *s = arg;
+	uint64_t sz;
+	(void)id;
+	(void)v;
+	if (copy_size(s->dirfd, name, &sz) == 0) {
+		s->used += sz;
+		s->copies++;
+	}
+	return 0;
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* One sync pass: fdatasync every unsynced copy not already taken by another
+ * pass (outside the lock), then rename each to its real name, which records
+ * it durable; a copy that cannot be synced is dropped (it could not be
+ * trusted after a crash). Returns the number of copies taken. */
+static size_t sync_pass(struct daemon_store *s)
+{
+	struct taken {
+		struct unsynced *u;
+		int r;
+	} *batch = NULL;
+	size_t n = 0, cap = 0;
+	bool renamed = false;
+
+	pthread_mutex_lock(&s->lock);
+	for (struct unsynced *u = s->unsynced; u; u = u->next) {
+		if (u->syncing || u->dropped)
+			continue;
+		if (n == cap) {
+			size_t c = cap ? cap * 2 : 16;
+			void *p = realloc(batch, c * sizeof(*batch));
+			if (!p)
+				break; /* the rest waits for the next pass */
+			batch = p;
+			cap = c;
+		}
+		u->syncing = true;
+		batch[n++].u = u;
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (!n) {
+		free(batch);
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++)
+		batch[i].r = fdatasync(batch[i].u->fd) < 0 ? -errno : 0;
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < n; i++) {
+		struct unsynced *u = batch[i].u;
+		char name[NAME_LEN + 1];
+		if (u->dropped) {
+			unlink_entry(s, u);
+			continue;
+		}
+		copy_name(u->id, u->version, name);
+		if (batch[i].r == 0 && renameat(s->dirfd, u->name, s->dirfd, name) == 0) {
+			s->n_unsynced--;
+			unlink_entry(s, u);
+			renamed = true;
+		} else {
+			unlinkat(s->dirfd, u->name, 0);
+			u->syncing = false;
+			drop_unsynced(s, u);
+		}
+	}
+	pthread_cond_broadcast(&s->pass_done);
+	pthread_mutex_unlock(&s->lock);
+	if (renamed)
+		fsync(s->dirfd); /* best effort: a lost rename means a re-check */
+	free(batch);
+	return n;
+}
+
+/* Background syncer: waits sync_delay_ms after the oldest pending commit,
+ * then runs a pass. */
+static void *syncer_main(void *arg)
+{
+	struct daemon_store *s = arg;
+	pthread_mutex_lock(&s->lock);
+	while (!s->stopping) {
+		uint64_t oldest = UINT64_MAX;
+		for (struct unsynced *u = s->unsynced; u; u = u->next)
+			if (!u->syncing && !u->dropped && u->since_ms < oldest)
+				oldest = u->since_ms;
+		if (oldest == UINT64_MAX) {
+			pthread_cond_wait(&s->wake, &s->lock);
+			continue;
+		}
+		uint64_t due = oldest + s->sync_delay_ms;
+		if (mono_ms() < due) {
+			struct timespec ts = {.tv_sec = (time_t)(due / 1000),
+					      .tv_nsec = (long)(due % 1000) * 1000000};
+			pthread_cond_timedwait(&s->wake, &s->lock, &ts);
+			continue;
+		}
+		pthread_mutex_unlock(&s->lock);
+		sync_pass(s);
+		pthread_mutex_lock(&s->lock);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+void daemon_store_set_sync_delay(struct daemon_store *s, uint64_t ms)
+{
+	pthread_mutex_lock(&s->lock);
+	s->sync_delay_ms = ms;
+	pthread_cond_signal(&s->wake);
+	pthread_mutex_unlock(&s->lock);
+}
+
+void daemon_store_flush(struct daemon_store *s)
+{
+	pthread_mutex_lock(&s->lock);
+	while (s->unsynced) {
+		bool mine = false;
+		for (struct unsynced *u = s->unsynced; u && !mine; u = u->next)
+			mine = !u->syncing && !u->dropped;
+		if (mine) {
+			pthread_mutex_unlock(&s->lock);
+			sync_pass(s);
+			pthread_mutex_lock(&s->lock);
+		} else {
+			pthread_cond_wait(&s->pass_done, &s->lock);
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Crash recovery: an unsynced copy may hold anything after a crash (lost
+ * writeback, zeros, a short file). Each one is re-hashed against the digest
+ * in its name: a match is synced and renamed to its real name (it is
+ * durable now), anything else is removed. Runs at open, before any request. */
+static void recover_unsynced(struct daemon_store *s, char **names, size_t n)
+{
+	bool renamed = false;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t id[16], want[SYNC_SHA256_LEN], got[SYNC_SHA256_LEN];
+		uint64_t v;
+		struct stat st;
+		char name[NAME_LEN + 1];
+		bool ok = false;
+		int fd = -1;
+		if (parse_unsynced(names[i], id, &v, want))
+			fd = openat(s->dirfd, names[i], O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+		if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+		    sync_sha256_fd(fd, (uint64_t)st.st_size, got) == 0 &&
+		    !memcmp(got, want, SYNC_SHA256_LEN) && fdatasync(fd) == 0) {
+			copy_name(id, v, name);
+			ok = renameat(s->dirfd, names[i], s->dirfd, name) == 0;
+		}
+		if (fd >= 0)
+			close(fd);
+		if (ok) {
+			s->recovered++;
+			renamed = true;
+		} else {
+			unlinkat(s->dirfd, names[i], 0);
+			s->discarded++;
+		}
+	}
+	if (renamed)
+		fsync(s->dirfd);
+}
+
 int daemon_store_open(const char *dir, uint64_t budget_bytes, struct daemon_store **ret)
 {
 	struct daemon_store *s;
 	DIR *d;
 	struct dirent *de;
-	int r;
+	int r = 0;
 
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return -errno;
@@ -103,32 +380,57 @@ int daemon_store_open(const char *dir, uint64_t budget_bytes, struct daemon_stor
 	if (!s)
 		return -ENOMEM;
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->wake, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_cond_init(&s->pass_done, NULL);
 	s->budget = budget_bytes;
+	s->sync_delay_ms = DAEMON_STORE_SYNC_DELAY_MS;
 	s->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (s->dirfd < 0) {
 		r = -errno;
 		goto fail;
 	}
-	int scan = dup(s->dirfd);
-	if (scan < 0 || !(d = fdopendir(scan))) {
+	int scan_fd = dup(s->dirfd);
+	if (scan_fd < 0 || !(d = fdopendir(scan_fd))) {
 		r = -errno;
-		if (scan >= 0)
-			close(scan);
+		if (scan_fd >= 0)
+			close(scan_fd);
 		goto fail;
 	}
+	char **unsynced = NULL;
+	size_t n_unsynced = 0;
 	while ((de = readdir(d))) {
-		uint8_t id[16];
-		uint64_t v, sz = 0;
 		if (!strncmp(de->d_name, "tmp.", 4) && strlen(de->d_name) <= NAME_LEN + 32) {
 			unlinkat(s->dirfd, de->d_name, 0); /* partial copy from a crash */
 			continue;
 		}
-		if (parse_name(de->d_name, id, &v) && copy_size(s->dirfd, de->d_name, &sz) == 0) {
-			s->used += sz;
-			s->copies++;
+		if (!strncmp(de->d_name, UNSYNCED_PREFIX, UNSYNCED_PREFIX_LEN) &&
+		    strlen(de->d_name) <= UNSYNCED_LEN) {
+			void *p = realloc(unsynced, (n_unsynced + 1) * sizeof(*unsynced));
+			char *dup_name = p ? strdup(de->d_name) : NULL;
+			if (p)
+				unsynced = p;
+			if (!dup_name) {
+				r = -ENOMEM;
+				break;
+			}
+			unsynced[n_unsynced++] = dup_name;
 		}
 	}
 	closedir(d);
+	if (r == 0)
+		recover_unsynced(s, unsynced, n_unsynced);
+	for (size_t i = 0; i < n_unsynced; i++)
+		free(unsynced[i]);
+	free(unsynced);
+	if (r < 0)
+		goto fail;
+	r = scan(s, count_fn, s);
+	if (r < 0)
+		goto fail;
 	*ret = s;
 	return 0;
 fail:
@@ -140,8 +442,18 @@ void daemon_store_close(struct daemon_store *s)
 {
 	if (!s)
 		return;
+	if (s->syncer_running) {
+		pthread_mutex_lock(&s->lock);
+		s->stopping = true;
+		pthread_cond_signal(&s->wake);
+		pthread_mutex_unlock(&s->lock);
+		pthread_join(s->syncer, NULL);
+	}
+	daemon_store_flush(s); /* a clean stop leaves every copy durable */
 	if (s->dirfd >= 0)
 		close(s->dirfd);
+	pthread_cond_destroy(&s->wake);
+	pthread_cond_destroy(&s->pass_done);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
@@ -324,7 +636,7 @@ int daemon_store_commit(struct daemon_store_writer *w, const uint8_t sha256[32])
 	char name[NAME_LEN + 1];
 	uint8_t got[SYNC_SHA256_LEN];
 	uint64_t old_size = 0;
-	bool replaced;
+	struct unsynced *u = NULL, *old;
 	int r;
 
 	if (w->sequential && w->seq_off == w->size)
@@ -337,25 +649,53 @@ int daemon_store_commit(struct daemon_store_writer *w, const uint8_t sha256[32])
 		r = -EBADMSG;
 		goto out;
 	}
-	if (fsync(w->fd) < 0) {
-		r = -errno;
+	/* Valid now, durable later: no fsync here (see host_store.h). */
+	u = calloc(1, sizeof(*u));
+	if (!u) {
+		r = -ENOMEM;
 		goto out;
 	}
+	memcpy(u->id, w->id, 16);
+	u->version = w->version;
+	u->size = w->size;
+	u->since_ms = mono_ms();
+	unsynced_name(w->id, w->version, sha256, u->name);
 	copy_name(w->id, w->version, name);
-	replaced = copy_size(s->dirfd, name, &old_size) == 0;
-	if (renameat(s->dirfd, w->tmp, s->dirfd, name) < 0) {
+	pthread_mutex_lock(&s->lock);
+	if (renameat(s->dirfd, w->tmp, s->dirfd, u->name) < 0) {
 		r = -errno;
+		pthread_mutex_unlock(&s->lock);
+		free(u);
 		goto out;
 	}
 	w->tmp[0] = 0; /* nothing to unlink any more */
-	fsync(s->dirfd);
-	pthread_mutex_lock(&s->lock);
-	s->used += w->size;
-	if (replaced)
+	/* At most one copy per (id, version): the one just committed. */
+	old = find_unsynced(s, w->id, w->version);
+	if (old) {
+		if (strcmp(old->name, u->name))
+			unlinkat(s->dirfd, old->name, 0);
+		drop_unsynced(s, old);
+	} else if (copy_size(s->dirfd, name, &old_size) == 0 && unlinkat(s->dirfd, name, 0) == 0) {
 		s->used -= old_size < s->used ? old_size : s->used;
-	else
-		s->copies++;
+		if (s->copies)
+			s->copies--;
+	}
+	u->fd = w->fd;
+	w->fd = -1;
+	u->next = s->unsynced;
+	s->unsynced = u;
+	s->n_unsynced++;
+	s->used += w->size;
+	s->copies++;
+	/* The syncer starts with the first commit, not at open: a program
+	 * may fork (daemon(3)) between the two. */
+	if (!s->syncer_running && pthread_create(&s->syncer, NULL, syncer_main, s) == 0)
+		s->syncer_running = true;
+	bool no_syncer = !s->syncer_running;
+	pthread_cond_signal(&s->wake);
 	pthread_mutex_unlock(&s->lock);
+	if (no_syncer)
+		daemon_store_flush(s); /* no thread: durable before returning */
 	r = 0;
 out:
 	daemon_store_abort(w);
@@ -380,9 +720,20 @@ int daemon_store_open_copy(struct daemon_store *s, const uint8_t id[16], uint64_
 {
 	char name[NAME_LEN + 1];
 	struct stat st;
-	int fd;
-	copy_name(id, version, name);
-	fd = openat(s->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	int fd = -1;
+	bool unsynced;
+	/* An unsynced copy is opened under the lock: the syncer renames it
+	 * under the lock too. */
+	pthread_mutex_lock(&s->lock);
+	struct unsynced *u = find_unsynced(s, id, version);
+	unsynced = u != NULL;
+	if (u)
+		fd = openat(s->dirfd, u->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	pthread_mutex_unlock(&s->lock);
+	if (!unsynced) {
+		copy_name(id, version, name);
+		fd = openat(s->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	}
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -491,30 +842,50 @@ static int del_all_fn(void *arg, const char *name, const uint8_t *id, uint64_t v
 	return delete_one(a->s, name);
 }
 
+/* Deletes the unsynced copies of id (every version, or one). Returns how
+ * many. */
+static int delete_unsynced(struct daemon_store *s, const uint8_t id[16], uint64_t version)
+{
+	int found = 0;
+	pthread_mutex_lock(&s->lock);
+	struct unsynced *u = s->unsynced;
+	while (u) {
+		struct unsynced *next = u->next;
+		if (!u->dropped && !memcmp(u->id, id, 16) &&
+		    (version == DAEMON_STORE_ALL_VERSIONS || u->version == version)) {
+			unlinkat(s->dirfd, u->name, 0);
+			drop_unsynced(s, u);
+			found++;
+		}
+		u = next;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return found;
+}
+
 int daemon_store_delete(struct daemon_store *s, const uint8_t id[16], uint64_t version)
 {
 	char name[NAME_LEN + 1];
+	int found = delete_unsynced(s, id, version);
 	if (version == DAEMON_STORE_ALL_VERSIONS) {
-		struct del_all a = {s, id, 0};
+		struct del_all a = {s, id, found};
 		int r = scan(s, del_all_fn, &a);
 		return r < 0 ? r : a.found ? 0 : -ENOENT;
 	}
 	copy_name(id, version, name);
-	return delete_one(s, name);
+	int r = delete_one(s, name);
+	return found && r == -ENOENT ? 0 : r;
 }
 
 struct list_acc {
 	struct daemon_store *s;
 	struct daemon_store_entry *v;
 	size_t n, cap;
+	size_t n_unsynced; /* v[0..n_unsynced) came from the unsynced list */
 };
 
-static int list_fn(void *arg, const char *name, const uint8_t *id, uint64_t ver)
+static int list_add(struct list_acc *a, const uint8_t *id, uint64_t ver, uint64_t size)
 {
-	struct list_acc *a = arg;
-	uint64_t size;
-	if (copy_size(a->s->dirfd, name, &size) < 0)
-		return 0; /* vanished or not a regular file: not a copy */
 	if (a->n == a->cap) {
 		size_t cap = a->cap ? a->cap * 2 : 64;
 		void *p = realloc(a->v, cap * sizeof(*a->v));
@@ -530,10 +901,32 @@ static int list_fn(void *arg, const char *name, const uint8_t *id, uint64_t ver)
 	return 0;
 }
 
+static int list_fn(void *arg, const char *name, const uint8_t *id, uint64_t ver)
+{
+	struct list_acc *a = arg;
+	uint64_t size;
+	for (size_t i = 0; i < a->n_unsynced; i++)
+		if (a->v[i].version == ver && !memcmp(a->v[i].id, id, 16))
+			return 0; /* listed as unsynced (renamed by a pass since) */
+	if (copy_size(a->s->dirfd, name, &size) < 0)
+		return 0; /* vanished or not a regular file: not a copy */
+	return list_add(a, id, ver, size);
+}
+
 int daemon_store_list(struct daemon_store *s, struct daemon_store_entry **ret, size_t *ret_n)
 {
-	struct list_acc a = {s, NULL, 0, 0};
-	int r = scan(s, list_fn, &a);
+	struct list_acc a = {s, NULL, 0, 0, 0};
+	int r = 0;
+	/* Unsynced copies first, then the durable names not among them: a copy
+	 * a pass renames meanwhile is listed once whichever name the scan sees. */
+	pthread_mutex_lock(&s->lock);
+	for (struct unsynced *u = s->unsynced; u && r == 0; u = u->next)
+		if (!u->dropped)
+			r = list_add(&a, u->id, u->version, u->size);
+	pthread_mutex_unlock(&s->lock);
+	a.n_unsynced = a.n;
+	if (r == 0)
+		r = scan(s, list_fn, &a);
 	if (r < 0) {
 		free(a.v);
 		return r;
@@ -550,5 +943,8 @@ void daemon_store_stats(struct daemon_store *s, struct daemon_store_stats *ret)
 	ret->copies = s->copies;
 	ret->budget_bytes = s->budget;
 	ret->reserved_bytes = s->reserved;
+	ret->unsynced_copies = s->n_unsynced;
+	ret->recovered_copies = s->recovered;
+	ret->discarded_copies = s->discarded;
 	pthread_mutex_unlock(&s->lock);
 }
