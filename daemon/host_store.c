@@ -1,5 +1,8 @@
-/* Host store: see host_store.h for the layout and guarantees. */
+/* Host store: names, writers, commit, reads, list/delete/stats. The layout
+ * and guarantees are in host_store.h; deferred durability (the unsynced
+ * list, the syncer, crash recovery) is in store_durability.c. */
 #include "daemon/host_store.h"
+#include "daemon/store_internal.h"
 #include "sync/sync_io.h"
 
 #include <dirent.h>
@@ -12,53 +15,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "sync/digest.h"
-
-#define NAME_LEN 49 /* 32 hex + '-' + 16 hex */
-#define UNSYNCED_PREFIX "unsynced."
-#define UNSYNCED_PREFIX_LEN 9
-/* "unsynced." name '.' 64 hex digest */
-#define UNSYNCED_LEN (UNSYNCED_PREFIX_LEN + NAME_LEN + 1 + 2 * SYNC_SHA256_LEN)
-
-
-/* A committed copy not yet recorded durable: valid (digest verified), served
- * under its unsynced name until the syncer has fdatasync'ed it and renamed it
- * to its real name. */
-struct unsynced {
-	struct unsynced *next;
-	uint8_t id[16];
-	uint64_t version;
-	uint64_t size;
-	int fd;		   /* the copy, kept open for fdatasync */
-	bool syncing;	   /* taken by a sync pass (fd in use outside the lock) */
-	bool dropped;	   /* deleted or replaced while syncing: the pass frees it */
-	uint64_t since_ms; /* commit time */
-	char name[UNSYNCED_LEN + 1];
-};
-
-struct daemon_store {
-	int dirfd;	 /* owned, read-only after open */
-	uint64_t budget; /* read-only after open */
-	pthread_mutex_t lock;
-	uint64_t used;		   /* protected by lock */
-	uint64_t copies;	   /* protected by lock */
-	uint64_t reserved;	   /* protected by lock */
-	uint64_t tmp_seq;	   /* protected by lock */
-	struct unsynced *unsynced; /* protected by lock; every directory change
-				      to an unsynced name happens under it */
-	uint64_t n_unsynced;	   /* protected by lock */
-	uint64_t recovered;	   /* set at open: unsynced copies re-verified */
-	uint64_t discarded;	   /* set at open: unsynced copies that failed */
-	pthread_cond_t wake;	   /* syncer: a commit or stop */
-	pthread_cond_t pass_done;  /* a sync pass ended */
-	bool stopping;		   /* protected by lock */
-	uint64_t sync_delay_ms;	   /* protected by lock */
-	bool syncer_running;	   /* protected by lock; started by the first commit */
-	pthread_t syncer;
-};
 
 struct daemon_store_writer {
 	struct daemon_store *s;
@@ -72,14 +31,14 @@ struct daemon_store_writer {
 	bool sequential;
 };
 
-static void copy_name(const uint8_t id[16], uint64_t version, char out[NAME_LEN + 1])
+void store_copy_name(const uint8_t id[16], uint64_t version, char out[NAME_LEN + 1])
 {
 	for (int i = 0; i < 16; i++)
 		snprintf(out + 2 * i, 3, "%02x", id[i]);
 	snprintf(out + 32, NAME_LEN + 1 - 32, "-%016llx", (unsigned long long)version);
 }
 
-static int hexval(char c)
+int store_hexval(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -89,19 +48,19 @@ static int hexval(char c)
 }
 
 /* Parses a copy name; anything else (temp files, strangers) returns false. */
-static bool parse_name(const char *name, uint8_t id[16], uint64_t *version)
+bool store_parse_name(const char *name, uint8_t id[16], uint64_t *version)
 {
 	if (strlen(name) != NAME_LEN || name[32] != '-')
 		return false;
 	for (int i = 0; i < 16; i++) {
-		int hi = hexval(name[2 * i]), lo = hexval(name[2 * i + 1]);
+		int hi = store_hexval(name[2 * i]), lo = store_hexval(name[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return false;
 		id[i] = (uint8_t)(hi << 4 | lo);
 	}
 	uint64_t v = 0;
 	for (int i = 33; i < NAME_LEN; i++) {
-		int x = hexval(name[i]);
+		int x = store_hexval(name[i]);
 		if (x < 0)
 			return false;
 		v = v << 4 | (uint64_t)x;
@@ -110,75 +69,7 @@ static bool parse_name(const char *name, uint8_t id[16], uint64_t *version)
 	return true;
 }
 
-/* "unsynced.<name>.<hex digest>": the name carries the digest that crash
- * recovery re-checks. */
-static void unsynced_name(const uint8_t id[16], uint64_t version, const uint8_t sha[32],
-			  char out[UNSYNCED_LEN + 1])
-{
-	char name[NAME_LEN + 1], hex[2 * SYNC_SHA256_LEN + 1];
-	copy_name(id, version, name);
-	sync_sha256_hex(sha, hex);
-	snprintf(out, UNSYNCED_LEN + 1, UNSYNCED_PREFIX "%s.%s", name, hex);
-}
-
-static bool parse_unsynced(const char *uname, uint8_t id[16], uint64_t *version,
-			   uint8_t sha[32])
-{
-	char name[NAME_LEN + 1];
-	if (strlen(uname) != UNSYNCED_LEN || strncmp(uname, UNSYNCED_PREFIX, UNSYNCED_PREFIX_LEN))
-		return false;
-	memcpy(name, uname + UNSYNCED_PREFIX_LEN, NAME_LEN);
-	name[NAME_LEN] = 0;
-	const char *hex = uname + UNSYNCED_PREFIX_LEN + NAME_LEN;
-	if (*hex++ != '.' || !parse_name(name, id, version))
-		return false;
-	for (int i = 0; i < SYNC_SHA256_LEN; i++) {
-		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return false;
-		sha[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return true;
-}
-
-/* The live unsynced entry of (id, version), or NULL. Caller holds s->lock. */
-static struct unsynced *find_unsynced(struct daemon_store *s, const uint8_t id[16],
-				      uint64_t version)
-{
-	for (struct unsynced *u = s->unsynced; u; u = u->next)
-		if (!u->dropped && u->version == version && !memcmp(u->id, id, 16))
-			return u;
-	return NULL;
-}
-
-static void unlink_entry(struct daemon_store *s, struct unsynced *u)
-{
-	for (struct unsynced **pp = &s->unsynced; *pp; pp = &(*pp)->next)
-		if (*pp == u) {
-			*pp = u->next;
-			break;
-		}
-	close(u->fd);
-	free(u);
-}
-
-/* Forgets a live entry (its file is already gone or replaced) and takes its
- * bytes off the accounting. Caller holds s->lock. A pass that holds it
- * frees it. */
-static void drop_unsynced(struct daemon_store *s, struct unsynced *u)
-{
-	s->used -= u->size < s->used ? u->size : s->used;
-	if (s->copies)
-		s->copies--;
-	s->n_unsynced--;
-	if (u->syncing)
-		u->dropped = true;
-	else
-		unlink_entry(s, u);
-}
-
-/* Size of a valid copy (regular file, not followed if a symlink). */
-static int copy_size(int dirfd, const char *name, uint64_t *ret)
+int store_copy_size(int dirfd, const char *name, uint64_t *ret)
 {
 	struct stat st;
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -199,172 +90,11 @@ static int count_fn(void *arg, const char *name, const uint8_t *id, uint64_t v)
 	uint64_t sz;
 	(void)id;
 	(void)v;
-	if (copy_size(s->dirfd, name, &sz) == 0) {
+	if (store_copy_size(s->dirfd, name, &sz) == 0) {
 		s->used += sz;
 		s->copies++;
 	}
 	return 0;
-}
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-/* One sync pass: fdatasync every unsynced copy not already taken by another
- * pass (outside the lock), then rename each to its real name, which records
- * it durable; a copy that cannot be synced is dropped (it could not be
- * trusted after a crash). Returns the number of copies taken. */
-static size_t sync_pass(struct daemon_store *s)
-{
-	struct taken {
-		struct unsynced *u;
-		int r;
-	} *batch = NULL;
-	size_t n = 0, cap = 0;
-	bool renamed = false;
-
-	pthread_mutex_lock(&s->lock);
-	for (struct unsynced *u = s->unsynced; u; u = u->next) {
-		if (u->syncing || u->dropped)
-			continue;
-		if (n == cap) {
-			size_t c = cap ? cap * 2 : 16;
-			void *p = realloc(batch, c * sizeof(*batch));
-			if (!p)
-				break; /* the rest waits for the next pass */
-			batch = p;
-			cap = c;
-		}
-		u->syncing = true;
-		batch[n++].u = u;
-	}
-	pthread_mutex_unlock(&s->lock);
-	if (!n) {
-		free(batch);
-		return 0;
-	}
-	for (size_t i = 0; i < n; i++)
-		batch[i].r = fdatasync(batch[i].u->fd) < 0 ? -errno : 0;
-	pthread_mutex_lock(&s->lock);
-	for (size_t i = 0; i < n; i++) {
-		struct unsynced *u = batch[i].u;
-		char name[NAME_LEN + 1];
-		if (u->dropped) {
-			unlink_entry(s, u);
-			continue;
-		}
-		copy_name(u->id, u->version, name);
-		if (batch[i].r == 0 && renameat(s->dirfd, u->name, s->dirfd, name) == 0) {
-			s->n_unsynced--;
-			unlink_entry(s, u);
-			renamed = true;
-		} else {
-			unlinkat(s->dirfd, u->name, 0);
-			u->syncing = false;
-			drop_unsynced(s, u);
-		}
-	}
-	pthread_cond_broadcast(&s->pass_done);
-	pthread_mutex_unlock(&s->lock);
-	if (renamed)
-		fsync(s->dirfd); /* best effort: a lost rename means a re-check */
-	free(batch);
-	return n;
-}
-
-/* Background syncer: waits sync_delay_ms after the oldest pending commit,
- * then runs a pass. */
-static void *syncer_main(void *arg)
-{
-	struct daemon_store *s = arg;
-	pthread_mutex_lock(&s->lock);
-	while (!s->stopping) {
-		uint64_t oldest = UINT64_MAX;
-		for (struct unsynced *u = s->unsynced; u; u = u->next)
-			if (!u->syncing && !u->dropped && u->since_ms < oldest)
-				oldest = u->since_ms;
-		if (oldest == UINT64_MAX) {
-			pthread_cond_wait(&s->wake, &s->lock);
-			continue;
-		}
-		uint64_t due = oldest + s->sync_delay_ms;
-		if (mono_ms() < due) {
-			struct timespec ts = {.tv_sec = (time_t)(due / 1000),
-					      .tv_nsec = (long)(due % 1000) * 1000000};
-			pthread_cond_timedwait(&s->wake, &s->lock, &ts);
-			continue;
-		}
-		pthread_mutex_unlock(&s->lock);
-		sync_pass(s);
-		pthread_mutex_lock(&s->lock);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return NULL;
-}
-
-void daemon_store_set_sync_delay(struct daemon_store *s, uint64_t ms)
-{
-	pthread_mutex_lock(&s->lock);
-	s->sync_delay_ms = ms;
-	pthread_cond_signal(&s->wake);
-	pthread_mutex_unlock(&s->lock);
-}
-
-void daemon_store_flush(struct daemon_store *s)
-{
-	pthread_mutex_lock(&s->lock);
-	while (s->unsynced) {
-		bool mine = false;
-		for (struct unsynced *u = s->unsynced; u && !mine; u = u->next)
-			mine = !u->syncing && !u->dropped;
-		if (mine) {
-			pthread_mutex_unlock(&s->lock);
-			sync_pass(s);
-			pthread_mutex_lock(&s->lock);
-		} else {
-			pthread_cond_wait(&s->pass_done, &s->lock);
-		}
-	}
-	pthread_mutex_unlock(&s->lock);
-}
-
-/* Crash recovery: an unsynced copy may hold anything after a crash (lost
- * writeback, zeros, a short file). Each one is re-hashed against the digest
- * in its name: a match is synced and renamed to its real name (it is
- * durable now), anything else is removed. Runs at open, before any request. */
-static void recover_unsynced(struct daemon_store *s, char **names, size_t n)
-{
-	bool renamed = false;
-	for (size_t i = 0; i < n; i++) {
-		uint8_t id[16], want[SYNC_SHA256_LEN], got[SYNC_SHA256_LEN];
-		uint64_t v;
-		struct stat st;
-		char name[NAME_LEN + 1];
-		bool ok = false;
-		int fd = -1;
-		if (parse_unsynced(names[i], id, &v, want))
-			fd = openat(s->dirfd, names[i], O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-		if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-		    sync_sha256_fd(fd, (uint64_t)st.st_size, got) == 0 &&
-		    !memcmp(got, want, SYNC_SHA256_LEN) && fdatasync(fd) == 0) {
-			copy_name(id, v, name);
-			ok = renameat(s->dirfd, names[i], s->dirfd, name) == 0;
-		}
-		if (fd >= 0)
-			close(fd);
-		if (ok) {
-			s->recovered++;
-			renamed = true;
-		} else {
-			unlinkat(s->dirfd, names[i], 0);
-			s->discarded++;
-		}
-	}
-	if (renamed)
-		fsync(s->dirfd);
 }
 
 int daemon_store_open(const char *dir, uint64_t budget_bytes, struct daemon_store **ret)
@@ -422,7 +152,7 @@ int daemon_store_open(const char *dir, uint64_t budget_bytes, struct daemon_stor
 	}
 	closedir(d);
 	if (r == 0)
-		recover_unsynced(s, unsynced, n_unsynced);
+		store_recover_unsynced(s, unsynced, n_unsynced);
 	for (size_t i = 0; i < n_unsynced; i++)
 		free(unsynced[i]);
 	free(unsynced);
@@ -442,13 +172,7 @@ void daemon_store_close(struct daemon_store *s)
 {
 	if (!s)
 		return;
-	if (s->syncer_running) {
-		pthread_mutex_lock(&s->lock);
-		s->stopping = true;
-		pthread_cond_signal(&s->wake);
-		pthread_mutex_unlock(&s->lock);
-		pthread_join(s->syncer, NULL);
-	}
+	store_syncer_stop(s);
 	daemon_store_flush(s); /* a clean stop leaves every copy durable */
 	if (s->dirfd >= 0)
 		close(s->dirfd);
@@ -503,7 +227,7 @@ static int writer_new(struct daemon_store *s, const uint8_t id[16], uint64_t ver
 	w->version = version;
 	w->size = size;
 	w->sequential = true;
-	copy_name(id, version, name);
+	store_copy_name(id, version, name);
 	pthread_mutex_lock(&s->lock);
 	uint64_t seq = s->tmp_seq++;
 	pthread_mutex_unlock(&s->lock);
@@ -658,9 +382,9 @@ int daemon_store_commit(struct daemon_store_writer *w, const uint8_t sha256[32])
 	memcpy(u->id, w->id, 16);
 	u->version = w->version;
 	u->size = w->size;
-	u->since_ms = mono_ms();
-	unsynced_name(w->id, w->version, sha256, u->name);
-	copy_name(w->id, w->version, name);
+	u->since_ms = store_mono_ms();
+	store_unsynced_name(w->id, w->version, sha256, u->name);
+	store_copy_name(w->id, w->version, name);
 	pthread_mutex_lock(&s->lock);
 	if (renameat(s->dirfd, w->tmp, s->dirfd, u->name) < 0) {
 		r = -errno;
@@ -670,12 +394,13 @@ int daemon_store_commit(struct daemon_store_writer *w, const uint8_t sha256[32])
 	}
 	w->tmp[0] = 0; /* nothing to unlink any more */
 	/* At most one copy per (id, version): the one just committed. */
-	old = find_unsynced(s, w->id, w->version);
+	old = store_unsynced_find(s, w->id, w->version);
 	if (old) {
 		if (strcmp(old->name, u->name))
 			unlinkat(s->dirfd, old->name, 0);
-		drop_unsynced(s, old);
-	} else if (copy_size(s->dirfd, name, &old_size) == 0 && unlinkat(s->dirfd, name, 0) == 0) {
+		store_unsynced_drop(s, old);
+	} else if (store_copy_size(s->dirfd, name, &old_size) == 0 &&
+		   unlinkat(s->dirfd, name, 0) == 0) {
 		s->used -= old_size < s->used ? old_size : s->used;
 		if (s->copies)
 			s->copies--;
@@ -687,12 +412,7 @@ int daemon_store_commit(struct daemon_store_writer *w, const uint8_t sha256[32])
 	s->n_unsynced++;
 	s->used += w->size;
 	s->copies++;
-	/* The syncer starts with the first commit, not at open: a program
-	 * may fork (daemon(3)) between the two. */
-	if (!s->syncer_running && pthread_create(&s->syncer, NULL, syncer_main, s) == 0)
-		s->syncer_running = true;
-	bool no_syncer = !s->syncer_running;
-	pthread_cond_signal(&s->wake);
+	bool no_syncer = !store_syncer_kick(s);
 	pthread_mutex_unlock(&s->lock);
 	if (no_syncer)
 		daemon_store_flush(s); /* no thread: durable before returning */
@@ -725,13 +445,13 @@ int daemon_store_open_copy(struct daemon_store *s, const uint8_t id[16], uint64_
 	/* An unsynced copy is opened under the lock: the syncer renames it
 	 * under the lock too. */
 	pthread_mutex_lock(&s->lock);
-	struct unsynced *u = find_unsynced(s, id, version);
+	struct unsynced *u = store_unsynced_find(s, id, version);
 	unsynced = u != NULL;
 	if (u)
 		fd = openat(s->dirfd, u->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	pthread_mutex_unlock(&s->lock);
 	if (!unsynced) {
-		copy_name(id, version, name);
+		store_copy_name(id, version, name);
 		fd = openat(s->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	}
 	if (fd < 0)
@@ -788,7 +508,7 @@ int daemon_store_verify(struct daemon_store *s, const uint8_t id[16], uint64_t v
 static int delete_one(struct daemon_store *s, const char *name)
 {
 	uint64_t size = 0;
-	bool regular = copy_size(s->dirfd, name, &size) == 0;
+	bool regular = store_copy_size(s->dirfd, name, &size) == 0;
 	if (unlinkat(s->dirfd, name, 0) < 0)
 		return -errno;
 	if (regular) {
@@ -819,7 +539,7 @@ static int scan(struct daemon_store *s, int (*fn)(void *, const char *, const ui
 	while (r == 0 && (de = readdir(d))) {
 		uint8_t id[16];
 		uint64_t v;
-		if (parse_name(de->d_name, id, &v))
+		if (store_parse_name(de->d_name, id, &v))
 			r = fn(arg, de->d_name, id, v);
 	}
 	closedir(d);
@@ -842,37 +562,16 @@ static int del_all_fn(void *arg, const char *name, const uint8_t *id, uint64_t v
 	return delete_one(a->s, name);
 }
 
-/* Deletes the unsynced copies of id (every version, or one). Returns how
- * many. */
-static int delete_unsynced(struct daemon_store *s, const uint8_t id[16], uint64_t version)
-{
-	int found = 0;
-	pthread_mutex_lock(&s->lock);
-	struct unsynced *u = s->unsynced;
-	while (u) {
-		struct unsynced *next = u->next;
-		if (!u->dropped && !memcmp(u->id, id, 16) &&
-		    (version == DAEMON_STORE_ALL_VERSIONS || u->version == version)) {
-			unlinkat(s->dirfd, u->name, 0);
-			drop_unsynced(s, u);
-			found++;
-		}
-		u = next;
-	}
-	pthread_mutex_unlock(&s->lock);
-	return found;
-}
-
 int daemon_store_delete(struct daemon_store *s, const uint8_t id[16], uint64_t version)
 {
 	char name[NAME_LEN + 1];
-	int found = delete_unsynced(s, id, version);
+	int found = store_unsynced_delete(s, id, version);
 	if (version == DAEMON_STORE_ALL_VERSIONS) {
 		struct del_all a = {s, id, found};
 		int r = scan(s, del_all_fn, &a);
 		return r < 0 ? r : a.found ? 0 : -ENOENT;
 	}
-	copy_name(id, version, name);
+	store_copy_name(id, version, name);
 	int r = delete_one(s, name);
 	return found && r == -ENOENT ? 0 : r;
 }
@@ -908,7 +607,7 @@ static int list_fn(void *arg, const char *name, const uint8_t *id, uint64_t ver)
 	for (size_t i = 0; i < a->n_unsynced; i++)
 		if (a->v[i].version == ver && !memcmp(a->v[i].id, id, 16))
 			return 0; /* listed as unsynced (renamed by a pass since) */
-	if (copy_size(a->s->dirfd, name, &size) < 0)
+	if (store_copy_size(a->s->dirfd, name, &size) < 0)
 		return 0; /* vanished or not a regular file: not a copy */
 	return list_add(a, id, ver, size);
 }

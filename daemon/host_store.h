@@ -18,8 +18,8 @@
  * failure the temporary file is removed and the copies already present are
  * untouched. Durability is deferred, off the copy's critical path: a
  * background syncer (the sync delay after a commit, batching the copies
- * committed meanwhile; a copy deleted within it costs no sync at all) fdatasyncs each unsynced copy and then renames it to
- * its real name, which records it durable; the real name therefore only ever
+ * committed meanwhile; a copy deleted within it costs no sync at all) fdatasyncs each unsynced copy
+ * and then renames it to its real name, which records it durable; the real name therefore only ever
  * holds synced data. daemon_store_flush() does the same at once, and
  * daemon_store_close() calls it.
  *
@@ -56,10 +56,10 @@ struct daemon_store_entry {
 };
 
 struct daemon_store_stats {
-	uint64_t used_bytes;	 /* sum of valid copy sizes */
-	uint64_t copies;	 /* number of valid copies */
-	uint64_t budget_bytes;	 /* 0 = unlimited */
-	uint64_t reserved_bytes; /* held by open writers */
+	uint64_t used_bytes;	   /* sum of valid copy sizes */
+	uint64_t copies;	   /* number of valid copies */
+	uint64_t budget_bytes;	   /* 0 = unlimited */
+	uint64_t reserved_bytes;   /* held by open writers */
 	uint64_t unsynced_copies;  /* valid, not yet recorded durable */
 	uint64_t recovered_copies; /* at open: unsynced copies re-verified and kept */
 	uint64_t discarded_copies; /* at open: unsynced copies that failed the check */

@@ -30,12 +30,13 @@ static void on_signal(int sig)
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"usage: shadowd --store DIR --listen ADDR:PORT --cert FILE --key FILE --ca FILE\n"
-		"               [--cost C] [--capacity-read MB/s] [--capacity-iops N]\n"
-		"               [--space-budget MiB] [--max-conns N] [--sync-delay-ms N] [-f] [-v]\n"
-		"test-only:     [--test-inject-latency-ms N] [--test-inject-error-rate P]\n"
-		"See shadowd(8).\n");
+	fprintf(
+	    out,
+	    "usage: shadowd --store DIR --listen ADDR:PORT --cert FILE --key FILE --ca FILE\n"
+	    "               [--cost C] [--capacity-read MB/s] [--capacity-iops N]\n"
+	    "               [--space-budget MiB] [--max-conns N] [--sync-delay-ms N] [-f] [-v]\n"
+	    "test-only:     [--test-inject-latency-ms N] [--test-inject-error-rate P]\n"
+	    "See shadowd(8).\n");
 }
 
 static int parse_double(const char *opt, const char *s, double lo, double hi, double *ret)

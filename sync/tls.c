@@ -418,8 +418,8 @@ int sync_tls_write(struct sync_tls_conn *c, const void *buf, size_t n, uint64_t 
 	return r < 0 ? r : flush(c, deadline_ms);
 }
 
-int sync_tls_write2(struct sync_tls_conn *c, const void *a, size_t alen, const void *b,
-		    size_t blen, uint64_t deadline_ms)
+int sync_tls_write2(struct sync_tls_conn *c, const void *a, size_t alen, const void *b, size_t blen,
+		    uint64_t deadline_ms)
 {
 	int r = write_all(c, a, alen, deadline_ms);
 	if (r == 0)

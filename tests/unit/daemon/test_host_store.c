@@ -407,7 +407,8 @@ static void test_background_sync(void **state)
 		usleep(50 * 1000);
 	}
 	assert_int_equal(st.unsynced_copies, 0);
-	assert_int_equal(count_entries(f->dir, "deadbeef0102030405060708090a0b0c-0000000000000003"), 1);
+	assert_int_equal(count_entries(f->dir, "deadbeef0102030405060708090a0b0c-0000000000000003"),
+			 1);
 	expect(f->s, 3, "synced in the background");
 }
 
