@@ -1,5 +1,8 @@
-/* Host store: see host_store.h for the layout and guarantees. */
+/* Host store: names, writers, commit, reads, list/delete/stats. The layout
+ * and guarantees are in host_store.h; deferred durability (the unsynced
+ * list, the syncer, crash recovery) is in store_durability.c. */
 #include "daemon/host_store.h"
+#include "daemon/store_internal.h"
 #include "sync/sync_io.h"
 
 #include <dirent.h>
@@ -16,18 +19,6 @@
 
 #include "sync/digest.h"
 
-#define NAME_LEN 49 /* 32 hex + '-' + 16 hex */
-
-struct daemon_store {
-	int dirfd;	 /* owned, read-only after open */
-	uint64_t budget; /* read-only after open */
-	pthread_mutex_t lock;
-	uint64_t used;	   /* protected by lock */
-	uint64_t copies;   /* protected by lock */
-	uint64_t reserved; /* protected by lock */
-	uint64_t tmp_seq;  /* protected by lock */
-};
-
 struct daemon_store_writer {
 	struct daemon_store *s;
 	uint8_t id[16];
@@ -40,14 +31,14 @@ struct daemon_store_writer {
 	bool sequential;
 };
 
-static void copy_name(const uint8_t id[16], uint64_t version, char out[NAME_LEN + 1])
+void store_copy_name(const uint8_t id[16], uint64_t version, char out[NAME_LEN + 1])
 {
 	for (int i = 0; i < 16; i++)
 		snprintf(out + 2 * i, 3, "%02x", id[i]);
 	snprintf(out + 32, NAME_LEN + 1 - 32, "-%016llx", (unsigned long long)version);
 }
 
-static int hexval(char c)
+int store_hexval(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -57,19 +48,19 @@ static int hexval(char c)
 }
 
 /* Parses a copy name; anything else (temp files, strangers) returns false. */
-static bool parse_name(const char *name, uint8_t id[16], uint64_t *version)
+bool store_parse_name(const char *name, uint8_t id[16], uint64_t *version)
 {
 	if (strlen(name) != NAME_LEN || name[32] != '-')
 		return false;
 	for (int i = 0; i < 16; i++) {
-		int hi = hexval(name[2 * i]), lo = hexval(name[2 * i + 1]);
+		int hi = store_hexval(name[2 * i]), lo = store_hexval(name[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return false;
 		id[i] = (uint8_t)(hi << 4 | lo);
 	}
 	uint64_t v = 0;
 	for (int i = 33; i < NAME_LEN; i++) {
-		int x = hexval(name[i]);
+		int x = store_hexval(name[i]);
 		if (x < 0)
 			return false;
 		v = v << 4 | (uint64_t)x;
@@ -78,8 +69,7 @@ static bool parse_name(const char *name, uint8_t id[16], uint64_t *version)
 	return true;
 }
 
-/* Size of a valid copy (regular file, not followed if a symlink). */
-static int copy_size(int dirfd, const char *name, uint64_t *ret)
+int store_copy_size(int dirfd, const char *name, uint64_t *ret)
 {
 	struct stat st;
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -90,12 +80,29 @@ static int copy_size(int dirfd, const char *name, uint64_t *ret)
 	return 0;
 }
 
+static int scan(struct daemon_store *s, int (*fn)(void *, const char *, const uint8_t *, uint64_t),
+		void *arg);
+
+/* Counts a durable copy into used/copies (open; no lock needed yet). */
+static int count_fn(void *arg, const char *name, const uint8_t *id, uint64_t v)
+{
+	struct daemon_store *s = arg;
+	uint64_t sz;
+	(void)id;
+	(void)v;
+	if (store_copy_size(s->dirfd, name, &sz) == 0) {
+		s->used += sz;
+		s->copies++;
+	}
+	return 0;
+}
+
 int daemon_store_open(const char *dir, uint64_t budget_bytes, struct daemon_store **ret)
 {
 	struct daemon_store *s;
 	DIR *d;
 	struct dirent *de;
-	int r;
+	int r = 0;
 
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return -errno;
@@ -103,32 +110,57 @@ int daemon_store_open(const char *dir, uint64_t budget_bytes, struct daemon_stor
 	if (!s)
 		return -ENOMEM;
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->wake, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_cond_init(&s->pass_done, NULL);
 	s->budget = budget_bytes;
+	s->sync_delay_ms = DAEMON_STORE_SYNC_DELAY_MS;
 	s->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (s->dirfd < 0) {
 		r = -errno;
 		goto fail;
 	}
-	int scan = dup(s->dirfd);
-	if (scan < 0 || !(d = fdopendir(scan))) {
+	int scan_fd = dup(s->dirfd);
+	if (scan_fd < 0 || !(d = fdopendir(scan_fd))) {
 		r = -errno;
-		if (scan >= 0)
-			close(scan);
+		if (scan_fd >= 0)
+			close(scan_fd);
 		goto fail;
 	}
+	char **unsynced = NULL;
+	size_t n_unsynced = 0;
 	while ((de = readdir(d))) {
-		uint8_t id[16];
-		uint64_t v, sz = 0;
 		if (!strncmp(de->d_name, "tmp.", 4) && strlen(de->d_name) <= NAME_LEN + 32) {
 			unlinkat(s->dirfd, de->d_name, 0); /* partial copy from a crash */
 			continue;
 		}
-		if (parse_name(de->d_name, id, &v) && copy_size(s->dirfd, de->d_name, &sz) == 0) {
-			s->used += sz;
-			s->copies++;
+		if (!strncmp(de->d_name, UNSYNCED_PREFIX, UNSYNCED_PREFIX_LEN) &&
+		    strlen(de->d_name) <= UNSYNCED_LEN) {
+			void *p = realloc(unsynced, (n_unsynced + 1) * sizeof(*unsynced));
+			char *dup_name = p ? strdup(de->d_name) : NULL;
+			if (p)
+				unsynced = p;
+			if (!dup_name) {
+				r = -ENOMEM;
+				break;
+			}
+			unsynced[n_unsynced++] = dup_name;
 		}
 	}
 	closedir(d);
+	if (r == 0)
+		store_recover_unsynced(s, unsynced, n_unsynced);
+	for (size_t i = 0; i < n_unsynced; i++)
+		free(unsynced[i]);
+	free(unsynced);
+	if (r < 0)
+		goto fail;
+	r = scan(s, count_fn, s);
+	if (r < 0)
+		goto fail;
 	*ret = s;
 	return 0;
 fail:
@@ -140,8 +172,12 @@ void daemon_store_close(struct daemon_store *s)
 {
 	if (!s)
 		return;
+	store_syncer_stop(s);
+	daemon_store_flush(s); /* a clean stop leaves every copy durable */
 	if (s->dirfd >= 0)
 		close(s->dirfd);
+	pthread_cond_destroy(&s->wake);
+	pthread_cond_destroy(&s->pass_done);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
@@ -191,7 +227,7 @@ static int writer_new(struct daemon_store *s, const uint8_t id[16], uint64_t ver
 	w->version = version;
 	w->size = size;
 	w->sequential = true;
-	copy_name(id, version, name);
+	store_copy_name(id, version, name);
 	pthread_mutex_lock(&s->lock);
 	uint64_t seq = s->tmp_seq++;
 	pthread_mutex_unlock(&s->lock);
@@ -324,7 +360,7 @@ int daemon_store_commit(struct daemon_store_writer *w, const uint8_t sha256[32])
 	char name[NAME_LEN + 1];
 	uint8_t got[SYNC_SHA256_LEN];
 	uint64_t old_size = 0;
-	bool replaced;
+	struct unsynced *u = NULL, *old;
 	int r;
 
 	if (w->sequential && w->seq_off == w->size)
@@ -337,25 +373,49 @@ int daemon_store_commit(struct daemon_store_writer *w, const uint8_t sha256[32])
 		r = -EBADMSG;
 		goto out;
 	}
-	if (fsync(w->fd) < 0) {
-		r = -errno;
+	/* Valid now, durable later: no fsync here (see host_store.h). */
+	u = calloc(1, sizeof(*u));
+	if (!u) {
+		r = -ENOMEM;
 		goto out;
 	}
-	copy_name(w->id, w->version, name);
-	replaced = copy_size(s->dirfd, name, &old_size) == 0;
-	if (renameat(s->dirfd, w->tmp, s->dirfd, name) < 0) {
+	memcpy(u->id, w->id, 16);
+	u->version = w->version;
+	u->size = w->size;
+	u->since_ms = store_mono_ms();
+	store_unsynced_name(w->id, w->version, sha256, u->name);
+	store_copy_name(w->id, w->version, name);
+	pthread_mutex_lock(&s->lock);
+	if (renameat(s->dirfd, w->tmp, s->dirfd, u->name) < 0) {
 		r = -errno;
+		pthread_mutex_unlock(&s->lock);
+		free(u);
 		goto out;
 	}
 	w->tmp[0] = 0; /* nothing to unlink any more */
-	fsync(s->dirfd);
-	pthread_mutex_lock(&s->lock);
-	s->used += w->size;
-	if (replaced)
+	/* At most one copy per (id, version): the one just committed. */
+	old = store_unsynced_find(s, w->id, w->version);
+	if (old) {
+		if (strcmp(old->name, u->name))
+			unlinkat(s->dirfd, old->name, 0);
+		store_unsynced_drop(s, old);
+	} else if (store_copy_size(s->dirfd, name, &old_size) == 0 &&
+		   unlinkat(s->dirfd, name, 0) == 0) {
 		s->used -= old_size < s->used ? old_size : s->used;
-	else
-		s->copies++;
+		if (s->copies)
+			s->copies--;
+	}
+	u->fd = w->fd;
+	w->fd = -1;
+	u->next = s->unsynced;
+	s->unsynced = u;
+	s->n_unsynced++;
+	s->used += w->size;
+	s->copies++;
+	bool no_syncer = !store_syncer_kick(s);
 	pthread_mutex_unlock(&s->lock);
+	if (no_syncer)
+		daemon_store_flush(s); /* no thread: durable before returning */
 	r = 0;
 out:
 	daemon_store_abort(w);
@@ -380,9 +440,20 @@ int daemon_store_open_copy(struct daemon_store *s, const uint8_t id[16], uint64_
 {
 	char name[NAME_LEN + 1];
 	struct stat st;
-	int fd;
-	copy_name(id, version, name);
-	fd = openat(s->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	int fd = -1;
+	bool unsynced;
+	/* An unsynced copy is opened under the lock: the syncer renames it
+	 * under the lock too. */
+	pthread_mutex_lock(&s->lock);
+	struct unsynced *u = store_unsynced_find(s, id, version);
+	unsynced = u != NULL;
+	if (u)
+		fd = openat(s->dirfd, u->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	pthread_mutex_unlock(&s->lock);
+	if (!unsynced) {
+		store_copy_name(id, version, name);
+		fd = openat(s->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	}
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -437,7 +508,7 @@ int daemon_store_verify(struct daemon_store *s, const uint8_t id[16], uint64_t v
 static int delete_one(struct daemon_store *s, const char *name)
 {
 	uint64_t size = 0;
-	bool regular = copy_size(s->dirfd, name, &size) == 0;
+	bool regular = store_copy_size(s->dirfd, name, &size) == 0;
 	if (unlinkat(s->dirfd, name, 0) < 0)
 		return -errno;
 	if (regular) {
@@ -468,7 +539,7 @@ static int scan(struct daemon_store *s, int (*fn)(void *, const char *, const ui
 	while (r == 0 && (de = readdir(d))) {
 		uint8_t id[16];
 		uint64_t v;
-		if (parse_name(de->d_name, id, &v))
+		if (store_parse_name(de->d_name, id, &v))
 			r = fn(arg, de->d_name, id, v);
 	}
 	closedir(d);
@@ -494,27 +565,26 @@ static int del_all_fn(void *arg, const char *name, const uint8_t *id, uint64_t v
 int daemon_store_delete(struct daemon_store *s, const uint8_t id[16], uint64_t version)
 {
 	char name[NAME_LEN + 1];
+	int found = store_unsynced_delete(s, id, version);
 	if (version == DAEMON_STORE_ALL_VERSIONS) {
-		struct del_all a = {s, id, 0};
+		struct del_all a = {s, id, found};
 		int r = scan(s, del_all_fn, &a);
 		return r < 0 ? r : a.found ? 0 : -ENOENT;
 	}
-	copy_name(id, version, name);
-	return delete_one(s, name);
+	store_copy_name(id, version, name);
+	int r = delete_one(s, name);
+	return found && r == -ENOENT ? 0 : r;
 }
 
 struct list_acc {
 	struct daemon_store *s;
 	struct daemon_store_entry *v;
 	size_t n, cap;
+	size_t n_unsynced; /* v[0..n_unsynced) came from the unsynced list */
 };
 
-static int list_fn(void *arg, const char *name, const uint8_t *id, uint64_t ver)
+static int list_add(struct list_acc *a, const uint8_t *id, uint64_t ver, uint64_t size)
 {
-	struct list_acc *a = arg;
-	uint64_t size;
-	if (copy_size(a->s->dirfd, name, &size) < 0)
-		return 0; /* vanished or not a regular file: not a copy */
 	if (a->n == a->cap) {
 		size_t cap = a->cap ? a->cap * 2 : 64;
 		void *p = realloc(a->v, cap * sizeof(*a->v));
@@ -530,10 +600,32 @@ static int list_fn(void *arg, const char *name, const uint8_t *id, uint64_t ver)
 	return 0;
 }
 
+static int list_fn(void *arg, const char *name, const uint8_t *id, uint64_t ver)
+{
+	struct list_acc *a = arg;
+	uint64_t size;
+	for (size_t i = 0; i < a->n_unsynced; i++)
+		if (a->v[i].version == ver && !memcmp(a->v[i].id, id, 16))
+			return 0; /* listed as unsynced (renamed by a pass since) */
+	if (store_copy_size(a->s->dirfd, name, &size) < 0)
+		return 0; /* vanished or not a regular file: not a copy */
+	return list_add(a, id, ver, size);
+}
+
 int daemon_store_list(struct daemon_store *s, struct daemon_store_entry **ret, size_t *ret_n)
 {
-	struct list_acc a = {s, NULL, 0, 0};
-	int r = scan(s, list_fn, &a);
+	struct list_acc a = {s, NULL, 0, 0, 0};
+	int r = 0;
+	/* Unsynced copies first, then the durable names not among them: a copy
+	 * a pass renames meanwhile is listed once whichever name the scan sees. */
+	pthread_mutex_lock(&s->lock);
+	for (struct unsynced *u = s->unsynced; u && r == 0; u = u->next)
+		if (!u->dropped)
+			r = list_add(&a, u->id, u->version, u->size);
+	pthread_mutex_unlock(&s->lock);
+	a.n_unsynced = a.n;
+	if (r == 0)
+		r = scan(s, list_fn, &a);
 	if (r < 0) {
 		free(a.v);
 		return r;
@@ -550,5 +642,8 @@ void daemon_store_stats(struct daemon_store *s, struct daemon_store_stats *ret)
 	ret->copies = s->copies;
 	ret->budget_bytes = s->budget;
 	ret->reserved_bytes = s->reserved;
+	ret->unsynced_copies = s->n_unsynced;
+	ret->recovered_copies = s->recovered;
+	ret->discarded_copies = s->discarded;
 	pthread_mutex_unlock(&s->lock);
 }

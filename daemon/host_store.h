@@ -2,8 +2,9 @@
  * (16-byte uuid) and version. One implementation, used in-process for local
  * directory hosts and inside shadowd for remote ones.
  *
- * Layout: one flat directory. A valid copy is the regular file
- *   <32 hex id>-<16 hex version>
+ * Layout: one flat directory. A valid, durable copy is the regular file
+ *   <32 hex id>-<16 hex version>                         (<name>)
+ * a valid copy not yet recorded durable is "unsynced.<name>.<64 hex SHA-256>"
  * and a copy being written is "tmp.<name>.<seq>". Names are derived only
  * from the binary id/version, every open is openat() relative to the store's
  * directory fd with O_NOFOLLOW, and nothing else in the directory is touched,
@@ -12,10 +13,20 @@
  * Writing: daemon_store_create() (empty new copy) or daemon_store_create_from()
  * (starts as a clone of an existing version: ranged updates and deltas) returns
  * a writer on a temporary file. daemon_store_commit() checks the SHA-256 of
- * the result against the expected digest, fsyncs, renames to the real name and
- * fsyncs the directory; on any failure the temporary file is removed and the
- * copies already present are untouched. Temporary files left by a crash are
- * removed at open.
+ * the result against the expected digest and renames the temporary file to its
+ * unsynced name: the copy is valid (served, listed) from then on. On any
+ * failure the temporary file is removed and the copies already present are
+ * untouched. Durability is deferred, off the copy's critical path: a
+ * background syncer (the sync delay after a commit, batching the copies
+ * committed meanwhile; a copy deleted within it costs no sync at all) fdatasyncs each unsynced copy
+ * and then renames it to its real name, which records it durable; the real name therefore only ever
+ * holds synced data. daemon_store_flush() does the same at once, and
+ * daemon_store_close() calls it.
+ *
+ * Crash recovery (daemon_store_open): temporary files are removed; each
+ * unsynced copy is re-hashed against the digest its name carries and is
+ * either synced and renamed to its real name (valid) or removed (absent):
+ * after a crash a copy is never served unverified nor corrupt.
  *
  * Older versions stay until deleted (STALE copies are the basis of later
  * incremental updates); which version serves is the caller's decision.
@@ -33,6 +44,7 @@
 #include <sys/types.h>
 
 #define DAEMON_STORE_ALL_VERSIONS UINT64_MAX
+#define DAEMON_STORE_SYNC_DELAY_MS 500
 
 struct daemon_store;
 struct daemon_store_writer;
@@ -44,10 +56,13 @@ struct daemon_store_entry {
 };
 
 struct daemon_store_stats {
-	uint64_t used_bytes;	 /* sum of valid copy sizes */
-	uint64_t copies;	 /* number of valid copies */
-	uint64_t budget_bytes;	 /* 0 = unlimited */
-	uint64_t reserved_bytes; /* held by open writers */
+	uint64_t used_bytes;	   /* sum of valid copy sizes */
+	uint64_t copies;	   /* number of valid copies */
+	uint64_t budget_bytes;	   /* 0 = unlimited */
+	uint64_t reserved_bytes;   /* held by open writers */
+	uint64_t unsynced_copies;  /* valid, not yet recorded durable */
+	uint64_t recovered_copies; /* at open: unsynced copies re-verified and kept */
+	uint64_t discarded_copies; /* at open: unsynced copies that failed the check */
 };
 
 /* Opens (creating it, mode 0700, if missing) the store in dir. */
@@ -73,9 +88,16 @@ int daemon_store_writer_write(struct daemon_store_writer *w, uint64_t off, const
 int daemon_store_writer_append(struct daemon_store_writer *w, const void *buf, size_t len);
 /* The temporary file's fd (O_RDWR) for a patch library; the writer keeps it. */
 int daemon_store_writer_fd(const struct daemon_store_writer *w);
-/* Verifies SHA-256 == sha256 (-EBADMSG if not), then makes the copy valid,
- * replacing an existing copy of the same (id, version). Always frees w. */
+/* Verifies SHA-256 == sha256 (-EBADMSG if not), then makes the copy valid
+ * (unsynced: durable after the next sync pass), replacing an existing copy of
+ * the same (id, version). Always frees w. */
 int daemon_store_commit(struct daemon_store_writer *w, const uint8_t sha256[32]);
+/* How long the syncer waits after a commit before a pass (default
+ * DAEMON_STORE_SYNC_DELAY_MS). */
+void daemon_store_set_sync_delay(struct daemon_store *s, uint64_t ms);
+/* Makes every committed copy durable (fdatasync + rename to its real name)
+ * before returning. */
+void daemon_store_flush(struct daemon_store *s);
 /* Drops the temporary file. Accepts NULL. */
 void daemon_store_abort(struct daemon_store_writer *w);
 

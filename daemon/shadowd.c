@@ -30,12 +30,13 @@ static void on_signal(int sig)
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"usage: shadowd --store DIR --listen ADDR:PORT --cert FILE --key FILE --ca FILE\n"
-		"               [--cost C] [--capacity-read MB/s] [--capacity-iops N]\n"
-		"               [--space-budget MiB] [--max-conns N] [-f] [-v]\n"
-		"test-only:     [--test-inject-latency-ms N] [--test-inject-error-rate P]\n"
-		"See shadowd(8).\n");
+	fprintf(
+	    out,
+	    "usage: shadowd --store DIR --listen ADDR:PORT --cert FILE --key FILE --ca FILE\n"
+	    "               [--cost C] [--capacity-read MB/s] [--capacity-iops N]\n"
+	    "               [--space-budget MiB] [--max-conns N] [--sync-delay-ms N] [-f] [-v]\n"
+	    "test-only:     [--test-inject-latency-ms N] [--test-inject-error-rate P]\n"
+	    "See shadowd(8).\n");
 }
 
 static int parse_double(const char *opt, const char *s, double lo, double hi, double *ret)
@@ -94,6 +95,7 @@ int main(int argc, char **argv)
 	    {"capacity-iops", required_argument, 0, 'I'},
 	    {"space-budget", required_argument, 0, 'B'},
 	    {"max-conns", required_argument, 0, 'M'},
+	    {"sync-delay-ms", required_argument, 0, 'S'},
 	    {"test-inject-latency-ms", required_argument, 0, 'L'},
 	    {"test-inject-error-rate", required_argument, 0, 'E'},
 	    {"foreground", no_argument, 0, 'f'},
@@ -103,7 +105,7 @@ int main(int argc, char **argv)
 	};
 	const char *store_dir = NULL, *listen = NULL, *cert = NULL, *key = NULL, *ca = NULL;
 	double cost = 0, cap_read = 0, cap_iops = 0, budget_mib = 0, max_conns = 64;
-	double lat_ms = 0, err_rate = 0;
+	double lat_ms = 0, err_rate = 0, sync_delay_ms = DAEMON_STORE_SYNC_DELAY_MS;
 	int foreground = 0, verbose = 0, c, r, status = 1;
 	char addr[64], why[512];
 	uint16_t port = 0;
@@ -144,6 +146,9 @@ int main(int argc, char **argv)
 			goto check;
 		case 'M':
 			r = parse_double("--max-conns", optarg, 1, 4096, &max_conns);
+			goto check;
+		case 'S':
+			r = parse_double("--sync-delay-ms", optarg, 0, 86400000, &sync_delay_ms);
 			goto check;
 		case 'L':
 			r = parse_double("--test-inject-latency-ms", optarg, 0, 3600000, &lat_ms);
@@ -199,6 +204,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "shadowd: cannot open store %s: %s\n", store_dir, strerror(-r));
 		goto out;
 	}
+	daemon_store_set_sync_delay(store, (uint64_t)sync_delay_ms);
+	struct daemon_store_stats st;
+	daemon_store_stats(store, &st);
+	if (st.recovered_copies || st.discarded_copies)
+		sfs_info("store %s: %llu unsynced copies re-verified after a crash, %llu discarded",
+			 store_dir, (unsigned long long)st.recovered_copies,
+			 (unsigned long long)st.discarded_copies);
 	r = daemon_load_new(&load);
 	if (r < 0)
 		goto out;

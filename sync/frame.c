@@ -17,17 +17,13 @@ int sync_frame_send(struct sync_tls_conn *c, uint8_t type, uint16_t flags, uint6
 	    .length = plen + dlen,
 	    .status = status,
 	};
-	int r;
 
 	if ((uint64_t)plen + dlen > SYNC_WIRE_MAX_PAYLOAD || plen > 128)
 		return -EMSGSIZE;
 	sync_wire_header_encode(&h, head);
 	if (plen)
 		memcpy(head + SYNC_WIRE_HEADER_SIZE, prefix, plen);
-	r = sync_tls_write(c, head, SYNC_WIRE_HEADER_SIZE + plen, deadline_ms);
-	if (r < 0 || !dlen)
-		return r;
-	return sync_tls_write(c, data, dlen, deadline_ms);
+	return sync_tls_write2(c, head, SYNC_WIRE_HEADER_SIZE + plen, data, dlen, deadline_ms);
 }
 
 int sync_frame_recv(struct sync_tls_conn *c, uint8_t *buf, struct sync_wire_msg *ret,

@@ -25,9 +25,16 @@ struct sync_tls_ctx {
 
 struct sync_tls_conn {
 	SSL *ssl;
+	BIO *wbio; /* buffering BIO over the socket; owned by ssl */
 	int fd;
 	char peer[128];
 };
+
+/* Encrypted records are gathered into this much before a write(2): TLS 1.3
+ * records carry at most 16 KiB, and one send per record costs a syscall and
+ * a wake-up of the receiver each (a quarter of the sender's CPU on a bulk
+ * copy); the gathering copy is far cheaper. */
+#define TLS_WRITE_BUFFER (256 * 1024)
 
 uint64_t sync_now_ms(void)
 {
@@ -178,11 +185,20 @@ static struct sync_tls_conn *conn_new(struct sync_tls_ctx *ctx, int fd)
 		return NULL;
 	c->fd = fd;
 	c->ssl = SSL_new(ctx->ssl);
-	if (!c->ssl || SSL_set_fd(c->ssl, fd) != 1) {
+	BIO *rbio = BIO_new_socket(fd, BIO_NOCLOSE);
+	BIO *sock = BIO_new_socket(fd, BIO_NOCLOSE);
+	c->wbio = BIO_new(BIO_f_buffer());
+	if (!c->ssl || !rbio || !sock || !c->wbio ||
+	    BIO_set_write_buffer_size(c->wbio, TLS_WRITE_BUFFER) != 1) {
+		BIO_free(rbio);
+		BIO_free(sock);
+		BIO_free(c->wbio);
 		SSL_free(c->ssl);
 		free(c);
 		return NULL;
 	}
+	BIO_push(c->wbio, sock);
+	SSL_set_bio(c->ssl, rbio, c->wbio); /* ssl owns both chains now */
 	return c;
 }
 
@@ -377,7 +393,8 @@ int sync_tls_read(struct sync_tls_conn *c, void *buf, size_t n, uint64_t deadlin
 	return 0;
 }
 
-int sync_tls_write(struct sync_tls_conn *c, const void *buf, size_t n, uint64_t deadline_ms)
+/* Hands n bytes to the TLS layer (they may stay in the write buffer). */
+static int write_all(struct sync_tls_conn *c, const void *buf, size_t n, uint64_t deadline_ms)
 {
 	size_t done = 0;
 	while (done < n) {
@@ -404,6 +421,37 @@ int sync_tls_wait_readable(struct sync_tls_conn *c, uint64_t deadline_ms)
 	return r < 0 ? r : 1;
 }
 
+/* Sends what the write buffer holds. */
+static int flush(struct sync_tls_conn *c, uint64_t deadline_ms)
+{
+	for (;;) {
+		if (BIO_flush(c->wbio) > 0)
+			return 0;
+		if (!BIO_should_retry(c->wbio)) {
+			int e = errno;
+			return io_fail(e == EPIPE || e == ECONNRESET || e == 0 ? -EPIPE : -e);
+		}
+		int r = wait_fd(c->fd, POLLOUT, deadline_ms);
+		if (r < 0)
+			return io_fail(r);
+	}
+}
+
+int sync_tls_write(struct sync_tls_conn *c, const void *buf, size_t n, uint64_t deadline_ms)
+{
+	int r = write_all(c, buf, n, deadline_ms);
+	return r < 0 ? r : flush(c, deadline_ms);
+}
+
+int sync_tls_write2(struct sync_tls_conn *c, const void *a, size_t alen, const void *b, size_t blen,
+		    uint64_t deadline_ms)
+{
+	int r = write_all(c, a, alen, deadline_ms);
+	if (r == 0)
+		r = write_all(c, b, blen, deadline_ms);
+	return r < 0 ? r : flush(c, deadline_ms);
+}
+
 void sync_tls_set_bulk(struct sync_tls_conn *c, bool on)
 {
 	int v = on;
@@ -420,8 +468,8 @@ void sync_tls_close(struct sync_tls_conn *c)
 	if (!c)
 		return;
 	/* Best effort close_notify (non-blocking socket: never waits). */
-	if (SSL_is_init_finished(c->ssl))
-		SSL_shutdown(c->ssl);
+	if (SSL_is_init_finished(c->ssl) && SSL_shutdown(c->ssl) >= 0)
+		(void)BIO_flush(c->wbio);
 	ERR_clear_error();
 	SSL_free(c->ssl);
 	close(c->fd);

