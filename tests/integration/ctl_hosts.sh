@@ -21,17 +21,8 @@ it_check "ca issue host" "$CTL" ca issue "$T/ca" host1 --ip 127.0.0.1 >/dev/null
 it_check "ca issue operator" "$CTL" ca issue "$T/ca" operator >/dev/null
 TLS=(--certs "$T/ca" --name operator)
 
-"$SHADOWD" -f --store "$T/store" --listen 127.0.0.1:0 --cert "$T/ca/host1.crt" \
-  --key "$T/ca/host1.key" --ca "$T/ca/ca.crt" 2>"$T/shadowd.log" &
-PID=$!
-IT_PIDS+=("$PID")
-for i in $(seq 100); do
-  PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/shadowd.log")
-  [ -n "$PORT" ] && break
-  kill -0 "$PID" 2>/dev/null || it_fail "shadowd exited: $(cat "$T/shadowd.log")"
-  sleep 0.05
-done
-[ -n "$PORT" ] || it_fail "shadowd did not start"
+it_shadowd "$SHADOWD" "$T/store" "$T/ca" host1 "$T/shadowd.log" 0
+PID=$IT_SD_PID PORT=$IT_SD_PORT
 H=127.0.0.1:$PORT
 
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }

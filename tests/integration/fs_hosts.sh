@@ -17,18 +17,8 @@ it_check "ca issue shadowd" "$CTL" ca issue "$T/ca" shadowd1 --ip 127.0.0.1 >/de
 it_check "ca issue mount" "$CTL" ca issue "$T/ca" origin >/dev/null
 
 start_shadowd() { # [PORT]: sets SD_PID, SD_PORT
-  "$SHADOWD" -f --store "$T/remote" --listen "127.0.0.1:${1:-0}" --cert "$T/ca/shadowd1.crt" \
-    --key "$T/ca/shadowd1.key" --ca "$T/ca/ca.crt" 2>"$T/shadowd.log" &
-  SD_PID=$!
-  IT_PIDS+=("$SD_PID")
-  SD_PORT=
-  for _ in $(seq 100); do
-    SD_PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/shadowd.log")
-    [ -n "$SD_PORT" ] && return 0
-    kill -0 "$SD_PID" 2>/dev/null || it_fail "shadowd exited: $(cat "$T/shadowd.log")"
-    sleep 0.05
-  done
-  it_fail "shadowd did not start"
+  it_shadowd "$SHADOWD" "$T/remote" "$T/ca" shadowd1 "$T/shadowd.log" "${1:-0}"
+  SD_PID=$IT_SD_PID SD_PORT=$IT_SD_PORT
 }
 # state_of HOST: the STATE column of `shadowctl hosts MNT`.
 state_of() { "$CTL" hosts "$mnt" | awk -v h="$1" '$1 == h { print $3 }'; }

@@ -9,6 +9,11 @@
 #   it_umount MNT             unmounts and waits for the process to exit
 #   it_fail MSG               prints "FAIL: MSG" and exits 1
 #   it_check DESC CMD...      runs CMD; fails the test with DESC if it fails
+#   it_shadowd SHADOWD STORE CERTDIR NAME LOG PORT [flags]
+#                             starts shadowd -f on 127.0.0.1:PORT (0: any free
+#                             port) with CERTDIR/NAME.crt|key and CERTDIR/ca.crt,
+#                             stderr to LOG, waits until it listens; sets
+#                             IT_SD_PID and IT_SD_PORT
 set -uo pipefail
 
 IT_ROOT=$(mktemp -d "${TMPDIR:-/tmp}/shadowfs-it.XXXXXX")
@@ -60,4 +65,22 @@ it_umount() { # MNT
   for p in "${IT_PIDS[@]}"; do
     for _ in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
   done
+}
+
+it_shadowd() { # SHADOWD STORE CERTDIR NAME LOG PORT [flags...]
+  local bin=$1 store=$2 certs=$3 name=$4 log=$5 port=$6
+  shift 6
+  "$bin" -f --store "$store" --listen "127.0.0.1:$port" --cert "$certs/$name.crt" \
+    --key "$certs/$name.key" --ca "$certs/ca.crt" "$@" 2>"$log" &
+  IT_SD_PID=$!
+  IT_PIDS+=("$IT_SD_PID")
+  IT_SD_PORT=
+  local i
+  for i in $(seq 100); do
+    IT_SD_PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$log")
+    [ -n "$IT_SD_PORT" ] && return 0
+    kill -0 "$IT_SD_PID" 2>/dev/null || it_fail "shadowd exited: $(cat "$log")"
+    sleep 0.05
+  done
+  it_fail "shadowd did not start within 5 s: $(cat "$log")"
 }

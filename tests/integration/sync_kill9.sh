@@ -16,18 +16,8 @@ NAME1=$ID-0000000000000001 NAME2=$ID-0000000000000002 NAME3=$ID-0000000000000003
 
 # start_shadowd [flags]: sets PORT, PID (the log is $T/log)
 start_shadowd() {
-  "$SHADOWD" -f --store "$T/store" --listen 127.0.0.1:0 --cert "$T/ca/server.crt" \
-    --key "$T/ca/server.key" --ca "$T/ca/ca.crt" "$@" 2>"$T/log" &
-  PID=$!
-  IT_PIDS+=("$PID")
-  PORT=
-  for _ in $(seq 100); do
-    PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/log")
-    [ -n "$PORT" ] && return 0
-    kill -0 "$PID" 2>/dev/null || it_fail "shadowd exited: $(cat "$T/log")"
-    sleep 0.05
-  done
-  it_fail "shadowd did not start"
+  it_shadowd "$SHADOWD" "$T/store" "$T/ca" server "$T/log" 0 "$@"
+  PORT=$IT_SD_PORT PID=$IT_SD_PID
 }
 cli() { "$CLI" --cert "$T/ca/client.crt" --key "$T/ca/client.key" --ca "$T/ca/ca.crt" --timeout 20000 "$@"; }
 count() { find "$T/store" -maxdepth 1 -name "$1" | wc -l; }

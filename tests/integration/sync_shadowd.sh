@@ -14,20 +14,8 @@ ms() { echo $(( $(date +%s%N) / 1000000 )); }
 # start_shadowd NAME [extra flags]: sets PORT_<NAME>, PID_<NAME>, LOG_<NAME>
 start_shadowd() {
   local name=$1; shift
-  local log=$T/$name.log
-  "$SHADOWD" -f --store "$T/store-$name" --listen 127.0.0.1:0 --cert "$T/ca/server.crt" \
-    --key "$T/ca/server.key" --ca "$T/ca/ca.crt" "$@" 2>"$log" &
-  local pid=$!
-  IT_PIDS+=("$pid")
-  local i port=
-  for i in $(seq 100); do
-    port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$log")
-    [ -n "$port" ] && break
-    kill -0 "$pid" 2>/dev/null || it_fail "shadowd $name exited: $(cat "$log")"
-    sleep 0.05
-  done
-  [ -n "$port" ] || it_fail "shadowd $name did not start"
-  eval "PORT_$name=$port PID_$name=$pid LOG_$name=$log"
+  it_shadowd "$SHADOWD" "$T/store-$name" "$T/ca" server "$T/$name.log" 0 "$@"
+  eval "PORT_$name=$IT_SD_PORT PID_$name=$IT_SD_PID LOG_$name=$T/$name.log"
 }
 
 cli() { "$CLI" --cert "$T/ca/client.crt" --key "$T/ca/client.key" --ca "$T/ca/ca.crt" "$@"; }
@@ -111,7 +99,10 @@ cli rawrange 127.0.0.1:$PA $ID 2 4 $((1 << 40)) 41 100 2>"$T/err" && it_fail "ra
 grep -q "Numerical result out of range" "$T/err" || it_fail "range past size: $(cat "$T/err")"
 cli rawrange 127.0.0.1:$PA $ID 2 5 $((1 << 62)) 41 100 2>/dev/null && it_fail "huge offset accepted"
 grep -q "malformed\|bad frame" "$LOG_A" || it_fail "server did not log the malformed range frame"
-ls "$T/store-A" | grep -qv "^$ID-000000000000000[12]$" && it_fail "unexpected files in store: $(ls "$T/store-A")"
+# (a copy not yet synced by the deferred-durability pass carries its digest
+# in an "unsynced." name; it is the same copy.)
+ls "$T/store-A" | grep -Eqv "^(unsynced\.)?$ID-000000000000000[12](\.[0-9a-f]{64})?$" &&
+  it_fail "unexpected files in store: $(ls "$T/store-A")"
 [ "$(ls "$T" | grep -c .)" -gt 0 ] && ls "$T" | grep -q "^00112233" && it_fail "a copy escaped the store"
 it_check "v2 still valid" cli get 127.0.0.1:$PA $ID 2 "$T/got2c" 2>/dev/null
 cmp -s "$T/v2" "$T/got2c" || it_fail "version 2 changed after a rejected range"
