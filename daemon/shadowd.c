@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/parse.h"
 #include "daemon/delta_ops.h"
 #include "daemon/fault_inject.h"
 #include "daemon/host_store.h"
@@ -55,33 +56,6 @@ static int parse_double(const char *opt, const char *s, double lo, double hi, do
 }
 
 /* "1.2.3.4:PORT" or "[::1]:PORT". addr receives the address text. */
-static int parse_listen(const char *s, char *addr, size_t alen, uint16_t *port)
-{
-	const char *colon = strrchr(s, ':');
-	const char *a = s;
-	size_t n;
-	if (!colon)
-		return -EINVAL;
-	n = (size_t)(colon - s);
-	if (*s == '[') {
-		if (n < 2 || s[n - 1] != ']')
-			return -EINVAL;
-		a = s + 1;
-		n -= 2;
-	}
-	if (n == 0 || n >= alen)
-		return -EINVAL;
-	memcpy(addr, a, n);
-	addr[n] = 0;
-	char *end;
-	errno = 0;
-	long p = strtol(colon + 1, &end, 10);
-	if (errno || end == colon + 1 || *end || p < 0 || p > 65535)
-		return -EINVAL;
-	*port = (uint16_t)p;
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -185,7 +159,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (parse_listen(listen, addr, sizeof(addr), &port) < 0) {
+	if (sfs_parse_hostport(listen, addr, sizeof(addr), &port) < 0) {
 		fprintf(stderr,
 			"shadowd: invalid --listen '%s' (expected ADDR:PORT, e.g. "
 			"127.0.0.1:7070 or [::1]:7070)\n",

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/parse.h"
 #include "daemon/host_store.h"
 #include "sync/client.h"
 #include "sync/tls.h"
@@ -33,27 +34,6 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 	return -EINVAL;
 }
 
-/* SIZE with an optional k/m/g/t suffix (binary units). */
-static int parse_size(const char *s, uint64_t *ret)
-{
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	uint64_t mul = 1;
-	if (errno || end == s || s[0] == '-')
-		return -EINVAL;
-	switch (*end) {
-	case 'k': case 'K': mul = 1ull << 10; end++; break;
-	case 'm': case 'M': mul = 1ull << 20; end++; break;
-	case 'g': case 'G': mul = 1ull << 30; end++; break;
-	case 't': case 'T': mul = 1ull << 40; end++; break;
-	}
-	if (*end || v == 0 || v > UINT64_MAX / mul)
-		return -EINVAL;
-	*ret = v * mul;
-	return 0;
-}
-
 /* One SPEC (NUL-terminated, modified in place). */
 static int parse_spec(char *s, struct fs_host_spec *h, char *err, size_t errlen)
 {
@@ -69,37 +49,24 @@ static int parse_spec(char *s, struct fs_host_spec *h, char *err, size_t errlen)
 			return fail(err, errlen, "hosts: directory name too long: %.40s...", s);
 		strcpy(h->where, s);
 	} else {
-		char *host = s, *port;
+		/* HOST:PORT or [ADDR]:PORT, then the attributes after the next ':'. */
 		h->kind = FS_HOST_REMOTE;
+		char *port_colon = s;
 		if (s[0] == '[') {
-			char *close = strchr(s, ']');
-			if (!close || close[1] != ':')
+			port_colon = strchr(s, ']');
+			if (!port_colon || port_colon[1] != ':')
 				return fail(err, errlen, "hosts: '%s': want [ADDR]:PORT", s);
-			host = s + 1;
-			*close = '\0';
-			port = close + 2;
-		} else {
-			port = strchr(s, ':');
-			if (!port)
-				return fail(err, errlen,
-					    "hosts: '%s' is neither an absolute directory nor "
-					    "HOST:PORT",
-					    s);
-			*port++ = '\0';
 		}
-		attrs = strchr(port, ':');
+		port_colon = strchr(port_colon, ':');
+		if (!port_colon)
+			return fail(err, errlen,
+				    "hosts: '%s' is neither an absolute directory nor HOST:PORT", s);
+		attrs = strchr(port_colon + 1, ':');
 		if (attrs)
 			*attrs++ = '\0';
-		char *end;
-		errno = 0;
-		unsigned long p = strtoul(port, &end, 10);
-		if (!*host || errno || *end || !*port || p < 1 || p > 65535)
-			return fail(err, errlen, "hosts: '%s:%s': bad host or port (1..65535)",
-				    host, port);
-		if (strlen(host) >= sizeof(h->where))
-			return fail(err, errlen, "hosts: host name too long");
-		strcpy(h->where, host);
-		h->port = (uint16_t)p;
+		if (sfs_parse_hostport(s, h->where, sizeof(h->where), &h->port) < 0 ||
+		    h->port == 0)
+			return fail(err, errlen, "hosts: '%s': bad host or port (1..65535)", s);
 	}
 	for (char *a = attrs, *next; a && *a; a = next) {
 		next = strchr(a, ':');
@@ -117,7 +84,7 @@ static int parse_spec(char *s, struct fs_host_spec *h, char *err, size_t errlen)
 				return fail(err, errlen, "hosts: %s: cost '%s': want a number >= 0",
 					    h->where, v);
 		} else if (!strcmp(a, "budget") && h->kind == FS_HOST_LOCAL) {
-			if (parse_size(v, &h->budget_bytes) < 0)
+			if (sfs_parse_size(v, &h->budget_bytes) < 0 || h->budget_bytes == 0)
 				return fail(err, errlen,
 					    "hosts: %s: budget '%s': want a size like 512m or 20g",
 					    h->where, v);

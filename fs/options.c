@@ -2,6 +2,7 @@
  * standard FUSE/mount options passed on to libfuse. See options.h. */
 #include "fs/options.h"
 
+#include "common/parse.h"
 #include "fs/hosts.h"
 
 #include "predictor/series_store.h"
@@ -150,34 +151,11 @@ static const char *value_of(const char *arg)
 	return eq ? eq + 1 : "";
 }
 
-/* Parses an unsigned size with an optional k/m suffix (powers of 1024). */
-static int parse_size(const char *s, unsigned long long *ret)
-{
-	char *end;
-	if (!*s || *s == '-')
-		return -EINVAL;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || end == s)
-		return -EINVAL;
-	if (*end == 'k' || *end == 'K') {
-		v *= 1024;
-		end++;
-	} else if (*end == 'm' || *end == 'M') {
-		v *= 1024 * 1024;
-		end++;
-	}
-	if (*end)
-		return -EINVAL;
-	*ret = v;
-	return 0;
-}
-
 static int parse_uint_opt(struct parse_ctx *c, const char *arg, unsigned long long lo,
 			  unsigned long long hi, unsigned *ret)
 {
-	unsigned long long v;
-	if (parse_size(value_of(arg), &v) < 0 || v < lo || v > hi)
+	uint64_t v;
+	if (sfs_parse_size(value_of(arg), &v) < 0 || v < lo || v > hi)
 		return fail(c, "bad option '%s': expected a number from %llu to %llu", arg, lo,
 			    hi);
 	*ret = (unsigned)v;

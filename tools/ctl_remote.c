@@ -1,6 +1,8 @@
 /* Connection to a shadowd for shadowctl's host subcommands: see ctl_remote.h. */
 #include "tools/ctl_remote.h"
 
+#include "common/parse.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -53,32 +55,11 @@ int ctl_remote_flag(struct ctl_remote *r, int argc, char **argv, int *i)
 int ctl_remote_parse_addr(const char *cmd, const char *s, char *host, size_t hostlen,
 			  uint16_t *port)
 {
-	const char *colon = strrchr(s, ':');
-	const char *h = s;
-	size_t hl;
-	if (!colon)
-		goto bad;
-	hl = (size_t)(colon - s);
-	if (s[0] == '[') { /* [v6]:port */
-		if (hl < 2 || s[hl - 1] != ']')
-			goto bad;
-		h = s + 1;
-		hl -= 2;
+	if (sfs_parse_hostport(s, host, hostlen, port) < 0 || *port == 0) {
+		fprintf(stderr, "shadowctl %s: '%s' is not HOST:PORT\n", cmd, s);
+		return -1;
 	}
-	if (hl == 0 || hl >= hostlen)
-		goto bad;
-	char *end;
-	errno = 0;
-	unsigned long p = strtoul(colon + 1, &end, 10);
-	if (errno || *end || !colon[1] || p < 1 || p > 65535)
-		goto bad;
-	memcpy(host, h, hl);
-	host[hl] = '\0';
-	*port = (uint16_t)p;
 	return 0;
-bad:
-	fprintf(stderr, "shadowctl %s: '%s' is not HOST:PORT\n", cmd, s);
-	return -1;
 }
 
 int ctl_remote_connect(struct ctl_remote *r, const char *cmd, const char *addr)

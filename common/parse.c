@@ -1,0 +1,68 @@
+/* Sizes and HOST:PORT as users type them: see parse.h. */
+#include "common/parse.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+int sfs_parse_size(const char *s, uint64_t *ret)
+{
+	char *end;
+	uint64_t mul = 1;
+	if (!s || !*s || *s == '-' || *s == '+')
+		return -EINVAL;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -EINVAL;
+	switch (*end) {
+	case 'k':
+	case 'K':
+		mul = 1ull << 10;
+		break;
+	case 'm':
+	case 'M':
+		mul = 1ull << 20;
+		break;
+	case 'g':
+	case 'G':
+		mul = 1ull << 30;
+		break;
+	case 't':
+	case 'T':
+		mul = 1ull << 40;
+		break;
+	}
+	if (mul > 1)
+		end++;
+	if (*end || v > UINT64_MAX / mul)
+		return -EINVAL;
+	*ret = v * mul;
+	return 0;
+}
+
+int sfs_parse_hostport(const char *s, char *host, size_t hostlen, uint16_t *port)
+{
+	const char *colon = s ? strrchr(s, ':') : NULL;
+	const char *h = s;
+	if (!colon)
+		return -EINVAL;
+	size_t n = (size_t)(colon - s);
+	if (s[0] == '[') {
+		if (n < 2 || s[n - 1] != ']')
+			return -EINVAL;
+		h = s + 1;
+		n -= 2;
+	}
+	if (n == 0 || n >= hostlen || !colon[1] || colon[1] == '-' || colon[1] == '+')
+		return -EINVAL;
+	char *end;
+	errno = 0;
+	unsigned long p = strtoul(colon + 1, &end, 10);
+	if (errno || *end || p > 65535)
+		return -EINVAL;
+	memcpy(host, h, n);
+	host[n] = '\0';
+	*port = (uint16_t)p;
+	return 0;
+}

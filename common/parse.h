@@ -1,0 +1,19 @@
+/* Parsers for the values users type in options and flags, shared by the
+ * mount, shadowd and shadowctl so that one spelling means one thing
+ * everywhere. Pure: no I/O, no messages (callers say what was wrong). */
+#ifndef SHADOWFS_COMMON_PARSE_H
+#define SHADOWFS_COMMON_PARSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A size: decimal digits with an optional k/m/g/t suffix (powers of 1024,
+ * either case). 0 or -EINVAL (empty, sign, junk, overflow). */
+int sfs_parse_size(const char *s, uint64_t *ret);
+
+/* HOST:PORT, or [IPV6]:PORT, PORT 0..65535 (callers that need a real port
+ * refuse 0). host gets the name or address without brackets. 0 or -EINVAL
+ * (no port, empty host, host longer than hostlen - 1, bad port). */
+int sfs_parse_hostport(const char *s, char *host, size_t hostlen, uint16_t *port);
+
+#endif
