@@ -272,6 +272,60 @@ static int create_schema(struct pred_store *st)
 	return exec(st, "COMMIT");
 }
 
+static int meta_get_int(struct pred_store *st, const char *key, int64_t *ret);
+static int meta_set_int(struct pred_store *st, const char *key, int64_t v);
+
+/* The writer records its tiers in meta so that readers (shadowctl) know the
+ * widths the buckets were written at (a mount with bucket=10 has 10 s
+ * buckets in tier 0, not the default 60 s). */
+static int tiers_save(struct pred_store *st)
+{
+	int rc = meta_set_int(st, "tiers", st->tiers.n);
+	for (unsigned k = 0; !rc && k < st->tiers.n; k++) {
+		char key[32];
+		snprintf(key, sizeof(key), "tier%u_width", k);
+		rc = meta_set_int(st, key, st->tiers.width_s[k]);
+		snprintf(key, sizeof(key), "tier%u_keep", k);
+		if (!rc)
+			rc = meta_set_int(st, key, st->tiers.keep_s[k]);
+	}
+	return rc;
+}
+
+/* A reader's tiers: those recorded by the writer, else (a store written
+ * before they were recorded) the defaults. */
+static int tiers_load(struct pred_store *st)
+{
+	int64_t n;
+	int rc = meta_get_int(st, "tiers", &n);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc)
+		return rc;
+	struct pred_store_tiers t;
+	memset(&t, 0, sizeof(t));
+	if (n < 1 || n > PRED_STORE_MAX_TIERS)
+		return set_err(st, -EPROTO, "the store records %lld tiers", (long long)n);
+	t.n = (unsigned)n;
+	for (unsigned k = 0; k < t.n; k++) {
+		char key[32];
+		int64_t w = 0, keep = 0;
+		snprintf(key, sizeof(key), "tier%u_width", k);
+		rc = meta_get_int(st, key, &w);
+		snprintf(key, sizeof(key), "tier%u_keep", k);
+		if (!rc)
+			rc = meta_get_int(st, key, &keep);
+		if (rc || w < 1 || w > UINT32_MAX || keep < 1 || keep > UINT32_MAX)
+			return set_err(st, rc ? rc : -EPROTO, "the store's tier %u is unreadable", k);
+		t.width_s[k] = (uint32_t)w;
+		t.keep_s[k] = (uint32_t)keep;
+	}
+	if (pred_store_tiers_check(&t))
+		return set_err(st, -EPROTO, "the store records inconsistent tiers");
+	st->tiers = t;
+	return 0;
+}
+
 int pred_store_open(const char *state_dir, const struct pred_store_tiers *tiers,
 		    bool readonly, struct pred_store **ret, char *errmsg, size_t errlen)
 {
@@ -346,6 +400,9 @@ int pred_store_open(const char *state_dir, const struct pred_store_tiers *tiers,
 			     path, v, PRED_STORE_SCHEMA);
 		goto fail;
 	}
+	rc = readonly ? (tiers ? 0 : tiers_load(st)) : tiers_save(st);
+	if (rc)
+		goto fail;
 	*ret = st;
 	return 0;
 fail:

@@ -16,27 +16,10 @@
 #include "tools/ctl.h"
 #include "tools/ctl_store.h"
 
-#include <sys/xattr.h>
 
 static const char usage[] =
 	"usage: shadowctl stats PATH [--state DIR|MOUNTPOINT] [--window DUR] [--tier N] [--json]\n"
 	"  PATH: a file under a shadowfs mount, or with --state, its path in the mount\n";
-
-/* The file's id: backing xattr first, then the store's path index. */
-static int find_id(const struct pred_location *loc, struct pred_store *st, uint8_t id[16])
-{
-	if (loc->backing[0]) {
-		char p[PATH_MAX * 2 + 2], text[64];
-		snprintf(p, sizeof(p), "%s/%s", loc->backing, loc->rel);
-		ssize_t n = getxattr(p, "user.shadow.id", text, sizeof(text) - 1);
-		if (n == 36) {
-			text[n] = '\0';
-			if (uuid_parse(text, id) == 0)
-				return 0;
-		}
-	}
-	return pred_store_file_lookup_path(st, loc->rel, id);
-}
 
 static void print_json(const struct pred_location *loc, const uint8_t id[16], int tier,
 		       const struct pred_file_bucket *b, size_t n)
@@ -148,21 +131,11 @@ int ctl_stats_main(int argc, char **argv)
 	const char *path = argv[optind];
 	struct pred_location loc;
 	struct pred_store *st = NULL;
-	if (state) {
-		if (ctl_store_open(state, NULL, &loc, &st))
-			return 1;
-		/* PATH may be under the mountpoint, or relative to the mount root. */
-		struct pred_location under;
-		if (pred_locate(path, &under) == 0 && !strcmp(under.state_dir, loc.state_dir))
-			snprintf(loc.rel, sizeof(loc.rel), "%s", under.rel);
-		else
-			snprintf(loc.rel, sizeof(loc.rel), "%s", path + strspn(path, "/"));
-	} else if (ctl_store_open(NULL, path, &loc, &st)) {
+	if (ctl_store_open_for_path(state, path, &loc, &st))
 		return 1;
-	}
 	int rc = 1;
 	uint8_t id[16];
-	if (find_id(&loc, st, id)) {
+	if (ctl_store_file_id(&loc, st, id)) {
 		fprintf(stderr, "shadowctl stats: no recorded data for '%s' in %s\n", loc.rel,
 			loc.state_dir);
 		goto out;

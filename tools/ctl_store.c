@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/xattr.h>
+#include <uuid/uuid.h>
 
 int ctl_store_open(const char *state, const char *path, struct pred_location *loc,
 		   struct pred_store **ret)
@@ -31,6 +33,61 @@ int ctl_store_open(const char *state, const char *path, struct pred_location *lo
 		return 1;
 	}
 	return 0;
+}
+
+int ctl_store_open_for_path(const char *state, const char *path, struct pred_location *loc,
+			    struct pred_store **ret)
+{
+	if (!state)
+		return ctl_store_open(NULL, path, loc, ret);
+	if (ctl_store_open(state, NULL, loc, ret))
+		return 1;
+	struct pred_location under;
+	if (pred_locate(path, &under) == 0 && !strcmp(under.state_dir, loc->state_dir))
+		snprintf(loc->rel, sizeof(loc->rel), "%s", under.rel);
+	else
+		snprintf(loc->rel, sizeof(loc->rel), "%s", path + strspn(path, "/"));
+	return 0;
+}
+
+int ctl_store_file_id(const struct pred_location *loc, struct pred_store *st,
+		      uint8_t id[PRED_ID_LEN])
+{
+	if (loc->backing[0]) {
+		char p[PATH_MAX * 2 + 2], text[64];
+		snprintf(p, sizeof(p), "%s/%s", loc->backing, loc->rel);
+		ssize_t n = getxattr(p, "user.shadow.id", text, sizeof(text) - 1);
+		if (n == 36) {
+			text[n] = '\0';
+			if (uuid_parse(text, id) == 0)
+				return 0;
+		}
+	}
+	return pred_store_file_lookup_path(st, loc->rel, id);
+}
+
+int ctl_parse_demand(const char *s, enum pred_top_order *ret)
+{
+	static const struct { const char *name; enum pred_top_order o; } names[] = {
+		{"reads", PRED_TOP_READS}, {"bytes", PRED_TOP_READ_BYTES},
+		{"opens", PRED_TOP_OPENS}, {"events", PRED_TOP_EVENTS}};
+	for (size_t i = 0; s && i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(s, names[i].name)) {
+			*ret = names[i].o;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+double ctl_demand_of(enum pred_top_order by, const struct pred_file_counters *c)
+{
+	switch (by) {
+	case PRED_TOP_READS: return (double)c->reads;
+	case PRED_TOP_READ_BYTES: return (double)c->read_bytes;
+	case PRED_TOP_OPENS: return (double)c->opens;
+	case PRED_TOP_EVENTS: break;
+	}
+	return (double)(c->opens + c->reads + c->writes + c->meta_ops);
 }
 
 int ctl_parse_duration(const char *s, int64_t *ret)

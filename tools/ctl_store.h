@@ -16,6 +16,25 @@
 int ctl_store_open(const char *state, const char *path, struct pred_location *loc,
 		   struct pred_store **ret);
 
+/* For the subcommands about one file (stats, forecast): opens the store of
+ * the mount that holds PATH, or with state (a state directory or a
+ * mountpoint) that store, PATH then being under that mount or relative to
+ * its root. Fills loc (loc->rel: PATH relative to the mount root). Prints
+ * the reason and returns non-zero on failure. */
+int ctl_store_open_for_path(const char *state, const char *path, struct pred_location *loc,
+			    struct pred_store **ret);
+
+/* The stable id of loc->rel: its user.shadow.id xattr in BACKING (a renamed
+ * file keeps its history), else the store's index of last recorded paths.
+ * 0 or -errno (-ENOENT: nothing recorded). */
+int ctl_store_file_id(const struct pred_location *loc, struct pred_store *st,
+		      uint8_t id[PRED_ID_LEN]);
+
+/* "reads", "bytes", "opens", "events" -> the demand measure; -EINVAL. */
+int ctl_parse_demand(const char *s, enum pred_top_order *ret);
+/* Its value in one bucket's (or one window's) counters. */
+double ctl_demand_of(enum pred_top_order by, const struct pred_file_counters *c);
+
 /* "90", "90s", "15m", "2h", "3d", "1w", "1y" -> seconds; -EINVAL otherwise. */
 int ctl_parse_duration(const char *s, int64_t *ret);
 

@@ -15,19 +15,6 @@ static const char usage[] =
 	"usage: shadowctl top [--state DIR|MOUNTPOINT] [--window DUR] [-n N]\n"
 	"                     [--by reads|bytes|opens|events] [--json]\n";
 
-static int parse_order(const char *s, enum pred_top_order *ret)
-{
-	static const struct { const char *name; enum pred_top_order o; } names[] = {
-		{"reads", PRED_TOP_READS}, {"bytes", PRED_TOP_READ_BYTES},
-		{"opens", PRED_TOP_OPENS}, {"events", PRED_TOP_EVENTS}};
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (!strcmp(s, names[i].name)) {
-			*ret = names[i].o;
-			return 0;
-		}
-	return -EINVAL;
-}
-
 static void print_json(const struct pred_location *loc, int tier, int64_t window,
 		       const struct pred_top_entry *e, size_t n)
 {
@@ -108,7 +95,7 @@ int ctl_top_main(int argc, char **argv)
 			}
 			break;
 		case 'b':
-			if (parse_order(optarg, &order)) {
+			if (ctl_parse_demand(optarg, &order)) {
 				fprintf(stderr, "shadowctl top: bad --by '%s'\n", optarg);
 				return 2;
 			}

@@ -29,6 +29,7 @@
 #include "predictor/exceedance.h"
 #include "predictor/forecast.h"
 #include "predictor/global_profile.h"
+#include "predictor/history.h"
 #include "predictor/model.h"
 #include "predictor/path_pool.h"
 #include "predictor/self_tuning.h"
@@ -247,21 +248,6 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* numpy.percentile(v, q), linear interpolation. Sorts a copy. */
-static double percentile(const double *v, size_t n, double q)
-{
-	double *s = malloc(n * sizeof(*s));
-	if (!s)
-		return NAN;
-	memcpy(s, v, n * sizeof(*s));
-	qsort(s, n, sizeof(*s), cmp_double);
-	double p = q * (double)(n - 1);
-	size_t lo = (size_t)p, hi = lo + 1 < n ? lo + 1 : lo;
-	double r = s[lo] + (s[hi] - s[lo]) * (p - (double)lo);
-	free(s);
-	return r;
-}
-
 static double median(double *v, size_t n)
 {
 	if (n == 0)
@@ -423,7 +409,7 @@ int main(int argc, char **argv)
 		struct obj *ob = &objs[nobj];
 		ob->key = k;
 		ob->y = tr.y + k * tr.nsteps;
-		ob->cap = percentile(ob->y, (size_t)train, 0.99);
+		ob->cap = pred_history_quantile(ob->y, (size_t)train, 0.99);
 		for (int a = 0; a < NALARMS; a++) {
 			ob->alarm[a] = calloc((size_t)n, 1);
 			if (!ob->alarm[a])

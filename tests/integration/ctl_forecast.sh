@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# shadowctl forecast on a real mount's store: with 1-second buckets, file A
+# read ~20 times and B once every half second. After 12 s, while the load
+# goes on, the forecast must see A far busier than B (median and 80%
+# bounds), put A's P(reads > 10 in the next 3 buckets) at or above the 0.8
+# threshold and B's below it, agree between the table, the one-file view
+# and --json, and read the store's real bucket width (1 s, not the default
+# 60 s); the stopped mount's store still gives a forecast; bad options exit
+# 2 and unknown files 1.
+# usage: ctl_forecast.sh SHADOWFS SHADOWCTL
+. "$(dirname "$0")/lib.sh"
+shadowfs=$1 ctl=$2
+backing=$(it_tmpdir backing)
+mnt=$(it_tmpdir mnt)
+state=$(it_tmpdir state)
+head -c 4096 /dev/urandom > "$backing/A"
+head -c 4096 /dev/urandom > "$backing/B"
+
+it_mount "$shadowfs" "$backing" "$mnt" "state=$state,bucket=1,cache=never"
+load() {
+  while :; do
+    for _ in $(seq 20); do cat "$mnt/A" >/dev/null || exit 1; done
+    cat "$mnt/B" >/dev/null || exit 1
+    sleep 0.5
+  done
+}
+load & loader=$!
+IT_PIDS+=("$loader")
+sleep 12
+kill -0 $loader 2>/dev/null || it_fail "reading through the mount failed"
+
+opts=("$mnt" --bucket 1s --history 1h --season 0 --horizon 3 --capacity 10)
+json=$("$ctl" forecast "${opts[@]}" --json) || it_fail "forecast --json failed"
+echo "$json"
+# field FILE NAME: the first NAME of FILE's object (for a step's fields,
+# that of the next bucket).
+field() { grep "\"path\": \"$1\"" <<<"$json" | grep -o "\"$2\": [0-9.e+-]*" | head -1 | awk '{print $2}'; }
+for f in A B; do
+  [ -n "$(field $f p_exceed)" ] || it_fail "no forecast for $f"
+done
+[ "$(grep -o '"bucket_s": [0-9]*' <<<"$json")" = '"bucket_s": 1' ] || it_fail "bucket width"
+hist=$(field A history_buckets)
+[ "$hist" -ge 8 ] && [ "$hist" -le 30 ] || it_fail "A: history of $hist one-second buckets, expected 8..30"
+awk -v a="$(field A median)" -v b="$(field B median)" 'BEGIN { exit !(a >= 12 && b <= 4) }' ||
+  it_fail "median of the next bucket: A $(field A median), B $(field B median)"
+awk -v a="$(field A lo80)" -v b="$(field B hi80)" 'BEGIN { exit !(a > b) }' ||
+  it_fail "80% intervals overlap: A from $(field A lo80), B up to $(field B hi80)"
+awk -v p="$(field A p_exceed)" 'BEGIN { exit !(p >= 0.8) }' || it_fail "A: P(> 10) = $(field A p_exceed), expected >= 0.8"
+awk -v p="$(field B p_exceed)" 'BEGIN { exit !(p < 0.2) }' || it_fail "B: P(> 10) = $(field B p_exceed), expected < 0.2"
+grep -q '"path": "A".*"shadow": true' <<<"$json" || it_fail "A not marked for a shadow"
+grep -q '"path": "B".*"shadow": false' <<<"$json" || it_fail "B marked for a shadow"
+# Most likely overload first.
+[ "$(grep -o '"path": "[AB]"' <<<"$json" | head -1)" = '"path": "A"' ] || it_fail "A is not listed first"
+
+table=$("$ctl" forecast "${opts[@]}") || it_fail "forecast table failed"
+echo "$table"
+grep -Eq ' yes +A$' <<<"$table" || it_fail "table: A not marked yes"
+grep -Eq ' no +B$' <<<"$table" || it_fail "table: B not marked no"
+one=$("$ctl" forecast "$mnt/A" "${opts[@]:1}") || it_fail "forecast of one file failed"
+echo "$one"
+[ "$(grep -c '^20[0-9-]* [0-9:]* ' <<<"$one")" = 3 ] || it_fail "one file: expected 3 step rows"
+grep -q 'shadow it' <<<"$one" || it_fail "one file: no decision line"
+"$ctl" forecast "${opts[@]}" --by opens --json | grep -q '"demand": "opens"' || it_fail "--by opens"
+
+kill $loader; wait $loader 2>/dev/null
+it_umount "$mnt"
+# A stopped mount: the store alone.
+"$ctl" forecast --state "$state" --bucket 1s --history 1h --json | grep -q '"path": "A"' ||
+  it_fail "no forecast from the stopped mount's store"
+
+# Bad input: usage errors exit 2, missing data exits 1, one line each.
+for bad in "--horizon 0" "--horizon 9" "--window 4" "--threshold 1.5" "--capacity -1" \
+           "--bucket 1x" "--season 49" "--by nope" "-n 0" "A B"; do
+  out=$("$ctl" forecast --state "$state" --bucket 1s --horizon 3 $bad 2>&1 >/dev/null); rc=$?
+  [ "$rc" = 2 ] || it_fail "'$bad': exit status $rc, expected 2"
+  [ -n "$out" ] || it_fail "'$bad': no message"
+done
+"$ctl" forecast --state "$state" --bucket 1s nope >/dev/null 2>&1; rc=$?
+[ "$rc" = 1 ] || it_fail "unknown file: exit status $rc, expected 1"
+"$ctl" forecast --state "$backing" >/dev/null 2>&1; rc=$?
+[ "$rc" = 1 ] || it_fail "not a store: exit status $rc, expected 1"
+echo "PASS ctl_forecast"

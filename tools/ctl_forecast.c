@@ -1,0 +1,453 @@
+/* shadowctl forecast: what the predictor expects of the busiest files of a
+ * mount (or of one file), from the mount's series store (running or
+ * stopped): per horizon step the median demand and its 80% / 95% intervals,
+ * and P(demand > capacity at some step of the window), with the decision the
+ * trigger's threshold gives.
+ *
+ * The recorded buckets are summed into forecast buckets (--bucket, default
+ * 1 h, a multiple of the store tier's width); each file's series starts at
+ * its first recorded bucket and ends where the store's record ends (the last
+ * host bucket: for a stopped mount, when it stopped), so that time without a
+ * mount does not read as time without demand. Models are built from that
+ * history (predictor/history.h); the calibration is shared by the files
+ * shown. Capacity: --capacity, else the 99th percentile of the file's own
+ * history (the evaluation protocol's rule). */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <uuid/uuid.h>
+
+#include "predictor/forecast.h"
+#include "predictor/history.h"
+#include "tools/ctl.h"
+#include "tools/ctl_store.h"
+
+static const char usage[] =
+	"usage: shadowctl forecast [PATH|MOUNTPOINT] [--state DIR|MOUNTPOINT] [--bucket DUR]\n"
+	"                          [--season N] [--history DUR] [--horizon N] [--window N]\n"
+	"                          [--capacity N] [--threshold P] [--by reads|bytes|opens|events]\n"
+	"                          [-n N] [--json]\n"
+	"  PATH: one file (per-step table); a mountpoint or no PATH: the -n busiest files\n";
+
+struct fc_opts {
+	int64_t bucket, history;
+	long season; /* -1: derived from the bucket */
+	long horizon, window, n;
+	double capacity; /* < 0: per-file 99th percentile */
+	double threshold;
+	enum pred_top_order by;
+	bool json;
+};
+
+/* One file's history and forecast. */
+struct fc_file {
+	uint8_t id[PRED_ID_LEN];
+	char *path;
+	double *y;
+	size_t n;
+	int64_t first; /* forecast-bucket index of y[0] */
+	double capacity;
+	struct pred_model model;
+	struct pred_forecast fc;
+};
+
+static const char *demand_name(enum pred_top_order by)
+{
+	static const char *const names[] = {"reads", "read_bytes", "opens", "events"};
+	return names[by];
+}
+
+static int parse_long_arg(const char *what, const char *s, long lo, long hi, long *ret)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi) {
+		fprintf(stderr, "shadowctl forecast: bad %s '%s' (%ld..%ld)\n", what, s, lo, hi);
+		return -1;
+	}
+	*ret = v;
+	return 0;
+}
+
+static int parse_double_arg(const char *what, const char *s, double lo, double hi, double *ret)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi) {
+		fprintf(stderr, "shadowctl forecast: bad %s '%s' (%g..%g)\n", what, s, lo, hi);
+		return -1;
+	}
+	*ret = v;
+	return 0;
+}
+
+static int parse_opts(int argc, char **argv, struct fc_opts *o, const char **state,
+		      const char **path)
+{
+	static const struct option opts[] = {
+		{"state", required_argument, NULL, 's'},   {"bucket", required_argument, NULL, 'b'},
+		{"season", required_argument, NULL, 'm'},  {"history", required_argument, NULL, 'H'},
+		{"horizon", required_argument, NULL, 'z'}, {"window", required_argument, NULL, 'w'},
+		{"capacity", required_argument, NULL, 'c'}, {"threshold", required_argument, NULL, 't'},
+		{"by", required_argument, NULL, 'y'},      {"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+	*o = (struct fc_opts){.bucket = 3600, .history = 14 * 86400, .season = -1, .horizon = 6,
+			      .window = -1, .n = 10, .capacity = -1, .threshold = 0.8,
+			      .by = PRED_TOP_READS};
+	*state = *path = NULL;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': *state = optarg; break;
+		case 'b':
+		case 'H':
+			if (ctl_parse_duration(optarg, c == 'b' ? &o->bucket : &o->history)) {
+				fprintf(stderr, "shadowctl forecast: bad --%s '%s' (e.g. 90s, 15m, 1h, 14d)\n",
+					c == 'b' ? "bucket" : "history", optarg);
+				return 2;
+			}
+			break;
+		case 'm':
+			if (parse_long_arg("--season", optarg, 0, PRED_MAX_SEASON, &o->season))
+				return 2;
+			break;
+		case 'z':
+			if (parse_long_arg("--horizon", optarg, 1, PRED_MAX_H, &o->horizon))
+				return 2;
+			break;
+		case 'w':
+			if (parse_long_arg("--window", optarg, 1, PRED_MAX_H, &o->window))
+				return 2;
+			break;
+		case 'n':
+			if (parse_long_arg("-n", optarg, 1, 100000, &o->n))
+				return 2;
+			break;
+		case 'c':
+			if (parse_double_arg("--capacity", optarg, 0, 1e15, &o->capacity))
+				return 2;
+			break;
+		case 't':
+			if (parse_double_arg("--threshold", optarg, 0, 1, &o->threshold))
+				return 2;
+			break;
+		case 'y':
+			if (ctl_parse_demand(optarg, &o->by)) {
+				fprintf(stderr, "shadowctl forecast: bad --by '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'j': o->json = true; break;
+		case 'h': fputs(usage, stdout); return 1;
+		default: fputs(usage, stderr); return 2;
+		}
+	}
+	if (optind < argc)
+		*path = argv[optind++];
+	if (optind < argc) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	if (o->window < 0)
+		o->window = o->horizon;
+	if (o->window > o->horizon) {
+		fprintf(stderr, "shadowctl forecast: --window %ld is longer than --horizon %ld\n",
+			o->window, o->horizon);
+		return 2;
+	}
+	if (o->bucket < 1 || o->history < o->bucket) {
+		fprintf(stderr, "shadowctl forecast: --history must cover at least one --bucket\n");
+		return 2;
+	}
+	if (o->season < 0) /* daily when a day is 2..PRED_MAX_SEASON buckets */
+		o->season = 86400 % o->bucket == 0 && 86400 / o->bucket >= 2 &&
+				    86400 / o->bucket <= PRED_MAX_SEASON
+			    ? 86400 / o->bucket
+			    : 0;
+	return 0;
+}
+
+/* The finest tier whose buckets divide the forecast bucket and whose
+ * retention covers the history (else the coarsest that divides it). */
+static int pick_tier(const struct pred_store_tiers *t, int64_t bucket, int64_t history)
+{
+	int best = -1;
+	for (unsigned k = 0; k < t->n; k++) {
+		if (bucket % t->width_s[k])
+			continue;
+		if (t->keep_s[k] >= history)
+			return (int)k;
+		best = (int)k;
+	}
+	return best;
+}
+
+/* End of the store's record in this tier: the end of its last host bucket
+ * (written every bucket, busy or not), or now when there is none. */
+static int64_t record_end(struct pred_store *st, int tier, int64_t from, int64_t now)
+{
+	struct pred_host_bucket *hb = NULL;
+	size_t hn = 0;
+	int64_t end = 0;
+	if (pred_store_host_series(st, tier, from, INT64_MAX, &hb, &hn) == 0)
+		for (size_t i = 0; i < hn; i++)
+			if (hb[i].start + (int64_t)hb[i].width > end)
+				end = hb[i].start + (int64_t)hb[i].width;
+	pred_host_buckets_free(hb, hn);
+	return end ? (end < now ? end : now) : now;
+}
+
+/* Sums the file's recorded buckets into forecast buckets [first, end_idx). */
+static int load_series(struct pred_store *st, int tier, const struct fc_opts *o, int64_t from,
+		       int64_t end_idx, struct fc_file *f)
+{
+	struct pred_file_bucket *b = NULL;
+	size_t n = 0;
+	int rc = pred_store_file_series(st, f->id, tier, from, end_idx * o->bucket, &b, &n);
+	if (rc)
+		return rc;
+	f->n = 0;
+	if (n) {
+		f->first = b[0].start / o->bucket;
+		if (end_idx > f->first) {
+			f->n = (size_t)(end_idx - f->first);
+			f->y = calloc(f->n, sizeof(*f->y));
+			if (!f->y)
+				rc = -ENOMEM;
+		}
+		if (!f->path && b[n - 1].path && !(f->path = strdup(b[n - 1].path)))
+			rc = -ENOMEM;
+	}
+	for (size_t i = 0; !rc && f->y && i < n; i++) {
+		int64_t k = b[i].start / o->bucket - f->first;
+		if (k >= 0 && (size_t)k < f->n)
+			f->y[k] += ctl_demand_of(o->by, &b[i].c);
+	}
+	pred_file_buckets_free(b, n);
+	return rc;
+}
+
+static void print_step_table(const struct fc_opts *o, const struct fc_file *f, int64_t end_idx)
+{
+	printf("%-22s %12s %25s %25s %9s\n", "BUCKET (UTC)", "MEDIAN", "80%", "95%", "P(>CAP)");
+	for (long h = 0; h < o->horizon; h++) {
+		char when[32], i80[64], i95[64];
+		time_t t = (time_t)((end_idx + h) * o->bucket);
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+		snprintf(i80, sizeof(i80), "[%.0f, %.0f]", f->fc.lo[0][h], f->fc.hi[0][h]);
+		snprintf(i95, sizeof(i95), "[%.0f, %.0f]", f->fc.lo[1][h], f->fc.hi[1][h]);
+		printf("%-22s %12.0f %25s %25s %9.3f\n", when, f->fc.point[h], i80, i95,
+		       f->fc.p_step[h]);
+	}
+}
+
+static void print_table(const struct fc_opts *o, const struct pred_location *loc,
+			struct fc_file *const *files, size_t nf, int64_t end_idx, bool one)
+{
+	printf("store %s: %s per %llds bucket, season %ld, horizon %ld, window %ld, "
+	       "threshold %.2f\n",
+	       loc->state_dir, demand_name(o->by), (long long)o->bucket, o->season, o->horizon,
+	       o->window, o->threshold);
+	if (one) {
+		const struct fc_file *f = files[0];
+		char ids[37];
+		uuid_unparse_lower(f->id, ids);
+		printf("%s  id %s  history %zu buckets, last %.0f, capacity %.0f%s\n\n",
+		       f->path ? f->path : loc->rel, ids, f->n, f->n ? f->y[f->n - 1] : 0.0,
+		       f->capacity, o->capacity < 0 ? " (p99 of its history)" : "");
+		print_step_table(o, f, end_idx);
+		printf("\nP(%s > %.0f in a bucket of the next %ld) = %.3f: %s\n", demand_name(o->by),
+		       f->capacity, o->window, f->fc.p_exceed,
+		       f->fc.p_exceed >= o->threshold ? "shadow it (at or above the threshold)"
+						      : "no shadow (below the threshold)");
+		return;
+	}
+	printf("%4s %8s %10s %9s %21s %10s %8s %6s  %s\n", "#", "HISTORY", "LAST", "CAPACITY",
+	       "NEXT (80%)", "PEAK95", "P(>CAP)", "SHADOW", "PATH");
+	for (size_t i = 0; i < nf; i++) {
+		const struct fc_file *f = files[i];
+		double peak = 0.0;
+		for (long h = 0; h < o->window; h++)
+			peak = f->fc.hi[1][h] > peak ? f->fc.hi[1][h] : peak;
+		char next[64];
+		snprintf(next, sizeof(next), "%.0f [%.0f, %.0f]", f->fc.point[0], f->fc.lo[0][0],
+			 f->fc.hi[0][0]);
+		printf("%4zu %8zu %10.0f %9.0f %21s %10.0f %8.3f %6s  %s\n", i + 1, f->n,
+		       f->y[f->n - 1], f->capacity, next, peak, f->fc.p_exceed,
+		       f->fc.p_exceed >= o->threshold ? "yes" : "no", f->path ? f->path : "?");
+	}
+	if (!nf)
+		printf("(no recorded demand in the history window)\n");
+}
+
+static void print_json(const struct fc_opts *o, const struct pred_location *loc,
+		       struct fc_file *const *files, size_t nf, int64_t end_idx)
+{
+	printf("{\"state\": ");
+	ctl_json_string(stdout, loc->state_dir);
+	printf(", \"demand\": \"%s\", \"bucket_s\": %lld, \"season\": %ld, \"horizon\": %ld, "
+	       "\"window\": %ld, \"threshold\": %.3f, \"next_bucket_start\": %lld, \"files\": [",
+	       demand_name(o->by), (long long)o->bucket, o->season, o->horizon, o->window,
+	       o->threshold, (long long)(end_idx * o->bucket));
+	for (size_t i = 0; i < nf; i++) {
+		const struct fc_file *f = files[i];
+		char ids[37];
+		uuid_unparse_lower(f->id, ids);
+		printf("%s\n  {\"path\": ", i ? "," : "");
+		ctl_json_string(stdout, f->path ? f->path : "");
+		printf(", \"id\": \"%s\", \"history_buckets\": %zu, \"last\": %.17g, "
+		       "\"capacity\": %.17g, \"capacity_source\": \"%s\", \"p_exceed\": %.6f, "
+		       "\"shadow\": %s, \"steps\": [",
+		       ids, f->n, f->n ? f->y[f->n - 1] : 0.0, f->capacity,
+		       o->capacity < 0 ? "p99" : "option", f->fc.p_exceed,
+		       f->fc.p_exceed >= o->threshold ? "true" : "false");
+		for (long h = 0; h < o->horizon; h++)
+			printf("%s{\"start\": %lld, \"median\": %.6g, \"lo80\": %.6g, \"hi80\": %.6g, "
+			       "\"lo95\": %.6g, \"hi95\": %.6g, \"p_over\": %.6f}",
+			       h ? ", " : "", (long long)((end_idx + h) * o->bucket), f->fc.point[h],
+			       f->fc.lo[0][h], f->fc.hi[0][h], f->fc.lo[1][h], f->fc.hi[1][h],
+			       f->fc.p_step[h]);
+		printf("]}");
+	}
+	printf("%s]}\n", nf ? "\n" : "");
+}
+
+/* Most likely overload first; ties keep the order of demand. */
+static int by_probability(const void *a, const void *b)
+{
+	const struct fc_file *x = *(struct fc_file *const *)a, *y = *(struct fc_file *const *)b;
+	if (x->fc.p_exceed != y->fc.p_exceed)
+		return x->fc.p_exceed < y->fc.p_exceed ? 1 : -1;
+	return (x > y) - (x < y);
+}
+
+static void files_free(struct fc_file *files, size_t n)
+{
+	for (size_t i = 0; files && i < n; i++) {
+		free(files[i].path);
+		free(files[i].y);
+	}
+	free(files);
+}
+
+int ctl_forecast_main(int argc, char **argv)
+{
+	struct fc_opts o;
+	const char *state, *path;
+	int prc = parse_opts(argc, argv, &o, &state, &path);
+	if (prc)
+		return prc == 1 ? 0 : prc;
+
+	struct pred_location loc;
+	struct pred_store *st = NULL;
+	if (path ? ctl_store_open_for_path(state, path, &loc, &st) : ctl_store_open(state, NULL, &loc, &st))
+		return 1;
+	bool one = loc.rel[0] != '\0';
+	int rc = 1;
+	struct fc_file *files = NULL, **shown = NULL;
+	size_t nf = 0, nshown = 0;
+	struct pred_calib *calib = NULL;
+	struct pred_top_entry *top = NULL;
+	size_t ntop = 0;
+
+	int tier = pick_tier(pred_store_get_tiers(st), o.bucket, o.history);
+	if (tier < 0) {
+		fprintf(stderr, "shadowctl forecast: --bucket %llds is not a multiple of any of the "
+				"store's bucket widths (the finest is %us)\n",
+			(long long)o.bucket, pred_store_get_tiers(st)->width_s[0]);
+		goto out;
+	}
+	int64_t now = time(NULL), from = now - o.history;
+	int64_t end_idx = record_end(st, tier, from, now) / o.bucket;
+
+	if (one) {
+		files = calloc(1, sizeof(*files));
+		if (!files)
+			goto oom;
+		if (ctl_store_file_id(&loc, st, files[0].id)) {
+			fprintf(stderr, "shadowctl forecast: no recorded data for '%s' in %s\n", loc.rel,
+				loc.state_dir);
+			goto out;
+		}
+		nf = 1;
+	} else {
+		if (pred_store_top(st, tier, from, INT64_MAX, (size_t)o.n, o.by, &top, &ntop)) {
+			fprintf(stderr, "shadowctl forecast: %s\n", pred_store_errmsg(st));
+			goto out;
+		}
+		files = calloc(ntop ? ntop : 1, sizeof(*files));
+		if (!files)
+			goto oom;
+		for (; nf < ntop; nf++) {
+			memcpy(files[nf].id, top[nf].id, PRED_ID_LEN);
+			files[nf].path = top[nf].path; /* moved */
+			top[nf].path = NULL;
+		}
+	}
+	shown = calloc(nf ? nf : 1, sizeof(*shown));
+	calib = pred_calib_new(PRED_CALIB_DECAY);
+	if (!shown || !calib)
+		goto oom;
+	for (size_t i = 0; i < nf; i++) {
+		struct fc_file *f = &files[i];
+		int lr = load_series(st, tier, &o, from, end_idx, f);
+		if (lr) {
+			fprintf(stderr, "shadowctl forecast: %s\n",
+				lr == -ENOMEM ? strerror(ENOMEM) : pred_store_errmsg(st));
+			goto out;
+		}
+		if (f->n == 0)
+			continue;
+		if (pred_model_from_history(&f->model, (unsigned)o.season, (unsigned)o.horizon, f->y,
+					    f->n, calib)) {
+			fprintf(stderr, "shadowctl forecast: cannot model %s\n", f->path ? f->path : "?");
+			goto out;
+		}
+		f->capacity = o.capacity >= 0 ? o.capacity
+					      : fmax(1.0, pred_history_quantile(f->y, f->n, 0.99));
+		shown[nshown++] = f;
+	}
+	if (one && nshown == 0) {
+		fprintf(stderr, "shadowctl forecast: no recorded data for '%s' in the last %llds\n",
+			loc.rel, (long long)o.history);
+		goto out;
+	}
+	pred_calib_refresh(calib);
+	struct pred_forecast_req req;
+	pred_forecast_req_default(&req);
+	req.horizon = (unsigned)o.horizon;
+	req.window = (unsigned)o.window;
+	req.bucket = (uint64_t)end_idx;
+	for (size_t i = 0; i < nshown; i++) {
+		req.capacity = shown[i]->capacity;
+		if (pred_forecast_compute(&shown[i]->model, calib, &req, &shown[i]->fc)) {
+			fprintf(stderr, "shadowctl forecast: bad forecast request\n");
+			goto out;
+		}
+	}
+	qsort(shown, nshown, sizeof(*shown), by_probability);
+	if (o.json)
+		print_json(&o, &loc, shown, nshown, end_idx);
+	else
+		print_table(&o, &loc, shown, nshown, end_idx, one);
+	rc = 0;
+	goto out;
+oom:
+	fprintf(stderr, "shadowctl forecast: %s\n", strerror(ENOMEM));
+out:
+	pred_top_entries_free(top, ntop);
+	files_free(files, nf);
+	free(shown);
+	pred_calib_free(calib);
+	pred_store_close(st);
+	return rc;
+}
