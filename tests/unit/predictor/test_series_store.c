@@ -342,6 +342,34 @@ static void test_reader_beside_writer(void **state)
 	tmpdir_remove(dir);
 }
 
+/* A reader learns the writer's tiers (a 10 s bucket is not read as the
+ * default 60 s), and a reader's explicit tiers win. */
+static void test_reader_learns_tiers(void **state)
+{
+	(void)state;
+	char *dir = tmpdir_make("tiers");
+	struct pred_store_tiers t;
+	assert_int_equal(pred_store_tiers_parse("10s:1h/5m:1d", &t), 0);
+	struct pred_store *w = open_rw(dir, &t);
+	struct pred_store *r = NULL;
+	char err[256];
+	assert_int_equal(pred_store_open(dir, NULL, true, &r, err, sizeof(err)), 0);
+	const struct pred_store_tiers *rt = pred_store_get_tiers(r);
+	assert_int_equal(rt->n, 2);
+	assert_int_equal(rt->width_s[0], 10);
+	assert_int_equal(rt->keep_s[0], 3600);
+	assert_int_equal(rt->width_s[1], 300);
+	assert_int_equal(rt->keep_s[1], 86400);
+	pred_store_close(r);
+	struct pred_store_tiers d;
+	pred_store_tiers_default(&d);
+	assert_int_equal(pred_store_open(dir, &d, true, &r, err, sizeof(err)), 0);
+	assert_int_equal(pred_store_get_tiers(r)->width_s[0], 60);
+	pred_store_close(r);
+	pred_store_close(w);
+	tmpdir_remove(dir);
+}
+
 #define CRASH_FILES 300
 
 static void crash_child(const char *dir, int fd)
@@ -457,6 +485,7 @@ int main(void)
 		cmocka_unit_test(test_schema_and_errors),
 		cmocka_unit_test(test_path_fallback),
 		cmocka_unit_test(test_reader_beside_writer),
+		cmocka_unit_test(test_reader_learns_tiers),
 		cmocka_unit_test(test_crash_consistency),
 		cmocka_unit_test(test_tiers_parse),
 	};
