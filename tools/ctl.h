@@ -20,5 +20,6 @@ int ctl_host_main(int argc, char **argv);
 int ctl_hosts_main(int argc, char **argv);
 int ctl_push_main(int argc, char **argv);
 int ctl_forecast_main(int argc, char **argv);
+int ctl_load_main(int argc, char **argv);
 
 #endif

@@ -6,7 +6,7 @@
 # threshold and B's below it, agree between the table, the one-file view
 # and --json, and read the store's real bucket width (1 s, not the default
 # 60 s); the stopped mount's store still gives a forecast; bad options exit
-# 2 and unknown files 1.
+# 2 and unknown files 1. shadowctl load shows the same run's host buckets.
 # usage: ctl_forecast.sh SHADOWFS SHADOWCTL
 . "$(dirname "$0")/lib.sh"
 shadowfs=$1 ctl=$2
@@ -61,6 +61,17 @@ echo "$one"
 [ "$(grep -c '^20[0-9-]* [0-9:]* ' <<<"$one")" = 3 ] || it_fail "one file: expected 3 step rows"
 grep -q 'shadow it' <<<"$one" || it_fail "one file: no decision line"
 "$ctl" forecast "${opts[@]}" --by opens --json | grep -q '"demand": "opens"' || it_fail "--by opens"
+
+# The host's buckets of the same run: 1 s wide, CPU in 0..100, requests seen
+# in flight, the backing disk listed.
+lj=$("$ctl" load "$mnt" --window 1h --json) || it_fail "shadowctl load failed"
+[ "$(grep -c '"width": 1,' <<<"$lj")" -ge 8 ] || it_fail "load: fewer than 8 one-second buckets"
+grep -o '"cpu_pct": [0-9.]*' <<<"$lj" | awk '{ if ($2 < 0 || $2 > 100) exit 1 }' || it_fail "load: CPU out of 0..100"
+grep -o '"inflight_max": [0-9]*' <<<"$lj" | awk '$2 >= 1 { found = 1 } END { exit !found }' ||
+  it_fail "load: no request ever in flight"
+grep -q '"disks": \[{"device": ' <<<"$lj" || it_fail "load: no disk"
+"$ctl" load "$mnt" | grep -q '^BUCKET (UTC)' || it_fail "load: no table"
+"$ctl" load "$mnt" --tier x >/dev/null 2>&1; [ $? = 2 ] || it_fail "load: bad --tier accepted"
 
 kill $loader; wait $loader 2>/dev/null
 it_umount "$mnt"

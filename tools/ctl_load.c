@@ -1,0 +1,160 @@
+/* shadowctl load: the origin host's load as the mount recorded it, one line
+ * per bucket (CPU, memory, disk I/O per backing device, network, requests
+ * in flight in the mount, events of untracked files), from the series store
+ * of a running or stopped mount. The rates are the bucket's totals divided
+ * by its width. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tools/ctl.h"
+#include "tools/ctl_store.h"
+
+static const char usage[] =
+	"usage: shadowctl load [MOUNTPOINT|--state DIR] [--window DUR] [--tier N] [--json]\n";
+
+/* The busiest disk of a bucket (most bytes moved), or NULL. */
+static const struct pred_disk_bucket *busiest_disk(const struct pred_host_bucket *h)
+{
+	const struct pred_disk_bucket *best = NULL;
+	for (size_t d = 0; d < h->ndisks; d++)
+		if (!best || h->disks[d].read_bytes + h->disks[d].write_bytes >
+				     best->read_bytes + best->write_bytes)
+			best = &h->disks[d];
+	return best;
+}
+
+static double per_s(uint64_t v, uint32_t width) { return width ? (double)v / width : 0.0; }
+
+static void print_table(const struct pred_location *loc, int tier, const struct pred_host_bucket *h,
+			size_t n)
+{
+	printf("store %s, tier %d\n", loc->state_dir, tier);
+	printf("%-20s %6s %6s %9s %21s %17s %8s %8s\n", "BUCKET (UTC)", "WIDTH", "CPU", "MEM_USED",
+	       "DISK (busiest) R/W", "NET RX/TX", "INFLIGHT", "TAIL_EV");
+	for (size_t i = 0; i < n; i++) {
+		char when[32], mem[32], disk[64], net[64], a[32], b[32];
+		time_t t = (time_t)h[i].start;
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+		uint64_t used = h[i].mem_total_kb > h[i].mem_avail_kb
+					? h[i].mem_total_kb - h[i].mem_avail_kb
+					: 0;
+		ctl_human_bytes(used * 1024, mem, sizeof(mem));
+		const struct pred_disk_bucket *d = busiest_disk(&h[i]);
+		if (d)
+			snprintf(disk, sizeof(disk), "%s %s/s %s/s", d->device,
+				 ctl_human_bytes((uint64_t)per_s(d->read_bytes, h[i].width), a, sizeof(a)),
+				 ctl_human_bytes((uint64_t)per_s(d->write_bytes, h[i].width), b, sizeof(b)));
+		else
+			snprintf(disk, sizeof(disk), "-");
+		snprintf(net, sizeof(net), "%s/%s",
+			 ctl_human_bytes((uint64_t)per_s(h[i].net_rx_bytes, h[i].width), a, sizeof(a)),
+			 ctl_human_bytes((uint64_t)per_s(h[i].net_tx_bytes, h[i].width), b, sizeof(b)));
+		printf("%-20s %5us %5.1f%% %9s %21s %17s %3u/%-4.2f %8llu\n", when, h[i].width,
+		       h[i].cpu_pct, mem, disk, net, h[i].inflight_max, h[i].inflight_avg,
+		       (unsigned long long)h[i].tail_events);
+	}
+	if (!n)
+		printf("(no buckets in this window)\n");
+}
+
+static void print_json(const struct pred_location *loc, int tier, const struct pred_host_bucket *h,
+		       size_t n)
+{
+	printf("{\"state\": ");
+	ctl_json_string(stdout, loc->state_dir);
+	printf(", \"tier\": %d, \"buckets\": [", tier);
+	for (size_t i = 0; i < n; i++) {
+		printf("%s\n  {\"start\": %lld, \"width\": %u, \"cpu_pct\": %.2f, \"mem_total_kb\": %llu, "
+		       "\"mem_avail_kb\": %llu, \"net_rx_bytes\": %llu, \"net_tx_bytes\": %llu, "
+		       "\"inflight_max\": %u, \"inflight_avg\": %.3f, \"tail_events\": %llu, \"disks\": [",
+		       i ? "," : "", (long long)h[i].start, h[i].width, h[i].cpu_pct,
+		       (unsigned long long)h[i].mem_total_kb, (unsigned long long)h[i].mem_avail_kb,
+		       (unsigned long long)h[i].net_rx_bytes, (unsigned long long)h[i].net_tx_bytes,
+		       h[i].inflight_max, h[i].inflight_avg, (unsigned long long)h[i].tail_events);
+		for (size_t d = 0; d < h[i].ndisks; d++) {
+			const struct pred_disk_bucket *k = &h[i].disks[d];
+			printf("%s{\"device\": ", d ? ", " : "");
+			ctl_json_string(stdout, k->device);
+			printf(", \"reads\": %llu, \"read_bytes\": %llu, \"writes\": %llu, "
+			       "\"write_bytes\": %llu, \"io_ms\": %llu}",
+			       (unsigned long long)k->reads, (unsigned long long)k->read_bytes,
+			       (unsigned long long)k->writes, (unsigned long long)k->write_bytes,
+			       (unsigned long long)k->io_ms);
+		}
+		printf("]}");
+	}
+	printf("%s]}\n", n ? "\n" : "");
+}
+
+int ctl_load_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"state", required_argument, NULL, 's'}, {"window", required_argument, NULL, 'w'},
+		{"tier", required_argument, NULL, 't'},  {"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
+	const char *state = NULL;
+	int64_t window = 3600;
+	int tier = PRED_TIER_AUTO;
+	bool json = false;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		char *end;
+		switch (c) {
+		case 's': state = optarg; break;
+		case 'w':
+			if (ctl_parse_duration(optarg, &window)) {
+				fprintf(stderr, "shadowctl load: bad --window '%s' (e.g. 90s, 15m, 2h, 3d)\n", optarg);
+				return 2;
+			}
+			break;
+		case 't':
+			tier = (int)strtol(optarg, &end, 10);
+			if (*end || end == optarg || tier < 0 || tier >= PRED_STORE_MAX_TIERS) {
+				fprintf(stderr, "shadowctl load: bad --tier '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'j': json = true; break;
+		case 'h': fputs(usage, stdout); return 0;
+		default: fputs(usage, stderr); return 2;
+		}
+	}
+	const char *path = optind < argc ? argv[optind++] : NULL;
+	if (optind < argc || (state && path)) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	struct pred_location loc;
+	struct pred_store *st = NULL;
+	if (ctl_store_open(state, path, &loc, &st))
+		return 1;
+	int rc = 1;
+	int64_t now = time(NULL);
+	if (tier == PRED_TIER_AUTO)
+		tier = pred_store_pick_tier(st, now - window, now);
+	if (tier >= (int)pred_store_get_tiers(st)->n) {
+		fprintf(stderr, "shadowctl load: the store has %u tiers\n", pred_store_get_tiers(st)->n);
+		goto out;
+	}
+	struct pred_host_bucket *h = NULL;
+	size_t n = 0;
+	if (pred_store_host_series(st, tier, now - window, INT64_MAX, &h, &n)) {
+		fprintf(stderr, "shadowctl load: %s\n", pred_store_errmsg(st));
+		goto out;
+	}
+	if (json)
+		print_json(&loc, tier, h, n);
+	else
+		print_table(&loc, tier, h, n);
+	pred_host_buckets_free(h, n);
+	rc = 0;
+out:
+	pred_store_close(st);
+	return rc;
+}
