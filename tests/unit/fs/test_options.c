@@ -102,6 +102,52 @@ static void test_own_options(void **state)
 	done(&p);
 }
 
+/* passthrough is off by default; on, it turns the default writeback cache
+ * off (the kernel refuses the two together), and an explicit writeback with
+ * it, in either order, is an error naming both; no_writeback then
+ * passthrough is fine. */
+static void test_passthrough(void **state)
+{
+	(void)state;
+	struct parsed p;
+	const char *def[] = {"shadowfs", "/b", "/m"};
+	parse(&p, 3, def);
+	assert_int_equal(p.ret, 0);
+	assert_false(p.o.passthrough);
+	done(&p);
+
+	const char *on[] = {"shadowfs", "/b", "/m", "-o", "passthrough"};
+	parse(&p, 5, on);
+	assert_int_equal(p.ret, 0);
+	assert_true(p.o.passthrough);
+	assert_false(p.o.writeback);
+	done(&p);
+
+	const char *bad[][5] = {
+		{"shadowfs", "/b", "/m", "-o", "passthrough,writeback"},
+		{"shadowfs", "/b", "/m", "-o", "writeback_cache,passthrough"},
+	};
+	for (size_t k = 0; k < 2; k++) {
+		parse(&p, 5, bad[k]);
+		assert_int_equal(p.ret, -EINVAL);
+		assert_non_null(strstr(p.err, "passthrough and writeback cannot be combined"));
+		done(&p);
+	}
+
+	const char *ok[] = {"shadowfs", "/b", "/m", "-o", "writeback,no_writeback,passthrough"};
+	parse(&p, 5, ok);
+	assert_int_equal(p.ret, 0);
+	assert_true(p.o.passthrough);
+	assert_false(p.o.writeback);
+	done(&p);
+
+	const char *off[] = {"shadowfs", "/b", "/m", "-o", "passthrough,no_passthrough"};
+	parse(&p, 5, off);
+	assert_int_equal(p.ret, 0);
+	assert_false(p.o.passthrough);
+	done(&p);
+}
+
 /* -d implies foreground and passes debug on to libfuse. */
 static void test_debug(void **state)
 {
@@ -306,6 +352,7 @@ int main(void)
 		cmocka_unit_test(test_passed_on_and_dropped),
 		cmocka_unit_test(test_no_default_permissions),
 		cmocka_unit_test(test_kernel_checks_wanted),
+		cmocka_unit_test(test_passthrough),
 		cmocka_unit_test(test_bad_options),
 		cmocka_unit_test(test_bad_arguments),
 		cmocka_unit_test(test_state),
