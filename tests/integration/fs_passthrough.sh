@@ -14,25 +14,13 @@ shadowfs=$1
 backing=$(it_tmpdir backing)
 mnt=$(it_tmpdir mnt)
 log=$IT_ROOT/log
-out=$IT_ROOT/stderr
 
-# expect_error DESC PATTERN ARGS...: shadowfs ARGS fails with one line matching PATTERN.
-expect_error() {
-  local desc=$1 pattern=$2; shift 2
-  timeout 10 "$@" 2>"$out" >/dev/null
-  local rc=$?
-  [ "$rc" -eq 1 ] || it_fail "$desc: exit status $rc, expected 1 ($(cat "$out"))"
-  [ "$(wc -l < "$out")" -eq 1 ] || it_fail "$desc: expected one line, got: $(cat "$out")"
-  grep -q -- "$pattern" "$out" || it_fail "$desc: message '$(cat "$out")' lacks '$pattern'"
-  mountpoint -q "$mnt" && it_fail "$desc: left a mount behind"
-  echo "ok $desc: $(cat "$out")"
-}
-expect_error "passthrough with writeback" "passthrough and writeback cannot be combined" \
+fs_expect_error "$mnt" "passthrough with writeback" "passthrough and writeback cannot be combined" \
   "$shadowfs" "$backing" "$mnt" -f -o passthrough,writeback
-expect_error "writeback with passthrough" "passthrough and writeback cannot be combined" \
+fs_expect_error "$mnt" "writeback with passthrough" "passthrough and writeback cannot be combined" \
   "$shadowfs" "$backing" "$mnt" -f -o writeback_cache,passthrough
 # Without CAP_SYS_ADMIN (dropped from the bounding set: root keeps the rest).
-expect_error "passthrough without CAP_SYS_ADMIN" "needs CAP_SYS_ADMIN" \
+fs_expect_error "$mnt" "passthrough without CAP_SYS_ADMIN" "needs CAP_SYS_ADMIN" \
   setpriv --bounding-set -sys_admin "$shadowfs" "$backing" "$mnt" -f -o passthrough
 
 # Mounted with -d (the request log), recording on as by default.

@@ -109,43 +109,31 @@ static void test_own_options(void **state)
 static void test_passthrough(void **state)
 {
 	(void)state;
-	struct parsed p;
-	const char *def[] = {"shadowfs", "/b", "/m"};
-	parse(&p, 3, def);
-	assert_int_equal(p.ret, 0);
-	assert_false(p.o.passthrough);
-	done(&p);
-
-	const char *on[] = {"shadowfs", "/b", "/m", "-o", "passthrough"};
-	parse(&p, 5, on);
-	assert_int_equal(p.ret, 0);
-	assert_true(p.o.passthrough);
-	assert_false(p.o.writeback);
-	done(&p);
-
-	const char *bad[][5] = {
-		{"shadowfs", "/b", "/m", "-o", "passthrough,writeback"},
-		{"shadowfs", "/b", "/m", "-o", "writeback_cache,passthrough"},
+	static const struct {
+		const char *opts;
+		int ret;
+		bool passthrough, writeback;
+	} cases[] = {
+		{"rw", 0, false, true},
+		{"passthrough", 0, true, false},
+		{"passthrough,writeback", -EINVAL, false, false},
+		{"writeback_cache,passthrough", -EINVAL, false, false},
+		{"writeback,no_writeback,passthrough", 0, true, false},
+		{"passthrough,no_passthrough", 0, false, true},
 	};
-	for (size_t k = 0; k < 2; k++) {
-		parse(&p, 5, bad[k]);
-		assert_int_equal(p.ret, -EINVAL);
-		assert_non_null(strstr(p.err, "passthrough and writeback cannot be combined"));
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		struct parsed p;
+		const char *argv[] = {"shadowfs", "/b", "/m", "-o", cases[k].opts};
+		parse(&p, 5, argv);
+		assert_int_equal(p.ret, cases[k].ret);
+		if (p.ret == 0) {
+			assert_int_equal(p.o.passthrough, cases[k].passthrough);
+			assert_int_equal(p.o.writeback, cases[k].writeback);
+		} else {
+			assert_non_null(strstr(p.err, "passthrough and writeback cannot be combined"));
+		}
 		done(&p);
 	}
-
-	const char *ok[] = {"shadowfs", "/b", "/m", "-o", "writeback,no_writeback,passthrough"};
-	parse(&p, 5, ok);
-	assert_int_equal(p.ret, 0);
-	assert_true(p.o.passthrough);
-	assert_false(p.o.writeback);
-	done(&p);
-
-	const char *off[] = {"shadowfs", "/b", "/m", "-o", "passthrough,no_passthrough"};
-	parse(&p, 5, off);
-	assert_int_equal(p.ret, 0);
-	assert_false(p.o.passthrough);
-	done(&p);
 }
 
 /* -d implies foreground and passes debug on to libfuse. */
