@@ -6,11 +6,12 @@
 # or WRITE request for them (its -d log); every backing id is registered
 # without a fallback. Bad combinations fail at start with one line. The
 # documented divergence (F_SETFL cannot turn O_APPEND off) is checked, so
-# that a kernel that fixes it shows up here.
-# usage: fs_passthrough.sh SHADOWFS
+# that a kernel that fixes it shows up here. The recorder counts the opens
+# of passthrough files and none of their reads (shadowctl stats).
+# usage: fs_passthrough.sh SHADOWFS SHADOWCTL
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fs_lib.sh"
-shadowfs=$1
+shadowfs=$1 ctl=$2
 backing=$(it_tmpdir backing)
 mnt=$(it_tmpdir mnt)
 log=$IT_ROOT/log
@@ -127,4 +128,24 @@ rw=$(grep -c "opcode: READ \|opcode: WRITE " "$log")
 grep -q "passthrough: [1-9][0-9]* opens, 0 served through the daemon" "$log" \
   || it_fail "backing ids: $(grep "passthrough:" "$log")"
 echo "ok $opens OPEN/CREATE requests, no READ or WRITE: $(grep -o "passthrough: .*" "$log")"
+
+# Recording: 3 opens and reads of R, 1 open and write of W (existing files:
+# a file made by CREATE is named only by a later open, read or write), in
+# 3 s buckets: once the buckets are written, the opens are there, no read
+# or write.
+state=$(it_tmpdir state)
+head -c 65536 /dev/urandom >"$backing/R"
+: >"$backing/W"
+it_mount "$shadowfs" "$backing" "$mnt" "passthrough,state=$state,bucket=3"
+for _ in 1 2 3; do cmp "$mnt/R" "$backing/R" || it_fail "read R"; done
+printf 'w' >"$mnt/W"
+sleep 4.5 # the buckets close 3 s after they began, plus the grace
+for f in R:3 W:1; do
+  json=$("$ctl" stats "$mnt/${f%:*}" --json) || it_fail "shadowctl stats ${f%:*}"
+  total=$(grep -o '"total": {[^}]*}' <<<"$json")
+  grep -q "\"opens\": ${f#*:}, \"reads\": 0, \"read_bytes\": 0, \"writes\": 0, \"written_bytes\": 0" <<<"$total" \
+    || it_fail "${f%:*}: recorded $total, expected ${f#*:} opens and no reads or writes"
+  echo "ok recorded for ${f%:*}: $total"
+done
+fs_umount "$mnt"
 echo "PASS fs_passthrough"
