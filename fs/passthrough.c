@@ -4,6 +4,7 @@
 #include "fs/passthrough.h"
 
 #include <errno.h>
+#include <fcntl.h> /* splice */
 #include <linux/capability.h>
 #include <linux/magic.h>
 #include <stddef.h>
@@ -14,7 +15,6 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
-#include <fcntl.h>
 
 #include "common/log.h"
 #include "fs/fs.h"
@@ -78,9 +78,6 @@ _Static_assert(sizeof(struct pt_backing_map) == 16, "fuse_backing_map");
  * among them but sends reads and writes to us: we never set it. */
 #define PT_FOPEN_ALLOWED (PT_FOPEN_PARALLEL_DIRECT_WRITES | PT_FOPEN_NOFLUSH)
 
-#define OVERLAYFS_MAGIC 0x794c7630
-#define FUSE_MAGIC 0x65735546
-
 int fs_passthrough_preflight(struct fs_ctx *c, const char *backing, char *err, size_t len)
 {
 	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
@@ -99,7 +96,7 @@ int fs_passthrough_preflight(struct fs_ctx *c, const char *backing, char *err, s
 	struct statfs sf;
 	c->pt.max_stack_depth = 1;
 	if (statfs(backing, &sf) == 0 &&
-	    ((unsigned long)sf.f_type == OVERLAYFS_MAGIC || (unsigned long)sf.f_type == FUSE_MAGIC))
+	    (sf.f_type == OVERLAYFS_SUPER_MAGIC || sf.f_type == FUSE_SUPER_MAGIC))
 		c->pt.max_stack_depth = 2;
 	return 0;
 }
