@@ -17,6 +17,7 @@
 
 #include "fs/inode_table.h"
 #include "fs/options.h"
+#include "fs/passthrough.h"
 
 /* Links every open file and directory to its mount, so that handles the
  * kernel never released (unmounted while open) are freed at teardown. */
@@ -45,6 +46,7 @@ struct fs_ctx {
 	/* Access recorder (recorder.h), or NULL when recording is off. Set
 	 * before the session serves requests, stopped after it has ended. */
 	struct fs_recorder *recorder;
+	struct fs_passthrough pt;      /* kernel passthrough (-o passthrough) */
 };
 
 /* fi->fh of an open regular file. Freed by release. */
@@ -53,6 +55,8 @@ struct fs_file {
 	int fd;          /* backing fd; owned */
 	int flags;       /* open(2) flags the caller asked for */
 	bool direct;     /* O_DIRECT: replies bypass the page cache, I/O is aligned */
+	struct fs_inode *pt_inode; /* opened for kernel passthrough: holds a count
+	                              of the inode's backing id; else NULL */
 	void *ext;       /* for layers wrapped around the ops; NULL here */
 };
 

@@ -17,6 +17,10 @@ int fs_ctx_init(struct fs_ctx *c, const struct fs_options *opts, int root_fd)
 	c->negative_timeout = opts->negative_timeout;
 	pthread_mutex_init(&c->open_lock, NULL);
 	c->open_list.next = c->open_list.prev = &c->open_list;
+	c->pt.wanted = opts->passthrough;
+	c->pt.dev_fd = -1;
+	pthread_mutex_init(&c->pt.lock, NULL);
+	c->pt.ready = true;
 	return fs_inode_table_new(root_fd, opts->fd_cache, &c->inodes);
 }
 
@@ -78,6 +82,7 @@ void fs_ctx_destroy(struct fs_ctx *c)
 	if (!c)
 		return;
 	close_open_handles(c);
+	fs_passthrough_destroy(c);
 	fs_inode_table_free(c->inodes);
 	c->inodes = NULL;
 	if (c->proc_fd >= 0)

@@ -41,6 +41,10 @@ struct fs_inode {
 	struct file_handle *handle; /* NULL: fd is permanent */
 	/* The access recorder's naming stamp (fs_file_ref.named): atomic. */
 	uint32_t rec_named;
+	/* Kernel passthrough (fs/passthrough.c), under its lock: the backing
+	 * id registered for this inode (0: none) and the open files using it. */
+	int pt_backing_id;
+	uint32_t pt_opens;
 	/* Table lock. */
 	uint64_t nlookup;           /* kernel references (lookup count) */
 	uint32_t pins;              /* fs_inode_fd_get() without fs_inode_fd_put() */

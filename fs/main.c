@@ -196,6 +196,10 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	root_fd = -1; /* owned by the inode table now */
+	if (fs_passthrough_preflight(&ctx, opts.backing, err, sizeof(err)) < 0) {
+		sfs_error("%s", err);
+		goto out;
+	}
 	if (!fs_inode_table_uses_handles(ctx.inodes))
 		sfs_warn("%s: no file handles (filesystem support or CAP_DAC_READ_SEARCH "
 			 "missing): keeping one fd per inode",
@@ -220,6 +224,11 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	mounted = true;
+	res = fs_passthrough_install(&ctx, se);
+	if (res < 0) {
+		sfs_error("cannot set up passthrough on the FUSE session: %s", strerror(-res));
+		goto out;
+	}
 	if (fuse_daemonize(opts.foreground) != 0) {
 		sfs_error("cannot daemonize");
 		goto out;
@@ -237,9 +246,9 @@ int main(int argc, char **argv)
 		goto out;
 	if (hosts && start_hosts(hosts, &opts, state) < 0)
 		goto out;
-	sfs_debug("serving %s on %s: cache=%s writeback=%d threads=%u timeout=%g",
+	sfs_debug("serving %s on %s: cache=%s writeback=%d passthrough=%d threads=%u timeout=%g",
 		  opts.backing, opts.mountpoint, fs_cache_policy_name(opts.cache),
-		  opts.writeback, opts.max_threads, opts.timeout);
+		  opts.writeback, opts.passthrough, opts.max_threads, opts.timeout);
 	res = serve(se, &opts);
 	status = res >= 0 ? 0 : 1; /* > 0: stopped by that signal, cleanly */
 	if (res < 0)

@@ -60,6 +60,10 @@ void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 	want(conn, FUSE_CAP_DONT_MASK, true);
 	c->kernel_checks = c->posix_acl || o->default_permissions;
 
+	/* Kernel passthrough of open files: asked for in the INIT reply by
+	 * fs/passthrough.c (libfuse 3.14 cannot), never with writeback. */
+	fs_passthrough_init(c, conn);
+
 	conn->max_write = o->max_write;
 	if (o->max_read)
 		conn->max_read = o->max_read;

@@ -8,7 +8,11 @@
  * fd); otherwise cache=always sets keep_cache so the page cache survives
  * close/open. With the writeback cache the kernel may read pages of a file
  * opened write-only and keeps file positions itself, so O_WRONLY becomes
- * O_RDWR and O_APPEND is dropped (as passthrough_hp does). */
+ * O_RDWR and O_APPEND is dropped (as passthrough_hp does).
+ *
+ * With kernel passthrough (-o passthrough, fs/passthrough.h) every open of
+ * a regular file registers the inode's backing file and its reply carries
+ * the backing id: reads and writes then never reach read/write_buf here. */
 #include "fs/ops.h"
 
 #include <errno.h>
@@ -57,6 +61,8 @@ static void file_free(struct fs_ctx *c, struct fs_file *f)
 {
 	if (!f)
 		return;
+	if (f->pt_inode)
+		fs_passthrough_put(c, f->pt_inode);
 	fs_open_del(c, &f->node);
 	close(f->fd);
 	free(f);
@@ -89,6 +95,25 @@ static int open_as_caller(fuse_req_t req, struct fs_ctx *c, int ifd, int flags)
 	return fd;
 }
 
+/* Open flags of the reply; with passthrough on, also the inode's backing id
+ * (no keep_cache, no direct_io: the kernel refuses the first with
+ * passthrough and would send reads and writes to us with the second). When
+ * registering fails the open goes the normal way. Disarm after replying. */
+static void prepare_open_reply(struct fs_ctx *c, struct fs_file *f, struct fs_inode *i,
+			       struct fuse_file_info *fi)
+{
+	set_open_flags(c, fi, f->direct);
+	if (!fs_passthrough_active(c))
+		return;
+	int id = fs_passthrough_get(c, i, f->fd);
+	if (id < 0)
+		return;
+	f->pt_inode = i;
+	fi->direct_io = 0;
+	fi->keep_cache = 0;
+	fs_passthrough_arm(fi->fh, id);
+}
+
 void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs_ctx *c = fs_ctx_of(req);
@@ -111,8 +136,10 @@ void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	fi->fh = (uint64_t)(uintptr_t)f;
-	set_open_flags(c, fi, f->direct);
-	if (fuse_reply_open(req, fi) == -ENOENT) /* interrupted: no release will come */
+	prepare_open_reply(c, f, i, fi);
+	int res = fuse_reply_open(req, fi);
+	fs_passthrough_disarm();
+	if (res == -ENOENT) /* interrupted: no release will come */
 		file_free(c, f);
 }
 
@@ -168,11 +195,13 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 		goto fail;
 	}
 	fi->fh = (uint64_t)(uintptr_t)f;
-	set_open_flags(c, fi, f->direct);
+	prepare_open_reply(c, f, i, fi);
 	fs_fill_entry(c, &e, i, &st);
-	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
-		fs_inode_table_forget(c->inodes, i, 1);
+	int res = fuse_reply_create(req, &e, fi);
+	fs_passthrough_disarm();
+	if (res == -ENOENT) { /* file first: it may hold a count on i */
 		file_free(c, f);
+		fs_inode_table_forget(c->inodes, i, 1);
 	}
 	return;
 fail:

@@ -17,7 +17,9 @@
  *   create                FS_EV_OPEN on the new file (same way)
  *   unlink, rmdir, rename FS_EV_META on the parent directory
  * forget, release, flush, fsync, locks, statfs, lseek are not demand and are
- * not noted (they still count as in-flight requests).
+ * not noted (they still count as in-flight requests). With -o passthrough
+ * (passthrough.h) reads and writes of open files never come here: only their
+ * opens are noted.
  *
  * Ordering rules (the inner op replies, after which the request, its file
  * and even the inode may be gone): caller identity, the file's identity and

@@ -25,6 +25,8 @@ enum {
 	KEY_CACHE,
 	KEY_WRITEBACK,
 	KEY_NO_WRITEBACK,
+	KEY_PASSTHROUGH,
+	KEY_NO_PASSTHROUGH,
 	KEY_SPLICE,
 	KEY_NO_SPLICE,
 	KEY_READDIRPLUS,
@@ -64,6 +66,8 @@ static const struct fuse_opt option_table[] = {
 	FUSE_OPT_KEY("writeback_cache", KEY_WRITEBACK),
 	FUSE_OPT_KEY("no_writeback", KEY_NO_WRITEBACK),
 	FUSE_OPT_KEY("no_writeback_cache", KEY_NO_WRITEBACK),
+	FUSE_OPT_KEY("passthrough", KEY_PASSTHROUGH),
+	FUSE_OPT_KEY("no_passthrough", KEY_NO_PASSTHROUGH),
 	FUSE_OPT_KEY("splice", KEY_SPLICE),
 	FUSE_OPT_KEY("no_splice", KEY_NO_SPLICE),
 	FUSE_OPT_KEY("readdirplus", KEY_READDIRPLUS),
@@ -275,9 +279,17 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 	}
 	case KEY_WRITEBACK:
 		o->writeback = true;
+		o->writeback_given = true;
 		return 0;
 	case KEY_NO_WRITEBACK:
 		o->writeback = false;
+		o->writeback_given = false;
+		return 0;
+	case KEY_PASSTHROUGH:
+		o->passthrough = true;
+		return 0;
+	case KEY_NO_PASSTHROUGH:
+		o->passthrough = false;
 		return 0;
 	case KEY_SPLICE:
 		o->splice_read = o->splice_write = true;
@@ -441,6 +453,16 @@ int fs_options_parse(int argc, char **argv, struct fs_options *opts,
 		}
 		free(specs); /* checked here for a clear error; main opens them */
 	}
+	/* The kernel refuses passthrough on a connection with the writeback
+	 * cache (it ignores FUSE_PASSTHROUGH in the INIT reply then): the
+	 * default writeback gives way, an explicit one is a contradiction. */
+	if (opts->passthrough && opts->writeback_given) {
+		fail(&c, "passthrough and writeback cannot be combined (the kernel refuses "
+			 "passthrough with the writeback cache): drop one of them");
+		goto out;
+	}
+	if (opts->passthrough)
+		opts->writeback = false;
 	if (opts->max_idle_threads == 0 || opts->max_idle_threads > opts->max_threads)
 		opts->max_idle_threads = opts->max_threads;
 	if (opts->have_tiers) {
@@ -551,6 +573,9 @@ void fs_options_usage(const char *prog)
 	       "shadowfs options (defaults in brackets):\n"
 	       "  -o cache=never|auto|always   kernel page cache policy [always]\n"
 	       "  -o writeback|no_writeback    kernel writeback cache [writeback]\n"
+	       "  -o passthrough|no_passthrough  reads and writes of open files go from the\n"
+	       "                               kernel straight to BACKING, unseen by shadowfs\n"
+	       "                               (needs root; implies no_writeback) [off]\n"
 	       "  -o splice|no_splice          splice file data to/from /dev/fuse [off]\n"
 	       "  -o readdirplus|no_readdirplus  attributes with directory listings [on]\n"
 	       "  -o timeout=SECONDS           entry/attribute cache timeout [86400]\n"

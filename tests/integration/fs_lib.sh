@@ -3,10 +3,24 @@
 #   fs_umount MNT   unmounts the mount made by the last it_mount and checks
 #                   that shadowfs exited with status 0 (under ASan this is
 #                   where LeakSanitizer reports leaks, with exit status 23)
+#   fs_expect_error MNT DESC PATTERN CMD...
+#                   CMD (a shadowfs start) exits with status 1 and one line on
+#                   stderr matching PATTERN, and leaves nothing mounted on MNT
 
 fs_umount() { # MNT
   it_umount "$1"
   wait "$IT_PID"
   local rc=$?
   [ "$rc" -eq 0 ] || it_fail "shadowfs exited with status $rc after unmounting $1"
+}
+
+fs_expect_error() { # MNT DESC PATTERN CMD...
+  local mnt=$1 desc=$2 pattern=$3 out="$IT_ROOT/expect_error.stderr"; shift 3
+  timeout 10 "$@" 2>"$out" >/dev/null
+  local rc=$?
+  [ "$rc" -eq 1 ] || it_fail "$desc: exit status $rc, expected 1 ($(cat "$out"))"
+  [ "$(wc -l < "$out")" -eq 1 ] || it_fail "$desc: expected one line, got: $(cat "$out")"
+  grep -q -- "$pattern" "$out" || it_fail "$desc: message '$(cat "$out")' lacks '$pattern'"
+  mountpoint -q "$mnt" && it_fail "$desc: left a mount behind"
+  echo "ok $desc: $(cat "$out")"
 }

@@ -5,13 +5,14 @@
  * maps, permission errors as non-root. Every divergence is printed with the
  * source line of the operation; the exit status is 1 if there was any.
  *
- *   posix_compare [--backing DIR] [--only a,b] [--root-only] [--list] [-v]
- *                 DIR_NATIVE DIR_MOUNTED
+ *   posix_compare [--backing DIR] [--only a,b] [--skip a,b] [--root-only] [--list]
+ *                 [-v] DIR_NATIVE DIR_MOUNTED
  *
  * Needs root (scenarios switch to uid 65534 and 1234 to check EACCES/EPERM;
  * mount with allow_other). --root-only leaves those scenarios out, for a
  * mount private to root. Two plain directories must compare equal: that is
- * the suite's own sanity check.
+ * the suite's own sanity check. --skip leaves named scenarios out (a mount
+ * mode with a documented divergence: -o passthrough and o_append).
  *
  * The user.shadow.* xattr namespace is reserved by shadowfs, so it differs on
  * purpose: listings leave it out on both sides, and with --backing (the
@@ -186,13 +187,12 @@ static void rm_tree(const char *path)
 	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-static bool selected(const char *only, const char *name)
+/* Whether NAME is in the comma-separated LIST. */
+static bool listed(const char *list, const char *name)
 {
 	size_t len = strlen(name);
 
-	if (!only)
-		return true;
-	for (const char *p = only; p && *p;) {
+	for (const char *p = list; p && *p;) {
 		const char *c = strchr(p, ',');
 		size_t l = c ? (size_t)(c - p) : strlen(p);
 
@@ -201,6 +201,11 @@ static bool selected(const char *only, const char *name)
 		p = c ? c + 1 : NULL;
 	}
 	return false;
+}
+
+static bool selected(const char *only, const char *skip, const char *name)
+{
+	return (!only || listed(only, name)) && !listed(skip, name);
 }
 
 /* Whether uid 65534 can search DIR (needed by the non-root scenarios). */
@@ -296,12 +301,13 @@ static int check_reserved(const char *mwork, const char *bwork)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: posix_compare [--backing DIR] [--only NAME,...] [--root-only] [--list] "
-		   "[-v] DIR_NATIVE DIR_MOUNTED\n"
+	fprintf(f, "usage: posix_compare [--backing DIR] [--only NAME,...] [--skip NAME,...] "
+		   "[--root-only] [--list] [-v] DIR_NATIVE DIR_MOUNTED\n"
 		   "  Runs the scenarios in DIR_NATIVE (reference) and DIR_MOUNTED and prints\n"
 		   "  every divergence. --backing names the directory DIR_MOUNTED mirrors, for\n"
 		   "  the user.shadow.* reserved-namespace check. --root-only leaves out the\n"
-		   "  scenarios that switch to other users (for a mount without allow_other).\n"
+		   "  scenarios that switch to other users (for a mount without allow_other),\n"
+		   "  --skip the named ones.\n"
 		   "  Needs root.\n");
 }
 
@@ -310,10 +316,10 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "backing", required_argument, NULL, 'b' }, { "only", required_argument, NULL, 'o' },
 		{ "list", no_argument, NULL, 'l' },	     { "verbose", no_argument, NULL, 'v' },
-		{ "root-only", no_argument, NULL, 'r' },
+		{ "root-only", no_argument, NULL, 'r' },   { "skip", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },	     { NULL, 0, NULL, 0 },
 	};
-	const char *backing = NULL, *only = NULL;
+	const char *backing = NULL, *only = NULL, *skip = NULL;
 	bool root_only = false;
 	char nwork[PATH_MAX], mwork[PATH_MAX], bwork[PATH_MAX];
 	size_t nscen = 0, nchecks = 0, ndiff_scen = 0, ndiff_lines = 0;
@@ -324,6 +330,7 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'b': backing = optarg; break;
 		case 'o': only = optarg; break;
+		case 's': skip = optarg; break;
 		case 'v': verbose = true; break;
 		case 'r': root_only = true; break;
 		case 'l':
@@ -381,7 +388,7 @@ int main(int argc, char **argv)
 			size_t d;
 			int ra, rb;
 
-			if (!selected(only, s->name) || (root_only && s->other_users))
+			if (!selected(only, skip, s->name) || (root_only && s->other_users))
 				continue;
 			snprintf(da, sizeof(da), "%s/%s", nwork, s->name);
 			snprintf(db, sizeof(db), "%s/%s", mwork, s->name);

@@ -102,6 +102,40 @@ static void test_own_options(void **state)
 	done(&p);
 }
 
+/* passthrough is off by default; on, it turns the default writeback cache
+ * off (the kernel refuses the two together), and an explicit writeback with
+ * it, in either order, is an error naming both; no_writeback then
+ * passthrough is fine. */
+static void test_passthrough(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *opts;
+		int ret;
+		bool passthrough, writeback;
+	} cases[] = {
+		{"rw", 0, false, true},
+		{"passthrough", 0, true, false},
+		{"passthrough,writeback", -EINVAL, false, false},
+		{"writeback_cache,passthrough", -EINVAL, false, false},
+		{"writeback,no_writeback,passthrough", 0, true, false},
+		{"passthrough,no_passthrough", 0, false, true},
+	};
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		struct parsed p;
+		const char *argv[] = {"shadowfs", "/b", "/m", "-o", cases[k].opts};
+		parse(&p, 5, argv);
+		assert_int_equal(p.ret, cases[k].ret);
+		if (p.ret == 0) {
+			assert_int_equal(p.o.passthrough, cases[k].passthrough);
+			assert_int_equal(p.o.writeback, cases[k].writeback);
+		} else {
+			assert_non_null(strstr(p.err, "passthrough and writeback cannot be combined"));
+		}
+		done(&p);
+	}
+}
+
 /* -d implies foreground and passes debug on to libfuse. */
 static void test_debug(void **state)
 {
@@ -306,6 +340,7 @@ int main(void)
 		cmocka_unit_test(test_passed_on_and_dropped),
 		cmocka_unit_test(test_no_default_permissions),
 		cmocka_unit_test(test_kernel_checks_wanted),
+		cmocka_unit_test(test_passthrough),
 		cmocka_unit_test(test_bad_options),
 		cmocka_unit_test(test_bad_arguments),
 		cmocka_unit_test(test_state),
