@@ -29,24 +29,30 @@ IT_PIDS+=("$loader")
 sleep 12
 kill -0 $loader 2>/dev/null || it_fail "reading through the mount failed"
 
-opts=("$mnt" --bucket 1s --history 1h --season 0 --horizon 3 --capacity 10)
-json=$("$ctl" forecast "${opts[@]}" --json) || it_fail "forecast --json failed"
-echo "$json"
-# field FILE NAME: the first NAME of FILE's object (for a step's fields,
-# that of the next bucket).
+# field FILE NAME: the first NAME of FILE's object in $json (for a step's
+# fields, that of the next bucket).
 field() { grep "\"path\": \"$1\"" <<<"$json" | grep -o "\"$2\": [0-9.e+-]*" | head -1 | awk '{print $2}'; }
+# The rates depend on the machine's load, their ratio (20:1) does not: the
+# capacity goes between them, at their geometric mean.
+json=$("$ctl" forecast "$mnt" --bucket 1s --history 1h --season 0 --horizon 3 --json) ||
+  it_fail "forecast --json failed"
+ma=$(field A median) mb=$(field B median)
+awk -v a="$ma" -v b="$mb" 'BEGIN { exit !(a >= 4 && a >= 6 * (b > 1 ? b : 1)) }' ||
+  it_fail "median of the next bucket: A $ma, B $mb (A reads 20 times as often)"
+cap=$(awk -v a="$ma" -v b="$mb" 'BEGIN { printf "%.0f", sqrt(a * (b > 1 ? b : 1)) }')
+opts=("$mnt" --bucket 1s --history 1h --season 0 --horizon 3 --capacity "$cap")
+json=$("$ctl" forecast "${opts[@]}" --json) || it_fail "forecast --json failed"
+echo "capacity $cap: $json"
 for f in A B; do
   [ -n "$(field $f p_exceed)" ] || it_fail "no forecast for $f"
 done
 [ "$(grep -o '"bucket_s": [0-9]*' <<<"$json")" = '"bucket_s": 1' ] || it_fail "bucket width"
 hist=$(field A history_buckets)
 [ "$hist" -ge 8 ] && [ "$hist" -le 30 ] || it_fail "A: history of $hist one-second buckets, expected 8..30"
-awk -v a="$(field A median)" -v b="$(field B median)" 'BEGIN { exit !(a >= 12 && b <= 4) }' ||
-  it_fail "median of the next bucket: A $(field A median), B $(field B median)"
 awk -v a="$(field A lo80)" -v b="$(field B hi80)" 'BEGIN { exit !(a > b) }' ||
   it_fail "80% intervals overlap: A from $(field A lo80), B up to $(field B hi80)"
-awk -v p="$(field A p_exceed)" 'BEGIN { exit !(p >= 0.8) }' || it_fail "A: P(> 10) = $(field A p_exceed), expected >= 0.8"
-awk -v p="$(field B p_exceed)" 'BEGIN { exit !(p < 0.2) }' || it_fail "B: P(> 10) = $(field B p_exceed), expected < 0.2"
+awk -v p="$(field A p_exceed)" 'BEGIN { exit !(p >= 0.8) }' || it_fail "A: P(> $cap) = $(field A p_exceed), expected >= 0.8"
+awk -v p="$(field B p_exceed)" 'BEGIN { exit !(p < 0.2) }' || it_fail "B: P(> $cap) = $(field B p_exceed), expected < 0.2"
 grep -q '"path": "A".*"shadow": true' <<<"$json" || it_fail "A not marked for a shadow"
 grep -q '"path": "B".*"shadow": false' <<<"$json" || it_fail "B marked for a shadow"
 # Most likely overload first.
