@@ -121,6 +121,30 @@ struct rec_entry {
 	} u;
 };
 
+/* Events of one file (and bucket slot) within one drain, summed before
+ * they touch the active set: a metadata-heavy workload notes several
+ * events in a row for the same inode (create, write, setattr, getattr) and
+ * for its directory, and one pred_hh_add with their total weight costs
+ * about what one event did. */
+struct rec_fold {
+	uint64_t dev, ino;
+	uint32_t s;      /* bucket slot */
+	uint32_t events; /* weight for the active set */
+	bool has_name;
+	uint64_t name_s; /* time of the claim's event, seconds */
+	struct rec_name_event name; /* the latest claim (fd owned) */
+	struct rec_slot delta;
+};
+
+#define REC_FOLD_SLOTS 512 /* hash positions, power of two */
+#define REC_FOLD_MAX 256   /* distinct files per fold; more: apply and go on */
+
+struct rec_fold_table {
+	uint16_t pos[REC_FOLD_SLOTS]; /* index into folds + 1, 0 empty */
+	uint32_t n;
+	struct rec_fold folds[REC_FOLD_MAX];
+};
+
 struct rec_agg {
 	struct pred_hh *hh;
 	struct fs_host_sampler *host;
@@ -130,6 +154,8 @@ struct rec_agg {
 	uint32_t inflight_max;
 	uint64_t path_bytes;    /* of REC_BY_NAME entries */
 	uint64_t events, named, name_failures, name_gone; /* published by update_stats */
+	uint64_t hh_adds;       /* pred_hh_add calls (events / hh_adds: folding) */
+	struct rec_fold_table *fold;
 };
 
 struct fs_recorder {
@@ -484,29 +510,9 @@ static void entry_claim(struct fs_recorder *rec, struct rec_entry *e,
 	rec->agg.path_bytes += strlen(path) + 1;
 }
 
-/* Folds one event, with the naming claim that preceded it (or NULL). */
-static void fold(struct fs_recorder *rec, const struct rec_event *ev,
-		 const struct rec_name_event *name)
+/* Counts one event in a file's counters of one bucket. */
+static void slot_count(struct rec_slot *c, const struct rec_event *ev)
 {
-	struct rec_agg *a = &rec->agg;
-	uint64_t idx = ev->ts_ms / 1000u / rec->width;
-	unsigned s = (unsigned)((idx <= a->open_idx ? a->open_idx : a->open_idx + 1) & 1);
-	uint8_t key[PRED_HH_ID_LEN];
-	memcpy(key, &ev->dev, 8);
-	memcpy(key + 8, &ev->ino, 8);
-	a->events++;
-	struct rec_entry *e = pred_hh_add(a->hh, key, 1.0, NULL);
-	if (name) {
-		if (e)
-			entry_claim(rec, e, name, ev->ts_ms / 1000u);
-		if (name->fd >= 0)
-			close(name->fd);
-	}
-	if (!e) {
-		a->tail[s]++;
-		return;
-	}
-	struct rec_slot *c = &e->slot[s];
 	switch (ev->kind) {
 	case FS_EV_OPEN:
 		c->opens++;
@@ -530,6 +536,108 @@ static void fold(struct fs_recorder *rec, const struct rec_event *ev,
 	}
 	uint64_t h = client_hash(ev) & 127;
 	c->clients[h >> 6] |= 1ULL << (h & 63);
+}
+
+/* Adds the counters of from to those of to. */
+static void slot_merge(struct rec_slot *to, const struct rec_slot *from)
+{
+	to->opens += from->opens;
+	to->reads += from->reads;
+	to->writes += from->writes;
+	to->meta += from->meta;
+	to->read_bytes += from->read_bytes;
+	to->written_bytes += from->written_bytes;
+	if (from->lat_count) {
+		to->lat_sum += from->lat_sum;
+		to->lat_count += from->lat_count;
+		for (unsigned i = 0; i < PRED_LAT_HIST; i++)
+			to->lat_hist[i] += from->lat_hist[i];
+		if (from->lat_max > to->lat_max)
+			to->lat_max = from->lat_max;
+	}
+	to->clients[0] |= from->clients[0];
+	to->clients[1] |= from->clients[1];
+}
+
+static uint32_t fold_pos(uint64_t dev, uint64_t ino, uint32_t s)
+{
+	uint64_t h = (ino * 0x9e3779b97f4a7c15ULL) ^ (dev * 0xc2b2ae3d27d4eb4fULL) ^ s;
+	return (uint32_t)(h >> 32) & (REC_FOLD_SLOTS - 1);
+}
+
+/* Applies the folded events to the active set (one pred_hh_add per file
+ * and slot, with the claim that came last) and empties the fold table. */
+static void fold_apply(struct fs_recorder *rec)
+{
+	struct rec_agg *a = &rec->agg;
+	struct rec_fold_table *t = a->fold;
+	for (uint32_t i = 0; i < t->n; i++) {
+		struct rec_fold *f = &t->folds[i];
+		uint8_t key[PRED_HH_ID_LEN];
+		memcpy(key, &f->dev, 8);
+		memcpy(key + 8, &f->ino, 8);
+		a->hh_adds++;
+		struct rec_entry *e = pred_hh_add(a->hh, key, (double)f->events, NULL);
+		if (f->has_name) {
+			if (e)
+				entry_claim(rec, e, &f->name, f->name_s);
+			if (f->name.fd >= 0)
+				close(f->name.fd);
+		}
+		if (e)
+			slot_merge(&e->slot[f->s], &f->delta);
+		else
+			a->tail[f->s] += f->events;
+	}
+	if (t->n)
+		memset(t->pos, 0, sizeof(t->pos)); /* 1 KiB; a drain with events only */
+	t->n = 0;
+}
+
+/* Folds one event, with the naming claim that preceded it (or NULL), into
+ * the fold table; fold_apply brings it to the active set. */
+static void fold(struct fs_recorder *rec, const struct rec_event *ev,
+		 const struct rec_name_event *name)
+{
+	struct rec_agg *a = &rec->agg;
+	struct rec_fold_table *t = a->fold;
+	uint64_t idx = ev->ts_ms / 1000u / rec->width;
+	unsigned s = (unsigned)((idx <= a->open_idx ? a->open_idx : a->open_idx + 1) & 1);
+	a->events++;
+	uint32_t h = fold_pos(ev->dev, ev->ino, s);
+	struct rec_fold *f;
+	for (;;) {
+		uint16_t p = t->pos[h];
+		if (p) {
+			f = &t->folds[p - 1];
+			if (f->ino == ev->ino && f->dev == ev->dev && f->s == s)
+				break;
+			h = (h + 1) & (REC_FOLD_SLOTS - 1);
+			continue;
+		}
+		if (t->n == REC_FOLD_MAX) { /* full: apply what is there, start again */
+			fold_apply(rec);
+			h = fold_pos(ev->dev, ev->ino, s);
+			continue;
+		}
+		f = &t->folds[t->n++];
+		memset(f, 0, sizeof(*f));
+		f->dev = ev->dev;
+		f->ino = ev->ino;
+		f->s = s;
+		f->name.fd = -1;
+		t->pos[h] = (uint16_t)t->n;
+		break;
+	}
+	f->events++;
+	if (name) {
+		if (f->has_name && f->name.fd >= 0)
+			close(f->name.fd);
+		f->name = *name;
+		f->has_name = true;
+		f->name_s = ev->ts_ms / 1000u;
+	}
+	slot_count(&f->delta, ev);
 }
 
 /* Drains every ring; returns the in-flight requests summed over threads.
@@ -571,6 +679,7 @@ static uint32_t drain(struct fs_recorder *rec, bool *ret_busy)
 		pp = &r->next;
 	}
 	pthread_mutex_unlock(&rec->rings_lock);
+	fold_apply(rec);
 	return inflight > 0 ? (uint32_t)inflight : 0;
 }
 
@@ -1047,6 +1156,12 @@ int fs_recorder_start(const struct fs_recorder_config *cfg, struct fs_recorder *
 	struct pred_hh_config hc = {.capacity = track, .payload_size = sizeof(struct rec_entry),
 				    .seed = rec->gen};
 	rc = pred_hh_create(&hc, on_evict, rec, &rec->agg.hh);
+	if (!rc && !(rec->agg.fold = malloc(sizeof(*rec->agg.fold))))
+		rc = -ENOMEM;
+	if (!rc) {
+		memset(rec->agg.fold->pos, 0, sizeof(rec->agg.fold->pos));
+		rec->agg.fold->n = 0;
+	}
 	if (!rc)
 		rc = fs_host_sampler_new(rec->proc_root, rec->backing, &rec->agg.host);
 	if (rc) {
@@ -1107,6 +1222,7 @@ void fs_recorder_stop(struct fs_recorder *rec)
 		ring_unref(r);
 	}
 	pred_hh_destroy(rec->agg.hh); /* frees the paths through on_evict */
+	free(rec->agg.fold);     /* empty: every drain applies it */
 	fs_host_sampler_free(rec->agg.host);
 	pred_store_close(rec->store);
 	pthread_cond_destroy(&rec->wake);
