@@ -48,7 +48,7 @@
 struct rec_event {
 	uint8_t kind; /* enum fs_event */
 	uint8_t pad[7];
-	uint64_t ts_ms; /* CLOCK_REALTIME_COARSE */
+	uint64_t ts_s; /* time(): when the request began */
 	uint64_t dev, ino;
 	uint64_t bytes, latency_ns;
 	uint32_t uid, pid;
@@ -83,6 +83,8 @@ struct rec_ring {
 		uint32_t stamp;
 		uint64_t hash;
 	} comm[32];
+	uint64_t stamp_s; /* second of the last request */
+	uint32_t stamp;   /* its bucket index + 1 */
 	/* Consumer line: written by the aggregator only. */
 	_Alignas(REC_CACHELINE) _Atomic uint64_t tail;
 	/* Set at creation. */
@@ -261,13 +263,6 @@ uint64_t fs_recorder_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static inline uint64_t coarse_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static uint64_t fnv1a(const char *s)
 {
 	uint64_t h = 1469598103934665603ULL;
@@ -298,11 +293,10 @@ static uint64_t read_comm_hash(const char *proc_root, uint32_t pid)
  * short-lived process may be gone by the time the aggregator looks), cached
  * per thread and bucket: one /proc read per process, thread and bucket, a
  * compare otherwise. */
-static uint64_t thread_comm(struct fs_recorder *rec, struct rec_ring *r, uint32_t pid,
-			  uint64_t ts_ms)
+static uint64_t thread_comm(const struct fs_recorder *rec, struct rec_ring *r, uint32_t pid,
+			    uint32_t stamp)
 {
 	struct rec_comm_tls *c = &r->comm[pid % 32];
-	uint32_t stamp = (uint32_t)(ts_ms / 1000u / rec->width) + 1;
 	if (c->pid != (pid_t)pid || c->stamp != stamp) {
 		c->pid = (pid_t)pid;
 		c->stamp = stamp;
@@ -311,9 +305,44 @@ static uint64_t thread_comm(struct fs_recorder *rec, struct rec_ring *r, uint32_
 	return c->hash;
 }
 
-static inline uint32_t name_stamp(const struct fs_recorder *rec, uint64_t ts_ms)
+/* Requests in flight on the ring's thread (its only writer). */
+static inline void ring_inflight_add(struct rec_ring *r, int64_t d)
 {
-	return (uint32_t)(ts_ms / 1000u / rec->width) + 1;
+	atomic_store_explicit(&r->inflight,
+			      atomic_load_explicit(&r->inflight, memory_order_relaxed) + d,
+			      memory_order_relaxed);
+}
+
+void fs_recorder_req_begin(struct fs_recorder *rec, struct fs_rec_req *q, uid_t uid, pid_t pid)
+{
+	q->rec = rec;
+	if (!rec)
+		return;
+	struct rec_ring *r = ring_of(rec);
+	q->ring = r;
+	q->uid = (uint32_t)uid;
+	q->pid = (uint32_t)pid;
+	/* Seconds are all a bucket needs; time() is the cheapest clock read
+	 * (vDSO, the coarse clock's seconds) and the bucket index is cached
+	 * per thread, so no division per request. */
+	uint64_t now_s = (uint64_t)time(NULL);
+	q->now_s = now_s;
+	if (!r) {
+		q->stamp = (uint32_t)(now_s / rec->width) + 1;
+		return;
+	}
+	if (now_s != r->stamp_s) {
+		r->stamp_s = now_s;
+		r->stamp = (uint32_t)(now_s / rec->width) + 1;
+	}
+	q->stamp = r->stamp;
+	ring_inflight_add(r, 1);
+}
+
+void fs_recorder_req_end(const struct fs_rec_req *q)
+{
+	if (q->rec && q->ring)
+		ring_inflight_add(q->ring, -1);
 }
 
 /* Gives a claim back unused: the file's next claim may try again. */
@@ -328,14 +357,16 @@ static void claim_drop(const struct fs_file_ref *file, struct fs_rec_claim *clai
 	fs_rec_claim_init(claim);
 }
 
-static inline void note(struct fs_recorder *rec, enum fs_event kind,
-			const struct fs_file_ref *file, struct fs_rec_claim *claim, uint64_t bytes,
-			uint64_t latency_ns, uid_t uid, pid_t pid)
+void fs_recorder_req_note(const struct fs_rec_req *q, enum fs_event kind,
+			  const struct fs_file_ref *file, struct fs_rec_claim *claim,
+			  uint64_t bytes, uint64_t latency_ns)
 {
-	struct rec_ring *r = ring_of(rec);
+	struct rec_ring *r = q->rec ? q->ring : NULL;
 	if (!r) {
-		atomic_fetch_add_explicit(&rec->lost, 1, memory_order_relaxed);
-		goto drop;
+		if (q->rec)
+			atomic_fetch_add_explicit(&q->rec->lost, 1, memory_order_relaxed);
+		claim_drop(file, claim);
+		return;
 	}
 	bool named = claim && (claim->fd >= 0 || claim->handle.len);
 	uint64_t need = named ? 2 : 1;
@@ -346,7 +377,8 @@ static inline void note(struct fs_recorder *rec, enum fs_event kind,
 			atomic_store_explicit(&r->dropped,
 					      atomic_load_explicit(&r->dropped, memory_order_relaxed) + 1,
 					      memory_order_relaxed);
-			goto drop;
+			claim_drop(file, claim);
+			return;
 		}
 	}
 	if (named) {
@@ -359,34 +391,30 @@ static inline void note(struct fs_recorder *rec, enum fs_event kind,
 	}
 	struct rec_event *e = &r->items[head & r->mask].ev;
 	e->kind = (uint8_t)kind;
-	e->ts_ms = coarse_ms();
+	e->ts_s = q->now_s;
 	e->dev = file->dev;
 	e->ino = file->ino;
 	e->bytes = bytes;
 	e->latency_ns = latency_ns;
-	e->uid = (uint32_t)uid;
-	e->pid = (uint32_t)pid;
-	e->comm = pid > 0 ? thread_comm(rec, r, (uint32_t)pid, e->ts_ms) : 0;
+	e->uid = q->uid;
+	e->pid = q->pid;
+	e->comm = (pid_t)q->pid > 0 ? thread_comm(q->rec, r, q->pid, q->stamp) : 0;
 	atomic_store_explicit(&r->head, head + 1, memory_order_release);
-	return;
-drop:
-	claim_drop(file, claim);
 }
 
-bool fs_recorder_claim_needs_fd(struct fs_recorder *rec, const struct fs_file_ref *file)
+bool fs_recorder_req_claim_needs_fd(const struct fs_rec_req *q, const struct fs_file_ref *file)
 {
-	return rec && file->named && !fs_rec_handle_fits(file->handle) &&
-	       __atomic_load_n(file->named, __ATOMIC_RELAXED) != name_stamp(rec, coarse_ms());
+	return q->rec && file->named && !fs_rec_handle_fits(file->handle) &&
+	       __atomic_load_n(file->named, __ATOMIC_RELAXED) != q->stamp;
 }
 
-void fs_recorder_claim(struct fs_recorder *rec, const struct fs_file_ref *file, int fd,
-		       struct fs_rec_claim *ret)
+void fs_recorder_req_claim(const struct fs_rec_req *q, const struct fs_file_ref *file, int fd,
+			   struct fs_rec_claim *ret)
 {
 	fs_rec_claim_init(ret);
-	if (!rec || !file->named)
+	if (!q->rec || !file->named)
 		return;
-	uint32_t stamp = name_stamp(rec, coarse_ms());
-	if (__atomic_load_n(file->named, __ATOMIC_RELAXED) == stamp)
+	if (__atomic_load_n(file->named, __ATOMIC_RELAXED) == q->stamp)
 		return;
 	if (!fs_rec_handle_copy(&ret->handle, file->handle)) {
 		if (fd < 0)
@@ -395,53 +423,48 @@ void fs_recorder_claim(struct fs_recorder *rec, const struct fs_file_ref *file, 
 		if (ret->fd < 0)
 			return;
 	}
-	__atomic_store_n(file->named, stamp, __ATOMIC_RELAXED);
+	__atomic_store_n(file->named, q->stamp, __ATOMIC_RELAXED);
+}
+
+/* ---- one-call forms (tests, benchmarks): a request per call ---- */
+
+static inline void req_start(struct fs_recorder *rec, struct fs_rec_req *q, uid_t uid, pid_t pid)
+{
+	fs_recorder_req_begin(rec, q, uid, pid);
+	fs_recorder_req_end(q); /* not a request in flight */
 }
 
 void fs_recorder_note(struct fs_recorder *rec, enum fs_event kind, const struct fs_file_ref *file,
 		      uint64_t bytes, uint64_t latency_ns, uid_t uid, pid_t pid)
 {
-	if (rec)
-		note(rec, kind, file, NULL, bytes, latency_ns, uid, pid);
-}
-
-void fs_recorder_note_claimed(struct fs_recorder *rec, enum fs_event kind,
-			      const struct fs_file_ref *file, struct fs_rec_claim *claim,
-			      uint64_t bytes, uint64_t latency_ns, uid_t uid, pid_t pid)
-{
-	if (rec)
-		note(rec, kind, file, claim, bytes, latency_ns, uid, pid);
-	else
-		claim_drop(file, claim);
+	struct fs_rec_req q;
+	req_start(rec, &q, uid, pid);
+	fs_recorder_req_note(&q, kind, file, NULL, bytes, latency_ns);
 }
 
 void fs_recorder_note_fd(struct fs_recorder *rec, enum fs_event kind,
 			 const struct fs_file_ref *file, int fd, uint64_t bytes,
 			 uint64_t latency_ns, uid_t uid, pid_t pid)
 {
-	if (!rec)
-		return;
+	struct fs_rec_req q;
 	struct fs_rec_claim claim;
-	fs_recorder_claim(rec, file, fd, &claim);
-	note(rec, kind, file, &claim, bytes, latency_ns, uid, pid);
+	req_start(rec, &q, uid, pid);
+	fs_recorder_req_claim(&q, file, fd, &claim);
+	fs_recorder_req_note(&q, kind, file, &claim, bytes, latency_ns);
 }
 
 void fs_recorder_op_begin(struct fs_recorder *rec)
 {
 	struct rec_ring *r = rec ? ring_of(rec) : NULL;
 	if (r)
-		atomic_store_explicit(&r->inflight,
-				      atomic_load_explicit(&r->inflight, memory_order_relaxed) + 1,
-				      memory_order_relaxed);
+		ring_inflight_add(r, 1);
 }
 
 void fs_recorder_op_end(struct fs_recorder *rec)
 {
 	struct rec_ring *r = rec ? ring_of(rec) : NULL;
 	if (r)
-		atomic_store_explicit(&r->inflight,
-				      atomic_load_explicit(&r->inflight, memory_order_relaxed) - 1,
-				      memory_order_relaxed);
+		ring_inflight_add(r, -1);
 }
 
 /* ---- aggregator ---- */
@@ -601,7 +624,7 @@ static void fold(struct fs_recorder *rec, const struct rec_event *ev,
 {
 	struct rec_agg *a = &rec->agg;
 	struct rec_fold_table *t = a->fold;
-	uint64_t idx = ev->ts_ms / 1000u / rec->width;
+	uint64_t idx = ev->ts_s / rec->width;
 	unsigned s = (unsigned)((idx <= a->open_idx ? a->open_idx : a->open_idx + 1) & 1);
 	a->events++;
 	uint32_t h = fold_pos(ev->dev, ev->ino, s);
@@ -635,7 +658,7 @@ static void fold(struct fs_recorder *rec, const struct rec_event *ev,
 			close(f->name.fd);
 		f->name = *name;
 		f->has_name = true;
-		f->name_s = ev->ts_ms / 1000u;
+		f->name_s = ev->ts_s;
 	}
 	slot_count(&f->delta, ev);
 }
