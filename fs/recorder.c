@@ -156,7 +156,13 @@ struct rec_agg {
 	uint32_t inflight_max;
 	uint64_t path_bytes;    /* of REC_BY_NAME entries */
 	uint64_t events, named, name_failures, name_gone; /* published by update_stats */
-	uint64_t hh_adds;       /* pred_hh_add calls (events / hh_adds: folding) */
+	uint64_t set_updates;       /* pred_hh_add calls (events / set_updates: folding) */
+	struct rec_client_memo {
+		bool valid;
+		uint32_t uid, pid;
+		uint64_t comm;
+		unsigned bit;
+	} last_client;
 	struct rec_fold_table *fold;
 };
 
@@ -534,7 +540,7 @@ static void entry_claim(struct fs_recorder *rec, struct rec_entry *e,
 }
 
 /* Counts one event in a file's counters of one bucket. */
-static void slot_count(struct rec_slot *c, const struct rec_event *ev)
+static void slot_count(struct rec_slot *c, const struct rec_event *ev, unsigned client_bit)
 {
 	switch (ev->kind) {
 	case FS_EV_OPEN:
@@ -557,8 +563,22 @@ static void slot_count(struct rec_slot *c, const struct rec_event *ev)
 		c->meta++;
 		break;
 	}
-	uint64_t h = client_hash(ev) & 127;
-	c->clients[h >> 6] |= 1ULL << (h & 63);
+	c->clients[client_bit >> 6] |= 1ULL << (client_bit & 63);
+}
+
+/* The client's bit in the linear-counting bitmap; the last client's is
+ * kept, since a drain holds long runs of events of the same process. */
+static unsigned client_bit(struct rec_agg *a, const struct rec_event *ev)
+{
+	struct rec_client_memo *m = &a->last_client;
+	if (!m->valid || m->comm != ev->comm || m->uid != ev->uid || (!ev->comm && m->pid != ev->pid)) {
+		m->valid = true;
+		m->comm = ev->comm;
+		m->uid = ev->uid;
+		m->pid = ev->pid;
+		m->bit = (unsigned)(client_hash(ev) & 127);
+	}
+	return m->bit;
 }
 
 /* Adds the counters of from to those of to. */
@@ -599,7 +619,7 @@ static void fold_apply(struct fs_recorder *rec)
 		uint8_t key[PRED_HH_ID_LEN];
 		memcpy(key, &f->dev, 8);
 		memcpy(key + 8, &f->ino, 8);
-		a->hh_adds++;
+		a->set_updates++;
 		struct rec_entry *e = pred_hh_add(a->hh, key, (double)f->events, NULL);
 		if (f->has_name) {
 			if (e)
@@ -660,7 +680,7 @@ static void fold(struct fs_recorder *rec, const struct rec_event *ev,
 		f->has_name = true;
 		f->name_s = ev->ts_s;
 	}
-	slot_count(&f->delta, ev);
+	slot_count(&f->delta, ev, client_bit(a, ev));
 }
 
 /* Drains every ring; returns the in-flight requests summed over threads.
@@ -806,11 +826,12 @@ static void write_stats_file(struct fs_recorder *rec, const struct fs_recorder_s
 		return;
 	fprintf(f,
 		"pid=%ld\nbucket_s=%u\ntrack=%u\ntracked=%u\ntracked_bytes=%llu\n"
-		"bytes_per_file=%llu\nevents=%llu\ndropped=%llu\ntail_events=%llu\n"
+		"bytes_per_file=%llu\nevents=%llu\nset_updates=%llu\ndropped=%llu\ntail_events=%llu\n"
 		"named=%llu\nname_failures=%llu\nname_gone=%llu\nflushes=%llu\nflush_errors=%llu\nrings=%u\n",
 		(long)getpid(), rec->width, st->track_capacity, st->tracked,
 		(unsigned long long)st->tracked_bytes, (unsigned long long)st->bytes_per_file,
-		(unsigned long long)st->events, (unsigned long long)st->dropped,
+		(unsigned long long)st->events, (unsigned long long)st->set_updates,
+		(unsigned long long)st->dropped,
 		(unsigned long long)st->tail_events, (unsigned long long)st->named,
 		(unsigned long long)st->name_failures, (unsigned long long)st->name_gone,
 		(unsigned long long)st->flushes,
@@ -835,6 +856,7 @@ static void update_stats(struct fs_recorder *rec)
 	pthread_mutex_lock(&rec->lock);
 	struct fs_recorder_stats *st = &rec->stats;
 	st->events = a->events;
+	st->set_updates = a->set_updates;
 	st->named = a->named;
 	st->name_failures = a->name_failures;
 	st->name_gone = a->name_gone;

@@ -112,6 +112,7 @@ struct fs_recorder_config {
 
 struct fs_recorder_stats {
 	uint64_t events;        /* folded by the aggregator */
+	uint64_t set_updates;   /* active-set updates: one per file, bucket and drain */
 	uint64_t dropped;       /* lost to full rings */
 	uint64_t tail_events;   /* not attributed to a named tracked file */
 	uint64_t named, name_failures; /* namings (a file once per bucket) */
