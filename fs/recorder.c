@@ -39,7 +39,8 @@
 #define REC_DEFAULT_BUCKET 60
 #define REC_DEFAULT_TRACK 10000
 #define REC_DEFAULT_RING 8192
-#define REC_DEFAULT_TICK_MS 10
+#define REC_DEFAULT_TICK_MS 50
+#define REC_GRACE_MS 30 /* a bucket is flushed this long after its end */
 #define REC_DEFAULT_HALFLIFE 3600.0
 #define REC_CACHELINE 64
 
@@ -178,6 +179,7 @@ struct fs_recorder {
 	struct rec_ring *rings;
 	uint32_t nrings;
 	_Atomic uint64_t lost; /* events lost before a ring existed */
+	_Atomic bool kicked;   /* a ring passed half full: drain now (ring_kick) */
 
 	pthread_mutex_t lock; /* protects stop, flush_req, flush_done, stats */
 	pthread_cond_t wake, flushed;
@@ -351,6 +353,19 @@ void fs_recorder_req_end(const struct fs_rec_req *q)
 		ring_inflight_add(q->ring, -1);
 }
 
+/* Wakes the aggregator before its tick: a ring is more than half full.
+ * Once until the aggregator has drained (it clears kicked), so a ring that
+ * stays full costs one atomic load per event, and no lock: a signal sent
+ * while the aggregator is between its last check and its wait is lost, and
+ * then it drains one tick later (the ring's other half is the margin). */
+static void ring_kick(struct fs_recorder *rec)
+{
+	if (atomic_load_explicit(&rec->kicked, memory_order_relaxed) ||
+	    atomic_exchange_explicit(&rec->kicked, true, memory_order_acq_rel))
+		return;
+	pthread_cond_signal(&rec->wake);
+}
+
 /* Gives a claim back unused: the file's next claim may try again. */
 static void claim_drop(const struct fs_file_ref *file, struct fs_rec_claim *claim)
 {
@@ -377,15 +392,20 @@ void fs_recorder_req_note(const struct fs_rec_req *q, enum fs_event kind,
 	bool named = claim && (claim->fd >= 0 || claim->handle.len);
 	uint64_t need = named ? 2 : 1;
 	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
-	if (head + need - r->cached_tail > (uint64_t)r->mask + 1) {
+	uint64_t half = ((uint64_t)r->mask + 1) / 2;
+	if (head + need - r->cached_tail > half) { /* once per half ring at most */
 		r->cached_tail = atomic_load_explicit(&r->tail, memory_order_acquire);
-		if (head + need - r->cached_tail > (uint64_t)r->mask + 1) {
+		uint64_t used = head + need - r->cached_tail;
+		if (used > (uint64_t)r->mask + 1) {
 			atomic_store_explicit(&r->dropped,
 					      atomic_load_explicit(&r->dropped, memory_order_relaxed) + 1,
 					      memory_order_relaxed);
+			ring_kick(q->rec);
 			claim_drop(file, claim);
 			return;
 		}
+		if (used > half)
+			ring_kick(q->rec);
 	}
 	if (named) {
 		struct rec_name_event *n = &r->items[head & r->mask].name;
@@ -1028,7 +1048,6 @@ static void *aggregator(void *arg)
 {
 	struct fs_recorder *rec = arg;
 	struct rec_agg *a = &rec->agg;
-	uint64_t grace_ms = 2u * rec->tick_ms + 10u;
 	uint64_t handled = 0; /* flush requests served */
 	pthread_mutex_lock(&rec->lock);
 	for (;;) {
@@ -1038,6 +1057,7 @@ static void *aggregator(void *arg)
 		bool requested = req != handled;
 
 		bool busy;
+		atomic_store_explicit(&rec->kicked, false, memory_order_release);
 		uint32_t inflight = drain(rec, &busy);
 		a->inflight_sum += inflight;
 		a->inflight_samples++;
@@ -1045,7 +1065,7 @@ static void *aggregator(void *arg)
 			a->inflight_max = inflight;
 		uint64_t now = realtime_ms();
 		int catchup = 0;
-		while (now >= (a->open_idx + 1) * rec->width * 1000u + grace_ms) {
+		while (now >= (a->open_idx + 1) * rec->width * 1000u + REC_GRACE_MS) {
 			flush_bucket(rec, a->open_idx, true, 0);
 			pred_hh_decay(a->hh, rec->decay);
 			a->open_idx++;
@@ -1067,10 +1087,17 @@ static void *aggregator(void *arg)
 		pthread_mutex_lock(&rec->lock);
 		if (stop)
 			break;
-		if (rec->flush_req == req && !busy) {
+		if (rec->flush_req == req && !busy &&
+		    !atomic_load_explicit(&rec->kicked, memory_order_acquire)) {
+			/* One tick, or less when the open bucket's flush is due
+			 * sooner (buckets are written promptly, not a tick late). */
+			uint64_t wait_ms = rec->tick_ms;
+			uint64_t flush_at = (a->open_idx + 1) * rec->width * 1000u + REC_GRACE_MS;
+			if (flush_at > now && flush_at - now < wait_ms)
+				wait_ms = flush_at - now;
 			struct timespec ts;
 			clock_gettime(CLOCK_MONOTONIC, &ts);
-			ts.tv_nsec += (long)rec->tick_ms * 1000000L;
+			ts.tv_nsec += (long)wait_ms * 1000000L;
 			ts.tv_sec += ts.tv_nsec / 1000000000L;
 			ts.tv_nsec %= 1000000000L;
 			if (!rec->stop && rec->flush_req == req)

@@ -22,13 +22,14 @@
  * the file's counters; the writer thread names the file from it when the
  * file's bucket is written, if the file is still in the active set then.
  *
- * Aggregator thread: wakes every tick (10 ms, at once again when a ring
- * was more than a quarter full), drains every ring, sums the drained
+ * Aggregator thread: wakes every tick (50 ms; at once when a thread finds
+ * its ring more than half full, and again without sleeping when a ring was
+ * more than a quarter full at a drain), drains every ring, sums the drained
  * events per file first (a fold table: one active-set update per file and
  * drain, not per event), then folds them into the active set
  * (predictor/heavy_hitters: at most `track` files with full counters, a
  * count-min sketch for the rest), and when a
- * bucket has ended (plus a grace of two ticks for events still in flight)
+ * bucket has ended (plus a grace of 30 ms for requests still in flight)
  * hands it to the writer thread, which names its files and writes it to
  * the store in one transaction with the host metrics, then rolls up and
  * expires old buckets. Counters are kept for two buckets (the
@@ -105,7 +106,7 @@ struct fs_recorder_config {
 	uint32_t track;        /* files in the active set; 0: 10000 */
 	const struct pred_store_tiers *tiers; /* NULL: defaults with tier 0 = bucket_s */
 	uint32_t ring_events;  /* per thread, power of two; 0: 8192 (512 KiB) */
-	uint32_t tick_ms;      /* aggregator wake-up; 0: 10 */
+	uint32_t tick_ms;      /* aggregator wake-up; 0: 50 */
 	double halflife_s;     /* demand decay in the active set; 0: 3600 */
 	const char *proc_root; /* NULL: "/proc" */
 };
