@@ -297,8 +297,9 @@ static uint64_t read_comm_hash(const char *proc_root, uint32_t pid)
 	return h ? h : 1;
 }
 
-/* The name of the process behind a request, resolved on the FUSE thread (a
- * short-lived process may be gone by the time the aggregator looks), cached
+/* The name of the process behind a request, resolved on the FUSE thread
+ * before the op replies (a short-lived process may be gone by the time the
+ * aggregator looks, or even right after the reply), cached
  * per thread and bucket: one /proc read per process, thread and bucket, a
  * compare otherwise. */
 static uint64_t thread_comm(const struct fs_recorder *rec, struct rec_ring *r, uint32_t pid,
@@ -337,6 +338,7 @@ void fs_recorder_req_begin(struct fs_recorder *rec, struct fs_rec_req *q, uid_t 
 	q->now_s = now_s;
 	if (!r) {
 		q->stamp = (uint32_t)(now_s / rec->width) + 1;
+		q->comm = 0;
 		return;
 	}
 	if (now_s != r->stamp_s) {
@@ -344,6 +346,9 @@ void fs_recorder_req_begin(struct fs_recorder *rec, struct fs_rec_req *q, uid_t 
 		r->stamp = (uint32_t)(now_s / rec->width) + 1;
 	}
 	q->stamp = r->stamp;
+	/* Before the op replies: until then the caller waits for us, so its
+	 * /proc entry is there (after the reply it may have exited). */
+	q->comm = pid > 0 ? thread_comm(rec, r, (uint32_t)pid, q->stamp) : 0;
 	ring_inflight_add(r, 1);
 }
 
@@ -424,7 +429,7 @@ void fs_recorder_req_note(const struct fs_rec_req *q, enum fs_event kind,
 	e->latency_ns = latency_ns;
 	e->uid = q->uid;
 	e->pid = q->pid;
-	e->comm = (pid_t)q->pid > 0 ? thread_comm(q->rec, r, q->pid, q->stamp) : 0;
+	e->comm = q->comm;
 	atomic_store_explicit(&r->head, head + 1, memory_order_release);
 }
 

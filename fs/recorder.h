@@ -40,10 +40,12 @@
  * the host bucket.
  *
  * Distinct clients per bucket: (uid, process name from /proc/PID/comm). The
- * name is read on the FUSE thread (the process is alive while its request
- * runs) through a per-thread cache, so a process costs one /proc read per
- * thread and bucket; counted by the aggregator in a 128-bit linear-counting
- * bitmap (exact in practice up to a handful, then an estimate).
+ * name is read on the FUSE thread at req_begin, before the op replies (the
+ * process is alive while it waits for its request; after the reply it may
+ * have exited), through a per-thread cache, so a process costs one /proc
+ * read per thread and bucket; counted by the aggregator in a 128-bit
+ * linear-counting bitmap (exact in practice up to a handful, then an
+ * estimate).
  *
  * Crash safety: a kill -9 loses the events of the bucket being collected;
  * every flushed bucket is committed (see series_store.h). */
@@ -151,6 +153,7 @@ struct fs_rec_req {
 	uint64_t now_s;        /* time() at begin: the events' time */
 	uint32_t stamp;        /* bucket index of now_s + 1 */
 	uint32_t uid, pid;
+	uint64_t comm;         /* hash of the caller's process name, 0 unknown */
 };
 void fs_recorder_req_begin(struct fs_recorder *rec, struct fs_rec_req *q, uid_t uid, pid_t pid);
 void fs_recorder_req_end(const struct fs_rec_req *q);
