@@ -59,7 +59,7 @@ first=$(grep -o '"path": "[^"]*"' <<<"$top" | sed -n 1p)
 # A renamed file keeps its id and its history.
 mv "$mnt/A" "$mnt/A2" || it_fail "rename"
 json=$("$ctl" stats "$mnt/A2" --json) || it_fail "stats after rename"
-[ "$(bucket_field reads "$json")" = "100 100" ] || { echo "A2 JSON: $json"; it_fail "history lost by the rename"; }
+[ "$(read_buckets "$json")" = "100 100" ] || { echo "A2 JSON: $json"; it_fail "history lost by the rename"; }
 
 it_umount "$mnt"
 # A stopped mount's store is still readable.
