@@ -40,10 +40,8 @@
 static struct fuse_lowlevel_ops inner;
 
 struct rec_call {
-	struct fs_recorder *rec;
+	struct fs_rec_req q; /* the thread's ring, time and caller, read once */
 	struct fs_file_ref ref;
-	uid_t uid;
-	pid_t pid;
 	struct fs_rec_claim claim;
 };
 
@@ -52,12 +50,9 @@ static void call_begin(struct rec_call *c, fuse_req_t req, fuse_ino_t ino)
 	struct fs_ctx *ctx = fs_ctx_of(req);
 	struct fs_inode *i = fs_inode_of(ctx, ino);
 	const struct fuse_ctx *fc = fuse_req_ctx(req);
-	c->rec = ctx->recorder;
-	c->uid = fc->uid;
-	c->pid = fc->pid;
+	fs_recorder_req_begin(ctx->recorder, &c->q, fc->uid, fc->pid);
 	fs_rec_claim_init(&c->claim);
 	fs_file_ref_init(&c->ref, (uint64_t)i->dev, (uint64_t)i->ino, &i->rec_named, i->handle);
-	fs_recorder_op_begin(c->rec);
 }
 
 /* Entry ops: the event goes to the entry's inode when the op replied with
@@ -70,20 +65,20 @@ static void entry_begin(struct rec_call *c, fuse_req_t req, fuse_ino_t parent)
 
 static void entry_end(struct rec_call *c, enum fs_event kind)
 {
-	fs_recorder_op_end(c->rec);
+	fs_recorder_req_end(&c->q);
 	if (fs_last_entry.set) {
 		struct fs_file_ref child;
 		fs_file_ref_init(&child, fs_last_entry.dev, fs_last_entry.ino, NULL, NULL);
-		fs_recorder_note(c->rec, kind, &child, 0, 0, c->uid, c->pid);
+		fs_recorder_req_note(&c->q, kind, &child, NULL, 0, 0);
 	} else {
-		fs_recorder_note(c->rec, FS_EV_META, &c->ref, 0, 0, c->uid, c->pid);
+		fs_recorder_req_note(&c->q, FS_EV_META, &c->ref, NULL, 0, 0);
 	}
 }
 
 static void call_end(struct rec_call *c, enum fs_event kind, uint64_t bytes, uint64_t lat)
 {
-	fs_recorder_op_end(c->rec);
-	fs_recorder_note_claimed(c->rec, kind, &c->ref, &c->claim, bytes, lat, c->uid, c->pid);
+	fs_recorder_req_end(&c->q);
+	fs_recorder_req_note(&c->q, kind, &c->ref, &c->claim, bytes, lat);
 }
 
 /* Requests that are not demand: counted in flight only. */
@@ -198,16 +193,16 @@ static void rec_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	call_begin(&c, req, ino);
 	/* Claimed at open too, so files read only from the page cache are
 	 * named. An fd is needed only for inodes without a handle. */
-	if (fs_recorder_claim_needs_fd(c.rec, &c.ref)) {
+	if (fs_recorder_req_claim_needs_fd(&c.q, &c.ref)) {
 		struct fs_ctx *ctx = fs_ctx_of(req);
 		struct fs_inode *i = fs_inode_of(ctx, ino);
 		int ifd = fs_inode_fd_get(ctx->inodes, i);
 		if (ifd >= 0) {
-			fs_recorder_claim(c.rec, &c.ref, ifd, &c.claim);
+			fs_recorder_req_claim(&c.q, &c.ref, ifd, &c.claim);
 			fs_inode_fd_put(ctx->inodes, i);
 		}
 	} else {
-		fs_recorder_claim(c.rec, &c.ref, -1, &c.claim);
+		fs_recorder_req_claim(&c.q, &c.ref, -1, &c.claim);
 	}
 	inner.open(req, ino, fi);
 	call_end(&c, FS_EV_OPEN, 0, 0);
@@ -227,7 +222,7 @@ static void rec_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	struct rec_call c;
 	call_begin(&c, req, ino);
-	fs_recorder_claim(c.rec, &c.ref, fs_file_of(fi)->fd, &c.claim);
+	fs_recorder_req_claim(&c.q, &c.ref, fs_file_of(fi)->fd, &c.claim);
 	uint64_t t0 = fs_recorder_now_ns();
 	inner.read(req, ino, size, off, fi);
 	call_end(&c, FS_EV_READ, size, fs_recorder_now_ns() - t0);
@@ -238,7 +233,7 @@ static void rec_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in
 {
 	struct rec_call c;
 	call_begin(&c, req, ino);
-	fs_recorder_claim(c.rec, &c.ref, fs_file_of(fi)->fd, &c.claim);
+	fs_recorder_req_claim(&c.q, &c.ref, fs_file_of(fi)->fd, &c.claim);
 	size_t bytes = fuse_buf_size(in_buf);
 	inner.write_buf(req, ino, in_buf, off, fi);
 	call_end(&c, FS_EV_WRITE, bytes, 0);

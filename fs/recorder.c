@@ -39,7 +39,8 @@
 #define REC_DEFAULT_BUCKET 60
 #define REC_DEFAULT_TRACK 10000
 #define REC_DEFAULT_RING 8192
-#define REC_DEFAULT_TICK_MS 10
+#define REC_DEFAULT_TICK_MS 50
+#define REC_GRACE_MS 30 /* a bucket is flushed this long after its end */
 #define REC_DEFAULT_HALFLIFE 3600.0
 #define REC_CACHELINE 64
 
@@ -48,7 +49,7 @@
 struct rec_event {
 	uint8_t kind; /* enum fs_event */
 	uint8_t pad[7];
-	uint64_t ts_ms; /* CLOCK_REALTIME_COARSE */
+	uint64_t ts_s; /* time(): when the request began */
 	uint64_t dev, ino;
 	uint64_t bytes, latency_ns;
 	uint32_t uid, pid;
@@ -83,6 +84,8 @@ struct rec_ring {
 		uint32_t stamp;
 		uint64_t hash;
 	} comm[32];
+	uint64_t stamp_s; /* second of the last request */
+	uint32_t stamp;   /* its bucket index + 1 */
 	/* Consumer line: written by the aggregator only. */
 	_Alignas(REC_CACHELINE) _Atomic uint64_t tail;
 	/* Set at creation. */
@@ -121,6 +124,30 @@ struct rec_entry {
 	} u;
 };
 
+/* Events of one file (and bucket slot) within one drain, summed before
+ * they touch the active set: a metadata-heavy workload notes several
+ * events in a row for the same inode (create, write, setattr, getattr) and
+ * for its directory, and one pred_hh_add with their total weight costs
+ * about what one event did. */
+struct rec_fold {
+	uint64_t dev, ino;
+	uint32_t s;      /* bucket slot */
+	uint32_t events; /* weight for the active set */
+	bool has_name;
+	uint64_t name_s; /* time of the claim's event, seconds */
+	struct rec_name_event name; /* the latest claim (fd owned) */
+	struct rec_slot delta;
+};
+
+#define REC_FOLD_SLOTS 512 /* hash positions, power of two */
+#define REC_FOLD_MAX 256   /* distinct files per fold; more: apply and go on */
+
+struct rec_fold_table {
+	uint16_t pos[REC_FOLD_SLOTS]; /* index into folds + 1, 0 empty */
+	uint32_t n;
+	struct rec_fold folds[REC_FOLD_MAX];
+};
+
 struct rec_agg {
 	struct pred_hh *hh;
 	struct fs_host_sampler *host;
@@ -130,6 +157,14 @@ struct rec_agg {
 	uint32_t inflight_max;
 	uint64_t path_bytes;    /* of REC_BY_NAME entries */
 	uint64_t events, named, name_failures, name_gone; /* published by update_stats */
+	uint64_t set_updates;       /* pred_hh_add calls (events / set_updates: folding) */
+	struct rec_client_memo {
+		bool valid;
+		uint32_t uid, pid;
+		uint64_t comm;
+		unsigned bit;
+	} last_client;
+	struct rec_fold_table *fold;
 };
 
 struct fs_recorder {
@@ -144,6 +179,7 @@ struct fs_recorder {
 	struct rec_ring *rings;
 	uint32_t nrings;
 	_Atomic uint64_t lost; /* events lost before a ring existed */
+	_Atomic bool kicked;   /* a ring passed half full: drain now (ring_kick) */
 
 	pthread_mutex_t lock; /* protects stop, flush_req, flush_done, stats */
 	pthread_cond_t wake, flushed;
@@ -235,13 +271,6 @@ uint64_t fs_recorder_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static inline uint64_t coarse_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static uint64_t fnv1a(const char *s)
 {
 	uint64_t h = 1469598103934665603ULL;
@@ -268,15 +297,15 @@ static uint64_t read_comm_hash(const char *proc_root, uint32_t pid)
 	return h ? h : 1;
 }
 
-/* The name of the process behind a request, resolved on the FUSE thread (a
- * short-lived process may be gone by the time the aggregator looks), cached
+/* The name of the process behind a request, resolved on the FUSE thread
+ * before the op replies (a short-lived process may be gone by the time the
+ * aggregator looks, or even right after the reply), cached
  * per thread and bucket: one /proc read per process, thread and bucket, a
  * compare otherwise. */
-static uint64_t thread_comm(struct fs_recorder *rec, struct rec_ring *r, uint32_t pid,
-			  uint64_t ts_ms)
+static uint64_t thread_comm(const struct fs_recorder *rec, struct rec_ring *r, uint32_t pid,
+			    uint32_t stamp)
 {
 	struct rec_comm_tls *c = &r->comm[pid % 32];
-	uint32_t stamp = (uint32_t)(ts_ms / 1000u / rec->width) + 1;
 	if (c->pid != (pid_t)pid || c->stamp != stamp) {
 		c->pid = (pid_t)pid;
 		c->stamp = stamp;
@@ -285,9 +314,61 @@ static uint64_t thread_comm(struct fs_recorder *rec, struct rec_ring *r, uint32_
 	return c->hash;
 }
 
-static inline uint32_t name_stamp(const struct fs_recorder *rec, uint64_t ts_ms)
+/* Requests in flight on the ring's thread (its only writer). */
+static inline void ring_inflight_add(struct rec_ring *r, int64_t d)
 {
-	return (uint32_t)(ts_ms / 1000u / rec->width) + 1;
+	atomic_store_explicit(&r->inflight,
+			      atomic_load_explicit(&r->inflight, memory_order_relaxed) + d,
+			      memory_order_relaxed);
+}
+
+void fs_recorder_req_begin(struct fs_recorder *rec, struct fs_rec_req *q, uid_t uid, pid_t pid)
+{
+	q->rec = rec;
+	if (!rec)
+		return;
+	struct rec_ring *r = ring_of(rec);
+	q->ring = r;
+	q->uid = (uint32_t)uid;
+	q->pid = (uint32_t)pid;
+	/* Seconds are all a bucket needs; time() is the cheapest clock read
+	 * (vDSO, the coarse clock's seconds) and the bucket index is cached
+	 * per thread, so no division per request. */
+	uint64_t now_s = (uint64_t)time(NULL);
+	q->now_s = now_s;
+	if (!r) {
+		q->stamp = (uint32_t)(now_s / rec->width) + 1;
+		q->comm = 0;
+		return;
+	}
+	if (now_s != r->stamp_s) {
+		r->stamp_s = now_s;
+		r->stamp = (uint32_t)(now_s / rec->width) + 1;
+	}
+	q->stamp = r->stamp;
+	/* Before the op replies: until then the caller waits for us, so its
+	 * /proc entry is there (after the reply it may have exited). */
+	q->comm = pid > 0 ? thread_comm(rec, r, (uint32_t)pid, q->stamp) : 0;
+	ring_inflight_add(r, 1);
+}
+
+void fs_recorder_req_end(const struct fs_rec_req *q)
+{
+	if (q->rec && q->ring)
+		ring_inflight_add(q->ring, -1);
+}
+
+/* Wakes the aggregator before its tick: a ring is more than half full.
+ * Once until the aggregator has drained (it clears kicked), so a ring that
+ * stays full costs one atomic load per event, and no lock: a signal sent
+ * while the aggregator is between its last check and its wait is lost, and
+ * then it drains one tick later (the ring's other half is the margin). */
+static void ring_kick(struct fs_recorder *rec)
+{
+	if (atomic_load_explicit(&rec->kicked, memory_order_relaxed) ||
+	    atomic_exchange_explicit(&rec->kicked, true, memory_order_acq_rel))
+		return;
+	pthread_cond_signal(&rec->wake);
 }
 
 /* Gives a claim back unused: the file's next claim may try again. */
@@ -302,26 +383,34 @@ static void claim_drop(const struct fs_file_ref *file, struct fs_rec_claim *clai
 	fs_rec_claim_init(claim);
 }
 
-static inline void note(struct fs_recorder *rec, enum fs_event kind,
-			const struct fs_file_ref *file, struct fs_rec_claim *claim, uint64_t bytes,
-			uint64_t latency_ns, uid_t uid, pid_t pid)
+void fs_recorder_req_note(const struct fs_rec_req *q, enum fs_event kind,
+			  const struct fs_file_ref *file, struct fs_rec_claim *claim,
+			  uint64_t bytes, uint64_t latency_ns)
 {
-	struct rec_ring *r = ring_of(rec);
+	struct rec_ring *r = q->rec ? q->ring : NULL;
 	if (!r) {
-		atomic_fetch_add_explicit(&rec->lost, 1, memory_order_relaxed);
-		goto drop;
+		if (q->rec)
+			atomic_fetch_add_explicit(&q->rec->lost, 1, memory_order_relaxed);
+		claim_drop(file, claim);
+		return;
 	}
 	bool named = claim && (claim->fd >= 0 || claim->handle.len);
 	uint64_t need = named ? 2 : 1;
 	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
-	if (head + need - r->cached_tail > (uint64_t)r->mask + 1) {
+	uint64_t half = ((uint64_t)r->mask + 1) / 2;
+	if (head + need - r->cached_tail > half) { /* once per half ring at most */
 		r->cached_tail = atomic_load_explicit(&r->tail, memory_order_acquire);
-		if (head + need - r->cached_tail > (uint64_t)r->mask + 1) {
+		uint64_t used = head + need - r->cached_tail;
+		if (used > (uint64_t)r->mask + 1) {
 			atomic_store_explicit(&r->dropped,
 					      atomic_load_explicit(&r->dropped, memory_order_relaxed) + 1,
 					      memory_order_relaxed);
-			goto drop;
+			ring_kick(q->rec);
+			claim_drop(file, claim);
+			return;
 		}
+		if (used > half)
+			ring_kick(q->rec);
 	}
 	if (named) {
 		struct rec_name_event *n = &r->items[head & r->mask].name;
@@ -333,34 +422,30 @@ static inline void note(struct fs_recorder *rec, enum fs_event kind,
 	}
 	struct rec_event *e = &r->items[head & r->mask].ev;
 	e->kind = (uint8_t)kind;
-	e->ts_ms = coarse_ms();
+	e->ts_s = q->now_s;
 	e->dev = file->dev;
 	e->ino = file->ino;
 	e->bytes = bytes;
 	e->latency_ns = latency_ns;
-	e->uid = (uint32_t)uid;
-	e->pid = (uint32_t)pid;
-	e->comm = pid > 0 ? thread_comm(rec, r, (uint32_t)pid, e->ts_ms) : 0;
+	e->uid = q->uid;
+	e->pid = q->pid;
+	e->comm = q->comm;
 	atomic_store_explicit(&r->head, head + 1, memory_order_release);
-	return;
-drop:
-	claim_drop(file, claim);
 }
 
-bool fs_recorder_claim_needs_fd(struct fs_recorder *rec, const struct fs_file_ref *file)
+bool fs_recorder_req_claim_needs_fd(const struct fs_rec_req *q, const struct fs_file_ref *file)
 {
-	return rec && file->named && !fs_rec_handle_fits(file->handle) &&
-	       __atomic_load_n(file->named, __ATOMIC_RELAXED) != name_stamp(rec, coarse_ms());
+	return q->rec && file->named && !fs_rec_handle_fits(file->handle) &&
+	       __atomic_load_n(file->named, __ATOMIC_RELAXED) != q->stamp;
 }
 
-void fs_recorder_claim(struct fs_recorder *rec, const struct fs_file_ref *file, int fd,
-		       struct fs_rec_claim *ret)
+void fs_recorder_req_claim(const struct fs_rec_req *q, const struct fs_file_ref *file, int fd,
+			   struct fs_rec_claim *ret)
 {
 	fs_rec_claim_init(ret);
-	if (!rec || !file->named)
+	if (!q->rec || !file->named)
 		return;
-	uint32_t stamp = name_stamp(rec, coarse_ms());
-	if (__atomic_load_n(file->named, __ATOMIC_RELAXED) == stamp)
+	if (__atomic_load_n(file->named, __ATOMIC_RELAXED) == q->stamp)
 		return;
 	if (!fs_rec_handle_copy(&ret->handle, file->handle)) {
 		if (fd < 0)
@@ -369,53 +454,48 @@ void fs_recorder_claim(struct fs_recorder *rec, const struct fs_file_ref *file, 
 		if (ret->fd < 0)
 			return;
 	}
-	__atomic_store_n(file->named, stamp, __ATOMIC_RELAXED);
+	__atomic_store_n(file->named, q->stamp, __ATOMIC_RELAXED);
+}
+
+/* ---- one-call forms (tests, benchmarks): a request per call ---- */
+
+static inline void req_start(struct fs_recorder *rec, struct fs_rec_req *q, uid_t uid, pid_t pid)
+{
+	fs_recorder_req_begin(rec, q, uid, pid);
+	fs_recorder_req_end(q); /* not a request in flight */
 }
 
 void fs_recorder_note(struct fs_recorder *rec, enum fs_event kind, const struct fs_file_ref *file,
 		      uint64_t bytes, uint64_t latency_ns, uid_t uid, pid_t pid)
 {
-	if (rec)
-		note(rec, kind, file, NULL, bytes, latency_ns, uid, pid);
-}
-
-void fs_recorder_note_claimed(struct fs_recorder *rec, enum fs_event kind,
-			      const struct fs_file_ref *file, struct fs_rec_claim *claim,
-			      uint64_t bytes, uint64_t latency_ns, uid_t uid, pid_t pid)
-{
-	if (rec)
-		note(rec, kind, file, claim, bytes, latency_ns, uid, pid);
-	else
-		claim_drop(file, claim);
+	struct fs_rec_req q;
+	req_start(rec, &q, uid, pid);
+	fs_recorder_req_note(&q, kind, file, NULL, bytes, latency_ns);
 }
 
 void fs_recorder_note_fd(struct fs_recorder *rec, enum fs_event kind,
 			 const struct fs_file_ref *file, int fd, uint64_t bytes,
 			 uint64_t latency_ns, uid_t uid, pid_t pid)
 {
-	if (!rec)
-		return;
+	struct fs_rec_req q;
 	struct fs_rec_claim claim;
-	fs_recorder_claim(rec, file, fd, &claim);
-	note(rec, kind, file, &claim, bytes, latency_ns, uid, pid);
+	req_start(rec, &q, uid, pid);
+	fs_recorder_req_claim(&q, file, fd, &claim);
+	fs_recorder_req_note(&q, kind, file, &claim, bytes, latency_ns);
 }
 
 void fs_recorder_op_begin(struct fs_recorder *rec)
 {
 	struct rec_ring *r = rec ? ring_of(rec) : NULL;
 	if (r)
-		atomic_store_explicit(&r->inflight,
-				      atomic_load_explicit(&r->inflight, memory_order_relaxed) + 1,
-				      memory_order_relaxed);
+		ring_inflight_add(r, 1);
 }
 
 void fs_recorder_op_end(struct fs_recorder *rec)
 {
 	struct rec_ring *r = rec ? ring_of(rec) : NULL;
 	if (r)
-		atomic_store_explicit(&r->inflight,
-				      atomic_load_explicit(&r->inflight, memory_order_relaxed) - 1,
-				      memory_order_relaxed);
+		ring_inflight_add(r, -1);
 }
 
 /* ---- aggregator ---- */
@@ -484,29 +564,9 @@ static void entry_claim(struct fs_recorder *rec, struct rec_entry *e,
 	rec->agg.path_bytes += strlen(path) + 1;
 }
 
-/* Folds one event, with the naming claim that preceded it (or NULL). */
-static void fold(struct fs_recorder *rec, const struct rec_event *ev,
-		 const struct rec_name_event *name)
+/* Counts one event in a file's counters of one bucket. */
+static void slot_count(struct rec_slot *c, const struct rec_event *ev, unsigned client_bit)
 {
-	struct rec_agg *a = &rec->agg;
-	uint64_t idx = ev->ts_ms / 1000u / rec->width;
-	unsigned s = (unsigned)((idx <= a->open_idx ? a->open_idx : a->open_idx + 1) & 1);
-	uint8_t key[PRED_HH_ID_LEN];
-	memcpy(key, &ev->dev, 8);
-	memcpy(key + 8, &ev->ino, 8);
-	a->events++;
-	struct rec_entry *e = pred_hh_add(a->hh, key, 1.0, NULL);
-	if (name) {
-		if (e)
-			entry_claim(rec, e, name, ev->ts_ms / 1000u);
-		if (name->fd >= 0)
-			close(name->fd);
-	}
-	if (!e) {
-		a->tail[s]++;
-		return;
-	}
-	struct rec_slot *c = &e->slot[s];
 	switch (ev->kind) {
 	case FS_EV_OPEN:
 		c->opens++;
@@ -528,8 +588,124 @@ static void fold(struct fs_recorder *rec, const struct rec_event *ev,
 		c->meta++;
 		break;
 	}
-	uint64_t h = client_hash(ev) & 127;
-	c->clients[h >> 6] |= 1ULL << (h & 63);
+	c->clients[client_bit >> 6] |= 1ULL << (client_bit & 63);
+}
+
+/* The client's bit in the linear-counting bitmap; the last client's is
+ * kept, since a drain holds long runs of events of the same process. */
+static unsigned client_bit(struct rec_agg *a, const struct rec_event *ev)
+{
+	struct rec_client_memo *m = &a->last_client;
+	if (!m->valid || m->comm != ev->comm || m->uid != ev->uid || (!ev->comm && m->pid != ev->pid)) {
+		m->valid = true;
+		m->comm = ev->comm;
+		m->uid = ev->uid;
+		m->pid = ev->pid;
+		m->bit = (unsigned)(client_hash(ev) & 127);
+	}
+	return m->bit;
+}
+
+/* Adds the counters of from to those of to. */
+static void slot_merge(struct rec_slot *to, const struct rec_slot *from)
+{
+	to->opens += from->opens;
+	to->reads += from->reads;
+	to->writes += from->writes;
+	to->meta += from->meta;
+	to->read_bytes += from->read_bytes;
+	to->written_bytes += from->written_bytes;
+	if (from->lat_count) {
+		to->lat_sum += from->lat_sum;
+		to->lat_count += from->lat_count;
+		for (unsigned i = 0; i < PRED_LAT_HIST; i++)
+			to->lat_hist[i] += from->lat_hist[i];
+		if (from->lat_max > to->lat_max)
+			to->lat_max = from->lat_max;
+	}
+	to->clients[0] |= from->clients[0];
+	to->clients[1] |= from->clients[1];
+}
+
+static uint32_t fold_pos(uint64_t dev, uint64_t ino, uint32_t s)
+{
+	uint64_t h = (ino * 0x9e3779b97f4a7c15ULL) ^ (dev * 0xc2b2ae3d27d4eb4fULL) ^ s;
+	return (uint32_t)(h >> 32) & (REC_FOLD_SLOTS - 1);
+}
+
+/* Applies the folded events to the active set (one pred_hh_add per file
+ * and slot, with the claim that came last) and empties the fold table. */
+static void fold_apply(struct fs_recorder *rec)
+{
+	struct rec_agg *a = &rec->agg;
+	struct rec_fold_table *t = a->fold;
+	for (uint32_t i = 0; i < t->n; i++) {
+		struct rec_fold *f = &t->folds[i];
+		uint8_t key[PRED_HH_ID_LEN];
+		memcpy(key, &f->dev, 8);
+		memcpy(key + 8, &f->ino, 8);
+		a->set_updates++;
+		struct rec_entry *e = pred_hh_add(a->hh, key, (double)f->events, NULL);
+		if (f->has_name) {
+			if (e)
+				entry_claim(rec, e, &f->name, f->name_s);
+			if (f->name.fd >= 0)
+				close(f->name.fd);
+		}
+		if (e)
+			slot_merge(&e->slot[f->s], &f->delta);
+		else
+			a->tail[f->s] += f->events;
+	}
+	if (t->n)
+		memset(t->pos, 0, sizeof(t->pos)); /* 1 KiB; a drain with events only */
+	t->n = 0;
+}
+
+/* Folds one event, with the naming claim that preceded it (or NULL), into
+ * the fold table; fold_apply brings it to the active set. */
+static void fold(struct fs_recorder *rec, const struct rec_event *ev,
+		 const struct rec_name_event *name)
+{
+	struct rec_agg *a = &rec->agg;
+	struct rec_fold_table *t = a->fold;
+	uint64_t idx = ev->ts_s / rec->width;
+	unsigned s = (unsigned)((idx <= a->open_idx ? a->open_idx : a->open_idx + 1) & 1);
+	a->events++;
+	uint32_t h = fold_pos(ev->dev, ev->ino, s);
+	struct rec_fold *f;
+	for (;;) {
+		uint16_t p = t->pos[h];
+		if (p) {
+			f = &t->folds[p - 1];
+			if (f->ino == ev->ino && f->dev == ev->dev && f->s == s)
+				break;
+			h = (h + 1) & (REC_FOLD_SLOTS - 1);
+			continue;
+		}
+		if (t->n == REC_FOLD_MAX) { /* full: apply what is there, start again */
+			fold_apply(rec);
+			h = fold_pos(ev->dev, ev->ino, s);
+			continue;
+		}
+		f = &t->folds[t->n++];
+		memset(f, 0, sizeof(*f));
+		f->dev = ev->dev;
+		f->ino = ev->ino;
+		f->s = s;
+		f->name.fd = -1;
+		t->pos[h] = (uint16_t)t->n;
+		break;
+	}
+	f->events++;
+	if (name) {
+		if (f->has_name && f->name.fd >= 0)
+			close(f->name.fd);
+		f->name = *name;
+		f->has_name = true;
+		f->name_s = ev->ts_s;
+	}
+	slot_count(&f->delta, ev, client_bit(a, ev));
 }
 
 /* Drains every ring; returns the in-flight requests summed over threads.
@@ -571,6 +747,7 @@ static uint32_t drain(struct fs_recorder *rec, bool *ret_busy)
 		pp = &r->next;
 	}
 	pthread_mutex_unlock(&rec->rings_lock);
+	fold_apply(rec);
 	return inflight > 0 ? (uint32_t)inflight : 0;
 }
 
@@ -674,11 +851,12 @@ static void write_stats_file(struct fs_recorder *rec, const struct fs_recorder_s
 		return;
 	fprintf(f,
 		"pid=%ld\nbucket_s=%u\ntrack=%u\ntracked=%u\ntracked_bytes=%llu\n"
-		"bytes_per_file=%llu\nevents=%llu\ndropped=%llu\ntail_events=%llu\n"
+		"bytes_per_file=%llu\nevents=%llu\nset_updates=%llu\ndropped=%llu\ntail_events=%llu\n"
 		"named=%llu\nname_failures=%llu\nname_gone=%llu\nflushes=%llu\nflush_errors=%llu\nrings=%u\n",
 		(long)getpid(), rec->width, st->track_capacity, st->tracked,
 		(unsigned long long)st->tracked_bytes, (unsigned long long)st->bytes_per_file,
-		(unsigned long long)st->events, (unsigned long long)st->dropped,
+		(unsigned long long)st->events, (unsigned long long)st->set_updates,
+		(unsigned long long)st->dropped,
 		(unsigned long long)st->tail_events, (unsigned long long)st->named,
 		(unsigned long long)st->name_failures, (unsigned long long)st->name_gone,
 		(unsigned long long)st->flushes,
@@ -703,6 +881,7 @@ static void update_stats(struct fs_recorder *rec)
 	pthread_mutex_lock(&rec->lock);
 	struct fs_recorder_stats *st = &rec->stats;
 	st->events = a->events;
+	st->set_updates = a->set_updates;
 	st->named = a->named;
 	st->name_failures = a->name_failures;
 	st->name_gone = a->name_gone;
@@ -874,7 +1053,6 @@ static void *aggregator(void *arg)
 {
 	struct fs_recorder *rec = arg;
 	struct rec_agg *a = &rec->agg;
-	uint64_t grace_ms = 2u * rec->tick_ms + 10u;
 	uint64_t handled = 0; /* flush requests served */
 	pthread_mutex_lock(&rec->lock);
 	for (;;) {
@@ -884,6 +1062,7 @@ static void *aggregator(void *arg)
 		bool requested = req != handled;
 
 		bool busy;
+		atomic_store_explicit(&rec->kicked, false, memory_order_release);
 		uint32_t inflight = drain(rec, &busy);
 		a->inflight_sum += inflight;
 		a->inflight_samples++;
@@ -891,7 +1070,7 @@ static void *aggregator(void *arg)
 			a->inflight_max = inflight;
 		uint64_t now = realtime_ms();
 		int catchup = 0;
-		while (now >= (a->open_idx + 1) * rec->width * 1000u + grace_ms) {
+		while (now >= (a->open_idx + 1) * rec->width * 1000u + REC_GRACE_MS) {
 			flush_bucket(rec, a->open_idx, true, 0);
 			pred_hh_decay(a->hh, rec->decay);
 			a->open_idx++;
@@ -913,10 +1092,17 @@ static void *aggregator(void *arg)
 		pthread_mutex_lock(&rec->lock);
 		if (stop)
 			break;
-		if (rec->flush_req == req && !busy) {
+		if (rec->flush_req == req && !busy &&
+		    !atomic_load_explicit(&rec->kicked, memory_order_acquire)) {
+			/* One tick, or less when the open bucket's flush is due
+			 * sooner (buckets are written promptly, not a tick late). */
+			uint64_t wait_ms = rec->tick_ms;
+			uint64_t flush_at = (a->open_idx + 1) * rec->width * 1000u + REC_GRACE_MS;
+			if (flush_at > now && flush_at - now < wait_ms)
+				wait_ms = flush_at - now;
 			struct timespec ts;
 			clock_gettime(CLOCK_MONOTONIC, &ts);
-			ts.tv_nsec += (long)rec->tick_ms * 1000000L;
+			ts.tv_nsec += (long)wait_ms * 1000000L;
 			ts.tv_sec += ts.tv_nsec / 1000000000L;
 			ts.tv_nsec %= 1000000000L;
 			if (!rec->stop && rec->flush_req == req)
@@ -1047,6 +1233,12 @@ int fs_recorder_start(const struct fs_recorder_config *cfg, struct fs_recorder *
 	struct pred_hh_config hc = {.capacity = track, .payload_size = sizeof(struct rec_entry),
 				    .seed = rec->gen};
 	rc = pred_hh_create(&hc, on_evict, rec, &rec->agg.hh);
+	if (!rc && !(rec->agg.fold = malloc(sizeof(*rec->agg.fold))))
+		rc = -ENOMEM;
+	if (!rc) {
+		memset(rec->agg.fold->pos, 0, sizeof(rec->agg.fold->pos));
+		rec->agg.fold->n = 0;
+	}
 	if (!rc)
 		rc = fs_host_sampler_new(rec->proc_root, rec->backing, &rec->agg.host);
 	if (rc) {
@@ -1107,6 +1299,7 @@ void fs_recorder_stop(struct fs_recorder *rec)
 		ring_unref(r);
 	}
 	pred_hh_destroy(rec->agg.hh); /* frees the paths through on_evict */
+	free(rec->agg.fold);     /* empty: every drain applies it */
 	fs_host_sampler_free(rec->agg.host);
 	pred_store_close(rec->store);
 	pthread_cond_destroy(&rec->wake);

@@ -1,8 +1,11 @@
 /* The access recorder: what reaches the filesystem, counted per file and per
  * time bucket, off the hot path, into the series store.
  *
- * Hot path (FUSE threads): fs_recorder_note*() writes one 64-byte event
- * (two with a naming claim, below) into the calling thread's own ring (single producer, single consumer: the
+ * Hot path (FUSE threads): a request begins with fs_recorder_req_begin,
+ * which finds the thread's ring, reads the clock (time(): seconds are all
+ * a bucket needs) and takes the caller once for the whole request; each
+ * fs_recorder_req_note then writes one 64-byte event (two with a naming
+ * claim, below) into that ring (single producer, single consumer: the
  * aggregator). No lock and no shared write on that path: each thread's ring
  * is found through a thread-local pointer; the first event of a thread
  * registers its ring under rec->rings_lock (once per thread). A full ring
@@ -19,11 +22,14 @@
  * the file's counters; the writer thread names the file from it when the
  * file's bucket is written, if the file is still in the active set then.
  *
- * Aggregator thread: wakes every tick (10 ms, at once again when a ring
- * was more than a quarter full), drains every ring, folds
- * events into the active set (predictor/heavy_hitters: at most `track`
- * files with full counters, a count-min sketch for the rest), and when a
- * bucket has ended (plus a grace of two ticks for events still in flight)
+ * Aggregator thread: wakes every tick (50 ms; at once when a thread finds
+ * its ring more than half full, and again without sleeping when a ring was
+ * more than a quarter full at a drain), drains every ring, sums the drained
+ * events per file first (a fold table: one active-set update per file and
+ * drain, not per event), then folds them into the active set
+ * (predictor/heavy_hitters: at most `track` files with full counters, a
+ * count-min sketch for the rest), and when a
+ * bucket has ended (plus a grace of 30 ms for requests still in flight)
  * hands it to the writer thread, which names its files and writes it to
  * the store in one transaction with the host metrics, then rolls up and
  * expires old buckets. Counters are kept for two buckets (the
@@ -34,10 +40,12 @@
  * the host bucket.
  *
  * Distinct clients per bucket: (uid, process name from /proc/PID/comm). The
- * name is read on the FUSE thread (the process is alive while its request
- * runs) through a per-thread cache, so a process costs one /proc read per
- * thread and bucket; counted by the aggregator in a 128-bit linear-counting
- * bitmap (exact in practice up to a handful, then an estimate).
+ * name is read on the FUSE thread at req_begin, before the op replies (the
+ * process is alive while it waits for its request; after the reply it may
+ * have exited), through a per-thread cache, so a process costs one /proc
+ * read per thread and bucket; counted by the aggregator in a 128-bit
+ * linear-counting bitmap (exact in practice up to a handful, then an
+ * estimate).
  *
  * Crash safety: a kill -9 loses the events of the bucket being collected;
  * every flushed bucket is committed (see series_store.h). */
@@ -100,13 +108,14 @@ struct fs_recorder_config {
 	uint32_t track;        /* files in the active set; 0: 10000 */
 	const struct pred_store_tiers *tiers; /* NULL: defaults with tier 0 = bucket_s */
 	uint32_t ring_events;  /* per thread, power of two; 0: 8192 (512 KiB) */
-	uint32_t tick_ms;      /* aggregator wake-up; 0: 10 */
+	uint32_t tick_ms;      /* aggregator wake-up; 0: 50 */
 	double halflife_s;     /* demand decay in the active set; 0: 3600 */
 	const char *proc_root; /* NULL: "/proc" */
 };
 
 struct fs_recorder_stats {
 	uint64_t events;        /* folded by the aggregator */
+	uint64_t set_updates;   /* active-set updates: one per file, bucket and drain */
 	uint64_t dropped;       /* lost to full rings */
 	uint64_t tail_events;   /* not attributed to a named tracked file */
 	uint64_t named, name_failures; /* namings (a file once per bucket) */
@@ -133,27 +142,43 @@ int fs_recorder_start(const struct fs_recorder_config *cfg, struct fs_recorder *
  * NULL is fine. */
 void fs_recorder_stop(struct fs_recorder *rec);
 
-/* Hot path. rec NULL: recording is off, nothing happens. */
-void fs_recorder_note(struct fs_recorder *rec, enum fs_event kind, const struct fs_file_ref *file,
-		      uint64_t bytes, uint64_t latency_ns, uid_t uid, pid_t pid);
+/* Hot path, per request: req_begin once (the thread's ring, the time,
+ * the caller; counts the request in flight), then claim/note any number
+ * of events of that request, then req_end. rec NULL: recording is off,
+ * nothing happens. Everything is on the calling thread's own ring. */
+struct rec_ring;
+struct fs_rec_req {
+	struct fs_recorder *rec;
+	struct rec_ring *ring; /* NULL: no ring (events counted as lost) */
+	uint64_t now_s;        /* time() at begin: the events' time */
+	uint32_t stamp;        /* bucket index of now_s + 1 */
+	uint32_t uid, pid;
+	uint64_t comm;         /* hash of the caller's process name, 0 unknown */
+};
+void fs_recorder_req_begin(struct fs_recorder *rec, struct fs_rec_req *q, uid_t uid, pid_t pid);
+void fs_recorder_req_end(const struct fs_rec_req *q);
 /* Naming, in two steps so an op can claim before it replies and note
  * after (when the latency is known). claim fills *ret (always initialised)
  * when the file has not been claimed in this bucket: with a copy of its
  * handle, else with a dup of fd (any fd on the backing file, O_PATH
- * included; -1: none at hand, not claimed). note_claimed takes ownership
- * of claim->fd and notes the event with the claim. */
-void fs_recorder_claim(struct fs_recorder *rec, const struct fs_file_ref *file, int fd,
-		       struct fs_rec_claim *ret);
+ * included; -1: none at hand, not claimed). note takes ownership of
+ * claim->fd (claim NULL: none) and notes the event with the claim. */
+void fs_recorder_req_claim(const struct fs_rec_req *q, const struct fs_file_ref *file, int fd,
+			   struct fs_rec_claim *ret);
 /* Whether claim would want an fd now (to skip finding one when not). */
-bool fs_recorder_claim_needs_fd(struct fs_recorder *rec, const struct fs_file_ref *file);
-void fs_recorder_note_claimed(struct fs_recorder *rec, enum fs_event kind,
-			      const struct fs_file_ref *file, struct fs_rec_claim *claim,
-			      uint64_t bytes, uint64_t latency_ns, uid_t uid, pid_t pid);
-/* claim + note_claimed in one call. */
+bool fs_recorder_req_claim_needs_fd(const struct fs_rec_req *q, const struct fs_file_ref *file);
+void fs_recorder_req_note(const struct fs_rec_req *q, enum fs_event kind,
+			  const struct fs_file_ref *file, struct fs_rec_claim *claim,
+			  uint64_t bytes, uint64_t latency_ns);
+
+/* One-call forms, each a request of its own not counted in flight (tests,
+ * benchmarks). note_fd claims with fd first. */
+void fs_recorder_note(struct fs_recorder *rec, enum fs_event kind, const struct fs_file_ref *file,
+		      uint64_t bytes, uint64_t latency_ns, uid_t uid, pid_t pid);
 void fs_recorder_note_fd(struct fs_recorder *rec, enum fs_event kind,
 			 const struct fs_file_ref *file, int fd, uint64_t bytes,
 			 uint64_t latency_ns, uid_t uid, pid_t pid);
-/* Requests in progress in the mount (a per-thread counter). */
+/* A request in flight without events. */
 void fs_recorder_op_begin(struct fs_recorder *rec);
 void fs_recorder_op_end(struct fs_recorder *rec);
 
