@@ -27,17 +27,23 @@ int fs_rec_name_fd(const struct fs_rec_namer *n, int fd, int64_t now_s,
 	if ((size_t)len > sizeof(deleted) - 1 &&
 	    !strcmp(abs + len - (sizeof(deleted) - 1), deleted))
 		return -ENOENT; /* unlinked between fstat and readlink */
-	const char *rel = abs;
+	/* A file opened from its handle whose dentry the kernel had dropped
+	 * comes back disconnected: /proc shows "/" instead of its path. Its id
+	 * still reads from the inode; its path is then unknown this time
+	 * (NULL: the store keeps the last one it had). */
+	const char *rel = NULL;
 	if (!strncmp(abs, n->backing, n->backing_len) &&
 	    (abs[n->backing_len] == '/' || abs[n->backing_len] == '\0'))
 		rel = abs + n->backing_len + (abs[n->backing_len] == '/');
 	int rc = fs_file_id_get(proc, true, ret_id);
 	if (rc && fs_file_id_unsupported(rc)) {
+		if (!rel)
+			return -ESTALE; /* the fallback id is the path's */
 		uint8_t prov[PRED_ID_LEN];
 		fs_file_id_from_path(rel, prov);
 		rc = pred_store_resolve_path(n->store, rel, prov, now_s, ret_id);
 	}
-	if (rc)
+	if (rc || !rel)
 		return rc;
 	*ret_path = strdup(rel);
 	return *ret_path ? 0 : -ENOMEM;

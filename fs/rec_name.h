@@ -62,7 +62,9 @@ struct fs_rec_namer {
 };
 
 /* Names the file open as fd (any fd, O_PATH included). Returns 0 with
- * ret_id and *ret_path (malloc'd, relative to BACKING) set; -ENOENT when
+ * ret_id and *ret_path (malloc'd, relative to BACKING) set, *ret_path NULL
+ * when the fd is not connected to BACKING's tree (a handle opened after the
+ * kernel dropped the file's dentry: /proc shows "/"); -ENOENT when
  * the file has been unlinked (nothing to name); other -errno on failure. */
 int fs_rec_name_fd(const struct fs_rec_namer *n, int fd, int64_t now_s,
 		   uint8_t ret_id[PRED_ID_LEN], char **ret_path);

@@ -548,6 +548,8 @@ static void entry_claim(struct fs_recorder *rec, struct rec_entry *e,
 	uint8_t id[PRED_ID_LEN];
 	char *path;
 	int rc = fs_rec_name_fd(&rec->namer, n->fd, (int64_t)now_s, id, &path);
+	if (!rc && !path)
+		rc = -ESTALE; /* no path to keep it by in memory: try again later */
 	if (rc == -ENOENT) {
 		rec->agg.name_gone++;
 		return;
