@@ -46,6 +46,10 @@ enum {
 	KEY_HOSTS,
 	KEY_TLS,
 	KEY_TLS_NAME,
+	KEY_SHADOW_TICK,
+	KEY_SHADOW_IDLE,
+	KEY_SHADOW_QUIET,
+	KEY_SHADOW_ALL,
 	KEY_ALLOW_OTHER,
 	KEY_DEFAULT_PERMS,
 	KEY_NO_DEFAULT_PERMS,
@@ -87,6 +91,10 @@ static const struct fuse_opt option_table[] = {
 	FUSE_OPT_KEY("hosts=%s", KEY_HOSTS),
 	FUSE_OPT_KEY("tls=%s", KEY_TLS),
 	FUSE_OPT_KEY("tls_name=%s", KEY_TLS_NAME),
+	FUSE_OPT_KEY("shadow_tick=%s", KEY_SHADOW_TICK),
+	FUSE_OPT_KEY("shadow_idle=%s", KEY_SHADOW_IDLE),
+	FUSE_OPT_KEY("shadow_quiet=%s", KEY_SHADOW_QUIET),
+	FUSE_OPT_KEY("shadow_all", KEY_SHADOW_ALL),
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
 	FUSE_OPT_KEY("default_permissions", KEY_DEFAULT_PERMS),
 	FUSE_OPT_KEY("no_default_permissions", KEY_NO_DEFAULT_PERMS),
@@ -350,6 +358,19 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 		return set_string(c, arg, &o->tls_dir);
 	case KEY_TLS_NAME:
 		return set_string(c, arg, &o->tls_name);
+	case KEY_SHADOW_TICK:
+		if (parse_seconds(c, arg, &o->shadow_tick) < 0)
+			return -1;
+		if (o->shadow_tick < 0.05 || o->shadow_tick > 3600)
+			return fail(c, "bad option '%s': expected 0.05 to 3600 seconds", arg);
+		return 0;
+	case KEY_SHADOW_IDLE:
+		return parse_seconds(c, arg, &o->shadow_idle);
+	case KEY_SHADOW_QUIET:
+		return parse_seconds(c, arg, &o->shadow_quiet);
+	case KEY_SHADOW_ALL:
+		o->shadow_all = true;
+		return 0;
 	case KEY_ALLOW_OTHER:
 		o->allow_other = true;
 		return 1;
@@ -383,6 +404,9 @@ static void set_defaults(struct fs_options *o)
 	o->record = true;
 	o->bucket_s = FS_DEFAULT_BUCKET;
 	o->track = FS_DEFAULT_TRACK;
+	o->shadow_tick = FS_DEFAULT_SHADOW_TICK;
+	o->shadow_idle = FS_DEFAULT_SHADOW_IDLE;
+	o->shadow_quiet = FS_DEFAULT_SHADOW_QUIET;
 }
 
 int fs_options_parse(int argc, char **argv, struct fs_options *opts,
@@ -571,6 +595,10 @@ void fs_options_usage(const char *prog)
 	       "  -o hosts=SPEC[;SPEC...]      resource hosts: /DIR[:cost=C][:budget=SIZE] (local)\n"
 	       "                               or HOST:PORT[:cost=C] (a shadowd)\n"
 	       "  -o tls=DIR[,tls_name=NAME]   certificates for remote hosts (shadowctl ca issue)\n"
+	       "  -o shadow_tick=S             shadowing control loop period [1]\n"
+	       "  -o shadow_idle=S             unpinned this long -> copies removed [300]\n"
+	       "  -o shadow_quiet=S            file unchanged this long before a (re)copy [2]\n"
+	       "  -o shadow_all                shadow every regular file opened (testing)\n"
 	       "  -o default_permissions|no_default_permissions\n"
 	       "                               kernel permission checks (with POSIX ACLs)\n"
 	       "                               [on, except on a mount by root without\n"

@@ -65,6 +65,10 @@ struct fs_options {
 	char *hosts;            /* hosts=SPEC;... (fs/hosts.h) (owned), or NULL */
 	char *tls_dir;          /* tls=DIR: certificates for remote hosts (owned), or NULL */
 	char *tls_name;         /* tls_name=NAME: which certificate in DIR (owned), or NULL */
+	double shadow_tick;     /* shadow_tick=S: control loop period */
+	double shadow_idle;     /* shadow_idle=S: unwanted this long -> demoted */
+	double shadow_quiet;    /* shadow_quiet=S: unchanged this long -> (re)copied */
+	bool shadow_all;        /* shadow_all: every regular file opened is shadowed (tests) */
 };
 
 /* Defaults (documented in shadowfs(8)). */
@@ -74,6 +78,9 @@ struct fs_options {
 #define FS_DEFAULT_FD_CACHE 4096u
 #define FS_DEFAULT_BUCKET 60u
 #define FS_DEFAULT_TRACK 10000u
+#define FS_DEFAULT_SHADOW_TICK 1.0
+#define FS_DEFAULT_SHADOW_IDLE 300.0
+#define FS_DEFAULT_SHADOW_QUIET 2.0
 
 /* Parse argv. On success returns 0, fills *opts and *fuse_args (arguments
  * for fuse_session_new: argv[0] followed by "-o" options; free with
