@@ -270,6 +270,7 @@ static void sh_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		      struct fuse_file_info *fi)
 {
 	struct fs_shadowing *sh = sh_of(req);
+	struct fs_ctx *c = fs_ctx_of(req); /* req is gone after the reply */
 	nlink_t nl;
 	/* An existing file (created behind the kernel's back) opened, maybe
 	 * truncated: its copies go before it changes. */
@@ -280,7 +281,7 @@ static void sh_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	/* Counted after the reply: a release that overtakes us makes the
 	 * count -1 for a moment, which also keeps copies from serving. */
 	if (fi->fh != 0 && fs_last_entry.set && (fi->flags & O_ACCMODE) != O_RDONLY)
-		fs_inode_table_with(fs_ctx_of(req)->inodes, (dev_t)fs_last_entry.dev,
+		fs_inode_table_with(c->inodes, (dev_t)fs_last_entry.dev,
 				    (ino_t)fs_last_entry.ino, count_writer, NULL);
 }
 

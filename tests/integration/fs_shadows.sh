@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Shadowing on local hosts, end to end through a real mount (cache=never so
+# every read reaches the router):
+#  - a pinned file gets a copy on the cheaper of two local hosts within a few
+#    seconds, byte-identical to the origin (shadowctl shadows, the store dir);
+#  - concurrent reads are served partly by the copy (its counter grows) and
+#    return the right bytes;
+#  - write then read at once, in a loop: the new data every time; the copy
+#    goes stale and is re-synced at the new version;
+#  - a change in BACKING behind the mount's back: the next open marks the
+#    copy stale and reads return the new data;
+#  - a byte flipped in the copy file on disk: the copy is never served again
+#    (stale at the next open), reads stay right, a fresh copy replaces it;
+#  - bad user.shadow.* values: EINVAL, nothing changes;
+#  - pins survive a remount; unpin: the copy is removed after shadow_idle.
+# Usage: fs_shadows.sh SHADOWFS SHADOWCTL
+. "$(dirname "$0")/lib.sh"
+SHADOWFS=$1 CTL=$2
+T=$(it_tmpdir fs_shadows)
+backing=$(it_tmpdir backing) mnt=$(it_tmpdir mnt) state=$(it_tmpdir state)
+OPTS="norecord,cache=never,state=$state,hosts=$T/expensive:cost=3;$T/cheap:cost=1:budget=64m,shadow_tick=0.2,shadow_idle=2,shadow_quiet=0.3"
+
+head -c $((3 * 1024 * 1024 + 123)) /dev/urandom >"$backing/data"
+cp "$backing/data" "$T/expect"
+it_mount "$SHADOWFS" "$backing" "$mnt" "$OPTS"
+
+state_of() { getfattr --only-values -n user.shadow.state "$mnt/data" 2>/dev/null; }
+# wait_for DESC SECONDS CMD...: polls CMD until it succeeds.
+wait_for() {
+  local d=$1 s=$2; shift 2
+  for _ in $(seq $((s * 20))); do "$@" && return 0; sleep 0.05; done
+  it_fail "$d after $s s: state: $(state_of)"
+}
+serving_at() { state_of | grep -q "copy=$T/cheap:v$1:serving"; }
+copy_reads() { state_of | sed -n "s/.*copy=[^ ]*:serving:reads=\([0-9]*\).*/\1/p"; }
+copy_file() { ls "$T/cheap" | grep -v '^unsynced\.\|^tmp\.' | head -1; }
+copy_matches() { local f; f=$(copy_file); [ -n "$f" ] && cmp -s "$T/cheap/$f" "$T/expect"; }
+resynced() { state_of | grep -q "copy=$T/cheap:v[0-9]*:serving" && ! state_of | grep -q ':v1:'; }
+no_copies() { [ -z "$(ls "$T/cheap")" ]; }
+
+# Bad values: EINVAL, nothing pinned.
+for v in 2 yes "" 11; do
+  setfattr -n user.shadow.pin -v "$v" "$mnt/data" 2>"$T/err" && it_fail "pin=$v accepted"
+  grep -q "Invalid argument" "$T/err" || it_fail "pin=$v: $(cat "$T/err")"
+done
+setfattr -n user.shadow.state -v x "$mnt/data" 2>/dev/null && it_fail "state is writable"
+setfattr -n user.shadow.bogus -v 1 "$mnt/data" 2>/dev/null && it_fail "unknown attribute accepted"
+mkdir "$mnt/dir"
+setfattr -n user.shadow.pin -v 1 "$mnt/dir" 2>/dev/null && it_fail "a directory was pinned"
+state_of | grep -q "^pinned=0 copies=0$" || it_fail "bad values changed something: $(state_of)"
+[ -z "$(ls -A "$T/cheap")$(ls -A "$T/expensive")" ] || it_fail "copies made without a pin"
+
+# Pin: a copy on the cheaper host, byte-identical.
+t0=$(date +%s%N)
+setfattr -n user.shadow.pin -v 1 "$mnt/data" || it_fail "pin"
+[ "$(getfattr --only-values -n user.shadow.pin "$mnt/data" 2>/dev/null)" = 1 ] || it_fail "pin reads back"
+wait_for "no serving copy on the cheap host" 5 serving_at 1
+echo "copy serving after $((($(date +%s%N) - t0) / 1000000)) ms"
+[ -z "$(ls "$T/expensive")" ] || it_fail "a copy went to the expensive host"
+cmp "$T/cheap/$(copy_file)" "$T/expect" || it_fail "the copy differs from the origin"
+"$CTL" shadows "$mnt" | tee "$T/shadows"
+grep -q "^data  *1  *v1 .*$T/cheap:v1:serving" "$T/shadows" || it_fail "shadowctl shadows"
+"$CTL" shadows "$mnt" --json | grep -q "\"path\":\"data\",\"pinned\":1" || it_fail "shadows --json"
+
+# Concurrent reads: right bytes, some from the copy.
+for p in 1 2 3 4; do
+  (for _ in 1 2 3 4 5; do cmp "$mnt/data" "$T/expect" || exit 1; done) &
+done
+for p in 1 2 3 4; do wait -n || it_fail "a concurrent read returned wrong bytes"; done
+r=$(copy_reads)
+echo "copy served $r reads: $(state_of)"
+[ -n "$r" ] && [ "$r" -gt 0 ] || it_fail "the copy served no read"
+
+# Write then read at once, every time the new data (never the copy's).
+for i in $(seq 40); do
+  printf 'round %04d' "$i" | dd of="$mnt/data" bs=10 seek=$((i * 7)) conv=notrunc status=none
+  printf 'round %04d' "$i" | dd of="$T/expect" bs=10 seek=$((i * 7)) conv=notrunc status=none
+  got=$(dd if="$mnt/data" bs=10 skip=$((i * 7)) count=1 status=none)
+  [ "$got" = "$(printf 'round %04d' "$i")" ] || it_fail "stale read in round $i: '$got'"
+  [ $((i % 10)) = 0 ] && { cmp "$mnt/data" "$T/expect" || it_fail "whole file differs in round $i"; }
+done
+wait_for "no re-synced copy" 5 resynced
+cmp "$T/cheap/$(copy_file)" "$T/expect" || it_fail "the re-synced copy differs"
+echo "re-synced: $(state_of)"
+
+# Behind the mount's back: the next open marks the copy stale.
+v=$(state_of | sed -n 's/.*version=v\([0-9]*\).*/\1/p')
+printf 'BEHIND' | dd of="$backing/data" bs=1 seek=1000 conv=notrunc status=none
+printf 'BEHIND' | dd of="$T/expect" bs=1 seek=1000 conv=notrunc status=none
+cmp "$mnt/data" "$T/expect" || it_fail "read after a change behind the mount's back"
+wait_for "no copy at the changed content" 5 copy_matches
+wait_for "no serving copy after the change" 5 serving_at "$v"
+
+# A corrupted copy is never served: flip a byte in the store.
+c="$T/cheap/$(copy_file)"
+b=$(od -An -tu1 -j 5000 -N1 "$c" | tr -d ' ')
+printf "$(printf '\\%03o' $(((b + 1) % 256)))" | dd of="$c" bs=1 seek=5000 conv=notrunc status=none
+# Concurrent readers (a lone reader ties to the origin): any read from the
+# corrupted copy would show in cmp.
+for p in 1 2 3 4; do
+  (for _ in 1 2 3 4 5; do cmp "$mnt/data" "$T/expect" || exit 1; done) &
+done
+for p in 1 2 3 4; do wait -n || it_fail "a corrupted copy was served"; done
+wait_for "the corrupted copy was not replaced" 5 copy_matches
+for _ in 1 2 3; do cmp "$mnt/data" "$T/expect" || it_fail "wrong bytes after the re-copy"; done
+
+# Pins persist across a remount.
+it_umount "$mnt"
+grep -qx data "$state/pins" || it_fail "pin not persisted: $(cat "$state/pins")"
+it_mount "$SHADOWFS" "$backing" "$mnt" "$OPTS"
+wait_for "no copy after the remount" 5 serving_at 1
+[ "$(getfattr --only-values -n user.shadow.pin "$mnt/data" 2>/dev/null)" = 1 ] || it_fail "pin lost by the remount"
+cmp "$mnt/data" "$T/expect" || it_fail "read after the remount"
+
+# Unpin: the copy goes after shadow_idle (2 s), not at once.
+setfattr -x user.shadow.pin "$mnt/data" || it_fail "unpin"
+sleep 0.5
+[ -n "$(copy_file)" ] || it_fail "the copy was removed before the hysteresis"
+wait_for "the copy was not removed after unpinning" 6 no_copies
+state_of | grep -q "pinned=0 .*copies=0" || it_fail "state after unpin: $(state_of)"
+[ -s "$state/pins" ] && it_fail "unpinned file still in STATE/pins"
+cmp "$mnt/data" "$T/expect" || it_fail "read after the demotion"
+
+it_umount "$mnt"
+wait "$IT_PID"; rc=$?
+[ "$rc" -eq 0 ] || it_fail "shadowfs exited with status $rc (sanitizer report above?)"
+echo "fs_shadows: ok"
