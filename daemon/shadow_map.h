@@ -86,6 +86,7 @@ struct daemon_shadow_file {
 	/* map lock */
 	bool pinned;
 	bool hot;                   /* forecast says shadow it */
+	bool hot_mark;              /* in the forecast being applied (control loop) */
 	bool gone;                  /* unlinked / replaced: drop copies, forget pin */
 	char *path;                 /* relative to BACKING (pins, status), or NULL: owned */
 	int origin_fd;              /* O_PATH fd on the origin (control loop), -1: owned */

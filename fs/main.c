@@ -207,7 +207,12 @@ int main(int argc, char **argv)
 		struct fs_shadowing_config scfg = {.tick_s = opts.shadow_tick,
 						   .idle_s = opts.shadow_idle,
 						   .quiet_s = opts.shadow_quiet,
-						   .shadow_all = opts.shadow_all};
+						   .shadow_all = opts.shadow_all,
+						   .forecast = opts.record,
+						   .bucket_s = opts.bucket_s,
+						   .window_s = opts.shadow_window,
+						   .capacity = opts.shadow_capacity,
+						   .threshold = opts.shadow_threshold};
 		res = fs_shadowing_new(&ctx, hosts, &scfg, &ctx.shadowing);
 		if (res < 0) {
 			sfs_error("cannot set up shadowing: %s", strerror(-res));

@@ -69,6 +69,9 @@ struct fs_options {
 	double shadow_idle;     /* shadow_idle=S: unwanted this long -> demoted */
 	double shadow_quiet;    /* shadow_quiet=S: unchanged this long -> (re)copied */
 	bool shadow_all;        /* shadow_all: every regular file opened is shadowed (tests) */
+	double shadow_capacity; /* shadow_capacity=N: reads per bucket; < 0: per-file p99 */
+	double shadow_threshold;/* shadow_threshold=P: P(exceed) that calls for a shadow */
+	double shadow_window;   /* shadow_window=S: forecast window */
 };
 
 /* Defaults (documented in shadowfs(8)). */
@@ -81,6 +84,8 @@ struct fs_options {
 #define FS_DEFAULT_SHADOW_TICK 1.0
 #define FS_DEFAULT_SHADOW_IDLE 300.0
 #define FS_DEFAULT_SHADOW_QUIET 2.0
+#define FS_DEFAULT_SHADOW_THRESHOLD 0.8
+#define FS_DEFAULT_SHADOW_WINDOW 300.0
 
 /* Parse argv. On success returns 0, fills *opts and *fuse_args (arguments
  * for fuse_session_new: argv[0] followed by "-o" options; free with

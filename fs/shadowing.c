@@ -27,7 +27,12 @@
 #include "fs/fs.h"
 #include "fs/hosts.h"
 #include "fs/status_file.h"
+#include "predictor/hot_files.h"
+#include "predictor/model.h"
 #include "sync/digest.h"
+
+#define FS_SHADOW_HISTORY_S (6 * 3600) /* the forecast looks at the last hours */
+#define FS_SHADOW_TOP_N 32             /* ... of the busiest files */
 
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
 #define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
@@ -40,6 +45,7 @@ struct fs_shadowing {
 	struct daemon_shadow_map *map;
 	struct daemon_control_params params;
 	struct fs_shadowing_config cfg;
+	char state_dir[PATH_MAX];
 	char pins_path[PATH_MAX];
 	char status_path[PATH_MAX];
 	pthread_t thread;
@@ -48,6 +54,9 @@ struct fs_shadowing {
 	pthread_cond_t wake;
 	bool stopping;
 	bool pins_dirty;      /* STATE/pins to rewrite (control thread writes it) */
+	/* control thread only */
+	struct pred_store *store; /* the recorder's series store, read-only */
+	uint64_t forecast_ms;     /* last forecast */
 };
 
 /* The wrapped table: written once before the session starts. */
@@ -411,41 +420,112 @@ static void write_pins(struct fs_shadowing *sh)
 		sfs_warn("cannot write %s: %s", sh->pins_path, strerror(-r));
 }
 
+/* The entry of the regular file at path (relative to BACKING), made if
+ * missing, and returned with the map lock HELD; NULL (lock not held) when
+ * there is no such regular file. */
+static struct daemon_shadow_file *entry_by_path_locked(struct fs_shadowing *sh, const char *path)
+{
+	int root = fs_inode_table_root_fd(sh->ctx->inodes);
+	int fd = openat(root, path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	daemon_shadow_map_lock(sh->map);
+	struct daemon_shadow_file *s = daemon_shadow_map_get(sh->map, st.st_dev, st.st_ino);
+	if (!s) {
+		daemon_shadow_map_unlock(sh->map);
+		close(fd);
+		return NULL;
+	}
+	if (s->origin_fd < 0) {
+		s->origin_fd = fd;
+		s->gone = false;
+		fd = -1;
+	}
+	if (!s->path)
+		s->path = strdup(path);
+	if (fd >= 0)
+		close(fd);
+	return s;
+}
+
 static void load_pins(struct fs_shadowing *sh)
 {
 	FILE *in = fopen(sh->pins_path, "r");
 	char line[PATH_MAX + 2];
-	int root = fs_inode_table_root_fd(sh->ctx->inodes);
 	if (!in)
 		return;
 	while (fgets(line, sizeof(line), in)) {
 		line[strcspn(line, "\n")] = '\0';
 		if (!line[0])
 			continue;
-		int fd = openat(root, line, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-		struct stat st;
-		if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		struct daemon_shadow_file *s = entry_by_path_locked(sh, line);
+		if (!s) {
 			sfs_warn("pinned file %s is gone: pin dropped", line);
-			if (fd >= 0)
-				close(fd);
 			continue;
 		}
-		daemon_shadow_map_lock(sh->map);
-		struct daemon_shadow_file *s = daemon_shadow_map_get(sh->map, st.st_dev, st.st_ino);
-		if (s) {
-			s->pinned = true;
-			if (s->origin_fd < 0) {
-				s->origin_fd = fd;
-				fd = -1;
-			}
-			if (!s->path)
-				s->path = strdup(line);
-		}
+		s->pinned = true;
 		daemon_shadow_map_unlock(sh->map);
-		if (fd >= 0)
-			close(fd);
 	}
 	fclose(in);
+}
+
+/* Once a forecast bucket: the predictor's hot files (pred_hot_files on the
+ * recorder's store) become wanted, the others stop being so (their copies
+ * go after shadow_idle). */
+static void refresh_forecast(struct fs_shadowing *sh)
+{
+	const struct fs_shadowing_config *cf = &sh->cfg;
+	char err[256];
+	if (!sh->store && pred_store_open(cf->state_dir, NULL, true, &sh->store, err,
+					  sizeof(err)) != 0) {
+		sh->store = NULL;
+		return; /* no store yet (first bucket not written): next time */
+	}
+	unsigned horizon = (unsigned)(cf->window_s / cf->bucket_s);
+	horizon = horizon < 1 ? 1 : horizon > PRED_MAX_H ? PRED_MAX_H : horizon;
+	struct pred_hot_req req = {
+	    .bucket_s = cf->bucket_s,
+	    .history_s = FS_SHADOW_HISTORY_S,
+	    .season = 0,
+	    .horizon = horizon,
+	    .window = horizon,
+	    .top_n = FS_SHADOW_TOP_N,
+	    .capacity = cf->capacity,
+	    .threshold = cf->threshold,
+	    .now = time(NULL),
+	};
+	struct pred_hot_file *hot = NULL;
+	size_t n = 0;
+	int r = pred_hot_files(sh->store, &req, &hot, &n);
+	if (r < 0) {
+		sfs_debug("shadow: forecast failed: %s", strerror(-r));
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct daemon_shadow_file *s = entry_by_path_locked(sh, hot[i].path);
+		if (!s)
+			continue;
+		if (!s->hot)
+			sfs_info("shadow: %s forecast hot (P=%.2f > capacity %.0f reads/bucket)",
+				 hot[i].path, hot[i].p_exceed, hot[i].capacity);
+		s->hot_mark = true;
+		daemon_shadow_map_unlock(sh->map);
+	}
+	pred_hot_files_free(hot, n);
+	daemon_shadow_map_lock(sh->map);
+	for (size_t k = 0;; k++) {
+		struct daemon_shadow_file *s = daemon_shadow_map_at(sh->map, k);
+		if (!s)
+			break;
+		if (!cf->shadow_all)
+			s->hot = s->hot_mark;
+		s->hot_mark = false;
+	}
+	daemon_shadow_map_unlock(sh->map);
 }
 
 int fs_shadowing_set_pin(struct fs_shadowing *sh, struct fs_inode *i, const void *value,
@@ -750,6 +830,11 @@ static void fill_status(FILE *out, void *arg)
 static void tick(struct fs_shadowing *sh)
 {
 	uint64_t t = now_ms();
+	if (sh->cfg.forecast &&
+	    (!sh->forecast_ms || t - sh->forecast_ms >= (uint64_t)sh->cfg.bucket_s * 1000u)) {
+		sh->forecast_ms = t;
+		refresh_forecast(sh);
+	}
 	for (size_t k = 0;; k++) {
 		daemon_shadow_map_lock(sh->map);
 		struct daemon_shadow_file *s = daemon_shadow_map_at(sh->map, k);
@@ -869,6 +954,8 @@ int fs_shadowing_new(struct fs_ctx *c, struct fs_hosts *hosts,
 
 int fs_shadowing_start(struct fs_shadowing *sh, const char *state_dir)
 {
+	snprintf(sh->state_dir, sizeof(sh->state_dir), "%s", state_dir);
+	sh->cfg.state_dir = sh->state_dir;
 	snprintf(sh->pins_path, sizeof(sh->pins_path), "%s/pins", state_dir);
 	snprintf(sh->status_path, sizeof(sh->status_path), "%s/shadows.status", state_dir);
 	load_pins(sh);
@@ -889,6 +976,7 @@ void fs_shadowing_free(struct fs_shadowing *sh)
 	pthread_mutex_unlock(&sh->lock);
 	if (sh->started)
 		pthread_join(sh->thread, NULL);
+	pred_store_close(sh->store);
 	daemon_shadow_map_free(sh->map);
 	pthread_cond_destroy(&sh->wake);
 	pthread_mutex_destroy(&sh->lock);

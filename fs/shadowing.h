@@ -38,6 +38,15 @@ struct fs_shadowing_config {
 	double idle_s;    /* demotion hysteresis */
 	double quiet_s;   /* a file's version unchanged this long before a (re)copy */
 	bool shadow_all;  /* test option: every regular file opened is wanted */
+	/* Forecast (needs the recorder): once a bucket, the busiest files of
+	 * the last hours whose P(reads per bucket > capacity within the
+	 * window) >= threshold are wanted. */
+	bool forecast;
+	const char *state_dir; /* the recorder's store; not owned */
+	int64_t bucket_s;      /* the recorder's bucket */
+	double window_s;       /* forecast window (1..8 buckets) */
+	double capacity;       /* reads per bucket; < 0: each file's p99 */
+	double threshold;
 };
 
 /* Whether hosts has a local host (shadowing has somewhere to copy to). */

@@ -124,4 +124,23 @@ cmp "$mnt/data" "$T/expect" || it_fail "read after the demotion"
 it_umount "$mnt"
 wait "$IT_PID"; rc=$?
 [ "$rc" -eq 0 ] || it_fail "shadowfs exited with status $rc (sanitizer report above?)"
+
+# The forecast: with recording on (1 s buckets), a file read well above
+# shadow_capacity reads per bucket is forecast hot and shadowed without a
+# pin; a file read once is not.
+state2=$(it_tmpdir state2)
+head -c 300000 /dev/urandom >"$backing/hot"
+head -c 3000 /dev/urandom >"$backing/cold"
+it_mount "$SHADOWFS" "$backing" "$mnt" "cache=never,bucket=1,state=$state2,hosts=$T/fc,shadow_capacity=5,shadow_threshold=0.5,shadow_window=3,shadow_tick=0.2"
+cat "$mnt/cold" >/dev/null
+hot_copy() { "$CTL" shadows --state "$state2" 2>/dev/null | grep -q "^hot  *0 .*$T/fc:v1:serving"; }
+for _ in $(seq 300); do
+  cat "$mnt/hot" >/dev/null
+  hot_copy && break
+  sleep 0.05
+done
+hot_copy || it_fail "a hot file was not shadowed: $("$CTL" shadows --state "$state2")"
+"$CTL" shadows --state "$state2" | grep -q "^cold " && it_fail "a cold file was shadowed"
+cmp "$mnt/hot" "$backing/hot" || it_fail "reads of the forecast-hot file"
+it_umount "$mnt"
 echo "fs_shadows: ok"
