@@ -718,7 +718,11 @@ static int copy_file(struct fs_shadowing *sh, struct daemon_shadow_file *s)
 	cp->host = host;
 	cp->version = v;
 	STORE(&cp->state, DAEMON_COPY_SYNCING);
-	int fd = fs_reopen(sh->ctx, s->origin_fd, O_RDONLY);
+	/* O_NOATIME: making a copy is not an access; BACKING's atime stays as
+	 * a plain passthrough would leave it (needs ownership or CAP_FOWNER). */
+	int fd = fs_reopen(sh->ctx, s->origin_fd, O_RDONLY | O_NOATIME);
+	if (fd == -EPERM)
+		fd = fs_reopen(sh->ctx, s->origin_fd, O_RDONLY);
 	uint8_t sha[SYNC_SHA256_LEN];
 	struct daemon_store_writer *w = NULL;
 	int copy_fd = -1;
