@@ -143,4 +143,32 @@ hot_copy || it_fail "a hot file was not shadowed: $("$CTL" shadows --state "$sta
 "$CTL" shadows --state "$state2" | grep -q "^cold " && it_fail "a cold file was shadowed"
 cmp "$mnt/hot" "$backing/hot" || it_fail "reads of the forecast-hot file"
 it_umount "$mnt"
+
+# The writeback cache (default cache=always): buffered writes reach the
+# mount late; O_DIRECT reads right after each write (while other O_DIRECT
+# readers keep the copy busy) must see the new bytes every time.
+state3=$(it_tmpdir state3)
+cp "$T/expect" "$backing/wb"
+it_mount "$SHADOWFS" "$backing" "$mnt" "norecord,state=$state3,hosts=$T/wb,shadow_tick=0.1,shadow_quiet=0"
+setfattr -n user.shadow.pin -v 1 "$mnt/wb" || it_fail "pin wb"
+wb_serving() { getfattr --only-values -n user.shadow.state "$mnt/wb" 2>/dev/null | grep -q ":serving"; }
+wait_for "no copy of wb" 5 wb_serving
+(while :; do dd if="$mnt/wb" of=/dev/null bs=64k iflag=direct status=none; done) &
+bg=$!
+for i in $(seq 60); do
+  want=$(printf 'wb %06d' "$i")
+  printf '%s' "$want" | dd of="$mnt/wb" bs=9 seek=$((i * 3)) conv=notrunc status=none
+  got=$(dd if="$mnt/wb" bs=4096 skip=0 count=1 iflag=direct status=none | dd bs=9 skip=$((i * 3)) count=1 status=none)
+  [ "$got" = "$want" ] || { kill "$bg"; it_fail "stale read with the writeback cache in round $i: '$got'"; }
+  [ $((i % 20)) = 0 ] && sleep 0.3 # let the copy be re-made now and then
+done
+kill "$bg"; wait "$bg" 2>/dev/null
+wait_for "no copy of wb after the writes" 5 wb_serving
+for p in 1 2 3 4; do
+  (for _ in $(seq 10); do dd if="$mnt/wb" of=/dev/null bs=64k iflag=direct status=none; done) &
+done
+wait
+getfattr --only-values -n user.shadow.state "$mnt/wb" 2>/dev/null | grep -q "reads=[1-9]" ||
+  it_fail "the copy of wb never served: $(getfattr --only-values -n user.shadow.state "$mnt/wb")"
+it_umount "$mnt"
 echo "fs_shadows: ok"
