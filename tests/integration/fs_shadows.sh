@@ -164,10 +164,12 @@ for i in $(seq 60); do
 done
 kill "$bg"; wait "$bg" 2>/dev/null
 wait_for "no copy of wb after the writes" 5 wb_serving
+pids=()
 for p in 1 2 3 4; do
   (for _ in $(seq 10); do dd if="$mnt/wb" of=/dev/null bs=64k iflag=direct status=none; done) &
+  pids+=($!)
 done
-wait
+wait "${pids[@]}"
 getfattr --only-values -n user.shadow.state "$mnt/wb" 2>/dev/null | grep -q "reads=[1-9]" ||
   it_fail "the copy of wb never served: $(getfattr --only-values -n user.shadow.state "$mnt/wb")"
 it_umount "$mnt"
