@@ -577,6 +577,8 @@ static ssize_t reply_string(const char *s, char *buf, size_t size)
 
 ssize_t fs_shadowing_get_pin(struct fs_shadowing *sh, struct fs_inode *i, char *buf, size_t size)
 {
+	if (!S_ISREG(i->type))
+		return -ENODATA;
 	struct daemon_shadow_file *s = entry_find(sh, i);
 	daemon_shadow_map_lock(sh->map);
 	bool pinned = s && s->pinned;
@@ -626,7 +628,7 @@ ssize_t fs_shadowing_get_state(struct fs_shadowing *sh, struct fs_inode *i, char
 {
 	char line[4096];
 	if (!S_ISREG(i->type))
-		return -EINVAL;
+		return -ENODATA; /* only regular files are shadowed */
 	struct daemon_shadow_file *s = entry_find(sh, i);
 	if (!s)
 		return reply_string("pinned=0 copies=0", buf, size);

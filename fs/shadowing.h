@@ -65,8 +65,8 @@ void fs_shadowing_free(struct fs_shadowing *sh);
 void fs_ops_shadowing(struct fuse_lowlevel_ops *ops);
 
 /* user.shadow.* (fs/xattr_shadow.c): pin "1"/"0" (anything else -EINVAL),
- * the pin's value, and the read-only state line. -EINVAL on what is not a
- * regular file. */
+ * the pin's value, and the read-only state line. What is not a regular
+ * file cannot be pinned (-EINVAL) and has neither attribute (-ENODATA). */
 int fs_shadowing_set_pin(struct fs_shadowing *sh, struct fs_inode *i, const void *value,
 			 size_t size);
 ssize_t fs_shadowing_get_pin(struct fs_shadowing *sh, struct fs_inode *i, char *buf,
