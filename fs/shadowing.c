@@ -127,6 +127,23 @@ static struct daemon_shadow_file *entry_find(struct fs_shadowing *sh, struct fs_
 	return s;
 }
 
+/* An entry whose file was unlinked through the mount may meet a new file
+ * with the same inode number. Usable again (path forgotten) once the
+ * control loop has dropped the old file's copies and origin fd; until then
+ * false (the caller gives up: -EAGAIN for a pin). The old copies never
+ * serve the new file: the unlink bumped the version. Map lock held. */
+static bool entry_reuse_locked(struct daemon_shadow_file *s)
+{
+	if (!s->gone)
+		return true;
+	if (s->origin_fd >= 0)
+		return false;
+	free(s->path);
+	s->path = NULL;
+	__atomic_store_n(&s->gone, false, __ATOMIC_RELAXED);
+	return true;
+}
+
 /* The entry of i, made if missing (origin O_PATH fd and path taken from
  * ifd, an O_PATH fd of i). Map lock NOT held. */
 static struct daemon_shadow_file *entry_make(struct fs_shadowing *sh, struct fs_inode *i, int ifd)
@@ -134,10 +151,12 @@ static struct daemon_shadow_file *entry_make(struct fs_shadowing *sh, struct fs_
 	daemon_shadow_map_lock(sh->map);
 	struct daemon_shadow_file *s =
 	    daemon_shadow_map_get(sh->map, (uint64_t)i->dev, (uint64_t)i->ino);
-	if (s && s->origin_fd < 0) {
-		s->origin_fd = fcntl(ifd, F_DUPFD_CLOEXEC, 0);
-		s->gone = false;
+	if (s && !entry_reuse_locked(s)) {
+		daemon_shadow_map_unlock(sh->map);
+		return NULL;
 	}
+	if (s && s->origin_fd < 0)
+		s->origin_fd = fcntl(ifd, F_DUPFD_CLOEXEC, 0);
 	if (s && !s->path)
 		s->path = relative_path(sh, ifd);
 	daemon_shadow_map_unlock(sh->map);
@@ -181,7 +200,7 @@ static void bump(struct daemon_shadow_file *s)
 static void mark_gone(struct fs_shadowing *sh, struct daemon_shadow_file *s)
 {
 	daemon_shadow_map_lock(sh->map);
-	s->gone = true;
+	__atomic_store_n(&s->gone, true, __ATOMIC_RELAXED); /* read unlocked by sh_open */
 	bool was_pinned = s->pinned;
 	s->pinned = false;
 	daemon_shadow_map_unlock(sh->map);
@@ -245,7 +264,8 @@ static void sh_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct fs_inode *i = fs_inode_of(c, ino);
 	bool writer = (fi->flags & O_ACCMODE) != O_RDONLY;
 	struct daemon_shadow_file *s = entry_find(sh, i);
-	if (!s && sh->cfg.shadow_all && S_ISREG(i->type)) {
+	if ((!s || __atomic_load_n(&s->gone, __ATOMIC_RELAXED)) && sh->cfg.shadow_all &&
+	    S_ISREG(i->type)) {
 		int ifd = fs_inode_fd_get(c->inodes, i);
 		if (ifd >= 0) {
 			s = entry_make(sh, i, ifd);
@@ -435,14 +455,13 @@ static struct daemon_shadow_file *entry_by_path_locked(struct fs_shadowing *sh, 
 	}
 	daemon_shadow_map_lock(sh->map);
 	struct daemon_shadow_file *s = daemon_shadow_map_get(sh->map, st.st_dev, st.st_ino);
-	if (!s) {
+	if (!s || !entry_reuse_locked(s)) {
 		daemon_shadow_map_unlock(sh->map);
 		close(fd);
 		return NULL;
 	}
 	if (s->origin_fd < 0) {
 		s->origin_fd = fd;
-		s->gone = false;
 		fd = -1;
 	}
 	if (!s->path)
@@ -542,14 +561,14 @@ int fs_shadowing_set_pin(struct fs_shadowing *sh, struct fs_inode *i, const void
 	struct daemon_shadow_file *s = entry_find(sh, i);
 	if (!s && !pin)
 		return 0;
-	if (!s) {
+	if (pin) { /* made, or checked for reuse (entry_reuse_locked) */
 		int ifd = fs_inode_fd_get(sh->ctx->inodes, i);
 		if (ifd < 0)
 			return ifd;
 		s = entry_make(sh, i, ifd);
 		fs_inode_fd_put(sh->ctx->inodes, i);
 		if (!s)
-			return -ENOMEM;
+			return -EAGAIN; /* no memory, or an old entry not yet dropped */
 	}
 	daemon_shadow_map_lock(sh->map);
 	bool changed = s->pinned != pin;
@@ -696,8 +715,9 @@ static int copy_file(struct fs_shadowing *sh, struct daemon_shadow_file *s)
 		return -ENOSPC;
 	uint64_t v = daemon_shadow_file_version(s);
 	struct stat st0, st1;
-	if (s->origin_fd < 0 || fstat(s->origin_fd, &st0) < 0)
-		return -ESTALE;
+	if (s->origin_fd < 0 || fstat(s->origin_fd, &st0) < 0 || st0.st_ino != (ino_t)s->ino ||
+	    st0.st_nlink == 0)
+		return -ESTALE; /* not (or no longer) the file of this entry */
 	for (size_t h = 0; h < nh; h++) {
 		struct daemon_store *store = fs_hosts_local_store(sh->hosts, h);
 		const struct fs_host_spec *spec = fs_hosts_spec(sh->hosts, h);
@@ -873,14 +893,14 @@ static void tick(struct fs_shadowing *sh)
 			for (int c = 0; c < DAEMON_SHADOW_MAX_COPIES; c++)
 				if (LOAD(&s->copies[c].state) != DAEMON_COPY_NONE)
 					drop_copy(sh, s, c);
-			if (in.gone) {
-				daemon_shadow_map_lock(sh->map);
-				if (s->origin_fd >= 0)
-					close(s->origin_fd); /* lets BACKING free the space */
-				s->origin_fd = -1;
-				daemon_shadow_map_unlock(sh->map);
-			}
 			sfs_debug("shadow: %s demoted", s->path ? s->path : "?");
+		}
+		if (in.gone && !any_copy(s)) {
+			daemon_shadow_map_lock(sh->map);
+			if (s->origin_fd >= 0)
+				close(s->origin_fd); /* lets BACKING free the space */
+			s->origin_fd = -1;
+			daemon_shadow_map_unlock(sh->map);
 		}
 	}
 	pthread_mutex_lock(&sh->lock);

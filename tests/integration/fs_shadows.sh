@@ -173,4 +173,27 @@ wait "${pids[@]}"
 getfattr --only-values -n user.shadow.state "$mnt/wb" 2>/dev/null | grep -q "reads=[1-9]" ||
   it_fail "the copy of wb never served: $(getfattr --only-values -n user.shadow.state "$mnt/wb")"
 it_umount "$mnt"
+
+# Unlinked pinned files whose inode numbers come back for new files: the
+# new files are shadowed under their own names with their own bytes, the
+# old pins are gone from STATE/pins.
+state4=$(it_tmpdir state4)
+it_mount "$SHADOWFS" "$backing" "$mnt" "norecord,cache=never,state=$state4,hosts=$T/reuse,shadow_tick=0.2,shadow_quiet=0"
+for i in $(seq 10); do
+  head -c 5000 /dev/urandom >"$mnt/old$i"
+  setfattr -n user.shadow.pin -v 1 "$mnt/old$i" || it_fail "pin old$i"
+done
+sleep 1
+rm "$mnt"/old*
+sleep 1 # the old files' copies and fds are dropped within a tick
+for i in $(seq 10); do
+  head -c 7000 /dev/urandom >"$mnt/new$i"
+  setfattr -n user.shadow.pin -v 1 "$mnt/new$i" || it_fail "pin new$i"
+done
+all_new() { [ "$("$CTL" shadows --state "$state4" | grep -c "^new[0-9]* .*:serving")" = 10 ]; }
+wait_for "new files not all shadowed: $("$CTL" shadows --state "$state4")" 5 all_new
+grep -q "^old" "$state4/pins" && it_fail "unlinked files still pinned: $(cat "$state4/pins")"
+[ "$(ls "$T/reuse" | wc -l)" = 10 ] || it_fail "copies left of unlinked files: $(ls "$T/reuse")"
+for i in $(seq 10); do cmp "$mnt/new$i" "$backing/new$i" || it_fail "new$i"; done
+it_umount "$mnt"
 echo "fs_shadows: ok"
