@@ -35,11 +35,11 @@ struct daemon_control_params {
 struct daemon_control_file {
 	bool pinned;
 	bool hot;
-	bool gone;           /* unlinked or replaced through the mount */
-	bool writers;        /* open for writing through the mount now */
-	bool serving;        /* a copy serves at the current version */
+	bool gone;	     /* unlinked or replaced through the mount */
+	bool writers;	     /* open for writing through the mount now */
+	bool serving;	     /* a copy serves at the current version */
 	bool has_copies;     /* any copy slot in use (serving, stale, syncing) */
-	bool copying;        /* a copy is under way */
+	bool copying;	     /* a copy is under way */
 	uint64_t version_ms; /* when the version last changed (0: never) */
 };
 

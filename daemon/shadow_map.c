@@ -14,9 +14,9 @@ struct daemon_shadow_map {
 	pthread_mutex_t lock;
 	uint64_t first_version;
 	struct daemon_shadow_file **buckets; /* map lock */
-	size_t nbuckets;                     /* map lock */
+	size_t nbuckets;		     /* map lock */
 	struct daemon_shadow_file **order;   /* map lock: insertion order */
-	size_t n, cap;                       /* n: atomic for readers, written under lock */
+	size_t n, cap;			     /* n: atomic for readers, written under lock */
 };
 
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
@@ -83,10 +83,19 @@ void daemon_shadow_map_free(struct daemon_shadow_map *m)
 	free(m);
 }
 
-void daemon_shadow_map_lock(struct daemon_shadow_map *m) { pthread_mutex_lock(&m->lock); }
-void daemon_shadow_map_unlock(struct daemon_shadow_map *m) { pthread_mutex_unlock(&m->lock); }
+void daemon_shadow_map_lock(struct daemon_shadow_map *m)
+{
+	pthread_mutex_lock(&m->lock);
+}
+void daemon_shadow_map_unlock(struct daemon_shadow_map *m)
+{
+	pthread_mutex_unlock(&m->lock);
+}
 
-size_t daemon_shadow_map_size(const struct daemon_shadow_map *m) { return LOAD(&m->n); }
+size_t daemon_shadow_map_size(const struct daemon_shadow_map *m)
+{
+	return LOAD(&m->n);
+}
 
 struct daemon_shadow_file *daemon_shadow_map_find(struct daemon_shadow_map *m, uint64_t dev,
 						  uint64_t ino)
@@ -239,7 +248,10 @@ void daemon_shadow_origin_begin(struct daemon_shadow_file *f)
 	ADD(&f->origin_reads, 1);
 }
 
-void daemon_shadow_origin_end(struct daemon_shadow_file *f) { SUB(&f->origin_inflight, 1); }
+void daemon_shadow_origin_end(struct daemon_shadow_file *f)
+{
+	SUB(&f->origin_inflight, 1);
+}
 
 void daemon_shadow_copy_publish(struct daemon_shadow_file *f, int slot)
 {

@@ -60,37 +60,37 @@ struct daemon_origin_stamp {
 };
 
 struct daemon_shadow_copy {
-	int state;         /* atomic: enum daemon_copy_state */
-	uint32_t inflight; /* atomic: reads using fd now */
-	int host;          /* control loop: index of the host */
-	int fd;            /* control loop: read-only fd on the copy, -1 */
-	uint64_t version;  /* control loop: the file version it holds */
+	int state;			   /* atomic: enum daemon_copy_state */
+	uint32_t inflight;		   /* atomic: reads using fd now */
+	int host;			   /* control loop: index of the host */
+	int fd;				   /* control loop: read-only fd on the copy, -1 */
+	uint64_t version;		   /* control loop: the file version it holds */
 	struct daemon_origin_stamp origin; /* control loop: origin at copy time */
 	struct daemon_origin_stamp file;   /* control loop: the copy's own file then */
-	uint64_t reads;    /* atomic: reads served */
-	uint64_t bytes;    /* atomic: bytes served */
-	uint64_t lat_ns;   /* atomic: sum of read latencies */
-	uint64_t errors;   /* atomic: reads that failed and fell back */
+	uint64_t reads;			   /* atomic: reads served */
+	uint64_t bytes;			   /* atomic: bytes served */
+	uint64_t lat_ns;		   /* atomic: sum of read latencies */
+	uint64_t errors;		   /* atomic: reads that failed and fell back */
 };
 
 struct daemon_shadow_file {
 	/* Immutable after insertion. */
 	uint64_t dev, ino;
-	uint8_t id[16];             /* the copies' id in host stores */
+	uint8_t id[16]; /* the copies' id in host stores */
 	/* atomic */
-	uint64_t version;           /* bumped before every change through the mount */
-	uint64_t version_ms;        /* when it was last bumped (clock of the bumper) */
-	uint32_t origin_inflight;   /* reads served by the origin, now */
-	uint64_t origin_reads;      /* reads served by the origin */
-	uint32_t serving;           /* SERVING slots (a hint: 0 = origin only) */
+	uint64_t version;	  /* bumped before every change through the mount */
+	uint64_t version_ms;	  /* when it was last bumped (clock of the bumper) */
+	uint32_t origin_inflight; /* reads served by the origin, now */
+	uint64_t origin_reads;	  /* reads served by the origin */
+	uint32_t serving;	  /* SERVING slots (a hint: 0 = origin only) */
 	/* map lock */
 	bool pinned;
-	bool hot;                   /* forecast says shadow it */
-	bool hot_mark;              /* in the forecast being applied (control loop) */
-	bool gone;                  /* unlinked / replaced: drop copies, forget pin */
-	char *path;                 /* relative to BACKING (pins, status), or NULL: owned */
-	int origin_fd;              /* O_PATH fd on the origin (control loop), -1: owned */
-	uint64_t wanted_ms;         /* last time pinned or hot (demotion hysteresis) */
+	bool hot;	    /* forecast says shadow it */
+	bool hot_mark;	    /* in the forecast being applied (control loop) */
+	bool gone;	    /* unlinked / replaced: drop copies, forget pin */
+	char *path;	    /* relative to BACKING (pins, status), or NULL: owned */
+	int origin_fd;	    /* O_PATH fd on the origin (control loop), -1: owned */
+	uint64_t wanted_ms; /* last time pinned or hot (demotion hysteresis) */
 	struct daemon_shadow_file *hnext;
 	struct daemon_shadow_copy copies[DAEMON_SHADOW_MAX_COPIES];
 };

@@ -43,16 +43,16 @@ static uint64_t next_random(void)
 	return x * 0x2545F4914F6CDD1Dull;
 }
 
-static void from_origin(struct daemon_shadow_file *s, fuse_req_t req, fuse_ino_t ino,
-			size_t size, off_t off, struct fuse_file_info *fi, fs_read_fn inner_read)
+static void from_origin(struct daemon_shadow_file *s, fuse_req_t req, fuse_ino_t ino, size_t size,
+			off_t off, struct fuse_file_info *fi, fs_read_fn inner_read)
 {
 	daemon_shadow_origin_begin(s);
 	inner_read(req, ino, size, off, fi);
 	daemon_shadow_origin_end(s);
 }
 
-void fs_router_read(fuse_req_t req, struct fs_inode *i, void *entry, fuse_ino_t ino,
-		    size_t size, off_t off, struct fuse_file_info *fi, fs_read_fn inner_read)
+void fs_router_read(fuse_req_t req, struct fs_inode *i, void *entry, fuse_ino_t ino, size_t size,
+		    off_t off, struct fuse_file_info *fi, fs_read_fn inner_read)
 {
 	struct daemon_shadow_file *s = entry;
 	if (__atomic_load_n(&s->serving, __ATOMIC_SEQ_CST) == 0 ||

@@ -32,7 +32,7 @@
 #include "sync/digest.h"
 
 #define FS_SHADOW_HISTORY_S (6 * 3600) /* the forecast looks at the last hours */
-#define FS_SHADOW_TOP_N 32             /* ... of the busiest files */
+#define FS_SHADOW_TOP_N 32	       /* ... of the busiest files */
 
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
 #define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
@@ -40,8 +40,8 @@
 #define SUB(p, v) __atomic_sub_fetch((p), (v), __ATOMIC_SEQ_CST)
 
 struct fs_shadowing {
-	struct fs_ctx *ctx;        /* not owned */
-	struct fs_hosts *hosts;    /* not owned */
+	struct fs_ctx *ctx;	/* not owned */
+	struct fs_hosts *hosts; /* not owned */
 	struct daemon_shadow_map *map;
 	struct daemon_control_params params;
 	struct fs_shadowing_config cfg;
@@ -53,10 +53,10 @@ struct fs_shadowing {
 	pthread_mutex_t lock; /* protects stopping, pins_dirty */
 	pthread_cond_t wake;
 	bool stopping;
-	bool pins_dirty;      /* STATE/pins to rewrite (control thread writes it) */
+	bool pins_dirty; /* STATE/pins to rewrite (control thread writes it) */
 	/* control thread only */
 	struct pred_store *store; /* the recorder's series store, read-only */
-	uint64_t forecast_ms;     /* last forecast */
+	uint64_t forecast_ms;	  /* last forecast */
 };
 
 /* The wrapped table: written once before the session starts. */
@@ -69,7 +69,10 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static struct fs_shadowing *sh_of(fuse_req_t req) { return fs_ctx_of(req)->shadowing; }
+static struct fs_shadowing *sh_of(fuse_req_t req)
+{
+	return fs_ctx_of(req)->shadowing;
+}
 
 static void origin_stamp(const struct stat *st, struct daemon_origin_stamp *o)
 {
@@ -228,8 +231,7 @@ static bool copy_intact(const struct daemon_shadow_copy *cp, const struct daemon
 /* Before an open is answered: a copy made of an origin that has changed
  * since (in BACKING, behind the mount's back), or whose own file changed
  * on disk (size, mtime, ctime of the copy), must not serve. */
-static void check_stamps(struct fs_shadowing *sh, struct fs_inode *i,
-			 struct daemon_shadow_file *s)
+static void check_stamps(struct fs_shadowing *sh, struct fs_inode *i, struct daemon_shadow_file *s)
 {
 	if (!LOAD(&s->serving))
 		return;
@@ -310,8 +312,8 @@ static void sh_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	/* Counted after the reply: a release that overtakes us makes the
 	 * count -1 for a moment, which also keeps copies from serving. */
 	if (fi->fh != 0 && fs_last_entry.set && (fi->flags & O_ACCMODE) != O_RDONLY)
-		fs_inode_table_with(c->inodes, (dev_t)fs_last_entry.dev,
-				    (ino_t)fs_last_entry.ino, count_writer, NULL);
+		fs_inode_table_with(c->inodes, (dev_t)fs_last_entry.dev, (ino_t)fs_last_entry.ino,
+				    count_writer, NULL);
 }
 
 static void sh_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -399,10 +401,10 @@ static void sh_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 void fs_ops_shadowing(struct fuse_lowlevel_ops *ops)
 {
 	inner = *ops;
-#define WRAP(op)                                                                       \
-	do {                                                                           \
-		if (inner.op)                                                          \
-			ops->op = sh_##op;                                             \
+#define WRAP(op)                                                                                   \
+	do {                                                                                       \
+		if (inner.op)                                                                      \
+			ops->op = sh_##op;                                                         \
 	} while (0)
 	WRAP(open);
 	WRAP(create);
@@ -499,8 +501,8 @@ static void refresh_forecast(struct fs_shadowing *sh)
 {
 	const struct fs_shadowing_config *cf = &sh->cfg;
 	char err[256];
-	if (!sh->store && pred_store_open(cf->state_dir, NULL, true, &sh->store, err,
-					  sizeof(err)) != 0) {
+	if (!sh->store &&
+	    pred_store_open(cf->state_dir, NULL, true, &sh->store, err, sizeof(err)) != 0) {
 		sh->store = NULL;
 		return; /* no store yet (first bucket not written): next time */
 	}
@@ -619,8 +621,8 @@ static void describe(struct fs_shadowing *sh, struct daemon_shadow_file *s, int3
 				 "pinned=%d hot=%d version=v%llu writers=%d origin_reads=%llu "
 				 "copies=%d",
 				 s->pinned, s->hot,
-				 (unsigned long long)(daemon_shadow_file_version(s) - base), writers,
-				 (unsigned long long)LOAD(&s->origin_reads), copies);
+				 (unsigned long long)(daemon_shadow_file_version(s) - base),
+				 writers, (unsigned long long)LOAD(&s->origin_reads), copies);
 	for (int k = 0; k < DAEMON_SHADOW_MAX_COPIES && used < len; k++) {
 		struct daemon_shadow_copy *cp = &s->copies[k];
 		int st = LOAD(&cp->state);
@@ -632,18 +634,16 @@ static void describe(struct fs_shadowing *sh, struct daemon_shadow_file *s, int3
 		/* SERVING at an older version is shown stale: it does not serve. */
 		if (st == DAEMON_COPY_SERVING && cp->version != daemon_shadow_file_version(s))
 			st = DAEMON_COPY_STALE;
-		used += (size_t)snprintf(out + used, len - used,
-					 " copy=%s:v%llu:%s:reads=%llu:errors=%llu:lat_us=%llu", host,
-					 (unsigned long long)(cp->version - base),
-					 daemon_copy_state_name((enum daemon_copy_state)st),
-					 (unsigned long long)reads,
-					 (unsigned long long)LOAD(&cp->errors),
-					 (unsigned long long)(reads ? lat / reads / 1000 : 0));
+		used += (size_t)snprintf(
+		    out + used, len - used, " copy=%s:v%llu:%s:reads=%llu:errors=%llu:lat_us=%llu",
+		    host, (unsigned long long)(cp->version - base),
+		    daemon_copy_state_name((enum daemon_copy_state)st), (unsigned long long)reads,
+		    (unsigned long long)LOAD(&cp->errors),
+		    (unsigned long long)(reads ? lat / reads / 1000 : 0));
 	}
 }
 
-ssize_t fs_shadowing_get_state(struct fs_shadowing *sh, struct fs_inode *i, char *buf,
-			       size_t size)
+ssize_t fs_shadowing_get_state(struct fs_shadowing *sh, struct fs_inode *i, char *buf, size_t size)
 {
 	char line[4096];
 	if (!S_ISREG(i->type))
@@ -815,8 +815,7 @@ static void check_copies(struct daemon_shadow_file *s)
 		struct daemon_shadow_copy *cp = &s->copies[k];
 		if (LOAD(&cp->state) != DAEMON_COPY_SERVING)
 			continue;
-		if (cp->version != daemon_shadow_file_version(s) || !have ||
-		    !copy_intact(cp, &now))
+		if (cp->version != daemon_shadow_file_version(s) || !have || !copy_intact(cp, &now))
 			daemon_shadow_copy_mark_stale(s, k);
 	}
 }
@@ -880,7 +879,8 @@ static void tick(struct fs_shadowing *sh)
 		in.serving = any_serving(s);
 		in.has_copies = any_copy(s);
 		in.version_ms = LOAD(&s->version_ms);
-		enum daemon_control_action a = daemon_control_decide(&sh->params, &in, t, &wanted_ms);
+		enum daemon_control_action a =
+		    daemon_control_decide(&sh->params, &in, t, &wanted_ms);
 		daemon_shadow_map_lock(sh->map);
 		s->wanted_ms = wanted_ms;
 		daemon_shadow_map_unlock(sh->map);

@@ -34,10 +34,10 @@ struct fs_inode;
 struct fs_shadowing;
 
 struct fs_shadowing_config {
-	double tick_s;    /* control loop period */
-	double idle_s;    /* demotion hysteresis */
-	double quiet_s;   /* a file's version unchanged this long before a (re)copy */
-	bool shadow_all;  /* test option: every regular file opened is wanted */
+	double tick_s;	 /* control loop period */
+	double idle_s;	 /* demotion hysteresis */
+	double quiet_s;	 /* a file's version unchanged this long before a (re)copy */
+	bool shadow_all; /* test option: every regular file opened is wanted */
 	/* Forecast (needs the recorder): once a bucket, the busiest files of
 	 * the last hours whose P(reads per bucket > capacity within the
 	 * window) >= threshold are wanted. */
@@ -69,16 +69,14 @@ void fs_ops_shadowing(struct fuse_lowlevel_ops *ops);
  * file cannot be pinned (-EINVAL) and has neither attribute (-ENODATA). */
 int fs_shadowing_set_pin(struct fs_shadowing *sh, struct fs_inode *i, const void *value,
 			 size_t size);
-ssize_t fs_shadowing_get_pin(struct fs_shadowing *sh, struct fs_inode *i, char *buf,
-			     size_t size);
-ssize_t fs_shadowing_get_state(struct fs_shadowing *sh, struct fs_inode *i, char *buf,
-			       size_t size);
+ssize_t fs_shadowing_get_pin(struct fs_shadowing *sh, struct fs_inode *i, char *buf, size_t size);
+ssize_t fs_shadowing_get_state(struct fs_shadowing *sh, struct fs_inode *i, char *buf, size_t size);
 
 /* The router (fs/router.c): answers a READ of a file whose inode has a map
  * entry, from a copy or through inner_read (the origin). */
 typedef void (*fs_read_fn)(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			   struct fuse_file_info *fi);
-void fs_router_read(fuse_req_t req, struct fs_inode *i, void *entry, fuse_ino_t ino,
-		    size_t size, off_t off, struct fuse_file_info *fi, fs_read_fn inner_read);
+void fs_router_read(fuse_req_t req, struct fs_inode *i, void *entry, fuse_ino_t ino, size_t size,
+		    off_t off, struct fuse_file_info *fi, fs_read_fn inner_read);
 
 #endif

@@ -36,8 +36,8 @@ ssize_t fs_xattr_shadow_get(struct fs_ctx *c, struct fs_inode *i, const char *na
 	return -ENODATA;
 }
 
-int fs_xattr_shadow_set(struct fs_ctx *c, struct fs_inode *i, const char *name,
-			const void *value, size_t size, int flags)
+int fs_xattr_shadow_set(struct fs_ctx *c, struct fs_inode *i, const char *name, const void *value,
+			size_t size, int flags)
 {
 	(void)flags;
 	if (c->shadowing && !strcmp(name, PIN))

@@ -39,7 +39,8 @@ int64_t pred_hot_record_end(struct pred_store *st, int tier, int64_t from, int64
 
 /* Reads per forecast bucket of one file, [first bucket seen, end_idx). */
 static int reads_series(struct pred_store *st, const uint8_t id[PRED_ID_LEN], int tier,
-			int64_t from, int64_t end_idx, int64_t bucket_s, double **ret, size_t *ret_n)
+			int64_t from, int64_t end_idx, int64_t bucket_s, double **ret,
+			size_t *ret_n)
 {
 	struct pred_file_bucket *b = NULL;
 	size_t n = 0;
@@ -66,8 +67,8 @@ static int reads_series(struct pred_store *st, const uint8_t id[PRED_ID_LEN], in
 	return rc;
 }
 
-int pred_hot_files(struct pred_store *st, const struct pred_hot_req *r,
-		   struct pred_hot_file **ret, size_t *ret_n)
+int pred_hot_files(struct pred_store *st, const struct pred_hot_req *r, struct pred_hot_file **ret,
+		   size_t *ret_n)
 {
 	*ret = NULL;
 	*ret_n = 0;

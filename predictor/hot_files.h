@@ -23,14 +23,14 @@ struct pred_hot_req {
 	unsigned season;   /* buckets per season, 0: none */
 	unsigned horizon;  /* 1..PRED_MAX_H */
 	unsigned window;   /* 1..horizon */
-	size_t top_n;      /* the busiest files considered */
+	size_t top_n;	   /* the busiest files considered */
 	double capacity;   /* reads per bucket; < 0: per-file p99 */
 	double threshold;  /* P(exceed) at or above: hot */
-	int64_t now;       /* seconds since the epoch */
+	int64_t now;	   /* seconds since the epoch */
 };
 
 struct pred_hot_file {
-	char *path;       /* relative to BACKING; owned by the array */
+	char *path; /* relative to BACKING; owned by the array */
 	double p_exceed;
 	double capacity;
 };
@@ -44,8 +44,8 @@ int64_t pred_hot_record_end(struct pred_store *st, int tier, int64_t from, int64
 
 /* The hot files (p_exceed >= threshold), *ret malloc'ed (free with
  * pred_hot_files_free). 0 or -errno (-EINVAL: bad request). */
-int pred_hot_files(struct pred_store *st, const struct pred_hot_req *r,
-		   struct pred_hot_file **ret, size_t *ret_n);
+int pred_hot_files(struct pred_store *st, const struct pred_hot_req *r, struct pred_hot_file **ret,
+		   size_t *ret_n);
 void pred_hot_files_free(struct pred_hot_file *f, size_t n);
 
 #endif

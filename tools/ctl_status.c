@@ -93,8 +93,9 @@ int ctl_status_main(int argc, char **argv, const struct ctl_status_kind *k)
 	}
 	const char *where = state ? state : path ? path : ".";
 	if (pred_locate(where, &loc) != 0 && pred_locate_state_dir(where, &loc) != 0) {
-		fprintf(stderr, "shadowctl %s: %s is neither a state directory nor under a known "
-				"shadowfs mount (try --state DIR)\n",
+		fprintf(stderr,
+			"shadowctl %s: %s is neither a state directory nor under a known "
+			"shadowfs mount (try --state DIR)\n",
 			k->cmd, where);
 		return 1;
 	}
