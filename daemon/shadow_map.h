@@ -67,6 +67,8 @@ struct daemon_shadow_copy {
 	uint64_t version;		   /* control loop: the file version it holds */
 	struct daemon_origin_stamp origin; /* control loop: origin at copy time */
 	struct daemon_origin_stamp file;   /* control loop: the copy's own file then */
+	uint8_t sha256[32];                /* control loop: the content's digest */
+	uint64_t verified_ms;              /* control loop: last SHA-256 check */
 	uint64_t reads;			   /* atomic: reads served */
 	uint64_t bytes;			   /* atomic: bytes served */
 	uint64_t lat_ns;		   /* atomic: sum of read latencies */

@@ -208,6 +208,7 @@ int main(int argc, char **argv)
 						   .idle_s = opts.shadow_idle,
 						   .quiet_s = opts.shadow_quiet,
 						   .shadow_all = opts.shadow_all,
+						   .verify_s = opts.shadow_verify,
 						   .forecast = opts.record,
 						   .bucket_s = opts.bucket_s,
 						   .window_s = opts.shadow_window,

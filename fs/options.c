@@ -53,6 +53,7 @@ enum {
 	KEY_SHADOW_CAPACITY,
 	KEY_SHADOW_THRESHOLD,
 	KEY_SHADOW_WINDOW,
+	KEY_SHADOW_VERIFY,
 	KEY_ALLOW_OTHER,
 	KEY_DEFAULT_PERMS,
 	KEY_NO_DEFAULT_PERMS,
@@ -101,6 +102,7 @@ static const struct fuse_opt option_table[] = {
 	FUSE_OPT_KEY("shadow_capacity=%s", KEY_SHADOW_CAPACITY),
 	FUSE_OPT_KEY("shadow_threshold=%s", KEY_SHADOW_THRESHOLD),
 	FUSE_OPT_KEY("shadow_window=%s", KEY_SHADOW_WINDOW),
+	FUSE_OPT_KEY("shadow_verify=%s", KEY_SHADOW_VERIFY),
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
 	FUSE_OPT_KEY("default_permissions", KEY_DEFAULT_PERMS),
 	FUSE_OPT_KEY("no_default_permissions", KEY_NO_DEFAULT_PERMS),
@@ -385,6 +387,8 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 		if (o->shadow_threshold <= 0 || o->shadow_threshold > 1)
 			return fail(c, "bad option '%s': expected a probability in (0, 1]", arg);
 		return 0;
+	case KEY_SHADOW_VERIFY:
+		return parse_seconds(c, arg, &o->shadow_verify);
 	case KEY_SHADOW_WINDOW:
 		if (parse_seconds(c, arg, &o->shadow_window) < 0)
 			return -1;
@@ -430,6 +434,7 @@ static void set_defaults(struct fs_options *o)
 	o->shadow_capacity = -1;
 	o->shadow_threshold = FS_DEFAULT_SHADOW_THRESHOLD;
 	o->shadow_window = FS_DEFAULT_SHADOW_WINDOW;
+	o->shadow_verify = FS_DEFAULT_SHADOW_VERIFY;
 }
 
 int fs_options_parse(int argc, char **argv, struct fs_options *opts,
@@ -625,6 +630,7 @@ void fs_options_usage(const char *prog)
 	       "  -o shadow_capacity=N         reads per bucket a file can take [its p99]\n"
 	       "  -o shadow_threshold=P        P(reads > capacity in the window) that shadows [0.8]\n"
 	       "  -o shadow_window=S           forecast window, 1..8 buckets [300]\n"
+	       "  -o shadow_verify=S           re-hash each copy this often, 0 never [3600]\n"
 	       "  -o default_permissions|no_default_permissions\n"
 	       "                               kernel permission checks (with POSIX ACLs)\n"
 	       "                               [on, except on a mount by root without\n"

@@ -57,6 +57,7 @@ struct fs_shadowing {
 	/* control thread only */
 	struct pred_store *store; /* the recorder's series store, read-only */
 	uint64_t forecast_ms;	  /* last forecast */
+	size_t verify_cursor;	  /* next entry verify_one looks at */
 };
 
 /* The wrapped table: written once before the session starts. */
@@ -786,6 +787,8 @@ static int copy_file(struct fs_shadowing *sh, struct daemon_shadow_file *s)
 		goto fail_delete;
 	}
 	origin_stamp(&cst, &cp->file);
+	memcpy(cp->sha256, sha, sizeof(cp->sha256));
+	cp->verified_ms = now_ms();
 	cp->origin = a;
 	cp->fd = copy_fd;
 	daemon_shadow_copy_publish(s, slot);
@@ -817,6 +820,41 @@ static void check_copies(struct daemon_shadow_file *s)
 			continue;
 		if (cp->version != daemon_shadow_file_version(s) || !have || !copy_intact(cp, &now))
 			daemon_shadow_copy_mark_stale(s, k);
+	}
+}
+
+/* At most one serving copy per tick whose last SHA-256 check is older than
+ * shadow_verify is re-hashed from the store (daemon_store_verify): damage
+ * the stamps cannot see (below the filesystem) stops it serving too. The
+ * cursor walks the map round-robin. */
+static void verify_one(struct fs_shadowing *sh, uint64_t t)
+{
+	uint64_t every = (uint64_t)(sh->cfg.verify_s * 1000);
+	size_t n = daemon_shadow_map_size(sh->map);
+	if (!every || !n)
+		return;
+	for (size_t tries = 0; tries < n; tries++) {
+		daemon_shadow_map_lock(sh->map);
+		struct daemon_shadow_file *s =
+		    daemon_shadow_map_at(sh->map, sh->verify_cursor++ % n);
+		daemon_shadow_map_unlock(sh->map);
+		for (int k = 0; s && k < DAEMON_SHADOW_MAX_COPIES; k++) {
+			struct daemon_shadow_copy *cp = &s->copies[k];
+			if (LOAD(&cp->state) != DAEMON_COPY_SERVING || t - cp->verified_ms < every)
+				continue;
+			struct daemon_store *st = fs_hosts_local_store(sh->hosts, (size_t)cp->host);
+			int r =
+			    st ? daemon_store_verify(st, s->id, cp->version, cp->sha256) : -ENOENT;
+			cp->verified_ms = t;
+			if (r < 0) {
+				sfs_warn(
+				    "shadow: copy of %s on host %d failed its SHA-256 check (%s): "
+				    "not served, re-copied",
+				    s->path ? s->path : "?", cp->host, strerror(-r));
+				daemon_shadow_copy_mark_stale(s, k);
+			}
+			return;
+		}
 	}
 }
 
@@ -903,6 +941,7 @@ static void tick(struct fs_shadowing *sh)
 			daemon_shadow_map_unlock(sh->map);
 		}
 	}
+	verify_one(sh, t);
 	pthread_mutex_lock(&sh->lock);
 	bool pins = sh->pins_dirty;
 	sh->pins_dirty = false;

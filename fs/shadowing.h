@@ -38,6 +38,7 @@ struct fs_shadowing_config {
 	double idle_s;	 /* demotion hysteresis */
 	double quiet_s;	 /* a file's version unchanged this long before a (re)copy */
 	bool shadow_all; /* test option: every regular file opened is wanted */
+	double verify_s; /* re-hash each serving copy this often (0: never) */
 	/* Forecast (needs the recorder): once a bucket, the busiest files of
 	 * the last hours whose P(reads per bucket > capacity within the
 	 * window) >= threshold are wanted. */

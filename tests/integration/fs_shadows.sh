@@ -12,13 +12,14 @@
 #  - a byte flipped in the copy file on disk: the copy is never served again
 #    (stale at the next open), reads stay right, a fresh copy replaces it;
 #  - bad user.shadow.* values: EINVAL, nothing changes;
+#  - copies re-hashed every 0.3 s (shadow_verify) keep serving (no false alarm);
 #  - pins survive a remount; unpin: the copy is removed after shadow_idle.
 # Usage: fs_shadows.sh SHADOWFS SHADOWCTL
 . "$(dirname "$0")/lib.sh"
 SHADOWFS=$1 CTL=$2
 T=$(it_tmpdir fs_shadows)
 backing=$(it_tmpdir backing) mnt=$(it_tmpdir mnt) state=$(it_tmpdir state)
-OPTS="norecord,cache=never,state=$state,hosts=$T/expensive:cost=3;$T/cheap:cost=1:budget=64m,shadow_tick=0.2,shadow_idle=2,shadow_quiet=0.3"
+OPTS="norecord,cache=never,state=$state,hosts=$T/expensive:cost=3;$T/cheap:cost=1:budget=64m,shadow_tick=0.2,shadow_idle=2,shadow_quiet=0.3,shadow_verify=0.3"
 
 head -c $((3 * 1024 * 1024 + 123)) /dev/urandom >"$backing/data"
 cp "$backing/data" "$T/expect"

@@ -247,6 +247,7 @@ static void test_bad_options(void **state)
 		{"shadow_threshold=1.5", "shadow_threshold=1.5"},
 		{"shadow_window=0", "shadow_window=0"},
 		{"shadow_capacity=lots", "shadow_capacity=lots"},
+		{"shadow_verify=-5", "shadow_verify=-5"},
 	};
 	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
 		struct parsed p;
