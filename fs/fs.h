@@ -47,6 +47,9 @@ struct fs_ctx {
 	 * before the session serves requests, stopped after it has ended. */
 	struct fs_recorder *recorder;
 	struct fs_passthrough pt;      /* kernel passthrough (-o passthrough) */
+	/* Shadowing layer (shadowing.h), or NULL without local hosts. Set
+	 * before the session serves requests, freed after it has ended. */
+	struct fs_shadowing *shadowing;
 };
 
 /* fi->fh of an open regular file. Freed by release. */
@@ -113,6 +116,10 @@ static inline struct fs_dir *fs_dir_of(const struct fuse_file_info *fi)
 {
 	return (struct fs_dir *)(uintptr_t)fi->fh;
 }
+
+/* The calling worker thread's page-aligned buffer of at least size bytes
+ * (kept between requests, freed at thread exit), or NULL. */
+void *fs_thread_buf(size_t size);
 
 /* Opens the object behind an O_PATH fd with open(2) flags, through
  * /proc/self/fd: permissions are checked against the calling thread's

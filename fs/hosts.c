@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "common/parse.h"
 #include "daemon/host_store.h"
+#include "fs/status_file.h"
 #include "sync/client.h"
 #include "sync/tls.h"
 
@@ -176,19 +177,11 @@ static void label(const struct fs_host_spec *s, char *out, size_t len)
 		snprintf(out, len, "%s:%u", s->where, s->port);
 }
 
-/* Writes the status file (temp + rename). Called with lock held. */
-static void write_status(struct fs_hosts *h)
+static void fill_status(FILE *f, void *arg)
 {
-	char tmp[PATH_MAX + 8], name[600];
+	struct fs_hosts *h = arg;
+	char name[600];
 	uint64_t now = sync_now_ms();
-	if (!h->status_path)
-		return;
-	snprintf(tmp, sizeof(tmp), "%s.tmp", h->status_path);
-	FILE *f = fopen(tmp, "w");
-	if (!f) {
-		sfs_warn("cannot write %s: %s", tmp, strerror(errno));
-		return;
-	}
 	for (size_t i = 0; i < h->n; i++) {
 		struct host *x = &h->hosts[i];
 		label(x->spec, name, sizeof(name));
@@ -218,11 +211,17 @@ static void write_status(struct fs_hosts *h)
 			fprintf(f, " reason=\"%s\"", x->reason);
 		fputc('\n', f);
 	}
-	if (fclose(f) != 0 || rename(tmp, h->status_path) != 0) {
-		sfs_warn("cannot write %s: %s", h->status_path, strerror(errno));
-		unlink(tmp);
-	}
-	h->written_ms = now;
+}
+
+/* Writes the status file (fs_status_file_write). Called with lock held. */
+static void write_status(struct fs_hosts *h)
+{
+	if (!h->status_path)
+		return;
+	int r = fs_status_file_write(h->status_path, fill_status, h);
+	if (r < 0)
+		sfs_warn("cannot write %s: %s", h->status_path, strerror(-r));
+	h->written_ms = sync_now_ms();
 }
 
 /* Records a state change (lock held), logs transitions. */
@@ -405,4 +404,31 @@ void fs_hosts_close(struct fs_hosts *h)
 	free(h->specs);
 	free(h->hosts);
 	free(h);
+}
+
+size_t fs_hosts_count(const struct fs_hosts *h) { return h ? h->n : 0; }
+
+const struct fs_host_spec *fs_hosts_spec(const struct fs_hosts *h, size_t i)
+{
+	return &h->specs[i];
+}
+
+struct daemon_store *fs_hosts_local_store(struct fs_hosts *h, size_t i)
+{
+	return h->specs[i].kind == FS_HOST_LOCAL ? h->hosts[i].store : NULL;
+}
+
+bool fs_hosts_up(struct fs_hosts *h, size_t i)
+{
+	if (h->specs[i].kind == FS_HOST_LOCAL)
+		return true; /* in-process: up while the mount runs */
+	pthread_mutex_lock(&h->lock);
+	bool up = h->hosts[i].up;
+	pthread_mutex_unlock(&h->lock);
+	return up;
+}
+
+void fs_hosts_label(const struct fs_hosts *h, size_t i, char *out, size_t len)
+{
+	label(&h->specs[i], out, len);
 }

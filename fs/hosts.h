@@ -21,6 +21,7 @@
 #ifndef SHADOWFS_FS_HOSTS_H
 #define SHADOWFS_FS_HOSTS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -60,5 +61,15 @@ int fs_hosts_start(struct fs_hosts *h, const char *status_path);
 /* Stops the watchers (a watcher waiting for a heartbeat notices within three
  * intervals: 1.5 s by default), closes the stores. Accepts NULL. */
 void fs_hosts_close(struct fs_hosts *h);
+
+/* The registry, for placement and the router (fs/shadowing.c): hosts in
+ * the order of hosts=. A local host is up while the mount runs; a remote
+ * one while its heartbeats arrive. */
+struct daemon_store;
+size_t fs_hosts_count(const struct fs_hosts *h); /* 0 for NULL */
+const struct fs_host_spec *fs_hosts_spec(const struct fs_hosts *h, size_t i);
+struct daemon_store *fs_hosts_local_store(struct fs_hosts *h, size_t i); /* NULL: remote */
+bool fs_hosts_up(struct fs_hosts *h, size_t i);
+void fs_hosts_label(const struct fs_hosts *h, size_t i, char *out, size_t len);
 
 #endif

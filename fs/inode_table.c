@@ -500,6 +500,17 @@ void fs_inode_fd_put(struct fs_inode_table *t, struct fs_inode *i)
 		inode_free(i);
 }
 
+bool fs_inode_table_with(struct fs_inode_table *t, dev_t dev, ino_t ino,
+			 void (*fn)(struct fs_inode *i, void *arg), void *arg)
+{
+	pthread_mutex_lock(&t->lock);
+	struct fs_inode *i = hash_find(t, dev, ino);
+	if (i)
+		fn(i, arg);
+	pthread_mutex_unlock(&t->lock);
+	return i != NULL;
+}
+
 void fs_inode_table_get_stats(struct fs_inode_table *t, struct fs_inode_table_stats *ret)
 {
 	pthread_mutex_lock(&t->lock);

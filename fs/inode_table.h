@@ -45,6 +45,11 @@ struct fs_inode {
 	 * id registered for this inode (0: none) and the open files using it. */
 	int pt_backing_id;
 	uint32_t pt_opens;
+	/* The shadowing layer (fs/shadowing.c): its map entry for this file
+	 * (struct daemon_shadow_file *, never freed while mounted) or NULL,
+	 * and the opens for writing through the mount. Atomic. */
+	void *shadow;
+	int32_t writers;
 	/* Table lock. */
 	uint64_t nlookup;           /* kernel references (lookup count) */
 	uint32_t pins;              /* fs_inode_fd_get() without fs_inode_fd_put() */
@@ -86,6 +91,11 @@ void fs_inode_table_forget(struct fs_inode_table *t, struct fs_inode *i, uint64_
  * or -errno (-ESTALE when the object was deleted behind our back). */
 int fs_inode_fd_get(struct fs_inode_table *t, struct fs_inode *i);
 void fs_inode_fd_put(struct fs_inode_table *t, struct fs_inode *i);
+
+/* Calls fn(i, arg) with the table lock held if (dev, ino) is in the table
+ * (fn must not block or call the table); returns whether it was. */
+bool fs_inode_table_with(struct fs_inode_table *t, dev_t dev, ino_t ino,
+			 void (*fn)(struct fs_inode *i, void *arg), void *arg);
 
 void fs_inode_table_get_stats(struct fs_inode_table *t, struct fs_inode_table_stats *ret);
 

@@ -26,6 +26,7 @@
 #include "fs/options.h"
 #include "fs/preflight.h"
 #include "fs/recorder.h"
+#include "fs/shadowing.h"
 #include "predictor/store_locate.h"
 
 /* Opens the resource hosts (before mounting: a bad host is a start-up
@@ -206,6 +207,24 @@ int main(int argc, char **argv)
 			 opts.backing);
 
 	fs_ops_passthrough(&ops, &opts);
+	if (fs_shadowing_wanted(hosts)) {
+		struct fs_shadowing_config scfg = {.tick_s = opts.shadow_tick,
+						   .idle_s = opts.shadow_idle,
+						   .quiet_s = opts.shadow_quiet,
+						   .shadow_all = opts.shadow_all,
+						   .verify_s = opts.shadow_verify,
+						   .forecast = opts.record,
+						   .bucket_s = opts.bucket_s,
+						   .window_s = opts.shadow_window,
+						   .capacity = opts.shadow_capacity,
+						   .threshold = opts.shadow_threshold};
+		res = fs_shadowing_new(&ctx, hosts, &scfg, &ctx.shadowing);
+		if (res < 0) {
+			sfs_error("cannot set up shadowing: %s", strerror(-res));
+			goto out;
+		}
+		fs_ops_shadowing(&ops); /* inside the recorder: it times routed reads */
+	}
 	if (opts.record)
 		fs_ops_record(&ops);
 	se = fuse_session_new(&args, &ops, sizeof(ops), &ctx);
@@ -246,6 +265,10 @@ int main(int argc, char **argv)
 		goto out;
 	if (hosts && start_hosts(hosts, &opts, state) < 0)
 		goto out;
+	if (ctx.shadowing && (res = fs_shadowing_start(ctx.shadowing, state)) < 0) {
+		sfs_error("cannot start the shadowing control loop: %s", strerror(-res));
+		goto out;
+	}
 	sfs_debug("serving %s on %s: cache=%s writeback=%d passthrough=%d threads=%u timeout=%g",
 		  opts.backing, opts.mountpoint, fs_cache_policy_name(opts.cache),
 		  opts.writeback, opts.passthrough, opts.max_threads, opts.timeout);
@@ -257,6 +280,8 @@ out:
 	/* No request runs any more: write the partial bucket and stop. */
 	fs_recorder_stop(ctx.recorder);
 	ctx.recorder = NULL;
+	fs_shadowing_free(ctx.shadowing); /* before the hosts: it uses their stores */
+	ctx.shadowing = NULL;
 	fs_hosts_close(hosts);
 	if (mounted)
 		fuse_session_unmount(se);

@@ -235,7 +235,7 @@ static void buf_key_init(void)
 		abort(); /* only fails without memory at start */
 }
 
-static void *thread_buf(size_t size)
+void *fs_thread_buf(size_t size)
 {
 	pthread_once(&buf_once, buf_key_init);
 	struct thread_buf *b = pthread_getspecific(buf_key);
@@ -262,7 +262,7 @@ static void *thread_buf(size_t size)
  * every file when read replies are not spliced). */
 static void read_copy(fuse_req_t req, struct fs_file *f, size_t size, off_t off)
 {
-	void *buf = thread_buf(size);
+	void *buf = fs_thread_buf(size);
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;

@@ -48,6 +48,14 @@ enum {
 	KEY_HOSTS,
 	KEY_TLS,
 	KEY_TLS_NAME,
+	KEY_SHADOW_TICK,
+	KEY_SHADOW_IDLE,
+	KEY_SHADOW_QUIET,
+	KEY_SHADOW_ALL,
+	KEY_SHADOW_CAPACITY,
+	KEY_SHADOW_THRESHOLD,
+	KEY_SHADOW_WINDOW,
+	KEY_SHADOW_VERIFY,
 	KEY_ALLOW_OTHER,
 	KEY_DEFAULT_PERMS,
 	KEY_NO_DEFAULT_PERMS,
@@ -91,6 +99,14 @@ static const struct fuse_opt option_table[] = {
 	FUSE_OPT_KEY("hosts=%s", KEY_HOSTS),
 	FUSE_OPT_KEY("tls=%s", KEY_TLS),
 	FUSE_OPT_KEY("tls_name=%s", KEY_TLS_NAME),
+	FUSE_OPT_KEY("shadow_tick=%s", KEY_SHADOW_TICK),
+	FUSE_OPT_KEY("shadow_idle=%s", KEY_SHADOW_IDLE),
+	FUSE_OPT_KEY("shadow_quiet=%s", KEY_SHADOW_QUIET),
+	FUSE_OPT_KEY("shadow_all", KEY_SHADOW_ALL),
+	FUSE_OPT_KEY("shadow_capacity=%s", KEY_SHADOW_CAPACITY),
+	FUSE_OPT_KEY("shadow_threshold=%s", KEY_SHADOW_THRESHOLD),
+	FUSE_OPT_KEY("shadow_window=%s", KEY_SHADOW_WINDOW),
+	FUSE_OPT_KEY("shadow_verify=%s", KEY_SHADOW_VERIFY),
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
 	FUSE_OPT_KEY("default_permissions", KEY_DEFAULT_PERMS),
 	FUSE_OPT_KEY("no_default_permissions", KEY_NO_DEFAULT_PERMS),
@@ -362,6 +378,35 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 		return set_string(c, arg, &o->tls_dir);
 	case KEY_TLS_NAME:
 		return set_string(c, arg, &o->tls_name);
+	case KEY_SHADOW_TICK:
+		if (parse_seconds(c, arg, &o->shadow_tick) < 0)
+			return -1;
+		if (o->shadow_tick < 0.05 || o->shadow_tick > 3600)
+			return fail(c, "bad option '%s': expected 0.05 to 3600 seconds", arg);
+		return 0;
+	case KEY_SHADOW_IDLE:
+		return parse_seconds(c, arg, &o->shadow_idle);
+	case KEY_SHADOW_QUIET:
+		return parse_seconds(c, arg, &o->shadow_quiet);
+	case KEY_SHADOW_ALL:
+		o->shadow_all = true;
+		return 0;
+	case KEY_SHADOW_CAPACITY:
+		return parse_seconds(c, arg, &o->shadow_capacity); /* a number >= 0 */
+	case KEY_SHADOW_THRESHOLD:
+		if (parse_seconds(c, arg, &o->shadow_threshold) < 0)
+			return -1;
+		if (o->shadow_threshold <= 0 || o->shadow_threshold > 1)
+			return fail(c, "bad option '%s': expected a probability in (0, 1]", arg);
+		return 0;
+	case KEY_SHADOW_VERIFY:
+		return parse_seconds(c, arg, &o->shadow_verify);
+	case KEY_SHADOW_WINDOW:
+		if (parse_seconds(c, arg, &o->shadow_window) < 0)
+			return -1;
+		if (o->shadow_window <= 0)
+			return fail(c, "bad option '%s': expected seconds > 0", arg);
+		return 0;
 	case KEY_ALLOW_OTHER:
 		o->allow_other = true;
 		return 1;
@@ -395,6 +440,13 @@ static void set_defaults(struct fs_options *o)
 	o->record = true;
 	o->bucket_s = FS_DEFAULT_BUCKET;
 	o->track = FS_DEFAULT_TRACK;
+	o->shadow_tick = FS_DEFAULT_SHADOW_TICK;
+	o->shadow_idle = FS_DEFAULT_SHADOW_IDLE;
+	o->shadow_quiet = FS_DEFAULT_SHADOW_QUIET;
+	o->shadow_capacity = -1;
+	o->shadow_threshold = FS_DEFAULT_SHADOW_THRESHOLD;
+	o->shadow_window = FS_DEFAULT_SHADOW_WINDOW;
+	o->shadow_verify = FS_DEFAULT_SHADOW_VERIFY;
 }
 
 int fs_options_parse(int argc, char **argv, struct fs_options *opts,
@@ -596,6 +648,14 @@ void fs_options_usage(const char *prog)
 	       "  -o hosts=SPEC[;SPEC...]      resource hosts: /DIR[:cost=C][:budget=SIZE] (local)\n"
 	       "                               or HOST:PORT[:cost=C] (a shadowd)\n"
 	       "  -o tls=DIR[,tls_name=NAME]   certificates for remote hosts (shadowctl ca issue)\n"
+	       "  -o shadow_tick=S             shadowing control loop period [1]\n"
+	       "  -o shadow_idle=S             unpinned this long -> copies removed [300]\n"
+	       "  -o shadow_quiet=S            file unchanged this long before a (re)copy [2]\n"
+	       "  -o shadow_all                shadow every regular file opened (testing)\n"
+	       "  -o shadow_capacity=N         reads per bucket a file can take [its p99]\n"
+	       "  -o shadow_threshold=P        P(reads > capacity in the window) that shadows [0.8]\n"
+	       "  -o shadow_window=S           forecast window, 1..8 buckets [300]\n"
+	       "  -o shadow_verify=S           re-hash each copy this often, 0 never [3600]\n"
 	       "  -o default_permissions|no_default_permissions\n"
 	       "                               kernel permission checks (with POSIX ACLs)\n"
 	       "                               [on, except on a mount by root without\n"

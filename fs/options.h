@@ -67,6 +67,14 @@ struct fs_options {
 	char *hosts;            /* hosts=SPEC;... (fs/hosts.h) (owned), or NULL */
 	char *tls_dir;          /* tls=DIR: certificates for remote hosts (owned), or NULL */
 	char *tls_name;         /* tls_name=NAME: which certificate in DIR (owned), or NULL */
+	double shadow_tick;     /* shadow_tick=S: control loop period */
+	double shadow_idle;     /* shadow_idle=S: unwanted this long -> demoted */
+	double shadow_quiet;    /* shadow_quiet=S: unchanged this long -> (re)copied */
+	bool shadow_all;        /* shadow_all: every regular file opened is shadowed (tests) */
+	double shadow_capacity; /* shadow_capacity=N: reads per bucket; < 0: per-file p99 */
+	double shadow_threshold;/* shadow_threshold=P: P(exceed) that calls for a shadow */
+	double shadow_window;   /* shadow_window=S: forecast window */
+	double shadow_verify;   /* shadow_verify=S: re-hash each copy this often, 0 never */
 };
 
 /* Defaults (documented in shadowfs(8)). */
@@ -76,6 +84,12 @@ struct fs_options {
 #define FS_DEFAULT_FD_CACHE 4096u
 #define FS_DEFAULT_BUCKET 60u
 #define FS_DEFAULT_TRACK 10000u
+#define FS_DEFAULT_SHADOW_TICK 1.0
+#define FS_DEFAULT_SHADOW_IDLE 300.0
+#define FS_DEFAULT_SHADOW_QUIET 2.0
+#define FS_DEFAULT_SHADOW_THRESHOLD 0.8
+#define FS_DEFAULT_SHADOW_WINDOW 300.0
+#define FS_DEFAULT_SHADOW_VERIFY 3600.0
 
 /* Parse argv. On success returns 0, fills *opts and *fuse_args (arguments
  * for fuse_session_new: argv[0] followed by "-o" options; free with

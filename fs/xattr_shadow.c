@@ -1,10 +1,23 @@
 /* user.shadow.* attributes: the reserved namespace (see xattr_shadow.h).
- * A stub until the tuning attributes exist: nothing is stored, nothing is
- * passed to BACKING. */
+ * Known names, with shadowing on (a local host in hosts=):
+ *   user.shadow.pin    "1" pins a regular file (always shadowed), "0" or
+ *                      removal unpins it; anything else EINVAL, nothing
+ *                      changes. Persisted in STATE/pins.
+ *   user.shadow.state  read-only: pin, version, copies and their states
+ *                      and read counters (fs_shadowing_get_state).
+ * Other names, and every name without shadowing: get/remove -> ENODATA,
+ * set -> EINVAL. Nothing is stored in or passed to BACKING; listings add
+ * nothing. */
 #include "fs/xattr_shadow.h"
 
 #include <errno.h>
 #include <string.h>
+
+#include "fs/fs.h"
+#include "fs/shadowing.h"
+
+#define PIN FS_XATTR_SHADOW_PREFIX "pin"
+#define STATE FS_XATTR_SHADOW_PREFIX "state"
 
 bool fs_xattr_is_shadow(const char *name)
 {
@@ -14,20 +27,28 @@ bool fs_xattr_is_shadow(const char *name)
 ssize_t fs_xattr_shadow_get(struct fs_ctx *c, struct fs_inode *i, const char *name, void *buf,
 			    size_t size)
 {
-	(void)c, (void)i, (void)name, (void)buf, (void)size;
+	if (!c->shadowing)
+		return -ENODATA;
+	if (!strcmp(name, PIN))
+		return fs_shadowing_get_pin(c->shadowing, i, buf, size);
+	if (!strcmp(name, STATE))
+		return fs_shadowing_get_state(c->shadowing, i, buf, size);
 	return -ENODATA;
 }
 
-int fs_xattr_shadow_set(struct fs_ctx *c, struct fs_inode *i, const char *name,
-			const void *value, size_t size, int flags)
+int fs_xattr_shadow_set(struct fs_ctx *c, struct fs_inode *i, const char *name, const void *value,
+			size_t size, int flags)
 {
-	(void)c, (void)i, (void)name, (void)value, (void)size, (void)flags;
-	return -EINVAL;
+	(void)flags;
+	if (c->shadowing && !strcmp(name, PIN))
+		return fs_shadowing_set_pin(c->shadowing, i, value, size);
+	return -EINVAL; /* unknown, read-only (state), or shadowing off */
 }
 
 int fs_xattr_shadow_remove(struct fs_ctx *c, struct fs_inode *i, const char *name)
 {
-	(void)c, (void)i, (void)name;
+	if (c->shadowing && !strcmp(name, PIN))
+		return fs_shadowing_set_pin(c->shadowing, i, "0", 1);
 	return -ENODATA;
 }
 

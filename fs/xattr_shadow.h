@@ -3,8 +3,9 @@
  * Names under user.shadow. are shadowfs's own tuning and state attributes
  * (DESIGN.md, "Tuning via extended attributes"): they are never passed to
  * BACKING and never listed from it. This file is the one place that answers
- * them; for now it knows no attribute (get/remove -> ENODATA, set -> EINVAL,
- * list adds nothing). The issue that defines the attributes fills it in.
+ * them: user.shadow.pin and the read-only user.shadow.state when shadowing
+ * is on (fs/shadowing.h); other names get/remove -> ENODATA, set -> EINVAL;
+ * list adds nothing.
  * Functions return a size or -errno; they never reply to the kernel. */
 #ifndef SHADOWFS_FS_XATTR_SHADOW_H
 #define SHADOWFS_FS_XATTR_SHADOW_H

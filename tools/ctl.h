@@ -18,6 +18,7 @@ int ctl_top_main(int argc, char **argv);
 int ctl_stats_main(int argc, char **argv);
 int ctl_host_main(int argc, char **argv);
 int ctl_hosts_main(int argc, char **argv);
+int ctl_shadows_main(int argc, char **argv);
 int ctl_push_main(int argc, char **argv);
 int ctl_forecast_main(int argc, char **argv);
 int ctl_load_main(int argc, char **argv);

@@ -23,6 +23,7 @@
 
 #include "predictor/forecast.h"
 #include "predictor/history.h"
+#include "predictor/hot_files.h"
 #include "tools/ctl.h"
 #include "tools/ctl_store.h"
 
@@ -172,36 +173,6 @@ static int parse_opts(int argc, char **argv, struct fc_opts *o, const char **sta
 			    ? 86400 / o->bucket
 			    : 0;
 	return 0;
-}
-
-/* The finest tier whose buckets divide the forecast bucket and whose
- * retention covers the history (else the coarsest that divides it). */
-static int pick_tier(const struct pred_store_tiers *t, int64_t bucket, int64_t history)
-{
-	int best = -1;
-	for (unsigned k = 0; k < t->n; k++) {
-		if (bucket % t->width_s[k])
-			continue;
-		if (t->keep_s[k] >= history)
-			return (int)k;
-		best = (int)k;
-	}
-	return best;
-}
-
-/* End of the store's record in this tier: the end of its last host bucket
- * (written every bucket, busy or not), or now when there is none. */
-static int64_t record_end(struct pred_store *st, int tier, int64_t from, int64_t now)
-{
-	struct pred_host_bucket *hb = NULL;
-	size_t hn = 0;
-	int64_t end = 0;
-	if (pred_store_host_series(st, tier, from, INT64_MAX, &hb, &hn) == 0)
-		for (size_t i = 0; i < hn; i++)
-			if (hb[i].start + (int64_t)hb[i].width > end)
-				end = hb[i].start + (int64_t)hb[i].width;
-	pred_host_buckets_free(hb, hn);
-	return end ? (end < now ? end : now) : now;
 }
 
 /* Sums the file's recorded buckets into forecast buckets [first, end_idx). */
@@ -359,7 +330,7 @@ int ctl_forecast_main(int argc, char **argv)
 	struct pred_top_entry *top = NULL;
 	size_t ntop = 0;
 
-	int tier = pick_tier(pred_store_get_tiers(st), o.bucket, o.history);
+	int tier = pred_hot_pick_tier(pred_store_get_tiers(st), o.bucket, o.history);
 	if (tier < 0) {
 		fprintf(stderr, "shadowctl forecast: --bucket %llds is not a multiple of any of the "
 				"store's bucket widths (the finest is %us)\n",
@@ -367,7 +338,7 @@ int ctl_forecast_main(int argc, char **argv)
 		goto out;
 	}
 	int64_t now = time(NULL), from = now - o.history;
-	int64_t end_idx = record_end(st, tier, from, now) / o.bucket;
+	int64_t end_idx = pred_hot_record_end(st, tier, from, now) / o.bucket;
 
 	if (one) {
 		files = calloc(1, sizeof(*files));

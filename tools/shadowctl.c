@@ -13,6 +13,8 @@ static const struct ctl_command commands[] = {
 	{"forecast", ctl_forecast_main, "[PATH|MNT] [--bucket DUR] [--json]", "forecast demand and P(overload) of the busiest files"},
 	{"load", ctl_load_main, "[MNT|--state DIR] [--window DUR] [--json]", "the origin host's recorded load per bucket"},
 	{"hosts", ctl_hosts_main, "[MNT|--state DIR] [--json]", "a mount's resource hosts, up or down"},
+	{"shadows", ctl_shadows_main, "[MNT|--state DIR] [--json]",
+	 "a mount's shadowed files, their copies, states and read counts"},
 	{"host", ctl_host_main, "status|list|watch H:P [--json] [TLS]", "a shadowd's store, load, copies, heartbeats"},
 	{"push", ctl_push_main, "FILE H:P [--id UUID] [--version N] [--full] [TLS]", "replicate a file to a shadowd (delta when it can)"},
 };

@@ -19,7 +19,9 @@ mount)
   shadowfs=$3
   backing=$(it_tmpdir backing)
   mnt=$(it_tmpdir mnt)
-  it_mount "$shadowfs" "$backing" "$mnt" "${7:-}"
+  opts=${7:-}
+  opts=${opts//%T/$(it_tmpdir hosts)} # %T: a scratch dir (hosts=%T/h for shadowing)
+  it_mount "$shadowfs" "$backing" "$mnt" "$opts"
   # shellcheck disable=SC2046
   "$ex" $(seed_args "$4") --ops "${5:-2000}" --procs "${6:-4}" --backing "$backing" "$mnt" \
     || it_fail "exerciser found a data mismatch through the mount"

@@ -22,6 +22,7 @@ plain)
 mount | private)
   shadowfs=$3 extra=${4:-} skip=()
   [ -n "${5:-}" ] && skip=(--skip "$5")
+  extra=${extra//%T/$(it_tmpdir hosts)} # %T: a scratch dir (hosts=%T/h for shadowing)
   backing=$(it_tmpdir backing)
   mnt=$(it_tmpdir mnt)
   if [ "$mode" = mount ]; then

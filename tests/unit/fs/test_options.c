@@ -136,6 +136,35 @@ static void test_passthrough(void **state)
 	}
 }
 
+/* The shadowing options: defaults, then values given. */
+static void test_shadow_options(void **state)
+{
+	(void)state;
+	struct parsed p;
+	const char *argv0[] = {"shadowfs", "/b", "/m"};
+	parse(&p, 3, argv0);
+	assert_int_equal(p.ret, 0);
+	assert_true(p.o.shadow_tick == FS_DEFAULT_SHADOW_TICK);
+	assert_true(p.o.shadow_idle == FS_DEFAULT_SHADOW_IDLE);
+	assert_true(p.o.shadow_threshold == FS_DEFAULT_SHADOW_THRESHOLD);
+	assert_true(p.o.shadow_capacity < 0);
+	assert_false(p.o.shadow_all);
+	done(&p);
+	const char *argv[] = {"shadowfs", "/b", "/m", "-o",
+			      "shadow_tick=0.5,shadow_idle=10,shadow_quiet=0,shadow_all,"
+			      "shadow_capacity=100,shadow_threshold=0.9,shadow_window=120"};
+	parse(&p, 5, argv);
+	assert_int_equal(p.ret, 0);
+	assert_true(p.o.shadow_tick == 0.5);
+	assert_true(p.o.shadow_idle == 10);
+	assert_true(p.o.shadow_quiet == 0);
+	assert_true(p.o.shadow_all);
+	assert_true(p.o.shadow_capacity == 100);
+	assert_true(p.o.shadow_threshold == 0.9);
+	assert_true(p.o.shadow_window == 120);
+	done(&p);
+}
+
 /* -d implies foreground and passes debug on to libfuse. */
 static void test_debug(void **state)
 {
@@ -245,6 +274,14 @@ static void test_bad_options(void **state)
 		{"state=", "state="},
 		{"state=/etc/passwd", "not a directory"},
 		{"fd_cache=1", "fd_cache=1"},
+		{"shadow_tick=0", "shadow_tick=0"},
+		{"shadow_tick=x", "shadow_tick=x"},
+		{"shadow_idle=-1", "shadow_idle=-1"},
+		{"shadow_threshold=0", "shadow_threshold=0"},
+		{"shadow_threshold=1.5", "shadow_threshold=1.5"},
+		{"shadow_window=0", "shadow_window=0"},
+		{"shadow_capacity=lots", "shadow_capacity=lots"},
+		{"shadow_verify=-5", "shadow_verify=-5"},
 	};
 	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
 		struct parsed p;
@@ -342,6 +379,7 @@ int main(void)
 		cmocka_unit_test(test_kernel_checks_wanted),
 		cmocka_unit_test(test_passthrough),
 		cmocka_unit_test(test_bad_options),
+		cmocka_unit_test(test_shadow_options),
 		cmocka_unit_test(test_bad_arguments),
 		cmocka_unit_test(test_state),
 		cmocka_unit_test(test_help_version),

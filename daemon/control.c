@@ -1,0 +1,52 @@
+/* The control loop's pure decisions (see control.h). */
+#include "daemon/control.h"
+
+const char *daemon_control_action_name(enum daemon_control_action a)
+{
+	switch (a) {
+	case DAEMON_CONTROL_NONE:
+		return "none";
+	case DAEMON_CONTROL_COPY:
+		return "copy";
+	case DAEMON_CONTROL_DEMOTE:
+		return "demote";
+	}
+	return "?";
+}
+
+enum daemon_control_action daemon_control_decide(const struct daemon_control_params *p,
+						 const struct daemon_control_file *f,
+						 uint64_t now_ms, uint64_t *wanted_ms)
+{
+	bool wanted = (f->pinned || f->hot) && !f->gone;
+	if (wanted)
+		*wanted_ms = now_ms;
+	if (f->gone)
+		return f->has_copies ? DAEMON_CONTROL_DEMOTE : DAEMON_CONTROL_NONE;
+	if (!wanted) {
+		bool idle = *wanted_ms == 0 || now_ms - *wanted_ms >= p->idle_ms;
+		return idle && f->has_copies && !f->copying ? DAEMON_CONTROL_DEMOTE
+							    : DAEMON_CONTROL_NONE;
+	}
+	if (f->serving || f->copying || f->writers)
+		return DAEMON_CONTROL_NONE;
+	if (f->version_ms && now_ms - f->version_ms < p->quiet_ms)
+		return DAEMON_CONTROL_NONE;
+	return DAEMON_CONTROL_COPY;
+}
+
+int daemon_control_pick_host(const struct daemon_control_host *h, size_t n, uint64_t size,
+			     const bool *exclude)
+{
+	int best = -1;
+	for (size_t i = 0; i < n; i++) {
+		if (!h[i].up || !h[i].local || (exclude && exclude[i]))
+			continue;
+		if (h[i].budget_bytes && (h[i].used_bytes > h[i].budget_bytes ||
+					  size > h[i].budget_bytes - h[i].used_bytes))
+			continue;
+		if (best < 0 || h[i].cost < h[best].cost)
+			best = (int)i;
+	}
+	return best;
+}

@@ -1,0 +1,73 @@
+/* The control loop's decisions, pure: given what is known of one file and
+ * of the hosts at time now, what to do. No I/O, no clock of its own (the
+ * caller passes now), so tests drive it with a fake clock and a simulator
+ * can replay it; fs/shadowing.c is the glue that gathers the inputs and
+ * carries the decisions out.
+ *
+ * Per file, every tick:
+ *   wanted   = pinned || hot (forecast P(demand > capacity within window)
+ *              >= threshold)
+ *   wanted_ms is refreshed while wanted; a file stays shadowed until it has
+ *   been unwanted for idle_ms (hysteresis: a forecast that flickers does
+ *   not copy and delete the same file every tick).
+ *   COPY     when wanted and no copy serves at the current version, nobody
+ *            has the file open for writing, its version has been quiet for
+ *            quiet_ms (a file being rewritten is not re-copied after every
+ *            write), and no copy is under way;
+ *   DEMOTE   when copies exist and the file is gone, or unwanted for idle_ms;
+ *   NONE     otherwise.
+ *
+ * Placement (daemon_control_pick_host): among hosts that are up, local and
+ * have room for the file within their budget, the cheapest; ties to the
+ * lower index (the order of -o hosts=). */
+#ifndef SHADOWFS_DAEMON_CONTROL_H
+#define SHADOWFS_DAEMON_CONTROL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct daemon_control_params {
+	uint64_t idle_ms;  /* unwanted this long before a demotion */
+	uint64_t quiet_ms; /* no version change this long before a (re)copy */
+};
+
+struct daemon_control_file {
+	bool pinned;
+	bool hot;
+	bool gone;	     /* unlinked or replaced through the mount */
+	bool writers;	     /* open for writing through the mount now */
+	bool serving;	     /* a copy serves at the current version */
+	bool has_copies;     /* any copy slot in use (serving, stale, syncing) */
+	bool copying;	     /* a copy is under way */
+	uint64_t version_ms; /* when the version last changed (0: never) */
+};
+
+enum daemon_control_action {
+	DAEMON_CONTROL_NONE,
+	DAEMON_CONTROL_COPY,
+	DAEMON_CONTROL_DEMOTE,
+};
+
+const char *daemon_control_action_name(enum daemon_control_action a);
+
+/* Decides for one file; *wanted_ms (the file's, kept by the caller, 0 at
+ * first) is updated. */
+enum daemon_control_action daemon_control_decide(const struct daemon_control_params *p,
+						 const struct daemon_control_file *f,
+						 uint64_t now_ms, uint64_t *wanted_ms);
+
+struct daemon_control_host {
+	bool up;
+	bool local;
+	double cost;
+	uint64_t budget_bytes; /* 0 = unlimited */
+	uint64_t used_bytes;   /* copies and reservations */
+};
+
+/* The host for a new copy of size bytes: index, or -1 when none fits.
+ * exclude (may be NULL) marks hosts that already hold a copy. */
+int daemon_control_pick_host(const struct daemon_control_host *h, size_t n, uint64_t size,
+			     const bool *exclude);
+
+#endif

@@ -1,0 +1,299 @@
+/* The shadow map (see shadow_map.h): a chained hash of entries keyed by
+ * (dev, ino), an insertion-ordered array for walks, the copy states and the
+ * router's power-of-two-choices pick. */
+#include "daemon/shadow_map.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+struct daemon_shadow_map {
+	pthread_mutex_t lock;
+	uint64_t first_version;
+	struct daemon_shadow_file **buckets; /* map lock */
+	size_t nbuckets;		     /* map lock */
+	struct daemon_shadow_file **order;   /* map lock: insertion order */
+	size_t n, cap;			     /* n: atomic for readers, written under lock */
+};
+
+#define LOAD(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
+#define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
+#define ADD(p, v) __atomic_add_fetch((p), (v), __ATOMIC_SEQ_CST)
+#define SUB(p, v) __atomic_sub_fetch((p), (v), __ATOMIC_SEQ_CST)
+
+const char *daemon_copy_state_name(enum daemon_copy_state s)
+{
+	switch (s) {
+	case DAEMON_COPY_NONE:
+		return "none";
+	case DAEMON_COPY_SYNCING:
+		return "syncing";
+	case DAEMON_COPY_SERVING:
+		return "serving";
+	case DAEMON_COPY_STALE:
+		return "stale";
+	}
+	return "?";
+}
+
+static size_t hash_of(uint64_t dev, uint64_t ino, size_t nb)
+{
+	uint64_t h = ino * 0x9E3779B97F4A7C15ull ^ (dev + 0x632BE59BD9B4E019ull);
+	h ^= h >> 29;
+	return (size_t)(h & (nb - 1));
+}
+
+int daemon_shadow_map_new(uint64_t first_version, struct daemon_shadow_map **ret)
+{
+	struct daemon_shadow_map *m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	m->nbuckets = 64;
+	m->buckets = calloc(m->nbuckets, sizeof(*m->buckets));
+	if (!m->buckets) {
+		free(m);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&m->lock, NULL);
+	m->first_version = first_version;
+	*ret = m;
+	return 0;
+}
+
+void daemon_shadow_map_free(struct daemon_shadow_map *m)
+{
+	if (!m)
+		return;
+	for (size_t i = 0; i < m->n; i++) {
+		struct daemon_shadow_file *f = m->order[i];
+		for (int s = 0; s < DAEMON_SHADOW_MAX_COPIES; s++)
+			if (f->copies[s].fd >= 0)
+				close(f->copies[s].fd);
+		if (f->origin_fd >= 0)
+			close(f->origin_fd);
+		free(f->path);
+		free(f);
+	}
+	pthread_mutex_destroy(&m->lock);
+	free(m->order);
+	free(m->buckets);
+	free(m);
+}
+
+void daemon_shadow_map_lock(struct daemon_shadow_map *m)
+{
+	pthread_mutex_lock(&m->lock);
+}
+void daemon_shadow_map_unlock(struct daemon_shadow_map *m)
+{
+	pthread_mutex_unlock(&m->lock);
+}
+
+size_t daemon_shadow_map_size(const struct daemon_shadow_map *m)
+{
+	return LOAD(&m->n);
+}
+
+struct daemon_shadow_file *daemon_shadow_map_find(struct daemon_shadow_map *m, uint64_t dev,
+						  uint64_t ino)
+{
+	for (struct daemon_shadow_file *f = m->buckets[hash_of(dev, ino, m->nbuckets)]; f;
+	     f = f->hnext)
+		if (f->dev == dev && f->ino == ino)
+			return f;
+	return NULL;
+}
+
+static int grow(struct daemon_shadow_map *m)
+{
+	if (m->n < m->cap)
+		return 0;
+	size_t cap = m->cap ? m->cap * 2 : 64;
+	struct daemon_shadow_file **o = realloc(m->order, cap * sizeof(*o));
+	if (!o)
+		return -ENOMEM;
+	m->order = o;
+	m->cap = cap;
+	if (m->n >= m->nbuckets) { /* rehash to keep chains short */
+		size_t nb = m->nbuckets * 4;
+		struct daemon_shadow_file **b = calloc(nb, sizeof(*b));
+		if (!b)
+			return 0; /* longer chains, still correct */
+		for (size_t i = 0; i < m->n; i++) {
+			struct daemon_shadow_file *f = m->order[i];
+			size_t h = hash_of(f->dev, f->ino, nb);
+			f->hnext = b[h];
+			b[h] = f;
+		}
+		free(m->buckets);
+		m->buckets = b;
+		m->nbuckets = nb;
+	}
+	return 0;
+}
+
+/* A stable 16-byte id from (dev, ino): copies in the store are named by it.
+ * Different files of one mount never share it; versions (unique per mount)
+ * keep a reused inode number from matching an old copy. */
+static void make_id(uint64_t dev, uint64_t ino, uint8_t id[16])
+{
+	uint64_t a = dev * 0xff51afd7ed558ccdull ^ 0x5348414430574653ull; /* "SHAD0WFS" */
+	memcpy(id, &a, 8);
+	memcpy(id + 8, &ino, 8);
+}
+
+struct daemon_shadow_file *daemon_shadow_map_get(struct daemon_shadow_map *m, uint64_t dev,
+						 uint64_t ino)
+{
+	struct daemon_shadow_file *f = daemon_shadow_map_find(m, dev, ino);
+	if (f)
+		return f;
+	if (grow(m) < 0)
+		return NULL;
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return NULL;
+	f->dev = dev;
+	f->ino = ino;
+	make_id(dev, ino, f->id);
+	f->version = m->first_version;
+	f->origin_fd = -1;
+	for (int s = 0; s < DAEMON_SHADOW_MAX_COPIES; s++)
+		f->copies[s].fd = -1;
+	size_t h = hash_of(dev, ino, m->nbuckets);
+	f->hnext = m->buckets[h];
+	m->buckets[h] = f;
+	m->order[m->n] = f;
+	STORE(&m->n, m->n + 1);
+	return f;
+}
+
+struct daemon_shadow_file *daemon_shadow_map_at(struct daemon_shadow_map *m, size_t n)
+{
+	return n < m->n ? m->order[n] : NULL;
+}
+
+void daemon_shadow_file_bump(struct daemon_shadow_file *f, uint64_t now_ms)
+{
+	ADD(&f->version, 1);
+	STORE(&f->version_ms, now_ms);
+}
+
+/* Takes a reader's reference on slot s if it may serve; false otherwise. */
+static bool copy_take(struct daemon_shadow_file *f, int s, uint64_t version)
+{
+	struct daemon_shadow_copy *c = &f->copies[s];
+	if (LOAD(&c->state) != DAEMON_COPY_SERVING)
+		return false;
+	ADD(&c->inflight, 1);
+	/* Re-check after counting ourselves: a retirer stores STALE before it
+	 * waits for inflight == 0, so either it sees us or we see STALE. */
+	if (LOAD(&c->state) != DAEMON_COPY_SERVING || c->version != version) {
+		SUB(&c->inflight, 1);
+		return false;
+	}
+	return true;
+}
+
+int daemon_shadow_pick(struct daemon_shadow_file *f, uint64_t rnd)
+{
+	uint64_t version = daemon_shadow_file_version(f);
+	int cand[DAEMON_SHADOW_MAX_COPIES], n = 0;
+	for (int s = 0; s < DAEMON_SHADOW_MAX_COPIES; s++)
+		if (copy_take(f, s, version))
+			cand[n++] = s;
+	if (n == 0)
+		return -1;
+	/* Two distinct candidates among origin (index n) and the n copies. */
+	uint32_t total = (uint32_t)n + 1;
+	uint32_t a = (uint32_t)(rnd % total);
+	uint32_t b = (uint32_t)((rnd >> 32) % (total - 1));
+	if (b >= a)
+		b++;
+	int x = a == (uint32_t)n ? -1 : cand[a];
+	int y = b == (uint32_t)n ? -1 : cand[b];
+	uint32_t lx = x < 0 ? LOAD(&f->origin_inflight) : LOAD(&f->copies[x].inflight) - 1;
+	uint32_t ly = y < 0 ? LOAD(&f->origin_inflight) : LOAD(&f->copies[y].inflight) - 1;
+	int pick;
+	if (lx != ly)
+		pick = lx < ly ? x : y;
+	else
+		pick = x < y ? x : y; /* -1 (origin) first, then the lower slot */
+	for (int i = 0; i < n; i++)
+		if (cand[i] != pick)
+			SUB(&f->copies[cand[i]].inflight, 1);
+	return pick;
+}
+
+void daemon_shadow_copy_done(struct daemon_shadow_file *f, int slot, bool ok, uint64_t bytes,
+			     uint64_t lat_ns)
+{
+	struct daemon_shadow_copy *c = &f->copies[slot];
+	if (ok) {
+		ADD(&c->reads, 1);
+		ADD(&c->bytes, bytes);
+		ADD(&c->lat_ns, lat_ns);
+	} else {
+		ADD(&c->errors, 1);
+	}
+	SUB(&c->inflight, 1);
+}
+
+void daemon_shadow_origin_begin(struct daemon_shadow_file *f)
+{
+	ADD(&f->origin_inflight, 1);
+	ADD(&f->origin_reads, 1);
+}
+
+void daemon_shadow_origin_end(struct daemon_shadow_file *f)
+{
+	SUB(&f->origin_inflight, 1);
+}
+
+void daemon_shadow_copy_publish(struct daemon_shadow_file *f, int slot)
+{
+	struct daemon_shadow_copy *c = &f->copies[slot];
+	STORE(&c->reads, 0);
+	STORE(&c->bytes, 0);
+	STORE(&c->lat_ns, 0);
+	STORE(&c->errors, 0);
+	int was = LOAD(&c->state);
+	STORE(&c->state, DAEMON_COPY_SERVING);
+	if (was != DAEMON_COPY_SERVING)
+		ADD(&f->serving, 1);
+}
+
+void daemon_shadow_copy_mark_stale(struct daemon_shadow_file *f, int slot)
+{
+	struct daemon_shadow_copy *c = &f->copies[slot];
+	int expect = DAEMON_COPY_SERVING;
+	if (__atomic_compare_exchange_n(&c->state, &expect, DAEMON_COPY_STALE, false,
+					__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+		SUB(&f->serving, 1);
+	else if (expect == DAEMON_COPY_SYNCING)
+		__atomic_compare_exchange_n(&c->state, &expect, DAEMON_COPY_STALE, false,
+					    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}
+
+void daemon_shadow_copy_retire(struct daemon_shadow_file *f, int slot)
+{
+	struct daemon_shadow_copy *c = &f->copies[slot];
+	daemon_shadow_copy_mark_stale(f, slot);
+	while (LOAD(&c->inflight) != 0) {
+		struct timespec ts = {0, 100000}; /* a pread's time at most */
+		nanosleep(&ts, NULL);
+	}
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	c->version = 0;
+	STORE(&c->state, DAEMON_COPY_NONE);
+}
+
+uint64_t daemon_shadow_map_first_version(const struct daemon_shadow_map *m)
+{
+	return m->first_version;
+}

@@ -1,0 +1,157 @@
+/* The shadow map: for each shadowed file (keyed by the origin's st_dev,
+ * st_ino) its version and its copies on hosts, with per-copy state,
+ * served-read counters, in-flight reads and latency; and the router's pick
+ * among origin and copies (power of two choices on in-flight reads, ties to
+ * the origin).
+ *
+ * Pure C (no FUSE, no I/O but close() of copy fds), so the control loop's
+ * tests and a simulator can use it. The mount (fs/shadowing.c) owns one map.
+ *
+ * Validity (DESIGN.md, consistency contract item 1): a copy serves a read
+ * only while
+ *     copy.state == SERVING  &&  copy.version == file.version
+ * and the caller (the router) also checks that no open for writing exists
+ * (fs_inode.writers). Every modifying operation through the mount bumps
+ * file.version BEFORE it touches BACKING, so a copy made earlier stops
+ * serving before the modification can be seen.
+ *
+ * Lifetime: entries are never freed while the map exists (a demoted file
+ * keeps an entry without copies, reused if it is shadowed again), so a
+ * pointer to an entry taken from the map stays valid until
+ * daemon_shadow_map_free(): the FUSE read path dereferences it without a
+ * lock. Memory grows with the number of distinct files ever shadowed by
+ * this mount (a few hundred bytes each).
+ *
+ * Copy fds and readers: a reader increments copy.inflight, then checks the
+ * state and version, then preads copy.fd, then decrements. Whoever retires a
+ * copy stores state=STALE first, then waits for inflight == 0
+ * (daemon_shadow_copy_retire) before closing the fd: with sequentially
+ * consistent atomics a reader either sees STALE or is counted.
+ *
+ * Locking: map.lock protects the hash and every field marked "map lock";
+ * fields marked "atomic" are read and written with __atomic builtins. Only
+ * one thread (the control loop) changes copies[] slots (host, fd, origin
+ * stat); readers use SERVING slots only. */
+#ifndef SHADOWFS_DAEMON_SHADOW_MAP_H
+#define SHADOWFS_DAEMON_SHADOW_MAP_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define DAEMON_SHADOW_MAX_COPIES 4
+
+enum daemon_copy_state {
+	DAEMON_COPY_NONE = 0, /* slot unused */
+	DAEMON_COPY_SYNCING,  /* being written; never serves */
+	DAEMON_COPY_SERVING,  /* verified, at copy.version; serves while valid */
+	DAEMON_COPY_STALE,    /* outdated or suspect; never serves */
+};
+
+const char *daemon_copy_state_name(enum daemon_copy_state s);
+
+/* What the origin looked like when a copy was made: a file changed behind
+ * the mount's back differs in one of these. */
+struct daemon_origin_stamp {
+	int64_t size;
+	int64_t mtime_ns;
+	int64_t ctime_ns;
+};
+
+struct daemon_shadow_copy {
+	int state;			   /* atomic: enum daemon_copy_state */
+	uint32_t inflight;		   /* atomic: reads using fd now */
+	int host;			   /* control loop: index of the host */
+	int fd;				   /* control loop: read-only fd on the copy, -1 */
+	uint64_t version;		   /* control loop: the file version it holds */
+	struct daemon_origin_stamp origin; /* control loop: origin at copy time */
+	struct daemon_origin_stamp file;   /* control loop: the copy's own file then */
+	uint8_t sha256[32];                /* control loop: the content's digest */
+	uint64_t verified_ms;              /* control loop: last SHA-256 check */
+	uint64_t reads;			   /* atomic: reads served */
+	uint64_t bytes;			   /* atomic: bytes served */
+	uint64_t lat_ns;		   /* atomic: sum of read latencies */
+	uint64_t errors;		   /* atomic: reads that failed and fell back */
+};
+
+struct daemon_shadow_file {
+	/* Immutable after insertion. */
+	uint64_t dev, ino;
+	uint8_t id[16]; /* the copies' id in host stores */
+	/* atomic */
+	uint64_t version;	  /* bumped before every change through the mount */
+	uint64_t version_ms;	  /* when it was last bumped (clock of the bumper) */
+	uint32_t origin_inflight; /* reads served by the origin, now */
+	uint64_t origin_reads;	  /* reads served by the origin */
+	uint32_t serving;	  /* SERVING slots (a hint: 0 = origin only) */
+	/* map lock */
+	bool pinned;
+	bool hot;	    /* forecast says shadow it */
+	bool hot_mark;	    /* in the forecast being applied (control loop) */
+	bool gone;	    /* unlinked / replaced: drop copies, forget pin */
+	char *path;	    /* relative to BACKING (pins, status), or NULL: owned */
+	int origin_fd;	    /* O_PATH fd on the origin (control loop), -1: owned */
+	uint64_t wanted_ms; /* last time pinned or hot (demotion hysteresis) */
+	struct daemon_shadow_file *hnext;
+	struct daemon_shadow_copy copies[DAEMON_SHADOW_MAX_COPIES];
+};
+
+struct daemon_shadow_map;
+
+/* first_version: the version new entries start at (make it unique per
+ * mount, e.g. the start time in microseconds, so a copy left by an earlier
+ * mount never matches). */
+int daemon_shadow_map_new(uint64_t first_version, struct daemon_shadow_map **ret);
+uint64_t daemon_shadow_map_first_version(const struct daemon_shadow_map *m);
+/* Closes every copy fd. No reader may run. Accepts NULL. */
+void daemon_shadow_map_free(struct daemon_shadow_map *m);
+
+void daemon_shadow_map_lock(struct daemon_shadow_map *m);
+void daemon_shadow_map_unlock(struct daemon_shadow_map *m);
+/* Entries in the map (atomic read: callers use it to skip lookups). */
+size_t daemon_shadow_map_size(const struct daemon_shadow_map *m);
+
+/* Finds the entry of (dev, ino), or NULL. */
+struct daemon_shadow_file *daemon_shadow_map_find(struct daemon_shadow_map *m, uint64_t dev,
+						  uint64_t ino);
+/* Finds or inserts (dev, ino); NULL without memory. With the map lock
+ * held (both). */
+struct daemon_shadow_file *daemon_shadow_map_get(struct daemon_shadow_map *m, uint64_t dev,
+						 uint64_t ino);
+/* The n-th entry in insertion order (for walks by the control loop and the
+ * status file; entries are never removed). With the map lock held. */
+struct daemon_shadow_file *daemon_shadow_map_at(struct daemon_shadow_map *m, size_t n);
+
+/* Bumps the file's version (before a modification); now_ms is recorded. */
+void daemon_shadow_file_bump(struct daemon_shadow_file *f, uint64_t now_ms);
+static inline uint64_t daemon_shadow_file_version(const struct daemon_shadow_file *f)
+{
+	return __atomic_load_n(&f->version, __ATOMIC_SEQ_CST);
+}
+
+/* Router's choice for one read: among the origin and the copies that may
+ * serve (SERVING at the file's current version), two candidates drawn with
+ * rnd (any random 64 bits; the origin is always one of them when fewer than
+ * two copies serve), the one with fewer in-flight reads wins, ties to the
+ * origin (then the lower slot). Returns the slot, or -1 for the origin. On a
+ * slot >= 0 the copy's inflight has been incremented: the caller must call
+ * daemon_shadow_copy_done() (it may still fall back to the origin). */
+int daemon_shadow_pick(struct daemon_shadow_file *f, uint64_t rnd);
+/* Ends a read picked on slot: counts it (ok: bytes served; else an error). */
+void daemon_shadow_copy_done(struct daemon_shadow_file *f, int slot, bool ok, uint64_t bytes,
+			     uint64_t lat_ns);
+/* Origin reads, for the in-flight comparison and the counters. */
+void daemon_shadow_origin_begin(struct daemon_shadow_file *f);
+void daemon_shadow_origin_end(struct daemon_shadow_file *f);
+
+/* Control loop: publishes a verified copy in slot (fd, version, origin
+ * stamp set by the caller) as SERVING. */
+void daemon_shadow_copy_publish(struct daemon_shadow_file *f, int slot);
+/* Control loop: marks the copy STALE (no new reader takes it). */
+void daemon_shadow_copy_mark_stale(struct daemon_shadow_file *f, int slot);
+/* Control loop: STALE, waits for its readers, closes its fd, frees the slot
+ * (counters kept until the slot is reused). */
+void daemon_shadow_copy_retire(struct daemon_shadow_file *f, int slot);
+
+#endif

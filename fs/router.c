@@ -1,0 +1,81 @@
+/* The read router: a READ of a file with a shadow-map entry is answered by
+ * the origin or by one of its copies on local host stores.
+ *
+ * Reached only for files with an entry (fs/shadowing.c tests the inode's
+ * entry pointer: one atomic load for every other file). Then:
+ *   - no copy serves, or the file is open for writing through the mount
+ *     (its writes may still be in the kernel's dirty pages) -> origin;
+ *   - else daemon_shadow_pick: power of two choices on in-flight reads
+ *     among origin and the copies valid at the file's current version, ties
+ *     to the origin;
+ *   - a copy is read with pread on its fd (opened when the copy was
+ *     published, verified by SHA-256 then); any error or a short read
+ *     before the copy's end falls back to the origin, so a copy never
+ *     causes an error the origin would not give.
+ * Files opened in kernel passthrough mode never send READ and are not
+ * routed. The recorder (wrapped around this layer) times the whole READ,
+ * copy or origin alike. */
+#include <errno.h>
+#include <stdint.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon/shadow_map.h"
+#include "fs/fs.h"
+#include "fs/shadowing.h"
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* xorshift64*, one state per thread (seeded from the thread's address). */
+static uint64_t next_random(void)
+{
+	static __thread uint64_t x;
+	if (!x)
+		x = (uint64_t)(uintptr_t)&x ^ now_ns() ^ 0x9E3779B97F4A7C15ull;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	return x * 0x2545F4914F6CDD1Dull;
+}
+
+static void from_origin(struct daemon_shadow_file *s, fuse_req_t req, fuse_ino_t ino, size_t size,
+			off_t off, struct fuse_file_info *fi, fs_read_fn inner_read)
+{
+	daemon_shadow_origin_begin(s);
+	inner_read(req, ino, size, off, fi);
+	daemon_shadow_origin_end(s);
+}
+
+void fs_router_read(fuse_req_t req, struct fs_inode *i, void *entry, fuse_ino_t ino, size_t size,
+		    off_t off, struct fuse_file_info *fi, fs_read_fn inner_read)
+{
+	struct daemon_shadow_file *s = entry;
+	if (__atomic_load_n(&s->serving, __ATOMIC_SEQ_CST) == 0 ||
+	    __atomic_load_n(&i->writers, __ATOMIC_SEQ_CST) != 0) {
+		from_origin(s, req, ino, size, off, fi, inner_read);
+		return;
+	}
+	int slot = daemon_shadow_pick(s, next_random());
+	if (slot < 0) {
+		from_origin(s, req, ino, size, off, fi, inner_read);
+		return;
+	}
+	struct daemon_shadow_copy *cp = &s->copies[slot];
+	void *buf = fs_thread_buf(size);
+	uint64_t t0 = now_ns();
+	ssize_t n = buf ? pread(cp->fd, buf, size, off) : -1;
+	/* The copy holds exactly the origin's bytes at this version: a short
+	 * read is the end of the file, as the origin would give it. */
+	if (n < 0) {
+		daemon_shadow_copy_done(s, slot, false, 0, 0);
+		from_origin(s, req, ino, size, off, fi, inner_read);
+		return;
+	}
+	daemon_shadow_copy_done(s, slot, true, (uint64_t)n, now_ns() - t0);
+	fuse_reply_buf(req, buf, (size_t)n);
+}

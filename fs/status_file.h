@@ -1,0 +1,12 @@
+/* Status files that shadowctl reads (STATE/hosts.status,
+ * STATE/shadows.status): KEY=VALUE lines written to PATH.tmp and renamed
+ * over PATH, so a reader sees the old or the new file, never half of one. */
+#ifndef SHADOWFS_FS_STATUS_FILE_H
+#define SHADOWFS_FS_STATUS_FILE_H
+
+#include <stdio.h>
+
+/* Writes path with fill(f, arg); returns 0 or -errno (PATH.tmp removed). */
+int fs_status_file_write(const char *path, void (*fill)(FILE *f, void *arg), void *arg);
+
+#endif

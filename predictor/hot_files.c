@@ -1,0 +1,145 @@
+/* The predictor's list of files to shadow now (see hot_files.h). */
+#include "predictor/hot_files.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "predictor/distribution.h"
+#include "predictor/forecast.h"
+#include "predictor/history.h"
+#include "predictor/model.h"
+
+int pred_hot_pick_tier(const struct pred_store_tiers *t, int64_t bucket_s, int64_t history_s)
+{
+	int best = -1;
+	for (unsigned k = 0; k < t->n; k++) {
+		if (bucket_s % t->width_s[k])
+			continue;
+		if (t->keep_s[k] >= history_s)
+			return (int)k;
+		best = (int)k;
+	}
+	return best;
+}
+
+int64_t pred_hot_record_end(struct pred_store *st, int tier, int64_t from, int64_t now)
+{
+	struct pred_host_bucket *hb = NULL;
+	size_t hn = 0;
+	int64_t end = 0;
+	if (pred_store_host_series(st, tier, from, INT64_MAX, &hb, &hn) == 0)
+		for (size_t i = 0; i < hn; i++)
+			if (hb[i].start + (int64_t)hb[i].width > end)
+				end = hb[i].start + (int64_t)hb[i].width;
+	pred_host_buckets_free(hb, hn);
+	return end ? (end < now ? end : now) : now;
+}
+
+/* Reads per forecast bucket of one file, [first bucket seen, end_idx). */
+static int reads_series(struct pred_store *st, const uint8_t id[PRED_ID_LEN], int tier,
+			int64_t from, int64_t end_idx, int64_t bucket_s, double **ret,
+			size_t *ret_n)
+{
+	struct pred_file_bucket *b = NULL;
+	size_t n = 0;
+	int rc = pred_store_file_series(st, id, tier, from, end_idx * bucket_s, &b, &n);
+	*ret = NULL;
+	*ret_n = 0;
+	if (rc || n == 0) {
+		pred_file_buckets_free(b, n);
+		return rc ? -EIO : 0;
+	}
+	int64_t first = b[0].start / bucket_s;
+	size_t len = end_idx > first ? (size_t)(end_idx - first) : 0;
+	double *y = len ? calloc(len, sizeof(*y)) : NULL;
+	if (len && !y)
+		rc = -ENOMEM;
+	for (size_t i = 0; y && i < n; i++) {
+		int64_t k = b[i].start / bucket_s - first;
+		if (k >= 0 && (size_t)k < len)
+			y[k] += (double)b[i].c.reads;
+	}
+	pred_file_buckets_free(b, n);
+	*ret = y;
+	*ret_n = y ? len : 0;
+	return rc;
+}
+
+int pred_hot_files(struct pred_store *st, const struct pred_hot_req *r, struct pred_hot_file **ret,
+		   size_t *ret_n)
+{
+	*ret = NULL;
+	*ret_n = 0;
+	if (r->bucket_s <= 0 || r->horizon < 1 || r->horizon > PRED_MAX_H || r->window < 1 ||
+	    r->window > r->horizon || r->season > PRED_MAX_SEASON)
+		return -EINVAL;
+	int tier = pred_hot_pick_tier(pred_store_get_tiers(st), r->bucket_s, r->history_s);
+	if (tier < 0)
+		return -EINVAL;
+	int64_t from = r->now - r->history_s;
+	int64_t end_idx = pred_hot_record_end(st, tier, from, r->now) / r->bucket_s;
+	struct pred_top_entry *top = NULL;
+	size_t ntop = 0;
+	if (pred_store_top(st, tier, from, INT64_MAX, r->top_n, PRED_TOP_READS, &top, &ntop))
+		return -EIO;
+	struct pred_calib *calib = pred_calib_new(PRED_CALIB_DECAY);
+	struct pred_model *models = calloc(ntop ? ntop : 1, sizeof(*models));
+	double *caps = calloc(ntop ? ntop : 1, sizeof(*caps));
+	bool *ok = calloc(ntop ? ntop : 1, sizeof(*ok));
+	struct pred_hot_file *out = calloc(ntop ? ntop : 1, sizeof(*out));
+	size_t nout = 0;
+	int rc = calib && models && caps && ok && out ? 0 : -ENOMEM;
+	for (size_t i = 0; rc == 0 && i < ntop; i++) {
+		double *y;
+		size_t n;
+		rc = reads_series(st, top[i].id, tier, from, end_idx, r->bucket_s, &y, &n);
+		if (rc == 0 && n >= 2 && top[i].path &&
+		    pred_model_from_history(&models[i], r->season, r->horizon, y, n, calib) == 0) {
+			caps[i] = r->capacity >= 0 ? r->capacity
+						   : fmax(1.0, pred_history_quantile(y, n, 0.99));
+			ok[i] = true;
+		}
+		free(y);
+	}
+	if (rc == 0)
+		pred_calib_refresh(calib);
+	struct pred_forecast_req req;
+	pred_forecast_req_default(&req);
+	req.horizon = r->horizon;
+	req.window = r->window;
+	req.bucket = (uint64_t)end_idx;
+	for (size_t i = 0; rc == 0 && i < ntop; i++) {
+		struct pred_forecast fc;
+		if (!ok[i])
+			continue;
+		req.capacity = caps[i];
+		if (pred_forecast_compute(&models[i], calib, &req, &fc) != 0 ||
+		    fc.p_exceed < r->threshold)
+			continue;
+		out[nout] = (struct pred_hot_file){
+		    .path = top[i].path, .p_exceed = fc.p_exceed, .capacity = caps[i]};
+		top[i].path = NULL; /* moved */
+		nout++;
+	}
+	pred_top_entries_free(top, ntop);
+	pred_calib_free(calib);
+	free(models);
+	free(caps);
+	free(ok);
+	if (rc < 0) {
+		pred_hot_files_free(out, nout);
+		return rc;
+	}
+	*ret = out;
+	*ret_n = nout;
+	return 0;
+}
+
+void pred_hot_files_free(struct pred_hot_file *f, size_t n)
+{
+	for (size_t i = 0; f && i < n; i++)
+		free(f[i].path);
+	free(f);
+}

@@ -1,0 +1,51 @@
+/* Which files does the predictor want shadowed now: the busiest files of a
+ * series store's recent history, each modelled from its history
+ * (pred_model_from_history, one calibration shared by all), forecast over
+ * the window, and kept when P(demand > capacity within the window) >=
+ * threshold. What the mount's control loop asks every bucket; `shadowctl
+ * forecast` shows the same figures (and shares the tier choice and the end
+ * of the record from here).
+ *
+ * Demand is reads per forecast bucket (what a copy can take over).
+ * Capacity < 0: each file's own 99th percentile (the evaluation protocol's
+ * rule, floored at 1). */
+#ifndef SHADOWFS_PREDICTOR_HOT_FILES_H
+#define SHADOWFS_PREDICTOR_HOT_FILES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "predictor/series_store.h"
+
+struct pred_hot_req {
+	int64_t bucket_s;  /* forecast bucket, a multiple of a tier's width */
+	int64_t history_s; /* how far back to look */
+	unsigned season;   /* buckets per season, 0: none */
+	unsigned horizon;  /* 1..PRED_MAX_H */
+	unsigned window;   /* 1..horizon */
+	size_t top_n;	   /* the busiest files considered */
+	double capacity;   /* reads per bucket; < 0: per-file p99 */
+	double threshold;  /* P(exceed) at or above: hot */
+	int64_t now;	   /* seconds since the epoch */
+};
+
+struct pred_hot_file {
+	char *path; /* relative to BACKING; owned by the array */
+	double p_exceed;
+	double capacity;
+};
+
+/* The finest tier whose buckets divide bucket_s and whose retention covers
+ * history_s (else the coarsest that divides it); -1 when none divides. */
+int pred_hot_pick_tier(const struct pred_store_tiers *t, int64_t bucket_s, int64_t history_s);
+/* End of the store's record in a tier: the end of its last host bucket
+ * (written every bucket, busy or not), or now when there is none. */
+int64_t pred_hot_record_end(struct pred_store *st, int tier, int64_t from, int64_t now);
+
+/* The hot files (p_exceed >= threshold), *ret malloc'ed (free with
+ * pred_hot_files_free). 0 or -errno (-EINVAL: bad request). */
+int pred_hot_files(struct pred_store *st, const struct pred_hot_req *r, struct pred_hot_file **ret,
+		   size_t *ret_n);
+void pred_hot_files_free(struct pred_hot_file *f, size_t n);
+
+#endif

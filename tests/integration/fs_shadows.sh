@@ -1,0 +1,200 @@
+#!/usr/bin/env bash
+# Shadowing on local hosts, end to end through a real mount (cache=never so
+# every read reaches the router):
+#  - a pinned file gets a copy on the cheaper of two local hosts within a few
+#    seconds, byte-identical to the origin (shadowctl shadows, the store dir);
+#  - concurrent reads are served partly by the copy (its counter grows) and
+#    return the right bytes;
+#  - write then read at once, in a loop: the new data every time; the copy
+#    goes stale and is re-synced at the new version;
+#  - a change in BACKING behind the mount's back: the next open marks the
+#    copy stale and reads return the new data;
+#  - a byte flipped in the copy file on disk: the copy is never served again
+#    (stale at the next open), reads stay right, a fresh copy replaces it;
+#  - bad user.shadow.* values: EINVAL, nothing changes;
+#  - copies re-hashed every 0.3 s (shadow_verify) keep serving (no false alarm);
+#  - pins survive a remount; unpin: the copy is removed after shadow_idle.
+# Usage: fs_shadows.sh SHADOWFS SHADOWCTL
+. "$(dirname "$0")/lib.sh"
+SHADOWFS=$1 CTL=$2
+T=$(it_tmpdir fs_shadows)
+backing=$(it_tmpdir backing) mnt=$(it_tmpdir mnt) state=$(it_tmpdir state)
+OPTS="norecord,cache=never,state=$state,hosts=$T/expensive:cost=3;$T/cheap:cost=1:budget=64m,shadow_tick=0.2,shadow_idle=2,shadow_quiet=0.3,shadow_verify=0.3"
+
+head -c $((3 * 1024 * 1024 + 123)) /dev/urandom >"$backing/data"
+cp "$backing/data" "$T/expect"
+it_mount "$SHADOWFS" "$backing" "$mnt" "$OPTS"
+
+state_of() { getfattr --only-values -n user.shadow.state "$mnt/data" 2>/dev/null; }
+# wait_for DESC SECONDS CMD...: polls CMD until it succeeds.
+wait_for() {
+  local d=$1 s=$2; shift 2
+  for _ in $(seq $((s * 20))); do "$@" && return 0; sleep 0.05; done
+  it_fail "$d after $s s: state: $(state_of)"
+}
+serving_at() { state_of | grep -q "copy=$T/cheap:v$1:serving"; }
+copy_reads() { state_of | sed -n "s/.*copy=[^ ]*:serving:reads=\([0-9]*\).*/\1/p"; }
+copy_file() { ls "$T/cheap" | grep -v '^unsynced\.\|^tmp\.' | head -1; }
+copy_matches() { local f; f=$(copy_file); [ -n "$f" ] && cmp -s "$T/cheap/$f" "$T/expect"; }
+resynced() { state_of | grep -q "copy=$T/cheap:v[0-9]*:serving" && ! state_of | grep -q ':v1:'; }
+no_copies() { [ -z "$(ls "$T/cheap")" ]; }
+
+# Bad values: EINVAL, nothing pinned.
+for v in 2 yes "" 11; do
+  setfattr -n user.shadow.pin -v "$v" "$mnt/data" 2>"$T/err" && it_fail "pin=$v accepted"
+  grep -q "Invalid argument" "$T/err" || it_fail "pin=$v: $(cat "$T/err")"
+done
+setfattr -n user.shadow.state -v x "$mnt/data" 2>/dev/null && it_fail "state is writable"
+setfattr -n user.shadow.bogus -v 1 "$mnt/data" 2>/dev/null && it_fail "unknown attribute accepted"
+mkdir "$mnt/dir"
+setfattr -n user.shadow.pin -v 1 "$mnt/dir" 2>/dev/null && it_fail "a directory was pinned"
+state_of | grep -q "^pinned=0 copies=0$" || it_fail "bad values changed something: $(state_of)"
+[ -z "$(ls -A "$T/cheap")$(ls -A "$T/expensive")" ] || it_fail "copies made without a pin"
+
+# Pin: a copy on the cheaper host, byte-identical.
+t0=$(date +%s%N)
+setfattr -n user.shadow.pin -v 1 "$mnt/data" || it_fail "pin"
+[ "$(getfattr --only-values -n user.shadow.pin "$mnt/data" 2>/dev/null)" = 1 ] || it_fail "pin reads back"
+wait_for "no serving copy on the cheap host" 5 serving_at 1
+echo "copy serving after $((($(date +%s%N) - t0) / 1000000)) ms"
+[ -z "$(ls "$T/expensive")" ] || it_fail "a copy went to the expensive host"
+cmp "$T/cheap/$(copy_file)" "$T/expect" || it_fail "the copy differs from the origin"
+"$CTL" shadows "$mnt" | tee "$T/shadows"
+grep -q "^data  *1  *v1 .*$T/cheap:v1:serving" "$T/shadows" || it_fail "shadowctl shadows"
+"$CTL" shadows "$mnt" --json | grep -q "\"path\":\"data\",\"pinned\":1" || it_fail "shadows --json"
+
+# Concurrent reads: right bytes, some from the copy.
+for p in 1 2 3 4; do
+  (for _ in 1 2 3 4 5; do cmp "$mnt/data" "$T/expect" || exit 1; done) &
+done
+for p in 1 2 3 4; do wait -n || it_fail "a concurrent read returned wrong bytes"; done
+r=$(copy_reads)
+echo "copy served $r reads: $(state_of)"
+[ -n "$r" ] && [ "$r" -gt 0 ] || it_fail "the copy served no read"
+
+# Write then read at once, every time the new data (never the copy's).
+for i in $(seq 40); do
+  printf 'round %04d' "$i" | dd of="$mnt/data" bs=10 seek=$((i * 7)) conv=notrunc status=none
+  printf 'round %04d' "$i" | dd of="$T/expect" bs=10 seek=$((i * 7)) conv=notrunc status=none
+  got=$(dd if="$mnt/data" bs=10 skip=$((i * 7)) count=1 status=none)
+  [ "$got" = "$(printf 'round %04d' "$i")" ] || it_fail "stale read in round $i: '$got'"
+  [ $((i % 10)) = 0 ] && { cmp "$mnt/data" "$T/expect" || it_fail "whole file differs in round $i"; }
+done
+wait_for "no re-synced copy" 5 resynced
+cmp "$T/cheap/$(copy_file)" "$T/expect" || it_fail "the re-synced copy differs"
+echo "re-synced: $(state_of)"
+
+# Behind the mount's back: the next open marks the copy stale.
+v=$(state_of | sed -n 's/.*version=v\([0-9]*\).*/\1/p')
+printf 'BEHIND' | dd of="$backing/data" bs=1 seek=1000 conv=notrunc status=none
+printf 'BEHIND' | dd of="$T/expect" bs=1 seek=1000 conv=notrunc status=none
+cmp "$mnt/data" "$T/expect" || it_fail "read after a change behind the mount's back"
+wait_for "no copy at the changed content" 5 copy_matches
+wait_for "no serving copy after the change" 5 serving_at "$v"
+
+# A corrupted copy is never served: flip a byte in the store.
+c="$T/cheap/$(copy_file)"
+b=$(od -An -tu1 -j 5000 -N1 "$c" | tr -d ' ')
+printf "$(printf '\\%03o' $(((b + 1) % 256)))" | dd of="$c" bs=1 seek=5000 conv=notrunc status=none
+# Concurrent readers (a lone reader ties to the origin): any read from the
+# corrupted copy would show in cmp.
+for p in 1 2 3 4; do
+  (for _ in 1 2 3 4 5; do cmp "$mnt/data" "$T/expect" || exit 1; done) &
+done
+for p in 1 2 3 4; do wait -n || it_fail "a corrupted copy was served"; done
+wait_for "the corrupted copy was not replaced" 5 copy_matches
+for _ in 1 2 3; do cmp "$mnt/data" "$T/expect" || it_fail "wrong bytes after the re-copy"; done
+
+# Pins persist across a remount.
+it_umount "$mnt"
+grep -qx data "$state/pins" || it_fail "pin not persisted: $(cat "$state/pins")"
+it_mount "$SHADOWFS" "$backing" "$mnt" "$OPTS"
+wait_for "no copy after the remount" 5 serving_at 1
+[ "$(getfattr --only-values -n user.shadow.pin "$mnt/data" 2>/dev/null)" = 1 ] || it_fail "pin lost by the remount"
+cmp "$mnt/data" "$T/expect" || it_fail "read after the remount"
+
+# Unpin: the copy goes after shadow_idle (2 s), not at once.
+setfattr -x user.shadow.pin "$mnt/data" || it_fail "unpin"
+sleep 0.5
+[ -n "$(copy_file)" ] || it_fail "the copy was removed before the hysteresis"
+wait_for "the copy was not removed after unpinning" 6 no_copies
+state_of | grep -q "pinned=0 .*copies=0" || it_fail "state after unpin: $(state_of)"
+[ -s "$state/pins" ] && it_fail "unpinned file still in STATE/pins"
+cmp "$mnt/data" "$T/expect" || it_fail "read after the demotion"
+
+it_umount "$mnt"
+wait "$IT_PID"; rc=$?
+[ "$rc" -eq 0 ] || it_fail "shadowfs exited with status $rc (sanitizer report above?)"
+
+# The forecast: with recording on (1 s buckets), a file read well above
+# shadow_capacity reads per bucket is forecast hot and shadowed without a
+# pin; a file read once is not.
+state2=$(it_tmpdir state2)
+head -c 300000 /dev/urandom >"$backing/hot"
+head -c 3000 /dev/urandom >"$backing/cold"
+it_mount "$SHADOWFS" "$backing" "$mnt" "cache=never,bucket=1,state=$state2,hosts=$T/fc,shadow_capacity=5,shadow_threshold=0.5,shadow_window=3,shadow_tick=0.2"
+cat "$mnt/cold" >/dev/null
+hot_copy() { "$CTL" shadows --state "$state2" 2>/dev/null | grep -q "^hot  *0 .*$T/fc:v1:serving"; }
+for _ in $(seq 300); do
+  cat "$mnt/hot" >/dev/null
+  hot_copy && break
+  sleep 0.05
+done
+hot_copy || it_fail "a hot file was not shadowed: $("$CTL" shadows --state "$state2")"
+"$CTL" shadows --state "$state2" | grep -q "^cold " && it_fail "a cold file was shadowed"
+cmp "$mnt/hot" "$backing/hot" || it_fail "reads of the forecast-hot file"
+it_umount "$mnt"
+
+# The writeback cache (default cache=always): buffered writes reach the
+# mount late; O_DIRECT reads right after each write (while other O_DIRECT
+# readers keep the copy busy) must see the new bytes every time.
+state3=$(it_tmpdir state3)
+cp "$T/expect" "$backing/wb"
+it_mount "$SHADOWFS" "$backing" "$mnt" "norecord,state=$state3,hosts=$T/wb,shadow_tick=0.1,shadow_quiet=0"
+setfattr -n user.shadow.pin -v 1 "$mnt/wb" || it_fail "pin wb"
+wb_serving() { getfattr --only-values -n user.shadow.state "$mnt/wb" 2>/dev/null | grep -q ":serving"; }
+wait_for "no copy of wb" 5 wb_serving
+(while :; do dd if="$mnt/wb" of=/dev/null bs=64k iflag=direct status=none; done) &
+bg=$!
+for i in $(seq 60); do
+  want=$(printf 'wb %06d' "$i")
+  printf '%s' "$want" | dd of="$mnt/wb" bs=9 seek=$((i * 3)) conv=notrunc status=none
+  got=$(dd if="$mnt/wb" bs=4096 skip=0 count=1 iflag=direct status=none | dd bs=9 skip=$((i * 3)) count=1 status=none)
+  [ "$got" = "$want" ] || { kill "$bg"; it_fail "stale read with the writeback cache in round $i: '$got'"; }
+  [ $((i % 20)) = 0 ] && sleep 0.3 # let the copy be re-made now and then
+done
+kill "$bg"; wait "$bg" 2>/dev/null
+wait_for "no copy of wb after the writes" 5 wb_serving
+pids=()
+for p in 1 2 3 4; do
+  (for _ in $(seq 10); do dd if="$mnt/wb" of=/dev/null bs=64k iflag=direct status=none; done) &
+  pids+=($!)
+done
+wait "${pids[@]}"
+getfattr --only-values -n user.shadow.state "$mnt/wb" 2>/dev/null | grep -q "reads=[1-9]" ||
+  it_fail "the copy of wb never served: $(getfattr --only-values -n user.shadow.state "$mnt/wb")"
+it_umount "$mnt"
+
+# Unlinked pinned files whose inode numbers come back for new files: the
+# new files are shadowed under their own names with their own bytes, the
+# old pins are gone from STATE/pins.
+state4=$(it_tmpdir state4)
+it_mount "$SHADOWFS" "$backing" "$mnt" "norecord,cache=never,state=$state4,hosts=$T/reuse,shadow_tick=0.2,shadow_quiet=0"
+for i in $(seq 10); do
+  head -c 5000 /dev/urandom >"$mnt/old$i"
+  setfattr -n user.shadow.pin -v 1 "$mnt/old$i" || it_fail "pin old$i"
+done
+sleep 1
+rm "$mnt"/old*
+sleep 1 # the old files' copies and fds are dropped within a tick
+for i in $(seq 10); do
+  head -c 7000 /dev/urandom >"$mnt/new$i"
+  setfattr -n user.shadow.pin -v 1 "$mnt/new$i" || it_fail "pin new$i"
+done
+all_new() { [ "$("$CTL" shadows --state "$state4" | grep -c "^new[0-9]* .*:serving")" = 10 ]; }
+wait_for "new files not all shadowed: $("$CTL" shadows --state "$state4")" 5 all_new
+grep -q "^old" "$state4/pins" && it_fail "unlinked files still pinned: $(cat "$state4/pins")"
+[ "$(ls "$T/reuse" | wc -l)" = 10 ] || it_fail "copies left of unlinked files: $(ls "$T/reuse")"
+for i in $(seq 10); do cmp "$mnt/new$i" "$backing/new$i" || it_fail "new$i"; done
+it_umount "$mnt"
+echo "fs_shadows: ok"

@@ -1,0 +1,186 @@
+/* The control loop's pure decisions (daemon/control.c) with a fake clock,
+ * and the shadow map's router pick and copy states (daemon/shadow_map.c). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "daemon/control.h"
+#include "daemon/shadow_map.h"
+
+static const struct daemon_control_params P = {.idle_ms = 10000, .quiet_ms = 2000};
+
+/* A pinned file without a copy is copied at once; no copy while it is open
+ * for writing, while a copy is under way, or when one serves. */
+static void test_pin_copies(void **state)
+{
+	(void)state;
+	uint64_t wanted = 0;
+	struct daemon_control_file f = {.pinned = true};
+	assert_int_equal(daemon_control_decide(&P, &f, 1000, &wanted), DAEMON_CONTROL_COPY);
+	assert_int_equal(wanted, 1000);
+	f.writers = true;
+	assert_int_equal(daemon_control_decide(&P, &f, 1100, &wanted), DAEMON_CONTROL_NONE);
+	f.writers = false;
+	f.copying = true;
+	assert_int_equal(daemon_control_decide(&P, &f, 1200, &wanted), DAEMON_CONTROL_NONE);
+	f.copying = false;
+	f.serving = f.has_copies = true;
+	assert_int_equal(daemon_control_decide(&P, &f, 1300, &wanted), DAEMON_CONTROL_NONE);
+}
+
+/* A file written recently is re-copied only after quiet_ms without change. */
+static void test_quiet_before_recopy(void **state)
+{
+	(void)state;
+	uint64_t wanted = 0;
+	struct daemon_control_file f = {.hot = true, .has_copies = true, .version_ms = 5000};
+	assert_int_equal(daemon_control_decide(&P, &f, 6000, &wanted), DAEMON_CONTROL_NONE);
+	assert_int_equal(daemon_control_decide(&P, &f, 6999, &wanted), DAEMON_CONTROL_NONE);
+	assert_int_equal(daemon_control_decide(&P, &f, 7000, &wanted), DAEMON_CONTROL_COPY);
+}
+
+/* Unpinned: the copies stay for idle_ms after the last time the file was
+ * wanted, then are demoted; wanted again in between resets the clock. */
+static void test_demote_after_hysteresis(void **state)
+{
+	(void)state;
+	uint64_t wanted = 0;
+	struct daemon_control_file f = {.pinned = true, .serving = true, .has_copies = true};
+	assert_int_equal(daemon_control_decide(&P, &f, 1000, &wanted), DAEMON_CONTROL_NONE);
+	f.pinned = false;
+	assert_int_equal(daemon_control_decide(&P, &f, 5000, &wanted), DAEMON_CONTROL_NONE);
+	f.hot = true; /* the forecast flickers: wanted again at 8000 */
+	assert_int_equal(daemon_control_decide(&P, &f, 8000, &wanted), DAEMON_CONTROL_NONE);
+	f.hot = false;
+	assert_int_equal(daemon_control_decide(&P, &f, 17999, &wanted), DAEMON_CONTROL_NONE);
+	assert_int_equal(daemon_control_decide(&P, &f, 18000, &wanted), DAEMON_CONTROL_DEMOTE);
+	f.has_copies = f.serving = false;
+	assert_int_equal(daemon_control_decide(&P, &f, 19000, &wanted), DAEMON_CONTROL_NONE);
+}
+
+/* A file gone (unlinked through the mount) loses its copies at once, even
+ * pinned; an unwanted file without copies needs nothing. */
+static void test_gone_demotes(void **state)
+{
+	(void)state;
+	uint64_t wanted = 0;
+	struct daemon_control_file f = {.pinned = true, .gone = true, .has_copies = true};
+	assert_int_equal(daemon_control_decide(&P, &f, 1000, &wanted), DAEMON_CONTROL_DEMOTE);
+	assert_int_equal(wanted, 0);
+	struct daemon_control_file g = {0};
+	assert_int_equal(daemon_control_decide(&P, &g, 1000, &wanted), DAEMON_CONTROL_NONE);
+}
+
+/* Placement: the cheapest up local host with room; excluded, down, remote
+ * and full hosts are skipped; ties to the first; none -> -1. */
+static void test_pick_host(void **state)
+{
+	(void)state;
+	struct daemon_control_host h[4] = {
+	    {.up = true, .local = true, .cost = 3},
+	    {.up = true, .local = true, .cost = 1, .budget_bytes = 100, .used_bytes = 60},
+	    {.up = true, .local = false, .cost = 0.5},
+	    {.up = false, .local = true, .cost = 0.1},
+	};
+	assert_int_equal(daemon_control_pick_host(h, 4, 40, NULL), 1);
+	assert_int_equal(daemon_control_pick_host(h, 4, 41, NULL), 0); /* no room on 1 */
+	bool ex[4] = {false, true, false, false};
+	assert_int_equal(daemon_control_pick_host(h, 4, 10, ex), 0);
+	h[1].cost = 3;
+	assert_int_equal(daemon_control_pick_host(h, 4, 10, NULL), 0); /* tie: first */
+	h[0].up = false;
+	h[1].used_bytes = 100;
+	assert_int_equal(daemon_control_pick_host(h, 4, 1, NULL), -1);
+}
+
+/* The router's pick: origin only without a serving copy; a copy at an older
+ * version never serves; ties go to the origin; the less loaded wins. */
+static void test_pick_copy(void **state)
+{
+	(void)state;
+	struct daemon_shadow_map *m;
+	assert_int_equal(daemon_shadow_map_new(100, &m), 0);
+	daemon_shadow_map_lock(m);
+	struct daemon_shadow_file *f = daemon_shadow_map_get(m, 1, 2);
+	assert_ptr_equal(daemon_shadow_map_get(m, 1, 2), f);
+	daemon_shadow_map_unlock(m);
+	assert_int_equal(daemon_shadow_pick(f, 12345), -1);
+	f->copies[0].version = 100;
+	daemon_shadow_copy_publish(f, 0);
+	assert_int_equal(f->serving, 1);
+	/* idle: a tie, the origin */
+	for (uint64_t r = 0; r < 64; r++)
+		assert_int_equal(daemon_shadow_pick(f, r * 0x9E3779B97F4A7C15ull), -1);
+	/* the origin busy: the copy */
+	daemon_shadow_origin_begin(f);
+	int s = daemon_shadow_pick(f, 7);
+	assert_int_equal(s, 0);
+	assert_int_equal(f->copies[0].inflight, 1);
+	daemon_shadow_copy_done(f, 0, true, 4096, 1000);
+	assert_int_equal(f->copies[0].inflight, 0);
+	assert_int_equal(f->copies[0].reads, 1);
+	/* a write bumps the version: the copy no longer serves */
+	daemon_shadow_file_bump(f, 5);
+	assert_int_equal(daemon_shadow_pick(f, 7), -1);
+	assert_int_equal(f->copies[0].inflight, 0);
+	daemon_shadow_origin_end(f);
+	/* stale: never picked; retire frees the slot */
+	f->copies[0].version = 101;
+	daemon_shadow_copy_publish(f, 0);
+	daemon_shadow_origin_begin(f);
+	assert_int_equal(daemon_shadow_pick(f, 7), 0);
+	daemon_shadow_copy_done(f, 0, false, 0, 0);
+	daemon_shadow_copy_mark_stale(f, 0);
+	assert_int_equal(f->serving, 0);
+	assert_int_equal(daemon_shadow_pick(f, 7), -1);
+	daemon_shadow_copy_retire(f, 0);
+	assert_int_equal(f->copies[0].state, DAEMON_COPY_NONE);
+	daemon_shadow_origin_end(f);
+	daemon_shadow_map_free(m);
+}
+
+/* Two copies and a busy origin: the load spreads over both copies. */
+static void test_pick_spreads(void **state)
+{
+	(void)state;
+	struct daemon_shadow_map *m;
+	assert_int_equal(daemon_shadow_map_new(1, &m), 0);
+	daemon_shadow_map_lock(m);
+	struct daemon_shadow_file *f = daemon_shadow_map_get(m, 3, 4);
+	daemon_shadow_map_unlock(m);
+	for (int k = 0; k < 2; k++) {
+		f->copies[k].version = 1;
+		daemon_shadow_copy_publish(f, k);
+	}
+	for (int i = 0; i < 4; i++)
+		daemon_shadow_origin_begin(f);
+	int count[3] = {0};
+	uint64_t x = 88172645463325252ull;
+	for (int i = 0; i < 3000; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		int s = daemon_shadow_pick(f, x);
+		count[s + 1]++;
+		if (s >= 0)
+			daemon_shadow_copy_done(f, s, true, 1, 1);
+	}
+	assert_int_equal(count[0], 0); /* the origin is the busiest */
+	assert_true(count[1] > 1000 && count[2] > 1000);
+	daemon_shadow_map_free(m);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_pin_copies),
+	    cmocka_unit_test(test_quiet_before_recopy),
+	    cmocka_unit_test(test_demote_after_hysteresis),
+	    cmocka_unit_test(test_gone_demotes),
+	    cmocka_unit_test(test_pick_host),
+	    cmocka_unit_test(test_pick_copy),
+	    cmocka_unit_test(test_pick_spreads),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,44 @@
+/* shadowctl shadows: the files a mount shadows, their copies, the copies'
+ * states and read counters, as the mount's control loop last wrote them
+ * (STATE/shadows.status, fs/shadowing.c, every tick: one file per line,
+ * path="..." pinned= hot= version=vN writers= origin_reads= copies=N, then
+ * copy=HOST:vN:STATE:reads=R:errors=E:lat_us=L per copy).
+ *   shadowctl shadows [MNT|--state DIR] [--json]
+ * In JSON a file's copies are "copy" fields in the order written. */
+#include <stdio.h>
+#include <string.h>
+
+#include "tools/ctl.h"
+#include "tools/ctl_status.h"
+
+static void header(void)
+{
+	printf("%-40s %-6s %-8s %-8s %s\n", "FILE", "PINNED", "VERSION", "ORIGIN", "COPIES");
+}
+
+static void row(const struct ctl_field *f, int n)
+{
+	printf("%-40s %-6s %-8s %-8s", ctl_status_get(f, n, "path"), ctl_status_get(f, n, "pinned"),
+	       ctl_status_get(f, n, "version"), ctl_status_get(f, n, "origin_reads"));
+	int copies = 0;
+	for (int i = 0; i < n; i++)
+		if (!strcmp(f[i].key, "copy")) {
+			printf(" %s", f[i].value);
+			copies++;
+		}
+	if (!copies)
+		printf(" -");
+	putchar('\n');
+}
+
+int ctl_shadows_main(int argc, char **argv)
+{
+	static const struct ctl_status_kind kind = {
+	    .cmd = "shadows",
+	    .file = "shadows.status",
+	    .missing = "shadows nothing (mounted without a local host in -o hosts=)",
+	    .header = header,
+	    .row = row,
+	};
+	return ctl_status_main(argc, argv, &kind);
+}

@@ -1,0 +1,136 @@
+/* Reader of the mount's status files (see ctl_status.h). */
+#include "tools/ctl_status.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "predictor/store_locate.h"
+#include "tools/ctl.h"
+#include "tools/ctl_store.h"
+
+/* Splits one status line in place; returns the field count. */
+static int split_fields(char *line, struct ctl_field *f)
+{
+	int n = 0;
+	char *p = line;
+	while (*p && n < CTL_STATUS_MAX_FIELDS) {
+		while (*p == ' ')
+			p++;
+		if (!*p || *p == '\n')
+			break;
+		char *eq = strchr(p, '=');
+		if (!eq)
+			break;
+		*eq = '\0';
+		f[n].key = p;
+		p = eq + 1;
+		if (*p == '"') {
+			f[n].value = ++p;
+			while (*p && *p != '"')
+				p++;
+		} else {
+			f[n].value = p;
+			while (*p && *p != ' ' && *p != '\n')
+				p++;
+		}
+		if (*p)
+			*p++ = '\0';
+		n++;
+	}
+	return n;
+}
+
+const char *ctl_status_get(const struct ctl_field *f, int n, const char *key)
+{
+	for (int i = 0; i < n; i++)
+		if (!strcmp(f[i].key, key))
+			return f[i].value;
+	return "";
+}
+
+static bool is_number(const char *s)
+{
+	char *end;
+	if (!*s)
+		return false;
+	strtod(s, &end);
+	return *end == '\0';
+}
+
+static void print_json_object(const struct ctl_field *f, int n)
+{
+	printf("{");
+	for (int i = 0; i < n; i++) {
+		printf("%s", i ? "," : "");
+		ctl_json_string(stdout, f[i].key);
+		putchar(':');
+		if (is_number(f[i].value))
+			printf("%s", f[i].value);
+		else
+			ctl_json_string(stdout, f[i].value);
+	}
+	printf("}");
+}
+
+int ctl_status_main(int argc, char **argv, const struct ctl_status_kind *k)
+{
+	const char *state = NULL, *path = NULL;
+	bool json = false;
+	struct pred_location loc;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json")) {
+			json = true;
+		} else if (!strcmp(argv[i], "--state") && i + 1 < argc) {
+			state = argv[++i];
+		} else if (argv[i][0] == '-' || path) {
+			fprintf(stderr, "usage: shadowctl %s [MNT|--state DIR] [--json]\n", k->cmd);
+			return 2;
+		} else {
+			path = argv[i];
+		}
+	}
+	const char *where = state ? state : path ? path : ".";
+	if (pred_locate(where, &loc) != 0 && pred_locate_state_dir(where, &loc) != 0) {
+		fprintf(stderr,
+			"shadowctl %s: %s is neither a state directory nor under a known "
+			"shadowfs mount (try --state DIR)\n",
+			k->cmd, where);
+		return 1;
+	}
+	char file[sizeof(loc.state_dir) + 32];
+	snprintf(file, sizeof(file), "%s/%s", loc.state_dir, k->file);
+	FILE *in = fopen(file, "r");
+	if (!in) {
+		if (errno == ENOENT)
+			fprintf(stderr, "shadowctl %s: %s %s\n", k->cmd,
+				loc.mountpoint[0] ? loc.mountpoint : loc.state_dir, k->missing);
+		else
+			fprintf(stderr, "shadowctl %s: %s: %s\n", k->cmd, file, strerror(errno));
+		return 1;
+	}
+	char line[8192];
+	struct ctl_field f[CTL_STATUS_MAX_FIELDS];
+	bool first = true;
+	if (json)
+		printf("[");
+	else
+		k->header();
+	while (fgets(line, sizeof(line), in)) {
+		int n = split_fields(line, f);
+		if (n == 0)
+			continue;
+		if (json) {
+			printf("%s", first ? "" : ",");
+			print_json_object(f, n);
+			first = false;
+		} else {
+			k->row(f, n);
+		}
+	}
+	if (json)
+		printf("]\n");
+	fclose(in);
+	return 0;
+}

@@ -1,0 +1,31 @@
+/* Status files a mount writes for shadowctl (STATE/hosts.status,
+ * STATE/shadows.status: one object per line, KEY=VALUE fields separated by
+ * spaces, VALUE="..." when it may hold spaces). One reader for the
+ * subcommands that print them: finds the mount's state directory, prints
+ * a table (the kind's header and rows) or JSON (an array of objects, numbers
+ * unquoted). */
+#ifndef SHADOWFS_TOOLS_CTL_STATUS_H
+#define SHADOWFS_TOOLS_CTL_STATUS_H
+
+#include <stdbool.h>
+
+#define CTL_STATUS_MAX_FIELDS 32
+
+struct ctl_field {
+	char *key, *value;
+};
+
+struct ctl_status_kind {
+	const char *cmd;     /* "hosts" */
+	const char *file;    /* "hosts.status" */
+	const char *missing; /* printed after "MNT " when the file does not exist */
+	void (*header)(void);
+	void (*row)(const struct ctl_field *f, int n);
+};
+
+/* `shadowctl CMD [MNT|--state DIR] [--json]`. */
+int ctl_status_main(int argc, char **argv, const struct ctl_status_kind *k);
+/* The value of key in f[0..n-1], "" when absent. */
+const char *ctl_status_get(const struct ctl_field *f, int n, const char *key);
+
+#endif
