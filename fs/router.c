@@ -9,9 +9,10 @@
  *     among origin and the copies valid at the file's current version, ties
  *     to the origin;
  *   - a copy is read with pread on its fd (opened when the copy was
- *     published, verified by SHA-256 then); any error or a short read
- *     before the copy's end falls back to the origin, so a copy never
- *     causes an error the origin would not give.
+ *     published, verified by SHA-256 then); an error falls back to the
+ *     origin, so a copy never causes an error the origin would not give
+ *     (a short read is the end of the file: the copy holds exactly the
+ *     origin's bytes at this version).
  * Files opened in kernel passthrough mode never send READ and are not
  * routed. The recorder (wrapped around this layer) times the whole READ,
  * copy or origin alike. */
