@@ -104,21 +104,15 @@ int ctl_load_main(int argc, char **argv)
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		char *end;
 		switch (c) {
 		case 's': state = optarg; break;
 		case 'w':
-			if (ctl_parse_duration(optarg, &window)) {
-				fprintf(stderr, "shadowctl load: bad --window '%s' (e.g. 90s, 15m, 2h, 3d)\n", optarg);
+			if (ctl_opt_window("shadowctl load", optarg, &window))
 				return 2;
-			}
 			break;
 		case 't':
-			tier = (int)strtol(optarg, &end, 10);
-			if (*end || end == optarg || tier < 0 || tier >= PRED_STORE_MAX_TIERS) {
-				fprintf(stderr, "shadowctl load: bad --tier '%s'\n", optarg);
+			if (ctl_opt_tier("shadowctl load", optarg, &tier))
 				return 2;
-			}
 			break;
 		case 'j': json = true; break;
 		case 'h': fputs(usage, stdout); return 0;

@@ -99,6 +99,27 @@ int ctl_parse_duration(const char *s, int64_t *ret)
 	return 0;
 }
 
+int ctl_opt_window(const char *cmd, const char *arg, int64_t *ret)
+{
+	if (ctl_parse_duration(arg, ret) == 0)
+		return 0;
+	fprintf(stderr, "%s: bad --window '%s' (e.g. 90s, 15m, 2h, 3d)\n", cmd, arg);
+	return 2;
+}
+
+int ctl_opt_tier(const char *cmd, const char *arg, int *ret)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(arg, &end, 10);
+	if (errno || end == arg || *end || v < 0 || v >= PRED_STORE_MAX_TIERS) {
+		fprintf(stderr, "%s: bad --tier '%s' (0..%d)\n", cmd, arg, PRED_STORE_MAX_TIERS - 1);
+		return 2;
+	}
+	*ret = (int)v;
+	return 0;
+}
+
 void ctl_json_string(FILE *out, const char *s)
 {
 	fputc('"', out);

@@ -35,6 +35,12 @@ int ctl_parse_demand(const char *s, enum pred_top_order *ret);
 /* Its value in one bucket's (or one window's) counters. */
 double ctl_demand_of(enum pred_top_order by, const struct pred_file_counters *c);
 
+/* Option values shared by the store subcommands: --window DUR and
+ * --tier N (0..PRED_STORE_MAX_TIERS-1). 0, or 2 (the usage-error status)
+ * after a one-line message naming cmd ("shadowctl stats"). */
+int ctl_opt_window(const char *cmd, const char *arg, int64_t *ret);
+int ctl_opt_tier(const char *cmd, const char *arg, int *ret);
+
 /* "90", "90s", "15m", "2h", "3d", "1w", "1y" -> seconds; -EINVAL otherwise. */
 int ctl_parse_duration(const char *s, int64_t *ret);
 

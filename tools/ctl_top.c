@@ -82,10 +82,8 @@ int ctl_top_main(int argc, char **argv)
 		switch (c) {
 		case 's': state = optarg; break;
 		case 'w':
-			if (ctl_parse_duration(optarg, &window)) {
-				fprintf(stderr, "shadowctl top: bad --window '%s' (e.g. 90s, 15m, 2h, 3d)\n", optarg);
+			if (ctl_opt_window("shadowctl top", optarg, &window))
 				return 2;
-			}
 			break;
 		case 'n':
 			n = strtol(optarg, &end, 10);
