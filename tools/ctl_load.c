@@ -93,32 +93,13 @@ static void print_json(const struct pred_location *loc, int tier, const struct p
 
 int ctl_load_main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"state", required_argument, NULL, 's'}, {"window", required_argument, NULL, 'w'},
-		{"tier", required_argument, NULL, 't'},  {"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
-	const char *state = NULL;
-	int64_t window = 3600;
-	int tier = PRED_TIER_AUTO;
-	bool json = false;
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 's': state = optarg; break;
-		case 'w':
-			if (ctl_opt_window("shadowctl load", optarg, &window))
-				return 2;
-			break;
-		case 't':
-			if (ctl_opt_tier("shadowctl load", optarg, &tier))
-				return 2;
-			break;
-		case 'j': json = true; break;
-		case 'h': fputs(usage, stdout); return 0;
-		default: fputs(usage, stderr); return 2;
-		}
-	}
+	struct ctl_view_opts o = {.window = 3600};
+	int prc = ctl_parse_view_opts(argc, argv, "shadowctl load", usage, &o);
+	if (prc >= 0)
+		return prc;
+	const char *state = o.state;
+	int64_t window = o.window;
+	bool json = o.json;
 	const char *path = optind < argc ? argv[optind++] : NULL;
 	if (optind < argc || (state && path)) {
 		fputs(usage, stderr);
@@ -130,12 +111,9 @@ int ctl_load_main(int argc, char **argv)
 		return 1;
 	int rc = 1;
 	int64_t now = time(NULL);
-	if (tier == PRED_TIER_AUTO)
-		tier = pred_store_pick_tier(st, now - window, now);
-	if (tier >= (int)pred_store_get_tiers(st)->n) {
-		fprintf(stderr, "shadowctl load: the store has %u tiers\n", pred_store_get_tiers(st)->n);
+	int tier = ctl_view_tier(st, "shadowctl load", &o, now);
+	if (tier < 0)
 		goto out;
-	}
 	struct pred_host_bucket *h = NULL;
 	size_t n = 0;
 	if (pred_store_host_series(st, tier, now - window, INT64_MAX, &h, &n)) {

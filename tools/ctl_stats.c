@@ -92,32 +92,13 @@ static void print_table(const struct pred_location *loc, const uint8_t id[16],
 
 int ctl_stats_main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"state", required_argument, NULL, 's'}, {"window", required_argument, NULL, 'w'},
-		{"tier", required_argument, NULL, 't'},  {"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
-	const char *state = NULL;
-	int64_t window = 2 * 86400;
-	int tier = PRED_TIER_AUTO;
-	bool json = false;
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		switch (c) {
-		case 's': state = optarg; break;
-		case 'w':
-			if (ctl_opt_window("shadowctl stats", optarg, &window))
-				return 2;
-			break;
-		case 't':
-			if (ctl_opt_tier("shadowctl stats", optarg, &tier))
-				return 2;
-			break;
-		case 'j': json = true; break;
-		case 'h': fputs(usage, stdout); return 0;
-		default: fputs(usage, stderr); return 2;
-		}
-	}
+	struct ctl_view_opts o = {.window = 2 * 86400};
+	int prc = ctl_parse_view_opts(argc, argv, "shadowctl stats", usage, &o);
+	if (prc >= 0)
+		return prc;
+	const char *state = o.state;
+	int64_t window = o.window;
+	bool json = o.json;
 	if (optind + 1 != argc) {
 		fputs(usage, stderr);
 		return 2;
@@ -135,12 +116,9 @@ int ctl_stats_main(int argc, char **argv)
 		goto out;
 	}
 	int64_t now = time(NULL);
-	if (tier == PRED_TIER_AUTO)
-		tier = pred_store_pick_tier(st, now - window, now);
-	if (tier >= (int)pred_store_get_tiers(st)->n) {
-		fprintf(stderr, "shadowctl stats: the store has %u tiers\n", pred_store_get_tiers(st)->n);
+	int tier = ctl_view_tier(st, "shadowctl stats", &o, now);
+	if (tier < 0)
 		goto out;
-	}
 	struct pred_file_bucket *b = NULL;
 	size_t n = 0;
 	if (pred_store_file_series(st, id, tier, now - window, INT64_MAX, &b, &n)) {

@@ -2,6 +2,7 @@
 #include "tools/ctl_store.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/xattr.h>
@@ -118,6 +119,50 @@ int ctl_opt_tier(const char *cmd, const char *arg, int *ret)
 	}
 	*ret = (int)v;
 	return 0;
+}
+
+int ctl_parse_view_opts(int argc, char **argv, const char *cmd, const char *usage,
+			struct ctl_view_opts *o)
+{
+	static const struct option opts[] = {
+		{"state", required_argument, NULL, 's'}, {"window", required_argument, NULL, 'w'},
+		{"tier", required_argument, NULL, 't'},  {"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
+	o->state = NULL;
+	o->tier = PRED_TIER_AUTO;
+	o->json = false;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': o->state = optarg; break;
+		case 'w':
+			if (ctl_opt_window(cmd, optarg, &o->window))
+				return 2;
+			break;
+		case 't':
+			if (ctl_opt_tier(cmd, optarg, &o->tier))
+				return 2;
+			break;
+		case 'j': o->json = true; break;
+		case 'h': fputs(usage, stdout); return 0;
+		default: fputs(usage, stderr); return 2;
+		}
+	}
+	return -1;
+}
+
+int ctl_view_tier(struct pred_store *st, const char *cmd, const struct ctl_view_opts *o,
+		  int64_t now)
+{
+	int tier = o->tier == PRED_TIER_AUTO ? pred_store_pick_tier(st, now - o->window, now)
+					      : o->tier;
+	unsigned have = pred_store_get_tiers(st)->n;
+	if (tier >= (int)have) {
+		fprintf(stderr, "%s: the store has %u tiers\n", cmd, have);
+		return -1;
+	}
+	return tier;
 }
 
 void ctl_json_string(FILE *out, const char *s)

@@ -3,6 +3,7 @@
 #ifndef SHADOWFS_TOOLS_CTL_STORE_H
 #define SHADOWFS_TOOLS_CTL_STORE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -40,6 +41,27 @@ double ctl_demand_of(enum pred_top_order by, const struct pred_file_counters *c)
  * after a one-line message naming cmd ("shadowctl stats"). */
 int ctl_opt_window(const char *cmd, const char *arg, int64_t *ret);
 int ctl_opt_tier(const char *cmd, const char *arg, int *ret);
+
+/* The options of a window view of the store (stats, load):
+ * --state DIR|MNT, --window DUR, --tier N, --json, --help. */
+struct ctl_view_opts {
+	const char *state; /* NULL: none given */
+	int64_t window;    /* seconds back from now */
+	int tier;          /* PRED_TIER_AUTO: the finest that covers the window */
+	bool json;
+};
+/* Parses argv (argv[0] the subcommand) into o, whose window is preset to
+ * the subcommand's default; optind is then at the first operand. Returns
+ * -1 to go on, else the exit status (0 after --help, 2 after a usage
+ * error, message printed). */
+int ctl_parse_view_opts(int argc, char **argv, const char *cmd, const char *usage,
+			struct ctl_view_opts *o);
+
+/* The tier a view reads: o->tier, or with PRED_TIER_AUTO the finest whose
+ * retention covers the window back from now. -1 after a message when the
+ * store has fewer tiers. */
+int ctl_view_tier(struct pred_store *st, const char *cmd, const struct ctl_view_opts *o,
+		  int64_t now);
 
 /* "90", "90s", "15m", "2h", "3d", "1w", "1y" -> seconds; -EINVAL otherwise. */
 int ctl_parse_duration(const char *s, int64_t *ret);
