@@ -24,32 +24,38 @@ int pred_hot_pick_tier(const struct pred_store_tiers *t, int64_t bucket_s, int64
 	return best;
 }
 
-int64_t pred_hot_record_end(struct pred_store *st, int tier, int64_t from, int64_t now)
+int64_t pred_hot_record_end(struct pred_store *st, int tier, int64_t now)
 {
-	struct pred_host_bucket *hb = NULL;
-	size_t hn = 0;
 	int64_t end = 0;
-	if (pred_store_host_series(st, tier, from, INT64_MAX, &hb, &hn) == 0)
-		for (size_t i = 0; i < hn; i++)
-			if (hb[i].start + (int64_t)hb[i].width > end)
-				end = hb[i].start + (int64_t)hb[i].width;
-	pred_host_buckets_free(hb, hn);
-	return end ? (end < now ? end : now) : now;
+	if (pred_store_record_end(st, tier, &end) || end <= 0 || end > now)
+		return now;
+	return end;
 }
 
-/* Reads per forecast bucket of one file, [first bucket seen, end_idx). */
-static int reads_series(struct pred_store *st, const uint8_t id[PRED_ID_LEN], int tier,
-			int64_t from, int64_t end_idx, int64_t bucket_s, double **ret,
-			size_t *ret_n)
+double pred_demand_of(enum pred_top_order by, const struct pred_file_counters *c)
+{
+	switch (by) {
+	case PRED_TOP_READS: return (double)c->reads;
+	case PRED_TOP_READ_BYTES: return (double)c->read_bytes;
+	case PRED_TOP_OPENS: return (double)c->opens;
+	case PRED_TOP_EVENTS: break;
+	}
+	return (double)(c->opens + c->reads + c->writes + c->meta_ops);
+}
+
+int pred_hot_series(struct pred_store *st, const uint8_t id[PRED_ID_LEN], int tier, int64_t from,
+		    int64_t end_idx, int64_t bucket_s, enum pred_top_order by, double **ret,
+		    size_t *ret_n, int64_t *ret_first)
 {
 	struct pred_file_bucket *b = NULL;
 	size_t n = 0;
-	int rc = pred_store_file_series(st, id, tier, from, end_idx * bucket_s, &b, &n);
 	*ret = NULL;
 	*ret_n = 0;
+	*ret_first = end_idx;
+	int rc = pred_store_file_series(st, id, tier, from, end_idx * bucket_s, &b, &n);
 	if (rc || n == 0) {
 		pred_file_buckets_free(b, n);
-		return rc ? -EIO : 0;
+		return rc;
 	}
 	int64_t first = b[0].start / bucket_s;
 	size_t len = end_idx > first ? (size_t)(end_idx - first) : 0;
@@ -59,11 +65,12 @@ static int reads_series(struct pred_store *st, const uint8_t id[PRED_ID_LEN], in
 	for (size_t i = 0; y && i < n; i++) {
 		int64_t k = b[i].start / bucket_s - first;
 		if (k >= 0 && (size_t)k < len)
-			y[k] += (double)b[i].c.reads;
+			y[k] += pred_demand_of(by, &b[i].c);
 	}
 	pred_file_buckets_free(b, n);
 	*ret = y;
 	*ret_n = y ? len : 0;
+	*ret_first = first;
 	return rc;
 }
 
@@ -79,7 +86,7 @@ int pred_hot_files(struct pred_store *st, const struct pred_hot_req *r, struct p
 	if (tier < 0)
 		return -EINVAL;
 	int64_t from = r->now - r->history_s;
-	int64_t end_idx = pred_hot_record_end(st, tier, from, r->now) / r->bucket_s;
+	int64_t end_idx = pred_hot_record_end(st, tier, r->now) / r->bucket_s;
 	struct pred_top_entry *top = NULL;
 	size_t ntop = 0;
 	if (pred_store_top(st, tier, from, INT64_MAX, r->top_n, PRED_TOP_READS, &top, &ntop))
@@ -94,7 +101,9 @@ int pred_hot_files(struct pred_store *st, const struct pred_hot_req *r, struct p
 	for (size_t i = 0; rc == 0 && i < ntop; i++) {
 		double *y;
 		size_t n;
-		rc = reads_series(st, top[i].id, tier, from, end_idx, r->bucket_s, &y, &n);
+		int64_t first;
+		rc = pred_hot_series(st, top[i].id, tier, from, end_idx, r->bucket_s, PRED_TOP_READS,
+				     &y, &n, &first);
 		if (rc == 0 && n >= 2 && top[i].path &&
 		    pred_model_from_history(&models[i], r->season, r->horizon, y, n, calib) == 0) {
 			caps[i] = r->capacity >= 0 ? r->capacity

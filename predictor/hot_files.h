@@ -38,9 +38,21 @@ struct pred_hot_file {
 /* The finest tier whose buckets divide bucket_s and whose retention covers
  * history_s (else the coarsest that divides it); -1 when none divides. */
 int pred_hot_pick_tier(const struct pred_store_tiers *t, int64_t bucket_s, int64_t history_s);
-/* End of the store's record in a tier: the end of its last host bucket
- * (written every bucket, busy or not), or now when there is none. */
-int64_t pred_hot_record_end(struct pred_store *st, int tier, int64_t from, int64_t now);
+/* End of the store's record in a tier (pred_store_record_end), at most
+ * now; now when there is none. */
+int64_t pred_hot_record_end(struct pred_store *st, int tier, int64_t now);
+
+/* One kind of demand in a bucket's counters (PRED_TOP_EVENTS: opens +
+ * reads + writes + metadata operations). */
+double pred_demand_of(enum pred_top_order by, const struct pred_file_counters *c);
+
+/* One file's demand per forecast bucket of bucket_s seconds, from its first
+ * bucket recorded since `from` up to end_idx (exclusive, a forecast-bucket
+ * index): *ret malloc'ed (NULL, *ret_n 0 when nothing is recorded),
+ * *ret_first the forecast-bucket index of (*ret)[0]. 0 or -errno. */
+int pred_hot_series(struct pred_store *st, const uint8_t id[PRED_ID_LEN], int tier, int64_t from,
+		    int64_t end_idx, int64_t bucket_s, enum pred_top_order by, double **ret,
+		    size_t *ret_n, int64_t *ret_first);
 
 /* The hot files (p_exceed >= threshold), *ret malloc'ed (free with
  * pred_hot_files_free). 0 or -errno (-EINVAL: bad request). */

@@ -1125,6 +1125,24 @@ void pred_host_buckets_free(struct pred_host_bucket *b, size_t n)
 	free(b);
 }
 
+int pred_store_record_end(struct pred_store *st, int tier, int64_t *ret)
+{
+	*ret = 0;
+	pthread_mutex_lock(&st->lock);
+	sqlite3_stmt *s = NULL;
+	int rc = prepare(st, "SELECT max(start + width) FROM host_buckets WHERE tier = ?1", &s);
+	if (!rc) {
+		sqlite3_bind_int(s, 1, tier);
+		if (sqlite3_step(s) == SQLITE_ROW)
+			*ret = sqlite3_column_int64(s, 0); /* NULL (no rows) reads as 0 */
+		else
+			rc = db_err(st, "read the end of the record");
+		sqlite3_finalize(s);
+	}
+	pthread_mutex_unlock(&st->lock);
+	return rc;
+}
+
 int pred_store_file_count(struct pred_store *st, uint64_t *ret)
 {
 	pthread_mutex_lock(&st->lock);

@@ -175,33 +175,15 @@ static int parse_opts(int argc, char **argv, struct fc_opts *o, const char **sta
 	return 0;
 }
 
-/* Sums the file's recorded buckets into forecast buckets [first, end_idx). */
+/* The file's demand per forecast bucket [first, end_idx), and its last
+ * recorded path when it has none yet (one-file view). */
 static int load_series(struct pred_store *st, int tier, const struct fc_opts *o, int64_t from,
 		       int64_t end_idx, struct fc_file *f)
 {
-	struct pred_file_bucket *b = NULL;
-	size_t n = 0;
-	int rc = pred_store_file_series(st, f->id, tier, from, end_idx * o->bucket, &b, &n);
-	if (rc)
-		return rc;
-	f->n = 0;
-	if (n) {
-		f->first = b[0].start / o->bucket;
-		if (end_idx > f->first) {
-			f->n = (size_t)(end_idx - f->first);
-			f->y = calloc(f->n, sizeof(*f->y));
-			if (!f->y)
-				rc = -ENOMEM;
-		}
-		if (!f->path && b[n - 1].path && !(f->path = strdup(b[n - 1].path)))
-			rc = -ENOMEM;
-	}
-	for (size_t i = 0; !rc && f->y && i < n; i++) {
-		int64_t k = b[i].start / o->bucket - f->first;
-		if (k >= 0 && (size_t)k < f->n)
-			f->y[k] += ctl_demand_of(o->by, &b[i].c);
-	}
-	pred_file_buckets_free(b, n);
+	int rc = pred_hot_series(st, f->id, tier, from, end_idx, o->bucket, o->by, &f->y, &f->n,
+				 &f->first);
+	if (rc == 0 && !f->path && pred_store_file_path(st, f->id, &f->path) == -ENOMEM)
+		rc = -ENOMEM;
 	return rc;
 }
 
@@ -338,7 +320,7 @@ int ctl_forecast_main(int argc, char **argv)
 		goto out;
 	}
 	int64_t now = time(NULL), from = now - o.history;
-	int64_t end_idx = pred_hot_record_end(st, tier, from, now) / o.bucket;
+	int64_t end_idx = pred_hot_record_end(st, tier, now) / o.bucket;
 
 	if (one) {
 		files = calloc(1, sizeof(*files));

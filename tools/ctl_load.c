@@ -100,15 +100,11 @@ int ctl_load_main(int argc, char **argv)
 	const char *state = o.state;
 	int64_t window = o.window;
 	bool json = o.json;
-	const char *path = optind < argc ? argv[optind++] : NULL;
-	if (optind < argc || (state && path)) {
-		fputs(usage, stderr);
-		return 2;
-	}
 	struct pred_location loc;
 	struct pred_store *st = NULL;
-	if (ctl_store_open(state, path, &loc, &st))
-		return 1;
+	prc = ctl_store_open_view(argc, argv, usage, state, &loc, &st);
+	if (prc >= 0)
+		return prc;
 	int rc = 1;
 	int64_t now = time(NULL);
 	int tier = ctl_view_tier(st, "shadowctl load", &o, now);

@@ -36,6 +36,17 @@ int ctl_store_open(const char *state, const char *path, struct pred_location *lo
 	return 0;
 }
 
+int ctl_store_open_view(int argc, char **argv, const char *usage, const char *state,
+			struct pred_location *loc, struct pred_store **ret)
+{
+	const char *path = optind < argc ? argv[optind++] : NULL;
+	if (optind < argc || (state && path)) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	return ctl_store_open(state, path, loc, ret) ? 1 : -1;
+}
+
 int ctl_store_open_for_path(const char *state, const char *path, struct pred_location *loc,
 			    struct pred_store **ret)
 {
@@ -78,17 +89,6 @@ int ctl_parse_demand(const char *s, enum pred_top_order *ret)
 			return 0;
 		}
 	return -EINVAL;
-}
-
-double ctl_demand_of(enum pred_top_order by, const struct pred_file_counters *c)
-{
-	switch (by) {
-	case PRED_TOP_READS: return (double)c->reads;
-	case PRED_TOP_READ_BYTES: return (double)c->read_bytes;
-	case PRED_TOP_OPENS: return (double)c->opens;
-	case PRED_TOP_EVENTS: break;
-	}
-	return (double)(c->opens + c->reads + c->writes + c->meta_ops);
 }
 
 int ctl_parse_duration(const char *s, int64_t *ret)

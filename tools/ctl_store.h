@@ -17,6 +17,13 @@
 int ctl_store_open(const char *state, const char *path, struct pred_location *loc,
 		   struct pred_store **ret);
 
+/* For the mount-wide views (top, load): the optional MOUNTPOINT operand at
+ * argv[optind] (excluded by --state, given as state), then the store.
+ * -1 when opened, else the exit status (2 usage, 1 failure; message
+ * printed). */
+int ctl_store_open_view(int argc, char **argv, const char *usage, const char *state,
+			struct pred_location *loc, struct pred_store **ret);
+
 /* For the subcommands about one file (stats, forecast): opens the store of
  * the mount that holds PATH, or with state (a state directory or a
  * mountpoint) that store, PATH then being under that mount or relative to
@@ -33,8 +40,6 @@ int ctl_store_file_id(const struct pred_location *loc, struct pred_store *st,
 
 /* "reads", "bytes", "opens", "events" -> the demand measure; -EINVAL. */
 int ctl_parse_demand(const char *s, enum pred_top_order *ret);
-/* Its value in one bucket's (or one window's) counters. */
-double ctl_demand_of(enum pred_top_order by, const struct pred_file_counters *c);
 
 /* Option values shared by the store subcommands: --window DUR and
  * --tier N (0..PRED_STORE_MAX_TIERS-1). 0, or 2 (the usage-error status)

@@ -103,17 +103,11 @@ int ctl_top_main(int argc, char **argv)
 		default: fputs(usage, stderr); return 2;
 		}
 	}
-	const char *path = NULL;
-	if (optind < argc)
-		path = argv[optind++];
-	if (optind < argc || (state && path)) {
-		fputs(usage, stderr);
-		return 2;
-	}
 	struct pred_location loc;
 	struct pred_store *st = NULL;
-	if (ctl_store_open(state, path, &loc, &st))
-		return 1;
+	int prc = ctl_store_open_view(argc, argv, usage, state, &loc, &st);
+	if (prc >= 0)
+		return prc;
 	int64_t now = time(NULL);
 	int tier = pred_store_pick_tier(st, now - window, now);
 	struct pred_top_entry *e = NULL;
