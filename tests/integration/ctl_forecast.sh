@@ -17,8 +17,9 @@ head -c 4096 /dev/urandom > "$backing/A"
 head -c 4096 /dev/urandom > "$backing/B"
 
 it_mount "$shadowfs" "$backing" "$mnt" "state=$state,bucket=1,cache=never"
-load() {
-  while :; do
+stop=$(it_tmpdir ctl)/stop
+load() { # until $stop exists (a kill could leave a cat holding the mount busy)
+  while [ ! -e "$stop" ]; do
     for _ in $(seq 20); do cat "$mnt/A" >/dev/null || exit 1; done
     cat "$mnt/B" >/dev/null || exit 1
     sleep 0.5
@@ -79,7 +80,7 @@ grep -q '"disks": \[{"device": ' <<<"$lj" || it_fail "load: no disk"
 "$ctl" load "$mnt" | grep -q '^BUCKET (UTC)' || it_fail "load: no table"
 "$ctl" load "$mnt" --tier x >/dev/null 2>&1; [ $? = 2 ] || it_fail "load: bad --tier accepted"
 
-kill $loader; wait $loader 2>/dev/null
+touch "$stop"; wait $loader 2>/dev/null
 it_umount "$mnt"
 # A stopped mount: the store alone.
 "$ctl" forecast --state "$state" --bucket 1s --history 1h --json | grep -q '"path": "A"' ||
