@@ -34,6 +34,7 @@
 #include "predictor/path_pool.h"
 #include "predictor/self_tuning.h"
 #include "tools/eval_trace.h"
+#include "tools/sim_replay.h"
 
 struct opts {
 	const char *path;
@@ -48,6 +49,11 @@ struct opts {
 	int exceed_model; /* 1: alarms on the model's probability alone */
 	int exceed_joint; /* joint path probability (path_pool.h): 1 mount-wide pool, 2 per file */
 	int pr_table;
+	/* --simulate: the control loop replayed on simulated hosts */
+	int simulate;
+	struct sim_host sim_hosts[16];
+	size_t sim_nhosts;
+	long sim_idle, sim_lag;
 };
 
 /* --exceed joint: one pool of every file's recent error paths; joint-file:
@@ -91,13 +97,18 @@ static void usage(FILE *out)
 		     "         [--steps N] [--horizon 6] [--window 6] [--threshold 0.8]\n"
 		     "         [--min-steps K] [--keep-partial] [--row-time SPAN] [--refit N]\n"
 		     "         [--exceed model|classifier|joint|joint-file] [--pr-table]\n"
-		     "         [--verbose]\n"
+		     "         [--simulate HOSTS] [--sim-idle B] [--sim-lag B] [--verbose]\n"
 		     "--exceed: P(max over W > C) from the model's distribution (default),\n"
 		     "  the online classifier (predictor/exceedance.h), or the joint law\n"
 		     "  of past error paths (predictor/path_pool.h): every file's (joint)\n"
 		     "  or the file's own (joint-file).\n"
 		     "--pr-table: precision / anticipation over thresholds.\n"
 		     "--refit N: re-select each file's parameters every N test steps.\n"
+		     "--simulate COST[:SLOTS],...: replays every policy's alarms through\n"
+		     "  the control loop on simulated hosts (tools/sim_replay.h) and scores\n"
+		     "  overloaded buckets, excess reads, onsets covered, copies and cost;\n"
+		     "  --sim-idle: buckets a copy outlives its last alarm (1),\n"
+		     "  --sim-lag: buckets from decision to serving copy (0).\n"
 		     "--season 1 means non-seasonal (MASE scaled by the lag-1 difference).\n"
 		     "--row-time SPAN: timestamps replaced by row order over SPAN seconds.\n"
 		     "Runs the rolling-origin protocol of the shared traces README for the\n"
@@ -132,6 +143,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	    {"verbose", no_argument, 0, 'v'},
 	    {"exceed", required_argument, 0, 'E'},
 	    {"pr-table", no_argument, 0, 'P'},
+	    {"simulate", required_argument, 0, 'S'},
+	    {"sim-idle", required_argument, 0, 'I'},
+	    {"sim-lag", required_argument, 0, 'L'},
 	    {"help", no_argument, 0, 'h'},
 	    {0, 0, 0, 0},
 	};
@@ -143,6 +157,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	o->steps = -1;
 	o->train = -1;
 	o->bucket = -1;
+	o->sim_idle = 1;
 	long season = -1, v;
 	int c, li = -1;
 	while ((c = getopt_long(argc, argv, "h", lo, &li)) != -1) {
@@ -213,6 +228,23 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'P':
 			o->pr_table = 1;
+			break;
+		case 'S': {
+			int nh = sim_parse_hosts(optarg, o->sim_hosts,
+						 sizeof(o->sim_hosts) / sizeof(o->sim_hosts[0]));
+			if (nh < 0)
+				goto bad;
+			o->sim_nhosts = (size_t)nh;
+			o->simulate = 1;
+			break;
+		}
+		case 'I':
+			if (parse_long(optarg, 1, 1L << 30, &o->sim_idle))
+				goto bad;
+			break;
+		case 'L':
+			if (parse_long(optarg, 0, 1L << 30, &o->sim_lag))
+				goto bad;
 			break;
 		case 'h':
 			usage(stdout);
@@ -361,6 +393,91 @@ static void exceed_prob(const struct opts *o, const struct pred_exc *exc,
 	}
 	pred_exc_features(&ob->exf, &ob->model, fc, ob->cap, (unsigned)W, ret_x);
 	*ret_pd = *ret_pi = pred_exc_prob(exc, ret_x);
+}
+
+/* --simulate: each policy's alarms replayed through the control loop on
+ * the simulated hosts (sim_replay.h), buckets train .. n-W (where every
+ * policy has an alarm), plus "none" (never shadows) and "oracle" (alarms
+ * at the protocol's truth: a perfect forecast, the bound). Prints the
+ * table and the `sim:` line. */
+static int simulate(const struct opts *o, struct obj *objs, size_t nobj, long train, long n,
+		    long W)
+{
+	enum { P_NONE = NALARMS, P_BOTH, P_ORACLE, NPOL };
+	static const int shown[] = {P_NONE,   A_REACTIVE, A_SNAIVE, A_PRED,
+				    A_TUNED, P_BOTH,	  P_ORACLE};
+	struct sim_file *f = calloc(nobj, sizeof(*f));
+	unsigned char *zero = calloc((size_t)n, 1);
+	unsigned char *both = calloc(nobj * (size_t)n, 1);
+	struct sim_score sc[NPOL];
+	memset(sc, 0, sizeof(sc));
+	struct sim_params sp = {
+	    .idle = (unsigned)o->sim_idle,
+	    .lag = (unsigned)o->sim_lag,
+	    .window = (unsigned)W,
+	    .hosts = o->sim_hosts,
+	    .nhosts = o->sim_nhosts,
+	};
+	int rc = f && zero && both ? 0 : -ENOMEM;
+	for (size_t i = 0; !rc && i < nobj; i++)
+		for (long t = 0; t < n; t++)
+			both[i * (size_t)n + (size_t)t] =
+			    objs[i].alarm[A_PRED][t] | objs[i].alarm[A_REACTIVE][t];
+	for (size_t k = 0; !rc && k < sizeof(shown) / sizeof(shown[0]); k++) {
+		int pol = shown[k];
+		for (size_t i = 0; i < nobj; i++)
+			f[i] = (struct sim_file){
+			    .y = objs[i].y,
+			    .cap = objs[i].cap,
+			    .alarm = pol == P_NONE     ? zero
+				     : pol == P_ORACLE ? objs[i].truth
+				     : pol == P_BOTH   ? both + i * (size_t)n
+						       : objs[i].alarm[pol],
+			};
+		rc = sim_replay(&sp, f, nobj, train, n - W + 1, &sc[pol]);
+	}
+	if (rc) {
+		free(f);
+		free(zero);
+		free(both);
+		return rc;
+	}
+	printf("\nsimulation: the control loop on %zu simulated host%s, idle %ld, lag %ld "
+	       "bucket(s), one copy per file (capacity C per copy)\n",
+	       o->sim_nhosts, o->sim_nhosts == 1 ? "" : "s", o->sim_idle, o->sim_lag);
+	printf("%-22s %10s %9s %8s %8s %7s %8s %9s %8s\n", "policy", "overloaded", "reads_ov%",
+	       "excess%", "covered", "copies", "copy_bk", "cost", "unplaced");
+	for (size_t k = 0; k < sizeof(shown) / sizeof(shown[0]); k++) {
+		int pol = shown[k];
+		const struct sim_score *s = &sc[pol];
+		printf("%-22s %10ld %9.2f %8.2f %8.2f %7ld %8ld %9.1f %8ld\n",
+		       pol == P_NONE	 ? "none"
+		       : pol == P_BOTH	 ? "predictor or reactive"
+		       : pol == P_ORACLE ? "oracle (hindsight)"
+					 : alarm_names[pol],
+		       s->overloaded, s->reads > 0 ? 100.0 * s->reads_overloaded / s->reads : 0.0,
+		       s->reads > 0 ? 100.0 * s->excess / s->reads : 0.0,
+		       s->onsets ? (double)s->covered / s->onsets : 0.0, s->copies, s->copy_buckets,
+		       s->cost, s->unplaced);
+	}
+	printf("(overloaded: file-buckets with demand > serving copies x C; reads_ov%%: reads in "
+	       "them; excess%%: reads beyond capacity; covered: onsets with a copy already "
+	       "serving; copy_bk: file-buckets holding a copy)\n");
+	const struct sim_score *none = &sc[P_NONE];
+	double base = none->excess > 0 ? none->excess : 1.0;
+	printf("sim: excess_none=%.0f excess_avoided_reactive=%.3f excess_avoided_snaive=%.3f "
+	       "excess_avoided_predictor=%.3f excess_avoided_both=%.3f excess_avoided_oracle=%.3f "
+	       "covered_predictor=%.2f "
+	       "copy_buckets_predictor=%ld copy_buckets_oracle=%ld\n",
+	       none->excess, 1.0 - sc[A_REACTIVE].excess / base, 1.0 - sc[A_SNAIVE].excess / base,
+	       1.0 - sc[A_PRED].excess / base, 1.0 - sc[P_BOTH].excess / base,
+	       1.0 - sc[P_ORACLE].excess / base,
+	       sc[A_PRED].onsets ? (double)sc[A_PRED].covered / sc[A_PRED].onsets : 0.0,
+	       sc[A_PRED].copy_buckets, sc[P_ORACLE].copy_buckets);
+	free(f);
+	free(zero);
+	free(both);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -710,6 +827,8 @@ int main(int argc, char **argv)
 		       "%.0f, best fixed in hindsight (%.2f) -> %.0f\n",
 		       o.threshold, u_fixed, u_tuned, best_th, best_u);
 	}
+	if (o.simulate && simulate(&o, objs, nobj, train, n, W))
+		goto cleanup;
 	struct hot *hp = &hs[A_PRED];
 	printf("\ntimings: fit %.3f s, evaluation %.3f s (wall); process CPU %.2f s\n",
 	       t_fit - t_start, t_end - t_fit, (double)clock() / CLOCKS_PER_SEC);

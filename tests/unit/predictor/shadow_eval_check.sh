@@ -38,6 +38,32 @@ for j in joint joint-file; do
 	[[ ${l%% precision=*} == "${last%% precision=*}" ]] ||
 		{ echo "$j changed the forecasts"; exit 1; }
 done
+# The simulator (--simulate): the control loop replayed on simulated hosts.
+# The `sim:` line comes before the eval line; the forecasts are not
+# changed by it; the oracle (alarms at the truth, lag 0) leaves the least
+# excess; every avoided fraction is in [0, 1]; bad host lists are refused.
+"$EVAL" "$DATA" --bucket 1800 --season 48 --train 192 --steps 300 \
+	--min-steps 300 --simulate 1,2:3 --sim-idle 2 >"$tmp/sim"
+[[ $(tail -n 1 "$tmp/sim") == "${last% seconds=*}"* ]] || { echo "sim changed the eval"; exit 1; }
+simline=$(grep "^sim: " "$tmp/sim")
+echo "$simline"
+fr='([0-9]+\.[0-9]+)'
+sre="^sim: excess_none=[0-9]+ excess_avoided_reactive=(-?$fr) excess_avoided_snaive=(-?$fr) excess_avoided_predictor=(-?$fr) excess_avoided_both=(-?$fr) excess_avoided_oracle=$fr covered_predictor=$fr copy_buckets_predictor=[0-9]+ copy_buckets_oracle=[0-9]+$"
+[[ $simline =~ $sre ]] || { echo "bad sim line format"; exit 1; }
+awk -v r="${BASH_REMATCH[1]}" -v s="${BASH_REMATCH[3]}" -v p="${BASH_REMATCH[5]}" \
+	-v b="${BASH_REMATCH[7]}" -v o="${BASH_REMATCH[9]}" 'BEGIN {
+	ok = o <= 1 && o > 0 && r >= 0 && s >= 0 && p >= 0 && b >= 0 &&
+	     r <= o && s <= o && p <= o && b <= o && b >= p
+	exit ok ? 0 : 1 }' || { echo "implausible sim values"; exit 1; }
+grep -q '^oracle (hindsight) ' "$tmp/sim" || { echo "no oracle row"; exit 1; }
+for bad in "" x 1: -1 "1,,2"; do
+	if "$EVAL" "$DATA" --bucket 1800 --season 48 --train 192 --simulate "$bad" \
+		2>"$tmp/err"; then
+		echo "bad --simulate '$bad' accepted"; exit 1
+	fi
+	grep -q "bad value '$bad' for --simulate" "$tmp/err" || { echo "no message for '$bad'"; exit 1; }
+done
+
 if "$EVAL" "$DATA" --bucket 1800 --season 48 --train 192 --exceed bogus \
 	2>"$tmp/err"; then
 	echo "bad --exceed accepted"; exit 1
