@@ -53,7 +53,7 @@ struct opts {
 	int simulate;
 	struct sim_host sim_hosts[16];
 	size_t sim_nhosts;
-	long sim_idle, sim_lag;
+	long sim_idle, sim_lag, sim_copies;
 };
 
 /* --exceed joint: one pool of every file's recent error paths; joint-file:
@@ -97,7 +97,8 @@ static void usage(FILE *out)
 		     "         [--steps N] [--horizon 6] [--window 6] [--threshold 0.8]\n"
 		     "         [--min-steps K] [--keep-partial] [--row-time SPAN] [--refit N]\n"
 		     "         [--exceed model|classifier|joint|joint-file] [--pr-table]\n"
-		     "         [--simulate HOSTS] [--sim-idle B] [--sim-lag B] [--verbose]\n"
+		     "         [--simulate HOSTS] [--sim-idle B] [--sim-lag B] [--sim-copies K]\n"
+		     "         [--verbose]\n"
 		     "--exceed: P(max over W > C) from the model's distribution (default),\n"
 		     "  the online classifier (predictor/exceedance.h), or the joint law\n"
 		     "  of past error paths (predictor/path_pool.h): every file's (joint)\n"
@@ -108,7 +109,8 @@ static void usage(FILE *out)
 		     "  the control loop on simulated hosts (tools/sim_replay.h) and scores\n"
 		     "  overloaded buckets, excess reads, onsets covered, copies and cost;\n"
 		     "  --sim-idle: buckets a copy outlives its last alarm (1),\n"
-		     "  --sim-lag: buckets from decision to serving copy (0).\n"
+		     "  --sim-lag: buckets from decision to serving copy (0),\n"
+		     "  --sim-copies: copies placed per shadowed file (1).\n"
 		     "--season 1 means non-seasonal (MASE scaled by the lag-1 difference).\n"
 		     "--row-time SPAN: timestamps replaced by row order over SPAN seconds.\n"
 		     "Runs the rolling-origin protocol of the shared traces README for the\n"
@@ -146,6 +148,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	    {"simulate", required_argument, 0, 'S'},
 	    {"sim-idle", required_argument, 0, 'I'},
 	    {"sim-lag", required_argument, 0, 'L'},
+	    {"sim-copies", required_argument, 0, 'C'},
 	    {"help", no_argument, 0, 'h'},
 	    {0, 0, 0, 0},
 	};
@@ -158,6 +161,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	o->train = -1;
 	o->bucket = -1;
 	o->sim_idle = 1;
+	o->sim_copies = 1;
 	long season = -1, v;
 	int c, li = -1;
 	while ((c = getopt_long(argc, argv, "h", lo, &li)) != -1) {
@@ -244,6 +248,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'L':
 			if (parse_long(optarg, 0, 1L << 30, &o->sim_lag))
+				goto bad;
+			break;
+		case 'C':
+			if (parse_long(optarg, 1, 1000, &o->sim_copies))
 				goto bad;
 			break;
 		case 'h':
@@ -415,6 +423,7 @@ static int simulate(const struct opts *o, struct obj *objs, size_t nobj, long tr
 	    .idle = (unsigned)o->sim_idle,
 	    .lag = (unsigned)o->sim_lag,
 	    .window = (unsigned)W,
+	    .copies = (unsigned)o->sim_copies,
 	    .hosts = o->sim_hosts,
 	    .nhosts = o->sim_nhosts,
 	};
@@ -443,8 +452,9 @@ static int simulate(const struct opts *o, struct obj *objs, size_t nobj, long tr
 		return rc;
 	}
 	printf("\nsimulation: the control loop on %zu simulated host%s, idle %ld, lag %ld "
-	       "bucket(s), one copy per file (capacity C per copy)\n",
-	       o->sim_nhosts, o->sim_nhosts == 1 ? "" : "s", o->sim_idle, o->sim_lag);
+	       "bucket(s), %ld cop%s per shadowed file (capacity C per copy)\n",
+	       o->sim_nhosts, o->sim_nhosts == 1 ? "" : "s", o->sim_idle, o->sim_lag,
+	       o->sim_copies, o->sim_copies == 1 ? "y" : "ies");
 	printf("%-22s %10s %9s %8s %8s %7s %8s %9s %8s\n", "policy", "overloaded", "reads_ov%",
 	       "excess%", "covered", "copies", "copy_bk", "cost", "unplaced");
 	for (size_t k = 0; k < sizeof(shown) / sizeof(shown[0]); k++) {

@@ -52,20 +52,21 @@ static void control_step(const struct sim_params *p, const struct sim_file *f,
 	uint64_t now_ms = ((uint64_t)t + 1) * BUCKET_MS;
 	switch (daemon_control_decide(&cp, &cf, now_ms, &s->wanted_ms)) {
 	case DAEMON_CONTROL_COPY: {
-		int h = daemon_control_pick_host(hosts, p->nhosts, 1, NULL);
+		uint64_t group = p->copies ? p->copies : 1;
+		int h = daemon_control_pick_host(hosts, p->nhosts, group, NULL);
 		if (h < 0) {
 			sc->unplaced++;
 			break;
 		}
-		hosts[h].used_bytes++;
+		hosts[h].used_bytes += group;
 		s->host = h;
 		s->ready = t + (long)p->lag;
 		s->state = ON_ITS_WAY;
-		sc->copies++;
+		sc->copies += (long)group;
 		break;
 	}
 	case DAEMON_CONTROL_DEMOTE:
-		hosts[s->host].used_bytes--;
+		hosts[s->host].used_bytes -= p->copies ? p->copies : 1;
 		s->state = NO_COPY;
 		break;
 	case DAEMON_CONTROL_NONE:
@@ -100,7 +101,7 @@ int sim_replay(const struct sim_params *p, const struct sim_file *files, size_t 
 			struct file_state *s = &st[i];
 			control_step(p, f, s, hosts, t, sc);
 			double y = f->y[t] > 0 && isfinite(f->y[t]) ? f->y[t] : 0.0;
-			double k = s->state == SERVING ? 2.0 : 1.0;
+			double k = s->state == SERVING ? 1.0 + (p->copies ? p->copies : 1) : 1.0;
 			sc->buckets++;
 			sc->reads += y;
 			if (y > k * f->cap) {
@@ -113,8 +114,9 @@ int sim_replay(const struct sim_params *p, const struct sim_file *files, size_t 
 				sc->covered += s->state == SERVING;
 			}
 			if (s->state != NO_COPY) {
-				sc->copy_buckets++;
-				sc->cost += p->hosts[s->host].cost;
+				unsigned group = p->copies ? p->copies : 1;
+				sc->copy_buckets += group;
+				sc->cost += p->hosts[s->host].cost * group;
 			}
 		}
 	}

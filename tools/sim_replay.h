@@ -23,7 +23,9 @@
  *     window previous buckets above C (the evaluation protocol's onset); it
  *     is COVERED when a copy already serves at tau (decided before y[tau]
  *     was seen: anticipated).
- * One copy per file at a time, as the control loop places today. */
+ * `copies` copies per file are placed together, on one host, as a group (1:
+ * what the control loop places today; more measures what a replica count
+ * would buy). */
 #ifndef SHADOWFS_TOOLS_SIM_REPLAY_H
 #define SHADOWFS_TOOLS_SIM_REPLAY_H
 
@@ -38,6 +40,7 @@ struct sim_params {
 	unsigned idle;	 /* buckets unwanted before a demotion (>= 1) */
 	unsigned lag;	 /* buckets from the decision to a serving copy */
 	unsigned window; /* onset definition: quiet buckets before an onset */
+	unsigned copies; /* copies per shadowed file (0 counts as 1) */
 	const struct sim_host *hosts;
 	size_t nhosts;
 };

@@ -134,6 +134,41 @@ static void test_slots_and_cost(void **state)
 	assert_true(s.cost == (1.0 + 5.0) * N);
 }
 
+/* Capacity 1 and demand 3: one copy (k = 2) still leaves 1 read of excess
+ * per hot bucket; a group of two copies (k = 3) leaves none, at twice the
+ * copies and copy-buckets. */
+static void test_copy_groups(void **state)
+{
+	(void)state;
+	double y[N];
+	unsigned char alarm[N] = {0};
+	step_demand(y);
+	for (int t = 8; t <= 14; t++)
+		alarm[t] = 1;
+	struct sim_file f = {.y = y, .alarm = alarm, .cap = 1.0};
+	struct sim_params p = params(1, 0);
+	struct sim_score s;
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(sim_replay(&p, &f, 1, 0, N, &s), 0);
+	assert_int_equal(s.overloaded, 5);
+	assert_true(s.excess == 5.0);
+	assert_int_equal(s.copies, 1);
+	p.copies = 2;
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(sim_replay(&p, &f, 1, 0, N, &s), 0);
+	assert_int_equal(s.overloaded, 0);
+	assert_true(s.excess == 0.0);
+	assert_int_equal(s.copies, 2);
+	assert_int_equal(s.copy_buckets, 14);
+	/* A host with one slot cannot take a group of two. */
+	const struct sim_host small[] = {{.cost = 1.0, .slots = 1}};
+	p.hosts = small;
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(sim_replay(&p, &f, 1, 0, N, &s), 0);
+	assert_int_equal(s.copies, 0);
+	assert_int_equal(s.unplaced, 7);
+}
+
 static void test_bad_parameters(void **state)
 {
 	(void)state;
@@ -178,6 +213,7 @@ int main(void)
 	    cmocka_unit_test(test_anticipation_covers_onset),
 	    cmocka_unit_test(test_lag_delays_the_copy),
 	    cmocka_unit_test(test_slots_and_cost),
+	    cmocka_unit_test(test_copy_groups),
 	    cmocka_unit_test(test_bad_parameters),
 	    cmocka_unit_test(test_parse_hosts),
 	};
