@@ -5,20 +5,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "predictor/store_locate.h"
 #include "tools/ctl.h"
 #include "tools/ctl_store.h"
 
-/* Splits one status line in place; returns the field count. */
-static int split_fields(char *line, struct ctl_field *f)
+int ctl_status_split(char *line, struct ctl_field *f)
 {
 	int n = 0;
 	char *p = line;
 	while (*p && n < CTL_STATUS_MAX_FIELDS) {
-		while (*p == ' ')
+		while (*p == ' ' || *p == '\n')
 			p++;
-		if (!*p || *p == '\n')
+		if (!*p)
 			break;
 		char *eq = strchr(p, '=');
 		if (!eq)
@@ -74,40 +74,72 @@ static void print_json_object(const struct ctl_field *f, int n)
 	printf("}");
 }
 
-int ctl_status_main(int argc, char **argv, const struct ctl_status_kind *k)
+int ctl_status_args(int argc, char **argv, const char *cmd, struct pred_location *loc, bool *json)
 {
 	const char *state = NULL, *path = NULL;
-	bool json = false;
-	struct pred_location loc;
+	*json = false;
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--json")) {
-			json = true;
+			*json = true;
 		} else if (!strcmp(argv[i], "--state") && i + 1 < argc) {
 			state = argv[++i];
 		} else if (argv[i][0] == '-' || path) {
-			fprintf(stderr, "usage: shadowctl %s [MNT|--state DIR] [--json]\n", k->cmd);
+			fprintf(stderr, "usage: shadowctl %s [MNT|--state DIR] [--json]\n", cmd);
 			return 2;
 		} else {
 			path = argv[i];
 		}
 	}
 	const char *where = state ? state : path ? path : ".";
-	if (pred_locate(where, &loc) != 0 && pred_locate_state_dir(where, &loc) != 0) {
+	struct stat st;
+	if ((pred_locate(where, loc) != 0 && pred_locate_state_dir(where, loc) != 0) ||
+	    stat(loc->state_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
 		fprintf(stderr,
 			"shadowctl %s: %s is neither a state directory nor under a known "
 			"shadowfs mount (try --state DIR)\n",
-			k->cmd, where);
+			cmd, where);
 		return 1;
 	}
-	char file[sizeof(loc.state_dir) + 32];
-	snprintf(file, sizeof(file), "%s/%s", loc.state_dir, k->file);
-	FILE *in = fopen(file, "r");
+	return -1;
+}
+
+FILE *ctl_status_open(const struct pred_location *loc, const char *name)
+{
+	char file[sizeof(loc->state_dir) + 64];
+	snprintf(file, sizeof(file), "%s/%s", loc->state_dir, name);
+	return fopen(file, "re");
+}
+
+int ctl_status_next(FILE *in, char *line, size_t len, struct ctl_field *f)
+{
+	while (fgets(line, (int)len, in)) {
+		int n = ctl_status_split(line, f);
+		if (n > 0)
+			return n;
+	}
+	return 0;
+}
+
+void ctl_status_print_json(const struct ctl_field *f, int n)
+{
+	print_json_object(f, n);
+}
+
+int ctl_status_main(int argc, char **argv, const struct ctl_status_kind *k)
+{
+	bool json;
+	struct pred_location loc;
+	int rc = ctl_status_args(argc, argv, k->cmd, &loc, &json);
+	if (rc >= 0)
+		return rc;
+	FILE *in = ctl_status_open(&loc, k->file);
 	if (!in) {
 		if (errno == ENOENT)
 			fprintf(stderr, "shadowctl %s: %s %s\n", k->cmd,
 				loc.mountpoint[0] ? loc.mountpoint : loc.state_dir, k->missing);
 		else
-			fprintf(stderr, "shadowctl %s: %s: %s\n", k->cmd, file, strerror(errno));
+			fprintf(stderr, "shadowctl %s: %s/%s: %s\n", k->cmd, loc.state_dir,
+				k->file, strerror(errno));
 		return 1;
 	}
 	char line[8192];
@@ -117,10 +149,8 @@ int ctl_status_main(int argc, char **argv, const struct ctl_status_kind *k)
 		printf("[");
 	else
 		k->header();
-	while (fgets(line, sizeof(line), in)) {
-		int n = split_fields(line, f);
-		if (n == 0)
-			continue;
+	int n;
+	while ((n = ctl_status_next(in, line, sizeof(line), f)) > 0) {
 		if (json) {
 			printf("%s", first ? "" : ",");
 			print_json_object(f, n);

@@ -8,6 +8,10 @@
 #define SHADOWFS_TOOLS_CTL_STATUS_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "predictor/store_locate.h"
 
 #define CTL_STATUS_MAX_FIELDS 32
 
@@ -22,6 +26,21 @@ struct ctl_status_kind {
 	void (*header)(void);
 	void (*row)(const struct ctl_field *f, int n);
 };
+
+/* The arguments every status view takes, [MNT|--state DIR] [--json]:
+ * finds the mount's state directory. -1 to go on, else the exit status
+ * (message printed). */
+int ctl_status_args(int argc, char **argv, const char *cmd, struct pred_location *loc, bool *json);
+/* Opens STATE/name for reading (NULL with errno set). */
+FILE *ctl_status_open(const struct pred_location *loc, const char *name);
+/* Splits KEY=VALUE fields separated by spaces or newlines, in place, into
+ * f (at most CTL_STATUS_MAX_FIELDS); returns the field count. */
+int ctl_status_split(char *line, struct ctl_field *f);
+/* The next non-empty line of a status file, split in place into f
+ * (CTL_STATUS_MAX_FIELDS); its field count, 0 at the end. */
+int ctl_status_next(FILE *in, char *line, size_t len, struct ctl_field *f);
+/* f as one JSON object (numbers unquoted). */
+void ctl_status_print_json(const struct ctl_field *f, int n);
 
 /* `shadowctl CMD [MNT|--state DIR] [--json]`. */
 int ctl_status_main(int argc, char **argv, const struct ctl_status_kind *k);

@@ -8,6 +8,7 @@
 static const struct ctl_command commands[] = {
 	{"version", ctl_version_main, "", "print the shadowctl version"},
 	{"ca", ctl_ca_main, "init DIR | issue DIR HOST [--ip A]", "cluster CA and host certificates"},
+	{"status", ctl_overview_main, "[MNT|--state DIR] [--json]", "one screen on a mount: running, recording, hosts, shadows"},
 	{"top", ctl_top_main, "[--state DIR|MNT] [--window DUR] [-n N] [--json]", "files with the most recorded demand"},
 	{"stats", ctl_stats_main, "PATH [--state DIR|MNT] [--window DUR] [--json]", "recorded buckets of one file"},
 	{"forecast", ctl_forecast_main, "[PATH|MNT] [--bucket DUR] [--json]", "forecast demand and P(overload) of the busiest files"},

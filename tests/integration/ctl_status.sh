@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# shadowctl status on a real mount with a local host: the text view and the
+# JSON view agree with the mount (running, its pid, recorded events, one
+# host up, a pinned file with one serving copy); after unmount it says the
+# mount is not running but still reads the state directory; bad operands
+# exit 1 or 2 with a message.
+# Usage: ctl_status.sh SHADOWFS SHADOWCTL
+. "$(dirname "$0")/lib.sh"
+SHADOWFS=$1 CTL=$2
+T=$(it_tmpdir ctl_status)
+backing=$(it_tmpdir backing) mnt=$(it_tmpdir mnt) state=$(it_tmpdir state)
+head -c 200000 /dev/urandom >"$backing/data"
+it_mount "$SHADOWFS" "$backing" "$mnt" \
+  "cache=never,bucket=1,state=$state,hosts=$T/h1,shadow_tick=0.1,shadow_quiet=0"
+pid=$IT_PID
+
+setfattr -n user.shadow.pin -v 1 "$mnt/data" || it_fail "pin"
+for _ in $(seq 100); do
+  getfattr --only-values -n user.shadow.state "$mnt/data" 2>/dev/null | grep -q ':serving' && break
+  sleep 0.05
+done
+for _ in $(seq 20); do cat "$mnt/data" >/dev/null; done
+# Events reach recorder.stats at the next bucket flush (1 s).
+for _ in $(seq 60); do
+  "$CTL" status "$mnt" --json | grep -q '"events":0,' || break
+  sleep 0.1
+done
+
+out=$("$CTL" status "$mnt") || it_fail "status failed"
+echo "$out"
+grep -q "^mount      $mnt (pid [0-9]*, running)$" <<<"$out" || it_fail "mount line"
+grep -q "^backing    $backing$" <<<"$out" || it_fail "backing line"
+grep -q "^state      $state$" <<<"$out" || it_fail "state line"
+grep -Eq "^recording  bucket 1 s; [1-9][0-9]* file\(s\) tracked \(bound [0-9]+, [0-9]+ B each\); [0-9]+ events" <<<"$out" || it_fail "recording line"
+grep -q "^hosts      1 up, 0 down" <<<"$out" || it_fail "hosts line"
+# (hot or not: 20 quick reads may already make the forecast call it hot)
+grep -Eq "^shadows    1 file \(1 pinned, [01] forecast hot\), 1 copy: 1 serving" <<<"$out" ||
+  it_fail "shadows line"
+
+json=$("$CTL" status "$mnt" --json) || it_fail "status --json failed"
+python3 - "$json" "$pid" "$mnt" <<'PY' || it_fail "JSON view: $json"
+import json, sys
+j = json.loads(sys.argv[1])
+assert j["running"] is True and j["pid"] == int(sys.argv[2]), j
+assert j["mountpoint"] == sys.argv[3], j
+assert j["recorder"]["events"] >= 20 and j["recorder"]["tracked"] >= 1, j
+assert j["hosts"] == {"up": 1, "down": 0}, j
+s = j["shadows"]
+assert s["files"] == 1 and s["pinned"] == 1 and s["copies"] == 1, j
+assert s["copy_states"] == {"serving": 1}, j
+PY
+
+it_umount "$mnt"
+wait "$IT_PID" 2>/dev/null
+out=$("$CTL" status --state "$state") || it_fail "status of a stopped mount failed"
+grep -q "^mount      $mnt (pid $pid, not running)$" <<<"$out" || it_fail "stopped mount: $out"
+
+"$CTL" status "$T/nowhere" 2>"$T/err" && it_fail "a missing path accepted"
+grep -q "neither a state directory nor under a known shadowfs mount" "$T/err" ||
+  it_fail "missing path message: $(cat "$T/err")"
+"$CTL" status a b 2>"$T/err"; [ $? -eq 2 ] || it_fail "two operands: not a usage error"
+"$CTL" status --bogus 2>"$T/err"; [ $? -eq 2 ] || it_fail "unknown option: not a usage error"
+echo "ok"
