@@ -32,7 +32,20 @@ enum daemon_control_action daemon_control_decide(const struct daemon_control_par
 		return DAEMON_CONTROL_NONE;
 	if (f->version_ms && now_ms - f->version_ms < p->quiet_ms)
 		return DAEMON_CONTROL_NONE;
+	if (f->retry_ms && now_ms < f->retry_ms)
+		return DAEMON_CONTROL_NONE;
 	return DAEMON_CONTROL_COPY;
+}
+
+uint64_t daemon_control_backoff_ms(unsigned n)
+{
+	const uint64_t max_ms = 300000;
+	if (n == 0)
+		return 0;
+	if (n > 20)
+		return max_ms;
+	uint64_t ms = 1000ull << (n - 1);
+	return ms < max_ms ? ms : max_ms;
 }
 
 int daemon_control_pick_host(const struct daemon_control_host *h, size_t n, uint64_t size,
@@ -44,6 +57,8 @@ int daemon_control_pick_host(const struct daemon_control_host *h, size_t n, uint
 			continue;
 		if (h[i].budget_bytes && (h[i].used_bytes > h[i].budget_bytes ||
 					  size > h[i].budget_bytes - h[i].used_bytes))
+			continue;
+		if (size > h[i].avail_bytes)
 			continue;
 		if (best < 0 || h[i].cost < h[best].cost)
 			best = (int)i;

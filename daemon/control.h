@@ -13,13 +13,17 @@
  *   COPY     when wanted and no copy serves at the current version, nobody
  *            has the file open for writing, its version has been quiet for
  *            quiet_ms (a file being rewritten is not re-copied after every
- *            write), and no copy is under way;
+ *            write), no copy is under way, and the back-off after a failed
+ *            copy has passed (retry_ms; daemon_control_backoff_ms: a full
+ *            or broken host is not hammered with a whole-file read per
+ *            tick);
  *   DEMOTE   when copies exist and the file is gone, or unwanted for idle_ms;
  *   NONE     otherwise.
  *
  * Placement (daemon_control_pick_host): among hosts that are up, local and
- * have room for the file within their budget, the cheapest; ties to the
- * lower index (the order of -o hosts=). */
+ * have room for the file (within their budget and in the free space of
+ * their filesystem), the cheapest; ties to the lower index (the order of
+ * -o hosts=). */
 #ifndef SHADOWFS_DAEMON_CONTROL_H
 #define SHADOWFS_DAEMON_CONTROL_H
 
@@ -41,6 +45,7 @@ struct daemon_control_file {
 	bool has_copies;     /* any copy slot in use (serving, stale, syncing) */
 	bool copying;	     /* a copy is under way */
 	uint64_t version_ms; /* when the version last changed (0: never) */
+	uint64_t retry_ms;   /* after a failed copy: no new one before (0: none) */
 };
 
 enum daemon_control_action {
@@ -63,7 +68,12 @@ struct daemon_control_host {
 	double cost;
 	uint64_t budget_bytes; /* 0 = unlimited */
 	uint64_t used_bytes;   /* copies and reservations */
+	uint64_t avail_bytes;  /* free space of its filesystem; UINT64_MAX = not known */
 };
+
+/* The back-off after the n-th failed copy in a row (n >= 1): 1 s, doubling,
+ * at most 5 minutes. */
+uint64_t daemon_control_backoff_ms(unsigned n);
 
 /* The host for a new copy of size bytes: index, or -1 when none fits.
  * exclude (may be NULL) marks hosts that already hold a copy. */

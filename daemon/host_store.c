@@ -646,4 +646,7 @@ void daemon_store_stats(struct daemon_store *s, struct daemon_store_stats *ret)
 	ret->recovered_copies = s->recovered;
 	ret->discarded_copies = s->discarded;
 	pthread_mutex_unlock(&s->lock);
+	struct statvfs vfs;
+	ret->avail_bytes =
+	    fstatvfs(s->dirfd, &vfs) == 0 ? (uint64_t)vfs.f_bavail * vfs.f_frsize : UINT64_MAX;
 }

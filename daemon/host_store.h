@@ -63,6 +63,7 @@ struct daemon_store_stats {
 	uint64_t unsynced_copies;  /* valid, not yet recorded durable */
 	uint64_t recovered_copies; /* at open: unsynced copies re-verified and kept */
 	uint64_t discarded_copies; /* at open: unsynced copies that failed the check */
+	uint64_t avail_bytes;	   /* free space of its filesystem now (UINT64_MAX: unknown) */
 };
 
 /* Opens (creating it, mode 0700, if missing) the store in dir. */

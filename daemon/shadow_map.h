@@ -93,6 +93,11 @@ struct daemon_shadow_file {
 	char *path;	    /* relative to BACKING (pins, status), or NULL: owned */
 	int origin_fd;	    /* O_PATH fd on the origin (control loop), -1: owned */
 	uint64_t wanted_ms; /* last time pinned or hot (demotion hysteresis) */
+	/* Failed copies in a row (control loop; read under the map lock by
+	 * the state views): the back-off and the last error. */
+	unsigned copy_failures;
+	uint64_t retry_ms; /* no copy before (daemon_control_backoff_ms) */
+	int copy_error;	   /* errno of the last failure, 0 after a success */
 	struct daemon_shadow_file *hnext;
 	struct daemon_shadow_copy copies[DAEMON_SHADOW_MAX_COPIES];
 };

@@ -33,6 +33,7 @@
 #include "common/log.h"
 #include "fs/host_metrics.h"
 #include "fs/rec_name.h"
+#include "fs/status_file.h"
 #include "predictor/count_min.h"
 #include "predictor/heavy_hitters.h"
 
@@ -843,14 +844,16 @@ static void collect(void *ctx, const uint8_t key[PRED_HH_ID_LEN], double count, 
 	memset(s, 0, sizeof(*s));
 }
 
-static void write_stats_file(struct fs_recorder *rec, const struct fs_recorder_stats *st)
+struct stats_fill {
+	const struct fs_recorder *rec;
+	const struct fs_recorder_stats *st;
+};
+
+static void fill_stats(FILE *f, void *arg)
 {
-	char path[PATH_MAX], tmp[PATH_MAX];
-	snprintf(path, sizeof(path), "%s/recorder.stats", rec->state_dir);
-	snprintf(tmp, sizeof(tmp), "%s/.recorder.stats.tmp", rec->state_dir);
-	FILE *f = fopen(tmp, "we");
-	if (!f)
-		return;
+	const struct stats_fill *a = arg;
+	const struct fs_recorder *rec = a->rec;
+	const struct fs_recorder_stats *st = a->st;
 	fprintf(f,
 		"pid=%ld\nbucket_s=%u\ntrack=%u\ntracked=%u\ntracked_bytes=%llu\n"
 		"bytes_per_file=%llu\nevents=%llu\nset_updates=%llu\ndropped=%llu\ntail_events=%llu\n"
@@ -863,10 +866,14 @@ static void write_stats_file(struct fs_recorder *rec, const struct fs_recorder_s
 		(unsigned long long)st->name_failures, (unsigned long long)st->name_gone,
 		(unsigned long long)st->flushes,
 		(unsigned long long)st->flush_errors, st->rings);
-	if (fclose(f) == 0)
-		rename(tmp, path);
-	else
-		unlink(tmp);
+}
+
+static void write_stats_file(struct fs_recorder *rec, const struct fs_recorder_stats *st)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/recorder.stats", rec->state_dir);
+	struct stats_fill a = {.rec = rec, .st = st};
+	fs_status_file_write(path, fill_stats, &a);
 }
 
 /* Adds the namings done by the writer thread to stats of the aggregator's. */

@@ -576,6 +576,8 @@ int fs_shadowing_set_pin(struct fs_shadowing *sh, struct fs_inode *i, const void
 	daemon_shadow_map_lock(sh->map);
 	bool changed = s->pinned != pin;
 	s->pinned = pin;
+	if (changed && pin) /* the operator asks again: no waiting out a back-off */
+		s->retry_ms = 0;
 	daemon_shadow_map_unlock(sh->map);
 	if (changed) {
 		write_pins(sh);
@@ -624,6 +626,16 @@ static void describe(struct fs_shadowing *sh, struct daemon_shadow_file *s, int3
 				 s->pinned, s->hot,
 				 (unsigned long long)(daemon_shadow_file_version(s) - base),
 				 writers, (unsigned long long)LOAD(&s->origin_reads), copies);
+	if (s->copy_error && used < len) {
+		uint64_t t = now_ms();
+		const char *name = strerrorname_np(s->copy_error);
+		used += (size_t)snprintf(out + used, len - used,
+					 " copy_error=%s copy_failures=%u retry_in_s=%llu",
+					 name ? name : "EIO", s->copy_failures,
+					 (unsigned long long)(s->retry_ms > t
+								  ? (s->retry_ms - t + 999) / 1000
+								  : 0));
+	}
 	for (int k = 0; k < DAEMON_SHADOW_MAX_COPIES && used < len; k++) {
 		struct daemon_shadow_copy *cp = &s->copies[k];
 		int st = LOAD(&cp->state);
@@ -731,6 +743,7 @@ static int copy_file(struct fs_shadowing *sh, struct daemon_shadow_file *s)
 		    .cost = spec->cost,
 		    .budget_bytes = stats.budget_bytes,
 		    .used_bytes = stats.used_bytes + stats.reserved_bytes,
+		    .avail_bytes = stats.avail_bytes,
 		};
 	}
 	int host = daemon_control_pick_host(hv, nh, (uint64_t)st0.st_size, exclude);
@@ -803,6 +816,39 @@ fail:
 	cp->version = 0;
 	STORE(&cp->state, DAEMON_COPY_NONE);
 	return rc;
+}
+
+/* After a copy attempt: a failure (other than the file changing under it,
+ * which the quiet period handles) backs the file off, doubling, and is
+ * logged as a warning once per streak; a success after failures says so. */
+static void note_copy_result(struct fs_shadowing *sh, struct daemon_shadow_file *s, int r,
+			     uint64_t t)
+{
+	if (r == -EAGAIN)
+		return;
+	daemon_shadow_map_lock(sh->map);
+	unsigned failures = s->copy_failures;
+	if (r == 0) {
+		s->copy_failures = 0;
+		s->retry_ms = 0;
+		s->copy_error = 0;
+	} else {
+		s->copy_failures = failures + 1;
+		s->retry_ms = t + daemon_control_backoff_ms(failures + 1);
+		s->copy_error = -r;
+	}
+	daemon_shadow_map_unlock(sh->map);
+	const char *path = s->path ? s->path : "?";
+	if (r == 0 && failures)
+		sfs_info("shadow: %s copied after %u failed attempt%s", path, failures,
+			 failures == 1 ? "" : "s");
+	else if (r < 0 && failures == 0)
+		sfs_warn("shadow: cannot copy %s: %s (retrying in 1 s, then less and less "
+			 "often, up to every 5 min)",
+			 path, strerror(-r));
+	else if (r < 0)
+		sfs_debug("shadow: cannot copy %s: %s (attempt %u)", path, strerror(-r),
+			  failures + 1);
 }
 
 /* Each tick, for serving copies: outdated versions are shown STALE, and an
@@ -907,6 +953,7 @@ static void tick(struct fs_shadowing *sh)
 			in.pinned = s->pinned;
 			in.hot = s->hot;
 			in.gone = s->gone;
+			in.retry_ms = s->retry_ms;
 			wanted_ms = s->wanted_ms;
 		}
 		daemon_shadow_map_unlock(sh->map);
@@ -923,10 +970,7 @@ static void tick(struct fs_shadowing *sh)
 		s->wanted_ms = wanted_ms;
 		daemon_shadow_map_unlock(sh->map);
 		if (a == DAEMON_CONTROL_COPY) {
-			int r = copy_file(sh, s);
-			if (r < 0 && r != -EAGAIN)
-				sfs_debug("shadow: cannot copy %s: %s", s->path ? s->path : "?",
-					  strerror(-r));
+			note_copy_result(sh, s, copy_file(sh, s), t);
 		} else if (a == DAEMON_CONTROL_DEMOTE) {
 			for (int c = 0; c < DAEMON_SHADOW_MAX_COPIES; c++)
 				if (LOAD(&s->copies[c].state) != DAEMON_COPY_NONE)

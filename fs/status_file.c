@@ -1,25 +1,75 @@
-/* Atomic replacement of a status file (see status_file.h). */
+/* Replacement of a status file (see status_file.h). */
 #include "fs/status_file.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <unistd.h>
 
-int fs_status_file_write(const char *path, void (*fill)(FILE *f, void *arg), void *arg)
+static int write_all(int fd, const char *buf, size_t len)
+{
+	size_t done = 0;
+	while (done < len) {
+		ssize_t n = pwrite(fd, buf + done, len - done, (off_t)done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+static int replace(const char *path, const char *buf, size_t len)
 {
 	char tmp[PATH_MAX + 8];
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
 		return -ENAMETOOLONG;
-	FILE *f = fopen(tmp, "w");
-	if (!f)
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
 		return -errno;
-	fill(f, arg);
-	int err = ferror(f) ? EIO : 0;
-	if (fclose(f) != 0 && !err)
-		err = errno;
+	int err = write_all(fd, buf, len);
+	if (close(fd) != 0 && !err)
+		err = -errno;
 	if (!err && rename(tmp, path) != 0)
-		err = errno;
+		err = -errno;
 	if (err)
 		unlink(tmp);
-	return -err;
+	return err;
+}
+
+/* A full filesystem has no block for PATH.tmp, but the old file's blocks
+ * can be rewritten: a status file is small, and a torn read for an instant
+ * is better than figures that stop changing when they matter most. */
+static int overwrite(const char *path, const char *buf, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	int err = write_all(fd, buf, len);
+	if (!err && ftruncate(fd, (off_t)len) != 0)
+		err = -errno;
+	if (close(fd) != 0 && !err)
+		err = -errno;
+	return err;
+}
+
+int fs_status_file_write(const char *path, void (*fill)(FILE *f, void *arg), void *arg)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+	if (!m)
+		return -ENOMEM;
+	fill(m, arg);
+	if (fclose(m) != 0) {
+		free(buf);
+		return -ENOMEM;
+	}
+	int err = replace(path, buf, len);
+	if (err == -ENOSPC || err == -EDQUOT)
+		err = overwrite(path, buf, len);
+	free(buf);
+	return err;
 }

@@ -1,6 +1,9 @@
 /* Status files that shadowctl reads (STATE/hosts.status,
- * STATE/shadows.status): KEY=VALUE lines written to PATH.tmp and renamed
- * over PATH, so a reader sees the old or the new file, never half of one. */
+ * STATE/shadows.status, STATE/recorder.stats): KEY=VALUE lines written to
+ * PATH.tmp and renamed over PATH, so a reader sees the old or the new file,
+ * never half of one. When the filesystem is full (ENOSPC, EDQUOT) the old
+ * file is overwritten in place instead, so the figures keep moving when
+ * they matter most (a reader may then see a torn file for an instant). */
 #ifndef SHADOWFS_FS_STATUS_FILE_H
 #define SHADOWFS_FS_STATUS_FILE_H
 

@@ -89,6 +89,7 @@ int sim_replay(const struct sim_params *p, const struct sim_file *files, size_t 
 		    .local = true,
 		    .cost = p->hosts[i].cost,
 		    .budget_bytes = p->hosts[i].slots,
+		    .avail_bytes = UINT64_MAX,
 		};
 	struct file_state *st = calloc(nfiles ? nfiles : 1, sizeof(*st));
 	if (!st)

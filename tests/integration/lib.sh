@@ -9,6 +9,8 @@
 #   it_umount MNT             unmounts and waits for the process to exit
 #   it_fail MSG               prints "FAIL: MSG" and exits 1
 #   it_check DESC CMD...      runs CMD; fails the test with DESC if it fails
+#   it_tmpfs DIR SIZE         mounts a tmpfs of SIZE on DIR (a small filesystem
+#                             to fill: fault tests); unmounted at exit
 #   it_shadowd SHADOWD STORE CERTDIR NAME LOG PORT [flags]
 #                             starts shadowd -f on 127.0.0.1:PORT (0: any free
 #                             port) with CERTDIR/NAME.crt|key and CERTDIR/ca.crt,
@@ -23,6 +25,7 @@ chmod 755 "$IT_ROOT"
 export SHADOWFS_STATE_ROOT="$IT_ROOT/state-root" SHADOWFS_RUN_DIR="$IT_ROOT/run"
 IT_MOUNTS=()
 IT_PIDS=()
+IT_TMPFS=()
 
 it_cleanup() {
   local m p
@@ -32,6 +35,9 @@ it_cleanup() {
   for p in "${IT_PIDS[@]}"; do
     kill "$p" 2>/dev/null && { for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done; kill -9 "$p" 2>/dev/null; }
   done
+  for m in "${IT_TMPFS[@]}"; do
+    umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
+  done
   rm -rf "$IT_ROOT"
 }
 trap it_cleanup EXIT
@@ -40,6 +46,12 @@ it_fail() { echo "FAIL: $*" >&2; exit 1; }
 it_check() { local d=$1; shift; "$@" || it_fail "$d"; }
 
 it_tmpdir() { local d="$IT_ROOT/$1"; mkdir -p "$d"; echo "$d"; }
+
+it_tmpfs() { # DIR SIZE
+  mkdir -p "$1" && mount -t tmpfs -o "size=$2,mode=0755" tmpfs "$1" ||
+    it_fail "cannot mount a tmpfs of $2 on $1"
+  IT_TMPFS+=("$1")
+}
 
 it_mount() { # SHADOWFS BACKING MNT [opts]
   local bin=$1 backing=$2 mnt=$3 opts=${4:-}

@@ -80,10 +80,15 @@ static void test_pick_host(void **state)
 {
 	(void)state;
 	struct daemon_control_host h[4] = {
-	    {.up = true, .local = true, .cost = 3},
-	    {.up = true, .local = true, .cost = 1, .budget_bytes = 100, .used_bytes = 60},
-	    {.up = true, .local = false, .cost = 0.5},
-	    {.up = false, .local = true, .cost = 0.1},
+	    {.up = true, .local = true, .cost = 3, .avail_bytes = UINT64_MAX},
+	    {.up = true,
+	     .local = true,
+	     .cost = 1,
+	     .budget_bytes = 100,
+	     .used_bytes = 60,
+	     .avail_bytes = UINT64_MAX},
+	    {.up = true, .local = false, .cost = 0.5, .avail_bytes = UINT64_MAX},
+	    {.up = false, .local = true, .cost = 0.1, .avail_bytes = UINT64_MAX},
 	};
 	assert_int_equal(daemon_control_pick_host(h, 4, 40, NULL), 1);
 	assert_int_equal(daemon_control_pick_host(h, 4, 41, NULL), 0); /* no room on 1 */
@@ -94,6 +99,29 @@ static void test_pick_host(void **state)
 	h[0].up = false;
 	h[1].used_bytes = 100;
 	assert_int_equal(daemon_control_pick_host(h, 4, 1, NULL), -1);
+	/* A filesystem without the free space is skipped, whatever the budget
+	 * says (a copy there would fail after reading the whole origin). */
+	h[0].up = true;
+	h[0].avail_bytes = 5;
+	assert_int_equal(daemon_control_pick_host(h, 4, 5, NULL), 0);
+	assert_int_equal(daemon_control_pick_host(h, 4, 6, NULL), -1);
+}
+
+/* After failed copies: no new copy before the back-off has passed; the
+ * back-off doubles from 1 s and stops at 5 minutes. */
+static void test_copy_backoff(void **state)
+{
+	(void)state;
+	uint64_t wanted = 0;
+	struct daemon_control_file f = {.pinned = true, .retry_ms = 5000};
+	assert_int_equal(daemon_control_decide(&P, &f, 4999, &wanted), DAEMON_CONTROL_NONE);
+	assert_int_equal(daemon_control_decide(&P, &f, 5000, &wanted), DAEMON_CONTROL_COPY);
+	assert_int_equal(daemon_control_backoff_ms(0), 0);
+	assert_int_equal(daemon_control_backoff_ms(1), 1000);
+	assert_int_equal(daemon_control_backoff_ms(2), 2000);
+	assert_int_equal(daemon_control_backoff_ms(9), 256000);
+	assert_int_equal(daemon_control_backoff_ms(10), 300000);
+	assert_int_equal(daemon_control_backoff_ms(4000000000u), 300000);
 }
 
 /* The router's pick: origin only without a serving copy; a copy at an older
@@ -179,6 +207,7 @@ int main(void)
 	    cmocka_unit_test(test_demote_after_hysteresis),
 	    cmocka_unit_test(test_gone_demotes),
 	    cmocka_unit_test(test_pick_host),
+	    cmocka_unit_test(test_copy_backoff),
 	    cmocka_unit_test(test_pick_copy),
 	    cmocka_unit_test(test_pick_spreads),
 	};
