@@ -46,7 +46,6 @@ struct fs_ctx {
 	/* Access recorder (recorder.h), or NULL when recording is off. Set
 	 * before the session serves requests, stopped after it has ended. */
 	struct fs_recorder *recorder;
-	struct fs_session_io sio;      /* our I/O on /dev/fuse, INIT edits */
 	struct fs_passthrough pt;      /* kernel passthrough (-o passthrough) */
 	/* Shadowing layer (shadowing.h), or NULL without local hosts. Set
 	 * before the session serves requests, freed after it has ended. */

@@ -243,9 +243,9 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	mounted = true;
-	res = fs_session_io_install(&ctx, se);
+	res = fs_passthrough_install(&ctx, se);
 	if (res < 0) {
-		sfs_error("cannot set up I/O on the FUSE session: %s", strerror(-res));
+		sfs_error("cannot set up passthrough on the FUSE session: %s", strerror(-res));
 		goto out;
 	}
 	if (fuse_daemonize(opts.foreground) != 0) {

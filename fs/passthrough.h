@@ -3,12 +3,14 @@
  * a backing file, with no request to the daemon. Needs Linux >= 6.9 with
  * CONFIG_FUSE_PASSTHROUGH, CAP_SYS_ADMIN, and no writeback cache.
  *
- * libfuse 3.14 knows nothing of it, so that part of the protocol is spoken
- * between libfuse and /dev/fuse by the session's I/O functions
- * (fs/session_io.c), which call in here to edit
- *   - the INIT reply (FUSE_PASSTHROUGH in flags2, with FUSE_INIT_EXT, and
- *     max_stack_depth) when the kernel offered it (fs_passthrough_edit_init);
- *   - an OPEN or CREATE reply that its handler armed just before replying
+ * libfuse 3.14 knows nothing of it, so this layer speaks that part of the
+ * protocol itself, between libfuse and /dev/fuse: fs_passthrough_install()
+ * gives the session our read/writev/splice functions
+ * (fuse_session_custom_io). They are the plain syscalls, except that
+ *   - read notes what the kernel offers in its FUSE_INIT request;
+ *   - writev edits the INIT reply (FUSE_PASSTHROUGH in flags2, with
+ *     FUSE_INIT_EXT, and max_stack_depth) when the kernel offered it, and
+ *     an OPEN or CREATE reply that its handler armed just before replying
  *     (fs_passthrough_arm: a thread-local, checked against the reply's fh):
  *     FOPEN_PASSTHROUGH and the backing id.
  *
@@ -38,9 +40,6 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <sys/uio.h>
-
-#include "fs/session_io.h"
 
 struct fs_ctx;
 struct fs_inode;
@@ -49,8 +48,14 @@ struct fs_inode;
 struct fs_passthrough {
 	bool ready;               /* lock initialised (fs_ctx_init) */
 	bool wanted;              /* -o passthrough */
+	int dev_fd;               /* the session's /dev/fuse fd */
 	uint32_t max_stack_depth; /* sent in the INIT reply */
-	bool asked;               /* the INIT reply asks for it (init callback) */
+	/* The INIT handshake: one thread, in order (read, init callback,
+	 * writev), before any other request. */
+	atomic_bool init_seen;    /* FUSE_INIT was read */
+	uint64_t init_unique;     /* unique id of FUSE_INIT; 0 once answered */
+	bool offered;             /* the kernel offered FUSE_PASSTHROUGH */
+	bool asked;               /* the INIT reply asks for it */
 	/* Set once the INIT reply has gone out with FUSE_PASSTHROUGH; read by
 	 * open/create afterwards (the kernel sends no OPEN before it). */
 	atomic_bool active;
@@ -65,14 +70,9 @@ struct fs_passthrough {
  * depth for BACKING (2 on an overlayfs, else 1). */
 int fs_passthrough_preflight(struct fs_ctx *c, const char *backing, char *err, size_t len);
 
-/* From the session's writev, on the INIT reply (FUSE_INIT_EXT set): adds
- * FUSE_PASSTHROUGH and max_stack_depth when the init callback asked. */
-void fs_passthrough_edit_init(struct fs_ctx *c, struct fs_init_out *io);
-
-/* From the session's writev, on every reply: false when no OPEN/CREATE
- * reply is armed on this thread (the common case: one thread-local test);
- * else edits the reply if it is the armed one, and returns true. */
-bool fs_passthrough_patch_open_reply(struct iovec *iov, int count);
+/* Puts our I/O functions between the session and /dev/fuse; call after
+ * fuse_session_mount, before serving. No-op unless wanted. */
+int fs_passthrough_install(struct fs_ctx *c, struct fuse_session *se);
 
 /* From the init callback: whether passthrough will be asked for (offered,
  * wanted, no writeback cache). Logs a warning when wanted but impossible. */

@@ -564,7 +564,6 @@ static void sc_o_direct(void)
 {
 	unsigned char *wbuf = aligned_alloc(4096, 16384), *rbuf = aligned_alloc(4096, 16384);
 	char b[16] = { 0 };
-	char *m;
 	int fd, bfd;
 
 	if (!wbuf || !rbuf)
@@ -586,19 +585,6 @@ static void sc_o_direct(void)
 	PC_RC(memcmp(b, wbuf, 8) == 0);
 	PC_RC(pwrite(fd, wbuf, 4096, 1 << 20));
 	PC_FSTAT(fd, 0);
-	/* A shared mapping of the O_DIRECT descriptor (through the mount the
-	 * kernel needs FUSE_DIRECT_IO_ALLOW_MMAP, else ENODEV): it sees what
-	 * O_DIRECT wrote, and O_DIRECT reads see its stores after msync. */
-	m = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	PC_RC(m == MAP_FAILED ? -1 : 0);
-	if (m != MAP_FAILED) {
-		PC_RC(memcmp(m + 4096, wbuf, 16) == 0);
-		memcpy(m + 4096, "mapped-direct", 13);
-		PC_RC(msync(m, 8192, MS_SYNC));
-		PC_RC(munmap(m, 8192));
-		PC_RC(pread(fd, rbuf, 4096, 4096));
-		PC_RC(memcmp(rbuf, "mapped-direct", 13) == 0);
-	}
 	close(bfd);
 	close(fd);
 	PC_CONTENT("f");
@@ -644,7 +630,7 @@ const struct pc_scenario pc_files_scenarios[] = {
 	{ "unlink_open", "unlink/rmdir/rename-over while open", sc_unlink_open, false },
 	{ "copy_range", "copy_file_range offsets and errors", sc_copy_range, false },
 	{ "mmap", "mmap/read/write coherence, msync, mapping errors", sc_mmap, false },
-	{ "o_direct", "aligned O_DIRECT I/O, buffered and shared-mmap coherence", sc_o_direct, false },
+	{ "o_direct", "aligned O_DIRECT I/O and buffered coherence", sc_o_direct, false },
 	{ "sync_calls", "fsync/fdatasync/syncfs/sync_file_range", sc_sync_calls, false },
 	{ NULL, NULL, NULL, false },
 };
