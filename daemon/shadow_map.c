@@ -2,6 +2,7 @@
  * (dev, ino), an insertion-ordered array for walks, the copy states and the
  * router's power-of-two-choices pick. */
 #include "daemon/shadow_map.h"
+#include "daemon/rollout.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -72,6 +73,8 @@ void daemon_shadow_map_free(struct daemon_shadow_map *m)
 		for (int s = 0; s < DAEMON_SHADOW_MAX_COPIES; s++)
 			if (f->copies[s].fd >= 0)
 				close(f->copies[s].fd);
+		for (int s = 0; s < DAEMON_SHADOW_MAX_COPIES; s++)
+			free(f->copies[s].rollout);
 		if (f->origin_fd >= 0)
 			close(f->origin_fd);
 		free(f->path);
@@ -198,12 +201,32 @@ static bool copy_take(struct daemon_shadow_file *f, int s, uint64_t version)
 	return true;
 }
 
+/* The rollout gate: a copy rolling out whose share covers this read's
+ * draw, taken; -1 otherwise (the read goes to the power-of-two pick). */
+static int gate(struct daemon_shadow_file *f, uint64_t rnd, uint64_t version)
+{
+	/* A draw in [0, 1000) from bits the pick below barely depends on. */
+	uint32_t g = (uint32_t)(((rnd * 0x9E3779B97F4A7C15ull) >> 40) % DAEMON_SHARE_FULL);
+	for (int s = 0; s < DAEMON_SHADOW_MAX_COPIES; s++) {
+		uint32_t share = LOAD(&f->copies[s].share);
+		if (share == 0 || share >= DAEMON_SHARE_FULL)
+			continue;
+		if (g < share)
+			return copy_take(f, s, version) ? s : -1;
+		g -= share;
+	}
+	return -1;
+}
+
 int daemon_shadow_pick(struct daemon_shadow_file *f, uint64_t rnd)
 {
 	uint64_t version = daemon_shadow_file_version(f);
+	int canary = gate(f, rnd, version);
+	if (canary >= 0)
+		return canary;
 	int cand[DAEMON_SHADOW_MAX_COPIES], n = 0;
 	for (int s = 0; s < DAEMON_SHADOW_MAX_COPIES; s++)
-		if (copy_take(f, s, version))
+		if (LOAD(&f->copies[s].share) >= DAEMON_SHARE_FULL && copy_take(f, s, version))
 			cand[n++] = s;
 	if (n == 0)
 		return -1;
@@ -260,6 +283,9 @@ void daemon_shadow_copy_publish(struct daemon_shadow_file *f, int slot)
 	STORE(&c->bytes, 0);
 	STORE(&c->lat_ns, 0);
 	STORE(&c->errors, 0);
+	if (LOAD(&c->share) == 0)
+		STORE(&c->share, DAEMON_SHARE_FULL);
+	c->generation++;
 	int was = LOAD(&c->state);
 	STORE(&c->state, DAEMON_COPY_SERVING);
 	if (was != DAEMON_COPY_SERVING)
@@ -290,6 +316,7 @@ void daemon_shadow_copy_retire(struct daemon_shadow_file *f, int slot)
 		close(c->fd);
 	c->fd = -1;
 	c->version = 0;
+	STORE(&c->share, 0);
 	STORE(&c->state, DAEMON_COPY_NONE);
 }
 
