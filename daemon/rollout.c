@@ -46,7 +46,7 @@ int daemon_rollout_parse_steps(const char *s, struct daemon_rollout_params *p)
 		steps[n++] = (uint16_t)pm;
 		if (*end == '\0')
 			break;
-		if (*end != ',')
+		if (*end != '/' && *end != ',')
 			return -EINVAL;
 		q = end + 1;
 	}

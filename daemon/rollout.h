@@ -58,7 +58,7 @@ struct daemon_rollout_params {
 /* Defaults: 10,25,50,100 %, 5 s, 32 reads, 1.5x (good below 1.25x), 50 us
  * slack, 2 strikes, 60 s cool-down. */
 void daemon_rollout_defaults(struct daemon_rollout_params *p);
-/* Parses "10,25,50,100" (percent, up to one decimal, > 0, strictly
+/* Parses "10/25/50/100" or "10,25,50,100" (percent, up to one decimal, > 0, strictly
  * increasing after rounding to permille, ending at 100, at most 8) into
  * p->steps; -EINVAL (p unchanged) otherwise. */
 int daemon_rollout_parse_steps(const char *s, struct daemon_rollout_params *p);

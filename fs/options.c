@@ -417,7 +417,7 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 		if (daemon_rollout_parse_steps(value_of(arg), &o->rollout) < 0)
 			return fail(c,
 				    "bad option '%s': expected increasing percentages ending at 100, "
-				    "e.g. rollout=10,25,50,100 (at most %d, steps of 0.1 %%)",
+				    "e.g. rollout=10/25/50/100 (at most %d, steps of 0.1 %%)",
 				    arg, DAEMON_ROLLOUT_MAX_STEPS);
 		return 0;
 	case KEY_ROLLOUT_INTERVAL:
@@ -706,7 +706,7 @@ void fs_options_usage(const char *prog)
 	       "  -o shadow_threshold=P        P(reads > capacity in the window) that shadows [0.8]\n"
 	       "  -o shadow_window=S           forecast window, 1..8 buckets [300]\n"
 	       "  -o shadow_verify=S           re-hash each copy this often, 0 never [3600]\n"
-	       "  -o rollout=P,P,...           a new copy's share of reads, in %% steps [10,25,50,100]\n"
+	       "  -o rollout=P/P/...           a new copy's share of reads, in %% steps [10/25/50/100]\n"
 	       "  -o rollout_interval=S        least time at a step before it is judged [5]\n"
 	       "  -o rollback_factor=X         copy p50/p95 > X x origin's: step down, roll back [1.5]\n"
 	       "  -o rollout_min_reads=N       reads of copy and origin to judge a step [32]\n"

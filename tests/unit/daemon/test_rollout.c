@@ -69,7 +69,7 @@ static void test_parse_steps(void **state)
 	(void)state;
 	struct daemon_rollout_params p;
 	daemon_rollout_defaults(&p);
-	assert_int_equal(daemon_rollout_parse_steps("5,50,100", &p), 0);
+	assert_int_equal(daemon_rollout_parse_steps("5/50/100", &p), 0);
 	assert_int_equal(p.nsteps, 3);
 	assert_int_equal(p.steps[0], 50);
 	assert_int_equal(p.steps[2], 1000);
@@ -81,7 +81,7 @@ static void test_parse_steps(void **state)
 	assert_int_equal(p.nsteps, 8);
 	const char *bad[] = {"",	 "0,100",  "50,25,100",		"10,50",   "10,,100",
 			     "abc",	 "101",	   "1,2,3,4,5,6,7,8,100", "10,100,", "-10,100",
-			     "0.05,100", "10;100", "10,10,100",		" 10,100", "nan"};
+			     "0.05,100", "10;100", "10/10/100",		" 10,100", "nan"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_equal(daemon_rollout_parse_steps(bad[i], &p), -EINVAL);
 		assert_int_equal(p.nsteps, 8); /* unchanged */
