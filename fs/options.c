@@ -416,7 +416,7 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 	case KEY_ROLLOUT:
 		if (daemon_rollout_parse_steps(value_of(arg), &o->rollout) < 0)
 			return fail(c,
-				    "bad option '%s': expected increasing percentages ending at 100, "
+				    "bad option '%s': expected increasing percentages ending at 100, separated by '/', "
 				    "e.g. rollout=10/25/50/100 (at most %d, steps of 0.1 %%)",
 				    arg, DAEMON_ROLLOUT_MAX_STEPS);
 		return 0;
