@@ -201,6 +201,12 @@ enum daemon_rollout_event daemon_rollout_advance(struct daemon_rollout *r,
 	w.origin_p95_ns = daemon_lat_hist_quantile_ns(&dor, 0.95);
 	r->last = w;
 	new_window(r, now_ms, in);
+	if (r->step == p->nsteps - 1) {
+		/* Full share: the power-of-two pick balances by load, and its
+		 * choices bias the comparison (see rollout.h). Errors only. */
+		r->rollbacks = 0;
+		return DAEMON_ROLLOUT_HOLD;
+	}
 
 	if (worse(w.copy_p50_ns, w.origin_p50_ns, p->factor, p->slack_ns) ||
 	    worse(w.copy_p95_ns, w.origin_p95_ns, p->factor, p->slack_ns)) {
@@ -221,10 +227,6 @@ enum daemon_rollout_event daemon_rollout_advance(struct daemon_rollout *r,
 	if (r->step >= r->strike_step) {
 		r->strikes = 0;
 		r->strike_step = -1;
-	}
-	if (r->step == p->nsteps - 1) {
-		r->rollbacks = 0;
-		return DAEMON_ROLLOUT_HOLD;
 	}
 	r->step++;
 	return DAEMON_ROLLOUT_STEP_UP;
