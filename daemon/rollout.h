@@ -103,13 +103,13 @@ struct daemon_rollout_input {
 
 struct daemon_rollout {
 	enum daemon_rollout_phase phase;
-	int step;		       /* index in params.steps */
-	uint64_t window_ms;	       /* when the current window began */
-	int strikes;		       /* bad windows since cleared */
-	int strike_step;	       /* step of the last strike (-1: none) */
-	int rollbacks;		       /* rollbacks in a row (cool-down doubling) */
-	uint64_t retry_ms;	       /* rolled back: when to retry */
-	struct daemon_lat_hist copy0;  /* cumulative counts at the window's start */
+	int step;		      /* index in params.steps */
+	uint64_t window_ms;	      /* when the current window began */
+	int strikes;		      /* bad windows since cleared */
+	int strike_step;	      /* step of the last strike (-1: none) */
+	int rollbacks;		      /* rollbacks in a row (cool-down doubling) */
+	uint64_t retry_ms;	      /* rolled back: when to retry */
+	struct daemon_lat_hist copy0; /* cumulative counts at the window's start */
 	struct daemon_lat_hist origin0;
 	uint64_t errors0;
 	struct daemon_rollout_window last; /* the last judged window */

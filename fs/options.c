@@ -194,13 +194,23 @@ static int parse_uint_opt(struct parse_ctx *c, const char *arg, unsigned long lo
 	return 0;
 }
 
-static int parse_seconds(struct parse_ctx *c, const char *arg, double *ret)
+/* The value of arg as a finite number in [lo, hi]; false otherwise. */
+static bool number_in(const char *arg, double lo, double hi, double *ret)
 {
 	const char *s = value_of(arg);
 	char *end;
 	errno = 0;
 	double v = strtod(s, &end);
-	if (!*s || errno || *end || !isfinite(v) || v < 0 || v > 1e9)
+	if (!*s || errno || *end || !isfinite(v) || v < lo || v > hi)
+		return false;
+	*ret = v;
+	return true;
+}
+
+static int parse_seconds(struct parse_ctx *c, const char *arg, double *ret)
+{
+	double v = 0;
+	if (!number_in(arg, 0, 1e9, &v))
 		return fail(c, "bad option '%s': expected a number of seconds >= 0", arg);
 	*ret = v;
 	return 0;
@@ -422,7 +432,7 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 		return 0;
 	case KEY_ROLLOUT_INTERVAL:
 	case KEY_ROLLOUT_COOLDOWN: {
-		double v;
+		double v = 0;
 		if (parse_seconds(c, arg, &v) < 0)
 			return -1;
 		if (key == KEY_ROLLOUT_INTERVAL && (v < 0.05 || v > 86400))
@@ -436,16 +446,10 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 			o->rollout.cooldown_ms = ms;
 		return 0;
 	}
-	case KEY_ROLLBACK_FACTOR: {
-		const char *v = value_of(arg);
-		char *end;
-		errno = 0;
-		double f = strtod(v, &end);
-		if (!*v || errno || *end || !isfinite(f) || f < 1.05 || f > 1000)
+	case KEY_ROLLBACK_FACTOR:
+		if (!number_in(arg, 1.05, 1000, &o->rollout.factor))
 			return fail(c, "bad option '%s': expected a factor from 1.05 to 1000", arg);
-		o->rollout.factor = f;
 		return 0;
-	}
 	case KEY_ROLLOUT_MIN_READS:
 		return parse_uint_opt(c, arg, 1, 1000000, &o->rollout.min_reads);
 	case KEY_FAULT_COPY_DELAY:

@@ -69,8 +69,8 @@ static void event_line(const struct daemon_rollout_params *p, const struct daemo
 			 (unsigned long long)((r->retry_ms - now_ms + 999) / 1000));
 		break;
 	case DAEMON_ROLLOUT_RETRY:
-		snprintf(line, len, "shadow: rollout: %s retried at %g%% after the cool-down",
-			 what, pct(daemon_rollout_share(r, p)));
+		snprintf(line, len, "shadow: rollout: %s retried at %g%% after the cool-down", what,
+			 pct(daemon_rollout_share(r, p)));
 		break;
 	default:
 		line[0] = '\0';

@@ -79,9 +79,9 @@ static void test_parse_steps(void **state)
 	assert_int_equal(p.steps[0], 5);
 	assert_int_equal(daemon_rollout_parse_steps("1,2,3,4,5,6,7,100", &p), 0);
 	assert_int_equal(p.nsteps, 8);
-	const char *bad[] = {"",	 "0,100",  "50,25,100",		"10,50",   "10,,100",
+	const char *bad[] = {"",	 "0,100",  "50,25,100",		  "10,50",   "10,,100",
 			     "abc",	 "101",	   "1,2,3,4,5,6,7,8,100", "10,100,", "-10,100",
-			     "0.05,100", "10;100", "10/10/100",		" 10,100", "nan"};
+			     "0.05,100", "10;100", "10/10/100",		  " 10,100", "nan"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_equal(daemon_rollout_parse_steps(bad[i], &p), -EINVAL);
 		assert_int_equal(p.nsteps, 8); /* unchanged */
@@ -107,7 +107,8 @@ static void test_hist_buckets(void **state)
 	assert_int_equal(daemon_lat_hist_quantile_ns(&h, 0.5), 0);
 	for (uint64_t i = 1; i <= 1000; i++)
 		daemon_lat_hist_add(&h, i * 10 * US); /* 10 us .. 10 ms */
-	uint64_t p50 = daemon_lat_hist_quantile_ns(&h, 0.5), p95 = daemon_lat_hist_quantile_ns(&h, 0.95);
+	uint64_t p50 = daemon_lat_hist_quantile_ns(&h, 0.5),
+		 p95 = daemon_lat_hist_quantile_ns(&h, 0.95);
 	assert_true(p50 > 5000 * US * 81 / 100 && p50 < 5000 * US * 119 / 100);
 	assert_true(p95 > 9500 * US * 81 / 100 && p95 < 9500 * US * 119 / 100);
 	/* Windows are differences of snapshots, right across a 2^32 wrap. */
@@ -223,7 +224,7 @@ static void test_hold_band_and_slack(void **state)
 	assert_int_equal(tick(&f, 5000), DAEMON_ROLLOUT_HOLD);
 	assert_int_equal(share(&f), 100);
 	assert_int_equal(f.r.strikes, 0);
-	feed(&f, 100, 1600 * US, 100, 1000 * US); /* 1.6x: bad */
+	feed(&f, 100, 1600 * US, 100, 1000 * US);	       /* 1.6x: bad */
 	assert_int_equal(tick(&f, 5000), DAEMON_ROLLOUT_HOLD); /* first step: stays */
 	assert_int_equal(f.r.strikes, 1);
 	feed(&f, 100, 12 * US, 100, 3 * US); /* 4x, but 9 us */
