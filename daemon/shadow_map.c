@@ -201,33 +201,40 @@ static bool copy_take(struct daemon_shadow_file *f, int s, uint64_t version)
 	return true;
 }
 
-/* The rollout gate: a copy rolling out whose share covers this read's
- * draw, taken; -1 otherwise (the read goes to the power-of-two pick). */
-static int gate(struct daemon_shadow_file *f, uint64_t rnd, uint64_t version)
+/* A draw in [0, 1000) for the rollout gate, from bits the pick below
+ * barely depends on. */
+static uint32_t gate_draw(uint64_t rnd)
 {
-	/* A draw in [0, 1000) from bits the pick below barely depends on. */
-	uint32_t g = (uint32_t)(((rnd * 0x9E3779B97F4A7C15ull) >> 40) % DAEMON_SHARE_FULL);
-	for (int s = 0; s < DAEMON_SHADOW_MAX_COPIES; s++) {
-		uint32_t share = LOAD(&f->copies[s].share);
-		if (share == 0 || share >= DAEMON_SHARE_FULL)
-			continue;
-		if (g < share)
-			return copy_take(f, s, version) ? s : -1;
-		g -= share;
-	}
-	return -1;
+	return (uint32_t)(((rnd * 0x9E3779B97F4A7C15ull) >> 40) % DAEMON_SHARE_FULL);
 }
 
 int daemon_shadow_pick(struct daemon_shadow_file *f, uint64_t rnd)
 {
 	uint64_t version = daemon_shadow_file_version(f);
-	int canary = gate(f, rnd, version);
-	if (canary >= 0)
-		return canary;
 	int cand[DAEMON_SHADOW_MAX_COPIES], n = 0;
-	for (int s = 0; s < DAEMON_SHADOW_MAX_COPIES; s++)
-		if (LOAD(&f->copies[s].share) >= DAEMON_SHARE_FULL && copy_take(f, s, version))
+	uint32_t g = UINT32_MAX; /* drawn at the first copy rolling out */
+	for (int s = 0; s < DAEMON_SHADOW_MAX_COPIES; s++) {
+		uint32_t share = LOAD(&f->copies[s].share);
+		if (share == 0) /* free slot, or rolled back */
+			continue;
+		if (share < DAEMON_SHARE_FULL) { /* rolling out: the gate */
+			if (g == UINT32_MAX)
+				g = gate_draw(rnd);
+			if (g >= share) {
+				g -= share;
+				continue;
+			}
+			if (!copy_take(f, s, version)) {
+				g = UINT32_MAX - 1; /* not valid: the pick decides */
+				continue;
+			}
+			for (int i = 0; i < n; i++)
+				SUB(&f->copies[cand[i]].inflight, 1);
+			return s;
+		}
+		if (copy_take(f, s, version))
 			cand[n++] = s;
+	}
 	if (n == 0)
 		return -1;
 	/* Two distinct candidates among origin (index n) and the n copies. */

@@ -144,7 +144,8 @@ static inline uint64_t daemon_shadow_file_version(const struct daemon_shadow_fil
 /* Router's choice for one read. First the rollout gate: copies rolling out
  * (0 < share < DAEMON_SHARE_FULL) take their share of the reads at random
  * (one compare of a value drawn from rnd; several such copies carve their
- * shares out of [0, 1000) in slot order), whatever the load. Otherwise,
+ * shares out of [0, 1000) in slot order), whatever the load; a gated copy
+ * that is not valid leaves the read to the pick. Otherwise,
  * among the origin and the copies at full share that may
  * serve (SERVING at the file's current version), two candidates drawn with
  * rnd (any random 64 bits; the origin is always one of them when fewer than

@@ -23,6 +23,7 @@
  * routed. The recorder (wrapped around this layer) times the whole READ,
  * copy or origin alike. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
 #include <unistd.h>
@@ -53,11 +54,14 @@ static uint64_t next_random(void)
 static void from_origin(struct daemon_shadow_file *s, fuse_req_t req, fuse_ino_t ino, size_t size,
 			off_t off, struct fuse_file_info *fi, fs_read_fn inner_read)
 {
+	/* Timed only while a copy serves: the rollout compares with it. */
+	bool timed = __atomic_load_n(&s->serving, __ATOMIC_RELAXED) != 0;
+	uint64_t t0 = timed ? now_ns() : 0;
 	daemon_shadow_origin_begin(s);
-	uint64_t t0 = now_ns();
 	inner_read(req, ino, size, off, fi);
-	daemon_lat_hist_add(&s->origin_lat, now_ns() - t0);
 	daemon_shadow_origin_end(s);
+	if (timed)
+		daemon_lat_hist_add(&s->origin_lat, now_ns() - t0);
 }
 
 void fs_router_read(fuse_req_t req, struct fs_inode *i, void *entry, fuse_ino_t ino, size_t size,

@@ -345,6 +345,23 @@ static void test_pick_share(void **state)
 	daemon_shadow_origin_end(f);
 	daemon_shadow_copy_retire(f, 0);
 	assert_int_equal(f->copies[0].share, 0);
+	/* A gated copy that is not valid (older version) leaves the read to
+	 * the pick: with the origin busy, the copy at full share takes all. */
+	f->copies[0].version = 1;
+	f->copies[0].share = 250;
+	daemon_shadow_copy_publish(f, 0);
+	f->copies[0].version = 0; /* as if the file had moved on */
+	f->copies[1].version = 1;
+	daemon_shadow_copy_publish(f, 1);
+	assert_int_equal(f->copies[1].share, DAEMON_SHARE_FULL); /* none set: full */
+	daemon_shadow_origin_begin(f);
+	for (int i = 0; i < 1000; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		assert_int_equal(daemon_shadow_pick(f, x), 1);
+		daemon_shadow_copy_done(f, 1, true, 1, 1);
+	}
+	daemon_shadow_origin_end(f);
+	assert_int_equal(f->copies[0].inflight, 0);
 	daemon_shadow_map_free(m);
 }
 
