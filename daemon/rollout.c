@@ -97,6 +97,7 @@ static void new_window(struct daemon_rollout *r, uint64_t now_ms,
 	r->window_ms = now_ms;
 	daemon_lat_hist_load(in->copy, &r->copy0);
 	daemon_lat_hist_load(in->origin, &r->origin0);
+	daemon_lat_hist_load(in->origin_busy, &r->origin_busy0);
 	r->errors0 = in->copy_errors;
 }
 
@@ -181,11 +182,13 @@ enum daemon_rollout_event daemon_rollout_advance(struct daemon_rollout *r,
 	if (age < p->interval_ms)
 		return DAEMON_ROLLOUT_NONE;
 
+	/* At full share, against the busy origin (see rollout.h). */
+	bool full = r->step == p->nsteps - 1;
 	struct daemon_lat_hist now_c, now_o, dc, dor;
 	daemon_lat_hist_load(in->copy, &now_c);
-	daemon_lat_hist_load(in->origin, &now_o);
+	daemon_lat_hist_load(full ? in->origin_busy : in->origin, &now_o);
 	daemon_lat_hist_sub(&now_c, &r->copy0, &dc);
-	daemon_lat_hist_sub(&now_o, &r->origin0, &dor);
+	daemon_lat_hist_sub(&now_o, full ? &r->origin_busy0 : &r->origin0, &dor);
 	struct daemon_rollout_window w = {
 	    .copy_reads = daemon_lat_hist_count(&dc),
 	    .origin_reads = daemon_lat_hist_count(&dor),
@@ -201,12 +204,6 @@ enum daemon_rollout_event daemon_rollout_advance(struct daemon_rollout *r,
 	w.origin_p95_ns = daemon_lat_hist_quantile_ns(&dor, 0.95);
 	r->last = w;
 	new_window(r, now_ms, in);
-	if (r->step == p->nsteps - 1) {
-		/* Full share: the power-of-two pick balances by load, and its
-		 * choices bias the comparison (see rollout.h). Errors only. */
-		r->rollbacks = 0;
-		return DAEMON_ROLLOUT_HOLD;
-	}
 
 	if (worse(w.copy_p50_ns, w.origin_p50_ns, p->factor, p->slack_ns) ||
 	    worse(w.copy_p95_ns, w.origin_p95_ns, p->factor, p->slack_ns)) {
@@ -227,6 +224,10 @@ enum daemon_rollout_event daemon_rollout_advance(struct daemon_rollout *r,
 	if (r->step >= r->strike_step) {
 		r->strikes = 0;
 		r->strike_step = -1;
+	}
+	if (full) {
+		r->rollbacks = 0;
+		return DAEMON_ROLLOUT_HOLD;
 	}
 	r->step++;
 	return DAEMON_ROLLOUT_STEP_UP;

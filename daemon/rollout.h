@@ -18,15 +18,16 @@
  *   bad    -> one step down (stays at the first), and at `strikes`
  *             strikes, or at once on any read error of the copy, ROLLED
  *             BACK: share 0 for cooldown_ms (doubled after each rollback
- *             in a row, up to 16x; reset by a window at full share),
+ *             in a row, up to 16x; reset by a good window at full share),
  *             then retried from the first step.
- * At full share (the last step) latency is no longer judged, only errors:
- * there the copy is a member of the power-of-two pick, which already sends
- * a slower copy fewer reads (its reads stay in flight longer), and which
- * sends it reads only while the origin is busier -- so its window holds
- * only reads taken under contention and the origin's also idle ones, and
- * the comparison would be biased against it (measured: an identical local
- * copy at p95 180 us against the origin's 53 us, stepped down for nothing).
+ * At full share (the last step) the copy is a member of the power-of-two
+ * pick, which sends it a read only while the origin has more reads in
+ * flight (ties go to the origin): its reads are all taken while the origin
+ * is busy. Compared with all origin reads, idle ones included, an
+ * identical local copy measured p95 180 us against 53 us and was stepped
+ * down for nothing. So at full share the baseline is the busy origin:
+ * origin reads begun while another origin read was in flight (the
+ * input's origin_busy); the same rules apply to that window.
  * Strikes are cleared only by a good window at or above the step where the
  * last one was taken, so a copy that is fine at 25 % but slow at 50 %
  * cannot oscillate between them forever: 50 % bad, 25 % good, 50 % bad
@@ -97,7 +98,8 @@ struct daemon_rollout_window {
 /* Cumulative counters of one copy and of its file's origin reads. */
 struct daemon_rollout_input {
 	const struct daemon_lat_hist *copy;
-	const struct daemon_lat_hist *origin;
+	const struct daemon_lat_hist *origin;	   /* all origin reads */
+	const struct daemon_lat_hist *origin_busy; /* begun while another was in flight */
 	uint64_t copy_errors;
 };
 
@@ -111,6 +113,7 @@ struct daemon_rollout {
 	uint64_t retry_ms;	      /* rolled back: when to retry */
 	struct daemon_lat_hist copy0; /* cumulative counts at the window's start */
 	struct daemon_lat_hist origin0;
+	struct daemon_lat_hist origin_busy0;
 	uint64_t errors0;
 	struct daemon_rollout_window last; /* the last judged window */
 	char reason[96];		   /* last strike or rollback, one word; "" */

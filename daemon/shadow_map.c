@@ -272,10 +272,10 @@ void daemon_shadow_copy_done(struct daemon_shadow_file *f, int slot, bool ok, ui
 	SUB(&c->inflight, 1);
 }
 
-void daemon_shadow_origin_begin(struct daemon_shadow_file *f)
+uint32_t daemon_shadow_origin_begin(struct daemon_shadow_file *f)
 {
-	ADD(&f->origin_inflight, 1);
 	ADD(&f->origin_reads, 1);
+	return ADD(&f->origin_inflight, 1) - 1;
 }
 
 void daemon_shadow_origin_end(struct daemon_shadow_file *f)

@@ -96,6 +96,8 @@ struct daemon_shadow_file {
 	uint64_t origin_reads;	  /* reads served by the origin */
 	uint32_t serving;	  /* SERVING slots (a hint: 0 = origin only) */
 	struct daemon_lat_hist origin_lat; /* buckets: latencies of origin reads */
+	struct daemon_lat_hist origin_busy_lat; /* ... of those begun while another
+						 * origin read was in flight */
 	/* map lock */
 	bool pinned;
 	bool hot;	    /* forecast says shadow it */
@@ -157,8 +159,9 @@ int daemon_shadow_pick(struct daemon_shadow_file *f, uint64_t rnd);
 /* Ends a read picked on slot: counts it (ok: bytes served; else an error). */
 void daemon_shadow_copy_done(struct daemon_shadow_file *f, int slot, bool ok, uint64_t bytes,
 			     uint64_t lat_ns);
-/* Origin reads, for the in-flight comparison and the counters. */
-void daemon_shadow_origin_begin(struct daemon_shadow_file *f);
+/* Origin reads, for the in-flight comparison and the counters. Begin
+ * returns how many other origin reads were in flight. */
+uint32_t daemon_shadow_origin_begin(struct daemon_shadow_file *f);
 void daemon_shadow_origin_end(struct daemon_shadow_file *f);
 
 /* Control loop: publishes a verified copy in slot (fd, version, origin

@@ -97,8 +97,10 @@ void fs_rollout_tick(const struct daemon_rollout_params *p, struct daemon_shadow
 			daemon_shadow_map_unlock(m);
 			continue; /* keeps its share; tried again next tick */
 		}
-		struct daemon_rollout_input in = {
-		    .copy = &cp->lat, .origin = &s->origin_lat, .copy_errors = LOAD(&cp->errors)};
+		struct daemon_rollout_input in = {.copy = &cp->lat,
+						  .origin = &s->origin_lat,
+						  .origin_busy = &s->origin_busy_lat,
+						  .copy_errors = LOAD(&cp->errors)};
 		uint32_t before = LOAD(&cp->share);
 		enum daemon_rollout_event ev;
 		if (r->phase == DAEMON_ROLLOUT_OFF || r->copy_generation != cp->generation) {

@@ -54,14 +54,19 @@ static uint64_t next_random(void)
 static void from_origin(struct daemon_shadow_file *s, fuse_req_t req, fuse_ino_t ino, size_t size,
 			off_t off, struct fuse_file_info *fi, fs_read_fn inner_read)
 {
-	/* Timed only while a copy serves: the rollout compares with it. */
+	/* Timed only while a copy serves: the rollout compares with it (with
+	 * the busy origin's reads at full share, see daemon/rollout.h). */
 	bool timed = __atomic_load_n(&s->serving, __ATOMIC_RELAXED) != 0;
 	uint64_t t0 = timed ? now_ns() : 0;
-	daemon_shadow_origin_begin(s);
+	uint32_t others = daemon_shadow_origin_begin(s);
 	inner_read(req, ino, size, off, fi);
 	daemon_shadow_origin_end(s);
-	if (timed)
-		daemon_lat_hist_add(&s->origin_lat, now_ns() - t0);
+	if (timed) {
+		uint64_t dt = now_ns() - t0;
+		daemon_lat_hist_add(&s->origin_lat, dt);
+		if (others)
+			daemon_lat_hist_add(&s->origin_busy_lat, dt);
+	}
 }
 
 void fs_router_read(fuse_req_t req, struct fs_inode *i, void *entry, fuse_ino_t ino, size_t size,

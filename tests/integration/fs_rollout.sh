@@ -10,7 +10,9 @@
 #    copy is rolled back: state rolled-back with the reason, one log line,
 #    share 0, the copy serves no more reads, the origin serves them all;
 #    after the cool-down (5 s) it is retried at 10 % and rolled back again,
-#    the cool-down doubled; every read returns the right bytes throughout.
+#    the cool-down doubled; every read returns the right bytes throughout;
+#  - at full share (rollout=100) the copy is compared with the origin's
+#    reads begun while it was busy: the slow copy is rolled back too.
 # Usage: fs_rollout.sh SHADOWFS SHADOWCTL
 . "$(dirname "$0")/lib.sh"
 SHADOWFS=$1 CTL=$2
@@ -152,4 +154,20 @@ cmp "$mnt/data" "$T/expect" || it_fail "read after the rollback"
 it_umount "$mnt"
 wait "$IT_PID"; rc=$?
 [ "$rc" -eq 0 ] || it_fail "shadowfs exited with status $rc (sanitizer report above?): $(cat "$T/log2")"
+
+# ---- at full share: judged against the busy origin ----
+# rollout=100: the copy is in the power-of-two pick at once; 3 ms slower
+# than the origin's reads begun while it was busy, it is rolled back too.
+it_mount "$SHADOWFS" "$backing" "$mnt" "$BASE,$ROLL,rollout=100,rollback_factor=3,fault_copy_delay_us=3000" 2>"$T/log3"
+readers
+t0=$(now_ms)
+full_back() { grep -q 'shadow: rollback: copy of data on .* 100% -> 0%: p[59][05]_' "$T/log3"; }
+for _ in $(seq 300); do full_back && break; sleep 0.1; done
+full_back || it_fail "not rolled back at full share: $(state_of)"
+echo "rolled back at full share within $(($(now_ms) - t0)) ms of the mount"
+state_of | grep -q ":share=0:step=0/1:rollout=rolled-back:why=" || it_fail "state: $(state_of)"
+stop_readers
+it_umount "$mnt"
+wait "$IT_PID"; rc=$?
+[ "$rc" -eq 0 ] || it_fail "shadowfs exited with status $rc (sanitizer report above?): $(cat "$T/log3")"
 echo "PASS"

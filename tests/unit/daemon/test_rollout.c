@@ -20,14 +20,14 @@
 struct fake {
 	struct daemon_rollout_params p;
 	struct daemon_rollout r;
-	struct daemon_lat_hist copy, origin;
+	struct daemon_lat_hist copy, origin, origin_busy;
 	uint64_t errors;
 	uint64_t now_ms;
 };
 
 static struct daemon_rollout_input input(struct fake *f)
 {
-	return (struct daemon_rollout_input){&f->copy, &f->origin, f->errors};
+	return (struct daemon_rollout_input){&f->copy, &f->origin, &f->origin_busy, f->errors};
 }
 
 static void setup_fake(struct fake *f)
@@ -46,6 +46,16 @@ static void feed(struct fake *f, int n, uint64_t copy_ns, int m, uint64_t origin
 		daemon_lat_hist_add(&f->copy, copy_ns);
 	for (int i = 0; i < m; i++)
 		daemon_lat_hist_add(&f->origin, origin_ns);
+}
+
+/* m origin reads of ns each begun while another was in flight (they are
+ * origin reads too). */
+static void feed_busy(struct fake *f, int m, uint64_t origin_ns)
+{
+	for (int i = 0; i < m; i++) {
+		daemon_lat_hist_add(&f->origin, origin_ns);
+		daemon_lat_hist_add(&f->origin_busy, origin_ns);
+	}
 }
 
 /* Time passes by ms, then one control tick. */
@@ -120,7 +130,8 @@ static void test_hist_buckets(void **state)
 }
 
 /* A copy as fast as the origin climbs 10 -> 25 -> 50 -> 100 %, one step per
- * interval, and stays at 100 %. */
+ * interval, and stays at 100 %, where it is compared with the busy origin
+ * only: slower than idle origin reads is no regression there. */
 static void test_ramp_to_full(void **state)
 {
 	(void)state;
@@ -134,10 +145,14 @@ static void test_ramp_to_full(void **state)
 		assert_int_equal(tick(&f, 1), DAEMON_ROLLOUT_STEP_UP);
 		assert_int_equal(share(&f), expect[i]);
 	}
-	feed(&f, 500, 900 * US, 500, 200 * US); /* full share: not judged on latency */
-	assert_int_equal(tick(&f, 5000), DAEMON_ROLLOUT_HOLD);
+	feed(&f, 500, 900 * US, 500, 200 * US); /* no busy origin reads: not judged */
+	assert_int_equal(tick(&f, 5000), DAEMON_ROLLOUT_WAIT);
+	feed_busy(&f, 100, 800 * US); /* the busy origin is as slow */
+	assert_int_equal(tick(&f, 100), DAEMON_ROLLOUT_HOLD);
 	assert_int_equal(share(&f), 1000);
 	assert_int_equal(f.r.last.copy_reads, 500);
+	assert_int_equal(f.r.last.origin_reads, 100); /* the busy ones */
+	assert_int_equal(f.r.strikes, 0);
 	assert_string_equal(f.r.reason, "");
 }
 
@@ -270,8 +285,9 @@ static void test_errors_and_cooldown(void **state)
 		feed(&f, 100, 200 * US, 100, 200 * US);
 		assert_int_equal(tick(&f, 5000), DAEMON_ROLLOUT_STEP_UP);
 	}
-	feed(&f, 100, 200 * US, 100, 200 * US);
-	assert_int_equal(tick(&f, 5000), DAEMON_ROLLOUT_HOLD);
+	feed(&f, 100, 200 * US, 0, 0);
+	feed_busy(&f, 100, 200 * US);
+	assert_int_equal(tick(&f, 5000), DAEMON_ROLLOUT_HOLD); /* good at full share */
 	assert_int_equal(f.r.rollbacks, 0);
 	f.errors = 3;
 	assert_int_equal(tick(&f, 100), DAEMON_ROLLOUT_ROLLBACK);
@@ -282,8 +298,8 @@ static void test_errors_and_cooldown(void **state)
 	assert_int_equal(share(&f), 0);
 }
 
-/* One step to 100 % (rollout=100): full share at once; at full share
- * latency is left to the power-of-two pick, only errors roll back. */
+/* One step to 100 % (rollout=100): full share at once, judged against the
+ * busy origin: slower than it twice -> rolled back; errors at once. */
 static void test_single_step(void **state)
 {
 	(void)state;
@@ -293,14 +309,43 @@ static void test_single_step(void **state)
 	struct daemon_rollout_input in = input(&f);
 	daemon_rollout_start(&f.r, &f.p, f.now_ms, &in);
 	assert_int_equal(share(&f), 1000);
-	for (int i = 0; i < 3; i++) {
-		feed(&f, 100, 5000 * US, 100, 200 * US);
-		assert_int_equal(tick(&f, 5000), DAEMON_ROLLOUT_HOLD);
-		assert_int_equal(share(&f), 1000);
-		assert_true(f.r.last.copy_p50_ns > 4000 * US && f.r.last.copy_p50_ns < 6000 * US);
-	}
+	feed(&f, 100, 5000 * US, 100, 200 * US);
+	feed_busy(&f, 100, 300 * US);
+	assert_int_equal(tick(&f, 5000), DAEMON_ROLLOUT_HOLD); /* a strike, no step below */
+	assert_int_equal(f.r.strikes, 1);
+	assert_true(f.r.last.copy_p50_ns > 4000 * US && f.r.last.copy_p50_ns < 6000 * US);
+	feed(&f, 100, 5000 * US, 0, 0);
+	feed_busy(&f, 100, 300 * US);
+	assert_int_equal(tick(&f, 5000), DAEMON_ROLLOUT_ROLLBACK);
+	assert_int_equal(share(&f), 0);
+	in = input(&f);
+	daemon_rollout_start(&f.r, &f.p, f.now_ms, &in);
 	f.errors = 1;
 	assert_int_equal(tick(&f, 100), DAEMON_ROLLOUT_ROLLBACK);
+}
+
+/* A copy slow at full share steps down to the last partial step, where the
+ * gate samples fairly; fine there, it climbs back with its strike, and slow
+ * at full share again it is rolled back. */
+static void test_full_share_regression(void **state)
+{
+	(void)state;
+	struct fake f;
+	setup_fake(&f);
+	for (int i = 0; i < 3; i++) {
+		feed(&f, 100, 200 * US, 100, 200 * US);
+		assert_int_equal(tick(&f, 5000), DAEMON_ROLLOUT_STEP_UP);
+	}
+	feed(&f, 100, 2000 * US, 0, 0);
+	feed_busy(&f, 100, 300 * US);
+	assert_int_equal(tick(&f, 5000), DAEMON_ROLLOUT_STEP_DOWN);
+	assert_int_equal(share(&f), 500);
+	feed(&f, 100, 200 * US, 100, 200 * US);
+	assert_int_equal(tick(&f, 5000), DAEMON_ROLLOUT_STEP_UP);
+	assert_int_equal(f.r.strikes, 1);
+	feed(&f, 100, 2000 * US, 0, 0);
+	feed_busy(&f, 100, 300 * US);
+	assert_int_equal(tick(&f, 5000), DAEMON_ROLLOUT_ROLLBACK);
 }
 
 /* The router's gate: a copy at share S takes about S of a lone reader's
@@ -378,6 +423,7 @@ int main(void)
 	    cmocka_unit_test(test_outliers),
 	    cmocka_unit_test(test_errors_and_cooldown),
 	    cmocka_unit_test(test_single_step),
+	    cmocka_unit_test(test_full_share_regression),
 	    cmocka_unit_test(test_pick_share),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
