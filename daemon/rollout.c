@@ -205,8 +205,9 @@ enum daemon_rollout_event daemon_rollout_advance(struct daemon_rollout *r,
 	r->last = w;
 	new_window(r, now_ms, in);
 
+	/* At full share the median only: see rollout.h. */
 	if (worse(w.copy_p50_ns, w.origin_p50_ns, p->factor, p->slack_ns) ||
-	    worse(w.copy_p95_ns, w.origin_p95_ns, p->factor, p->slack_ns)) {
+	    (!full && worse(w.copy_p95_ns, w.origin_p95_ns, p->factor, p->slack_ns))) {
 		strike_reason(r, p, &w);
 		r->strikes++;
 		r->strike_step = r->step;
@@ -219,7 +220,7 @@ enum daemon_rollout_event daemon_rollout_advance(struct daemon_rollout *r,
 	}
 	double up = p->factor / p->up_margin;
 	if (worse(w.copy_p50_ns, w.origin_p50_ns, up, p->slack_ns) ||
-	    worse(w.copy_p95_ns, w.origin_p95_ns, up, p->slack_ns))
+	    (!full && worse(w.copy_p95_ns, w.origin_p95_ns, up, p->slack_ns)))
 		return DAEMON_ROLLOUT_HOLD; /* between good and bad */
 	if (r->step >= r->strike_step) {
 		r->strikes = 0;

@@ -9,7 +9,7 @@
 #  - with -o fault_copy_delay_us (every read from the copy 3 ms slower) the
 #    copy is rolled back: state rolled-back with the reason, one log line,
 #    share 0, the copy serves no more reads, the origin serves them all;
-#    after the cool-down (5 s) it is retried at 10 % and rolled back again,
+#    after the cool-down (8 s) it is retried at 10 % and rolled back again,
 #    the cool-down doubled; every read returns the right bytes throughout;
 #  - at full share (rollout=100) the copy is compared with the origin's
 #    reads begun while it was busy: the slow copy is rolled back too.
@@ -33,7 +33,7 @@ trap on_exit EXIT
 T=$(it_tmpdir fs_rollout)
 backing=$(it_tmpdir backing) mnt=$(it_tmpdir mnt) state=$(it_tmpdir state)
 BASE="norecord,cache=never,state=$state,hosts=$T/host,shadow_tick=0.1,shadow_quiet=0.2"
-ROLL="rollout=10/25/50/100,rollout_interval=0.5,rollout_min_reads=20,rollout_cooldown=60"
+ROLL="rollout=10/25/50/100,rollout_interval=0.5,rollout_min_reads=80,rollout_cooldown=60"
 
 head -c $((2 * 1024 * 1024 + 77)) /dev/urandom >"$backing/data"
 cp "$backing/data" "$T/expect"
@@ -113,7 +113,7 @@ wait "$IT_PID"; rc=$?
 [ "$rc" -eq 0 ] || it_fail "shadowfs exited with status $rc (sanitizer report above?): $(cat "$T/log1")"
 
 # ---- rollback: every read from the copy 3 ms slower ----
-it_mount "$SHADOWFS" "$backing" "$mnt" "$BASE,$ROLL,rollback_factor=3,rollout_cooldown=5,fault_copy_delay_us=3000" 2>"$T/log2"
+it_mount "$SHADOWFS" "$backing" "$mnt" "$BASE,$ROLL,rollback_factor=3,rollout_cooldown=8,fault_copy_delay_us=3000" 2>"$T/log2"
 readers
 t0=$(now_ms) served_at=
 while [ $(($(now_ms) - t0)) -lt 30000 ]; do
@@ -129,22 +129,22 @@ echo "state: $(state_of)"
 state_of | grep -q ":share=0:step=0/4:rollout=rolled-back:why=p[59][05]_[0-9]*us>3x[0-9]*us" ||
   it_fail "state after the rollback: $(state_of)"
 "$CTL" shadows "$mnt" | grep -q "share=0:step=0/4:rollout=rolled-back:why=" || it_fail "shadowctl shadows after the rollback"
-# Rolled back: the copy serves nothing (cool-down 5 s), the origin all.
+# Rolled back: the copy serves nothing (cool-down 8 s), the origin all.
 read -r c1 _ _ <<<"$(field)"
 o1=$(origin_reads)
 sleep 1
 read -r c2 _ ph <<<"$(field)"
 o2=$(origin_reads)
-[ "$ph" = rolled-back ] || it_fail "retried within 1 s of the rollback (cool-down 5 s): $(state_of)"
+[ "$ph" = rolled-back ] || it_fail "retried within 1 s of the rollback (cool-down 8 s): $(state_of)"
 [ "$c2" = "$c1" ] || it_fail "the rolled-back copy served $((c2 - c1)) reads"
 [ "$o2" -gt "$o1" ] || it_fail "the origin served nothing after the rollback"
 echo "after the rollback: copy +$((c2 - c1)) reads, origin +$((o2 - o1)) in 1 s"
-grep -q 'shadow: rollback: copy of data on .* 10% -> 0%: p[59][05]_.*; retry in 5 s' "$T/log2" ||
+grep -q 'shadow: rollback: copy of data on .* 10% -> 0%: p[59][05]_.*; retry in 8 s' "$T/log2" ||
   it_fail "no rollback line in the log: $(cat "$T/log2")"
 # After the cool-down: retried at 10 %, still slow, rolled back again with
 # the cool-down doubled.
 retried() { grep -q 'shadow: rollout: copy of data on .* retried at 10% after the cool-down' "$T/log2"; }
-again() { grep -q 'shadow: rollback: .*; retry in 10 s' "$T/log2"; }
+again() { grep -q 'shadow: rollback: .*; retry in 16 s' "$T/log2"; }
 for _ in $(seq 300); do again && break; sleep 0.1; done
 retried || it_fail "not retried after the cool-down: $(cat "$T/log2")"
 again || it_fail "not rolled back again with the cool-down doubled: $(cat "$T/log2")"

@@ -324,9 +324,9 @@ static void test_single_step(void **state)
 	assert_int_equal(tick(&f, 100), DAEMON_ROLLOUT_ROLLBACK);
 }
 
-/* A copy slow at full share steps down to the last partial step, where the
- * gate samples fairly; fine there, it climbs back with its strike, and slow
- * at full share again it is rolled back. */
+/* At full share only the median counts; a copy slow there steps down to the
+ * last partial step, where the gate samples fairly; fine there, it climbs
+ * back with its strike, and slow at full share again it is rolled back. */
 static void test_full_share_regression(void **state)
 {
 	(void)state;
@@ -336,6 +336,12 @@ static void test_full_share_regression(void **state)
 		feed(&f, 100, 200 * US, 100, 200 * US);
 		assert_int_equal(tick(&f, 5000), DAEMON_ROLLOUT_STEP_UP);
 	}
+	/* A heavier tail alone (median as the busy origin's): holds. */
+	feed(&f, 90, 300 * US, 0, 0);
+	feed(&f, 10, 3000 * US, 0, 0);
+	feed_busy(&f, 100, 300 * US);
+	assert_int_equal(tick(&f, 5000), DAEMON_ROLLOUT_HOLD);
+	assert_int_equal(f.r.strikes, 0);
 	feed(&f, 100, 2000 * US, 0, 0);
 	feed_busy(&f, 100, 300 * US);
 	assert_int_equal(tick(&f, 5000), DAEMON_ROLLOUT_STEP_DOWN);
