@@ -52,11 +52,12 @@ static void event_line(const struct daemon_rollout_params *p, const struct daemo
 	case DAEMON_ROLLOUT_STEP_DOWN:
 		snprintf(line, len,
 			 "shadow: rollout: %s %g%% -> %g%% (copy p50 %lluus p95 %lluus over %llu "
-			 "reads, origin p50 %lluus p95 %lluus over %llu)%s%s",
+			 "reads, %sorigin p50 %lluus p95 %lluus over %llu)%s%s",
 			 what, pct(before), pct(daemon_rollout_share(r, p)),
 			 (unsigned long long)(w->copy_p50_ns / 1000),
 			 (unsigned long long)(w->copy_p95_ns / 1000),
 			 (unsigned long long)w->copy_reads,
+			 before >= DAEMON_SHARE_FULL ? "busy " : "",
 			 (unsigned long long)(w->origin_p50_ns / 1000),
 			 (unsigned long long)(w->origin_p95_ns / 1000),
 			 (unsigned long long)w->origin_reads,
