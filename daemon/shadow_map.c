@@ -2,6 +2,7 @@
  * (dev, ino), an insertion-ordered array for walks, the copy states and the
  * router's power-of-two-choices pick. */
 #include "daemon/shadow_map.h"
+#include "daemon/rollout.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -72,6 +73,8 @@ void daemon_shadow_map_free(struct daemon_shadow_map *m)
 		for (int s = 0; s < DAEMON_SHADOW_MAX_COPIES; s++)
 			if (f->copies[s].fd >= 0)
 				close(f->copies[s].fd);
+		for (int s = 0; s < DAEMON_SHADOW_MAX_COPIES; s++)
+			free(f->copies[s].rollout);
 		if (f->origin_fd >= 0)
 			close(f->origin_fd);
 		free(f->path);
@@ -198,13 +201,40 @@ static bool copy_take(struct daemon_shadow_file *f, int s, uint64_t version)
 	return true;
 }
 
+/* A draw in [0, 1000) for the rollout gate, from bits the pick below
+ * barely depends on. */
+static uint32_t gate_draw(uint64_t rnd)
+{
+	return (uint32_t)(((rnd * 0x9E3779B97F4A7C15ull) >> 40) % DAEMON_SHARE_FULL);
+}
+
 int daemon_shadow_pick(struct daemon_shadow_file *f, uint64_t rnd)
 {
 	uint64_t version = daemon_shadow_file_version(f);
 	int cand[DAEMON_SHADOW_MAX_COPIES], n = 0;
-	for (int s = 0; s < DAEMON_SHADOW_MAX_COPIES; s++)
+	uint32_t g = UINT32_MAX; /* drawn at the first copy rolling out */
+	for (int s = 0; s < DAEMON_SHADOW_MAX_COPIES; s++) {
+		uint32_t share = LOAD(&f->copies[s].share);
+		if (share == 0) /* free slot, or rolled back */
+			continue;
+		if (share < DAEMON_SHARE_FULL) { /* rolling out: the gate */
+			if (g == UINT32_MAX)
+				g = gate_draw(rnd);
+			if (g >= share) {
+				g -= share;
+				continue;
+			}
+			if (!copy_take(f, s, version)) {
+				g = UINT32_MAX - 1; /* not valid: the pick decides */
+				continue;
+			}
+			for (int i = 0; i < n; i++)
+				SUB(&f->copies[cand[i]].inflight, 1);
+			return s;
+		}
 		if (copy_take(f, s, version))
 			cand[n++] = s;
+	}
 	if (n == 0)
 		return -1;
 	/* Two distinct candidates among origin (index n) and the n copies. */
@@ -242,10 +272,10 @@ void daemon_shadow_copy_done(struct daemon_shadow_file *f, int slot, bool ok, ui
 	SUB(&c->inflight, 1);
 }
 
-void daemon_shadow_origin_begin(struct daemon_shadow_file *f)
+uint32_t daemon_shadow_origin_begin(struct daemon_shadow_file *f)
 {
-	ADD(&f->origin_inflight, 1);
 	ADD(&f->origin_reads, 1);
+	return ADD(&f->origin_inflight, 1) - 1;
 }
 
 void daemon_shadow_origin_end(struct daemon_shadow_file *f)
@@ -260,6 +290,9 @@ void daemon_shadow_copy_publish(struct daemon_shadow_file *f, int slot)
 	STORE(&c->bytes, 0);
 	STORE(&c->lat_ns, 0);
 	STORE(&c->errors, 0);
+	if (LOAD(&c->share) == 0)
+		STORE(&c->share, DAEMON_SHARE_FULL);
+	c->generation++;
 	int was = LOAD(&c->state);
 	STORE(&c->state, DAEMON_COPY_SERVING);
 	if (was != DAEMON_COPY_SERVING)
@@ -290,6 +323,7 @@ void daemon_shadow_copy_retire(struct daemon_shadow_file *f, int slot)
 		close(c->fd);
 	c->fd = -1;
 	c->version = 0;
+	STORE(&c->share, 0);
 	STORE(&c->state, DAEMON_COPY_NONE);
 }
 

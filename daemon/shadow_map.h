@@ -40,7 +40,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "daemon/lat_hist.h"
+
 #define DAEMON_SHADOW_MAX_COPIES 4
+
+struct daemon_rollout;
 
 enum daemon_copy_state {
 	DAEMON_COPY_NONE = 0, /* slot unused */
@@ -73,6 +77,12 @@ struct daemon_shadow_copy {
 	uint64_t bytes;			   /* atomic: bytes served */
 	uint64_t lat_ns;		   /* atomic: sum of read latencies */
 	uint64_t errors;		   /* atomic: reads that failed and fell back */
+	/* Rollout (daemon/rollout.h, fs/rollout.c). */
+	uint32_t share;			/* atomic: permille of the file's reads it may take;
+					 * DAEMON_SHARE_FULL: in the power-of-two pick */
+	uint32_t generation;		/* control loop: bumped at each publication */
+	struct daemon_lat_hist lat;	/* atomic buckets: its reads' latencies */
+	struct daemon_rollout *rollout; /* map lock: owned, freed with the map */
 };
 
 struct daemon_shadow_file {
@@ -85,6 +95,9 @@ struct daemon_shadow_file {
 	uint32_t origin_inflight; /* reads served by the origin, now */
 	uint64_t origin_reads;	  /* reads served by the origin */
 	uint32_t serving;	  /* SERVING slots (a hint: 0 = origin only) */
+	struct daemon_lat_hist origin_lat; /* buckets: latencies of origin reads */
+	struct daemon_lat_hist origin_busy_lat; /* ... of those begun while another
+						 * origin read was in flight */
 	/* map lock */
 	bool pinned;
 	bool hot;	    /* forecast says shadow it */
@@ -135,7 +148,12 @@ static inline uint64_t daemon_shadow_file_version(const struct daemon_shadow_fil
 	return __atomic_load_n(&f->version, __ATOMIC_SEQ_CST);
 }
 
-/* Router's choice for one read: among the origin and the copies that may
+/* Router's choice for one read. First the rollout gate: copies rolling out
+ * (0 < share < DAEMON_SHARE_FULL) take their share of the reads at random
+ * (one compare of a value drawn from rnd; several such copies carve their
+ * shares out of [0, 1000) in slot order), whatever the load; a gated copy
+ * that is not valid leaves the read to the pick. Otherwise,
+ * among the origin and the copies at full share that may
  * serve (SERVING at the file's current version), two candidates drawn with
  * rnd (any random 64 bits; the origin is always one of them when fewer than
  * two copies serve), the one with fewer in-flight reads wins, ties to the
@@ -146,17 +164,19 @@ int daemon_shadow_pick(struct daemon_shadow_file *f, uint64_t rnd);
 /* Ends a read picked on slot: counts it (ok: bytes served; else an error). */
 void daemon_shadow_copy_done(struct daemon_shadow_file *f, int slot, bool ok, uint64_t bytes,
 			     uint64_t lat_ns);
-/* Origin reads, for the in-flight comparison and the counters. */
-void daemon_shadow_origin_begin(struct daemon_shadow_file *f);
+/* Origin reads, for the in-flight comparison and the counters. Begin
+ * returns how many other origin reads were in flight. */
+uint32_t daemon_shadow_origin_begin(struct daemon_shadow_file *f);
 void daemon_shadow_origin_end(struct daemon_shadow_file *f);
 
 /* Control loop: publishes a verified copy in slot (fd, version, origin
- * stamp set by the caller) as SERVING. */
+ * stamp set by the caller) as SERVING, at the share the caller set (the
+ * rollout's first step), or full share when none was set. */
 void daemon_shadow_copy_publish(struct daemon_shadow_file *f, int slot);
 /* Control loop: marks the copy STALE (no new reader takes it). */
 void daemon_shadow_copy_mark_stale(struct daemon_shadow_file *f, int slot);
 /* Control loop: STALE, waits for its readers, closes its fd, frees the slot
- * (counters kept until the slot is reused). */
+ * (counters kept until the slot is reused; share 0). */
 void daemon_shadow_copy_retire(struct daemon_shadow_file *f, int slot);
 
 #endif

@@ -217,7 +217,8 @@ int main(int argc, char **argv)
 						   .bucket_s = opts.bucket_s,
 						   .window_s = opts.shadow_window,
 						   .capacity = opts.shadow_capacity,
-						   .threshold = opts.shadow_threshold};
+						   .threshold = opts.shadow_threshold,
+						   .rollout = opts.rollout};
 		res = fs_shadowing_new(&ctx, hosts, &scfg, &ctx.shadowing);
 		if (res < 0) {
 			sfs_error("cannot set up shadowing: %s", strerror(-res));

@@ -56,6 +56,12 @@ enum {
 	KEY_SHADOW_THRESHOLD,
 	KEY_SHADOW_WINDOW,
 	KEY_SHADOW_VERIFY,
+	KEY_ROLLOUT,
+	KEY_ROLLOUT_INTERVAL,
+	KEY_ROLLBACK_FACTOR,
+	KEY_ROLLOUT_MIN_READS,
+	KEY_ROLLOUT_COOLDOWN,
+	KEY_FAULT_COPY_DELAY,
 	KEY_ALLOW_OTHER,
 	KEY_DEFAULT_PERMS,
 	KEY_NO_DEFAULT_PERMS,
@@ -107,6 +113,12 @@ static const struct fuse_opt option_table[] = {
 	FUSE_OPT_KEY("shadow_threshold=%s", KEY_SHADOW_THRESHOLD),
 	FUSE_OPT_KEY("shadow_window=%s", KEY_SHADOW_WINDOW),
 	FUSE_OPT_KEY("shadow_verify=%s", KEY_SHADOW_VERIFY),
+	FUSE_OPT_KEY("rollout=%s", KEY_ROLLOUT),
+	FUSE_OPT_KEY("rollout_interval=%s", KEY_ROLLOUT_INTERVAL),
+	FUSE_OPT_KEY("rollback_factor=%s", KEY_ROLLBACK_FACTOR),
+	FUSE_OPT_KEY("rollout_min_reads=%s", KEY_ROLLOUT_MIN_READS),
+	FUSE_OPT_KEY("rollout_cooldown=%s", KEY_ROLLOUT_COOLDOWN),
+	FUSE_OPT_KEY("fault_copy_delay_us=%s", KEY_FAULT_COPY_DELAY),
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
 	FUSE_OPT_KEY("default_permissions", KEY_DEFAULT_PERMS),
 	FUSE_OPT_KEY("no_default_permissions", KEY_NO_DEFAULT_PERMS),
@@ -182,13 +194,23 @@ static int parse_uint_opt(struct parse_ctx *c, const char *arg, unsigned long lo
 	return 0;
 }
 
-static int parse_seconds(struct parse_ctx *c, const char *arg, double *ret)
+/* The value of arg as a finite number in [lo, hi]; false otherwise. */
+static bool number_in(const char *arg, double lo, double hi, double *ret)
 {
 	const char *s = value_of(arg);
 	char *end;
 	errno = 0;
 	double v = strtod(s, &end);
-	if (!*s || errno || *end || !isfinite(v) || v < 0 || v > 1e9)
+	if (!*s || errno || *end || !isfinite(v) || v < lo || v > hi)
+		return false;
+	*ret = v;
+	return true;
+}
+
+static int parse_seconds(struct parse_ctx *c, const char *arg, double *ret)
+{
+	double v = 0;
+	if (!number_in(arg, 0, 1e9, &v))
 		return fail(c, "bad option '%s': expected a number of seconds >= 0", arg);
 	*ret = v;
 	return 0;
@@ -401,6 +423,37 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 		return 0;
 	case KEY_SHADOW_VERIFY:
 		return parse_seconds(c, arg, &o->shadow_verify);
+	case KEY_ROLLOUT:
+		if (daemon_rollout_parse_steps(value_of(arg), &o->rollout) < 0)
+			return fail(c,
+				    "bad option '%s': expected increasing percentages ending at 100, separated by '/', "
+				    "e.g. rollout=10/25/50/100 (at most %d, steps of 0.1 %%)",
+				    arg, DAEMON_ROLLOUT_MAX_STEPS);
+		return 0;
+	case KEY_ROLLOUT_INTERVAL:
+	case KEY_ROLLOUT_COOLDOWN: {
+		double v = 0;
+		if (parse_seconds(c, arg, &v) < 0)
+			return -1;
+		if (key == KEY_ROLLOUT_INTERVAL && (v < 0.05 || v > 86400))
+			return fail(c, "bad option '%s': expected 0.05 to 86400 seconds", arg);
+		if (key == KEY_ROLLOUT_COOLDOWN && v > 30 * 86400)
+			return fail(c, "bad option '%s': expected 0 to 2592000 seconds", arg);
+		uint64_t ms = (uint64_t)llround(v * 1000);
+		if (key == KEY_ROLLOUT_INTERVAL)
+			o->rollout.interval_ms = ms;
+		else
+			o->rollout.cooldown_ms = ms;
+		return 0;
+	}
+	case KEY_ROLLBACK_FACTOR:
+		if (!number_in(arg, 1.05, 1000, &o->rollout.factor))
+			return fail(c, "bad option '%s': expected a factor from 1.05 to 1000", arg);
+		return 0;
+	case KEY_ROLLOUT_MIN_READS:
+		return parse_uint_opt(c, arg, 1, 1000000, &o->rollout.min_reads);
+	case KEY_FAULT_COPY_DELAY:
+		return parse_uint_opt(c, arg, 0, 10000000, &o->fault_copy_delay_us);
 	case KEY_SHADOW_WINDOW:
 		if (parse_seconds(c, arg, &o->shadow_window) < 0)
 			return -1;
@@ -447,6 +500,7 @@ static void set_defaults(struct fs_options *o)
 	o->shadow_threshold = FS_DEFAULT_SHADOW_THRESHOLD;
 	o->shadow_window = FS_DEFAULT_SHADOW_WINDOW;
 	o->shadow_verify = FS_DEFAULT_SHADOW_VERIFY;
+	daemon_rollout_defaults(&o->rollout);
 }
 
 int fs_options_parse(int argc, char **argv, struct fs_options *opts,
@@ -656,6 +710,12 @@ void fs_options_usage(const char *prog)
 	       "  -o shadow_threshold=P        P(reads > capacity in the window) that shadows [0.8]\n"
 	       "  -o shadow_window=S           forecast window, 1..8 buckets [300]\n"
 	       "  -o shadow_verify=S           re-hash each copy this often, 0 never [3600]\n"
+	       "  -o rollout=P/P/...           a new copy's share of reads, in %% steps [10/25/50/100]\n"
+	       "  -o rollout_interval=S        least time at a step before it is judged [5]\n"
+	       "  -o rollback_factor=X         copy p50/p95 > X x origin's: step down, roll back [1.5]\n"
+	       "  -o rollout_min_reads=N       reads of copy and origin to judge a step [32]\n"
+	       "  -o rollout_cooldown=S        rolled back this long before a retry [60]\n"
+	       "  -o fault_copy_delay_us=N     TESTS ONLY: delay reads served by copies [0]\n"
 	       "  -o default_permissions|no_default_permissions\n"
 	       "                               kernel permission checks (with POSIX ACLs)\n"
 	       "                               [on, except on a mount by root without\n"

@@ -16,6 +16,7 @@
 
 #include <fuse_opt.h>
 
+#include "daemon/rollout.h"
 #include "predictor/series_store.h"
 #include <stdbool.h>
 #include <stddef.h>
@@ -75,6 +76,10 @@ struct fs_options {
 	double shadow_threshold;/* shadow_threshold=P: P(exceed) that calls for a shadow */
 	double shadow_window;   /* shadow_window=S: forecast window */
 	double shadow_verify;   /* shadow_verify=S: re-hash each copy this often, 0 never */
+	/* rollout=P/P/..., rollout_interval=S, rollback_factor=X,
+	 * rollout_min_reads=N, rollout_cooldown=S (daemon/rollout.h) */
+	struct daemon_rollout_params rollout;
+	unsigned fault_copy_delay_us; /* TESTS ONLY: delay every read served by a copy */
 };
 
 /* Defaults (documented in shadowfs(8)). */

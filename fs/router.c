@@ -13,10 +13,17 @@
  *     origin, so a copy never causes an error the origin would not give
  *     (a short read is the end of the file: the copy holds exactly the
  *     origin's bytes at this version).
+ * Rollout (daemon/rollout.h): a copy rolling out takes only its share of
+ * the reads (a gate inside daemon_shadow_pick). Both the copy's and the
+ * origin's reads are timed to the reply, so the control loop compares
+ * like with like, and counted in per-copy / per-file latency buckets (one
+ * relaxed atomic add each). -o fault_copy_delay_us (tests only) delays
+ * every read served by a copy.
  * Files opened in kernel passthrough mode never send READ and are not
  * routed. The recorder (wrapped around this layer) times the whole READ,
  * copy or origin alike. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
 #include <unistd.h>
@@ -47,9 +54,19 @@ static uint64_t next_random(void)
 static void from_origin(struct daemon_shadow_file *s, fuse_req_t req, fuse_ino_t ino, size_t size,
 			off_t off, struct fuse_file_info *fi, fs_read_fn inner_read)
 {
-	daemon_shadow_origin_begin(s);
+	/* Timed only while a copy serves: the rollout compares with it (with
+	 * the busy origin's reads at full share, see daemon/rollout.h). */
+	bool timed = __atomic_load_n(&s->serving, __ATOMIC_RELAXED) != 0;
+	uint64_t t0 = timed ? now_ns() : 0;
+	uint32_t others = daemon_shadow_origin_begin(s);
 	inner_read(req, ino, size, off, fi);
 	daemon_shadow_origin_end(s);
+	if (timed) {
+		uint64_t dt = now_ns() - t0;
+		daemon_lat_hist_add(&s->origin_lat, dt);
+		if (others)
+			daemon_lat_hist_add(&s->origin_busy_lat, dt);
+	}
 }
 
 void fs_router_read(fuse_req_t req, struct fs_inode *i, void *entry, fuse_ino_t ino, size_t size,
@@ -69,6 +86,9 @@ void fs_router_read(fuse_req_t req, struct fs_inode *i, void *entry, fuse_ino_t 
 	struct daemon_shadow_copy *cp = &s->copies[slot];
 	void *buf = fs_thread_buf(size);
 	uint64_t t0 = now_ns();
+	unsigned delay_us = fs_ctx_of(req)->opts->fault_copy_delay_us;
+	if (delay_us) /* test-only fault injection */
+		usleep(delay_us);
 	ssize_t n = buf ? pread(cp->fd, buf, size, off) : -1;
 	/* The copy holds exactly the origin's bytes at this version: a short
 	 * read is the end of the file, as the origin would give it. */
@@ -77,6 +97,8 @@ void fs_router_read(fuse_req_t req, struct fs_inode *i, void *entry, fuse_ino_t 
 		from_origin(s, req, ino, size, off, fi, inner_read);
 		return;
 	}
-	daemon_shadow_copy_done(s, slot, true, (uint64_t)n, now_ns() - t0);
 	fuse_reply_buf(req, buf, (size_t)n);
+	uint64_t dt = now_ns() - t0;
+	daemon_lat_hist_add(&cp->lat, dt);
+	daemon_shadow_copy_done(s, slot, true, (uint64_t)n, dt);
 }

@@ -26,6 +26,7 @@
 #include "daemon/shadow_map.h"
 #include "fs/fs.h"
 #include "fs/hosts.h"
+#include "fs/rollout.h"
 #include "fs/status_file.h"
 #include "predictor/hot_files.h"
 #include "predictor/model.h"
@@ -653,6 +654,8 @@ static void describe(struct fs_shadowing *sh, struct daemon_shadow_file *s, int3
 		    daemon_copy_state_name((enum daemon_copy_state)st), (unsigned long long)reads,
 		    (unsigned long long)LOAD(&cp->errors),
 		    (unsigned long long)(reads ? lat / reads / 1000 : 0));
+		if (used < len)
+			used += fs_rollout_describe(&sh->cfg.rollout, cp, out + used, len - used);
 	}
 }
 
@@ -804,6 +807,7 @@ static int copy_file(struct fs_shadowing *sh, struct daemon_shadow_file *s)
 	cp->verified_ms = now_ms();
 	cp->origin = a;
 	cp->fd = copy_fd;
+	fs_rollout_first_share(&sh->cfg.rollout, cp);
 	daemon_shadow_copy_publish(s, slot);
 	sfs_debug("shadow: %s copied to host %d (version %llu, %lld bytes)",
 		  s->path ? s->path : "?", host, (unsigned long long)v, (long long)st0.st_size);
@@ -984,6 +988,7 @@ static void tick(struct fs_shadowing *sh)
 			s->origin_fd = -1;
 			daemon_shadow_map_unlock(sh->map);
 		}
+		fs_rollout_tick(&sh->cfg.rollout, sh->map, s, sh->hosts, t);
 	}
 	verify_one(sh, t);
 	pthread_mutex_lock(&sh->lock);

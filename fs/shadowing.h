@@ -28,6 +28,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "daemon/rollout.h"
+
 struct fs_ctx;
 struct fs_hosts;
 struct fs_inode;
@@ -48,6 +50,8 @@ struct fs_shadowing_config {
 	double window_s;       /* forecast window (1..8 buckets) */
 	double capacity;       /* reads per bucket; < 0: each file's p99 */
 	double threshold;
+	/* Rollout of new copies and rollback on regression (fs/rollout.h). */
+	struct daemon_rollout_params rollout;
 };
 
 /* Whether hosts has a local host (shadowing has somewhere to copy to). */

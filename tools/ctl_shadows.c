@@ -2,7 +2,9 @@
  * states and read counters, as the mount's control loop last wrote them
  * (STATE/shadows.status, fs/shadowing.c, every tick: one file per line,
  * path="..." pinned= hot= version=vN writers= origin_reads= copies=N, then
- * copy=HOST:vN:STATE:reads=R:errors=E:lat_us=L per copy).
+ * copy=HOST:vN:STATE:reads=R:errors=E:lat_us=L:share=S:step=I/N:rollout=PHASE
+ * [:why=REASON] per copy: the rollout's share in percent, step, phase and
+ * last regression or rollback, fs/rollout.c).
  *   shadowctl shadows [MNT|--state DIR] [--json]
  * In JSON a file's copies are "copy" fields in the order written. */
 #include <stdio.h>

@@ -165,6 +165,37 @@ static void test_shadow_options(void **state)
 	done(&p);
 }
 
+/* Rollout options: defaults 10/25/50/100 %, 5 s, 1.5x, no injected delay;
+ * each value given lands in the rollout parameters. */
+static void test_rollout_options(void **state)
+{
+	(void)state;
+	struct parsed p;
+	const char *argv0[] = {"shadowfs", "/b", "/m"};
+	parse(&p, 3, argv0);
+	assert_int_equal(p.ret, 0);
+	assert_int_equal(p.o.rollout.nsteps, 4);
+	assert_int_equal(p.o.rollout.steps[0], 100);
+	assert_int_equal(p.o.rollout.interval_ms, 5000);
+	assert_true(p.o.rollout.factor == 1.5);
+	assert_int_equal(p.o.fault_copy_delay_us, 0);
+	done(&p);
+	const char *argv[] = {"shadowfs", "/b", "/m", "-o",
+			      "rollout=5/50/100,rollout_interval=0.25,rollback_factor=2.5,"
+			      "rollout_min_reads=7,rollout_cooldown=3,fault_copy_delay_us=1500"};
+	parse(&p, 5, argv);
+	assert_int_equal(p.ret, 0);
+	assert_int_equal(p.o.rollout.nsteps, 3);
+	assert_int_equal(p.o.rollout.steps[0], 50);
+	assert_int_equal(p.o.rollout.steps[1], 500);
+	assert_int_equal(p.o.rollout.interval_ms, 250);
+	assert_true(p.o.rollout.factor == 2.5);
+	assert_int_equal(p.o.rollout.min_reads, 7);
+	assert_int_equal(p.o.rollout.cooldown_ms, 3000);
+	assert_int_equal(p.o.fault_copy_delay_us, 1500);
+	done(&p);
+}
+
 /* -d implies foreground and passes debug on to libfuse. */
 static void test_debug(void **state)
 {
@@ -282,6 +313,18 @@ static void test_bad_options(void **state)
 		{"shadow_window=0", "shadow_window=0"},
 		{"shadow_capacity=lots", "shadow_capacity=lots"},
 		{"shadow_verify=-5", "shadow_verify=-5"},
+		{"rollout=50/25/100", "increasing percentages ending at 100"},
+		{"rollout=10/50", "rollout=10/50"},
+		{"rollout=", "rollout="},
+		{"rollout=0/100", "rollout=0/100"},
+		{"rollout_interval=0", "0.05 to 86400 seconds"},
+		{"rollout_interval=x", "rollout_interval=x"},
+		{"rollback_factor=1", "a factor from 1.05 to 1000"},
+		{"rollback_factor=-2", "rollback_factor=-2"},
+		{"rollback_factor=2x", "rollback_factor=2x"},
+		{"rollout_min_reads=0", "rollout_min_reads=0"},
+		{"rollout_cooldown=-1", "rollout_cooldown=-1"},
+		{"fault_copy_delay_us=soon", "fault_copy_delay_us=soon"},
 	};
 	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
 		struct parsed p;
@@ -380,6 +423,7 @@ int main(void)
 		cmocka_unit_test(test_passthrough),
 		cmocka_unit_test(test_bad_options),
 		cmocka_unit_test(test_shadow_options),
+		cmocka_unit_test(test_rollout_options),
 		cmocka_unit_test(test_bad_arguments),
 		cmocka_unit_test(test_state),
 		cmocka_unit_test(test_help_version),

@@ -1,0 +1,35 @@
+/* The mount's side of the rollout of copies (the state machine is
+ * daemon/rollout.c): each control tick, for each copy, feed the machine
+ * the copy's and the origin's latency histograms (collected lock-free by
+ * the router) and publish the share it decides; log step changes and
+ * rollbacks, one line each; describe a copy's rollout for
+ * user.shadow.state and shadowctl shadows.
+ *
+ * A rolled-back copy is kept (SERVING, its fd open, verified as before)
+ * at share 0: it serves nothing, is retried from the first step after the
+ * cool-down, and is dropped as any copy is (demotion, a new version). */
+#ifndef SHADOWFS_FS_ROLLOUT_H
+#define SHADOWFS_FS_ROLLOUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct daemon_rollout_params;
+struct daemon_shadow_copy;
+struct daemon_shadow_file;
+struct daemon_shadow_map;
+struct fs_hosts;
+
+/* Control loop, map lock NOT held: advances the rollout of every copy of s
+ * (a copy newly valid starts at the first step, an invalid one stops). */
+void fs_rollout_tick(const struct daemon_rollout_params *p, struct daemon_shadow_map *m,
+		     struct daemon_shadow_file *s, struct fs_hosts *hosts, uint64_t now_ms);
+/* Control loop, before publishing a new copy: its share is the first
+ * step's, so it never serves more than that before the next tick. */
+void fs_rollout_first_share(const struct daemon_rollout_params *p, struct daemon_shadow_copy *cp);
+/* Map lock held: appends ":share=S:step=I/N:rollout=PHASE[:why=REASON]"
+ * (share in percent) to out; returns the characters it would take. */
+size_t fs_rollout_describe(const struct daemon_rollout_params *p,
+			   const struct daemon_shadow_copy *cp, char *out, size_t len);
+
+#endif

@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# Rollout of a new copy and rollback on regression, end to end through a
+# real mount (cache=never so every read reaches the router; steps of 0.5 s
+# so it runs in seconds):
+#  - a pinned file's copy goes through the shares 10, 25, 50, 100 % while
+#    three readers read the file in a loop; the part of the reads the copy
+#    serves grows with its share; user.shadow.state, shadowctl shadows and
+#    the log (one line per step) show it; every read returns the right bytes;
+#  - with -o fault_copy_delay_us (every read from the copy 3 ms slower) the
+#    copy is rolled back: state rolled-back with the reason, one log line,
+#    share 0, the copy serves no more reads, the origin serves them all;
+#    after the cool-down (8 s) it is retried at 10 % and rolled back again,
+#    the cool-down doubled; every read returns the right bytes throughout;
+#  - at full share (rollout=100) the copy is compared with the origin's
+#    reads begun while it was busy: the slow copy is rolled back too.
+# Usage: fs_rollout.sh SHADOWFS SHADOWCTL
+. "$(dirname "$0")/lib.sh"
+SHADOWFS=$1 CTL=$2
+READERS=() T=
+# On exit: the readers stopped (their flag, then kill) before the unmount;
+# on failure the mounts' logs shown (it_mount's own messages go there too).
+on_exit() {
+  local rc=$? p
+  [ -n "$T" ] && touch "$T/stop" 2>/dev/null
+  for p in "${READERS[@]}"; do
+    for _ in $(seq 40); do kill -0 "$p" 2>/dev/null || break; sleep 0.05; done
+    kill "$p" 2>/dev/null
+  done
+  [ "$rc" -ne 0 ] && [ -n "$T" ] && cat "$T"/log* >&2 2>/dev/null
+  it_cleanup
+}
+trap on_exit EXIT
+T=$(it_tmpdir fs_rollout)
+backing=$(it_tmpdir backing) mnt=$(it_tmpdir mnt) state=$(it_tmpdir state)
+BASE="norecord,cache=never,state=$state,hosts=$T/host,shadow_tick=0.1,shadow_quiet=0.2"
+ROLL="rollout=10/25/50/100,rollout_interval=0.5,rollout_min_reads=80,rollout_cooldown=60"
+
+head -c $((2 * 1024 * 1024 + 77)) /dev/urandom >"$backing/data"
+cp "$backing/data" "$T/expect"
+
+state_of() { getfattr --only-values -n user.shadow.state "$mnt/data" 2>/dev/null; }
+field() { state_of | sed -n "s/.*copy=[^ ]*:reads=\([0-9]*\):.*:share=\([0-9.]*\):.*rollout=\([a-z-]*\).*/\1 \2 \3/p"; }
+origin_reads() { state_of | sed -n 's/.*origin_reads=\([0-9]*\).*/\1/p'; }
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# Readers: each reads the whole file in a loop and compares it, until
+# $T/stop exists (a kill could leave one holding the mount busy).
+readers() {
+  rm -f "$T/stop" "$T/bad"
+  for p in 1 2 3; do
+    (while [ ! -e "$T/stop" ] && [ -d "$T" ]; do
+      cmp -s "$mnt/data" "$T/expect" || touch "$T/bad"
+    done) &
+    READERS+=($!)
+  done
+}
+stop_readers() {
+  touch "$T/stop"
+  local p
+  for p in "${READERS[@]}"; do wait "$p"; done
+  READERS=()
+  [ ! -e "$T/bad" ] || it_fail "a read returned wrong bytes"
+}
+
+# ---- rollout: 10 -> 25 -> 50 -> 100 % ----
+it_mount "$SHADOWFS" "$backing" "$mnt" "$BASE,$ROLL" 2>"$T/log1"
+readers
+t0=$(now_ms)
+setfattr -n user.shadow.pin -v 1 "$mnt/data" || it_fail "pin"
+# The log has one line per step with the reads of the window judged:
+# the copy's part of them is its share (the gate is random).
+full_at=
+while [ $(($(now_ms) - t0)) -lt 40000 ]; do
+  st=$(state_of)
+  case $st in *":share=100:"*) full_at=$(now_ms); break ;; esac
+  case $st in *rolled-back* | *errors=[1-9]*) it_fail "during the rollout: $st" ;; esac
+  sleep 0.1
+done
+[ -n "$full_at" ] || it_fail "no full share after 40 s: $(state_of)"
+echo "full share $((full_at - t0)) ms after the pin; load $(cut -d' ' -f1-3 /proc/loadavg)"
+split_of() { # FROM: "COPY ORIGIN" reads of the window judged at share FROM %
+  sed -n "s/.*shadow: rollout: copy of data on .* $1% -> [0-9]*% (copy .* over \([0-9]*\) reads, origin .* over \([0-9]*\)).*/\1 \2/p" "$T/log1" | head -1
+}
+prev=0
+for s in 10 25 50; do
+  read -r c o <<<"$(split_of $s)"
+  [ -n "${c:-}" ] || it_fail "no step from $s %: $(grep rollout "$T/log1")"
+  p=$((1000 * c / (c + o)))
+  echo "share $s %: copy $c reads, origin $o: $((p / 10)).$((p % 10)) % from the copy"
+  # The gate draws at random: within 8 points of the share.
+  [ $((p - s * 10)) -le 80 ] && [ $((s * 10 - p)) -le 80 ] || it_fail "the copy took $p per mille at a $s % share"
+  [ "$p" -gt "$prev" ] || it_fail "the copy's part did not grow at $s %"
+  prev=$p
+done
+grep -q "shadow: rollout: copy of data on .* 50% -> 100%" "$T/log1" || it_fail "no step to 100 % in the log"
+# At full share the power-of-two pick spreads the three readers' reads.
+st=$(state_of)
+c1=$(sed -n 's/.*:reads=\([0-9]*\):errors.*/\1/p' <<<"$st") o1=$(sed -n 's/.*origin_reads=\([0-9]*\).*/\1/p' <<<"$st")
+sleep 2
+st=$(state_of)
+c2=$(sed -n 's/.*:reads=\([0-9]*\):errors.*/\1/p' <<<"$st") o2=$(sed -n 's/.*origin_reads=\([0-9]*\).*/\1/p' <<<"$st")
+stop_readers
+echo "share 100 %: copy $((c2 - c1)) reads, origin $((o2 - o1)) in 2 s (power of two choices, ties to the origin)"
+[ $((c2 - c1)) -gt 0 ] || it_fail "the copy served nothing at full share"
+state_of | grep -q ":share=100:step=4/4:rollout=stepping" || it_fail "state at full share: $(state_of)"
+"$CTL" shadows "$mnt" | tee "$T/shadows"
+grep -q "share=100:step=4/4:rollout=stepping" "$T/shadows" || it_fail "shadowctl shadows"
+[ "$(grep -c 'shadow: rollout: copy of data on .* -> ' "$T/log1")" = 3 ] ||
+  it_fail "expected 3 rollout lines in the log: $(cat "$T/log1")"
+grep 'shadow: rollout:' "$T/log1"
+it_umount "$mnt"
+wait "$IT_PID"; rc=$?
+[ "$rc" -eq 0 ] || it_fail "shadowfs exited with status $rc (sanitizer report above?): $(cat "$T/log1")"
+
+# ---- rollback: every read from the copy 3 ms slower ----
+it_mount "$SHADOWFS" "$backing" "$mnt" "$BASE,$ROLL,rollback_factor=3,rollout_cooldown=8,fault_copy_delay_us=3000" 2>"$T/log2"
+readers
+t0=$(now_ms) served_at=
+while [ $(($(now_ms) - t0)) -lt 30000 ]; do
+  read -r c s ph <<<"$(field)"
+  [ -n "$served_at" ] || { [ "${c:-0}" -gt 0 ] && served_at=$(now_ms); }
+  [ "${ph:-}" = rolled-back ] && break
+  sleep 0.1
+done
+[ "${ph:-}" = rolled-back ] || it_fail "no rollback after 30 s: $(state_of)"
+back_at=$(now_ms)
+echo "rolled back $((back_at - served_at)) ms after the copy's first read (remount, pin kept); load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "state: $(state_of)"
+state_of | grep -q ":share=0:step=0/4:rollout=rolled-back:why=p[59][05]_[0-9]*us>3x[0-9]*us" ||
+  it_fail "state after the rollback: $(state_of)"
+"$CTL" shadows "$mnt" | grep -q "share=0:step=0/4:rollout=rolled-back:why=" || it_fail "shadowctl shadows after the rollback"
+# Rolled back: the copy serves nothing (cool-down 8 s), the origin all.
+read -r c1 _ _ <<<"$(field)"
+o1=$(origin_reads)
+sleep 1
+read -r c2 _ ph <<<"$(field)"
+o2=$(origin_reads)
+[ "$ph" = rolled-back ] || it_fail "retried within 1 s of the rollback (cool-down 8 s): $(state_of)"
+[ "$c2" = "$c1" ] || it_fail "the rolled-back copy served $((c2 - c1)) reads"
+[ "$o2" -gt "$o1" ] || it_fail "the origin served nothing after the rollback"
+echo "after the rollback: copy +$((c2 - c1)) reads, origin +$((o2 - o1)) in 1 s"
+grep -q 'shadow: rollback: copy of data on .* 10% -> 0%: p[59][05]_.*; retry in 8 s' "$T/log2" ||
+  it_fail "no rollback line in the log: $(cat "$T/log2")"
+# After the cool-down: retried at 10 %, still slow, rolled back again with
+# the cool-down doubled.
+retried() { grep -q 'shadow: rollout: copy of data on .* retried at 10% after the cool-down' "$T/log2"; }
+again() { grep -q 'shadow: rollback: .*; retry in 16 s' "$T/log2"; }
+for _ in $(seq 300); do again && break; sleep 0.1; done
+retried || it_fail "not retried after the cool-down: $(cat "$T/log2")"
+again || it_fail "not rolled back again with the cool-down doubled: $(cat "$T/log2")"
+stop_readers
+grep 'shadow: roll' "$T/log2"
+cmp "$mnt/data" "$T/expect" || it_fail "read after the rollback"
+it_umount "$mnt"
+wait "$IT_PID"; rc=$?
+[ "$rc" -eq 0 ] || it_fail "shadowfs exited with status $rc (sanitizer report above?): $(cat "$T/log2")"
+
+# ---- at full share: judged against the busy origin ----
+# rollout=100: the copy is in the power-of-two pick at once; 3 ms slower
+# than the origin's reads begun while it was busy, it is rolled back too.
+it_mount "$SHADOWFS" "$backing" "$mnt" "$BASE,$ROLL,rollout=100,rollback_factor=3,fault_copy_delay_us=3000" 2>"$T/log3"
+readers
+t0=$(now_ms)
+full_back() { grep -q 'shadow: rollback: copy of data on .* 100% -> 0%: p[59][05]_' "$T/log3"; }
+for _ in $(seq 300); do full_back && break; sleep 0.1; done
+full_back || it_fail "not rolled back at full share: $(state_of)"
+echo "rolled back at full share within $(($(now_ms) - t0)) ms of the mount"
+state_of | grep -q ":share=0:step=0/1:rollout=rolled-back:why=" || it_fail "state: $(state_of)"
+stop_readers
+it_umount "$mnt"
+wait "$IT_PID"; rc=$?
+[ "$rc" -eq 0 ] || it_fail "shadowfs exited with status $rc (sanitizer report above?): $(cat "$T/log3")"
+echo "PASS"
