@@ -14,7 +14,10 @@
  *            has the file open for writing, its version has been quiet for
  *            quiet_ms (a file being rewritten is not re-copied after every
  *            write), and no copy is under way;
- *   DEMOTE   when copies exist and the file is gone, or unwanted for idle_ms;
+ *   never    (user.shadow.never=1) wins over pinned and hot: never wanted,
+ *            its copies dropped at once (DEMOTE), like a gone file's;
+ *   DEMOTE   when copies exist and the file is gone or never, or unwanted
+ *            for idle_ms;
  *   NONE     otherwise.
  *
  * Placement (daemon_control_pick_host): among hosts that are up, local and
@@ -36,6 +39,7 @@ struct daemon_control_file {
 	bool pinned;
 	bool hot;
 	bool gone;	     /* unlinked or replaced through the mount */
+	bool never;	     /* user.shadow.never=1: never shadowed */
 	bool writers;	     /* open for writing through the mount now */
 	bool serving;	     /* a copy serves at the current version */
 	bool has_copies;     /* any copy slot in use (serving, stale, syncing) */

@@ -26,6 +26,7 @@
 #include "daemon/shadow_map.h"
 #include "fs/fs.h"
 #include "fs/hosts.h"
+#include "fs/shadow_tuning.h"
 #include "fs/status_file.h"
 #include "predictor/hot_files.h"
 #include "predictor/model.h"
@@ -519,6 +520,10 @@ static void refresh_forecast(struct fs_shadowing *sh)
 	    .capacity = cf->capacity,
 	    .threshold = cf->threshold,
 	    .now = time(NULL),
+	    /* per-file user.shadow.* settings; every forecast kept for why */
+	    .tune = sh->ctx->tuning ? fs_tuning_hot_tune : NULL,
+	    .tune_arg = sh->ctx->tuning,
+	    .all = sh->ctx->tuning != NULL,
 	};
 	struct pred_hot_file *hot = NULL;
 	size_t n = 0;
@@ -527,7 +532,11 @@ static void refresh_forecast(struct fs_shadowing *sh)
 		sfs_debug("shadow: forecast failed: %s", strerror(-r));
 		return;
 	}
+	if (sh->ctx->tuning)
+		fs_tuning_note_forecast(sh->ctx->tuning, hot, n);
 	for (size_t i = 0; i < n; i++) {
+		if (!hot[i].hot)
+			continue; /* forecast, below its threshold (or never) */
 		struct daemon_shadow_file *s = entry_by_path_locked(sh, hot[i].path);
 		if (!s)
 			continue;
@@ -913,6 +922,7 @@ static void tick(struct fs_shadowing *sh)
 		if (!s)
 			break;
 		check_copies(s);
+		in.never = fs_tuning_never_fd(sh->ctx->tuning, s->origin_fd);
 		in.writers = writers_of(sh, s) != 0;
 		in.serving = any_serving(s);
 		in.has_copies = any_copy(s);
@@ -981,6 +991,13 @@ static void *control_thread(void *arg)
 }
 
 /* ---- lifetime ---- */
+
+void fs_shadowing_wake(struct fs_shadowing *sh)
+{
+	pthread_mutex_lock(&sh->lock);
+	pthread_cond_broadcast(&sh->wake);
+	pthread_mutex_unlock(&sh->lock);
+}
 
 bool fs_shadowing_wanted(struct fs_hosts *hosts)
 {

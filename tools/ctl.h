@@ -22,5 +22,6 @@ int ctl_shadows_main(int argc, char **argv);
 int ctl_push_main(int argc, char **argv);
 int ctl_forecast_main(int argc, char **argv);
 int ctl_load_main(int argc, char **argv);
+int ctl_why_main(int argc, char **argv);
 
 #endif

@@ -1,0 +1,736 @@
+/* Tuning attributes of the mount: tables, STATE/tuning, resolution for the
+ * control loop, user.shadow.why (see shadow_tuning.h). */
+#include "fs/shadow_tuning.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <time.h>
+#include <unistd.h>
+#include <uuid/uuid.h>
+
+#include "common/log.h"
+#include "fs/file_id.h"
+#include "fs/fs.h"
+#include "fs/shadowing.h"
+#include "fs/status_file.h"
+
+#define XATTR_PREFIX "user.shadow."
+
+struct tune_entry {
+	bool is_dir;
+	uint8_t id[FS_FILE_ID_LEN]; /* files */
+	char *path;		    /* dirs: the key ("" the root); files: last known (shown) */
+	struct fs_tune_node node;
+};
+
+/* The last forecast of one file, for user.shadow.why. */
+struct tune_forecast {
+	uint8_t id[PRED_ID_LEN];
+	double p_exceed, capacity, threshold;
+	unsigned window, horizon;
+	bool hot;
+	int64_t start;
+	double point[PRED_MAX_H], lo80[PRED_MAX_H], hi80[PRED_MAX_H], lo95[PRED_MAX_H],
+	    hi95[PRED_MAX_H], p_step[PRED_MAX_H];
+};
+
+struct fs_tuning {
+	struct fs_ctx *ctx; /* not owned */
+	struct fs_tuning_config cfg;
+	double defaults[FS_TUNE_NKEYS];
+	pthread_mutex_t lock; /* everything below */
+	struct tune_entry *e;
+	size_t n, cap;
+	size_t ndirs, nfiles; /* also read unlocked (atomic): fast skips */
+	size_t nnever;	      /* entries with never=1 (atomic read unlocked) */
+	char path[PATH_MAX];  /* STATE/tuning; "" before fs_tuning_load */
+	struct tune_forecast *fc;
+	size_t nfc;
+	int64_t fc_time; /* when the last forecast was noted (0: none yet) */
+};
+
+#define LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+
+/* ---- tables (lock held) ---- */
+
+static struct tune_entry *find_dir(struct fs_tuning *t, const char *path)
+{
+	for (size_t k = 0; k < t->n; k++)
+		if (t->e[k].is_dir && !strcmp(t->e[k].path, path))
+			return &t->e[k];
+	return NULL;
+}
+
+static struct tune_entry *find_file(struct fs_tuning *t, const uint8_t id[FS_FILE_ID_LEN])
+{
+	for (size_t k = 0; k < t->n; k++)
+		if (!t->e[k].is_dir && !memcmp(t->e[k].id, id, FS_FILE_ID_LEN))
+			return &t->e[k];
+	return NULL;
+}
+
+static void recount(struct fs_tuning *t)
+{
+	size_t nd = 0, nf = 0, nn = 0;
+	for (size_t k = 0; k < t->n; k++) {
+		nd += t->e[k].is_dir;
+		nf += !t->e[k].is_dir;
+		nn += t->e[k].node.set[FS_TUNE_NEVER] && t->e[k].node.value[FS_TUNE_NEVER] == 1;
+	}
+	__atomic_store_n(&t->ndirs, nd, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->nfiles, nf, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->nnever, nn, __ATOMIC_RELAXED);
+}
+
+static struct tune_entry *add_entry(struct fs_tuning *t, bool is_dir, const uint8_t *id,
+				    const char *path)
+{
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 16;
+		struct tune_entry *e = realloc(t->e, cap * sizeof(*e));
+		if (!e)
+			return NULL;
+		t->e = e;
+		t->cap = cap;
+	}
+	struct tune_entry *x = &t->e[t->n];
+	*x = (struct tune_entry){.is_dir = is_dir, .path = strdup(path ? path : "")};
+	if (!x->path)
+		return NULL;
+	if (id)
+		memcpy(x->id, id, FS_FILE_ID_LEN);
+	t->n++;
+	return x;
+}
+
+static void drop_entry(struct fs_tuning *t, struct tune_entry *x)
+{
+	free(x->path);
+	*x = t->e[--t->n];
+}
+
+/* ---- STATE/tuning ---- */
+
+static void fill_state(FILE *out, void *arg)
+{
+	struct fs_tuning *t = arg;
+	for (size_t k = 0; k < t->n; k++) {
+		const struct tune_entry *x = &t->e[k];
+		char ids[37];
+		if (strchr(x->path, '\n'))
+			continue; /* cannot be a line; kept in memory only */
+		uuid_unparse_lower(x->id, ids);
+		for (int key = 0; key < FS_TUNE_NKEYS; key++) {
+			if (!x->node.set[key])
+				continue;
+			if (x->is_dir)
+				fprintf(out, "d %s %s /%s\n", fs_tune_key_name(key), x->node.text[key],
+					x->path);
+			else
+				fprintf(out, "f %s %s %s /%s\n", ids, fs_tune_key_name(key),
+					x->node.text[key], x->path);
+		}
+	}
+}
+
+static int save(struct fs_tuning *t)
+{
+	if (!t->path[0])
+		return 0;
+	int r = fs_status_file_write(t->path, fill_state, t);
+	if (r < 0)
+		sfs_warn("cannot write %s: %s", t->path, strerror(-r));
+	return r;
+}
+
+int fs_tuning_load(struct fs_tuning *t, const char *state_dir)
+{
+	snprintf(t->path, sizeof(t->path), "%s/tuning", state_dir);
+	FILE *in = fopen(t->path, "r");
+	if (!in)
+		return errno == ENOENT ? 0 : -errno;
+	char line[PATH_MAX + 128];
+	int root = fs_inode_table_root_fd(t->ctx->inodes);
+	size_t bad = 0;
+	pthread_mutex_lock(&t->lock);
+	while (fgets(line, sizeof(line), in)) {
+		line[strcspn(line, "\n")] = '\0';
+		struct fs_tune_line l;
+		if (!line[0])
+			continue;
+		if (fs_tune_line_parse(line, &l) < 0) {
+			bad++;
+			continue;
+		}
+		struct tune_entry *x;
+		if (l.is_dir) {
+			struct stat st;
+			if (l.path[0] && (fstatat(root, l.path, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+					  !S_ISDIR(st.st_mode))) {
+				sfs_warn("tuning: directory %s is gone: its %s dropped", l.path,
+					 fs_tune_key_name(l.key));
+				continue;
+			}
+			x = find_dir(t, l.path);
+			if (!x)
+				x = add_entry(t, true, NULL, l.path);
+		} else {
+			uuid_t id;
+			if (uuid_parse(l.id, id)) {
+				bad++;
+				continue;
+			}
+			x = find_file(t, id);
+			if (!x)
+				x = add_entry(t, false, id, l.path);
+		}
+		if (!x)
+			break; /* no memory: the rest is not applied (and kept on disk) */
+		fs_tune_node_set(&x->node, l.key, l.value, l.text);
+	}
+	recount(t);
+	pthread_mutex_unlock(&t->lock);
+	fclose(in);
+	if (bad)
+		sfs_warn("tuning: %zu bad line(s) in %s ignored", bad, t->path);
+	return 0;
+}
+
+/* ---- lifetime ---- */
+
+int fs_tuning_new(struct fs_ctx *c, const struct fs_tuning_config *cfg, struct fs_tuning **ret)
+{
+	struct fs_tuning *t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->ctx = c;
+	t->cfg = *cfg;
+	t->defaults[FS_TUNE_THRESHOLD] = cfg->threshold;
+	t->defaults[FS_TUNE_CAPACITY] = cfg->capacity;
+	t->defaults[FS_TUNE_WINDOW] = cfg->window;
+	t->defaults[FS_TUNE_NEVER] = 0;
+	pthread_mutex_init(&t->lock, NULL);
+	*ret = t;
+	return 0;
+}
+
+void fs_tuning_free(struct fs_tuning *t)
+{
+	if (!t)
+		return;
+	for (size_t k = 0; k < t->n; k++)
+		free(t->e[k].path);
+	free(t->e);
+	free(t->fc);
+	pthread_mutex_destroy(&t->lock);
+	free(t);
+}
+
+/* ---- resolution ---- */
+
+int fs_tuning_rel_path(struct fs_ctx *c, int fd, char *buf)
+{
+	char proc[32], full[PATH_MAX];
+	fs_proc_path(proc, fd);
+	ssize_t n = readlink(proc, full, sizeof(full) - 1);
+	if (n <= 0)
+		return -errno;
+	full[n] = '\0';
+	const char *b = c->opts->backing;
+	size_t bl = strlen(b);
+	while (bl > 1 && b[bl - 1] == '/')
+		bl--;
+	if (strncmp(full, b, bl) != 0 || (full[bl] != '/' && full[bl] != '\0'))
+		return -ENOENT;
+	snprintf(buf, PATH_MAX, "%s", full[bl] ? full + bl + 1 : "");
+	return 0;
+}
+
+/* The effective settings of the file with id (NULL: none) at path
+ * (relative to BACKING); dir_of[k] gets the directory a value comes from
+ * (NULL when not a directory's). Lock held. */
+static void resolve_locked(struct fs_tuning *t, const uint8_t *id, const char *path,
+			   struct fs_tune_effective *eff, const char *dir_of[FS_TUNE_NKEYS])
+{
+	const struct tune_entry *f = id ? find_file(t, id) : NULL;
+	size_t depth = 1;
+	for (const char *p = path; *p; p++)
+		depth += *p == '/';
+	const struct fs_tune_node **dirs = calloc(depth, sizeof(*dirs));
+	const char **names = calloc(depth, sizeof(*names));
+	char *buf = strdup(path);
+	size_t nd = 0;
+	if (dirs && names && buf && t->ndirs) {
+		/* Ancestors of path, innermost first, the root ("") last. */
+		char *slash;
+		while ((slash = strrchr(buf, '/')) != NULL) {
+			*slash = '\0';
+			const struct tune_entry *d = find_dir(t, buf);
+			names[nd] = d ? d->path : NULL;
+			dirs[nd++] = d ? &d->node : NULL;
+		}
+		const struct tune_entry *r = find_dir(t, "");
+		names[nd] = r ? r->path : NULL;
+		dirs[nd++] = r ? &r->node : NULL;
+	}
+	fs_tune_resolve(t->defaults, f ? &f->node : NULL, dirs, nd, nd ? (int)nd - 1 : -1, eff);
+	for (int k = 0; dir_of && k < FS_TUNE_NKEYS; k++)
+		dir_of[k] = eff->dir_index[k] >= 0 ? names[eff->dir_index[k]] : NULL;
+	free(buf);
+	free(names);
+	free(dirs);
+}
+
+void fs_tuning_hot_tune(void *arg, const uint8_t id[PRED_ID_LEN], const char *path,
+			struct pred_hot_tuning *out)
+{
+	struct fs_tuning *t = arg;
+	struct fs_tune_effective eff;
+	if (!LOAD(&t->ndirs) && !LOAD(&t->nfiles))
+		return;
+	pthread_mutex_lock(&t->lock);
+	resolve_locked(t, id, path, &eff, NULL);
+	pthread_mutex_unlock(&t->lock);
+	out->threshold = eff.value[FS_TUNE_THRESHOLD];
+	out->capacity = eff.value[FS_TUNE_CAPACITY];
+	out->window = (unsigned)eff.value[FS_TUNE_WINDOW];
+	out->never = eff.value[FS_TUNE_NEVER] == 1;
+}
+
+bool fs_tuning_never_fd(struct fs_tuning *t, int fd)
+{
+	char rel[PATH_MAX], proc[32];
+	uint8_t id[FS_FILE_ID_LEN];
+	struct fs_tune_effective eff;
+	if (!t || !LOAD(&t->nnever) || fs_tuning_rel_path(t->ctx, fd, rel) < 0)
+		return false;
+	fs_proc_path(proc, fd);
+	bool have_id = fs_file_id_get(proc, false, id) == 0;
+	pthread_mutex_lock(&t->lock);
+	resolve_locked(t, have_id ? id : NULL, rel, &eff, NULL);
+	pthread_mutex_unlock(&t->lock);
+	return eff.value[FS_TUNE_NEVER] == 1;
+}
+
+void fs_tuning_note_forecast(struct fs_tuning *t, const struct pred_hot_file *f, size_t n)
+{
+	struct tune_forecast *fc = calloc(n ? n : 1, sizeof(*fc));
+	if (!fc)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct tune_forecast *x = &fc[i];
+		memcpy(x->id, f[i].id, PRED_ID_LEN);
+		x->p_exceed = f[i].p_exceed;
+		x->capacity = f[i].capacity;
+		x->threshold = f[i].threshold;
+		x->window = f[i].window;
+		x->hot = f[i].hot;
+		x->start = f[i].start;
+		x->horizon = f[i].fc.horizon <= PRED_MAX_H ? f[i].fc.horizon : PRED_MAX_H;
+		for (unsigned h = 0; h < x->horizon; h++) {
+			x->point[h] = f[i].fc.point[h];
+			x->lo80[h] = f[i].fc.lo[0][h];
+			x->hi80[h] = f[i].fc.hi[0][h];
+			x->lo95[h] = f[i].fc.lo[1][h];
+			x->hi95[h] = f[i].fc.hi[1][h];
+			x->p_step[h] = f[i].fc.p_step[h];
+		}
+	}
+	pthread_mutex_lock(&t->lock);
+	free(t->fc);
+	t->fc = fc;
+	t->nfc = n;
+	t->fc_time = time(NULL);
+	pthread_mutex_unlock(&t->lock);
+}
+
+/* ---- the attributes ---- */
+
+/* The node of inode i: for a directory its path, for a regular file its id
+ * (made when create). -ENODATA: a file without an id (nothing set). */
+static int node_key(struct fs_ctx *c, struct fs_inode *i, bool create, char *rel,
+		    uint8_t id[FS_FILE_ID_LEN])
+{
+	if (!S_ISDIR(i->type) && !S_ISREG(i->type))
+		return -EPERM;
+	int fd = fs_inode_fd_get(c->inodes, i);
+	if (fd < 0)
+		return fd;
+	char proc[32];
+	fs_proc_path(proc, fd);
+	int r = fs_tuning_rel_path(c, fd, rel);
+	if (r == 0 && S_ISREG(i->type)) {
+		r = fs_file_id_get(proc, create, id);
+		if (fs_file_id_unsupported(r))
+			r = -ENOTSUP; /* no stable id: file settings need user xattrs in BACKING */
+	}
+	fs_inode_fd_put(c->inodes, i);
+	return r;
+}
+
+static struct tune_entry *entry_of(struct fs_tuning *t, struct fs_inode *i, const char *rel,
+				   const uint8_t *id)
+{
+	return S_ISDIR(i->type) ? find_dir(t, rel) : find_file(t, id);
+}
+
+static ssize_t reply_text(const char *s, char *buf, size_t size)
+{
+	size_t n = strlen(s);
+	if (size == 0)
+		return (ssize_t)n;
+	if (size < n)
+		return -ERANGE;
+	memcpy(buf, s, n);
+	return (ssize_t)n;
+}
+
+ssize_t fs_tuning_get(struct fs_ctx *c, struct fs_inode *i, enum fs_tune_key k, char *buf,
+		      size_t size)
+{
+	struct fs_tuning *t = c->tuning;
+	char rel[PATH_MAX], text[FS_TUNE_TEXT_MAX] = "";
+	uint8_t id[FS_FILE_ID_LEN];
+	int r = node_key(c, i, false, rel, id);
+	if (r < 0)
+		return r == -EPERM || r == -ENOTSUP ? -ENODATA : r;
+	pthread_mutex_lock(&t->lock);
+	struct tune_entry *x = entry_of(t, i, rel, id);
+	bool set = x && x->node.set[k];
+	if (set)
+		memcpy(text, x->node.text[k], sizeof(text));
+	pthread_mutex_unlock(&t->lock);
+	return set ? reply_text(text, buf, size) : -ENODATA;
+}
+
+static void changed(struct fs_ctx *c, enum fs_tune_key k)
+{
+	if (k == FS_TUNE_NEVER && c->shadowing)
+		fs_shadowing_wake(c->shadowing); /* copies of a never file go now */
+}
+
+int fs_tuning_set(struct fs_ctx *c, struct fs_inode *i, enum fs_tune_key k, const void *value,
+		  size_t size, int flags)
+{
+	struct fs_tuning *t = c->tuning;
+	char rel[PATH_MAX], text[FS_TUNE_TEXT_MAX];
+	uint8_t id[FS_FILE_ID_LEN];
+	double v;
+	if (!S_ISDIR(i->type) && !S_ISREG(i->type))
+		return -EPERM;
+	if (fs_tune_parse(k, value, size, &v, text) < 0)
+		return -EINVAL;
+	int r = node_key(c, i, true, rel, id);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&t->lock);
+	struct tune_entry *x = entry_of(t, i, rel, id);
+	if (x && x->node.set[k] && (flags & XATTR_CREATE))
+		r = -EEXIST;
+	else if ((!x || !x->node.set[k]) && (flags & XATTR_REPLACE))
+		r = -ENODATA;
+	else if (!x && !(x = add_entry(t, S_ISDIR(i->type), id, rel)))
+		r = -ENOMEM;
+	if (r == 0) {
+		if (!x->is_dir && strcmp(x->path, rel)) { /* renamed since: show where it is */
+			char *p = strdup(rel);
+			if (p) {
+				free(x->path);
+				x->path = p;
+			}
+		}
+		fs_tune_node_set(&x->node, k, v, text);
+		recount(t);
+		save(t);
+	}
+	pthread_mutex_unlock(&t->lock);
+	if (r == 0)
+		changed(c, k);
+	return r;
+}
+
+int fs_tuning_remove(struct fs_ctx *c, struct fs_inode *i, enum fs_tune_key k)
+{
+	struct fs_tuning *t = c->tuning;
+	char rel[PATH_MAX];
+	uint8_t id[FS_FILE_ID_LEN];
+	int r = node_key(c, i, false, rel, id);
+	if (r < 0)
+		return r == -ENOTSUP ? -ENODATA : r;
+	pthread_mutex_lock(&t->lock);
+	struct tune_entry *x = entry_of(t, i, rel, id);
+	if (!x || !x->node.set[k]) {
+		r = -ENODATA;
+	} else {
+		fs_tune_node_set(&x->node, k, 0, NULL);
+		if (fs_tune_node_empty(&x->node))
+			drop_entry(t, x);
+		recount(t);
+		save(t);
+	}
+	pthread_mutex_unlock(&t->lock);
+	if (r == 0)
+		changed(c, k);
+	return r;
+}
+
+ssize_t fs_tuning_list(struct fs_ctx *c, struct fs_inode *i, char *buf, size_t size)
+{
+	struct fs_tuning *t = c->tuning;
+	char rel[PATH_MAX], names[256];
+	uint8_t id[FS_FILE_ID_LEN];
+	size_t len = 0;
+	if (!LOAD(&t->ndirs) && !LOAD(&t->nfiles))
+		return 0;
+	if (node_key(c, i, false, rel, id) < 0)
+		return 0;
+	pthread_mutex_lock(&t->lock);
+	struct tune_entry *x = entry_of(t, i, rel, id);
+	for (int k = 0; x && k < FS_TUNE_NKEYS; k++)
+		if (x->node.set[k])
+			len += (size_t)snprintf(names + len, sizeof(names) - len, "%s%s",
+						XATTR_PREFIX, fs_tune_key_name(k)) +
+			       1;
+	pthread_mutex_unlock(&t->lock);
+	if (size == 0)
+		return (ssize_t)len;
+	if (size < len)
+		return -ERANGE;
+	memcpy(buf, names, len);
+	return (ssize_t)len;
+}
+
+/* ---- user.shadow.why ---- */
+
+struct why_buf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+static void wb_printf(struct why_buf *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void wb_printf(struct why_buf *w, const char *fmt, ...)
+{
+	va_list ap;
+	for (;;) {
+		va_start(ap, fmt);
+		int n = vsnprintf(w->p ? w->p + w->len : NULL, w->p ? w->cap - w->len : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			w->oom = true;
+			return;
+		}
+		if (w->p && w->len + (size_t)n < w->cap) {
+			w->len += (size_t)n;
+			return;
+		}
+		size_t cap = (w->cap ? w->cap * 2 : 4096) + (size_t)n;
+		char *p = realloc(w->p, cap);
+		if (!p) {
+			w->oom = true;
+			return;
+		}
+		w->p = p;
+		w->cap = cap;
+	}
+}
+
+/* "name=N" of the state line, or -1. */
+static long state_field(const char *line, const char *name)
+{
+	char key[32];
+	snprintf(key, sizeof(key), "%s=", name);
+	for (const char *p = line; (p = strstr(p, key)) != NULL; p++)
+		if (p == line || p[-1] == ' ')
+			return strtol(p + strlen(key), NULL, 10);
+	return -1;
+}
+
+static void why_settings(struct why_buf *w, const struct fs_tune_effective *eff,
+			 const char *dir_of[FS_TUNE_NKEYS])
+{
+	for (int k = 0; k < FS_TUNE_NKEYS; k++) {
+		char v[64];
+		if (k == FS_TUNE_CAPACITY && eff->value[k] < 0)
+			snprintf(v, sizeof(v), "p99");
+		else
+			snprintf(v, sizeof(v), "%.17g", eff->value[k]);
+		/* "setting KEY VALUE SOURCE [DIR]": DIR (relative to the mount
+		 * root) is the rest of the line. */
+		wb_printf(w, "setting %s %s %s%s%s\n", fs_tune_key_name(k), v,
+			  fs_tune_source_name(eff->source[k]),
+			  eff->source[k] == FS_TUNE_FROM_DIR ? " " : "",
+			  eff->source[k] == FS_TUNE_FROM_DIR && dir_of[k] ? dir_of[k] : "");
+	}
+}
+
+static void why_forecast(struct why_buf *w, const struct tune_forecast *f, int64_t fc_time,
+			 int64_t bucket_s)
+{
+	wb_printf(w,
+		  "forecast made=%lld bucket_s=%lld start=%lld capacity=%.17g threshold=%.17g "
+		  "window=%u horizon=%u p_exceed=%.6f hot=%d\n",
+		  (long long)fc_time, (long long)bucket_s, (long long)f->start, f->capacity,
+		  f->threshold, f->window, f->horizon, f->p_exceed, f->hot);
+	for (unsigned h = 0; h < f->horizon; h++)
+		wb_printf(w,
+			  "step %u start=%lld median=%.6g lo80=%.6g hi80=%.6g lo95=%.6g hi95=%.6g "
+			  "p_over=%.6f\n",
+			  h + 1, (long long)(f->start + (int64_t)h * bucket_s), f->point[h], f->lo80[h],
+			  f->hi80[h], f->lo95[h], f->hi95[h], f->p_step[h]);
+}
+
+ssize_t fs_tuning_why(struct fs_ctx *c, struct fs_inode *i, char *buf, size_t size)
+{
+	struct fs_tuning *t = c->tuning;
+	char rel[PATH_MAX], state[4096] = "";
+	uint8_t id[FS_FILE_ID_LEN];
+	if (!S_ISREG(i->type))
+		return -ENODATA;
+	int r = node_key(c, i, false, rel, id);
+	bool have_id = r == 0;
+	if (r < 0 && r != -ENODATA && r != -ENOTSUP)
+		return r;
+	ssize_t sl = c->shadowing ? fs_shadowing_get_state(c->shadowing, i, state, sizeof(state) - 1)
+				  : -ENODATA;
+	state[sl > 0 ? sl : 0] = '\0';
+	bool pinned = state_field(state, "pinned") == 1, hot = state_field(state, "hot") == 1;
+	long copies = state_field(state, "copies");
+
+	struct why_buf w = {0};
+	struct fs_tune_effective eff;
+	const char *dir_of[FS_TUNE_NKEYS];
+	pthread_mutex_lock(&t->lock);
+	resolve_locked(t, have_id ? id : NULL, rel, &eff, dir_of);
+	char ids[37] = "";
+	if (have_id)
+		uuid_unparse_lower(id, ids);
+	wb_printf(&w, "file %s\n", rel);
+	wb_printf(&w, "id %s\n", have_id ? ids : "none");
+	why_settings(&w, &eff, dir_of);
+	wb_printf(&w, "state %s\n", state);
+	const struct tune_forecast *f = NULL;
+	for (size_t k = 0; have_id && k < t->nfc; k++)
+		if (!memcmp(t->fc[k].id, id, PRED_ID_LEN))
+			f = &t->fc[k];
+	if (f)
+		why_forecast(&w, f, t->fc_time, t->cfg.bucket_s);
+	else
+		wb_printf(&w, "forecast none %s\n",
+			  !t->cfg.forecast ? "recording_off"
+			  : !t->fc_time	   ? "not_yet"
+			  : !have_id	   ? "no_record"
+					   : "not_among_busiest");
+	bool never = eff.value[FS_TUNE_NEVER] == 1;
+	const char *trigger = never		? (pinned ? "never_pinned" : "never")
+			      : pinned		? "pinned"
+			      : hot		? "fired"
+			      : copies > 0	? "hysteresis"
+			      : f		? "below_threshold"
+					        : "no_forecast";
+	wb_printf(&w, "trigger %s\n", trigger);
+	pthread_mutex_unlock(&t->lock);
+	ssize_t res = w.oom ? -ENOMEM : reply_text(w.p ? w.p : "", buf, size);
+	free(w.p);
+	return res;
+}
+
+/* ---- the ops layer's bookkeeping ---- */
+
+bool fs_tuning_has_dirs(struct fs_tuning *t)
+{
+	return t && LOAD(&t->ndirs) > 0;
+}
+
+bool fs_tuning_has_files(struct fs_tuning *t)
+{
+	return t && LOAD(&t->nfiles) > 0;
+}
+
+/* path is from or below it: the rest after from ("" or "/..."), else NULL. */
+static const char *below(const char *path, const char *from)
+{
+	size_t n = strlen(from);
+	if (strncmp(path, from, n) || (path[n] && path[n] != '/'))
+		return NULL;
+	return path + n;
+}
+
+static void move_prefix(struct tune_entry *x, const char *from, const char *to)
+{
+	const char *rest = below(x->path, from);
+	if (!rest)
+		return;
+	char *p = malloc(strlen(to) + strlen(rest) + 1);
+	if (!p)
+		return;
+	strcpy(p, to);
+	strcat(p, rest);
+	free(x->path);
+	x->path = p;
+}
+
+void fs_tuning_dir_moved(struct fs_tuning *t, const char *from, const char *to, bool exchange)
+{
+	bool any = false;
+	if (!strcmp(from, to))
+		return;
+	pthread_mutex_lock(&t->lock);
+	/* Settings of a directory replaced by the rename (an empty one) go. */
+	for (size_t k = 0; !exchange && k < t->n;) {
+		if (t->e[k].is_dir && below(t->e[k].path, to)) {
+			drop_entry(t, &t->e[k]);
+			any = true;
+		} else {
+			k++;
+		}
+	}
+	for (size_t k = 0; k < t->n; k++) {
+		struct tune_entry *x = &t->e[k];
+		if (!x->is_dir)
+			continue;
+		bool a = below(x->path, from) != NULL, b = exchange && below(x->path, to) != NULL;
+		if (a)
+			move_prefix(x, from, to);
+		else if (b)
+			move_prefix(x, to, from);
+		any |= a || b;
+	}
+	if (any) {
+		recount(t);
+		save(t);
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+void fs_tuning_dir_removed(struct fs_tuning *t, const char *path)
+{
+	pthread_mutex_lock(&t->lock);
+	struct tune_entry *x = find_dir(t, path);
+	if (x) {
+		drop_entry(t, x);
+		recount(t);
+		save(t);
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+void fs_tuning_file_removed(struct fs_tuning *t, const uint8_t id[PRED_ID_LEN])
+{
+	pthread_mutex_lock(&t->lock);
+	struct tune_entry *x = find_file(t, id);
+	if (x) {
+		drop_entry(t, x);
+		recount(t);
+		save(t);
+	}
+	pthread_mutex_unlock(&t->lock);
+}
