@@ -562,7 +562,7 @@ static void why_settings(struct why_buf *w, const struct fs_tune_effective *eff,
 		if (k == FS_TUNE_CAPACITY && eff->value[k] < 0)
 			snprintf(v, sizeof(v), "p99");
 		else
-			snprintf(v, sizeof(v), "%.17g", eff->value[k]);
+			snprintf(v, sizeof(v), "%.15g", eff->value[k]);
 		/* "setting KEY VALUE SOURCE [DIR]": DIR (relative to the mount
 		 * root) is the rest of the line. */
 		wb_printf(w, "setting %s %s %s%s%s\n", fs_tune_key_name(k), v,

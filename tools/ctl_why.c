@@ -170,6 +170,10 @@ static const char *source_text(const struct why_setting *s, char *buf, size_t le
 		snprintf(buf, len, "the mount root (user.shadow.%s on /)", s->key);
 	else if (!strcmp(s->source, "dir"))
 		snprintf(buf, len, "directory /%s (user.shadow.%s)", s->dir ? s->dir : "?", s->key);
+	else if (!strcmp(s->key, "never"))
+		snprintf(buf, len, "the default (no user.shadow.never above the file)");
+	else if (!strcmp(s->key, "window"))
+		snprintf(buf, len, "the mount option (-o shadow_window in buckets, or its default)");
 	else
 		snprintf(buf, len, "the mount option (-o shadow_%s, or its default)", s->key);
 	return buf;
