@@ -21,6 +21,7 @@
 #include "fs/fs.h"
 #include "fs/shadowing.h"
 #include "fs/status_file.h"
+#include "fs/xattr_shadow.h"
 
 #define XATTR_PREFIX "user.shadow."
 
@@ -382,17 +383,6 @@ static struct tune_entry *entry_of(struct fs_tuning *t, struct fs_inode *i, cons
 	return S_ISDIR(i->type) ? find_dir(t, rel) : find_file(t, id);
 }
 
-static ssize_t reply_text(const char *s, char *buf, size_t size)
-{
-	size_t n = strlen(s);
-	if (size == 0)
-		return (ssize_t)n;
-	if (size < n)
-		return -ERANGE;
-	memcpy(buf, s, n);
-	return (ssize_t)n;
-}
-
 ssize_t fs_tuning_get(struct fs_ctx *c, struct fs_inode *i, enum fs_tune_key k, char *buf,
 		      size_t size)
 {
@@ -408,13 +398,24 @@ ssize_t fs_tuning_get(struct fs_ctx *c, struct fs_inode *i, enum fs_tune_key k, 
 	if (set)
 		memcpy(text, x->node.text[k], sizeof(text));
 	pthread_mutex_unlock(&t->lock);
-	return set ? reply_text(text, buf, size) : -ENODATA;
+	return set ? fs_xattr_reply_string(text, buf, size) : -ENODATA;
 }
 
-static void changed(struct fs_ctx *c, enum fs_tune_key k)
+/* After a set or remove (r: its result) with the lock held: on success
+ * the counts and STATE/tuning are brought up to date; the lock is
+ * released; a never change wakes the control loop (copies of a never file
+ * go now). Returns r. */
+static int unlock_changed(struct fs_ctx *c, enum fs_tune_key k, int r)
 {
-	if (k == FS_TUNE_NEVER && c->shadowing)
-		fs_shadowing_wake(c->shadowing); /* copies of a never file go now */
+	struct fs_tuning *t = c->tuning;
+	if (r == 0) {
+		recount(t);
+		save(t);
+	}
+	pthread_mutex_unlock(&t->lock);
+	if (r == 0 && k == FS_TUNE_NEVER && c->shadowing)
+		fs_shadowing_wake(c->shadowing);
+	return r;
 }
 
 int fs_tuning_set(struct fs_ctx *c, struct fs_inode *i, enum fs_tune_key k, const void *value,
@@ -448,13 +449,8 @@ int fs_tuning_set(struct fs_ctx *c, struct fs_inode *i, enum fs_tune_key k, cons
 			}
 		}
 		fs_tune_node_set(&x->node, k, v, text);
-		recount(t);
-		save(t);
 	}
-	pthread_mutex_unlock(&t->lock);
-	if (r == 0)
-		changed(c, k);
-	return r;
+	return unlock_changed(c, k, r);
 }
 
 int fs_tuning_remove(struct fs_ctx *c, struct fs_inode *i, enum fs_tune_key k)
@@ -473,13 +469,8 @@ int fs_tuning_remove(struct fs_ctx *c, struct fs_inode *i, enum fs_tune_key k)
 		fs_tune_node_set(&x->node, k, 0, NULL);
 		if (fs_tune_node_empty(&x->node))
 			drop_entry(t, x);
-		recount(t);
-		save(t);
 	}
-	pthread_mutex_unlock(&t->lock);
-	if (r == 0)
-		changed(c, k);
-	return r;
+	return unlock_changed(c, k, r);
 }
 
 ssize_t fs_tuning_list(struct fs_ctx *c, struct fs_inode *i, char *buf, size_t size)
@@ -638,7 +629,7 @@ ssize_t fs_tuning_why(struct fs_ctx *c, struct fs_inode *i, char *buf, size_t si
 					        : "no_forecast";
 	wb_printf(&w, "trigger %s\n", trigger);
 	pthread_mutex_unlock(&t->lock);
-	ssize_t res = w.oom ? -ENOMEM : reply_text(w.p ? w.p : "", buf, size);
+	ssize_t res = w.oom ? -ENOMEM : fs_xattr_reply_string(w.p ? w.p : "", buf, size);
 	free(w.p);
 	return res;
 }
@@ -711,26 +702,26 @@ void fs_tuning_dir_moved(struct fs_tuning *t, const char *from, const char *to, 
 	pthread_mutex_unlock(&t->lock);
 }
 
+/* Drops x (NULL: nothing) and rewrites STATE/tuning. Lock held. */
+static void forget_locked(struct fs_tuning *t, struct tune_entry *x)
+{
+	if (!x)
+		return;
+	drop_entry(t, x);
+	recount(t);
+	save(t);
+}
+
 void fs_tuning_dir_removed(struct fs_tuning *t, const char *path)
 {
 	pthread_mutex_lock(&t->lock);
-	struct tune_entry *x = find_dir(t, path);
-	if (x) {
-		drop_entry(t, x);
-		recount(t);
-		save(t);
-	}
+	forget_locked(t, find_dir(t, path));
 	pthread_mutex_unlock(&t->lock);
 }
 
 void fs_tuning_file_removed(struct fs_tuning *t, const uint8_t id[PRED_ID_LEN])
 {
 	pthread_mutex_lock(&t->lock);
-	struct tune_entry *x = find_file(t, id);
-	if (x) {
-		drop_entry(t, x);
-		recount(t);
-		save(t);
-	}
+	forget_locked(t, find_file(t, id));
 	pthread_mutex_unlock(&t->lock);
 }

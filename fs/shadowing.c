@@ -28,6 +28,7 @@
 #include "fs/hosts.h"
 #include "fs/shadow_tuning.h"
 #include "fs/status_file.h"
+#include "fs/xattr_shadow.h"
 #include "predictor/hot_files.h"
 #include "predictor/model.h"
 #include "sync/digest.h"
@@ -595,17 +596,6 @@ int fs_shadowing_set_pin(struct fs_shadowing *sh, struct fs_inode *i, const void
 	return 0;
 }
 
-static ssize_t reply_string(const char *s, char *buf, size_t size)
-{
-	size_t n = strlen(s);
-	if (size == 0)
-		return (ssize_t)n;
-	if (size < n)
-		return -ERANGE;
-	memcpy(buf, s, n);
-	return (ssize_t)n;
-}
-
 ssize_t fs_shadowing_get_pin(struct fs_shadowing *sh, struct fs_inode *i, char *buf, size_t size)
 {
 	if (!S_ISREG(i->type))
@@ -614,7 +604,7 @@ ssize_t fs_shadowing_get_pin(struct fs_shadowing *sh, struct fs_inode *i, char *
 	daemon_shadow_map_lock(sh->map);
 	bool pinned = s && s->pinned;
 	daemon_shadow_map_unlock(sh->map);
-	return reply_string(pinned ? "1" : "0", buf, size);
+	return fs_xattr_reply_string(pinned ? "1" : "0", buf, size);
 }
 
 /* One line: "pinned=P version=vN writers=W origin_reads=R copies=C" then
@@ -660,11 +650,11 @@ ssize_t fs_shadowing_get_state(struct fs_shadowing *sh, struct fs_inode *i, char
 		return -ENODATA; /* only regular files are shadowed */
 	struct daemon_shadow_file *s = entry_find(sh, i);
 	if (!s)
-		return reply_string("pinned=0 copies=0", buf, size);
+		return fs_xattr_reply_string("pinned=0 copies=0", buf, size);
 	daemon_shadow_map_lock(sh->map);
 	describe(sh, s, LOAD(&i->writers), line, sizeof(line));
 	daemon_shadow_map_unlock(sh->map);
-	return reply_string(line, buf, size);
+	return fs_xattr_reply_string(line, buf, size);
 }
 
 /* ---- the control thread ---- */

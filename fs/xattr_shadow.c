@@ -40,6 +40,17 @@ bool fs_xattr_is_shadow(const char *name)
 	return strncmp(name, FS_XATTR_SHADOW_PREFIX, sizeof(FS_XATTR_SHADOW_PREFIX) - 1) == 0;
 }
 
+ssize_t fs_xattr_reply_string(const char *s, char *buf, size_t size)
+{
+	size_t n = strlen(s);
+	if (size == 0)
+		return (ssize_t)n;
+	if (size < n)
+		return -ERANGE;
+	memcpy(buf, s, n);
+	return (ssize_t)n;
+}
+
 ssize_t fs_xattr_shadow_get(struct fs_ctx *c, struct fs_inode *i, const char *name, void *buf,
 			    size_t size)
 {
