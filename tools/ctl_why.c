@@ -31,6 +31,7 @@
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <time.h>
+#include <uuid/uuid.h>
 
 #include "tools/ctl.h"
 #include "tools/ctl_store.h"
@@ -367,6 +368,23 @@ static void print_json(const struct why *w, const char *mnt)
 	printf("}\n");
 }
 
+/* Whether the mount's series store holds any record of the file with this
+ * id (the mount's forecast covers only the busiest files: one not in it may
+ * have none at all). Unknown (store unreadable): true. */
+static bool has_record(const char *real, const char *ids)
+{
+	struct pred_location loc;
+	struct pred_store *st = NULL;
+	uuid_t id;
+	char *p = NULL;
+	if (!ids || uuid_parse(ids, id) || ctl_store_open_for_path(NULL, real, &loc, &st))
+		return true;
+	int r = pred_store_file_path(st, id, &p);
+	free(p);
+	pred_store_close(st);
+	return r != -ENOENT;
+}
+
 int ctl_why_main(int argc, char **argv)
 {
 	static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
@@ -427,6 +445,10 @@ int ctl_why_main(int argc, char **argv)
 		fprintf(stderr, "shadowctl why: %s: the mount's answer is not understood\n", path);
 		why_free(&w);
 		return 1;
+	}
+	if (w.reason && !strcmp(w.reason, "not_among_busiest") && !has_record(real, w.id)) {
+		free(w.reason);
+		w.reason = strdup("no_record");
 	}
 	if (json)
 		print_json(&w, mnt);

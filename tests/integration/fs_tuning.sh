@@ -15,6 +15,8 @@
 #  - with recording (1 s buckets): a per-directory capacity and threshold make
 #    a busy file hot although the mount's capacity is huge (why: fired, its
 #    forecast steps), and a never=1 sibling read as much stays unshadowed;
+#    the trigger then goes hysteresis -> below threshold when the file's own
+#    capacity is raised; a file never read has no record;
 #  - shadowctl why outside a shadowfs mount: a clear message, status 1.
 # Usage: fs_tuning.sh SHADOWFS SHADOWCTL
 . "$(dirname "$0")/lib.sh"
@@ -176,7 +178,8 @@ state2=$(it_tmpdir state2)
 mkdir -p "$backing/hot"
 head -c 300000 /dev/urandom >"$backing/hot/a"
 head -c 300000 /dev/urandom >"$backing/hot/b"
-it_mount "$SHADOWFS" "$backing" "$mnt" "cache=never,bucket=1,state=$state2,hosts=$T/fc,shadow_capacity=1000000,shadow_threshold=0.9,shadow_window=3,shadow_tick=0.2"
+echo cold >"$backing/hot/cold"
+it_mount "$SHADOWFS" "$backing" "$mnt" "cache=never,bucket=1,state=$state2,hosts=$T/fc,shadow_capacity=1000000,shadow_threshold=0.9,shadow_window=3,shadow_tick=0.2,shadow_idle=3"
 set_ok capacity 5 "$mnt/hot"
 set_ok threshold 0.5 "$mnt/hot"
 set_ok window 2 "$mnt/hot/a"
@@ -197,6 +200,20 @@ grep -Eq '^forecast .*capacity 5 reads per bucket, window 2, threshold 0.5' "$T/
 no_copy "$mnt/hot/b" || it_fail "a never=1 file read as much was shadowed"
 why "$mnt/hot/b" >/dev/null
 grep -q '^decision: never shadowed (never=1 from the file' "$T/why" || it_fail "why of the never file: $(cat "$T/why")"
+grep -Eq '^  P\(reads > 5 in a bucket of the next 3\) = ' "$T/why" || it_fail "why of the never file: no forecast"
+# A file never read: no record (without an id, and with one made by a setting).
+why_has "$mnt/hot/cold" '^decision: not shadowed: no forecast: no record of this file'
+set_ok window 1 "$mnt/hot/cold"
+why_has "$mnt/hot/cold" '^decision: not shadowed: no forecast: no record of this file'
+# No longer hot (its own capacity now huge): copies kept for shadow_idle
+# (hysteresis), then dropped (below threshold).
+set_ok capacity 1e12 "$mnt/hot/a"
+hyst() { "$CTL" why "$mnt/hot/a" 2>&1 | grep -q '^decision: no longer forecast hot, copies kept'; }
+wait_for "why never showed the hysteresis: $("$CTL" why "$mnt/hot/a")" 3 hyst
+a_copy || it_fail "the copy went before shadow_idle"
+below() { "$CTL" why "$mnt/hot/a" 2>&1 | grep -q '^decision: not shadowed: P = [0-9.]* below threshold 0.5'; }
+wait_for "no below-threshold state after shadow_idle: $("$CTL" why "$mnt/hot/a")" 8 below
+no_copy "$mnt/hot/a" || it_fail "below threshold with a copy"
 it_umount "$mnt"
 wait "$IT_PID"; rc=$?
 [ "$rc" -eq 0 ] || it_fail "shadowfs exited with status $rc (sanitizer report above?)"
