@@ -7,9 +7,9 @@
  *  - a FILE's settings are keyed by its stable id (user.shadow.id, made
  *    when the first setting is set): they follow the file through renames
  *    (through the mount or behind its back) and remounts, are shared by its
- *    hard links, and are forgotten when its last link is unlinked through
- *    the mount (a new file never inherits them, even on a reused inode
- *    number);
+ *    hard links, and are forgotten when its last link is unlinked (or
+ *    renamed over) through the mount (a new file never inherits them, even
+ *    on a reused inode number);
  *  - a DIRECTORY's settings are keyed by its path relative to BACKING:
  *    they are about a place in the tree (everything below it), resolution
  *    walks the file's path up to the root (no parent pointers exist for

@@ -5,7 +5,8 @@
  *                            (RENAME_EXCHANGE: both sides swap); the
  *                            settings of an empty directory it replaced go;
  *   rmdir                 -> the directory's settings go;
- *   unlink of a file's last link -> the file's settings go.
+ *   unlink of a file's last link, or a rename over it -> the file's
+ *                            settings go.
  * Whether the inner op succeeded is read from BACKING after it replied (the
  * object now at the new name is the one renamed; the unlinked inode has no
  * links left), so a failed op changes nothing. Each costs nothing while no
@@ -42,15 +43,54 @@ static int child(struct fs_ctx *c, fuse_ino_t dir, const char *name, char *rel, 
 	return r;
 }
 
+/* A regular file about to lose a name (unlink, rename over it) whose id
+ * has settings: an O_PATH fd on it, id filled; else -1. */
+static int victim_open(struct fs_ctx *c, fuse_ino_t dir, const char *name,
+		       uint8_t id[FS_FILE_ID_LEN])
+{
+	char proc[32];
+	struct stat st;
+	if (!fs_tuning_has_files(c->tuning))
+		return -1;
+	struct fs_inode *d = fs_inode_of(c, dir);
+	int dfd = fs_inode_fd_get(c->inodes, d);
+	if (dfd < 0)
+		return -1;
+	int fd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	fs_inode_fd_put(c->inodes, d);
+	if (fd < 0)
+		return -1;
+	fs_proc_path(proc, fd);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || fs_file_id_get(proc, false, id) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* After the op: the victim's settings go with its last link. */
+static void victim_done(struct fs_ctx *c, int fd, const uint8_t id[FS_FILE_ID_LEN])
+{
+	struct stat st;
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) == 0 && st.st_nlink == 0)
+		fs_tuning_file_removed(c->tuning, id);
+	close(fd);
+}
+
 static void tu_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
 		      const char *newname, unsigned int flags)
 {
 	struct fs_ctx *c = fs_ctx_of(req); /* req is gone after the reply */
 	char from[PATH_MAX], to[PATH_MAX];
 	struct stat a, b;
+	uint8_t id[FS_FILE_ID_LEN];
 	bool dir = fs_tuning_has_dirs(c->tuning) && child(c, parent, name, from, &a) == 0 &&
 		   S_ISDIR(a.st_mode);
+	int victim = flags & RENAME_EXCHANGE ? -1 : victim_open(c, newparent, newname, id);
 	inner.rename(req, parent, name, newparent, newname, flags);
+	victim_done(c, victim, id);
 	if (dir && child(c, newparent, newname, to, &b) == 0 && b.st_dev == a.st_dev &&
 	    b.st_ino == a.st_ino)
 		fs_tuning_dir_moved(c->tuning, from, to, flags & RENAME_EXCHANGE);
@@ -71,27 +111,9 @@ static void tu_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs_ctx *c = fs_ctx_of(req);
 	uint8_t id[FS_FILE_ID_LEN];
-	int fd = -1;
-	if (fs_tuning_has_files(c->tuning)) {
-		struct fs_inode *d = fs_inode_of(c, parent);
-		int dfd = fs_inode_fd_get(c->inodes, d);
-		if (dfd >= 0) {
-			fd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-			fs_inode_fd_put(c->inodes, d);
-		}
-		char proc[32];
-		fs_proc_path(proc, fd);
-		if (fd >= 0 && fs_file_id_get(proc, false, id) < 0) {
-			close(fd);
-			fd = -1;
-		}
-	}
+	int victim = victim_open(c, parent, name, id);
 	inner.unlink(req, parent, name);
-	struct stat st;
-	if (fd >= 0 && fstat(fd, &st) == 0 && st.st_nlink == 0)
-		fs_tuning_file_removed(c->tuning, id);
-	if (fd >= 0)
-		close(fd);
+	victim_done(c, victim, id);
 }
 
 void fs_ops_tuning(struct fuse_lowlevel_ops *ops)
