@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/fuzz/fuzz_rng.h"
 #include "fs/tuning_value.h"
 #include "predictor/model.h"
 
@@ -71,10 +72,7 @@ static const char *const seeds[] = {
 static uint64_t rng = 0x9e3779b97f4a7c15u;
 static uint64_t next(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
+	return fuzz_rng_next(&rng);
 }
 
 int main(int argc, char **argv)
