@@ -1,12 +1,12 @@
 /* Tuning attributes of the mount: tables, STATE/tuning, resolution for the
- * control loop, user.shadow.why (see shadow_tuning.h). */
+ * control loop, the attribute calls, the ops layer's bookkeeping (see
+ * shadow_tuning.h; user.shadow.why is in shadow_tuning_why.c). */
 #include "fs/shadow_tuning.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,45 +20,11 @@
 #include "fs/file_id.h"
 #include "fs/fs.h"
 #include "fs/shadowing.h"
+#include "fs/shadow_tuning_impl.h"
 #include "fs/status_file.h"
 #include "fs/xattr_shadow.h"
 
 #define XATTR_PREFIX "user.shadow."
-
-struct tune_entry {
-	bool is_dir;
-	uint8_t id[FS_FILE_ID_LEN]; /* files */
-	char *path;		    /* dirs: the key ("" the root); files: last known (shown) */
-	struct fs_tune_node node;
-};
-
-/* The last forecast of one file, for user.shadow.why. */
-struct tune_forecast {
-	uint8_t id[PRED_ID_LEN];
-	double p_exceed, capacity, threshold;
-	unsigned window, horizon;
-	bool hot;
-	int64_t start;
-	double point[PRED_MAX_H], lo80[PRED_MAX_H], hi80[PRED_MAX_H], lo95[PRED_MAX_H],
-	    hi95[PRED_MAX_H], p_step[PRED_MAX_H];
-};
-
-struct fs_tuning {
-	struct fs_ctx *ctx; /* not owned */
-	struct fs_tuning_config cfg;
-	double defaults[FS_TUNE_NKEYS];
-	pthread_mutex_t lock; /* everything below */
-	struct tune_entry *e;
-	size_t n, cap;
-	size_t ndirs, nfiles; /* also read unlocked (atomic): fast skips */
-	size_t nnever;	      /* entries with never=1 (atomic read unlocked) */
-	char path[PATH_MAX];  /* STATE/tuning; "" before fs_tuning_load */
-	struct tune_forecast *fc;
-	size_t nfc;
-	int64_t fc_time; /* when the last forecast was noted (0: none yet) */
-};
-
-#define LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
 
 /* ---- tables (lock held) ---- */
 
@@ -258,7 +224,7 @@ int fs_tuning_rel_path(struct fs_ctx *c, int fd, char *buf)
 /* The effective settings of the file with id (NULL: none) at path
  * (relative to BACKING); dir_of[k] gets the directory a value comes from
  * (NULL when not a directory's). Lock held. */
-static void resolve_locked(struct fs_tuning *t, const uint8_t *id, const char *path,
+void fs_tuning_resolve_locked(struct fs_tuning *t, const uint8_t *id, const char *path,
 			   struct fs_tune_effective *eff, const char *dir_of[FS_TUNE_NKEYS])
 {
 	const struct tune_entry *f = id ? find_file(t, id) : NULL;
@@ -298,7 +264,7 @@ void fs_tuning_hot_tune(void *arg, const uint8_t id[PRED_ID_LEN], const char *pa
 	if (!LOAD(&t->ndirs) && !LOAD(&t->nfiles))
 		return;
 	pthread_mutex_lock(&t->lock);
-	resolve_locked(t, id, path, &eff, NULL);
+	fs_tuning_resolve_locked(t, id, path, &eff, NULL);
 	pthread_mutex_unlock(&t->lock);
 	out->threshold = eff.value[FS_TUNE_THRESHOLD];
 	out->capacity = eff.value[FS_TUNE_CAPACITY];
@@ -316,48 +282,16 @@ bool fs_tuning_never_fd(struct fs_tuning *t, int fd)
 	fs_proc_path(proc, fd);
 	bool have_id = fs_file_id_get(proc, false, id) == 0;
 	pthread_mutex_lock(&t->lock);
-	resolve_locked(t, have_id ? id : NULL, rel, &eff, NULL);
+	fs_tuning_resolve_locked(t, have_id ? id : NULL, rel, &eff, NULL);
 	pthread_mutex_unlock(&t->lock);
 	return eff.value[FS_TUNE_NEVER] == 1;
-}
-
-void fs_tuning_note_forecast(struct fs_tuning *t, const struct pred_hot_file *f, size_t n)
-{
-	struct tune_forecast *fc = calloc(n ? n : 1, sizeof(*fc));
-	if (!fc)
-		return;
-	for (size_t i = 0; i < n; i++) {
-		struct tune_forecast *x = &fc[i];
-		memcpy(x->id, f[i].id, PRED_ID_LEN);
-		x->p_exceed = f[i].p_exceed;
-		x->capacity = f[i].capacity;
-		x->threshold = f[i].threshold;
-		x->window = f[i].window;
-		x->hot = f[i].hot;
-		x->start = f[i].start;
-		x->horizon = f[i].fc.horizon <= PRED_MAX_H ? f[i].fc.horizon : PRED_MAX_H;
-		for (unsigned h = 0; h < x->horizon; h++) {
-			x->point[h] = f[i].fc.point[h];
-			x->lo80[h] = f[i].fc.lo[0][h];
-			x->hi80[h] = f[i].fc.hi[0][h];
-			x->lo95[h] = f[i].fc.lo[1][h];
-			x->hi95[h] = f[i].fc.hi[1][h];
-			x->p_step[h] = f[i].fc.p_step[h];
-		}
-	}
-	pthread_mutex_lock(&t->lock);
-	free(t->fc);
-	t->fc = fc;
-	t->nfc = n;
-	t->fc_time = time(NULL);
-	pthread_mutex_unlock(&t->lock);
 }
 
 /* ---- the attributes ---- */
 
 /* The node of inode i: for a directory its path, for a regular file its id
  * (made when create). -ENODATA: a file without an id (nothing set). */
-static int node_key(struct fs_ctx *c, struct fs_inode *i, bool create, char *rel,
+int fs_tuning_node_key(struct fs_ctx *c, struct fs_inode *i, bool create, char *rel,
 		    uint8_t id[FS_FILE_ID_LEN])
 {
 	if (!S_ISDIR(i->type) && !S_ISREG(i->type))
@@ -389,7 +323,7 @@ ssize_t fs_tuning_get(struct fs_ctx *c, struct fs_inode *i, enum fs_tune_key k, 
 	struct fs_tuning *t = c->tuning;
 	char rel[PATH_MAX], text[FS_TUNE_TEXT_MAX] = "";
 	uint8_t id[FS_FILE_ID_LEN];
-	int r = node_key(c, i, false, rel, id);
+	int r = fs_tuning_node_key(c, i, false, rel, id);
 	if (r < 0)
 		return r == -EPERM || r == -ENOTSUP ? -ENODATA : r;
 	pthread_mutex_lock(&t->lock);
@@ -429,7 +363,7 @@ int fs_tuning_set(struct fs_ctx *c, struct fs_inode *i, enum fs_tune_key k, cons
 		return -EPERM;
 	if (fs_tune_parse(k, value, size, &v, text) < 0)
 		return -EINVAL;
-	int r = node_key(c, i, true, rel, id);
+	int r = fs_tuning_node_key(c, i, true, rel, id);
 	if (r < 0)
 		return r;
 	pthread_mutex_lock(&t->lock);
@@ -458,7 +392,7 @@ int fs_tuning_remove(struct fs_ctx *c, struct fs_inode *i, enum fs_tune_key k)
 	struct fs_tuning *t = c->tuning;
 	char rel[PATH_MAX];
 	uint8_t id[FS_FILE_ID_LEN];
-	int r = node_key(c, i, false, rel, id);
+	int r = fs_tuning_node_key(c, i, false, rel, id);
 	if (r < 0)
 		return r == -ENOTSUP ? -ENODATA : r;
 	pthread_mutex_lock(&t->lock);
@@ -481,7 +415,7 @@ ssize_t fs_tuning_list(struct fs_ctx *c, struct fs_inode *i, char *buf, size_t s
 	size_t len = 0;
 	if (!LOAD(&t->ndirs) && !LOAD(&t->nfiles))
 		return 0;
-	if (node_key(c, i, false, rel, id) < 0)
+	if (fs_tuning_node_key(c, i, false, rel, id) < 0)
 		return 0;
 	pthread_mutex_lock(&t->lock);
 	struct tune_entry *x = entry_of(t, i, rel, id);
@@ -497,141 +431,6 @@ ssize_t fs_tuning_list(struct fs_ctx *c, struct fs_inode *i, char *buf, size_t s
 		return -ERANGE;
 	memcpy(buf, names, len);
 	return (ssize_t)len;
-}
-
-/* ---- user.shadow.why ---- */
-
-struct why_buf {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
-
-static void wb_printf(struct why_buf *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void wb_printf(struct why_buf *w, const char *fmt, ...)
-{
-	va_list ap;
-	for (;;) {
-		va_start(ap, fmt);
-		int n = vsnprintf(w->p ? w->p + w->len : NULL, w->p ? w->cap - w->len : 0, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			w->oom = true;
-			return;
-		}
-		if (w->p && w->len + (size_t)n < w->cap) {
-			w->len += (size_t)n;
-			return;
-		}
-		size_t cap = (w->cap ? w->cap * 2 : 4096) + (size_t)n;
-		char *p = realloc(w->p, cap);
-		if (!p) {
-			w->oom = true;
-			return;
-		}
-		w->p = p;
-		w->cap = cap;
-	}
-}
-
-/* "name=N" of the state line, or -1. */
-static long state_field(const char *line, const char *name)
-{
-	char key[32];
-	snprintf(key, sizeof(key), "%s=", name);
-	for (const char *p = line; (p = strstr(p, key)) != NULL; p++)
-		if (p == line || p[-1] == ' ')
-			return strtol(p + strlen(key), NULL, 10);
-	return -1;
-}
-
-static void why_settings(struct why_buf *w, const struct fs_tune_effective *eff,
-			 const char *dir_of[FS_TUNE_NKEYS])
-{
-	for (int k = 0; k < FS_TUNE_NKEYS; k++) {
-		char v[64];
-		if (k == FS_TUNE_CAPACITY && eff->value[k] < 0)
-			snprintf(v, sizeof(v), "p99");
-		else
-			snprintf(v, sizeof(v), "%.15g", eff->value[k]);
-		/* "setting KEY VALUE SOURCE [DIR]": DIR (relative to the mount
-		 * root) is the rest of the line. */
-		wb_printf(w, "setting %s %s %s%s%s\n", fs_tune_key_name(k), v,
-			  fs_tune_source_name(eff->source[k]),
-			  eff->source[k] == FS_TUNE_FROM_DIR ? " " : "",
-			  eff->source[k] == FS_TUNE_FROM_DIR && dir_of[k] ? dir_of[k] : "");
-	}
-}
-
-static void why_forecast(struct why_buf *w, const struct tune_forecast *f, int64_t fc_time,
-			 int64_t bucket_s)
-{
-	wb_printf(w,
-		  "forecast made=%lld bucket_s=%lld start=%lld capacity=%.17g threshold=%.17g "
-		  "window=%u horizon=%u p_exceed=%.6f hot=%d\n",
-		  (long long)fc_time, (long long)bucket_s, (long long)f->start, f->capacity,
-		  f->threshold, f->window, f->horizon, f->p_exceed, f->hot);
-	for (unsigned h = 0; h < f->horizon; h++)
-		wb_printf(w,
-			  "step %u start=%lld median=%.6g lo80=%.6g hi80=%.6g lo95=%.6g hi95=%.6g "
-			  "p_over=%.6f\n",
-			  h + 1, (long long)(f->start + (int64_t)h * bucket_s), f->point[h], f->lo80[h],
-			  f->hi80[h], f->lo95[h], f->hi95[h], f->p_step[h]);
-}
-
-ssize_t fs_tuning_why(struct fs_ctx *c, struct fs_inode *i, char *buf, size_t size)
-{
-	struct fs_tuning *t = c->tuning;
-	char rel[PATH_MAX], state[4096] = "";
-	uint8_t id[FS_FILE_ID_LEN];
-	if (!S_ISREG(i->type))
-		return -ENODATA;
-	int r = node_key(c, i, false, rel, id);
-	bool have_id = r == 0;
-	if (r < 0 && r != -ENODATA && r != -ENOTSUP)
-		return r;
-	ssize_t sl = c->shadowing ? fs_shadowing_get_state(c->shadowing, i, state, sizeof(state) - 1)
-				  : -ENODATA;
-	state[sl > 0 ? sl : 0] = '\0';
-	bool pinned = state_field(state, "pinned") == 1, hot = state_field(state, "hot") == 1;
-	long copies = state_field(state, "copies");
-
-	struct why_buf w = {0};
-	struct fs_tune_effective eff;
-	const char *dir_of[FS_TUNE_NKEYS];
-	pthread_mutex_lock(&t->lock);
-	resolve_locked(t, have_id ? id : NULL, rel, &eff, dir_of);
-	char ids[37] = "";
-	if (have_id)
-		uuid_unparse_lower(id, ids);
-	wb_printf(&w, "file %s\n", rel);
-	wb_printf(&w, "id %s\n", have_id ? ids : "none");
-	why_settings(&w, &eff, dir_of);
-	wb_printf(&w, "state %s\n", state);
-	const struct tune_forecast *f = NULL;
-	for (size_t k = 0; have_id && k < t->nfc; k++)
-		if (!memcmp(t->fc[k].id, id, PRED_ID_LEN))
-			f = &t->fc[k];
-	if (f)
-		why_forecast(&w, f, t->fc_time, t->cfg.bucket_s);
-	else
-		wb_printf(&w, "forecast none %s\n",
-			  !t->cfg.forecast ? "recording_off"
-			  : !t->fc_time	   ? "not_yet"
-			  : !have_id	   ? "no_record"
-					   : "not_among_busiest");
-	bool never = eff.value[FS_TUNE_NEVER] == 1;
-	const char *trigger = never		? (pinned ? "never_pinned" : "never")
-			      : pinned		? "pinned"
-			      : hot		? "fired"
-			      : copies > 0	? "hysteresis"
-			      : f		? "below_threshold"
-					        : "no_forecast";
-	wb_printf(&w, "trigger %s\n", trigger);
-	pthread_mutex_unlock(&t->lock);
-	ssize_t res = w.oom ? -ENOMEM : fs_xattr_reply_string(w.p ? w.p : "", buf, size);
-	free(w.p);
-	return res;
 }
 
 /* ---- the ops layer's bookkeeping ---- */
