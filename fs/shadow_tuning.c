@@ -197,6 +197,7 @@ void fs_tuning_free(struct fs_tuning *t)
 		free(t->e[k].path);
 	free(t->e);
 	free(t->fc);
+	free(t->extra);
 	pthread_mutex_destroy(&t->lock);
 	free(t);
 }
@@ -254,6 +255,26 @@ void fs_tuning_resolve_locked(struct fs_tuning *t, const uint8_t *id, const char
 	free(buf);
 	free(names);
 	free(dirs);
+}
+
+void fs_tuning_hot_req(struct fs_tuning *t, struct pred_hot_req *req)
+{
+	req->tune = fs_tuning_hot_tune;
+	req->tune_arg = t;
+	req->all = true;
+	req->extra = NULL;
+	req->nextra = 0;
+	pthread_mutex_lock(&t->lock);
+	size_t n = 0, cap = LOAD(&t->nfiles);
+	cap = cap < PRED_HOT_MAX_EXTRA ? cap : PRED_HOT_MAX_EXTRA;
+	free(t->extra);
+	t->extra = cap ? malloc(cap * sizeof(*t->extra)) : NULL;
+	for (size_t k = 0; t->extra && k < t->n && n < cap; k++)
+		if (!t->e[k].is_dir)
+			memcpy(t->extra[n++], t->e[k].id, PRED_ID_LEN);
+	pthread_mutex_unlock(&t->lock);
+	req->extra = (const uint8_t(*)[PRED_ID_LEN])t->extra;
+	req->nextra = t->extra ? n : 0;
 }
 
 void fs_tuning_hot_tune(void *arg, const uint8_t id[PRED_ID_LEN], const char *path,

@@ -76,8 +76,12 @@ ssize_t fs_tuning_list(struct fs_ctx *c, struct fs_inode *i, char *buf, size_t s
  * documented in tools/ctl_why.c, its reader). */
 ssize_t fs_tuning_why(struct fs_ctx *c, struct fs_inode *i, char *buf, size_t size);
 
-/* The control loop (fs/shadowing.c). pred_hot_req.tune with arg the
- * fs_tuning: the file's effective threshold, capacity, window and never. */
+/* The control loop (fs/shadowing.c), control thread only. Completes a
+ * forecast request: every file's effective threshold, capacity, window and
+ * never (req->tune = fs_tuning_hot_tune), every forecast returned (for
+ * user.shadow.why), and the files with settings of their own considered
+ * even when not among the busiest (req->extra, valid until the next call). */
+void fs_tuning_hot_req(struct fs_tuning *t, struct pred_hot_req *req);
 void fs_tuning_hot_tune(void *arg, const uint8_t id[PRED_ID_LEN], const char *path,
 			struct pred_hot_tuning *t);
 /* Keeps the forecast just made (every file of it) for user.shadow.why. */

@@ -41,6 +41,8 @@ struct fs_tuning {
 	struct tune_forecast *fc;
 	size_t nfc;
 	int64_t fc_time; /* when the last forecast was noted (0: none yet) */
+	/* control thread only: ids of the files with settings (req->extra) */
+	uint8_t (*extra)[PRED_ID_LEN];
 };
 
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)

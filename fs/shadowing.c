@@ -521,11 +521,9 @@ static void refresh_forecast(struct fs_shadowing *sh)
 	    .capacity = cf->capacity,
 	    .threshold = cf->threshold,
 	    .now = time(NULL),
-	    /* per-file user.shadow.* settings; every forecast kept for why */
-	    .tune = sh->ctx->tuning ? fs_tuning_hot_tune : NULL,
-	    .tune_arg = sh->ctx->tuning,
-	    .all = sh->ctx->tuning != NULL,
 	};
+	if (sh->ctx->tuning) /* per-file user.shadow.* settings, every forecast kept */
+		fs_tuning_hot_req(sh->ctx->tuning, &req);
 	struct pred_hot_file *hot = NULL;
 	size_t n = 0;
 	int r = pred_hot_files(sh->store, &req, &hot, &n);

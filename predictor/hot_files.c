@@ -74,6 +74,37 @@ int pred_hot_series(struct pred_store *st, const uint8_t id[PRED_ID_LEN], int ti
 	return rc;
 }
 
+/* Appends r->extra's files that are not among the top ones and have a
+ * record (their last path); 0 or -ENOMEM. */
+static int add_extra(struct pred_store *st, const struct pred_hot_req *r,
+		     struct pred_top_entry **top, size_t *ntop)
+{
+	size_t n = r->nextra < PRED_HOT_MAX_EXTRA ? r->nextra : PRED_HOT_MAX_EXTRA;
+	if (!n)
+		return 0;
+	struct pred_top_entry *t = realloc(*top, (*ntop + n) * sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	*top = t;
+	for (size_t i = 0; i < n; i++) {
+		bool known = false;
+		for (size_t k = 0; k < *ntop && !known; k++)
+			known = !memcmp(t[k].id, r->extra[i], PRED_ID_LEN);
+		char *path = NULL;
+		if (known)
+			continue;
+		int rc = pred_store_file_path(st, r->extra[i], &path);
+		if (rc == -ENOMEM)
+			return rc;
+		if (rc < 0)
+			continue; /* no record */
+		t[*ntop] = (struct pred_top_entry){.path = path};
+		memcpy(t[*ntop].id, r->extra[i], PRED_ID_LEN);
+		(*ntop)++;
+	}
+	return 0;
+}
+
 int pred_hot_files(struct pred_store *st, const struct pred_hot_req *r, struct pred_hot_file **ret,
 		   size_t *ret_n)
 {
@@ -91,6 +122,10 @@ int pred_hot_files(struct pred_store *st, const struct pred_hot_req *r, struct p
 	size_t ntop = 0;
 	if (pred_store_top(st, tier, from, INT64_MAX, r->top_n, PRED_TOP_READS, &top, &ntop))
 		return -EIO;
+	if (add_extra(st, r, &top, &ntop) < 0) {
+		pred_top_entries_free(top, ntop);
+		return -ENOMEM;
+	}
 	struct pred_calib *calib = pred_calib_new(PRED_CALIB_DECAY);
 	struct pred_model *models = calloc(ntop ? ntop : 1, sizeof(*models));
 	struct pred_hot_tuning *tune = calloc(ntop ? ntop : 1, sizeof(*tune));

@@ -47,7 +47,14 @@ struct pred_hot_req {
 		     struct pred_hot_tuning *t);
 	void *tune_arg;
 	bool all; /* return every file forecast, hot or not (else only hot ones) */
+	/* Files considered besides the top_n busiest (files with settings of
+	 * their own), by store id; those without a record are skipped. At most
+	 * PRED_HOT_MAX_EXTRA are used. */
+	const uint8_t (*extra)[PRED_ID_LEN];
+	size_t nextra;
 };
+
+#define PRED_HOT_MAX_EXTRA 256
 
 struct pred_hot_file {
 	char *path; /* relative to BACKING; owned by the array */

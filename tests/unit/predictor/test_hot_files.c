@@ -26,7 +26,7 @@ static void make_id(uint8_t id[PRED_ID_LEN], unsigned n)
 	id[12] = (uint8_t)n;
 }
 
-/* Files "a" and "b" read about 20 times a minute for two hours. */
+/* Files "a" and "b" read about 20 and 14 times a minute for two hours. */
 static struct pred_store *make_store(const char *dir)
 {
 	struct pred_store *st = NULL;
@@ -42,7 +42,7 @@ static struct pred_store *make_store(const char *dir)
 			b[f].start = start;
 			b[f].width = 60;
 			b[f].c.opens = 1;
-			b[f].c.reads = 18 + (uint64_t)((k * 7 + (int)f * 3) % 5);
+			b[f].c.reads = (f ? 12 : 18) + (uint64_t)((k * 7 + (int)f * 3) % 5);
 		}
 		struct pred_host_bucket h = {.start = start, .width = 60};
 		assert_int_equal(pred_store_flush(st, b, 2, &h, start + 60), 0);
@@ -138,10 +138,44 @@ static void test_tune(void **state)
 	tmpdir_remove(dir);
 }
 
+/* Files with settings of their own are forecast even when not among the
+ * top_n busiest; ids without a record, and ids already in the top, are
+ * skipped. */
+static void test_extra(void **state)
+{
+	(void)state;
+	char *dir = tmpdir_make("hotx");
+	struct pred_store *st = make_store(dir);
+	struct tune_case c = {.cap_a = 2};
+	uint8_t extra[3][PRED_ID_LEN];
+	make_id(extra[0], 1); /* b */
+	make_id(extra[1], 7); /* never recorded */
+	make_id(extra[2], 0); /* a, already the busiest */
+	struct pred_hot_req r = {.bucket_s = 60, .history_s = 6 * 3600, .horizon = 2, .window = 2,
+				 .top_n = 1, .capacity = 1000, .threshold = 0.8, .now = NOW,
+				 .tune = tune, .tune_arg = &c, .all = true};
+	struct pred_hot_file *f = NULL;
+	size_t n = 0;
+	assert_int_equal(pred_hot_files(st, &r, &f, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(f[0].path, "d/a");
+	pred_hot_files_free(f, n);
+	r.extra = (const uint8_t(*)[PRED_ID_LEN])extra;
+	r.nextra = 3;
+	assert_int_equal(pred_hot_files(st, &r, &f, &n), 0);
+	assert_int_equal(n, 2);
+	assert_non_null(find(f, n, "d/a"));
+	assert_non_null(find(f, n, "d/b"));
+	pred_hot_files_free(f, n);
+	pred_store_close(st);
+	tmpdir_remove(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_tune),
+	    cmocka_unit_test(test_extra),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
