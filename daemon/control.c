@@ -18,10 +18,12 @@ enum daemon_control_action daemon_control_decide(const struct daemon_control_par
 						 const struct daemon_control_file *f,
 						 uint64_t now_ms, uint64_t *wanted_ms)
 {
-	bool wanted = (f->pinned || f->hot) && !f->gone;
+	bool wanted = (f->pinned || f->hot) && !f->gone && !f->never;
 	if (wanted)
 		*wanted_ms = now_ms;
-	if (f->gone)
+	if (f->never)
+		*wanted_ms = 0; /* unwanted from now: no hysteresis after never goes */
+	if (f->gone || f->never)
 		return f->has_copies ? DAEMON_CONTROL_DEMOTE : DAEMON_CONTROL_NONE;
 	if (!wanted) {
 		bool idle = *wanted_ms == 0 || now_ms - *wanted_ms >= p->idle_ms;

@@ -17,7 +17,10 @@
  *            copy has passed (retry_ms; daemon_control_backoff_ms: a full
  *            or broken host is not hammered with a whole-file read per
  *            tick);
- *   DEMOTE   when copies exist and the file is gone, or unwanted for idle_ms;
+ *   never    (user.shadow.never=1) wins over pinned and hot: never wanted,
+ *            its copies dropped at once (DEMOTE), like a gone file's;
+ *   DEMOTE   when copies exist and the file is gone or never, or unwanted
+ *            for idle_ms;
  *   NONE     otherwise.
  *
  * Placement (daemon_control_pick_host): among hosts that are up, local and
@@ -40,6 +43,7 @@ struct daemon_control_file {
 	bool pinned;
 	bool hot;
 	bool gone;	     /* unlinked or replaced through the mount */
+	bool never;	     /* user.shadow.never=1: never shadowed */
 	bool writers;	     /* open for writing through the mount now */
 	bool serving;	     /* a copy serves at the current version */
 	bool has_copies;     /* any copy slot in use (serving, stale, syncing) */

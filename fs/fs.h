@@ -50,6 +50,8 @@ struct fs_ctx {
 	/* Shadowing layer (shadowing.h), or NULL without local hosts. Set
 	 * before the session serves requests, freed after it has ended. */
 	struct fs_shadowing *shadowing;
+	/* Tuning attributes (shadow_tuning.h), with shadowing; same life. */
+	struct fs_tuning *tuning;
 };
 
 /* fi->fh of an open regular file. Freed by release. */

@@ -26,7 +26,9 @@
 #include "fs/options.h"
 #include "fs/preflight.h"
 #include "fs/recorder.h"
+#include "fs/shadow_tuning.h"
 #include "fs/shadowing.h"
+#include "predictor/model.h"
 #include "predictor/store_locate.h"
 
 /* Opens the resource hosts (before mounting: a bad host is a start-up
@@ -225,6 +227,19 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		fs_ops_shadowing(&ops); /* inside the recorder: it times routed reads */
+		double steps = opts.shadow_window / (double)opts.bucket_s;
+		struct fs_tuning_config tcfg = {
+		    .threshold = opts.shadow_threshold,
+		    .capacity = opts.shadow_capacity,
+		    .window = steps < 1 ? 1 : steps > PRED_MAX_H ? PRED_MAX_H : (unsigned)steps,
+		    .forecast = opts.record,
+		    .bucket_s = opts.bucket_s};
+		res = fs_tuning_new(&ctx, &tcfg, &ctx.tuning);
+		if (res < 0) {
+			sfs_error("cannot set up tuning: %s", strerror(-res));
+			goto out;
+		}
+		fs_ops_tuning(&ops);
 	}
 	if (opts.record)
 		fs_ops_record(&ops);
@@ -266,6 +281,8 @@ int main(int argc, char **argv)
 		goto out;
 	if (hosts && start_hosts(hosts, &opts, state) < 0)
 		goto out;
+	if (ctx.tuning && (res = fs_tuning_load(ctx.tuning, state)) < 0)
+		sfs_warn("cannot read %s/tuning: %s", state, strerror(-res));
 	if (ctx.shadowing && (res = fs_shadowing_start(ctx.shadowing, state)) < 0) {
 		sfs_error("cannot start the shadowing control loop: %s", strerror(-res));
 		goto out;
@@ -283,6 +300,8 @@ out:
 	ctx.recorder = NULL;
 	fs_shadowing_free(ctx.shadowing); /* before the hosts: it uses their stores */
 	ctx.shadowing = NULL;
+	fs_tuning_free(ctx.tuning);
+	ctx.tuning = NULL;
 	fs_hosts_close(hosts);
 	if (mounted)
 		fuse_session_unmount(se);

@@ -142,6 +142,37 @@ static ssize_t do_xattr(struct fs_ctx *c, struct fs_inode *i, int fd, struct xar
 	return -EINVAL;
 }
 
+/* user.shadow.* follow the permission rules of user.* attributes on the
+ * backing object: set/remove where the caller could set one (write
+ * permission, not a sticky directory it does not own, not immutable, not a
+ * read-only filesystem), get where it could read one. BACKING decides: an
+ * attribute nobody sets is removed (set) or read (get) as the caller, and
+ * only a refusal (EACCES, EPERM, EROFS) is passed on; ENODATA means allowed
+ * (a filesystem without user xattrs answers ENOTSUP: allowed, as the
+ * kernel's own checks then are the only ones). */
+#define SHADOW_ACCESS_PROBE FS_XATTR_SHADOW_PREFIX "access-probe"
+
+static int shadow_access(fuse_req_t req, struct fs_ctx *c, struct fs_inode *i, enum xop op)
+{
+	struct fs_creds_saved cr;
+	char path[32];
+	if (!S_ISREG(i->type) && !S_ISDIR(i->type))
+		return 0; /* answered by xattr_shadow.c (ENODATA / EINVAL / EPERM) */
+	int fd = fs_inode_fd_get(c->inodes, i);
+	if (fd < 0)
+		return fd;
+	int res = fs_creds_enter(req, &cr);
+	if (res == 0) {
+		fs_proc_path(path, fd);
+		ssize_t r = op == XGET ? getxattr(path, SHADOW_ACCESS_PROBE, NULL, 0)
+				       : removexattr(path, SHADOW_ACCESS_PROBE);
+		res = r < 0 && (errno == EACCES || errno == EPERM || errno == EROFS) ? -errno : 0;
+		fs_creds_leave(&cr);
+	}
+	fs_inode_fd_put(c->inodes, i);
+	return res;
+}
+
 /* Runs one xattr operation and replies. */
 static void xattr_request(fuse_req_t req, fuse_ino_t ino, struct xargs *a)
 {
@@ -151,6 +182,9 @@ static void xattr_request(fuse_req_t req, fuse_ino_t ino, struct xargs *a)
 	ssize_t res;
 
 	if (a->name && fs_xattr_is_shadow(a->name)) {
+		res = c->shadowing ? shadow_access(req, c, i, a->op) : 0;
+		if (res < 0)
+			goto reply;
 		switch (a->op) {
 		case XGET:
 			if (a->size) {

@@ -27,7 +27,9 @@
 #include "fs/fs.h"
 #include "fs/hosts.h"
 #include "fs/rollout.h"
+#include "fs/shadow_tuning.h"
 #include "fs/status_file.h"
+#include "fs/xattr_shadow.h"
 #include "predictor/hot_files.h"
 #include "predictor/model.h"
 #include "sync/digest.h"
@@ -521,6 +523,8 @@ static void refresh_forecast(struct fs_shadowing *sh)
 	    .threshold = cf->threshold,
 	    .now = time(NULL),
 	};
+	if (sh->ctx->tuning) /* per-file user.shadow.* settings, every forecast kept */
+		fs_tuning_hot_req(sh->ctx->tuning, &req);
 	struct pred_hot_file *hot = NULL;
 	size_t n = 0;
 	int r = pred_hot_files(sh->store, &req, &hot, &n);
@@ -528,7 +532,11 @@ static void refresh_forecast(struct fs_shadowing *sh)
 		sfs_debug("shadow: forecast failed: %s", strerror(-r));
 		return;
 	}
+	if (sh->ctx->tuning)
+		fs_tuning_note_forecast(sh->ctx->tuning, hot, n);
 	for (size_t i = 0; i < n; i++) {
+		if (!hot[i].hot)
+			continue; /* forecast, below its threshold (or never) */
 		struct daemon_shadow_file *s = entry_by_path_locked(sh, hot[i].path);
 		if (!s)
 			continue;
@@ -589,17 +597,6 @@ int fs_shadowing_set_pin(struct fs_shadowing *sh, struct fs_inode *i, const void
 	return 0;
 }
 
-static ssize_t reply_string(const char *s, char *buf, size_t size)
-{
-	size_t n = strlen(s);
-	if (size == 0)
-		return (ssize_t)n;
-	if (size < n)
-		return -ERANGE;
-	memcpy(buf, s, n);
-	return (ssize_t)n;
-}
-
 ssize_t fs_shadowing_get_pin(struct fs_shadowing *sh, struct fs_inode *i, char *buf, size_t size)
 {
 	if (!S_ISREG(i->type))
@@ -608,7 +605,7 @@ ssize_t fs_shadowing_get_pin(struct fs_shadowing *sh, struct fs_inode *i, char *
 	daemon_shadow_map_lock(sh->map);
 	bool pinned = s && s->pinned;
 	daemon_shadow_map_unlock(sh->map);
-	return reply_string(pinned ? "1" : "0", buf, size);
+	return fs_xattr_reply_string(pinned ? "1" : "0", buf, size);
 }
 
 /* One line: "pinned=P version=vN writers=W origin_reads=R copies=C" then
@@ -666,11 +663,11 @@ ssize_t fs_shadowing_get_state(struct fs_shadowing *sh, struct fs_inode *i, char
 		return -ENODATA; /* only regular files are shadowed */
 	struct daemon_shadow_file *s = entry_find(sh, i);
 	if (!s)
-		return reply_string("pinned=0 copies=0", buf, size);
+		return fs_xattr_reply_string("pinned=0 copies=0", buf, size);
 	daemon_shadow_map_lock(sh->map);
 	describe(sh, s, LOAD(&i->writers), line, sizeof(line));
 	daemon_shadow_map_unlock(sh->map);
-	return reply_string(line, buf, size);
+	return fs_xattr_reply_string(line, buf, size);
 }
 
 /* ---- the control thread ---- */
@@ -964,6 +961,7 @@ static void tick(struct fs_shadowing *sh)
 		if (!s)
 			break;
 		check_copies(s);
+		in.never = fs_tuning_never_fd(sh->ctx->tuning, s->origin_fd);
 		in.writers = writers_of(sh, s) != 0;
 		in.serving = any_serving(s);
 		in.has_copies = any_copy(s);
@@ -1030,6 +1028,13 @@ static void *control_thread(void *arg)
 }
 
 /* ---- lifetime ---- */
+
+void fs_shadowing_wake(struct fs_shadowing *sh)
+{
+	pthread_mutex_lock(&sh->lock);
+	pthread_cond_broadcast(&sh->wake);
+	pthread_mutex_unlock(&sh->lock);
+}
 
 bool fs_shadowing_wanted(struct fs_hosts *hosts)
 {

@@ -66,6 +66,9 @@ int fs_shadowing_start(struct fs_shadowing *sh, const char *state_dir);
  * run any more. */
 void fs_shadowing_free(struct fs_shadowing *sh);
 
+/* Runs the control loop's next tick now (a setting changed). */
+void fs_shadowing_wake(struct fs_shadowing *sh);
+
 /* Wraps ops (the passthrough table, before the recorder wraps it). */
 void fs_ops_shadowing(struct fuse_lowlevel_ops *ops);
 

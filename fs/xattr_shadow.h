@@ -20,6 +20,9 @@ struct fs_ctx;
 struct fs_inode;
 
 bool fs_xattr_is_shadow(const char *name);
+/* A text value for getxattr: its length with size 0, -ERANGE when buf is
+ * too small, else copied (no NUL). */
+ssize_t fs_xattr_reply_string(const char *s, char *buf, size_t size);
 
 /* Value of NAME into buf (size 0: just its length). */
 ssize_t fs_xattr_shadow_get(struct fs_ctx *c, struct fs_inode *i, const char *name, void *buf,

@@ -74,6 +74,37 @@ int pred_hot_series(struct pred_store *st, const uint8_t id[PRED_ID_LEN], int ti
 	return rc;
 }
 
+/* Appends r->extra's files that are not among the top ones and have a
+ * record (their last path); 0 or -ENOMEM. */
+static int add_extra(struct pred_store *st, const struct pred_hot_req *r,
+		     struct pred_top_entry **top, size_t *ntop)
+{
+	size_t n = r->nextra < PRED_HOT_MAX_EXTRA ? r->nextra : PRED_HOT_MAX_EXTRA;
+	if (!n)
+		return 0;
+	struct pred_top_entry *t = realloc(*top, (*ntop + n) * sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	*top = t;
+	for (size_t i = 0; i < n; i++) {
+		bool known = false;
+		for (size_t k = 0; k < *ntop && !known; k++)
+			known = !memcmp(t[k].id, r->extra[i], PRED_ID_LEN);
+		char *path = NULL;
+		if (known)
+			continue;
+		int rc = pred_store_file_path(st, r->extra[i], &path);
+		if (rc == -ENOMEM)
+			return rc;
+		if (rc < 0)
+			continue; /* no record */
+		t[*ntop] = (struct pred_top_entry){.path = path};
+		memcpy(t[*ntop].id, r->extra[i], PRED_ID_LEN);
+		(*ntop)++;
+	}
+	return 0;
+}
+
 int pred_hot_files(struct pred_store *st, const struct pred_hot_req *r, struct pred_hot_file **ret,
 		   size_t *ret_n)
 {
@@ -91,13 +122,27 @@ int pred_hot_files(struct pred_store *st, const struct pred_hot_req *r, struct p
 	size_t ntop = 0;
 	if (pred_store_top(st, tier, from, INT64_MAX, r->top_n, PRED_TOP_READS, &top, &ntop))
 		return -EIO;
+	if (add_extra(st, r, &top, &ntop) < 0) {
+		pred_top_entries_free(top, ntop);
+		return -ENOMEM;
+	}
 	struct pred_calib *calib = pred_calib_new(PRED_CALIB_DECAY);
 	struct pred_model *models = calloc(ntop ? ntop : 1, sizeof(*models));
-	double *caps = calloc(ntop ? ntop : 1, sizeof(*caps));
+	struct pred_hot_tuning *tune = calloc(ntop ? ntop : 1, sizeof(*tune));
 	bool *ok = calloc(ntop ? ntop : 1, sizeof(*ok));
 	struct pred_hot_file *out = calloc(ntop ? ntop : 1, sizeof(*out));
 	size_t nout = 0;
-	int rc = calib && models && caps && ok && out ? 0 : -ENOMEM;
+	unsigned horizon = r->horizon;
+	int rc = calib && models && tune && ok && out ? 0 : -ENOMEM;
+	for (size_t i = 0; rc == 0 && i < ntop; i++) {
+		tune[i] = (struct pred_hot_tuning){
+		    .capacity = r->capacity, .threshold = r->threshold, .window = r->window};
+		if (r->tune && top[i].path)
+			r->tune(r->tune_arg, top[i].id, top[i].path, &tune[i]);
+		if (tune[i].window < 1 || tune[i].window > PRED_MAX_H)
+			tune[i].window = r->window;
+		horizon = tune[i].window > horizon ? tune[i].window : horizon;
+	}
 	for (size_t i = 0; rc == 0 && i < ntop; i++) {
 		double *y;
 		size_t n;
@@ -105,9 +150,9 @@ int pred_hot_files(struct pred_store *st, const struct pred_hot_req *r, struct p
 		rc = pred_hot_series(st, top[i].id, tier, from, end_idx, r->bucket_s, PRED_TOP_READS,
 				     &y, &n, &first);
 		if (rc == 0 && n >= 2 && top[i].path &&
-		    pred_model_from_history(&models[i], r->season, r->horizon, y, n, calib) == 0) {
-			caps[i] = r->capacity >= 0 ? r->capacity
-						   : fmax(1.0, pred_history_quantile(y, n, 0.99));
+		    pred_model_from_history(&models[i], r->season, horizon, y, n, calib) == 0) {
+			if (tune[i].capacity < 0)
+				tune[i].capacity = fmax(1.0, pred_history_quantile(y, n, 0.99));
 			ok[i] = true;
 		}
 		free(y);
@@ -116,26 +161,33 @@ int pred_hot_files(struct pred_store *st, const struct pred_hot_req *r, struct p
 		pred_calib_refresh(calib);
 	struct pred_forecast_req req;
 	pred_forecast_req_default(&req);
-	req.horizon = r->horizon;
-	req.window = r->window;
+	req.horizon = horizon;
 	req.bucket = (uint64_t)end_idx;
 	for (size_t i = 0; rc == 0 && i < ntop; i++) {
-		struct pred_forecast fc;
+		struct pred_hot_file *o = &out[nout];
 		if (!ok[i])
 			continue;
-		req.capacity = caps[i];
-		if (pred_forecast_compute(&models[i], calib, &req, &fc) != 0 ||
-		    fc.p_exceed < r->threshold)
+		req.capacity = tune[i].capacity;
+		req.window = tune[i].window;
+		if (pred_forecast_compute(&models[i], calib, &req, &o->fc) != 0)
 			continue;
-		out[nout] = (struct pred_hot_file){
-		    .path = top[i].path, .p_exceed = fc.p_exceed, .capacity = caps[i]};
+		o->hot = o->fc.p_exceed >= tune[i].threshold && !tune[i].never;
+		if (!o->hot && !r->all)
+			continue;
+		o->path = top[i].path;
 		top[i].path = NULL; /* moved */
+		memcpy(o->id, top[i].id, PRED_ID_LEN);
+		o->p_exceed = o->fc.p_exceed;
+		o->capacity = tune[i].capacity;
+		o->threshold = tune[i].threshold;
+		o->window = tune[i].window;
+		o->start = end_idx * r->bucket_s;
 		nout++;
 	}
 	pred_top_entries_free(top, ntop);
 	pred_calib_free(calib);
 	free(models);
-	free(caps);
+	free(tune);
 	free(ok);
 	if (rc < 0) {
 		pred_hot_files_free(out, nout);

@@ -15,7 +15,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <stdbool.h>
+
+#include "predictor/forecast.h"
 #include "predictor/series_store.h"
+
+/* One file's settings (fs/shadow_tuning.c fills them from the
+ * user.shadow.* attributes). */
+struct pred_hot_tuning {
+	double capacity;  /* reads per bucket; < 0: the file's p99 */
+	double threshold; /* P(exceed) at or above: hot */
+	unsigned window;  /* 1..PRED_MAX_H steps */
+	bool never;	  /* forecast, but never hot */
+};
 
 struct pred_hot_req {
 	int64_t bucket_s;  /* forecast bucket, a multiple of a tier's width */
@@ -27,12 +39,33 @@ struct pred_hot_req {
 	double capacity;   /* reads per bucket; < 0: per-file p99 */
 	double threshold;  /* P(exceed) at or above: hot */
 	int64_t now;	   /* seconds since the epoch */
+	/* Per-file settings, or NULL (the request's for every file): called
+	 * once per file considered, with its store id and last recorded path,
+	 * t preset from the request (capacity, threshold, window). A window
+	 * longer than horizon lengthens the models' horizon. */
+	void (*tune)(void *arg, const uint8_t id[PRED_ID_LEN], const char *path,
+		     struct pred_hot_tuning *t);
+	void *tune_arg;
+	bool all; /* return every file forecast, hot or not (else only hot ones) */
+	/* Files considered besides the top_n busiest (files with settings of
+	 * their own), by store id; those without a record are skipped. At most
+	 * PRED_HOT_MAX_EXTRA are used. */
+	const uint8_t (*extra)[PRED_ID_LEN];
+	size_t nextra;
 };
+
+#define PRED_HOT_MAX_EXTRA 256
 
 struct pred_hot_file {
 	char *path; /* relative to BACKING; owned by the array */
+	uint8_t id[PRED_ID_LEN];
 	double p_exceed;
 	double capacity;
+	double threshold;
+	unsigned window;
+	bool hot;	       /* p_exceed >= threshold and not never */
+	int64_t start;	       /* start of the forecast's first bucket (s) */
+	struct pred_forecast fc; /* levels 0.8 and 0.95 */
 };
 
 /* The finest tier whose buckets divide bucket_s and whose retention covers
@@ -54,7 +87,7 @@ int pred_hot_series(struct pred_store *st, const uint8_t id[PRED_ID_LEN], int ti
 		    int64_t end_idx, int64_t bucket_s, enum pred_top_order by, double **ret,
 		    size_t *ret_n, int64_t *ret_first);
 
-/* The hot files (p_exceed >= threshold), *ret malloc'ed (free with
+/* The hot files (p_exceed >= threshold; every file forecast with r->all), *ret malloc'ed (free with
  * pred_hot_files_free). 0 or -errno (-EINVAL: bad request). */
 int pred_hot_files(struct pred_store *st, const struct pred_hot_req *r, struct pred_hot_file **ret,
 		   size_t *ret_n);

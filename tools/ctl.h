@@ -23,5 +23,6 @@ int ctl_push_main(int argc, char **argv);
 int ctl_forecast_main(int argc, char **argv);
 int ctl_load_main(int argc, char **argv);
 int ctl_overview_main(int argc, char **argv);
+int ctl_why_main(int argc, char **argv);
 
 #endif

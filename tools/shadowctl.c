@@ -16,6 +16,8 @@ static const struct ctl_command commands[] = {
 	{"hosts", ctl_hosts_main, "[MNT|--state DIR] [--json]", "a mount's resource hosts, up or down"},
 	{"shadows", ctl_shadows_main, "[MNT|--state DIR] [--json]",
 	 "a mount's shadowed files, their copies, states and read counts"},
+	{"why", ctl_why_main, "PATH [--json]",
+	 "why a file is (not) shadowed: settings and their sources, forecast, trigger, copies"},
 	{"host", ctl_host_main, "status|list|watch H:P [--json] [TLS]", "a shadowd's store, load, copies, heartbeats"},
 	{"push", ctl_push_main, "FILE H:P [--id UUID] [--version N] [--full] [TLS]", "replicate a file to a shadowd (delta when it can)"},
 };

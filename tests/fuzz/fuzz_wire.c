@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/fuzz/fuzz_rng.h"
 #include "sync/wire.h"
 
 static void check(int cond)
@@ -147,10 +148,7 @@ static void builtin_seeds(void)
 static uint64_t rng = 0x5eed5eed12345678ull;
 static uint64_t next(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
+	return fuzz_rng_next(&rng);
 }
 
 static void mutate(uint8_t *b, size_t *len)

@@ -74,6 +74,23 @@ static void test_gone_demotes(void **state)
 	assert_int_equal(daemon_control_decide(&P, &g, 1000, &wanted), DAEMON_CONTROL_NONE);
 }
 
+/* never wins over a pin and a forecast: its copies are demoted at once
+ * (no hysteresis), nothing is copied; once never goes, a pinned file is
+ * copied again. */
+static void test_never_wins(void **state)
+{
+	(void)state;
+	uint64_t wanted = 0;
+	struct daemon_control_file f = {.pinned = true, .hot = true, .never = true,
+					.serving = true, .has_copies = true};
+	assert_int_equal(daemon_control_decide(&P, &f, 1000, &wanted), DAEMON_CONTROL_DEMOTE);
+	assert_int_equal(wanted, 0);
+	f.serving = f.has_copies = false;
+	assert_int_equal(daemon_control_decide(&P, &f, 1100, &wanted), DAEMON_CONTROL_NONE);
+	f.never = false;
+	assert_int_equal(daemon_control_decide(&P, &f, 1200, &wanted), DAEMON_CONTROL_COPY);
+}
+
 /* Placement: the cheapest up local host with room; excluded, down, remote
  * and full hosts are skipped; ties to the first; none -> -1. */
 static void test_pick_host(void **state)
@@ -206,6 +223,7 @@ int main(void)
 	    cmocka_unit_test(test_quiet_before_recopy),
 	    cmocka_unit_test(test_demote_after_hysteresis),
 	    cmocka_unit_test(test_gone_demotes),
+	    cmocka_unit_test(test_never_wins),
 	    cmocka_unit_test(test_pick_host),
 	    cmocka_unit_test(test_copy_backoff),
 	    cmocka_unit_test(test_pick_copy),

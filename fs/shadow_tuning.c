@@ -1,0 +1,547 @@
+/* Tuning attributes of the mount: tables, STATE/tuning, resolution for the
+ * control loop, the attribute calls, the ops layer's bookkeeping (see
+ * shadow_tuning.h; user.shadow.why is in shadow_tuning_why.c). */
+#include "fs/shadow_tuning.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <time.h>
+#include <unistd.h>
+#include <uuid/uuid.h>
+
+#include "common/log.h"
+#include "fs/file_id.h"
+#include "fs/fs.h"
+#include "fs/shadowing.h"
+#include "fs/shadow_tuning_impl.h"
+#include "fs/status_file.h"
+#include "fs/xattr_shadow.h"
+
+#define XATTR_PREFIX "user.shadow."
+
+/* ---- tables (lock held) ---- */
+
+static struct tune_entry *find_dir(struct fs_tuning *t, const char *path)
+{
+	for (size_t k = 0; k < t->n; k++)
+		if (t->e[k].is_dir && !strcmp(t->e[k].path, path))
+			return &t->e[k];
+	return NULL;
+}
+
+static struct tune_entry *find_file(struct fs_tuning *t, const uint8_t id[FS_FILE_ID_LEN])
+{
+	for (size_t k = 0; k < t->n; k++)
+		if (!t->e[k].is_dir && !memcmp(t->e[k].id, id, FS_FILE_ID_LEN))
+			return &t->e[k];
+	return NULL;
+}
+
+static void recount(struct fs_tuning *t)
+{
+	size_t nd = 0, nf = 0, nn = 0;
+	for (size_t k = 0; k < t->n; k++) {
+		nd += t->e[k].is_dir;
+		nf += !t->e[k].is_dir;
+		nn += t->e[k].node.set[FS_TUNE_NEVER] && t->e[k].node.value[FS_TUNE_NEVER] == 1;
+	}
+	__atomic_store_n(&t->ndirs, nd, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->nfiles, nf, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->nnever, nn, __ATOMIC_RELAXED);
+}
+
+static struct tune_entry *add_entry(struct fs_tuning *t, bool is_dir, const uint8_t *id,
+				    const char *path)
+{
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 16;
+		struct tune_entry *e = realloc(t->e, cap * sizeof(*e));
+		if (!e)
+			return NULL;
+		t->e = e;
+		t->cap = cap;
+	}
+	struct tune_entry *x = &t->e[t->n];
+	*x = (struct tune_entry){.is_dir = is_dir, .path = strdup(path ? path : "")};
+	if (!x->path)
+		return NULL;
+	if (id)
+		memcpy(x->id, id, FS_FILE_ID_LEN);
+	t->n++;
+	return x;
+}
+
+static void drop_entry(struct fs_tuning *t, struct tune_entry *x)
+{
+	free(x->path);
+	*x = t->e[--t->n];
+}
+
+/* ---- STATE/tuning ---- */
+
+static void fill_state(FILE *out, void *arg)
+{
+	struct fs_tuning *t = arg;
+	for (size_t k = 0; k < t->n; k++) {
+		const struct tune_entry *x = &t->e[k];
+		char ids[37];
+		if (strchr(x->path, '\n'))
+			continue; /* cannot be a line; kept in memory only */
+		uuid_unparse_lower(x->id, ids);
+		for (int key = 0; key < FS_TUNE_NKEYS; key++) {
+			if (!x->node.set[key])
+				continue;
+			if (x->is_dir)
+				fprintf(out, "d %s %s /%s\n", fs_tune_key_name(key), x->node.text[key],
+					x->path);
+			else
+				fprintf(out, "f %s %s %s /%s\n", ids, fs_tune_key_name(key),
+					x->node.text[key], x->path);
+		}
+	}
+}
+
+static int save(struct fs_tuning *t)
+{
+	if (!t->path[0])
+		return 0;
+	int r = fs_status_file_write(t->path, fill_state, t);
+	if (r < 0)
+		sfs_warn("cannot write %s: %s", t->path, strerror(-r));
+	return r;
+}
+
+int fs_tuning_load(struct fs_tuning *t, const char *state_dir)
+{
+	snprintf(t->path, sizeof(t->path), "%s/tuning", state_dir);
+	FILE *in = fopen(t->path, "r");
+	if (!in)
+		return errno == ENOENT ? 0 : -errno;
+	char line[PATH_MAX + 128];
+	int root = fs_inode_table_root_fd(t->ctx->inodes);
+	size_t bad = 0;
+	pthread_mutex_lock(&t->lock);
+	while (fgets(line, sizeof(line), in)) {
+		line[strcspn(line, "\n")] = '\0';
+		struct fs_tune_line l;
+		if (!line[0])
+			continue;
+		if (fs_tune_line_parse(line, &l) < 0) {
+			bad++;
+			continue;
+		}
+		struct tune_entry *x;
+		if (l.is_dir) {
+			struct stat st;
+			if (l.path[0] && (fstatat(root, l.path, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+					  !S_ISDIR(st.st_mode))) {
+				sfs_warn("tuning: directory %s is gone: its %s dropped", l.path,
+					 fs_tune_key_name(l.key));
+				continue;
+			}
+			x = find_dir(t, l.path);
+			if (!x)
+				x = add_entry(t, true, NULL, l.path);
+		} else {
+			uuid_t id;
+			if (uuid_parse(l.id, id)) {
+				bad++;
+				continue;
+			}
+			x = find_file(t, id);
+			if (!x)
+				x = add_entry(t, false, id, l.path);
+		}
+		if (!x)
+			break; /* no memory: the rest is not applied (and kept on disk) */
+		fs_tune_node_set(&x->node, l.key, l.value, l.text);
+	}
+	recount(t);
+	pthread_mutex_unlock(&t->lock);
+	fclose(in);
+	if (bad)
+		sfs_warn("tuning: %zu bad line(s) in %s ignored", bad, t->path);
+	return 0;
+}
+
+/* ---- lifetime ---- */
+
+int fs_tuning_new(struct fs_ctx *c, const struct fs_tuning_config *cfg, struct fs_tuning **ret)
+{
+	struct fs_tuning *t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->ctx = c;
+	t->cfg = *cfg;
+	t->defaults[FS_TUNE_THRESHOLD] = cfg->threshold;
+	t->defaults[FS_TUNE_CAPACITY] = cfg->capacity;
+	t->defaults[FS_TUNE_WINDOW] = cfg->window;
+	t->defaults[FS_TUNE_NEVER] = 0;
+	pthread_mutex_init(&t->lock, NULL);
+	*ret = t;
+	return 0;
+}
+
+void fs_tuning_free(struct fs_tuning *t)
+{
+	if (!t)
+		return;
+	for (size_t k = 0; k < t->n; k++)
+		free(t->e[k].path);
+	free(t->e);
+	free(t->fc);
+	free(t->extra);
+	pthread_mutex_destroy(&t->lock);
+	free(t);
+}
+
+/* ---- resolution ---- */
+
+int fs_tuning_rel_path(struct fs_ctx *c, int fd, char *buf)
+{
+	char proc[32], full[PATH_MAX];
+	fs_proc_path(proc, fd);
+	ssize_t n = readlink(proc, full, sizeof(full) - 1);
+	if (n <= 0)
+		return -errno;
+	full[n] = '\0';
+	const char *b = c->opts->backing;
+	size_t bl = strlen(b);
+	while (bl > 1 && b[bl - 1] == '/')
+		bl--;
+	if (strncmp(full, b, bl) != 0 || (full[bl] != '/' && full[bl] != '\0'))
+		return -ENOENT;
+	snprintf(buf, PATH_MAX, "%s", full[bl] ? full + bl + 1 : "");
+	return 0;
+}
+
+/* The effective settings of the file with id (NULL: none) at path
+ * (relative to BACKING); dir_of[k] gets the directory a value comes from
+ * (NULL when not a directory's). Lock held. */
+void fs_tuning_resolve_locked(struct fs_tuning *t, const uint8_t *id, const char *path,
+			   struct fs_tune_effective *eff, const char *dir_of[FS_TUNE_NKEYS])
+{
+	const struct tune_entry *f = id ? find_file(t, id) : NULL;
+	size_t depth = 1;
+	for (const char *p = path; *p; p++)
+		depth += *p == '/';
+	const struct fs_tune_node **dirs = calloc(depth, sizeof(*dirs));
+	const char **names = calloc(depth, sizeof(*names));
+	char *buf = strdup(path);
+	size_t nd = 0;
+	if (dirs && names && buf && t->ndirs) {
+		/* Ancestors of path, innermost first, the root ("") last. */
+		char *slash;
+		while ((slash = strrchr(buf, '/')) != NULL) {
+			*slash = '\0';
+			const struct tune_entry *d = find_dir(t, buf);
+			names[nd] = d ? d->path : NULL;
+			dirs[nd++] = d ? &d->node : NULL;
+		}
+		const struct tune_entry *r = find_dir(t, "");
+		names[nd] = r ? r->path : NULL;
+		dirs[nd++] = r ? &r->node : NULL;
+	}
+	fs_tune_resolve(t->defaults, f ? &f->node : NULL, dirs, nd, nd ? (int)nd - 1 : -1, eff);
+	for (int k = 0; dir_of && k < FS_TUNE_NKEYS; k++)
+		dir_of[k] = eff->dir_index[k] >= 0 ? names[eff->dir_index[k]] : NULL;
+	free(buf);
+	free(names);
+	free(dirs);
+}
+
+void fs_tuning_hot_req(struct fs_tuning *t, struct pred_hot_req *req)
+{
+	req->tune = fs_tuning_hot_tune;
+	req->tune_arg = t;
+	req->all = true;
+	req->extra = NULL;
+	req->nextra = 0;
+	pthread_mutex_lock(&t->lock);
+	size_t n = 0, cap = LOAD(&t->nfiles);
+	cap = cap < PRED_HOT_MAX_EXTRA ? cap : PRED_HOT_MAX_EXTRA;
+	free(t->extra);
+	t->extra = cap ? malloc(cap * sizeof(*t->extra)) : NULL;
+	for (size_t k = 0; t->extra && k < t->n && n < cap; k++)
+		if (!t->e[k].is_dir)
+			memcpy(t->extra[n++], t->e[k].id, PRED_ID_LEN);
+	pthread_mutex_unlock(&t->lock);
+	req->extra = (const uint8_t(*)[PRED_ID_LEN])t->extra;
+	req->nextra = t->extra ? n : 0;
+}
+
+void fs_tuning_hot_tune(void *arg, const uint8_t id[PRED_ID_LEN], const char *path,
+			struct pred_hot_tuning *out)
+{
+	struct fs_tuning *t = arg;
+	struct fs_tune_effective eff;
+	if (!LOAD(&t->ndirs) && !LOAD(&t->nfiles))
+		return;
+	pthread_mutex_lock(&t->lock);
+	fs_tuning_resolve_locked(t, id, path, &eff, NULL);
+	pthread_mutex_unlock(&t->lock);
+	out->threshold = eff.value[FS_TUNE_THRESHOLD];
+	out->capacity = eff.value[FS_TUNE_CAPACITY];
+	out->window = (unsigned)eff.value[FS_TUNE_WINDOW];
+	out->never = eff.value[FS_TUNE_NEVER] == 1;
+}
+
+bool fs_tuning_never_fd(struct fs_tuning *t, int fd)
+{
+	char rel[PATH_MAX], proc[32];
+	uint8_t id[FS_FILE_ID_LEN];
+	struct fs_tune_effective eff;
+	if (!t || !LOAD(&t->nnever) || fs_tuning_rel_path(t->ctx, fd, rel) < 0)
+		return false;
+	fs_proc_path(proc, fd);
+	bool have_id = fs_file_id_get(proc, false, id) == 0;
+	pthread_mutex_lock(&t->lock);
+	fs_tuning_resolve_locked(t, have_id ? id : NULL, rel, &eff, NULL);
+	pthread_mutex_unlock(&t->lock);
+	return eff.value[FS_TUNE_NEVER] == 1;
+}
+
+/* ---- the attributes ---- */
+
+/* The node of inode i: for a directory its path, for a regular file its id
+ * (made when create). -ENODATA: a file without an id (nothing set). */
+int fs_tuning_node_key(struct fs_ctx *c, struct fs_inode *i, bool create, char *rel,
+		    uint8_t id[FS_FILE_ID_LEN])
+{
+	if (!S_ISDIR(i->type) && !S_ISREG(i->type))
+		return -EPERM;
+	int fd = fs_inode_fd_get(c->inodes, i);
+	if (fd < 0)
+		return fd;
+	char proc[32];
+	fs_proc_path(proc, fd);
+	int r = fs_tuning_rel_path(c, fd, rel);
+	if (r == 0 && S_ISREG(i->type)) {
+		r = fs_file_id_get(proc, create, id);
+		if (fs_file_id_unsupported(r))
+			r = -ENOTSUP; /* no stable id: file settings need user xattrs in BACKING */
+	}
+	fs_inode_fd_put(c->inodes, i);
+	return r;
+}
+
+static struct tune_entry *entry_of(struct fs_tuning *t, struct fs_inode *i, const char *rel,
+				   const uint8_t *id)
+{
+	return S_ISDIR(i->type) ? find_dir(t, rel) : find_file(t, id);
+}
+
+ssize_t fs_tuning_get(struct fs_ctx *c, struct fs_inode *i, enum fs_tune_key k, char *buf,
+		      size_t size)
+{
+	struct fs_tuning *t = c->tuning;
+	char rel[PATH_MAX], text[FS_TUNE_TEXT_MAX] = "";
+	uint8_t id[FS_FILE_ID_LEN];
+	int r = fs_tuning_node_key(c, i, false, rel, id);
+	if (r < 0)
+		return r == -EPERM || r == -ENOTSUP ? -ENODATA : r;
+	pthread_mutex_lock(&t->lock);
+	struct tune_entry *x = entry_of(t, i, rel, id);
+	bool set = x && x->node.set[k];
+	if (set)
+		memcpy(text, x->node.text[k], sizeof(text));
+	pthread_mutex_unlock(&t->lock);
+	return set ? fs_xattr_reply_string(text, buf, size) : -ENODATA;
+}
+
+/* After a set or remove (r: its result) with the lock held: on success
+ * the counts and STATE/tuning are brought up to date; the lock is
+ * released; a never change wakes the control loop (copies of a never file
+ * go now). Returns r. */
+static int unlock_changed(struct fs_ctx *c, enum fs_tune_key k, int r)
+{
+	struct fs_tuning *t = c->tuning;
+	if (r == 0) {
+		recount(t);
+		save(t);
+	}
+	pthread_mutex_unlock(&t->lock);
+	if (r == 0 && k == FS_TUNE_NEVER && c->shadowing)
+		fs_shadowing_wake(c->shadowing);
+	return r;
+}
+
+int fs_tuning_set(struct fs_ctx *c, struct fs_inode *i, enum fs_tune_key k, const void *value,
+		  size_t size, int flags)
+{
+	struct fs_tuning *t = c->tuning;
+	char rel[PATH_MAX], text[FS_TUNE_TEXT_MAX];
+	uint8_t id[FS_FILE_ID_LEN];
+	double v;
+	if (!S_ISDIR(i->type) && !S_ISREG(i->type))
+		return -EPERM;
+	if (fs_tune_parse(k, value, size, &v, text) < 0)
+		return -EINVAL;
+	int r = fs_tuning_node_key(c, i, true, rel, id);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&t->lock);
+	struct tune_entry *x = entry_of(t, i, rel, id);
+	if (x && x->node.set[k] && (flags & XATTR_CREATE))
+		r = -EEXIST;
+	else if ((!x || !x->node.set[k]) && (flags & XATTR_REPLACE))
+		r = -ENODATA;
+	else if (!x && !(x = add_entry(t, S_ISDIR(i->type), id, rel)))
+		r = -ENOMEM;
+	if (r == 0) {
+		if (!x->is_dir && strcmp(x->path, rel)) { /* renamed since: show where it is */
+			char *p = strdup(rel);
+			if (p) {
+				free(x->path);
+				x->path = p;
+			}
+		}
+		fs_tune_node_set(&x->node, k, v, text);
+	}
+	return unlock_changed(c, k, r);
+}
+
+int fs_tuning_remove(struct fs_ctx *c, struct fs_inode *i, enum fs_tune_key k)
+{
+	struct fs_tuning *t = c->tuning;
+	char rel[PATH_MAX];
+	uint8_t id[FS_FILE_ID_LEN];
+	int r = fs_tuning_node_key(c, i, false, rel, id);
+	if (r < 0)
+		return r == -ENOTSUP ? -ENODATA : r;
+	pthread_mutex_lock(&t->lock);
+	struct tune_entry *x = entry_of(t, i, rel, id);
+	if (!x || !x->node.set[k]) {
+		r = -ENODATA;
+	} else {
+		fs_tune_node_set(&x->node, k, 0, NULL);
+		if (fs_tune_node_empty(&x->node))
+			drop_entry(t, x);
+	}
+	return unlock_changed(c, k, r);
+}
+
+ssize_t fs_tuning_list(struct fs_ctx *c, struct fs_inode *i, char *buf, size_t size)
+{
+	struct fs_tuning *t = c->tuning;
+	char rel[PATH_MAX], names[256];
+	uint8_t id[FS_FILE_ID_LEN];
+	size_t len = 0;
+	if (!LOAD(&t->ndirs) && !LOAD(&t->nfiles))
+		return 0;
+	if (fs_tuning_node_key(c, i, false, rel, id) < 0)
+		return 0;
+	pthread_mutex_lock(&t->lock);
+	struct tune_entry *x = entry_of(t, i, rel, id);
+	for (int k = 0; x && k < FS_TUNE_NKEYS; k++)
+		if (x->node.set[k])
+			len += (size_t)snprintf(names + len, sizeof(names) - len, "%s%s",
+						XATTR_PREFIX, fs_tune_key_name(k)) +
+			       1;
+	pthread_mutex_unlock(&t->lock);
+	if (size == 0)
+		return (ssize_t)len;
+	if (size < len)
+		return -ERANGE;
+	memcpy(buf, names, len);
+	return (ssize_t)len;
+}
+
+/* ---- the ops layer's bookkeeping ---- */
+
+bool fs_tuning_has_dirs(struct fs_tuning *t)
+{
+	return t && LOAD(&t->ndirs) > 0;
+}
+
+bool fs_tuning_has_files(struct fs_tuning *t)
+{
+	return t && LOAD(&t->nfiles) > 0;
+}
+
+/* path is from or below it: the rest after from ("" or "/..."), else NULL. */
+static const char *below(const char *path, const char *from)
+{
+	size_t n = strlen(from);
+	if (strncmp(path, from, n) || (path[n] && path[n] != '/'))
+		return NULL;
+	return path + n;
+}
+
+static void move_prefix(struct tune_entry *x, const char *from, const char *to)
+{
+	const char *rest = below(x->path, from);
+	if (!rest)
+		return;
+	char *p = malloc(strlen(to) + strlen(rest) + 1);
+	if (!p)
+		return;
+	strcpy(p, to);
+	strcat(p, rest);
+	free(x->path);
+	x->path = p;
+}
+
+void fs_tuning_dir_moved(struct fs_tuning *t, const char *from, const char *to, bool exchange)
+{
+	bool any = false;
+	if (!strcmp(from, to))
+		return;
+	pthread_mutex_lock(&t->lock);
+	/* Settings of a directory replaced by the rename (an empty one) go. */
+	for (size_t k = 0; !exchange && k < t->n;) {
+		if (t->e[k].is_dir && below(t->e[k].path, to)) {
+			drop_entry(t, &t->e[k]);
+			any = true;
+		} else {
+			k++;
+		}
+	}
+	for (size_t k = 0; k < t->n; k++) {
+		struct tune_entry *x = &t->e[k];
+		if (!x->is_dir)
+			continue;
+		bool a = below(x->path, from) != NULL, b = exchange && below(x->path, to) != NULL;
+		if (a)
+			move_prefix(x, from, to);
+		else if (b)
+			move_prefix(x, to, from);
+		any |= a || b;
+	}
+	if (any) {
+		recount(t);
+		save(t);
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+/* Drops x (NULL: nothing) and rewrites STATE/tuning. Lock held. */
+static void forget_locked(struct fs_tuning *t, struct tune_entry *x)
+{
+	if (!x)
+		return;
+	drop_entry(t, x);
+	recount(t);
+	save(t);
+}
+
+void fs_tuning_dir_removed(struct fs_tuning *t, const char *path)
+{
+	pthread_mutex_lock(&t->lock);
+	forget_locked(t, find_dir(t, path));
+	pthread_mutex_unlock(&t->lock);
+}
+
+void fs_tuning_file_removed(struct fs_tuning *t, const uint8_t id[PRED_ID_LEN])
+{
+	pthread_mutex_lock(&t->lock);
+	forget_locked(t, find_file(t, id));
+	pthread_mutex_unlock(&t->lock);
+}

@@ -1,0 +1,198 @@
+/* Tuning values: parsing, resolution, STATE/tuning lines (see
+ * tuning_value.h). */
+#include "fs/tuning_value.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "predictor/model.h"
+
+static const char *const key_names[FS_TUNE_NKEYS] = {"threshold", "capacity", "window", "never"};
+
+const char *fs_tune_key_name(enum fs_tune_key k)
+{
+	return (unsigned)k < FS_TUNE_NKEYS ? key_names[k] : "?";
+}
+
+int fs_tune_key_of(const char *name)
+{
+	for (int k = 0; k < FS_TUNE_NKEYS; k++)
+		if (!strcmp(name, key_names[k]))
+			return k;
+	return -1;
+}
+
+const char *fs_tune_source_name(enum fs_tune_source s)
+{
+	switch (s) {
+	case FS_TUNE_FROM_OPTION: return "option";
+	case FS_TUNE_FROM_ROOT: return "root";
+	case FS_TUNE_FROM_DIR: return "dir";
+	case FS_TUNE_FROM_FILE: return "file";
+	}
+	return "?";
+}
+
+/* A decimal number and nothing else: digits, at most one '.', an optional
+ * exponent; a sign only in the exponent (negative values are refused
+ * anyway, so a leading '-' is refused as junk). */
+static bool decimal_text(const char *s, bool integer)
+{
+	const char *p = s;
+	bool digits = false;
+	while (*p >= '0' && *p <= '9')
+		p++, digits = true;
+	if (integer)
+		return digits && !*p;
+	if (*p == '.') {
+		p++;
+		while (*p >= '0' && *p <= '9')
+			p++, digits = true;
+	}
+	if (!digits)
+		return false;
+	if (*p == 'e' || *p == 'E') {
+		p++;
+		if (*p == '+' || *p == '-')
+			p++;
+		if (!(*p >= '0' && *p <= '9'))
+			return false;
+		while (*p >= '0' && *p <= '9')
+			p++;
+	}
+	return !*p;
+}
+
+int fs_tune_parse(enum fs_tune_key k, const char *value, size_t size, double *ret,
+		  char text[FS_TUNE_TEXT_MAX])
+{
+	char s[FS_TUNE_TEXT_MAX];
+	if (!value && size)
+		return -EINVAL;
+	if (size && value[size - 1] == '\n')
+		size--;
+	if (size == 0 || size >= sizeof(s) || memchr(value, '\0', size))
+		return -EINVAL;
+	memcpy(s, value, size);
+	s[size] = '\0';
+	double v;
+	char *end;
+	errno = 0;
+	switch (k) {
+	case FS_TUNE_THRESHOLD:
+	case FS_TUNE_CAPACITY:
+		if (!decimal_text(s, false))
+			return -EINVAL;
+		v = strtod(s, &end);
+		if (errno || *end || !isfinite(v))
+			return -EINVAL;
+		if (k == FS_TUNE_THRESHOLD ? !(v > 0.0 && v <= 1.0) : !(v >= 0.0 && v <= 1e15))
+			return -EINVAL;
+		break;
+	case FS_TUNE_WINDOW: {
+		if (!decimal_text(s, true))
+			return -EINVAL;
+		unsigned long w = strtoul(s, &end, 10);
+		if (errno || *end || w < 1 || w > PRED_MAX_H)
+			return -EINVAL;
+		v = (double)w;
+		break;
+	}
+	case FS_TUNE_NEVER:
+		if (strcmp(s, "0") && strcmp(s, "1"))
+			return -EINVAL;
+		v = s[0] == '1';
+		break;
+	default:
+		return -EINVAL;
+	}
+	*ret = v;
+	memcpy(text, s, size + 1);
+	return 0;
+}
+
+void fs_tune_node_set(struct fs_tune_node *n, enum fs_tune_key k, double v, const char *text)
+{
+	if (!text) {
+		n->set[k] = false;
+		n->value[k] = 0;
+		n->text[k][0] = '\0';
+		return;
+	}
+	n->set[k] = true;
+	n->value[k] = v;
+	snprintf(n->text[k], sizeof(n->text[k]), "%s", text);
+}
+
+bool fs_tune_node_empty(const struct fs_tune_node *n)
+{
+	for (int k = 0; k < FS_TUNE_NKEYS; k++)
+		if (n->set[k])
+			return false;
+	return true;
+}
+
+void fs_tune_resolve(const double defaults[FS_TUNE_NKEYS], const struct fs_tune_node *file,
+		     const struct fs_tune_node *const *dirs, size_t ndirs, int root_index,
+		     struct fs_tune_effective *ret)
+{
+	for (int k = 0; k < FS_TUNE_NKEYS; k++) {
+		ret->value[k] = defaults[k];
+		ret->source[k] = FS_TUNE_FROM_OPTION;
+		ret->dir_index[k] = -1;
+		if (file && file->set[k]) {
+			ret->value[k] = file->value[k];
+			ret->source[k] = FS_TUNE_FROM_FILE;
+			continue;
+		}
+		for (size_t d = 0; d < ndirs; d++) {
+			if (!dirs[d] || !dirs[d]->set[k])
+				continue;
+			ret->value[k] = dirs[d]->value[k];
+			ret->source[k] = (int)d == root_index ? FS_TUNE_FROM_ROOT : FS_TUNE_FROM_DIR;
+			ret->dir_index[k] = (int)d;
+			break;
+		}
+	}
+}
+
+/* Cuts the next blank-separated field off *p. */
+static char *field(char **p)
+{
+	char *s = *p, *e = strchr(s, ' ');
+	if (!e || e == s)
+		return NULL;
+	*e = '\0';
+	*p = e + 1;
+	return s;
+}
+
+int fs_tune_line_parse(char *line, struct fs_tune_line *ret)
+{
+	char *p = line, *kind = field(&p), *id = NULL;
+	if (!kind || (strcmp(kind, "d") && strcmp(kind, "f")))
+		return -EINVAL;
+	ret->is_dir = kind[0] == 'd';
+	if (!ret->is_dir) {
+		id = field(&p);
+		if (!id || strlen(id) != 36)
+			return -EINVAL;
+	}
+	char *key = field(&p), *text = field(&p);
+	if (!key || !text || *p != '/' || strchr(p, '\n'))
+		return -EINVAL;
+	int k = fs_tune_key_of(key);
+	if (k < 0 || fs_tune_parse((enum fs_tune_key)k, text, strlen(text), &ret->value,
+				   ret->text) < 0)
+		return -EINVAL;
+	ret->key = (enum fs_tune_key)k;
+	if (id)
+		memcpy(ret->id, id, 37);
+	else
+		ret->id[0] = '\0';
+	ret->path = p + 1;
+	return 0;
+}

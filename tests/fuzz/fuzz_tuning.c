@@ -1,0 +1,118 @@
+/* Fuzz target for the tuning decoders (fs/tuning_value.c): xattr values
+ * from any caller (fs_tune_parse, every key) and STATE/tuning lines
+ * (fs_tune_line_parse). Invariants: no crash or out-of-bounds access
+ * (sanitizers); an accepted value is in its key's range with its text
+ * NUL-terminated and shorter than FS_TUNE_TEXT_MAX; an accepted line's path
+ * lies inside the line (abort() otherwise).
+ *
+ * Built two ways, as fuzz_wire: with clang a libFuzzer target; always a
+ * regression driver over built-in seeds and N fixed-seed mutations.
+ *   fuzz_tuning [-n N]     (default N = 200000) */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/fuzz/fuzz_rng.h"
+#include "fs/tuning_value.h"
+#include "predictor/model.h"
+
+static void check(int cond)
+{
+	if (!cond)
+		abort();
+}
+
+static void one(const uint8_t *data, size_t size)
+{
+	/* Exact-size copy so a sanitizer sees any read past the value. */
+	char *v = malloc(size ? size : 1);
+	if (size)
+		memcpy(v, data, size);
+	for (int k = 0; k < FS_TUNE_NKEYS; k++) {
+		double x;
+		char text[FS_TUNE_TEXT_MAX];
+		if (fs_tune_parse((enum fs_tune_key)k, v, size, &x, text) < 0)
+			continue;
+		check(memchr(text, '\0', sizeof(text)) != NULL);
+		check(isfinite(x));
+		switch (k) {
+		case FS_TUNE_THRESHOLD: check(x > 0 && x <= 1); break;
+		case FS_TUNE_CAPACITY: check(x >= 0 && x <= 1e15); break;
+		case FS_TUNE_WINDOW: check(x >= 1 && x <= PRED_MAX_H && x == floor(x)); break;
+		default: check(x == 0 || x == 1); break;
+		}
+	}
+	free(v);
+	char *line = malloc(size + 1);
+	memcpy(line, data, size);
+	line[size] = '\0';
+	struct fs_tune_line l;
+	if (fs_tune_line_parse(line, &l) == 0) {
+		check(l.path > line && l.path <= line + size);
+		check(l.key < FS_TUNE_NKEYS);
+		check(l.is_dir || strlen(l.id) == 36);
+	}
+	free(line);
+}
+
+#ifdef SFS_LIBFUZZER
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	one(data, size);
+	return 0;
+}
+#else
+static const char *const seeds[] = {
+    "0.5", "1", "5e-1\n", "12.75", "8", "0", "1\n", "-1", "1e999", "nan", " 0.5", "0x1p-1",
+    "d threshold 0.5 /a b/c", "d never 1 /", "f 12b31fa3-a5e1-419d-ab18-9cb8cf16c9f3 window 3 /d/e/f",
+    "f 12b31fa3-a5e1-419d-ab18-9cb8cf16c9f3 capacity 1e15 /x", "d window 9 /a", ""};
+
+static uint64_t rng = 0x9e3779b97f4a7c15u;
+static uint64_t next(void)
+{
+	return fuzz_rng_next(&rng);
+}
+
+int main(int argc, char **argv)
+{
+	long n = 200000;
+	if (argc == 3 && !strcmp(argv[1], "-n"))
+		n = atol(argv[2]);
+	size_t ns = sizeof(seeds) / sizeof(*seeds);
+	for (size_t i = 0; i < ns; i++)
+		one((const uint8_t *)seeds[i], strlen(seeds[i]));
+	static const char alphabet[] = "0123456789.eE+- \n/dfx\0abcnevrthold";
+	for (long i = 0; i < n; i++) {
+		uint8_t buf[96];
+		const char *s = seeds[next() % ns];
+		size_t len = strlen(s);
+		memcpy(buf, s, len);
+		for (int m = (int)(next() % 4) + 1; m > 0; m--) {
+			size_t at = len ? next() % (len + 1) : 0;
+			switch (next() % 3) {
+			case 0: /* replace */
+				if (at < len)
+					buf[at] = (uint8_t)alphabet[next() % (sizeof(alphabet) - 1)];
+				break;
+			case 1: /* insert */
+				if (len < sizeof(buf)) {
+					memmove(buf + at + 1, buf + at, len - at);
+					buf[at] = (uint8_t)(next() & 0xff);
+					len++;
+				}
+				break;
+			default: /* cut */
+				if (at < len) {
+					memmove(buf + at, buf + at + 1, len - at - 1);
+					len--;
+				}
+			}
+		}
+		one(buf, len);
+	}
+	printf("fuzz_tuning: %zu seeds, %ld mutations: ok\n", ns, n);
+	return 0;
+}
+#endif

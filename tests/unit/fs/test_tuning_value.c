@@ -1,0 +1,180 @@
+/* Unit tests of fs/tuning_value.c: strict parsing of the tuning values,
+ * nearest-wins resolution with sources, and the STATE/tuning line format. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fs/tuning_value.h"
+#include "predictor/model.h"
+
+static int parse(enum fs_tune_key k, const char *s, double *v, char *text)
+{
+	return fs_tune_parse(k, s, strlen(s), v, text);
+}
+
+/* Good values are accepted (one trailing newline dropped), text kept as
+ * set. */
+static void test_parse_good(void **state)
+{
+	(void)state;
+	double v;
+	char text[FS_TUNE_TEXT_MAX];
+	assert_int_equal(parse(FS_TUNE_THRESHOLD, "0.5", &v, text), 0);
+	assert_true(v == 0.5);
+	assert_string_equal(text, "0.5");
+	assert_int_equal(parse(FS_TUNE_THRESHOLD, "1", &v, text), 0);
+	assert_int_equal(parse(FS_TUNE_THRESHOLD, "5e-1\n", &v, text), 0);
+	assert_true(v == 0.5);
+	assert_string_equal(text, "5e-1");
+	assert_int_equal(parse(FS_TUNE_THRESHOLD, ".25", &v, text), 0);
+	assert_int_equal(parse(FS_TUNE_CAPACITY, "0", &v, text), 0);
+	assert_int_equal(parse(FS_TUNE_CAPACITY, "1e15", &v, text), 0);
+	assert_int_equal(parse(FS_TUNE_CAPACITY, "12.75", &v, text), 0);
+	assert_true(v == 12.75);
+	assert_int_equal(parse(FS_TUNE_WINDOW, "1", &v, text), 0);
+	assert_int_equal(parse(FS_TUNE_WINDOW, "8", &v, text), 0);
+	assert_true(v == PRED_MAX_H);
+	assert_int_equal(parse(FS_TUNE_NEVER, "1", &v, text), 0);
+	assert_true(v == 1);
+	assert_int_equal(parse(FS_TUNE_NEVER, "0\n", &v, text), 0);
+	assert_true(v == 0);
+}
+
+/* Bad values: -EINVAL and the outputs untouched. */
+static void test_parse_bad(void **state)
+{
+	(void)state;
+	static const char *const thr[] = {"0", "-0.5", "1.0000001", "2", "0.5x", "x", "", " 0.5",
+					  "0.5 ", "nan", "inf", "1e999", "0x1p-1", "+0.5", "0.5\n\n",
+					  "1,0", ".", "e1", "0.5e", "00000000000000000000000000000000.5"};
+	static const char *const cap[] = {"-1", "1e16", "1e999", "12abc", "", "inf", "-0.0001", "0x10"};
+	static const char *const win[] = {"0", "-1", "9", "99999999999999999999999", "3x", "", "2.0",
+					  " 2", "+2", "1e1"};
+	static const char *const nev[] = {"2", "-1", "", "01", "1 ", "yes", "true", "10"};
+	struct {
+		enum fs_tune_key k;
+		const char *const *v;
+		size_t n;
+	} sets[] = {{FS_TUNE_THRESHOLD, thr, sizeof(thr) / sizeof(*thr)},
+		    {FS_TUNE_CAPACITY, cap, sizeof(cap) / sizeof(*cap)},
+		    {FS_TUNE_WINDOW, win, sizeof(win) / sizeof(*win)},
+		    {FS_TUNE_NEVER, nev, sizeof(nev) / sizeof(*nev)}};
+	for (size_t s = 0; s < 4; s++)
+		for (size_t i = 0; i < sets[s].n; i++) {
+			double v = 42;
+			char text[FS_TUNE_TEXT_MAX] = "keep";
+			if (parse(sets[s].k, sets[s].v[i], &v, text) != -EINVAL)
+				fail_msg("%s='%s' accepted", fs_tune_key_name(sets[s].k), sets[s].v[i]);
+			assert_true(v == 42);
+			assert_string_equal(text, "keep");
+		}
+	double v;
+	char text[FS_TUNE_TEXT_MAX];
+	assert_int_equal(fs_tune_parse(FS_TUNE_THRESHOLD, "0.5\0x", 5, &v, text), -EINVAL);
+	assert_int_equal(fs_tune_parse(FS_TUNE_THRESHOLD, NULL, 0, &v, text), -EINVAL);
+	assert_int_equal(fs_tune_parse(FS_TUNE_NKEYS, "1", 1, &v, text), -EINVAL);
+}
+
+static void set(struct fs_tune_node *n, enum fs_tune_key k, const char *s)
+{
+	double v;
+	char text[FS_TUNE_TEXT_MAX];
+	assert_int_equal(parse(k, s, &v, text), 0);
+	fs_tune_node_set(n, k, v, text);
+}
+
+/* Key by key, the nearest setting wins: file, then the innermost
+ * directory, ..., the root, then the option; sources say which. */
+static void test_resolve_nearest(void **state)
+{
+	(void)state;
+	const double def[FS_TUNE_NKEYS] = {0.8, -1, 6, 0};
+	struct fs_tune_node file = {0}, inner = {0}, outer = {0}, root = {0};
+	set(&file, FS_TUNE_WINDOW, "2");
+	set(&inner, FS_TUNE_THRESHOLD, "0.5");
+	set(&outer, FS_TUNE_THRESHOLD, "0.3");
+	set(&outer, FS_TUNE_CAPACITY, "10");
+	set(&root, FS_TUNE_CAPACITY, "99");
+	set(&root, FS_TUNE_NEVER, "1");
+	const struct fs_tune_node *dirs[] = {&inner, NULL, &outer, &root};
+	struct fs_tune_effective e;
+	fs_tune_resolve(def, &file, dirs, 4, 3, &e);
+	assert_true(e.value[FS_TUNE_WINDOW] == 2);
+	assert_int_equal(e.source[FS_TUNE_WINDOW], FS_TUNE_FROM_FILE);
+	assert_true(e.value[FS_TUNE_THRESHOLD] == 0.5);
+	assert_int_equal(e.source[FS_TUNE_THRESHOLD], FS_TUNE_FROM_DIR);
+	assert_int_equal(e.dir_index[FS_TUNE_THRESHOLD], 0);
+	assert_true(e.value[FS_TUNE_CAPACITY] == 10);
+	assert_int_equal(e.dir_index[FS_TUNE_CAPACITY], 2);
+	assert_true(e.value[FS_TUNE_NEVER] == 1);
+	assert_int_equal(e.source[FS_TUNE_NEVER], FS_TUNE_FROM_ROOT);
+	/* never=0 nearer wins over the root's never=1 */
+	set(&inner, FS_TUNE_NEVER, "0");
+	fs_tune_resolve(def, &file, dirs, 4, 3, &e);
+	assert_true(e.value[FS_TUNE_NEVER] == 0);
+	assert_int_equal(e.source[FS_TUNE_NEVER], FS_TUNE_FROM_DIR);
+	/* nothing set: the options */
+	fs_tune_resolve(def, NULL, NULL, 0, -1, &e);
+	for (int k = 0; k < FS_TUNE_NKEYS; k++) {
+		assert_true(e.value[k] == def[k]);
+		assert_int_equal(e.source[k], FS_TUNE_FROM_OPTION);
+		assert_int_equal(e.dir_index[k], -1);
+	}
+	/* clearing a key reverts to inherited */
+	fs_tune_node_set(&file, FS_TUNE_WINDOW, 0, NULL);
+	assert_true(fs_tune_node_empty(&file));
+	fs_tune_resolve(def, &file, dirs, 4, 3, &e);
+	assert_int_equal(e.source[FS_TUNE_WINDOW], FS_TUNE_FROM_OPTION);
+}
+
+/* STATE/tuning lines: directories by path (root "/"), files by id; paths
+ * may hold blanks; anything malformed is refused. */
+static void test_lines(void **state)
+{
+	(void)state;
+	struct fs_tune_line l;
+	char a[] = "d threshold 0.5 /a b/c";
+	assert_int_equal(fs_tune_line_parse(a, &l), 0);
+	assert_true(l.is_dir);
+	assert_int_equal(l.key, FS_TUNE_THRESHOLD);
+	assert_string_equal(l.path, "a b/c");
+	assert_string_equal(l.text, "0.5");
+	char r[] = "d never 1 /";
+	assert_int_equal(fs_tune_line_parse(r, &l), 0);
+	assert_string_equal(l.path, "");
+	char f[] = "f 12b31fa3-a5e1-419d-ab18-9cb8cf16c9f3 window 3 /d/e/f";
+	assert_int_equal(fs_tune_line_parse(f, &l), 0);
+	assert_false(l.is_dir);
+	assert_string_equal(l.id, "12b31fa3-a5e1-419d-ab18-9cb8cf16c9f3");
+	assert_true(l.value == 3);
+	static const char *const bad[] = {
+	    "", "d", "x threshold 0.5 /a", "d threshold 0.5 a", "d threshold 2 /a",
+	    "d bogus 1 /a", "d threshold  /a", "f short window 3 /a",
+	    "f 12b31fa3-a5e1-419d-ab18-9cb8cf16c9f3 window 30 /a", "d threshold 0.5"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		char buf[128];
+		snprintf(buf, sizeof(buf), "%s", bad[i]);
+		if (fs_tune_line_parse(buf, &l) != -EINVAL)
+			fail_msg("line '%s' accepted", bad[i]);
+	}
+	assert_int_equal(fs_tune_key_of("never"), FS_TUNE_NEVER);
+	assert_int_equal(fs_tune_key_of("pin"), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_parse_good),
+	    cmocka_unit_test(test_parse_bad),
+	    cmocka_unit_test(test_resolve_nearest),
+	    cmocka_unit_test(test_lines),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,459 @@
+/* shadowctl why PATH: why a file of a running mount is (not) shadowed: its
+ * effective threshold / capacity / window / never and where each comes
+ * from (the file, a directory, the mount root, the mount option), the
+ * mount's last forecast of it (per step the median and the 80% / 95%
+ * intervals, P(demand > capacity within the window)), the trigger state,
+ * and its copies.
+ *
+ * Everything is read from the mount itself: the read-only attribute
+ * user.shadow.why (fs/shadow_tuning.c), one line per item:
+ *   file PATH                    relative to the mount root
+ *   id UUID|none                 user.shadow.id
+ *   setting KEY VALUE SOURCE [DIR]   SOURCE: file|dir|root|option;
+ *                                DIR (rest of the line) for dir;
+ *                                capacity VALUE "p99": the file's own p99
+ *   state LINE                   user.shadow.state
+ *   forecast made=T bucket_s=B start=S capacity=C threshold=P window=W
+ *            horizon=H p_exceed=X hot=0|1
+ *   step N start=S median=M lo80= hi80= lo95= hi95= p_over=
+ *   forecast none REASON         recording_off|not_yet|no_record|
+ *                                not_among_busiest
+ *   trigger never|never_pinned|pinned|fired|hysteresis|below_threshold|
+ *           no_forecast
+ * A path outside a shadowfs mount, or on one without shadowing, gets a
+ * one-line message and status 1. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <time.h>
+#include <uuid/uuid.h>
+
+#include "tools/ctl.h"
+#include "tools/ctl_store.h"
+
+#define WHY_XATTR "user.shadow.why"
+#define NKEYS 4
+
+static const char usage[] = "usage: shadowctl why PATH [--json]\n";
+
+struct why_setting {
+	char key[16], value[64], source[16];
+	char *dir; /* source dir: relative to the mount root; NULL otherwise */
+};
+
+struct why_step {
+	long long start;
+	double median, lo80, hi80, lo95, hi95, p_over;
+};
+
+struct why {
+	char *file, *id, *state, *trigger, *reason;
+	struct why_setting set[NKEYS];
+	size_t nset;
+	bool have_fc;
+	long long made, bucket_s, start;
+	double capacity, threshold, p_exceed;
+	unsigned window, horizon;
+	int hot;
+	struct why_step steps[16];
+	size_t nsteps;
+};
+
+/* The mount holding real (an absolute path): its mountpoint and type from
+ * /proc/self/mountinfo (the longest mountpoint that is a prefix). */
+static int mount_of(const char *real, char *mnt, size_t mlen, char *type, size_t tlen)
+{
+	FILE *in = fopen("/proc/self/mountinfo", "r");
+	char line[8192];
+	size_t best = 0;
+	if (!in)
+		return -errno;
+	while (fgets(line, sizeof(line), in)) {
+		char mp[PATH_MAX], ty[256];
+		const char *sep = strstr(line, " - ");
+		if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1 ||
+		    sscanf(sep + 3, "%255s", ty) != 1)
+			continue;
+		size_t n = strlen(mp);
+		if (strchr(mp, '\\'))
+			continue; /* escaped blanks: not a path we can compare */
+		bool under = !strcmp(mp, "/") || (!strncmp(real, mp, n) && (real[n] == '/' || !real[n]));
+		if (under && (n > best || (n == best && strcmp(mp, "/")))) {
+			best = n;
+			snprintf(mnt, mlen, "%s", mp);
+			snprintf(type, tlen, "%s", ty);
+		}
+	}
+	fclose(in);
+	return best ? 0 : -ENOENT;
+}
+
+static char *dup_rest(const char *s)
+{
+	char *d = strdup(s);
+	if (d)
+		d[strcspn(d, "\n")] = '\0';
+	return d;
+}
+
+static void why_parse(char *text, struct why *w)
+{
+	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+		if (!strncmp(line, "file ", 5)) {
+			w->file = dup_rest(line + 5);
+		} else if (!strncmp(line, "id ", 3)) {
+			w->id = dup_rest(line + 3);
+		} else if (!strncmp(line, "state ", 6)) {
+			w->state = dup_rest(line + 6);
+		} else if (!strncmp(line, "trigger ", 8)) {
+			w->trigger = dup_rest(line + 8);
+		} else if (!strncmp(line, "setting ", 8) && w->nset < NKEYS) {
+			struct why_setting *s = &w->set[w->nset];
+			int used = 0;
+			if (sscanf(line + 8, "%15s %63s %15s%n", s->key, s->value, s->source, &used) < 3)
+				continue;
+			const char *rest = line + 8 + used;
+			if (!strcmp(s->source, "dir"))
+				s->dir = dup_rest(*rest == ' ' ? rest + 1 : rest);
+			w->nset++;
+		} else if (!strncmp(line, "forecast none ", 14)) {
+			w->reason = dup_rest(line + 14);
+		} else if (!strncmp(line, "forecast ", 9)) {
+			w->have_fc =
+			    sscanf(line + 9,
+				   "made=%lld bucket_s=%lld start=%lld capacity=%lf threshold=%lf "
+				   "window=%u horizon=%u p_exceed=%lf hot=%d",
+				   &w->made, &w->bucket_s, &w->start, &w->capacity, &w->threshold,
+				   &w->window, &w->horizon, &w->p_exceed, &w->hot) == 9;
+		} else if (!strncmp(line, "step ", 5) && w->nsteps < 16) {
+			struct why_step *s = &w->steps[w->nsteps];
+			unsigned n;
+			if (sscanf(line + 5,
+				   "%u start=%lld median=%lf lo80=%lf hi80=%lf lo95=%lf hi95=%lf "
+				   "p_over=%lf",
+				   &n, &s->start, &s->median, &s->lo80, &s->hi80, &s->lo95, &s->hi95,
+				   &s->p_over) == 8)
+				w->nsteps++;
+		}
+	}
+}
+
+static void why_free(struct why *w)
+{
+	free(w->file);
+	free(w->id);
+	free(w->state);
+	free(w->trigger);
+	free(w->reason);
+	for (size_t k = 0; k < w->nset; k++)
+		free(w->set[k].dir);
+}
+
+static const struct why_setting *setting(const struct why *w, const char *key)
+{
+	for (size_t k = 0; k < w->nset; k++)
+		if (!strcmp(w->set[k].key, key))
+			return &w->set[k];
+	return NULL;
+}
+
+/* Where a setting comes from, in words, into buf. */
+static const char *source_text(const struct why_setting *s, char *buf, size_t len)
+{
+	if (!strcmp(s->source, "file"))
+		snprintf(buf, len, "the file (user.shadow.%s)", s->key);
+	else if (!strcmp(s->source, "root"))
+		snprintf(buf, len, "the mount root (user.shadow.%s on /)", s->key);
+	else if (!strcmp(s->source, "dir"))
+		snprintf(buf, len, "directory /%s (user.shadow.%s)", s->dir ? s->dir : "?", s->key);
+	else if (!strcmp(s->key, "never"))
+		snprintf(buf, len, "the default (no user.shadow.never above the file)");
+	else if (!strcmp(s->key, "window"))
+		snprintf(buf, len, "the mount option (-o shadow_window in buckets, or its default)");
+	else
+		snprintf(buf, len, "the mount option (-o shadow_%s, or its default)", s->key);
+	return buf;
+}
+
+static const char *reason_text(const char *r)
+{
+	if (!r)
+		return "none";
+	if (!strcmp(r, "recording_off"))
+		return "the mount records nothing (norecord): no forecasts, only pins and never act";
+	if (!strcmp(r, "not_yet"))
+		return "no forecast made yet (the first comes once the first bucket is recorded)";
+	if (!strcmp(r, "no_record"))
+		return "no record of this file (no access recorded through the mount)";
+	if (!strcmp(r, "not_among_busiest"))
+		return "not in the last forecast (which covers the busiest files of the last 6 h)";
+	return r;
+}
+
+static void print_time(long long t, char *buf, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	gmtime_r(&tt, &tm);
+	strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+static void print_decision(const struct why *w)
+{
+	const char *t = w->trigger ? w->trigger : "?";
+	const struct why_setting *nv = setting(w, "never");
+	char src[PATH_MAX + 64];
+	if (!strncmp(t, "never", 5)) {
+		printf("decision: never shadowed (never=1 from %s)%s\n",
+		       nv ? source_text(nv, src, sizeof(src)) : "?",
+		       !strcmp(t, "never_pinned") ? "; the file is pinned, but never wins over a pin"
+						  : "");
+	} else if (!strcmp(t, "pinned")) {
+		printf("decision: shadowed, pinned (user.shadow.pin=1)\n");
+	} else if (!strcmp(t, "fired")) {
+		printf("decision: shadowed, forecast hot: P = %.3f >= threshold %g\n", w->p_exceed,
+		       w->threshold);
+	} else if (!strcmp(t, "hysteresis")) {
+		printf("decision: no longer forecast hot%s, copies kept until it has been unwanted "
+		       "for shadow_idle (hysteresis)\n",
+		       w->have_fc ? "" : " (no forecast)");
+	} else if (!strcmp(t, "below_threshold")) {
+		printf("decision: not shadowed: P = %.3f below threshold %g\n", w->p_exceed,
+		       w->threshold);
+	} else {
+		printf("decision: not shadowed: no forecast: %s\n", reason_text(w->reason));
+	}
+}
+
+/* " copy=HOST:vN:STATE:reads=R:errors=E:lat_us=L" of the state line, from
+ * the right (a host label may hold ':'). Calls fn per copy. */
+static size_t each_copy(const char *state, void (*fn)(const char *host, const char *ver,
+						     const char *st, const char *reads, void *),
+			void *arg)
+{
+	size_t n = 0;
+	for (const char *p = state ? strstr(state, " copy=") : NULL; p; p = strstr(p + 1, " copy=")) {
+		char buf[1024], *f[6];
+		size_t len = strcspn(p + 6, " ");
+		if (len >= sizeof(buf))
+			continue;
+		memcpy(buf, p + 6, len);
+		buf[len] = '\0';
+		int k = 5;
+		char *end = buf + len;
+		for (; k > 0; k--) {
+			char *c = end;
+			while (c > buf && *c != ':')
+				c--;
+			if (c == buf)
+				break;
+			*c = '\0';
+			f[k] = c + 1;
+			end = c;
+		}
+		if (k != 0)
+			continue;
+		f[0] = buf;
+		const char *reads = strncmp(f[3], "reads=", 6) ? f[3] : f[3] + 6;
+		fn(f[0], f[1], f[2], reads, arg);
+		n++;
+	}
+	return n;
+}
+
+static void print_copy(const char *host, const char *ver, const char *st, const char *reads,
+		       void *arg)
+{
+	(void)arg;
+	printf("  %-40s %-6s %-8s reads %s\n", host, ver, st, reads);
+}
+
+static void json_copy(const char *host, const char *ver, const char *st, const char *reads,
+		      void *arg)
+{
+	int *first = arg;
+	printf("%s{\"host\": ", *first ? "" : ", ");
+	ctl_json_string(stdout, host);
+	printf(", \"version\": \"%s\", \"state\": \"%s\", \"reads\": %s}", ver, st, reads);
+	*first = 0;
+}
+
+static void print_text(const struct why *w, const char *mnt)
+{
+	char src[PATH_MAX + 64], when[32];
+	printf("%s/%s (id %s)\n", mnt, w->file ? w->file : "?", w->id ? w->id : "none");
+	print_decision(w);
+	printf("\nsettings:\n");
+	for (size_t k = 0; k < w->nset; k++) {
+		const struct why_setting *s = &w->set[k];
+		printf("  %-10s %-8s from %s\n", s->key, s->value, source_text(s, src, sizeof(src)));
+	}
+	if (w->have_fc) {
+		print_time(w->made, when, sizeof(when));
+		printf("\nforecast (made %s UTC, %llds buckets): capacity %g reads per bucket, "
+		       "window %u, threshold %g\n",
+		       when, w->bucket_s, w->capacity, w->window, w->threshold);
+		printf("  %-22s %10s %21s %21s %8s\n", "BUCKET (UTC)", "MEDIAN", "80%", "95%",
+		       "P(>CAP)");
+		for (size_t h = 0; h < w->nsteps; h++) {
+			const struct why_step *s = &w->steps[h];
+			char i80[64], i95[64];
+			print_time(s->start, when, sizeof(when));
+			snprintf(i80, sizeof(i80), "[%.0f, %.0f]", s->lo80, s->hi80);
+			snprintf(i95, sizeof(i95), "[%.0f, %.0f]", s->lo95, s->hi95);
+			printf("  %-22s %10.0f %21s %21s %8.3f%s\n", when, s->median, i80, i95,
+			       s->p_over, h < w->window ? "" : "  (beyond the window)");
+		}
+		printf("  P(reads > %g in a bucket of the next %u) = %.3f (threshold %g)\n",
+		       w->capacity, w->window, w->p_exceed, w->threshold);
+	} else {
+		printf("\nforecast: none: %s\n", reason_text(w->reason));
+	}
+	printf("\ncopies:\n");
+	if (!each_copy(w->state, print_copy, NULL))
+		printf("  none\n");
+	printf("state: %s\n", w->state ? w->state : "");
+}
+
+static void print_json(const struct why *w, const char *mnt)
+{
+	printf("{\"mount\": ");
+	ctl_json_string(stdout, mnt);
+	printf(", \"path\": ");
+	ctl_json_string(stdout, w->file ? w->file : "");
+	printf(", \"id\": ");
+	ctl_json_string(stdout, w->id ? w->id : "none");
+	printf(", \"trigger\": \"%s\", \"settings\": {", w->trigger ? w->trigger : "");
+	for (size_t k = 0; k < w->nset; k++) {
+		const struct why_setting *s = &w->set[k];
+		printf("%s\"%s\": {\"value\": ", k ? ", " : "", s->key);
+		if (!strcmp(s->value, "p99"))
+			printf("\"p99\"");
+		else
+			printf("%s", s->value);
+		printf(", \"source\": \"%s\"", s->source);
+		if (s->dir) {
+			printf(", \"dir\": ");
+			ctl_json_string(stdout, s->dir);
+		}
+		printf("}");
+	}
+	printf("}, \"forecast\": ");
+	if (w->have_fc) {
+		printf("{\"made\": %lld, \"bucket_s\": %lld, \"capacity\": %.17g, \"threshold\": "
+		       "%.17g, \"window\": %u, \"p_exceed\": %.6f, \"hot\": %s, \"steps\": [",
+		       w->made, w->bucket_s, w->capacity, w->threshold, w->window, w->p_exceed,
+		       w->hot ? "true" : "false");
+		for (size_t h = 0; h < w->nsteps; h++) {
+			const struct why_step *s = &w->steps[h];
+			printf("%s{\"start\": %lld, \"median\": %.6g, \"lo80\": %.6g, \"hi80\": %.6g, "
+			       "\"lo95\": %.6g, \"hi95\": %.6g, \"p_over\": %.6f}",
+			       h ? ", " : "", s->start, s->median, s->lo80, s->hi80, s->lo95, s->hi95,
+			       s->p_over);
+		}
+		printf("]}");
+	} else {
+		printf("null, \"no_forecast\": \"%s\"", w->reason ? w->reason : "");
+	}
+	printf(", \"copies\": [");
+	int first = 1;
+	each_copy(w->state, json_copy, &first);
+	printf("], \"state\": ");
+	ctl_json_string(stdout, w->state ? w->state : "");
+	printf("}\n");
+}
+
+/* Whether the mount's series store holds any record of the file with this
+ * id (the mount's forecast covers only the busiest files: one not in it may
+ * have none at all). Unknown (store unreadable): true. */
+static bool has_record(const char *real, const char *ids)
+{
+	struct pred_location loc;
+	struct pred_store *st = NULL;
+	uuid_t id;
+	char *p = NULL;
+	if (!ids || uuid_parse(ids, id) || ctl_store_open_for_path(NULL, real, &loc, &st))
+		return true;
+	int r = pred_store_file_path(st, id, &p);
+	free(p);
+	pred_store_close(st);
+	return r != -ENOENT;
+}
+
+int ctl_why_main(int argc, char **argv)
+{
+	static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
+	bool json = false;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j': json = true; break;
+		case 'h': fputs(usage, stdout); return 0;
+		default: fputs(usage, stderr); return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	const char *path = argv[optind];
+	char real[PATH_MAX], mnt[PATH_MAX] = "", type[256] = "";
+	struct stat st;
+	if (!realpath(path, real) || stat(real, &st) < 0) {
+		fprintf(stderr, "shadowctl why: %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	if (mount_of(real, mnt, sizeof(mnt), type, sizeof(type)) < 0 ||
+	    strcmp(type, "fuse.shadowfs")) {
+		fprintf(stderr, "shadowctl why: %s is not inside a shadowfs mount (it is on %s, %s)\n",
+			path, mnt[0] ? mnt : "?", type[0] ? type : "?");
+		return 1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		fprintf(stderr, "shadowctl why: %s is not a regular file (only files are shadowed; "
+				"a directory's settings are read with getfattr -n user.shadow.KEY)\n",
+			path);
+		return 1;
+	}
+	ssize_t n = getxattr(real, WHY_XATTR, NULL, 0);
+	char *text = n > 0 ? malloc((size_t)n + 1) : NULL;
+	if (n > 0 && text)
+		n = getxattr(real, WHY_XATTR, text, (size_t)n);
+	if (n <= 0 || !text) {
+		int e = n < 0 ? errno : ENOMEM;
+		free(text);
+		if (e == ENODATA || e == ENOTSUP)
+			fprintf(stderr, "shadowctl why: shadowing is off on the mount %s (no local "
+					"host in -o hosts=): nothing is shadowed there\n", mnt);
+		else
+			fprintf(stderr, "shadowctl why: %s: %s\n", path, strerror(e));
+		return 1;
+	}
+	text[n] = '\0';
+	struct why w = {0};
+	why_parse(text, &w);
+	free(text);
+	if (!w.trigger || w.nset != NKEYS) {
+		fprintf(stderr, "shadowctl why: %s: the mount's answer is not understood\n", path);
+		why_free(&w);
+		return 1;
+	}
+	if (w.reason && !strcmp(w.reason, "not_among_busiest") && !has_record(real, w.id)) {
+		free(w.reason);
+		w.reason = strdup("no_record");
+	}
+	if (json)
+		print_json(&w, mnt);
+	else
+		print_text(&w, mnt);
+	why_free(&w);
+	return 0;
+}
