@@ -138,6 +138,15 @@ struct fs_entry_seen {
 	bool set;
 };
 extern __thread struct fs_entry_seen fs_last_entry;
+/* Set by unlink, rmdir and rename on this thread when they removed (or
+ * replaced) the name; the layer around the ops clears it before. */
+extern __thread bool fs_last_removed;
+
+/* Records st's link count in i (fs_inode.nlink_seen) for a reply. */
+static inline void fs_nlink_seen(struct fs_inode *i, const struct stat *st)
+{
+	__atomic_store_n(&i->nlink_seen, (uint32_t)st->st_nlink, __ATOMIC_RELAXED);
+}
 
 /* Fills a FUSE entry for inode i with attributes st and the mount's timeouts. */
 void fs_fill_entry(struct fs_ctx *c, struct fuse_entry_param *e, struct fs_inode *i,

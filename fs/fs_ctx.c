@@ -105,11 +105,13 @@ void fs_proc_path(char buf[static 32], int fd)
 }
 
 __thread struct fs_entry_seen fs_last_entry;
+__thread bool fs_last_removed;
 
 void fs_fill_entry(struct fs_ctx *c, struct fuse_entry_param *e, struct fs_inode *i,
 		   const struct stat *st)
 {
 	fs_last_entry = (struct fs_entry_seen){.dev = i->dev, .ino = i->ino, .set = true};
+	fs_nlink_seen(i, st);
 	memset(e, 0, sizeof(*e));
 	e->ino = fs_nodeid_of(c, i);
 	e->attr = *st;

@@ -31,6 +31,7 @@
 #include "fs/ops_record.h"
 
 #include <errno.h>
+#include <stdio.h> /* RENAME_EXCHANGE */
 
 #include "fs/fs.h"
 #include "fs/recorder.h"
@@ -40,6 +41,7 @@
 static struct fuse_lowlevel_ops inner;
 
 struct rec_call {
+	struct fs_ctx *ctx;  /* req is gone after the inner op's reply */
 	struct fs_rec_req q; /* the thread's ring, time and caller, read once */
 	struct fs_file_ref ref;
 	struct fs_rec_claim claim;
@@ -50,6 +52,7 @@ static void call_begin(struct rec_call *c, fuse_req_t req, fuse_ino_t ino)
 	struct fs_ctx *ctx = fs_ctx_of(req);
 	struct fs_inode *i = fs_inode_of(ctx, ino);
 	const struct fuse_ctx *fc = fuse_req_ctx(req);
+	c->ctx = ctx;
 	fs_recorder_req_begin(ctx->recorder, &c->q, fc->uid, fc->pid);
 	fs_rec_claim_init(&c->claim);
 	fs_file_ref_init(&c->ref, (uint64_t)i->dev, (uint64_t)i->ino, &i->rec_named, i->handle);
@@ -63,12 +66,13 @@ static void entry_begin(struct rec_call *c, fuse_req_t req, fuse_ino_t parent)
 	fs_last_entry.set = false;
 }
 
-static void entry_end(struct rec_call *c, enum fs_event kind)
+static void entry_end(struct rec_call *c, const char *name, enum fs_event kind)
 {
 	fs_recorder_req_end(&c->q);
 	if (fs_last_entry.set) {
 		struct fs_file_ref child;
 		fs_file_ref_init(&child, fs_last_entry.dev, fs_last_entry.ino, NULL, NULL);
+		fs_recorder_name_seen(c->q.rec, &c->ref, name, child.dev, child.ino);
 		fs_recorder_req_note(&c->q, kind, &child, NULL, 0, 0);
 	} else {
 		fs_recorder_req_note(&c->q, FS_EV_META, &c->ref, NULL, 0, 0);
@@ -79,6 +83,27 @@ static void call_end(struct rec_call *c, enum fs_event kind, uint64_t bytes, uin
 {
 	fs_recorder_req_end(&c->q);
 	fs_recorder_req_note(&c->q, kind, &c->ref, &c->claim, bytes, lat);
+}
+
+/* Whether the file (dev, ino) had one link left, as the kernel last
+ * learnt from us: then removing a name of it deleted it. */
+static void nlink_check(struct fs_inode *i, void *arg)
+{
+	*(bool *)arg = __atomic_load_n(&i->nlink_seen, __ATOMIC_RELAXED) == 1;
+}
+
+/* NAME in the call's directory was removed (unlink, rename over it): if it
+ * led to a file (the recorder's hint) whose last link that was, tells the
+ * recorder the file is gone (no syscall). */
+static void name_removed(struct rec_call *c, const char *name)
+{
+	uint64_t dev, ino;
+	if (!fs_recorder_name_removed(c->q.rec, &c->ref, name, &dev, &ino))
+		return;
+	bool last = false;
+	if (fs_inode_table_with(c->ctx->inodes, (dev_t)dev, (ino_t)ino, nlink_check, &last) &&
+	    last)
+		fs_recorder_req_gone(&c->q, dev, ino);
 }
 
 /* Requests that are not demand: counted in flight only. */
@@ -93,7 +118,7 @@ static void rec_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct rec_call c;
 	entry_begin(&c, req, parent);
 	inner.lookup(req, parent, name);
-	entry_end(&c, FS_EV_META);
+	entry_end(&c, name, FS_EV_META);
 }
 
 static void rec_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -127,7 +152,7 @@ static void rec_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	struct rec_call c;
 	entry_begin(&c, req, parent);
 	inner.mknod(req, parent, name, mode, rdev);
-	entry_end(&c, FS_EV_META);
+	entry_end(&c, name, FS_EV_META);
 }
 
 static void rec_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
@@ -135,7 +160,7 @@ static void rec_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	struct rec_call c;
 	entry_begin(&c, req, parent);
 	inner.mkdir(req, parent, name, mode);
-	entry_end(&c, FS_EV_META);
+	entry_end(&c, name, FS_EV_META);
 }
 
 static void rec_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
@@ -143,7 +168,7 @@ static void rec_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, con
 	struct rec_call c;
 	entry_begin(&c, req, parent);
 	inner.symlink(req, link, parent, name);
-	entry_end(&c, FS_EV_META);
+	entry_end(&c, name, FS_EV_META);
 }
 
 static void rec_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
@@ -158,8 +183,11 @@ static void rec_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct rec_call c;
 	call_begin(&c, req, parent);
+	fs_last_removed = false;
 	inner.unlink(req, parent, name);
 	call_end(&c, FS_EV_META, 0, 0);
+	if (fs_last_removed)
+		name_removed(&c, name);
 }
 
 static void rec_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -175,8 +203,26 @@ static void rec_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse
 {
 	struct rec_call c;
 	call_begin(&c, req, parent);
+	struct rec_call to = c; /* the new directory, taken before the reply */
+	struct fs_inode *np = fs_inode_of(c.ctx, newparent);
+	fs_file_ref_init(&to.ref, (uint64_t)np->dev, (uint64_t)np->ino, NULL, NULL);
+	fs_last_removed = false;
 	inner.rename(req, parent, name, newparent, newname, flags);
 	call_end(&c, FS_EV_META, 0, 0);
+	if (!fs_last_removed || !c.q.rec)
+		return;
+	/* The file that had NAME now has NEWNAME (with RENAME_EXCHANGE, the two
+	 * swapped: both hints are dropped); what NEWNAME led to lost a link. */
+	uint64_t dev, ino;
+	bool moved = fs_recorder_name_removed(c.q.rec, &c.ref, name, &dev, &ino);
+	if (flags & RENAME_EXCHANGE) {
+		uint64_t d2, i2;
+		fs_recorder_name_removed(c.q.rec, &to.ref, newname, &d2, &i2);
+		return;
+	}
+	name_removed(&to, newname);
+	if (moved)
+		fs_recorder_name_seen(c.q.rec, &to.ref, newname, dev, ino);
 }
 
 static void rec_access(fuse_req_t req, fuse_ino_t ino, int mask)
@@ -214,7 +260,7 @@ static void rec_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode
 	struct rec_call c;
 	entry_begin(&c, req, parent);
 	inner.create(req, parent, name, mode, fi);
-	entry_end(&c, FS_EV_OPEN);
+	entry_end(&c, name, FS_EV_OPEN);
 }
 
 static void rec_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,

@@ -32,6 +32,7 @@
 
 #include "common/log.h"
 #include "fs/host_metrics.h"
+#include "fs/rec_hints.h"
 #include "fs/rec_name.h"
 #include "predictor/count_min.h"
 #include "predictor/heavy_hitters.h"
@@ -45,6 +46,7 @@
 #define REC_CACHELINE 64
 
 #define REC_EV_NAME 0x80 /* kind of a struct rec_name_event */
+#define REC_EV_GONE 0x81 /* a struct rec_event: the file was deleted (not an event) */
 
 struct rec_event {
 	uint8_t kind; /* enum fs_event */
@@ -133,6 +135,7 @@ struct rec_fold {
 	uint64_t dev, ino;
 	uint32_t s;      /* bucket slot */
 	uint32_t events; /* weight for the active set */
+	bool gone;       /* deleted through the mount: drop it, events to the tail */
 	bool has_name;
 	uint64_t name_s; /* time of the claim's event, seconds */
 	struct rec_name_event name; /* the latest claim (fd owned) */
@@ -157,6 +160,7 @@ struct rec_agg {
 	uint32_t inflight_max;
 	uint64_t path_bytes;    /* of REC_BY_NAME entries */
 	uint64_t events, named, name_failures, name_gone; /* published by update_stats */
+	uint64_t unlinked;          /* deletions seen through the mount (REC_EV_GONE) */
 	uint64_t set_updates;       /* pred_hh_add calls (events / set_updates: folding) */
 	struct rec_client_memo {
 		bool valid;
@@ -180,6 +184,7 @@ struct fs_recorder {
 	uint32_t nrings;
 	_Atomic uint64_t lost; /* events lost before a ring existed */
 	_Atomic bool kicked;   /* a ring passed half full: drain now (ring_kick) */
+	struct fs_rec_hints *hints; /* any thread (rec_hints.h) */
 
 	pthread_mutex_t lock; /* protects stop, flush_req, flush_done, stats */
 	pthread_cond_t wake, flushed;
@@ -383,19 +388,16 @@ static void claim_drop(const struct fs_file_ref *file, struct fs_rec_claim *clai
 	fs_rec_claim_init(claim);
 }
 
-void fs_recorder_req_note(const struct fs_rec_req *q, enum fs_event kind,
-			  const struct fs_file_ref *file, struct fs_rec_claim *claim,
-			  uint64_t bytes, uint64_t latency_ns)
+/* Room for need items on q's ring: the head to write them at, or false
+ * (no ring, or full: the event is counted as lost or dropped). */
+static bool ring_reserve(const struct fs_rec_req *q, uint64_t need, uint64_t *ret_head)
 {
 	struct rec_ring *r = q->rec ? q->ring : NULL;
 	if (!r) {
 		if (q->rec)
 			atomic_fetch_add_explicit(&q->rec->lost, 1, memory_order_relaxed);
-		claim_drop(file, claim);
-		return;
+		return false;
 	}
-	bool named = claim && (claim->fd >= 0 || claim->handle.len);
-	uint64_t need = named ? 2 : 1;
 	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
 	uint64_t half = ((uint64_t)r->mask + 1) / 2;
 	if (head + need - r->cached_tail > half) { /* once per half ring at most */
@@ -406,12 +408,26 @@ void fs_recorder_req_note(const struct fs_rec_req *q, enum fs_event kind,
 					      atomic_load_explicit(&r->dropped, memory_order_relaxed) + 1,
 					      memory_order_relaxed);
 			ring_kick(q->rec);
-			claim_drop(file, claim);
-			return;
+			return false;
 		}
 		if (used > half)
 			ring_kick(q->rec);
 	}
+	*ret_head = head;
+	return true;
+}
+
+void fs_recorder_req_note(const struct fs_rec_req *q, enum fs_event kind,
+			  const struct fs_file_ref *file, struct fs_rec_claim *claim,
+			  uint64_t bytes, uint64_t latency_ns)
+{
+	bool named = claim && (claim->fd >= 0 || claim->handle.len);
+	uint64_t head;
+	if (!ring_reserve(q, named ? 2 : 1, &head)) {
+		claim_drop(file, claim);
+		return;
+	}
+	struct rec_ring *r = q->ring;
 	if (named) {
 		struct rec_name_event *n = &r->items[head & r->mask].name;
 		n->kind = REC_EV_NAME;
@@ -431,6 +447,34 @@ void fs_recorder_req_note(const struct fs_rec_req *q, enum fs_event kind,
 	e->pid = q->pid;
 	e->comm = q->comm;
 	atomic_store_explicit(&r->head, head + 1, memory_order_release);
+}
+
+void fs_recorder_req_gone(const struct fs_rec_req *q, uint64_t dev, uint64_t ino)
+{
+	uint64_t head;
+	if (!q->rec || !q->ring || !ring_reserve(q, 1, &head))
+		return; /* the file stays tracked; the writer will find it gone */
+	struct rec_ring *r = q->ring;
+	struct rec_event *e = &r->items[head & r->mask].ev;
+	e->kind = REC_EV_GONE;
+	e->ts_s = q->now_s;
+	e->dev = dev;
+	e->ino = ino;
+	atomic_store_explicit(&r->head, head + 1, memory_order_release);
+}
+
+void fs_recorder_name_seen(struct fs_recorder *rec, const struct fs_file_ref *dir,
+			   const char *name, uint64_t dev, uint64_t ino)
+{
+	if (rec)
+		fs_rec_hint_put(rec->hints, fs_rec_hint_key(dir->dev, dir->ino, name), dev, ino);
+}
+
+bool fs_recorder_name_removed(struct fs_recorder *rec, const struct fs_file_ref *dir,
+			      const char *name, uint64_t *ret_dev, uint64_t *ret_ino)
+{
+	return rec && fs_rec_hint_take(rec->hints, fs_rec_hint_key(dir->dev, dir->ino, name),
+				       ret_dev, ret_ino);
 }
 
 bool fs_recorder_req_claim_needs_fd(const struct fs_rec_req *q, const struct fs_file_ref *file)
@@ -646,6 +690,14 @@ static void fold_apply(struct fs_recorder *rec)
 		uint8_t key[PRED_HH_ID_LEN];
 		memcpy(key, &f->dev, 8);
 		memcpy(key + 8, &f->ino, 8);
+		if (f->gone) {
+			/* Its counters so far go to the tail (on_evict). */
+			pred_hh_remove(a->hh, key);
+			a->tail[f->s] += f->events;
+			if (f->has_name && f->name.fd >= 0)
+				close(f->name.fd);
+			continue;
+		}
 		a->set_updates++;
 		struct rec_entry *e = pred_hh_add(a->hh, key, (double)f->events, NULL);
 		if (f->has_name) {
@@ -664,43 +716,63 @@ static void fold_apply(struct fs_recorder *rec)
 	t->n = 0;
 }
 
+/* The fold entry of (dev, ino) in bucket slot s; made (empty) when
+ * there is none and make is set, else NULL. A full table is applied first. */
+static struct rec_fold *fold_find(struct fs_recorder *rec, uint64_t dev, uint64_t ino,
+				  unsigned s, bool make)
+{
+	struct rec_fold_table *t = rec->agg.fold;
+	uint32_t h = fold_pos(dev, ino, s);
+	for (;;) {
+		uint16_t p = t->pos[h];
+		if (p) {
+			struct rec_fold *f = &t->folds[p - 1];
+			if (f->ino == ino && f->dev == dev && f->s == s)
+				return f;
+			h = (h + 1) & (REC_FOLD_SLOTS - 1);
+			continue;
+		}
+		if (!make)
+			return NULL;
+		if (t->n == REC_FOLD_MAX) { /* full: apply what is there, start again */
+			fold_apply(rec);
+			h = fold_pos(dev, ino, s);
+			continue;
+		}
+		struct rec_fold *f = &t->folds[t->n++];
+		memset(f, 0, sizeof(*f));
+		f->dev = dev;
+		f->ino = ino;
+		f->s = s;
+		f->name.fd = -1;
+		t->pos[h] = (uint16_t)t->n;
+		return f;
+	}
+}
+
+/* The bucket slot of an item's time. */
+static unsigned slot_of_time(const struct fs_recorder *rec, uint64_t ts_s)
+{
+	uint64_t idx = ts_s / rec->width;
+	const struct rec_agg *a = &rec->agg;
+	return (unsigned)((idx <= a->open_idx ? a->open_idx : a->open_idx + 1) & 1);
+}
+
 /* Folds one event, with the naming claim that preceded it (or NULL), into
  * the fold table; fold_apply brings it to the active set. */
 static void fold(struct fs_recorder *rec, const struct rec_event *ev,
 		 const struct rec_name_event *name)
 {
 	struct rec_agg *a = &rec->agg;
-	struct rec_fold_table *t = a->fold;
-	uint64_t idx = ev->ts_s / rec->width;
-	unsigned s = (unsigned)((idx <= a->open_idx ? a->open_idx : a->open_idx + 1) & 1);
+	unsigned s = slot_of_time(rec, ev->ts_s);
 	a->events++;
-	uint32_t h = fold_pos(ev->dev, ev->ino, s);
-	struct rec_fold *f;
-	for (;;) {
-		uint16_t p = t->pos[h];
-		if (p) {
-			f = &t->folds[p - 1];
-			if (f->ino == ev->ino && f->dev == ev->dev && f->s == s)
-				break;
-			h = (h + 1) & (REC_FOLD_SLOTS - 1);
-			continue;
-		}
-		if (t->n == REC_FOLD_MAX) { /* full: apply what is there, start again */
-			fold_apply(rec);
-			h = fold_pos(ev->dev, ev->ino, s);
-			continue;
-		}
-		f = &t->folds[t->n++];
-		memset(f, 0, sizeof(*f));
-		f->dev = ev->dev;
-		f->ino = ev->ino;
-		f->s = s;
-		f->name.fd = -1;
-		t->pos[h] = (uint16_t)t->n;
-		break;
-	}
+	struct rec_fold *f = fold_find(rec, ev->dev, ev->ino, s, true);
 	f->events++;
 	if (name) {
+		/* A claim after the deletion: a new file that got the inode number
+		 * (ext4 reuses them), or rings drained in another order than the
+		 * requests ran; either way the writer tells (as without the hint). */
+		f->gone = false;
 		if (f->has_name && f->name.fd >= 0)
 			close(f->name.fd);
 		f->name = *name;
@@ -708,6 +780,19 @@ static void fold(struct fs_recorder *rec, const struct rec_event *ev,
 		f->name_s = ev->ts_s;
 	}
 	slot_count(&f->delta, ev, client_bit(a, ev));
+}
+
+/* A file deleted through the mount (REC_EV_GONE): its fold entries of
+ * this drain (both slots) go to the tail instead of the active set, and
+ * fold_apply drops it from the set. */
+static void fold_gone(struct fs_recorder *rec, const struct rec_event *ev)
+{
+	unsigned s = slot_of_time(rec, ev->ts_s);
+	rec->agg.unlinked++;
+	fold_find(rec, ev->dev, ev->ino, s, true)->gone = true;
+	struct rec_fold *other = fold_find(rec, ev->dev, ev->ino, s ^ 1, false);
+	if (other)
+		other->gone = true;
 }
 
 /* Drains every ring; returns the in-flight requests summed over threads.
@@ -730,6 +815,10 @@ static uint32_t drain(struct fs_recorder *rec, bool *ret_busy)
 			const union rec_item *it = &r->items[tail & r->mask];
 			if (it->kind == REC_EV_NAME) {
 				name = &it->name; /* the next item is its event */
+				continue;
+			}
+			if (it->kind == REC_EV_GONE) {
+				fold_gone(rec, &it->ev);
 				continue;
 			}
 			fold(rec, &it->ev, name);
@@ -854,13 +943,14 @@ static void write_stats_file(struct fs_recorder *rec, const struct fs_recorder_s
 	fprintf(f,
 		"pid=%ld\nbucket_s=%u\ntrack=%u\ntracked=%u\ntracked_bytes=%llu\n"
 		"bytes_per_file=%llu\nevents=%llu\nset_updates=%llu\ndropped=%llu\ntail_events=%llu\n"
-		"named=%llu\nname_failures=%llu\nname_gone=%llu\nflushes=%llu\nflush_errors=%llu\nrings=%u\n",
+		"named=%llu\nname_failures=%llu\nname_gone=%llu\nunlinked=%llu\nflushes=%llu\nflush_errors=%llu\nrings=%u\n",
 		(long)getpid(), rec->width, st->track_capacity, st->tracked,
 		(unsigned long long)st->tracked_bytes, (unsigned long long)st->bytes_per_file,
 		(unsigned long long)st->events, (unsigned long long)st->set_updates,
 		(unsigned long long)st->dropped,
 		(unsigned long long)st->tail_events, (unsigned long long)st->named,
 		(unsigned long long)st->name_failures, (unsigned long long)st->name_gone,
+		(unsigned long long)st->unlinked,
 		(unsigned long long)st->flushes,
 		(unsigned long long)st->flush_errors, st->rings);
 	if (fclose(f) == 0)
@@ -887,6 +977,7 @@ static void update_stats(struct fs_recorder *rec)
 	st->named = a->named;
 	st->name_failures = a->name_failures;
 	st->name_gone = a->name_gone;
+	st->unlinked = a->unlinked;
 	st->tracked = pred_hh_size(a->hh);
 	st->track_capacity = pred_hh_capacity(a->hh);
 	st->tracked_bytes = pred_hh_memory(a->hh) + a->path_bytes;
@@ -1237,6 +1328,8 @@ int fs_recorder_start(const struct fs_recorder_config *cfg, struct fs_recorder *
 	rc = pred_hh_create(&hc, on_evict, rec, &rec->agg.hh);
 	if (!rc && !(rec->agg.fold = malloc(sizeof(*rec->agg.fold))))
 		rc = -ENOMEM;
+	if (!rc && !(rec->hints = calloc(1, sizeof(*rec->hints))))
+		rc = -ENOMEM;
 	if (!rc) {
 		memset(rec->agg.fold->pos, 0, sizeof(rec->agg.fold->pos));
 		rec->agg.fold->n = 0;
@@ -1302,6 +1395,7 @@ void fs_recorder_stop(struct fs_recorder *rec)
 	}
 	pred_hh_destroy(rec->agg.hh); /* frees the paths through on_evict */
 	free(rec->agg.fold);     /* empty: every drain applies it */
+	free(rec->hints);
 	fs_host_sampler_free(rec->agg.host);
 	pred_store_close(rec->store);
 	pthread_cond_destroy(&rec->wake);

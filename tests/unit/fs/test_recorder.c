@@ -392,6 +392,64 @@ static void test_short_lived(void **state)
 	fs_recorder_stop(rec);
 }
 
+/* A file deleted through the mount (fs_recorder_req_gone) leaves the
+ * active set at once: never named (no failed open_by_handle_at: name_gone
+ * stays 0, unlinked counts it), its events counted as tail events, nothing
+ * of it in the store; a file seen again with a claim after its gone (a new
+ * file with the same inode number) is named as before. The name hints:
+ * a name seen leads back to its file once, renamed names follow. */
+static void test_gone(void **state)
+{
+	struct fixture *f = *state;
+	struct fs_recorder *rec = start(f, 60, 100);
+	struct fs_file_ref rs, rk, dir;
+	int fs = make_file(f, "short", &rs), fk = make_file(f, "kept", &rk);
+	fs_file_ref_init(&dir, 1, 2, NULL, NULL);
+	fs_recorder_name_seen(rec, &dir, "short", rs.dev, rs.ino);
+	fs_recorder_name_seen(rec, &dir, "kept", rk.dev, rk.ino);
+	for (int i = 0; i < 3; i++) {
+		fs_recorder_note_fd(rec, FS_EV_OPEN, &rs, fs, 0, 0, 0, 1);
+		fs_recorder_note_fd(rec, FS_EV_WRITE, &rs, fs, 1024, 0, 0, 1);
+	}
+	fs_recorder_note_fd(rec, FS_EV_WRITE, &rk, fk, 1024, 0, 0, 1);
+	uint64_t dev = 0, ino = 0;
+	assert_false(fs_recorder_name_removed(rec, &dir, "nope", &dev, &ino));
+	assert_true(fs_recorder_name_removed(rec, &dir, "short", &dev, &ino));
+	assert_true(dev == rs.dev && ino == rs.ino);
+	assert_false(fs_recorder_name_removed(rec, &dir, "short", &dev, &ino)); /* taken */
+	struct fs_rec_req q;
+	fs_recorder_req_begin(rec, &q, 0, 1);
+	fs_recorder_req_gone(&q, dev, ino);
+	fs_recorder_req_end(&q);
+	assert_int_equal(fs_recorder_flush_now(rec), 0);
+	struct fs_recorder_stats st;
+	fs_recorder_get_stats(rec, &st);
+	assert_int_equal(st.events, 7);
+	assert_int_equal(st.unlinked, 1);
+	assert_int_equal(st.tail_events, 6);
+	assert_int_equal(st.name_gone, 0);
+	assert_int_equal(st.named, 1);
+	assert_int_equal(st.tracked, 1);
+	uint8_t sid[16];
+	assert_int_equal(pred_store_file_lookup_path(fs_recorder_store(rec), "short", sid), -ENOENT);
+	assert_int_equal(pred_store_file_lookup_path(fs_recorder_store(rec), "kept", sid), 0);
+
+	/* Gone, then claimed again in the same drain: named as without hints. */
+	*rs.named = 0; /* a new inode: no claim yet */
+	fs_recorder_req_begin(rec, &q, 0, 1);
+	fs_recorder_req_gone(&q, rs.dev, rs.ino);
+	fs_recorder_req_end(&q);
+	fs_recorder_note_fd(rec, FS_EV_READ, &rs, fs, 10, 5, 0, 1);
+	assert_int_equal(fs_recorder_flush_now(rec), 0);
+	fs_recorder_get_stats(rec, &st);
+	assert_int_equal(st.unlinked, 2);
+	assert_int_equal(st.named, 2);
+	assert_int_equal(pred_store_file_lookup_path(fs_recorder_store(rec), "short", sid), 0);
+	close(fs);
+	close(fk);
+	fs_recorder_stop(rec);
+}
+
 struct worker {
 	struct fs_recorder *rec;
 	struct fs_file_ref *refs;
@@ -521,6 +579,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_buckets_and_rename, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_buckets_and_rename_fd, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_short_lived, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bound, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_config, setup, teardown),
