@@ -138,6 +138,17 @@ struct fs_entry_seen {
 	bool set;
 };
 extern __thread struct fs_entry_seen fs_last_entry;
+/* The name the next entry reply on this thread is for, set by the
+ * recorder layer before lookup, create, mknod, mkdir, symlink and link:
+ * fs_fill_entry hands (dir, name) -> inode to the recorder's name hints
+ * (recorder.h) and clears it, before the reply (after it, the kernel may
+ * already be unlinking the name on another thread). */
+struct fs_entry_name {
+	const struct fs_file_ref *dir; /* NULL: none */
+	const char *name;
+};
+extern __thread struct fs_entry_name fs_entry_name;
+
 /* Set by unlink, rmdir and rename on this thread when they removed (or
  * replaced) the name; the layer around the ops clears it before. */
 extern __thread bool fs_last_removed;

@@ -1,6 +1,8 @@
 /* The recorder's name hints: see rec_hints.h.
  *
- * Slot protocol: put and take both own the slot while they touch it: they
+ * Slot protocol (a sequence lock): peek reads seq (acquire), the fields,
+ * and seq again, and trusts an even, unchanged seq. put and take own the
+ * slot while they touch it: they
  * move seq from even to odd with a compare and swap (and give up if they
  * cannot: another thread is at that slot, and a lost hint only costs a
  * syscall later), read or write the fields, and publish seq + 2 (release).
@@ -53,6 +55,22 @@ void fs_rec_hint_put(struct fs_rec_hints *h, uint64_t key, uint64_t dev, uint64_
 	uint32_t seq;
 	if (slot_lock(s, &seq))
 		slot_write(s, seq, key, dev, ino);
+}
+
+bool fs_rec_hint_peek(struct fs_rec_hints *h, uint64_t key, uint64_t *ret_dev, uint64_t *ret_ino)
+{
+	struct fs_rec_hint_slot *s = slot_of(h, key);
+	uint32_t seq = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
+	if ((seq & 1) || __atomic_load_n(&s->key, __ATOMIC_RELAXED) != key)
+		return false;
+	uint64_t dev = __atomic_load_n(&s->dev, __ATOMIC_RELAXED);
+	uint64_t ino = __atomic_load_n(&s->ino, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	if (__atomic_load_n(&s->seq, __ATOMIC_RELAXED) != seq)
+		return false; /* rewritten while read */
+	*ret_dev = dev;
+	*ret_ino = ino;
+	return true;
 }
 
 bool fs_rec_hint_take(struct fs_rec_hints *h, uint64_t key, uint64_t *ret_dev, uint64_t *ret_ino)

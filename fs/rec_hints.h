@@ -41,6 +41,9 @@ struct fs_rec_hints {
 uint64_t fs_rec_hint_key(uint64_t dir_dev, uint64_t dir_ino, const char *name);
 /* NAME (key) leads to (dev, ino) now. */
 void fs_rec_hint_put(struct fs_rec_hints *h, uint64_t key, uint64_t dev, uint64_t ino);
+/* Reads the hint of key without taking it: true and *ret_dev, *ret_ino
+ * when there is one (and no writer raced with the read). */
+bool fs_rec_hint_peek(struct fs_rec_hints *h, uint64_t key, uint64_t *ret_dev, uint64_t *ret_ino);
 /* Takes the hint of key out: true and *ret_dev, *ret_ino when there was
  * one (and no writer raced with the read). */
 bool fs_rec_hint_take(struct fs_rec_hints *h, uint64_t key, uint64_t *ret_dev, uint64_t *ret_ino);

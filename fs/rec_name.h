@@ -51,6 +51,19 @@ static inline bool fs_rec_handle_copy(struct fs_rec_handle *ret, const struct fi
 	return true;
 }
 
+/* A hash of the handle (never 0), or 0 when there is none: tells a
+ * deleted file from a new one that got its inode number (the handle has
+ * the inode's generation). */
+static inline uint32_t fs_rec_handle_hash(const struct fs_rec_handle *h)
+{
+	if (!h->len)
+		return 0;
+	uint32_t x = 2166136261u ^ (uint32_t)h->type;
+	for (unsigned k = 0; k < h->len; k++)
+		x = (x ^ h->bytes[k]) * 16777619u;
+	return x ? x : 1;
+}
+
 /* What naming needs: an fd of BACKING's root for open_by_handle_at (owned),
  * BACKING's realpath (paths are recorded relative to it), the store (for
  * ids of files on filesystems without user xattrs). */

@@ -46,7 +46,7 @@
 #define REC_CACHELINE 64
 
 #define REC_EV_NAME 0x80 /* kind of a struct rec_name_event */
-#define REC_EV_GONE 0x81 /* a struct rec_event: the file was deleted (not an event) */
+#define REC_EV_GONE 0x81 /* kind of a struct rec_gone_event */
 
 struct rec_event {
 	uint8_t kind; /* enum fs_event */
@@ -67,10 +67,20 @@ struct rec_name_event {
 	struct fs_rec_handle handle;
 };
 
+/* A file deleted through the mount (not an event). */
+struct rec_gone_event {
+	uint8_t kind; /* REC_EV_GONE */
+	uint8_t pad[3];
+	uint32_t handle_hash; /* fs_rec_handle_hash of its handle, 0 unknown */
+	uint64_t ts_s;
+	uint64_t dev, ino;
+};
+
 union rec_item {
 	uint8_t kind;
 	struct rec_event ev;
 	struct rec_name_event name;
+	struct rec_gone_event gone;
 };
 _Static_assert(sizeof(union rec_item) == 64, "one item per cache line");
 
@@ -90,6 +100,8 @@ struct rec_ring {
 	uint32_t stamp;   /* its bucket index + 1 */
 	/* Consumer line: written by the aggregator only. */
 	_Alignas(REC_CACHELINE) _Atomic uint64_t tail;
+	uint64_t drain_head; /* head read at the start of a drain */
+	bool drain_orphan;   /* orphan, read just before drain_head */
 	/* Set at creation. */
 	_Alignas(REC_CACHELINE) uint32_t mask;
 	union rec_item *items;
@@ -136,6 +148,7 @@ struct rec_fold {
 	uint32_t s;      /* bucket slot */
 	uint32_t events; /* weight for the active set */
 	bool gone;       /* deleted through the mount: drop it, events to the tail */
+	uint32_t gone_hash; /* the deleted file's handle hash, 0 unknown */
 	bool has_name;
 	uint64_t name_s; /* time of the claim's event, seconds */
 	struct rec_name_event name; /* the latest claim (fd owned) */
@@ -151,8 +164,22 @@ struct rec_fold_table {
 	struct rec_fold folds[REC_FOLD_MAX];
 };
 
+/* Files deleted in the last drains (REC_EV_GONE), direct-mapped: FUSE
+ * threads note a request's event after its reply, so an event of a file
+ * (a stat just before the unlink) can reach its ring after the deletion
+ * reached another ring, and be drained after it. */
+#define REC_GONE_RECENT 1024 /* power of two */
+#define REC_GONE_DRAINS 2    /* drains a deletion is remembered for */
+struct rec_gone_recent {
+	uint64_t dev, ino;
+	uint64_t drain; /* drain number + 1 when noted; 0 empty */
+	uint32_t hash;  /* its handle hash, 0 unknown */
+};
+
 struct rec_agg {
 	struct pred_hh *hh;
+	uint64_t drains; /* drains so far */
+	struct rec_gone_recent *gone_recent;
 	struct fs_host_sampler *host;
 	uint64_t open_idx;      /* bucket being collected (not yet flushed) */
 	uint64_t tail[2];       /* tail events per slot */
@@ -449,14 +476,16 @@ void fs_recorder_req_note(const struct fs_rec_req *q, enum fs_event kind,
 	atomic_store_explicit(&r->head, head + 1, memory_order_release);
 }
 
-void fs_recorder_req_gone(const struct fs_rec_req *q, uint64_t dev, uint64_t ino)
+void fs_recorder_req_gone(const struct fs_rec_req *q, uint64_t dev, uint64_t ino,
+			  const struct fs_rec_handle *handle)
 {
 	uint64_t head;
 	if (!q->rec || !q->ring || !ring_reserve(q, 1, &head))
 		return; /* the file stays tracked; the writer will find it gone */
 	struct rec_ring *r = q->ring;
-	struct rec_event *e = &r->items[head & r->mask].ev;
+	struct rec_gone_event *e = &r->items[head & r->mask].gone;
 	e->kind = REC_EV_GONE;
+	e->handle_hash = handle ? fs_rec_handle_hash(handle) : 0;
 	e->ts_s = q->now_s;
 	e->dev = dev;
 	e->ino = ino;
@@ -468,6 +497,13 @@ void fs_recorder_name_seen(struct fs_recorder *rec, const struct fs_file_ref *di
 {
 	if (rec)
 		fs_rec_hint_put(rec->hints, fs_rec_hint_key(dir->dev, dir->ino, name), dev, ino);
+}
+
+bool fs_recorder_name_lookup(struct fs_recorder *rec, const struct fs_file_ref *dir,
+			     const char *name, uint64_t *ret_dev, uint64_t *ret_ino)
+{
+	return rec && fs_rec_hint_peek(rec->hints, fs_rec_hint_key(dir->dev, dir->ino, name),
+				       ret_dev, ret_ino);
 }
 
 bool fs_recorder_name_removed(struct fs_recorder *rec, const struct fs_file_ref *dir,
@@ -679,6 +715,22 @@ static uint32_t fold_pos(uint64_t dev, uint64_t ino, uint32_t s)
 	return (uint32_t)(h >> 32) & (REC_FOLD_SLOTS - 1);
 }
 
+static struct rec_gone_recent *gone_recent_of(struct rec_agg *a, uint64_t dev, uint64_t ino)
+{
+	return &a->gone_recent[fold_pos(dev, ino, 0) & (REC_GONE_RECENT - 1)];
+}
+
+/* Whether (dev, ino) was deleted in this drain or the ones just before;
+ * *ret_hash: its handle hash then. */
+static bool gone_recently(struct rec_agg *a, uint64_t dev, uint64_t ino, uint32_t *ret_hash)
+{
+	const struct rec_gone_recent *g = gone_recent_of(a, dev, ino);
+	if (!g->drain || g->drain + REC_GONE_DRAINS <= a->drains || g->ino != ino || g->dev != dev)
+		return false;
+	*ret_hash = g->hash;
+	return true;
+}
+
 /* Applies the folded events to the active set (one pred_hh_add per file
  * and slot, with the claim that came last) and empties the fold table. */
 static void fold_apply(struct fs_recorder *rec)
@@ -745,6 +797,7 @@ static struct rec_fold *fold_find(struct fs_recorder *rec, uint64_t dev, uint64_
 		f->ino = ino;
 		f->s = s;
 		f->name.fd = -1;
+		f->gone = gone_recently(&rec->agg, dev, ino, &f->gone_hash);
 		t->pos[h] = (uint16_t)t->n;
 		return f;
 	}
@@ -769,10 +822,13 @@ static void fold(struct fs_recorder *rec, const struct rec_event *ev,
 	struct rec_fold *f = fold_find(rec, ev->dev, ev->ino, s, true);
 	f->events++;
 	if (name) {
-		/* A claim after the deletion: a new file that got the inode number
-		 * (ext4 reuses them), or rings drained in another order than the
-		 * requests ran; either way the writer tells (as without the hint). */
-		f->gone = false;
+		/* A claim folded after the deletion: of the deleted file (rings
+		 * are drained one after the other, not in the order the requests
+		 * ran), or of a new file that got the inode number (ext4 reuses
+		 * them): the handle tells (its generation); unknown, the writer
+		 * does (as without the deletion). */
+		if (f->gone && (!f->gone_hash || fs_rec_handle_hash(&name->handle) != f->gone_hash))
+			f->gone = false;
 		if (f->has_name && f->name.fd >= 0)
 			close(f->name.fd);
 		f->name = *name;
@@ -785,14 +841,20 @@ static void fold(struct fs_recorder *rec, const struct rec_event *ev,
 /* A file deleted through the mount (REC_EV_GONE): its fold entries of
  * this drain (both slots) go to the tail instead of the active set, and
  * fold_apply drops it from the set. */
-static void fold_gone(struct fs_recorder *rec, const struct rec_event *ev)
+static void fold_gone(struct fs_recorder *rec, const struct rec_gone_event *ev)
 {
 	unsigned s = slot_of_time(rec, ev->ts_s);
 	rec->agg.unlinked++;
-	fold_find(rec, ev->dev, ev->ino, s, true)->gone = true;
-	struct rec_fold *other = fold_find(rec, ev->dev, ev->ino, s ^ 1, false);
-	if (other)
-		other->gone = true;
+	*gone_recent_of(&rec->agg, ev->dev, ev->ino) = (struct rec_gone_recent){
+		.dev = ev->dev, .ino = ev->ino, .drain = rec->agg.drains + 1, .hash = ev->handle_hash};
+	struct rec_fold *f = fold_find(rec, ev->dev, ev->ino, s, true);
+	f->gone = true;
+	f->gone_hash = ev->handle_hash;
+	f = fold_find(rec, ev->dev, ev->ino, s ^ 1, false);
+	if (f) {
+		f->gone = true;
+		f->gone_hash = ev->handle_hash;
+	}
 }
 
 /* Drains every ring; returns the in-flight requests summed over threads.
@@ -801,12 +863,21 @@ static uint32_t drain(struct fs_recorder *rec, bool *ret_busy)
 {
 	int64_t inflight = 0;
 	*ret_busy = false;
+	rec->agg.drains++;
 	pthread_mutex_lock(&rec->rings_lock);
+	/* Every ring's head first, then the items: a drain then covers one
+	 * short instant of all threads, so a deletion noted on one thread is
+	 * not folded ahead of events that came before it on another (which a
+	 * ring drained before would otherwise miss until the next drain). */
+	for (struct rec_ring *r = rec->rings; r; r = r->next) {
+		r->drain_orphan = atomic_load_explicit(&r->orphan, memory_order_acquire);
+		r->drain_head = atomic_load_explicit(&r->head, memory_order_acquire);
+	}
 	struct rec_ring **pp = &rec->rings;
 	while (*pp) {
 		struct rec_ring *r = *pp;
-		bool orphan = atomic_load_explicit(&r->orphan, memory_order_acquire);
-		uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire);
+		bool orphan = r->drain_orphan;
+		uint64_t head = r->drain_head;
 		uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
 		if (head - tail > r->mask / 4)
 			*ret_busy = true;
@@ -818,7 +889,7 @@ static uint32_t drain(struct fs_recorder *rec, bool *ret_busy)
 				continue;
 			}
 			if (it->kind == REC_EV_GONE) {
-				fold_gone(rec, &it->ev);
+				fold_gone(rec, &it->gone);
 				continue;
 			}
 			fold(rec, &it->ev, name);
@@ -1330,6 +1401,8 @@ int fs_recorder_start(const struct fs_recorder_config *cfg, struct fs_recorder *
 		rc = -ENOMEM;
 	if (!rc && !(rec->hints = calloc(1, sizeof(*rec->hints))))
 		rc = -ENOMEM;
+	if (!rc && !(rec->agg.gone_recent = calloc(REC_GONE_RECENT, sizeof(*rec->agg.gone_recent))))
+		rc = -ENOMEM;
 	if (!rc) {
 		memset(rec->agg.fold->pos, 0, sizeof(rec->agg.fold->pos));
 		rec->agg.fold->n = 0;
@@ -1396,6 +1469,7 @@ void fs_recorder_stop(struct fs_recorder *rec)
 	pred_hh_destroy(rec->agg.hh); /* frees the paths through on_evict */
 	free(rec->agg.fold);     /* empty: every drain applies it */
 	free(rec->hints);
+	free(rec->agg.gone_recent);
 	fs_host_sampler_free(rec->agg.host);
 	pred_store_close(rec->store);
 	pthread_cond_destroy(&rec->wake);

@@ -174,17 +174,23 @@ void fs_recorder_req_note(const struct fs_rec_req *q, enum fs_event kind,
 
 /* Deletions seen through the mount. name_seen: NAME in the directory dir
  * leads to the file (dev, ino), as an entry reply told the kernel (a hint
- * kept in a fixed table, rec_hints.h). name_removed: NAME in dir is gone
+ * kept in a fixed table, rec_hints.h). name_lookup: the file NAME in dir
+ * leads to, if known (the hint stays). name_removed: NAME in dir is gone
  * (unlinked, renamed away or over): takes its hint, true and the file it
  * led to when there was one. req_gone: the file (dev, ino) was deleted
- * (its last name went): the aggregator drops it from the active set and
+ * (its last name went; handle: a copy of its file handle, or NULL), which
+ * tells it from a new file given the same inode number: the aggregator
+ * drops it from the active set and
  * counts its events of the bucket so far as tail events, so it is neither
  * admitted nor named (short-lived files). rec NULL: nothing. */
 void fs_recorder_name_seen(struct fs_recorder *rec, const struct fs_file_ref *dir,
 			   const char *name, uint64_t dev, uint64_t ino);
+bool fs_recorder_name_lookup(struct fs_recorder *rec, const struct fs_file_ref *dir,
+			     const char *name, uint64_t *ret_dev, uint64_t *ret_ino);
 bool fs_recorder_name_removed(struct fs_recorder *rec, const struct fs_file_ref *dir,
 			      const char *name, uint64_t *ret_dev, uint64_t *ret_ino);
-void fs_recorder_req_gone(const struct fs_rec_req *q, uint64_t dev, uint64_t ino);
+void fs_recorder_req_gone(const struct fs_rec_req *q, uint64_t dev, uint64_t ino,
+			  const struct fs_rec_handle *handle);
 
 /* One-call forms, each a request of its own not counted in flight (tests,
  * benchmarks). note_fd claims with fd first. */

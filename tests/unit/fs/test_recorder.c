@@ -419,7 +419,7 @@ static void test_gone(void **state)
 	assert_false(fs_recorder_name_removed(rec, &dir, "short", &dev, &ino)); /* taken */
 	struct fs_rec_req q;
 	fs_recorder_req_begin(rec, &q, 0, 1);
-	fs_recorder_req_gone(&q, dev, ino);
+	fs_recorder_req_gone(&q, dev, ino, NULL);
 	fs_recorder_req_end(&q);
 	assert_int_equal(fs_recorder_flush_now(rec), 0);
 	struct fs_recorder_stats st;
@@ -437,7 +437,7 @@ static void test_gone(void **state)
 	/* Gone, then claimed again in the same drain: named as without hints. */
 	*rs.named = 0; /* a new inode: no claim yet */
 	fs_recorder_req_begin(rec, &q, 0, 1);
-	fs_recorder_req_gone(&q, rs.dev, rs.ino);
+	fs_recorder_req_gone(&q, rs.dev, rs.ino, NULL);
 	fs_recorder_req_end(&q);
 	fs_recorder_note_fd(rec, FS_EV_READ, &rs, fs, 10, 5, 0, 1);
 	assert_int_equal(fs_recorder_flush_now(rec), 0);
@@ -447,6 +447,48 @@ static void test_gone(void **state)
 	assert_int_equal(pred_store_file_lookup_path(fs_recorder_store(rec), "short", sid), 0);
 	close(fs);
 	close(fk);
+	fs_recorder_stop(rec);
+}
+
+/* A deletion folded before a claim of the same file (its handle: rings are
+ * drained one after the other, not in request order) keeps the file out
+ * of the set; a claim of a new file with the same inode number (another
+ * handle) brings it back. Slow ticks: everything in one drain. */
+static void test_gone_handle(void **state)
+{
+	struct fixture *f = *state;
+	struct fs_recorder_config cfg = {.state_dir = f->state, .backing = f->backing,
+					 .bucket_s = 60, .track = 100, .tick_ms = 5000};
+	struct fs_recorder *rec = NULL;
+	char err[256];
+	assert_int_equal(fs_recorder_start(&cfg, &rec, err, sizeof(err)), 0);
+	struct fs_file_ref ra, rb;
+	int fa = make_file(f, "a", &ra), fb = make_file(f, "b", &rb);
+	struct fs_rec_handle ha;
+	assert_true(fs_rec_handle_copy(&ha, ra.handle));
+	struct fs_rec_req q;
+	fs_recorder_req_begin(rec, &q, 0, 1);
+	fs_recorder_req_gone(&q, ra.dev, ra.ino, &ha);
+	fs_recorder_req_end(&q);
+	fs_recorder_note_fd(rec, FS_EV_WRITE, &ra, fa, 100, 0, 0, 1); /* a's claim */
+	/* b stands for a new file with a deleted file's inode number: a gone with another handle than its own. */
+	fs_recorder_req_begin(rec, &q, 0, 1);
+	fs_recorder_req_gone(&q, rb.dev, rb.ino, &ha); /* another handle than b's */
+	fs_recorder_req_end(&q);
+	fs_recorder_note_fd(rec, FS_EV_WRITE, &rb, fb, 7, 0, 0, 1);
+	assert_int_equal(fs_recorder_flush_now(rec), 0);
+	struct fs_recorder_stats st;
+	fs_recorder_get_stats(rec, &st);
+	assert_int_equal(st.unlinked, 2);
+	assert_int_equal(st.events, 2);
+	assert_int_equal(st.tail_events, 1); /* a's write */
+	assert_int_equal(st.named, 1);       /* b */
+	assert_int_equal(st.name_gone, 0);
+	uint8_t sid[16];
+	assert_int_equal(pred_store_file_lookup_path(fs_recorder_store(rec), "a", sid), -ENOENT);
+	assert_int_equal(pred_store_file_lookup_path(fs_recorder_store(rec), "b", sid), 0);
+	close(fa);
+	close(fb);
 	fs_recorder_stop(rec);
 }
 
@@ -580,6 +622,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_buckets_and_rename_fd, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_short_lived, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gone_handle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bound, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_config, setup, teardown),
