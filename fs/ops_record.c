@@ -91,6 +91,7 @@ static void call_end(struct rec_call *c, enum fs_event kind, uint64_t bytes, uin
  * reply the kernel may have forgotten the inode already, on another
  * thread), acted on after it, if the name went. */
 struct rec_victim {
+	uint64_t key;  /* of NAME (recorder.h, fs_recorder_name_key) */
 	bool last;     /* NAME led to (dev, ino), with one link left */
 	uint64_t dev, ino;
 	struct fs_rec_handle handle; /* len 0: none */
@@ -110,7 +111,10 @@ static void victim_before(struct rec_call *c, const char *name, struct rec_victi
 {
 	v->last = false;
 	v->handle.len = 0;
-	if (!fs_recorder_name_lookup(c->q.rec, &c->ref, name, &v->dev, &v->ino))
+	if (!c->q.rec)
+		return;
+	v->key = fs_recorder_name_key(&c->ref, name);
+	if (!fs_recorder_name_lookup(c->q.rec, v->key, &v->dev, &v->ino))
 		return;
 	if (!fs_inode_table_with(c->ctx->inodes, (dev_t)v->dev, (ino_t)v->ino, nlink_check, v))
 		v->last = false;
@@ -119,10 +123,10 @@ static void victim_before(struct rec_call *c, const char *name, struct rec_victi
 /* NAME in the call's directory was removed (unlink, rename over it): takes
  * its hint, and if it still led to the victim, whose last link that was,
  * tells the recorder the file is gone (no syscall). */
-static void victim_after(struct rec_call *c, const char *name, const struct rec_victim *v)
+static void victim_after(struct rec_call *c, const struct rec_victim *v)
 {
 	uint64_t dev, ino;
-	if (fs_recorder_name_removed(c->q.rec, &c->ref, name, &dev, &ino) && v->last &&
+	if (c->q.rec && fs_recorder_name_removed(c->q.rec, v->key, &dev, &ino) && v->last &&
 	    dev == v->dev && ino == v->ino)
 		fs_recorder_req_gone(&c->q, dev, ino, &v->handle);
 }
@@ -216,7 +220,7 @@ static void rec_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	inner.unlink(req, parent, name);
 	call_end(&c, FS_EV_META, 0, 0);
 	if (fs_last_removed)
-		victim_after(&c, name, &v);
+		victim_after(&c, &v);
 }
 
 static void rec_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -245,13 +249,13 @@ static void rec_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse
 	/* The file that had NAME now has NEWNAME (with RENAME_EXCHANGE, the two
 	 * swapped: both hints are dropped); what NEWNAME led to lost a link. */
 	uint64_t dev, ino;
-	bool moved = fs_recorder_name_removed(c.q.rec, &c.ref, name, &dev, &ino);
+	bool moved = fs_recorder_name_removed(c.q.rec, fs_recorder_name_key(&c.ref, name), &dev, &ino);
 	if (flags & RENAME_EXCHANGE) {
 		uint64_t d2, i2;
-		fs_recorder_name_removed(c.q.rec, &to.ref, newname, &d2, &i2);
+		fs_recorder_name_removed(c.q.rec, fs_recorder_name_key(&to.ref, newname), &d2, &i2);
 		return;
 	}
-	victim_after(&to, newname, &v);
+	victim_after(&to, &v);
 	if (moved)
 		fs_recorder_name_seen(c.q.rec, &to.ref, newname, dev, ino);
 }

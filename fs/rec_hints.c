@@ -18,7 +18,7 @@ uint64_t fs_rec_hint_key(uint64_t dir_dev, uint64_t dir_ino, const char *name)
 	uint64_t h = 1469598103934665603ULL;
 	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
 		h = (h ^ *p) * 1099511628211ULL;
-	h = pred_hash64(h ^ pred_hash64(dir_ino ^ (dir_dev << 32)));
+	h = pred_hash64(h ^ (dir_ino * 0x9e3779b97f4a7c15ULL) ^ (dir_dev * 0xc2b2ae3d27d4eb4fULL));
 	return h ? h : 1;
 }
 

@@ -161,6 +161,8 @@ struct rec_fold {
 struct rec_fold_table {
 	uint16_t pos[REC_FOLD_SLOTS]; /* index into folds + 1, 0 empty */
 	uint32_t n;
+	unsigned first_s;  /* slot of the first item since the table was empty */
+	bool both_slots;   /* items of both slots since: fold_gone looks at both */
 	struct rec_fold folds[REC_FOLD_MAX];
 };
 
@@ -179,6 +181,8 @@ struct rec_gone_recent {
 struct rec_agg {
 	struct pred_hh *hh;
 	uint64_t drains; /* drains so far */
+	uint64_t slot_memo_s, slot_memo_open; /* slot_of_time's last answer */
+	unsigned slot_memo;
 	struct rec_gone_recent *gone_recent;
 	struct fs_host_sampler *host;
 	uint64_t open_idx;      /* bucket being collected (not yet flushed) */
@@ -417,7 +421,8 @@ static void claim_drop(const struct fs_file_ref *file, struct fs_rec_claim *clai
 
 /* Room for need items on q's ring: the head to write them at, or false
  * (no ring, or full: the event is counted as lost or dropped). */
-static bool ring_reserve(const struct fs_rec_req *q, uint64_t need, uint64_t *ret_head)
+static inline __attribute__((always_inline)) bool ring_reserve(const struct fs_rec_req *q,
+								 uint64_t need, uint64_t *ret_head)
 {
 	struct rec_ring *r = q->rec ? q->ring : NULL;
 	if (!r) {
@@ -499,18 +504,21 @@ void fs_recorder_name_seen(struct fs_recorder *rec, const struct fs_file_ref *di
 		fs_rec_hint_put(rec->hints, fs_rec_hint_key(dir->dev, dir->ino, name), dev, ino);
 }
 
-bool fs_recorder_name_lookup(struct fs_recorder *rec, const struct fs_file_ref *dir,
-			     const char *name, uint64_t *ret_dev, uint64_t *ret_ino)
+uint64_t fs_recorder_name_key(const struct fs_file_ref *dir, const char *name)
 {
-	return rec && fs_rec_hint_peek(rec->hints, fs_rec_hint_key(dir->dev, dir->ino, name),
-				       ret_dev, ret_ino);
+	return fs_rec_hint_key(dir->dev, dir->ino, name);
 }
 
-bool fs_recorder_name_removed(struct fs_recorder *rec, const struct fs_file_ref *dir,
-			      const char *name, uint64_t *ret_dev, uint64_t *ret_ino)
+bool fs_recorder_name_lookup(struct fs_recorder *rec, uint64_t key, uint64_t *ret_dev,
+			     uint64_t *ret_ino)
 {
-	return rec && fs_rec_hint_take(rec->hints, fs_rec_hint_key(dir->dev, dir->ino, name),
-				       ret_dev, ret_ino);
+	return rec && fs_rec_hint_peek(rec->hints, key, ret_dev, ret_ino);
+}
+
+bool fs_recorder_name_removed(struct fs_recorder *rec, uint64_t key, uint64_t *ret_dev,
+			      uint64_t *ret_ino)
+{
+	return rec && fs_rec_hint_take(rec->hints, key, ret_dev, ret_ino);
 }
 
 bool fs_recorder_req_claim_needs_fd(const struct fs_rec_req *q, const struct fs_file_ref *file)
@@ -766,12 +774,14 @@ static void fold_apply(struct fs_recorder *rec)
 	if (t->n)
 		memset(t->pos, 0, sizeof(t->pos)); /* 1 KiB; a drain with events only */
 	t->n = 0;
+	t->both_slots = false;
+	a->slot_memo_s = 0; /* the next item sets first_s */
 }
 
 /* The fold entry of (dev, ino) in bucket slot s; made (empty) when
  * there is none and make is set, else NULL. A full table is applied first. */
-static struct rec_fold *fold_find(struct fs_recorder *rec, uint64_t dev, uint64_t ino,
-				  unsigned s, bool make)
+static inline __attribute__((always_inline)) struct rec_fold *
+fold_find(struct fs_recorder *rec, uint64_t dev, uint64_t ino, unsigned s, bool make)
 {
 	struct rec_fold_table *t = rec->agg.fold;
 	uint32_t h = fold_pos(dev, ino, s);
@@ -803,12 +813,22 @@ static struct rec_fold *fold_find(struct fs_recorder *rec, uint64_t dev, uint64_
 	}
 }
 
-/* The bucket slot of an item's time. */
-static unsigned slot_of_time(const struct fs_recorder *rec, uint64_t ts_s)
+/* The bucket slot of an item's time (the last second's is kept: a drain
+ * holds long runs of the same second). */
+static inline unsigned slot_of_time(struct fs_recorder *rec, uint64_t ts_s)
 {
-	uint64_t idx = ts_s / rec->width;
-	const struct rec_agg *a = &rec->agg;
-	return (unsigned)((idx <= a->open_idx ? a->open_idx : a->open_idx + 1) & 1);
+	struct rec_agg *a = &rec->agg;
+	if (ts_s != a->slot_memo_s || a->open_idx != a->slot_memo_open) {
+		uint64_t idx = ts_s / rec->width;
+		a->slot_memo_s = ts_s;
+		a->slot_memo_open = a->open_idx;
+		a->slot_memo = (unsigned)((idx <= a->open_idx ? a->open_idx : a->open_idx + 1) & 1);
+		if (!a->fold->n)
+			a->fold->first_s = a->slot_memo;
+		else if (a->slot_memo != a->fold->first_s)
+			a->fold->both_slots = true;
+	}
+	return a->slot_memo;
 }
 
 /* Folds one event, with the naming claim that preceded it (or NULL), into
@@ -850,7 +870,7 @@ static void fold_gone(struct fs_recorder *rec, const struct rec_gone_event *ev)
 	struct rec_fold *f = fold_find(rec, ev->dev, ev->ino, s, true);
 	f->gone = true;
 	f->gone_hash = ev->handle_hash;
-	f = fold_find(rec, ev->dev, ev->ino, s ^ 1, false);
+	f = rec->agg.fold->both_slots ? fold_find(rec, ev->dev, ev->ino, s ^ 1, false) : NULL;
 	if (f) {
 		f->gone = true;
 		f->gone_hash = ev->handle_hash;

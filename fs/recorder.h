@@ -174,8 +174,9 @@ void fs_recorder_req_note(const struct fs_rec_req *q, enum fs_event kind,
 
 /* Deletions seen through the mount. name_seen: NAME in the directory dir
  * leads to the file (dev, ino), as an entry reply told the kernel (a hint
- * kept in a fixed table, rec_hints.h). name_lookup: the file NAME in dir
- * leads to, if known (the hint stays). name_removed: NAME in dir is gone
+ * kept in a fixed table, rec_hints.h). name_key: the key of NAME in dir
+ * for the next two. name_lookup: the file NAME leads to, if known (the hint
+ * stays). name_removed: NAME in dir is gone
  * (unlinked, renamed away or over): takes its hint, true and the file it
  * led to when there was one. req_gone: the file (dev, ino) was deleted
  * (its last name went; handle: a copy of its file handle, or NULL), which
@@ -185,10 +186,11 @@ void fs_recorder_req_note(const struct fs_rec_req *q, enum fs_event kind,
  * admitted nor named (short-lived files). rec NULL: nothing. */
 void fs_recorder_name_seen(struct fs_recorder *rec, const struct fs_file_ref *dir,
 			   const char *name, uint64_t dev, uint64_t ino);
-bool fs_recorder_name_lookup(struct fs_recorder *rec, const struct fs_file_ref *dir,
-			     const char *name, uint64_t *ret_dev, uint64_t *ret_ino);
-bool fs_recorder_name_removed(struct fs_recorder *rec, const struct fs_file_ref *dir,
-			      const char *name, uint64_t *ret_dev, uint64_t *ret_ino);
+uint64_t fs_recorder_name_key(const struct fs_file_ref *dir, const char *name);
+bool fs_recorder_name_lookup(struct fs_recorder *rec, uint64_t key, uint64_t *ret_dev,
+			     uint64_t *ret_ino);
+bool fs_recorder_name_removed(struct fs_recorder *rec, uint64_t key, uint64_t *ret_dev,
+			      uint64_t *ret_ino);
 void fs_recorder_req_gone(const struct fs_rec_req *q, uint64_t dev, uint64_t ino,
 			  const struct fs_rec_handle *handle);
 

@@ -413,10 +413,10 @@ static void test_gone(void **state)
 	}
 	fs_recorder_note_fd(rec, FS_EV_WRITE, &rk, fk, 1024, 0, 0, 1);
 	uint64_t dev = 0, ino = 0;
-	assert_false(fs_recorder_name_removed(rec, &dir, "nope", &dev, &ino));
-	assert_true(fs_recorder_name_removed(rec, &dir, "short", &dev, &ino));
+	assert_false(fs_recorder_name_removed(rec, fs_recorder_name_key(&dir, "nope"), &dev, &ino));
+	assert_true(fs_recorder_name_removed(rec, fs_recorder_name_key(&dir, "short"), &dev, &ino));
 	assert_true(dev == rs.dev && ino == rs.ino);
-	assert_false(fs_recorder_name_removed(rec, &dir, "short", &dev, &ino)); /* taken */
+	assert_false(fs_recorder_name_removed(rec, fs_recorder_name_key(&dir, "short"), &dev, &ino)); /* taken */
 	struct fs_rec_req q;
 	fs_recorder_req_begin(rec, &q, 0, 1);
 	fs_recorder_req_gone(&q, dev, ino, NULL);
