@@ -345,6 +345,30 @@ static void test_buckets_and_rename(void **state) { buckets_and_rename(*state, B
 
 static void test_buckets_and_rename_fd(void **state) { buckets_and_rename(*state, BY_FD); }
 
+/* Flushes and checks the recorder's counts. */
+static void expect_counts(struct fs_recorder *rec, uint64_t events, uint64_t tail,
+			  uint64_t name_gone, uint64_t named)
+{
+	assert_int_equal(fs_recorder_flush_now(rec), 0);
+	struct fs_recorder_stats st;
+	fs_recorder_get_stats(rec, &st);
+	assert_int_equal(st.events, events);
+	assert_int_equal(st.tail_events, tail);
+	assert_int_equal(st.name_gone, name_gone);
+	assert_int_equal(st.named, named);
+	assert_int_equal(st.name_failures, 0);
+}
+
+/* A deletion through the mount, as ops_record.c notes it. */
+static void note_gone(struct fs_recorder *rec, uint64_t dev, uint64_t ino,
+		      const struct fs_rec_handle *handle)
+{
+	struct fs_rec_req q;
+	fs_recorder_req_begin(rec, &q, 0, 1);
+	fs_recorder_req_gone(&q, dev, ino, handle);
+	fs_recorder_req_end(&q);
+}
+
 /* A file created, used and unlinked within a bucket is never named: no
  * file in the store, no id xattr written, its events counted anonymously
  * as tail events; a file that survives its bucket is named (and its id
@@ -369,15 +393,7 @@ static void test_short_lived(void **state)
 	assert_int_equal(fs_file_id_get(proc, false, xid), -ENODATA); /* not named yet */
 	assert_int_equal(unlink(path), 0);
 	close(fs);
-	assert_int_equal(fs_recorder_flush_now(rec), 0);
-
-	struct fs_recorder_stats st;
-	fs_recorder_get_stats(rec, &st);
-	assert_int_equal(st.events, 10);
-	assert_int_equal(st.tail_events, 9);
-	assert_int_equal(st.name_gone, 1);
-	assert_int_equal(st.named, 1);
-	assert_int_equal(st.name_failures, 0);
+	expect_counts(rec, 10, 9, 1, 1);
 	uint8_t sid[16];
 	assert_int_equal(pred_store_file_lookup_path(fs_recorder_store(rec), "short", sid), -ENOENT);
 	assert_int_equal(pred_store_file_lookup_path(fs_recorder_store(rec), "kept", sid), 0);
@@ -417,18 +433,11 @@ static void test_gone(void **state)
 	assert_true(fs_recorder_name_removed(rec, fs_recorder_name_key(&dir, "short"), &dev, &ino));
 	assert_true(dev == rs.dev && ino == rs.ino);
 	assert_false(fs_recorder_name_removed(rec, fs_recorder_name_key(&dir, "short"), &dev, &ino)); /* taken */
-	struct fs_rec_req q;
-	fs_recorder_req_begin(rec, &q, 0, 1);
-	fs_recorder_req_gone(&q, dev, ino, NULL);
-	fs_recorder_req_end(&q);
-	assert_int_equal(fs_recorder_flush_now(rec), 0);
+	note_gone(rec, dev, ino, NULL);
+	expect_counts(rec, 7, 6, 0, 1);
 	struct fs_recorder_stats st;
 	fs_recorder_get_stats(rec, &st);
-	assert_int_equal(st.events, 7);
 	assert_int_equal(st.unlinked, 1);
-	assert_int_equal(st.tail_events, 6);
-	assert_int_equal(st.name_gone, 0);
-	assert_int_equal(st.named, 1);
 	assert_int_equal(st.tracked, 1);
 	uint8_t sid[16];
 	assert_int_equal(pred_store_file_lookup_path(fs_recorder_store(rec), "short", sid), -ENOENT);
@@ -436,14 +445,11 @@ static void test_gone(void **state)
 
 	/* Gone, then claimed again in the same drain: named as without hints. */
 	*rs.named = 0; /* a new inode: no claim yet */
-	fs_recorder_req_begin(rec, &q, 0, 1);
-	fs_recorder_req_gone(&q, rs.dev, rs.ino, NULL);
-	fs_recorder_req_end(&q);
+	note_gone(rec, rs.dev, rs.ino, NULL);
 	fs_recorder_note_fd(rec, FS_EV_READ, &rs, fs, 10, 5, 0, 1);
-	assert_int_equal(fs_recorder_flush_now(rec), 0);
+	expect_counts(rec, 8, 6, 0, 2);
 	fs_recorder_get_stats(rec, &st);
 	assert_int_equal(st.unlinked, 2);
-	assert_int_equal(st.named, 2);
 	assert_int_equal(pred_store_file_lookup_path(fs_recorder_store(rec), "short", sid), 0);
 	close(fs);
 	close(fk);
@@ -466,24 +472,15 @@ static void test_gone_handle(void **state)
 	int fa = make_file(f, "a", &ra), fb = make_file(f, "b", &rb);
 	struct fs_rec_handle ha;
 	assert_true(fs_rec_handle_copy(&ha, ra.handle));
-	struct fs_rec_req q;
-	fs_recorder_req_begin(rec, &q, 0, 1);
-	fs_recorder_req_gone(&q, ra.dev, ra.ino, &ha);
-	fs_recorder_req_end(&q);
+	note_gone(rec, ra.dev, ra.ino, &ha);
 	fs_recorder_note_fd(rec, FS_EV_WRITE, &ra, fa, 100, 0, 0, 1); /* a's claim */
 	/* b stands for a new file with a deleted file's inode number: a gone with another handle than its own. */
-	fs_recorder_req_begin(rec, &q, 0, 1);
-	fs_recorder_req_gone(&q, rb.dev, rb.ino, &ha); /* another handle than b's */
-	fs_recorder_req_end(&q);
+	note_gone(rec, rb.dev, rb.ino, &ha); /* another handle than b's */
 	fs_recorder_note_fd(rec, FS_EV_WRITE, &rb, fb, 7, 0, 0, 1);
-	assert_int_equal(fs_recorder_flush_now(rec), 0);
+	expect_counts(rec, 2, 1, 0, 1); /* a's write in the tail, b named */
 	struct fs_recorder_stats st;
 	fs_recorder_get_stats(rec, &st);
 	assert_int_equal(st.unlinked, 2);
-	assert_int_equal(st.events, 2);
-	assert_int_equal(st.tail_events, 1); /* a's write */
-	assert_int_equal(st.named, 1);       /* b */
-	assert_int_equal(st.name_gone, 0);
 	uint8_t sid[16];
 	assert_int_equal(pred_store_file_lookup_path(fs_recorder_store(rec), "a", sid), -ENOENT);
 	assert_int_equal(pred_store_file_lookup_path(fs_recorder_store(rec), "b", sid), 0);
