@@ -430,6 +430,13 @@ static void test_gone(void **state)
 	fs_recorder_note_fd(rec, FS_EV_WRITE, &rk, fk, 1024, 0, 0, 1);
 	uint64_t dev = 0, ino = 0;
 	assert_false(fs_recorder_name_removed(rec, fs_recorder_name_key(&dir, "nope"), &dev, &ino));
+	assert_true(fs_recorder_name_lookup(rec, fs_recorder_name_key(&dir, "kept"), &dev, &ino));
+	assert_true(dev == rk.dev && ino == rk.ino); /* and the hint stays: */
+	assert_true(fs_recorder_name_lookup(rec, fs_recorder_name_key(&dir, "kept"), &dev, &ino));
+	fs_recorder_name_seen(rec, &dir, "kept", rs.dev, rs.ino); /* the name now leads elsewhere */
+	assert_true(fs_recorder_name_lookup(rec, fs_recorder_name_key(&dir, "kept"), &dev, &ino));
+	assert_true(dev == rs.dev && ino == rs.ino);
+	fs_recorder_name_seen(rec, &dir, "kept", rk.dev, rk.ino);
 	assert_true(fs_recorder_name_removed(rec, fs_recorder_name_key(&dir, "short"), &dev, &ino));
 	assert_true(dev == rs.dev && ino == rs.ino);
 	assert_false(fs_recorder_name_removed(rec, fs_recorder_name_key(&dir, "short"), &dev, &ino)); /* taken */
