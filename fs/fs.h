@@ -140,6 +140,26 @@ struct fs_entry_seen {
 	bool set;
 };
 extern __thread struct fs_entry_seen fs_last_entry;
+/* The name the next entry reply on this thread is for, set by the
+ * recorder layer before lookup, create, mknod, mkdir, symlink and link:
+ * fs_fill_entry hands (dir, name) -> inode to the recorder's name hints
+ * (recorder.h) and clears it, before the reply (after it, the kernel may
+ * already be unlinking the name on another thread). */
+struct fs_entry_name {
+	const struct fs_file_ref *dir; /* NULL: none */
+	const char *name;
+};
+extern __thread struct fs_entry_name fs_entry_name;
+
+/* Set by unlink, rmdir and rename on this thread when they removed (or
+ * replaced) the name; the layer around the ops clears it before. */
+extern __thread bool fs_last_removed;
+
+/* Records st's link count in i (fs_inode.nlink_seen) for a reply. */
+static inline void fs_nlink_seen(struct fs_inode *i, const struct stat *st)
+{
+	__atomic_store_n(&i->nlink_seen, (uint32_t)st->st_nlink, __ATOMIC_RELAXED);
+}
 
 /* Fills a FUSE entry for inode i with attributes st and the mount's timeouts. */
 void fs_fill_entry(struct fs_ctx *c, struct fuse_entry_param *e, struct fs_inode *i,

@@ -1,6 +1,7 @@
 /* The per-mount context (fs.h): creation, teardown and the helpers shared
  * by the ops files. */
 #include "fs/fs.h"
+#include "fs/recorder.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -105,11 +106,19 @@ void fs_proc_path(char buf[static 32], int fd)
 }
 
 __thread struct fs_entry_seen fs_last_entry;
+__thread bool fs_last_removed;
+__thread struct fs_entry_name fs_entry_name;
 
 void fs_fill_entry(struct fs_ctx *c, struct fuse_entry_param *e, struct fs_inode *i,
 		   const struct stat *st)
 {
 	fs_last_entry = (struct fs_entry_seen){.dev = i->dev, .ino = i->ino, .set = true};
+	fs_nlink_seen(i, st);
+	if (fs_entry_name.dir) {
+		fs_recorder_name_seen(c->recorder, fs_entry_name.dir, fs_entry_name.name,
+				      (uint64_t)i->dev, (uint64_t)i->ino);
+		fs_entry_name.dir = NULL;
+	}
 	memset(e, 0, sizeof(*e));
 	e->ino = fs_nodeid_of(c, i);
 	e->attr = *st;

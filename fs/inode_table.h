@@ -41,6 +41,9 @@ struct fs_inode {
 	struct file_handle *handle; /* NULL: fd is permanent */
 	/* The access recorder's naming stamp (fs_file_ref.named): atomic. */
 	uint32_t rec_named;
+	/* st_nlink of the last attributes the mount replied with (entry
+	 * replies, getattr, setattr), as the kernel knows it: atomic. */
+	uint32_t nlink_seen;
 	/* Kernel passthrough (fs/passthrough.c), under its lock: the backing
 	 * id registered for this inode (0: none) and the open files using it. */
 	int pt_backing_id;

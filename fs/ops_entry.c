@@ -95,10 +95,12 @@ void fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fs_inode_fd_put(c->inodes, i);
 		errno = saved;
 	}
-	if (res < 0)
+	if (res < 0) {
 		fuse_reply_err(req, errno);
-	else
+	} else {
+		fs_nlink_seen(fs_inode_of(c, ino), &st);
 		fuse_reply_attr(req, &st, c->timeout);
+	}
 }
 
 /* utimensat on an O_PATH fd: through /proc for everything but symlinks
@@ -185,10 +187,12 @@ void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
 	if (err == 0 && fstatat(ifd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 		err = -errno;
 	fs_inode_fd_put(c->inodes, i);
-	if (err < 0)
+	if (err < 0) {
 		fuse_reply_err(req, -err);
-	else
+	} else {
+		fs_nlink_seen(i, &st);
 		fuse_reply_attr(req, &st, c->timeout);
+	}
 }
 
 void fs_op_readlink(fuse_req_t req, fuse_ino_t ino)
@@ -329,6 +333,8 @@ static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, in
 	if (err == 0) {
 		if (unlinkat(dfd, name, flags) < 0)
 			err = -errno;
+		else
+			fs_last_removed = true;
 		fs_creds_leave(&cr);
 	}
 	fs_inode_fd_put(c->inodes, dir);
@@ -366,6 +372,8 @@ void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_
 	if (err == 0) {
 		if (renameat2(ffd, name, tfd, newname, flags) < 0)
 			err = -errno;
+		else
+			fs_last_removed = true;
 		fs_creds_leave(&cr);
 	}
 	fs_inode_fd_put(c->inodes, to);

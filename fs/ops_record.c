@@ -31,6 +31,7 @@
 #include "fs/ops_record.h"
 
 #include <errno.h>
+#include <stdio.h> /* RENAME_EXCHANGE */
 
 #include "fs/fs.h"
 #include "fs/recorder.h"
@@ -40,6 +41,7 @@
 static struct fuse_lowlevel_ops inner;
 
 struct rec_call {
+	struct fs_ctx *ctx;  /* req is gone after the inner op's reply */
 	struct fs_rec_req q; /* the thread's ring, time and caller, read once */
 	struct fs_file_ref ref;
 	struct fs_rec_claim claim;
@@ -50,6 +52,7 @@ static void call_begin(struct rec_call *c, fuse_req_t req, fuse_ino_t ino)
 	struct fs_ctx *ctx = fs_ctx_of(req);
 	struct fs_inode *i = fs_inode_of(ctx, ino);
 	const struct fuse_ctx *fc = fuse_req_ctx(req);
+	c->ctx = ctx;
 	fs_recorder_req_begin(ctx->recorder, &c->q, fc->uid, fc->pid);
 	fs_rec_claim_init(&c->claim);
 	fs_file_ref_init(&c->ref, (uint64_t)i->dev, (uint64_t)i->ino, &i->rec_named, i->handle);
@@ -57,15 +60,18 @@ static void call_begin(struct rec_call *c, fuse_req_t req, fuse_ino_t ino)
 
 /* Entry ops: the event goes to the entry's inode when the op replied with
  * one (kind), else to the parent directory (FS_EV_META). */
-static void entry_begin(struct rec_call *c, fuse_req_t req, fuse_ino_t parent)
+static void entry_begin(struct rec_call *c, fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	call_begin(c, req, parent);
 	fs_last_entry.set = false;
+	if (c->q.rec)
+		fs_entry_name = (struct fs_entry_name){.dir = &c->ref, .name = name};
 }
 
 static void entry_end(struct rec_call *c, enum fs_event kind)
 {
 	fs_recorder_req_end(&c->q);
+	fs_entry_name.dir = NULL; /* no entry replied (an error) */
 	if (fs_last_entry.set) {
 		struct fs_file_ref child;
 		fs_file_ref_init(&child, fs_last_entry.dev, fs_last_entry.ino, NULL, NULL);
@@ -81,6 +87,50 @@ static void call_end(struct rec_call *c, enum fs_event kind, uint64_t bytes, uin
 	fs_recorder_req_note(&c->q, kind, &c->ref, &c->claim, bytes, lat);
 }
 
+/* A file that removing a name may delete: read before the op (after its
+ * reply the kernel may have forgotten the inode already, on another
+ * thread), acted on after it, if the name went. */
+struct rec_victim {
+	uint64_t key;  /* of NAME (recorder.h, fs_recorder_name_key) */
+	bool last;     /* NAME led to (dev, ino), with one link left */
+	uint64_t dev, ino;
+	struct fs_rec_handle handle; /* len 0: none */
+};
+
+/* Whether the file had one link left, as the kernel last learnt from us
+ * (then removing a name of it deletes it), and its handle. Table lock. */
+static void nlink_check(struct fs_inode *i, void *arg)
+{
+	struct rec_victim *v = arg;
+	v->last = __atomic_load_n(&i->nlink_seen, __ATOMIC_RELAXED) == 1;
+	if (v->last)
+		fs_rec_handle_copy(&v->handle, i->handle);
+}
+
+static void victim_before(struct rec_call *c, const char *name, struct rec_victim *v)
+{
+	v->last = false;
+	v->handle.len = 0;
+	if (!c->q.rec)
+		return;
+	v->key = fs_recorder_name_key(&c->ref, name);
+	if (!fs_recorder_name_lookup(c->q.rec, v->key, &v->dev, &v->ino))
+		return;
+	if (!fs_inode_table_with(c->ctx->inodes, (dev_t)v->dev, (ino_t)v->ino, nlink_check, v))
+		v->last = false;
+}
+
+/* NAME in the call's directory was removed (unlink, rename over it): takes
+ * its hint, and if it still led to the victim, whose last link that was,
+ * tells the recorder the file is gone (no syscall). */
+static void victim_after(struct rec_call *c, const struct rec_victim *v)
+{
+	uint64_t dev, ino;
+	if (c->q.rec && fs_recorder_name_removed(c->q.rec, v->key, &dev, &ino) && v->last &&
+	    dev == v->dev && ino == v->ino)
+		fs_recorder_req_gone(&c->q, dev, ino, &v->handle);
+}
+
 /* Requests that are not demand: counted in flight only. */
 static void inflight_begin(fuse_req_t req, struct fs_recorder **rec)
 {
@@ -91,7 +141,7 @@ static void inflight_begin(fuse_req_t req, struct fs_recorder **rec)
 static void rec_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct rec_call c;
-	entry_begin(&c, req, parent);
+	entry_begin(&c, req, parent, name);
 	inner.lookup(req, parent, name);
 	entry_end(&c, FS_EV_META);
 }
@@ -125,7 +175,7 @@ static void rec_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		      dev_t rdev)
 {
 	struct rec_call c;
-	entry_begin(&c, req, parent);
+	entry_begin(&c, req, parent, name);
 	inner.mknod(req, parent, name, mode, rdev);
 	entry_end(&c, FS_EV_META);
 }
@@ -133,7 +183,7 @@ static void rec_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 static void rec_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
 	struct rec_call c;
-	entry_begin(&c, req, parent);
+	entry_begin(&c, req, parent, name);
 	inner.mkdir(req, parent, name, mode);
 	entry_end(&c, FS_EV_META);
 }
@@ -141,7 +191,7 @@ static void rec_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 static void rec_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
 {
 	struct rec_call c;
-	entry_begin(&c, req, parent);
+	entry_begin(&c, req, parent, name);
 	inner.symlink(req, link, parent, name);
 	entry_end(&c, FS_EV_META);
 }
@@ -150,16 +200,27 @@ static void rec_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const
 {
 	struct rec_call c;
 	call_begin(&c, req, ino);
+	struct fs_inode *np = fs_inode_of(c.ctx, newparent);
+	struct fs_file_ref dir;
+	fs_file_ref_init(&dir, (uint64_t)np->dev, (uint64_t)np->ino, NULL, NULL);
+	if (c.q.rec)
+		fs_entry_name = (struct fs_entry_name){.dir = &dir, .name = newname};
 	inner.link(req, ino, newparent, newname);
+	fs_entry_name.dir = NULL;
 	call_end(&c, FS_EV_META, 0, 0);
 }
 
 static void rec_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct rec_call c;
+	struct rec_victim v;
 	call_begin(&c, req, parent);
+	victim_before(&c, name, &v);
+	fs_last_removed = false;
 	inner.unlink(req, parent, name);
 	call_end(&c, FS_EV_META, 0, 0);
+	if (fs_last_removed)
+		victim_after(&c, &v);
 }
 
 static void rec_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -175,8 +236,28 @@ static void rec_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse
 {
 	struct rec_call c;
 	call_begin(&c, req, parent);
+	struct rec_call to = c; /* the new directory, taken before the reply */
+	struct fs_inode *np = fs_inode_of(c.ctx, newparent);
+	fs_file_ref_init(&to.ref, (uint64_t)np->dev, (uint64_t)np->ino, NULL, NULL);
+	struct rec_victim v;
+	victim_before(&to, newname, &v);
+	fs_last_removed = false;
 	inner.rename(req, parent, name, newparent, newname, flags);
 	call_end(&c, FS_EV_META, 0, 0);
+	if (!fs_last_removed || !c.q.rec)
+		return;
+	/* The file that had NAME now has NEWNAME (with RENAME_EXCHANGE, the two
+	 * swapped: both hints are dropped); what NEWNAME led to lost a link. */
+	uint64_t dev, ino;
+	bool moved = fs_recorder_name_removed(c.q.rec, fs_recorder_name_key(&c.ref, name), &dev, &ino);
+	if (flags & RENAME_EXCHANGE) {
+		uint64_t d2, i2;
+		fs_recorder_name_removed(c.q.rec, fs_recorder_name_key(&to.ref, newname), &d2, &i2);
+		return;
+	}
+	victim_after(&to, &v);
+	if (moved)
+		fs_recorder_name_seen(c.q.rec, &to.ref, newname, dev, ino);
 }
 
 static void rec_access(fuse_req_t req, fuse_ino_t ino, int mask)
@@ -212,7 +293,7 @@ static void rec_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode
 		       struct fuse_file_info *fi)
 {
 	struct rec_call c;
-	entry_begin(&c, req, parent);
+	entry_begin(&c, req, parent, name);
 	inner.create(req, parent, name, mode, fi);
 	entry_end(&c, FS_EV_OPEN);
 }

@@ -51,6 +51,25 @@ static inline bool fs_rec_handle_copy(struct fs_rec_handle *ret, const struct fi
 	return true;
 }
 
+/* A hash of the handle (never 0), or 0 when there is none: tells a
+ * deleted file from a new one that got its inode number (the handle has
+ * the inode's generation). */
+static inline uint32_t fs_rec_handle_hash(const struct fs_rec_handle *h)
+{
+	if (!h->len)
+		return 0;
+	uint64_t x = ((uint64_t)(uint32_t)h->type << 8 | h->len) * 0x9e3779b97f4a7c15ULL;
+	for (unsigned k = 0; k < h->len; k += 8) { /* k <= 32: 8 bytes are there */
+		uint64_t w;
+		memcpy(&w, h->bytes + k, 8);
+		if (h->len - k < 8) /* bytes past len are not part of the handle */
+			w &= (1ULL << ((h->len - k) * 8)) - 1;
+		x = (x ^ w) * 0xff51afd7ed558ccdULL;
+	}
+	uint32_t r = (uint32_t)(x >> 32);
+	return r ? r : 1;
+}
+
 /* What naming needs: an fd of BACKING's root for open_by_handle_at (owned),
  * BACKING's realpath (paths are recorded relative to it), the store (for
  * ids of files on filesystems without user xattrs). */

@@ -32,6 +32,7 @@
 
 #include "common/log.h"
 #include "fs/host_metrics.h"
+#include "fs/rec_hints.h"
 #include "fs/rec_name.h"
 #include "fs/status_file.h"
 #include "predictor/count_min.h"
@@ -46,6 +47,7 @@
 #define REC_CACHELINE 64
 
 #define REC_EV_NAME 0x80 /* kind of a struct rec_name_event */
+#define REC_EV_GONE 0x81 /* kind of a struct rec_gone_event */
 
 struct rec_event {
 	uint8_t kind; /* enum fs_event */
@@ -66,10 +68,20 @@ struct rec_name_event {
 	struct fs_rec_handle handle;
 };
 
+/* A file deleted through the mount (not an event). */
+struct rec_gone_event {
+	uint8_t kind; /* REC_EV_GONE */
+	uint8_t pad[3];
+	uint32_t handle_hash; /* fs_rec_handle_hash of its handle, 0 unknown */
+	uint64_t ts_s;
+	uint64_t dev, ino;
+};
+
 union rec_item {
 	uint8_t kind;
 	struct rec_event ev;
 	struct rec_name_event name;
+	struct rec_gone_event gone;
 };
 _Static_assert(sizeof(union rec_item) == 64, "one item per cache line");
 
@@ -89,6 +101,8 @@ struct rec_ring {
 	uint32_t stamp;   /* its bucket index + 1 */
 	/* Consumer line: written by the aggregator only. */
 	_Alignas(REC_CACHELINE) _Atomic uint64_t tail;
+	uint64_t drain_head; /* head read at the start of a drain */
+	bool drain_orphan;   /* orphan, read just before drain_head */
 	/* Set at creation. */
 	_Alignas(REC_CACHELINE) uint32_t mask;
 	union rec_item *items;
@@ -134,6 +148,8 @@ struct rec_fold {
 	uint64_t dev, ino;
 	uint32_t s;      /* bucket slot */
 	uint32_t events; /* weight for the active set */
+	bool gone;       /* deleted through the mount: drop it, events to the tail */
+	uint32_t gone_hash; /* the deleted file's handle hash, 0 unknown */
 	bool has_name;
 	uint64_t name_s; /* time of the claim's event, seconds */
 	struct rec_name_event name; /* the latest claim (fd owned) */
@@ -146,11 +162,29 @@ struct rec_fold {
 struct rec_fold_table {
 	uint16_t pos[REC_FOLD_SLOTS]; /* index into folds + 1, 0 empty */
 	uint32_t n;
+	unsigned first_s;  /* slot of the first item since the table was empty */
+	bool both_slots;   /* items of both slots since: fold_gone looks at both */
 	struct rec_fold folds[REC_FOLD_MAX];
+};
+
+/* Files deleted in the last drains (REC_EV_GONE), direct-mapped: FUSE
+ * threads note a request's event after its reply, so an event of a file
+ * (a stat just before the unlink) can reach its ring after the deletion
+ * reached another ring, and be drained after it. */
+#define REC_GONE_RECENT 1024 /* power of two */
+#define REC_GONE_DRAINS 2    /* drains a deletion is remembered for */
+struct rec_gone_recent {
+	uint64_t dev, ino;
+	uint64_t drain; /* drain number + 1 when noted; 0 empty */
+	uint32_t hash;  /* its handle hash, 0 unknown */
 };
 
 struct rec_agg {
 	struct pred_hh *hh;
+	uint64_t drains; /* drains so far */
+	uint64_t slot_memo_s, slot_memo_open; /* slot_of_time's last answer */
+	unsigned slot_memo;
+	struct rec_gone_recent *gone_recent;
 	struct fs_host_sampler *host;
 	uint64_t open_idx;      /* bucket being collected (not yet flushed) */
 	uint64_t tail[2];       /* tail events per slot */
@@ -158,6 +192,7 @@ struct rec_agg {
 	uint32_t inflight_max;
 	uint64_t path_bytes;    /* of REC_BY_NAME entries */
 	uint64_t events, named, name_failures, name_gone; /* published by update_stats */
+	uint64_t unlinked;          /* deletions seen through the mount (REC_EV_GONE) */
 	uint64_t set_updates;       /* pred_hh_add calls (events / set_updates: folding) */
 	struct rec_client_memo {
 		bool valid;
@@ -181,6 +216,7 @@ struct fs_recorder {
 	uint32_t nrings;
 	_Atomic uint64_t lost; /* events lost before a ring existed */
 	_Atomic bool kicked;   /* a ring passed half full: drain now (ring_kick) */
+	struct fs_rec_hints *hints; /* any thread (rec_hints.h) */
 
 	pthread_mutex_t lock; /* protects stop, flush_req, flush_done, stats */
 	pthread_cond_t wake, flushed;
@@ -384,19 +420,17 @@ static void claim_drop(const struct fs_file_ref *file, struct fs_rec_claim *clai
 	fs_rec_claim_init(claim);
 }
 
-void fs_recorder_req_note(const struct fs_rec_req *q, enum fs_event kind,
-			  const struct fs_file_ref *file, struct fs_rec_claim *claim,
-			  uint64_t bytes, uint64_t latency_ns)
+/* Room for need items on q's ring: the head to write them at, or false
+ * (no ring, or full: the event is counted as lost or dropped). */
+static inline __attribute__((always_inline)) bool ring_reserve(const struct fs_rec_req *q,
+								 uint64_t need, uint64_t *ret_head)
 {
 	struct rec_ring *r = q->rec ? q->ring : NULL;
 	if (!r) {
 		if (q->rec)
 			atomic_fetch_add_explicit(&q->rec->lost, 1, memory_order_relaxed);
-		claim_drop(file, claim);
-		return;
+		return false;
 	}
-	bool named = claim && (claim->fd >= 0 || claim->handle.len);
-	uint64_t need = named ? 2 : 1;
 	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
 	uint64_t half = ((uint64_t)r->mask + 1) / 2;
 	if (head + need - r->cached_tail > half) { /* once per half ring at most */
@@ -407,12 +441,26 @@ void fs_recorder_req_note(const struct fs_rec_req *q, enum fs_event kind,
 					      atomic_load_explicit(&r->dropped, memory_order_relaxed) + 1,
 					      memory_order_relaxed);
 			ring_kick(q->rec);
-			claim_drop(file, claim);
-			return;
+			return false;
 		}
 		if (used > half)
 			ring_kick(q->rec);
 	}
+	*ret_head = head;
+	return true;
+}
+
+void fs_recorder_req_note(const struct fs_rec_req *q, enum fs_event kind,
+			  const struct fs_file_ref *file, struct fs_rec_claim *claim,
+			  uint64_t bytes, uint64_t latency_ns)
+{
+	bool named = claim && (claim->fd >= 0 || claim->handle.len);
+	uint64_t head;
+	if (!ring_reserve(q, named ? 2 : 1, &head)) {
+		claim_drop(file, claim);
+		return;
+	}
+	struct rec_ring *r = q->ring;
 	if (named) {
 		struct rec_name_event *n = &r->items[head & r->mask].name;
 		n->kind = REC_EV_NAME;
@@ -432,6 +480,46 @@ void fs_recorder_req_note(const struct fs_rec_req *q, enum fs_event kind,
 	e->pid = q->pid;
 	e->comm = q->comm;
 	atomic_store_explicit(&r->head, head + 1, memory_order_release);
+}
+
+void fs_recorder_req_gone(const struct fs_rec_req *q, uint64_t dev, uint64_t ino,
+			  const struct fs_rec_handle *handle)
+{
+	uint64_t head;
+	if (!q->rec || !q->ring || !ring_reserve(q, 1, &head))
+		return; /* the file stays tracked; the writer will find it gone */
+	struct rec_ring *r = q->ring;
+	struct rec_gone_event *e = &r->items[head & r->mask].gone;
+	e->kind = REC_EV_GONE;
+	e->handle_hash = handle ? fs_rec_handle_hash(handle) : 0;
+	e->ts_s = q->now_s;
+	e->dev = dev;
+	e->ino = ino;
+	atomic_store_explicit(&r->head, head + 1, memory_order_release);
+}
+
+void fs_recorder_name_seen(struct fs_recorder *rec, const struct fs_file_ref *dir,
+			   const char *name, uint64_t dev, uint64_t ino)
+{
+	if (rec)
+		fs_rec_hint_put(rec->hints, fs_rec_hint_key(dir->dev, dir->ino, name), dev, ino);
+}
+
+uint64_t fs_recorder_name_key(const struct fs_file_ref *dir, const char *name)
+{
+	return fs_rec_hint_key(dir->dev, dir->ino, name);
+}
+
+bool fs_recorder_name_lookup(struct fs_recorder *rec, uint64_t key, uint64_t *ret_dev,
+			     uint64_t *ret_ino)
+{
+	return rec && fs_rec_hint_peek(rec->hints, key, ret_dev, ret_ino);
+}
+
+bool fs_recorder_name_removed(struct fs_recorder *rec, uint64_t key, uint64_t *ret_dev,
+			      uint64_t *ret_ino)
+{
+	return rec && fs_rec_hint_take(rec->hints, key, ret_dev, ret_ino);
 }
 
 bool fs_recorder_req_claim_needs_fd(const struct fs_rec_req *q, const struct fs_file_ref *file)
@@ -636,6 +724,22 @@ static uint32_t fold_pos(uint64_t dev, uint64_t ino, uint32_t s)
 	return (uint32_t)(h >> 32) & (REC_FOLD_SLOTS - 1);
 }
 
+static struct rec_gone_recent *gone_recent_of(struct rec_agg *a, uint64_t dev, uint64_t ino)
+{
+	return &a->gone_recent[fold_pos(dev, ino, 0) & (REC_GONE_RECENT - 1)];
+}
+
+/* Whether (dev, ino) was deleted in this drain or the ones just before;
+ * *ret_hash: its handle hash then. */
+static bool gone_recently(struct rec_agg *a, uint64_t dev, uint64_t ino, uint32_t *ret_hash)
+{
+	const struct rec_gone_recent *g = gone_recent_of(a, dev, ino);
+	if (!g->drain || g->drain + REC_GONE_DRAINS <= a->drains || g->ino != ino || g->dev != dev)
+		return false;
+	*ret_hash = g->hash;
+	return true;
+}
+
 /* Applies the folded events to the active set (one pred_hh_add per file
  * and slot, with the claim that came last) and empties the fold table. */
 static void fold_apply(struct fs_recorder *rec)
@@ -647,6 +751,14 @@ static void fold_apply(struct fs_recorder *rec)
 		uint8_t key[PRED_HH_ID_LEN];
 		memcpy(key, &f->dev, 8);
 		memcpy(key + 8, &f->ino, 8);
+		if (f->gone) {
+			/* Its counters so far go to the tail (on_evict). */
+			pred_hh_remove(a->hh, key);
+			a->tail[f->s] += f->events;
+			if (f->has_name && f->name.fd >= 0)
+				close(f->name.fd);
+			continue;
+		}
 		a->set_updates++;
 		struct rec_entry *e = pred_hh_add(a->hh, key, (double)f->events, NULL);
 		if (f->has_name) {
@@ -663,6 +775,61 @@ static void fold_apply(struct fs_recorder *rec)
 	if (t->n)
 		memset(t->pos, 0, sizeof(t->pos)); /* 1 KiB; a drain with events only */
 	t->n = 0;
+	t->both_slots = false;
+	a->slot_memo_s = 0; /* the next item sets first_s */
+}
+
+/* The fold entry of (dev, ino) in bucket slot s; made (empty) when
+ * there is none and make is set, else NULL. A full table is applied first. */
+static inline __attribute__((always_inline)) struct rec_fold *
+fold_find(struct fs_recorder *rec, uint64_t dev, uint64_t ino, unsigned s, bool make)
+{
+	struct rec_fold_table *t = rec->agg.fold;
+	uint32_t h = fold_pos(dev, ino, s);
+	for (;;) {
+		uint16_t p = t->pos[h];
+		if (p) {
+			struct rec_fold *f = &t->folds[p - 1];
+			if (f->ino == ino && f->dev == dev && f->s == s)
+				return f;
+			h = (h + 1) & (REC_FOLD_SLOTS - 1);
+			continue;
+		}
+		if (!make)
+			return NULL;
+		if (t->n == REC_FOLD_MAX) { /* full: apply what is there, start again */
+			fold_apply(rec);
+			h = fold_pos(dev, ino, s);
+			continue;
+		}
+		struct rec_fold *f = &t->folds[t->n++];
+		memset(f, 0, sizeof(*f));
+		f->dev = dev;
+		f->ino = ino;
+		f->s = s;
+		f->name.fd = -1;
+		f->gone = gone_recently(&rec->agg, dev, ino, &f->gone_hash);
+		t->pos[h] = (uint16_t)t->n;
+		return f;
+	}
+}
+
+/* The bucket slot of an item's time (the last second's is kept: a drain
+ * holds long runs of the same second). */
+static inline unsigned slot_of_time(struct fs_recorder *rec, uint64_t ts_s)
+{
+	struct rec_agg *a = &rec->agg;
+	if (ts_s != a->slot_memo_s || a->open_idx != a->slot_memo_open) {
+		uint64_t idx = ts_s / rec->width;
+		a->slot_memo_s = ts_s;
+		a->slot_memo_open = a->open_idx;
+		a->slot_memo = (unsigned)((idx <= a->open_idx ? a->open_idx : a->open_idx + 1) & 1);
+		if (!a->fold->n)
+			a->fold->first_s = a->slot_memo;
+		else if (a->slot_memo != a->fold->first_s)
+			a->fold->both_slots = true;
+	}
+	return a->slot_memo;
 }
 
 /* Folds one event, with the naming claim that preceded it (or NULL), into
@@ -671,37 +838,18 @@ static void fold(struct fs_recorder *rec, const struct rec_event *ev,
 		 const struct rec_name_event *name)
 {
 	struct rec_agg *a = &rec->agg;
-	struct rec_fold_table *t = a->fold;
-	uint64_t idx = ev->ts_s / rec->width;
-	unsigned s = (unsigned)((idx <= a->open_idx ? a->open_idx : a->open_idx + 1) & 1);
+	unsigned s = slot_of_time(rec, ev->ts_s);
 	a->events++;
-	uint32_t h = fold_pos(ev->dev, ev->ino, s);
-	struct rec_fold *f;
-	for (;;) {
-		uint16_t p = t->pos[h];
-		if (p) {
-			f = &t->folds[p - 1];
-			if (f->ino == ev->ino && f->dev == ev->dev && f->s == s)
-				break;
-			h = (h + 1) & (REC_FOLD_SLOTS - 1);
-			continue;
-		}
-		if (t->n == REC_FOLD_MAX) { /* full: apply what is there, start again */
-			fold_apply(rec);
-			h = fold_pos(ev->dev, ev->ino, s);
-			continue;
-		}
-		f = &t->folds[t->n++];
-		memset(f, 0, sizeof(*f));
-		f->dev = ev->dev;
-		f->ino = ev->ino;
-		f->s = s;
-		f->name.fd = -1;
-		t->pos[h] = (uint16_t)t->n;
-		break;
-	}
+	struct rec_fold *f = fold_find(rec, ev->dev, ev->ino, s, true);
 	f->events++;
 	if (name) {
+		/* A claim folded after the deletion: of the deleted file (rings
+		 * are drained one after the other, not in the order the requests
+		 * ran), or of a new file that got the inode number (ext4 reuses
+		 * them): the handle tells (its generation); unknown, the writer
+		 * does (as without the deletion). */
+		if (f->gone && (!f->gone_hash || fs_rec_handle_hash(&name->handle) != f->gone_hash))
+			f->gone = false;
 		if (f->has_name && f->name.fd >= 0)
 			close(f->name.fd);
 		f->name = *name;
@@ -711,18 +859,46 @@ static void fold(struct fs_recorder *rec, const struct rec_event *ev,
 	slot_count(&f->delta, ev, client_bit(a, ev));
 }
 
+/* A file deleted through the mount (REC_EV_GONE): its fold entries of
+ * this drain (both slots) go to the tail instead of the active set, and
+ * fold_apply drops it from the set. */
+static void fold_gone(struct fs_recorder *rec, const struct rec_gone_event *ev)
+{
+	unsigned s = slot_of_time(rec, ev->ts_s);
+	rec->agg.unlinked++;
+	*gone_recent_of(&rec->agg, ev->dev, ev->ino) = (struct rec_gone_recent){
+		.dev = ev->dev, .ino = ev->ino, .drain = rec->agg.drains + 1, .hash = ev->handle_hash};
+	struct rec_fold *f = fold_find(rec, ev->dev, ev->ino, s, true);
+	f->gone = true;
+	f->gone_hash = ev->handle_hash;
+	f = rec->agg.fold->both_slots ? fold_find(rec, ev->dev, ev->ino, s ^ 1, false) : NULL;
+	if (f) {
+		f->gone = true;
+		f->gone_hash = ev->handle_hash;
+	}
+}
+
 /* Drains every ring; returns the in-flight requests summed over threads.
  * *ret_busy: some ring was more than a quarter full (drain again soon). */
 static uint32_t drain(struct fs_recorder *rec, bool *ret_busy)
 {
 	int64_t inflight = 0;
 	*ret_busy = false;
+	rec->agg.drains++;
 	pthread_mutex_lock(&rec->rings_lock);
+	/* Every ring's head first, then the items: a drain then covers one
+	 * short instant of all threads, so a deletion noted on one thread is
+	 * not folded ahead of events that came before it on another (which a
+	 * ring drained before would otherwise miss until the next drain). */
+	for (struct rec_ring *r = rec->rings; r; r = r->next) {
+		r->drain_orphan = atomic_load_explicit(&r->orphan, memory_order_acquire);
+		r->drain_head = atomic_load_explicit(&r->head, memory_order_acquire);
+	}
 	struct rec_ring **pp = &rec->rings;
 	while (*pp) {
 		struct rec_ring *r = *pp;
-		bool orphan = atomic_load_explicit(&r->orphan, memory_order_acquire);
-		uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire);
+		bool orphan = r->drain_orphan;
+		uint64_t head = r->drain_head;
 		uint64_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
 		if (head - tail > r->mask / 4)
 			*ret_busy = true;
@@ -731,6 +907,10 @@ static uint32_t drain(struct fs_recorder *rec, bool *ret_busy)
 			const union rec_item *it = &r->items[tail & r->mask];
 			if (it->kind == REC_EV_NAME) {
 				name = &it->name; /* the next item is its event */
+				continue;
+			}
+			if (it->kind == REC_EV_GONE) {
+				fold_gone(rec, &it->gone);
 				continue;
 			}
 			fold(rec, &it->ev, name);
@@ -857,13 +1037,14 @@ static void fill_stats(FILE *f, void *arg)
 	fprintf(f,
 		"pid=%ld\nbucket_s=%u\ntrack=%u\ntracked=%u\ntracked_bytes=%llu\n"
 		"bytes_per_file=%llu\nevents=%llu\nset_updates=%llu\ndropped=%llu\ntail_events=%llu\n"
-		"named=%llu\nname_failures=%llu\nname_gone=%llu\nflushes=%llu\nflush_errors=%llu\nrings=%u\n",
+		"named=%llu\nname_failures=%llu\nname_gone=%llu\nunlinked=%llu\nflushes=%llu\nflush_errors=%llu\nrings=%u\n",
 		(long)getpid(), rec->width, st->track_capacity, st->tracked,
 		(unsigned long long)st->tracked_bytes, (unsigned long long)st->bytes_per_file,
 		(unsigned long long)st->events, (unsigned long long)st->set_updates,
 		(unsigned long long)st->dropped,
 		(unsigned long long)st->tail_events, (unsigned long long)st->named,
 		(unsigned long long)st->name_failures, (unsigned long long)st->name_gone,
+		(unsigned long long)st->unlinked,
 		(unsigned long long)st->flushes,
 		(unsigned long long)st->flush_errors, st->rings);
 }
@@ -894,6 +1075,7 @@ static void update_stats(struct fs_recorder *rec)
 	st->named = a->named;
 	st->name_failures = a->name_failures;
 	st->name_gone = a->name_gone;
+	st->unlinked = a->unlinked;
 	st->tracked = pred_hh_size(a->hh);
 	st->track_capacity = pred_hh_capacity(a->hh);
 	st->tracked_bytes = pred_hh_memory(a->hh) + a->path_bytes;
@@ -1244,6 +1426,10 @@ int fs_recorder_start(const struct fs_recorder_config *cfg, struct fs_recorder *
 	rc = pred_hh_create(&hc, on_evict, rec, &rec->agg.hh);
 	if (!rc && !(rec->agg.fold = malloc(sizeof(*rec->agg.fold))))
 		rc = -ENOMEM;
+	if (!rc && !(rec->hints = calloc(1, sizeof(*rec->hints))))
+		rc = -ENOMEM;
+	if (!rc && !(rec->agg.gone_recent = calloc(REC_GONE_RECENT, sizeof(*rec->agg.gone_recent))))
+		rc = -ENOMEM;
 	if (!rc) {
 		memset(rec->agg.fold->pos, 0, sizeof(rec->agg.fold->pos));
 		rec->agg.fold->n = 0;
@@ -1309,6 +1495,8 @@ void fs_recorder_stop(struct fs_recorder *rec)
 	}
 	pred_hh_destroy(rec->agg.hh); /* frees the paths through on_evict */
 	free(rec->agg.fold);     /* empty: every drain applies it */
+	free(rec->hints);
+	free(rec->agg.gone_recent);
 	fs_host_sampler_free(rec->agg.host);
 	pred_store_close(rec->store);
 	pthread_cond_destroy(&rec->wake);

@@ -120,6 +120,7 @@ struct fs_recorder_stats {
 	uint64_t tail_events;   /* not attributed to a named tracked file */
 	uint64_t named, name_failures; /* namings (a file once per bucket) */
 	uint64_t name_gone;     /* files unlinked before they could be named */
+	uint64_t unlinked;      /* files deleted through the mount (fs_recorder_req_gone) */
 	uint64_t flushes, flush_errors;
 	uint32_t tracked, track_capacity, rings;
 	uint64_t tracked_bytes; /* active set + sketch + recorded paths */
@@ -170,6 +171,28 @@ bool fs_recorder_req_claim_needs_fd(const struct fs_rec_req *q, const struct fs_
 void fs_recorder_req_note(const struct fs_rec_req *q, enum fs_event kind,
 			  const struct fs_file_ref *file, struct fs_rec_claim *claim,
 			  uint64_t bytes, uint64_t latency_ns);
+
+/* Deletions seen through the mount. name_seen: NAME in the directory dir
+ * leads to the file (dev, ino), as an entry reply told the kernel (a hint
+ * kept in a fixed table, rec_hints.h). name_key: the key of NAME in dir
+ * for the next two. name_lookup: the file NAME leads to, if known (the hint
+ * stays). name_removed: NAME in dir is gone
+ * (unlinked, renamed away or over): takes its hint, true and the file it
+ * led to when there was one. req_gone: the file (dev, ino) was deleted
+ * (its last name went; handle: a copy of its file handle, or NULL), which
+ * tells it from a new file given the same inode number: the aggregator
+ * drops it from the active set and
+ * counts its events of the bucket so far as tail events, so it is neither
+ * admitted nor named (short-lived files). rec NULL: nothing. */
+void fs_recorder_name_seen(struct fs_recorder *rec, const struct fs_file_ref *dir,
+			   const char *name, uint64_t dev, uint64_t ino);
+uint64_t fs_recorder_name_key(const struct fs_file_ref *dir, const char *name);
+bool fs_recorder_name_lookup(struct fs_recorder *rec, uint64_t key, uint64_t *ret_dev,
+			     uint64_t *ret_ino);
+bool fs_recorder_name_removed(struct fs_recorder *rec, uint64_t key, uint64_t *ret_dev,
+			      uint64_t *ret_ino);
+void fs_recorder_req_gone(const struct fs_rec_req *q, uint64_t dev, uint64_t ino,
+			  const struct fs_rec_handle *handle);
 
 /* One-call forms, each a request of its own not counted in flight (tests,
  * benchmarks). note_fd claims with fd first. */

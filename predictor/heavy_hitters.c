@@ -251,6 +251,42 @@ void *pred_hh_add(struct pred_hh *hh, const uint8_t id[PRED_HH_ID_LEN], double w
 	return payload(hh, slot);
 }
 
+/* Removes the entry at heap position hp: the last heap entry takes its
+ * place and moves up or down. */
+static void heap_remove(struct pred_hh *hh, uint32_t hp)
+{
+	hh->size--;
+	if (hp == hh->size)
+		return;
+	hh->heap[hp] = hh->heap[hh->size];
+	hh->ents[hh->heap[hp]].heap_pos = hp;
+	sift_up(hh, hp);
+	sift_down(hh, hh->ents[hh->heap[hp]].heap_pos);
+}
+
+bool pred_hh_remove(struct pred_hh *hh, const uint8_t id[PRED_HH_ID_LEN])
+{
+	bool found;
+	uint32_t pos = probe(hh, id, &found);
+	if (!found)
+		return false;
+	uint32_t slot = hh->index[pos];
+	if (hh->evict)
+		hh->evict(hh->ctx, hh->ents[slot].id, payload(hh, slot));
+	index_remove(hh, pos);
+	heap_remove(hh, hh->ents[slot].heap_pos);
+	/* Slots stay dense (0..size-1): the last one moves into the hole. */
+	uint32_t last = hh->size;
+	if (slot != last) {
+		hh->ents[slot] = hh->ents[last];
+		memcpy(payload(hh, slot), payload(hh, last), hh->payload_size);
+		hh->heap[hh->ents[slot].heap_pos] = slot;
+		bool f;
+		hh->index[probe(hh, hh->ents[slot].id, &f)] = slot;
+	}
+	return true;
+}
+
 void pred_hh_decay(struct pred_hh *hh, double factor)
 {
 	for (uint32_t i = 0; i < hh->size; i++)

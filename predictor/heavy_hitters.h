@@ -47,6 +47,10 @@ void pred_hh_destroy(struct pred_hh *hh);
 void *pred_hh_add(struct pred_hh *hh, const uint8_t id[PRED_HH_ID_LEN], double weight,
 		  bool *ret_admitted);
 void *pred_hh_find(const struct pred_hh *hh, const uint8_t id[PRED_HH_ID_LEN]);
+/* Drops id from the set (evict is called for it; its count is forgotten,
+ * not given to the sketch: for ids that will not come back, such as files
+ * that were deleted). Returns whether it was tracked. */
+bool pred_hh_remove(struct pred_hh *hh, const uint8_t id[PRED_HH_ID_LEN]);
 /* Tracked count, or the sketch's estimate for an untracked id. */
 double pred_hh_estimate(const struct pred_hh *hh, const uint8_t id[PRED_HH_ID_LEN]);
 /* Multiplies every count by factor in (0, 1]. */

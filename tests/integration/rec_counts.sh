@@ -4,7 +4,8 @@
 # again in a later bucket, are recorded exactly, per bucket, as shadowctl
 # stats --json shows them (while mounted and after unmounting); the file id
 # is the uuid in A's user.shadow.id xattr and survives a rename; top ranks A
-# first.
+# first; files created and deleted through the mount are dropped at their
+# deletion, never named.
 # usage: rec_counts.sh SHADOWFS SHADOWCTL
 . "$(dirname "$0")/lib.sh"
 shadowfs=$1 ctl=$2
@@ -61,7 +62,20 @@ mv "$mnt/A" "$mnt/A2" || it_fail "rename"
 json=$("$ctl" stats "$mnt/A2" --json) || it_fail "stats after rename"
 [ "$(read_buckets "$json")" = "100 100" ] || { echo "A2 JSON: $json"; it_fail "history lost by the rename"; }
 
+# Files created, written and deleted through the mount are dropped when
+# they are deleted: counted (unlinked), never named (no failed naming at
+# the bucket's flush: name_gone stays 0), not in the store.
+for k in 1 2 3; do
+  echo data > "$mnt/short$k" || it_fail "create short$k"
+  sleep 0.1
+  rm "$mnt/short$k" || it_fail "rm short$k"
+done
+
 it_umount "$mnt"
+stats=$(cat "$state/recorder.stats")
+grep -qx 'unlinked=3' <<<"$stats" || it_fail "recorder.stats: $(grep unlinked <<<"$stats"), expected unlinked=3"
+grep -qx 'name_gone=0' <<<"$stats" || it_fail "recorder.stats: $(grep name_gone <<<"$stats"), expected 0"
+"$ctl" stats --state "$state" short1 >/dev/null 2>&1 && it_fail "a deleted short-lived file is in the store"
 # A stopped mount's store is still readable.
 json=$("$ctl" stats --state "$state" B --json) || it_fail "stats of a stopped mount"
 [ "$(read_buckets "$json")" = "10 10" ] || it_fail "B after unmount: reads per bucket $(bucket_field reads "$json")"

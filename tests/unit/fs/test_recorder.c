@@ -345,6 +345,30 @@ static void test_buckets_and_rename(void **state) { buckets_and_rename(*state, B
 
 static void test_buckets_and_rename_fd(void **state) { buckets_and_rename(*state, BY_FD); }
 
+/* Flushes and checks the recorder's counts. */
+static void expect_counts(struct fs_recorder *rec, uint64_t events, uint64_t tail,
+			  uint64_t name_gone, uint64_t named)
+{
+	assert_int_equal(fs_recorder_flush_now(rec), 0);
+	struct fs_recorder_stats st;
+	fs_recorder_get_stats(rec, &st);
+	assert_int_equal(st.events, events);
+	assert_int_equal(st.tail_events, tail);
+	assert_int_equal(st.name_gone, name_gone);
+	assert_int_equal(st.named, named);
+	assert_int_equal(st.name_failures, 0);
+}
+
+/* A deletion through the mount, as ops_record.c notes it. */
+static void note_gone(struct fs_recorder *rec, uint64_t dev, uint64_t ino,
+		      const struct fs_rec_handle *handle)
+{
+	struct fs_rec_req q;
+	fs_recorder_req_begin(rec, &q, 0, 1);
+	fs_recorder_req_gone(&q, dev, ino, handle);
+	fs_recorder_req_end(&q);
+}
+
 /* A file created, used and unlinked within a bucket is never named: no
  * file in the store, no id xattr written, its events counted anonymously
  * as tail events; a file that survives its bucket is named (and its id
@@ -369,15 +393,7 @@ static void test_short_lived(void **state)
 	assert_int_equal(fs_file_id_get(proc, false, xid), -ENODATA); /* not named yet */
 	assert_int_equal(unlink(path), 0);
 	close(fs);
-	assert_int_equal(fs_recorder_flush_now(rec), 0);
-
-	struct fs_recorder_stats st;
-	fs_recorder_get_stats(rec, &st);
-	assert_int_equal(st.events, 10);
-	assert_int_equal(st.tail_events, 9);
-	assert_int_equal(st.name_gone, 1);
-	assert_int_equal(st.named, 1);
-	assert_int_equal(st.name_failures, 0);
+	expect_counts(rec, 10, 9, 1, 1);
 	uint8_t sid[16];
 	assert_int_equal(pred_store_file_lookup_path(fs_recorder_store(rec), "short", sid), -ENOENT);
 	assert_int_equal(pred_store_file_lookup_path(fs_recorder_store(rec), "kept", sid), 0);
@@ -389,6 +405,94 @@ static void test_short_lived(void **state)
 	assert_int_equal(c.writes, 1);
 	assert_int_equal(c.written_bytes, 1024);
 	close(fk);
+	fs_recorder_stop(rec);
+}
+
+/* A file deleted through the mount (fs_recorder_req_gone) leaves the
+ * active set at once: never named (no failed open_by_handle_at: name_gone
+ * stays 0, unlinked counts it), its events counted as tail events, nothing
+ * of it in the store; a file seen again with a claim after its gone (a new
+ * file with the same inode number) is named as before. The name hints:
+ * a name seen leads back to its file once, renamed names follow. */
+static void test_gone(void **state)
+{
+	struct fixture *f = *state;
+	struct fs_recorder *rec = start(f, 60, 100);
+	struct fs_file_ref rs, rk, dir;
+	int fs = make_file(f, "short", &rs), fk = make_file(f, "kept", &rk);
+	fs_file_ref_init(&dir, 1, 2, NULL, NULL);
+	fs_recorder_name_seen(rec, &dir, "short", rs.dev, rs.ino);
+	fs_recorder_name_seen(rec, &dir, "kept", rk.dev, rk.ino);
+	for (int i = 0; i < 3; i++) {
+		fs_recorder_note_fd(rec, FS_EV_OPEN, &rs, fs, 0, 0, 0, 1);
+		fs_recorder_note_fd(rec, FS_EV_WRITE, &rs, fs, 1024, 0, 0, 1);
+	}
+	fs_recorder_note_fd(rec, FS_EV_WRITE, &rk, fk, 1024, 0, 0, 1);
+	uint64_t dev = 0, ino = 0;
+	assert_false(fs_recorder_name_removed(rec, fs_recorder_name_key(&dir, "nope"), &dev, &ino));
+	assert_true(fs_recorder_name_lookup(rec, fs_recorder_name_key(&dir, "kept"), &dev, &ino));
+	assert_true(dev == rk.dev && ino == rk.ino); /* and the hint stays: */
+	assert_true(fs_recorder_name_lookup(rec, fs_recorder_name_key(&dir, "kept"), &dev, &ino));
+	fs_recorder_name_seen(rec, &dir, "kept", rs.dev, rs.ino); /* the name now leads elsewhere */
+	assert_true(fs_recorder_name_lookup(rec, fs_recorder_name_key(&dir, "kept"), &dev, &ino));
+	assert_true(dev == rs.dev && ino == rs.ino);
+	fs_recorder_name_seen(rec, &dir, "kept", rk.dev, rk.ino);
+	assert_true(fs_recorder_name_removed(rec, fs_recorder_name_key(&dir, "short"), &dev, &ino));
+	assert_true(dev == rs.dev && ino == rs.ino);
+	assert_false(fs_recorder_name_removed(rec, fs_recorder_name_key(&dir, "short"), &dev, &ino)); /* taken */
+	note_gone(rec, dev, ino, NULL);
+	expect_counts(rec, 7, 6, 0, 1);
+	struct fs_recorder_stats st;
+	fs_recorder_get_stats(rec, &st);
+	assert_int_equal(st.unlinked, 1);
+	assert_int_equal(st.tracked, 1);
+	uint8_t sid[16];
+	assert_int_equal(pred_store_file_lookup_path(fs_recorder_store(rec), "short", sid), -ENOENT);
+	assert_int_equal(pred_store_file_lookup_path(fs_recorder_store(rec), "kept", sid), 0);
+
+	/* Gone, then claimed again in the same drain: named as without hints. */
+	*rs.named = 0; /* a new inode: no claim yet */
+	note_gone(rec, rs.dev, rs.ino, NULL);
+	fs_recorder_note_fd(rec, FS_EV_READ, &rs, fs, 10, 5, 0, 1);
+	expect_counts(rec, 8, 6, 0, 2);
+	fs_recorder_get_stats(rec, &st);
+	assert_int_equal(st.unlinked, 2);
+	assert_int_equal(pred_store_file_lookup_path(fs_recorder_store(rec), "short", sid), 0);
+	close(fs);
+	close(fk);
+	fs_recorder_stop(rec);
+}
+
+/* A deletion folded before a claim of the same file (its handle: rings are
+ * drained one after the other, not in request order) keeps the file out
+ * of the set; a claim of a new file with the same inode number (another
+ * handle) brings it back. Slow ticks: everything in one drain. */
+static void test_gone_handle(void **state)
+{
+	struct fixture *f = *state;
+	struct fs_recorder_config cfg = {.state_dir = f->state, .backing = f->backing,
+					 .bucket_s = 60, .track = 100, .tick_ms = 5000};
+	struct fs_recorder *rec = NULL;
+	char err[256];
+	assert_int_equal(fs_recorder_start(&cfg, &rec, err, sizeof(err)), 0);
+	struct fs_file_ref ra, rb;
+	int fa = make_file(f, "a", &ra), fb = make_file(f, "b", &rb);
+	struct fs_rec_handle ha;
+	assert_true(fs_rec_handle_copy(&ha, ra.handle));
+	note_gone(rec, ra.dev, ra.ino, &ha);
+	fs_recorder_note_fd(rec, FS_EV_WRITE, &ra, fa, 100, 0, 0, 1); /* a's claim */
+	/* b stands for a new file with a deleted file's inode number: a gone with another handle than its own. */
+	note_gone(rec, rb.dev, rb.ino, &ha); /* another handle than b's */
+	fs_recorder_note_fd(rec, FS_EV_WRITE, &rb, fb, 7, 0, 0, 1);
+	expect_counts(rec, 2, 1, 0, 1); /* a's write in the tail, b named */
+	struct fs_recorder_stats st;
+	fs_recorder_get_stats(rec, &st);
+	assert_int_equal(st.unlinked, 2);
+	uint8_t sid[16];
+	assert_int_equal(pred_store_file_lookup_path(fs_recorder_store(rec), "a", sid), -ENOENT);
+	assert_int_equal(pred_store_file_lookup_path(fs_recorder_store(rec), "b", sid), 0);
+	close(fa);
+	close(fb);
 	fs_recorder_stop(rec);
 }
 
@@ -521,6 +625,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_buckets_and_rename, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_buckets_and_rename_fd, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_short_lived, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gone_handle, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bound, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_config, setup, teardown),

@@ -182,6 +182,56 @@ static void test_churn_consistency(void **state)
 	pred_hh_destroy(hh);
 }
 
+/* Removing ids (deleted files) keeps the index, heap and payloads
+ * consistent, calls evict for each, frees their places for new ids
+ * (admitted with room, nothing evicted), and a removed id is no longer
+ * found; removing an id that is not tracked is refused. */
+static void test_remove(void **state)
+{
+	(void)state;
+	struct pred_hh_config cfg = {.capacity = 64, .payload_size = 8, .cms_width = 64};
+	struct evict_log log = {0};
+	struct pred_hh *hh = NULL;
+	assert_int_equal(pred_hh_create(&cfg, on_evict, &log, &hh), 0);
+	uint8_t id[16];
+	for (uint32_t n = 0; n < 64; n++) {
+		make_id(id, n);
+		uint64_t *p = pred_hh_add(hh, id, 1.0 + n, NULL);
+		assert_non_null(p);
+		*p = n + 1000;
+	}
+	for (uint32_t n = 0; n < 64; n += 3) { /* every third, smallest and largest counts too */
+		make_id(id, n);
+		assert_true(pred_hh_remove(hh, id));
+		assert_false(pred_hh_remove(hh, id));
+	}
+	assert_int_equal(log.calls, 22);
+	assert_int_equal(log.nonzero_payloads, 22);
+	assert_int_equal(pred_hh_size(hh), 64 - 22);
+	for (uint32_t n = 0; n < 64; n++) {
+		make_id(id, n);
+		uint64_t *p = pred_hh_find(hh, id);
+		if (n % 3 == 0) {
+			assert_null(p);
+		} else {
+			assert_non_null(p);
+			assert_int_equal(*p, n + 1000); /* payload follows its id */
+			assert_true(pred_hh_estimate(hh, id) == 1.0 + n);
+		}
+	}
+	/* The smallest remaining count is the heap's minimum once full again. */
+	for (uint32_t n = 100; n < 122; n++) {
+		make_id(id, n);
+		bool adm;
+		assert_non_null(pred_hh_add(hh, id, 500.0, &adm));
+		assert_true(adm);
+	}
+	assert_int_equal(pred_hh_size(hh), 64);
+	assert_int_equal(pred_hh_evictions(hh), 0);
+	assert_true(pred_hh_min_count(hh) == 2.0); /* id 1 */
+	pred_hh_destroy(hh);
+}
+
 /* Bad configurations are refused. */
 static void test_bad_config(void **state)
 {
@@ -246,6 +296,7 @@ int main(void)
 		cmocka_unit_test(test_finds_heavy),
 		cmocka_unit_test(test_decay_follows_recent),
 		cmocka_unit_test(test_churn_consistency),
+		cmocka_unit_test(test_remove),
 		cmocka_unit_test(test_bad_config),
 		cmocka_unit_test(test_cms_error_bound),
 	};
