@@ -81,8 +81,7 @@ int sync_client_delete(struct sync_client *c, const uint8_t id[16], uint64_t ver
 /* *ret malloc'ed (free it). */
 int sync_client_list(struct sync_client *c, struct sync_wire_list_entry **ret, size_t *ret_n,
 		     unsigned timeout_ms);
-int sync_client_stats(struct sync_client *c, uint64_t *used, uint64_t *copies, uint64_t *budget,
-		      unsigned timeout_ms);
+int sync_client_stats(struct sync_client *c, struct sync_wire_stats *ret, unsigned timeout_ms);
 int sync_client_load(struct sync_client *c, struct sync_wire_load *ret, unsigned timeout_ms);
 
 /* Heartbeats: the server pushes its load on this connection at once and
