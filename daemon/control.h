@@ -17,9 +17,12 @@
  *   DEMOTE   when copies exist and the file is gone, or unwanted for idle_ms;
  *   NONE     otherwise.
  *
- * Placement (daemon_control_pick_host): among hosts that are up, local and
- * have room for the file within their budget, the cheapest; ties to the
- * lower index (the order of -o hosts=). */
+ * Placement (daemon_control_pick_host): among hosts that are up (a remote
+ * one: heartbeats arrive and it is not suspect after a failed read) and
+ * have room for the file within their budget (a remote one's as its shadowd
+ * reports it), the cheapest; equal costs go to the less loaded (the
+ * heartbeat's busiest of CPU and disk), then to the lower index (the order
+ * of -o hosts=). */
 #ifndef SHADOWFS_DAEMON_CONTROL_H
 #define SHADOWFS_DAEMON_CONTROL_H
 
@@ -61,6 +64,7 @@ struct daemon_control_host {
 	bool up;
 	bool local;
 	double cost;
+	uint32_t load_permille; /* busiest of CPU and disk (remote: heartbeats), 0 unknown */
 	uint64_t budget_bytes; /* 0 = unlimited */
 	uint64_t used_bytes;   /* copies and reservations */
 };

@@ -56,6 +56,7 @@ enum {
 	KEY_SHADOW_THRESHOLD,
 	KEY_SHADOW_WINDOW,
 	KEY_SHADOW_VERIFY,
+	KEY_REMOTE_TIMEOUT,
 	KEY_ALLOW_OTHER,
 	KEY_DEFAULT_PERMS,
 	KEY_NO_DEFAULT_PERMS,
@@ -107,6 +108,7 @@ static const struct fuse_opt option_table[] = {
 	FUSE_OPT_KEY("shadow_threshold=%s", KEY_SHADOW_THRESHOLD),
 	FUSE_OPT_KEY("shadow_window=%s", KEY_SHADOW_WINDOW),
 	FUSE_OPT_KEY("shadow_verify=%s", KEY_SHADOW_VERIFY),
+	FUSE_OPT_KEY("remote_timeout=%s", KEY_REMOTE_TIMEOUT),
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
 	FUSE_OPT_KEY("default_permissions", KEY_DEFAULT_PERMS),
 	FUSE_OPT_KEY("no_default_permissions", KEY_NO_DEFAULT_PERMS),
@@ -401,6 +403,8 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 		return 0;
 	case KEY_SHADOW_VERIFY:
 		return parse_seconds(c, arg, &o->shadow_verify);
+	case KEY_REMOTE_TIMEOUT:
+		return parse_uint_opt(c, arg, 1, 60000, &o->remote_timeout_ms);
 	case KEY_SHADOW_WINDOW:
 		if (parse_seconds(c, arg, &o->shadow_window) < 0)
 			return -1;
@@ -447,6 +451,7 @@ static void set_defaults(struct fs_options *o)
 	o->shadow_threshold = FS_DEFAULT_SHADOW_THRESHOLD;
 	o->shadow_window = FS_DEFAULT_SHADOW_WINDOW;
 	o->shadow_verify = FS_DEFAULT_SHADOW_VERIFY;
+	o->remote_timeout_ms = FS_DEFAULT_REMOTE_TIMEOUT_MS;
 }
 
 int fs_options_parse(int argc, char **argv, struct fs_options *opts,
@@ -656,6 +661,8 @@ void fs_options_usage(const char *prog)
 	       "  -o shadow_threshold=P        P(reads > capacity in the window) that shadows [0.8]\n"
 	       "  -o shadow_window=S           forecast window, 1..8 buckets [300]\n"
 	       "  -o shadow_verify=S           re-hash each copy this often, 0 never [3600]\n"
+	       "  -o remote_timeout=MS         deadline of a read of a remote copy, then the\n"
+	       "                               origin answers, 1..60000 [300]\n"
 	       "  -o default_permissions|no_default_permissions\n"
 	       "                               kernel permission checks (with POSIX ACLs)\n"
 	       "                               [on, except on a mount by root without\n"

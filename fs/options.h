@@ -75,6 +75,7 @@ struct fs_options {
 	double shadow_threshold;/* shadow_threshold=P: P(exceed) that calls for a shadow */
 	double shadow_window;   /* shadow_window=S: forecast window */
 	double shadow_verify;   /* shadow_verify=S: re-hash each copy this often, 0 never */
+	unsigned remote_timeout_ms; /* remote_timeout=MS: deadline of a remote copy's read */
 };
 
 /* Defaults (documented in shadowfs(8)). */
@@ -90,6 +91,7 @@ struct fs_options {
 #define FS_DEFAULT_SHADOW_THRESHOLD 0.8
 #define FS_DEFAULT_SHADOW_WINDOW 300.0
 #define FS_DEFAULT_SHADOW_VERIFY 3600.0
+#define FS_DEFAULT_REMOTE_TIMEOUT_MS 300u
 
 /* Parse argv. On success returns 0, fills *opts and *fuse_args (arguments
  * for fuse_session_new: argv[0] followed by "-o" options; free with

@@ -39,6 +39,7 @@ struct fs_shadowing_config {
 	double quiet_s;	 /* a file's version unchanged this long before a (re)copy */
 	bool shadow_all; /* test option: every regular file opened is wanted */
 	double verify_s; /* re-hash each serving copy this often (0: never) */
+	unsigned remote_timeout_ms; /* deadline of a read of a remote copy */
 	/* Forecast (needs the recorder): once a bucket, the busiest files of
 	 * the last hours whose P(reads per bucket > capacity within the
 	 * window) >= threshold are wanted. */
@@ -50,7 +51,7 @@ struct fs_shadowing_config {
 	double threshold;
 };
 
-/* Whether hosts has a local host (shadowing has somewhere to copy to). */
+/* Whether hosts lists a host (shadowing has somewhere to copy to). */
 bool fs_shadowing_wanted(struct fs_hosts *hosts);
 /* Creates the map (no thread yet); ctx->shadowing is set by the caller. */
 int fs_shadowing_new(struct fs_ctx *c, struct fs_hosts *hosts,
@@ -72,6 +73,10 @@ int fs_shadowing_set_pin(struct fs_shadowing *sh, struct fs_inode *i, const void
 			 size_t size);
 ssize_t fs_shadowing_get_pin(struct fs_shadowing *sh, struct fs_inode *i, char *buf, size_t size);
 ssize_t fs_shadowing_get_state(struct fs_shadowing *sh, struct fs_inode *i, char *buf, size_t size);
+
+/* The pooled reads of remote copies (fs/remote_reads.h), NULL without a
+ * remote host. */
+struct fs_remote_reads *fs_shadowing_remote_reads(struct fs_shadowing *sh);
 
 /* The router (fs/router.c): answers a READ of a file whose inode has a map
  * entry, from a copy or through inner_read (the origin). */

@@ -65,6 +65,11 @@ void sync_client_close(struct sync_client *c)
 	free(c);
 }
 
+bool sync_client_connected(const struct sync_client *c)
+{
+	return c && c->tls;
+}
+
 static int poison(struct sync_client *c, int r)
 {
 	sync_tls_close(c->tls);

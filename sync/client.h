@@ -15,6 +15,7 @@
 #ifndef SHADOWFS_SYNC_CLIENT_H
 #define SHADOWFS_SYNC_CLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -28,6 +29,9 @@ struct sync_client;
 int sync_client_connect(struct sync_tls_ctx *tls, const char *host, uint16_t port,
 			unsigned timeout_ms, struct sync_client **ret, char *why, size_t whylen);
 void sync_client_close(struct sync_client *c);
+/* Whether the connection still serves calls (false after a transport error
+ * or timeout): tells a request the server refused from a broken link. */
+bool sync_client_connected(const struct sync_client *c);
 
 /* Progress of uploads (put, update, delta): fn(arg, bytes sent, total)
  * after each frame; total is 0 when unknown (delta). NULL turns it off. */

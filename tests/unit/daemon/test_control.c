@@ -74,15 +74,16 @@ static void test_gone_demotes(void **state)
 	assert_int_equal(daemon_control_decide(&P, &g, 1000, &wanted), DAEMON_CONTROL_NONE);
 }
 
-/* Placement: the cheapest up local host with room; excluded, down, remote
- * and full hosts are skipped; ties to the first; none -> -1. */
+/* Placement: the cheapest up host with room, local or remote; excluded,
+ * down and full hosts are skipped; equal costs to the less loaded, then to
+ * the first; none -> -1. */
 static void test_pick_host(void **state)
 {
 	(void)state;
 	struct daemon_control_host h[4] = {
 	    {.up = true, .local = true, .cost = 3},
 	    {.up = true, .local = true, .cost = 1, .budget_bytes = 100, .used_bytes = 60},
-	    {.up = true, .local = false, .cost = 0.5},
+	    {.up = false, .local = false, .cost = 0.5},
 	    {.up = false, .local = true, .cost = 0.1},
 	};
 	assert_int_equal(daemon_control_pick_host(h, 4, 40, NULL), 1);
@@ -94,6 +95,13 @@ static void test_pick_host(void **state)
 	h[0].up = false;
 	h[1].used_bytes = 100;
 	assert_int_equal(daemon_control_pick_host(h, 4, 1, NULL), -1);
+	h[2].up = true; /* a remote host that is up takes copies */
+	assert_int_equal(daemon_control_pick_host(h, 4, 1, NULL), 2);
+	h[0] = (struct daemon_control_host){.up = true, .cost = 0.5, .load_permille = 300};
+	h[2].load_permille = 700;
+	assert_int_equal(daemon_control_pick_host(h, 4, 1, NULL), 0); /* same cost, less load */
+	h[2].load_permille = 300;
+	assert_int_equal(daemon_control_pick_host(h, 4, 1, NULL), 0); /* full tie: first */
 }
 
 /* The router's pick: origin only without a serving copy; a copy at an older
