@@ -18,7 +18,6 @@
 
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
 #define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
-#define ADD(p, v) __atomic_add_fetch((p), (v), __ATOMIC_SEQ_CST)
 
 struct pool {
 	pthread_mutex_t lock;
@@ -29,7 +28,6 @@ struct pool {
 	unsigned fails_in_row;			      /* lock */
 	uint64_t suspect_ms;			      /* atomic: when marked, 0 healthy */
 	uint64_t suspect_for_ms;		      /* atomic */
-	uint64_t reads, failures, busy;		      /* atomic counters */
 };
 
 struct fs_remote_reads {
@@ -204,21 +202,16 @@ ssize_t fs_remote_reads_read(struct fs_remote_reads *r, int host, const uint8_t 
 	struct sync_client *c = NULL;
 	bool fresh = true; /* stays true when connecting fails */
 	int rc = take(r, host, deadline, &c, &fresh);
-	if (rc == -EBUSY) {
-		ADD(&p->busy, 1);
+	if (rc == -EBUSY)
 		return rc;
-	}
 	for (;;) {
 		ssize_t n = rc < 0 ? rc : read_all(c, id, version, off, buf, size, deadline);
 		if (rc == 0 && (n >= 0 || sync_client_connected(c))) {
 			put_back(r, host, c); /* an answer, or the host's refusal */
 			if (n >= 0) {
-				ADD(&p->reads, 1);
 				pthread_mutex_lock(&p->lock);
 				p->fails_in_row = 0;
 				pthread_mutex_unlock(&p->lock);
-			} else {
-				ADD(&p->failures, 1);
 			}
 			return n;
 		}
@@ -228,24 +221,12 @@ ssize_t fs_remote_reads_read(struct fs_remote_reads *r, int host, const uint8_t 
 		if (!fresh && n != -ETIMEDOUT && sync_now_ms() < deadline) {
 			/* An idle connection the host closed: once more, fresh. */
 			rc = take(r, host, deadline, &c, &fresh);
-			if (rc == -EBUSY) {
-				ADD(&p->busy, 1);
+			if (rc == -EBUSY)
 				return rc;
-			}
 			fresh = true;
 			continue;
 		}
-		ADD(&p->failures, 1);
 		mark_suspect(r, host, (int)n);
 		return n;
 	}
-}
-
-void fs_remote_reads_stats(struct fs_remote_reads *r, int host, struct fs_remote_read_stats *ret)
-{
-	struct pool *p = &r->pools[host];
-	ret->reads = LOAD(&p->reads);
-	ret->failures = LOAD(&p->failures);
-	ret->busy = LOAD(&p->busy);
-	ret->suspect = LOAD(&p->suspect_ms) != 0;
 }

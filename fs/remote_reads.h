@@ -50,11 +50,4 @@ bool fs_remote_reads_usable(struct fs_remote_reads *r, int host);
 ssize_t fs_remote_reads_read(struct fs_remote_reads *r, int host, const uint8_t id[16],
 			     uint64_t version, uint64_t off, void *buf, size_t size);
 
-/* Counters of host since the mount started (for the status file). */
-struct fs_remote_read_stats {
-	uint64_t reads, failures, busy;
-	bool suspect;
-};
-void fs_remote_reads_stats(struct fs_remote_reads *r, int host, struct fs_remote_read_stats *ret);
-
 #endif

@@ -26,6 +26,7 @@
 #include "daemon/shadow_map.h"
 #include "fs/fs.h"
 #include "fs/hosts.h"
+#include "fs/passthrough.h"
 #include "fs/remote_copies.h"
 #include "fs/remote_dirty.h"
 #include "fs/remote_reads.h"
@@ -298,6 +299,8 @@ static void sh_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		bump(s);
 	if (fi->flags & O_TRUNC)
 		fs_remote_dirty_truncate(s, 0);
+	if (writer && fs_passthrough_active(c))
+		fs_remote_dirty_unknown(s); /* its writes will not come to us */
 	else if (s)
 		check_stamps(sh, i, s);
 	fi->fh = 0;
@@ -924,8 +927,9 @@ fail:
 
 /* Each tick, for serving copies: outdated versions are shown STALE, and an
  * origin or copy file changed on disk stops its copy serving, as does a
- * remote host that is down or suspect (re-synced when it is back: it
- * usually still holds the version, and nothing is shipped). */
+ * remote host that is down (re-synced when it is back: it usually still
+ * holds the version, and nothing is shipped). A host only suspect after a
+ * failed read keeps its copies: the router skips them until it is healthy. */
 static void check_copies(struct fs_shadowing *sh, struct daemon_shadow_file *s)
 {
 	struct stat st;
@@ -941,7 +945,7 @@ static void check_copies(struct fs_shadowing *sh, struct daemon_shadow_file *s)
 		    cp->version == daemon_shadow_file_version(s))
 			fs_remote_dirty_unknown(s); /* changed behind the mount's back */
 		if (cp->version != daemon_shadow_file_version(s) || !have || !copy_intact(cp, &now) ||
-		    (cp->remote && !fs_remote_reads_usable(sh->remote_reads, cp->host)))
+		    (cp->remote && !fs_hosts_up(sh->hosts, (size_t)cp->host)))
 			daemon_shadow_copy_mark_stale(s, k);
 	}
 }

@@ -19,7 +19,7 @@
 SHADOWFS=$1 SHADOWD=$2 CTL=$3
 T=$(it_tmpdir fs_remote)
 backing=$(it_tmpdir backing) mnt=$(it_tmpdir mnt) state=$(it_tmpdir state)
-TIMEOUT_MS=300
+TIMEOUT_MS=500 # above the 300 ms default: ASan builds on a loaded machine
 
 it_check "ca init" "$CTL" ca init "$T/ca" >/dev/null
 for n in sd1 sd2; do it_check "ca issue $n" "$CTL" ca issue "$T/ca" $n --ip 127.0.0.1 >/dev/null; done
