@@ -14,6 +14,7 @@
 #include "fs/hosts.h"
 #include "fs/remote_dirty.h"
 #include "sync/client.h"
+#include "sync/digest.h"
 #include "sync/replicate.h"
 #include "sync/tls.h"
 
@@ -189,6 +190,41 @@ out:
 	if (r == 0)
 		fs_remote_dirty_synced(s, version, size);
 	return r;
+}
+
+int fs_remote_copies_make(struct fs_remote_copies *rc, struct daemon_shadow_file *s, int slot,
+			  const struct fs_remote_make *m)
+{
+	struct daemon_shadow_copy *cp = &s->copies[slot];
+	struct fs_remote_sync_result res;
+	uint8_t sha[SYNC_SHA256_LEN];
+	cp->host = m->host;
+	cp->version = m->version;
+	cp->remote = true;
+	__atomic_store_n(&cp->state, DAEMON_COPY_SYNCING, __ATOMIC_SEQ_CST);
+	int r = sync_sha256_fd(m->fd, m->size, sha);
+	if (r == 0)
+		r = fs_remote_copies_sync(rc, s, m->host, m->fd, m->size, sha, m->version, m->base,
+					  &res);
+	if (r == 0 && !m->unchanged(m->arg)) {
+		fs_remote_copies_delete(rc, m->host, s->id, m->version); /* not valid */
+		r = -EAGAIN;
+	}
+	if (r < 0) {
+		cp->version = 0;
+		cp->remote = false;
+		__atomic_store_n(&cp->state, DAEMON_COPY_NONE, __ATOMIC_SEQ_CST);
+		return r;
+	}
+	memcpy(cp->sha256, sha, sizeof(cp->sha256));
+	cp->verified_ms = sync_now_ms();
+	cp->sync_method = (uint8_t)res.method;
+	cp->sent_bytes = res.sent;
+	daemon_shadow_copy_publish(s, slot);
+	sfs_debug("shadow: %s synced to host %d (version %llu, %s, %llu bytes shipped)",
+		  s->path ? s->path : "?", m->host, (unsigned long long)m->version,
+		  fs_remote_method_name(res.method), (unsigned long long)res.sent);
+	return 0;
 }
 
 int fs_remote_copies_delete(struct fs_remote_copies *rc, int host, const uint8_t id[16],

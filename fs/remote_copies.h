@@ -20,6 +20,7 @@
 #ifndef SHADOWFS_FS_REMOTE_COPIES_H
 #define SHADOWFS_FS_REMOTE_COPIES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -49,6 +50,24 @@ void fs_remote_copies_free(struct fs_remote_copies *rc); /* accepts NULL */
  * STATS, at most once a second; load from its heartbeats). -errno when it
  * cannot be asked (then it takes no copy). */
 int fs_remote_copies_host(struct fs_remote_copies *rc, size_t h, struct daemon_control_host *out);
+
+/* Makes the copy in slot of s on a remote host, the control loop's step:
+ * SHA-256 of fd (size bytes, the origin at version), the sync below (base:
+ * the version of a stale copy the host holds, 0 none), then, if
+ * unchanged(arg) says the file did not change meanwhile, the slot is
+ * published SERVING at version (the caller has set its origin stamp);
+ * else the version is deleted on the host and -EAGAIN returned. On any
+ * failure the slot is free again. */
+struct fs_remote_make {
+	int host;
+	uint64_t version, base;
+	int fd;
+	uint64_t size;
+	bool (*unchanged)(void *arg);
+	void *arg;
+};
+int fs_remote_copies_make(struct fs_remote_copies *rc, struct daemon_shadow_file *s, int slot,
+			  const struct fs_remote_make *m);
 
 /* Makes (id of s, version) on host from fd (size bytes, digest sha256);
  * base: the version of a stale copy the host holds (0: none known). */

@@ -1,6 +1,7 @@
-/* Shadowing on local host stores (see shadowing.h): the ops layer that keeps
- * versions and writer counts, the control thread that copies and demotes,
- * pins, the status file and user.shadow.state.
+/* Shadowing on the mount's hosts (see shadowing.h): the ops layer that keeps
+ * versions, writer counts and (for remote syncs) written ranges, the
+ * control thread that copies and demotes (remote copies through
+ * fs/remote_copies.c), pins, the status file and user.shadow.state.
  *
  * Ordering rules of the layer: the version bump and the writer count happen
  * before the inner op touches BACKING; the writer count of a failed open is
@@ -734,52 +735,56 @@ static void drop_copy(struct fs_shadowing *sh, struct daemon_shadow_file *s, int
 			 s->path ? s->path : "?", host, strerror(-r));
 }
 
-/* Makes (or brings up to date from base) the copy in slot on remote host
- * (fs/remote_copies.c) from the origin at version v, as stat'ed in st0;
- * publishes it when nothing changed meanwhile. Returns 0 or -errno. */
+/* Whether the file is as when its copy started: still at version v, no
+ * writer open, the origin's size/mtime/ctime as in st0. */
+static bool unchanged_since(struct fs_shadowing *sh, struct daemon_shadow_file *s, uint64_t v,
+			    const struct stat *st0)
+{
+	struct stat st1;
+	struct daemon_origin_stamp a, b;
+	if (daemon_shadow_file_version(s) != v || writers_of(sh, s) != 0 ||
+	    fstat(s->origin_fd, &st1) < 0)
+		return false;
+	origin_stamp(st0, &a);
+	origin_stamp(&st1, &b);
+	return stamp_eq(&a, &b);
+}
+
+struct unchanged_arg {
+	struct fs_shadowing *sh;
+	struct daemon_shadow_file *s;
+	uint64_t v;
+	const struct stat *st0;
+};
+
+static bool unchanged_cb(void *arg)
+{
+	struct unchanged_arg *u = arg;
+	return unchanged_since(u->sh, u->s, u->v, u->st0);
+}
+
+/* The copy in slot on remote host, from the origin at version v as stat'ed
+ * in st0, brought up to date from base (fs_remote_copies_make). */
 static int copy_remote(struct fs_shadowing *sh, struct daemon_shadow_file *s, int slot, int host,
 		       uint64_t v, const struct stat *st0, uint64_t base)
 {
-	struct daemon_shadow_copy *cp = &s->copies[slot];
-	struct fs_remote_sync_result res;
-	uint8_t sha[SYNC_SHA256_LEN];
-	struct stat st1;
+	struct unchanged_arg u = {sh, s, v, st0};
 	int fd = fs_reopen(sh->ctx, s->origin_fd, O_RDONLY | O_NOATIME);
 	if (fd == -EPERM)
 		fd = fs_reopen(sh->ctx, s->origin_fd, O_RDONLY);
-	int rc = fd < 0 ? fd : sync_sha256_fd(fd, (uint64_t)st0->st_size, sha);
-	cp->host = host;
-	cp->version = v;
-	cp->remote = true;
-	STORE(&cp->state, DAEMON_COPY_SYNCING);
-	if (rc == 0)
-		rc = fs_remote_copies_sync(sh->remote_copies, s, host, fd, (uint64_t)st0->st_size,
-					   sha, v, base, &res);
-	if (fd >= 0)
-		close(fd);
-	struct daemon_origin_stamp a, b;
-	origin_stamp(st0, &a);
-	if (rc == 0 && (daemon_shadow_file_version(s) != v || writers_of(sh, s) != 0 ||
-			fstat(s->origin_fd, &st1) < 0 || (origin_stamp(&st1, &b), !stamp_eq(&a, &b))))
-		rc = -EAGAIN; /* changed while copied: the result is not valid */
-	if (rc < 0) {
-		if (rc == -EAGAIN)
-			fs_remote_copies_delete(sh->remote_copies, host, s->id, v);
-		cp->version = 0;
-		cp->remote = false;
-		STORE(&cp->state, DAEMON_COPY_NONE);
-		return rc;
-	}
-	memcpy(cp->sha256, sha, sizeof(cp->sha256));
-	cp->verified_ms = now_ms();
-	cp->origin = a;
-	cp->sync_method = (uint8_t)res.method;
-	cp->sent_bytes = res.sent;
-	daemon_shadow_copy_publish(s, slot);
-	sfs_debug("shadow: %s synced to host %d (version %llu, %s, %llu bytes shipped)",
-		  s->path ? s->path : "?", host, (unsigned long long)v,
-		  fs_remote_method_name(res.method), (unsigned long long)res.sent);
-	return 0;
+	if (fd < 0)
+		return fd;
+	origin_stamp(st0, &s->copies[slot].origin);
+	struct fs_remote_make m = {.host = host,
+				   .version = v,
+				   .base = base,
+				   .fd = fd,
+				   .size = (uint64_t)st0->st_size,
+				   .unchanged = unchanged_cb,
+				   .arg = &u};
+	int r = fs_remote_copies_make(sh->remote_copies, s, slot, &m);
+	close(fd);
+	return r;
 }
 
 /* A remote host's placement inputs: up only while its copies may be read
@@ -825,7 +830,7 @@ static int copy_file(struct fs_shadowing *sh, struct daemon_shadow_file *s)
 	if (slot < 0 && reuse < 0)
 		return -ENOSPC;
 	uint64_t v = daemon_shadow_file_version(s);
-	struct stat st0, st1;
+	struct stat st0;
 	if (s->origin_fd < 0 || fstat(s->origin_fd, &st0) < 0 || st0.st_ino != (ino_t)s->ino ||
 	    st0.st_nlink == 0)
 		return -ESTALE; /* not (or no longer) the file of this entry */
@@ -889,15 +894,7 @@ static int copy_file(struct fs_shadowing *sh, struct daemon_shadow_file *s)
 	if (rc < 0)
 		goto fail_delete;
 	/* Valid only if nothing changed while it was made. */
-	if (daemon_shadow_file_version(s) != v || writers_of(sh, s) != 0 ||
-	    fstat(s->origin_fd, &st1) < 0 || copy_size != (uint64_t)st0.st_size) {
-		rc = -EAGAIN;
-		goto fail_delete;
-	}
-	struct daemon_origin_stamp a, b;
-	origin_stamp(&st0, &a);
-	origin_stamp(&st1, &b);
-	if (!stamp_eq(&a, &b)) {
+	if (copy_size != (uint64_t)st0.st_size || !unchanged_since(sh, s, v, &st0)) {
 		rc = -EAGAIN;
 		goto fail_delete;
 	}
@@ -909,7 +906,7 @@ static int copy_file(struct fs_shadowing *sh, struct daemon_shadow_file *s)
 	origin_stamp(&cst, &cp->file);
 	memcpy(cp->sha256, sha, sizeof(cp->sha256));
 	cp->verified_ms = now_ms();
-	cp->origin = a;
+	origin_stamp(&st0, &cp->origin);
 	cp->fd = copy_fd;
 	daemon_shadow_copy_publish(s, slot);
 	sfs_debug("shadow: %s copied to host %d (version %llu, %lld bytes)",

@@ -1,4 +1,5 @@
-/* Shadowing of files on the mount's local host stores: the FUSE glue of the
+/* Shadowing of files on the mount's hosts (local stores and remote shadowd,
+ * the latter through fs/remote_copies.c and fs/remote_reads.c): the FUSE glue of the
  * shadow map (daemon/shadow_map.h) and of the control loop's decisions
  * (daemon/control.h).
  *
@@ -12,14 +13,14 @@
  *   BACKING behind the mount's back has its copies marked STALE at open,
  *   before the open is answered. READ goes to the router (fs/router.c).
  * - A control thread: every tick, for each file in the map, the decision
- *   (pin / shadow_all -> copy to the cheapest local host with room, verified
- *   by SHA-256; unwanted for shadow_idle -> demote), and the status file
+ *   (pin / shadow_all -> copy to the cheapest host with room, verified by
+ *   SHA-256; unwanted for shadow_idle -> demote), and the status file
  *   STATE/shadows.status for `shadowctl shadows`.
  * - Pins (user.shadow.pin), persisted in STATE/pins (paths relative to
  *   BACKING, one a line, replaced atomically), loaded at start.
  *
- * Installed only when hosts= lists a local host: otherwise the ops table
- * is the plain one and nothing here runs. */
+ * Installed only when hosts= lists a host: otherwise the ops table is the
+ * plain one and nothing here runs. */
 #ifndef SHADOWFS_FS_SHADOWING_H
 #define SHADOWFS_FS_SHADOWING_H
 

@@ -2,7 +2,8 @@
  * states and read counters, as the mount's control loop last wrote them
  * (STATE/shadows.status, fs/shadowing.c, every tick: one file per line,
  * path="..." pinned= hot= version=vN writers= origin_reads= copies=N, then
- * copy=HOST:vN:STATE:reads=R:errors=E:lat_us=L per copy).
+ * copy=HOST:vN:STATE:reads=R:errors=E:lat_us=L per copy, remote copies
+ * with :sync=METHOD:sent=BYTES of their last sync).
  *   shadowctl shadows [MNT|--state DIR] [--json]
  * In JSON a file's copies are "copy" fields in the order written. */
 #include <stdio.h>
@@ -36,7 +37,7 @@ int ctl_shadows_main(int argc, char **argv)
 	static const struct ctl_status_kind kind = {
 	    .cmd = "shadows",
 	    .file = "shadows.status",
-	    .missing = "shadows nothing (mounted without a local host in -o hosts=)",
+	    .missing = "shadows nothing (mounted without -o hosts=)",
 	    .header = header,
 	    .row = row,
 	};
