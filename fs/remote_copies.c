@@ -19,9 +19,9 @@
 #include "sync/tls.h"
 
 #define CONNECT_MS 2000u
-#define FRAME_MS 5000u			/* each frame of a sync */
-#define CALL_MS 1000u			/* stats, list, delete */
-#define RANGES_MAX_BYTES (64u << 20)	/* more written than this: librsync instead */
+#define FRAME_MS 5000u		     /* each frame of a sync */
+#define CALL_MS 1000u		     /* stats, list, delete */
+#define RANGES_MAX_BYTES (64u << 20) /* more written than this: librsync instead */
 #define STATS_EVERY_MS 1000u
 
 struct remote_host {

@@ -39,8 +39,8 @@ enum fs_remote_method {
 const char *fs_remote_method_name(int m);
 
 struct fs_remote_sync_result {
-	int method;	    /* enum fs_remote_method */
-	uint64_t sent;	    /* payload bytes shipped (file, ranges or delta) */
+	int method;    /* enum fs_remote_method */
+	uint64_t sent; /* payload bytes shipped (file, ranges or delta) */
 };
 
 int fs_remote_copies_new(struct fs_hosts *hosts, struct fs_remote_copies **ret);

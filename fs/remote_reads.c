@@ -52,7 +52,9 @@ int fs_remote_reads_new(struct fs_hosts *hosts, unsigned timeout_ms, unsigned po
 	r->hosts = hosts;
 	r->n = n;
 	r->timeout_ms = timeout_ms;
-	r->pool_max = pool_max < 1 ? 1 : pool_max > FS_REMOTE_POOL_MAX ? FS_REMOTE_POOL_MAX : pool_max;
+	r->pool_max = pool_max < 1		      ? 1
+		      : pool_max > FS_REMOTE_POOL_MAX ? FS_REMOTE_POOL_MAX
+						      : pool_max;
 	for (size_t i = 0; i < n; i++)
 		pthread_mutex_init(&r->pools[i].lock, NULL);
 	*ret = r;
@@ -106,10 +108,11 @@ static void mark_suspect(struct fs_remote_reads *r, int host, int err)
 	STORE(&p->suspect_ms, sync_now_ms());
 	if (!was) {
 		fs_hosts_label(r->hosts, (size_t)host, name, sizeof(name));
-		sfs_warn("host %s: a read failed (%s): suspect, its copies are not read for %llu ms "
-			 "and until its next heartbeat",
-			 name, err == -ETIMEDOUT ? "no answer within remote_timeout" : strerror(-err),
-			 (unsigned long long)period);
+		sfs_warn(
+		    "host %s: a read failed (%s): suspect, its copies are not read for %llu ms "
+		    "and until its next heartbeat",
+		    name, err == -ETIMEDOUT ? "no answer within remote_timeout" : strerror(-err),
+		    (unsigned long long)period);
 	}
 }
 
@@ -172,8 +175,8 @@ static void put_back(struct fs_remote_reads *r, int host, struct sync_client *c)
 }
 
 /* Reads in frames of at most SYNC_WIRE_MAX_DATA until size or a short answer. */
-static ssize_t read_all(struct sync_client *c, const uint8_t id[16], uint64_t version,
-			uint64_t off, uint8_t *buf, size_t size, uint64_t deadline)
+static ssize_t read_all(struct sync_client *c, const uint8_t id[16], uint64_t version, uint64_t off,
+			uint8_t *buf, size_t size, uint64_t deadline)
 {
 	size_t done = 0;
 	while (done < size) {

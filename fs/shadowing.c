@@ -372,7 +372,8 @@ static void sh_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int va
 		       struct fuse_file_info *fi)
 {
 	if (valid & FUSE_SET_ATTR_SIZE) {
-		struct daemon_shadow_file *s = entry_find(sh_of(req), fs_inode_of(fs_ctx_of(req), ino));
+		struct daemon_shadow_file *s =
+		    entry_find(sh_of(req), fs_inode_of(fs_ctx_of(req), ino));
 		bump(s);
 		fs_remote_dirty_truncate(s, (uint64_t)attr->st_size);
 	}
@@ -727,9 +728,9 @@ static void drop_copy(struct fs_shadowing *sh, struct daemon_shadow_file *s, int
 	struct daemon_store *st = fs_hosts_local_store(sh->hosts, (size_t)host);
 	if (st && v)
 		daemon_store_delete(st, s->id, v);
-	int r = remote ? fs_remote_copies_delete(sh->remote_copies, host, s->id,
-						 SYNC_WIRE_ALL_VERSIONS)
-		       : 0;
+	int r =
+	    remote ? fs_remote_copies_delete(sh->remote_copies, host, s->id, SYNC_WIRE_ALL_VERSIONS)
+		   : 0;
 	if (r < 0)
 		sfs_warn("shadow: cannot delete the copy of %s on host %d: %s (left there)",
 			 s->path ? s->path : "?", host, strerror(-r));
@@ -941,7 +942,8 @@ static void check_copies(struct fs_shadowing *sh, struct daemon_shadow_file *s)
 		if (have && !stamp_eq(&cp->origin, &now) &&
 		    cp->version == daemon_shadow_file_version(s))
 			fs_remote_dirty_unknown(s); /* changed behind the mount's back */
-		if (cp->version != daemon_shadow_file_version(s) || !have || !copy_intact(cp, &now) ||
+		if (cp->version != daemon_shadow_file_version(s) || !have ||
+		    !copy_intact(cp, &now) ||
 		    (cp->remote && !fs_hosts_up(sh->hosts, (size_t)cp->host)))
 			daemon_shadow_copy_mark_stale(s, k);
 	}
@@ -969,11 +971,11 @@ static void verify_one(struct fs_shadowing *sh, uint64_t t)
 			struct daemon_store *st = fs_hosts_local_store(sh->hosts, (size_t)cp->host);
 			/* A remote copy was hashed by its shadowd at commit: it must
 			 * still be listed there, at its size. */
-			int r = cp->remote ? fs_remote_copies_check(sh->remote_copies, cp->host, s->id,
-								    cp->version,
-								    (uint64_t)cp->origin.size)
-				: st	   ? daemon_store_verify(st, s->id, cp->version, cp->sha256)
-					   : -ENOENT;
+			int r = cp->remote
+				    ? fs_remote_copies_check(sh->remote_copies, cp->host, s->id,
+							     cp->version, (uint64_t)cp->origin.size)
+				: st ? daemon_store_verify(st, s->id, cp->version, cp->sha256)
+				     : -ENOENT;
 			cp->verified_ms = t;
 			if (r < 0 && r != -ENOENT && cp->remote)
 				return; /* not reachable now: reads find out, not this */
@@ -1062,7 +1064,8 @@ static void tick(struct fs_shadowing *sh)
 			for (int c = 0; c < DAEMON_SHADOW_MAX_COPIES; c++)
 				if (LOAD(&s->copies[c].state) != DAEMON_COPY_NONE) {
 					if (unreachable(sh, &s->copies[c]))
-						daemon_shadow_copy_mark_stale(s, c); /* next ticks */
+						daemon_shadow_copy_mark_stale(s,
+									      c); /* next ticks */
 					else
 						drop_copy(sh, s, c);
 				}
