@@ -211,6 +211,8 @@ int fs_remote_copies_make(struct fs_remote_copies *rc, struct daemon_shadow_file
 		r = -EAGAIN;
 	}
 	if (r < 0) {
+		if (m->base && r != -EAGAIN) /* the slot of the stale copy goes: so does it */
+			fs_remote_copies_delete(rc, m->host, s->id, SYNC_WIRE_ALL_VERSIONS);
 		cp->version = 0;
 		cp->remote = false;
 		__atomic_store_n(&cp->state, DAEMON_COPY_NONE, __ATOMIC_SEQ_CST);
