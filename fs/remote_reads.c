@@ -159,6 +159,23 @@ static int take(struct fs_remote_reads *r, int host, uint64_t deadline, struct s
 	return 0;
 }
 
+/* Closes the idle connections of host (after one of them broke: the
+ * others were most likely opened to the same, now gone, shadowd process). */
+static void drop_idle(struct fs_remote_reads *r, int host)
+{
+	struct pool *p = &r->pools[host];
+	struct sync_client *v[FS_REMOTE_POOL_MAX];
+	pthread_mutex_lock(&p->lock);
+	unsigned n = p->n_idle;
+	for (unsigned k = 0; k < n; k++)
+		v[k] = p->idle[k];
+	p->open -= n;
+	p->n_idle = 0;
+	pthread_mutex_unlock(&p->lock);
+	for (unsigned k = 0; k < n; k++)
+		sync_client_close(v[k]);
+}
+
 static void put_back(struct fs_remote_reads *r, int host, struct sync_client *c)
 {
 	struct pool *p = &r->pools[host];
@@ -223,6 +240,7 @@ ssize_t fs_remote_reads_read(struct fs_remote_reads *r, int host, const uint8_t 
 		c = NULL;
 		if (!fresh && n != -ETIMEDOUT && sync_now_ms() < deadline) {
 			/* An idle connection the host closed: once more, fresh. */
+			drop_idle(r, host);
 			rc = take(r, host, deadline, &c, &fresh);
 			if (rc == -EBUSY)
 				return rc;

@@ -9,8 +9,9 @@
  * A connection idle for more than a minute is closed rather than reused.
  *
  * Deadline: connect (when needed), request and answer within timeout_ms
- * (-o remote_timeout=MS). A reused connection that breaks at once (closed
- * by the host while idle) is retried once on a fresh one, same deadline.
+ * (-o remote_timeout=MS). A reused connection that breaks (closed by the
+ * host while idle: a restarted shadowd) is retried once on a fresh one,
+ * same deadline, and the other idle connections of that host are closed.
  *
  * Suspect: a timeout or a broken connection marks the host suspect; its
  * copies are not read (fs_remote_reads_usable is false) until the suspect

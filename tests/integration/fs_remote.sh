@@ -12,6 +12,8 @@
 #  - the shadowd stopped (SIGSTOP): reads stay right and each whole-file
 #    read completes within a bound tied to remote_timeout; the pinned file
 #    gets a copy on the other shadowd meanwhile; SIGCONT;
+#  - that shadowd restarts: the copy serves again, no read fails on the
+#    connections the restart broke;
 #  - unpin: after shadow_idle the copies are deleted on both hosts;
 #  - the mount exits cleanly (status 0; sanitizer reports fail it).
 # Usage: fs_remote.sh SHADOWFS SHADOWD SHADOWCTL
@@ -135,6 +137,21 @@ readers 2 2 || it_fail "wrong bytes with the copy on $H2"
 kill -CONT "$PID1"
 wait_for "$H1 not up again" 10 host_up "$H1"
 cmp "$mnt/data" "$T/expect" || it_fail "read after SIGCONT"
+
+# The shadowd holding the copy restarts (same port, same store): the
+# copy serves again once it is back, and the pooled connections the
+# restart broke are replaced without a failed read (errors=0).
+kill "$PID2"; wait "$PID2" 2>/dev/null
+it_shadowd "$SHADOWD" "$T/store2" "$T/ca" sd2 "$T/sd2b.log" "$P2"
+PID2=$IT_SD_PID
+trap 'kill -CONT $PID1 $PID2 2>/dev/null; it_cleanup' EXIT
+back_on_h2() { state_of | grep -q "copy=$H2:v[0-9]*:serving:reads=[1-9][0-9]*:errors=0"; }
+for _ in $(seq 100); do
+  readers 4 1 || it_fail "wrong bytes after the restart"
+  back_on_h2 && break
+done
+back_on_h2 || it_fail "the copy on $H2 did not serve again without errors: $(state_of)"
+echo "after the restart of $H2: $(state_of)"
 
 # Unpin: the copies are deleted on both hosts after shadow_idle.
 setfattr -x user.shadow.pin "$mnt/data" || it_fail "unpin"
