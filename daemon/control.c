@@ -55,14 +55,15 @@ int daemon_control_pick_host(const struct daemon_control_host *h, size_t n, uint
 {
 	int best = -1;
 	for (size_t i = 0; i < n; i++) {
-		if (!h[i].up || !h[i].local || (exclude && exclude[i]))
+		if (!h[i].up || (exclude && exclude[i]))
 			continue;
 		if (h[i].budget_bytes && (h[i].used_bytes > h[i].budget_bytes ||
 					  size > h[i].budget_bytes - h[i].used_bytes))
 			continue;
 		if (size > h[i].avail_bytes)
 			continue;
-		if (best < 0 || h[i].cost < h[best].cost)
+		if (best < 0 || h[i].cost < h[best].cost ||
+		    (h[i].cost == h[best].cost && h[i].load_permille < h[best].load_permille))
 			best = (int)i;
 	}
 	return best;

@@ -23,10 +23,12 @@
  *            for idle_ms;
  *   NONE     otherwise.
  *
- * Placement (daemon_control_pick_host): among hosts that are up, local and
- * have room for the file (within their budget and in the free space of
- * their filesystem), the cheapest; ties to the lower index (the order of
- * -o hosts=). */
+ * Placement (daemon_control_pick_host): among hosts that are up (a remote
+ * one: heartbeats arrive and it is not suspect after a failed read) and
+ * have room for the file within their budget (a remote one's as its shadowd
+ * reports it) and in the free space of their filesystem (local ones), the
+ * cheapest; equal costs go to the less loaded (the heartbeat's busiest of
+ * CPU and disk), then to the lower index (the order of -o hosts=). */
 #ifndef SHADOWFS_DAEMON_CONTROL_H
 #define SHADOWFS_DAEMON_CONTROL_H
 
@@ -70,6 +72,7 @@ struct daemon_control_host {
 	bool up;
 	bool local;
 	double cost;
+	uint32_t load_permille; /* busiest of CPU and disk (remote: heartbeats), 0 unknown */
 	uint64_t budget_bytes; /* 0 = unlimited */
 	uint64_t used_bytes;   /* copies and reservations */
 	uint64_t avail_bytes;  /* free space of its filesystem; UINT64_MAX = not known */

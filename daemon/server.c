@@ -33,6 +33,8 @@ struct daemon_server {
 	unsigned active;     /* protected by lock */
 	int *conn_fds;	     /* protected by lock; -1 = free slot; for stop */
 	bool stopping;	     /* protected by lock */
+	/* atomic, since start (STATS): */
+	uint64_t reads, read_bytes, received_bytes;
 };
 
 struct conn {
@@ -99,6 +101,7 @@ static int upload_next(struct upload *u, struct sync_wire_msg *m)
 		memcpy(u->end_sha, m->sha256, 32);
 		return 0;
 	}
+	__atomic_add_fetch(&u->c->srv->received_bytes, m->data_len, __ATOMIC_RELAXED);
 	return 1;
 }
 
@@ -346,6 +349,10 @@ static int serve(struct conn *c, const struct sync_wire_msg *m)
 				err = (int)n;
 		}
 		rd = n > 0 ? (uint64_t)n : 0;
+		if (!err) {
+			__atomic_add_fetch(&s->reads, 1, __ATOMIC_RELAXED);
+			__atomic_add_fetch(&s->read_bytes, rd, __ATOMIC_RELAXED);
+		}
 		bool bulk = rd >= 65536; /* full segments for big answers */
 		if (bulk)
 			sync_tls_set_bulk(c->tls, true);
@@ -373,8 +380,16 @@ static int serve(struct conn *c, const struct sync_wire_msg *m)
 	case SYNC_WIRE_STATS: {
 		struct daemon_store_stats st;
 		daemon_store_stats(s->cfg.store, &st);
-		sync_wire_enc_stats(p, sizeof(p), st.used_bytes, st.copies, st.budget_bytes);
-		r = reply(c, SYNC_WIRE_STATS, m->hdr.req_id, err, p, 24, NULL, 0, 0);
+		struct sync_wire_stats ws = {
+		    .used = st.used_bytes,
+		    .copies = st.copies,
+		    .budget = st.budget_bytes,
+		    .reads = __atomic_load_n(&s->reads, __ATOMIC_RELAXED),
+		    .read_bytes = __atomic_load_n(&s->read_bytes, __ATOMIC_RELAXED),
+		    .received_bytes = __atomic_load_n(&s->received_bytes, __ATOMIC_RELAXED),
+		};
+		int len = sync_wire_enc_stats(p, sizeof(p), &ws);
+		r = reply(c, SYNC_WIRE_STATS, m->hdr.req_id, err, p, (uint32_t)len, NULL, 0, 0);
 		break;
 	}
 	case SYNC_WIRE_LOAD: {

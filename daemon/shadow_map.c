@@ -272,6 +272,11 @@ void daemon_shadow_copy_done(struct daemon_shadow_file *f, int slot, bool ok, ui
 	SUB(&c->inflight, 1);
 }
 
+void daemon_shadow_copy_release(struct daemon_shadow_file *f, int slot)
+{
+	SUB(&f->copies[slot].inflight, 1);
+}
+
 uint32_t daemon_shadow_origin_begin(struct daemon_shadow_file *f)
 {
 	ADD(&f->origin_reads, 1);
@@ -322,6 +327,7 @@ void daemon_shadow_copy_retire(struct daemon_shadow_file *f, int slot)
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
+	c->remote = false;
 	c->version = 0;
 	STORE(&c->share, 0);
 	STORE(&c->state, DAEMON_COPY_NONE);

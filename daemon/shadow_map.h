@@ -22,6 +22,9 @@
  * lock. Memory grows with the number of distinct files ever shadowed by
  * this mount (a few hundred bytes each).
  *
+ * Remote copies (copy.remote) have no fd: the router reads them from their
+ * shadowd (fs/remote_reads.c) under the same inflight / state rule.
+ *
  * Copy fds and readers: a reader increments copy.inflight, then checks the
  * state and version, then preads copy.fd, then decrements. Whoever retires a
  * copy stores state=STALE first, then waits for inflight == 0
@@ -68,6 +71,9 @@ struct daemon_shadow_copy {
 	uint32_t inflight;		   /* atomic: reads using fd now */
 	int host;			   /* control loop: index of the host */
 	int fd;				   /* control loop: read-only fd on the copy, -1 */
+	bool remote;			   /* control loop: on a shadowd (no fd: read over TLS) */
+	uint8_t sync_method;		   /* control loop: how a remote copy was last synced */
+	uint64_t sent_bytes;		   /* control loop: bytes that sync shipped */
 	uint64_t version;		   /* control loop: the file version it holds */
 	struct daemon_origin_stamp origin; /* control loop: origin at copy time */
 	struct daemon_origin_stamp file;   /* control loop: the copy's own file then */
@@ -104,6 +110,7 @@ struct daemon_shadow_file {
 	bool hot_mark;	    /* in the forecast being applied (control loop) */
 	bool gone;	    /* unlinked / replaced: drop copies, forget pin */
 	char *path;	    /* relative to BACKING (pins, status), or NULL: owned */
+	void *dirty;	    /* atomic: fs/remote_dirty.c's record, or NULL: owned by it */
 	int origin_fd;	    /* O_PATH fd on the origin (control loop), -1: owned */
 	uint64_t wanted_ms; /* last time pinned or hot (demotion hysteresis) */
 	/* Failed copies in a row (control loop; read under the map lock by
@@ -164,6 +171,9 @@ int daemon_shadow_pick(struct daemon_shadow_file *f, uint64_t rnd);
 /* Ends a read picked on slot: counts it (ok: bytes served; else an error). */
 void daemon_shadow_copy_done(struct daemon_shadow_file *f, int slot, bool ok, uint64_t bytes,
 			     uint64_t lat_ns);
+/* Ends a read picked on slot that did not use the copy (its host is known
+ * to be down or busy: the origin answers), without counting it. */
+void daemon_shadow_copy_release(struct daemon_shadow_file *f, int slot);
 /* Origin reads, for the in-flight comparison and the counters. Begin
  * returns how many other origin reads were in flight. */
 uint32_t daemon_shadow_origin_begin(struct daemon_shadow_file *f);

@@ -147,7 +147,8 @@ struct host {
 	struct daemon_store *store; /* LOCAL */
 	pthread_t thread;	    /* REMOTE */
 	bool thread_started;
-	/* protected by all->lock: */
+	/* protected by all->lock (up and last_seen_ms also written atomically,
+	 * read without the lock by fs_hosts_up / fs_hosts_last_seen_ms): */
 	bool up;
 	char reason[160];
 	uint64_t last_seen_ms, since_ms;
@@ -235,7 +236,7 @@ static void set_state(struct host *x, bool up, const char *reason)
 		else
 			sfs_warn("host %s is down: %s", name, reason);
 		x->since_ms = sync_now_ms();
-		x->up = up;
+		__atomic_store_n(&x->up, up, __ATOMIC_RELEASE);
 		snprintf(x->reason, sizeof(x->reason), "%s", reason ? reason : "");
 		write_status(x->all);
 	}
@@ -284,7 +285,7 @@ static void *watch_remote(void *arg)
 					break;
 				backoff = BACKOFF_MIN_MS;
 				x->load = l;
-				x->last_seen_ms = sync_now_ms();
+				__atomic_store_n(&x->last_seen_ms, sync_now_ms(), __ATOMIC_RELEASE);
 				set_state(x, true, NULL);
 				if (sync_now_ms() - h->written_ms >= 1000)
 					write_status(h);
@@ -422,10 +423,27 @@ bool fs_hosts_up(struct fs_hosts *h, size_t i)
 {
 	if (h->specs[i].kind == FS_HOST_LOCAL)
 		return true; /* in-process: up while the mount runs */
+	return __atomic_load_n(&h->hosts[i].up, __ATOMIC_ACQUIRE);
+}
+
+uint64_t fs_hosts_last_seen_ms(struct fs_hosts *h, size_t i)
+{
+	return __atomic_load_n(&h->hosts[i].last_seen_ms, __ATOMIC_ACQUIRE);
+}
+
+bool fs_hosts_load(struct fs_hosts *h, size_t i, struct sync_wire_load *ret)
+{
 	pthread_mutex_lock(&h->lock);
-	bool up = h->hosts[i].up;
+	bool have = h->hosts[i].up && h->hosts[i].last_seen_ms;
+	if (have)
+		*ret = h->hosts[i].load;
 	pthread_mutex_unlock(&h->lock);
-	return up;
+	return have;
+}
+
+struct sync_tls_ctx *fs_hosts_tls(struct fs_hosts *h)
+{
+	return h->tls;
 }
 
 void fs_hosts_label(const struct fs_hosts *h, size_t i, char *out, size_t len)

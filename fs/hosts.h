@@ -69,7 +69,15 @@ struct daemon_store;
 size_t fs_hosts_count(const struct fs_hosts *h); /* 0 for NULL */
 const struct fs_host_spec *fs_hosts_spec(const struct fs_hosts *h, size_t i);
 struct daemon_store *fs_hosts_local_store(struct fs_hosts *h, size_t i); /* NULL: remote */
-bool fs_hosts_up(struct fs_hosts *h, size_t i);
+bool fs_hosts_up(struct fs_hosts *h, size_t i); /* lock-free: the read path calls it */
+/* REMOTE: sync_now_ms() of the last heartbeat (0: none yet); lock-free. */
+uint64_t fs_hosts_last_seen_ms(struct fs_hosts *h, size_t i);
+/* REMOTE: the load of the last heartbeat; false when down or none yet. */
+struct sync_wire_load;
+bool fs_hosts_load(struct fs_hosts *h, size_t i, struct sync_wire_load *ret);
+/* The client TLS context for remote hosts (NULL without any). */
+struct sync_tls_ctx;
+struct sync_tls_ctx *fs_hosts_tls(struct fs_hosts *h);
 void fs_hosts_label(const struct fs_hosts *h, size_t i, char *out, size_t len);
 
 #endif

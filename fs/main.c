@@ -215,6 +215,7 @@ int main(int argc, char **argv)
 						   .quiet_s = opts.shadow_quiet,
 						   .shadow_all = opts.shadow_all,
 						   .verify_s = opts.shadow_verify,
+						   .remote_timeout_ms = opts.remote_timeout_ms,
 						   .forecast = opts.record,
 						   .bucket_s = opts.bucket_s,
 						   .window_s = opts.shadow_window,

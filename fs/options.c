@@ -62,6 +62,7 @@ enum {
 	KEY_ROLLOUT_MIN_READS,
 	KEY_ROLLOUT_COOLDOWN,
 	KEY_FAULT_COPY_DELAY,
+	KEY_REMOTE_TIMEOUT,
 	KEY_ALLOW_OTHER,
 	KEY_DEFAULT_PERMS,
 	KEY_NO_DEFAULT_PERMS,
@@ -119,6 +120,7 @@ static const struct fuse_opt option_table[] = {
 	FUSE_OPT_KEY("rollout_min_reads=%s", KEY_ROLLOUT_MIN_READS),
 	FUSE_OPT_KEY("rollout_cooldown=%s", KEY_ROLLOUT_COOLDOWN),
 	FUSE_OPT_KEY("fault_copy_delay_us=%s", KEY_FAULT_COPY_DELAY),
+	FUSE_OPT_KEY("remote_timeout=%s", KEY_REMOTE_TIMEOUT),
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
 	FUSE_OPT_KEY("default_permissions", KEY_DEFAULT_PERMS),
 	FUSE_OPT_KEY("no_default_permissions", KEY_NO_DEFAULT_PERMS),
@@ -454,6 +456,8 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 		return parse_uint_opt(c, arg, 1, 1000000, &o->rollout.min_reads);
 	case KEY_FAULT_COPY_DELAY:
 		return parse_uint_opt(c, arg, 0, 10000000, &o->fault_copy_delay_us);
+	case KEY_REMOTE_TIMEOUT:
+		return parse_uint_opt(c, arg, 1, 60000, &o->remote_timeout_ms);
 	case KEY_SHADOW_WINDOW:
 		if (parse_seconds(c, arg, &o->shadow_window) < 0)
 			return -1;
@@ -501,6 +505,7 @@ static void set_defaults(struct fs_options *o)
 	o->shadow_window = FS_DEFAULT_SHADOW_WINDOW;
 	o->shadow_verify = FS_DEFAULT_SHADOW_VERIFY;
 	daemon_rollout_defaults(&o->rollout);
+	o->remote_timeout_ms = FS_DEFAULT_REMOTE_TIMEOUT_MS;
 }
 
 int fs_options_parse(int argc, char **argv, struct fs_options *opts,
@@ -716,6 +721,8 @@ void fs_options_usage(const char *prog)
 	       "  -o rollout_min_reads=N       reads of copy and origin to judge a step [32]\n"
 	       "  -o rollout_cooldown=S        rolled back this long before a retry [60]\n"
 	       "  -o fault_copy_delay_us=N     TESTS ONLY: delay reads served by copies [0]\n"
+	       "  -o remote_timeout=MS         deadline of a read of a remote copy, then the\n"
+	       "                               origin answers, 1..60000 [300]\n"
 	       "  -o default_permissions|no_default_permissions\n"
 	       "                               kernel permission checks (with POSIX ACLs)\n"
 	       "                               [on, except on a mount by root without\n"

@@ -80,6 +80,7 @@ struct fs_options {
 	 * rollout_min_reads=N, rollout_cooldown=S (daemon/rollout.h) */
 	struct daemon_rollout_params rollout;
 	unsigned fault_copy_delay_us; /* TESTS ONLY: delay every read served by a copy */
+	unsigned remote_timeout_ms; /* remote_timeout=MS: deadline of a remote copy's read */
 };
 
 /* Defaults (documented in shadowfs(8)). */
@@ -95,6 +96,7 @@ struct fs_options {
 #define FS_DEFAULT_SHADOW_THRESHOLD 0.8
 #define FS_DEFAULT_SHADOW_WINDOW 300.0
 #define FS_DEFAULT_SHADOW_VERIFY 3600.0
+#define FS_DEFAULT_REMOTE_TIMEOUT_MS 300u
 
 /* Parse argv. On success returns 0, fills *opts and *fuse_args (arguments
  * for fuse_session_new: argv[0] followed by "-o" options; free with

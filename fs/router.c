@@ -9,8 +9,12 @@
  *     among origin and the copies valid at the file's current version, ties
  *     to the origin;
  *   - a copy is read with pread on its fd (opened when the copy was
- *     published, verified by SHA-256 then); an error falls back to the
- *     origin, so a copy never causes an error the origin would not give
+ *     published, verified by SHA-256 then), a remote copy from its shadowd
+ *     through fs/remote_reads.c (pooled TLS connections, -o remote_timeout
+ *     per read; a host down, suspect or with every connection busy is not
+ *     tried); an error falls back to the origin, so a copy never causes an
+ *     error the origin would not give; a remote copy its host no longer
+ *     has (a refused read) stops serving
  *     (a short read is the end of the file: the copy holds exactly the
  *     origin's bytes at this version).
  * Rollout (daemon/rollout.h): a copy rolling out takes only its share of
@@ -30,6 +34,7 @@
 
 #include "daemon/shadow_map.h"
 #include "fs/fs.h"
+#include "fs/remote_reads.h"
 #include "fs/shadowing.h"
 
 static uint64_t now_ns(void)
@@ -69,6 +74,19 @@ static void from_origin(struct daemon_shadow_file *s, fuse_req_t req, fuse_ino_t
 	}
 }
 
+/* A read of the remote copy in slot; a refused one (the host is fine but
+ * does not have it) stops the copy serving. */
+static ssize_t read_remote(fuse_req_t req, struct daemon_shadow_file *s, int slot, void *buf,
+			   size_t size, off_t off)
+{
+	struct fs_remote_reads *r = fs_shadowing_remote_reads(fs_ctx_of(req)->shadowing);
+	struct daemon_shadow_copy *cp = &s->copies[slot];
+	ssize_t n = fs_remote_reads_read(r, cp->host, s->id, cp->version, (uint64_t)off, buf, size);
+	if (n < 0 && n != -EHOSTDOWN && n != -EBUSY && fs_remote_reads_usable(r, cp->host))
+		daemon_shadow_copy_mark_stale(s, slot);
+	return n;
+}
+
 void fs_router_read(fuse_req_t req, struct fs_inode *i, void *entry, fuse_ino_t ino, size_t size,
 		    off_t off, struct fuse_file_info *fi, fs_read_fn inner_read)
 {
@@ -89,7 +107,14 @@ void fs_router_read(fuse_req_t req, struct fs_inode *i, void *entry, fuse_ino_t 
 	unsigned delay_us = fs_ctx_of(req)->opts->fault_copy_delay_us;
 	if (delay_us) /* test-only fault injection */
 		usleep(delay_us);
-	ssize_t n = buf ? pread(cp->fd, buf, size, off) : -1;
+	ssize_t n = !buf	 ? -1
+		    : cp->remote ? read_remote(req, s, slot, buf, size, off)
+				 : pread(cp->fd, buf, size, off);
+	if (n == -EHOSTDOWN || n == -EBUSY) { /* not tried: no error of the copy */
+		daemon_shadow_copy_release(s, slot);
+		from_origin(s, req, ino, size, off, fi, inner_read);
+		return;
+	}
 	/* The copy holds exactly the origin's bytes at this version: a short
 	 * read is the end of the file, as the origin would give it. */
 	if (n < 0) {

@@ -1,6 +1,7 @@
-/* Shadowing on local host stores (see shadowing.h): the ops layer that keeps
- * versions and writer counts, the control thread that copies and demotes,
- * pins, the status file and user.shadow.state.
+/* Shadowing on the mount's hosts (see shadowing.h): the ops layer that keeps
+ * versions, writer counts and (for remote syncs) written ranges, the
+ * control thread that copies and demotes (remote copies through
+ * fs/remote_copies.c), pins, the status file and user.shadow.state.
  *
  * Ordering rules of the layer: the version bump and the writer count happen
  * before the inner op touches BACKING; the writer count of a failed open is
@@ -28,11 +29,16 @@
 #include "fs/hosts.h"
 #include "fs/rollout.h"
 #include "fs/shadow_tuning.h"
+#include "fs/passthrough.h"
+#include "fs/remote_copies.h"
+#include "fs/remote_dirty.h"
+#include "fs/remote_reads.h"
 #include "fs/status_file.h"
 #include "fs/xattr_shadow.h"
 #include "predictor/hot_files.h"
 #include "predictor/model.h"
 #include "sync/digest.h"
+#include "sync/wire.h"
 
 #define FS_SHADOW_HISTORY_S (6 * 3600) /* the forecast looks at the last hours */
 #define FS_SHADOW_TOP_N 32	       /* ... of the busiest files */
@@ -46,6 +52,8 @@ struct fs_shadowing {
 	struct fs_ctx *ctx;	/* not owned */
 	struct fs_hosts *hosts; /* not owned */
 	struct daemon_shadow_map *map;
+	struct fs_remote_reads *remote_reads;	/* router's reads; NULL: no remote host */
+	struct fs_remote_copies *remote_copies; /* control thread's syncs; idem */
 	struct daemon_control_params params;
 	struct fs_shadowing_config cfg;
 	char state_dir[PATH_MAX];
@@ -226,7 +234,11 @@ static bool copy_intact(const struct daemon_shadow_copy *cp, const struct daemon
 {
 	struct stat st;
 	struct daemon_origin_stamp f;
-	if (!stamp_eq(&cp->origin, o) || fstat(cp->fd, &st) < 0)
+	if (!stamp_eq(&cp->origin, o))
+		return false;
+	if (cp->remote)
+		return true; /* its file is the shadowd's: SHA-256 at commit, listed */
+	if (fstat(cp->fd, &st) < 0)
 		return false;
 	origin_stamp(&st, &f);
 	return stamp_eq(&cp->file, &f);
@@ -257,6 +269,8 @@ static void check_stamps(struct fs_shadowing *sh, struct fs_inode *i, struct dae
 			sfs_debug("shadow: %s or its copy changed on disk: copy stale",
 				  s->path ? s->path : "?");
 			daemon_shadow_copy_mark_stale(s, k);
+			if (cp->version == daemon_shadow_file_version(s))
+				fs_remote_dirty_unknown(s); /* changed behind our back */
 		}
 	}
 }
@@ -287,6 +301,10 @@ static void sh_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		ADD(&i->writers, 1);
 	if (writer || (fi->flags & O_TRUNC))
 		bump(s);
+	if (fi->flags & O_TRUNC)
+		fs_remote_dirty_truncate(s, 0);
+	if (writer && fs_passthrough_active(c))
+		fs_remote_dirty_unknown(s); /* its writes will not come to us */
 	else if (s)
 		check_stamps(sh, i, s);
 	fi->fh = 0;
@@ -309,7 +327,9 @@ static void sh_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	nlink_t nl;
 	/* An existing file (created behind the kernel's back) opened, maybe
 	 * truncated: its copies go before it changes. */
-	bump(entry_by_name(sh, parent, name, &nl));
+	struct daemon_shadow_file *old = entry_by_name(sh, parent, name, &nl);
+	bump(old);
+	fs_remote_dirty_unknown(old);
 	fi->fh = 0;
 	fs_last_entry.set = false;
 	inner.create(req, parent, name, mode, fi);
@@ -345,22 +365,30 @@ static void sh_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void sh_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_buf, off_t off,
 			 struct fuse_file_info *fi)
 {
-	bump(entry_of(fs_inode_of(fs_ctx_of(req), ino)));
+	struct daemon_shadow_file *s = entry_of(fs_inode_of(fs_ctx_of(req), ino));
+	bump(s);
+	fs_remote_dirty_write(s, (uint64_t)off, fuse_buf_size(in_buf));
 	inner.write_buf(req, ino, in_buf, off, fi);
 }
 
 static void sh_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
 		       struct fuse_file_info *fi)
 {
-	if (valid & FUSE_SET_ATTR_SIZE)
-		bump(entry_find(sh_of(req), fs_inode_of(fs_ctx_of(req), ino)));
+	if (valid & FUSE_SET_ATTR_SIZE) {
+		struct daemon_shadow_file *s =
+		    entry_find(sh_of(req), fs_inode_of(fs_ctx_of(req), ino));
+		bump(s);
+		fs_remote_dirty_truncate(s, (uint64_t)attr->st_size);
+	}
 	inner.setattr(req, ino, attr, valid, fi);
 }
 
 static void sh_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
 			 struct fuse_file_info *fi)
 {
-	bump(entry_of(fs_inode_of(fs_ctx_of(req), ino)));
+	struct daemon_shadow_file *s = entry_of(fs_inode_of(fs_ctx_of(req), ino));
+	bump(s);
+	fs_remote_dirty_unknown(s); /* sizes and holes: not described */
 	inner.fallocate(req, ino, mode, offset, length, fi);
 }
 
@@ -368,7 +396,9 @@ static void sh_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 			       struct fuse_file_info *fi_in, fuse_ino_t ino_out, off_t off_out,
 			       struct fuse_file_info *fi_out, size_t len, int flags)
 {
-	bump(entry_of(fs_inode_of(fs_ctx_of(req), ino_out)));
+	struct daemon_shadow_file *s = entry_of(fs_inode_of(fs_ctx_of(req), ino_out));
+	bump(s);
+	fs_remote_dirty_write(s, (uint64_t)off_out, len);
 	inner.copy_file_range(req, ino_in, off_in, fi_in, ino_out, off_out, fi_out, len, flags);
 }
 
@@ -653,6 +683,10 @@ static void describe(struct fs_shadowing *sh, struct daemon_shadow_file *s, int3
 		    (unsigned long long)(reads ? lat / reads / 1000 : 0));
 		if (used < len)
 			used += fs_rollout_describe(&sh->cfg.rollout, cp, out + used, len - used);
+		if (cp->remote && used < len) /* how its last sync went */
+			used += (size_t)snprintf(out + used, len - used, ":sync=%s:sent=%llu",
+						 fs_remote_method_name(cp->sync_method),
+						 (unsigned long long)cp->sent_bytes);
 	}
 }
 
@@ -688,16 +722,90 @@ static int32_t writers_of(struct fs_shadowing *sh, struct daemon_shadow_file *s)
 	return a.n;
 }
 
+/* A remote copy whose host is down or suspect: it cannot be deleted or
+ * updated now, so its slot is kept (STALE) until the host is back. */
+static bool unreachable(struct fs_shadowing *sh, const struct daemon_shadow_copy *cp)
+{
+	return cp->remote && !fs_remote_reads_usable(sh->remote_reads, cp->host);
+}
+
 /* Drops a copy slot: no reader uses it any more, its file is deleted. */
 static void drop_copy(struct fs_shadowing *sh, struct daemon_shadow_file *s, int k)
 {
 	struct daemon_shadow_copy *cp = &s->copies[k];
 	uint64_t v = cp->version;
 	int host = cp->host;
+	bool remote = cp->remote;
 	daemon_shadow_copy_retire(s, k);
 	struct daemon_store *st = fs_hosts_local_store(sh->hosts, (size_t)host);
 	if (st && v)
 		daemon_store_delete(st, s->id, v);
+	int r =
+	    remote ? fs_remote_copies_delete(sh->remote_copies, host, s->id, SYNC_WIRE_ALL_VERSIONS)
+		   : 0;
+	if (r < 0)
+		sfs_warn("shadow: cannot delete the copy of %s on host %d: %s (left there)",
+			 s->path ? s->path : "?", host, strerror(-r));
+}
+
+/* Whether the file is as when its copy started: still at version v, no
+ * writer open, the origin's size/mtime/ctime as in st0. */
+static bool unchanged_since(struct fs_shadowing *sh, struct daemon_shadow_file *s, uint64_t v,
+			    const struct stat *st0)
+{
+	struct stat st1;
+	struct daemon_origin_stamp a, b;
+	if (daemon_shadow_file_version(s) != v || writers_of(sh, s) != 0 ||
+	    fstat(s->origin_fd, &st1) < 0)
+		return false;
+	origin_stamp(st0, &a);
+	origin_stamp(&st1, &b);
+	return stamp_eq(&a, &b);
+}
+
+struct unchanged_arg {
+	struct fs_shadowing *sh;
+	struct daemon_shadow_file *s;
+	uint64_t v;
+	const struct stat *st0;
+};
+
+static bool unchanged_cb(void *arg)
+{
+	struct unchanged_arg *u = arg;
+	return unchanged_since(u->sh, u->s, u->v, u->st0);
+}
+
+/* The copy in slot on remote host, from the origin at version v as stat'ed
+ * in st0, brought up to date from base (fs_remote_copies_make). */
+static int copy_remote(struct fs_shadowing *sh, struct daemon_shadow_file *s, int slot, int host,
+		       uint64_t v, const struct stat *st0, uint64_t base)
+{
+	struct unchanged_arg u = {sh, s, v, st0};
+	int fd = fs_reopen(sh->ctx, s->origin_fd, O_RDONLY | O_NOATIME);
+	if (fd == -EPERM)
+		fd = fs_reopen(sh->ctx, s->origin_fd, O_RDONLY);
+	if (fd < 0)
+		return fd;
+	origin_stamp(st0, &s->copies[slot].origin);
+	struct fs_remote_make m = {.host = host,
+				   .version = v,
+				   .base = base,
+				   .fd = fd,
+				   .size = (uint64_t)st0->st_size,
+				   .unchanged = unchanged_cb,
+				   .arg = &u};
+	int r = fs_remote_copies_make(sh->remote_copies, s, slot, &m);
+	close(fd);
+	return r;
+}
+
+/* A remote host's placement inputs: up only while its copies may be read
+ * and its shadowd answers STATS. */
+static void remote_host_inputs(struct fs_shadowing *sh, size_t h, struct daemon_control_host *out)
+{
+	out->up = fs_remote_reads_usable(sh->remote_reads, (int)h) &&
+		  fs_remote_copies_host(sh->remote_copies, h, out) == 0;
 }
 
 /* Copies the origin at its current version to a host; publishes it when
@@ -707,11 +815,19 @@ static int copy_file(struct fs_shadowing *sh, struct daemon_shadow_file *s)
 	size_t nh = fs_hosts_count(sh->hosts);
 	struct daemon_control_host hv[16];
 	bool exclude[16] = {false};
-	int slot = -1, rc;
+	int slot = -1, reuse = -1, rc;
 	if (nh > 16)
 		nh = 16;
 	for (int k = 0; k < DAEMON_SHADOW_MAX_COPIES; k++) {
 		int st = LOAD(&s->copies[k].state);
+		if (st != DAEMON_COPY_NONE && st != DAEMON_COPY_SERVING && s->copies[k].remote) {
+			if (unreachable(sh, &s->copies[k]))
+				continue; /* kept: deleted or updated when its host is back */
+			if (reuse < 0) {
+				reuse = k; /* a stale remote copy: the basis of its update */
+				continue;
+			}
+		}
 		if (st == DAEMON_COPY_NONE) {
 			if (slot < 0)
 				slot = k;
@@ -724,13 +840,19 @@ static int copy_file(struct fs_shadowing *sh, struct daemon_shadow_file *s)
 				slot = k;
 		}
 	}
-	if (slot < 0)
+	if (slot < 0 && reuse < 0)
 		return -ENOSPC;
 	uint64_t v = daemon_shadow_file_version(s);
-	struct stat st0, st1;
+	struct stat st0;
 	if (s->origin_fd < 0 || fstat(s->origin_fd, &st0) < 0 || st0.st_ino != (ino_t)s->ino ||
 	    st0.st_nlink == 0)
 		return -ESTALE; /* not (or no longer) the file of this entry */
+	if (reuse >= 0) {
+		int host = s->copies[reuse].host;
+		uint64_t base = s->copies[reuse].version;
+		daemon_shadow_copy_retire(s, reuse); /* waits for its last readers */
+		return copy_remote(sh, s, reuse, host, v, &st0, base);
+	}
 	for (size_t h = 0; h < nh; h++) {
 		struct daemon_store *store = fs_hosts_local_store(sh->hosts, h);
 		const struct fs_host_spec *spec = fs_hosts_spec(sh->hosts, h);
@@ -743,12 +865,17 @@ static int copy_file(struct fs_shadowing *sh, struct daemon_shadow_file *s)
 		    .cost = spec->cost,
 		    .budget_bytes = stats.budget_bytes,
 		    .used_bytes = stats.used_bytes + stats.reserved_bytes,
-		    .avail_bytes = stats.avail_bytes,
+		    /* a remote host's room is its shadowd's budget (below) */
+		    .avail_bytes = store ? stats.avail_bytes : UINT64_MAX,
 		};
+		if (!store && hv[h].up && !exclude[h])
+			remote_host_inputs(sh, h, &hv[h]);
 	}
 	int host = daemon_control_pick_host(hv, nh, (uint64_t)st0.st_size, exclude);
 	if (host < 0)
 		return -ENOSPC;
+	if (!fs_hosts_local_store(sh->hosts, (size_t)host))
+		return copy_remote(sh, s, slot, host, v, &st0, 0);
 	struct daemon_store *store = fs_hosts_local_store(sh->hosts, (size_t)host);
 	struct daemon_shadow_copy *cp = &s->copies[slot];
 	cp->host = host;
@@ -782,15 +909,7 @@ static int copy_file(struct fs_shadowing *sh, struct daemon_shadow_file *s)
 	if (rc < 0)
 		goto fail_delete;
 	/* Valid only if nothing changed while it was made. */
-	if (daemon_shadow_file_version(s) != v || writers_of(sh, s) != 0 ||
-	    fstat(s->origin_fd, &st1) < 0 || copy_size != (uint64_t)st0.st_size) {
-		rc = -EAGAIN;
-		goto fail_delete;
-	}
-	struct daemon_origin_stamp a, b;
-	origin_stamp(&st0, &a);
-	origin_stamp(&st1, &b);
-	if (!stamp_eq(&a, &b)) {
+	if (copy_size != (uint64_t)st0.st_size || !unchanged_since(sh, s, v, &st0)) {
 		rc = -EAGAIN;
 		goto fail_delete;
 	}
@@ -802,7 +921,7 @@ static int copy_file(struct fs_shadowing *sh, struct daemon_shadow_file *s)
 	origin_stamp(&cst, &cp->file);
 	memcpy(cp->sha256, sha, sizeof(cp->sha256));
 	cp->verified_ms = now_ms();
-	cp->origin = a;
+	origin_stamp(&st0, &cp->origin);
 	cp->fd = copy_fd;
 	fs_rollout_first_share(&sh->cfg.rollout, cp);
 	daemon_shadow_copy_publish(s, slot);
@@ -853,8 +972,11 @@ static void note_copy_result(struct fs_shadowing *sh, struct daemon_shadow_file 
 }
 
 /* Each tick, for serving copies: outdated versions are shown STALE, and an
- * origin or copy file changed on disk stops its copy serving. */
-static void check_copies(struct daemon_shadow_file *s)
+ * origin or copy file changed on disk stops its copy serving, as does a
+ * remote host that is down (re-synced when it is back: it usually still
+ * holds the version, and nothing is shipped). A host only suspect after a
+ * failed read keeps its copies: the router skips them until it is healthy. */
+static void check_copies(struct fs_shadowing *sh, struct daemon_shadow_file *s)
 {
 	struct stat st;
 	struct daemon_origin_stamp now = {0};
@@ -865,7 +987,12 @@ static void check_copies(struct daemon_shadow_file *s)
 		struct daemon_shadow_copy *cp = &s->copies[k];
 		if (LOAD(&cp->state) != DAEMON_COPY_SERVING)
 			continue;
-		if (cp->version != daemon_shadow_file_version(s) || !have || !copy_intact(cp, &now))
+		if (have && !stamp_eq(&cp->origin, &now) &&
+		    cp->version == daemon_shadow_file_version(s))
+			fs_remote_dirty_unknown(s); /* changed behind the mount's back */
+		if (cp->version != daemon_shadow_file_version(s) || !have ||
+		    !copy_intact(cp, &now) ||
+		    (cp->remote && !fs_hosts_up(sh->hosts, (size_t)cp->host)))
 			daemon_shadow_copy_mark_stale(s, k);
 	}
 }
@@ -890,9 +1017,16 @@ static void verify_one(struct fs_shadowing *sh, uint64_t t)
 			if (LOAD(&cp->state) != DAEMON_COPY_SERVING || t - cp->verified_ms < every)
 				continue;
 			struct daemon_store *st = fs_hosts_local_store(sh->hosts, (size_t)cp->host);
-			int r =
-			    st ? daemon_store_verify(st, s->id, cp->version, cp->sha256) : -ENOENT;
+			/* A remote copy was hashed by its shadowd at commit: it must
+			 * still be listed there, at its size. */
+			int r = cp->remote
+				    ? fs_remote_copies_check(sh->remote_copies, cp->host, s->id,
+							     cp->version, (uint64_t)cp->origin.size)
+				: st ? daemon_store_verify(st, s->id, cp->version, cp->sha256)
+				     : -ENOENT;
 			cp->verified_ms = t;
+			if (r < 0 && r != -ENOENT && cp->remote)
+				return; /* not reachable now: reads find out, not this */
 			if (r < 0) {
 				sfs_warn(
 				    "shadow: copy of %s on host %d failed its SHA-256 check (%s): "
@@ -960,7 +1094,7 @@ static void tick(struct fs_shadowing *sh)
 		daemon_shadow_map_unlock(sh->map);
 		if (!s)
 			break;
-		check_copies(s);
+		check_copies(sh, s);
 		in.never = fs_tuning_never_fd(sh->ctx->tuning, s->origin_fd);
 		in.writers = writers_of(sh, s) != 0;
 		in.serving = any_serving(s);
@@ -975,8 +1109,13 @@ static void tick(struct fs_shadowing *sh)
 			note_copy_result(sh, s, copy_file(sh, s), t);
 		} else if (a == DAEMON_CONTROL_DEMOTE) {
 			for (int c = 0; c < DAEMON_SHADOW_MAX_COPIES; c++)
-				if (LOAD(&s->copies[c].state) != DAEMON_COPY_NONE)
-					drop_copy(sh, s, c);
+				if (LOAD(&s->copies[c].state) != DAEMON_COPY_NONE) {
+					if (unreachable(sh, &s->copies[c]))
+						daemon_shadow_copy_mark_stale(s,
+									      c); /* next ticks */
+					else
+						drop_copy(sh, s, c);
+				}
 			sfs_debug("shadow: %s demoted", s->path ? s->path : "?");
 		}
 		if (in.gone && !any_copy(s)) {
@@ -1038,10 +1177,12 @@ void fs_shadowing_wake(struct fs_shadowing *sh)
 
 bool fs_shadowing_wanted(struct fs_hosts *hosts)
 {
-	for (size_t i = 0; i < fs_hosts_count(hosts); i++)
-		if (fs_hosts_local_store(hosts, i))
-			return true;
-	return false;
+	return fs_hosts_count(hosts) > 0;
+}
+
+struct fs_remote_reads *fs_shadowing_remote_reads(struct fs_shadowing *sh)
+{
+	return sh->remote_reads;
 }
 
 int fs_shadowing_new(struct fs_ctx *c, struct fs_hosts *hosts,
@@ -1063,6 +1204,15 @@ int fs_shadowing_new(struct fs_ctx *c, struct fs_hosts *hosts,
 	sh->ctx = c;
 	sh->hosts = hosts;
 	sh->cfg = *cfg;
+	if (fs_hosts_tls(hosts) &&
+	    ((r = fs_remote_reads_new(hosts, cfg->remote_timeout_ms, FS_REMOTE_POOL_MAX,
+				      &sh->remote_reads)) < 0 ||
+	     (r = fs_remote_copies_new(hosts, &sh->remote_copies)) < 0)) {
+		fs_remote_reads_free(sh->remote_reads);
+		daemon_shadow_map_free(sh->map);
+		free(sh);
+		return r;
+	}
 	sh->params.idle_ms = (uint64_t)(cfg->idle_s * 1000);
 	sh->params.quiet_ms = (uint64_t)(cfg->quiet_s * 1000);
 	pthread_mutex_init(&sh->lock, NULL);
@@ -1096,7 +1246,15 @@ void fs_shadowing_free(struct fs_shadowing *sh)
 	if (sh->started)
 		pthread_join(sh->thread, NULL);
 	pred_store_close(sh->store);
+	for (size_t k = 0;; k++) {
+		struct daemon_shadow_file *s = daemon_shadow_map_at(sh->map, k);
+		if (!s)
+			break;
+		fs_remote_dirty_free(s);
+	}
 	daemon_shadow_map_free(sh->map);
+	fs_remote_copies_free(sh->remote_copies);
+	fs_remote_reads_free(sh->remote_reads);
 	pthread_cond_destroy(&sh->wake);
 	pthread_mutex_destroy(&sh->lock);
 	free(sh);

@@ -1,4 +1,5 @@
-/* Shadowing of files on the mount's local host stores: the FUSE glue of the
+/* Shadowing of files on the mount's hosts (local stores and remote shadowd,
+ * the latter through fs/remote_copies.c and fs/remote_reads.c): the FUSE glue of the
  * shadow map (daemon/shadow_map.h) and of the control loop's decisions
  * (daemon/control.h).
  *
@@ -12,14 +13,14 @@
  *   BACKING behind the mount's back has its copies marked STALE at open,
  *   before the open is answered. READ goes to the router (fs/router.c).
  * - A control thread: every tick, for each file in the map, the decision
- *   (pin / shadow_all -> copy to the cheapest local host with room, verified
- *   by SHA-256; unwanted for shadow_idle -> demote), and the status file
+ *   (pin / shadow_all -> copy to the cheapest host with room, verified by
+ *   SHA-256; unwanted for shadow_idle -> demote), and the status file
  *   STATE/shadows.status for `shadowctl shadows`.
  * - Pins (user.shadow.pin), persisted in STATE/pins (paths relative to
  *   BACKING, one a line, replaced atomically), loaded at start.
  *
- * Installed only when hosts= lists a local host: otherwise the ops table
- * is the plain one and nothing here runs. */
+ * Installed only when hosts= lists a host: otherwise the ops table is the
+ * plain one and nothing here runs. */
 #ifndef SHADOWFS_FS_SHADOWING_H
 #define SHADOWFS_FS_SHADOWING_H
 
@@ -41,6 +42,7 @@ struct fs_shadowing_config {
 	double quiet_s;	 /* a file's version unchanged this long before a (re)copy */
 	bool shadow_all; /* test option: every regular file opened is wanted */
 	double verify_s; /* re-hash each serving copy this often (0: never) */
+	unsigned remote_timeout_ms; /* deadline of a read of a remote copy */
 	/* Forecast (needs the recorder): once a bucket, the busiest files of
 	 * the last hours whose P(reads per bucket > capacity within the
 	 * window) >= threshold are wanted. */
@@ -54,7 +56,7 @@ struct fs_shadowing_config {
 	struct daemon_rollout_params rollout;
 };
 
-/* Whether hosts has a local host (shadowing has somewhere to copy to). */
+/* Whether hosts lists a host (shadowing has somewhere to copy to). */
 bool fs_shadowing_wanted(struct fs_hosts *hosts);
 /* Creates the map (no thread yet); ctx->shadowing is set by the caller. */
 int fs_shadowing_new(struct fs_ctx *c, struct fs_hosts *hosts,
@@ -79,6 +81,10 @@ int fs_shadowing_set_pin(struct fs_shadowing *sh, struct fs_inode *i, const void
 			 size_t size);
 ssize_t fs_shadowing_get_pin(struct fs_shadowing *sh, struct fs_inode *i, char *buf, size_t size);
 ssize_t fs_shadowing_get_state(struct fs_shadowing *sh, struct fs_inode *i, char *buf, size_t size);
+
+/* The pooled reads of remote copies (fs/remote_reads.h), NULL without a
+ * remote host. */
+struct fs_remote_reads *fs_shadowing_remote_reads(struct fs_shadowing *sh);
 
 /* The router (fs/router.c): answers a READ of a file whose inode has a map
  * entry, from a copy or through inner_read (the origin). */

@@ -65,6 +65,11 @@ void sync_client_close(struct sync_client *c)
 	free(c);
 }
 
+bool sync_client_connected(const struct sync_client *c)
+{
+	return c && c->tls;
+}
+
 static int poison(struct sync_client *c, int r)
 {
 	sync_tls_close(c->tls);
@@ -375,16 +380,13 @@ int sync_client_list(struct sync_client *c, struct sync_wire_list_entry **ret, s
 	return 0;
 }
 
-int sync_client_stats(struct sync_client *c, uint64_t *used, uint64_t *copies, uint64_t *budget,
-		      unsigned timeout_ms)
+int sync_client_stats(struct sync_client *c, struct sync_wire_stats *ret, unsigned timeout_ms)
 {
 	struct sync_wire_msg m;
 	int r = call(c, SYNC_WIRE_STATS, NULL, 0, &m, timeout_ms);
 	if (r < 0)
 		return r;
-	*used = m.used;
-	*copies = m.copies;
-	*budget = m.budget;
+	*ret = m.stats;
 	return 0;
 }
 

@@ -15,6 +15,7 @@
 #ifndef SHADOWFS_SYNC_CLIENT_H
 #define SHADOWFS_SYNC_CLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -28,6 +29,9 @@ struct sync_client;
 int sync_client_connect(struct sync_tls_ctx *tls, const char *host, uint16_t port,
 			unsigned timeout_ms, struct sync_client **ret, char *why, size_t whylen);
 void sync_client_close(struct sync_client *c);
+/* Whether the connection still serves calls (false after a transport error
+ * or timeout): tells a request the server refused from a broken link. */
+bool sync_client_connected(const struct sync_client *c);
 
 /* Progress of uploads (put, update, delta): fn(arg, bytes sent, total)
  * after each frame; total is 0 when unknown (delta). NULL turns it off. */
@@ -81,8 +85,7 @@ int sync_client_delete(struct sync_client *c, const uint8_t id[16], uint64_t ver
 /* *ret malloc'ed (free it). */
 int sync_client_list(struct sync_client *c, struct sync_wire_list_entry **ret, size_t *ret_n,
 		     unsigned timeout_ms);
-int sync_client_stats(struct sync_client *c, uint64_t *used, uint64_t *copies, uint64_t *budget,
-		      unsigned timeout_ms);
+int sync_client_stats(struct sync_client *c, struct sync_wire_stats *ret, unsigned timeout_ms);
 int sync_client_load(struct sync_client *c, struct sync_wire_load *ret, unsigned timeout_ms);
 
 /* Heartbeats: the server pushes its load on this connection at once and

@@ -238,11 +238,17 @@ static int decode_response(const struct sync_wire_header *h, const uint8_t *p,
 		m->data_len = h->length - 4;
 		return 0;
 	case SYNC_WIRE_STATS:
-		if (sized(h, 24))
+		if (sized(h, 24) && sized(h, SYNC_WIRE_STATS_SIZE))
 			return -EBADMSG;
-		m->used = get64(p);
-		m->copies = get64(p + 8);
-		m->budget = get64(p + 16);
+		memset(&m->stats, 0, sizeof(m->stats));
+		m->stats.used = get64(p);
+		m->stats.copies = get64(p + 8);
+		m->stats.budget = get64(p + 16);
+		if (h->length == SYNC_WIRE_STATS_SIZE) {
+			m->stats.reads = get64(p + 24);
+			m->stats.read_bytes = get64(p + 32);
+			m->stats.received_bytes = get64(p + 40);
+		}
 		return 0;
 	case SYNC_WIRE_HEARTBEAT:
 		if (sized(h, SYNC_WIRE_HEARTBEAT_SIZE))
@@ -328,14 +334,17 @@ int sync_wire_enc_update(uint8_t *out, size_t cap, const uint8_t id[16], uint64_
 	return 72;
 }
 
-int sync_wire_enc_stats(uint8_t *out, size_t cap, uint64_t used, uint64_t copies, uint64_t budget)
+int sync_wire_enc_stats(uint8_t *out, size_t cap, const struct sync_wire_stats *s)
 {
-	if (cap < 24)
+	if (cap < SYNC_WIRE_STATS_SIZE)
 		return -ENOBUFS;
-	put64(out, used);
-	put64(out + 8, copies);
-	put64(out + 16, budget);
-	return 24;
+	put64(out, s->used);
+	put64(out + 8, s->copies);
+	put64(out + 16, s->budget);
+	put64(out + 24, s->reads);
+	put64(out + 32, s->read_bytes);
+	put64(out + 40, s->received_bytes);
+	return SYNC_WIRE_STATS_SIZE;
 }
 
 int sync_wire_enc_load(uint8_t *out, size_t cap, const struct sync_wire_load *l)

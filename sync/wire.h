@@ -33,7 +33,9 @@
  *   DELETE       req: id ver:u64 (SYNC_WIRE_ALL_VERSIONS = every version)
  *   LIST         req: empty; resp: one or more LIST frames, F_MORE on all but
  *                the last, each count:u32 + count * (id ver:u64 size:u64)
- *   STATS        req: empty; resp: used:u64 count:u64 budget:u64
+ *   STATS        req: empty; resp: used:u64 count:u64 budget:u64 reads:u64
+ *                read_bytes:u64 received_bytes:u64 (48 bytes; a 24-byte
+ *                answer of an older server leaves the counters 0)
  *   LOAD         req: empty; resp: struct sync_wire_load, 64 bytes
  *   HEARTBEAT    req: interval_ms:u32 (SYNC_HEARTBEAT_MIN_MS..MAX_MS, else INVAL)
  *                resp: a stream of HEARTBEAT frames seq:u64 + load (64 bytes),
@@ -131,6 +133,15 @@ struct sync_wire_load {
 #define SYNC_HEARTBEAT_MIN_MS 50u
 #define SYNC_HEARTBEAT_MAX_MS 600000u
 
+/* STATS: the store's use and what the server did since it started. */
+struct sync_wire_stats {
+	uint64_t used, copies, budget; /* bytes of copies, copies, budget (0: none) */
+	uint64_t reads;		       /* READ requests answered with data */
+	uint64_t read_bytes;	       /* bytes of those answers */
+	uint64_t received_bytes;       /* upload payload bytes (PUT, UPDATE, DELTA) */
+};
+#define SYNC_WIRE_STATS_SIZE 48
+
 struct sync_wire_list_entry {
 	uint8_t id[16];
 	uint64_t version;
@@ -152,7 +163,7 @@ struct sync_wire_msg {
 	const uint8_t *data; /* DATA, RANGE, READ resp, LIST resp (raw entries) */
 	size_t data_len;
 	uint32_t count;		       /* LIST resp */
-	uint64_t used, copies, budget; /* STATS resp */
+	struct sync_wire_stats stats; /* STATS resp */
 	struct sync_wire_load load;    /* LOAD and HEARTBEAT resp */
 	uint64_t seq;		       /* HEARTBEAT resp: 0, 1, 2, ... */
 	uint32_t interval_ms;	       /* HEARTBEAT req */
@@ -178,7 +189,7 @@ int sync_wire_enc_put(uint8_t *out, size_t cap, const uint8_t id[16], uint64_t v
 		      const uint8_t sha256[32]);
 int sync_wire_enc_update(uint8_t *out, size_t cap, const uint8_t id[16], uint64_t base,
 			 uint64_t ver, uint64_t size, const uint8_t sha256[32]);
-int sync_wire_enc_stats(uint8_t *out, size_t cap, uint64_t used, uint64_t copies, uint64_t budget);
+int sync_wire_enc_stats(uint8_t *out, size_t cap, const struct sync_wire_stats *s);
 int sync_wire_enc_load(uint8_t *out, size_t cap, const struct sync_wire_load *l);
 int sync_wire_enc_heartbeat_req(uint8_t *out, size_t cap, uint32_t interval_ms);
 int sync_wire_enc_heartbeat(uint8_t *out, size_t cap, uint64_t seq, const struct sync_wire_load *l);

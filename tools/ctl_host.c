@@ -54,31 +54,39 @@ static int fail(const char *what, const char *addr, int r)
 
 static int host_status(struct ctl_remote *rm, const char *addr, bool json)
 {
-	uint64_t used, copies, budget, t0 = sync_now_ms();
+	struct sync_wire_stats ws;
+	uint64_t t0 = sync_now_ms();
 	struct sync_wire_load l;
 	int r = sync_client_ping(rm->client, rm->timeout_ms);
 	uint64_t rtt = sync_now_ms() - t0;
 	if (!r)
-		r = sync_client_stats(rm->client, &used, &copies, &budget, rm->timeout_ms);
+		r = sync_client_stats(rm->client, &ws, rm->timeout_ms);
 	if (!r)
 		r = sync_client_load(rm->client, &l, rm->timeout_ms);
 	if (r < 0)
 		return fail("status", addr, r);
 	if (json) {
 		printf("{\"host\":\"%s\",\"ping_ms\":%llu,\"used_bytes\":%llu,\"copies\":%llu,"
-		       "\"budget_bytes\":%llu,",
-		       addr, (unsigned long long)rtt, (unsigned long long)used,
-		       (unsigned long long)copies, (unsigned long long)budget);
+		       "\"budget_bytes\":%llu,\"reads\":%llu,\"read_bytes\":%llu,"
+		       "\"received_bytes\":%llu,",
+		       addr, (unsigned long long)rtt, (unsigned long long)ws.used,
+		       (unsigned long long)ws.copies, (unsigned long long)ws.budget,
+		       (unsigned long long)ws.reads, (unsigned long long)ws.read_bytes,
+		       (unsigned long long)ws.received_bytes);
 		print_load(&l, true);
 		printf("}\n");
 		return 0;
 	}
 	printf("host %s: up, ping %llu ms\n", addr, (unsigned long long)rtt);
-	printf("store: %llu copies, %.1f MiB used", (unsigned long long)copies, used / 1048576.0);
-	if (budget)
-		printf(" of a %.1f MiB budget", budget / 1048576.0);
+	printf("store: %llu copies, %.1f MiB used", (unsigned long long)ws.copies,
+	       ws.used / 1048576.0);
+	if (ws.budget)
+		printf(" of a %.1f MiB budget", ws.budget / 1048576.0);
 	else
 		printf(" (no space budget)");
+	printf("\nserved: %llu reads (%llu bytes), received %llu bytes of uploads",
+	       (unsigned long long)ws.reads, (unsigned long long)ws.read_bytes,
+	       (unsigned long long)ws.received_bytes);
 	printf("\nload: ");
 	print_load(&l, false);
 	printf("\n");

@@ -4,7 +4,8 @@
  * path="..." pinned= hot= version=vN writers= origin_reads= copies=N, then
  * copy=HOST:vN:STATE:reads=R:errors=E:lat_us=L:share=S:step=I/N:rollout=PHASE
  * [:why=REASON] per copy: the rollout's share in percent, step, phase and
- * last regression or rollback, fs/rollout.c).
+ * last regression or rollback, fs/rollout.c; remote copies add
+ * :sync=METHOD:sent=BYTES of their last sync).
  *   shadowctl shadows [MNT|--state DIR] [--json]
  * In JSON a file's copies are "copy" fields in the order written. */
 #include <stdio.h>
@@ -38,7 +39,7 @@ int ctl_shadows_main(int argc, char **argv)
 	static const struct ctl_status_kind kind = {
 	    .cmd = "shadows",
 	    .file = "shadows.status",
-	    .missing = "shadows nothing (mounted without a local host in -o hosts=)",
+	    .missing = "shadows nothing (mounted without -o hosts=)",
 	    .header = header,
 	    .row = row,
 	};

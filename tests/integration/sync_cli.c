@@ -334,11 +334,13 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "ping") && na == 1) {
 		r = sync_client_ping(c, timeout_ms);
 	} else if (!strcmp(cmd, "stats") && na == 1) {
-		uint64_t used, copies, budget;
-		r = sync_client_stats(c, &used, &copies, &budget, timeout_ms);
+		struct sync_wire_stats ws;
+		r = sync_client_stats(c, &ws, timeout_ms);
 		if (!r)
-			printf("used=%llu copies=%llu budget=%llu\n", (unsigned long long)used,
-			       (unsigned long long)copies, (unsigned long long)budget);
+			printf("used=%llu copies=%llu budget=%llu reads=%llu received=%llu\n",
+			       (unsigned long long)ws.used, (unsigned long long)ws.copies,
+			       (unsigned long long)ws.budget, (unsigned long long)ws.reads,
+			       (unsigned long long)ws.received_bytes);
 	} else if (!strcmp(cmd, "load") && na == 1) {
 		struct sync_wire_load l;
 		r = sync_client_load(c, &l, timeout_ms);

@@ -91,8 +91,9 @@ static void test_never_wins(void **state)
 	assert_int_equal(daemon_control_decide(&P, &f, 1200, &wanted), DAEMON_CONTROL_COPY);
 }
 
-/* Placement: the cheapest up local host with room; excluded, down, remote
- * and full hosts are skipped; ties to the first; none -> -1. */
+/* Placement: the cheapest up host with room, local or remote; excluded,
+ * down and full hosts are skipped; equal costs to the less loaded, then to
+ * the first; none -> -1. */
 static void test_pick_host(void **state)
 {
 	(void)state;
@@ -104,7 +105,7 @@ static void test_pick_host(void **state)
 	     .budget_bytes = 100,
 	     .used_bytes = 60,
 	     .avail_bytes = UINT64_MAX},
-	    {.up = true, .local = false, .cost = 0.5, .avail_bytes = UINT64_MAX},
+	    {.up = false, .local = false, .cost = 0.5, .avail_bytes = UINT64_MAX},
 	    {.up = false, .local = true, .cost = 0.1, .avail_bytes = UINT64_MAX},
 	};
 	assert_int_equal(daemon_control_pick_host(h, 4, 40, NULL), 1);
@@ -116,12 +117,19 @@ static void test_pick_host(void **state)
 	h[0].up = false;
 	h[1].used_bytes = 100;
 	assert_int_equal(daemon_control_pick_host(h, 4, 1, NULL), -1);
+	h[2].up = true; /* a remote host that is up takes copies */
+	assert_int_equal(daemon_control_pick_host(h, 4, 1, NULL), 2);
+	h[0] = (struct daemon_control_host){
+	    .up = true, .cost = 0.5, .load_permille = 300, .avail_bytes = UINT64_MAX};
+	h[2].load_permille = 700;
+	assert_int_equal(daemon_control_pick_host(h, 4, 1, NULL), 0); /* same cost, less load */
+	h[2].load_permille = 300;
+	assert_int_equal(daemon_control_pick_host(h, 4, 1, NULL), 0); /* full tie: first */
 	/* A filesystem without the free space is skipped, whatever the budget
 	 * says (a copy there would fail after reading the whole origin). */
-	h[0].up = true;
 	h[0].avail_bytes = 5;
 	assert_int_equal(daemon_control_pick_host(h, 4, 5, NULL), 0);
-	assert_int_equal(daemon_control_pick_host(h, 4, 6, NULL), -1);
+	assert_int_equal(daemon_control_pick_host(h, 4, 6, NULL), 2);
 }
 
 /* After failed copies: no new copy before the back-off has passed; the

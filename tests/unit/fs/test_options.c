@@ -149,10 +149,12 @@ static void test_shadow_options(void **state)
 	assert_true(p.o.shadow_threshold == FS_DEFAULT_SHADOW_THRESHOLD);
 	assert_true(p.o.shadow_capacity < 0);
 	assert_false(p.o.shadow_all);
+	assert_int_equal(p.o.remote_timeout_ms, FS_DEFAULT_REMOTE_TIMEOUT_MS);
 	done(&p);
 	const char *argv[] = {"shadowfs", "/b", "/m", "-o",
 			      "shadow_tick=0.5,shadow_idle=10,shadow_quiet=0,shadow_all,"
-			      "shadow_capacity=100,shadow_threshold=0.9,shadow_window=120"};
+			      "shadow_capacity=100,shadow_threshold=0.9,shadow_window=120,"
+			      "remote_timeout=50"};
 	parse(&p, 5, argv);
 	assert_int_equal(p.ret, 0);
 	assert_true(p.o.shadow_tick == 0.5);
@@ -162,6 +164,7 @@ static void test_shadow_options(void **state)
 	assert_true(p.o.shadow_capacity == 100);
 	assert_true(p.o.shadow_threshold == 0.9);
 	assert_true(p.o.shadow_window == 120);
+	assert_int_equal(p.o.remote_timeout_ms, 50);
 	done(&p);
 }
 
@@ -325,6 +328,9 @@ static void test_bad_options(void **state)
 		{"rollout_min_reads=0", "rollout_min_reads=0"},
 		{"rollout_cooldown=-1", "rollout_cooldown=-1"},
 		{"fault_copy_delay_us=soon", "fault_copy_delay_us=soon"},
+		{"remote_timeout=0", "remote_timeout=0"},
+		{"remote_timeout=60001", "remote_timeout=60001"},
+		{"remote_timeout=fast", "remote_timeout=fast"},
 	};
 	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
 		struct parsed p;

@@ -187,10 +187,18 @@ static void test_responses(void **state)
 	assert_int_equal(m.load.net_tx_bps, 1ull << 40);
 	assert_int_equal(m.load.requests, 5);
 	assert_int_equal(decode(SYNC_WIRE_LOAD, R, lp, sizeof(lp) - 1, 0, &m), -EBADMSG);
-	uint8_t sp[24];
-	sync_wire_enc_stats(sp, sizeof(sp), 1, 2, 3);
+	uint8_t sp[SYNC_WIRE_STATS_SIZE];
+	struct sync_wire_stats ws = {1, 2, 3, 4, 5, 6};
+	assert_int_equal(sync_wire_enc_stats(sp, sizeof(sp), &ws), SYNC_WIRE_STATS_SIZE);
+	assert_int_equal(decode(SYNC_WIRE_STATS, R, sp, SYNC_WIRE_STATS_SIZE, 0, &m), 0);
+	assert_int_equal(m.stats.used + m.stats.copies + m.stats.budget, 6);
+	assert_int_equal(m.stats.reads * 100 + m.stats.read_bytes * 10 + m.stats.received_bytes,
+			 456);
+	/* An older server's 24-byte answer: counters 0; other lengths refused. */
 	assert_int_equal(decode(SYNC_WIRE_STATS, R, sp, 24, 0, &m), 0);
-	assert_int_equal(m.used + m.copies + m.budget, 6);
+	assert_int_equal(m.stats.budget, 3);
+	assert_int_equal(m.stats.reads + m.stats.read_bytes + m.stats.received_bytes, 0);
+	assert_int_equal(decode(SYNC_WIRE_STATS, R, sp, 32, 0, &m), -EBADMSG);
 }
 
 /* HEARTBEAT: the request carries the interval, each response a sequence

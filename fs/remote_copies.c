@@ -1,0 +1,259 @@
+/* Remote copies, control-loop side (see remote_copies.h): sync, delete,
+ * check and placement inputs through sync/, one connection per host. */
+#include "fs/remote_copies.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "daemon/control.h"
+#include "daemon/shadow_map.h"
+#include "fs/hosts.h"
+#include "fs/remote_dirty.h"
+#include "sync/client.h"
+#include "sync/digest.h"
+#include "sync/replicate.h"
+#include "sync/tls.h"
+
+#define CONNECT_MS 2000u
+#define FRAME_MS 5000u		     /* each frame of a sync */
+#define CALL_MS 1000u		     /* stats, list, delete */
+#define RANGES_MAX_BYTES (64u << 20) /* more written than this: librsync instead */
+#define STATS_EVERY_MS 1000u
+
+struct remote_host {
+	struct sync_client *c; /* NULL until connected, after an error */
+	struct sync_wire_stats stats;
+	uint64_t stats_ms; /* when stats was asked (0: never) */
+	int stats_rc;
+};
+
+struct fs_remote_copies {
+	struct fs_hosts *hosts; /* not owned */
+	size_t n;
+	struct remote_host *h;
+};
+
+const char *fs_remote_method_name(int m)
+{
+	switch (m) {
+	case FS_REMOTE_FULL:
+		return "full";
+	case FS_REMOTE_RANGES:
+		return "ranges";
+	case FS_REMOTE_DELTA:
+		return "delta";
+	case FS_REMOTE_CURRENT:
+		return "current";
+	}
+	return "none";
+}
+
+int fs_remote_copies_new(struct fs_hosts *hosts, struct fs_remote_copies **ret)
+{
+	struct fs_remote_copies *rc = calloc(1, sizeof(*rc));
+	size_t n = fs_hosts_count(hosts);
+	if (!rc || !(rc->h = calloc(n ? n : 1, sizeof(*rc->h)))) {
+		free(rc);
+		return -ENOMEM;
+	}
+	rc->hosts = hosts;
+	rc->n = n;
+	*ret = rc;
+	return 0;
+}
+
+void fs_remote_copies_free(struct fs_remote_copies *rc)
+{
+	if (!rc)
+		return;
+	for (size_t i = 0; i < rc->n; i++)
+		sync_client_close(rc->h[i].c);
+	free(rc->h);
+	free(rc);
+}
+
+/* The control connection to host, connected if needed. */
+static int conn(struct fs_remote_copies *rc, int host, struct sync_client **ret)
+{
+	struct remote_host *x = &rc->h[host];
+	if (x->c && !sync_client_connected(x->c)) {
+		sync_client_close(x->c);
+		x->c = NULL;
+	}
+	if (!x->c) {
+		const struct fs_host_spec *spec = fs_hosts_spec(rc->hosts, (size_t)host);
+		char why[256] = "";
+		int r = sync_client_connect(fs_hosts_tls(rc->hosts), spec->where, spec->port,
+					    CONNECT_MS, &x->c, why, sizeof(why));
+		if (r < 0) {
+			sfs_debug("shadow: cannot connect to %s:%u: %s", spec->where, spec->port,
+				  why[0] ? why : strerror(-r));
+			x->c = NULL;
+			return r;
+		}
+	}
+	*ret = x->c;
+	return 0;
+}
+
+int fs_remote_copies_host(struct fs_remote_copies *rc, size_t h, struct daemon_control_host *out)
+{
+	struct remote_host *x = &rc->h[h];
+	struct sync_client *c;
+	uint64_t now = sync_now_ms();
+	struct sync_wire_load l;
+	if (!x->stats_ms || now - x->stats_ms >= STATS_EVERY_MS) {
+		x->stats_ms = now;
+		x->stats_rc = conn(rc, (int)h, &c);
+		if (x->stats_rc == 0)
+			x->stats_rc = sync_client_stats(c, &x->stats, CALL_MS);
+	}
+	if (x->stats_rc < 0)
+		return x->stats_rc;
+	out->budget_bytes = x->stats.budget;
+	out->used_bytes = x->stats.used;
+	if (fs_hosts_load(rc->hosts, h, &l))
+		out->load_permille =
+		    l.cpu_permille > l.disk_util_permille ? l.cpu_permille : l.disk_util_permille;
+	return 0;
+}
+
+/* RANGES: the bytes written since base, read from fd, as a ranged update.
+ * -ENOENT when the mount does not know them (the caller goes on with
+ * sync_replicate). */
+static int send_ranges(struct sync_client *c, struct daemon_shadow_file *s, int fd, uint64_t size,
+		       const uint8_t sha256[32], uint64_t version, uint64_t base,
+		       struct fs_remote_sync_result *res)
+{
+	struct fs_dirty_span *sp = NULL;
+	size_t n = 0;
+	uint64_t total = 0;
+	int r = fs_remote_dirty_ranges(s, base, size, &sp, &n);
+	if (r < 0)
+		return -ENOENT;
+	for (size_t i = 0; i < n; i++)
+		total += sp[i].len;
+	struct sync_range *v = calloc(n ? n : 1, sizeof(*v));
+	uint8_t *data = total <= RANGES_MAX_BYTES ? malloc(total ? total : 1) : NULL;
+	r = v && data ? 0 : -ENOENT;
+	for (size_t i = 0, at = 0; r == 0 && i < n; i++) {
+		ssize_t got = pread(fd, data + at, sp[i].len, (off_t)sp[i].off);
+		if (got != (ssize_t)sp[i].len)
+			r = -ENOENT; /* the file moved on: the digest check would fail */
+		v[i] = (struct sync_range){.off = sp[i].off, .data = data + at, .len = sp[i].len};
+		at += sp[i].len;
+	}
+	if (r == 0)
+		r = sync_client_update(c, s->id, base, version, size, v, n, sha256, FRAME_MS);
+	if (r == 0) {
+		res->method = FS_REMOTE_RANGES;
+		res->sent = total;
+		r = sync_client_delete(c, s->id, base, FRAME_MS);
+		if (r == -ENOENT)
+			r = 0;
+	}
+	free(sp);
+	free(v);
+	free(data);
+	return r;
+}
+
+int fs_remote_copies_sync(struct fs_remote_copies *rc, struct daemon_shadow_file *s, int host,
+			  int fd, uint64_t size, const uint8_t sha256[32], uint64_t version,
+			  uint64_t base, struct fs_remote_sync_result *res)
+{
+	struct sync_client *c;
+	int r = conn(rc, host, &c);
+	*res = (struct fs_remote_sync_result){0};
+	if (r < 0)
+		return r;
+	if (base && base != version) {
+		r = send_ranges(c, s, fd, size, sha256, version, base, res);
+		if (r == 0 || !sync_client_connected(c))
+			goto out;
+		/* Refused (another basis there, digest mismatch): librsync. */
+	}
+	struct sync_repl_opts o = {.sha256 = sha256, .timeout_ms = FRAME_MS};
+	struct sync_repl_result rr;
+	r = sync_replicate(c, s->id, version, fd, &o, &rr);
+	if (r == 0) {
+		res->method = rr.method == SYNC_REPL_CURRENT ? FS_REMOTE_CURRENT
+			      : rr.method == SYNC_REPL_DELTA ? FS_REMOTE_DELTA
+							     : FS_REMOTE_FULL;
+		res->sent = rr.method == SYNC_REPL_CURRENT ? 0 : rr.sent_bytes;
+	}
+out:
+	if (r == 0)
+		fs_remote_dirty_synced(s, version, size);
+	return r;
+}
+
+int fs_remote_copies_make(struct fs_remote_copies *rc, struct daemon_shadow_file *s, int slot,
+			  const struct fs_remote_make *m)
+{
+	struct daemon_shadow_copy *cp = &s->copies[slot];
+	struct fs_remote_sync_result res;
+	uint8_t sha[SYNC_SHA256_LEN];
+	cp->host = m->host;
+	cp->version = m->version;
+	cp->remote = true;
+	__atomic_store_n(&cp->state, DAEMON_COPY_SYNCING, __ATOMIC_SEQ_CST);
+	int r = sync_sha256_fd(m->fd, m->size, sha);
+	if (r == 0)
+		r = fs_remote_copies_sync(rc, s, m->host, m->fd, m->size, sha, m->version, m->base,
+					  &res);
+	if (r == 0 && !m->unchanged(m->arg)) {
+		fs_remote_copies_delete(rc, m->host, s->id, m->version); /* not valid */
+		r = -EAGAIN;
+	}
+	if (r < 0) {
+		if (m->base && r != -EAGAIN) /* the slot of the stale copy goes: so does it */
+			fs_remote_copies_delete(rc, m->host, s->id, SYNC_WIRE_ALL_VERSIONS);
+		cp->version = 0;
+		cp->remote = false;
+		__atomic_store_n(&cp->state, DAEMON_COPY_NONE, __ATOMIC_SEQ_CST);
+		return r;
+	}
+	memcpy(cp->sha256, sha, sizeof(cp->sha256));
+	cp->verified_ms = sync_now_ms();
+	cp->sync_method = (uint8_t)res.method;
+	cp->sent_bytes = res.sent;
+	daemon_shadow_copy_publish(s, slot);
+	sfs_debug("shadow: %s synced to host %d (version %llu, %s, %llu bytes shipped)",
+		  s->path ? s->path : "?", m->host, (unsigned long long)m->version,
+		  fs_remote_method_name(res.method), (unsigned long long)res.sent);
+	return 0;
+}
+
+int fs_remote_copies_delete(struct fs_remote_copies *rc, int host, const uint8_t id[16],
+			    uint64_t version)
+{
+	struct sync_client *c;
+	int r = conn(rc, host, &c);
+	if (r == 0)
+		r = sync_client_delete(c, id, version, CALL_MS);
+	return r == -ENOENT ? 0 : r;
+}
+
+int fs_remote_copies_check(struct fs_remote_copies *rc, int host, const uint8_t id[16],
+			   uint64_t version, uint64_t size)
+{
+	struct sync_client *c;
+	struct sync_wire_list_entry *v = NULL;
+	size_t n = 0;
+	int r = conn(rc, host, &c);
+	if (r == 0)
+		r = sync_client_list(c, &v, &n, CALL_MS);
+	if (r < 0)
+		return r;
+	r = -ENOENT;
+	for (size_t i = 0; i < n; i++)
+		if (!memcmp(v[i].id, id, 16) && v[i].version == version && v[i].size == size)
+			r = 0;
+	free(v);
+	return r;
+}

@@ -1,0 +1,86 @@
+/* Copies on remote shadowd hosts, the control loop's side: make or bring up
+ * to date the copy of one file on one host, delete it, check it is still
+ * there, and the host's room and load for placement. All through sync/
+ * over mutual TLS, on one connection per host owned by the control thread
+ * (reconnected after an error).
+ *
+ * Bringing a copy to version V (fs_remote_copies_sync), the cheapest way:
+ *   - the host holds a stale copy at BASE and the mount knows the ranges
+ *     written since BASE (fs/remote_dirty.h): a ranged update ships only
+ *     those bytes (RANGES);
+ *   - else sync_replicate: nothing when the host already holds V (CURRENT),
+ *     a librsync delta against another version it holds (DELTA), or the
+ *     whole file (FULL).
+ * The host commits V only if the content's SHA-256 equals the digest the
+ * caller computed from the origin, and the other versions of the file are
+ * deleted there afterwards. The caller publishes the copy only if the file
+ * is still at V (a bump meanwhile discards the result).
+ *
+ * Thread-safety: control thread only. */
+#ifndef SHADOWFS_FS_REMOTE_COPIES_H
+#define SHADOWFS_FS_REMOTE_COPIES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct daemon_control_host;
+struct daemon_shadow_file;
+struct fs_hosts;
+struct fs_remote_copies;
+
+enum fs_remote_method {
+	FS_REMOTE_NONE = 0,
+	FS_REMOTE_FULL,
+	FS_REMOTE_RANGES,
+	FS_REMOTE_DELTA,
+	FS_REMOTE_CURRENT,
+};
+const char *fs_remote_method_name(int m);
+
+struct fs_remote_sync_result {
+	int method;    /* enum fs_remote_method */
+	uint64_t sent; /* payload bytes shipped (file, ranges or delta) */
+};
+
+int fs_remote_copies_new(struct fs_hosts *hosts, struct fs_remote_copies **ret);
+void fs_remote_copies_free(struct fs_remote_copies *rc); /* accepts NULL */
+
+/* Fills the placement inputs of remote host h (budget and use from its
+ * STATS, at most once a second; load from its heartbeats). -errno when it
+ * cannot be asked (then it takes no copy). */
+int fs_remote_copies_host(struct fs_remote_copies *rc, size_t h, struct daemon_control_host *out);
+
+/* Makes the copy in slot of s on a remote host, the control loop's step:
+ * SHA-256 of fd (size bytes, the origin at version), the sync below (base:
+ * the version of a stale copy the host holds, 0 none), then, if
+ * unchanged(arg) says the file did not change meanwhile, the slot is
+ * published SERVING at version (the caller has set its origin stamp);
+ * else the version is deleted on the host and -EAGAIN returned. On any
+ * failure the slot is free again. */
+struct fs_remote_make {
+	int host;
+	uint64_t version, base;
+	int fd;
+	uint64_t size;
+	bool (*unchanged)(void *arg);
+	void *arg;
+};
+int fs_remote_copies_make(struct fs_remote_copies *rc, struct daemon_shadow_file *s, int slot,
+			  const struct fs_remote_make *m);
+
+/* Makes (id of s, version) on host from fd (size bytes, digest sha256);
+ * base: the version of a stale copy the host holds (0: none known). */
+int fs_remote_copies_sync(struct fs_remote_copies *rc, struct daemon_shadow_file *s, int host,
+			  int fd, uint64_t size, const uint8_t sha256[32], uint64_t version,
+			  uint64_t base, struct fs_remote_sync_result *res);
+/* Deletes version (SYNC_WIRE_ALL_VERSIONS: every one) of id on host; a copy
+ * already gone is success. */
+int fs_remote_copies_delete(struct fs_remote_copies *rc, int host, const uint8_t id[16],
+			    uint64_t version);
+/* 0 when host lists (id, version) with size bytes; -ENOENT when it does not
+ * (removed or damaged there), another -errno when it cannot be asked. */
+int fs_remote_copies_check(struct fs_remote_copies *rc, int host, const uint8_t id[16],
+			   uint64_t version, uint64_t size);
+
+#endif
