@@ -88,7 +88,7 @@ static void read_hosts(const struct pred_location *loc, struct summary *s)
 	fclose(in);
 }
 
-/* copy=HOST:vN:STATE:...: the third field is the copy's state. */
+/* copy=HOST:vN:STATE:...: the state after the version field. */
 static void read_shadows(const struct pred_location *loc, struct summary *s)
 {
 	FILE *in = ctl_status_open(loc, "shadows.status");
@@ -106,12 +106,9 @@ static void read_shadows(const struct pred_location *loc, struct summary *s)
 			if (strcmp(f[i].key, "copy"))
 				continue;
 			s->copies++;
-			const char *a = strchr(f[i].value, ':');
-			const char *b = a ? strchr(a + 1, ':') : NULL;
-			if (!b)
-				continue;
-			const char *e = strchr(b + 1, ':');
-			count_state(s, b + 1, e ? (size_t)(e - b - 1) : strlen(b + 1));
+			struct ctl_copy c;
+			if (ctl_status_parse_copy(f[i].value, &c) == 0)
+				count_state(s, c.state, strlen(c.state));
 		}
 	}
 	fclose(in);

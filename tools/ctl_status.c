@@ -42,6 +42,41 @@ int ctl_status_split(char *line, struct ctl_field *f)
 	return n;
 }
 
+int ctl_status_parse_copy(const char *value, struct ctl_copy *c)
+{
+	const char *v = NULL;
+	for (const char *p = strchr(value, ':'); p; p = strchr(p + 1, ':')) {
+		size_t digits = p[1] == 'v' ? strspn(p + 2, "0123456789") : 0;
+		if (digits && p[2 + digits] == ':') {
+			v = p;
+			break;
+		}
+	}
+	if (!v || (size_t)(v - value) >= sizeof(c->host))
+		return -1;
+	memcpy(c->host, value, (size_t)(v - value));
+	c->host[v - value] = '\0';
+	const char *ver = v + 1, *st = ver + strcspn(ver, ":") + 1;
+	size_t vlen = (size_t)(st - 1 - ver), slen = strcspn(st, ":");
+	if (vlen >= sizeof(c->version) || slen == 0 || slen >= sizeof(c->state))
+		return -1;
+	memcpy(c->version, ver, vlen);
+	c->version[vlen] = '\0';
+	memcpy(c->state, st, slen);
+	c->state[slen] = '\0';
+	c->rest = st[slen] == ':' ? st + slen + 1 : st + slen;
+	c->reads[0] = '\0';
+	const char *r = strstr(c->rest, "reads=");
+	if (r && (r == c->rest || r[-1] == ':')) {
+		size_t rlen = strcspn(r + 6, ":");
+		if (rlen < sizeof(c->reads)) {
+			memcpy(c->reads, r + 6, rlen);
+			c->reads[rlen] = '\0';
+		}
+	}
+	return 0;
+}
+
 const char *ctl_status_get(const struct ctl_field *f, int n, const char *key)
 {
 	for (int i = 0; i < n; i++)

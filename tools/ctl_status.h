@@ -42,6 +42,19 @@ int ctl_status_next(FILE *in, char *line, size_t len, struct ctl_field *f);
 /* f as one JSON object (numbers unquoted). */
 void ctl_status_print_json(const struct ctl_field *f, int n);
 
+/* One copy of a shadows.status / user.shadow.state line,
+ * "HOST:vN:STATE[:KEY=VALUE...]" (HOST may hold ':': a remote host's
+ * ADDR:PORT, a path), split at its version field. */
+struct ctl_copy {
+	char host[512];
+	char version[32]; /* "vN" */
+	char state[32];
+	char reads[32];	  /* the reads= field, "" when absent */
+	const char *rest; /* the KEY=VALUE fields after STATE (into the value) */
+};
+/* 0, or -1 when value has no ":vN:STATE" part. */
+int ctl_status_parse_copy(const char *value, struct ctl_copy *ret);
+
 /* `shadowctl CMD [MNT|--state DIR] [--json]`. */
 int ctl_status_main(int argc, char **argv, const struct ctl_status_kind *k);
 /* The value of key in f[0..n-1], "" when absent. */

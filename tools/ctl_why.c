@@ -34,6 +34,7 @@
 #include <uuid/uuid.h>
 
 #include "tools/ctl.h"
+#include "tools/ctl_status.h"
 #include "tools/ctl_store.h"
 
 #define WHY_XATTR "user.shadow.why"
@@ -230,37 +231,24 @@ static void print_decision(const struct why *w)
 	}
 }
 
-/* " copy=HOST:vN:STATE:reads=R:errors=E:lat_us=L" of the state line, from
- * the right (a host label may hold ':'). Calls fn per copy. */
+/* " copy=HOST:vN:STATE:reads=R:..." of the state line (ctl_status_parse_copy:
+ * a host label may hold ':'). Calls fn per copy. */
 static size_t each_copy(const char *state, void (*fn)(const char *host, const char *ver,
 						     const char *st, const char *reads, void *),
 			void *arg)
 {
 	size_t n = 0;
 	for (const char *p = state ? strstr(state, " copy=") : NULL; p; p = strstr(p + 1, " copy=")) {
-		char buf[1024], *f[6];
+		char buf[1024];
 		size_t len = strcspn(p + 6, " ");
 		if (len >= sizeof(buf))
 			continue;
 		memcpy(buf, p + 6, len);
 		buf[len] = '\0';
-		int k = 5;
-		char *end = buf + len;
-		for (; k > 0; k--) {
-			char *c = end;
-			while (c > buf && *c != ':')
-				c--;
-			if (c == buf)
-				break;
-			*c = '\0';
-			f[k] = c + 1;
-			end = c;
-		}
-		if (k != 0)
+		struct ctl_copy c;
+		if (ctl_status_parse_copy(buf, &c) != 0)
 			continue;
-		f[0] = buf;
-		const char *reads = strncmp(f[3], "reads=", 6) ? f[3] : f[3] + 6;
-		fn(f[0], f[1], f[2], reads, arg);
+		fn(c.host, c.version, c.state, c.reads[0] ? c.reads : "0", arg);
 		n++;
 	}
 	return n;
