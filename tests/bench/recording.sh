@@ -25,7 +25,8 @@
 # Run as root. Environment: BENCH_DIR (parent of the scratch dir, default
 # /var/tmp, a disk filesystem: O_DIRECT), META_DIR (default /dev/shm),
 # BUILD (default <repo>/build),
-# REPS (runs per configuration, 12), RUNTIME (seconds per fio run, 2),
+# REPS (runs per configuration, 30: with pairs spread over +-20 % on a
+# shared VM, 12 pairs left the median several points from run to run), RUNTIME (seconds per fio run, 2),
 # JOBS (4), SIZE_MB (256), META_FILES (files per meta run, 1000),
 # WORKLOADS (default "randread meta"; a subset prints n/a for the other),
 # QUICK=1 (4 runs, 1 s, 64 MiB, 500 files).
@@ -38,7 +39,7 @@ META_DIR=${META_DIR:-/dev/shm}
 if [ "${QUICK:-0}" = 1 ]; then
 	REPS=${REPS:-4} RUNTIME=${RUNTIME:-1} SIZE_MB=${SIZE_MB:-64} META_FILES=${META_FILES:-500}
 else
-	REPS=${REPS:-12} RUNTIME=${RUNTIME:-2} SIZE_MB=${SIZE_MB:-256} META_FILES=${META_FILES:-1000}
+	REPS=${REPS:-30} RUNTIME=${RUNTIME:-2} SIZE_MB=${SIZE_MB:-256} META_FILES=${META_FILES:-1000}
 fi
 JOBS=${JOBS:-4}
 [ -x "$BUILD/fs/shadowfs" ] && [ -x "$BUILD/tools/shadowfs-rec-bench" ] || ninja -C "$BUILD" >&2
