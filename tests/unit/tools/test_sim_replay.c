@@ -24,6 +24,15 @@ static void step_demand(double y[N])
 
 static const struct sim_host ONE_HOST[] = {{.cost = 2.0, .slots = 0}};
 
+/* Replays buckets 0..N of nf files; the replay must succeed. */
+static struct sim_score replay(const struct sim_params *p, const struct sim_file *f, size_t nf)
+{
+	struct sim_score s;
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(sim_replay(p, f, nf, 0, N, &s), 0);
+	return s;
+}
+
 static struct sim_params params(unsigned idle, unsigned lag)
 {
 	return (struct sim_params){
@@ -38,9 +47,7 @@ static void test_no_policy_counts_overload(void **state)
 	step_demand(y);
 	struct sim_file f = {.y = y, .alarm = alarm, .cap = 2.0};
 	struct sim_params p = params(1, 0);
-	struct sim_score s;
-	memset(&s, 0, sizeof(s));
-	assert_int_equal(sim_replay(&p, &f, 1, 0, N, &s), 0);
+	struct sim_score s = replay(&p, &f, 1);
 	assert_int_equal(s.buckets, N);
 	assert_int_equal(s.overloaded, 5);
 	assert_true(s.reads == 30.0);
@@ -65,9 +72,7 @@ static void test_anticipation_covers_onset(void **state)
 		alarm[t] = 1;
 	struct sim_file f = {.y = y, .alarm = alarm, .cap = 2.0};
 	struct sim_params p = params(1, 0);
-	struct sim_score s;
-	memset(&s, 0, sizeof(s));
-	assert_int_equal(sim_replay(&p, &f, 1, 0, N, &s), 0);
+	struct sim_score s = replay(&p, &f, 1);
 	assert_int_equal(s.overloaded, 0);
 	assert_true(s.excess == 0.0);
 	assert_int_equal(s.onsets, 1);
@@ -89,9 +94,7 @@ static void test_lag_delays_the_copy(void **state)
 	alarm[10] = 1;
 	struct sim_file f = {.y = y, .alarm = alarm, .cap = 2.0};
 	struct sim_params p = params(10, 1);
-	struct sim_score s;
-	memset(&s, 0, sizeof(s));
-	assert_int_equal(sim_replay(&p, &f, 1, 0, N, &s), 0);
+	struct sim_score s = replay(&p, &f, 1);
 	assert_int_equal(s.overloaded, 1);
 	assert_true(s.excess == 1.0);
 	assert_int_equal(s.covered, 0);
@@ -114,9 +117,7 @@ static void test_slots_and_cost(void **state)
 				{.y = y, .alarm = alarm, .cap = 2.0}};
 	const struct sim_host one_slot[] = {{.cost = 1.0, .slots = 1}};
 	struct sim_params p = {.idle = 1, .window = 6, .hosts = one_slot, .nhosts = 1};
-	struct sim_score s;
-	memset(&s, 0, sizeof(s));
-	assert_int_equal(sim_replay(&p, f, 2, 0, N, &s), 0);
+	struct sim_score s = replay(&p, f, 2);
 	assert_int_equal(s.copies, 1);
 	assert_int_equal(s.unplaced, N);
 	assert_int_equal(s.overloaded, 5);
@@ -126,8 +127,7 @@ static void test_slots_and_cost(void **state)
 	const struct sim_host two[] = {{.cost = 5.0, .slots = 0}, {.cost = 1.0, .slots = 1}};
 	p.hosts = two;
 	p.nhosts = 2;
-	memset(&s, 0, sizeof(s));
-	assert_int_equal(sim_replay(&p, f, 2, 0, N, &s), 0);
+	s = replay(&p, f, 2);
 	assert_int_equal(s.copies, 2);
 	assert_int_equal(s.unplaced, 0);
 	assert_int_equal(s.overloaded, 0);
@@ -147,15 +147,12 @@ static void test_copy_groups(void **state)
 		alarm[t] = 1;
 	struct sim_file f = {.y = y, .alarm = alarm, .cap = 1.0};
 	struct sim_params p = params(1, 0);
-	struct sim_score s;
-	memset(&s, 0, sizeof(s));
-	assert_int_equal(sim_replay(&p, &f, 1, 0, N, &s), 0);
+	struct sim_score s = replay(&p, &f, 1);
 	assert_int_equal(s.overloaded, 5);
 	assert_true(s.excess == 5.0);
 	assert_int_equal(s.copies, 1);
 	p.copies = 2;
-	memset(&s, 0, sizeof(s));
-	assert_int_equal(sim_replay(&p, &f, 1, 0, N, &s), 0);
+	s = replay(&p, &f, 1);
 	assert_int_equal(s.overloaded, 0);
 	assert_true(s.excess == 0.0);
 	assert_int_equal(s.copies, 2);
@@ -163,8 +160,7 @@ static void test_copy_groups(void **state)
 	/* A host with one slot cannot take a group of two. */
 	const struct sim_host small[] = {{.cost = 1.0, .slots = 1}};
 	p.hosts = small;
-	memset(&s, 0, sizeof(s));
-	assert_int_equal(sim_replay(&p, &f, 1, 0, N, &s), 0);
+	s = replay(&p, &f, 1);
 	assert_int_equal(s.copies, 0);
 	assert_int_equal(s.unplaced, 7);
 }
