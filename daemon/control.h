@@ -6,11 +6,14 @@
  *
  * Per file, every tick:
  *   wanted   = pinned || hot (forecast P(demand > capacity within window)
- *              >= threshold)
+ *              >= threshold, or demand above capacity in the last bucket:
+ *              predictor/hot_files.h)
  *   wanted_ms is refreshed while wanted; a file stays shadowed until it has
  *   been unwanted for idle_ms (hysteresis: a forecast that flickers does
  *   not copy and delete the same file every tick).
- *   COPY     when wanted and no copy serves at the current version, nobody
+ *   COPY     when wanted and fewer copies serve at the current version
+ *            than it wants (want_copies: the forecast's replica count,
+ *            at least 1; one copy per decision, so one per tick), nobody
  *            has the file open for writing, its version has been quiet for
  *            quiet_ms (a file being rewritten is not re-copied after every
  *            write), no copy is under way, and the back-off after a failed
@@ -21,6 +24,10 @@
  *            its copies dropped at once (DEMOTE), like a gone file's;
  *   DEMOTE   when copies exist and the file is gone or never, or unwanted
  *            for idle_ms;
+ *   TRIM     (drop one copy, daemon_control_pick_surplus says which) when
+ *            wanted but more copies serve than it wants, continuously for
+ *            idle_ms (the same hysteresis: a replica count that flickers
+ *            between 1 and 2 does not copy and delete every bucket);
  *   NONE     otherwise.
  *
  * Placement (daemon_control_pick_host): among hosts that are up (a remote
@@ -48,6 +55,8 @@ struct daemon_control_file {
 	bool never;	     /* user.shadow.never=1: never shadowed */
 	bool writers;	     /* open for writing through the mount now */
 	bool serving;	     /* a copy serves at the current version */
+	unsigned serving_copies; /* how many (0 with serving: 1) */
+	unsigned want_copies;	 /* copies it should have when wanted (0: 1) */
 	bool has_copies;     /* any copy slot in use (serving, stale, syncing) */
 	bool copying;	     /* a copy is under way */
 	uint64_t version_ms; /* when the version last changed (0: never) */
@@ -58,15 +67,28 @@ enum daemon_control_action {
 	DAEMON_CONTROL_NONE,
 	DAEMON_CONTROL_COPY,
 	DAEMON_CONTROL_DEMOTE,
+	DAEMON_CONTROL_TRIM, /* drop one copy (more serve than wanted) */
+};
+
+/* What the decisions remember of one file between ticks (the caller keeps
+ * it, zeroed at first). */
+struct daemon_control_memory {
+	uint64_t wanted_ms; /* last time pinned or hot (demotion hysteresis) */
+	uint64_t needed_ms; /* last time no more copies served than wanted */
 };
 
 const char *daemon_control_action_name(enum daemon_control_action a);
 
-/* Decides for one file; *wanted_ms (the file's, kept by the caller, 0 at
- * first) is updated. */
+/* Decides for one file; *mem is updated. */
 enum daemon_control_action daemon_control_decide(const struct daemon_control_params *p,
 						 const struct daemon_control_file *f,
-						 uint64_t now_ms, uint64_t *wanted_ms);
+						 uint64_t now_ms, struct daemon_control_memory *mem);
+
+/* The replica count for a demand (reads per bucket, e.g. the forecast's
+ * upper 95% bound at its highest step in the window) that one copy or the
+ * origin can serve `capacity` of: the origin and k copies share it, so
+ * k = ceil(demand / capacity) - 1, at least 1, at most max (>= 1). */
+unsigned daemon_control_copies_for(double demand, double capacity, unsigned max);
 
 struct daemon_control_host {
 	bool up;
@@ -86,5 +108,10 @@ uint64_t daemon_control_backoff_ms(unsigned n);
  * exclude (may be NULL) marks hosts that already hold a copy. */
 int daemon_control_pick_host(const struct daemon_control_host *h, size_t n, uint64_t size,
 			     const bool *exclude);
+
+/* The host whose copy TRIM drops, among those marked in holds: the most
+ * expensive, then the more loaded, then the later one (the reverse of
+ * placement). -1 when holds marks none. */
+int daemon_control_pick_surplus(const struct daemon_control_host *h, size_t n, const bool *holds);
 
 #endif

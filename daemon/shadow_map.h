@@ -43,6 +43,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "daemon/control.h"
 #include "daemon/lat_hist.h"
 
 #define DAEMON_SHADOW_MAX_COPIES 4
@@ -112,7 +113,11 @@ struct daemon_shadow_file {
 	char *path;	    /* relative to BACKING (pins, status), or NULL: owned */
 	void *dirty;	    /* atomic: fs/remote_dirty.c's record, or NULL: owned by it */
 	int origin_fd;	    /* O_PATH fd on the origin (control loop), -1: owned */
-	uint64_t wanted_ms; /* last time pinned or hot (demotion hysteresis) */
+	struct daemon_control_memory control; /* the control loop's hysteresis */
+	unsigned want_copies;	/* replica count of the last forecast (0: 1) */
+	unsigned want_mark;	/* in the forecast being applied (control loop) */
+	bool reactive;		/* hot because the last bucket was over capacity */
+	bool reactive_mark;
 	/* Failed copies in a row (control loop; read under the map lock by
 	 * the state views): the back-off and the last error. */
 	unsigned copy_failures;

@@ -221,6 +221,8 @@ int main(int argc, char **argv)
 						   .window_s = opts.shadow_window,
 						   .capacity = opts.shadow_capacity,
 						   .threshold = opts.shadow_threshold,
+						   .max_copies = opts.shadow_copies,
+						   .react = opts.shadow_react,
 						   .rollout = opts.rollout};
 		res = fs_shadowing_new(&ctx, hosts, &scfg, &ctx.shadowing);
 		if (res < 0) {

@@ -3,6 +3,7 @@
 #include "fs/options.h"
 
 #include "common/parse.h"
+#include "daemon/shadow_map.h"
 #include "fs/hosts.h"
 
 #include "predictor/series_store.h"
@@ -56,6 +57,8 @@ enum {
 	KEY_SHADOW_THRESHOLD,
 	KEY_SHADOW_WINDOW,
 	KEY_SHADOW_VERIFY,
+	KEY_SHADOW_COPIES,
+	KEY_SHADOW_REACT,
 	KEY_ROLLOUT,
 	KEY_ROLLOUT_INTERVAL,
 	KEY_ROLLBACK_FACTOR,
@@ -112,6 +115,8 @@ static const struct fuse_opt option_table[] = {
 	FUSE_OPT_KEY("shadow_all", KEY_SHADOW_ALL),
 	FUSE_OPT_KEY("shadow_capacity=%s", KEY_SHADOW_CAPACITY),
 	FUSE_OPT_KEY("shadow_threshold=%s", KEY_SHADOW_THRESHOLD),
+	FUSE_OPT_KEY("shadow_copies=%s", KEY_SHADOW_COPIES),
+	FUSE_OPT_KEY("shadow_react=%s", KEY_SHADOW_REACT),
 	FUSE_OPT_KEY("shadow_window=%s", KEY_SHADOW_WINDOW),
 	FUSE_OPT_KEY("shadow_verify=%s", KEY_SHADOW_VERIFY),
 	FUSE_OPT_KEY("rollout=%s", KEY_ROLLOUT),
@@ -425,6 +430,16 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 		return 0;
 	case KEY_SHADOW_VERIFY:
 		return parse_seconds(c, arg, &o->shadow_verify);
+	case KEY_SHADOW_COPIES:
+		return parse_uint_opt(c, arg, 1, DAEMON_SHADOW_MAX_COPIES, &o->shadow_copies);
+	case KEY_SHADOW_REACT: {
+		const char *v = value_of(arg);
+		if (strcmp(v, "1") && strcmp(v, "0"))
+			return fail(c, "bad option '%s': expected shadow_react=0 or shadow_react=1",
+				    arg);
+		o->shadow_react = v[0] == '1';
+		return 0;
+	}
 	case KEY_ROLLOUT:
 		if (daemon_rollout_parse_steps(value_of(arg), &o->rollout) < 0)
 			return fail(c,
@@ -504,6 +519,8 @@ static void set_defaults(struct fs_options *o)
 	o->shadow_threshold = FS_DEFAULT_SHADOW_THRESHOLD;
 	o->shadow_window = FS_DEFAULT_SHADOW_WINDOW;
 	o->shadow_verify = FS_DEFAULT_SHADOW_VERIFY;
+	o->shadow_copies = FS_DEFAULT_SHADOW_COPIES;
+	o->shadow_react = true;
 	daemon_rollout_defaults(&o->rollout);
 	o->remote_timeout_ms = FS_DEFAULT_REMOTE_TIMEOUT_MS;
 }
@@ -714,6 +731,14 @@ void fs_options_usage(const char *prog)
 	       "  -o shadow_capacity=N         reads per bucket a file can take [its p99]\n"
 	       "  -o shadow_threshold=P        P(reads > capacity in the window) that shadows [0.8]\n"
 	       "  -o shadow_window=S           forecast window, 1..8 buckets [300]\n"
+	       "  -o shadow_copies=N           most copies of one file (the forecast's 95%%\n"
+	       "                               bound / capacity - 1), 1..4 [3]\n"
+	       "  -o shadow_react=0|1          also shadow a file whose last bucket was over\n"
+	       "                               its capacity, whatever the forecast [1]\n"
+	       "  -o shadow_copies=N           most copies of one file, from the forecast's\n"
+	       "                               95%% bound over capacity, 1..4 [3]\n"
+	       "  -o shadow_react=0|1          also shadow a file whose last bucket was over\n"
+	       "                               capacity, whatever the forecast [1]\n"
 	       "  -o shadow_verify=S           re-hash each copy this often, 0 never [3600]\n"
 	       "  -o rollout=P/P/...           a new copy's share of reads, in %% steps [10/25/50/100]\n"
 	       "  -o rollout_interval=S        least time at a step before it is judged [5]\n"

@@ -76,6 +76,8 @@ struct fs_options {
 	double shadow_threshold;/* shadow_threshold=P: P(exceed) that calls for a shadow */
 	double shadow_window;   /* shadow_window=S: forecast window */
 	double shadow_verify;   /* shadow_verify=S: re-hash each copy this often, 0 never */
+	unsigned shadow_copies; /* shadow_copies=N: most copies of one file */
+	bool shadow_react;      /* shadow_react=0|1: last bucket over capacity -> hot */
 	/* rollout=P/P/..., rollout_interval=S, rollback_factor=X,
 	 * rollout_min_reads=N, rollout_cooldown=S (daemon/rollout.h) */
 	struct daemon_rollout_params rollout;
@@ -96,6 +98,7 @@ struct fs_options {
 #define FS_DEFAULT_SHADOW_THRESHOLD 0.8
 #define FS_DEFAULT_SHADOW_WINDOW 300.0
 #define FS_DEFAULT_SHADOW_VERIFY 3600.0
+#define FS_DEFAULT_SHADOW_COPIES 3u
 #define FS_DEFAULT_REMOTE_TIMEOUT_MS 300u
 
 /* Parse argv. On success returns 0, fills *opts and *fuse_args (arguments

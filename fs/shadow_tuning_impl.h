@@ -23,6 +23,8 @@ struct tune_forecast {
 	double p_exceed, capacity, threshold;
 	unsigned window, horizon;
 	bool hot;
+	bool reactive;		      /* hot by the last bucket alone */
+	double last_demand, demand_hi; /* the last bucket; the window's highest 95% bound */
 	int64_t start;
 	double point[PRED_MAX_H], lo80[PRED_MAX_H], hi80[PRED_MAX_H], lo95[PRED_MAX_H],
 	    hi95[PRED_MAX_H], p_step[PRED_MAX_H];

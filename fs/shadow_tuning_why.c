@@ -28,6 +28,9 @@ void fs_tuning_note_forecast(struct fs_tuning *t, const struct pred_hot_file *f,
 		x->threshold = f[i].threshold;
 		x->window = f[i].window;
 		x->hot = f[i].hot;
+		x->reactive = f[i].reactive;
+		x->last_demand = f[i].last_demand;
+		x->demand_hi = f[i].demand_hi;
 		x->start = f[i].start;
 		x->horizon = f[i].fc.horizon <= PRED_MAX_H ? f[i].fc.horizon : PRED_MAX_H;
 		for (unsigned h = 0; h < x->horizon; h++) {
@@ -114,9 +117,10 @@ static void why_forecast(struct why_buf *w, const struct tune_forecast *f, int64
 {
 	wb_printf(w,
 		  "forecast made=%lld bucket_s=%lld start=%lld capacity=%.17g threshold=%.17g "
-		  "window=%u horizon=%u p_exceed=%.6f hot=%d\n",
+		  "window=%u horizon=%u p_exceed=%.6f hot=%d last=%.6g hi95_max=%.6g reactive=%d\n",
 		  (long long)fc_time, (long long)bucket_s, (long long)f->start, f->capacity,
-		  f->threshold, f->window, f->horizon, f->p_exceed, f->hot);
+		  f->threshold, f->window, f->horizon, f->p_exceed, f->hot, f->last_demand,
+		  f->demand_hi, f->reactive);
 	for (unsigned h = 0; h < f->horizon; h++)
 		wb_printf(w,
 			  "step %u start=%lld median=%.6g lo80=%.6g hi80=%.6g lo95=%.6g hi95=%.6g "
@@ -169,6 +173,7 @@ ssize_t fs_tuning_why(struct fs_ctx *c, struct fs_inode *i, char *buf, size_t si
 	bool never = eff.value[FS_TUNE_NEVER] == 1;
 	const char *trigger = never		? (pinned ? "never_pinned" : "never")
 			      : pinned		? "pinned"
+			      : hot && state_field(state, "reactive") == 1 ? "reacted"
 			      : hot		? "fired"
 			      : copies > 0	? "hysteresis"
 			      : f		? "below_threshold"

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -552,6 +553,7 @@ static void refresh_forecast(struct fs_shadowing *sh)
 	    .capacity = cf->capacity,
 	    .threshold = cf->threshold,
 	    .now = time(NULL),
+	    .react = cf->react,
 	};
 	if (sh->ctx->tuning) /* per-file user.shadow.* settings, every forecast kept */
 		fs_tuning_hot_req(sh->ctx->tuning, &req);
@@ -570,10 +572,28 @@ static void refresh_forecast(struct fs_shadowing *sh)
 		struct daemon_shadow_file *s = entry_by_path_locked(sh, hot[i].path);
 		if (!s)
 			continue;
-		if (!s->hot)
-			sfs_info("shadow: %s forecast hot (P=%.2f > capacity %.0f reads/bucket)",
-				 hot[i].path, hot[i].p_exceed, hot[i].capacity);
+		/* The replica count: the forecast's 95% bound at its highest
+		 * step, or what the last bucket saw if that was more. */
+		unsigned copies = daemon_control_copies_for(
+		    fmax(hot[i].demand_hi, hot[i].last_demand), hot[i].capacity, cf->max_copies);
+		if (!s->hot && hot[i].reactive)
+			sfs_info("shadow: %s over capacity (%.0f reads in the last bucket > %.0f): "
+				 "shadowed, %u cop%s",
+				 hot[i].path, hot[i].last_demand, hot[i].capacity, copies,
+				 copies == 1 ? "y" : "ies");
+		else if (!s->hot)
+			sfs_info("shadow: %s forecast hot (P=%.2f > capacity %.0f reads/bucket): "
+				 "shadowed, %u cop%s",
+				 hot[i].path, hot[i].p_exceed, hot[i].capacity, copies,
+				 copies == 1 ? "y" : "ies");
+		else if (copies != s->want_copies)
+			sfs_info("shadow: %s now wants %u cop%s (95%% bound %.0f reads/bucket, "
+				 "capacity %.0f)",
+				 hot[i].path, copies, copies == 1 ? "y" : "ies",
+				 fmax(hot[i].demand_hi, hot[i].last_demand), hot[i].capacity);
 		s->hot_mark = true;
+		s->want_mark = copies;
+		s->reactive_mark = hot[i].reactive;
 		daemon_shadow_map_unlock(sh->map);
 	}
 	pred_hot_files_free(hot, n);
@@ -584,7 +604,10 @@ static void refresh_forecast(struct fs_shadowing *sh)
 			break;
 		if (!cf->shadow_all)
 			s->hot = s->hot_mark;
-		s->hot_mark = false;
+		s->want_copies = s->want_mark;
+		s->reactive = s->reactive_mark;
+		s->hot_mark = s->reactive_mark = false;
+		s->want_mark = 0;
 	}
 	daemon_shadow_map_unlock(sh->map);
 }
@@ -638,7 +661,34 @@ ssize_t fs_shadowing_get_pin(struct fs_shadowing *sh, struct fs_inode *i, char *
 	return fs_xattr_reply_string(pinned ? "1" : "0", buf, size);
 }
 
-/* One line: "pinned=P version=vN writers=W origin_reads=R copies=C" then
+/* Whether slot k serves at the file's current version. */
+static bool serves_now(struct daemon_shadow_file *s, int k)
+{
+	return LOAD(&s->copies[k].state) == DAEMON_COPY_SERVING &&
+	       s->copies[k].version == daemon_shadow_file_version(s);
+}
+
+static unsigned count_serving(struct daemon_shadow_file *s)
+{
+	unsigned n = 0;
+	for (int k = 0; k < DAEMON_SHADOW_MAX_COPIES; k++)
+		n += serves_now(s, k);
+	return n;
+}
+
+/* How many copies the file should have now: 0 when unwanted; the
+ * forecast's replica count (at least 1), at most one per host. */
+static unsigned replicas_of(struct fs_shadowing *sh, const struct daemon_shadow_file *s)
+{
+	if (!s->pinned && !s->hot)
+		return 0;
+	unsigned want = s->want_copies ? s->want_copies : 1;
+	size_t nh = fs_hosts_count(sh->hosts);
+	return want < nh ? want : (unsigned)nh;
+}
+
+/* One line: "pinned=P hot=H reactive=R replicas=N version=vN writers=W
+ * origin_reads=R copies=C" then
  * " HOST:vN:STATE:reads=R" per copy. Versions count from 1 per mount. */
 static void describe(struct fs_shadowing *sh, struct daemon_shadow_file *s, int32_t writers,
 		     char *out, size_t len)
@@ -649,9 +699,9 @@ static void describe(struct fs_shadowing *sh, struct daemon_shadow_file *s, int3
 	for (int k = 0; k < DAEMON_SHADOW_MAX_COPIES; k++)
 		copies += LOAD(&s->copies[k].state) != DAEMON_COPY_NONE;
 	used += (size_t)snprintf(out, len,
-				 "pinned=%d hot=%d version=v%llu writers=%d origin_reads=%llu "
-				 "copies=%d",
-				 s->pinned, s->hot,
+				 "pinned=%d hot=%d reactive=%d replicas=%u version=v%llu writers=%d "
+				 "origin_reads=%llu copies=%d",
+				 s->pinned, s->hot, s->hot && s->reactive, replicas_of(sh, s),
 				 (unsigned long long)(daemon_shadow_file_version(s) - base),
 				 writers, (unsigned long long)LOAD(&s->origin_reads), copies);
 	if (s->copy_error && used < len) {
@@ -808,6 +858,31 @@ static void remote_host_inputs(struct fs_shadowing *sh, size_t h, struct daemon_
 		  fs_remote_copies_host(sh->remote_copies, h, out) == 0;
 }
 
+/* The placement inputs of the first n hosts (at most 16); a remote host's
+ * are asked of it (its shadowd's budget and load) unless skip marks it. */
+static void host_inputs(struct fs_shadowing *sh, struct daemon_control_host *hv, size_t n,
+			const bool *skip)
+{
+	for (size_t h = 0; h < n; h++) {
+		struct daemon_store *store = fs_hosts_local_store(sh->hosts, h);
+		const struct fs_host_spec *spec = fs_hosts_spec(sh->hosts, h);
+		struct daemon_store_stats stats = {0};
+		if (store)
+			daemon_store_stats(store, &stats);
+		hv[h] = (struct daemon_control_host){
+		    .up = fs_hosts_up(sh->hosts, h),
+		    .local = store != NULL,
+		    .cost = spec->cost,
+		    .budget_bytes = stats.budget_bytes,
+		    .used_bytes = stats.used_bytes + stats.reserved_bytes,
+		    /* a remote host's room is its shadowd's budget (below) */
+		    .avail_bytes = store ? stats.avail_bytes : UINT64_MAX,
+		};
+		if (!store && hv[h].up && !skip[h])
+			remote_host_inputs(sh, h, &hv[h]);
+	}
+}
+
 /* Copies the origin at its current version to a host; publishes it when
  * nothing changed meanwhile. Returns 0 or -errno. */
 static int copy_file(struct fs_shadowing *sh, struct daemon_shadow_file *s)
@@ -853,24 +928,7 @@ static int copy_file(struct fs_shadowing *sh, struct daemon_shadow_file *s)
 		daemon_shadow_copy_retire(s, reuse); /* waits for its last readers */
 		return copy_remote(sh, s, reuse, host, v, &st0, base);
 	}
-	for (size_t h = 0; h < nh; h++) {
-		struct daemon_store *store = fs_hosts_local_store(sh->hosts, h);
-		const struct fs_host_spec *spec = fs_hosts_spec(sh->hosts, h);
-		struct daemon_store_stats stats = {0};
-		if (store)
-			daemon_store_stats(store, &stats);
-		hv[h] = (struct daemon_control_host){
-		    .up = fs_hosts_up(sh->hosts, h),
-		    .local = store != NULL,
-		    .cost = spec->cost,
-		    .budget_bytes = stats.budget_bytes,
-		    .used_bytes = stats.used_bytes + stats.reserved_bytes,
-		    /* a remote host's room is its shadowd's budget (below) */
-		    .avail_bytes = store ? stats.avail_bytes : UINT64_MAX,
-		};
-		if (!store && hv[h].up && !exclude[h])
-			remote_host_inputs(sh, h, &hv[h]);
-	}
+	host_inputs(sh, hv, nh, exclude);
 	int host = daemon_control_pick_host(hv, nh, (uint64_t)st0.st_size, exclude);
 	if (host < 0)
 		return -ENOSPC;
@@ -962,6 +1020,10 @@ static void note_copy_result(struct fs_shadowing *sh, struct daemon_shadow_file 
 	if (r == 0 && failures)
 		sfs_info("shadow: %s copied after %u failed attempt%s", path, failures,
 			 failures == 1 ? "" : "s");
+	else if (r == -ENOSPC && failures == 0 && count_serving(s) > 0)
+		sfs_info("shadow: no room for another copy of %s (%u serving, %u wanted): "
+			 "retrying in 1 s, then less and less often",
+			 path, count_serving(s), replicas_of(sh, s));
 	else if (r < 0 && failures == 0)
 		sfs_warn("shadow: cannot copy %s: %s (retrying in 1 s, then less and less "
 			 "often, up to every 5 min)",
@@ -1039,13 +1101,28 @@ static void verify_one(struct fs_shadowing *sh, uint64_t t)
 	}
 }
 
-static bool any_serving(struct daemon_shadow_file *s)
+/* Drops the serving copy on the most expensive host (then the busiest):
+ * the file has more copies than its replica count. */
+static void trim_copy(struct fs_shadowing *sh, struct daemon_shadow_file *s)
 {
+	size_t nh = fs_hosts_count(sh->hosts);
+	struct daemon_control_host hv[16];
+	bool holds[16] = {false}, none[16] = {false};
+	nh = nh > 16 ? 16 : nh;
 	for (int k = 0; k < DAEMON_SHADOW_MAX_COPIES; k++)
-		if (LOAD(&s->copies[k].state) == DAEMON_COPY_SERVING &&
-		    s->copies[k].version == daemon_shadow_file_version(s))
-			return true;
-	return false;
+		if (serves_now(s, k) && (size_t)s->copies[k].host < nh)
+			holds[s->copies[k].host] = true;
+	host_inputs(sh, hv, nh, none);
+	int host = daemon_control_pick_surplus(hv, nh, holds);
+	for (int k = 0; host >= 0 && k < DAEMON_SHADOW_MAX_COPIES; k++)
+		if (serves_now(s, k) && s->copies[k].host == host) {
+			char label[600];
+			fs_hosts_label(sh->hosts, (size_t)host, label, sizeof(label));
+			sfs_info("shadow: %s: copy on %s dropped (more copies than its %u wanted)",
+				 s->path ? s->path : "?", label, replicas_of(sh, s));
+			drop_copy(sh, s, k);
+			return;
+		}
 }
 
 static bool any_copy(struct daemon_shadow_file *s)
@@ -1083,13 +1160,14 @@ static void tick(struct fs_shadowing *sh)
 		daemon_shadow_map_lock(sh->map);
 		struct daemon_shadow_file *s = daemon_shadow_map_at(sh->map, k);
 		struct daemon_control_file in = {0};
-		uint64_t wanted_ms = 0;
+		struct daemon_control_memory mem = {0};
 		if (s) {
 			in.pinned = s->pinned;
 			in.hot = s->hot;
 			in.gone = s->gone;
 			in.retry_ms = s->retry_ms;
-			wanted_ms = s->wanted_ms;
+			in.want_copies = replicas_of(sh, s);
+			mem = s->control;
 		}
 		daemon_shadow_map_unlock(sh->map);
 		if (!s)
@@ -1097,16 +1175,19 @@ static void tick(struct fs_shadowing *sh)
 		check_copies(sh, s);
 		in.never = fs_tuning_never_fd(sh->ctx->tuning, s->origin_fd);
 		in.writers = writers_of(sh, s) != 0;
-		in.serving = any_serving(s);
+		in.serving_copies = count_serving(s);
+		in.serving = in.serving_copies > 0;
 		in.has_copies = any_copy(s);
 		in.version_ms = LOAD(&s->version_ms);
 		enum daemon_control_action a =
-		    daemon_control_decide(&sh->params, &in, t, &wanted_ms);
+		    daemon_control_decide(&sh->params, &in, t, &mem);
 		daemon_shadow_map_lock(sh->map);
-		s->wanted_ms = wanted_ms;
+		s->control = mem;
 		daemon_shadow_map_unlock(sh->map);
 		if (a == DAEMON_CONTROL_COPY) {
 			note_copy_result(sh, s, copy_file(sh, s), t);
+		} else if (a == DAEMON_CONTROL_TRIM) {
+			trim_copy(sh, s);
 		} else if (a == DAEMON_CONTROL_DEMOTE) {
 			for (int c = 0; c < DAEMON_SHADOW_MAX_COPIES; c++)
 				if (LOAD(&s->copies[c].state) != DAEMON_COPY_NONE) {

@@ -52,6 +52,8 @@ struct fs_shadowing_config {
 	double window_s;       /* forecast window (1..8 buckets) */
 	double capacity;       /* reads per bucket; < 0: each file's p99 */
 	double threshold;
+	unsigned max_copies; /* replica count at most (1..DAEMON_SHADOW_MAX_COPIES) */
+	bool react;	     /* last bucket over capacity: hot too */
 	/* Rollout of new copies and rollback on regression (fs/rollout.h). */
 	struct daemon_rollout_params rollout;
 };

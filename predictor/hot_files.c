@@ -130,10 +130,11 @@ int pred_hot_files(struct pred_store *st, const struct pred_hot_req *r, struct p
 	struct pred_model *models = calloc(ntop ? ntop : 1, sizeof(*models));
 	struct pred_hot_tuning *tune = calloc(ntop ? ntop : 1, sizeof(*tune));
 	bool *ok = calloc(ntop ? ntop : 1, sizeof(*ok));
+	double *last = calloc(ntop ? ntop : 1, sizeof(*last));
 	struct pred_hot_file *out = calloc(ntop ? ntop : 1, sizeof(*out));
 	size_t nout = 0;
 	unsigned horizon = r->horizon;
-	int rc = calib && models && tune && ok && out ? 0 : -ENOMEM;
+	int rc = calib && models && tune && ok && last && out ? 0 : -ENOMEM;
 	for (size_t i = 0; rc == 0 && i < ntop; i++) {
 		tune[i] = (struct pred_hot_tuning){
 		    .capacity = r->capacity, .threshold = r->threshold, .window = r->window};
@@ -153,6 +154,7 @@ int pred_hot_files(struct pred_store *st, const struct pred_hot_req *r, struct p
 		    pred_model_from_history(&models[i], r->season, horizon, y, n, calib) == 0) {
 			if (tune[i].capacity < 0)
 				tune[i].capacity = fmax(1.0, pred_history_quantile(y, n, 0.99));
+			last[i] = isfinite(y[n - 1]) && y[n - 1] > 0 ? y[n - 1] : 0.0;
 			ok[i] = true;
 		}
 		free(y);
@@ -171,9 +173,16 @@ int pred_hot_files(struct pred_store *st, const struct pred_hot_req *r, struct p
 		req.window = tune[i].window;
 		if (pred_forecast_compute(&models[i], calib, &req, &o->fc) != 0)
 			continue;
-		o->hot = o->fc.p_exceed >= tune[i].threshold && !tune[i].never;
+		bool fired = o->fc.p_exceed >= tune[i].threshold;
+		bool over = r->react && last[i] > tune[i].capacity;
+		o->hot = (fired || over) && !tune[i].never;
 		if (!o->hot && !r->all)
 			continue;
+		o->reactive = over && !fired;
+		o->last_demand = last[i];
+		o->demand_hi = 0;
+		for (unsigned h = 0; h < tune[i].window && h < o->fc.horizon; h++)
+			o->demand_hi = fmax(o->demand_hi, o->fc.hi[1][h]); /* level 0.95 */
 		o->path = top[i].path;
 		top[i].path = NULL; /* moved */
 		memcpy(o->id, top[i].id, PRED_ID_LEN);
@@ -189,6 +198,7 @@ int pred_hot_files(struct pred_store *st, const struct pred_hot_req *r, struct p
 	free(models);
 	free(tune);
 	free(ok);
+	free(last);
 	if (rc < 0) {
 		pred_hot_files_free(out, nout);
 		return rc;

@@ -6,6 +6,11 @@
  * forecast` shows the same figures (and shares the tier choice and the end
  * of the record from here).
  *
+ * Reactive trigger (req.react): a file whose last recorded bucket was
+ * already above its capacity is hot too, whatever the forecast says (the
+ * simulator's finding, docs/PREDICTOR.md: the forecast calls onsets, the
+ * reaction the rest of an episode the forecast at P >= 0.8 does not).
+ *
  * Demand is reads per forecast bucket (what a copy can take over).
  * Capacity < 0: each file's own 99th percentile (the evaluation protocol's
  * rule, floored at 1). */
@@ -47,6 +52,7 @@ struct pred_hot_req {
 		     struct pred_hot_tuning *t);
 	void *tune_arg;
 	bool all; /* return every file forecast, hot or not (else only hot ones) */
+	bool react; /* last bucket above capacity is hot too */
 	/* Files considered besides the top_n busiest (files with settings of
 	 * their own), by store id; those without a record are skipped. At most
 	 * PRED_HOT_MAX_EXTRA are used. */
@@ -63,7 +69,10 @@ struct pred_hot_file {
 	double capacity;
 	double threshold;
 	unsigned window;
-	bool hot;	       /* p_exceed >= threshold and not never */
+	bool hot;	       /* (p_exceed >= threshold or reactive) and not never */
+	bool reactive;	       /* hot by the reaction alone: P below threshold */
+	double last_demand;    /* reads in the last recorded bucket */
+	double demand_hi;      /* the 95% interval's upper bound, highest step of the window */
 	int64_t start;	       /* start of the forecast's first bucket (s) */
 	struct pred_forecast fc; /* levels 0.8 and 0.95 */
 };

@@ -14,12 +14,15 @@
  *                                capacity VALUE "p99": the file's own p99
  *   state LINE                   user.shadow.state
  *   forecast made=T bucket_s=B start=S capacity=C threshold=P window=W
- *            horizon=H p_exceed=X hot=0|1
+ *            horizon=H p_exceed=X hot=0|1 last=L hi95_max=U reactive=0|1
+ *            (L: reads in the last bucket; U: the highest 95% bound in
+ *            the window, which sets the replica count)
  *   step N start=S median=M lo80= hi80= lo95= hi95= p_over=
  *   forecast none REASON         recording_off|not_yet|no_record|
  *                                not_among_busiest
- *   trigger never|never_pinned|pinned|fired|hysteresis|below_threshold|
- *           no_forecast
+ *   trigger never|never_pinned|pinned|fired|reacted|hysteresis|
+ *           below_threshold|no_forecast
+ *           (reacted: the last bucket was over capacity, P below threshold)
  * A path outside a shadowfs mount, or on one without shadowing, gets a
  * one-line message and status 1. */
 #include <errno.h>
@@ -58,9 +61,10 @@ struct why {
 	size_t nset;
 	bool have_fc;
 	long long made, bucket_s, start;
-	double capacity, threshold, p_exceed;
+	double capacity, threshold, p_exceed, last, hi95_max;
 	unsigned window, horizon;
-	int hot;
+	int hot, reactive;
+	long replicas; /* of the state line; -1: not there */
 	struct why_step steps[16];
 	size_t nsteps;
 };
@@ -111,6 +115,8 @@ static void why_parse(char *text, struct why *w)
 			w->id = dup_rest(line + 3);
 		} else if (!strncmp(line, "state ", 6)) {
 			w->state = dup_rest(line + 6);
+			const char *r = w->state ? strstr(w->state, " replicas=") : NULL;
+			w->replicas = r ? strtol(r + 10, NULL, 10) : -1;
 		} else if (!strncmp(line, "trigger ", 8)) {
 			w->trigger = dup_rest(line + 8);
 		} else if (!strncmp(line, "setting ", 8) && w->nset < NKEYS) {
@@ -128,9 +134,11 @@ static void why_parse(char *text, struct why *w)
 			w->have_fc =
 			    sscanf(line + 9,
 				   "made=%lld bucket_s=%lld start=%lld capacity=%lf threshold=%lf "
-				   "window=%u horizon=%u p_exceed=%lf hot=%d",
+				   "window=%u horizon=%u p_exceed=%lf hot=%d last=%lf hi95_max=%lf "
+				   "reactive=%d",
 				   &w->made, &w->bucket_s, &w->start, &w->capacity, &w->threshold,
-				   &w->window, &w->horizon, &w->p_exceed, &w->hot) == 9;
+				   &w->window, &w->horizon, &w->p_exceed, &w->hot, &w->last,
+				   &w->hi95_max, &w->reactive) >= 9;
 		} else if (!strncmp(line, "step ", 5) && w->nsteps < 16) {
 			struct why_step *s = &w->steps[w->nsteps];
 			unsigned n;
@@ -219,6 +227,10 @@ static void print_decision(const struct why *w)
 	} else if (!strcmp(t, "fired")) {
 		printf("decision: shadowed, forecast hot: P = %.3f >= threshold %g\n", w->p_exceed,
 		       w->threshold);
+	} else if (!strcmp(t, "reacted")) {
+		printf("decision: shadowed, over capacity now: %.0f reads in the last bucket > %g "
+		       "(P = %.3f below threshold %g)\n",
+		       w->last, w->capacity, w->p_exceed, w->threshold);
 	} else if (!strcmp(t, "hysteresis")) {
 		printf("decision: no longer forecast hot%s, copies kept until it has been unwanted "
 		       "for shadow_idle (hysteresis)\n",
@@ -276,6 +288,13 @@ static void print_text(const struct why *w, const char *mnt)
 	char src[PATH_MAX + 64], when[32];
 	printf("%s/%s (id %s)\n", mnt, w->file ? w->file : "?", w->id ? w->id : "none");
 	print_decision(w);
+	if (w->replicas > 0 && w->have_fc && (w->hot || !strcmp(w->trigger ? w->trigger : "", "pinned")))
+		printf("replicas: %ld wanted (highest 95%% bound in the window %.0f reads, last "
+		       "bucket %.0f, capacity %g: the origin and k copies share it; at most "
+		       "shadow_copies, one per host)\n",
+		       w->replicas, w->hi95_max, w->last, w->capacity);
+	else if (w->replicas > 0)
+		printf("replicas: %ld wanted\n", w->replicas);
 	printf("\nsettings:\n");
 	for (size_t k = 0; k < w->nset; k++) {
 		const struct why_setting *s = &w->set[k];
@@ -316,7 +335,8 @@ static void print_json(const struct why *w, const char *mnt)
 	ctl_json_string(stdout, w->file ? w->file : "");
 	printf(", \"id\": ");
 	ctl_json_string(stdout, w->id ? w->id : "none");
-	printf(", \"trigger\": \"%s\", \"settings\": {", w->trigger ? w->trigger : "");
+	printf(", \"trigger\": \"%s\", \"replicas\": %ld, \"settings\": {",
+	       w->trigger ? w->trigger : "", w->replicas > 0 ? w->replicas : 0);
 	for (size_t k = 0; k < w->nset; k++) {
 		const struct why_setting *s = &w->set[k];
 		printf("%s\"%s\": {\"value\": ", k ? ", " : "", s->key);
@@ -334,9 +354,11 @@ static void print_json(const struct why *w, const char *mnt)
 	printf("}, \"forecast\": ");
 	if (w->have_fc) {
 		printf("{\"made\": %lld, \"bucket_s\": %lld, \"capacity\": %.17g, \"threshold\": "
-		       "%.17g, \"window\": %u, \"p_exceed\": %.6f, \"hot\": %s, \"steps\": [",
+		       "%.17g, \"window\": %u, \"p_exceed\": %.6f, \"hot\": %s, \"last\": %.6g, "
+		       "\"hi95_max\": %.6g, \"reactive\": %s, \"steps\": [",
 		       w->made, w->bucket_s, w->capacity, w->threshold, w->window, w->p_exceed,
-		       w->hot ? "true" : "false");
+		       w->hot ? "true" : "false", w->last, w->hi95_max,
+		       w->reactive ? "true" : "false");
 		for (size_t h = 0; h < w->nsteps; h++) {
 			const struct why_step *s = &w->steps[h];
 			printf("%s{\"start\": %lld, \"median\": %.6g, \"lo80\": %.6g, \"hi80\": %.6g, "

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "daemon/control.h"
 #include "predictor/distribution.h"
 #include "predictor/exceedance.h"
 #include "predictor/forecast.h"
@@ -53,7 +54,7 @@ struct opts {
 	int simulate;
 	struct sim_host sim_hosts[16];
 	size_t sim_nhosts;
-	long sim_idle, sim_lag, sim_copies;
+	long sim_idle, sim_lag, sim_copies, sim_replicas;
 };
 
 /* --exceed joint: one pool of every file's recent error paths; joint-file:
@@ -87,6 +88,7 @@ struct obj {
 	struct pred_path_asm pasm;     /* partial error paths (joint P) */
 	struct pred_paths *own;	       /* --exceed joint-file: its own paths */
 	unsigned char *truth;	       /* [n] max(y[t..t+W-1]) > C */
+	unsigned char *want;	       /* [n] replica count (--sim-replicas) */
 	double seas_abs;	       /* running sum |y[i]-y[i-m]| */
 	long seas_n;
 };
@@ -98,6 +100,7 @@ static void usage(FILE *out)
 		     "         [--min-steps K] [--keep-partial] [--row-time SPAN] [--refit N]\n"
 		     "         [--exceed model|classifier|joint|joint-file] [--pr-table]\n"
 		     "         [--simulate HOSTS] [--sim-idle B] [--sim-lag B] [--sim-copies K]\n"
+		     "         [--sim-replicas MAX]\n"
 		     "         [--verbose]\n"
 		     "--exceed: P(max over W > C) from the model's distribution (default),\n"
 		     "  the online classifier (predictor/exceedance.h), or the joint law\n"
@@ -110,7 +113,9 @@ static void usage(FILE *out)
 		     "  overloaded buckets, excess reads, onsets covered, copies and cost;\n"
 		     "  --sim-idle: buckets a copy outlives its last alarm (1),\n"
 		     "  --sim-lag: buckets from decision to serving copy (0),\n"
-		     "  --sim-copies: copies placed per shadowed file (1).\n"
+		     "  --sim-copies: copies placed per shadowed file (1),\n"
+		     "  --sim-replicas MAX: instead, each bucket's replica count from the\n"
+		     "  forecast's 95%% bound (daemon_control_copies_for, as the mount).\n"
 		     "--season 1 means non-seasonal (MASE scaled by the lag-1 difference).\n"
 		     "--row-time SPAN: timestamps replaced by row order over SPAN seconds.\n"
 		     "Runs the rolling-origin protocol of the shared traces README for the\n"
@@ -149,6 +154,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	    {"sim-idle", required_argument, 0, 'I'},
 	    {"sim-lag", required_argument, 0, 'L'},
 	    {"sim-copies", required_argument, 0, 'C'},
+	    {"sim-replicas", required_argument, 0, 'Q'},
 	    {"help", no_argument, 0, 'h'},
 	    {0, 0, 0, 0},
 	};
@@ -252,6 +258,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'C':
 			if (parse_long(optarg, 1, 1000, &o->sim_copies))
+				goto bad;
+			break;
+		case 'Q':
+			if (parse_long(optarg, 1, 255, &o->sim_replicas))
 				goto bad;
 			break;
 		case 'h':
@@ -438,6 +448,7 @@ static int simulate(const struct opts *o, struct obj *objs, size_t nobj, long tr
 			f[i] = (struct sim_file){
 			    .y = objs[i].y,
 			    .cap = objs[i].cap,
+			    .want = o->sim_replicas ? objs[i].want : NULL,
 			    .alarm = pol == P_NONE     ? zero
 				     : pol == P_ORACLE ? objs[i].truth
 				     : pol == P_BOTH   ? both + i * (size_t)n
@@ -451,10 +462,16 @@ static int simulate(const struct opts *o, struct obj *objs, size_t nobj, long tr
 		free(both);
 		return rc;
 	}
+	char per_file[96];
+	if (o->sim_replicas)
+		snprintf(per_file, sizeof(per_file),
+			 "replicas from the forecast's 95%% bound, at most %ld", o->sim_replicas);
+	else
+		snprintf(per_file, sizeof(per_file), "%ld cop%s", o->sim_copies,
+			 o->sim_copies == 1 ? "y" : "ies");
 	printf("\nsimulation: the control loop on %zu simulated host%s, idle %ld, lag %ld "
-	       "bucket(s), %ld cop%s per shadowed file (capacity C per copy)\n",
-	       o->sim_nhosts, o->sim_nhosts == 1 ? "" : "s", o->sim_idle, o->sim_lag,
-	       o->sim_copies, o->sim_copies == 1 ? "y" : "ies");
+	       "bucket(s), %s per shadowed file (capacity C per copy)\n",
+	       o->sim_nhosts, o->sim_nhosts == 1 ? "" : "s", o->sim_idle, o->sim_lag, per_file);
 	printf("%-22s %10s %9s %8s %8s %7s %8s %9s %8s\n", "policy", "overloaded", "reads_ov%",
 	       "excess%", "covered", "copies", "copy_bk", "cost", "unplaced");
 	for (size_t k = 0; k < sizeof(shown) / sizeof(shown[0]); k++) {
@@ -545,6 +562,7 @@ int main(int argc, char **argv)
 		ob->prob = calloc((size_t)n, sizeof(float));
 		ob->pmodel = calloc((size_t)n, sizeof(float));
 		ob->truth = calloc((size_t)n, 1);
+		ob->want = calloc((size_t)n, 1);
 		nobj++;
 		pred_path_asm_init(&ob->pasm);
 		if (o.exceed_joint == 2 &&
@@ -639,6 +657,11 @@ int main(int argc, char **argv)
 									       : smax;
 					ob->alarm[A_SNAIVE][t] = smax > ob->cap;
 					ob->alarm[A_REACTIVE][t] = y[t - 1] > ob->cap;
+					double hi = y[t - 1];
+					for (long h = 0; h < W && h < (long)fc.horizon; h++)
+						hi = fmax(hi, fc.hi[1][h]); /* level 0.95 */
+					ob->want[t] = (unsigned char)daemon_control_copies_for(
+					    hi, ob->cap, (unsigned)(o.sim_replicas ? o.sim_replicas : 1));
 					/* Outcome known W steps later; the tuner
 					 * only learns it then (pending queue). */
 					pred_tuner_record(tuner, (uint64_t)t, pd, pi, truth);
@@ -859,6 +882,7 @@ cleanup:
 		free(objs[i].prob);
 		free(objs[i].pmodel);
 		free(objs[i].truth);
+		free(objs[i].want);
 		pred_paths_free(objs[i].own);
 	}
 	free(objs);

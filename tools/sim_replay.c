@@ -18,8 +18,11 @@ enum copy_state { NO_COPY, ON_ITS_WAY, SERVING };
 struct file_state {
 	enum copy_state state;
 	int host;
-	long ready; /* first bucket the copy serves */
-	uint64_t wanted_ms;
+	long ready;	 /* first bucket the copy serves */
+	unsigned group;	 /* copies held on host (serving or on their way) */
+	unsigned adding; /* of those, still on their way (a replica count that grew) */
+	long adding_ready;
+	struct daemon_control_memory mem;
 };
 
 static bool is_onset(const struct sim_file *f, long tau, unsigned window)
@@ -32,8 +35,22 @@ static bool is_onset(const struct sim_file *f, long tau, unsigned window)
 	return true;
 }
 
-/* One control decision for one file at bucket t, carried out on the
- * simulated hosts. */
+static unsigned wanted_at(const struct sim_params *p, const struct sim_file *f, long t)
+{
+	if (f->want)
+		return f->want[t] ? f->want[t] : 1;
+	return p->copies ? p->copies : 1;
+}
+
+/* Whether host h has room for n more copies. */
+static bool room(const struct daemon_control_host *h, unsigned n)
+{
+	return !h->budget_bytes || h->used_bytes + n <= h->budget_bytes;
+}
+
+/* The control decisions for one file at bucket t (as many as the mount's
+ * ticks would take within a bucket: copies up to the replica count, or
+ * trims down to it), carried out on the simulated hosts. */
 static void control_step(const struct sim_params *p, const struct sim_file *f,
 			 struct file_state *s, struct daemon_control_host *hosts, long t,
 			 struct sim_score *sc)
@@ -42,38 +59,62 @@ static void control_step(const struct sim_params *p, const struct sim_file *f,
 	    .idle_ms = (uint64_t)p->idle * BUCKET_MS,
 	    .quiet_ms = 0,
 	};
-	struct daemon_control_file cf = {
-	    .hot = f->alarm[t] != 0,
-	    .serving = s->state == SERVING,
-	    .has_copies = s->state != NO_COPY,
-	    .copying = s->state == ON_ITS_WAY,
-	};
+	unsigned want = wanted_at(p, f, t);
 	/* +1: time 0 would read as "never wanted" to the hysteresis. */
 	uint64_t now_ms = ((uint64_t)t + 1) * BUCKET_MS;
-	switch (daemon_control_decide(&cp, &cf, now_ms, &s->wanted_ms)) {
-	case DAEMON_CONTROL_COPY: {
-		uint64_t group = p->copies ? p->copies : 1;
-		int h = daemon_control_pick_host(hosts, p->nhosts, group, NULL);
-		if (h < 0) {
-			sc->unplaced++;
+	for (int more = 1; more;) {
+		more = 0;
+		struct daemon_control_file cf = {
+		    .hot = f->alarm[t] != 0,
+		    .want_copies = want,
+		    .serving_copies = s->state == SERVING ? s->group : 0,
+		    .has_copies = s->state != NO_COPY,
+		    .copying = s->state == ON_ITS_WAY || s->adding,
+		};
+		cf.serving = cf.serving_copies > 0;
+		switch (daemon_control_decide(&cp, &cf, now_ms, &s->mem)) {
+		case DAEMON_CONTROL_COPY:
+			if (s->state == NO_COPY) {
+				int h = daemon_control_pick_host(hosts, p->nhosts, want, NULL);
+				if (h < 0) {
+					sc->unplaced++;
+					break;
+				}
+				hosts[h].used_bytes += want;
+				s->host = h;
+				s->group = want;
+				s->ready = t + (long)p->lag;
+				s->state = ON_ITS_WAY;
+				sc->copies += (long)want;
+			} else if (room(&hosts[s->host], want - s->group)) {
+				/* more copies of a serving file, on its host */
+				hosts[s->host].used_bytes += want - s->group;
+				sc->copies += (long)(want - s->group);
+				s->adding = want - s->group;
+				s->adding_ready = t + (long)p->lag;
+				s->group = want;
+			} else {
+				sc->unplaced++;
+			}
+			break;
+		case DAEMON_CONTROL_TRIM:
+			hosts[s->host].used_bytes--;
+			s->group--;
+			more = 1;
+			break;
+		case DAEMON_CONTROL_DEMOTE:
+			hosts[s->host].used_bytes -= s->group;
+			s->state = NO_COPY;
+			s->group = s->adding = 0;
+			break;
+		case DAEMON_CONTROL_NONE:
 			break;
 		}
-		hosts[h].used_bytes += group;
-		s->host = h;
-		s->ready = t + (long)p->lag;
-		s->state = ON_ITS_WAY;
-		sc->copies += (long)group;
-		break;
-	}
-	case DAEMON_CONTROL_DEMOTE:
-		hosts[s->host].used_bytes -= p->copies ? p->copies : 1;
-		s->state = NO_COPY;
-		break;
-	case DAEMON_CONTROL_NONE:
-		break;
 	}
 	if (s->state == ON_ITS_WAY && t >= s->ready)
 		s->state = SERVING;
+	if (s->adding && t >= s->adding_ready)
+		s->adding = 0;
 }
 
 int sim_replay(const struct sim_params *p, const struct sim_file *files, size_t nfiles, long from,
@@ -102,7 +143,7 @@ int sim_replay(const struct sim_params *p, const struct sim_file *files, size_t 
 			struct file_state *s = &st[i];
 			control_step(p, f, s, hosts, t, sc);
 			double y = f->y[t] > 0 && isfinite(f->y[t]) ? f->y[t] : 0.0;
-			double k = s->state == SERVING ? 1.0 + (p->copies ? p->copies : 1) : 1.0;
+			double k = s->state == SERVING ? 1.0 + s->group - s->adding : 1.0;
 			sc->buckets++;
 			sc->reads += y;
 			if (y > k * f->cap) {
@@ -115,9 +156,8 @@ int sim_replay(const struct sim_params *p, const struct sim_file *files, size_t 
 				sc->covered += s->state == SERVING;
 			}
 			if (s->state != NO_COPY) {
-				unsigned group = p->copies ? p->copies : 1;
-				sc->copy_buckets += group;
-				sc->cost += p->hosts[s->host].cost * group;
+				sc->copy_buckets += s->group;
+				sc->cost += p->hosts[s->host].cost * s->group;
 			}
 		}
 	}

@@ -23,9 +23,11 @@
  *     window previous buckets above C (the evaluation protocol's onset); it
  *     is COVERED when a copy already serves at tau (decided before y[tau]
  *     was seen: anticipated).
- * `copies` copies per file are placed together, on one host, as a group (1:
- * what the control loop places today; more measures what a replica count
- * would buy). */
+ * A file's copies are placed together, on one host, as a group: `copies`
+ * of them, or with `want` the replica count of each bucket (the mount's:
+ * daemon_control_copies_for of the forecast's 95% bound); a count that
+ * grows adds copies that serve `lag` buckets later, one that shrinks drops
+ * them after `idle` buckets (the control loop's TRIM hysteresis). */
 #ifndef SHADOWFS_TOOLS_SIM_REPLAY_H
 #define SHADOWFS_TOOLS_SIM_REPLAY_H
 
@@ -48,6 +50,7 @@ struct sim_params {
 struct sim_file {
 	const double *y;	    /* demand per bucket */
 	const unsigned char *alarm; /* the policy's alarm per bucket */
+	const unsigned char *want;  /* replica count per bucket, or NULL: copies */
 	double cap;		    /* C */
 };
 

@@ -13,7 +13,9 @@
 #    (stale at the next open), reads stay right, a fresh copy replaces it;
 #  - bad user.shadow.* values: EINVAL, nothing changes;
 #  - copies re-hashed every 0.3 s (shadow_verify) keep serving (no false alarm);
-#  - pins survive a remount; unpin: the copy is removed after shadow_idle.
+#  - pins survive a remount; unpin: the copy is removed after shadow_idle;
+#  - a file forecast far over capacity gets as many copies as its replica
+#    count (capped by shadow_copies), on the cheapest hosts.
 # Usage: fs_shadows.sh SHADOWFS SHADOWCTL
 . "$(dirname "$0")/lib.sh"
 SHADOWFS=$1 CTL=$2
@@ -128,19 +130,28 @@ wait "$IT_PID"; rc=$?
 
 # The forecast: with recording on (1 s buckets), a file read well above
 # shadow_capacity reads per bucket is forecast hot and shadowed without a
-# pin; a file read once is not.
+# pin; a file read once is not. Its demand is many times the capacity, so
+# it wants more than one copy: shadow_copies=2 of the three hosts, the two
+# cheapest, never the third.
 state2=$(it_tmpdir state2)
 head -c 300000 /dev/urandom >"$backing/hot"
 head -c 3000 /dev/urandom >"$backing/cold"
-it_mount "$SHADOWFS" "$backing" "$mnt" "cache=never,bucket=1,state=$state2,hosts=$T/fc,shadow_capacity=5,shadow_threshold=0.5,shadow_window=3,shadow_tick=0.2"
+it_mount "$SHADOWFS" "$backing" "$mnt" "cache=never,bucket=1,state=$state2,hosts=$T/fc;$T/fc2:cost=2;$T/fc3:cost=3,shadow_copies=2,shadow_capacity=5,shadow_threshold=0.5,shadow_window=3,shadow_tick=0.2"
 cat "$mnt/cold" >/dev/null
+hot_state() { getfattr --only-values -n user.shadow.state "$mnt/hot" 2>/dev/null; }
 hot_copy() { "$CTL" shadows --state "$state2" 2>/dev/null | grep -q "^hot  *0 .*$T/fc:v1:serving"; }
-for _ in $(seq 300); do
+two_copies() { [ "$(hot_state | grep -o ' copy=[^ ]*:serving:' | wc -l)" -eq 2 ]; }
+for _ in $(seq 400); do
   cat "$mnt/hot" >/dev/null
-  hot_copy && break
+  hot_copy && two_copies && break
   sleep 0.05
 done
 hot_copy || it_fail "a hot file was not shadowed: $("$CTL" shadows --state "$state2")"
+two_copies || it_fail "a file far over capacity did not get two copies: $(hot_state)"
+hot_state | grep -q " replicas=2 " || it_fail "replicas of the hot file: $(hot_state)"
+hot_state | grep -q "copy=$T/fc2:v1:serving" || it_fail "second copy not on the next cheapest host: $(hot_state)"
+for _ in $(seq 10); do cat "$mnt/hot" >/dev/null; sleep 0.05; done
+hot_state | grep -q "copy=$T/fc3:" && it_fail "a third copy beyond shadow_copies=2: $(hot_state)"
 "$CTL" shadows --state "$state2" | grep -q "^cold " && it_fail "a cold file was shadowed"
 cmp "$mnt/hot" "$backing/hot" || it_fail "reads of the forecast-hot file"
 it_umount "$mnt"

@@ -200,6 +200,9 @@ fired() { why "$mnt/hot/a" >/dev/null; grep -Eq '^decision: shadowed, forecast h
 wait_for "why never showed the file fired: $(cat "$T/why")" 10 fired
 cat "$T/why"
 grep -Eq '^forecast .*capacity 5 reads per bucket, window 2, threshold 0.5' "$T/why" || it_fail "why: forecast settings"
+# one host: one copy, however far over capacity the forecast goes
+grep -Eq '^replicas: 1 wanted \(highest 95% bound in the window [0-9]+ reads' "$T/why" || it_fail "why: replicas"
+"$CTL" why --json "$mnt/hot/a" | grep -q '"replicas": 1,' || it_fail "why --json replicas"
 [ "$(grep -Ec '^  [0-9-]+ [0-9:]+ +[0-9]+ +\[[0-9]+, [0-9]+\] +\[[0-9]+, [0-9]+\] +[0-9.]+' "$T/why")" -ge 2 ] ||
   it_fail "why: forecast steps"
 "$CTL" why --json "$mnt/hot/a" | grep -q '"trigger": "fired".*"window": 2, "p_exceed"' || it_fail "why --json forecast"

@@ -17,10 +17,10 @@ static const struct daemon_control_params P = {.idle_ms = 10000, .quiet_ms = 200
 static void test_pin_copies(void **state)
 {
 	(void)state;
-	uint64_t wanted = 0;
+	struct daemon_control_memory wanted = {0};
 	struct daemon_control_file f = {.pinned = true};
 	assert_int_equal(daemon_control_decide(&P, &f, 1000, &wanted), DAEMON_CONTROL_COPY);
-	assert_int_equal(wanted, 1000);
+	assert_int_equal(wanted.wanted_ms, 1000);
 	f.writers = true;
 	assert_int_equal(daemon_control_decide(&P, &f, 1100, &wanted), DAEMON_CONTROL_NONE);
 	f.writers = false;
@@ -35,7 +35,7 @@ static void test_pin_copies(void **state)
 static void test_quiet_before_recopy(void **state)
 {
 	(void)state;
-	uint64_t wanted = 0;
+	struct daemon_control_memory wanted = {0};
 	struct daemon_control_file f = {.hot = true, .has_copies = true, .version_ms = 5000};
 	assert_int_equal(daemon_control_decide(&P, &f, 6000, &wanted), DAEMON_CONTROL_NONE);
 	assert_int_equal(daemon_control_decide(&P, &f, 6999, &wanted), DAEMON_CONTROL_NONE);
@@ -47,7 +47,7 @@ static void test_quiet_before_recopy(void **state)
 static void test_demote_after_hysteresis(void **state)
 {
 	(void)state;
-	uint64_t wanted = 0;
+	struct daemon_control_memory wanted = {0};
 	struct daemon_control_file f = {.pinned = true, .serving = true, .has_copies = true};
 	assert_int_equal(daemon_control_decide(&P, &f, 1000, &wanted), DAEMON_CONTROL_NONE);
 	f.pinned = false;
@@ -66,10 +66,10 @@ static void test_demote_after_hysteresis(void **state)
 static void test_gone_demotes(void **state)
 {
 	(void)state;
-	uint64_t wanted = 0;
+	struct daemon_control_memory wanted = {0};
 	struct daemon_control_file f = {.pinned = true, .gone = true, .has_copies = true};
 	assert_int_equal(daemon_control_decide(&P, &f, 1000, &wanted), DAEMON_CONTROL_DEMOTE);
-	assert_int_equal(wanted, 0);
+	assert_int_equal(wanted.wanted_ms, 0);
 	struct daemon_control_file g = {0};
 	assert_int_equal(daemon_control_decide(&P, &g, 1000, &wanted), DAEMON_CONTROL_NONE);
 }
@@ -80,11 +80,11 @@ static void test_gone_demotes(void **state)
 static void test_never_wins(void **state)
 {
 	(void)state;
-	uint64_t wanted = 0;
+	struct daemon_control_memory wanted = {0};
 	struct daemon_control_file f = {.pinned = true, .hot = true, .never = true,
 					.serving = true, .has_copies = true};
 	assert_int_equal(daemon_control_decide(&P, &f, 1000, &wanted), DAEMON_CONTROL_DEMOTE);
-	assert_int_equal(wanted, 0);
+	assert_int_equal(wanted.wanted_ms, 0);
 	f.serving = f.has_copies = false;
 	assert_int_equal(daemon_control_decide(&P, &f, 1100, &wanted), DAEMON_CONTROL_NONE);
 	f.never = false;
@@ -137,7 +137,7 @@ static void test_pick_host(void **state)
 static void test_copy_backoff(void **state)
 {
 	(void)state;
-	uint64_t wanted = 0;
+	struct daemon_control_memory wanted = {0};
 	struct daemon_control_file f = {.pinned = true, .retry_ms = 5000};
 	assert_int_equal(daemon_control_decide(&P, &f, 4999, &wanted), DAEMON_CONTROL_NONE);
 	assert_int_equal(daemon_control_decide(&P, &f, 5000, &wanted), DAEMON_CONTROL_COPY);
@@ -147,6 +147,84 @@ static void test_copy_backoff(void **state)
 	assert_int_equal(daemon_control_backoff_ms(9), 256000);
 	assert_int_equal(daemon_control_backoff_ms(10), 300000);
 	assert_int_equal(daemon_control_backoff_ms(4000000000u), 300000);
+}
+
+/* Replica counts: the origin and k copies share the demand, so k =
+ * ceil(demand / capacity) - 1, at least 1, at most max; bad inputs give
+ * the one copy. */
+static void test_copies_for(void **state)
+{
+	(void)state;
+	assert_int_equal(daemon_control_copies_for(50, 100, 3), 1);  /* still one */
+	assert_int_equal(daemon_control_copies_for(200, 100, 3), 1); /* origin + 1 */
+	assert_int_equal(daemon_control_copies_for(201, 100, 3), 2);
+	assert_int_equal(daemon_control_copies_for(300, 100, 3), 2);
+	assert_int_equal(daemon_control_copies_for(301, 100, 3), 3);
+	assert_int_equal(daemon_control_copies_for(1e12, 100, 3), 3); /* capped */
+	assert_int_equal(daemon_control_copies_for(1.0 / 0.0, 100, 4), 4);
+	assert_int_equal(daemon_control_copies_for(0.0 / 0.0, 100, 3), 1);
+	assert_int_equal(daemon_control_copies_for(500, 0, 3), 1);
+	assert_int_equal(daemon_control_copies_for(500, 100, 0), 1); /* max < 1 is 1 */
+}
+
+/* A wanted file gets copies one decision at a time until want_copies
+ * serve; more than it wants are trimmed one at a time, but only after
+ * they have been surplus for idle_ms without a break. */
+static void test_replica_count(void **state)
+{
+	(void)state;
+	struct daemon_control_memory m = {0};
+	struct daemon_control_file f = {.hot = true, .want_copies = 3};
+	assert_int_equal(daemon_control_decide(&P, &f, 1000, &m), DAEMON_CONTROL_COPY);
+	f.serving = f.has_copies = true;
+	f.serving_copies = 1;
+	assert_int_equal(daemon_control_decide(&P, &f, 2000, &m), DAEMON_CONTROL_COPY);
+	f.copying = true; /* one at a time */
+	assert_int_equal(daemon_control_decide(&P, &f, 2100, &m), DAEMON_CONTROL_NONE);
+	f.copying = false;
+	f.writers = true; /* no new copy of a file open for writing */
+	assert_int_equal(daemon_control_decide(&P, &f, 2200, &m), DAEMON_CONTROL_NONE);
+	f.writers = false;
+	f.serving_copies = 3;
+	assert_int_equal(daemon_control_decide(&P, &f, 3000, &m), DAEMON_CONTROL_NONE);
+	/* the forecast now wants 1: the two extra stay idle_ms (10 s) after
+	 * the last tick that needed them (3000) */
+	f.want_copies = 1;
+	assert_int_equal(daemon_control_decide(&P, &f, 4000, &m), DAEMON_CONTROL_NONE);
+	assert_int_equal(daemon_control_decide(&P, &f, 12999, &m), DAEMON_CONTROL_NONE);
+	f.want_copies = 3; /* needed again for a tick: the clock restarts */
+	assert_int_equal(daemon_control_decide(&P, &f, 13000, &m), DAEMON_CONTROL_NONE);
+	f.want_copies = 1;
+	assert_int_equal(daemon_control_decide(&P, &f, 22999, &m), DAEMON_CONTROL_NONE);
+	assert_int_equal(daemon_control_decide(&P, &f, 23000, &m), DAEMON_CONTROL_TRIM);
+	f.serving_copies = 2;
+	assert_int_equal(daemon_control_decide(&P, &f, 23100, &m), DAEMON_CONTROL_TRIM);
+	f.serving_copies = 1;
+	assert_int_equal(daemon_control_decide(&P, &f, 23200, &m), DAEMON_CONTROL_NONE);
+	/* unwanted: the whole file is demoted after idle_ms, not trimmed */
+	f.hot = false;
+	f.serving_copies = 2;
+	assert_int_equal(daemon_control_decide(&P, &f, 33199, &m), DAEMON_CONTROL_NONE);
+	assert_int_equal(daemon_control_decide(&P, &f, 33200, &m), DAEMON_CONTROL_DEMOTE);
+}
+
+/* The copy a TRIM drops: the most expensive host, then the more loaded,
+ * then the later; only among the hosts holding one. */
+static void test_pick_surplus(void **state)
+{
+	(void)state;
+	struct daemon_control_host h[4] = {
+	    {.up = true, .cost = 1}, {.up = true, .cost = 3}, {.up = true, .cost = 3, .load_permille = 10},
+	    {.up = true, .cost = 9}};
+	bool holds[4] = {true, true, true, false};
+	assert_int_equal(daemon_control_pick_surplus(h, 4, holds), 2);
+	h[2].load_permille = 0;
+	assert_int_equal(daemon_control_pick_surplus(h, 4, holds), 2); /* tie: the later */
+	holds[2] = false;
+	assert_int_equal(daemon_control_pick_surplus(h, 4, holds), 1);
+	holds[0] = holds[1] = false;
+	assert_int_equal(daemon_control_pick_surplus(h, 4, holds), -1);
+	assert_string_equal(daemon_control_action_name(DAEMON_CONTROL_TRIM), "trim");
 }
 
 /* The router's pick: origin only without a serving copy; a copy at an older
@@ -234,6 +312,9 @@ int main(void)
 	    cmocka_unit_test(test_never_wins),
 	    cmocka_unit_test(test_pick_host),
 	    cmocka_unit_test(test_copy_backoff),
+	    cmocka_unit_test(test_copies_for),
+	    cmocka_unit_test(test_replica_count),
+	    cmocka_unit_test(test_pick_surplus),
 	    cmocka_unit_test(test_pick_copy),
 	    cmocka_unit_test(test_pick_spreads),
 	};

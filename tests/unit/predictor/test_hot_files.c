@@ -2,7 +2,9 @@
  * (pred_hot_req.tune) on a real series store: a file's own capacity makes
  * it hot where the request's would not, never keeps it cold whatever its
  * forecast, a longer window lengthens the horizon, and `all` returns the
- * files below their threshold too. */
+ * files below their threshold too; the reactive trigger (a last bucket over
+ * capacity is hot whatever the forecast) and the replica inputs (last
+ * bucket, the window's highest 95% bound). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,8 +28,10 @@ static void make_id(uint8_t id[PRED_ID_LEN], unsigned n)
 	id[12] = (uint8_t)n;
 }
 
-/* Files "a" and "b" read about 20 and 14 times a minute for two hours. */
-static struct pred_store *make_store(const char *dir)
+/* A store of NB one-minute buckets of nfiles files (ids 0.., or id_base..)
+ * named paths[], file f read reads(f, k) times in bucket k. */
+static struct pred_store *store_of(const char *dir, unsigned nfiles, unsigned id_base,
+				   const char *const *paths, uint64_t (*reads)(unsigned f, int k))
 {
 	struct pred_store *st = NULL;
 	char err[256];
@@ -36,18 +40,30 @@ static struct pred_store *make_store(const char *dir)
 		int64_t start = NOW - (int64_t)(NB - k) * 60;
 		struct pred_file_bucket b[2];
 		memset(b, 0, sizeof(b));
-		for (unsigned f = 0; f < 2; f++) {
-			make_id(b[f].id, f);
-			b[f].path = f ? "d/b" : "d/a";
+		for (unsigned f = 0; f < nfiles && f < 2; f++) {
+			make_id(b[f].id, id_base + f);
+			b[f].path = paths[f];
 			b[f].start = start;
 			b[f].width = 60;
 			b[f].c.opens = 1;
-			b[f].c.reads = (f ? 12 : 18) + (uint64_t)((k * 7 + (int)f * 3) % 5);
+			b[f].c.reads = reads(f, k);
 		}
 		struct pred_host_bucket h = {.start = start, .width = 60};
-		assert_int_equal(pred_store_flush(st, b, 2, &h, start + 60), 0);
+		assert_int_equal(pred_store_flush(st, b, nfiles, &h, start + 60), 0);
 	}
 	return st;
+}
+
+static uint64_t steady_reads(unsigned f, int k)
+{
+	return (f ? 12 : 18) + (uint64_t)((k * 7 + (int)f * 3) % 5);
+}
+
+/* Files "a" and "b" read about 20 and 14 times a minute for two hours. */
+static struct pred_store *make_store(const char *dir)
+{
+	static const char *const paths[] = {"d/a", "d/b"};
+	return store_of(dir, 2, 0, paths, steady_reads);
 }
 
 struct tune_case {
@@ -171,11 +187,64 @@ static void test_extra(void **state)
 	tmpdir_remove(dir);
 }
 
+static uint64_t burst_reads(unsigned f, int k)
+{
+	(void)f;
+	return k == NB - 1 || k % 10 == 5 ? 40 : 3;
+}
+
+/* File "s" read 3 times a minute for two hours, with short bursts of 40
+ * that never lasted (every tenth minute), the last minute one of them. */
+static struct pred_store *make_spike_store(const char *dir)
+{
+	static const char *const paths[] = {"s"};
+	return store_of(dir, 1, 3, paths, burst_reads);
+}
+
+/* A burst the forecast does not call at P >= 0.999 (bursts never lasted
+ * a second minute): without react
+ * the file is not hot; with it, it is, marked reactive, its last bucket
+ * known (40 reads), and the 95% bound at least the median. */
+static void test_react(void **state)
+{
+	(void)state;
+	char *dir = tmpdir_make("hotr");
+	struct pred_store *st = make_spike_store(dir);
+	struct pred_hot_req r = {.bucket_s = 60, .history_s = 6 * 3600, .horizon = 2, .window = 2,
+				 .top_n = 10, .capacity = 10, .threshold = 0.999, .now = NOW,
+				 .all = true};
+	struct pred_hot_file *f = NULL;
+	size_t n = 0;
+	assert_int_equal(pred_hot_files(st, &r, &f, &n), 0);
+	assert_int_equal(n, 1);
+	assert_true(f[0].p_exceed < 0.999);
+	assert_false(f[0].hot);
+	assert_false(f[0].reactive);
+	assert_true(f[0].last_demand == 40);
+	pred_hot_files_free(f, n);
+	r.react = true;
+	r.all = false;
+	assert_int_equal(pred_hot_files(st, &r, &f, &n), 0);
+	assert_int_equal(n, 1);
+	assert_true(f[0].hot && f[0].reactive);
+	assert_true(f[0].last_demand == 40);
+	assert_true(f[0].demand_hi >= f[0].fc.point[0] && f[0].demand_hi >= f[0].fc.point[1]);
+	pred_hot_files_free(f, n);
+	/* a capacity above the burst: not hot either way */
+	r.capacity = 40;
+	assert_int_equal(pred_hot_files(st, &r, &f, &n), 0);
+	assert_int_equal(n, 0);
+	pred_hot_files_free(f, n);
+	pred_store_close(st);
+	tmpdir_remove(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_tune),
 	    cmocka_unit_test(test_extra),
+	    cmocka_unit_test(test_react),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,7 @@
 /* The simulator's core (tools/sim_replay.c): scores of hand-computed
  * replays (a step of demand with an anticipating, a late and no policy),
- * the copy lag, contention for a host's slots, and its parsers. */
+ * the copy lag, contention for a host's slots, replica counts per bucket,
+ * and its parsers. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -165,6 +166,35 @@ static void test_copy_groups(void **state)
 	assert_int_equal(s.unplaced, 7);
 }
 
+/* A replica count per bucket (the mount's, from the forecast): one copy
+ * from the alarm at 8, a second while the count says 2 (10..12), trimmed
+ * at 13 once the count is back to 1 (idle 1 bucket): the last two hot
+ * buckets have one read of excess each. */
+static void test_replica_counts(void **state)
+{
+	(void)state;
+	double y[N];
+	unsigned char alarm[N] = {0}, want[N] = {0};
+	step_demand(y);
+	for (int t = 8; t <= 14; t++) {
+		alarm[t] = 1;
+		want[t] = t >= 10 && t <= 12 ? 2 : 1;
+	}
+	struct sim_file f = {.y = y, .alarm = alarm, .want = want, .cap = 1.0};
+	struct sim_params p = params(1, 0);
+	struct sim_score s = replay(&p, &f, 1);
+	assert_int_equal(s.copies, 2);
+	assert_int_equal(s.overloaded, 2);
+	assert_true(s.excess == 2.0);
+	assert_int_equal(s.copy_buckets, 2 + 6 + 2);
+	/* A copy that takes a bucket: the second serves from 11, so 10 has
+	 * one read of excess too (and 8, before the first arrives, is not hot). */
+	p.lag = 1;
+	s = replay(&p, &f, 1);
+	assert_int_equal(s.overloaded, 3);
+	assert_true(s.excess == 3.0);
+}
+
 static void test_bad_parameters(void **state)
 {
 	(void)state;
@@ -210,6 +240,7 @@ int main(void)
 	    cmocka_unit_test(test_lag_delays_the_copy),
 	    cmocka_unit_test(test_slots_and_cost),
 	    cmocka_unit_test(test_copy_groups),
+	    cmocka_unit_test(test_replica_counts),
 	    cmocka_unit_test(test_bad_parameters),
 	    cmocka_unit_test(test_parse_hosts),
 	};
