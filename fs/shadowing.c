@@ -559,6 +559,8 @@ static void refresh_forecast(struct fs_shadowing *sh)
 		fs_tuning_hot_req(sh->ctx->tuning, &req);
 	struct pred_hot_file *hot = NULL;
 	size_t n = 0;
+	size_t nh = fs_hosts_count(sh->hosts); /* one copy per host */
+	unsigned max_copies = cf->max_copies < nh ? cf->max_copies : (unsigned)nh;
 	int r = pred_hot_files(sh->store, &req, &hot, &n);
 	if (r < 0) {
 		sfs_debug("shadow: forecast failed: %s", strerror(-r));
@@ -575,7 +577,7 @@ static void refresh_forecast(struct fs_shadowing *sh)
 		/* The replica count: the forecast's 95% bound at its highest
 		 * step, or what the last bucket saw if that was more. */
 		unsigned copies = daemon_control_copies_for(
-		    fmax(hot[i].demand_hi, hot[i].last_demand), hot[i].capacity, cf->max_copies);
+		    fmax(hot[i].demand_hi, hot[i].last_demand), hot[i].capacity, max_copies);
 		if (!s->hot && hot[i].reactive)
 			sfs_info("shadow: %s over capacity (%.0f reads in the last bucket > %.0f): "
 				 "shadowed, %u cop%s",

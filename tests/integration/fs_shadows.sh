@@ -141,14 +141,19 @@ cat "$mnt/cold" >/dev/null
 hot_state() { getfattr --only-values -n user.shadow.state "$mnt/hot" 2>/dev/null; }
 hot_copy() { "$CTL" shadows --state "$state2" 2>/dev/null | grep -q "^hot  *0 .*$T/fc:v1:serving"; }
 two_copies() { [ "$(hot_state | grep -o ' copy=[^ ]*:serving:' | wc -l)" -eq 2 ]; }
+# (the forecast is redone every bucket and may dip under a loaded machine:
+# the count is checked while it is hot)
+two_wanted() { hot_state | grep -q " hot=1 reactive=[01] replicas=2 "; }
+seen2=0
 for _ in $(seq 400); do
   cat "$mnt/hot" >/dev/null
-  hot_copy && two_copies && break
+  two_wanted && seen2=1
+  hot_copy && two_copies && [ $seen2 = 1 ] && break
   sleep 0.05
 done
 hot_copy || it_fail "a hot file was not shadowed: $("$CTL" shadows --state "$state2")"
 two_copies || it_fail "a file far over capacity did not get two copies: $(hot_state)"
-hot_state | grep -q " replicas=2 " || it_fail "replicas of the hot file: $(hot_state)"
+[ $seen2 = 1 ] || it_fail "replicas of the hot file never 2: $(hot_state)"
 hot_state | grep -q "copy=$T/fc2:v1:serving" || it_fail "second copy not on the next cheapest host: $(hot_state)"
 for _ in $(seq 10); do cat "$mnt/hot" >/dev/null; sleep 0.05; done
 hot_state | grep -q "copy=$T/fc3:" && it_fail "a third copy beyond shadow_copies=2: $(hot_state)"
