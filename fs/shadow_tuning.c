@@ -18,6 +18,7 @@
 
 #include "common/log.h"
 #include "fs/file_id.h"
+#include "daemon/shadow_map.h"
 #include "fs/fs.h"
 #include "fs/shadowing.h"
 #include "fs/shadow_tuning_impl.h"
@@ -173,6 +174,8 @@ int fs_tuning_load(struct fs_tuning *t, const char *state_dir)
 
 /* ---- lifetime ---- */
 
+_Static_assert(FS_TUNE_COPIES_MAX == DAEMON_SHADOW_MAX_COPIES, "user.shadow.copies range");
+
 int fs_tuning_new(struct fs_ctx *c, const struct fs_tuning_config *cfg, struct fs_tuning **ret)
 {
 	struct fs_tuning *t = calloc(1, sizeof(*t));
@@ -184,6 +187,7 @@ int fs_tuning_new(struct fs_ctx *c, const struct fs_tuning_config *cfg, struct f
 	t->defaults[FS_TUNE_CAPACITY] = cfg->capacity;
 	t->defaults[FS_TUNE_WINDOW] = cfg->window;
 	t->defaults[FS_TUNE_NEVER] = 0;
+	t->defaults[FS_TUNE_COPIES] = cfg->copies;
 	pthread_mutex_init(&t->lock, NULL);
 	*ret = t;
 	return 0;
@@ -291,6 +295,7 @@ void fs_tuning_hot_tune(void *arg, const uint8_t id[PRED_ID_LEN], const char *pa
 	out->capacity = eff.value[FS_TUNE_CAPACITY];
 	out->window = (unsigned)eff.value[FS_TUNE_WINDOW];
 	out->never = eff.value[FS_TUNE_NEVER] == 1;
+	out->copies = (unsigned)eff.value[FS_TUNE_COPIES];
 }
 
 bool fs_tuning_never_fd(struct fs_tuning *t, int fd)

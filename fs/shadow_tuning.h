@@ -49,6 +49,7 @@ struct fs_tuning_config {
 	double threshold; /* -o shadow_threshold */
 	double capacity;  /* -o shadow_capacity; < 0: each file's p99 */
 	unsigned window;  /* -o shadow_window in forecast steps (buckets) */
+	unsigned copies;  /* -o shadow_copies */
 	bool forecast;	  /* recording on: the control loop forecasts */
 	int64_t bucket_s; /* forecast bucket */
 };

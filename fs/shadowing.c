@@ -576,8 +576,9 @@ static void refresh_forecast(struct fs_shadowing *sh)
 			continue;
 		/* The replica count: the forecast's 95% bound at its highest
 		 * step, or what the last bucket saw if that was more. */
-		unsigned copies = daemon_control_copies_for(
-		    fmax(hot[i].demand_hi, hot[i].last_demand), hot[i].capacity, max_copies);
+		unsigned cap = hot[i].max_copies ? hot[i].max_copies : max_copies; /* user.shadow.copies */
+		unsigned copies = daemon_control_copies_for(fmax(hot[i].demand_hi, hot[i].last_demand),
+							    hot[i].capacity, cap < nh ? cap : (unsigned)nh);
 		if (!s->hot && hot[i].reactive)
 			sfs_info("shadow: %s over capacity (%.0f reads in the last bucket > %.0f): "
 				 "shadowed, %u cop%s",

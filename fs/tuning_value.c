@@ -10,7 +10,8 @@
 
 #include "predictor/model.h"
 
-static const char *const key_names[FS_TUNE_NKEYS] = {"threshold", "capacity", "window", "never"};
+static const char *const key_names[FS_TUNE_NKEYS] = {"threshold", "capacity", "window", "never",
+								"copies"};
 
 const char *fs_tune_key_name(enum fs_tune_key k)
 {
@@ -92,11 +93,13 @@ int fs_tune_parse(enum fs_tune_key k, const char *value, size_t size, double *re
 		if (k == FS_TUNE_THRESHOLD ? !(v > 0.0 && v <= 1.0) : !(v >= 0.0 && v <= 1e15))
 			return -EINVAL;
 		break;
-	case FS_TUNE_WINDOW: {
+	case FS_TUNE_WINDOW:
+	case FS_TUNE_COPIES: {
 		if (!decimal_text(s, true))
 			return -EINVAL;
 		unsigned long w = strtoul(s, &end, 10);
-		if (errno || *end || w < 1 || w > PRED_MAX_H)
+		unsigned long hi = k == FS_TUNE_WINDOW ? PRED_MAX_H : FS_TUNE_COPIES_MAX;
+		if (errno || *end || w < 1 || w > hi)
 			return -EINVAL;
 		v = (double)w;
 		break;

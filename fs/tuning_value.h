@@ -1,5 +1,5 @@
 /* Per-file tuning values (user.shadow.threshold / capacity / window /
- * never): parsing, the settings of one node, resolution of the effective
+ * never / copies): parsing, the settings of one node, resolution of the effective
  * settings, and the line format of STATE/tuning. Pure: no FUSE, no I/O, so
  * unit tests (tests/unit/fs/test_tuning_value.c) and the fuzzer reach every
  * branch; fs/shadow_tuning.c is the mount's side.
@@ -13,6 +13,8 @@
  *              0 .. 1e15
  *   window     forecast steps (buckets), 1 .. PRED_MAX_H
  *   never      "1": never shadowed; "0": allowed again below a "1"
+ *   copies     the most copies the file gets (its replica count's cap,
+ *              as -o shadow_copies), 1 .. FS_TUNE_COPIES_MAX
  *
  * Resolution: the nearest setting wins, key by key: the file's own, then
  * its directories from the innermost out, the mount root's last (a value
@@ -24,12 +26,14 @@
 #include <stddef.h>
 
 #define FS_TUNE_TEXT_MAX 32
+#define FS_TUNE_COPIES_MAX 4 /* DAEMON_SHADOW_MAX_COPIES (checked in shadow_tuning.c) */
 
 enum fs_tune_key {
 	FS_TUNE_THRESHOLD,
 	FS_TUNE_CAPACITY,
 	FS_TUNE_WINDOW,
 	FS_TUNE_NEVER,
+	FS_TUNE_COPIES,
 	FS_TUNE_NKEYS,
 };
 

@@ -190,6 +190,7 @@ int pred_hot_files(struct pred_store *st, const struct pred_hot_req *r, struct p
 		o->capacity = tune[i].capacity;
 		o->threshold = tune[i].threshold;
 		o->window = tune[i].window;
+		o->max_copies = tune[i].copies;
 		o->start = end_idx * r->bucket_s;
 		nout++;
 	}

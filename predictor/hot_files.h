@@ -32,6 +32,7 @@ struct pred_hot_tuning {
 	double threshold; /* P(exceed) at or above: hot */
 	unsigned window;  /* 1..PRED_MAX_H steps */
 	bool never;	  /* forecast, but never hot */
+	unsigned copies;  /* the caller's replica cap, passed through (0: none set) */
 };
 
 struct pred_hot_req {
@@ -69,6 +70,7 @@ struct pred_hot_file {
 	double capacity;
 	double threshold;
 	unsigned window;
+	unsigned max_copies;   /* the tuning's copies (0: the caller's default) */
 	bool hot;	       /* (p_exceed >= threshold or reactive) and not never */
 	bool reactive;	       /* hot by the reaction alone: P below threshold */
 	double last_demand;    /* reads in the last recorded bucket */

@@ -41,7 +41,7 @@
 #include "tools/ctl_store.h"
 
 #define WHY_XATTR "user.shadow.why"
-#define NKEYS 4
+#define NKEYS 5
 
 static const char usage[] = "usage: shadowctl why PATH [--json]\n";
 

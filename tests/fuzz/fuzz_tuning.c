@@ -40,7 +40,9 @@ static void one(const uint8_t *data, size_t size)
 		case FS_TUNE_THRESHOLD: check(x > 0 && x <= 1); break;
 		case FS_TUNE_CAPACITY: check(x >= 0 && x <= 1e15); break;
 		case FS_TUNE_WINDOW: check(x >= 1 && x <= PRED_MAX_H && x == floor(x)); break;
-		default: check(x == 0 || x == 1); break;
+		case FS_TUNE_COPIES: check(x >= 1 && x <= FS_TUNE_COPIES_MAX && x == floor(x)); break;
+		case FS_TUNE_NEVER: check(x == 0 || x == 1); break;
+		default: check(false); break;
 		}
 	}
 	free(v);

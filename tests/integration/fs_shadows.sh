@@ -15,7 +15,8 @@
 #  - copies re-hashed every 0.3 s (shadow_verify) keep serving (no false alarm);
 #  - pins survive a remount; unpin: the copy is removed after shadow_idle;
 #  - a file forecast far over capacity gets as many copies as its replica
-#    count (capped by shadow_copies), on the cheapest hosts.
+#    count (capped by shadow_copies), on the cheapest hosts; lowering its
+#    user.shadow.copies drops the dearer copy after shadow_idle.
 # Usage: fs_shadows.sh SHADOWFS SHADOWCTL
 . "$(dirname "$0")/lib.sh"
 SHADOWFS=$1 CTL=$2
@@ -136,7 +137,7 @@ wait "$IT_PID"; rc=$?
 state2=$(it_tmpdir state2)
 head -c 300000 /dev/urandom >"$backing/hot"
 head -c 3000 /dev/urandom >"$backing/cold"
-it_mount "$SHADOWFS" "$backing" "$mnt" "cache=never,bucket=1,state=$state2,hosts=$T/fc;$T/fc2:cost=2;$T/fc3:cost=3,shadow_copies=2,shadow_capacity=5,shadow_threshold=0.5,shadow_window=3,shadow_tick=0.2"
+it_mount "$SHADOWFS" "$backing" "$mnt" "cache=never,bucket=1,state=$state2,hosts=$T/fc;$T/fc2:cost=2;$T/fc3:cost=3,shadow_copies=2,shadow_capacity=5,shadow_threshold=0.5,shadow_window=3,shadow_tick=0.2,shadow_idle=1"
 cat "$mnt/cold" >/dev/null
 hot_state() { getfattr --only-values -n user.shadow.state "$mnt/hot" 2>/dev/null; }
 hot_copy() { "$CTL" shadows --state "$state2" 2>/dev/null | grep -q "^hot  *0 .*$T/fc:v1:serving"; }
@@ -157,6 +158,18 @@ two_copies || it_fail "a file far over capacity did not get two copies: $(hot_st
 hot_state | grep -q "copy=$T/fc2:v1:serving" || it_fail "second copy not on the next cheapest host: $(hot_state)"
 for _ in $(seq 10); do cat "$mnt/hot" >/dev/null; sleep 0.05; done
 hot_state | grep -q "copy=$T/fc3:" && it_fail "a third copy beyond shadow_copies=2: $(hot_state)"
+# user.shadow.copies=1 on the file: its surplus copy (the dearer host's)
+# goes after shadow_idle (1 s) while the file stays hot.
+setfattr -n user.shadow.copies -v 1 "$mnt/hot" || it_fail "set user.shadow.copies"
+setfattr -n user.shadow.copies -v 5 "$mnt/hot" 2>/dev/null && it_fail "user.shadow.copies=5 accepted"
+trimmed() { hot_state | grep -q " replicas=1 .*copy=$T/fc:v1:serving" && ! hot_state | grep -q "copy=$T/fc2:"; }
+for _ in $(seq 300); do
+  cat "$mnt/hot" >/dev/null
+  trimmed && break
+  sleep 0.05
+done
+trimmed || it_fail "the surplus copy was not dropped after user.shadow.copies=1: $(hot_state)"
+[ -z "$(ls "$T/fc2" | grep -v '^unsynced\.\|^tmp\.')" ] || it_fail "the trimmed copy's file is left: $(ls "$T/fc2")"
 "$CTL" shadows --state "$state2" | grep -q "^cold " && it_fail "a cold file was shadowed"
 cmp "$mnt/hot" "$backing/hot" || it_fail "reads of the forecast-hot file"
 it_umount "$mnt"

@@ -88,6 +88,7 @@ why_has "$f" '^  threshold +0.5 +from directory /d \(user.shadow.threshold\)'
 why_has "$f" '^  window +4 +from directory /d/e '
 why_has "$f" '^  capacity +p99 +from the mount option'
 why_has "$f" '^  never +0 +from the default'
+why_has "$f" '^  copies +3 +from the mount option \(-o shadow_copies'
 why_has "$f" '^decision: not shadowed: no forecast: the mount records nothing'
 set_ok threshold 0.3 "$f"
 why_has "$f" '^  threshold +0.3 +from the file'

@@ -45,6 +45,11 @@ static void test_parse_good(void **state)
 	assert_true(v == 1);
 	assert_int_equal(parse(FS_TUNE_NEVER, "0\n", &v, text), 0);
 	assert_true(v == 0);
+	assert_int_equal(parse(FS_TUNE_COPIES, "1", &v, text), 0);
+	assert_int_equal(parse(FS_TUNE_COPIES, "4\n", &v, text), 0);
+	assert_true(v == FS_TUNE_COPIES_MAX);
+	assert_string_equal(fs_tune_key_name(FS_TUNE_COPIES), "copies");
+	assert_int_equal(fs_tune_key_of("copies"), FS_TUNE_COPIES);
 }
 
 /* Bad values: -EINVAL and the outputs untouched. */
@@ -58,6 +63,7 @@ static void test_parse_bad(void **state)
 	static const char *const win[] = {"0", "-1", "9", "99999999999999999999999", "3x", "", "2.0",
 					  " 2", "+2", "1e1"};
 	static const char *const nev[] = {"2", "-1", "", "01", "1 ", "yes", "true", "10"};
+	static const char *const cop[] = {"0", "5", "-1", "2.0", "", "two", " 2", "+2", "1e0"};
 	struct {
 		enum fs_tune_key k;
 		const char *const *v;
@@ -65,8 +71,9 @@ static void test_parse_bad(void **state)
 	} sets[] = {{FS_TUNE_THRESHOLD, thr, sizeof(thr) / sizeof(*thr)},
 		    {FS_TUNE_CAPACITY, cap, sizeof(cap) / sizeof(*cap)},
 		    {FS_TUNE_WINDOW, win, sizeof(win) / sizeof(*win)},
-		    {FS_TUNE_NEVER, nev, sizeof(nev) / sizeof(*nev)}};
-	for (size_t s = 0; s < 4; s++)
+		    {FS_TUNE_NEVER, nev, sizeof(nev) / sizeof(*nev)},
+		    {FS_TUNE_COPIES, cop, sizeof(cop) / sizeof(*cop)}};
+	for (size_t s = 0; s < sizeof(sets) / sizeof(sets[0]); s++)
 		for (size_t i = 0; i < sets[s].n; i++) {
 			double v = 42;
 			char text[FS_TUNE_TEXT_MAX] = "keep";
@@ -95,7 +102,7 @@ static void set(struct fs_tune_node *n, enum fs_tune_key k, const char *s)
 static void test_resolve_nearest(void **state)
 {
 	(void)state;
-	const double def[FS_TUNE_NKEYS] = {0.8, -1, 6, 0};
+	const double def[FS_TUNE_NKEYS] = {0.8, -1, 6, 0, 3};
 	struct fs_tune_node file = {0}, inner = {0}, outer = {0}, root = {0};
 	set(&file, FS_TUNE_WINDOW, "2");
 	set(&inner, FS_TUNE_THRESHOLD, "0.5");
