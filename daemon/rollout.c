@@ -276,11 +276,10 @@ enum daemon_rollout_event daemon_rollout_advance(struct daemon_rollout *r,
 		strike_reason(r, p, &w);
 		r->strikes++;
 		r->strike_step = r->step;
-		if (r->strikes >= p->strikes)
-			return roll_back(
-			    r, p, now_ms, in, &w,
-			    worse(w.copy_p50_ns, w.origin_p50_ns, p->factor, p->slack_ns) ? 50
-											  : 95);
+		if (r->strikes >= p->strikes) { /* remembered with the quantile at fault */
+			bool p50 = worse(w.copy_p50_ns, w.origin_p50_ns, p->factor, p->slack_ns);
+			return roll_back(r, p, now_ms, in, &w, p50 ? 50 : 95);
+		}
 		if (r->step == 0)
 			return DAEMON_ROLLOUT_HOLD;
 		r->step--;

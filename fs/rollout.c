@@ -90,18 +90,16 @@ static void event_line(const struct daemon_rollout_params *p, const struct daemo
 		break;
 	case DAEMON_ROLLOUT_EARLY_RETRY: {
 		/* r->back_q is kept after the retry: the quantile compared. */
-		bool p50 = r->back_q == 50;
+		int q = r->back_q;
+		uint64_t origin = q == 50 ? r->watch.origin_p50_ns : r->watch.origin_p95_ns;
+		uint64_t copy = q == 50 ? r->back.copy_p50_ns : r->back.copy_p95_ns;
 		snprintf(
 		    line, len,
-		    "shadow: rollout: %s retried early at %g%%: origin p%d now %lluus over "
-		    "%llu reads > %gx the copy's %lluus at its rollback + %lluus; cool-down "
-		    "%llu s left",
-		    what, pct(daemon_rollout_share(r, p)), p50 ? 50 : 95,
-		    (unsigned long long)((p50 ? r->watch.origin_p50_ns : r->watch.origin_p95_ns) /
-					 1000),
+		    "shadow: rollout: %s retried early at %g%%: origin p%d now %lluus over %llu "
+		    "reads > %gx the copy's %lluus at its rollback + %lluus; cool-down %llu s left",
+		    what, pct(daemon_rollout_share(r, p)), q, (unsigned long long)(origin / 1000),
 		    (unsigned long long)r->watch.origin_reads, p->up_margin,
-		    (unsigned long long)((p50 ? r->back.copy_p50_ns : r->back.copy_p95_ns) / 1000),
-		    (unsigned long long)(p->slack_ns / 1000),
+		    (unsigned long long)(copy / 1000), (unsigned long long)(p->slack_ns / 1000),
 		    (unsigned long long)((r->retry_ms - now_ms + 999) / 1000));
 		break;
 	}
