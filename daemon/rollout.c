@@ -87,6 +87,8 @@ const char *daemon_rollout_event_name(enum daemon_rollout_event e)
 		return "rollback";
 	case DAEMON_ROLLOUT_RETRY:
 		return "retry";
+	case DAEMON_ROLLOUT_EARLY_RETRY:
+		return "early-retry";
 	}
 	return "?";
 }
@@ -118,6 +120,8 @@ void daemon_rollout_start(struct daemon_rollout *r, const struct daemon_rollout_
 	(void)p;
 	r->rollbacks = 0;
 	r->retry_ms = 0;
+	r->back_q = 0;
+	r->early = false;
 	memset(&r->last, 0, sizeof(r->last));
 	first_step(r, now_ms, in);
 }
@@ -134,19 +138,80 @@ uint32_t daemon_rollout_share(const struct daemon_rollout *r, const struct daemo
 	return p->steps[r->step];
 }
 
-static enum daemon_rollout_event roll_back(struct daemon_rollout *r,
-					   const struct daemon_rollout_params *p, uint64_t now_ms)
-{
-	int d = r->rollbacks < MAX_COOLDOWN_DOUBLINGS ? r->rollbacks : MAX_COOLDOWN_DOUBLINGS;
-	r->phase = DAEMON_ROLLOUT_ROLLED_BACK;
-	r->rollbacks++;
-	r->retry_ms = now_ms + (p->cooldown_ms << d);
-	return DAEMON_ROLLOUT_ROLLBACK;
-}
-
 static bool worse(uint64_t copy, uint64_t origin, double factor, uint64_t slack)
 {
 	return (double)copy > factor * (double)origin + (double)slack;
+}
+
+/* Share 0 until the cool-down ends. w: the window that rolled it back for
+ * latency, q its quantile (50, 95); NULL, 0 for read errors. */
+static enum daemon_rollout_event roll_back(struct daemon_rollout *r,
+					   const struct daemon_rollout_params *p, uint64_t now_ms,
+					   const struct daemon_rollout_input *in,
+					   const struct daemon_rollout_window *w, int q)
+{
+	/* A latency rollback ending an early retry: not one more in a row
+	 * (rollout.h), so the previous cool-down again. */
+	bool again = w && r->early && r->rollbacks > 0;
+	int n = again ? r->rollbacks - 1 : r->rollbacks;
+	int d = n < MAX_COOLDOWN_DOUBLINGS ? n : MAX_COOLDOWN_DOUBLINGS;
+	r->phase = DAEMON_ROLLOUT_ROLLED_BACK;
+	if (!again)
+		r->rollbacks++;
+	r->early = false;
+	r->retry_ms = now_ms + (p->cooldown_ms << d);
+	r->back_q = w ? q : 0;
+	if (w)
+		r->back = *w;
+	memset(&r->watch, 0, sizeof(r->watch));
+	new_window(r, now_ms, in); /* the origin's first window while rolled back */
+	return DAEMON_ROLLOUT_ROLLBACK;
+}
+
+uint64_t daemon_rollout_early_bound_ns(const struct daemon_rollout *r,
+				       const struct daemon_rollout_params *p, int *q)
+{
+	*q = r->phase == DAEMON_ROLLOUT_ROLLED_BACK ? r->back_q : 0;
+	if (!*q)
+		return 0;
+	uint64_t copy = *q == 50 ? r->back.copy_p50_ns : r->back.copy_p95_ns;
+	return (uint64_t)(p->up_margin * (double)copy) + p->slack_ns;
+}
+
+/* Rolled back, before the cool-down ends: one window of the origin's reads
+ * (as a stepping window: interval_ms, min_reads, restarted when stale);
+ * slower than the bound on the copy's remembered figure -> early retry. */
+static enum daemon_rollout_event watch_origin(struct daemon_rollout *r,
+					      const struct daemon_rollout_params *p,
+					      uint64_t now_ms,
+					      const struct daemon_rollout_input *in)
+{
+	int q;
+	uint64_t bound = daemon_rollout_early_bound_ns(r, p, &q);
+	uint64_t age = now_ms - r->window_ms;
+	if (!q || age < p->interval_ms)
+		return DAEMON_ROLLOUT_NONE;
+	struct daemon_lat_hist now_o, dor;
+	daemon_lat_hist_load(in->origin, &now_o);
+	daemon_lat_hist_sub(&now_o, &r->origin0, &dor);
+	uint64_t reads = daemon_lat_hist_count(&dor);
+	if (reads < p->min_reads) {
+		if (age >= STALE_WINDOWS * p->interval_ms)
+			new_window(r, now_ms, in);
+		return DAEMON_ROLLOUT_WAIT;
+	}
+	r->watch = (struct daemon_rollout_window){
+	    .origin_reads = reads,
+	    .origin_p50_ns = daemon_lat_hist_quantile_ns(&dor, 0.5),
+	    .origin_p95_ns = daemon_lat_hist_quantile_ns(&dor, 0.95),
+	};
+	new_window(r, now_ms, in);
+	uint64_t origin = q == 50 ? r->watch.origin_p50_ns : r->watch.origin_p95_ns;
+	if (origin <= bound)
+		return DAEMON_ROLLOUT_HOLD;
+	first_step(r, now_ms, in);
+	r->early = true;
+	return DAEMON_ROLLOUT_EARLY_RETRY;
 }
 
 /* The reason of a strike, one word: "p95_3210us>1.5x410us". */
@@ -168,7 +233,7 @@ enum daemon_rollout_event daemon_rollout_advance(struct daemon_rollout *r,
 		return DAEMON_ROLLOUT_NONE;
 	if (r->phase == DAEMON_ROLLOUT_ROLLED_BACK) {
 		if (now_ms < r->retry_ms)
-			return DAEMON_ROLLOUT_NONE;
+			return watch_origin(r, p, now_ms, in);
 		first_step(r, now_ms, in);
 		return DAEMON_ROLLOUT_RETRY;
 	}
@@ -176,7 +241,7 @@ enum daemon_rollout_event daemon_rollout_advance(struct daemon_rollout *r,
 	if (errors > 0) { /* at once: a copy that fails reads is not judged on speed */
 		snprintf(r->reason, sizeof(r->reason), "%llu_read_errors",
 			 (unsigned long long)errors);
-		return roll_back(r, p, now_ms);
+		return roll_back(r, p, now_ms, in, NULL, 0);
 	}
 	uint64_t age = now_ms - r->window_ms;
 	if (age < p->interval_ms)
@@ -211,8 +276,10 @@ enum daemon_rollout_event daemon_rollout_advance(struct daemon_rollout *r,
 		strike_reason(r, p, &w);
 		r->strikes++;
 		r->strike_step = r->step;
-		if (r->strikes >= p->strikes)
-			return roll_back(r, p, now_ms);
+		if (r->strikes >= p->strikes) { /* remembered with the quantile at fault */
+			bool p50 = worse(w.copy_p50_ns, w.origin_p50_ns, p->factor, p->slack_ns);
+			return roll_back(r, p, now_ms, in, &w, p50 ? 50 : 95);
+		}
 		if (r->step == 0)
 			return DAEMON_ROLLOUT_HOLD;
 		r->step--;
@@ -228,6 +295,7 @@ enum daemon_rollout_event daemon_rollout_advance(struct daemon_rollout *r,
 	}
 	if (full) {
 		r->rollbacks = 0;
+		r->early = false;
 		return DAEMON_ROLLOUT_HOLD;
 	}
 	r->step++;

@@ -20,6 +20,33 @@
  *             BACK: share 0 for cooldown_ms (doubled after each rollback
  *             in a row, up to 16x; reset by a good window at full share),
  *             then retried from the first step.
+ * Early retry: a copy rolled back for latency is slower than the origin
+ * was then, e.g. a remote copy (0.5-1 ms a read over TLS) against a quiet
+ * origin served from the page cache (10-50 us). When the origin gets
+ * loaded, its own reads slow down and the copy would spread them: waiting
+ * out a cool-down of up to 16 minutes would miss the point (spread reads
+ * before latency degrades). So the machine remembers the copy's figures
+ * of the window that rolled it back, and the quantile that did (p50, or
+ * p95 when only the tail was slow), and while rolled back keeps judging
+ * the origin's windows (all origin reads, interval_ms and min_reads as
+ * above): when the origin's figure on that quantile is
+ *   > up_margin x the copy's remembered one + slack
+ * (the same margins as a step up, so an origin hovering at the copy's
+ * figure does not make it flap), the copy is retried at once from the
+ * first step (DAEMON_ROLLOUT_EARLY_RETRY) and judged as any retry. The
+ * tail rule: a copy rolled back for its p95 alone has a fine median, and
+ * retrying it when the origin's median moved would roll it back again for
+ * the same tail, over and over. A rollback for read errors is not retried
+ * early: a failing copy is not made better by a slow origin.
+ * Rollbacks in a row after an early retry: a latency rollback that ends an
+ * early retry (the origin quiet again, so the copy slower again) says
+ * nothing the previous rollback did not: its cool-down is the previous
+ * one's, not doubled, and the remembered figures are the new window's (if
+ * the copy lost even against the loaded origin, its own reads slowed too:
+ * the next early retry waits for an origin slower than that). An error
+ * rollback counts in a row as always. While rolled back for latency,
+ * advance reports the origin's windows as it does the stepping ones:
+ * none (open), wait (too few reads), hold (judged, not slow enough).
  * At full share (the last step) the copy is a member of the power-of-two
  * pick, which sends it a read only while the origin has more reads in
  * flight (ties go to the origin): its reads are all taken while the origin
@@ -47,6 +74,7 @@
 #ifndef SHADOWFS_DAEMON_ROLLOUT_H
 #define SHADOWFS_DAEMON_ROLLOUT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -83,13 +111,15 @@ enum daemon_rollout_phase {
 const char *daemon_rollout_phase_name(enum daemon_rollout_phase ph);
 
 enum daemon_rollout_event {
-	DAEMON_ROLLOUT_NONE,	  /* window still open */
-	DAEMON_ROLLOUT_WAIT,	  /* window over but too few reads: extended */
-	DAEMON_ROLLOUT_HOLD,	  /* judged: stays at its step */
-	DAEMON_ROLLOUT_STEP_UP,	  /* judged good: next step */
-	DAEMON_ROLLOUT_STEP_DOWN, /* judged bad: previous step */
-	DAEMON_ROLLOUT_ROLLBACK,  /* errors, or strikes: share 0 */
-	DAEMON_ROLLOUT_RETRY,	  /* cool-down over: first step again */
+	DAEMON_ROLLOUT_NONE,	    /* window still open */
+	DAEMON_ROLLOUT_WAIT,	    /* window over but too few reads: extended */
+	DAEMON_ROLLOUT_HOLD,	    /* judged: stays at its step */
+	DAEMON_ROLLOUT_STEP_UP,	    /* judged good: next step */
+	DAEMON_ROLLOUT_STEP_DOWN,   /* judged bad: previous step */
+	DAEMON_ROLLOUT_ROLLBACK,    /* errors, or strikes: share 0 */
+	DAEMON_ROLLOUT_RETRY,	    /* cool-down over: first step again */
+	DAEMON_ROLLOUT_EARLY_RETRY, /* rolled back for latency, the origin now
+				       slower than the copy was: first step again */
 };
 const char *daemon_rollout_event_name(enum daemon_rollout_event e);
 
@@ -121,6 +151,13 @@ struct daemon_rollout {
 	uint64_t errors0;
 	struct daemon_rollout_window last; /* the last judged window */
 	char reason[96];		   /* last strike or rollback, one word; "" */
+	/* Rolled back for latency: the window that did it (its copy figures
+	 * are remembered) and its quantile, 50 or 95 (0: rolled back for
+	 * errors, or not at all: no early retry). */
+	struct daemon_rollout_window back;
+	int back_q;
+	struct daemon_rollout_window watch; /* rolled back: last origin window judged */
+	bool early;			    /* stepping since an early retry */
 	/* Owner's bookkeeping (fs/rollout.c): which copy this is. */
 	uint64_t copy_generation;
 };
@@ -136,6 +173,10 @@ enum daemon_rollout_event daemon_rollout_advance(struct daemon_rollout *r,
 						 const struct daemon_rollout_params *p,
 						 uint64_t now_ms,
 						 const struct daemon_rollout_input *in);
+/* Rolled back for latency: the origin's figure, in ns, on the quantile
+ * *q (50 or 95) that it must exceed for an early retry; 0 (q 0) otherwise. */
+uint64_t daemon_rollout_early_bound_ns(const struct daemon_rollout *r,
+				       const struct daemon_rollout_params *p, int *q);
 /* The share of the file's reads the copy may take now (permille). */
 uint32_t daemon_rollout_share(const struct daemon_rollout *r,
 			      const struct daemon_rollout_params *p);

@@ -19,6 +19,7 @@
 
 #include "common/log.h"
 #include "fs/creds.h"
+#include "fs/fault_origin.h"
 #include "fs/fs.h"
 #include "fs/hosts.h"
 #include "fs/ops.h"
@@ -209,6 +210,8 @@ int main(int argc, char **argv)
 			 opts.backing);
 
 	fs_ops_passthrough(&ops, &opts);
+	if (opts.fault_origin_delay_file) /* tests only; inside the router's timing */
+		fs_ops_fault_origin(&ops, opts.fault_origin_delay_file);
 	if (fs_shadowing_wanted(hosts)) {
 		struct fs_shadowing_config scfg = {.tick_s = opts.shadow_tick,
 						   .idle_s = opts.shadow_idle,

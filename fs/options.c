@@ -65,6 +65,7 @@ enum {
 	KEY_ROLLOUT_MIN_READS,
 	KEY_ROLLOUT_COOLDOWN,
 	KEY_FAULT_COPY_DELAY,
+	KEY_FAULT_ORIGIN_DELAY_FILE,
 	KEY_REMOTE_TIMEOUT,
 	KEY_ALLOW_OTHER,
 	KEY_DEFAULT_PERMS,
@@ -125,6 +126,7 @@ static const struct fuse_opt option_table[] = {
 	FUSE_OPT_KEY("rollout_min_reads=%s", KEY_ROLLOUT_MIN_READS),
 	FUSE_OPT_KEY("rollout_cooldown=%s", KEY_ROLLOUT_COOLDOWN),
 	FUSE_OPT_KEY("fault_copy_delay_us=%s", KEY_FAULT_COPY_DELAY),
+	FUSE_OPT_KEY("fault_origin_delay_file=%s", KEY_FAULT_ORIGIN_DELAY_FILE),
 	FUSE_OPT_KEY("remote_timeout=%s", KEY_REMOTE_TIMEOUT),
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
 	FUSE_OPT_KEY("default_permissions", KEY_DEFAULT_PERMS),
@@ -471,6 +473,10 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 		return parse_uint_opt(c, arg, 1, 1000000, &o->rollout.min_reads);
 	case KEY_FAULT_COPY_DELAY:
 		return parse_uint_opt(c, arg, 0, 10000000, &o->fault_copy_delay_us);
+	case KEY_FAULT_ORIGIN_DELAY_FILE: /* absolute: the daemon chdirs to / */
+		if (value_of(arg)[0] != '/')
+			return fail(c, "bad option '%s': expected an absolute path", arg);
+		return set_string(c, arg, &o->fault_origin_delay_file);
 	case KEY_REMOTE_TIMEOUT:
 		return parse_uint_opt(c, arg, 1, 60000, &o->remote_timeout_ms);
 	case KEY_SHADOW_WINDOW:
@@ -673,8 +679,9 @@ void fs_options_free(struct fs_options *opts)
 	free(opts->hosts);
 	free(opts->tls_dir);
 	free(opts->tls_name);
+	free(opts->fault_origin_delay_file);
 	opts->backing = opts->mountpoint = opts->state = opts->hosts = NULL;
-	opts->tls_dir = opts->tls_name = NULL;
+	opts->tls_dir = opts->tls_name = opts->fault_origin_delay_file = NULL;
 }
 
 const char *fs_cache_policy_name(enum fs_cache_policy c)
@@ -746,6 +753,9 @@ void fs_options_usage(const char *prog)
 	       "  -o rollout_min_reads=N       reads of copy and origin to judge a step [32]\n"
 	       "  -o rollout_cooldown=S        rolled back this long before a retry [60]\n"
 	       "  -o fault_copy_delay_us=N     TESTS ONLY: delay reads served by copies [0]\n"
+	       "  -o fault_origin_delay_file=PATH\n"
+	       "                               TESTS ONLY: delay origin reads by the us in PATH\n"
+	       "                               (read again every 100 ms) [none]\n"
 	       "  -o remote_timeout=MS         deadline of a read of a remote copy, then the\n"
 	       "                               origin answers, 1..60000 [300]\n"
 	       "  -o default_permissions|no_default_permissions\n"

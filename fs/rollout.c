@@ -38,6 +38,14 @@ size_t fs_rollout_describe(const struct daemon_rollout_params *p,
 			     ":why=%s", r->reason);
 		used += n > 0 ? (size_t)n : 0;
 	}
+	int q = 0;
+	uint64_t bound = r ? daemon_rollout_early_bound_ns(r, p, &q) : 0;
+	if (q) { /* what the origin must pass for an early retry (daemon/rollout.h) */
+		n = snprintf(out + (used < len ? used : len), used < len ? len - used : 0,
+			     ":retry_when_origin_p%d_us>%llu", q,
+			     (unsigned long long)(bound / 1000));
+		used += n > 0 ? (size_t)n : 0;
+	}
 	return used;
 }
 
@@ -64,15 +72,37 @@ static void event_line(const struct daemon_rollout_params *p, const struct daemo
 			 ev == DAEMON_ROLLOUT_STEP_DOWN ? ": slower, " : "",
 			 ev == DAEMON_ROLLOUT_STEP_DOWN ? r->reason : "");
 		break;
-	case DAEMON_ROLLOUT_ROLLBACK:
-		snprintf(line, len, "shadow: rollback: %s %g%% -> 0%%: %s; retry in %llu s", what,
+	case DAEMON_ROLLOUT_ROLLBACK: {
+		int q;
+		uint64_t bound = daemon_rollout_early_bound_ns(r, p, &q);
+		char early[64] = "";
+		if (q)
+			snprintf(early, sizeof(early), ", or when the origin's p%d > %lluus", q,
+				 (unsigned long long)(bound / 1000));
+		snprintf(line, len, "shadow: rollback: %s %g%% -> 0%%: %s; retry in %llu s%s", what,
 			 pct(before), r->reason,
-			 (unsigned long long)((r->retry_ms - now_ms + 999) / 1000));
+			 (unsigned long long)((r->retry_ms - now_ms + 999) / 1000), early);
 		break;
+	}
 	case DAEMON_ROLLOUT_RETRY:
 		snprintf(line, len, "shadow: rollout: %s retried at %g%% after the cool-down", what,
 			 pct(daemon_rollout_share(r, p)));
 		break;
+	case DAEMON_ROLLOUT_EARLY_RETRY: {
+		/* r->back_q is kept after the retry: the quantile compared. */
+		int q = r->back_q;
+		uint64_t origin = q == 50 ? r->watch.origin_p50_ns : r->watch.origin_p95_ns;
+		uint64_t copy = q == 50 ? r->back.copy_p50_ns : r->back.copy_p95_ns;
+		snprintf(
+		    line, len,
+		    "shadow: rollout: %s retried early at %g%%: origin p%d now %lluus over %llu "
+		    "reads > %gx the copy's %lluus at its rollback + %lluus; cool-down %llu s left",
+		    what, pct(daemon_rollout_share(r, p)), q, (unsigned long long)(origin / 1000),
+		    (unsigned long long)r->watch.origin_reads, p->up_margin,
+		    (unsigned long long)(copy / 1000), (unsigned long long)(p->slack_ns / 1000),
+		    (unsigned long long)((r->retry_ms - now_ms + 999) / 1000));
+		break;
+	}
 	default:
 		line[0] = '\0';
 	}
@@ -113,7 +143,8 @@ void fs_rollout_tick(const struct daemon_rollout_params *p, struct daemon_shadow
 		}
 		STORE(&cp->share, daemon_rollout_share(r, p));
 		if (ev == DAEMON_ROLLOUT_STEP_UP || ev == DAEMON_ROLLOUT_STEP_DOWN ||
-		    ev == DAEMON_ROLLOUT_ROLLBACK || ev == DAEMON_ROLLOUT_RETRY) {
+		    ev == DAEMON_ROLLOUT_ROLLBACK || ev == DAEMON_ROLLOUT_RETRY ||
+		    ev == DAEMON_ROLLOUT_EARLY_RETRY) {
 			char host[600], what[1200];
 			fs_hosts_label(hosts, (size_t)cp->host, host, sizeof(host));
 			snprintf(what, sizeof(what), "copy of %s on %s", s->path ? s->path : "?",

@@ -2,12 +2,14 @@
  * daemon/rollout.c): each control tick, for each copy, feed the machine
  * the copy's and the origin's latency histograms (collected lock-free by
  * the router) and publish the share it decides; log step changes and
- * rollbacks, one line each; describe a copy's rollout for
+ * rollbacks and retries, one line each; describe a copy's rollout for
  * user.shadow.state and shadowctl shadows.
  *
  * A rolled-back copy is kept (SERVING, its fd open, verified as before)
  * at share 0: it serves nothing, is retried from the first step after the
- * cool-down, and is dropped as any copy is (demotion, a new version). */
+ * cool-down, or earlier once the origin's reads get slower than the copy's
+ * were (rolled back for latency), and is dropped as any copy is
+ * (demotion, a new version). */
 #ifndef SHADOWFS_FS_ROLLOUT_H
 #define SHADOWFS_FS_ROLLOUT_H
 
@@ -28,7 +30,10 @@ void fs_rollout_tick(const struct daemon_rollout_params *p, struct daemon_shadow
  * step's, so it never serves more than that before the next tick. */
 void fs_rollout_first_share(const struct daemon_rollout_params *p, struct daemon_shadow_copy *cp);
 /* Map lock held: appends ":share=S:step=I/N:rollout=PHASE[:why=REASON]"
- * (share in percent) to out; returns the characters it would take. */
+ * (share in percent), and for a copy rolled back for latency
+ * ":retry_when_origin_pQ_us>N" (Q 50 or 95: the origin's figure that
+ * retries it early, daemon/rollout.h), to out; returns the characters it
+ * would take. */
 size_t fs_rollout_describe(const struct daemon_rollout_params *p,
 			   const struct daemon_shadow_copy *cp, char *out, size_t len);
 

@@ -3,8 +3,9 @@
  * (STATE/shadows.status, fs/shadowing.c, every tick: one file per line,
  * path="..." pinned= hot= version=vN writers= origin_reads= copies=N, then
  * copy=HOST:vN:STATE:reads=R:errors=E:lat_us=L:share=S:step=I/N:rollout=PHASE
- * [:why=REASON] per copy: the rollout's share in percent, step, phase and
- * last regression or rollback, fs/rollout.c; remote copies add
+ * [:why=REASON][:retry_when_origin_pQ_us>N] per copy: the rollout's share
+ * in percent, step, phase, last regression or rollback, and what retries
+ * a copy rolled back for latency early, fs/rollout.c; remote copies add
  * :sync=METHOD:sent=BYTES of their last sync).
  *   shadowctl shadows [MNT|--state DIR] [--json]
  * In JSON a file's copies are "copy" fields in the order written. */

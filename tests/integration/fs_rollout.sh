@@ -12,7 +12,15 @@
 #    after the cool-down (8 s) it is retried at 10 % and rolled back again,
 #    the cool-down doubled; every read returns the right bytes throughout;
 #  - at full share (rollout=100) the copy is compared with the origin's
-#    reads begun while it was busy: the slow copy is rolled back too.
+#    reads begun while it was busy: the slow copy is rolled back too;
+#  - early retry: the copy 3 ms slower than a quiet origin is rolled back
+#    (cool-down 60 s, never waited out here) and stays out while the
+#    origin stays quiet; state and shadowctl why show the origin p50 it
+#    waits for; the origin made 8 ms slower (-o fault_origin_delay_file,
+#    changed while mounted) brings it back at once, at 10 %, with a log
+#    line giving the figures; judged against the slow origin it climbs;
+#    the origin quiet again, it is rolled back with the same cool-down
+#    (60 s, not doubled).
 # Usage: fs_rollout.sh SHADOWFS SHADOWCTL
 . "$(dirname "$0")/lib.sh"
 SHADOWFS=$1 CTL=$2
@@ -61,6 +69,18 @@ stop_readers() {
   READERS=()
   [ ! -e "$T/bad" ] || it_fail "a read returned wrong bytes"
 }
+# within SECONDS CMD...: true as soon as CMD is, false if it is not by then.
+within() {
+  local n=$(($1 * 10)); shift
+  for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done
+  "$@"
+}
+# umount_clean LOG: unmounts; shadowfs must exit 0 (ASan/UBSan report in LOG).
+umount_clean() {
+  it_umount "$mnt"
+  wait "$IT_PID"; local rc=$?
+  [ "$rc" -eq 0 ] || it_fail "shadowfs exited with status $rc (sanitizer report above?): $(cat "$1")"
+}
 
 # ---- rollout: 10 -> 25 -> 50 -> 100 % ----
 it_mount "$SHADOWFS" "$backing" "$mnt" "$BASE,$ROLL" 2>"$T/log1"
@@ -108,9 +128,7 @@ grep -q "share=100:step=4/4:rollout=stepping" "$T/shadows" || it_fail "shadowctl
 [ "$(grep -c 'shadow: rollout: copy of data on .* -> ' "$T/log1")" = 3 ] ||
   it_fail "expected 3 rollout lines in the log: $(cat "$T/log1")"
 grep 'shadow: rollout:' "$T/log1"
-it_umount "$mnt"
-wait "$IT_PID"; rc=$?
-[ "$rc" -eq 0 ] || it_fail "shadowfs exited with status $rc (sanitizer report above?): $(cat "$T/log1")"
+umount_clean "$T/log1"
 
 # ---- rollback: every read from the copy 3 ms slower ----
 it_mount "$SHADOWFS" "$backing" "$mnt" "$BASE,$ROLL,rollback_factor=3,rollout_cooldown=8,fault_copy_delay_us=3000" 2>"$T/log2"
@@ -145,15 +163,13 @@ grep -q 'shadow: rollback: copy of data on .* 10% -> 0%: p[59][05]_.*; retry in 
 # the cool-down doubled.
 retried() { grep -q 'shadow: rollout: copy of data on .* retried at 10% after the cool-down' "$T/log2"; }
 again() { grep -q 'shadow: rollback: .*; retry in 16 s' "$T/log2"; }
-for _ in $(seq 300); do again && break; sleep 0.1; done
+within 30 again
 retried || it_fail "not retried after the cool-down: $(cat "$T/log2")"
 again || it_fail "not rolled back again with the cool-down doubled: $(cat "$T/log2")"
 stop_readers
 grep 'shadow: roll' "$T/log2"
 cmp "$mnt/data" "$T/expect" || it_fail "read after the rollback"
-it_umount "$mnt"
-wait "$IT_PID"; rc=$?
-[ "$rc" -eq 0 ] || it_fail "shadowfs exited with status $rc (sanitizer report above?): $(cat "$T/log2")"
+umount_clean "$T/log2"
 
 # ---- at full share: judged against the busy origin ----
 # rollout=100: the copy is in the power-of-two pick at once; 3 ms slower
@@ -162,12 +178,58 @@ it_mount "$SHADOWFS" "$backing" "$mnt" "$BASE,$ROLL,rollout=100,rollback_factor=
 readers
 t0=$(now_ms)
 full_back() { grep -q 'shadow: rollback: copy of data on .* 100% -> 0%: p[59][05]_' "$T/log3"; }
-for _ in $(seq 300); do full_back && break; sleep 0.1; done
-full_back || it_fail "not rolled back at full share: $(state_of)"
+within 30 full_back || it_fail "not rolled back at full share: $(state_of)"
 echo "rolled back at full share within $(($(now_ms) - t0)) ms of the mount"
 state_of | grep -q ":share=0:step=0/1:rollout=rolled-back:why=" || it_fail "state: $(state_of)"
 stop_readers
-it_umount "$mnt"
-wait "$IT_PID"; rc=$?
-[ "$rc" -eq 0 ] || it_fail "shadowfs exited with status $rc (sanitizer report above?): $(cat "$T/log3")"
+umount_clean "$T/log3"
+
+# ---- early retry: the origin gets slower than the copy was ----
+delay=$T/origin_delay_us t4=$(now_ms)
+rm -f "$delay"
+it_mount "$SHADOWFS" "$backing" "$mnt" "$BASE,$ROLL,rollback_factor=3,rollout_cooldown=60,fault_copy_delay_us=3000,fault_origin_delay_file=$delay" 2>"$T/log4"
+readers
+t0=$(now_ms)
+for _ in $(seq 300); do
+  read -r _ _ ph <<<"$(field)"
+  [ "${ph:-}" = rolled-back ] && break
+  sleep 0.1
+done
+[ "${ph:-}" = rolled-back ] || it_fail "no rollback after 30 s: $(state_of)"
+echo "rolled back $(($(now_ms) - t0)) ms after the mount; state: $(state_of)"
+bound=$(state_of | sed -n 's/.*:rollout=rolled-back:why=p[59][05]_[0-9]*us>3x[0-9]*us:retry_when_origin_p50_us>\([0-9]*\)$/\1/p')
+[ -n "$bound" ] || it_fail "state after the rollback: $(state_of)"
+# 1.2 x the copy's p50 (3 ms and more) + 50 us
+[ "$bound" -ge 3650 ] && [ "$bound" -le 30000 ] || it_fail "origin p50 to pass: $bound us"
+"$CTL" why "$mnt/data" | grep -q "retry_when_origin_p50_us>$bound" || it_fail "shadowctl why: $("$CTL" why "$mnt/data")"
+grep -q "shadow: rollback: copy of data on .* 10% -> 0%: p[59][05]_.*; retry in 60 s, or when the origin's p50 > ${bound}us" "$T/log4" ||
+  it_fail "no rollback line in the log: $(cat "$T/log4")"
+# The origin quiet: three windows and more, still out.
+sleep 1.5
+state_of | grep -q ":share=0:step=0/4:rollout=rolled-back:" || it_fail "retried with a quiet origin: $(state_of)"
+# The origin 8 ms a read: retried at once.
+echo 8000 >"$delay"
+t0=$(now_ms)
+early() { grep 'shadow: rollout: copy of data on .* retried early at 10%: origin p50 now [0-9]*us over [0-9]* reads > 1.2x the copy.s [0-9]*us at its rollback + 50us' "$T/log4"; }
+within 20 early >/dev/null
+line=$(early) || it_fail "not retried early within 20 s of the slow origin: $(state_of) $(cat "$T/log4")"
+echo "retried early $(($(now_ms) - t0)) ms after the origin slowed; load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "$line"
+o=$(sed -n 's/.*origin p50 now \([0-9]*\)us.*/\1/p' <<<"$line")
+[ "$o" -gt "$bound" ] || it_fail "retried early with the origin at $o us, not past $bound us"
+grep -q "after the cool-down" "$T/log4" && it_fail "a plain retry within the 60 s cool-down"
+# Judged against the slow origin, the copy is good: it steps up.
+up() { sed -n '/retried early/,$p' "$T/log4" | grep -q 'shadow: rollout: copy of data on .* 10% -> 25%'; }
+within 15 up || it_fail "no step up after the early retry: $(state_of) $(cat "$T/log4")"
+# The origin quiet again: rolled back, the cool-down not doubled.
+echo 0 >"$delay"
+back2() { [ "$(grep -c 'shadow: rollback: ' "$T/log4")" -ge 2 ]; }
+within 20 back2 || it_fail "not rolled back with the origin quiet again: $(state_of) $(cat "$T/log4")"
+grep 'shadow: rollback: ' "$T/log4" | tail -1 | grep -q "; retry in 60 s, or when the origin's p50 > " ||
+  it_fail "second rollback: the cool-down should stay 60 s: $(grep 'shadow: rollback' "$T/log4")"
+stop_readers
+grep 'shadow: roll' "$T/log4"
+cmp "$mnt/data" "$T/expect" || it_fail "read after the early retry"
+umount_clean "$T/log4"
+echo "early-retry part: $(($(now_ms) - t4)) ms; load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "PASS"

@@ -298,6 +298,174 @@ static void test_errors_and_cooldown(void **state)
 	assert_int_equal(share(&f), 0);
 }
 
+/* A copy slower than a quiet origin (a remote copy against page-cache
+ * hits), rolled back by two bad windows (at the first step, or the second
+ * and then the first). */
+static void roll_back_slow(struct fake *f, uint64_t copy_ns, uint64_t origin_ns)
+{
+	feed(f, 100, copy_ns, 100, origin_ns);
+	enum daemon_rollout_event ev = tick(f, 5000); /* a strike */
+	assert_true(ev == DAEMON_ROLLOUT_HOLD || ev == DAEMON_ROLLOUT_STEP_DOWN);
+	assert_int_equal(f->r.step, 0);
+	assert_int_equal(f->r.strikes, 1);
+	feed(f, 100, copy_ns, 100, origin_ns);
+	assert_int_equal(tick(f, 5000), DAEMON_ROLLOUT_ROLLBACK);
+	assert_int_equal(share(f), 0);
+}
+
+/* Rolled back for latency: the copy's p50 of that window is remembered;
+ * while the origin stays quiet the copy stays out (no retry before the
+ * cool-down); once a window of the origin's reads has a p50 above 1.2x
+ * the copy's + 50 us it is retried at the first step at once. The
+ * rollback that ends such a retry (the origin quiet again) keeps the
+ * previous cool-down (60 s, not 120 s); a rollback after a plain retry
+ * doubles it as before. */
+static void test_early_retry_when_origin_slows(void **state)
+{
+	(void)state;
+	struct fake f;
+	setup_fake(&f);
+	roll_back_slow(&f, 800 * US, 30 * US);
+	uint64_t rolled_at = f.now_ms;
+	assert_int_equal(f.r.retry_ms, rolled_at + 60000);
+	int q;
+	uint64_t copy_p50 = f.r.back.copy_p50_ns;
+	assert_true(copy_p50 > 700 * US && copy_p50 < 900 * US);
+	assert_int_equal(daemon_rollout_early_bound_ns(&f.r, &f.p, &q),
+			 (uint64_t)(1.2 * (double)copy_p50) + 50 * US);
+	assert_int_equal(q, 50);
+	for (int i = 0; i < 10; i++) { /* quiet origin: 50 s, still out */
+		feed(&f, 0, 0, 500, 30 * US);
+		assert_int_equal(tick(&f, 5000), DAEMON_ROLLOUT_HOLD);
+		assert_int_equal(share(&f), 0);
+	}
+	feed(&f, 0, 0, 500, 2000 * US);			       /* loaded: 2 ms a read */
+	assert_int_equal(tick(&f, 4999), DAEMON_ROLLOUT_NONE); /* a whole window first */
+	assert_int_equal(tick(&f, 1), DAEMON_ROLLOUT_EARLY_RETRY);
+	assert_true(f.now_ms < rolled_at + 60000);
+	assert_int_equal(f.r.phase, DAEMON_ROLLOUT_STEPPING);
+	assert_int_equal(share(&f), 100);
+	assert_int_equal(f.r.watch.origin_reads, 500);
+	assert_true(f.r.watch.origin_p50_ns > 1700 * US);
+	assert_int_equal(daemon_rollout_early_bound_ns(&f.r, &f.p, &q), 0); /* stepping */
+	/* Judged against the loaded origin, the copy is good: it climbs. */
+	feed(&f, 100, 800 * US, 100, 2000 * US);
+	assert_int_equal(tick(&f, 5000), DAEMON_ROLLOUT_STEP_UP);
+	/* The origin quiet again: rolled back, the cool-down not doubled. */
+	roll_back_slow(&f, 800 * US, 30 * US);
+	assert_int_equal(f.r.retry_ms, f.now_ms + 60000);
+	assert_int_equal(f.r.rollbacks, 1);
+	/* Quiet to the end of the cool-down: a plain retry, rolled back
+	 * again: that one is in a row, 120 s. */
+	feed(&f, 0, 0, 500, 30 * US);
+	assert_int_equal(tick(&f, 5000), DAEMON_ROLLOUT_HOLD);
+	assert_int_equal(tick(&f, 55000), DAEMON_ROLLOUT_RETRY);
+	roll_back_slow(&f, 800 * US, 30 * US);
+	assert_int_equal(f.r.retry_ms, f.now_ms + 120000);
+	assert_int_equal(f.r.rollbacks, 2);
+}
+
+/* A rollback for read errors is never retried early, however slow the
+ * origin gets: only the cool-down brings the copy back. */
+static void test_no_early_retry_after_errors(void **state)
+{
+	(void)state;
+	struct fake f;
+	setup_fake(&f);
+	f.errors = 1;
+	assert_int_equal(tick(&f, 100), DAEMON_ROLLOUT_ROLLBACK);
+	int q;
+	assert_int_equal(daemon_rollout_early_bound_ns(&f.r, &f.p, &q), 0);
+	assert_int_equal(q, 0);
+	for (int i = 0; i < 11; i++) {
+		feed(&f, 0, 0, 1000, 50000 * US); /* 50 ms a read */
+		assert_int_equal(tick(&f, 5000), DAEMON_ROLLOUT_NONE);
+		assert_int_equal(share(&f), 0);
+	}
+	assert_int_equal(tick(&f, 5000), DAEMON_ROLLOUT_RETRY); /* 60 s */
+	/* A latency rollback after an error one: early retry again. */
+	roll_back_slow(&f, 800 * US, 30 * US);
+	assert_int_equal(f.r.retry_ms, f.now_ms + 120000); /* in a row */
+	feed(&f, 0, 0, 100, 5000 * US);
+	assert_int_equal(tick(&f, 5000), DAEMON_ROLLOUT_EARLY_RETRY);
+	/* An error rollback after an early retry counts in a row: 240 s. */
+	f.errors = 3;
+	assert_int_equal(tick(&f, 100), DAEMON_ROLLOUT_ROLLBACK);
+	assert_int_equal(f.r.retry_ms, f.now_ms + 240000);
+	feed(&f, 0, 0, 1000, 50000 * US);
+	assert_int_equal(tick(&f, 5000), DAEMON_ROLLOUT_NONE);
+}
+
+/* Few origin reads decide nothing: a window with fewer than min_reads is
+ * extended (WAIT), then judged once it has them. */
+static void test_early_retry_needs_min_reads(void **state)
+{
+	(void)state;
+	struct fake f;
+	setup_fake(&f);
+	roll_back_slow(&f, 800 * US, 30 * US);
+	feed(&f, 0, 0, 31, 5000 * US);
+	assert_int_equal(tick(&f, 5000), DAEMON_ROLLOUT_WAIT);
+	assert_int_equal(tick(&f, 5000), DAEMON_ROLLOUT_WAIT);
+	assert_int_equal(share(&f), 0);
+	feed(&f, 0, 0, 1, 5000 * US); /* the 32nd */
+	assert_int_equal(tick(&f, 100), DAEMON_ROLLOUT_EARLY_RETRY);
+	/* A trickle: after 8 intervals the old reads are dropped. */
+	setup_fake(&f);
+	roll_back_slow(&f, 800 * US, 30 * US);
+	feed(&f, 0, 0, 20, 5000 * US);
+	assert_int_equal(tick(&f, 40000), DAEMON_ROLLOUT_WAIT); /* restarted */
+	feed(&f, 0, 0, 20, 5000 * US);
+	assert_int_equal(tick(&f, 5000), DAEMON_ROLLOUT_WAIT); /* 20, not 40 */
+	assert_int_equal(share(&f), 0);
+}
+
+/* Hysteresis: an origin p50 at the copy's, or above it but within 1.2x +
+ * 50 us, does not retry; only a clearly slower one does. */
+static void test_early_retry_hysteresis(void **state)
+{
+	(void)state;
+	struct fake f;
+	setup_fake(&f);
+	roll_back_slow(&f, 800 * US, 30 * US);
+	uint64_t copy_p50 = f.r.back.copy_p50_ns;
+	feed(&f, 0, 0, 100, 800 * US); /* the copy's own figure */
+	assert_int_equal(tick(&f, 5000), DAEMON_ROLLOUT_HOLD);
+	assert_int_equal(f.r.watch.origin_p50_ns, copy_p50); /* same bucket */
+	feed(&f, 0, 0, 100, 1000 * US);			     /* above it, within the margin */
+	assert_int_equal(tick(&f, 5000), DAEMON_ROLLOUT_HOLD);
+	assert_true(f.r.watch.origin_p50_ns > copy_p50);
+	assert_int_equal(share(&f), 0);
+	feed(&f, 0, 0, 100, 1100 * US); /* past 1.2x + 50 us */
+	assert_int_equal(tick(&f, 5000), DAEMON_ROLLOUT_EARLY_RETRY);
+	assert_true(f.r.watch.origin_p50_ns > (uint64_t)(1.2 * (double)copy_p50) + 50 * US);
+}
+
+/* A copy rolled back for its tail alone (median as the origin's) is
+ * retried early on the p95 only: an origin whose median slows but whose
+ * tail stays below the copy's would see it rolled back again for the
+ * same tail. */
+static void test_early_retry_on_tail(void **state)
+{
+	(void)state;
+	struct fake f;
+	setup_fake(&f);
+	for (int i = 0; i < 2; i++) {
+		feed(&f, 90, 200 * US, 100, 200 * US);
+		feed(&f, 10, 5000 * US, 0, 0);
+		assert_int_equal(tick(&f, 5000), i ? DAEMON_ROLLOUT_ROLLBACK : DAEMON_ROLLOUT_HOLD);
+	}
+	int q;
+	uint64_t bound = daemon_rollout_early_bound_ns(&f.r, &f.p, &q);
+	assert_int_equal(q, 95);
+	assert_true(bound > 5000 * US);
+	feed(&f, 0, 0, 100, 2000 * US); /* median 10x the copy's, tail below its */
+	assert_int_equal(tick(&f, 5000), DAEMON_ROLLOUT_HOLD);
+	feed(&f, 0, 0, 90, 2000 * US);
+	feed(&f, 0, 0, 10, 9000 * US); /* the tail too */
+	assert_int_equal(tick(&f, 5000), DAEMON_ROLLOUT_EARLY_RETRY);
+}
+
 /* One step to 100 % (rollout=100): full share at once, judged against the
  * busy origin: slower than it twice -> rolled back; errors at once. */
 static void test_single_step(void **state)
@@ -428,6 +596,11 @@ int main(void)
 	    cmocka_unit_test(test_hold_band_and_slack),
 	    cmocka_unit_test(test_outliers),
 	    cmocka_unit_test(test_errors_and_cooldown),
+	    cmocka_unit_test(test_early_retry_when_origin_slows),
+	    cmocka_unit_test(test_no_early_retry_after_errors),
+	    cmocka_unit_test(test_early_retry_needs_min_reads),
+	    cmocka_unit_test(test_early_retry_hysteresis),
+	    cmocka_unit_test(test_early_retry_on_tail),
 	    cmocka_unit_test(test_single_step),
 	    cmocka_unit_test(test_full_share_regression),
 	    cmocka_unit_test(test_pick_share),

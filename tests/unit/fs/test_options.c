@@ -182,10 +182,12 @@ static void test_rollout_options(void **state)
 	assert_int_equal(p.o.rollout.interval_ms, 5000);
 	assert_true(p.o.rollout.factor == 1.5);
 	assert_int_equal(p.o.fault_copy_delay_us, 0);
+	assert_null(p.o.fault_origin_delay_file);
 	done(&p);
 	const char *argv[] = {"shadowfs", "/b", "/m", "-o",
 			      "rollout=5/50/100,rollout_interval=0.25,rollback_factor=2.5,"
-			      "rollout_min_reads=7,rollout_cooldown=3,fault_copy_delay_us=1500"};
+			      "rollout_min_reads=7,rollout_cooldown=3,fault_copy_delay_us=1500,"
+			      "fault_origin_delay_file=/tmp/slow"};
 	parse(&p, 5, argv);
 	assert_int_equal(p.ret, 0);
 	assert_int_equal(p.o.rollout.nsteps, 3);
@@ -196,6 +198,7 @@ static void test_rollout_options(void **state)
 	assert_int_equal(p.o.rollout.min_reads, 7);
 	assert_int_equal(p.o.rollout.cooldown_ms, 3000);
 	assert_int_equal(p.o.fault_copy_delay_us, 1500);
+	assert_string_equal(p.o.fault_origin_delay_file, "/tmp/slow");
 	done(&p);
 }
 
@@ -328,6 +331,8 @@ static void test_bad_options(void **state)
 		{"rollout_min_reads=0", "rollout_min_reads=0"},
 		{"rollout_cooldown=-1", "rollout_cooldown=-1"},
 		{"fault_copy_delay_us=soon", "fault_copy_delay_us=soon"},
+		{"fault_origin_delay_file=slow", "expected an absolute path"},
+		{"fault_origin_delay_file=", "expected an absolute path"},
 		{"remote_timeout=0", "remote_timeout=0"},
 		{"remote_timeout=60001", "remote_timeout=60001"},
 		{"remote_timeout=fast", "remote_timeout=fast"},
