@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/small_file.h"
+
 #define RECHECK_NS 100000000ull /* the file is read again after 100 ms */
 #define MAX_DELAY_US 10000000ul /* 10 s, as fault_copy_delay_us */
 
@@ -31,14 +33,8 @@ static uint64_t now_ns(void)
 static uint32_t read_delay(void)
 {
 	char buf[32];
-	int fd = open(delay_path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (sfs_read_small_file(delay_path, buf, sizeof(buf)) < 0)
 		return 0;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
 	char *end;
 	errno = 0;
 	unsigned long v = strtoul(buf, &end, 10);
