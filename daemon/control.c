@@ -23,7 +23,7 @@ enum daemon_control_action daemon_control_decide(const struct daemon_control_par
 						 uint64_t now_ms, struct daemon_control_memory *mem)
 {
 	bool wanted = (f->pinned || f->hot) && !f->gone && !f->never;
-	unsigned serving = f->serving_copies ? f->serving_copies : f->serving ? 1u : 0u;
+	unsigned serving = f->serving_copies;
 	unsigned want = f->want_copies ? f->want_copies : 1u;
 	if (wanted)
 		mem->wanted_ms = now_ms;

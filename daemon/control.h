@@ -54,8 +54,7 @@ struct daemon_control_file {
 	bool gone;	     /* unlinked or replaced through the mount */
 	bool never;	     /* user.shadow.never=1: never shadowed */
 	bool writers;	     /* open for writing through the mount now */
-	bool serving;	     /* a copy serves at the current version */
-	unsigned serving_copies; /* how many (0 with serving: 1) */
+	unsigned serving_copies; /* copies serving at the current version */
 	unsigned want_copies;	 /* copies it should have when wanted (0: 1) */
 	bool has_copies;     /* any copy slot in use (serving, stale, syncing) */
 	bool copying;	     /* a copy is under way */

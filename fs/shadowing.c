@@ -560,7 +560,6 @@ static void refresh_forecast(struct fs_shadowing *sh)
 	struct pred_hot_file *hot = NULL;
 	size_t n = 0;
 	size_t nh = fs_hosts_count(sh->hosts); /* one copy per host */
-	unsigned max_copies = cf->max_copies < nh ? cf->max_copies : (unsigned)nh;
 	int r = pred_hot_files(sh->store, &req, &hot, &n);
 	if (r < 0) {
 		sfs_debug("shadow: forecast failed: %s", strerror(-r));
@@ -576,7 +575,7 @@ static void refresh_forecast(struct fs_shadowing *sh)
 			continue;
 		/* The replica count: the forecast's 95% bound at its highest
 		 * step, or what the last bucket saw if that was more. */
-		unsigned cap = hot[i].max_copies ? hot[i].max_copies : max_copies; /* user.shadow.copies */
+		unsigned cap = hot[i].max_copies ? hot[i].max_copies : cf->max_copies; /* user.shadow.copies */
 		unsigned copies = daemon_control_copies_for(fmax(hot[i].demand_hi, hot[i].last_demand),
 							    hot[i].capacity, cap < nh ? cap : (unsigned)nh);
 		if (!s->hot && hot[i].reactive)
@@ -1179,7 +1178,6 @@ static void tick(struct fs_shadowing *sh)
 		in.never = fs_tuning_never_fd(sh->ctx->tuning, s->origin_fd);
 		in.writers = writers_of(sh, s) != 0;
 		in.serving_copies = count_serving(s);
-		in.serving = in.serving_copies > 0;
 		in.has_copies = any_copy(s);
 		in.version_ms = LOAD(&s->version_ms);
 		enum daemon_control_action a =

@@ -71,7 +71,6 @@ static void control_step(const struct sim_params *p, const struct sim_file *f,
 		    .has_copies = s->state != NO_COPY,
 		    .copying = s->state == ON_ITS_WAY || s->adding,
 		};
-		cf.serving = cf.serving_copies > 0;
 		switch (daemon_control_decide(&cp, &cf, now_ms, &s->mem)) {
 		case DAEMON_CONTROL_COPY:
 			if (s->state == NO_COPY) {

@@ -27,7 +27,8 @@ static void test_pin_copies(void **state)
 	f.copying = true;
 	assert_int_equal(daemon_control_decide(&P, &f, 1200, &wanted), DAEMON_CONTROL_NONE);
 	f.copying = false;
-	f.serving = f.has_copies = true;
+	f.serving_copies = 1;
+	f.has_copies = true;
 	assert_int_equal(daemon_control_decide(&P, &f, 1300, &wanted), DAEMON_CONTROL_NONE);
 }
 
@@ -48,7 +49,7 @@ static void test_demote_after_hysteresis(void **state)
 {
 	(void)state;
 	struct daemon_control_memory wanted = {0};
-	struct daemon_control_file f = {.pinned = true, .serving = true, .has_copies = true};
+	struct daemon_control_file f = {.pinned = true, .serving_copies = 1, .has_copies = true};
 	assert_int_equal(daemon_control_decide(&P, &f, 1000, &wanted), DAEMON_CONTROL_NONE);
 	f.pinned = false;
 	assert_int_equal(daemon_control_decide(&P, &f, 5000, &wanted), DAEMON_CONTROL_NONE);
@@ -57,7 +58,8 @@ static void test_demote_after_hysteresis(void **state)
 	f.hot = false;
 	assert_int_equal(daemon_control_decide(&P, &f, 17999, &wanted), DAEMON_CONTROL_NONE);
 	assert_int_equal(daemon_control_decide(&P, &f, 18000, &wanted), DAEMON_CONTROL_DEMOTE);
-	f.has_copies = f.serving = false;
+	f.has_copies = false;
+	f.serving_copies = 0;
 	assert_int_equal(daemon_control_decide(&P, &f, 19000, &wanted), DAEMON_CONTROL_NONE);
 }
 
@@ -82,10 +84,11 @@ static void test_never_wins(void **state)
 	(void)state;
 	struct daemon_control_memory wanted = {0};
 	struct daemon_control_file f = {.pinned = true, .hot = true, .never = true,
-					.serving = true, .has_copies = true};
+					.serving_copies = 1, .has_copies = true};
 	assert_int_equal(daemon_control_decide(&P, &f, 1000, &wanted), DAEMON_CONTROL_DEMOTE);
 	assert_int_equal(wanted.wanted_ms, 0);
-	f.serving = f.has_copies = false;
+	f.serving_copies = 0;
+	f.has_copies = false;
 	assert_int_equal(daemon_control_decide(&P, &f, 1100, &wanted), DAEMON_CONTROL_NONE);
 	f.never = false;
 	assert_int_equal(daemon_control_decide(&P, &f, 1200, &wanted), DAEMON_CONTROL_COPY);
@@ -176,8 +179,8 @@ static void test_replica_count(void **state)
 	struct daemon_control_memory m = {0};
 	struct daemon_control_file f = {.hot = true, .want_copies = 3};
 	assert_int_equal(daemon_control_decide(&P, &f, 1000, &m), DAEMON_CONTROL_COPY);
-	f.serving = f.has_copies = true;
 	f.serving_copies = 1;
+	f.has_copies = true;
 	assert_int_equal(daemon_control_decide(&P, &f, 2000, &m), DAEMON_CONTROL_COPY);
 	f.copying = true; /* one at a time */
 	assert_int_equal(daemon_control_decide(&P, &f, 2100, &m), DAEMON_CONTROL_NONE);
