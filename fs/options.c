@@ -63,6 +63,7 @@ enum {
 	KEY_ROLLOUT_COOLDOWN,
 	KEY_FAULT_COPY_DELAY,
 	KEY_REMOTE_TIMEOUT,
+	KEY_COPY_RATE,
 	KEY_ALLOW_OTHER,
 	KEY_DEFAULT_PERMS,
 	KEY_NO_DEFAULT_PERMS,
@@ -121,6 +122,7 @@ static const struct fuse_opt option_table[] = {
 	FUSE_OPT_KEY("rollout_cooldown=%s", KEY_ROLLOUT_COOLDOWN),
 	FUSE_OPT_KEY("fault_copy_delay_us=%s", KEY_FAULT_COPY_DELAY),
 	FUSE_OPT_KEY("remote_timeout=%s", KEY_REMOTE_TIMEOUT),
+	FUSE_OPT_KEY("copy_rate=%s", KEY_COPY_RATE),
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
 	FUSE_OPT_KEY("default_permissions", KEY_DEFAULT_PERMS),
 	FUSE_OPT_KEY("no_default_permissions", KEY_NO_DEFAULT_PERMS),
@@ -458,6 +460,13 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 		return parse_uint_opt(c, arg, 0, 10000000, &o->fault_copy_delay_us);
 	case KEY_REMOTE_TIMEOUT:
 		return parse_uint_opt(c, arg, 1, 60000, &o->remote_timeout_ms);
+	case KEY_COPY_RATE:
+		if (!number_in(arg, 0, FS_MAX_COPY_RATE, &o->copy_rate))
+			return fail(c,
+				    "bad option '%s': expected MB/s, a number from 0 (no limit) "
+				    "to %g",
+				    arg, FS_MAX_COPY_RATE);
+		return 0;
 	case KEY_SHADOW_WINDOW:
 		if (parse_seconds(c, arg, &o->shadow_window) < 0)
 			return -1;
@@ -506,6 +515,7 @@ static void set_defaults(struct fs_options *o)
 	o->shadow_verify = FS_DEFAULT_SHADOW_VERIFY;
 	daemon_rollout_defaults(&o->rollout);
 	o->remote_timeout_ms = FS_DEFAULT_REMOTE_TIMEOUT_MS;
+	o->copy_rate = FS_DEFAULT_COPY_RATE;
 }
 
 int fs_options_parse(int argc, char **argv, struct fs_options *opts,
@@ -723,6 +733,8 @@ void fs_options_usage(const char *prog)
 	       "  -o fault_copy_delay_us=N     TESTS ONLY: delay reads served by copies [0]\n"
 	       "  -o remote_timeout=MS         deadline of a read of a remote copy, then the\n"
 	       "                               origin answers, 1..60000 [300]\n"
+	       "  -o copy_rate=MB/s            most the copies read from origins, in MB\n"
+	       "                               (10^6 bytes) per second; 0: no limit [0]\n"
 	       "  -o default_permissions|no_default_permissions\n"
 	       "                               kernel permission checks (with POSIX ACLs)\n"
 	       "                               [on, except on a mount by root without\n"

@@ -26,6 +26,7 @@
 
 struct daemon_control_host;
 struct daemon_shadow_file;
+struct fs_copy_pace;
 struct fs_hosts;
 struct fs_remote_copies;
 
@@ -65,15 +66,18 @@ struct fs_remote_make {
 	uint64_t size;
 	bool (*unchanged)(void *arg);
 	void *arg;
+	struct fs_copy_pace *pace; /* -o copy_rate on every read of fd (NULL: none) */
 };
 int fs_remote_copies_make(struct fs_remote_copies *rc, struct daemon_shadow_file *s, int slot,
 			  const struct fs_remote_make *m);
 
 /* Makes (id of s, version) on host from fd (size bytes, digest sha256);
- * base: the version of a stale copy the host holds (0: none known). */
+ * base: the version of a stale copy the host holds (0: none known); the
+ * reads of fd are paced by pace (NULL: none). */
 int fs_remote_copies_sync(struct fs_remote_copies *rc, struct daemon_shadow_file *s, int host,
 			  int fd, uint64_t size, const uint8_t sha256[32], uint64_t version,
-			  uint64_t base, struct fs_remote_sync_result *res);
+			  uint64_t base, struct fs_copy_pace *pace,
+			  struct fs_remote_sync_result *res);
 /* Deletes version (SYNC_WIRE_ALL_VERSIONS: every one) of id on host; a copy
  * already gone is success. */
 int fs_remote_copies_delete(struct fs_remote_copies *rc, int host, const uint8_t id[16],
