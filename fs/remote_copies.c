@@ -180,7 +180,7 @@ int fs_remote_copies_sync(struct fs_remote_copies *rc, struct daemon_shadow_file
 	*res = (struct fs_remote_sync_result){0};
 	if (r < 0)
 		return r;
-	if (base && base != version) {
+	if (base && base != version && sha256) {
 		r = send_ranges(c, s, fd, size, sha256, version, base, pace, res);
 		if (r == 0 || r == -ECANCELED || !sync_client_connected(c))
 			goto out;
@@ -199,11 +199,31 @@ int fs_remote_copies_sync(struct fs_remote_copies *rc, struct daemon_shadow_file
 			      : rr.method == SYNC_REPL_DELTA ? FS_REMOTE_DELTA
 							     : FS_REMOTE_FULL;
 		res->sent = rr.method == SYNC_REPL_CURRENT ? 0 : rr.sent_bytes;
+		res->have_sha256 = rr.have_sha256;
+		memcpy(res->sha256, rr.sha256, sizeof(res->sha256));
 	}
 out:
+	if (r == 0 && sha256) {
+		res->have_sha256 = true;
+		memcpy(res->sha256, sha256, sizeof(res->sha256));
+	}
 	if (r == 0)
 		fs_remote_dirty_synced(s, version, size);
 	return r;
+}
+
+/* Whether a ranged update from base is possible (the mount knows what
+ * was written since): only then is the digest needed before the upload. */
+static bool ranges_known(struct daemon_shadow_file *s, uint64_t base, uint64_t version,
+			 uint64_t size)
+{
+	struct fs_dirty_span *sp = NULL;
+	size_t n = 0;
+	if (!base || base == version)
+		return false;
+	int r = fs_remote_dirty_ranges(s, base, size, &sp, &n);
+	free(sp);
+	return r == 0;
 }
 
 int fs_remote_copies_make(struct fs_remote_copies *rc, struct daemon_shadow_file *s, int slot,
@@ -216,11 +236,15 @@ int fs_remote_copies_make(struct fs_remote_copies *rc, struct daemon_shadow_file
 	cp->version = m->version;
 	cp->remote = true;
 	__atomic_store_n(&cp->state, DAEMON_COPY_SYNCING, __ATOMIC_SEQ_CST);
+	/* A ranged update carries the digest in its first frame: one paced
+	 * pass to compute it first. Full copies and deltas hash what they
+	 * read as they upload (one pass); the host checks either way. */
+	bool pre = ranges_known(s, m->base, m->version, m->size);
 	struct sync_pace pace = fs_copy_pace_hook(m->pace);
-	int r = sync_sha256_fd_paced(m->fd, m->size, &pace, sha);
+	int r = pre ? sync_sha256_fd_paced(m->fd, m->size, &pace, sha) : 0;
 	if (r == 0)
-		r = fs_remote_copies_sync(rc, s, m->host, m->fd, m->size, sha, m->version, m->base,
-					  m->pace, &res);
+		r = fs_remote_copies_sync(rc, s, m->host, m->fd, m->size, pre ? sha : NULL,
+					  m->version, m->base, m->pace, &res);
 	if (r == 0 && !m->unchanged(m->arg)) {
 		fs_remote_copies_delete(rc, m->host, s->id, m->version); /* not valid */
 		r = -EAGAIN;
@@ -233,7 +257,11 @@ int fs_remote_copies_make(struct fs_remote_copies *rc, struct daemon_shadow_file
 		__atomic_store_n(&cp->state, DAEMON_COPY_NONE, __ATOMIC_SEQ_CST);
 		return r;
 	}
-	memcpy(cp->sha256, sha, sizeof(cp->sha256));
+	/* CURRENT (the host held the version already): nothing read, no digest */
+	if (res.have_sha256)
+		memcpy(cp->sha256, res.sha256, sizeof(cp->sha256));
+	else
+		memset(cp->sha256, 0, sizeof(cp->sha256));
 	cp->verified_ms = sync_now_ms();
 	cp->sync_method = (uint8_t)res.method;
 	cp->sent_bytes = res.sent;

@@ -944,12 +944,13 @@ fail:
 }
 
 /* After a copy attempt: a failure (other than the file changing under it,
- * which the quiet period handles) backs the file off, doubling, and is
+ * which the quiet period handles, or the mount stopping during a copy paced
+ * by copy_rate) backs the file off, doubling, and is
  * logged as a warning once per streak; a success after failures says so. */
 static void note_copy_result(struct fs_shadowing *sh, struct daemon_shadow_file *s, int r,
 			     uint64_t t)
 {
-	if (r == -EAGAIN)
+	if (r == -EAGAIN || r == -ECANCELED) /* changed meanwhile; the mount stopping */
 		return;
 	daemon_shadow_map_lock(sh->map);
 	unsigned failures = s->copy_failures;
