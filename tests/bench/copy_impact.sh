@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# tests/bench/copy_impact.sh: what a copy costs the foreground reads, and
+# what -o copy_rate buys back. Run by hand as root; NOT a meson test.
+#
+# One run, three configurations side by side on the same disk, each on a
+# fresh mount (own state and store dirs) after echo 3 > drop_caches:
+#   nocopy     foreground reads alone
+#   unlimited  foreground reads while FILE_MB of another file is copied to
+#              a local host store (copy_rate=0)
+#   limited    the same with copy_rate=COPY_RATE MB/s
+# Foreground: fio, psync engine, 4 KiB random reads, 1 job, O_DIRECT (so
+# that every read reaches the disk through the mount, never a page cache),
+# of a FG_MB file through the mount, time based (long enough for the paced
+# copy plus margins). The copy starts PIN_AT_S seconds into the run (a
+# user.shadow.pin) and ends when its copy serves (polled every 50 ms). The
+# foreground's latencies are taken from fio's per-I/O latency log over the
+# copy's window (nocopy: from PIN_AT_S to the end minus 1 s).
+#
+# Output: a table, one row per configuration: copy duration (s) and MB/s,
+# foreground reads/s, p50 and p99 latency (us) over the window, and the
+# ratios to nocopy; then the load average before the run. The store is on
+# the same disk as BACKING (this machine has one): its writes load the disk
+# too, which copy_rate paces only through the reads that feed them.
+#
+# Environment: BENCH_DIR (default /var/tmp), BUILD (default <repo>/build),
+# FILE_MB (512), FG_MB (1024), COPY_RATE (40), PIN_AT_S (2),
+# CONFIGS (default "nocopy unlimited limited").
+# Everything mounted is unmounted and the scratch dir removed on exit.
+set -euo pipefail
+
+REPO=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=${BUILD:-$REPO/build}
+BENCH_DIR=${BENCH_DIR:-/var/tmp}
+FILE_MB=${FILE_MB:-512} FG_MB=${FG_MB:-1024} COPY_RATE=${COPY_RATE:-40} PIN_AT_S=${PIN_AT_S:-2}
+CONFIGS=${CONFIGS:-nocopy unlimited limited}
+SHADOWFS=$BUILD/fs/shadowfs
+[ "$(id -u)" = 0 ] || { echo "copy_impact.sh: run as root (drop_caches, mounts)" >&2; exit 1; }
+command -v fio >/dev/null || { echo "copy_impact.sh: fio is needed" >&2; exit 1; }
+[ -x "$SHADOWFS" ] || ninja -C "$BUILD" >/dev/null
+
+# The paced copy's duration, plus the start and margins.
+RUNTIME=$(awk -v f="$FILE_MB" -v r="$COPY_RATE" -v p="$PIN_AT_S" \
+	'BEGIN { printf "%d", f * 1048576 / (r * 1e6) + p + 5 }')
+LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
+
+S=$(mktemp -d "$BENCH_DIR/copy-impact.XXXXXX")
+MNT=$S/mnt PID=
+cleanup() {
+	mountpoint -q "$MNT" 2>/dev/null && fusermount3 -u "$MNT"
+	[ -n "$PID" ] && { wait "$PID" 2>/dev/null || true; }
+	rm -rf "$S"
+}
+trap cleanup EXIT
+mkdir -p "$S/backing" "$MNT"
+echo "making $FG_MB MiB and $FILE_MB MiB files in $S ..." >&2
+head -c $((FG_MB << 20)) /dev/urandom >"$S/backing/fg"
+head -c $((FILE_MB << 20)) /dev/urandom >"$S/backing/big"
+sync
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# run CONFIG: prints "CONFIG copy_s iops p50_us p99_us"
+run() {
+	local cfg=$1 rate=0 st=$S/state.$1 store=$S/store.$1
+	[ "$cfg" = limited ] && rate=$COPY_RATE
+	mkdir -p "$st"
+	"$SHADOWFS" "$S/backing" "$MNT" -f -o "norecord,state=$st,hosts=$store:cost=1,copy_rate=$rate" &
+	PID=$!
+	for _ in $(seq 100); do mountpoint -q "$MNT" && break; sleep 0.05; done
+	mountpoint -q "$MNT" || { echo "copy_impact.sh: mount failed" >&2; exit 1; }
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	local t0 tpin tdone=0
+	t0=$(now_ms)
+	fio --name=fg --filename="$MNT/fg" --rw=randread --bs=4k --ioengine=psync --direct=1 \
+		--time_based --runtime="$RUNTIME" --write_lat_log="$S/lat.$cfg" --log_avg_msec=0 \
+		--output="$S/fio.$cfg" >/dev/null &
+	local fio=$!
+	sleep "$PIN_AT_S"
+	tpin=$(now_ms)
+	if [ "$cfg" != nocopy ]; then
+		setfattr -n user.shadow.pin -v 1 "$MNT/big"
+		while kill -0 "$fio" 2>/dev/null; do
+			getfattr --only-values -n user.shadow.state "$MNT/big" 2>/dev/null |
+				grep -q ":serving" && { tdone=$(now_ms); break; }
+			sleep 0.05
+		done
+		[ "$tdone" -gt 0 ] || echo "copy_impact.sh: $cfg: the copy did not finish within the run" >&2
+	fi
+	wait "$fio"
+	fusermount3 -u "$MNT"
+	wait "$PID" || true
+	PID=
+	local lo=$((tpin - t0)) hi copy_s=-
+	if [ "$tdone" -gt 0 ]; then
+		hi=$((tdone - t0))
+		copy_s=$(awk -v d=$((tdone - tpin)) 'BEGIN { printf "%.2f", d / 1000 }')
+	else
+		hi=$((RUNTIME * 1000 - 1000))
+	fi
+	# fio lat log: time_ms, latency_ns, dir, bs, offset
+	local lats=$S/lats.$cfg
+	awk -F', *' -v lo="$lo" -v hi="$hi" '$1 >= lo && $1 <= hi { print $2 }' \
+		"$S"/lat."$cfg"_clat.1.log | sort -n >"$lats"
+	awk -v cfg="$cfg" -v copy="$copy_s" -v ms=$((hi - lo)) '
+		{ v[NR] = $1 }
+		END {
+			if (NR == 0) { print cfg, copy, 0, 0, 0; exit }
+			printf "%s %s %.0f %.0f %.0f\n", cfg, copy, NR / (ms / 1000),
+				v[int(NR * 0.50) + 1] / 1000, v[int(NR * 0.99) + 1] / 1000
+		}' "$lats"
+}
+
+results=()
+for c in $CONFIGS; do
+	echo "running $c ($RUNTIME s) ..." >&2
+	results+=("$(run "$c")")
+done
+
+printf '%-10s %8s %10s %10s %9s %9s %9s %9s %9s\n' config copy_s copy_MB/s fg_iops p50_us p99_us \
+	iops/nc p50/nc p99/nc
+base=$(printf '%s\n' "${results[@]}" | awk '$1 == "nocopy"')
+printf '%s\n' "${results[@]}" | awk -v base="$base" -v mb="$FILE_MB" '
+	BEGIN { split(base, b, " ") }
+	{
+		mbs = $2 == "-" ? "-" : sprintf("%.1f", mb * 1048576 / 1e6 / $2)
+		r1 = b[3] ? sprintf("%.2f", $3 / b[3]) : "-"
+		r2 = b[4] ? sprintf("%.2f", $4 / b[4]) : "-"
+		r3 = b[5] ? sprintf("%.2f", $5 / b[5]) : "-"
+		printf "%-10s %8s %10s %10s %9s %9s %9s %9s %9s\n", $1, $2, mbs, $3, $4, $5, r1, r2, r3
+	}'
+echo "file ${FILE_MB} MiB, foreground file ${FG_MB} MiB, copy_rate limited=${COPY_RATE} MB/s," \
+	"runtime ${RUNTIME} s; load average before the run: $LOAD"
