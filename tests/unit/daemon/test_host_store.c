@@ -259,6 +259,16 @@ static int pace_count(void *ctx, uint64_t bytes)
 	return 0;
 }
 
+/* A source file next to the store holding len bytes of data, open O_RDWR. */
+static int write_src(struct fx *f, const void *data, size_t len, char path[96])
+{
+	snprintf(path, 96, "%s.src", f->dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+	return fd;
+}
+
 /* A local first copy from an fd: the digest returned is the SHA-256 of the
  * source; committed with it the copy is valid; a wrong digest or a short
  * source is refused. */
@@ -268,11 +278,7 @@ static void test_create_from_fd(void **state)
 	struct daemon_store_writer *w;
 	char src[96];
 	uint8_t sha[32], got[32], bad[32] = {0};
-	snprintf(src, sizeof(src), "%s.src", f->dir);
-	FILE *o = fopen(src, "w");
-	fputs("origin bytes", o);
-	fclose(o);
-	int fd = open(src, O_RDONLY);
+	int fd = write_src(f, "origin bytes", 12, src);
 	SHA256((const unsigned char *)"origin bytes", 12, sha);
 	assert_int_equal(daemon_store_create_from_fd(f->s, ID, 1, fd, 12, NULL, got, &w), 0);
 	assert_memory_equal(got, sha, 32);
@@ -298,9 +304,7 @@ static void test_create_from_fd_paced(void **state)
 	uint8_t *data = malloc(SIZE), *back = malloc(SIZE), sha[32], got[32];
 	for (size_t i = 0; i < SIZE; i++)
 		data[i] = (uint8_t)(i * 2654435761u >> 13);
-	snprintf(src, sizeof(src), "%s.src", f->dir);
-	int fd = open(src, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	assert_int_equal(write(fd, data, SIZE), SIZE);
+	int fd = write_src(f, data, SIZE, src);
 	SHA256(data, SIZE, sha);
 	struct pace_log log = {0};
 	struct sync_pace pace = {pace_count, &log};
@@ -330,11 +334,7 @@ static void test_create_from_fd_commit_rereads(void **state)
 	struct daemon_store_writer *w;
 	char src[96];
 	uint8_t got[32];
-	snprintf(src, sizeof(src), "%s.src", f->dir);
-	FILE *o = fopen(src, "w");
-	fputs("origin bytes", o);
-	fclose(o);
-	int fd = open(src, O_RDONLY);
+	int fd = write_src(f, "origin bytes", 12, src);
 	assert_int_equal(daemon_store_create_from_fd(f->s, ID, 1, fd, 12, NULL, got, &w), 0);
 	assert_int_equal(pwrite(daemon_store_writer_fd(w), "X", 1, 3), 1);
 	assert_int_equal(daemon_store_commit(w, got), -EBADMSG);
