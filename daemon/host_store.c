@@ -309,6 +309,11 @@ static int copy_hashed(int src, struct daemon_store_writer *w, uint64_t size,
 			r = sync_sha256_update(sha, buf, k);
 		if (r == 0)
 			r = sync_pwrite_all(w->fd, buf, k, off);
+		/* Writeback of the chunk starts now (asynchronous, best effort:
+		 * errors show at the flush), so the copy's writes reach the disk
+		 * at the pace of its reads, not in one burst at the flush. */
+		if (r == 0)
+			sync_file_range(w->fd, (off_t)off, (off_t)k, SYNC_FILE_RANGE_WRITE);
 		off += k;
 	}
 	if (r == 0)

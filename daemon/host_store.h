@@ -83,6 +83,8 @@ int daemon_store_create_from(struct daemon_store *s, const uint8_t id[16], uint6
  * that digest: the commit re-reads the copy and checks it against it, so
  * the copy is valid only if it holds exactly the bytes read from src. Each
  * read is paced by pace (sync/sync_io.h; NULL: none; its error aborts).
+ * Writeback of each chunk is started as it is written (sync_file_range),
+ * so a paced copy's writes are paced too, not left to the final flush.
  * Plain reads and writes, never copy_file_range: a reflink would share the
  * origin's blocks (no load taken off its disk) and an in-kernel copy would
  * need a second read of src for the digest. -EIO if src is shorter. */

@@ -83,6 +83,19 @@ struct sync_pace fs_copy_pace_hook(struct fs_copy_pace *p)
 	return (struct sync_pace){.take = p ? hook_take : NULL, .ctx = p};
 }
 
+static int checked_take(void *ctx, uint64_t bytes)
+{
+	struct fs_copy_pace_check *c = ctx;
+	if (c->unchanged && !c->unchanged(c->arg))
+		return -EAGAIN;
+	return fs_copy_pace_take(c->p, bytes);
+}
+
+struct sync_pace fs_copy_pace_hook_checked(struct fs_copy_pace_check *c)
+{
+	return (struct sync_pace){.take = checked_take, .ctx = c};
+}
+
 void fs_copy_pace_progress_fn(void *arg, uint64_t done, uint64_t total)
 {
 	struct fs_copy_pace_progress *pp = arg;

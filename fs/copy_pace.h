@@ -16,6 +16,7 @@
 #ifndef SHADOWFS_FS_COPY_PACE_H
 #define SHADOWFS_FS_COPY_PACE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "sync/sync_io.h"
@@ -38,6 +39,17 @@ void fs_copy_pace_free(struct fs_copy_pace *p); /* accepts NULL */
 int fs_copy_pace_take(struct fs_copy_pace *p, uint64_t bytes);
 /* The hook for readers that pace before each read (sync/sync_io.h). */
 struct sync_pace fs_copy_pace_hook(struct fs_copy_pace *p);
+
+/* The hook with a check before each take: when unchanged(arg) says the
+ * origin moved on, the read is not made and the copy stops with -EAGAIN
+ * (a copy that could not be published is abandoned at once, not after
+ * S/rate). unchanged NULL: no check. */
+struct fs_copy_pace_check {
+	struct fs_copy_pace *p;
+	bool (*unchanged)(void *arg);
+	void *arg;
+};
+struct sync_pace fs_copy_pace_hook_checked(struct fs_copy_pace_check *c);
 
 /* For readers that only report progress (done bytes so far of one
  * operation): takes what was read since the last call. Cancelled, it no

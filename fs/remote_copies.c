@@ -240,7 +240,8 @@ int fs_remote_copies_make(struct fs_remote_copies *rc, struct daemon_shadow_file
 	 * pass to compute it first. Full copies and deltas hash what they
 	 * read as they upload (one pass); the host checks either way. */
 	bool pre = ranges_known(s, m->base, m->version, m->size);
-	struct sync_pace pace = fs_copy_pace_hook(m->pace);
+	struct fs_copy_pace_check chk = {m->pace, m->unchanged, m->arg};
+	struct sync_pace pace = fs_copy_pace_hook_checked(&chk);
 	int r = pre ? sync_sha256_fd_paced(m->fd, m->size, &pace, sha) : 0;
 	if (r == 0)
 		r = fs_remote_copies_sync(rc, s, m->host, m->fd, m->size, pre ? sha : NULL,

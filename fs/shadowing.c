@@ -900,8 +900,12 @@ static int copy_file(struct fs_shadowing *sh, struct daemon_shadow_file *s)
 	/* Old versions (an earlier mount's, a stale one) go first. */
 	daemon_store_delete(store, s->id, DAEMON_STORE_ALL_VERSIONS);
 	/* One paced read of the origin: sha is the digest of what was read,
-	 * and the commit checks the copy's file against it. */
-	struct sync_pace pace = fs_copy_pace_hook(sh->pace);
+	 * and the commit checks the copy's file against it. A change of the
+	 * origin stops it at the next chunk (e.g. the SETATTR of the ctime the
+	 * kernel sends after the pin's setxattr with the writeback cache). */
+	struct unchanged_arg u = {sh, s, v, &st0};
+	struct fs_copy_pace_check chk = {sh->pace, unchanged_cb, &u};
+	struct sync_pace pace = fs_copy_pace_hook_checked(&chk);
 	rc = daemon_store_create_from_fd(store, s->id, v, fd, (uint64_t)st0.st_size, &pace, sha,
 					 &w);
 	if (rc == 0)

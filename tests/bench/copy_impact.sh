@@ -2,19 +2,22 @@
 # tests/bench/copy_impact.sh: what a copy costs the foreground reads, and
 # what -o copy_rate buys back. Run by hand as root; NOT a meson test.
 #
-# One run, three configurations side by side on the same disk, each on a
+# One run, the configurations side by side on the same disk, each on a
 # fresh mount (own state and store dirs) after echo 3 > drop_caches:
 #   nocopy     foreground reads alone
 #   unlimited  foreground reads while FILE_MB of another file is copied to
 #              a local host store (copy_rate=0)
-#   limited    the same with copy_rate=COPY_RATE MB/s
+#   rate=R     the same with copy_rate=R MB/s, for each R in RATES
 # Foreground: fio, psync engine, 4 KiB random reads, 1 job, O_DIRECT (so
 # that every read reaches the disk through the mount, never a page cache),
 # of a FG_MB file through the mount, time based (long enough for the paced
 # copy plus margins). The copy starts PIN_AT_S seconds into the run (a
 # user.shadow.pin) and ends when its copy serves (polled every 50 ms). The
 # foreground's latencies are taken from fio's per-I/O latency log over the
-# copy's window (nocopy: from PIN_AT_S to the end minus 1 s).
+# copy's window (nocopy: from PIN_AT_S to the end minus 1 s). shadow_tick is
+# 0.2 s: with the writeback cache the kernel follows the pin's setxattr with
+# a SETATTR of the ctime, which stops a copy that started before it (at its
+# first chunk); it is retried at the next tick.
 #
 # Output: a table, one row per configuration: copy duration (s) and MB/s,
 # foreground reads/s, p50 and p99 latency (us) over the window, and the
@@ -23,23 +26,24 @@
 # too, which copy_rate paces only through the reads that feed them.
 #
 # Environment: BENCH_DIR (default /var/tmp), BUILD (default <repo>/build),
-# FILE_MB (512), FG_MB (1024), COPY_RATE (40), PIN_AT_S (2),
-# CONFIGS (default "nocopy unlimited limited").
+# FILE_MB (512), FG_MB (1024), RATES ("25 10", MB/s), PIN_AT_S (2),
+# CONFIGS (default "nocopy unlimited rate=R..."; the first must be nocopy).
 # Everything mounted is unmounted and the scratch dir removed on exit.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BUILD:-$REPO/build}
 BENCH_DIR=${BENCH_DIR:-/var/tmp}
-FILE_MB=${FILE_MB:-512} FG_MB=${FG_MB:-1024} COPY_RATE=${COPY_RATE:-40} PIN_AT_S=${PIN_AT_S:-2}
-CONFIGS=${CONFIGS:-nocopy unlimited limited}
+FILE_MB=${FILE_MB:-512} FG_MB=${FG_MB:-1024} RATES=${RATES:-25 10} PIN_AT_S=${PIN_AT_S:-2}
+CONFIGS=${CONFIGS:-nocopy unlimited $(for r in $RATES; do printf 'rate=%s ' "$r"; done)}
 SHADOWFS=$BUILD/fs/shadowfs
 [ "$(id -u)" = 0 ] || { echo "copy_impact.sh: run as root (drop_caches, mounts)" >&2; exit 1; }
 command -v fio >/dev/null || { echo "copy_impact.sh: fio is needed" >&2; exit 1; }
 [ -x "$SHADOWFS" ] || ninja -C "$BUILD" >/dev/null
 
-# The paced copy's duration, plus the start and margins.
-RUNTIME=$(awk -v f="$FILE_MB" -v r="$COPY_RATE" -v p="$PIN_AT_S" \
+# The slowest paced copy's duration, plus the start and margins.
+MIN_RATE=$(printf '%s\n' $RATES | sort -g | head -1)
+RUNTIME=$(awk -v f="$FILE_MB" -v r="$MIN_RATE" -v p="$PIN_AT_S" \
 	'BEGIN { printf "%d", f * 1048576 / (r * 1e6) + p + 5 }')
 LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -61,10 +65,12 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 # run CONFIG: prints "CONFIG copy_s iops p50_us p99_us"
 run() {
-	local cfg=$1 rate=0 st=$S/state.$1 store=$S/store.$1
-	[ "$cfg" = limited ] && rate=$COPY_RATE
+	local cfg=$1 rate=0 tag=${1//=/}
+	local st=$S/state.$tag store=$S/store.$tag
+	case $cfg in rate=*) rate=${cfg#rate=} ;; esac
 	mkdir -p "$st"
-	"$SHADOWFS" "$S/backing" "$MNT" -f -o "norecord,state=$st,hosts=$store:cost=1,copy_rate=$rate" &
+	"$SHADOWFS" "$S/backing" "$MNT" -f -o \
+		"norecord,state=$st,hosts=$store:cost=1,shadow_tick=0.2,copy_rate=$rate" &
 	PID=$!
 	for _ in $(seq 100); do mountpoint -q "$MNT" && break; sleep 0.05; done
 	mountpoint -q "$MNT" || { echo "copy_impact.sh: mount failed" >&2; exit 1; }
@@ -73,8 +79,8 @@ run() {
 	local t0 tpin tdone=0
 	t0=$(now_ms)
 	fio --name=fg --filename="$MNT/fg" --rw=randread --bs=4k --ioengine=psync --direct=1 \
-		--time_based --runtime="$RUNTIME" --write_lat_log="$S/lat.$cfg" --log_avg_msec=0 \
-		--output="$S/fio.$cfg" >/dev/null &
+		--time_based --runtime="$RUNTIME" --write_lat_log="$S/lat.$tag" --log_avg_msec=0 \
+		--output="$S/fio.$tag" >/dev/null &
 	local fio=$!
 	sleep "$PIN_AT_S"
 	tpin=$(now_ms)
@@ -99,9 +105,9 @@ run() {
 		hi=$((RUNTIME * 1000 - 1000))
 	fi
 	# fio lat log: time_ms, latency_ns, dir, bs, offset
-	local lats=$S/lats.$cfg
+	local lats=$S/lats.$tag
 	awk -F', *' -v lo="$lo" -v hi="$hi" '$1 >= lo && $1 <= hi { print $2 }' \
-		"$S"/lat."$cfg"_clat.1.log | sort -n >"$lats"
+		"$S"/lat."$tag"_clat.1.log | sort -n >"$lats"
 	awk -v cfg="$cfg" -v copy="$copy_s" -v ms=$((hi - lo)) '
 		{ v[NR] = $1 }
 		END {
@@ -129,5 +135,5 @@ printf '%s\n' "${results[@]}" | awk -v base="$base" -v mb="$FILE_MB" '
 		r3 = b[5] ? sprintf("%.2f", $5 / b[5]) : "-"
 		printf "%-10s %8s %10s %10s %9s %9s %9s %9s %9s\n", $1, $2, mbs, $3, $4, $5, r1, r2, r3
 	}'
-echo "file ${FILE_MB} MiB, foreground file ${FG_MB} MiB, copy_rate limited=${COPY_RATE} MB/s," \
+echo "file ${FILE_MB} MiB, foreground file ${FG_MB} MiB, copy_rate=R rows at R MB/s," \
 	"runtime ${RUNTIME} s; load average before the run: $LOAD"

@@ -5,6 +5,9 @@
 #  - a local copy of S bytes at N MB/s takes at least 0.7 S/N, reads the
 #    origin once (the process reads at most 2.5 S in all: the origin once,
 #    the commit's check of the copy once), is byte-identical and serves;
+#  - an origin changed behind the mount's back during a copy paced to
+#    1 MB/s stops that copy at its next chunk (its temporary file goes
+#    within 2 s, not after the 32 s the copy had left);
 #  - an unmount during a copy paced to 1 MB/s returns within seconds (the
 #    wait is cancelled), the mount exits 0 and leaves no temporary file;
 #  - a remote copy (a real shadowd) at N MB/s takes at least 0.7 S/N, reads
@@ -78,8 +81,16 @@ fs_umount "$mnt"
 # Unmount during a copy paced to 1 MB/s (32 s to go): cancelled at once.
 it_mount "$SHADOWFS" "$backing" "$mnt" "$COMMON,state=$(it_tmpdir state2),hosts=$T/store2:cost=1,copy_rate=1"
 setfattr -n user.shadow.pin -v 1 "$mnt/slow" || it_fail "pin slow"
+tmp_of() { ls "$T/store2" 2>/dev/null | grep '^tmp\.'; }
 wait_for "the copy of slow did not start" 10 sh -c "ls '$T/store2' 2>/dev/null | grep -q '^tmp\.'"
-sleep 1
+first=$(tmp_of)
+sleep 0.5
+touch -m "$backing/slow" # behind the mount's back: its mtime and ctime move
+t0=$(now_ms)
+wait_for "the copy of a changed origin went on" 2 sh -c "[ ! -e '$T/store2/$first' ]"
+echo "a copy of a changed origin stopped $(($(now_ms) - t0)) ms after the change"
+wait_for "the copy of slow did not start again" 10 sh -c "ls '$T/store2' 2>/dev/null | grep -q '^tmp\.'"
+sleep 0.5
 t0=$(now_ms)
 fs_umount "$mnt"
 dt=$(($(now_ms) - t0))

@@ -1,8 +1,10 @@
 /* Unit tests of fs/copy_pace.c: the burst rule, the rate a paced reader
  * gets (a lower bound on elapsed time: sleeping is never shorter), no wait
  * without a limit, progress taking only the new bytes, and cancel ending
- * a long wait at once and every later one. */
+ * a long wait at once and every later one; the checked hook refusing once
+ * the origin has changed. */
 #include <errno.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -84,6 +86,39 @@ static void test_progress(void **state)
 	fs_copy_pace_free(p);
 }
 
+static bool flag_is_set(void *arg)
+{
+	return *(bool *)arg;
+}
+
+/* The checked hook: takes (and waits) while the origin is unchanged; once
+ * it has changed, -EAGAIN at once, without taking tokens. */
+static void test_checked(void **state)
+{
+	(void)state;
+	struct fs_copy_pace *p;
+	bool unchanged = true;
+	assert_int_equal(fs_copy_pace_new(10, &p), 0);
+	struct fs_copy_pace_check c = {p, flag_is_set, &unchanged};
+	struct sync_pace h = fs_copy_pace_hook_checked(&c);
+	double t0 = now_s();
+	assert_int_equal(sync_pace_take(&h, (uint64_t)MIB), 0); /* the burst */
+	assert_int_equal(sync_pace_take(&h, 1000000), 0);	  /* waits ~0.1 s */
+	assert_true(now_s() - t0 >= 0.09);
+	unchanged = false;
+	double t1 = now_s();
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(sync_pace_take(&h, 1000000), -EAGAIN);
+	assert_true(now_s() - t1 < 0.05);
+	unchanged = true; /* nothing was taken meanwhile: the next waits ~0.1 s only */
+	assert_int_equal(sync_pace_take(&h, 1000000), 0);
+	assert_true(now_s() - t1 < 0.5);
+	struct fs_copy_pace_check none = {NULL, NULL, NULL};
+	h = fs_copy_pace_hook_checked(&none);
+	assert_int_equal(sync_pace_take(&h, 1ull << 30), 0);
+	fs_copy_pace_free(p);
+}
+
 static void *cancel_later(void *arg)
 {
 	usleep(100 * 1000);
@@ -118,7 +153,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_burst),    cmocka_unit_test(test_unlimited),
 	    cmocka_unit_test(test_rate),     cmocka_unit_test(test_progress),
-	    cmocka_unit_test(test_cancel),
+	    cmocka_unit_test(test_checked),  cmocka_unit_test(test_cancel),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
