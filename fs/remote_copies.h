@@ -44,8 +44,8 @@ enum fs_remote_method {
 const char *fs_remote_method_name(int m);
 
 struct fs_remote_sync_result {
-	int method;    /* enum fs_remote_method */
-	uint64_t sent; /* payload bytes shipped (file, ranges or delta) */
+	int method;	    /* enum fs_remote_method */
+	uint64_t sent;	    /* payload bytes shipped (file, ranges or delta) */
 	bool have_sha256;   /* false only for CURRENT without a digest given */
 	uint8_t sha256[32]; /* the digest the host checked the copy against */
 };

@@ -906,8 +906,8 @@ static int copy_file(struct fs_shadowing *sh, struct daemon_shadow_file *s)
 	struct unchanged_arg u = {sh, s, v, &st0};
 	struct fs_copy_pace_check chk = {sh->pace, unchanged_cb, &u};
 	struct sync_pace pace = fs_copy_pace_hook_checked(&chk);
-	rc = daemon_store_create_from_fd(store, s->id, v, fd, (uint64_t)st0.st_size, &pace, sha,
-					 &w);
+	rc =
+	    daemon_store_create_from_fd(store, s->id, v, fd, (uint64_t)st0.st_size, &pace, sha, &w);
 	if (rc == 0)
 		rc = daemon_store_commit(w, sha); /* verifies the copy's SHA-256 */
 	close(fd);

@@ -158,8 +158,8 @@ static int upload_end(struct sync_client *c, uint64_t id, const uint8_t *sha256,
 
 /* PUT: with sha256 NULL the digest is computed as the data is read and
  * sent with END (and copied to ret_sha256 when not NULL). */
-static int put(struct sync_client *c, const uint8_t id[16], uint64_t version, int fd,
-	       uint64_t size, const uint8_t sha256[32], uint8_t *ret_sha256, unsigned timeout_ms)
+static int put(struct sync_client *c, const uint8_t id[16], uint64_t version, int fd, uint64_t size,
+	       const uint8_t sha256[32], uint8_t *ret_sha256, unsigned timeout_ms)
 {
 	static const uint8_t zero[32];
 	struct sync_sha256 *running = NULL;

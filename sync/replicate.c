@@ -155,8 +155,9 @@ static int send_full(struct sync_client *c, const uint8_t id[16], uint64_t versi
 {
 	if (o->progress)
 		sync_client_set_progress(c, full_progress, (void *)o);
-	int r = o->sha256 ? sync_client_put(c, id, version, fd, size, o->sha256, timeout_ms)
-			  : sync_client_put_hashed(c, id, version, fd, size, res->sha256, timeout_ms);
+	int r = o->sha256
+		    ? sync_client_put(c, id, version, fd, size, o->sha256, timeout_ms)
+		    : sync_client_put_hashed(c, id, version, fd, size, res->sha256, timeout_ms);
 	sync_client_set_progress(c, NULL, NULL);
 	res->sent_bytes = size;
 	res->have_sha256 = r == 0;

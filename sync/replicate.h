@@ -32,9 +32,9 @@ struct sync_repl_opts {
 	/* The content's digest when known (a full copy is checked against it),
 	 * else NULL: computed in the same read as the upload. */
 	const uint8_t *sha256;
-	bool full_only;	       /* never use a stale copy */
-	bool keep_old;	       /* keep the other versions after success (default: delete) */
-	unsigned timeout_ms;   /* per frame; 0 = 10000 */
+	bool full_only;	     /* never use a stale copy */
+	bool keep_old;	     /* keep the other versions after success (default: delete) */
+	unsigned timeout_ms; /* per frame; 0 = 10000 */
 	/* Progress: bytes of the file read so far, and its size. */
 	void (*progress)(void *arg, uint64_t done, uint64_t total);
 	void *progress_arg;

@@ -103,7 +103,7 @@ static void test_checked(void **state)
 	struct sync_pace h = fs_copy_pace_hook_checked(&c);
 	double t0 = now_s();
 	assert_int_equal(sync_pace_take(&h, (uint64_t)MIB), 0); /* the burst */
-	assert_int_equal(sync_pace_take(&h, 1000000), 0);	  /* waits ~0.1 s */
+	assert_int_equal(sync_pace_take(&h, 1000000), 0);	/* waits ~0.1 s */
 	assert_true(now_s() - t0 >= 0.09);
 	unchanged = false;
 	double t1 = now_s();
@@ -151,9 +151,9 @@ static void test_cancel(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_burst),    cmocka_unit_test(test_unlimited),
-	    cmocka_unit_test(test_rate),     cmocka_unit_test(test_progress),
-	    cmocka_unit_test(test_checked),  cmocka_unit_test(test_cancel),
+	    cmocka_unit_test(test_burst),   cmocka_unit_test(test_unlimited),
+	    cmocka_unit_test(test_rate),    cmocka_unit_test(test_progress),
+	    cmocka_unit_test(test_checked), cmocka_unit_test(test_cancel),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
