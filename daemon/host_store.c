@@ -292,19 +292,51 @@ out:
 	return r;
 }
 
+/* The first size bytes of src into w's file, hashed as they are read. */
+static int copy_hashed(int src, struct daemon_store_writer *w, uint64_t size,
+		       const struct sync_pace *pace, uint8_t ret_sha256[SYNC_SHA256_LEN])
+{
+	enum { CHUNK = 1 << 20 };
+	struct sync_sha256 *sha = NULL;
+	uint8_t *buf = malloc(CHUNK);
+	int r = buf ? sync_sha256_new(&sha) : -ENOMEM;
+	for (uint64_t off = 0; r == 0 && off < size;) {
+		size_t k = size - off < CHUNK ? (size_t)(size - off) : CHUNK;
+		r = sync_pace_take(pace, k);
+		if (r == 0)
+			r = sync_pread_all(src, buf, k, off); /* -EIO if src is shorter */
+		if (r == 0)
+			r = sync_sha256_update(sha, buf, k);
+		if (r == 0)
+			r = sync_pwrite_all(w->fd, buf, k, off);
+		/* Writeback of the chunk starts now (asynchronous, best effort:
+		 * errors show at the flush), so the copy's writes reach the disk
+		 * at the pace of its reads, not in one burst at the flush. */
+		if (r == 0)
+			sync_file_range(w->fd, (off_t)off, (off_t)k, SYNC_FILE_RANGE_WRITE);
+		off += k;
+	}
+	if (r == 0)
+		r = sync_sha256_final(sha, ret_sha256);
+	sync_sha256_free(sha);
+	free(buf);
+	return r;
+}
+
 int daemon_store_create_from_fd(struct daemon_store *s, const uint8_t id[16], uint64_t version,
-				int src_fd, uint64_t size, struct daemon_store_writer **ret)
+				int src_fd, uint64_t size, const struct sync_pace *pace,
+				uint8_t ret_sha256[32], struct daemon_store_writer **ret)
 {
 	struct daemon_store_writer *w = NULL;
 	int r = writer_new(s, id, version, size, &w);
 	if (r < 0)
 		return r;
-	r = clone_range(src_fd, w->fd, size);
+	r = copy_hashed(src_fd, w, size, pace, ret_sha256);
 	if (r < 0) {
 		daemon_store_abort(w);
 		return r;
 	}
-	w->sequential = false; /* digest at commit */
+	w->sequential = false; /* commit re-reads the copy: the check is of the file */
 	*ret = w;
 	return 0;
 }

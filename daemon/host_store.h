@@ -78,10 +78,20 @@ int daemon_store_create(struct daemon_store *s, const uint8_t id[16], uint64_t v
 int daemon_store_create_from(struct daemon_store *s, const uint8_t id[16], uint64_t base,
 			     uint64_t version, uint64_t size, struct daemon_store_writer **ret);
 /* Local first copy: new copy (id, version) holding the first size bytes of
- * src_fd (e.g. the origin file), copied in the kernel with copy_file_range
- * (a reflink where the filesystem shares extents). -EIO if src is shorter. */
+ * src_fd (e.g. the origin file), read ONCE: each chunk read is hashed and
+ * written, and ret_sha256 gets the SHA-256 of what was read. Commit with
+ * that digest: the commit re-reads the copy and checks it against it, so
+ * the copy is valid only if it holds exactly the bytes read from src. Each
+ * read is paced by pace (sync/sync_io.h; NULL: none; its error aborts).
+ * Writeback of each chunk is started as it is written (sync_file_range),
+ * so a paced copy's writes are paced too, not left to the final flush.
+ * Plain reads and writes, never copy_file_range: a reflink would share the
+ * origin's blocks (no load taken off its disk) and an in-kernel copy would
+ * need a second read of src for the digest. -EIO if src is shorter. */
+struct sync_pace;
 int daemon_store_create_from_fd(struct daemon_store *s, const uint8_t id[16], uint64_t version,
-				int src_fd, uint64_t size, struct daemon_store_writer **ret);
+				int src_fd, uint64_t size, const struct sync_pace *pace,
+				uint8_t ret_sha256[32], struct daemon_store_writer **ret);
 /* Writes len bytes at off; off + len must be <= size (-ERANGE otherwise). */
 int daemon_store_writer_write(struct daemon_store_writer *w, uint64_t off, const void *buf,
 			      size_t len);

@@ -219,6 +219,7 @@ int main(int argc, char **argv)
 						   .shadow_all = opts.shadow_all,
 						   .verify_s = opts.shadow_verify,
 						   .remote_timeout_ms = opts.remote_timeout_ms,
+						   .copy_rate_mbps = opts.copy_rate,
 						   .forecast = opts.record,
 						   .bucket_s = opts.bucket_s,
 						   .window_s = opts.shadow_window,

@@ -67,6 +67,7 @@ enum {
 	KEY_FAULT_COPY_DELAY,
 	KEY_FAULT_ORIGIN_DELAY_FILE,
 	KEY_REMOTE_TIMEOUT,
+	KEY_COPY_RATE,
 	KEY_ALLOW_OTHER,
 	KEY_DEFAULT_PERMS,
 	KEY_NO_DEFAULT_PERMS,
@@ -128,6 +129,7 @@ static const struct fuse_opt option_table[] = {
 	FUSE_OPT_KEY("fault_copy_delay_us=%s", KEY_FAULT_COPY_DELAY),
 	FUSE_OPT_KEY("fault_origin_delay_file=%s", KEY_FAULT_ORIGIN_DELAY_FILE),
 	FUSE_OPT_KEY("remote_timeout=%s", KEY_REMOTE_TIMEOUT),
+	FUSE_OPT_KEY("copy_rate=%s", KEY_COPY_RATE),
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
 	FUSE_OPT_KEY("default_permissions", KEY_DEFAULT_PERMS),
 	FUSE_OPT_KEY("no_default_permissions", KEY_NO_DEFAULT_PERMS),
@@ -479,6 +481,13 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 		return set_string(c, arg, &o->fault_origin_delay_file);
 	case KEY_REMOTE_TIMEOUT:
 		return parse_uint_opt(c, arg, 1, 60000, &o->remote_timeout_ms);
+	case KEY_COPY_RATE:
+		if (!number_in(arg, 0, FS_MAX_COPY_RATE, &o->copy_rate))
+			return fail(c,
+				    "bad option '%s': expected MB/s, a number from 0 (no limit) "
+				    "to %g",
+				    arg, FS_MAX_COPY_RATE);
+		return 0;
 	case KEY_SHADOW_WINDOW:
 		if (parse_seconds(c, arg, &o->shadow_window) < 0)
 			return -1;
@@ -529,6 +538,7 @@ static void set_defaults(struct fs_options *o)
 	o->shadow_react = true;
 	daemon_rollout_defaults(&o->rollout);
 	o->remote_timeout_ms = FS_DEFAULT_REMOTE_TIMEOUT_MS;
+	o->copy_rate = FS_DEFAULT_COPY_RATE;
 }
 
 int fs_options_parse(int argc, char **argv, struct fs_options *opts,
@@ -758,6 +768,8 @@ void fs_options_usage(const char *prog)
 	       "                               (read again every 100 ms) [none]\n"
 	       "  -o remote_timeout=MS         deadline of a read of a remote copy, then the\n"
 	       "                               origin answers, 1..60000 [300]\n"
+	       "  -o copy_rate=MB/s            most the copies read from origins, in MB\n"
+	       "                               (10^6 bytes) per second; 0: no limit [0]\n"
 	       "  -o default_permissions|no_default_permissions\n"
 	       "                               kernel permission checks (with POSIX ACLs)\n"
 	       "                               [on, except on a mount by root without\n"

@@ -84,6 +84,7 @@ struct fs_options {
 	unsigned fault_copy_delay_us; /* TESTS ONLY: delay every read served by a copy */
 	char *fault_origin_delay_file; /* TESTS ONLY: delay origin reads by its us (owned) */
 	unsigned remote_timeout_ms; /* remote_timeout=MS: deadline of a remote copy's read */
+	double copy_rate;       /* copy_rate=MB/s: the copies' reads of origins, 0 = no limit */
 };
 
 /* Defaults (documented in shadowfs(8)). */
@@ -101,6 +102,8 @@ struct fs_options {
 #define FS_DEFAULT_SHADOW_VERIFY 3600.0
 #define FS_DEFAULT_SHADOW_COPIES 3u
 #define FS_DEFAULT_REMOTE_TIMEOUT_MS 300u
+#define FS_DEFAULT_COPY_RATE 0.0 /* no limit: see shadowfs(8) for why */
+#define FS_MAX_COPY_RATE 1e6	 /* MB/s (1 TB/s): beyond any disk */
 
 /* Parse argv. On success returns 0, fills *opts and *fuse_args (arguments
  * for fuse_session_new: argv[0] followed by "-o" options; free with

@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "daemon/control.h"
 #include "daemon/shadow_map.h"
+#include "fs/copy_pace.h"
 #include "fs/hosts.h"
 #include "fs/remote_dirty.h"
 #include "sync/client.h"
@@ -127,7 +128,7 @@ int fs_remote_copies_host(struct fs_remote_copies *rc, size_t h, struct daemon_c
  * sync_replicate). */
 static int send_ranges(struct sync_client *c, struct daemon_shadow_file *s, int fd, uint64_t size,
 		       const uint8_t sha256[32], uint64_t version, uint64_t base,
-		       struct fs_remote_sync_result *res)
+		       struct fs_copy_pace *pace, struct fs_remote_sync_result *res)
 {
 	struct fs_dirty_span *sp = NULL;
 	size_t n = 0;
@@ -141,12 +142,18 @@ static int send_ranges(struct sync_client *c, struct daemon_shadow_file *s, int 
 	uint8_t *data = total <= RANGES_MAX_BYTES ? malloc(total ? total : 1) : NULL;
 	r = v && data ? 0 : -ENOENT;
 	for (size_t i = 0, at = 0; r == 0 && i < n; i++) {
+		if (fs_copy_pace_take(pace, sp[i].len) < 0) {
+			r = -ECANCELED;
+			break;
+		}
 		ssize_t got = pread(fd, data + at, sp[i].len, (off_t)sp[i].off);
 		if (got != (ssize_t)sp[i].len)
 			r = -ENOENT; /* the file moved on: the digest check would fail */
 		v[i] = (struct sync_range){.off = sp[i].off, .data = data + at, .len = sp[i].len};
 		at += sp[i].len;
 	}
+	if (r == -ECANCELED)
+		goto out;
 	if (r == 0)
 		r = sync_client_update(c, s->id, base, version, size, v, n, sha256, FRAME_MS);
 	if (r == 0) {
@@ -156,6 +163,7 @@ static int send_ranges(struct sync_client *c, struct daemon_shadow_file *s, int 
 		if (r == -ENOENT)
 			r = 0;
 	}
+out:
 	free(sp);
 	free(v);
 	free(data);
@@ -164,20 +172,26 @@ static int send_ranges(struct sync_client *c, struct daemon_shadow_file *s, int 
 
 int fs_remote_copies_sync(struct fs_remote_copies *rc, struct daemon_shadow_file *s, int host,
 			  int fd, uint64_t size, const uint8_t sha256[32], uint64_t version,
-			  uint64_t base, struct fs_remote_sync_result *res)
+			  uint64_t base, struct fs_copy_pace *pace,
+			  struct fs_remote_sync_result *res)
 {
 	struct sync_client *c;
 	int r = conn(rc, host, &c);
 	*res = (struct fs_remote_sync_result){0};
 	if (r < 0)
 		return r;
-	if (base && base != version) {
-		r = send_ranges(c, s, fd, size, sha256, version, base, res);
-		if (r == 0 || !sync_client_connected(c))
+	if (base && base != version && sha256) {
+		r = send_ranges(c, s, fd, size, sha256, version, base, pace, res);
+		if (r == 0 || r == -ECANCELED || !sync_client_connected(c))
 			goto out;
 		/* Refused (another basis there, digest mismatch): librsync. */
 	}
-	struct sync_repl_opts o = {.sha256 = sha256, .timeout_ms = FRAME_MS};
+	/* Paced after each frame read (the uploads report progress only). */
+	struct fs_copy_pace_progress pp = {.p = pace};
+	struct sync_repl_opts o = {.sha256 = sha256,
+				   .timeout_ms = FRAME_MS,
+				   .progress = fs_copy_pace_progress_fn,
+				   .progress_arg = &pp};
 	struct sync_repl_result rr;
 	r = sync_replicate(c, s->id, version, fd, &o, &rr);
 	if (r == 0) {
@@ -185,11 +199,31 @@ int fs_remote_copies_sync(struct fs_remote_copies *rc, struct daemon_shadow_file
 			      : rr.method == SYNC_REPL_DELTA ? FS_REMOTE_DELTA
 							     : FS_REMOTE_FULL;
 		res->sent = rr.method == SYNC_REPL_CURRENT ? 0 : rr.sent_bytes;
+		res->have_sha256 = rr.have_sha256;
+		memcpy(res->sha256, rr.sha256, sizeof(res->sha256));
 	}
 out:
+	if (r == 0 && sha256) {
+		res->have_sha256 = true;
+		memcpy(res->sha256, sha256, sizeof(res->sha256));
+	}
 	if (r == 0)
 		fs_remote_dirty_synced(s, version, size);
 	return r;
+}
+
+/* Whether a ranged update from base is possible (the mount knows what
+ * was written since): only then is the digest needed before the upload. */
+static bool ranges_known(struct daemon_shadow_file *s, uint64_t base, uint64_t version,
+			 uint64_t size)
+{
+	struct fs_dirty_span *sp = NULL;
+	size_t n = 0;
+	if (!base || base == version)
+		return false;
+	int r = fs_remote_dirty_ranges(s, base, size, &sp, &n);
+	free(sp);
+	return r == 0;
 }
 
 int fs_remote_copies_make(struct fs_remote_copies *rc, struct daemon_shadow_file *s, int slot,
@@ -202,10 +236,16 @@ int fs_remote_copies_make(struct fs_remote_copies *rc, struct daemon_shadow_file
 	cp->version = m->version;
 	cp->remote = true;
 	__atomic_store_n(&cp->state, DAEMON_COPY_SYNCING, __ATOMIC_SEQ_CST);
-	int r = sync_sha256_fd(m->fd, m->size, sha);
+	/* A ranged update carries the digest in its first frame: one paced
+	 * pass to compute it first. Full copies and deltas hash what they
+	 * read as they upload (one pass); the host checks either way. */
+	bool pre = ranges_known(s, m->base, m->version, m->size);
+	struct fs_copy_pace_check chk = {m->pace, m->unchanged, m->arg};
+	struct sync_pace pace = fs_copy_pace_hook_checked(&chk);
+	int r = pre ? sync_sha256_fd_paced(m->fd, m->size, &pace, sha) : 0;
 	if (r == 0)
-		r = fs_remote_copies_sync(rc, s, m->host, m->fd, m->size, sha, m->version, m->base,
-					  &res);
+		r = fs_remote_copies_sync(rc, s, m->host, m->fd, m->size, pre ? sha : NULL,
+					  m->version, m->base, m->pace, &res);
 	if (r == 0 && !m->unchanged(m->arg)) {
 		fs_remote_copies_delete(rc, m->host, s->id, m->version); /* not valid */
 		r = -EAGAIN;
@@ -218,7 +258,11 @@ int fs_remote_copies_make(struct fs_remote_copies *rc, struct daemon_shadow_file
 		__atomic_store_n(&cp->state, DAEMON_COPY_NONE, __ATOMIC_SEQ_CST);
 		return r;
 	}
-	memcpy(cp->sha256, sha, sizeof(cp->sha256));
+	/* CURRENT (the host held the version already): nothing read, no digest */
+	if (res.have_sha256)
+		memcpy(cp->sha256, res.sha256, sizeof(cp->sha256));
+	else
+		memset(cp->sha256, 0, sizeof(cp->sha256));
 	cp->verified_ms = sync_now_ms();
 	cp->sync_method = (uint8_t)res.method;
 	cp->sent_bytes = res.sent;

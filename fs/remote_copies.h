@@ -11,10 +11,14 @@
  *   - else sync_replicate: nothing when the host already holds V (CURRENT),
  *     a librsync delta against another version it holds (DELTA), or the
  *     whole file (FULL).
- * The host commits V only if the content's SHA-256 equals the digest the
- * caller computed from the origin, and the other versions of the file are
- * deleted there afterwards. The caller publishes the copy only if the file
- * is still at V (a bump meanwhile discards the result).
+ * The host commits V only if the content's SHA-256 equals the digest of
+ * what was read from the origin (computed while uploading for FULL and
+ * DELTA: one read of the origin; in a pass before for RANGES, whose first
+ * frame carries it), and the other versions of the file are deleted there
+ * afterwards. The caller publishes the copy only if the file is still at V
+ * with the origin's stamps unchanged (a bump meanwhile discards the
+ * result). Every read of the origin is paced by -o copy_rate
+ * (fs/copy_pace.h).
  *
  * Thread-safety: control thread only. */
 #ifndef SHADOWFS_FS_REMOTE_COPIES_H
@@ -26,6 +30,7 @@
 
 struct daemon_control_host;
 struct daemon_shadow_file;
+struct fs_copy_pace;
 struct fs_hosts;
 struct fs_remote_copies;
 
@@ -39,8 +44,10 @@ enum fs_remote_method {
 const char *fs_remote_method_name(int m);
 
 struct fs_remote_sync_result {
-	int method;    /* enum fs_remote_method */
-	uint64_t sent; /* payload bytes shipped (file, ranges or delta) */
+	int method;	    /* enum fs_remote_method */
+	uint64_t sent;	    /* payload bytes shipped (file, ranges or delta) */
+	bool have_sha256;   /* false only for CURRENT without a digest given */
+	uint8_t sha256[32]; /* the digest the host checked the copy against */
 };
 
 int fs_remote_copies_new(struct fs_hosts *hosts, struct fs_remote_copies **ret);
@@ -52,8 +59,9 @@ void fs_remote_copies_free(struct fs_remote_copies *rc); /* accepts NULL */
 int fs_remote_copies_host(struct fs_remote_copies *rc, size_t h, struct daemon_control_host *out);
 
 /* Makes the copy in slot of s on a remote host, the control loop's step:
- * SHA-256 of fd (size bytes, the origin at version), the sync below (base:
- * the version of a stale copy the host holds, 0 none), then, if
+ * the sync below (base: the version of a stale copy the host holds, 0
+ * none) reading fd (size bytes, the origin at version) once -- preceded by
+ * a pass for its SHA-256 only when a ranged update is possible -- then, if
  * unchanged(arg) says the file did not change meanwhile, the slot is
  * published SERVING at version (the caller has set its origin stamp);
  * else the version is deleted on the host and -EAGAIN returned. On any
@@ -65,15 +73,19 @@ struct fs_remote_make {
 	uint64_t size;
 	bool (*unchanged)(void *arg);
 	void *arg;
+	struct fs_copy_pace *pace; /* -o copy_rate on every read of fd (NULL: none) */
 };
 int fs_remote_copies_make(struct fs_remote_copies *rc, struct daemon_shadow_file *s, int slot,
 			  const struct fs_remote_make *m);
 
-/* Makes (id of s, version) on host from fd (size bytes, digest sha256);
- * base: the version of a stale copy the host holds (0: none known). */
+/* Makes (id of s, version) on host from fd (size bytes, digest sha256, or
+ * NULL: computed while uploading, no ranged update then); base: the
+ * version of a stale copy the host holds (0: none known); the reads of fd
+ * are paced by pace (NULL: none). res->sha256: what the host checked. */
 int fs_remote_copies_sync(struct fs_remote_copies *rc, struct daemon_shadow_file *s, int host,
 			  int fd, uint64_t size, const uint8_t sha256[32], uint64_t version,
-			  uint64_t base, struct fs_remote_sync_result *res);
+			  uint64_t base, struct fs_copy_pace *pace,
+			  struct fs_remote_sync_result *res);
 /* Deletes version (SYNC_WIRE_ALL_VERSIONS: every one) of id on host; a copy
  * already gone is success. */
 int fs_remote_copies_delete(struct fs_remote_copies *rc, int host, const uint8_t id[16],

@@ -26,6 +26,7 @@
 #include "daemon/control.h"
 #include "daemon/host_store.h"
 #include "daemon/shadow_map.h"
+#include "fs/copy_pace.h"
 #include "fs/fs.h"
 #include "fs/hosts.h"
 #include "fs/rollout.h"
@@ -55,6 +56,7 @@ struct fs_shadowing {
 	struct daemon_shadow_map *map;
 	struct fs_remote_reads *remote_reads;	/* router's reads; NULL: no remote host */
 	struct fs_remote_copies *remote_copies; /* control thread's syncs; idem */
+	struct fs_copy_pace *pace;		/* -o copy_rate: the copies' origin reads */
 	struct daemon_control_params params;
 	struct fs_shadowing_config cfg;
 	char state_dir[PATH_MAX];
@@ -846,7 +848,8 @@ static int copy_remote(struct fs_shadowing *sh, struct daemon_shadow_file *s, in
 				   .fd = fd,
 				   .size = (uint64_t)st0->st_size,
 				   .unchanged = unchanged_cb,
-				   .arg = &u};
+				   .arg = &u,
+				   .pace = sh->pace};
 	int r = fs_remote_copies_make(sh->remote_copies, s, slot, &m);
 	close(fd);
 	return r;
@@ -956,9 +959,15 @@ static int copy_file(struct fs_shadowing *sh, struct daemon_shadow_file *s)
 	}
 	/* Old versions (an earlier mount's, a stale one) go first. */
 	daemon_store_delete(store, s->id, DAEMON_STORE_ALL_VERSIONS);
-	rc = sync_sha256_fd(fd, (uint64_t)st0.st_size, sha);
-	if (rc == 0)
-		rc = daemon_store_create_from_fd(store, s->id, v, fd, (uint64_t)st0.st_size, &w);
+	/* One paced read of the origin: sha is the digest of what was read,
+	 * and the commit checks the copy's file against it. A change of the
+	 * origin stops it at the next chunk (e.g. the SETATTR of the ctime the
+	 * kernel sends after the pin's setxattr with the writeback cache). */
+	struct unchanged_arg u = {sh, s, v, &st0};
+	struct fs_copy_pace_check chk = {sh->pace, unchanged_cb, &u};
+	struct sync_pace pace = fs_copy_pace_hook_checked(&chk);
+	rc =
+	    daemon_store_create_from_fd(store, s->id, v, fd, (uint64_t)st0.st_size, &pace, sha, &w);
 	if (rc == 0)
 		rc = daemon_store_commit(w, sha); /* verifies the copy's SHA-256 */
 	close(fd);
@@ -999,12 +1008,13 @@ fail:
 }
 
 /* After a copy attempt: a failure (other than the file changing under it,
- * which the quiet period handles) backs the file off, doubling, and is
+ * which the quiet period handles, or the mount stopping during a copy paced
+ * by copy_rate) backs the file off, doubling, and is
  * logged as a warning once per streak; a success after failures says so. */
 static void note_copy_result(struct fs_shadowing *sh, struct daemon_shadow_file *s, int r,
 			     uint64_t t)
 {
-	if (r == -EAGAIN)
+	if (r == -EAGAIN || r == -ECANCELED) /* changed meanwhile; the mount stopping */
 		return;
 	daemon_shadow_map_lock(sh->map);
 	unsigned failures = s->copy_failures;
@@ -1078,7 +1088,9 @@ static void verify_one(struct fs_shadowing *sh, uint64_t t)
 		daemon_shadow_map_unlock(sh->map);
 		for (int k = 0; s && k < DAEMON_SHADOW_MAX_COPIES; k++) {
 			struct daemon_shadow_copy *cp = &s->copies[k];
-			if (LOAD(&cp->state) != DAEMON_COPY_SERVING || t - cp->verified_ms < every)
+			/* verified_ms may be later than t: a copy made in this tick */
+			if (LOAD(&cp->state) != DAEMON_COPY_SERVING || t < cp->verified_ms ||
+			    t - cp->verified_ms < every)
 				continue;
 			struct daemon_store *st = fs_hosts_local_store(sh->hosts, (size_t)cp->host);
 			/* A remote copy was hashed by its shadowd at commit: it must
@@ -1295,6 +1307,14 @@ int fs_shadowing_new(struct fs_ctx *c, struct fs_hosts *hosts,
 		free(sh);
 		return r;
 	}
+	r = fs_copy_pace_new(cfg->copy_rate_mbps, &sh->pace);
+	if (r < 0) {
+		fs_remote_copies_free(sh->remote_copies);
+		fs_remote_reads_free(sh->remote_reads);
+		daemon_shadow_map_free(sh->map);
+		free(sh);
+		return r;
+	}
 	sh->params.idle_ms = (uint64_t)(cfg->idle_s * 1000);
 	sh->params.quiet_ms = (uint64_t)(cfg->quiet_s * 1000);
 	pthread_mutex_init(&sh->lock, NULL);
@@ -1325,6 +1345,7 @@ void fs_shadowing_free(struct fs_shadowing *sh)
 	sh->stopping = true;
 	pthread_cond_broadcast(&sh->wake);
 	pthread_mutex_unlock(&sh->lock);
+	fs_copy_pace_cancel(sh->pace); /* a paced copy in progress stops now */
 	if (sh->started)
 		pthread_join(sh->thread, NULL);
 	pred_store_close(sh->store);
@@ -1337,6 +1358,7 @@ void fs_shadowing_free(struct fs_shadowing *sh)
 	daemon_shadow_map_free(sh->map);
 	fs_remote_copies_free(sh->remote_copies);
 	fs_remote_reads_free(sh->remote_reads);
+	fs_copy_pace_free(sh->pace);
 	pthread_cond_destroy(&sh->wake);
 	pthread_mutex_destroy(&sh->lock);
 	free(sh);

@@ -43,6 +43,7 @@ struct fs_shadowing_config {
 	bool shadow_all; /* test option: every regular file opened is wanted */
 	double verify_s; /* re-hash each serving copy this often (0: never) */
 	unsigned remote_timeout_ms; /* deadline of a read of a remote copy */
+	double copy_rate_mbps;	    /* MB/s the mover may read from origins (0: no limit) */
 	/* Forecast (needs the recorder): once a bucket, the busiest files of
 	 * the last hours whose P(reads per bucket > capacity within the
 	 * window) >= threshold are wanted. */

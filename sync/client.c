@@ -156,8 +156,10 @@ static int upload_end(struct sync_client *c, uint64_t id, const uint8_t *sha256,
 	return sync_wire_status_to_errno(m.hdr.status);
 }
 
-int sync_client_put(struct sync_client *c, const uint8_t id[16], uint64_t version, int fd,
-		    uint64_t size, const uint8_t sha256[32], unsigned timeout_ms)
+/* PUT: with sha256 NULL the digest is computed as the data is read and
+ * sent with END (and copied to ret_sha256 when not NULL). */
+static int put(struct sync_client *c, const uint8_t id[16], uint64_t version, int fd, uint64_t size,
+	       const uint8_t sha256[32], uint8_t *ret_sha256, unsigned timeout_ms)
 {
 	static const uint8_t zero[32];
 	struct sync_sha256 *running = NULL;
@@ -204,7 +206,23 @@ int sync_client_put(struct sync_client *c, const uint8_t id[16], uint64_t versio
 	sync_sha256_free(running);
 	if (c->tls)
 		sync_tls_set_bulk(c->tls, false);
-	return r < 0 ? r : upload_end(c, rid, sha256 ? NULL : digest, timeout_ms);
+	if (r == 0)
+		r = upload_end(c, rid, sha256 ? NULL : digest, timeout_ms);
+	if (r == 0 && ret_sha256 && !sha256)
+		memcpy(ret_sha256, digest, sizeof(digest));
+	return r;
+}
+
+int sync_client_put(struct sync_client *c, const uint8_t id[16], uint64_t version, int fd,
+		    uint64_t size, const uint8_t sha256[32], unsigned timeout_ms)
+{
+	return put(c, id, version, fd, size, sha256, NULL, timeout_ms);
+}
+
+int sync_client_put_hashed(struct sync_client *c, const uint8_t id[16], uint64_t version, int fd,
+			   uint64_t size, uint8_t ret_sha256[32], unsigned timeout_ms)
+{
+	return put(c, id, version, fd, size, NULL, ret_sha256, timeout_ms);
 }
 
 int sync_client_update(struct sync_client *c, const uint8_t id[16], uint64_t base, uint64_t version,

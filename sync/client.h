@@ -49,6 +49,11 @@ ssize_t sync_client_read(struct sync_client *c, const uint8_t id[16], uint64_t v
  * changed during the copy). */
 int sync_client_put(struct sync_client *c, const uint8_t id[16], uint64_t version, int fd,
 		    uint64_t size, const uint8_t sha256[32], unsigned timeout_ms);
+/* sync_client_put with sha256 NULL that also gives the digest of what it
+ * read and sent (ret_sha256, valid when 0 is returned: the server checked
+ * the copy against it): one read of fd for a verified copy. */
+int sync_client_put_hashed(struct sync_client *c, const uint8_t id[16], uint64_t version, int fd,
+			   uint64_t size, uint8_t ret_sha256[32], unsigned timeout_ms);
 
 struct sync_range {
 	uint64_t off;

@@ -1,5 +1,6 @@
 /* SHA-256 helpers: see digest.h. */
 #include "sync/digest.h"
+#include "sync/sync_io.h"
 
 #include <errno.h>
 #include <openssl/evp.h>
@@ -48,6 +49,12 @@ void sync_sha256_free(struct sync_sha256 *s)
 
 int sync_sha256_fd(int fd, uint64_t len, uint8_t out[SYNC_SHA256_LEN])
 {
+	return sync_sha256_fd_paced(fd, len, NULL, out);
+}
+
+int sync_sha256_fd_paced(int fd, uint64_t len, const struct sync_pace *pace,
+			 uint8_t out[SYNC_SHA256_LEN])
+{
 	enum { BUF = 1 << 20 };
 	struct sync_sha256 *s = NULL;
 	uint8_t *buf = malloc(BUF);
@@ -55,6 +62,8 @@ int sync_sha256_fd(int fd, uint64_t len, uint8_t out[SYNC_SHA256_LEN])
 	int r = buf ? sync_sha256_new(&s) : -ENOMEM;
 	while (r == 0 && off < len) {
 		size_t want = len - off < BUF ? (size_t)(len - off) : BUF;
+		if ((r = sync_pace_take(pace, want)) < 0)
+			break;
 		ssize_t n = pread(fd, buf, want, (off_t)off);
 		if (n < 0 && errno == EINTR)
 			continue;

@@ -19,6 +19,10 @@ void sync_sha256_free(struct sync_sha256 *s);
 /* Digest of the first len bytes of fd (from offset 0, with pread); len =
  * UINT64_MAX means up to end of file. */
 int sync_sha256_fd(int fd, uint64_t len, uint8_t out[SYNC_SHA256_LEN]);
+/* The same, each read of fd paced by pace (sync/sync_io.h; NULL: none). */
+struct sync_pace;
+int sync_sha256_fd_paced(int fd, uint64_t len, const struct sync_pace *pace,
+			 uint8_t out[SYNC_SHA256_LEN]);
 
 /* 64 hex chars + NUL. */
 void sync_sha256_hex(const uint8_t d[SYNC_SHA256_LEN], char out[65]);

@@ -134,6 +134,10 @@ static int send_delta(struct sync_client *c, const uint8_t id[16], uint64_t base
 		r = j.result;
 	}
 	res->sent_bytes = j.streamed;
+	if (r == 0) {
+		res->have_sha256 = true;
+		memcpy(res->sha256, j.stats.sha256, sizeof(res->sha256));
+	}
 	sync_mem_pipe_release(&j.pipe);
 	sync_sig_free(j.sig);
 	return r;
@@ -151,9 +155,14 @@ static int send_full(struct sync_client *c, const uint8_t id[16], uint64_t versi
 {
 	if (o->progress)
 		sync_client_set_progress(c, full_progress, (void *)o);
-	int r = sync_client_put(c, id, version, fd, size, o->sha256, timeout_ms);
+	int r = o->sha256
+		    ? sync_client_put(c, id, version, fd, size, o->sha256, timeout_ms)
+		    : sync_client_put_hashed(c, id, version, fd, size, res->sha256, timeout_ms);
 	sync_client_set_progress(c, NULL, NULL);
 	res->sent_bytes = size;
+	res->have_sha256 = r == 0;
+	if (r == 0 && o->sha256)
+		memcpy(res->sha256, o->sha256, sizeof(res->sha256));
 	return r;
 }
 

@@ -29,10 +29,12 @@ enum sync_repl_method {
 };
 
 struct sync_repl_opts {
-	const uint8_t *sha256; /* the content's digest when known (full copy), else NULL */
-	bool full_only;	       /* never use a stale copy */
-	bool keep_old;	       /* keep the other versions after success (default: delete) */
-	unsigned timeout_ms;   /* per frame; 0 = 10000 */
+	/* The content's digest when known (a full copy is checked against it),
+	 * else NULL: computed in the same read as the upload. */
+	const uint8_t *sha256;
+	bool full_only;	     /* never use a stale copy */
+	bool keep_old;	     /* keep the other versions after success (default: delete) */
+	unsigned timeout_ms; /* per frame; 0 = 10000 */
 	/* Progress: bytes of the file read so far, and its size. */
 	void (*progress)(void *arg, uint64_t done, uint64_t total);
 	void *progress_arg;
@@ -45,6 +47,11 @@ struct sync_repl_result {
 	uint64_t sent_bytes;   /* payload sent: the delta stream or the file */
 	uint64_t sig_bytes;    /* DELTA: signature bytes received */
 	bool delta_refused;    /* a delta was tried and refused: then FULL */
+	/* FULL, DELTA: the SHA-256 of the content read here, which the host
+	 * checked its new copy against (opts.sha256 when given). CURRENT:
+	 * nothing was read (have_sha256 false). */
+	bool have_sha256;
+	uint8_t sha256[32];
 };
 
 /* Replicates the content of fd (read from offset 0 to its current size) as

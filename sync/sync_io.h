@@ -11,7 +11,10 @@
  *   sync/ never ask for more bytes than their stream still needs, so a source
  *   that is a connection carrying further messages is never over-read.
  * - progress->fn (optional: fn may be NULL) is called with bytes done and the
- *   total (0 when unknown); done never decreases. */
+ *   total (0 when unknown); done never decreases.
+ * - pace->take (optional: pace or take may be NULL) is called before each
+ *   read of a source file with the bytes about to be read; it may sleep (a
+ *   rate limit) and a -errno return stops the operation with that error. */
 #ifndef SHADOWFS_SYNC_SYNC_IO_H
 #define SHADOWFS_SYNC_SYNC_IO_H
 
@@ -35,6 +38,16 @@ struct sync_progress {
 	sync_progress_fn *fn;
 	void *ctx;
 };
+
+struct sync_pace {
+	int (*take)(void *ctx, uint64_t bytes);
+	void *ctx;
+};
+
+static inline int sync_pace_take(const struct sync_pace *p, uint64_t bytes)
+{
+	return p && p->take ? p->take(p->ctx, bytes) : 0;
+}
 
 /* Sink/source over a file descriptor (write(2)/read(2) at the current offset,
  * EINTR retried). The fd stays owned by the caller. */

@@ -20,6 +20,7 @@
 #include <openssl/sha.h>
 
 #include "daemon/host_store.h"
+#include "sync/sync_io.h"
 
 static const uint8_t ID[16] = {0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
 #define NAME1 "deadbeef0102030405060708090a0b0c-0000000000000001"
@@ -244,26 +245,100 @@ static void test_budget_list_delete(void **state)
 	daemon_store_abort(w2);
 }
 
-/* A local first copy from an fd (copy_file_range) is verified like any other:
- * right digest -> valid copy; wrong digest or short source -> refused. */
+struct pace_log {
+	uint64_t bytes, calls, fail_after; /* fail_after: calls that succeed (0: all) */
+};
+
+static int pace_count(void *ctx, uint64_t bytes)
+{
+	struct pace_log *p = ctx;
+	if (p->fail_after && p->calls == p->fail_after)
+		return -ECANCELED;
+	p->calls++;
+	p->bytes += bytes;
+	return 0;
+}
+
+/* A source file next to the store holding len bytes of data, open O_RDWR. */
+static int write_src(struct fx *f, const void *data, size_t len, char path[96])
+{
+	snprintf(path, 96, "%s.src", f->dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+	return fd;
+}
+
+/* A local first copy from an fd: the digest returned is the SHA-256 of the
+ * source; committed with it the copy is valid; a wrong digest or a short
+ * source is refused. */
 static void test_create_from_fd(void **state)
 {
 	struct fx *f = *state;
 	struct daemon_store_writer *w;
 	char src[96];
-	uint8_t sha[32], bad[32] = {0};
-	snprintf(src, sizeof(src), "%s.src", f->dir);
-	FILE *o = fopen(src, "w");
-	fputs("origin bytes", o);
-	fclose(o);
-	int fd = open(src, O_RDONLY);
+	uint8_t sha[32], got[32], bad[32] = {0};
+	int fd = write_src(f, "origin bytes", 12, src);
 	SHA256((const unsigned char *)"origin bytes", 12, sha);
-	assert_int_equal(daemon_store_create_from_fd(f->s, ID, 1, fd, 12, &w), 0);
-	assert_int_equal(daemon_store_commit(w, sha), 0);
+	assert_int_equal(daemon_store_create_from_fd(f->s, ID, 1, fd, 12, NULL, got, &w), 0);
+	assert_memory_equal(got, sha, 32);
+	assert_int_equal(daemon_store_commit(w, got), 0);
 	expect(f->s, 1, "origin bytes");
-	assert_int_equal(daemon_store_create_from_fd(f->s, ID, 2, fd, 12, &w), 0);
+	assert_int_equal(daemon_store_create_from_fd(f->s, ID, 2, fd, 12, NULL, got, &w), 0);
 	assert_int_equal(daemon_store_commit(w, bad), -EBADMSG);
-	assert_int_equal(daemon_store_create_from_fd(f->s, ID, 3, fd, 13, &w), -EIO);
+	assert_int_equal(daemon_store_create_from_fd(f->s, ID, 3, fd, 13, NULL, got, &w), -EIO);
+	assert_int_equal(count_entries(f->dir, "tmp."), 0);
+	close(fd);
+	unlink(src);
+}
+
+/* A source of several chunks is read once: the pace hook is asked for
+ * exactly its size in total, one chunk (<= 1 MiB) at a time; the copy is
+ * byte-identical. A hook error aborts with that error and leaves nothing. */
+static void test_create_from_fd_paced(void **state)
+{
+	struct fx *f = *state;
+	struct daemon_store_writer *w;
+	enum { SIZE = (5 << 19) + 77 }; /* 2.5 MiB + 77: three chunks */
+	char src[96];
+	uint8_t *data = malloc(SIZE), *back = malloc(SIZE), sha[32], got[32];
+	for (size_t i = 0; i < SIZE; i++)
+		data[i] = (uint8_t)(i * 2654435761u >> 13);
+	int fd = write_src(f, data, SIZE, src);
+	SHA256(data, SIZE, sha);
+	struct pace_log log = {0};
+	struct sync_pace pace = {pace_count, &log};
+	assert_int_equal(daemon_store_create_from_fd(f->s, ID, 1, fd, SIZE, &pace, got, &w), 0);
+	assert_int_equal(log.bytes, SIZE);
+	assert_int_equal(log.calls, 3);
+	assert_memory_equal(got, sha, 32);
+	assert_int_equal(daemon_store_commit(w, got), 0);
+	assert_int_equal(daemon_store_read(f->s, ID, 1, 0, back, SIZE), SIZE);
+	assert_memory_equal(back, data, SIZE);
+	log = (struct pace_log){.fail_after = 1};
+	assert_int_equal(daemon_store_create_from_fd(f->s, ID, 2, fd, SIZE, &pace, got, &w),
+			 -ECANCELED);
+	assert_int_equal(log.calls, 1);
+	assert_int_equal(count_entries(f->dir, "tmp."), 0);
+	close(fd);
+	unlink(src);
+	free(data);
+	free(back);
+}
+
+/* The commit checks the copy's file, not the bytes handed over: a byte
+ * changed in the temporary file after the copy makes it refused. */
+static void test_create_from_fd_commit_rereads(void **state)
+{
+	struct fx *f = *state;
+	struct daemon_store_writer *w;
+	char src[96];
+	uint8_t got[32];
+	int fd = write_src(f, "origin bytes", 12, src);
+	assert_int_equal(daemon_store_create_from_fd(f->s, ID, 1, fd, 12, NULL, got, &w), 0);
+	assert_int_equal(pwrite(daemon_store_writer_fd(w), "X", 1, 3), 1);
+	assert_int_equal(daemon_store_commit(w, got), -EBADMSG);
+	assert_int_equal(daemon_store_open_copy(f->s, ID, 1, &(int){0}, NULL), -ENOENT);
 	assert_int_equal(count_entries(f->dir, "tmp."), 0);
 	close(fd);
 	unlink(src);
@@ -422,6 +497,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_budget_list_delete, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_read_ranges, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_create_from_fd, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_create_from_fd_paced, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_create_from_fd_commit_rereads, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_larger_than_disk, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_crash_before_sync, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unsynced_replace_delete, setup, teardown),

@@ -150,11 +150,12 @@ static void test_shadow_options(void **state)
 	assert_true(p.o.shadow_capacity < 0);
 	assert_false(p.o.shadow_all);
 	assert_int_equal(p.o.remote_timeout_ms, FS_DEFAULT_REMOTE_TIMEOUT_MS);
+	assert_true(p.o.copy_rate == FS_DEFAULT_COPY_RATE);
 	done(&p);
 	const char *argv[] = {"shadowfs", "/b", "/m", "-o",
 			      "shadow_tick=0.5,shadow_idle=10,shadow_quiet=0,shadow_all,"
 			      "shadow_capacity=100,shadow_threshold=0.9,shadow_window=120,"
-			      "remote_timeout=50"};
+			      "remote_timeout=50,copy_rate=12.5"};
 	parse(&p, 5, argv);
 	assert_int_equal(p.ret, 0);
 	assert_true(p.o.shadow_tick == 0.5);
@@ -165,6 +166,7 @@ static void test_shadow_options(void **state)
 	assert_true(p.o.shadow_threshold == 0.9);
 	assert_true(p.o.shadow_window == 120);
 	assert_int_equal(p.o.remote_timeout_ms, 50);
+	assert_true(p.o.copy_rate == 12.5);
 	done(&p);
 }
 
@@ -336,6 +338,13 @@ static void test_bad_options(void **state)
 		{"remote_timeout=0", "remote_timeout=0"},
 		{"remote_timeout=60001", "remote_timeout=60001"},
 		{"remote_timeout=fast", "remote_timeout=fast"},
+		{"copy_rate=abc", "bad option 'copy_rate=abc': expected MB/s"},
+		{"copy_rate=-1", "bad option 'copy_rate=-1': expected MB/s"},
+		{"copy_rate=", "copy_rate="},
+		{"copy_rate=10MB", "copy_rate=10MB"},
+		{"copy_rate=nan", "copy_rate=nan"},
+		{"copy_rate=inf", "copy_rate=inf"},
+		{"copy_rate=2e6", "copy_rate=2e6"},
 	};
 	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
 		struct parsed p;

@@ -1,0 +1,108 @@
+/* The mover's rate limit over daemon_bucket: see copy_pace.h. */
+#include "fs/copy_pace.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "daemon/throttle.h"
+
+struct fs_copy_pace {
+	struct daemon_bucket bucket; /* bytes; rate 0 = unlimited */
+	bool cancelled;		     /* atomic */
+};
+
+double fs_copy_pace_burst(double bytes_per_s)
+{
+	double b = bytes_per_s / 10;
+	return b > FS_COPY_PACE_MIN_BURST ? b : FS_COPY_PACE_MIN_BURST;
+}
+
+int fs_copy_pace_new(double mb_per_s, struct fs_copy_pace **ret)
+{
+	struct fs_copy_pace *p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	double bps = mb_per_s > 0 ? mb_per_s * 1e6 : 0;
+	daemon_bucket_init(&p->bucket, bps, fs_copy_pace_burst(bps), daemon_now_ns());
+	*ret = p;
+	return 0;
+}
+
+void fs_copy_pace_free(struct fs_copy_pace *p)
+{
+	if (!p)
+		return;
+	daemon_bucket_destroy(&p->bucket);
+	free(p);
+}
+
+static bool cancelled(struct fs_copy_pace *p)
+{
+	return __atomic_load_n(&p->cancelled, __ATOMIC_ACQUIRE);
+}
+
+void fs_copy_pace_cancel(struct fs_copy_pace *p)
+{
+	if (p)
+		__atomic_store_n(&p->cancelled, true, __ATOMIC_RELEASE);
+}
+
+/* Sleeps wait_ns in slices, checking for cancel between them. */
+static int sleep_cancellable(struct fs_copy_pace *p, uint64_t wait_ns)
+{
+	const uint64_t slice = (uint64_t)FS_COPY_PACE_SLICE_MS * 1000000u;
+	while (wait_ns && !cancelled(p)) {
+		uint64_t ns = wait_ns < slice ? wait_ns : slice;
+		struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+		wait_ns -= ns;
+	}
+	return cancelled(p) ? -ECANCELED : 0;
+}
+
+int fs_copy_pace_take(struct fs_copy_pace *p, uint64_t bytes)
+{
+	if (!p)
+		return 0;
+	if (cancelled(p))
+		return -ECANCELED;
+	uint64_t wait = daemon_bucket_reserve(&p->bucket, (double)bytes, daemon_now_ns());
+	return sleep_cancellable(p, wait);
+}
+
+static int hook_take(void *ctx, uint64_t bytes)
+{
+	return fs_copy_pace_take(ctx, bytes);
+}
+
+struct sync_pace fs_copy_pace_hook(struct fs_copy_pace *p)
+{
+	return (struct sync_pace){.take = p ? hook_take : NULL, .ctx = p};
+}
+
+static int checked_take(void *ctx, uint64_t bytes)
+{
+	struct fs_copy_pace_check *c = ctx;
+	if (c->unchanged && !c->unchanged(c->arg))
+		return -EAGAIN;
+	return fs_copy_pace_take(c->p, bytes);
+}
+
+struct sync_pace fs_copy_pace_hook_checked(struct fs_copy_pace_check *c)
+{
+	return (struct sync_pace){.take = checked_take, .ctx = c};
+}
+
+void fs_copy_pace_progress_fn(void *arg, uint64_t done, uint64_t total)
+{
+	struct fs_copy_pace_progress *pp = arg;
+	(void)total;
+	if (!pp->p || done <= pp->last)
+		return;
+	uint64_t n = done - pp->last;
+	pp->last = done;
+	fs_copy_pace_take(pp->p, n); /* cancelled: returns at once */
+}

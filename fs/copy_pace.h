@@ -1,0 +1,66 @@
+/* The mover's rate limit (-o copy_rate=MB/s): one token bucket
+ * (daemon/throttle.h, tokens = bytes) on the bytes the control thread reads
+ * from origins to make copies, local (daemon_store_create_from_fd) and
+ * remote (the digest pass, ranges, full and delta uploads). Shared by every
+ * copy of the mount, so two copies in a row share the rate too.
+ *
+ * Reads are paced before they happen where the reader asks (sync_pace) and
+ * after each frame where only progress is reported (sync_replicate's
+ * uploads); the bucket's debt makes the long-run rate exact either way.
+ * A wait sleeps in slices of at most FS_COPY_PACE_SLICE_MS and ends early
+ * when fs_copy_pace_cancel() is called (unmount): a paced copy in progress
+ * then fails with -ECANCELED instead of holding the unmount for S/rate.
+ *
+ * Thread-safety: take/progress run on the control thread; cancel may be
+ * called from any thread (an atomic flag). */
+#ifndef SHADOWFS_FS_COPY_PACE_H
+#define SHADOWFS_FS_COPY_PACE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sync/sync_io.h"
+
+#define FS_COPY_PACE_SLICE_MS 100
+#define FS_COPY_PACE_MIN_BURST (1u << 20) /* one chunk of the copy loops */
+
+struct fs_copy_pace;
+
+/* Burst of the bucket (bytes): 100 ms worth, at least one chunk, so a
+ * chunk never waits more than its own cost. Pure. */
+double fs_copy_pace_burst(double bytes_per_s);
+
+/* mb_per_s: MB (10^6 bytes) per second; 0 = unlimited (only cancel works). */
+int fs_copy_pace_new(double mb_per_s, struct fs_copy_pace **ret);
+void fs_copy_pace_free(struct fs_copy_pace *p); /* accepts NULL */
+
+/* Takes bytes tokens, sleeping while the bucket is in debt: 0, or
+ * -ECANCELED once cancelled. p NULL: 0 at once. */
+int fs_copy_pace_take(struct fs_copy_pace *p, uint64_t bytes);
+/* The hook for readers that pace before each read (sync/sync_io.h). */
+struct sync_pace fs_copy_pace_hook(struct fs_copy_pace *p);
+
+/* The hook with a check before each take: when unchanged(arg) says the
+ * origin moved on, the read is not made and the copy stops with -EAGAIN
+ * (a copy that could not be published is abandoned at once, not after
+ * S/rate). unchanged NULL: no check. */
+struct fs_copy_pace_check {
+	struct fs_copy_pace *p;
+	bool (*unchanged)(void *arg);
+	void *arg;
+};
+struct sync_pace fs_copy_pace_hook_checked(struct fs_copy_pace_check *c);
+
+/* For readers that only report progress (done bytes so far of one
+ * operation): takes what was read since the last call. Cancelled, it no
+ * longer waits (the operation cannot be stopped from a progress callback). */
+struct fs_copy_pace_progress {
+	struct fs_copy_pace *p;
+	uint64_t last; /* bytes already taken for this operation */
+};
+void fs_copy_pace_progress_fn(void *arg, uint64_t done, uint64_t total);
+
+/* Makes every wait, current and future, return -ECANCELED. */
+void fs_copy_pace_cancel(struct fs_copy_pace *p);
+
+#endif

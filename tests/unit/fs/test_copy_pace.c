@@ -1,0 +1,159 @@
+/* Unit tests of fs/copy_pace.c: the burst rule, the rate a paced reader
+ * gets (a lower bound on elapsed time: sleeping is never shorter), no wait
+ * without a limit, progress taking only the new bytes, and cancel ending
+ * a long wait at once and every later one; the checked hook refusing once
+ * the origin has changed. */
+#include <errno.h>
+#include <stdbool.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fs/copy_pace.h"
+
+#define MIB (1024.0 * 1024.0)
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Burst: 100 ms worth, never less than one 1 MiB chunk. */
+static void test_burst(void **state)
+{
+	(void)state;
+	assert_true(fs_copy_pace_burst(0) == MIB);
+	assert_true(fs_copy_pace_burst(1e6) == MIB);
+	assert_true(fs_copy_pace_burst(100e6) == 10e6);
+}
+
+/* No limit (and no pace at all): a gigabyte passes at once. */
+static void test_unlimited(void **state)
+{
+	(void)state;
+	struct fs_copy_pace *p;
+	assert_int_equal(fs_copy_pace_new(0, &p), 0);
+	double t0 = now_s();
+	assert_int_equal(fs_copy_pace_take(p, 1ull << 30), 0);
+	assert_int_equal(fs_copy_pace_take(NULL, 1ull << 30), 0);
+	assert_true(now_s() - t0 < 0.5);
+	struct sync_pace h = fs_copy_pace_hook(NULL);
+	assert_null(h.take);
+	assert_int_equal(sync_pace_take(&h, 1ull << 30), 0);
+	fs_copy_pace_free(p);
+}
+
+/* At 10 MB/s, the burst (1 MiB) then 3 MB more take >= 0.3 s. */
+static void test_rate(void **state)
+{
+	(void)state;
+	struct fs_copy_pace *p;
+	assert_int_equal(fs_copy_pace_new(10, &p), 0);
+	double t0 = now_s();
+	assert_int_equal(fs_copy_pace_take(p, (uint64_t)MIB), 0);
+	assert_true(now_s() - t0 < 0.05); /* the burst does not wait */
+	struct sync_pace h = fs_copy_pace_hook(p);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(sync_pace_take(&h, 1000000), 0);
+	double dt = now_s() - t0;
+	assert_true(dt >= 0.29);
+	assert_true(dt < 3);
+	fs_copy_pace_free(p);
+}
+
+/* Progress reports: only what was read since the last report is taken. */
+static void test_progress(void **state)
+{
+	(void)state;
+	struct fs_copy_pace *p;
+	assert_int_equal(fs_copy_pace_new(10, &p), 0);
+	struct fs_copy_pace_progress pp = {.p = p};
+	double t0 = now_s();
+	fs_copy_pace_progress_fn(&pp, (uint64_t)MIB, 0); /* the burst */
+	for (int i = 0; i < 20; i++)
+		fs_copy_pace_progress_fn(&pp, (uint64_t)MIB, 0); /* nothing new */
+	assert_true(now_s() - t0 < 0.05);
+	fs_copy_pace_progress_fn(&pp, (uint64_t)MIB + 2000000, 0);
+	assert_true(now_s() - t0 >= 0.19);
+	assert_int_equal(pp.last, (uint64_t)MIB + 2000000);
+	fs_copy_pace_free(p);
+}
+
+static bool flag_is_set(void *arg)
+{
+	return *(bool *)arg;
+}
+
+/* The checked hook: takes (and waits) while the origin is unchanged; once
+ * it has changed, -EAGAIN at once, without taking tokens. */
+static void test_checked(void **state)
+{
+	(void)state;
+	struct fs_copy_pace *p;
+	bool unchanged = true;
+	assert_int_equal(fs_copy_pace_new(10, &p), 0);
+	struct fs_copy_pace_check c = {p, flag_is_set, &unchanged};
+	struct sync_pace h = fs_copy_pace_hook_checked(&c);
+	double t0 = now_s();
+	assert_int_equal(sync_pace_take(&h, (uint64_t)MIB), 0); /* the burst */
+	assert_int_equal(sync_pace_take(&h, 1000000), 0);	/* waits ~0.1 s */
+	assert_true(now_s() - t0 >= 0.09);
+	unchanged = false;
+	double t1 = now_s();
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(sync_pace_take(&h, 1000000), -EAGAIN);
+	assert_true(now_s() - t1 < 0.05);
+	unchanged = true; /* nothing was taken meanwhile: the next waits ~0.1 s only */
+	assert_int_equal(sync_pace_take(&h, 1000000), 0);
+	assert_true(now_s() - t1 < 0.5);
+	struct fs_copy_pace_check none = {NULL, NULL, NULL};
+	h = fs_copy_pace_hook_checked(&none);
+	assert_int_equal(sync_pace_take(&h, 1ull << 30), 0);
+	fs_copy_pace_free(p);
+}
+
+static void *cancel_later(void *arg)
+{
+	usleep(100 * 1000);
+	fs_copy_pace_cancel(arg);
+	return NULL;
+}
+
+/* A wait of ~1000 s ends with -ECANCELED soon after the cancel; later takes
+ * fail at once. */
+static void test_cancel(void **state)
+{
+	(void)state;
+	struct fs_copy_pace *p;
+	pthread_t t;
+	assert_int_equal(fs_copy_pace_new(0.001, &p), 0); /* 1000 bytes/s */
+	assert_int_equal(fs_copy_pace_take(p, (uint64_t)MIB), 0);
+	double t0 = now_s();
+	assert_int_equal(pthread_create(&t, NULL, cancel_later, p), 0);
+	assert_int_equal(fs_copy_pace_take(p, 1000000), -ECANCELED);
+	double dt = now_s() - t0;
+	assert_true(dt >= 0.09);
+	assert_true(dt < 2);
+	pthread_join(t, NULL);
+	assert_int_equal(fs_copy_pace_take(p, 1), -ECANCELED);
+	fs_copy_pace_cancel(NULL); /* accepted */
+	fs_copy_pace_free(p);
+	fs_copy_pace_free(NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_burst),   cmocka_unit_test(test_unlimited),
+	    cmocka_unit_test(test_rate),    cmocka_unit_test(test_progress),
+	    cmocka_unit_test(test_checked), cmocka_unit_test(test_cancel),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
