@@ -433,10 +433,19 @@ int ctl_why_main(int argc, char **argv)
 			path);
 		return 1;
 	}
-	ssize_t n = getxattr(real, WHY_XATTR, NULL, 0);
-	char *text = n > 0 ? malloc((size_t)n + 1) : NULL;
-	if (n > 0 && text)
-		n = getxattr(real, WHY_XATTR, text, (size_t)n);
+	/* The text can grow between the size query and the read (a forecast
+	 * or a copy lands): ERANGE then, asked again with room to spare. */
+	ssize_t n = -1;
+	char *text = NULL;
+	for (int tries = 0; tries < 5; tries++) {
+		n = getxattr(real, WHY_XATTR, NULL, 0);
+		free(text);
+		text = n > 0 ? malloc((size_t)n + 1024 + 1) : NULL;
+		if (n > 0 && text)
+			n = getxattr(real, WHY_XATTR, text, (size_t)n + 1024);
+		if (!(n < 0 && errno == ERANGE))
+			break;
+	}
 	if (n <= 0 || !text) {
 		int e = n < 0 ? errno : ENOMEM;
 		free(text);
