@@ -294,7 +294,8 @@ static int serve_heartbeat(struct conn *c, const struct sync_wire_msg *m)
 		struct sync_wire_load l;
 		daemon_load_snapshot(s->cfg.load, &l);
 		sync_wire_enc_heartbeat(p, sizeof(p), seq, &l);
-		if (reply(c, SYNC_WIRE_HEARTBEAT, rid, 0, p, sizeof(p), NULL, 0, SYNC_WIRE_F_MORE) < 0)
+		if (reply(c, SYNC_WIRE_HEARTBEAT, rid, 0, p, sizeof(p), NULL, 0, SYNC_WIRE_F_MORE) <
+		    0)
 			return -1;
 		next += m->interval_ms;
 		int w = sync_tls_wait_readable(c->tls, next);
@@ -308,13 +309,89 @@ static int serve_heartbeat(struct conn *c, const struct sync_wire_msg *m)
 			return -1; /* the watcher went away: normal end */
 		if (r < 0 || e.hdr.type != SYNC_WIRE_END || e.hdr.req_id != rid ||
 		    (e.hdr.flags & SYNC_WIRE_F_RESPONSE)) {
-			protocol_error(c, "unexpected frame inside a heartbeat stream", r < 0 ? r : 0);
+			protocol_error(c, "unexpected frame inside a heartbeat stream",
+				       r < 0 ? r : 0);
 			return -1;
 		}
 		daemon_load_snapshot(s->cfg.load, &l);
 		sync_wire_enc_heartbeat(p, sizeof(p), seq + 1, &l);
 		return reply(c, SYNC_WIRE_HEARTBEAT, rid, 0, p, sizeof(p), NULL, 0, 0) < 0 ? -1 : 0;
 	}
+}
+
+/* ---- VERIFY: re-hash a copy from the disk ---- */
+
+struct verify_pace {
+	struct conn *c;
+	uint64_t req_id;
+	uint64_t last_frame_ms; /* when the last VERIFY frame went out */
+	uint64_t hashed;	/* bytes read for the hash so far */
+	bool broken;		/* a progress frame could not be sent */
+};
+
+/* Before each chunk of the re-hash: a progress frame when one is due, then
+ * the throttle takes the chunk like one READ of its size (so a re-hash of a
+ * big copy shares the emulated capacity with reads chunk by chunk and never
+ * puts the bucket into a debt that would stall the other connections). */
+static int verify_before(void *arg, uint64_t off, size_t want)
+{
+	struct verify_pace *v = arg;
+	struct daemon_server *s = v->c->srv;
+	uint8_t p[SYNC_WIRE_VERIFY_SIZE];
+	if (sync_now_ms() - v->last_frame_ms >= SYNC_VERIFY_PROGRESS_MS / 2) {
+		sync_wire_enc_verify_resp(p, sizeof(p), off);
+		if (reply(v->c, SYNC_WIRE_VERIFY, v->req_id, 0, p, sizeof(p), NULL, 0,
+			  SYNC_WIRE_F_MORE) < 0) {
+			v->broken = true;
+			return -EPIPE;
+		}
+		v->last_frame_ms = sync_now_ms();
+	}
+	if (s->cfg.throttle)
+		daemon_throttle_read(s->cfg.throttle, want);
+	v->hashed = off + want;
+	return 0;
+}
+
+/* VERIFY: re-hashes (id, version) from the store (daemon_store_verify_each),
+ * with a progress frame at least every SYNC_VERIFY_PROGRESS_MS / 2 (plus the
+ * one chunk's read and throttle wait) so the client's per-frame deadline
+ * holds however big the copy is. Only this connection waits: every
+ * connection has its own thread.
+ *
+ * A copy whose digest differs is damaged on this host (the digest was
+ * checked when it was committed): it is deleted at once, so that no READ
+ * serves it again and LIST no longer shows it; the mount then makes a new
+ * copy (a full one: a damaged copy is no basis for an update). Deleting
+ * rather than marking it bad keeps the store stateless beyond its files and
+ * gives the space back. Not counted in the load figures (as HEARTBEAT): the
+ * re-hash is not a request a reader waits for; its disk reads show in the
+ * disk utilisation. Returns 0 or -1 (close). */
+static int serve_verify(struct conn *c, const struct sync_wire_msg *m, int err)
+{
+	struct daemon_store *st = c->srv->cfg.store;
+	struct verify_pace v = {.c = c, .req_id = m->hdr.req_id, .last_frame_ms = sync_now_ms()};
+	uint8_t p[SYNC_WIRE_VERIFY_SIZE];
+	char hex[33];
+
+	if (!err)
+		err = daemon_store_verify_each(st, m->id, m->version, m->sha256, verify_before, &v);
+	if (v.broken)
+		return -1;
+	for (int i = 0; i < 16; i++)
+		snprintf(hex + 2 * i, 3, "%02x", m->id[i]);
+	if (err == -EBADMSG) {
+		int d = daemon_store_delete(st, m->id, m->version);
+		sfs_warn("%s: copy %s version %llu failed its SHA-256 check: %s", c->peer, hex,
+			 (unsigned long long)m->version,
+			 d == 0 || d == -ENOENT ? "deleted" : "cannot delete it");
+	} else if (err && err != -ENOENT) {
+		sfs_warn("%s: cannot verify copy %s version %llu: %s", c->peer, hex,
+			 (unsigned long long)m->version, strerror(-err));
+	}
+	sync_wire_enc_verify_resp(p, sizeof(p), v.hashed);
+	return reply(c, SYNC_WIRE_VERIFY, m->hdr.req_id, err, p, sizeof(p), NULL, 0, 0) < 0 ? -1
+											    : 0;
 }
 
 /* Serves one request. Returns 0 to go on, -1 to close the connection. */
@@ -331,6 +408,8 @@ static int serve(struct conn *c, const struct sync_wire_msg *m)
 	}
 	if (m->hdr.type == SYNC_WIRE_HEARTBEAT)
 		return serve_heartbeat(c, m);
+	if (m->hdr.type == SYNC_WIRE_VERIFY)
+		return serve_verify(c, m, s->cfg.fault ? daemon_fault_before(s->cfg.fault) : 0);
 	daemon_load_begin(s->cfg.load);
 	if (s->cfg.fault)
 		err = daemon_fault_before(s->cfg.fault);

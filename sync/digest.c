@@ -48,13 +48,21 @@ void sync_sha256_free(struct sync_sha256 *s)
 
 int sync_sha256_fd(int fd, uint64_t len, uint8_t out[SYNC_SHA256_LEN])
 {
-	enum { BUF = 1 << 20 };
+	return sync_sha256_fd_each(fd, len, out, NULL, NULL);
+}
+
+int sync_sha256_fd_each(int fd, uint64_t len, uint8_t out[SYNC_SHA256_LEN],
+			int (*before)(void *arg, uint64_t off, size_t want), void *arg)
+{
+	enum { BUF = SYNC_SHA256_FD_CHUNK };
 	struct sync_sha256 *s = NULL;
 	uint8_t *buf = malloc(BUF);
 	uint64_t off = 0;
 	int r = buf ? sync_sha256_new(&s) : -ENOMEM;
 	while (r == 0 && off < len) {
 		size_t want = len - off < BUF ? (size_t)(len - off) : BUF;
+		if (before && (r = before(arg, off, want)) < 0)
+			break;
 		ssize_t n = pread(fd, buf, want, (off_t)off);
 		if (n < 0 && errno == EINTR)
 			continue;

@@ -19,6 +19,12 @@ void sync_sha256_free(struct sync_sha256 *s);
 /* Digest of the first len bytes of fd (from offset 0, with pread); len =
  * UINT64_MAX means up to end of file. */
 int sync_sha256_fd(int fd, uint64_t len, uint8_t out[SYNC_SHA256_LEN]);
+/* As sync_sha256_fd, calling before(arg, off, want) ahead of each read of at
+ * most SYNC_SHA256_FD_CHUNK bytes (pacing, progress): a negative return stops
+ * the hash and is returned. before NULL: none. */
+#define SYNC_SHA256_FD_CHUNK (1u << 20)
+int sync_sha256_fd_each(int fd, uint64_t len, uint8_t out[SYNC_SHA256_LEN],
+			int (*before)(void *arg, uint64_t off, size_t want), void *arg);
 
 /* 64 hex chars + NUL. */
 void sync_sha256_hex(const uint8_t d[SYNC_SHA256_LEN], char out[65]);
