@@ -1088,7 +1088,7 @@ static void verify_one(struct fs_shadowing *sh, uint64_t t)
 				: st ? daemon_store_verify(st, s->id, cp->version, cp->sha256)
 				     : -ENOENT;
 			cp->verified_ms = t;
-			if (r < 0 && r != -ENOENT && cp->remote)
+			if (r < 0 && r != -ENOENT && r != -EBADMSG && cp->remote)
 				return; /* not reachable now: reads find out, not this */
 			if (r < 0) {
 				sfs_warn(

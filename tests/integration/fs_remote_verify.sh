@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# A remote copy damaged on its shadowd's disk stops serving: a real shadowd
+# on loopback (mutual TLS, certificates from shadowctl ca) holds the copy of
+# a pinned file of a real mount (cache=never, shadow_verify=0.5).
+#  - one byte of the copy file in the shadowd's store is flipped, its size
+#    and mtime kept (nothing but the content tells: the SHA-256 path);
+#  - within a few verify periods the shadowd's re-hash (VERIFY) finds it:
+#    the shadowd logs the mismatch and deletes the copy, the mount warns
+#    once ("SHA-256 mismatch") and stops serving it;
+#  - a fresh full copy is made on the shadowd (its received bytes grow by
+#    the file's size; the store's file equals the origin again) and serves
+#    reads, which return the right bytes;
+#  - the mount exits cleanly (status 0; sanitizer reports fail it).
+# rollout=100: the copy takes every read at once; remote_timeout=3 s: a read
+# that times out under load would also stop the copy serving, which is not
+# what this test is about.
+# Usage: fs_remote_verify.sh SHADOWFS SHADOWD SHADOWCTL
+. "$(dirname "$0")/lib.sh"
+SHADOWFS=$1 SHADOWD=$2 CTL=$3
+T=$(it_tmpdir fs_remote_verify)
+backing=$(it_tmpdir backing) mnt=$(it_tmpdir mnt) state=$(it_tmpdir state)
+VERIFY_S=0.5
+
+it_check "ca init" "$CTL" ca init "$T/ca" >/dev/null
+it_check "ca issue sd1" "$CTL" ca issue "$T/ca" sd1 --ip 127.0.0.1 >/dev/null
+it_check "ca issue origin" "$CTL" ca issue "$T/ca" origin >/dev/null
+it_check "ca issue operator" "$CTL" ca issue "$T/ca" operator >/dev/null
+TLS=(--certs "$T/ca" --name operator)
+
+it_shadowd "$SHADOWD" "$T/store1" "$T/ca" sd1 "$T/sd1.log" 0
+H1=127.0.0.1:$IT_SD_PORT
+
+head -c $((3 * 1024 * 1024 + 123)) /dev/urandom >"$backing/data"
+cp "$backing/data" "$T/expect"
+SIZE=$(stat -c %s "$T/expect")
+# The mount's log (warnings go to stderr in the foreground) in a file.
+printf '#!/bin/sh\nexec "%s" "$@" 2>"%s"\n' "$SHADOWFS" "$T/mount.log" >"$T/shadowfs"
+chmod +x "$T/shadowfs"
+it_mount "$T/shadowfs" "$backing" "$mnt" \
+  "${SFS_IT_DEBUG:+debug,}norecord,cache=never,state=$state,hosts=$H1,tls=$T/ca,tls_name=origin,shadow_tick=0.2,shadow_idle=1,shadow_quiet=0.3,shadow_verify=$VERIFY_S,remote_timeout=3000,rollout=100"
+
+state_of() { getfattr --only-values -n user.shadow.state "$mnt/data" 2>/dev/null; }
+wait_for() { # DESC SECONDS CMD...
+  local d=$1 s=$2; shift 2
+  for _ in $(seq $((s * 20))); do "$@" && return 0; sleep 0.05; done
+  it_fail "$d after $s s: state: $(state_of)"
+}
+serving() { state_of | grep -q "copy=$H1:v[0-9]*:serving"; }
+stat_of() { # FIELD: a number from shadowctl host status --json
+  "$CTL" host status "$H1" "${TLS[@]}" --json | sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"
+}
+# The copy's file in the store: <id>-<version>, or unsynced.<id>-<version>.<sha>
+# in the first half second after its commit.
+copy_file() { ls "$T/store1" | grep -E '^(unsynced\.)?[0-9a-f]{32}-[0-9a-f]{16}(\.[0-9a-f]{64})?$' | head -1; }
+durable() { ls "$T/store1" | grep -qE '^[0-9a-f]{32}-[0-9a-f]{16}$'; }
+warnings() { grep -c "failed its SHA-256 check (SHA-256 mismatch)" "$T/mount.log"; }
+
+setfattr -n user.shadow.pin -v 1 "$mnt/data" || it_fail "pin"
+wait_for "no serving copy on $H1" 10 serving
+wait_for "the copy is not durable on $H1" 5 durable
+cmp -s "$mnt/data" "$T/expect" || it_fail "read before the damage"
+f="$T/store1/$(copy_file)"
+cmp -s "$f" "$T/expect" || it_fail "the copy in the store differs from the origin before the damage"
+# Serving and checked by VERIFY for a few periods: no false alarm.
+sleep 2
+serving || it_fail "the intact copy stopped serving: $(state_of)"
+[ "$(warnings)" = 0 ] || it_fail "an intact copy failed its check: $(cat "$T/mount.log")"
+
+# Flip one byte in the middle, keep size and mtime.
+recv0=$(stat_of received_bytes)
+mt=$(stat -c %y "$f")
+off=$((SIZE / 2))
+b=$(od -An -tu1 -j $off -N1 "$f" | tr -d ' ')
+printf "\\$(printf %o $(((b + 1) % 256)))" | dd of="$f" bs=1 seek=$off conv=notrunc status=none
+touch -d "$mt" "$f"
+[ "$(stat -c %s "$f")" = "$SIZE" ] && [ "$(stat -c %y "$f")" = "$mt" ] || it_fail "the flip changed size or mtime: $f $(stat -c "%s %y" "$f") (was $SIZE $mt); store: $(ls -l --full-time "$T/store1"); $(state_of); mount log: $(grep -v "unique:\|opcode\|^   " "$T/mount.log" | tail -40); sd log: $(cat "$T/sd1.log")"
+cmp -s "$f" "$T/expect" && it_fail "the byte was not flipped"
+t0=$(date +%s%N)
+
+# Found by the shadowd's re-hash; the copy stops serving at once.
+found() { # within 10 s
+  for _ in $(seq 200); do [ "$(warnings)" -ge 1 ] && return 0; sleep 0.05; done
+  return 1
+}
+found || it_fail "the damaged copy was not found after 10 s: $(state_of); mount log: $(cat "$T/mount.log"); shadowd log: $(cat "$T/sd1.log")"
+el=$((($(date +%s%N) - t0) / 1000000))
+echo "damage found after $el ms (shadow_verify=$VERIFY_S s; load $(cut -d' ' -f1-3 /proc/loadavg)): $(grep "SHA-256" "$T/mount.log")"
+[ "$el" -le 5000 ] || it_fail "the damage took $el ms to find (more than 10 verify periods)"
+grep -q "failed its SHA-256 check: deleted" "$T/sd1.log" || it_fail "the shadowd did not log the mismatch: $(cat "$T/sd1.log")"
+cmp -s "$mnt/data" "$T/expect" || it_fail "wrong bytes read after the damage was found"
+
+# A fresh full copy is made and serves the right bytes.
+fresh() { serving && [ $(($(stat_of received_bytes) - recv0)) -ge "$SIZE" ]; }
+wait_for "no fresh copy on $H1" 10 fresh
+echo "fresh copy: $(state_of)"
+state_of | grep -q "copy=$H1:v1:serving:.*:sync=full:sent=$SIZE" || it_fail "the fresh copy is not a full one: $(state_of)"
+wait_for "the fresh copy is not durable" 5 durable
+cmp -s "$T/store1/$(copy_file)" "$T/expect" || it_fail "the fresh copy in the store differs from the origin"
+r0=$(stat_of reads)
+for _ in 1 2 3 4 5; do cmp -s "$mnt/data" "$T/expect" || it_fail "wrong bytes from the fresh copy"; done
+[ "$(stat_of reads)" -gt "$r0" ] || it_fail "the fresh copy served no read"
+sleep 1.5 # a few more verify periods: the fresh copy passes, one warning in all
+serving || it_fail "the fresh copy stopped serving: $(state_of)"
+[ "$(warnings)" = 1 ] || it_fail "$(warnings) warnings for one damaged copy: $(cat "$T/mount.log")"
+
+it_umount "$mnt"
+wait "$IT_PID"; rc=$?
+[ "$rc" -eq 0 ] || it_fail "shadowfs exited with status $rc (sanitizer report above?)"
+grep -l "Sanitizer" "$T"/*.log && it_fail "sanitizer report in a log"
+echo "fs_remote_verify: ok"
