@@ -408,6 +408,10 @@ static int serve(struct conn *c, const struct sync_wire_msg *m)
 	}
 	if (m->hdr.type == SYNC_WIRE_HEARTBEAT)
 		return serve_heartbeat(c, m);
+	if (m->hdr.type == SYNC_WIRE_VERIFY && s->cfg.fault && s->cfg.fault->no_verify) {
+		protocol_error(c, "malformed frame", -EBADMSG); /* as before VERIFY */
+		return -1;
+	}
 	if (m->hdr.type == SYNC_WIRE_VERIFY)
 		return serve_verify(c, m, s->cfg.fault ? daemon_fault_before(s->cfg.fault) : 0);
 	daemon_load_begin(s->cfg.load);

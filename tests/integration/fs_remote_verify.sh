@@ -10,7 +10,11 @@
 #  - a fresh full copy is made on the shadowd (its received bytes grow by
 #    the file's size; the store's file equals the origin again) and serves
 #    reads, which return the right bytes;
-#  - the mount exits cleanly (status 0; sanitizer reports fail it).
+#  - the mount exits cleanly (status 0; sanitizer reports fail it);
+#  - with a shadowd that predates VERIFY (--test-no-verify: it closes the
+#    connection on it), a second mount warns once, keeps the copy serving
+#    through the listing check, and a copy removed there is found and made
+#    again.
 # rollout=100: the copy takes every read at once; remote_timeout=3 s: a read
 # that times out under load would also stop the copy serving, which is not
 # what this test is about.
@@ -22,7 +26,7 @@ backing=$(it_tmpdir backing) mnt=$(it_tmpdir mnt) state=$(it_tmpdir state)
 VERIFY_S=0.5
 
 it_check "ca init" "$CTL" ca init "$T/ca" >/dev/null
-it_check "ca issue sd1" "$CTL" ca issue "$T/ca" sd1 --ip 127.0.0.1 >/dev/null
+for n in sd1 sd2; do it_check "ca issue $n" "$CTL" ca issue "$T/ca" $n --ip 127.0.0.1 >/dev/null; done
 it_check "ca issue origin" "$CTL" ca issue "$T/ca" origin >/dev/null
 it_check "ca issue operator" "$CTL" ca issue "$T/ca" operator >/dev/null
 TLS=(--certs "$T/ca" --name operator)
@@ -34,10 +38,13 @@ head -c $((3 * 1024 * 1024 + 123)) /dev/urandom >"$backing/data"
 cp "$backing/data" "$T/expect"
 SIZE=$(stat -c %s "$T/expect")
 # The mount's log (warnings go to stderr in the foreground) in a file.
-printf '#!/bin/sh\nexec "%s" "$@" 2>"%s"\n' "$SHADOWFS" "$T/mount.log" >"$T/shadowfs"
-chmod +x "$T/shadowfs"
+wrapper() { # LOG: a shadowfs that logs to LOG
+  printf '#!/bin/sh\nexec "%s" "$@" 2>"%s"\n' "$SHADOWFS" "$1" >"$T/shadowfs"
+  chmod +x "$T/shadowfs"
+}
+wrapper "$T/mount.log"
 it_mount "$T/shadowfs" "$backing" "$mnt" \
-  "${SFS_IT_DEBUG:+debug,}norecord,cache=never,state=$state,hosts=$H1,tls=$T/ca,tls_name=origin,shadow_tick=0.2,shadow_idle=1,shadow_quiet=0.3,shadow_verify=$VERIFY_S,remote_timeout=3000,rollout=100"
+  "norecord,cache=never,state=$state,hosts=$H1,tls=$T/ca,tls_name=origin,shadow_tick=0.2,shadow_idle=1,shadow_quiet=0.3,shadow_verify=$VERIFY_S,remote_timeout=3000,rollout=100"
 
 state_of() { getfattr --only-values -n user.shadow.state "$mnt/data" 2>/dev/null; }
 wait_for() { # DESC SECONDS CMD...
@@ -45,14 +52,16 @@ wait_for() { # DESC SECONDS CMD...
   for _ in $(seq $((s * 20))); do "$@" && return 0; sleep 0.05; done
   it_fail "$d after $s s: state: $(state_of)"
 }
-serving() { state_of | grep -q "copy=$H1:v[0-9]*:serving"; }
+serving() { state_of | grep -q "copy=$H:v[0-9]*:serving"; }
+H=$H1
 stat_of() { # FIELD: a number from shadowctl host status --json
-  "$CTL" host status "$H1" "${TLS[@]}" --json | sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"
+  "$CTL" host status "$H" "${TLS[@]}" --json | sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"
 }
 # The copy's file in the store: <id>-<version>, or unsynced.<id>-<version>.<sha>
 # in the first half second after its commit.
-copy_file() { ls "$T/store1" | grep -E '^(unsynced\.)?[0-9a-f]{32}-[0-9a-f]{16}(\.[0-9a-f]{64})?$' | head -1; }
-durable() { ls "$T/store1" | grep -qE '^[0-9a-f]{32}-[0-9a-f]{16}$'; }
+STORE=$T/store1
+copy_file() { ls "$STORE" | grep -E '^(unsynced\.)?[0-9a-f]{32}-[0-9a-f]{16}(\.[0-9a-f]{64})?$' | head -1; }
+durable() { ls "$STORE" | grep -qE '^[0-9a-f]{32}-[0-9a-f]{16}$'; }
 warnings() { grep -c "failed its SHA-256 check (SHA-256 mismatch)" "$T/mount.log"; }
 
 setfattr -n user.shadow.pin -v 1 "$mnt/data" || it_fail "pin"
@@ -66,16 +75,19 @@ sleep 2
 serving || it_fail "the intact copy stopped serving: $(state_of)"
 [ "$(warnings)" = 0 ] || it_fail "an intact copy failed its check: $(cat "$T/mount.log")"
 
-# Flip one byte in the middle, keep size and mtime.
+# Flip one byte in the middle, keep size and mtime. The shadowd may find it
+# (and the mount replace the copy, same name) right after the flip: the file
+# is looked at at once, and only while nothing has found it yet.
 recv0=$(stat_of received_bytes)
 mt=$(stat -c %y "$f")
 off=$((SIZE / 2))
 b=$(od -An -tu1 -j $off -N1 "$f" | tr -d ' ')
+t0=$(date +%s%N)
 printf "\\$(printf %o $(((b + 1) % 256)))" | dd of="$f" bs=1 seek=$off conv=notrunc status=none
 touch -d "$mt" "$f"
-[ "$(stat -c %s "$f")" = "$SIZE" ] && [ "$(stat -c %y "$f")" = "$mt" ] || it_fail "the flip changed size or mtime: $f $(stat -c "%s %y" "$f") (was $SIZE $mt); store: $(ls -l --full-time "$T/store1"); $(state_of); mount log: $(grep -v "unique:\|opcode\|^   " "$T/mount.log" | tail -40); sd log: $(cat "$T/sd1.log")"
-cmp -s "$f" "$T/expect" && it_fail "the byte was not flipped"
-t0=$(date +%s%N)
+after="$(stat -c '%s %y' "$f" 2>/dev/null) $(od -An -tu1 -j $off -N1 "$f" 2>/dev/null | tr -d ' ')"
+grep -q "failed its SHA-256 check" "$T/sd1.log" ||
+  [ "$after" = "$SIZE $mt $(((b + 1) % 256))" ] || it_fail "the flip: size, mtime, byte are '$after', want '$SIZE $mt $(((b + 1) % 256))'"
 
 # Found by the shadowd's re-hash; the copy stops serving at once.
 found() { # within 10 s
@@ -95,7 +107,7 @@ wait_for "no fresh copy on $H1" 10 fresh
 echo "fresh copy: $(state_of)"
 state_of | grep -q "copy=$H1:v1:serving:.*:sync=full:sent=$SIZE" || it_fail "the fresh copy is not a full one: $(state_of)"
 wait_for "the fresh copy is not durable" 5 durable
-cmp -s "$T/store1/$(copy_file)" "$T/expect" || it_fail "the fresh copy in the store differs from the origin"
+cmp -s "$STORE/$(copy_file)" "$T/expect" || it_fail "the fresh copy in the store differs from the origin"
 r0=$(stat_of reads)
 for _ in 1 2 3 4 5; do cmp -s "$mnt/data" "$T/expect" || it_fail "wrong bytes from the fresh copy"; done
 [ "$(stat_of reads)" -gt "$r0" ] || it_fail "the fresh copy served no read"
@@ -106,5 +118,28 @@ serving || it_fail "the fresh copy stopped serving: $(state_of)"
 it_umount "$mnt"
 wait "$IT_PID"; rc=$?
 [ "$rc" -eq 0 ] || it_fail "shadowfs exited with status $rc (sanitizer report above?)"
+
+# A shadowd without VERIFY: the listing check instead, one warning.
+it_shadowd "$SHADOWD" "$T/store2" "$T/ca" sd2 "$T/sd2.log" 0 --test-no-verify
+H=127.0.0.1:$IT_SD_PORT STORE=$T/store2
+state2=$(it_tmpdir state2)
+wrapper "$T/mount2.log"
+it_mount "$T/shadowfs" "$backing" "$mnt" \
+  "norecord,cache=never,state=$state2,hosts=$H,tls=$T/ca,tls_name=origin,shadow_tick=0.2,shadow_idle=1,shadow_quiet=0.3,shadow_verify=$VERIFY_S,remote_timeout=3000,rollout=100"
+setfattr -n user.shadow.pin -v 1 "$mnt/data" || it_fail "pin (second mount)"
+wait_for "no serving copy on $H" 10 serving
+wait_for "the copy is not durable on $H" 5 durable
+sleep 2 # a few verify periods
+serving || it_fail "the copy on a shadowd without VERIFY stopped serving: $(state_of); $(cat "$T/mount2.log")"
+n=$(grep -c "$H does not take VERIFY" "$T/mount2.log")
+[ "$n" = 1 ] || it_fail "$n warnings about a shadowd without VERIFY: $(cat "$T/mount2.log")"
+grep -q "malformed frame" "$T/sd2.log" || it_fail "the shadowd did not refuse VERIFY: $(cat "$T/sd2.log")"
+rm "$STORE/$(copy_file)"
+gone_found() { grep -q "failed its SHA-256 check (No such file or directory)" "$T/mount2.log"; }
+wait_for "a copy removed on a shadowd without VERIFY was not found" 10 gone_found
+wait_for "no new copy on $H" 10 durable
+serving || wait_for "the new copy does not serve" 10 serving
+cmp -s "$mnt/data" "$T/expect" || it_fail "wrong bytes on the second mount"
+it_umount "$mnt"
 grep -l "Sanitizer" "$T"/*.log && it_fail "sanitizer report in a log"
 echo "fs_remote_verify: ok"
