@@ -247,17 +247,22 @@ int fs_remote_copies_verify(struct fs_remote_copies *rc, int host, const uint8_t
 	struct remote_host *x = &rc->h[host];
 	struct sync_client *c;
 	uint64_t now = sync_now_ms();
+	int r = 0;
 	if (x->no_verify_ms && now - x->no_verify_ms < VERIFY_RETRY_MS)
 		return fs_remote_copies_check(rc, host, id, version, size);
-	int r = conn(rc, host, &c);
-	if (r < 0)
-		return r;
-	r = sync_client_verify(c, id, version, sha256, NULL, FRAME_MS);
-	if (r == 0 || sync_client_connected(c) || r == -ETIMEDOUT)
-		return r; /* an answer, or a host too slow to answer */
-	/* The connection broke on VERIFY: an older shadowd refuses the unknown
-	 * request that way. If it answers LIST on a new connection, it is up
-	 * and does not know VERIFY. */
+	/* Twice: the first connection may have been broken already (the
+	 * shadowd restarted since it was last used); the second is new. */
+	for (int attempt = 0; attempt < 2; attempt++) {
+		r = conn(rc, host, &c);
+		if (r < 0)
+			return r;
+		r = sync_client_verify(c, id, version, sha256, NULL, FRAME_MS);
+		if (r == 0 || sync_client_connected(c) || r == -ETIMEDOUT)
+			return r; /* an answer, or a host too slow to answer */
+	}
+	/* A new connection broke on VERIFY too: an older shadowd refuses the
+	 * unknown request that way. If it answers LIST, it is up and does not
+	 * know VERIFY. */
 	int l = fs_remote_copies_check(rc, host, id, version, size);
 	if (l == 0 || l == -ENOENT) {
 		if (!x->no_verify_ms) {

@@ -10,6 +10,8 @@
 #  - a fresh full copy is made on the shadowd (its received bytes grow by
 #    the file's size; the store's file equals the origin again) and serves
 #    reads, which return the right bytes;
+#  - the shadowd restarts: the broken control connection is not taken for
+#    a shadowd without VERIFY (no such warning), the copy serves again;
 #  - the mount exits cleanly (status 0; sanitizer reports fail it);
 #  - with a shadowd that predates VERIFY (--test-no-verify: it closes the
 #    connection on it), a second mount warns once, keeps the copy serving
@@ -32,7 +34,7 @@ it_check "ca issue operator" "$CTL" ca issue "$T/ca" operator >/dev/null
 TLS=(--certs "$T/ca" --name operator)
 
 it_shadowd "$SHADOWD" "$T/store1" "$T/ca" sd1 "$T/sd1.log" 0
-H1=127.0.0.1:$IT_SD_PORT
+H1=127.0.0.1:$IT_SD_PORT P1=$IT_SD_PORT PID1=$IT_SD_PID
 
 head -c $((3 * 1024 * 1024 + 123)) /dev/urandom >"$backing/data"
 cp "$backing/data" "$T/expect"
@@ -114,6 +116,17 @@ for _ in 1 2 3 4 5; do cmp -s "$mnt/data" "$T/expect" || it_fail "wrong bytes fr
 sleep 1.5 # a few more verify periods: the fresh copy passes, one warning in all
 serving || it_fail "the fresh copy stopped serving: $(state_of)"
 [ "$(warnings)" = 1 ] || it_fail "$(warnings) warnings for one damaged copy: $(cat "$T/mount.log")"
+
+# The shadowd restarts (same port and store): the mount's control
+# connection breaks (the next STATS or VERIFY on it finds out); that is not
+# taken for a shadowd without VERIFY.
+kill "$PID1"; wait "$PID1" 2>/dev/null
+it_shadowd "$SHADOWD" "$T/store1" "$T/ca" sd1 "$T/sd1b.log" "$P1"
+sleep 3 # a few verify periods (and the watcher's reconnection)
+wait_for "the copy does not serve after the restart" 10 serving
+grep -q "does not take VERIFY" "$T/mount.log" && it_fail "a restarted shadowd taken for one without VERIFY: $(cat "$T/mount.log")"
+[ "$(warnings)" = 1 ] || it_fail "a warning after the restart: $(cat "$T/mount.log")"
+cmp -s "$mnt/data" "$T/expect" || it_fail "wrong bytes after the restart"
 
 it_umount "$mnt"
 wait "$IT_PID"; rc=$?
