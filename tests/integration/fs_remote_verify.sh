@@ -27,10 +27,7 @@ T=$(it_tmpdir fs_remote_verify)
 backing=$(it_tmpdir backing) mnt=$(it_tmpdir mnt) state=$(it_tmpdir state)
 VERIFY_S=0.5
 
-it_check "ca init" "$CTL" ca init "$T/ca" >/dev/null
-for n in sd1 sd2; do it_check "ca issue $n" "$CTL" ca issue "$T/ca" $n --ip 127.0.0.1 >/dev/null; done
-it_check "ca issue origin" "$CTL" ca issue "$T/ca" origin >/dev/null
-it_check "ca issue operator" "$CTL" ca issue "$T/ca" operator >/dev/null
+it_ca "$CTL" "$T/ca" "sd1 sd2" "origin operator"
 TLS=(--certs "$T/ca" --name operator)
 
 it_shadowd "$SHADOWD" "$T/store1" "$T/ca" sd1 "$T/sd1.log" 0
@@ -48,12 +45,9 @@ wrapper "$T/mount.log"
 it_mount "$T/shadowfs" "$backing" "$mnt" \
   "norecord,cache=never,state=$state,hosts=$H1,tls=$T/ca,tls_name=origin,shadow_tick=0.2,shadow_idle=1,shadow_quiet=0.3,shadow_verify=$VERIFY_S,remote_timeout=3000,rollout=100"
 
-state_of() { getfattr --only-values -n user.shadow.state "$mnt/data" 2>/dev/null; }
-wait_for() { # DESC SECONDS CMD...
-  local d=$1 s=$2; shift 2
-  for _ in $(seq $((s * 20))); do "$@" && return 0; sleep 0.05; done
-  it_fail "$d after $s s: state: $(state_of)"
-}
+IT_WATCH=$mnt/data
+state_of() { it_shadow_state "$mnt/data"; }
+wait_for() { it_wait_for "$@"; }
 serving() { state_of | grep -q "copy=$H:v[0-9]*:serving"; }
 H=$H1
 stat_of() { # FIELD: a number from shadowctl host status --json
