@@ -79,8 +79,10 @@ mt=$(stat -c %y "$f")
 off=$((SIZE / 2))
 b=$(od -An -tu1 -j $off -N1 "$f" | tr -d ' ')
 t0=$(date +%s%N)
-printf "\\$(printf %o $(((b + 1) % 256)))" | dd of="$f" bs=1 seek=$off conv=notrunc status=none
-touch -d "$mt" "$f"
+# (nocreat, -c: once the shadowd has deleted the damaged copy, a file made
+# under its name would be taken for a copy of that version.)
+printf "\\$(printf %o $(((b + 1) % 256)))" | dd of="$f" bs=1 seek=$off conv=notrunc,nocreat status=none
+touch -c -d "$mt" "$f"
 after="$(stat -c '%s %y' "$f" 2>/dev/null) $(od -An -tu1 -j $off -N1 "$f" 2>/dev/null | tr -d ' ')"
 grep -q "failed its SHA-256 check" "$T/sd1.log" ||
   [ "$after" = "$SIZE $mt $(((b + 1) % 256))" ] || it_fail "the flip: size, mtime, byte are '$after', want '$SIZE $mt $(((b + 1) % 256))'"
@@ -109,7 +111,7 @@ for _ in 1 2 3 4 5; do cmp -s "$mnt/data" "$T/expect" || it_fail "wrong bytes fr
 [ "$(stat_of reads)" -gt "$r0" ] || it_fail "the fresh copy served no read"
 sleep 1.5 # a few more verify periods: the fresh copy passes, one warning in all
 serving || it_fail "the fresh copy stopped serving: $(state_of)"
-[ "$(warnings)" = 1 ] || it_fail "$(warnings) warnings for one damaged copy: $(cat "$T/mount.log")"
+[ "$(warnings)" = 1 ] || it_fail "$(warnings) warnings for one damaged copy: $(cat "$T/mount.log"); shadowd log: $(cat "$T/sd1.log")"
 
 # The shadowd restarts (same port and store): the mount's control
 # connection breaks (the next STATS or VERIFY on it finds out); that is not
