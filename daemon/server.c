@@ -329,35 +329,52 @@ struct verify_pace {
 	bool broken;		/* a progress frame could not be sent */
 };
 
-/* Before each chunk of the re-hash: a progress frame when one is due, then
- * the throttle takes the chunk like one READ of its size (so a re-hash of a
- * big copy shares the emulated capacity with reads chunk by chunk and never
- * puts the bucket into a debt that would stall the other connections). */
-static int verify_before(void *arg, uint64_t off, size_t want)
+#define VERIFY_PIECE (256u << 10) /* throttled bytes between two progress checks */
+
+/* A progress frame when SYNC_VERIFY_PROGRESS_MS have passed since the last
+ * VERIFY frame. Returns 0 or -EPIPE (the connection is gone). */
+static int verify_progress(struct verify_pace *v, uint64_t hashed)
 {
-	struct verify_pace *v = arg;
-	struct daemon_server *s = v->c->srv;
 	uint8_t p[SYNC_WIRE_VERIFY_SIZE];
-	if (sync_now_ms() - v->last_frame_ms >= SYNC_VERIFY_PROGRESS_MS / 2) {
-		sync_wire_enc_verify_resp(p, sizeof(p), off);
-		if (reply(v->c, SYNC_WIRE_VERIFY, v->req_id, 0, p, sizeof(p), NULL, 0,
-			  SYNC_WIRE_F_MORE) < 0) {
-			v->broken = true;
-			return -EPIPE;
-		}
-		v->last_frame_ms = sync_now_ms();
+	if (sync_now_ms() - v->last_frame_ms < SYNC_VERIFY_PROGRESS_MS)
+		return 0;
+	sync_wire_enc_verify_resp(p, sizeof(p), hashed);
+	if (reply(v->c, SYNC_WIRE_VERIFY, v->req_id, 0, p, sizeof(p), NULL, 0, SYNC_WIRE_F_MORE) <
+	    0) {
+		v->broken = true;
+		return -EPIPE;
 	}
-	if (s->cfg.throttle)
-		daemon_throttle_read(s->cfg.throttle, want);
-	v->hashed = off + want;
+	v->last_frame_ms = sync_now_ms();
 	return 0;
 }
 
+/* Before each chunk (SYNC_SHA256_FD_CHUNK) of the re-hash: the throttle
+ * takes it as one read (one I/O token) whose bytes are taken in pieces of
+ * VERIFY_PIECE with a progress check before each, so a throttled host still
+ * sends frames often and never puts the bucket into more debt than one piece
+ * (the other connections' reads wait at most that behind a re-hash). The gap
+ * between two frames is at most SYNC_VERIFY_PROGRESS_MS + one piece's wait +
+ * one chunk's disk read. */
+static int verify_before(void *arg, uint64_t off, size_t want)
+{
+	struct verify_pace *v = arg;
+	struct daemon_throttle *t = v->c->srv->cfg.throttle;
+	int r = verify_progress(v, off);
+	if (t)
+		daemon_throttle_read(t, 0);
+	for (size_t done = 0; r == 0 && t && done < want; done += VERIFY_PIECE) {
+		size_t k = want - done < VERIFY_PIECE ? want - done : VERIFY_PIECE;
+		daemon_throttle_bytes(t, k);
+		r = verify_progress(v, off);
+	}
+	v->hashed = off + want;
+	return r;
+}
+
 /* VERIFY: re-hashes (id, version) from the store (daemon_store_verify_each),
- * with a progress frame at least every SYNC_VERIFY_PROGRESS_MS / 2 (plus the
- * one chunk's read and throttle wait) so the client's per-frame deadline
- * holds however big the copy is. Only this connection waits: every
- * connection has its own thread.
+ * with a progress frame about every SYNC_VERIFY_PROGRESS_MS (verify_before)
+ * so the client's per-frame deadline holds however big the copy is. Only this connection waits:
+ * every connection has its own thread.
  *
  * A copy whose digest differs is damaged on this host (the digest was
  * checked when it was committed): it is deleted at once, so that no READ

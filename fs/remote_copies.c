@@ -24,6 +24,10 @@
 #define RANGES_MAX_BYTES (64u << 20) /* more written than this: librsync instead */
 #define STATS_EVERY_MS 1000u
 #define VERIFY_RETRY_MS (600u * 1000u) /* a shadowd without VERIFY is asked again */
+/* VERIFY: each frame (the shadowd sends progress about every
+ * SYNC_VERIFY_PROGRESS_MS); as short as the listing check's call, so a
+ * stopped host holds the control thread no longer than it did. */
+#define VERIFY_FRAME_MS CALL_MS
 
 struct remote_host {
 	struct sync_client *c; /* NULL until connected, after an error */
@@ -256,7 +260,7 @@ int fs_remote_copies_verify(struct fs_remote_copies *rc, int host, const uint8_t
 		r = conn(rc, host, &c);
 		if (r < 0)
 			return r;
-		r = sync_client_verify(c, id, version, sha256, NULL, FRAME_MS);
+		r = sync_client_verify(c, id, version, sha256, NULL, VERIFY_FRAME_MS);
 		if (r == 0 || sync_client_connected(c) || r == -ETIMEDOUT)
 			return r; /* an answer, or a host too slow to answer */
 	}

@@ -88,7 +88,7 @@ int sync_client_list(struct sync_client *c, struct sync_wire_list_entry **ret, s
 /* VERIFY: the server re-hashes (id, version) from its disk. 0 when the
  * SHA-256 equals sha256, -EBADMSG when it differs (the server has deleted
  * the damaged copy), -ENOENT when it holds no such copy, another -errno on
- * failure. The server sends progress at least every SYNC_VERIFY_PROGRESS_MS
+ * failure. The server sends progress about every SYNC_VERIFY_PROGRESS_MS
  * (plus one chunk's read): timeout_ms bounds each frame, not the re-hash.
  * A server that predates VERIFY closes the connection (-EPIPE/-ECONNRESET
  * or the like): see wire.h on versioning. *hashed (may be NULL): bytes the

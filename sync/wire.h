@@ -46,9 +46,9 @@
  *   VERIFY       req: id ver:u64 sha256[32] (56 bytes): re-hash the copy from
  *                the server's disk and compare with sha256.
  *                resp: VERIFY frames hashed:u64 (bytes hashed so far), F_MORE
- *                on all but the last, one at least every
+ *                on all but the last, about one every
  *                SYNC_VERIFY_PROGRESS_MS while hashing (so a big copy never
- *                leaves the client waiting longer than that for a frame); the
+ *                leaves the client waiting long for a frame); the
  *                last one carries the outcome: OK (the digest matches; hashed
  *                = the copy's size), BADSUM (it differs: the server deletes
  *                the copy, see daemon/server.c), NOENT (no such copy), or
@@ -151,8 +151,11 @@ struct sync_wire_load {
 #define SYNC_HEARTBEAT_MIN_MS 50u
 #define SYNC_HEARTBEAT_MAX_MS 600000u
 #define SYNC_WIRE_VERIFY_REQ_SIZE 56
-#define SYNC_WIRE_VERIFY_SIZE 8	      /* response: hashed:u64 */
-#define SYNC_VERIFY_PROGRESS_MS 1000u /* most time between two VERIFY frames */
+#define SYNC_WIRE_VERIFY_SIZE 8 /* response: hashed:u64 */
+/* VERIFY: the server sends a frame at least this often while it hashes,
+ * plus one piece's throttle wait and one chunk's disk read (see
+ * daemon/server.c); a client's per-frame deadline must allow for that. */
+#define SYNC_VERIFY_PROGRESS_MS 250u
 
 /* STATS: the store's use and what the server did since it started. */
 struct sync_wire_stats {

@@ -150,5 +150,5 @@ wait_for "no new copy on $H" 10 durable
 serving || wait_for "the new copy does not serve" 10 serving
 cmp -s "$mnt/data" "$T/expect" || it_fail "wrong bytes on the second mount"
 it_umount "$mnt"
-grep -l "Sanitizer" "$T"/*.log && it_fail "sanitizer report in a log"
+grep -l "Sanitizer" "$T"/*.log && it_fail "sanitizer report in a log: $(grep -A40 Sanitizer "$T"/*.log)"
 echo "fs_remote_verify: ok"

@@ -246,16 +246,16 @@ el=$(sed -n 's/elapsed_ms=//p' "$T/err")
 [ "$el" -ge 300 ] || it_fail "--capacity-read 8 served 3.5 MiB in ${el} ms"
 cmp -s "$T/v1" "$T/gotD" || it_fail "throttled copy differs"
 # VERIFY re-hashes a copy from the shadowd's disk. Under --capacity-read 2
-# a 5 MiB copy takes ~2.5 s to re-hash, longer than the client's 1.5 s
-# per-frame deadline: progress frames keep the call alive; a read on
-# another connection meanwhile waits no more than a big read would.
+# a 5 MiB copy takes ~2.5 s to re-hash, longer than the client's 1 s
+# per-frame deadline (the mount's): progress frames keep the call alive; a
+# read on another connection meanwhile waits no more than a big read would.
 # A byte flipped on disk (size and mtime kept) is a mismatch: the copy is
 # deleted there (not listed, not readable), and a second VERIFY finds none.
 start_shadowd G --capacity-read 2
 head -c $((5 * 1024 * 1024)) /dev/urandom >"$T/v5"
 it_check "put v5 to G" cli put 127.0.0.1:$PORT_G $ID 1 "$T/v5" 2>/dev/null
 sleep 0.3 # the burst refills
-cli --timeout 1500 verify 127.0.0.1:$PORT_G $ID 1 "$T/v5" >"$T/vout" 2>"$T/verr" &
+cli --timeout 1000 verify 127.0.0.1:$PORT_G $ID 1 "$T/v5" >"$T/vout" 2>"$T/verr" &
 vpid=$!
 sleep 0.5
 cli --timeout 3000 read 127.0.0.1:$PORT_G $ID 1 0 65536 "$T/rG" 2>"$T/err" ||
@@ -263,7 +263,7 @@ cli --timeout 3000 read 127.0.0.1:$PORT_G $ID 1 0 65536 "$T/rG" 2>"$T/err" ||
 rel=$(sed -n 's/elapsed_ms=//p' "$T/err")
 wait $vpid || it_fail "VERIFY of an intact copy: $(cat "$T/verr")"
 vel=$(sed -n 's/elapsed_ms=//p' "$T/verr")
-echo "VERIFY of 5 MiB at 2 MB/s: ${vel} ms (per-frame deadline 1500 ms); a 64 KiB read meanwhile: ${rel} ms"
+echo "VERIFY of 5 MiB at 2 MB/s: ${vel} ms (per-frame deadline 1000 ms); a 64 KiB read meanwhile: ${rel} ms"
 grep -qx "hashed=$((5 * 1024 * 1024))" "$T/vout" || it_fail "VERIFY hashed: $(cat "$T/vout")"
 [ "$vel" -ge 1500 ] || it_fail "VERIFY took ${vel} ms: not throttled"
 [ "$rel" -le 1500 ] || it_fail "a read waited ${rel} ms behind a VERIFY"
