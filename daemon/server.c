@@ -294,8 +294,7 @@ static int serve_heartbeat(struct conn *c, const struct sync_wire_msg *m)
 		struct sync_wire_load l;
 		daemon_load_snapshot(s->cfg.load, &l);
 		sync_wire_enc_heartbeat(p, sizeof(p), seq, &l);
-		if (reply(c, SYNC_WIRE_HEARTBEAT, rid, 0, p, sizeof(p), NULL, 0, SYNC_WIRE_F_MORE) <
-		    0)
+		if (reply(c, SYNC_WIRE_HEARTBEAT, rid, 0, p, sizeof(p), NULL, 0, SYNC_WIRE_F_MORE) < 0)
 			return -1;
 		next += m->interval_ms;
 		int w = sync_tls_wait_readable(c->tls, next);
@@ -309,8 +308,7 @@ static int serve_heartbeat(struct conn *c, const struct sync_wire_msg *m)
 			return -1; /* the watcher went away: normal end */
 		if (r < 0 || e.hdr.type != SYNC_WIRE_END || e.hdr.req_id != rid ||
 		    (e.hdr.flags & SYNC_WIRE_F_RESPONSE)) {
-			protocol_error(c, "unexpected frame inside a heartbeat stream",
-				       r < 0 ? r : 0);
+			protocol_error(c, "unexpected frame inside a heartbeat stream", r < 0 ? r : 0);
 			return -1;
 		}
 		daemon_load_snapshot(s->cfg.load, &l);
@@ -373,8 +371,8 @@ static int verify_before(void *arg, uint64_t off, size_t want)
 
 /* VERIFY: re-hashes (id, version) from the store (daemon_store_verify_each),
  * with a progress frame about every SYNC_VERIFY_PROGRESS_MS (verify_before)
- * so the client's per-frame deadline holds however big the copy is. Only this connection waits:
- * every connection has its own thread.
+ * so the client's per-frame deadline holds however big the copy is. Only
+ * this connection waits: every connection has its own thread.
  *
  * A copy whose digest differs is damaged on this host (the digest was
  * checked when it was committed): it is deleted at once, so that no READ

@@ -321,7 +321,8 @@ int sync_client_delta_stream(struct sync_client *c, const uint8_t id[16], uint64
 			     const uint8_t end_sha256[32], unsigned timeout_ms)
 {
 	static const uint8_t zero[32];
-	return delta_upload(c, id, base, version, size, zero, source, arg, end_sha256, timeout_ms);
+	return delta_upload(c, id, base, version, size, zero, source, arg, end_sha256,
+			    timeout_ms);
 }
 
 int sync_client_delete(struct sync_client *c, const uint8_t id[16], uint64_t version,

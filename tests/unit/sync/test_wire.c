@@ -218,9 +218,9 @@ static void test_heartbeat(void **state)
 	assert_int_equal(sync_wire_enc_heartbeat(p, SYNC_WIRE_HEARTBEAT_SIZE - 1, 1, &l), -ENOBUFS);
 	assert_int_equal(sync_wire_enc_heartbeat(p, sizeof(p), 1ull << 33, &l),
 			 SYNC_WIRE_HEARTBEAT_SIZE);
-	assert_int_equal(
-	    decode(SYNC_WIRE_HEARTBEAT, R | SYNC_WIRE_F_MORE, p, SYNC_WIRE_HEARTBEAT_SIZE, 0, &m),
-	    0);
+	assert_int_equal(decode(SYNC_WIRE_HEARTBEAT, R | SYNC_WIRE_F_MORE, p,
+				SYNC_WIRE_HEARTBEAT_SIZE, 0, &m),
+			 0);
 	assert_int_equal(m.seq, 1ull << 33);
 	assert_int_equal(m.load.in_flight, 9);
 	assert_int_equal(m.load.cpu_permille, 250);
