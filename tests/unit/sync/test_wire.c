@@ -306,7 +306,7 @@ static void test_status_mapping(void **state)
 {
 	(void)state;
 	const int errs[] = {0,	       ENOENT, EEXIST, EINVAL, EIO,    ENOSPC, ENOTSUP, EBADMSG,
-			    ETIMEDOUT, EBUSY,  EPERM,  ERANGE, EPROTO, ENOMEM, ELOOP,	ESTALE};
+			    ETIMEDOUT, EBUSY,  EPERM,  ERANGE, EPROTO, ENOMEM, ELOOP,  ESTALE};
 	for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++)
 		assert_int_equal(sync_wire_status_to_errno(sync_wire_status_from_errno(-errs[i])),
 				 -errs[i]);
