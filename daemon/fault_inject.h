@@ -1,15 +1,20 @@
 /* Fault injection for tests (shadowd --test-inject-latency-ms N
- * --test-inject-error-rate P): a fake slow or failing host on one machine.
+ * --test-inject-error-rate P, --test-no-verify): a fake slow or failing host,
+ * or one that predates the VERIFY request, on one machine.
  * Off unless those test-only flags are given. Thread-safe. */
 #ifndef SHADOWFS_DAEMON_FAULT_INJECT_H
 #define SHADOWFS_DAEMON_FAULT_INJECT_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 struct daemon_fault {
 	uint32_t latency_ms; /* read-only after init */
 	double error_rate;   /* 0..1, read-only after init */
+	bool no_verify;	     /* --test-no-verify: act as a shadowd that predates
+			      * VERIFY (close the connection on it); read-only
+			      * after init */
 	pthread_mutex_t lock;
 	uint64_t rng; /* protected by lock */
 };

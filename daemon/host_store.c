@@ -525,12 +525,19 @@ ssize_t daemon_store_read(struct daemon_store *s, const uint8_t id[16], uint64_t
 int daemon_store_verify(struct daemon_store *s, const uint8_t id[16], uint64_t version,
 			const uint8_t sha256[32])
 {
+	return daemon_store_verify_each(s, id, version, sha256, NULL, NULL);
+}
+
+int daemon_store_verify_each(struct daemon_store *s, const uint8_t id[16], uint64_t version,
+			     const uint8_t sha256[32],
+			     int (*before)(void *arg, uint64_t off, size_t want), void *arg)
+{
 	uint8_t got[SYNC_SHA256_LEN];
 	uint64_t size;
 	int fd, r = daemon_store_open_copy(s, id, version, &fd, &size);
 	if (r < 0)
 		return r;
-	r = sync_sha256_fd(fd, size, got);
+	r = sync_sha256_fd_each(fd, size, got, before, arg);
 	close(fd);
 	if (r < 0)
 		return r;

@@ -121,6 +121,11 @@ int daemon_store_open_copy(struct daemon_store *s, const uint8_t id[16], uint64_
 /* Re-computes the SHA-256 of a copy: 0 if it equals sha256, -EBADMSG if not. */
 int daemon_store_verify(struct daemon_store *s, const uint8_t id[16], uint64_t version,
 			const uint8_t sha256[32]);
+/* As daemon_store_verify, with before() called ahead of each chunk read
+ * (sync_sha256_fd_each: shadowd's throttle and progress frames). */
+int daemon_store_verify_each(struct daemon_store *s, const uint8_t id[16], uint64_t version,
+			     const uint8_t sha256[32],
+			     int (*before)(void *arg, uint64_t off, size_t want), void *arg);
 /* Deletes one version, or every version with DAEMON_STORE_ALL_VERSIONS. */
 int daemon_store_delete(struct daemon_store *s, const uint8_t id[16], uint64_t version);
 /* Every valid copy; *ret is malloc'ed (free it), *ret_n entries. */

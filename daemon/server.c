@@ -317,6 +317,98 @@ static int serve_heartbeat(struct conn *c, const struct sync_wire_msg *m)
 	}
 }
 
+/* ---- VERIFY: re-hash a copy from the disk ---- */
+
+struct verify_pace {
+	struct conn *c;
+	uint64_t req_id;
+	uint64_t last_frame_ms; /* when the last VERIFY frame went out */
+	uint64_t hashed;	/* bytes read for the hash so far */
+	bool broken;		/* a progress frame could not be sent */
+};
+
+#define VERIFY_PIECE (256u << 10) /* throttled bytes between two progress checks */
+
+/* A progress frame when SYNC_VERIFY_PROGRESS_MS have passed since the last
+ * VERIFY frame. Returns 0 or -EPIPE (the connection is gone). */
+static int verify_progress(struct verify_pace *v, uint64_t hashed)
+{
+	uint8_t p[SYNC_WIRE_VERIFY_SIZE];
+	if (sync_now_ms() - v->last_frame_ms < SYNC_VERIFY_PROGRESS_MS)
+		return 0;
+	sync_wire_enc_verify_resp(p, sizeof(p), hashed);
+	if (reply(v->c, SYNC_WIRE_VERIFY, v->req_id, 0, p, sizeof(p), NULL, 0, SYNC_WIRE_F_MORE) <
+	    0) {
+		v->broken = true;
+		return -EPIPE;
+	}
+	v->last_frame_ms = sync_now_ms();
+	return 0;
+}
+
+/* Before each chunk (SYNC_SHA256_FD_CHUNK) of the re-hash: the throttle
+ * takes it as one read (one I/O token) whose bytes are taken in pieces of
+ * VERIFY_PIECE with a progress check before each, so a throttled host still
+ * sends frames often and never puts the bucket into more debt than one piece
+ * (the other connections' reads wait at most that behind a re-hash). The gap
+ * between two frames is at most SYNC_VERIFY_PROGRESS_MS + one piece's wait +
+ * one chunk's disk read. */
+static int verify_before(void *arg, uint64_t off, size_t want)
+{
+	struct verify_pace *v = arg;
+	struct daemon_throttle *t = v->c->srv->cfg.throttle;
+	int r = verify_progress(v, off);
+	if (t)
+		daemon_throttle_read(t, 0);
+	for (size_t done = 0; r == 0 && t && done < want; done += VERIFY_PIECE) {
+		size_t k = want - done < VERIFY_PIECE ? want - done : VERIFY_PIECE;
+		daemon_throttle_bytes(t, k);
+		r = verify_progress(v, off);
+	}
+	v->hashed = off + want;
+	return r;
+}
+
+/* VERIFY: re-hashes (id, version) from the store (daemon_store_verify_each),
+ * with a progress frame about every SYNC_VERIFY_PROGRESS_MS (verify_before)
+ * so the client's per-frame deadline holds however big the copy is. Only
+ * this connection waits: every connection has its own thread.
+ *
+ * A copy whose digest differs is damaged on this host (the digest was
+ * checked when it was committed): it is deleted at once, so that no READ
+ * serves it again and LIST no longer shows it; the mount then makes a new
+ * copy (a full one: a damaged copy is no basis for an update). Deleting
+ * rather than marking it bad keeps the store stateless beyond its files and
+ * gives the space back. Not counted in the load figures (as HEARTBEAT): the
+ * re-hash is not a request a reader waits for; its disk reads show in the
+ * disk utilisation. Returns 0 or -1 (close). */
+static int serve_verify(struct conn *c, const struct sync_wire_msg *m, int err)
+{
+	struct daemon_store *st = c->srv->cfg.store;
+	struct verify_pace v = {.c = c, .req_id = m->hdr.req_id, .last_frame_ms = sync_now_ms()};
+	uint8_t p[SYNC_WIRE_VERIFY_SIZE];
+	char hex[33];
+
+	if (!err)
+		err = daemon_store_verify_each(st, m->id, m->version, m->sha256, verify_before, &v);
+	if (v.broken)
+		return -1;
+	for (int i = 0; i < 16; i++)
+		snprintf(hex + 2 * i, 3, "%02x", m->id[i]);
+	if (err == -EBADMSG) {
+		int d = daemon_store_delete(st, m->id, m->version);
+		sfs_warn("%s: copy %s version %llu failed its SHA-256 check: %s", c->peer, hex,
+			 (unsigned long long)m->version,
+			 d == 0 || d == -ENOENT ? "deleted" : "cannot delete it");
+	} else if (err && err != -ENOENT) {
+		sfs_warn("%s: cannot verify copy %s version %llu: %s", c->peer, hex,
+			 (unsigned long long)m->version, strerror(-err));
+	}
+	sync_wire_enc_verify_resp(p, sizeof(p), v.hashed);
+	return reply(c, SYNC_WIRE_VERIFY, m->hdr.req_id, err, p, sizeof(p), NULL, 0, 0) < 0 ? -1
+											    : 0;
+}
+
 /* Serves one request. Returns 0 to go on, -1 to close the connection. */
 static int serve(struct conn *c, const struct sync_wire_msg *m)
 {
@@ -331,6 +423,12 @@ static int serve(struct conn *c, const struct sync_wire_msg *m)
 	}
 	if (m->hdr.type == SYNC_WIRE_HEARTBEAT)
 		return serve_heartbeat(c, m);
+	if (m->hdr.type == SYNC_WIRE_VERIFY && s->cfg.fault && s->cfg.fault->no_verify) {
+		protocol_error(c, "malformed frame", -EBADMSG); /* as before VERIFY */
+		return -1;
+	}
+	if (m->hdr.type == SYNC_WIRE_VERIFY)
+		return serve_verify(c, m, s->cfg.fault ? daemon_fault_before(s->cfg.fault) : 0);
 	daemon_load_begin(s->cfg.load);
 	if (s->cfg.fault)
 		err = daemon_fault_before(s->cfg.fault);

@@ -37,6 +37,7 @@ static void usage(FILE *out)
 	    "               [--cost C] [--capacity-read MB/s] [--capacity-iops N]\n"
 	    "               [--space-budget MiB] [--max-conns N] [--sync-delay-ms N] [-f] [-v]\n"
 	    "test-only:     [--test-inject-latency-ms N] [--test-inject-error-rate P]\n"
+	    "               [--test-no-verify]\n"
 	    "See shadowd(8).\n");
 }
 
@@ -72,6 +73,7 @@ int main(int argc, char **argv)
 	    {"sync-delay-ms", required_argument, 0, 'S'},
 	    {"test-inject-latency-ms", required_argument, 0, 'L'},
 	    {"test-inject-error-rate", required_argument, 0, 'E'},
+	    {"test-no-verify", no_argument, 0, 'V'},
 	    {"foreground", no_argument, 0, 'f'},
 	    {"verbose", no_argument, 0, 'v'},
 	    {"help", no_argument, 0, 'h'},
@@ -80,7 +82,7 @@ int main(int argc, char **argv)
 	const char *store_dir = NULL, *listen = NULL, *cert = NULL, *key = NULL, *ca = NULL;
 	double cost = 0, cap_read = 0, cap_iops = 0, budget_mib = 0, max_conns = 64;
 	double lat_ms = 0, err_rate = 0, sync_delay_ms = DAEMON_STORE_SYNC_DELAY_MS;
-	int foreground = 0, verbose = 0, c, r, status = 1;
+	int foreground = 0, verbose = 0, no_verify = 0, c, r, status = 1;
 	char addr[64], why[512];
 	uint16_t port = 0;
 	struct daemon_store *store = NULL;
@@ -130,6 +132,9 @@ int main(int argc, char **argv)
 		case 'E':
 			r = parse_double("--test-inject-error-rate", optarg, 0, 1, &err_rate);
 			goto check;
+		case 'V':
+			no_verify = 1;
+			break;
 		case 'f':
 			foreground = 1;
 			break;
@@ -190,6 +195,7 @@ int main(int argc, char **argv)
 		goto out;
 	daemon_throttle_init(&throttle, cap_read, cap_iops);
 	daemon_fault_init(&fault, (uint32_t)lat_ms, err_rate, (uint64_t)getpid());
+	fault.no_verify = no_verify;
 	struct daemon_server_config cfg = {
 	    .store = store,
 	    .tls = tls,
@@ -197,7 +203,7 @@ int main(int argc, char **argv)
 	    .listen_port = port,
 	    .max_conns = (unsigned)max_conns,
 	    .throttle = (cap_read > 0 || cap_iops > 0) ? &throttle : NULL,
-	    .fault = (lat_ms > 0 || err_rate > 0) ? &fault : NULL,
+	    .fault = (lat_ms > 0 || err_rate > 0 || no_verify) ? &fault : NULL,
 	    .load = load,
 	    .delta = daemon_delta_ops_librsync(),
 	};

@@ -57,15 +57,24 @@ void daemon_throttle_destroy(struct daemon_throttle *t)
 	daemon_bucket_destroy(&t->iops);
 }
 
-void daemon_throttle_read(struct daemon_throttle *t, uint64_t bytes)
+static void sleep_ns(uint64_t w)
 {
-	uint64_t now = daemon_now_ns();
-	uint64_t a = daemon_bucket_reserve(&t->iops, 1, now);
-	uint64_t b = daemon_bucket_reserve(&t->bytes, (double)bytes, now);
-	uint64_t w = a > b ? a : b;
 	if (w) {
 		struct timespec ts = {(time_t)(w / 1000000000ull), (long)(w % 1000000000ull)};
 		while (nanosleep(&ts, &ts) < 0)
 			;
 	}
+}
+
+void daemon_throttle_read(struct daemon_throttle *t, uint64_t bytes)
+{
+	uint64_t now = daemon_now_ns();
+	uint64_t a = daemon_bucket_reserve(&t->iops, 1, now);
+	uint64_t b = daemon_bucket_reserve(&t->bytes, (double)bytes, now);
+	sleep_ns(a > b ? a : b);
+}
+
+void daemon_throttle_bytes(struct daemon_throttle *t, uint64_t bytes)
+{
+	sleep_ns(daemon_bucket_reserve(&t->bytes, (double)bytes, daemon_now_ns()));
 }

@@ -35,6 +35,9 @@ void daemon_throttle_init(struct daemon_throttle *t, double read_mbps, double io
 void daemon_throttle_destroy(struct daemon_throttle *t);
 /* Sleeps as needed for one read of bytes. */
 void daemon_throttle_read(struct daemon_throttle *t, uint64_t bytes);
+/* Sleeps as needed for bytes more of a read already counted (no I/O token):
+ * a long read taken piece by piece (shadowd's VERIFY re-hash). */
+void daemon_throttle_bytes(struct daemon_throttle *t, uint64_t bytes);
 
 uint64_t daemon_now_ns(void);
 

@@ -24,12 +24,18 @@
 #define CALL_MS 1000u		     /* stats, list, delete */
 #define RANGES_MAX_BYTES (64u << 20) /* more written than this: librsync instead */
 #define STATS_EVERY_MS 1000u
+#define VERIFY_RETRY_MS (600u * 1000u) /* a shadowd without VERIFY is asked again */
+/* VERIFY: each frame (the shadowd sends progress about every
+ * SYNC_VERIFY_PROGRESS_MS); as short as the listing check's call, so a
+ * stopped host holds the control thread no longer than it did. */
+#define VERIFY_FRAME_MS CALL_MS
 
 struct remote_host {
 	struct sync_client *c; /* NULL until connected, after an error */
 	struct sync_wire_stats stats;
 	uint64_t stats_ms; /* when stats was asked (0: never) */
 	int stats_rc;
+	uint64_t no_verify_ms; /* when it closed the connection on VERIFY (0: never) */
 };
 
 struct fs_remote_copies {
@@ -281,6 +287,42 @@ int fs_remote_copies_delete(struct fs_remote_copies *rc, int host, const uint8_t
 	if (r == 0)
 		r = sync_client_delete(c, id, version, CALL_MS);
 	return r == -ENOENT ? 0 : r;
+}
+
+int fs_remote_copies_verify(struct fs_remote_copies *rc, int host, const uint8_t id[16],
+			    uint64_t version, const uint8_t sha256[32], uint64_t size)
+{
+	struct remote_host *x = &rc->h[host];
+	struct sync_client *c;
+	uint64_t now = sync_now_ms();
+	int r = 0;
+	if (x->no_verify_ms && now - x->no_verify_ms < VERIFY_RETRY_MS)
+		return fs_remote_copies_check(rc, host, id, version, size);
+	/* Twice: the first connection may have been broken already (the
+	 * shadowd restarted since it was last used); the second is new. */
+	for (int attempt = 0; attempt < 2; attempt++) {
+		r = conn(rc, host, &c);
+		if (r < 0)
+			return r;
+		r = sync_client_verify(c, id, version, sha256, NULL, VERIFY_FRAME_MS);
+		if (r == 0 || sync_client_connected(c) || r == -ETIMEDOUT)
+			return r; /* an answer, or a host too slow to answer */
+	}
+	/* A new connection broke on VERIFY too: an older shadowd refuses the
+	 * unknown request that way. If it answers LIST, it is up and does not
+	 * know VERIFY. */
+	int l = fs_remote_copies_check(rc, host, id, version, size);
+	if (l == 0 || l == -ENOENT) {
+		if (!x->no_verify_ms) {
+			const struct fs_host_spec *spec = fs_hosts_spec(rc->hosts, (size_t)host);
+			sfs_warn("shadow: %s:%u does not take VERIFY (older shadowd?): its copies "
+				 "are checked by listing only",
+				 spec->where, spec->port);
+		}
+		x->no_verify_ms = now;
+		return l;
+	}
+	return r;
 }
 
 int fs_remote_copies_check(struct fs_remote_copies *rc, int host, const uint8_t id[16],

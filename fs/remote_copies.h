@@ -20,6 +20,9 @@
  * result). Every read of the origin is paced by -o copy_rate
  * (fs/copy_pace.h).
  *
+ * A serving copy is re-verified by its host (fs_remote_copies_verify: the
+ * shadowd re-hashes it from its disk), so damage there stops it serving.
+ *
  * Thread-safety: control thread only. */
 #ifndef SHADOWFS_FS_REMOTE_COPIES_H
 #define SHADOWFS_FS_REMOTE_COPIES_H
@@ -94,5 +97,17 @@ int fs_remote_copies_delete(struct fs_remote_copies *rc, int host, const uint8_t
  * (removed or damaged there), another -errno when it cannot be asked. */
 int fs_remote_copies_check(struct fs_remote_copies *rc, int host, const uint8_t id[16],
 			   uint64_t version, uint64_t size);
+/* The periodic check of a serving remote copy (shadow_verify): the host
+ * re-hashes (id, version) from its disk (VERIFY) and compares with sha256.
+ * 0 when it matches; -EBADMSG when it differs (the host has deleted it);
+ * -ENOENT when the host does not hold it; another -errno when the host
+ * cannot be asked (down, slow: reads find out). A host whose shadowd
+ * predates VERIFY (it closes the connection on the request but answers
+ * LIST) gets the listing check (fs_remote_copies_check, size bytes) instead,
+ * and VERIFY is tried there again after VERIFY_RETRY_MS. The re-hash of a
+ * big copy takes as long as reading it there: the host sends progress, and
+ * VERIFY_FRAME_MS (1 s) bounds each frame, not the whole check. */
+int fs_remote_copies_verify(struct fs_remote_copies *rc, int host, const uint8_t id[16],
+			    uint64_t version, const uint8_t sha256[32], uint64_t size);
 
 #endif

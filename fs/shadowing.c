@@ -1072,7 +1072,8 @@ static void check_copies(struct fs_shadowing *sh, struct daemon_shadow_file *s)
 }
 
 /* At most one serving copy per tick whose last SHA-256 check is older than
- * shadow_verify is re-hashed from the store (daemon_store_verify): damage
+ * shadow_verify is re-hashed from the store (daemon_store_verify; a remote
+ * one by its shadowd, fs_remote_copies_verify): damage
  * the stamps cannot see (below the filesystem) stops it serving too. The
  * cursor walks the map round-robin. */
 static void verify_one(struct fs_shadowing *sh, uint64_t t)
@@ -1093,21 +1094,22 @@ static void verify_one(struct fs_shadowing *sh, uint64_t t)
 			    t - cp->verified_ms < every)
 				continue;
 			struct daemon_store *st = fs_hosts_local_store(sh->hosts, (size_t)cp->host);
-			/* A remote copy was hashed by its shadowd at commit: it must
-			 * still be listed there, at its size. */
+			/* A remote copy is re-hashed by its shadowd (VERIFY). */
 			int r = cp->remote
-				    ? fs_remote_copies_check(sh->remote_copies, cp->host, s->id,
-							     cp->version, (uint64_t)cp->origin.size)
+				    ? fs_remote_copies_verify(sh->remote_copies, cp->host, s->id,
+							      cp->version, cp->sha256,
+							      (uint64_t)cp->origin.size)
 				: st ? daemon_store_verify(st, s->id, cp->version, cp->sha256)
 				     : -ENOENT;
 			cp->verified_ms = t;
-			if (r < 0 && r != -ENOENT && cp->remote)
+			if (r < 0 && r != -ENOENT && r != -EBADMSG && cp->remote)
 				return; /* not reachable now: reads find out, not this */
 			if (r < 0) {
 				sfs_warn(
 				    "shadow: copy of %s on host %d failed its SHA-256 check (%s): "
 				    "not served, re-copied",
-				    s->path ? s->path : "?", cp->host, strerror(-r));
+				    s->path ? s->path : "?", cp->host,
+				    r == -EBADMSG ? "SHA-256 mismatch" : strerror(-r));
 				daemon_shadow_copy_mark_stale(s, k);
 			}
 			return;

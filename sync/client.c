@@ -398,6 +398,32 @@ int sync_client_list(struct sync_client *c, struct sync_wire_list_entry **ret, s
 	return 0;
 }
 
+int sync_client_verify(struct sync_client *c, const uint8_t id[16], uint64_t version,
+		       const uint8_t sha256[32], uint64_t *hashed, unsigned timeout_ms)
+{
+	uint8_t p[SYNC_WIRE_VERIFY_REQ_SIZE];
+	struct sync_wire_msg m;
+	uint64_t rid;
+	int r;
+	if (!c->tls)
+		return -ENOTCONN;
+	rid = c->next_id++;
+	sync_wire_enc_verify(p, sizeof(p), id, version, sha256);
+	r = send_req(c, SYNC_WIRE_VERIFY, rid, p, sizeof(p), NULL, 0, sync_now_ms() + timeout_ms);
+	for (bool more = true; r == 0 && more;) {
+		r = recv_resp(c, rid, &m, sync_now_ms() + timeout_ms);
+		if (r < 0)
+			return r;
+		if (m.hdr.type != SYNC_WIRE_VERIFY)
+			return poison(c, -EPROTO);
+		more = m.hdr.flags & SYNC_WIRE_F_MORE; /* progress: the next frame is due */
+		r = sync_wire_status_to_errno(m.hdr.status);
+		if (r == 0 && hashed)
+			*hashed = m.size;
+	}
+	return r;
+}
+
 int sync_client_stats(struct sync_client *c, struct sync_wire_stats *ret, unsigned timeout_ms)
 {
 	struct sync_wire_msg m;

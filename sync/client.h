@@ -2,7 +2,7 @@
  * bounded by a deadline.
  *
  * timeout_ms: for read, delete, list, stats, load, ping it bounds the whole
- * call; for the streaming calls (put, update, signature, delta) it bounds
+ * call; for the streaming calls (put, update, signature, delta, verify) it bounds
  * each frame sent or received, so a large copy may take longer overall but a
  * peer that stops answering fails the call within timeout_ms.
  *
@@ -90,6 +90,16 @@ int sync_client_delete(struct sync_client *c, const uint8_t id[16], uint64_t ver
 /* *ret malloc'ed (free it). */
 int sync_client_list(struct sync_client *c, struct sync_wire_list_entry **ret, size_t *ret_n,
 		     unsigned timeout_ms);
+/* VERIFY: the server re-hashes (id, version) from its disk. 0 when the
+ * SHA-256 equals sha256, -EBADMSG when it differs (the server has deleted
+ * the damaged copy), -ENOENT when it holds no such copy, another -errno on
+ * failure. The server sends progress about every SYNC_VERIFY_PROGRESS_MS
+ * (plus one chunk's read): timeout_ms bounds each frame, not the re-hash.
+ * A server that predates VERIFY closes the connection (-EPIPE/-ECONNRESET
+ * or the like): see wire.h on versioning. *hashed (may be NULL): bytes the
+ * server hashed. */
+int sync_client_verify(struct sync_client *c, const uint8_t id[16], uint64_t version,
+		       const uint8_t sha256[32], uint64_t *hashed, unsigned timeout_ms);
 int sync_client_stats(struct sync_client *c, struct sync_wire_stats *ret, unsigned timeout_ms);
 int sync_client_load(struct sync_client *c, struct sync_wire_load *ret, unsigned timeout_ms);
 

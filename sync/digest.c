@@ -49,20 +49,32 @@ void sync_sha256_free(struct sync_sha256 *s)
 
 int sync_sha256_fd(int fd, uint64_t len, uint8_t out[SYNC_SHA256_LEN])
 {
-	return sync_sha256_fd_paced(fd, len, NULL, out);
+	return sync_sha256_fd_each(fd, len, out, NULL, NULL);
+}
+
+static int take_pace(void *arg, uint64_t off, size_t want)
+{
+	(void)off;
+	return sync_pace_take(arg, want);
 }
 
 int sync_sha256_fd_paced(int fd, uint64_t len, const struct sync_pace *pace,
 			 uint8_t out[SYNC_SHA256_LEN])
 {
-	enum { BUF = 1 << 20 };
+	return sync_sha256_fd_each(fd, len, out, pace ? take_pace : NULL, (void *)pace);
+}
+
+int sync_sha256_fd_each(int fd, uint64_t len, uint8_t out[SYNC_SHA256_LEN],
+			int (*before)(void *arg, uint64_t off, size_t want), void *arg)
+{
+	enum { BUF = SYNC_SHA256_FD_CHUNK };
 	struct sync_sha256 *s = NULL;
 	uint8_t *buf = malloc(BUF);
 	uint64_t off = 0;
 	int r = buf ? sync_sha256_new(&s) : -ENOMEM;
 	while (r == 0 && off < len) {
 		size_t want = len - off < BUF ? (size_t)(len - off) : BUF;
-		if ((r = sync_pace_take(pace, want)) < 0)
+		if (before && (r = before(arg, off, want)) < 0)
 			break;
 		ssize_t n = pread(fd, buf, want, (off_t)off);
 		if (n < 0 && errno == EINTR)

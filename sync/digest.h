@@ -19,7 +19,14 @@ void sync_sha256_free(struct sync_sha256 *s);
 /* Digest of the first len bytes of fd (from offset 0, with pread); len =
  * UINT64_MAX means up to end of file. */
 int sync_sha256_fd(int fd, uint64_t len, uint8_t out[SYNC_SHA256_LEN]);
-/* The same, each read of fd paced by pace (sync/sync_io.h; NULL: none). */
+/* As sync_sha256_fd, calling before(arg, off, want) ahead of each read of at
+ * most SYNC_SHA256_FD_CHUNK bytes (pacing, progress): a negative return stops
+ * the hash and is returned. before NULL: none. */
+#define SYNC_SHA256_FD_CHUNK (1u << 20)
+int sync_sha256_fd_each(int fd, uint64_t len, uint8_t out[SYNC_SHA256_LEN],
+			int (*before)(void *arg, uint64_t off, size_t want), void *arg);
+/* The same, each read of fd paced by pace (sync/sync_io.h; NULL: none):
+ * sync_sha256_fd_each with the pace as its before. */
 struct sync_pace;
 int sync_sha256_fd_paced(int fd, uint64_t len, const struct sync_pace *pace,
 			 uint8_t out[SYNC_SHA256_LEN]);

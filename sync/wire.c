@@ -181,6 +181,13 @@ static int decode_request(const struct sync_wire_header *h, const uint8_t *p,
 		    m->offset + m->data_len > SYNC_WIRE_MAX_FILE_SIZE)
 			return -EBADMSG;
 		return 0;
+	case SYNC_WIRE_VERIFY:
+		if (sized(h, SYNC_WIRE_VERIFY_REQ_SIZE))
+			return -EBADMSG;
+		memcpy(m->id, p, 16);
+		m->version = get64(p + 16);
+		memcpy(m->sha256, p + 24, 32);
+		return 0;
 	case SYNC_WIRE_SIGNATURE:
 	case SYNC_WIRE_DELETE:
 		if (sized(h, 24))
@@ -261,6 +268,11 @@ static int decode_response(const struct sync_wire_header *h, const uint8_t *p,
 			return -EBADMSG;
 		decode_load(p, &m->load);
 		return 0;
+	case SYNC_WIRE_VERIFY:
+		if (sized(h, SYNC_WIRE_VERIFY_SIZE))
+			return -EBADMSG;
+		m->size = get64(p);
+		return m->size > SYNC_WIRE_MAX_FILE_SIZE ? -EBADMSG : 0;
 	}
 	return -EBADMSG; /* RANGE, SIGNATURE have no response of their own */
 }
@@ -280,9 +292,14 @@ int sync_wire_decode(const struct sync_wire_header *h, const uint8_t *payload,
 		r = decode_request(h, payload, &m);
 	if (r < 0)
 		return r;
-	/* F_MORE is meaningful only for LIST and streamed DATA responses. */
-	if ((h->flags & SYNC_WIRE_F_MORE) && h->type != SYNC_WIRE_LIST && h->type != SYNC_WIRE_DATA &&
-	    h->type != SYNC_WIRE_HEARTBEAT)
+	/* F_MORE is meaningful only for streamed responses: LIST, DATA,
+	 * HEARTBEAT, and VERIFY progress (which is never an error: the outcome
+	 * comes last). */
+	if ((h->flags & SYNC_WIRE_F_MORE) && h->type != SYNC_WIRE_LIST &&
+	    h->type != SYNC_WIRE_DATA && h->type != SYNC_WIRE_HEARTBEAT &&
+	    h->type != SYNC_WIRE_VERIFY)
+		return -EBADMSG;
+	if ((h->flags & SYNC_WIRE_F_MORE) && h->type == SYNC_WIRE_VERIFY && h->status != SYNC_WS_OK)
 		return -EBADMSG;
 	*ret = m;
 	return 0;
@@ -381,6 +398,25 @@ int sync_wire_enc_heartbeat(uint8_t *out, size_t cap, uint64_t seq, const struct
 	return 8 + sync_wire_enc_load(out + 8, cap - 8, l);
 }
 
+int sync_wire_enc_verify(uint8_t *out, size_t cap, const uint8_t id[16], uint64_t ver,
+			 const uint8_t sha256[32])
+{
+	if (cap < SYNC_WIRE_VERIFY_REQ_SIZE)
+		return -ENOBUFS;
+	memcpy(out, id, 16);
+	put64(out + 16, ver);
+	memcpy(out + 24, sha256, 32);
+	return SYNC_WIRE_VERIFY_REQ_SIZE;
+}
+
+int sync_wire_enc_verify_resp(uint8_t *out, size_t cap, uint64_t hashed)
+{
+	if (cap < SYNC_WIRE_VERIFY_SIZE)
+		return -ENOBUFS;
+	put64(out, hashed);
+	return SYNC_WIRE_VERIFY_SIZE;
+}
+
 void sync_wire_enc_range_off(uint8_t out[8], uint64_t off)
 {
 	put64(out, off);
@@ -405,9 +441,9 @@ void sync_wire_dec_list_entry(const uint8_t in[SYNC_WIRE_LIST_ENTRY_SIZE],
 const char *sync_wire_type_name(int type)
 {
 	static const char *const names[] = {
-	    "?",     "PING", "READ",	  "PUT_BEGIN", "UPDATE_BEGIN", "DELTA_BEGIN", "DATA",
-	    "RANGE", "END",  "SIGNATURE", "DELETE",    "LIST",	       "STATS",	      "LOAD",
-	    "HEARTBEAT",
+	    "?",     "PING",  "READ",	   "PUT_BEGIN", "UPDATE_BEGIN", "DELTA_BEGIN",
+	    "DATA",  "RANGE", "END",	   "SIGNATURE", "DELETE",	"LIST",
+	    "STATS", "LOAD",  "HEARTBEAT", "VERIFY",
 	};
 	if (type < 1 || type > SYNC_WIRE_TYPE_MAX)
 		return "?";

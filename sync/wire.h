@@ -43,6 +43,23 @@
  *                client sends END with the same request id: answered by a
  *                last HEARTBEAT without F_MORE (the connection then serves
  *                requests again) or closes the connection.
+ *   VERIFY       req: id ver:u64 sha256[32] (56 bytes): re-hash the copy from
+ *                the server's disk and compare with sha256.
+ *                resp: VERIFY frames hashed:u64 (bytes hashed so far), F_MORE
+ *                on all but the last, about one every
+ *                SYNC_VERIFY_PROGRESS_MS while hashing (so a big copy never
+ *                leaves the client waiting long for a frame); the
+ *                last one carries the outcome: OK (the digest matches; hashed
+ *                = the copy's size), BADSUM (it differs: the server deletes
+ *                the copy, see daemon/server.c), NOENT (no such copy), or
+ *                another status (I/O error...). Error frames are empty.
+ *
+ * Versioning: the header's version is not negotiated; both sides must speak
+ * version 1. A new request type is added within version 1 (an additive
+ * change): a server that predates it refuses the unknown type as a
+ * malformed frame and closes the connection, which a client must take as
+ * "not supported" when the host answers other requests (VERIFY: see
+ * fs/remote_copies.c). A change of an existing layout needs a new version.
  *
  * A server that sees a malformed frame answers nothing and closes the
  * connection: nothing in a frame reaches state before sync_wire_decode()
@@ -77,7 +94,8 @@ enum sync_wire_type {
 	SYNC_WIRE_STATS = 12,
 	SYNC_WIRE_LOAD = 13,
 	SYNC_WIRE_HEARTBEAT = 14,
-	SYNC_WIRE_TYPE_MAX = 14,
+	SYNC_WIRE_VERIFY = 15,
+	SYNC_WIRE_TYPE_MAX = 15,
 };
 
 #define SYNC_WIRE_F_RESPONSE 0x0001u
@@ -132,6 +150,12 @@ struct sync_wire_load {
 #define SYNC_WIRE_HEARTBEAT_SIZE (8 + SYNC_WIRE_LOAD_SIZE)
 #define SYNC_HEARTBEAT_MIN_MS 50u
 #define SYNC_HEARTBEAT_MAX_MS 600000u
+#define SYNC_WIRE_VERIFY_REQ_SIZE 56
+#define SYNC_WIRE_VERIFY_SIZE 8 /* response: hashed:u64 */
+/* VERIFY: the server sends a frame at least this often while it hashes,
+ * plus one piece's throttle wait and one chunk's disk read (see
+ * daemon/server.c); a client's per-frame deadline must allow for that. */
+#define SYNC_VERIFY_PROGRESS_MS 250u
 
 /* STATS: the store's use and what the server did since it started. */
 struct sync_wire_stats {
@@ -153,20 +177,20 @@ struct sync_wire_list_entry {
 struct sync_wire_msg {
 	struct sync_wire_header hdr;
 	uint8_t id[16];
-	uint64_t version; /* READ, PUT, SIGNATURE, DELETE; new version for UPDATE/DELTA */
-	uint64_t base;	  /* UPDATE_BEGIN, DELTA_BEGIN */
-	uint64_t offset;  /* READ, RANGE */
-	uint64_t size;	  /* PUT/UPDATE/DELTA: size of the new copy */
-	uint32_t length;  /* READ request */
-	uint8_t sha256[32];
+	uint64_t version;    /* READ, PUT, SIGNATURE, DELETE; new version for UPDATE/DELTA */
+	uint64_t base;	     /* UPDATE_BEGIN, DELTA_BEGIN */
+	uint64_t offset;     /* READ, RANGE */
+	uint64_t size;	     /* PUT/UPDATE/DELTA: size of the new copy; VERIFY resp: hashed */
+	uint32_t length;     /* READ request */
+	uint8_t sha256[32];  /* PUT/UPDATE/DELTA, END, VERIFY req */
 	uint8_t has_sha256;  /* END request carrying a digest */
 	const uint8_t *data; /* DATA, RANGE, READ resp, LIST resp (raw entries) */
 	size_t data_len;
-	uint32_t count;		       /* LIST resp */
+	uint32_t count;		      /* LIST resp */
 	struct sync_wire_stats stats; /* STATS resp */
-	struct sync_wire_load load;    /* LOAD and HEARTBEAT resp */
-	uint64_t seq;		       /* HEARTBEAT resp: 0, 1, 2, ... */
-	uint32_t interval_ms;	       /* HEARTBEAT req */
+	struct sync_wire_load load;   /* LOAD and HEARTBEAT resp */
+	uint64_t seq;		      /* HEARTBEAT resp: 0, 1, 2, ... */
+	uint32_t interval_ms;	      /* HEARTBEAT req */
 };
 
 /* Header: encode into 24 bytes; decode checks magic, version, type, flags,
@@ -193,6 +217,9 @@ int sync_wire_enc_stats(uint8_t *out, size_t cap, const struct sync_wire_stats *
 int sync_wire_enc_load(uint8_t *out, size_t cap, const struct sync_wire_load *l);
 int sync_wire_enc_heartbeat_req(uint8_t *out, size_t cap, uint32_t interval_ms);
 int sync_wire_enc_heartbeat(uint8_t *out, size_t cap, uint64_t seq, const struct sync_wire_load *l);
+int sync_wire_enc_verify(uint8_t *out, size_t cap, const uint8_t id[16], uint64_t ver,
+			 const uint8_t sha256[32]);
+int sync_wire_enc_verify_resp(uint8_t *out, size_t cap, uint64_t hashed);
 /* RANGE header (8-byte offset) precedes the data in the payload. */
 void sync_wire_enc_range_off(uint8_t out[8], uint64_t off);
 void sync_wire_enc_list_entry(uint8_t out[SYNC_WIRE_LIST_ENTRY_SIZE],

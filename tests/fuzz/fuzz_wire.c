@@ -46,6 +46,11 @@ static void decode_frame(const uint8_t *head, const uint8_t *payload, size_t ava
 		if (m.data_len)
 			check(m.data >= p && m.data + m.data_len <= p + h.length);
 		check(m.size <= SYNC_WIRE_MAX_FILE_SIZE);
+		/* VERIFY progress is never an error; its payload is exact */
+		if (hh.type == SYNC_WIRE_VERIFY && (hh.flags & SYNC_WIRE_F_MORE))
+			check(hh.status == SYNC_WS_OK && hh.length == SYNC_WIRE_VERIFY_SIZE);
+		if (hh.type == SYNC_WIRE_VERIFY && !(hh.flags & SYNC_WIRE_F_RESPONSE))
+			check(hh.length == SYNC_WIRE_VERIFY_REQ_SIZE);
 		if (!(hh.flags & SYNC_WIRE_F_RESPONSE)) {
 			check(m.length <= SYNC_WIRE_MAX_DATA);
 			check(m.offset <= SYNC_WIRE_MAX_FILE_SIZE);
@@ -139,6 +144,13 @@ static void builtin_seeds(void)
 	}
 	add_frame(SYNC_WIRE_LOAD, 0, 0, NULL, 0);
 	add_frame(SYNC_WIRE_LOAD, R, 0, p, (size_t)sync_wire_enc_load(p, sizeof(p), &l));
+	/* VERIFY: request, progress, outcome (match, mismatch) */
+	add_frame(SYNC_WIRE_VERIFY, 0, 0, p,
+		  (size_t)sync_wire_enc_verify(p, sizeof(p), id, 1, sha));
+	add_frame(SYNC_WIRE_VERIFY, R | SYNC_WIRE_F_MORE, 0, p,
+		  (size_t)sync_wire_enc_verify_resp(p, sizeof(p), 1u << 20));
+	add_frame(SYNC_WIRE_VERIFY, R, 0, p, (size_t)sync_wire_enc_verify_resp(p, sizeof(p), 4096));
+	add_frame(SYNC_WIRE_VERIFY, R, SYNC_WS_BADSUM, NULL, 0);
 	/* a stream of two frames */
 	if (nseeds < MAXSEED) {
 		memcpy(seeds[nseeds], seeds[2], seed_len[2]);

@@ -23,10 +23,7 @@ T=$(it_tmpdir fs_remote)
 backing=$(it_tmpdir backing) mnt=$(it_tmpdir mnt) state=$(it_tmpdir state)
 TIMEOUT_MS=500 # above the 300 ms default: ASan builds on a loaded machine
 
-it_check "ca init" "$CTL" ca init "$T/ca" >/dev/null
-for n in sd1 sd2; do it_check "ca issue $n" "$CTL" ca issue "$T/ca" $n --ip 127.0.0.1 >/dev/null; done
-it_check "ca issue origin" "$CTL" ca issue "$T/ca" origin >/dev/null
-it_check "ca issue operator" "$CTL" ca issue "$T/ca" operator >/dev/null
+it_ca "$CTL" "$T/ca" "sd1 sd2" "origin operator"
 TLS=(--certs "$T/ca" --name operator)
 
 it_shadowd "$SHADOWD" "$T/store1" "$T/ca" sd1 "$T/sd1.log" 0
@@ -44,12 +41,9 @@ SIZE=$(stat -c %s "$T/expect")
 it_mount "$SHADOWFS" "$backing" "$mnt" \
   "norecord,cache=never,state=$state,hosts=$H1:cost=1;$H2:cost=2,tls=$T/ca,tls_name=origin,shadow_tick=0.2,shadow_idle=1,shadow_quiet=0.3,shadow_verify=0.5,remote_timeout=$TIMEOUT_MS"
 
-state_of() { getfattr --only-values -n user.shadow.state "$mnt/data" 2>/dev/null; }
-wait_for() { # DESC SECONDS CMD...
-  local d=$1 s=$2; shift 2
-  for _ in $(seq $((s * 20))); do "$@" && return 0; sleep 0.05; done
-  it_fail "$d after $s s: state: $(state_of)"
-}
+IT_WATCH=$mnt/data
+state_of() { it_shadow_state "$mnt/data"; }
+wait_for() { it_wait_for "$@"; }
 host_up() { "$CTL" hosts "$mnt" 2>/dev/null | awk -v h="$1" '$1 == h { print $3 }' | grep -qx up; }
 serving_on() { state_of | grep -q "copy=$1:v[0-9]*:serving"; }
 stat_of() { # HOST FIELD: a number from shadowctl host status --json

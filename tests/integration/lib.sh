@@ -16,6 +16,12 @@
 #                             port) with CERTDIR/NAME.crt|key and CERTDIR/ca.crt,
 #                             stderr to LOG, waits until it listens; sets
 #                             IT_SD_PID and IT_SD_PORT
+#   it_ca CTL DIR "SERVERS" "CLIENTS"  a cluster CA in DIR (shadowctl ca):
+#                             server certificates for 127.0.0.1, client ones
+#   it_shadow_state FILE      prints FILE's user.shadow.state (empty if none)
+#   it_wait_for DESC SECONDS CMD...  runs CMD every 50 ms until it succeeds;
+#                             fails the test with DESC after SECONDS (and the
+#                             state of $IT_WATCH, a shadowed file, if set)
 set -uo pipefail
 
 IT_ROOT=$(mktemp -d "${TMPDIR:-/tmp}/shadowfs-it.XXXXXX")
@@ -95,4 +101,21 @@ it_shadowd() { # SHADOWD STORE CERTDIR NAME LOG PORT [flags...]
     sleep 0.05
   done
   it_fail "shadowd did not start within 5 s: $(cat "$log")"
+}
+
+it_ca() { # CTL DIR "SERVERS" "CLIENTS"
+  local ctl=$1 dir=$2 n
+  it_check "ca init" "$ctl" ca init "$dir" >/dev/null
+  for n in $3; do it_check "ca issue $n" "$ctl" ca issue "$dir" "$n" --ip 127.0.0.1 >/dev/null; done
+  for n in $4; do it_check "ca issue $n" "$ctl" ca issue "$dir" "$n" >/dev/null; done
+}
+
+it_shadow_state() { # FILE
+  getfattr --only-values -n user.shadow.state "$1" 2>/dev/null
+}
+
+it_wait_for() { # DESC SECONDS CMD...
+  local d=$1 s=$2; shift 2
+  for _ in $(seq $((s * 20))); do "$@" && return 0; sleep 0.05; done
+  it_fail "$d after $s s${IT_WATCH:+: state: $(it_shadow_state "$IT_WATCH")}"
 }

@@ -12,6 +12,9 @@
  *                                   ranges of FILE applied to BASE -> VER
  *     rawrange H:P ID BASE VER OFF HEXBYTE SIZE   a RANGE at any offset
  *     delete H:P ID VER
+ *     verify H:P ID VER FILE        VERIFY: the server re-hashes (ID, VER) and
+ *                                   compares with FILE's SHA-256; prints
+ *                                   hashed=N (Bad message: mismatch)
  *     hold H:P MS                   connect, ping, keep the connection MS ms
  *     signature H:P ID VER OUT      librsync signature of a copy into OUT
  *     delta H:P ID BASE VER FILE [--corrupt | --sig-of=V]
@@ -470,6 +473,19 @@ int main(int argc, char **argv)
 			fflush(stdout);
 			usleep((useconds_t)strtoul(a[1], NULL, 0) * 1000);
 		}
+	} else if (!strcmp(cmd, "verify") && na == 4 && !parse_id(a[1], id)) {
+		int fd = -1;
+		uint64_t size, hashed = 0;
+		uint8_t sha[32];
+		r = file_sha(a[3], &fd, &size, sha);
+		if (fd >= 0)
+			close(fd);
+		t0 = sync_now_ms();
+		if (!r)
+			r = sync_client_verify(c, id, strtoull(a[2], NULL, 0), sha, &hashed,
+					       timeout_ms);
+		if (!r)
+			printf("hashed=%llu\n", (unsigned long long)hashed);
 	} else if (!strcmp(cmd, "delete") && na == 3 && !parse_id(a[1], id)) {
 		r = sync_client_delete(c, id, strtoull(a[2], NULL, 0), timeout_ms);
 	} else if ((!strcmp(cmd, "oversized") || !strcmp(cmd, "garbage")) && na == 1) {

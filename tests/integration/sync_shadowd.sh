@@ -245,6 +245,46 @@ cli get 127.0.0.1:$PORT_D $ID 1 "$T/gotD" 2>"$T/err" || it_fail "throttled get f
 el=$(sed -n 's/elapsed_ms=//p' "$T/err")
 [ "$el" -ge 300 ] || it_fail "--capacity-read 8 served 3.5 MiB in ${el} ms"
 cmp -s "$T/v1" "$T/gotD" || it_fail "throttled copy differs"
+# VERIFY re-hashes a copy from the shadowd's disk. Under --capacity-read 2
+# a 5 MiB copy takes ~2.5 s to re-hash, longer than the client's 1 s
+# per-frame deadline (the mount's): progress frames keep the call alive; a
+# read on another connection meanwhile waits no more than a big read would.
+# A byte flipped on disk (size and mtime kept) is a mismatch: the copy is
+# deleted there (not listed, not readable), and a second VERIFY finds none.
+start_shadowd G --capacity-read 2
+head -c $((5 * 1024 * 1024)) /dev/urandom >"$T/v5"
+it_check "put v5 to G" cli put 127.0.0.1:$PORT_G $ID 1 "$T/v5" 2>/dev/null
+sleep 0.3 # the burst refills
+cli --timeout 1000 verify 127.0.0.1:$PORT_G $ID 1 "$T/v5" >"$T/vout" 2>"$T/verr" &
+vpid=$!
+sleep 0.5
+cli --timeout 3000 read 127.0.0.1:$PORT_G $ID 1 0 65536 "$T/rG" 2>"$T/err" ||
+  it_fail "read during a VERIFY: $(cat "$T/err")"
+rel=$(sed -n 's/elapsed_ms=//p' "$T/err")
+wait $vpid || it_fail "VERIFY of an intact copy: $(cat "$T/verr")"
+vel=$(sed -n 's/elapsed_ms=//p' "$T/verr")
+echo "VERIFY of 5 MiB at 2 MB/s: ${vel} ms (per-frame deadline 1000 ms); a 64 KiB read meanwhile: ${rel} ms"
+grep -qx "hashed=$((5 * 1024 * 1024))" "$T/vout" || it_fail "VERIFY hashed: $(cat "$T/vout")"
+[ "$vel" -ge 1500 ] || it_fail "VERIFY took ${vel} ms: not throttled"
+[ "$rel" -le 1500 ] || it_fail "a read waited ${rel} ms behind a VERIFY"
+cmp -s "$T/rG" <(head -c 65536 "$T/v5") || it_fail "read during a VERIFY: wrong bytes"
+copy=$(ls "$T/store-G" | grep "$ID-0*1" | head -1)
+[ -n "$copy" ] || it_fail "no copy file in the store: $(ls "$T/store-G")"
+f="$T/store-G/$copy" mt=$(stat -c %y "$T/store-G/$copy")
+b=$(od -An -tu1 -j 3000000 -N1 "$f" | tr -d ' ')
+printf "\\$(printf %o $(((b + 1) % 256)))" | dd of="$f" bs=1 seek=3000000 conv=notrunc status=none
+touch -d "$mt" "$f"
+[ "$(stat -c %s "$f")" = $((5 * 1024 * 1024)) ] || it_fail "the flip changed the size"
+cmp -s "$f" "$T/v5" && it_fail "the byte was not flipped"
+cli verify 127.0.0.1:$PORT_G $ID 1 "$T/v5" 2>"$T/err" && it_fail "VERIFY passed a damaged copy"
+grep -q "Bad message" "$T/err" || it_fail "VERIFY of a damaged copy: $(cat "$T/err")"
+grep -q "failed its SHA-256 check: deleted" "$LOG_G" || it_fail "mismatch not logged: $(cat "$LOG_G")"
+cli list 127.0.0.1:$PORT_G 2>/dev/null | grep -q "^$ID 1 " && it_fail "damaged copy still listed"
+cli read 127.0.0.1:$PORT_G $ID 1 0 100 "$T/rG2" 2>/dev/null && it_fail "damaged copy still readable"
+cli verify 127.0.0.1:$PORT_G $ID 1 "$T/v5" 2>"$T/err" && it_fail "VERIFY of a deleted copy passed"
+grep -q "No such file" "$T/err" || it_fail "VERIFY of a missing copy: $(cat "$T/err")"
+it_check "ping after VERIFY" cli ping 127.0.0.1:$PORT_G 2>/dev/null
+kill "$PID_G"
 # --test-inject-error-rate 1 fails every request with EIO (and says so).
 start_shadowd E --test-inject-error-rate 1
 cli ping 127.0.0.1:$PORT_E 2>"$T/err" && it_fail "injected error not returned"

@@ -20,6 +20,7 @@
 #include <openssl/sha.h>
 
 #include "daemon/host_store.h"
+#include "sync/digest.h"
 #include "sync/sync_io.h"
 
 static const uint8_t ID[16] = {0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
@@ -136,6 +137,69 @@ static void test_sha_mismatch_keeps_old(void **state)
 	assert_int_equal(count_entries(f->dir, "tmp."), 0);
 	expect(f->s, 1, "version one");
 	assert_int_equal(daemon_store_verify(f->s, ID, 1, bad), -EBADMSG);
+}
+
+struct chunks {
+	uint64_t offs[8];
+	size_t wants[8];
+	int n;
+	int fail_at; /* the call that returns -EPIPE (-1: none) */
+};
+
+static int note_chunk(void *arg, uint64_t off, size_t want)
+{
+	struct chunks *c = arg;
+	if (c->n == c->fail_at)
+		return -EPIPE;
+	if (c->n < 8) {
+		c->offs[c->n] = off;
+		c->wants[c->n] = want;
+	}
+	c->n++;
+	return 0;
+}
+
+/* daemon_store_verify_each (shadowd's VERIFY) calls before() ahead of each
+ * chunk of the re-hash, in order, covering the copy once; an error from
+ * before() stops the hash and is returned; a missing copy is -ENOENT before
+ * any chunk; a copy of 0 bytes needs no chunk. */
+static void test_verify_each(void **state)
+{
+	struct fx *f = *state;
+	struct daemon_store_writer *w;
+	size_t len = 2 * SYNC_SHA256_FD_CHUNK + 100;
+	uint8_t *data = malloc(len), sha[32], empty_sha[32];
+	for (size_t i = 0; i < len; i++)
+		data[i] = (uint8_t)(i * 7);
+	SHA256(data, len, sha);
+	assert_int_equal(daemon_store_create(f->s, ID, 3, len, &w), 0);
+	assert_int_equal(daemon_store_writer_append(w, data, len), 0);
+	assert_int_equal(daemon_store_commit(w, sha), 0);
+
+	struct chunks c = {.fail_at = -1};
+	assert_int_equal(daemon_store_verify_each(f->s, ID, 3, sha, note_chunk, &c), 0);
+	assert_int_equal(c.n, 3);
+	assert_int_equal(c.offs[0], 0);
+	assert_int_equal(c.offs[1], SYNC_SHA256_FD_CHUNK);
+	assert_int_equal(c.offs[2], 2 * SYNC_SHA256_FD_CHUNK);
+	assert_int_equal(c.wants[0], SYNC_SHA256_FD_CHUNK);
+	assert_int_equal(c.wants[2], 100);
+	c = (struct chunks){.fail_at = 1};
+	assert_int_equal(daemon_store_verify_each(f->s, ID, 3, sha, note_chunk, &c), -EPIPE);
+	assert_int_equal(c.n, 1);
+	sha[5] ^= 1;
+	c = (struct chunks){.fail_at = -1};
+	assert_int_equal(daemon_store_verify_each(f->s, ID, 3, sha, note_chunk, &c), -EBADMSG);
+	assert_int_equal(c.n, 3);
+	c = (struct chunks){.fail_at = -1};
+	assert_int_equal(daemon_store_verify_each(f->s, ID, 4, sha, note_chunk, &c), -ENOENT);
+	assert_int_equal(c.n, 0);
+	SHA256(data, 0, empty_sha);
+	assert_int_equal(daemon_store_create(f->s, ID, 5, 0, &w), 0);
+	assert_int_equal(daemon_store_commit(w, empty_sha), 0);
+	assert_int_equal(daemon_store_verify_each(f->s, ID, 5, empty_sha, note_chunk, &c), 0);
+	assert_int_equal(c.n, 0);
+	free(data);
 }
 
 /* A ranged update starts from the base copy, may grow or shrink it, refuses
@@ -492,6 +556,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_temp_then_rename, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sha_mismatch_keeps_old, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_verify_each, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ranged_update, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_path_safety, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_budget_list_delete, setup, teardown),

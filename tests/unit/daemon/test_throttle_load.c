@@ -53,6 +53,22 @@ static void test_bucket_unlimited(void **state)
 	daemon_bucket_destroy(&b);
 }
 
+/* daemon_throttle_bytes (a long read taken piece by piece) takes bytes only:
+ * the read's one I/O token is daemon_throttle_read's. */
+static void test_throttle_bytes_no_iop(void **state)
+{
+	(void)state;
+	struct daemon_throttle t;
+	daemon_throttle_init(&t, 0, 1); /* bytes unlimited, 1 I/O token of burst */
+	double before = t.iops.tokens;
+	for (int i = 0; i < 100; i++)
+		daemon_throttle_bytes(&t, 1u << 20);
+	assert_true(t.iops.tokens == before);
+	daemon_throttle_read(&t, 0);
+	assert_true(t.iops.tokens < before);
+	daemon_throttle_destroy(&t);
+}
+
 /* Percentiles land in the bucket of the true value (within 19%). */
 static void test_percentiles(void **state)
 {
@@ -99,7 +115,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_bucket),	     cmocka_unit_test(test_bucket_rate),
 	    cmocka_unit_test(test_bucket_unlimited), cmocka_unit_test(test_percentiles),
-	    cmocka_unit_test(test_proc_parsers),
+	    cmocka_unit_test(test_proc_parsers),     cmocka_unit_test(test_throttle_bytes_no_iop),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -235,6 +235,71 @@ static void test_heartbeat(void **state)
 	assert_int_equal(decode(SYNC_WIRE_TYPE_MAX + 1, 0, NULL, 0, 0, &m), -EBADMSG);
 }
 
+/* VERIFY: the request carries id, version and the expected digest (56 bytes
+ * exactly); each response the bytes hashed (8 bytes exactly, at most
+ * SYNC_WIRE_MAX_FILE_SIZE), F_MORE on progress frames only, which are never
+ * errors; the outcome is the last frame's status, with no payload on error. */
+static void test_verify(void **state)
+{
+	(void)state;
+	uint8_t p[SYNC_WIRE_VERIFY_REQ_SIZE + 1], sha[32];
+	struct sync_wire_msg m;
+	uint16_t R = SYNC_WIRE_F_RESPONSE;
+	for (int i = 0; i < 32; i++)
+		sha[i] = (uint8_t)(0xa0 + i);
+	assert_int_equal(sync_wire_enc_verify(p, SYNC_WIRE_VERIFY_REQ_SIZE - 1, ID, 7, sha),
+			 -ENOBUFS);
+	assert_int_equal(sync_wire_enc_verify(p, sizeof(p), ID, 0x0102030405060708ull, sha),
+			 SYNC_WIRE_VERIFY_REQ_SIZE);
+	assert_int_equal(decode(SYNC_WIRE_VERIFY, 0, p, SYNC_WIRE_VERIFY_REQ_SIZE, 0, &m), 0);
+	assert_memory_equal(m.id, ID, 16);
+	assert_int_equal(m.version, 0x0102030405060708ull);
+	assert_memory_equal(m.sha256, sha, 32);
+	assert_false(m.has_sha256); /* that flag is END's */
+	/* one byte short, one byte long, empty, the size of DELETE's request */
+	assert_int_equal(decode(SYNC_WIRE_VERIFY, 0, p, SYNC_WIRE_VERIFY_REQ_SIZE - 1, 0, &m),
+			 -EBADMSG);
+	assert_int_equal(decode(SYNC_WIRE_VERIFY, 0, p, SYNC_WIRE_VERIFY_REQ_SIZE + 1, 0, &m),
+			 -EBADMSG);
+	assert_int_equal(decode(SYNC_WIRE_VERIFY, 0, NULL, 0, 0, &m), -EBADMSG);
+	assert_int_equal(decode(SYNC_WIRE_VERIFY, 0, p, 24, 0, &m), -EBADMSG);
+	/* a request frame may not carry F_MORE nor a status */
+	assert_int_equal(
+	    decode(SYNC_WIRE_VERIFY, SYNC_WIRE_F_MORE, p, SYNC_WIRE_VERIFY_REQ_SIZE, 0, &m),
+	    -EBADMSG);
+	assert_int_equal(
+	    decode(SYNC_WIRE_VERIFY, 0, p, SYNC_WIRE_VERIFY_REQ_SIZE, SYNC_WS_BADSUM, &m),
+	    -EBADMSG);
+
+	/* responses: progress then outcome */
+	assert_int_equal(sync_wire_enc_verify_resp(p, SYNC_WIRE_VERIFY_SIZE - 1, 1), -ENOBUFS);
+	assert_int_equal(sync_wire_enc_verify_resp(p, sizeof(p), 5ull << 30),
+			 SYNC_WIRE_VERIFY_SIZE);
+	assert_int_equal(
+	    decode(SYNC_WIRE_VERIFY, R | SYNC_WIRE_F_MORE, p, SYNC_WIRE_VERIFY_SIZE, 0, &m), 0);
+	assert_int_equal(m.size, 5ull << 30);
+	assert_true(m.hdr.flags & SYNC_WIRE_F_MORE);
+	assert_int_equal(decode(SYNC_WIRE_VERIFY, R, p, SYNC_WIRE_VERIFY_SIZE, 0, &m), 0);
+	assert_int_equal(m.size, 5ull << 30);
+	assert_int_equal(decode(SYNC_WIRE_VERIFY, R, p, SYNC_WIRE_VERIFY_SIZE - 1, 0, &m),
+			 -EBADMSG);
+	assert_int_equal(decode(SYNC_WIRE_VERIFY, R, p, SYNC_WIRE_VERIFY_SIZE + 1, 0, &m),
+			 -EBADMSG);
+	assert_int_equal(decode(SYNC_WIRE_VERIFY, R, NULL, 0, 0, &m), -EBADMSG);
+	sync_wire_enc_verify_resp(p, sizeof(p), SYNC_WIRE_MAX_FILE_SIZE + 1);
+	assert_int_equal(decode(SYNC_WIRE_VERIFY, R, p, SYNC_WIRE_VERIFY_SIZE, 0, &m), -EBADMSG);
+	/* mismatch, missing copy: an empty error frame; never as progress */
+	assert_int_equal(decode(SYNC_WIRE_VERIFY, R, NULL, 0, SYNC_WS_BADSUM, &m), 0);
+	assert_int_equal(sync_wire_status_to_errno(m.hdr.status), -EBADMSG);
+	assert_int_equal(decode(SYNC_WIRE_VERIFY, R, NULL, 0, SYNC_WS_NOENT, &m), 0);
+	assert_int_equal(sync_wire_status_to_errno(m.hdr.status), -ENOENT);
+	assert_int_equal(decode(SYNC_WIRE_VERIFY, R, p, SYNC_WIRE_VERIFY_SIZE, SYNC_WS_BADSUM, &m),
+			 -EBADMSG);
+	assert_int_equal(decode(SYNC_WIRE_VERIFY, R | SYNC_WIRE_F_MORE, NULL, 0, SYNC_WS_IO, &m),
+			 -EBADMSG);
+	assert_string_equal(sync_wire_type_name(SYNC_WIRE_VERIFY), "VERIFY");
+}
+
 /* Every errno we send maps to a status and back to itself; unknown errno
  * and unknown statuses become EIO. */
 static void test_status_mapping(void **state)
@@ -257,7 +322,7 @@ int main(void)
 	    cmocka_unit_test(test_header_roundtrip),   cmocka_unit_test(test_header_malformed),
 	    cmocka_unit_test(test_requests_roundtrip), cmocka_unit_test(test_requests_malformed),
 	    cmocka_unit_test(test_responses),	       cmocka_unit_test(test_status_mapping),
-	    cmocka_unit_test(test_heartbeat),
+	    cmocka_unit_test(test_heartbeat),	       cmocka_unit_test(test_verify),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
