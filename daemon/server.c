@@ -32,6 +32,12 @@ struct daemon_server {
 	pthread_cond_t idle; /* signalled when active drops to 0 */
 	unsigned active;     /* protected by lock */
 	int *conn_fds;	     /* protected by lock; -1 = free slot; for stop */
+	/* The run loop's only: each slot's last thread, joined before the
+	 * slot takes a new one and at stop, so no thread of ours is still
+	 * exiting (OpenSSL's per-thread state freed at its exit) when the
+	 * daemon does. */
+	pthread_t *threads;
+	bool *joinable;
 	bool stopping;	     /* protected by lock */
 	/* atomic, since start (STATS): */
 	uint64_t reads, read_bytes, received_bytes;
@@ -593,7 +599,9 @@ int daemon_server_new(const struct daemon_server_config *cfg, struct daemon_serv
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->idle, NULL);
 	s->conn_fds = malloc(sizeof(int) * s->cfg.max_conns);
-	if (!s->conn_fds) {
+	s->threads = calloc(s->cfg.max_conns, sizeof(*s->threads));
+	s->joinable = calloc(s->cfg.max_conns, sizeof(*s->joinable));
+	if (!s->conn_fds || !s->threads || !s->joinable) {
 		r = -ENOMEM;
 		goto fail;
 	}
@@ -659,11 +667,17 @@ static void peer_string(const struct sockaddr_storage *ss, char *out, size_t len
 	snprintf(out, len, "%s:%u", a, port);
 }
 
+/* Waits for the last thread of slot i (it has released the slot, or
+ * stopping made it do so). */
+static void join_slot(struct daemon_server *s, unsigned i)
+{
+	if (s->joinable[i])
+		pthread_join(s->threads[i], NULL);
+	s->joinable[i] = false;
+}
+
 int daemon_server_run(struct daemon_server *s)
 {
-	pthread_attr_t attr;
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	for (;;) {
 		struct pollfd p[2] = {{s->listen_fd, POLLIN, 0}, {s->stop_pipe[0], POLLIN, 0}};
 		if (poll(p, 2, -1) < 0) {
@@ -702,14 +716,15 @@ int daemon_server_run(struct daemon_server *s)
 			free(c);
 			continue;
 		}
-		pthread_t t;
-		if (pthread_create(&t, &attr, conn_thread, c) != 0) {
+		join_slot(s, (unsigned)c->slot);
+		if (pthread_create(&s->threads[c->slot], NULL, conn_thread, c) != 0) {
 			sfs_error("cannot start a connection thread for %s", c->peer);
 			release_slot(s, c->slot);
 			free(c);
+			continue;
 		}
+		s->joinable[c->slot] = true;
 	}
-	pthread_attr_destroy(&attr);
 	/* Stop: end every connection and wait for the threads. */
 	pthread_mutex_lock(&s->lock);
 	s->stopping = true;
@@ -719,6 +734,8 @@ int daemon_server_run(struct daemon_server *s)
 	while (s->active)
 		pthread_cond_wait(&s->idle, &s->lock);
 	pthread_mutex_unlock(&s->lock);
+	for (unsigned i = 0; i < s->cfg.max_conns; i++)
+		join_slot(s, i);
 	return 0;
 }
 
@@ -741,6 +758,8 @@ void daemon_server_free(struct daemon_server *s)
 	if (s->stop_pipe[1] >= 0)
 		close(s->stop_pipe[1]);
 	free(s->conn_fds);
+	free(s->threads);
+	free(s->joinable);
 	pthread_cond_destroy(&s->idle);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
