@@ -1,0 +1,309 @@
+/* The shadowing control thread (see shadowing_impl.h): every tick, for
+ * each file of the shadow map, the decision of daemon/control.c (copy,
+ * trim, demote) carried out by fs/shadow_copies.c; once a forecast bucket
+ * the predictor's hot files and their replica counts; the checks that stop
+ * a copy serving (stamps every tick, a SHA-256 re-hash every shadow_verify);
+ * the rollout of each copy (fs/rollout.c); STATE/pins and
+ * STATE/shadows.status. */
+#include "fs/shadowing_impl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "daemon/control.h"
+#include "daemon/host_store.h"
+#include "daemon/shadow_map.h"
+#include "fs/copy_pace.h"
+#include "fs/fs.h"
+#include "fs/hosts.h"
+#include "fs/rollout.h"
+#include "fs/shadow_tuning.h"
+#include "fs/passthrough.h"
+#include "fs/remote_copies.h"
+#include "fs/remote_dirty.h"
+#include "fs/remote_reads.h"
+#include "fs/status_file.h"
+#include "fs/xattr_shadow.h"
+#include "predictor/hot_files.h"
+#include "predictor/model.h"
+#include "sync/digest.h"
+#include "sync/wire.h"
+
+/* Once a forecast bucket: the predictor's hot files (pred_hot_files on the
+ * recorder's store) become wanted, the others stop being so (their copies
+ * go after shadow_idle). */
+static void refresh_forecast(struct fs_shadowing *sh)
+{
+	const struct fs_shadowing_config *cf = &sh->cfg;
+	char err[256];
+	if (!sh->store &&
+	    pred_store_open(cf->state_dir, NULL, true, &sh->store, err, sizeof(err)) != 0) {
+		sh->store = NULL;
+		return; /* no store yet (first bucket not written): next time */
+	}
+	unsigned horizon = (unsigned)(cf->window_s / cf->bucket_s);
+	horizon = horizon < 1 ? 1 : horizon > PRED_MAX_H ? PRED_MAX_H : horizon;
+	struct pred_hot_req req = {
+	    .bucket_s = cf->bucket_s,
+	    .history_s = FS_SHADOW_HISTORY_S,
+	    .season = 0,
+	    .horizon = horizon,
+	    .window = horizon,
+	    .top_n = FS_SHADOW_TOP_N,
+	    .capacity = cf->capacity,
+	    .threshold = cf->threshold,
+	    .now = time(NULL),
+	    .react = cf->react,
+	};
+	if (sh->ctx->tuning) /* per-file user.shadow.* settings, every forecast kept */
+		fs_tuning_hot_req(sh->ctx->tuning, &req);
+	struct pred_hot_file *hot = NULL;
+	size_t n = 0;
+	size_t nh = fs_hosts_count(sh->hosts); /* one copy per host */
+	int r = pred_hot_files(sh->store, &req, &hot, &n);
+	if (r < 0) {
+		sfs_debug("shadow: forecast failed: %s", strerror(-r));
+		return;
+	}
+	if (sh->ctx->tuning)
+		fs_tuning_note_forecast(sh->ctx->tuning, hot, n);
+	for (size_t i = 0; i < n; i++) {
+		if (!hot[i].hot)
+			continue; /* forecast, below its threshold (or never) */
+		struct daemon_shadow_file *s = shadow_entry_by_path_locked(sh, hot[i].path);
+		if (!s)
+			continue;
+		/* The replica count: the forecast's 95% bound at its highest
+		 * step, or what the last bucket saw if that was more. */
+		unsigned cap = hot[i].max_copies ? hot[i].max_copies : cf->max_copies; /* user.shadow.copies */
+		unsigned copies = daemon_control_copies_for(fmax(hot[i].demand_hi, hot[i].last_demand),
+							    hot[i].capacity, cap < nh ? cap : (unsigned)nh);
+		if (!s->hot && hot[i].reactive)
+			sfs_info("shadow: %s over capacity (%.0f reads in the last bucket > %.0f): "
+				 "shadowed, %u cop%s",
+				 hot[i].path, hot[i].last_demand, hot[i].capacity, copies,
+				 copies == 1 ? "y" : "ies");
+		else if (!s->hot)
+			sfs_info("shadow: %s forecast hot (P=%.2f > capacity %.0f reads/bucket): "
+				 "shadowed, %u cop%s",
+				 hot[i].path, hot[i].p_exceed, hot[i].capacity, copies,
+				 copies == 1 ? "y" : "ies");
+		else if (copies != s->want_copies)
+			sfs_info("shadow: %s now wants %u cop%s (95%% bound %.0f reads/bucket, "
+				 "capacity %.0f)",
+				 hot[i].path, copies, copies == 1 ? "y" : "ies",
+				 fmax(hot[i].demand_hi, hot[i].last_demand), hot[i].capacity);
+		s->hot_mark = true;
+		s->want_mark = copies;
+		s->reactive_mark = hot[i].reactive;
+		daemon_shadow_map_unlock(sh->map);
+	}
+	pred_hot_files_free(hot, n);
+	daemon_shadow_map_lock(sh->map);
+	for (size_t k = 0;; k++) {
+		struct daemon_shadow_file *s = daemon_shadow_map_at(sh->map, k);
+		if (!s)
+			break;
+		if (!cf->shadow_all)
+			s->hot = s->hot_mark;
+		s->want_copies = s->want_mark;
+		s->reactive = s->reactive_mark;
+		s->hot_mark = s->reactive_mark = false;
+		s->want_mark = 0;
+	}
+	daemon_shadow_map_unlock(sh->map);
+}
+
+/* Each tick, for serving copies: outdated versions are shown STALE, and an
+ * origin or copy file changed on disk stops its copy serving, as does a
+ * remote host that is down (re-synced when it is back: it usually still
+ * holds the version, and nothing is shipped). A host only suspect after a
+ * failed read keeps its copies: the router skips them until it is healthy. */
+static void check_copies(struct fs_shadowing *sh, struct daemon_shadow_file *s)
+{
+	struct stat st;
+	struct daemon_origin_stamp now = {0};
+	bool have = s->origin_fd >= 0 && fstat(s->origin_fd, &st) == 0;
+	if (have)
+		shadow_origin_stamp(&st, &now);
+	for (int k = 0; k < DAEMON_SHADOW_MAX_COPIES; k++) {
+		struct daemon_shadow_copy *cp = &s->copies[k];
+		if (LOAD(&cp->state) != DAEMON_COPY_SERVING)
+			continue;
+		if (have && !shadow_stamp_eq(&cp->origin, &now) &&
+		    cp->version == daemon_shadow_file_version(s))
+			fs_remote_dirty_unknown(s); /* changed behind the mount's back */
+		if (cp->version != daemon_shadow_file_version(s) || !have ||
+		    !shadow_copy_intact(cp, &now) ||
+		    (cp->remote && !fs_hosts_up(sh->hosts, (size_t)cp->host)))
+			daemon_shadow_copy_mark_stale(s, k);
+	}
+}
+
+/* At most one serving copy per tick whose last SHA-256 check is older than
+ * shadow_verify is re-hashed from the store (daemon_store_verify; a remote
+ * one by its shadowd, fs_remote_copies_verify): damage
+ * the stamps cannot see (below the filesystem) stops it serving too. The
+ * cursor walks the map round-robin. */
+static void verify_one(struct fs_shadowing *sh, uint64_t t)
+{
+	uint64_t every = (uint64_t)(sh->cfg.verify_s * 1000);
+	size_t n = daemon_shadow_map_size(sh->map);
+	if (!every || !n)
+		return;
+	for (size_t tries = 0; tries < n; tries++) {
+		daemon_shadow_map_lock(sh->map);
+		struct daemon_shadow_file *s =
+		    daemon_shadow_map_at(sh->map, sh->verify_cursor++ % n);
+		daemon_shadow_map_unlock(sh->map);
+		for (int k = 0; s && k < DAEMON_SHADOW_MAX_COPIES; k++) {
+			struct daemon_shadow_copy *cp = &s->copies[k];
+			/* verified_ms may be later than t: a copy made in this tick */
+			if (LOAD(&cp->state) != DAEMON_COPY_SERVING || t < cp->verified_ms ||
+			    t - cp->verified_ms < every)
+				continue;
+			struct daemon_store *st = fs_hosts_local_store(sh->hosts, (size_t)cp->host);
+			/* A remote copy is re-hashed by its shadowd (VERIFY). */
+			int r = cp->remote
+				    ? fs_remote_copies_verify(sh->remote_copies, cp->host, s->id,
+							      cp->version, cp->sha256,
+							      (uint64_t)cp->origin.size)
+				: st ? daemon_store_verify(st, s->id, cp->version, cp->sha256)
+				     : -ENOENT;
+			cp->verified_ms = t;
+			if (r < 0 && r != -ENOENT && r != -EBADMSG && cp->remote)
+				return; /* not reachable now: reads find out, not this */
+			if (r < 0) {
+				sfs_warn(
+				    "shadow: copy of %s on host %d failed its SHA-256 check (%s): "
+				    "not served, re-copied",
+				    s->path ? s->path : "?", cp->host,
+				    r == -EBADMSG ? "SHA-256 mismatch" : strerror(-r));
+				daemon_shadow_copy_mark_stale(s, k);
+			}
+			return;
+		}
+	}
+}
+
+static void fill_status(FILE *out, void *arg)
+{
+	struct fs_shadowing *sh = arg;
+	char line[4096];
+	for (size_t k = 0;; k++) {
+		struct daemon_shadow_file *s = daemon_shadow_map_at(sh->map, k);
+		if (!s)
+			break;
+		if (!s->pinned && !s->hot && !shadow_any_copy(s))
+			continue;
+		shadow_describe(sh, s, shadow_writers_of(sh, s), line, sizeof(line));
+		fprintf(out, "path=\"%s\" %s\n", s->path ? s->path : "", line);
+	}
+}
+
+static void tick(struct fs_shadowing *sh)
+{
+	uint64_t t = shadow_now_ms();
+	if (sh->cfg.forecast &&
+	    (!sh->forecast_ms || t - sh->forecast_ms >= (uint64_t)sh->cfg.bucket_s * 1000u)) {
+		sh->forecast_ms = t;
+		refresh_forecast(sh);
+	}
+	for (size_t k = 0;; k++) {
+		daemon_shadow_map_lock(sh->map);
+		struct daemon_shadow_file *s = daemon_shadow_map_at(sh->map, k);
+		struct daemon_control_file in = {0};
+		struct daemon_control_memory mem = {0};
+		if (s) {
+			in.pinned = s->pinned;
+			in.hot = s->hot;
+			in.gone = s->gone;
+			in.retry_ms = s->retry_ms;
+			in.want_copies = shadow_replicas_of(sh, s);
+			mem = s->control;
+		}
+		daemon_shadow_map_unlock(sh->map);
+		if (!s)
+			break;
+		check_copies(sh, s);
+		in.never = fs_tuning_never_fd(sh->ctx->tuning, s->origin_fd);
+		in.writers = shadow_writers_of(sh, s) != 0;
+		in.serving_copies = shadow_count_serving(s);
+		in.has_copies = shadow_any_copy(s);
+		in.version_ms = LOAD(&s->version_ms);
+		enum daemon_control_action a =
+		    daemon_control_decide(&sh->params, &in, t, &mem);
+		daemon_shadow_map_lock(sh->map);
+		s->control = mem;
+		daemon_shadow_map_unlock(sh->map);
+		if (a == DAEMON_CONTROL_COPY) {
+			shadow_copy_noted(sh, s, shadow_copy_make(sh, s), t);
+		} else if (a == DAEMON_CONTROL_TRIM) {
+			shadow_copy_trim(sh, s);
+		} else if (a == DAEMON_CONTROL_DEMOTE) {
+			for (int c = 0; c < DAEMON_SHADOW_MAX_COPIES; c++)
+				if (LOAD(&s->copies[c].state) != DAEMON_COPY_NONE) {
+					if (shadow_copy_unreachable(sh, &s->copies[c]))
+						daemon_shadow_copy_mark_stale(s,
+									      c); /* next ticks */
+					else
+						shadow_copy_drop(sh, s, c);
+				}
+			sfs_debug("shadow: %s demoted", s->path ? s->path : "?");
+		}
+		if (in.gone && !shadow_any_copy(s)) {
+			daemon_shadow_map_lock(sh->map);
+			if (s->origin_fd >= 0)
+				close(s->origin_fd); /* lets BACKING free the space */
+			s->origin_fd = -1;
+			daemon_shadow_map_unlock(sh->map);
+		}
+		fs_rollout_tick(&sh->cfg.rollout, sh->map, s, sh->hosts, t);
+	}
+	verify_one(sh, t);
+	pthread_mutex_lock(&sh->lock);
+	bool pins = sh->pins_dirty;
+	sh->pins_dirty = false;
+	pthread_mutex_unlock(&sh->lock);
+	if (pins)
+		shadow_write_pins(sh);
+	daemon_shadow_map_lock(sh->map);
+	int r = fs_status_file_write(sh->status_path, fill_status, sh);
+	daemon_shadow_map_unlock(sh->map);
+	if (r < 0)
+		sfs_warn("cannot write %s: %s", sh->status_path, strerror(-r));
+}
+
+void *shadow_control_thread(void *arg)
+{
+	struct fs_shadowing *sh = arg;
+	pthread_mutex_lock(&sh->lock);
+	while (!sh->stopping) {
+		pthread_mutex_unlock(&sh->lock);
+		tick(sh);
+		pthread_mutex_lock(&sh->lock);
+		if (sh->stopping)
+			break;
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		uint64_t ns = (uint64_t)(sh->cfg.tick_s * 1e9);
+		ts.tv_sec += (time_t)(ns / 1000000000u);
+		ts.tv_nsec += (long)(ns % 1000000000u);
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&sh->wake, &sh->lock, &ts);
+	}
+	pthread_mutex_unlock(&sh->lock);
+	return NULL;
+}

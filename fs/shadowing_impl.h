@@ -1,0 +1,104 @@
+/* The shadowing layer's internals, shared by its three files (see
+ * shadowing.h for what the layer does):
+ *   fs/shadowing.c      the ops layer (versions, writer counts), the
+ *                       inodes' entries, pins, user.shadow.state, lifetime;
+ *   fs/shadow_copies.c  making, updating, trimming and dropping copies
+ *                       (local stores here, remote ones through
+ *                       fs/remote_copies.c), the failed-copy back-off;
+ *   fs/shadow_control.c the control thread: the forecast once a bucket,
+ *                       the decisions of daemon/control.c each tick, the
+ *                       stamp and SHA-256 checks, STATE/shadows.status.
+ * Nothing outside those files includes this. */
+#ifndef SHADOWFS_FS_SHADOWING_IMPL_H
+#define SHADOWFS_FS_SHADOWING_IMPL_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "daemon/control.h"
+#include "daemon/shadow_map.h"
+#include "fs/shadowing.h"
+
+struct fs_copy_pace;
+struct fs_remote_copies;
+struct fs_remote_reads;
+struct pred_store;
+
+#define FS_SHADOW_HISTORY_S (6 * 3600) /* the forecast looks at the last hours */
+#define FS_SHADOW_TOP_N 32	       /* ... of the busiest files */
+
+#define LOAD(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
+#define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
+#define ADD(p, v) __atomic_add_fetch((p), (v), __ATOMIC_SEQ_CST)
+#define SUB(p, v) __atomic_sub_fetch((p), (v), __ATOMIC_SEQ_CST)
+
+struct fs_shadowing {
+	struct fs_ctx *ctx;	/* not owned */
+	struct fs_hosts *hosts; /* not owned */
+	struct daemon_shadow_map *map;
+	struct fs_remote_reads *remote_reads;	/* router's reads; NULL: no remote host */
+	struct fs_remote_copies *remote_copies; /* control thread's syncs; idem */
+	struct fs_copy_pace *pace;		/* -o copy_rate: the copies' origin reads */
+	struct daemon_control_params params;
+	struct fs_shadowing_config cfg;
+	char state_dir[PATH_MAX];
+	char pins_path[PATH_MAX];
+	char status_path[PATH_MAX];
+	pthread_t thread;
+	bool started;
+	pthread_mutex_t lock; /* protects stopping, pins_dirty */
+	pthread_cond_t wake;
+	bool stopping;
+	bool pins_dirty; /* STATE/pins to rewrite (control thread writes it) */
+	/* control thread only */
+	struct pred_store *store; /* the recorder's series store, read-only */
+	uint64_t forecast_ms;	  /* last forecast */
+	size_t verify_cursor;	  /* next entry verify_one looks at */
+};
+
+/* fs/shadowing.c */
+/* CLOCK_MONOTONIC in ms. */
+uint64_t shadow_now_ms(void);
+/* A file's size, mtime and ctime. */
+void shadow_origin_stamp(const struct stat *st, struct daemon_origin_stamp *o);
+bool shadow_stamp_eq(const struct daemon_origin_stamp *a, const struct daemon_origin_stamp *b);
+/* Whether a copy may still serve as far as the disk says. */
+bool shadow_copy_intact(const struct daemon_shadow_copy *cp, const struct daemon_origin_stamp *o);
+/* Rewrites STATE/pins (control thread). */
+void shadow_write_pins(struct fs_shadowing *sh);
+/* The entry of the regular file at path (relative to BACKING), made if
+ * missing, returned with the map lock HELD; NULL (not held) when none. */
+struct daemon_shadow_file *shadow_entry_by_path_locked(struct fs_shadowing *sh, const char *path);
+/* Whether slot k serves at the file's current version. */
+bool shadow_serves_now(struct daemon_shadow_file *s, int k);
+unsigned shadow_count_serving(struct daemon_shadow_file *s);
+/* How many copies the file should have now (0: unwanted). */
+unsigned shadow_replicas_of(struct fs_shadowing *sh, const struct daemon_shadow_file *s);
+/* The user.shadow.state line. */
+void shadow_describe(struct fs_shadowing *sh, struct daemon_shadow_file *s, int32_t writers, char *out, size_t len);
+/* Opens for writing of the file through the mount, now. */
+int32_t shadow_writers_of(struct fs_shadowing *sh, struct daemon_shadow_file *s);
+/* Any slot in use (serving, stale, syncing). */
+bool shadow_any_copy(struct daemon_shadow_file *s);
+
+/* fs/shadow_copies.c */
+/* A remote copy whose host is down or suspect. */
+bool shadow_copy_unreachable(struct fs_shadowing *sh, const struct daemon_shadow_copy *cp);
+/* Drops slot k: waits for its readers, deletes the copy. */
+void shadow_copy_drop(struct fs_shadowing *sh, struct daemon_shadow_file *s, int k);
+/* Copies the origin at its current version to the best host; 0 or -errno. */
+int shadow_copy_make(struct fs_shadowing *sh, struct daemon_shadow_file *s);
+/* After a copy attempt: the back-off, the log line. */
+void shadow_copy_noted(struct fs_shadowing *sh, struct daemon_shadow_file *s, int r, uint64_t t);
+/* Drops the copy on the dearest host (more copies than wanted). */
+void shadow_copy_trim(struct fs_shadowing *sh, struct daemon_shadow_file *s);
+
+/* fs/shadow_control.c */
+/* The control thread (pthread start routine; arg: the fs_shadowing). */
+void *shadow_control_thread(void *arg);
+
+#endif
