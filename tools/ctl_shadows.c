@@ -1,7 +1,8 @@
 /* shadowctl shadows: the files a mount shadows, their copies, the copies'
  * states and read counters, as the mount's control loop last wrote them
  * (STATE/shadows.status, fs/shadowing.c, every tick: one file per line,
- * path="..." pinned= hot= version=vN writers= origin_reads= copies=N, then
+ * path="..." pinned= hot= reactive= replicas= version=vN writers=
+ * origin_reads= copies=N, then
  * copy=HOST:vN:STATE:reads=R:errors=E:lat_us=L:share=S:step=I/N:rollout=PHASE
  * [:why=REASON][:retry_when_origin_pQ_us>N] per copy: the rollout's share
  * in percent, step, phase, last regression or rollback, and what retries
@@ -17,13 +18,18 @@
 
 static void header(void)
 {
-	printf("%-40s %-6s %-8s %-8s %s\n", "FILE", "PINNED", "VERSION", "ORIGIN", "COPIES");
+	printf("%-40s %-6s %-4s %-8s %-8s %s\n", "FILE", "PINNED", "WANT", "VERSION", "ORIGIN",
+	       "COPIES");
 }
 
 static void row(const struct ctl_field *f, int n)
 {
-	printf("%-40s %-6s %-8s %-8s", ctl_status_get(f, n, "path"), ctl_status_get(f, n, "pinned"),
-	       ctl_status_get(f, n, "version"), ctl_status_get(f, n, "origin_reads"));
+	/* WANT: the copies the file should have now (its replica count; 0 when
+	 * unwanted, "-" from a mount that predates the field) */
+	const char *want = ctl_status_get(f, n, "replicas");
+	printf("%-40s %-6s %-4s %-8s %-8s", ctl_status_get(f, n, "path"),
+	       ctl_status_get(f, n, "pinned"), want[0] ? want : "-", ctl_status_get(f, n, "version"),
+	       ctl_status_get(f, n, "origin_reads"));
 	int copies = 0;
 	for (int i = 0; i < n; i++)
 		if (!strcmp(f[i].key, "copy")) {
