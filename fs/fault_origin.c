@@ -6,10 +6,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common/small_file.h"
+#include "daemon/throttle.h"
 
 #define RECHECK_NS 100000000ull /* the file is read again after 100 ms */
 #define MAX_DELAY_US 10000000ul /* 10 s, as fault_copy_delay_us */
@@ -21,13 +21,6 @@ static const char *delay_path;
  * file is due to be read again. */
 static uint32_t delay_us;
 static uint64_t next_look_ns;
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* The delay written in the file; 0 when absent, empty or not a number. */
 static uint32_t read_delay(void)
@@ -46,7 +39,7 @@ static uint32_t read_delay(void)
 static void fault_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi)
 {
-	uint64_t now = now_ns(), due = __atomic_load_n(&next_look_ns, __ATOMIC_RELAXED);
+	uint64_t now = daemon_now_ns(), due = __atomic_load_n(&next_look_ns, __ATOMIC_RELAXED);
 	/* One thread looks: the one that moves the date on. */
 	if (now >= due && __atomic_compare_exchange_n(&next_look_ns, &due, now + RECHECK_NS, false,
 						      __ATOMIC_RELAXED, __ATOMIC_RELAXED))
