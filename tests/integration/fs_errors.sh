@@ -21,6 +21,17 @@ fs_expect_error "$mnt" "bad cache value" "cache=sometimes" "$shadowfs" "$backing
 fs_expect_error "$mnt" "bad number" "max_write=huge" "$shadowfs" "$backing" "$mnt" -o max_write=huge
 fs_expect_error "$mnt" "unknown flag" "unknown option '-z'" "$shadowfs" "$backing" "$mnt" -z
 fs_expect_error "$mnt" "missing mount point argument" "usage:" "$shadowfs" "$backing"
+# --help names each option once, and shadowfs(8) documents each of them.
+man=$(dirname "$0")/../../docs/man/shadowfs.8
+"$shadowfs" --help >"$out" 2>&1 || it_fail "--help: exit status $?"
+opts=$(grep -o '^  -o [a-z_]*' "$out" | awk '{print $2}')
+[ -n "$opts" ] || it_fail "--help lists no -o options: $(head -3 "$out")"
+dups=$(printf '%s\n' $opts | sort | uniq -d)
+[ -z "$dups" ] || it_fail "--help lists these options twice: $dups"
+for o in $opts; do
+	grep -q -- "$o" "$man" || it_fail "option $o is in --help but not in shadowfs(8)"
+done
+echo "ok --help: $(printf '%s\n' $opts | wc -l) options, each once, each in shadowfs(8)"
 # /dev/fuse missing: an empty /dev in a private mount namespace.
 fs_expect_error "$mnt" "no /dev/fuse" "/dev/fuse is missing" \
   unshare -m sh -c "mount -t tmpfs none /dev && exec '$shadowfs' '$backing' '$mnt' -f"
