@@ -128,8 +128,8 @@ int daemon_control_pick_surplus(const struct daemon_control_host *h, size_t n, c
 		bool worst_out = worst >= 0 && !daemon_control_host_allowed(allowed, (size_t)worst);
 		if (worst < 0 || out > worst_out ||
 		    (out == worst_out &&
-		     (h[i].cost > h[worst].cost ||
-		      (h[i].cost == h[worst].cost && h[i].load_permille >= h[worst].load_permille))))
+		     (h[i].cost > h[worst].cost || (h[i].cost == h[worst].cost &&
+						    h[i].load_permille >= h[worst].load_permille))))
 			worst = (int)i;
 	}
 	return worst;

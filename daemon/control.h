@@ -82,9 +82,9 @@ struct daemon_control_file {
 	bool copying;	     /* a copy is under way */
 	uint64_t version_ms; /* when the version last changed (0: never) */
 	uint64_t retry_ms;   /* after a failed copy: no new one before (0: none) */
-	bool hosts_limited;	 /* user.shadow.hosts: copies only on allowed_hosts */
-	uint64_t allowed_hosts;	 /* hosts_limited: the hosts it may have copies on */
-	uint64_t serving_hosts;	 /* the hosts of the serving_copies */
+	bool hosts_limited;  /* user.shadow.hosts: copies only on allowed_hosts */
+	uint64_t allowed_hosts; /* hosts_limited: the hosts it may have copies on */
+	uint64_t serving_hosts; /* the hosts of the serving_copies */
 };
 
 enum daemon_control_action {

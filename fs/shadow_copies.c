@@ -164,7 +164,8 @@ int shadow_copy_make(struct fs_shadowing *sh, struct daemon_shadow_file *s, uint
 		if (st != DAEMON_COPY_NONE && st != DAEMON_COPY_SERVING && s->copies[k].remote) {
 			if (shadow_copy_unreachable(sh, &s->copies[k]))
 				continue; /* kept: deleted or updated when its host is back */
-			if (reuse < 0 && daemon_control_host_allowed(allowed, (size_t)s->copies[k].host)) {
+			if (reuse < 0 &&
+			    daemon_control_host_allowed(allowed, (size_t)s->copies[k].host)) {
 				reuse = k; /* a stale remote copy: the basis of its update */
 				continue;
 			}

@@ -124,8 +124,8 @@ static void why_hosts(struct why_buf *w, const struct fs_tuning *t, const char *
 		return;
 	}
 	size_t unknown = 0;
-	uint64_t mask = fs_tune_hosts_mask(text, (const char *const *)t->host_names,
-					   t->nhost_names, &unknown);
+	uint64_t mask =
+	    fs_tune_hosts_mask(text, (const char *const *)t->host_names, t->nhost_names, &unknown);
 	wb_printf(w, "hosts_allowed ");
 	bool any = false;
 	for (size_t i = 0; i < t->nhost_names && i < 64; i++)

@@ -10,8 +10,8 @@
 
 #include "predictor/model.h"
 
-static const char *const key_names[FS_TUNE_NKEYS] = {"threshold", "capacity", "window", "never",
-								"copies",    "hosts"};
+static const char *const key_names[FS_TUNE_NKEYS] = {"threshold", "capacity", "window",
+						     "never",	  "copies",   "hosts"};
 
 const char *fs_tune_key_name(enum fs_tune_key k)
 {
@@ -94,8 +94,8 @@ static int hosts_text(const char *s)
 	int n = 0;
 	for (const char *p = s;; p++) {
 		if (*p != ',' && *p != '\0') {
-			if (!host_char((unsigned char)*p) || (*p == '*' && (p == s || p[-1] == ',') &&
-							     (p[1] == ',' || !p[1])))
+			if (!host_char((unsigned char)*p) ||
+			    (*p == '*' && (p == s || p[-1] == ',') && (p[1] == ',' || !p[1])))
 				return -EINVAL; /* a bad character; "*" among names */
 			continue;
 		}

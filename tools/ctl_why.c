@@ -44,7 +44,7 @@
 #include "tools/ctl_store.h"
 
 #define WHY_XATTR "user.shadow.why"
-#define NKEYS 6	 /* settings read at most */
+#define NKEYS 6	    /* settings read at most */
 #define NKEYS_OLD 5 /* a mount from before user.shadow.hosts */
 
 static const char usage[] = "usage: shadowctl why PATH [--json]\n";
@@ -128,7 +128,8 @@ static void why_parse(char *text, struct why *w)
 		} else if (!strncmp(line, "setting ", 8) && w->nset < NKEYS) {
 			struct why_setting *s = &w->set[w->nset];
 			int used = 0;
-			if (sscanf(line + 8, "%15s %1023s %15s%n", s->key, s->value, s->source, &used) < 3)
+			if (sscanf(line + 8, "%15s %1023s %15s%n", s->key, s->value, s->source,
+				   &used) < 3)
 				continue;
 			const char *rest = line + 8 + used;
 			if (!strcmp(s->source, "dir"))
@@ -315,8 +316,9 @@ static void print_text(const struct why *w, const char *mnt)
 	}
 	if (w->hosts_allowed && strcmp(w->hosts_allowed, "*"))
 		printf("placement: copies only on %s%s\n",
-		       !strcmp(w->hosts_allowed, "none") ? "no host (none listed is a host of the mount)"
-							 : w->hosts_allowed,
+		       !strcmp(w->hosts_allowed, "none")
+			   ? "no host (none listed is a host of the mount)"
+			   : w->hosts_allowed,
 		       w->hosts_unknown > 0 ? "; some listed names are no host of this mount "
 					      "(match nothing)"
 					    : "");
@@ -378,7 +380,8 @@ static void print_json(const struct why *w, const char *mnt)
 		ctl_json_string(stdout, w->hosts_allowed);
 	else
 		printf("null");
-	printf(", \"hosts_unknown\": %ld, \"forecast\": ", w->hosts_unknown > 0 ? w->hosts_unknown : 0);
+	printf(", \"hosts_unknown\": %ld, \"forecast\": ",
+	       w->hosts_unknown > 0 ? w->hosts_unknown : 0);
 	if (w->have_fc) {
 		printf("{\"made\": %lld, \"bucket_s\": %lld, \"capacity\": %.17g, \"threshold\": "
 		       "%.17g, \"window\": %u, \"p_exceed\": %.6f, \"hot\": %s, \"last\": %.6g, "

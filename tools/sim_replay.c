@@ -75,7 +75,7 @@ static void control_step(const struct sim_params *p, const struct sim_file *f,
 		case DAEMON_CONTROL_COPY:
 			if (s->state == NO_COPY) {
 				int h = daemon_control_pick_host(hosts, p->nhosts, want, NULL,
-								     DAEMON_CONTROL_ANY_HOST);
+								 DAEMON_CONTROL_ANY_HOST);
 				if (h < 0) {
 					sc->unplaced++;
 					break;

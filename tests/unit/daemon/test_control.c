@@ -126,7 +126,8 @@ static void test_pick_host(void **state)
 	h[0] = (struct daemon_control_host){
 	    .up = true, .cost = 0.5, .load_permille = 300, .avail_bytes = UINT64_MAX};
 	h[2].load_permille = 700;
-	assert_int_equal(daemon_control_pick_host(h, 4, 1, NULL, ANY), 0); /* same cost, less load */
+	/* same cost, less load */
+	assert_int_equal(daemon_control_pick_host(h, 4, 1, NULL, ANY), 0);
 	h[2].load_permille = 300;
 	assert_int_equal(daemon_control_pick_host(h, 4, 1, NULL, ANY), 0); /* full tie: first */
 	/* A filesystem without the free space is skipped, whatever the budget

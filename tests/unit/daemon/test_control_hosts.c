@@ -77,10 +77,8 @@ static void test_moves_make_before_break(void **state)
 {
 	(void)state;
 	struct daemon_control_memory m = {0};
-	struct daemon_control_file f = {.pinned = true,
-					.serving_copies = 1,
-					.serving_hosts = BIT(0),
-					.has_copies = true};
+	struct daemon_control_file f = {
+	    .pinned = true, .serving_copies = 1, .serving_hosts = BIT(0), .has_copies = true};
 	assert_int_equal(daemon_control_decide(&P, &f, 1000, &m), DAEMON_CONTROL_NONE);
 	assert_int_equal(daemon_control_misplaced(&f), 0);
 	assert_true(daemon_control_allowed(&f) == ANY);

@@ -121,7 +121,8 @@ static void test_parse_hosts(void **state)
 	assert_string_equal(text, "/ssd/shadows,127.0.0.1:7811,[::1]:7811");
 	assert_int_equal(parse(FS_TUNE_HOSTS, "*", &v, text), 0);
 	assert_true(v == 0);
-	assert_int_equal(parse(FS_TUNE_HOSTS, "/d\xc3\xa9j\xc3\xa0,/a*b", &v, text), 0); /* UTF-8, '*' in a name */
+	/* UTF-8, '*' in a name */
+	assert_int_equal(parse(FS_TUNE_HOSTS, "/d\xc3\xa9j\xc3\xa0,/a*b", &v, text), 0);
 	assert_true(v == 2);
 	assert_string_equal(fs_tune_key_name(FS_TUNE_HOSTS), "hosts");
 	assert_int_equal(fs_tune_key_of("hosts"), FS_TUNE_HOSTS);
