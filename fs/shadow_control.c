@@ -238,7 +238,6 @@ static void tick(struct fs_shadowing *sh)
 			in.hot = s->hot;
 			in.gone = s->gone;
 			in.retry_ms = s->retry_ms;
-			in.want_copies = shadow_replicas_of(sh, s);
 			mem = s->control;
 		}
 		daemon_shadow_map_unlock(sh->map);
@@ -250,6 +249,11 @@ static void tick(struct fs_shadowing *sh)
 		in.never = tc.never;
 		in.hosts_limited = tc.hosts_limited;
 		in.allowed_hosts = tc.allowed_hosts;
+		daemon_shadow_map_lock(sh->map);
+		s->hosts_limited = tc.hosts_limited;
+		s->allowed_hosts = tc.allowed_hosts;
+		in.want_copies = shadow_replicas_of(sh, s); /* capped by the allowed hosts */
+		daemon_shadow_map_unlock(sh->map);
 		in.writers = shadow_writers_of(sh, s) != 0;
 		in.serving_copies = shadow_count_serving(s);
 		in.serving_hosts = serving_hosts(s);
