@@ -37,7 +37,7 @@
  * wanted file with a misplaced copy first gets its copy on an allowed host
  * (COPY, when a copy may be made now), then the misplaced copy goes (TRIM
  * at once, no hysteresis: it is a placement policy, not a forecast that
- * flickers); when no copy may be made now (writers, quiet period,
+ * flickers); when no copy may be made now (writes_unseen, quiet period,
  * back-off after a failed copy, e.g. no allowed host up or with room) the
  * misplaced copy goes anyway. An unwanted file still in its idle_ms
  * hysteresis loses its misplaced copies at once too. TRIM then drops a
@@ -75,7 +75,7 @@ struct daemon_control_file {
 	bool hot;
 	bool gone;	     /* unlinked or replaced through the mount */
 	bool never;	     /* user.shadow.never=1: never shadowed */
-	bool writers;	     /* open for writing through the mount now */
+	bool writes_unseen;  /* open for writing with writes the mount cannot see */
 	unsigned serving_copies; /* copies serving at the current version */
 	unsigned want_copies;	 /* copies it should have when wanted (0: 1) */
 	bool has_copies;     /* any copy slot in use (serving, stale, syncing) */

@@ -254,7 +254,7 @@ static void tick(struct fs_shadowing *sh)
 		s->allowed_hosts = tc.allowed_hosts;
 		in.want_copies = shadow_replicas_of(sh, s); /* capped by the allowed hosts */
 		daemon_shadow_map_unlock(sh->map);
-		in.writers = shadow_writers_of(sh, s) != 0;
+		in.writes_unseen = shadow_writes_unseen(sh, s);
 		in.serving_copies = shadow_count_serving(s);
 		in.serving_hosts = serving_hosts(s);
 		in.has_copies = shadow_any_copy(s);

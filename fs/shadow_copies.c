@@ -64,13 +64,16 @@ void shadow_copy_drop(struct fs_shadowing *sh, struct daemon_shadow_file *s, int
 }
 
 /* Whether the file is as when its copy started: still at version v, no
- * writer open, the origin's size/mtime/ctime as in st0. */
+ * change through the mount under way (fs/shadowing.c, change_begin), no
+ * writer whose writes we cannot see, the origin's size/mtime/ctime as in
+ * st0. */
 static bool shadow_unchanged_since(struct fs_shadowing *sh, struct daemon_shadow_file *s, uint64_t v,
 			    const struct stat *st0)
 {
 	struct stat st1;
 	struct daemon_origin_stamp a, b;
-	if (daemon_shadow_file_version(s) != v || shadow_writers_of(sh, s) != 0 ||
+	if (daemon_shadow_file_version(s) != v ||
+	    LOAD(&s->changing) != 0 || shadow_writes_unseen(sh, s) ||
 	    fstat(s->origin_fd, &st1) < 0)
 		return false;
 	shadow_origin_stamp(st0, &a);

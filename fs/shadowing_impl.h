@@ -82,6 +82,11 @@ unsigned shadow_replicas_of(struct fs_shadowing *sh, const struct daemon_shadow_
 void shadow_describe(struct fs_shadowing *sh, struct daemon_shadow_file *s, int32_t writers, char *out, size_t len);
 /* Opens for writing of the file through the mount, now. */
 int32_t shadow_writers_of(struct fs_shadowing *sh, struct daemon_shadow_file *s);
+/* Whether the file is open for writing in a way whose writes do not reach
+ * the mount (kernel passthrough): its version cannot follow them, so its
+ * copies must not serve nor be made. Every other writer's changes come to
+ * the ops layer, which bumps the version before BACKING changes. */
+bool shadow_writes_unseen(struct fs_shadowing *sh, struct daemon_shadow_file *s);
 /* Any slot in use (serving, stale, syncing). */
 bool shadow_any_copy(struct daemon_shadow_file *s);
 

@@ -100,8 +100,9 @@ static void test_moves_make_before_break(void **state)
 }
 
 /* When no copy may be made now (a failed copy's back-off, e.g. the
- * allowed host is full or down; writers; the quiet period) the misplaced
- * copy goes anyway: it is not kept waiting for its replacement. */
+ * allowed host is full or down; writes the mount cannot see; the quiet
+ * period) the misplaced copy goes anyway: it is not kept waiting for its
+ * replacement. */
 static void test_misplaced_trimmed_when_no_copy(void **state)
 {
 	(void)state;
@@ -115,9 +116,9 @@ static void test_misplaced_trimmed_when_no_copy(void **state)
 					.retry_ms = 5000};
 	assert_int_equal(daemon_control_decide(&P, &f, 1000, &m), DAEMON_CONTROL_TRIM);
 	f.retry_ms = 0;
-	f.writers = true;
+	f.writes_unseen = true;
 	assert_int_equal(daemon_control_decide(&P, &f, 1100, &m), DAEMON_CONTROL_TRIM);
-	f.writers = false;
+	f.writes_unseen = false;
 	f.version_ms = 1000; /* written 200 ms ago: quiet_ms not over */
 	assert_int_equal(daemon_control_decide(&P, &f, 1200, &m), DAEMON_CONTROL_TRIM);
 	f.version_ms = 0;
