@@ -252,6 +252,13 @@ int fs_remote_copies_make(struct fs_remote_copies *rc, struct daemon_shadow_file
 	if (r == 0)
 		r = fs_remote_copies_sync(rc, s, m->host, m->fd, m->size, pre ? sha : NULL,
 					  m->version, m->base, m->pace, &res);
+	/* CURRENT (the host held the version already): nothing was read, so
+	 * the digest VERIFY checks the copy against is the origin's at this
+	 * version, read here (one paced pass; a zero digest failed the first
+	 * VERIFY, and the shadowd deleted a good copy). */
+	bool read_sha = r == 0 && !res.have_sha256 && !pre;
+	if (read_sha)
+		r = sync_sha256_fd_paced(m->fd, m->size, &pace, sha);
 	if (r == 0 && !m->unchanged(m->arg)) {
 		fs_remote_copies_delete(rc, m->host, s->id, m->version); /* not valid */
 		r = -EAGAIN;
@@ -264,11 +271,7 @@ int fs_remote_copies_make(struct fs_remote_copies *rc, struct daemon_shadow_file
 		__atomic_store_n(&cp->state, DAEMON_COPY_NONE, __ATOMIC_SEQ_CST);
 		return r;
 	}
-	/* CURRENT (the host held the version already): nothing read, no digest */
-	if (res.have_sha256)
-		memcpy(cp->sha256, res.sha256, sizeof(cp->sha256));
-	else
-		memset(cp->sha256, 0, sizeof(cp->sha256));
+	memcpy(cp->sha256, res.have_sha256 ? res.sha256 : sha, sizeof(cp->sha256));
 	cp->verified_ms = sync_now_ms();
 	cp->sync_method = (uint8_t)res.method;
 	cp->sent_bytes = res.sent;

@@ -152,9 +152,9 @@ static void host_inputs(struct fs_shadowing *sh, struct daemon_control_host *hv,
 	}
 }
 
-/* Copies the origin at its current version to a host; publishes it when
- * nothing changed meanwhile. Returns 0 or -errno. */
-int shadow_copy_make(struct fs_shadowing *sh, struct daemon_shadow_file *s)
+/* Copies the origin at its current version to a host in allowed;
+ * publishes it when nothing changed meanwhile. Returns 0 or -errno. */
+int shadow_copy_make(struct fs_shadowing *sh, struct daemon_shadow_file *s, uint64_t allowed)
 {
 	size_t nh = fs_hosts_count(sh->hosts);
 	struct daemon_control_host hv[16];
@@ -167,7 +167,8 @@ int shadow_copy_make(struct fs_shadowing *sh, struct daemon_shadow_file *s)
 		if (st != DAEMON_COPY_NONE && st != DAEMON_COPY_SERVING && s->copies[k].remote) {
 			if (shadow_copy_unreachable(sh, &s->copies[k]))
 				continue; /* kept: deleted or updated when its host is back */
-			if (reuse < 0) {
+			if (reuse < 0 &&
+			    daemon_control_host_allowed(allowed, (size_t)s->copies[k].host)) {
 				reuse = k; /* a stale remote copy: the basis of its update */
 				continue;
 			}
@@ -198,7 +199,7 @@ int shadow_copy_make(struct fs_shadowing *sh, struct daemon_shadow_file *s)
 		return copy_remote(sh, s, reuse, host, v, &st0, base);
 	}
 	host_inputs(sh, hv, nh, exclude);
-	int host = daemon_control_pick_host(hv, nh, (uint64_t)st0.st_size, exclude);
+	int host = daemon_control_pick_host(hv, nh, (uint64_t)st0.st_size, exclude, allowed);
 	if (host < 0)
 		return -ENOSPC;
 	if (!fs_hosts_local_store(sh->hosts, (size_t)host))
@@ -309,9 +310,11 @@ void shadow_copy_noted(struct fs_shadowing *sh, struct daemon_shadow_file *s, in
 			  failures + 1);
 }
 
-/* Drops the serving copy on the most expensive host (then the busiest):
- * the file has more copies than its replica count. */
-void shadow_copy_trim(struct fs_shadowing *sh, struct daemon_shadow_file *s)
+/* Drops the serving copy on a host not in allowed, else on the most
+ * expensive host (then the busiest): the file has a copy where
+ * user.shadow.hosts does not allow one, or more copies than its replica
+ * count. */
+void shadow_copy_trim(struct fs_shadowing *sh, struct daemon_shadow_file *s, uint64_t allowed)
 {
 	size_t nh = fs_hosts_count(sh->hosts);
 	struct daemon_control_host hv[16];
@@ -321,13 +324,19 @@ void shadow_copy_trim(struct fs_shadowing *sh, struct daemon_shadow_file *s)
 		if (shadow_serves_now(s, k) && (size_t)s->copies[k].host < nh)
 			holds[s->copies[k].host] = true;
 	host_inputs(sh, hv, nh, none);
-	int host = daemon_control_pick_surplus(hv, nh, holds);
+	int host = daemon_control_pick_surplus(hv, nh, holds, allowed);
 	for (int k = 0; host >= 0 && k < DAEMON_SHADOW_MAX_COPIES; k++)
 		if (shadow_serves_now(s, k) && s->copies[k].host == host) {
 			char label[600];
 			fs_hosts_label(sh->hosts, (size_t)host, label, sizeof(label));
-			sfs_info("shadow: %s: copy on %s dropped (more copies than its %u wanted)",
-				 s->path ? s->path : "?", label, shadow_replicas_of(sh, s));
+			if (daemon_control_host_allowed(allowed, (size_t)host))
+				sfs_info("shadow: %s: copy on %s dropped (more copies than its %u "
+					 "wanted)",
+					 s->path ? s->path : "?", label, shadow_replicas_of(sh, s));
+			else
+				sfs_info("shadow: %s: copy on %s dropped (not among its "
+					 "user.shadow.hosts)",
+					 s->path ? s->path : "?", label);
 			shadow_copy_drop(sh, s, k);
 			return;
 		}

@@ -95,12 +95,14 @@ bool shadow_any_copy(struct daemon_shadow_file *s);
 bool shadow_copy_unreachable(struct fs_shadowing *sh, const struct daemon_shadow_copy *cp);
 /* Drops slot k: waits for its readers, deletes the copy. */
 void shadow_copy_drop(struct fs_shadowing *sh, struct daemon_shadow_file *s, int k);
-/* Copies the origin at its current version to the best host; 0 or -errno. */
-int shadow_copy_make(struct fs_shadowing *sh, struct daemon_shadow_file *s);
+/* Copies the origin at its current version to the best host among allowed
+ * (a host mask, daemon_control_allowed); 0 or -errno. */
+int shadow_copy_make(struct fs_shadowing *sh, struct daemon_shadow_file *s, uint64_t allowed);
 /* After a copy attempt: the back-off, the log line. */
 void shadow_copy_noted(struct fs_shadowing *sh, struct daemon_shadow_file *s, int r, uint64_t t);
-/* Drops the copy on the dearest host (more copies than wanted). */
-void shadow_copy_trim(struct fs_shadowing *sh, struct daemon_shadow_file *s);
+/* Drops the copy on a host not in allowed, else on the dearest host (more
+ * copies than wanted). */
+void shadow_copy_trim(struct fs_shadowing *sh, struct daemon_shadow_file *s, uint64_t allowed);
 
 /* fs/shadow_control.c */
 /* The control thread (pthread start routine; arg: the fs_shadowing). */
