@@ -35,8 +35,8 @@ enum daemon_control_action daemon_control_decide(const struct daemon_control_par
 		return f->has_copies ? DAEMON_CONTROL_DEMOTE : DAEMON_CONTROL_NONE;
 	if (!wanted) {
 		bool idle = mem->wanted_ms == 0 || now_ms - mem->wanted_ms >= p->idle_ms;
-		return idle && f->has_copies && !f->copying ? DAEMON_CONTROL_DEMOTE
-							    : DAEMON_CONTROL_NONE;
+		/* a copy under way is part of has_copies: the demotion cancels it */
+		return idle && f->has_copies ? DAEMON_CONTROL_DEMOTE : DAEMON_CONTROL_NONE;
 	}
 	if (f->copying)
 		return DAEMON_CONTROL_NONE;
