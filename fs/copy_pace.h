@@ -1,5 +1,5 @@
 /* The mover's rate limit (-o copy_rate=MB/s): one token bucket
- * (daemon/throttle.h, tokens = bytes) on the bytes the control thread reads
+ * (daemon/throttle.h, tokens = bytes) on the bytes the mover (fs/mover.h) reads
  * from origins to make copies, local (daemon_store_create_from_fd) and
  * remote (the digest pass, ranges, full and delta uploads). Shared by every
  * copy of the mount, so two copies in a row share the rate too.

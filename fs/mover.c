@@ -170,7 +170,7 @@ static void run(struct fs_mover *m, struct fs_move_job *j)
 		close(j->fd);
 	j->fd = -1;
 	j->run_ms = shadow_now_ms() - t0;
-	if (j->rc == -ECANCELED || (j->rc == 0 && job_cancelled(j) && j->kind != FS_MOVE_VERIFY))
+	if (j->rc == -ECANCELED && job_cancelled(j)) /* not the unmount's bucket cancel */
 		sfs_info("shadow: %s of %s on host %d cancelled after %llu ms",
 			 fs_move_kind_name(j->kind), j->path, j->host,
 			 (unsigned long long)j->run_ms);

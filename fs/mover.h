@@ -32,8 +32,10 @@
  * pacing wait, it stops the job with -ECANCELED, and the mover removes
  * what it made (the store's temporary file; a committed local copy; the
  * version on a remote host). A full or delta upload to a shadowd reports
- * progress only: cancelled, it stops being paced and finishes (then is
- * deleted there). fs_mover_free cancels the job and joins the thread.
+ * progress only: cancelled, its source fd is cut at the next report, so it
+ * fails at its next read and the host drops the half upload
+ * (fs/remote_copies.h). A re-hash by a shadowd (VERIFY) cannot be
+ * interrupted. fs_mover_free cancels the job and joins the thread.
  *
  * Thread-safety: submit/done/release/cancel/idle from the control thread
  * (cancel and idle from any thread). */

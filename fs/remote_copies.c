@@ -3,6 +3,7 @@
 #include "fs/remote_copies.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,6 +178,38 @@ out:
 	return r;
 }
 
+static bool stopped(const bool *stop)
+{
+	return stop && __atomic_load_n(stop, __ATOMIC_ACQUIRE);
+}
+
+/* The progress of a full or delta upload: paced; once *stop is set, the
+ * upload's source is cut: its fd is replaced (dup3) by /dev/null open for
+ * writing only, so the upload's next read of it fails (EBADF) and sync/
+ * drops the half upload with its connection (the host discards it, as
+ * after any broken upload). A progress callback cannot return an error;
+ * the fd is the caller's own reopen of the origin, read by this upload
+ * alone (on this thread, or on the delta's generator thread, which calls
+ * this between its reads). */
+struct upload_progress {
+	struct fs_copy_pace_progress pp;
+	int fd;
+	bool cut;
+};
+
+static void upload_progress_fn(void *arg, uint64_t done, uint64_t total)
+{
+	struct upload_progress *u = arg;
+	fs_copy_pace_progress_fn(&u->pp, done, total); /* a stop ends its wait */
+	if (!u->cut && stopped(u->pp.stop)) {
+		int w = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		if (w >= 0) {
+			u->cut = dup3(w, u->fd, O_CLOEXEC) >= 0;
+			close(w);
+		}
+	}
+}
+
 int fs_remote_copies_sync(struct fs_remote_copies *rc, struct daemon_shadow_file *s, int host,
 			  int fd, uint64_t size, const uint8_t sha256[32], uint64_t version,
 			  uint64_t base, struct fs_copy_pace *pace, const bool *stop,
@@ -193,15 +226,17 @@ int fs_remote_copies_sync(struct fs_remote_copies *rc, struct daemon_shadow_file
 			goto out;
 		/* Refused (another basis there, digest mismatch): librsync. */
 	}
-	/* Paced after each frame read (the uploads report progress only;
-	 * stopped, they go on unpaced to their end). */
-	struct fs_copy_pace_progress pp = {.p = pace, .stop = stop};
+	/* Paced after each frame read (the uploads report progress only);
+	 * stopped, the source is cut at the next report. */
+	struct upload_progress up = {.pp = {.p = pace, .stop = stop}, .fd = fd};
 	struct sync_repl_opts o = {.sha256 = sha256,
 				   .timeout_ms = FRAME_MS,
-				   .progress = fs_copy_pace_progress_fn,
-				   .progress_arg = &pp};
+				   .progress = upload_progress_fn,
+				   .progress_arg = &up};
 	struct sync_repl_result rr;
 	r = sync_replicate(c, s->id, version, fd, &o, &rr);
+	if (r < 0 && up.cut)
+		r = -ECANCELED;
 	if (r == 0) {
 		res->method = rr.method == SYNC_REPL_CURRENT ? FS_REMOTE_CURRENT
 			      : rr.method == SYNC_REPL_DELTA ? FS_REMOTE_DELTA
@@ -234,11 +269,6 @@ static bool ranges_known(struct daemon_shadow_file *s, uint64_t base, uint64_t v
 	return r == 0;
 }
 
-static bool stopped(const bool *stop)
-{
-	return stop && __atomic_load_n(stop, __ATOMIC_ACQUIRE);
-}
-
 int fs_remote_copies_make(struct fs_remote_copies *rc, struct daemon_shadow_file *s,
 			  const struct fs_remote_make *m, struct fs_remote_sync_result *res)
 {
@@ -257,6 +287,8 @@ int fs_remote_copies_make(struct fs_remote_copies *rc, struct daemon_shadow_file
 	if (r == 0 && (stopped(m->stop) || !m->unchanged(m->arg))) {
 		fs_remote_copies_delete(rc, m->host, s->id, m->version); /* not valid */
 		r = stopped(m->stop) ? -ECANCELED : -EAGAIN;
+	} else if (r < 0 && stopped(m->stop)) {
+		r = -ECANCELED; /* whatever error the cut source made */
 	}
 	/* The slot of the stale copy goes on failure: so does that copy. */
 	if (r < 0 && m->base && r != -EAGAIN)

@@ -75,7 +75,9 @@ int fs_remote_copies_host(struct fs_remote_copies *rc, size_t h, struct daemon_c
  * and -EAGAIN (changed) or -ECANCELED (*stop set: the job was cancelled;
  * checked before each read of the digest pass and of a ranged update, and
  * in every pacing wait; a full or delta upload, reporting progress only,
- * goes on unpaced to its end once stopped) returned; on another failure
+ * has its source fd cut at its next progress report, so its next read
+ * fails and the half upload is dropped with its connection: m->fd must be
+ * the caller's own) returned; on another failure
  * with a base, every version of the file there is deleted (its slot goes). */
 struct fs_remote_make {
 	int host;

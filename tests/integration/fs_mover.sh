@@ -11,11 +11,13 @@
 # unpin (after shadow_idle: the demotion; before, such a copy ran to its
 # end) and by an unlink: its temporary file goes within 2 s, no copy is
 # published, and the mover takes the next copy at once. The unmount during
-# a paced copy is quick.
-# Usage: fs_mover.sh SHADOWFS
+# a paced copy is quick. A remote upload (a real shadowd) cancelled by an
+# unpin stops early: the mount reads well under the file's size, and the
+# host keeps neither a copy nor a temporary file.
+# Usage: fs_mover.sh SHADOWFS SHADOWD SHADOWCTL
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fs_lib.sh"
-SHADOWFS=$1
+SHADOWFS=$1 SHADOWD=$2 CTL=$3
 T=$(it_tmpdir fs_mover)
 backing=$(it_tmpdir backing) mnt=$(it_tmpdir mnt) state=$(it_tmpdir state)
 store=$T/store
@@ -113,10 +115,30 @@ echo "next copy served $(($(now_ms) - t1)) ms after its pin"
 pin big3
 it_wait_for "the copy of big3 did not start again" 10 copying
 sleep 0.3
-t1=$(now_ms)
-fs_umount "$mnt"
-dt=$(($(now_ms) - t1))
-echo "unmounted during a paced copy in $dt ms"
-[ "$dt" -lt 3000 ] || it_fail "unmount during a paced copy took $dt ms"
+fs_umount_within "$mnt" 3000
 not_copying || it_fail "a temporary copy was left: $(ls "$store")"
+
+# A remote upload cancelled: its source is cut, it stops early.
+it_ca "$CTL" "$T/ca" sd origin
+it_shadowd "$SHADOWD" "$T/sdstore" "$T/ca" sd "$T/sd.log" 0
+mnt2=$(it_tmpdir mnt2)
+it_mount "$SHADOWFS" "$backing" "$mnt2" \
+  "$OPTS,state=$(it_tmpdir state2),hosts=127.0.0.1:$IT_SD_PORT:cost=1,tls=$T/ca,tls_name=origin"
+mnt=$mnt2
+rchar() { sed -n 's/^rchar: //p' "/proc/$IT_PID/io"; }
+r0=$(rchar)
+pin big
+it_wait_for "the upload of big did not start" 10 sh -c "getfattr --absolute-names --only-values -n user.shadow.state '$mnt/big' | grep -q ':syncing'"
+sleep 1
+unpin big
+t1=$(now_ms)
+it_wait_for "big still shows a copy after its unpin" 6 no_copy big
+read=$(($(rchar) - r0))
+echo "remote upload cancelled: copy gone $(($(now_ms) - t1)) ms after the unpin," \
+  "$read of $BIG bytes read by the mount"
+[ "$read" -lt $((BIG / 2)) ] || it_fail "the cancelled upload read $read bytes: it ran to its end"
+sleep 0.5
+[ -z "$(ls "$T/sdstore" | grep -v '^\.' )" ] || it_fail "the host kept something: $(ls -a "$T/sdstore")"
+cmp "$mnt/big" "$T/big" || it_fail "big read back differs"
+fs_umount "$mnt"
 echo "ok"
