@@ -3,7 +3,8 @@
 # control loop goes on ticking during a copy paced by -o copy_rate. With
 # copy_rate=2 a 16 MiB copy takes ~8 s; during it, with a real mount:
 #  - STATE/shadows.status is rewritten (its mtime moves, again and again);
-#  - a pin set meanwhile is in STATE/pins within a second;
+#  - a pinned file unlinked meanwhile leaves STATE/pins and loses its copy
+#    within a second or two (the control loop rewrites the pins then);
 #  - a file unpinned meanwhile loses its copy after shadow_idle (1 s) while
 #    the big copy is still under way;
 # the big copy then serves, byte-identical, and the file pinned meanwhile
@@ -40,12 +41,14 @@ unpin() { setfattr -x user.shadow.pin "$mnt/$1" || it_fail "unpin $1"; }
 head -c "$BIG" /dev/urandom >"$T/big"
 cp "$T/big" "$backing/big"
 for f in big2 big3; do head -c "$BIG" /dev/urandom >"$backing/$f"; done
-for f in small late again; do head -c $((256 * 1024)) /dev/urandom >"$backing/$f"; done
+for f in small doomed late again; do head -c $((256 * 1024)) /dev/urandom >"$backing/$f"; done
 
 it_mount "$SHADOWFS" "$backing" "$mnt" "$OPTS,state=$state,hosts=$store:cost=1"
 IT_WATCH=$mnt/big
 pin small
+pin doomed
 it_wait_for "no serving copy of small" 10 serving small
+it_wait_for "no serving copy of doomed" 10 serving doomed
 
 # The big copy: ~8 s on the mover.
 t0=$(now_ms)
@@ -57,17 +60,25 @@ status_moved() { [ "$(mtime_ns "$state/shadows.status")" -gt "$st0" ]; }
 it_wait_for "STATE/shadows.status not rewritten during the copy" 2 status_moved
 st0=$(mtime_ns "$state/shadows.status")
 it_wait_for "STATE/shadows.status not rewritten again during the copy" 2 status_moved
-# A pin set meanwhile reaches STATE/pins at once.
+# A pinned file unlinked meanwhile: its pin and its copy go.
+n=$(copy_count)
+rm "$mnt/doomed" || it_fail "rm doomed"
+unpinned() { ! grep -q '^doomed$' "$state/pins"; }
+it_wait_for "the unlinked doomed still in STATE/pins during the copy" 2 unpinned
+one_less() { [ "$(copy_count)" -lt "$n" ]; }
+it_wait_for "the copy of the unlinked doomed still in the store during the copy" 2 one_less
+# A pin set meanwhile is recorded (by the setxattr itself); its copy waits
+# for the mover.
 t_late=$(now_ms)
 pin late
-it_wait_for "the pin of late not in STATE/pins during the copy" 2 grep -q '^late$' "$state/pins"
+grep -q '^late$' "$state/pins" || it_fail "the pin of late not in STATE/pins"
 # A file unpinned meanwhile is demoted after shadow_idle.
 unpin small
 it_wait_for "small not demoted during the copy" 4 no_copy small
 t_demoted=$(now_ms)
 copying || it_fail "the big copy was over before the demotion: nothing shown"
 state_of big | grep -q ":syncing" || it_fail "big not shown syncing: $(state_of big)"
-echo "during the copy of big: status rewritten, pin recorded, small demoted" \
+echo "during the copy of big: status rewritten, doomed's pin and copy dropped, small demoted" \
   "$((t_demoted - t0)) ms after big's pin; big: $(state_of big)"
 it_wait_for "no serving copy of big" 40 serving big
 t_big=$(now_ms)
