@@ -43,7 +43,7 @@ enum daemon_control_action daemon_control_decide(const struct daemon_control_par
 	if (serving > want)
 		return now_ms - mem->needed_ms >= p->idle_ms ? DAEMON_CONTROL_TRIM
 							     : DAEMON_CONTROL_NONE;
-	if (serving >= want || f->writers)
+	if (serving >= want || f->writes_unseen)
 		return DAEMON_CONTROL_NONE;
 	if (f->version_ms && now_ms - f->version_ms < p->quiet_ms)
 		return DAEMON_CONTROL_NONE;

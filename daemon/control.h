@@ -54,7 +54,7 @@ struct daemon_control_file {
 	bool hot;
 	bool gone;	     /* unlinked or replaced through the mount */
 	bool never;	     /* user.shadow.never=1: never shadowed */
-	bool writers;	     /* open for writing through the mount now */
+	bool writes_unseen;  /* open for writing with writes the mount cannot see */
 	unsigned serving_copies; /* copies serving at the current version */
 	unsigned want_copies;	 /* copies it should have when wanted (0: 1) */
 	bool has_copies;     /* any copy slot in use (serving, stale, syncing) */

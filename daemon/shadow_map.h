@@ -10,10 +10,11 @@
  * Validity (DESIGN.md, consistency contract item 1): a copy serves a read
  * only while
  *     copy.state == SERVING  &&  copy.version == file.version
- * and the caller (the router) also checks that no open for writing exists
- * (fs_inode.writers). Every modifying operation through the mount bumps
- * file.version BEFORE it touches BACKING, so a copy made earlier stops
- * serving before the modification can be seen.
+ * Every modifying operation through the mount bumps file.version BEFORE
+ * it touches BACKING, so a copy made earlier stops serving before the
+ * modification can be seen; an open for writing alone changes nothing.
+ * (With kernel passthrough, writes bypass the mount: there the router also
+ * checks that no open for writing exists, fs_inode.writers.)
  *
  * Lifetime: entries are never freed while the map exists (a demoted file
  * keeps an entry without copies, reused if it is shadowed again), so a
@@ -99,6 +100,8 @@ struct daemon_shadow_file {
 	/* atomic */
 	uint64_t version;	  /* bumped before every change through the mount */
 	uint64_t version_ms;	  /* when it was last bumped (clock of the bumper) */
+	uint32_t changing;	  /* changes through the mount under way (each
+				   * bumps the version as it starts and ends) */
 	uint32_t origin_inflight; /* reads served by the origin, now */
 	uint64_t origin_reads;	  /* reads served by the origin */
 	uint32_t serving;	  /* SERVING slots (a hint: 0 = origin only) */

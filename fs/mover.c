@@ -54,21 +54,14 @@ static bool job_cancelled(const struct fs_move_job *j)
 	return __atomic_load_n(&j->cancelled, __ATOMIC_ACQUIRE);
 }
 
-/* Whether the file is as when the job was prepared: still at its version,
- * no writer open, the origin's size/mtime/ctime as in st0 (the job's own
- * fd on it: the entry's O_PATH fd belongs to the control thread). */
+/* Whether the file is as when the job was prepared (shadow_unchanged_since
+ * on the job's own fd: the entry's O_PATH fd belongs to the control
+ * thread). */
 static bool unchanged(void *arg)
 {
 	struct fs_mover *m = ((void **)arg)[0];
 	struct fs_move_job *j = ((void **)arg)[1];
-	struct stat st1;
-	struct daemon_origin_stamp a, b;
-	if (daemon_shadow_file_version(j->s) != j->version ||
-	    shadow_writers_of(m->sh, j->s) != 0 || fstat(j->fd, &st1) < 0)
-		return false;
-	shadow_origin_stamp(&j->st0, &a);
-	shadow_origin_stamp(&st1, &b);
-	return shadow_stamp_eq(&a, &b);
+	return shadow_unchanged_since(m->sh, j->s, j->version, &j->st0, j->fd);
 }
 
 /* LOCAL: one paced read of the origin into the store, verified at commit,

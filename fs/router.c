@@ -3,8 +3,13 @@
  *
  * Reached only for files with an entry (fs/shadowing.c tests the inode's
  * entry pointer: one atomic load for every other file). Then:
- *   - no copy serves, or the file is open for writing through the mount
- *     (its writes may still be in the kernel's dirty pages) -> origin;
+ *   - no copy serves, or (kernel passthrough only) the file is open for
+ *     writing, whose writes bypass the mount -> origin. Any other change
+ *     reaches the ops layer, which bumps the version before BACKING
+ *     changes, so a copy at the current version holds exactly what BACKING
+ *     holds and answers what the origin would answer at that moment
+ *     (bytes still in the kernel's dirty pages are in neither: a buffered
+ *     read gets them from those pages, as without shadowing);
  *   - else daemon_shadow_pick: power of two choices on in-flight reads
  *     among origin and the copies valid at the file's current version, ties
  *     to the origin;
@@ -34,6 +39,7 @@
 
 #include "daemon/shadow_map.h"
 #include "fs/fs.h"
+#include "fs/passthrough.h"
 #include "fs/remote_reads.h"
 #include "fs/shadowing.h"
 
@@ -91,8 +97,11 @@ void fs_router_read(fuse_req_t req, struct fs_inode *i, void *entry, fuse_ino_t 
 		    off_t off, struct fuse_file_info *fi, fs_read_fn inner_read)
 {
 	struct daemon_shadow_file *s = entry;
+	/* A writer whose writes go by us (kernel passthrough) could have
+	 * changed BACKING at any moment; any other write bumped the version. */
 	if (__atomic_load_n(&s->serving, __ATOMIC_SEQ_CST) == 0 ||
-	    __atomic_load_n(&i->writers, __ATOMIC_SEQ_CST) != 0) {
+	    (__atomic_load_n(&i->writers, __ATOMIC_SEQ_CST) != 0 &&
+	     fs_passthrough_active(fs_ctx_of(req)))) {
 		from_origin(s, req, ino, size, off, fi, inner_read);
 		return;
 	}

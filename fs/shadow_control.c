@@ -290,7 +290,7 @@ static void tick(struct fs_shadowing *sh)
 			break;
 		check_copies(sh, s);
 		in.never = fs_tuning_never_fd(sh->ctx->tuning, s->origin_fd);
-		in.writers = shadow_writers_of(sh, s) != 0;
+		in.writes_unseen = shadow_writes_unseen(sh, s);
 		in.serving_copies = shadow_count_serving(s);
 		in.has_copies = shadow_any_copy(s);
 		in.copying = copy_under_way(s);

@@ -67,14 +67,18 @@ void shadow_copy_drop(struct fs_shadowing *sh, struct daemon_shadow_file *s, int
 }
 
 /* Whether the file is as when its copy started: still at version v, no
- * writer open, the origin's size/mtime/ctime as in st0. */
-static bool shadow_unchanged_since(struct fs_shadowing *sh, struct daemon_shadow_file *s, uint64_t v,
-			    const struct stat *st0)
+ * change through the mount under way (fs/shadowing.c, change_begin), no
+ * writer whose writes we cannot see, the origin's size/mtime/ctime (fstat
+ * of fd, an fd on the origin) as in st0. Any thread (the mover checks it
+ * before each chunk, on its own fd). */
+bool shadow_unchanged_since(struct fs_shadowing *sh, struct daemon_shadow_file *s, uint64_t v,
+			    const struct stat *st0, int fd)
 {
 	struct stat st1;
 	struct daemon_origin_stamp a, b;
-	if (daemon_shadow_file_version(s) != v || shadow_writers_of(sh, s) != 0 ||
-	    fstat(s->origin_fd, &st1) < 0)
+	if (daemon_shadow_file_version(s) != v ||
+	    LOAD(&s->changing) != 0 || shadow_writes_unseen(sh, s) ||
+	    fstat(fd, &st1) < 0)
 		return false;
 	shadow_origin_stamp(st0, &a);
 	shadow_origin_stamp(&st1, &b);
@@ -223,7 +227,7 @@ void shadow_copy_finish(struct fs_shadowing *sh, struct fs_move_job *j, uint64_t
 	int rc = j->rc;
 	if (rc == 0 && LOAD(&j->cancelled))
 		rc = -ECANCELED; /* cancelled after its last check */
-	if (rc == 0 && !shadow_unchanged_since(sh, s, j->version, &j->st0))
+	if (rc == 0 && !shadow_unchanged_since(sh, s, j->version, &j->st0, s->origin_fd))
 		rc = -EAGAIN;
 	if (rc < 0) {
 		if (j->rc == 0 && j->kind == FS_MOVE_LOCAL)

@@ -8,8 +8,9 @@
  * before the inner op touches BACKING; the writer count of a failed open is
  * taken back after it (fi->fh stays 0 when the inner op failed). An open
  * interrupted after its backing open (fuse_reply_open -> -ENOENT, no
- * release will come) leaves its count: the file's copies then never serve
- * again in this mount (safe, documented in docs/ARCHITECTURE.md). */
+ * release will come) leaves its count: with kernel passthrough, where the
+ * count keeps copies from serving (shadow_writes_unseen), the file's copies
+ * then never serve again in this mount (safe, docs/ARCHITECTURE.md). */
 #include "fs/shadowing.h"
 #include "fs/shadowing_impl.h"
 
@@ -184,6 +185,29 @@ static void bump(struct daemon_shadow_file *s)
 		daemon_shadow_file_bump(s, shadow_now_ms());
 }
 
+/* A change of the file's bytes through the mount: the version moves before
+ * BACKING changes (no copy serves the old bytes after that) and again once
+ * it has changed, and the change counts as under way in between. A copy
+ * read from BACKING is published only if, at its end, the version is the
+ * one it started at and no change is under way (shadow_unchanged_since):
+ * so no copy can hold the bytes from before a change under the version
+ * after it, whatever the interleaving. */
+static void change_begin(struct daemon_shadow_file *s)
+{
+	if (!s)
+		return;
+	ADD(&s->changing, 1);
+	bump(s);
+}
+
+static void change_end(struct daemon_shadow_file *s)
+{
+	if (!s)
+		return;
+	bump(s);
+	SUB(&s->changing, 1);
+}
+
 /* The last link of a shadowed file goes (unlink, rename over it): its
  * copies are dropped by the control loop and its pin forgotten. */
 static void mark_gone(struct fs_shadowing *sh, struct daemon_shadow_file *s)
@@ -249,6 +273,65 @@ static void check_stamps(struct fs_shadowing *sh, struct fs_inode *i, struct dae
 	}
 }
 
+/* Metadata changed through the mount (times, mode, owner) moves the
+ * origin's ctime, and mtime, without touching a byte: the copies made of
+ * those bytes stay valid, so their recorded origin stamp follows the
+ * change instead of reading, at the next check, as a change made behind
+ * the mount's back (which would drop them and re-copy the file). Only a
+ * copy whose stamp matched the origin just before the change is carried,
+ * and only if no write bumped the version meanwhile. */
+struct stamp_carry {
+	struct daemon_shadow_file *s; /* NULL: nothing to carry */
+	int fd;			      /* ours: the inode may be forgotten once
+				       * the op has replied */
+	uint64_t version;
+	struct daemon_origin_stamp before;
+};
+
+static bool origin_stamp_of(int fd, struct daemon_origin_stamp *out)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return false;
+	shadow_origin_stamp(&st, out);
+	return true;
+}
+
+static void carry_begin(struct fs_shadowing *sh, struct fs_inode *i, struct daemon_shadow_file *s,
+			struct stamp_carry *c)
+{
+	c->s = NULL;
+	c->fd = -1;
+	if (!s || !shadow_any_copy(s))
+		return;
+	int ifd = fs_inode_fd_get(sh->ctx->inodes, i);
+	if (ifd < 0)
+		return;
+	c->fd = fcntl(ifd, F_DUPFD_CLOEXEC, 0);
+	fs_inode_fd_put(sh->ctx->inodes, i);
+	c->version = daemon_shadow_file_version(s);
+	if (c->fd >= 0 && origin_stamp_of(c->fd, &c->before))
+		c->s = s;
+}
+
+static void carry_end(struct fs_shadowing *sh, struct stamp_carry *c)
+{
+	struct daemon_origin_stamp after;
+	bool ok = c->s && origin_stamp_of(c->fd, &after) && after.size == c->before.size;
+	if (c->fd >= 0)
+		close(c->fd);
+	if (!ok)
+		return;
+	daemon_shadow_map_lock(sh->map);
+	if (daemon_shadow_file_version(c->s) == c->version)
+		for (int k = 0; k < DAEMON_SHADOW_MAX_COPIES; k++) {
+			struct daemon_shadow_copy *cp = &c->s->copies[k];
+			if (shadow_stamp_eq(&cp->origin, &c->before))
+				cp->origin = after;
+		}
+	daemon_shadow_map_unlock(sh->map);
+}
+
 /* ---- the ops layer ---- */
 
 static void sh_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -273,16 +356,25 @@ static void sh_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	if (writer)
 		ADD(&i->writers, 1);
-	if (writer || (fi->flags & O_TRUNC))
+	/* Opening changes no byte: only a truncation, or a writer whose
+	 * writes will not come to us (kernel passthrough), moves the version.
+	 * Every write that does come to us bumps it before BACKING changes. */
+	bool unseen = writer && fs_passthrough_active(c);
+	bool trunc = (fi->flags & O_TRUNC) != 0;
+	if (unseen)
 		bump(s);
-	if (fi->flags & O_TRUNC)
+	if (trunc) {
+		change_begin(s);
 		fs_remote_dirty_truncate(s, 0);
-	if (writer && fs_passthrough_active(c))
+	}
+	if (unseen)
 		fs_remote_dirty_unknown(s); /* its writes will not come to us */
 	else if (s)
 		check_stamps(sh, i, s);
 	fi->fh = 0;
 	inner.open(req, ino, fi);
+	if (trunc)
+		change_end(s);
 	if (writer && fi->fh == 0)
 		SUB(&i->writers, 1); /* the open failed: no release will come */
 }
@@ -302,11 +394,12 @@ static void sh_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	/* An existing file (created behind the kernel's back) opened, maybe
 	 * truncated: its copies go before it changes. */
 	struct daemon_shadow_file *old = entry_by_name(sh, parent, name, &nl);
-	bump(old);
+	change_begin(old);
 	fs_remote_dirty_unknown(old);
 	fi->fh = 0;
 	fs_last_entry.set = false;
 	inner.create(req, parent, name, mode, fi);
+	change_end(old);
 	/* Counted after the reply: a release that overtakes us makes the
 	 * count -1 for a moment, which also keeps copies from serving. */
 	if (fi->fh != 0 && fs_last_entry.set && (fi->flags & O_ACCMODE) != O_RDONLY)
@@ -340,30 +433,41 @@ static void sh_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_
 			 struct fuse_file_info *fi)
 {
 	struct daemon_shadow_file *s = entry_of(fs_inode_of(fs_ctx_of(req), ino));
-	bump(s);
+	change_begin(s);
 	fs_remote_dirty_write(s, (uint64_t)off, fuse_buf_size(in_buf));
 	inner.write_buf(req, ino, in_buf, off, fi);
+	change_end(s);
 }
 
 static void sh_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
 		       struct fuse_file_info *fi)
 {
+	struct fs_shadowing *sh = sh_of(req);
+	struct fs_inode *i = fs_inode_of(fs_ctx_of(req), ino);
+	struct daemon_shadow_file *s = entry_find(sh, i);
 	if (valid & FUSE_SET_ATTR_SIZE) {
-		struct daemon_shadow_file *s =
-		    entry_find(sh_of(req), fs_inode_of(fs_ctx_of(req), ino));
-		bump(s);
+		change_begin(s);
 		fs_remote_dirty_truncate(s, (uint64_t)attr->st_size);
+		inner.setattr(req, ino, attr, valid, fi);
+		change_end(s);
+		return;
 	}
+	/* Times, mode, owner: no byte changes (the writeback cache sends the
+	 * file's mtime this way at close and at inode writeback). */
+	struct stamp_carry carry;
+	carry_begin(sh, i, s, &carry);
 	inner.setattr(req, ino, attr, valid, fi);
+	carry_end(sh, &carry);
 }
 
 static void sh_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
 			 struct fuse_file_info *fi)
 {
 	struct daemon_shadow_file *s = entry_of(fs_inode_of(fs_ctx_of(req), ino));
-	bump(s);
+	change_begin(s);
 	fs_remote_dirty_unknown(s); /* sizes and holes: not described */
 	inner.fallocate(req, ino, mode, offset, length, fi);
+	change_end(s);
 }
 
 static void sh_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
@@ -371,9 +475,10 @@ static void sh_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 			       struct fuse_file_info *fi_out, size_t len, int flags)
 {
 	struct daemon_shadow_file *s = entry_of(fs_inode_of(fs_ctx_of(req), ino_out));
-	bump(s);
+	change_begin(s);
 	fs_remote_dirty_write(s, (uint64_t)off_out, len);
 	inner.copy_file_range(req, ino_in, off_in, fi_in, ino_out, off_out, fi_out, len, flags);
+	change_end(s);
 }
 
 static void sh_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -660,6 +765,11 @@ int32_t shadow_writers_of(struct fs_shadowing *sh, struct daemon_shadow_file *s)
 	struct writers_arg a = {0};
 	fs_inode_table_with(sh->ctx->inodes, (dev_t)s->dev, (ino_t)s->ino, read_writers, &a);
 	return a.n;
+}
+
+bool shadow_writes_unseen(struct fs_shadowing *sh, struct daemon_shadow_file *s)
+{
+	return fs_passthrough_active(sh->ctx) && shadow_writers_of(sh, s) != 0;
 }
 
 bool shadow_any_copy(struct daemon_shadow_file *s)

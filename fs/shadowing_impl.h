@@ -87,6 +87,11 @@ unsigned shadow_replicas_of(struct fs_shadowing *sh, const struct daemon_shadow_
 void shadow_describe(struct fs_shadowing *sh, struct daemon_shadow_file *s, int32_t writers, char *out, size_t len);
 /* Opens for writing of the file through the mount, now. */
 int32_t shadow_writers_of(struct fs_shadowing *sh, struct daemon_shadow_file *s);
+/* Whether the file is open for writing in a way whose writes do not reach
+ * the mount (kernel passthrough): its version cannot follow them, so its
+ * copies must not serve nor be made. Every other writer's changes come to
+ * the ops layer, which bumps the version before BACKING changes. */
+bool shadow_writes_unseen(struct fs_shadowing *sh, struct daemon_shadow_file *s);
 /* Any slot in use (serving, stale, syncing). */
 bool shadow_any_copy(struct daemon_shadow_file *s);
 
@@ -100,6 +105,10 @@ void shadow_copy_drop(struct fs_shadowing *sh, struct daemon_shadow_file *s, int
 int shadow_copy_start(struct fs_shadowing *sh, struct daemon_shadow_file *s);
 /* Applies a copy job the mover finished (publication or cleanup). */
 void shadow_copy_finish(struct fs_shadowing *sh, struct fs_move_job *j, uint64_t t);
+/* Whether the file is as when its copy started from st0 at version v
+ * (fd: an fd on the origin to fstat); any thread. */
+bool shadow_unchanged_since(struct fs_shadowing *sh, struct daemon_shadow_file *s, uint64_t v,
+			    const struct stat *st0, int fd);
 /* After a copy attempt: the back-off, the log line. */
 void shadow_copy_noted(struct fs_shadowing *sh, struct daemon_shadow_file *s, int r, uint64_t t);
 /* Drops the copy on the dearest host (more copies than wanted). */

@@ -14,6 +14,9 @@
 #  - bad user.shadow.* values: EINVAL, nothing changes;
 #  - copies re-hashed every 0.3 s (shadow_verify) keep serving (no false alarm);
 #  - pins survive a remount; unpin: the copy is removed after shadow_idle;
+#  - a file held open for writing is copied and served; a write through
+#    it is never read stale; the copy is re-made with the writer open and
+#    kept when the writer closes;
 #  - a file forecast far over capacity gets as many copies as its replica
 #    count (capped by shadow_copies), on the cheapest hosts; lowering its
 #    user.shadow.copies drops the dearer copy after shadow_idle.
@@ -208,6 +211,44 @@ done
 wait "${pids[@]}"
 getfattr --only-values -n user.shadow.state "$mnt/wb" 2>/dev/null | grep -q "reads=[1-9]" ||
   it_fail "the copy of wb never served: $(getfattr --only-values -n user.shadow.state "$mnt/wb")"
+
+# A file held open for writing (a VM image, a database): its copy serves
+# while the writer stays open; a write through that open file stops the
+# copy serving before the new bytes can be read, the copy is re-made at
+# the new version with the writer still open, and closing the writer, a
+# chmod and a touch (metadata only) leave that copy serving.
+wb_state() { getfattr --only-values -n user.shadow.state "$mnt/wb" 2>/dev/null; }
+wb_version() { wb_state | sed -n 's/.* version=v\([0-9]*\) .*/\1/p'; }
+wb_current() { local v; v=$(wb_version); [ -n "$v" ] && wb_state | grep -q "copy=$T/wb:v$v:serving"; }
+wb_copy_reads() { wb_state | sed -n 's/.*copy=[^ ]*:serving:reads=\([0-9]*\).*/\1/p'; }
+direct_reads() { for _ in $(seq "$1"); do dd if="$mnt/wb" of=/dev/null bs=64k iflag=direct status=none; done; }
+exec 3<>"$mnt/wb"
+wb_state | grep -q " writers=1 " || it_fail "the writer is not counted: $(wb_state)"
+wait_for "no copy of wb with a writer open" 5 wb_current
+r0=$(wb_copy_reads)
+direct_reads 20 & direct_reads 20; wait $!
+r1=$(wb_copy_reads)
+[ "${r1:-0}" -gt "${r0:-0}" ] || it_fail "the copy of wb does not serve with a writer open: $(wb_state)"
+v0=$(wb_version)
+printf 'held 000001' >&3 # at offset 0, into the kernel's dirty pages
+got=$(dd if="$mnt/wb" bs=4096 count=1 iflag=direct status=none | head -c 11)
+[ "$got" = "held 000001" ] || it_fail "stale read after a write through a held open file: '$got'"
+[ "$(wb_version)" -gt "$v0" ] || it_fail "the write did not move the version: $(wb_state)"
+wait_for "copy of wb not re-made with the writer open" 5 wb_current
+v1=$(wb_version)
+copy1=$(ls "$T/wb" | grep -v '^unsynced\.\|^tmp\.')
+ino1=$(stat -c %i "$T/wb/$copy1")
+exec 3>&-
+# Metadata through the mount moves the origin's ctime, not its bytes.
+chmod 600 "$mnt/wb" && touch -m -d '2020-01-02 03:04:05' "$mnt/wb" || it_fail "chmod/touch wb"
+sleep 1 # five ticks: each checks the stamps of the serving copies
+[ "$(wb_version)" = "$v1" ] || it_fail "the version moved at close: $(wb_state)"
+wb_current || it_fail "the copy stopped serving after close, chmod, touch: $(wb_state)"
+[ "$(ls "$T/wb" | grep -v '^unsynced\.\|^tmp\.')" = "$copy1" ] &&
+  [ "$(stat -c %i "$T/wb/$copy1")" = "$ino1" ] ||
+  it_fail "the copy was re-made after close, chmod, touch: $(ls "$T/wb") (was $copy1)"
+cmp <(head -c 11 "$mnt/wb") <(printf 'held 000001') || it_fail "wb lost the held write"
+echo "ok a file held open for writing: copy serves, re-made at v$v1 with the writer open, kept through close, chmod, touch"
 it_umount "$mnt"
 
 # Unlinked pinned files whose inode numbers come back for new files: the

@@ -13,7 +13,8 @@
 static const struct daemon_control_params P = {.idle_ms = 10000, .quiet_ms = 2000};
 
 /* A pinned file without a copy is copied at once; no copy while it is open
- * for writing, while a copy is under way, or when one serves. */
+ * for writing with writes the mount cannot see (kernel passthrough), while
+ * a copy is under way, or when one serves. */
 static void test_pin_copies(void **state)
 {
 	(void)state;
@@ -21,9 +22,9 @@ static void test_pin_copies(void **state)
 	struct daemon_control_file f = {.pinned = true};
 	assert_int_equal(daemon_control_decide(&P, &f, 1000, &wanted), DAEMON_CONTROL_COPY);
 	assert_int_equal(wanted.wanted_ms, 1000);
-	f.writers = true;
+	f.writes_unseen = true;
 	assert_int_equal(daemon_control_decide(&P, &f, 1100, &wanted), DAEMON_CONTROL_NONE);
-	f.writers = false;
+	f.writes_unseen = false;
 	f.copying = true;
 	assert_int_equal(daemon_control_decide(&P, &f, 1200, &wanted), DAEMON_CONTROL_NONE);
 	f.copying = false;
@@ -207,9 +208,9 @@ static void test_replica_count(void **state)
 	f.copying = true; /* one at a time */
 	assert_int_equal(daemon_control_decide(&P, &f, 2100, &m), DAEMON_CONTROL_NONE);
 	f.copying = false;
-	f.writers = true; /* no new copy of a file open for writing */
+	f.writes_unseen = true; /* no new copy while its writes go unseen */
 	assert_int_equal(daemon_control_decide(&P, &f, 2200, &m), DAEMON_CONTROL_NONE);
-	f.writers = false;
+	f.writes_unseen = false;
 	f.serving_copies = 3;
 	assert_int_equal(daemon_control_decide(&P, &f, 3000, &m), DAEMON_CONTROL_NONE);
 	/* the forecast now wants 1: the two extra stay idle_ms (10 s) after
