@@ -21,8 +21,9 @@
  * reads the map entry's immutable fields and atomics, and writes its
  * results into the job. The control thread takes the done job on a later
  * tick (fs_mover_done), applies it under the map's rules -- a copy is
- * published only if the file is still at v, no writer is open and the
- * origin's stamps did not move (fs/shadow_copies.c, shadow_copy_finish) --
+ * published only if the file is still at v, no change is under way, no
+ * unseen writer is open and the origin's stamps did not move
+ * (fs/shadow_copies.c, shadow_unchanged_since, shadow_copy_finish) --
  * and releases it. So every slot field is still written by the control
  * thread alone (daemon/shadow_map.h), as before the mover.
  *

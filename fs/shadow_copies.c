@@ -217,8 +217,8 @@ int shadow_copy_start(struct fs_shadowing *sh, struct daemon_shadow_file *s)
 }
 
 /* Applies a copy job the mover finished (control thread): published only
- * if the file is still at the job's version, with no writer and the
- * origin's stamps as when it started; else the copy is deleted (-EAGAIN:
+ * if the file is as when the job started (shadow_unchanged_since: its
+ * version, no change under way, no unseen writer, the origin's stamps); else the copy is deleted (-EAGAIN:
  * tried again when quiet). Then the back-off and the log line. */
 void shadow_copy_finish(struct fs_shadowing *sh, struct fs_move_job *j, uint64_t t)
 {
