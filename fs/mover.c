@@ -54,21 +54,26 @@ static bool job_cancelled(const struct fs_move_job *j)
 	return __atomic_load_n(&j->cancelled, __ATOMIC_ACQUIRE);
 }
 
+/* A job and the mover running it: the argument of the change check. */
+struct running {
+	struct fs_mover *m;
+	struct fs_move_job *j;
+};
+
 /* Whether the file is as when the job was prepared (shadow_unchanged_since
  * on the job's own fd: the entry's O_PATH fd belongs to the control
  * thread). */
 static bool unchanged(void *arg)
 {
-	struct fs_mover *m = ((void **)arg)[0];
-	struct fs_move_job *j = ((void **)arg)[1];
-	return shadow_unchanged_since(m->sh, j->s, j->version, &j->st0, j->fd);
+	struct running *r = arg;
+	return shadow_unchanged_since(r->m->sh, r->j->s, r->j->version, &r->j->st0, r->j->fd);
 }
 
 /* LOCAL: one paced read of the origin into the store, verified at commit,
  * flushed to its final name (so its ctime no longer moves), opened. */
 static int run_local(struct fs_mover *m, struct fs_move_job *j)
 {
-	void *arg[2] = {m, j};
+	struct running arg = {m, j};
 	const uint8_t *id = j->s->id;
 	uint64_t size = (uint64_t)j->st0.st_size, copy_size = 0;
 	uint8_t sha[SYNC_SHA256_LEN];
@@ -78,7 +83,7 @@ static int run_local(struct fs_mover *m, struct fs_move_job *j)
 	daemon_store_delete(j->store, id, DAEMON_STORE_ALL_VERSIONS);
 	/* A change of the origin stops it at the next chunk (-EAGAIN), as
 	 * does a cancel (-ECANCELED); the store removes its temporary file. */
-	struct fs_copy_pace_check chk = {m->sh->pace, unchanged, arg, &j->cancelled};
+	struct fs_copy_pace_check chk = {m->sh->pace, unchanged, &arg, &j->cancelled};
 	struct sync_pace pace = fs_copy_pace_hook_checked(&chk);
 	int rc = daemon_store_create_from_fd(j->store, id, j->version, j->fd, size, &pace, sha, &w);
 	if (rc == 0)
@@ -108,7 +113,7 @@ static int run_local(struct fs_mover *m, struct fs_move_job *j)
 
 static int run_remote(struct fs_mover *m, struct fs_move_job *j)
 {
-	void *arg[2] = {m, j};
+	struct running arg = {m, j};
 	if (!m->remote)
 		return -ENOTCONN;
 	struct fs_remote_make mk = {.host = j->host,
@@ -117,7 +122,7 @@ static int run_remote(struct fs_mover *m, struct fs_move_job *j)
 				    .fd = j->fd,
 				    .size = (uint64_t)j->st0.st_size,
 				    .unchanged = unchanged,
-				    .arg = arg,
+				    .arg = &arg,
 				    .pace = m->sh->pace,
 				    .stop = &j->cancelled,
 				    .path = j->path};
@@ -322,6 +327,14 @@ bool fs_mover_on(struct fs_mover *m, const struct daemon_shadow_file *s, int slo
 {
 	pthread_mutex_lock(&m->lock);
 	bool hit = matches(m, s, slot, -1);
+	pthread_mutex_unlock(&m->lock);
+	return hit;
+}
+
+bool fs_mover_copying(struct fs_mover *m, const struct daemon_shadow_file *s, int slot)
+{
+	pthread_mutex_lock(&m->lock);
+	bool hit = matches(m, s, slot, -1) && m->job.kind != FS_MOVE_VERIFY;
 	pthread_mutex_unlock(&m->lock);
 	return hit;
 }

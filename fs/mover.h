@@ -15,7 +15,7 @@
  *           daemon_store_verify_each; a remote one by its shadowd, VERIFY).
  *
  * Hand-over. The control thread prepares a job (the slot marked SYNCING
- * for a copy, the origin reopened read-only into job.fd, the stamps of the
+ * for a copy, and owned by the job until applied: fs_mover_copying, the origin reopened read-only into job.fd, the stamps of the
  * origin then) and submits it when the mover is idle (at most one job
  * exists: queued, running, or done and not yet released). The mover only
  * reads the map entry's immutable fields and atomics, and writes its
@@ -113,5 +113,9 @@ bool fs_mover_cancel_host(struct fs_mover *m, int host);
 /* Whether a job (queued, running, or done and not released) is on slot of
  * s (slot -1: any). */
 bool fs_mover_on(struct fs_mover *m, const struct daemon_shadow_file *s, int slot);
+/* The same for a copy job (LOCAL, REMOTE): the slot is the job's until the
+ * control thread has applied it, whatever its state says (a reader whose
+ * read of the slot's previous copy failed may have marked it STALE). */
+bool fs_mover_copying(struct fs_mover *m, const struct daemon_shadow_file *s, int slot);
 
 #endif

@@ -238,15 +238,6 @@ static void cancel_for_down_hosts(struct fs_shadowing *sh)
 			sfs_debug("shadow: host %zu down: its job on the mover cancelled", h);
 }
 
-/* Whether a copy of the file is with the mover (its slot SYNCING). */
-static bool copy_under_way(struct daemon_shadow_file *s)
-{
-	for (int k = 0; k < DAEMON_SHADOW_MAX_COPIES; k++)
-		if (LOAD(&s->copies[k].state) == DAEMON_COPY_SYNCING)
-			return true;
-	return false;
-}
-
 static void fill_status(FILE *out, void *arg)
 {
 	struct fs_shadowing *sh = arg;
@@ -293,7 +284,7 @@ static void tick(struct fs_shadowing *sh)
 		in.writes_unseen = shadow_writes_unseen(sh, s);
 		in.serving_copies = shadow_count_serving(s);
 		in.has_copies = shadow_any_copy(s);
-		in.copying = copy_under_way(s);
+		in.copying = fs_mover_copying(sh->mover, s, -1);
 		in.version_ms = LOAD(&s->version_ms);
 		enum daemon_control_action a =
 		    daemon_control_decide(&sh->params, &in, t, &mem);
@@ -308,7 +299,7 @@ static void tick(struct fs_shadowing *sh)
 			shadow_copy_trim(sh, s);
 		} else if (a == DAEMON_CONTROL_DEMOTE) {
 			for (int c = 0; c < DAEMON_SHADOW_MAX_COPIES; c++)
-				if (LOAD(&s->copies[c].state) == DAEMON_COPY_SYNCING) {
+				if (fs_mover_copying(sh->mover, s, c)) {
 					/* with the mover: cancelled, cleaned up there */
 					fs_mover_cancel(sh->mover, s, c);
 				} else if (LOAD(&s->copies[c].state) != DAEMON_COPY_NONE) {

@@ -148,9 +148,8 @@ int shadow_copy_start(struct fs_shadowing *sh, struct daemon_shadow_file *s)
 	int slot = -1, reuse = -1;
 	if (nh > 16)
 		nh = 16;
-	for (int k = 0; k < DAEMON_SHADOW_MAX_COPIES; k++)
-		if (LOAD(&s->copies[k].state) == DAEMON_COPY_SYNCING)
-			return -EBUSY; /* its job is not applied yet */
+	if (fs_mover_copying(sh->mover, s, -1))
+		return -EBUSY; /* its job is not applied yet */
 	for (int k = 0; k < DAEMON_SHADOW_MAX_COPIES; k++) {
 		int st = LOAD(&s->copies[k].state);
 		if (st != DAEMON_COPY_NONE && st != DAEMON_COPY_SERVING && s->copies[k].remote) {
