@@ -18,38 +18,61 @@ const char *daemon_control_action_name(enum daemon_control_action a)
 	return "?";
 }
 
+uint64_t daemon_control_allowed(const struct daemon_control_file *f)
+{
+	return f->hosts_limited ? f->allowed_hosts : DAEMON_CONTROL_ANY_HOST;
+}
+
+unsigned daemon_control_misplaced(const struct daemon_control_file *f)
+{
+	if (!f->hosts_limited)
+		return 0;
+	unsigned n = (unsigned)__builtin_popcountll(f->serving_hosts & ~f->allowed_hosts);
+	return n < f->serving_copies ? n : f->serving_copies;
+}
+
 enum daemon_control_action daemon_control_decide(const struct daemon_control_params *p,
 						 const struct daemon_control_file *f,
 						 uint64_t now_ms, struct daemon_control_memory *mem)
 {
 	bool wanted = (f->pinned || f->hot) && !f->gone && !f->never;
-	unsigned serving = f->serving_copies;
+	unsigned misplaced = daemon_control_misplaced(f);
+	unsigned placed = f->serving_copies - misplaced; /* on allowed hosts */
 	unsigned want = f->want_copies ? f->want_copies : 1u;
+	if (f->hosts_limited) { /* one copy per host: at most the allowed hosts */
+		unsigned hosts = (unsigned)__builtin_popcountll(f->allowed_hosts);
+		want = want < hosts ? want : hosts;
+	}
 	if (wanted)
 		mem->wanted_ms = now_ms;
-	if (!wanted || serving <= want)
+	if (!wanted || placed <= want)
 		mem->needed_ms = now_ms;
 	if (f->never)
 		mem->wanted_ms = 0; /* unwanted from now: no hysteresis after never goes */
 	if (f->gone || f->never)
 		return f->has_copies ? DAEMON_CONTROL_DEMOTE : DAEMON_CONTROL_NONE;
-	if (!wanted) {
-		bool idle = mem->wanted_ms == 0 || now_ms - mem->wanted_ms >= p->idle_ms;
+	if (!wanted && f->copying) {
 		/* a copy under way is part of has_copies: the demotion cancels it */
+		bool idle = mem->wanted_ms == 0 || now_ms - mem->wanted_ms >= p->idle_ms;
 		return idle && f->has_copies ? DAEMON_CONTROL_DEMOTE : DAEMON_CONTROL_NONE;
 	}
 	if (f->copying)
 		return DAEMON_CONTROL_NONE;
-	if (serving > want)
+	if (!wanted) {
+		bool idle = mem->wanted_ms == 0 || now_ms - mem->wanted_ms >= p->idle_ms;
+		if (idle && f->has_copies)
+			return DAEMON_CONTROL_DEMOTE;
+		return misplaced ? DAEMON_CONTROL_TRIM : DAEMON_CONTROL_NONE;
+	}
+	bool may_copy = placed < want && !f->writes_unseen &&
+			!(f->version_ms && now_ms - f->version_ms < p->quiet_ms) &&
+			!(f->retry_ms && now_ms < f->retry_ms);
+	if (misplaced) /* make before break, unless no copy may be made now */
+		return may_copy ? DAEMON_CONTROL_COPY : DAEMON_CONTROL_TRIM;
+	if (placed > want)
 		return now_ms - mem->needed_ms >= p->idle_ms ? DAEMON_CONTROL_TRIM
 							     : DAEMON_CONTROL_NONE;
-	if (serving >= want || f->writes_unseen)
-		return DAEMON_CONTROL_NONE;
-	if (f->version_ms && now_ms - f->version_ms < p->quiet_ms)
-		return DAEMON_CONTROL_NONE;
-	if (f->retry_ms && now_ms < f->retry_ms)
-		return DAEMON_CONTROL_NONE;
-	return DAEMON_CONTROL_COPY;
+	return may_copy ? DAEMON_CONTROL_COPY : DAEMON_CONTROL_NONE;
 }
 
 unsigned daemon_control_copies_for(double demand, double capacity, unsigned max)
@@ -75,12 +98,17 @@ uint64_t daemon_control_backoff_ms(unsigned n)
 	return ms < max_ms ? ms : max_ms;
 }
 
+bool daemon_control_host_allowed(uint64_t allowed, size_t i)
+{
+	return allowed == DAEMON_CONTROL_ANY_HOST || (allowed & DAEMON_CONTROL_HOST_BIT(i));
+}
+
 int daemon_control_pick_host(const struct daemon_control_host *h, size_t n, uint64_t size,
-			     const bool *exclude)
+			     const bool *exclude, uint64_t allowed)
 {
 	int best = -1;
 	for (size_t i = 0; i < n; i++) {
-		if (!h[i].up || (exclude && exclude[i]))
+		if (!h[i].up || (exclude && exclude[i]) || !daemon_control_host_allowed(allowed, i))
 			continue;
 		if (h[i].budget_bytes && (h[i].used_bytes > h[i].budget_bytes ||
 					  size > h[i].budget_bytes - h[i].used_bytes))
@@ -94,14 +122,19 @@ int daemon_control_pick_host(const struct daemon_control_host *h, size_t n, uint
 	return best;
 }
 
-int daemon_control_pick_surplus(const struct daemon_control_host *h, size_t n, const bool *holds)
+int daemon_control_pick_surplus(const struct daemon_control_host *h, size_t n, const bool *holds,
+				uint64_t allowed)
 {
 	int worst = -1;
 	for (size_t i = 0; i < n; i++) {
 		if (!holds[i])
 			continue;
-		if (worst < 0 || h[i].cost > h[worst].cost ||
-		    (h[i].cost == h[worst].cost && h[i].load_permille >= h[worst].load_permille))
+		bool out = !daemon_control_host_allowed(allowed, i);
+		bool worst_out = worst >= 0 && !daemon_control_host_allowed(allowed, (size_t)worst);
+		if (worst < 0 || out > worst_out ||
+		    (out == worst_out &&
+		     (h[i].cost > h[worst].cost || (h[i].cost == h[worst].cost &&
+						    h[i].load_permille >= h[worst].load_permille))))
 			worst = (int)i;
 	}
 	return worst;

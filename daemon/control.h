@@ -31,12 +31,29 @@
  *            between 1 and 2 does not copy and delete every bucket);
  *   NONE     otherwise.
  *
+ * Allowed hosts (user.shadow.hosts: hosts_limited, allowed_hosts): a copy
+ * serving on a host not allowed is "misplaced". Only the copies on allowed
+ * hosts count towards want_copies, which is capped by the number of
+ * allowed hosts (none allowed: no copy at all). Make before break: a
+ * wanted file with a misplaced copy first gets its copy on an allowed host
+ * (COPY, when a copy may be made now), then the misplaced copy goes (TRIM
+ * at once, no hysteresis: it is a placement policy, not a forecast that
+ * flickers); when no copy may be made now (writes_unseen, quiet period,
+ * back-off after a failed copy, e.g. no allowed host up or with room) the
+ * misplaced copy goes anyway. An unwanted file still in its idle_ms
+ * hysteresis loses its misplaced copies at once too. TRIM then drops a
+ * misplaced copy before any other (daemon_control_pick_surplus).
+ *
  * Placement (daemon_control_pick_host): among hosts that are up (a remote
  * one: heartbeats arrive and it is not suspect after a failed read) and
  * have room for the file within their budget (a remote one's as its shadowd
  * reports it) and in the free space of their filesystem (local ones), the
  * cheapest; equal costs go to the less loaded (the heartbeat's busiest of
- * CPU and disk), then to the lower index (the order of -o hosts=). */
+ * CPU and disk), then to the lower index (the order of -o hosts=); only
+ * hosts in the file's allowed mask count. The allow-list is a set, not a
+ * preference order: among allowed hosts cost still decides (costs are the
+ * operator's mount-wide preference; a second per-file order would fight
+ * with budgets and load). */
 #ifndef SHADOWFS_DAEMON_CONTROL_H
 #define SHADOWFS_DAEMON_CONTROL_H
 
@@ -48,6 +65,11 @@ struct daemon_control_params {
 	uint64_t idle_ms;  /* unwanted this long before a demotion */
 	uint64_t quiet_ms; /* no version change this long before a (re)copy */
 };
+
+/* Bit i of a host mask: host i (the order of -o hosts=); hosts from the
+ * 64th on are in no mask but DAEMON_CONTROL_ANY_HOST. */
+#define DAEMON_CONTROL_ANY_HOST UINT64_MAX
+#define DAEMON_CONTROL_HOST_BIT(i) ((i) < 64 ? UINT64_C(1) << (i) : 0)
 
 struct daemon_control_file {
 	bool pinned;
@@ -62,6 +84,9 @@ struct daemon_control_file {
 			      * never counted in serving_copies */
 	uint64_t version_ms; /* when the version last changed (0: never) */
 	uint64_t retry_ms;   /* after a failed copy: no new one before (0: none) */
+	bool hosts_limited;  /* user.shadow.hosts: copies only on allowed_hosts */
+	uint64_t allowed_hosts; /* hosts_limited: the hosts it may have copies on */
+	uint64_t serving_hosts; /* the hosts of the serving_copies */
 };
 
 enum daemon_control_action {
@@ -79,6 +104,14 @@ struct daemon_control_memory {
 };
 
 const char *daemon_control_action_name(enum daemon_control_action a);
+
+/* The hosts a copy of f may be on: DAEMON_CONTROL_ANY_HOST unless
+ * hosts_limited. */
+uint64_t daemon_control_allowed(const struct daemon_control_file *f);
+/* Whether host i is in the mask allowed. */
+bool daemon_control_host_allowed(uint64_t allowed, size_t i);
+/* Its serving copies on hosts not allowed (at most serving_copies). */
+unsigned daemon_control_misplaced(const struct daemon_control_file *f);
 
 /* Decides for one file; *mem is updated. */
 enum daemon_control_action daemon_control_decide(const struct daemon_control_params *p,
@@ -106,13 +139,16 @@ struct daemon_control_host {
 uint64_t daemon_control_backoff_ms(unsigned n);
 
 /* The host for a new copy of size bytes: index, or -1 when none fits.
- * exclude (may be NULL) marks hosts that already hold a copy. */
+ * exclude (may be NULL) marks hosts that already hold a copy; only hosts
+ * in allowed (daemon_control_allowed) are considered. */
 int daemon_control_pick_host(const struct daemon_control_host *h, size_t n, uint64_t size,
-			     const bool *exclude);
+			     const bool *exclude, uint64_t allowed);
 
-/* The host whose copy TRIM drops, among those marked in holds: the most
- * expensive, then the more loaded, then the later one (the reverse of
- * placement). -1 when holds marks none. */
-int daemon_control_pick_surplus(const struct daemon_control_host *h, size_t n, const bool *holds);
+/* The host whose copy TRIM drops, among those marked in holds: one not in
+ * allowed first (a misplaced copy), then the most expensive, then the more
+ * loaded, then the later one (the reverse of placement). -1 when holds
+ * marks none. */
+int daemon_control_pick_surplus(const struct daemon_control_host *h, size_t n, const bool *holds,
+				uint64_t allowed);
 
 #endif

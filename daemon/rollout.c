@@ -128,7 +128,22 @@ void daemon_rollout_start(struct daemon_rollout *r, const struct daemon_rollout_
 
 void daemon_rollout_stop(struct daemon_rollout *r)
 {
+	if (r->phase != DAEMON_ROLLOUT_OFF)
+		r->stopped = r->phase;
 	r->phase = DAEMON_ROLLOUT_OFF;
+}
+
+void daemon_rollout_resume(struct daemon_rollout *r, const struct daemon_rollout_params *p,
+			   uint64_t now_ms, const struct daemon_rollout_input *in)
+{
+	if (r->stopped != DAEMON_ROLLOUT_STEPPING && r->stopped != DAEMON_ROLLOUT_ROLLED_BACK) {
+		daemon_rollout_start(r, p, now_ms, in);
+		return;
+	}
+	r->phase = r->stopped;
+	if (r->step >= p->nsteps)
+		r->step = p->nsteps - 1;
+	new_window(r, now_ms, in);
 }
 
 uint32_t daemon_rollout_share(const struct daemon_rollout *r, const struct daemon_rollout_params *p)

@@ -158,16 +158,31 @@ struct daemon_rollout {
 	int back_q;
 	struct daemon_rollout_window watch; /* rolled back: last origin window judged */
 	bool early;			    /* stepping since an early retry */
-	/* Owner's bookkeeping (fs/rollout.c): which copy this is. */
+	enum daemon_rollout_phase stopped;  /* the phase when the copy last
+					     * stopped being valid (resume) */
+	/* Owner's bookkeeping (fs/rollout.c): which copy this is, and on
+	 * which host. */
 	uint64_t copy_generation;
+	int copy_host;
 };
 
 /* A copy became valid: first step, new window, strikes and rollbacks
  * cleared, reason kept (it may still explain an earlier rollback). */
 void daemon_rollout_start(struct daemon_rollout *r, const struct daemon_rollout_params *p,
 			  uint64_t now_ms, const struct daemon_rollout_input *in);
-/* The copy stopped being valid: OFF. */
+/* The copy stopped being valid: OFF (its phase is kept for a resume). */
 void daemon_rollout_stop(struct daemon_rollout *r);
+/* A new copy on the host that held the last one, made because the file
+ * changed (or the host came back): the host was judged, only the bytes
+ * moved. It goes on where the last copy stopped: stepping at its step,
+ * strikes kept; or rolled back, with its cool-down, rollbacks in a row and
+ * early-retry figures. A new window either way (the copy's counters
+ * restarted). When the last copy never started: as daemon_rollout_start.
+ * Without this, each write to a shadowed file sent its re-made copy back
+ * to the first step, and a copy rolled back for a slow host skipped its
+ * cool-down. */
+void daemon_rollout_resume(struct daemon_rollout *r, const struct daemon_rollout_params *p,
+			   uint64_t now_ms, const struct daemon_rollout_input *in);
 /* One control tick. */
 enum daemon_rollout_event daemon_rollout_advance(struct daemon_rollout *r,
 						 const struct daemon_rollout_params *p,

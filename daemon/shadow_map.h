@@ -121,6 +121,10 @@ struct daemon_shadow_file {
 	unsigned want_mark;	/* in the forecast being applied (control loop) */
 	bool reactive;		/* hot because the last bucket was over capacity */
 	bool reactive_mark;
+	/* user.shadow.hosts as the control loop last read it (the replica
+	 * count shown is capped by the allowed hosts, as the decision's is) */
+	bool hosts_limited;
+	uint64_t allowed_hosts;
 	/* Failed copies in a row (control loop; read under the map lock by
 	 * the state views): the back-off and the last error. */
 	unsigned copy_failures;

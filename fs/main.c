@@ -240,6 +240,7 @@ int main(int argc, char **argv)
 		    .capacity = opts.shadow_capacity,
 		    .window = steps < 1 ? 1 : steps > PRED_MAX_H ? PRED_MAX_H : (unsigned)steps,
 		    .copies = opts.shadow_copies,
+		    .hosts = hosts,
 		    .forecast = opts.record,
 		    .bucket_s = opts.bucket_s};
 		res = fs_tuning_new(&ctx, &tcfg, &ctx.tuning);

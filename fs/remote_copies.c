@@ -284,6 +284,17 @@ int fs_remote_copies_make(struct fs_remote_copies *rc, struct daemon_shadow_file
 	if (r == 0)
 		r = fs_remote_copies_sync(rc, s, m->host, m->fd, m->size, pre ? sha : NULL,
 					  m->version, m->base, m->pace, m->stop, res);
+	/* CURRENT (the host held the version already): nothing was read, so
+	 * the digest VERIFY checks the copy against is the origin's at this
+	 * version, read here (one paced pass; a zero digest failed the first
+	 * VERIFY, and the shadowd deleted a good copy). */
+	if (r == 0 && !res->have_sha256 && !pre) {
+		r = sync_sha256_fd_paced(m->fd, m->size, &pace, sha);
+		if (r == 0) {
+			memcpy(res->sha256, sha, sizeof(res->sha256));
+			res->have_sha256 = true;
+		}
+	}
 	if (r == 0 && (stopped(m->stop) || !m->unchanged(m->arg))) {
 		fs_remote_copies_delete(rc, m->host, s->id, m->version); /* not valid */
 		r = stopped(m->stop) ? -ECANCELED : -EAGAIN;

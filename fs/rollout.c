@@ -15,9 +15,22 @@
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
 #define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
 
+/* Whether the copy in cp is a new one on the host of the copy whose
+ * rollout r tracked (daemon_rollout_resume). */
+static bool resumes(const struct daemon_rollout *r, const struct daemon_shadow_copy *cp)
+{
+	return r && r->copy_generation != 0 && r->copy_generation != cp->generation &&
+	       r->copy_host == cp->host;
+}
+
 void fs_rollout_first_share(const struct daemon_rollout_params *p, struct daemon_shadow_copy *cp)
 {
-	STORE(&cp->share, (uint32_t)p->steps[0]);
+	const struct daemon_rollout *r = cp->rollout;
+	int step = r && r->copy_host == cp->host && r->copy_generation != 0 &&
+			   r->stopped == DAEMON_ROLLOUT_STEPPING && r->step < p->nsteps
+		       ? r->step
+		       : 0;
+	STORE(&cp->share, (uint32_t)p->steps[step]);
 }
 
 static double pct(uint32_t permille)
@@ -135,8 +148,12 @@ void fs_rollout_tick(const struct daemon_rollout_params *p, struct daemon_shadow
 		uint32_t before = LOAD(&cp->share);
 		enum daemon_rollout_event ev;
 		if (r->phase == DAEMON_ROLLOUT_OFF || r->copy_generation != cp->generation) {
-			daemon_rollout_start(r, p, now_ms, &in);
+			if (resumes(r, cp))
+				daemon_rollout_resume(r, p, now_ms, &in);
+			else
+				daemon_rollout_start(r, p, now_ms, &in);
 			r->copy_generation = cp->generation;
+			r->copy_host = cp->host;
 			ev = DAEMON_ROLLOUT_NONE;
 		} else {
 			ev = daemon_rollout_advance(r, p, now_ms, &in);

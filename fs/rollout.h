@@ -23,11 +23,14 @@ struct daemon_shadow_map;
 struct fs_hosts;
 
 /* Control loop, map lock NOT held: advances the rollout of every copy of s
- * (a copy newly valid starts at the first step, an invalid one stops). */
+ * (a copy newly valid starts at the first step, or resumes where the last
+ * copy on its host stopped; an invalid one stops). */
 void fs_rollout_tick(const struct daemon_rollout_params *p, struct daemon_shadow_map *m,
 		     struct daemon_shadow_file *s, struct fs_hosts *hosts, uint64_t now_ms);
 /* Control loop, before publishing a new copy: its share is the first
- * step's, so it never serves more than that before the next tick. */
+ * step's (or, for a new copy on the host of the last one, the step that
+ * one had reached: daemon_rollout_resume), so it never serves more than
+ * that before the next tick. */
 void fs_rollout_first_share(const struct daemon_rollout_params *p, struct daemon_shadow_copy *cp);
 /* Map lock held: appends ":share=S:step=I/N:rollout=PHASE[:why=REASON]"
  * (share in percent), and for a copy rolled back for latency

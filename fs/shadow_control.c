@@ -253,6 +253,16 @@ static void fill_status(FILE *out, void *arg)
 	}
 }
 
+/* The hosts of the copies serving now (the control input's mask). */
+static uint64_t serving_hosts(struct daemon_shadow_file *s)
+{
+	uint64_t m = 0;
+	for (int k = 0; k < DAEMON_SHADOW_MAX_COPIES; k++)
+		if (shadow_serves_now(s, k))
+			m |= DAEMON_CONTROL_HOST_BIT((unsigned)s->copies[k].host);
+	return m;
+}
+
 static void tick(struct fs_shadowing *sh)
 {
 	uint64_t t = shadow_now_ms();
@@ -273,16 +283,25 @@ static void tick(struct fs_shadowing *sh)
 			in.hot = s->hot;
 			in.gone = s->gone;
 			in.retry_ms = s->retry_ms;
-			in.want_copies = shadow_replicas_of(sh, s);
 			mem = s->control;
 		}
 		daemon_shadow_map_unlock(sh->map);
 		if (!s)
 			break;
 		check_copies(sh, s);
-		in.never = fs_tuning_never_fd(sh->ctx->tuning, s->origin_fd);
+		struct fs_tuning_control tc;
+		fs_tuning_control_fd(sh->ctx->tuning, s->origin_fd, &tc);
+		in.never = tc.never;
+		in.hosts_limited = tc.hosts_limited;
+		in.allowed_hosts = tc.allowed_hosts;
+		daemon_shadow_map_lock(sh->map);
+		s->hosts_limited = tc.hosts_limited;
+		s->allowed_hosts = tc.allowed_hosts;
+		in.want_copies = shadow_replicas_of(sh, s); /* capped by the allowed hosts */
+		daemon_shadow_map_unlock(sh->map);
 		in.writes_unseen = shadow_writes_unseen(sh, s);
 		in.serving_copies = shadow_count_serving(s);
+		in.serving_hosts = serving_hosts(s);
 		in.has_copies = shadow_any_copy(s);
 		in.copying = fs_mover_copying(sh->mover, s, -1);
 		in.version_ms = LOAD(&s->version_ms);
@@ -291,12 +310,13 @@ static void tick(struct fs_shadowing *sh)
 		daemon_shadow_map_lock(sh->map);
 		s->control = mem;
 		daemon_shadow_map_unlock(sh->map);
+		uint64_t allowed = daemon_control_allowed(&in);
 		if (a == DAEMON_CONTROL_COPY && fs_mover_idle(sh->mover)) {
-			int r = shadow_copy_start(sh, s); /* else: when the mover is free */
+			int r = shadow_copy_start(sh, s, allowed); /* else: when the mover is free */
 			if (r < 0 && r != -EBUSY)
 				shadow_copy_noted(sh, s, r, t);
 		} else if (a == DAEMON_CONTROL_TRIM) {
-			shadow_copy_trim(sh, s);
+			shadow_copy_trim(sh, s, allowed);
 		} else if (a == DAEMON_CONTROL_DEMOTE) {
 			for (int c = 0; c < DAEMON_SHADOW_MAX_COPIES; c++)
 				if (fs_mover_copying(sh->mover, s, c)) {

@@ -138,9 +138,9 @@ static void slot_free(struct daemon_shadow_copy *cp)
 }
 
 /* Hands the copy of the origin at its current version to the mover (the
- * best host's slot marked SYNCING): 0, or -errno when none can start (then
- * nothing is under way). The mover must be idle. */
-int shadow_copy_start(struct fs_shadowing *sh, struct daemon_shadow_file *s)
+ * slot of the best host in allowed marked SYNCING): 0, or -errno when none
+ * can start (then nothing is under way). The mover must be idle. */
+int shadow_copy_start(struct fs_shadowing *sh, struct daemon_shadow_file *s, uint64_t allowed)
 {
 	size_t nh = fs_hosts_count(sh->hosts);
 	struct daemon_control_host hv[16];
@@ -155,7 +155,8 @@ int shadow_copy_start(struct fs_shadowing *sh, struct daemon_shadow_file *s)
 		if (st != DAEMON_COPY_NONE && st != DAEMON_COPY_SERVING && s->copies[k].remote) {
 			if (shadow_copy_unreachable(sh, &s->copies[k]))
 				continue; /* kept: deleted or updated when its host is back */
-			if (reuse < 0) {
+			if (reuse < 0 &&
+			    daemon_control_host_allowed(allowed, (size_t)s->copies[k].host)) {
 				reuse = k; /* a stale remote copy: the basis of its update */
 				continue;
 			}
@@ -186,7 +187,8 @@ int shadow_copy_start(struct fs_shadowing *sh, struct daemon_shadow_file *s)
 		daemon_shadow_copy_retire(s, reuse); /* waits for its last readers */
 	} else {
 		host_inputs(sh, hv, nh, exclude);
-		j.host = daemon_control_pick_host(hv, nh, (uint64_t)j.st0.st_size, exclude);
+		j.host = daemon_control_pick_host(hv, nh, (uint64_t)j.st0.st_size, exclude,
+						  allowed);
 		if (j.host < 0)
 			return -ENOSPC;
 		j.slot = slot;
@@ -245,11 +247,8 @@ void shadow_copy_finish(struct fs_shadowing *sh, struct fs_move_job *j, uint64_t
 		cp->sync_method = FS_REMOTE_NONE;
 		cp->sent_bytes = 0;
 	} else {
-		/* CURRENT (the host held the version already): nothing read, no digest */
-		if (j->res.have_sha256)
-			memcpy(cp->sha256, j->res.sha256, sizeof(cp->sha256));
-		else
-			memset(cp->sha256, 0, sizeof(cp->sha256));
+		/* CURRENT included: the mover read the origin's digest then */
+		memcpy(cp->sha256, j->res.sha256, sizeof(cp->sha256));
 		cp->sync_method = (uint8_t)j->res.method;
 		cp->sent_bytes = j->res.sent;
 	}
@@ -300,9 +299,11 @@ void shadow_copy_noted(struct fs_shadowing *sh, struct daemon_shadow_file *s, in
 			  failures + 1);
 }
 
-/* Drops the serving copy on the most expensive host (then the busiest):
- * the file has more copies than its replica count. */
-void shadow_copy_trim(struct fs_shadowing *sh, struct daemon_shadow_file *s)
+/* Drops the serving copy on a host not in allowed, else on the most
+ * expensive host (then the busiest): the file has a copy where
+ * user.shadow.hosts does not allow one, or more copies than its replica
+ * count. */
+void shadow_copy_trim(struct fs_shadowing *sh, struct daemon_shadow_file *s, uint64_t allowed)
 {
 	size_t nh = fs_hosts_count(sh->hosts);
 	struct daemon_control_host hv[16];
@@ -312,13 +313,19 @@ void shadow_copy_trim(struct fs_shadowing *sh, struct daemon_shadow_file *s)
 		if (shadow_serves_now(s, k) && (size_t)s->copies[k].host < nh)
 			holds[s->copies[k].host] = true;
 	host_inputs(sh, hv, nh, none);
-	int host = daemon_control_pick_surplus(hv, nh, holds);
+	int host = daemon_control_pick_surplus(hv, nh, holds, allowed);
 	for (int k = 0; host >= 0 && k < DAEMON_SHADOW_MAX_COPIES; k++)
 		if (shadow_serves_now(s, k) && s->copies[k].host == host) {
 			char label[600];
 			fs_hosts_label(sh->hosts, (size_t)host, label, sizeof(label));
-			sfs_info("shadow: %s: copy on %s dropped (more copies than its %u wanted)",
-				 s->path ? s->path : "?", label, shadow_replicas_of(sh, s));
+			if (daemon_control_host_allowed(allowed, (size_t)host))
+				sfs_info("shadow: %s: copy on %s dropped (more copies than its %u "
+					 "wanted)",
+					 s->path ? s->path : "?", label, shadow_replicas_of(sh, s));
+			else
+				sfs_info("shadow: %s: copy on %s dropped (not among its "
+					 "user.shadow.hosts)",
+					 s->path ? s->path : "?", label);
 			shadow_copy_drop(sh, s, k);
 			return;
 		}

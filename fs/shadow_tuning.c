@@ -20,6 +20,7 @@
 #include "fs/file_id.h"
 #include "daemon/shadow_map.h"
 #include "fs/fs.h"
+#include "fs/hosts.h"
 #include "fs/shadowing.h"
 #include "fs/shadow_tuning_impl.h"
 #include "fs/status_file.h"
@@ -47,15 +48,17 @@ static struct tune_entry *find_file(struct fs_tuning *t, const uint8_t id[FS_FIL
 
 static void recount(struct fs_tuning *t)
 {
-	size_t nd = 0, nf = 0, nn = 0;
+	size_t nd = 0, nf = 0, nn = 0, nh = 0;
 	for (size_t k = 0; k < t->n; k++) {
 		nd += t->e[k].is_dir;
 		nf += !t->e[k].is_dir;
 		nn += t->e[k].node.set[FS_TUNE_NEVER] && t->e[k].node.value[FS_TUNE_NEVER] == 1;
+		nh += t->e[k].node.set[FS_TUNE_HOSTS];
 	}
 	__atomic_store_n(&t->ndirs, nd, __ATOMIC_RELAXED);
 	__atomic_store_n(&t->nfiles, nf, __ATOMIC_RELAXED);
 	__atomic_store_n(&t->nnever, nn, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->nhosts_set, nh, __ATOMIC_RELAXED);
 }
 
 static struct tune_entry *add_entry(struct fs_tuning *t, bool is_dir, const uint8_t *id,
@@ -125,7 +128,7 @@ int fs_tuning_load(struct fs_tuning *t, const char *state_dir)
 	FILE *in = fopen(t->path, "r");
 	if (!in)
 		return errno == ENOENT ? 0 : -errno;
-	char line[PATH_MAX + 128];
+	char line[PATH_MAX + FS_TUNE_TEXT_MAX + 128];
 	int root = fs_inode_table_root_fd(t->ctx->inodes);
 	size_t bad = 0;
 	pthread_mutex_lock(&t->lock);
@@ -188,7 +191,20 @@ int fs_tuning_new(struct fs_ctx *c, const struct fs_tuning_config *cfg, struct f
 	t->defaults[FS_TUNE_WINDOW] = cfg->window;
 	t->defaults[FS_TUNE_NEVER] = 0;
 	t->defaults[FS_TUNE_COPIES] = cfg->copies;
+	t->defaults[FS_TUNE_HOSTS] = 0; /* "*": every host */
 	pthread_mutex_init(&t->lock, NULL);
+	size_t nh = fs_hosts_count(cfg->hosts);
+	t->host_names = nh ? calloc(nh, sizeof(*t->host_names)) : NULL;
+	for (size_t i = 0; i < nh && t->host_names; i++, t->nhost_names++) {
+		char label[600];
+		fs_hosts_label(cfg->hosts, i, label, sizeof(label));
+		if (!(t->host_names[i] = strdup(label)))
+			break;
+	}
+	if (t->nhost_names != nh) {
+		fs_tuning_free(t);
+		return -ENOMEM;
+	}
 	*ret = t;
 	return 0;
 }
@@ -202,6 +218,9 @@ void fs_tuning_free(struct fs_tuning *t)
 	free(t->e);
 	free(t->fc);
 	free(t->extra);
+	for (size_t i = 0; i < t->nhost_names; i++)
+		free(t->host_names[i]);
+	free(t->host_names);
 	pthread_mutex_destroy(&t->lock);
 	free(t);
 }
@@ -298,19 +317,27 @@ void fs_tuning_hot_tune(void *arg, const uint8_t id[PRED_ID_LEN], const char *pa
 	out->copies = (unsigned)eff.value[FS_TUNE_COPIES];
 }
 
-bool fs_tuning_never_fd(struct fs_tuning *t, int fd)
+void fs_tuning_control_fd(struct fs_tuning *t, int fd, struct fs_tuning_control *ret)
 {
 	char rel[PATH_MAX], proc[32];
 	uint8_t id[FS_FILE_ID_LEN];
 	struct fs_tune_effective eff;
-	if (!t || !LOAD(&t->nnever) || fs_tuning_rel_path(t->ctx, fd, rel) < 0)
-		return false;
+	*ret = (struct fs_tuning_control){0};
+	if (!t || (!LOAD(&t->nnever) && !LOAD(&t->nhosts_set)) ||
+	    fs_tuning_rel_path(t->ctx, fd, rel) < 0)
+		return;
 	fs_proc_path(proc, fd);
 	bool have_id = fs_file_id_get(proc, false, id) == 0;
 	pthread_mutex_lock(&t->lock);
 	fs_tuning_resolve_locked(t, have_id ? id : NULL, rel, &eff, NULL);
+	ret->never = eff.value[FS_TUNE_NEVER] == 1;
+	const char *hosts = eff.text[FS_TUNE_HOSTS];
+	if (hosts && strcmp(hosts, "*")) {
+		ret->hosts_limited = true;
+		ret->allowed_hosts = fs_tune_hosts_mask(hosts, (const char *const *)t->host_names,
+							t->nhost_names, NULL);
+	}
 	pthread_mutex_unlock(&t->lock);
-	return eff.value[FS_TUNE_NEVER] == 1;
 }
 
 /* ---- the attributes ---- */
@@ -363,8 +390,8 @@ ssize_t fs_tuning_get(struct fs_ctx *c, struct fs_inode *i, enum fs_tune_key k, 
 
 /* After a set or remove (r: its result) with the lock held: on success
  * the counts and STATE/tuning are brought up to date; the lock is
- * released; a never change wakes the control loop (copies of a never file
- * go now). Returns r. */
+ * released; a never or hosts change wakes the control loop (copies of a
+ * never file go now; those on hosts no longer allowed move). Returns r. */
 static int unlock_changed(struct fs_ctx *c, enum fs_tune_key k, int r)
 {
 	struct fs_tuning *t = c->tuning;
@@ -373,7 +400,7 @@ static int unlock_changed(struct fs_ctx *c, enum fs_tune_key k, int r)
 		save(t);
 	}
 	pthread_mutex_unlock(&t->lock);
-	if (r == 0 && k == FS_TUNE_NEVER && c->shadowing)
+	if (r == 0 && (k == FS_TUNE_NEVER || k == FS_TUNE_HOSTS) && c->shadowing)
 		fs_shadowing_wake(c->shadowing);
 	return r;
 }
@@ -389,6 +416,16 @@ int fs_tuning_set(struct fs_ctx *c, struct fs_inode *i, enum fs_tune_key k, cons
 		return -EPERM;
 	if (fs_tune_parse(k, value, size, &v, text) < 0)
 		return -EINVAL;
+	size_t unknown = 0;
+	if (k == FS_TUNE_HOSTS) /* names of this mount's hosts only (immutable table) */
+		fs_tune_hosts_mask(text, (const char *const *)t->host_names, t->nhost_names,
+				   &unknown);
+	if (unknown) {
+		sfs_debug("user.shadow.hosts %s: %zu name(s) not among the mount's hosts "
+			  "(shadowctl hosts lists them)",
+			  text, unknown);
+		return -EINVAL;
+	}
 	int r = fs_tuning_node_key(c, i, true, rel, id);
 	if (r < 0)
 		return r;

@@ -1,6 +1,6 @@
 /* Per-file and per-directory tuning of shadowing: the attributes
- * user.shadow.threshold, .capacity, .window and .never (values and
- * resolution in fs/tuning_value.h), their persistence in STATE/tuning, what
+ * user.shadow.threshold, .capacity, .window, .never, .copies and .hosts
+ * (values and resolution in fs/tuning_value.h), their persistence in STATE/tuning, what
  * the control loop asks of them, and the read-only user.shadow.why.
  *
  * Keys, and why:
@@ -26,6 +26,13 @@
  * never is the policy knob (data that must stay on the origin, e.g. not be
  * copied to other hosts), and a pin is a performance hint.
  *
+ * hosts: set, each name must be one of the mount's hosts now (else
+ * -EINVAL, nothing changes). STATE/tuning keeps the text as set: after a
+ * remount without a host, a list naming it stays (get returns it as set)
+ * and that name matches nothing; a list whose names all match nothing
+ * allows no host (the file gets no copy), as the list says. The names are
+ * those of -o hosts= at mount time (fs_tuning_config.hosts).
+ *
  * Locking: one mutex (the tables, the last forecast, STATE/tuning
  * writes). Settings are expected to be few: lookups are linear in them.
  * Functions return 0 / a size, or -errno. */
@@ -42,6 +49,7 @@
 #include "predictor/hot_files.h"
 
 struct fs_ctx;
+struct fs_hosts;
 struct fs_inode;
 struct fs_tuning;
 
@@ -50,6 +58,7 @@ struct fs_tuning_config {
 	double capacity;  /* -o shadow_capacity; < 0: each file's p99 */
 	unsigned window;  /* -o shadow_window in forecast steps (buckets) */
 	unsigned copies;  /* -o shadow_copies */
+	const struct fs_hosts *hosts; /* the mount's hosts (names for user.shadow.hosts) */
 	bool forecast;	  /* recording on: the control loop forecasts */
 	int64_t bucket_s; /* forecast bucket */
 };
@@ -87,9 +96,16 @@ void fs_tuning_hot_tune(void *arg, const uint8_t id[PRED_ID_LEN], const char *pa
 			struct pred_hot_tuning *t);
 /* Keeps the forecast just made (every file of it) for user.shadow.why. */
 void fs_tuning_note_forecast(struct fs_tuning *t, const struct pred_hot_file *f, size_t n);
-/* Whether the file behind an O_PATH fd on it is under never=1 (its path
- * and id are read; false at once when no never=1 is set anywhere). */
-bool fs_tuning_never_fd(struct fs_tuning *t, int opath_fd);
+/* What the control loop asks every tick of the file behind an O_PATH fd on
+ * it (its path and id are read only when some never=1 or hosts is set
+ * anywhere): never=1, and the hosts its copies may be on (a mask of
+ * daemon/control.h, bit i for host i of -o hosts=). */
+struct fs_tuning_control {
+	bool never;
+	bool hosts_limited;	/* a user.shadow.hosts other than "*" applies */
+	uint64_t allowed_hosts; /* hosts_limited: the hosts it names */
+};
+void fs_tuning_control_fd(struct fs_tuning *t, int opath_fd, struct fs_tuning_control *ret);
 
 /* The ops layer (fs/shadow_tuning_ops.c): renames of directories move
  * their settings; rmdir and the unlink of a file's last link drop them. */

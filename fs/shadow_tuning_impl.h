@@ -39,6 +39,9 @@ struct fs_tuning {
 	size_t n, cap;
 	size_t ndirs, nfiles; /* also read unlocked (atomic): fast skips */
 	size_t nnever;	      /* entries with never=1 (atomic read unlocked) */
+	size_t nhosts_set;    /* entries with hosts set (atomic read unlocked) */
+	char **host_names;    /* the mount's hosts, as labelled (immutable) */
+	size_t nhost_names;
 	char path[PATH_MAX];  /* STATE/tuning; "" before fs_tuning_load */
 	struct tune_forecast *fc;
 	size_t nfc;

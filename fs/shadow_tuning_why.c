@@ -98,9 +98,11 @@ static void why_settings(struct why_buf *w, const struct fs_tune_effective *eff,
 			 const char *dir_of[FS_TUNE_NKEYS])
 {
 	for (int k = 0; k < FS_TUNE_NKEYS; k++) {
-		char v[64];
+		char v[FS_TUNE_TEXT_MAX];
 		if (k == FS_TUNE_CAPACITY && eff->value[k] < 0)
 			snprintf(v, sizeof(v), "p99");
+		else if (k == FS_TUNE_HOSTS) /* the list as set; "*" by default */
+			snprintf(v, sizeof(v), "%s", eff->text[k] ? eff->text[k] : "*");
 		else
 			snprintf(v, sizeof(v), "%.15g", eff->value[k]);
 		/* "setting KEY VALUE SOURCE [DIR]": DIR (relative to the mount
@@ -110,6 +112,30 @@ static void why_settings(struct why_buf *w, const struct fs_tune_effective *eff,
 			  eff->source[k] == FS_TUNE_FROM_DIR ? " " : "",
 			  eff->source[k] == FS_TUNE_FROM_DIR && dir_of[k] ? dir_of[k] : "");
 	}
+}
+
+/* "hosts_allowed LIST": the mount's hosts the effective user.shadow.hosts
+ * allows ("*": every host, "none": none); "hosts_unknown N": listed names
+ * that are no host of the mount (after a remount without them). */
+static void why_hosts(struct why_buf *w, const struct fs_tuning *t, const char *text)
+{
+	if (!text || !strcmp(text, "*")) {
+		wb_printf(w, "hosts_allowed *\n");
+		return;
+	}
+	size_t unknown = 0;
+	uint64_t mask =
+	    fs_tune_hosts_mask(text, (const char *const *)t->host_names, t->nhost_names, &unknown);
+	wb_printf(w, "hosts_allowed ");
+	bool any = false;
+	for (size_t i = 0; i < t->nhost_names && i < 64; i++)
+		if (mask & (UINT64_C(1) << i)) {
+			wb_printf(w, "%s%s", any ? "," : "", t->host_names[i]);
+			any = true;
+		}
+	wb_printf(w, "%s\n", any ? "" : "none");
+	if (unknown)
+		wb_printf(w, "hosts_unknown %zu\n", unknown);
 }
 
 static void why_forecast(struct why_buf *w, const struct tune_forecast *f, int64_t fc_time,
@@ -157,6 +183,7 @@ ssize_t fs_tuning_why(struct fs_ctx *c, struct fs_inode *i, char *buf, size_t si
 	wb_printf(&w, "file %s\n", rel);
 	wb_printf(&w, "id %s\n", have_id ? ids : "none");
 	why_settings(&w, &eff, dir_of);
+	why_hosts(&w, t, eff.text[FS_TUNE_HOSTS]);
 	wb_printf(&w, "state %s\n", state);
 	const struct tune_forecast *f = NULL;
 	for (size_t k = 0; have_id && k < t->nfc; k++)

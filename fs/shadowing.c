@@ -672,14 +672,21 @@ unsigned shadow_count_serving(struct daemon_shadow_file *s)
 }
 
 /* How many copies the file should have now: 0 when unwanted; the
- * forecast's replica count (at least 1), at most one per host. */
+ * forecast's replica count (at least 1), at most one per host, and with
+ * user.shadow.hosts one per allowed host (as the control loop last read
+ * it). */
 unsigned shadow_replicas_of(struct fs_shadowing *sh, const struct daemon_shadow_file *s)
 {
 	if (!s->pinned && !s->hot)
 		return 0;
 	unsigned want = s->want_copies ? s->want_copies : 1;
 	size_t nh = fs_hosts_count(sh->hosts);
-	return want < nh ? want : (unsigned)nh;
+	want = want < nh ? want : (unsigned)nh;
+	if (s->hosts_limited) {
+		unsigned allowed = (unsigned)__builtin_popcountll(s->allowed_hosts);
+		want = want < allowed ? want : allowed;
+	}
+	return want;
 }
 
 /* One line: "pinned=P hot=H reactive=R replicas=N version=vN writers=W

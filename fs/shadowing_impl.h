@@ -100,9 +100,10 @@ bool shadow_any_copy(struct daemon_shadow_file *s);
 bool shadow_copy_unreachable(struct fs_shadowing *sh, const struct daemon_shadow_copy *cp);
 /* Drops slot k: waits for its readers, deletes the copy. */
 void shadow_copy_drop(struct fs_shadowing *sh, struct daemon_shadow_file *s, int k);
-/* Hands the copy of the origin at its current version to the best host to
- * the mover (idle): 0, or -errno when it cannot start. */
-int shadow_copy_start(struct fs_shadowing *sh, struct daemon_shadow_file *s);
+/* Hands the copy of the origin at its current version to the best host
+ * among allowed (a host mask, daemon_control_allowed) to the mover (idle):
+ * 0, or -errno when it cannot start. */
+int shadow_copy_start(struct fs_shadowing *sh, struct daemon_shadow_file *s, uint64_t allowed);
 /* Applies a copy job the mover finished (publication or cleanup). */
 void shadow_copy_finish(struct fs_shadowing *sh, struct fs_move_job *j, uint64_t t);
 /* Whether the file is as when its copy started from st0 at version v
@@ -111,8 +112,9 @@ bool shadow_unchanged_since(struct fs_shadowing *sh, struct daemon_shadow_file *
 			    const struct stat *st0, int fd);
 /* After a copy attempt: the back-off, the log line. */
 void shadow_copy_noted(struct fs_shadowing *sh, struct daemon_shadow_file *s, int r, uint64_t t);
-/* Drops the copy on the dearest host (more copies than wanted). */
-void shadow_copy_trim(struct fs_shadowing *sh, struct daemon_shadow_file *s);
+/* Drops the copy on a host not in allowed, else on the dearest host (more
+ * copies than wanted). */
+void shadow_copy_trim(struct fs_shadowing *sh, struct daemon_shadow_file *s, uint64_t allowed);
 
 /* fs/shadow_control.c */
 /* The control thread (pthread start routine; arg: the fs_shadowing). */

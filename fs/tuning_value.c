@@ -10,8 +10,8 @@
 
 #include "predictor/model.h"
 
-static const char *const key_names[FS_TUNE_NKEYS] = {"threshold", "capacity", "window", "never",
-								"copies"};
+static const char *const key_names[FS_TUNE_NKEYS] = {"threshold", "capacity", "window",
+						     "never",	  "copies",   "hosts"};
 
 const char *fs_tune_key_name(enum fs_tune_key k)
 {
@@ -67,15 +67,65 @@ static bool decimal_text(const char *s, bool integer)
 	return !*p;
 }
 
+/* A host name's character: printable, no blank, no ',' (the separator);
+ * bytes of UTF-8 sequences pass. */
+static bool host_char(unsigned char c)
+{
+	return (c > ' ' && c < 0x7f && c != ',') || c >= 0x80;
+}
+
+/* The next ','-separated name of a hosts text at *p (advanced past it and
+ * its ','): its length; 0 at the end. */
+static size_t next_name(const char **p, const char **ret)
+{
+	const char *s = *p;
+	size_t len = strcspn(s, ",");
+	*ret = s;
+	*p = s[len] ? s + len + 1 : s + len;
+	return len;
+}
+
+/* A hosts list (NUL-terminated): "*", or names as in tuning_value.h. The
+ * number of names, or -EINVAL. */
+static int hosts_text(const char *s)
+{
+	if (!strcmp(s, "*"))
+		return 0;
+	int n = 0;
+	for (const char *p = s;; p++) {
+		if (*p != ',' && *p != '\0') {
+			if (!host_char((unsigned char)*p) ||
+			    (*p == '*' && (p == s || p[-1] == ',') && (p[1] == ',' || !p[1])))
+				return -EINVAL; /* a bad character; "*" among names */
+			continue;
+		}
+		if (p == s || p[-1] == ',')
+			return -EINVAL; /* an empty name */
+		n++;
+		if (!*p)
+			break;
+	}
+	/* no name twice */
+	const char *a = s, *x;
+	for (size_t la; (la = next_name(&a, &x)) > 0;) {
+		const char *b = a, *y;
+		for (size_t lb; (lb = next_name(&b, &y)) > 0;)
+			if (la == lb && !memcmp(x, y, la))
+				return -EINVAL;
+	}
+	return n;
+}
+
 int fs_tune_parse(enum fs_tune_key k, const char *value, size_t size, double *ret,
 		  char text[FS_TUNE_TEXT_MAX])
 {
 	char s[FS_TUNE_TEXT_MAX];
+	size_t max = k == FS_TUNE_HOSTS ? FS_TUNE_TEXT_MAX : FS_TUNE_NUMBER_MAX;
 	if (!value && size)
 		return -EINVAL;
 	if (size && value[size - 1] == '\n')
 		size--;
-	if (size == 0 || size >= sizeof(s) || memchr(value, '\0', size))
+	if (size == 0 || size >= max || memchr(value, '\0', size))
 		return -EINVAL;
 	memcpy(s, value, size);
 	s[size] = '\0';
@@ -109,6 +159,13 @@ int fs_tune_parse(enum fs_tune_key k, const char *value, size_t size, double *re
 			return -EINVAL;
 		v = s[0] == '1';
 		break;
+	case FS_TUNE_HOSTS: {
+		int n = hosts_text(s);
+		if (n < 0)
+			return -EINVAL;
+		v = n;
+		break;
+	}
 	default:
 		return -EINVAL;
 	}
@@ -144,10 +201,12 @@ void fs_tune_resolve(const double defaults[FS_TUNE_NKEYS], const struct fs_tune_
 {
 	for (int k = 0; k < FS_TUNE_NKEYS; k++) {
 		ret->value[k] = defaults[k];
+		ret->text[k] = NULL;
 		ret->source[k] = FS_TUNE_FROM_OPTION;
 		ret->dir_index[k] = -1;
 		if (file && file->set[k]) {
 			ret->value[k] = file->value[k];
+			ret->text[k] = file->text[k];
 			ret->source[k] = FS_TUNE_FROM_FILE;
 			continue;
 		}
@@ -155,11 +214,37 @@ void fs_tune_resolve(const double defaults[FS_TUNE_NKEYS], const struct fs_tune_
 			if (!dirs[d] || !dirs[d]->set[k])
 				continue;
 			ret->value[k] = dirs[d]->value[k];
+			ret->text[k] = dirs[d]->text[k];
 			ret->source[k] = (int)d == root_index ? FS_TUNE_FROM_ROOT : FS_TUNE_FROM_DIR;
 			ret->dir_index[k] = (int)d;
 			break;
 		}
 	}
+}
+
+uint64_t fs_tune_hosts_mask(const char *text, const char *const *names, size_t n,
+			    size_t *ret_unknown)
+{
+	uint64_t mask = 0;
+	size_t unknown = 0;
+	if (!strcmp(text, "*")) {
+		for (size_t i = 0; i < n && i < 64; i++)
+			mask |= UINT64_C(1) << i;
+		text = "";
+	}
+	const char *p = text, *x;
+	for (size_t len; (len = next_name(&p, &x)) > 0;) {
+		size_t i = 0;
+		while (i < n && !(strlen(names[i]) == len && !memcmp(names[i], x, len)))
+			i++;
+		if (i == n)
+			unknown++;
+		else if (i < 64)
+			mask |= UINT64_C(1) << i;
+	}
+	if (ret_unknown)
+		*ret_unknown = unknown;
+	return mask;
 }
 
 /* Cuts the next blank-separated field off *p. */

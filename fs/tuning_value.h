@@ -1,5 +1,5 @@
 /* Per-file tuning values (user.shadow.threshold / capacity / window /
- * never / copies): parsing, the settings of one node, resolution of the effective
+ * never / copies / hosts): parsing, the settings of one node, resolution of the effective
  * settings, and the line format of STATE/tuning. Pure: no FUSE, no I/O, so
  * unit tests (tests/unit/fs/test_tuning_value.c) and the fuzzer reach every
  * branch; fs/shadow_tuning.c is the mount's side.
@@ -7,7 +7,7 @@
  * Values are text, checked strictly: one optional trailing '\n' (the pin's
  * rule, for `echo`-made values) and nothing else around the number; decimal
  * only (no hex floats, inf, nan, leading blanks or signs on integers); at
- * most FS_TUNE_TEXT_MAX - 1 characters.
+ * most FS_TUNE_NUMBER_MAX - 1 characters (hosts: FS_TUNE_TEXT_MAX - 1).
  *   threshold  a probability in (0, 1]
  *   capacity   demand per forecast bucket (reads, as -o shadow_capacity),
  *              0 .. 1e15
@@ -15,6 +15,17 @@
  *   never      "1": never shadowed; "0": allowed again below a "1"
  *   copies     the most copies the file gets (its replica count's cap,
  *              as -o shadow_copies), 1 .. FS_TUNE_COPIES_MAX
+ *   hosts      the hosts its copies may be on: host names as the mount
+ *              shows them (shadowctl hosts, user.shadow.state: a local
+ *              host's directory, a remote one's ADDR:PORT or [V6]:PORT),
+ *              separated by ','; or "*": every host (lifts a directory's
+ *              list below it). Names are not empty, not repeated, of
+ *              printable characters other than blanks and ',' (UTF-8
+ *              allowed); "*" stands alone. The value is the number of
+ *              names (0 for "*"). Whether each name is a host of the mount
+ *              is the mount's check (fs_tune_hosts_mask), not the parser's:
+ *              a value read back from STATE/tuning may name a host the
+ *              mount no longer has, and that name matches nothing.
  *
  * Resolution: the nearest setting wins, key by key: the file's own, then
  * its directories from the innermost out, the mount root's last (a value
@@ -24,8 +35,10 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
-#define FS_TUNE_TEXT_MAX 32
+#define FS_TUNE_NUMBER_MAX 32 /* the numbers' text */
+#define FS_TUNE_TEXT_MAX 1024 /* any value's text (a hosts list) */
 #define FS_TUNE_COPIES_MAX 4 /* DAEMON_SHADOW_MAX_COPIES (checked in shadow_tuning.c) */
 
 enum fs_tune_key {
@@ -34,6 +47,7 @@ enum fs_tune_key {
 	FS_TUNE_WINDOW,
 	FS_TUNE_NEVER,
 	FS_TUNE_COPIES,
+	FS_TUNE_HOSTS,
 	FS_TUNE_NKEYS,
 };
 
@@ -54,6 +68,7 @@ enum fs_tune_source {
 
 struct fs_tune_effective {
 	double value[FS_TUNE_NKEYS];
+	const char *text[FS_TUNE_NKEYS]; /* the winning node's text; NULL: the option's */
 	enum fs_tune_source source[FS_TUNE_NKEYS];
 	int dir_index[FS_TUNE_NKEYS]; /* FS_TUNE_FROM_DIR/ROOT: index in dirs[]; else -1 */
 };
@@ -81,6 +96,14 @@ bool fs_tune_node_empty(const struct fs_tune_node *n);
 void fs_tune_resolve(const double defaults[FS_TUNE_NKEYS], const struct fs_tune_node *file,
 		     const struct fs_tune_node *const *dirs, size_t ndirs, int root_index,
 		     struct fs_tune_effective *ret);
+
+/* The hosts of a hosts value (text as fs_tune_parse left it) among the
+ * mount's: names[0..n-1] in the order of -o hosts=. Bit i is set when
+ * names[i] is listed (hosts from the 64th on are in no mask); "*" sets the
+ * bits of all n. *ret_unknown (may be NULL) gets how many listed names
+ * are none of them. */
+uint64_t fs_tune_hosts_mask(const char *text, const char *const *names, size_t n,
+			    size_t *ret_unknown);
 
 /* STATE/tuning lines, one setting each, the path last so it may hold
  * blanks (never a newline):

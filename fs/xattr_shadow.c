@@ -3,7 +3,7 @@
  *   user.shadow.pin    "1" pins a regular file (always shadowed), "0" or
  *                      removal unpins it; anything else EINVAL, nothing
  *                      changes. Persisted in STATE/pins.
- *   user.shadow.threshold, .capacity, .window, .never, .copies
+ *   user.shadow.threshold, .capacity, .window, .never, .copies, .hosts
  *                      tuning of a file or of a directory's subtree
  *                      (fs/shadow_tuning.h), persisted in STATE/tuning.
  *   user.shadow.state  read-only: pin, version, copies and their states

@@ -1,6 +1,6 @@
 /* shadowctl why PATH: why a file of a running mount is (not) shadowed: its
- * effective threshold / capacity / window / never and where each comes
- * from (the file, a directory, the mount root, the mount option), the
+ * effective threshold / capacity / window / never / copies / hosts and
+ * where each comes from (the file, a directory, the mount root, the mount option), the
  * mount's last forecast of it (per step the median and the 80% / 95%
  * intervals, P(demand > capacity within the window)), the trigger state,
  * and its copies.
@@ -11,7 +11,10 @@
  *   id UUID|none                 user.shadow.id
  *   setting KEY VALUE SOURCE [DIR]   SOURCE: file|dir|root|option;
  *                                DIR (rest of the line) for dir;
- *                                capacity VALUE "p99": the file's own p99
+ *                                capacity VALUE "p99": the file's own p99;
+ *                                hosts VALUE: the list as set, "*" every host
+ *   hosts_allowed LIST|*|none    the mount's hosts that hosts allows
+ *   hosts_unknown N              listed names that are no host of the mount
  *   state LINE                   user.shadow.state
  *   forecast made=T bucket_s=B start=S capacity=C threshold=P window=W
  *            horizon=H p_exceed=X hot=0|1 last=L hi95_max=U reactive=0|1
@@ -41,12 +44,13 @@
 #include "tools/ctl_store.h"
 
 #define WHY_XATTR "user.shadow.why"
-#define NKEYS 5
+#define NKEYS 6	    /* settings read at most */
+#define NKEYS_OLD 5 /* a mount from before user.shadow.hosts */
 
 static const char usage[] = "usage: shadowctl why PATH [--json]\n";
 
 struct why_setting {
-	char key[16], value[64], source[16];
+	char key[16], value[1024], source[16];
 	char *dir; /* source dir: relative to the mount root; NULL otherwise */
 };
 
@@ -57,6 +61,8 @@ struct why_step {
 
 struct why {
 	char *file, *id, *state, *trigger, *reason;
+	char *hosts_allowed; /* NULL: a mount from before user.shadow.hosts */
+	long hosts_unknown;
 	struct why_setting set[NKEYS];
 	size_t nset;
 	bool have_fc;
@@ -122,12 +128,17 @@ static void why_parse(char *text, struct why *w)
 		} else if (!strncmp(line, "setting ", 8) && w->nset < NKEYS) {
 			struct why_setting *s = &w->set[w->nset];
 			int used = 0;
-			if (sscanf(line + 8, "%15s %63s %15s%n", s->key, s->value, s->source, &used) < 3)
+			if (sscanf(line + 8, "%15s %1023s %15s%n", s->key, s->value, s->source,
+				   &used) < 3)
 				continue;
 			const char *rest = line + 8 + used;
 			if (!strcmp(s->source, "dir"))
 				s->dir = dup_rest(*rest == ' ' ? rest + 1 : rest);
 			w->nset++;
+		} else if (!strncmp(line, "hosts_allowed ", 14)) {
+			w->hosts_allowed = dup_rest(line + 14);
+		} else if (!strncmp(line, "hosts_unknown ", 14)) {
+			w->hosts_unknown = strtol(line + 14, NULL, 10);
 		} else if (!strncmp(line, "forecast none ", 14)) {
 			w->reason = dup_rest(line + 14);
 		} else if (!strncmp(line, "forecast ", 9)) {
@@ -159,6 +170,7 @@ static void why_free(struct why *w)
 	free(w->state);
 	free(w->trigger);
 	free(w->reason);
+	free(w->hosts_allowed);
 	for (size_t k = 0; k < w->nset; k++)
 		free(w->set[k].dir);
 }
@@ -182,6 +194,8 @@ static const char *source_text(const struct why_setting *s, char *buf, size_t le
 		snprintf(buf, len, "directory /%s (user.shadow.%s)", s->dir ? s->dir : "?", s->key);
 	else if (!strcmp(s->key, "never"))
 		snprintf(buf, len, "the default (no user.shadow.never above the file)");
+	else if (!strcmp(s->key, "hosts"))
+		snprintf(buf, len, "the default (no user.shadow.hosts above the file: every host)");
 	else if (!strcmp(s->key, "window"))
 		snprintf(buf, len, "the mount option (-o shadow_window in buckets, or its default)");
 	else
@@ -300,6 +314,14 @@ static void print_text(const struct why *w, const char *mnt)
 		const struct why_setting *s = &w->set[k];
 		printf("  %-10s %-8s from %s\n", s->key, s->value, source_text(s, src, sizeof(src)));
 	}
+	if (w->hosts_allowed && strcmp(w->hosts_allowed, "*"))
+		printf("placement: copies only on %s%s\n",
+		       !strcmp(w->hosts_allowed, "none")
+			   ? "no host (none listed is a host of the mount)"
+			   : w->hosts_allowed,
+		       w->hosts_unknown > 0 ? "; some listed names are no host of this mount "
+					      "(match nothing)"
+					    : "");
 	if (w->have_fc) {
 		print_time(w->made, when, sizeof(when));
 		printf("\nforecast (made %s UTC, %llds buckets): capacity %g reads per bucket, "
@@ -342,6 +364,8 @@ static void print_json(const struct why *w, const char *mnt)
 		printf("%s\"%s\": {\"value\": ", k ? ", " : "", s->key);
 		if (!strcmp(s->value, "p99"))
 			printf("\"p99\"");
+		else if (!strcmp(s->key, "hosts"))
+			ctl_json_string(stdout, s->value);
 		else
 			printf("%s", s->value);
 		printf(", \"source\": \"%s\"", s->source);
@@ -351,7 +375,13 @@ static void print_json(const struct why *w, const char *mnt)
 		}
 		printf("}");
 	}
-	printf("}, \"forecast\": ");
+	printf("}, \"hosts_allowed\": ");
+	if (w->hosts_allowed)
+		ctl_json_string(stdout, w->hosts_allowed);
+	else
+		printf("null");
+	printf(", \"hosts_unknown\": %ld, \"forecast\": ",
+	       w->hosts_unknown > 0 ? w->hosts_unknown : 0);
 	if (w->have_fc) {
 		printf("{\"made\": %lld, \"bucket_s\": %lld, \"capacity\": %.17g, \"threshold\": "
 		       "%.17g, \"window\": %u, \"p_exceed\": %.6f, \"hot\": %s, \"last\": %.6g, "
@@ -460,7 +490,7 @@ int ctl_why_main(int argc, char **argv)
 	struct why w = {0};
 	why_parse(text, &w);
 	free(text);
-	if (!w.trigger || w.nset != NKEYS) {
+	if (!w.trigger || w.nset < NKEYS_OLD) {
 		fprintf(stderr, "shadowctl why: %s: the mount's answer is not understood\n", path);
 		why_free(&w);
 		return 1;

@@ -74,7 +74,8 @@ static void control_step(const struct sim_params *p, const struct sim_file *f,
 		switch (daemon_control_decide(&cp, &cf, now_ms, &s->mem)) {
 		case DAEMON_CONTROL_COPY:
 			if (s->state == NO_COPY) {
-				int h = daemon_control_pick_host(hosts, p->nhosts, want, NULL);
+				int h = daemon_control_pick_host(hosts, p->nhosts, want, NULL,
+								 DAEMON_CONTROL_ANY_HOST);
 				if (h < 0) {
 					sc->unplaced++;
 					break;

@@ -14,6 +14,8 @@
 #    gets a copy on the other shadowd meanwhile;
 #  - that shadowd restarts (the first still stopped): the copy serves
 #    again, no read fails on the connections the restart broke; SIGCONT;
+#  - user.shadow.hosts=H1 (a remote host by its ADDR:PORT): the copy ends
+#    on H1 alone, H2 deletes its copy;
 #  - unpin: after shadow_idle the copies are deleted on both hosts;
 #  - the mount exits cleanly (status 0; sanitizer reports fail it).
 # Usage: fs_remote.sh SHADOWFS SHADOWD SHADOWCTL
@@ -148,6 +150,15 @@ echo "after the restart of $H2: $(state_of)"
 kill -CONT "$PID1"
 wait_for "$H1 not up again" 10 host_up "$H1"
 cmp "$mnt/data" "$T/expect" || it_fail "read after SIGCONT"
+
+# user.shadow.hosts names a remote host by its ADDR:PORT (as shadowctl
+# hosts shows it): with only H1 allowed the copy ends on H1 alone, and H2
+# deletes its copy; a port that is no host of the mount: EINVAL.
+setfattr -n user.shadow.hosts -v 127.0.0.1:1 "$mnt/data" 2>/dev/null && it_fail "hosts=127.0.0.1:1 accepted"
+setfattr -n user.shadow.hosts -v "$H1" "$mnt/data" || it_fail "set user.shadow.hosts=$H1"
+only_h1() { serving_on "$H1" && ! state_of | grep -q "copy=$H2:" && [ "$(listed "$H2")" = 0 ]; }
+wait_for "the copy did not move to $H1 alone (hosts=$H1)" 15 only_h1
+cmp "$mnt/data" "$T/expect" || it_fail "read after the move to $H1"
 
 # Unpin: the copies are deleted on both hosts after shadow_idle.
 setfattr -x user.shadow.pin "$mnt/data" || it_fail "unpin"

@@ -13,6 +13,8 @@
 #    the cool-down doubled; every read returns the right bytes throughout;
 #  - at full share (rollout=100) the copy is compared with the origin's
 #    reads begun while it was busy: the slow copy is rolled back too;
+#  - a write makes the copy stale; the copy re-made on the same host
+#    resumes at the share the last one had reached (100 %), not at 10 %;
 #  - early retry: the copy 3 ms slower than a quiet origin is rolled back
 #    (cool-down 60 s, never waited out here) and stays out while the
 #    origin stays quiet; state and shadowctl why show the origin p50 it
@@ -128,6 +130,24 @@ grep -q "share=100:step=4/4:rollout=stepping" "$T/shadows" || it_fail "shadowctl
 [ "$(grep -c 'shadow: rollout: copy of data on .* -> ' "$T/log1")" = 3 ] ||
   it_fail "expected 3 rollout lines in the log: $(cat "$T/log1")"
 grep 'shadow: rollout:' "$T/log1"
+# A write (the same bytes, so the readers' reference stays right) makes the
+# copy stale; the copy re-made on the same host resumes at full share: the
+# host was judged, only the bytes changed. Never back at 10 %.
+v0=$(state_of | sed -n 's/.* version=v\([0-9]*\) .*/\1/p')
+dd if="$T/expect" of="$mnt/data" bs=4096 count=1 conv=notrunc status=none || it_fail "write"
+resumed=
+for _ in $(seq 100); do
+  st=$(state_of) v=$(sed -n 's/.* version=v\([0-9]*\) .*/\1/p' <<<"$st")
+  case $st in *":v$v:serving:"*":share=10:"*) it_fail "the re-made copy restarted at 10 %: $st" ;; esac
+  if [ "$v" -gt "$v0" ] && [[ $st == *":v$v:serving:"*":share=100:step=4/4:rollout=stepping"* ]]; then
+    resumed=1; break
+  fi
+  sleep 0.05
+done
+[ -n "$resumed" ] || it_fail "the copy re-made after a write did not resume at full share: $(state_of)"
+[ "$(grep -c 'shadow: rollout: copy of data on .* -> ' "$T/log1")" = 3 ] ||
+  it_fail "the re-made copy went through the steps again: $(grep rollout "$T/log1")"
+echo "ok re-made after a write (v$v0 -> v$v): resumed at 100 %"
 umount_clean "$T/log1"
 
 # ---- rollback: every read from the copy 3 ms slower ----

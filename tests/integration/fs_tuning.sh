@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Tuning attributes (user.shadow.threshold / capacity / window / never) and
-# shadowctl why, through real mounts with a local host store:
+# Tuning attributes (user.shadow.threshold / capacity / window / never;
+# copies and hosts in fs_shadows.sh and fs_tuning_hosts.sh) and shadowctl
+# why, through real mounts with a local host store:
 #  - set / get / list / remove on files and directories; bad values (negative,
 #    0 where invalid, > 1, trailing junk, huge, empty, blanks, nan) -> EINVAL
 #    and the old value stays;
@@ -89,6 +90,8 @@ why_has "$f" '^  window +4 +from directory /d/e '
 why_has "$f" '^  capacity +p99 +from the mount option'
 why_has "$f" '^  never +0 +from the default'
 why_has "$f" '^  copies +3 +from the mount option \(-o shadow_copies'
+why_has "$f" '^  hosts +\* +from the default \(no user.shadow.hosts above the file: every host\)'
+grep -q '^placement:' "$T/why" && it_fail "why shows a placement limit without user.shadow.hosts"
 why_has "$f" '^decision: not shadowed: no forecast: the mount records nothing'
 set_ok threshold 0.3 "$f"
 why_has "$f" '^  threshold +0.3 +from the file'

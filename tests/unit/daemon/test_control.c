@@ -11,6 +11,7 @@
 #include "daemon/shadow_map.h"
 
 static const struct daemon_control_params P = {.idle_ms = 10000, .quiet_ms = 2000};
+#define ANY DAEMON_CONTROL_ANY_HOST
 
 /* A pinned file without a copy is copied at once; no copy while it is open
  * for writing with writes the mount cannot see (kernel passthrough), while
@@ -134,28 +135,29 @@ static void test_pick_host(void **state)
 	    {.up = false, .local = false, .cost = 0.5, .avail_bytes = UINT64_MAX},
 	    {.up = false, .local = true, .cost = 0.1, .avail_bytes = UINT64_MAX},
 	};
-	assert_int_equal(daemon_control_pick_host(h, 4, 40, NULL), 1);
-	assert_int_equal(daemon_control_pick_host(h, 4, 41, NULL), 0); /* no room on 1 */
+	assert_int_equal(daemon_control_pick_host(h, 4, 40, NULL, ANY), 1);
+	assert_int_equal(daemon_control_pick_host(h, 4, 41, NULL, ANY), 0); /* no room on 1 */
 	bool ex[4] = {false, true, false, false};
-	assert_int_equal(daemon_control_pick_host(h, 4, 10, ex), 0);
+	assert_int_equal(daemon_control_pick_host(h, 4, 10, ex, ANY), 0);
 	h[1].cost = 3;
-	assert_int_equal(daemon_control_pick_host(h, 4, 10, NULL), 0); /* tie: first */
+	assert_int_equal(daemon_control_pick_host(h, 4, 10, NULL, ANY), 0); /* tie: first */
 	h[0].up = false;
 	h[1].used_bytes = 100;
-	assert_int_equal(daemon_control_pick_host(h, 4, 1, NULL), -1);
+	assert_int_equal(daemon_control_pick_host(h, 4, 1, NULL, ANY), -1);
 	h[2].up = true; /* a remote host that is up takes copies */
-	assert_int_equal(daemon_control_pick_host(h, 4, 1, NULL), 2);
+	assert_int_equal(daemon_control_pick_host(h, 4, 1, NULL, ANY), 2);
 	h[0] = (struct daemon_control_host){
 	    .up = true, .cost = 0.5, .load_permille = 300, .avail_bytes = UINT64_MAX};
 	h[2].load_permille = 700;
-	assert_int_equal(daemon_control_pick_host(h, 4, 1, NULL), 0); /* same cost, less load */
+	/* same cost, less load */
+	assert_int_equal(daemon_control_pick_host(h, 4, 1, NULL, ANY), 0);
 	h[2].load_permille = 300;
-	assert_int_equal(daemon_control_pick_host(h, 4, 1, NULL), 0); /* full tie: first */
+	assert_int_equal(daemon_control_pick_host(h, 4, 1, NULL, ANY), 0); /* full tie: first */
 	/* A filesystem without the free space is skipped, whatever the budget
 	 * says (a copy there would fail after reading the whole origin). */
 	h[0].avail_bytes = 5;
-	assert_int_equal(daemon_control_pick_host(h, 4, 5, NULL), 0);
-	assert_int_equal(daemon_control_pick_host(h, 4, 6, NULL), 2);
+	assert_int_equal(daemon_control_pick_host(h, 4, 5, NULL, ANY), 0);
+	assert_int_equal(daemon_control_pick_host(h, 4, 6, NULL, ANY), 2);
 }
 
 /* After failed copies: no new copy before the back-off has passed; the
@@ -243,13 +245,13 @@ static void test_pick_surplus(void **state)
 	    {.up = true, .cost = 1}, {.up = true, .cost = 3}, {.up = true, .cost = 3, .load_permille = 10},
 	    {.up = true, .cost = 9}};
 	bool holds[4] = {true, true, true, false};
-	assert_int_equal(daemon_control_pick_surplus(h, 4, holds), 2);
+	assert_int_equal(daemon_control_pick_surplus(h, 4, holds, ANY), 2);
 	h[2].load_permille = 0;
-	assert_int_equal(daemon_control_pick_surplus(h, 4, holds), 2); /* tie: the later */
+	assert_int_equal(daemon_control_pick_surplus(h, 4, holds, ANY), 2); /* tie: the later */
 	holds[2] = false;
-	assert_int_equal(daemon_control_pick_surplus(h, 4, holds), 1);
+	assert_int_equal(daemon_control_pick_surplus(h, 4, holds, ANY), 1);
 	holds[0] = holds[1] = false;
-	assert_int_equal(daemon_control_pick_surplus(h, 4, holds), -1);
+	assert_int_equal(daemon_control_pick_surplus(h, 4, holds, ANY), -1);
 	assert_string_equal(daemon_control_action_name(DAEMON_CONTROL_TRIM), "trim");
 }
 

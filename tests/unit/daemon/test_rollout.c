@@ -298,6 +298,60 @@ static void test_errors_and_cooldown(void **state)
 	assert_int_equal(share(&f), 0);
 }
 
+/* A new copy on the same host after the file changed resumes where the
+ * last one stopped: at its step when stepping, still rolled back (same
+ * cool-down) when rolled back; a machine that never ran starts afresh. */
+static void test_resume(void **state)
+{
+	(void)state;
+	struct fake f;
+	setup_fake(&f);
+	for (int i = 0; i < 2; i++) {
+		feed(&f, 100, 200 * US, 100, 200 * US);
+		assert_int_equal(tick(&f, 5000), DAEMON_ROLLOUT_STEP_UP);
+	}
+	assert_int_equal(f.r.step, 2);
+	daemon_rollout_stop(&f.r); /* a write: the copy is stale */
+	assert_int_equal(share(&f), 0);
+	struct daemon_rollout_input in = input(&f);
+	daemon_rollout_resume(&f.r, &f.p, f.now_ms += 3000, &in); /* re-made */
+	assert_int_equal(f.r.phase, DAEMON_ROLLOUT_STEPPING);
+	assert_int_equal(f.r.step, 2);
+	assert_int_equal(share(&f), f.p.steps[2]);
+	/* The window restarted at the resume: reads before it do not count. */
+	feed(&f, 100, 200 * US, 100, 200 * US);
+	assert_int_equal(tick(&f, 5000), DAEMON_ROLLOUT_STEP_UP);
+	assert_int_equal(share(&f), f.p.steps[3]);
+
+	/* Rolled back (read errors), then the file changes: the re-made copy
+	 * stays out until the same cool-down ends. */
+	f.errors = 2;
+	assert_int_equal(tick(&f, 100), DAEMON_ROLLOUT_ROLLBACK);
+	uint64_t retry = f.r.retry_ms;
+	int rollbacks = f.r.rollbacks;
+	daemon_rollout_stop(&f.r);
+	f.errors = 0; /* the new copy's counters start at 0 */
+	in = input(&f);
+	daemon_rollout_resume(&f.r, &f.p, f.now_ms += 1000, &in);
+	assert_int_equal(f.r.phase, DAEMON_ROLLOUT_ROLLED_BACK);
+	assert_int_equal(f.r.retry_ms, retry);
+	assert_int_equal(f.r.rollbacks, rollbacks);
+	assert_int_equal(share(&f), 0);
+	assert_int_not_equal(tick(&f, 1000), DAEMON_ROLLOUT_RETRY);
+	assert_int_equal(share(&f), 0);
+	f.now_ms = retry;
+	assert_int_equal(tick(&f, 0), DAEMON_ROLLOUT_RETRY);
+	assert_int_equal(share(&f), f.p.steps[0]);
+
+	/* A machine that never ran (fresh, zeroed): the first step. */
+	struct daemon_rollout fresh;
+	memset(&fresh, 0, sizeof(fresh));
+	fresh.step = 3;
+	daemon_rollout_resume(&fresh, &f.p, f.now_ms, &in);
+	assert_int_equal(fresh.phase, DAEMON_ROLLOUT_STEPPING);
+	assert_int_equal(fresh.step, 0);
+}
+
 /* A copy slower than a quiet origin (a remote copy against page-cache
  * hits), rolled back by two bad windows (at the first step, or the second
  * and then the first). */
@@ -602,6 +656,7 @@ int main(void)
 	    cmocka_unit_test(test_early_retry_hysteresis),
 	    cmocka_unit_test(test_early_retry_on_tail),
 	    cmocka_unit_test(test_single_step),
+	    cmocka_unit_test(test_resume),
 	    cmocka_unit_test(test_full_share_regression),
 	    cmocka_unit_test(test_pick_share),
 	};

@@ -1,5 +1,6 @@
 /* Unit tests of fs/tuning_value.c: strict parsing of the tuning values,
- * nearest-wins resolution with sources, and the STATE/tuning line format. */
+ * nearest-wins resolution with sources, the hosts list against the
+ * mount's hosts, and the STATE/tuning line format. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -64,6 +65,10 @@ static void test_parse_bad(void **state)
 					  " 2", "+2", "1e1"};
 	static const char *const nev[] = {"2", "-1", "", "01", "1 ", "yes", "true", "10"};
 	static const char *const cop[] = {"0", "5", "-1", "2.0", "", "two", " 2", "+2", "1e0"};
+	static const char *const hos[] = {"",	     ",",	"/a,",	      ",/a",	"/a,,/b",
+					  "/a /b",   "/a, /b",	"/a\t",	      "/a\n\n", "/a\x7f",
+					  "/a,/a",   "*,/a",	"/a,*",	      "**,*",	" /a",
+					  "/a\x01b", "/a,/b,/a", "\n"};
 	struct {
 		enum fs_tune_key k;
 		const char *const *v;
@@ -72,7 +77,8 @@ static void test_parse_bad(void **state)
 		    {FS_TUNE_CAPACITY, cap, sizeof(cap) / sizeof(*cap)},
 		    {FS_TUNE_WINDOW, win, sizeof(win) / sizeof(*win)},
 		    {FS_TUNE_NEVER, nev, sizeof(nev) / sizeof(*nev)},
-		    {FS_TUNE_COPIES, cop, sizeof(cop) / sizeof(*cop)}};
+		    {FS_TUNE_COPIES, cop, sizeof(cop) / sizeof(*cop)},
+		    {FS_TUNE_HOSTS, hos, sizeof(hos) / sizeof(*hos)}};
 	for (size_t s = 0; s < sizeof(sets) / sizeof(sets[0]); s++)
 		for (size_t i = 0; i < sets[s].n; i++) {
 			double v = 42;
@@ -87,6 +93,71 @@ static void test_parse_bad(void **state)
 	assert_int_equal(fs_tune_parse(FS_TUNE_THRESHOLD, "0.5\0x", 5, &v, text), -EINVAL);
 	assert_int_equal(fs_tune_parse(FS_TUNE_THRESHOLD, NULL, 0, &v, text), -EINVAL);
 	assert_int_equal(fs_tune_parse(FS_TUNE_NKEYS, "1", 1, &v, text), -EINVAL);
+	/* numbers: at most FS_TUNE_NUMBER_MAX - 1 characters */
+	char num[FS_TUNE_NUMBER_MAX + 1];
+	memset(num, '0', sizeof(num));
+	num[FS_TUNE_NUMBER_MAX - 2] = '1';
+	num[FS_TUNE_NUMBER_MAX - 1] = '\0';
+	assert_int_equal(parse(FS_TUNE_CAPACITY, num, &v, text), 0);
+	num[FS_TUNE_NUMBER_MAX - 1] = '1';
+	num[FS_TUNE_NUMBER_MAX] = '\0';
+	assert_int_equal(parse(FS_TUNE_CAPACITY, num, &v, text), -EINVAL);
+}
+
+/* user.shadow.hosts: names separated by ',', "*" alone, one trailing '\n';
+ * the value is the number of names; at most FS_TUNE_TEXT_MAX - 1
+ * characters (a longer list is refused, not cut). */
+static void test_parse_hosts(void **state)
+{
+	(void)state;
+	double v;
+	char text[FS_TUNE_TEXT_MAX];
+	assert_int_equal(parse(FS_TUNE_HOSTS, "/ssd/shadows", &v, text), 0);
+	assert_true(v == 1);
+	assert_string_equal(text, "/ssd/shadows");
+	assert_int_equal(parse(FS_TUNE_HOSTS, "/ssd/shadows,127.0.0.1:7811,[::1]:7811\n", &v, text),
+			 0);
+	assert_true(v == 3);
+	assert_string_equal(text, "/ssd/shadows,127.0.0.1:7811,[::1]:7811");
+	assert_int_equal(parse(FS_TUNE_HOSTS, "*", &v, text), 0);
+	assert_true(v == 0);
+	/* UTF-8, '*' in a name */
+	assert_int_equal(parse(FS_TUNE_HOSTS, "/d\xc3\xa9j\xc3\xa0,/a*b", &v, text), 0);
+	assert_true(v == 2);
+	assert_string_equal(fs_tune_key_name(FS_TUNE_HOSTS), "hosts");
+	assert_int_equal(fs_tune_key_of("hosts"), FS_TUNE_HOSTS);
+	char list[FS_TUNE_TEXT_MAX + 1];
+	memset(list, 'a', sizeof(list));
+	list[0] = '/';
+	list[FS_TUNE_TEXT_MAX - 1] = '\0'; /* 1023 characters */
+	assert_int_equal(parse(FS_TUNE_HOSTS, list, &v, text), 0);
+	assert_int_equal(strlen(text), FS_TUNE_TEXT_MAX - 1);
+	list[FS_TUNE_TEXT_MAX - 1] = 'a';
+	list[FS_TUNE_TEXT_MAX] = '\0'; /* 1024 */
+	assert_int_equal(parse(FS_TUNE_HOSTS, list, &v, text), -EINVAL);
+}
+
+/* The mount's check of a hosts list: one bit per listed host of the
+ * mount (the order of -o hosts=), unknown names counted and matching
+ * nothing, "*" all of them; names match whole, never by prefix. */
+static void test_hosts_mask(void **state)
+{
+	(void)state;
+	const char *const names[] = {"/fast", "/slow", "10.0.0.2:7811"};
+	size_t unknown = 99;
+	assert_true(fs_tune_hosts_mask("/slow", names, 3, &unknown) == 2);
+	assert_int_equal(unknown, 0);
+	assert_true(fs_tune_hosts_mask("10.0.0.2:7811,/fast", names, 3, &unknown) == 5);
+	assert_int_equal(unknown, 0);
+	assert_true(fs_tune_hosts_mask("/gone,/slow", names, 3, &unknown) == 2);
+	assert_int_equal(unknown, 1);
+	assert_true(fs_tune_hosts_mask("/gone", names, 3, &unknown) == 0);
+	assert_int_equal(unknown, 1);
+	assert_true(fs_tune_hosts_mask("/fas,/slowe,10.0.0.2", names, 3, &unknown) == 0);
+	assert_int_equal(unknown, 3);
+	assert_true(fs_tune_hosts_mask("*", names, 3, &unknown) == 7);
+	assert_int_equal(unknown, 0);
+	assert_true(fs_tune_hosts_mask("/x", NULL, 0, NULL) == 0);
 }
 
 static void set(struct fs_tune_node *n, enum fs_tune_key k, const char *s)
@@ -102,7 +173,7 @@ static void set(struct fs_tune_node *n, enum fs_tune_key k, const char *s)
 static void test_resolve_nearest(void **state)
 {
 	(void)state;
-	const double def[FS_TUNE_NKEYS] = {0.8, -1, 6, 0, 3};
+	const double def[FS_TUNE_NKEYS] = {0.8, -1, 6, 0, 3, 0};
 	struct fs_tune_node file = {0}, inner = {0}, outer = {0}, root = {0};
 	set(&file, FS_TUNE_WINDOW, "2");
 	set(&inner, FS_TUNE_THRESHOLD, "0.5");
@@ -127,12 +198,28 @@ static void test_resolve_nearest(void **state)
 	fs_tune_resolve(def, &file, dirs, 4, 3, &e);
 	assert_true(e.value[FS_TUNE_NEVER] == 0);
 	assert_int_equal(e.source[FS_TUNE_NEVER], FS_TUNE_FROM_DIR);
+	/* hosts: the winning node's text; "*" nearer lifts a list above */
+	set(&root, FS_TUNE_HOSTS, "/a,/b");
+	fs_tune_resolve(def, &file, dirs, 4, 3, &e);
+	assert_string_equal(e.text[FS_TUNE_HOSTS], "/a,/b");
+	assert_true(e.value[FS_TUNE_HOSTS] == 2);
+	assert_int_equal(e.source[FS_TUNE_HOSTS], FS_TUNE_FROM_ROOT);
+	set(&outer, FS_TUNE_HOSTS, "*");
+	fs_tune_resolve(def, &file, dirs, 4, 3, &e);
+	assert_string_equal(e.text[FS_TUNE_HOSTS], "*");
+	assert_int_equal(e.dir_index[FS_TUNE_HOSTS], 2);
+	set(&file, FS_TUNE_HOSTS, "/b");
+	fs_tune_resolve(def, &file, dirs, 4, 3, &e);
+	assert_string_equal(e.text[FS_TUNE_HOSTS], "/b");
+	assert_int_equal(e.source[FS_TUNE_HOSTS], FS_TUNE_FROM_FILE);
+	fs_tune_node_set(&file, FS_TUNE_HOSTS, 0, NULL);
 	/* nothing set: the options */
 	fs_tune_resolve(def, NULL, NULL, 0, -1, &e);
 	for (int k = 0; k < FS_TUNE_NKEYS; k++) {
 		assert_true(e.value[k] == def[k]);
 		assert_int_equal(e.source[k], FS_TUNE_FROM_OPTION);
 		assert_int_equal(e.dir_index[k], -1);
+		assert_null(e.text[k]);
 	}
 	/* clearing a key reverts to inherited */
 	fs_tune_node_set(&file, FS_TUNE_WINDOW, 0, NULL);
@@ -161,10 +248,16 @@ static void test_lines(void **state)
 	assert_false(l.is_dir);
 	assert_string_equal(l.id, "12b31fa3-a5e1-419d-ab18-9cb8cf16c9f3");
 	assert_true(l.value == 3);
+	char h[] = "d hosts /ssd/shadows,127.0.0.1:7811 /a b";
+	assert_int_equal(fs_tune_line_parse(h, &l), 0);
+	assert_int_equal(l.key, FS_TUNE_HOSTS);
+	assert_string_equal(l.text, "/ssd/shadows,127.0.0.1:7811");
+	assert_string_equal(l.path, "a b");
 	static const char *const bad[] = {
 	    "", "d", "x threshold 0.5 /a", "d threshold 0.5 a", "d threshold 2 /a",
 	    "d bogus 1 /a", "d threshold  /a", "f short window 3 /a",
-	    "f 12b31fa3-a5e1-419d-ab18-9cb8cf16c9f3 window 30 /a", "d threshold 0.5"};
+	    "f 12b31fa3-a5e1-419d-ab18-9cb8cf16c9f3 window 30 /a", "d threshold 0.5",
+	    "d hosts /a,,/b /d", "d hosts /a,/a /d"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
 		char buf[128];
 		snprintf(buf, sizeof(buf), "%s", bad[i]);
@@ -180,6 +273,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_parse_good),
 	    cmocka_unit_test(test_parse_bad),
+	    cmocka_unit_test(test_parse_hosts),
+	    cmocka_unit_test(test_hosts_mask),
 	    cmocka_unit_test(test_resolve_nearest),
 	    cmocka_unit_test(test_lines),
 	};

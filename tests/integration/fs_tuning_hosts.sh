@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# user.shadow.hosts (the hosts a file's copies may be on) through real
+# mounts with three local hosts of different costs (cheap 1, mid 2, dear 3)
+# and a pinned file below a directory:
+#  - bad values (a name that is no host of the mount, empty names, a blank,
+#    a name twice, "*" among names, a list too long, a control character)
+#    -> EINVAL, the value stays as it was (unset, then a good one);
+#  - hosts=dear on the directory: the copy lands on dear, not on the
+#    cheaper hosts (shadowctl why shows the list, its source and placement);
+#  - hosts=mid: the copy moves (on mid, serving; dear's copy trimmed and its
+#    file deleted from dear's directory);
+#  - the file's own hosts=cheap wins over its directory's; removing it goes
+#    back to the directory's;
+#  - the list is a set, not an order: dear,cheap places on cheap (cost);
+#  - STATE/tuning keeps it across a remount (placement obeys it again);
+#  - a remount without the listed host: the value stays, matches nothing,
+#    the file gets no copy anywhere (replicas=0; why: "no host"), naming the missing
+#    host now is EINVAL; "*" on the file lifts the directory's list.
+# Usage: fs_tuning_hosts.sh SHADOWFS SHADOWCTL
+. "$(dirname "$0")/lib.sh"
+SHADOWFS=$1 CTL=$2
+T=$(it_tmpdir fs_tuning_hosts)
+backing=$(it_tmpdir backing) mnt=$(it_tmpdir mnt) state=$(it_tmpdir state)
+cheap=$T/cheap mid=$T/mid dear=$T/dear
+ALL="$cheap:cost=1;$mid:cost=2;$dear:cost=3"
+opts() { echo "norecord,cache=never,state=$state,hosts=$1,shadow_tick=0.2,shadow_idle=1,shadow_quiet=0"; }
+
+mkdir -p "$backing/d"
+head -c 200000 /dev/urandom >"$backing/d/f"
+f=$mnt/d/f
+it_mount "$SHADOWFS" "$backing" "$mnt" "$(opts "$ALL")"
+
+get() { getfattr --only-values -n user.shadow.hosts "$1" 2>/dev/null; }
+set_ok() { setfattr -n user.shadow.hosts -v "$1" "$2" || it_fail "set hosts=$1 on $2"; }
+state_of() { it_shadow_state "$f"; }
+IT_WATCH=$f
+# copy files of a host directory (not the temporaries of one being made)
+files_on() { ls "$1" 2>/dev/null | grep -v '^unsynced\.\|^tmp\.'; }
+# only_on HOST: the one copy serves on HOST, none on the mount's other hosts
+# ($hosts_now; state and disk).
+hosts_now="$cheap $mid $dear"
+only_on() {
+  local s h
+  s=$(state_of)
+  echo "$s" | grep -q " copies=1 .*copy=$1:v[0-9]*:serving" || return 1
+  for h in $hosts_now; do
+    [ "$h" = "$1" ] && continue
+    echo "$s" | grep -q "copy=$h:" && return 1
+    [ -z "$(files_on "$h")" ] || return 1
+  done
+  [ -n "$(files_on "$1")" ]
+}
+why() { "$CTL" why "$f" >"$T/why" 2>&1 || it_fail "shadowctl why: $(cat "$T/why")"; }
+why_has() { why; grep -Eq "$1" "$T/why" || it_fail "why: no /$1/ in: $(cat "$T/why")"; }
+
+# The names are those shadowctl hosts prints.
+"$CTL" hosts --state "$state" >"$T/hosts" || it_fail "shadowctl hosts"
+for h in "$cheap" "$mid" "$dear"; do grep -q "^$h " "$T/hosts" || it_fail "shadowctl hosts lacks $h: $(cat "$T/hosts")"; done
+
+# Bad values: EINVAL, nothing set.
+long=$(printf "$dear,%.0s" $(seq 60))$dear # > 1023 characters
+bad() { # VALUE [ON]
+  setfattr -n user.shadow.hosts -v "$1" "${2:-$mnt/d}" 2>"$T/err" && it_fail "hosts='$1' accepted"
+  grep -q "Invalid argument" "$T/err" || it_fail "hosts='$1': $(cat "$T/err")"
+}
+bad_all() {
+  for v in "$T/nowhere" "$dear,$T/nowhere" "${dear}x" "$T" "" "," "$dear," ",$dear" "$dear,,$cheap" \
+    "$dear $cheap" "$dear, $cheap" "$dear,$dear" "*,$dear" "$dear,*" "$long" "$(printf '%s\001' "$dear")" \
+    "127.0.0.1:7811"; do
+    bad "$v"
+  done
+}
+bad_all
+get "$mnt/d" && it_fail "a bad value was stored: $(get "$mnt/d")"
+[ ! -s "$state/tuning" ] || it_fail "STATE/tuning after bad values: $(cat "$state/tuning")"
+set_ok "$dear" "$mnt/d"
+bad_all
+[ "$(get "$mnt/d")" = "$dear" ] || it_fail "a bad value changed the setting: $(get "$mnt/d")"
+getfattr -d -m user.shadow "$mnt/d" 2>/dev/null | grep -q "^user.shadow.hosts=" || it_fail "listxattr lacks hosts"
+grep -qxF "d hosts $dear /d" "$state/tuning" || it_fail "STATE/tuning: $(cat "$state/tuning")"
+
+# hosts=dear on the directory: the pinned file's copy lands on dear, not
+# on the cheaper hosts.
+setfattr -n user.shadow.pin -v 1 "$f" || it_fail "pin"
+it_wait_for "no copy on dear (the only allowed host)" 10 only_on "$dear"
+sleep 1 # a few ticks: it stays there
+only_on "$dear" || it_fail "the copy left dear: $(state_of)"
+cmp "$f" "$backing/d/f" || it_fail "reads of the shadowed file"
+why_has "^  hosts +$dear +from directory /d \(user.shadow.hosts\)"
+why_has "^placement: copies only on $dear$"
+"$CTL" why --json "$f" | grep -qF "\"hosts\": {\"value\": \"$dear\", \"source\": \"dir\", \"dir\": \"d\"}" ||
+  it_fail "why --json: $("$CTL" why --json "$f")"
+
+# hosts=mid: the copy moves; dear's is trimmed and its file deleted.
+set_ok "$mid" "$mnt/d"
+it_wait_for "the copy did not move to mid" 10 only_on "$mid"
+[ -z "$(files_on "$dear")" ] || it_fail "the trimmed copy's file stays on dear: $(ls "$dear")"
+
+# Nearest wins: the file's own list, then its directory's again.
+set_ok "$cheap" "$f"
+it_wait_for "the file's own hosts=cheap did not win" 10 only_on "$cheap"
+why_has "^  hosts +$cheap +from the file \(user.shadow.hosts\)"
+setfattr -x user.shadow.hosts "$f" || it_fail "remove the file's hosts"
+get "$f" && it_fail "hosts still set on the file after removal"
+it_wait_for "back to the directory's hosts=mid" 10 only_on "$mid"
+
+# A set, not an order: among the listed hosts cost decides.
+set_ok "$dear,$cheap" "$mnt/d"
+it_wait_for "dear,cheap did not place on cheap" 10 only_on "$cheap"
+[ "$(get "$mnt/d")" = "$dear,$cheap" ] || it_fail "the list reads back changed: $(get "$mnt/d")"
+why_has "^placement: copies only on $cheap,$dear$"
+set_ok "$mid" "$mnt/d"
+it_wait_for "the copy did not move back to mid" 10 only_on "$mid"
+
+# Persistence across a remount.
+it_umount "$mnt"
+it_mount "$SHADOWFS" "$backing" "$mnt" "$(opts "$ALL")"
+[ "$(get "$mnt/d")" = "$mid" ] || it_fail "the setting was lost by the remount: $(cat "$state/tuning")"
+it_wait_for "after the remount the copy is not on mid" 10 only_on "$mid"
+
+# A remount without mid: the value stays and matches nothing: no copy.
+# (The copy file the last mount left on mid is no business of this one.)
+it_umount "$mnt"
+hosts_now="$cheap $dear"
+it_mount "$SHADOWFS" "$backing" "$mnt" "$(opts "$cheap:cost=1;$dear:cost=3")"
+[ "$(get "$mnt/d")" = "$mid" ] || it_fail "a setting naming a host the mount lost was dropped"
+sleep 1.5
+state_of | grep -q " replicas=0 .*copies=0" || it_fail "a copy made (or wanted) though no allowed host exists: $(state_of)"
+[ -z "$(files_on "$cheap")$(files_on "$dear")" ] || it_fail "copy files without an allowed host: $(ls "$cheap" "$dear")"
+why_has "^placement: copies only on no host"
+why_has "some listed names are no host of this mount"
+bad "$mid"
+# "*" on the file lifts its directory's list: the cheapest host again.
+set_ok "*" "$f"
+it_wait_for "hosts=* on the file did not lift the directory's list" 10 only_on "$cheap"
+why_has "^  hosts +\* +from the file"
+it_umount "$mnt"
+wait "$IT_PID"; rc=$?
+[ "$rc" -eq 0 ] || it_fail "shadowfs exited with status $rc (sanitizer report above?)"
+echo "fs_tuning_hosts: ok"
