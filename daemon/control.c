@@ -51,6 +51,11 @@ enum daemon_control_action daemon_control_decide(const struct daemon_control_par
 		mem->wanted_ms = 0; /* unwanted from now: no hysteresis after never goes */
 	if (f->gone || f->never)
 		return f->has_copies ? DAEMON_CONTROL_DEMOTE : DAEMON_CONTROL_NONE;
+	if (!wanted && f->copying) {
+		/* a copy under way is part of has_copies: the demotion cancels it */
+		bool idle = mem->wanted_ms == 0 || now_ms - mem->wanted_ms >= p->idle_ms;
+		return idle && f->has_copies ? DAEMON_CONTROL_DEMOTE : DAEMON_CONTROL_NONE;
+	}
 	if (f->copying)
 		return DAEMON_CONTROL_NONE;
 	if (!wanted) {

@@ -22,8 +22,9 @@
  *            tick);
  *   never    (user.shadow.never=1) wins over pinned and hot: never wanted,
  *            its copies dropped at once (DEMOTE), like a gone file's;
- *   DEMOTE   when copies exist and the file is gone or never, or unwanted
- *            for idle_ms;
+ *   DEMOTE   when copies exist (a copy under way counts: the demotion
+ *            cancels it) and the file is gone or never, or unwanted for
+ *            idle_ms;
  *   TRIM     (drop one copy, daemon_control_pick_surplus says which) when
  *            wanted but more copies serve than it wants, continuously for
  *            idle_ms (the same hysteresis: a replica count that flickers
@@ -79,7 +80,8 @@ struct daemon_control_file {
 	unsigned serving_copies; /* copies serving at the current version */
 	unsigned want_copies;	 /* copies it should have when wanted (0: 1) */
 	bool has_copies;     /* any copy slot in use (serving, stale, syncing) */
-	bool copying;	     /* a copy is under way */
+	bool copying;	     /* a copy is under way (on the mover: fs/mover.h);
+			      * never counted in serving_copies */
 	uint64_t version_ms; /* when the version last changed (0: never) */
 	uint64_t retry_ms;   /* after a failed copy: no new one before (0: none) */
 	bool hosts_limited;  /* user.shadow.hosts: copies only on allowed_hosts */

@@ -49,28 +49,40 @@ void fs_copy_pace_cancel(struct fs_copy_pace *p)
 		__atomic_store_n(&p->cancelled, true, __ATOMIC_RELEASE);
 }
 
+static bool stopped(struct fs_copy_pace *p, const bool *stop)
+{
+	return cancelled(p) || (stop && __atomic_load_n(stop, __ATOMIC_ACQUIRE));
+}
+
 /* Sleeps wait_ns in slices, checking for cancel between them. */
-static int sleep_cancellable(struct fs_copy_pace *p, uint64_t wait_ns)
+static int sleep_cancellable(struct fs_copy_pace *p, uint64_t wait_ns, const bool *stop)
 {
 	const uint64_t slice = (uint64_t)FS_COPY_PACE_SLICE_MS * 1000000u;
-	while (wait_ns && !cancelled(p)) {
+	while (wait_ns && !stopped(p, stop)) {
 		uint64_t ns = wait_ns < slice ? wait_ns : slice;
 		struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
 		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 			;
 		wait_ns -= ns;
 	}
-	return cancelled(p) ? -ECANCELED : 0;
+	return stopped(p, stop) ? -ECANCELED : 0;
 }
 
-int fs_copy_pace_take(struct fs_copy_pace *p, uint64_t bytes)
+int fs_copy_pace_take_until(struct fs_copy_pace *p, uint64_t bytes, const bool *stop)
 {
+	if (stop && __atomic_load_n(stop, __ATOMIC_ACQUIRE))
+		return -ECANCELED;
 	if (!p)
 		return 0;
 	if (cancelled(p))
 		return -ECANCELED;
 	uint64_t wait = daemon_bucket_reserve(&p->bucket, (double)bytes, daemon_now_ns());
-	return sleep_cancellable(p, wait);
+	return sleep_cancellable(p, wait, stop);
+}
+
+int fs_copy_pace_take(struct fs_copy_pace *p, uint64_t bytes)
+{
+	return fs_copy_pace_take_until(p, bytes, NULL);
 }
 
 static int hook_take(void *ctx, uint64_t bytes)
@@ -86,9 +98,11 @@ struct sync_pace fs_copy_pace_hook(struct fs_copy_pace *p)
 static int checked_take(void *ctx, uint64_t bytes)
 {
 	struct fs_copy_pace_check *c = ctx;
+	if (c->stop && __atomic_load_n(c->stop, __ATOMIC_ACQUIRE))
+		return -ECANCELED;
 	if (c->unchanged && !c->unchanged(c->arg))
 		return -EAGAIN;
-	return fs_copy_pace_take(c->p, bytes);
+	return fs_copy_pace_take_until(c->p, bytes, c->stop);
 }
 
 struct sync_pace fs_copy_pace_hook_checked(struct fs_copy_pace_check *c)
@@ -104,5 +118,5 @@ void fs_copy_pace_progress_fn(void *arg, uint64_t done, uint64_t total)
 		return;
 	uint64_t n = done - pp->last;
 	pp->last = done;
-	fs_copy_pace_take(pp->p, n); /* cancelled: returns at once */
+	fs_copy_pace_take_until(pp->p, n, pp->stop); /* cancelled: returns at once */
 }

@@ -1,5 +1,5 @@
 /* The mover's rate limit (-o copy_rate=MB/s): one token bucket
- * (daemon/throttle.h, tokens = bytes) on the bytes the control thread reads
+ * (daemon/throttle.h, tokens = bytes) on the bytes the mover (fs/mover.h) reads
  * from origins to make copies, local (daemon_store_create_from_fd) and
  * remote (the digest pass, ranges, full and delta uploads). Shared by every
  * copy of the mount, so two copies in a row share the rate too.
@@ -11,8 +11,12 @@
  * when fs_copy_pace_cancel() is called (unmount): a paced copy in progress
  * then fails with -ECANCELED instead of holding the unmount for S/rate.
  *
- * Thread-safety: take/progress run on the control thread; cancel may be
- * called from any thread (an atomic flag). */
+ * One job can also be stopped alone: the _until variants and the hooks
+ * take a stop flag (the mover's cancellation token, fs/mover.h), checked
+ * between the slices of a wait and before each chunk.
+ *
+ * Thread-safety: take/progress run on the mover thread (one copy at a
+ * time); cancel may be called from any thread (an atomic flag). */
 #ifndef SHADOWFS_FS_COPY_PACE_H
 #define SHADOWFS_FS_COPY_PACE_H
 
@@ -37,17 +41,22 @@ void fs_copy_pace_free(struct fs_copy_pace *p); /* accepts NULL */
 /* Takes bytes tokens, sleeping while the bucket is in debt: 0, or
  * -ECANCELED once cancelled. p NULL: 0 at once. */
 int fs_copy_pace_take(struct fs_copy_pace *p, uint64_t bytes);
+/* The same, also ending with -ECANCELED once *stop (atomic; NULL: none)
+ * is true. */
+int fs_copy_pace_take_until(struct fs_copy_pace *p, uint64_t bytes, const bool *stop);
 /* The hook for readers that pace before each read (sync/sync_io.h). */
 struct sync_pace fs_copy_pace_hook(struct fs_copy_pace *p);
 
 /* The hook with a check before each take: when unchanged(arg) says the
  * origin moved on, the read is not made and the copy stops with -EAGAIN
  * (a copy that could not be published is abandoned at once, not after
- * S/rate). unchanged NULL: no check. */
+ * S/rate); when *stop is true (the job was cancelled), with -ECANCELED.
+ * unchanged, stop NULL: no such check. */
 struct fs_copy_pace_check {
 	struct fs_copy_pace *p;
 	bool (*unchanged)(void *arg);
 	void *arg;
+	const bool *stop;
 };
 struct sync_pace fs_copy_pace_hook_checked(struct fs_copy_pace_check *c);
 
@@ -56,7 +65,8 @@ struct sync_pace fs_copy_pace_hook_checked(struct fs_copy_pace_check *c);
  * longer waits (the operation cannot be stopped from a progress callback). */
 struct fs_copy_pace_progress {
 	struct fs_copy_pace *p;
-	uint64_t last; /* bytes already taken for this operation */
+	uint64_t last;	  /* bytes already taken for this operation */
+	const bool *stop; /* atomic; true: no more waits (NULL: none) */
 };
 void fs_copy_pace_progress_fn(void *arg, uint64_t done, uint64_t total);
 

@@ -3,6 +3,7 @@
 #include "fs/remote_copies.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,7 +135,8 @@ int fs_remote_copies_host(struct fs_remote_copies *rc, size_t h, struct daemon_c
  * sync_replicate). */
 static int send_ranges(struct sync_client *c, struct daemon_shadow_file *s, int fd, uint64_t size,
 		       const uint8_t sha256[32], uint64_t version, uint64_t base,
-		       struct fs_copy_pace *pace, struct fs_remote_sync_result *res)
+		       struct fs_copy_pace *pace, const bool *stop,
+		       struct fs_remote_sync_result *res)
 {
 	struct fs_dirty_span *sp = NULL;
 	size_t n = 0;
@@ -148,7 +150,7 @@ static int send_ranges(struct sync_client *c, struct daemon_shadow_file *s, int 
 	uint8_t *data = total <= RANGES_MAX_BYTES ? malloc(total ? total : 1) : NULL;
 	r = v && data ? 0 : -ENOENT;
 	for (size_t i = 0, at = 0; r == 0 && i < n; i++) {
-		if (fs_copy_pace_take(pace, sp[i].len) < 0) {
+		if (fs_copy_pace_take_until(pace, sp[i].len, stop) < 0) {
 			r = -ECANCELED;
 			break;
 		}
@@ -176,9 +178,41 @@ out:
 	return r;
 }
 
+static bool stopped(const bool *stop)
+{
+	return stop && __atomic_load_n(stop, __ATOMIC_ACQUIRE);
+}
+
+/* The progress of a full or delta upload: paced; once *stop is set, the
+ * upload's source is cut: its fd is replaced (dup3) by /dev/null open for
+ * writing only, so the upload's next read of it fails (EBADF) and sync/
+ * drops the half upload with its connection (the host discards it, as
+ * after any broken upload). A progress callback cannot return an error;
+ * the fd is the caller's own reopen of the origin, read by this upload
+ * alone (on this thread, or on the delta's generator thread, which calls
+ * this between its reads). */
+struct upload_progress {
+	struct fs_copy_pace_progress pp;
+	int fd;
+	bool cut;
+};
+
+static void upload_progress_fn(void *arg, uint64_t done, uint64_t total)
+{
+	struct upload_progress *u = arg;
+	fs_copy_pace_progress_fn(&u->pp, done, total); /* a stop ends its wait */
+	if (!u->cut && stopped(u->pp.stop)) {
+		int w = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		if (w >= 0) {
+			u->cut = dup3(w, u->fd, O_CLOEXEC) >= 0;
+			close(w);
+		}
+	}
+}
+
 int fs_remote_copies_sync(struct fs_remote_copies *rc, struct daemon_shadow_file *s, int host,
 			  int fd, uint64_t size, const uint8_t sha256[32], uint64_t version,
-			  uint64_t base, struct fs_copy_pace *pace,
+			  uint64_t base, struct fs_copy_pace *pace, const bool *stop,
 			  struct fs_remote_sync_result *res)
 {
 	struct sync_client *c;
@@ -187,19 +221,22 @@ int fs_remote_copies_sync(struct fs_remote_copies *rc, struct daemon_shadow_file
 	if (r < 0)
 		return r;
 	if (base && base != version && sha256) {
-		r = send_ranges(c, s, fd, size, sha256, version, base, pace, res);
+		r = send_ranges(c, s, fd, size, sha256, version, base, pace, stop, res);
 		if (r == 0 || r == -ECANCELED || !sync_client_connected(c))
 			goto out;
 		/* Refused (another basis there, digest mismatch): librsync. */
 	}
-	/* Paced after each frame read (the uploads report progress only). */
-	struct fs_copy_pace_progress pp = {.p = pace};
+	/* Paced after each frame read (the uploads report progress only);
+	 * stopped, the source is cut at the next report. */
+	struct upload_progress up = {.pp = {.p = pace, .stop = stop}, .fd = fd};
 	struct sync_repl_opts o = {.sha256 = sha256,
 				   .timeout_ms = FRAME_MS,
-				   .progress = fs_copy_pace_progress_fn,
-				   .progress_arg = &pp};
+				   .progress = upload_progress_fn,
+				   .progress_arg = &up};
 	struct sync_repl_result rr;
 	r = sync_replicate(c, s->id, version, fd, &o, &rr);
+	if (r < 0 && up.cut)
+		r = -ECANCELED;
 	if (r == 0) {
 		res->method = rr.method == SYNC_REPL_CURRENT ? FS_REMOTE_CURRENT
 			      : rr.method == SYNC_REPL_DELTA ? FS_REMOTE_DELTA
@@ -232,63 +269,64 @@ static bool ranges_known(struct daemon_shadow_file *s, uint64_t base, uint64_t v
 	return r == 0;
 }
 
-int fs_remote_copies_make(struct fs_remote_copies *rc, struct daemon_shadow_file *s, int slot,
-			  const struct fs_remote_make *m)
+int fs_remote_copies_make(struct fs_remote_copies *rc, struct daemon_shadow_file *s,
+			  const struct fs_remote_make *m, struct fs_remote_sync_result *res)
 {
-	struct daemon_shadow_copy *cp = &s->copies[slot];
-	struct fs_remote_sync_result res;
 	uint8_t sha[SYNC_SHA256_LEN];
-	cp->host = m->host;
-	cp->version = m->version;
-	cp->remote = true;
-	__atomic_store_n(&cp->state, DAEMON_COPY_SYNCING, __ATOMIC_SEQ_CST);
+	*res = (struct fs_remote_sync_result){0};
 	/* A ranged update carries the digest in its first frame: one paced
 	 * pass to compute it first. Full copies and deltas hash what they
 	 * read as they upload (one pass); the host checks either way. */
 	bool pre = ranges_known(s, m->base, m->version, m->size);
-	struct fs_copy_pace_check chk = {m->pace, m->unchanged, m->arg};
+	struct fs_copy_pace_check chk = {m->pace, m->unchanged, m->arg, m->stop};
 	struct sync_pace pace = fs_copy_pace_hook_checked(&chk);
 	int r = pre ? sync_sha256_fd_paced(m->fd, m->size, &pace, sha) : 0;
 	if (r == 0)
 		r = fs_remote_copies_sync(rc, s, m->host, m->fd, m->size, pre ? sha : NULL,
-					  m->version, m->base, m->pace, &res);
+					  m->version, m->base, m->pace, m->stop, res);
 	/* CURRENT (the host held the version already): nothing was read, so
 	 * the digest VERIFY checks the copy against is the origin's at this
 	 * version, read here (one paced pass; a zero digest failed the first
 	 * VERIFY, and the shadowd deleted a good copy). */
-	bool read_sha = r == 0 && !res.have_sha256 && !pre;
-	if (read_sha)
+	if (r == 0 && !res->have_sha256 && !pre) {
 		r = sync_sha256_fd_paced(m->fd, m->size, &pace, sha);
-	if (r == 0 && !m->unchanged(m->arg)) {
+		if (r == 0) {
+			memcpy(res->sha256, sha, sizeof(res->sha256));
+			res->have_sha256 = true;
+		}
+	}
+	if (r == 0 && (stopped(m->stop) || !m->unchanged(m->arg))) {
 		fs_remote_copies_delete(rc, m->host, s->id, m->version); /* not valid */
-		r = -EAGAIN;
+		r = stopped(m->stop) ? -ECANCELED : -EAGAIN;
+	} else if (r < 0 && stopped(m->stop)) {
+		r = -ECANCELED; /* whatever error the cut source made */
 	}
-	if (r < 0) {
-		if (m->base && r != -EAGAIN) /* the slot of the stale copy goes: so does it */
-			fs_remote_copies_delete(rc, m->host, s->id, SYNC_WIRE_ALL_VERSIONS);
-		cp->version = 0;
-		cp->remote = false;
-		__atomic_store_n(&cp->state, DAEMON_COPY_NONE, __ATOMIC_SEQ_CST);
-		return r;
-	}
-	memcpy(cp->sha256, res.have_sha256 ? res.sha256 : sha, sizeof(cp->sha256));
-	cp->verified_ms = sync_now_ms();
-	cp->sync_method = (uint8_t)res.method;
-	cp->sent_bytes = res.sent;
-	daemon_shadow_copy_publish(s, slot);
-	sfs_debug("shadow: %s synced to host %d (version %llu, %s, %llu bytes shipped)",
-		  s->path ? s->path : "?", m->host, (unsigned long long)m->version,
-		  fs_remote_method_name(res.method), (unsigned long long)res.sent);
-	return 0;
+	/* The slot of the stale copy goes on failure: so does that copy. */
+	if (r < 0 && m->base && r != -EAGAIN)
+		fs_remote_copies_delete(rc, m->host, s->id, SYNC_WIRE_ALL_VERSIONS);
+	if (r == 0)
+		sfs_debug("shadow: %s synced to host %d (version %llu, %s, %llu bytes shipped)",
+			  m->path, m->host, (unsigned long long)m->version,
+			  fs_remote_method_name(res->method), (unsigned long long)res->sent);
+	return r;
 }
 
 int fs_remote_copies_delete(struct fs_remote_copies *rc, int host, const uint8_t id[16],
 			    uint64_t version)
 {
 	struct sync_client *c;
-	int r = conn(rc, host, &c);
-	if (r == 0)
+	int r = 0;
+	/* Twice: this instance's connection may be broken already (the
+	 * shadowd restarted since it was last used: the other instance's
+	 * connection saw it); the second is new. */
+	for (int attempt = 0; attempt < 2; attempt++) {
+		r = conn(rc, host, &c);
+		if (r < 0)
+			break;
 		r = sync_client_delete(c, id, version, CALL_MS);
+		if (r == 0 || r == -ENOENT || sync_client_connected(c) || r == -ETIMEDOUT)
+			break;
+	}
 	return r == -ENOENT ? 0 : r;
 }
 

@@ -1,8 +1,8 @@
-/* Copies on remote shadowd hosts, the control loop's side: make or bring up
- * to date the copy of one file on one host, delete it, check it is still
+/* Copies on remote shadowd hosts, the mount's side: make or bring up to
+ * date the copy of one file on one host, delete it, check it is still
  * there, and the host's room and load for placement. All through sync/
- * over mutual TLS, on one connection per host owned by the control thread
- * (reconnected after an error).
+ * over mutual TLS, on one connection per host and instance (reconnected
+ * after an error).
  *
  * Bringing a copy to version V (fs_remote_copies_sync), the cheapest way:
  *   - the host holds a stale copy at BASE and the mount knows the ranges
@@ -15,15 +15,19 @@
  * what was read from the origin (computed while uploading for FULL and
  * DELTA: one read of the origin; in a pass before for RANGES, whose first
  * frame carries it), and the other versions of the file are deleted there
- * afterwards. The caller publishes the copy only if the file is still at V
- * with the origin's stamps unchanged (a bump meanwhile discards the
- * result). Every read of the origin is paced by -o copy_rate
+ * afterwards. The control thread publishes the copy only if the file is
+ * still at V with the origin's stamps unchanged (a bump meanwhile discards
+ * the result). Every read of the origin is paced by -o copy_rate
  * (fs/copy_pace.h).
  *
  * A serving copy is re-verified by its host (fs_remote_copies_verify: the
  * shadowd re-hashes it from its disk), so damage there stops it serving.
  *
- * Thread-safety: control thread only. */
+ * Thread-safety: one thread per instance. The mount has two: the control
+ * thread's (placement STATS, deletes, listing checks) and the mover's
+ * (syncs and VERIFY, fs/mover.h), each with its own connections, so a
+ * long upload never holds the control thread. fs/remote_dirty.h records
+ * are shared (a mutex each). */
 #ifndef SHADOWFS_FS_REMOTE_COPIES_H
 #define SHADOWFS_FS_REMOTE_COPIES_H
 
@@ -61,14 +65,20 @@ void fs_remote_copies_free(struct fs_remote_copies *rc); /* accepts NULL */
  * cannot be asked (then it takes no copy). */
 int fs_remote_copies_host(struct fs_remote_copies *rc, size_t h, struct daemon_control_host *out);
 
-/* Makes the copy in slot of s on a remote host, the control loop's step:
+/* Makes the copy of s on a remote host, the mover's step (fs/mover.h):
  * the sync below (base: the version of a stale copy the host holds, 0
  * none) reading fd (size bytes, the origin at version) once -- preceded by
- * a pass for its SHA-256 only when a ranged update is possible -- then, if
- * unchanged(arg) says the file did not change meanwhile, the slot is
- * published SERVING at version (the caller has set its origin stamp);
- * else the version is deleted on the host and -EAGAIN returned. On any
- * failure the slot is free again. */
+ * a pass for its SHA-256 only when a ranged update is possible. 0 with
+ * *res filled when the host holds the version and unchanged(arg) still
+ * says the file did not change meanwhile; the caller publishes it (if the
+ * file is still unchanged then). Else the version is deleted on the host
+ * and -EAGAIN (changed) or -ECANCELED (*stop set: the job was cancelled;
+ * checked before each read of the digest pass and of a ranged update, and
+ * in every pacing wait; a full or delta upload, reporting progress only,
+ * has its source fd cut at its next progress report, so its next read
+ * fails and the half upload is dropped with its connection: m->fd must be
+ * the caller's own) returned; on another failure
+ * with a base, every version of the file there is deleted (its slot goes). */
 struct fs_remote_make {
 	int host;
 	uint64_t version, base;
@@ -77,17 +87,20 @@ struct fs_remote_make {
 	bool (*unchanged)(void *arg);
 	void *arg;
 	struct fs_copy_pace *pace; /* -o copy_rate on every read of fd (NULL: none) */
+	const bool *stop;	   /* atomic: the job's cancellation (NULL: none) */
+	const char *path;	   /* for the log */
 };
-int fs_remote_copies_make(struct fs_remote_copies *rc, struct daemon_shadow_file *s, int slot,
-			  const struct fs_remote_make *m);
+int fs_remote_copies_make(struct fs_remote_copies *rc, struct daemon_shadow_file *s,
+			  const struct fs_remote_make *m, struct fs_remote_sync_result *res);
 
 /* Makes (id of s, version) on host from fd (size bytes, digest sha256, or
  * NULL: computed while uploading, no ranged update then); base: the
  * version of a stale copy the host holds (0: none known); the reads of fd
- * are paced by pace (NULL: none). res->sha256: what the host checked. */
+ * are paced by pace (NULL: none), stopped by *stop as above.
+ * res->sha256: what the host checked. */
 int fs_remote_copies_sync(struct fs_remote_copies *rc, struct daemon_shadow_file *s, int host,
 			  int fd, uint64_t size, const uint8_t sha256[32], uint64_t version,
-			  uint64_t base, struct fs_copy_pace *pace,
+			  uint64_t base, struct fs_copy_pace *pace, const bool *stop,
 			  struct fs_remote_sync_result *res);
 /* Deletes version (SYNC_WIRE_ALL_VERSIONS: every one) of id on host; a copy
  * already gone is success. */

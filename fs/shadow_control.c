@@ -1,10 +1,13 @@
-/* The shadowing control thread (see shadowing_impl.h): every tick, for
- * each file of the shadow map, the decision of daemon/control.c (copy,
- * trim, demote) carried out by fs/shadow_copies.c; once a forecast bucket
- * the predictor's hot files and their replica counts; the checks that stop
- * a copy serving (stamps every tick, a SHA-256 re-hash every shadow_verify);
- * the rollout of each copy (fs/rollout.c); STATE/pins and
- * STATE/shadows.status. */
+/* The shadowing control thread (see shadowing_impl.h): every tick, the
+ * job the mover finished applied (fs/mover.h: a copy published or cleaned
+ * up, a re-hash's verdict); for each file of the shadow map, the decision
+ * of daemon/control.c (copy, trim, demote) carried out by
+ * fs/shadow_copies.c (a copy handed to the mover; a demotion cancels the
+ * file's job there); once a forecast bucket the predictor's hot files and
+ * their replica counts; the checks that stop a copy serving (stamps every
+ * tick, a SHA-256 re-hash on the mover every shadow_verify); the rollout
+ * of each copy (fs/rollout.c); STATE/pins and STATE/shadows.status. It
+ * never waits for a copy. */
 #include "fs/shadowing_impl.h"
 
 #include <errno.h>
@@ -25,6 +28,7 @@
 #include "fs/copy_pace.h"
 #include "fs/fs.h"
 #include "fs/hosts.h"
+#include "fs/mover.h"
 #include "fs/rollout.h"
 #include "fs/shadow_tuning.h"
 #include "fs/passthrough.h"
@@ -150,15 +154,16 @@ static void check_copies(struct fs_shadowing *sh, struct daemon_shadow_file *s)
 }
 
 /* At most one serving copy per tick whose last SHA-256 check is older than
- * shadow_verify is re-hashed from the store (daemon_store_verify; a remote
- * one by its shadowd, fs_remote_copies_verify): damage
- * the stamps cannot see (below the filesystem) stops it serving too. The
- * cursor walks the map round-robin. */
+ * shadow_verify is handed to the mover to be re-hashed from its store
+ * (daemon_store_verify_each; a remote one by its shadowd,
+ * fs_remote_copies_verify), when the mover has nothing else to do: damage
+ * the stamps cannot see (below the filesystem) stops it serving too
+ * (verify_finish). The cursor walks the map round-robin. */
 static void verify_one(struct fs_shadowing *sh, uint64_t t)
 {
 	uint64_t every = (uint64_t)(sh->cfg.verify_s * 1000);
 	size_t n = daemon_shadow_map_size(sh->map);
-	if (!every || !n)
+	if (!every || !n || !fs_mover_idle(sh->mover))
 		return;
 	for (size_t tries = 0; tries < n; tries++) {
 		daemon_shadow_map_lock(sh->map);
@@ -171,28 +176,66 @@ static void verify_one(struct fs_shadowing *sh, uint64_t t)
 			if (LOAD(&cp->state) != DAEMON_COPY_SERVING || t < cp->verified_ms ||
 			    t - cp->verified_ms < every)
 				continue;
-			struct daemon_store *st = fs_hosts_local_store(sh->hosts, (size_t)cp->host);
-			/* A remote copy is re-hashed by its shadowd (VERIFY). */
-			int r = cp->remote
-				    ? fs_remote_copies_verify(sh->remote_copies, cp->host, s->id,
-							      cp->version, cp->sha256,
-							      (uint64_t)cp->origin.size)
-				: st ? daemon_store_verify(st, s->id, cp->version, cp->sha256)
-				     : -ENOENT;
+			struct fs_move_job j = {.kind = FS_MOVE_VERIFY,
+						.s = s,
+						.slot = k,
+						.host = cp->host,
+						.remote = cp->remote,
+						.version = cp->version,
+						.fd = -1,
+						.store = fs_hosts_local_store(sh->hosts, (size_t)cp->host),
+						.size = (uint64_t)cp->origin.size,
+						.generation = cp->generation};
+			memcpy(j.sha256, cp->sha256, sizeof(j.sha256));
+			snprintf(j.path, sizeof(j.path), "%s", s->path ? s->path : "?");
 			cp->verified_ms = t;
-			if (r < 0 && r != -ENOENT && r != -EBADMSG && cp->remote)
-				return; /* not reachable now: reads find out, not this */
-			if (r < 0) {
-				sfs_warn(
-				    "shadow: copy of %s on host %d failed its SHA-256 check (%s): "
-				    "not served, re-copied",
-				    s->path ? s->path : "?", cp->host,
-				    r == -EBADMSG ? "SHA-256 mismatch" : strerror(-r));
-				daemon_shadow_copy_mark_stale(s, k);
-			}
+			fs_mover_submit(sh->mover, &j); /* idle: cannot be busy */
 			return;
 		}
 	}
+}
+
+/* A re-hash the mover finished: a copy that failed it stops serving (and
+ * is re-copied), if it is still the copy that was re-hashed. */
+static void verify_finish(const struct fs_move_job *j)
+{
+	struct daemon_shadow_copy *cp = &j->s->copies[j->slot];
+	int r = j->rc;
+	if (LOAD(&j->cancelled) || r == -ECANCELED || LOAD(&cp->state) != DAEMON_COPY_SERVING ||
+	    cp->generation != j->generation || cp->version != j->version)
+		return; /* dropped or replaced meanwhile */
+	if (r < 0 && r != -ENOENT && r != -EBADMSG && cp->remote)
+		return; /* not reachable now: reads find out, not this */
+	if (r < 0) {
+		sfs_warn("shadow: copy of %s on host %d failed its SHA-256 check (%s): "
+			 "not served, re-copied",
+			 j->path, cp->host, r == -EBADMSG ? "SHA-256 mismatch" : strerror(-r));
+		daemon_shadow_copy_mark_stale(j->s, j->slot);
+	}
+}
+
+/* The job the mover finished, applied: a copy published (or cleaned up),
+ * a re-hash's verdict. */
+static void apply_done_job(struct fs_shadowing *sh, uint64_t t)
+{
+	struct fs_move_job *j = fs_mover_done(sh->mover);
+	if (!j)
+		return;
+	if (j->kind == FS_MOVE_VERIFY)
+		verify_finish(j);
+	else
+		shadow_copy_finish(sh, j, t);
+	fs_mover_release(sh->mover);
+}
+
+/* A remote host that is down takes no copy: a job syncing to it stops. */
+static void cancel_for_down_hosts(struct fs_shadowing *sh)
+{
+	size_t nh = fs_hosts_count(sh->hosts);
+	for (size_t h = 0; h < nh; h++)
+		if (!fs_hosts_local_store(sh->hosts, h) && !fs_hosts_up(sh->hosts, h) &&
+		    fs_mover_cancel_host(sh->mover, (int)h))
+			sfs_debug("shadow: host %zu down: its job on the mover cancelled", h);
 }
 
 static void fill_status(FILE *out, void *arg)
@@ -223,6 +266,8 @@ static uint64_t serving_hosts(struct daemon_shadow_file *s)
 static void tick(struct fs_shadowing *sh)
 {
 	uint64_t t = shadow_now_ms();
+	apply_done_job(sh, t);
+	cancel_for_down_hosts(sh);
 	if (sh->cfg.forecast &&
 	    (!sh->forecast_ms || t - sh->forecast_ms >= (uint64_t)sh->cfg.bucket_s * 1000u)) {
 		sh->forecast_ms = t;
@@ -258,6 +303,7 @@ static void tick(struct fs_shadowing *sh)
 		in.serving_copies = shadow_count_serving(s);
 		in.serving_hosts = serving_hosts(s);
 		in.has_copies = shadow_any_copy(s);
+		in.copying = fs_mover_copying(sh->mover, s, -1);
 		in.version_ms = LOAD(&s->version_ms);
 		enum daemon_control_action a =
 		    daemon_control_decide(&sh->params, &in, t, &mem);
@@ -265,13 +311,18 @@ static void tick(struct fs_shadowing *sh)
 		s->control = mem;
 		daemon_shadow_map_unlock(sh->map);
 		uint64_t allowed = daemon_control_allowed(&in);
-		if (a == DAEMON_CONTROL_COPY) {
-			shadow_copy_noted(sh, s, shadow_copy_make(sh, s, allowed), t);
+		if (a == DAEMON_CONTROL_COPY && fs_mover_idle(sh->mover)) {
+			int r = shadow_copy_start(sh, s, allowed); /* else: when the mover is free */
+			if (r < 0 && r != -EBUSY)
+				shadow_copy_noted(sh, s, r, t);
 		} else if (a == DAEMON_CONTROL_TRIM) {
 			shadow_copy_trim(sh, s, allowed);
 		} else if (a == DAEMON_CONTROL_DEMOTE) {
 			for (int c = 0; c < DAEMON_SHADOW_MAX_COPIES; c++)
-				if (LOAD(&s->copies[c].state) != DAEMON_COPY_NONE) {
+				if (fs_mover_copying(sh->mover, s, c)) {
+					/* with the mover: cancelled, cleaned up there */
+					fs_mover_cancel(sh->mover, s, c);
+				} else if (LOAD(&s->copies[c].state) != DAEMON_COPY_NONE) {
 					if (shadow_copy_unreachable(sh, &s->copies[c]))
 						daemon_shadow_copy_mark_stale(s,
 									      c); /* next ticks */

@@ -1,9 +1,10 @@
-/* Making, updating, trimming and dropping the copies of shadowed files
+/* Starting, publishing, trimming and dropping the copies of shadowed files
  * (the control thread's hands; see shadowing_impl.h): placement by
- * daemon/control.c's pick among the hosts' inputs, a local copy read from
- * the origin once (paced by -o copy_rate) and verified by SHA-256 before it
- * is published, a remote one through fs/remote_copies.c, and the back-off
- * after failed copies. */
+ * daemon/control.c's pick among the hosts' inputs, the copy itself handed
+ * to the mover (fs/mover.h: a local copy read from the origin once, paced
+ * by -o copy_rate, verified by SHA-256; a remote one through
+ * fs/remote_copies.c), its publication when the mover is done and nothing
+ * changed meanwhile, and the back-off after failed copies. */
 #include "fs/shadowing_impl.h"
 
 #include <errno.h>
@@ -24,6 +25,7 @@
 #include "fs/copy_pace.h"
 #include "fs/fs.h"
 #include "fs/hosts.h"
+#include "fs/mover.h"
 #include "fs/rollout.h"
 #include "fs/shadow_tuning.h"
 #include "fs/passthrough.h"
@@ -51,6 +53,7 @@ void shadow_copy_drop(struct fs_shadowing *sh, struct daemon_shadow_file *s, int
 	uint64_t v = cp->version;
 	int host = cp->host;
 	bool remote = cp->remote;
+	fs_mover_cancel(sh->mover, s, k); /* a re-hash of it under way: moot */
 	daemon_shadow_copy_retire(s, k);
 	struct daemon_store *st = fs_hosts_local_store(sh->hosts, (size_t)host);
 	if (st && v)
@@ -65,58 +68,21 @@ void shadow_copy_drop(struct fs_shadowing *sh, struct daemon_shadow_file *s, int
 
 /* Whether the file is as when its copy started: still at version v, no
  * change through the mount under way (fs/shadowing.c, change_begin), no
- * writer whose writes we cannot see, the origin's size/mtime/ctime as in
- * st0. */
-static bool shadow_unchanged_since(struct fs_shadowing *sh, struct daemon_shadow_file *s, uint64_t v,
-			    const struct stat *st0)
+ * writer whose writes we cannot see, the origin's size/mtime/ctime (fstat
+ * of fd, an fd on the origin) as in st0. Any thread (the mover checks it
+ * before each chunk, on its own fd). */
+bool shadow_unchanged_since(struct fs_shadowing *sh, struct daemon_shadow_file *s, uint64_t v,
+			    const struct stat *st0, int fd)
 {
 	struct stat st1;
 	struct daemon_origin_stamp a, b;
 	if (daemon_shadow_file_version(s) != v ||
 	    LOAD(&s->changing) != 0 || shadow_writes_unseen(sh, s) ||
-	    fstat(s->origin_fd, &st1) < 0)
+	    fstat(fd, &st1) < 0)
 		return false;
 	shadow_origin_stamp(st0, &a);
 	shadow_origin_stamp(&st1, &b);
 	return shadow_stamp_eq(&a, &b);
-}
-
-struct unchanged_arg {
-	struct fs_shadowing *sh;
-	struct daemon_shadow_file *s;
-	uint64_t v;
-	const struct stat *st0;
-};
-
-static bool unchanged_cb(void *arg)
-{
-	struct unchanged_arg *u = arg;
-	return shadow_unchanged_since(u->sh, u->s, u->v, u->st0);
-}
-
-/* The copy in slot on remote host, from the origin at version v as stat'ed
- * in st0, brought up to date from base (fs_remote_copies_make). */
-static int copy_remote(struct fs_shadowing *sh, struct daemon_shadow_file *s, int slot, int host,
-		       uint64_t v, const struct stat *st0, uint64_t base)
-{
-	struct unchanged_arg u = {sh, s, v, st0};
-	int fd = fs_reopen(sh->ctx, s->origin_fd, O_RDONLY | O_NOATIME);
-	if (fd == -EPERM)
-		fd = fs_reopen(sh->ctx, s->origin_fd, O_RDONLY);
-	if (fd < 0)
-		return fd;
-	shadow_origin_stamp(st0, &s->copies[slot].origin);
-	struct fs_remote_make m = {.host = host,
-				   .version = v,
-				   .base = base,
-				   .fd = fd,
-				   .size = (uint64_t)st0->st_size,
-				   .unchanged = unchanged_cb,
-				   .arg = &u,
-				   .pace = sh->pace};
-	int r = fs_remote_copies_make(sh->remote_copies, s, slot, &m);
-	close(fd);
-	return r;
 }
 
 /* A remote host's placement inputs: up only while its copies may be read
@@ -152,16 +118,38 @@ static void host_inputs(struct fs_shadowing *sh, struct daemon_control_host *hv,
 	}
 }
 
-/* Copies the origin at its current version to a host in allowed;
- * publishes it when nothing changed meanwhile. Returns 0 or -errno. */
-int shadow_copy_make(struct fs_shadowing *sh, struct daemon_shadow_file *s, uint64_t allowed)
+/* The origin reopened for reading, without touching its atime where we
+ * may (O_NOATIME: making a copy is not an access; BACKING's atime stays as
+ * a plain passthrough would leave it; needs ownership or CAP_FOWNER). */
+static int reopen_origin(struct fs_shadowing *sh, struct daemon_shadow_file *s)
+{
+	int fd = fs_reopen(sh->ctx, s->origin_fd, O_RDONLY | O_NOATIME);
+	if (fd == -EPERM)
+		fd = fs_reopen(sh->ctx, s->origin_fd, O_RDONLY);
+	return fd;
+}
+
+/* Frees a slot whose copy was never published. */
+static void slot_free(struct daemon_shadow_copy *cp)
+{
+	cp->version = 0;
+	cp->remote = false;
+	STORE(&cp->state, DAEMON_COPY_NONE);
+}
+
+/* Hands the copy of the origin at its current version to the mover (the
+ * slot of the best host in allowed marked SYNCING): 0, or -errno when none
+ * can start (then nothing is under way). The mover must be idle. */
+int shadow_copy_start(struct fs_shadowing *sh, struct daemon_shadow_file *s, uint64_t allowed)
 {
 	size_t nh = fs_hosts_count(sh->hosts);
 	struct daemon_control_host hv[16];
 	bool exclude[16] = {false};
-	int slot = -1, reuse = -1, rc;
+	int slot = -1, reuse = -1;
 	if (nh > 16)
 		nh = 16;
+	if (fs_mover_copying(sh->mover, s, -1))
+		return -EBUSY; /* its job is not applied yet */
 	for (int k = 0; k < DAEMON_SHADOW_MAX_COPIES; k++) {
 		int st = LOAD(&s->copies[k].state);
 		if (st != DAEMON_COPY_NONE && st != DAEMON_COPY_SERVING && s->copies[k].remote) {
@@ -187,89 +175,90 @@ int shadow_copy_make(struct fs_shadowing *sh, struct daemon_shadow_file *s, uint
 	}
 	if (slot < 0 && reuse < 0)
 		return -ENOSPC;
-	uint64_t v = daemon_shadow_file_version(s);
-	struct stat st0;
-	if (s->origin_fd < 0 || fstat(s->origin_fd, &st0) < 0 || st0.st_ino != (ino_t)s->ino ||
-	    st0.st_nlink == 0)
+	struct fs_move_job j = {.s = s, .version = daemon_shadow_file_version(s), .fd = -1};
+	if (s->origin_fd < 0 || fstat(s->origin_fd, &j.st0) < 0 ||
+	    j.st0.st_ino != (ino_t)s->ino || j.st0.st_nlink == 0)
 		return -ESTALE; /* not (or no longer) the file of this entry */
 	if (reuse >= 0) {
-		int host = s->copies[reuse].host;
-		uint64_t base = s->copies[reuse].version;
+		j.kind = FS_MOVE_REMOTE;
+		j.slot = reuse;
+		j.host = s->copies[reuse].host;
+		j.base = s->copies[reuse].version;
 		daemon_shadow_copy_retire(s, reuse); /* waits for its last readers */
-		return copy_remote(sh, s, reuse, host, v, &st0, base);
+	} else {
+		host_inputs(sh, hv, nh, exclude);
+		j.host = daemon_control_pick_host(hv, nh, (uint64_t)j.st0.st_size, exclude,
+						  allowed);
+		if (j.host < 0)
+			return -ENOSPC;
+		j.slot = slot;
+		j.store = fs_hosts_local_store(sh->hosts, (size_t)j.host);
+		j.kind = j.store ? FS_MOVE_LOCAL : FS_MOVE_REMOTE;
 	}
-	host_inputs(sh, hv, nh, exclude);
-	int host = daemon_control_pick_host(hv, nh, (uint64_t)st0.st_size, exclude, allowed);
-	if (host < 0)
-		return -ENOSPC;
-	if (!fs_hosts_local_store(sh->hosts, (size_t)host))
-		return copy_remote(sh, s, slot, host, v, &st0, 0);
-	struct daemon_store *store = fs_hosts_local_store(sh->hosts, (size_t)host);
-	struct daemon_shadow_copy *cp = &s->copies[slot];
-	cp->host = host;
-	cp->version = v;
+	j.fd = reopen_origin(sh, s);
+	if (j.fd < 0) {
+		if (reuse >= 0) /* its slot went: so does the stale copy there */
+			fs_remote_copies_delete(sh->remote_copies, j.host, s->id,
+						SYNC_WIRE_ALL_VERSIONS);
+		return j.fd;
+	}
+	snprintf(j.path, sizeof(j.path), "%s", s->path ? s->path : "?");
+	struct daemon_shadow_copy *cp = &s->copies[j.slot];
+	cp->host = j.host;
+	cp->version = j.version;
+	cp->remote = j.kind == FS_MOVE_REMOTE;
+	shadow_origin_stamp(&j.st0, &cp->origin);
 	STORE(&cp->state, DAEMON_COPY_SYNCING);
-	/* O_NOATIME: making a copy is not an access; BACKING's atime stays as
-	 * a plain passthrough would leave it (needs ownership or CAP_FOWNER). */
-	int fd = fs_reopen(sh->ctx, s->origin_fd, O_RDONLY | O_NOATIME);
-	if (fd == -EPERM)
-		fd = fs_reopen(sh->ctx, s->origin_fd, O_RDONLY);
-	uint8_t sha[SYNC_SHA256_LEN];
-	struct daemon_store_writer *w = NULL;
-	int copy_fd = -1;
-	uint64_t copy_size = 0;
-	if (fd < 0) {
-		rc = fd;
-		goto fail;
+	int r = fs_mover_submit(sh->mover, &j);
+	if (r < 0) {
+		close(j.fd);
+		slot_free(cp);
 	}
-	/* Old versions (an earlier mount's, a stale one) go first. */
-	daemon_store_delete(store, s->id, DAEMON_STORE_ALL_VERSIONS);
-	/* One paced read of the origin: sha is the digest of what was read,
-	 * and the commit checks the copy's file against it. A change of the
-	 * origin stops it at the next chunk (e.g. the SETATTR of the ctime the
-	 * kernel sends after the pin's setxattr with the writeback cache). */
-	struct unchanged_arg u = {sh, s, v, &st0};
-	struct fs_copy_pace_check chk = {sh->pace, unchanged_cb, &u};
-	struct sync_pace pace = fs_copy_pace_hook_checked(&chk);
-	rc =
-	    daemon_store_create_from_fd(store, s->id, v, fd, (uint64_t)st0.st_size, &pace, sha, &w);
-	if (rc == 0)
-		rc = daemon_store_commit(w, sha); /* verifies the copy's SHA-256 */
-	close(fd);
-	if (rc < 0)
-		goto fail;
-	daemon_store_flush(store); /* its final name now: the copy's ctime stays */
-	rc = daemon_store_open_copy(store, s->id, v, &copy_fd, &copy_size);
-	if (rc < 0)
-		goto fail_delete;
-	/* Valid only if nothing changed while it was made. */
-	if (copy_size != (uint64_t)st0.st_size || !shadow_unchanged_since(sh, s, v, &st0)) {
+	return r;
+}
+
+/* Applies a copy job the mover finished (control thread): published only
+ * if the file is as when the job started (shadow_unchanged_since: its
+ * version, no change under way, no unseen writer, the origin's stamps); else the copy is deleted (-EAGAIN:
+ * tried again when quiet). Then the back-off and the log line. */
+void shadow_copy_finish(struct fs_shadowing *sh, struct fs_move_job *j, uint64_t t)
+{
+	struct daemon_shadow_file *s = j->s;
+	struct daemon_shadow_copy *cp = &s->copies[j->slot];
+	int rc = j->rc;
+	if (rc == 0 && LOAD(&j->cancelled))
+		rc = -ECANCELED; /* cancelled after its last check */
+	if (rc == 0 && !shadow_unchanged_since(sh, s, j->version, &j->st0, s->origin_fd))
 		rc = -EAGAIN;
-		goto fail_delete;
+	if (rc < 0) {
+		if (j->rc == 0 && j->kind == FS_MOVE_LOCAL)
+			daemon_store_delete(j->store, s->id, j->version);
+		else if (j->rc == 0 && j->kind == FS_MOVE_REMOTE)
+			fs_remote_copies_delete(sh->remote_copies, j->host, s->id, j->version);
+		slot_free(cp);
+		shadow_copy_noted(sh, s, rc, t);
+		return;
 	}
-	struct stat cst;
-	if (fstat(copy_fd, &cst) < 0) {
-		rc = -errno;
-		goto fail_delete;
+	if (j->kind == FS_MOVE_LOCAL) {
+		cp->file = j->file;
+		memcpy(cp->sha256, j->digest, sizeof(cp->sha256));
+		cp->fd = j->copy_fd;
+		j->copy_fd = -1; /* the slot's now */
+		cp->sync_method = FS_REMOTE_NONE;
+		cp->sent_bytes = 0;
+	} else {
+		/* CURRENT included: the mover read the origin's digest then */
+		memcpy(cp->sha256, j->res.sha256, sizeof(cp->sha256));
+		cp->sync_method = (uint8_t)j->res.method;
+		cp->sent_bytes = j->res.sent;
 	}
-	shadow_origin_stamp(&cst, &cp->file);
-	memcpy(cp->sha256, sha, sizeof(cp->sha256));
 	cp->verified_ms = shadow_now_ms();
-	shadow_origin_stamp(&st0, &cp->origin);
-	cp->fd = copy_fd;
 	fs_rollout_first_share(&sh->cfg.rollout, cp);
-	daemon_shadow_copy_publish(s, slot);
-	sfs_debug("shadow: %s copied to host %d (version %llu, %lld bytes)",
-		  s->path ? s->path : "?", host, (unsigned long long)v, (long long)st0.st_size);
-	return 0;
-fail_delete:
-	if (copy_fd >= 0)
-		close(copy_fd);
-	daemon_store_delete(store, s->id, v);
-fail:
-	cp->version = 0;
-	STORE(&cp->state, DAEMON_COPY_NONE);
-	return rc;
+	daemon_shadow_copy_publish(s, j->slot);
+	sfs_debug("shadow: %s copied to host %d (version %llu, %lld bytes, %llu ms)", j->path,
+		  j->host, (unsigned long long)j->version, (long long)j->st0.st_size,
+		  (unsigned long long)j->run_ms);
+	shadow_copy_noted(sh, s, 0, t);
 }
 
 /* After a copy attempt: a failure (other than the file changing under it,

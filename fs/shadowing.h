@@ -15,7 +15,9 @@
  * - A control thread: every tick, for each file in the map, the decision
  *   (pin / shadow_all -> copy to the cheapest host with room, verified by
  *   SHA-256; unwanted for shadow_idle -> demote), and the status file
- *   STATE/shadows.status for `shadowctl shadows`.
+ *   STATE/shadows.status for `shadowctl shadows`. The copies themselves
+ *   (and the periodic re-hash) run on the mover thread (fs/mover.h), so
+ *   the control thread never waits for one.
  * - Pins (user.shadow.pin), persisted in STATE/pins (paths relative to
  *   BACKING, one a line, replaced atomically), loaded at start.
  *

@@ -2,9 +2,11 @@
  * shadowing.h for what the layer does):
  *   fs/shadowing.c      the ops layer (versions, writer counts), the
  *                       inodes' entries, pins, user.shadow.state, lifetime;
- *   fs/shadow_copies.c  making, updating, trimming and dropping copies
- *                       (local stores here, remote ones through
- *                       fs/remote_copies.c), the failed-copy back-off;
+ *   fs/shadow_copies.c  starting, publishing, trimming and dropping copies
+ *                       (placement here; the copy itself runs on the
+ *                       mover), the failed-copy back-off;
+ *   fs/mover.c          the mover thread: copies and re-hashes, one at a
+ *                       time, off the control thread;
  *   fs/shadow_control.c the control thread: the forecast once a bucket,
  *                       the decisions of daemon/control.c each tick, the
  *                       stamp and SHA-256 checks, STATE/shadows.status.
@@ -24,6 +26,8 @@
 #include "fs/shadowing.h"
 
 struct fs_copy_pace;
+struct fs_move_job;
+struct fs_mover;
 struct fs_remote_copies;
 struct fs_remote_reads;
 struct pred_store;
@@ -43,6 +47,7 @@ struct fs_shadowing {
 	struct fs_remote_reads *remote_reads;	/* router's reads; NULL: no remote host */
 	struct fs_remote_copies *remote_copies; /* control thread's syncs; idem */
 	struct fs_copy_pace *pace;		/* -o copy_rate: the copies' origin reads */
+	struct fs_mover *mover;			/* runs the copies and re-hashes */
 	struct daemon_control_params params;
 	struct fs_shadowing_config cfg;
 	char state_dir[PATH_MAX];
@@ -95,9 +100,16 @@ bool shadow_any_copy(struct daemon_shadow_file *s);
 bool shadow_copy_unreachable(struct fs_shadowing *sh, const struct daemon_shadow_copy *cp);
 /* Drops slot k: waits for its readers, deletes the copy. */
 void shadow_copy_drop(struct fs_shadowing *sh, struct daemon_shadow_file *s, int k);
-/* Copies the origin at its current version to the best host among allowed
- * (a host mask, daemon_control_allowed); 0 or -errno. */
-int shadow_copy_make(struct fs_shadowing *sh, struct daemon_shadow_file *s, uint64_t allowed);
+/* Hands the copy of the origin at its current version to the best host
+ * among allowed (a host mask, daemon_control_allowed) to the mover (idle):
+ * 0, or -errno when it cannot start. */
+int shadow_copy_start(struct fs_shadowing *sh, struct daemon_shadow_file *s, uint64_t allowed);
+/* Applies a copy job the mover finished (publication or cleanup). */
+void shadow_copy_finish(struct fs_shadowing *sh, struct fs_move_job *j, uint64_t t);
+/* Whether the file is as when its copy started from st0 at version v
+ * (fd: an fd on the origin to fstat); any thread. */
+bool shadow_unchanged_since(struct fs_shadowing *sh, struct daemon_shadow_file *s, uint64_t v,
+			    const struct stat *st0, int fd);
 /* After a copy attempt: the back-off, the log line. */
 void shadow_copy_noted(struct fs_shadowing *sh, struct daemon_shadow_file *s, int r, uint64_t t);
 /* Drops the copy on a host not in allowed, else on the dearest host (more

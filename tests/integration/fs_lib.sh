@@ -3,6 +3,9 @@
 #   fs_umount MNT   unmounts the mount made by the last it_mount and checks
 #                   that shadowfs exited with status 0 (under ASan this is
 #                   where LeakSanitizer reports leaks, with exit status 23)
+#   fs_umount_within MNT MAX_MS
+#                   fs_umount, which must take less than MAX_MS (an unmount
+#                   during a paced copy: the copy is cancelled); prints it
 #   fs_expect_error MNT DESC PATTERN CMD...
 #                   CMD (a shadowfs start) exits with status 1 and one line on
 #                   stderr matching PATTERN, and leaves nothing mounted on MNT
@@ -12,6 +15,15 @@ fs_umount() { # MNT
   wait "$IT_PID"
   local rc=$?
   [ "$rc" -eq 0 ] || it_fail "shadowfs exited with status $rc after unmounting $1"
+}
+
+fs_umount_within() { # MNT MAX_MS
+  local t0 dt
+  t0=$(date +%s%N)
+  fs_umount "$1"
+  dt=$((($(date +%s%N) - t0) / 1000000))
+  echo "unmounted during a paced copy in $dt ms"
+  [ "$dt" -lt "$2" ] || it_fail "unmount during a paced copy took $dt ms"
 }
 
 fs_expect_error() { # MNT DESC PATTERN CMD...

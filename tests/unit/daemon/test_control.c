@@ -65,6 +65,28 @@ static void test_demote_after_hysteresis(void **state)
 	assert_int_equal(daemon_control_decide(&P, &f, 19000, &wanted), DAEMON_CONTROL_NONE);
 }
 
+/* A copy under way (on the mover) is no copy serving: a wanted file waits
+ * for it (no second copy, no trim); unpinned, the file is demoted after
+ * idle_ms all the same (the demotion cancels the copy), and gone at once. */
+static void test_copy_under_way(void **state)
+{
+	(void)state;
+	struct daemon_control_memory m = {0};
+	struct daemon_control_file f = {.pinned = true, .has_copies = true, .copying = true};
+	assert_int_equal(daemon_control_decide(&P, &f, 1000, &m), DAEMON_CONTROL_NONE);
+	f.serving_copies = 2; /* more than wanted, for long: still no trim while copying */
+	assert_int_equal(daemon_control_decide(&P, &f, 2000, &m), DAEMON_CONTROL_NONE);
+	assert_int_equal(daemon_control_decide(&P, &f, 30000, &m), DAEMON_CONTROL_NONE);
+	f.serving_copies = 0;
+	f.pinned = false;
+	assert_int_equal(daemon_control_decide(&P, &f, 39999, &m), DAEMON_CONTROL_NONE);
+	assert_int_equal(daemon_control_decide(&P, &f, 40000, &m), DAEMON_CONTROL_DEMOTE);
+	struct daemon_control_memory g = {0};
+	struct daemon_control_file h = {.pinned = true, .gone = true, .has_copies = true,
+					.copying = true};
+	assert_int_equal(daemon_control_decide(&P, &h, 1000, &g), DAEMON_CONTROL_DEMOTE);
+}
+
 /* A file gone (unlinked through the mount) loses its copies at once, even
  * pinned; an unwanted file without copies needs nothing. */
 static void test_gone_demotes(void **state)
@@ -314,6 +336,7 @@ int main(void)
 	    cmocka_unit_test(test_pin_copies),
 	    cmocka_unit_test(test_quiet_before_recopy),
 	    cmocka_unit_test(test_demote_after_hysteresis),
+	    cmocka_unit_test(test_copy_under_way),
 	    cmocka_unit_test(test_gone_demotes),
 	    cmocka_unit_test(test_never_wins),
 	    cmocka_unit_test(test_pick_host),

@@ -99,7 +99,7 @@ static void test_checked(void **state)
 	struct fs_copy_pace *p;
 	bool unchanged = true;
 	assert_int_equal(fs_copy_pace_new(10, &p), 0);
-	struct fs_copy_pace_check c = {p, flag_is_set, &unchanged};
+	struct fs_copy_pace_check c = {p, flag_is_set, &unchanged, NULL};
 	struct sync_pace h = fs_copy_pace_hook_checked(&c);
 	double t0 = now_s();
 	assert_int_equal(sync_pace_take(&h, (uint64_t)MIB), 0); /* the burst */
@@ -113,7 +113,7 @@ static void test_checked(void **state)
 	unchanged = true; /* nothing was taken meanwhile: the next waits ~0.1 s only */
 	assert_int_equal(sync_pace_take(&h, 1000000), 0);
 	assert_true(now_s() - t1 < 0.5);
-	struct fs_copy_pace_check none = {NULL, NULL, NULL};
+	struct fs_copy_pace_check none = {NULL, NULL, NULL, NULL};
 	h = fs_copy_pace_hook_checked(&none);
 	assert_int_equal(sync_pace_take(&h, 1ull << 30), 0);
 	fs_copy_pace_free(p);
@@ -124,6 +124,49 @@ static void *cancel_later(void *arg)
 	usleep(100 * 1000);
 	fs_copy_pace_cancel(arg);
 	return NULL;
+}
+
+static void *stop_later(void *arg)
+{
+	usleep(100 * 1000);
+	__atomic_store_n((bool *)arg, true, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* One job's stop flag (the mover's cancellation): a wait of ~1000 s on it
+ * ends soon after the flag is set, the checked hook then fails at once,
+ * and the bucket itself is not cancelled (the next job still takes). */
+static void test_stop_one_job(void **state)
+{
+	(void)state;
+	struct fs_copy_pace *p;
+	pthread_t t;
+	bool stop = false;
+	assert_int_equal(fs_copy_pace_new(0.001, &p), 0); /* 1000 bytes/s */
+	assert_int_equal(fs_copy_pace_take_until(p, (uint64_t)MIB, &stop), 0);
+	double t0 = now_s();
+	assert_int_equal(pthread_create(&t, NULL, stop_later, &stop), 0);
+	assert_int_equal(fs_copy_pace_take_until(p, 1000000, &stop), -ECANCELED);
+	double dt = now_s() - t0;
+	assert_true(dt >= 0.09);
+	assert_true(dt < 2);
+	pthread_join(t, NULL);
+	struct fs_copy_pace_check c = {p, NULL, NULL, &stop};
+	struct sync_pace h = fs_copy_pace_hook_checked(&c);
+	t0 = now_s();
+	assert_int_equal(sync_pace_take(&h, 1000000), -ECANCELED);
+	struct fs_copy_pace_progress pp = {.p = p, .stop = &stop};
+	fs_copy_pace_progress_fn(&pp, 1000000, 0); /* no wait either */
+	assert_true(now_s() - t0 < 0.05);
+	fs_copy_pace_free(p);
+	assert_int_equal(fs_copy_pace_new(0, &p), 0); /* unlimited: the flag still stops */
+	bool go = false;
+	assert_int_equal(fs_copy_pace_take_until(p, 1ull << 30, &go), 0);
+	go = true;
+	assert_int_equal(fs_copy_pace_take_until(p, 1, &go), -ECANCELED);
+	assert_int_equal(fs_copy_pace_take_until(NULL, 1, &go), -ECANCELED);
+	assert_int_equal(fs_copy_pace_take(p, 1), 0); /* the bucket is not cancelled */
+	fs_copy_pace_free(p);
 }
 
 /* A wait of ~1000 s ends with -ECANCELED soon after the cancel; later takes
@@ -154,6 +197,7 @@ int main(void)
 	    cmocka_unit_test(test_burst),   cmocka_unit_test(test_unlimited),
 	    cmocka_unit_test(test_rate),    cmocka_unit_test(test_progress),
 	    cmocka_unit_test(test_checked), cmocka_unit_test(test_cancel),
+	    cmocka_unit_test(test_stop_one_job),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
