@@ -881,16 +881,12 @@ int fs_recorder_start(const struct fs_recorder_config *cfg, struct fs_recorder *
 	struct pred_hh_config hc = {.capacity = track, .payload_size = sizeof(struct rec_entry),
 				    .seed = rec->gen};
 	rc = pred_hh_create(&hc, on_evict, rec, &rec->agg.hh);
-	if (!rc && !(rec->agg.fold = malloc(sizeof(*rec->agg.fold))))
+	if (!rc && !(rec->agg.fold = calloc(1, sizeof(*rec->agg.fold)))) /* both_slots too */
 		rc = -ENOMEM;
 	if (!rc && !(rec->hints = calloc(1, sizeof(*rec->hints))))
 		rc = -ENOMEM;
 	if (!rc && !(rec->agg.gone_recent = calloc(REC_GONE_RECENT, sizeof(*rec->agg.gone_recent))))
 		rc = -ENOMEM;
-	if (!rc) {
-		memset(rec->agg.fold->pos, 0, sizeof(rec->agg.fold->pos));
-		rec->agg.fold->n = 0;
-	}
 	if (!rc)
 		rc = fs_host_sampler_new(rec->proc_root, rec->backing, &rec->agg.host);
 	if (rc) {
