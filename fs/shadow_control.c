@@ -311,6 +311,13 @@ static void tick(struct fs_shadowing *sh)
 		s->control = mem;
 		daemon_shadow_map_unlock(sh->map);
 		uint64_t allowed = daemon_control_allowed(&in);
+		/* A copy under way to a host user.shadow.hosts no longer allows
+		 * stops now, not after a paced copy published then trimmed. */
+		if (in.copying && in.hosts_limited)
+			for (int c = 0; c < DAEMON_SHADOW_MAX_COPIES; c++)
+				if (fs_mover_copying(sh->mover, s, c) &&
+				    !daemon_control_host_allowed(allowed, (size_t)s->copies[c].host))
+					fs_mover_cancel(sh->mover, s, c);
 		if (a == DAEMON_CONTROL_COPY && fs_mover_idle(sh->mover)) {
 			int r = shadow_copy_start(sh, s, allowed); /* else: when the mover is free */
 			if (r < 0 && r != -EBUSY)

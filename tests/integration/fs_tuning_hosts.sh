@@ -15,7 +15,9 @@
 #  - STATE/tuning keeps it across a remount (placement obeys it again);
 #  - a remount without the listed host: the value stays, matches nothing,
 #    the file gets no copy anywhere (replicas=0; why: "no host"), naming the missing
-#    host now is EINVAL; "*" on the file lifts the directory's list.
+#    host now is EINVAL; "*" on the file lifts the directory's list;
+#  - a paced copy under way to a host the list then leaves out stops at
+#    once, and the copy is made on the host now allowed.
 # Usage: fs_tuning_hosts.sh SHADOWFS SHADOWCTL
 . "$(dirname "$0")/lib.sh"
 SHADOWFS=$1 CTL=$2
@@ -134,6 +136,38 @@ bad "$mid"
 set_ok "*" "$f"
 it_wait_for "hosts=* on the file did not lift the directory's list" 10 only_on "$cheap"
 why_has "^  hosts +\* +from the file"
+it_umount "$mnt"
+wait "$IT_PID"; rc=$?
+[ "$rc" -eq 0 ] || it_fail "shadowfs exited with status $rc (sanitizer report above?)"
+
+# A copy under way (paced: 4 MB at 1 MB/s) to a host the list then leaves
+# out stops at once (its temporary file gone within 2 s, nothing published
+# there), and the copy is made on the host now allowed. The list is set on
+# the file's directory: set on the file itself it would name the file
+# (user.shadow.id in BACKING), whose ctime change stops the copy anyway.
+mkdir -p "$backing/e"
+head -c 4000000 /dev/urandom >"$backing/e/g"
+it_mount "$SHADOWFS" "$backing" "$mnt" "$(opts "$ALL"),copy_rate=1"
+g=$mnt/e/g
+IT_WATCH=$g
+temp_on() { ls "$1" 2>/dev/null | grep -q '^tmp\.\|^unsynced\.'; }
+setfattr -n user.shadow.pin -v 1 "$g" || it_fail "pin g"
+for _ in $(seq 100); do temp_on "$cheap" && break; sleep 0.05; done
+temp_on "$cheap" || it_fail "no copy of g under way on cheap: $(ls "$cheap"); $(it_shadow_state "$g")"
+t0=$(date +%s%N)
+set_ok "$dear" "$mnt/e"
+for _ in $(seq 100); do temp_on "$cheap" || break; sleep 0.05; done
+ms=$((($(date +%s%N) - t0) / 1000000))
+it_shadow_state "$g" | grep -q "copy=$cheap:v[0-9]*:serving" &&
+  it_fail "the copy to cheap was finished and published after hosts=dear ($ms ms): $(it_shadow_state "$g")"
+temp_on "$cheap" && it_fail "the copy to cheap went on after hosts=dear: $(ls "$cheap")"
+# The copy alone takes 4 s; the tick that sees the list cancels it.
+[ "$ms" -lt 2000 ] || it_fail "the copy to cheap stopped only $ms ms after hosts=dear"
+g_on_dear() { it_shadow_state "$g" | grep -q " copies=1 .*copy=$dear:v[0-9]*:serving"; }
+for _ in $(seq 200); do g_on_dear && break; sleep 0.05; done
+g_on_dear || it_fail "g not copied to dear: $(it_shadow_state "$g")"
+it_shadow_state "$g" | grep -q "copy=$cheap:" && it_fail "a copy of g on cheap: $(it_shadow_state "$g")"
+echo "ok a copy under way to a host no longer allowed stopped within $ms ms; g on dear"
 it_umount "$mnt"
 wait "$IT_PID"; rc=$?
 [ "$rc" -eq 0 ] || it_fail "shadowfs exited with status $rc (sanitizer report above?)"
