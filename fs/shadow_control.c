@@ -134,11 +134,8 @@ static void refresh_forecast(struct fs_shadowing *sh)
  * failed read keeps its copies: the router skips them until it is healthy. */
 static void check_copies(struct fs_shadowing *sh, struct daemon_shadow_file *s)
 {
-	struct stat st;
 	struct daemon_origin_stamp now = {0};
-	bool have = s->origin_fd >= 0 && fstat(s->origin_fd, &st) == 0;
-	if (have)
-		shadow_origin_stamp(&st, &now);
+	bool have = s->origin_fd >= 0 && shadow_stamp_of_fd(s->origin_fd, &now);
 	for (int k = 0; k < DAEMON_SHADOW_MAX_COPIES; k++) {
 		struct daemon_shadow_copy *cp = &s->copies[k];
 		if (LOAD(&cp->state) != DAEMON_COPY_SERVING)

@@ -74,14 +74,12 @@ void shadow_copy_drop(struct fs_shadowing *sh, struct daemon_shadow_file *s, int
 bool shadow_unchanged_since(struct fs_shadowing *sh, struct daemon_shadow_file *s, uint64_t v,
 			    const struct stat *st0, int fd)
 {
-	struct stat st1;
 	struct daemon_origin_stamp a, b;
 	if (daemon_shadow_file_version(s) != v ||
 	    LOAD(&s->changing) != 0 || shadow_writes_unseen(sh, s) ||
-	    fstat(fd, &st1) < 0)
+	    !shadow_stamp_of_fd(fd, &b))
 		return false;
 	shadow_origin_stamp(st0, &a);
-	shadow_origin_stamp(&st1, &b);
 	return shadow_stamp_eq(&a, &b);
 }
 

@@ -68,6 +68,15 @@ void shadow_origin_stamp(const struct stat *st, struct daemon_origin_stamp *o)
 	o->ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
 }
 
+bool shadow_stamp_of_fd(int fd, struct daemon_origin_stamp *o)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return false;
+	shadow_origin_stamp(&st, o);
+	return true;
+}
+
 bool shadow_stamp_eq(const struct daemon_origin_stamp *a, const struct daemon_origin_stamp *b)
 {
 	return a->size == b->size && a->mtime_ns == b->mtime_ns && a->ctime_ns == b->ctime_ns;
@@ -230,16 +239,12 @@ static void mark_gone(struct fs_shadowing *sh, struct daemon_shadow_file *s)
  * re-hashed: the copy was verified by SHA-256 when it was made. */
 bool shadow_copy_intact(const struct daemon_shadow_copy *cp, const struct daemon_origin_stamp *o)
 {
-	struct stat st;
 	struct daemon_origin_stamp f;
 	if (!shadow_stamp_eq(&cp->origin, o))
 		return false;
 	if (cp->remote)
 		return true; /* its file is the shadowd's: SHA-256 at commit, listed */
-	if (fstat(cp->fd, &st) < 0)
-		return false;
-	shadow_origin_stamp(&st, &f);
-	return shadow_stamp_eq(&cp->file, &f);
+	return shadow_stamp_of_fd(cp->fd, &f) && shadow_stamp_eq(&cp->file, &f);
 }
 
 /* Before an open is answered: a copy made of an origin that has changed
@@ -252,13 +257,11 @@ static void check_stamps(struct fs_shadowing *sh, struct fs_inode *i, struct dae
 	int ifd = fs_inode_fd_get(sh->ctx->inodes, i);
 	if (ifd < 0)
 		return;
-	struct stat st;
-	int r = fstat(ifd, &st);
-	fs_inode_fd_put(sh->ctx->inodes, i);
-	if (r < 0)
-		return;
 	struct daemon_origin_stamp now;
-	shadow_origin_stamp(&st, &now);
+	bool have = shadow_stamp_of_fd(ifd, &now);
+	fs_inode_fd_put(sh->ctx->inodes, i);
+	if (!have)
+		return;
 	for (int k = 0; k < DAEMON_SHADOW_MAX_COPIES; k++) {
 		struct daemon_shadow_copy *cp = &s->copies[k];
 		if (LOAD(&cp->state) != DAEMON_COPY_SERVING)
@@ -288,15 +291,6 @@ struct stamp_carry {
 	struct daemon_origin_stamp before;
 };
 
-static bool origin_stamp_of(int fd, struct daemon_origin_stamp *out)
-{
-	struct stat st;
-	if (fstat(fd, &st) < 0)
-		return false;
-	shadow_origin_stamp(&st, out);
-	return true;
-}
-
 static void carry_begin(struct fs_shadowing *sh, struct fs_inode *i, struct daemon_shadow_file *s,
 			struct stamp_carry *c)
 {
@@ -310,14 +304,14 @@ static void carry_begin(struct fs_shadowing *sh, struct fs_inode *i, struct daem
 	c->fd = fcntl(ifd, F_DUPFD_CLOEXEC, 0);
 	fs_inode_fd_put(sh->ctx->inodes, i);
 	c->version = daemon_shadow_file_version(s);
-	if (c->fd >= 0 && origin_stamp_of(c->fd, &c->before))
+	if (c->fd >= 0 && shadow_stamp_of_fd(c->fd, &c->before))
 		c->s = s;
 }
 
 static void carry_end(struct fs_shadowing *sh, struct stamp_carry *c)
 {
 	struct daemon_origin_stamp after;
-	bool ok = c->s && origin_stamp_of(c->fd, &after) && after.size == c->before.size;
+	bool ok = c->s && shadow_stamp_of_fd(c->fd, &after) && after.size == c->before.size;
 	if (c->fd >= 0)
 		close(c->fd);
 	if (!ok)

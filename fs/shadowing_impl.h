@@ -70,6 +70,8 @@ struct fs_shadowing {
 uint64_t shadow_now_ms(void);
 /* A file's size, mtime and ctime. */
 void shadow_origin_stamp(const struct stat *st, struct daemon_origin_stamp *o);
+/* The stamp of the file open as fd (fstat); false when fstat fails. */
+bool shadow_stamp_of_fd(int fd, struct daemon_origin_stamp *o);
 bool shadow_stamp_eq(const struct daemon_origin_stamp *a, const struct daemon_origin_stamp *b);
 /* Whether a copy may still serve as far as the disk says. */
 bool shadow_copy_intact(const struct daemon_shadow_copy *cp, const struct daemon_origin_stamp *o);
