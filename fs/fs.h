@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "fs/dev_io.h"
 #include "fs/inode_table.h"
 #include "fs/options.h"
 #include "fs/passthrough.h"
@@ -37,6 +38,7 @@ struct fs_ctx {
 	bool kernel_checks;            /* kernel checks permissions (default_permissions,
 	                                  forced by POSIX ACL support) */
 	bool posix_acl;                /* kernel evaluates ACLs in its checks */
+	bool splice_replies;           /* read replies spliced from the backing fd */
 	/* Set by main once the session exists, before serving; NULL in unit
 	 * tests. Used only to send cache invalidations to the kernel. */
 	struct fuse_session *se;
@@ -47,6 +49,10 @@ struct fs_ctx {
 	 * before the session serves requests, stopped after it has ended. */
 	struct fs_recorder *recorder;
 	struct fs_passthrough pt;      /* kernel passthrough (-o passthrough) */
+	struct fs_dev_io dev;          /* the session's I/O functions (dev_io.h) */
+	/* FUSE over io_uring (uring.h), or NULL: set before mounting, freed
+	 * once the loop has ended, before anything its requests use. */
+	struct fs_uring *uring;
 	/* Shadowing layer (shadowing.h), or NULL without local hosts. Set
 	 * before the session serves requests, freed after it has ended. */
 	struct fs_shadowing *shadowing;
@@ -122,6 +128,9 @@ static inline struct fs_dir *fs_dir_of(const struct fuse_file_info *fi)
 /* The calling worker thread's page-aligned buffer of at least size bytes
  * (kept between requests, freed at thread exit), or NULL. */
 void *fs_thread_buf(size_t size);
+/* A buffer for a read reply built in place: the io_uring entry's payload
+ * when this thread serves a ring request, else fs_thread_buf. */
+void *fs_reply_buf(size_t size);
 
 /* Opens the object behind an O_PATH fd with open(2) flags, through
  * /proc/self/fd: permissions are checked against the calling thread's

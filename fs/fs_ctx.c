@@ -19,7 +19,7 @@ int fs_ctx_init(struct fs_ctx *c, const struct fs_options *opts, int root_fd)
 	pthread_mutex_init(&c->open_lock, NULL);
 	c->open_list.next = c->open_list.prev = &c->open_list;
 	c->pt.wanted = opts->passthrough;
-	c->pt.dev_fd = -1;
+	c->dev.fd = -1;
 	pthread_mutex_init(&c->pt.lock, NULL);
 	c->pt.ready = true;
 	return fs_inode_table_new(root_fd, opts->fd_cache, &c->inodes);

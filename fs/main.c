@@ -29,6 +29,7 @@
 #include "fs/recorder.h"
 #include "fs/shadow_tuning.h"
 #include "fs/shadowing.h"
+#include "fs/uring.h"
 #include "predictor/model.h"
 #include "predictor/store_locate.h"
 
@@ -204,6 +205,10 @@ int main(int argc, char **argv)
 		sfs_error("%s", err);
 		goto out;
 	}
+	if (opts.io_uring && (res = fs_uring_new(&ctx, opts.max_threads, &ctx.uring)) < 0) {
+		sfs_error("cannot set up io_uring: %s", strerror(-res));
+		goto out;
+	}
 	if (!fs_inode_table_uses_handles(ctx.inodes))
 		sfs_warn("%s: no file handles (filesystem support or CAP_DAC_READ_SEARCH "
 			 "missing): keeping one fd per inode",
@@ -268,9 +273,9 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	mounted = true;
-	res = fs_passthrough_install(&ctx, se);
+	res = fs_dev_io_install(&ctx, se);
 	if (res < 0) {
-		sfs_error("cannot set up passthrough on the FUSE session: %s", strerror(-res));
+		sfs_error("cannot set up the FUSE session's I/O functions: %s", strerror(-res));
 		goto out;
 	}
 	if (fuse_daemonize(opts.foreground) != 0) {
@@ -299,11 +304,18 @@ int main(int argc, char **argv)
 	sfs_debug("serving %s on %s: cache=%s writeback=%d passthrough=%d threads=%u timeout=%g",
 		  opts.backing, opts.mountpoint, fs_cache_policy_name(opts.cache),
 		  opts.writeback, opts.passthrough, opts.max_threads, opts.timeout);
+	if ((res = fs_uring_start(ctx.uring, se)) < 0) {
+		sfs_error("cannot start the io_uring workers: %s", strerror(-res));
+		goto out;
+	}
 	res = serve(se, &opts);
 	status = res >= 0 ? 0 : 1; /* > 0: stopped by that signal, cleanly */
 	if (res < 0)
 		sfs_error("the FUSE loop stopped with an error (%d)", res);
 out:
+	/* The io_uring workers serve requests too: stopped first. */
+	fs_uring_free(ctx.uring);
+	ctx.uring = NULL;
 	/* No request runs any more: write the partial bucket and stop. */
 	fs_recorder_stop(ctx.recorder);
 	ctx.recorder = NULL;

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "fs/fs.h"
+#include "fs/uring.h"
 
 static void want(struct fuse_conn_info *conn, unsigned cap, bool on)
 {
@@ -25,9 +26,13 @@ void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 	c->writeback = (conn->want & FUSE_CAP_WRITEBACK_CACHE) != 0;
 	/* Zero-copy: read replies spliced from the backing fd; write data
 	 * spliced from /dev/fuse (costs a pipe round trip per request). */
-	want(conn, FUSE_CAP_SPLICE_WRITE, o->splice_write);
-	want(conn, FUSE_CAP_SPLICE_MOVE, o->splice_write);
-	want(conn, FUSE_CAP_SPLICE_READ, o->splice_read);
+	/* With io_uring, replies go into the ring entry and request data
+	 * comes in it (uring.h): no splicing either way. */
+	bool uring = fs_uring_init(c->uring, c->dev.offered_flags2);
+	want(conn, FUSE_CAP_SPLICE_WRITE, o->splice_write && !uring);
+	want(conn, FUSE_CAP_SPLICE_MOVE, o->splice_write && !uring);
+	want(conn, FUSE_CAP_SPLICE_READ, o->splice_read && !uring);
+	c->splice_replies = (conn->want & FUSE_CAP_SPLICE_WRITE) != 0;
 	want(conn, FUSE_CAP_READDIRPLUS, o->readdirplus);
 	want(conn, FUSE_CAP_READDIRPLUS_AUTO, o->readdirplus);
 	/* cache=auto drops cached pages when the attributes change. */

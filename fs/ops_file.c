@@ -24,6 +24,7 @@
 
 #include "fs/creds.h"
 #include "fs/fs.h"
+#include "fs/uring.h"
 
 #define DIRECT_ALIGN 4096
 
@@ -258,11 +259,17 @@ void *fs_thread_buf(size_t size)
 	return b->mem;
 }
 
+void *fs_reply_buf(size_t size)
+{
+	void *p = fs_uring_reply_buf(size);
+	return p ? p : fs_thread_buf(size);
+}
+
 /* Reads into the thread's buffer and replies with it (O_DIRECT files, and
  * every file when read replies are not spliced). */
 static void read_copy(fuse_req_t req, struct fs_file *f, size_t size, off_t off)
 {
-	void *buf = fs_thread_buf(size);
+	void *buf = fs_reply_buf(size);
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
@@ -279,7 +286,7 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	struct fs_file *f = fs_file_of(fi);
 	(void)ino;
-	if (f->direct || !fs_ctx_of(req)->opts->splice_write) {
+	if (f->direct || !fs_ctx_of(req)->splice_replies) {
 		read_copy(req, f, size, off);
 		return;
 	}

@@ -28,6 +28,8 @@ enum {
 	KEY_NO_WRITEBACK,
 	KEY_PASSTHROUGH,
 	KEY_NO_PASSTHROUGH,
+	KEY_IO_URING,
+	KEY_NO_IO_URING,
 	KEY_SPLICE,
 	KEY_NO_SPLICE,
 	KEY_READDIRPLUS,
@@ -88,6 +90,8 @@ static const struct fuse_opt option_table[] = {
 	FUSE_OPT_KEY("no_writeback_cache", KEY_NO_WRITEBACK),
 	FUSE_OPT_KEY("passthrough", KEY_PASSTHROUGH),
 	FUSE_OPT_KEY("no_passthrough", KEY_NO_PASSTHROUGH),
+	FUSE_OPT_KEY("io_uring", KEY_IO_URING),
+	FUSE_OPT_KEY("no_io_uring", KEY_NO_IO_URING),
 	FUSE_OPT_KEY("splice", KEY_SPLICE),
 	FUSE_OPT_KEY("no_splice", KEY_NO_SPLICE),
 	FUSE_OPT_KEY("readdirplus", KEY_READDIRPLUS),
@@ -339,6 +343,12 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 		return 0;
 	case KEY_NO_PASSTHROUGH:
 		o->passthrough = false;
+		return 0;
+	case KEY_IO_URING:
+		o->io_uring = true;
+		return 0;
+	case KEY_NO_IO_URING:
+		o->io_uring = false;
 		return 0;
 	case KEY_SPLICE:
 		o->splice_read = o->splice_write = true;
@@ -721,6 +731,9 @@ void fs_options_usage(const char *prog)
 	       "  -o passthrough|no_passthrough  reads and writes of open files go from the\n"
 	       "                               kernel straight to BACKING, unseen by shadowfs\n"
 	       "                               (needs root; implies no_writeback) [off]\n"
+	       "  -o io_uring|no_io_uring      requests through per-CPU io_uring queues instead\n"
+	       "                               of /dev/fuse reads (Linux >= 6.14, fuse module\n"
+	       "                               parameter enable_uring=Y; else a warning) [off]\n"
 	       "  -o splice|no_splice          splice file data to/from /dev/fuse [off]\n"
 	       "  -o readdirplus|no_readdirplus  attributes with directory listings [on]\n"
 	       "  -o timeout=SECONDS           entry/attribute cache timeout [86400]\n"

@@ -44,6 +44,7 @@ struct fs_options {
 	bool writeback;         /* kernel writeback cache */
 	bool writeback_given;   /* writeback asked for explicitly (not the default) */
 	bool passthrough;       /* kernel passthrough of open files (fs/passthrough.h) */
+	bool io_uring;          /* FUSE over io_uring (fs/uring.h) */
 	bool splice_read;       /* splice data of WRITE requests from /dev/fuse */
 	bool splice_write;      /* splice data of READ replies to /dev/fuse */
 	bool readdirplus;       /* answer readdir with attributes */

@@ -4,15 +4,14 @@
  * CONFIG_FUSE_PASSTHROUGH, CAP_SYS_ADMIN, and no writeback cache.
  *
  * libfuse 3.14 knows nothing of it, so this layer speaks that part of the
- * protocol itself, between libfuse and /dev/fuse: fs_passthrough_install()
- * gives the session our read/writev/splice functions
- * (fuse_session_custom_io). They are the plain syscalls, except that
- *   - read notes what the kernel offers in its FUSE_INIT request;
- *   - writev edits the INIT reply (FUSE_PASSTHROUGH in flags2, with
- *     FUSE_INIT_EXT, and max_stack_depth) when the kernel offered it, and
- *     an OPEN or CREATE reply that its handler armed just before replying
- *     (fs_passthrough_arm: a thread-local, checked against the reply's fh):
- *     FOPEN_PASSTHROUGH and the backing id.
+ * protocol itself, from the session's I/O functions (dev_io.h), which
+ *   - note what the kernel offers in its FUSE_INIT request;
+ *   - have fs_passthrough_edit_init_reply put FUSE_PASSTHROUGH in flags2
+ *     (with FUSE_INIT_EXT) and max_stack_depth into the INIT reply when the
+ *     kernel offered it, and fs_passthrough_edit_open_reply put
+ *     FOPEN_PASSTHROUGH and the backing id into an OPEN or CREATE reply that
+ *     its handler armed just before replying (fs_passthrough_arm: a
+ *     thread-local, checked against the reply's fh).
  *
  * Backing ids (FUSE_DEV_IOC_BACKING_OPEN on /dev/fuse): the kernel requires
  * every passthrough open of an inode to use the same backing file (another
@@ -48,14 +47,8 @@ struct fs_inode;
 struct fs_passthrough {
 	bool ready;               /* lock initialised (fs_ctx_init) */
 	bool wanted;              /* -o passthrough */
-	int dev_fd;               /* the session's /dev/fuse fd */
 	uint32_t max_stack_depth; /* sent in the INIT reply */
-	/* The INIT handshake: one thread, in order (read, init callback,
-	 * writev), before any other request. */
-	atomic_bool init_seen;    /* FUSE_INIT was read */
-	uint64_t init_unique;     /* unique id of FUSE_INIT; 0 once answered */
-	bool offered;             /* the kernel offered FUSE_PASSTHROUGH */
-	bool asked;               /* the INIT reply asks for it */
+	bool asked;               /* the INIT reply asks for it (init callback) */
 	/* Set once the INIT reply has gone out with FUSE_PASSTHROUGH; read by
 	 * open/create afterwards (the kernel sends no OPEN before it). */
 	atomic_bool active;
@@ -69,10 +62,6 @@ struct fs_passthrough {
  * Returns 0 or -EPERM with a one-line message in err. Also picks the stack
  * depth for BACKING (2 on an overlayfs, else 1). */
 int fs_passthrough_preflight(struct fs_ctx *c, const char *backing, char *err, size_t len);
-
-/* Puts our I/O functions between the session and /dev/fuse; call after
- * fuse_session_mount, before serving. No-op unless wanted. */
-int fs_passthrough_install(struct fs_ctx *c, struct fuse_session *se);
 
 /* From the init callback: whether passthrough will be asked for (offered,
  * wanted, no writeback cache). Logs a warning when wanted but impossible. */
@@ -94,6 +83,13 @@ void fs_passthrough_put(struct fs_ctx *c, struct fs_inode *i);
  * reply call returns (whatever it returned). */
 void fs_passthrough_arm(uint64_t fh, int backing_id);
 void fs_passthrough_disarm(void);
+
+/* For the session's writev (dev_io.c): edits an armed OPEN/CREATE reply in
+ * place; edits the INIT reply when passthrough was asked for. */
+struct iovec;
+struct fp_init_out;
+void fs_passthrough_edit_open_reply(struct iovec *iov, int count);
+void fs_passthrough_edit_init_reply(struct fs_ctx *c, struct fp_init_out *io);
 
 void fs_passthrough_destroy(struct fs_ctx *c);
 

@@ -111,7 +111,7 @@ void fs_router_read(fuse_req_t req, struct fs_inode *i, void *entry, fuse_ino_t 
 		return;
 	}
 	struct daemon_shadow_copy *cp = &s->copies[slot];
-	void *buf = fs_thread_buf(size);
+	void *buf = fs_reply_buf(size);
 	uint64_t t0 = now_ns();
 	unsigned delay_us = fs_ctx_of(req)->opts->fault_copy_delay_us;
 	if (delay_us) /* test-only fault injection */

@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(
   build-essential meson ninja-build pkg-config
-  libfuse3-dev fuse3 librsync-dev libsqlite3-dev sqlite3 uuid-dev libssl-dev openssl
+  libfuse3-dev fuse3 liburing-dev librsync-dev libsqlite3-dev sqlite3 uuid-dev libssl-dev openssl
   libraft-dev libuv1-dev libcmocka-dev libxxhash-dev
   attr acl fio rsync iproute2 psmisc procps util-linux kmod
 )

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # tests/bench/passthrough.sh: the passthrough benchmark of shadowfs (issue 2).
 #
-# Runs, side by side in ONE run and on the same disk, four configurations:
+# Runs, side by side in ONE run and on the same disk, five configurations:
 #   native       a plain directory on the scratch filesystem
 #   shadowfs     build/fs/shadowfs BACKING MNT with its default options
+#   shadowfs@io_uring  the same with -o io_uring (FUSE over io_uring; the
+#                fuse module's enable_uring is set to Y for the run)
 #   pll_cache    libfuse's passthrough_ll example, -o cache=always,writeback
 #   pll_default  libfuse's passthrough_ll example with its defaults
 # passthrough_ll is compiled at benchmark time from Debian's libfuse3-dev
@@ -37,9 +39,11 @@
 #   SHADOWFS_OPTS  extra -o options for shadowfs (default: none)
 #   QUICK=1        development mode: 128 MiB, 1 repetition, 2 s, 2000 files
 #   SIZE_MB REPS RUNTIME META_FILES  override the sizes (defaults 1024 3 6 20000)
-#   CONFIGS        subset/order of configurations (default all four); an
-#                  entry shadowfs@OPTS adds a shadowfs mounted with -o OPTS,
-#                  to compare options side by side (e.g. shadowfs@threads=1)
+#   CONFIGS        subset/order of configurations (default: native shadowfs
+#                  shadowfs@io_uring pll_cache pll_default); an entry
+#                  shadowfs@OPTS adds a shadowfs mounted with -o OPTS, to
+#                  compare options side by side (e.g. shadowfs@threads=1),
+#                  with its own ratios line before the last one
 #   WORKLOADS      subset of the workloads, for investigations (default all;
 #                  rand_buf relies on read_warm having cached the file)
 #   RAW            if set, the raw results (WORKLOAD CONFIG REP VALUE) are
@@ -59,7 +63,7 @@ else
 fi
 SHADOWFS=${SHADOWFS:-$BUILD/fs/shadowfs}
 SHADOWFS_OPTS=${SHADOWFS_OPTS:-}
-read -r -a CONFIGS <<<"${CONFIGS:-native shadowfs pll_cache pll_default}"
+read -r -a CONFIGS <<<"${CONFIGS:-native shadowfs shadowfs@io_uring pll_cache pll_default}"
 ALL_WORKLOADS="write_fsync write_buf read_cold read_warm rand_buf rand_direct rand_direct4 meta"
 read -r -a WORKLOADS <<<"${WORKLOADS:-$ALL_WORKLOADS}"
 PLL_SRC=/usr/share/doc/libfuse3-dev/examples
@@ -105,6 +109,7 @@ cleanup() {
 	done
 	wait 2>/dev/null
 	rm -rf "$SCRATCH" "$TMP"
+	[ -n "${URING_OLD:-}" ] && [ "$URING_OLD" != Y ] && echo "$URING_OLD" >"$URING_PARAM"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -163,6 +168,16 @@ elif [[ " ${CONFIGS[*]} " == *" shadowfs "* ]]; then
 fi
 
 # --- mount the configurations -------------------------------------------------
+# FUSE over io_uring needs the fuse module's enable_uring parameter; it only
+# lets a daemon opt in at INIT (passthrough_ll does not), so it is turned on
+# for the run and put back afterwards.
+URING_PARAM=/sys/module/fuse/parameters/enable_uring
+URING_OLD=
+if [[ " ${CONFIGS[*]} ${SHADOWFS_OPTS:-} " == *io_uring* ]]; then
+	[ -w "$URING_PARAM" ] || die "$URING_PARAM missing or read-only: no FUSE over io_uring here (drop shadowfs@io_uring from CONFIGS)"
+	URING_OLD=$(cat "$URING_PARAM")
+	[ "$URING_OLD" = Y ] || { echo Y >"$URING_PARAM" && say "set $URING_PARAM to Y for the run (was $URING_OLD)"; }
+fi
 declare -A DIR LOG
 idx=0
 for c in "${CONFIGS[@]}"; do
@@ -309,6 +324,9 @@ END {
 			if (r[C[c]] == "") printf " %*s", cw, "NA"; else printf " %*.2f", cw, r[C[c]]
 		}
 		printf " %7.0f%%\n", 100 * maxspread
+		for (c = 2; c <= nc; c++)
+			if (C[c] ~ /^shadowfs@/)
+				otail[C[c]] = otail[C[c]] sprintf(" %s=%s", W[w], r[C[c]] == "" ? "NA" : sprintf("%.2f", r[C[c]]))
 		sr = ("shadowfs" in r) ? r["shadowfs"] : ""
 		tail = tail sprintf(" %s=%s", W[w], sr == "" ? "NA" : sprintf("%.2f", sr))
 		best = ""
@@ -321,5 +339,7 @@ END {
 	print "values: median over the repetitions; X/nat: median over the repetitions of X / native"
 	print "measured in the same repetition; spread: (max - min) / median of the values over the"
 	print "repetitions, worst configuration of the row (a measure of the noise)"
+	for (c = 2; c <= nc; c++)
+		if (C[c] ~ /^shadowfs@/) print "passthrough(" C[c] "):" otail[C[c]]
 	print last (na || minr == "" ? "NA" : sprintf("%.2f", minr)) tail
 }' "$RESULTS"

@@ -28,6 +28,7 @@ mount)
   it_umount "$mnt"
   wait "$IT_PID"; rc=$?
   [ "$rc" -eq 0 ] || it_fail "shadowfs exited with status $rc after unmount (sanitizer report above?)"
+  it_uring_check
   ;;
 selftest)
   dir=$(it_tmpdir selftest)

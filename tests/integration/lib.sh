@@ -59,11 +59,44 @@ it_tmpfs() { # DIR SIZE
   IT_TMPFS+=("$1")
 }
 
+# FUSE over io_uring needs the fuse module's enable_uring parameter (off by
+# default; other FUSE daemons are not affected: a daemon opts in at INIT).
+it_enable_uring() {
+  local p=/sys/module/fuse/parameters/enable_uring
+  [ -w "$p" ] || it_fail "$p missing or not writable (kernel without FUSE over io_uring?)"
+  [ "$(cat "$p")" = Y ] || echo Y >"$p" || it_fail "cannot set $p"
+}
+
+# After the unmount of an io_uring mount (it_mount with io_uring in its
+# options): the rings served requests, and every one got its reply.
+it_uring_check() {
+  [ -n "${IT_URING_LOG:-}" ] || return 0
+  local line i
+  for i in $(seq 40); do # the log goes through tee: give it a moment
+    line=$(grep -o 'io_uring: .* served [0-9]* requests ([0-9]* unreplied)' "$IT_URING_LOG" | tail -1)
+    [ -n "$line" ] && break
+    sleep 0.05
+  done
+  [ -n "$line" ] || it_fail "no io_uring summary in the log: the rings were not used"
+  local served unreplied
+  served=$(sed -n 's/.* served \([0-9]*\) requests.*/\1/p' <<<"$line")
+  unreplied=$(sed -n 's/.*(\([0-9]*\) unreplied).*/\1/p' <<<"$line")
+  echo "$line"
+  [ "$served" -gt 0 ] || it_fail "the io_uring workers served no request"
+  [ "$unreplied" -eq 0 ] || it_fail "$unreplied requests got no reply on their ring"
+}
+
 it_mount() { # SHADOWFS BACKING MNT [opts]
   local bin=$1 backing=$2 mnt=$3 opts=${4:-}
   local args=("$backing" "$mnt" -f)
   [ -n "$opts" ] && args+=(-o "$opts")
-  "$bin" "${args[@]}" &
+  if [[ ",$opts," == *,io_uring,* ]]; then
+    it_enable_uring
+    IT_URING_LOG=$(it_tmpdir uring-log)/shadowfs.log
+    "$bin" "${args[@]}" 2> >(tee "$IT_URING_LOG" >&2) &
+  else
+    "$bin" "${args[@]}" &
+  fi
   IT_PID=$!
   IT_PIDS+=("$IT_PID")
   IT_MOUNTS+=("$mnt")

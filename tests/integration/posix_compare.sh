@@ -36,6 +36,7 @@ mount | private)
   it_umount "$mnt"
   wait "$IT_PID"; rc=$?
   [ "$rc" -eq 0 ] || it_fail "shadowfs exited with status $rc after unmount (sanitizer report above?)"
+  it_uring_check
   ;;
 *) it_fail "unknown mode $mode" ;;
 esac

@@ -136,6 +136,34 @@ static void test_passthrough(void **state)
 	}
 }
 
+/* io_uring is off by default, on with io_uring, off again with
+ * no_io_uring (the last one wins), and not a libfuse option: it does not
+ * reach the kernel's mount options. */
+static void test_io_uring(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *opts;
+		bool io_uring;
+	} cases[] = {
+		{"rw", false},
+		{"io_uring", true},
+		{"io_uring,no_io_uring", false},
+		{"no_io_uring,io_uring,passthrough", true},
+	};
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		struct parsed p;
+		const char *argv[] = {"shadowfs", "/b", "/m", "-o", cases[k].opts};
+		parse(&p, 5, argv);
+		assert_int_equal(p.ret, 0);
+		assert_int_equal(p.o.io_uring, cases[k].io_uring);
+		char buf[512];
+		joined(&p, buf, sizeof(buf));
+		assert_null(strstr(buf, "io_uring"));
+		done(&p);
+	}
+}
+
 /* The shadowing options: defaults, then values given. */
 static void test_shadow_options(void **state)
 {
@@ -441,6 +469,7 @@ int main(void)
 		cmocka_unit_test(test_no_default_permissions),
 		cmocka_unit_test(test_kernel_checks_wanted),
 		cmocka_unit_test(test_passthrough),
+		cmocka_unit_test(test_io_uring),
 		cmocka_unit_test(test_bad_options),
 		cmocka_unit_test(test_shadow_options),
 		cmocka_unit_test(test_rollout_options),
