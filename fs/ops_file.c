@@ -298,10 +298,17 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 }
 
 /* O_DIRECT writes from libfuse's (unaligned) request buffer go through an
- * aligned bounce buffer; spliced data and buffered files go straight. */
+ * aligned bounce buffer, unless the data is already aligned (an io_uring
+ * entry's payload is page-aligned); spliced data and buffered files go
+ * straight. */
 static ssize_t write_direct_mem(struct fs_file *f, struct fuse_bufvec *in, off_t off)
 {
 	size_t size = fuse_buf_size(in);
+	if (in->count == 1 && in->idx == 0 && in->off == 0 &&
+	    (uintptr_t)in->buf[0].mem % DIRECT_ALIGN == 0) {
+		ssize_t n = pwrite(f->fd, in->buf[0].mem, size, off);
+		return n < 0 ? -errno : n;
+	}
 	void *buf = NULL;
 	size_t alloc = (size + DIRECT_ALIGN - 1) & ~(size_t)(DIRECT_ALIGN - 1);
 	if (posix_memalign(&buf, DIRECT_ALIGN, alloc ? alloc : DIRECT_ALIGN) != 0)

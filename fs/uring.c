@@ -254,7 +254,9 @@ static void serve_request(struct uring_worker *w)
 	memcpy(start, &ih, sizeof(ih));
 	memcpy(start + sizeof(ih), w->hdr->op_in, op_len);
 	struct fuse_buf fb = {.mem = start, .size = ih.len};
-	atomic_fetch_add_explicit(&u->requests, 1, memory_order_relaxed);
+	if (atomic_fetch_add_explicit(&u->requests, 1, memory_order_relaxed) == 0)
+		sfs_info("io_uring: serving requests through %u rings on %u CPU queues", u->n,
+			 u->nr_queues);
 	fuse_session_process_buf(u->se, &fb);
 	if (!w->replied) {
 		atomic_fetch_add(&u->unreplied, 1);

@@ -26,6 +26,11 @@ cmp "$IT_ROOT/ref" "$backing/big" || it_fail "BACKING differs from what was writ
 cmp "$IT_ROOT/ref" "$mnt/big" || it_fail "buffered read differs"
 dd if="$mnt/big" of="$IT_ROOT/direct" bs=64k iflag=direct status=none || it_fail "O_DIRECT read"
 cmp "$IT_ROOT/ref" "$IT_ROOT/direct" || it_fail "O_DIRECT read differs"
+# O_DIRECT writes straight from the (page-aligned) ring payload
+dd if="$IT_ROOT/ref" of="$mnt/direct" bs=256k oflag=direct status=none || it_fail "O_DIRECT write"
+cmp "$IT_ROOT/ref" "$backing/direct" || it_fail "O_DIRECT write differs in BACKING"
+dd if=/dev/zero of="$mnt/unaligned" bs=1000 count=1 oflag=direct status=none 2>/dev/null &&
+  it_fail "an unaligned O_DIRECT write succeeded (natively EINVAL)"
 mkdir "$mnt/d"
 for i in $(seq 500); do echo "$i" >"$mnt/d/f$i"; done
 [ "$(ls "$mnt/d" | wc -l)" -eq 500 ] || it_fail "listing of 500 files"
@@ -35,6 +40,8 @@ it_umount "$mnt"
 wait "$IT_PID"; rc=$?
 [ "$rc" -eq 0 ] || it_fail "exit status $rc after unmount"
 it_uring_check
+grep -q "io_uring: serving requests through [0-9]* rings on [0-9]* CPU queues" "$IT_URING_LOG" ||
+  it_fail "no start line for the rings in the log"
 
 # 2. With kernel passthrough: opens through the rings, data by the kernel.
 it_mount "$shadowfs" "$backing" "$mnt" io_uring,passthrough
