@@ -18,9 +18,11 @@
 #    on H1 alone, H2 deletes its copy;
 #  - unpin: after shadow_idle the copies are deleted on both hosts;
 #  - the mount exits cleanly (status 0; sanitizer reports fail it).
-# Usage: fs_remote.sh SHADOWFS SHADOWD SHADOWCTL
+# Usage: fs_remote.sh SHADOWFS SHADOWD SHADOWCTL [EXTRA_MOUNT_OPTS]
+# (EXTRA_MOUNT_OPTS: io_uring runs it all with requests through the rings,
+# remote reads landing in a ring entry's payload.)
 . "$(dirname "$0")/lib.sh"
-SHADOWFS=$1 SHADOWD=$2 CTL=$3
+SHADOWFS=$1 SHADOWD=$2 CTL=$3 EXTRA=${4:-}
 T=$(it_tmpdir fs_remote)
 backing=$(it_tmpdir backing) mnt=$(it_tmpdir mnt) state=$(it_tmpdir state)
 TIMEOUT_MS=500 # above the 300 ms default: ASan builds on a loaded machine
@@ -41,7 +43,7 @@ head -c $((3 * 1024 * 1024 + 123)) /dev/urandom >"$backing/data"
 cp "$backing/data" "$T/expect"
 SIZE=$(stat -c %s "$T/expect")
 it_mount "$SHADOWFS" "$backing" "$mnt" \
-  "norecord,cache=never,state=$state,hosts=$H1:cost=1;$H2:cost=2,tls=$T/ca,tls_name=origin,shadow_tick=0.2,shadow_idle=1,shadow_quiet=0.3,shadow_verify=0.5,remote_timeout=$TIMEOUT_MS"
+  "norecord,cache=never,state=$state,hosts=$H1:cost=1;$H2:cost=2,tls=$T/ca,tls_name=origin,shadow_tick=0.2,shadow_idle=1,shadow_quiet=0.3,shadow_verify=0.5,remote_timeout=$TIMEOUT_MS${EXTRA:+,$EXTRA}"
 
 IT_WATCH=$mnt/data
 state_of() { it_shadow_state "$mnt/data"; }
@@ -170,4 +172,5 @@ cmp "$mnt/data" "$T/expect" || it_fail "read after the demotion"
 it_umount "$mnt"
 wait "$IT_PID"; rc=$?
 [ "$rc" -eq 0 ] || it_fail "shadowfs exited with status $rc (sanitizer report above?)"
+it_uring_check
 echo "fs_remote: ok"
