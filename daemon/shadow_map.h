@@ -130,6 +130,11 @@ struct daemon_shadow_file {
 	unsigned copy_failures;
 	uint64_t retry_ms; /* no copy before (daemon_control_backoff_ms) */
 	int copy_error;	   /* errno of the last failure, 0 after a success */
+	/* Control thread only: origin_reads at its last tick, and the recent
+	 * origin reads (per tick, x8, decaying by 1/8 a tick), which order the
+	 * copies waiting for the mover. */
+	uint64_t reads_seen;
+	uint64_t reads_recent;
 	struct daemon_shadow_file *hnext;
 	struct daemon_shadow_copy copies[DAEMON_SHADOW_MAX_COPIES];
 };

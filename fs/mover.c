@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "daemon/host_store.h"
 #include "fs/copy_pace.h"
+#include "fs/fs.h"
 #include "fs/shadowing_impl.h"
 #include "sync/digest.h"
 
@@ -129,11 +130,19 @@ static int run_remote(struct fs_mover *m, struct fs_move_job *j)
 	return fs_remote_copies_make(m->remote, j->s, &mk, &j->res);
 }
 
+struct verify_arg {
+	struct fs_move_job *j;
+	unsigned delay_ms; /* -o fault_verify_delay_ms (tests only) */
+};
+
 static int verify_before(void *arg, uint64_t off, size_t want)
 {
+	struct verify_arg *va = arg;
 	(void)off;
 	(void)want;
-	return job_cancelled(arg) ? -ECANCELED : 0;
+	for (unsigned ms = 0; ms < va->delay_ms && !job_cancelled(va->j); ms += 10)
+		usleep(10000);
+	return job_cancelled(va->j) ? -ECANCELED : 0;
 }
 
 /* VERIFY: re-hashed from the store (not paced: it reads the copy's disk,
@@ -146,8 +155,9 @@ static int run_verify(struct fs_mover *m, struct fs_move_job *j)
 				 : -ENOTCONN;
 	if (!j->store)
 		return -ENOENT;
+	struct verify_arg va = {.j = j, .delay_ms = m->sh->ctx->opts->fault_verify_delay_ms};
 	return daemon_store_verify_each(j->store, j->s->id, j->version, j->sha256, verify_before,
-					j);
+					&va);
 }
 
 static void run(struct fs_mover *m, struct fs_move_job *j)
@@ -307,6 +317,17 @@ static bool cancel_matching(struct fs_mover *m, const struct daemon_shadow_file 
 {
 	pthread_mutex_lock(&m->lock);
 	bool hit = matches(m, s, slot, host);
+	if (hit)
+		__atomic_store_n(&m->job.cancelled, true, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&m->lock);
+	return hit;
+}
+
+bool fs_mover_cancel_verify(struct fs_mover *m)
+{
+	pthread_mutex_lock(&m->lock);
+	bool hit = (m->state == MOVER_QUEUED || m->state == MOVER_RUNNING) &&
+		   m->job.kind == FS_MOVE_VERIFY;
 	if (hit)
 		__atomic_store_n(&m->job.cancelled, true, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&m->lock);

@@ -27,6 +27,13 @@
  * and releases it. So every slot field is still written by the control
  * thread alone (daemon/shadow_map.h), as before the mover.
  *
+ * Order. The control thread gives the mover the most urgent copy that
+ * waits (fs/shadow_control.c: an overloaded file first, then a file with no
+ * copy serving, then the most origin reads lately), and a
+ * copy that waits cancels a re-hash under way (fs_mover_cancel_verify): the
+ * re-hash is owed and runs again once the mover is free. A copy under way
+ * is not pre-empted by another (its progress would be lost).
+ *
  * Cancellation. fs_mover_cancel (demotion, unlink, trim or drop of the
  * slot, its remote host down) sets the job's token: checked before each
  * chunk of a copy or a re-hash and between the 100 ms slices of every
@@ -110,6 +117,9 @@ void fs_mover_release(struct fs_mover *m);
  * have finished already: its result is then discarded as cancelled). */
 bool fs_mover_cancel(struct fs_mover *m, const struct daemon_shadow_file *s, int slot);
 bool fs_mover_cancel_host(struct fs_mover *m, int host);
+/* Cancels a re-hash (VERIFY) queued or running, so that a copy waiting for
+ * the mover goes first; true when there was one. */
+bool fs_mover_cancel_verify(struct fs_mover *m);
 /* Whether a job (queued, running, or done and not released) is on slot of
  * s (slot -1: any). */
 bool fs_mover_on(struct fs_mover *m, const struct daemon_shadow_file *s, int slot);

@@ -83,6 +83,7 @@ struct fs_options {
 	 * rollout_min_reads=N, rollout_cooldown=S (daemon/rollout.h) */
 	struct daemon_rollout_params rollout;
 	unsigned fault_copy_delay_us; /* TESTS ONLY: delay every read served by a copy */
+	unsigned fault_verify_delay_ms; /* TESTS ONLY: delay each chunk of a local re-hash */
 	char *fault_origin_delay_file; /* TESTS ONLY: delay origin reads by its us (owned) */
 	unsigned remote_timeout_ms; /* remote_timeout=MS: deadline of a remote copy's read */
 	double copy_rate;       /* copy_rate=MB/s: the copies' reads of origins, 0 = no limit */

@@ -198,9 +198,13 @@ static void verify_finish(const struct fs_move_job *j)
 {
 	struct daemon_shadow_copy *cp = &j->s->copies[j->slot];
 	int r = j->rc;
-	if (LOAD(&j->cancelled) || r == -ECANCELED || LOAD(&cp->state) != DAEMON_COPY_SERVING ||
-	    cp->generation != j->generation || cp->version != j->version)
+	if (LOAD(&cp->state) != DAEMON_COPY_SERVING || cp->generation != j->generation ||
+	    cp->version != j->version)
 		return; /* dropped or replaced meanwhile */
+	if (LOAD(&j->cancelled) || r == -ECANCELED) {
+		cp->verified_ms = 0; /* put off for a copy: owed, at the next free moment */
+		return;
+	}
 	if (r < 0 && r != -ENOENT && r != -EBADMSG && cp->remote)
 		return; /* not reachable now: reads find out, not this */
 	if (r < 0) {
@@ -251,6 +255,15 @@ static void fill_status(FILE *out, void *arg)
 }
 
 /* The hosts of the copies serving now (the control input's mask). */
+/* The order of the copies waiting for the mover: a file over capacity now
+ * first, then one that no copy serves yet (before more replicas of one that
+ * has some), then the one with the most origin reads lately. */
+static uint64_t copy_urgency(const struct daemon_shadow_file *s, unsigned serving_copies)
+{
+	uint64_t reads = s->reads_recent < (1ull << 60) ? s->reads_recent : (1ull << 60) - 1;
+	return (s->reactive ? 1ull << 62 : 0) | (serving_copies == 0 ? 1ull << 61 : 0) | reads;
+}
+
 static uint64_t serving_hosts(struct daemon_shadow_file *s)
 {
 	uint64_t m = 0;
@@ -270,12 +283,21 @@ static void tick(struct fs_shadowing *sh)
 		sh->forecast_ms = t;
 		refresh_forecast(sh);
 	}
+	/* The most urgent copy wanted this tick, started after the scan. */
+	struct daemon_shadow_file *next = NULL;
+	uint64_t next_allowed = 0, next_urgency = 0;
+	bool copy_waits = false;
 	for (size_t k = 0;; k++) {
 		daemon_shadow_map_lock(sh->map);
 		struct daemon_shadow_file *s = daemon_shadow_map_at(sh->map, k);
 		struct daemon_control_file in = {0};
 		struct daemon_control_memory mem = {0};
 		if (s) {
+			uint64_t reads = LOAD(&s->origin_reads);
+			uint64_t fresh = reads - s->reads_seen;
+			s->reads_seen = reads;
+			s->reads_recent = s->reads_recent - s->reads_recent / 8 +
+					  (fresh < (1ull << 50) ? fresh : 1ull << 50) * 8;
 			in.pinned = s->pinned;
 			in.hot = s->hot;
 			in.gone = s->gone;
@@ -315,10 +337,17 @@ static void tick(struct fs_shadowing *sh)
 				if (fs_mover_copying(sh->mover, s, c) &&
 				    !daemon_control_host_allowed(allowed, (size_t)s->copies[c].host))
 					fs_mover_cancel(sh->mover, s, c);
-		if (a == DAEMON_CONTROL_COPY && fs_mover_idle(sh->mover)) {
-			int r = shadow_copy_start(sh, s, allowed); /* else: when the mover is free */
-			if (r < 0 && r != -EBUSY)
-				shadow_copy_noted(sh, s, r, t);
+		if (a == DAEMON_CONTROL_COPY) {
+			daemon_shadow_map_lock(sh->map);
+			uint64_t u = copy_urgency(s, in.serving_copies);
+			daemon_shadow_map_unlock(sh->map);
+			if (!fs_mover_idle(sh->mover)) {
+				copy_waits = true; /* when the mover is free */
+			} else if (!next || u > next_urgency) {
+				next = s;
+				next_allowed = allowed;
+				next_urgency = u;
+			}
 		} else if (a == DAEMON_CONTROL_TRIM) {
 			shadow_copy_trim(sh, s, allowed);
 		} else if (a == DAEMON_CONTROL_DEMOTE) {
@@ -343,6 +372,14 @@ static void tick(struct fs_shadowing *sh)
 			daemon_shadow_map_unlock(sh->map);
 		}
 		fs_rollout_tick(&sh->cfg.rollout, sh->map, s, sh->hosts, t);
+	}
+	if (next) {
+		int r = shadow_copy_start(sh, next, next_allowed);
+		if (r < 0 && r != -EBUSY)
+			shadow_copy_noted(sh, next, r, t);
+	} else if (copy_waits && fs_mover_cancel_verify(sh->mover)) {
+		sfs_info("shadow: a re-hash put off for a copy that waits for the mover "
+			 "(re-hashed later)");
 	}
 	verify_one(sh, t);
 	pthread_mutex_lock(&sh->lock);

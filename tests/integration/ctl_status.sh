@@ -15,10 +15,8 @@ it_mount "$SHADOWFS" "$backing" "$mnt" \
 pid=$IT_PID
 
 setfattr -n user.shadow.pin -v 1 "$mnt/data" || it_fail "pin"
-for _ in $(seq 100); do
-  getfattr --only-values -n user.shadow.state "$mnt/data" 2>/dev/null | grep -q ':serving' && break
-  sleep 0.05
-done
+serving() { getfattr --only-values -n user.shadow.state "$mnt/data" 2>/dev/null | grep -q ':serving'; }
+it_wait_for "no serving copy of the pinned file" 10 serving
 for _ in $(seq 20); do cat "$mnt/data" >/dev/null; done
 # Events reach recorder.stats at the next bucket flush (1 s).
 for _ in $(seq 100); do
@@ -26,7 +24,14 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 
-out=$("$CTL" status "$mnt") || it_fail "status failed"
+# A copy re-made meanwhile (the kernel's SETATTR after the pin's setxattr
+# can restart the first one) serves again, and the status file (written
+# each tick) says so, before the lines are checked.
+status_serving() {
+  out=$("$CTL" status "$mnt") || it_fail "status failed"
+  grep -q "1 copy: 1 serving" <<<"$out"
+}
+it_wait_for "the status never shows the copy serving: $("$CTL" status "$mnt")" 10 status_serving
 echo "$out"
 grep -q "^mount      $mnt (pid [0-9]*, running)$" <<<"$out" || it_fail "mount line"
 grep -q "^backing    $backing$" <<<"$out" || it_fail "backing line"
