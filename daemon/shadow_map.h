@@ -130,6 +130,14 @@ struct daemon_shadow_file {
 	unsigned copy_failures;
 	uint64_t retry_ms; /* no copy before (daemon_control_backoff_ms) */
 	int copy_error;	   /* errno of the last failure, 0 after a success */
+	/* Metadata changes through the mount (times, mode, owner: no byte)
+	 * at version carried_version (0: none): the origin's stamp before the
+	 * first and after the last of a chain of them, so that a copy under
+	 * way since carried_from is not taken for changed at carried_to
+	 * (fs/shadowing.c, carry_end; fs/shadow_copies.c,
+	 * shadow_unchanged_since). Map lock. */
+	struct daemon_origin_stamp carried_from, carried_to;
+	uint64_t carried_version;
 	/* Control thread only: origin_reads at its last tick, and the recent
 	 * origin reads (per tick, x8, decaying by 1/8 a tick), which order the
 	 * copies waiting for the mover. */

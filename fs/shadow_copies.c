@@ -80,7 +80,15 @@ bool shadow_unchanged_since(struct fs_shadowing *sh, struct daemon_shadow_file *
 	    !shadow_stamp_of_fd(fd, &b))
 		return false;
 	shadow_origin_stamp(st0, &a);
-	return shadow_stamp_eq(&a, &b);
+	if (shadow_stamp_eq(&a, &b))
+		return true;
+	/* Only metadata changed through the mount since st0, at version v
+	 * (carry_end): the bytes are those the copy started from. */
+	daemon_shadow_map_lock(sh->map);
+	bool carried = s->carried_version == v && shadow_stamp_eq(&s->carried_from, &a) &&
+		       shadow_stamp_eq(&s->carried_to, &b);
+	daemon_shadow_map_unlock(sh->map);
+	return carried;
 }
 
 /* A remote host's placement inputs: up only while its copies may be read

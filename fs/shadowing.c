@@ -317,12 +317,19 @@ static void carry_end(struct fs_shadowing *sh, struct stamp_carry *c)
 	if (!ok)
 		return;
 	daemon_shadow_map_lock(sh->map);
-	if (daemon_shadow_file_version(c->s) == c->version)
+	struct daemon_shadow_file *s = c->s;
+	if (daemon_shadow_file_version(s) == c->version) {
 		for (int k = 0; k < DAEMON_SHADOW_MAX_COPIES; k++) {
-			struct daemon_shadow_copy *cp = &c->s->copies[k];
+			struct daemon_shadow_copy *cp = &s->copies[k];
 			if (shadow_stamp_eq(&cp->origin, &c->before))
 				cp->origin = after;
 		}
+		/* and for a copy under way: the chain of such changes */
+		if (s->carried_version != c->version || !shadow_stamp_eq(&s->carried_to, &c->before))
+			s->carried_from = c->before;
+		s->carried_to = after;
+		s->carried_version = c->version;
+	}
 	daemon_shadow_map_unlock(sh->map);
 }
 

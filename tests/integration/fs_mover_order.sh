@@ -9,7 +9,10 @@
 #    the put-off re-hash runs again later, and the big copy keeps serving;
 #  - two files pinned while a big copy runs wait for it; then the one being
 #    read (origin reads in the last tick) is copied before the other,
-#    although it was pinned second.
+#    although it was pinned second;
+#  - a touch and a chmod through the mount during a copy do not restart it
+#    (no byte changed: the origin's stamps are carried, fs/shadowing.c);
+#    a change behind the mount's back after such a carry still stops it.
 # Usage: fs_mover_order.sh SHADOWFS
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fs_lib.sh"
@@ -30,8 +33,9 @@ rchar() { sed -n 's/^rchar: //p' "/proc/$IT_PID/io"; }
 # bytes the mount reads in 1.2 s (a slowed re-hash: 2 or 3 MiB)
 read_rate() { local r0; r0=$(rchar); sleep 1.2; echo $(($(rchar) - r0)); }
 
-for f in big big2; do head -c "$BIG" /dev/urandom >"$backing/$f"; done
+for f in big big2 meta; do head -c "$BIG" /dev/urandom >"$backing/$f"; done
 for f in small first second; do head -c $((256 * 1024)) /dev/urandom >"$backing/$f"; done
+head -c $((4 * 1024 * 1024)) /dev/urandom >"$backing/behind"
 cp "$backing/big" "$T/big"
 
 it_mount "$SHADOWFS" "$backing" "$mnt" "$OPTS,state=$state,hosts=$store:cost=1" 2> >(tee "$T/log" >&2)
@@ -84,5 +88,35 @@ copy_mtime() { # FILE: mtime (ns) of the store file holding FILE's bytes
 m1=$(copy_mtime first) m2=$(copy_mtime second)
 echo "after big2: second (being read) copied $(((m1 - m2) / 1000000)) ms before first (pinned before it)"
 [ "$m2" -lt "$m1" ] || it_fail "the file being read was not copied first (first at $m1, second at $m2)"
+# 3. Metadata changed through the mount during a copy (touch, chmod: the
+#    origin's ctime and mtime move, no byte does) does not restart it.
+pin meta
+it_wait_for "the copy of meta did not start" 10 copying
+t0=$(now_ms)
+sleep 5
+touch "$mnt/meta" && chmod 600 "$mnt/meta" || it_fail "touch/chmod meta"
+it_wait_for "no serving copy of meta" 40 serving meta
+dt=$(($(now_ms) - t0))
+echo "meta (touched and chmod-ed 5 s into its ~8 s copy) served $dt ms after the copy began"
+[ "$dt" -lt 11500 ] || it_fail "the copy of meta was restarted by a metadata change ($dt ms)"
+cmp "$mnt/meta" "$backing/meta" || it_fail "meta read back differs"
+# ... but a change behind the mount's back after such a carry still stops
+# the copy: what serves afterwards is BACKING's new bytes.
+pin behind
+it_wait_for "the copy of behind did not start" 10 copying
+sleep 0.5
+touch "$mnt/behind" || it_fail "touch behind"
+sleep 0.3
+printf 'CHANGED BEHIND THE MOUNT' | dd of="$backing/behind" bs=1 seek=1000 conv=notrunc status=none
+it_wait_for "no serving copy of behind" 40 serving behind
+cmp "$mnt/behind" "$backing/behind" || it_fail "a copy of the bytes before a change behind the mount serves"
+# (the rollout gives a new copy 10% of the reads: the store's copy itself)
+n=0
+for c in $(ls "$store" | grep -v '^tmp\.'); do
+  [ "$(stat -c %s "$store/$c")" -eq $((4 * 1024 * 1024)) ] || continue
+  n=$((n + 1))
+  cmp -s "$store/$c" "$backing/behind" || it_fail "the copy of behind holds the bytes before the change behind the mount"
+done
+[ "$n" -eq 1 ] || it_fail "$n copies of behind in the store"
 fs_umount "$mnt"
 echo "ok"
