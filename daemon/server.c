@@ -716,14 +716,19 @@ int daemon_server_run(struct daemon_server *s)
 			free(c);
 			continue;
 		}
-		join_slot(s, (unsigned)c->slot);
-		if (pthread_create(&s->threads[c->slot], NULL, conn_thread, c) != 0) {
+		/* c belongs to the thread once it runs: it may end, free c and
+		 * release the slot before pthread_create returns (a peer that
+		 * left before its handshake: the backlog of a stopped shadowd
+		 * after SIGCONT). The slot is ours to mark until we reuse it. */
+		int slot = c->slot;
+		join_slot(s, (unsigned)slot);
+		if (pthread_create(&s->threads[slot], NULL, conn_thread, c) != 0) {
 			sfs_error("cannot start a connection thread for %s", c->peer);
-			release_slot(s, c->slot);
+			release_slot(s, slot);
 			free(c);
 			continue;
 		}
-		s->joinable[c->slot] = true;
+		s->joinable[slot] = true;
 	}
 	/* Stop: end every connection and wait for the threads. */
 	pthread_mutex_lock(&s->lock);

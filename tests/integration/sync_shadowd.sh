@@ -308,6 +308,16 @@ it_check "delete v1" cli delete 127.0.0.1:$PA $ID 1 2>/dev/null
 cli get 127.0.0.1:$PA $ID 1 "$T/gone" 2>/dev/null && it_fail "deleted version still readable"
 cli list 127.0.0.1:$PA 2>/dev/null | grep -q "^$ID 2 " || it_fail "version 2 lost by delete of 1"
 
+# Stopped with a backlog of peers that left before their handshake, then
+# resumed: each is refused (its thread may end before the accept loop is
+# done with it: a use-after-free once), and the shadowd serves on.
+kill -STOP "$PID_A"
+for _ in $(seq 40); do timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$PA" 2>/dev/null; done
+kill -CONT "$PID_A"
+sleep 1
+kill -0 "$PID_A" 2>/dev/null || it_fail "shadowd died after a backlog of departed peers"
+it_check "ping after the backlog" cli ping 127.0.0.1:$PA 2>/dev/null
+
 # SIGTERM: clean shutdown, exit status 0.
 kill -TERM "$PID_A"
 for _ in $(seq 100); do kill -0 "$PID_A" 2>/dev/null || break; sleep 0.05; done
