@@ -254,7 +254,6 @@ static void fill_status(FILE *out, void *arg)
 	}
 }
 
-/* The hosts of the copies serving now (the control input's mask). */
 /* The order of the copies waiting for the mover: a file over capacity now
  * first, then one that no copy serves yet (before more replicas of one that
  * has some), then the one with the most origin reads lately. */
@@ -264,6 +263,7 @@ static uint64_t copy_urgency(const struct daemon_shadow_file *s, unsigned servin
 	return (s->reactive ? 1ull << 62 : 0) | (serving_copies == 0 ? 1ull << 61 : 0) | reads;
 }
 
+/* The hosts of the copies serving now (the control input's mask). */
 static uint64_t serving_hosts(struct daemon_shadow_file *s)
 {
 	uint64_t m = 0;
