@@ -19,6 +19,7 @@
 
 #include "common/log.h"
 #include "fs/creds.h"
+#include "fs/dirty_share.h"
 #include "fs/fault_origin.h"
 #include "fs/fs.h"
 #include "fs/hosts.h"
@@ -136,6 +137,27 @@ static int serve(struct fuse_session *se, const struct fs_options *o)
 	int res = fuse_session_loop_mt(se, cfg);
 	fuse_loop_cfg_destroy(cfg);
 	return res;
+}
+
+/* The mount's share of the dirty-page limit (fs/dirty_share.h). A failure
+ * costs buffered write speed only: a warning when the option was given or
+ * something unexpected failed, a debug line when the default needs root. */
+static void apply_dirty_share(const struct fs_options *o)
+{
+	char bdi[32] = "";
+	if (o->dirty_share == 0)
+		return;
+	int res = fs_dirty_share_set(o->mountpoint, o->dirty_share, bdi, sizeof(bdi));
+	if (res == 0)
+		sfs_debug("page cache: up to %u%% of the dirty-page limit (bdi %s)", o->dirty_share,
+			  bdi);
+	else if (o->dirty_share_given || (res != -EACCES && res != -EPERM && res != -EROFS))
+		sfs_warn("cannot set dirty_share=%u (the mount's share of the dirty-page limit): "
+			 "%s%s; buffered writes are throttled at the kernel's 1%%",
+			 o->dirty_share, strerror(-res), res == -EACCES ? " (needs root)" : "");
+	else
+		sfs_debug("dirty_share=%u not applied (%s): the kernel's 1%% stays",
+			  o->dirty_share, strerror(-res));
 }
 
 static int make_absolute(char **path)
@@ -278,6 +300,7 @@ int main(int argc, char **argv)
 		sfs_error("cannot set up the FUSE session's I/O functions: %s", strerror(-res));
 		goto out;
 	}
+	apply_dirty_share(&opts);
 	if (fuse_daemonize(opts.foreground) != 0) {
 		sfs_error("cannot daemonize");
 		goto out;

@@ -39,6 +39,7 @@ enum {
 	KEY_THREADS,
 	KEY_MAX_IDLE,
 	KEY_FD_CACHE,
+	KEY_DIRTY_SHARE,
 	KEY_TIMEOUT,
 	KEY_NEG_TIMEOUT,
 	KEY_LOCKS,
@@ -103,6 +104,7 @@ static const struct fuse_opt option_table[] = {
 	FUSE_OPT_KEY("max_threads=%s", KEY_THREADS),
 	FUSE_OPT_KEY("max_idle_threads=%s", KEY_MAX_IDLE),
 	FUSE_OPT_KEY("fd_cache=%s", KEY_FD_CACHE),
+	FUSE_OPT_KEY("dirty_share=%s", KEY_DIRTY_SHARE),
 	FUSE_OPT_KEY("timeout=%s", KEY_TIMEOUT),
 	FUSE_OPT_KEY("negative_timeout=%s", KEY_NEG_TIMEOUT),
 	FUSE_OPT_KEY("locks=%s", KEY_LOCKS),
@@ -376,6 +378,9 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 		return parse_uint_opt(c, arg, 1, 256, &o->max_idle_threads);
 	case KEY_FD_CACHE:
 		return parse_uint_opt(c, arg, 16, 1u << 20, &o->fd_cache);
+	case KEY_DIRTY_SHARE:
+		o->dirty_share_given = true;
+		return parse_uint_opt(c, arg, 0, 100, &o->dirty_share);
 	case KEY_TIMEOUT:
 		return parse_seconds(c, arg, &o->timeout);
 	case KEY_NEG_TIMEOUT:
@@ -535,6 +540,7 @@ static void set_defaults(struct fs_options *o)
 	o->max_threads = FS_DEFAULT_MAX_THREADS;
 	o->max_idle_threads = 0; /* 0: same as max_threads */
 	o->fd_cache = FS_DEFAULT_FD_CACHE;
+	o->dirty_share = FS_DEFAULT_DIRTY_SHARE;
 	o->timeout = FS_DEFAULT_TIMEOUT;
 	o->negative_timeout = 1.0;
 	o->locks = FS_LOCKS_KERNEL;
@@ -747,6 +753,8 @@ void fs_options_usage(const char *prog)
 	       "  -o threads=N                 worker threads, 1 = single-threaded [8]\n"
 	       "  -o max_idle_threads=N        idle workers kept [= threads]\n"
 	       "  -o fd_cache=N                O_PATH fds kept for hot inodes [4096]\n"
+	       "  -o dirty_share=PERCENT       share of the dirty-page limit the mount's page\n"
+	       "                               cache may hold (as root; 0: the kernel's 1%%) [40]\n"
 	       "  -o locks=kernel|backing      where POSIX locks live [kernel]\n"
 	       "  -o state=DIR                 state directory of the access recorder\n"
 	       "                               [/var/lib/shadowfs/<mount-id>]\n"

@@ -53,6 +53,9 @@ struct fs_options {
 	unsigned max_threads;   /* worker threads; 1 = single-threaded loop */
 	unsigned max_idle_threads;
 	unsigned fd_cache;      /* O_PATH fds kept open for hot inodes */
+	unsigned dirty_share;   /* dirty_share=PERCENT: the mount's share of the dirty-page
+				 * limit (fs/dirty_share.h); 0 = the kernel's (1) */
+	bool dirty_share_given; /* given explicitly: a failure to set it is worth a warning */
 	double timeout;         /* entry/attr cache timeout in seconds */
 	double negative_timeout;/* negative entry cache timeout */
 	enum fs_lock_mode locks;
@@ -94,6 +97,7 @@ struct fs_options {
 #define FS_DEFAULT_MAX_WRITE (1024u * 1024u)
 #define FS_DEFAULT_MAX_THREADS 8u
 #define FS_DEFAULT_FD_CACHE 4096u
+#define FS_DEFAULT_DIRTY_SHARE 40u /* percent; the kernel gives a FUSE mount 1 */
 #define FS_DEFAULT_BUCKET 60u
 #define FS_DEFAULT_TRACK 10000u
 #define FS_DEFAULT_SHADOW_TICK 1.0

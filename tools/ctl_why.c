@@ -31,6 +31,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,7 @@
 #include <time.h>
 #include <uuid/uuid.h>
 
+#include "common/mountinfo.h"
 #include "tools/ctl.h"
 #include "tools/ctl_status.h"
 #include "tools/ctl_store.h"
@@ -75,33 +77,38 @@ struct why {
 	size_t nsteps;
 };
 
+struct mount_search {
+	const char *real;
+	size_t best;
+	char *mnt, *type;
+	size_t mlen, tlen;
+};
+
+static int longer_prefix(const struct sfs_mount_entry *e, void *arg)
+{
+	struct mount_search *m = arg;
+	const char *mp = e->mountpoint;
+	size_t n = strlen(mp);
+	bool root = !strcmp(mp, "/");
+	bool under = root || (!strncmp(m->real, mp, n) && (m->real[n] == '/' || !m->real[n]));
+	if (under && (n > m->best || (n == m->best && !root))) {
+		m->best = n;
+		snprintf(m->mnt, m->mlen, "%s", mp);
+		snprintf(m->type, m->tlen, "%s", e->fstype);
+	}
+	return 0;
+}
+
 /* The mount holding real (an absolute path): its mountpoint and type from
- * /proc/self/mountinfo (the longest mountpoint that is a prefix). */
+ * the mount table (the longest mountpoint that is a prefix). */
 static int mount_of(const char *real, char *mnt, size_t mlen, char *type, size_t tlen)
 {
-	FILE *in = fopen("/proc/self/mountinfo", "r");
-	char line[8192];
-	size_t best = 0;
-	if (!in)
-		return -errno;
-	while (fgets(line, sizeof(line), in)) {
-		char mp[PATH_MAX], ty[256];
-		const char *sep = strstr(line, " - ");
-		if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s", mp) != 1 ||
-		    sscanf(sep + 3, "%255s", ty) != 1)
-			continue;
-		size_t n = strlen(mp);
-		if (strchr(mp, '\\'))
-			continue; /* escaped blanks: not a path we can compare */
-		bool under = !strcmp(mp, "/") || (!strncmp(real, mp, n) && (real[n] == '/' || !real[n]));
-		if (under && (n > best || (n == best && strcmp(mp, "/")))) {
-			best = n;
-			snprintf(mnt, mlen, "%s", mp);
-			snprintf(type, tlen, "%s", ty);
-		}
-	}
-	fclose(in);
-	return best ? 0 : -ENOENT;
+	struct mount_search m = {
+	    .real = real, .mnt = mnt, .type = type, .mlen = mlen, .tlen = tlen};
+	int res = sfs_mountinfo_each(longer_prefix, &m);
+	if (res < 0)
+		return res;
+	return m.best ? 0 : -ENOENT;
 }
 
 static char *dup_rest(const char *s)

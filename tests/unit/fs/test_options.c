@@ -62,6 +62,8 @@ static void test_defaults(void **state)
 	assert_int_equal(p.o.max_write, FS_DEFAULT_MAX_WRITE);
 	assert_int_equal(p.o.max_threads, FS_DEFAULT_MAX_THREADS);
 	assert_int_equal(p.o.max_idle_threads, FS_DEFAULT_MAX_THREADS);
+	assert_int_equal(p.o.dirty_share, FS_DEFAULT_DIRTY_SHARE);
+	assert_false(p.o.dirty_share_given);
 	assert_true(p.o.timeout == FS_DEFAULT_TIMEOUT);
 	assert_int_equal(p.o.locks, FS_LOCKS_KERNEL);
 	assert_false(p.o.default_permissions);
@@ -80,8 +82,9 @@ static void test_own_options(void **state)
 	struct parsed p;
 	const char *argv[] = {"shadowfs", "/b", "/m", "-f", "-o",
 			      "cache=never,no_writeback,max_write=128k,threads=3",
-			      "-o", "timeout=2.5,max_read=64k,locks=backing,hosts=a:1,no_splice"};
-	parse(&p, 8, argv);
+			      "-o", "timeout=2.5,max_read=64k,locks=backing,hosts=a:1,no_splice",
+			      "-o", "dirty_share=0"};
+	parse(&p, 10, argv);
 	assert_int_equal(p.ret, 0);
 	assert_true(p.o.foreground);
 	assert_int_equal(p.o.cache, FS_CACHE_NEVER);
@@ -94,8 +97,11 @@ static void test_own_options(void **state)
 	assert_true(p.o.timeout == 2.5);
 	assert_int_equal(p.o.locks, FS_LOCKS_BACKING);
 	assert_string_equal(p.o.hosts, "a:1");
+	assert_int_equal(p.o.dirty_share, 0);
+	assert_true(p.o.dirty_share_given);
 	char buf[512];
 	joined(&p, buf, sizeof(buf));
+	assert_null(strstr(buf, "dirty_share")); /* ours only */
 	assert_non_null(strstr(buf, "max_read=65536")); /* a number for the kernel */
 	assert_null(strstr(buf, "max_read=64k"));
 	assert_null(strstr(buf, "max_write")); /* ours only */
@@ -341,6 +347,10 @@ static void test_bad_options(void **state)
 		{"state=", "state="},
 		{"state=/etc/passwd", "not a directory"},
 		{"fd_cache=1", "fd_cache=1"},
+		{"dirty_share=101", "dirty_share=101"},
+		{"dirty_share=-1", "dirty_share=-1"},
+		{"dirty_share=half", "dirty_share=half"},
+		{"dirty_share=", "dirty_share="},
 		{"shadow_tick=0", "shadow_tick=0"},
 		{"shadow_tick=x", "shadow_tick=x"},
 		{"shadow_idle=-1", "shadow_idle=-1"},

@@ -1,0 +1,82 @@
+/* Reading /proc/self/mountinfo: see mountinfo.h. A line is
+ *   ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER
+ * (proc(5)); only the device, the mount point and the type are kept. */
+#include "common/mountinfo.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Copies the blank-separated field at *s into dst (unescaping \ooo), moves
+ * *s past it: 0, or -EINVAL when missing or longer than len - 1. */
+static int take_field(const char **s, char *dst, size_t len)
+{
+	const char *p = *s;
+	size_t n = 0;
+	while (*p == ' ')
+		p++;
+	if (!*p || *p == '\n')
+		return -EINVAL;
+	for (; *p && *p != ' ' && *p != '\n'; n++) {
+		char c = *p++;
+		if (c == '\\' && p[0] >= '0' && p[0] <= '3' && p[1] >= '0' && p[1] <= '7' &&
+		    p[2] >= '0' && p[2] <= '7') {
+			c = (char)((p[0] - '0') * 64 + (p[1] - '0') * 8 + (p[2] - '0'));
+			p += 3;
+		}
+		if (n + 1 >= len)
+			return -EINVAL;
+		dst[n] = c;
+	}
+	dst[n] = '\0';
+	*s = p;
+	return 0;
+}
+
+int sfs_mountinfo_parse_line(const char *line, struct sfs_mount_entry *e)
+{
+	char field[64];
+	const char *p = line;
+	memset(e, 0, sizeof(*e));
+	/* ID and PARENT */
+	if (take_field(&p, field, sizeof(field)) < 0 || take_field(&p, field, sizeof(field)) < 0)
+		return -EINVAL;
+	char tail;
+	if (take_field(&p, field, sizeof(field)) < 0 ||
+	    sscanf(field, "%u:%u%c", &e->major, &e->minor, &tail) != 2)
+		return -EINVAL;
+	/* ROOT (may be as long as a path) */
+	if (take_field(&p, e->mountpoint, sizeof(e->mountpoint)) < 0 ||
+	    take_field(&p, e->mountpoint, sizeof(e->mountpoint)) < 0 || e->mountpoint[0] != '/')
+		return -EINVAL;
+	const char *sep = strstr(p, " - ");
+	if (!sep)
+		return -EINVAL;
+	p = sep + 3;
+	return take_field(&p, e->fstype, sizeof(e->fstype));
+}
+
+int sfs_mountinfo_each(int (*fn)(const struct sfs_mount_entry *e, void *arg), void *arg)
+{
+	FILE *in = fopen("/proc/self/mountinfo", "re");
+	struct sfs_mount_entry *e = malloc(sizeof(*e));
+	char *line = NULL;
+	size_t cap = 0;
+	int ret = 0;
+	if (!in || !e) {
+		ret = in ? -ENOMEM : -errno;
+		goto out;
+	}
+	while (getline(&line, &cap, in) > 0)
+		if (sfs_mountinfo_parse_line(line, e) == 0 && (ret = fn(e, arg)) != 0)
+			break;
+	if (ret == 0 && ferror(in))
+		ret = -EIO;
+out:
+	free(line);
+	free(e);
+	if (in)
+		fclose(in);
+	return ret;
+}

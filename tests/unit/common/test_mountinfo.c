@@ -1,0 +1,89 @@
+/* Unit tests of common/mountinfo.c: lines of /proc/self/mountinfo as the
+ * kernel writes them (optional fields, escaped blanks), malformed ones, and
+ * the live table of this process. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <cmocka.h>
+
+#include "common/mountinfo.h"
+
+static void test_lines(void **state)
+{
+	(void)state;
+	struct sfs_mount_entry e;
+	assert_int_equal(sfs_mountinfo_parse_line("36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - "
+						  "ext3 /dev/root rw,errors=continue\n",
+						  &e),
+			 0);
+	assert_int_equal(e.major, 98);
+	assert_int_equal(e.minor, 0);
+	assert_string_equal(e.mountpoint, "/mnt2");
+	assert_string_equal(e.fstype, "ext3");
+	/* No optional field; a blank and a backslash escaped in the path. */
+	assert_int_equal(sfs_mountinfo_parse_line("712 29 0:38 / /var/tmp/a\\040b\\134c rw,nosuid "
+						  "- fuse.shadowfs /srv/data rw,user_id=0\n",
+						  &e),
+			 0);
+	assert_int_equal(e.major, 0);
+	assert_int_equal(e.minor, 38);
+	assert_string_equal(e.mountpoint, "/var/tmp/a b\\c");
+	assert_string_equal(e.fstype, "fuse.shadowfs");
+	const char *bad[] = {
+	    "",
+	    "36 35",
+	    "36 35 98 / /m rw - ext4 /dev/x rw",          /* no MAJ:MIN */
+	    "36 35 98:0x / /m rw - ext4 /dev/x rw",       /* trailing junk */
+	    "36 35 98:0 / m rw - ext4 /dev/x rw",          /* relative mount point */
+	    "36 35 98:0 / /m rw ext4 /dev/x rw",           /* no separator */
+	    "36 35 98:0 / /m rw - ",                       /* no type */
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (sfs_mountinfo_parse_line(bad[i], &e) != -EINVAL)
+			fail_msg("'%s' accepted", bad[i]);
+}
+
+static int find_root(const struct sfs_mount_entry *e, void *arg)
+{
+	struct sfs_mount_entry *root = arg;
+	if (strcmp(e->mountpoint, "/") == 0)
+		*root = *e;
+	return 0;
+}
+
+static int stop_at_first(const struct sfs_mount_entry *e, void *arg)
+{
+	(void)e;
+	(*(int *)arg)++;
+	return 7;
+}
+
+/* The live table has "/", with the device stat() reports for it. */
+static void test_live_table(void **state)
+{
+	(void)state;
+	struct sfs_mount_entry root = {.mountpoint = ""};
+	struct stat st;
+	assert_int_equal(sfs_mountinfo_each(find_root, &root), 0);
+	assert_string_equal(root.mountpoint, "/");
+	assert_int_equal(stat("/", &st), 0);
+	assert_int_equal(root.major, major(st.st_dev));
+	assert_int_equal(root.minor, minor(st.st_dev));
+	int calls = 0;
+	assert_int_equal(sfs_mountinfo_each(stop_at_first, &calls), 7);
+	assert_int_equal(calls, 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_lines),
+	    cmocka_unit_test(test_live_table),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
