@@ -11,6 +11,7 @@
 struct fs_copy_pace {
 	struct daemon_bucket bucket; /* bytes; rate 0 = unlimited */
 	bool cancelled;		     /* atomic */
+	const bool *priority;	     /* atomic: the job that goes alone, or NULL */
 };
 
 double fs_copy_pace_burst(double bytes_per_s)
@@ -68,6 +69,19 @@ static int sleep_cancellable(struct fs_copy_pace *p, uint64_t wait_ns, const boo
 	return stopped(p, stop) ? -ECANCELED : 0;
 }
 
+void fs_copy_pace_priority(struct fs_copy_pace *p, const bool *job)
+{
+	if (p)
+		__atomic_store_n(&p->priority, job, __ATOMIC_RELEASE);
+}
+
+/* Whether another job than stop goes alone now. */
+static bool gives_way(struct fs_copy_pace *p, const bool *stop)
+{
+	const bool *pr = __atomic_load_n(&p->priority, __ATOMIC_ACQUIRE);
+	return pr && pr != stop;
+}
+
 int fs_copy_pace_take_until(struct fs_copy_pace *p, uint64_t bytes, const bool *stop)
 {
 	if (stop && __atomic_load_n(stop, __ATOMIC_ACQUIRE))
@@ -76,6 +90,9 @@ int fs_copy_pace_take_until(struct fs_copy_pace *p, uint64_t bytes, const bool *
 		return 0;
 	if (cancelled(p))
 		return -ECANCELED;
+	while (gives_way(p, stop))
+		if (sleep_cancellable(p, (uint64_t)FS_COPY_PACE_SLICE_MS * 1000000u, stop) < 0)
+			return -ECANCELED;
 	uint64_t wait = daemon_bucket_reserve(&p->bucket, (double)bytes, daemon_now_ns());
 	return sleep_cancellable(p, wait, stop);
 }

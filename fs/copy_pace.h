@@ -15,8 +15,14 @@
  * take a stop flag (the mover's cancellation token, fs/mover.h), checked
  * between the slices of a wait and before each chunk.
  *
- * Thread-safety: take/progress run on the mover thread (one copy at a
- * time); cancel may be called from any thread (an atomic flag). */
+ * Priority. The stop flag also names the job: while fs_copy_pace_priority
+ * names one (the express lane's copy for an overloaded file, fs/mover.h),
+ * every other job's take waits, in slices and taking no tokens, until it is
+ * cleared: the copy under way pauses, keeping its progress, and the urgent
+ * one gets the whole rate (and the disk, when the rate is unlimited).
+ *
+ * Thread-safety: take/progress run on the movers' threads (a copy on
+ * each at most); cancel and priority may be called from any thread. */
 #ifndef SHADOWFS_FS_COPY_PACE_H
 #define SHADOWFS_FS_COPY_PACE_H
 
@@ -69,6 +75,9 @@ struct fs_copy_pace_progress {
 	const bool *stop; /* atomic; true: no more waits (NULL: none) */
 };
 void fs_copy_pace_progress_fn(void *arg, uint64_t done, uint64_t total);
+
+/* Gives job (its stop flag) the pace alone until called again with NULL. */
+void fs_copy_pace_priority(struct fs_copy_pace *p, const bool *job);
 
 /* Makes every wait, current and future, return -ECANCELED. */
 void fs_copy_pace_cancel(struct fs_copy_pace *p);

@@ -34,6 +34,7 @@ struct fs_mover {
 	pthread_cond_t wake;
 	enum mover_state state;
 	bool stopping;
+	bool express; /* the express lane: its copies pause the other mover's */
 	struct fs_move_job job;
 };
 
@@ -163,6 +164,8 @@ static int run_verify(struct fs_mover *m, struct fs_move_job *j)
 static void run(struct fs_mover *m, struct fs_move_job *j)
 {
 	uint64_t t0 = shadow_now_ms();
+	if (m->express)
+		fs_copy_pace_priority(m->sh->pace, &j->cancelled);
 	switch (j->kind) {
 	case FS_MOVE_LOCAL:
 		j->rc = run_local(m, j);
@@ -174,6 +177,8 @@ static void run(struct fs_mover *m, struct fs_move_job *j)
 		j->rc = run_verify(m, j);
 		break;
 	}
+	if (m->express)
+		fs_copy_pace_priority(m->sh->pace, NULL);
 	if (j->fd >= 0)
 		close(j->fd);
 	j->fd = -1;
@@ -206,12 +211,13 @@ static void *mover_thread(void *arg)
 	return NULL;
 }
 
-int fs_mover_new(struct fs_shadowing *sh, bool with_remote, struct fs_mover **ret)
+int fs_mover_new(struct fs_shadowing *sh, bool with_remote, bool express, struct fs_mover **ret)
 {
 	struct fs_mover *m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
 	m->sh = sh;
+	m->express = express;
 	int r = with_remote ? fs_remote_copies_new(sh->hosts, &m->remote) : 0;
 	if (r < 0) {
 		free(m);
@@ -350,6 +356,17 @@ bool fs_mover_on(struct fs_mover *m, const struct daemon_shadow_file *s, int slo
 	bool hit = matches(m, s, slot, -1);
 	pthread_mutex_unlock(&m->lock);
 	return hit;
+}
+
+const struct daemon_shadow_file *fs_mover_copy_of(struct fs_mover *m)
+{
+	pthread_mutex_lock(&m->lock);
+	const struct daemon_shadow_file *s =
+	    (m->state == MOVER_QUEUED || m->state == MOVER_RUNNING) && m->job.kind != FS_MOVE_VERIFY
+		? m->job.s
+		: NULL;
+	pthread_mutex_unlock(&m->lock);
+	return s;
 }
 
 bool fs_mover_copying(struct fs_mover *m, const struct daemon_shadow_file *s, int slot)

@@ -32,7 +32,17 @@
  * copy serving, then the most origin reads lately), and a
  * copy that waits cancels a re-hash under way (fs_mover_cancel_verify): the
  * re-hash is owed and runs again once the mover is free. A copy under way
- * is not pre-empted by another (its progress would be lost).
+ * is not cancelled for another (its progress would be lost); instead:
+ *
+ * Express lane. The mount has a second mover (fs_mover_new with express),
+ * idle but for one case: a file over its capacity now (reactive) whose
+ * copy waits while the first mover copies a file that is not. The express
+ * mover makes that copy at once, and while it runs it has the pace alone
+ * (fs_copy_pace_priority): the copy under way pauses at its next chunk,
+ * keeping its progress, and resumes after. So an overload never waits for
+ * a long paced copy of a merely warm file. The express mover runs copies
+ * only (no re-hash), one at a time, on its own remote connections; the
+ * rules of hand-over and publication are the same for both movers.
  *
  * Cancellation. fs_mover_cancel (demotion, unlink, trim or drop of the
  * slot, its remote host down) sets the job's token: checked before each
@@ -46,7 +56,8 @@
  * interrupted. fs_mover_free cancels the job and joins the thread.
  *
  * Thread-safety: submit/done/release/cancel/idle from the control thread
- * (cancel and idle from any thread). */
+ * (cancel and idle from any thread). The two movers share nothing but the
+ * pace and the stores (both thread-safe). */
 #ifndef SHADOWFS_FS_MOVER_H
 #define SHADOWFS_FS_MOVER_H
 
@@ -95,8 +106,10 @@ struct fs_move_job {
 };
 
 /* Starts the thread. sh: the layer it works for (its pace, hosts, map);
- * with_remote: open connections of its own to remote hosts. */
-int fs_mover_new(struct fs_shadowing *sh, bool with_remote, struct fs_mover **ret);
+ * with_remote: open connections of its own to remote hosts; express: the
+ * express lane (its jobs have the pace alone while they run). */
+int fs_mover_new(struct fs_shadowing *sh, bool with_remote, bool express,
+		 struct fs_mover **ret);
 /* Cancels the job, joins the thread (about one pacing slice), closes the
  * fds a job left. Accepts NULL. */
 void fs_mover_free(struct fs_mover *m);
@@ -123,6 +136,9 @@ bool fs_mover_cancel_verify(struct fs_mover *m);
 /* Whether a job (queued, running, or done and not released) is on slot of
  * s (slot -1: any). */
 bool fs_mover_on(struct fs_mover *m, const struct daemon_shadow_file *s, int slot);
+/* The file of the copy job (LOCAL, REMOTE) queued or running, or NULL
+ * (none, a re-hash, or done). */
+const struct daemon_shadow_file *fs_mover_copy_of(struct fs_mover *m);
 /* The same for a copy job (LOCAL, REMOTE): the slot is the job's until the
  * control thread has applied it, whatever its state says (a reader whose
  * read of the slot's previous copy failed may have marked it STALE). */

@@ -215,18 +215,18 @@ static void verify_finish(const struct fs_move_job *j)
 	}
 }
 
-/* The job the mover finished, applied: a copy published (or cleaned up),
- * a re-hash's verdict. */
-static void apply_done_job(struct fs_shadowing *sh, uint64_t t)
+/* The job a mover finished, applied: a copy published (or cleaned up), a
+ * re-hash's verdict. */
+static void apply_done_job(struct fs_shadowing *sh, struct fs_mover *m, uint64_t t)
 {
-	struct fs_move_job *j = fs_mover_done(sh->mover);
+	struct fs_move_job *j = fs_mover_done(m);
 	if (!j)
 		return;
 	if (j->kind == FS_MOVE_VERIFY)
 		verify_finish(j);
 	else
 		shadow_copy_finish(sh, j, t);
-	fs_mover_release(sh->mover);
+	fs_mover_release(m);
 }
 
 /* A remote host that is down takes no copy: a job syncing to it stops. */
@@ -235,7 +235,8 @@ static void cancel_for_down_hosts(struct fs_shadowing *sh)
 	size_t nh = fs_hosts_count(sh->hosts);
 	for (size_t h = 0; h < nh; h++)
 		if (!fs_hosts_local_store(sh->hosts, h) && !fs_hosts_up(sh->hosts, h) &&
-		    fs_mover_cancel_host(sh->mover, (int)h))
+		    (fs_mover_cancel_host(sh->mover, (int)h) |
+		     fs_mover_cancel_host(sh->express, (int)h)))
 			sfs_debug("shadow: host %zu down: its job on the mover cancelled", h);
 }
 
@@ -276,17 +277,22 @@ static uint64_t serving_hosts(struct daemon_shadow_file *s)
 static void tick(struct fs_shadowing *sh)
 {
 	uint64_t t = shadow_now_ms();
-	apply_done_job(sh, t);
+	apply_done_job(sh, sh->mover, t);
+	apply_done_job(sh, sh->express, t);
 	cancel_for_down_hosts(sh);
 	if (sh->cfg.forecast &&
 	    (!sh->forecast_ms || t - sh->forecast_ms >= (uint64_t)sh->cfg.bucket_s * 1000u)) {
 		sh->forecast_ms = t;
 		refresh_forecast(sh);
 	}
-	/* The most urgent copy wanted this tick, started after the scan. */
-	struct daemon_shadow_file *next = NULL;
-	uint64_t next_allowed = 0, next_urgency = 0;
+	/* The most urgent copy wanted this tick, started after the scan; or,
+	 * when the mover copies a file that is not over capacity, the most
+	 * urgent copy of one that is, for the express lane (fs/mover.h). */
+	struct daemon_shadow_file *next = NULL, *express = NULL;
+	uint64_t next_allowed = 0, next_urgency = 0, express_allowed = 0, express_urgency = 0;
 	bool copy_waits = false;
+	const struct daemon_shadow_file *under_way = fs_mover_copy_of(sh->mover);
+	bool express_free = under_way && !under_way->reactive && fs_mover_idle(sh->express);
 	for (size_t k = 0;; k++) {
 		daemon_shadow_map_lock(sh->map);
 		struct daemon_shadow_file *s = daemon_shadow_map_at(sh->map, k);
@@ -322,7 +328,7 @@ static void tick(struct fs_shadowing *sh)
 		in.serving_copies = shadow_count_serving(s);
 		in.serving_hosts = serving_hosts(s);
 		in.has_copies = shadow_any_copy(s);
-		in.copying = fs_mover_copying(sh->mover, s, -1);
+		in.copying = shadow_copying(sh, s, -1);
 		in.version_ms = LOAD(&s->version_ms);
 		enum daemon_control_action a =
 		    daemon_control_decide(&sh->params, &in, t, &mem);
@@ -334,15 +340,21 @@ static void tick(struct fs_shadowing *sh)
 		 * stops now, not after a paced copy published then trimmed. */
 		if (in.copying && in.hosts_limited)
 			for (int c = 0; c < DAEMON_SHADOW_MAX_COPIES; c++)
-				if (fs_mover_copying(sh->mover, s, c) &&
+				if (shadow_copying(sh, s, c) &&
 				    !daemon_control_host_allowed(allowed, (size_t)s->copies[c].host))
-					fs_mover_cancel(sh->mover, s, c);
+					shadow_cancel_jobs(sh, s, c);
 		if (a == DAEMON_CONTROL_COPY) {
 			daemon_shadow_map_lock(sh->map);
 			uint64_t u = copy_urgency(s, in.serving_copies);
+			bool overloaded = s->reactive;
 			daemon_shadow_map_unlock(sh->map);
 			if (!fs_mover_idle(sh->mover)) {
 				copy_waits = true; /* when the mover is free */
+				if (express_free && overloaded && (!express || u > express_urgency)) {
+					express = s;
+					express_allowed = allowed;
+					express_urgency = u;
+				}
 			} else if (!next || u > next_urgency) {
 				next = s;
 				next_allowed = allowed;
@@ -352,9 +364,9 @@ static void tick(struct fs_shadowing *sh)
 			shadow_copy_trim(sh, s, allowed);
 		} else if (a == DAEMON_CONTROL_DEMOTE) {
 			for (int c = 0; c < DAEMON_SHADOW_MAX_COPIES; c++)
-				if (fs_mover_copying(sh->mover, s, c)) {
+				if (shadow_copying(sh, s, c)) {
 					/* with the mover: cancelled, cleaned up there */
-					fs_mover_cancel(sh->mover, s, c);
+					shadow_cancel_jobs(sh, s, c);
 				} else if (LOAD(&s->copies[c].state) != DAEMON_COPY_NONE) {
 					if (shadow_copy_unreachable(sh, &s->copies[c]))
 						daemon_shadow_copy_mark_stale(s,
@@ -374,10 +386,20 @@ static void tick(struct fs_shadowing *sh)
 		fs_rollout_tick(&sh->cfg.rollout, sh->map, s, sh->hosts, t);
 	}
 	if (next) {
-		int r = shadow_copy_start(sh, next, next_allowed);
+		int r = shadow_copy_start(sh, sh->mover, next, next_allowed);
 		if (r < 0 && r != -EBUSY)
 			shadow_copy_noted(sh, next, r, t);
-	} else if (copy_waits && fs_mover_cancel_verify(sh->mover)) {
+	} else if (express) {
+		int r = shadow_copy_start(sh, sh->express, express, express_allowed);
+		if (r == 0)
+			sfs_info("shadow: %s is over capacity: copied now, the copy of %s under "
+				 "way pauses meanwhile",
+				 express->path ? express->path : "?",
+				 under_way->path ? under_way->path : "?");
+		else if (r != -EBUSY)
+			shadow_copy_noted(sh, express, r, t);
+	}
+	if (!next && !express && copy_waits && fs_mover_cancel_verify(sh->mover)) {
 		sfs_info("shadow: a re-hash put off for a copy that waits for the mover "
 			 "(re-hashed later)");
 	}

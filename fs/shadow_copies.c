@@ -53,7 +53,7 @@ void shadow_copy_drop(struct fs_shadowing *sh, struct daemon_shadow_file *s, int
 	uint64_t v = cp->version;
 	int host = cp->host;
 	bool remote = cp->remote;
-	fs_mover_cancel(sh->mover, s, k); /* a re-hash of it under way: moot */
+	shadow_cancel_jobs(sh, s, k); /* a re-hash of it under way: moot */
 	daemon_shadow_copy_retire(s, k);
 	struct daemon_store *st = fs_hosts_local_store(sh->hosts, (size_t)host);
 	if (st && v)
@@ -143,10 +143,24 @@ static void slot_free(struct daemon_shadow_copy *cp)
 	STORE(&cp->state, DAEMON_COPY_NONE);
 }
 
-/* Hands the copy of the origin at its current version to the mover (the
- * slot of the best host in allowed marked SYNCING): 0, or -errno when none
- * can start (then nothing is under way). The mover must be idle. */
-int shadow_copy_start(struct fs_shadowing *sh, struct daemon_shadow_file *s, uint64_t allowed)
+bool shadow_copying(struct fs_shadowing *sh, const struct daemon_shadow_file *s, int slot)
+{
+	return fs_mover_copying(sh->mover, s, slot) ||
+	       (sh->express && fs_mover_copying(sh->express, s, slot));
+}
+
+void shadow_cancel_jobs(struct fs_shadowing *sh, const struct daemon_shadow_file *s, int slot)
+{
+	fs_mover_cancel(sh->mover, s, slot);
+	if (sh->express)
+		fs_mover_cancel(sh->express, s, slot);
+}
+
+/* Hands the copy of the origin at its current version to mover (the slot
+ * of the best host in allowed marked SYNCING): 0, or -errno when none can
+ * start (then nothing is under way). The mover must be idle. */
+int shadow_copy_start(struct fs_shadowing *sh, struct fs_mover *mover,
+		      struct daemon_shadow_file *s, uint64_t allowed)
 {
 	size_t nh = fs_hosts_count(sh->hosts);
 	struct daemon_control_host hv[16];
@@ -154,7 +168,7 @@ int shadow_copy_start(struct fs_shadowing *sh, struct daemon_shadow_file *s, uin
 	int slot = -1, reuse = -1;
 	if (nh > 16)
 		nh = 16;
-	if (fs_mover_copying(sh->mover, s, -1))
+	if (shadow_copying(sh, s, -1))
 		return -EBUSY; /* its job is not applied yet */
 	for (int k = 0; k < DAEMON_SHADOW_MAX_COPIES; k++) {
 		int st = LOAD(&s->copies[k].state);
@@ -215,7 +229,7 @@ int shadow_copy_start(struct fs_shadowing *sh, struct daemon_shadow_file *s, uin
 	cp->remote = j.kind == FS_MOVE_REMOTE;
 	shadow_origin_stamp(&j.st0, &cp->origin);
 	STORE(&cp->state, DAEMON_COPY_SYNCING);
-	int r = fs_mover_submit(sh->mover, &j);
+	int r = fs_mover_submit(mover, &j);
 	if (r < 0) {
 		close(j.fd);
 		slot_free(cp);

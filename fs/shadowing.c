@@ -858,7 +858,9 @@ int fs_shadowing_start(struct fs_shadowing *sh, const char *state_dir)
 	snprintf(sh->pins_path, sizeof(sh->pins_path), "%s/pins", state_dir);
 	snprintf(sh->status_path, sizeof(sh->status_path), "%s/shadows.status", state_dir);
 	load_pins(sh);
-	int r = fs_mover_new(sh, sh->remote_copies != NULL, &sh->mover);
+	int r = fs_mover_new(sh, sh->remote_copies != NULL, false, &sh->mover);
+	if (r == 0)
+		r = fs_mover_new(sh, sh->remote_copies != NULL, true, &sh->express);
 	if (r < 0)
 		return r;
 	r = pthread_create(&sh->thread, NULL, shadow_control_thread, sh);
@@ -879,7 +881,8 @@ void fs_shadowing_free(struct fs_shadowing *sh)
 	fs_copy_pace_cancel(sh->pace); /* a paced copy in progress stops now */
 	if (sh->started)
 		pthread_join(sh->thread, NULL);
-	fs_mover_free(sh->mover); /* cancels its job, joins it */
+	fs_mover_free(sh->express); /* cancels its job, joins it */
+	fs_mover_free(sh->mover);
 	pred_store_close(sh->store);
 	for (size_t k = 0;; k++) {
 		struct daemon_shadow_file *s = daemon_shadow_map_at(sh->map, k);

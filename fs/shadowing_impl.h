@@ -48,6 +48,7 @@ struct fs_shadowing {
 	struct fs_remote_copies *remote_copies; /* control thread's syncs; idem */
 	struct fs_copy_pace *pace;		/* -o copy_rate: the copies' origin reads */
 	struct fs_mover *mover;			/* runs the copies and re-hashes */
+	struct fs_mover *express; /* copies for overloaded files beside a copy under way */
 	struct daemon_control_params params;
 	struct fs_shadowing_config cfg;
 	char state_dir[PATH_MAX];
@@ -103,9 +104,14 @@ bool shadow_copy_unreachable(struct fs_shadowing *sh, const struct daemon_shadow
 /* Drops slot k: waits for its readers, deletes the copy. */
 void shadow_copy_drop(struct fs_shadowing *sh, struct daemon_shadow_file *s, int k);
 /* Hands the copy of the origin at its current version to the best host
- * among allowed (a host mask, daemon_control_allowed) to the mover (idle):
- * 0, or -errno when it cannot start. */
-int shadow_copy_start(struct fs_shadowing *sh, struct daemon_shadow_file *s, uint64_t allowed);
+ * among allowed (a host mask, daemon_control_allowed) to mover (idle; the
+ * mover or the express lane): 0, or -errno when it cannot start. */
+int shadow_copy_start(struct fs_shadowing *sh, struct fs_mover *mover,
+		      struct daemon_shadow_file *s, uint64_t allowed);
+/* Whether a copy job of either mover is on slot of s (slot -1: any). */
+bool shadow_copying(struct fs_shadowing *sh, const struct daemon_shadow_file *s, int slot);
+/* Cancels the jobs of both movers on slot of s (slot -1: any). */
+void shadow_cancel_jobs(struct fs_shadowing *sh, const struct daemon_shadow_file *s, int slot);
 /* Applies a copy job the mover finished (publication or cleanup). */
 void shadow_copy_finish(struct fs_shadowing *sh, struct fs_move_job *j, uint64_t t);
 /* Whether the file is as when its copy started from st0 at version v

@@ -219,8 +219,11 @@ done
 echo "rolled back $(($(now_ms) - t0)) ms after the mount; state: $(state_of)"
 bound=$(state_of | sed -n 's/.*:rollout=rolled-back:why=p[59][05]_[0-9]*us>3x[0-9]*us:retry_when_origin_p50_us>\([0-9]*\)$/\1/p')
 [ -n "$bound" ] || it_fail "state after the rollback: $(state_of)"
-# 1.2 x the copy's p50 (3 ms and more) + 50 us
-[ "$bound" -ge 3650 ] && [ "$bound" -le 30000 ] || it_fail "origin p50 to pass: $bound us"
+# 1.2 x the copy's p50 + 50 us. The copy's reads take 3 ms and more, and a
+# quantile is the middle of its histogram bucket (daemon/lat_hist.h): 3.0 to
+# 3.15 ms fall in [2.62, 3.15) ms, reported as 2.88 ms, so the least bound
+# is 1.2 x 2884 + 50 = 3510 us.
+[ "$bound" -ge 3510 ] && [ "$bound" -le 30000 ] || it_fail "origin p50 to pass: $bound us"
 "$CTL" why "$mnt/data" | grep -q "retry_when_origin_p50_us>$bound" || it_fail "shadowctl why: $("$CTL" why "$mnt/data")"
 grep -q "shadow: rollback: copy of data on .* 10% -> 0%: p[59][05]_.*; retry in 60 s, or when the origin's p50 > ${bound}us" "$T/log4" ||
   it_fail "no rollback line in the log: $(cat "$T/log4")"

@@ -2,7 +2,7 @@
  * gets (a lower bound on elapsed time: sleeping is never shorter), no wait
  * without a limit, progress taking only the new bytes, and cancel ending
  * a long wait at once and every later one; the checked hook refusing once
- * the origin has changed. */
+ * the origin has changed; a job with priority making the others wait. */
 #include <errno.h>
 #include <stdbool.h>
 #include <pthread.h>
@@ -191,13 +191,60 @@ static void test_cancel(void **state)
 	fs_copy_pace_free(NULL);
 }
 
+struct clear_arg {
+	struct fs_copy_pace *p;
+	double after_s;
+};
+
+static void *clear_priority_later(void *arg)
+{
+	struct clear_arg *c = arg;
+	usleep((useconds_t)(c->after_s * 1e6));
+	fs_copy_pace_priority(c->p, NULL);
+	return NULL;
+}
+
+/* While one job has the pace alone, another's take waits (unlimited rate
+ * too) until the priority is cleared, and its stop flag still ends the
+ * wait; the priority job itself never waits for it. */
+static void test_priority(void **state)
+{
+	(void)state;
+	struct fs_copy_pace *p;
+	pthread_t t;
+	bool urgent = false, other = false;
+	assert_int_equal(fs_copy_pace_new(0, &p), 0);
+	fs_copy_pace_priority(p, &urgent);
+	double t0 = now_s();
+	assert_int_equal(fs_copy_pace_take_until(p, 1ull << 30, &urgent), 0);
+	assert_true(now_s() - t0 < 0.05);
+	struct clear_arg c = {p, 0.3};
+	assert_int_equal(pthread_create(&t, NULL, clear_priority_later, &c), 0);
+	assert_int_equal(fs_copy_pace_take_until(p, 1, &other), 0);
+	double dt = now_s() - t0;
+	pthread_join(t, NULL);
+	assert_true(dt >= 0.29);
+	assert_true(dt < 2);
+	/* cleared: no wait */
+	t0 = now_s();
+	assert_int_equal(fs_copy_pace_take_until(p, 1, &other), 0);
+	assert_true(now_s() - t0 < 0.05);
+	/* a stopped job does not wait for the priority one */
+	fs_copy_pace_priority(p, &urgent);
+	other = true;
+	assert_int_equal(fs_copy_pace_take_until(p, 1, &other), -ECANCELED);
+	fs_copy_pace_priority(p, NULL);
+	fs_copy_pace_priority(NULL, &urgent); /* accepted */
+	fs_copy_pace_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_burst),   cmocka_unit_test(test_unlimited),
 	    cmocka_unit_test(test_rate),    cmocka_unit_test(test_progress),
 	    cmocka_unit_test(test_checked), cmocka_unit_test(test_cancel),
-	    cmocka_unit_test(test_stop_one_job),
+	    cmocka_unit_test(test_stop_one_job), cmocka_unit_test(test_priority),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
