@@ -23,6 +23,7 @@
 #include "daemon/host_store.h"
 #include "daemon/shadow_map.h"
 #include "fs/copy_pace.h"
+#include "fs/file_id.h"
 #include "fs/fs.h"
 #include "fs/hosts.h"
 #include "fs/mover.h"
@@ -156,6 +157,21 @@ void shadow_cancel_jobs(struct fs_shadowing *sh, const struct daemon_shadow_file
 		fs_mover_cancel(sh->express, s, slot);
 }
 
+/* With recording on, the recorder names a file at its first flush by
+ * setting user.shadow.id in BACKING (fs/rec_name.c), which moves the
+ * origin's ctime: a copy stamped before that would be stale a moment after
+ * it serves, and made twice. So the file is named before its first copy.
+ * No xattrs there: the recorder falls back to the path, nothing moves. */
+static void name_origin(struct fs_shadowing *sh, const struct daemon_shadow_file *s)
+{
+	char proc[64];
+	uint8_t id[FS_FILE_ID_LEN];
+	if (!sh->cfg.forecast || s->origin_fd < 0)
+		return;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", s->origin_fd);
+	(void)fs_file_id_get(proc, true, id);
+}
+
 /* Hands the copy of the origin at its current version to mover (the slot
  * of the best host in allowed marked SYNCING): 0, or -errno when none can
  * start (then nothing is under way). The mover must be idle. */
@@ -196,6 +212,7 @@ int shadow_copy_start(struct fs_shadowing *sh, struct fs_mover *mover,
 	if (slot < 0 && reuse < 0)
 		return -ENOSPC;
 	struct fs_move_job j = {.s = s, .version = daemon_shadow_file_version(s), .fd = -1};
+	name_origin(sh, s); /* before the stamps are taken */
 	if (s->origin_fd < 0 || fstat(s->origin_fd, &j.st0) < 0 ||
 	    j.st0.st_ino != (ino_t)s->ino || j.st0.st_nlink == 0)
 		return -ESTALE; /* not (or no longer) the file of this entry */

@@ -14,7 +14,10 @@
 #  - big's copy then finishes in the temporary file it began with (not
 #    restarted), byte-identical and serving, no copy cancelled; the mount
 #    reads at most 2.5 x 32 MiB in all for it (the origin once, the
-#    commit's check once) plus hot's share.
+#    commit's check once) plus hot's share;
+#  - reads of big through the mount, recorded and named by the recorder
+#    (user.shadow.id), leave its copy serving: the file was named before
+#    its copy, so the naming does not move its ctime afterwards.
 # Usage: fs_mover_express.sh SHADOWFS
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fs_lib.sh"
@@ -92,6 +95,14 @@ echo "big served $took ms after its pin; the mount read $read_bytes bytes in all
 [ "$read_bytes" -le $((BIG * 5 / 2 + HOT * 3)) ] ||
   it_fail "the mount read $read_bytes bytes for a $BIG-byte copy: big's copy restarted?"
 cmp -s "$backing/big" "$mnt/big" || it_fail "big read through the mount differs"
+# Those reads are recorded, and the recorder names big at its next flush
+# (user.shadow.id in BACKING): named before its copy, big keeps serving the
+# same copy (no re-copy for the moved ctime).
+sleep 2.5
+it_shadow_state "$mnt/big" | grep -q ":v1:serving:" ||
+  it_fail "big's copy stopped serving after its reads were recorded: $(it_shadow_state "$mnt/big")"
+[ "$(getfattr --only-values -n user.shadow.id "$backing/big" 2>/dev/null | wc -c)" = 36 ] ||
+  it_fail "big has no user.shadow.id in BACKING"
 grep "cancelled" "$T/log" && it_fail "a copy was cancelled"
 fs_umount "$mnt"
 echo "PASS"
