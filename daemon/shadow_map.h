@@ -121,6 +121,8 @@ struct daemon_shadow_file {
 	unsigned want_mark;	/* in the forecast being applied (control loop) */
 	bool reactive;		/* hot because the last bucket was over capacity */
 	bool reactive_mark;
+	bool overloaded;	/* the last bucket was over capacity, forecast or not */
+	bool overloaded_mark;
 	/* user.shadow.hosts as the control loop last read it (the replica
 	 * count shown is capped by the allowed hosts, as the decision's is) */
 	bool hosts_limited;

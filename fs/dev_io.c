@@ -11,6 +11,7 @@
 
 #include "fs/fs.h"
 #include "fs/fuse_proto.h"
+#include "fs/killpriv.h"
 #include "fs/uring.h"
 
 static size_t iov_total(const struct iovec *iov, int count)
@@ -38,6 +39,8 @@ static bool edit_init_reply(struct fs_ctx *c, struct iovec *iov, int count)
 	memcpy(&io, iov[1].iov_base, sizeof(io));
 	fs_passthrough_edit_init_reply(c, &io);
 	fs_uring_edit_init_reply(c->uring, &io);
+	if (c->dev.killpriv && (c->dev.offered_flags & FS_KILLPRIV_V2_FLAG))
+		io.flags |= FS_KILLPRIV_V2_FLAG;
 	memcpy(iov[1].iov_base, &io, sizeof(io));
 	return true;
 }
@@ -56,11 +59,14 @@ static ssize_t dev_writev(int fd, struct iovec *iov, int count, void *userdata)
 }
 
 /* Notes the FUSE_INIT request (the first one, always read, never spliced:
- * libfuse splices only once INIT has agreed to it). */
+ * libfuse splices only once INIT has agreed to it), and whether each
+ * request asks to kill privileges (killpriv.h). */
 static ssize_t dev_read(int fd, void *buf, size_t len, void *userdata)
 {
 	struct fs_ctx *c = userdata;
 	ssize_t n = read(fd, buf, len);
+	if (n > 0)
+		fs_killpriv_note(buf, (size_t)n);
 	if (n < (ssize_t)sizeof(struct fp_in_header) || atomic_load(&c->dev.init_seen))
 		return n;
 	struct fp_in_header ih;
@@ -71,6 +77,7 @@ static ssize_t dev_read(int fd, void *buf, size_t len, void *userdata)
 	struct fp_init_in ii = {0};
 	size_t have = (size_t)n - sizeof(ih);
 	memcpy(&ii, (char *)buf + sizeof(ih), have < sizeof(ii) ? have : sizeof(ii));
+	c->dev.offered_flags = ii.flags;
 	c->dev.offered_flags2 = have >= sizeof(ii) && (ii.flags & FP_INIT_EXT) ? ii.flags2 : 0;
 	__atomic_store_n(&c->dev.init_unique, ih.unique, __ATOMIC_RELEASE);
 	return n;
@@ -92,7 +99,9 @@ int fs_dev_io_install(struct fs_ctx *c, struct fuse_session *se)
 		.splice_send = dev_splice,
 	};
 	c->dev.fd = fuse_session_fd(se);
-	if (!c->pt.wanted && !c->uring)
+	/* Kernel passthrough writes bypass us; spliced requests are not seen. */
+	c->dev.killpriv = !c->pt.wanted && !c->opts->splice_read;
+	if (!c->pt.wanted && !c->uring && !c->dev.killpriv)
 		return 0;
 	return fuse_session_custom_io(se, &io, c->dev.fd);
 }

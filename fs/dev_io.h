@@ -25,12 +25,14 @@ struct fs_dev_io {
 	int fd;                   /* the session's /dev/fuse fd, -1 before install */
 	atomic_bool init_seen;    /* FUSE_INIT was read */
 	uint64_t init_unique;     /* unique id of FUSE_INIT; 0 once answered */
+	uint32_t offered_flags;   /* flags of the INIT request */
 	uint32_t offered_flags2;  /* flags2 of the INIT request (0 without INIT_EXT) */
+	bool killpriv;            /* ask for FUSE_HANDLE_KILLPRIV_V2 (killpriv.h) */
 };
 
-/* Puts our I/O functions between the session and /dev/fuse when
- * passthrough or io_uring is wanted; call after fuse_session_mount,
- * before serving. */
+/* Puts our I/O functions between the session and /dev/fuse (for the INIT
+ * edits of passthrough, io_uring and killpriv, and the look at each
+ * request killpriv needs); call after fuse_session_mount, before serving. */
 int fs_dev_io_install(struct fs_ctx *c, struct fuse_session *se);
 
 #endif

@@ -9,7 +9,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define FP_OP_SETATTR 4u
+#define FP_OP_OPEN 14u
+#define FP_OP_WRITE 16u
 #define FP_OP_INIT 26u
+#define FP_OP_CREATE 35u
+#define FP_WRITE_FLAGS_OFF 20u            /* fuse_write_in.write_flags */
+#define FP_WRITE_KILL_SUIDGID (1u << 2)   /* write_flags */
+#define FP_FATTR_KILL_SUIDGID (1u << 11)  /* fuse_setattr_in.valid */
+#define FP_OPEN_KILL_SUIDGID (1u << 0)    /* fuse_open_in/fuse_create_in.open_flags */
 #define FP_INIT_EXT (1u << 30)            /* init flags: flags2 is valid */
 #define FP_MAX_PAGES (1u << 22)           /* init flags: max_pages is valid */
 #define FP_WRITEBACK_CACHE (1u << 16)     /* init flags */

@@ -35,7 +35,7 @@
  * is not cancelled for another (its progress would be lost); instead:
  *
  * Express lane. The mount has a second mover (fs_mover_new with express),
- * idle but for one case: a file over its capacity now (reactive) whose
+ * idle but for one case: a file over its capacity now (overloaded) whose
  * copy waits while the first mover copies a file that is not. The express
  * mover makes that copy at once, and while it runs it has the pace alone
  * (fs_copy_pace_priority): the copy under way pauses at its next chunk,

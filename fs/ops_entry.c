@@ -13,8 +13,10 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "fs/creds.h"
 #include "fs/fs.h"
+#include "fs/killpriv.h"
 
 /* Looks NAME up in the directory open as dfd and replies with its entry
  * (or a cached negative entry for ENOENT). */
@@ -135,6 +137,16 @@ static int do_setattr(struct fs_ctx *c, struct fs_inode *i, int ifd, struct stat
 		if (fchownat(ifd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 			return -errno;
 	}
+	/* chown(f, -1, -1) comes with nothing to set (the ctime alone with the
+	 * writeback cache): natively it still clears a file's set-id bits and
+	 * capabilities, which the kernel leaves to us with
+	 * FUSE_HANDLE_KILLPRIV_V2 (fs/killpriv.h), so it is made here too.
+	 * (utimensat with both times UTIME_OMIT looks the same: on a set-id
+	 * file it clears the bits too, the safe way round.) */
+	if (!(valid & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID |
+		       FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)) &&
+	    fchownat(ifd, "", (uid_t)-1, (gid_t)-1, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
 	if (valid & FUSE_SET_ATTR_SIZE) {
 		int r = writable ? ftruncate(f->fd, attr->st_size) : truncate(path, attr->st_size);
 		if (r < 0)
@@ -184,6 +196,10 @@ void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
 		err = do_setattr(c, i, ifd, attr, valid, f);
 		fs_creds_leave(&cr);
 	}
+	/* A truncation by a caller without CAP_FSETID (fs/killpriv.h). */
+	if (err == 0 && fs_killpriv_due() && (err = fs_killpriv_apply(ifd)) < 0)
+		sfs_warn("cannot clear the set-id bits or capabilities after a truncation: %s",
+			 strerror(-err));
 	if (err == 0 && fstatat(ifd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 		err = -errno;
 	fs_inode_fd_put(c->inodes, i);

@@ -22,8 +22,10 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "fs/creds.h"
 #include "fs/fs.h"
+#include "fs/killpriv.h"
 #include "fs/uring.h"
 
 #define DIRECT_ALIGN 4096
@@ -115,6 +117,18 @@ static void prepare_open_reply(struct fs_ctx *c, struct fs_file *f, struct fs_in
 	fs_passthrough_arm(fi->fh, id);
 }
 
+/* The kernel asked us to clear set-id bits and capabilities after this
+ * write, truncation or O_TRUNC open (fs/killpriv.h). The change itself
+ * stands whatever happens here; a failure is logged. */
+static void kill_privileges(int fd)
+{
+	int r = fs_killpriv_apply(fd);
+	if (r < 0)
+		sfs_warn("cannot clear the set-id bits or capabilities of a file after a "
+			 "write: %s",
+			 strerror(-r));
+}
+
 void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs_ctx *c = fs_ctx_of(req);
@@ -130,6 +144,8 @@ void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, -fd);
 		return;
 	}
+	if ((fi->flags & O_TRUNC) && fs_killpriv_due())
+		kill_privileges(fd);
 	struct fs_file *f = file_new(c, fd, fi->flags);
 	if (!f) {
 		close(fd);
@@ -186,6 +202,8 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	fs_inode_fd_put(c->inodes, dir);
 	if (err < 0)
 		goto fail;
+	if ((fi->flags & O_TRUNC) && fs_killpriv_due())
+		kill_privileges(fd);
 	err = fs_inode_table_lookup_fd(c->inodes, fd, &st, &i);
 	if (err < 0)
 		goto fail;
@@ -340,6 +358,8 @@ void fs_op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_buf,
 		out.buf[0].pos = off;
 		res = fuse_buf_copy(&out, in_buf, 0);
 	}
+	if (res >= 0 && fs_killpriv_due())
+		kill_privileges(f->fd);
 	if (res < 0)
 		fuse_reply_err(req, (int)-res);
 	else

@@ -210,10 +210,18 @@ static void xattr_request(fuse_req_t req, fuse_ino_t ino, struct xargs *a)
 		res = fd;
 		goto reply;
 	}
-	res = fs_creds_enter(req, &cr);
+	/* The kernel lets only CAP_SETFCAP callers remove security.capability
+	 * (cap_inode_removexattr, before FUSE is asked), and removes it itself
+	 * when a caller without that right writes to the file (file_remove_privs,
+	 * as the writer). Such a REMOVEXATTR is the kernel's: done as the
+	 * daemon, or a non-root write to a file with a capability fails with
+	 * EPERM where natively it succeeds and drops the capability. */
+	bool kernel_kill = a->op == XREMOVE && strcmp(a->name, "security.capability") == 0;
+	res = kernel_kill ? 0 : fs_creds_enter(req, &cr);
 	if (res == 0) {
 		res = do_xattr(c, i, fd, a);
-		fs_creds_leave(&cr);
+		if (!kernel_kill)
+			fs_creds_leave(&cr);
 	}
 	fs_inode_fd_put(c->inodes, i);
 reply:

@@ -109,6 +109,7 @@ static void refresh_forecast(struct fs_shadowing *sh)
 		s->hot_mark = true;
 		s->want_mark = copies;
 		s->reactive_mark = hot[i].reactive;
+		s->overloaded_mark = hot[i].last_demand > hot[i].capacity;
 		daemon_shadow_map_unlock(sh->map);
 	}
 	pred_hot_files_free(hot, n);
@@ -121,7 +122,8 @@ static void refresh_forecast(struct fs_shadowing *sh)
 			s->hot = s->hot_mark;
 		s->want_copies = s->want_mark;
 		s->reactive = s->reactive_mark;
-		s->hot_mark = s->reactive_mark = false;
+		s->overloaded = s->overloaded_mark;
+		s->hot_mark = s->reactive_mark = s->overloaded_mark = false;
 		s->want_mark = 0;
 	}
 	daemon_shadow_map_unlock(sh->map);
@@ -261,7 +263,7 @@ static void fill_status(FILE *out, void *arg)
 static uint64_t copy_urgency(const struct daemon_shadow_file *s, unsigned serving_copies)
 {
 	uint64_t reads = s->reads_recent < (1ull << 60) ? s->reads_recent : (1ull << 60) - 1;
-	return (s->reactive ? 1ull << 62 : 0) | (serving_copies == 0 ? 1ull << 61 : 0) | reads;
+	return (s->overloaded ? 1ull << 62 : 0) | (serving_copies == 0 ? 1ull << 61 : 0) | reads;
 }
 
 /* The hosts of the copies serving now (the control input's mask). */
@@ -292,7 +294,7 @@ static void tick(struct fs_shadowing *sh)
 	uint64_t next_allowed = 0, next_urgency = 0, express_allowed = 0, express_urgency = 0;
 	bool copy_waits = false;
 	const struct daemon_shadow_file *under_way = fs_mover_copy_of(sh->mover);
-	bool express_free = under_way && !under_way->reactive && fs_mover_idle(sh->express);
+	bool express_free = under_way && !under_way->overloaded && fs_mover_idle(sh->express);
 	for (size_t k = 0;; k++) {
 		daemon_shadow_map_lock(sh->map);
 		struct daemon_shadow_file *s = daemon_shadow_map_at(sh->map, k);
@@ -346,7 +348,7 @@ static void tick(struct fs_shadowing *sh)
 		if (a == DAEMON_CONTROL_COPY) {
 			daemon_shadow_map_lock(sh->map);
 			uint64_t u = copy_urgency(s, in.serving_copies);
-			bool overloaded = s->reactive;
+			bool overloaded = s->overloaded;
 			daemon_shadow_map_unlock(sh->map);
 			if (!fs_mover_idle(sh->mover)) {
 				copy_waits = true; /* when the mover is free */

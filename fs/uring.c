@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "fs/fs.h"
 #include "fs/fuse_proto.h"
+#include "fs/killpriv.h"
 
 #define URING_DEPTH 4
 #define URING_STOP_DATA UINT64_MAX  /* user_data of the wake-up to stop */
@@ -254,6 +255,7 @@ static void serve_request(struct uring_worker *w)
 	memcpy(start, &ih, sizeof(ih));
 	memcpy(start + sizeof(ih), w->hdr->op_in, op_len);
 	struct fuse_buf fb = {.mem = start, .size = ih.len};
+	fs_killpriv_note(start, ih.len);
 	if (atomic_fetch_add_explicit(&u->requests, 1, memory_order_relaxed) == 0)
 		sfs_info("io_uring: serving requests through %u rings on %u CPU queues", u->n,
 			 u->nr_queues);

@@ -4,7 +4,7 @@
 # it; the copy under way pauses meanwhile and then resumes, not restarts.
 # A real mount with recording (1 s buckets), shadow_capacity=5 reads per
 # bucket, copy_rate=2 MB/s, one local host:
-#  - big (32 MiB, pinned: ~17 s at 2 MB/s) is copying when hot (4 MiB) is
+#  - big (48 MiB, pinned: ~25 s at 2 MB/s) is copying when hot (4 MiB) is
 #    read (4 KiB at a time) up to 50 times a second; hot serves within 15 s of
 #    the first read, while big's copy is still under way, and the log says
 #    the copy under way paused;
@@ -13,7 +13,7 @@
 #    sharing the rate would give it;
 #  - big's copy then finishes in the temporary file it began with (not
 #    restarted), byte-identical and serving, no copy cancelled; the mount
-#    reads at most 2.5 x 32 MiB in all for it (the origin once, the
+#    reads at most 2.5 x 48 MiB in all for it (the origin once, the
 #    commit's check once) plus hot's share;
 #  - reads of big through the mount, recorded and named by the recorder
 #    (user.shadow.id), leave its copy serving: the file was named before
@@ -26,7 +26,7 @@ T=$(it_tmpdir fs_mover_express)
 backing=$(it_tmpdir backing) mnt=$(it_tmpdir mnt) state=$(it_tmpdir state)
 store=$T/store
 MIB=$((1024 * 1024))
-BIG=$((32 * MIB)) HOT=$((4 * MIB))
+BIG=$((48 * MIB)) HOT=$((4 * MIB))
 OPTS="cache=never,bucket=1,shadow_capacity=5,shadow_threshold=0.99,shadow_window=1,shadow_tick=0.1,shadow_quiet=0,shadow_idle=60,copy_rate=2,shadow_verify=0"
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
@@ -82,13 +82,13 @@ wait "$loader" || it_fail "reading hot through the mount failed"
 
 # Until big serves, its temporary file is the one it began with: resumed,
 # not restarted (a restart writes a new one).
-for _ in $(seq 800); do
+for _ in $(seq 1200); do
   serving big && break
   t=$(tmps)
   [ -z "$t" ] || [ "$t" = "$big_tmp" ] || it_fail "big's copy restarted: temporary files now $t, was $big_tmp"
   sleep 0.05
 done
-serving big || it_fail "big not serving within 40 s of hot's copy"
+serving big || it_fail "big not serving within 60 s of hot's copy"
 took=$(($(now_ms) - t_pin))
 read_bytes=$(($(rchar) - r0))
 echo "big served $took ms after its pin; the mount read $read_bytes bytes in all"

@@ -284,8 +284,9 @@ static void sc_sticky(void)
 	PC_LS("t");
 }
 
-/* Writing or truncating as non-root clears S_ISUID and (group-exec)
- * S_ISGID; root writing keeps them.
+/* Writing or truncating (also by an O_TRUNC open) as non-root clears
+ * S_ISUID and (group-exec) S_ISGID, and a write drops a file capability;
+ * root writing keeps them.
  * Not compared: S_ISGID without group-exec written by a non-member (Linux
  * clears it since 6.x; the FUSE kernel module only clears S_ISGID with
  * S_IXGRP unless the daemon takes over with FUSE_HANDLE_KILLPRIV_V2). */
@@ -297,7 +298,17 @@ static void sc_suid_clear(void)
 	mkfile("s2", 06777, 0, 0);
 	mkfile("s3", 02777, 0, 0);
 	mkfile("s4", 06777, 0, 0);
+	mkfile("s5", 06777, 0, 0);
+	mkfile("s6", 0777, 0, 0);
+	/* a file capability (v2, CAP_NET_RAW permitted), dropped by a write */
+	static const unsigned char cap[20] = {0x00, 0x00, 0x00, 0x02, 0x00, 0x20};
+	PC_RC(setxattr("s6", "security.capability", cap, sizeof(cap), 0));
 	as_nobody();
+	fd = PC_FD(open("s5", O_WRONLY | O_TRUNC));
+	close(fd);
+	fd = PC_FD(open("s6", O_WRONLY));
+	PC_RC(write(fd, "w", 1));
+	close(fd);
 	fd = PC_FD(open("s1", O_WRONLY));
 	PC_RC(write(fd, "w", 1));
 	close(fd);
@@ -309,6 +320,11 @@ static void sc_suid_clear(void)
 	PC_STAT("s1", 0);
 	PC_STAT("s2", 0);
 	PC_STAT("s3", 0);
+	PC_STAT("s5", 0);
+	{
+		char got[32];
+		PC_RC(getxattr("s6", "security.capability", got, sizeof(got)));
+	}
 	fd = PC_FD(open("s4", O_WRONLY));
 	PC_RC(write(fd, "root", 4));
 	close(fd);
