@@ -196,10 +196,12 @@ void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
 		err = do_setattr(c, i, ifd, attr, valid, f);
 		fs_creds_leave(&cr);
 	}
-	/* A truncation by a caller without CAP_FSETID (fs/killpriv.h). */
-	if (err == 0 && fs_killpriv_due() && (err = fs_killpriv_apply(ifd)) < 0)
+	/* A truncation by a caller without CAP_FSETID (fs/killpriv.h): it
+	 * stands whatever happens here, as after a write. */
+	int kr = err == 0 && fs_killpriv_due() ? fs_killpriv_apply(ifd) : 0;
+	if (kr < 0)
 		sfs_warn("cannot clear the set-id bits or capabilities after a truncation: %s",
-			 strerror(-err));
+			 strerror(-kr));
 	if (err == 0 && fstatat(ifd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 		err = -errno;
 	fs_inode_fd_put(c->inodes, i);

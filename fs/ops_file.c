@@ -125,7 +125,7 @@ static void kill_privileges(int fd)
 	int r = fs_killpriv_apply(fd);
 	if (r < 0)
 		sfs_warn("cannot clear the set-id bits or capabilities of a file after a "
-			 "write: %s",
+			 "write or an O_TRUNC open: %s",
 			 strerror(-r));
 }
 
