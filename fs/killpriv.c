@@ -2,11 +2,11 @@
 #include "fs/killpriv.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 
+#include "fs/fs.h"
 #include "fs/fuse_proto.h"
 
 static __thread bool kill_due;
@@ -58,7 +58,7 @@ int fs_killpriv_apply(int fd)
 {
 	char path[32];
 	struct stat st;
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	fs_proc_path(path, fd);
 	if (fstat(fd, &st) < 0)
 		return -errno;
 	if (!S_ISREG(st.st_mode))

@@ -164,11 +164,11 @@ void shadow_cancel_jobs(struct fs_shadowing *sh, const struct daemon_shadow_file
  * No xattrs there: the recorder falls back to the path, nothing moves. */
 static void name_origin(struct fs_shadowing *sh, const struct daemon_shadow_file *s)
 {
-	char proc[64];
+	char proc[32];
 	uint8_t id[FS_FILE_ID_LEN];
 	if (!sh->cfg.forecast || s->origin_fd < 0)
 		return;
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", s->origin_fd);
+	fs_proc_path(proc, s->origin_fd);
 	(void)fs_file_id_get(proc, true, id);
 }
 
