@@ -224,13 +224,18 @@ static bool others_can_search(const char *dir)
 	return WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 
+/* Whether PATH lists the name EXACT or, with EXACT NULL, any user.shadow.*
+ * name but user.shadow.id: that one is the file's stable id, which shadowfs
+ * itself stores in BACKING when it records or tunes the file (README,
+ * fs/file_id.h), at a moment of its own choosing. */
 static bool has_shadow_name(const char *path, const char *exact)
 {
 	char list[65536];
 	ssize_t len = llistxattr(path, list, sizeof(list));
 
 	for (char *p = list; len > 0 && p < list + len; p += strlen(p) + 1) {
-		if (exact ? strcmp(p, exact) == 0 : strncmp(p, "user.shadow.", 12) == 0) {
+		if (exact ? strcmp(p, exact) == 0
+			  : strncmp(p, "user.shadow.", 12) == 0 && strcmp(p, "user.shadow.id") != 0) {
 			printf("  %s lists %s\n", path, p);
 			return true;
 		}
