@@ -4,7 +4,6 @@
 #include "fs/passthrough.h"
 
 #include <errno.h>
-#include <fcntl.h> /* splice */
 #include <linux/capability.h>
 #include <linux/magic.h>
 #include <stddef.h>
