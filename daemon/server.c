@@ -397,10 +397,15 @@ static int serve_verify(struct conn *c, const struct sync_wire_msg *m, int err)
 
 	if (!err)
 		err = daemon_store_verify_each(st, m->id, m->version, m->sha256, verify_before, &v);
-	if (v.broken)
-		return -1;
 	for (int i = 0; i < 16; i++)
 		snprintf(hex + 2 * i, 3, "%02x", m->id[i]);
+	if (v.broken) { /* the client gave up (an unmount, a copy with priority) */
+		sfs_info("%s: re-hash of copy %s version %llu stopped after %llu bytes: the "
+			 "connection is gone",
+			 c->peer, hex, (unsigned long long)m->version,
+			 (unsigned long long)v.hashed);
+		return -1;
+	}
 	if (err == -EBADMSG) {
 		int d = daemon_store_delete(st, m->id, m->version);
 		sfs_warn("%s: copy %s version %llu failed its SHA-256 check: %s", c->peer, hex,

@@ -152,7 +152,7 @@ static int run_verify(struct fs_mover *m, struct fs_move_job *j)
 {
 	if (j->remote)
 		return m->remote ? fs_remote_copies_verify(m->remote, j->host, j->s->id, j->version,
-							   j->sha256, j->size)
+							   j->sha256, j->size, &j->cancelled)
 				 : -ENOTCONN;
 	if (!j->store)
 		return -ENOENT;

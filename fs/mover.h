@@ -15,8 +15,9 @@
  *           daemon_store_verify_each; a remote one by its shadowd, VERIFY).
  *
  * Hand-over. The control thread prepares a job (the slot marked SYNCING
- * for a copy, and owned by the job until applied: fs_mover_copying, the origin reopened read-only into job.fd, the stamps of the
- * origin then) and submits it when the mover is idle (at most one job
+ * for a copy, and owned by the job until applied: fs_mover_copying, the
+ * origin reopened read-only into job.fd, the stamps of the origin then)
+ * and submits it when the mover is idle (at most one job
  * exists: queued, running, or done and not yet released). The mover only
  * reads the map entry's immutable fields and atomics, and writes its
  * results into the job. The control thread takes the done job on a later
@@ -30,8 +31,9 @@
  * Order. The control thread gives the mover the most urgent copy that
  * waits (fs/shadow_control.c: an overloaded file first, then a file with no
  * copy serving, then the most origin reads lately), and a
- * copy that waits cancels a re-hash under way (fs_mover_cancel_verify): the
- * re-hash is owed and runs again once the mover is free. A copy under way
+ * copy that waits cancels a re-hash under way (fs_mover_cancel_verify; a
+ * remote one ends at the shadowd's next progress frame): the re-hash is
+ * owed and runs again once the mover is free. A copy under way
  * is not cancelled for another (its progress would be lost); instead:
  *
  * Express lane. The mount has a second mover (fs_mover_new with express),

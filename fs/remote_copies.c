@@ -331,7 +331,8 @@ int fs_remote_copies_delete(struct fs_remote_copies *rc, int host, const uint8_t
 }
 
 int fs_remote_copies_verify(struct fs_remote_copies *rc, int host, const uint8_t id[16],
-			    uint64_t version, const uint8_t sha256[32], uint64_t size)
+			    uint64_t version, const uint8_t sha256[32], uint64_t size,
+			    const bool *stop)
 {
 	struct remote_host *x = &rc->h[host];
 	struct sync_client *c;
@@ -345,9 +346,9 @@ int fs_remote_copies_verify(struct fs_remote_copies *rc, int host, const uint8_t
 		r = conn(rc, host, &c);
 		if (r < 0)
 			return r;
-		r = sync_client_verify(c, id, version, sha256, NULL, VERIFY_FRAME_MS);
-		if (r == 0 || sync_client_connected(c) || r == -ETIMEDOUT)
-			return r; /* an answer, or a host too slow to answer */
+		r = sync_client_verify(c, id, version, sha256, NULL, stop, VERIFY_FRAME_MS);
+		if (r == 0 || sync_client_connected(c) || r == -ETIMEDOUT || r == -ECANCELED)
+			return r; /* an answer, a host too slow to answer, or a stop */
 	}
 	/* A new connection broke on VERIFY too: an older shadowd refuses the
 	 * unknown request that way. If it answers LIST, it is up and does not

@@ -119,8 +119,12 @@ int fs_remote_copies_check(struct fs_remote_copies *rc, int host, const uint8_t 
  * LIST) gets the listing check (fs_remote_copies_check, size bytes) instead,
  * and VERIFY is tried there again after VERIFY_RETRY_MS. The re-hash of a
  * big copy takes as long as reading it there: the host sends progress, and
- * VERIFY_FRAME_MS (1 s) bounds each frame, not the whole check. */
+ * VERIFY_FRAME_MS (1 s) bounds each frame, not the whole check. Once *stop
+ * (atomic; NULL: none) is set, the check gives up at the next progress
+ * frame with -ECANCELED, dropping the connection (which ends the re-hash
+ * there): an unmount or a waiting copy does not wait for it. */
 int fs_remote_copies_verify(struct fs_remote_copies *rc, int host, const uint8_t id[16],
-			    uint64_t version, const uint8_t sha256[32], uint64_t size);
+			    uint64_t version, const uint8_t sha256[32], uint64_t size,
+			    const bool *stop);
 
 #endif

@@ -4,10 +4,16 @@
 # Ends with the line "N passed, M failed" (skipped tests count as failed: no
 # test is skipped to go green). Exit status 0 only when nothing failed.
 # Run as root (the integration tests mount FUSE filesystems and use setuid).
+# The io_uring tests turn the fuse module's enable_uring parameter on; its
+# value is put back when the run ends.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh || exit 1
 scripts/build.sh --asan || exit 1
+
+uring_param=/sys/module/fuse/parameters/enable_uring
+uring_old=$(cat "$uring_param" 2>/dev/null || true)
+[ -n "$uring_old" ] && trap 'echo "$uring_old" >"$uring_param" 2>/dev/null || true' EXIT
 
 passed=0 failed=0
 run_suite() { # BUILD_DIR LABEL

@@ -399,7 +399,8 @@ int sync_client_list(struct sync_client *c, struct sync_wire_list_entry **ret, s
 }
 
 int sync_client_verify(struct sync_client *c, const uint8_t id[16], uint64_t version,
-		       const uint8_t sha256[32], uint64_t *hashed, unsigned timeout_ms)
+		       const uint8_t sha256[32], uint64_t *hashed, const bool *stop,
+		       unsigned timeout_ms)
 {
 	uint8_t p[SYNC_WIRE_VERIFY_REQ_SIZE];
 	struct sync_wire_msg m;
@@ -411,6 +412,8 @@ int sync_client_verify(struct sync_client *c, const uint8_t id[16], uint64_t ver
 	sync_wire_enc_verify(p, sizeof(p), id, version, sha256);
 	r = send_req(c, SYNC_WIRE_VERIFY, rid, p, sizeof(p), NULL, 0, sync_now_ms() + timeout_ms);
 	for (bool more = true; r == 0 && more;) {
+		if (stop && __atomic_load_n(stop, __ATOMIC_ACQUIRE))
+			return poison(c, -ECANCELED);
 		r = recv_resp(c, rid, &m, sync_now_ms() + timeout_ms);
 		if (r < 0)
 			return r;

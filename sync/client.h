@@ -97,9 +97,13 @@ int sync_client_list(struct sync_client *c, struct sync_wire_list_entry **ret, s
  * (plus one chunk's read): timeout_ms bounds each frame, not the re-hash.
  * A server that predates VERIFY closes the connection (-EPIPE/-ECONNRESET
  * or the like): see wire.h on versioning. *hashed (may be NULL): bytes the
- * server hashed. */
+ * server hashed. stop (may be NULL; read atomically) is looked at between
+ * frames: once it is set the call gives up with -ECANCELED and closes the
+ * connection (the response stream is unfinished), which ends the re-hash at
+ * the server's next progress frame. */
 int sync_client_verify(struct sync_client *c, const uint8_t id[16], uint64_t version,
-		       const uint8_t sha256[32], uint64_t *hashed, unsigned timeout_ms);
+		       const uint8_t sha256[32], uint64_t *hashed, const bool *stop,
+		       unsigned timeout_ms);
 int sync_client_stats(struct sync_client *c, struct sync_wire_stats *ret, unsigned timeout_ms);
 int sync_client_load(struct sync_client *c, struct sync_wire_load *ret, unsigned timeout_ms);
 

@@ -16,7 +16,12 @@
 #  - with a shadowd that predates VERIFY (--test-no-verify: it closes the
 #    connection on it), a second mount warns once, keeps the copy serving
 #    through the listing check, and a copy removed there is found and made
-#    again.
+#    again;
+#  - a re-hash under way gives way (a shadowd throttled to 2 MB/s re-hashing
+#    a 24 MiB copy, ~12 s): a small file pinned meanwhile is copied within
+#    a few seconds, the re-hash made again after it, and an unmount during
+#    it returns within a few seconds; the shadowd logs that the re-hash
+#    stopped when the mount went away.
 # rollout=100: the copy takes every read at once; remote_timeout=3 s: a read
 # that times out under load would also stop the copy serving, which is not
 # what this test is about.
@@ -27,7 +32,7 @@ T=$(it_tmpdir fs_remote_verify)
 backing=$(it_tmpdir backing) mnt=$(it_tmpdir mnt) state=$(it_tmpdir state)
 VERIFY_S=0.5
 
-it_ca "$CTL" "$T/ca" "sd1 sd2" "origin operator"
+it_ca "$CTL" "$T/ca" "sd1 sd2 sd3" "origin operator"
 TLS=(--certs "$T/ca" --name operator)
 
 it_shadowd "$SHADOWD" "$T/store1" "$T/ca" sd1 "$T/sd1.log" 0
@@ -150,6 +155,41 @@ wait_for "no new copy on $H" 10 durable
 serving || wait_for "the new copy does not serve" 10 serving
 cmp -s "$mnt/data" "$T/expect" || it_fail "wrong bytes on the second mount"
 it_umount "$mnt"
-logs=("$T"/mount.log "$T"/mount2.log "$T"/sd1.log "$T"/sd1b.log "$T"/sd2.log)
+
+# A re-hash under way gives way: a copy waiting behind it, then an unmount.
+it_shadowd "$SHADOWD" "$T/store3" "$T/ca" sd3 "$T/sd3.log" 0 --capacity-read 2
+H=127.0.0.1:$IT_SD_PORT STORE=$T/store3
+head -c $((24 << 20)) /dev/urandom >"$backing/big"
+head -c 4096 /dev/urandom >"$backing/small"
+state3=$(it_tmpdir state3)
+wrapper "$T/mount3.log"
+it_mount "$T/shadowfs" "$backing" "$mnt" \
+  "norecord,cache=never,state=$state3,hosts=$H,tls=$T/ca,tls_name=origin,shadow_tick=0.2,shadow_idle=1,shadow_quiet=0.3,shadow_verify=$VERIFY_S,remote_timeout=3000,rollout=100"
+IT_WATCH=$mnt/big
+setfattr -n user.shadow.pin -v 1 "$mnt/big" || it_fail "pin big"
+serving_of() { it_shadow_state "$1" | grep -q "copy=$H:v[0-9]*:serving"; }
+wait_for "no serving copy of big on $H" 30 serving_of "$mnt/big"
+sleep 2 # the first re-hash of big starts within a verify period: ~12 s at 2 MB/s
+t0=$(date +%s%N)
+setfattr -n user.shadow.pin -v 1 "$mnt/small" || it_fail "pin small"
+IT_WATCH=$mnt/small
+wait_for "the copy of small waited for the re-hash of big" 6 serving_of "$mnt/small"
+echo "small copied after $((($(date +%s%N) - t0) / 1000000)) ms during the re-hash of big"
+gave_way() { grep -q "re-hash of big on host 0 cancelled" "$T/mount3.log"; }
+wait_for "no cancelled re-hash of big: $(cat "$T/mount3.log")" 3 gave_way
+sleep 1.5 # the owed re-hash of big starts again once the mover is idle
+t0=$(date +%s%N)
+fusermount3 -u "$mnt" || it_fail "fusermount3 -u (re-hash under way)"
+wait "$IT_PID"; rc=$?
+el=$((($(date +%s%N) - t0) / 1000000))
+echo "unmount during a re-hash: $el ms"
+[ "$rc" -eq 0 ] || it_fail "shadowfs exited with status $rc during a re-hash"
+[ "$el" -le 5000 ] || it_fail "the unmount waited $el ms for a re-hash of a 24 MiB copy at 2 MB/s"
+# Two re-hashes stopped by the mount: the one that gave way to small, then
+# the one under way at the unmount.
+stopped() { [ "$(grep -c "re-hash of copy .* stopped after" "$T/sd3.log")" -ge 2 ]; }
+wait_for "the shadowd did not log two stopped re-hashes: $(cat "$T/sd3.log")" 5 stopped
+grep -q "failed its SHA-256 check" "$T/sd3.log" "$T/mount3.log" && it_fail "a stopped re-hash taken for damage: $(cat "$T/sd3.log" "$T/mount3.log")"
+logs=("$T"/mount.log "$T"/mount2.log "$T"/mount3.log "$T"/sd1.log "$T"/sd1b.log "$T"/sd2.log "$T"/sd3.log)
 grep -l "Sanitizer" "${logs[@]}" && it_fail "sanitizer report in a log: $(grep -A40 Sanitizer "${logs[@]}")"
 echo "fs_remote_verify: ok"

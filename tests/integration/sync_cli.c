@@ -482,7 +482,7 @@ int main(int argc, char **argv)
 			close(fd);
 		t0 = sync_now_ms();
 		if (!r)
-			r = sync_client_verify(c, id, strtoull(a[2], NULL, 0), sha, &hashed,
+			r = sync_client_verify(c, id, strtoull(a[2], NULL, 0), sha, &hashed, NULL,
 					       timeout_ms);
 		if (!r)
 			printf("hashed=%llu\n", (unsigned long long)hashed);
