@@ -333,7 +333,19 @@ struct verify_pace {
 	bool broken;		/* a progress frame could not be sent */
 };
 
-#define VERIFY_PIECE (256u << 10) /* throttled bytes between two progress checks */
+#define VERIFY_PIECE (256u << 10) /* throttled bytes between two progress checks, */
+#define VERIFY_PIECE_MIN 4096u	   /* or 100 ms worth at --capacity-read if less */
+
+/* The bytes taken between two progress checks: at most 100 ms worth at the
+ * throttle's rate, so that even a host emulating a few KB/s sends frames
+ * well within the client's per-frame deadline. */
+static size_t verify_piece(const struct daemon_throttle *t)
+{
+	double tenth = t->bytes.rate / 10;
+	if (t->bytes.rate <= 0 || tenth >= VERIFY_PIECE)
+		return VERIFY_PIECE;
+	return tenth <= VERIFY_PIECE_MIN ? VERIFY_PIECE_MIN : (size_t)tenth;
+}
 
 /* A progress frame when SYNC_VERIFY_PROGRESS_MS have passed since the last
  * VERIFY frame. Returns 0 or -EPIPE (the connection is gone). */
@@ -353,12 +365,13 @@ static int verify_progress(struct verify_pace *v, uint64_t hashed)
 }
 
 /* Before each chunk (SYNC_SHA256_FD_CHUNK) of the re-hash: the throttle
- * takes it as one read (one I/O token) whose bytes are taken in pieces of
- * VERIFY_PIECE with a progress check before each, so a throttled host still
+ * takes it as one read (one I/O token) whose bytes are taken in pieces
+ * (verify_piece) with a progress check before each, so a throttled host still
  * sends frames often and never puts the bucket into more debt than one piece
  * (the other connections' reads wait at most that behind a re-hash). The gap
- * between two frames is at most SYNC_VERIFY_PROGRESS_MS + one piece's wait +
- * one chunk's disk read. */
+ * between two frames is at most SYNC_VERIFY_PROGRESS_MS + one I/O token's
+ * wait (1 / --capacity-iops s) + one piece's wait (<= 100 ms) + one chunk's
+ * disk read. */
 static int verify_before(void *arg, uint64_t off, size_t want)
 {
 	struct verify_pace *v = arg;
@@ -366,8 +379,9 @@ static int verify_before(void *arg, uint64_t off, size_t want)
 	int r = verify_progress(v, off);
 	if (t)
 		daemon_throttle_read(t, 0);
-	for (size_t done = 0; r == 0 && t && done < want; done += VERIFY_PIECE) {
-		size_t k = want - done < VERIFY_PIECE ? want - done : VERIFY_PIECE;
+	size_t piece = t ? verify_piece(t) : VERIFY_PIECE;
+	for (size_t done = 0; r == 0 && t && done < want; done += piece) {
+		size_t k = want - done < piece ? want - done : piece;
 		daemon_throttle_bytes(t, k);
 		r = verify_progress(v, off);
 	}

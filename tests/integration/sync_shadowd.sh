@@ -283,6 +283,19 @@ cli verify 127.0.0.1:$PORT_G $ID 1 "$T/v5" 2>"$T/err" && it_fail "VERIFY of a de
 grep -q "No such file" "$T/err" || it_fail "VERIFY of a missing copy: $(cat "$T/err")"
 it_check "ping after VERIFY" cli ping 127.0.0.1:$PORT_G 2>/dev/null
 kill "$PID_G"
+# A very slow host (--capacity-read 0.1, i.e. 100 KB/s): its re-hash takes
+# its bytes in pieces of 100 ms worth, so progress frames still come within
+# the 1 s per-frame deadline (256 KiB pieces took 2.6 s each: -ETIMEDOUT).
+start_shadowd S --capacity-read 0.1
+head -c $((300 * 1024)) /dev/urandom >"$T/v300k"
+it_check "put v300k to S" cli put 127.0.0.1:$PORT_S $ID 1 "$T/v300k" 2>/dev/null
+cli --timeout 1000 verify 127.0.0.1:$PORT_S $ID 1 "$T/v300k" >"$T/vout" 2>"$T/verr" ||
+  it_fail "VERIFY on a 100 KB/s host: $(cat "$T/verr")"
+vel=$(sed -n 's/elapsed_ms=//p' "$T/verr")
+echo "VERIFY of 300 KiB at 0.1 MB/s: ${vel} ms (per-frame deadline 1000 ms)"
+grep -qx "hashed=$((300 * 1024))" "$T/vout" || it_fail "VERIFY hashed (slow host): $(cat "$T/vout")"
+[ "$vel" -ge 1500 ] || it_fail "VERIFY on a 100 KB/s host took ${vel} ms: not throttled"
+kill "$PID_S"
 # --test-inject-error-rate 1 fails every request with EIO (and says so).
 start_shadowd E --test-inject-error-rate 1
 cli ping 127.0.0.1:$PORT_E 2>"$T/err" && it_fail "injected error not returned"
