@@ -388,6 +388,12 @@ int daemon_store_writer_fd(const struct daemon_store_writer *w)
 
 int daemon_store_commit(struct daemon_store_writer *w, const uint8_t sha256[32])
 {
+	return daemon_store_commit_each(w, sha256, NULL, NULL);
+}
+
+int daemon_store_commit_each(struct daemon_store_writer *w, const uint8_t sha256[32],
+			     int (*before)(void *arg, uint64_t off, size_t want), void *arg)
+{
 	struct daemon_store *s = w->s;
 	char name[NAME_LEN + 1];
 	uint8_t got[SYNC_SHA256_LEN];
@@ -398,7 +404,7 @@ int daemon_store_commit(struct daemon_store_writer *w, const uint8_t sha256[32])
 	if (w->sequential && w->seq_off == w->size)
 		r = sync_sha256_final(w->sha, got);
 	else
-		r = sync_sha256_fd(w->fd, w->size, got);
+		r = sync_sha256_fd_each(w->fd, w->size, got, before, arg);
 	if (r < 0)
 		goto out;
 	if (memcmp(got, sha256, SYNC_SHA256_LEN)) {

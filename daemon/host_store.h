@@ -103,6 +103,12 @@ int daemon_store_writer_fd(const struct daemon_store_writer *w);
  * (unsynced: durable after the next sync pass), replacing an existing copy of
  * the same (id, version). Always frees w. */
 int daemon_store_commit(struct daemon_store_writer *w, const uint8_t sha256[32]);
+/* As daemon_store_commit, with before() called ahead of each chunk when the
+ * commit re-reads the file for its digest (sync_sha256_fd_each): a negative
+ * return (a cancelled job: an unmount does not wait for the re-read of a
+ * big copy) stops the commit with that error, nothing committed. */
+int daemon_store_commit_each(struct daemon_store_writer *w, const uint8_t sha256[32],
+			     int (*before)(void *arg, uint64_t off, size_t want), void *arg);
 /* How long the syncer waits after a commit before a pass (default
  * DAEMON_STORE_SYNC_DELAY_MS). */
 void daemon_store_set_sync_delay(struct daemon_store *s, uint64_t ms);

@@ -71,6 +71,14 @@ static bool unchanged(void *arg)
 	return shadow_unchanged_since(r->m->sh, r->j->s, r->j->version, &r->j->st0, r->j->fd);
 }
 
+/* Ahead of each chunk of a commit's re-read: a cancelled job stops it. */
+static int stop_if_cancelled(void *arg, uint64_t off, size_t want)
+{
+	(void)off;
+	(void)want;
+	return job_cancelled(arg) ? -ECANCELED : 0;
+}
+
 /* LOCAL: one paced read of the origin into the store, verified at commit,
  * flushed to its final name (so its ctime no longer moves), opened. */
 static int run_local(struct fs_mover *m, struct fs_move_job *j)
@@ -88,8 +96,8 @@ static int run_local(struct fs_mover *m, struct fs_move_job *j)
 	struct fs_copy_pace_check chk = {m->sh->pace, unchanged, &arg, &j->cancelled};
 	struct sync_pace pace = fs_copy_pace_hook_checked(&chk);
 	int rc = daemon_store_create_from_fd(j->store, id, j->version, j->fd, size, &pace, sha, &w);
-	if (rc == 0)
-		rc = daemon_store_commit(w, sha); /* verifies the copy's SHA-256 */
+	if (rc == 0) /* re-reads the copy for its SHA-256; a cancel stops it */
+		rc = daemon_store_commit_each(w, sha, stop_if_cancelled, j);
 	if (rc < 0)
 		return rc;
 	daemon_store_flush(j->store);

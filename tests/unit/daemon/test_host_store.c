@@ -408,6 +408,42 @@ static void test_create_from_fd_commit_rereads(void **state)
 	unlink(src);
 }
 
+/* The commit's re-read of a copy from a file calls before() ahead of each
+ * chunk; an error from it (a cancelled job) stops the commit with that
+ * error: nothing committed, no temporary file left, an older copy kept. */
+static void test_commit_each_stops(void **state)
+{
+	struct fx *f = *state;
+	struct daemon_store_writer *w;
+	enum { SIZE = 2 * SYNC_SHA256_FD_CHUNK + 5 };
+	char src[96];
+	uint8_t *data = malloc(SIZE), got[32];
+	for (size_t i = 0; i < SIZE; i++)
+		data[i] = (uint8_t)(i * 31 + 7);
+	int fd = write_src(f, data, SIZE, src);
+	put(f->s, 1, "older copy");
+	assert_int_equal(daemon_store_create_from_fd(f->s, ID, 2, fd, SIZE, NULL, got, &w), 0);
+	struct chunks c = {.fail_at = 1};
+	assert_int_equal(daemon_store_commit_each(w, got, note_chunk, &c), -EPIPE);
+	assert_int_equal(c.n, 1);
+	assert_int_equal(daemon_store_open_copy(f->s, ID, 2, &(int){0}, NULL), -ENOENT);
+	assert_int_equal(count_entries(f->dir, "tmp."), 0);
+	expect(f->s, 1, "older copy");
+	assert_int_equal(daemon_store_create_from_fd(f->s, ID, 2, fd, SIZE, NULL, got, &w), 0);
+	c = (struct chunks){.fail_at = -1};
+	assert_int_equal(daemon_store_commit_each(w, got, note_chunk, &c), 0);
+	assert_int_equal(c.n, 3);
+	assert_int_equal(c.wants[2], 5);
+	int cfd = -1;
+	uint64_t csize = 0;
+	assert_int_equal(daemon_store_open_copy(f->s, ID, 2, &cfd, &csize), 0);
+	assert_int_equal(csize, SIZE);
+	close(cfd);
+	close(fd);
+	unlink(src);
+	free(data);
+}
+
 /* A copy larger than the filesystem's free space is refused up front. */
 static void test_larger_than_disk(void **state)
 {
@@ -564,6 +600,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_create_from_fd, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_create_from_fd_paced, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_create_from_fd_commit_rereads, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_commit_each_stops, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_larger_than_disk, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_crash_before_sync, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unsynced_replace_delete, setup, teardown),
