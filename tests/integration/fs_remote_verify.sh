@@ -177,7 +177,7 @@ wait_for "the copy of small waited for the re-hash of big" 6 serving_of "$mnt/sm
 echo "small copied after $((($(date +%s%N) - t0) / 1000000)) ms during the re-hash of big"
 gave_way() { grep -q "re-hash of big on host 0 cancelled" "$T/mount3.log"; }
 wait_for "no cancelled re-hash of big: $(cat "$T/mount3.log")" 3 gave_way
-sleep 1.5 # the owed re-hash of big starts again once the mover is idle
+sleep 2.5 # the owed re-hash of big starts again once the mover is idle (a tick or two)
 t0=$(date +%s%N)
 fusermount3 -u "$mnt" || it_fail "fusermount3 -u (re-hash under way)"
 wait "$IT_PID"; rc=$?
