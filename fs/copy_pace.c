@@ -119,6 +119,8 @@ static int checked_take(void *ctx, uint64_t bytes)
 		return -ECANCELED;
 	if (c->unchanged && !c->unchanged(c->arg))
 		return -EAGAIN;
+	if (c->read)
+		__atomic_add_fetch(c->read, bytes, __ATOMIC_RELAXED);
 	return fs_copy_pace_take_until(c->p, bytes, c->stop);
 }
 
@@ -131,9 +133,11 @@ void fs_copy_pace_progress_fn(void *arg, uint64_t done, uint64_t total)
 {
 	struct fs_copy_pace_progress *pp = arg;
 	(void)total;
-	if (!pp->p || done <= pp->last)
+	if (done <= pp->last)
 		return;
 	uint64_t n = done - pp->last;
 	pp->last = done;
+	if (pp->read)
+		__atomic_add_fetch(pp->read, n, __ATOMIC_RELAXED);
 	fs_copy_pace_take_until(pp->p, n, pp->stop); /* cancelled: returns at once */
 }

@@ -57,12 +57,14 @@ struct sync_pace fs_copy_pace_hook(struct fs_copy_pace *p);
  * origin moved on, the read is not made and the copy stops with -EAGAIN
  * (a copy that could not be published is abandoned at once, not after
  * S/rate); when *stop is true (the job was cancelled), with -ECANCELED.
- * unchanged, stop NULL: no such check. */
+ * unchanged, stop NULL: no such check. Each take adds its bytes to *read
+ * (atomic; NULL: not counted): the job's progress. */
 struct fs_copy_pace_check {
 	struct fs_copy_pace *p;
 	bool (*unchanged)(void *arg);
 	void *arg;
 	const bool *stop;
+	uint64_t *read;
 };
 struct sync_pace fs_copy_pace_hook_checked(struct fs_copy_pace_check *c);
 
@@ -73,6 +75,7 @@ struct fs_copy_pace_progress {
 	struct fs_copy_pace *p;
 	uint64_t last;	  /* bytes already taken for this operation */
 	const bool *stop; /* atomic; true: no more waits (NULL: none) */
+	uint64_t *read;	  /* atomic; each take adds its bytes (NULL: none) */
 };
 void fs_copy_pace_progress_fn(void *arg, uint64_t done, uint64_t total);
 

@@ -93,7 +93,7 @@ static int run_local(struct fs_mover *m, struct fs_move_job *j)
 	daemon_store_delete(j->store, id, DAEMON_STORE_ALL_VERSIONS);
 	/* A change of the origin stops it at the next chunk (-EAGAIN), as
 	 * does a cancel (-ECANCELED); the store removes its temporary file. */
-	struct fs_copy_pace_check chk = {m->sh->pace, unchanged, &arg, &j->cancelled};
+	struct fs_copy_pace_check chk = {m->sh->pace, unchanged, &arg, &j->cancelled, &j->read};
 	struct sync_pace pace = fs_copy_pace_hook_checked(&chk);
 	int rc = daemon_store_create_from_fd(j->store, id, j->version, j->fd, size, &pace, sha, &w);
 	if (rc == 0) /* re-reads the copy for its SHA-256; a cancel stops it */
@@ -135,6 +135,7 @@ static int run_remote(struct fs_mover *m, struct fs_move_job *j)
 				    .arg = &arg,
 				    .pace = m->sh->pace,
 				    .stop = &j->cancelled,
+				    .read = &j->read,
 				    .path = j->path};
 	return fs_remote_copies_make(m->remote, j->s, &mk, &j->res);
 }
@@ -381,6 +382,21 @@ bool fs_mover_copying(struct fs_mover *m, const struct daemon_shadow_file *s, in
 {
 	pthread_mutex_lock(&m->lock);
 	bool hit = matches(m, s, slot, -1) && m->job.kind != FS_MOVE_VERIFY;
+	pthread_mutex_unlock(&m->lock);
+	return hit;
+}
+
+bool fs_mover_copy_progress(struct fs_mover *m, const struct daemon_shadow_file *s, int slot,
+			    uint64_t *read, uint64_t *size)
+{
+	if (!m)
+		return false;
+	pthread_mutex_lock(&m->lock);
+	bool hit = matches(m, s, slot, -1) && m->job.kind != FS_MOVE_VERIFY;
+	if (hit) {
+		*read = __atomic_load_n(&m->job.read, __ATOMIC_RELAXED);
+		*size = (uint64_t)m->job.st0.st_size;
+	}
 	pthread_mutex_unlock(&m->lock);
 	return hit;
 }

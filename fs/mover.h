@@ -104,6 +104,7 @@ struct fs_move_job {
 	uint8_t digest[32];		  /* LOCAL: of what was read from the origin */
 	struct fs_remote_sync_result res; /* REMOTE: method, bytes, digest */
 	uint64_t run_ms;		  /* how long it ran */
+	uint64_t read;			  /* atomic: LOCAL, REMOTE: origin bytes read */
 	bool cancelled;			  /* atomic: fs_mover_cancel */
 };
 
@@ -145,5 +146,10 @@ const struct daemon_shadow_file *fs_mover_copy_of(struct fs_mover *m);
  * control thread has applied it, whatever its state says (a reader whose
  * read of the slot's previous copy failed may have marked it STALE). */
 bool fs_mover_copying(struct fs_mover *m, const struct daemon_shadow_file *s, int slot);
+/* The progress of that copy job: true with the origin bytes it has read so
+ * far (*read; a ranged update reads the file twice, its digest then the
+ * ranges) and the origin's size when the job was prepared (*size). */
+bool fs_mover_copy_progress(struct fs_mover *m, const struct daemon_shadow_file *s, int slot,
+			    uint64_t *read, uint64_t *size);
 
 #endif

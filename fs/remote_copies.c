@@ -135,7 +135,7 @@ int fs_remote_copies_host(struct fs_remote_copies *rc, size_t h, struct daemon_c
  * sync_replicate). */
 static int send_ranges(struct sync_client *c, struct daemon_shadow_file *s, int fd, uint64_t size,
 		       const uint8_t sha256[32], uint64_t version, uint64_t base,
-		       struct fs_copy_pace *pace, const bool *stop,
+		       struct fs_copy_pace *pace, const bool *stop, uint64_t *read,
 		       struct fs_remote_sync_result *res)
 {
 	struct fs_dirty_span *sp = NULL;
@@ -154,6 +154,8 @@ static int send_ranges(struct sync_client *c, struct daemon_shadow_file *s, int 
 			r = -ECANCELED;
 			break;
 		}
+		if (read)
+			__atomic_add_fetch(read, sp[i].len, __ATOMIC_RELAXED);
 		ssize_t got = pread(fd, data + at, sp[i].len, (off_t)sp[i].off);
 		if (got != (ssize_t)sp[i].len)
 			r = -ENOENT; /* the file moved on: the digest check would fail */
@@ -213,7 +215,7 @@ static void upload_progress_fn(void *arg, uint64_t done, uint64_t total)
 int fs_remote_copies_sync(struct fs_remote_copies *rc, struct daemon_shadow_file *s, int host,
 			  int fd, uint64_t size, const uint8_t sha256[32], uint64_t version,
 			  uint64_t base, struct fs_copy_pace *pace, const bool *stop,
-			  struct fs_remote_sync_result *res)
+			  uint64_t *read, struct fs_remote_sync_result *res)
 {
 	struct sync_client *c;
 	int r = conn(rc, host, &c);
@@ -221,14 +223,14 @@ int fs_remote_copies_sync(struct fs_remote_copies *rc, struct daemon_shadow_file
 	if (r < 0)
 		return r;
 	if (base && base != version && sha256) {
-		r = send_ranges(c, s, fd, size, sha256, version, base, pace, stop, res);
+		r = send_ranges(c, s, fd, size, sha256, version, base, pace, stop, read, res);
 		if (r == 0 || r == -ECANCELED || !sync_client_connected(c))
 			goto out;
 		/* Refused (another basis there, digest mismatch): librsync. */
 	}
 	/* Paced after each frame read (the uploads report progress only);
 	 * stopped, the source is cut at the next report. */
-	struct upload_progress up = {.pp = {.p = pace, .stop = stop}, .fd = fd};
+	struct upload_progress up = {.pp = {.p = pace, .stop = stop, .read = read}, .fd = fd};
 	struct sync_repl_opts o = {.sha256 = sha256,
 				   .timeout_ms = FRAME_MS,
 				   .progress = upload_progress_fn,
@@ -278,12 +280,12 @@ int fs_remote_copies_make(struct fs_remote_copies *rc, struct daemon_shadow_file
 	 * pass to compute it first. Full copies and deltas hash what they
 	 * read as they upload (one pass); the host checks either way. */
 	bool pre = ranges_known(s, m->base, m->version, m->size);
-	struct fs_copy_pace_check chk = {m->pace, m->unchanged, m->arg, m->stop};
+	struct fs_copy_pace_check chk = {m->pace, m->unchanged, m->arg, m->stop, m->read};
 	struct sync_pace pace = fs_copy_pace_hook_checked(&chk);
 	int r = pre ? sync_sha256_fd_paced(m->fd, m->size, &pace, sha) : 0;
 	if (r == 0)
 		r = fs_remote_copies_sync(rc, s, m->host, m->fd, m->size, pre ? sha : NULL,
-					  m->version, m->base, m->pace, m->stop, res);
+					  m->version, m->base, m->pace, m->stop, m->read, res);
 	/* CURRENT (the host held the version already): nothing was read, so
 	 * the digest VERIFY checks the copy against is the origin's at this
 	 * version, read here (one paced pass; a zero digest failed the first

@@ -88,6 +88,7 @@ struct fs_remote_make {
 	void *arg;
 	struct fs_copy_pace *pace; /* -o copy_rate on every read of fd (NULL: none) */
 	const bool *stop;	   /* atomic: the job's cancellation (NULL: none) */
+	uint64_t *read;		   /* atomic: bytes of fd read so far (NULL: none) */
 	const char *path;	   /* for the log */
 };
 int fs_remote_copies_make(struct fs_remote_copies *rc, struct daemon_shadow_file *s,
@@ -96,12 +97,12 @@ int fs_remote_copies_make(struct fs_remote_copies *rc, struct daemon_shadow_file
 /* Makes (id of s, version) on host from fd (size bytes, digest sha256, or
  * NULL: computed while uploading, no ranged update then); base: the
  * version of a stale copy the host holds (0: none known); the reads of fd
- * are paced by pace (NULL: none), stopped by *stop as above.
- * res->sha256: what the host checked. */
+ * are paced by pace (NULL: none), stopped by *stop as above, and counted
+ * in *read (atomic; NULL: not counted). res->sha256: what the host checked. */
 int fs_remote_copies_sync(struct fs_remote_copies *rc, struct daemon_shadow_file *s, int host,
 			  int fd, uint64_t size, const uint8_t sha256[32], uint64_t version,
 			  uint64_t base, struct fs_copy_pace *pace, const bool *stop,
-			  struct fs_remote_sync_result *res);
+			  uint64_t *read, struct fs_remote_sync_result *res);
 /* Deletes version (SYNC_WIRE_ALL_VERSIONS: every one) of id on host; a copy
  * already gone is success. */
 int fs_remote_copies_delete(struct fs_remote_copies *rc, int host, const uint8_t id[16],

@@ -692,7 +692,9 @@ unsigned shadow_replicas_of(struct fs_shadowing *sh, const struct daemon_shadow_
 
 /* One line: "pinned=P hot=H reactive=R replicas=N version=vN writers=W
  * origin_reads=R copies=C" then
- * " HOST:vN:STATE:reads=R" per copy. Versions count from 1 per mount. */
+ * " HOST:vN:STATE:reads=R" per copy (":read=N:of=SIZE" at the end of a copy
+ * under way: the origin bytes its job has read). Versions count from 1 per
+ * mount. */
 void shadow_describe(struct fs_shadowing *sh, struct daemon_shadow_file *s, int32_t writers,
 		     char *out, size_t len)
 {
@@ -740,6 +742,13 @@ void shadow_describe(struct fs_shadowing *sh, struct daemon_shadow_file *s, int3
 			used += (size_t)snprintf(out + used, len - used, ":sync=%s:sent=%llu",
 						 fs_remote_method_name(cp->sync_method),
 						 (unsigned long long)cp->sent_bytes);
+		uint64_t read, size; /* a copy under way: how far it is */
+		if (st == DAEMON_COPY_SYNCING && used < len &&
+		    (fs_mover_copy_progress(sh->mover, s, k, &read, &size) ||
+		     fs_mover_copy_progress(sh->express, s, k, &read, &size)))
+			used += (size_t)snprintf(out + used, len - used, ":read=%llu:of=%llu",
+						 (unsigned long long)read,
+						 (unsigned long long)size);
 	}
 }
 
@@ -883,6 +892,7 @@ void fs_shadowing_free(struct fs_shadowing *sh)
 		pthread_join(sh->thread, NULL);
 	fs_mover_free(sh->express); /* cancels its job, joins it */
 	fs_mover_free(sh->mover);
+	sh->express = sh->mover = NULL;
 	pred_store_close(sh->store);
 	for (size_t k = 0;; k++) {
 		struct daemon_shadow_file *s = daemon_shadow_map_at(sh->map, k);

@@ -12,7 +12,8 @@
 # unpin (after shadow_idle: the demotion; before, such a copy ran to its
 # end) and by an unlink: its temporary file goes within 2 s, no copy is
 # published, and the mover takes the next copy at once. The unmount during
-# a paced copy is quick. A remote upload (a real shadowd) cancelled by an
+# a paced copy is quick. A copy under way shows how far it is (read=N:of=SIZE
+# in user.shadow.state and shadowctl shadows), and that moves. A remote upload (a real shadowd) cancelled by an
 # unpin stops early: the mount reads well under the file's size, and the
 # host keeps neither a copy nor a temporary file.
 # Usage: fs_mover.sh SHADOWFS SHADOWD SHADOWCTL
@@ -78,6 +79,17 @@ it_wait_for "small not demoted during the copy" 4 no_copy small
 t_demoted=$(now_ms)
 copying || it_fail "the big copy was over before the demotion: nothing shown"
 state_of big | grep -q ":syncing" || it_fail "big not shown syncing: $(state_of big)"
+# Its progress: the origin bytes read so far, of the file's size, moving.
+progress() { state_of big | sed -n 's/.*:syncing:.*:read=\([0-9]*\):of=\([0-9]*\).*/\1 \2/p'; }
+read -r r1 of1 <<<"$(progress)"
+sleep 1
+read -r r2 _ <<<"$(progress)"
+echo "copy of big under way: read=$r1 then read=$r2 a second later, of=$of1"
+[ -n "$r1" ] && [ "$of1" = "$BIG" ] || it_fail "no progress shown for the copy under way: $(state_of big)"
+[ -n "$r2" ] && [ "$r2" -gt "$r1" ] && [ "$r2" -le "$BIG" ] ||
+  it_fail "the copy's progress did not move: read=$r1 then '$r2' of $BIG: $(state_of big)"
+"$CTL" shadows "$mnt" | grep -q "big .*:syncing:.*:read=[0-9]*:of=$BIG" ||
+  it_fail "shadowctl shadows does not show the copy's progress: $("$CTL" shadows "$mnt")"
 echo "during the copy of big: status rewritten, doomed's pin and copy dropped, small demoted" \
   "$((t_demoted - t0)) ms after big's pin; big: $(state_of big)"
 it_wait_for "no serving copy of big" 40 serving big
@@ -141,6 +153,10 @@ r0=$(rchar)
 pin big
 it_wait_for "the upload of big did not start" 10 sh -c "getfattr --absolute-names --only-values -n user.shadow.state '$mnt/big' | grep -q ':syncing'"
 sleep 1
+read -r r1 of1 <<<"$(progress)"
+echo "remote upload of big under way: read=$r1 of=$of1"
+[ -n "$r1" ] && [ "$r1" -gt 0 ] && [ "$of1" = "$BIG" ] ||
+  it_fail "no progress shown for the remote upload under way: $(state_of big)"
 unpin big
 t1=$(now_ms)
 it_wait_for "big still shows a copy after its unpin" 6 no_copy big

@@ -68,13 +68,15 @@ static void test_rate(void **state)
 	fs_copy_pace_free(p);
 }
 
-/* Progress reports: only what was read since the last report is taken. */
+/* Progress reports: only what was read since the last report is taken,
+ * and counted in *read. */
 static void test_progress(void **state)
 {
 	(void)state;
 	struct fs_copy_pace *p;
+	uint64_t read = 0;
 	assert_int_equal(fs_copy_pace_new(10, &p), 0);
-	struct fs_copy_pace_progress pp = {.p = p};
+	struct fs_copy_pace_progress pp = {.p = p, .read = &read};
 	double t0 = now_s();
 	fs_copy_pace_progress_fn(&pp, (uint64_t)MIB, 0); /* the burst */
 	for (int i = 0; i < 20; i++)
@@ -83,7 +85,11 @@ static void test_progress(void **state)
 	fs_copy_pace_progress_fn(&pp, (uint64_t)MIB + 2000000, 0);
 	assert_true(now_s() - t0 >= 0.19);
 	assert_int_equal(pp.last, (uint64_t)MIB + 2000000);
+	assert_int_equal(read, (uint64_t)MIB + 2000000);
 	fs_copy_pace_free(p);
+	struct fs_copy_pace_progress unpaced = {.read = &read}; /* no copy_rate: still counted */
+	fs_copy_pace_progress_fn(&unpaced, 5000, 0);
+	assert_int_equal(read, (uint64_t)MIB + 2005000);
 }
 
 static bool flag_is_set(void *arg)
@@ -92,14 +98,16 @@ static bool flag_is_set(void *arg)
 }
 
 /* The checked hook: takes (and waits) while the origin is unchanged; once
- * it has changed, -EAGAIN at once, without taking tokens. */
+ * it has changed, -EAGAIN at once, without taking tokens. What it takes is
+ * counted in *read (the job's progress). */
 static void test_checked(void **state)
 {
 	(void)state;
 	struct fs_copy_pace *p;
 	bool unchanged = true;
+	uint64_t read = 0;
 	assert_int_equal(fs_copy_pace_new(10, &p), 0);
-	struct fs_copy_pace_check c = {p, flag_is_set, &unchanged, NULL};
+	struct fs_copy_pace_check c = {p, flag_is_set, &unchanged, NULL, &read};
 	struct sync_pace h = fs_copy_pace_hook_checked(&c);
 	double t0 = now_s();
 	assert_int_equal(sync_pace_take(&h, (uint64_t)MIB), 0); /* the burst */
@@ -113,7 +121,8 @@ static void test_checked(void **state)
 	unchanged = true; /* nothing was taken meanwhile: the next waits ~0.1 s only */
 	assert_int_equal(sync_pace_take(&h, 1000000), 0);
 	assert_true(now_s() - t1 < 0.5);
-	struct fs_copy_pace_check none = {NULL, NULL, NULL, NULL};
+	assert_int_equal(read, (uint64_t)MIB + 2000000); /* not the refused takes */
+	struct fs_copy_pace_check none = {NULL, NULL, NULL, NULL, NULL};
 	h = fs_copy_pace_hook_checked(&none);
 	assert_int_equal(sync_pace_take(&h, 1ull << 30), 0);
 	fs_copy_pace_free(p);
@@ -151,7 +160,7 @@ static void test_stop_one_job(void **state)
 	assert_true(dt >= 0.09);
 	assert_true(dt < 2);
 	pthread_join(t, NULL);
-	struct fs_copy_pace_check c = {p, NULL, NULL, &stop};
+	struct fs_copy_pace_check c = {p, NULL, NULL, &stop, NULL};
 	struct sync_pace h = fs_copy_pace_hook_checked(&c);
 	t0 = now_s();
 	assert_int_equal(sync_pace_take(&h, 1000000), -ECANCELED);
