@@ -64,7 +64,7 @@ enum daemon_control_action daemon_control_decide(const struct daemon_control_par
 			return DAEMON_CONTROL_DEMOTE;
 		return misplaced ? DAEMON_CONTROL_TRIM : DAEMON_CONTROL_NONE;
 	}
-	bool may_copy = placed < want && !f->writes_unseen &&
+	bool may_copy = (placed < want || (f->migrate && placed == want)) && !f->writes_unseen &&
 			!(f->version_ms && now_ms - f->version_ms < p->quiet_ms) &&
 			!(f->retry_ms && now_ms < f->retry_ms);
 	if (misplaced) /* make before break, unless no copy may be made now */

@@ -53,7 +53,17 @@
  * hosts in the file's allowed mask count. The allow-list is a set, not a
  * preference order: among allowed hosts cost still decides (costs are the
  * operator's mount-wide preference; a second per-file order would fight
- * with budgets and load). */
+ * with budgets and load).
+ *
+ * Migration to a cheaper host: when a file has all the copies it wants but
+ * one of them sits on a host dearer than another that could take one now
+ * (up, allowed, room: a shadowd that was down when the copy was placed, a
+ * budget freed since), the caller says migrate and the decision is COPY
+ * while a copy may be made (make before break: the quiet, writes_unseen
+ * and back-off rules hold; never a TRIM for it). Placement then puts the
+ * copy on the cheapest host without one, and once it serves the file has
+ * one copy more than wanted: the usual TRIM after idle_ms drops the dearest
+ * (daemon_control_pick_surplus). */
 #ifndef SHADOWFS_DAEMON_CONTROL_H
 #define SHADOWFS_DAEMON_CONTROL_H
 
@@ -87,6 +97,8 @@ struct daemon_control_file {
 	bool hosts_limited;  /* user.shadow.hosts: copies only on allowed_hosts */
 	uint64_t allowed_hosts; /* hosts_limited: the hosts it may have copies on */
 	uint64_t serving_hosts; /* the hosts of the serving_copies */
+	bool migrate; /* a host cheaper than one of its serving copies' could
+		       * take a copy now (fs/shadow_copies.c): one copy more */
 };
 
 enum daemon_control_action {

@@ -292,7 +292,11 @@ static void tick(struct fs_shadowing *sh)
 	 * urgent copy of one that is, for the express lane (fs/mover.h). */
 	struct daemon_shadow_file *next = NULL, *express = NULL;
 	uint64_t next_allowed = 0, next_urgency = 0, express_allowed = 0, express_urgency = 0;
-	bool copy_waits = false;
+	bool copy_waits = false, next_migrates = false;
+	/* Migration to a cheaper host (daemon/control.h) only when the mover
+	 * has nothing else to do, and then below any copy a file needs. */
+	bool mover_idle = fs_mover_idle(sh->mover);
+	struct shadow_hosts_now hosts_now = {0};
 	const struct daemon_shadow_file *under_way = fs_mover_copy_of(sh->mover);
 	bool express_free = under_way && !under_way->overloaded && fs_mover_idle(sh->express);
 	for (size_t k = 0;; k++) {
@@ -332,6 +336,9 @@ static void tick(struct fs_shadowing *sh)
 		in.has_copies = shadow_any_copy(s);
 		in.copying = shadow_copying(sh, s, -1);
 		in.version_ms = LOAD(&s->version_ms);
+		in.migrate = mover_idle && !in.copying && in.serving_copies > 0 &&
+			     shadow_cheaper_host_free(sh, s, daemon_control_allowed(&in), &hosts_now);
+		bool migrating = in.migrate && in.serving_copies >= (in.want_copies ? in.want_copies : 1);
 		enum daemon_control_action a =
 		    daemon_control_decide(&sh->params, &in, t, &mem);
 		daemon_shadow_map_lock(sh->map);
@@ -347,7 +354,7 @@ static void tick(struct fs_shadowing *sh)
 					shadow_cancel_jobs(sh, s, c);
 		if (a == DAEMON_CONTROL_COPY) {
 			daemon_shadow_map_lock(sh->map);
-			uint64_t u = copy_urgency(s, in.serving_copies);
+			uint64_t u = migrating ? 0 : copy_urgency(s, in.serving_copies);
 			bool overloaded = s->overloaded;
 			daemon_shadow_map_unlock(sh->map);
 			if (!fs_mover_idle(sh->mover)) {
@@ -361,6 +368,7 @@ static void tick(struct fs_shadowing *sh)
 				next = s;
 				next_allowed = allowed;
 				next_urgency = u;
+				next_migrates = migrating;
 			}
 		} else if (a == DAEMON_CONTROL_TRIM) {
 			shadow_copy_trim(sh, s, allowed);
@@ -389,6 +397,10 @@ static void tick(struct fs_shadowing *sh)
 	}
 	if (next) {
 		int r = shadow_copy_start(sh, sh->mover, next, next_allowed);
+		if (r == 0 && next_migrates)
+			sfs_info("shadow: %s: copied to a cheaper host; the dearest copy is dropped "
+				 "once there is one more than wanted for shadow_idle",
+				 next->path ? next->path : "?");
 		if (r < 0 && r != -EBUSY)
 			shadow_copy_noted(sh, next, r, t);
 	} else if (express) {

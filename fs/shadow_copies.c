@@ -336,6 +336,37 @@ void shadow_copy_noted(struct fs_shadowing *sh, struct daemon_shadow_file *s, in
 			  failures + 1);
 }
 
+bool shadow_cheaper_host_free(struct fs_shadowing *sh, struct daemon_shadow_file *s,
+			      uint64_t allowed, struct shadow_hosts_now *now)
+{
+	if (!now->ready) {
+		bool none[16] = {false};
+		now->n = fs_hosts_count(sh->hosts);
+		now->n = now->n > 16 ? 16 : now->n;
+		host_inputs(sh, now->hv, now->n, none);
+		now->ready = true;
+	}
+	bool holds[16] = {false};
+	int dearest = -1;
+	for (int k = 0; k < DAEMON_SHADOW_MAX_COPIES; k++) {
+		int st = LOAD(&s->copies[k].state);
+		size_t h = (size_t)s->copies[k].host;
+		if (st == DAEMON_COPY_NONE || h >= now->n)
+			continue;
+		holds[h] = true; /* any copy there, stale ones too: not a new home */
+		if (shadow_serves_now(s, k) &&
+		    (dearest < 0 || now->hv[h].cost > now->hv[dearest].cost))
+			dearest = (int)h;
+	}
+	if (dearest < 0)
+		return false;
+	struct stat st;
+	if (s->origin_fd < 0 || fstat(s->origin_fd, &st) < 0)
+		return false;
+	int best = daemon_control_pick_host(now->hv, now->n, (uint64_t)st.st_size, holds, allowed);
+	return best >= 0 && now->hv[best].cost < now->hv[dearest].cost;
+}
+
 /* Drops the serving copy on a host not in allowed, else on the most
  * expensive host (then the busiest): the file has a copy where
  * user.shadow.hosts does not allow one, or more copies than its replica

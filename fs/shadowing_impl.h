@@ -120,6 +120,18 @@ bool shadow_unchanged_since(struct fs_shadowing *sh, struct daemon_shadow_file *
 			    const struct stat *st0, int fd);
 /* After a copy attempt: the back-off, the log line. */
 void shadow_copy_noted(struct fs_shadowing *sh, struct daemon_shadow_file *s, int r, uint64_t t);
+/* The hosts' placement inputs, taken at most once per tick (when a file
+ * first needs them). */
+struct shadow_hosts_now {
+	bool ready;
+	size_t n;
+	struct daemon_control_host hv[16];
+};
+/* Whether a host without a copy of s, allowed and able to take it now, is
+ * cheaper than the host of one of its serving copies (daemon/control.h,
+ * migration). */
+bool shadow_cheaper_host_free(struct fs_shadowing *sh, struct daemon_shadow_file *s,
+			      uint64_t allowed, struct shadow_hosts_now *now);
 /* Drops the copy on a host not in allowed, else on the dearest host (more
  * copies than wanted). */
 void shadow_copy_trim(struct fs_shadowing *sh, struct daemon_shadow_file *s, uint64_t allowed);

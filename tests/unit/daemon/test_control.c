@@ -236,6 +236,48 @@ static void test_replica_count(void **state)
 	assert_int_equal(daemon_control_decide(&P, &f, 33200, &m), DAEMON_CONTROL_DEMOTE);
 }
 
+/* Migration to a cheaper host: one copy more while a copy may be made (never
+ * a TRIM of the copy that serves), then the surplus trim after idle_ms; not
+ * for an unwanted file. */
+static void test_migrate(void **state)
+{
+	(void)state;
+	struct daemon_control_memory m = {0};
+	struct daemon_control_file f = {
+	    .pinned = true, .want_copies = 1, .serving_copies = 1, .has_copies = true};
+	assert_int_equal(daemon_control_decide(&P, &f, 1000, &m), DAEMON_CONTROL_NONE);
+	f.migrate = true;
+	assert_int_equal(daemon_control_decide(&P, &f, 1100, &m), DAEMON_CONTROL_COPY);
+	f.writes_unseen = true;
+	assert_int_equal(daemon_control_decide(&P, &f, 1200, &m), DAEMON_CONTROL_NONE);
+	f.writes_unseen = false;
+	f.version_ms = 1000; /* changed 300 ms ago: quiet_ms is 2000 */
+	assert_int_equal(daemon_control_decide(&P, &f, 1300, &m), DAEMON_CONTROL_NONE);
+	f.version_ms = 0;
+	f.retry_ms = 5000; /* backing off after a failed copy */
+	assert_int_equal(daemon_control_decide(&P, &f, 1400, &m), DAEMON_CONTROL_NONE);
+	f.retry_ms = 0;
+	f.copying = true;
+	assert_int_equal(daemon_control_decide(&P, &f, 1500, &m), DAEMON_CONTROL_NONE);
+	/* the new copy serves: one more than wanted, the dearest goes after
+	 * idle_ms (10 s) from the last tick that needed no more (1500) */
+	f.copying = false;
+	f.migrate = false;
+	f.serving_copies = 2;
+	assert_int_equal(daemon_control_decide(&P, &f, 1600, &m), DAEMON_CONTROL_NONE);
+	assert_int_equal(daemon_control_decide(&P, &f, 11499, &m), DAEMON_CONTROL_NONE);
+	assert_int_equal(daemon_control_decide(&P, &f, 11500, &m), DAEMON_CONTROL_TRIM);
+	/* want 2 with one serving: a copy for the count, migrate or not */
+	f = (struct daemon_control_file){
+	    .pinned = true, .want_copies = 2, .serving_copies = 1, .has_copies = true};
+	assert_int_equal(daemon_control_decide(&P, &f, 20000, &m), DAEMON_CONTROL_COPY);
+	/* unwanted: no migration (demoted after idle_ms instead) */
+	m = (struct daemon_control_memory){0};
+	f = (struct daemon_control_file){
+	    .want_copies = 1, .serving_copies = 1, .has_copies = true, .migrate = true};
+	assert_int_equal(daemon_control_decide(&P, &f, 30000, &m), DAEMON_CONTROL_DEMOTE);
+}
+
 /* The copy a TRIM drops: the most expensive host, then the more loaded,
  * then the later; only among the hosts holding one. */
 static void test_pick_surplus(void **state)
@@ -343,6 +385,7 @@ int main(void)
 	    cmocka_unit_test(test_copy_backoff),
 	    cmocka_unit_test(test_copies_for),
 	    cmocka_unit_test(test_replica_count),
+	    cmocka_unit_test(test_migrate),
 	    cmocka_unit_test(test_pick_surplus),
 	    cmocka_unit_test(test_pick_copy),
 	    cmocka_unit_test(test_pick_spreads),

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Migration to a cheaper host (daemon/control.h), with a real mount and a
+# real shadowd on loopback (mutual TLS, certificates from shadowctl ca):
+#  - hosts: a local store (cost 2) and the shadowd (cost 1), which is down
+#    when the file is pinned: its copy goes to the local store;
+#  - the shadowd comes back (same port): the file gets a copy there (the
+#    mount logs the migration), and once both serve, the dearer local copy
+#    is dropped after shadow_idle; the local store keeps no copy file;
+#  - reads return the right bytes throughout; the mount exits with status 0.
+# Usage: fs_migrate.sh SHADOWFS SHADOWD SHADOWCTL
+. "$(dirname "$0")/lib.sh"
+SHADOWFS=$1 SHADOWD=$2 CTL=$3
+T=$(it_tmpdir fs_migrate)
+backing=$(it_tmpdir backing) mnt=$(it_tmpdir mnt) state=$(it_tmpdir state)
+it_ca "$CTL" "$T/ca" "sd" "origin"
+# The shadowd's port, then the shadowd stopped: down when the file is pinned.
+it_shadowd "$SHADOWD" "$T/sdstore" "$T/ca" sd "$T/sd.log" 0
+P=$IT_SD_PORT
+kill "$IT_SD_PID"; wait "$IT_SD_PID" 2>/dev/null
+H=127.0.0.1:$P LOCAL=$T/local
+head -c $((1024 * 1024 + 77)) /dev/urandom >"$backing/data"
+cp "$backing/data" "$T/expect"
+printf '#!/bin/sh\nexec "%s" "$@" 2>"%s"\n' "$SHADOWFS" "$T/mount.log" >"$T/shadowfs"
+chmod +x "$T/shadowfs"
+it_mount "$T/shadowfs" "$backing" "$mnt" \
+  "norecord,cache=never,state=$state,hosts=$LOCAL:cost=2;$H:cost=1,tls=$T/ca,tls_name=origin,shadow_tick=0.2,shadow_idle=2,shadow_quiet=0.3,rollout=100"
+IT_WATCH=$mnt/data
+state_of() { it_shadow_state "$mnt/data"; }
+on_local() { state_of | grep -q "copy=$LOCAL:v[0-9]*:serving"; }
+on_remote() { state_of | grep -q "copy=$H:v[0-9]*:serving"; }
+local_files() { ls "$LOCAL" 2>/dev/null | grep -cE '^(unsynced\.)?[0-9a-f]{32}-'; }
+
+setfattr -n user.shadow.pin -v 1 "$mnt/data" || it_fail "pin"
+it_wait_for "no serving copy on the local host" 10 on_local
+on_remote && it_fail "a copy on the shadowd that is down: $(state_of)"
+cmp -s "$mnt/data" "$T/expect" || it_fail "read from the local copy"
+sleep 1 # a few ticks with the cheaper host down: nothing moves
+[ "$(state_of | grep -o 'copy=' | wc -l)" = 1 ] || it_fail "more than one copy while the shadowd is down: $(state_of)"
+
+t0=$(date +%s%N)
+it_shadowd "$SHADOWD" "$T/sdstore" "$T/ca" sd "$T/sd2.log" "$P"
+it_wait_for "no copy on the cheaper shadowd once it is back" 20 on_remote
+el=$((($(date +%s%N) - t0) / 1000000))
+grep -q "copied to a cheaper host" "$T/mount.log" || it_fail "the migration was not logged: $(cat "$T/mount.log")"
+cmp -s "$mnt/data" "$T/expect" || it_fail "read during the migration"
+local_gone() { ! on_local && [ "$(local_files)" = 0 ]; }
+it_wait_for "the local copy was not dropped after shadow_idle" 10 local_gone
+echo "migrated: a copy on $H $el ms after it came back; now: $(state_of)"
+grep -q "copy on $LOCAL dropped (more copies than its 1 wanted)" "$T/mount.log" ||
+  it_fail "the drop of the dearer copy was not logged: $(cat "$T/mount.log")"
+on_remote || it_fail "the copy on the shadowd does not serve after the trim: $(state_of)"
+[ "$(state_of | grep -o 'copy=' | wc -l)" = 1 ] || it_fail "not one copy in the end: $(state_of)"
+r0=$("$CTL" host status "$H" --certs "$T/ca" --name origin --json | sed -n 's/.*"reads":\([0-9]*\).*/\1/p')
+for _ in 1 2 3; do cmp -s "$mnt/data" "$T/expect" || it_fail "read from the migrated copy"; done
+r1=$("$CTL" host status "$H" --certs "$T/ca" --name origin --json | sed -n 's/.*"reads":\([0-9]*\).*/\1/p')
+[ "$r1" -gt "$r0" ] || it_fail "the shadowd served no read after the migration ($r0 -> $r1)"
+sleep 1.5 # stable: no migration back and forth
+[ "$(grep -c "copied to a cheaper host" "$T/mount.log")" = 1 ] || it_fail "more than one migration: $(cat "$T/mount.log")"
+fusermount3 -u "$mnt" || it_fail "fusermount3 -u"
+wait "$IT_PID"; rc=$?
+[ "$rc" -eq 0 ] || it_fail "shadowfs exited with status $rc (sanitizer report above?)"
+grep -l "Sanitizer" "$T/mount.log" "$T/sd.log" "$T/sd2.log" && it_fail "sanitizer report: $(cat "$T/mount.log")"
+echo "fs_migrate: ok"
