@@ -348,22 +348,22 @@ bool shadow_cheaper_host_free(struct fs_shadowing *sh, struct daemon_shadow_file
 	}
 	bool holds[16] = {false};
 	int dearest = -1;
+	uint64_t size = 0; /* the file's, as its serving copies were made */
 	for (int k = 0; k < DAEMON_SHADOW_MAX_COPIES; k++) {
 		int st = LOAD(&s->copies[k].state);
 		size_t h = (size_t)s->copies[k].host;
 		if (st == DAEMON_COPY_NONE || h >= now->n)
 			continue;
 		holds[h] = true; /* any copy there, stale ones too: not a new home */
-		if (shadow_serves_now(s, k) &&
-		    (dearest < 0 || now->hv[h].cost > now->hv[dearest].cost))
+		if (!shadow_serves_now(s, k))
+			continue;
+		size = (uint64_t)s->copies[k].origin.size;
+		if (dearest < 0 || now->hv[h].cost > now->hv[dearest].cost)
 			dearest = (int)h;
 	}
 	if (dearest < 0)
 		return false;
-	struct stat st;
-	if (s->origin_fd < 0 || fstat(s->origin_fd, &st) < 0)
-		return false;
-	int best = daemon_control_pick_host(now->hv, now->n, (uint64_t)st.st_size, holds, allowed);
+	int best = daemon_control_pick_host(now->hv, now->n, size, holds, allowed);
 	return best >= 0 && now->hv[best].cost < now->hv[dearest].cost;
 }
 
