@@ -148,11 +148,9 @@ struct verify_arg {
 static int verify_before(void *arg, uint64_t off, size_t want)
 {
 	struct verify_arg *va = arg;
-	(void)off;
-	(void)want;
 	for (unsigned ms = 0; ms < va->delay_ms && !job_cancelled(va->j); ms += 10)
 		usleep(10000);
-	return job_cancelled(va->j) ? -ECANCELED : 0;
+	return stop_if_cancelled(va->j, off, want);
 }
 
 /* VERIFY: re-hashed from the store (not paced: it reads the copy's disk,

@@ -339,30 +339,41 @@ void shadow_copy_noted(struct fs_shadowing *sh, struct daemon_shadow_file *s, in
 bool shadow_cheaper_host_free(struct fs_shadowing *sh, struct daemon_shadow_file *s,
 			      uint64_t allowed, struct shadow_hosts_now *now)
 {
-	if (!now->ready) {
-		bool none[16] = {false};
-		now->n = fs_hosts_count(sh->hosts);
-		now->n = now->n > 16 ? 16 : now->n;
-		host_inputs(sh, now->hv, now->n, none);
-		now->ready = true;
-	}
+	size_t nh = fs_hosts_count(sh->hosts);
+	nh = nh > 16 ? 16 : nh;
 	bool holds[16] = {false};
 	int dearest = -1;
 	uint64_t size = 0; /* the file's, as its serving copies were made */
 	for (int k = 0; k < DAEMON_SHADOW_MAX_COPIES; k++) {
 		int st = LOAD(&s->copies[k].state);
 		size_t h = (size_t)s->copies[k].host;
-		if (st == DAEMON_COPY_NONE || h >= now->n)
+		if (st == DAEMON_COPY_NONE || h >= nh)
 			continue;
 		holds[h] = true; /* any copy there, stale ones too: not a new home */
 		if (!shadow_serves_now(s, k))
 			continue;
 		size = (uint64_t)s->copies[k].origin.size;
-		if (dearest < 0 || now->hv[h].cost > now->hv[dearest].cost)
+		if (dearest < 0 ||
+		    fs_hosts_spec(sh->hosts, h)->cost > fs_hosts_spec(sh->hosts, (size_t)dearest)->cost)
 			dearest = (int)h;
 	}
 	if (dearest < 0)
 		return false;
+	/* Costs are configuration: no cheaper host without a copy (the steady
+	 * state), no need to ask the hosts for their room and load. */
+	bool cheaper = false;
+	for (size_t h = 0; h < nh && !cheaper; h++)
+		cheaper = !holds[h] && daemon_control_host_allowed(allowed, h) &&
+			  fs_hosts_spec(sh->hosts, h)->cost <
+			      fs_hosts_spec(sh->hosts, (size_t)dearest)->cost;
+	if (!cheaper)
+		return false;
+	if (!now->ready) {
+		bool none[16] = {false};
+		now->n = nh;
+		host_inputs(sh, now->hv, now->n, none);
+		now->ready = true;
+	}
 	int best = daemon_control_pick_host(now->hv, now->n, size, holds, allowed);
 	return best >= 0 && now->hv[best].cost < now->hv[dearest].cost;
 }
