@@ -123,19 +123,54 @@ int daemon_control_pick_host(const struct daemon_control_host *h, size_t n, uint
 }
 
 int daemon_control_pick_surplus(const struct daemon_control_host *h, size_t n, const bool *holds,
-				uint64_t allowed)
+				uint64_t allowed, const enum daemon_control_verdict *verdict)
 {
 	int worst = -1;
+	bool worst_out = false, worst_back = false;
 	for (size_t i = 0; i < n; i++) {
 		if (!holds[i])
 			continue;
 		bool out = !daemon_control_host_allowed(allowed, i);
-		bool worst_out = worst >= 0 && !daemon_control_host_allowed(allowed, (size_t)worst);
-		if (worst < 0 || out > worst_out ||
-		    (out == worst_out &&
-		     (h[i].cost > h[worst].cost || (h[i].cost == h[worst].cost &&
-						    h[i].load_permille >= h[worst].load_permille))))
+		bool back = verdict && verdict[i] == DAEMON_CONTROL_ROLLED_BACK;
+		bool worse;
+		if (worst < 0 || out != worst_out)
+			worse = worst < 0 || out;
+		else if (back != worst_back)
+			worse = back;
+		else
+			worse = h[i].cost > h[worst].cost ||
+				(h[i].cost == h[worst].cost &&
+				 h[i].load_permille >= h[worst].load_permille);
+		if (worse) {
 			worst = (int)i;
+			worst_out = out;
+			worst_back = back;
+		}
 	}
 	return worst;
+}
+
+bool daemon_control_trim_waits(size_t n, const bool *holds, uint64_t allowed,
+			       const enum daemon_control_verdict *verdict, int pick,
+			       uint64_t surplus_ms, uint64_t limit_ms)
+{
+	if (!verdict || pick < 0 || (size_t)pick >= n || surplus_ms >= limit_ms ||
+	    !daemon_control_host_allowed(allowed, (size_t)pick) ||
+	    verdict[pick] != DAEMON_CONTROL_PROVEN)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (holds[i] && (int)i != pick && verdict[i] == DAEMON_CONTROL_UNPROVEN)
+			return true;
+	return false;
+}
+
+uint64_t daemon_control_migrate_block_ms(unsigned n)
+{
+	const uint64_t hour = 3600000, max_ms = 24 * hour;
+	if (n == 0)
+		return 0;
+	if (n > 5)
+		return max_ms;
+	uint64_t ms = hour << (n - 1);
+	return ms < max_ms ? ms : max_ms;
 }

@@ -156,11 +156,41 @@ uint64_t daemon_control_backoff_ms(unsigned n);
 int daemon_control_pick_host(const struct daemon_control_host *h, size_t n, uint64_t size,
 			     const bool *exclude, uint64_t allowed);
 
+/* What the rollout (daemon/rollout.h) has said of a serving copy, for the
+ * choice of the copy a TRIM drops. */
+enum daemon_control_verdict {
+	DAEMON_CONTROL_PROVEN = 0,  /* at full share: serves as well as the origin */
+	DAEMON_CONTROL_UNPROVEN,    /* still stepping towards full share */
+	DAEMON_CONTROL_ROLLED_BACK, /* share 0: slower than the origin, or failing */
+};
+
 /* The host whose copy TRIM drops, among those marked in holds: one not in
- * allowed first (a misplaced copy), then the most expensive, then the more
- * loaded, then the later one (the reverse of placement). -1 when holds
- * marks none. */
+ * allowed first (a misplaced copy), then a rolled-back one (it serves no
+ * read: dropping it loses nothing), then the most expensive, then the more
+ * loaded, then the later one (the reverse of placement). verdict (may be
+ * NULL: all proven) is per host, as holds. -1 when holds marks none. */
 int daemon_control_pick_surplus(const struct daemon_control_host *h, size_t n, const bool *holds,
-				uint64_t allowed);
+				uint64_t allowed, const enum daemon_control_verdict *verdict);
+
+/* Make before break, to its end: whether the TRIM of a surplus copy waits
+ * for the rollout's verdict on another copy before dropping the one it
+ * picked (pick, from daemon_control_pick_surplus). It waits when pick is
+ * allowed and proven while another held copy is unproven (a migration's
+ * new copy, or a new replica, still stepping up): dropping the proven one
+ * now and then rolling the new one back would leave no copy serving. The
+ * wait is bounded: once the surplus has lasted surplus_ms >= limit_ms (the
+ * caller's: long enough for a copy with steady reads to reach full share,
+ * daemon_control_verdict_limit_ms) the proven copy goes anyway, since a
+ * copy that too few reads judge is not what reads depend on. */
+bool daemon_control_trim_waits(size_t n, const bool *holds, uint64_t allowed,
+			       const enum daemon_control_verdict *verdict, int pick,
+			       uint64_t surplus_ms, uint64_t limit_ms);
+
+/* How long a file is not migrated again to a host whose copy of it was
+ * dropped rolled back, after the n-th such drop (n >= 1): 1 hour,
+ * doubling, at most a day. Without it a file whose copy is slower on the
+ * cheaper host would be copied there, rolled back and dropped over and
+ * over. */
+uint64_t daemon_control_migrate_block_ms(unsigned n);
 
 #endif

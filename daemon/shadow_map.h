@@ -145,6 +145,12 @@ struct daemon_shadow_file {
 	 * copies waiting for the mover. */
 	uint64_t reads_seen;
 	uint64_t reads_recent;
+	/* Control thread only: the hosts it is not migrated to before
+	 * migrate_block_until_ms (its copy there was dropped rolled back), and
+	 * how many times that happened (daemon_control_migrate_block_ms). */
+	uint64_t migrate_blocked_hosts;
+	uint64_t migrate_block_until_ms;
+	unsigned migrate_blocks;
 	struct daemon_shadow_file *hnext;
 	struct daemon_shadow_copy copies[DAEMON_SHADOW_MAX_COPIES];
 };

@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "daemon/control.h"
 #include "daemon/host_store.h"
+#include "daemon/rollout.h"
 #include "daemon/shadow_map.h"
 #include "fs/copy_pace.h"
 #include "fs/file_id.h"
@@ -357,6 +358,11 @@ bool shadow_cheaper_host_free(struct fs_shadowing *sh, struct daemon_shadow_file
 		    fs_hosts_spec(sh->hosts, h)->cost > fs_hosts_spec(sh->hosts, (size_t)dearest)->cost)
 			dearest = (int)h;
 	}
+	/* Hosts where its copy lost the rollout lately: not a new home yet. */
+	if (s->migrate_blocked_hosts && shadow_now_ms() < s->migrate_block_until_ms)
+		for (size_t h = 0; h < nh; h++)
+			if (s->migrate_blocked_hosts & DAEMON_CONTROL_HOST_BIT(h))
+				holds[h] = true;
 	if (dearest < 0)
 		return false;
 	/* Costs are configuration: no cheaper host without a copy (the steady
@@ -378,33 +384,76 @@ bool shadow_cheaper_host_free(struct fs_shadowing *sh, struct daemon_shadow_file
 	return best >= 0 && now->hv[best].cost < now->hv[dearest].cost;
 }
 
-/* Drops the serving copy on a host not in allowed, else on the most
- * expensive host (then the busiest): the file has a copy where
- * user.shadow.hosts does not allow one, or more copies than its replica
- * count. */
+/* What the rollout says of copy cp (map lock held). */
+static enum daemon_control_verdict copy_verdict(const struct daemon_rollout_params *p,
+						const struct daemon_shadow_copy *cp)
+{
+	const struct daemon_rollout *r = cp->rollout;
+	if (r && r->phase == DAEMON_ROLLOUT_ROLLED_BACK)
+		return DAEMON_CONTROL_ROLLED_BACK;
+	if (r && r->phase == DAEMON_ROLLOUT_STEPPING && r->step >= p->nsteps - 1)
+		return DAEMON_CONTROL_PROVEN;
+	return DAEMON_CONTROL_UNPROVEN;
+}
+
+/* Drops the serving copy on a host not in allowed, else a rolled-back one,
+ * else the one on the most expensive host (then the busiest): the file has
+ * a copy where user.shadow.hosts does not allow one, or more copies than
+ * its replica count. A proven copy waits while another is still stepping
+ * up (daemon_control_trim_waits); a rolled-back copy dropped as surplus
+ * keeps the file from migrating to its host for a while. */
 void shadow_copy_trim(struct fs_shadowing *sh, struct daemon_shadow_file *s, uint64_t allowed)
 {
+	const struct daemon_rollout_params *rp = &sh->cfg.rollout;
 	size_t nh = fs_hosts_count(sh->hosts);
 	struct daemon_control_host hv[16];
 	bool holds[16] = {false}, none[16] = {false};
+	enum daemon_control_verdict verdict[16] = {DAEMON_CONTROL_PROVEN};
 	nh = nh > 16 ? 16 : nh;
+	uint64_t now = shadow_now_ms();
+	daemon_shadow_map_lock(sh->map);
 	for (int k = 0; k < DAEMON_SHADOW_MAX_COPIES; k++)
-		if (shadow_serves_now(s, k) && (size_t)s->copies[k].host < nh)
+		if (shadow_serves_now(s, k) && (size_t)s->copies[k].host < nh) {
 			holds[s->copies[k].host] = true;
+			verdict[s->copies[k].host] = copy_verdict(rp, &s->copies[k]);
+		}
+	uint64_t surplus_ms = now - s->control.needed_ms;
+	daemon_shadow_map_unlock(sh->map);
 	host_inputs(sh, hv, nh, none);
-	int host = daemon_control_pick_surplus(hv, nh, holds, allowed);
+	int host = daemon_control_pick_surplus(hv, nh, holds, allowed, verdict);
+	/* Long enough for a copy with steady reads to climb every step, each
+	 * window extended up to 8 times for want of reads (daemon/rollout.h). */
+	uint64_t limit_ms = sh->params.idle_ms + (uint64_t)rp->nsteps * 8u * rp->interval_ms;
+	if (daemon_control_trim_waits(nh, holds, allowed, verdict, host, surplus_ms, limit_ms)) {
+		sfs_debug("shadow: %s: one copy more than wanted, kept until the new one's "
+			  "rollout ends",
+			  s->path ? s->path : "?");
+		return;
+	}
 	for (int k = 0; host >= 0 && k < DAEMON_SHADOW_MAX_COPIES; k++)
 		if (shadow_serves_now(s, k) && s->copies[k].host == host) {
 			char label[600];
 			fs_hosts_label(sh->hosts, (size_t)host, label, sizeof(label));
-			if (daemon_control_host_allowed(allowed, (size_t)host))
-				sfs_info("shadow: %s: copy on %s dropped (more copies than its %u "
-					 "wanted)",
-					 s->path ? s->path : "?", label, shadow_replicas_of(sh, s));
-			else
+			if (!daemon_control_host_allowed(allowed, (size_t)host)) {
 				sfs_info("shadow: %s: copy on %s dropped (not among its "
 					 "user.shadow.hosts)",
 					 s->path ? s->path : "?", label);
+			} else if (verdict[host] == DAEMON_CONTROL_ROLLED_BACK) {
+				if (now >= s->migrate_block_until_ms)
+					s->migrate_blocked_hosts = 0; /* earlier blocks are over */
+				s->migrate_blocks++;
+				uint64_t block = daemon_control_migrate_block_ms(s->migrate_blocks);
+				s->migrate_blocked_hosts |= DAEMON_CONTROL_HOST_BIT((size_t)host);
+				s->migrate_block_until_ms = now + block;
+				sfs_info("shadow: %s: copy on %s dropped (rolled back, more copies "
+					 "than its %u wanted); not migrated there again for %llu min",
+					 s->path ? s->path : "?", label, shadow_replicas_of(sh, s),
+					 (unsigned long long)(block / 60000));
+			} else {
+				sfs_info("shadow: %s: copy on %s dropped (more copies than its %u "
+					 "wanted)",
+					 s->path ? s->path : "?", label, shadow_replicas_of(sh, s));
+			}
 			shadow_copy_drop(sh, s, k);
 			return;
 		}

@@ -6,7 +6,13 @@
 #  - the shadowd comes back (same port): the file gets a copy there (the
 #    mount logs the migration), and once both serve, the dearer local copy
 #    is dropped after shadow_idle; the local store keeps no copy file;
-#  - reads return the right bytes throughout; the mount exits with status 0.
+#  - reads return the right bytes throughout; the mount exits with status 0;
+#  - a flap guard, with a second mount (rollout steps 10/50/100 %, readers
+#    reading all along): the local copy climbs to full share, the shadowd
+#    comes back 3 ms slower a request (--test-inject-latency-ms), the file
+#    migrates, the new copy loses its rollout (rolled back) and it, not the
+#    local copy that serves, is dropped (the drop of the dearer copy waits
+#    for the new copy's verdict); the file is not migrated there again.
 # Usage: fs_migrate.sh SHADOWFS SHADOWD SHADOWCTL
 . "$(dirname "$0")/lib.sh"
 SHADOWFS=$1 SHADOWD=$2 CTL=$3
@@ -56,8 +62,52 @@ r1=$("$CTL" host status "$H" --certs "$T/ca" --name origin --json | sed -n 's/.*
 [ "$r1" -gt "$r0" ] || it_fail "the shadowd served no read after the migration ($r0 -> $r1)"
 sleep 1.5 # stable: no migration back and forth
 [ "$(grep -c "copied to a cheaper host" "$T/mount.log")" = 1 ] || it_fail "more than one migration: $(cat "$T/mount.log")"
-fusermount3 -u "$mnt" || it_fail "fusermount3 -u"
-wait "$IT_PID"; rc=$?
-[ "$rc" -eq 0 ] || it_fail "shadowfs exited with status $rc (sanitizer report above?)"
-grep -l "Sanitizer" "$T/mount.log" "$T/sd.log" "$T/sd2.log" && it_fail "sanitizer report: $(cat "$T/mount.log")"
+umount_clean() { # LOG
+  fusermount3 -u "$mnt" || it_fail "fusermount3 -u"
+  wait "$IT_PID"; local rc=$?
+  [ "$rc" -eq 0 ] || it_fail "shadowfs exited with status $rc: $(cat "$1")"
+}
+umount_clean "$T/mount.log"
+
+# The flap guard. Readers stopped by their flag (a kill could leave one
+# holding the mount busy) before the unmount, on failure too.
+READERS=()
+stop_readers() {
+  touch "$T/stop"
+  local p
+  for p in "${READERS[@]}"; do wait "$p"; done
+  READERS=()
+}
+trap 'stop_readers; it_cleanup' EXIT
+kill "$IT_SD_PID"; wait "$IT_SD_PID" 2>/dev/null
+LOCAL=$T/local2
+printf '#!/bin/sh\nexec "%s" "$@" 2>"%s"\n' "$SHADOWFS" "$T/mount2.log" >"$T/shadowfs"
+it_mount "$T/shadowfs" "$backing" "$mnt" \
+  "norecord,cache=never,state=$state,hosts=$LOCAL:cost=2;$H:cost=1,tls=$T/ca,tls_name=origin,shadow_tick=0.2,shadow_idle=1,shadow_quiet=0.3,rollout=10/50/100,rollout_interval=0.3,rollout_min_reads=16,rollout_cooldown=60"
+setfattr -n user.shadow.pin -v 1 "$mnt/data" || it_fail "pin (second mount)"
+rm -f "$T/stop" "$T/bad"
+for _ in 1 2; do
+  (while [ ! -e "$T/stop" ]; do cmp -s "$mnt/data" "$T/expect" || touch "$T/bad"; done) &
+  READERS+=($!)
+done
+local_full() { state_of | grep -q "copy=$LOCAL:v[0-9]*:serving.*:share=100:"; }
+it_wait_for "the local copy did not reach full share" 20 local_full
+it_shadowd "$SHADOWD" "$T/sdstore" "$T/ca" sd "$T/sd3.log" "$P" --test-inject-latency-ms 3
+migrated() { grep -q "copied to a cheaper host" "$T/mount2.log"; }
+it_wait_for "no migration to the slow shadowd" 20 migrated
+dropped() { grep -q "copy on $H dropped (rolled back" "$T/mount2.log"; }
+it_wait_for "the slow shadowd's copy was not dropped" 30 dropped
+grep -q "copy on $LOCAL dropped" "$T/mount2.log" && it_fail "the local copy that serves was dropped: $(cat "$T/mount2.log")"
+on_local || it_fail "the local copy does not serve: $(state_of)"
+on_remote && it_fail "the rolled-back copy still serves: $(state_of)"
+grep -q "not migrated there again for 60 min" "$T/mount2.log" || it_fail "the block was not logged: $(cat "$T/mount2.log")"
+sleep 2 # ten ticks, the mover idle: no second migration
+[ "$(grep -c "copied to a cheaper host" "$T/mount2.log")" = 1 ] || it_fail "migrated again: $(cat "$T/mount2.log")"
+[ "$(state_of | grep -o 'copy=' | wc -l)" = 1 ] || it_fail "not one copy in the end: $(state_of)"
+stop_readers
+[ ! -e "$T/bad" ] || it_fail "a read returned wrong bytes during the migration and its rollback"
+
+echo "flap guard: $(grep -c "rollout: " "$T/mount2.log") rollout lines; now: $(state_of)"
+umount_clean "$T/mount2.log"
+grep -l "Sanitizer" "$T"/mount*.log "$T"/sd*.log && it_fail "sanitizer report: $(cat "$T"/mount*.log)"
 echo "fs_migrate: ok"

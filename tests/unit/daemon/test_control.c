@@ -12,6 +12,7 @@
 
 static const struct daemon_control_params P = {.idle_ms = 10000, .quiet_ms = 2000};
 #define ANY DAEMON_CONTROL_ANY_HOST
+#define BIT DAEMON_CONTROL_HOST_BIT
 
 /* A pinned file without a copy is copied at once; no copy while it is open
  * for writing with writes the mount cannot see (kernel passthrough), while
@@ -287,14 +288,65 @@ static void test_pick_surplus(void **state)
 	    {.up = true, .cost = 1}, {.up = true, .cost = 3}, {.up = true, .cost = 3, .load_permille = 10},
 	    {.up = true, .cost = 9}};
 	bool holds[4] = {true, true, true, false};
-	assert_int_equal(daemon_control_pick_surplus(h, 4, holds, ANY), 2);
+	assert_int_equal(daemon_control_pick_surplus(h, 4, holds, ANY, NULL), 2);
 	h[2].load_permille = 0;
-	assert_int_equal(daemon_control_pick_surplus(h, 4, holds, ANY), 2); /* tie: the later */
+	assert_int_equal(daemon_control_pick_surplus(h, 4, holds, ANY, NULL), 2); /* tie: the later */
 	holds[2] = false;
-	assert_int_equal(daemon_control_pick_surplus(h, 4, holds, ANY), 1);
+	assert_int_equal(daemon_control_pick_surplus(h, 4, holds, ANY, NULL), 1);
 	holds[0] = holds[1] = false;
-	assert_int_equal(daemon_control_pick_surplus(h, 4, holds, ANY), -1);
+	assert_int_equal(daemon_control_pick_surplus(h, 4, holds, ANY, NULL), -1);
 	assert_string_equal(daemon_control_action_name(DAEMON_CONTROL_TRIM), "trim");
+}
+
+/* A rolled-back copy serves no read: a TRIM drops it before a dearer copy
+ * that serves (a migration whose cheaper copy lost its rollout keeps the
+ * copy that worked); a misplaced copy still goes first. */
+static void test_pick_surplus_rolled_back(void **state)
+{
+	(void)state;
+	struct daemon_control_host h[3] = {
+	    {.up = true, .cost = 1}, {.up = true, .cost = 2}, {.up = true, .cost = 3}};
+	bool holds[3] = {true, true, false};
+	enum daemon_control_verdict v[3] = {DAEMON_CONTROL_ROLLED_BACK, DAEMON_CONTROL_PROVEN,
+					    DAEMON_CONTROL_PROVEN};
+	assert_int_equal(daemon_control_pick_surplus(h, 3, holds, ANY, NULL), 1);
+	assert_int_equal(daemon_control_pick_surplus(h, 3, holds, ANY, v), 0);
+	v[0] = DAEMON_CONTROL_UNPROVEN; /* not rolled back: cost decides */
+	assert_int_equal(daemon_control_pick_surplus(h, 3, holds, ANY, v), 1);
+	v[0] = DAEMON_CONTROL_ROLLED_BACK;
+	assert_int_equal(daemon_control_pick_surplus(h, 3, holds, BIT(0), v), 1); /* misplaced */
+	holds[2] = true;
+	v[2] = DAEMON_CONTROL_ROLLED_BACK; /* two rolled back: the dearer */
+	assert_int_equal(daemon_control_pick_surplus(h, 3, holds, ANY, v), 2);
+}
+
+/* Make before break: the proven copy picked waits while another is still
+ * stepping up, until the bound; never for a misplaced or rolled-back pick,
+ * nor when the others are proven or rolled back. */
+static void test_trim_waits(void **state)
+{
+	(void)state;
+	bool holds[3] = {true, true, false};
+	enum daemon_control_verdict v[3] = {DAEMON_CONTROL_UNPROVEN, DAEMON_CONTROL_PROVEN,
+					    DAEMON_CONTROL_UNPROVEN};
+	assert_true(daemon_control_trim_waits(3, holds, ANY, v, 1, 1000, 5000));
+	assert_false(daemon_control_trim_waits(3, holds, ANY, v, 1, 5000, 5000)); /* bound */
+	assert_false(daemon_control_trim_waits(3, holds, BIT(0), v, 1, 1000, 5000)); /* misplaced */
+	assert_false(daemon_control_trim_waits(3, holds, ANY, NULL, 1, 1000, 5000));
+	assert_false(daemon_control_trim_waits(3, holds, ANY, v, -1, 1000, 5000));
+	v[0] = DAEMON_CONTROL_ROLLED_BACK; /* the verdict is in */
+	assert_false(daemon_control_trim_waits(3, holds, ANY, v, 1, 1000, 5000));
+	v[0] = DAEMON_CONTROL_PROVEN;
+	assert_false(daemon_control_trim_waits(3, holds, ANY, v, 1, 1000, 5000));
+	v[0] = DAEMON_CONTROL_UNPROVEN;
+	v[1] = DAEMON_CONTROL_UNPROVEN; /* the pick itself unproven: nothing to keep */
+	assert_false(daemon_control_trim_waits(3, holds, ANY, v, 1, 1000, 5000));
+	assert_int_equal(daemon_control_migrate_block_ms(0), 0);
+	assert_int_equal(daemon_control_migrate_block_ms(1), 3600000);
+	assert_int_equal(daemon_control_migrate_block_ms(2), 7200000);
+	assert_int_equal(daemon_control_migrate_block_ms(5), 16 * 3600000);
+	assert_int_equal(daemon_control_migrate_block_ms(6), 24 * 3600000);
+	assert_int_equal(daemon_control_migrate_block_ms(1000), 24 * 3600000);
 }
 
 /* The router's pick: origin only without a serving copy; a copy at an older
@@ -387,6 +439,8 @@ int main(void)
 	    cmocka_unit_test(test_replica_count),
 	    cmocka_unit_test(test_migrate),
 	    cmocka_unit_test(test_pick_surplus),
+	    cmocka_unit_test(test_pick_surplus_rolled_back),
+	    cmocka_unit_test(test_trim_waits),
 	    cmocka_unit_test(test_pick_copy),
 	    cmocka_unit_test(test_pick_spreads),
 	};

@@ -61,12 +61,12 @@ static void test_pick_surplus_misplaced(void **state)
 	struct daemon_control_host h[3];
 	three_hosts(h);
 	bool holds[3] = {true, false, true};
-	assert_int_equal(daemon_control_pick_surplus(h, 3, holds, ANY), 2);
-	assert_int_equal(daemon_control_pick_surplus(h, 3, holds, BIT(2)), 0);
-	assert_int_equal(daemon_control_pick_surplus(h, 3, holds, BIT(0)), 2);
-	assert_int_equal(daemon_control_pick_surplus(h, 3, holds, BIT(1)), 2); /* both out */
+	assert_int_equal(daemon_control_pick_surplus(h, 3, holds, ANY, NULL), 2);
+	assert_int_equal(daemon_control_pick_surplus(h, 3, holds, BIT(2), NULL), 0);
+	assert_int_equal(daemon_control_pick_surplus(h, 3, holds, BIT(0), NULL), 2);
+	assert_int_equal(daemon_control_pick_surplus(h, 3, holds, BIT(1), NULL), 2); /* both out */
 	holds[0] = holds[2] = false;
-	assert_int_equal(daemon_control_pick_surplus(h, 3, holds, BIT(1)), -1);
+	assert_int_equal(daemon_control_pick_surplus(h, 3, holds, BIT(1), NULL), -1);
 }
 
 /* A pinned file whose copy is on host 0 when only host 1 is allowed: a
