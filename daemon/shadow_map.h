@@ -145,7 +145,8 @@ struct daemon_shadow_file {
 	 * copies waiting for the mover. */
 	uint64_t reads_seen;
 	uint64_t reads_recent;
-	/* Control thread only: the hosts it is not migrated to before
+	/* Written by the control thread under the map lock (the state views
+	 * read them under it): the hosts it is not migrated to before
 	 * migrate_block_until_ms (its copy there was dropped rolled back), and
 	 * how many times that happened (daemon_control_migrate_block_ms). */
 	uint64_t migrate_blocked_hosts;

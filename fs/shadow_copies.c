@@ -439,12 +439,14 @@ void shadow_copy_trim(struct fs_shadowing *sh, struct daemon_shadow_file *s, uin
 					 "user.shadow.hosts)",
 					 s->path ? s->path : "?", label);
 			} else if (verdict[host] == DAEMON_CONTROL_ROLLED_BACK) {
+				daemon_shadow_map_lock(sh->map); /* the state views read them */
 				if (now >= s->migrate_block_until_ms)
 					s->migrate_blocked_hosts = 0; /* earlier blocks are over */
 				s->migrate_blocks++;
 				uint64_t block = daemon_control_migrate_block_ms(s->migrate_blocks);
 				s->migrate_blocked_hosts |= DAEMON_CONTROL_HOST_BIT((size_t)host);
 				s->migrate_block_until_ms = now + block;
+				daemon_shadow_map_unlock(sh->map);
 				sfs_info("shadow: %s: copy on %s dropped (rolled back, more copies "
 					 "than its %u wanted); not migrated there again for %llu min",
 					 s->path ? s->path : "?", label, shadow_replicas_of(sh, s),

@@ -691,7 +691,8 @@ unsigned shadow_replicas_of(struct fs_shadowing *sh, const struct daemon_shadow_
 }
 
 /* One line: "pinned=P hot=H reactive=R replicas=N version=vN writers=W
- * origin_reads=R copies=C" then
+ * origin_reads=R copies=C", " migrate_blocked=HOST:for_s=N" per host a
+ * migration of it is blocked on (fs/shadow_copies.c, shadow_copy_trim), then
  * " HOST:vN:STATE:reads=R" per copy (":read=N:of=SIZE" at the end of a copy
  * under way: the origin bytes its job has read). Versions count from 1 per
  * mount. */
@@ -718,6 +719,19 @@ void shadow_describe(struct fs_shadowing *sh, struct daemon_shadow_file *s, int3
 					 (unsigned long long)(s->retry_ms > t
 								  ? (s->retry_ms - t + 999) / 1000
 								  : 0));
+	}
+	uint64_t now = shadow_now_ms();
+	for (size_t h = 0; s->migrate_blocked_hosts && now < s->migrate_block_until_ms &&
+			   h < fs_hosts_count(sh->hosts) && used < len;
+	     h++) {
+		if (!(s->migrate_blocked_hosts & DAEMON_CONTROL_HOST_BIT(h)))
+			continue;
+		char host[600];
+		fs_hosts_label(sh->hosts, h, host, sizeof(host));
+		used += (size_t)snprintf(out + used, len - used, " migrate_blocked=%s:for_s=%llu",
+					 host,
+					 (unsigned long long)((s->migrate_block_until_ms - now + 999) /
+							      1000));
 	}
 	for (int k = 0; k < DAEMON_SHADOW_MAX_COPIES && used < len; k++) {
 		struct daemon_shadow_copy *cp = &s->copies[k];

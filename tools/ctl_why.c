@@ -287,6 +287,49 @@ static size_t each_copy(const char *state, void (*fn)(const char *host, const ch
 	return n;
 }
 
+/* " migrate_blocked=HOST:for_s=N" of the state line (a host label may hold
+ * ':': the seconds follow the last ":for_s="). Calls fn per host. */
+static size_t each_migrate_block(const char *state,
+				 void (*fn)(const char *host, const char *secs, void *), void *arg)
+{
+	static const char key[] = " migrate_blocked=";
+	size_t n = 0;
+	for (const char *p = state ? strstr(state, key) : NULL; p; p = strstr(p + 1, key)) {
+		char buf[1024];
+		size_t len = strcspn(p + sizeof(key) - 1, " ");
+		if (len >= sizeof(buf))
+			continue;
+		memcpy(buf, p + sizeof(key) - 1, len);
+		buf[len] = '\0';
+		char *secs = NULL;
+		for (char *q = strstr(buf, ":for_s="); q; q = strstr(q + 1, ":for_s="))
+			secs = q;
+		if (!secs || secs == buf || !secs[7] || strspn(secs + 7, "0123456789") != strlen(secs + 7))
+			continue;
+		*secs = '\0';
+		fn(buf, secs + 7, arg);
+		n++;
+	}
+	return n;
+}
+
+static void print_migrate_block(const char *host, const char *secs, void *arg)
+{
+	(void)arg;
+	printf("migration: not to %s for %s s more (its copy there was rolled back: slower "
+	       "than the origin or failing, and dropped)\n",
+	       host, secs);
+}
+
+static void json_migrate_block(const char *host, const char *secs, void *arg)
+{
+	int *first = arg;
+	printf("%s{\"host\": ", *first ? "" : ", ");
+	ctl_json_string(stdout, host);
+	printf(", \"for_s\": %s}", secs);
+	*first = 0;
+}
+
 static void print_copy(const char *host, const char *ver, const char *st, const char *reads,
 		       void *arg)
 {
@@ -353,6 +396,7 @@ static void print_text(const struct why *w, const char *mnt)
 	printf("\ncopies:\n");
 	if (!each_copy(w->state, print_copy, NULL))
 		printf("  none\n");
+	each_migrate_block(w->state, print_migrate_block, NULL);
 	printf("state: %s\n", w->state ? w->state : "");
 }
 
@@ -410,6 +454,9 @@ static void print_json(const struct why *w, const char *mnt)
 	printf(", \"copies\": [");
 	int first = 1;
 	each_copy(w->state, json_copy, &first);
+	printf("], \"migrate_blocked\": [");
+	first = 1;
+	each_migrate_block(w->state, json_migrate_block, &first);
 	printf("], \"state\": ");
 	ctl_json_string(stdout, w->state ? w->state : "");
 	printf("}\n");

@@ -56,10 +56,19 @@ grep -q "copy on $LOCAL dropped (more copies than its 1 wanted)" "$T/mount.log" 
   it_fail "the drop of the dearer copy was not logged: $(cat "$T/mount.log")"
 on_remote || it_fail "the copy on the shadowd does not serve after the trim: $(state_of)"
 [ "$(state_of | grep -o 'copy=' | wc -l)" = 1 ] || it_fail "not one copy in the end: $(state_of)"
-r0=$("$CTL" host status "$H" --certs "$T/ca" --name origin --json | sed -n 's/.*"reads":\([0-9]*\).*/\1/p')
-for _ in 1 2 3; do cmp -s "$mnt/data" "$T/expect" || it_fail "read from the migrated copy"; done
-r1=$("$CTL" host status "$H" --certs "$T/ca" --name origin --json | sed -n 's/.*"reads":\([0-9]*\).*/\1/p')
-[ "$r1" -gt "$r0" ] || it_fail "the shadowd served no read after the migration ($r0 -> $r1)"
+sd_reads() { "$CTL" host status "$H" --certs "$T/ca" --name origin --json | sed -n 's/.*"reads":\([0-9]*\).*/\1/p'; }
+# At full share a copy takes a read only while the origin has more in
+# flight (ties to the origin): readers four at a time, until the shadowd
+# served some (one reader alone may never make the origin busy).
+r0=$(sd_reads) deadline=$(($(date +%s) + 10))
+while :; do
+  pids=()
+  for _ in 1 2 3 4; do cmp -s "$mnt/data" "$T/expect" & pids+=($!); done
+  for p in "${pids[@]}"; do wait "$p" || it_fail "read from the migrated copy"; done
+  r1=$(sd_reads)
+  [ "$r1" -gt "$r0" ] && break
+  [ "$(date +%s)" -lt "$deadline" ] || it_fail "the shadowd served no read after the migration ($r0 -> $r1)"
+done
 sleep 1.5 # stable: no migration back and forth
 [ "$(grep -c "copied to a cheaper host" "$T/mount.log")" = 1 ] || it_fail "more than one migration: $(cat "$T/mount.log")"
 umount_clean() { # LOG
@@ -101,6 +110,10 @@ grep -q "copy on $LOCAL dropped" "$T/mount2.log" && it_fail "the local copy that
 on_local || it_fail "the local copy does not serve: $(state_of)"
 on_remote && it_fail "the rolled-back copy still serves: $(state_of)"
 grep -q "not migrated there again for 60 min" "$T/mount2.log" || it_fail "the block was not logged: $(cat "$T/mount2.log")"
+state_of | grep -Eq " migrate_blocked=$H:for_s=(3[0-9]{3}|[0-9]{1,3}) " || it_fail "the block is not in user.shadow.state: $(state_of)"
+"$CTL" why "$mnt/data" | grep -q "^migration: not to $H for [0-9]* s more" || it_fail "shadowctl why does not show the block: $("$CTL" why "$mnt/data")"
+"$CTL" why "$mnt/data" --json | grep -q "\"migrate_blocked\": \[{\"host\": \"$H\", \"for_s\": [0-9]*}\]" ||
+  it_fail "shadowctl why --json does not show the block: $("$CTL" why "$mnt/data" --json)"
 sleep 2 # ten ticks, the mover idle: no second migration
 [ "$(grep -c "copied to a cheaper host" "$T/mount2.log")" = 1 ] || it_fail "migrated again: $(cat "$T/mount2.log")"
 [ "$(state_of | grep -o 'copy=' | wc -l)" = 1 ] || it_fail "not one copy in the end: $(state_of)"
