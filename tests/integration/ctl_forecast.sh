@@ -83,7 +83,19 @@ done
 "$ctl" forecast "${opts[@]}" --by opens --json | grep -q '"demand": "opens"' || it_fail "--by opens"
 
 # The host's buckets of the same run: 1 s wide, CPU in 0..100, requests seen
-# in flight, the backing disk listed.
+# in flight, the backing disk listed. In-flight requests are sampled every
+# 50 ms, and the loader's reads keep the mount busy about 1% of the time,
+# so a run could end with no sample that caught one (seen once under ASan):
+# four readers at once for 1.5 s first, then time for their buckets to be
+# written.
+burst=()
+for _ in 1 2 3 4; do
+  (end=$(($(date +%s%N) + 1500000000))
+   while [ "$(date +%s%N)" -lt "$end" ]; do cat "$mnt/A" >/dev/null || exit 1; done) &
+  burst+=($!)
+done
+for p in "${burst[@]}"; do wait "$p" || it_fail "reading through the mount failed (burst)"; done
+sleep 2.5
 lj=$("$ctl" load "$mnt" --window 1h --json) || it_fail "shadowctl load failed"
 [ "$(grep -c '"width": 1,' <<<"$lj")" -ge 8 ] || it_fail "load: fewer than 8 one-second buckets"
 grep -o '"cpu_pct": [0-9.]*' <<<"$lj" | awk '{ if ($2 < 0 || $2 > 100) exit 1 }' || it_fail "load: CPU out of 0..100"
