@@ -164,6 +164,18 @@ extern __thread struct fs_entry_name fs_entry_name;
  * replaced) the name; the layer around the ops clears it before. */
 extern __thread bool fs_last_removed;
 
+/* A layer's work that must be done after BACKING changed and before the
+ * caller can see that it did (once the reply is written, the caller's
+ * unlink, rmdir or rename has returned and it may look at the result):
+ * set by the layer around the op (fs/shadow_tuning_ops.c, the only user:
+ * one slot), run by unlink, rmdir and rename when they succeeded, just
+ * before their reply, and cleared by the layer after the op. */
+struct fs_before_reply {
+	void (*fn)(void *arg);
+	void *arg;
+};
+extern __thread struct fs_before_reply fs_before_reply;
+
 /* Records st's link count in i (fs_inode.nlink_seen) for a reply. */
 static inline void fs_nlink_seen(struct fs_inode *i, const struct stat *st)
 {

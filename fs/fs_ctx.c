@@ -107,6 +107,7 @@ void fs_proc_path(char buf[static 32], int fd)
 
 __thread struct fs_entry_seen fs_last_entry;
 __thread bool fs_last_removed;
+__thread struct fs_before_reply fs_before_reply;
 __thread struct fs_entry_name fs_entry_name;
 
 void fs_fill_entry(struct fs_ctx *c, struct fuse_entry_param *e, struct fs_inode *i,

@@ -356,6 +356,8 @@ static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, in
 		fs_creds_leave(&cr);
 	}
 	fs_inode_fd_put(c->inodes, dir);
+	if (err == 0 && fs_before_reply.fn)
+		fs_before_reply.fn(fs_before_reply.arg);
 	fuse_reply_err(req, -err);
 }
 
@@ -397,6 +399,8 @@ void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_
 	fs_inode_fd_put(c->inodes, to);
 out:
 	fs_inode_fd_put(c->inodes, from);
+	if (err == 0 && fs_before_reply.fn)
+		fs_before_reply.fn(fs_before_reply.arg);
 	fuse_reply_err(req, -err);
 }
 

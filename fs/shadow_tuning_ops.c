@@ -7,9 +7,12 @@
  *   rmdir                 -> the directory's settings go;
  *   unlink of a file's last link, or a rename over it -> the file's
  *                            settings go.
- * Whether the inner op succeeded is read from BACKING after it replied (the
- * object now at the new name is the one renamed; the unlinked inode has no
- * links left), so a failed op changes nothing. Each costs nothing while no
+ * The settings change when the inner op succeeded and before it replies
+ * (fs_before_reply: once the caller's rmdir returned, a directory made
+ * again at the same path must not find the old settings, nor STATE/tuning
+ * still hold them), checked on BACKING (the object now at the new name is
+ * the one renamed; the unlinked inode has no links left), so a failed op
+ * changes nothing. Each costs nothing while no
  * setting of that kind exists (one atomic read). */
 #include <errno.h>
 #include <fcntl.h>
@@ -79,41 +82,105 @@ static void victim_done(struct fs_ctx *c, int fd, const uint8_t id[FS_FILE_ID_LE
 	close(fd);
 }
 
+/* What the layer does when the op succeeded, before its reply
+ * (fs_before_reply): a file's settings go with its last link, a removed
+ * directory's go, a renamed directory's move. */
+struct tu_done {
+	struct fs_ctx *c;
+	int victim; /* victim_open's fd, -1 */
+	uint8_t id[FS_FILE_ID_LEN];
+	bool ran;
+	/* rename of a directory: from -> (newparent, newname), the stat before */
+	bool dir_moved;
+	fuse_ino_t newparent;
+	const char *newname;
+	unsigned int flags;
+	struct stat before;
+	char from[PATH_MAX];
+	/* rmdir of a directory with settings below or at it */
+	bool dir_removed;
+};
+
+static void tu_done_run(void *arg)
+{
+	struct tu_done *d = arg;
+	char to[PATH_MAX];
+	struct stat b;
+	d->ran = true;
+	victim_done(d->c, d->victim, d->id);
+	d->victim = -1;
+	if (d->dir_removed)
+		fs_tuning_dir_removed(d->c->tuning, d->from);
+	if (d->dir_moved && child(d->c, d->newparent, d->newname, to, &b) == 0 &&
+	    b.st_dev == d->before.st_dev && b.st_ino == d->before.st_ino)
+		fs_tuning_dir_moved(d->c->tuning, d->from, to, d->flags & RENAME_EXCHANGE);
+}
+
+/* Runs the inner op with d's work before its reply; a failed op leaves
+ * everything as it was (the victim's fd closed). */
+static void tu_around(struct tu_done *d, void (*op)(void *), void *op_arg)
+{
+	fs_before_reply = (struct fs_before_reply){.fn = tu_done_run, .arg = d};
+	op(op_arg);
+	fs_before_reply = (struct fs_before_reply){0};
+	if (!d->ran && d->victim >= 0)
+		close(d->victim);
+}
+
+struct tu_call {
+	fuse_req_t req;
+	fuse_ino_t parent, newparent;
+	const char *name, *newname;
+	unsigned int flags;
+};
+
+static void call_rename(void *arg)
+{
+	struct tu_call *a = arg;
+	inner.rename(a->req, a->parent, a->name, a->newparent, a->newname, a->flags);
+}
+
+static void call_rmdir(void *arg)
+{
+	struct tu_call *a = arg;
+	inner.rmdir(a->req, a->parent, a->name);
+}
+
+static void call_unlink(void *arg)
+{
+	struct tu_call *a = arg;
+	inner.unlink(a->req, a->parent, a->name);
+}
+
 static void tu_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
 		      const char *newname, unsigned int flags)
 {
 	struct fs_ctx *c = fs_ctx_of(req); /* req is gone after the reply */
-	char from[PATH_MAX], to[PATH_MAX];
-	struct stat a, b;
-	uint8_t id[FS_FILE_ID_LEN];
-	bool dir = fs_tuning_has_dirs(c->tuning) && child(c, parent, name, from, &a) == 0 &&
-		   S_ISDIR(a.st_mode);
-	int victim = flags & RENAME_EXCHANGE ? -1 : victim_open(c, newparent, newname, id);
-	inner.rename(req, parent, name, newparent, newname, flags);
-	victim_done(c, victim, id);
-	if (dir && child(c, newparent, newname, to, &b) == 0 && b.st_dev == a.st_dev &&
-	    b.st_ino == a.st_ino)
-		fs_tuning_dir_moved(c->tuning, from, to, flags & RENAME_EXCHANGE);
+	struct tu_done d = {.c = c, .newparent = newparent, .newname = newname, .flags = flags};
+	d.dir_moved = fs_tuning_has_dirs(c->tuning) && child(c, parent, name, d.from, &d.before) == 0 &&
+		      S_ISDIR(d.before.st_mode);
+	d.victim = flags & RENAME_EXCHANGE ? -1 : victim_open(c, newparent, newname, d.id);
+	struct tu_call a = {req, parent, newparent, name, newname, flags};
+	tu_around(&d, call_rename, &a);
 }
 
 static void tu_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs_ctx *c = fs_ctx_of(req);
-	char rel[PATH_MAX];
+	struct tu_done d = {.c = c, .victim = -1};
 	struct stat st;
-	bool dir = fs_tuning_has_dirs(c->tuning) && child(c, parent, name, rel, &st) == 0;
-	inner.rmdir(req, parent, name);
-	if (dir && child(c, parent, name, rel, &st) == -ENOENT)
-		fs_tuning_dir_removed(c->tuning, rel);
+	d.dir_removed = fs_tuning_has_dirs(c->tuning) && child(c, parent, name, d.from, &st) == 0;
+	struct tu_call a = {.req = req, .parent = parent, .name = name};
+	tu_around(&d, call_rmdir, &a);
 }
 
 static void tu_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs_ctx *c = fs_ctx_of(req);
-	uint8_t id[FS_FILE_ID_LEN];
-	int victim = victim_open(c, parent, name, id);
-	inner.unlink(req, parent, name);
-	victim_done(c, victim, id);
+	struct tu_done d = {.c = c};
+	d.victim = victim_open(c, parent, name, d.id);
+	struct tu_call a = {.req = req, .parent = parent, .name = name};
+	tu_around(&d, call_unlink, &a);
 }
 
 void fs_ops_tuning(struct fuse_lowlevel_ops *ops)

@@ -137,6 +137,9 @@ get window "$mnt/dd/e/v" && it_fail "the file renamed over another got its setti
 mkdir "$mnt/gone"; set_ok capacity 3 "$mnt/gone"; rmdir "$mnt/gone"
 grep -q '/gone$' "$state/tuning" && it_fail "a removed directory's setting stays"
 mkdir "$mnt/gone"
+get capacity "$mnt/gone" && it_fail "a directory made again at a removed one's path got its setting"
+rmdir "$mnt/gone"
+mkdir "$mnt/gone"
 get capacity "$mnt/gone" && it_fail "a directory made again got the removed one's setting"
 
 # never wins over a pin.
