@@ -152,6 +152,10 @@ struct daemon_shadow_file {
 	uint64_t migrate_blocked_hosts;
 	uint64_t migrate_block_until_ms;
 	unsigned migrate_blocks;
+	/* Map lock: a copy more than wanted is kept until another copy's
+	 * rollout ends (daemon_control_trim_waits); cleared by the next tick
+	 * that does not decide a TRIM. */
+	bool surplus_kept;
 	struct daemon_shadow_file *hnext;
 	struct daemon_shadow_copy copies[DAEMON_SHADOW_MAX_COPIES];
 };

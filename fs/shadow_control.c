@@ -343,6 +343,8 @@ static void tick(struct fs_shadowing *sh)
 		    daemon_control_decide(&sh->params, &in, t, &mem);
 		daemon_shadow_map_lock(sh->map);
 		s->control = mem;
+		if (a != DAEMON_CONTROL_TRIM)
+			s->surplus_kept = false;
 		daemon_shadow_map_unlock(sh->map);
 		uint64_t allowed = daemon_control_allowed(&in);
 		/* A copy under way to a host user.shadow.hosts no longer allows

@@ -424,7 +424,11 @@ void shadow_copy_trim(struct fs_shadowing *sh, struct daemon_shadow_file *s, uin
 	/* Long enough for a copy with steady reads to climb every step, each
 	 * window extended up to 8 times for want of reads (daemon/rollout.h). */
 	uint64_t limit_ms = sh->params.idle_ms + (uint64_t)rp->nsteps * 8u * rp->interval_ms;
-	if (daemon_control_trim_waits(nh, holds, allowed, verdict, host, surplus_ms, limit_ms)) {
+	bool waits = daemon_control_trim_waits(nh, holds, allowed, verdict, host, surplus_ms, limit_ms);
+	daemon_shadow_map_lock(sh->map);
+	s->surplus_kept = waits;
+	daemon_shadow_map_unlock(sh->map);
+	if (waits) {
 		sfs_debug("shadow: %s: one copy more than wanted, kept until the new one's "
 			  "rollout ends",
 			  s->path ? s->path : "?");

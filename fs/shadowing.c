@@ -691,7 +691,9 @@ unsigned shadow_replicas_of(struct fs_shadowing *sh, const struct daemon_shadow_
 }
 
 /* One line: "pinned=P hot=H reactive=R replicas=N version=vN writers=W
- * origin_reads=R copies=C", " migrate_blocked=HOST:for_s=N" per host a
+ * origin_reads=R copies=C", " surplus=kept_until_rollout_ends" while a copy
+ * more than wanted waits for another's rollout to end,
+ * " migrate_blocked=HOST:for_s=N" per host a
  * migration of it is blocked on (fs/shadow_copies.c, shadow_copy_trim), then
  * " HOST:vN:STATE:reads=R" per copy (":read=N:of=SIZE" at the end of a copy
  * under way: the origin bytes its job has read). Versions count from 1 per
@@ -720,6 +722,8 @@ void shadow_describe(struct fs_shadowing *sh, struct daemon_shadow_file *s, int3
 								  ? (s->retry_ms - t + 999) / 1000
 								  : 0));
 	}
+	if (s->surplus_kept && used < len)
+		used += (size_t)snprintf(out + used, len - used, " surplus=kept_until_rollout_ends");
 	uint64_t now = shadow_now_ms();
 	for (size_t h = 0; s->migrate_blocked_hosts && now < s->migrate_block_until_ms &&
 			   h < fs_hosts_count(sh->hosts) && used < len;

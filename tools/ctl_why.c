@@ -396,6 +396,9 @@ static void print_text(const struct why *w, const char *mnt)
 	printf("\ncopies:\n");
 	if (!each_copy(w->state, print_copy, NULL))
 		printf("  none\n");
+	if (w->state && strstr(w->state, " surplus=kept_until_rollout_ends"))
+		printf("surplus: a copy more than wanted is kept until the new copy's rollout "
+		       "ends (make before break)\n");
 	each_migrate_block(w->state, print_migrate_block, NULL);
 	printf("state: %s\n", w->state ? w->state : "");
 }

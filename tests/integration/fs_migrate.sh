@@ -12,7 +12,8 @@
 #    comes back 3 ms slower a request (--test-inject-latency-ms), the file
 #    migrates, the new copy loses its rollout (rolled back) and it, not the
 #    local copy that serves, is dropped (the drop of the dearer copy waits
-#    for the new copy's verdict); the file is not migrated there again.
+#    for the new copy's verdict, and user.shadow.state says so meanwhile);
+#    the file is not migrated there again.
 # Usage: fs_migrate.sh SHADOWFS SHADOWD SHADOWCTL
 . "$(dirname "$0")/lib.sh"
 SHADOWFS=$1 SHADOWD=$2 CTL=$3
@@ -92,7 +93,7 @@ kill "$IT_SD_PID"; wait "$IT_SD_PID" 2>/dev/null
 LOCAL=$T/local2
 printf '#!/bin/sh\nexec "%s" "$@" 2>"%s"\n' "$SHADOWFS" "$T/mount2.log" >"$T/shadowfs"
 it_mount "$T/shadowfs" "$backing" "$mnt" \
-  "norecord,cache=never,state=$state,hosts=$LOCAL:cost=2;$H:cost=1,tls=$T/ca,tls_name=origin,shadow_tick=0.2,shadow_idle=1,shadow_quiet=0.3,rollout=10/50/100,rollout_interval=0.3,rollout_min_reads=16,rollout_cooldown=60"
+  "norecord,cache=never,state=$state,hosts=$LOCAL:cost=2;$H:cost=1,tls=$T/ca,tls_name=origin,shadow_tick=0.2,shadow_idle=0.5,shadow_quiet=0.3,rollout=10/50/100,rollout_interval=1,rollout_min_reads=16,rollout_cooldown=60"
 setfattr -n user.shadow.pin -v 1 "$mnt/data" || it_fail "pin (second mount)"
 rm -f "$T/stop" "$T/bad"
 for _ in 1 2; do
@@ -105,7 +106,16 @@ it_shadowd "$SHADOWD" "$T/sdstore" "$T/ca" sd "$T/sd3.log" "$P" --test-inject-la
 migrated() { grep -q "copied to a cheaper host" "$T/mount2.log"; }
 it_wait_for "no migration to the slow shadowd" 20 migrated
 dropped() { grep -q "copy on $H dropped (rolled back" "$T/mount2.log"; }
-it_wait_for "the slow shadowd's copy was not dropped" 30 dropped
+# Two bad windows of 1 s roll the new copy back; meanwhile (shadow_idle is
+# 0.5 s) the surplus local copy is kept, and the state says so.
+kept=
+for _ in $(seq 300); do
+  dropped && break
+  state_of | grep -q " surplus=kept_until_rollout_ends" && kept=1
+  sleep 0.1
+done
+dropped || it_fail "the slow shadowd's copy was not dropped after 30 s: $(state_of)"
+[ -n "$kept" ] || it_fail "the state never showed the surplus copy kept for the rollout"
 grep -q "copy on $LOCAL dropped" "$T/mount2.log" && it_fail "the local copy that serves was dropped: $(cat "$T/mount2.log")"
 on_local || it_fail "the local copy does not serve: $(state_of)"
 on_remote && it_fail "the rolled-back copy still serves: $(state_of)"
