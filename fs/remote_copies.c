@@ -212,16 +212,20 @@ static void upload_progress_fn(void *arg, uint64_t done, uint64_t total)
 	}
 }
 
-int fs_remote_copies_sync(struct fs_remote_copies *rc, struct daemon_shadow_file *s, int host,
-			  int fd, uint64_t size, const uint8_t sha256[32], uint64_t version,
-			  uint64_t base, struct fs_copy_pace *pace, const bool *stop,
-			  uint64_t *read, struct fs_remote_sync_result *res)
+/* One attempt of fs_remote_copies_sync; *used: the connection it used
+ * (NULL: none). */
+static int sync_once(struct fs_remote_copies *rc, struct daemon_shadow_file *s, int host, int fd,
+		     uint64_t size, const uint8_t sha256[32], uint64_t version, uint64_t base,
+		     struct fs_copy_pace *pace, const bool *stop, uint64_t *read,
+		     struct fs_remote_sync_result *res, struct sync_client **used)
 {
 	struct sync_client *c;
 	int r = conn(rc, host, &c);
 	*res = (struct fs_remote_sync_result){0};
+	*used = NULL;
 	if (r < 0)
 		return r;
+	*used = c;
 	if (base && base != version && sha256) {
 		r = send_ranges(c, s, fd, size, sha256, version, base, pace, stop, read, res);
 		if (r == 0 || r == -ECANCELED || !sync_client_connected(c))
@@ -254,6 +258,35 @@ out:
 	}
 	if (r == 0)
 		fs_remote_dirty_synced(s, version, size);
+	return r;
+}
+
+int fs_remote_copies_sync(struct fs_remote_copies *rc, struct daemon_shadow_file *s, int host,
+			  int fd, uint64_t size, const uint8_t sha256[32], uint64_t version,
+			  uint64_t base, struct fs_copy_pace *pace, const bool *stop,
+			  uint64_t *read, struct fs_remote_sync_result *res)
+{
+	uint64_t mine = 0, *count = read ? read : &mine;
+	int r = 0;
+	/* Twice, as delete and verify below: the connection may be broken
+	 * already (the shadowd restarted since it was last used). A second
+	 * attempt, on a new connection, only when the first broke before it
+	 * read any of the origin (the uploads read it with pread: nothing to
+	 * rewind) and not for a timeout (a host that does not answer would
+	 * make the copy wait twice). Before, such a copy failed and waited for
+	 * the back-off: 7 s after a shadowd restart in fs_remote. */
+	for (int attempt = 0; attempt < 2; attempt++) {
+		struct sync_client *c;
+		uint64_t before = __atomic_load_n(count, __ATOMIC_RELAXED);
+		r = sync_once(rc, s, host, fd, size, sha256, version, base, pace, stop, count, res,
+			      &c);
+		if (r == 0 || r == -ECANCELED || r == -ETIMEDOUT || stopped(stop) || !c ||
+		    sync_client_connected(c) || __atomic_load_n(count, __ATOMIC_RELAXED) != before)
+			break;
+		sfs_debug("shadow: the connection to host %d was broken (%s): the copy tried again "
+			  "on a new one",
+			  host, strerror(-r));
+	}
 	return r;
 }
 

@@ -137,6 +137,7 @@ readers 2 2 || it_fail "wrong bytes with the copy on $H2"
 # pooled connections the restart broke are replaced without a failed read
 # (errors=0).
 kill "$PID2"; wait "$PID2" 2>/dev/null
+t_restart=$(date +%s%N)
 it_shadowd "$SHADOWD" "$T/store2" "$T/ca" sd2 "$T/sd2b.log" "$P2"
 PID2=$IT_SD_PID
 trap 'kill -CONT $PID1 $PID2 2>/dev/null; it_cleanup' EXIT
@@ -154,7 +155,7 @@ while :; do
 done
 back_on_h2 || it_fail "the copy on $H2 did not serve again without errors: $(state_of)"
 [ "$(stat_of "$H2" reads)" -gt 0 ] || it_fail "the restarted shadowd served no read in 20 s"
-echo "after the restart of $H2: $(state_of)"
+echo "after the restart of $H2: served again $((($(date +%s%N) - t_restart) / 1000000)) ms later: $(state_of)"
 
 kill -CONT "$PID1"
 wait_for "$H1 not up again" 10 host_up "$H1"
