@@ -285,6 +285,34 @@ static struct fs_inode *ref_existing(struct fs_inode_table *t, const struct stat
 	return i;
 }
 
+static bool same_handle(const struct file_handle *a, const struct file_handle *b)
+{
+	return a->handle_type == b->handle_type && a->handle_bytes == b->handle_bytes &&
+	       memcmp(a->f_handle, b->f_handle, a->handle_bytes) == 0;
+}
+
+/* The entry ref_existing found for an object whose handle is h (NULL: not
+ * known): itself, or NULL when it is another object that had the same
+ * inode number. An entry with a handle does not pin its object (its fd
+ * may be evicted): once the object is deleted, BACKING may give its inode
+ * number to a new one while the kernel still holds the old entry (no
+ * FORGET yet). The old entry then leaves the hash (it lives on, reopening
+ * with ESTALE, until its FORGET) and its reference taken by ref_existing
+ * is dropped; the caller inserts the new object. Seen with posix_compare
+ * under load: files created after others were unlinked opened with
+ * ESTALE. An entry without a handle keeps its object open: no reuse. */
+static struct fs_inode *check_existing(struct fs_inode_table *t, struct fs_inode *i,
+				       const struct file_handle *h)
+{
+	if (!i || !i->handle || !h || same_handle(i->handle, h))
+		return i;
+	pthread_mutex_lock(&t->lock);
+	hash_remove(t, i); /* no-op when another lookup did it already */
+	pthread_mutex_unlock(&t->lock);
+	fs_inode_table_forget(t, i, 1); /* the reference ref_existing took */
+	return NULL;
+}
+
 /* Inserts a new entry for st. Either h is its handle (taken; fd is -1 or
  * an O_PATH fd to cache), or h is NULL and fd (taken) is an O_PATH fd
  * whose handle is looked up here, or which stays as the permanent fd when
@@ -371,13 +399,20 @@ int fs_inode_table_lookup(struct fs_inode_table *t, int dirfd, const char *name,
 		return -errno;
 	pthread_mutex_lock(&t->lock);
 	struct fs_inode *i = ref_existing(t, st);
+	bool check = i && i->handle;
 	pthread_mutex_unlock(&t->lock);
-	if (i) {
+	if (i && !check) {
 		*ret = i;
 		return 0;
 	}
-	/* New to us. Fast path: a handle by name, no fd opened at all. */
+	/* New to us, or known by a handle that may be an older object's
+	 * (check_existing). Fast path: a handle by name, no fd opened. */
 	struct file_handle *h = handle_of_name(t, dirfd, name, st);
+	if (i && (i = check_existing(t, i, h)) != NULL) {
+		free(h);
+		*ret = i;
+		return 0;
+	}
 	if (h)
 		return insert_new(t, -1, h, st, ret);
 	/* No handle, or the name changed under us: pin the object with an
@@ -400,12 +435,18 @@ int fs_inode_table_lookup_fd(struct fs_inode_table *t, int fd, struct stat *st,
 		return -errno;
 	pthread_mutex_lock(&t->lock);
 	struct fs_inode *i = ref_existing(t, st);
+	bool check = i && i->handle;
 	pthread_mutex_unlock(&t->lock);
-	if (i) {
+	if (i && !check) {
 		*ret = i;
 		return 0;
 	}
 	struct file_handle *h = handle_of(t, fd, st);
+	if (i && (i = check_existing(t, i, h)) != NULL) {
+		free(h);
+		*ret = i;
+		return 0;
+	}
 	if (h)
 		return insert_new(t, -1, h, st, ret);
 	/* No handle: keep an O_PATH twin of fd as the permanent fd. */

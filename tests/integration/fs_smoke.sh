@@ -57,5 +57,23 @@ fs_umount "$mnt"
 rm -rf "${backing:?}"/*
 it_mount "$shadowfs" "$backing" "$mnt" cache=auto,fd_cache=16,timeout=0.1,splice,max_read=64k,max_write=128k
 OPCHECK_BACKING_F=$backing/f it_check "fs_opcheck (cache=auto,fd_cache=16)" "$opcheck" "$mnt"
+# An inode number BACKING hands out again while the kernel still holds the
+# deleted object: a process's cwd keeps the removed directory's entry, whose
+# fd has left the small cache; the new directory (ext4 gives it the same
+# number at once) must be served as itself. Before the fix the file below
+# could not be created (ENOENT: the mount answered with the old entry).
+mkdir "$mnt/held"
+held_ino=$(stat -c %i "$backing/held")
+(cd "$mnt/held" && exec sleep 30) &
+holder=$!
+IT_PIDS+=("$holder")
+for k in $(seq 40); do touch "$mnt/ev$k" && stat "$mnt/ev$k" >/dev/null || it_fail "touch ev$k"; done
+rmdir "$mnt/held" || it_fail "rmdir of a directory that is a cwd"
+mkdir "$mnt/again" || it_fail "mkdir after the rmdir"
+[ "$(stat -c %i "$backing/again")" = "$held_ino" ] && echo "inode number $held_ino reused by BACKING"
+echo hello >"$mnt/again/f" || it_fail "create in a directory with a reused inode number"
+[ "$(cat "$mnt/again/f")" = hello ] || it_fail "read in a directory with a reused inode number"
+[ "$(ls "$mnt/again")" = f ] || it_fail "listing of a directory with a reused inode number"
+kill "$holder"; wait "$holder" 2>/dev/null
 fs_umount "$mnt"
 echo "PASS fs_smoke"
