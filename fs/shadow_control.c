@@ -416,8 +416,14 @@ static void tick(struct fs_shadowing *sh)
 			shadow_copy_noted(sh, express, r, t);
 	}
 	if (!next && !express && copy_waits && fs_mover_cancel_verify(sh->mover)) {
-		sfs_info("shadow: a re-hash put off for a copy that waits for the mover "
-			 "(re-hashed later)");
+		/* At info once a minute: a copy that keeps failing (a host
+		 * down) puts the owed re-hash off at each of its retries. */
+		bool quiet = sh->putoff_logged_ms && t - sh->putoff_logged_ms < 60000;
+		if (!quiet)
+			sh->putoff_logged_ms = t;
+		sfs_log(quiet ? SFS_LOG_DEBUG : SFS_LOG_INFO,
+			"shadow: a re-hash put off for a copy that waits for the mover "
+			"(re-hashed later)");
 	}
 	verify_one(sh, t);
 	pthread_mutex_lock(&sh->lock);

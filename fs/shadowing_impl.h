@@ -64,6 +64,7 @@ struct fs_shadowing {
 	struct pred_store *store; /* the recorder's series store, read-only */
 	uint64_t forecast_ms;	  /* last forecast */
 	size_t verify_cursor;	  /* next entry verify_one looks at */
+	uint64_t putoff_logged_ms; /* last "re-hash put off" at info level (0: never) */
 };
 
 /* fs/shadowing.c */
