@@ -179,9 +179,10 @@ int daemon_control_pick_surplus(const struct daemon_control_host *h, size_t n, c
  * new copy, or a new replica, still stepping up): dropping the proven one
  * now and then rolling the new one back would leave no copy serving. The
  * wait is bounded: once the surplus has lasted surplus_ms >= limit_ms (the
- * caller's: long enough for a copy with steady reads to reach full share,
- * daemon_control_verdict_limit_ms) the proven copy goes anyway, since a
- * copy that too few reads judge is not what reads depend on. */
+ * caller's: long enough for a copy with steady reads to reach full share;
+ * fs/shadow_copies.c takes idle_ms + steps x 8 x the rollout interval) the
+ * proven copy goes anyway, since a copy that too few reads judge is not
+ * what reads depend on. */
 bool daemon_control_trim_waits(size_t n, const bool *holds, uint64_t allowed,
 			       const enum daemon_control_verdict *verdict, int pick,
 			       uint64_t surplus_ms, uint64_t limit_ms);
