@@ -16,7 +16,7 @@ total=$((NDIRS * NFILES))
 
 mount -t tmpfs -o size=2g,nr_inodes=$((total + 10000)) shadowfs-million "$backing" ||
   it_fail "cannot mount a tmpfs for BACKING"
-IT_MOUNTS+=("$backing") # unmounted (lazily if busy) by lib.sh's cleanup on any exit
+IT_TMPFS+=("$backing") # unmounted by lib.sh's cleanup after the mount, before IT_ROOT goes
 t0=$(date +%s)
 made=$("$mkfiles" create "$backing" "$NDIRS" "$NFILES" 2) || it_fail "creating files failed"
 [ "$made" = "$total" ] || it_fail "created $made files, expected $total"

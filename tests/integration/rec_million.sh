@@ -17,7 +17,7 @@ total=$((NDIRS * NFILES)) track=10000
 
 mount -t tmpfs -o size=2g,nr_inodes=$((total + 10000)) rec-million "$backing" ||
   it_fail "cannot mount a tmpfs for BACKING"
-trap 'it_cleanup; umount -l "$backing" 2>/dev/null' EXIT
+IT_TMPFS+=("$backing") # unmounted by lib.sh's cleanup after the mount, before IT_ROOT goes
 made=$("$mkfiles" create "$backing" "$NDIRS" "$NFILES" 2) || it_fail "creating files failed"
 [ "$made" = "$total" ] || it_fail "created $made files, expected $total"
 
