@@ -116,40 +116,18 @@ static void tu_done_run(void *arg)
 		fs_tuning_dir_moved(d->c->tuning, d->from, to, d->flags & RENAME_EXCHANGE);
 }
 
-/* Runs the inner op with d's work before its reply; a failed op leaves
- * everything as it was (the victim's fd closed). */
-static void tu_around(struct tu_done *d, void (*op)(void *), void *op_arg)
+/* d's work runs before the reply of the inner op called between these
+ * two; a failed op leaves everything as it was (the victim's fd closed). */
+static void tu_arm(struct tu_done *d)
 {
 	fs_before_reply = (struct fs_before_reply){.fn = tu_done_run, .arg = d};
-	op(op_arg);
+}
+
+static void tu_disarm(struct tu_done *d)
+{
 	fs_before_reply = (struct fs_before_reply){0};
 	if (!d->ran && d->victim >= 0)
 		close(d->victim);
-}
-
-struct tu_call {
-	fuse_req_t req;
-	fuse_ino_t parent, newparent;
-	const char *name, *newname;
-	unsigned int flags;
-};
-
-static void call_rename(void *arg)
-{
-	struct tu_call *a = arg;
-	inner.rename(a->req, a->parent, a->name, a->newparent, a->newname, a->flags);
-}
-
-static void call_rmdir(void *arg)
-{
-	struct tu_call *a = arg;
-	inner.rmdir(a->req, a->parent, a->name);
-}
-
-static void call_unlink(void *arg)
-{
-	struct tu_call *a = arg;
-	inner.unlink(a->req, a->parent, a->name);
 }
 
 static void tu_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
@@ -160,8 +138,9 @@ static void tu_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 	d.dir_moved = fs_tuning_has_dirs(c->tuning) && child(c, parent, name, d.from, &d.before) == 0 &&
 		      S_ISDIR(d.before.st_mode);
 	d.victim = flags & RENAME_EXCHANGE ? -1 : victim_open(c, newparent, newname, d.id);
-	struct tu_call a = {req, parent, newparent, name, newname, flags};
-	tu_around(&d, call_rename, &a);
+	tu_arm(&d);
+	inner.rename(req, parent, name, newparent, newname, flags);
+	tu_disarm(&d);
 }
 
 static void tu_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -170,8 +149,9 @@ static void tu_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct tu_done d = {.c = c, .victim = -1};
 	struct stat st;
 	d.dir_removed = fs_tuning_has_dirs(c->tuning) && child(c, parent, name, d.from, &st) == 0;
-	struct tu_call a = {.req = req, .parent = parent, .name = name};
-	tu_around(&d, call_rmdir, &a);
+	tu_arm(&d);
+	inner.rmdir(req, parent, name);
+	tu_disarm(&d);
 }
 
 static void tu_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -179,8 +159,9 @@ static void tu_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct fs_ctx *c = fs_ctx_of(req);
 	struct tu_done d = {.c = c};
 	d.victim = victim_open(c, parent, name, d.id);
-	struct tu_call a = {.req = req, .parent = parent, .name = name};
-	tu_around(&d, call_unlink, &a);
+	tu_arm(&d);
+	inner.unlink(req, parent, name);
+	tu_disarm(&d);
 }
 
 void fs_ops_tuning(struct fuse_lowlevel_ops *ops)
