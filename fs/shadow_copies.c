@@ -255,10 +255,24 @@ int shadow_copy_start(struct fs_shadowing *sh, struct fs_mover *mover,
 	return r;
 }
 
+/* Whether a copy's failure is one a change of its file during the copy
+ * causes: the origin read shorter than its size then (-EIO from the
+ * readers in sync/ and the host store), the digest sent first no longer
+ * matching the bytes sent after it (a known-ranges update), a delta
+ * writing past the size announced, the origin gone. Only then, and only if
+ * the file did change, is it not a failure of the host (no back-off, no
+ * warning: the next attempt, once the file is quiet, tells). Room and
+ * reachability (ENOSPC, timeouts, broken connections) keep the back-off. */
+static bool change_can_explain(int rc)
+{
+	return rc == -EIO || rc == -EBADMSG || rc == -ERANGE || rc == -ESTALE || rc == -ENOENT;
+}
+
 /* Applies a copy job the mover finished (control thread): published only
  * if the file is as when the job started (shadow_unchanged_since: its
  * version, no change under way, no unseen writer, the origin's stamps); else the copy is deleted (-EAGAIN:
- * tried again when quiet). Then the back-off and the log line. */
+ * tried again when quiet). A job that failed because the file changed
+ * under it is -EAGAIN too. Then the back-off and the log line. */
 void shadow_copy_finish(struct fs_shadowing *sh, struct fs_move_job *j, uint64_t t)
 {
 	struct daemon_shadow_file *s = j->s;
@@ -266,7 +280,8 @@ void shadow_copy_finish(struct fs_shadowing *sh, struct fs_move_job *j, uint64_t
 	int rc = j->rc;
 	if (rc == 0 && LOAD(&j->cancelled))
 		rc = -ECANCELED; /* cancelled after its last check */
-	if (rc == 0 && !shadow_unchanged_since(sh, s, j->version, &j->st0, s->origin_fd))
+	if ((rc == 0 || change_can_explain(rc)) &&
+	    (LOAD(&s->gone) || !shadow_unchanged_since(sh, s, j->version, &j->st0, s->origin_fd)))
 		rc = -EAGAIN;
 	if (rc < 0) {
 		if (j->rc == 0 && j->kind == FS_MOVE_LOCAL)
@@ -302,7 +317,8 @@ void shadow_copy_finish(struct fs_shadowing *sh, struct fs_move_job *j, uint64_t
 /* After a copy attempt: a failure (other than the file changing under it,
  * which the quiet period handles, or the mount stopping during a copy paced
  * by copy_rate) backs the file off, doubling, and is
- * logged as a warning once per streak; a success after failures says so. */
+ * logged as a warning once per streak (-ESTALE, the file gone, only at
+ * debug level: it is dropped); a success after failures says so. */
 void shadow_copy_noted(struct fs_shadowing *sh, struct daemon_shadow_file *s, int r,
 			     uint64_t t)
 {
@@ -328,6 +344,8 @@ void shadow_copy_noted(struct fs_shadowing *sh, struct daemon_shadow_file *s, in
 		sfs_info("shadow: no room for another copy of %s (%u serving, %u wanted): "
 			 "retrying in 1 s, then less and less often",
 			 path, shadow_count_serving(s), shadow_replicas_of(sh, s));
+	else if (r == -ESTALE) /* deleted or replaced: no longer the file it was */
+		sfs_debug("shadow: %s: not copied (deleted or replaced)", path);
 	else if (r < 0 && failures == 0)
 		sfs_warn("shadow: cannot copy %s: %s (retrying in 1 s, then less and less "
 			 "often, up to every 5 min)",

@@ -4,6 +4,11 @@
 #   exerciser.sh EXERCISER plain SEED [OPS PROCS]
 #   exerciser.sh EXERCISER mount SHADOWFS SEED [OPS PROCS [MOUNT_OPTS]]   (through a
 #                            fresh mount, final content also checked in the backing directory)
+#   exerciser.sh EXERCISER remote SHADOWFS SHADOWD SHADOWCTL SEED [OPS PROCS [MOUNT_OPTS]]
+#                            (every file shadowed on two real shadowd over mutual
+#                            TLS and a local host: the shadowds must serve reads,
+#                            and a copy that fails only because its file changed
+#                            under it must not be logged as a host's failure)
 #   exerciser.sh EXERCISER selftest   (a byte flipped behind the model's back
 #                            must be reported: the checker itself can fail)
 . "$(dirname "$0")/lib.sh"
@@ -29,6 +34,40 @@ mount)
   wait "$IT_PID"; rc=$?
   [ "$rc" -eq 0 ] || it_fail "shadowfs exited with status $rc after unmount (sanitizer report above?)"
   it_uring_check
+  ;;
+remote)
+  shadowfs=$3 shadowd=$4 ctl=$5
+  T=$(it_tmpdir remote)
+  backing=$(it_tmpdir backing) mnt=$(it_tmpdir mnt)
+  it_ca "$ctl" "$T/ca" "sd1 sd2" "origin operator"
+  it_shadowd "$shadowd" "$T/store1" "$T/ca" sd1 "$T/sd1.log" 0
+  h1=127.0.0.1:$IT_SD_PORT
+  it_shadowd "$shadowd" "$T/store2" "$T/ca" sd2 "$T/sd2.log" 0
+  h2=127.0.0.1:$IT_SD_PORT
+  opts="cache=auto,state=$T/state,hosts=$h1:cost=1;$h2:cost=2;$T/h3:cost=3,tls=$T/ca"
+  opts+=",tls_name=origin,shadow_all,shadow_tick=0.05,shadow_quiet=0,shadow_idle=0.5"
+  opts+=",remote_timeout=2000${9:+,$9}"
+  IT_MOUNT_LOG=$T/shadowfs.log it_mount "$shadowfs" "$backing" "$mnt" "$opts"
+  # shellcheck disable=SC2046
+  "$ex" $(seed_args "$6") --ops "${7:-2000}" --procs "${8:-4}" --backing "$backing" "$mnt" \
+    || it_fail "exerciser found a data mismatch through the mount"
+  it_umount "$mnt"
+  wait "$IT_PID"; rc=$?
+  [ "$rc" -eq 0 ] || it_fail "shadowfs exited with status $rc after unmount (sanitizer report above?)"
+  it_uring_check
+  served=0
+  for h in "$h1" "$h2"; do
+    n=$("$ctl" host status "$h" --certs "$T/ca" --name operator --json |
+      sed -n 's/.*"reads":\([0-9]*\).*/\1/p')
+    echo "shadowd $h served $n reads"
+    served=$((served + ${n:-0}))
+  done
+  [ "$served" -gt 0 ] || it_fail "no read was served by a shadowd: the remote copies were not exercised"
+  echo "copies made after a failed attempt: $(grep -c 'shadow: .* copied after' "$T/shadowfs.log")"
+  echo "copies the shadowds refused (a file changed while copied): $(cat "$T"/sd*.log | grep -c refused)"
+  cat "$T"/sd*.log | grep refused | sort | uniq -c | head -5
+  ! grep 'warning: shadow: cannot copy' "$T/shadowfs.log" ||
+    it_fail "a copy that failed because its file changed under it was reported as a failure"
   ;;
 selftest)
   dir=$(it_tmpdir selftest)

@@ -6,6 +6,7 @@
 #   it_tmpdir NAME            -> prints a fresh dir under $IT_ROOT (auto-removed)
 #   it_mount SHADOWFS BACKING MNT [opts]  mounts in the foreground (-f) in the
 #                             background, waits until mounted; sets IT_PID
+#                             (its stderr also copied to $IT_MOUNT_LOG if set)
 #   it_umount MNT             unmounts and waits for the process to exit
 #   it_fail MSG               prints "FAIL: MSG" and exits 1
 #   it_check DESC CMD...      runs CMD; fails the test with DESC if it fails
@@ -90,10 +91,14 @@ it_mount() { # SHADOWFS BACKING MNT [opts]
   local bin=$1 backing=$2 mnt=$3 opts=${4:-}
   local args=("$backing" "$mnt" -f)
   [ -n "$opts" ] && args+=(-o "$opts")
+  local log=${IT_MOUNT_LOG:-}
   if [[ ",$opts," == *,io_uring,* ]]; then
     it_enable_uring
-    IT_URING_LOG=$(it_tmpdir uring-log)/shadowfs.log
-    "$bin" "${args[@]}" 2> >(tee "$IT_URING_LOG" >&2) &
+    [ -n "$log" ] || log=$(it_tmpdir uring-log)/shadowfs.log
+    IT_URING_LOG=$log
+  fi
+  if [ -n "$log" ]; then
+    "$bin" "${args[@]}" 2> >(tee "$log" >&2) &
   else
     "$bin" "${args[@]}" &
   fi
