@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -121,6 +122,13 @@ int daemon_store_open(const char *dir, uint64_t budget_bytes, struct daemon_stor
 	s->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (s->dirfd < 0) {
 		r = -errno;
+		goto fail;
+	}
+	/* One open store per directory: a second one (another mount, a
+	 * shadowd, the same directory twice in hosts=) would remove the
+	 * first's temporary files below and keep a budget of its own. */
+	if (flock(s->dirfd, LOCK_EX | LOCK_NB) < 0) {
+		r = errno == EWOULDBLOCK ? -EBUSY : -errno;
 		goto fail;
 	}
 	int scan_fd = dup(s->dirfd);
@@ -619,6 +627,30 @@ int daemon_store_delete(struct daemon_store *s, const uint8_t id[16], uint64_t v
 	store_copy_name(id, version, name);
 	int r = delete_one(s, name);
 	return found && r == -ENOENT ? 0 : r;
+}
+
+int daemon_store_delete_older(struct daemon_store *s, uint64_t below, uint64_t *ret_copies,
+			      uint64_t *ret_bytes)
+{
+	struct daemon_store_entry *v = NULL;
+	size_t n = 0;
+	uint64_t copies = 0, bytes = 0;
+	int r = daemon_store_list(s, &v, &n);
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		if (v[i].version >= below)
+			continue;
+		int d = daemon_store_delete(s, v[i].id, v[i].version);
+		if (d < 0 && d != -ENOENT)
+			r = d;
+		else if (d == 0) {
+			copies++;
+			bytes += v[i].size;
+		}
+	}
+	free(v);
+	*ret_copies = copies;
+	*ret_bytes = bytes;
+	return r;
 }
 
 struct list_acc {

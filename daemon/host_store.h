@@ -66,7 +66,9 @@ struct daemon_store_stats {
 	uint64_t avail_bytes;	   /* free space of its filesystem now (UINT64_MAX: unknown) */
 };
 
-/* Opens (creating it, mode 0700, if missing) the store in dir. */
+/* Opens (creating it, mode 0700, if missing) the store in dir, locked to
+ * this store object (flock on the directory, released at close or exit):
+ * -EBUSY while another open store, in any process, holds dir. */
 int daemon_store_open(const char *dir, uint64_t budget_bytes, struct daemon_store **ret);
 void daemon_store_close(struct daemon_store *s);
 
@@ -134,6 +136,11 @@ int daemon_store_verify_each(struct daemon_store *s, const uint8_t id[16], uint6
 			     int (*before)(void *arg, uint64_t off, size_t want), void *arg);
 /* Deletes one version, or every version with DAEMON_STORE_ALL_VERSIONS. */
 int daemon_store_delete(struct daemon_store *s, const uint8_t id[16], uint64_t version);
+/* Deletes every copy whose version is below `below` (a mount's own copies
+ * left by its earlier runs: versions start at the mount's start time);
+ * how many and their bytes in *ret_copies / *ret_bytes. */
+int daemon_store_delete_older(struct daemon_store *s, uint64_t below, uint64_t *ret_copies,
+			      uint64_t *ret_bytes);
 /* Every valid copy; *ret is malloc'ed (free it), *ret_n entries. */
 int daemon_store_list(struct daemon_store *s, struct daemon_store_entry **ret, size_t *ret_n);
 void daemon_store_stats(struct daemon_store *s, struct daemon_store_stats *ret);

@@ -180,7 +180,9 @@ int main(int argc, char **argv)
 	}
 	r = daemon_store_open(store_dir, (uint64_t)(budget_mib * 1048576.0), &store);
 	if (r < 0) {
-		fprintf(stderr, "shadowd: cannot open store %s: %s\n", store_dir, strerror(-r));
+		fprintf(stderr, "shadowd: cannot open store %s: %s\n", store_dir,
+			r == -EBUSY ? "in use by another shadowd or shadowfs mount"
+				    : strerror(-r));
 		goto out;
 	}
 	daemon_store_set_sync_delay(store, (uint64_t)sync_delay_ms);

@@ -343,7 +343,9 @@ int fs_hosts_open(const struct fs_hosts_config *cfg, struct fs_hosts **ret, char
 			label(x->spec, name, sizeof(name));
 			fs_hosts_close(h);
 			return fail(err, errlen, "hosts: cannot open the store in %s: %s", name,
-				    strerror(-r));
+				    r == -EBUSY ? "in use by another mount or a shadowd (or listed "
+						  "twice under two names)"
+						: strerror(-r));
 		}
 	}
 	if (remote) {

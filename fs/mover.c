@@ -15,6 +15,7 @@
 #include "daemon/host_store.h"
 #include "fs/copy_pace.h"
 #include "fs/fs.h"
+#include "fs/hosts.h"
 #include "fs/shadowing_impl.h"
 #include "sync/digest.h"
 
@@ -190,10 +191,13 @@ static void run(struct fs_mover *m, struct fs_move_job *j)
 		close(j->fd);
 	j->fd = -1;
 	j->run_ms = shadow_now_ms() - t0;
-	if (j->rc == -ECANCELED && job_cancelled(j)) /* not the unmount's bucket cancel */
-		sfs_info("shadow: %s of %s on host %d cancelled after %llu ms",
-			 fs_move_kind_name(j->kind), j->path, j->host,
+	if (j->rc == -ECANCELED && job_cancelled(j)) { /* not the unmount's bucket cancel */
+		char where[600];
+		fs_hosts_label(m->sh->hosts, (size_t)j->host, where, sizeof(where));
+		sfs_info("shadow: %s of %s on %s cancelled after %llu ms",
+			 fs_move_kind_name(j->kind), j->path, where,
 			 (unsigned long long)j->run_ms);
+	}
 }
 
 static void *mover_thread(void *arg)

@@ -196,7 +196,7 @@ static void verify_one(struct fs_shadowing *sh, uint64_t t)
 
 /* A re-hash the mover finished: a copy that failed it stops serving (and
  * is re-copied), if it is still the copy that was re-hashed. */
-static void verify_finish(const struct fs_move_job *j)
+static void verify_finish(struct fs_shadowing *sh, const struct fs_move_job *j)
 {
 	struct daemon_shadow_copy *cp = &j->s->copies[j->slot];
 	int r = j->rc;
@@ -210,9 +210,11 @@ static void verify_finish(const struct fs_move_job *j)
 	if (r < 0 && r != -ENOENT && r != -EBADMSG && cp->remote)
 		return; /* not reachable now: reads find out, not this */
 	if (r < 0) {
-		sfs_warn("shadow: copy of %s on host %d failed its SHA-256 check (%s): "
+		char where[600];
+		fs_hosts_label(sh->hosts, (size_t)cp->host, where, sizeof(where));
+		sfs_warn("shadow: copy of %s on %s failed its SHA-256 check (%s): "
 			 "not served, re-copied",
-			 j->path, cp->host, r == -EBADMSG ? "SHA-256 mismatch" : strerror(-r));
+			 j->path, where, r == -EBADMSG ? "SHA-256 mismatch" : strerror(-r));
 		daemon_shadow_copy_mark_stale(j->s, j->slot);
 	}
 }
@@ -225,7 +227,7 @@ static void apply_done_job(struct fs_shadowing *sh, struct fs_mover *m, uint64_t
 	if (!j)
 		return;
 	if (j->kind == FS_MOVE_VERIFY)
-		verify_finish(j);
+		verify_finish(sh, j);
 	else
 		shadow_copy_finish(sh, j, t);
 	fs_mover_release(m);

@@ -63,9 +63,12 @@ void shadow_copy_drop(struct fs_shadowing *sh, struct daemon_shadow_file *s, int
 	int r =
 	    remote ? fs_remote_copies_delete(sh->remote_copies, host, s->id, SYNC_WIRE_ALL_VERSIONS)
 		   : 0;
-	if (r < 0)
-		sfs_warn("shadow: cannot delete the copy of %s on host %d: %s (left there)",
-			 s->path ? s->path : "?", host, strerror(-r));
+	if (r < 0) {
+		char where[600];
+		fs_hosts_label(sh->hosts, (size_t)host, where, sizeof(where));
+		sfs_warn("shadow: cannot delete the copy of %s on %s: %s (left there)",
+			 s->path ? s->path : "?", where, strerror(-r));
+	}
 }
 
 /* Whether the file is as when its copy started: still at version v, no

@@ -878,8 +878,36 @@ int fs_shadowing_new(struct fs_ctx *c, struct fs_hosts *hosts,
 	return 0;
 }
 
+/* Copies earlier runs of the mount left in its local stores: never the
+ * basis of a copy here (a local copy is made whole, its file's older
+ * versions deleted first), so only room taken from the budget, and copies
+ * of files no longer shadowed would stay forever. The stores are this
+ * mount's alone (host_store.h: one open store per directory). */
+static void sweep_local_stores(struct fs_shadowing *sh)
+{
+	uint64_t first = daemon_shadow_map_first_version(sh->map);
+	for (size_t i = 0; i < fs_hosts_count(sh->hosts); i++) {
+		struct daemon_store *st = fs_hosts_local_store(sh->hosts, i);
+		uint64_t n = 0, bytes = 0;
+		char where[600];
+		if (!st)
+			continue;
+		fs_hosts_label(sh->hosts, i, where, sizeof(where));
+		int r = daemon_store_delete_older(st, first, &n, &bytes);
+		if (r < 0)
+			sfs_warn("shadow: host %s: cannot delete the copies an earlier mount left: %s",
+				 where, strerror(-r));
+		if (n)
+			sfs_info("shadow: host %s: %llu cop%s (%llu KiB) an earlier mount left "
+				 "deleted",
+				 where, (unsigned long long)n, n == 1 ? "y" : "ies",
+				 (unsigned long long)(bytes + 1023) / 1024);
+	}
+}
+
 int fs_shadowing_start(struct fs_shadowing *sh, const char *state_dir)
 {
+	sweep_local_stores(sh);
 	snprintf(sh->state_dir, sizeof(sh->state_dir), "%s", state_dir);
 	sh->cfg.state_dir = sh->state_dir;
 	snprintf(sh->pins_path, sizeof(sh->pins_path), "%s/pins", state_dir);

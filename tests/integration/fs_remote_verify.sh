@@ -175,7 +175,7 @@ setfattr -n user.shadow.pin -v 1 "$mnt/small" || it_fail "pin small"
 IT_WATCH=$mnt/small
 wait_for "the copy of small waited for the re-hash of big" 6 serving_of "$mnt/small"
 echo "small copied after $((($(date +%s%N) - t0) / 1000000)) ms during the re-hash of big"
-gave_way() { grep -q "re-hash of big on host 0 cancelled" "$T/mount3.log"; }
+gave_way() { grep -q "re-hash of big on $H cancelled" "$T/mount3.log"; }
 wait_for "no cancelled re-hash of big: $(cat "$T/mount3.log")" 3 gave_way
 sleep 2.5 # the owed re-hash of big starts again once the mover is idle (a tick or two)
 t0=$(date +%s%N)

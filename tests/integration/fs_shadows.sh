@@ -13,7 +13,10 @@
 #    (stale at the next open), reads stay right, a fresh copy replaces it;
 #  - bad user.shadow.* values: EINVAL, nothing changes;
 #  - copies re-hashed every 0.3 s (shadow_verify) keep serving (no false alarm);
-#  - pins survive a remount; unpin: the copy is removed after shadow_idle;
+#  - pins survive a remount; the copies the earlier mount left in the local
+#    stores (here also one of a file no longer shadowed) are deleted at
+#    start, and a second mount cannot open a store the first one holds;
+#    unpin: the copy is removed after shadow_idle;
 #  - a file held open for writing is copied and served; a write through
 #    it is never read stale; the copy is re-made with the writer open and
 #    kept when the writer closes;
@@ -114,8 +117,23 @@ for _ in 1 2 3; do cmp "$mnt/data" "$T/expect" || it_fail "wrong bytes after the
 # Pins persist across a remount.
 it_umount "$mnt"
 grep -qx data "$state/pins" || it_fail "pin not persisted: $(cat "$state/pins")"
-it_mount "$SHADOWFS" "$backing" "$mnt" "$OPTS"
+old_copy=$(copy_file)
+[ -n "$old_copy" ] || it_fail "no copy in the store after the unmount"
+orphan=0123456789abcdef0123456789abcdef-0000000000000001 # a file shadowed no more
+printf 'orphan' >"$T/cheap/$orphan"
+IT_MOUNT_LOG=$T/remount.log it_mount "$SHADOWFS" "$backing" "$mnt" "$OPTS"
 wait_for "no copy after the remount" 5 serving_at 1
+[ -e "$T/cheap/$old_copy" ] && it_fail "the earlier mount's copy $old_copy is still there"
+[ -e "$T/cheap/$orphan" ] && it_fail "the copy of a file no longer shadowed is still there"
+grep -q "host $T/cheap: 2 copies (.* KiB) an earlier mount left deleted" "$T/remount.log" ||
+  it_fail "the sweep was not logged: $(cat "$T/remount.log")"
+# The stores are this mount's: a second mount (or a shadowd) cannot use them.
+mnt2=$(it_tmpdir mnt2)
+"$SHADOWFS" "$backing" "$mnt2" -o "norecord,state=$(it_tmpdir state2),hosts=$T/cheap" 2>"$T/err2" &&
+  it_fail "a second mount opened a store in use"
+grep -q "cannot open the store in $T/cheap: in use by another mount or a shadowd" "$T/err2" ||
+  it_fail "second mount: $(cat "$T/err2")"
+mountpoint -q "$mnt2" && it_fail "the second mount is mounted"
 [ "$(getfattr --only-values -n user.shadow.pin "$mnt/data" 2>/dev/null)" = 1 ] || it_fail "pin lost by the remount"
 cmp "$mnt/data" "$T/expect" || it_fail "read after the remount"
 

@@ -309,6 +309,58 @@ static void test_budget_list_delete(void **state)
 	daemon_store_abort(w2);
 }
 
+/* One open store per directory: a second open, in this process or in
+ * another, is refused with -EBUSY until the first is closed (or its
+ * process exits); the copies are untouched by the refused open. */
+static void test_one_open_store(void **state)
+{
+	struct fx *f = *state;
+	struct daemon_store *other = NULL;
+	put(f->s, 1, "kept");
+	assert_int_equal(daemon_store_open(f->dir, 0, &other), -EBUSY);
+	assert_null(other);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct daemon_store *s = NULL;
+		_exit(daemon_store_open(f->dir, 0, &s) == -EBUSY ? 0 : 1);
+	}
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	expect(f->s, 1, "kept");
+	daemon_store_close(f->s);
+	f->s = NULL;
+	assert_int_equal(daemon_store_open(f->dir, 0, &f->s), 0);
+	expect(f->s, 1, "kept");
+}
+
+/* Copies below a version (an earlier mount's) go, durable and unsynced
+ * alike; the rest stay, and the budget gets their room back. */
+static void test_delete_older(void **state)
+{
+	struct fx *f = *state;
+	struct daemon_store_stats st;
+	uint64_t n = 99, bytes = 99;
+	put(f->s, 5, "old and durable");
+	daemon_store_flush(f->s);
+	put(f->s, 6, "old, unsynced");
+	put(f->s, 10, "this mount's");
+	put(f->s, 11, "this mount's too");
+	assert_int_equal(daemon_store_delete_older(f->s, 10, &n, &bytes), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(bytes, strlen("old and durable") + strlen("old, unsynced"));
+	daemon_store_stats(f->s, &st);
+	assert_int_equal(st.copies, 2);
+	assert_int_equal(st.used_bytes, strlen("this mount's") + strlen("this mount's too"));
+	expect(f->s, 10, "this mount's");
+	expect(f->s, 11, "this mount's too");
+	assert_true(daemon_store_read(f->s, ID, 5, 0, (char[8]){0}, 8) < 0);
+	assert_int_equal(daemon_store_delete_older(f->s, 10, &n, &bytes), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(bytes, 0);
+}
+
 struct pace_log {
 	uint64_t bytes, calls, fail_after; /* fail_after: calls that succeed (0: all) */
 };
@@ -596,6 +648,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_ranged_update, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_path_safety, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_budget_list_delete, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_one_open_store, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_delete_older, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_read_ranges, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_create_from_fd, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_create_from_fd_paced, setup, teardown),
