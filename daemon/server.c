@@ -51,6 +51,12 @@ struct conn {
 	uint8_t *buf;  /* SYNC_WIRE_MAX_PAYLOAD: received payloads, read data */
 };
 
+/* A copy was used (copy_expiry.h: read, re-hashed, a basis, committed). */
+static void used(const struct conn *c, const uint8_t id[16], uint64_t version)
+{
+	daemon_copy_expiry_touch(c->srv->cfg.expiry, id, version, sync_now_ms());
+}
+
 static uint64_t io_deadline(const struct conn *c)
 {
 	return sync_now_ms() + c->srv->cfg.io_timeout_ms;
@@ -186,6 +192,8 @@ static int serve_upload(struct conn *c, const struct sync_wire_msg *b, int err, 
 		else if (!(err = daemon_store_open_copy(st, b->id, b->base, &basis, NULL)))
 			err = daemon_store_create(st, b->id, b->version, b->size, &w);
 	}
+	if (!err && type != SYNC_WIRE_PUT_BEGIN)
+		used(c, b->id, b->base);
 	if (!err && type == SYNC_WIRE_DELTA_BEGIN) {
 		err = ops->patch(ops->ctx, basis, delta_pull, &u, writer_out, w);
 	} else {
@@ -211,6 +219,8 @@ static int serve_upload(struct conn *c, const struct sync_wire_msg *b, int err, 
 		err = daemon_store_commit(w, sha);
 	else
 		daemon_store_abort(w);
+	if (!err)
+		used(c, b->id, b->version);
 	sfs_debug("%s: %s %llu bytes: stream %llu ms, commit %llu ms", c->peer,
 		  sync_wire_type_name(type), (unsigned long long)*written,
 		  (unsigned long long)(t_end - t_begin),
@@ -245,6 +255,7 @@ static int serve_signature(struct conn *c, const struct sync_wire_msg *m, int er
 		err = daemon_store_open_copy(c->srv->cfg.store, m->id, m->version, &fd, NULL);
 	if (!err) {
 		struct sig_emit e = {c, m->hdr.req_id};
+		used(c, m->id, m->version);
 		err = ops->signature(ops->ctx, fd, sig_emit, &e);
 		close(fd);
 		if (err == -ETIMEDOUT || err == -EPIPE || err == -ECONNABORTED)
@@ -411,6 +422,8 @@ static int serve_verify(struct conn *c, const struct sync_wire_msg *m, int err)
 
 	if (!err)
 		err = daemon_store_verify_each(st, m->id, m->version, m->sha256, verify_before, &v);
+	if (!err)
+		used(c, m->id, m->version);
 	for (int i = 0; i < 16; i++)
 		snprintf(hex + 2 * i, 3, "%02x", m->id[i]);
 	if (v.broken) { /* the client gave up (an unmount, a copy with priority) */
@@ -470,6 +483,8 @@ static int serve(struct conn *c, const struct sync_wire_msg *m)
 					      m->length);
 			if (n < 0)
 				err = (int)n;
+			else
+				used(c, m->id, m->version);
 		}
 		rd = n > 0 ? (uint64_t)n : 0;
 		if (!err) {

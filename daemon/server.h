@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "daemon/copy_expiry.h"
 #include "daemon/fault_inject.h"
 #include "daemon/host_store.h"
 #include "daemon/load.h"
@@ -50,6 +51,8 @@ struct daemon_server_config {
 	struct daemon_fault *fault;	      /* borrowed, may be NULL (test-only) */
 	struct daemon_load *load;	      /* borrowed */
 	const struct daemon_delta_ops *delta; /* borrowed, may be NULL */
+	struct daemon_copy_expiry *expiry;    /* borrowed, may be NULL: told of
+						 every use of a copy */
 };
 
 struct daemon_server;

@@ -13,6 +13,7 @@
 
 #include "common/log.h"
 #include "common/parse.h"
+#include "daemon/copy_expiry.h"
 #include "daemon/delta_ops.h"
 #include "daemon/fault_inject.h"
 #include "daemon/host_store.h"
@@ -35,7 +36,8 @@ static void usage(FILE *out)
 	    out,
 	    "usage: shadowd --store DIR --listen ADDR:PORT --cert FILE --key FILE --ca FILE\n"
 	    "               [--cost C] [--capacity-read MB/s] [--capacity-iops N]\n"
-	    "               [--space-budget MiB] [--max-conns N] [--sync-delay-ms N] [-f] [-v]\n"
+	    "               [--space-budget MiB] [--max-conns N] [--sync-delay-ms N]\n"
+	    "               [--expire-hours H] [-f] [-v]\n"
 	    "test-only:     [--test-inject-latency-ms N] [--test-inject-error-rate P]\n"
 	    "               [--test-no-verify]\n"
 	    "See shadowd(8).\n");
@@ -71,6 +73,7 @@ int main(int argc, char **argv)
 	    {"space-budget", required_argument, 0, 'B'},
 	    {"max-conns", required_argument, 0, 'M'},
 	    {"sync-delay-ms", required_argument, 0, 'S'},
+	    {"expire-hours", required_argument, 0, 'X'},
 	    {"test-inject-latency-ms", required_argument, 0, 'L'},
 	    {"test-inject-error-rate", required_argument, 0, 'E'},
 	    {"test-no-verify", no_argument, 0, 'V'},
@@ -82,12 +85,14 @@ int main(int argc, char **argv)
 	const char *store_dir = NULL, *listen = NULL, *cert = NULL, *key = NULL, *ca = NULL;
 	double cost = 0, cap_read = 0, cap_iops = 0, budget_mib = 0, max_conns = 64;
 	double lat_ms = 0, err_rate = 0, sync_delay_ms = DAEMON_STORE_SYNC_DELAY_MS;
+	double expire_h = 168; /* a week */
 	int foreground = 0, verbose = 0, no_verify = 0, c, r, status = 1;
 	char addr[64], why[512];
 	uint16_t port = 0;
 	struct daemon_store *store = NULL;
 	struct sync_tls_ctx *tls = NULL;
 	struct daemon_load *load = NULL;
+	struct daemon_copy_expiry *expiry = NULL;
 	struct daemon_throttle throttle;
 	struct daemon_fault fault;
 
@@ -125,6 +130,9 @@ int main(int argc, char **argv)
 			goto check;
 		case 'S':
 			r = parse_double("--sync-delay-ms", optarg, 0, 86400000, &sync_delay_ms);
+			goto check;
+		case 'X':
+			r = parse_double("--expire-hours", optarg, 0, 87600, &expire_h);
 			goto check;
 		case 'L':
 			r = parse_double("--test-inject-latency-ms", optarg, 0, 3600000, &lat_ms);
@@ -192,6 +200,17 @@ int main(int argc, char **argv)
 		sfs_info("store %s: %llu unsynced copies re-verified after a crash, %llu discarded",
 			 store_dir, (unsigned long long)st.recovered_copies,
 			 (unsigned long long)st.discarded_copies);
+	/* Copies no mount used for expire_h hours go (copy_expiry.h); a pass
+	 * every quarter of that, at most a minute apart. */
+	uint64_t expire_ms = (uint64_t)(expire_h * 3600000.0);
+	r = daemon_copy_expiry_new(store, expire_ms, sync_now_ms(), &expiry);
+	if (r == 0 && expire_ms)
+		r = daemon_copy_expiry_start(expiry,
+					     expire_ms / 4 < 60000 ? expire_ms / 4 + 1 : 60000);
+	if (r < 0) {
+		fprintf(stderr, "shadowd: cannot start the copy expiry: %s\n", strerror(-r));
+		goto out;
+	}
 	r = daemon_load_new(&load);
 	if (r < 0)
 		goto out;
@@ -208,6 +227,7 @@ int main(int argc, char **argv)
 	    .fault = (lat_ms > 0 || err_rate > 0 || no_verify) ? &fault : NULL,
 	    .load = load,
 	    .delta = daemon_delta_ops_librsync(),
+	    .expiry = expiry,
 	};
 	r = daemon_server_new(&cfg, &g_server);
 	if (r < 0) {
@@ -235,6 +255,7 @@ out_tf:
 	daemon_fault_destroy(&fault);
 out:
 	daemon_load_free(load);
+	daemon_copy_expiry_free(expiry);
 	daemon_store_close(store);
 	sync_tls_ctx_free(tls);
 	return status;

@@ -1,0 +1,195 @@
+/* Unit tests of daemon/copy_expiry: copies unused for the idle time are
+ * deleted from a real host store, used ones stay, a copy first seen by a
+ * pass counts from then, and 0 means never. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/sha.h>
+
+#include "daemon/copy_expiry.h"
+#include "daemon/host_store.h"
+
+struct fx {
+	char dir[64];
+	struct daemon_store *s;
+};
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	strcpy(f->dir, "/tmp/copy-expiry-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	assert_int_equal(daemon_store_open(f->dir, 0, &f->s), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	char cmd[128];
+	daemon_store_close(f->s);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+static void id_of(unsigned k, uint8_t id[16])
+{
+	memset(id, 0, 16);
+	id[0] = 0xab;
+	memcpy(id + 12, &k, sizeof(k));
+}
+
+static void put(struct daemon_store *s, unsigned k, uint64_t ver)
+{
+	struct daemon_store_writer *w;
+	uint8_t id[16], sha[32];
+	char content[32];
+	int n = snprintf(content, sizeof(content), "copy %u v%llu", k, (unsigned long long)ver);
+	SHA256((const unsigned char *)content, (size_t)n, sha);
+	id_of(k, id);
+	assert_int_equal(daemon_store_create(s, id, ver, (uint64_t)n, &w), 0);
+	assert_int_equal(daemon_store_writer_append(w, content, (size_t)n), 0);
+	assert_int_equal(daemon_store_commit(w, sha), 0);
+}
+
+static bool present(struct daemon_store *s, unsigned k, uint64_t ver)
+{
+	uint8_t id[16];
+	char buf[8];
+	id_of(k, id);
+	return daemon_store_read(s, id, ver, 0, buf, sizeof(buf)) > 0;
+}
+
+static void touch(struct daemon_copy_expiry *e, unsigned k, uint64_t ver, uint64_t ms)
+{
+	uint8_t id[16];
+	id_of(k, id);
+	daemon_copy_expiry_touch(e, id, ver, ms);
+}
+
+static uint64_t pass(struct daemon_copy_expiry *e, uint64_t ms)
+{
+	uint64_t n = 99, bytes = 99;
+	assert_int_equal(daemon_copy_expiry_pass(e, ms, &n, &bytes), 0);
+	return n;
+}
+
+/* Copies there at start count from the start; a use moves a copy's clock;
+ * the idle time is a closed bound. */
+static void test_unused_copies_expire(void **state)
+{
+	struct fx *f = *state;
+	struct daemon_copy_expiry *e;
+	put(f->s, 1, 1);
+	put(f->s, 2, 1);
+	assert_int_equal(daemon_copy_expiry_new(f->s, 1000, 10000, &e), 0);
+	touch(e, 1, 1, 10500);
+	assert_int_equal(pass(e, 10999), 0);
+	assert_int_equal(pass(e, 11000), 1);
+	assert_false(present(f->s, 2, 1));
+	assert_true(present(f->s, 1, 1));
+	assert_int_equal(pass(e, 11499), 0);
+	assert_int_equal(pass(e, 11500), 1);
+	assert_false(present(f->s, 1, 1));
+	daemon_copy_expiry_free(e);
+}
+
+/* A copy the table does not know (committed while a pass rebuilt it, or
+ * no memory at its use) counts from the pass that first sees it; a copy
+ * deleted by a mount is forgotten; versions are told apart. */
+static void test_first_seen_and_versions(void **state)
+{
+	struct fx *f = *state;
+	struct daemon_copy_expiry *e;
+	assert_int_equal(daemon_copy_expiry_new(f->s, 1000, 0, &e), 0);
+	put(f->s, 3, 7); /* no touch */
+	put(f->s, 3, 8);
+	touch(e, 3, 8, 4500);
+	assert_int_equal(pass(e, 5000), 0); /* v7 first seen now, v8 used at 4500 */
+	assert_true(present(f->s, 3, 7));
+	assert_int_equal(pass(e, 5500), 1); /* v8 idle since 4500, v7 only since 5000 */
+	assert_false(present(f->s, 3, 8));
+	assert_true(present(f->s, 3, 7));
+	uint8_t id[16];
+	id_of(3, id);
+	assert_int_equal(daemon_store_delete(f->s, id, 7), 0); /* a mount deleted it */
+	assert_int_equal(pass(e, 9000), 0);
+	daemon_copy_expiry_free(e);
+}
+
+/* Many copies (the table grows and is rebuilt): exactly the unused half
+ * goes. */
+static void test_many_copies(void **state)
+{
+	struct fx *f = *state;
+	struct daemon_copy_expiry *e;
+	enum { N = 300 };
+	for (unsigned k = 0; k < N; k++)
+		put(f->s, k, 1);
+	assert_int_equal(daemon_copy_expiry_new(f->s, 1000, 0, &e), 0);
+	for (unsigned k = 0; k < N; k += 2)
+		touch(e, k, 1, 600);
+	assert_int_equal(pass(e, 100), 0);
+	assert_int_equal(pass(e, 1000), N / 2);
+	for (unsigned k = 0; k < N; k++)
+		assert_int_equal(present(f->s, k, 1), k % 2 == 0);
+	assert_int_equal(pass(e, 1600), N / 2);
+	struct daemon_store_stats st;
+	daemon_store_stats(f->s, &st);
+	assert_int_equal(st.copies, 0);
+	daemon_copy_expiry_free(e);
+}
+
+/* 0: never; touch and start do nothing. */
+static void test_never(void **state)
+{
+	struct fx *f = *state;
+	struct daemon_copy_expiry *e;
+	put(f->s, 4, 1);
+	assert_int_equal(daemon_copy_expiry_new(f->s, 0, 0, &e), 0);
+	touch(e, 4, 1, 5);
+	assert_int_equal(daemon_copy_expiry_start(e, 10), 0);
+	assert_int_equal(pass(e, UINT64_MAX / 2), 0);
+	assert_true(present(f->s, 4, 1));
+	daemon_copy_expiry_free(e);
+}
+
+/* The thread runs passes on its own and stops at free. */
+static void test_thread(void **state)
+{
+	struct fx *f = *state;
+	struct daemon_copy_expiry *e;
+	put(f->s, 5, 1);
+	assert_int_equal(daemon_copy_expiry_new(f->s, 1, 0, &e), 0); /* long idle already */
+	assert_int_equal(daemon_copy_expiry_start(e, 10), 0);
+	for (int i = 0; i < 200 && present(f->s, 5, 1); i++) {
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	assert_false(present(f->s, 5, 1));
+	daemon_copy_expiry_free(e);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_unused_copies_expire, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_first_seen_and_versions, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_many_copies, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_never, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_thread, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
