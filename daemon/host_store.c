@@ -16,6 +16,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sync/digest.h"
@@ -100,6 +101,12 @@ static int count_fn(void *arg, const char *name, const uint8_t *id, uint64_t v)
 
 int daemon_store_open(const char *dir, uint64_t budget_bytes, struct daemon_store **ret)
 {
+	return daemon_store_open_waiting(dir, budget_bytes, DAEMON_STORE_LOCK_WAIT_MS, ret);
+}
+
+int daemon_store_open_waiting(const char *dir, uint64_t budget_bytes, uint64_t lock_wait_ms,
+			      struct daemon_store **ret)
+{
 	struct daemon_store *s;
 	DIR *d;
 	struct dirent *de;
@@ -126,10 +133,18 @@ int daemon_store_open(const char *dir, uint64_t budget_bytes, struct daemon_stor
 	}
 	/* One open store per directory: a second one (another mount, a
 	 * shadowd, the same directory twice in hosts=) would remove the
-	 * first's temporary files below and keep a budget of its own. */
-	if (flock(s->dirfd, LOCK_EX | LOCK_NB) < 0) {
-		r = errno == EWOULDBLOCK ? -EBUSY : -errno;
-		goto fail;
+	 * first's temporary files below and keep a budget of its own. A
+	 * holder that is exiting (a remount right after an unmount, a
+	 * restarted shadowd) is waited for. */
+	for (uint64_t waited = 0;; waited += 50) {
+		if (flock(s->dirfd, LOCK_EX | LOCK_NB) == 0)
+			break;
+		if (errno != EWOULDBLOCK || waited >= lock_wait_ms) {
+			r = errno == EWOULDBLOCK ? -EBUSY : -errno;
+			goto fail;
+		}
+		struct timespec ts = {0, 50 * 1000 * 1000};
+		nanosleep(&ts, NULL);
 	}
 	int scan_fd = dup(s->dirfd);
 	if (scan_fd < 0 || !(d = fdopendir(scan_fd))) {

@@ -68,8 +68,13 @@ struct daemon_store_stats {
 
 /* Opens (creating it, mode 0700, if missing) the store in dir, locked to
  * this store object (flock on the directory, released at close or exit):
- * -EBUSY while another open store, in any process, holds dir. */
+ * -EBUSY if another open store, in any process, still holds dir after
+ * DAEMON_STORE_LOCK_WAIT_MS (the holder may be exiting: a remount right
+ * after an unmount). _waiting: after lock_wait_ms instead. */
+#define DAEMON_STORE_LOCK_WAIT_MS 5000
 int daemon_store_open(const char *dir, uint64_t budget_bytes, struct daemon_store **ret);
+int daemon_store_open_waiting(const char *dir, uint64_t budget_bytes, uint64_t lock_wait_ms,
+			      struct daemon_store **ret);
 void daemon_store_close(struct daemon_store *s);
 
 /* New copy (id, version) of size bytes, initially all zero. */

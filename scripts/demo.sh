@@ -12,8 +12,9 @@ demo=${SHADOWFS_DEMO_DIR:-/tmp/shadowfs-demo}
 backing=$demo/backing mnt=$demo/mnt state=$demo/state ca=$demo/ca port=${SHADOWFS_DEMO_PORT:-7811}
 mountpoint -q "$mnt" 2>/dev/null && fusermount3 -u "$mnt"
 if [ -f "$demo/shadowd.pid" ]; then
-  kill "$(cat "$demo/shadowd.pid")" 2>/dev/null || true
-  sleep 0.5
+  old=$(cat "$demo/shadowd.pid")
+  kill "$old" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$old" 2>/dev/null || break; sleep 0.1; done # it syncs its copies
 fi
 mkdir -p "$backing" "$mnt" "$state"
 if [ ! -e "$backing/README.txt" ]; then

@@ -341,11 +341,6 @@ start_shadowd X --expire-hours 0.001
 PE=$PORT_X IDX=ffeeddccbbaa99887766554433221100
 it_check "put the copy in use" cli put 127.0.0.1:$PE $ID 1 "$T/e1" 2>/dev/null
 it_check "put the orphan" cli put 127.0.0.1:$PE $IDX 1 "$T/e1" 2>/dev/null
-# The store is this shadowd's alone.
-"$SHADOWD" -f --store "$T/store-X" --listen 127.0.0.1:0 --cert "$T/ca/server.crt" \
-  --key "$T/ca/server.key" --ca "$T/ca/ca.crt" 2>"$T/err"; rc=$?
-[ $rc != 0 ] && grep -q "in use by another shadowd or shadowfs mount" "$T/err" ||
-  it_fail "a second shadowd opened a store in use: rc=$rc $(cat "$T/err")"
 t0=$(ms)
 orphan_gone() { ! cli list 127.0.0.1:$PE 2>/dev/null | grep -q "^$IDX "; }
 until orphan_gone; do
@@ -362,6 +357,11 @@ for _ in $(seq 12); do
   sleep 0.4
 done
 cli list 127.0.0.1:$PE 2>/dev/null | grep -q "^$ID 1 5000$" || it_fail "the copy in use is not listed"
+# The store is this shadowd's alone (refused after a 5 s wait).
+"$SHADOWD" -f --store "$T/store-X" --listen 127.0.0.1:0 --cert "$T/ca/server.crt" \
+  --key "$T/ca/server.key" --ca "$T/ca/ca.crt" 2>"$T/err"; rc=$?
+[ $rc != 0 ] && grep -q "in use by another shadowd or shadowfs mount" "$T/err" ||
+  it_fail "a second shadowd opened a store in use: rc=$rc $(cat "$T/err")"
 
 # SIGTERM: clean shutdown, exit status 0.
 kill -TERM "$PID_A"

@@ -310,28 +310,50 @@ static void test_budget_list_delete(void **state)
 }
 
 /* One open store per directory: a second open, in this process or in
- * another, is refused with -EBUSY until the first is closed (or its
- * process exits); the copies are untouched by the refused open. */
+ * another, is refused with -EBUSY once its wait is over, until the first
+ * is closed (or its process exits); the copies are untouched by the
+ * refused open. A holder that lets go within the wait is waited for. */
 static void test_one_open_store(void **state)
 {
 	struct fx *f = *state;
 	struct daemon_store *other = NULL;
 	put(f->s, 1, "kept");
-	assert_int_equal(daemon_store_open(f->dir, 0, &other), -EBUSY);
+	assert_int_equal(daemon_store_open_waiting(f->dir, 0, 0, &other), -EBUSY);
 	assert_null(other);
+	assert_int_equal(daemon_store_open_waiting(f->dir, 0, 200, &other), -EBUSY);
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		struct daemon_store *s = NULL;
-		_exit(daemon_store_open(f->dir, 0, &s) == -EBUSY ? 0 : 1);
+		_exit(daemon_store_open_waiting(f->dir, 0, 100, &s) == -EBUSY ? 0 : 1);
 	}
 	int status;
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	expect(f->s, 1, "kept");
+	/* A child holds it for 300 ms, then exits: the wait covers it. */
 	daemon_store_close(f->s);
 	f->s = NULL;
+	int go[2];
+	assert_int_equal(pipe(go), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct daemon_store *s = NULL;
+		if (daemon_store_open_waiting(f->dir, 0, 0, &s) != 0)
+			_exit(1);
+		(void)!write(go[1], "x", 1);
+		usleep(300 * 1000);
+		_exit(0); /* no close: the exit lets go */
+	}
+	char c;
+	assert_int_equal(read(go[0], &c, 1), 1);
+	assert_int_equal(daemon_store_open_waiting(f->dir, 0, 0, &f->s), -EBUSY);
 	assert_int_equal(daemon_store_open(f->dir, 0, &f->s), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(go[0]);
+	close(go[1]);
 	expect(f->s, 1, "kept");
 }
 
