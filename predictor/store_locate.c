@@ -166,6 +166,19 @@ static int read_info(const char *file, struct pred_location *ret)
 	return ret->state_dir[0] ? 0 : -EPROTO;
 }
 
+bool pred_locate_looks_like_state(const char *dir)
+{
+	static const char *const names[] = {PRED_MOUNT_INFO, "series.db", "hosts.status",
+					    "shadows.status"};
+	char file[PATH_MAX];
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(file, sizeof(file), "%s/%s", dir, names[i]);
+		if (access(file, F_OK) == 0)
+			return true;
+	}
+	return false;
+}
+
 int pred_locate_state_dir(const char *dir, struct pred_location *ret)
 {
 	memset(ret, 0, sizeof(*ret));

@@ -17,6 +17,7 @@
 #define SHADOWFS_PREDICTOR_STORE_LOCATE_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <sys/types.h>
 
 #define PRED_STATE_ROOT "/var/lib/shadowfs"
@@ -47,6 +48,10 @@ int pred_locate_register(const char *mountpoint, const char *backing, const char
  * a mountpoint, or a path below a registered mountpoint (existing or not).
  * -ENOENT when no registered mount holds it. */
 int pred_locate(const char *path, struct pred_location *ret);
+
+/* Whether dir holds what a mount writes in its state directory
+ * (mount.info, the series store, the hosts' or shadows' status). */
+bool pred_locate_looks_like_state(const char *dir);
 
 /* Reads a state directory's mount.info into ret (state_dir set to dir even
  * when the file is missing, which is not an error). */

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -54,6 +55,22 @@ static void ssl_reason(char *buf, size_t len, const char *what)
 		snprintf(buf, len, "%s%s%s", what, *tmp ? ": " : "", tmp);
 }
 
+/* Why the identity file `what` at path cannot be loaded: the system's
+ * reason when it cannot even be read (OpenSSL's names no file), else
+ * OpenSSL's. */
+static void load_reason(char *buf, size_t len, const char *what, const char *path)
+{
+	char head[PATH_MAX + 64];
+	if (access(path, R_OK) < 0) {
+		ERR_clear_error();
+		if (buf && len)
+			snprintf(buf, len, "cannot read %s %s: %s", what, path, strerror(errno));
+		return;
+	}
+	snprintf(head, sizeof(head), "cannot load %s %s", what, path);
+	ssl_reason(buf, len, head);
+}
+
 int sync_tls_ctx_new(bool server, const char *cert, const char *key, const char *ca,
 		     struct sync_tls_ctx **ret, char *err, size_t errlen)
 {
@@ -84,11 +101,11 @@ int sync_tls_ctx_new(bool server, const char *cert, const char *key, const char 
 	SSL_CTX_set_read_ahead(c->ssl, 1);
 	SSL_CTX_set_default_read_buffer_len(c->ssl, 256 * 1024);
 	if (SSL_CTX_use_certificate_chain_file(c->ssl, cert) != 1) {
-		ssl_reason(err, errlen, "cannot load certificate");
+		load_reason(err, errlen, "certificate", cert);
 		goto fail;
 	}
 	if (SSL_CTX_use_PrivateKey_file(c->ssl, key, SSL_FILETYPE_PEM) != 1) {
-		ssl_reason(err, errlen, "cannot load private key");
+		load_reason(err, errlen, "private key", key);
 		goto fail;
 	}
 	if (SSL_CTX_check_private_key(c->ssl) != 1) {
@@ -96,7 +113,7 @@ int sync_tls_ctx_new(bool server, const char *cert, const char *key, const char 
 		goto fail;
 	}
 	if (SSL_CTX_load_verify_locations(c->ssl, ca, NULL) != 1) {
-		ssl_reason(err, errlen, "cannot load CA certificate");
+		load_reason(err, errlen, "CA certificate", ca);
 		goto fail;
 	}
 	SSL_CTX_set_verify(c->ssl, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);

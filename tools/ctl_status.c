@@ -127,8 +127,12 @@ int ctl_status_args(int argc, char **argv, const char *cmd, struct pred_location
 	}
 	const char *where = state ? state : path ? path : ".";
 	struct stat st;
-	if ((pred_locate(where, loc) != 0 && pred_locate_state_dir(where, loc) != 0) ||
-	    stat(loc->state_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+	/* Not a mount: a state directory if given as one (--state) or if it
+	 * holds what a mount writes there. */
+	bool located = pred_locate(where, loc) == 0 ||
+		       ((state || pred_locate_looks_like_state(where)) &&
+			pred_locate_state_dir(where, loc) == 0);
+	if (!located || stat(loc->state_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
 		fprintf(stderr,
 			"shadowctl %s: %s is neither a state directory nor under a known "
 			"shadowfs mount (try --state DIR)\n",

@@ -120,7 +120,10 @@ expect 2 "is not HOST:PORT" "$CTL" host status nohost "${TLS[@]}"
 expect 2 "is not HOST:PORT" "$CTL" host status 127.0.0.1:99999 "${TLS[@]}"
 expect 2 "usage" "$CTL" host frobnicate "$H" "${TLS[@]}"
 expect 1 "no TLS identity" "$CTL" host status "$H"
-expect 1 "cannot load" "$CTL" host status "$H" --certs "$T/ca" --name nobody
+expect 1 "cannot read certificate $T/ca/nobody.crt: No such file" "$CTL" host status "$H" --certs "$T/ca" --name nobody
+echo garbage >"$T/garbage.crt"
+expect 1 "cannot load certificate $T/garbage.crt: .*no start line" "$CTL" host status "$H" \
+  --cert "$T/garbage.crt" --key "$T/ca/operator.key" --ca "$T/ca/ca.crt"
 expect 1 "cannot connect" "$CTL" host status 127.0.0.1:1 "${TLS[@]}"
 expect 2 "is not a uuid" "$CTL" push "$T/f" "$H" "${TLS[@]}" --id nonsense
 expect 2 "is not a number" "$CTL" push "$T/f" "$H" "${TLS[@]}" --version -4

@@ -63,6 +63,15 @@ grep -q "^mount      $mnt (pid $pid, not running)$" <<<"$out" || it_fail "stoppe
 "$CTL" status "$T/nowhere" 2>"$T/err" && it_fail "a missing path accepted"
 grep -q "neither a state directory nor under a known shadowfs mount" "$T/err" ||
   it_fail "missing path message: $(cat "$T/err")"
+# A plain directory is not taken for a state directory (it was: "not
+# running", status 0); --state still takes any directory.
+plain=$(it_tmpdir plain)
+"$CTL" status "$plain" >"$T/out" 2>"$T/err" && it_fail "status of a plain directory succeeded: $(cat "$T/out")"
+grep -q "$plain is neither a state directory nor under a known shadowfs mount" "$T/err" ||
+  it_fail "plain directory message: $(cat "$T/err")"
+"$CTL" hosts "$plain" 2>"$T/err" && it_fail "hosts of a plain directory succeeded"
+grep -q "neither a state directory" "$T/err" || it_fail "hosts, plain directory: $(cat "$T/err")"
+"$CTL" status --state "$state" >/dev/null || it_fail "status --state of the mount's state directory"
 "$CTL" status a b 2>"$T/err"; [ $? -eq 2 ] || it_fail "two operands: not a usage error"
 "$CTL" status --bogus 2>"$T/err"; [ $? -eq 2 ] || it_fail "unknown option: not a usage error"
 echo "ok"
