@@ -9,7 +9,7 @@
 
 static const char *log_program = "shadowfs";
 static volatile int log_level = SFS_LOG_INFO;
-static bool log_to_syslog;
+static volatile int log_to_syslog; /* switched once, while threads may log */
 
 static const char *const level_names[] = {"error", "warning", "info", "debug"};
 static const int level_syslog[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
@@ -25,6 +25,12 @@ void sfs_log_init(const char *program, enum sfs_log_level level, bool use_syslog
 }
 
 void sfs_log_set_level(enum sfs_log_level level) { log_level = level; }
+
+void sfs_log_to_syslog(void)
+{
+	openlog(log_program, LOG_PID, LOG_DAEMON);
+	log_to_syslog = 1;
+}
 
 enum sfs_log_level sfs_log_get_level(void) { return (enum sfs_log_level)log_level; }
 

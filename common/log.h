@@ -20,6 +20,8 @@ enum sfs_log_level {
 /* Set once at start, before threads exist. */
 void sfs_log_init(const char *program, enum sfs_log_level level, bool use_syslog);
 void sfs_log_set_level(enum sfs_log_level level);
+/* From now on to syslog (a daemon whose start-up logged to stderr). */
+void sfs_log_to_syslog(void);
 enum sfs_log_level sfs_log_get_level(void);
 
 void sfs_log(enum sfs_log_level level, const char *fmt, ...)

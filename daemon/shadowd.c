@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/daemon_start.h"
 #include "common/log.h"
 #include "common/parse.h"
 #include "daemon/copy_expiry.h"
@@ -86,7 +87,7 @@ int main(int argc, char **argv)
 	double cost = 0, cap_read = 0, cap_iops = 0, budget_mib = 0, max_conns = 64;
 	double lat_ms = 0, err_rate = 0, sync_delay_ms = DAEMON_STORE_SYNC_DELAY_MS;
 	double expire_h = 168; /* a week */
-	int foreground = 0, verbose = 0, no_verify = 0, c, r, status = 1;
+	int foreground = 0, verbose = 0, no_verify = 0, c, r, status = 1, start_fd = -1;
 	char addr[64], why[512];
 	uint16_t port = 0;
 	struct daemon_store *store = NULL;
@@ -179,7 +180,8 @@ int main(int argc, char **argv)
 			listen);
 		return 2;
 	}
-	sfs_log_init("shadowd", verbose ? SFS_LOG_DEBUG : SFS_LOG_INFO, !foreground);
+	/* stderr until the daemon serves (sfs_daemon_ready), syslog after. */
+	sfs_log_init("shadowd", verbose ? SFS_LOG_DEBUG : SFS_LOG_INFO, false);
 
 	r = sync_tls_ctx_new(true, cert, key, ca, &tls, why, sizeof(why));
 	if (r < 0) {
@@ -200,15 +202,11 @@ int main(int argc, char **argv)
 		sfs_info("store %s: %llu unsynced copies re-verified after a crash, %llu discarded",
 			 store_dir, (unsigned long long)st.recovered_copies,
 			 (unsigned long long)st.discarded_copies);
-	/* Copies no mount used for expire_h hours go (copy_expiry.h); a pass
-	 * every quarter of that, at most a minute apart. */
 	uint64_t expire_ms = (uint64_t)(expire_h * 3600000.0);
 	r = daemon_copy_expiry_new(store, expire_ms, sync_now_ms(), &expiry);
-	if (r == 0 && expire_ms)
-		r = daemon_copy_expiry_start(expiry,
-					     expire_ms / 4 < 60000 ? expire_ms / 4 + 1 : 60000);
 	if (r < 0) {
-		fprintf(stderr, "shadowd: cannot start the copy expiry: %s\n", strerror(-r));
+		fprintf(stderr, "shadowd: cannot list the store for the copy expiry: %s\n",
+			strerror(-r));
 		goto out;
 	}
 	r = daemon_load_new(&load);
@@ -234,8 +232,17 @@ int main(int argc, char **argv)
 		fprintf(stderr, "shadowd: cannot listen on %s: %s\n", listen, strerror(-r));
 		goto out_tf;
 	}
-	if (!foreground && daemon(0, 0) < 0) {
-		fprintf(stderr, "shadowd: daemon: %s\n", strerror(errno));
+	/* The rest in the daemon, its errors still on the terminal; this
+	 * process's exit status says whether it started. Threads only after. */
+	if (!foreground && (start_fd = sfs_daemon_start("shadowd")) < 0) {
+		fprintf(stderr, "shadowd: cannot daemonize: %s\n", strerror(-start_fd));
+		goto out_tf;
+	}
+	/* Copies no mount used for expire_h hours go (copy_expiry.h): a pass
+	 * every quarter of that, at most a minute apart. */
+	r = daemon_copy_expiry_start(expiry, expire_ms / 4 < 60000 ? expire_ms / 4 + 1 : 60000);
+	if (r < 0) {
+		fprintf(stderr, "shadowd: cannot start the copy expiry: %s\n", strerror(-r));
 		goto out_tf;
 	}
 	struct sigaction sa = {.sa_handler = on_signal};
@@ -246,6 +253,8 @@ int main(int argc, char **argv)
 	sfs_info("listening on %s:%u store %s cost %g%s%s", addr, daemon_server_port(g_server),
 		 store_dir, cost, cfg.throttle ? " (throttled)" : "",
 		 cfg.fault ? " (TEST FAULT INJECTION ON)" : "");
+	sfs_daemon_ready(start_fd);
+	start_fd = -1;
 	daemon_server_run(g_server);
 	sfs_info("stopped");
 	status = 0;
@@ -258,5 +267,6 @@ out:
 	daemon_copy_expiry_free(expiry);
 	daemon_store_close(store);
 	sync_tls_ctx_free(tls);
+	sfs_daemon_failed(start_fd); /* only if it never got ready */
 	return status;
 }

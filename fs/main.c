@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/daemon_start.h"
 #include "common/log.h"
 #include "fs/creds.h"
 #include "fs/dirty_share.h"
@@ -112,7 +113,7 @@ static int start_recorder(struct fs_ctx *ctx, const struct fs_options *o, const 
 	};
 	int rc = fs_recorder_start(&cfg, &ctx->recorder, err, sizeof(err));
 	if (rc < 0) {
-		sfs_error("%s", err);
+		sfs_error("%s (or mount with -o norecord)", err);
 		return rc;
 	}
 	rc = pred_locate_register(o->mountpoint, o->backing, state, getpid());
@@ -179,7 +180,7 @@ int main(int argc, char **argv)
 	struct fuse_session *se = NULL;
 	struct fs_hosts *hosts = NULL;
 	char err[512], state[PATH_MAX];
-	int root_fd = -1, status = 1, res;
+	int root_fd = -1, status = 1, res, start_fd = -1;
 	bool mounted = false, handlers = false;
 
 	sfs_log_init("shadowfs", SFS_LOG_INFO, false);
@@ -301,12 +302,16 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	apply_dirty_share(&opts);
-	if (fuse_daemonize(opts.foreground) != 0) {
-		sfs_error("cannot daemonize");
+	/* The rest of the start-up runs in the daemon, its errors still on the
+	 * terminal, and this process's exit status says whether it started. */
+	if (!opts.foreground && (start_fd = sfs_daemon_start("shadowfs")) < 0) {
+		sfs_error("cannot daemonize: %s", strerror(-start_fd));
 		goto out;
 	}
-	if (!opts.foreground)
-		sfs_log_init("shadowfs", opts.debug ? SFS_LOG_DEBUG : SFS_LOG_INFO, true);
+	if (opts.foreground && chdir("/") < 0) {
+		sfs_error("cannot change to /: %s", strerror(errno));
+		goto out;
+	}
 	res = fs_ctx_open_proc(&ctx);
 	if (res < 0) {
 		sfs_error("cannot open /proc/self/fd: %s", strerror(-res));
@@ -331,6 +336,8 @@ int main(int argc, char **argv)
 		sfs_error("cannot start the io_uring workers: %s", strerror(-res));
 		goto out;
 	}
+	sfs_daemon_ready(start_fd); /* from here on the log is syslog's */
+	start_fd = -1;
 	res = serve(se, &opts);
 	status = res >= 0 ? 0 : 1; /* > 0: stopped by that signal, cleanly */
 	if (res < 0)
@@ -358,5 +365,6 @@ out:
 		close(root_fd);
 	fuse_opt_free_args(&args);
 	fs_options_free(&opts);
+	sfs_daemon_failed(start_fd); /* only if it never got ready */
 	return status;
 }

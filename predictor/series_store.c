@@ -371,6 +371,14 @@ int pred_store_open(const char *state_dir, const struct pred_store_tiers *tiers,
 		rc = exec(st, "PRAGMA journal_mode = WAL");
 		if (!rc)
 			rc = exec(st, "PRAGMA synchronous = NORMAL");
+		if (rc == -EPROTO) { /* not a database, or a damaged one */
+			char why[sizeof(st->errmsg)];
+			memcpy(why, st->errmsg, sizeof(why));
+			rc = set_err(st, rc,
+				     "%.100s is not a readable series store (%.80s): move it "
+				     "aside to start a new history",
+				     path, why);
+		}
 		if (rc)
 			goto fail;
 	}

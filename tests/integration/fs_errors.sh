@@ -36,6 +36,27 @@ echo "ok --help: $(printf '%s\n' $opts | wc -l) options, each once, each in shad
 fs_expect_error "$mnt" "no /dev/fuse" "/dev/fuse is missing" \
   unshare -m sh -c "mount -t tmpfs none /dev && exec '$shadowfs' '$backing' '$mnt' -f"
 
+# Errors met after the mount, while the daemon starts (here a damaged
+# series store): without -f too, the error reaches the terminal and the
+# exit status is 1 (it was 0, the line only in syslog, nothing mounted).
+st=$(it_tmpdir damaged-state)
+head -c 50000 /dev/urandom >"$st/series.db"
+fs_expect_error "$mnt" "damaged series store (daemon)" "$st/series.db is not a readable series store.*move it aside" \
+  "$shadowfs" "$backing" "$mnt" -o "state=$st"
+fs_expect_error "$mnt" "damaged series store (-f)" "$st/series.db is not a readable series store" \
+  "$shadowfs" "$backing" "$mnt" -f -o "state=$st"
+rm "$st/series.db"
+timeout 10 "$shadowfs" "$backing" "$mnt" -o "state=$st" 2>"$out"; rc=$?
+[ "$rc" -eq 0 ] && mountpoint -q "$mnt" || it_fail "daemon start after the repair: status $rc, $(cat "$out")"
+[ -s "$out" ] && it_fail "a daemon that started printed: $(cat "$out")"
+echo "ok daemon started: status 0, mounted, nothing printed"
+pid=$(pgrep -f "^$shadowfs $backing $mnt -o state=$st\$")
+[ -n "$pid" ] || it_fail "no daemon process"
+[ "$(readlink "/proc/$pid/fd/2")" = /dev/null ] || it_fail "the daemon kept the terminal as stderr"
+fusermount3 -u "$mnt" || it_fail "unmount of the daemon's mount"
+for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+kill -0 "$pid" 2>/dev/null && it_fail "the daemon did not exit after the unmount"
+
 # A busy mount point: already mounted by a first shadowfs.
 it_mount "$shadowfs" "$backing" "$mnt"
 timeout 10 "$shadowfs" "$backing" "$mnt" -f 2>"$out"

@@ -363,6 +363,24 @@ cli list 127.0.0.1:$PE 2>/dev/null | grep -q "^$ID 1 5000$" || it_fail "the copy
 [ $rc != 0 ] && grep -q "in use by another shadowd or shadowfs mount" "$T/err" ||
   it_fail "a second shadowd opened a store in use: rc=$rc $(cat "$T/err")"
 
+# Without -f: the command returns 0 once the daemon listens, and the
+# daemon has left the terminal (stderr /dev/null); its threads run (the
+# copy expiry deletes an unused copy: a thread started before the fork
+# would be lost).
+"$SHADOWD" --store "$T/store-daemon" --listen 127.0.0.1:0 --cert "$T/ca/server.crt" \
+  --key "$T/ca/server.key" --ca "$T/ca/ca.crt" --expire-hours 0.0003 2>"$T/daemon.err"; rc=$?
+[ $rc = 0 ] || it_fail "shadowd (daemon): status $rc: $(cat "$T/daemon.err")"
+dport=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/daemon.err")
+dpid=$(pgrep -f "^$SHADOWD --store $T/store-daemon ")
+[ -n "$dport" ] && [ -n "$dpid" ] || it_fail "shadowd (daemon): no port or pid: $(cat "$T/daemon.err")"
+IT_PIDS+=("$dpid")
+it_check "ping the daemon" cli ping 127.0.0.1:$dport 2>/dev/null
+[ "$(readlink "/proc/$dpid/fd/2")" = /dev/null ] || it_fail "shadowd (daemon) kept the terminal"
+it_check "put to the daemon" cli put 127.0.0.1:$dport $ID 1 "$T/e1" 2>/dev/null
+daemon_empty() { [ -z "$(cli list 127.0.0.1:$dport 2>/dev/null)" ]; }
+it_wait_for "the daemon's copy expiry did not run" 10 daemon_empty
+kill -TERM "$dpid"
+
 # SIGTERM: clean shutdown, exit status 0.
 kill -TERM "$PID_A"
 for _ in $(seq 100); do kill -0 "$PID_A" 2>/dev/null || break; sleep 0.05; done
