@@ -4,6 +4,7 @@
 #include "common/mountinfo.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,4 +80,36 @@ out:
 	if (in)
 		fclose(in);
 	return ret;
+}
+
+struct mount_search {
+	const char *real;
+	size_t best;
+	char *mnt, *type;
+	size_t mlen, tlen;
+};
+
+static int longer_prefix(const struct sfs_mount_entry *e, void *arg)
+{
+	struct mount_search *m = arg;
+	const char *mp = e->mountpoint;
+	size_t n = strlen(mp);
+	bool root = !strcmp(mp, "/");
+	bool under = root || (!strncmp(m->real, mp, n) && (m->real[n] == '/' || !m->real[n]));
+	if (under && (n > m->best || (n == m->best && !root))) {
+		m->best = n;
+		snprintf(m->mnt, m->mlen, "%s", mp);
+		snprintf(m->type, m->tlen, "%s", e->fstype);
+	}
+	return 0;
+}
+
+int sfs_mount_of(const char *real, char *mnt, size_t mlen, char *type, size_t tlen)
+{
+	struct mount_search m = {
+	    .real = real, .mnt = mnt, .type = type, .mlen = mlen, .tlen = tlen};
+	int res = sfs_mountinfo_each(longer_prefix, &m);
+	if (res < 0)
+		return res;
+	return m.best ? 0 : -ENOENT;
 }

@@ -6,6 +6,7 @@
 #define SHADOWFS_COMMON_MOUNTINFO_H
 
 #include <limits.h>
+#include <stddef.h>
 
 struct sfs_mount_entry {
 	unsigned major, minor;      /* st_dev of the mounted filesystem */
@@ -17,6 +18,11 @@ struct sfs_mount_entry {
  * first nonzero return of fn and returns it. 0 after the last entry, -errno
  * when the table cannot be read. Malformed lines are skipped. */
 int sfs_mountinfo_each(int (*fn)(const struct sfs_mount_entry *e, void *arg), void *arg);
+
+/* The mount holding real (an absolute path without symlinks): its
+ * mountpoint and type (the longest mountpoint that is a prefix, the later
+ * one of equals). 0, -ENOENT, or -errno when the table cannot be read. */
+int sfs_mount_of(const char *real, char *mnt, size_t mlen, char *type, size_t tlen);
 
 /* Parses one mountinfo line into *e: 0, or -EINVAL if it is malformed.
  * Exposed for the unit tests. */

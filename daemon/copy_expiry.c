@@ -58,7 +58,7 @@ static struct use *find(const struct table *t, const uint8_t id[16], uint64_t ve
 	return u->taken ? u : NULL;
 }
 
-/* Room for one more entry at a load of at most one half. */
+/* Room for `more` more entries at a load of at most one half. */
 static int reserve(struct table *t, size_t more)
 {
 	if (2 * (t->n + more) <= t->cap)

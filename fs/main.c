@@ -319,6 +319,8 @@ int main(int argc, char **argv)
 	}
 	if ((opts.record || hosts) && mount_state_dir(&opts, state, sizeof(state)) < 0)
 		goto out;
+	if (!opts.record && !hosts)
+		(void)pred_locate_unregister(opts.mountpoint); /* no state: no stale record */
 	if (opts.record && start_recorder(&ctx, &opts, state) < 0)
 		goto out;
 	if (hosts && start_hosts(hosts, &opts, state) < 0)

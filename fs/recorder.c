@@ -896,6 +896,10 @@ int fs_recorder_start(const struct fs_recorder_config *cfg, struct fs_recorder *
 	}
 	rec->agg.open_idx = realtime_ms() / 1000u / rec->width;
 	rec->stats.track_capacity = track;
+	/* Stats from the start (nothing recorded yet), not from the first
+	 * flush a bucket later: shadowctl status then tells recording on from
+	 * off, and an earlier run's figures are gone. */
+	update_stats(rec);
 	rc = -pthread_create(&rec->writer, NULL, writer, rec);
 	if (rc) {
 		if (errmsg)

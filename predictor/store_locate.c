@@ -140,6 +140,17 @@ out:
 	return rc;
 }
 
+int pred_locate_unregister(const char *mountpoint)
+{
+	char *mp = realpath(mountpoint, NULL);
+	char path[PATH_MAX];
+	int rc = mp ? registry_path(mp, path, sizeof(path)) : -errno;
+	free(mp);
+	if (rc == 0 && unlink(path) < 0 && errno != ENOENT)
+		rc = -errno;
+	return rc;
+}
+
 static int read_info(const char *file, struct pred_location *ret)
 {
 	FILE *f = fopen(file, "re");

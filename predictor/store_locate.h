@@ -44,6 +44,10 @@ int pred_locate_mkdirs(const char *dir);
 int pred_locate_register(const char *mountpoint, const char *backing, const char *state_dir,
 			 pid_t pid);
 
+/* Forgets the record of the mount at mountpoint (a later mount there that
+ * keeps no state: the record would describe an earlier one). */
+int pred_locate_unregister(const char *mountpoint);
+
 /* Finds the store for path: a state directory itself (holding series.db),
  * a mountpoint, or a path below a registered mountpoint (existing or not).
  * -ENOENT when no registered mount holds it. */

@@ -135,7 +135,7 @@ static void print_text(const struct pred_location *loc, const struct summary *s)
 		       ctl_status_get(f, n, "dropped"), ctl_status_get(f, n, "flushes"),
 		       ctl_status_get(f, n, "flush_errors"));
 	} else {
-		printf("recording  off, or nothing recorded yet\n");
+		printf("recording  off (mounted with norecord)\n");
 	}
 	if (s->have_hosts)
 		printf("hosts      %ld up, %ld down  (shadowctl hosts)\n", s->hosts_up,

@@ -2,11 +2,13 @@
 #include "tools/ctl_status.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/mountinfo.h"
 #include "predictor/store_locate.h"
 #include "tools/ctl.h"
 #include "tools/ctl_store.h"
@@ -132,6 +134,16 @@ int ctl_status_args(int argc, char **argv, const char *cmd, struct pred_location
 	bool located = pred_locate(where, loc) == 0 ||
 		       ((state || pred_locate_looks_like_state(where)) &&
 			pred_locate_state_dir(where, loc) == 0);
+	char real[PATH_MAX], mnt[PATH_MAX] = "", type[256] = "";
+	if (!located && !state && realpath(where, real) &&
+	    sfs_mount_of(real, mnt, sizeof(mnt), type, sizeof(type)) == 0 &&
+	    !strcmp(type, "fuse.shadowfs")) {
+		fprintf(stderr,
+			"shadowctl %s: %s is a shadowfs mount without a state directory "
+			"(mounted with norecord and no hosts=): nothing to show\n",
+			cmd, mnt);
+		return 1;
+	}
 	if (!located || stat(loc->state_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
 		fprintf(stderr,
 			"shadowctl %s: %s is neither a state directory nor under a known "

@@ -77,40 +77,6 @@ struct why {
 	size_t nsteps;
 };
 
-struct mount_search {
-	const char *real;
-	size_t best;
-	char *mnt, *type;
-	size_t mlen, tlen;
-};
-
-static int longer_prefix(const struct sfs_mount_entry *e, void *arg)
-{
-	struct mount_search *m = arg;
-	const char *mp = e->mountpoint;
-	size_t n = strlen(mp);
-	bool root = !strcmp(mp, "/");
-	bool under = root || (!strncmp(m->real, mp, n) && (m->real[n] == '/' || !m->real[n]));
-	if (under && (n > m->best || (n == m->best && !root))) {
-		m->best = n;
-		snprintf(m->mnt, m->mlen, "%s", mp);
-		snprintf(m->type, m->tlen, "%s", e->fstype);
-	}
-	return 0;
-}
-
-/* The mount holding real (an absolute path): its mountpoint and type from
- * the mount table (the longest mountpoint that is a prefix). */
-static int mount_of(const char *real, char *mnt, size_t mlen, char *type, size_t tlen)
-{
-	struct mount_search m = {
-	    .real = real, .mnt = mnt, .type = type, .mlen = mlen, .tlen = tlen};
-	int res = sfs_mountinfo_each(longer_prefix, &m);
-	if (res < 0)
-		return res;
-	return m.best ? 0 : -ENOENT;
-}
-
 static char *dup_rest(const char *s)
 {
 	char *d = strdup(s);
@@ -508,7 +474,7 @@ int ctl_why_main(int argc, char **argv)
 		fprintf(stderr, "shadowctl why: %s: %s\n", path, strerror(errno));
 		return 1;
 	}
-	if (mount_of(real, mnt, sizeof(mnt), type, sizeof(type)) < 0 ||
+	if (sfs_mount_of(real, mnt, sizeof(mnt), type, sizeof(type)) < 0 ||
 	    strcmp(type, "fuse.shadowfs")) {
 		fprintf(stderr, "shadowctl why: %s is not inside a shadowfs mount (it is on %s, %s)\n",
 			path, mnt[0] ? mnt : "?", type[0] ? type : "?");

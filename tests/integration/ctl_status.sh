@@ -72,6 +72,15 @@ grep -q "$plain is neither a state directory nor under a known shadowfs mount" "
 "$CTL" hosts "$plain" 2>"$T/err" && it_fail "hosts of a plain directory succeeded"
 grep -q "neither a state directory" "$T/err" || it_fail "hosts, plain directory: $(cat "$T/err")"
 "$CTL" status --state "$state" >/dev/null || it_fail "status --state of the mount's state directory"
+# A later mount on the same mount point that keeps no state (norecord, no
+# hosts): its status is not the earlier mount's (it was: that mount's pid
+# and figures), it says why there is nothing to show.
+"$CTL" status "$mnt" >/dev/null || it_fail "status of the stopped mount by its mount point"
+it_mount "$SHADOWFS" "$backing" "$mnt" norecord
+"$CTL" status "$mnt" >"$T/out" 2>"$T/err" && it_fail "stateless mount: the earlier mount's status: $(cat "$T/out")"
+grep -q "$mnt is a shadowfs mount without a state directory" "$T/err" ||
+  it_fail "stateless mount: $(cat "$T/err")"
+it_umount "$mnt"
 "$CTL" status a b 2>"$T/err"; [ $? -eq 2 ] || it_fail "two operands: not a usage error"
 "$CTL" status --bogus 2>"$T/err"; [ $? -eq 2 ] || it_fail "unknown option: not a usage error"
 echo "ok"
