@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -23,6 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "predictor/store_locate.h"
 #include "tools/ctl.h"
 
 static void ca_usage(FILE *out)
@@ -138,9 +140,21 @@ static int ca_init(const char *dir, long days)
 	EVP_PKEY *key = NULL;
 	X509 *crt = NULL;
 	int r = -EIO;
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-		fprintf(stderr, "shadowctl ca: cannot create %s: %s\n", dir, strerror(errno));
-		return -errno;
+	/* Its parents as mkdir -p makes them (/etc/shadowfs/tls on a fresh
+	 * host), the CA directory itself private. */
+	char parent[PATH_MAX];
+	snprintf(parent, sizeof(parent), "%s", dir);
+	char *slash = strrchr(parent, '/');
+	int pr = 0;
+	if (slash && slash != parent) {
+		*slash = '\0';
+		pr = pred_locate_mkdirs(parent);
+	}
+	if (pr < 0 || (mkdir(dir, 0700) < 0 && errno != EEXIST)) {
+		int e = pr < 0 ? -pr : errno;
+		fprintf(stderr, "shadowctl ca: cannot create %s: %s\n", pr < 0 ? parent : dir,
+			strerror(e));
+		return -e;
 	}
 	key = EVP_EC_gen("P-256");
 	if (!key) {

@@ -31,6 +31,13 @@ it_check "ca issue other" "$CTL" ca issue "$T/evil" client >/dev/null
 "$CTL" ca init "$T/ca" >/dev/null 2>&1 && it_fail "ca init overwrote an existing CA"
 # Private keys are not readable by others.
 [ "$(stat -c %a "$T/ca/ca.key")" = 600 ] || it_fail "ca.key mode is not 0600"
+# Missing parents are made (as mkdir -p: /etc/shadowfs/tls on a fresh host),
+# the CA directory itself private.
+it_check "ca init with missing parents" "$CTL" ca init "$T/new/tls" >/dev/null
+[ "$(stat -c %a "$T/new/tls")" = 700 ] && [ "$(stat -c %a "$T/new")" = 755 ] ||
+  it_fail "ca init modes: $(stat -c '%a %n' "$T/new" "$T/new/tls")"
+"$CTL" ca issue "$T/new/tls" ../escape 2>"$T/err" && it_fail "a host name with a slash was issued"
+grep -q "invalid host name" "$T/err" || it_fail "bad host name message: $(cat "$T/err")"
 
 # Bad flags get a clear error and exit status 2.
 "$SHADOWD" --store "$T/x" --listen nonsense --cert a --key b --ca c 2>"$T/err"; rc=$?
