@@ -66,7 +66,9 @@ remote)
   echo "copies made after a failed attempt: $(grep -c 'shadow: .* copied after' "$T/shadowfs.log")"
   echo "copies the shadowds refused (a file changed while copied): $(cat "$T"/sd*.log | grep -c refused)"
   cat "$T"/sd*.log | grep refused | sort | uniq -c | head -5
-  ! grep 'warning: shadow: cannot copy' "$T/shadowfs.log" ||
+  # The errors a change of the file during its copy causes (a timeout on
+  # a loaded machine would be a real failure of the host, and is allowed).
+  ! grep -E 'warning: shadow: cannot copy .*: (Input/output error|Bad message|Numerical result out of range|Stale file handle|No such file or directory)' "$T/shadowfs.log" ||
     it_fail "a copy that failed because its file changed under it was reported as a failure"
   ;;
 selftest)
