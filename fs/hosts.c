@@ -25,6 +25,10 @@
 #define BACKOFF_MIN_MS 1000u
 #define BACKOFF_MAX_MS 30000u
 #define CONNECT_TIMEOUT_MS 1500u
+/* A remote host's first state (up at its first heartbeat, down at a
+ * failure) comes within a connect, a heartbeat start and three intervals:
+ * placement waits for it at most this long after start. */
+#define SETTLE_MAX_MS 5000u
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -166,6 +170,7 @@ struct fs_hosts {
 	pthread_cond_t wake; /* stop */
 	bool stopping;
 	uint64_t written_ms;
+	uint64_t started_ms; /* fs_hosts_start */
 };
 
 static void label(const struct fs_host_spec *s, char *out, size_t len)
@@ -235,7 +240,7 @@ static void set_state(struct host *x, bool up, const char *reason)
 			sfs_info("host %s is up", name);
 		else
 			sfs_warn("host %s is down: %s", name, reason);
-		x->since_ms = sync_now_ms();
+		__atomic_store_n(&x->since_ms, sync_now_ms(), __ATOMIC_RELEASE);
 		__atomic_store_n(&x->up, up, __ATOMIC_RELEASE);
 		snprintf(x->reason, sizeof(x->reason), "%s", reason ? reason : "");
 		write_status(x->all);
@@ -372,6 +377,7 @@ int fs_hosts_start(struct fs_hosts *h, const char *status_path)
 {
 	if (status_path && !(h->status_path = strdup(status_path)))
 		return -ENOMEM;
+	h->started_ms = sync_now_ms();
 	pthread_mutex_lock(&h->lock);
 	write_status(h);
 	pthread_mutex_unlock(&h->lock);
@@ -385,6 +391,17 @@ int fs_hosts_start(struct fs_hosts *h, const char *status_path)
 		x->thread_started = true;
 	}
 	return 0;
+}
+
+bool fs_hosts_settled(struct fs_hosts *h)
+{
+	if (!h || sync_now_ms() - h->started_ms >= SETTLE_MAX_MS)
+		return true;
+	for (size_t i = 0; i < h->n; i++)
+		if (h->hosts[i].spec->kind == FS_HOST_REMOTE &&
+		    !__atomic_load_n(&h->hosts[i].since_ms, __ATOMIC_ACQUIRE))
+			return false;
+	return true;
 }
 
 void fs_hosts_close(struct fs_hosts *h)

@@ -70,6 +70,11 @@ size_t fs_hosts_count(const struct fs_hosts *h); /* 0 for NULL */
 const struct fs_host_spec *fs_hosts_spec(const struct fs_hosts *h, size_t i);
 struct daemon_store *fs_hosts_local_store(struct fs_hosts *h, size_t i); /* NULL: remote */
 bool fs_hosts_up(struct fs_hosts *h, size_t i); /* lock-free: the read path calls it */
+/* Whether every remote host has had its first state (up or down) since
+ * fs_hosts_start, or 5 s have passed: before, placement would take a
+ * dearer local host for a cheaper remote one not up yet (and migrate the
+ * copy later). Lock-free. */
+bool fs_hosts_settled(struct fs_hosts *h);
 /* REMOTE: sync_now_ms() of the last heartbeat (0: none yet); lock-free. */
 uint64_t fs_hosts_last_seen_ms(struct fs_hosts *h, size_t i);
 /* REMOTE: the load of the last heartbeat; false when down or none yet. */

@@ -399,6 +399,11 @@ static void tick(struct fs_shadowing *sh)
 		}
 		fs_rollout_tick(&sh->cfg.rollout, sh->map, s, sh->hosts, t);
 	}
+	/* No copy until every remote host has shown up or not (fs_hosts_settled:
+	 * the first heartbeats, at start): none goes to a dearer host for want
+	 * of a cheaper one not up yet. */
+	if (!fs_hosts_settled(sh->hosts))
+		next = express = NULL;
 	if (next) {
 		int r = shadow_copy_start(sh, sh->mover, next, next_allowed);
 		if (r == 0 && next_migrates)

@@ -230,8 +230,15 @@ int shadow_copy_start(struct fs_shadowing *sh, struct fs_mover *mover,
 		host_inputs(sh, hv, nh, exclude);
 		j.host = daemon_control_pick_host(hv, nh, (uint64_t)j.st0.st_size, exclude,
 						  allowed);
-		if (j.host < 0)
-			return -ENOSPC;
+		if (j.host < 0) {
+			/* Full (or too small) hosts, or none up yet: a remote host
+			 * is up only from its first heartbeat, just after start. */
+			bool any_up = false;
+			for (size_t h = 0; h < nh; h++)
+				any_up |= hv[h].up && !exclude[h] &&
+					  daemon_control_host_allowed(allowed, h);
+			return any_up ? -ENOSPC : -EHOSTDOWN;
+		}
 		j.slot = slot;
 		j.store = fs_hosts_local_store(sh->hosts, (size_t)j.host);
 		j.kind = j.store ? FS_MOVE_LOCAL : FS_MOVE_REMOTE;
@@ -349,6 +356,12 @@ void shadow_copy_noted(struct fs_shadowing *sh, struct daemon_shadow_file *s, in
 			 path, shadow_count_serving(s), shadow_replicas_of(sh, s));
 	else if (r == -ESTALE) /* deleted or replaced: no longer the file it was */
 		sfs_debug("shadow: %s: not copied (deleted or replaced)", path);
+	else if (r == -EHOSTDOWN && failures == 0) /* at start: before the first heartbeats */
+		sfs_info("shadow: %s waits for a host to copy it to (none of its hosts is up "
+			 "yet)",
+			 path);
+	else if (r == -EHOSTDOWN)
+		sfs_debug("shadow: %s: no host up (attempt %u)", path, failures + 1);
 	else if (r < 0 && failures == 0)
 		sfs_warn("shadow: cannot copy %s: %s (retrying in 1 s, then less and less "
 			 "often, up to every 5 min)",
