@@ -85,13 +85,18 @@ done
 # The host's buckets of the same run: 1 s wide, CPU in 0..100, requests seen
 # in flight, the backing disk listed. In-flight requests are sampled every
 # 50 ms, and the loader's reads keep the mount busy about 1% of the time,
-# so a run could end with no sample that caught one (seen once under ASan):
-# four readers at once for 1.5 s first, then time for their buckets to be
-# written.
+# so a run could end with no sample that caught one: four readers at once
+# for 1.5 s first, then time for their buckets to be written. Each reader
+# is one dd of 4 KiB O_DIRECT reads of a 4 MiB file, so a request is in
+# flight nearly all the time (readers that each forked a cat per 4 KiB
+# file were busy a few % of it: that still failed about one run in ten).
+head -c $((4 << 20)) /dev/urandom >"$backing/burst"
 burst=()
 for _ in 1 2 3 4; do
   (end=$(($(date +%s%N) + 1500000000))
-   while [ "$(date +%s%N)" -lt "$end" ]; do cat "$mnt/A" >/dev/null || exit 1; done) &
+   while [ "$(date +%s%N)" -lt "$end" ]; do
+     dd if="$mnt/burst" of=/dev/null bs=4k iflag=direct status=none || exit 1
+   done) &
   burst+=($!)
 done
 for p in "${burst[@]}"; do wait "$p" || it_fail "reading through the mount failed (burst)"; done
