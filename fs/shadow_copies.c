@@ -66,7 +66,8 @@ void shadow_copy_drop(struct fs_shadowing *sh, struct daemon_shadow_file *s, int
 	if (r < 0) {
 		char where[600];
 		fs_hosts_label(sh->hosts, (size_t)host, where, sizeof(where));
-		sfs_warn("shadow: cannot delete the copy of %s on %s: %s (left there)",
+		sfs_warn("shadow: cannot delete the copy of %s on %s: %s (left there until "
+			 "its shadowd's --expire-hours)",
 			 s->path ? s->path : "?", where, strerror(-r));
 	}
 }
