@@ -31,7 +31,18 @@
  * stopped host holds the control thread no longer than it did. */
 #define VERIFY_FRAME_MS CALL_MS
 
+/* A copy whose delete failed (the host stopped or unreachable), deleted
+ * when the host is back. */
+struct later_delete {
+	uint8_t id[16];
+	uint64_t version;
+};
+#define LATER_DELETES_MAX 4096 /* per host; beyond, shadowd's expiry deletes them */
+#define LATER_DELETES_PER_TICK 16
+
 struct remote_host {
+	struct later_delete *later; /* the control thread's instance only */
+	size_t nlater;
 	struct sync_client *c; /* NULL until connected, after an error */
 	struct sync_wire_stats stats;
 	uint64_t stats_ms; /* when stats was asked (0: never) */
@@ -78,8 +89,10 @@ void fs_remote_copies_free(struct fs_remote_copies *rc)
 {
 	if (!rc)
 		return;
-	for (size_t i = 0; i < rc->n; i++)
+	for (size_t i = 0; i < rc->n; i++) {
 		sync_client_close(rc->h[i].c);
+		free(rc->h[i].later);
+	}
 	free(rc->h);
 	free(rc);
 }
@@ -363,6 +376,50 @@ int fs_remote_copies_delete(struct fs_remote_copies *rc, int host, const uint8_t
 			break;
 	}
 	return r == -ENOENT ? 0 : r;
+}
+
+void fs_remote_copies_delete_later(struct fs_remote_copies *rc, int host, const uint8_t id[16],
+				   uint64_t version)
+{
+	struct remote_host *x = &rc->h[host];
+	for (size_t i = 0; i < x->nlater; i++)
+		if (x->later[i].version == version && !memcmp(x->later[i].id, id, 16))
+			return;
+	if (!x->later && !(x->later = calloc(LATER_DELETES_MAX, sizeof(*x->later))))
+		return; /* no memory: the shadowd's expiry deletes it */
+	if (x->nlater == LATER_DELETES_MAX) /* the oldest goes: expiry's then */
+		memmove(x->later, x->later + 1, --x->nlater * sizeof(*x->later));
+	memcpy(x->later[x->nlater].id, id, 16);
+	x->later[x->nlater++].version = version;
+}
+
+void fs_remote_copies_keep(struct fs_remote_copies *rc, int host, const uint8_t id[16])
+{
+	struct remote_host *x = &rc->h[host];
+	size_t k = 0;
+	for (size_t i = 0; i < x->nlater; i++)
+		if (memcmp(x->later[i].id, id, 16))
+			x->later[k++] = x->later[i];
+	x->nlater = k;
+}
+
+size_t fs_remote_copies_retry_deletes(struct fs_remote_copies *rc, int host)
+{
+	struct remote_host *x = &rc->h[host];
+	size_t done = 0;
+	while (x->nlater && done < LATER_DELETES_PER_TICK) {
+		struct later_delete *d = &x->later[x->nlater - 1];
+		if (fs_remote_copies_delete(rc, host, d->id, d->version) < 0)
+			break; /* not reachable after all: next time */
+		x->nlater--;
+		done++;
+	}
+	return done;
+}
+
+size_t fs_remote_copies_later_count(const struct fs_remote_copies *rc, int host)
+{
+	return rc->h[host].nlater;
 }
 
 int fs_remote_copies_verify(struct fs_remote_copies *rc, int host, const uint8_t id[16],

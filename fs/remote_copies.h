@@ -107,6 +107,18 @@ int fs_remote_copies_sync(struct fs_remote_copies *rc, struct daemon_shadow_file
  * already gone is success. */
 int fs_remote_copies_delete(struct fs_remote_copies *rc, int host, const uint8_t id[16],
 			    uint64_t version);
+/* A delete that failed (the host stopped or unreachable): the version is
+ * deleted when the host is back (fs_remote_copies_retry_deletes, called
+ * each tick for a host whose copies may be read again), at most 4096
+ * waiting per host (beyond, the oldest are left to the shadowd's
+ * --expire-hours). keep: a new copy of id goes to host, so nothing of id
+ * is deleted there later (it may be that very version, CURRENT). */
+void fs_remote_copies_delete_later(struct fs_remote_copies *rc, int host, const uint8_t id[16],
+				   uint64_t version);
+void fs_remote_copies_keep(struct fs_remote_copies *rc, int host, const uint8_t id[16]);
+/* Up to 16 waiting deletes on host; returns how many went. */
+size_t fs_remote_copies_retry_deletes(struct fs_remote_copies *rc, int host);
+size_t fs_remote_copies_later_count(const struct fs_remote_copies *rc, int host);
 /* 0 when host lists (id, version) with size bytes; -ENOENT when it does not
  * (removed or damaged there), another -errno when it cannot be asked. */
 int fs_remote_copies_check(struct fs_remote_copies *rc, int host, const uint8_t id[16],

@@ -278,12 +278,32 @@ static uint64_t serving_hosts(struct daemon_shadow_file *s)
 	return m;
 }
 
+/* The deletes that failed while a host was unreachable, once it is back
+ * (fs_remote_copies_delete_later). */
+static void retry_deletes(struct fs_shadowing *sh)
+{
+	for (size_t h = 0; sh->remote_copies && h < fs_hosts_count(sh->hosts); h++) {
+		if (!fs_remote_copies_later_count(sh->remote_copies, (int)h) ||
+		    !fs_remote_reads_usable(sh->remote_reads, (int)h))
+			continue;
+		size_t n = fs_remote_copies_retry_deletes(sh->remote_copies, (int)h);
+		if (n) {
+			char where[600];
+			fs_hosts_label(sh->hosts, h, where, sizeof(where));
+			sfs_info("shadow: %s is back: %zu cop%s deleted there now, %zu left", where,
+				 n, n == 1 ? "y" : "ies",
+				 fs_remote_copies_later_count(sh->remote_copies, (int)h));
+		}
+	}
+}
+
 static void tick(struct fs_shadowing *sh)
 {
 	uint64_t t = shadow_now_ms();
 	apply_done_job(sh, sh->mover, t);
 	apply_done_job(sh, sh->express, t);
 	cancel_for_down_hosts(sh);
+	retry_deletes(sh);
 	if (sh->cfg.forecast &&
 	    (!sh->forecast_ms || t - sh->forecast_ms >= (uint64_t)sh->cfg.bucket_s * 1000u)) {
 		sh->forecast_ms = t;

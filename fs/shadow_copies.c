@@ -66,9 +66,10 @@ void shadow_copy_drop(struct fs_shadowing *sh, struct daemon_shadow_file *s, int
 	if (r < 0) {
 		char where[600];
 		fs_hosts_label(sh->hosts, (size_t)host, where, sizeof(where));
-		sfs_warn("shadow: cannot delete the copy of %s on %s: %s (left there until "
-			 "its shadowd's --expire-hours)",
+		sfs_info("shadow: cannot delete the copy of %s on %s now: %s (deleted when the "
+			 "host is back)",
 			 s->path ? s->path : "?", where, strerror(-r));
+		fs_remote_copies_delete_later(sh->remote_copies, host, s->id, v);
 	}
 }
 
@@ -252,6 +253,8 @@ int shadow_copy_start(struct fs_shadowing *sh, struct fs_mover *mover,
 		return j.fd;
 	}
 	snprintf(j.path, sizeof(j.path), "%s", s->path ? s->path : "?");
+	if (j.kind == FS_MOVE_REMOTE) /* what it holds of the file is the copy's basis now */
+		fs_remote_copies_keep(sh->remote_copies, j.host, s->id);
 	struct daemon_shadow_copy *cp = &s->copies[j.slot];
 	cp->host = j.host;
 	cp->version = j.version;
