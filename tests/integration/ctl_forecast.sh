@@ -89,7 +89,8 @@ done
 # for 1.5 s first, then time for their buckets to be written. Each reader
 # is one dd of 4 KiB O_DIRECT reads of a 4 MiB file, so a request is in
 # flight nearly all the time (readers that each forked a cat per 4 KiB
-# file were busy a few % of it: that still failed about one run in ten).
+# file were busy a few % of it: 30 samples could all miss, and one full
+# run of the suite did).
 head -c $((4 << 20)) /dev/urandom >"$backing/burst"
 burst=()
 for _ in 1 2 3 4; do
