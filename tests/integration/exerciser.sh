@@ -14,6 +14,17 @@
 . "$(dirname "$0")/lib.sh"
 ex=$1 mode=$2
 seed_args() { [ "$1" = random ] || echo "--seed $1"; }
+# run_through_mount SEED OPS PROCS: the exerciser on $mnt (final content
+# also checked in $backing), then the unmount and a clean exit of shadowfs.
+run_through_mount() {
+  # shellcheck disable=SC2046
+  "$ex" $(seed_args "$1") --ops "$2" --procs "$3" --backing "$backing" "$mnt" \
+    || it_fail "exerciser found a data mismatch through the mount"
+  it_umount "$mnt"
+  wait "$IT_PID"; local rc=$?
+  [ "$rc" -eq 0 ] || it_fail "shadowfs exited with status $rc after unmount (sanitizer report above?)"
+  it_uring_check
+}
 case $mode in
 plain)
   dir=$(it_tmpdir plain)
@@ -27,13 +38,7 @@ mount)
   opts=${7:-}
   opts=${opts//%T/$(it_tmpdir hosts)} # %T: a scratch dir (hosts=%T/h for shadowing)
   it_mount "$shadowfs" "$backing" "$mnt" "$opts"
-  # shellcheck disable=SC2046
-  "$ex" $(seed_args "$4") --ops "${5:-2000}" --procs "${6:-4}" --backing "$backing" "$mnt" \
-    || it_fail "exerciser found a data mismatch through the mount"
-  it_umount "$mnt"
-  wait "$IT_PID"; rc=$?
-  [ "$rc" -eq 0 ] || it_fail "shadowfs exited with status $rc after unmount (sanitizer report above?)"
-  it_uring_check
+  run_through_mount "$4" "${5:-2000}" "${6:-4}"
   ;;
 remote)
   shadowfs=$3 shadowd=$4 ctl=$5
@@ -48,13 +53,7 @@ remote)
   opts+=",tls_name=origin,shadow_all,shadow_tick=0.05,shadow_quiet=0,shadow_idle=0.5"
   opts+=",remote_timeout=2000${9:+,$9}"
   IT_MOUNT_LOG=$T/shadowfs.log it_mount "$shadowfs" "$backing" "$mnt" "$opts"
-  # shellcheck disable=SC2046
-  "$ex" $(seed_args "$6") --ops "${7:-2000}" --procs "${8:-4}" --backing "$backing" "$mnt" \
-    || it_fail "exerciser found a data mismatch through the mount"
-  it_umount "$mnt"
-  wait "$IT_PID"; rc=$?
-  [ "$rc" -eq 0 ] || it_fail "shadowfs exited with status $rc after unmount (sanitizer report above?)"
-  it_uring_check
+  run_through_mount "$6" "${7:-2000}" "${8:-4}"
   served=0
   for h in "$h1" "$h2"; do
     n=$("$ctl" host status "$h" --certs "$T/ca" --name operator --json |

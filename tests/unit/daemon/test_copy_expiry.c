@@ -17,32 +17,8 @@
 
 #include "daemon/copy_expiry.h"
 #include "daemon/host_store.h"
+#include "tests/unit/daemon/store_fixture.h"
 
-struct fx {
-	char dir[64];
-	struct daemon_store *s;
-};
-
-static int setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-	strcpy(f->dir, "/tmp/copy-expiry-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	assert_int_equal(daemon_store_open(f->dir, 0, &f->s), 0);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-	char cmd[128];
-	daemon_store_close(f->s);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	assert_int_equal(system(cmd), 0);
-	free(f);
-	return 0;
-}
 
 static void id_of(unsigned k, uint8_t id[16])
 {

@@ -20,37 +20,13 @@
 #include <openssl/sha.h>
 
 #include "daemon/host_store.h"
+#include "tests/unit/daemon/store_fixture.h"
 #include "sync/digest.h"
 #include "sync/sync_io.h"
 
 static const uint8_t ID[16] = {0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
 #define NAME1 "deadbeef0102030405060708090a0b0c-0000000000000001"
 
-struct fx {
-	char dir[64];
-	struct daemon_store *s;
-};
-
-static int setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-	strcpy(f->dir, "/tmp/net-store-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	assert_int_equal(daemon_store_open(f->dir, 0, &f->s), 0);
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-	char cmd[128];
-	daemon_store_close(f->s);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	assert_int_equal(system(cmd), 0);
-	free(f);
-	return 0;
-}
 
 static int count_entries(const char *dir, const char *prefix)
 {
