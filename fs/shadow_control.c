@@ -297,6 +297,42 @@ static void retry_deletes(struct fs_shadowing *sh)
 	}
 }
 
+/* Entries are never freed while mounted (the read path holds them
+ * without a lock), and each held an fd on its origin: every file ever
+ * pinned, forecast hot or shadowed by shadow_all kept one, towards
+ * RLIMIT_NOFILE (20,000 here; the inode table's cache takes 4,096). An
+ * entry nothing wants and nothing holds (not pinned, hot or overloaded; no
+ * copy, no job) is parked: its fd closed under the map lock. Whatever
+ * wants the file again opens it again: a pin (entry_make, from the inode),
+ * the forecast (shadow_entry_by_path_locked), shadow_all (at open), and
+ * unpark below for a pin or a forecast that raced the parking. */
+static void park(struct fs_shadowing *sh, struct daemon_shadow_file *s)
+{
+	if (shadow_copying(sh, s, -1)) /* only this thread starts jobs */
+		return;
+	daemon_shadow_map_lock(sh->map);
+	if (s->origin_fd >= 0 && !s->pinned && !s->hot && !s->overloaded && !s->gone &&
+	    !shadow_any_copy(s)) {
+		close(s->origin_fd);
+		s->origin_fd = -1;
+	}
+	daemon_shadow_map_unlock(sh->map);
+}
+
+/* A parked entry wanted again whose fd nothing opened again (a pin set
+ * while it was being parked): by its path, if that is still its file. */
+static void unpark(struct fs_shadowing *sh, struct daemon_shadow_file *s)
+{
+	daemon_shadow_map_lock(sh->map);
+	char *path = s->origin_fd < 0 && s->path ? strdup(s->path) : NULL;
+	daemon_shadow_map_unlock(sh->map);
+	if (!path)
+		return;
+	if (shadow_entry_by_path_locked(sh, path)) /* sets the fd of the file there */
+		daemon_shadow_map_unlock(sh->map);
+	free(path);
+}
+
 static void tick(struct fs_shadowing *sh)
 {
 	uint64_t t = shadow_now_ms();
@@ -341,6 +377,8 @@ static void tick(struct fs_shadowing *sh)
 		daemon_shadow_map_unlock(sh->map);
 		if (!s)
 			break;
+		if ((in.pinned || in.hot) && !in.gone)
+			unpark(sh, s);
 		check_copies(sh, s);
 		struct fs_tuning_control tc;
 		fs_tuning_control_fd(sh->ctx->tuning, s->origin_fd, &tc);
@@ -416,6 +454,8 @@ static void tick(struct fs_shadowing *sh)
 				close(s->origin_fd); /* lets BACKING free the space */
 			s->origin_fd = -1;
 			daemon_shadow_map_unlock(sh->map);
+		} else if (a == DAEMON_CONTROL_NONE || a == DAEMON_CONTROL_DEMOTE) {
+			park(sh, s);
 		}
 		fs_rollout_tick(&sh->cfg.rollout, sh->map, s, sh->hosts, t);
 	}
