@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -195,13 +194,12 @@ int daemon_copy_expiry_pass(struct daemon_copy_expiry *e, uint64_t now_ms, uint6
 	for (size_t i = 0; i < expired; i++) {
 		if (daemon_store_delete(e->st, v[i].id, v[i].version) < 0)
 			continue;
-		char hex[33];
-		for (int k = 0; k < 16; k++)
-			snprintf(hex + 2 * k, 3, "%02x", v[i].id[k]);
+		char name[DAEMON_STORE_COPY_NAME_LEN + 1];
+		daemon_store_copy_name(v[i].id, v[i].version, name);
 		double s = (double)e->idle_ms / 1000.0;
-		sfs_info("copy %s-%016llx (%llu bytes) unused for %.1f %s: deleted", hex,
-			 (unsigned long long)v[i].version, (unsigned long long)v[i].size,
-			 s >= 7200 ? s / 3600 : s, s >= 7200 ? "h" : "s");
+		sfs_info("copy %s (%llu bytes) unused for %.1f %s: deleted", name,
+			 (unsigned long long)v[i].size, s >= 7200 ? s / 3600 : s,
+			 s >= 7200 ? "h" : "s");
 		copies++;
 		bytes += v[i].size;
 	}

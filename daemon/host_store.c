@@ -33,7 +33,8 @@ struct daemon_store_writer {
 	bool sequential;
 };
 
-void store_copy_name(const uint8_t id[16], uint64_t version, char out[NAME_LEN + 1])
+void daemon_store_copy_name(const uint8_t id[16], uint64_t version,
+			    char out[DAEMON_STORE_COPY_NAME_LEN + 1])
 {
 	for (int i = 0; i < 16; i++)
 		snprintf(out + 2 * i, 3, "%02x", id[i]);
@@ -250,7 +251,7 @@ static int writer_new(struct daemon_store *s, const uint8_t id[16], uint64_t ver
 	w->version = version;
 	w->size = size;
 	w->sequential = true;
-	store_copy_name(id, version, name);
+	daemon_store_copy_name(id, version, name);
 	pthread_mutex_lock(&s->lock);
 	uint64_t seq = s->tmp_seq++;
 	pthread_mutex_unlock(&s->lock);
@@ -445,7 +446,7 @@ int daemon_store_commit_each(struct daemon_store_writer *w, const uint8_t sha256
 	u->size = w->size;
 	u->since_ms = store_mono_ms();
 	store_unsynced_name(w->id, w->version, sha256, u->name);
-	store_copy_name(w->id, w->version, name);
+	daemon_store_copy_name(w->id, w->version, name);
 	pthread_mutex_lock(&s->lock);
 	if (renameat(s->dirfd, w->tmp, s->dirfd, u->name) < 0) {
 		r = -errno;
@@ -512,7 +513,7 @@ int daemon_store_open_copy(struct daemon_store *s, const uint8_t id[16], uint64_
 		fd = openat(s->dirfd, u->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	pthread_mutex_unlock(&s->lock);
 	if (!unsynced) {
-		store_copy_name(id, version, name);
+		daemon_store_copy_name(id, version, name);
 		fd = openat(s->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	}
 	if (fd < 0)
@@ -639,7 +640,7 @@ int daemon_store_delete(struct daemon_store *s, const uint8_t id[16], uint64_t v
 		int r = scan(s, del_all_fn, &a);
 		return r < 0 ? r : a.found ? 0 : -ENOENT;
 	}
-	store_copy_name(id, version, name);
+	daemon_store_copy_name(id, version, name);
 	int r = delete_one(s, name);
 	return found && r == -ENOENT ? 0 : r;
 }

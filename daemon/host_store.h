@@ -141,6 +141,11 @@ int daemon_store_verify_each(struct daemon_store *s, const uint8_t id[16], uint6
 			     int (*before)(void *arg, uint64_t off, size_t want), void *arg);
 /* Deletes one version, or every version with DAEMON_STORE_ALL_VERSIONS. */
 int daemon_store_delete(struct daemon_store *s, const uint8_t id[16], uint64_t version);
+/* A copy's name in the store, <32 hex id>-<16 hex version>: its file name
+ * there, and how logs name a copy. */
+#define DAEMON_STORE_COPY_NAME_LEN 49
+void daemon_store_copy_name(const uint8_t id[16], uint64_t version,
+			    char out[DAEMON_STORE_COPY_NAME_LEN + 1]);
 /* Deletes every copy whose version is below `below` (a mount's own copies
  * left by its earlier runs: versions start at the mount's start time);
  * how many and their bytes in *ret_copies / *ret_bytes. */

@@ -21,7 +21,7 @@ void store_unsynced_name(const uint8_t id[16], uint64_t version, const uint8_t s
 			 char out[UNSYNCED_LEN + 1])
 {
 	char name[NAME_LEN + 1], hex[2 * SYNC_SHA256_LEN + 1];
-	store_copy_name(id, version, name);
+	daemon_store_copy_name(id, version, name);
 	sync_sha256_hex(sha, hex);
 	snprintf(out, UNSYNCED_LEN + 1, UNSYNCED_PREFIX "%s.%s", name, hex);
 }
@@ -130,7 +130,7 @@ static size_t sync_pass(struct daemon_store *s)
 			unlink_entry(s, u);
 			continue;
 		}
-		store_copy_name(u->id, u->version, name);
+		daemon_store_copy_name(u->id, u->version, name);
 		if (batch[i].r == 0 && renameat(s->dirfd, u->name, s->dirfd, name) == 0) {
 			s->n_unsynced--;
 			unlink_entry(s, u);
@@ -225,7 +225,7 @@ void store_recover_unsynced(struct daemon_store *s, char **names, size_t n)
 		if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
 		    sync_sha256_fd(fd, (uint64_t)st.st_size, got) == 0 &&
 		    !memcmp(got, want, SYNC_SHA256_LEN) && fdatasync(fd) == 0) {
-			store_copy_name(id, v, name);
+			daemon_store_copy_name(id, v, name);
 			ok = renameat(s->dirfd, names[i], s->dirfd, name) == 0;
 		}
 		if (fd >= 0)

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "daemon/host_store.h"
 #include "sync/digest.h"
 
 #define NAME_LEN 49 /* 32 hex + '-' + 16 hex */
@@ -56,7 +57,8 @@ struct daemon_store {
 };
 
 /* Names (host_store.c). */
-void store_copy_name(const uint8_t id[16], uint64_t version, char out[NAME_LEN + 1]);
+/* daemon_store_copy_name (host_store.h) writes NAME_LEN + 1 bytes. */
+_Static_assert(NAME_LEN == DAEMON_STORE_COPY_NAME_LEN, "copy names");
 int store_hexval(char c);
 bool store_parse_name(const char *name, uint8_t id[16], uint64_t *version);
 /* Size of a valid copy (regular file, not followed if a symlink). */

@@ -308,7 +308,8 @@ static void retry_deletes(struct fs_shadowing *sh)
  * unpark below for a pin or a forecast that raced the parking. */
 static void park(struct fs_shadowing *sh, struct daemon_shadow_file *s)
 {
-	if (shadow_copying(sh, s, -1)) /* only this thread starts jobs */
+	/* Unlocked: other threads only ever set it from -1 (entry_make). */
+	if (s->origin_fd < 0 || shadow_copying(sh, s, -1)) /* only this thread starts jobs */
 		return;
 	daemon_shadow_map_lock(sh->map);
 	if (s->origin_fd >= 0 && !s->pinned && !s->hot && !s->overloaded && !s->gone &&
@@ -320,15 +321,11 @@ static void park(struct fs_shadowing *sh, struct daemon_shadow_file *s)
 }
 
 /* A parked entry wanted again whose fd nothing opened again (a pin set
- * while it was being parked): by its path, if that is still its file. */
-static void unpark(struct fs_shadowing *sh, struct daemon_shadow_file *s)
+ * while it was being parked): by its path (a copy taken under the map
+ * lock), if that is still its file. */
+static void unpark(struct fs_shadowing *sh, char *path)
 {
-	daemon_shadow_map_lock(sh->map);
-	char *path = s->origin_fd < 0 && s->path ? strdup(s->path) : NULL;
-	daemon_shadow_map_unlock(sh->map);
-	if (!path)
-		return;
-	if (shadow_entry_by_path_locked(sh, path)) /* sets the fd of the file there */
+	if (path && shadow_entry_by_path_locked(sh, path)) /* sets the fd of the file there */
 		daemon_shadow_map_unlock(sh->map);
 	free(path);
 }
@@ -362,6 +359,7 @@ static void tick(struct fs_shadowing *sh)
 		struct daemon_shadow_file *s = daemon_shadow_map_at(sh->map, k);
 		struct daemon_control_file in = {0};
 		struct daemon_control_memory mem = {0};
+		char *parked_path = NULL;
 		if (s) {
 			uint64_t reads = LOAD(&s->origin_reads);
 			uint64_t fresh = reads - s->reads_seen;
@@ -371,14 +369,16 @@ static void tick(struct fs_shadowing *sh)
 			in.pinned = s->pinned;
 			in.hot = s->hot;
 			in.gone = s->gone;
+			if ((s->pinned || s->hot) && !s->gone && s->origin_fd < 0 && s->path)
+				parked_path = strdup(s->path); /* wanted again: unpark */
 			in.retry_ms = s->retry_ms;
 			mem = s->control;
 		}
 		daemon_shadow_map_unlock(sh->map);
 		if (!s)
 			break;
-		if ((in.pinned || in.hot) && !in.gone)
-			unpark(sh, s);
+		if (parked_path)
+			unpark(sh, parked_path);
 		check_copies(sh, s);
 		struct fs_tuning_control tc;
 		fs_tuning_control_fd(sh->ctx->tuning, s->origin_fd, &tc);
