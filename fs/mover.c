@@ -215,7 +215,7 @@ static void *mover_thread(void *arg)
 		pthread_mutex_lock(&m->lock);
 		m->state = MOVER_DONE;
 		pthread_mutex_unlock(&m->lock);
-		fs_shadowing_wake(m->sh); /* the control thread applies it now */
+		shadow_wake_for_job(m->sh); /* the control thread applies it now */
 		pthread_mutex_lock(&m->lock);
 	}
 	pthread_mutex_unlock(&m->lock);

@@ -221,16 +221,17 @@ static void verify_finish(struct fs_shadowing *sh, const struct fs_move_job *j)
 
 /* The job a mover finished, applied: a copy published (or cleaned up), a
  * re-hash's verdict. */
-static void apply_done_job(struct fs_shadowing *sh, struct fs_mover *m, uint64_t t)
+static bool apply_done_job(struct fs_shadowing *sh, struct fs_mover *m, uint64_t t)
 {
 	struct fs_move_job *j = fs_mover_done(m);
 	if (!j)
-		return;
+		return false;
 	if (j->kind == FS_MOVE_VERIFY)
 		verify_finish(sh, j);
 	else
 		shadow_copy_finish(sh, j, t);
 	fs_mover_release(m);
+	return true;
 }
 
 /* A remote host that is down takes no copy: a job syncing to it stops. */
@@ -330,159 +331,278 @@ static void unpark(struct fs_shadowing *sh, char *path)
 	free(path);
 }
 
-static void tick(struct fs_shadowing *sh)
+/* A file that wants a copy, as the control decided it. */
+struct copy_pick {
+	struct daemon_shadow_file *s;
+	uint64_t allowed; /* hosts it may go to */
+	uint64_t urgency; /* copy_urgency; 0 for a migration */
+	bool migrates;
+};
+
+/* What a pass over the entries (or over the candidates) gathers. */
+struct scan {
+	uint64_t t;
+	bool mover_idle; /* migrations only then */
+	bool express_free;
+	const struct daemon_shadow_file *under_way;
+	struct shadow_hosts_now hosts_now;
+	bool copy_waits; /* a file wants a copy while the mover is busy */
+	struct copy_pick express;
+	/* files wanting a copy, most urgent first */
+	struct copy_pick wanted[SHADOW_CANDIDATES + 1];
+	size_t nwanted, nwanted_all; /* kept, and all there were */
+};
+
+/* Into sc->wanted, kept in urgency order (the least urgent falls off). */
+static void want_copy(struct scan *sc, const struct copy_pick *p)
+{
+	size_t cap = sizeof(sc->wanted) / sizeof(sc->wanted[0]);
+	sc->nwanted_all++;
+	size_t i = sc->nwanted < cap ? sc->nwanted++ : cap;
+	if (i == cap && p->urgency <= sc->wanted[cap - 1].urgency)
+		return;
+	if (i == cap)
+		i = cap - 1;
+	while (i > 0 && sc->wanted[i - 1].urgency < p->urgency) {
+		sc->wanted[i] = sc->wanted[i - 1];
+		i--;
+	}
+	sc->wanted[i] = *p;
+}
+
+/* One entry: its copies checked, the control's decision carried out
+ * (trim, demote, parking, rollout); a copy it wants goes to sc. */
+static void consider(struct fs_shadowing *sh, struct daemon_shadow_file *s, struct scan *sc)
+{
+	uint64_t t = sc->t;
+	struct daemon_control_file in = {0};
+	struct daemon_control_memory mem = {0};
+	char *parked_path = NULL;
+	daemon_shadow_map_lock(sh->map);
+	uint64_t reads = LOAD(&s->origin_reads);
+	uint64_t fresh = reads - s->reads_seen;
+	s->reads_seen = reads;
+	s->reads_recent =
+	    s->reads_recent - s->reads_recent / 8 + (fresh < (1ull << 50) ? fresh : 1ull << 50) * 8;
+	in.pinned = s->pinned;
+	in.hot = s->hot;
+	in.gone = s->gone;
+	if ((s->pinned || s->hot) && !s->gone && s->origin_fd < 0 && s->path)
+		parked_path = strdup(s->path); /* wanted again: unpark */
+	in.retry_ms = s->retry_ms;
+	mem = s->control;
+	daemon_shadow_map_unlock(sh->map);
+	if (parked_path)
+		unpark(sh, parked_path);
+	check_copies(sh, s);
+	struct fs_tuning_control tc;
+	fs_tuning_control_fd(sh->ctx->tuning, s->origin_fd, &tc);
+	in.never = tc.never;
+	in.hosts_limited = tc.hosts_limited;
+	in.allowed_hosts = tc.allowed_hosts;
+	daemon_shadow_map_lock(sh->map);
+	s->hosts_limited = tc.hosts_limited;
+	s->allowed_hosts = tc.allowed_hosts;
+	in.want_copies = shadow_replicas_of(sh, s); /* capped by the allowed hosts */
+	daemon_shadow_map_unlock(sh->map);
+	in.writes_unseen = shadow_writes_unseen(sh, s);
+	in.serving_copies = shadow_count_serving(s);
+	in.serving_hosts = serving_hosts(s);
+	in.has_copies = shadow_any_copy(s);
+	in.copying = shadow_copying(sh, s, -1);
+	in.version_ms = LOAD(&s->version_ms);
+	in.migrate = sc->mover_idle && !in.copying && in.serving_copies > 0 &&
+		     shadow_cheaper_host_free(sh, s, daemon_control_allowed(&in), &sc->hosts_now);
+	bool migrating = in.migrate && in.serving_copies >= (in.want_copies ? in.want_copies : 1);
+	enum daemon_control_action a = daemon_control_decide(&sh->params, &in, t, &mem);
+	daemon_shadow_map_lock(sh->map);
+	s->control = mem;
+	if (a != DAEMON_CONTROL_TRIM)
+		s->surplus_kept = false;
+	daemon_shadow_map_unlock(sh->map);
+	uint64_t allowed = daemon_control_allowed(&in);
+	/* A copy under way to a host user.shadow.hosts no longer allows
+	 * stops now, not after a paced copy published then trimmed. */
+	if (in.copying && in.hosts_limited)
+		for (int c = 0; c < DAEMON_SHADOW_MAX_COPIES; c++)
+			if (shadow_copying(sh, s, c) &&
+			    !daemon_control_host_allowed(allowed, (size_t)s->copies[c].host))
+				shadow_cancel_jobs(sh, s, c);
+	if (a == DAEMON_CONTROL_COPY) {
+		daemon_shadow_map_lock(sh->map);
+		struct copy_pick p = {.s = s,
+				      .allowed = allowed,
+				      .urgency = migrating ? 0 : copy_urgency(s, in.serving_copies),
+				      .migrates = migrating};
+		bool overloaded = s->overloaded;
+		daemon_shadow_map_unlock(sh->map);
+		want_copy(sc, &p);
+		if (!fs_mover_idle(sh->mover)) {
+			sc->copy_waits = true; /* when the mover is free */
+			if (sc->express_free && overloaded &&
+			    (!sc->express.s || p.urgency > sc->express.urgency))
+				sc->express = p;
+		}
+	} else if (a == DAEMON_CONTROL_TRIM) {
+		shadow_copy_trim(sh, s, allowed);
+	} else if (a == DAEMON_CONTROL_DEMOTE) {
+		for (int c = 0; c < DAEMON_SHADOW_MAX_COPIES; c++)
+			if (shadow_copying(sh, s, c)) {
+				/* with the mover: cancelled, cleaned up there */
+				shadow_cancel_jobs(sh, s, c);
+			} else if (LOAD(&s->copies[c].state) != DAEMON_COPY_NONE) {
+				if (shadow_copy_unreachable(sh, &s->copies[c]))
+					daemon_shadow_copy_mark_stale(s, c); /* next ticks */
+				else
+					shadow_copy_drop(sh, s, c);
+			}
+		sfs_debug("shadow: %s demoted", s->path ? s->path : "?");
+	}
+	if (in.gone && !shadow_any_copy(s)) {
+		daemon_shadow_map_lock(sh->map);
+		if (s->origin_fd >= 0)
+			close(s->origin_fd); /* lets BACKING free the space */
+		s->origin_fd = -1;
+		daemon_shadow_map_unlock(sh->map);
+	} else if (a == DAEMON_CONTROL_NONE || a == DAEMON_CONTROL_DEMOTE) {
+		park(sh, s);
+	}
+	fs_rollout_tick(&sh->cfg.rollout, sh->map, s, sh->hosts, t);
+}
+
+static void scan_begin(struct fs_shadowing *sh, struct scan *sc, uint64_t t)
+{
+	*sc = (struct scan){.t = t};
+	sc->mover_idle = fs_mover_idle(sh->mover);
+	sc->under_way = fs_mover_copy_of(sh->mover);
+	sc->express_free = sc->under_way && !sc->under_way->overloaded && fs_mover_idle(sh->express);
+}
+
+/* Starts p's copy on the mover; false when it did not start. */
+static bool start_copy(struct fs_shadowing *sh, const struct copy_pick *p, uint64_t t)
+{
+	int r = shadow_copy_start(sh, sh->mover, p->s, p->allowed);
+	if (r == 0 && p->migrates)
+		sfs_info("shadow: %s: copied to a cheaper host; the dearest copy is dropped "
+			 "once there is one more than wanted for shadow_idle",
+			 p->s->path ? p->s->path : "?");
+	if (r < 0 && r != -EBUSY)
+		shadow_copy_noted(sh, p->s, r, t);
+	return r == 0;
+}
+
+/* Between two passes, a mover just freed: the next candidate that still
+ * wants a copy (decided again, as a pass would) is started. False when
+ * none is left: a pass finds the next ones. */
+static bool start_next_candidate(struct fs_shadowing *sh, uint64_t t)
+{
+	while (sh->next_candidate < sh->ncandidates) {
+		struct daemon_shadow_file *s = sh->candidates[sh->next_candidate++];
+		struct scan sc;
+		scan_begin(sh, &sc, t);
+		consider(sh, s, &sc);
+		if (sc.nwanted && start_copy(sh, &sc.wanted[0], t))
+			return true;
+	}
+	return false;
+}
+
+static void write_pins_and_status(struct fs_shadowing *sh, bool status)
+{
+	pthread_mutex_lock(&sh->lock);
+	bool pins = sh->pins_dirty;
+	sh->pins_dirty = false;
+	pthread_mutex_unlock(&sh->lock);
+	if (pins)
+		shadow_write_pins(sh);
+	if (!status)
+		return;
+	daemon_shadow_map_lock(sh->map);
+	int r = fs_status_file_write(sh->status_path, fill_status, sh);
+	daemon_shadow_map_unlock(sh->map);
+	if (r < 0)
+		sfs_warn("cannot write %s: %s", sh->status_path, strerror(-r));
+}
+
+/* When the next pass over every entry is due: one period after the last
+ * began, and half a period after it ended at least (a pass longer than
+ * the period must not take the whole thread). */
+static uint64_t next_pass_ms(const struct fs_shadowing *sh)
+{
+	uint64_t period_ms = (uint64_t)(sh->cfg.tick_s * 1000);
+	uint64_t at = sh->scan_ms + period_ms;
+	return at > sh->scan_done_ms + period_ms / 2 ? at : sh->scan_done_ms + period_ms / 2;
+}
+
+/* One tick: a pass over every entry when the period is up or something
+ * asked for one (rescan), else (a mover finished a job) only the next
+ * candidate. */
+static void tick(struct fs_shadowing *sh, bool rescan)
 {
 	uint64_t t = shadow_now_ms();
-	apply_done_job(sh, sh->mover, t);
-	apply_done_job(sh, sh->express, t);
+	bool applied = apply_done_job(sh, sh->mover, t);
+	applied |= apply_done_job(sh, sh->express, t);
 	cancel_for_down_hosts(sh);
 	retry_deletes(sh);
 	if (sh->cfg.forecast &&
 	    (!sh->forecast_ms || t - sh->forecast_ms >= (uint64_t)sh->cfg.bucket_s * 1000u)) {
 		sh->forecast_ms = t;
 		refresh_forecast(sh);
+		rescan = true; /* other files are hot now */
 	}
-	/* The most urgent copy wanted this tick, started after the scan; or,
-	 * when the mover copies a file that is not over capacity, the most
-	 * urgent copy of one that is, for the express lane (fs/mover.h). */
-	struct daemon_shadow_file *next = NULL, *express = NULL;
-	uint64_t next_allowed = 0, next_urgency = 0, express_allowed = 0, express_urgency = 0;
-	bool copy_waits = false, next_migrates = false;
-	/* Migration to a cheaper host (daemon/control.h) only when the mover
-	 * has nothing else to do, and then below any copy a file needs. */
-	bool mover_idle = fs_mover_idle(sh->mover);
-	struct shadow_hosts_now hosts_now = {0};
-	const struct daemon_shadow_file *under_way = fs_mover_copy_of(sh->mover);
-	bool express_free = under_way && !under_way->overloaded && fs_mover_idle(sh->express);
+	/* Candidates used up while the last pass left more out: a pass now. */
+	if (sh->next_candidate >= sh->ncandidates && sh->more_wanted && fs_mover_idle(sh->mover))
+		rescan = true;
+	if (!rescan && t < next_pass_ms(sh)) {
+		bool started = fs_mover_idle(sh->mover) && fs_hosts_settled(sh->hosts) &&
+			       start_next_candidate(sh, t);
+		if (!started)
+			verify_one(sh, t);
+		/* The status shows a finished job at once, but not after every
+		 * copy of a run of them: at its end, or at the next pass. */
+		write_pins_and_status(sh, applied && !started);
+		return;
+	}
+	sh->scan_ms = t;
+	/* The most urgent copies wanted; or, when the mover copies a file
+	 * that is not over capacity, the most urgent copy of one that is, for
+	 * the express lane (fs/mover.h). */
+	struct scan sc;
+	scan_begin(sh, &sc, t);
 	for (size_t k = 0;; k++) {
 		daemon_shadow_map_lock(sh->map);
 		struct daemon_shadow_file *s = daemon_shadow_map_at(sh->map, k);
-		struct daemon_control_file in = {0};
-		struct daemon_control_memory mem = {0};
-		char *parked_path = NULL;
-		if (s) {
-			uint64_t reads = LOAD(&s->origin_reads);
-			uint64_t fresh = reads - s->reads_seen;
-			s->reads_seen = reads;
-			s->reads_recent = s->reads_recent - s->reads_recent / 8 +
-					  (fresh < (1ull << 50) ? fresh : 1ull << 50) * 8;
-			in.pinned = s->pinned;
-			in.hot = s->hot;
-			in.gone = s->gone;
-			if ((s->pinned || s->hot) && !s->gone && s->origin_fd < 0 && s->path)
-				parked_path = strdup(s->path); /* wanted again: unpark */
-			in.retry_ms = s->retry_ms;
-			mem = s->control;
-		}
 		daemon_shadow_map_unlock(sh->map);
 		if (!s)
 			break;
-		if (parked_path)
-			unpark(sh, parked_path);
-		check_copies(sh, s);
-		struct fs_tuning_control tc;
-		fs_tuning_control_fd(sh->ctx->tuning, s->origin_fd, &tc);
-		in.never = tc.never;
-		in.hosts_limited = tc.hosts_limited;
-		in.allowed_hosts = tc.allowed_hosts;
-		daemon_shadow_map_lock(sh->map);
-		s->hosts_limited = tc.hosts_limited;
-		s->allowed_hosts = tc.allowed_hosts;
-		in.want_copies = shadow_replicas_of(sh, s); /* capped by the allowed hosts */
-		daemon_shadow_map_unlock(sh->map);
-		in.writes_unseen = shadow_writes_unseen(sh, s);
-		in.serving_copies = shadow_count_serving(s);
-		in.serving_hosts = serving_hosts(s);
-		in.has_copies = shadow_any_copy(s);
-		in.copying = shadow_copying(sh, s, -1);
-		in.version_ms = LOAD(&s->version_ms);
-		in.migrate = mover_idle && !in.copying && in.serving_copies > 0 &&
-			     shadow_cheaper_host_free(sh, s, daemon_control_allowed(&in), &hosts_now);
-		bool migrating = in.migrate && in.serving_copies >= (in.want_copies ? in.want_copies : 1);
-		enum daemon_control_action a =
-		    daemon_control_decide(&sh->params, &in, t, &mem);
-		daemon_shadow_map_lock(sh->map);
-		s->control = mem;
-		if (a != DAEMON_CONTROL_TRIM)
-			s->surplus_kept = false;
-		daemon_shadow_map_unlock(sh->map);
-		uint64_t allowed = daemon_control_allowed(&in);
-		/* A copy under way to a host user.shadow.hosts no longer allows
-		 * stops now, not after a paced copy published then trimmed. */
-		if (in.copying && in.hosts_limited)
-			for (int c = 0; c < DAEMON_SHADOW_MAX_COPIES; c++)
-				if (shadow_copying(sh, s, c) &&
-				    !daemon_control_host_allowed(allowed, (size_t)s->copies[c].host))
-					shadow_cancel_jobs(sh, s, c);
-		if (a == DAEMON_CONTROL_COPY) {
-			daemon_shadow_map_lock(sh->map);
-			uint64_t u = migrating ? 0 : copy_urgency(s, in.serving_copies);
-			bool overloaded = s->overloaded;
-			daemon_shadow_map_unlock(sh->map);
-			if (!fs_mover_idle(sh->mover)) {
-				copy_waits = true; /* when the mover is free */
-				if (express_free && overloaded && (!express || u > express_urgency)) {
-					express = s;
-					express_allowed = allowed;
-					express_urgency = u;
-				}
-			} else if (!next || u > next_urgency) {
-				next = s;
-				next_allowed = allowed;
-				next_urgency = u;
-				next_migrates = migrating;
-			}
-		} else if (a == DAEMON_CONTROL_TRIM) {
-			shadow_copy_trim(sh, s, allowed);
-		} else if (a == DAEMON_CONTROL_DEMOTE) {
-			for (int c = 0; c < DAEMON_SHADOW_MAX_COPIES; c++)
-				if (shadow_copying(sh, s, c)) {
-					/* with the mover: cancelled, cleaned up there */
-					shadow_cancel_jobs(sh, s, c);
-				} else if (LOAD(&s->copies[c].state) != DAEMON_COPY_NONE) {
-					if (shadow_copy_unreachable(sh, &s->copies[c]))
-						daemon_shadow_copy_mark_stale(s,
-									      c); /* next ticks */
-					else
-						shadow_copy_drop(sh, s, c);
-				}
-			sfs_debug("shadow: %s demoted", s->path ? s->path : "?");
-		}
-		if (in.gone && !shadow_any_copy(s)) {
-			daemon_shadow_map_lock(sh->map);
-			if (s->origin_fd >= 0)
-				close(s->origin_fd); /* lets BACKING free the space */
-			s->origin_fd = -1;
-			daemon_shadow_map_unlock(sh->map);
-		} else if (a == DAEMON_CONTROL_NONE || a == DAEMON_CONTROL_DEMOTE) {
-			park(sh, s);
-		}
-		fs_rollout_tick(&sh->cfg.rollout, sh->map, s, sh->hosts, t);
+		consider(sh, s, &sc);
 	}
 	/* No copy until every remote host has shown up or not (fs_hosts_settled:
 	 * the first heartbeats, at start): none goes to a dearer host for want
 	 * of a cheaper one not up yet. */
-	if (!fs_hosts_settled(sh->hosts))
-		next = express = NULL;
-	if (next) {
-		int r = shadow_copy_start(sh, sh->mover, next, next_allowed);
-		if (r == 0 && next_migrates)
-			sfs_info("shadow: %s: copied to a cheaper host; the dearest copy is dropped "
-				 "once there is one more than wanted for shadow_idle",
-				 next->path ? next->path : "?");
-		if (r < 0 && r != -EBUSY)
-			shadow_copy_noted(sh, next, r, t);
-	} else if (express) {
-		int r = shadow_copy_start(sh, sh->express, express, express_allowed);
+	bool settled = fs_hosts_settled(sh->hosts);
+	bool started = false, expressed = false;
+	sh->ncandidates = sh->next_candidate = 0;
+	size_t first = 0;
+	if (settled && fs_mover_idle(sh->mover) && sc.nwanted) {
+		started = start_copy(sh, &sc.wanted[0], t);
+		first = 1;
+	} else if (settled && sc.express.s) {
+		int r = shadow_copy_start(sh, sh->express, sc.express.s, sc.express.allowed);
+		expressed = r == 0;
 		if (r == 0)
 			sfs_info("shadow: %s is over capacity: copied now, the copy of %s under "
 				 "way pauses meanwhile",
-				 express->path ? express->path : "?",
-				 under_way->path ? under_way->path : "?");
+				 sc.express.s->path ? sc.express.s->path : "?",
+				 sc.under_way->path ? sc.under_way->path : "?");
 		else if (r != -EBUSY)
-			shadow_copy_noted(sh, express, r, t);
+			shadow_copy_noted(sh, sc.express.s, r, t);
 	}
-	if (!next && !express && copy_waits && fs_mover_cancel_verify(sh->mover)) {
+	for (size_t i = first; i < sc.nwanted && sh->ncandidates < SHADOW_CANDIDATES; i++)
+		if (sc.wanted[i].s != sc.express.s || !expressed)
+			sh->candidates[sh->ncandidates++] = sc.wanted[i].s;
+	sh->more_wanted = sc.nwanted_all > sc.nwanted;
+	if (!started && !expressed && sc.copy_waits && fs_mover_cancel_verify(sh->mover)) {
 		/* At info once a minute: a copy that keeps failing (a host
 		 * down) puts the owed re-hash off at each of its retries. */
 		bool quiet = sh->putoff_logged_ms && t - sh->putoff_logged_ms < 60000;
@@ -493,39 +613,36 @@ static void tick(struct fs_shadowing *sh)
 			"(re-hashed later)");
 	}
 	verify_one(sh, t);
-	pthread_mutex_lock(&sh->lock);
-	bool pins = sh->pins_dirty;
-	sh->pins_dirty = false;
-	pthread_mutex_unlock(&sh->lock);
-	if (pins)
-		shadow_write_pins(sh);
-	daemon_shadow_map_lock(sh->map);
-	int r = fs_status_file_write(sh->status_path, fill_status, sh);
-	daemon_shadow_map_unlock(sh->map);
-	if (r < 0)
-		sfs_warn("cannot write %s: %s", sh->status_path, strerror(-r));
+	write_pins_and_status(sh, true);
+	sh->scan_done_ms = shadow_now_ms();
 }
 
 void *shadow_control_thread(void *arg)
 {
 	struct fs_shadowing *sh = arg;
+	bool rescan = true;
 	pthread_mutex_lock(&sh->lock);
 	while (!sh->stopping) {
+		sh->wake_pending = sh->rescan_pending = false; /* this tick acts on it */
 		pthread_mutex_unlock(&sh->lock);
-		tick(sh);
+		tick(sh, rescan);
 		pthread_mutex_lock(&sh->lock);
 		if (sh->stopping)
 			break;
+		uint64_t at = next_pass_ms(sh), now = shadow_now_ms();
+		uint64_t ns = (at > now ? at - now : 0) * 1000000u;
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
-		uint64_t ns = (uint64_t)(sh->cfg.tick_s * 1e9);
 		ts.tv_sec += (time_t)(ns / 1000000000u);
 		ts.tv_nsec += (long)(ns % 1000000000u);
 		if (ts.tv_nsec >= 1000000000L) {
 			ts.tv_sec++;
 			ts.tv_nsec -= 1000000000L;
 		}
-		pthread_cond_timedwait(&sh->wake, &sh->lock, &ts);
+		int r = 0;
+		while (!sh->wake_pending && !sh->stopping && r != ETIMEDOUT)
+			r = pthread_cond_timedwait(&sh->wake, &sh->lock, &ts);
+		rescan = sh->rescan_pending || !sh->wake_pending;
 	}
 	pthread_mutex_unlock(&sh->lock);
 	return NULL;

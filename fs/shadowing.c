@@ -639,9 +639,7 @@ int fs_shadowing_set_pin(struct fs_shadowing *sh, struct fs_inode *i, const void
 	daemon_shadow_map_unlock(sh->map);
 	if (changed) {
 		shadow_write_pins(sh);
-		pthread_mutex_lock(&sh->lock);
-		pthread_cond_broadcast(&sh->wake); /* act now, not at the next tick */
-		pthread_mutex_unlock(&sh->lock);
+		fs_shadowing_wake(sh); /* act now, not at the next tick */
 	}
 	return 0;
 }
@@ -817,11 +815,23 @@ bool shadow_any_copy(struct daemon_shadow_file *s)
 
 /* ---- lifetime ---- */
 
-void fs_shadowing_wake(struct fs_shadowing *sh)
+static void wake(struct fs_shadowing *sh, bool rescan)
 {
 	pthread_mutex_lock(&sh->lock);
+	sh->wake_pending = true;
+	sh->rescan_pending |= rescan;
 	pthread_cond_broadcast(&sh->wake);
 	pthread_mutex_unlock(&sh->lock);
+}
+
+void fs_shadowing_wake(struct fs_shadowing *sh)
+{
+	wake(sh, true);
+}
+
+void shadow_wake_for_job(struct fs_shadowing *sh)
+{
+	wake(sh, false);
 }
 
 bool fs_shadowing_wanted(struct fs_hosts *hosts)

@@ -40,6 +40,9 @@ struct pred_store;
 #define ADD(p, v) __atomic_add_fetch((p), (v), __ATOMIC_SEQ_CST)
 #define SUB(p, v) __atomic_sub_fetch((p), (v), __ATOMIC_SEQ_CST)
 
+/* How many files one pass over the shadow map lines up for copies. */
+#define SHADOW_CANDIDATES 64
+
 struct fs_shadowing {
 	struct fs_ctx *ctx;	/* not owned */
 	struct fs_hosts *hosts; /* not owned */
@@ -56,11 +59,23 @@ struct fs_shadowing {
 	char status_path[PATH_MAX];
 	pthread_t thread;
 	bool started;
-	pthread_mutex_t lock; /* protects stopping, pins_dirty */
+	pthread_mutex_t lock; /* protects stopping, pins_dirty, wake_pending */
 	pthread_cond_t wake;
 	bool stopping;
+	/* A wake-up (a finished job, a pin, a tuning change) not yet acted
+	 * on: one that comes while a tick runs makes the next tick start at
+	 * once instead of being lost until the timer. */
+	bool wake_pending;
+	bool rescan_pending; /* ... and it asks for a pass over every entry */
 	bool pins_dirty; /* STATE/pins to rewrite (control thread writes it) */
 	/* control thread only */
+	uint64_t scan_ms, scan_done_ms; /* start and end of the last pass over every entry */
+	/* The files that pass found wanting a copy, most urgent first, beyond
+	 * the one it started: each copy the mover finishes starts the next
+	 * one still wanting it, without another pass (which costs O(entries)). */
+	struct daemon_shadow_file *candidates[SHADOW_CANDIDATES];
+	size_t ncandidates, next_candidate;
+	bool more_wanted; /* that pass found more than it could line up */
 	struct pred_store *store; /* the recorder's series store, read-only */
 	uint64_t forecast_ms;	  /* last forecast */
 	size_t verify_cursor;	  /* next entry verify_one looks at */
@@ -98,6 +113,9 @@ int32_t shadow_writers_of(struct fs_shadowing *sh, struct daemon_shadow_file *s)
 bool shadow_writes_unseen(struct fs_shadowing *sh, struct daemon_shadow_file *s);
 /* Any slot in use (serving, stale, syncing). */
 bool shadow_any_copy(struct daemon_shadow_file *s);
+/* A mover finished its job: the control thread applies it now and starts
+ * its next candidate (fs_shadowing_wake also asks for a whole pass). */
+void shadow_wake_for_job(struct fs_shadowing *sh);
 
 /* fs/shadow_copies.c */
 /* A remote copy whose host is down or suspect. */
