@@ -13,8 +13,8 @@ struct daemon_fault {
 	uint32_t latency_ms; /* read-only after init */
 	double error_rate;   /* 0..1, read-only after init */
 	bool no_verify;	     /* --test-no-verify: act as a shadowd that predates
-			      * VERIFY (close the connection on it); read-only
-			      * after init */
+			      * VERIFY and VERSIONS (close the connection on
+			      * them); read-only after init */
 	pthread_mutex_t lock;
 	uint64_t rng; /* protected by lock */
 };

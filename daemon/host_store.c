@@ -91,11 +91,10 @@ static int count_fn(void *arg, const char *name, const uint8_t *id, uint64_t v)
 {
 	struct daemon_store *s = arg;
 	uint64_t sz;
-	(void)id;
-	(void)v;
 	if (store_copy_size(s->dirfd, name, &sz) == 0) {
 		s->used += sz;
 		s->copies++;
+		store_index_add(&s->durable, id, v);
 	}
 	return 0;
 }
@@ -200,6 +199,7 @@ void daemon_store_close(struct daemon_store *s)
 	daemon_store_flush(s); /* a clean stop leaves every copy durable */
 	if (s->dirfd >= 0)
 		close(s->dirfd);
+	store_index_free(&s->durable);
 	pthread_cond_destroy(&s->wake);
 	pthread_cond_destroy(&s->pass_done);
 	pthread_mutex_destroy(&s->lock);
@@ -463,6 +463,7 @@ int daemon_store_commit_each(struct daemon_store_writer *w, const uint8_t sha256
 		store_unsynced_drop(s, old);
 	} else if (store_copy_size(s->dirfd, name, &old_size) == 0 &&
 		   unlinkat(s->dirfd, name, 0) == 0) {
+		store_index_remove(&s->durable, w->id, w->version);
 		s->used -= old_size < s->used ? old_size : s->used;
 		if (s->copies)
 			s->copies--;
@@ -574,20 +575,24 @@ int daemon_store_verify_each(struct daemon_store *s, const uint8_t id[16], uint6
 	return memcmp(got, sha256, SYNC_SHA256_LEN) ? -EBADMSG : 0;
 }
 
-static int delete_one(struct daemon_store *s, const char *name)
+/* Unlinks the copy of (id, version) under its real name. */
+static int delete_one(struct daemon_store *s, const uint8_t id[16], uint64_t version)
 {
+	char name[NAME_LEN + 1];
 	uint64_t size = 0;
+	daemon_store_copy_name(id, version, name);
 	bool regular = store_copy_size(s->dirfd, name, &size) == 0;
-	if (unlinkat(s->dirfd, name, 0) < 0)
-		return -errno;
-	if (regular) {
-		pthread_mutex_lock(&s->lock);
+	int r = unlinkat(s->dirfd, name, 0) < 0 ? -errno : 0;
+	pthread_mutex_lock(&s->lock);
+	if (r == 0 || r == -ENOENT)
+		store_index_remove(&s->durable, id, version);
+	if (r == 0 && regular) {
 		s->used -= size < s->used ? size : s->used;
 		if (s->copies)
 			s->copies--;
-		pthread_mutex_unlock(&s->lock);
 	}
-	return 0;
+	pthread_mutex_unlock(&s->lock);
+	return r;
 }
 
 /* Calls fn for every valid copy name; stops at the first error. */
@@ -624,24 +629,45 @@ struct del_all {
 static int del_all_fn(void *arg, const char *name, const uint8_t *id, uint64_t v)
 {
 	struct del_all *a = arg;
-	(void)v;
+	(void)name;
 	if (memcmp(id, a->id, 16))
 		return 0;
 	a->found++;
-	return delete_one(a->s, name);
+	return delete_one(a->s, id, v);
+}
+
+/* Every durable version of id: from the index (a few names), or by reading
+ * the directory if the index could not record everything. */
+static int delete_all_versions(struct daemon_store *s, const uint8_t id[16], int found)
+{
+	uint64_t v[16];
+	for (;;) {
+		pthread_mutex_lock(&s->lock);
+		bool complete = !s->durable.incomplete;
+		size_t n = complete ? store_index_versions(&s->durable, id, v, 16) : 0;
+		pthread_mutex_unlock(&s->lock);
+		if (!complete) {
+			struct del_all a = {s, id, found};
+			int r = scan(s, del_all_fn, &a);
+			return r < 0 ? r : a.found ? 0 : -ENOENT;
+		}
+		if (!n)
+			return found ? 0 : -ENOENT;
+		for (size_t i = 0; i < n && i < 16; i++) {
+			int r = delete_one(s, id, v[i]);
+			if (r < 0 && r != -ENOENT)
+				return r;
+			found += r == 0;
+		}
+	}
 }
 
 int daemon_store_delete(struct daemon_store *s, const uint8_t id[16], uint64_t version)
 {
-	char name[NAME_LEN + 1];
 	int found = store_unsynced_delete(s, id, version);
-	if (version == DAEMON_STORE_ALL_VERSIONS) {
-		struct del_all a = {s, id, found};
-		int r = scan(s, del_all_fn, &a);
-		return r < 0 ? r : a.found ? 0 : -ENOENT;
-	}
-	daemon_store_copy_name(id, version, name);
-	int r = delete_one(s, name);
+	if (version == DAEMON_STORE_ALL_VERSIONS)
+		return delete_all_versions(s, id, found);
+	int r = delete_one(s, id, version);
 	return found && r == -ENOENT ? 0 : r;
 }
 
@@ -719,6 +745,50 @@ int daemon_store_list(struct daemon_store *s, struct daemon_store_entry **ret, s
 	a.n_unsynced = a.n;
 	if (r == 0)
 		r = scan(s, list_fn, &a);
+	if (r < 0) {
+		free(a.v);
+		return r;
+	}
+	*ret = a.v;
+	*ret_n = a.n;
+	return 0;
+}
+
+int daemon_store_list_id(struct daemon_store *s, const uint8_t id[16],
+			 struct daemon_store_entry **ret, size_t *ret_n)
+{
+	struct list_acc a = {s, NULL, 0, 0, 0};
+	uint64_t v[64];
+	size_t nv = 0;
+	int r = 0;
+	pthread_mutex_lock(&s->lock);
+	bool complete = !s->durable.incomplete;
+	for (struct unsynced *u = s->unsynced; u && r == 0; u = u->next)
+		if (!u->dropped && !memcmp(u->id, id, 16))
+			r = list_add(&a, u->id, u->version, u->size);
+	if (complete)
+		nv = store_index_versions(&s->durable, id, v, sizeof(v) / sizeof(v[0]));
+	pthread_mutex_unlock(&s->lock);
+	a.n_unsynced = a.n;
+	if (r == 0 && (!complete || nv > sizeof(v) / sizeof(v[0]))) {
+		/* Not all in the index, or an id with very many versions. */
+		struct daemon_store_entry *all = NULL;
+		size_t n = 0;
+		free(a.v);
+		r = daemon_store_list(s, &all, &n);
+		size_t k = 0;
+		for (size_t i = 0; r == 0 && i < n; i++)
+			if (!memcmp(all[i].id, id, 16))
+				all[k++] = all[i];
+		*ret = all;
+		*ret_n = k;
+		return r;
+	}
+	for (size_t i = 0; r == 0 && i < nv; i++) {
+		char name[NAME_LEN + 1];
+		daemon_store_copy_name(id, v[i], name);
+		r = list_fn(&a, name, id, v[i]);
+	}
 	if (r < 0) {
 		free(a.v);
 		return r;

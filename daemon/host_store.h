@@ -153,6 +153,10 @@ int daemon_store_delete_older(struct daemon_store *s, uint64_t below, uint64_t *
 			      uint64_t *ret_bytes);
 /* Every valid copy; *ret is malloc'ed (free it), *ret_n entries. */
 int daemon_store_list(struct daemon_store *s, struct daemon_store_entry **ret, size_t *ret_n);
+/* The same for the copies of one id only, without reading the directory
+ * (the store's index of durable copies, and the unsynced list). */
+int daemon_store_list_id(struct daemon_store *s, const uint8_t id[16],
+			 struct daemon_store_entry **ret, size_t *ret_n);
 void daemon_store_stats(struct daemon_store *s, struct daemon_store_stats *ret);
 
 #endif

@@ -264,17 +264,20 @@ static int serve_signature(struct conn *c, const struct sync_wire_msg *m, int er
 	return reply(c, SYNC_WIRE_END, m->hdr.req_id, err, NULL, 0, NULL, 0, 0) < 0 ? -1 : 0;
 }
 
+/* LIST (every copy) or VERSIONS (the copies of m->id). */
 static int serve_list(struct conn *c, const struct sync_wire_msg *m, int err)
 {
 	struct daemon_store_entry *v = NULL;
 	size_t n = 0, i = 0;
 	const size_t per = (SYNC_WIRE_MAX_PAYLOAD - 4) / SYNC_WIRE_LIST_ENTRY_SIZE;
-	int r = 0;
+	int r = 0, type = m->hdr.type;
 	if (!err)
-		err = daemon_store_list(c->srv->cfg.store, &v, &n);
+		err = type == SYNC_WIRE_VERSIONS
+			  ? daemon_store_list_id(c->srv->cfg.store, m->id, &v, &n)
+			  : daemon_store_list(c->srv->cfg.store, &v, &n);
 	if (err) {
 		free(v);
-		return reply(c, SYNC_WIRE_LIST, m->hdr.req_id, err, NULL, 0, NULL, 0, 0);
+		return reply(c, type, m->hdr.req_id, err, NULL, 0, NULL, 0, 0);
 	}
 	do {
 		size_t k = n - i < per ? n - i : per;
@@ -288,7 +291,7 @@ static int serve_list(struct conn *c, const struct sync_wire_msg *m, int err)
 			sync_wire_enc_list_entry(c->buf + j * SYNC_WIRE_LIST_ENTRY_SIZE, &e);
 		}
 		i += k;
-		r = reply(c, SYNC_WIRE_LIST, m->hdr.req_id, 0, cnt, 4, c->buf,
+		r = reply(c, type, m->hdr.req_id, 0, cnt, 4, c->buf,
 			  (uint32_t)(k * SYNC_WIRE_LIST_ENTRY_SIZE), i < n ? SYNC_WIRE_F_MORE : 0);
 	} while (r == 0 && i < n);
 	free(v);
@@ -461,7 +464,8 @@ static int serve(struct conn *c, const struct sync_wire_msg *m)
 	}
 	if (m->hdr.type == SYNC_WIRE_HEARTBEAT)
 		return serve_heartbeat(c, m);
-	if (m->hdr.type == SYNC_WIRE_VERIFY && s->cfg.fault && s->cfg.fault->no_verify) {
+	if ((m->hdr.type == SYNC_WIRE_VERIFY || m->hdr.type == SYNC_WIRE_VERSIONS) &&
+	    s->cfg.fault && s->cfg.fault->no_verify) {
 		protocol_error(c, "malformed frame", -EBADMSG); /* as before VERIFY */
 		return -1;
 	}
@@ -513,6 +517,7 @@ static int serve(struct conn *c, const struct sync_wire_msg *m)
 		r = reply(c, SYNC_WIRE_DELETE, m->hdr.req_id, err, NULL, 0, NULL, 0, 0);
 		break;
 	case SYNC_WIRE_LIST:
+	case SYNC_WIRE_VERSIONS:
 		r = serve_list(c, m, err);
 		break;
 	case SYNC_WIRE_STATS: {

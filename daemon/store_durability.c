@@ -132,6 +132,7 @@ static size_t sync_pass(struct daemon_store *s)
 		}
 		daemon_store_copy_name(u->id, u->version, name);
 		if (batch[i].r == 0 && renameat(s->dirfd, u->name, s->dirfd, name) == 0) {
+			store_index_add(&s->durable, u->id, u->version);
 			s->n_unsynced--;
 			unlink_entry(s, u);
 			renamed = true;

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "daemon/host_store.h"
+#include "daemon/store_index.h"
 #include "sync/digest.h"
 
 #define NAME_LEN 49 /* 32 hex + '-' + 16 hex */
@@ -43,6 +44,8 @@ struct daemon_store {
 	uint64_t copies;	   /* protected by lock */
 	uint64_t reserved;	   /* protected by lock */
 	uint64_t tmp_seq;	   /* protected by lock */
+	struct store_index durable; /* protected by lock: (id, version) of each
+				       copy under its real name */
 	struct unsynced *unsynced; /* protected by lock; every directory change
 				      to an unsynced name happens under it */
 	uint64_t n_unsynced;	   /* protected by lock */

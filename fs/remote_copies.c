@@ -48,6 +48,7 @@ struct remote_host {
 	uint64_t stats_ms; /* when stats was asked (0: never) */
 	int stats_rc;
 	uint64_t no_verify_ms; /* when it closed the connection on VERIFY (0: never) */
+	uint64_t no_versions_ms; /* ... on VERSIONS (0: never) */
 };
 
 struct fs_remote_copies {
@@ -229,7 +230,7 @@ static void upload_progress_fn(void *arg, uint64_t done, uint64_t total)
  * (NULL: none). */
 static int sync_once(struct fs_remote_copies *rc, struct daemon_shadow_file *s, int host, int fd,
 		     uint64_t size, const uint8_t sha256[32], uint64_t version, uint64_t base,
-		     struct fs_copy_pace *pace, const bool *stop, uint64_t *read,
+		     struct fs_copy_pace *pace, const bool *stop, uint64_t *read, bool list_all,
 		     struct fs_remote_sync_result *res, struct sync_client **used)
 {
 	struct sync_client *c;
@@ -249,6 +250,7 @@ static int sync_once(struct fs_remote_copies *rc, struct daemon_shadow_file *s, 
 	 * stopped, the source is cut at the next report. */
 	struct upload_progress up = {.pp = {.p = pace, .stop = stop, .read = read}, .fd = fd};
 	struct sync_repl_opts o = {.sha256 = sha256,
+				   .list_all = list_all,
 				   .timeout_ms = FRAME_MS,
 				   .progress = upload_progress_fn,
 				   .progress_arg = &up};
@@ -288,17 +290,44 @@ int fs_remote_copies_sync(struct fs_remote_copies *rc, struct daemon_shadow_file
 	 * rewind) and not for a timeout (a host that does not answer would
 	 * make the copy wait twice). Before, such a copy failed and waited for
 	 * the back-off: 7 s after a shadowd restart in fs_remote. */
+	struct remote_host *x = &rc->h[host];
+	uint64_t now = sync_now_ms();
+	bool list_all = x->no_versions_ms && now - x->no_versions_ms < VERIFY_RETRY_MS;
+	bool broken = false;
 	for (int attempt = 0; attempt < 2; attempt++) {
 		struct sync_client *c;
 		uint64_t before = __atomic_load_n(count, __ATOMIC_RELAXED);
-		r = sync_once(rc, s, host, fd, size, sha256, version, base, pace, stop, count, res,
-			      &c);
-		if (r == 0 || r == -ECANCELED || r == -ETIMEDOUT || stopped(stop) || !c ||
-		    sync_client_connected(c) || __atomic_load_n(count, __ATOMIC_RELAXED) != before)
+		r = sync_once(rc, s, host, fd, size, sha256, version, base, pace, stop, count,
+			      list_all, res, &c);
+		broken = !(r == 0 || r == -ECANCELED || r == -ETIMEDOUT || stopped(stop) || !c ||
+			   sync_client_connected(c) ||
+			   __atomic_load_n(count, __ATOMIC_RELAXED) != before);
+		if (!broken)
 			break;
 		sfs_debug("shadow: the connection to host %d was broken (%s): the copy tried again "
 			  "on a new one",
 			  host, strerror(-r));
+	}
+	/* A new connection broke too, before anything was read: an older
+	 * shadowd refuses VERSIONS (the copy's first request) that way. If it
+	 * answers LIST, it is up and does not know VERSIONS: its copies list
+	 * the whole store (as before VERSIONS) for a while. */
+	if (broken && !list_all) {
+		struct sync_client *c;
+		struct sync_wire_list_entry *v = NULL;
+		size_t n = 0;
+		if (conn(rc, host, &c) == 0 && sync_client_list(c, &v, &n, CALL_MS) == 0) {
+			free(v);
+			if (!x->no_versions_ms) {
+				const struct fs_host_spec *spec = fs_hosts_spec(rc->hosts, (size_t)host);
+				sfs_warn("shadow: %s:%u does not take VERSIONS (older shadowd?): each "
+					 "copy there lists its whole store",
+					 spec->where, spec->port);
+			}
+			x->no_versions_ms = now;
+			r = sync_once(rc, s, host, fd, size, sha256, version, base, pace, stop,
+				      count, true, res, &c);
+		}
 	}
 	return r;
 }

@@ -41,7 +41,7 @@ struct pred_store;
 #define SUB(p, v) __atomic_sub_fetch((p), (v), __ATOMIC_SEQ_CST)
 
 /* How many files one pass over the shadow map lines up for copies. */
-#define SHADOW_CANDIDATES 64
+#define SHADOW_CANDIDATES 256
 
 struct fs_shadowing {
 	struct fs_ctx *ctx;	/* not owned */

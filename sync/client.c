@@ -352,23 +352,24 @@ int sync_client_delete(struct sync_client *c, const uint8_t id[16], uint64_t ver
 	return call(c, SYNC_WIRE_DELETE, p, sizeof(p), &m, timeout_ms);
 }
 
-int sync_client_list(struct sync_client *c, struct sync_wire_list_entry **ret, size_t *ret_n,
-		     unsigned timeout_ms)
+/* LIST (id NULL) or VERSIONS of id: the entries, in as many frames. */
+static int list_entries(struct sync_client *c, const uint8_t *id,
+			struct sync_wire_list_entry **ret, size_t *ret_n, unsigned timeout_ms)
 {
 	uint64_t deadline = sync_now_ms() + timeout_ms, rid;
 	struct sync_wire_list_entry *v = NULL;
 	struct sync_wire_msg m;
 	size_t n = 0;
-	int r;
+	int r, type = id ? SYNC_WIRE_VERSIONS : SYNC_WIRE_LIST;
 	if (!c->tls)
 		return -ENOTCONN;
 	rid = c->next_id++;
-	r = send_req(c, SYNC_WIRE_LIST, rid, NULL, 0, NULL, 0, deadline);
+	r = send_req(c, type, rid, id, id ? 16 : 0, NULL, 0, deadline);
 	for (bool more = true; r == 0 && more;) {
 		r = recv_resp(c, rid, &m, deadline);
 		if (r < 0)
 			break;
-		if (m.hdr.type != SYNC_WIRE_LIST) {
+		if (m.hdr.type != type) {
 			r = poison(c, -EPROTO);
 			break;
 		}
@@ -396,6 +397,18 @@ int sync_client_list(struct sync_client *c, struct sync_wire_list_entry **ret, s
 	*ret = v;
 	*ret_n = n;
 	return 0;
+}
+
+int sync_client_list(struct sync_client *c, struct sync_wire_list_entry **ret, size_t *ret_n,
+		     unsigned timeout_ms)
+{
+	return list_entries(c, NULL, ret, ret_n, timeout_ms);
+}
+
+int sync_client_versions(struct sync_client *c, const uint8_t id[16],
+			 struct sync_wire_list_entry **ret, size_t *ret_n, unsigned timeout_ms)
+{
+	return list_entries(c, id, ret, ret_n, timeout_ms);
 }
 
 int sync_client_verify(struct sync_client *c, const uint8_t id[16], uint64_t version,

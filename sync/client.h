@@ -90,6 +90,11 @@ int sync_client_delete(struct sync_client *c, const uint8_t id[16], uint64_t ver
 /* *ret malloc'ed (free it). */
 int sync_client_list(struct sync_client *c, struct sync_wire_list_entry **ret, size_t *ret_n,
 		     unsigned timeout_ms);
+/* VERSIONS: the copies of id only (*ret malloc'ed). A shadowd that predates
+ * the request closes the connection: an error with the client no longer
+ * connected (sync_client_connected). */
+int sync_client_versions(struct sync_client *c, const uint8_t id[16],
+			 struct sync_wire_list_entry **ret, size_t *ret_n, unsigned timeout_ms);
 /* VERIFY: the server re-hashes (id, version) from its disk. 0 when the
  * SHA-256 equals sha256, -EBADMSG when it differs (the server has deleted
  * the damaged copy), -ENOENT when it holds no such copy, another -errno on

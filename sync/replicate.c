@@ -30,13 +30,23 @@ const char *sync_repl_method_name(enum sync_repl_method m)
 	return "?";
 }
 
+/* The host's copies of id (VERSIONS; with list_all, the whole LIST of an
+ * older shadowd: other ids are skipped by the callers). */
+static int copies_of(struct sync_client *c, const uint8_t id[16], bool list_all,
+		     unsigned timeout_ms, struct sync_wire_list_entry **v, size_t *n)
+{
+	return list_all ? sync_client_list(c, v, n, timeout_ms)
+			: sync_client_versions(c, id, v, n, timeout_ms);
+}
+
 /* The host's copies of id: whether `version` is there, and the newest other. */
 static int find_copies(struct sync_client *c, const uint8_t id[16], uint64_t version,
-		       unsigned timeout_ms, bool *has_version, bool *has_other, uint64_t *other)
+		       bool list_all, unsigned timeout_ms, bool *has_version, bool *has_other,
+		       uint64_t *other)
 {
 	struct sync_wire_list_entry *v = NULL;
 	size_t n = 0;
-	int r = sync_client_list(c, &v, &n, timeout_ms);
+	int r = copies_of(c, id, list_all, timeout_ms, &v, &n);
 	if (r < 0)
 		return r;
 	*has_version = *has_other = false;
@@ -168,11 +178,11 @@ static int send_full(struct sync_client *c, const uint8_t id[16], uint64_t versi
 
 /* After success: the other versions of id are superseded. */
 static int delete_others(struct sync_client *c, const uint8_t id[16], uint64_t version,
-			 unsigned timeout_ms)
+			 bool list_all, unsigned timeout_ms)
 {
 	struct sync_wire_list_entry *v = NULL;
 	size_t n = 0;
-	int r = sync_client_list(c, &v, &n, timeout_ms);
+	int r = copies_of(c, id, list_all, timeout_ms, &v, &n);
 	for (size_t i = 0; r == 0 && i < n; i++)
 		if (!memcmp(v[i].id, id, 16) && v[i].version != version) {
 			r = sync_client_delete(c, id, v[i].version, timeout_ms);
@@ -200,7 +210,8 @@ int sync_replicate(struct sync_client *c, const uint8_t id[16], uint64_t version
 	if (!S_ISREG(st.st_mode))
 		return -EINVAL;
 	res.size = (uint64_t)st.st_size;
-	r = find_copies(c, id, version, timeout_ms, &has_version, &has_other, &other);
+	r = find_copies(c, id, version, o->list_all, timeout_ms, &has_version, &has_other,
+			&other);
 	if (r < 0)
 		return r;
 	if (has_version) {
@@ -222,7 +233,7 @@ int sync_replicate(struct sync_client *c, const uint8_t id[16], uint64_t version
 			r = send_full(c, id, version, fd, res.size, o, timeout_ms, &res);
 	}
 	if (r == 0 && !o->keep_old)
-		r = delete_others(c, id, version, timeout_ms);
+		r = delete_others(c, id, version, o->list_all, timeout_ms);
 	if (ret)
 		*ret = res;
 	return r;

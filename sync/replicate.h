@@ -34,6 +34,9 @@ struct sync_repl_opts {
 	const uint8_t *sha256;
 	bool full_only;	     /* never use a stale copy */
 	bool keep_old;	     /* keep the other versions after success (default: delete) */
+	/* Ask the host for its whole LIST instead of VERSIONS of the id (a
+	 * shadowd that predates VERSIONS closes the connection on it). */
+	bool list_all;
 	unsigned timeout_ms; /* per frame; 0 = 10000 */
 	/* Progress: bytes of the file read so far, and its size. */
 	void (*progress)(void *arg, uint64_t done, uint64_t total);

@@ -195,6 +195,11 @@ static int decode_request(const struct sync_wire_header *h, const uint8_t *p,
 		memcpy(m->id, p, 16);
 		m->version = get64(p + 16);
 		return 0;
+	case SYNC_WIRE_VERSIONS:
+		if (sized(h, 16))
+			return -EBADMSG;
+		memcpy(m->id, p, 16);
+		return 0;
 	}
 	return -EBADMSG;
 }
@@ -236,6 +241,7 @@ static int decode_response(const struct sync_wire_header *h, const uint8_t *p,
 		m->data_len = h->length;
 		return 0;
 	case SYNC_WIRE_LIST:
+	case SYNC_WIRE_VERSIONS:
 		if (h->length < 4)
 			return -EBADMSG;
 		m->count = get32(p);
@@ -292,11 +298,11 @@ int sync_wire_decode(const struct sync_wire_header *h, const uint8_t *payload,
 		r = decode_request(h, payload, &m);
 	if (r < 0)
 		return r;
-	/* F_MORE is meaningful only for streamed responses: LIST, DATA,
+	/* F_MORE is meaningful only for streamed responses: LIST, VERSIONS, DATA,
 	 * HEARTBEAT, and VERIFY progress (which is never an error: the outcome
 	 * comes last). */
 	if ((h->flags & SYNC_WIRE_F_MORE) && h->type != SYNC_WIRE_LIST &&
-	    h->type != SYNC_WIRE_DATA && h->type != SYNC_WIRE_HEARTBEAT &&
+	    h->type != SYNC_WIRE_VERSIONS && h->type != SYNC_WIRE_DATA && h->type != SYNC_WIRE_HEARTBEAT &&
 	    h->type != SYNC_WIRE_VERIFY)
 		return -EBADMSG;
 	if ((h->flags & SYNC_WIRE_F_MORE) && h->type == SYNC_WIRE_VERIFY && h->status != SYNC_WS_OK)
@@ -443,7 +449,7 @@ const char *sync_wire_type_name(int type)
 	static const char *const names[] = {
 	    "?",     "PING",  "READ",	   "PUT_BEGIN", "UPDATE_BEGIN", "DELTA_BEGIN",
 	    "DATA",  "RANGE", "END",	   "SIGNATURE", "DELETE",	"LIST",
-	    "STATS", "LOAD",  "HEARTBEAT", "VERIFY",
+	    "STATS", "LOAD",  "HEARTBEAT", "VERIFY",	"VERSIONS",
 	};
 	if (type < 1 || type > SYNC_WIRE_TYPE_MAX)
 		return "?";

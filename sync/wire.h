@@ -33,6 +33,11 @@
  *   DELETE       req: id ver:u64 (SYNC_WIRE_ALL_VERSIONS = every version)
  *   LIST         req: empty; resp: one or more LIST frames, F_MORE on all but
  *                the last, each count:u32 + count * (id ver:u64 size:u64)
+ *   VERSIONS     req: id; resp: as LIST (VERSIONS frames), the copies of that
+ *                id only: what a copy asks before and after its upload,
+ *                without listing the whole store (O(copies) per copy). A
+ *                shadowd that predates it closes the connection; the client
+ *                then lists (fs/remote_copies.c).
  *   STATS        req: empty; resp: used:u64 count:u64 budget:u64 reads:u64
  *                read_bytes:u64 received_bytes:u64 (48 bytes; a 24-byte
  *                answer of an older server leaves the counters 0)
@@ -95,7 +100,8 @@ enum sync_wire_type {
 	SYNC_WIRE_LOAD = 13,
 	SYNC_WIRE_HEARTBEAT = 14,
 	SYNC_WIRE_VERIFY = 15,
-	SYNC_WIRE_TYPE_MAX = 15,
+	SYNC_WIRE_VERSIONS = 16,
+	SYNC_WIRE_TYPE_MAX = 16,
 };
 
 #define SYNC_WIRE_F_RESPONSE 0x0001u

@@ -13,8 +13,9 @@
 #  - the shadowd restarts: the broken control connection is not taken for
 #    a shadowd without VERIFY (no such warning), the copy serves again;
 #  - the mount exits cleanly (status 0; sanitizer reports fail it);
-#  - with a shadowd that predates VERIFY (--test-no-verify: it closes the
-#    connection on it), a second mount warns once, keeps the copy serving
+#  - with a shadowd that predates VERIFY and VERSIONS (--test-no-verify: it
+#    closes the connection on them), a second mount warns once about each,
+#    copies there by listing the whole store, keeps the copy serving
 #    through the listing check, and a copy removed there is found and made
 #    again;
 #  - a re-hash under way gives way (a shadowd throttled to 2 MB/s re-hashing
@@ -147,6 +148,8 @@ sleep 2 # a few verify periods
 serving || it_fail "the copy on a shadowd without VERIFY stopped serving: $(state_of); $(cat "$T/mount2.log")"
 n=$(grep -c "$H does not take VERIFY" "$T/mount2.log")
 [ "$n" = 1 ] || it_fail "$n warnings about a shadowd without VERIFY: $(cat "$T/mount2.log")"
+n=$(grep -c "$H does not take VERSIONS" "$T/mount2.log")
+[ "$n" = 1 ] || it_fail "$n warnings about a shadowd without VERSIONS: $(cat "$T/mount2.log")"
 grep -q "malformed frame" "$T/sd2.log" || it_fail "the shadowd did not refuse VERIFY: $(cat "$T/sd2.log")"
 rm "$STORE/$(copy_file)"
 gone_found() { grep -q "failed its SHA-256 check (No such file or directory)" "$T/mount2.log"; }

@@ -40,15 +40,20 @@ static int count_entries(const char *dir, const char *prefix)
 	return n;
 }
 
-static void put(struct daemon_store *s, uint64_t ver, const char *content)
+static void put_id(struct daemon_store *s, const uint8_t id[16], uint64_t ver, const char *content)
 {
 	struct daemon_store_writer *w;
 	uint8_t sha[32];
 	size_t n = strlen(content);
 	SHA256((const unsigned char *)content, n, sha);
-	assert_int_equal(daemon_store_create(s, ID, ver, n, &w), 0);
+	assert_int_equal(daemon_store_create(s, id, ver, n, &w), 0);
 	assert_int_equal(daemon_store_writer_append(w, content, n), 0);
 	assert_int_equal(daemon_store_commit(w, sha), 0);
+}
+
+static void put(struct daemon_store *s, uint64_t ver, const char *content)
+{
+	put_id(s, ID, ver, content);
 }
 
 static void expect(struct daemon_store *s, uint64_t ver, const char *content)
@@ -618,6 +623,72 @@ static void test_unsynced_replace_delete(void **state)
 	assert_int_equal(count_entries(f->dir, "deadbeef"), 0);
 }
 
+/* Deleting every version of one id (which no longer reads the directory:
+ * the store's index of durable copies) removes exactly that id's copies,
+ * durable and unsynced, as recorded by commits and the syncer and, after
+ * a reopen, as found on disk; the other ids' copies stay. */
+static void test_delete_all_versions_index(void **state)
+{
+	struct fx *f = *state;
+	struct daemon_store_stats st;
+	uint8_t other[16];
+	memcpy(other, ID, 16);
+	other[15] ^= 0xff;
+	for (uint64_t v = 1; v <= 20; v++) {
+		put(f->s, v, "one of twenty");
+		put_id(f->s, other, v, "other file");
+	}
+	daemon_store_flush(f->s); /* durable names, recorded by the syncer */
+	put(f->s, 21, "unsynced one");
+	assert_int_equal(count_entries(f->dir, "deadbeef0102030405060708090a0b0c-"), 20);
+	/* Listed by id: 20 durable and 1 unsynced, with their sizes, no other id. */
+	struct daemon_store_entry *v;
+	size_t n;
+	assert_int_equal(daemon_store_list_id(f->s, ID, &v, &n), 0);
+	assert_int_equal(n, 21);
+	uint64_t seen = 0;
+	for (size_t i = 0; i < n; i++) {
+		assert_memory_equal(v[i].id, ID, 16);
+		assert_int_equal(v[i].size, v[i].version == 21 ? 12 : 13);
+		seen |= 1ull << v[i].version;
+	}
+	assert_int_equal(seen, ((1ull << 22) - 1) & ~1ull);
+	free(v);
+	uint8_t none[16] = {0};
+	assert_int_equal(daemon_store_list_id(f->s, none, &v, &n), 0);
+	assert_int_equal(n, 0);
+	free(v);
+	assert_int_equal(daemon_store_delete(f->s, ID, DAEMON_STORE_ALL_VERSIONS), 0);
+	assert_int_equal(count_entries(f->dir, "deadbeef0102030405060708090a0b0c-"), 0);
+	assert_int_equal(count_entries(f->dir, "unsynced.deadbeef0102030405060708090a0b0c"), 0);
+	assert_int_equal(count_entries(f->dir, "deadbeef0102030405060708090a0bf3-"), 20);
+	daemon_store_stats(f->s, &st);
+	assert_int_equal(st.copies, 20);
+	assert_int_equal(daemon_store_delete(f->s, ID, DAEMON_STORE_ALL_VERSIONS), -ENOENT);
+	/* Reopened: the index comes from the directory. */
+	put(f->s, 5, "again");
+	daemon_store_close(f->s);
+	assert_int_equal(daemon_store_open(f->dir, 0, &f->s), 0);
+	expect(f->s, 5, "again");
+	assert_int_equal(daemon_store_delete(f->s, other, 3), 0);
+	assert_int_equal(daemon_store_delete(f->s, other, DAEMON_STORE_ALL_VERSIONS), 0);
+	assert_int_equal(count_entries(f->dir, "deadbeef0102030405060708090a0bf3-"), 0);
+	expect(f->s, 5, "again");
+	assert_int_equal(daemon_store_delete(f->s, ID, DAEMON_STORE_ALL_VERSIONS), 0);
+	daemon_store_stats(f->s, &st);
+	assert_int_equal(st.copies, 0);
+	assert_int_equal(st.used_bytes, 0);
+	/* A copy replaced at the same version, then deleted: nothing left. */
+	put(f->s, 9, "first");
+	daemon_store_flush(f->s);
+	put(f->s, 9, "second");
+	daemon_store_flush(f->s);
+	assert_int_equal(count_entries(f->dir, "deadbeef"), 1);
+	assert_int_equal(daemon_store_delete(f->s, ID, DAEMON_STORE_ALL_VERSIONS), 0);
+	assert_int_equal(count_entries(f->dir, "deadbeef"), 0);
+	assert_int_equal(daemon_store_delete(f->s, ID, DAEMON_STORE_ALL_VERSIONS), -ENOENT);
+}
+
 /* The background syncer makes a copy durable by itself shortly after its
  * commit. */
 static void test_background_sync(void **state)
@@ -657,6 +728,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_crash_before_sync, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unsynced_replace_delete, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_background_sync, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_delete_all_versions_index, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -151,6 +151,32 @@ static void test_requests_malformed(void **state)
 	assert_int_equal(decode(SYNC_WIRE_END, 0, p, 31, 0, &m), -EBADMSG);
 }
 
+/* VERSIONS: a request is exactly an id; its answers are LIST frames of
+ * their own type (counted, streamed with F_MORE). */
+static void test_versions(void **state)
+{
+	(void)state;
+	uint8_t p[4 + SYNC_WIRE_LIST_ENTRY_SIZE] = {0, 0, 0, 1};
+	struct sync_wire_list_entry e = {.version = 7, .size = 5}, d;
+	struct sync_wire_msg m;
+	assert_int_equal(decode(SYNC_WIRE_VERSIONS, 0, ID, 16, 0, &m), 0);
+	assert_memory_equal(m.id, ID, 16);
+	assert_int_equal(decode(SYNC_WIRE_VERSIONS, 0, ID, 15, 0, &m), -EBADMSG);
+	assert_int_equal(decode(SYNC_WIRE_VERSIONS, 0, NULL, 0, 0, &m), -EBADMSG);
+	assert_int_equal(decode(SYNC_WIRE_VERSIONS, SYNC_WIRE_F_MORE, ID, 16, 0, &m), -EBADMSG);
+	memcpy(e.id, ID, 16);
+	sync_wire_enc_list_entry(p + 4, &e);
+	uint16_t R = SYNC_WIRE_F_RESPONSE;
+	assert_int_equal(decode(SYNC_WIRE_VERSIONS, R | SYNC_WIRE_F_MORE, p, sizeof(p), 0, &m), 0);
+	assert_int_equal(m.count, 1);
+	sync_wire_dec_list_entry(m.data, &d);
+	assert_int_equal(d.version, 7);
+	assert_int_equal(d.size, 5);
+	p[3] = 2;
+	assert_int_equal(decode(SYNC_WIRE_VERSIONS, R, p, sizeof(p), 0, &m), -EBADMSG);
+	assert_string_equal(sync_wire_type_name(SYNC_WIRE_VERSIONS), "VERSIONS");
+}
+
 /* Responses: LIST counts must match the length, STATS/LOAD sizes are exact,
  * an error response carries no payload, F_MORE only on LIST/DATA. */
 static void test_responses(void **state)
@@ -321,7 +347,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_header_roundtrip),   cmocka_unit_test(test_header_malformed),
 	    cmocka_unit_test(test_requests_roundtrip), cmocka_unit_test(test_requests_malformed),
-	    cmocka_unit_test(test_responses),	       cmocka_unit_test(test_status_mapping),
+	    cmocka_unit_test(test_responses),
+	    cmocka_unit_test(test_versions),	       cmocka_unit_test(test_status_mapping),
 	    cmocka_unit_test(test_heartbeat),	       cmocka_unit_test(test_verify),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,104 @@
+/* The host store's index of durable copies by file id (see store_index.h). */
+#include "daemon/store_index.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The home slot of an id: ids are not uniformly random (a file id is made
+ * of the filesystem's and the inode's numbers), so both halves are mixed. */
+static size_t home(const struct store_index *x, const uint8_t id[16])
+{
+	uint64_t a, b;
+	memcpy(&a, id, 8);
+	memcpy(&b, id + 8, 8);
+	uint64_t h = (a ^ (b * 0x9e3779b97f4a7c15ull)) * 0xbf58476d1ce4e5b9ull;
+	h ^= h >> 31;
+	return (size_t)h & (x->cap - 1);
+}
+
+static bool same(const struct store_index_slot *s, const uint8_t id[16], uint64_t version)
+{
+	return s->used && s->version == version && !memcmp(s->id, id, 16);
+}
+
+static int grow(struct store_index *x)
+{
+	size_t cap = x->cap ? x->cap * 2 : 64;
+	struct store_index_slot *old = x->slots, *slots = calloc(cap, sizeof(*slots));
+	if (!slots)
+		return -ENOMEM;
+	size_t old_cap = x->cap;
+	x->slots = slots;
+	x->cap = cap;
+	for (size_t i = 0; i < old_cap; i++)
+		if (old[i].used) {
+			size_t j = home(x, old[i].id);
+			while (slots[j].used)
+				j = (j + 1) & (cap - 1);
+			slots[j] = old[i];
+		}
+	free(old);
+	return 0;
+}
+
+int store_index_add(struct store_index *x, const uint8_t id[16], uint64_t version)
+{
+	if ((x->n + 1) * 4 > x->cap * 3 && grow(x) < 0) { /* load <= 3/4 */
+		x->incomplete = true;
+		return -ENOMEM;
+	}
+	size_t i = home(x, id);
+	for (; x->slots[i].used; i = (i + 1) & (x->cap - 1))
+		if (same(&x->slots[i], id, version))
+			return 0;
+	memcpy(x->slots[i].id, id, 16);
+	x->slots[i].version = version;
+	x->slots[i].used = 1;
+	x->n++;
+	return 0;
+}
+
+void store_index_remove(struct store_index *x, const uint8_t id[16], uint64_t version)
+{
+	if (!x->cap)
+		return;
+	size_t mask = x->cap - 1, i = home(x, id);
+	for (; x->slots[i].used && !same(&x->slots[i], id, version); i = (i + 1) & mask)
+		;
+	if (!x->slots[i].used)
+		return;
+	/* Backward shift: each later entry of the run moves into the hole if
+	 * the hole lies between its home and its slot (cyclically). */
+	for (size_t j = (i + 1) & mask; x->slots[j].used; j = (j + 1) & mask) {
+		size_t k = home(x, x->slots[j].id);
+		if (((j - k) & mask) >= ((j - i) & mask)) {
+			x->slots[i] = x->slots[j];
+			i = j;
+		}
+	}
+	x->slots[i].used = 0;
+	x->n--;
+}
+
+size_t store_index_versions(const struct store_index *x, const uint8_t id[16], uint64_t *out,
+			    size_t max)
+{
+	size_t found = 0;
+	if (!x->cap)
+		return 0;
+	for (size_t i = home(x, id); x->slots[i].used; i = (i + 1) & (x->cap - 1))
+		if (!memcmp(x->slots[i].id, id, 16)) {
+			if (found < max)
+				out[found] = x->slots[i].version;
+			found++;
+		}
+	return found;
+}
+
+void store_index_free(struct store_index *x)
+{
+	free(x->slots);
+	*x = (struct store_index){0};
+}
