@@ -572,10 +572,16 @@ static void tick(struct fs_shadowing *sh, bool rescan)
 	for (size_t k = 0;; k++) {
 		daemon_shadow_map_lock(sh->map);
 		struct daemon_shadow_file *s = daemon_shadow_map_at(sh->map, k);
+		/* A parked entry nothing wants has nothing to decide (entries
+		 * stay for the mount's life: most of a long-lived map is such).
+		 * No job either: a job's slot is in use (shadow_any_copy). */
+		bool parked = s && s->origin_fd < 0 && !s->pinned && !s->hot && !s->overloaded &&
+			      !shadow_any_copy(s);
 		daemon_shadow_map_unlock(sh->map);
 		if (!s)
 			break;
-		consider(sh, s, &sc);
+		if (!parked)
+			consider(sh, s, &sc);
 	}
 	/* No copy until every remote host has shown up or not (fs_hosts_settled:
 	 * the first heartbeats, at start): none goes to a dearer host for want
@@ -585,8 +591,10 @@ static void tick(struct fs_shadowing *sh, bool rescan)
 	sh->ncandidates = sh->next_candidate = 0;
 	size_t first = 0;
 	if (settled && fs_mover_idle(sh->mover) && sc.nwanted) {
-		started = start_copy(sh, &sc.wanted[0], t);
-		first = 1;
+		/* The most urgent that starts (one that cannot, for want of a
+		 * host up or of room, shows why in its state). */
+		while (first < sc.nwanted && !started)
+			started = start_copy(sh, &sc.wanted[first++], t);
 	} else if (settled && sc.express.s) {
 		int r = shadow_copy_start(sh, sh->express, sc.express.s, sc.express.allowed);
 		expressed = r == 0;

@@ -333,11 +333,48 @@ void shadow_copy_finish(struct fs_shadowing *sh, struct fs_move_job *j, uint64_t
  * by copy_rate) backs the file off, doubling, and is
  * logged as a warning once per streak (-ESTALE, the file gone, only at
  * debug level: it is dropped); a success after failures says so. */
+/* Per-file lines a run of copies can repeat for hundreds of files (a host
+ * outage, a full store): at info for the first few a minute, then at debug,
+ * and how many went to debug is said once the minute is over. */
+static bool noisy_info_ok(struct fs_shadowing *sh, uint64_t t)
+{
+	if (!sh->noisy_window_ms || t - sh->noisy_window_ms >= 60000) {
+		if (sh->noisy_suppressed)
+			sfs_info("shadow: %u more such lines in the last minute (at debug level)",
+				 sh->noisy_suppressed);
+		sh->noisy_window_ms = t;
+		sh->noisy_logged = sh->noisy_suppressed = 0;
+	}
+	if (sh->noisy_logged < 5) {
+		sh->noisy_logged++;
+		return true;
+	}
+	sh->noisy_suppressed++;
+	return false;
+}
+
 void shadow_copy_noted(struct fs_shadowing *sh, struct daemon_shadow_file *s, int r,
 			     uint64_t t)
 {
 	if (r == -EAGAIN || r == -ECANCELED) /* changed meanwhile; the mount stopping */
 		return;
+	const char *path = s->path ? s->path : "?";
+	if (r == -EHOSTDOWN) {
+		/* None of its hosts is up: a wait, not a failure of this file (no
+		 * back-off, which would delay it after the host is back by up
+		 * to 5 min); tried again at each pass. Said once per wait. */
+		daemon_shadow_map_lock(sh->map);
+		s->copy_error = -r;
+		daemon_shadow_map_unlock(sh->map);
+		if (!sh->host_wait_logged)
+			sfs_info("shadow: %s waits for a host to copy it to (none of its hosts is "
+				 "up); so does any other file in that case, until one is",
+				 path);
+		else
+			sfs_debug("shadow: %s: no host up", path);
+		sh->host_wait_logged = true;
+		return;
+	}
 	daemon_shadow_map_lock(sh->map);
 	unsigned failures = s->copy_failures;
 	if (r == 0) {
@@ -350,22 +387,19 @@ void shadow_copy_noted(struct fs_shadowing *sh, struct daemon_shadow_file *s, in
 		s->copy_error = -r;
 	}
 	daemon_shadow_map_unlock(sh->map);
-	const char *path = s->path ? s->path : "?";
+	if (r == 0)
+		sh->host_wait_logged = false;
 	if (r == 0 && failures)
-		sfs_info("shadow: %s copied after %u failed attempt%s", path, failures,
-			 failures == 1 ? "" : "s");
+		sfs_log(noisy_info_ok(sh, t) ? SFS_LOG_INFO : SFS_LOG_DEBUG,
+			"shadow: %s copied after %u failed attempt%s", path, failures,
+			failures == 1 ? "" : "s");
 	else if (r == -ENOSPC && failures == 0 && shadow_count_serving(s) > 0)
-		sfs_info("shadow: no room for another copy of %s (%u serving, %u wanted): "
-			 "retrying in 1 s, then less and less often",
-			 path, shadow_count_serving(s), shadow_replicas_of(sh, s));
+		sfs_log(noisy_info_ok(sh, t) ? SFS_LOG_INFO : SFS_LOG_DEBUG,
+			"shadow: no room for another copy of %s (%u serving, %u wanted): "
+			"retrying in 1 s, then less and less often",
+			path, shadow_count_serving(s), shadow_replicas_of(sh, s));
 	else if (r == -ESTALE) /* deleted or replaced: no longer the file it was */
 		sfs_debug("shadow: %s: not copied (deleted or replaced)", path);
-	else if (r == -EHOSTDOWN && failures == 0) /* at start: before the first heartbeats */
-		sfs_info("shadow: %s waits for a host to copy it to (none of its hosts is up "
-			 "yet)",
-			 path);
-	else if (r == -EHOSTDOWN)
-		sfs_debug("shadow: %s: no host up (attempt %u)", path, failures + 1);
 	else if (r < 0 && failures == 0)
 		sfs_warn("shadow: cannot copy %s: %s (retrying in 1 s, then less and less "
 			 "often, up to every 5 min)",

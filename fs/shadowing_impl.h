@@ -80,6 +80,9 @@ struct fs_shadowing {
 	uint64_t forecast_ms;	  /* last forecast */
 	size_t verify_cursor;	  /* next entry verify_one looks at */
 	uint64_t putoff_logged_ms; /* last "re-hash put off" at info level (0: never) */
+	bool host_wait_logged;	   /* "waits for a host" said, no copy made since */
+	uint64_t noisy_window_ms;  /* per-file info lines: this minute's start */
+	unsigned noisy_logged, noisy_suppressed; /* ... said at info, and at debug */
 };
 
 /* fs/shadowing.c */
