@@ -39,6 +39,7 @@
 #include "fs/remote_copies.h"
 #include "fs/remote_dirty.h"
 #include "fs/remote_reads.h"
+#include "fs/pin_log.h"
 #include "fs/status_file.h"
 #include "fs/xattr_shadow.h"
 #include "predictor/hot_files.h"
@@ -549,11 +550,15 @@ static void fill_pins(FILE *out, void *arg)
 
 void shadow_write_pins(struct fs_shadowing *sh)
 {
+	pthread_mutex_lock(&sh->pins_lock);
 	daemon_shadow_map_lock(sh->map);
 	int r = fs_status_file_write(sh->pins_path, fill_pins, sh);
 	daemon_shadow_map_unlock(sh->map);
 	if (r < 0)
 		sfs_warn("cannot write %s: %s", sh->pins_path, strerror(-r));
+	else if (sh->pin_log_fd >= 0 && (r = fs_pin_log_clear(sh->pin_log_fd)) < 0)
+		sfs_warn("cannot empty %s: %s", sh->pin_log_path, strerror(-r));
+	pthread_mutex_unlock(&sh->pins_lock);
 }
 
 /* The entry of the regular file at path (relative to BACKING), made if
@@ -587,25 +592,42 @@ struct daemon_shadow_file *shadow_entry_by_path_locked(struct fs_shadowing *sh, 
 	return s;
 }
 
+static void load_pin(void *arg, bool pin, const char *path)
+{
+	struct fs_shadowing *sh = arg;
+	struct daemon_shadow_file *s = shadow_entry_by_path_locked(sh, path);
+	if (!s) {
+		if (pin)
+			sfs_warn("pinned file %s is gone: pin dropped", path);
+		return;
+	}
+	s->pinned = pin;
+	daemon_shadow_map_unlock(sh->map);
+}
+
+/* STATE/pins, then the changes STATE/pins.log recorded since; both are
+ * rewritten as one STATE/pins when the log had any. */
 static void load_pins(struct fs_shadowing *sh)
 {
 	FILE *in = fopen(sh->pins_path, "r");
 	char line[PATH_MAX + 2];
-	if (!in)
-		return;
-	while (fgets(line, sizeof(line), in)) {
+	while (in && fgets(line, sizeof(line), in)) {
 		line[strcspn(line, "\n")] = '\0';
-		if (!line[0])
-			continue;
-		struct daemon_shadow_file *s = shadow_entry_by_path_locked(sh, line);
-		if (!s) {
-			sfs_warn("pinned file %s is gone: pin dropped", line);
-			continue;
-		}
-		s->pinned = true;
-		daemon_shadow_map_unlock(sh->map);
+		if (line[0])
+			load_pin(sh, true, line);
 	}
-	fclose(in);
+	if (in)
+		fclose(in);
+	int n = fs_pin_log_replay(sh->pin_log_path, load_pin, sh);
+	if (n < 0)
+		sfs_warn("cannot read %s: %s (the pin changes it holds are lost)",
+			 sh->pin_log_path, strerror(-n));
+	sh->pin_log_fd = fs_pin_log_open(sh->pin_log_path);
+	if (sh->pin_log_fd < 0)
+		sfs_warn("cannot open %s: %s (each pin rewrites %s instead)", sh->pin_log_path,
+			 strerror(-sh->pin_log_fd), sh->pins_path);
+	if (n != 0)
+		shadow_write_pins(sh);
 }
 
 int fs_shadowing_set_pin(struct fs_shadowing *sh, struct fs_inode *i, const void *value,
@@ -631,16 +653,32 @@ int fs_shadowing_set_pin(struct fs_shadowing *sh, struct fs_inode *i, const void
 		if (!s)
 			return -EAGAIN; /* no memory, or an old entry not yet dropped */
 	}
+	/* Recorded before the setxattr returns: one record appended to
+	 * STATE/pins.log, in the order of the changes (pins_lock); the
+	 * control thread folds the log into STATE/pins. */
+	pthread_mutex_lock(&sh->pins_lock);
 	daemon_shadow_map_lock(sh->map);
 	bool changed = s->pinned != pin;
 	s->pinned = pin;
 	if (changed && pin) /* the operator asks again: no waiting out a back-off */
 		s->retry_ms = 0;
 	daemon_shadow_map_unlock(sh->map);
-	if (changed) {
-		shadow_write_pins(sh);
-		fs_shadowing_wake(sh); /* act now, not at the next tick */
+	int r = changed && sh->pin_log_fd >= 0 && s->path
+		    ? fs_pin_log_append(sh->pin_log_fd, pin, s->path)
+		    : -EBADF;
+	pthread_mutex_unlock(&sh->pins_lock);
+	if (changed && r < 0 && sh->pin_log_fd >= 0 && s->path)
+		sfs_warn("cannot record the pin change of %s in %s: %s", s->path,
+			 sh->pin_log_path, strerror(-r));
+	if (changed && r < 0) {
+		shadow_write_pins(sh); /* no log: the whole list, as it is now */
+	} else if (changed) {
+		pthread_mutex_lock(&sh->lock);
+		sh->pins_dirty = true; /* folded into STATE/pins at the next tick */
+		pthread_mutex_unlock(&sh->lock);
 	}
+	if (changed)
+		fs_shadowing_wake(sh); /* act now, not at the next tick */
 	return 0;
 }
 
@@ -883,7 +921,9 @@ int fs_shadowing_new(struct fs_ctx *c, struct fs_hosts *hosts,
 	sh->params.idle_ms = (uint64_t)(cfg->idle_s * 1000);
 	sh->params.quiet_ms = (uint64_t)(cfg->quiet_s * 1000);
 	pthread_mutex_init(&sh->lock, NULL);
+	pthread_mutex_init(&sh->pins_lock, NULL);
 	pthread_cond_init(&sh->wake, NULL);
+	sh->pin_log_fd = -1;
 	*ret = sh;
 	return 0;
 }
@@ -921,6 +961,7 @@ int fs_shadowing_start(struct fs_shadowing *sh, const char *state_dir)
 	snprintf(sh->state_dir, sizeof(sh->state_dir), "%s", state_dir);
 	sh->cfg.state_dir = sh->state_dir;
 	snprintf(sh->pins_path, sizeof(sh->pins_path), "%s/pins", state_dir);
+	snprintf(sh->pin_log_path, sizeof(sh->pin_log_path), "%s/pins.log", state_dir);
 	snprintf(sh->status_path, sizeof(sh->status_path), "%s/shadows.status", state_dir);
 	load_pins(sh);
 	int r = fs_mover_new(sh, sh->remote_copies != NULL, false, &sh->mover);
@@ -946,6 +987,10 @@ void fs_shadowing_free(struct fs_shadowing *sh)
 	fs_copy_pace_cancel(sh->pace); /* a paced copy in progress stops now */
 	if (sh->started)
 		pthread_join(sh->thread, NULL);
+	if (sh->pins_dirty)
+		shadow_write_pins(sh); /* the pin changes the log holds, folded in */
+	if (sh->pin_log_fd >= 0)
+		close(sh->pin_log_fd);
 	fs_mover_free(sh->express); /* cancels its job, joins it */
 	fs_mover_free(sh->mover);
 	sh->express = sh->mover = NULL;
@@ -961,6 +1006,7 @@ void fs_shadowing_free(struct fs_shadowing *sh)
 	fs_remote_reads_free(sh->remote_reads);
 	fs_copy_pace_free(sh->pace);
 	pthread_cond_destroy(&sh->wake);
+	pthread_mutex_destroy(&sh->pins_lock);
 	pthread_mutex_destroy(&sh->lock);
 	free(sh);
 }

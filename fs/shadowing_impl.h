@@ -56,6 +56,13 @@ struct fs_shadowing {
 	struct fs_shadowing_config cfg;
 	char state_dir[PATH_MAX];
 	char pins_path[PATH_MAX];
+	char pin_log_path[PATH_MAX];
+	/* The journal of pin changes (fs/pin_log.h), -1 if it cannot be
+	 * written (each pin then rewrites STATE/pins). pins_lock orders the
+	 * pin changes with their records and with the compaction (taken
+	 * before the map lock). */
+	int pin_log_fd;
+	pthread_mutex_t pins_lock;
 	char status_path[PATH_MAX];
 	pthread_t thread;
 	bool started;
@@ -95,7 +102,7 @@ bool shadow_stamp_of_fd(int fd, struct daemon_origin_stamp *o);
 bool shadow_stamp_eq(const struct daemon_origin_stamp *a, const struct daemon_origin_stamp *b);
 /* Whether a copy may still serve as far as the disk says. */
 bool shadow_copy_intact(const struct daemon_shadow_copy *cp, const struct daemon_origin_stamp *o);
-/* Rewrites STATE/pins (control thread). */
+/* Rewrites STATE/pins and empties STATE/pins.log (control thread, unmount). */
 void shadow_write_pins(struct fs_shadowing *sh);
 /* The entry of the regular file at path (relative to BACKING), made if
  * missing, returned with the map lock HELD; NULL (not held) when none. */

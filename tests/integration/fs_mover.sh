@@ -68,11 +68,15 @@ unpinned() { ! grep -q '^doomed$' "$state/pins"; }
 it_wait_for "the unlinked doomed still in STATE/pins during the copy" 2 unpinned
 one_less() { [ "$(copy_count)" -lt "$n" ]; }
 it_wait_for "the copy of the unlinked doomed still in the store during the copy" 2 one_less
-# A pin set meanwhile is recorded (by the setxattr itself); its copy waits
-# for the mover.
+# A pin set meanwhile is recorded (by the setxattr itself, in
+# STATE/pins.log; the control thread folds it into STATE/pins); its copy
+# waits for the mover.
 t_late=$(now_ms)
 pin late
-grep -q '^late$' "$state/pins" || it_fail "the pin of late not in STATE/pins"
+grep -qx '+late' "$state/pins.log" || grep -qx late "$state/pins" ||
+  it_fail "the pin of late not recorded: $(cat "$state/pins.log" "$state/pins")"
+folded() { grep -qx late "$state/pins" && ! grep -q late "$state/pins.log"; }
+it_wait_for "the pin of late not folded into STATE/pins during the copy" 2 folded
 # A file unpinned meanwhile is demoted after shadow_idle.
 unpin small
 it_wait_for "small not demoted during the copy" 4 no_copy small

@@ -13,6 +13,7 @@
 #    (stale at the next open), reads stay right, a fresh copy replaces it;
 #  - bad user.shadow.* values: EINVAL, nothing changes;
 #  - copies re-hashed every 0.3 s (shadow_verify) keep serving (no false alarm);
+#  - pin changes recorded only in STATE/pins.log are replayed at mount;
 #  - pins survive a remount; the copies the earlier mount left in the local
 #    stores (here also one of a file no longer shadowed) are deleted at
 #    start, and a second mount cannot open a store the first one holds;
@@ -149,6 +150,26 @@ cmp "$mnt/data" "$T/expect" || it_fail "read after the demotion"
 it_umount "$mnt"
 wait "$IT_PID"; rc=$?
 [ "$rc" -eq 0 ] || it_fail "shadowfs exited with status $rc (sanitizer report above?)"
+
+# Pin changes recorded only in STATE/pins.log (a crash before the control
+# thread folded them into STATE/pins) are replayed at the next mount, in
+# order, and folded in at once.
+state_log=$(it_tmpdir state_log)
+printf 'cold\n' >"$state_log/pins"
+printf '+data\n-cold\n+gone\n+cold\n-cold\n+cut' >"$state_log/pins.log"
+touch "$backing/cold"
+IT_MOUNT_LOG=$T/pinlog.log it_mount "$SHADOWFS" "$backing" "$mnt" "${OPTS/state=$state/state=$state_log}"
+[ "$(getfattr --only-values -n user.shadow.pin "$mnt/data" 2>/dev/null)" = 1 ] ||
+  it_fail "a pin recorded in STATE/pins.log only was lost"
+[ "$(getfattr --only-values -n user.shadow.pin "$mnt/cold" 2>/dev/null)" = 0 ] ||
+  it_fail "an unpin recorded in STATE/pins.log was not replayed"
+[ "$(cat "$state_log/pins")" = data ] || it_fail "STATE/pins after the replay: $(cat "$state_log/pins")"
+[ -s "$state_log/pins.log" ] && it_fail "STATE/pins.log not emptied: $(cat "$state_log/pins.log")"
+grep -q "pinned file gone is gone: pin dropped" "$T/pinlog.log" || it_fail "gone: $(cat "$T/pinlog.log")"
+wait_for "no copy of a pin replayed from the log" 10 serving_at 1
+it_umount "$mnt"
+wait "$IT_PID" || it_fail "shadowfs exited with an error (pins.log)"
+rm -f "$backing/cold"
 
 # The forecast: with recording on (1 s buckets), a file read well above
 # shadow_capacity reads per bucket is forecast hot and shadowed without a

@@ -1,0 +1,27 @@
+/* STATE/pins.log: the journal of pin changes since STATE/pins was last
+ * written. A pin or unpin (user.shadow.pin) appends one record ("+PATH" or
+ * "-PATH", PATH relative to BACKING, one line) before its setxattr returns,
+ * so it is recorded at once at O(1) cost; rewriting all of STATE/pins for
+ * each pin cost O(pins) per pin. The control thread rewrites STATE/pins
+ * from memory and then empties the log (its compaction); at mount start the
+ * log is replayed over STATE/pins. Replaying a log whose changes STATE/pins
+ * already holds (a crash between the two steps) gives the same pins. */
+#ifndef SHADOWFS_FS_PIN_LOG_H
+#define SHADOWFS_FS_PIN_LOG_H
+
+#include <stdbool.h>
+
+/* The log's fd for appends (created if missing), or -errno. */
+int fs_pin_log_open(const char *path);
+/* Appends the record of a pin (or unpin) of path; a path holding a newline
+ * is not recorded (as in STATE/pins). 0 or -errno. */
+int fs_pin_log_append(int fd, bool pin, const char *path);
+/* Empties the log (after STATE/pins was rewritten). */
+int fs_pin_log_clear(int fd);
+/* Calls fn for each complete record of the log at path, in order (a last
+ * line cut short by a crash and lines of another form are skipped);
+ * returns how many, 0 when there is no log, or -errno. */
+int fs_pin_log_replay(const char *path, void (*fn)(void *arg, bool pin, const char *path),
+		      void *arg);
+
+#endif
