@@ -91,7 +91,7 @@ bool fs_remote_reads_usable(struct fs_remote_reads *r, int host)
 	return true;
 }
 
-static void mark_suspect(struct fs_remote_reads *r, int host, int err)
+static void mark_suspect(struct fs_remote_reads *r, int host, int err, const char *what)
 {
 	struct pool *p = &r->pools[host];
 	char name[600];
@@ -108,12 +108,30 @@ static void mark_suspect(struct fs_remote_reads *r, int host, int err)
 	STORE(&p->suspect_ms, sync_now_ms());
 	if (!was) {
 		fs_hosts_label(r->hosts, (size_t)host, name, sizeof(name));
-		sfs_warn(
-		    "host %s: a read failed (%s): suspect, its copies are not read for %llu ms "
-		    "and until its next heartbeat",
-		    name, err == -ETIMEDOUT ? "no answer within remote_timeout" : strerror(-err),
-		    (unsigned long long)period);
+		sfs_warn("host %s: %s failed (%s): suspect, its copies are not read (nor new "
+			 "ones placed there) for %llu ms and until its next heartbeat",
+			 name, what,
+			 err == -ETIMEDOUT ? "no answer within remote_timeout" : strerror(-err),
+			 (unsigned long long)period);
 	}
+}
+
+bool fs_remote_reads_copy_failed(struct fs_remote_reads *r, int host, int err)
+{
+	if (!r || host < 0 || (size_t)host >= r->n)
+		return false;
+	switch (err) {
+	case -ECONNREFUSED:
+	case -ECONNRESET:
+	case -ECONNABORTED:
+	case -EPIPE:
+	case -ENOTCONN:
+	case -EHOSTUNREACH:
+	case -ENETUNREACH:
+		mark_suspect(r, host, err, "a copy");
+		return true;
+	}
+	return false;
 }
 
 /* A connection for one read: an idle one (*fresh false) or a new one
@@ -247,7 +265,7 @@ ssize_t fs_remote_reads_read(struct fs_remote_reads *r, int host, const uint8_t 
 			fresh = true;
 			continue;
 		}
-		mark_suspect(r, host, (int)n);
+		mark_suspect(r, host, (int)n, "a read");
 		return n;
 	}
 }

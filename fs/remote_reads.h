@@ -43,6 +43,11 @@ void fs_remote_reads_free(struct fs_remote_reads *r);
 
 /* Whether copies on host may be read now (up, not suspect). Lock-free. */
 bool fs_remote_reads_usable(struct fs_remote_reads *r, int host);
+/* A copy to host failed with err: one that says the host cannot be reached
+ * (refused, reset, broken) marks it suspect as a failed read does, so that
+ * the copies queued behind it are not placed there until it answers a
+ * heartbeat again. Returns whether it did. */
+bool fs_remote_reads_copy_failed(struct fs_remote_reads *r, int host, int err);
 
 /* Reads up to size bytes at off of (id, version) on host into buf, within
  * the deadline. Returns the count (short at the end of the copy), or

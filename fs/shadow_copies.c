@@ -118,7 +118,10 @@ static void host_inputs(struct fs_shadowing *sh, struct daemon_control_host *hv,
 		if (store)
 			daemon_store_stats(store, &stats);
 		hv[h] = (struct daemon_control_host){
-		    .up = fs_hosts_up(sh->hosts, h),
+		    /* a remote host suspect after a failed read or copy: no
+		     * new copy there until it answers again */
+		    .up = fs_hosts_up(sh->hosts, h) &&
+			  (store || fs_remote_reads_usable(sh->remote_reads, (int)h)),
 		    .local = store != NULL,
 		    .cost = spec->cost,
 		    .budget_bytes = stats.budget_bytes,
@@ -303,6 +306,8 @@ void shadow_copy_finish(struct fs_shadowing *sh, struct fs_move_job *j, uint64_t
 		else if (j->rc == 0 && j->kind == FS_MOVE_REMOTE)
 			fs_remote_copies_delete(sh->remote_copies, j->host, s->id, j->version);
 		slot_free(cp);
+		if (j->kind == FS_MOVE_REMOTE)
+			fs_remote_reads_copy_failed(sh->remote_reads, j->host, rc);
 		shadow_copy_noted(sh, s, rc, t);
 		return;
 	}
