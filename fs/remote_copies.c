@@ -314,10 +314,8 @@ int fs_remote_copies_sync(struct fs_remote_copies *rc, struct daemon_shadow_file
 	 * the whole store (as before VERSIONS) for a while. */
 	if (broken && !list_all) {
 		struct sync_client *c;
-		struct sync_wire_list_entry *v = NULL;
-		size_t n = 0;
-		if (conn(rc, host, &c) == 0 && sync_client_list(c, &v, &n, CALL_MS) == 0) {
-			free(v);
+		int l = fs_remote_copies_check(rc, host, s->id, version, size); /* a LIST */
+		if (l == 0 || l == -ENOENT) {
 			if (!x->no_versions_ms) {
 				const struct fs_host_spec *spec = fs_hosts_spec(rc->hosts, (size_t)host);
 				sfs_warn("shadow: %s:%u does not take VERSIONS (older shadowd?): each "

@@ -663,14 +663,17 @@ int fs_shadowing_set_pin(struct fs_shadowing *sh, struct fs_inode *i, const void
 	if (changed && pin) /* the operator asks again: no waiting out a back-off */
 		s->retry_ms = 0;
 	daemon_shadow_map_unlock(sh->map);
-	int r = changed && sh->pin_log_fd >= 0 && s->path
-		    ? fs_pin_log_append(sh->pin_log_fd, pin, s->path)
-		    : -EBADF;
+	bool logged = false;
+	int r = 0;
+	if (changed && sh->pin_log_fd >= 0 && s->path) {
+		r = fs_pin_log_append(sh->pin_log_fd, pin, s->path);
+		logged = r == 0;
+	}
 	pthread_mutex_unlock(&sh->pins_lock);
-	if (changed && r < 0 && sh->pin_log_fd >= 0 && s->path)
+	if (r < 0)
 		sfs_warn("cannot record the pin change of %s in %s: %s", s->path,
 			 sh->pin_log_path, strerror(-r));
-	if (changed && r < 0) {
+	if (changed && !logged) {
 		shadow_write_pins(sh); /* no log: the whole list, as it is now */
 	} else if (changed) {
 		pthread_mutex_lock(&sh->lock);

@@ -51,6 +51,15 @@ static void put_id(struct daemon_store *s, const uint8_t id[16], uint64_t ver, c
 	assert_int_equal(daemon_store_commit(w, sha), 0);
 }
 
+/* The store's count of copies and their bytes. */
+static void expect_counts(struct daemon_store *s, uint64_t copies, uint64_t bytes)
+{
+	struct daemon_store_stats st;
+	daemon_store_stats(s, &st);
+	assert_int_equal(st.copies, copies);
+	assert_int_equal(st.used_bytes, bytes);
+}
+
 static void put(struct daemon_store *s, uint64_t ver, const char *content)
 {
 	put_id(s, ID, ver, content);
@@ -601,9 +610,7 @@ static void test_unsynced_replace_delete(void **state)
 	assert_int_equal(daemon_store_delete(f->s, ID, 1), 0);
 	assert_int_equal(daemon_store_read(f->s, ID, 1, 0, (char[8]){0}, 8), -ENOENT);
 	assert_int_equal(count_entries(f->dir, "unsynced."), 0);
-	daemon_store_stats(f->s, &st);
-	assert_int_equal(st.copies, 0);
-	assert_int_equal(st.used_bytes, 0);
+	expect_counts(f->s, 0, 0);
 
 	put(f->s, 2, "durable");
 	daemon_store_flush(f->s);
@@ -630,7 +637,6 @@ static void test_unsynced_replace_delete(void **state)
 static void test_delete_all_versions_index(void **state)
 {
 	struct fx *f = *state;
-	struct daemon_store_stats st;
 	uint8_t other[16];
 	memcpy(other, ID, 16);
 	other[15] ^= 0xff;
@@ -662,8 +668,7 @@ static void test_delete_all_versions_index(void **state)
 	assert_int_equal(count_entries(f->dir, "deadbeef0102030405060708090a0b0c-"), 0);
 	assert_int_equal(count_entries(f->dir, "unsynced.deadbeef0102030405060708090a0b0c"), 0);
 	assert_int_equal(count_entries(f->dir, "deadbeef0102030405060708090a0bf3-"), 20);
-	daemon_store_stats(f->s, &st);
-	assert_int_equal(st.copies, 20);
+	expect_counts(f->s, 20, 20 * strlen("other file"));
 	assert_int_equal(daemon_store_delete(f->s, ID, DAEMON_STORE_ALL_VERSIONS), -ENOENT);
 	/* Reopened: the index comes from the directory. */
 	put(f->s, 5, "again");
@@ -675,9 +680,7 @@ static void test_delete_all_versions_index(void **state)
 	assert_int_equal(count_entries(f->dir, "deadbeef0102030405060708090a0bf3-"), 0);
 	expect(f->s, 5, "again");
 	assert_int_equal(daemon_store_delete(f->s, ID, DAEMON_STORE_ALL_VERSIONS), 0);
-	daemon_store_stats(f->s, &st);
-	assert_int_equal(st.copies, 0);
-	assert_int_equal(st.used_bytes, 0);
+	expect_counts(f->s, 0, 0);
 	/* A copy replaced at the same version, then deleted: nothing left. */
 	put(f->s, 9, "first");
 	daemon_store_flush(f->s);
