@@ -529,6 +529,24 @@ int daemon_store_open_copy(struct daemon_store *s, const uint8_t id[16], uint64_
 	return 0;
 }
 
+int daemon_store_stat_copy(struct daemon_store *s, const uint8_t id[16], uint64_t version,
+			   struct stat *st)
+{
+	char name[NAME_LEN + 1];
+	int r = 0;
+	pthread_mutex_lock(&s->lock); /* as in daemon_store_open_copy */
+	struct unsynced *u = store_unsynced_find(s, id, version);
+	if (u && fstatat(s->dirfd, u->name, st, AT_SYMLINK_NOFOLLOW) < 0)
+		r = -errno;
+	pthread_mutex_unlock(&s->lock);
+	if (!u) {
+		daemon_store_copy_name(id, version, name);
+		if (fstatat(s->dirfd, name, st, AT_SYMLINK_NOFOLLOW) < 0)
+			r = -errno;
+	}
+	return r;
+}
+
 ssize_t daemon_store_read(struct daemon_store *s, const uint8_t id[16], uint64_t version,
 			  uint64_t off, void *buf, size_t len)
 {

@@ -41,6 +41,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #define DAEMON_STORE_ALL_VERSIONS UINT64_MAX
@@ -131,6 +132,9 @@ ssize_t daemon_store_read(struct daemon_store *s, const uint8_t id[16], uint64_t
 /* Opens a valid copy read-only (signature/delta basis); caller closes. */
 int daemon_store_open_copy(struct daemon_store *s, const uint8_t id[16], uint64_t version,
 			   int *ret_fd, uint64_t *ret_size);
+/* stat(2) of a copy's file (not followed if a link), or -errno. */
+int daemon_store_stat_copy(struct daemon_store *s, const uint8_t id[16], uint64_t version,
+			   struct stat *st);
 /* Re-computes the SHA-256 of a copy: 0 if it equals sha256, -EBADMSG if not. */
 int daemon_store_verify(struct daemon_store *s, const uint8_t id[16], uint64_t version,
 			const uint8_t sha256[32]);

@@ -77,6 +77,7 @@ void daemon_shadow_map_free(struct daemon_shadow_map *m)
 			free(f->copies[s].rollout);
 		if (f->origin_fd >= 0)
 			close(f->origin_fd);
+		free(f->origin_handle);
 		free(f->path);
 		free(f);
 	}
@@ -277,6 +278,16 @@ void daemon_shadow_copy_release(struct daemon_shadow_file *f, int slot)
 	SUB(&f->copies[slot].inflight, 1);
 }
 
+bool daemon_shadow_copy_hold(struct daemon_shadow_file *f, int slot)
+{
+	struct daemon_shadow_copy *c = &f->copies[slot];
+	ADD(&c->inflight, 1);
+	if (LOAD(&c->state) == DAEMON_COPY_SERVING)
+		return true;
+	SUB(&c->inflight, 1);
+	return false;
+}
+
 uint32_t daemon_shadow_origin_begin(struct daemon_shadow_file *f)
 {
 	ADD(&f->origin_reads, 1);
@@ -316,21 +327,38 @@ void daemon_shadow_copy_mark_stale(struct daemon_shadow_file *f, int slot)
 					    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 }
 
-void daemon_shadow_copy_retire(struct daemon_shadow_file *f, int slot)
+/* Waits until no reader holds the copy. */
+static void wait_readers(struct daemon_shadow_copy *c)
 {
-	struct daemon_shadow_copy *c = &f->copies[slot];
-	daemon_shadow_copy_mark_stale(f, slot);
 	while (LOAD(&c->inflight) != 0) {
 		struct timespec ts = {0, 100000}; /* a pread's time at most */
 		nanosleep(&ts, NULL);
 	}
-	if (c->fd >= 0)
-		close(c->fd);
-	c->fd = -1;
+}
+
+int daemon_shadow_copy_take_fd(struct daemon_shadow_file *f, int slot)
+{
+	struct daemon_shadow_copy *c = &f->copies[slot];
+	int fd = __atomic_exchange_n(&c->fd, -1, __ATOMIC_SEQ_CST);
+	if (fd >= 0)
+		wait_readers(c); /* a reader that loaded it is counted */
+	return fd;
+}
+
+bool daemon_shadow_copy_retire(struct daemon_shadow_file *f, int slot)
+{
+	struct daemon_shadow_copy *c = &f->copies[slot];
+	daemon_shadow_copy_mark_stale(f, slot);
+	wait_readers(c);
+	int fd = LOAD(&c->fd); /* readers may have opened it: none is left */
+	if (fd >= 0)
+		close(fd);
+	STORE(&c->fd, -1);
 	c->remote = false;
 	c->version = 0;
 	STORE(&c->share, 0);
 	STORE(&c->state, DAEMON_COPY_NONE);
+	return fd >= 0;
 }
 
 uint64_t daemon_shadow_map_first_version(const struct daemon_shadow_map *m)

@@ -27,10 +27,12 @@
  * shadowd (fs/remote_reads.c) under the same inflight / state rule.
  *
  * Copy fds and readers: a reader increments copy.inflight, then checks the
- * state and version, then preads copy.fd, then decrements. Whoever retires a
- * copy stores state=STALE first, then waits for inflight == 0
- * (daemon_shadow_copy_retire) before closing the fd: with sequentially
- * consistent atomics a reader either sees STALE or is counted.
+ * state and version, then preads copy.fd (opening it if it is -1), then
+ * decrements. Whoever retires a copy stores state=STALE first, then waits
+ * for inflight == 0 (daemon_shadow_copy_retire) before closing the fd:
+ * with sequentially consistent atomics a reader either sees STALE or is
+ * counted. An idle copy's fd is taken away the same way (swapped to -1,
+ * then inflight == 0 awaited, daemon_shadow_copy_take_fd).
  *
  * Locking: map.lock protects the hash and every field marked "map lock";
  * fields marked "atomic" are read and written with __atomic builtins. Only
@@ -72,7 +74,13 @@ struct daemon_shadow_copy {
 	int state;			   /* atomic: enum daemon_copy_state */
 	uint32_t inflight;		   /* atomic: reads using fd now */
 	int host;			   /* control loop: index of the host */
-	int fd;				   /* control loop: read-only fd on the copy, -1 */
+	/* atomic: read-only fd on a local copy, or -1. Set at publication
+	 * (control loop) or by a reader that opened it (-1 -> fd, holding
+	 * the copy); taken away by the control loop once no reader uses it
+	 * (daemon_shadow_copy_take_fd, retire). A reader's fd stays open
+	 * until it releases the copy. */
+	int fd;
+	uint64_t reads_checked;		   /* control loop: reads at its last look */
 	bool remote;			   /* control loop: on a shadowd (no fd: read over TLS) */
 	uint8_t sync_method;		   /* control loop: how a remote copy was last synced */
 	uint64_t sent_bytes;		   /* control loop: bytes that sync shipped */
@@ -115,7 +123,15 @@ struct daemon_shadow_file {
 	bool gone;	    /* unlinked / replaced: drop copies, forget pin */
 	char *path;	    /* relative to BACKING (pins, status), or NULL: owned */
 	void *dirty;	    /* atomic: fs/remote_dirty.c's record, or NULL: owned by it */
-	int origin_fd;	    /* O_PATH fd on the origin (control loop), -1: owned */
+	/* The origin (fs/shadow_origin.c): live while the entry is wanted or
+	 * has copies (map lock); an O_PATH fd on it, cached or -1 (control
+	 * loop while live; map lock); its file handle (struct file_handle,
+	 * taken under the map lock as it becomes live, freed as it stops
+	 * being), NULL when BACKING gives none: then a live entry's fd stays.
+	 * Both owned. */
+	bool origin_live;
+	int origin_fd;
+	void *origin_handle;
 	struct daemon_control_memory control; /* the control loop's hysteresis */
 	unsigned want_copies;	/* replica count of the last forecast (0: 1) */
 	unsigned want_mark;	/* in the forecast being applied (control loop) */
@@ -224,7 +240,16 @@ void daemon_shadow_copy_publish(struct daemon_shadow_file *f, int slot);
 /* Control loop: marks the copy STALE (no new reader takes it). */
 void daemon_shadow_copy_mark_stale(struct daemon_shadow_file *f, int slot);
 /* Control loop: STALE, waits for its readers, closes its fd, frees the slot
- * (counters kept until the slot is reused; share 0). */
-void daemon_shadow_copy_retire(struct daemon_shadow_file *f, int slot);
+ * (counters kept until the slot is reused; share 0). Returns whether it
+ * had an fd open. */
+bool daemon_shadow_copy_retire(struct daemon_shadow_file *f, int slot);
+/* Holds a SERVING copy as a reader does (inflight counted; false, not held,
+ * when it does not serve): its fd is not closed until
+ * daemon_shadow_copy_release(). */
+bool daemon_shadow_copy_hold(struct daemon_shadow_file *f, int slot);
+/* Control loop: takes the copy's fd away (-1 from now on: the next reader
+ * opens it again) once no reader uses it; returns it for the caller to
+ * close, or -1 when it had none. The copy keeps serving. */
+int daemon_shadow_copy_take_fd(struct daemon_shadow_file *f, int slot);
 
 #endif

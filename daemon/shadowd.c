@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/daemon_start.h"
+#include "common/fd_limit.h"
 #include "common/log.h"
 #include "common/parse.h"
 #include "daemon/copy_expiry.h"
@@ -227,6 +228,7 @@ int main(int argc, char **argv)
 	    .delta = daemon_delta_ops_librsync(),
 	    .expiry = expiry,
 	};
+	(void)sfs_fd_limit_raise(); /* a connection per client, a file per request */
 	r = daemon_server_new(&cfg, &g_server);
 	if (r < 0) {
 		fprintf(stderr, "shadowd: cannot listen on %s: %s\n", listen, strerror(-r));

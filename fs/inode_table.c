@@ -63,15 +63,15 @@ static void lru_push_front(struct fs_inode_table *t, struct fs_inode *i)
 	t->lru.lru_next = i;
 }
 
-/* Closes cached fds of unpinned entries from the cold end until the cache
- * fits (table lock held). The fds are closed by the caller after unlocking;
- * at most CLOSE_BATCH per call, so the cache may briefly exceed its bound by
- * a few fds, never more. */
-static void lru_evict(struct fs_inode_table *t, struct close_list *cl)
+/* Closes cached fds of unpinned entries from the cold end until no more
+ * than bound are cached (table lock held). The fds are closed by the caller
+ * after unlocking; at most CLOSE_BATCH per call, so the cache may briefly
+ * exceed its bound by a few fds, never more. */
+static void lru_evict_to(struct fs_inode_table *t, struct close_list *cl, uint64_t bound)
 {
 	struct fs_inode *i = t->lru.lru_prev;
 	unsigned scanned = 0;
-	while (t->lru_fds > t->fd_cache_max && i != &t->lru && cl->n < CLOSE_BATCH &&
+	while (t->lru_fds > bound && i != &t->lru && cl->n < CLOSE_BATCH &&
 	       scanned < EVICT_SCAN_MAX) {
 		struct fs_inode *prev = i->lru_prev;
 		if (i->pins == 0) {
@@ -84,6 +84,19 @@ static void lru_evict(struct fs_inode_table *t, struct close_list *cl)
 		}
 		i = prev;
 	}
+}
+
+/* ... until the cache fits its bound. */
+static void lru_evict(struct fs_inode_table *t, struct close_list *cl)
+{
+	lru_evict_to(t, cl, t->fd_cache_max);
+}
+
+/* Closes a batch of unpinned cached fds from the cold end, whatever the
+ * bound (table lock held; closed by the caller after unlocking). */
+static void lru_shed(struct fs_inode_table *t, struct close_list *cl)
+{
+	lru_evict_to(t, cl, t->lru_fds > CLOSE_BATCH ? t->lru_fds - CLOSE_BATCH : 0);
 }
 
 static struct fs_inode *hash_find(struct fs_inode_table *t, dev_t dev, ino_t ino)
@@ -501,6 +514,16 @@ int fs_inode_fd_get(struct fs_inode_table *t, struct fs_inode *i)
 	/* Not cached (only possible with a handle): reopen outside the lock. */
 	int fd = open_by_handle_at(t->root_fd, i->handle, O_PATH);
 	int err = fd < 0 ? -errno : 0;
+	if (err == -EMFILE || err == -ENFILE) {
+		/* Out of fds (what applications hold open through the mount
+		 * is not bounded by us): cached ones go, then one more try. */
+		pthread_mutex_lock(&t->lock);
+		lru_shed(t, &cl);
+		pthread_mutex_unlock(&t->lock);
+		close_list_flush(&cl);
+		fd = open_by_handle_at(t->root_fd, i->handle, O_PATH);
+		err = fd < 0 ? -errno : 0;
+	}
 
 	pthread_mutex_lock(&t->lock);
 	if (fd >= 0) {

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "common/daemon_start.h"
+#include "common/fd_limit.h"
 #include "common/log.h"
 #include "fs/creds.h"
 #include "fs/dirty_share.h"
@@ -218,6 +219,19 @@ int main(int argc, char **argv)
 
 	umask(0); /* the kernel already applied the caller's umask */
 	fs_creds_init();
+	uint64_t fd_limit = sfs_fd_limit_raise();
+	struct sfs_fd_split fds;
+	sfs_fd_limit_split(fd_limit, opts.fd_cache, &fds);
+	if (fds.cache_capped && opts.fd_cache_given)
+		sfs_warn("fd_cache=%u is more than a quarter of the open-file limit (%llu, "
+			 "RLIMIT_NOFILE): caching %u fds; raise the limit (ulimit -Hn, "
+			 "LimitNOFILE=) for more",
+			 opts.fd_cache, (unsigned long long)fd_limit, fds.inode_cache);
+	else if (fds.cache_capped)
+		sfs_info("open-file limit %llu (RLIMIT_NOFILE): caching %u inode fds instead "
+			 "of %u",
+			 (unsigned long long)fd_limit, fds.inode_cache, opts.fd_cache);
+	opts.fd_cache = fds.inode_cache;
 	res = fs_ctx_init(&ctx, &opts, root_fd);
 	if (res < 0) {
 		sfs_error("cannot set up the inode table: %s", strerror(-res));
@@ -255,7 +269,8 @@ int main(int argc, char **argv)
 						   .threshold = opts.shadow_threshold,
 						   .max_copies = opts.shadow_copies,
 						   .react = opts.shadow_react,
-						   .rollout = opts.rollout};
+						   .rollout = opts.rollout,
+						   .fd_budget = fds.shadowing};
 		res = fs_shadowing_new(&ctx, hosts, &scfg, &ctx.shadowing);
 		if (res < 0) {
 			sfs_error("cannot set up shadowing: %s", strerror(-res));

@@ -377,6 +377,7 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 	case KEY_MAX_IDLE:
 		return parse_uint_opt(c, arg, 1, 256, &o->max_idle_threads);
 	case KEY_FD_CACHE:
+		o->fd_cache_given = true;
 		return parse_uint_opt(c, arg, 16, 1u << 20, &o->fd_cache);
 	case KEY_DIRTY_SHARE:
 		o->dirty_share_given = true;

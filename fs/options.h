@@ -53,6 +53,8 @@ struct fs_options {
 	unsigned max_threads;   /* worker threads; 1 = single-threaded loop */
 	unsigned max_idle_threads;
 	unsigned fd_cache;      /* O_PATH fds kept open for hot inodes */
+	bool fd_cache_given;    /* fd_cache=N given (capped at a quarter of RLIMIT_NOFILE
+				 * with a warning; the default silently) */
 	unsigned dirty_share;   /* dirty_share=PERCENT: the mount's share of the dirty-page
 				 * limit (fs/dirty_share.h); 0 = the kernel's (1) */
 	bool dirty_share_given; /* given explicitly: a failure to set it is worth a warning */

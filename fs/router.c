@@ -93,6 +93,21 @@ static ssize_t read_remote(fuse_req_t req, struct daemon_shadow_file *s, int slo
 	return n;
 }
 
+/* A read of the local copy in slot, through its fd (opened if it has
+ * none now: fs/shadow_origin.c). */
+static ssize_t read_local(fuse_req_t req, struct daemon_shadow_file *s, int slot, void *buf,
+			  size_t size, off_t off)
+{
+	bool close_after;
+	int fd = fs_shadowing_copy_fd(fs_ctx_of(req)->shadowing, s, slot, &close_after);
+	if (fd < 0)
+		return -1;
+	ssize_t n = pread(fd, buf, size, off);
+	if (close_after)
+		close(fd);
+	return n;
+}
+
 void fs_router_read(fuse_req_t req, struct fs_inode *i, void *entry, fuse_ino_t ino, size_t size,
 		    off_t off, struct fuse_file_info *fi, fs_read_fn inner_read)
 {
@@ -118,7 +133,7 @@ void fs_router_read(fuse_req_t req, struct fs_inode *i, void *entry, fuse_ino_t 
 		usleep(delay_us);
 	ssize_t n = !buf	 ? -1
 		    : cp->remote ? read_remote(req, s, slot, buf, size, off)
-				 : pread(cp->fd, buf, size, off);
+				 : read_local(req, s, slot, buf, size, off);
 	if (n == -EHOSTDOWN || n == -EBUSY) { /* not tried: no error of the copy */
 		daemon_shadow_copy_release(s, slot);
 		from_origin(s, req, ino, size, off, fi, inner_read);

@@ -137,7 +137,12 @@ static void refresh_forecast(struct fs_shadowing *sh)
 static void check_copies(struct fs_shadowing *sh, struct daemon_shadow_file *s)
 {
 	struct daemon_origin_stamp now = {0};
-	bool have = s->origin_fd >= 0 && shadow_stamp_of_fd(s->origin_fd, &now);
+	bool serving = false;
+	for (int k = 0; k < DAEMON_SHADOW_MAX_COPIES; k++)
+		serving |= LOAD(&s->copies[k].state) == DAEMON_COPY_SERVING;
+	if (!serving)
+		return; /* nothing to check: no origin fd needed (fs/shadow_origin.c) */
+	bool have = shadow_origin_stamp_now(sh, s, &now);
 	for (int k = 0; k < DAEMON_SHADOW_MAX_COPIES; k++) {
 		struct daemon_shadow_copy *cp = &s->copies[k];
 		if (LOAD(&cp->state) != DAEMON_COPY_SERVING)
@@ -146,9 +151,11 @@ static void check_copies(struct fs_shadowing *sh, struct daemon_shadow_file *s)
 		    cp->version == daemon_shadow_file_version(s))
 			fs_remote_dirty_unknown(s); /* changed behind the mount's back */
 		if (cp->version != daemon_shadow_file_version(s) || !have ||
-		    !shadow_copy_intact(cp, &now) ||
+		    !shadow_copy_intact(sh, s, k, &now) ||
 		    (cp->remote && !fs_hosts_up(sh->hosts, (size_t)cp->host)))
 			daemon_shadow_copy_mark_stale(s, k);
+		else if (!cp->remote)
+			shadow_copy_fd_idle(sh, s, k);
 	}
 }
 
@@ -162,8 +169,12 @@ static void verify_one(struct fs_shadowing *sh, uint64_t t)
 {
 	uint64_t every = (uint64_t)(sh->cfg.verify_s * 1000);
 	size_t n = daemon_shadow_map_size(sh->map);
-	if (!every || !n || !fs_mover_idle(sh->mover))
+	if (!every || !n || !fs_mover_idle(sh->mover) || t < sh->verify_next_ms)
 		return;
+	/* A walk that finds none due says when the first one is (never,
+	 * without copies): none is walked for before then, or before a copy
+	 * published meanwhile is due (shadow_copy_finish lowers it). */
+	uint64_t first_due = UINT64_MAX;
 	for (size_t tries = 0; tries < n; tries++) {
 		daemon_shadow_map_lock(sh->map);
 		struct daemon_shadow_file *s =
@@ -172,9 +183,13 @@ static void verify_one(struct fs_shadowing *sh, uint64_t t)
 		for (int k = 0; s && k < DAEMON_SHADOW_MAX_COPIES; k++) {
 			struct daemon_shadow_copy *cp = &s->copies[k];
 			/* verified_ms may be later than t: a copy made in this tick */
-			if (LOAD(&cp->state) != DAEMON_COPY_SERVING || t < cp->verified_ms ||
-			    t - cp->verified_ms < every)
+			if (LOAD(&cp->state) != DAEMON_COPY_SERVING)
 				continue;
+			if (t < cp->verified_ms || t - cp->verified_ms < every) {
+				uint64_t due = cp->verified_ms + every;
+				first_due = due < first_due ? due : first_due;
+				continue;
+			}
 			struct fs_move_job j = {.kind = FS_MOVE_VERIFY,
 						.s = s,
 						.slot = k,
@@ -192,6 +207,7 @@ static void verify_one(struct fs_shadowing *sh, uint64_t t)
 			return;
 		}
 	}
+	sh->verify_next_ms = first_due;
 }
 
 /* A re-hash the mover finished: a copy that failed it stops serving (and
@@ -205,6 +221,7 @@ static void verify_finish(struct fs_shadowing *sh, const struct fs_move_job *j)
 		return; /* dropped or replaced meanwhile */
 	if (LOAD(&j->cancelled) || r == -ECANCELED) {
 		cp->verified_ms = 0; /* put off for a copy: owed, at the next free moment */
+		sh->verify_next_ms = 0;
 		return;
 	}
 	if (r < 0 && r != -ENOENT && r != -EBADMSG && cp->remote)
@@ -299,25 +316,21 @@ static void retry_deletes(struct fs_shadowing *sh)
 }
 
 /* Entries are never freed while mounted (the read path holds them
- * without a lock), and each held an fd on its origin: every file ever
- * pinned, forecast hot or shadowed by shadow_all kept one, towards
- * RLIMIT_NOFILE (20,000 here; the inode table's cache takes 4,096). An
- * entry nothing wants and nothing holds (not pinned, hot or overloaded; no
- * copy, no job) is parked: its fd closed under the map lock. Whatever
- * wants the file again opens it again: a pin (entry_make, from the inode),
- * the forecast (shadow_entry_by_path_locked), shadow_all (at open), and
- * unpark below for a pin or a forecast that raced the parking. */
+ * without a lock). An entry nothing wants and nothing holds (not pinned,
+ * hot or overloaded; no copy, no job) is parked: not live, its origin fd
+ * (if cached, fs/shadow_origin.c) closed under the map lock, and passes
+ * skip it. Whatever wants the file again makes it live again: a pin
+ * (entry_make, from the inode), the forecast (shadow_entry_by_path_locked),
+ * shadow_all (at open), and unpark below for a pin or a forecast that
+ * raced the parking. */
 static void park(struct fs_shadowing *sh, struct daemon_shadow_file *s)
 {
-	/* Unlocked: other threads only ever set it from -1 (entry_make). */
-	if (s->origin_fd < 0 || shadow_copying(sh, s, -1)) /* only this thread starts jobs */
+	if (shadow_copying(sh, s, -1)) /* only this thread starts jobs */
 		return;
 	daemon_shadow_map_lock(sh->map);
-	if (s->origin_fd >= 0 && !s->pinned && !s->hot && !s->overloaded && !s->gone &&
-	    !shadow_any_copy(s)) {
-		close(s->origin_fd);
-		s->origin_fd = -1;
-	}
+	if (s->origin_live && !s->pinned && !s->hot && !s->overloaded && !s->gone &&
+	    !shadow_any_copy(s))
+		shadow_origin_close_locked(sh, s);
 	daemon_shadow_map_unlock(sh->map);
 }
 
@@ -387,7 +400,7 @@ static void consider(struct fs_shadowing *sh, struct daemon_shadow_file *s, stru
 	in.pinned = s->pinned;
 	in.hot = s->hot;
 	in.gone = s->gone;
-	if ((s->pinned || s->hot) && !s->gone && s->origin_fd < 0 && s->path)
+	if ((s->pinned || s->hot) && !s->gone && !s->origin_live && s->path)
 		parked_path = strdup(s->path); /* wanted again: unpark */
 	in.retry_ms = s->retry_ms;
 	mem = s->control;
@@ -396,7 +409,9 @@ static void consider(struct fs_shadowing *sh, struct daemon_shadow_file *s, stru
 		unpark(sh, parked_path);
 	check_copies(sh, s);
 	struct fs_tuning_control tc;
-	fs_tuning_control_fd(sh->ctx->tuning, s->origin_fd, &tc);
+	fs_tuning_control_fd(sh->ctx->tuning,
+			     fs_tuning_control_needs_fd(sh->ctx->tuning) ? shadow_origin_fd(sh, s) : -1,
+			     &tc);
 	in.never = tc.never;
 	in.hosts_limited = tc.hosts_limited;
 	in.allowed_hosts = tc.allowed_hosts;
@@ -460,9 +475,7 @@ static void consider(struct fs_shadowing *sh, struct daemon_shadow_file *s, stru
 	}
 	if (in.gone && !shadow_any_copy(s)) {
 		daemon_shadow_map_lock(sh->map);
-		if (s->origin_fd >= 0)
-			close(s->origin_fd); /* lets BACKING free the space */
-		s->origin_fd = -1;
+		shadow_origin_close_locked(sh, s); /* lets BACKING free the space */
 		daemon_shadow_map_unlock(sh->map);
 	} else if (a == DAEMON_CONTROL_NONE || a == DAEMON_CONTROL_DEMOTE) {
 		park(sh, s);
@@ -515,13 +528,19 @@ static void write_pins_and_status(struct fs_shadowing *sh, bool status)
 	pthread_mutex_unlock(&sh->lock);
 	if (pins)
 		shadow_write_pins(sh);
-	if (!status)
+	uint64_t t0 = shadow_now_ms();
+	if (!status || t0 < sh->status_next_ms)
 		return;
 	daemon_shadow_map_lock(sh->map);
 	int r = fs_status_file_write(sh->status_path, fill_status, sh);
 	daemon_shadow_map_unlock(sh->map);
 	if (r < 0)
 		sfs_warn("cannot write %s: %s", sh->status_path, strerror(-r));
+	/* A line per entry, under the map lock: with tens of thousands of
+	 * entries (5.8 MB at 30,000) rewritten each pass it took a fifth of
+	 * the thread. At most a twentieth now: not again before 20 times
+	 * what this one took (small maps: every pass, as before). */
+	sh->status_next_ms = t0 + 20 * (shadow_now_ms() - t0);
 }
 
 /* When the next pass over every entry is due: one period after the last
@@ -575,7 +594,7 @@ static void tick(struct fs_shadowing *sh, bool rescan)
 		/* A parked entry nothing wants has nothing to decide (entries
 		 * stay for the mount's life: most of a long-lived map is such).
 		 * No job either: a job's slot is in use (shadow_any_copy). */
-		bool parked = s && s->origin_fd < 0 && !s->pinned && !s->hot && !s->overloaded &&
+		bool parked = s && !s->origin_live && !s->pinned && !s->hot && !s->overloaded &&
 			      !shadow_any_copy(s);
 		daemon_shadow_map_unlock(sh->map);
 		if (!s)

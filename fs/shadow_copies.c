@@ -56,7 +56,8 @@ void shadow_copy_drop(struct fs_shadowing *sh, struct daemon_shadow_file *s, int
 	int host = cp->host;
 	bool remote = cp->remote;
 	shadow_cancel_jobs(sh, s, k); /* a re-hash of it under way: moot */
-	daemon_shadow_copy_retire(s, k);
+	if (daemon_shadow_copy_retire(s, k))
+		shadow_copy_fd_closed(sh);
 	struct daemon_store *st = fs_hosts_local_store(sh->hosts, (size_t)host);
 	if (st && v)
 		daemon_store_delete(st, s->id, v);
@@ -137,11 +138,11 @@ static void host_inputs(struct fs_shadowing *sh, struct daemon_control_host *hv,
 /* The origin reopened for reading, without touching its atime where we
  * may (O_NOATIME: making a copy is not an access; BACKING's atime stays as
  * a plain passthrough would leave it; needs ownership or CAP_FOWNER). */
-static int reopen_origin(struct fs_shadowing *sh, struct daemon_shadow_file *s)
+static int reopen_origin(struct fs_shadowing *sh, int ofd)
 {
-	int fd = fs_reopen(sh->ctx, s->origin_fd, O_RDONLY | O_NOATIME);
+	int fd = fs_reopen(sh->ctx, ofd, O_RDONLY | O_NOATIME);
 	if (fd == -EPERM)
-		fd = fs_reopen(sh->ctx, s->origin_fd, O_RDONLY);
+		fd = fs_reopen(sh->ctx, ofd, O_RDONLY);
 	return fd;
 }
 
@@ -171,13 +172,13 @@ void shadow_cancel_jobs(struct fs_shadowing *sh, const struct daemon_shadow_file
  * origin's ctime: a copy stamped before that would be stale a moment after
  * it serves, and made twice. So the file is named before its first copy.
  * No xattrs there: the recorder falls back to the path, nothing moves. */
-static void name_origin(struct fs_shadowing *sh, const struct daemon_shadow_file *s)
+static void name_origin(struct fs_shadowing *sh, int ofd)
 {
 	char proc[32];
 	uint8_t id[FS_FILE_ID_LEN];
-	if (!sh->cfg.forecast || s->origin_fd < 0)
+	if (!sh->cfg.forecast || ofd < 0)
 		return;
-	fs_proc_path(proc, s->origin_fd);
+	fs_proc_path(proc, ofd);
 	(void)fs_file_id_get(proc, true, id);
 }
 
@@ -221,8 +222,9 @@ int shadow_copy_start(struct fs_shadowing *sh, struct fs_mover *mover,
 	if (slot < 0 && reuse < 0)
 		return -ENOSPC;
 	struct fs_move_job j = {.s = s, .version = daemon_shadow_file_version(s), .fd = -1};
-	name_origin(sh, s); /* before the stamps are taken */
-	if (s->origin_fd < 0 || fstat(s->origin_fd, &j.st0) < 0 ||
+	int ofd = shadow_origin_fd(sh, s);
+	name_origin(sh, ofd); /* before the stamps are taken */
+	if (ofd < 0 || fstat(ofd, &j.st0) < 0 ||
 	    j.st0.st_ino != (ino_t)s->ino || j.st0.st_nlink == 0)
 		return -ESTALE; /* not (or no longer) the file of this entry */
 	if (reuse >= 0) {
@@ -248,7 +250,7 @@ int shadow_copy_start(struct fs_shadowing *sh, struct fs_mover *mover,
 		j.store = fs_hosts_local_store(sh->hosts, (size_t)j.host);
 		j.kind = j.store ? FS_MOVE_LOCAL : FS_MOVE_REMOTE;
 	}
-	j.fd = reopen_origin(sh, s);
+	j.fd = reopen_origin(sh, ofd);
 	if (j.fd < 0) {
 		if (reuse >= 0) /* its slot went: so does the stale copy there */
 			fs_remote_copies_delete(sh->remote_copies, j.host, s->id,
@@ -298,7 +300,8 @@ void shadow_copy_finish(struct fs_shadowing *sh, struct fs_move_job *j, uint64_t
 	if (rc == 0 && LOAD(&j->cancelled))
 		rc = -ECANCELED; /* cancelled after its last check */
 	if ((rc == 0 || change_can_explain(rc)) &&
-	    (LOAD(&s->gone) || !shadow_unchanged_since(sh, s, j->version, &j->st0, s->origin_fd)))
+	    (LOAD(&s->gone) ||
+	     !shadow_unchanged_since(sh, s, j->version, &j->st0, shadow_origin_fd(sh, s))))
 		rc = -EAGAIN;
 	if (rc < 0) {
 		if (j->rc == 0 && j->kind == FS_MOVE_LOCAL)
@@ -314,8 +317,8 @@ void shadow_copy_finish(struct fs_shadowing *sh, struct fs_move_job *j, uint64_t
 	if (j->kind == FS_MOVE_LOCAL) {
 		cp->file = j->file;
 		memcpy(cp->sha256, j->digest, sizeof(cp->sha256));
-		cp->fd = j->copy_fd;
-		j->copy_fd = -1; /* the slot's now */
+		shadow_copy_fd_publish(sh, cp, j->copy_fd); /* kept, or closed */
+		j->copy_fd = -1;
 		cp->sync_method = FS_REMOTE_NONE;
 		cp->sent_bytes = 0;
 	} else {
@@ -325,6 +328,9 @@ void shadow_copy_finish(struct fs_shadowing *sh, struct fs_move_job *j, uint64_t
 		cp->sent_bytes = j->res.sent;
 	}
 	cp->verified_ms = shadow_now_ms();
+	uint64_t due = cp->verified_ms + (uint64_t)(sh->cfg.verify_s * 1000);
+	if (due < sh->verify_next_ms) /* a walk may have found no copy at all */
+		sh->verify_next_ms = due;
 	fs_rollout_first_share(&sh->cfg.rollout, cp);
 	daemon_shadow_copy_publish(s, j->slot);
 	sfs_debug("shadow: %s copied to host %d (version %llu, %lld bytes, %llu ms)", j->path,

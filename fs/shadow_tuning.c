@@ -317,14 +317,18 @@ void fs_tuning_hot_tune(void *arg, const uint8_t id[PRED_ID_LEN], const char *pa
 	out->copies = (unsigned)eff.value[FS_TUNE_COPIES];
 }
 
+bool fs_tuning_control_needs_fd(struct fs_tuning *t)
+{
+	return t && (LOAD(&t->nnever) || LOAD(&t->nhosts_set));
+}
+
 void fs_tuning_control_fd(struct fs_tuning *t, int fd, struct fs_tuning_control *ret)
 {
 	char rel[PATH_MAX], proc[32];
 	uint8_t id[FS_FILE_ID_LEN];
 	struct fs_tune_effective eff;
 	*ret = (struct fs_tuning_control){0};
-	if (!t || (!LOAD(&t->nnever) && !LOAD(&t->nhosts_set)) ||
-	    fs_tuning_rel_path(t->ctx, fd, rel) < 0)
+	if (!fs_tuning_control_needs_fd(t) || fs_tuning_rel_path(t->ctx, fd, rel) < 0)
 		return;
 	fs_proc_path(proc, fd);
 	bool have_id = fs_file_id_get(proc, false, id) == 0;

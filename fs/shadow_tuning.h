@@ -106,6 +106,9 @@ struct fs_tuning_control {
 	uint64_t allowed_hosts; /* hosts_limited: the hosts it names */
 };
 void fs_tuning_control_fd(struct fs_tuning *t, int opath_fd, struct fs_tuning_control *ret);
+/* Whether fs_tuning_control_fd looks at its file at all (a never or a hosts
+ * attribute is set somewhere); when not, it may be given -1. */
+bool fs_tuning_control_needs_fd(struct fs_tuning *t);
 
 /* The ops layer (fs/shadow_tuning_ops.c): renames of directories move
  * their settings; rmdir and the unlink of a file's last link drop them. */

@@ -136,7 +136,7 @@ static bool entry_reuse_locked(struct daemon_shadow_file *s)
 {
 	if (!s->gone)
 		return true;
-	if (s->origin_fd >= 0)
+	if (s->origin_live)
 		return false;
 	free(s->path);
 	s->path = NULL;
@@ -155,10 +155,11 @@ static struct daemon_shadow_file *entry_make(struct fs_shadowing *sh, struct fs_
 		daemon_shadow_map_unlock(sh->map);
 		return NULL;
 	}
-	if (s && s->origin_fd < 0)
-		s->origin_fd = fcntl(ifd, F_DUPFD_CLOEXEC, 0);
 	if (s && !s->path)
 		s->path = relative_path(sh, ifd);
+	int fd;
+	if (s && !s->origin_live && (fd = fcntl(ifd, F_DUPFD_CLOEXEC, 0)) >= 0)
+		shadow_origin_adopt_locked(sh, s, fd);
 	daemon_shadow_map_unlock(sh->map);
 	if (s)
 		fs_inode_table_with(sh->ctx->inodes, i->dev, i->ino, set_entry_locked, s);
@@ -238,14 +239,25 @@ static void mark_gone(struct fs_shadowing *sh, struct daemon_shadow_file *s)
  * looks as when it was copied, and its own file too (a copy changed on
  * disk -- a flipped byte, a truncation -- has a new ctime). Reads are not
  * re-hashed: the copy was verified by SHA-256 when it was made. */
-bool shadow_copy_intact(const struct daemon_shadow_copy *cp, const struct daemon_origin_stamp *o)
+bool shadow_copy_intact(struct fs_shadowing *sh, struct daemon_shadow_file *s, int k,
+			const struct daemon_origin_stamp *o)
 {
+	struct daemon_shadow_copy *cp = &s->copies[k];
 	struct daemon_origin_stamp f;
 	if (!shadow_stamp_eq(&cp->origin, o))
 		return false;
 	if (cp->remote)
 		return true; /* its file is the shadowd's: SHA-256 at commit, listed */
-	return shadow_stamp_of_fd(cp->fd, &f) && shadow_stamp_eq(&cp->file, &f);
+	int fd = LOAD(&cp->fd);
+	if (fd >= 0)
+		return shadow_stamp_of_fd(fd, &f) && shadow_stamp_eq(&cp->file, &f);
+	/* Not open now (fs/shadow_origin.c): its file in the store. */
+	struct daemon_store *store = fs_hosts_local_store(sh->hosts, (size_t)cp->host);
+	struct stat st;
+	if (!store || daemon_store_stat_copy(store, s->id, cp->version, &st) < 0)
+		return false;
+	shadow_origin_stamp(&st, &f);
+	return shadow_stamp_eq(&cp->file, &f);
 }
 
 /* Before an open is answered: a copy made of an origin that has changed
@@ -265,13 +277,17 @@ static void check_stamps(struct fs_shadowing *sh, struct fs_inode *i, struct dae
 		return;
 	for (int k = 0; k < DAEMON_SHADOW_MAX_COPIES; k++) {
 		struct daemon_shadow_copy *cp = &s->copies[k];
-		if (LOAD(&cp->state) != DAEMON_COPY_SERVING)
+		/* Held as a reader: its fd and fields stay while looked at. */
+		if (!daemon_shadow_copy_hold(s, k))
 			continue;
-		if (!shadow_copy_intact(cp, &now)) {
+		bool intact = shadow_copy_intact(sh, s, k, &now);
+		bool current = cp->version == daemon_shadow_file_version(s);
+		daemon_shadow_copy_release(s, k);
+		if (!intact) {
 			sfs_debug("shadow: %s or its copy changed on disk: copy stale",
 				  s->path ? s->path : "?");
 			daemon_shadow_copy_mark_stale(s, k);
-			if (cp->version == daemon_shadow_file_version(s))
+			if (current)
 				fs_remote_dirty_unknown(s); /* changed behind our back */
 		}
 	}
@@ -581,13 +597,11 @@ struct daemon_shadow_file *shadow_entry_by_path_locked(struct fs_shadowing *sh, 
 		close(fd);
 		return NULL;
 	}
-	if (s->origin_fd < 0) {
-		s->origin_fd = fd;
-		fd = -1;
-	}
 	if (!s->path)
 		s->path = strdup(path);
-	if (fd >= 0)
+	if (!s->origin_live)
+		shadow_origin_adopt_locked(sh, s, fd);
+	else
 		close(fd);
 	return s;
 }
@@ -904,6 +918,7 @@ int fs_shadowing_new(struct fs_ctx *c, struct fs_hosts *hosts,
 	sh->ctx = c;
 	sh->hosts = hosts;
 	sh->cfg = *cfg;
+	shadow_fds_init(sh, cfg->fd_budget);
 	if (fs_hosts_tls(hosts) &&
 	    ((r = fs_remote_reads_new(hosts, cfg->remote_timeout_ms, FS_REMOTE_POOL_MAX,
 				      &sh->remote_reads)) < 0 ||
@@ -998,6 +1013,7 @@ void fs_shadowing_free(struct fs_shadowing *sh)
 	fs_mover_free(sh->mover);
 	sh->express = sh->mover = NULL;
 	pred_store_close(sh->store);
+	shadow_origin_fds_free(sh);
 	for (size_t k = 0;; k++) {
 		struct daemon_shadow_file *s = daemon_shadow_map_at(sh->map, k);
 		if (!s)

@@ -33,6 +33,7 @@
 
 #include "daemon/rollout.h"
 
+struct daemon_shadow_file;
 struct fs_ctx;
 struct fs_hosts;
 struct fs_inode;
@@ -59,6 +60,10 @@ struct fs_shadowing_config {
 	bool react;	     /* last bucket over capacity: hot too */
 	/* Rollout of new copies and rollback on regression (fs/rollout.h). */
 	struct daemon_rollout_params rollout;
+	/* fds the layer may hold (common/fd_limit.h): the origins of wanted
+	 * files it keeps open (fs/shadow_origin.c) and the local copies that
+	 * serve; 0: 1,024. */
+	unsigned fd_budget;
 };
 
 /* Whether hosts lists a host (shadowing has somewhere to copy to). */
@@ -90,6 +95,11 @@ ssize_t fs_shadowing_get_state(struct fs_shadowing *sh, struct fs_inode *i, char
 /* The pooled reads of remote copies (fs/remote_reads.h), NULL without a
  * remote host. */
 struct fs_remote_reads *fs_shadowing_remote_reads(struct fs_shadowing *sh);
+/* The fd of local copy k of s, held by the caller (picked for a read):
+ * the slot's, or opened from its store (fs/shadow_origin.c); -1 if it
+ * cannot be opened. *close_after: the caller closes it after its read. */
+int fs_shadowing_copy_fd(struct fs_shadowing *sh, struct daemon_shadow_file *s, int k,
+			 bool *close_after);
 
 /* The router (fs/router.c): answers a READ of a file whose inode has a map
  * entry, from a copy or through inner_read (the origin). */

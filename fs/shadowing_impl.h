@@ -1,4 +1,4 @@
-/* The shadowing layer's internals, shared by its three files (see
+/* The shadowing layer's internals, shared by its files (see
  * shadowing.h for what the layer does):
  *   fs/shadowing.c      the ops layer (versions, writer counts), the
  *                       inodes' entries, pins, user.shadow.state, lifetime;
@@ -9,7 +9,9 @@
  *                       time, off the control thread;
  *   fs/shadow_control.c the control thread: the forecast once a bucket,
  *                       the decisions of daemon/control.c each tick, the
- *                       stamp and SHA-256 checks, STATE/shadows.status.
+ *                       stamp and SHA-256 checks, STATE/shadows.status;
+ *   fs/shadow_origin.c  the entries' origin fds (cached, reopened by file
+ *                       handle) and the layer's fd budget.
  * Nothing outside those files includes this. */
 #ifndef SHADOWFS_FS_SHADOWING_IMPL_H
 #define SHADOWFS_FS_SHADOWING_IMPL_H
@@ -86,10 +88,20 @@ struct fs_shadowing {
 	struct pred_store *store; /* the recorder's series store, read-only */
 	uint64_t forecast_ms;	  /* last forecast */
 	size_t verify_cursor;	  /* next entry verify_one looks at */
+	uint64_t verify_next_ms;  /* ... not before (no copy due earlier; 0: now) */
 	uint64_t putoff_logged_ms; /* last "re-hash put off" at info level (0: never) */
+	uint64_t status_next_ms;   /* STATE/shadows.status not rewritten before */
 	bool host_wait_logged;	   /* "waits for a host" said, no copy made since */
 	uint64_t noisy_window_ms;  /* per-file info lines: this minute's start */
 	unsigned noisy_logged, noisy_suppressed; /* ... said at info, and at debug */
+	/* The layer's fds (fs/shadow_origin.c): its budget, the origin fds it
+	 * caches at most, and (atomic) the origin fds and local copy fds held. */
+	unsigned fd_budget, origin_cache;
+	uint32_t origin_fds, copy_fds;
+	int scratch_fd; /* control thread: an origin reopened beyond the cache, */
+	struct daemon_shadow_file *scratch_of; /* ... and whose, or NULL */
+	bool budget_origin_logged; /* an origin refused for the budget: said */
+	bool budget_copy_logged;   /* a read that opened its copy's fd for itself: said */
 };
 
 /* fs/shadowing.c */
@@ -101,7 +113,8 @@ void shadow_origin_stamp(const struct stat *st, struct daemon_origin_stamp *o);
 bool shadow_stamp_of_fd(int fd, struct daemon_origin_stamp *o);
 bool shadow_stamp_eq(const struct daemon_origin_stamp *a, const struct daemon_origin_stamp *b);
 /* Whether a copy may still serve as far as the disk says. */
-bool shadow_copy_intact(const struct daemon_shadow_copy *cp, const struct daemon_origin_stamp *o);
+bool shadow_copy_intact(struct fs_shadowing *sh, struct daemon_shadow_file *s, int k,
+			const struct daemon_origin_stamp *o);
 /* Rewrites STATE/pins and empties STATE/pins.log (control thread, unmount). */
 void shadow_write_pins(struct fs_shadowing *sh);
 /* The entry of the regular file at path (relative to BACKING), made if
@@ -164,6 +177,37 @@ bool shadow_cheaper_host_free(struct fs_shadowing *sh, struct daemon_shadow_file
 /* Drops the copy on a host not in allowed, else on the dearest host (more
  * copies than wanted). */
 void shadow_copy_trim(struct fs_shadowing *sh, struct daemon_shadow_file *s, uint64_t allowed);
+
+/* fs/shadow_origin.c */
+/* Sets the budget (0: 1,024) and the origin cache's bound from it. */
+void shadow_fds_init(struct fs_shadowing *sh, unsigned budget);
+/* Makes s live with fd, an O_PATH fd of its origin that is ours (kept or
+ * closed); its handle taken if it has none. False (fd closed, s not live)
+ * when there is no handle and the budget is used. Map lock held. */
+bool shadow_origin_adopt_locked(struct fs_shadowing *sh, struct daemon_shadow_file *s, int fd);
+/* Closes s's origin fd; s is not live any more. Map lock held. */
+void shadow_origin_close_locked(struct fs_shadowing *sh, struct daemon_shadow_file *s);
+/* The O_PATH fd of live s's origin, cached or reopened by its handle;
+ * -1 when s is not live or its origin cannot be reopened (deleted).
+ * Valid until this thread parks s or asks for another entry's origin.
+ * Control thread only. */
+int shadow_origin_fd(struct fs_shadowing *sh, struct daemon_shadow_file *s);
+/* The origin's stamp now, for live s: by its path when that still names
+ * it (one fstatat, no fd), else through shadow_origin_fd. False when it
+ * cannot be had (deleted). Control thread only. */
+bool shadow_origin_stamp_now(struct fs_shadowing *sh, struct daemon_shadow_file *s,
+			     struct daemon_origin_stamp *o);
+/* Closes the control thread's spare origin fd (at unmount). */
+void shadow_origin_fds_free(struct fs_shadowing *sh);
+/* At publication: the fd of a local copy kept in its slot if the budget
+ * has room, else closed (the first reader opens it). */
+void shadow_copy_fd_publish(struct fs_shadowing *sh, struct daemon_shadow_copy *cp, int fd);
+/* After daemon_shadow_copy_retire() said it closed an fd. */
+void shadow_copy_fd_closed(struct fs_shadowing *sh);
+/* Control thread, each pass, for local copy k of s that serves: its fd
+ * closed if it was not read since the last pass and the copies' fds are
+ * near their share of the budget. */
+void shadow_copy_fd_idle(struct fs_shadowing *sh, struct daemon_shadow_file *s, int k);
 
 /* fs/shadow_control.c */
 /* The control thread (pthread start routine; arg: the fs_shadowing). */

@@ -12,17 +12,8 @@
 SHADOWFS=$1 SHADOWD=$2 CTL=$3
 T=$(it_tmpdir fs_copy_burst)
 backing=$(it_tmpdir backing) mnt=$(it_tmpdir mnt)
-python3 - "$backing" 2000 <<'PY'
-import os, sys
-root, n = sys.argv[1], int(sys.argv[2])
-for i in range(n):
-    d = os.path.join(root, "d%d" % (i % 20))
-    os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, "f%d" % i), "wb") as f:
-        f.write(os.urandom(1024 + i % 3000))
-PY
+it_small_files "$backing" 2000 20 1024 3000
 file_of() { echo "d$(($1 % 20))/f$1"; }
-copies_in() { find "$1" -maxdepth 1 -type f ! -name 'tmp.*' ! -name 'unsynced.*' | wc -l; }
 
 # burst WHERE N STORE OPTS: the first N files read once through a mount
 # with OPTS, all copied into STORE within 90 s, some read back right.
@@ -32,11 +23,11 @@ burst() {
   t0=$(date +%s%N)
   for i in $(seq 0 $((n - 1))); do echo "$mnt/$(file_of "$i")"; done | xargs cat >/dev/null ||
     it_fail "reading the files ($where)"
-  all_copied() { [ "$(copies_in "$store")" -ge "$n" ]; }
+  all_copied() { [ "$(it_copies_in "$store")" -ge "$n" ]; }
   it_wait_for "not all $n files copied ($where)" 90 all_copied
   ms=$((($(date +%s%N) - t0) / 1000000))
   echo "$n copies ($where) in $ms ms ($((n * 1000 / (ms ? ms : 1))) copies/s)"
-  [ "$(copies_in "$store")" -eq "$n" ] || it_fail "$(copies_in "$store") copies for $n files ($where)"
+  [ "$(it_copies_in "$store")" -eq "$n" ] || it_fail "$(it_copies_in "$store") copies for $n files ($where)"
   for i in 5 $((n / 2 + 1)) $((n - 1)); do
     f=$(file_of "$i")
     for _ in 1 2; do cmp -s "$mnt/$f" "$backing/$f" || it_fail "$f read wrong ($where)"; done

@@ -17,7 +17,7 @@ fds() { ls "/proc/$IT_PID/fd" | wc -l; }
 for i in $(seq $N); do cat "$mnt/f$i" >/dev/null; done # every inode looked up and cached
 before=$(fds)
 for i in $(seq $N); do setfattr -n user.shadow.pin -v 1 "$mnt/f$i" || it_fail "pin f$i"; done
-copies() { find "$T/h" -maxdepth 1 -type f ! -name 'tmp.*' ! -name 'unsynced.*' | wc -l; }
+copies() { it_copies_in "$T/h"; }
 all_copied() { [ "$(copies)" -eq "$N" ]; }
 it_wait_for "not every pinned file was copied" 60 all_copied
 pinned=$(fds)

@@ -150,6 +150,25 @@ it_ca() { # CTL DIR "SERVERS" "CLIENTS"
   for n in $4; do it_check "ca issue $n" "$ctl" ca issue "$dir" "$n" >/dev/null; done
 }
 
+# N small random files DIR/dK/fI (K = I mod DIRS) of BASE + I mod SPREAD
+# bytes; the path of file I is then "d$((I % DIRS))/f$I".
+it_small_files() { # DIR N DIRS BASE SPREAD
+  python3 - "$@" <<'PY'
+import os, sys
+root, n, dirs, base, spread = sys.argv[1], *map(int, sys.argv[2:6])
+for i in range(n):
+    d = os.path.join(root, "d%d" % (i % dirs))
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "f%d" % i), "wb") as f:
+        f.write(os.urandom(base + i % spread))
+PY
+}
+
+# The copies in a host store directory (its temporary files aside).
+it_copies_in() { # DIR
+  find "$1" -maxdepth 1 -type f ! -name 'tmp.*' ! -name 'unsynced.*' | wc -l
+}
+
 it_shadow_state() { # FILE
   getfattr --only-values -n user.shadow.state "$1" 2>/dev/null
 }
