@@ -538,9 +538,9 @@ static void write_pins_and_status(struct fs_shadowing *sh, bool status)
 		sfs_warn("cannot write %s: %s", sh->status_path, strerror(-r));
 	/* A line per entry, under the map lock: with tens of thousands of
 	 * entries (5.8 MB at 30,000) rewritten each pass it took a fifth of
-	 * the thread. At most a twentieth now: not again before 20 times
+	 * the thread. At most a fiftieth now: not again before 50 times
 	 * what this one took (small maps: every pass, as before). */
-	sh->status_next_ms = t0 + 20 * (shadow_now_ms() - t0);
+	sh->status_next_ms = t0 + 50 * (shadow_now_ms() - t0);
 }
 
 /* When the next pass over every entry is due: one period after the last

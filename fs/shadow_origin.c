@@ -15,8 +15,9 @@
  * reopens the origin of any other by its handle when it needs it
  * (open_by_handle_at, about an fstat's cost) and keeps that one fd
  * (scratch) until it needs another: so the origins take origin_cache + 1
- * fds at most, and a pass over 30,000 wanted files reopens only those that
- * have serving copies (their stamps are checked) or that it copies. Without handles (BACKING cannot give them, or the mount lacks
+ * fds at most. A pass stats the origins of entries with serving copies
+ * only, by path while the path names the same file (shadow_origin_stamp_now).
+ * Without handles (BACKING cannot give them, or the mount lacks
  * CAP_DAC_READ_SEARCH) the fd stays for as long as the entry is live, as
  * before, and counts against the budget: an entry that would exceed it is
  * not made live (the control loop tries again at each pass).
@@ -37,13 +38,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/log.h"
-#include "fs/fs.h"
 #include "daemon/host_store.h"
+#include "fs/fs.h"
 #include "fs/hosts.h"
 #include "fs/inode_table.h"
 
