@@ -2,6 +2,7 @@
  * host stores, one heartbeat watcher thread per remote shadowd, and the
  * status file shadowctl reads. */
 #include "fs/hosts.h"
+#include "fs/preflight.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -134,6 +135,11 @@ int fs_hosts_parse(const char *list, struct fs_host_spec **ret, size_t *ret_n, c
 			if (v[i].kind == v[n].kind && v[i].port == v[n].port &&
 			    !strcmp(v[i].where, v[n].where))
 				rc = fail(err, errlen, "hosts: %s listed twice", v[n].where);
+			else if (v[i].kind == FS_HOST_LOCAL && v[n].kind == FS_HOST_LOCAL &&
+				 (fs_path_within(v[n].where, v[i].where) ||
+				  fs_path_within(v[i].where, v[n].where)))
+				rc = fail(err, errlen, "hosts: %s and %s: one store inside the other",
+					  v[i].where, v[n].where);
 		n++;
 	}
 	free(copy);

@@ -44,6 +44,16 @@ static int open_hosts(const struct fs_options *o, struct fs_hosts **ret)
 	size_t n = 0;
 	char err[512];
 	int rc = fs_hosts_parse(o->hosts, &specs, &n, err, sizeof(err));
+	/* A host directory in BACKING: its copies would be files the mount
+	 * serves (and shadow_all shadows), which users could change. */
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		if (specs[i].kind == FS_HOST_LOCAL &&
+		    fs_preflight_outside("host directory", specs[i].where, o->backing,
+					 o->mountpoint, err, sizeof(err)) != 0) {
+			size_t l = strlen(err);
+			snprintf(err + l, sizeof(err) - l, "; put it elsewhere");
+			rc = -EINVAL;
+		}
 	if (rc == 0) {
 		struct fs_hosts_config cfg = {
 		    .specs = specs, .n = n, .tls_dir = o->tls_dir, .tls_name = o->tls_name};
@@ -216,6 +226,20 @@ int main(int argc, char **argv)
 
 	if (opts.hosts && open_hosts(&opts, &hosts) < 0)
 		goto out;
+	if (opts.record || hosts) {
+		/* In BACKING it works (its files show through the mount); in
+		 * MOUNTPOINT it would be hidden, or reached through ourselves. */
+		if (mount_state_dir(&opts, state, sizeof(state)) < 0)
+			goto out;
+		res = fs_preflight_outside("state directory", state, opts.backing,
+					   opts.mountpoint, err, sizeof(err));
+		if (res < 0) {
+			sfs_error("%s; give state=DIR elsewhere", err);
+			goto out;
+		}
+		if (res > 0)
+			sfs_warn("%s (give state=DIR elsewhere to keep it out)", err);
+	}
 
 	umask(0); /* the kernel already applied the caller's umask */
 	fs_creds_init();
@@ -227,9 +251,9 @@ int main(int argc, char **argv)
 			 "RLIMIT_NOFILE): caching %u fds; raise the limit (ulimit -Hn, "
 			 "LimitNOFILE=) for more",
 			 opts.fd_cache, (unsigned long long)fd_limit, fds.inode_cache);
-	else if (fds.cache_capped)
-		sfs_info("open-file limit %llu (RLIMIT_NOFILE): caching %u inode fds instead "
-			 "of %u",
+	else if (fds.cache_capped) /* the default: said only at debug level */
+		sfs_debug("open-file limit %llu (RLIMIT_NOFILE): caching %u inode fds instead "
+			  "of %u",
 			 (unsigned long long)fd_limit, fds.inode_cache, opts.fd_cache);
 	opts.fd_cache = fds.inode_cache;
 	res = fs_ctx_init(&ctx, &opts, root_fd);

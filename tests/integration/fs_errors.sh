@@ -21,6 +21,17 @@ fs_expect_error "$mnt" "bad cache value" "cache=sometimes" "$shadowfs" "$backing
 fs_expect_error "$mnt" "bad number" "max_write=huge" "$shadowfs" "$backing" "$mnt" -o max_write=huge
 fs_expect_error "$mnt" "unknown flag" "unknown option '-z'" "$shadowfs" "$backing" "$mnt" -z
 fs_expect_error "$mnt" "missing mount point argument" "usage:" "$shadowfs" "$backing"
+# Where shadowfs keeps its own files: a host directory in BACKING (its
+# copies would be files of the mount) or in MOUNTPOINT, the state
+# directory in MOUNTPOINT (hidden by the mount, or reached through it).
+fs_expect_error "$mnt" "host directory in BACKING" "host directory $backing/.shadows is inside the backing directory" \
+  "$shadowfs" "$backing" "$mnt" -f -o "norecord,hosts=$backing/.shadows"
+fs_expect_error "$mnt" "host directory in MOUNTPOINT" "host directory $mnt/h is inside the mount point" \
+  "$shadowfs" "$backing" "$mnt" -f -o "norecord,hosts=$IT_ROOT/h2;$mnt/h"
+fs_expect_error "$mnt" "state directory in MOUNTPOINT" "state directory $mnt/st is inside the mount point.*state=DIR elsewhere" \
+  "$shadowfs" "$backing" "$mnt" -f -o "state=$mnt/st"
+[ ! -e "$backing/.shadows" ] && [ ! -e "$mnt/h" ] && [ ! -e "$mnt/st" ] ||
+  it_fail "a refused directory was made"
 # --help names each option once, and shadowfs(8) documents each of them.
 man=$(dirname "$0")/../../docs/man/shadowfs.8
 "$shadowfs" --help >"$out" 2>&1 || it_fail "--help: exit status $?"

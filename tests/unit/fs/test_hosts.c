@@ -72,6 +72,8 @@ static void test_parse_errors(void **state)
 	expect_error("h:1:budget=1g", "shadowd --space-budget");
 	expect_error("/a;/a", "listed twice");
 	expect_error("h:1;h:1", "listed twice");
+	expect_error("/a;/a/b", "one store inside the other");
+	expect_error("/a/b/;/a/", "one store inside the other");
 }
 
 /* A local store is opened (created) and shows in the status file. */
