@@ -324,8 +324,25 @@ static int copy_hashed(int src, struct daemon_store_writer *w, uint64_t size,
 	struct sync_sha256 *sha = NULL;
 	uint8_t *buf = malloc(CHUNK);
 	int r = buf ? sync_sha256_new(&sha) : -ENOMEM;
+	uint64_t run_end = 0; /* the end of the run of data or hole at off */
+	bool hole = false;
 	for (uint64_t off = 0; r == 0 && off < size;) {
 		size_t k = size - off < CHUNK ? (size_t)(size - off) : CHUNK;
+		if (off >= run_end && (r = sync_extent_at(src, off, size, &run_end, &hole)) < 0)
+			break;
+		if (run_end - off < k)
+			k = (size_t)(run_end - off);
+		if (hole) {
+			/* A hole of a sparse origin stays one in the copy (the
+			 * temporary file has the size already): hashed as zeros,
+			 * neither read nor written, not paced (the pace's checks
+			 * still run). A thin 100 GB image no longer costs 100 GB. */
+			r = sync_pace_take(pace, 0);
+			if (r == 0)
+				r = sync_sha256_zeros(sha, k);
+			off += k;
+			continue;
+		}
 		r = sync_pace_take(pace, k);
 		if (r == 0)
 			r = sync_pread_all(src, buf, k, off); /* -EIO if src is shorter */
@@ -380,13 +397,52 @@ static int pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
+}
+
+/* pwrite_full of the 4 KiB blocks (in file offsets) of buf that are not all
+ * zeros: where the file still reads as zeros, what is skipped stays a hole. */
+static int pwrite_holes(int fd, const uint8_t *buf, size_t len, uint64_t off)
+{
+	enum { BLOCK = 4096 };
+	size_t i = 0;
+	while (i < len) {
+		size_t blk = BLOCK - (size_t)((off + i) % BLOCK);
+		blk = blk < len - i ? blk : len - i;
+		if (all_zero(buf + i, blk)) {
+			i += blk;
+			continue;
+		}
+		size_t j = i + blk; /* block-aligned from here */
+		while (j < len) {
+			size_t b = len - j < BLOCK ? len - j : BLOCK;
+			if (all_zero(buf + j, b))
+				break;
+			j += b;
+		}
+		int r = pwrite_full(fd, buf + i, j - i, off + i);
+		if (r < 0)
+			return r;
+		i = j;
+	}
+	return 0;
+}
+
 int daemon_store_writer_write(struct daemon_store_writer *w, uint64_t off, const void *buf,
 			      size_t len)
 {
 	int r;
 	if (off > w->size || len > w->size - off)
 		return -ERANGE;
-	r = pwrite_full(w->fd, buf, len, off);
+	/* Appended in order to a new file (ftruncate'd to its size: zeros
+	 * from seq_off on), zero blocks need not be written: a sparse file
+	 * sent whole (its holes travel as zeros) is sparse in the store too. */
+	if (w->sequential && off == w->seq_off)
+		r = pwrite_holes(w->fd, buf, len, off);
+	else
+		r = pwrite_full(w->fd, buf, len, off);
 	if (r < 0)
 		return r;
 	if (w->sequential && off == w->seq_off) {

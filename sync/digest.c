@@ -64,6 +64,18 @@ int sync_sha256_fd_paced(int fd, uint64_t len, const struct sync_pace *pace,
 	return sync_sha256_fd_each(fd, len, out, pace ? take_pace : NULL, (void *)pace);
 }
 
+int sync_sha256_zeros(struct sync_sha256 *s, uint64_t n)
+{
+	static const uint8_t zeros[64 * 1024];
+	int r = 0;
+	while (r == 0 && n) {
+		size_t k = n < sizeof(zeros) ? (size_t)n : sizeof(zeros);
+		r = sync_sha256_update(s, zeros, k);
+		n -= k;
+	}
+	return r;
+}
+
 int sync_sha256_fd_each(int fd, uint64_t len, uint8_t out[SYNC_SHA256_LEN],
 			int (*before)(void *arg, uint64_t off, size_t want), void *arg)
 {
@@ -72,8 +84,22 @@ int sync_sha256_fd_each(int fd, uint64_t len, uint8_t out[SYNC_SHA256_LEN],
 	uint8_t *buf = malloc(BUF);
 	uint64_t off = 0;
 	int r = buf ? sync_sha256_new(&s) : -ENOMEM;
+	uint64_t run_end = 0; /* the end of the run of data or hole at off */
+	bool hole = false;
 	while (r == 0 && off < len) {
 		size_t want = len - off < BUF ? (size_t)(len - off) : BUF;
+		if (len != UINT64_MAX && off >= run_end &&
+		    (r = sync_extent_at(fd, off, len, &run_end, &hole)) < 0)
+			break;
+		if (len != UINT64_MAX && run_end - off < want)
+			want = (size_t)(run_end - off);
+		if (hole) { /* zeros, not read: nothing is stored there */
+			if (before && (r = before(arg, off, 0)) < 0)
+				break;
+			r = sync_sha256_zeros(s, want);
+			off += want;
+			continue;
+		}
 		if (before && (r = before(arg, off, want)) < 0)
 			break;
 		ssize_t n = pread(fd, buf, want, (off_t)off);

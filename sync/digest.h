@@ -12,12 +12,15 @@ struct sync_sha256;
 
 int sync_sha256_new(struct sync_sha256 **ret);
 int sync_sha256_update(struct sync_sha256 *s, const void *buf, size_t len);
+/* Feeds n zero bytes (a hole of a sparse file, not read). */
+int sync_sha256_zeros(struct sync_sha256 *s, uint64_t n);
 /* Writes the digest and resets the context for reuse. */
 int sync_sha256_final(struct sync_sha256 *s, uint8_t out[SYNC_SHA256_LEN]);
 void sync_sha256_free(struct sync_sha256 *s);
 
-/* Digest of the first len bytes of fd (from offset 0, with pread); len =
- * UINT64_MAX means up to end of file. */
+/* Digest of the first len bytes of fd (from offset 0, with pread; the holes
+ * of a sparse file hashed as zeros without reading them); len = UINT64_MAX
+ * means up to end of file (then read whole). */
 int sync_sha256_fd(int fd, uint64_t len, uint8_t out[SYNC_SHA256_LEN]);
 /* As sync_sha256_fd, calling before(arg, off, want) ahead of each read of at
  * most SYNC_SHA256_FD_CHUNK bytes (pacing, progress): a negative return stops

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static int fd_sink_write(void *ctx, const void *buf, size_t len)
@@ -173,6 +174,47 @@ int sync_pread_all(int fd, void *buf, size_t len, uint64_t off)
 	if (n < 0)
 		return (int)n;
 	return (size_t)n == len ? 0 : -EIO;
+}
+
+static int extent_at(int fd, uint64_t off, uint64_t len, uint64_t *end, bool *hole)
+{
+	off_t d = lseek(fd, (off_t)off, SEEK_DATA);
+	if (d < 0) {
+		struct stat st;
+		if (errno != ENXIO) { /* no SEEK_DATA here: all data */
+			*end = len;
+			*hole = false;
+			return 0;
+		}
+		/* No data from off on: a hole to the end, if the end is len. */
+		if (fstat(fd, &st) < 0)
+			return -errno;
+		if ((uint64_t)st.st_size < len)
+			return -EIO;
+		*end = len;
+		*hole = true;
+		return 0;
+	}
+	if ((uint64_t)d > off) {
+		*end = (uint64_t)d < len ? (uint64_t)d : len;
+		*hole = true;
+		return 0;
+	}
+	off_t h = lseek(fd, (off_t)off, SEEK_HOLE); /* at the end of the file at worst */
+	*end = h < 0 || (uint64_t)h <= off || (uint64_t)h > len ? len : (uint64_t)h;
+	*hole = false;
+	return 0;
+}
+
+int sync_extent_at(int fd, uint64_t off, uint64_t len, uint64_t *end, bool *hole)
+{
+	/* lseek moves the file offset, which a caller reading with read(2)
+	 * relies on: put back. */
+	off_t pos = lseek(fd, 0, SEEK_CUR);
+	int r = extent_at(fd, off, len, end, hole);
+	if (pos >= 0)
+		lseek(fd, pos, SEEK_SET);
+	return r;
 }
 
 int sync_copy_prefix(int from, int to, uint64_t len, void *buf, size_t bufsize)

@@ -454,6 +454,94 @@ static void test_create_from_fd_paced(void **state)
 	free(back);
 }
 
+/* A sparse origin gives a sparse copy: its holes are neither read nor
+ * written (the pace is asked only for the data), hashed as the zeros they
+ * read as, so the digest is the file's and the copy reads back the same,
+ * with about the blocks of the data only. Holes inside, and at the end.
+ * A copy sent whole (zeros included) is sparse too. */
+static void test_create_from_fd_sparse(void **state)
+{
+	struct fx *f = *state;
+	struct daemon_store_writer *w;
+	enum { SIZE = 64 << 20, TAIL_SIZE = 32 << 20 };
+	char src[96];
+	uint8_t *dense = calloc(1, SIZE), *back = malloc(SIZE), sha[32], got[32];
+	int fd = write_src(f, "head", 4, src);
+	static const struct {
+		uint64_t off;
+		size_t len;
+	} pieces[] = {{0, 4096}, {20 << 20, 8192}, {SIZE - 100, 100}};
+	uint64_t data_bytes = 0;
+	for (size_t i = 0; i < sizeof(pieces) / sizeof(pieces[0]); i++) {
+		for (size_t k = 0; k < pieces[i].len; k++)
+			dense[pieces[i].off + k] = (uint8_t)(k * 31 + i + 1);
+		assert_int_equal(pwrite(fd, dense + pieces[i].off, pieces[i].len,
+					(off_t)pieces[i].off),
+				 (ssize_t)pieces[i].len);
+		data_bytes += pieces[i].len;
+	}
+	SHA256(dense, SIZE, sha);
+	struct pace_log log = {0};
+	struct sync_pace pace = {pace_count, &log};
+	assert_int_equal(daemon_store_create_from_fd(f->s, ID, 1, fd, SIZE, &pace, got, &w), 0);
+	assert_memory_equal(got, sha, 32);
+	assert_true(log.bytes >= data_bytes && log.bytes < data_bytes + (1 << 20));
+	assert_int_equal(daemon_store_commit(w, got), 0);
+	assert_int_equal(daemon_store_verify(f->s, ID, 1, sha), 0);
+	assert_int_equal(daemon_store_read(f->s, ID, 1, 0, back, SIZE), SIZE);
+	assert_memory_equal(back, dense, SIZE);
+	int cfd;
+	struct stat st;
+	assert_int_equal(daemon_store_open_copy(f->s, ID, 1, &cfd, NULL), 0);
+	assert_int_equal(fstat(cfd, &st), 0);
+	close(cfd);
+	assert_int_equal(st.st_size, SIZE);
+	assert_true((uint64_t)st.st_blocks * 512 < 1 << 20); /* not 64 MiB */
+	/* A trailing hole: data only at the start. */
+	assert_int_equal(ftruncate(fd, 0), 0);
+	assert_int_equal(ftruncate(fd, TAIL_SIZE), 0);
+	memset(dense, 0, SIZE);
+	memcpy(dense, "start", 5);
+	assert_int_equal(pwrite(fd, "start", 5, 0), 5);
+	SHA256(dense, TAIL_SIZE, sha);
+	assert_int_equal(daemon_store_create_from_fd(f->s, ID, 2, fd, TAIL_SIZE, NULL, got, &w), 0);
+	assert_memory_equal(got, sha, 32);
+	assert_int_equal(daemon_store_commit(w, got), 0);
+	assert_int_equal(daemon_store_read(f->s, ID, 2, 0, back, TAIL_SIZE), TAIL_SIZE);
+	assert_memory_equal(back, dense, TAIL_SIZE);
+	/* Shorter than announced, the end a hole or not: refused. */
+	assert_int_equal(daemon_store_create_from_fd(f->s, ID, 3, fd, TAIL_SIZE + 1, NULL, got, &w),
+			 -EIO);
+	uint8_t d2[32];
+	assert_int_equal(sync_sha256_fd(fd, TAIL_SIZE, d2), 0);
+	assert_memory_equal(d2, sha, 32);
+	assert_int_equal(sync_sha256_fd(fd, TAIL_SIZE + 1, d2), -EIO);
+	/* Sent whole (a remote full copy: zeros on the wire), appended in
+	 * pieces not aligned to blocks: the zero blocks are not written. */
+	memset(dense, 0, SIZE);
+	memcpy(dense + 5000, "mid", 3);		    /* inside a block */
+	memset(dense + (3 << 20) - 10, 0xab, 20);   /* across a piece and a block */
+	memset(dense + TAIL_SIZE - 4096, 0xcd, 4096); /* the last block */
+	SHA256(dense, TAIL_SIZE, sha);
+	assert_int_equal(daemon_store_create(f->s, ID, 4, TAIL_SIZE, &w), 0);
+	for (size_t off = 0; off < TAIL_SIZE; off += 100003) {
+		size_t k = TAIL_SIZE - off < 100003 ? TAIL_SIZE - off : 100003;
+		assert_int_equal(daemon_store_writer_append(w, dense + off, k), 0);
+	}
+	assert_int_equal(daemon_store_commit(w, sha), 0);
+	assert_int_equal(daemon_store_read(f->s, ID, 4, 0, back, TAIL_SIZE), TAIL_SIZE);
+	assert_memory_equal(back, dense, TAIL_SIZE);
+	assert_int_equal(daemon_store_open_copy(f->s, ID, 4, &cfd, NULL), 0);
+	assert_int_equal(fstat(cfd, &st), 0);
+	close(cfd);
+	assert_true((uint64_t)st.st_blocks * 512 < 1 << 20); /* not 32 MiB */
+	assert_int_equal(count_entries(f->dir, "tmp."), 0);
+	close(fd);
+	unlink(src);
+	free(dense);
+	free(back);
+}
+
 /* The commit checks the copy's file, not the bytes handed over: a byte
  * changed in the temporary file after the copy makes it refused. */
 static void test_create_from_fd_commit_rereads(void **state)
@@ -732,6 +820,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_unsynced_replace_delete, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_background_sync, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_delete_all_versions_index, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_create_from_fd_sparse, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
