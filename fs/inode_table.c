@@ -203,6 +203,12 @@ static struct file_handle *handle_of(struct fs_inode_table *t, int fd, const str
 	return NULL;
 }
 
+struct file_handle *fs_inode_table_handle_of(struct fs_inode_table *t, int fd)
+{
+	struct stat st;
+	return fstat(fd, &st) == 0 ? handle_of(t, fd, &st) : NULL;
+}
+
 int fs_inode_table_new(int root_fd, unsigned fd_cache_max, struct fs_inode_table **ret)
 {
 	struct fs_inode_table *t = calloc(1, sizeof(*t));

@@ -75,6 +75,10 @@ void fs_inode_table_free(struct fs_inode_table *t);
 struct fs_inode *fs_inode_table_root(struct fs_inode_table *t);
 int fs_inode_table_root_fd(struct fs_inode_table *t);
 bool fs_inode_table_uses_handles(struct fs_inode_table *t);
+/* A file handle (malloc'ed) that open_by_handle_at(root fd) reopens the
+ * object open as fd by, or NULL: handles off, unsupported, or the object
+ * on another filesystem than BACKING. */
+struct file_handle *fs_inode_table_handle_of(struct fs_inode_table *t, int fd);
 
 /* Looks up NAME in the directory open as dirfd (with the calling thread's
  * credentials), fills *st, and returns its entry with nlookup incremented

@@ -537,10 +537,13 @@ static void write_pins_and_status(struct fs_shadowing *sh, bool status)
 	if (r < 0)
 		sfs_warn("cannot write %s: %s", sh->status_path, strerror(-r));
 	/* A line per entry, under the map lock: with tens of thousands of
-	 * entries (5.8 MB at 30,000) rewritten each pass it took a fifth of
-	 * the thread. At most a fiftieth now: not again before 50 times
-	 * what this one took (small maps: every pass, as before). */
-	sh->status_next_ms = t0 + 50 * (shadow_now_ms() - t0);
+	 * entries (5.8 MB at 30,000, 150 ms) rewritten each pass it took a
+	 * fifth of the thread. A write that took 20 ms or more is not
+	 * followed by another before 50 times that; below, every pass and
+	 * every finished copy rewrites it, as before (shadowctl shows a copy
+	 * as soon as user.shadow.state does). */
+	uint64_t spent = shadow_now_ms() - t0;
+	sh->status_next_ms = spent >= 20 ? t0 + 50 * spent : 0;
 }
 
 /* When the next pass over every entry is due: one period after the last

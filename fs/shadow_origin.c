@@ -18,7 +18,8 @@
  * fds at most. A pass stats the origins of entries with serving copies
  * only, by path while the path names the same file (shadow_origin_stamp_now).
  * Without handles (BACKING cannot give them, or the mount lacks
- * CAP_DAC_READ_SEARCH) the fd stays for as long as the entry is live, as
+ * CAP_DAC_READ_SEARCH, or the file is on another filesystem mounted below
+ * it) the fd stays for as long as the entry is live, as
  * before, and counts against the budget: an entry that would exceed it is
  * not made live (the control loop tries again at each pass).
  *
@@ -48,22 +49,6 @@
 #include "fs/hosts.h"
 #include "fs/inode_table.h"
 
-/* The file handle of the object open as fd, or NULL. */
-static struct file_handle *handle_of(int fd)
-{
-	struct file_handle *h = malloc(sizeof(*h) + MAX_HANDLE_SZ);
-	int mount_id;
-	if (!h)
-		return NULL;
-	h->handle_bytes = MAX_HANDLE_SZ;
-	if (name_to_handle_at(fd, "", h, &mount_id, AT_EMPTY_PATH) < 0) {
-		free(h);
-		return NULL;
-	}
-	struct file_handle *fit = realloc(h, sizeof(*h) + h->handle_bytes); /* ext4: 8 bytes */
-	return fit ? fit : h;
-}
-
 void shadow_fds_init(struct fs_shadowing *sh, unsigned budget)
 {
 	sh->fd_budget = budget ? budget : 1024;
@@ -82,8 +67,7 @@ bool shadow_origin_adopt_locked(struct fs_shadowing *sh, struct daemon_shadow_fi
 	 * inode number (fs/shadowing.c, entry_reuse_locked). Not live, so the
 	 * control thread does not use the old one. */
 	free(s->origin_handle);
-	s->origin_handle =
-	    fs_inode_table_uses_handles(sh->ctx->inodes) ? handle_of(fd) : NULL;
+	s->origin_handle = fs_inode_table_handle_of(sh->ctx->inodes, fd);
 	bool keep = s->origin_handle ? LOAD(&sh->origin_fds) < sh->origin_cache : budget_room(sh);
 	if (!keep)
 		close(fd);
@@ -186,7 +170,7 @@ static unsigned copy_cap(const struct fs_shadowing *sh)
 /* One fd of the copies' share (false: none left). */
 static bool copy_fd_take(struct fs_shadowing *sh)
 {
-	if (LOAD(&sh->copy_fds) >= copy_cap(sh))
+	if (LOAD(&sh->copy_fds) >= copy_cap(sh) || !budget_room(sh)) /* origins kept without handles */
 		return false;
 	ADD(&sh->copy_fds, 1);
 	return true;
