@@ -7,8 +7,8 @@
 #    fds) all read right; before, opens and lookups failed with EMFILE;
 # 2. with a hard limit of 1,000 the limit is split (inode cache 250, the
 #    shadowing layer 250): 600 files under shadow_all on a local host are
-#    all copied and read right, half of the reads from their copies, with
-#    the daemon under 650 fds; before, each wanted file held an fd on its
+#    all copied and read right by four concurrent readers, half of the
+#    reads from their copies, with the daemon under 650 fds; before, each wanted file held an fd on its
 #    origin and each local copy one more, and the mount ran out of fds and
 #    failed every application with EMFILE;
 # 3. same limit, a shadowd: every one of the 600 files is copied (an
@@ -51,14 +51,28 @@ read_all 600 "hard limit 1000, shadow_all"
 all_local() { [ "$(it_copies_in "$T/h")" -ge 600 ]; }
 it_wait_for "not all 600 files copied to the local host" 90 all_local
 max=$(fds)
-# Half the reads go to the copy (the rollout's first step, held): each
-# file read 4 times, all compared, so most copies are read and open an fd.
-for round in 1 2 3 4; do
-  for i in $(seq 0 599); do
-    cmp -s "$mnt/$(file_of "$i")" "$backing/$(file_of "$i")" || it_fail "$(file_of "$i") read wrong"
+# Half the reads go to the copy (the rollout's first step, held): four
+# readers at once, each through all 600 files twice in an order of its
+# own, all compared; the copies open their fds as they are read, share
+# them, and give idle ones back meanwhile.
+reader() { # K
+  local round i j
+  for round in 1 2; do
+    for i in $(seq 0 599); do
+      j=$(((i * 7 + $1 * 150) % 600))
+      cmp -s "$mnt/$(file_of "$j")" "$backing/$(file_of "$j")" || echo "$(file_of "$j")" >>"$T/wrong"
+    done
   done
+}
+readers=()
+for k in 0 1 2 3; do reader "$k" & readers+=($!); done
+running() { local p; for p in "${readers[@]}"; do kill -0 "$p" 2>/dev/null && return 0; done; return 1; }
+while running; do
   n=$(fds); [ "$n" -gt "$max" ] && max=$n
+  sleep 0.2
 done
+wait "${readers[@]}" # not the mount's daemon, also a child
+[ ! -s "$T/wrong" ] || it_fail "read wrong by concurrent readers: $(head -3 "$T/wrong")"
 served=0 copied_reads=0
 for i in $(seq 0 599); do
   r=$(it_shadow_state "$mnt/$(file_of "$i")" | sed -n 's/.*:serving:reads=\([0-9]*\).*/\1/p')
