@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -141,6 +142,52 @@ static void test_fd_cache_bounded(void **state)
 	fs_inode_table_get_stats(f->t, &s);
 	assert_int_equal(s.inodes, 1);
 	assert_int_equal(s.cached_fds, 1); /* the root's */
+}
+
+static int setup_cache64(void **state) { return setup_cache(state, 64); }
+
+/* Out of fds (what applications hold open through the mount is not ours
+ * to bound), a reopen by handle sheds cached fds and succeeds instead of
+ * failing with EMFILE. */
+static void test_fd_get_sheds_on_emfile(void **state)
+{
+	struct fixture *f = *state;
+	enum { N = 100, MAX_FILL = 512 };
+	struct fs_inode *ino[N];
+	struct stat st;
+	char name[16];
+	for (int k = 0; k < N; k++) {
+		snprintf(name, sizeof(name), "f%d", k);
+		make_file(f, name);
+		assert_int_equal(fs_inode_table_lookup(f->t, f->dfd, name, &st, &ino[k]), 0);
+	}
+	for (int k = 0; k < N; k++) { /* fills the cache; ino[0] goes first */
+		assert_true(fs_inode_fd_get(f->t, ino[k]) >= 0);
+		fs_inode_fd_put(f->t, ino[k]);
+	}
+	struct fs_inode_table_stats s0, s1;
+	fs_inode_table_get_stats(f->t, &s0);
+	assert_true(s0.cached_fds >= 60); /* the cache is full; ino[0] was evicted */
+	struct rlimit old, low;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low = old;
+	low.rlim_cur = 256;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	int fill[MAX_FILL], n = 0;
+	while (n < MAX_FILL && (fill[n] = open("/dev/null", O_RDONLY)) >= 0)
+		n++;
+	assert_true(n < MAX_FILL && errno == EMFILE); /* no fd left */
+	int fd = fs_inode_fd_get(f->t, ino[0]);
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	fs_inode_fd_put(f->t, ino[0]);
+	fs_inode_table_get_stats(f->t, &s1);
+	assert_true(s1.cached_fds < s0.cached_fds); /* some were shed */
+	while (n > 0)
+		close(fill[--n]);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	for (int k = 0; k < N; k++)
+		fs_inode_table_forget(f->t, ino[k], 1);
 }
 
 /* A pinned inode outlives its last forget until the pin is dropped, and
@@ -311,6 +358,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_identity_and_forget, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lookup_missing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fd_cache_bounded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fd_get_sheds_on_emfile, setup_cache64, teardown),
 		cmocka_unit_test_setup_teardown(test_pins, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inode_number_reused, setup, teardown),
