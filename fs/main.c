@@ -356,8 +356,7 @@ int main(int argc, char **argv)
 		sfs_error("cannot open /proc/self/fd: %s", strerror(-res));
 		goto out;
 	}
-	if ((opts.record || hosts) && mount_state_dir(&opts, state, sizeof(state)) < 0)
-		goto out;
+	/* state: named before mounting (with the preflight checks). */
 	if (!opts.record && !hosts)
 		(void)pred_locate_unregister(opts.mountpoint); /* no state: no stale record */
 	if (opts.record && start_recorder(&ctx, &opts, state) < 0)
