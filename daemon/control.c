@@ -31,18 +31,30 @@ unsigned daemon_control_misplaced(const struct daemon_control_file *f)
 	return n < f->serving_copies ? n : f->serving_copies;
 }
 
-enum daemon_control_action daemon_control_decide(const struct daemon_control_params *p,
-						 const struct daemon_control_file *f,
-						 uint64_t now_ms, struct daemon_control_memory *mem)
+static bool is_wanted(const struct daemon_control_file *f)
 {
-	bool wanted = (f->pinned || f->hot) && !f->gone && !f->never;
-	unsigned misplaced = daemon_control_misplaced(f);
-	unsigned placed = f->serving_copies - misplaced; /* on allowed hosts */
+	return (f->pinned || f->hot) && !f->gone && !f->never;
+}
+
+/* The copies f should have on allowed hosts when wanted. */
+static unsigned wanted_copies(const struct daemon_control_file *f)
+{
 	unsigned want = f->want_copies ? f->want_copies : 1u;
 	if (f->hosts_limited) { /* one copy per host: at most the allowed hosts */
 		unsigned hosts = (unsigned)__builtin_popcountll(f->allowed_hosts);
 		want = want < hosts ? want : hosts;
 	}
+	return want;
+}
+
+enum daemon_control_action daemon_control_decide(const struct daemon_control_params *p,
+						 const struct daemon_control_file *f,
+						 uint64_t now_ms, struct daemon_control_memory *mem)
+{
+	bool wanted = is_wanted(f);
+	unsigned misplaced = daemon_control_misplaced(f);
+	unsigned placed = f->serving_copies - misplaced; /* on allowed hosts */
+	unsigned want = wanted_copies(f);
 	if (wanted)
 		mem->wanted_ms = now_ms;
 	if (!wanted || placed <= want)
@@ -173,4 +185,10 @@ uint64_t daemon_control_migrate_block_ms(unsigned n)
 		return max_ms;
 	uint64_t ms = hour << (n - 1);
 	return ms < max_ms ? ms : max_ms;
+}
+
+bool daemon_control_settled(const struct daemon_control_file *f)
+{
+	return is_wanted(f) && !f->copying && !f->migrate && !f->writes_unseen &&
+	       daemon_control_misplaced(f) == 0 && f->serving_copies == wanted_copies(f);
 }

@@ -130,6 +130,13 @@ enum daemon_control_action daemon_control_decide(const struct daemon_control_par
 						 const struct daemon_control_file *f,
 						 uint64_t now_ms, struct daemon_control_memory *mem);
 
+/* Whether f is settled: wanted, with exactly the copies it should have,
+ * all serving on allowed hosts, nothing under way or owed. Only a change
+ * of its inputs (flags, copies, reads, version, tuning) can make the
+ * decision anything but NONE then, not the clock alone; the control loop
+ * looks at such a file less often (fs/shadow_quiet.c). */
+bool daemon_control_settled(const struct daemon_control_file *f);
+
 /* The replica count for a demand (reads per bucket, e.g. the forecast's
  * upper 95% bound at its highest step in the window) that one copy or the
  * origin can serve `capacity` of: the origin and k copies share it, so

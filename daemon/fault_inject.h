@@ -1,6 +1,7 @@
 /* Fault injection for tests (shadowd --test-inject-latency-ms N
- * --test-inject-error-rate P, --test-no-verify): a fake slow or failing host,
- * or one that predates the VERIFY request, on one machine.
+ * --test-inject-error-rate P, --test-no-verify, --test-no-zeros): a fake
+ * slow or failing host, or one that predates the VERIFY request or ZEROS
+ * frames, on one machine.
  * Off unless those test-only flags are given. Thread-safe. */
 #ifndef SHADOWFS_DAEMON_FAULT_INJECT_H
 #define SHADOWFS_DAEMON_FAULT_INJECT_H
@@ -15,6 +16,9 @@ struct daemon_fault {
 	bool no_verify;	     /* --test-no-verify: act as a shadowd that predates
 			      * VERIFY and VERSIONS (close the connection on
 			      * them); read-only after init */
+	bool no_zeros;	     /* --test-no-zeros: act as a shadowd that predates
+			      * ZEROS (no features in STATS, the connection
+			      * closed on a ZEROS frame); read-only after init */
 	pthread_mutex_t lock;
 	uint64_t rng; /* protected by lock */
 };

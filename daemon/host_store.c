@@ -461,6 +461,19 @@ int daemon_store_writer_append(struct daemon_store_writer *w, const void *buf, s
 	return daemon_store_writer_write(w, w->seq_off, buf, len);
 }
 
+int daemon_store_writer_append_zeros(struct daemon_store_writer *w, uint64_t len)
+{
+	if (!w->sequential)
+		return -EINVAL;
+	if (len > w->size - w->seq_off)
+		return -ERANGE;
+	/* ftruncate'd to its size at creation: zeros from seq_off on. */
+	int r = sync_sha256_zeros(w->sha, len);
+	if (r == 0)
+		w->seq_off += len;
+	return r;
+}
+
 int daemon_store_writer_fd(const struct daemon_store_writer *w)
 {
 	return w->fd;

@@ -105,6 +105,10 @@ int daemon_store_writer_write(struct daemon_store_writer *w, uint64_t off, const
 			      size_t len);
 /* Appends after the last sequential write (streams: full copy, patch output). */
 int daemon_store_writer_append(struct daemon_store_writer *w, const void *buf, size_t len);
+/* Appends len zero bytes (a hole of the origin): nothing is written, the
+ * new file already reads as zeros there, the digest hashes them.
+ * -EINVAL after a positional write, -ERANGE past the copy's size. */
+int daemon_store_writer_append_zeros(struct daemon_store_writer *w, uint64_t len);
 /* The temporary file's fd (O_RDWR) for a patch library; the writer keeps it. */
 int daemon_store_writer_fd(const struct daemon_store_writer *w);
 /* Verifies SHA-256 == sha256 (-EBADMSG if not), then makes the copy valid

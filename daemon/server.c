@@ -84,6 +84,7 @@ struct upload {
 	struct conn *c;
 	uint64_t req_id;
 	uint8_t want;		/* DATA or RANGE */
+	bool zeros;		/* ZEROS frames too (a PUT, unless --test-no-zeros) */
 	bool ended;		/* END seen */
 	bool broken;		/* transport/protocol error: close the connection */
 	const uint8_t *pending; /* unread part of the current DATA frame (delta pull) */
@@ -102,7 +103,8 @@ static int upload_next(struct upload *u, struct sync_wire_msg *m)
 		return -1;
 	}
 	if ((m->hdr.flags & SYNC_WIRE_F_RESPONSE) || m->hdr.req_id != u->req_id ||
-	    (m->hdr.type != u->want && m->hdr.type != SYNC_WIRE_END)) {
+	    (m->hdr.type != u->want && m->hdr.type != SYNC_WIRE_END &&
+	     !(m->hdr.type == SYNC_WIRE_ZEROS && u->zeros))) {
 		protocol_error(u->c, "unexpected frame inside an upload", 0);
 		u->broken = true;
 		return -1;
@@ -167,6 +169,13 @@ static int expected_digest(const struct sync_wire_msg *b, const struct upload *u
 	return 0;
 }
 
+/* Whether this server takes ZEROS frames in a PUT (announced in STATS);
+ * --test-no-zeros acts as a shadowd that predates them. */
+static bool zeros_accepted(const struct daemon_server *s)
+{
+	return !(s->cfg.fault && s->cfg.fault->no_zeros);
+}
+
 /* Serves PUT_BEGIN / UPDATE_BEGIN / DELTA_BEGIN. err: status decided before
  * the upload (fault injection). Returns 0 or -1 (close). */
 static int serve_upload(struct conn *c, const struct sync_wire_msg *b, int err, uint64_t *written)
@@ -182,6 +191,7 @@ static int serve_upload(struct conn *c, const struct sync_wire_msg *b, int err, 
 	int basis = -1;
 
 	u.want = type == SYNC_WIRE_UPDATE_BEGIN ? SYNC_WIRE_RANGE : SYNC_WIRE_DATA;
+	u.zeros = type == SYNC_WIRE_PUT_BEGIN && zeros_accepted(c->srv);
 	if (!err) {
 		if (type == SYNC_WIRE_PUT_BEGIN)
 			err = daemon_store_create(st, b->id, b->version, b->size, &w);
@@ -199,7 +209,9 @@ static int serve_upload(struct conn *c, const struct sync_wire_msg *b, int err, 
 	} else {
 		int r;
 		while (!err && (r = upload_next(&u, &m)) > 0) {
-			if (type == SYNC_WIRE_PUT_BEGIN)
+			if (m.hdr.type == SYNC_WIRE_ZEROS)
+				err = daemon_store_writer_append_zeros(w, m.size);
+			else if (type == SYNC_WIRE_PUT_BEGIN)
 				err = daemon_store_writer_append(w, m.data, m.data_len);
 			else
 				err = daemon_store_writer_write(w, m.offset, m.data, m.data_len);
@@ -530,8 +542,11 @@ static int serve(struct conn *c, const struct sync_wire_msg *m)
 		    .reads = __atomic_load_n(&s->reads, __ATOMIC_RELAXED),
 		    .read_bytes = __atomic_load_n(&s->read_bytes, __ATOMIC_RELAXED),
 		    .received_bytes = __atomic_load_n(&s->received_bytes, __ATOMIC_RELAXED),
+		    .features = zeros_accepted(s) ? SYNC_WIRE_FEATURE_ZEROS : 0,
 		};
 		int len = sync_wire_enc_stats(p, sizeof(p), &ws);
+		if (!zeros_accepted(s))
+			len = SYNC_WIRE_STATS_SIZE_V2; /* as a shadowd before features */
 		r = reply(c, SYNC_WIRE_STATS, m->hdr.req_id, err, p, (uint32_t)len, NULL, 0, 0);
 		break;
 	}
@@ -544,7 +559,7 @@ static int serve(struct conn *c, const struct sync_wire_msg *m)
 			  0);
 		break;
 	}
-	default: /* DATA, RANGE, END outside an upload */
+	default: /* DATA, RANGE, ZEROS, END outside an upload */
 		protocol_error(c, "frame outside an upload", 0);
 		r = -1;
 		break;

@@ -172,6 +172,19 @@ struct daemon_shadow_file {
 	 * rollout ends (daemon_control_trim_waits); cleared by the next tick
 	 * that does not decide a TRIM. */
 	bool surplus_kept;
+	/* Control thread only (fs/shadow_quiet.c): whether its last look
+	 * found it settled and unread, and what it looked like then (flags
+	 * and slot states, reads of origin and copies, version); the pass of
+	 * that look. */
+	bool quiet;
+	uint32_t quiet_sig;
+	uint64_t quiet_reads;
+	uint64_t quiet_version;
+	uint64_t considered_pass;
+	/* atomic: when its stamps were last compared with the disk's
+	 * (CLOCK_MONOTONIC ms; the control loop, an open, or a read of a
+	 * file the loop left alone lately) */
+	uint64_t stamps_ms;
 	struct daemon_shadow_file *hnext;
 	struct daemon_shadow_copy copies[DAEMON_SHADOW_MAX_COPIES];
 };

@@ -41,7 +41,7 @@ static void usage(FILE *out)
 	    "               [--space-budget MiB] [--max-conns N] [--sync-delay-ms N]\n"
 	    "               [--expire-hours H] [-f] [-v]\n"
 	    "test-only:     [--test-inject-latency-ms N] [--test-inject-error-rate P]\n"
-	    "               [--test-no-verify]\n"
+	    "               [--test-no-verify] [--test-no-zeros]\n"
 	    "See shadowd(8).\n");
 }
 
@@ -79,6 +79,7 @@ int main(int argc, char **argv)
 	    {"test-inject-latency-ms", required_argument, 0, 'L'},
 	    {"test-inject-error-rate", required_argument, 0, 'E'},
 	    {"test-no-verify", no_argument, 0, 'V'},
+	    {"test-no-zeros", no_argument, 0, 'Z'},
 	    {"foreground", no_argument, 0, 'f'},
 	    {"verbose", no_argument, 0, 'v'},
 	    {"help", no_argument, 0, 'h'},
@@ -88,7 +89,7 @@ int main(int argc, char **argv)
 	double cost = 0, cap_read = 0, cap_iops = 0, budget_mib = 0, max_conns = 64;
 	double lat_ms = 0, err_rate = 0, sync_delay_ms = DAEMON_STORE_SYNC_DELAY_MS;
 	double expire_h = 168; /* a week */
-	int foreground = 0, verbose = 0, no_verify = 0, c, r, status = 1, start_fd = -1;
+	int foreground = 0, verbose = 0, no_verify = 0, no_zeros = 0, c, r, status = 1, start_fd = -1;
 	char addr[64], why[512];
 	uint16_t port = 0;
 	struct daemon_store *store = NULL;
@@ -144,6 +145,9 @@ int main(int argc, char **argv)
 			goto check;
 		case 'V':
 			no_verify = 1;
+			break;
+		case 'Z':
+			no_zeros = 1;
 			break;
 		case 'f':
 			foreground = 1;
@@ -216,6 +220,7 @@ int main(int argc, char **argv)
 	daemon_throttle_init(&throttle, cap_read, cap_iops);
 	daemon_fault_init(&fault, (uint32_t)lat_ms, err_rate, (uint64_t)getpid());
 	fault.no_verify = no_verify;
+	fault.no_zeros = no_zeros;
 	struct daemon_server_config cfg = {
 	    .store = store,
 	    .tls = tls,
@@ -223,7 +228,7 @@ int main(int argc, char **argv)
 	    .listen_port = port,
 	    .max_conns = (unsigned)max_conns,
 	    .throttle = (cap_read > 0 || cap_iops > 0) ? &throttle : NULL,
-	    .fault = (lat_ms > 0 || err_rate > 0 || no_verify) ? &fault : NULL,
+	    .fault = (lat_ms > 0 || err_rate > 0 || no_verify || no_zeros) ? &fault : NULL,
 	    .load = load,
 	    .delta = daemon_delta_ops_librsync(),
 	    .expiry = expiry,

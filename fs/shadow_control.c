@@ -143,6 +143,8 @@ static void check_copies(struct fs_shadowing *sh, struct daemon_shadow_file *s)
 	if (!serving)
 		return; /* nothing to check: no origin fd needed (fs/shadow_origin.c) */
 	bool have = shadow_origin_stamp_now(sh, s, &now);
+	if (have)
+		STORE(&s->stamps_ms, shadow_now_ms());
 	for (int k = 0; k < DAEMON_SHADOW_MAX_COPIES; k++) {
 		struct daemon_shadow_copy *cp = &s->copies[k];
 		if (LOAD(&cp->state) != DAEMON_COPY_SERVING)
@@ -395,6 +397,9 @@ static void consider(struct fs_shadowing *sh, struct daemon_shadow_file *s, stru
 	uint64_t reads = LOAD(&s->origin_reads);
 	uint64_t fresh = reads - s->reads_seen;
 	s->reads_seen = reads;
+	/* The decay of the passes that left it alone (quiet: no reads). */
+	for (uint64_t p = s->considered_pass + 1; p < sh->passes && s->reads_recent >= 8; p++)
+		s->reads_recent -= s->reads_recent / 8;
 	s->reads_recent =
 	    s->reads_recent - s->reads_recent / 8 + (fresh < (1ull << 50) ? fresh : 1ull << 50) * 8;
 	in.pinned = s->pinned;
@@ -481,6 +486,7 @@ static void consider(struct fs_shadowing *sh, struct daemon_shadow_file *s, stru
 		park(sh, s);
 	}
 	fs_rollout_tick(&sh->cfg.rollout, sh->map, s, sh->hosts, t);
+	shadow_quiet_note(sh, s, a == DAEMON_CONTROL_NONE && daemon_control_settled(&in));
 }
 
 static void scan_begin(struct fs_shadowing *sh, struct scan *sc, uint64_t t)
@@ -586,6 +592,9 @@ static void tick(struct fs_shadowing *sh, bool rescan)
 		return;
 	}
 	sh->scan_ms = t;
+	sh->passes++;
+	bool look_all = shadow_quiet_look_all(sh);
+	sh->pass_looked = sh->pass_quiet = 0;
 	/* The most urgent copies wanted; or, when the mover copies a file
 	 * that is not over capacity, the most urgent copy of one that is, for
 	 * the express lane (fs/mover.h). */
@@ -596,14 +605,20 @@ static void tick(struct fs_shadowing *sh, bool rescan)
 		struct daemon_shadow_file *s = daemon_shadow_map_at(sh->map, k);
 		/* A parked entry nothing wants has nothing to decide (entries
 		 * stay for the mount's life: most of a long-lived map is such).
-		 * No job either: a job's slot is in use (shadow_any_copy). */
+		 * No job either: a job's slot is in use (shadow_any_copy). A
+		 * quiet one, settled and unread, only now and then
+		 * (fs/shadow_quiet.c). */
 		bool parked = s && !s->origin_live && !s->pinned && !s->hot && !s->overloaded &&
 			      !shadow_any_copy(s);
+		bool quiet = s && !parked && !look_all && shadow_quiet_skip(s, k, sh->passes, t);
 		daemon_shadow_map_unlock(sh->map);
 		if (!s)
 			break;
-		if (!parked)
+		sh->pass_quiet += quiet;
+		if (!parked && !quiet) {
+			sh->pass_looked++;
 			consider(sh, s, &sc);
+		}
 	}
 	/* No copy until every remote host has shown up or not (fs_hosts_settled:
 	 * the first heartbeats, at start): none goes to a dearer host for want
@@ -645,6 +660,7 @@ static void tick(struct fs_shadowing *sh, bool rescan)
 	verify_one(sh, t);
 	write_pins_and_status(sh, true);
 	sh->scan_done_ms = shadow_now_ms();
+	shadow_quiet_write_stats(sh, sh->scan_done_ms - t);
 }
 
 void *shadow_control_thread(void *arg)

@@ -176,6 +176,11 @@ static bool copy_fd_take(struct fs_shadowing *sh)
 	return true;
 }
 
+bool shadow_copy_fds_pressed(const struct fs_shadowing *sh)
+{
+	return LOAD(&sh->copy_fds) >= copy_cap(sh) / 4 * 3;
+}
+
 void shadow_copy_fd_closed(struct fs_shadowing *sh)
 {
 	SUB(&sh->copy_fds, 1);
@@ -200,7 +205,7 @@ void shadow_copy_fd_idle(struct fs_shadowing *sh, struct daemon_shadow_file *s, 
 	cp->reads_checked = reads;
 	/* Above three quarters of their share, the copies not read since the
 	 * last pass give theirs back. */
-	if (!idle || LOAD(&cp->fd) < 0 || LOAD(&sh->copy_fds) < copy_cap(sh) / 4 * 3)
+	if (!idle || LOAD(&cp->fd) < 0 || !shadow_copy_fds_pressed(sh))
 		return;
 	int fd = daemon_shadow_copy_take_fd(s, k);
 	if (fd >= 0) {

@@ -395,7 +395,9 @@ ssize_t fs_tuning_get(struct fs_ctx *c, struct fs_inode *i, enum fs_tune_key k, 
 /* After a set or remove (r: its result) with the lock held: on success
  * the counts and STATE/tuning are brought up to date; the lock is
  * released; a never or hosts change wakes the control loop (copies of a
- * never file go now; those on hosts no longer allowed move). Returns r. */
+ * never file go now; those on hosts no longer allowed move; a pass that
+ * looks at quiet entries too, fs/shadow_quiet.c). The other values act
+ * through the next forecast. Returns r. */
 static int unlock_changed(struct fs_ctx *c, enum fs_tune_key k, int r)
 {
 	struct fs_tuning *t = c->tuning;

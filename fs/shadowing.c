@@ -275,6 +275,7 @@ static void check_stamps(struct fs_shadowing *sh, struct fs_inode *i, struct dae
 	fs_inode_fd_put(sh->ctx->inodes, i);
 	if (!have)
 		return;
+	STORE(&s->stamps_ms, shadow_now_ms());
 	for (int k = 0; k < DAEMON_SHADOW_MAX_COPIES; k++) {
 		struct daemon_shadow_copy *cp = &s->copies[k];
 		/* Held as a reader: its fd and fields stay while looked at. */
@@ -444,6 +445,11 @@ static void sh_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		inner.read(req, ino, size, off, fi);
 		return;
 	}
+	/* Its stamps not compared for a while (a quiet entry the control
+	 * loop leaves alone): now, before a copy can serve this read. */
+	struct fs_shadowing *sh = fs_ctx_of(req)->shadowing;
+	if (LOAD(&((struct daemon_shadow_file *)s)->serving) && shadow_quiet_stamps_due(sh, s))
+		check_stamps(sh, i, s);
 	fs_router_read(req, i, s, ino, size, off, fi, inner.read);
 }
 
@@ -881,7 +887,15 @@ static void wake(struct fs_shadowing *sh, bool rescan)
 
 void fs_shadowing_wake(struct fs_shadowing *sh)
 {
+	fs_shadowing_look_all(sh);
 	wake(sh, true);
+}
+
+void fs_shadowing_look_all(struct fs_shadowing *sh)
+{
+	pthread_mutex_lock(&sh->lock);
+	sh->look_all_pending = true;
+	pthread_mutex_unlock(&sh->lock);
 }
 
 void shadow_wake_for_job(struct fs_shadowing *sh)
@@ -981,6 +995,8 @@ int fs_shadowing_start(struct fs_shadowing *sh, const char *state_dir)
 	snprintf(sh->pins_path, sizeof(sh->pins_path), "%s/pins", state_dir);
 	snprintf(sh->pin_log_path, sizeof(sh->pin_log_path), "%s/pins.log", state_dir);
 	snprintf(sh->status_path, sizeof(sh->status_path), "%s/shadows.status", state_dir);
+	snprintf(sh->control_stats_path, sizeof(sh->control_stats_path), "%s/control.stats",
+		 state_dir);
 	load_pins(sh);
 	int r = fs_mover_new(sh, sh->remote_copies != NULL, false, &sh->mover);
 	if (r == 0)

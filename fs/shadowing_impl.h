@@ -11,7 +11,9 @@
  *                       the decisions of daemon/control.c each tick, the
  *                       stamp and SHA-256 checks, STATE/shadows.status;
  *   fs/shadow_origin.c  the entries' origin fds (cached, reopened by file
- *                       handle) and the layer's fd budget.
+ *                       handle) and the layer's fd budget;
+ *   fs/shadow_quiet.c   which entries a pass may leave alone (settled and
+ *                       unread), and the stamp check of their reads.
  * Nothing outside those files includes this. */
 #ifndef SHADOWFS_FS_SHADOWING_IMPL_H
 #define SHADOWFS_FS_SHADOWING_IMPL_H
@@ -76,9 +78,14 @@ struct fs_shadowing {
 	 * once instead of being lost until the timer. */
 	bool wake_pending;
 	bool rescan_pending; /* ... and it asks for a pass over every entry */
+	bool look_all_pending; /* ... that looks at quiet entries too (pins,
+				* tuning: inputs the quiet mark does not see) */
 	bool pins_dirty; /* STATE/pins to rewrite (control thread writes it) */
 	/* control thread only */
 	uint64_t scan_ms, scan_done_ms; /* start and end of the last pass over every entry */
+	uint64_t passes;		/* passes begun (fs/shadow_quiet.c slices by it) */
+	size_t pass_looked, pass_quiet; /* the last pass: entries looked at, left alone */
+	char control_stats_path[PATH_MAX]; /* STATE/control.stats */
 	/* The files that pass found wanting a copy, most urgent first, beyond
 	 * the one it started: each copy the mover finishes starts the next
 	 * one still wanting it, without another pass (which costs O(entries)). */
@@ -103,6 +110,29 @@ struct fs_shadowing {
 	bool budget_origin_logged; /* an origin refused for the budget: said */
 	bool budget_copy_logged;   /* a read that opened its copy's fd for itself: said */
 };
+
+/* fs/shadow_quiet.c */
+/* A quiet entry is looked at by one pass in SHADOW_QUIET_EVERY (spread
+ * over the passes by its index), and by any pass once it is read, written,
+ * re-flagged or a slot changes. */
+#define SHADOW_QUIET_EVERY 16
+/* After the control loop's look at s (settled: daemon_control_settled of
+ * its inputs): marks it quiet or not. */
+void shadow_quiet_note(struct fs_shadowing *sh, struct daemon_shadow_file *s, bool settled);
+/* With the map lock held, in pass number pass: whether the pass may leave
+ * the entry at index k alone; if so its hysteresis is kept as a look
+ * would keep it (wanted and not over its copies, now). */
+bool shadow_quiet_skip(struct daemon_shadow_file *s, size_t k, uint64_t pass, uint64_t now_ms);
+/* Whether this pass must look at every entry: a pin or tuning change
+ * asked for it (taken), or local copies hold three quarters of their fd
+ * share (idle ones give theirs back only when looked at). */
+bool shadow_quiet_look_all(struct fs_shadowing *sh);
+/* A read of s (serving copies): true, once per 2 ticks at most, when its
+ * stamps were not compared lately (the loop leaves it alone): the caller
+ * compares them before routing, as an open does. */
+bool shadow_quiet_stamps_due(struct fs_shadowing *sh, struct daemon_shadow_file *s);
+/* STATE/control.stats after a pass (shadowctl status). */
+void shadow_quiet_write_stats(struct fs_shadowing *sh, uint64_t pass_ms);
 
 /* fs/shadowing.c */
 /* CLOCK_MONOTONIC in ms. */
@@ -202,6 +232,9 @@ void shadow_origin_fds_free(struct fs_shadowing *sh);
 /* At publication: the fd of a local copy kept in its slot if the budget
  * has room, else closed (the first reader opens it). */
 void shadow_copy_fd_publish(struct fs_shadowing *sh, struct daemon_shadow_copy *cp, int fd);
+/* Whether local copies hold three quarters of their share of fds or more
+ * (then each pass closes those not read since the last). */
+bool shadow_copy_fds_pressed(const struct fs_shadowing *sh);
 /* After daemon_shadow_copy_retire() said it closed an fd. */
 void shadow_copy_fd_closed(struct fs_shadowing *sh);
 /* Control thread, each pass, for local copy k of s that serves: its fd

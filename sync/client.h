@@ -46,9 +46,14 @@ ssize_t sync_client_read(struct sync_client *c, const uint8_t id[16], uint64_t v
  * server commits it only if its SHA-256 equals sha256. With sha256 NULL the
  * client hashes what it sends, in the same pass, and sends the digest with
  * END (use a known digest when there is one: it also catches a source that
- * changed during the copy). */
+ * changed during the copy). The holes of a sparse fd go as ZEROS frames when
+ * the server announces them in STATS (asked once per connection): nothing of
+ * a hole is read or sent. */
 int sync_client_put(struct sync_client *c, const uint8_t id[16], uint64_t version, int fd,
 		    uint64_t size, const uint8_t sha256[32], unsigned timeout_ms);
+/* The file bytes the last full copy on c sent: its size, less the holes
+ * of a sparse file sent as ZEROS frames (to a shadowd that takes them). */
+uint64_t sync_client_put_sent(const struct sync_client *c);
 /* sync_client_put with sha256 NULL that also gives the digest of what it
  * read and sent (ret_sha256, valid when 0 is returned: the server checked
  * the copy against it): one read of fd for a verified copy. */

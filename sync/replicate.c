@@ -169,7 +169,7 @@ static int send_full(struct sync_client *c, const uint8_t id[16], uint64_t versi
 		    ? sync_client_put(c, id, version, fd, size, o->sha256, timeout_ms)
 		    : sync_client_put_hashed(c, id, version, fd, size, res->sha256, timeout_ms);
 	sync_client_set_progress(c, NULL, NULL);
-	res->sent_bytes = size;
+	res->sent_bytes = sync_client_put_sent(c); /* the holes of a sparse file not */
 	res->have_sha256 = r == 0;
 	if (r == 0 && o->sha256)
 		memcpy(res->sha256, o->sha256, sizeof(res->sha256));

@@ -47,7 +47,8 @@ struct sync_repl_result {
 	enum sync_repl_method method;
 	uint64_t base_version; /* DELTA: the copy the delta was made against */
 	uint64_t size;	       /* bytes of the file */
-	uint64_t sent_bytes;   /* payload sent: the delta stream or the file */
+	uint64_t sent_bytes;   /* payload sent: the delta stream or the file
+				* (less the holes sent as ZEROS) */
 	uint64_t sig_bytes;    /* DELTA: signature bytes received */
 	bool delta_refused;    /* a delta was tried and refused: then FULL */
 	/* FULL, DELTA: the SHA-256 of the content read here, which the host

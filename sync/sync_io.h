@@ -86,10 +86,11 @@ int sync_source_read_full(const struct sync_source *src, void *buf, size_t len);
 int sync_write_all(int fd, const void *buf, size_t len);
 int sync_pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
 int sync_pread_all(int fd, void *buf, size_t len, uint64_t off);
-/* The run of data or of hole at off in fd, up to len (len != UINT64_MAX):
- * *end its end (> off), *hole whether it reads as zeros with nothing
- * stored (SEEK_DATA / SEEK_HOLE). A file system that cannot tell gives one
- * run of data. -EIO when the file ends before len, as a short read would. */
+/* The run of data or of hole at off in fd, up to the offset len (an end,
+ * not a count; len != UINT64_MAX): *end its end (> off, <= len), *hole
+ * whether it reads as zeros with nothing stored (SEEK_DATA / SEEK_HOLE).
+ * A file system that cannot tell gives one run of data. -EIO when the file
+ * ends before len, as a short read would. */
 int sync_extent_at(int fd, uint64_t off, uint64_t len, uint64_t *end, bool *hole);
 
 /* Copies the first len bytes of from into to, offset 0 to offset 0: with

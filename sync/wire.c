@@ -200,6 +200,11 @@ static int decode_request(const struct sync_wire_header *h, const uint8_t *p,
 			return -EBADMSG;
 		memcpy(m->id, p, 16);
 		return 0;
+	case SYNC_WIRE_ZEROS:
+		if (sized(h, 8))
+			return -EBADMSG;
+		m->size = get64(p);
+		return m->size == 0 || m->size > SYNC_WIRE_MAX_ZEROS ? -EBADMSG : 0;
 	}
 	return -EBADMSG;
 }
@@ -251,17 +256,20 @@ static int decode_response(const struct sync_wire_header *h, const uint8_t *p,
 		m->data_len = h->length - 4;
 		return 0;
 	case SYNC_WIRE_STATS:
-		if (sized(h, 24) && sized(h, SYNC_WIRE_STATS_SIZE))
+		if (sized(h, 24) && sized(h, SYNC_WIRE_STATS_SIZE_V2) &&
+		    sized(h, SYNC_WIRE_STATS_SIZE))
 			return -EBADMSG;
 		memset(&m->stats, 0, sizeof(m->stats));
 		m->stats.used = get64(p);
 		m->stats.copies = get64(p + 8);
 		m->stats.budget = get64(p + 16);
-		if (h->length == SYNC_WIRE_STATS_SIZE) {
+		if (h->length >= SYNC_WIRE_STATS_SIZE_V2) {
 			m->stats.reads = get64(p + 24);
 			m->stats.read_bytes = get64(p + 32);
 			m->stats.received_bytes = get64(p + 40);
 		}
+		if (h->length == SYNC_WIRE_STATS_SIZE)
+			m->stats.features = get64(p + 48);
 		return 0;
 	case SYNC_WIRE_HEARTBEAT:
 		if (sized(h, SYNC_WIRE_HEARTBEAT_SIZE))
@@ -367,6 +375,7 @@ int sync_wire_enc_stats(uint8_t *out, size_t cap, const struct sync_wire_stats *
 	put64(out + 24, s->reads);
 	put64(out + 32, s->read_bytes);
 	put64(out + 40, s->received_bytes);
+	put64(out + 48, s->features);
 	return SYNC_WIRE_STATS_SIZE;
 }
 
@@ -423,6 +432,14 @@ int sync_wire_enc_verify_resp(uint8_t *out, size_t cap, uint64_t hashed)
 	return SYNC_WIRE_VERIFY_SIZE;
 }
 
+int sync_wire_enc_zeros(uint8_t *out, size_t cap, uint64_t len)
+{
+	if (cap < 8)
+		return -ENOBUFS;
+	put64(out, len);
+	return 8;
+}
+
 void sync_wire_enc_range_off(uint8_t out[8], uint64_t off)
 {
 	put64(out, off);
@@ -449,7 +466,7 @@ const char *sync_wire_type_name(int type)
 	static const char *const names[] = {
 	    "?",     "PING",  "READ",	   "PUT_BEGIN", "UPDATE_BEGIN", "DELTA_BEGIN",
 	    "DATA",  "RANGE", "END",	   "SIGNATURE", "DELETE",	"LIST",
-	    "STATS", "LOAD",  "HEARTBEAT", "VERIFY",	"VERSIONS",
+	    "STATS", "LOAD",  "HEARTBEAT", "VERIFY",	"VERSIONS",	"ZEROS",
 	};
 	if (type < 1 || type > SYNC_WIRE_TYPE_MAX)
 		return "?";

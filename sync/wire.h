@@ -20,6 +20,14 @@
  *   PUT_BEGIN    req: id ver:u64 size:u64 sha256[32]      (full copy)
  *                then DATA frames (bytes appended in order), then END;
  *                one END response carries the outcome.
+ *   ZEROS        req: len:u64 (1..SYNC_WIRE_MAX_ZEROS: the server hashes
+ *                them before it reads on, so one frame never holds it
+ *                longer than a few tens of ms), inside a PUT only, where a DATA frame
+ *                of len zero bytes could be: the next len bytes of the copy
+ *                are zeros (a hole of a sparse file: nothing of it crosses
+ *                the wire, the store leaves a hole). Sent only to a server
+ *                whose STATS features has SYNC_WIRE_FEATURE_ZEROS: one that
+ *                predates it refuses the type as malformed and closes.
  *   END          req: empty, or sha256[32]: the expected digest when the
  *                sender hashed while streaming (BEGIN's digest all zero);
  *                if both are given they must agree.
@@ -39,8 +47,9 @@
  *                shadowd that predates it closes the connection; the client
  *                then lists (fs/remote_copies.c).
  *   STATS        req: empty; resp: used:u64 count:u64 budget:u64 reads:u64
- *                read_bytes:u64 received_bytes:u64 (48 bytes; a 24-byte
- *                answer of an older server leaves the counters 0)
+ *                read_bytes:u64 received_bytes:u64 features:u64 (56 bytes;
+ *                the 24- or 48-byte answer of an older server leaves the
+ *                missing fields 0: no feature)
  *   LOAD         req: empty; resp: struct sync_wire_load, 64 bytes
  *   HEARTBEAT    req: interval_ms:u32 (SYNC_HEARTBEAT_MIN_MS..MAX_MS, else INVAL)
  *                resp: a stream of HEARTBEAT frames seq:u64 + load (64 bytes),
@@ -83,6 +92,7 @@
 #define SYNC_WIRE_ALL_VERSIONS UINT64_MAX
 #define SYNC_WIRE_LIST_ENTRY_SIZE 32
 #define SYNC_WIRE_MAX_FILE_SIZE (1ull << 50) /* 1 PiB: sizes/offsets beyond are refused */
+#define SYNC_WIRE_MAX_ZEROS (1ull << 26)     /* zero bytes in one ZEROS frame: 64 MiB */
 
 enum sync_wire_type {
 	SYNC_WIRE_PING = 1,
@@ -101,7 +111,8 @@ enum sync_wire_type {
 	SYNC_WIRE_HEARTBEAT = 14,
 	SYNC_WIRE_VERIFY = 15,
 	SYNC_WIRE_VERSIONS = 16,
-	SYNC_WIRE_TYPE_MAX = 16,
+	SYNC_WIRE_ZEROS = 17,
+	SYNC_WIRE_TYPE_MAX = 17,
 };
 
 #define SYNC_WIRE_F_RESPONSE 0x0001u
@@ -169,8 +180,12 @@ struct sync_wire_stats {
 	uint64_t reads;		       /* READ requests answered with data */
 	uint64_t read_bytes;	       /* bytes of those answers */
 	uint64_t received_bytes;       /* upload payload bytes (PUT, UPDATE, DELTA) */
+	uint64_t features;	       /* SYNC_WIRE_FEATURE_* the server accepts */
 };
-#define SYNC_WIRE_STATS_SIZE 48
+#define SYNC_WIRE_STATS_SIZE 56
+#define SYNC_WIRE_STATS_SIZE_V2 48 /* without features */
+/* Features a server announces in STATS (additive requests it accepts). */
+#define SYNC_WIRE_FEATURE_ZEROS 0x1u /* ZEROS frames inside a PUT */
 
 struct sync_wire_list_entry {
 	uint8_t id[16];
@@ -186,7 +201,8 @@ struct sync_wire_msg {
 	uint64_t version;    /* READ, PUT, SIGNATURE, DELETE; new version for UPDATE/DELTA */
 	uint64_t base;	     /* UPDATE_BEGIN, DELTA_BEGIN */
 	uint64_t offset;     /* READ, RANGE */
-	uint64_t size;	     /* PUT/UPDATE/DELTA: size of the new copy; VERIFY resp: hashed */
+	uint64_t size;	     /* PUT/UPDATE/DELTA: size of the new copy; VERIFY resp: hashed;
+			      * ZEROS: the zero bytes */
 	uint32_t length;     /* READ request */
 	uint8_t sha256[32];  /* PUT/UPDATE/DELTA, END, VERIFY req */
 	uint8_t has_sha256;  /* END request carrying a digest */
@@ -226,6 +242,7 @@ int sync_wire_enc_heartbeat(uint8_t *out, size_t cap, uint64_t seq, const struct
 int sync_wire_enc_verify(uint8_t *out, size_t cap, const uint8_t id[16], uint64_t ver,
 			 const uint8_t sha256[32]);
 int sync_wire_enc_verify_resp(uint8_t *out, size_t cap, uint64_t hashed);
+int sync_wire_enc_zeros(uint8_t *out, size_t cap, uint64_t len);
 /* RANGE header (8-byte offset) precedes the data in the payload. */
 void sync_wire_enc_range_off(uint8_t out[8], uint64_t off);
 void sync_wire_enc_list_entry(uint8_t out[SYNC_WIRE_LIST_ENTRY_SIZE],

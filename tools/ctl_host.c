@@ -68,11 +68,12 @@ static int host_status(struct ctl_remote *rm, const char *addr, bool json)
 	if (json) {
 		printf("{\"host\":\"%s\",\"ping_ms\":%llu,\"used_bytes\":%llu,\"copies\":%llu,"
 		       "\"budget_bytes\":%llu,\"reads\":%llu,\"read_bytes\":%llu,"
-		       "\"received_bytes\":%llu,",
+		       "\"received_bytes\":%llu,\"sparse_uploads\":%s,",
 		       addr, (unsigned long long)rtt, (unsigned long long)ws.used,
 		       (unsigned long long)ws.copies, (unsigned long long)ws.budget,
 		       (unsigned long long)ws.reads, (unsigned long long)ws.read_bytes,
-		       (unsigned long long)ws.received_bytes);
+		       (unsigned long long)ws.received_bytes,
+		       ws.features & SYNC_WIRE_FEATURE_ZEROS ? "true" : "false");
 		print_load(&l, true);
 		printf("}\n");
 		return 0;
@@ -84,9 +85,11 @@ static int host_status(struct ctl_remote *rm, const char *addr, bool json)
 		printf(" of a %.1f MiB budget", ws.budget / 1048576.0);
 	else
 		printf(" (no space budget)");
-	printf("\nserved: %llu reads (%llu bytes), received %llu bytes of uploads",
+	printf("\nserved: %llu reads (%llu bytes), received %llu bytes of uploads%s",
 	       (unsigned long long)ws.reads, (unsigned long long)ws.read_bytes,
-	       (unsigned long long)ws.received_bytes);
+	       (unsigned long long)ws.received_bytes,
+	       ws.features & SYNC_WIRE_FEATURE_ZEROS ? " (holes of sparse files not sent)"
+						     : " (holes sent as zeros: an older shadowd)");
 	printf("\nload: ");
 	print_load(&l, false);
 	printf("\n");

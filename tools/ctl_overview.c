@@ -1,7 +1,8 @@
 /* shadowctl status: one screen on a mount: where it is and whether it
  * runs, what its recorder holds (STATE/recorder.stats), how many of its
- * hosts are up (STATE/hosts.status) and what it shadows
- * (STATE/shadows.status), with the subcommands that show each in full.
+ * hosts are up (STATE/hosts.status), what it shadows
+ * (STATE/shadows.status) and what its control loop's last pass did
+ * (STATE/control.stats), with the subcommands that show each in full.
  *   shadowctl status [MNT|--state DIR] [--json] */
 #include <errno.h>
 #include <signal.h>
@@ -15,12 +16,17 @@
 
 #define MAX_STATES 8
 
+/* A one-line KEY=VALUE file (recorder.stats, control.stats). */
+struct stats_line {
+	char text[4096];
+	struct ctl_field f[CTL_STATUS_MAX_FIELDS];
+	int n; /* 0: none */
+};
+
 struct summary {
 	bool running;
-	bool have_rec, have_hosts, have_shadows;
-	char rec_text[4096];
-	struct ctl_field rec[CTL_STATUS_MAX_FIELDS];
-	int nrec;
+	bool have_hosts, have_shadows;
+	struct stats_line rec, control;
 	long hosts_up, hosts_down;
 	long files, pinned, hot, copies;
 	char state_name[MAX_STATES][32];
@@ -44,16 +50,35 @@ static bool mount_running(const struct pred_location *loc)
 	return ok;
 }
 
-static void read_recorder(const struct pred_location *loc, struct summary *s)
+static void read_stats_line(const struct pred_location *loc, const char *name,
+			    struct stats_line *l)
 {
-	FILE *in = ctl_status_open(loc, "recorder.stats");
+	FILE *in = ctl_status_open(loc, name);
 	if (!in)
 		return;
-	size_t n = fread(s->rec_text, 1, sizeof(s->rec_text) - 1, in);
+	size_t n = fread(l->text, 1, sizeof(l->text) - 1, in);
 	fclose(in);
-	s->rec_text[n] = '\0';
-	s->nrec = ctl_status_split(s->rec_text, s->rec);
-	s->have_rec = s->nrec > 0;
+	l->text[n] = '\0';
+	l->n = ctl_status_split(l->text, l->f);
+}
+
+/* Prints tmpl with each {KEY} replaced by KEY's value in l. */
+static void print_stats_line(const struct stats_line *l, const char *tmpl)
+{
+	for (const char *p = tmpl; *p; p++) {
+		const char *end = *p == '{' ? strchr(p, '}') : NULL;
+		if (!end) {
+			putchar(*p);
+			continue;
+		}
+		char key[64];
+		size_t n = (size_t)(end - p - 1) < sizeof(key) - 1 ? (size_t)(end - p - 1)
+								  : sizeof(key) - 1;
+		memcpy(key, p + 1, n);
+		key[n] = '\0';
+		fputs(ctl_status_get(l->f, l->n, key), stdout);
+		p = end;
+	}
 }
 
 static void count_state(struct summary *s, const char *state, size_t len)
@@ -124,16 +149,11 @@ static void print_text(const struct pred_location *loc, const struct summary *s)
 		printf("mount      %s (not running)\n", mp);
 	printf("backing    %s\n", loc->backing[0] ? loc->backing : "(unknown)");
 	printf("state      %s\n", loc->state_dir);
-	if (s->have_rec) {
-		const struct ctl_field *f = s->rec;
-		int n = s->nrec;
-		printf("recording  bucket %s s; %s file(s) tracked (bound %s, %s B each); %s events "
-		       "(%s in the tail sketch, %s dropped); %s bucket flushes, %s failed\n",
-		       ctl_status_get(f, n, "bucket_s"), ctl_status_get(f, n, "tracked"),
-		       ctl_status_get(f, n, "track"), ctl_status_get(f, n, "bytes_per_file"),
-		       ctl_status_get(f, n, "events"), ctl_status_get(f, n, "tail_events"),
-		       ctl_status_get(f, n, "dropped"), ctl_status_get(f, n, "flushes"),
-		       ctl_status_get(f, n, "flush_errors"));
+	if (s->rec.n > 0) {
+		print_stats_line(&s->rec, "recording  bucket {bucket_s} s; {tracked} file(s) tracked "
+					  "(bound {track}, {bytes_per_file} B each); {events} events "
+					  "({tail_events} in the tail sketch, {dropped} dropped); "
+					  "{flushes} bucket flushes, {flush_errors} failed\n");
 	} else {
 		printf("recording  off (mounted with norecord)\n");
 	}
@@ -152,6 +172,11 @@ static void print_text(const struct pred_location *loc, const struct summary *s)
 	} else {
 		printf("shadows    none\n");
 	}
+	if (s->control.n > 0)
+		print_stats_line(&s->control,
+				 "control    a pass every {tick_ms} ms, the last took {pass_ms} ms: "
+				 "looked at {looked} of {entries} entries, {quiet_left} settled and "
+				 "unread left alone (each looked at one pass in {quiet_every})\n");
 }
 
 static void print_json(const struct pred_location *loc, const struct summary *s)
@@ -164,8 +189,8 @@ static void print_json(const struct pred_location *loc, const struct summary *s)
 	ctl_json_string(stdout, loc->state_dir);
 	printf(",\"pid\":%ld,\"running\":%s,\"recorder\":", loc->pid,
 	       s->running ? "true" : "false");
-	if (s->have_rec)
-		ctl_status_print_json(s->rec, s->nrec);
+	if (s->rec.n > 0)
+		ctl_status_print_json(s->rec.f, s->rec.n);
 	else
 		printf("null");
 	if (s->have_hosts)
@@ -185,6 +210,11 @@ static void print_json(const struct pred_location *loc, const struct summary *s)
 	} else {
 		printf(",\"shadows\":null");
 	}
+	printf(",\"control\":");
+	if (s->control.n > 0)
+		ctl_status_print_json(s->control.f, s->control.n);
+	else
+		printf("null");
 	printf("}\n");
 }
 
@@ -201,7 +231,8 @@ int ctl_overview_main(int argc, char **argv)
 		return 1;
 	}
 	s->running = mount_running(&loc);
-	read_recorder(&loc, s);
+	read_stats_line(&loc, "recorder.stats", &s->rec);
+	read_stats_line(&loc, "control.stats", &s->control);
 	read_hosts(&loc, s);
 	read_shadows(&loc, s);
 	if (json)

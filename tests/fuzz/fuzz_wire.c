@@ -139,9 +139,10 @@ static void builtin_seeds(void)
 	add_frame(SYNC_WIRE_LIST, R | SYNC_WIRE_F_MORE, 0, p, 4 + 2 * SYNC_WIRE_LIST_ENTRY_SIZE);
 	add_frame(SYNC_WIRE_STATS, 0, 0, NULL, 0);
 	{
-		struct sync_wire_stats ws = {1, 2, 3, 4, 5, 6};
+		struct sync_wire_stats ws = {1, 2, 3, 4, 5, 6, SYNC_WIRE_FEATURE_ZEROS};
 		add_frame(SYNC_WIRE_STATS, R, 0, p, (size_t)sync_wire_enc_stats(p, sizeof(p), &ws));
 	}
+	add_frame(SYNC_WIRE_ZEROS, 0, 0, p, (size_t)sync_wire_enc_zeros(p, sizeof(p), 1u << 20));
 	add_frame(SYNC_WIRE_LOAD, 0, 0, NULL, 0);
 	add_frame(SYNC_WIRE_LOAD, R, 0, p, (size_t)sync_wire_enc_load(p, sizeof(p), &l));
 	/* VERIFY: request, progress, outcome (match, mismatch) */

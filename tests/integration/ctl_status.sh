@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # shadowctl status on a real mount with a local host: the text view and the
 # JSON view agree with the mount (running, its pid, recorded events, one
-# host up, a pinned file with one serving copy); after unmount it says the
+# host up, a pinned file with one serving copy, the control loop's last
+# pass over its one entry); after unmount it says the
 # mount is not running but still reads the state directory; bad operands
 # exit 1 or 2 with a message.
 # Usage: ctl_status.sh SHADOWFS SHADOWCTL
@@ -41,6 +42,8 @@ grep -q "^hosts      1 up, 0 down" <<<"$out" || it_fail "hosts line"
 # (hot or not: 20 quick reads may already make the forecast call it hot)
 grep -Eq "^shadows    1 file \(1 pinned, [01] forecast hot\), 1 copy: 1 serving" <<<"$out" ||
   it_fail "shadows line"
+grep -Eq "^control    a pass every 100 ms, the last took [0-9]+ ms: looked at [01] of 1 entries, [01] settled and unread left alone \(each looked at one pass in 16\)$" <<<"$out" ||
+  it_fail "control line"
 
 json=$("$CTL" status "$mnt" --json) || it_fail "status --json failed"
 python3 - "$json" "$pid" "$mnt" <<'PY' || it_fail "JSON view: $json"
@@ -53,6 +56,9 @@ assert j["hosts"] == {"up": 1, "down": 0}, j
 s = j["shadows"]
 assert s["files"] == 1 and s["pinned"] == 1 and s["copies"] == 1, j
 assert s["copy_states"] == {"serving": 1}, j
+c = j["control"]
+assert c["entries"] == 1 and c["looked"] + c["quiet_left"] == 1 and c["tick_ms"] == 100, j
+assert c["passes"] >= 1 and c["quiet_every"] == 16, j
 PY
 
 it_umount "$mnt"

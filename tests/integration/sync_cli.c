@@ -340,10 +340,12 @@ int main(int argc, char **argv)
 		struct sync_wire_stats ws;
 		r = sync_client_stats(c, &ws, timeout_ms);
 		if (!r)
-			printf("used=%llu copies=%llu budget=%llu reads=%llu received=%llu\n",
+			printf("used=%llu copies=%llu budget=%llu reads=%llu received=%llu "
+			       "features=%llu\n",
 			       (unsigned long long)ws.used, (unsigned long long)ws.copies,
 			       (unsigned long long)ws.budget, (unsigned long long)ws.reads,
-			       (unsigned long long)ws.received_bytes);
+			       (unsigned long long)ws.received_bytes,
+			       (unsigned long long)ws.features);
 	} else if (!strcmp(cmd, "load") && na == 1) {
 		struct sync_wire_load l;
 		r = sync_client_load(c, &l, timeout_ms);

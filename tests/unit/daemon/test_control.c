@@ -424,10 +424,64 @@ static void test_pick_spreads(void **state)
 	daemon_shadow_map_free(m);
 }
 
+/* Settled: wanted with exactly its copies serving on allowed hosts and
+ * nothing under way; then no clock moves the decision off NONE (the
+ * control loop then looks at it less often, fs/shadow_quiet.c). Each
+ * input that can make it act unsettles it. */
+static void test_settled(void **state)
+{
+	(void)state;
+	struct daemon_control_file f = {
+	    .hot = true, .serving_copies = 1, .has_copies = true, .serving_hosts = BIT(0)};
+	assert_true(daemon_control_settled(&f));
+	struct daemon_control_memory mem = {0};
+	for (uint64_t t = 1000; t < 10000000; t *= 3)
+		assert_int_equal(daemon_control_decide(&P, &f, t, &mem), DAEMON_CONTROL_NONE);
+	struct daemon_control_file g = f;
+	g.hot = false; /* unwanted: demoted after idle_ms */
+	assert_false(daemon_control_settled(&g));
+	g = f;
+	g.want_copies = 2; /* one copy short */
+	assert_false(daemon_control_settled(&g));
+	g = f;
+	g.serving_copies = 2; /* one too many: trimmed after idle_ms */
+	g.serving_hosts = BIT(0) | BIT(1);
+	assert_false(daemon_control_settled(&g));
+	g = f;
+	g.copying = true;
+	assert_false(daemon_control_settled(&g));
+	g = f;
+	g.migrate = true;
+	assert_false(daemon_control_settled(&g));
+	g = f;
+	g.writes_unseen = true;
+	assert_false(daemon_control_settled(&g));
+	g = f;
+	g.never = true;
+	assert_false(daemon_control_settled(&g));
+	g = f;
+	g.gone = true;
+	assert_false(daemon_control_settled(&g));
+	g = f;
+	g.hosts_limited = true; /* its copy on a host no longer allowed */
+	g.allowed_hosts = BIT(1);
+	assert_false(daemon_control_settled(&g));
+	g.allowed_hosts = BIT(0) | BIT(1);
+	assert_true(daemon_control_settled(&g));
+	g = f;
+	g.pinned = true;
+	g.hot = false;
+	g.want_copies = 2;
+	g.hosts_limited = true; /* two wanted, one host allowed: one is all */
+	g.allowed_hosts = BIT(0);
+	assert_true(daemon_control_settled(&g));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_pin_copies),
+	    cmocka_unit_test(test_settled),
 	    cmocka_unit_test(test_quiet_before_recopy),
 	    cmocka_unit_test(test_demote_after_hysteresis),
 	    cmocka_unit_test(test_copy_under_way),

@@ -214,17 +214,24 @@ static void test_responses(void **state)
 	assert_int_equal(m.load.requests, 5);
 	assert_int_equal(decode(SYNC_WIRE_LOAD, R, lp, sizeof(lp) - 1, 0, &m), -EBADMSG);
 	uint8_t sp[SYNC_WIRE_STATS_SIZE];
-	struct sync_wire_stats ws = {1, 2, 3, 4, 5, 6};
+	struct sync_wire_stats ws = {1, 2, 3, 4, 5, 6, SYNC_WIRE_FEATURE_ZEROS};
+	assert_int_equal(sync_wire_enc_stats(sp, sizeof(sp) - 1, &ws), -ENOBUFS);
 	assert_int_equal(sync_wire_enc_stats(sp, sizeof(sp), &ws), SYNC_WIRE_STATS_SIZE);
 	assert_int_equal(decode(SYNC_WIRE_STATS, R, sp, SYNC_WIRE_STATS_SIZE, 0, &m), 0);
 	assert_int_equal(m.stats.used + m.stats.copies + m.stats.budget, 6);
 	assert_int_equal(m.stats.reads * 100 + m.stats.read_bytes * 10 + m.stats.received_bytes,
 			 456);
-	/* An older server's 24-byte answer: counters 0; other lengths refused. */
+	assert_int_equal(m.stats.features, SYNC_WIRE_FEATURE_ZEROS);
+	/* An older server's 48-byte answer: no feature; its 24-byte one:
+	 * counters 0 too; other lengths refused. */
+	assert_int_equal(decode(SYNC_WIRE_STATS, R, sp, SYNC_WIRE_STATS_SIZE_V2, 0, &m), 0);
+	assert_int_equal(m.stats.received_bytes, 6);
+	assert_int_equal(m.stats.features, 0);
 	assert_int_equal(decode(SYNC_WIRE_STATS, R, sp, 24, 0, &m), 0);
 	assert_int_equal(m.stats.budget, 3);
 	assert_int_equal(m.stats.reads + m.stats.read_bytes + m.stats.received_bytes, 0);
 	assert_int_equal(decode(SYNC_WIRE_STATS, R, sp, 32, 0, &m), -EBADMSG);
+	assert_int_equal(decode(SYNC_WIRE_STATS, R, sp, SYNC_WIRE_STATS_SIZE - 1, 0, &m), -EBADMSG);
 }
 
 /* HEARTBEAT: the request carries the interval, each response a sequence
@@ -259,6 +266,33 @@ static void test_heartbeat(void **state)
 	assert_string_equal(sync_wire_type_name(SYNC_WIRE_HEARTBEAT), "HEARTBEAT");
 	/* the type after the last one is unknown */
 	assert_int_equal(decode(SYNC_WIRE_TYPE_MAX + 1, 0, NULL, 0, 0, &m), -EBADMSG);
+}
+
+/* ZEROS: a request of exactly 8 bytes, a length of 1 byte to
+ * SYNC_WIRE_MAX_ZEROS; no response of its own, no F_MORE. */
+static void test_zeros(void **state)
+{
+	(void)state;
+	uint8_t p[9];
+	struct sync_wire_msg m;
+	assert_int_equal(sync_wire_enc_zeros(p, 7, 1), -ENOBUFS);
+	assert_int_equal(sync_wire_enc_zeros(p, sizeof(p), 1ull << 25), 8);
+	assert_int_equal(decode(SYNC_WIRE_ZEROS, 0, p, 8, 0, &m), 0);
+	assert_int_equal(m.size, 1ull << 25);
+	assert_int_equal(decode(SYNC_WIRE_ZEROS, 0, p, 7, 0, &m), -EBADMSG);
+	assert_int_equal(decode(SYNC_WIRE_ZEROS, 0, p, 9, 0, &m), -EBADMSG);
+	assert_int_equal(decode(SYNC_WIRE_ZEROS, 0, NULL, 0, 0, &m), -EBADMSG);
+	sync_wire_enc_zeros(p, sizeof(p), 0);
+	assert_int_equal(decode(SYNC_WIRE_ZEROS, 0, p, 8, 0, &m), -EBADMSG);
+	sync_wire_enc_zeros(p, sizeof(p), SYNC_WIRE_MAX_ZEROS);
+	assert_int_equal(decode(SYNC_WIRE_ZEROS, 0, p, 8, 0, &m), 0);
+	sync_wire_enc_zeros(p, sizeof(p), SYNC_WIRE_MAX_ZEROS + 1);
+	assert_int_equal(decode(SYNC_WIRE_ZEROS, 0, p, 8, 0, &m), -EBADMSG);
+	sync_wire_enc_zeros(p, sizeof(p), UINT64_MAX);
+	assert_int_equal(decode(SYNC_WIRE_ZEROS, 0, p, 8, 0, &m), -EBADMSG);
+	sync_wire_enc_zeros(p, sizeof(p), 4096);
+	assert_int_equal(decode(SYNC_WIRE_ZEROS, SYNC_WIRE_F_RESPONSE, p, 8, 0, &m), -EBADMSG);
+	assert_string_equal(sync_wire_type_name(SYNC_WIRE_ZEROS), "ZEROS");
 }
 
 /* VERIFY: the request carries id, version and the expected digest (56 bytes
@@ -349,7 +383,8 @@ int main(void)
 	    cmocka_unit_test(test_requests_roundtrip), cmocka_unit_test(test_requests_malformed),
 	    cmocka_unit_test(test_responses),
 	    cmocka_unit_test(test_versions),	       cmocka_unit_test(test_status_mapping),
-	    cmocka_unit_test(test_heartbeat),	       cmocka_unit_test(test_verify),
+	    cmocka_unit_test(test_heartbeat),
+	    cmocka_unit_test(test_zeros),	       cmocka_unit_test(test_verify),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

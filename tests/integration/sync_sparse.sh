@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Sparse files to a shadowd: the holes of a full copy do not cross the wire.
+# 1. sync_cli put of a 1 GiB file holding 200 KiB to a shadowd: the copy is
+#    byte-identical and sparse in the store, the shadowd received less than
+#    1 MiB (ZEROS frames, announced in STATS: features=1); before, all of
+#    the 1 GiB crossed TLS;
+# 2. the same to a shadowd that predates ZEROS (--test-no-zeros: a 48-byte
+#    STATS, the connection closed on a ZEROS frame): the client sends the
+#    holes as zeros, the copy is right and still sparse in the store;
+# 3. through a mount: a pinned sparse file gets a serving copy on the
+#    shadowd, reads right, and the upload is under 1 MiB
+#    (shadowctl host status --json: sparse_uploads, received_bytes; the
+#    copy's sent= in user.shadow.state counts no hole).
+# Usage: sync_sparse.sh SHADOWFS SHADOWD SHADOWCTL SYNC_CLI
+. "$(dirname "$0")/lib.sh"
+SHADOWFS=$1 SHADOWD=$2 CTL=$3 CLI=$4
+T=$(it_tmpdir sync_sparse)
+backing=$(it_tmpdir backing) mnt=$(it_tmpdir mnt) state=$(it_tmpdir state)
+ID=00112233445566778899aabbccddeeff
+MIB=$((1024 * 1024))
+
+it_ca "$CTL" "$T/ca" "sd old" "client origin operator"
+cli() { "$CLI" --cert "$T/ca/client.crt" --key "$T/ca/client.key" --ca "$T/ca/ca.crt" --timeout 20000 "$@"; }
+stat_field() { cli stats "$1" 2>/dev/null | sed -n "s/.*\<$2=\([0-9]*\).*/\1/p"; }
+it_shadowd "$SHADOWD" "$T/store-sd" "$T/ca" sd "$T/sd.log" 0
+SD=127.0.0.1:$IT_SD_PORT
+it_shadowd "$SHADOWD" "$T/store-old" "$T/ca" old "$T/old.log" 0 --test-no-zeros
+OLD=127.0.0.1:$IT_SD_PORT
+
+# sparse FILE SIZE: SIZE bytes, data at 0 (4 KiB), at the middle (64 KiB),
+# at the end (the last 4 KiB) and 128 KiB at a quarter, holes elsewhere.
+sparse() {
+  truncate -s "$2" "$1"
+  head -c 4096 /dev/urandom | dd of="$1" conv=notrunc status=none
+  head -c 65536 /dev/urandom | dd of="$1" bs=4096 seek=$(($2 / 2 / 4096)) conv=notrunc status=none
+  head -c 131072 /dev/urandom | dd of="$1" bs=4096 seek=$(($2 / 4 / 4096)) conv=notrunc status=none
+  head -c 4096 /dev/urandom | dd of="$1" bs=4096 seek=$(($2 / 4096 - 1)) conv=notrunc status=none
+}
+durable() { [ -n "$(find "$1" -maxdepth 1 -type f ! -name 'tmp.*' ! -name 'unsynced.*' ! -name '.*')" ]; }
+stored() { # the copy, once durable (named unsynced.* until the sync pass)
+  it_wait_for "no durable copy in $1" 30 durable "$1"
+  find "$1" -maxdepth 1 -type f ! -name 'tmp.*' ! -name 'unsynced.*' ! -name '.*' | head -1
+}
+blocks_kib() { du -k "$1" | cut -f1; }
+
+# 1. A shadowd that takes ZEROS.
+sparse "$T/big" $((1024 * MIB))
+[ "$(stat_field "$SD" features)" = 1 ] || it_fail "the shadowd does not announce ZEROS: $(cli stats "$SD")"
+before=$(stat_field "$SD" received)
+it_check "put of the sparse file" cli put "$SD" $ID 1 "$T/big"
+got=$(( $(stat_field "$SD" received) - before ))
+c=$(stored "$T/store-sd")
+cmp "$c" "$T/big" || it_fail "the copy differs from the sparse file"
+[ "$got" -lt "$MIB" ] || it_fail "the shadowd received $got bytes for 200 KiB of data in 1 GiB"
+[ "$(blocks_kib "$c")" -lt 2048 ] || it_fail "the copy is not sparse: $(blocks_kib "$c") KiB"
+echo "1: 1 GiB sparse file: $got bytes received, copy of $(blocks_kib "$c") KiB on disk"
+
+# 2. A shadowd that predates ZEROS: the holes go as zeros, nothing breaks.
+sparse "$T/mid" $((64 * MIB))
+[ "$(stat_field "$OLD" features)" = 0 ] || it_fail "--test-no-zeros announces features"
+before=$(stat_field "$OLD" received)
+it_check "put to a shadowd without ZEROS" cli put "$OLD" $ID 1 "$T/mid"
+got=$(( $(stat_field "$OLD" received) - before ))
+c=$(stored "$T/store-old")
+cmp "$c" "$T/mid" || it_fail "the copy on the older shadowd differs"
+[ "$got" -ge $((64 * MIB)) ] || it_fail "only $got bytes reached the older shadowd"
+[ "$(blocks_kib "$c")" -lt 2048 ] || it_fail "the copy on the older shadowd is not sparse"
+grep -q "malformed\|bad frame\|unexpected frame" "$T/old.log" && it_fail "the client sent ZEROS to a shadowd without them: $(cat "$T/old.log")"
+echo "2: older shadowd: $got bytes received (the holes as zeros), copy of $(blocks_kib "$c") KiB on disk"
+
+# 3. Through a mount.
+sparse "$backing/image" $((512 * MIB))
+TLS=(--certs "$T/ca" --name operator)
+before=$("$CTL" host status "$SD" "${TLS[@]}" --json | sed -n 's/.*"received_bytes":\([0-9]*\).*/\1/p')
+"$CTL" host status "$SD" "${TLS[@]}" --json | grep -q '"sparse_uploads":true' ||
+  it_fail "host status does not show sparse uploads"
+it_mount "$SHADOWFS" "$backing" "$mnt" \
+  "norecord,cache=never,state=$state,hosts=$SD,tls=$T/ca,tls_name=origin,shadow_tick=0.2,shadow_quiet=0,remote_timeout=2000"
+setfattr -n user.shadow.pin -v 1 "$mnt/image" || it_fail "pin"
+serving() { it_shadow_state "$mnt/image" | grep -q ':serving'; }
+it_wait_for "no serving copy of the sparse image: $(it_shadow_state "$mnt/image")" 60 serving
+cmp "$mnt/image" "$backing/image" || it_fail "the image reads wrong through the mount"
+after=$("$CTL" host status "$SD" "${TLS[@]}" --json | sed -n 's/.*"received_bytes":\([0-9]*\).*/\1/p')
+[ $((after - before)) -lt "$MIB" ] || it_fail "the mount's copy of 200 KiB in 512 MiB sent $((after - before)) bytes"
+sent=$(it_shadow_state "$mnt/image" | sed -n 's/.*:sync=full:sent=\([0-9]*\).*/\1/p')
+[ -n "$sent" ] && [ "$sent" -lt "$MIB" ] || it_fail "the copy's state says sent=$sent (the holes counted)"
+echo "3: pinned 512 MiB sparse image: $((after - before)) bytes sent, $(it_shadow_state "$mnt/image")"
+it_umount "$mnt"
+echo "sync_sparse: ok"
