@@ -21,7 +21,8 @@
  * pointer to an entry taken from the map stays valid until
  * daemon_shadow_map_free(): the FUSE read path dereferences it without a
  * lock. Memory grows with the number of distinct files ever shadowed by
- * this mount (a few hundred bytes each).
+ * this mount (3,352 bytes each, plus 1.2 KB per copy slot whose rollout
+ * ran).
  *
  * Remote copies (copy.remote) have no fd: the router reads them from their
  * shadowd (fs/remote_reads.c) under the same inflight / state rule.
@@ -172,19 +173,18 @@ struct daemon_shadow_file {
 	 * rollout ends (daemon_control_trim_waits); cleared by the next tick
 	 * that does not decide a TRIM. */
 	bool surplus_kept;
-	/* Control thread only (fs/shadow_quiet.c): whether its last look
-	 * found it settled and unread, and what it looked like then (flags
-	 * and slot states, reads of origin and copies, version); the pass of
-	 * that look. */
+	/* fs/shadow_quiet.c. Atomic (written by the control thread): whether
+	 * its last look found it settled and unread, so passes leave it
+	 * alone; and whether a read compared its stamps since (the first read
+	 * of a quiet entry does). Control thread only: what it looked like at
+	 * that look (flags and slot states, reads of origin and copies,
+	 * version), and the pass of that look. */
 	bool quiet;
+	bool quiet_read_checked;
 	uint32_t quiet_sig;
 	uint64_t quiet_reads;
 	uint64_t quiet_version;
 	uint64_t considered_pass;
-	/* atomic: when its stamps were last compared with the disk's
-	 * (CLOCK_MONOTONIC ms; the control loop, an open, or a read of a
-	 * file the loop left alone lately) */
-	uint64_t stamps_ms;
 	struct daemon_shadow_file *hnext;
 	struct daemon_shadow_copy copies[DAEMON_SHADOW_MAX_COPIES];
 };

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "daemon/throttle.h"
+#include "sync/sync_io.h"
 
 struct fs_copy_pace {
 	struct daemon_bucket bucket; /* bytes; rate 0 = unlimited */
@@ -135,7 +136,8 @@ void fs_copy_pace_progress_fn(void *arg, uint64_t done, uint64_t total)
 	(void)total;
 	if (done <= pp->last)
 		return;
-	uint64_t n = done - pp->last;
+	uint64_t n = pp->skip_holes ? sync_data_bytes(pp->source, pp->last, done)
+				    : done - pp->last;
 	pp->last = done;
 	if (pp->read)
 		__atomic_add_fetch(pp->read, n, __ATOMIC_RELAXED);

@@ -70,12 +70,17 @@ struct sync_pace fs_copy_pace_hook_checked(struct fs_copy_pace_check *c);
 
 /* For readers that only report progress (done bytes so far of one
  * operation): takes what was read since the last call. Cancelled, it no
- * longer waits (the operation cannot be stopped from a progress callback). */
+ * longer waits (the operation cannot be stopped from a progress callback).
+ * With skip_holes (source: the fd the operation reads from offset 0), only
+ * the data bytes of that span are taken: holes load no disk (a sparse file
+ * sent with ZEROS frames, sync/client.c). */
 struct fs_copy_pace_progress {
 	struct fs_copy_pace *p;
 	uint64_t last;	  /* bytes already taken for this operation */
 	const bool *stop; /* atomic; true: no more waits (NULL: none) */
 	uint64_t *read;	  /* atomic; each take adds its bytes (NULL: none) */
+	bool skip_holes;  /* see above (false: every byte) */
+	int source;
 };
 void fs_copy_pace_progress_fn(void *arg, uint64_t done, uint64_t total);
 

@@ -248,7 +248,9 @@ static int sync_once(struct fs_remote_copies *rc, struct daemon_shadow_file *s, 
 	}
 	/* Paced after each frame read (the uploads report progress only);
 	 * stopped, the source is cut at the next report. */
-	struct upload_progress up = {.pp = {.p = pace, .stop = stop, .read = read}, .fd = fd};
+	struct upload_progress up = {
+	    .pp = {.p = pace, .stop = stop, .read = read, .skip_holes = true, .source = fd},
+	    .fd = fd};
 	struct sync_repl_opts o = {.sha256 = sha256,
 				   .list_all = list_all,
 				   .timeout_ms = FRAME_MS,

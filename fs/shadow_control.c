@@ -143,8 +143,6 @@ static void check_copies(struct fs_shadowing *sh, struct daemon_shadow_file *s)
 	if (!serving)
 		return; /* nothing to check: no origin fd needed (fs/shadow_origin.c) */
 	bool have = shadow_origin_stamp_now(sh, s, &now);
-	if (have)
-		STORE(&s->stamps_ms, shadow_now_ms());
 	for (int k = 0; k < DAEMON_SHADOW_MAX_COPIES; k++) {
 		struct daemon_shadow_copy *cp = &s->copies[k];
 		if (LOAD(&cp->state) != DAEMON_COPY_SERVING)
@@ -276,6 +274,7 @@ static void fill_status(FILE *out, void *arg)
 			continue;
 		shadow_describe(sh, s, shadow_writers_of(sh, s), line, sizeof(line));
 		fprintf(out, "path=\"%s\" %s\n", s->path ? s->path : "", line);
+		sh->status_lines++;
 	}
 }
 
@@ -538,18 +537,21 @@ static void write_pins_and_status(struct fs_shadowing *sh, bool status)
 	if (!status || t0 < sh->status_next_ms)
 		return;
 	daemon_shadow_map_lock(sh->map);
+	sh->status_lines = 0;
 	int r = fs_status_file_write(sh->status_path, fill_status, sh);
 	daemon_shadow_map_unlock(sh->map);
 	if (r < 0)
 		sfs_warn("cannot write %s: %s", sh->status_path, strerror(-r));
 	/* A line per entry, under the map lock: with tens of thousands of
 	 * entries (5.8 MB at 30,000, 150 ms) rewritten each pass it took a
-	 * fifth of the thread. A write that took 20 ms or more is not
-	 * followed by another before 50 times that; below, every pass and
-	 * every finished copy rewrites it, as before (shadowctl shows a copy
-	 * as soon as user.shadow.state does). */
+	 * fifth of the thread. A write of 1,000 lines or more that took 20 ms
+	 * or more is not followed by another before 50 times that; a smaller
+	 * file (however slow the disk was for it: a stall of a loaded disk
+	 * once held a one-line file back for seconds) is rewritten by every
+	 * pass and every finished copy, as before (shadowctl shows a copy as
+	 * soon as user.shadow.state does). */
 	uint64_t spent = shadow_now_ms() - t0;
-	sh->status_next_ms = spent >= 20 ? t0 + 50 * spent : 0;
+	sh->status_next_ms = spent >= 20 && sh->status_lines >= 1000 ? t0 + 50 * spent : 0;
 }
 
 /* When the next pass over every entry is due: one period after the last

@@ -23,10 +23,10 @@
  * Changes behind the mount's back: a pass compared every serving entry's
  * stamps; now a quiet one's are compared one pass in SHADOW_QUIET_EVERY.
  * So that a copy of an origin changed in BACKING meanwhile never serves
- * longer than before, the first read of an entry whose stamps were not
- * compared for two ticks compares them before it is routed (as an open
- * does): a file idle for a while is checked when it is read again, not
- * when a pass happens to reach it. */
+ * longer than before, the first read of a quiet entry compares them before
+ * it is routed (as an open does): a file left alone is checked when it is
+ * read again, not when a pass happens to reach it; that read makes the
+ * next pass look at it, and every pass after while it is read, as before. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -71,7 +71,9 @@ void shadow_quiet_note(struct fs_shadowing *sh, struct daemon_shadow_file *s, bo
 		still = (st == DAEMON_COPY_NONE || st == DAEMON_COPY_SERVING) &&
 			!(r && r->phase == DAEMON_ROLLOUT_ROLLED_BACK);
 	}
-	s->quiet = still;
+	if (still)
+		STORE(&s->quiet_read_checked, false); /* before quiet: its next read checks */
+	STORE(&s->quiet, still);
 	s->quiet_sig = quiet_sig(s);
 	s->quiet_reads = reads;
 	s->quiet_version = daemon_shadow_file_version(s);
@@ -81,7 +83,7 @@ void shadow_quiet_note(struct fs_shadowing *sh, struct daemon_shadow_file *s, bo
 
 bool shadow_quiet_skip(struct daemon_shadow_file *s, size_t k, uint64_t pass, uint64_t now_ms)
 {
-	if (!s->quiet || (k + pass) % SHADOW_QUIET_EVERY == 0)
+	if (!LOAD(&s->quiet) || (k + pass) % SHADOW_QUIET_EVERY == 0)
 		return false;
 	if (quiet_sig(s) != s->quiet_sig || reads_total(s) != s->quiet_reads ||
 	    daemon_shadow_file_version(s) != s->quiet_version || LOAD(&s->changing) != 0)
@@ -101,16 +103,14 @@ bool shadow_quiet_look_all(struct fs_shadowing *sh)
 	return all || shadow_copy_fds_pressed(sh);
 }
 
-bool shadow_quiet_stamps_due(struct fs_shadowing *sh, struct daemon_shadow_file *s)
+bool shadow_quiet_stamps_due(struct daemon_shadow_file *s)
 {
-	uint64_t last = LOAD(&s->stamps_ms);
-	uint64_t now = shadow_now_ms();
-	uint64_t due_after = (uint64_t)(sh->cfg.tick_s * 2000);
-	if (now < last + due_after)
-		return false;
+	if (!LOAD(&s->quiet))
+		return false; /* looked at by every pass */
 	/* One reader compares; the others route as before meanwhile. */
-	return __atomic_compare_exchange_n(&s->stamps_ms, &last, now, false, __ATOMIC_SEQ_CST,
-					   __ATOMIC_SEQ_CST);
+	bool checked = false;
+	return __atomic_compare_exchange_n(&s->quiet_read_checked, &checked, true, false,
+					   __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 }
 
 struct stats_line {

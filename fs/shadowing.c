@@ -275,7 +275,6 @@ static void check_stamps(struct fs_shadowing *sh, struct fs_inode *i, struct dae
 	fs_inode_fd_put(sh->ctx->inodes, i);
 	if (!have)
 		return;
-	STORE(&s->stamps_ms, shadow_now_ms());
 	for (int k = 0; k < DAEMON_SHADOW_MAX_COPIES; k++) {
 		struct daemon_shadow_copy *cp = &s->copies[k];
 		/* Held as a reader: its fd and fields stay while looked at. */
@@ -445,10 +444,10 @@ static void sh_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		inner.read(req, ino, size, off, fi);
 		return;
 	}
-	/* Its stamps not compared for a while (a quiet entry the control
-	 * loop leaves alone): now, before a copy can serve this read. */
+	/* The first read of an entry the control loop leaves alone (quiet):
+	 * its stamps compared now, before a copy can serve it. */
 	struct fs_shadowing *sh = fs_ctx_of(req)->shadowing;
-	if (LOAD(&((struct daemon_shadow_file *)s)->serving) && shadow_quiet_stamps_due(sh, s))
+	if (LOAD(&((struct daemon_shadow_file *)s)->serving) && shadow_quiet_stamps_due(s))
 		check_stamps(sh, i, s);
 	fs_router_read(req, i, s, ino, size, off, fi, inner.read);
 }
@@ -750,7 +749,7 @@ unsigned shadow_replicas_of(struct fs_shadowing *sh, const struct daemon_shadow_
 }
 
 /* One line: "pinned=P hot=H reactive=R replicas=N version=vN writers=W
- * origin_reads=R copies=C", " surplus=kept_until_rollout_ends" while a copy
+ * origin_reads=R quiet=Q copies=C" (Q: passes leave it alone, fs/shadow_quiet.c), " surplus=kept_until_rollout_ends" while a copy
  * more than wanted waits for another's rollout to end,
  * " migrate_blocked=HOST:for_s=N" per host a
  * migration of it is blocked on (fs/shadow_copies.c, shadow_copy_trim), then
@@ -767,10 +766,11 @@ void shadow_describe(struct fs_shadowing *sh, struct daemon_shadow_file *s, int3
 		copies += LOAD(&s->copies[k].state) != DAEMON_COPY_NONE;
 	used += (size_t)snprintf(out, len,
 				 "pinned=%d hot=%d reactive=%d replicas=%u version=v%llu writers=%d "
-				 "origin_reads=%llu copies=%d",
+				 "origin_reads=%llu quiet=%d copies=%d",
 				 s->pinned, s->hot, s->hot && s->reactive, shadow_replicas_of(sh, s),
 				 (unsigned long long)(daemon_shadow_file_version(s) - base),
-				 writers, (unsigned long long)LOAD(&s->origin_reads), copies);
+				 writers, (unsigned long long)LOAD(&s->origin_reads),
+				 (int)LOAD(&s->quiet), copies);
 	if (s->copy_error && used < len) {
 		uint64_t t = shadow_now_ms();
 		const char *name = strerrorname_np(s->copy_error);

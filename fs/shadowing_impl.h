@@ -98,6 +98,7 @@ struct fs_shadowing {
 	uint64_t verify_next_ms;  /* ... not before (no copy due earlier; 0: now) */
 	uint64_t putoff_logged_ms; /* last "re-hash put off" at info level (0: never) */
 	uint64_t status_next_ms;   /* STATE/shadows.status not rewritten before */
+	size_t status_lines;	   /* ... lines its last write held */
 	bool host_wait_logged;	   /* "waits for a host" said, no copy made since */
 	uint64_t noisy_window_ms;  /* per-file info lines: this minute's start */
 	unsigned noisy_logged, noisy_suppressed; /* ... said at info, and at debug */
@@ -127,10 +128,10 @@ bool shadow_quiet_skip(struct daemon_shadow_file *s, size_t k, uint64_t pass, ui
  * asked for it (taken), or local copies hold three quarters of their fd
  * share (idle ones give theirs back only when looked at). */
 bool shadow_quiet_look_all(struct fs_shadowing *sh);
-/* A read of s (serving copies): true, once per 2 ticks at most, when its
- * stamps were not compared lately (the loop leaves it alone): the caller
- * compares them before routing, as an open does. */
-bool shadow_quiet_stamps_due(struct fs_shadowing *sh, struct daemon_shadow_file *s);
+/* A read of s (serving copies): true for the first read since the control
+ * loop marked it quiet (passes leave it alone): the caller compares its
+ * stamps before routing, as an open does. */
+bool shadow_quiet_stamps_due(struct daemon_shadow_file *s);
 /* STATE/control.stats after a pass (shadowctl status). */
 void shadow_quiet_write_stats(struct fs_shadowing *sh, uint64_t pass_ms);
 

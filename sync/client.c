@@ -194,8 +194,6 @@ static int put(struct sync_client *c, const uint8_t id[16], uint64_t version, in
 	}
 	bool zeros = zeros_accepted(c, timeout_ms);
 	c->put_sent = 0;
-	uint64_t run_end = 0; /* the run of data or hole at off ends there */
-	bool hole = false;
 	if (!c->tls) {
 		free(chunk);
 		sync_sha256_free(running);
@@ -207,14 +205,15 @@ static int put(struct sync_client *c, const uint8_t id[16], uint64_t version, in
 	r = send_req(c, SYNC_WIRE_PUT_BEGIN, rid, p, sizeof(p), NULL, 0,
 		     sync_now_ms() + timeout_ms);
 	while (r == 0 && off < size) {
-		if (off >= run_end) {
-			run_end = size;
-			hole = false;
-			int e = zeros ? sync_extent_at(fd, off, size, &run_end, &hole) : 0;
-			if (e < 0) {
-				r = poison(c, e); /* the source shrank or failed */
-				break;
-			}
+		/* The run at off, looked up again at each frame: a source cut
+		 * under the upload (fs/remote_copies.c replaces its fd by
+		 * /dev/null to stop it) then reads as data and fails. */
+		uint64_t run_end = size;
+		bool hole = false;
+		int e = zeros ? sync_extent_at(fd, off, size, &run_end, &hole) : 0;
+		if (e < 0) {
+			r = poison(c, e); /* the source shrank or failed */
+			break;
 		}
 		if (hole) {
 			/* Sent before it is hashed here: the server hashes its

@@ -217,6 +217,21 @@ int sync_extent_at(int fd, uint64_t off, uint64_t len, uint64_t *end, bool *hole
 	return r;
 }
 
+uint64_t sync_data_bytes(int fd, uint64_t from, uint64_t to)
+{
+	uint64_t data = 0;
+	while (from < to) {
+		uint64_t end;
+		bool hole;
+		if (sync_extent_at(fd, from, to, &end, &hole) < 0)
+			return data + (to - from);
+		if (!hole)
+			data += end - from;
+		from = end;
+	}
+	return data;
+}
+
 int sync_copy_prefix(int from, int to, uint64_t len, void *buf, size_t bufsize)
 {
 	loff_t in = 0, out = 0;

@@ -93,6 +93,10 @@ int sync_pread_all(int fd, void *buf, size_t len, uint64_t off);
  * ends before len, as a short read would. */
 int sync_extent_at(int fd, uint64_t off, uint64_t len, uint64_t *end, bool *hole);
 
+/* The bytes of [from, to) in fd that are data, not holes (to - from where
+ * that cannot be told). */
+uint64_t sync_data_bytes(int fd, uint64_t from, uint64_t to);
+
 /* Copies the first len bytes of from into to, offset 0 to offset 0: with
  * copy_file_range (reflink or in-kernel copy where the filesystem can), else
  * with pread/pwrite through buf (bufsize bytes, caller-owned). 0 or -errno;

@@ -10,6 +10,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 #include <cmocka.h>
 #include <time.h>
 #include <unistd.h>
@@ -90,6 +92,41 @@ static void test_progress(void **state)
 	struct fs_copy_pace_progress unpaced = {.read = &read}; /* no copy_rate: still counted */
 	fs_copy_pace_progress_fn(&unpaced, 5000, 0);
 	assert_int_equal(read, (uint64_t)MIB + 2005000);
+}
+
+/* skip_holes: a span of a sparse source takes (and counts) its data bytes
+ * only; without it, every byte. */
+static void test_progress_holes(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/test_copy_pace.XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	unlink(path);
+	const uint64_t M = 1u << 20;
+	static char block[4096];
+	memset(block, 0x5a, sizeof(block));
+	/* 16 MiB: data at 0 (4 KiB) and at 8 MiB (4 KiB), holes elsewhere */
+	assert_int_equal(ftruncate(fd, (off_t)(16 * M)), 0);
+	assert_int_equal(pwrite(fd, block, sizeof(block), 0), (ssize_t)sizeof(block));
+	assert_int_equal(pwrite(fd, block, sizeof(block), (off_t)(8 * M)), (ssize_t)sizeof(block));
+	struct fs_copy_pace *p;
+	uint64_t read = 0;
+	assert_int_equal(fs_copy_pace_new(1, &p), 0); /* 1 MB/s: 16 MiB would take seconds */
+	struct fs_copy_pace_progress pp = {
+	    .p = p, .read = &read, .skip_holes = true, .source = fd};
+	double t0 = now_s();
+	fs_copy_pace_progress_fn(&pp, 4 * M, 0);
+	fs_copy_pace_progress_fn(&pp, 16 * M, 0);
+	assert_true(now_s() - t0 < 0.5);
+	assert_int_equal(read, 2 * sizeof(block));
+	assert_int_equal(pp.last, 16 * M);
+	fs_copy_pace_free(p);
+	read = 0;
+	struct fs_copy_pace_progress every = {.read = &read};
+	fs_copy_pace_progress_fn(&every, 16 * M, 0);
+	assert_int_equal(read, 16 * M);
+	close(fd);
 }
 
 static bool flag_is_set(void *arg)
@@ -252,6 +289,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_burst),   cmocka_unit_test(test_unlimited),
 	    cmocka_unit_test(test_rate),    cmocka_unit_test(test_progress),
+	    cmocka_unit_test(test_progress_holes),
 	    cmocka_unit_test(test_checked), cmocka_unit_test(test_cancel),
 	    cmocka_unit_test(test_stop_one_job), cmocka_unit_test(test_priority),
 	};
