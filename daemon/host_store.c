@@ -72,15 +72,42 @@ bool store_parse_name(const char *name, uint8_t id[16], uint64_t *version)
 	return true;
 }
 
+/* The stat of a valid copy: a regular file, not followed if a symlink. */
+static int copy_stat(int dirfd, const char *name, struct stat *st)
+{
+	if (fstatat(dirfd, name, st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	return S_ISREG(st->st_mode) ? 0 : -ELOOP;
+}
+
 int store_copy_size(int dirfd, const char *name, uint64_t *ret)
 {
 	struct stat st;
-	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
-	if (!S_ISREG(st.st_mode))
-		return -ELOOP;
-	*ret = (uint64_t)st.st_size;
-	return 0;
+	int r = copy_stat(dirfd, name, &st);
+	if (r == 0)
+		*ret = (uint64_t)st.st_size;
+	return r;
+}
+
+static uint64_t space_of(const struct stat *st)
+{
+	uint64_t size = (uint64_t)st->st_size, blocks = (uint64_t)st->st_blocks * 512;
+	return blocks < size ? blocks : size;
+}
+
+int store_copy_space(int dirfd, const char *name, uint64_t *ret)
+{
+	struct stat st;
+	int r = copy_stat(dirfd, name, &st);
+	if (r == 0)
+		*ret = space_of(&st);
+	return r;
+}
+
+uint64_t store_fd_space(int fd, uint64_t size)
+{
+	struct stat st;
+	return fstat(fd, &st) == 0 ? space_of(&st) : size;
 }
 
 static int scan(struct daemon_store *s, int (*fn)(void *, const char *, const uint8_t *, uint64_t),
@@ -91,7 +118,7 @@ static int count_fn(void *arg, const char *name, const uint8_t *id, uint64_t v)
 {
 	struct daemon_store *s = arg;
 	uint64_t sz;
-	if (store_copy_size(s->dirfd, name, &sz) == 0) {
+	if (store_copy_space(s->dirfd, name, &sz) == 0) {
 		s->used += sz;
 		s->copies++;
 		store_index_add(&s->durable, id, v);
@@ -513,6 +540,7 @@ int daemon_store_commit_each(struct daemon_store_writer *w, const uint8_t sha256
 	memcpy(u->id, w->id, 16);
 	u->version = w->version;
 	u->size = w->size;
+	u->space = store_fd_space(w->fd, w->size);
 	u->since_ms = store_mono_ms();
 	store_unsynced_name(w->id, w->version, sha256, u->name);
 	daemon_store_copy_name(w->id, w->version, name);
@@ -530,7 +558,7 @@ int daemon_store_commit_each(struct daemon_store_writer *w, const uint8_t sha256
 		if (strcmp(old->name, u->name))
 			unlinkat(s->dirfd, old->name, 0);
 		store_unsynced_drop(s, old);
-	} else if (store_copy_size(s->dirfd, name, &old_size) == 0 &&
+	} else if (store_copy_space(s->dirfd, name, &old_size) == 0 &&
 		   unlinkat(s->dirfd, name, 0) == 0) {
 		store_index_remove(&s->durable, w->id, w->version);
 		s->used -= old_size < s->used ? old_size : s->used;
@@ -542,7 +570,7 @@ int daemon_store_commit_each(struct daemon_store_writer *w, const uint8_t sha256
 	u->next = s->unsynced;
 	s->unsynced = u;
 	s->n_unsynced++;
-	s->used += w->size;
+	s->used += u->space;
 	s->copies++;
 	bool no_syncer = !store_syncer_kick(s);
 	pthread_mutex_unlock(&s->lock);
@@ -668,7 +696,7 @@ static int delete_one(struct daemon_store *s, const uint8_t id[16], uint64_t ver
 	char name[NAME_LEN + 1];
 	uint64_t size = 0;
 	daemon_store_copy_name(id, version, name);
-	bool regular = store_copy_size(s->dirfd, name, &size) == 0;
+	bool regular = store_copy_space(s->dirfd, name, &size) == 0;
 	int r = unlinkat(s->dirfd, name, 0) < 0 ? -errno : 0;
 	pthread_mutex_lock(&s->lock);
 	if (r == 0 || r == -ENOENT)

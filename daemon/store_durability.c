@@ -70,7 +70,7 @@ static void unlink_entry(struct daemon_store *s, struct unsynced *u)
  * frees it. */
 void store_unsynced_drop(struct daemon_store *s, struct unsynced *u)
 {
-	s->used -= u->size < s->used ? u->size : s->used;
+	s->used -= u->space < s->used ? u->space : s->used;
 	if (s->copies)
 		s->copies--;
 	s->n_unsynced--;
@@ -96,6 +96,7 @@ static size_t sync_pass(struct daemon_store *s)
 	struct taken {
 		struct unsynced *u;
 		int r;
+		uint64_t space;
 	} *batch = NULL;
 	size_t n = 0, cap = 0;
 	bool renamed = false;
@@ -120,8 +121,12 @@ static size_t sync_pass(struct daemon_store *s)
 		free(batch);
 		return 0;
 	}
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		batch[i].r = fdatasync(batch[i].u->fd) < 0 ? -errno : 0;
+		/* Its blocks once written back (a delayed allocation counted
+		 * ahead may differ): what a delete will take off used. */
+		batch[i].space = store_fd_space(batch[i].u->fd, batch[i].u->size);
+	}
 	pthread_mutex_lock(&s->lock);
 	for (size_t i = 0; i < n; i++) {
 		struct unsynced *u = batch[i].u;
@@ -132,6 +137,8 @@ static size_t sync_pass(struct daemon_store *s)
 		}
 		daemon_store_copy_name(u->id, u->version, name);
 		if (batch[i].r == 0 && renameat(s->dirfd, u->name, s->dirfd, name) == 0) {
+			s->used -= u->space < s->used ? u->space : s->used;
+			s->used += batch[i].space;
 			store_index_add(&s->durable, u->id, u->version);
 			s->n_unsynced--;
 			unlink_entry(s, u);

@@ -29,6 +29,7 @@ struct unsynced {
 	uint8_t id[16];
 	uint64_t version;
 	uint64_t size;
+	uint64_t space;	   /* what it counts in used (store_copy_space) */
 	int fd;		   /* the copy, kept open for fdatasync */
 	bool syncing;	   /* taken by a sync pass (fd in use outside the lock) */
 	bool dropped;	   /* deleted or replaced while syncing: the pass frees it */
@@ -66,6 +67,12 @@ int store_hexval(char c);
 bool store_parse_name(const char *name, uint8_t id[16], uint64_t *version);
 /* Size of a valid copy (regular file, not followed if a symlink). */
 int store_copy_size(int dirfd, const char *name, uint64_t *ret);
+/* What a copy counts against the budget (used): its size, or the bytes
+ * its blocks hold when fewer (a sparse copy counts its data, not its
+ * holes). store_copy_space by name, store_fd_space of an open copy of
+ * size bytes (size itself when fstat fails). */
+int store_copy_space(int dirfd, const char *name, uint64_t *ret);
+uint64_t store_fd_space(int fd, uint64_t size);
 
 /* Unsynced copies (store_durability.c). Functions marked "lock" expect
  * s->lock held. */

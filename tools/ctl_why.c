@@ -366,6 +366,10 @@ static void print_text(const struct why *w, const char *mnt)
 		printf("surplus: a copy more than wanted is kept until the new copy's rollout "
 		       "ends (make before break)\n");
 	each_migrate_block(w->state, print_migrate_block, NULL);
+	if (w->state && strstr(w->state, " quiet=1 "))
+		printf("control: settled and not read lately: the control loop looks at it one "
+		       "pass in 16 (a read, a write or a new forecast makes it look every pass; "
+		       "its next read compares the origin with the copies first)\n");
 	printf("state: %s\n", w->state ? w->state : "");
 }
 

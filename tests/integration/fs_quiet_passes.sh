@@ -3,9 +3,10 @@
 # and that costs no stale read:
 # 1. 300 files under shadow_all on a local host, all copied and serving,
 #    then nothing read: a pass looks at about one in 16 of them
-#    (STATE/control.stats), the others are left alone; before, every pass
-#    looked at all of them (a stat of the origin and of the copy each, the
-#    decision, the rollout);
+#    (STATE/control.stats), the others are left alone (quiet=1 in
+#    user.shadow.state, a "control:" line in shadowctl why); before, every
+#    pass looked at all of them (a stat of the origin and of the copy each,
+#    the decision, the rollout);
 # 2. a file changed in BACKING behind the mount's back while its entry is
 #    quiet (user.shadow.state: quiet=1), read through an fd opened before
 #    the change, with 99% of the reads going to the copy: every read
@@ -16,9 +17,9 @@
 # 4. a tuning change (user.shadow.never) makes the next pass look at every
 #    entry: the copy is dropped within a pass or two, not when the slicing
 #    reaches the file (up to 16 ticks of 1 s here).
-# Usage: fs_quiet_passes.sh SHADOWFS
+# Usage: fs_quiet_passes.sh SHADOWFS SHADOWCTL
 . "$(dirname "$0")/lib.sh"
-SHADOWFS=$1
+SHADOWFS=$1 CTL=$2
 T=$(it_tmpdir fs_quiet_passes)
 backing=$(it_tmpdir backing) mnt=$(it_tmpdir mnt) state=$(it_tmpdir state)
 it_small_files "$backing" 300 10 2048 2048
@@ -42,6 +43,12 @@ mostly_quiet() {
 }
 it_wait_for "passes still look at most entries: $(stats)" 20 mostly_quiet
 echo "1: $(stats)"
+# ... and shadowctl why says so of a file left alone.
+q=d1/f1
+quiet_file() { it_shadow_state "$mnt/$q" | grep -q " quiet=1 "; }
+it_wait_for "$q is not quiet: $(it_shadow_state "$mnt/$q")" 10 quiet_file
+"$CTL" why "$mnt/$q" | grep -q "^control: settled and not read lately: the control loop looks at it one pass in 16" ||
+  it_fail "shadowctl why of a quiet file: $("$CTL" why "$mnt/$q")"
 
 # 2. Changed behind the mount's back while quiet: read right at once.
 f=d3/f3

@@ -454,6 +454,59 @@ static void test_create_from_fd_paced(void **state)
 	free(back);
 }
 
+/* A sparse copy counts its data against the budget, not its holes (the
+ * lesser of its size and its blocks); appended zeros (ZEROS frames) are
+ * holes; the count stays right across the durability pass, a delete and a
+ * reopen. A copy being written still reserves its whole size. */
+static void test_budget_sparse(void **state)
+{
+	struct fx *f = *state;
+	struct daemon_store_writer *w;
+	struct daemon_store_stats st;
+	enum { SIZE = 64 << 20 };
+	uint8_t *dense = calloc(1, SIZE), sha[32];
+	memset(dense, 0x5a, 4096);
+	SHA256(dense, SIZE, sha);
+	daemon_store_close(f->s);
+	assert_int_equal(daemon_store_open(f->dir, 128 << 20, &f->s), 0);
+	for (uint64_t v = 1; v <= 4; v++) { /* 4 x 64 MiB in a 128 MiB budget */
+		assert_int_equal(daemon_store_create(f->s, ID, v, SIZE, &w), 0);
+		assert_int_equal(daemon_store_writer_append(w, dense, 4096), 0);
+		assert_int_equal(daemon_store_writer_append_zeros(w, (32 << 20) - 4096), 0);
+		assert_int_equal(daemon_store_writer_append_zeros(w, 32 << 20), 0);
+		assert_int_equal(daemon_store_commit(w, sha), 0);
+		daemon_store_stats(f->s, &st);
+		assert_true(st.used_bytes >= v * 4096 && st.used_bytes <= v * 65536);
+	}
+	assert_int_equal(daemon_store_read(f->s, ID, 4, 0, (char[8]){0}, 8), 8);
+	daemon_store_flush(f->s); /* durable: counted by its written-back blocks */
+	daemon_store_stats(f->s, &st);
+	uint64_t used = st.used_bytes;
+	assert_true(used >= 4 * 4096 && used <= 4 * 65536);
+	/* Writing reserves the whole size: a fifth does not start when the
+	 * budget could not hold it dense. */
+	assert_int_equal(daemon_store_create(f->s, ID, 5, 128 << 20, &w), -ENOSPC);
+	/* More zeros than the copy holds, or after a positional write: refused. */
+	assert_int_equal(daemon_store_create(f->s, ID, 6, 8192, &w), 0);
+	assert_int_equal(daemon_store_writer_append_zeros(w, 8193), -ERANGE);
+	assert_int_equal(daemon_store_writer_write(w, 4096, dense, 10), 0);
+	assert_int_equal(daemon_store_writer_append_zeros(w, 10), -EINVAL);
+	daemon_store_abort(w);
+	assert_int_equal(daemon_store_delete(f->s, ID, 1), 0);
+	daemon_store_stats(f->s, &st);
+	assert_true(st.used_bytes < used && st.used_bytes >= 3 * 4096);
+	used = st.used_bytes;
+	daemon_store_close(f->s); /* reopened: counted from the directory, the same */
+	assert_int_equal(daemon_store_open(f->dir, 128 << 20, &f->s), 0);
+	daemon_store_stats(f->s, &st);
+	assert_int_equal(st.used_bytes, used);
+	assert_int_equal(st.copies, 3);
+	assert_int_equal(daemon_store_delete(f->s, ID, DAEMON_STORE_ALL_VERSIONS), 0);
+	daemon_store_stats(f->s, &st);
+	assert_int_equal(st.used_bytes, 0);
+	free(dense);
+}
+
 /* A sparse origin gives a sparse copy: its holes are neither read nor
  * written (the pace is asked only for the data), hashed as the zeros they
  * read as, so the digest is the file's and the copy reads back the same,
@@ -821,6 +874,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_background_sync, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_delete_all_versions_index, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_create_from_fd_sparse, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_budget_sparse, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
