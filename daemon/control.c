@@ -118,14 +118,21 @@ bool daemon_control_host_allowed(uint64_t allowed, size_t i)
 int daemon_control_pick_host(const struct daemon_control_host *h, size_t n, uint64_t size,
 			     const bool *exclude, uint64_t allowed)
 {
+	return daemon_control_pick_host_sparse(h, n, size, size, exclude, allowed);
+}
+
+int daemon_control_pick_host_sparse(const struct daemon_control_host *h, size_t n, uint64_t size,
+				    uint64_t data, const bool *exclude, uint64_t allowed)
+{
 	int best = -1;
 	for (size_t i = 0; i < n; i++) {
 		if (!h[i].up || (exclude && exclude[i]) || !daemon_control_host_allowed(allowed, i))
 			continue;
+		uint64_t need = h[i].local && data < size ? data : size;
 		if (h[i].budget_bytes && (h[i].used_bytes > h[i].budget_bytes ||
-					  size > h[i].budget_bytes - h[i].used_bytes))
+					  need > h[i].budget_bytes - h[i].used_bytes))
 			continue;
-		if (size > h[i].avail_bytes)
+		if (need > h[i].avail_bytes)
 			continue;
 		if (best < 0 || h[i].cost < h[best].cost ||
 		    (h[i].cost == h[best].cost && h[i].load_permille < h[best].load_permille))

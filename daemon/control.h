@@ -162,6 +162,12 @@ uint64_t daemon_control_backoff_ms(unsigned n);
  * in allowed (daemon_control_allowed) are considered. */
 int daemon_control_pick_host(const struct daemon_control_host *h, size_t n, uint64_t size,
 			     const bool *exclude, uint64_t allowed);
+/* The same for a file of size bytes of which only data are data (the rest
+ * holes): a local host needs room for the data only (its store writes no
+ * hole and reserves only the data, daemon_store_create_from_fd); a remote
+ * shadowd reserves the whole size while a copy is written. */
+int daemon_control_pick_host_sparse(const struct daemon_control_host *h, size_t n, uint64_t size,
+				    uint64_t data, const bool *exclude, uint64_t allowed);
 
 /* What the rollout (daemon/rollout.h) has said of a serving copy, for the
  * choice of the copy a TRIM drops. */

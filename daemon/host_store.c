@@ -26,6 +26,7 @@ struct daemon_store_writer {
 	uint8_t id[16];
 	uint64_t version;
 	uint64_t size; /* declared size of the new copy */
+	uint64_t reserved; /* of the budget while it is written */
 	int fd;	       /* temporary file, O_RDWR */
 	char tmp[NAME_LEN + 32];
 	struct sync_sha256 *sha; /* running digest while writes are sequential */
@@ -252,8 +253,11 @@ static void unreserve(struct daemon_store *s, uint64_t size)
 	pthread_mutex_unlock(&s->lock);
 }
 
+/* A writer of a copy of size bytes that will hold at most need bytes of
+ * data (need < size: a sparse source whose holes are not written), which
+ * it reserves of the budget until it ends. */
 static int writer_new(struct daemon_store *s, const uint8_t id[16], uint64_t version, uint64_t size,
-		      struct daemon_store_writer **ret)
+		      uint64_t need, struct daemon_store_writer **ret)
 {
 	struct daemon_store_writer *w;
 	char name[NAME_LEN + 1];
@@ -262,16 +266,17 @@ static int writer_new(struct daemon_store *s, const uint8_t id[16], uint64_t ver
 	if (size > (1ull << 50))
 		return -EFBIG;
 	struct statvfs vfs;
-	if (fstatvfs(s->dirfd, &vfs) == 0 && size > (uint64_t)vfs.f_bavail * vfs.f_frsize)
+	if (fstatvfs(s->dirfd, &vfs) == 0 && need > (uint64_t)vfs.f_bavail * vfs.f_frsize)
 		return -ENOSPC; /* would not fit on the filesystem at all */
-	r = reserve(s, size);
+	r = reserve(s, need);
 	if (r < 0)
 		return r;
 	w = calloc(1, sizeof(*w));
 	if (!w) {
-		unreserve(s, size);
+		unreserve(s, need);
 		return -ENOMEM;
 	}
+	w->reserved = need;
 	w->s = s;
 	w->fd = -1;
 	memcpy(w->id, id, 16);
@@ -305,7 +310,7 @@ fail:
 int daemon_store_create(struct daemon_store *s, const uint8_t id[16], uint64_t version,
 			uint64_t size, struct daemon_store_writer **ret)
 {
-	return writer_new(s, id, version, size, ret);
+	return writer_new(s, id, version, size, size, ret);
 }
 
 /* Copies len bytes of in to out from offset 0 (reflink / in-kernel copy where
@@ -328,7 +333,7 @@ int daemon_store_create_from(struct daemon_store *s, const uint8_t id[16], uint6
 	r = daemon_store_open_copy(s, id, base, &bfd, &base_size);
 	if (r < 0)
 		return r;
-	r = writer_new(s, id, version, size, &w);
+	r = writer_new(s, id, version, size, size, &w);
 	if (r < 0)
 		goto out;
 	r = clone_range(bfd, w->fd, base_size < size ? base_size : size);
@@ -396,7 +401,8 @@ int daemon_store_create_from_fd(struct daemon_store *s, const uint8_t id[16], ui
 				uint8_t ret_sha256[32], struct daemon_store_writer **ret)
 {
 	struct daemon_store_writer *w = NULL;
-	int r = writer_new(s, id, version, size, &w);
+	/* Only the data of a sparse source is written (copy_hashed). */
+	int r = writer_new(s, id, version, size, store_fd_space(src_fd, size), &w);
 	if (r < 0)
 		return r;
 	r = copy_hashed(src_fd, w, size, pace, ret_sha256);
@@ -590,7 +596,7 @@ void daemon_store_abort(struct daemon_store_writer *w)
 		close(w->fd);
 	if (w->tmp[0])
 		unlinkat(w->s->dirfd, w->tmp, 0);
-	unreserve(w->s, w->size);
+	unreserve(w->s, w->reserved);
 	sync_sha256_free(w->sha);
 	free(w);
 }

@@ -382,6 +382,14 @@ int fs_hosts_open(const struct fs_hosts_config *cfg, struct fs_hosts **ret, char
 	return 0;
 }
 
+void fs_hosts_refresh_status(struct fs_hosts *h)
+{
+	pthread_mutex_lock(&h->lock);
+	if (sync_now_ms() - h->written_ms >= 1000)
+		write_status(h);
+	pthread_mutex_unlock(&h->lock);
+}
+
 int fs_hosts_start(struct fs_hosts *h, const char *status_path)
 {
 	if (status_path && !(h->status_path = strdup(status_path)))

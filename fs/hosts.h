@@ -58,6 +58,11 @@ int fs_hosts_open(const struct fs_hosts_config *cfg, struct fs_hosts **ret, char
 		  size_t errlen);
 /* Starts the watchers; status_path NULL: no status file. */
 int fs_hosts_start(struct fs_hosts *h, const char *status_path);
+/* Rewrites the status file if it was last written a second ago or more:
+ * the local stores' copies and bytes change with every copy made or
+ * dropped, which no heartbeat reports (the control loop calls it each
+ * pass). */
+void fs_hosts_refresh_status(struct fs_hosts *h);
 /* Stops the watchers (a watcher waiting for a heartbeat notices within three
  * intervals: 1.5 s by default), closes the stores. Accepts NULL. */
 void fs_hosts_close(struct fs_hosts *h);

@@ -661,6 +661,7 @@ static void tick(struct fs_shadowing *sh, bool rescan)
 	}
 	verify_one(sh, t);
 	write_pins_and_status(sh, true);
+	fs_hosts_refresh_status(sh->hosts); /* local stores' copies and bytes */
 	sh->scan_done_ms = shadow_now_ms();
 	shadow_quiet_write_stats(sh, sh->scan_done_ms - t);
 }

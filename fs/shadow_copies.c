@@ -235,8 +235,9 @@ int shadow_copy_start(struct fs_shadowing *sh, struct fs_mover *mover,
 		daemon_shadow_copy_retire(s, reuse); /* waits for its last readers */
 	} else {
 		host_inputs(sh, hv, nh, exclude);
-		j.host = daemon_control_pick_host(hv, nh, (uint64_t)j.st0.st_size, exclude,
-						  allowed);
+		uint64_t size = (uint64_t)j.st0.st_size, blocks = (uint64_t)j.st0.st_blocks * 512;
+		j.host = daemon_control_pick_host_sparse(hv, nh, size, blocks < size ? blocks : size,
+							 exclude, allowed);
 		if (j.host < 0) {
 			/* Full (or too small) hosts, or none up yet: a remote host
 			 * is up only from its first heartbeat, just after start. */

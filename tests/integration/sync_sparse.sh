@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Sparse files to a shadowd: the holes of a full copy do not cross the wire.
+# Sparse files to hosts: the holes of a full copy to a shadowd do not cross
+# the wire, and a sparse copy counts its data against a host's budget.
 # 1. sync_cli put of a 1 GiB file holding 200 KiB to a shadowd: the copy is
 #    byte-identical and sparse in the store, the shadowd received less than
 #    1 MiB (ZEROS frames, announced in STATS: features=1); before, all of
@@ -10,7 +11,10 @@
 # 3. through a mount: a pinned sparse file gets a serving copy on the
 #    shadowd, reads right, and the upload is under 1 MiB
 #    (shadowctl host status --json: sparse_uploads, received_bytes; the
-#    copy's sent= in user.shadow.state counts no hole).
+#    copy's sent= in user.shadow.state counts no hole);
+# 4. a local host whose budget is far below a sparse file's size but above
+#    its data: the file is placed there, copied, and counted by its data
+#    (before, placement refused it for want of room).
 # Usage: sync_sparse.sh SHADOWFS SHADOWD SHADOWCTL SYNC_CLI
 . "$(dirname "$0")/lib.sh"
 SHADOWFS=$1 SHADOWD=$2 CTL=$3 CLI=$4
@@ -42,6 +46,15 @@ stored() { # the copy, once durable (named unsynced.* until the sync pass)
   find "$1" -maxdepth 1 -type f ! -name 'tmp.*' ! -name 'unsynced.*' ! -name '.*' | head -1
 }
 blocks_kib() { du -k "$1" | cut -f1; }
+# pin_served NAME OPTS: mounts with OPTS, pins NAME, waits for a serving
+# copy, compares it through the mount.
+pin_served() {
+  it_mount "$SHADOWFS" "$backing" "$mnt" "$2"
+  setfattr -n user.shadow.pin -v 1 "$mnt/$1" || it_fail "pin $1"
+  IT_WATCH=$mnt/$1 it_wait_for "no serving copy of $1" 60 served "$mnt/$1"
+  cmp "$mnt/$1" "$backing/$1" || it_fail "$1 reads wrong through the mount"
+}
+served() { it_shadow_state "$1" | grep -q ':serving'; }
 
 # 1. A shadowd that takes ZEROS.
 sparse "$T/big" $((1024 * MIB))
@@ -74,16 +87,29 @@ TLS=(--certs "$T/ca" --name operator)
 before=$("$CTL" host status "$SD" "${TLS[@]}" --json | sed -n 's/.*"received_bytes":\([0-9]*\).*/\1/p')
 "$CTL" host status "$SD" "${TLS[@]}" --json | grep -q '"sparse_uploads":true' ||
   it_fail "host status does not show sparse uploads"
-it_mount "$SHADOWFS" "$backing" "$mnt" \
+pin_served image \
   "norecord,cache=never,state=$state,hosts=$SD,tls=$T/ca,tls_name=origin,shadow_tick=0.2,shadow_quiet=0,remote_timeout=2000"
-setfattr -n user.shadow.pin -v 1 "$mnt/image" || it_fail "pin"
-serving() { it_shadow_state "$mnt/image" | grep -q ':serving'; }
-it_wait_for "no serving copy of the sparse image: $(it_shadow_state "$mnt/image")" 60 serving
-cmp "$mnt/image" "$backing/image" || it_fail "the image reads wrong through the mount"
 after=$("$CTL" host status "$SD" "${TLS[@]}" --json | sed -n 's/.*"received_bytes":\([0-9]*\).*/\1/p')
 [ $((after - before)) -lt "$MIB" ] || it_fail "the mount's copy of 200 KiB in 512 MiB sent $((after - before)) bytes"
 sent=$(it_shadow_state "$mnt/image" | sed -n 's/.*:sync=full:sent=\([0-9]*\).*/\1/p')
 [ -n "$sent" ] && [ "$sent" -lt "$MIB" ] || it_fail "the copy's state says sent=$sent (the holes counted)"
 echo "3: pinned 512 MiB sparse image: $((after - before)) bytes sent, $(it_shadow_state "$mnt/image")"
+it_umount "$mnt"
+
+# 4. A local host whose budget (16 MiB) is far below the image's size
+# (256 MiB) but above its data: placed, copied, counted by its data.
+sparse "$backing/thin" $((256 * MIB))
+mkdir "$T/local"
+pin_served thin \
+  "norecord,cache=never,state=$(it_tmpdir state4),hosts=$T/local:budget=16m,shadow_tick=0.2,shadow_quiet=0"
+# shadowctl hosts: the local store's figures, refreshed by the control
+# loop (once a second at most; before, only at start and on remote
+# heartbeats: copies=0 used_bytes=0 here for good).
+used_of() { "$CTL" hosts "$mnt" | awk -v h="$T/local" '$1 == h' | sed -n 's/.*copies=1 used_bytes=\([0-9]*\).*/\1/p'; }
+counted() { [ -n "$(used_of)" ] && [ "$(used_of)" -gt 0 ]; }
+it_wait_for "shadowctl hosts does not count the copy: $("$CTL" hosts "$mnt")" 5 counted
+used=$(used_of)
+[ "$used" -lt "$MIB" ] || it_fail "the local host counts $used bytes for 200 KiB of data: $("$CTL" hosts "$mnt")"
+echo "4: 256 MiB sparse file on a 16 MiB local host: serving, used_bytes=$used"
 it_umount "$mnt"
 echo "sync_sparse: ok"

@@ -24,6 +24,28 @@ static void three_hosts(struct daemon_control_host h[3])
 		    .up = true, .local = true, .cost = i + 1, .avail_bytes = UINT64_MAX};
 }
 
+/* A sparse file: a local host needs room for its data only, a remote one
+ * (which reserves the whole size while a copy is written) for its size;
+ * free disk space likewise. */
+static void test_pick_host_sparse(void **state)
+{
+	(void)state;
+	struct daemon_control_host h[3];
+	three_hosts(h);
+	h[0].local = false; /* the cheapest: a shadowd */
+	for (int i = 0; i < 3; i++)
+		h[i].budget_bytes = 16;
+	h[1].used_bytes = 14; /* room for 2 */
+	assert_int_equal(daemon_control_pick_host_sparse(h, 3, 64, 4, NULL, ANY), 2);
+	assert_int_equal(daemon_control_pick_host_sparse(h, 3, 64, 2, NULL, ANY), 1);
+	assert_int_equal(daemon_control_pick_host_sparse(h, 3, 16, 16, NULL, ANY), 0);
+	assert_int_equal(daemon_control_pick_host_sparse(h, 3, 64, 64, NULL, ANY), -1);
+	assert_int_equal(daemon_control_pick_host(h, 3, 64, NULL, ANY), -1);
+	h[2].avail_bytes = 3; /* its disk: no room for the 4 bytes of data */
+	assert_int_equal(daemon_control_pick_host_sparse(h, 3, 64, 4, NULL, ANY), -1);
+	assert_int_equal(daemon_control_pick_host_sparse(h, 3, 64, 3, NULL, ANY), 2);
+}
+
 /* Placement considers only the allowed hosts: the cheapest of them, not
  * the cheapest of all; down, full or excluded allowed hosts still do not
  * count; no allowed host -> -1. */
@@ -197,6 +219,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_pick_host_allowed),
+	    cmocka_unit_test(test_pick_host_sparse),
 	    cmocka_unit_test(test_pick_surplus_misplaced),
 	    cmocka_unit_test(test_moves_make_before_break),
 	    cmocka_unit_test(test_misplaced_trimmed_when_no_copy),

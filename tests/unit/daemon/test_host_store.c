@@ -504,6 +504,29 @@ static void test_budget_sparse(void **state)
 	assert_int_equal(daemon_store_delete(f->s, ID, DAEMON_STORE_ALL_VERSIONS), 0);
 	daemon_store_stats(f->s, &st);
 	assert_int_equal(st.used_bytes, 0);
+	/* A local copy of a sparse source reserves its data only: 64 MiB
+	 * holding 4 KiB fits a 1 MiB budget; a dense 2 MiB source does not. */
+	daemon_store_close(f->s);
+	assert_int_equal(daemon_store_open(f->dir, 1 << 20, &f->s), 0);
+	char src[96];
+	int fd = write_src(f, "", 0, src);
+	assert_int_equal(ftruncate(fd, SIZE), 0);
+	assert_int_equal(pwrite(fd, dense, 4096, 0), 4096);
+	uint8_t got[32];
+	assert_int_equal(daemon_store_create_from_fd(f->s, ID, 7, fd, SIZE, NULL, got, &w), 0);
+	assert_memory_equal(got, sha, 32);
+	daemon_store_stats(f->s, &st);
+	assert_true(st.reserved_bytes >= 4096 && st.reserved_bytes <= 65536);
+	assert_int_equal(daemon_store_commit(w, got), 0);
+	daemon_store_stats(f->s, &st);
+	assert_int_equal(st.reserved_bytes, 0);
+	assert_true(st.used_bytes >= 4096 && st.used_bytes <= 65536);
+	assert_int_equal(ftruncate(fd, 0), 0);
+	for (int i = 0; i < 512; i++)
+		assert_int_equal(write(fd, dense, 4096), 4096); /* 2 MiB of data */
+	assert_int_equal(daemon_store_create_from_fd(f->s, ID, 8, fd, 2 << 20, NULL, got, &w),
+			 -ENOSPC);
+	close(fd);
 	free(dense);
 }
 
