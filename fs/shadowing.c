@@ -881,21 +881,14 @@ static void wake(struct fs_shadowing *sh, bool rescan)
 	pthread_mutex_lock(&sh->lock);
 	sh->wake_pending = true;
 	sh->rescan_pending |= rescan;
+	sh->look_all_pending |= rescan; /* a setting changed: quiet entries too */
 	pthread_cond_broadcast(&sh->wake);
 	pthread_mutex_unlock(&sh->lock);
 }
 
 void fs_shadowing_wake(struct fs_shadowing *sh)
 {
-	fs_shadowing_look_all(sh);
 	wake(sh, true);
-}
-
-void fs_shadowing_look_all(struct fs_shadowing *sh)
-{
-	pthread_mutex_lock(&sh->lock);
-	sh->look_all_pending = true;
-	pthread_mutex_unlock(&sh->lock);
 }
 
 void shadow_wake_for_job(struct fs_shadowing *sh)

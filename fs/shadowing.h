@@ -79,11 +79,8 @@ int fs_shadowing_start(struct fs_shadowing *sh, const char *state_dir);
 void fs_shadowing_free(struct fs_shadowing *sh);
 
 /* Runs the control loop's next tick now (a setting changed), looking at
- * every entry. */
+ * every entry, quiet ones included. */
 void fs_shadowing_wake(struct fs_shadowing *sh);
-/* Makes the next pass look at every entry, quiet ones included (a tuning
- * value it reads changed), without waking it. */
-void fs_shadowing_look_all(struct fs_shadowing *sh);
 
 /* Wraps ops (the passthrough table, before the recorder wraps it). */
 void fs_ops_shadowing(struct fuse_lowlevel_ops *ops);

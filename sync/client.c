@@ -10,8 +10,8 @@
 #include <unistd.h>
 
 #include "sync/digest.h"
-#include "sync/sync_io.h"
 #include "sync/frame.h"
+#include "sync/sync_io.h"
 
 struct sync_client {
 	struct sync_tls_conn *tls; /* NULL once poisoned */
