@@ -90,25 +90,19 @@ int store_copy_size(int dirfd, const char *name, uint64_t *ret)
 	return r;
 }
 
-static uint64_t space_of(const struct stat *st)
-{
-	uint64_t size = (uint64_t)st->st_size, blocks = (uint64_t)st->st_blocks * 512;
-	return blocks < size ? blocks : size;
-}
-
 int store_copy_space(int dirfd, const char *name, uint64_t *ret)
 {
 	struct stat st;
 	int r = copy_stat(dirfd, name, &st);
 	if (r == 0)
-		*ret = space_of(&st);
+		*ret = sync_stat_data_bytes(&st);
 	return r;
 }
 
 uint64_t store_fd_space(int fd, uint64_t size)
 {
 	struct stat st;
-	return fstat(fd, &st) == 0 ? space_of(&st) : size;
+	return fstat(fd, &st) == 0 ? sync_stat_data_bytes(&st) : size;
 }
 
 static int scan(struct daemon_store *s, int (*fn)(void *, const char *, const uint8_t *, uint64_t),

@@ -39,6 +39,7 @@
 #include "predictor/hot_files.h"
 #include "predictor/model.h"
 #include "sync/digest.h"
+#include "sync/sync_io.h"
 #include "sync/wire.h"
 
 /* A remote copy whose host is down or suspect: it cannot be deleted or
@@ -235,9 +236,9 @@ int shadow_copy_start(struct fs_shadowing *sh, struct fs_mover *mover,
 		daemon_shadow_copy_retire(s, reuse); /* waits for its last readers */
 	} else {
 		host_inputs(sh, hv, nh, exclude);
-		uint64_t size = (uint64_t)j.st0.st_size, blocks = (uint64_t)j.st0.st_blocks * 512;
-		j.host = daemon_control_pick_host_sparse(hv, nh, size, blocks < size ? blocks : size,
-							 exclude, allowed);
+		j.host = daemon_control_pick_host_sparse(hv, nh, (uint64_t)j.st0.st_size,
+							 sync_stat_data_bytes(&j.st0), exclude,
+							 allowed);
 		if (j.host < 0) {
 			/* Full (or too small) hosts, or none up yet: a remote host
 			 * is up only from its first heartbeat, just after start. */

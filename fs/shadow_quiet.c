@@ -15,10 +15,10 @@
  * unless one of those moved, and looks at it anyway one pass in
  * SHADOW_QUIET_EVERY (spread by index), which bounds how late a change
  * nothing here sees is acted on: a host gone down under a remote copy (the
- * router does not read it meanwhile), a cheaper host to migrate to, a file
- * no longer wanted (its demotion, shadow_idle later, is late by up to
- * that). Pin and tuning changes, and pressure on the copies' fds, make a
- * pass look at every entry (shadow_quiet_look_all).
+ * router does not read it meanwhile), a cheaper host to migrate to. A file
+ * no longer wanted changes its flags and is never settled: looked at every
+ * pass until demoted. Pin and tuning changes, and pressure on the copies'
+ * fds, make a pass look at every entry (shadow_quiet_look_all).
  *
  * Changes behind the mount's back: a pass compared every serving entry's
  * stamps; now a quiet one's are compared one pass in SHADOW_QUIET_EVERY.
@@ -27,7 +27,6 @@
  * it is routed (as an open does): a file left alone is checked when it is
  * read again, not when a pass happens to reach it; that read makes the
  * next pass look at it, and every pass after while it is read, as before. */
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 

@@ -217,6 +217,12 @@ int sync_extent_at(int fd, uint64_t off, uint64_t len, uint64_t *end, bool *hole
 	return r;
 }
 
+uint64_t sync_stat_data_bytes(const struct stat *st)
+{
+	uint64_t size = (uint64_t)st->st_size, blocks = (uint64_t)st->st_blocks * 512;
+	return blocks < size ? blocks : size;
+}
+
 uint64_t sync_data_bytes(int fd, uint64_t from, uint64_t to)
 {
 	uint64_t data = 0;

@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 struct sync_sink {
@@ -96,6 +97,9 @@ int sync_extent_at(int fd, uint64_t off, uint64_t len, uint64_t *end, bool *hole
 /* The bytes of [from, to) in fd that are data, not holes (to - from where
  * that cannot be told). */
 uint64_t sync_data_bytes(int fd, uint64_t from, uint64_t to);
+/* What a file of stat st holds as data: its size, or the bytes of its
+ * blocks when fewer (a sparse file: its holes hold none). */
+uint64_t sync_stat_data_bytes(const struct stat *st);
 
 /* Copies the first len bytes of from into to, offset 0 to offset 0: with
  * copy_file_range (reflink or in-kernel copy where the filesystem can), else
