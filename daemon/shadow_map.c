@@ -16,8 +16,12 @@ struct daemon_shadow_map {
 	uint64_t first_version;
 	struct daemon_shadow_file **buckets; /* map lock */
 	size_t nbuckets;		     /* map lock */
-	struct daemon_shadow_file **order;   /* map lock: insertion order */
+	struct daemon_shadow_file **order;   /* map lock: the walk order */
 	size_t n, cap;			     /* n: atomic for readers, written under lock */
+	/* Map lock: new entries start at this version (first_version, then
+	 * above the last version of every removed entry). */
+	uint64_t version_floor;
+	uint64_t removed; /* atomic for readers, written under lock */
 };
 
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
@@ -60,27 +64,32 @@ int daemon_shadow_map_new(uint64_t first_version, struct daemon_shadow_map **ret
 	}
 	pthread_mutex_init(&m->lock, NULL);
 	m->first_version = first_version;
+	m->version_floor = first_version;
 	*ret = m;
 	return 0;
+}
+
+/* An entry's memory, and the fds it still has. */
+static void file_free(struct daemon_shadow_file *f)
+{
+	for (int s = 0; s < DAEMON_SHADOW_MAX_COPIES; s++) {
+		if (f->copies[s].fd >= 0)
+			close(f->copies[s].fd);
+		free(f->copies[s].rollout);
+	}
+	if (f->origin_fd >= 0)
+		close(f->origin_fd);
+	free(f->origin_handle);
+	free(f->path);
+	free(f);
 }
 
 void daemon_shadow_map_free(struct daemon_shadow_map *m)
 {
 	if (!m)
 		return;
-	for (size_t i = 0; i < m->n; i++) {
-		struct daemon_shadow_file *f = m->order[i];
-		for (int s = 0; s < DAEMON_SHADOW_MAX_COPIES; s++)
-			if (f->copies[s].fd >= 0)
-				close(f->copies[s].fd);
-		for (int s = 0; s < DAEMON_SHADOW_MAX_COPIES; s++)
-			free(f->copies[s].rollout);
-		if (f->origin_fd >= 0)
-			close(f->origin_fd);
-		free(f->origin_handle);
-		free(f->path);
-		free(f);
-	}
+	for (size_t i = 0; i < m->n; i++)
+		file_free(m->order[i]);
 	pthread_mutex_destroy(&m->lock);
 	free(m->order);
 	free(m->buckets);
@@ -163,13 +172,14 @@ struct daemon_shadow_file *daemon_shadow_map_get(struct daemon_shadow_map *m, ui
 	f->dev = dev;
 	f->ino = ino;
 	make_id(dev, ino, f->id);
-	f->version = m->first_version;
+	f->version = f->first_version = m->version_floor;
 	f->origin_fd = -1;
 	for (int s = 0; s < DAEMON_SHADOW_MAX_COPIES; s++)
 		f->copies[s].fd = -1;
 	size_t h = hash_of(dev, ino, m->nbuckets);
 	f->hnext = m->buckets[h];
 	m->buckets[h] = f;
+	f->order_index = m->n;
 	m->order[m->n] = f;
 	STORE(&m->n, m->n + 1);
 	return f;
@@ -178,6 +188,30 @@ struct daemon_shadow_file *daemon_shadow_map_get(struct daemon_shadow_map *m, ui
 struct daemon_shadow_file *daemon_shadow_map_at(struct daemon_shadow_map *m, size_t n)
 {
 	return n < m->n ? m->order[n] : NULL;
+}
+
+void daemon_shadow_map_remove(struct daemon_shadow_map *m, struct daemon_shadow_file *f)
+{
+	struct daemon_shadow_file **p = &m->buckets[hash_of(f->dev, f->ino, m->nbuckets)];
+	while (*p && *p != f)
+		p = &(*p)->hnext;
+	if (!*p || f->order_index >= m->n || m->order[f->order_index] != f)
+		return; /* not in this map: a caller bug, nothing freed */
+	*p = f->hnext;
+	struct daemon_shadow_file *last = m->order[m->n - 1];
+	m->order[f->order_index] = last;
+	last->order_index = f->order_index;
+	STORE(&m->n, m->n - 1);
+	uint64_t v = LOAD(&f->version);
+	if (v >= m->version_floor)
+		m->version_floor = v + 1;
+	STORE(&m->removed, m->removed + 1);
+	file_free(f);
+}
+
+uint64_t daemon_shadow_map_removed(const struct daemon_shadow_map *m)
+{
+	return LOAD(&m->removed);
 }
 
 void daemon_shadow_file_bump(struct daemon_shadow_file *f, uint64_t now_ms)

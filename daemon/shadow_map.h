@@ -16,13 +16,15 @@
  * (With kernel passthrough, writes bypass the mount: there the router also
  * checks that no open for writing exists, fs_inode.writers.)
  *
- * Lifetime: entries are never freed while the map exists (a demoted file
- * keeps an entry without copies, reused if it is shadowed again), so a
- * pointer to an entry taken from the map stays valid until
- * daemon_shadow_map_free(): the FUSE read path dereferences it without a
- * lock. Memory grows with the number of distinct files ever shadowed by
- * this mount (3,352 bytes each, plus 1.2 KB per copy slot whose rollout
- * ran).
+ * Lifetime: an entry stays until daemon_shadow_map_remove() (or
+ * daemon_shadow_map_free()), which its owner calls only once no pointer to
+ * it is held outside the map lock: the FUSE read path dereferences the
+ * pointer an inode holds without a lock, so the mount counts those
+ * (inode_links) and the other holders (holds), both under the map lock,
+ * and removes an entry only when both are 0 and nothing wants it
+ * (fs/shadow_reclaim.c). An entry made again for the same file starts at
+ * a version above every version the removed one had (version_floor), so
+ * no copy made under the old entry can match the new one.
  *
  * Remote copies (copy.remote) have no fd: the router reads them from their
  * shadowd (fs/remote_reads.c) under the same inflight / state rule.
@@ -106,6 +108,7 @@ struct daemon_shadow_file {
 	/* Immutable after insertion. */
 	uint64_t dev, ino;
 	uint8_t id[16]; /* the copies' id in host stores */
+	uint64_t first_version; /* its version when made (shown as v1) */
 	/* atomic */
 	uint64_t version;	  /* bumped before every change through the mount */
 	uint64_t version_ms;	  /* when it was last bumped (clock of the bumper) */
@@ -185,6 +188,12 @@ struct daemon_shadow_file {
 	uint64_t quiet_reads;
 	uint64_t quiet_version;
 	uint64_t considered_pass;
+	/* Map lock: inodes whose pointer is this entry (fs/inode_table.h,
+	 * fs_inode.shadow), other holders outside the map lock (an op between
+	 * its lookup by name and its end), and its index in the walk order. */
+	uint32_t inode_links;
+	uint32_t holds;
+	size_t order_index;
 	struct daemon_shadow_file *hnext;
 	struct daemon_shadow_copy copies[DAEMON_SHADOW_MAX_COPIES];
 };
@@ -211,9 +220,17 @@ struct daemon_shadow_file *daemon_shadow_map_find(struct daemon_shadow_map *m, u
  * held (both). */
 struct daemon_shadow_file *daemon_shadow_map_get(struct daemon_shadow_map *m, uint64_t dev,
 						 uint64_t ino);
-/* The n-th entry in insertion order (for walks by the control loop and the
- * status file; entries are never removed). With the map lock held. */
+/* The n-th entry (for walks by the control loop and the status file),
+ * or NULL past the end. With the map lock held. Insertion order until an
+ * entry is removed: the last entry then takes the removed one's index. */
 struct daemon_shadow_file *daemon_shadow_map_at(struct daemon_shadow_map *m, size_t n);
+/* Removes f from the map and frees it (its rollouts, path, handle and any
+ * fd left). With the map lock held; the caller has made sure no pointer
+ * to f is held elsewhere (inode_links and holds 0, no job, no reader). An
+ * entry made later for the same file starts above f's version. */
+void daemon_shadow_map_remove(struct daemon_shadow_map *m, struct daemon_shadow_file *f);
+/* Entries removed so far (atomic read). */
+uint64_t daemon_shadow_map_removed(const struct daemon_shadow_map *m);
 
 /* Bumps the file's version (before a modification); now_ms is recorded. */
 void daemon_shadow_file_bump(struct daemon_shadow_file *f, uint64_t now_ms);

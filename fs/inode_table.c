@@ -27,6 +27,9 @@ struct fs_inode_table {
 	unsigned lru_fds;         /* non-permanent fds cached */
 	uint64_t permanent_fds;
 	uint64_t reopens;
+	/* Set before the first lookup (fs_inode_table_on_release). */
+	void (*release_fn)(struct fs_inode *i, void *arg);
+	void *release_arg;
 };
 
 struct close_list {
@@ -150,7 +153,7 @@ static void hash_remove(struct fs_inode_table *t, struct fs_inode *i)
 }
 
 /* Unlinks an entry whose nlookup and pins are both 0 (table lock held);
- * its fd goes to cl, the memory is freed by the caller via inode_free. */
+ * its fd goes to cl, the memory is freed by the caller via inode_release. */
 static void inode_detach(struct fs_inode_table *t, struct fs_inode *i, struct close_list *cl)
 {
 	hash_remove(t, i);
@@ -175,6 +178,22 @@ static void inode_free(struct fs_inode *i)
 		return;
 	free(i->handle);
 	free(i);
+}
+
+/* An inode detached from the table at its last reference: the release
+ * hook sees it if its shadow pointer is set, then it is freed. */
+static void inode_release(struct fs_inode_table *t, struct fs_inode *i)
+{
+	if (t->release_fn && __atomic_load_n(&i->shadow, __ATOMIC_ACQUIRE))
+		t->release_fn(i, t->release_arg);
+	inode_free(i);
+}
+
+void fs_inode_table_on_release(struct fs_inode_table *t, void (*fn)(struct fs_inode *i, void *arg),
+			       void *arg)
+{
+	t->release_fn = fn;
+	t->release_arg = arg;
 }
 
 /* Gets a file handle for the object open as fd, or NULL if handles are off,
@@ -492,7 +511,7 @@ void fs_inode_table_forget(struct fs_inode_table *t, struct fs_inode *i, uint64_
 	pthread_mutex_unlock(&t->lock);
 	close_list_flush(&cl);
 	if (gone)
-		inode_free(i);
+		inode_release(t, i);
 }
 
 int fs_inode_fd_get(struct fs_inode_table *t, struct fs_inode *i)
@@ -567,7 +586,7 @@ void fs_inode_fd_put(struct fs_inode_table *t, struct fs_inode *i)
 	pthread_mutex_unlock(&t->lock);
 	close_list_flush(&cl);
 	if (gone)
-		inode_free(i);
+		inode_release(t, i);
 }
 
 bool fs_inode_table_with(struct fs_inode_table *t, dev_t dev, ino_t ino,

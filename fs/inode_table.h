@@ -49,8 +49,9 @@ struct fs_inode {
 	int pt_backing_id;
 	uint32_t pt_opens;
 	/* The shadowing layer (fs/shadowing.c): its map entry for this file
-	 * (struct daemon_shadow_file *, never freed while mounted) or NULL,
-	 * and the opens for writing through the mount. Atomic. */
+	 * (struct daemon_shadow_file *, set once, under the map lock, and
+	 * counted there: the entry is not freed while an inode points to it)
+	 * or NULL, and the opens for writing through the mount. Atomic. */
 	void *shadow;
 	int32_t writers;
 	/* Table lock. */
@@ -98,6 +99,14 @@ void fs_inode_table_forget(struct fs_inode_table *t, struct fs_inode *i, uint64_
  * or -errno (-ESTALE when the object was deleted behind our back). */
 int fs_inode_fd_get(struct fs_inode_table *t, struct fs_inode *i);
 void fs_inode_fd_put(struct fs_inode_table *t, struct fs_inode *i);
+
+/* fn(i, arg) is called for each inode whose shadow pointer is set as the
+ * table frees it (its kernel references and fd pins all gone: no op can
+ * use it any more), outside the table lock: the shadowing layer counts the
+ * inodes that point to each of its entries (fs/shadowing.c). Set before
+ * the mount serves requests; inodes freed with the table do not call it. */
+void fs_inode_table_on_release(struct fs_inode_table *t, void (*fn)(struct fs_inode *i, void *arg),
+			       void *arg);
 
 /* Calls fn(i, arg) with the table lock held if (dev, ino) is in the table
  * (fn must not block or call the table); returns whether it was. */

@@ -84,7 +84,7 @@ const char *fs_move_kind_name(enum fs_move_kind k);
 struct fs_move_job {
 	/* Set by the control thread before fs_mover_submit. */
 	enum fs_move_kind kind;
-	struct daemon_shadow_file *s; /* never freed while mounted */
+	struct daemon_shadow_file *s; /* not freed while a job names it (fs/shadow_reclaim.c) */
 	int slot;		      /* the copy slot (SYNCING; VERIFY: SERVING) */
 	int host;
 	bool remote;		     /* VERIFY: of a remote copy */

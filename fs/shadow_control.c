@@ -316,14 +316,14 @@ static void retry_deletes(struct fs_shadowing *sh)
 	}
 }
 
-/* Entries are never freed while mounted (the read path holds them
- * without a lock). An entry nothing wants and nothing holds (not pinned,
- * hot or overloaded; no copy, no job) is parked: not live, its origin fd
- * (if cached, fs/shadow_origin.c) closed under the map lock, and passes
- * skip it. Whatever wants the file again makes it live again: a pin
- * (entry_make, from the inode), the forecast (shadow_entry_by_path_locked),
- * shadow_all (at open), and unpark below for a pin or a forecast that
- * raced the parking. */
+/* An entry nothing wants and nothing holds (not pinned, hot or
+ * overloaded; no copy, no job) is parked: not live, its origin fd (if
+ * cached, fs/shadow_origin.c) closed under the map lock, and passes skip
+ * it; once no inode or op points to it either, a pass frees it
+ * (fs/shadow_reclaim.c). Whatever wants the file again makes it live
+ * again: a pin (entry_make, from the inode), the forecast
+ * (shadow_entry_by_path_locked), shadow_all (at open), and unpark below
+ * for a pin or a forecast that raced the parking. */
 static void park(struct fs_shadowing *sh, struct daemon_shadow_file *s)
 {
 	if (shadow_copying(sh, s, -1)) /* only this thread starts jobs */
@@ -602,20 +602,25 @@ static void tick(struct fs_shadowing *sh, bool rescan)
 	 * the express lane (fs/mover.h). */
 	struct scan sc;
 	scan_begin(sh, &sc, t);
-	for (size_t k = 0;; k++) {
+	for (size_t k = 0;;) {
 		daemon_shadow_map_lock(sh->map);
 		struct daemon_shadow_file *s = daemon_shadow_map_at(sh->map, k);
-		/* A parked entry nothing wants has nothing to decide (entries
-		 * stay for the mount's life: most of a long-lived map is such).
-		 * No job either: a job's slot is in use (shadow_any_copy). A
-		 * quiet one, settled and unread, only now and then
+		/* A parked entry nothing wants has nothing to decide; it is
+		 * freed once no inode or op points to it (fs/shadow_reclaim.c:
+		 * the last entry takes its index, looked at next). No job
+		 * either: a job's slot is in use (shadow_any_copy). A quiet
+		 * one, settled and unread, only now and then
 		 * (fs/shadow_quiet.c). */
 		bool parked = s && !s->origin_live && !s->pinned && !s->hot && !s->overloaded &&
 			      !shadow_any_copy(s);
+		bool unlinked = parked && s->inode_links == 0 && s->holds == 0;
 		bool quiet = s && !parked && !look_all && shadow_quiet_skip(s, k, sh->passes, t);
 		daemon_shadow_map_unlock(sh->map);
 		if (!s)
 			break;
+		if (unlinked && shadow_reclaim(sh, s))
+			continue;
+		k++;
 		sh->pass_quiet += quiet;
 		if (!parked && !quiet) {
 			sh->pass_looked++;

@@ -123,10 +123,11 @@ static void fill_stats(FILE *out, void *arg)
 	const struct fs_shadowing *sh = l->sh;
 	fprintf(out,
 		"passes=%llu entries=%zu looked=%zu quiet_left=%zu pass_ms=%llu tick_ms=%llu "
-		"quiet_every=%u\n",
+		"quiet_every=%u freed=%llu\n",
 		(unsigned long long)sh->passes, daemon_shadow_map_size(sh->map), sh->pass_looked,
 		sh->pass_quiet, (unsigned long long)l->pass_ms,
-		(unsigned long long)(sh->cfg.tick_s * 1000), SHADOW_QUIET_EVERY);
+		(unsigned long long)(sh->cfg.tick_s * 1000), SHADOW_QUIET_EVERY,
+		(unsigned long long)daemon_shadow_map_removed(sh->map));
 }
 
 void shadow_quiet_write_stats(struct fs_shadowing *sh, uint64_t pass_ms)

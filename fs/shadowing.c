@@ -106,11 +106,6 @@ static struct daemon_shadow_file *entry_of(struct fs_inode *i)
 	return __atomic_load_n((struct daemon_shadow_file **)&i->shadow, __ATOMIC_ACQUIRE);
 }
 
-static void set_entry_locked(struct fs_inode *i, void *arg)
-{
-	__atomic_store_n(&i->shadow, arg, __ATOMIC_RELEASE);
-}
-
 /* The entry of inode i, looked up in the map when the inode does not know
  * it yet (an inode made after its entry: pins loaded at start, a file
  * forgotten and looked up again). NULL when the file has none. */
@@ -121,9 +116,10 @@ static struct daemon_shadow_file *entry_find(struct fs_shadowing *sh, struct fs_
 		return s;
 	daemon_shadow_map_lock(sh->map);
 	s = daemon_shadow_map_find(sh->map, (uint64_t)i->dev, (uint64_t)i->ino);
-	daemon_shadow_map_unlock(sh->map);
 	if (s)
-		__atomic_store_n(&i->shadow, (void *)s, __ATOMIC_RELEASE);
+		shadow_link_inode_locked(i, s);
+	s = entry_of(i); /* another thread may have linked it first */
+	daemon_shadow_map_unlock(sh->map);
 	return s;
 }
 
@@ -160,14 +156,15 @@ static struct daemon_shadow_file *entry_make(struct fs_shadowing *sh, struct fs_
 	int fd;
 	if (s && !s->origin_live && (fd = fcntl(ifd, F_DUPFD_CLOEXEC, 0)) >= 0)
 		shadow_origin_adopt_locked(sh, s, fd);
-	daemon_shadow_map_unlock(sh->map);
 	if (s)
-		fs_inode_table_with(sh->ctx->inodes, i->dev, i->ino, set_entry_locked, s);
+		shadow_link_inode_locked(i, s);
+	daemon_shadow_map_unlock(sh->map);
 	return s;
 }
 
 /* The entry of the object NAME in directory inode dir (before an op that
- * replaces or removes it), or NULL. *nlink gets its link count. */
+ * replaces or removes it), held (shadow_entry_put once the op is done),
+ * or NULL. *nlink gets its link count. */
 static struct daemon_shadow_file *entry_by_name(struct fs_shadowing *sh, fuse_ino_t dir,
 						const char *name, nlink_t *nlink)
 {
@@ -186,6 +183,8 @@ static struct daemon_shadow_file *entry_by_name(struct fs_shadowing *sh, fuse_in
 	*nlink = st.st_nlink;
 	daemon_shadow_map_lock(sh->map);
 	struct daemon_shadow_file *s = daemon_shadow_map_find(sh->map, st.st_dev, st.st_ino);
+	if (s)
+		s->holds++;
 	daemon_shadow_map_unlock(sh->map);
 	return s;
 }
@@ -418,6 +417,7 @@ static void sh_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	fs_last_entry.set = false;
 	inner.create(req, parent, name, mode, fi);
 	change_end(old);
+	shadow_entry_put(sh, old);
 	/* Counted after the reply: a release that overtakes us makes the
 	 * count -1 for a moment, which also keeps copies from serving. */
 	if (fi->fh != 0 && fs_last_entry.set && (fi->flags & O_ACCMODE) != O_RDONLY)
@@ -515,6 +515,7 @@ static void sh_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 			mark_gone(sh, s);
 	}
 	inner.unlink(req, parent, name);
+	shadow_entry_put(sh, s);
 }
 
 static void sh_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
@@ -532,6 +533,7 @@ static void sh_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 			mark_gone(sh, s);
 	}
 	inner.rename(req, parent, name, newparent, newname, flags);
+	shadow_entry_put(sh, s);
 }
 
 void fs_ops_shadowing(struct fuse_lowlevel_ops *ops)
@@ -755,11 +757,12 @@ unsigned shadow_replicas_of(struct fs_shadowing *sh, const struct daemon_shadow_
  * migration of it is blocked on (fs/shadow_copies.c, shadow_copy_trim), then
  * " HOST:vN:STATE:reads=R" per copy (":read=N:of=SIZE" at the end of a copy
  * under way: the origin bytes its job has read). Versions count from 1 per
- * mount. */
+ * entry (from when the file was first shadowed, or again after its entry
+ * was freed: fs/shadow_reclaim.c). */
 void shadow_describe(struct fs_shadowing *sh, struct daemon_shadow_file *s, int32_t writers,
 		     char *out, size_t len)
 {
-	uint64_t base = daemon_shadow_map_first_version(sh->map) - 1;
+	uint64_t base = s->first_version - 1;
 	size_t used = 0;
 	int copies = 0;
 	for (int k = 0; k < DAEMON_SHADOW_MAX_COPIES; k++)
@@ -926,6 +929,7 @@ int fs_shadowing_new(struct fs_ctx *c, struct fs_hosts *hosts,
 	sh->hosts = hosts;
 	sh->cfg = *cfg;
 	shadow_fds_init(sh, cfg->fd_budget);
+	shadow_reclaim_init(sh);
 	if (fs_hosts_tls(hosts) &&
 	    ((r = fs_remote_reads_new(hosts, cfg->remote_timeout_ms, FS_REMOTE_POOL_MAX,
 				      &sh->remote_reads)) < 0 ||
@@ -1023,6 +1027,7 @@ void fs_shadowing_free(struct fs_shadowing *sh)
 	sh->express = sh->mover = NULL;
 	pred_store_close(sh->store);
 	shadow_origin_fds_free(sh);
+	fs_inode_table_on_release(sh->ctx->inodes, NULL, NULL); /* the map goes */
 	for (size_t k = 0;; k++) {
 		struct daemon_shadow_file *s = daemon_shadow_map_at(sh->map, k);
 		if (!s)

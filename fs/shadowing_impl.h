@@ -135,6 +135,20 @@ bool shadow_quiet_stamps_due(struct daemon_shadow_file *s);
 /* STATE/control.stats after a pass (shadowctl status). */
 void shadow_quiet_write_stats(struct fs_shadowing *sh, uint64_t pass_ms);
 
+/* fs/shadow_reclaim.c */
+/* Registers the inode table's release hook (inodes give their entry
+ * pointer back as they are freed). */
+void shadow_reclaim_init(struct fs_shadowing *sh);
+/* Points inode i at s, counted in s->inode_links, unless i points to an
+ * entry already. Map lock held. */
+void shadow_link_inode_locked(struct fs_inode *i, struct daemon_shadow_file *s);
+/* Gives back a hold taken under the map lock (s->holds; NULL: nothing). */
+void shadow_entry_put(struct fs_shadowing *sh, struct daemon_shadow_file *s);
+/* Control thread, map lock not held: frees parked entry s if nothing
+ * wants it and no pointer to it is held elsewhere; returns whether it
+ * did (the map's last entry then has s's index). */
+bool shadow_reclaim(struct fs_shadowing *sh, struct daemon_shadow_file *s);
+
 /* fs/shadowing.c */
 /* CLOCK_MONOTONIC in ms. */
 uint64_t shadow_now_ms(void);

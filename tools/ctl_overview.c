@@ -176,7 +176,8 @@ static void print_text(const struct pred_location *loc, const struct summary *s)
 		print_stats_line(&s->control,
 				 "control    a pass every {tick_ms} ms, the last took {pass_ms} ms: "
 				 "looked at {looked} of {entries} entries, {quiet_left} settled and "
-				 "unread left alone (each looked at one pass in {quiet_every})\n");
+				 "unread left alone (each looked at one pass in {quiet_every}); "
+				 "{freed} freed since the mount\n");
 }
 
 static void print_json(const struct pred_location *loc, const struct summary *s)

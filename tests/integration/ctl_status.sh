@@ -42,7 +42,7 @@ grep -q "^hosts      1 up, 0 down" <<<"$out" || it_fail "hosts line"
 # (hot or not: 20 quick reads may already make the forecast call it hot)
 grep -Eq "^shadows    1 file \(1 pinned, [01] forecast hot\), 1 copy: 1 serving" <<<"$out" ||
   it_fail "shadows line"
-grep -Eq "^control    a pass every 100 ms, the last took [0-9]+ ms: looked at [01] of 1 entries, [01] settled and unread left alone \(each looked at one pass in 16\)$" <<<"$out" ||
+grep -Eq "^control    a pass every 100 ms, the last took [0-9]+ ms: looked at [01] of 1 entries, [01] settled and unread left alone \(each looked at one pass in 16\); 0 freed since the mount$" <<<"$out" ||
   it_fail "control line"
 
 json=$("$CTL" status "$mnt" --json) || it_fail "status --json failed"
@@ -58,7 +58,7 @@ assert s["files"] == 1 and s["pinned"] == 1 and s["copies"] == 1, j
 assert s["copy_states"] == {"serving": 1}, j
 c = j["control"]
 assert c["entries"] == 1 and c["looked"] + c["quiet_left"] == 1 and c["tick_ms"] == 100, j
-assert c["passes"] >= 1 and c["quiet_every"] == 16, j
+assert c["passes"] >= 1 and c["quiet_every"] == 16 and c["freed"] == 0, j
 PY
 
 it_umount "$mnt"
