@@ -128,7 +128,7 @@ int daemon_control_pick_host_sparse(const struct daemon_control_host *h, size_t 
 	for (size_t i = 0; i < n; i++) {
 		if (!h[i].up || (exclude && exclude[i]) || !daemon_control_host_allowed(allowed, i))
 			continue;
-		uint64_t need = h[i].local && data < size ? data : size;
+		uint64_t need = h[i].thin && data < size ? data : size;
 		if (h[i].budget_bytes && (h[i].used_bytes > h[i].budget_bytes ||
 					  need > h[i].budget_bytes - h[i].used_bytes))
 			continue;

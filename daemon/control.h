@@ -145,7 +145,10 @@ unsigned daemon_control_copies_for(double demand, double capacity, unsigned max)
 
 struct daemon_control_host {
 	bool up;
-	bool local;
+	/* A sparse copy there takes its data of the budget, not its size: a
+	 * local store (daemon_store_create_from_fd), or a shadowd that takes
+	 * thin PUTs (SYNC_WIRE_FEATURE_THIN: daemon_store_create_thin). */
+	bool thin;
 	double cost;
 	uint32_t load_permille; /* busiest of CPU and disk (remote: heartbeats), 0 unknown */
 	uint64_t budget_bytes; /* 0 = unlimited */
@@ -163,9 +166,9 @@ uint64_t daemon_control_backoff_ms(unsigned n);
 int daemon_control_pick_host(const struct daemon_control_host *h, size_t n, uint64_t size,
 			     const bool *exclude, uint64_t allowed);
 /* The same for a file of size bytes of which only data are data (the rest
- * holes): a local host needs room for the data only (its store writes no
- * hole and reserves only the data, daemon_store_create_from_fd); a remote
- * shadowd reserves the whole size while a copy is written. */
+ * holes): a thin host needs room for the data only; another (a shadowd
+ * that predates thin PUTs) reserves the whole size while a copy is
+ * written. */
 int daemon_control_pick_host_sparse(const struct daemon_control_host *h, size_t n, uint64_t size,
 				    uint64_t data, const bool *exclude, uint64_t allowed);
 

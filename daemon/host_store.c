@@ -26,7 +26,8 @@ struct daemon_store_writer {
 	uint8_t id[16];
 	uint64_t version;
 	uint64_t size; /* declared size of the new copy */
-	uint64_t reserved; /* of the budget while it is written */
+	uint64_t reserved; /* of the budget while it is written (at most size) */
+	uint64_t written;  /* bytes given to writes (more is reserved past reserved) */
 	int fd;	       /* temporary file, O_RDWR */
 	char tmp[NAME_LEN + 32];
 	struct sync_sha256 *sha; /* running digest while writes are sequential */
@@ -307,6 +308,28 @@ int daemon_store_create(struct daemon_store *s, const uint8_t id[16], uint64_t v
 	return writer_new(s, id, version, size, size, ret);
 }
 
+int daemon_store_create_thin(struct daemon_store *s, const uint8_t id[16], uint64_t version,
+			     uint64_t size, uint64_t data, struct daemon_store_writer **ret)
+{
+	return writer_new(s, id, version, size, data < size ? data : size, ret);
+}
+
+/* Before a write of len bytes: the writer's reservation covers every byte
+ * written so far (overwrites counted again: an estimate from above), up
+ * to its size. */
+static int reserve_written(struct daemon_store_writer *w, size_t len)
+{
+	uint64_t want = w->written + len < w->size ? w->written + len : w->size;
+	if (want > w->reserved) {
+		int r = reserve(w->s, want - w->reserved);
+		if (r < 0)
+			return r;
+		w->reserved = want;
+	}
+	w->written += len;
+	return 0;
+}
+
 /* Copies len bytes of in to out from offset 0 (reflink / in-kernel copy where
  * the filesystem can). */
 static int clone_range(int in, int out, uint64_t len)
@@ -463,6 +486,8 @@ int daemon_store_writer_write(struct daemon_store_writer *w, uint64_t off, const
 	int r;
 	if (off > w->size || len > w->size - off)
 		return -ERANGE;
+	if ((r = reserve_written(w, len)) < 0)
+		return r;
 	/* Appended in order to a new file (ftruncate'd to its size: zeros
 	 * from seq_off on), zero blocks need not be written: a sparse file
 	 * sent whole (its holes travel as zeros) is sparse in the store too. */

@@ -32,7 +32,9 @@
  * incremental updates); which version serves is the caller's decision.
  *
  * Space budget: used + bytes reserved by open writers never exceed the budget
- * (0 = unlimited); a create that would is refused with -ENOSPC.
+ * (0 = unlimited); a create that would is refused with -ENOSPC, and so is a
+ * write past what a thin writer reserved (daemon_store_create_thin) when the
+ * budget has no room for it.
  *
  * Thread-safety: all functions may be called concurrently; a writer belongs
  * to one thread. */
@@ -81,6 +83,13 @@ void daemon_store_close(struct daemon_store *s);
 /* New copy (id, version) of size bytes, initially all zero. */
 int daemon_store_create(struct daemon_store *s, const uint8_t id[16], uint64_t version,
 			uint64_t size, struct daemon_store_writer **ret);
+/* The same for a copy of a sparse file said to hold data bytes of data
+ * (the rest holes, appended as zeros): only data (at most size) is
+ * reserved of the budget at first; writes beyond it reserve more, up to
+ * size, or fail with -ENOSPC when the budget has no room (a sender that
+ * said too little is held to the budget all the same). */
+int daemon_store_create_thin(struct daemon_store *s, const uint8_t id[16], uint64_t version,
+			     uint64_t size, uint64_t data, struct daemon_store_writer **ret);
 /* New copy (id, version) of size bytes that starts as a clone of (id, base)
  * (truncated or zero-extended to size). -ENOENT if base is absent. */
 int daemon_store_create_from(struct daemon_store *s, const uint8_t id[16], uint64_t base,

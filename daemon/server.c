@@ -169,8 +169,9 @@ static int expected_digest(const struct sync_wire_msg *b, const struct upload *u
 	return 0;
 }
 
-/* Whether this server takes ZEROS frames in a PUT (announced in STATS);
- * --test-no-zeros acts as a shadowd that predates them. */
+/* Whether this server takes ZEROS frames in a PUT and the 72-byte thin
+ * PUT_BEGIN (announced in STATS); --test-no-zeros acts as a shadowd that
+ * predates both. */
 static bool zeros_accepted(const struct daemon_server *s)
 {
 	return !(s->cfg.fault && s->cfg.fault->no_zeros);
@@ -193,7 +194,10 @@ static int serve_upload(struct conn *c, const struct sync_wire_msg *b, int err, 
 	u.want = type == SYNC_WIRE_UPDATE_BEGIN ? SYNC_WIRE_RANGE : SYNC_WIRE_DATA;
 	u.zeros = type == SYNC_WIRE_PUT_BEGIN && zeros_accepted(c->srv);
 	if (!err) {
-		if (type == SYNC_WIRE_PUT_BEGIN)
+		if (type == SYNC_WIRE_PUT_BEGIN && b->has_data_bytes)
+			err = daemon_store_create_thin(st, b->id, b->version, b->size,
+						       b->data_bytes, &w);
+		else if (type == SYNC_WIRE_PUT_BEGIN)
 			err = daemon_store_create(st, b->id, b->version, b->size, &w);
 		else if (type == SYNC_WIRE_UPDATE_BEGIN)
 			err = daemon_store_create_from(st, b->id, b->base, b->version, b->size, &w);
@@ -481,6 +485,10 @@ static int serve(struct conn *c, const struct sync_wire_msg *m)
 		protocol_error(c, "malformed frame", -EBADMSG); /* as before VERIFY */
 		return -1;
 	}
+	if (m->has_data_bytes && !zeros_accepted(s)) {
+		protocol_error(c, "malformed frame", -EBADMSG); /* as before thin PUTs */
+		return -1;
+	}
 	if (m->hdr.type == SYNC_WIRE_VERIFY)
 		return serve_verify(c, m, s->cfg.fault ? daemon_fault_before(s->cfg.fault) : 0);
 	daemon_load_begin(s->cfg.load);
@@ -542,7 +550,8 @@ static int serve(struct conn *c, const struct sync_wire_msg *m)
 		    .reads = __atomic_load_n(&s->reads, __ATOMIC_RELAXED),
 		    .read_bytes = __atomic_load_n(&s->read_bytes, __ATOMIC_RELAXED),
 		    .received_bytes = __atomic_load_n(&s->received_bytes, __ATOMIC_RELAXED),
-		    .features = zeros_accepted(s) ? SYNC_WIRE_FEATURE_ZEROS : 0,
+		    .features = zeros_accepted(s) ? SYNC_WIRE_FEATURE_ZEROS | SYNC_WIRE_FEATURE_THIN
+						  : 0,
 		};
 		int len = sync_wire_enc_stats(p, sizeof(p), &ws);
 		if (!zeros_accepted(s))

@@ -138,6 +138,7 @@ int fs_remote_copies_host(struct fs_remote_copies *rc, size_t h, struct daemon_c
 		return x->stats_rc;
 	out->budget_bytes = x->stats.budget;
 	out->used_bytes = x->stats.used;
+	out->thin = (x->stats.features & SYNC_WIRE_FEATURE_THIN) != 0;
 	if (fs_hosts_load(rc->hosts, h, &l))
 		out->load_permille =
 		    l.cpu_permille > l.disk_util_permille ? l.cpu_permille : l.disk_util_permille;

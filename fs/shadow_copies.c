@@ -124,7 +124,7 @@ static void host_inputs(struct fs_shadowing *sh, struct daemon_control_host *hv,
 		     * new copy there until it answers again */
 		    .up = fs_hosts_up(sh->hosts, h) &&
 			  (store || fs_remote_reads_usable(sh->remote_reads, (int)h)),
-		    .local = store != NULL,
+		    .thin = store != NULL, /* a remote host's: its features (below) */
 		    .cost = spec->cost,
 		    .budget_bytes = stats.budget_bytes,
 		    .used_bytes = stats.used_bytes + stats.reserved_bytes,

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "sync/digest.h"
@@ -160,26 +161,27 @@ static int upload_end(struct sync_client *c, uint64_t id, const uint8_t *sha256,
 	return sync_wire_status_to_errno(m.hdr.status);
 }
 
-/* Whether the server takes ZEROS frames: its STATS says (asked once per
- * connection, before the first PUT, unless a STATS call already told). */
-static bool zeros_accepted(struct sync_client *c, unsigned timeout_ms)
+/* The SYNC_WIRE_FEATURE_* the server takes: its STATS says (asked once
+ * per connection, before the first PUT, unless a STATS call already told). */
+static uint64_t features(struct sync_client *c, unsigned timeout_ms)
 {
 	struct sync_wire_stats st;
 	if (!c->features_known)
 		sync_client_stats(c, &st, timeout_ms);
-	return c->features & SYNC_WIRE_FEATURE_ZEROS;
+	return c->features;
 }
 
 /* PUT: with sha256 NULL the digest is computed as the data is read and
  * sent with END (and copied to ret_sha256 when not NULL). A server that
  * takes them gets the holes of a sparse source as ZEROS frames: nothing
- * of a hole is read or crosses the wire. */
+ * of a hole is read or crosses the wire; and one that takes thin PUTs is
+ * told the source's data bytes, the budget it needs (not the size). */
 static int put(struct sync_client *c, const uint8_t id[16], uint64_t version, int fd, uint64_t size,
 	       const uint8_t sha256[32], uint8_t *ret_sha256, unsigned timeout_ms)
 {
 	static const uint8_t zero[32];
 	struct sync_sha256 *running = NULL;
-	uint8_t p[64], digest[32];
+	uint8_t p[SYNC_WIRE_PUT_THIN_SIZE], digest[32];
 	uint64_t rid, off = 0;
 	uint8_t *chunk;
 	int r;
@@ -192,7 +194,10 @@ static int put(struct sync_client *c, const uint8_t id[16], uint64_t version, in
 		sync_sha256_free(running);
 		return -ENOMEM;
 	}
-	bool zeros = zeros_accepted(c, timeout_ms);
+	uint64_t feat = features(c, timeout_ms);
+	bool zeros = feat & SYNC_WIRE_FEATURE_ZEROS;
+	struct stat st;
+	bool thin = zeros && (feat & SYNC_WIRE_FEATURE_THIN) && fstat(fd, &st) == 0;
 	c->put_sent = 0;
 	if (!c->tls) {
 		free(chunk);
@@ -200,9 +205,12 @@ static int put(struct sync_client *c, const uint8_t id[16], uint64_t version, in
 		return -ENOTCONN; /* the STATS call broke the connection */
 	}
 	rid = c->next_id++;
-	sync_wire_enc_put(p, sizeof(p), id, version, size, sha256 ? sha256 : zero);
+	uint64_t data = thin ? sync_stat_data_bytes(&st) : size;
+	int plen = thin ? sync_wire_enc_put_thin(p, sizeof(p), id, version, size,
+						 data < size ? data : size, sha256 ? sha256 : zero)
+			: sync_wire_enc_put(p, sizeof(p), id, version, size, sha256 ? sha256 : zero);
 	sync_tls_set_bulk(c->tls, true);
-	r = send_req(c, SYNC_WIRE_PUT_BEGIN, rid, p, sizeof(p), NULL, 0,
+	r = send_req(c, SYNC_WIRE_PUT_BEGIN, rid, p, (uint32_t)plen, NULL, 0,
 		     sync_now_ms() + timeout_ms);
 	while (r == 0 && off < size) {
 		/* The run at off, looked up again at each frame: a source cut

@@ -146,12 +146,18 @@ static int decode_request(const struct sync_wire_header *h, const uint8_t *p,
 			return -EBADMSG;
 		return 0;
 	case SYNC_WIRE_PUT_BEGIN:
-		if (sized(h, 64))
+		if (sized(h, SYNC_WIRE_PUT_SIZE) && sized(h, SYNC_WIRE_PUT_THIN_SIZE))
 			return -EBADMSG;
 		memcpy(m->id, p, 16);
 		m->version = get64(p + 16);
 		m->size = get64(p + 24);
 		memcpy(m->sha256, p + 32, 32);
+		if (h->length == SYNC_WIRE_PUT_THIN_SIZE) {
+			m->data_bytes = get64(p + 64);
+			m->has_data_bytes = 1;
+			if (m->data_bytes > m->size)
+				return -EBADMSG;
+		}
 		return m->size > SYNC_WIRE_MAX_FILE_SIZE ? -EBADMSG : 0;
 	case SYNC_WIRE_UPDATE_BEGIN:
 	case SYNC_WIRE_DELTA_BEGIN:
@@ -343,13 +349,23 @@ int sync_wire_enc_read(uint8_t *out, size_t cap, const uint8_t id[16], uint64_t 
 int sync_wire_enc_put(uint8_t *out, size_t cap, const uint8_t id[16], uint64_t ver, uint64_t size,
 		      const uint8_t sha256[32])
 {
-	if (cap < 64)
+	if (cap < SYNC_WIRE_PUT_SIZE)
 		return -ENOBUFS;
 	memcpy(out, id, 16);
 	put64(out + 16, ver);
 	put64(out + 24, size);
 	memcpy(out + 32, sha256, 32);
-	return 64;
+	return SYNC_WIRE_PUT_SIZE;
+}
+
+int sync_wire_enc_put_thin(uint8_t *out, size_t cap, const uint8_t id[16], uint64_t ver,
+			   uint64_t size, uint64_t data, const uint8_t sha256[32])
+{
+	if (cap < SYNC_WIRE_PUT_THIN_SIZE)
+		return -ENOBUFS;
+	sync_wire_enc_put(out, cap, id, ver, size, sha256);
+	put64(out + SYNC_WIRE_PUT_SIZE, data);
+	return SYNC_WIRE_PUT_THIN_SIZE;
 }
 
 int sync_wire_enc_update(uint8_t *out, size_t cap, const uint8_t id[16], uint64_t base,

@@ -18,6 +18,12 @@
  *   READ         req: id ver:u64 off:u64 len:u32 (len <= SYNC_WIRE_MAX_DATA)
  *                resp: the bytes read (short at end of file)
  *   PUT_BEGIN    req: id ver:u64 size:u64 sha256[32]      (full copy)
+ *                [data:u64] (72 bytes: the bytes of data the copy holds,
+ *                <= size, the rest holes sent as ZEROS; the server reserves
+ *                that much of its budget, and more if more data comes.
+ *                Sent only to a server whose STATS features has
+ *                SYNC_WIRE_FEATURE_THIN: one that predates it refuses the
+ *                72-byte form as malformed and closes)
  *                then DATA frames (bytes appended in order), then END;
  *                one END response carries the outcome.
  *   ZEROS        req: len:u64 (1..SYNC_WIRE_MAX_ZEROS: the server hashes
@@ -186,6 +192,9 @@ struct sync_wire_stats {
 #define SYNC_WIRE_STATS_SIZE_V2 48 /* without features */
 /* Features a server announces in STATS (additive requests it accepts). */
 #define SYNC_WIRE_FEATURE_ZEROS 0x1u /* ZEROS frames inside a PUT */
+#define SYNC_WIRE_FEATURE_THIN 0x2u  /* PUT_BEGIN with data:u64 (a sparse copy's data) */
+#define SYNC_WIRE_PUT_SIZE 64
+#define SYNC_WIRE_PUT_THIN_SIZE 72
 
 struct sync_wire_list_entry {
 	uint8_t id[16];
@@ -206,6 +215,8 @@ struct sync_wire_msg {
 	uint32_t length;     /* READ request */
 	uint8_t sha256[32];  /* PUT/UPDATE/DELTA, END, VERIFY req */
 	uint8_t has_sha256;  /* END request carrying a digest */
+	uint64_t data_bytes; /* PUT_BEGIN (72 bytes): the copy's data, <= size */
+	uint8_t has_data_bytes;
 	const uint8_t *data; /* DATA, RANGE, READ resp, LIST resp (raw entries) */
 	size_t data_len;
 	uint32_t count;		      /* LIST resp */
@@ -233,6 +244,9 @@ int sync_wire_enc_read(uint8_t *out, size_t cap, const uint8_t id[16], uint64_t 
 		       uint32_t len);
 int sync_wire_enc_put(uint8_t *out, size_t cap, const uint8_t id[16], uint64_t ver, uint64_t size,
 		      const uint8_t sha256[32]);
+/* The 72-byte PUT_BEGIN with the copy's data bytes (data <= size). */
+int sync_wire_enc_put_thin(uint8_t *out, size_t cap, const uint8_t id[16], uint64_t ver,
+			   uint64_t size, uint64_t data, const uint8_t sha256[32]);
 int sync_wire_enc_update(uint8_t *out, size_t cap, const uint8_t id[16], uint64_t base,
 			 uint64_t ver, uint64_t size, const uint8_t sha256[32]);
 int sync_wire_enc_stats(uint8_t *out, size_t cap, const struct sync_wire_stats *s);

@@ -68,12 +68,13 @@ static int host_status(struct ctl_remote *rm, const char *addr, bool json)
 	if (json) {
 		printf("{\"host\":\"%s\",\"ping_ms\":%llu,\"used_bytes\":%llu,\"copies\":%llu,"
 		       "\"budget_bytes\":%llu,\"reads\":%llu,\"read_bytes\":%llu,"
-		       "\"received_bytes\":%llu,\"sparse_uploads\":%s,",
+		       "\"received_bytes\":%llu,\"sparse_uploads\":%s,\"thin_budget\":%s,",
 		       addr, (unsigned long long)rtt, (unsigned long long)ws.used,
 		       (unsigned long long)ws.copies, (unsigned long long)ws.budget,
 		       (unsigned long long)ws.reads, (unsigned long long)ws.read_bytes,
 		       (unsigned long long)ws.received_bytes,
-		       ws.features & SYNC_WIRE_FEATURE_ZEROS ? "true" : "false");
+		       ws.features & SYNC_WIRE_FEATURE_ZEROS ? "true" : "false",
+		       ws.features & SYNC_WIRE_FEATURE_THIN ? "true" : "false");
 		print_load(&l, true);
 		printf("}\n");
 		return 0;
@@ -82,7 +83,10 @@ static int host_status(struct ctl_remote *rm, const char *addr, bool json)
 	printf("store: %llu copies, %.1f MiB used", (unsigned long long)ws.copies,
 	       ws.used / 1048576.0);
 	if (ws.budget)
-		printf(" of a %.1f MiB budget", ws.budget / 1048576.0);
+		printf(" of a %.1f MiB budget%s", ws.budget / 1048576.0,
+		       ws.features & SYNC_WIRE_FEATURE_THIN
+			   ? " (a sparse copy counts its data)"
+			   : " (a sparse copy needs room for its whole size while it is written)");
 	else
 		printf(" (no space budget)");
 	printf("\nserved: %llu reads (%llu bytes), received %llu bytes of uploads%s",

@@ -127,7 +127,7 @@ int sim_replay(const struct sim_params *p, const struct sim_file *files, size_t 
 	for (size_t i = 0; i < p->nhosts; i++)
 		hosts[i] = (struct daemon_control_host){
 		    .up = true,
-		    .local = true,
+		    .thin = true,
 		    .cost = p->hosts[i].cost,
 		    .budget_bytes = p->hosts[i].slots,
 		    .avail_bytes = UINT64_MAX,

@@ -14,7 +14,13 @@
 #    copy's sent= in user.shadow.state counts no hole);
 # 4. a local host whose budget is far below a sparse file's size but above
 #    its data: the file is placed there, copied, and counted by its data
-#    (before, placement refused it for want of room).
+#    (before, placement refused it for want of room);
+# 5. the same with a shadowd's budget (--space-budget 16 MiB, 256 MiB
+#    file): the PUT says how much of it is data (thin PUT, announced in
+#    STATS: features=3), the shadowd reserves that, the copy serves; a
+#    shadowd that predates thin PUTs (--test-no-zeros) with the same
+#    budget is not given the file (it would reserve 256 MiB): the copy
+#    fails with ENOSPC, said in user.shadow.state.
 # Usage: sync_sparse.sh SHADOWFS SHADOWD SHADOWCTL SYNC_CLI
 . "$(dirname "$0")/lib.sh"
 SHADOWFS=$1 SHADOWD=$2 CTL=$3 CLI=$4
@@ -58,7 +64,7 @@ served() { it_shadow_state "$1" | grep -q ':serving'; }
 
 # 1. A shadowd that takes ZEROS.
 sparse "$T/big" $((1024 * MIB))
-[ "$(stat_field "$SD" features)" = 1 ] || it_fail "the shadowd does not announce ZEROS: $(cli stats "$SD")"
+[ "$(stat_field "$SD" features)" = 3 ] || it_fail "the shadowd does not announce ZEROS and thin PUTs: $(cli stats "$SD")"
 before=$(stat_field "$SD" received)
 it_check "put of the sparse file" cli put "$SD" $ID 1 "$T/big"
 got=$(( $(stat_field "$SD" received) - before ))
@@ -111,5 +117,31 @@ it_wait_for "shadowctl hosts does not count the copy: $("$CTL" hosts "$mnt")" 5 
 used=$(used_of)
 [ "$used" -lt "$MIB" ] || it_fail "the local host counts $used bytes for 200 KiB of data: $("$CTL" hosts "$mnt")"
 echo "4: 256 MiB sparse file on a 16 MiB local host: serving, used_bytes=$used"
+it_umount "$mnt"
+
+# 5. A shadowd with a 16 MiB budget: the thin PUT fits, for the older
+# shadowd the placement says no room.
+it_shadowd "$SHADOWD" "$T/store-b16" "$T/ca" sd "$T/b16.log" 0 --space-budget 16
+B16=127.0.0.1:$IT_SD_PORT
+it_shadowd "$SHADOWD" "$T/store-o16" "$T/ca" old "$T/o16.log" 0 --space-budget 16 --test-no-zeros
+O16=127.0.0.1:$IT_SD_PORT
+"$CTL" host status "$B16" "${TLS[@]}" --json | grep -q '"thin_budget":true' ||
+  it_fail "host status does not show the thin budget"
+"$CTL" host status "$O16" "${TLS[@]}" --json | grep -q '"thin_budget":false' ||
+  it_fail "host status shows a thin budget for an older shadowd"
+pin_served thin \
+  "norecord,cache=never,state=$(it_tmpdir state5),hosts=$B16,tls=$T/ca,tls_name=origin,shadow_tick=0.2,shadow_quiet=0,remote_timeout=2000"
+used=$(stat_field "$B16" used)
+[ -n "$used" ] && [ "$used" -lt "$MIB" ] || it_fail "the shadowd counts $used bytes for 200 KiB of data: $(cli stats "$B16")"
+echo "5: 256 MiB sparse file on a shadowd with a 16 MiB budget: serving, used=$used"
+it_umount "$mnt"
+it_mount "$SHADOWFS" "$backing" "$mnt" \
+  "norecord,cache=never,state=$(it_tmpdir state6),hosts=$O16,tls=$T/ca,tls_name=origin,shadow_tick=0.2,shadow_quiet=0,remote_timeout=2000"
+setfattr -n user.shadow.pin -v 1 "$mnt/thin" || it_fail "pin thin"
+no_room() { it_shadow_state "$mnt/thin" | grep -q "copy_error=ENOSPC"; }
+IT_WATCH=$mnt/thin it_wait_for "the older shadowd's budget did not refuse the thin image" 30 no_room
+served "$mnt/thin" && it_fail "a copy on the older shadowd serves"
+grep -q "malformed" "$T/o16.log" && it_fail "a thin PUT reached the older shadowd: $(cat "$T/o16.log")"
+echo "5: the same on an older shadowd: $(it_shadow_state "$mnt/thin")"
 it_umount "$mnt"
 echo "sync_sparse: ok"

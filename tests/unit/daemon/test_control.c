@@ -126,15 +126,15 @@ static void test_pick_host(void **state)
 {
 	(void)state;
 	struct daemon_control_host h[4] = {
-	    {.up = true, .local = true, .cost = 3, .avail_bytes = UINT64_MAX},
+	    {.up = true, .thin = true, .cost = 3, .avail_bytes = UINT64_MAX},
 	    {.up = true,
-	     .local = true,
+	     .thin = true,
 	     .cost = 1,
 	     .budget_bytes = 100,
 	     .used_bytes = 60,
 	     .avail_bytes = UINT64_MAX},
-	    {.up = false, .local = false, .cost = 0.5, .avail_bytes = UINT64_MAX},
-	    {.up = false, .local = true, .cost = 0.1, .avail_bytes = UINT64_MAX},
+	    {.up = false, .thin = false, .cost = 0.5, .avail_bytes = UINT64_MAX},
+	    {.up = false, .thin = true, .cost = 0.1, .avail_bytes = UINT64_MAX},
 	};
 	assert_int_equal(daemon_control_pick_host(h, 4, 40, NULL, ANY), 1);
 	assert_int_equal(daemon_control_pick_host(h, 4, 41, NULL, ANY), 0); /* no room on 1 */

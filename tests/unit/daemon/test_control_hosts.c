@@ -21,18 +21,18 @@ static void three_hosts(struct daemon_control_host h[3])
 {
 	for (int i = 0; i < 3; i++)
 		h[i] = (struct daemon_control_host){
-		    .up = true, .local = true, .cost = i + 1, .avail_bytes = UINT64_MAX};
+		    .up = true, .thin = true, .cost = i + 1, .avail_bytes = UINT64_MAX};
 }
 
-/* A sparse file: a local host needs room for its data only, a remote one
- * (which reserves the whole size while a copy is written) for its size;
- * free disk space likewise. */
+/* A sparse file: a thin host (local, or a shadowd that takes thin PUTs)
+ * needs room for its data only, another (which reserves the whole size
+ * while a copy is written) for its size; free disk space likewise. */
 static void test_pick_host_sparse(void **state)
 {
 	(void)state;
 	struct daemon_control_host h[3];
 	three_hosts(h);
-	h[0].local = false; /* the cheapest: a shadowd */
+	h[0].thin = false; /* the cheapest: a shadowd that predates thin PUTs */
 	for (int i = 0; i < 3; i++)
 		h[i].budget_bytes = 16;
 	h[1].used_bytes = 14; /* room for 2 */
@@ -44,6 +44,8 @@ static void test_pick_host_sparse(void **state)
 	h[2].avail_bytes = 3; /* its disk: no room for the 4 bytes of data */
 	assert_int_equal(daemon_control_pick_host_sparse(h, 3, 64, 4, NULL, ANY), -1);
 	assert_int_equal(daemon_control_pick_host_sparse(h, 3, 64, 3, NULL, ANY), 2);
+	h[0].thin = true; /* the same shadowd, upgraded: the cheapest fits now */
+	assert_int_equal(daemon_control_pick_host_sparse(h, 3, 64, 4, NULL, ANY), 0);
 }
 
 /* Placement considers only the allowed hosts: the cheapest of them, not

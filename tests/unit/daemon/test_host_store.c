@@ -530,6 +530,61 @@ static void test_budget_sparse(void **state)
 	free(dense);
 }
 
+/* A thin writer (a shadowd's PUT that said how much of the file is data)
+ * reserves that much, not the size: a 64 MiB copy holding 4 KiB is
+ * written into a 1 MiB budget. Data beyond what was said reserves more as
+ * it is written, up to the budget: a sender that understated its data
+ * gets -ENOSPC at the write that does not fit, and the reservation goes
+ * back whole at the abort (or the commit). */
+static void test_create_thin(void **state)
+{
+	struct fx *f = *state;
+	struct daemon_store_writer *w;
+	struct daemon_store_stats st;
+	enum { SIZE = 64 << 20, MIB = 1 << 20 };
+	uint8_t *dense = calloc(1, SIZE), sha[32];
+	memset(dense, 0x5a, 4096);
+	SHA256(dense, SIZE, sha);
+	daemon_store_close(f->s);
+	assert_int_equal(daemon_store_open(f->dir, MIB, &f->s), 0);
+	assert_int_equal(daemon_store_create(f->s, ID, 1, SIZE, &w), -ENOSPC); /* dense: no */
+	assert_int_equal(daemon_store_create_thin(f->s, ID, 1, SIZE, 4096, &w), 0);
+	daemon_store_stats(f->s, &st);
+	assert_int_equal(st.reserved_bytes, 4096);
+	assert_int_equal(daemon_store_writer_append(w, dense, 4096), 0);
+	assert_int_equal(daemon_store_writer_append_zeros(w, SIZE - 4096), 0);
+	daemon_store_stats(f->s, &st);
+	assert_int_equal(st.reserved_bytes, 4096); /* zeros reserve nothing */
+	assert_int_equal(daemon_store_commit(w, sha), 0);
+	daemon_store_stats(f->s, &st);
+	assert_int_equal(st.reserved_bytes, 0);
+	assert_true(st.used_bytes >= 4096 && st.used_bytes <= 65536);
+	/* Said 4 KiB, sends 2 MiB of data: more is reserved as it comes, the
+	 * write that passes the budget fails, nothing is left reserved. */
+	assert_int_equal(daemon_store_create_thin(f->s, ID, 2, SIZE, 4096, &w), 0);
+	int r = 0;
+	uint64_t sent = 0;
+	while (r == 0 && sent < 2 * MIB) {
+		r = daemon_store_writer_append(w, dense, 4096);
+		sent += r == 0 ? 4096 : 0;
+		daemon_store_stats(f->s, &st);
+		assert_true(st.used_bytes + st.reserved_bytes <= MIB);
+	}
+	assert_int_equal(r, -ENOSPC);
+	assert_true(sent >= MIB - 65536 - 4096 && sent < MIB);
+	daemon_store_abort(w);
+	daemon_store_stats(f->s, &st);
+	assert_int_equal(st.reserved_bytes, 0);
+	/* Data said larger than the size: the size is reserved. */
+	daemon_store_close(f->s);
+	assert_int_equal(daemon_store_open(f->dir, 0, &f->s), 0);
+	assert_int_equal(daemon_store_create_thin(f->s, ID, 3, 8192, 1 << 20, &w), 0);
+	daemon_store_stats(f->s, &st);
+	assert_int_equal(st.reserved_bytes, 8192);
+	daemon_store_abort(w);
+	free(dense);
+}
+
 /* A sparse origin gives a sparse copy: its holes are neither read nor
  * written (the pace is asked only for the data), hashed as the zeros they
  * read as, so the digest is the file's and the copy reads back the same,
@@ -898,6 +953,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_delete_all_versions_index, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_create_from_fd_sparse, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_budget_sparse, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_create_thin, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

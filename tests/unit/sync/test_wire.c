@@ -295,6 +295,42 @@ static void test_zeros(void **state)
 	assert_string_equal(sync_wire_type_name(SYNC_WIRE_ZEROS), "ZEROS");
 }
 
+/* PUT_BEGIN is 64 bytes, or 72 with the copy's data bytes (a thin PUT):
+ * data at most size; any other length is malformed. */
+static void test_put_thin(void **state)
+{
+	(void)state;
+	uint8_t p[SYNC_WIRE_PUT_THIN_SIZE + 1], sha[32];
+	struct sync_wire_msg m;
+	memset(sha, 0x5a, sizeof(sha));
+	assert_int_equal(sync_wire_enc_put_thin(p, SYNC_WIRE_PUT_THIN_SIZE - 1, ID, 9, 1 << 30,
+						4096, sha),
+			 -ENOBUFS);
+	assert_int_equal(sync_wire_enc_put_thin(p, sizeof(p), ID, 9, 1 << 30, 4096, sha),
+			 SYNC_WIRE_PUT_THIN_SIZE);
+	assert_int_equal(decode(SYNC_WIRE_PUT_BEGIN, 0, p, SYNC_WIRE_PUT_THIN_SIZE, 0, &m), 0);
+	assert_int_equal(m.version, 9);
+	assert_int_equal(m.size, 1 << 30);
+	assert_true(m.has_data_bytes);
+	assert_int_equal(m.data_bytes, 4096);
+	assert_memory_equal(m.sha256, sha, 32);
+	/* the 64-byte form says nothing of its data */
+	assert_int_equal(decode(SYNC_WIRE_PUT_BEGIN, 0, p, SYNC_WIRE_PUT_SIZE, 0, &m), 0);
+	assert_false(m.has_data_bytes);
+	for (uint32_t len = SYNC_WIRE_PUT_SIZE + 1; len < SYNC_WIRE_PUT_THIN_SIZE; len++)
+		assert_int_equal(decode(SYNC_WIRE_PUT_BEGIN, 0, p, len, 0, &m), -EBADMSG);
+	assert_int_equal(decode(SYNC_WIRE_PUT_BEGIN, 0, p, SYNC_WIRE_PUT_THIN_SIZE + 1, 0, &m),
+			 -EBADMSG);
+	sync_wire_enc_put_thin(p, sizeof(p), ID, 9, 4096, 4096, sha); /* all data */
+	assert_int_equal(decode(SYNC_WIRE_PUT_BEGIN, 0, p, SYNC_WIRE_PUT_THIN_SIZE, 0, &m), 0);
+	sync_wire_enc_put_thin(p, sizeof(p), ID, 9, 4096, 4097, sha); /* more data than size */
+	assert_int_equal(decode(SYNC_WIRE_PUT_BEGIN, 0, p, SYNC_WIRE_PUT_THIN_SIZE, 0, &m),
+			 -EBADMSG);
+	sync_wire_enc_put_thin(p, sizeof(p), ID, 9, UINT64_MAX, 0, sha);
+	assert_int_equal(decode(SYNC_WIRE_PUT_BEGIN, 0, p, SYNC_WIRE_PUT_THIN_SIZE, 0, &m),
+			 -EBADMSG);
+}
+
 /* VERIFY: the request carries id, version and the expected digest (56 bytes
  * exactly); each response the bytes hashed (8 bytes exactly, at most
  * SYNC_WIRE_MAX_FILE_SIZE), F_MORE on progress frames only, which are never
@@ -385,6 +421,7 @@ int main(void)
 	    cmocka_unit_test(test_versions),	       cmocka_unit_test(test_status_mapping),
 	    cmocka_unit_test(test_heartbeat),
 	    cmocka_unit_test(test_zeros),	       cmocka_unit_test(test_verify),
+	    cmocka_unit_test(test_put_thin),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
