@@ -167,9 +167,11 @@ extern __thread bool fs_last_removed;
 /* A layer's work that must be done after BACKING changed and before the
  * caller can see that it did (once the reply is written, the caller's
  * unlink, rmdir or rename has returned and it may look at the result):
- * set by the layer around the op (fs/shadow_tuning_ops.c, the only user:
- * one slot), run by unlink, rmdir and rename when they succeeded, just
- * before their reply, and cleared by the layer after the op. */
+ * set by the layer around the op (fs/shadow_tuning_ops.c; inside it
+ * fs/shadow_paths.c for renames, which keeps the outer layer's slot and
+ * calls it after its own work), run by unlink, rmdir and rename when they
+ * succeeded, just before their reply, and put back by the layer after the
+ * op. */
 struct fs_before_reply {
 	void (*fn)(void *arg);
 	void *arg;

@@ -569,6 +569,7 @@ static uint64_t next_pass_ms(const struct fs_shadowing *sh)
  * candidate. */
 static void tick(struct fs_shadowing *sh, bool rescan)
 {
+	shadow_paths_reap(sh); /* this thread holds none of the retired paths */
 	uint64_t t = shadow_now_ms();
 	bool applied = apply_done_job(sh, sh->mover, t);
 	applied |= apply_done_job(sh, sh->express, t);

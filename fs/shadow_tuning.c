@@ -21,6 +21,7 @@
 #include "daemon/shadow_map.h"
 #include "fs/fs.h"
 #include "fs/hosts.h"
+#include "fs/rel_path.h"
 #include "fs/shadowing.h"
 #include "fs/shadow_tuning_impl.h"
 #include "fs/status_file.h"
@@ -227,24 +228,6 @@ void fs_tuning_free(struct fs_tuning *t)
 
 /* ---- resolution ---- */
 
-int fs_tuning_rel_path(struct fs_ctx *c, int fd, char *buf)
-{
-	char proc[32], full[PATH_MAX];
-	fs_proc_path(proc, fd);
-	ssize_t n = readlink(proc, full, sizeof(full) - 1);
-	if (n <= 0)
-		return -errno;
-	full[n] = '\0';
-	const char *b = c->opts->backing;
-	size_t bl = strlen(b);
-	while (bl > 1 && b[bl - 1] == '/')
-		bl--;
-	if (strncmp(full, b, bl) != 0 || (full[bl] != '/' && full[bl] != '\0'))
-		return -ENOENT;
-	snprintf(buf, PATH_MAX, "%s", full[bl] ? full + bl + 1 : "");
-	return 0;
-}
-
 /* The effective settings of the file with id (NULL: none) at path
  * (relative to BACKING); dir_of[k] gets the directory a value comes from
  * (NULL when not a directory's). Lock held. */
@@ -328,7 +311,7 @@ void fs_tuning_control_fd(struct fs_tuning *t, int fd, struct fs_tuning_control 
 	uint8_t id[FS_FILE_ID_LEN];
 	struct fs_tune_effective eff;
 	*ret = (struct fs_tuning_control){0};
-	if (!fs_tuning_control_needs_fd(t) || fs_tuning_rel_path(t->ctx, fd, rel) < 0)
+	if (!fs_tuning_control_needs_fd(t) || fs_rel_path(t->ctx, fd, rel) < 0)
 		return;
 	fs_proc_path(proc, fd);
 	bool have_id = fs_file_id_get(proc, false, id) == 0;
@@ -358,7 +341,7 @@ int fs_tuning_node_key(struct fs_ctx *c, struct fs_inode *i, bool create, char *
 		return fd;
 	char proc[32];
 	fs_proc_path(proc, fd);
-	int r = fs_tuning_rel_path(c, fd, rel);
+	int r = fs_rel_path(c, fd, rel);
 	if (r == 0 && S_ISREG(i->type)) {
 		r = fs_file_id_get(proc, create, id);
 		if (fs_file_id_unsupported(r))
@@ -514,25 +497,12 @@ bool fs_tuning_has_files(struct fs_tuning *t)
 	return t && LOAD(&t->nfiles) > 0;
 }
 
-/* path is from or below it: the rest after from ("" or "/..."), else NULL. */
-static const char *below(const char *path, const char *from)
-{
-	size_t n = strlen(from);
-	if (strncmp(path, from, n) || (path[n] && path[n] != '/'))
-		return NULL;
-	return path + n;
-}
-
+/* x's path moved from below from to below to (unchanged if not below). */
 static void move_prefix(struct tune_entry *x, const char *from, const char *to)
 {
-	const char *rest = below(x->path, from);
-	if (!rest)
-		return;
-	char *p = malloc(strlen(to) + strlen(rest) + 1);
+	char *p = fs_rel_moved(x->path, from, to);
 	if (!p)
 		return;
-	strcpy(p, to);
-	strcat(p, rest);
 	free(x->path);
 	x->path = p;
 }
@@ -545,7 +515,7 @@ void fs_tuning_dir_moved(struct fs_tuning *t, const char *from, const char *to, 
 	pthread_mutex_lock(&t->lock);
 	/* Settings of a directory replaced by the rename (an empty one) go. */
 	for (size_t k = 0; !exchange && k < t->n;) {
-		if (t->e[k].is_dir && below(t->e[k].path, to)) {
+		if (t->e[k].is_dir && fs_rel_below(t->e[k].path, to)) {
 			drop_entry(t, &t->e[k]);
 			any = true;
 		} else {
@@ -556,7 +526,8 @@ void fs_tuning_dir_moved(struct fs_tuning *t, const char *from, const char *to, 
 		struct tune_entry *x = &t->e[k];
 		if (!x->is_dir)
 			continue;
-		bool a = below(x->path, from) != NULL, b = exchange && below(x->path, to) != NULL;
+		bool a = fs_rel_below(x->path, from) != NULL;
+		bool b = exchange && fs_rel_below(x->path, to) != NULL;
 		if (a)
 			move_prefix(x, from, to);
 		else if (b)

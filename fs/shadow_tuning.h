@@ -119,7 +119,5 @@ bool fs_tuning_has_files(struct fs_tuning *t);
 void fs_tuning_dir_moved(struct fs_tuning *t, const char *from, const char *to, bool exchange);
 void fs_tuning_dir_removed(struct fs_tuning *t, const char *path);
 void fs_tuning_file_removed(struct fs_tuning *t, const uint8_t id[PRED_ID_LEN]);
-/* The path of an fd relative to BACKING into buf (PATH_MAX): 0 or -errno. */
-int fs_tuning_rel_path(struct fs_ctx *c, int fd, char *buf);
 
 #endif

@@ -24,27 +24,11 @@
 
 #include "fs/file_id.h"
 #include "fs/fs.h"
+#include "fs/rel_path.h"
 #include "fs/shadow_tuning.h"
 
 /* The wrapped table: written once before the session starts. */
 static struct fuse_lowlevel_ops inner;
-
-/* "DIR/NAME" relative to BACKING, and the object's stat; -errno. */
-static int child(struct fs_ctx *c, fuse_ino_t dir, const char *name, char *rel, struct stat *st)
-{
-	struct fs_inode *d = fs_inode_of(c, dir);
-	char dpath[PATH_MAX];
-	int dfd = fs_inode_fd_get(c->inodes, d);
-	if (dfd < 0)
-		return dfd;
-	int r = fs_tuning_rel_path(c, dfd, dpath);
-	if (r == 0 && fstatat(dfd, name, st, AT_SYMLINK_NOFOLLOW) < 0)
-		r = -errno;
-	fs_inode_fd_put(c->inodes, d);
-	if (r == 0 && snprintf(rel, PATH_MAX, "%s%s%s", dpath, dpath[0] ? "/" : "", name) >= PATH_MAX)
-		r = -ENAMETOOLONG;
-	return r;
-}
 
 /* A regular file about to lose a name (unlink, rename over it) whose id
  * has settings: an O_PATH fd on it, id filled; else -1. */
@@ -111,7 +95,7 @@ static void tu_done_run(void *arg)
 	d->victim = -1;
 	if (d->dir_removed)
 		fs_tuning_dir_removed(d->c->tuning, d->from);
-	if (d->dir_moved && child(d->c, d->newparent, d->newname, to, &b) == 0 &&
+	if (d->dir_moved && fs_rel_child(d->c, d->newparent, d->newname, to, &b) == 0 &&
 	    b.st_dev == d->before.st_dev && b.st_ino == d->before.st_ino)
 		fs_tuning_dir_moved(d->c->tuning, d->from, to, d->flags & RENAME_EXCHANGE);
 }
@@ -135,7 +119,7 @@ static void tu_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 {
 	struct fs_ctx *c = fs_ctx_of(req); /* req is gone after the reply */
 	struct tu_done d = {.c = c, .newparent = newparent, .newname = newname, .flags = flags};
-	d.dir_moved = fs_tuning_has_dirs(c->tuning) && child(c, parent, name, d.from, &d.before) == 0 &&
+	d.dir_moved = fs_tuning_has_dirs(c->tuning) && fs_rel_child(c, parent, name, d.from, &d.before) == 0 &&
 		      S_ISDIR(d.before.st_mode);
 	d.victim = flags & RENAME_EXCHANGE ? -1 : victim_open(c, newparent, newname, d.id);
 	tu_arm(&d);
@@ -148,7 +132,7 @@ static void tu_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct fs_ctx *c = fs_ctx_of(req);
 	struct tu_done d = {.c = c, .victim = -1};
 	struct stat st;
-	d.dir_removed = fs_tuning_has_dirs(c->tuning) && child(c, parent, name, d.from, &st) == 0;
+	d.dir_removed = fs_tuning_has_dirs(c->tuning) && fs_rel_child(c, parent, name, d.from, &st) == 0;
 	tu_arm(&d);
 	inner.rmdir(req, parent, name);
 	tu_disarm(&d);

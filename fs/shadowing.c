@@ -40,6 +40,7 @@
 #include "fs/remote_dirty.h"
 #include "fs/remote_reads.h"
 #include "fs/pin_log.h"
+#include "fs/rel_path.h"
 #include "fs/status_file.h"
 #include "fs/xattr_shadow.h"
 #include "predictor/hot_files.h"
@@ -86,17 +87,8 @@ bool shadow_stamp_eq(const struct daemon_origin_stamp *a, const struct daemon_or
 /* The path of an fd relative to BACKING (malloc'ed), or NULL. */
 static char *relative_path(struct fs_shadowing *sh, int fd)
 {
-	char proc[32], buf[PATH_MAX];
-	fs_proc_path(proc, fd);
-	ssize_t n = readlink(proc, buf, sizeof(buf) - 1);
-	if (n <= 0)
-		return NULL;
-	buf[n] = '\0';
-	const char *b = sh->ctx->opts->backing;
-	size_t bl = strlen(b);
-	if (strncmp(buf, b, bl) != 0 || buf[bl] != '/')
-		return NULL;
-	return strdup(buf + bl + 1);
+	char buf[PATH_MAX];
+	return fs_rel_path(sh->ctx, fd, buf) == 0 && buf[0] ? strdup(buf) : NULL;
 }
 
 /* ---- the inode's entry ---- */
@@ -128,31 +120,35 @@ static struct daemon_shadow_file *entry_find(struct fs_shadowing *sh, struct fs_
  * control loop has dropped the old file's copies and origin fd; until then
  * false (the caller gives up: -EAGAIN for a pin). The old copies never
  * serve the new file: the unlink bumped the version. Map lock held. */
-static bool entry_reuse_locked(struct daemon_shadow_file *s)
+static bool entry_reuse_locked(struct fs_shadowing *sh, struct daemon_shadow_file *s)
 {
 	if (!s->gone)
 		return true;
 	if (s->origin_live)
 		return false;
-	free(s->path);
-	s->path = NULL;
+	shadow_path_set_locked(sh, s, NULL);
 	__atomic_store_n(&s->gone, false, __ATOMIC_RELAXED);
 	return true;
 }
 
 /* The entry of i, made if missing (origin O_PATH fd and path taken from
- * ifd, an O_PATH fd of i). Map lock NOT held. */
+ * ifd, an O_PATH fd of i: the path follows a rename made behind the
+ * mount's back). Map lock NOT held. */
 static struct daemon_shadow_file *entry_make(struct fs_shadowing *sh, struct fs_inode *i, int ifd)
 {
+	char *path = relative_path(sh, ifd);
 	daemon_shadow_map_lock(sh->map);
 	struct daemon_shadow_file *s =
 	    daemon_shadow_map_get(sh->map, (uint64_t)i->dev, (uint64_t)i->ino);
-	if (s && !entry_reuse_locked(s)) {
+	if (s && !entry_reuse_locked(sh, s)) {
 		daemon_shadow_map_unlock(sh->map);
+		free(path);
 		return NULL;
 	}
-	if (s && !s->path)
-		s->path = relative_path(sh, ifd);
+	if (s && path && (!s->path || strcmp(s->path, path)))
+		shadow_path_set_locked(sh, s, path);
+	else
+		free(path);
 	int fd;
 	if (s && !s->origin_live && (fd = fcntl(ifd, F_DUPFD_CLOEXEC, 0)) >= 0)
 		shadow_origin_adopt_locked(sh, s, fd);
@@ -283,8 +279,9 @@ static void check_stamps(struct fs_shadowing *sh, struct fs_inode *i, struct dae
 		bool current = cp->version == daemon_shadow_file_version(s);
 		daemon_shadow_copy_release(s, k);
 		if (!intact) {
-			sfs_debug("shadow: %s or its copy changed on disk: copy stale",
-				  s->path ? s->path : "?");
+			char path[PATH_MAX];
+			shadow_path_copy(sh, s, path, sizeof(path));
+			sfs_debug("shadow: %s or its copy changed on disk: copy stale", path);
 			daemon_shadow_copy_mark_stale(s, k);
 			if (current)
 				fs_remote_dirty_unknown(s); /* changed behind our back */
@@ -522,7 +519,9 @@ static void sh_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 		      const char *newname, unsigned int flags)
 {
 	struct fs_shadowing *sh = sh_of(req);
+	struct shadow_rename rn; /* entries' paths follow (fs/shadow_paths.c) */
 	nlink_t nl = 0;
+	shadow_rename_begin(sh, parent, name, newparent, newname, flags, &rn);
 	/* The file replaced by the rename (not with RENAME_EXCHANGE, where
 	 * both keep their content under the other name). */
 	struct daemon_shadow_file *s =
@@ -533,6 +532,7 @@ static void sh_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 			mark_gone(sh, s);
 	}
 	inner.rename(req, parent, name, newparent, newname, flags);
+	shadow_rename_end(&rn);
 	shadow_entry_put(sh, s);
 }
 
@@ -571,9 +571,8 @@ static void fill_pins(FILE *out, void *arg)
 	}
 }
 
-void shadow_write_pins(struct fs_shadowing *sh)
+void shadow_write_pins_locked(struct fs_shadowing *sh)
 {
-	pthread_mutex_lock(&sh->pins_lock);
 	daemon_shadow_map_lock(sh->map);
 	int r = fs_status_file_write(sh->pins_path, fill_pins, sh);
 	daemon_shadow_map_unlock(sh->map);
@@ -581,6 +580,12 @@ void shadow_write_pins(struct fs_shadowing *sh)
 		sfs_warn("cannot write %s: %s", sh->pins_path, strerror(-r));
 	else if (sh->pin_log_fd >= 0 && (r = fs_pin_log_clear(sh->pin_log_fd)) < 0)
 		sfs_warn("cannot empty %s: %s", sh->pin_log_path, strerror(-r));
+}
+
+void shadow_write_pins(struct fs_shadowing *sh)
+{
+	pthread_mutex_lock(&sh->pins_lock);
+	shadow_write_pins_locked(sh);
 	pthread_mutex_unlock(&sh->pins_lock);
 }
 
@@ -599,7 +604,7 @@ struct daemon_shadow_file *shadow_entry_by_path_locked(struct fs_shadowing *sh, 
 	}
 	daemon_shadow_map_lock(sh->map);
 	struct daemon_shadow_file *s = daemon_shadow_map_get(sh->map, st.st_dev, st.st_ino);
-	if (!s || !entry_reuse_locked(s)) {
+	if (!s || !entry_reuse_locked(sh, s)) {
 		daemon_shadow_map_unlock(sh->map);
 		close(fd);
 		return NULL;
@@ -613,36 +618,82 @@ struct daemon_shadow_file *shadow_entry_by_path_locked(struct fs_shadowing *sh, 
 	return s;
 }
 
-static void load_pin(void *arg, bool pin, const char *path)
+static void load_pin(struct fs_shadowing *sh, const char *path)
 {
-	struct fs_shadowing *sh = arg;
 	struct daemon_shadow_file *s = shadow_entry_by_path_locked(sh, path);
 	if (!s) {
-		if (pin)
-			sfs_warn("pinned file %s is gone: pin dropped", path);
+		sfs_warn("pinned file %s is gone: pin dropped", path);
 		return;
 	}
-	s->pinned = pin;
+	s->pinned = true;
 	daemon_shadow_map_unlock(sh->map);
+}
+
+/* The pin records of STATE/pins and STATE/pins.log, in order: the last
+ * one of each path says whether it is pinned (a file renamed through the
+ * mount has "unpin old, pin new" in the log: its old path is not looked
+ * for, nor said to be gone). */
+struct pin_record {
+	char *path;
+	size_t seq;
+	bool pin;
+};
+
+struct pin_records {
+	struct pin_record *v;
+	size_t n, cap;
+};
+
+static void add_record(void *arg, bool pin, const char *path)
+{
+	struct pin_records *rs = arg;
+	if (rs->n == rs->cap) {
+		size_t cap = rs->cap ? rs->cap * 2 : 64;
+		struct pin_record *v = realloc(rs->v, cap * sizeof(*v));
+		if (!v)
+			return;
+		rs->v = v;
+		rs->cap = cap;
+	}
+	char *p = strdup(path);
+	if (p)
+		rs->v[rs->n++] = (struct pin_record){.path = p, .seq = rs->n, .pin = pin};
+}
+
+static int by_path_then_order(const void *a, const void *b)
+{
+	const struct pin_record *x = a, *y = b;
+	int c = strcmp(x->path, y->path);
+	return c ? c : (x->seq > y->seq) - (x->seq < y->seq);
 }
 
 /* STATE/pins, then the changes STATE/pins.log recorded since; both are
  * rewritten as one STATE/pins when the log had any. */
 static void load_pins(struct fs_shadowing *sh)
 {
+	struct pin_records rs = {0};
 	FILE *in = fopen(sh->pins_path, "r");
 	char line[PATH_MAX + 2];
 	while (in && fgets(line, sizeof(line), in)) {
 		line[strcspn(line, "\n")] = '\0';
 		if (line[0])
-			load_pin(sh, true, line);
+			add_record(&rs, true, line);
 	}
 	if (in)
 		fclose(in);
-	int n = fs_pin_log_replay(sh->pin_log_path, load_pin, sh);
+	int n = fs_pin_log_replay(sh->pin_log_path, add_record, &rs);
 	if (n < 0)
 		sfs_warn("cannot read %s: %s (the pin changes it holds are lost)",
 			 sh->pin_log_path, strerror(-n));
+	if (rs.n)
+		qsort(rs.v, rs.n, sizeof(*rs.v), by_path_then_order);
+	for (size_t i = 0; i < rs.n; i++) {
+		bool last = i + 1 == rs.n || strcmp(rs.v[i].path, rs.v[i + 1].path);
+		if (last && rs.v[i].pin)
+			load_pin(sh, rs.v[i].path);
+		free(rs.v[i].path);
+	}
+	free(rs.v);
 	sh->pin_log_fd = fs_pin_log_open(sh->pin_log_path);
 	if (sh->pin_log_fd < 0)
 		sfs_warn("cannot open %s: %s (each pin rewrites %s instead)", sh->pin_log_path,
@@ -677,23 +728,26 @@ int fs_shadowing_set_pin(struct fs_shadowing *sh, struct fs_inode *i, const void
 	/* Recorded before the setxattr returns: one record appended to
 	 * STATE/pins.log, in the order of the changes (pins_lock); the
 	 * control thread folds the log into STATE/pins. */
+	char path[PATH_MAX];
 	pthread_mutex_lock(&sh->pins_lock);
 	daemon_shadow_map_lock(sh->map);
 	bool changed = s->pinned != pin;
 	s->pinned = pin;
 	if (changed && pin) /* the operator asks again: no waiting out a back-off */
 		s->retry_ms = 0;
+	bool named = s->path != NULL; /* copied: another thread may move it */
+	snprintf(path, sizeof(path), "%s", named ? s->path : "?");
 	daemon_shadow_map_unlock(sh->map);
 	bool logged = false;
 	int r = 0;
-	if (changed && sh->pin_log_fd >= 0 && s->path) {
-		r = fs_pin_log_append(sh->pin_log_fd, pin, s->path);
+	if (changed && sh->pin_log_fd >= 0 && named) {
+		r = fs_pin_log_append(sh->pin_log_fd, pin, path);
 		logged = r == 0;
 	}
 	pthread_mutex_unlock(&sh->pins_lock);
 	if (r < 0)
-		sfs_warn("cannot record the pin change of %s in %s: %s", s->path,
-			 sh->pin_log_path, strerror(-r));
+		sfs_warn("cannot record the pin change of %s in %s: %s", path, sh->pin_log_path,
+			 strerror(-r));
 	if (changed && !logged) {
 		shadow_write_pins(sh); /* no log: the whole list, as it is now */
 	} else if (changed) {
@@ -1028,6 +1082,7 @@ void fs_shadowing_free(struct fs_shadowing *sh)
 	pred_store_close(sh->store);
 	shadow_origin_fds_free(sh);
 	fs_inode_table_on_release(sh->ctx->inodes, NULL, NULL); /* the map goes */
+	shadow_paths_reap(sh);
 	for (size_t k = 0;; k++) {
 		struct daemon_shadow_file *s = daemon_shadow_map_at(sh->map, k);
 		if (!s)

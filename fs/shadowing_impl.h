@@ -27,6 +27,7 @@
 
 #include "daemon/control.h"
 #include "daemon/shadow_map.h"
+#include "fs/fs.h"
 #include "fs/shadowing.h"
 
 struct fs_copy_pace;
@@ -108,6 +109,10 @@ struct fs_shadowing {
 	uint32_t origin_fds, copy_fds;
 	int scratch_fd; /* control thread: an origin reopened beyond the cache, */
 	struct daemon_shadow_file *scratch_of; /* ... and whose, or NULL */
+	/* Entries' paths replaced by another thread (map lock): freed by the
+	 * control thread at its next tick (fs/shadow_paths.c). */
+	char **retired;
+	size_t nretired, retired_cap;
 	bool budget_origin_logged; /* an origin refused for the budget: said */
 	bool budget_copy_logged;   /* a read that opened its copy's fd for itself: said */
 };
@@ -134,6 +139,33 @@ bool shadow_quiet_look_all(struct fs_shadowing *sh);
 bool shadow_quiet_stamps_due(struct daemon_shadow_file *s);
 /* STATE/control.stats after a pass (shadowctl status). */
 void shadow_quiet_write_stats(struct fs_shadowing *sh, uint64_t pass_ms);
+
+/* fs/shadow_paths.c */
+/* s's path becomes path (taken; NULL: none); the old one is retired, not
+ * freed. Map lock held. */
+void shadow_path_set_locked(struct fs_shadowing *sh, struct daemon_shadow_file *s, char *path);
+/* Frees the retired paths: the control thread, holding none of them. */
+void shadow_paths_reap(struct fs_shadowing *sh);
+/* s's path ("?" without one) copied under the map lock, for FUSE threads. */
+void shadow_path_copy(struct fs_shadowing *sh, struct daemon_shadow_file *s, char *buf,
+		      size_t len);
+/* A rename through the mount (sh_rename): the paths before the op, and
+ * the work armed to run before its reply if it succeeded (the entries'
+ * paths moved, pinned ones' moves in STATE/pins.log). */
+struct shadow_rename {
+	bool armed;
+	struct fs_shadowing *sh;
+	fuse_ino_t newparent;
+	const char *newname;
+	unsigned int flags;
+	struct stat src, dst; /* dst: RENAME_EXCHANGE's other side */
+	char from[PATH_MAX], to[PATH_MAX];
+	struct fs_before_reply next; /* the outer layer's, run after ours */
+};
+void shadow_rename_begin(struct fs_shadowing *sh, fuse_ino_t parent, const char *name,
+			 fuse_ino_t newparent, const char *newname, unsigned int flags,
+			 struct shadow_rename *rn);
+void shadow_rename_end(struct shadow_rename *rn);
 
 /* fs/shadow_reclaim.c */
 /* Registers the inode table's release hook (inodes give their entry
@@ -162,6 +194,8 @@ bool shadow_copy_intact(struct fs_shadowing *sh, struct daemon_shadow_file *s, i
 			const struct daemon_origin_stamp *o);
 /* Rewrites STATE/pins and empties STATE/pins.log (control thread, unmount). */
 void shadow_write_pins(struct fs_shadowing *sh);
+/* The same with pins_lock held. */
+void shadow_write_pins_locked(struct fs_shadowing *sh);
 /* The entry of the regular file at path (relative to BACKING), made if
  * missing, returned with the map lock HELD; NULL (not held) when none. */
 struct daemon_shadow_file *shadow_entry_by_path_locked(struct fs_shadowing *sh, const char *path);

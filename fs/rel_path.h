@@ -1,0 +1,27 @@
+/* Paths relative to BACKING, as the shadowing and tuning layers key files
+ * and directories by them: of an open fd (from /proc), of a directory
+ * inode's child, and the rewriting of a path below a renamed directory. */
+#ifndef SHADOWFS_FS_REL_PATH_H
+#define SHADOWFS_FS_REL_PATH_H
+
+#include <fuse_lowlevel.h>
+#include <limits.h>
+#include <sys/stat.h>
+
+struct fs_ctx;
+
+/* The path of the object open as fd relative to BACKING into buf ("" for
+ * BACKING itself); -ENOENT when it is not below BACKING (or deleted). */
+int fs_rel_path(struct fs_ctx *c, int fd, char buf[PATH_MAX]);
+/* "DIR/NAME" relative to BACKING for NAME in directory inode dir, and the
+ * object's stat (not following a symlink); -errno. */
+int fs_rel_child(struct fs_ctx *c, fuse_ino_t dir, const char *name, char rel[PATH_MAX],
+		 struct stat *st);
+/* What follows prefix in path when path is prefix or below it ("" or
+ * "/..."), else NULL. */
+const char *fs_rel_below(const char *path, const char *prefix);
+/* path with prefix from replaced by to (malloc'ed), or NULL when path is
+ * not from or below it (or without memory). */
+char *fs_rel_moved(const char *path, const char *from, const char *to);
+
+#endif

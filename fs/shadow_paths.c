@@ -1,0 +1,232 @@
+/* The path of each shadow map entry (relative to BACKING), kept right as
+ * files and directories are renamed through the mount.
+ *
+ * An entry's path names the file in STATE/pins (so a pin survives a
+ * restart), in STATE/shadows.status and the logs, and lets the control
+ * loop stat an origin without reopening it. It was taken once, when the
+ * entry was made, and never changed: a pinned file renamed through the
+ * mount was listed under its old name, and at the next start its pin was
+ * dropped ("pinned file ... is gone"), or given to another file that had
+ * taken the old name.
+ *
+ * Now a rename through the mount that succeeded moves, before its reply,
+ * the path of the renamed file's entry, or those of every entry below a
+ * renamed directory (RENAME_EXCHANGE: both sides swap), and a pinned one
+ * has its move recorded in STATE/pins.log at once (unpin the old path,
+ * pin the new one: replayed in order at the next start). A pin set on a
+ * file takes its path from the inode then, which also catches a rename
+ * made behind the mount's back.
+ *
+ * Who may read a path: under the map lock, anyone; without it, only the
+ * control thread (its log lines, its stats by path). So a path replaced
+ * by another thread is not freed at once but retired, under the map lock,
+ * and the control thread frees the retired ones at the start of its next
+ * tick, when it holds none of them. FUSE threads that need a path copy it
+ * under the map lock (shadow_path_copy). */
+#include "fs/shadowing_impl.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "daemon/shadow_map.h"
+#include "fs/fs.h"
+#include "fs/pin_log.h"
+#include "fs/rel_path.h"
+
+void shadow_path_set_locked(struct fs_shadowing *sh, struct daemon_shadow_file *s, char *path)
+{
+	char *old = s->path;
+	s->path = path;
+	if (!old)
+		return;
+	if (sh->nretired == sh->retired_cap) {
+		size_t cap = sh->retired_cap ? sh->retired_cap * 2 : 16;
+		char **r = realloc(sh->retired, cap * sizeof(*r));
+		if (!r)
+			return; /* kept (leaked) rather than freed under a reader */
+		sh->retired = r;
+		sh->retired_cap = cap;
+	}
+	sh->retired[sh->nretired++] = old;
+}
+
+void shadow_paths_reap(struct fs_shadowing *sh)
+{
+	daemon_shadow_map_lock(sh->map);
+	char **r = sh->retired;
+	size_t n = sh->nretired;
+	sh->retired = NULL;
+	sh->nretired = sh->retired_cap = 0;
+	daemon_shadow_map_unlock(sh->map);
+	for (size_t i = 0; i < n; i++)
+		free(r[i]);
+	free(r);
+}
+
+void shadow_path_copy(struct fs_shadowing *sh, struct daemon_shadow_file *s, char *buf,
+		      size_t len)
+{
+	daemon_shadow_map_lock(sh->map);
+	snprintf(buf, len, "%s", s->path ? s->path : "?");
+	daemon_shadow_map_unlock(sh->map);
+}
+
+/* A pinned entry's move, for STATE/pins.log. */
+struct pin_move {
+	char *from, *to;
+};
+
+struct moves {
+	struct pin_move *v;
+	size_t n, cap;
+};
+
+/* s's path moved to to (taken); a pinned one's move noted. Map lock held. */
+static void move_locked(struct fs_shadowing *sh, struct daemon_shadow_file *s, char *to,
+			struct moves *pm)
+{
+	if (s->pinned && s->path && pm->n == pm->cap) {
+		size_t cap = pm->cap ? pm->cap * 2 : 8;
+		struct pin_move *v = realloc(pm->v, cap * sizeof(*v));
+		if (v) {
+			pm->v = v;
+			pm->cap = cap;
+		}
+	}
+	if (s->pinned && s->path && pm->n < pm->cap) {
+		pm->v[pm->n].from = strdup(s->path);
+		pm->v[pm->n].to = strdup(to);
+		pm->n++;
+	}
+	shadow_path_set_locked(sh, s, to);
+}
+
+/* The entry of a regular file (dev, ino) named from: named to now. */
+static void move_file_locked(struct fs_shadowing *sh, const struct stat *st, const char *from,
+			     const char *to, struct moves *pm)
+{
+	struct daemon_shadow_file *s = daemon_shadow_map_find(sh->map, st->st_dev, st->st_ino);
+	char *p;
+	/* Another link of a file known by another name keeps that name. */
+	if (s && (!s->path || !strcmp(s->path, from)) && (p = strdup(to)))
+		move_locked(sh, s, p, pm);
+}
+
+/* Every entry below directory from is below to now (and, exchanged, every
+ * one below to below from). */
+static void move_dir_locked(struct fs_shadowing *sh, const char *from, const char *to,
+			    bool exchange, struct moves *pm)
+{
+	for (size_t k = 0;; k++) {
+		struct daemon_shadow_file *s = daemon_shadow_map_at(sh->map, k);
+		if (!s)
+			break;
+		if (!s->path)
+			continue;
+		char *p = fs_rel_moved(s->path, from, to);
+		if (!p && exchange)
+			p = fs_rel_moved(s->path, to, from);
+		if (p)
+			move_locked(sh, s, p, pm);
+	}
+}
+
+/* The pinned entries' moves into STATE/pins.log (unpin the old path, pin
+ * the new one), or STATE/pins rewritten when there is no log; then
+ * STATE/pins is folded at the next tick. pins_lock held. */
+static void log_moves(struct fs_shadowing *sh, struct moves *pm)
+{
+	bool logged = sh->pin_log_fd >= 0;
+	for (size_t i = 0; i < pm->n; i++) {
+		int r = 0;
+		if (logged && !strchr(pm->v[i].from, '\n') && !strchr(pm->v[i].to, '\n') &&
+		    ((r = fs_pin_log_append(sh->pin_log_fd, false, pm->v[i].from)) < 0 ||
+		     (r = fs_pin_log_append(sh->pin_log_fd, true, pm->v[i].to)) < 0)) {
+			sfs_warn("cannot record the rename of pinned %s in %s: %s",
+				 pm->v[i].from, sh->pin_log_path, strerror(-r));
+			logged = false;
+		}
+		free(pm->v[i].from);
+		free(pm->v[i].to);
+	}
+	free(pm->v);
+	if (pm->n && !logged)
+		shadow_write_pins_locked(sh);
+	if (pm->n) {
+		pthread_mutex_lock(&sh->lock);
+		sh->pins_dirty = true;
+		pthread_mutex_unlock(&sh->lock);
+	}
+}
+
+/* Before the reply of a rename that succeeded (fs_before_reply). */
+static void renamed(void *arg)
+{
+	struct shadow_rename *rn = arg;
+	struct fs_shadowing *sh = rn->sh;
+	struct stat now;
+	char to[PATH_MAX];
+	bool moved = fs_rel_child(sh->ctx, rn->newparent, rn->newname, to, &now) == 0 &&
+		     now.st_dev == rn->src.st_dev && now.st_ino == rn->src.st_ino &&
+		     !strcmp(to, rn->to);
+	if (moved) {
+		struct moves pm = {0};
+		bool exchange = rn->flags & RENAME_EXCHANGE;
+		pthread_mutex_lock(&sh->pins_lock);
+		daemon_shadow_map_lock(sh->map);
+		if (S_ISDIR(rn->src.st_mode) || (exchange && S_ISDIR(rn->dst.st_mode)))
+			move_dir_locked(sh, rn->from, rn->to, exchange, &pm);
+		if (S_ISREG(rn->src.st_mode))
+			move_file_locked(sh, &rn->src, rn->from, rn->to, &pm);
+		if (exchange && S_ISREG(rn->dst.st_mode))
+			move_file_locked(sh, &rn->dst, rn->to, rn->from, &pm);
+		daemon_shadow_map_unlock(sh->map);
+		log_moves(sh, &pm);
+		pthread_mutex_unlock(&sh->pins_lock);
+	}
+	if (rn->next.fn)
+		rn->next.fn(rn->next.arg);
+}
+
+void shadow_rename_begin(struct fs_shadowing *sh, fuse_ino_t parent, const char *name,
+			 fuse_ino_t newparent, const char *newname, unsigned int flags,
+			 struct shadow_rename *rn)
+{
+	rn->armed = false;
+	if (!sh || daemon_shadow_map_size(sh->map) == 0)
+		return; /* nothing to follow: one atomic read */
+	if (fs_rel_child(sh->ctx, parent, name, rn->from, &rn->src) < 0 ||
+	    !(S_ISREG(rn->src.st_mode) || S_ISDIR(rn->src.st_mode)))
+		return;
+	rn->dst.st_mode = 0;
+	if ((flags & RENAME_EXCHANGE) &&
+	    fs_rel_child(sh->ctx, newparent, newname, rn->to, &rn->dst) < 0)
+		return;
+	if (!(flags & RENAME_EXCHANGE)) {
+		struct fs_inode *d = fs_inode_of(sh->ctx, newparent);
+		int dfd = fs_inode_fd_get(sh->ctx->inodes, d);
+		char dpath[PATH_MAX];
+		int r = dfd < 0 ? dfd : fs_rel_path(sh->ctx, dfd, dpath);
+		if (dfd >= 0)
+			fs_inode_fd_put(sh->ctx->inodes, d);
+		if (r < 0 || snprintf(rn->to, sizeof(rn->to), "%s%s%s", dpath, dpath[0] ? "/" : "",
+				      newname) >= (int)sizeof(rn->to))
+			return;
+	}
+	rn->sh = sh;
+	rn->newparent = newparent;
+	rn->newname = newname;
+	rn->flags = flags;
+	rn->next = fs_before_reply; /* a layer outside ours (tuning) runs after */
+	fs_before_reply = (struct fs_before_reply){.fn = renamed, .arg = rn};
+	rn->armed = true;
+}
+
+void shadow_rename_end(struct shadow_rename *rn)
+{
+	if (rn->armed)
+		fs_before_reply = rn->next;
+}
