@@ -137,6 +137,18 @@ static bool entry_reuse_locked(struct fs_shadowing *sh, struct daemon_shadow_fil
 static struct daemon_shadow_file *entry_make(struct fs_shadowing *sh, struct fs_inode *i, int ifd)
 {
 	char *path = relative_path(sh, ifd);
+	if (!path && i->handle) {
+		/* ifd reopened from the handle while BACKING's dentry was
+		 * dropped is disconnected (/proc shows "/"); the lookup that
+		 * led here has made a connected one since, which a new open
+		 * of the handle finds. */
+		int fd = open_by_handle_at(fs_inode_table_root_fd(sh->ctx->inodes), i->handle,
+					   O_PATH | O_CLOEXEC);
+		if (fd >= 0) {
+			path = relative_path(sh, fd);
+			close(fd);
+		}
+	}
 	daemon_shadow_map_lock(sh->map);
 	struct daemon_shadow_file *s =
 	    daemon_shadow_map_get(sh->map, (uint64_t)i->dev, (uint64_t)i->ino);
