@@ -331,7 +331,7 @@ static int reserve_written(struct daemon_store_writer *w, size_t len)
 }
 
 /* Copies len bytes of in to out from offset 0 (reflink / in-kernel copy where
- * the filesystem can). */
+ * the filesystem can), its data only: a hole of in stays one in out. */
 static int clone_range(int in, int out, uint64_t len)
 {
 	char buf[65536];
@@ -350,9 +350,14 @@ int daemon_store_create_from(struct daemon_store *s, const uint8_t id[16], uint6
 	r = daemon_store_open_copy(s, id, base, &bfd, &base_size);
 	if (r < 0)
 		return r;
-	r = writer_new(s, id, version, size, size, &w);
+	/* It starts as the base's data (its holes stay holes, clone_range);
+	 * every byte written to it then reserves more (reserve_written). */
+	struct stat bst;
+	uint64_t need = fstat(bfd, &bst) == 0 ? sync_stat_data_bytes(&bst) : size;
+	r = writer_new(s, id, version, size, need < size ? need : size, &w);
 	if (r < 0)
 		goto out;
+	w->written = w->reserved;
 	r = clone_range(bfd, w->fd, base_size < size ? base_size : size);
 	if (r < 0)
 		goto out;

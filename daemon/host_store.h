@@ -91,7 +91,9 @@ int daemon_store_create(struct daemon_store *s, const uint8_t id[16], uint64_t v
 int daemon_store_create_thin(struct daemon_store *s, const uint8_t id[16], uint64_t version,
 			     uint64_t size, uint64_t data, struct daemon_store_writer **ret);
 /* New copy (id, version) of size bytes that starts as a clone of (id, base)
- * (truncated or zero-extended to size). -ENOENT if base is absent. */
+ * (truncated or zero-extended to size; the base's holes stay holes). It
+ * reserves the base's data of the budget, and more as it is written (as
+ * a thin writer does). -ENOENT if base is absent. */
 int daemon_store_create_from(struct daemon_store *s, const uint8_t id[16], uint64_t base,
 			     uint64_t version, uint64_t size, struct daemon_store_writer **ret);
 /* Local first copy: new copy (id, version) holding the first size bytes of

@@ -238,11 +238,12 @@ uint64_t sync_data_bytes(int fd, uint64_t from, uint64_t to)
 	return data;
 }
 
-int sync_copy_prefix(int from, int to, uint64_t len, void *buf, size_t bufsize)
+/* [off, end) of from into to at the same offsets. */
+static int copy_run(int from, int to, uint64_t off, uint64_t end, void *buf, size_t bufsize)
 {
-	loff_t in = 0, out = 0;
-	while ((uint64_t)in < len) {
-		ssize_t n = copy_file_range(from, &in, to, &out, (size_t)(len - (uint64_t)in), 0);
+	loff_t in = (loff_t)off, out = (loff_t)off;
+	while ((uint64_t)in < end) {
+		ssize_t n = copy_file_range(from, &in, to, &out, (size_t)(end - (uint64_t)in), 0);
 		if (n > 0)
 			continue;
 		if (n == 0)
@@ -251,8 +252,8 @@ int sync_copy_prefix(int from, int to, uint64_t len, void *buf, size_t bufsize)
 			continue;
 		if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
 			return -errno;
-		while ((uint64_t)in < len) { /* fallback: plain reads and writes */
-			size_t k = len - (uint64_t)in < bufsize ? (size_t)(len - (uint64_t)in) : bufsize;
+		while ((uint64_t)in < end) { /* fallback: plain reads and writes */
+			size_t k = end - (uint64_t)in < bufsize ? (size_t)(end - (uint64_t)in) : bufsize;
 			int rc = sync_pread_all(from, buf, k, (uint64_t)in);
 			if (!rc)
 				rc = sync_pwrite_all(to, buf, k, (uint64_t)out);
@@ -262,5 +263,27 @@ int sync_copy_prefix(int from, int to, uint64_t len, void *buf, size_t bufsize)
 			out += (loff_t)k;
 		}
 	}
+	return 0;
+}
+
+int sync_copy_prefix(int from, int to, uint64_t len, void *buf, size_t bufsize)
+{
+	/* Run by run: copy_file_range without a reflink (ext4) writes a hole
+	 * as zeros, which made every ranged update of a thin image on a
+	 * shadowd as large on disk as the image. */
+	uint64_t off = 0, end;
+	bool hole = false;
+	while (off < len) {
+		int rc = sync_extent_at(from, off, len, &end, &hole);
+		if (!rc && !hole)
+			rc = copy_run(from, to, off, end, buf, bufsize);
+		if (rc)
+			return rc;
+		off = end;
+	}
+	struct stat st;
+	if (hole && (fstat(to, &st) < 0 || ((uint64_t)st.st_size < len &&
+					      ftruncate(to, (off_t)len) < 0)))
+		return -errno; /* a trailing hole: to is len long all the same */
 	return 0;
 }

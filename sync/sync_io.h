@@ -101,10 +101,11 @@ uint64_t sync_data_bytes(int fd, uint64_t from, uint64_t to);
  * blocks when fewer (a sparse file: its holes hold none). */
 uint64_t sync_stat_data_bytes(const struct stat *st);
 
-/* Copies the first len bytes of from into to, offset 0 to offset 0: with
- * copy_file_range (reflink or in-kernel copy where the filesystem can), else
- * with pread/pwrite through buf (bufsize bytes, caller-owned). 0 or -errno;
- * -EIO if from is shorter than len. */
+/* Copies the first len bytes of from into to, offset 0 to offset 0, its
+ * data runs only (a hole of from stays a hole in to; to is at least len
+ * long after): with copy_file_range (reflink or in-kernel copy where the
+ * filesystem can), else with pread/pwrite through buf (bufsize bytes,
+ * caller-owned). 0 or -errno; -EIO if from is shorter than len. */
 int sync_copy_prefix(int from, int to, uint64_t len, void *buf, size_t bufsize);
 
 /* Reads up to len bytes at off: bytes read (short only at end of file) or -errno. */

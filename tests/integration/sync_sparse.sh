@@ -20,7 +20,12 @@
 #    STATS: features=3), the shadowd reserves that, the copy serves; a
 #    shadowd that predates thin PUTs (--test-no-zeros) with the same
 #    budget is not given the file (it would reserve 256 MiB): the copy
-#    fails with ENOSPC, said in user.shadow.state.
+#    fails with ENOSPC, said in user.shadow.state. A 4 KiB write through
+#    the mount then updates the copy by that range (UPDATE: the clone of
+#    the old copy keeps its holes and reserves its data, not the size;
+#    before, the update was refused for want of room and the file sent
+#    again whole, and an update on a shadowd without a budget wrote the
+#    whole size to its disk).
 # Usage: sync_sparse.sh SHADOWFS SHADOWD SHADOWCTL SYNC_CLI
 . "$(dirname "$0")/lib.sh"
 SHADOWFS=$1 SHADOWD=$2 CTL=$3 CLI=$4
@@ -134,6 +139,15 @@ pin_served thin \
 used=$(stat_field "$B16" used)
 [ -n "$used" ] && [ "$used" -lt "$MIB" ] || it_fail "the shadowd counts $used bytes for 200 KiB of data: $(cli stats "$B16")"
 echo "5: 256 MiB sparse file on a shadowd with a 16 MiB budget: serving, used=$used"
+# A write of 4 KiB through the mount: the copy is brought up to date with
+# that range (UPDATE), within the budget, not sent again whole.
+head -c 4096 /dev/urandom | dd of="$mnt/thin" bs=4096 seek=100 conv=notrunc status=none
+resynced() { it_shadow_state "$mnt/thin" | grep -q ":v[2-9][0-9]*:serving:.*:sync=ranges"; }
+IT_WATCH=$mnt/thin it_wait_for "the written thin image was not updated by its range" 30 resynced
+cmp "$mnt/thin" "$backing/thin" || it_fail "the updated thin image reads wrong"
+used=$(stat_field "$B16" used)
+[ -n "$used" ] && [ "$used" -lt "$MIB" ] || it_fail "the updated copy is not sparse on the shadowd: used=$used"
+echo "5: after a 4 KiB write: used=$used, $(it_shadow_state "$mnt/thin")"
 it_umount "$mnt"
 it_mount "$SHADOWFS" "$backing" "$mnt" \
   "norecord,cache=never,state=$(it_tmpdir state6),hosts=$O16,tls=$T/ca,tls_name=origin,shadow_tick=0.2,shadow_quiet=0,remote_timeout=2000"

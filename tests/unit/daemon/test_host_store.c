@@ -575,6 +575,29 @@ static void test_create_thin(void **state)
 	daemon_store_abort(w);
 	daemon_store_stats(f->s, &st);
 	assert_int_equal(st.reserved_bytes, 0);
+	/* An update of the thin copy (a ranged UPDATE starts from a clone of
+	 * its base): the clone keeps the base's holes and reserves its data,
+	 * each range written reserves more; 64 MiB never needed. */
+	assert_int_equal(daemon_store_create_from(f->s, ID, 1, 4, SIZE, &w), 0);
+	daemon_store_stats(f->s, &st);
+	assert_true(st.reserved_bytes >= 4096 && st.reserved_bytes <= 65536);
+	uint64_t r0 = st.reserved_bytes;
+	assert_int_equal(daemon_store_writer_write(w, 8 << 20, dense, 4096), 0);
+	daemon_store_stats(f->s, &st);
+	assert_int_equal(st.reserved_bytes, r0 + 4096);
+	memcpy(dense + (8 << 20), dense, 4096);
+	SHA256(dense, SIZE, sha);
+	assert_int_equal(daemon_store_commit(w, sha), 0);
+	daemon_store_stats(f->s, &st);
+	assert_int_equal(st.reserved_bytes, 0);
+	int ufd = -1;
+	uint64_t usize = 0;
+	assert_int_equal(daemon_store_open_copy(f->s, ID, 4, &ufd, &usize), 0);
+	struct stat ust;
+	assert_int_equal(fstat(ufd, &ust), 0);
+	assert_int_equal(usize, SIZE);
+	assert_true((uint64_t)ust.st_blocks * 512 <= 256 * 1024); /* two 4 KiB runs, not 64 MiB */
+	close(ufd);
 	/* Data said larger than the size: the size is reserved. */
 	daemon_store_close(f->s);
 	assert_int_equal(daemon_store_open(f->dir, 0, &f->s), 0);
