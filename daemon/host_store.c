@@ -315,8 +315,9 @@ int daemon_store_create_thin(struct daemon_store *s, const uint8_t id[16], uint6
 }
 
 /* Before a write of len bytes: the writer's reservation covers every byte
- * written so far (overwrites counted again: an estimate from above), up
- * to its size. */
+ * written so far (overwrites counted again: an estimate from above; zero
+ * blocks appended in order are not written, so not counted), up to its
+ * size. */
 static int reserve_written(struct daemon_store_writer *w, size_t len)
 {
 	uint64_t want = w->written + len < w->size ? w->written + len : w->size;
@@ -459,7 +460,8 @@ static bool all_zero(const uint8_t *p, size_t n)
 
 /* pwrite_full of the 4 KiB blocks (in file offsets) of buf that are not all
  * zeros: where the file still reads as zeros, what is skipped stays a hole. */
-static int pwrite_holes(int fd, const uint8_t *buf, size_t len, uint64_t off)
+static int pwrite_holes(struct daemon_store_writer *w, const uint8_t *buf, size_t len,
+			uint64_t off)
 {
 	enum { BLOCK = 4096 };
 	size_t i = 0;
@@ -477,7 +479,9 @@ static int pwrite_holes(int fd, const uint8_t *buf, size_t len, uint64_t off)
 				break;
 			j += b;
 		}
-		int r = pwrite_full(fd, buf + i, j - i, off + i);
+		int r = reserve_written(w, j - i); /* zero blocks take no room */
+		if (r == 0)
+			r = pwrite_full(w->fd, buf + i, j - i, off + i);
 		if (r < 0)
 			return r;
 		i = j;
@@ -491,14 +495,12 @@ int daemon_store_writer_write(struct daemon_store_writer *w, uint64_t off, const
 	int r;
 	if (off > w->size || len > w->size - off)
 		return -ERANGE;
-	if ((r = reserve_written(w, len)) < 0)
-		return r;
 	/* Appended in order to a new file (ftruncate'd to its size: zeros
 	 * from seq_off on), zero blocks need not be written: a sparse file
 	 * sent whole (its holes travel as zeros) is sparse in the store too. */
 	if (w->sequential && off == w->seq_off)
-		r = pwrite_holes(w->fd, buf, len, off);
-	else
+		r = pwrite_holes(w, buf, len, off);
+	else if ((r = reserve_written(w, len)) == 0)
 		r = pwrite_full(w->fd, buf, len, off);
 	if (r < 0)
 		return r;

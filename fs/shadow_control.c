@@ -149,7 +149,7 @@ static void check_copies(struct fs_shadowing *sh, struct daemon_shadow_file *s)
 			continue;
 		if (have && !shadow_stamp_eq(&cp->origin, &now) &&
 		    cp->version == daemon_shadow_file_version(s))
-			fs_remote_dirty_unknown(s); /* changed behind the mount's back */
+			shadow_changed_behind(s); /* in BACKING, behind the mount's back */
 		if (cp->version != daemon_shadow_file_version(s) || !have ||
 		    !shadow_copy_intact(sh, s, k, &now) ||
 		    (cp->remote && !fs_hosts_up(sh->hosts, (size_t)cp->host)))

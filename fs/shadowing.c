@@ -242,6 +242,19 @@ static void mark_gone(struct fs_shadowing *sh, struct daemon_shadow_file *s)
 	}
 }
 
+/* The origin changed in BACKING behind the mount's back (its stamps are
+ * not a copy's of the current version): the version moves, so that no
+ * copy made before is taken for one of the new bytes. A shadowd keeps its
+ * copies by version: without the bump, the re-sync of a remote copy found
+ * the host holding "this version" already (the old bytes) and published
+ * it, and reads it took returned the old bytes. The ranges written since
+ * are unknown now: the next sync of a remote copy is a librsync delta. */
+void shadow_changed_behind(struct daemon_shadow_file *s)
+{
+	fs_remote_dirty_unknown(s);
+	daemon_shadow_file_bump(s, shadow_now_ms());
+}
+
 /* Whether the copy may still serve as far as the disk says: its origin
  * looks as when it was copied, and its own file too (a copy changed on
  * disk -- a flipped byte, a truncation -- has a new ctime). Reads are not
@@ -289,14 +302,15 @@ static void check_stamps(struct fs_shadowing *sh, struct fs_inode *i, struct dae
 			continue;
 		bool intact = shadow_copy_intact(sh, s, k, &now);
 		bool current = cp->version == daemon_shadow_file_version(s);
+		bool origin_changed = !shadow_stamp_eq(&cp->origin, &now);
 		daemon_shadow_copy_release(s, k);
 		if (!intact) {
 			char path[PATH_MAX];
 			shadow_path_copy(sh, s, path, sizeof(path));
 			sfs_debug("shadow: %s or its copy changed on disk: copy stale", path);
 			daemon_shadow_copy_mark_stale(s, k);
-			if (current)
-				fs_remote_dirty_unknown(s); /* changed behind our back */
+			if (current && origin_changed)
+				shadow_changed_behind(s);
 		}
 	}
 }

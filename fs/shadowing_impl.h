@@ -189,6 +189,9 @@ void shadow_origin_stamp(const struct stat *st, struct daemon_origin_stamp *o);
 /* The stamp of the file open as fd (fstat); false when fstat fails. */
 bool shadow_stamp_of_fd(int fd, struct daemon_origin_stamp *o);
 bool shadow_stamp_eq(const struct daemon_origin_stamp *a, const struct daemon_origin_stamp *b);
+/* The origin changed behind the mount's back: its version moves, the
+ * ranges written since a remote sync become unknown. */
+void shadow_changed_behind(struct daemon_shadow_file *s);
 /* Whether a copy may still serve as far as the disk says. */
 bool shadow_copy_intact(struct fs_shadowing *sh, struct daemon_shadow_file *s, int k,
 			const struct daemon_origin_stamp *o);

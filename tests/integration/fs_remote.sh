@@ -121,6 +121,21 @@ echo "resync after a 100-byte change: shadowd received $((b1 - b0)) bytes; $(sta
 "$CTL" host list "$H1" "${TLS[@]}" | awk 'NR > 1' | grep -c . | grep -qx 1 || it_fail "old versions kept on $H1"
 readers 4 3 || it_fail "wrong bytes after the resync"
 
+# Changed in BACKING behind the mount's back: the file's version moves and
+# the copy is brought over by a librsync delta; reads are right once it
+# serves again (before, the re-sync found the shadowd holding "this
+# version" already, published its old bytes, and reads it took got them).
+vnum() { state_of | sed -n "s/.*copy=$H1:v\([0-9]*\):serving.*/\1/p"; }
+v0=$(vnum)
+head -c 100 /dev/urandom >"$T/patch2"
+dd if="$T/patch2" of="$backing/data" bs=100 seek=20000 conv=notrunc status=none
+dd if="$T/patch2" of="$T/expect" bs=100 seek=20000 conv=notrunc status=none
+cat "$mnt/data" >/dev/null # the first read compares the stamps (the entry may be quiet)
+behind_synced() { state_of | grep -q "copy=$H1:v[0-9]*:serving:.*:sync=delta" && [ "$(vnum)" -gt "$v0" ]; }
+wait_for "no delta after a change behind the mount's back: $(state_of)" 20 behind_synced
+readers 4 3 || it_fail "old bytes read after a change behind the mount's back"
+echo "changed behind the mount's back: v$v0 -> $(state_of)"
+
 # The shadowd stops answering: reads stay right, each bounded.
 [ -n "$(copy_reads)" ] || it_fail "no serving copy before SIGSTOP"
 kill -STOP "$PID1"

@@ -25,7 +25,11 @@
 #    the old copy keeps its holes and reserves its data, not the size;
 #    before, the update was refused for want of room and the file sent
 #    again whole, and an update on a shadowd without a budget wrote the
-#    whole size to its disk).
+#    whole size to its disk); a change made behind the mount's back is
+#    brought over by a librsync delta at a new version, into a copy
+#    reserved like a thin one, and reads are right (before: the version
+#    did not move, the shadowd "held it already" with the old bytes, the
+#    mount published that copy, and reads it took returned the old bytes).
 # Usage: sync_sparse.sh SHADOWFS SHADOWD SHADOWCTL SYNC_CLI
 . "$(dirname "$0")/lib.sh"
 SHADOWFS=$1 SHADOWD=$2 CTL=$3 CLI=$4
@@ -148,6 +152,17 @@ cmp "$mnt/thin" "$backing/thin" || it_fail "the updated thin image reads wrong"
 used=$(stat_field "$B16" used)
 [ -n "$used" ] && [ "$used" -lt "$MIB" ] || it_fail "the updated copy is not sparse on the shadowd: used=$used"
 echo "5: after a 4 KiB write: used=$used, $(it_shadow_state "$mnt/thin")"
+# Changed behind the mount's back: a librsync delta, patched into a new
+# copy reserved by the old one's data, not by the size.
+head -c 4096 /dev/urandom | dd of="$backing/thin" bs=4096 seek=200 conv=notrunc status=none
+deltaed() { it_shadow_state "$mnt/thin" | grep -q ":v[4-9][0-9]*:serving:.*:sync=delta"; }
+IT_WATCH=$mnt/thin it_wait_for "the thin image changed behind the mount was not updated by a delta" 60 deltaed
+for _ in 1 2 3 4 5 6 7 8; do # a tenth of the reads go to the copy (rollout)
+  cmp "$mnt/thin" "$backing/thin" || it_fail "the thin image updated by a delta reads wrong"
+done
+used=$(stat_field "$B16" used)
+[ -n "$used" ] && [ "$used" -lt "$MIB" ] || it_fail "the delta-updated copy is not sparse on the shadowd: used=$used"
+echo "5: after a change behind the mount's back: used=$used, $(it_shadow_state "$mnt/thin")"
 it_umount "$mnt"
 it_mount "$SHADOWFS" "$backing" "$mnt" \
   "norecord,cache=never,state=$(it_tmpdir state6),hosts=$O16,tls=$T/ca,tls_name=origin,shadow_tick=0.2,shadow_quiet=0,remote_timeout=2000"
