@@ -682,8 +682,10 @@ static void add_record(void *arg, bool pin, const char *path)
 		rs->cap = cap;
 	}
 	char *p = strdup(path);
-	if (p)
-		rs->v[rs->n++] = (struct pin_record){.path = p, .seq = rs->n, .pin = pin};
+	if (p) {
+		rs->v[rs->n] = (struct pin_record){.path = p, .seq = rs->n, .pin = pin};
+		rs->n++;
+	}
 }
 
 static int by_path_then_order(const void *a, const void *b)
