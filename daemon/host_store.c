@@ -314,6 +314,12 @@ int daemon_store_create_thin(struct daemon_store *s, const uint8_t id[16], uint6
 	return writer_new(s, id, version, size, data < size ? data : size, ret);
 }
 
+int daemon_store_create_patched(struct daemon_store *s, const uint8_t id[16], uint64_t version,
+				uint64_t size, int basis_fd, struct daemon_store_writer **ret)
+{
+	return daemon_store_create_thin(s, id, version, size, store_fd_space(basis_fd, size), ret);
+}
+
 /* Before a write of len bytes: the writer's reservation covers every byte
  * written so far (overwrites counted again: an estimate from above; zero
  * blocks appended in order are not written, so not counted), up to its
@@ -353,8 +359,7 @@ int daemon_store_create_from(struct daemon_store *s, const uint8_t id[16], uint6
 		return r;
 	/* It starts as the base's data (its holes stay holes, clone_range);
 	 * every byte written to it then reserves more (reserve_written). */
-	struct stat bst;
-	uint64_t need = fstat(bfd, &bst) == 0 ? sync_stat_data_bytes(&bst) : size;
+	uint64_t need = store_fd_space(bfd, size);
 	r = writer_new(s, id, version, size, need < size ? need : size, &w);
 	if (r < 0)
 		goto out;

@@ -90,6 +90,13 @@ int daemon_store_create(struct daemon_store *s, const uint8_t id[16], uint64_t v
  * said too little is held to the budget all the same). */
 int daemon_store_create_thin(struct daemon_store *s, const uint8_t id[16], uint64_t version,
 			     uint64_t size, uint64_t data, struct daemon_store_writer **ret);
+/* The new copy a delta against basis_fd (an open copy) is patched into:
+ * written whole, in order, its zero blocks left as holes, so reserved as
+ * a thin copy of about the basis's data (more as more is written), not
+ * its whole size: a thin image changed behind the mount's back fits a
+ * budget its size does not. */
+int daemon_store_create_patched(struct daemon_store *s, const uint8_t id[16], uint64_t version,
+				uint64_t size, int basis_fd, struct daemon_store_writer **ret);
 /* New copy (id, version) of size bytes that starts as a clone of (id, base)
  * (truncated or zero-extended to size; the base's holes stay holes). It
  * reserves the base's data of the budget, and more as it is written (as

@@ -17,12 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/log.h"
 #include "sync/frame.h"
-#include "sync/sync_io.h"
 #include "sync/wire.h"
 
 struct daemon_server {
@@ -179,19 +177,6 @@ static bool zeros_accepted(const struct daemon_server *s)
 	return !(s->cfg.fault && s->cfg.fault->no_zeros);
 }
 
-/* The new copy a delta is patched into: it is written whole, in order,
- * its zero blocks left as holes, so it is reserved like a thin copy of
- * about the basis's data (more as more is written), not its whole size:
- * a thin image changed behind the mount's back fits a budget its size
- * does not. */
-static int create_for_delta(struct daemon_store *st, const struct sync_wire_msg *b, int basis,
-			    struct daemon_store_writer **w)
-{
-	struct stat bst;
-	uint64_t data = fstat(basis, &bst) == 0 ? sync_stat_data_bytes(&bst) : b->size;
-	return daemon_store_create_thin(st, b->id, b->version, b->size, data, w);
-}
-
 /* Serves PUT_BEGIN / UPDATE_BEGIN / DELTA_BEGIN. err: status decided before
  * the upload (fault injection). Returns 0 or -1 (close). */
 static int serve_upload(struct conn *c, const struct sync_wire_msg *b, int err, uint64_t *written)
@@ -219,7 +204,8 @@ static int serve_upload(struct conn *c, const struct sync_wire_msg *b, int err, 
 		else if (!ops || !ops->patch)
 			err = -ENOTSUP; /* no delta ops configured */
 		else if (!(err = daemon_store_open_copy(st, b->id, b->base, &basis, NULL)))
-			err = create_for_delta(st, b, basis, &w);
+			err = daemon_store_create_patched(st, b->id, b->version, b->size, basis,
+							  &w);
 	}
 	if (!err && type != SYNC_WIRE_PUT_BEGIN)
 		used(c, b->id, b->base);
