@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,7 +51,7 @@ static int parse_double(const char *opt, const char *s, double lo, double hi, do
 	char *end;
 	errno = 0;
 	double v = strtod(s, &end);
-	if (errno || end == s || *end || v < lo || v > hi) {
+	if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi) { /* nan passes < and > */
 		fprintf(stderr,
 			"shadowd: invalid value '%s' for %s (expected a number in [%g, %g])\n", s,
 			opt, lo, hi);

@@ -223,6 +223,14 @@ int main(int argc, char **argv)
 		sfs_error("cannot resolve %s or %s", opts.backing, opts.mountpoint);
 		goto out;
 	}
+	/* The recorder and the hosts reach BACKING by its path once mounted:
+	 * under the mount, before it serves, that path waits for ourselves. */
+	if ((opts.record || opts.hosts) && fs_path_within(opts.backing, opts.mountpoint)) {
+		sfs_error("backing directory %s is the mount point %s or inside it: mount "
+			  "elsewhere (or with -o norecord and no hosts=)",
+			  opts.backing, opts.mountpoint);
+		goto out;
+	}
 
 	if (opts.hosts && open_hosts(&opts, &hosts) < 0)
 		goto out;

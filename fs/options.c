@@ -230,7 +230,7 @@ static int parse_seconds(struct parse_ctx *c, const char *arg, double *ret)
 {
 	double v = 0;
 	if (!number_in(arg, 0, 1e9, &v))
-		return fail(c, "bad option '%s': expected a number of seconds >= 0", arg);
+		return fail(c, "bad option '%s': expected a number of seconds from 0 to 1e9", arg);
 	*ret = v;
 	return 0;
 }
@@ -442,8 +442,11 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 	case KEY_SHADOW_ALL:
 		o->shadow_all = true;
 		return 0;
-	case KEY_SHADOW_CAPACITY:
-		return parse_seconds(c, arg, &o->shadow_capacity); /* a number >= 0 */
+	case KEY_SHADOW_CAPACITY: /* the range of user.shadow.capacity */
+		if (!number_in(arg, 0, 1e15, &o->shadow_capacity))
+			return fail(c, "bad option '%s': expected reads per bucket, a number "
+				       "from 0 to 1e15", arg);
+		return 0;
 	case KEY_SHADOW_THRESHOLD:
 		if (parse_seconds(c, arg, &o->shadow_threshold) < 0)
 			return -1;

@@ -2,6 +2,7 @@
 #include "predictor/store_locate.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,9 +81,18 @@ static int write_info(const char *path, const char *mountpoint, const char *back
 {
 	char tmp[PATH_MAX + 16];
 	snprintf(tmp, sizeof(tmp), "%s.tmp%ld", path, (long)getpid());
-	FILE *f = fopen(tmp, "we");
-	if (!f)
+	/* 0644 whatever the umask: shadowfs runs with umask 0, and a record
+	 * others could write would point shadowctl at a store of their own. */
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
 		return -errno;
+	FILE *f = fdopen(fd, "w");
+	if (!f) {
+		int rc = -errno;
+		close(fd);
+		unlink(tmp);
+		return rc;
+	}
 	fprintf(f, "mountpoint=%s\nbacking=%s\nstate=%s\npid=%ld\nstarted=%lld\n", mountpoint,
 		backing, state_dir, (long)pid, (long long)time(NULL));
 	if (fclose(f) != 0 || rename(tmp, path) != 0) {

@@ -46,6 +46,12 @@ grep -q "invalid host name" "$T/err" || it_fail "bad host name message: $(cat "$
 [ $rc = 2 ] && grep -q "required" "$T/err" || it_fail "missing --store: rc=$rc"
 "$SHADOWD" --store "$T/x" --listen 127.0.0.1:0 --cert a --key b --ca c --capacity-read -3 2>"$T/err"; rc=$?
 [ $rc = 2 ] && grep -q "capacity-read" "$T/err" || it_fail "negative --capacity-read: rc=$rc"
+# nan passed the range check (it compares false): a throttle of nan MB/s,
+# an expiry of (uint64_t)nan hours.
+for opt in --capacity-read --expire-hours --space-budget; do
+  "$SHADOWD" --store "$T/x" --listen 127.0.0.1:0 --cert a --key b --ca c $opt nan 2>"$T/err"; rc=$?
+  [ $rc = 2 ] && grep -q -- "invalid value 'nan' for $opt" "$T/err" || it_fail "$opt nan: rc=$rc $(cat "$T/err")"
+done
 
 start_shadowd A
 PA=$PORT_A

@@ -188,7 +188,7 @@ static void test_shadow_options(void **state)
 	done(&p);
 	const char *argv[] = {"shadowfs", "/b", "/m", "-o",
 			      "shadow_tick=0.5,shadow_idle=10,shadow_quiet=0,shadow_all,"
-			      "shadow_capacity=100,shadow_threshold=0.9,shadow_window=120,"
+			      "shadow_capacity=1e12,shadow_threshold=0.9,shadow_window=120,"
 			      "remote_timeout=50,copy_rate=12.5"};
 	parse(&p, 5, argv);
 	assert_int_equal(p.ret, 0);
@@ -196,7 +196,7 @@ static void test_shadow_options(void **state)
 	assert_true(p.o.shadow_idle == 10);
 	assert_true(p.o.shadow_quiet == 0);
 	assert_true(p.o.shadow_all);
-	assert_true(p.o.shadow_capacity == 100);
+	assert_true(p.o.shadow_capacity == 1e12);
 	assert_true(p.o.shadow_threshold == 0.9);
 	assert_true(p.o.shadow_window == 120);
 	assert_int_equal(p.o.remote_timeout_ms, 50);
@@ -358,6 +358,9 @@ static void test_bad_options(void **state)
 		{"shadow_threshold=1.5", "shadow_threshold=1.5"},
 		{"shadow_window=0", "shadow_window=0"},
 		{"shadow_capacity=lots", "shadow_capacity=lots"},
+		{"shadow_capacity=-1", "expected reads per bucket, a number from 0 to 1e15"},
+		{"shadow_capacity=2e15", "shadow_capacity=2e15"},
+		{"timeout=1e10", "expected a number of seconds from 0 to 1e9"},
 		{"shadow_verify=-5", "shadow_verify=-5"},
 		{"rollout=50/25/100", "increasing percentages ending at 100"},
 		{"rollout=10/50", "rollout=10/50"},

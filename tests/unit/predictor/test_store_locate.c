@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +33,27 @@ static void test_register_and_locate(void **state)
 	mkdir(back, 0755);
 	mkdir(st, 0755);
 	setenv("SHADOWFS_RUN_DIR", run, 1);
+	mode_t old_umask = umask(0); /* as shadowfs runs */
 	assert_int_equal(pred_locate_register(mnt, back, st, 1234), 0);
+	umask(old_umask);
+	/* Both records are the mount's owner's alone to write. */
+	struct stat sb;
+	snprintf(p, sizeof(p), "%s/%s", st, PRED_MOUNT_INFO);
+	assert_int_equal(stat(p, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0644);
+	snprintf(p, sizeof(p), "%s/mounts", run);
+	DIR *d = opendir(p);
+	assert_non_null(d);
+	int records = 0;
+	for (struct dirent *de; (de = readdir(d));) {
+		if (de->d_name[0] == '.')
+			continue;
+		assert_int_equal(fstatat(dirfd(d), de->d_name, &sb, 0), 0);
+		assert_int_equal(sb.st_mode & 07777, 0644);
+		records++;
+	}
+	closedir(d);
+	assert_int_equal(records, 1);
 
 	struct pred_location loc;
 	assert_int_equal(pred_locate(mnt, &loc), 0);
