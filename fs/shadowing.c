@@ -531,13 +531,16 @@ static void sh_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs_shadowing *sh = sh_of(req);
 	nlink_t nl = 0;
+	struct shadow_unlink un; /* another link left: the entry's path follows */
 	struct daemon_shadow_file *s = entry_by_name(sh, parent, name, &nl);
 	if (s) {
 		bump(s);
 		if (nl <= 1)
 			mark_gone(sh, s);
 	}
+	shadow_unlink_begin(sh, s, nl, parent, name, &un);
 	inner.unlink(req, parent, name);
+	shadow_unlink_end(&un);
 	shadow_entry_put(sh, s);
 }
 
@@ -557,7 +560,10 @@ static void sh_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 		if (nl <= 1)
 			mark_gone(sh, s);
 	}
+	struct shadow_unlink un; /* the replaced file's other link */
+	shadow_unlink_begin(sh, s, nl, newparent, newname, &un);
 	inner.rename(req, parent, name, newparent, newname, flags);
+	shadow_unlink_end(&un);
 	shadow_rename_end(&rn);
 	shadow_entry_put(sh, s);
 }
