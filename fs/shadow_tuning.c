@@ -140,8 +140,19 @@ int fs_tuning_load(struct fs_tuning *t, const char *state_dir)
 	char line[PATH_MAX + FS_TUNE_TEXT_MAX + 128];
 	int root = fs_inode_table_root_fd(t->ctx->inodes);
 	size_t bad = 0;
+	bool rest = false; /* within a line longer than line[] */
 	pthread_mutex_lock(&t->lock);
 	while (fgets(line, sizeof(line), in)) {
+		size_t len = strlen(line);
+		bool whole = len && line[len - 1] == '\n', skip = rest;
+		rest = !whole && !feof(in);
+		/* Longer than any path (a directory above renamed through the
+		 * mount): skipped whole, not read as two lines of which the
+		 * second would be the tail of a path. */
+		if (skip || rest) {
+			bad += !skip;
+			continue;
+		}
 		line[strcspn(line, "\n")] = '\0';
 		struct fs_tune_line l;
 		if (!line[0])

@@ -744,7 +744,17 @@ static void load_pins(struct fs_shadowing *sh)
 	struct pin_records rs = {0};
 	FILE *in = fopen(sh->pins_path, "r");
 	char line[PATH_MAX + 2];
+	bool rest = false; /* within a line longer than line[] */
 	while (in && fgets(line, sizeof(line), in)) {
+		size_t len = strlen(line);
+		bool whole = len && line[len - 1] == '\n', skip = rest;
+		rest = !whole && !feof(in);
+		/* A path longer than PATH_MAX (a directory above it renamed
+		 * through the mount) names nothing openable: skipped whole.
+		 * Before, its line was read as two, and its tail pinned
+		 * whatever file that tail named. */
+		if (skip || rest)
+			continue;
 		line[strcspn(line, "\n")] = '\0';
 		if (line[0])
 			add_record(&rs, true, line);
