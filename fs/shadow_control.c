@@ -273,7 +273,9 @@ static void fill_status(FILE *out, void *arg)
 		if (!s->pinned && !s->hot && !shadow_any_copy(s))
 			continue;
 		shadow_describe(sh, s, shadow_writers_of(sh, s), line, sizeof(line));
-		fprintf(out, "path=\"%s\" %s\n", s->path ? s->path : "", line);
+		fputs("path=", out);
+		fs_status_put_quoted(out, s->path ? s->path : "");
+		fprintf(out, " %s\n", line);
 		sh->status_lines++;
 	}
 }

@@ -26,9 +26,11 @@
 #include "fs/shadowing_impl.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "daemon/shadow_map.h"
@@ -84,7 +86,8 @@ struct moves {
 	size_t n, cap;
 };
 
-/* s's path moved to to (taken); a pinned one's move noted. Map lock held. */
+/* s's path moved to to (taken; NULL: forgotten); a pinned one's move
+ * noted. Map lock held. */
 static void move_locked(struct fs_shadowing *sh, struct daemon_shadow_file *s, char *to,
 			struct moves *pm)
 {
@@ -98,7 +101,7 @@ static void move_locked(struct fs_shadowing *sh, struct daemon_shadow_file *s, c
 	}
 	if (s->pinned && s->path && pm->n < pm->cap) {
 		pm->v[pm->n].from = strdup(s->path);
-		pm->v[pm->n].to = strdup(to);
+		pm->v[pm->n].to = to ? strdup(to) : NULL;
 		pm->n++;
 	}
 	shadow_path_set_locked(sh, s, to);
@@ -142,9 +145,11 @@ static void log_moves(struct fs_shadowing *sh, struct moves *pm)
 	bool logged = sh->pin_log_fd >= 0;
 	for (size_t i = 0; i < pm->n; i++) {
 		int r = 0;
-		if (logged && !strchr(pm->v[i].from, '\n') && !strchr(pm->v[i].to, '\n') &&
+		const char *to = pm->v[i].to;
+		if (logged && pm->v[i].from && !strchr(pm->v[i].from, '\n') &&
+		    (!to || !strchr(to, '\n')) &&
 		    ((r = fs_pin_log_append(sh->pin_log_fd, false, pm->v[i].from)) < 0 ||
-		     (r = fs_pin_log_append(sh->pin_log_fd, true, pm->v[i].to)) < 0)) {
+		     (to && (r = fs_pin_log_append(sh->pin_log_fd, true, to)) < 0))) {
 			sfs_warn("cannot record the rename of pinned %s in %s: %s",
 				 pm->v[i].from, sh->pin_log_path, strerror(-r));
 			logged = false;
@@ -229,4 +234,93 @@ void shadow_rename_end(struct shadow_rename *rn)
 {
 	if (rn->armed)
 		fs_before_reply = rn->next;
+}
+
+/* The other name of the unlinked file, relative to BACKING, that its
+ * handle leads to, checked to be the file (a dentry of the removed name
+ * would read "NAME (deleted)"); NULL if none. */
+static char *other_name(struct shadow_unlink *un)
+{
+	struct fs_ctx *c = un->sh->ctx;
+	int root = fs_inode_table_root_fd(c->inodes);
+	char rel[PATH_MAX];
+	struct stat st;
+	if (!un->have_handle)
+		return NULL;
+	int fd = open_by_handle_at(root, &un->h.fh, O_PATH | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	int r = fs_rel_path(c, fd, rel);
+	close(fd);
+	if (r < 0 || !rel[0] || !strcmp(rel, un->from) ||
+	    fstatat(root, rel, &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_dev != un->st.st_dev ||
+	    st.st_ino != un->st.st_ino)
+		return NULL;
+	return strdup(rel);
+}
+
+/* The entry of un->s leaves the removed name (map and pins locks). */
+static void follow(struct shadow_unlink *un)
+{
+	struct fs_shadowing *sh = un->sh;
+	char *to = other_name(un);
+	struct moves pm = {0};
+	pthread_mutex_lock(&sh->pins_lock);
+	daemon_shadow_map_lock(sh->map);
+	if (un->s->path && !strcmp(un->s->path, un->from))
+		move_locked(sh, un->s, to, &pm);
+	else
+		free(to);
+	daemon_shadow_map_unlock(sh->map);
+	log_moves(sh, &pm);
+	pthread_mutex_unlock(&sh->pins_lock);
+}
+
+/* Before the reply of an unlink (or a rename over the file) that removed
+ * the name un->s is known by (fs_before_reply). Before, the entry kept the
+ * removed name: STATE/pins named it, so the next mount dropped the pin of
+ * the file's other link ("gone") or gave it to a new file made there. */
+static void unlinked(void *arg)
+{
+	struct shadow_unlink *un = arg;
+	int root = fs_inode_table_root_fd(un->sh->ctx->inodes);
+	struct stat st;
+	/* Still its name: a rename of one of its links onto another. */
+	bool named = fstatat(root, un->from, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		     st.st_dev == un->st.st_dev && st.st_ino == un->st.st_ino;
+	if (!named)
+		follow(un);
+	if (un->next.fn)
+		un->next.fn(un->next.arg);
+}
+
+void shadow_unlink_begin(struct fs_shadowing *sh, struct daemon_shadow_file *s, nlink_t nlink,
+			 fuse_ino_t parent, const char *name, struct shadow_unlink *un)
+{
+	un->armed = false;
+	if (!sh || !s || nlink <= 1 || fs_rel_child(sh->ctx, parent, name, un->from, &un->st) < 0 ||
+	    !S_ISREG(un->st.st_mode))
+		return;
+	daemon_shadow_map_lock(sh->map);
+	bool known_so = s->path && !strcmp(s->path, un->from);
+	daemon_shadow_map_unlock(sh->map);
+	if (!known_so)
+		return; /* known by another of its names: it keeps that one */
+	struct fs_inode *d = fs_inode_of(sh->ctx, parent);
+	int dfd = fs_inode_fd_get(sh->ctx->inodes, d), mount_id;
+	un->h.fh.handle_bytes = MAX_HANDLE_SZ;
+	un->have_handle = dfd >= 0 && name_to_handle_at(dfd, name, &un->h.fh, &mount_id, 0) == 0;
+	if (dfd >= 0)
+		fs_inode_fd_put(sh->ctx->inodes, d);
+	un->sh = sh;
+	un->s = s;
+	un->next = fs_before_reply;
+	fs_before_reply = (struct fs_before_reply){.fn = unlinked, .arg = un};
+	un->armed = true;
+}
+
+void shadow_unlink_end(struct shadow_unlink *un)
+{
+	if (un->armed)
+		fs_before_reply = un->next;
 }

@@ -97,18 +97,26 @@ static void fill_state(FILE *out, void *arg)
 	for (size_t k = 0; k < t->n; k++) {
 		const struct tune_entry *x = &t->e[k];
 		char ids[37];
-		if (strchr(x->path, '\n'))
-			continue; /* cannot be a line; kept in memory only */
+		/* A directory's path is its key: one with a newline cannot be a
+		 * line, it is kept in memory only. A file's is only where it was
+		 * last seen (its id is the key): written with '?' for each
+		 * newline. Before, such a file's settings were not written at all
+		 * and a remount lost them, even once renamed to a plain name. */
+		if (x->is_dir && strchr(x->path, '\n'))
+			continue;
 		uuid_unparse_lower(x->id, ids);
 		for (int key = 0; key < FS_TUNE_NKEYS; key++) {
 			if (!x->node.set[key])
 				continue;
-			if (x->is_dir)
+			if (x->is_dir) {
 				fprintf(out, "d %s %s /%s\n", fs_tune_key_name(key), x->node.text[key],
 					x->path);
-			else
-				fprintf(out, "f %s %s %s /%s\n", ids, fs_tune_key_name(key),
-					x->node.text[key], x->path);
+				continue;
+			}
+			fprintf(out, "f %s %s %s /", ids, fs_tune_key_name(key), x->node.text[key]);
+			for (const char *c = x->path; *c; c++)
+				fputc(*c == '\n' ? '?' : *c, out);
+			fputc('\n', out);
 		}
 	}
 }
@@ -132,8 +140,19 @@ int fs_tuning_load(struct fs_tuning *t, const char *state_dir)
 	char line[PATH_MAX + FS_TUNE_TEXT_MAX + 128];
 	int root = fs_inode_table_root_fd(t->ctx->inodes);
 	size_t bad = 0;
+	bool rest = false; /* within a line longer than line[] */
 	pthread_mutex_lock(&t->lock);
 	while (fgets(line, sizeof(line), in)) {
+		size_t len = strlen(line);
+		bool whole = len && line[len - 1] == '\n', skip = rest;
+		rest = !whole && !feof(in);
+		/* Longer than any path (a directory above renamed through the
+		 * mount): skipped whole, not read as two lines of which the
+		 * second would be the tail of a path. */
+		if (skip || rest) {
+			bad += !skip;
+			continue;
+		}
 		line[strcspn(line, "\n")] = '\0';
 		struct fs_tune_line l;
 		if (!line[0])

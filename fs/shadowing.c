@@ -242,6 +242,44 @@ static void mark_gone(struct fs_shadowing *sh, struct daemon_shadow_file *s)
 	}
 }
 
+/* mark_gone armed to run before the reply of an unlink, or a rename over
+ * the file, that removes its last link, and only if it succeeded
+ * (fs_before_reply). Before, it ran ahead of the op: an unlink or rename
+ * that failed (an immutable file: EPERM) left the file in place with its
+ * pin forgotten and its copies dropped. */
+struct gone_on_success {
+	bool armed;
+	struct fs_shadowing *sh;
+	struct daemon_shadow_file *s; /* held by the op */
+	struct fs_before_reply next;  /* the outer layer's, run after ours */
+};
+
+static void gone_now(void *arg)
+{
+	struct gone_on_success *g = arg;
+	mark_gone(g->sh, g->s);
+	if (g->next.fn)
+		g->next.fn(g->next.arg);
+}
+
+static void gone_begin(struct fs_shadowing *sh, struct daemon_shadow_file *s, nlink_t nlink,
+		       struct gone_on_success *g)
+{
+	g->armed = s && nlink <= 1;
+	if (!g->armed)
+		return;
+	g->sh = sh;
+	g->s = s;
+	g->next = fs_before_reply;
+	fs_before_reply = (struct fs_before_reply){.fn = gone_now, .arg = g};
+}
+
+static void gone_end(struct gone_on_success *g)
+{
+	if (g->armed)
+		fs_before_reply = g->next;
+}
+
 /* The origin changed in BACKING behind the mount's back (its stamps are
  * not a copy's of the current version): the version moves, so that no
  * copy made before is taken for one of the new bytes. A shadowd keeps its
@@ -531,13 +569,15 @@ static void sh_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs_shadowing *sh = sh_of(req);
 	nlink_t nl = 0;
+	struct shadow_unlink un; /* another link left: the entry's path follows */
+	struct gone_on_success g;
 	struct daemon_shadow_file *s = entry_by_name(sh, parent, name, &nl);
-	if (s) {
-		bump(s);
-		if (nl <= 1)
-			mark_gone(sh, s);
-	}
+	bump(s);
+	gone_begin(sh, s, nl, &g);
+	shadow_unlink_begin(sh, s, nl, parent, name, &un);
 	inner.unlink(req, parent, name);
+	shadow_unlink_end(&un);
+	gone_end(&g);
 	shadow_entry_put(sh, s);
 }
 
@@ -552,12 +592,14 @@ static void sh_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 	 * both keep their content under the other name). */
 	struct daemon_shadow_file *s =
 	    (flags & RENAME_EXCHANGE) ? NULL : entry_by_name(sh, newparent, newname, &nl);
-	if (s) {
-		bump(s);
-		if (nl <= 1)
-			mark_gone(sh, s);
-	}
+	bump(s);
+	struct gone_on_success g;
+	gone_begin(sh, s, nl, &g);
+	struct shadow_unlink un; /* the replaced file's other link */
+	shadow_unlink_begin(sh, s, nl, newparent, newname, &un);
 	inner.rename(req, parent, name, newparent, newname, flags);
+	shadow_unlink_end(&un);
+	gone_end(&g);
 	shadow_rename_end(&rn);
 	shadow_entry_put(sh, s);
 }
@@ -702,7 +744,17 @@ static void load_pins(struct fs_shadowing *sh)
 	struct pin_records rs = {0};
 	FILE *in = fopen(sh->pins_path, "r");
 	char line[PATH_MAX + 2];
+	bool rest = false; /* within a line longer than line[] */
 	while (in && fgets(line, sizeof(line), in)) {
+		size_t len = strlen(line);
+		bool whole = len && line[len - 1] == '\n', skip = rest;
+		rest = !whole && !feof(in);
+		/* A path longer than PATH_MAX (a directory above it renamed
+		 * through the mount) names nothing openable: skipped whole.
+		 * Before, its line was read as two, and its tail pinned
+		 * whatever file that tail named. */
+		if (skip || rest)
+			continue;
 		line[strcspn(line, "\n")] = '\0';
 		if (line[0])
 			add_record(&rs, true, line);

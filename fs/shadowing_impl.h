@@ -18,6 +18,7 @@
 #ifndef SHADOWFS_FS_SHADOWING_IMPL_H
 #define SHADOWFS_FS_SHADOWING_IMPL_H
 
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -166,6 +167,26 @@ void shadow_rename_begin(struct fs_shadowing *sh, fuse_ino_t parent, const char 
 			 fuse_ino_t newparent, const char *newname, unsigned int flags,
 			 struct shadow_rename *rn);
 void shadow_rename_end(struct shadow_rename *rn);
+/* An unlink, or a rename over a file, that removes the name an entry is
+ * known by while other links of the file remain (sh_unlink, sh_rename):
+ * armed to run before its reply if it succeeded: the entry takes one of
+ * the other names if the file's handle leads to one, else it forgets its
+ * path; a pinned one's move (or its unpin) goes to STATE/pins.log. */
+struct shadow_unlink {
+	bool armed, have_handle;
+	struct fs_shadowing *sh;
+	struct daemon_shadow_file *s; /* held by the op */
+	struct stat st;
+	char from[PATH_MAX];
+	union {
+		struct file_handle fh;
+		char room[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+	} h;
+	struct fs_before_reply next; /* the outer layer's, run after ours */
+};
+void shadow_unlink_begin(struct fs_shadowing *sh, struct daemon_shadow_file *s, nlink_t nlink,
+			 fuse_ino_t parent, const char *name, struct shadow_unlink *un);
+void shadow_unlink_end(struct shadow_unlink *un);
 
 /* fs/shadow_reclaim.c */
 /* Registers the inode table's release hook (inodes give their entry

@@ -11,5 +11,9 @@
 
 /* Writes path with fill(f, arg); returns 0 or -errno (PATH.tmp removed). */
 int fs_status_file_write(const char *path, void (*fill)(FILE *f, void *arg), void *arg);
+/* s as a quoted VALUE: "..." with '"', '\\' and control bytes escaped (\",
+ * \\, \n, \t, \xHH), so any file name stays on its line and in its field
+ * (tools/ctl_status.c undoes it). */
+void fs_status_put_quoted(FILE *f, const char *s);
 
 #endif

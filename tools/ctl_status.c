@@ -13,6 +13,18 @@
 #include "tools/ctl.h"
 #include "tools/ctl_store.h"
 
+static int hex_digit(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* The byte of two hex digits at s, -1 if they are not. */
+static int hex_byte(const char *s)
+{
+	int hi = hex_digit(s[0]), lo = hi < 0 ? -1 : hex_digit(s[1]);
+	return lo < 0 ? -1 : hi * 16 + lo;
+}
+
 int ctl_status_split(char *line, struct ctl_field *f)
 {
 	int n = 0;
@@ -29,14 +41,35 @@ int ctl_status_split(char *line, struct ctl_field *f)
 		f[n].key = p;
 		p = eq + 1;
 		if (*p == '"') {
-			f[n].value = ++p;
-			while (*p && *p != '"')
+			/* \", \\, \n, \t, \xHH undone in place (the writer's
+			 * fs_status_put_quoted); another backslash stays. */
+			char *o = f[n].value = ++p;
+			while (*p && *p != '"') {
+				int h;
+				if (*p != '\\' || !p[1]) {
+					*o++ = *p++;
+				} else if (p[1] == '"' || p[1] == '\\') {
+					*o++ = p[1];
+					p += 2;
+				} else if (p[1] == 'n' || p[1] == 't') {
+					*o++ = p[1] == 'n' ? '\n' : '\t';
+					p += 2;
+				} else if (p[1] == 'x' && (h = hex_byte(p + 2)) >= 0) {
+					*o++ = (char)h;
+					p += 4;
+				} else {
+					*o++ = *p++;
+				}
+			}
+			if (*p)
 				p++;
-		} else {
-			f[n].value = p;
-			while (*p && *p != ' ' && *p != '\n')
-				p++;
+			*o = '\0';
+			n++;
+			continue;
 		}
+		f[n].value = p;
+		while (*p && *p != ' ' && *p != '\n')
+			p++;
 		if (*p)
 			*p++ = '\0';
 		n++;

@@ -1,6 +1,7 @@
 /* Status files a mount writes for shadowctl (STATE/hosts.status,
  * STATE/shadows.status: one object per line, KEY=VALUE fields separated by
- * spaces, VALUE="..." when it may hold spaces). One reader for the
+ * spaces, VALUE="..." when it may hold spaces, with \", \\, \n, \t and
+ * \xHH inside, undone by ctl_status_split). One reader for the
  * subcommands that print them: finds the mount's state directory, prints
  * a table (the kind's header and rows) or JSON (an array of objects, numbers
  * unquoted). */

@@ -71,7 +71,9 @@ int ctl_view_tier(struct pred_store *st, const char *cmd, const struct ctl_view_
 /* "90", "90s", "15m", "2h", "3d", "1w", "1y" -> seconds; -EINVAL otherwise. */
 int ctl_parse_duration(const char *s, int64_t *ret);
 
-/* Writes s as a JSON string literal (quotes included). */
+/* Writes s as a JSON string literal (quotes included); a byte that is not
+ * part of well-formed UTF-8 (a file name in another encoding) is written
+ * as U+FFFD, so the output stays JSON. */
 void ctl_json_string(FILE *out, const char *s);
 
 /* "1.5 GiB"-style size into buf. */
