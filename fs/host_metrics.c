@@ -39,11 +39,11 @@ static FILE *open_proc(const struct fs_host_sampler *s, const char *name)
 }
 
 /* Name of the block device holding path ("" when there is none). */
-static void backing_device(const char *path, char *out, size_t len)
+static void backing_device(int fd, char *out, size_t len)
 {
 	out[0] = '\0';
 	struct stat st;
-	if (!path || stat(path, &st) != 0 || major(st.st_dev) == 0)
+	if (fd < 0 || fstat(fd, &st) != 0 || major(st.st_dev) == 0)
 		return;
 	char link[64], target[PATH_MAX];
 	snprintf(link, sizeof(link), "/sys/dev/block/%u:%u", major(st.st_dev), minor(st.st_dev));
@@ -220,7 +220,7 @@ int fs_host_sample(struct fs_host_sampler *s, struct pred_host_bucket *out)
 	return first_err;
 }
 
-int fs_host_sampler_new(const char *proc_root, const char *backing, struct fs_host_sampler **ret)
+int fs_host_sampler_new(const char *proc_root, int backing_fd, struct fs_host_sampler **ret)
 {
 	*ret = NULL;
 	struct fs_host_sampler *s = calloc(1, sizeof(*s));
@@ -231,7 +231,7 @@ int fs_host_sampler_new(const char *proc_root, const char *backing, struct fs_ho
 		free(s);
 		return -ENAMETOOLONG;
 	}
-	backing_device(backing, s->backing_dev, sizeof(s->backing_dev));
+	backing_device(backing_fd, s->backing_dev, sizeof(s->backing_dev));
 	/* Baseline: the first sample reports changes since now. */
 	struct pred_host_bucket scratch;
 	memset(&scratch, 0, sizeof(scratch));

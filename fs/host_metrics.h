@@ -19,9 +19,10 @@
 
 struct fs_host_sampler;
 
-/* proc_root: "/proc" normally. backing: a path on the backing filesystem,
- * or NULL for all disks. */
-int fs_host_sampler_new(const char *proc_root, const char *backing, struct fs_host_sampler **ret);
+/* proc_root: "/proc" normally. backing_fd: an fd on the backing
+ * filesystem (not its path: the mount may be over it), or -1 for all
+ * disks. */
+int fs_host_sampler_new(const char *proc_root, int backing_fd, struct fs_host_sampler **ret);
 void fs_host_sampler_free(struct fs_host_sampler *s);
 
 /* Fills cpu_pct, mem_*, net_*, and disks (the sampler owns the disk array,

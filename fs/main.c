@@ -117,7 +117,10 @@ static int start_recorder(struct fs_ctx *ctx, const struct fs_options *o, const 
 	char err[512];
 	struct fs_recorder_config cfg = {
 		.state_dir = state,
-		.backing = o->backing,
+		.backing = o->backing, /* canonical (make_absolute) */
+		/* BACKING by fd: a mount over BACKING itself (or over a
+		 * directory above it) would wait for itself by path. */
+		.backing_fd = fs_inode_table_root_fd(ctx->inodes),
 		.bucket_s = o->bucket_s,
 		.track = o->track,
 		.tiers = o->have_tiers ? &o->tiers : NULL,
@@ -217,18 +220,12 @@ int main(int argc, char **argv)
 		sfs_error("%s", err);
 		goto out;
 	}
-	/* Absolute paths: the daemon runs in /, and unmounting needs the
-	 * path as the mount table has it. */
+	/* Absolute, canonical paths: the daemon runs in /, unmounting needs
+	 * the path as the mount table has it, and once mounted neither may
+	 * be resolved again (a path below MOUNTPOINT waits for the mount:
+	 * BACKING may be MOUNTPOINT itself, or inside it). */
 	if (make_absolute(&opts.mountpoint) < 0 || make_absolute(&opts.backing) < 0) {
 		sfs_error("cannot resolve %s or %s", opts.backing, opts.mountpoint);
-		goto out;
-	}
-	/* The recorder and the hosts reach BACKING by its path once mounted:
-	 * under the mount, before it serves, that path waits for ourselves. */
-	if ((opts.record || opts.hosts) && fs_path_within(opts.backing, opts.mountpoint)) {
-		sfs_error("backing directory %s is the mount point %s or inside it: mount "
-			  "elsewhere (or with -o norecord and no hosts=)",
-			  opts.backing, opts.mountpoint);
 		goto out;
 	}
 

@@ -839,7 +839,7 @@ int fs_recorder_start(const struct fs_recorder_config *cfg, struct fs_recorder *
 		rc = -EINVAL;
 		goto fail;
 	}
-	rec->backing = realpath(cfg->backing, NULL);
+	rec->backing = cfg->backing_fd > 0 ? strdup(cfg->backing) : realpath(cfg->backing, NULL);
 	rec->state_dir = strdup(cfg->state_dir);
 	rec->proc_root = strdup(cfg->proc_root ? cfg->proc_root : "/proc");
 	if (!rec->backing || !rec->state_dir || !rec->proc_root) {
@@ -853,7 +853,9 @@ int fs_recorder_start(const struct fs_recorder_config *cfg, struct fs_recorder *
 	if (rec->namer.backing_len == 1) /* "/" */
 		rec->namer.backing_len = 0;
 	/* Not O_PATH: open_by_handle_at refuses those as mount fds (EBADF). */
-	rec->namer.mount_fd = open(rec->backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	rec->namer.mount_fd = cfg->backing_fd > 0
+				  ? openat(cfg->backing_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+				  : open(rec->backing, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (rec->namer.mount_fd < 0) {
 		rc = -errno;
 		if (errmsg)
@@ -888,7 +890,7 @@ int fs_recorder_start(const struct fs_recorder_config *cfg, struct fs_recorder *
 	if (!rc && !(rec->agg.gone_recent = calloc(REC_GONE_RECENT, sizeof(*rec->agg.gone_recent))))
 		rc = -ENOMEM;
 	if (!rc)
-		rc = fs_host_sampler_new(rec->proc_root, rec->backing, &rec->agg.host);
+		rc = fs_host_sampler_new(rec->proc_root, rec->namer.mount_fd, &rec->agg.host);
 	if (rc) {
 		if (errmsg)
 			snprintf(errmsg, errlen, "recorder: %s", strerror(-rc));

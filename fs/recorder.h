@@ -104,6 +104,11 @@ static inline void fs_rec_claim_init(struct fs_rec_claim *c)
 struct fs_recorder_config {
 	const char *state_dir; /* created (0700) if missing */
 	const char *backing;   /* paths are recorded relative to its realpath */
+	/* > 0: an fd on the BACKING directory (O_PATH or not), reopened, used
+	 * instead of opening backing by path, which is then taken as already
+	 * canonical: a mount over BACKING (or over a directory above it) must
+	 * not reach it through itself. 0: backing is opened and resolved. */
+	int backing_fd;
 	uint32_t bucket_s;     /* tier-0 bucket; 0: 60 */
 	uint32_t track;        /* files in the active set; 0: 10000 */
 	const struct pred_store_tiers *tiers; /* NULL: defaults with tier 0 = bucket_s */

@@ -125,7 +125,9 @@ int pred_locate_mkdirs(const char *dir)
 int pred_locate_register(const char *mountpoint, const char *backing, const char *state_dir,
 			 pid_t pid)
 {
-	char *mp = realpath(mountpoint, NULL), *bk = realpath(backing, NULL);
+	/* Not realpath'd here: once mounted, resolving a path below the mount
+	 * point would wait for the mount, which serves only after this. */
+	char *mp = strdup(mountpoint), *bk = strdup(backing);
 	char *st = realpath(state_dir, NULL);
 	int rc = 0;
 	if (!mp || !bk || !st) {

@@ -40,7 +40,9 @@ int pred_locate_default_state(const char *backing, char *out, size_t len);
 /* mkdir -p (mode 0755 for what it creates): 0 or -errno. */
 int pred_locate_mkdirs(const char *dir);
 
-/* Records a mount (both files above; replaces older records). */
+/* Records a mount (both files above; replaces older records). mountpoint
+ * and backing must be canonical (realpath'd before mounting); state_dir
+ * is resolved here. */
 int pred_locate_register(const char *mountpoint, const char *backing, const char *state_dir,
 			 pid_t pid);
 

@@ -32,23 +32,6 @@ fs_expect_error "$mnt" "state directory in MOUNTPOINT" "state directory $mnt/st 
   "$shadowfs" "$backing" "$mnt" -f -o "state=$mnt/st"
 [ ! -e "$backing/.shadows" ] && [ ! -e "$mnt/h" ] && [ ! -e "$mnt/st" ] ||
   it_fail "a refused directory was made"
-# BACKING as the mount point, or below it: the recorder opens BACKING by
-# its path once mounted, which waited for the mount itself (a start that
-# hung, SIGTERM and Ctrl-C ignored). SIGKILL bounds a regression, whose
-# dead mount is lazily unmounted (it_cleanup skips dead mounts).
-self_mount_refused() { # DESC BACKING MNT
-  local rc
-  timeout -s KILL 10 "$shadowfs" "$2" "$3" -f -o "state=$IT_ROOT/st-self" 2>"$out"; rc=$?
-  grep -q " $3 fuse" /proc/mounts && { umount -l "$3"; it_fail "$1: left a mount (status $rc)"; }
-  [ "$rc" -eq 1 ] && [ "$(wc -l <"$out")" -eq 1 ] &&
-    grep -q "backing directory $2 is the mount point $3 or inside it" "$out" ||
-    it_fail "$1: status $rc, $(cat "$out")"
-  echo "ok $1: $(cat "$out")"
-}
-self_mount_refused "BACKING is MOUNTPOINT" "$backing" "$backing"
-mkdir -p "$mnt/sub"
-self_mount_refused "BACKING inside MOUNTPOINT" "$mnt/sub" "$mnt"
-rmdir "$mnt/sub"
 # --help names each option once, and shadowfs(8) documents each of them.
 man=$(dirname "$0")/../../docs/man/shadowfs.8
 "$shadowfs" --help >"$out" 2>&1 || it_fail "--help: exit status $?"

@@ -6,9 +6,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "fs/host_metrics.h"
 #include "tests/unit/tmpdir.h"
@@ -55,7 +57,7 @@ static void test_fixture_deltas(void **state)
 	mkdir(net, 0755);
 	write_proc(dir, 0);
 	struct fs_host_sampler *s = NULL;
-	assert_int_equal(fs_host_sampler_new(dir, NULL, &s), 0);
+	assert_int_equal(fs_host_sampler_new(dir, -1, &s), 0);
 	write_proc(dir, 1);
 	struct pred_host_bucket h;
 	memset(&h, 0, sizeof(h));
@@ -89,7 +91,10 @@ static void test_real_proc(void **state)
 {
 	(void)state;
 	struct fs_host_sampler *s = NULL;
-	assert_int_equal(fs_host_sampler_new(NULL, "/", &s), 0);
+	int root = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(root >= 0);
+	assert_int_equal(fs_host_sampler_new(NULL, root, &s), 0);
+	close(root);
 	struct pred_host_bucket h;
 	memset(&h, 0, sizeof(h));
 	assert_int_equal(fs_host_sample(s, &h), 0);
