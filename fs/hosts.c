@@ -56,6 +56,16 @@ static int parse_spec(char *s, struct fs_host_spec *h, char *err, size_t errlen)
 			*attrs++ = '\0';
 		if (strlen(s) >= sizeof(h->where))
 			return fail(err, errlen, "hosts: directory name too long: %.40s...", s);
+		/* The directory names the host in STATE/hosts.status, shadows.status
+		 * and user.shadow.state, whose fields are space-separated
+		 * KEY=VALUE words. */
+		for (const unsigned char *c = (const unsigned char *)s; *c; c++)
+			if (*c <= ' ' || *c == 0x7f || *c == '"' || *c == '\\' || *c == '=')
+				return fail(err, errlen,
+					    "hosts: '%s': a host directory's path may not hold "
+					    "spaces, control characters, '\"', '\\' or '=' (it names the "
+					    "host in status lines)",
+					    s);
 		strcpy(h->where, s);
 	} else {
 		/* HOST:PORT or [ADDR]:PORT, then the attributes after the next ':'. */

@@ -42,18 +42,29 @@ static int open_hosts(const struct fs_options *o, struct fs_hosts **ret)
 {
 	struct fs_host_spec *specs = NULL;
 	size_t n = 0;
-	char err[512];
+	char err[2 * PATH_MAX + 128];
 	int rc = fs_hosts_parse(o->hosts, &specs, &n, err, sizeof(err));
 	/* A host directory in BACKING: its copies would be files the mount
 	 * serves (and shadow_all shadows), which users could change. */
-	for (size_t i = 0; rc == 0 && i < n; i++)
-		if (specs[i].kind == FS_HOST_LOCAL &&
-		    fs_preflight_outside("host directory", specs[i].where, o->backing,
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		if (specs[i].kind != FS_HOST_LOCAL)
+			continue;
+		if (fs_preflight_outside("host directory", specs[i].where, o->backing,
 					 o->mountpoint, err, sizeof(err)) != 0) {
 			size_t l = strlen(err);
 			snprintf(err + l, sizeof(err) - l, "; put it elsewhere");
 			rc = -EINVAL;
+		} else if (fs_path_within(o->backing, specs[i].where) ||
+			   fs_path_within(o->mountpoint, specs[i].where)) {
+			/* hosts=/ and the like: copies among the user's files */
+			snprintf(err, sizeof(err),
+				 "host directory %s holds %s: give a directory of its own",
+				 specs[i].where,
+				 fs_path_within(o->backing, specs[i].where) ? o->backing
+									     : o->mountpoint);
+			rc = -EINVAL;
 		}
+	}
 	if (rc == 0) {
 		struct fs_hosts_config cfg = {
 		    .specs = specs, .n = n, .tls_dir = o->tls_dir, .tls_name = o->tls_name};

@@ -30,7 +30,11 @@ fs_expect_error "$mnt" "host directory in MOUNTPOINT" "host directory $mnt/h is 
   "$shadowfs" "$backing" "$mnt" -f -o "norecord,hosts=$IT_ROOT/h2;$mnt/h"
 fs_expect_error "$mnt" "state directory in MOUNTPOINT" "state directory $mnt/st is inside the mount point.*state=DIR elsewhere" \
   "$shadowfs" "$backing" "$mnt" -f -o "state=$mnt/st"
-[ ! -e "$backing/.shadows" ] && [ ! -e "$mnt/h" ] && [ ! -e "$mnt/st" ] ||
+fs_expect_error "$mnt" "host directory holding BACKING" "host directory / holds $backing: give a directory of its own" \
+  "$shadowfs" "$backing" "$mnt" -f -o "norecord,hosts=/"
+fs_expect_error "$mnt" "host directory with a space" "hosts: '$IT_ROOT/h x': a host directory's path may not hold spaces" \
+  "$shadowfs" "$backing" "$mnt" -f -o "norecord,hosts=$IT_ROOT/h x"
+[ ! -e "$backing/.shadows" ] && [ ! -e "$mnt/h" ] && [ ! -e "$mnt/st" ] && [ ! -e "$IT_ROOT/h x" ] ||
   it_fail "a refused directory was made"
 # --help names each option once, and shadowfs(8) documents each of them.
 man=$(dirname "$0")/../../docs/man/shadowfs.8

@@ -54,6 +54,11 @@ static void test_parse_errors(void **state)
 {
 	(void)state;
 	expect_error("", "empty entry");
+	/* the directory names the host in space-separated status lines */
+	expect_error("/x/h x=1", "may not hold spaces");
+	expect_error("/x/h\tx", "may not hold spaces");
+	expect_error("/x/q\"uote:cost=2", "may not hold spaces");
+	expect_error("/x/a=b", "may not hold spaces");
 	expect_error("/a;", "empty entry");
 	expect_error("relative", "neither an absolute directory nor HOST:PORT");
 	expect_error("host:0", "bad host or port");
