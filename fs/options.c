@@ -6,6 +6,7 @@
 #include "daemon/shadow_map.h"
 #include "fs/hosts.h"
 
+#include "predictor/model.h"
 #include "predictor/series_store.h"
 
 #include <errno.h>
@@ -169,6 +170,7 @@ struct parse_ctx {
 	bool have_fsname;
 	bool have_subtype;
 	bool have_bucket;
+	bool have_window;
 };
 
 static int fail(struct parse_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -511,11 +513,12 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 				    "to %g",
 				    arg, FS_MAX_COPY_RATE);
 		return 0;
-	case KEY_SHADOW_WINDOW:
+	case KEY_SHADOW_WINDOW: /* in buckets: checked once bucket= is known */
 		if (parse_seconds(c, arg, &o->shadow_window) < 0)
 			return -1;
 		if (o->shadow_window <= 0)
 			return fail(c, "bad option '%s': expected seconds > 0", arg);
+		c->have_window = true;
 		return 0;
 	case KEY_ALLOW_OTHER:
 		o->allow_other = true;
@@ -644,6 +647,17 @@ int fs_options_parse(int argc, char **argv, struct fs_options *opts,
 			goto out;
 		}
 		opts->bucket_s = opts->tiers.width_s[0];
+	}
+	/* The forecast looks 1 to PRED_MAX_H buckets ahead: a window given
+	 * outside that is refused (the default's is clamped quietly). */
+	if (c.have_window && (opts->shadow_window < opts->bucket_s ||
+			      opts->shadow_window > (double)PRED_MAX_H * opts->bucket_s)) {
+		fail(&c,
+		     "bad option 'shadow_window=%g': the forecast window is 1 to %d buckets "
+		     "(bucket=%u: %u to %u seconds)",
+		     opts->shadow_window, PRED_MAX_H, opts->bucket_s, opts->bucket_s,
+		     PRED_MAX_H * opts->bucket_s);
+		goto out;
 	}
 	/* With allow_other, the kernel must check permissions on every path
 	 * walk: dentries it cached for one user are otherwise served to all

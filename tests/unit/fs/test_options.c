@@ -202,6 +202,12 @@ static void test_shadow_options(void **state)
 	assert_int_equal(p.o.remote_timeout_ms, 50);
 	assert_true(p.o.copy_rate == 12.5);
 	done(&p);
+	/* The window is checked in buckets, whichever option comes first. */
+	const char *argv2[] = {"shadowfs", "/b", "/m", "-o", "shadow_window=80,bucket=10"};
+	parse(&p, 5, argv2);
+	assert_int_equal(p.ret, 0);
+	assert_true(p.o.shadow_window == 80);
+	done(&p);
 }
 
 /* Rollout options: defaults 10/25/50/100 %, 5 s, 1.5x, no injected delay;
@@ -357,6 +363,8 @@ static void test_bad_options(void **state)
 		{"shadow_threshold=0", "shadow_threshold=0"},
 		{"shadow_threshold=1.5", "shadow_threshold=1.5"},
 		{"shadow_window=0", "shadow_window=0"},
+		{"shadow_window=30", "forecast window is 1 to 8 buckets (bucket=60: 60 to 480 seconds)"},
+		{"shadow_window=90,bucket=10", "forecast window is 1 to 8 buckets (bucket=10: 10 to 80"},
 		{"shadow_capacity=lots", "shadow_capacity=lots"},
 		{"shadow_capacity=-1", "expected reads per bucket, a number from 0 to 1e15"},
 		{"shadow_capacity=2e15", "shadow_capacity=2e15"},
