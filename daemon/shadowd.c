@@ -2,6 +2,7 @@
  * them to shadowfs mounts over mutually authenticated TLS (see shadowd(8)).
  * This file only parses options, builds the pieces and runs the server until
  * SIGTERM/SIGINT. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -179,6 +180,21 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	struct in6_addr numeric;
+	if (sfs_parse_hostport(listen, addr, sizeof(addr), &port) == 0 &&
+	    inet_pton(AF_INET, addr, &numeric) != 1 && inet_pton(AF_INET6, addr, &numeric) != 1) {
+		fprintf(stderr,
+			"shadowd: invalid --listen '%s': the address must be numeric, e.g. "
+			"127.0.0.1:7070 or [::1]:7070 (names such as localhost are not "
+			"resolved)\n",
+			listen);
+		return 2;
+	}
+	if (max_conns != (double)(unsigned)max_conns) {
+		fprintf(stderr, "shadowd: invalid value '%g' for --max-conns (expected a whole "
+				"number)\n", max_conns);
+		return 2;
+	}
 	if (sfs_parse_hostport(listen, addr, sizeof(addr), &port) < 0) {
 		fprintf(stderr,
 			"shadowd: invalid --listen '%s' (expected ADDR:PORT, e.g. "
@@ -190,6 +206,10 @@ int main(int argc, char **argv)
 	sfs_log_init("shadowd", verbose ? SFS_LOG_DEBUG : SFS_LOG_INFO, false);
 
 	r = sync_tls_ctx_new(true, cert, key, ca, &tls, why, sizeof(why));
+	if (r == 0 && (r = sync_tls_ctx_check_identity(tls, why, sizeof(why))) < 0) {
+		fprintf(stderr, "shadowd: --cert %s and --ca %s: %s\n", cert, ca, why);
+		goto out;
+	}
 	if (r < 0) {
 		fprintf(stderr, "shadowd: TLS setup failed: %s\n", why);
 		goto out;

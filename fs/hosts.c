@@ -382,6 +382,8 @@ int fs_hosts_open(const struct fs_hosts_config *cfg, struct fs_hosts **ret, char
 		}
 		sync_tls_identity_paths(cfg->tls_dir, nm, cert, key, ca, sizeof(cert));
 		int r = sync_tls_ctx_new(false, cert, key, ca, &h->tls, why, sizeof(why));
+		if (r == 0)
+			r = sync_tls_ctx_check_identity(h->tls, why, sizeof(why));
 		if (r < 0) {
 			fs_hosts_close(h);
 			return fail(err, errlen, "tls=%s: identity %s: %s", cfg->tls_dir, cert,

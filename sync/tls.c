@@ -124,6 +124,26 @@ fail:
 	return -EINVAL;
 }
 
+int sync_tls_ctx_check_identity(struct sync_tls_ctx *ctx, char *err, size_t errlen)
+{
+	X509 *own = SSL_CTX_get0_certificate(ctx->ssl);
+	STACK_OF(X509) *chain = NULL;
+	SSL_CTX_get0_chain_certs(ctx->ssl, &chain);
+	X509_STORE_CTX *x = X509_STORE_CTX_new();
+	if (!own || !x || X509_STORE_CTX_init(x, SSL_CTX_get_cert_store(ctx->ssl), own, chain) != 1) {
+		X509_STORE_CTX_free(x);
+		ssl_reason(err, errlen, "checking the certificate");
+		return -EINVAL;
+	}
+	int ok = X509_verify_cert(x) == 1;
+	if (!ok)
+		snprintf(err, errlen, "the certificate is not valid under the CA: %s",
+			 X509_verify_cert_error_string(X509_STORE_CTX_get_error(x)));
+	X509_STORE_CTX_free(x);
+	ERR_clear_error();
+	return ok ? 0 : -EINVAL;
+}
+
 void sync_tls_ctx_free(struct sync_tls_ctx *ctx)
 {
 	if (!ctx)

@@ -35,6 +35,11 @@ void sync_tls_identity_paths(const char *dir, const char *name, char *cert, char
 int sync_tls_ctx_new(bool server, const char *cert, const char *key, const char *ca,
 		     struct sync_tls_ctx **ret, char *err, size_t errlen);
 void sync_tls_ctx_free(struct sync_tls_ctx *ctx);
+/* Checks that the context's own certificate is valid under its CA (issued
+ * by it, not expired, not yet valid): a mix-up of identity files (a host
+ * certificate given as the CA, another cluster's CA) is then told at start
+ * instead of as failed handshakes later. -EINVAL with the reason in err. */
+int sync_tls_ctx_check_identity(struct sync_tls_ctx *ctx, char *err, size_t errlen);
 
 /* Server side: takes ownership of fd (closed on failure). Refuses a peer
  * whose first byte is not a TLS handshake record (plaintext) with -EPROTO and

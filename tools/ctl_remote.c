@@ -84,6 +84,10 @@ int ctl_remote_connect(struct ctl_remote *r, const char *cmd, const char *addr)
 		sync_tls_identity_paths(r->certs, r->name, cert, key, ca, sizeof(cert));
 	rc = sync_tls_ctx_new(false, r->cert ? r->cert : cert, r->key ? r->key : key,
 			      r->ca ? r->ca : ca, &r->tls, why, sizeof(why));
+	if (rc == 0 && (rc = sync_tls_ctx_check_identity(r->tls, why, sizeof(why))) < 0) {
+		sync_tls_ctx_free(r->tls);
+		r->tls = NULL;
+	}
 	if (rc < 0) {
 		fprintf(stderr, "shadowctl %s: TLS identity: %s\n", cmd, why[0] ? why : strerror(-rc));
 		return -1;

@@ -52,6 +52,21 @@ for opt in --capacity-read --expire-hours --space-budget; do
   "$SHADOWD" --store "$T/x" --listen 127.0.0.1:0 --cert a --key b --ca c $opt nan 2>"$T/err"; rc=$?
   [ $rc = 2 ] && grep -q -- "invalid value 'nan' for $opt" "$T/err" || it_fail "$opt nan: rc=$rc $(cat "$T/err")"
 done
+# A name as the address: told it must be numeric (was "Invalid argument",
+# status 1); a fractional --max-conns (was cut to 1).
+"$SHADOWD" --store "$T/x" --listen localhost:7070 --cert a --key b --ca c 2>"$T/err"; rc=$?
+[ $rc = 2 ] && grep -q "address must be numeric" "$T/err" || it_fail "--listen localhost: rc=$rc $(cat "$T/err")"
+"$SHADOWD" --store "$T/x" --listen 127.0.0.1:0 --cert a --key b --ca c --max-conns 1.5 2>"$T/err"; rc=$?
+[ $rc = 2 ] && grep -q "whole number" "$T/err" || it_fail "--max-conns 1.5: rc=$rc $(cat "$T/err")"
+# Identity files mixed up (another cluster's CA, the host certificate as the
+# CA): refused at start, before anything listens, not at each handshake.
+"$SHADOWD" --store "$T/x" --listen 127.0.0.1:0 --cert "$T/ca/server.crt" --key "$T/ca/server.key" \
+  --ca "$T/evil/ca.crt" -f 2>"$T/err"; rc=$?
+[ $rc = 1 ] && grep -q "not valid under the CA" "$T/err" || it_fail "another CA: rc=$rc $(cat "$T/err")"
+"$SHADOWD" --store "$T/x" --listen 127.0.0.1:0 --cert "$T/ca/server.crt" --key "$T/ca/server.key" \
+  --ca "$T/ca/server.crt" -f 2>"$T/err"; rc=$?
+[ $rc = 1 ] && grep -q "not valid under the CA" "$T/err" || it_fail "host cert as CA: rc=$rc $(cat "$T/err")"
+echo "ok identity mix-ups refused at start: $(cat "$T/err")"
 
 start_shadowd A
 PA=$PORT_A
