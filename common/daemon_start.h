@@ -10,7 +10,7 @@
  * and then reports; the parent exits 0 once the child serves, 1 if it
  * failed or died.
  *
- *   fd = sfs_daemon_start("shadowfs");   (forks; returns in the child only)
+ *   fd = sfs_daemon_start("shadowfs", undo, arg); (forks; returns in the child only)
  *   ... start-up, errors logged to stderr ...
  *   sfs_daemon_ready(fd);                 (logging to syslog, stdio to /dev/null)
  *   or sfs_daemon_failed(fd);             (on the error path; accepts -1)
@@ -22,8 +22,11 @@
 
 /* Forks. In the parent, waits for the child's report and exits with it;
  * in the child (new session, cwd /), returns the fd to report on. -errno
- * (in the only process) if the pipe or the fork failed. */
-int sfs_daemon_start(const char *program);
+ * (in the only process) if the pipe or the fork failed. SIGINT, SIGTERM or
+ * SIGHUP to the waiting parent abandon the start: undo(undo_arg) (NULL: none;
+ * shadowfs unmounts), the child killed, exit 1, so that a start that hangs
+ * can be interrupted. */
+int sfs_daemon_start(const char *program, void (*undo)(void *), void *undo_arg);
 /* The child serves: logging goes to syslog, stdin/stdout/stderr to
  * /dev/null, the parent exits 0. */
 void sfs_daemon_ready(int fd);

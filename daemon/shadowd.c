@@ -262,7 +262,7 @@ int main(int argc, char **argv)
 	}
 	/* The rest in the daemon, its errors still on the terminal; this
 	 * process's exit status says whether it started. Threads only after. */
-	if (!foreground && (start_fd = sfs_daemon_start("shadowd")) < 0) {
+	if (!foreground && (start_fd = sfs_daemon_start("shadowd", NULL, NULL)) < 0) {
 		fprintf(stderr, "shadowd: cannot daemonize: %s\n", strerror(-start_fd));
 		goto out_tf;
 	}

@@ -150,6 +150,12 @@ static int start_recorder(struct fs_ctx *ctx, const struct fs_options *o, const 
 	return 0;
 }
 
+/* A start given up in the waiting parent (sfs_daemon_start): the mount goes. */
+static void undo_mount(void *se)
+{
+	fuse_session_unmount(se);
+}
+
 static int serve(struct fuse_session *se, const struct fs_options *o)
 {
 	if (o->max_threads <= 1)
@@ -359,7 +365,7 @@ int main(int argc, char **argv)
 	apply_dirty_share(&opts);
 	/* The rest of the start-up runs in the daemon, its errors still on the
 	 * terminal, and this process's exit status says whether it started. */
-	if (!opts.foreground && (start_fd = sfs_daemon_start("shadowfs")) < 0) {
+	if (!opts.foreground && (start_fd = sfs_daemon_start("shadowfs", undo_mount, se)) < 0) {
 		sfs_error("cannot daemonize: %s", strerror(-start_fd));
 		goto out;
 	}
@@ -391,6 +397,11 @@ int main(int argc, char **argv)
 	if ((res = fs_uring_start(ctx.uring, se)) < 0) {
 		sfs_error("cannot start the io_uring workers: %s", strerror(-res));
 		goto out;
+	}
+	for (unsigned ms = opts.fault_start_delay_ms; ms > 0;) { /* tests only */
+		unsigned step = ms < 100 ? ms : 100;
+		usleep(step * 1000);
+		ms -= step;
 	}
 	sfs_daemon_ready(start_fd); /* from here on the log is syslog's */
 	start_fd = -1;

@@ -45,4 +45,24 @@ IT_PIDS+=("$pid")
 kill -TERM "$pid"
 wait_gone "$pid" || it_fail "daemon still running 5 s after SIGTERM"
 mountpoint -q "$mnt" && it_fail "mount left behind after SIGTERM (daemon)"
+# A start that hangs (a test option holds the daemon after mounting, before
+# it serves) is given up by Ctrl-C to the waiting command: the daemon is
+# killed, the mount undone, status 1. Before, the parent waited for ever,
+# Ctrl-C and SIGTERM ignored, and the dead mount stayed.
+"$shadowfs" "$backing" "$mnt" -o fault_start_delay_ms=60000 2>"$IT_ROOT/err" &
+parent=$!
+IT_PIDS+=("$parent")
+for _ in $(seq 100); do grep -q " $mnt fuse" /proc/mounts && break; sleep 0.05; done
+grep -q " $mnt fuse" /proc/mounts || it_fail "the held start did not mount"
+sleep 0.2
+kill -INT "$parent"
+wait_gone "$parent" || it_fail "the waiting command ignored Ctrl-C"
+wait "$parent"; rc=$?
+[ "$rc" -eq 1 ] || it_fail "interrupted start: exit status $rc, $(cat "$IT_ROOT/err")"
+grep -q "interrupted while the daemon was starting" "$IT_ROOT/err" ||
+  it_fail "interrupted start: message $(cat "$IT_ROOT/err")"
+grep -q " $mnt fuse" /proc/mounts && it_fail "interrupted start: mount left behind"
+pgrep -f -- "fault_start_delay_ms=60000" | grep -qv "^$$\$" &&
+  it_fail "interrupted start: the daemon is still running"
+echo "ok interrupted start: $(cat "$IT_ROOT/err")"
 echo "PASS fs_sigterm"
