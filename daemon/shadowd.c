@@ -42,6 +42,7 @@ static void usage(FILE *out)
 	    "               [--cost C] [--capacity-read MB/s] [--capacity-iops N]\n"
 	    "               [--space-budget MiB] [--max-conns N] [--sync-delay-ms N]\n"
 	    "               [--expire-hours H] [-f] [-v]\n"
+	    "               shadowd --help | --version\n"
 	    "test-only:     [--test-inject-latency-ms N] [--test-inject-error-rate P]\n"
 	    "               [--test-no-verify] [--test-no-zeros]\n"
 	    "See shadowd(8).\n");
@@ -85,6 +86,7 @@ int main(int argc, char **argv)
 	    {"foreground", no_argument, 0, 'f'},
 	    {"verbose", no_argument, 0, 'v'},
 	    {"help", no_argument, 0, 'h'},
+	    {"version", no_argument, 0, 'W'},
 	    {0, 0, 0, 0},
 	};
 	const char *store_dir = NULL, *listen = NULL, *cert = NULL, *key = NULL, *ca = NULL;
@@ -159,6 +161,9 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
+			return 0;
+		case 'W':
+			printf("shadowd %s\n", SHADOWFS_VERSION);
 			return 0;
 		default:
 			usage(stderr);

@@ -52,6 +52,8 @@ for opt in --capacity-read --expire-hours --space-budget; do
   "$SHADOWD" --store "$T/x" --listen 127.0.0.1:0 --cert a --key b --ca c $opt nan 2>"$T/err"; rc=$?
   [ $rc = 2 ] && grep -q -- "invalid value 'nan' for $opt" "$T/err" || it_fail "$opt nan: rc=$rc $(cat "$T/err")"
 done
+[ "$("$SHADOWD" --version)" = "shadowd $("$CTL" --version | cut -d' ' -f2)" ] ||
+  it_fail "shadowd --version: $("$SHADOWD" --version 2>&1), shadowctl --version: $("$CTL" --version 2>&1)"
 # A name as the address: told it must be numeric (was "Invalid argument",
 # status 1); a fractional --max-conns (was cut to 1).
 "$SHADOWD" --store "$T/x" --listen localhost:7070 --cert a --key b --ca c 2>"$T/err"; rc=$?
