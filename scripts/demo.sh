@@ -13,8 +13,12 @@ backing=$demo/backing mnt=$demo/mnt state=$demo/state ca=$demo/ca port=${SHADOWF
 mountpoint -q "$mnt" 2>/dev/null && fusermount3 -u "$mnt"
 if [ -f "$demo/shadowd.pid" ]; then
   old=$(cat "$demo/shadowd.pid")
-  kill "$old" 2>/dev/null || true
-  for _ in $(seq 100); do kill -0 "$old" 2>/dev/null || break; sleep 0.1; done # it syncs its copies
+  # Only the demo's shadowd: after a reboot the number may be another process's.
+  if [ "$(cat "/proc/$old/comm" 2>/dev/null)" = shadowd ]; then
+    kill "$old" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$old" 2>/dev/null || break; sleep 0.1; done # it syncs its copies
+  fi
+  rm -f "$demo/shadowd.pid"
 fi
 mkdir -p "$backing" "$mnt" "$state"
 if [ ! -e "$backing/README.txt" ]; then
@@ -34,13 +38,23 @@ fi
 setsid ./build/daemon/shadowd --store "$demo/shadowd-store" --listen "127.0.0.1:$port" \
   --cert "$ca/shadowd1.crt" --key "$ca/shadowd1.key" --ca "$ca/ca.crt" -f </dev/null >"$demo/shadowd.log" 2>&1 &
 echo $! >"$demo/shadowd.pid"
+tls="--certs $ca --name origin"
+# Serving before the mount names it (else it starts with that host down).
+for i in $(seq 50); do
+  ./build/tools/shadowctl host status "127.0.0.1:$port" $tls >/dev/null 2>&1 && break
+  if ! kill -0 "$(cat "$demo/shadowd.pid")" 2>/dev/null || [ "$i" = 50 ]; then
+    echo "demo: shadowd did not start on 127.0.0.1:$port (SHADOWFS_DEMO_PORT=N picks another port):" >&2
+    cat "$demo/shadowd.log" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
 ./build/fs/shadowfs "$backing" "$mnt" \
   -o "state=$state,hosts=$demo/ssd-shadows:cost=2:budget=1g;127.0.0.1:$port:cost=1,tls=$ca,tls_name=origin"
 sleep 1
 echo
 echo "shadowfs is mounted: $backing  ->  $mnt"
 ./build/tools/shadowctl hosts "$mnt"
-tls="--certs $ca --name origin"
 echo "Try:"
 echo "  ./build/tools/shadowctl status $mnt             # one screen: recorder, hosts, shadows"
 echo "  ls -l $mnt/datasets/images | head"
