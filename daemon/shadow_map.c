@@ -22,6 +22,7 @@ struct daemon_shadow_map {
 	 * above the last version of every removed entry). */
 	uint64_t version_floor;
 	uint64_t removed; /* atomic for readers, written under lock */
+	uint64_t salt[2]; /* daemon_shadow_map_set_salt: before any entry */
 };
 
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
@@ -148,14 +149,23 @@ static int grow(struct daemon_shadow_map *m)
 	return 0;
 }
 
-/* A stable 16-byte id from (dev, ino): copies in the store are named by it.
- * Different files of one mount never share it; versions (unique per mount)
- * keep a reused inode number from matching an old copy. */
-static void make_id(uint64_t dev, uint64_t ino, uint8_t id[16])
+void daemon_shadow_map_set_salt(struct daemon_shadow_map *m, const uint8_t salt[16])
 {
-	uint64_t a = dev * 0xff51afd7ed558ccdull ^ 0x5348414430574653ull; /* "SHAD0WFS" */
+	memcpy(m->salt, salt, 16);
+}
+
+/* A stable 16-byte id from (dev, ino) and the map's salt: copies in the
+ * store are named by it. Different files of one mount never share it (each
+ * half is a bijection of dev, resp. ino); files of mounts with other salts
+ * meet it by chance only (2^-128 a pair); versions (unique per mount) keep
+ * a reused inode number from matching an old copy. */
+static void make_id(const struct daemon_shadow_map *m, uint64_t dev, uint64_t ino,
+		    uint8_t id[16])
+{
+	uint64_t a = dev * 0xff51afd7ed558ccdull ^ 0x5348414430574653ull ^ m->salt[0]; /* "SHAD0WFS" */
+	uint64_t b = ino ^ m->salt[1];
 	memcpy(id, &a, 8);
-	memcpy(id + 8, &ino, 8);
+	memcpy(id + 8, &b, 8);
 }
 
 struct daemon_shadow_file *daemon_shadow_map_get(struct daemon_shadow_map *m, uint64_t dev,
@@ -171,7 +181,7 @@ struct daemon_shadow_file *daemon_shadow_map_get(struct daemon_shadow_map *m, ui
 		return NULL;
 	f->dev = dev;
 	f->ino = ino;
-	make_id(dev, ino, f->id);
+	make_id(m, dev, ino, f->id);
 	f->version = f->first_version = m->version_floor;
 	f->origin_fd = -1;
 	for (int s = 0; s < DAEMON_SHADOW_MAX_COPIES; s++)

@@ -205,6 +205,10 @@ struct daemon_shadow_map;
  * mount never matches). */
 int daemon_shadow_map_new(uint64_t first_version, struct daemon_shadow_map **ret);
 uint64_t daemon_shadow_map_first_version(const struct daemon_shadow_map *m);
+/* Mixed into every entry's id (the name of its copies in host stores): the
+ * mount's origin id (fs/origin_id.h), so that mounts sharing a host never
+ * name two files alike. Set before the first entry is made; zero until. */
+void daemon_shadow_map_set_salt(struct daemon_shadow_map *m, const uint8_t salt[16]);
 /* Closes every copy fd. No reader may run. Accepts NULL. */
 void daemon_shadow_map_free(struct daemon_shadow_map *m);
 

@@ -40,6 +40,7 @@
 #include "fs/remote_dirty.h"
 #include "fs/remote_reads.h"
 #include "fs/pin_log.h"
+#include "fs/origin_id.h"
 #include "fs/rel_path.h"
 #include "fs/status_file.h"
 #include "fs/xattr_shadow.h"
@@ -1128,8 +1129,20 @@ int fs_shadowing_start(struct fs_shadowing *sh, const char *state_dir)
 	snprintf(sh->status_path, sizeof(sh->status_path), "%s/shadows.status", state_dir);
 	snprintf(sh->control_stats_path, sizeof(sh->control_stats_path), "%s/control.stats",
 		 state_dir);
+	/* Before any entry: their ids are named with it (fs/origin_id.h). */
+	uint8_t origin_id[16];
+	bool made;
+	int r = fs_origin_id_load(state_dir, origin_id, &made);
+	if (r < 0) {
+		sfs_error("cannot read or make %s/%s: %s", state_dir, FS_ORIGIN_ID_FILE,
+			  strerror(-r));
+		return r;
+	}
+	if (made)
+		sfs_debug("made the origin id %s/%s", state_dir, FS_ORIGIN_ID_FILE);
+	daemon_shadow_map_set_salt(sh->map, origin_id);
 	load_pins(sh);
-	int r = fs_mover_new(sh, sh->remote_copies != NULL, false, &sh->mover);
+	r = fs_mover_new(sh, sh->remote_copies != NULL, false, &sh->mover);
 	if (r == 0)
 		r = fs_mover_new(sh, sh->remote_copies != NULL, true, &sh->express);
 	if (r < 0)

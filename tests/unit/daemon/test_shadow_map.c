@@ -1,6 +1,7 @@
 /* Unit tests of the shadow map's lifetime (daemon/shadow_map.c): entries
  * removed from the hash and the walk order, and an entry made again for
- * the same file starting above every version the removed one had. */
+ * the same file starting above every version the removed one had; copy
+ * ids salted per mount. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -120,12 +121,53 @@ static void test_remove_foreign(void **state)
 	daemon_shadow_map_free(b);
 }
 
+/* Copy ids: one per file within a map; the same file in maps of two
+ * mounts (two salts) gets two ids, and the same salt gives the same id
+ * again (a remount finds its copies). */
+static void test_ids_salted(void **state)
+{
+	(void)state;
+	static const uint8_t s1[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+	static const uint8_t s2[16] = {16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1};
+	struct daemon_shadow_map *a, *b, *c;
+	assert_int_equal(daemon_shadow_map_new(1, &a), 0);
+	assert_int_equal(daemon_shadow_map_new(1, &b), 0);
+	assert_int_equal(daemon_shadow_map_new(1, &c), 0);
+	daemon_shadow_map_set_salt(a, s1);
+	daemon_shadow_map_set_salt(b, s2);
+	daemon_shadow_map_set_salt(c, s1);
+	daemon_shadow_map_lock(a);
+	daemon_shadow_map_lock(b);
+	daemon_shadow_map_lock(c);
+	struct daemon_shadow_file *fa = daemon_shadow_map_get(a, 2049, 12);
+	struct daemon_shadow_file *fb = daemon_shadow_map_get(b, 2049, 12);
+	struct daemon_shadow_file *fc = daemon_shadow_map_get(c, 2049, 12);
+	assert_true(memcmp(fa->id, fb->id, 16) != 0);
+	assert_memory_equal(fa->id, fc->id, 16);
+	/* within one map: distinct (dev, ino) pairs, distinct ids */
+	struct daemon_shadow_file *g[4] = {daemon_shadow_map_get(a, 2049, 13),
+					    daemon_shadow_map_get(a, 2050, 12),
+					    daemon_shadow_map_get(a, 0, 12), daemon_shadow_map_get(a, 2049, 0)};
+	for (int i = 0; i < 4; i++) {
+		assert_true(memcmp(g[i]->id, fa->id, 16) != 0);
+		for (int j = 0; j < i; j++)
+			assert_true(memcmp(g[i]->id, g[j]->id, 16) != 0);
+	}
+	daemon_shadow_map_unlock(c);
+	daemon_shadow_map_unlock(b);
+	daemon_shadow_map_unlock(a);
+	daemon_shadow_map_free(a);
+	daemon_shadow_map_free(b);
+	daemon_shadow_map_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_remove),
 	    cmocka_unit_test(test_version_after_remove),
 	    cmocka_unit_test(test_remove_foreign),
+	    cmocka_unit_test(test_ids_salted),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,84 @@
+/* The mount's origin id, kept in STATE/origin.id (see origin_id.h). */
+#include "fs/origin_id.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+static int hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* 32 lowercase hex digits, then a newline or the end: true and the bytes. */
+static bool parse(const char *text, size_t len, uint8_t id[16])
+{
+	if (len != 32 && !(len == 33 && text[32] == '\n'))
+		return false;
+	for (int i = 0; i < 16; i++) {
+		int hi = hex_value(text[2 * i]), lo = hex_value(text[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return false;
+		id[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return true;
+}
+
+static int make(const char *path, uint8_t id[16])
+{
+	for (size_t got = 0; got < 16;) {
+		ssize_t n = getrandom(id + got, 16 - got, 0);
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		if (n > 0)
+			got += (size_t)n;
+	}
+	char tmp[PATH_MAX + 16], text[34];
+	for (int i = 0; i < 16; i++)
+		snprintf(text + 2 * i, 3, "%02x", id[i]);
+	text[32] = '\n';
+	snprintf(tmp, sizeof(tmp), "%s.tmp%ld", path, (long)getpid());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	int rc = 0;
+	if (write(fd, text, 33) != 33)
+		rc = errno ? -errno : -EIO;
+	if (rc == 0 && fsync(fd) < 0)
+		rc = -errno;
+	if (close(fd) < 0 && rc == 0)
+		rc = -errno;
+	if (rc == 0 && rename(tmp, path) < 0)
+		rc = -errno;
+	if (rc < 0)
+		unlink(tmp);
+	return rc;
+}
+
+int fs_origin_id_load(const char *state_dir, uint8_t id[16], bool *made)
+{
+	char path[PATH_MAX], text[64];
+	*made = false;
+	if (snprintf(path, sizeof(path), "%s/%s", state_dir, FS_ORIGIN_ID_FILE) >=
+	    (int)sizeof(path))
+		return -ENAMETOOLONG;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0) {
+		ssize_t n = read(fd, text, sizeof(text));
+		close(fd);
+		if (n > 0 && parse(text, (size_t)n, id))
+			return 0;
+	} else if (errno != ENOENT) {
+		return -errno;
+	}
+	*made = true;
+	return make(path, id);
+}
