@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <uuid/uuid.h>
 
 #include "common/log.h"
 #include "daemon/control.h"
@@ -902,13 +903,15 @@ void shadow_describe(struct fs_shadowing *sh, struct daemon_shadow_file *s, int3
 	int copies = 0;
 	for (int k = 0; k < DAEMON_SHADOW_MAX_COPIES; k++)
 		copies += LOAD(&s->copies[k].state) != DAEMON_COPY_NONE;
+	char id[37]; /* the copies' name in host stores, as `shadowctl host list` shows it */
+	uuid_unparse_lower(s->id, id);
 	used += (size_t)snprintf(out, len,
 				 "pinned=%d hot=%d reactive=%d replicas=%u version=v%llu writers=%d "
-				 "origin_reads=%llu quiet=%d copies=%d",
+				 "origin_reads=%llu quiet=%d id=%s copies=%d",
 				 s->pinned, s->hot, s->hot && s->reactive, shadow_replicas_of(sh, s),
 				 (unsigned long long)(daemon_shadow_file_version(s) - base),
 				 writers, (unsigned long long)LOAD(&s->origin_reads),
-				 (int)LOAD(&s->quiet), copies);
+				 (int)LOAD(&s->quiet), id, copies);
 	if (s->copy_error && used < len) {
 		uint64_t t = shadow_now_ms();
 		const char *name = strerrorname_np(s->copy_error);

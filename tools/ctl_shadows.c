@@ -2,7 +2,7 @@
  * states and read counters, as the mount's control loop last wrote them
  * (STATE/shadows.status, fs/shadowing.c, every tick: one file per line,
  * path="..." pinned= hot= reactive= replicas= version=vN writers=
- * origin_reads= quiet= copies=N, then
+ * origin_reads= quiet= id=UUID copies=N, then
  * copy=HOST:vN:STATE:reads=R:errors=E:lat_us=L:share=S:step=I/N:rollout=PHASE
  * [:why=REASON][:retry_when_origin_pQ_us>N] per copy: the rollout's share
  * in percent, step, phase, last regression or rollback, and what retries

@@ -53,6 +53,12 @@ done
 r1=$(copy_reads "$mnt1") r2=$(copy_reads "$mnt2")
 [ "${r1:-0}" -gt 0 ] && [ "${r2:-0}" -gt 0 ] || it_fail "copies served $r1 and $r2 reads"
 [ "$(listed)" -eq 2 ] || it_fail "after the reads the host lists $(listed) copies"
+# Each mount's id= (user.shadow.state) is a name the host lists.
+for m in "$mnt1" "$mnt2"; do
+  id=$(it_shadow_state "$m/data" | sed -n 's/.* id=\([0-9a-f-]*\) .*/\1/p')
+  [ -n "$id" ] && "$CTL" host list "$H" "${TLS[@]}" | grep -q "$id" ||
+    it_fail "$m: id '$id' not listed by the host: $("$CTL" host list "$H" "${TLS[@]}")"
+done
 
 # A remount keeps its origin id (its copies keep their names).
 id1=$(cat "$state1/origin.id")
