@@ -365,6 +365,11 @@ int fs_tuning_node_key(struct fs_ctx *c, struct fs_inode *i, bool create, char *
 		r = fs_file_id_get(proc, create, id);
 		if (fs_file_id_unsupported(r))
 			r = -ENOTSUP; /* no stable id: file settings need user xattrs in BACKING */
+		else if (r == -EINVAL) /* the errno alone says nothing of why */
+			sfs_warn("tuning %s: its %s in BACKING is not a uuid: its settings "
+				 "need that attribute removed (setfattr -x %s on the backing "
+				 "file) or corrected",
+				 rel, FS_FILE_ID_XATTR, FS_FILE_ID_XATTR);
 	}
 	fs_inode_fd_put(c->inodes, i);
 	return r;

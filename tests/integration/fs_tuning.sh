@@ -30,13 +30,23 @@ mkdir -p "$backing/d/e" "$backing/pub"
 chmod 777 "$backing/pub"
 head -c 20000 /dev/urandom >"$backing/d/e/f"
 head -c 20000 /dev/urandom >"$backing/p"
-it_mount "$SHADOWFS" "$backing" "$mnt" "$OPTS"
+IT_MOUNT_LOG=$T/mount.log it_mount "$SHADOWFS" "$backing" "$mnt" "$OPTS"
 
 get() { getfattr --only-values -n "user.shadow.$1" "$2" 2>/dev/null; }
 set_ok() { setfattr -n "user.shadow.$1" -v "$2" "$3" || it_fail "set $1=$2 on $3"; }
 why() { "$CTL" why "$1" >"$T/why" 2>&1 || it_fail "shadowctl why $1: $(cat "$T/why")"; cat "$T/why"; }
 # why_has PATH REGEX: shadowctl why's text matches.
 why_has() { why "$1" >/dev/null; grep -Eq "$2" "$T/why" || it_fail "why $1: no /$2/ in: $(cat "$T/why")"; }
+# A file whose user.shadow.id was damaged in BACKING: its settings fail
+# with EINVAL (the id is left alone) and the log says why and what to do.
+head -c 100 /dev/urandom >"$backing/badid"
+setfattr -n user.shadow.id -v not-a-uuid "$backing/badid"
+setfattr -n user.shadow.capacity -v 5 "$mnt/badid" 2>/dev/null && it_fail "tuning with a damaged id accepted"
+grep -q "tuning badid: its user.shadow.id in BACKING is not a uuid" "$T/mount.log" ||
+  it_fail "no warning for a damaged id: $(cat "$T/mount.log")"
+setfattr -x user.shadow.id "$backing/badid"
+setfattr -n user.shadow.capacity -v 5 "$mnt/badid" || it_fail "tuning after the damaged id was removed"
+rm -f "$mnt/badid"
 wait_for() {
   local d=$1 s=$2; shift 2
   for _ in $(seq $((s * 20))); do "$@" && return 0; sleep 0.05; done
