@@ -245,6 +245,16 @@ int main(int argc, char **argv)
 		sfs_error("cannot resolve %s or %s", opts.backing, opts.mountpoint);
 		goto out;
 	}
+	/* Below BACKING (not BACKING itself, which works): the mount would show
+	 * itself inside itself (MOUNTPOINT/.../name loops, ELOOP), and a lookup
+	 * of it would pin the mount's own root, so that it cannot be unmounted. */
+	if (strcmp(opts.mountpoint, opts.backing) != 0 &&
+	    fs_path_within(opts.mountpoint, opts.backing)) {
+		sfs_error("mount point %s is inside the backing directory %s: the mount would "
+			  "contain itself; mount elsewhere (or over %s itself)",
+			  opts.mountpoint, opts.backing, opts.backing);
+		goto out;
+	}
 
 	if (opts.hosts && open_hosts(&opts, &hosts) < 0)
 		goto out;

@@ -34,6 +34,11 @@ fs_expect_error "$mnt" "host directory holding BACKING" "host directory / holds 
   "$shadowfs" "$backing" "$mnt" -f -o "norecord,hosts=/"
 fs_expect_error "$mnt" "host directory with a space" "hosts: '$IT_ROOT/h x': a host directory's path may not hold spaces" \
   "$shadowfs" "$backing" "$mnt" -f -o "norecord,hosts=$IT_ROOT/h x"
+mkdir -p "$backing/inner"
+fs_expect_error "$mnt" "mount point inside BACKING" "mount point $backing/inner is inside the backing directory $backing: the mount would contain itself" \
+  "$shadowfs" "$backing" "$backing/inner" -f -o norecord
+grep -q " $backing/inner fuse" /proc/mounts && it_fail "a mount inside BACKING was made"
+rmdir "$backing/inner"
 [ ! -e "$backing/.shadows" ] && [ ! -e "$mnt/h" ] && [ ! -e "$mnt/st" ] && [ ! -e "$IT_ROOT/h x" ] ||
   it_fail "a refused directory was made"
 # --help names each option once, and shadowfs(8) documents each of them.
