@@ -162,6 +162,16 @@ int ctl_status_args(int argc, char **argv, const char *cmd, struct pred_location
 	}
 	const char *where = state ? state : path ? path : ".";
 	struct stat st;
+	/* --state of a directory no mount ever wrote to (was: "not running",
+	 * "recording off", status 0, as for a real one). */
+	if (state && stat(state, &st) == 0 && S_ISDIR(st.st_mode) &&
+	    !pred_locate_looks_like_state(state)) {
+		fprintf(stderr,
+			"shadowctl %s: %s holds no shadowfs state (none of mount.info, "
+			"series.db, hosts.status, shadows.status)\n",
+			cmd, state);
+		return 1;
+	}
 	/* Not a mount: a state directory if given as one (--state) or if it
 	 * holds what a mount writes there. */
 	bool located = pred_locate(where, loc) == 0 ||

@@ -70,13 +70,17 @@ grep -q "^mount      $mnt (pid $pid, not running)$" <<<"$out" || it_fail "stoppe
 grep -q "neither a state directory nor under a known shadowfs mount" "$T/err" ||
   it_fail "missing path message: $(cat "$T/err")"
 # A plain directory is not taken for a state directory (it was: "not
-# running", status 0); --state still takes any directory.
+# running", status 0), with --state neither.
 plain=$(it_tmpdir plain)
 "$CTL" status "$plain" >"$T/out" 2>"$T/err" && it_fail "status of a plain directory succeeded: $(cat "$T/out")"
 grep -q "$plain is neither a state directory nor under a known shadowfs mount" "$T/err" ||
   it_fail "plain directory message: $(cat "$T/err")"
 "$CTL" hosts "$plain" 2>"$T/err" && it_fail "hosts of a plain directory succeeded"
 grep -q "neither a state directory" "$T/err" || it_fail "hosts, plain directory: $(cat "$T/err")"
+for cmd in status hosts shadows; do
+  "$CTL" $cmd --state "$plain" >"$T/out" 2>"$T/err" && it_fail "$cmd --state of a plain directory succeeded: $(cat "$T/out")"
+  grep -q "$plain holds no shadowfs state" "$T/err" || it_fail "$cmd --state, plain directory: $(cat "$T/err")"
+done
 "$CTL" status --state "$state" >/dev/null || it_fail "status --state of the mount's state directory"
 # A later mount on the same mount point that keeps no state (norecord, no
 # hosts): its status is not the earlier mount's (it was: that mount's pid
