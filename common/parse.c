@@ -66,3 +66,24 @@ int sfs_parse_hostport(const char *s, char *host, size_t hostlen, uint16_t *port
 	*port = (uint16_t)p;
 	return 0;
 }
+
+int sfs_hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+int sfs_hex_decode(const char *hex, uint8_t *out, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int hi = sfs_hex_value(hex[2 * i]);
+		int lo = hi < 0 ? -1 : sfs_hex_value(hex[2 * i + 1]);
+		if (lo < 0)
+			return -EINVAL;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return 0;
+}

@@ -16,4 +16,11 @@ int sfs_parse_size(const char *s, uint64_t *ret);
  * (no port, empty host, host longer than hostlen - 1, bad port). */
 int sfs_parse_hostport(const char *s, char *host, size_t hostlen, uint16_t *port);
 
+/* The value of a lowercase hex digit, or -1 (ids, digests and names in
+ * state files and stores are written lowercase). */
+int sfs_hex_value(char c);
+/* n bytes from the 2n lowercase hex digits at hex (not necessarily
+ * terminated after them): 0, or -EINVAL at the first that is not one. */
+int sfs_hex_decode(const char *hex, uint8_t *out, size_t n);
+
 #endif

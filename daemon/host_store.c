@@ -1,6 +1,7 @@
 /* Host store: names, writers, commit, reads, list/delete/stats. The layout
  * and guarantees are in host_store.h; deferred durability (the unsynced
  * list, the syncer, crash recovery) is in store_durability.c. */
+#include "common/parse.h"
 #include "daemon/host_store.h"
 #include "daemon/store_internal.h"
 #include "sync/sync_io.h"
@@ -43,29 +44,16 @@ void daemon_store_copy_name(const uint8_t id[16], uint64_t version,
 	snprintf(out + 32, NAME_LEN + 1 - 32, "-%016llx", (unsigned long long)version);
 }
 
-int store_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* Parses a copy name; anything else (temp files, strangers) returns false. */
 bool store_parse_name(const char *name, uint8_t id[16], uint64_t *version)
 {
 	if (strlen(name) != NAME_LEN || name[32] != '-')
 		return false;
-	for (int i = 0; i < 16; i++) {
-		int hi = store_hexval(name[2 * i]), lo = store_hexval(name[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return false;
-		id[i] = (uint8_t)(hi << 4 | lo);
-	}
+	if (sfs_hex_decode(name, id, 16) < 0)
+		return false;
 	uint64_t v = 0;
 	for (int i = 33; i < NAME_LEN; i++) {
-		int x = store_hexval(name[i]);
+		int x = sfs_hex_value(name[i]);
 		if (x < 0)
 			return false;
 		v = v << 4 | (uint64_t)x;

@@ -3,6 +3,7 @@
  * host_store.h; the reasoning in docs/ARCHITECTURE.md ("Durability of
  * copies"). Every directory change involving an unsynced name happens under
  * the store lock. */
+#include "common/parse.h"
 #include "daemon/host_store.h"
 #include "daemon/store_internal.h"
 
@@ -36,13 +37,7 @@ static bool parse_unsynced(const char *uname, uint8_t id[16], uint64_t *version,
 	const char *hex = uname + UNSYNCED_PREFIX_LEN + NAME_LEN;
 	if (*hex++ != '.' || !store_parse_name(name, id, version))
 		return false;
-	for (int i = 0; i < SYNC_SHA256_LEN; i++) {
-		int hi = store_hexval(hex[2 * i]), lo = store_hexval(hex[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return false;
-		sha[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return true;
+	return sfs_hex_decode(hex, sha, SYNC_SHA256_LEN) == 0;
 }
 
 /* The live unsynced entry of (id, version), or NULL. Caller holds s->lock. */

@@ -9,27 +9,12 @@
 #include <sys/random.h>
 #include <unistd.h>
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
+#include "common/parse.h"
 
 /* 32 lowercase hex digits, then a newline or the end: true and the bytes. */
 static bool parse(const char *text, size_t len, uint8_t id[16])
 {
-	if (len != 32 && !(len == 33 && text[32] == '\n'))
-		return false;
-	for (int i = 0; i < 16; i++) {
-		int hi = hex_value(text[2 * i]), lo = hex_value(text[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return false;
-		id[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return true;
+	return (len == 32 || (len == 33 && text[32] == '\n')) && sfs_hex_decode(text, id, 16) == 0;
 }
 
 static int make(const char *path, uint8_t id[16])

@@ -9,20 +9,16 @@
 #include <sys/stat.h>
 
 #include "common/mountinfo.h"
+#include "common/parse.h"
 #include "predictor/store_locate.h"
 #include "tools/ctl.h"
 #include "tools/ctl_store.h"
 
-static int hex_digit(char c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* The byte of two hex digits at s, -1 if they are not. */
 static int hex_byte(const char *s)
 {
-	int hi = hex_digit(s[0]), lo = hi < 0 ? -1 : hex_digit(s[1]);
-	return lo < 0 ? -1 : hi * 16 + lo;
+	uint8_t b;
+	return sfs_hex_decode(s, &b, 1) == 0 ? b : -1;
 }
 
 int ctl_status_split(char *line, struct ctl_field *f)

@@ -51,11 +51,32 @@ static void test_hostport(void **state)
 			fail_msg("'%s' accepted", bad[i]);
 }
 
+/* Lowercase hex only (what ids, digests and names are written in). */
+static void test_hex(void **state)
+{
+	(void)state;
+	uint8_t b[3];
+	assert_int_equal(sfs_hex_decode("00ff7a", b, 3), 0);
+	assert_int_equal(b[0], 0x00);
+	assert_int_equal(b[1], 0xff);
+	assert_int_equal(b[2], 0x7a);
+	assert_int_equal(sfs_hex_decode("0a", b, 1), 0);
+	assert_int_equal(b[0], 0x0a);
+	assert_int_equal(sfs_hex_decode("0A", b, 1), -EINVAL);
+	assert_int_equal(sfs_hex_decode("g0", b, 1), -EINVAL);
+	assert_int_equal(sfs_hex_decode("1", b, 1), -EINVAL); /* the terminator is not a digit */
+	assert_int_equal(sfs_hex_decode("", b, 0), 0);
+	assert_int_equal(sfs_hex_value('9'), 9);
+	assert_int_equal(sfs_hex_value('f'), 15);
+	assert_int_equal(sfs_hex_value('-'), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_sizes),
 	    cmocka_unit_test(test_hostport),
+	    cmocka_unit_test(test_hex),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
