@@ -6,7 +6,10 @@
  * leaves the copy byte-identical (checked below, abort()).
  *
  * An input's first byte picks the decoder (its value mod 3: librsync delta,
- * ranged delta, signature blob), the rest is the stream.
+ * ranged delta, signature blob) and, when (value / 3) is odd, has the
+ * stream's XXH3 trailer recomputed over what precedes it (see
+ * chunk_stream.h), so mutated records reach the decoders' checks after the
+ * trailer's; the rest is the stream.
  *
  * Built two ways, as fuzz_wire: with clang a libFuzzer target; always a
  * regression driver: seeds made with the encoders (valid streams over a
@@ -26,6 +29,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <xxhash.h>
+
+#include "sync/chunk_stream.h"
 #include "sync/range_delta.h"
 #include "sync/rsync_update.h"
 
@@ -137,18 +143,49 @@ static void setup(void)
 	reset_basis();
 }
 
+/* Walks the chunk stream in p (n bytes, cap of room) to its end record and
+ * writes the XXH3-128 of the bytes before it as the trailer, growing the
+ * stream if it was cut there. The new length (n when there is no end). */
+static size_t fix_trailer(uint8_t *p, size_t n, size_t cap)
+{
+	if (n < 8)
+		return n;
+	size_t off = 8 + (size_t)sync_get_le16(p + 6);
+	while (off + 5 <= n) {
+		uint32_t len = sync_get_le32(p + off + 1);
+		if (p[off] == 0) {
+			off += 5;
+			if (off + SYNC_CHUNK_TRAILER_LEN > cap)
+				return n;
+			XXH128_canonical_t canon;
+			XXH128_canonicalFromHash(&canon, XXH3_128bits(p, off));
+			memcpy(p + off, canon.digest, SYNC_CHUNK_TRAILER_LEN);
+			return off + SYNC_CHUNK_TRAILER_LEN > n ? off + SYNC_CHUNK_TRAILER_LEN : n;
+		}
+		if (len > n - off - 5)
+			return n;
+		off += 5 + (size_t)len;
+	}
+	return n;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	setup();
 	if (size == 0)
 		return 0;
+	size_t n = size - 1, cap = n + SYNC_CHUNK_TRAILER_LEN;
+	uint8_t *p = malloc(cap);
+	memcpy(p, data + 1, n);
+	if ((data[0] / 3) % 2)
+		n = fix_trailer(p, n, cap);
 	/* Exact-size copy so a sanitizer sees any read past the stream. */
-	uint8_t *p = malloc(size > 1 ? size - 1 : 1);
-	if (size > 1)
-		memcpy(p, data + 1, size - 1);
-	runs[data[0] % 3](p, size - 1);
+	uint8_t *q = malloc(n ? n : 1);
+	memcpy(q, p, n);
 	free(p);
+	runs[data[0] % 3](q, n);
+	free(q);
 	return 0;
 }
 
@@ -303,6 +340,8 @@ int main(int argc, char **argv)
 	for (long i = 0; i < iters; i++) {
 		struct seed *s = &seeds[i % 4];
 		size_t len = mutate(s->m.data, s->m.len, buf, sizeof(buf));
+		if (i % 8 >= 4) /* half of them with a good trailer */
+			len = fix_trailer(buf, len, sizeof(buf));
 		s->run(buf, len);
 	}
 	for (int s = 0; s < 4; s++)
