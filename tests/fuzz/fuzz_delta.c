@@ -1,9 +1,11 @@
 /* Fuzz target for the decoders of the delta half of sync/: librsync delta
  * streams (sync_patch_apply), ranged deltas (sync_range_delta_apply, copy and
- * in-place modes) and signature blobs (sync_sig_read). Invariants: no crash,
- * hang or out-of-bounds access (sanitizers); an accepted stream yields output
- * of exactly the size its header announces; a refused in-place ranged delta
- * leaves the copy byte-identical (checked below, abort()).
+ * in-place modes) and signature blobs (sync_sig_read, then a delta computed
+ * with the signature, as the origin does with a peer's). Invariants: no
+ * crash, hang or out-of-bounds access (sanitizers); an accepted stream
+ * yields output of exactly the size its header announces; a refused
+ * in-place ranged delta leaves the copy byte-identical; an accepted
+ * signature gives a delta (checked below, abort()).
  *
  * An input's first byte picks the decoder (its value mod 3: librsync delta,
  * ranged delta, signature blob) and, when (value / 3) is odd, has the
@@ -61,6 +63,7 @@ static int memfd(const char *name)
 
 static uint8_t basis_data[BASIS_LEN];
 static int basis_fd, out_fd, spool_fd;
+static int shifted_fd; /* the basis rotated: matches at other offsets */
 
 static void reset_basis(void)
 {
@@ -123,6 +126,11 @@ static int run_sig(const uint8_t *p, size_t n)
 	int rc = sync_sig_read(&src, &sig);
 	check(rc <= 0);
 	check((rc == 0) == (sig != NULL));
+	if (sig) { /* a peer's signature is what the origin computes a delta with */
+		uint64_t written = 0;
+		struct sync_sink sink = sync_sink_count(&written);
+		check(sync_delta_write(sig, shifted_fd, &sink, NULL, NULL) == 0);
+	}
 	sync_sig_free(sig);
 	return rc;
 }
@@ -141,6 +149,9 @@ static void setup(void)
 	for (size_t i = 0; i < BASIS_LEN; i++)
 		basis_data[i] = (uint8_t)(rng() >> 24);
 	reset_basis();
+	shifted_fd = memfd("shifted");
+	check(sync_pwrite_all(shifted_fd, basis_data + 3000, BASIS_LEN - 3000, 0) == 0);
+	check(sync_pwrite_all(shifted_fd, basis_data, 3000, BASIS_LEN - 3000) == 0);
 }
 
 /* Walks the chunk stream in p (n bytes, cap of room) to its end record and
@@ -349,6 +360,7 @@ int main(int argc, char **argv)
 	close(basis_fd);
 	close(out_fd);
 	close(spool_fd);
+	close(shifted_fd);
 	close(new_fd);
 	printf("fuzz_delta: %d corpus files, %ld mutated inputs, no failure\n", files, iters);
 	return 0;
