@@ -9,8 +9,10 @@
  * fits in PATH_MAX, and is refused otherwise (abort() if not).
  *
  * Built two ways, as fuzz_wire: with clang a libFuzzer target; always a
- * regression driver over built-in seeds and N fixed-seed mutations.
- *   fuzz_mountinfo [-n N]     (default N = 200000) */
+ * regression driver over built-in seeds, the files in the corpus
+ * directories given and N fixed-seed mutations.
+ *   fuzz_mountinfo [-n N] [CORPUS_DIR...]     (default N = 200000) */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,11 +106,47 @@ static uint64_t next(void)
 	return fuzz_rng_next(&rng);
 }
 
+static int run_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+	static uint8_t buf[1 << 16];
+	if (!d) {
+		fprintf(stderr, "fuzz_mountinfo: cannot open %s\n", dir);
+		return -1;
+	}
+	while ((de = readdir(d))) {
+		char path[4096];
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		FILE *f = fopen(path, "rb");
+		if (!f)
+			continue;
+		size_t len = fread(buf, 1, sizeof(buf), f);
+		fclose(f);
+		one(buf, len);
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
 int main(int argc, char **argv)
 {
 	long n = 200000;
-	if (argc == 3 && !strcmp(argv[1], "-n"))
-		n = atol(argv[2]);
+	int files = 0;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-n") && i + 1 < argc) {
+			n = atol(argv[++i]);
+			continue;
+		}
+		int k = run_dir(argv[i]);
+		if (k < 0)
+			return 1;
+		files += k;
+	}
 	size_t ns = sizeof(seeds) / sizeof(*seeds);
 	for (size_t i = 0; i < ns; i++)
 		one((const uint8_t *)seeds[i], strlen(seeds[i]));
@@ -151,7 +189,7 @@ int main(int argc, char **argv)
 		}
 		one(buf, len);
 	}
-	printf("fuzz_mountinfo: %zu seeds, %ld mutations: ok\n", ns, n);
+	printf("fuzz_mountinfo: %d corpus files, %zu seeds, %ld mutations: ok\n", files, ns, n);
 	return 0;
 }
 #endif
