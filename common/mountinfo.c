@@ -10,7 +10,8 @@
 #include <string.h>
 
 /* Copies the blank-separated field at *s into dst (unescaping \ooo), moves
- * *s past it: 0, or -EINVAL when missing or longer than len - 1. */
+ * *s past it: 0, or -EINVAL when missing, longer than len - 1, or holding
+ * \000 (no name has a NUL: it would cut the field short, a type to ""). */
 static int take_field(const char **s, char *dst, size_t len)
 {
 	const char *p = *s;
@@ -25,6 +26,8 @@ static int take_field(const char **s, char *dst, size_t len)
 		    p[2] >= '0' && p[2] <= '7') {
 			c = (char)((p[0] - '0') * 64 + (p[1] - '0') * 8 + (p[2] - '0'));
 			p += 3;
+			if (!c)
+				return -EINVAL;
 		}
 		if (n + 1 >= len)
 			return -EINVAL;

@@ -255,11 +255,15 @@ static bool apply_done_job(struct fs_shadowing *sh, struct fs_mover *m, uint64_t
 static void cancel_for_down_hosts(struct fs_shadowing *sh)
 {
 	size_t nh = fs_hosts_count(sh->hosts);
-	for (size_t h = 0; h < nh; h++)
-		if (!fs_hosts_local_store(sh->hosts, h) && !fs_hosts_up(sh->hosts, h) &&
-		    (fs_mover_cancel_host(sh->mover, (int)h) |
-		     fs_mover_cancel_host(sh->express, (int)h)))
+	for (size_t h = 0; h < nh; h++) {
+		if (fs_hosts_local_store(sh->hosts, h) || fs_hosts_up(sh->hosts, h))
+			continue;
+		/* both movers are asked, whatever the first answers */
+		bool a = fs_mover_cancel_host(sh->mover, (int)h);
+		bool b = fs_mover_cancel_host(sh->express, (int)h);
+		if (a || b)
 			sfs_debug("shadow: host %zu down: its job on the mover cancelled", h);
+	}
 }
 
 static void fill_status(FILE *out, void *arg)

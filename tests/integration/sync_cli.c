@@ -381,7 +381,8 @@ int main(int argc, char **argv)
 				unsigned v;
 				if (strlen(a[4]) != 64 || sscanf(a[4] + 2 * k, "%2x", &v) != 1)
 					r = -EINVAL;
-				sha[k] = (uint8_t)v;
+				else
+					sha[k] = (uint8_t)v;
 			}
 			known = 1;
 		}

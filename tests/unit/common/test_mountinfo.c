@@ -42,6 +42,8 @@ static void test_lines(void **state)
 	    "36 35 98:0 / m rw - ext4 /dev/x rw",          /* relative mount point */
 	    "36 35 98:0 / /m rw ext4 /dev/x rw",           /* no separator */
 	    "36 35 98:0 / /m rw - ",                       /* no type */
+	    "36 35 98:0 / /m rw - \\000 /dev/x rw",        /* a NUL: type "" */
+	    "36 35 98:0 / /m\\000x rw - ext4 /dev/x rw",   /* a NUL: "/m" */
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		if (sfs_mountinfo_parse_line(bad[i], &e) != -EINVAL)

@@ -267,8 +267,8 @@ static void test_passed_on_and_dropped(void **state)
 	(void)state;
 	struct parsed p;
 	const char *argv[] = {"shadowfs", "/b", "/m", "-o",
-			      "rw,nosuid,nodev,allow_other,defaults,noauto,_netdev,x-systemd.automount,"
-			      "fsname=mine"};
+			      ("rw,nosuid,nodev,allow_other,defaults,noauto,_netdev,x-systemd.automount,"
+			       "fsname=mine")};
 	parse(&p, 5, argv);
 	assert_int_equal(p.ret, 0);
 	char buf[512];
