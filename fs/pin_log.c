@@ -15,20 +15,57 @@ int fs_pin_log_open(const char *path)
 	return fd < 0 ? -errno : fd;
 }
 
+int fs_pin_path_encode(const char *path, char *out, size_t len)
+{
+	if (!strchr(path, '\n'))
+		return snprintf(out, len, "%s", path) < (int)len ? 0 : -ENAMETOOLONG;
+	if (len < 3)
+		return -ENAMETOOLONG;
+	memcpy(out, "./", 2);
+	size_t n = 2;
+	for (const char *p = path; *p; p++) {
+		const char *esc = *p == '\\' ? "\\\\" : *p == '\n' ? "\\n" : NULL;
+		size_t k = esc ? 2 : 1;
+		if (n + k >= len)
+			return -ENAMETOOLONG;
+		memcpy(out + n, esc ? esc : p, k);
+		n += k;
+	}
+	out[n] = '\0';
+	return 0;
+}
+
+void fs_pin_path_decode(char *line)
+{
+	if (strncmp(line, "./", 2) != 0)
+		return;
+	char *o = line;
+	for (const char *p = line + 2; *p; p++) {
+		if (*p == '\\' && (p[1] == '\\' || p[1] == 'n'))
+			*o++ = *++p == 'n' ? '\n' : '\\';
+		else
+			*o++ = *p;
+	}
+	*o = '\0';
+}
+
 int fs_pin_log_append(int fd, bool pin, const char *path)
 {
-	char rec[PATH_MAX + 3];
-	if (strchr(path, '\n'))
-		return 0;
-	int n = snprintf(rec, sizeof(rec), "%c%s\n", pin ? '+' : '-', path);
-	if (n < 0 || (size_t)n >= sizeof(rec))
+	char rec[2 * PATH_MAX + 4];
+	if (strlen(path) >= PATH_MAX)
 		return -ENAMETOOLONG;
+	rec[0] = pin ? '+' : '-';
+	int r = fs_pin_path_encode(path, rec + 1, sizeof(rec) - 2);
+	if (r < 0)
+		return r;
+	size_t n = strlen(rec);
+	rec[n++] = '\n';
 	/* One write with O_APPEND: a record is whole or, after a crash in
 	 * the middle, a last line without its newline (skipped). */
-	ssize_t w = write(fd, rec, (size_t)n);
+	ssize_t w = write(fd, rec, n);
 	if (w < 0)
 		return -errno;
-	if (w != n) {
+	if ((size_t)w != n) {
 		(void)!ftruncate(fd, lseek(fd, 0, SEEK_END) - w); /* no half record */
 		return -ENOSPC;
 	}
@@ -44,7 +81,7 @@ int fs_pin_log_replay(const char *path, void (*fn)(void *arg, bool pin, const ch
 		      void *arg)
 {
 	FILE *in = fopen(path, "re");
-	char line[PATH_MAX + 3];
+	char line[2 * PATH_MAX + 4];
 	int n = 0;
 	bool rest = false; /* within a line longer than line[] */
 	if (!in)
@@ -58,6 +95,9 @@ int fs_pin_log_replay(const char *path, void (*fn)(void *arg, bool pin, const ch
 		line[len - 1] = '\0';
 		if ((line[0] != '+' && line[0] != '-') || !line[1])
 			continue;
+		fs_pin_path_decode(line + 1);
+		if (strlen(line + 1) >= PATH_MAX)
+			continue; /* no path is that long */
 		fn(arg, line[0] == '+', line + 1);
 		n++;
 	}

@@ -1,6 +1,7 @@
 /* STATE/pins.log: the journal of pin changes since STATE/pins was last
  * written. A pin or unpin (user.shadow.pin) appends one record ("+PATH" or
- * "-PATH", PATH relative to BACKING, one line) before its setxattr returns,
+ * "-PATH", PATH relative to BACKING as fs_pin_path_encode writes it, one
+ * line) before its setxattr returns,
  * so it is recorded at once at O(1) cost; rewriting all of STATE/pins for
  * each pin cost O(pins) per pin. The control thread rewrites STATE/pins
  * from memory and then empties the log (its compaction); at mount start the
@@ -10,11 +11,19 @@
 #define SHADOWFS_FS_PIN_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /* The log's fd for appends (created if missing), or -errno. */
 int fs_pin_log_open(const char *path);
-/* Appends the record of a pin (or unpin) of path; a path holding a newline
- * is not recorded (as in STATE/pins). 0 or -errno. */
+/* A path as a line of STATE/pins (and, after its '+' or '-', of the log):
+ * as it is, or, when it holds a newline, "./" and the path with '\' as
+ * "\\" and newline as "\n" (a path relative to BACKING as the mount
+ * takes it never starts with "./", so an older reader only misses it).
+ * The line (without its newline) in out; -ENAMETOOLONG if it does not fit. */
+int fs_pin_path_encode(const char *path, char *out, size_t len);
+/* A line of either form back to its path, in place. */
+void fs_pin_path_decode(char *line);
+/* Appends the record of a pin (or unpin) of path. 0 or -errno. */
 int fs_pin_log_append(int fd, bool pin, const char *path);
 /* Empties the log (after STATE/pins was rewritten). */
 int fs_pin_log_clear(int fd);

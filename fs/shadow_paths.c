@@ -146,8 +146,7 @@ static void log_moves(struct fs_shadowing *sh, struct moves *pm)
 	for (size_t i = 0; i < pm->n; i++) {
 		int r = 0;
 		const char *to = pm->v[i].to;
-		if (logged && pm->v[i].from && !strchr(pm->v[i].from, '\n') &&
-		    (!to || !strchr(to, '\n')) &&
+		if (logged && pm->v[i].from &&
 		    ((r = fs_pin_log_append(sh->pin_log_fd, false, pm->v[i].from)) < 0 ||
 		     (to && (r = fs_pin_log_append(sh->pin_log_fd, true, to)) < 0))) {
 			sfs_warn("cannot record the rename of pinned %s in %s: %s",

@@ -636,8 +636,9 @@ static void fill_pins(FILE *out, void *arg)
 		struct daemon_shadow_file *s = daemon_shadow_map_at(sh->map, k);
 		if (!s)
 			break;
-		if (s->pinned && s->path && !strchr(s->path, '\n'))
-			fprintf(out, "%s\n", s->path);
+		char line[2 * PATH_MAX + 2];
+		if (s->pinned && s->path && fs_pin_path_encode(s->path, line, sizeof(line)) == 0)
+			fprintf(out, "%s\n", line);
 	}
 }
 
@@ -745,7 +746,7 @@ static void load_pins(struct fs_shadowing *sh)
 {
 	struct pin_records rs = {0};
 	FILE *in = fopen(sh->pins_path, "r");
-	char line[PATH_MAX + 2];
+	char line[2 * PATH_MAX + 4];
 	bool rest = false; /* within a line longer than line[] */
 	while (in && fgets(line, sizeof(line), in)) {
 		size_t len = strlen(line);
@@ -758,7 +759,8 @@ static void load_pins(struct fs_shadowing *sh)
 		if (skip || rest)
 			continue;
 		line[strcspn(line, "\n")] = '\0';
-		if (line[0])
+		fs_pin_path_decode(line);
+		if (line[0] && strlen(line) < PATH_MAX)
 			add_record(&rs, true, line);
 	}
 	if (in)

@@ -4,7 +4,8 @@
 # only where it was last seen. Before, a file whose last-seen path held a
 # newline (its name, or a directory's above it) was left out of
 # STATE/tuning, so the next mount lost its settings, even after the file
-# or its directory had been renamed to a plain name.
+# or its directory had been renamed to a plain name. Pins of such names
+# are kept as well (STATE/pins and STATE/pins.log write them escaped).
 # Usage: fs_tuning_newline.sh SHADOWFS
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fs_lib.sh"
@@ -31,3 +32,26 @@ get() { getfattr --only-values -n "user.shadow.$2" "$mnt/$1" 2>/dev/null; }
 [ "$(get "n${nl}f" capacity)" = 5 ] || it_fail "n\\nf capacity after the remount: '$(get "n${nl}f" capacity)'"
 fs_umount "$mnt"
 echo "ok: settings of files seen under names with a newline kept across a remount"
+
+# Pins of such names are kept too: STATE/pins and the pin log write them
+# escaped after "./". Before, they were left out: a pin lasted until the
+# unmount. Through a clean unmount (STATE/pins), then a kill -9 right after
+# the pin (STATE/pins.log only).
+echo three >"$backing/p${nl}in"
+echo four >"$backing/k${nl}ill"
+pinned() { it_shadow_state "$mnt/$1" | grep -q "^pinned=1 "; }
+it_mount "$SHADOWFS" "$backing" "$mnt" "$OPTS"
+setfattr -n user.shadow.pin -v 1 "$mnt/p${nl}in" || it_fail "pin p\nin"
+fs_umount "$mnt"
+grep -qx './p\\nin' "$state/pins" || it_fail "STATE/pins: $(cat -A "$state/pins")"
+it_mount "$SHADOWFS" "$backing" "$mnt" "$OPTS"
+pinned "p${nl}in" || it_fail "p\nin not pinned after a remount: $(it_shadow_state "$mnt/p${nl}in")"
+setfattr -n user.shadow.pin -v 1 "$mnt/k${nl}ill" || it_fail "pin k\nill"
+grep -qx '+./k\\nill' "$state/pins.log" || pinned_by_tick=1
+kill -9 "$IT_PID"; wait "$IT_PID" 2>/dev/null
+umount -l "$mnt" 2>/dev/null
+it_mount "$SHADOWFS" "$backing" "$mnt" "$OPTS"
+pinned "k${nl}ill" || it_fail "k\nill not pinned after kill -9 (${pinned_by_tick:+folded into STATE/pins by a tick; }log: $(cat -A "$state/pins.log"))"
+pinned "p${nl}in" || it_fail "p\nin not pinned after kill -9"
+fs_umount "$mnt"
+echo "ok: pins of names with a newline kept across a remount and a kill -9"

@@ -1,6 +1,7 @@
 /* Unit tests of fs/pin_log: records appended and replayed in order, the log
- * emptied, and what a crash or a stranger can leave in it (a last line cut
- * short, lines of another form, a line longer than a path) skipped. */
+ * emptied, names with a newline kept (escaped), and what a crash or a
+ * stranger can leave in it (a last line cut short, lines of another form, a
+ * line longer than a path) skipped. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -50,9 +51,10 @@ static void test_append_replay_clear(void **state)
 	assert_int_equal(fs_pin_log_append(fd, true, "a/b"), 0);
 	assert_int_equal(fs_pin_log_append(fd, true, "-odd name+"), 0);
 	assert_int_equal(fs_pin_log_append(fd, false, "a/b"), 0);
-	assert_int_equal(fs_pin_log_append(fd, true, "new\nline"), 0); /* not recorded */
-	assert_int_equal(fs_pin_log_replay(path, collect, &s), 3);
-	assert_string_equal(s.text, "+a/b|+-odd name+|-a/b|");
+	/* A newline in a name: written escaped after "./", read back as it was. */
+	assert_int_equal(fs_pin_log_append(fd, true, "new\nline\\n"), 0);
+	assert_int_equal(fs_pin_log_replay(path, collect, &s), 4);
+	assert_string_equal(s.text, "+a/b|+-odd name+|-a/b|+new\nline\\n|");
 	/* Emptied, then appended again: only the new record. */
 	assert_int_equal(fs_pin_log_clear(fd), 0);
 	assert_int_equal(fs_pin_log_append(fd, true, "c"), 0);
@@ -72,16 +74,22 @@ static void test_damaged_log(void **state)
 	snprintf(path, sizeof(path), "%s/pins.log", dir);
 	const char *strangers = "x\n+\n\n*a\n+ok\n";
 	write_raw(path, strangers, strlen(strangers));
-	/* A line longer than any path whose tail looks like a record. */
-	size_t big = PATH_MAX + 100;
-	char *line = malloc(big + 1);
-	assert_non_null(line);
-	memset(line, 'z', big);
-	line[0] = '+';
-	memcpy(line + PATH_MAX + 2, "+tail", 5); /* where the second fgets starts */
-	line[big - 1] = '\n';
-	write_raw(path, line, big);
-	free(line);
+	/* A line longer than any path, and one longer than the reader's
+	 * buffer (2 PATH_MAX + 4: escaped paths) whose tail looks like a
+	 * record: both skipped whole. */
+	size_t sizes[] = {PATH_MAX + 100, 2 * PATH_MAX + 100};
+	for (int i = 0; i < 2; i++) {
+		size_t big = sizes[i];
+		char *line = malloc(big + 1);
+		assert_non_null(line);
+		memset(line, 'z', big);
+		line[0] = '+';
+		if (i == 1)
+			memcpy(line + 2 * PATH_MAX + 3, "+tail", 5); /* the second fgets */
+		line[big - 1] = '\n';
+		write_raw(path, line, big);
+		free(line);
+	}
 	const char *torn = "-ok2\n+cut short";
 	write_raw(path, torn, strlen(torn));
 	struct seen s = {{0}, 0};
