@@ -216,6 +216,11 @@ static int no_output(void *ctx, const void *buf, size_t len)
 	return len ? -EFAULT : 0;
 }
 
+static uint32_t be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
 int sync_sig_read(const struct sync_source *in, struct sync_sig **ret)
 {
 	struct sync_chunk_reader r;
@@ -242,6 +247,11 @@ int sync_sig_read(const struct sync_source *in, struct sync_sig **ret)
 		goto fail;
 	}
 	uint64_t expect = rs_sig_stream_len(sig->basis_size, &sig->params), got = 0;
+	/* librsync's own header (magic, block length, strong sum length, big
+	 * endian) must say what ours says: the delta is cut at our block
+	 * length, librsync matches at its own. */
+	uint8_t inner[12];
+	size_t inner_n = 0;
 	sync_rs_quiet();
 	struct sync_sink none = {.write = no_output};
 	for (int i = 0; i < SYNC_SIG_INDEXES; i++) {
@@ -265,6 +275,11 @@ int sync_sig_read(const struct sync_source *in, struct sync_sig **ret)
 		while (len) {
 			uint32_t k = len < SIG_LOAD_BUF ? len : SIG_LOAD_BUF;
 			rc = sync_chunk_read(&r, buf, k);
+			if (!rc && inner_n < sizeof(inner)) {
+				size_t c = sizeof(inner) - inner_n < k ? sizeof(inner) - inner_n : k;
+				memcpy(inner + inner_n, buf, c);
+				inner_n += c;
+			}
 			for (int i = 0; i < SYNC_SIG_INDEXES && !rc; i++)
 				rc = sync_rs_pump_feed(&pump[i], buf, k, false);
 			if (rc)
@@ -272,7 +287,8 @@ int sync_sig_read(const struct sync_source *in, struct sync_sig **ret)
 			len -= k;
 		}
 	}
-	if (got != expect) {
+	if (got != expect || inner_n != sizeof(inner) || be32(inner) != sig->params.rs_magic ||
+	    be32(inner + 4) != sig->params.block_len || be32(inner + 8) != sig->params.strong_len) {
 		rc = -EBADMSG;
 		goto fail;
 	}
