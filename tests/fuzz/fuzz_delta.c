@@ -20,7 +20,6 @@
  * truncations, splices).
  *   fuzz_delta [-n N] [CORPUS_DIR...]     (default N = 3000)
  *   fuzz_delta --write-seeds DIR          writes the built-in seeds */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -36,6 +35,7 @@
 #include "sync/chunk_stream.h"
 #include "sync/range_delta.h"
 #include "sync/rsync_update.h"
+#include "tests/fuzz/fuzz_corpus.h"
 
 #define BASIS_LEN 20000
 
@@ -242,32 +242,6 @@ struct seed {
 	uint8_t which; /* its index in runs[] */
 };
 
-static int run_dir(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	int n = 0;
-	static uint8_t buf[1 << 20];
-	if (!d) {
-		fprintf(stderr, "fuzz_delta: cannot open %s\n", dir);
-		return -1;
-	}
-	while ((de = readdir(d))) {
-		char path[4096];
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		FILE *f = fopen(path, "rb");
-		if (!f)
-			continue;
-		size_t len = fread(buf, 1, sizeof(buf), f);
-		fclose(f);
-		LLVMFuzzerTestOneInput(buf, len);
-		n++;
-	}
-	closedir(d);
-	return n;
-}
 
 static int write_seeds(const char *dir, const struct seed *seeds, int n)
 {
@@ -339,7 +313,7 @@ int main(int argc, char **argv)
 			iters = atol(argv[++i]);
 			continue;
 		}
-		int n = run_dir(argv[i]);
+		int n = fuzz_run_dir("fuzz_delta", argv[i], LLVMFuzzerTestOneInput);
 		if (n < 0)
 			return 1;
 		files += n;

@@ -12,12 +12,12 @@
  * regression driver over built-in seeds, the files in the corpus
  * directories given and N fixed-seed mutations.
  *   fuzz_mountinfo [-n N] [CORPUS_DIR...]     (default N = 200000) */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/mountinfo.h"
+#include "tests/fuzz/fuzz_corpus.h"
 #include "tests/fuzz/fuzz_rng.h"
 
 static void check(int cond)
@@ -106,31 +106,11 @@ static uint64_t next(void)
 	return fuzz_rng_next(&rng);
 }
 
-static int run_dir(const char *dir)
+/* The corpus walk's target: one input. */
+static int one_input(const uint8_t *data, size_t size)
 {
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	int n = 0;
-	static uint8_t buf[1 << 16];
-	if (!d) {
-		fprintf(stderr, "fuzz_mountinfo: cannot open %s\n", dir);
-		return -1;
-	}
-	while ((de = readdir(d))) {
-		char path[4096];
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		FILE *f = fopen(path, "rb");
-		if (!f)
-			continue;
-		size_t len = fread(buf, 1, sizeof(buf), f);
-		fclose(f);
-		one(buf, len);
-		n++;
-	}
-	closedir(d);
-	return n;
+	one(data, size);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -142,7 +122,7 @@ int main(int argc, char **argv)
 			n = atol(argv[++i]);
 			continue;
 		}
-		int k = run_dir(argv[i]);
+		int k = fuzz_run_dir("fuzz_mountinfo", argv[i], one_input);
 		if (k < 0)
 			return 1;
 		files += k;

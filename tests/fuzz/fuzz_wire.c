@@ -10,11 +10,11 @@
  * given) and then N mutations of the seeds with a fixed PRNG seed.
  *   fuzz_wire [-n N] [CORPUS_DIR...]     (default N = 200000)
  *   fuzz_wire --write-seeds DIR          writes the built-in seeds */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/fuzz/fuzz_corpus.h"
 #include "tests/fuzz/fuzz_rng.h"
 #include "sync/wire.h"
 
@@ -214,35 +214,6 @@ static void mutate(uint8_t *b, size_t *len)
 	}
 }
 
-static int run_dir(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	int n = 0;
-	static uint8_t buf[1 << 20];
-	if (!d) {
-		fprintf(stderr, "fuzz_wire: cannot open %s\n", dir);
-		return -1;
-	}
-	while ((de = readdir(d))) {
-		char path[4096];
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		FILE *f = fopen(path, "rb");
-		if (!f)
-			continue;
-		size_t len = fread(buf, 1, sizeof(buf), f);
-		fclose(f);
-		uint8_t *exact = malloc(len ? len : 1);
-		memcpy(exact, buf, len);
-		LLVMFuzzerTestOneInput(exact, len);
-		free(exact);
-		n++;
-	}
-	closedir(d);
-	return n;
-}
 
 int main(int argc, char **argv)
 {
@@ -267,7 +238,7 @@ int main(int argc, char **argv)
 			iterations = atol(argv[++i]);
 			continue;
 		}
-		int n = run_dir(argv[i]);
+		int n = fuzz_run_dir("fuzz_wire", argv[i], LLVMFuzzerTestOneInput);
 		if (n < 0)
 			return 1;
 		files += n;
