@@ -339,17 +339,24 @@ static void test_kept_signature_chain(void **state)
 	free(buf);
 }
 
+/* The signature blob of a new random file th_path("f") of 300,000 bytes. */
+static void signature_blob(uint64_t seed, struct sync_membuf *blob)
+{
+	th_seed(seed);
+	write_random(th_path("f"), 300000);
+	*blob = (struct sync_membuf){0};
+	struct sync_sink sink = sync_sink_mem(blob);
+	int fd = open_ro(th_path("f"));
+	assert_int_equal(sync_sig_write(fd, NULL, &sink, NULL), 0);
+	close(fd);
+}
+
 /* A damaged or inconsistent signature blob is refused. */
 static void test_bad_signature_blob(void **state)
 {
 	(void)state;
-	th_seed(8);
-	write_random(th_path("f"), 300000);
-	struct sync_membuf blob = {0};
-	struct sync_sink sink = sync_sink_mem(&blob);
-	int fd = open_ro(th_path("f"));
-	assert_int_equal(sync_sig_write(fd, NULL, &sink, NULL), 0);
-	close(fd);
+	struct sync_membuf blob;
+	signature_blob(8, &blob);
 	size_t spots[] = {0, 9, 12, 20, blob.len / 2, blob.len - 1};
 	for (size_t i = 0; i < sizeof(spots) / sizeof(spots[0]); i++) {
 		blob.data[spots[i]] ^= 0x01;
@@ -438,13 +445,8 @@ static void double_block_len(uint8_t *p, size_t n)
 static void test_signature_inner_header(void **state)
 {
 	(void)state;
-	th_seed(9);
-	write_random(th_path("f"), 300000);
-	struct sync_membuf blob = {0};
-	struct sync_sink sink = sync_sink_mem(&blob);
-	int fd = open_ro(th_path("f"));
-	assert_int_equal(sync_sig_write(fd, NULL, &sink, NULL), 0);
-	close(fd);
+	struct sync_membuf blob;
+	signature_blob(9, &blob);
 	assert_int_equal(read_reencoded(&blob, NULL), 0); /* re-encoding alone is fine */
 	assert_int_equal(read_reencoded(&blob, double_block_len), -EBADMSG);
 	sync_membuf_release(&blob);
