@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,19 +59,33 @@ int sfs_daemon_start(const char *program, void (*undo)(void *), void *undo_arg)
 		return -e;
 	}
 	if (pid > 0) {
-		struct sigaction sa = {.sa_handler = on_interrupt}; /* no SA_RESTART */
+		struct sigaction sa = {.sa_handler = on_interrupt};
 		sigemptyset(&sa.sa_mask);
 		for (size_t i = 0; i < sizeof(stops) / sizeof(stops[0]); i++)
 			sigaction(stops[i], &sa, NULL);
-		sigprocmask(SIG_SETMASK, &old, NULL);
+		/* The stops stay blocked but while ppoll waits (it unblocks them
+		 * atomically): one that comes at any moment ends the wait, none
+		 * is handled just before a wait that would then not end. */
+		sigset_t waiting = old;
+		for (size_t i = 0; i < sizeof(stops) / sizeof(stops[0]); i++)
+			sigdelset(&waiting, stops[i]);
 		char verdict = 0;
 		close(p[1]);
-		ssize_t n;
-		do {
-			n = read(p[0], &verdict, 1);
-			if (n < 0 && errno == EINTR && interrupted)
+		ssize_t n = -1;
+		for (;;) {
+			struct pollfd pfd = {.fd = p[0], .events = POLLIN};
+			int r = ppoll(&pfd, 1, NULL, &waiting);
+			if (interrupted)
 				abandon(program, pid, undo, undo_arg);
-		} while (n < 0 && errno == EINTR);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r < 0)
+				break;
+			do
+				n = read(p[0], &verdict, 1);
+			while (n < 0 && errno == EINTR);
+			break;
+		}
 		if (n == 1 && verdict == STARTED)
 			_exit(0);
 		if (n != 1) /* no verdict: it died (a signal, a crash) while starting */
