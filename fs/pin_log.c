@@ -1,5 +1,6 @@
 /* The journal of pin changes, STATE/pins.log (see pin_log.h). */
 #include "fs/pin_log.h"
+#include "fs/rel_path.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,31 +23,15 @@ int fs_pin_path_encode(const char *path, char *out, size_t len)
 	if (len < 3)
 		return -ENAMETOOLONG;
 	memcpy(out, "./", 2);
-	size_t n = 2;
-	for (const char *p = path; *p; p++) {
-		const char *esc = *p == '\\' ? "\\\\" : *p == '\n' ? "\\n" : NULL;
-		size_t k = esc ? 2 : 1;
-		if (n + k >= len)
-			return -ENAMETOOLONG;
-		memcpy(out + n, esc ? esc : p, k);
-		n += k;
-	}
-	out[n] = '\0';
-	return 0;
+	return fs_rel_escape(path, out + 2, len - 2);
 }
 
 void fs_pin_path_decode(char *line)
 {
 	if (strncmp(line, "./", 2) != 0)
 		return;
-	char *o = line;
-	for (const char *p = line + 2; *p; p++) {
-		if (*p == '\\' && (p[1] == '\\' || p[1] == 'n'))
-			*o++ = *++p == 'n' ? '\n' : '\\';
-		else
-			*o++ = *p;
-	}
-	*o = '\0';
+	memmove(line, line + 2, strlen(line + 2) + 1);
+	fs_rel_unescape(line);
 }
 
 int fs_pin_log_append(int fd, bool pin, const char *path)

@@ -97,20 +97,24 @@ static void fill_state(FILE *out, void *arg)
 	for (size_t k = 0; k < t->n; k++) {
 		const struct tune_entry *x = &t->e[k];
 		char ids[37];
-		/* A directory's path is its key: one with a newline cannot be a
-		 * line, it is kept in memory only. A file's is only where it was
-		 * last seen (its id is the key): written with '?' for each
-		 * newline. Before, such a file's settings were not written at all
-		 * and a remount lost them, even once renamed to a plain name. */
-		if (x->is_dir && strchr(x->path, '\n'))
+		/* A directory's path is its key: one with a newline is written
+		 * escaped on a "D" line (fs_rel_escape; older builds skip the
+		 * kind). A file's is only where it was last seen (its id is the
+		 * key): written with '?' for each newline. Before, such files and
+		 * directories were not written at all and a remount lost their
+		 * settings, even once renamed to a plain name. */
+		char esc[2 * PATH_MAX + 1];
+		bool escaped = x->is_dir && strchr(x->path, '\n');
+		if (escaped && fs_rel_escape(x->path, esc, sizeof(esc)) < 0)
 			continue;
 		uuid_unparse_lower(x->id, ids);
 		for (int key = 0; key < FS_TUNE_NKEYS; key++) {
 			if (!x->node.set[key])
 				continue;
 			if (x->is_dir) {
-				fprintf(out, "d %s %s /%s\n", fs_tune_key_name(key), x->node.text[key],
-					x->path);
+				fprintf(out, "%c %s %s /%s\n", escaped ? 'D' : 'd',
+					fs_tune_key_name(key), x->node.text[key],
+					escaped ? esc : x->path);
 				continue;
 			}
 			fprintf(out, "f %s %s %s /", ids, fs_tune_key_name(key), x->node.text[key]);

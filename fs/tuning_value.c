@@ -1,6 +1,7 @@
 /* Tuning values: parsing, resolution, STATE/tuning lines (see
  * tuning_value.h). */
 #include "fs/tuning_value.h"
+#include "fs/rel_path.h"
 
 #include <errno.h>
 #include <math.h>
@@ -261,9 +262,9 @@ static char *field(char **p)
 int fs_tune_line_parse(char *line, struct fs_tune_line *ret)
 {
 	char *p = line, *kind = field(&p), *id = NULL;
-	if (!kind || (strcmp(kind, "d") && strcmp(kind, "f")))
+	if (!kind || (strcmp(kind, "d") && strcmp(kind, "D") && strcmp(kind, "f")))
 		return -EINVAL;
-	ret->is_dir = kind[0] == 'd';
+	ret->is_dir = kind[0] != 'f';
 	if (!ret->is_dir) {
 		id = field(&p);
 		if (!id || strlen(id) != 36)
@@ -282,5 +283,7 @@ int fs_tune_line_parse(char *line, struct fs_tune_line *ret)
 	else
 		ret->id[0] = '\0';
 	ret->path = p + 1;
+	if (kind[0] == 'D') /* a path holding a newline, escaped */
+		fs_rel_unescape(p + 1);
 	return 0;
 }

@@ -109,6 +109,8 @@ uint64_t fs_tune_hosts_mask(const char *text, const char *const *names, size_t n
  * blanks (never a newline):
  *   "d KEY TEXT PATH"        a directory: PATH relative to BACKING, "/"-led
  *                            ("/" is the root, "/a/b" a directory below it)
+ *   "D KEY TEXT PATH"        the same for a directory whose path holds a
+ *                            newline: PATH escaped (fs_rel_escape)
  *   "f UUID KEY TEXT PATH"   a file, by its user.shadow.id; PATH where it was
  *                            when last set (shown only)
  * fs_tune_line_parse: line without its '\n'; 0 with the fields filled

@@ -30,6 +30,13 @@ get() { getfattr --only-values -n "user.shadow.$2" "$mnt/$1" 2>/dev/null; }
 [ "$(get plain/f capacity)" = 7 ] || it_fail "plain/f capacity after the remount: '$(get plain/f capacity)'"
 [ "$(get plain/f copies)" = 2 ] || it_fail "plain/f copies after the remount: '$(get plain/f copies)'"
 [ "$(get "n${nl}f" capacity)" = 5 ] || it_fail "n\\nf capacity after the remount: '$(get "n${nl}f" capacity)'"
+# A directory's settings, keyed by its path: a "D" line, escaped.
+mkdir "$mnt/e${nl}d" || it_fail "mkdir e\\nd"
+setfattr -n user.shadow.capacity -v 9 "$mnt/e${nl}d" || it_fail "set capacity on e\\nd"
+fs_umount "$mnt"
+grep -qx 'D capacity 9 /e\\nd' "$state/tuning" || it_fail "STATE/tuning, directory: $(cat -A "$state/tuning")"
+it_mount "$SHADOWFS" "$backing" "$mnt" "$OPTS"
+[ "$(get "e${nl}d" capacity)" = 9 ] || it_fail "e\\nd capacity after the remount: '$(get "e${nl}d" capacity)'"
 fs_umount "$mnt"
 echo "ok: settings of files seen under names with a newline kept across a remount"
 

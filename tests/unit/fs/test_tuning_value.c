@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fs/rel_path.h"
 #include "fs/tuning_value.h"
 #include "predictor/model.h"
 
@@ -253,6 +254,16 @@ static void test_lines(void **state)
 	assert_int_equal(l.key, FS_TUNE_HOSTS);
 	assert_string_equal(l.text, "/ssd/shadows,127.0.0.1:7811");
 	assert_string_equal(l.path, "a b");
+	/* "D": a directory whose path holds a newline, escaped */
+	char e[] = "D capacity 9 /d\\nx/back\\\\slash";
+	assert_int_equal(fs_tune_line_parse(e, &l), 0);
+	assert_true(l.is_dir);
+	assert_string_equal(l.path, "d\nx/back\\slash");
+	char esc[64];
+	assert_int_equal(fs_rel_escape("d\nx/back\\slash", esc, sizeof(esc)), 0);
+	assert_string_equal(esc, "d\\nx/back\\\\slash");
+	assert_int_equal(fs_rel_escape("d\nx", esc, 4), -ENAMETOOLONG); /* 4 + the NUL */
+	assert_int_equal(fs_rel_escape("d\nx", esc, 5), 0);
 	static const char *const bad[] = {
 	    "", "d", "x threshold 0.5 /a", "d threshold 0.5 a", "d threshold 2 /a",
 	    "d bogus 1 /a", "d threshold  /a", "f short window 3 /a",
