@@ -28,9 +28,10 @@ int fs_pin_path_encode(const char *path, char *out, size_t len)
 
 void fs_pin_path_decode(char *line)
 {
-	if (strncmp(line, "./", 2) != 0)
+	if (line[0] != '.' || line[1] != '/')
 		return;
-	memmove(line, line + 2, strlen(line + 2) + 1);
+	size_t n = strlen(line); /* >= 2 */
+	memmove(line, line + 2, n - 1); /* the rest and its NUL */
 	fs_rel_unescape(line);
 }
 
