@@ -1,7 +1,8 @@
-/* Sizes and HOST:PORT as users type them: see parse.h. */
+/* Numbers, sizes and HOST:PORT as users type them: see parse.h. */
 #include "common/parse.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,6 +39,47 @@ int sfs_parse_size(const char *s, uint64_t *ret)
 	if (*end || v > UINT64_MAX / mul)
 		return -EINVAL;
 	*ret = v * mul;
+	return 0;
+}
+
+bool sfs_decimal_text(const char *s, bool integer)
+{
+	const char *p = s;
+	bool digits = false;
+	if (!p)
+		return false;
+	while (*p >= '0' && *p <= '9')
+		p++, digits = true;
+	if (integer)
+		return digits && !*p;
+	if (*p == '.') {
+		p++;
+		while (*p >= '0' && *p <= '9')
+			p++, digits = true;
+	}
+	if (!digits)
+		return false;
+	if (*p == 'e' || *p == 'E') {
+		p++;
+		if (*p == '+' || *p == '-')
+			p++;
+		if (!(*p >= '0' && *p <= '9'))
+			return false;
+		while (*p >= '0' && *p <= '9')
+			p++;
+	}
+	return !*p;
+}
+
+int sfs_parse_number(const char *s, double lo, double hi, double *ret)
+{
+	if (!sfs_decimal_text(s, false))
+		return -EINVAL;
+	errno = 0;
+	double v = strtod(s, NULL);
+	if (errno || !isfinite(v) || !(v >= lo && v <= hi))
+		return -EINVAL; /* ERANGE: too large, or so small it underflowed */
+	*ret = v;
 	return 0;
 }
 

@@ -4,12 +4,20 @@
 #ifndef SHADOWFS_COMMON_PARSE_H
 #define SHADOWFS_COMMON_PARSE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 /* A size: decimal digits with an optional k/m/g/t suffix (powers of 1024,
  * either case). 0 or -EINVAL (empty, sign, junk, overflow). */
 int sfs_parse_size(const char *s, uint64_t *ret);
+
+/* A plain decimal number in [lo, hi]: digits with at most one '.' and an
+ * optional exponent ("0.8", "1e6", ".5"); no sign, blank, hex, "inf" or
+ * "nan" (every value users give is >= 0). 0 or -EINVAL. */
+int sfs_parse_number(const char *s, double lo, double hi, double *ret);
+/* The same text check alone; integer: digits only. */
+bool sfs_decimal_text(const char *s, bool integer);
 
 /* HOST:PORT, or [IPV6]:PORT, PORT 0..65535 (callers that need a real port
  * refuse 0). host gets the name or address without brackets. 0 or -EINVAL

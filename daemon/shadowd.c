@@ -50,10 +50,8 @@ static void usage(FILE *out)
 
 static int parse_double(const char *opt, const char *s, double lo, double hi, double *ret)
 {
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi) { /* nan passes < and > */
+	double v;
+	if (sfs_parse_number(s, lo, hi, &v) < 0) {
 		fprintf(stderr,
 			"shadowd: invalid value '%s' for %s (expected a number in [%g, %g])\n", s,
 			opt, lo, hi);

@@ -96,11 +96,8 @@ static int parse_spec(char *s, struct fs_host_spec *h, char *err, size_t errlen)
 			return fail(err, errlen, "hosts: %s: '%s' is not KEY=VALUE", h->where, a);
 		*v++ = '\0';
 		if (!strcmp(a, "cost")) {
-			char *end;
-			errno = 0;
-			h->cost = strtod(v, &end);
-			if (errno || *end || !*v || !isfinite(h->cost) || h->cost < 0)
-				return fail(err, errlen, "hosts: %s: cost '%s': want a number >= 0",
+			if (sfs_parse_number(v, 0, 1e9, &h->cost) < 0)
+				return fail(err, errlen, "hosts: %s: cost '%s': want a number from 0 to 1e9",
 					    h->where, v);
 		} else if (!strcmp(a, "budget") && h->kind == FS_HOST_LOCAL) {
 			if (sfs_parse_size(v, &h->budget_bytes) < 0 || h->budget_bytes == 0)

@@ -220,14 +220,7 @@ static int parse_uint_opt(struct parse_ctx *c, const char *arg, unsigned long lo
 /* The value of arg as a finite number in [lo, hi]; false otherwise. */
 static bool number_in(const char *arg, double lo, double hi, double *ret)
 {
-	const char *s = value_of(arg);
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (!*s || errno || *end || !isfinite(v) || v < lo || v > hi)
-		return false;
-	*ret = v;
-	return true;
+	return sfs_parse_number(value_of(arg), lo, hi, ret) == 0;
 }
 
 static int parse_seconds(struct parse_ctx *c, const char *arg, double *ret)

@@ -2,6 +2,7 @@
  * tuning_value.h). */
 #include "fs/tuning_value.h"
 #include "fs/rel_path.h"
+#include "common/parse.h"
 
 #include <errno.h>
 #include <math.h>
@@ -36,36 +37,6 @@ const char *fs_tune_source_name(enum fs_tune_source s)
 	case FS_TUNE_FROM_FILE: return "file";
 	}
 	return "?";
-}
-
-/* A decimal number and nothing else: digits, at most one '.', an optional
- * exponent; a sign only in the exponent (negative values are refused
- * anyway, so a leading '-' is refused as junk). */
-static bool decimal_text(const char *s, bool integer)
-{
-	const char *p = s;
-	bool digits = false;
-	while (*p >= '0' && *p <= '9')
-		p++, digits = true;
-	if (integer)
-		return digits && !*p;
-	if (*p == '.') {
-		p++;
-		while (*p >= '0' && *p <= '9')
-			p++, digits = true;
-	}
-	if (!digits)
-		return false;
-	if (*p == 'e' || *p == 'E') {
-		p++;
-		if (*p == '+' || *p == '-')
-			p++;
-		if (!(*p >= '0' && *p <= '9'))
-			return false;
-		while (*p >= '0' && *p <= '9')
-			p++;
-	}
-	return !*p;
 }
 
 /* A host name's character: printable, no blank, no ',' (the separator);
@@ -136,17 +107,13 @@ int fs_tune_parse(enum fs_tune_key k, const char *value, size_t size, double *re
 	switch (k) {
 	case FS_TUNE_THRESHOLD:
 	case FS_TUNE_CAPACITY:
-		if (!decimal_text(s, false))
-			return -EINVAL;
-		v = strtod(s, &end);
-		if (errno || *end || !isfinite(v))
-			return -EINVAL;
-		if (k == FS_TUNE_THRESHOLD ? !(v > 0.0 && v <= 1.0) : !(v >= 0.0 && v <= 1e15))
+		if (k == FS_TUNE_THRESHOLD ? sfs_parse_number(s, 0, 1, &v) < 0 || v == 0
+					   : sfs_parse_number(s, 0, 1e15, &v) < 0)
 			return -EINVAL;
 		break;
 	case FS_TUNE_WINDOW:
 	case FS_TUNE_COPIES: {
-		if (!decimal_text(s, true))
+		if (!sfs_decimal_text(s, true))
 			return -EINVAL;
 		unsigned long w = strtoul(s, &end, 10);
 		unsigned long hi = k == FS_TUNE_WINDOW ? PRED_MAX_H : FS_TUNE_COPIES_MAX;

@@ -25,6 +25,7 @@
 #include "predictor/history.h"
 #include "predictor/hot_files.h"
 #include "tools/ctl.h"
+#include "common/parse.h"
 #include "tools/ctl_store.h"
 
 static const char usage[] =
@@ -77,10 +78,8 @@ static int parse_long_arg(const char *what, const char *s, long lo, long hi, lon
 
 static int parse_double_arg(const char *what, const char *s, double lo, double hi, double *ret)
 {
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi) {
+	double v;
+	if (sfs_parse_number(s, lo, hi, &v) < 0) {
 		fprintf(stderr, "shadowctl forecast: bad %s '%s' (%g..%g)\n", what, s, lo, hi);
 		return -1;
 	}

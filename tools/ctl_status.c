@@ -116,15 +116,6 @@ const char *ctl_status_get(const struct ctl_field *f, int n, const char *key)
 	return "";
 }
 
-static bool is_number(const char *s)
-{
-	char *end;
-	if (!*s)
-		return false;
-	strtod(s, &end);
-	return *end == '\0';
-}
-
 static void print_json_object(const struct ctl_field *f, int n)
 {
 	printf("{");
@@ -132,7 +123,7 @@ static void print_json_object(const struct ctl_field *f, int n)
 		printf("%s", i ? "," : "");
 		ctl_json_string(stdout, f[i].key);
 		putchar(':');
-		if (is_number(f[i].value))
+		if (ctl_json_number_text(f[i].value))
 			printf("%s", f[i].value);
 		else
 			ctl_json_string(stdout, f[i].value);

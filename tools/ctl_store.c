@@ -223,6 +223,42 @@ void ctl_json_string(FILE *out, const char *s)
 	fputc('"', out);
 }
 
+static const char *skip_digits(const char *p)
+{
+	while (*p >= '0' && *p <= '9')
+		p++;
+	return p;
+}
+
+bool ctl_json_number_text(const char *s)
+{
+	const char *p = s, *q;
+	if (!p)
+		return false;
+	if (*p == '-')
+		p++;
+	if (*p == '0')
+		p++;
+	else if (*p >= '1' && *p <= '9')
+		p = skip_digits(p);
+	else
+		return false;
+	if (*p == '.') {
+		if ((q = skip_digits(p + 1)) == p + 1)
+			return false;
+		p = q;
+	}
+	if (*p == 'e' || *p == 'E') {
+		p++;
+		if (*p == '+' || *p == '-')
+			p++;
+		if ((q = skip_digits(p)) == p)
+			return false;
+		p = q;
+	}
+	return *p == '\0';
+}
+
 const char *ctl_human_bytes(uint64_t v, char *buf, size_t len)
 {
 	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};

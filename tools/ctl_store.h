@@ -76,6 +76,11 @@ int ctl_parse_duration(const char *s, int64_t *ret);
  * as U+FFFD, so the output stays JSON. */
 void ctl_json_string(FILE *out, const char *s);
 
+/* Whether s is a number in JSON's own grammar (-?(0|[1-9][0-9]*)(.[0-9]+)?
+ * ([eE][+-]?[0-9]+)?), i.e. may be written unquoted: "nan", "inf", "0x10",
+ * ".5" or " 5" may not. */
+bool ctl_json_number_text(const char *s);
+
 /* "1.5 GiB"-style size into buf. */
 const char *ctl_human_bytes(uint64_t v, char *buf, size_t len);
 

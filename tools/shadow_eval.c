@@ -25,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/parse.h"
 #include "daemon/control.h"
 #include "predictor/distribution.h"
 #include "predictor/exceedance.h"
@@ -171,7 +172,6 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	long season = -1, v;
 	int c, li = -1;
 	while ((c = getopt_long(argc, argv, "h", lo, &li)) != -1) {
-		char *end;
 		switch (c) {
 		case 'b':
 			if (parse_long(optarg, 1, 1L << 40, &o->bucket))
@@ -200,10 +200,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			o->window = (unsigned)v;
 			break;
 		case 'p':
-			errno = 0;
-			o->threshold = strtod(optarg, &end);
-			if (errno || end == optarg || *end ||
-			    !(o->threshold > 0.0 && o->threshold <= 1.0))
+			if (sfs_parse_number(optarg, 0, 1, &o->threshold) < 0 ||
+			    o->threshold == 0)
 				goto bad;
 			break;
 		case 'k':

@@ -1,4 +1,4 @@
-/* Unit tests of common/parse.c: sizes and HOST:PORT as users type them. */
+/* Unit tests of common/parse.c: numbers, sizes and HOST:PORT as users type them. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -71,12 +71,37 @@ static void test_hex(void **state)
 	assert_int_equal(sfs_hex_value('-'), -1);
 }
 
+static void test_numbers(void **state)
+{
+	(void)state;
+	double v = -1;
+	assert_int_equal(sfs_parse_number("0.8", 0, 1, &v), 0);
+	assert_true(v == 0.8);
+	assert_int_equal(sfs_parse_number("1e6", 0, 1e9, &v), 0);
+	assert_true(v == 1e6);
+	assert_int_equal(sfs_parse_number(".5", 0, 1, &v), 0);
+	assert_true(v == 0.5);
+	assert_int_equal(sfs_parse_number("7", 7, 7, &v), 0);
+	assert_true(v == 7);
+	v = 42;
+	static const char *const bad[] = {"", "nan", "inf", "-1", "+1", " 5", "5 ", "0x10", "1e",
+					  "1e+", ".", "e5", "1..2", "1,5", "2", "1e400", "1e-400"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(sfs_parse_number(bad[i], 0, 1.5, &v), -EINVAL);
+	assert_int_equal(sfs_parse_number(NULL, 0, 1, &v), -EINVAL);
+	assert_true(v == 42); /* untouched on refusal */
+	assert_true(sfs_decimal_text("12", true));
+	assert_false(sfs_decimal_text("1.2", true));
+	assert_false(sfs_decimal_text("", true));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_sizes),
 	    cmocka_unit_test(test_hostport),
 	    cmocka_unit_test(test_hex),
+	    cmocka_unit_test(test_numbers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
