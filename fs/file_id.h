@@ -5,7 +5,9 @@
  * Where the backing filesystem has no user xattrs (or refuses them), the
  * caller falls back to an id derived from the path (fs_file_id_from_path,
  * a name-based SHA-1 uuid) that the series store then maps to the first id
- * that path got (pred_store_resolve_path). */
+ * that path got (pred_store_resolve_path). The recorder does the same for a
+ * file whose stored id is damaged (not a uuid): it is left for the operator
+ * to mend, and tuning that file fails with EINVAL until then. */
 #ifndef SHADOWFS_FS_FILE_ID_H
 #define SHADOWFS_FS_FILE_ID_H
 

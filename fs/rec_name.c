@@ -36,7 +36,9 @@ int fs_rec_name_fd(const struct fs_rec_namer *n, int fd, int64_t now_s,
 	    (abs[n->backing_len] == '/' || abs[n->backing_len] == '\0'))
 		rel = abs + n->backing_len + (abs[n->backing_len] == '/');
 	int rc = fs_file_id_get(proc, true, ret_id);
-	if (rc && fs_file_id_unsupported(rc)) {
+	/* A damaged id (-EINVAL, left alone for the operator: tuning says so)
+	 * still lets the file be recorded, by its path, as without xattrs. */
+	if (rc && (fs_file_id_unsupported(rc) || rc == -EINVAL)) {
 		if (!rel)
 			return -ESTALE; /* the fallback id is the path's */
 		uint8_t prov[PRED_ID_LEN];

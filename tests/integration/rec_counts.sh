@@ -4,7 +4,8 @@
 # again in a later bucket, are recorded exactly, per bucket, as shadowctl
 # stats --json shows them (while mounted and after unmounting); the file id
 # is the uuid in A's user.shadow.id xattr and survives a rename; top ranks A
-# first; files created and deleted through the mount are dropped at their
+# first; a file with a damaged user.shadow.id is recorded by its path;
+# files created and deleted through the mount are dropped at their
 # deletion, never named.
 # usage: rec_counts.sh SHADOWFS SHADOWCTL
 . "$(dirname "$0")/lib.sh"
@@ -14,6 +15,9 @@ mnt=$(it_tmpdir mnt)
 state=$(it_tmpdir state)
 head -c $((100 * 4096)) /dev/urandom > "$backing/A"
 head -c $((10 * 4096)) /dev/urandom > "$backing/B"
+# C's user.shadow.id is damaged: it is still recorded, by its path.
+head -c $((5 * 4096)) /dev/urandom > "$backing/C"
+setfattr -n user.shadow.id -v not-a-uuid "$backing/C"
 
 # Sleeps until 0.1 s into the next 3-second bucket.
 next_bucket() {
@@ -31,6 +35,7 @@ for round in 1 2; do
   next_bucket
   dd if="$mnt/A" of=/dev/null bs=4096 count=100 2>/dev/null || it_fail "reading A"
   dd if="$mnt/B" of=/dev/null bs=4096 count=10 2>/dev/null || it_fail "reading B"
+  dd if="$mnt/C" of=/dev/null bs=4096 count=5 2>/dev/null || it_fail "reading C"
 done
 next_bucket
 sleep 0.5 # the second bucket closes 3 s after it began, plus the grace
@@ -46,6 +51,9 @@ starts=($(bucket_field start "$json"))
 json=$("$ctl" stats "$mnt/B" --json) || it_fail "shadowctl stats B failed"
 [ "$(read_buckets "$json")" = "10 10" ] || it_fail "B: reads per bucket $(bucket_field reads "$json")"
 [ "$(bucket_field read_bytes "$json")" = "40960 40960" ] || it_fail "B: read_bytes per bucket"
+json=$("$ctl" stats "$mnt/C" --json) || it_fail "shadowctl stats C (damaged id) failed"
+[ "$(read_buckets "$json")" = "5 5" ] || it_fail "C (damaged id): reads per bucket $(bucket_field reads "$json")"
+[ "$(getfattr --only-values -n user.shadow.id "$backing/C")" = not-a-uuid ] || it_fail "C's damaged id was changed"
 
 id=$(getfattr --only-values -n user.shadow.id "$backing/A" 2>/dev/null) || it_fail "A has no user.shadow.id"
 grep -q "\"id\": \"$id\"" <<<"$json" && it_fail "B has A's id"
