@@ -4,6 +4,7 @@
 #include "fs/hosts.h"
 #include "fs/preflight.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -86,6 +87,14 @@ static int parse_spec(char *s, struct fs_host_spec *h, char *err, size_t errlen)
 		if (sfs_parse_hostport(s, h->where, sizeof(h->where), &h->port) < 0 ||
 		    h->port == 0)
 			return fail(err, errlen, "hosts: '%s': bad host or port (1..65535)", s);
+		/* A DNS name or an address (an IPv6 zone after '%'); the name
+		 * goes unquoted into status lines like a directory above. */
+		for (const char *c = h->where; *c; c++)
+			if (!isalnum((unsigned char)*c) && !strchr(".-_:%", *c))
+				return fail(err, errlen,
+					    "hosts: '%s': a host name may hold only letters, digits, "
+					    "'.', '-' and '_' (or be an address)",
+					    h->where);
 	}
 	for (char *a = attrs, *next; a && *a; a = next) {
 		next = strchr(a, ':');
@@ -229,8 +238,10 @@ static void fill_status(FILE *f, void *arg)
 				x->load.in_flight, x->load.lat_p50_us, x->load.lat_p99_us,
 				(unsigned long long)x->load.read_bps, x->load.cpu_permille,
 				x->load.disk_util_permille);
-		else
-			fprintf(f, " reason=\"%s\"", x->reason);
+		else {
+			fputs(" reason=", f);
+			fs_status_put_quoted(f, x->reason);
+		}
 		fputc('\n', f);
 	}
 }

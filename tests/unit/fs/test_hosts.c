@@ -38,6 +38,12 @@ static void test_parse_forms(void **state)
 	assert_true(v[2].cost == 0.25);
 	assert_int_equal(v[3].budget_bytes, 0); /* unlimited */
 	free(v);
+	assert_int_equal(fs_hosts_parse("shadow-1.example_net:7811;[fe80::2%eth0]:7812", &v, &n, err,
+					sizeof(err)),
+			 0);
+	assert_string_equal(v[0].where, "shadow-1.example_net");
+	assert_string_equal(v[1].where, "fe80::2%eth0");
+	free(v);
 }
 
 static void expect_error(const char *list, const char *fragment)
@@ -58,6 +64,9 @@ static void test_parse_errors(void **state)
 	expect_error("/x/h x=1", "may not hold spaces");
 	expect_error("/x/h\tx", "may not hold spaces");
 	expect_error("/x/q\"uote:cost=2", "may not hold spaces");
+	expect_error("q\"uote:7000", "may hold only letters");
+	expect_error("a=b:7000", "may hold only letters");
+	expect_error("[::1\\x]:7000", "may hold only letters");
 	expect_error("/x/a=b", "may not hold spaces");
 	expect_error("/a;", "empty entry");
 	expect_error("relative", "neither an absolute directory nor HOST:PORT");
