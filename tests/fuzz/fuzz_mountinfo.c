@@ -101,10 +101,6 @@ static const char *const seeds[] = {
 };
 
 static uint64_t rng = 0x6d6f756e74696e66u;
-static uint64_t next(void)
-{
-	return fuzz_rng_next(&rng);
-}
 
 /* The corpus walk's target: one input. */
 static int one_input(const uint8_t *data, size_t size)
@@ -133,40 +129,10 @@ int main(int argc, char **argv)
 	static const char alphabet[] = "0123456789:/\\ -\n\t.abcx";
 	static uint8_t buf[8192];
 	for (long i = 0; i < n; i++) {
-		const char *s = seeds[next() % ns];
+		const char *s = seeds[fuzz_rng_next(&rng) % ns];
 		size_t len = strlen(s);
 		memcpy(buf, s, len);
-		for (int m = (int)(next() % 4) + 1; m > 0; m--) {
-			size_t at = len ? next() % (len + 1) : 0;
-			switch (next() % 4) {
-			case 0: /* replace */
-				if (at < len)
-					buf[at] = (uint8_t)alphabet[next() % (sizeof(alphabet) - 1)];
-				break;
-			case 1: /* insert */
-				if (len < sizeof(buf)) {
-					memmove(buf + at + 1, buf + at, len - at);
-					buf[at] = (uint8_t)(next() & 0xff);
-					len++;
-				}
-				break;
-			case 2: { /* a long run, near PATH_MAX or a field's size */
-				static const size_t runs[] = {62, 63, 64, 254, 255, 256, 4094, 4095};
-				size_t k = runs[next() % (sizeof(runs) / sizeof(*runs))];
-				if (len + k <= sizeof(buf)) {
-					memmove(buf + at + k, buf + at, len - at);
-					memset(buf + at, next() % 2 ? 'a' : '/', k);
-					len += k;
-				}
-				break;
-			}
-			default: /* cut */
-				if (at < len) {
-					memmove(buf + at, buf + at + 1, len - at - 1);
-					len--;
-				}
-			}
-		}
+		fuzz_mutate_text(&rng, buf, &len, sizeof(buf), alphabet, sizeof(alphabet) - 1, true);
 		one(buf, len);
 	}
 	printf("fuzz_mountinfo: %d corpus files, %zu seeds, %ld mutations: ok\n", files, ns, n);

@@ -102,10 +102,6 @@ static const char *const seeds[] = {
     "d hosts /ssd/shadows,/a /d e", "f 12b31fa3-a5e1-419d-ab18-9cb8cf16c9f3 hosts * /f"};
 
 static uint64_t rng = 0x9e3779b97f4a7c15u;
-static uint64_t next(void)
-{
-	return fuzz_rng_next(&rng);
-}
 
 int main(int argc, char **argv)
 {
@@ -118,30 +114,10 @@ int main(int argc, char **argv)
 	static const char alphabet[] = "0123456789.eE+- \n/dfx\0abcnevrthold,*:[]s";
 	for (long i = 0; i < n; i++) {
 		uint8_t buf[96];
-		const char *s = seeds[next() % ns];
+		const char *s = seeds[fuzz_rng_next(&rng) % ns];
 		size_t len = strlen(s);
 		memcpy(buf, s, len);
-		for (int m = (int)(next() % 4) + 1; m > 0; m--) {
-			size_t at = len ? next() % (len + 1) : 0;
-			switch (next() % 3) {
-			case 0: /* replace */
-				if (at < len)
-					buf[at] = (uint8_t)alphabet[next() % (sizeof(alphabet) - 1)];
-				break;
-			case 1: /* insert */
-				if (len < sizeof(buf)) {
-					memmove(buf + at + 1, buf + at, len - at);
-					buf[at] = (uint8_t)(next() & 0xff);
-					len++;
-				}
-				break;
-			default: /* cut */
-				if (at < len) {
-					memmove(buf + at, buf + at + 1, len - at - 1);
-					len--;
-				}
-			}
-		}
+		fuzz_mutate_text(&rng, buf, &len, sizeof(buf), alphabet, sizeof(alphabet) - 1, false);
 		one(buf, len);
 	}
 	printf("fuzz_tuning: %zu seeds, %ld mutations: ok\n", ns, n);
