@@ -642,15 +642,19 @@ static void fill_pins(FILE *out, void *arg)
 	}
 }
 
-void shadow_write_pins_locked(struct fs_shadowing *sh)
+int shadow_write_pins_locked(struct fs_shadowing *sh)
 {
 	daemon_shadow_map_lock(sh->map);
-	int r = fs_status_file_write(sh->pins_path, fill_pins, sh);
+	int r = fs_state_file_write(sh->pins_path, fill_pins, sh);
 	daemon_shadow_map_unlock(sh->map);
-	if (r < 0)
+	if (r < 0) {
 		sfs_warn("cannot write %s: %s", sh->pins_path, strerror(-r));
-	else if (sh->pin_log_fd >= 0 && (r = fs_pin_log_clear(sh->pin_log_fd)) < 0)
-		sfs_warn("cannot empty %s: %s", sh->pin_log_path, strerror(-r));
+		return r;
+	}
+	int c = sh->pin_log_fd >= 0 ? fs_pin_log_clear(sh->pin_log_fd) : 0;
+	if (c < 0)
+		sfs_warn("cannot empty %s: %s", sh->pin_log_path, strerror(-c));
+	return 0;
 }
 
 void shadow_write_pins(struct fs_shadowing *sh)
@@ -827,14 +831,24 @@ int fs_shadowing_set_pin(struct fs_shadowing *sh, struct fs_inode *i, const void
 	if (changed && sh->pin_log_fd >= 0 && named) {
 		r = fs_pin_log_append(sh->pin_log_fd, pin, path);
 		logged = r == 0;
+		if (r < 0)
+			sfs_warn("cannot record the pin change of %s in %s: %s", path,
+				 sh->pin_log_path, strerror(-r));
+	}
+	/* No log (or no room in it): the whole list, as it is now. If that
+	 * cannot be written either (a full state filesystem), the change is
+	 * undone and refused: before, the call returned 0 and the next mount
+	 * had lost the pin (or the unpin). */
+	if (changed && !logged && (r = shadow_write_pins_locked(sh)) < 0) {
+		daemon_shadow_map_lock(sh->map);
+		if (s->pinned == pin && !__atomic_load_n(&s->gone, __ATOMIC_RELAXED))
+			s->pinned = !pin;
+		daemon_shadow_map_unlock(sh->map);
 	}
 	pthread_mutex_unlock(&sh->pins_lock);
 	if (r < 0)
-		sfs_warn("cannot record the pin change of %s in %s: %s", path, sh->pin_log_path,
-			 strerror(-r));
-	if (changed && !logged) {
-		shadow_write_pins(sh); /* no log: the whole list, as it is now */
-	} else if (changed) {
+		return r == -ENOSPC || r == -EDQUOT || r == -EROFS ? r : -EIO;
+	if (changed && logged) {
 		pthread_mutex_lock(&sh->lock);
 		sh->pins_dirty = true; /* folded into STATE/pins at the next tick */
 		pthread_mutex_unlock(&sh->lock);
