@@ -229,14 +229,28 @@ static void change_end(struct daemon_shadow_file *s)
 }
 
 /* The last link of a shadowed file goes (unlink, rename over it): its
- * copies are dropped by the control loop and its pin forgotten. */
+ * copies are dropped by the control loop and its pin forgotten, in
+ * STATE/pins.log at once ("-PATH"). Before, only the next tick's fold
+ * forgot it: after a kill -9 within that tick the next mount pinned the
+ * new file that had taken the name since (a save by rename over a
+ * pinned file makes one at once). */
 static void mark_gone(struct fs_shadowing *sh, struct daemon_shadow_file *s)
 {
+	char path[PATH_MAX];
+	pthread_mutex_lock(&sh->pins_lock);
 	daemon_shadow_map_lock(sh->map);
 	__atomic_store_n(&s->gone, true, __ATOMIC_RELAXED); /* read unlocked by sh_open */
 	bool was_pinned = s->pinned;
 	s->pinned = false;
+	bool named = was_pinned && s->path;
+	if (named)
+		snprintf(path, sizeof(path), "%s", s->path);
 	daemon_shadow_map_unlock(sh->map);
+	int r = named && sh->pin_log_fd >= 0 ? fs_pin_log_append(sh->pin_log_fd, false, path) : 0;
+	pthread_mutex_unlock(&sh->pins_lock);
+	if (r < 0)
+		sfs_warn("cannot record that pinned %s is gone in %s: %s", path, sh->pin_log_path,
+			 strerror(-r));
 	if (was_pinned) {
 		pthread_mutex_lock(&sh->lock);
 		sh->pins_dirty = true;
