@@ -1164,14 +1164,19 @@ int fs_shadowing_start(struct fs_shadowing *sh, const char *state_dir)
 		 state_dir);
 	/* Before any entry: their ids are named with it (fs/origin_id.h). */
 	uint8_t origin_id[16];
-	bool made;
-	int r = fs_origin_id_load(state_dir, origin_id, &made);
+	bool made, damaged;
+	int r = fs_origin_id_load(state_dir, origin_id, &made, &damaged);
 	if (r < 0) {
 		sfs_error("cannot read or make %s/%s: %s", state_dir, FS_ORIGIN_ID_FILE,
 			  strerror(-r));
 		return r;
 	}
-	if (made)
+	if (damaged) /* said: before, a new id was made without a word */
+		sfs_warn("%s/%s was damaged: replaced by a new origin id (the copies on "
+			 "shadowd hosts named by the old one are copied again, and the old "
+			 "ones expire there)",
+			 state_dir, FS_ORIGIN_ID_FILE);
+	else if (made)
 		sfs_debug("made the origin id %s/%s", state_dir, FS_ORIGIN_ID_FILE);
 	daemon_shadow_map_set_salt(sh->map, origin_id);
 	load_pins(sh);
