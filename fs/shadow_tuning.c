@@ -24,6 +24,7 @@
 #include "fs/rel_path.h"
 #include "fs/shadowing.h"
 #include "fs/shadow_tuning_impl.h"
+#include "fs/state_line.h"
 #include "fs/status_file.h"
 #include "fs/xattr_shadow.h"
 
@@ -161,26 +162,28 @@ static void key_was_take(const struct tune_entry *x, enum fs_tune_key k, struct 
 int fs_tuning_load(struct fs_tuning *t, const char *state_dir)
 {
 	snprintf(t->path, sizeof(t->path), "%s/tuning", state_dir);
-	FILE *in = fopen(t->path, "r");
+	FILE *in = fopen(t->path, "re");
 	if (!in)
 		return errno == ENOENT ? 0 : -errno;
-	char line[PATH_MAX + FS_TUNE_TEXT_MAX + 128];
+	char *line = NULL;
+	size_t cap = 0;
 	int root = fs_inode_table_root_fd(t->ctx->inodes);
 	size_t bad = 0;
-	bool rest = false; /* within a line longer than line[] */
+	int r;
 	pthread_mutex_lock(&t->lock);
-	while (fgets(line, sizeof(line), in)) {
-		size_t len = strlen(line);
-		bool whole = len && line[len - 1] == '\n', skip = rest;
-		rest = !whole && !feof(in);
-		/* Longer than any path (a directory above renamed through the
-		 * mount): skipped whole, not read as two lines of which the
-		 * second would be the tail of a path. */
-		if (skip || rest) {
-			bad += !skip;
+	/* Longer than any path (a directory above renamed through the
+	 * mount), or holding a NUL: skipped alone, not read as two lines of
+	 * which the second would be the tail of a path (fs/state_line.h). */
+	while ((r = fs_state_line_read(in, &line, &cap, PATH_MAX + FS_TUNE_TEXT_MAX + 126,
+				       true)) != 0) {
+		if (r < 0 && r != -EINVAL) {
+			r = -(errno ? errno : EIO);
+			break;
+		}
+		if (r < 0) {
+			bad++;
 			continue;
 		}
-		line[strcspn(line, "\n")] = '\0';
 		struct fs_tune_line l;
 		if (!line[0])
 			continue;
@@ -216,10 +219,13 @@ int fs_tuning_load(struct fs_tuning *t, const char *state_dir)
 	}
 	recount(t);
 	pthread_mutex_unlock(&t->lock);
+	/* A read error (a directory in its place, an I/O error) is said by
+	 * the caller, not taken for the end of the settings. */
+	free(line);
 	fclose(in);
 	if (bad)
 		sfs_warn("tuning: %zu bad line(s) in %s ignored", bad, t->path);
-	return 0;
+	return r < 0 ? r : 0;
 }
 
 /* ---- lifetime ---- */

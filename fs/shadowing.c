@@ -41,6 +41,7 @@
 #include "fs/remote_dirty.h"
 #include "fs/remote_reads.h"
 #include "fs/pin_log.h"
+#include "fs/state_line.h"
 #include "fs/origin_id.h"
 #include "fs/rel_path.h"
 #include "fs/status_file.h"
@@ -763,24 +764,32 @@ static int by_path_then_order(const void *a, const void *b)
 static void load_pins(struct fs_shadowing *sh)
 {
 	struct pin_records rs = {0};
-	FILE *in = fopen(sh->pins_path, "r");
-	char line[2 * PATH_MAX + 4];
-	bool rest = false; /* within a line longer than line[] */
-	while (in && fgets(line, sizeof(line), in)) {
-		size_t len = strlen(line);
-		bool whole = len && line[len - 1] == '\n', skip = rest;
-		rest = !whole && !feof(in);
-		/* A path longer than PATH_MAX (a directory above it renamed
-		 * through the mount) names nothing openable: skipped whole.
-		 * Before, its line was read as two, and its tail pinned
-		 * whatever file that tail named. */
-		if (skip || rest)
+	FILE *in = fopen(sh->pins_path, "re");
+	char *line = NULL;
+	size_t cap = 0;
+	int r = in ? 1 : errno == ENOENT ? 0 : -errno;
+	/* A path longer than PATH_MAX (a directory above it renamed through
+	 * the mount) names nothing openable: skipped whole. Before, its line
+	 * was read as two, and its tail pinned whatever file that tail named.
+	 * So is a line holding a NUL (fs/state_line.h). A last line without
+	 * its newline is taken (a list written by hand). */
+	while (in && (r = fs_state_line_read(in, &line, &cap, 2 * PATH_MAX + 2, true)) != 0) {
+		if (r < 0 && r != -EINVAL) {
+			r = -errno;
+			break;
+		}
+		if (r < 0)
 			continue;
-		line[strcspn(line, "\n")] = '\0';
 		fs_pin_path_decode(line);
 		if (line[0] && strlen(line) < PATH_MAX)
 			add_record(&rs, true, line);
 	}
+	/* Said, not taken for "no pins": a directory in its place, an I/O
+	 * error (the pins it held are not in effect in this mount). */
+	if (r < 0)
+		sfs_warn("cannot read %s: %s (the pins it holds are not in effect)",
+			 sh->pins_path, strerror(-r ? -r : EIO));
+	free(line);
 	if (in)
 		fclose(in);
 	int n = fs_pin_log_replay(sh->pin_log_path, add_record, &rs);
