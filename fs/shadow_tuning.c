@@ -174,8 +174,8 @@ int fs_tuning_load(struct fs_tuning *t, const char *state_dir)
 	/* Longer than any path (a directory above renamed through the
 	 * mount), or holding a NUL: skipped alone, not read as two lines of
 	 * which the second would be the tail of a path (fs/state_line.h). */
-	while ((r = fs_state_line_read(in, &line, &cap, PATH_MAX + FS_TUNE_TEXT_MAX + 126,
-				       true)) != 0) {
+	size_t max = PATH_MAX + FS_TUNE_TEXT_MAX + 126;
+	while ((r = fs_state_line_read(in, &line, &cap, max, true)) != 0) {
 		if (r < 0 && r != -EINVAL) {
 			r = -(errno ? errno : EIO);
 			break;
@@ -434,10 +434,11 @@ ssize_t fs_tuning_get(struct fs_ctx *c, struct fs_inode *i, enum fs_tune_key k, 
 
 /* After a set or remove (r: its result, STATE/tuning already rewritten or
  * the change undone) with the lock held: on success the counts are brought
- * up to date; the lock is released; a never or hosts change wakes the control loop (copies of a
- * never file go now; those on hosts no longer allowed move; a pass that
- * looks at quiet entries too, fs/shadow_quiet.c). The other values act
- * through the next forecast. Returns r. */
+ * up to date; the lock is released; a never or hosts change wakes the
+ * control loop (copies of a never file go now; those on hosts no longer
+ * allowed move; a pass that looks at quiet entries too,
+ * fs/shadow_quiet.c). The other values act through the next forecast.
+ * Returns r. */
 static int unlock_changed(struct fs_ctx *c, enum fs_tune_key k, int r)
 {
 	struct fs_tuning *t = c->tuning;

@@ -56,8 +56,7 @@ static int overwrite(const char *path, const char *buf, size_t len)
 	return err;
 }
 
-static int write_file(const char *path, void (*fill)(FILE *f, void *arg), void *arg,
-		      bool in_place)
+static int write_file(const char *path, void (*fill)(FILE *f, void *arg), void *arg, bool in_place)
 {
 	char *buf = NULL;
 	size_t len = 0;
