@@ -73,9 +73,9 @@ for i in $(seq "$N"); do
   wait "$pid" 2>/dev/null
   wait "$work"
   rc=$?
+  fusermount3 -u "$mnt" || it_fail "iteration $i: fusermount3 -u of the dead mount failed"
   [ "$rc" -eq 0 ] || it_fail "iteration $i: the workload failed ($rc): $(cat "$T/run$i.err")"
   grep -v "Errno 11\]" "$T/run$i.err" | grep -q . && it_fail "iteration $i: an operation failed: $(cat "$T/run$i.err")"
-  fusermount3 -u "$mnt" || it_fail "iteration $i: fusermount3 -u of the dead mount failed"
   ops=$(grep -c '^A ' "$T/journal")
   [ "$(sqlite3 "$state/series.db" 'PRAGMA integrity_check')" = ok ] ||
     it_fail "iteration $i: series.db fails its integrity check"
