@@ -10,8 +10,9 @@
 #    operation under way at the kill may or may not be);
 #  - the series store passes sqlite's integrity check and its recorded
 #    history never shrinks;
-#  - the host stores do not accumulate temporary files across the crashes,
-#    and after a clean unmount the local one holds none;
+#  - STATE holds only its own files (each with at most one temporary file
+#    a crash left), and the host stores do not pile up temporary files
+#    and after a clean unmount the local store holds none;
 #  - nothing is written outside BACKING, STATE and the stores (the current
 #    directory stays empty).
 # Known limit, tolerated for the operation under way only (and printed):
@@ -45,6 +46,8 @@ mkdir "$T/cwd" && cd "$T/cwd" || it_fail "cd"
 RANDOM=$SEED
 rows_before=0
 in_store() { find "$1" -maxdepth 1 -type f -name "$2" | wc -l; }
+state_names='(control\.stats|hosts\.status|mount\.info|origin\.id|pins|pins\.log|recorder\.stats'
+state_names+='|series\.db(-wal|-shm)?|shadows\.status|tuning)(\.tmp)?'
 for i in $(seq "$N"); do
   IT_MOUNT_LOG=$T/mount$i.log it_mount "$SHADOWFS" "$backing" "$mnt" "$OPTS"
   pid=$IT_PID
@@ -84,10 +87,15 @@ for i in $(seq "$N"); do
   rows_before=$rows
   [ "$(in_store "$T/h1" 'tmp.*')" -le 1 ] && [ "$(in_store "$T/store" 'tmp.*')" -le 1 ] ||
     it_fail "iteration $i: temporary files pile up: $(ls "$T/h1" "$T/store")"
+  # STATE's files, each at most with the temporary file of its last
+  # replacement (one name each: bounded however often the mount dies).
+  nstate=$(ls "$state" | wc -l)
+  other=$(ls "$state" | grep -Evx "$state_names")
+  [ -z "$other" ] || it_fail "iteration $i: unexpected files in STATE: $other"
   echo "crash $i after ${delay}s+: $ops ops acknowledged so far; h1: $(in_store "$T/h1" 'tmp.*') tmp," \
     "$(in_store "$T/h1" 'unsynced.*') unsynced, $(it_copies_in "$T/h1") copies;" \
     "shadowd: $(in_store "$T/store" 'tmp.*') tmp, $(in_store "$T/store" 'unsynced.*') unsynced," \
-    "$(it_copies_in "$T/store") copies; $rows buckets recorded"
+    "$(it_copies_in "$T/store") copies; $rows buckets recorded; $nstate names in STATE"
 done
 IT_MOUNT_LOG=$T/mount-last.log it_mount "$SHADOWFS" "$backing" "$mnt" "$OPTS"
 python3 "$MODEL" check "$mnt" "$backing" "$T/journal" "$T/first" ||
