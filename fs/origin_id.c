@@ -48,10 +48,10 @@ static int make(const char *path, uint8_t id[16])
 	return rc;
 }
 
-int fs_origin_id_load(const char *state_dir, uint8_t id[16], bool *made)
+int fs_origin_id_load(const char *state_dir, uint8_t id[16], bool *made, bool *damaged)
 {
 	char path[PATH_MAX], text[64];
-	*made = false;
+	*made = *damaged = false;
 	if (snprintf(path, sizeof(path), "%s/%s", state_dir, FS_ORIGIN_ID_FILE) >=
 	    (int)sizeof(path))
 		return -ENAMETOOLONG;
@@ -61,6 +61,7 @@ int fs_origin_id_load(const char *state_dir, uint8_t id[16], bool *made)
 		close(fd);
 		if (n > 0 && parse(text, (size_t)n, id))
 			return 0;
+		*damaged = true;
 	} else if (errno != ENOENT) {
 		return -errno;
 	}

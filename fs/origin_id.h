@@ -15,9 +15,9 @@
 #define FS_ORIGIN_ID_FILE "origin.id"
 
 /* Reads STATE/origin.id (32 hex digits and a newline), or makes it when it
- * is missing or unreadable as one (*made true; a damaged one is replaced:
- * the copies named by it are orphaned and expire on their hosts). 0 or
- * -errno (the state directory cannot be written). */
-int fs_origin_id_load(const char *state_dir, uint8_t id[16], bool *made);
+ * is missing or unreadable as one (*made true; a damaged one is replaced,
+ * *damaged true: the copies named by it are orphaned and expire on their
+ * hosts). 0 or -errno (the state directory cannot be written). */
+int fs_origin_id_load(const char *state_dir, uint8_t id[16], bool *made, bool *damaged);
 
 #endif

@@ -1,6 +1,7 @@
 /* The journal of pin changes, STATE/pins.log (see pin_log.h). */
 #include "fs/pin_log.h"
 #include "fs/rel_path.h"
+#include "fs/state_line.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -67,19 +68,17 @@ int fs_pin_log_replay(const char *path, void (*fn)(void *arg, bool pin, const ch
 		      void *arg)
 {
 	FILE *in = fopen(path, "re");
-	char line[2 * PATH_MAX + 4];
-	int n = 0;
-	bool rest = false; /* within a line longer than line[] */
+	char *line = NULL;
+	size_t cap = 0;
+	int n = 0, r;
 	if (!in)
 		return errno == ENOENT ? 0 : -errno;
-	while (fgets(line, sizeof(line), in)) {
-		size_t len = strlen(line);
-		bool whole = len && line[len - 1] == '\n', skip = rest;
-		rest = !whole;
-		if (skip || !whole)
-			continue; /* longer than a path, or cut short at the end */
-		line[len - 1] = '\0';
-		if ((line[0] != '+' && line[0] != '-') || !line[1])
+	/* A line longer than a record, holding a NUL or cut short at the
+	 * end (a crash) is skipped alone (fs/state_line.h). */
+	while ((r = fs_state_line_read(in, &line, &cap, 2 * PATH_MAX + 2, false)) != 0) {
+		if (r < 0 && r != -EINVAL)
+			break;
+		if (r < 0 || (line[0] != '+' && line[0] != '-') || !line[1])
 			continue;
 		fs_pin_path_decode(line + 1);
 		if (strlen(line + 1) >= PATH_MAX)
@@ -87,7 +86,7 @@ int fs_pin_log_replay(const char *path, void (*fn)(void *arg, bool pin, const ch
 		fn(arg, line[0] == '+', line + 1);
 		n++;
 	}
-	int r = ferror(in) ? -EIO : n;
+	free(line);
 	fclose(in);
-	return r;
+	return r < 0 ? r : n;
 }

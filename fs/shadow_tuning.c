@@ -24,6 +24,7 @@
 #include "fs/rel_path.h"
 #include "fs/shadowing.h"
 #include "fs/shadow_tuning_impl.h"
+#include "fs/state_line.h"
 #include "fs/status_file.h"
 #include "fs/xattr_shadow.h"
 
@@ -129,35 +130,60 @@ static int save(struct fs_tuning *t)
 {
 	if (!t->path[0])
 		return 0;
-	int r = fs_status_file_write(t->path, fill_state, t);
+	int r = fs_state_file_write(t->path, fill_state, t);
 	if (r < 0)
 		sfs_warn("cannot write %s: %s", t->path, strerror(-r));
 	return r;
 }
 
+/* What a setting call returns when STATE/tuning could not be rewritten
+ * (r < 0, logged by save with its cause): a full or read-only state
+ * filesystem as such, anything else (a directory in the file's place, an
+ * I/O error) as EIO. */
+static int save_errno(int r)
+{
+	return r == -ENOSPC || r == -EDQUOT || r == -EROFS ? r : -EIO;
+}
+
+/* One key of one node as it was before a change (to undo it). */
+struct key_was {
+	bool set;
+	double value;
+	char text[FS_TUNE_TEXT_MAX];
+};
+
+static void key_was_take(const struct tune_entry *x, enum fs_tune_key k, struct key_was *w)
+{
+	w->set = x->node.set[k];
+	w->value = x->node.value[k];
+	memcpy(w->text, x->node.text[k], sizeof(w->text));
+}
+
 int fs_tuning_load(struct fs_tuning *t, const char *state_dir)
 {
 	snprintf(t->path, sizeof(t->path), "%s/tuning", state_dir);
-	FILE *in = fopen(t->path, "r");
+	FILE *in = fopen(t->path, "re");
 	if (!in)
 		return errno == ENOENT ? 0 : -errno;
-	char line[PATH_MAX + FS_TUNE_TEXT_MAX + 128];
+	char *line = NULL;
+	size_t cap = 0;
 	int root = fs_inode_table_root_fd(t->ctx->inodes);
 	size_t bad = 0;
-	bool rest = false; /* within a line longer than line[] */
+	int r;
 	pthread_mutex_lock(&t->lock);
-	while (fgets(line, sizeof(line), in)) {
-		size_t len = strlen(line);
-		bool whole = len && line[len - 1] == '\n', skip = rest;
-		rest = !whole && !feof(in);
-		/* Longer than any path (a directory above renamed through the
-		 * mount): skipped whole, not read as two lines of which the
-		 * second would be the tail of a path. */
-		if (skip || rest) {
-			bad += !skip;
+	/* Longer than any path (a directory above renamed through the
+	 * mount), or holding a NUL: skipped alone, not read as two lines of
+	 * which the second would be the tail of a path (fs/state_line.h). */
+	size_t max = PATH_MAX + FS_TUNE_TEXT_MAX + 126;
+	while ((r = fs_state_line_read(in, &line, &cap, max, true)) != 0) {
+		if (r < 0 && r != -EINVAL) {
+			r = -(errno ? errno : EIO);
+			break;
+		}
+		if (r < 0) {
+			bad++;
 			continue;
 		}
-		line[strcspn(line, "\n")] = '\0';
 		struct fs_tune_line l;
 		if (!line[0])
 			continue;
@@ -193,10 +219,13 @@ int fs_tuning_load(struct fs_tuning *t, const char *state_dir)
 	}
 	recount(t);
 	pthread_mutex_unlock(&t->lock);
+	/* A read error (a directory in its place, an I/O error) is said by
+	 * the caller, not taken for the end of the settings. */
+	free(line);
 	fclose(in);
 	if (bad)
 		sfs_warn("tuning: %zu bad line(s) in %s ignored", bad, t->path);
-	return 0;
+	return r < 0 ? r : 0;
 }
 
 /* ---- lifetime ---- */
@@ -403,19 +432,18 @@ ssize_t fs_tuning_get(struct fs_ctx *c, struct fs_inode *i, enum fs_tune_key k, 
 	return set ? fs_xattr_reply_string(text, buf, size) : -ENODATA;
 }
 
-/* After a set or remove (r: its result) with the lock held: on success
- * the counts and STATE/tuning are brought up to date; the lock is
- * released; a never or hosts change wakes the control loop (copies of a
- * never file go now; those on hosts no longer allowed move; a pass that
- * looks at quiet entries too, fs/shadow_quiet.c). The other values act
- * through the next forecast. Returns r. */
+/* After a set or remove (r: its result, STATE/tuning already rewritten or
+ * the change undone) with the lock held: on success the counts are brought
+ * up to date; the lock is released; a never or hosts change wakes the
+ * control loop (copies of a never file go now; those on hosts no longer
+ * allowed move; a pass that looks at quiet entries too,
+ * fs/shadow_quiet.c). The other values act through the next forecast.
+ * Returns r. */
 static int unlock_changed(struct fs_ctx *c, enum fs_tune_key k, int r)
 {
 	struct fs_tuning *t = c->tuning;
-	if (r == 0) {
+	if (r == 0)
 		recount(t);
-		save(t);
-	}
 	pthread_mutex_unlock(&t->lock);
 	if (r == 0 && (k == FS_TUNE_NEVER || k == FS_TUNE_HOSTS) && c->shadowing)
 		fs_shadowing_wake(c->shadowing);
@@ -448,11 +476,12 @@ int fs_tuning_set(struct fs_ctx *c, struct fs_inode *i, enum fs_tune_key k, cons
 		return r;
 	pthread_mutex_lock(&t->lock);
 	struct tune_entry *x = entry_of(t, i, rel, id);
+	bool added = false;
 	if (x && x->node.set[k] && (flags & XATTR_CREATE))
 		r = -EEXIST;
 	else if ((!x || !x->node.set[k]) && (flags & XATTR_REPLACE))
 		r = -ENODATA;
-	else if (!x && !(x = add_entry(t, S_ISDIR(i->type), id, rel)))
+	else if (!x && !(added = (x = add_entry(t, S_ISDIR(i->type), id, rel)) != NULL))
 		r = -ENOMEM;
 	if (r == 0) {
 		if (!x->is_dir && strcmp(x->path, rel)) { /* renamed since: show where it is */
@@ -462,7 +491,19 @@ int fs_tuning_set(struct fs_ctx *c, struct fs_inode *i, enum fs_tune_key k, cons
 				x->path = p;
 			}
 		}
+		struct key_was was;
+		key_was_take(x, k, &was);
 		fs_tune_node_set(&x->node, k, v, text);
+		/* Kept in STATE/tuning before the call returns, or refused:
+		 * before, a full state filesystem left the setting in memory
+		 * only, the call returned 0, and the next mount had lost it. */
+		if ((r = save(t)) < 0) {
+			r = save_errno(r);
+			if (added)
+				drop_entry(t, x);
+			else
+				fs_tune_node_set(&x->node, k, was.value, was.set ? was.text : NULL);
+		}
 	}
 	return unlock_changed(c, k, r);
 }
@@ -480,9 +521,23 @@ int fs_tuning_remove(struct fs_ctx *c, struct fs_inode *i, enum fs_tune_key k)
 	if (!x || !x->node.set[k]) {
 		r = -ENODATA;
 	} else {
+		/* As a set: in STATE/tuning before the call returns, or undone. */
+		struct tune_entry keep = *x; /* its path moves to keep if dropped */
 		fs_tune_node_set(&x->node, k, 0, NULL);
-		if (fs_tune_node_empty(&x->node))
+		bool dropped = fs_tune_node_empty(&x->node);
+		if (dropped) {
+			x->path = NULL; /* owned by keep meanwhile */
 			drop_entry(t, x);
+		}
+		if ((r = save(t)) < 0) {
+			r = save_errno(r);
+			if (dropped)
+				x = add_entry(t, keep.is_dir, keep.id, keep.path);
+			if (x)
+				x->node = keep.node;
+		}
+		if (dropped)
+			free(keep.path);
 	}
 	return unlock_changed(c, k, r);
 }

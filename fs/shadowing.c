@@ -41,6 +41,7 @@
 #include "fs/remote_dirty.h"
 #include "fs/remote_reads.h"
 #include "fs/pin_log.h"
+#include "fs/state_line.h"
 #include "fs/origin_id.h"
 #include "fs/rel_path.h"
 #include "fs/status_file.h"
@@ -229,14 +230,28 @@ static void change_end(struct daemon_shadow_file *s)
 }
 
 /* The last link of a shadowed file goes (unlink, rename over it): its
- * copies are dropped by the control loop and its pin forgotten. */
+ * copies are dropped by the control loop and its pin forgotten, in
+ * STATE/pins.log at once ("-PATH"). Before, only the next tick's fold
+ * forgot it: after a kill -9 within that tick the next mount pinned the
+ * new file that had taken the name since (a save by rename over a
+ * pinned file makes one at once). */
 static void mark_gone(struct fs_shadowing *sh, struct daemon_shadow_file *s)
 {
+	char path[PATH_MAX];
+	pthread_mutex_lock(&sh->pins_lock);
 	daemon_shadow_map_lock(sh->map);
 	__atomic_store_n(&s->gone, true, __ATOMIC_RELAXED); /* read unlocked by sh_open */
 	bool was_pinned = s->pinned;
 	s->pinned = false;
+	bool named = was_pinned && s->path;
+	if (named)
+		snprintf(path, sizeof(path), "%s", s->path);
 	daemon_shadow_map_unlock(sh->map);
+	int r = named && sh->pin_log_fd >= 0 ? fs_pin_log_append(sh->pin_log_fd, false, path) : 0;
+	pthread_mutex_unlock(&sh->pins_lock);
+	if (r < 0)
+		sfs_warn("cannot record that pinned %s is gone in %s: %s", path, sh->pin_log_path,
+			 strerror(-r));
 	if (was_pinned) {
 		pthread_mutex_lock(&sh->lock);
 		sh->pins_dirty = true;
@@ -642,15 +657,19 @@ static void fill_pins(FILE *out, void *arg)
 	}
 }
 
-void shadow_write_pins_locked(struct fs_shadowing *sh)
+int shadow_write_pins_locked(struct fs_shadowing *sh)
 {
 	daemon_shadow_map_lock(sh->map);
-	int r = fs_status_file_write(sh->pins_path, fill_pins, sh);
+	int r = fs_state_file_write(sh->pins_path, fill_pins, sh);
 	daemon_shadow_map_unlock(sh->map);
-	if (r < 0)
+	if (r < 0) {
 		sfs_warn("cannot write %s: %s", sh->pins_path, strerror(-r));
-	else if (sh->pin_log_fd >= 0 && (r = fs_pin_log_clear(sh->pin_log_fd)) < 0)
-		sfs_warn("cannot empty %s: %s", sh->pin_log_path, strerror(-r));
+		return r;
+	}
+	int c = sh->pin_log_fd >= 0 ? fs_pin_log_clear(sh->pin_log_fd) : 0;
+	if (c < 0)
+		sfs_warn("cannot empty %s: %s", sh->pin_log_path, strerror(-c));
+	return 0;
 }
 
 void shadow_write_pins(struct fs_shadowing *sh)
@@ -745,24 +764,32 @@ static int by_path_then_order(const void *a, const void *b)
 static void load_pins(struct fs_shadowing *sh)
 {
 	struct pin_records rs = {0};
-	FILE *in = fopen(sh->pins_path, "r");
-	char line[2 * PATH_MAX + 4];
-	bool rest = false; /* within a line longer than line[] */
-	while (in && fgets(line, sizeof(line), in)) {
-		size_t len = strlen(line);
-		bool whole = len && line[len - 1] == '\n', skip = rest;
-		rest = !whole && !feof(in);
-		/* A path longer than PATH_MAX (a directory above it renamed
-		 * through the mount) names nothing openable: skipped whole.
-		 * Before, its line was read as two, and its tail pinned
-		 * whatever file that tail named. */
-		if (skip || rest)
+	FILE *in = fopen(sh->pins_path, "re");
+	char *line = NULL;
+	size_t cap = 0;
+	int r = in ? 1 : errno == ENOENT ? 0 : -errno;
+	/* A path longer than PATH_MAX (a directory above it renamed through
+	 * the mount) names nothing openable: skipped whole. Before, its line
+	 * was read as two, and its tail pinned whatever file that tail named.
+	 * So is a line holding a NUL (fs/state_line.h). A last line without
+	 * its newline is taken (a list written by hand). */
+	while (in && (r = fs_state_line_read(in, &line, &cap, 2 * PATH_MAX + 2, true)) != 0) {
+		if (r < 0 && r != -EINVAL) {
+			r = -errno;
+			break;
+		}
+		if (r < 0)
 			continue;
-		line[strcspn(line, "\n")] = '\0';
 		fs_pin_path_decode(line);
 		if (line[0] && strlen(line) < PATH_MAX)
 			add_record(&rs, true, line);
 	}
+	/* Said, not taken for "no pins": a directory in its place, an I/O
+	 * error (the pins it held are not in effect in this mount). */
+	if (r < 0)
+		sfs_warn("cannot read %s: %s (the pins it holds are not in effect)", sh->pins_path,
+			 strerror(-r ? -r : EIO));
+	free(line);
 	if (in)
 		fclose(in);
 	int n = fs_pin_log_replay(sh->pin_log_path, add_record, &rs);
@@ -827,14 +854,24 @@ int fs_shadowing_set_pin(struct fs_shadowing *sh, struct fs_inode *i, const void
 	if (changed && sh->pin_log_fd >= 0 && named) {
 		r = fs_pin_log_append(sh->pin_log_fd, pin, path);
 		logged = r == 0;
+		if (r < 0)
+			sfs_warn("cannot record the pin change of %s in %s: %s", path,
+				 sh->pin_log_path, strerror(-r));
+	}
+	/* No log (or no room in it): the whole list, as it is now. If that
+	 * cannot be written either (a full state filesystem), the change is
+	 * undone and refused: before, the call returned 0 and the next mount
+	 * had lost the pin (or the unpin). */
+	if (changed && !logged && (r = shadow_write_pins_locked(sh)) < 0) {
+		daemon_shadow_map_lock(sh->map);
+		if (s->pinned == pin && !__atomic_load_n(&s->gone, __ATOMIC_RELAXED))
+			s->pinned = !pin;
+		daemon_shadow_map_unlock(sh->map);
 	}
 	pthread_mutex_unlock(&sh->pins_lock);
 	if (r < 0)
-		sfs_warn("cannot record the pin change of %s in %s: %s", path, sh->pin_log_path,
-			 strerror(-r));
-	if (changed && !logged) {
-		shadow_write_pins(sh); /* no log: the whole list, as it is now */
-	} else if (changed) {
+		return r == -ENOSPC || r == -EDQUOT || r == -EROFS ? r : -EIO;
+	if (changed && logged) {
 		pthread_mutex_lock(&sh->lock);
 		sh->pins_dirty = true; /* folded into STATE/pins at the next tick */
 		pthread_mutex_unlock(&sh->lock);
@@ -1136,14 +1173,19 @@ int fs_shadowing_start(struct fs_shadowing *sh, const char *state_dir)
 		 state_dir);
 	/* Before any entry: their ids are named with it (fs/origin_id.h). */
 	uint8_t origin_id[16];
-	bool made;
-	int r = fs_origin_id_load(state_dir, origin_id, &made);
+	bool made, damaged;
+	int r = fs_origin_id_load(state_dir, origin_id, &made, &damaged);
 	if (r < 0) {
 		sfs_error("cannot read or make %s/%s: %s", state_dir, FS_ORIGIN_ID_FILE,
 			  strerror(-r));
 		return r;
 	}
-	if (made)
+	if (damaged) /* said: before, a new id was made without a word */
+		sfs_warn("%s/%s was damaged: replaced by a new origin id (the copies on "
+			 "shadowd hosts named by the old one are copied again, and the old "
+			 "ones expire there)",
+			 state_dir, FS_ORIGIN_ID_FILE);
+	else if (made)
 		sfs_debug("made the origin id %s/%s", state_dir, FS_ORIGIN_ID_FILE);
 	daemon_shadow_map_set_salt(sh->map, origin_id);
 	load_pins(sh);

@@ -218,8 +218,9 @@ bool shadow_copy_intact(struct fs_shadowing *sh, struct daemon_shadow_file *s, i
 			const struct daemon_origin_stamp *o);
 /* Rewrites STATE/pins and empties STATE/pins.log (control thread, unmount). */
 void shadow_write_pins(struct fs_shadowing *sh);
-/* The same with pins_lock held. */
-void shadow_write_pins_locked(struct fs_shadowing *sh);
+/* The same with pins_lock held; 0, or -errno when STATE/pins could not be
+ * replaced (logged; the old file and the log are left as they were). */
+int shadow_write_pins_locked(struct fs_shadowing *sh);
 /* The entry of the regular file at path (relative to BACKING), made if
  * missing, returned with the map lock HELD; NULL (not held) when none. */
 struct daemon_shadow_file *shadow_entry_by_path_locked(struct fs_shadowing *sh, const char *path);

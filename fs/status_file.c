@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -55,7 +56,7 @@ static int overwrite(const char *path, const char *buf, size_t len)
 	return err;
 }
 
-int fs_status_file_write(const char *path, void (*fill)(FILE *f, void *arg), void *arg)
+static int write_file(const char *path, void (*fill)(FILE *f, void *arg), void *arg, bool in_place)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -68,10 +69,20 @@ int fs_status_file_write(const char *path, void (*fill)(FILE *f, void *arg), voi
 		return -ENOMEM;
 	}
 	int err = replace(path, buf, len);
-	if (err == -ENOSPC || err == -EDQUOT)
+	if (in_place && (err == -ENOSPC || err == -EDQUOT))
 		err = overwrite(path, buf, len);
 	free(buf);
 	return err;
+}
+
+int fs_status_file_write(const char *path, void (*fill)(FILE *f, void *arg), void *arg)
+{
+	return write_file(path, fill, arg, true);
+}
+
+int fs_state_file_write(const char *path, void (*fill)(FILE *f, void *arg), void *arg)
+{
+	return write_file(path, fill, arg, false);
 }
 
 void fs_status_put_quoted(FILE *f, const char *s)
