@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -39,6 +40,8 @@ struct daemon_server {
 	pthread_t *threads;
 	bool *joinable;
 	bool stopping;	     /* protected by lock */
+	/* The run loop's only: when accept_wait last logged (0: never). */
+	uint64_t accept_warned_ms;
 	/* atomic, since start (STATS): */
 	uint64_t reads, read_bytes, received_bytes;
 };
@@ -740,6 +743,30 @@ static void join_slot(struct daemon_server *s, unsigned i)
 	s->joinable[i] = false;
 }
 
+#define ACCEPT_RETRY_MS 100
+#define ACCEPT_WARN_EVERY_MS 60000
+
+/* accept4 failed with err for want of file descriptors or memory (EMFILE,
+ * ENFILE, ENOBUFS, ENOMEM): the peer stays in the backlog and the listening
+ * socket readable, so polling it again at once spun a core, silently, until
+ * a connection ended. Waits ACCEPT_RETRY_MS (less if a stop comes: the stop
+ * pipe stays readable for the run loop). Logged at most once a minute: a
+ * shadowd at its limit accepts and fails by turns as connections end. */
+static void accept_wait(struct daemon_server *s, int err)
+{
+	uint64_t now = sync_now_ms();
+	if (!s->accept_warned_ms || now - s->accept_warned_ms >= ACCEPT_WARN_EVERY_MS) {
+		struct rlimit rl = {0, 0};
+		s->accept_warned_ms = now;
+		getrlimit(RLIMIT_NOFILE, &rl);
+		sfs_warn("cannot accept connections: %s (open files limit %llu, --max-conns %u: "
+			 "2 per connection and 1 per request); new ones wait until one ends",
+			 strerror(err), (unsigned long long)rl.rlim_cur, s->cfg.max_conns);
+	}
+	struct pollfd p = {s->stop_pipe[0], POLLIN, 0};
+	poll(&p, 1, ACCEPT_RETRY_MS);
+}
+
 int daemon_server_run(struct daemon_server *s)
 {
 	for (;;) {
@@ -754,8 +781,12 @@ int daemon_server_run(struct daemon_server *s)
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
 		int fd = accept4(s->listen_fd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
-		if (fd < 0)
-			continue;
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM)
+				accept_wait(s, errno);
+			continue; /* else the peer is gone (ECONNABORTED), EINTR... */
+		}
 		struct conn *c = calloc(1, sizeof(*c));
 		if (!c) {
 			close(fd);
