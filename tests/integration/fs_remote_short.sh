@@ -9,6 +9,9 @@
 #    were answered as the end of the file (cat got 1.7 MB, cmp "EOF");
 #    now whole-file reads return every byte (from the origin), the mount
 #    warns that the copy is damaged and stops serving it;
+#  - the copy is made again at the file's size and serves: the shadowd
+#    listed the damaged copy under the file's version, which the re-sync
+#    took as current (nothing sent, the short copy published again);
 #  - the mount exits cleanly (status 0; sanitizer reports fail it).
 # Usage: fs_remote_short.sh SHADOWFS SHADOWD SHADOWCTL
 . "$(dirname "$0")/lib.sh"
@@ -51,6 +54,12 @@ done
 grep -q "shadow: a read of the copy of inode [0-9]* on $H1 ended at byte [0-9]*, before the file's end at $SIZE: the copy is damaged" "$T/mount.log" ||
   it_fail "the damaged copy was not warned about: $(cat "$T/mount.log")"
 echo "after the truncation: $(grep -m1 damaged "$T/mount.log")"
+
+# Made again at the file's size, and it serves.
+remade() { [ "$(listed_size)" = "$SIZE" ] && cmp -s "$(copy_file)" "$T/expect" && serving; }
+it_wait_for "the damaged copy was not made again (listed: $(listed_size); state: $(state_of))" 20 remade
+cmp "$mnt/data" "$T/expect" || it_fail "read after the copy was made again"
+echo "made again: $(state_of)"
 
 it_umount "$mnt"
 wait "$IT_PID"; rc=$?
