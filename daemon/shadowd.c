@@ -259,7 +259,16 @@ int main(int argc, char **argv)
 	    .delta = daemon_delta_ops_librsync(),
 	    .expiry = expiry,
 	};
-	(void)sfs_fd_limit_raise(); /* a connection per client, a file per request */
+	/* A connection takes 2 fds and 1 more per request; the store, the
+	 * listening socket and the log a few. Short of that, connections wait
+	 * in the backlog at the limit (daemon/server.c): said now, not then. */
+	uint64_t fds = sfs_fd_limit_raise();
+	if (fds < 3 * (uint64_t)max_conns + 32)
+		sfs_warn("the open files limit (%llu) is low for --max-conns %u (3 file "
+			 "descriptors per connection): past about %llu connections, new ones "
+			 "will wait until one ends",
+			 (unsigned long long)fds, (unsigned)max_conns,
+			 (unsigned long long)(fds > 32 ? (fds - 32) / 3 : 0));
 	r = daemon_server_new(&cfg, &g_server);
 	if (r < 0) {
 		fprintf(stderr, "shadowd: cannot listen on %s: %s\n", listen, strerror(-r));

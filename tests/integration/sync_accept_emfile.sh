@@ -4,7 +4,8 @@
 # then fails with EMFILE and the peer stays in the backlog, so the
 # listening socket stays readable: the accept loop spun a core at 100%,
 # silently, until a connection ended. Now it waits between tries, says
-# so (at most once a minute), and serves once the peers leave.
+# so (at most once a minute), and serves once the peers leave; a limit
+# low for --max-conns is warned about at start.
 # Usage: sync_accept_emfile.sh SHADOWD SHADOWCTL SYNC_CLI
 . "$(dirname "$0")/lib.sh"
 SHADOWD=$1 CTL=$2 CLI=$3
@@ -21,6 +22,9 @@ it_shadowd "$T/shadowd" "$T/store" "$T/ca" server "$T/sd.log" 0
 PID=$IT_SD_PID PORT=$IT_SD_PORT
 [ "$(cat "/proc/$PID/comm")" = shadowd ] || it_fail "pid $PID is not the shadowd"
 grep -q "^Max open files *32 *32 " "/proc/$PID/limits" || it_fail "limit: $(grep files "/proc/$PID/limits")"
+# Said at start: 32 is low for the default --max-conns 64.
+grep -q "the open files limit (32) is low for --max-conns 64" "$T/sd.log" ||
+  it_fail "no warning at start about the low limit: $(cat "$T/sd.log")"
 it_check "ping before" cli ping "127.0.0.1:$PORT" 2>/dev/null
 
 # 40 peers that connect and send nothing (each accepted one holds 2 fds
