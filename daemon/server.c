@@ -240,6 +240,8 @@ static int serve_upload(struct conn *c, const struct sync_wire_msg *b, int err, 
 		return -1;
 	}
 	uint64_t t_end = sync_now_ms();
+	if (!err && c->srv->cfg.fault)
+		daemon_fault_before_commit(c->srv->cfg.fault);
 	if (!err)
 		err = expected_digest(b, &u, &sha);
 	if (!err)
