@@ -9,8 +9,22 @@ void daemon_fault_init(struct daemon_fault *f, uint32_t latency_ms, double error
 {
 	f->latency_ms = latency_ms;
 	f->error_rate = error_rate;
+	f->commit_ms = 0;
 	f->rng = seed ? seed : 0x9e3779b97f4a7c15ull;
 	pthread_mutex_init(&f->lock, NULL);
+}
+
+static void sleep_ms(uint32_t ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) < 0)
+		;
+}
+
+void daemon_fault_before_commit(const struct daemon_fault *f)
+{
+	if (f->commit_ms)
+		sleep_ms(f->commit_ms);
 }
 
 void daemon_fault_destroy(struct daemon_fault *f)

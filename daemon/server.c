@@ -16,7 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -30,8 +32,14 @@ struct daemon_server {
 	uint16_t port;
 	pthread_mutex_t lock;
 	pthread_cond_t idle; /* signalled when active drops to 0 */
+	pthread_cond_t freed; /* signalled when a slot is released */
 	unsigned active;     /* protected by lock */
 	int *conn_fds;	     /* protected by lock; -1 = free slot; for stop */
+	/* Protected by lock, per slot: when its connection was accepted while
+	 * it is still in its TLS handshake (0 once authenticated), and
+	 * whether a new connection cut it (take_handshake_slot). */
+	uint64_t *handshake_ms;
+	bool *cut;
 	/* The run loop's only: each slot's last thread, joined before the
 	 * slot takes a new one and at stop, so no thread of ours is still
 	 * exiting (OpenSSL's per-thread state freed at its exit) when the
@@ -39,6 +47,8 @@ struct daemon_server {
 	pthread_t *threads;
 	bool *joinable;
 	bool stopping;	     /* protected by lock */
+	/* The run loop's only: when accept_wait last logged (0: never). */
+	uint64_t accept_warned_ms;
 	/* atomic, since start (STATS): */
 	uint64_t reads, read_bytes, received_bytes;
 };
@@ -230,6 +240,8 @@ static int serve_upload(struct conn *c, const struct sync_wire_msg *b, int err, 
 		return -1;
 	}
 	uint64_t t_end = sync_now_ms();
+	if (!err && c->srv->cfg.fault)
+		daemon_fault_before_commit(c->srv->cfg.fault);
 	if (!err)
 		err = expected_digest(b, &u, &sha);
 	if (!err)
@@ -583,8 +595,11 @@ static void release_slot(struct daemon_server *s, int slot)
 	pthread_mutex_lock(&s->lock);
 	close(s->conn_fds[slot]);
 	s->conn_fds[slot] = -1;
+	s->handshake_ms[slot] = 0;
+	s->cut[slot] = false;
 	if (--s->active == 0)
 		pthread_cond_broadcast(&s->idle);
+	pthread_cond_broadcast(&s->freed);
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -602,6 +617,18 @@ static void *conn_thread(void *arg)
 	}
 	r = sync_tls_accept(s->cfg.tls, fd, sync_now_ms() + s->cfg.handshake_timeout_ms, &c->tls,
 			    why, sizeof(why));
+	pthread_mutex_lock(&s->lock);
+	bool cut = s->cut[c->slot];
+	uint64_t since = s->handshake_ms[c->slot];
+	if (r == 0)
+		s->handshake_ms[c->slot] = 0; /* authenticated: never cut */
+	pthread_mutex_unlock(&s->lock);
+	if (r < 0 && cut) {
+		sfs_warn("dropped connection from %s: TLS handshake not done after %llu ms, its "
+			 "slot given to a new connection (--max-conns %u)",
+			 c->peer, (unsigned long long)(sync_now_ms() - since), s->cfg.max_conns);
+		goto out;
+	}
 	if (r < 0) {
 		sfs_warn("refused connection from %s: %s", c->peer, why);
 		goto out;
@@ -662,10 +689,17 @@ int daemon_server_new(const struct daemon_server_config *cfg, struct daemon_serv
 	s->stop_pipe[0] = s->stop_pipe[1] = -1;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->idle, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->freed, &ca);
+	pthread_condattr_destroy(&ca);
 	s->conn_fds = malloc(sizeof(int) * s->cfg.max_conns);
 	s->threads = calloc(s->cfg.max_conns, sizeof(*s->threads));
 	s->joinable = calloc(s->cfg.max_conns, sizeof(*s->joinable));
-	if (!s->conn_fds || !s->threads || !s->joinable) {
+	s->handshake_ms = calloc(s->cfg.max_conns, sizeof(*s->handshake_ms));
+	s->cut = calloc(s->cfg.max_conns, sizeof(*s->cut));
+	if (!s->conn_fds || !s->threads || !s->joinable || !s->handshake_ms || !s->cut) {
 		r = -ENOMEM;
 		goto fail;
 	}
@@ -740,6 +774,70 @@ static void join_slot(struct daemon_server *s, unsigned i)
 	s->joinable[i] = false;
 }
 
+/* Called with s->lock held: a free slot, or -1. */
+static int free_slot(struct daemon_server *s)
+{
+	for (unsigned i = 0; i < s->cfg.max_conns; i++)
+		if (s->conn_fds[i] < 0)
+			return (int)i;
+	return -1;
+}
+
+#define CUT_WAIT_MS 1000
+
+/* Called with s->lock held when every slot is taken: cuts the connection
+ * that has been in its TLS handshake longest (shutdown: its thread ends at
+ * once, logging why) and waits for a slot to free, at most CUT_WAIT_MS.
+ * Returns the slot, or -1 (none in a handshake: every slot is an
+ * authenticated peer's, which keeps it). Without this, peers that connect
+ * and send nothing (no certificate needed) held every slot for their
+ * handshake deadline each: --max-conns of them, renewed, locked every mount
+ * out. Now they must open connections faster than a mount handshakes. */
+static int take_handshake_slot(struct daemon_server *s)
+{
+	int oldest = -1;
+	for (unsigned i = 0; i < s->cfg.max_conns; i++)
+		if (s->handshake_ms[i] && !s->cut[i] &&
+		    (oldest < 0 || s->handshake_ms[i] < s->handshake_ms[oldest]))
+			oldest = (int)i;
+	if (oldest < 0)
+		return -1;
+	s->cut[oldest] = true;
+	shutdown(s->conn_fds[oldest], SHUT_RDWR);
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += CUT_WAIT_MS / 1000;
+	int slot;
+	while ((slot = free_slot(s)) < 0 && !s->stopping &&
+	       pthread_cond_timedwait(&s->freed, &s->lock, &until) == 0)
+		;
+	return slot;
+}
+
+#define ACCEPT_RETRY_MS 100
+#define ACCEPT_WARN_EVERY_MS 60000
+
+/* accept4 failed with err for want of file descriptors or memory (EMFILE,
+ * ENFILE, ENOBUFS, ENOMEM): the peer stays in the backlog and the listening
+ * socket readable, so polling it again at once spun a core, silently, until
+ * a connection ended. Waits ACCEPT_RETRY_MS (less if a stop comes: the stop
+ * pipe stays readable for the run loop). Logged at most once a minute: a
+ * shadowd at its limit accepts and fails by turns as connections end. */
+static void accept_wait(struct daemon_server *s, int err)
+{
+	uint64_t now = sync_now_ms();
+	if (!s->accept_warned_ms || now - s->accept_warned_ms >= ACCEPT_WARN_EVERY_MS) {
+		struct rlimit rl = {0, 0};
+		s->accept_warned_ms = now;
+		getrlimit(RLIMIT_NOFILE, &rl);
+		sfs_warn("cannot accept connections: %s (open files limit %llu, --max-conns %u: "
+			 "2 per connection and 1 per request); new ones wait until one ends",
+			 strerror(err), (unsigned long long)rl.rlim_cur, s->cfg.max_conns);
+	}
+	struct pollfd p = {s->stop_pipe[0], POLLIN, 0};
+	poll(&p, 1, ACCEPT_RETRY_MS);
+}
+
 int daemon_server_run(struct daemon_server *s)
 {
 	for (;;) {
@@ -754,8 +852,12 @@ int daemon_server_run(struct daemon_server *s)
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
 		int fd = accept4(s->listen_fd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
-		if (fd < 0)
-			continue;
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM)
+				accept_wait(s, errno);
+			continue; /* else the peer is gone (ECONNABORTED), EINTR... */
+		}
 		struct conn *c = calloc(1, sizeof(*c));
 		if (!c) {
 			close(fd);
@@ -764,12 +866,12 @@ int daemon_server_run(struct daemon_server *s)
 		c->srv = s;
 		peer_string(&ss, c->peer, sizeof(c->peer));
 		pthread_mutex_lock(&s->lock);
-		c->slot = -1;
-		for (unsigned i = 0; i < s->cfg.max_conns && c->slot < 0; i++)
-			if (s->conn_fds[i] < 0)
-				c->slot = (int)i;
+		c->slot = free_slot(s);
+		if (c->slot < 0)
+			c->slot = take_handshake_slot(s);
 		if (c->slot >= 0) {
 			s->conn_fds[c->slot] = fd;
+			s->handshake_ms[c->slot] = sync_now_ms();
 			s->active++;
 		}
 		pthread_mutex_unlock(&s->lock);
@@ -829,7 +931,10 @@ void daemon_server_free(struct daemon_server *s)
 	free(s->conn_fds);
 	free(s->threads);
 	free(s->joinable);
+	free(s->handshake_ms);
+	free(s->cut);
 	pthread_cond_destroy(&s->idle);
+	pthread_cond_destroy(&s->freed);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }

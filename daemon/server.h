@@ -1,6 +1,8 @@
 /* shadowd's server: accepts TLS connections (mutual auth, tls.h), one thread
- * per connection up to max_conns (further connections are closed at once and
- * logged), and serves the requests of wire.h against a host store.
+ * per connection up to max_conns, and serves the requests of wire.h against
+ * a host store. A connection that finds every slot taken cuts the one longest
+ * in its TLS handshake, if any (peers without a certificate cannot hold the
+ * slots); else it is closed at once. Both are logged.
  *
  * librsync requests (SIGNATURE, DELTA_BEGIN) go through struct
  * daemon_delta_ops so the delta library plugs in without touching the

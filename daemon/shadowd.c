@@ -44,7 +44,7 @@ static void usage(FILE *out)
 	    "               [--expire-hours H] [-f] [-v]\n"
 	    "               shadowd --help | --version\n"
 	    "test-only:     [--test-inject-latency-ms N] [--test-inject-error-rate P]\n"
-	    "               [--test-no-verify] [--test-no-zeros]\n"
+	    "               [--test-inject-commit-ms N] [--test-no-verify] [--test-no-zeros]\n"
 	    "See shadowd(8).\n");
 }
 
@@ -79,6 +79,7 @@ int main(int argc, char **argv)
 	    {"expire-hours", required_argument, 0, 'X'},
 	    {"test-inject-latency-ms", required_argument, 0, 'L'},
 	    {"test-inject-error-rate", required_argument, 0, 'E'},
+	    {"test-inject-commit-ms", required_argument, 0, 'T'},
 	    {"test-no-verify", no_argument, 0, 'V'},
 	    {"test-no-zeros", no_argument, 0, 'Z'},
 	    {"foreground", no_argument, 0, 'f'},
@@ -89,7 +90,7 @@ int main(int argc, char **argv)
 	};
 	const char *store_dir = NULL, *listen = NULL, *cert = NULL, *key = NULL, *ca = NULL;
 	double cost = 0, cap_read = 0, cap_iops = 0, budget_mib = 0, max_conns = 64;
-	double lat_ms = 0, err_rate = 0, sync_delay_ms = DAEMON_STORE_SYNC_DELAY_MS;
+	double lat_ms = 0, err_rate = 0, commit_ms = 0, sync_delay_ms = DAEMON_STORE_SYNC_DELAY_MS;
 	double expire_h = 168; /* a week */
 	int foreground = 0, verbose = 0, no_verify = 0, no_zeros = 0, c, r, status = 1, start_fd = -1;
 	char addr[64], why[512];
@@ -144,6 +145,9 @@ int main(int argc, char **argv)
 			goto check;
 		case 'E':
 			r = parse_double("--test-inject-error-rate", optarg, 0, 1, &err_rate);
+			goto check;
+		case 'T':
+			r = parse_double("--test-inject-commit-ms", optarg, 0, 3600000, &commit_ms);
 			goto check;
 		case 'V':
 			no_verify = 1;
@@ -243,6 +247,7 @@ int main(int argc, char **argv)
 		goto out;
 	daemon_throttle_init(&throttle, cap_read, cap_iops);
 	daemon_fault_init(&fault, (uint32_t)lat_ms, err_rate, (uint64_t)getpid());
+	fault.commit_ms = (uint32_t)commit_ms;
 	fault.no_verify = no_verify;
 	fault.no_zeros = no_zeros;
 	struct daemon_server_config cfg = {
@@ -252,12 +257,22 @@ int main(int argc, char **argv)
 	    .listen_port = port,
 	    .max_conns = (unsigned)max_conns,
 	    .throttle = (cap_read > 0 || cap_iops > 0) ? &throttle : NULL,
-	    .fault = (lat_ms > 0 || err_rate > 0 || no_verify || no_zeros) ? &fault : NULL,
+	    .fault = lat_ms > 0 || err_rate > 0 || commit_ms > 0 || no_verify || no_zeros ? &fault
+											  : NULL,
 	    .load = load,
 	    .delta = daemon_delta_ops_librsync(),
 	    .expiry = expiry,
 	};
-	(void)sfs_fd_limit_raise(); /* a connection per client, a file per request */
+	/* A connection takes 2 fds and 1 more per request; the store, the
+	 * listening socket and the log a few. Short of that, connections wait
+	 * in the backlog at the limit (daemon/server.c): said now, not then. */
+	uint64_t fds = sfs_fd_limit_raise();
+	if (fds < 3 * (uint64_t)max_conns + 32)
+		sfs_warn("the open files limit (%llu) is low for --max-conns %u (3 file "
+			 "descriptors per connection): past about %llu connections, new ones "
+			 "will wait until one ends",
+			 (unsigned long long)fds, (unsigned)max_conns,
+			 (unsigned long long)(fds > 32 ? (fds - 32) / 3 : 0));
 	r = daemon_server_new(&cfg, &g_server);
 	if (r < 0) {
 		fprintf(stderr, "shadowd: cannot listen on %s: %s\n", listen, strerror(-r));

@@ -227,6 +227,20 @@ static void upload_progress_fn(void *arg, uint64_t done, uint64_t total)
 	}
 }
 
+/* While an upload waits for the host's commit (sync_client_set_alive):
+ * as long as the host's heartbeats come and the copy is not stopped. */
+struct commit_wait {
+	struct fs_hosts *hosts;
+	int host;
+	const bool *stop;
+};
+
+static bool commit_alive(void *arg)
+{
+	struct commit_wait *w = arg;
+	return !stopped(w->stop) && fs_hosts_up(w->hosts, (size_t)w->host);
+}
+
 /* One attempt of fs_remote_copies_sync; *used: the connection it used
  * (NULL: none). */
 static int sync_once(struct fs_remote_copies *rc, struct daemon_shadow_file *s, int host, int fd,
@@ -241,6 +255,8 @@ static int sync_once(struct fs_remote_copies *rc, struct daemon_shadow_file *s, 
 	if (r < 0)
 		return r;
 	*used = c;
+	struct commit_wait cw = {rc->hosts, host, stop};
+	sync_client_set_alive(c, commit_alive, &cw); /* until out: */
 	if (base && base != version && sha256) {
 		r = send_ranges(c, s, fd, size, sha256, version, base, pace, stop, read, res);
 		if (r == 0 || r == -ECANCELED || !sync_client_connected(c))
@@ -270,6 +286,7 @@ static int sync_once(struct fs_remote_copies *rc, struct daemon_shadow_file *s, 
 		memcpy(res->sha256, rr.sha256, sizeof(res->sha256));
 	}
 out:
+	sync_client_set_alive(c, NULL, NULL);
 	if (r == 0 && sha256) {
 		res->have_sha256 = true;
 		memcpy(res->sha256, sha256, sizeof(res->sha256));

@@ -21,7 +21,9 @@
  *     error the origin would not give; a remote copy its host no longer
  *     has (a refused read) stops serving
  *     (a short read is the end of the file: the copy holds exactly the
- *     origin's bytes at this version).
+ *     origin's bytes at this version; one that ends before the size the
+ *     copy was made at is a damaged copy, truncated on its host: answered
+ *     by the origin, the copy stops serving, see copy_short).
  * Rollout (daemon/rollout.h): a copy rolling out takes only its share of
  * the reads (a gate inside daemon_shadow_pick). Both the copy's and the
  * origin's reads are timed to the reply, so the control loop compares
@@ -37,8 +39,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "daemon/shadow_map.h"
 #include "fs/fs.h"
+#include "fs/hosts.h"
 #include "fs/passthrough.h"
 #include "fs/remote_reads.h"
 #include "fs/shadowing.h"
@@ -108,6 +112,28 @@ static ssize_t read_local(fuse_req_t req, struct daemon_shadow_file *s, int slot
 	return n;
 }
 
+/* Whether a read of n bytes (n < size asked) at off ended before the end
+ * of the file the copy was made of: the copy is shorter than the origin
+ * was (its file truncated on its host since its SHA-256 check). Such a
+ * read was answered to the application as the end of the file. */
+static bool copy_short(fuse_req_t req, struct daemon_shadow_file *s, int slot, size_t size,
+		       off_t off, ssize_t n)
+{
+	struct daemon_shadow_copy *cp = &s->copies[slot];
+	char where[600];
+	if ((size_t)n >= size || off + n >= cp->origin.size)
+		return false;
+	fs_hosts_label(fs_shadowing_hosts(fs_ctx_of(req)->shadowing), (size_t)cp->host, where,
+		       sizeof(where));
+	sfs_warn("shadow: a read of the copy of inode %llu on %s ended at byte %lld, before "
+		 "the file's end at %lld: the copy is damaged (cut short there); read from the "
+		 "origin, the copy not served",
+		 (unsigned long long)s->ino, where, (long long)(off + n),
+		 (long long)cp->origin.size);
+	daemon_shadow_copy_mark_stale(s, slot);
+	return true;
+}
+
 void fs_router_read(fuse_req_t req, struct fs_inode *i, void *entry, fuse_ino_t ino, size_t size,
 		    off_t off, struct fuse_file_info *fi, fs_read_fn inner_read)
 {
@@ -140,8 +166,9 @@ void fs_router_read(fuse_req_t req, struct fs_inode *i, void *entry, fuse_ino_t 
 		return;
 	}
 	/* The copy holds exactly the origin's bytes at this version: a short
-	 * read is the end of the file, as the origin would give it. */
-	if (n < 0) {
+	 * read is the end of the file, as the origin would give it, unless the
+	 * copy is shorter than the file it was made of. */
+	if (n < 0 || copy_short(req, s, slot, size, off, n)) {
 		daemon_shadow_copy_done(s, slot, false, 0, 0);
 		from_origin(s, req, ino, size, off, fi, inner_read);
 		return;

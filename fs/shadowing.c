@@ -1086,6 +1086,11 @@ struct fs_remote_reads *fs_shadowing_remote_reads(struct fs_shadowing *sh)
 	return sh->remote_reads;
 }
 
+struct fs_hosts *fs_shadowing_hosts(struct fs_shadowing *sh)
+{
+	return sh->hosts;
+}
+
 int fs_shadowing_new(struct fs_ctx *c, struct fs_hosts *hosts,
 		     const struct fs_shadowing_config *cfg, struct fs_shadowing **ret)
 {

@@ -96,6 +96,8 @@ ssize_t fs_shadowing_get_state(struct fs_shadowing *sh, struct fs_inode *i, char
 /* The pooled reads of remote copies (fs/remote_reads.h), NULL without a
  * remote host. */
 struct fs_remote_reads *fs_shadowing_remote_reads(struct fs_shadowing *sh);
+/* The mount's hosts (fs/hosts.h), to name one in a log line. */
+struct fs_hosts *fs_shadowing_hosts(struct fs_shadowing *sh);
 /* The fd of local copy k of s, held by the caller (picked for a read):
  * the slot's, or opened from its store (fs/shadow_origin.c); -1 if it
  * cannot be opened. *close_after: the caller closes it after its read. */

@@ -24,7 +24,15 @@ struct sync_client {
 	uint64_t features;     /* SYNC_WIRE_FEATURE_* of the server, */
 	bool features_known;   /* ... once a STATS answered */
 	uint64_t put_sent;     /* data bytes the last full copy sent */
+	bool (*alive)(void *arg); /* sync_client_set_alive, or NULL */
+	void *alive_arg;
 };
+
+void sync_client_set_alive(struct sync_client *c, bool (*alive)(void *arg), void *arg)
+{
+	c->alive = alive;
+	c->alive_arg = arg;
+}
 
 void sync_client_set_progress(struct sync_client *c,
 			      void (*fn)(void *arg, uint64_t done, uint64_t total), void *arg)
@@ -149,10 +157,23 @@ static int upload_end(struct sync_client *c, uint64_t id, const uint8_t *sha256,
 		      unsigned timeout_ms)
 {
 	struct sync_wire_msg m;
+	uint64_t start = sync_now_ms();
 	int r = send_req(c, SYNC_WIRE_END, id, sha256, sha256 ? 32 : 0, NULL, 0,
-			 sync_now_ms() + timeout_ms);
+			 start + timeout_ms);
 	if (r < 0)
 		return r;
+	/* The host commits meanwhile: waited for while it is alive. */
+	for (uint64_t until = sync_now_ms() + timeout_ms;;) {
+		int w = sync_tls_wait_readable(c->tls, until);
+		if (w < 0)
+			return poison(c, w);
+		if (w > 0)
+			break;
+		if (!c->alive || !c->alive(c->alive_arg) ||
+		    sync_now_ms() - start >= SYNC_CLIENT_COMMIT_MAX_MS)
+			return poison(c, -ETIMEDOUT);
+		until = sync_now_ms() + timeout_ms;
+	}
 	r = recv_resp(c, id, &m, sync_now_ms() + timeout_ms);
 	if (r < 0)
 		return r;

@@ -60,6 +60,17 @@ uint64_t sync_client_put_sent(const struct sync_client *c);
 int sync_client_put_hashed(struct sync_client *c, const uint8_t id[16], uint64_t version, int fd,
 			   uint64_t size, uint8_t ret_sha256[32], unsigned timeout_ms);
 
+/* After the last frame of a PUT, UPDATE or DELTA the host commits before it
+ * answers END: a ranged update's commit re-hashes the whole new copy, a
+ * delta's patch copies the rest of its basis, time that grows with the
+ * file (20 s for a 12 GiB copy) and that one frame's timeout does not
+ * bound. With alive set, the wait for that answer is renewed by timeout_ms
+ * as long as alive(arg) says the host is alive (its heartbeats still come;
+ * a stopped or unreachable host ends the wait as before), up to
+ * SYNC_CLIENT_COMMIT_MAX_MS in all. NULL (the default): one timeout_ms. */
+#define SYNC_CLIENT_COMMIT_MAX_MS (30u * 60 * 1000)
+void sync_client_set_alive(struct sync_client *c, bool (*alive)(void *arg), void *arg);
+
 struct sync_range {
 	uint64_t off;
 	const void *data;

@@ -39,10 +39,13 @@ static int copies_of(struct sync_client *c, const uint8_t id[16], bool list_all,
 			: sync_client_versions(c, id, v, n, timeout_ms);
 }
 
-/* The host's copies of id: whether `version` is there, and the newest other. */
+/* The host's copies of id: whether `version` is there at `size`, and the
+ * newest other version. A copy of `version` at another size is damaged
+ * (truncated on the host: its SHA-256 was checked at commit, so at the
+ * size of the origin): neither, so a new copy replaces it. */
 static int find_copies(struct sync_client *c, const uint8_t id[16], uint64_t version,
-		       bool list_all, unsigned timeout_ms, bool *has_version, bool *has_other,
-		       uint64_t *other)
+		       uint64_t size, bool list_all, unsigned timeout_ms, bool *has_version,
+		       bool *has_other, uint64_t *other)
 {
 	struct sync_wire_list_entry *v = NULL;
 	size_t n = 0;
@@ -54,7 +57,7 @@ static int find_copies(struct sync_client *c, const uint8_t id[16], uint64_t ver
 		if (memcmp(v[i].id, id, 16))
 			continue;
 		if (v[i].version == version) {
-			*has_version = true;
+			*has_version = v[i].size == size;
 		} else if (!*has_other || v[i].version > *other) {
 			*has_other = true;
 			*other = v[i].version;
@@ -210,8 +213,8 @@ int sync_replicate(struct sync_client *c, const uint8_t id[16], uint64_t version
 	if (!S_ISREG(st.st_mode))
 		return -EINVAL;
 	res.size = (uint64_t)st.st_size;
-	r = find_copies(c, id, version, o->list_all, timeout_ms, &has_version, &has_other,
-			&other);
+	r = find_copies(c, id, version, res.size, o->list_all, timeout_ms, &has_version,
+			&has_other, &other);
 	if (r < 0)
 		return r;
 	if (has_version) {

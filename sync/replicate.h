@@ -1,7 +1,9 @@
 /* Origin side of replication: bring the copy of one file on one host to the
  * origin's current content, the cheapest way the host allows.
  *
- *   - the host already holds this version: nothing is sent (CURRENT);
+ *   - the host already holds this version: nothing is sent (CURRENT); one
+ *     it holds at another size than the file's is damaged (truncated there)
+ *     and replaced as if absent;
  *   - it holds another version of the file (a stale copy, e.g. demoted
  *     yesterday): the librsync signature of that copy comes back, the delta
  *     is computed here while it streams, the host patches (DELTA);

@@ -15,7 +15,8 @@
  *     verify H:P ID VER FILE        VERIFY: the server re-hashes (ID, VER) and
  *                                   compares with FILE's SHA-256; prints
  *                                   hashed=N (Bad message: mismatch)
- *     hold H:P MS                   connect, ping, keep the connection MS ms
+ *     hold H:P MS                   connect, ping, keep the connection MS ms,
+ *                                   ping again (fails if the server dropped it)
  *     signature H:P ID VER OUT      librsync signature of a copy into OUT
  *     delta H:P ID BASE VER FILE [--corrupt | --sig-of=V]
  *                                   librsync update of BASE to FILE's content
@@ -475,6 +476,7 @@ int main(int argc, char **argv)
 			printf("holding\n");
 			fflush(stdout);
 			usleep((useconds_t)strtoul(a[1], NULL, 0) * 1000);
+			r = sync_client_ping(c, timeout_ms);
 		}
 	} else if (!strcmp(cmd, "verify") && na == 4 && !parse_id(a[1], id)) {
 		int fd = -1;
