@@ -14,7 +14,9 @@
  *     among origin and the copies valid at the file's current version, ties
  *     to the origin;
  *   - a copy is read with pread on its fd (opened when the copy was
- *     published, verified by SHA-256 then), a remote copy from its shadowd
+ *     published, verified by SHA-256 then; its file's stamps compared
+ *     after the read, so a copy changed on disk since is never returned),
+ *     a remote copy from its shadowd
  *     through fs/remote_reads.c (pooled TLS connections, -o remote_timeout
  *     per read; a host down, suspect or with every connection busy is not
  *     tried); an error falls back to the origin, so a copy never causes an
@@ -103,6 +105,8 @@ static ssize_t read_local(fuse_req_t req, struct daemon_shadow_file *s, int slot
 	if (fd < 0)
 		return -1;
 	ssize_t n = pread(fd, buf, size, off);
+	if (n >= 0 && !fs_shadowing_copy_read_ok(fs_ctx_of(req)->shadowing, s, slot, fd))
+		n = -1; /* changed on disk: the origin answers */
 	if (close_after)
 		close(fd);
 	return n;

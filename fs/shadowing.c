@@ -320,6 +320,30 @@ bool shadow_copy_intact(struct fs_shadowing *sh, struct daemon_shadow_file *s, i
 	return shadow_stamp_eq(&cp->file, &f);
 }
 
+/* The stamp is taken after the read: whatever changes a file's bytes
+ * through the filesystem (write, truncate, a store of a shared mapping)
+ * moves its ctime before the new bytes can be read, so a read that saw
+ * them sees the new ctime here. One fstat per read of a local copy: before,
+ * a copy changed on disk served until the next open or pass looked at it
+ * (a tick: hundreds of reads of the damaged bytes, fs_copy_damage). */
+bool fs_shadowing_copy_read_ok(struct fs_shadowing *sh, struct daemon_shadow_file *s, int k,
+			       int fd)
+{
+	struct daemon_shadow_copy *cp = &s->copies[k];
+	struct daemon_origin_stamp f;
+	if (shadow_stamp_of_fd(fd, &f) && shadow_stamp_eq(&cp->file, &f))
+		return true;
+	if (daemon_shadow_copy_mark_stale(s, k)) {
+		char path[PATH_MAX], host[600];
+		shadow_path_copy(sh, s, path, sizeof(path));
+		fs_hosts_label(sh->hosts, (size_t)cp->host, host, sizeof(host));
+		sfs_warn("shadow: the copy of %s on %s changed on disk since it was made: no "
+			 "longer served, made again",
+			 path, host);
+	}
+	return false;
+}
+
 /* Before an open is answered: a copy made of an origin that has changed
  * since (in BACKING, behind the mount's back), or whose own file changed
  * on disk (size, mtime, ctime of the copy), must not serve. */
