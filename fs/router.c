@@ -15,7 +15,9 @@
  *     to the origin;
  *   - a copy is read with pread on its fd (opened when the copy was
  *     published, verified by SHA-256 then; its file's stamps compared
- *     after the read, so a copy changed on disk since is never returned),
+ *     after the read, so a copy changed on disk since is never returned,
+ *     and the origin's through the reader's fd, so a copy of bytes changed
+ *     in BACKING behind the mount's back is not either),
  *     a remote copy from its shadowd
  *     through fs/remote_reads.c (pooled TLS connections, -o remote_timeout
  *     per read; a host down, suspect or with every connection busy is not
@@ -138,7 +140,9 @@ void fs_router_read(fuse_req_t req, struct fs_inode *i, void *entry, fuse_ino_t 
 	ssize_t n = !buf	 ? -1
 		    : cp->remote ? read_remote(req, s, slot, buf, size, off)
 				 : read_local(req, s, slot, buf, size, off);
-	if (n == -EHOSTDOWN || n == -EBUSY) { /* not tried: no error of the copy */
+	if (n == -EHOSTDOWN || n == -EBUSY || /* not tried: no error of the copy */
+	    (n >= 0 && !fs_shadowing_origin_read_ok(fs_ctx_of(req)->shadowing, s, slot,
+						    fs_file_of(fi)->fd))) { /* changed behind */
 		daemon_shadow_copy_release(s, slot);
 		from_origin(s, req, ino, size, off, fi, inner_read);
 		return;
