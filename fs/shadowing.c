@@ -326,8 +326,7 @@ bool shadow_copy_intact(struct fs_shadowing *sh, struct daemon_shadow_file *s, i
  * them sees the new ctime here. One fstat per read of a local copy: before,
  * a copy changed on disk served until the next open or pass looked at it
  * (a tick: hundreds of reads of the damaged bytes, fs_copy_damage). */
-bool fs_shadowing_copy_read_ok(struct fs_shadowing *sh, struct daemon_shadow_file *s, int k,
-			       int fd)
+bool fs_shadowing_copy_read_ok(struct fs_shadowing *sh, struct daemon_shadow_file *s, int k, int fd)
 {
 	struct daemon_shadow_copy *cp = &s->copies[k];
 	struct daemon_origin_stamp f;

@@ -151,7 +151,7 @@ static void test_read_changed_on_disk(void **state)
 	assert_int_equal(daemon_store_read(f->s, ID, 1, 0, buf, sizeof(buf)), -EBADMSG);
 	put(f->s, 1, "version one"); /* committed again: the new file reads */
 	expect(f->s, 1, "version one");
-	daemon_store_flush(f->s);    /* renamed: its ctime moved */
+	daemon_store_flush(f->s); /* renamed: its ctime moved */
 	expect(f->s, 1, "version one");
 	copy_path(f, NAME1, path, sizeof(path));
 	assert_int_equal(truncate(path, 4), 0);
