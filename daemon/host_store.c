@@ -94,6 +94,29 @@ uint64_t store_fd_space(int fd, uint64_t size)
 	return fstat(fd, &st) == 0 ? sync_stat_data_bytes(&st) : size;
 }
 
+static struct store_stamp stamp_of_stat(const struct stat *st)
+{
+	return (struct store_stamp){
+	    .ino = (uint64_t)st->st_ino,
+	    .size = st->st_size,
+	    .mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec,
+	    .ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec,
+	    .known = true,
+	};
+}
+
+struct store_stamp store_stamp_of(int fd)
+{
+	struct stat st;
+	return fstat(fd, &st) == 0 ? stamp_of_stat(&st) : (struct store_stamp){0};
+}
+
+static bool stamp_eq(const struct store_stamp *a, const struct store_stamp *b)
+{
+	return a->ino == b->ino && a->size == b->size && a->mtime_ns == b->mtime_ns &&
+	       a->ctime_ns == b->ctime_ns;
+}
+
 static int scan(struct daemon_store *s, int (*fn)(void *, const char *, const uint8_t *, uint64_t),
 		void *arg);
 
@@ -101,11 +124,14 @@ static int scan(struct daemon_store *s, int (*fn)(void *, const char *, const ui
 static int count_fn(void *arg, const char *name, const uint8_t *id, uint64_t v)
 {
 	struct daemon_store *s = arg;
-	uint64_t sz;
-	if (store_copy_space(s->dirfd, name, &sz) == 0) {
-		s->used += sz;
+	struct stat st;
+	if (copy_stat(s->dirfd, name, &st) == 0) {
+		s->used += sync_stat_data_bytes(&st);
 		s->copies++;
-		store_index_add(&s->durable, id, v);
+		/* Its file as found: a change from now on is seen by reads. */
+		struct store_stamp stamp = stamp_of_stat(&st);
+		if (store_index_add(&s->durable, id, v) == 0)
+			store_index_set_stamp(&s->durable, id, v, &stamp);
 	}
 	return 0;
 }
@@ -577,6 +603,8 @@ int daemon_store_commit_each(struct daemon_store_writer *w, const uint8_t sha256
 		goto out;
 	}
 	w->tmp[0] = 0; /* nothing to unlink any more */
+	/* After the rename, which moved its ctime. */
+	u->stamp = store_stamp_of(w->fd);
 	/* At most one copy per (id, version): the one just committed. */
 	old = store_unsynced_find(s, w->id, w->version);
 	if (old) {
@@ -669,11 +697,37 @@ int daemon_store_stat_copy(struct daemon_store *s, const uint8_t id[16], uint64_
 	return r;
 }
 
-ssize_t daemon_store_read(struct daemon_store *s, const uint8_t id[16], uint64_t version,
-			  uint64_t off, void *buf, size_t len)
+/* The stamp recorded for (id, version): 1 (in *ret); 0 when none is (an
+ * index short of memory); -ENOENT when the store no longer has that copy
+ * (deleted, by a read that found it changed among others). */
+static int recorded_stamp(struct daemon_store *s, const uint8_t id[16], uint64_t version,
+			  struct store_stamp *ret)
+{
+	int r;
+	pthread_mutex_lock(&s->lock);
+	struct unsynced *u = store_unsynced_find(s, id, version);
+	if (u) {
+		r = u->stamp.known;
+		if (r)
+			*ret = u->stamp;
+	} else {
+		r = store_index_stamp(&s->durable, id, version, ret);
+		if (r == -ENOENT && s->durable.incomplete)
+			r = 0; /* may be there all the same */
+	}
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+/* One read of the copy; *changed: its file is not as recorded when it got
+ * its name, looked at after the read (whatever changes a file's bytes
+ * moves its ctime before the new bytes can be read). */
+static ssize_t read_once(struct daemon_store *s, const uint8_t id[16], uint64_t version,
+			 uint64_t off, void *buf, size_t len, bool *changed)
 {
 	int fd, r;
 	size_t done = 0;
+	*changed = false;
 	r = daemon_store_open_copy(s, id, version, &fd, NULL);
 	if (r < 0)
 		return r;
@@ -689,8 +743,31 @@ ssize_t daemon_store_read(struct daemon_store *s, const uint8_t id[16], uint64_t
 			break;
 		done += (size_t)n;
 	}
+	struct store_stamp now = store_stamp_of(fd), want;
 	close(fd);
-	return r < 0 ? r : (ssize_t)done;
+	if (r < 0)
+		return r;
+	/* Looked up after the read: the syncer renames a copy (its ctime
+	 * moves) and records the new stamp under one hold of the lock. A
+	 * copy deleted meanwhile (another read found it changed, and its
+	 * record went with it) returns nothing it read. */
+	int k = recorded_stamp(s, id, version, &want);
+	if (k < 0)
+		return k;
+	*changed = k == 1 && !stamp_eq(&now, &want);
+	return (ssize_t)done;
+}
+
+ssize_t daemon_store_read(struct daemon_store *s, const uint8_t id[16], uint64_t version,
+			  uint64_t off, void *buf, size_t len)
+{
+	bool changed;
+	ssize_t n = read_once(s, id, version, off, buf, len, &changed);
+	/* Once more: a copy of the same version committed again meanwhile
+	 * replaced the file this read had opened. */
+	if (changed)
+		n = read_once(s, id, version, off, buf, len, &changed);
+	return changed ? -EBADMSG : n;
 }
 
 int daemon_store_verify(struct daemon_store *s, const uint8_t id[16], uint64_t version,

@@ -148,7 +148,11 @@ void daemon_store_flush(struct daemon_store *s);
 /* Drops the temporary file. Accepts NULL. */
 void daemon_store_abort(struct daemon_store_writer *w);
 
-/* Reads up to len bytes at off; returns the count (0 at end) or -errno. */
+/* Reads up to len bytes at off; returns the count (0 at end) or -errno:
+ * -EBADMSG when the copy's file changed on disk since it was stored or
+ * found at open (its inode, size, mtime or ctime: a flipped byte, a
+ * truncation, a replacement), compared after the read, so that nothing read
+ * from a damaged copy is returned (the caller deletes it). */
 ssize_t daemon_store_read(struct daemon_store *s, const uint8_t id[16], uint64_t version,
 			  uint64_t off, void *buf, size_t len);
 /* Opens a valid copy read-only (signature/delta basis); caller closes. */

@@ -432,6 +432,20 @@ static int verify_before(void *arg, uint64_t off, size_t want)
 	return r;
 }
 
+/* A copy found damaged (a re-hash that differs, a read that finds its file
+ * changed on disk): deleted at once, so that no READ serves it again, LIST
+ * no longer shows it and no sync takes it for the version it claims to be;
+ * the mount makes a new one (its read was refused: the copy goes stale). */
+static void copy_damaged(struct conn *c, const uint8_t id[16], uint64_t version, const char *what)
+{
+	char hex[33];
+	for (int i = 0; i < 16; i++)
+		snprintf(hex + 2 * i, 3, "%02x", id[i]);
+	int d = daemon_store_delete(c->srv->cfg.store, id, version);
+	sfs_warn("%s: copy %s version %llu %s: %s", c->peer, hex, (unsigned long long)version, what,
+		 d == 0 || d == -ENOENT ? "deleted" : "cannot delete it");
+}
+
 /* VERIFY: re-hashes (id, version) from the store (daemon_store_verify_each),
  * with a progress frame about every SYNC_VERIFY_PROGRESS_MS (verify_before)
  * so the client's per-frame deadline holds however big the copy is. Only
@@ -466,10 +480,7 @@ static int serve_verify(struct conn *c, const struct sync_wire_msg *m, int err)
 		return -1;
 	}
 	if (err == -EBADMSG) {
-		int d = daemon_store_delete(st, m->id, m->version);
-		sfs_warn("%s: copy %s version %llu failed its SHA-256 check: %s", c->peer, hex,
-			 (unsigned long long)m->version,
-			 d == 0 || d == -ENOENT ? "deleted" : "cannot delete it");
+		copy_damaged(c, m->id, m->version, "failed its SHA-256 check");
 	} else if (err && err != -ENOENT) {
 		sfs_warn("%s: cannot verify copy %s version %llu: %s", c->peer, hex,
 			 (unsigned long long)m->version, strerror(-err));
@@ -518,6 +529,9 @@ static int serve(struct conn *c, const struct sync_wire_msg *m)
 		if (!err) {
 			n = daemon_store_read(s->cfg.store, m->id, m->version, m->offset, c->buf,
 					      m->length);
+			if (n == -EBADMSG) /* changed on disk: as a failed re-hash */
+				copy_damaged(c, m->id, m->version,
+					     "changed on disk since it was stored");
 			if (n < 0)
 				err = (int)n;
 			else

@@ -359,16 +359,19 @@ void daemon_shadow_copy_publish(struct daemon_shadow_file *f, int slot)
 		ADD(&f->serving, 1);
 }
 
-void daemon_shadow_copy_mark_stale(struct daemon_shadow_file *f, int slot)
+bool daemon_shadow_copy_mark_stale(struct daemon_shadow_file *f, int slot)
 {
 	struct daemon_shadow_copy *c = &f->copies[slot];
 	int expect = DAEMON_COPY_SERVING;
 	if (__atomic_compare_exchange_n(&c->state, &expect, DAEMON_COPY_STALE, false,
-					__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+					__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
 		SUB(&f->serving, 1);
-	else if (expect == DAEMON_COPY_SYNCING)
+		return true;
+	}
+	if (expect == DAEMON_COPY_SYNCING)
 		__atomic_compare_exchange_n(&c->state, &expect, DAEMON_COPY_STALE, false,
 					    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+	return false;
 }
 
 /* Waits until no reader holds the copy. */

@@ -271,8 +271,9 @@ void daemon_shadow_origin_end(struct daemon_shadow_file *f);
  * stamp set by the caller) as SERVING, at the share the caller set (the
  * rollout's first step), or full share when none was set. */
 void daemon_shadow_copy_publish(struct daemon_shadow_file *f, int slot);
-/* Control loop: marks the copy STALE (no new reader takes it). */
-void daemon_shadow_copy_mark_stale(struct daemon_shadow_file *f, int slot);
+/* Marks the copy STALE (no new reader takes it); true if this call took
+ * it from SERVING (one caller does, however many race). */
+bool daemon_shadow_copy_mark_stale(struct daemon_shadow_file *f, int slot);
 /* Control loop: STALE, waits for its readers, closes its fd, frees the slot
  * (counters kept until the slot is reused; share 0). Returns whether it
  * had an fd open. */

@@ -134,7 +134,9 @@ static size_t sync_pass(struct daemon_store *s)
 		if (batch[i].r == 0 && renameat(s->dirfd, u->name, s->dirfd, name) == 0) {
 			s->used -= u->space < s->used ? u->space : s->used;
 			s->used += batch[i].space;
-			store_index_add(&s->durable, u->id, u->version);
+			struct store_stamp stamp = store_stamp_of(u->fd); /* renamed: new ctime */
+			if (store_index_add(&s->durable, u->id, u->version) == 0)
+				store_index_set_stamp(&s->durable, u->id, u->version, &stamp);
 			s->n_unsynced--;
 			unlink_entry(s, u);
 			renamed = true;

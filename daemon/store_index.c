@@ -56,8 +56,41 @@ int store_index_add(struct store_index *x, const uint8_t id[16], uint64_t versio
 	memcpy(x->slots[i].id, id, 16);
 	x->slots[i].version = version;
 	x->slots[i].used = 1;
+	x->slots[i].stamp = (struct store_stamp){0};
 	x->n++;
 	return 0;
+}
+
+/* The slot of (id, version), or NULL. */
+static struct store_index_slot *slot_of(const struct store_index *x, const uint8_t id[16],
+					uint64_t version)
+{
+	if (!x->cap)
+		return NULL;
+	for (size_t i = home(x, id); x->slots[i].used; i = (i + 1) & (x->cap - 1))
+		if (same(&x->slots[i], id, version))
+			return &x->slots[i];
+	return NULL;
+}
+
+void store_index_set_stamp(struct store_index *x, const uint8_t id[16], uint64_t version,
+			   const struct store_stamp *st)
+{
+	struct store_index_slot *sl = slot_of(x, id, version);
+	if (sl)
+		sl->stamp = *st;
+}
+
+int store_index_stamp(const struct store_index *x, const uint8_t id[16], uint64_t version,
+		      struct store_stamp *ret)
+{
+	const struct store_index_slot *sl = slot_of(x, id, version);
+	if (!sl)
+		return -ENOENT;
+	if (!sl->stamp.known)
+		return 0;
+	*ret = sl->stamp;
+	return 1;
 }
 
 void store_index_remove(struct store_index *x, const uint8_t id[16], uint64_t version)

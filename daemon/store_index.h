@@ -12,10 +12,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* What a copy's file looked like once it had its name (store_internal.h,
+ * store_stamp_of): a read that finds it otherwise reads a file changed on
+ * disk since (daemon_store_read). known = false: not recorded. */
+struct store_stamp {
+	uint64_t ino;
+	int64_t size, mtime_ns, ctime_ns;
+	bool known;
+};
+
 struct store_index_slot {
 	uint8_t id[16];
 	uint64_t version;
 	uint8_t used;
+	struct store_stamp stamp;
 };
 
 struct store_index {
@@ -30,6 +40,13 @@ struct store_index {
 /* Records (id, version); already there is not an error. -ENOMEM: not
  * recorded, and the index is marked incomplete. */
 int store_index_add(struct store_index *x, const uint8_t id[16], uint64_t version);
+/* Sets the stamp of (id, version) if recorded. */
+void store_index_set_stamp(struct store_index *x, const uint8_t id[16], uint64_t version,
+			   const struct store_stamp *st);
+/* The stamp of (id, version): 1 (in *ret), 0 when recorded without one,
+ * -ENOENT when not recorded. */
+int store_index_stamp(const struct store_index *x, const uint8_t id[16], uint64_t version,
+		      struct store_stamp *ret);
 /* Forgets (id, version) if recorded. */
 void store_index_remove(struct store_index *x, const uint8_t id[16], uint64_t version);
 /* The versions of id, up to max of them into out (any order); returns how

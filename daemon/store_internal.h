@@ -34,6 +34,7 @@ struct unsynced {
 	bool syncing;	   /* taken by a sync pass (fd in use outside the lock) */
 	bool dropped;	   /* deleted or replaced while syncing: the pass frees it */
 	uint64_t since_ms; /* commit time */
+	struct store_stamp stamp; /* its file under its unsynced name */
 	char name[UNSYNCED_LEN + 1];
 };
 
@@ -72,6 +73,9 @@ int store_copy_size(int dirfd, const char *name, uint64_t *ret);
  * size bytes (size itself when fstat fails). */
 int store_copy_space(int dirfd, const char *name, uint64_t *ret);
 uint64_t store_fd_space(int fd, uint64_t size);
+/* The stamp of a copy's file (fd), recorded once the file has the name it
+ * is read by (commit, the syncer's rename, open): unknown if fstat fails. */
+struct store_stamp store_stamp_of(int fd);
 
 /* Unsynced copies (store_durability.c). Functions marked "lock" expect
  * s->lock held. */

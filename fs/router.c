@@ -14,7 +14,11 @@
  *     among origin and the copies valid at the file's current version, ties
  *     to the origin;
  *   - a copy is read with pread on its fd (opened when the copy was
- *     published, verified by SHA-256 then), a remote copy from its shadowd
+ *     published, verified by SHA-256 then; its file's stamps compared
+ *     after the read, so a copy changed on disk since is never returned,
+ *     and the origin's through the reader's fd, so a copy of bytes changed
+ *     in BACKING behind the mount's back is not either),
+ *     a remote copy from its shadowd
  *     through fs/remote_reads.c (pooled TLS connections, -o remote_timeout
  *     per read; a host down, suspect or with every connection busy is not
  *     tried); an error falls back to the origin, so a copy never causes an
@@ -107,6 +111,8 @@ static ssize_t read_local(fuse_req_t req, struct daemon_shadow_file *s, int slot
 	if (fd < 0)
 		return -1;
 	ssize_t n = pread(fd, buf, size, off);
+	if (n >= 0 && !fs_shadowing_copy_read_ok(fs_ctx_of(req)->shadowing, s, slot, fd))
+		n = -1; /* changed on disk: the origin answers */
 	if (close_after)
 		close(fd);
 	return n;
@@ -160,7 +166,9 @@ void fs_router_read(fuse_req_t req, struct fs_inode *i, void *entry, fuse_ino_t 
 	ssize_t n = !buf	 ? -1
 		    : cp->remote ? read_remote(req, s, slot, buf, size, off)
 				 : read_local(req, s, slot, buf, size, off);
-	if (n == -EHOSTDOWN || n == -EBUSY) { /* not tried: no error of the copy */
+	if (n == -EHOSTDOWN || n == -EBUSY || /* not tried: no error of the copy */
+	    (n >= 0 && !fs_shadowing_origin_read_ok(fs_ctx_of(req)->shadowing, s, slot,
+						    fs_file_of(fi)->fd))) { /* changed behind */
 		daemon_shadow_copy_release(s, slot);
 		from_origin(s, req, ino, size, off, fi, inner_read);
 		return;

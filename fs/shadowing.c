@@ -335,6 +335,55 @@ bool shadow_copy_intact(struct fs_shadowing *sh, struct daemon_shadow_file *s, i
 	return shadow_stamp_eq(&cp->file, &f);
 }
 
+/* The stamp is taken after the read: whatever changes a file's bytes
+ * through the filesystem (write, truncate, a store of a shared mapping)
+ * moves its ctime before the new bytes can be read, so a read that saw
+ * them sees the new ctime here. One fstat per read of a local copy: before,
+ * a copy changed on disk served until the next open or pass looked at it
+ * (a tick: hundreds of reads of the damaged bytes, fs_copy_damage). */
+bool fs_shadowing_copy_read_ok(struct fs_shadowing *sh, struct daemon_shadow_file *s, int k, int fd)
+{
+	struct daemon_shadow_copy *cp = &s->copies[k];
+	struct daemon_origin_stamp f;
+	if (shadow_stamp_of_fd(fd, &f) && shadow_stamp_eq(&cp->file, &f))
+		return true;
+	if (daemon_shadow_copy_mark_stale(s, k)) {
+		char path[PATH_MAX], host[600];
+		shadow_path_copy(sh, s, path, sizeof(path));
+		fs_hosts_label(sh->hosts, (size_t)cp->host, host, sizeof(host));
+		sfs_warn("shadow: the copy of %s on %s changed on disk since it was made: no "
+			 "longer served, made again",
+			 path, host);
+	}
+	return false;
+}
+
+/* The same rule for the origin: a change in BACKING behind the mount's
+ * back moves its ctime before its bytes can be read, so an fstat of the
+ * reader's own fd after the copy's read sees any change that ended before
+ * the read began. Before, only an open, the first read of a quiet entry
+ * and the passes compared the origin's stamps: readers through fds opened
+ * before the change got the old bytes for up to a tick (fs_copy_behind:
+ * 993 of 5,003 reads in the second after it, at shadow_tick=1). A change
+ * through the mount moved the version before BACKING changed: the copy is
+ * no longer current, and that is not taken for a change behind its back. */
+bool fs_shadowing_origin_read_ok(struct fs_shadowing *sh, struct daemon_shadow_file *s, int k,
+				 int fd)
+{
+	struct daemon_shadow_copy *cp = &s->copies[k];
+	struct daemon_origin_stamp now;
+	if (fd < 0 || !shadow_stamp_of_fd(fd, &now) || shadow_stamp_eq(&cp->origin, &now))
+		return true;
+	bool current = cp->version == daemon_shadow_file_version(s) && LOAD(&s->changing) == 0;
+	if (daemon_shadow_copy_mark_stale(s, k) && current) {
+		char path[PATH_MAX];
+		shadow_path_copy(sh, s, path, sizeof(path));
+		sfs_debug("shadow: %s changed in BACKING behind the mount: copy stale", path);
+		shadow_changed_behind(s);
+	}
+	return false;
+}
+
 /* Before an open is answered: a copy made of an origin that has changed
  * since (in BACKING, behind the mount's back), or whose own file changed
  * on disk (size, mtime, ctime of the copy), must not serve. */
@@ -370,36 +419,80 @@ static void check_stamps(struct fs_shadowing *sh, struct fs_inode *i, struct dae
 	}
 }
 
-/* Metadata changed through the mount (times, mode, owner) moves the
- * origin's ctime, and mtime, without touching a byte: the copies made of
- * those bytes stay valid, so their recorded origin stamp follows the
- * change instead of reading, at the next check, as a change made behind
- * the mount's back (which would drop them and re-copy the file). Only a
- * copy whose stamp matched the origin just before the change is carried,
- * and only if no write bumped the version meanwhile. */
+/* Metadata changed through the mount (times, mode, owner, extended
+ * attributes, links: a link made, renamed or removed while another stays)
+ * moves the origin's ctime, and mtime for some, without touching a byte:
+ * the copies made of those bytes stay valid, so their recorded origin stamp
+ * follows the change instead of reading, at the next check, as a change
+ * made behind the mount's back (which would drop them and re-copy the
+ * file). Only a copy whose stamp matched the origin just before the change
+ * is carried, and only if no write bumped the version meanwhile. */
 struct stamp_carry {
 	struct daemon_shadow_file *s; /* NULL: nothing to carry */
 	int fd;			      /* ours: the inode may be forgotten once
 				       * the op has replied */
 	uint64_t version;
 	struct daemon_origin_stamp before;
+	struct daemon_shadow_file *held; /* carry_by_name's entry, held */
 };
+
+/* Starts carrying for s with fd, an fd of its origin (taken over). */
+static void carry_start(struct daemon_shadow_file *s, int fd, struct stamp_carry *c)
+{
+	c->s = NULL;
+	c->fd = fd;
+	if (!s || fd < 0 || !shadow_any_copy(s))
+		return;
+	c->version = daemon_shadow_file_version(s);
+	if (shadow_stamp_of_fd(c->fd, &c->before))
+		c->s = s;
+}
 
 static void carry_begin(struct fs_shadowing *sh, struct fs_inode *i, struct daemon_shadow_file *s,
 			struct stamp_carry *c)
 {
-	c->s = NULL;
+	c->s = c->held = NULL;
 	c->fd = -1;
 	if (!s || !shadow_any_copy(s))
 		return;
 	int ifd = fs_inode_fd_get(sh->ctx->inodes, i);
 	if (ifd < 0)
 		return;
-	c->fd = fcntl(ifd, F_DUPFD_CLOEXEC, 0);
+	int fd = fcntl(ifd, F_DUPFD_CLOEXEC, 0);
 	fs_inode_fd_put(sh->ctx->inodes, i);
-	c->version = daemon_shadow_file_version(s);
-	if (c->fd >= 0 && shadow_stamp_of_fd(c->fd, &c->before))
-		c->s = s;
+	carry_start(s, fd, c);
+}
+
+/* carry_begin for the object NAME in directory inode dir, when it is a
+ * shadowed regular file (an op on its name: a rename of it, an unlink of
+ * one of its links). Its entry is held until carry_end. */
+static void carry_by_name(struct fs_shadowing *sh, fuse_ino_t dir, const char *name,
+			  struct stamp_carry *c)
+{
+	c->s = c->held = NULL;
+	c->fd = -1;
+	if (!sh || daemon_shadow_map_size(sh->map) == 0)
+		return;
+	struct fs_inode *d = fs_inode_of(sh->ctx, dir);
+	int dfd = fs_inode_fd_get(sh->ctx->inodes, d);
+	if (dfd < 0)
+		return;
+	int fd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	fs_inode_fd_put(sh->ctx->inodes, d);
+	struct stat st;
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return;
+	}
+	daemon_shadow_map_lock(sh->map);
+	struct daemon_shadow_file *s = daemon_shadow_map_find(sh->map, st.st_dev, st.st_ino);
+	if (s)
+		s->holds++;
+	daemon_shadow_map_unlock(sh->map);
+	c->held = s;
+	carry_start(s, fd, c);
 }
 
 static void carry_end(struct fs_shadowing *sh, struct stamp_carry *c)
@@ -408,23 +501,26 @@ static void carry_end(struct fs_shadowing *sh, struct stamp_carry *c)
 	bool ok = c->s && shadow_stamp_of_fd(c->fd, &after) && after.size == c->before.size;
 	if (c->fd >= 0)
 		close(c->fd);
-	if (!ok)
-		return;
-	daemon_shadow_map_lock(sh->map);
-	struct daemon_shadow_file *s = c->s;
-	if (daemon_shadow_file_version(s) == c->version) {
-		for (int k = 0; k < DAEMON_SHADOW_MAX_COPIES; k++) {
-			struct daemon_shadow_copy *cp = &s->copies[k];
-			if (shadow_stamp_eq(&cp->origin, &c->before))
-				cp->origin = after;
+	if (ok) {
+		daemon_shadow_map_lock(sh->map);
+		struct daemon_shadow_file *s = c->s;
+		if (daemon_shadow_file_version(s) == c->version) {
+			for (int k = 0; k < DAEMON_SHADOW_MAX_COPIES; k++) {
+				struct daemon_shadow_copy *cp = &s->copies[k];
+				if (shadow_stamp_eq(&cp->origin, &c->before))
+					cp->origin = after;
+			}
+			/* and for a copy under way: the chain of such changes */
+			if (s->carried_version != c->version ||
+			    !shadow_stamp_eq(&s->carried_to, &c->before))
+				s->carried_from = c->before;
+			s->carried_to = after;
+			s->carried_version = c->version;
 		}
-		/* and for a copy under way: the chain of such changes */
-		if (s->carried_version != c->version || !shadow_stamp_eq(&s->carried_to, &c->before))
-			s->carried_from = c->before;
-		s->carried_to = after;
-		s->carried_version = c->version;
+		daemon_shadow_map_unlock(sh->map);
 	}
-	daemon_shadow_map_unlock(sh->map);
+	if (c->held)
+		shadow_entry_put(sh, c->held);
 }
 
 /* ---- the ops layer ---- */
@@ -582,6 +678,49 @@ static void sh_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 	change_end(s);
 }
 
+/* A file that had other links before its unlink (or a rename over it) and
+ * has none now (another one went meanwhile): its version moves, as for a
+ * last link, and nothing is carried. */
+static void bump_if_unlinked(struct daemon_shadow_file *s, const struct stamp_carry *c)
+{
+	struct stat st;
+	if (s && c->fd >= 0 && fstat(c->fd, &st) == 0 && st.st_nlink == 0)
+		bump(s);
+}
+
+/* Extended attributes and a new link change no byte: the copies stay
+ * (their origin stamps carried over the ctime the op moves). */
+static void sh_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+			size_t size, int flags)
+{
+	struct fs_shadowing *sh = sh_of(req);
+	struct fs_inode *i = fs_inode_of(fs_ctx_of(req), ino);
+	struct stamp_carry carry;
+	carry_begin(sh, i, entry_find(sh, i), &carry);
+	inner.setxattr(req, ino, name, value, size, flags);
+	carry_end(sh, &carry);
+}
+
+static void sh_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	struct fs_shadowing *sh = sh_of(req);
+	struct fs_inode *i = fs_inode_of(fs_ctx_of(req), ino);
+	struct stamp_carry carry;
+	carry_begin(sh, i, entry_find(sh, i), &carry);
+	inner.removexattr(req, ino, name);
+	carry_end(sh, &carry);
+}
+
+static void sh_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+	struct fs_shadowing *sh = sh_of(req);
+	struct fs_inode *i = fs_inode_of(fs_ctx_of(req), ino);
+	struct stamp_carry carry;
+	carry_begin(sh, i, entry_find(sh, i), &carry);
+	inner.link(req, ino, newparent, newname);
+	carry_end(sh, &carry);
+}
+
 static void sh_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs_shadowing *sh = sh_of(req);
@@ -589,12 +728,20 @@ static void sh_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct shadow_unlink un; /* another link left: the entry's path follows */
 	struct gone_on_success g;
 	struct daemon_shadow_file *s = entry_by_name(sh, parent, name, &nl);
-	bump(s);
+	/* The last link: the copies go (gone, and the bump). Another left:
+	 * no byte changed, the copies stay. */
+	struct stamp_carry carry = {.fd = -1};
+	if (nl > 1)
+		carry_by_name(sh, parent, name, &carry);
+	else
+		bump(s);
 	gone_begin(sh, s, nl, &g);
 	shadow_unlink_begin(sh, s, nl, parent, name, &un);
 	inner.unlink(req, parent, name);
 	shadow_unlink_end(&un);
 	gone_end(&g);
+	bump_if_unlinked(s, &carry);
+	carry_end(sh, &carry);
 	shadow_entry_put(sh, s);
 }
 
@@ -609,7 +756,15 @@ static void sh_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 	 * both keep their content under the other name). */
 	struct daemon_shadow_file *s =
 	    (flags & RENAME_EXCHANGE) ? NULL : entry_by_name(sh, newparent, newname, &nl);
-	bump(s);
+	/* The renamed file (and with RENAME_EXCHANGE the other, or a
+	 * replaced file with other links left) keeps its bytes: its copies
+	 * stay. A replaced file's last link goes: its copies with it. */
+	struct stamp_carry moved, other = {.fd = -1};
+	carry_by_name(sh, parent, name, &moved);
+	if ((flags & RENAME_EXCHANGE) || nl > 1)
+		carry_by_name(sh, newparent, newname, &other);
+	else
+		bump(s);
 	struct gone_on_success g;
 	gone_begin(sh, s, nl, &g);
 	struct shadow_unlink un; /* the replaced file's other link */
@@ -618,6 +773,10 @@ static void sh_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 	shadow_unlink_end(&un);
 	gone_end(&g);
 	shadow_rename_end(&rn);
+	if (!(flags & RENAME_EXCHANGE))
+		bump_if_unlinked(s, &other);
+	carry_end(sh, &other);
+	carry_end(sh, &moved);
 	shadow_entry_put(sh, s);
 }
 
@@ -639,6 +798,9 @@ void fs_ops_shadowing(struct fuse_lowlevel_ops *ops)
 	WRAP(copy_file_range);
 	WRAP(unlink);
 	WRAP(rename);
+	WRAP(setxattr);
+	WRAP(removexattr);
+	WRAP(link);
 #undef WRAP
 }
 

@@ -103,6 +103,19 @@ struct fs_hosts *fs_shadowing_hosts(struct fs_shadowing *sh);
  * cannot be opened. *close_after: the caller closes it after its read. */
 int fs_shadowing_copy_fd(struct fs_shadowing *sh, struct daemon_shadow_file *s, int k,
 			 bool *close_after);
+/* After a read of local copy k through fd (held by the caller): whether
+ * its file is still as published (size, mtime, ctime). If not, the copy
+ * was changed on disk (a flipped byte, a truncation), is marked STALE
+ * (made again), and what was read must not be returned. */
+bool fs_shadowing_copy_read_ok(struct fs_shadowing *sh, struct daemon_shadow_file *s, int k,
+			       int fd);
+/* After a read of copy k (local or remote): whether the origin, seen
+ * through the reader's own open file fd, still looks as when the copy was
+ * made. If not, it changed in BACKING behind the mount's back: the copy
+ * stops serving, the file's version moves, and what was read must not be
+ * returned. */
+bool fs_shadowing_origin_read_ok(struct fs_shadowing *sh, struct daemon_shadow_file *s, int k,
+				 int fd);
 
 /* The router (fs/router.c): answers a READ of a file whose inode has a map
  * entry, from a copy or through inner_read (the origin). */

@@ -108,6 +108,66 @@ static void test_temp_then_rename(void **state)
 	daemon_store_abort(NULL);
 }
 
+/* The file of the only copy in the store whose name starts with prefix. */
+static void copy_path(struct fx *f, const char *prefix, char *out, size_t len)
+{
+	DIR *d = opendir(f->dir);
+	struct dirent *de;
+	out[0] = 0;
+	while ((de = readdir(d)))
+		if (!strncmp(de->d_name, prefix, strlen(prefix)))
+			snprintf(out, len, "%s/%s", f->dir, de->d_name);
+	closedir(d);
+	assert_true(out[0]);
+}
+
+/* One byte of path flipped, its mtime put back. */
+static void flip_keep_mtime(const char *path, off_t off)
+{
+	struct stat st;
+	char b;
+	assert_int_equal(stat(path, &st), 0);
+	int fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &b, 1, off), 1);
+	b ^= 0x20;
+	assert_int_equal(pwrite(fd, &b, 1, off), 1);
+	struct timespec t[2] = {st.st_atim, st.st_mtim};
+	assert_int_equal(futimens(fd, t), 0);
+	close(fd);
+}
+
+/* A read of a copy whose file changed on disk since the store had it
+ * (under its unsynced name, its real name, or found at open) is refused
+ * with -EBADMSG, nothing of it returned; a copy committed again at the
+ * same version, the syncer's rename and a reopen are not changes. */
+static void test_read_changed_on_disk(void **state)
+{
+	struct fx *f = *state;
+	char path[512], buf[64];
+	put(f->s, 1, "version one");
+	copy_path(f, "unsynced." NAME1, path, sizeof(path));
+	flip_keep_mtime(path, 3);
+	assert_int_equal(daemon_store_read(f->s, ID, 1, 0, buf, sizeof(buf)), -EBADMSG);
+	put(f->s, 1, "version one"); /* committed again: the new file reads */
+	expect(f->s, 1, "version one");
+	daemon_store_flush(f->s); /* renamed: its ctime moved */
+	expect(f->s, 1, "version one");
+	copy_path(f, NAME1, path, sizeof(path));
+	assert_int_equal(truncate(path, 4), 0);
+	assert_int_equal(daemon_store_read(f->s, ID, 1, 0, buf, sizeof(buf)), -EBADMSG);
+	assert_int_equal(daemon_store_read(f->s, ID, 1, 8, buf, sizeof(buf)), -EBADMSG);
+	/* Found at open: as it is then; changed after, refused. */
+	put(f->s, 2, "version two");
+	daemon_store_flush(f->s);
+	daemon_store_close(f->s);
+	assert_int_equal(daemon_store_open(f->dir, 0, &f->s), 0);
+	expect(f->s, 2, "version two");
+	copy_path(f, "deadbeef0102030405060708090a0b0c-0000000000000002", path, sizeof(path));
+	flip_keep_mtime(path, 0);
+	assert_int_equal(daemon_store_read(f->s, ID, 2, 0, buf, sizeof(buf)), -EBADMSG);
+}
+
 /* A copy whose SHA-256 does not match is refused, leaves no file, and the
  * existing copy of the same and of older versions stays valid. */
 static void test_sha_mismatch_keeps_old(void **state)
@@ -958,6 +1018,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_temp_then_rename, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_sha_mismatch_keeps_old, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_read_changed_on_disk, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_verify_each, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ranged_update, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_path_safety, setup, teardown),
