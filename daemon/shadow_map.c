@@ -408,6 +408,13 @@ bool daemon_shadow_copy_retire(struct daemon_shadow_file *f, int slot)
 	return fd >= 0;
 }
 
+void daemon_shadow_map_set_first_version(struct daemon_shadow_map *m, uint64_t first_version)
+{
+	daemon_shadow_map_lock(m);
+	m->first_version = m->version_floor = first_version;
+	daemon_shadow_map_unlock(m);
+}
+
 uint64_t daemon_shadow_map_first_version(const struct daemon_shadow_map *m)
 {
 	return m->first_version;

@@ -205,6 +205,9 @@ struct daemon_shadow_map;
  * mount never matches). */
 int daemon_shadow_map_new(uint64_t first_version, struct daemon_shadow_map **ret);
 uint64_t daemon_shadow_map_first_version(const struct daemon_shadow_map *m);
+/* Moves the version new entries start at (the mount's reserved range,
+ * fs/version_floor.h). Before the first entry is made. */
+void daemon_shadow_map_set_first_version(struct daemon_shadow_map *m, uint64_t first_version);
 /* Mixed into every entry's id (the name of its copies in host stores): the
  * mount's origin id (fs/origin_id.h), so that mounts sharing a host never
  * name two files alike. Set before the first entry is made; zero until. */

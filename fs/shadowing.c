@@ -43,6 +43,7 @@
 #include "fs/pin_log.h"
 #include "fs/state_line.h"
 #include "fs/origin_id.h"
+#include "fs/version_floor.h"
 #include "fs/rel_path.h"
 #include "fs/status_file.h"
 #include "fs/xattr_shadow.h"
@@ -1261,8 +1262,9 @@ int fs_shadowing_new(struct fs_ctx *c, struct fs_hosts *hosts,
 	if (!sh)
 		return -ENOMEM;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	/* Versions unique to this mount: microseconds since the epoch at start,
-	 * so a copy an earlier mount left never matches a version of ours. */
+	/* Versions from microseconds since the epoch at start; moved past the
+	 * range an earlier mount reserved at fs_shadowing_start (a clock set
+	 * back, fs/version_floor.h). */
 	uint64_t first = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 	int r = daemon_shadow_map_new(first, &sh->map);
 	if (r < 0) {
@@ -1328,8 +1330,35 @@ static void sweep_local_stores(struct fs_shadowing *sh)
 	}
 }
 
+/* The mount's versions start past every version an earlier mount of this
+ * state directory could have used, whatever the clock did since
+ * (fs/version_floor.h). Before the sweep of the local stores, which
+ * deletes what is older than the first version. */
+static int reserve_versions(struct fs_shadowing *sh, const char *state_dir)
+{
+	bool damaged;
+	uint64_t first;
+	int r = fs_version_floor_reserve(state_dir, daemon_shadow_map_first_version(sh->map),
+					 &first, &damaged);
+	if (r < 0) {
+		sfs_error("cannot read or write %s/%s: %s", state_dir, FS_VERSION_FLOOR_FILE,
+			  strerror(-r));
+		return r;
+	}
+	if (damaged)
+		sfs_warn("%s/%s was damaged: versions start at the clock's time (a copy an "
+			 "earlier mount left is taken as current only if the clock has not "
+			 "gone back since)",
+			 state_dir, FS_VERSION_FLOOR_FILE);
+	daemon_shadow_map_set_first_version(sh->map, first);
+	return 0;
+}
+
 int fs_shadowing_start(struct fs_shadowing *sh, const char *state_dir)
 {
+	int r = reserve_versions(sh, state_dir);
+	if (r < 0)
+		return r;
 	sweep_local_stores(sh);
 	snprintf(sh->state_dir, sizeof(sh->state_dir), "%s", state_dir);
 	sh->cfg.state_dir = sh->state_dir;
@@ -1341,7 +1370,7 @@ int fs_shadowing_start(struct fs_shadowing *sh, const char *state_dir)
 	/* Before any entry: their ids are named with it (fs/origin_id.h). */
 	uint8_t origin_id[16];
 	bool made, damaged;
-	int r = fs_origin_id_load(state_dir, origin_id, &made, &damaged);
+	r = fs_origin_id_load(state_dir, origin_id, &made, &damaged);
 	if (r < 0) {
 		sfs_error("cannot read or make %s/%s: %s", state_dir, FS_ORIGIN_ID_FILE,
 			  strerror(-r));

@@ -6,6 +6,9 @@
 #    (EIO) instead of returning 0 and being lost;
 #  - STATE/origin.id garbage: a warning that a new origin id replaces it
 #    (before: silently, and every remote copy was orphaned);
+#  - STATE/versions (the version range each mount reserves): a mount
+#    starts past the previous mount's range even when the clock is behind
+#    it (a clock set back), and garbage there is said;
 #  - STATE/pins and STATE/tuning with binary garbage (NUL bytes among it)
 #    and a last line cut short: the good lines are kept, the bad ones
 #    counted, no crash.
@@ -39,6 +42,15 @@ setfattr -n user.shadow.pin -v 1 "$mnt/b" || it_fail "pin b"
 setfattr -n user.shadow.capacity -v 7 "$mnt/a" || it_fail "capacity on a"
 setfattr -n user.shadow.window -v 2 "$mnt" || it_fail "window on the root"
 umount_check "a clean state"
+grep -qx '[0-9]\+' "$state/versions" || it_fail "no version range recorded: $(cat "$state/versions")"
+# The clock behind the recorded range (as after a clock set back): the
+# next mount's range starts at its end, not at the clock.
+future=$(( $(date +%s) * 1000000 + 1000000000000000 ))
+echo "$future" >"$state/versions"
+mount_with "a range ahead of the clock"
+umount_check "a range ahead of the clock"
+[ "$(cat "$state/versions")" = $((future + (1 << 40))) ] ||
+  it_fail "the range did not start at the recorded end: $(cat "$state/versions"), expected $((future + (1 << 40)))"
 before=$(sums) # a's user.shadow.id is set now (the key of its settings)
 cp "$state/pins" "$T/pins.good"
 cp "$state/tuning" "$T/tuning.good"
@@ -61,6 +73,7 @@ rmdir "$state/pins" "$state/tuning"
 # kept (before, a NUL byte in a line made it look cut short, and the next
 # line was skipped as its tail); a last tuning line cut short is bad.
 echo "not an id" >"$state/origin.id"
+echo "not a version" >"$state/versions"
 garbage() { head -c 2000 /dev/urandom | tr -d '\n'; printf 'x\0y\n'; }
 { garbage; cat "$T/pins.good"; } >"$state/pins"
 { garbage; cat "$T/tuning.good"; head -c 20 "$T/tuning.good"; } >"$state/tuning"
@@ -68,6 +81,7 @@ garbage() { head -c 2000 /dev/urandom | tr -d '\n'; printf 'x\0y\n'; }
 mount_with "garbage"
 said "origin.id garbage" "origin.id was damaged: replaced by a new origin id"
 said "tuning garbage" "tuning: 2 bad line(s)"
+said "versions garbage" "versions was damaged: versions start at the clock"
 [ "$(get b pin)" = 1 ] || it_fail "b lost its pin among garbage"
 [ "$(get a capacity)" = 7 ] || it_fail "a lost its capacity among garbage: '$(get a capacity)'"
 [ "$(get . window)" = 2 ] || it_fail "the root lost its window among garbage"
