@@ -142,6 +142,10 @@ int daemon_store_commit_each(struct daemon_store_writer *w, const uint8_t sha256
 /* How long the syncer waits after a commit before a pass (default
  * DAEMON_STORE_SYNC_DELAY_MS). */
 void daemon_store_set_sync_delay(struct daemon_store *s, uint64_t ms);
+/* Test-only: reads no longer compare a copy's stamp with the one stored
+ * (a store from before that check), to test what the mount does with a
+ * copy damaged on its host that is still served. Before serving. */
+void daemon_store_set_no_stamp_check(struct daemon_store *s);
 /* Makes every committed copy durable (fdatasync + rename to its real name)
  * before returning. */
 void daemon_store_flush(struct daemon_store *s);

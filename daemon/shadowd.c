@@ -45,6 +45,7 @@ static void usage(FILE *out)
 	    "               shadowd --help | --version\n"
 	    "test-only:     [--test-inject-latency-ms N] [--test-inject-error-rate P]\n"
 	    "               [--test-inject-commit-ms N] [--test-no-verify] [--test-no-zeros]\n"
+	    "               [--test-no-stamp-check]\n"
 	    "See shadowd(8).\n");
 }
 
@@ -82,6 +83,7 @@ int main(int argc, char **argv)
 	    {"test-inject-commit-ms", required_argument, 0, 'T'},
 	    {"test-no-verify", no_argument, 0, 'V'},
 	    {"test-no-zeros", no_argument, 0, 'Z'},
+	    {"test-no-stamp-check", no_argument, 0, 'D'},
 	    {"foreground", no_argument, 0, 'f'},
 	    {"verbose", no_argument, 0, 'v'},
 	    {"help", no_argument, 0, 'h'},
@@ -92,7 +94,8 @@ int main(int argc, char **argv)
 	double cost = 0, cap_read = 0, cap_iops = 0, budget_mib = 0, max_conns = 64;
 	double lat_ms = 0, err_rate = 0, commit_ms = 0, sync_delay_ms = DAEMON_STORE_SYNC_DELAY_MS;
 	double expire_h = 168; /* a week */
-	int foreground = 0, verbose = 0, no_verify = 0, no_zeros = 0, c, r, status = 1, start_fd = -1;
+	int foreground = 0, verbose = 0, no_verify = 0, no_zeros = 0, no_stamp_check = 0, c, r;
+	int status = 1, start_fd = -1;
 	char addr[64], why[512];
 	uint16_t port = 0;
 	struct daemon_store *store = NULL;
@@ -154,6 +157,9 @@ int main(int argc, char **argv)
 			break;
 		case 'Z':
 			no_zeros = 1;
+			break;
+		case 'D':
+			no_stamp_check = 1;
 			break;
 		case 'f':
 			foreground = 1;
@@ -229,6 +235,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	daemon_store_set_sync_delay(store, (uint64_t)sync_delay_ms);
+	if (no_stamp_check)
+		daemon_store_set_no_stamp_check(store);
 	struct daemon_store_stats st;
 	daemon_store_stats(store, &st);
 	if (st.recovered_copies || st.discarded_copies)

@@ -57,6 +57,7 @@ struct daemon_store {
 	pthread_cond_t pass_done;  /* a sync pass ended */
 	bool stopping;		   /* protected by lock */
 	uint64_t sync_delay_ms;	   /* protected by lock */
+	bool no_stamp_check;	   /* test-only, set before serving */
 	bool syncer_running;	   /* protected by lock; started by the first commit */
 	pthread_t syncer;
 };
