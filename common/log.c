@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *log_program = "shadowfs";
@@ -66,4 +67,37 @@ void sfs_log(enum sfs_log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	sfs_vlog(level, fmt, ap);
 	va_end(ap);
+}
+
+bool sfs_log_limited(struct sfs_log_limit *l, enum sfs_log_level level, const char *fmt, ...)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t now = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u + 1;
+	uint64_t held = 0;
+	pthread_mutex_lock(&l->lock);
+	if (!l->window_ms || now - l->window_ms >= l->period_ms) {
+		l->window_ms = now;
+		l->in_window = 0;
+	}
+	bool pass = l->in_window < l->burst;
+	if (pass) {
+		l->in_window++;
+		held = l->held_back;
+		l->held_back = 0;
+	} else {
+		l->held_back++;
+	}
+	pthread_mutex_unlock(&l->lock);
+	if (!pass)
+		return false;
+	if (held)
+		sfs_log(level, "(%llu more line%s of the kind below not logged: at most %u per %llu s)",
+			(unsigned long long)held, held == 1 ? "" : "s", l->burst,
+			(unsigned long long)(l->period_ms + 999) / 1000);
+	va_list ap;
+	va_start(ap, fmt);
+	sfs_vlog(level, fmt, ap);
+	va_end(ap);
+	return true;
 }

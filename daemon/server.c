@@ -47,8 +47,10 @@ struct daemon_server {
 	pthread_t *threads;
 	bool *joinable;
 	bool stopping;	     /* protected by lock */
-	/* The run loop's only: when accept_wait last logged (0: never). */
-	uint64_t accept_warned_ms;
+	/* Budgets of the warnings a peer can make frequent: refused or
+	 * dropped connections (a flood logged ~150 lines a second), and
+	 * accept failing at the open files limit (once a minute). */
+	struct sfs_log_limit refusals_log, accept_log;
 	/* atomic, since start (STATS): */
 	uint64_t reads, read_bytes, received_bytes;
 };
@@ -638,13 +640,16 @@ static void *conn_thread(void *arg)
 		s->handshake_ms[c->slot] = 0; /* authenticated: never cut */
 	pthread_mutex_unlock(&s->lock);
 	if (r < 0 && cut) {
-		sfs_warn("dropped connection from %s: TLS handshake not done after %llu ms, its "
-			 "slot given to a new connection (--max-conns %u)",
-			 c->peer, (unsigned long long)(sync_now_ms() - since), s->cfg.max_conns);
+		sfs_log_limited(&c->srv->refusals_log, SFS_LOG_WARN,
+				"dropped connection from %s: TLS handshake not done after %llu ms, "
+				"its slot given to a new connection (--max-conns %u)",
+				c->peer, (unsigned long long)(sync_now_ms() - since),
+				s->cfg.max_conns);
 		goto out;
 	}
 	if (r < 0) {
-		sfs_warn("refused connection from %s: %s", c->peer, why);
+		sfs_log_limited(&c->srv->refusals_log, SFS_LOG_WARN, "refused connection from %s: %s",
+				c->peer, why);
 		goto out;
 	}
 	size_t l = strlen(c->peer);
@@ -691,6 +696,8 @@ int daemon_server_new(const struct daemon_server_config *cfg, struct daemon_serv
 	if (!s)
 		return -ENOMEM;
 	s->cfg = *cfg;
+	s->refusals_log = (struct sfs_log_limit)SFS_LOG_LIMIT_INIT(10, 10000);
+	s->accept_log = (struct sfs_log_limit)SFS_LOG_LIMIT_INIT(1, 60000);
 	if (!s->cfg.max_conns)
 		s->cfg.max_conns = 64;
 	if (!s->cfg.handshake_timeout_ms)
@@ -829,7 +836,6 @@ static int take_handshake_slot(struct daemon_server *s)
 }
 
 #define ACCEPT_RETRY_MS 100
-#define ACCEPT_WARN_EVERY_MS 60000
 
 /* accept4 failed with err for want of file descriptors or memory (EMFILE,
  * ENFILE, ENOBUFS, ENOMEM): the peer stays in the backlog and the listening
@@ -839,15 +845,12 @@ static int take_handshake_slot(struct daemon_server *s)
  * shadowd at its limit accepts and fails by turns as connections end. */
 static void accept_wait(struct daemon_server *s, int err)
 {
-	uint64_t now = sync_now_ms();
-	if (!s->accept_warned_ms || now - s->accept_warned_ms >= ACCEPT_WARN_EVERY_MS) {
-		struct rlimit rl = {0, 0};
-		s->accept_warned_ms = now;
-		getrlimit(RLIMIT_NOFILE, &rl);
-		sfs_warn("cannot accept connections: %s (open files limit %llu, --max-conns %u: "
-			 "2 per connection and 1 per request); new ones wait until one ends",
-			 strerror(err), (unsigned long long)rl.rlim_cur, s->cfg.max_conns);
-	}
+	struct rlimit rl = {0, 0};
+	getrlimit(RLIMIT_NOFILE, &rl);
+	sfs_log_limited(&s->accept_log, SFS_LOG_WARN,
+			"cannot accept connections: %s (open files limit %llu, --max-conns %u: "
+			"2 per connection and 1 per request); new ones wait until one ends",
+			strerror(err), (unsigned long long)rl.rlim_cur, s->cfg.max_conns);
 	struct pollfd p = {s->stop_pipe[0], POLLIN, 0};
 	poll(&p, 1, ACCEPT_RETRY_MS);
 }
@@ -890,8 +893,9 @@ int daemon_server_run(struct daemon_server *s)
 		}
 		pthread_mutex_unlock(&s->lock);
 		if (c->slot < 0) {
-			sfs_warn("refused connection from %s: too many connections (%u)", c->peer,
-				 s->cfg.max_conns);
+			sfs_log_limited(&s->refusals_log, SFS_LOG_WARN,
+					"refused connection from %s: too many connections (%u)",
+					c->peer, s->cfg.max_conns);
 			close(fd);
 			free(c);
 			continue;

@@ -6,7 +6,7 @@
 # renewed every 5 s, had every mount refused ("too many connections").
 # Now a connection that finds every slot taken cuts the oldest one still
 # in its handshake (logged) and takes its slot; connections past their
-# handshake are never cut.
+# handshake are never cut. A flood of refusals is logged within a budget.
 # Usage: sync_preauth_slots.sh SHADOWD SHADOWCTL SYNC_CLI
 . "$(dirname "$0")/lib.sh"
 SHADOWD=$1 CTL=$2 CLI=$3
@@ -43,6 +43,15 @@ holding() { grep -q holding "$T/hold1" && grep -q holding "$T/hold2"; }
 it_wait_for "holders did not connect" 5 holding
 cli --timeout 1000 ping "127.0.0.1:$PORT" 2>/dev/null && it_fail "a connection over --max-conns was accepted"
 grep -q "refused connection from .*: too many connections (2)" "$T/sd.log" || it_fail "refusal not logged: $(cat "$T/sd.log")"
+# A flood of refused connections is logged within a budget (10 lines per
+# 10 s for refusals and cuts together; a flood wrote ~150 lines a second).
+for _ in $(seq 40); do
+  exec {x}<>"/dev/tcp/127.0.0.1/$PORT" && exec {x}>&-
+done
+refusals() { grep -c -e "refused connection" -e "dropped connection" "$T/sd.log"; }
+sleep 0.3 # the last refusals logged (or held back)
+[ "$(refusals)" -le 10 ] || it_fail "a flood logged $(refusals) refusals in a few seconds"
+[ "$(refusals)" -ge 3 ] || it_fail "only $(refusals) refusals logged: $(cat "$T/sd.log")"
 wait "$h1" || it_fail "an authenticated connection was cut"
 wait "$h2" || it_fail "an authenticated connection was cut"
 it_check "ping after the holders" cli ping "127.0.0.1:$PORT" 2>/dev/null

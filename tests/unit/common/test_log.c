@@ -1,4 +1,5 @@
-/* Unit tests of common/log: level filtering and line framing. */
+/* Unit tests of common/log: level filtering, line framing and the budget of
+ * frequent messages. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -66,11 +67,42 @@ static void test_long_line_truncated(void **state)
 	assert_null(memchr(buf, '\n', n - 1));
 }
 
+static void log_flood(void)
+{
+	static struct sfs_log_limit l = SFS_LOG_LIMIT_INIT(3, 200);
+	sfs_log_init("t", SFS_LOG_INFO, false);
+	int passed = 0;
+	for (int i = 0; i < 10; i++)
+		passed += sfs_log_limited(&l, SFS_LOG_WARN, "refused %d", i);
+	assert_int_equal(passed, 3);
+	usleep(250 * 1000); /* the next period */
+	assert_true(sfs_log_limited(&l, SFS_LOG_WARN, "refused %d", 10));
+	assert_true(sfs_log_limited(&l, SFS_LOG_WARN, "refused %d", 11));
+	sfs_info("below the level? no: info is shown");
+}
+
+/* A flood gives the budget's lines, then the count of those held back
+ * before the next line that passes; nothing held back, no count line. */
+static void test_limited(void **state)
+{
+	(void)state;
+	char buf[1024];
+	capture_stderr(log_flood, buf, sizeof(buf));
+	assert_string_equal(buf, "t: warning: refused 0\n"
+				 "t: warning: refused 1\n"
+				 "t: warning: refused 2\n"
+				 "t: warning: (7 more lines of the kind below not logged: at most 3 per 1 s)\n"
+				 "t: warning: refused 10\n"
+				 "t: warning: refused 11\n"
+				 "t: below the level? no: info is shown\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_level_filter),
 		cmocka_unit_test(test_long_line_truncated),
+		cmocka_unit_test(test_limited),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
