@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/parse.h"
+#include "common/small_file.h"
 
 /* 32 lowercase hex digits, then a newline or the end: true and the bytes. */
 static bool parse(const char *text, size_t len, uint8_t id[16])
@@ -26,26 +27,11 @@ static int make(const char *path, uint8_t id[16])
 		if (n > 0)
 			got += (size_t)n;
 	}
-	char tmp[PATH_MAX + 16], text[34];
+	char text[34];
 	for (int i = 0; i < 16; i++)
 		snprintf(text + 2 * i, 3, "%02x", id[i]);
 	text[32] = '\n';
-	snprintf(tmp, sizeof(tmp), "%s.tmp%ld", path, (long)getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	int rc = 0;
-	if (write(fd, text, 33) != 33)
-		rc = errno ? -errno : -EIO;
-	if (rc == 0 && fsync(fd) < 0)
-		rc = -errno;
-	if (close(fd) < 0 && rc == 0)
-		rc = -errno;
-	if (rc == 0 && rename(tmp, path) < 0)
-		rc = -errno;
-	if (rc < 0)
-		unlink(tmp);
-	return rc;
+	return sfs_write_small_file(path, text, 33);
 }
 
 int fs_origin_id_load(const char *state_dir, uint8_t id[16], bool *made, bool *damaged)

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/parse.h"
+#include "common/small_file.h"
 
 /* The recorded end: 1 and *end, 0 when there is none, -EINVAL when the
  * file holds something else, or -errno. */
@@ -40,24 +41,9 @@ static int read_end(const char *path, uint64_t *end)
 
 static int write_end(const char *path, uint64_t end)
 {
-	char tmp[PATH_MAX + 16], text[32];
+	char text[32];
 	int len = snprintf(text, sizeof(text), "%" PRIu64 "\n", end);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	int rc = 0;
-	if (write(fd, text, (size_t)len) != len)
-		rc = errno ? -errno : -EIO;
-	if (rc == 0 && fsync(fd) < 0)
-		rc = -errno;
-	if (close(fd) < 0 && rc == 0)
-		rc = -errno;
-	if (rc == 0 && rename(tmp, path) < 0)
-		rc = -errno;
-	if (rc < 0)
-		unlink(tmp);
-	return rc;
+	return sfs_write_small_file(path, text, (size_t)len);
 }
 
 int fs_version_floor_reserve(const char *state_dir, uint64_t now_us, uint64_t *first,

@@ -47,7 +47,7 @@ RANDOM=$SEED
 rows_before=0
 in_store() { find "$1" -maxdepth 1 -type f -name "$2" | wc -l; }
 state_names='(control\.stats|hosts\.status|mount\.info|origin\.id|pins|pins\.log|recorder\.stats'
-state_names+='|series\.db(-wal|-shm)?|shadows\.status|tuning)(\.tmp)?'
+state_names+='|series\.db(-wal|-shm)?|shadows\.status|tuning|versions)(\.tmp[0-9]*)?'
 for i in $(seq "$N"); do
   IT_MOUNT_LOG=$T/mount$i.log it_mount "$SHADOWFS" "$backing" "$mnt" "$OPTS"
   pid=$IT_PID
