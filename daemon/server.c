@@ -660,9 +660,25 @@ static void *conn_thread(void *arg)
 		goto out;
 	for (;;) {
 		struct sync_wire_msg m;
-		r = sync_frame_recv(c->tls, c->buf, &m, sync_now_ms() + s->cfg.idle_timeout_ms);
+		/* Idle between requests up to idle_timeout_ms; a frame, once
+		 * begun, must come whole within the I/O deadline. Before, the
+		 * idle deadline covered the whole frame: a peer that sent part
+		 * of one and stopped held its thread and slot for 10 minutes. */
+		r = sync_tls_wait_readable(c->tls, sync_now_ms() + s->cfg.idle_timeout_ms);
+		if (r == 0) {
+			sfs_debug("%s: idle for %u ms: closed", c->peer, s->cfg.idle_timeout_ms);
+			break;
+		}
+		if (r > 0)
+			r = sync_frame_recv(c->tls, c->buf, &m, io_deadline(c));
 		if (r == -EPIPE)
 			break; /* peer closed between requests: normal end */
+		if (r == -ETIMEDOUT) {
+			sfs_warn("closing connection from %s: a request begun and not finished "
+				 "within %u ms",
+				 c->peer, s->cfg.io_timeout_ms);
+			break;
+		}
 		if (r == -ECONNABORTED) {
 			sfs_warn("closing connection from %s: TLS error", c->peer);
 			break;

@@ -45,7 +45,7 @@ static void usage(FILE *out)
 	    "               shadowd --help | --version\n"
 	    "test-only:     [--test-inject-latency-ms N] [--test-inject-error-rate P]\n"
 	    "               [--test-inject-commit-ms N] [--test-no-verify] [--test-no-zeros]\n"
-	    "               [--test-no-stamp-check]\n"
+	    "               [--test-no-stamp-check] [--test-io-timeout-ms N]\n"
 	    "See shadowd(8).\n");
 }
 
@@ -84,6 +84,7 @@ int main(int argc, char **argv)
 	    {"test-no-verify", no_argument, 0, 'V'},
 	    {"test-no-zeros", no_argument, 0, 'Z'},
 	    {"test-no-stamp-check", no_argument, 0, 'D'},
+	    {"test-io-timeout-ms", required_argument, 0, 'O'},
 	    {"foreground", no_argument, 0, 'f'},
 	    {"verbose", no_argument, 0, 'v'},
 	    {"help", no_argument, 0, 'h'},
@@ -93,6 +94,7 @@ int main(int argc, char **argv)
 	const char *store_dir = NULL, *listen = NULL, *cert = NULL, *key = NULL, *ca = NULL;
 	double cost = 0, cap_read = 0, cap_iops = 0, budget_mib = 0, max_conns = 64;
 	double lat_ms = 0, err_rate = 0, commit_ms = 0, sync_delay_ms = DAEMON_STORE_SYNC_DELAY_MS;
+	double io_timeout_ms = 30000;
 	double expire_h = 168; /* a week */
 	int foreground = 0, verbose = 0, no_verify = 0, no_zeros = 0, no_stamp_check = 0, c, r;
 	int status = 1, start_fd = -1;
@@ -161,6 +163,9 @@ int main(int argc, char **argv)
 		case 'D':
 			no_stamp_check = 1;
 			break;
+		case 'O':
+			r = parse_double("--test-io-timeout-ms", optarg, 100, 3600000, &io_timeout_ms);
+			goto check;
 		case 'f':
 			foreground = 1;
 			break;
@@ -264,6 +269,7 @@ int main(int argc, char **argv)
 	    .listen_addr = addr,
 	    .listen_port = port,
 	    .max_conns = (unsigned)max_conns,
+	    .io_timeout_ms = (unsigned)io_timeout_ms,
 	    .throttle = (cap_read > 0 || cap_iops > 0) ? &throttle : NULL,
 	    .fault = lat_ms > 0 || err_rate > 0 || commit_ms > 0 || no_verify || no_zeros ? &fault
 											  : NULL,
