@@ -31,6 +31,18 @@ DIRS = ["d", ""]  # "" is the mount root
 CAPS = ["3", "7", "11", "250"]
 
 
+def set_capacity(path, v):
+    """user.shadow.capacity of path set to v, or removed (v None)."""
+    if v is not None:
+        os.setxattr(path, "user.shadow.capacity", v.encode())
+        return
+    try:
+        os.removexattr(path, "user.shadow.capacity")
+    except OSError as e:
+        if e.errno != errno.ENODATA:
+            raise
+
+
 def block_data(seed, n):
     return hashlib.sha256(b"%d:%d" % (seed, n)).digest() * (BLOCK // 32)
 
@@ -134,24 +146,9 @@ def do(mnt, op, seed, n):
     elif k == "pin":
         os.setxattr(p, "user.shadow.pin", b"1" if op["v"] else b"0")
     elif k == "cap":
-        if op["v"] is None:
-            try:
-                os.removexattr(p, "user.shadow.capacity")
-            except OSError as e:
-                if e.errno != errno.ENODATA:
-                    raise
-        else:
-            os.setxattr(p, "user.shadow.capacity", op["v"].encode())
+        set_capacity(p, op["v"])
     elif k == "dircap":
-        d = os.path.join(mnt, op["dir"])
-        if op["v"] is None:
-            try:
-                os.removexattr(d, "user.shadow.capacity")
-            except OSError as e:
-                if e.errno != errno.ENODATA:
-                    raise
-        else:
-            os.setxattr(d, "user.shadow.capacity", op["v"].encode())
+        set_capacity(os.path.join(mnt, op["dir"]), op["v"])
     elif k == "rename":
         os.rename(p, os.path.join(mnt, op["to"]))
     elif k == "unlink":
