@@ -461,15 +461,6 @@ static void carry_begin(struct fs_shadowing *sh, struct fs_inode *i, struct daem
 		return;
 	int fd = fcntl(ifd, F_DUPFD_CLOEXEC, 0);
 	fs_inode_fd_put(sh->ctx->inodes, i);
-	/* Held until carry_end, which runs after the op has replied: the
-	 * kernel may then forget the inode (a SETATTR of the writeback cache
-	 * at eviction is followed by FORGET), its link to the entry goes, and
-	 * the control thread could free the entry under carry_end (ASan saw
-	 * it in fs_shadow_reclaim). */
-	daemon_shadow_map_lock(sh->map);
-	s->holds++;
-	daemon_shadow_map_unlock(sh->map);
-	c->held = s;
 	carry_start(s, fd, c);
 }
 
