@@ -429,9 +429,10 @@ static void check_stamps(struct fs_shadowing *sh, struct fs_inode *i, struct dae
  * file). Only a copy whose stamp matched the origin just before the change
  * is carried, and only if no write bumped the version meanwhile. */
 struct stamp_carry {
-	struct daemon_shadow_file *s; /* NULL: nothing to carry */
-	int fd;			      /* ours: the inode may be forgotten once
-				       * the op has replied */
+	bool on;  /* false: nothing to carry */
+	int fd;	  /* ours: the inode may be forgotten once the op has replied */
+	dev_t dev; /* the origin's: its entry is found again at the end */
+	ino_t ino;
 	uint64_t version;
 	struct daemon_origin_stamp before;
 	struct daemon_shadow_file *held; /* carry_by_name's entry, held */
@@ -440,19 +441,25 @@ struct stamp_carry {
 /* Starts carrying for s with fd, an fd of its origin (taken over). */
 static void carry_start(struct daemon_shadow_file *s, int fd, struct stamp_carry *c)
 {
-	c->s = NULL;
+	c->on = false;
 	c->fd = fd;
+	struct stat st;
 	if (!s || fd < 0 || !shadow_any_copy(s))
 		return;
-	c->version = daemon_shadow_file_version(s);
-	if (shadow_stamp_of_fd(c->fd, &c->before))
-		c->s = s;
+	c->version = daemon_shadow_file_version(s); /* before the stamp */
+	if (fstat(fd, &st) < 0)
+		return;
+	c->dev = st.st_dev;
+	c->ino = st.st_ino;
+	shadow_origin_stamp(&st, &c->before);
+	c->on = true;
 }
 
 static void carry_begin(struct fs_shadowing *sh, struct fs_inode *i, struct daemon_shadow_file *s,
 			struct stamp_carry *c)
 {
-	c->s = c->held = NULL;
+	c->on = false;
+	c->held = NULL;
 	c->fd = -1;
 	if (!s || !shadow_any_copy(s))
 		return;
@@ -470,7 +477,8 @@ static void carry_begin(struct fs_shadowing *sh, struct fs_inode *i, struct daem
 static void carry_by_name(struct fs_shadowing *sh, fuse_ino_t dir, const char *name,
 			  struct stamp_carry *c)
 {
-	c->s = c->held = NULL;
+	c->on = false;
+	c->held = NULL;
 	c->fd = -1;
 	if (!sh || daemon_shadow_map_size(sh->map) == 0)
 		return;
@@ -496,16 +504,25 @@ static void carry_by_name(struct fs_shadowing *sh, fuse_ino_t dir, const char *n
 	carry_start(s, fd, c);
 }
 
+/* After the op has replied. The entry is looked up again rather than
+ * taken from carry_start: once the reply is out the kernel may forget the
+ * inode (the writeback cache's SETATTR at eviction is followed by FORGET),
+ * and the control thread free an entry with no copy left and nothing
+ * pointing to it (ASan saw that use after free in fs_shadow_reclaim). An
+ * entry made again for the file since starts above every version the
+ * freed one had (fs/shadow_reclaim.c): the version check leaves it alone.
+ * (Holding the entry across the op instead changed when entries are freed
+ * and made fs_soak fail.) */
 static void carry_end(struct fs_shadowing *sh, struct stamp_carry *c)
 {
 	struct daemon_origin_stamp after;
-	bool ok = c->s && shadow_stamp_of_fd(c->fd, &after) && after.size == c->before.size;
+	bool ok = c->on && shadow_stamp_of_fd(c->fd, &after) && after.size == c->before.size;
 	if (c->fd >= 0)
 		close(c->fd);
 	if (ok) {
 		daemon_shadow_map_lock(sh->map);
-		struct daemon_shadow_file *s = c->s;
-		if (daemon_shadow_file_version(s) == c->version) {
+		struct daemon_shadow_file *s = daemon_shadow_map_find(sh->map, c->dev, c->ino);
+		if (s && daemon_shadow_file_version(s) == c->version) {
 			for (int k = 0; k < DAEMON_SHADOW_MAX_COPIES; k++) {
 				struct daemon_shadow_copy *cp = &s->copies[k];
 				if (shadow_stamp_eq(&cp->origin, &c->before))
@@ -994,8 +1011,17 @@ int fs_shadowing_set_pin(struct fs_shadowing *sh, struct fs_inode *i, const void
 		int ifd = fs_inode_fd_get(sh->ctx->inodes, i);
 		if (ifd < 0)
 			return ifd;
-		s = entry_make(sh, i, ifd);
+		/* A file removed meanwhile (the setxattr raced an unlink or a
+		 * rename over its name) has no name a pin could be kept by:
+		 * ENOENT, as if the name had been looked up a moment later.
+		 * Before, its entry, still dropping the old copies, answered
+		 * EAGAIN, which reached the caller as EOPNOTSUPP. */
+		struct stat st;
+		bool removed = fstat(ifd, &st) == 0 && st.st_nlink == 0;
+		s = removed ? NULL : entry_make(sh, i, ifd);
 		fs_inode_fd_put(sh->ctx->inodes, i);
+		if (removed)
+			return -ENOENT;
 		if (!s)
 			return -EAGAIN; /* no memory, or an old entry not yet dropped */
 	}

@@ -17,6 +17,7 @@ next_bucket() {
   sleep "$(awk -v t="$now" 'BEGIN { b = (int(t / 2) + 1) * 2; printf "%.3f", b + 0.2 - t }')"
 }
 
+recorded() { "$ctl" stats "$1" --json >/dev/null 2>&1; }
 serving() { it_shadow_state "$1" | grep -q 'copy=[^ ]*:serving'; }
 
 check_overmount() { # DESC BACKING MNT
@@ -36,7 +37,9 @@ check_overmount() { # DESC BACKING MNT
   next_bucket
   for _ in $(seq 20); do cat "$mnt/A" >/dev/null; done
   next_bucket
-  sleep 0.5 # the bucket closes, plus the grace
+  # The bucket closes, plus the grace, then the recorder's next flush:
+  # waited for (a loaded machine, ASan, flushes late), not slept.
+  it_wait_for "$desc: shadowctl stats finds no recorded read of A" 15 recorded "$mnt/A"
   json=$("$ctl" stats "$mnt/A" --json) || it_fail "$desc: shadowctl stats failed"
   reads=$(grep -o '"reads": [0-9]*' <<<"$json" | awk '{s += $2} END {print s + 0}')
   [ "$reads" -gt 0 ] || { echo "$json"; it_fail "$desc: no read of A recorded"; }
