@@ -38,6 +38,7 @@ for round in 1 2; do
   for f in loc rem; do IT_WATCH=$mnt/$f it_wait_for "no copy of $f (round $round)" 20 serving $f; done
   python3 - "$round" "$mnt/loc" "$backing/loc" "$mnt/rem" "$backing/rem" <<'PY' || it_fail "round $round: a copy served bytes BACKING no longer holds"
 import os, sys, threading, time
+import it_threads
 rnd = int(sys.argv[1])
 files = [sys.argv[i:i + 2] for i in (2, 4)]  # (path, origin)
 stop = threading.Event()
@@ -85,6 +86,7 @@ finally:
         t.join()
 print("round %d: %d reads begun after the change, %d of the old bytes%s" %
       (rnd, count[0], count[1], " (first: %s)" % first[0] if first else ""))
+it_threads.check()
 sys.exit(1 if count[1] else 0)
 PY
   # The copies are made again, of the new bytes.

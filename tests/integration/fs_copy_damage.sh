@@ -58,6 +58,7 @@ for how in flip truncate append symlink delete; do
   python3 - "$how" "$T/other" "$mnt/loc" "$backing/loc" "$(copies_in "$LOCAL")" \
     "$mnt/rem" "$backing/rem" "$(copies_in "$STORE")" <<'PY' || it_fail "'$how': a damaged copy was served"
 import os, sys, threading, time
+import it_threads
 how, other = sys.argv[1:3]
 files = [sys.argv[i:i + 3] for i in (3, 6)]  # (path, origin, copy) each
 stop = threading.Event()
@@ -123,6 +124,7 @@ finally:
 print("%s: %d reads before the damage (%d wrong), %d after (%d wrong)%s" %
       (how, before[0], before[1], count[0] - before[0], count[1] - before[1],
        ": first " + first[0] if first else ""))
+it_threads.check()
 sys.exit(1 if count[1] else 0)
 PY
   IT_WATCH=$mnt/loc it_wait_for "the copy of loc not made again after '$how'" 20 copy_good loc "$LOCAL"

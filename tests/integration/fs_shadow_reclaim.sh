@@ -66,6 +66,7 @@ echo "3: $(stats)"
 # 4. The race: entries made, used and freed under readers.
 python3 - "$mnt" "$backing" "$state/control.stats" <<'PY' || it_fail "the race"
 import os, random, re, subprocess, sys, threading, time
+import it_threads
 mnt, back, stats = sys.argv[1:4]
 names = ["f%d" % i for i in range(100, 160)]
 # Every version each name has had, in order: an fd opened between two
@@ -139,6 +140,7 @@ for t in ts:
     t.start()
 for t in ts:
     t.join()
+it_threads.check()
 print("4: race done, %s; %d freed during it, %d replacements" %
       (open(stats).read().strip(), freed() - freed_before, sum(len(h) - 1 for h in history.values())))
 if errors:

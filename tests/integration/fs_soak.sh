@@ -26,6 +26,7 @@ IT_MOUNT_LOG=$T/mount.log it_mount "$SHADOWFS" "$backing" "$mnt" \
   "state=$state,hosts=$T/h:cost=1;$SD:cost=2,tls=$T/ca,tls_name=origin,shadow_tick=0.1,shadow_quiet=0,shadow_idle=0.5,remote_timeout=2000,bucket=1"
 T=$T python3 - "$mnt" "$SECS" <<'PY' || it_fail "soak workload"
 import os, random, sys, threading, time
+import it_threads
 mnt, secs = sys.argv[1], float(sys.argv[2])
 stop = time.monotonic() + secs
 lock = threading.Lock()
@@ -125,6 +126,7 @@ ts = [threading.Thread(target=reader, args=(i,)) for i in range(3)]
 ts += [threading.Thread(target=pinner, args=(10,)), threading.Thread(target=mover, args=(20,)), threading.Thread(target=dropper)]
 for t in ts: t.start()
 for t in ts: t.join()
+it_threads.check()
 # final check: every file reads its last version
 for p, hist in files.items():
     got = open(os.path.join(mnt, p), "rb").read()

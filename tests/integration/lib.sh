@@ -30,6 +30,8 @@ chmod 755 "$IT_ROOT"
 # The recorder's default state directory and the mount registry of every
 # mount a test makes stay inside IT_ROOT (removed with it).
 export SHADOWFS_STATE_ROOT="$IT_ROOT/state-root" SHADOWFS_RUN_DIR="$IT_ROOT/run"
+# The tests' Python helpers (it_threads.py) import from here.
+export PYTHONPATH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)${PYTHONPATH:+:$PYTHONPATH}"
 IT_MOUNTS=()
 IT_PIDS=()
 IT_TMPFS=()
