@@ -589,6 +589,23 @@ void fs_inode_fd_put(struct fs_inode_table *t, struct fs_inode *i)
 		inode_release(t, i);
 }
 
+void fs_inode_note_dir(struct fs_inode *i, const struct fs_inode *dir)
+{
+	if (i && dir && dir->dev == i->dev)
+		__atomic_store_n(&i->dir_ino, dir->ino, __ATOMIC_RELAXED);
+}
+
+struct fs_inode *fs_inode_table_hold(struct fs_inode_table *t, dev_t dev, ino_t ino)
+{
+	pthread_mutex_lock(&t->lock);
+	struct fs_inode *i =
+	    t->root->dev == dev && t->root->ino == ino ? t->root : hash_find(t, dev, ino);
+	if (i)
+		i->pins++;
+	pthread_mutex_unlock(&t->lock);
+	return i;
+}
+
 bool fs_inode_table_with(struct fs_inode_table *t, dev_t dev, ino_t ino,
 			 void (*fn)(struct fs_inode *i, void *arg), void *arg)
 {

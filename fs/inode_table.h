@@ -54,6 +54,10 @@ struct fs_inode {
 	 * or NULL, and the opens for writing through the mount. Atomic. */
 	void *shadow;
 	int32_t writers;
+	/* The directory it was last looked up, made or renamed into through
+	 * the mount (its inode number, on the same device; 0: none): names
+	 * it when its fd comes back disconnected (fs_rel_path_of). Atomic. */
+	ino_t dir_ino;
 	/* Table lock. */
 	uint64_t nlookup;           /* kernel references (lookup count) */
 	uint32_t pins;              /* fs_inode_fd_get() without fs_inode_fd_put() */
@@ -91,6 +95,12 @@ int fs_inode_table_lookup(struct fs_inode_table *t, int dirfd, const char *name,
  * not kept. *st is filled from fstat(fd). */
 int fs_inode_table_lookup_fd(struct fs_inode_table *t, int fd, struct stat *st,
 			     struct fs_inode **ret);
+
+/* Notes dir as the directory i was just looked up, made or renamed into. */
+void fs_inode_note_dir(struct fs_inode *i, const struct fs_inode *dir);
+/* The entry of (dev, ino), held (kept from being freed) until
+ * fs_inode_fd_put(); NULL if the table has none. */
+struct fs_inode *fs_inode_table_hold(struct fs_inode_table *t, dev_t dev, ino_t ino);
 
 /* Drops n kernel references; the entry goes when none are left. */
 void fs_inode_table_forget(struct fs_inode_table *t, struct fs_inode *i, uint64_t n);

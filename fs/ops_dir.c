@@ -77,7 +77,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	char *buf = calloc(1, size ? size : 1);
 	size_t used = 0;
 	int err = 0;
-	(void)ino;
+	struct fs_inode *dir = fs_inode_of(c, ino);
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
@@ -112,8 +112,10 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			memset(&e, 0, sizeof(e));
 			e.attr = st;
 			if (!is_dot_or_dotdot(de->d_name) &&
-			    fs_inode_table_lookup(c->inodes, dirfd(d->dp), de->d_name, &st, &i) == 0)
+			    fs_inode_table_lookup(c->inodes, dirfd(d->dp), de->d_name, &st, &i) == 0) {
+				fs_inode_note_dir(i, dir);
 				fs_fill_entry(c, &e, i, &st);
+			}
 			n = fuse_add_direntry_plus(req, buf + used, size - used, de->d_name, &e,
 						   next);
 			if (n > size - used) {

@@ -20,7 +20,8 @@
 
 /* Looks NAME up in the directory open as dfd and replies with its entry
  * (or a cached negative entry for ENOENT). */
-static void reply_lookup(fuse_req_t req, struct fs_ctx *c, int dfd, const char *name)
+static void reply_lookup(fuse_req_t req, struct fs_ctx *c, struct fs_inode *dir, int dfd,
+			 const char *name)
 {
 	struct fuse_entry_param e;
 	struct fs_inode *i;
@@ -36,6 +37,7 @@ static void reply_lookup(fuse_req_t req, struct fs_ctx *c, int dfd, const char *
 		fuse_reply_err(req, -err);
 		return;
 	}
+	fs_inode_note_dir(i, dir);
 	fs_fill_entry(c, &e, i, &st);
 	if (fuse_reply_entry(req, &e) == -ENOENT) /* request interrupted */
 		fs_inode_table_forget(c->inodes, i, 1);
@@ -53,7 +55,7 @@ void fs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	int err = fs_creds_enter(req, &cr);
 	if (err == 0) {
-		reply_lookup(req, c, dfd, name);
+		reply_lookup(req, c, dir, dfd, name);
 		fs_creds_leave(&cr);
 	} else {
 		fuse_reply_err(req, -err);
@@ -299,7 +301,7 @@ static void make_entry(fuse_req_t req, fuse_ino_t parent, const struct make_args
 		fs_creds_leave(&cr);
 		goto out;
 	}
-	reply_lookup(req, c, dfd, a->name); /* replies */
+	reply_lookup(req, c, dir, dfd, a->name); /* replies */
 	fs_creds_leave(&cr);
 	err = 1;
 out:
@@ -371,6 +373,20 @@ void fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	remove_entry(req, parent, name, AT_REMOVEDIR);
 }
 
+static void set_dir(struct fs_inode *i, void *dir)
+{
+	fs_inode_note_dir(i, dir);
+}
+
+/* The object now named NAME in dir (open as dfd), if the table knows it,
+ * was moved there. */
+static void note_moved(struct fs_ctx *c, struct fs_inode *dir, int dfd, const char *name)
+{
+	struct stat st;
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode))
+		fs_inode_table_with(c->inodes, st.st_dev, st.st_ino, set_dir, dir);
+}
+
 void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
 		  const char *newname, unsigned int flags)
 {
@@ -395,6 +411,11 @@ void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_
 		else
 			fs_last_removed = true;
 		fs_creds_leave(&cr);
+	}
+	if (err == 0 && from != to) {
+		note_moved(c, to, tfd, newname);
+		if (flags & RENAME_EXCHANGE)
+			note_moved(c, from, ffd, name);
 	}
 	fs_inode_fd_put(c->inodes, to);
 out:

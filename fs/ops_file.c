@@ -234,6 +234,7 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	err = fs_inode_table_lookup_fd(c->inodes, fd, &st, &i);
 	if (err < 0)
 		goto fail;
+	fs_inode_note_dir(i, dir);
 	f = file_new(c, fd, fi->flags);
 	if (!f) {
 		fs_inode_table_forget(c->inodes, i, 1);

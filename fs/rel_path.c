@@ -1,6 +1,7 @@
 /* Paths relative to BACKING (see rel_path.h). */
 #include "fs/rel_path.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -26,6 +27,57 @@ int fs_rel_path(struct fs_ctx *c, int fd, char buf[PATH_MAX])
 		return -ENOENT;
 	snprintf(buf, PATH_MAX, "%s", full[bl] ? full + bl + 1 : "");
 	return 0;
+}
+
+/* The name of (dev, ino) in the directory open as dfd, checked by a stat
+ * of that name; -ENOENT when it has none. */
+static int name_in_dir(int dfd, dev_t dev, ino_t ino, char name[NAME_MAX + 1])
+{
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	int r = -ENOENT;
+	struct dirent *de;
+	struct stat st;
+	while (r < 0 && (de = readdir(d)) != NULL)
+		if (de->d_ino == ino && fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    st.st_dev == dev && st.st_ino == ino) {
+			snprintf(name, NAME_MAX + 1, "%s", de->d_name);
+			r = 0;
+		}
+	closedir(d);
+	return r;
+}
+
+int fs_rel_path_of(struct fs_ctx *c, struct fs_inode *i, int fd, char buf[PATH_MAX])
+{
+	int r = fs_rel_path(c, fd, buf);
+	ino_t dir_ino = __atomic_load_n(&i->dir_ino, __ATOMIC_RELAXED);
+	if (r != -ENOENT || S_ISDIR(i->type) || dir_ino == 0)
+		return r; /* a directory reopened from its handle is reconnected */
+	struct fs_inode *d = fs_inode_table_hold(c->inodes, i->dev, dir_ino);
+	if (!d)
+		return r;
+	char dpath[PATH_MAX], name[NAME_MAX + 1];
+	int dfd = fs_inode_fd_get(c->inodes, d);
+	r = dfd < 0 ? dfd : 0;
+	if (dfd >= 0) {
+		r = fs_rel_path(c, dfd, dpath);
+		if (r == 0)
+			r = name_in_dir(dfd, i->dev, i->ino, name);
+		if (r == 0 && snprintf(buf, PATH_MAX, "%s%s%s", dpath, dpath[0] ? "/" : "", name) >=
+				  PATH_MAX)
+			r = -ENAMETOOLONG;
+		fs_inode_fd_put(c->inodes, d);
+	}
+	fs_inode_fd_put(c->inodes, d); /* the hold */
+	return r;
 }
 
 int fs_rel_child(struct fs_ctx *c, fuse_ino_t dir, const char *name, char rel[PATH_MAX],

@@ -13,6 +13,12 @@ struct fs_ctx;
 /* The path of the object open as fd relative to BACKING into buf ("" for
  * BACKING itself); -ENOENT when it is not below BACKING (or deleted). */
 int fs_rel_path(struct fs_ctx *c, int fd, char buf[PATH_MAX]);
+/* The same for inode i open as fd; when fd is disconnected (reopened from
+ * its handle after the kernel dropped BACKING's dentry: /proc shows "/"),
+ * by its name in the directory it was last seen in through the mount
+ * (fs_inode.dir_ino). -ENOENT when neither names it. */
+struct fs_inode;
+int fs_rel_path_of(struct fs_ctx *c, struct fs_inode *i, int fd, char buf[PATH_MAX]);
 /* "DIR/NAME" relative to BACKING for NAME in directory inode dir, and the
  * object's stat (not following a symlink); -errno. */
 int fs_rel_child(struct fs_ctx *c, fuse_ino_t dir, const char *name, char rel[PATH_MAX],

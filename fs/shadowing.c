@@ -88,13 +88,6 @@ bool shadow_stamp_eq(const struct daemon_origin_stamp *a, const struct daemon_or
 	return a->size == b->size && a->mtime_ns == b->mtime_ns && a->ctime_ns == b->ctime_ns;
 }
 
-/* The path of an fd relative to BACKING (malloc'ed), or NULL. */
-static char *relative_path(struct fs_shadowing *sh, int fd)
-{
-	char buf[PATH_MAX];
-	return fs_rel_path(sh->ctx, fd, buf) == 0 && buf[0] ? strdup(buf) : NULL;
-}
-
 /* ---- the inode's entry ---- */
 
 static struct daemon_shadow_file *entry_of(struct fs_inode *i)
@@ -140,19 +133,13 @@ static bool entry_reuse_locked(struct fs_shadowing *sh, struct daemon_shadow_fil
  * mount's back). Map lock NOT held. */
 static struct daemon_shadow_file *entry_make(struct fs_shadowing *sh, struct fs_inode *i, int ifd)
 {
-	char *path = relative_path(sh, ifd);
-	if (!path && i->handle) {
-		/* ifd reopened from the handle while BACKING's dentry was
-		 * dropped is disconnected (/proc shows "/"); the lookup that
-		 * led here has made a connected one since, which a new open
-		 * of the handle finds. */
-		int fd = open_by_handle_at(fs_inode_table_root_fd(sh->ctx->inodes), i->handle,
-					   O_PATH | O_CLOEXEC);
-		if (fd >= 0) {
-			path = relative_path(sh, fd);
-			close(fd);
-		}
-	}
+	/* ifd reopened from the handle while BACKING's dentry was dropped is
+	 * disconnected (/proc shows "/"): then by its name in its directory.
+	 * Before, a pin set then (a file held open through the mount, its
+	 * dentry dropped) had no path: not in STATE/pins.log, and lost at the
+	 * unmount unless a rename named it meanwhile (fs_soak, 1 in 8 runs). */
+	char buf[PATH_MAX];
+	char *path = fs_rel_path_of(sh->ctx, i, ifd, buf) == 0 && buf[0] ? strdup(buf) : NULL;
 	daemon_shadow_map_lock(sh->map);
 	struct daemon_shadow_file *s =
 	    daemon_shadow_map_get(sh->map, (uint64_t)i->dev, (uint64_t)i->ino);
