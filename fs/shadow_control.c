@@ -419,9 +419,10 @@ static void consider(struct fs_shadowing *sh, struct daemon_shadow_file *s, stru
 		unpark(sh, parked_path);
 	check_copies(sh, s);
 	struct fs_tuning_control tc;
+	/* s->path: this thread's to read (fs/shadow_paths.c) */
 	fs_tuning_control_fd(sh->ctx->tuning,
 			     fs_tuning_control_needs_fd(sh->ctx->tuning) ? shadow_origin_fd(sh, s) : -1,
-			     &tc);
+			     s->path, &tc);
 	in.never = tc.never;
 	in.hosts_limited = tc.hosts_limited;
 	in.allowed_hosts = tc.allowed_hosts;

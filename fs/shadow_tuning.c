@@ -357,14 +357,19 @@ bool fs_tuning_control_needs_fd(struct fs_tuning *t)
 	return t && (LOAD(&t->nnever) || LOAD(&t->nhosts_set));
 }
 
-void fs_tuning_control_fd(struct fs_tuning *t, int fd, struct fs_tuning_control *ret)
+void fs_tuning_control_fd(struct fs_tuning *t, int fd, const char *known_path,
+			  struct fs_tuning_control *ret)
 {
 	char rel[PATH_MAX], proc[32];
 	uint8_t id[FS_FILE_ID_LEN];
 	struct fs_tune_effective eff;
 	*ret = (struct fs_tuning_control){0};
-	if (!fs_tuning_control_needs_fd(t) || fs_rel_path(t->ctx, fd, rel) < 0)
+	if (!fs_tuning_control_needs_fd(t))
 		return;
+	if (fs_rel_path(t->ctx, fd, rel) < 0) {
+		if (!known_path || snprintf(rel, sizeof(rel), "%s", known_path) >= (int)sizeof(rel))
+			return;
+	}
 	fs_proc_path(proc, fd);
 	bool have_id = fs_file_id_get(proc, false, id) == 0;
 	pthread_mutex_lock(&t->lock);
@@ -393,7 +398,7 @@ int fs_tuning_node_key(struct fs_ctx *c, struct fs_inode *i, bool create, char *
 		return fd;
 	char proc[32];
 	fs_proc_path(proc, fd);
-	int r = fs_rel_path(c, fd, rel);
+	int r = fs_rel_path_of(c, i, fd, rel); /* a disconnected fd too */
 	if (r == 0 && S_ISREG(i->type)) {
 		r = fs_file_id_get(proc, create, id);
 		if (fs_file_id_unsupported(r))

@@ -105,7 +105,12 @@ struct fs_tuning_control {
 	bool hosts_limited;	/* a user.shadow.hosts other than "*" applies */
 	uint64_t allowed_hosts; /* hosts_limited: the hosts it names */
 };
-void fs_tuning_control_fd(struct fs_tuning *t, int opath_fd, struct fs_tuning_control *ret);
+/* known_path (relative to BACKING; may be NULL) names the file when
+ * opath_fd does not (disconnected: reopened from its handle after the
+ * kernel dropped BACKING's dentry); before, such a file lost its
+ * directory's never and hosts. */
+void fs_tuning_control_fd(struct fs_tuning *t, int opath_fd, const char *known_path,
+			  struct fs_tuning_control *ret);
 /* Whether fs_tuning_control_fd looks at its file at all (a never or a hosts
  * attribute is set somewhere); when not, it may be given -1. */
 bool fs_tuning_control_needs_fd(struct fs_tuning *t);
