@@ -36,9 +36,9 @@ serving() { it_shadow_state "$mnt/$1" | grep -q ':serving:'; }
 
 for round in 1 2; do
   for f in loc rem; do IT_WATCH=$mnt/$f it_wait_for "no copy of $f (round $round)" 20 serving $f; done
-  python3 - "$round" "$mnt/loc" "$backing/loc" "$mnt/rem" "$backing/rem" <<'PY' || it_fail "round $round: a copy served bytes BACKING no longer holds"
+  python3 - "$round" "$mnt/loc" "$backing/loc" "$mnt/rem" "$backing/rem" <<'PY' || it_fail "round $round: a copy served bytes BACKING no longer holds, or served nothing before (above)"
 import os, sys, threading, time
-import it_threads
+import it_shadow, it_threads
 rnd = int(sys.argv[1])
 files = [sys.argv[i:i + 2] for i in (2, 4)]  # (path, origin)
 stop = threading.Event()
@@ -64,13 +64,10 @@ threads = [threading.Thread(target=reader, args=(p, o)) for (p, _), o in zip(fil
 for t in threads:
     t.start()
 try:
-    time.sleep(0.5)
-    for path, _ in files:  # the readers reach each copy
-        state = os.getxattr(path, "user.shadow.state").decode()
-        served = [int(w.split("reads=")[1].split(":")[0]) for w in state.split() if ":serving:reads=" in w]
-        if not served or served[0] == 0:
-            print("round %d: the copy of %s served no read: %s" % (rnd, path, state))
-            sys.exit(2)
+    late = it_shadow.wait_copies_served([p for p, _ in files])  # the readers reach each copy
+    if late:
+        print("round %d: a copy served no read: %s" % (rnd, late))
+        sys.exit(2)
     for (_, origin), old in zip(files, olds):
         st = os.stat(origin)
         with open(origin, "r+b") as f:

@@ -56,9 +56,9 @@ for how in flip truncate append symlink delete; do
   IT_WATCH=$mnt/loc it_wait_for "no good copy of loc before '$how'" 20 copy_good loc "$LOCAL"
   IT_WATCH=$mnt/rem it_wait_for "no good copy of rem before '$how'" 20 copy_good rem "$STORE"
   python3 - "$how" "$T/other" "$mnt/loc" "$backing/loc" "$(copies_in "$LOCAL")" \
-    "$mnt/rem" "$backing/rem" "$(copies_in "$STORE")" <<'PY' || it_fail "'$how': a damaged copy was served"
+    "$mnt/rem" "$backing/rem" "$(copies_in "$STORE")" <<'PY' || it_fail "'$how': a damaged copy was served, or a copy served nothing before (above)"
 import os, sys, threading, time
-import it_threads
+import it_shadow, it_threads
 how, other = sys.argv[1:3]
 files = [sys.argv[i:i + 3] for i in (3, 6)]  # (path, origin, copy) each
 stop = threading.Event()
@@ -80,17 +80,14 @@ goods = [open(origin, "rb").read() for _, origin, _ in files]
 threads = [threading.Thread(target=reader, args=(f[0], g)) for f, g in zip(files, goods) for _ in range(4)]
 for t in threads:
     t.start()
-time.sleep(0.5)
+# The readers reach each copy (else this proves nothing): it served some.
+late = it_shadow.wait_copies_served([f[0] for f in files])
+if late:
+    stop.set()
+    print("%s: a copy served no read before the damage: %s" % (how, late))
+    sys.exit(2)
 with lock:
     before = count[:]
-# The readers reach each copy (else this proves nothing): it served some.
-for path, _, _ in files:
-    state = os.getxattr(path, "user.shadow.state").decode()
-    served = [int(w.split("reads=")[1].split(":")[0]) for w in state.split() if ":serving:reads=" in w]
-    if not served or served[0] == 0:
-        stop.set()
-        print("%s: the copy of %s served no read before the damage: %s" % (how, path, state))
-        sys.exit(2)
 def damage(copy, good):
     st = os.lstat(copy)
     if how == "flip":
