@@ -30,45 +30,45 @@ setfattr -n user.shadow.never -v 1 "$mnt/nv" || it_fail "never=1 on nv"
 python3 - "$mnt" "$state" <<'PY' || it_fail "a pin or a setting of a disconnected file"
 import os, sys, time
 mnt, state = sys.argv[1:3]
-def pin_disconnected(name, shown):
+def set_disconnected(name, attr, value):
     # the lookup (no fd kept by the mount: a handle), the kernel's dentry
-    # held, BACKING's dropped, then the pin by path (no new lookup)
-    held = os.open(os.path.join(mnt, name), os.O_PATH)
+    # held, BACKING's dropped, then the setxattr by path (no new lookup)
+    path = os.path.join(mnt, name)
+    held = os.open(path, os.O_PATH)
     with open("/proc/sys/vm/drop_caches", "w") as f:
         f.write("2")
-    os.setxattr(os.path.join(mnt, name), "user.shadow.pin", b"1")
+    try:
+        os.setxattr(path, attr, value)
+    except OSError as e:
+        print("%s on disconnected %s: %s" % (attr, name, e))
+        sys.exit(1)
+    finally:
+        os.close(held)
+def lines(f):
+    try:
+        return open(os.path.join(state, f)).read().split("\n")
+    except FileNotFoundError:  # not written yet
+        return []
+def pin_disconnected(name):
+    set_disconnected(name, "user.shadow.pin", b"1")
     # recorded before setfattr returned: in the log, or folded already
     # into STATE/pins (a pin wakes the control loop)
-    def lines(f):
-        try:
-            return open(os.path.join(state, f)).read().split("\n")
-        except FileNotFoundError:  # not written yet
-            return []
     log, pins = lines("pins.log"), lines("pins")
-    os.close(held)
-    if "+" + shown not in log and shown not in pins:
-        print("pin of %s: not recorded as %s: pins.log %r, pins %r" % (name, shown, log, pins))
+    if "+" + name not in log and name not in pins:
+        print("pin of %s: not recorded: pins.log %r, pins %r" % (name, log, pins))
         sys.exit(1)
-pin_disconnected("top", "top")
-pin_disconnected("d/sub/a", "d/sub/a")
+pin_disconnected("top")
+pin_disconnected("d/sub/a")
 # renamed through the mount (into another directory, then that directory)
 os.rename(os.path.join(mnt, "d/sub/b"), os.path.join(mnt, "e/b"))
 os.rename(os.path.join(mnt, "e"), os.path.join(mnt, "e2"))
-pin_disconnected("e2/b", "e2/b")
-pin_disconnected("nv/x", "nv/x")
+pin_disconnected("e2/b")
+pin_disconnected("nv/x")
 # a file setting the same way (it answered ENOENT: no path, no key)
-mkpath = os.path.join(mnt, "d/sub/c")
-held = os.open(mkpath, os.O_PATH)
-with open("/proc/sys/vm/drop_caches", "w") as f:
-    f.write("2")
-try:
-    os.setxattr(mkpath, "user.shadow.threshold", b"0.5")
-except OSError as e:
-    print("user.shadow.threshold on a disconnected file: %s" % e)
-    sys.exit(1)
-os.close(held)
-if os.getxattr(mkpath, "user.shadow.threshold") != b"0.5":
-    print("user.shadow.threshold reads %r" % os.getxattr(mkpath, "user.shadow.threshold"))
+set_disconnected("d/sub/c", "user.shadow.threshold", b"0.5")
+got = os.getxattr(os.path.join(mnt, "d/sub/c"), "user.shadow.threshold")
+if got != b"0.5":
+    print("user.shadow.threshold reads %r" % got)
     sys.exit(1)
 PY
 # the others are copied; nv/x, never, is not
