@@ -272,6 +272,10 @@ static int writer_new(struct daemon_store *s, const uint8_t id[16], uint64_t ver
 	char name[NAME_LEN + 1];
 	int r;
 
+	/* That number means "every version" to delete and list: a copy by it
+	 * could not be deleted alone. */
+	if (version == DAEMON_STORE_ALL_VERSIONS)
+		return -EINVAL;
 	if (size > (1ull << 50))
 		return -EFBIG;
 	struct statvfs vfs;

@@ -819,6 +819,23 @@ static void test_larger_than_disk(void **state)
 	assert_int_equal(count_entries(f->dir, "tmp."), 0);
 }
 
+/* The version that means "all versions" to delete is not a copy's: a peer
+ * that puts one gets EINVAL and nothing is written. */
+static void test_all_versions_is_not_a_version(void **state)
+{
+	struct fx *f = *state;
+	struct daemon_store_writer *w;
+	assert_int_equal(daemon_store_create(f->s, ID, DAEMON_STORE_ALL_VERSIONS, 8, &w), -EINVAL);
+	assert_int_equal(daemon_store_create_thin(f->s, ID, DAEMON_STORE_ALL_VERSIONS, 8, 0, &w),
+			 -EINVAL);
+	assert_int_equal(count_entries(f->dir, "tmp."), 0);
+	put(f->s, 1, "kept");
+	assert_int_equal(daemon_store_create_from(f->s, ID, 1, DAEMON_STORE_ALL_VERSIONS, 4, &w),
+			 -EINVAL);
+	expect(f->s, 1, "kept");
+	assert_int_equal(count_entries(f->dir, "tmp."), 0);
+}
+
 /* Reads past the end return short counts, then 0. */
 static void test_read_ranges(void **state)
 {
@@ -1031,6 +1048,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_create_from_fd_commit_rereads, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_commit_each_stops, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_larger_than_disk, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_all_versions_is_not_a_version, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_crash_before_sync, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unsynced_replace_delete, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_background_sync, setup, teardown),
