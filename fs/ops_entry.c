@@ -420,6 +420,8 @@ void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_
 	fs_inode_fd_put(c->inodes, to);
 out:
 	fs_inode_fd_put(c->inodes, from);
+	if (err == 0 && c->opts && c->opts->fault_rename_record_delay_ms) /* tests only */
+		usleep(c->opts->fault_rename_record_delay_ms * 1000u);
 	if (err == 0 && fs_before_reply.fn)
 		fs_before_reply.fn(fs_before_reply.arg);
 	fuse_reply_err(req, -err);

@@ -71,6 +71,7 @@ enum {
 	KEY_FAULT_COPY_DELAY,
 	KEY_FAULT_VERIFY_DELAY,
 	KEY_FAULT_START_DELAY,
+	KEY_FAULT_RENAME_RECORD_DELAY,
 	KEY_FAULT_ORIGIN_DELAY_FILE,
 	KEY_REMOTE_TIMEOUT,
 	KEY_COPY_RATE,
@@ -138,6 +139,7 @@ static const struct fuse_opt option_table[] = {
 	FUSE_OPT_KEY("fault_copy_delay_us=%s", KEY_FAULT_COPY_DELAY),
 	FUSE_OPT_KEY("fault_verify_delay_ms=%s", KEY_FAULT_VERIFY_DELAY),
 	FUSE_OPT_KEY("fault_start_delay_ms=%s", KEY_FAULT_START_DELAY),
+	FUSE_OPT_KEY("fault_rename_record_delay_ms=%s", KEY_FAULT_RENAME_RECORD_DELAY),
 	FUSE_OPT_KEY("fault_origin_delay_file=%s", KEY_FAULT_ORIGIN_DELAY_FILE),
 	FUSE_OPT_KEY("remote_timeout=%s", KEY_REMOTE_TIMEOUT),
 	FUSE_OPT_KEY("copy_rate=%s", KEY_COPY_RATE),
@@ -497,6 +499,8 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 		return parse_uint_opt(c, arg, 0, 10000, &o->fault_verify_delay_ms);
 	case KEY_FAULT_START_DELAY:
 		return parse_uint_opt(c, arg, 0, 600000, &o->fault_start_delay_ms);
+	case KEY_FAULT_RENAME_RECORD_DELAY:
+		return parse_uint_opt(c, arg, 0, 60000, &o->fault_rename_record_delay_ms);
 	case KEY_FAULT_ORIGIN_DELAY_FILE: /* absolute: the daemon chdirs to / */
 		if (value_of(arg)[0] != '/')
 			return fail(c, "bad option '%s': expected an absolute path", arg);
@@ -801,6 +805,9 @@ void fs_options_usage(const char *prog)
 	       "  -o fault_copy_delay_us=N     TESTS ONLY: delay reads served by copies [0]\n"
 	       "  -o fault_verify_delay_ms=N   TESTS ONLY: delay each chunk of a local re-hash [0]\n"
 	       "  -o fault_start_delay_ms=N    TESTS ONLY: the daemon starts serving N ms late [0]\n"
+	       "  -o fault_rename_record_delay_ms=N\n"
+	       "                               TESTS ONLY: a rename waits N ms between BACKING\n"
+	       "                               and its record in STATE/pins.log [0]\n"
 	       "  -o fault_origin_delay_file=PATH\n"
 	       "                               TESTS ONLY: delay origin reads by the us in PATH\n"
 	       "                               (read again every 100 ms) [none]\n"

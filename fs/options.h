@@ -90,6 +90,7 @@ struct fs_options {
 	unsigned fault_copy_delay_us; /* TESTS ONLY: delay every read served by a copy */
 	unsigned fault_verify_delay_ms; /* TESTS ONLY: delay each chunk of a local re-hash */
 	unsigned fault_start_delay_ms;	/* TESTS ONLY: the daemon reports ready this late */
+	unsigned fault_rename_record_delay_ms; /* TESTS ONLY: between a rename and its records */
 	char *fault_origin_delay_file; /* TESTS ONLY: delay origin reads by its us (owned) */
 	unsigned remote_timeout_ms; /* remote_timeout=MS: deadline of a remote copy's read */
 	double copy_rate;       /* copy_rate=MB/s: the copies' reads of origins, 0 = no limit */

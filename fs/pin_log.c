@@ -36,6 +36,21 @@ void fs_pin_path_decode(char *line)
 	fs_rel_unescape(line);
 }
 
+/* One record line (rec, n bytes with its newline) with one write of
+ * O_APPEND: a record is whole or, after a crash in the middle, a last
+ * line without its newline (skipped). */
+static int append_line(int fd, const char *rec, size_t n)
+{
+	ssize_t w = write(fd, rec, n);
+	if (w < 0)
+		return -errno;
+	if ((size_t)w != n) {
+		(void)!ftruncate(fd, lseek(fd, 0, SEEK_END) - w); /* no half record */
+		return -ENOSPC;
+	}
+	return 0;
+}
+
 int fs_pin_log_append(int fd, bool pin, const char *path)
 {
 	char rec[2 * PATH_MAX + 4];
@@ -47,16 +62,60 @@ int fs_pin_log_append(int fd, bool pin, const char *path)
 		return r;
 	size_t n = strlen(rec);
 	rec[n++] = '\n';
-	/* One write with O_APPEND: a record is whole or, after a crash in
-	 * the middle, a last line without its newline (skipped). */
-	ssize_t w = write(fd, rec, n);
-	if (w < 0)
-		return -errno;
-	if ((size_t)w != n) {
-		(void)!ftruncate(fd, lseek(fd, 0, SEEK_END) - w); /* no half record */
-		return -ENOSPC;
-	}
-	return 0;
+	return append_line(fd, rec, n);
+}
+
+/* "~r FROM_INO TO_INO LEN FROMTO" ('x' for an exchange), LEN the length
+ * of the encoded from, both paths encoded (no newline in either). */
+#define RENAME_LINE_MAX (4 * PATH_MAX + 80)
+
+int fs_pin_log_append_rename(int fd, const struct fs_pin_rename *rn)
+{
+	char from[2 * PATH_MAX + 2], to[2 * PATH_MAX + 2];
+	if (strlen(rn->from) >= PATH_MAX || strlen(rn->to) >= PATH_MAX)
+		return -ENAMETOOLONG;
+	int r = fs_pin_path_encode(rn->from, from, sizeof(from));
+	if (r == 0)
+		r = fs_pin_path_encode(rn->to, to, sizeof(to));
+	if (r < 0)
+		return r;
+	char *rec = malloc(RENAME_LINE_MAX);
+	if (!rec)
+		return -ENOMEM;
+	int n = snprintf(rec, RENAME_LINE_MAX, "~%c %llu %llu %zu %s%s\n", rn->exchange ? 'x' : 'r',
+			 (unsigned long long)rn->from_ino, (unsigned long long)rn->to_ino,
+			 strlen(from), from, to);
+	r = n > 0 && n < RENAME_LINE_MAX ? append_line(fd, rec, (size_t)n) : -ENAMETOOLONG;
+	free(rec);
+	return r;
+}
+
+/* A rename line (after its '~') into rn, the paths decoded in place in
+ * line; false if it is not one. */
+static bool parse_rename(char *line, struct fs_pin_rename *rn)
+{
+	unsigned long long a, b;
+	size_t len;
+	int used = -1;
+	if ((line[0] != 'r' && line[0] != 'x') ||
+	    sscanf(line + 1, " %llu %llu %zu %n", &a, &b, &len, &used) != 3 || used < 0)
+		return false;
+	char *from = line + 1 + used;
+	size_t rest = strlen(from);
+	if (line[1] != ' ' || len == 0 || len >= rest)
+		return false;
+	/* The second path starts at from + len: move it one byte on to end
+	 * the first with a NUL (the line has room: its newline was cut). */
+	memmove(from + len + 1, from + len, rest - len + 1);
+	from[len] = '\0';
+	char *to = from + len + 1;
+	fs_pin_path_decode(from);
+	fs_pin_path_decode(to);
+	if (strlen(from) >= PATH_MAX || strlen(to) >= PATH_MAX)
+		return false;
+	*rn = (struct fs_pin_rename){.from = from, .to = to, .from_ino = a, .to_ino = b,
+				     .exchange = line[0] == 'x'};
+	return true;
 }
 
 int fs_pin_log_clear(int fd)
@@ -64,8 +123,7 @@ int fs_pin_log_clear(int fd)
 	return ftruncate(fd, 0) < 0 ? -errno : 0;
 }
 
-int fs_pin_log_replay(const char *path, void (*fn)(void *arg, bool pin, const char *path),
-		      void *arg)
+int fs_pin_log_replay(const char *path, const struct fs_pin_log_reader *rd)
 {
 	FILE *in = fopen(path, "re");
 	char *line = NULL;
@@ -75,15 +133,22 @@ int fs_pin_log_replay(const char *path, void (*fn)(void *arg, bool pin, const ch
 		return errno == ENOENT ? 0 : -errno;
 	/* A line longer than a record, holding a NUL or cut short at the
 	 * end (a crash) is skipped alone (fs/state_line.h). */
-	while ((r = fs_state_line_read(in, &line, &cap, 2 * PATH_MAX + 2, false)) != 0) {
+	while ((r = fs_state_line_read(in, &line, &cap, RENAME_LINE_MAX, false)) != 0) {
 		if (r < 0 && r != -EINVAL)
 			break;
-		if (r < 0 || (line[0] != '+' && line[0] != '-') || !line[1])
+		struct fs_pin_rename rn;
+		if (r > 0 && line[0] == '~' && parse_rename(line + 1, &rn)) {
+			rd->rename(rd->arg, &rn);
+			n++;
+			continue;
+		}
+		if (r < 0 || (line[0] != '+' && line[0] != '-') || !line[1] ||
+		    strlen(line) > 2 * PATH_MAX + 2)
 			continue;
 		fs_pin_path_decode(line + 1);
 		if (strlen(line + 1) >= PATH_MAX)
 			continue; /* no path is that long */
-		fn(arg, line[0] == '+', line + 1);
+		rd->change(rd->arg, line[0] == '+', line + 1);
 		n++;
 	}
 	free(line);

@@ -6,12 +6,21 @@
  * each pin cost O(pins) per pin. The control thread rewrites STATE/pins
  * from memory and then empties the log (its compaction); at mount start the
  * log is replayed over STATE/pins. Replaying a log whose changes STATE/pins
- * already holds (a crash between the two steps) gives the same pins. */
+ * already holds (a crash between the two steps) gives the same pins.
+ *
+ * A rename through the mount that moves a pinned path (the file, or a
+ * directory above it) or replaces a pinned file also appends, before it is
+ * made, its intent ("~r" or "~x" with both sides' inode numbers, then the
+ * two paths): its "-OLD" "+NEW" records come only once it succeeded, so a
+ * kill -9 between the rename in BACKING and those records lost the pin
+ * (the old name was gone at the next start). Replay hands the intent to
+ * the reader, which asks BACKING whether the rename was made. */
 #ifndef SHADOWFS_FS_PIN_LOG_H
 #define SHADOWFS_FS_PIN_LOG_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* The log's fd for appends (created if missing), or -errno. */
 int fs_pin_log_open(const char *path);
@@ -25,12 +34,27 @@ int fs_pin_path_encode(const char *path, char *out, size_t len);
 void fs_pin_path_decode(char *line);
 /* Appends the record of a pin (or unpin) of path. 0 or -errno. */
 int fs_pin_log_append(int fd, bool pin, const char *path);
+/* A rename's intent: from (inode number from_ino) is to be renamed to;
+ * with exchange, to (to_ino) goes to from at the same time. */
+struct fs_pin_rename {
+	const char *from, *to;
+	uint64_t from_ino, to_ino; /* to_ino: 0 unless exchange */
+	bool exchange;
+};
+/* Appends the intent record of rn. 0 or -errno (-ENAMETOOLONG: a path of
+ * PATH_MAX or more). */
+int fs_pin_log_append_rename(int fd, const struct fs_pin_rename *rn);
 /* Empties the log (after STATE/pins was rewritten). */
 int fs_pin_log_clear(int fd);
-/* Calls fn for each complete record of the log at path, in order (a last
+/* What a replay hands its reader, record by record. */
+struct fs_pin_log_reader {
+	void (*change)(void *arg, bool pin, const char *path);
+	void (*rename)(void *arg, const struct fs_pin_rename *rn);
+	void *arg;
+};
+/* Hands each complete record of the log at path to rd, in order (a last
  * line cut short by a crash and lines of another form are skipped);
  * returns how many, 0 when there is no log, or -errno. */
-int fs_pin_log_replay(const char *path, void (*fn)(void *arg, bool pin, const char *path),
-		      void *arg);
+int fs_pin_log_replay(const char *path, const struct fs_pin_log_reader *rd);
 
 #endif

@@ -13,7 +13,8 @@
  * the path of the renamed file's entry, or those of every entry below a
  * renamed directory (RENAME_EXCHANGE: both sides swap), and a pinned one
  * has its move recorded in STATE/pins.log at once (unpin the old path,
- * pin the new one: replayed in order at the next start). A pin set on a
+ * pin the new one: replayed in order at the next start), after its
+ * intent, recorded before the rename is made (log_intent). A pin set on a
  * file takes its path from the inode then, which also catches a rename
  * made behind the mount's back.
  *
@@ -195,6 +196,72 @@ static void renamed(void *arg)
 		rn->next.fn(rn->next.arg);
 }
 
+/* Is the regular file st, known as path, pinned under that path? */
+static bool pinned_file_locked(struct fs_shadowing *sh, const struct stat *st, const char *path)
+{
+	struct daemon_shadow_file *s = daemon_shadow_map_find(sh->map, st->st_dev, st->st_ino);
+	return s && s->pinned && s->path && !strcmp(s->path, path);
+}
+
+/* Is a pinned entry's path dir or below it? */
+static bool pinned_below_locked(struct fs_shadowing *sh, const char *dir)
+{
+	for (size_t k = 0;; k++) {
+		struct daemon_shadow_file *s = daemon_shadow_map_at(sh->map, k);
+		if (!s)
+			return false;
+		if (s->pinned && s->path && fs_rel_below(s->path, dir))
+			return true;
+	}
+}
+
+/* Does rn move a pinned path, or replace a pinned file? */
+static bool moves_pins(struct shadow_rename *rn)
+{
+	struct fs_shadowing *sh = rn->sh;
+	bool exchange = rn->flags & RENAME_EXCHANGE;
+	struct stat victim = {0};
+	if (!exchange) {
+		int root = fs_inode_table_root_fd(sh->ctx->inodes);
+		if (fstatat(root, rn->to, &victim, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(victim.st_mode))
+			victim.st_mode = 0;
+	}
+	daemon_shadow_map_lock(sh->map);
+	bool r = (S_ISREG(rn->src.st_mode) && pinned_file_locked(sh, &rn->src, rn->from)) ||
+		 (S_ISDIR(rn->src.st_mode) && pinned_below_locked(sh, rn->from)) ||
+		 (exchange && S_ISREG(rn->dst.st_mode) && pinned_file_locked(sh, &rn->dst, rn->to)) ||
+		 (exchange && S_ISDIR(rn->dst.st_mode) && pinned_below_locked(sh, rn->to)) ||
+		 (victim.st_mode && pinned_file_locked(sh, &victim, rn->to));
+	daemon_shadow_map_unlock(sh->map);
+	return r;
+}
+
+/* A rename that moves pins has its intent in STATE/pins.log before it is
+ * made (fs/pin_log.h): its "-OLD" "+NEW" come only after, and a kill -9
+ * in between lost the pin. */
+static void log_intent(struct shadow_rename *rn)
+{
+	struct fs_shadowing *sh = rn->sh;
+	rn->intent = false;
+	if (sh->pin_log_fd < 0 || !moves_pins(rn))
+		return;
+	bool exchange = rn->flags & RENAME_EXCHANGE;
+	struct fs_pin_rename rec = {.from = rn->from,
+				    .to = rn->to,
+				    .from_ino = rn->src.st_ino,
+				    .to_ino = exchange ? rn->dst.st_ino : 0,
+				    .exchange = exchange};
+	pthread_mutex_lock(&sh->pins_lock);
+	int r = fs_pin_log_append_rename(sh->pin_log_fd, &rec);
+	if (r == 0)
+		sh->pin_intents++;
+	pthread_mutex_unlock(&sh->pins_lock);
+	if (r < 0)
+		sfs_warn("cannot record the coming rename of %s (pins) in %s: %s", rn->from,
+			 sh->pin_log_path, strerror(-r));
+	rn->intent = r == 0;
+}
+
 void shadow_rename_begin(struct fs_shadowing *sh, fuse_ino_t parent, const char *name,
 			 fuse_ino_t newparent, const char *newname, unsigned int flags,
 			 struct shadow_rename *rn)
@@ -224,6 +291,7 @@ void shadow_rename_begin(struct fs_shadowing *sh, fuse_ino_t parent, const char 
 	rn->newparent = newparent;
 	rn->newname = newname;
 	rn->flags = flags;
+	log_intent(rn);
 	rn->next = fs_before_reply; /* a layer outside ours (tuning) runs after */
 	fs_before_reply = (struct fs_before_reply){.fn = renamed, .arg = rn};
 	rn->armed = true;
@@ -231,8 +299,14 @@ void shadow_rename_begin(struct fs_shadowing *sh, fuse_ino_t parent, const char 
 
 void shadow_rename_end(struct shadow_rename *rn)
 {
-	if (rn->armed)
-		fs_before_reply = rn->next;
+	if (!rn->armed)
+		return;
+	fs_before_reply = rn->next;
+	if (rn->intent) {
+		pthread_mutex_lock(&rn->sh->pins_lock);
+		rn->sh->pin_intents--;
+		pthread_mutex_unlock(&rn->sh->pins_lock);
+	}
 }
 
 /* The other name of the unlinked file, relative to BACKING, that its

@@ -41,7 +41,7 @@
 #include "fs/remote_dirty.h"
 #include "fs/remote_reads.h"
 #include "fs/pin_log.h"
-#include "fs/state_line.h"
+#include "fs/pin_set.h"
 #include "fs/origin_id.h"
 #include "fs/version_floor.h"
 #include "fs/rel_path.h"
@@ -833,6 +833,12 @@ int shadow_write_pins_locked(struct fs_shadowing *sh)
 		sfs_warn("cannot write %s: %s", sh->pins_path, strerror(-r));
 		return r;
 	}
+	if (sh->pin_intents) { /* emptied at a later fold, once they returned */
+		pthread_mutex_lock(&sh->lock);
+		sh->pins_dirty = true;
+		pthread_mutex_unlock(&sh->lock);
+		return 0;
+	}
 	int c = sh->pin_log_fd >= 0 ? fs_pin_log_clear(sh->pin_log_fd) : 0;
 	if (c < 0)
 		sfs_warn("cannot empty %s: %s", sh->pin_log_path, strerror(-c));
@@ -875,8 +881,9 @@ struct daemon_shadow_file *shadow_entry_by_path_locked(struct fs_shadowing *sh, 
 	return s;
 }
 
-static void load_pin(struct fs_shadowing *sh, const char *path)
+static void load_pin(void *arg, const char *path)
 {
+	struct fs_shadowing *sh = arg;
 	struct daemon_shadow_file *s = shadow_entry_by_path_locked(sh, path);
 	if (!s) {
 		sfs_warn("pinned file %s is gone: pin dropped", path);
@@ -886,92 +893,13 @@ static void load_pin(struct fs_shadowing *sh, const char *path)
 	daemon_shadow_map_unlock(sh->map);
 }
 
-/* The pin records of STATE/pins and STATE/pins.log, in order: the last
- * one of each path says whether it is pinned (a file renamed through the
- * mount has "unpin old, pin new" in the log: its old path is not looked
- * for, nor said to be gone). */
-struct pin_record {
-	char *path;
-	size_t seq;
-	bool pin;
-};
-
-struct pin_records {
-	struct pin_record *v;
-	size_t n, cap;
-};
-
-static void add_record(void *arg, bool pin, const char *path)
-{
-	struct pin_records *rs = arg;
-	if (rs->n == rs->cap) {
-		size_t cap = rs->cap ? rs->cap * 2 : 64;
-		struct pin_record *v = realloc(rs->v, cap * sizeof(*v));
-		if (!v)
-			return;
-		rs->v = v;
-		rs->cap = cap;
-	}
-	char *p = strdup(path);
-	if (p) {
-		rs->v[rs->n] = (struct pin_record){.path = p, .seq = rs->n, .pin = pin};
-		rs->n++;
-	}
-}
-
-static int by_path_then_order(const void *a, const void *b)
-{
-	const struct pin_record *x = a, *y = b;
-	int c = strcmp(x->path, y->path);
-	return c ? c : (x->seq > y->seq) - (x->seq < y->seq);
-}
-
-/* STATE/pins, then the changes STATE/pins.log recorded since; both are
- * rewritten as one STATE/pins when the log had any. */
+/* STATE/pins, then the changes STATE/pins.log recorded since
+ * (fs/pin_set.h); both are rewritten as one STATE/pins when the log had
+ * any. */
 static void load_pins(struct fs_shadowing *sh)
 {
-	struct pin_records rs = {0};
-	FILE *in = fopen(sh->pins_path, "re");
-	char *line = NULL;
-	size_t cap = 0;
-	int r = in ? 1 : errno == ENOENT ? 0 : -errno;
-	/* A path longer than PATH_MAX (a directory above it renamed through
-	 * the mount) names nothing openable: skipped whole. Before, its line
-	 * was read as two, and its tail pinned whatever file that tail named.
-	 * So is a line holding a NUL (fs/state_line.h). A last line without
-	 * its newline is taken (a list written by hand). */
-	while (in && (r = fs_state_line_read(in, &line, &cap, 2 * PATH_MAX + 2, true)) != 0) {
-		if (r < 0 && r != -EINVAL) {
-			r = -errno;
-			break;
-		}
-		if (r < 0)
-			continue;
-		fs_pin_path_decode(line);
-		if (line[0] && strlen(line) < PATH_MAX)
-			add_record(&rs, true, line);
-	}
-	/* Said, not taken for "no pins": a directory in its place, an I/O
-	 * error (the pins it held are not in effect in this mount). */
-	if (r < 0)
-		sfs_warn("cannot read %s: %s (the pins it holds are not in effect)", sh->pins_path,
-			 strerror(-r ? -r : EIO));
-	free(line);
-	if (in)
-		fclose(in);
-	int n = fs_pin_log_replay(sh->pin_log_path, add_record, &rs);
-	if (n < 0)
-		sfs_warn("cannot read %s: %s (the pin changes it holds are lost)",
-			 sh->pin_log_path, strerror(-n));
-	if (rs.n)
-		qsort(rs.v, rs.n, sizeof(*rs.v), by_path_then_order);
-	for (size_t i = 0; i < rs.n; i++) {
-		bool last = i + 1 == rs.n || strcmp(rs.v[i].path, rs.v[i + 1].path);
-		if (last && rs.v[i].pin)
-			load_pin(sh, rs.v[i].path);
-		free(rs.v[i].path);
-	}
-	free(rs.v);
+	int n = fs_pin_set_load(sh->pins_path, sh->pin_log_path,
+				fs_inode_table_root_fd(sh->ctx->inodes), load_pin, sh);
 	sh->pin_log_fd = fs_pin_log_open(sh->pin_log_path);
 	if (sh->pin_log_fd < 0)
 		sfs_warn("cannot open %s: %s (each pin rewrites %s instead)", sh->pin_log_path,

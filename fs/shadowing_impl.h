@@ -69,6 +69,10 @@ struct fs_shadowing {
 	 * before the map lock). */
 	int pin_log_fd;
 	pthread_mutex_t pins_lock;
+	/* Renames whose intent is in the log and that have not returned yet
+	 * (pins_lock): the compaction keeps the log while there are any, as
+	 * STATE/pins, written from memory, does not know their outcome. */
+	unsigned pin_intents;
 	char status_path[PATH_MAX];
 	pthread_t thread;
 	bool started;
@@ -159,6 +163,7 @@ struct shadow_rename {
 	fuse_ino_t newparent;
 	const char *newname;
 	unsigned int flags;
+	bool intent; /* its intent is in STATE/pins.log (sh->pin_intents) */
 	struct stat src, dst; /* dst: RENAME_EXCHANGE's other side */
 	char from[PATH_MAX], to[PATH_MAX];
 	struct fs_before_reply next; /* the outer layer's, run after ours */

@@ -248,19 +248,6 @@ def check(mnt, backing, journal, init_dir):
         if not d1:
             open(journal, "a").write("A " + json.dumps(pending) + "\n")
             return 0
-        # Known limit: a pinned file's rename is recorded in STATE/pins.log
-        # just after it is made in BACKING; a kill -9 between the two
-        # leaves the pin on the old name (dropped at the next mount as
-        # gone). Tolerated for the rename under way only, and said.
-        if pending["k"] == "rename" and after["files"][pending["to"]]["pin"]:
-            after["files"][pending["to"]]["pin"] = False
-            if not differences(after, seen, init):
-                print("note: the pin of %s was lost by its rename under way at the kill"
-                      % pending["name"])
-                open(journal, "a").write("A " + json.dumps(pending) + "\n")
-                open(journal, "a").write("A " + json.dumps(
-                    {"k": "pin", "name": pending["to"], "v": False}) + "\n")
-                return 0
     print("MISMATCH after the crash:\n  " + "\n  ".join(d0), file=sys.stderr)
     if pending is not None:
         print("  (op under way: %s; with it: %s)" % (json.dumps(pending), "; ".join(d1)), file=sys.stderr)

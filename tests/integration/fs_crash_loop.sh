@@ -15,9 +15,9 @@
 #    and after a clean unmount the local store holds none;
 #  - nothing is written outside BACKING, STATE and the stores (the current
 #    directory stays empty).
-# Known limit, tolerated for the operation under way only (and printed):
-# a pinned file's rename reaches STATE/pins.log just after BACKING, so a
-# kill -9 between the two leaves its pin on the old name (crash_model.py).
+# A pinned file's rename under way at the kill keeps its pin whether it was
+# made or not (its intent is in STATE/pins.log before it is made; before,
+# its pin could stay on the old name and be dropped as gone).
 # Usage: fs_crash_loop.sh SHADOWFS SHADOWD SHADOWCTL [SEED [ITERATIONS]]
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fs_lib.sh"
