@@ -215,23 +215,17 @@ static bool pinned_below_locked(struct fs_shadowing *sh, const char *dir)
 	}
 }
 
-/* Does rn move a pinned path, or replace a pinned file? */
-static bool moves_pins(struct shadow_rename *rn)
+/* Does rn move a pinned path, or replace a pinned file (replaced)? */
+static bool moves_pins(struct shadow_rename *rn, struct daemon_shadow_file *replaced)
 {
 	struct fs_shadowing *sh = rn->sh;
 	bool exchange = rn->flags & RENAME_EXCHANGE;
-	struct stat victim = {0};
-	if (!exchange) {
-		int root = fs_inode_table_root_fd(sh->ctx->inodes);
-		if (fstatat(root, rn->to, &victim, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(victim.st_mode))
-			victim.st_mode = 0;
-	}
 	daemon_shadow_map_lock(sh->map);
 	bool r = (S_ISREG(rn->src.st_mode) && pinned_file_locked(sh, &rn->src, rn->from)) ||
 		 (S_ISDIR(rn->src.st_mode) && pinned_below_locked(sh, rn->from)) ||
 		 (exchange && S_ISREG(rn->dst.st_mode) && pinned_file_locked(sh, &rn->dst, rn->to)) ||
 		 (exchange && S_ISDIR(rn->dst.st_mode) && pinned_below_locked(sh, rn->to)) ||
-		 (victim.st_mode && pinned_file_locked(sh, &victim, rn->to));
+		 (replaced && replaced->pinned && replaced->path && !strcmp(replaced->path, rn->to));
 	daemon_shadow_map_unlock(sh->map);
 	return r;
 }
@@ -239,11 +233,11 @@ static bool moves_pins(struct shadow_rename *rn)
 /* A rename that moves pins has its intent in STATE/pins.log before it is
  * made (fs/pin_log.h): its "-OLD" "+NEW" come only after, and a kill -9
  * in between lost the pin. */
-static void log_intent(struct shadow_rename *rn)
+static void log_intent(struct shadow_rename *rn, struct daemon_shadow_file *replaced)
 {
 	struct fs_shadowing *sh = rn->sh;
 	rn->intent = false;
-	if (sh->pin_log_fd < 0 || !moves_pins(rn))
+	if (sh->pin_log_fd < 0 || !moves_pins(rn, replaced))
 		return;
 	bool exchange = rn->flags & RENAME_EXCHANGE;
 	struct fs_pin_rename rec = {.from = rn->from,
@@ -264,7 +258,7 @@ static void log_intent(struct shadow_rename *rn)
 
 void shadow_rename_begin(struct fs_shadowing *sh, fuse_ino_t parent, const char *name,
 			 fuse_ino_t newparent, const char *newname, unsigned int flags,
-			 struct shadow_rename *rn)
+			 struct daemon_shadow_file *replaced, struct shadow_rename *rn)
 {
 	rn->armed = false;
 	if (!sh || daemon_shadow_map_size(sh->map) == 0)
@@ -291,7 +285,7 @@ void shadow_rename_begin(struct fs_shadowing *sh, fuse_ino_t parent, const char 
 	rn->newparent = newparent;
 	rn->newname = newname;
 	rn->flags = flags;
-	log_intent(rn);
+	log_intent(rn, replaced);
 	rn->next = fs_before_reply; /* a layer outside ours (tuning) runs after */
 	fs_before_reply = (struct fs_before_reply){.fn = renamed, .arg = rn};
 	rn->armed = true;

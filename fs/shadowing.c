@@ -756,11 +756,11 @@ static void sh_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 	struct fs_shadowing *sh = sh_of(req);
 	struct shadow_rename rn; /* entries' paths follow (fs/shadow_paths.c) */
 	nlink_t nl = 0;
-	shadow_rename_begin(sh, parent, name, newparent, newname, flags, &rn);
 	/* The file replaced by the rename (not with RENAME_EXCHANGE, where
 	 * both keep their content under the other name). */
 	struct daemon_shadow_file *s =
 	    (flags & RENAME_EXCHANGE) ? NULL : entry_by_name(sh, newparent, newname, &nl);
+	shadow_rename_begin(sh, parent, name, newparent, newname, flags, s, &rn);
 	/* The renamed file (and with RENAME_EXCHANGE the other, or a
 	 * replaced file with other links left) keeps its bytes: its copies
 	 * stay. A replaced file's last link goes: its copies with it. */

@@ -168,9 +168,10 @@ struct shadow_rename {
 	char from[PATH_MAX], to[PATH_MAX];
 	struct fs_before_reply next; /* the outer layer's, run after ours */
 };
+/* replaced: the entry of the file the rename replaces (held), or NULL. */
 void shadow_rename_begin(struct fs_shadowing *sh, fuse_ino_t parent, const char *name,
 			 fuse_ino_t newparent, const char *newname, unsigned int flags,
-			 struct shadow_rename *rn);
+			 struct daemon_shadow_file *replaced, struct shadow_rename *rn);
 void shadow_rename_end(struct shadow_rename *rn);
 /* An unlink, or a rename over a file, that removes the name an entry is
  * known by while other links of the file remain (sh_unlink, sh_rename):

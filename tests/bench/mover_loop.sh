@@ -14,7 +14,7 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 head -c $((16*1024*1024)) /dev/urandom > $backing/big
 for f in small late; do head -c 262144 /dev/urandom > $backing/$f; done
 it_mount "$B" "$backing" "$mnt" "norecord,cache=never,shadow_tick=0.1,shadow_quiet=0,shadow_idle=1,copy_rate=2,state=$state,hosts=$T/store:cost=1"
-st() { getfattr --only-values -n user.shadow.state "$mnt/$1" 2>/dev/null; }
+st() { it_shadow_state "$mnt/$1"; }
 setfattr -n user.shadow.pin -v 1 $mnt/small; until st small | grep -q serving; do sleep 0.05; done
 t0=$(now_ms); setfattr -n user.shadow.pin -v 1 $mnt/big
 until ls $T/store | grep -q '^tmp\.'; do sleep 0.02; done

@@ -35,10 +35,10 @@ for f in $left; do
   [ -e "$T/host/$f" ] && it_fail "temporary file left after restart: $f ($(ls "$T/host"))"
 done
 for _ in $(seq 200); do
-  getfattr --only-values -n user.shadow.state "$mnt/big" 2>/dev/null | grep -q ':serving:' && break
+  it_shadow_state "$mnt/big" | grep -q ':serving:' && break
   sleep 0.05
 done
-st=$(getfattr --only-values -n user.shadow.state "$mnt/big")
+st=$(it_shadow_state "$mnt/big")
 grep -q ':serving:' <<<"$st" || it_fail "no fresh copy after restart: $st"
 n=$(ls "$T/host" | grep -vc '^tmp\.')
 [ "$n" -eq 1 ] || it_fail "$n files in the store: $(ls "$T/host")"

@@ -19,7 +19,7 @@ head -c 100K /dev/urandom >"$backing/small"
 it_mount "$SHADOWFS" "$backing" "$mnt" \
   "norecord,cache=never,state=$state,hosts=$T/host,shadow_tick=0.1,shadow_quiet=0" 2>"$T/log"
 
-state_of() { getfattr --only-values -n user.shadow.state "$mnt/$1" 2>/dev/null; }
+state_of() { it_shadow_state "$mnt/$1"; }
 wait_for() { # DESC SECONDS CMD...
   local d=$1 s=$2; shift 2
   for _ in $(seq $((s * 20))); do "$@" && return 0; sleep 0.05; done

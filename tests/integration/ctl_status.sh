@@ -16,7 +16,7 @@ it_mount "$SHADOWFS" "$backing" "$mnt" \
 pid=$IT_PID
 
 setfattr -n user.shadow.pin -v 1 "$mnt/data" || it_fail "pin"
-serving() { getfattr --only-values -n user.shadow.state "$mnt/data" 2>/dev/null | grep -q ':serving'; }
+serving() { it_shadow_state "$mnt/data" | grep -q ':serving'; }
 it_wait_for "no serving copy of the pinned file" 10 serving
 for _ in $(seq 20); do cat "$mnt/data" >/dev/null; done
 # Events reach recorder.stats at the next bucket flush (1 s).

@@ -25,7 +25,7 @@ MIN_MS=$((SIZE * 7 / 10 / (RATE * 1000)))
 # Each mount its own state (pins are kept there): one pinned file each.
 COMMON="norecord,cache=never,shadow_tick=0.1,shadow_quiet=0,shadow_idle=600"
 
-state_of() { getfattr --only-values -n user.shadow.state "$mnt/$1" 2>/dev/null; }
+state_of() { it_shadow_state "$mnt/$1"; }
 wait_for() { # DESC SECONDS CMD...
   local d=$1 s=$2; shift 2
   for _ in $(seq $((s * 20))); do "$@" && return 0; sleep 0.05; done

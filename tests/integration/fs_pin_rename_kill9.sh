@@ -25,7 +25,9 @@ fs_umount "$mnt"
 [ "$(sort "$state/pins" | tr '\n' ' ')" = 'a/x b/d/f c/v keep ' ] || it_fail "STATE/pins after the unmount: $(cat "$state/pins")"
 
 it_mount "$SHADOWFS" "$backing" "$mnt" "$OPTS,fault_rename_record_delay_ms=20000"
-for f in a/x b/d/f c/v keep; do pin "$f" || it_fail "$f not pinned after the remount"; done
+for f in a/x b/d/f c/v keep; do
+  pin "$f" || it_fail "$f not pinned after the remount: user.shadow.state: $(it_shadow_state "$mnt/$f")"
+done
 mv "$mnt/a/x" "$mnt/a/x2" 2>/dev/null & m1=$!
 mv "$mnt/b/d" "$mnt/b/d2" 2>/dev/null & m2=$!
 mv "$mnt/c/w" "$mnt/c/v" 2>/dev/null & m3=$!

@@ -48,7 +48,7 @@ ROLL="rollout=10/25/50/100,rollout_interval=0.5,rollout_min_reads=80,rollout_coo
 head -c $((2 * 1024 * 1024 + 77)) /dev/urandom >"$backing/data"
 cp "$backing/data" "$T/expect"
 
-state_of() { getfattr --only-values -n user.shadow.state "$mnt/data" 2>/dev/null; }
+state_of() { it_shadow_state "$mnt/data"; }
 field() { state_of | sed -n "s/.*copy=[^ ]*:reads=\([0-9]*\):.*:share=\([0-9.]*\):.*rollout=\([a-z-]*\).*/\1 \2 \3/p"; }
 origin_reads() { state_of | sed -n 's/.*origin_reads=\([0-9]*\).*/\1/p'; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }

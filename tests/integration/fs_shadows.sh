@@ -35,7 +35,7 @@ head -c $((3 * 1024 * 1024 + 123)) /dev/urandom >"$backing/data"
 cp "$backing/data" "$T/expect"
 it_mount "$SHADOWFS" "$backing" "$mnt" "$OPTS"
 
-state_of() { getfattr --only-values -n user.shadow.state "$mnt/data" 2>/dev/null; }
+state_of() { it_shadow_state "$mnt/data"; }
 # wait_for DESC SECONDS CMD...: polls CMD until it succeeds.
 wait_for() {
   local d=$1 s=$2; shift 2
@@ -183,7 +183,7 @@ head -c 300000 /dev/urandom >"$backing/hot"
 head -c 3000 /dev/urandom >"$backing/cold"
 it_mount "$SHADOWFS" "$backing" "$mnt" "cache=never,bucket=1,state=$state2,hosts=$T/fc;$T/fc2:cost=2;$T/fc3:cost=3,shadow_copies=2,shadow_capacity=5,shadow_threshold=0.5,shadow_window=3,shadow_tick=0.2,shadow_idle=3"
 cat "$mnt/cold" >/dev/null
-hot_state() { getfattr --only-values -n user.shadow.state "$mnt/hot" 2>/dev/null; }
+hot_state() { it_shadow_state "$mnt/hot"; }
 hot_copy() { "$CTL" shadows --state "$state2" 2>/dev/null | grep -q "^hot  *0  *[12] .*$T/fc:v1:serving"; }
 two_copies() { [ "$(hot_state | grep -o ' copy=[^ ]*:serving:' | wc -l)" -eq 2 ]; }
 # The file is read flat out until $stop exists (a kill could leave a cat
@@ -231,7 +231,7 @@ state3=$(it_tmpdir state3)
 cp "$T/expect" "$backing/wb"
 it_mount "$SHADOWFS" "$backing" "$mnt" "norecord,state=$state3,hosts=$T/wb,shadow_tick=0.1,shadow_quiet=0"
 setfattr -n user.shadow.pin -v 1 "$mnt/wb" || it_fail "pin wb"
-wb_serving() { getfattr --only-values -n user.shadow.state "$mnt/wb" 2>/dev/null | grep -q ":serving"; }
+wb_serving() { it_shadow_state "$mnt/wb" | grep -q ":serving"; }
 wait_for "no copy of wb" 5 wb_serving
 (while :; do dd if="$mnt/wb" of=/dev/null bs=64k iflag=direct status=none; done) &
 bg=$!
@@ -250,15 +250,15 @@ for p in 1 2 3 4; do
   pids+=($!)
 done
 wait "${pids[@]}"
-getfattr --only-values -n user.shadow.state "$mnt/wb" 2>/dev/null | grep -q "reads=[1-9]" ||
-  it_fail "the copy of wb never served: $(getfattr --only-values -n user.shadow.state "$mnt/wb")"
+it_shadow_state "$mnt/wb" | grep -q "reads=[1-9]" ||
+  it_fail "the copy of wb never served: $(it_shadow_state "$mnt/wb")"
 
 # A file held open for writing (a VM image, a database): its copy serves
 # while the writer stays open; a write through that open file stops the
 # copy serving before the new bytes can be read, the copy is re-made at
 # the new version with the writer still open, and closing the writer, a
 # chmod and a touch (metadata only) leave that copy serving.
-wb_state() { getfattr --only-values -n user.shadow.state "$mnt/wb" 2>/dev/null; }
+wb_state() { it_shadow_state "$mnt/wb"; }
 wb_version() { wb_state | sed -n 's/.* version=v\([0-9]*\) .*/\1/p'; }
 wb_current() { local v; v=$(wb_version); [ -n "$v" ] && wb_state | grep -q "copy=$T/wb:v$v:serving"; }
 wb_copy_reads() { wb_state | sed -n 's/.*copy=[^ ]*:serving:reads=\([0-9]*\).*/\1/p'; }

@@ -153,7 +153,7 @@ mkdir "$mnt/gone"
 get capacity "$mnt/gone" && it_fail "a directory made again got the removed one's setting"
 
 # never wins over a pin.
-state_of() { getfattr --only-values -n user.shadow.state "$1" 2>/dev/null; }
+state_of() { it_shadow_state "$1"; }
 serving() { state_of "$1" | grep -q ":serving"; }
 no_copy() { state_of "$1" | grep -q "copies=0"; }
 set_ok pin 1 "$mnt/p"
