@@ -90,17 +90,21 @@ int fs_pin_log_append_rename(int fd, const struct fs_pin_rename *rn)
 	return r;
 }
 
-/* A rename line (after its '~') into rn, the paths decoded in place in
- * line; false if it is not one. */
+/* A rename line (after its '~', with room for one byte more after its
+ * NUL) into rn, the paths decoded in place in line; false if it is not
+ * one. */
 static bool parse_rename(char *line, struct fs_pin_rename *rn)
 {
 	unsigned long long a, b;
 	size_t len;
 	int used = -1;
+	/* No space directive after LEN: it would eat a path's leading
+	 * blanks (a file named " x"). */
 	if ((line[0] != 'r' && line[0] != 'x') ||
-	    sscanf(line + 1, " %llu %llu %zu %n", &a, &b, &len, &used) != 3 || used < 0)
+	    sscanf(line + 1, " %llu %llu %zu%n", &a, &b, &len, &used) != 3 || used < 0 ||
+	    line[1 + used] != ' ')
 		return false;
-	char *from = line + 1 + used;
+	char *from = line + 1 + used + 1;
 	size_t rest = strlen(from);
 	if (line[1] != ' ' || len == 0 || len >= rest)
 		return false;
@@ -111,11 +115,27 @@ static bool parse_rename(char *line, struct fs_pin_rename *rn)
 	char *to = from + len + 1;
 	fs_pin_path_decode(from);
 	fs_pin_path_decode(to);
-	if (strlen(from) >= PATH_MAX || strlen(to) >= PATH_MAX)
-		return false;
+	if (!from[0] || !to[0] || strlen(from) >= PATH_MAX || strlen(to) >= PATH_MAX)
+		return false; /* "./" alone decodes to no path */
 	*rn = (struct fs_pin_rename){.from = from, .to = to, .from_ino = a, .to_ino = b,
 				     .exchange = line[0] == 'x'};
 	return true;
+}
+
+enum fs_pin_log_kind fs_pin_log_parse(char *line, size_t cap, struct fs_pin_log_record *rec)
+{
+	size_t n = strlen(line);
+	rec->kind = FS_PIN_LOG_BAD;
+	if (line[0] == '~' && n + 2 <= cap && parse_rename(line + 1, &rec->rename))
+		rec->kind = FS_PIN_LOG_RENAME;
+	if ((line[0] != '+' && line[0] != '-') || !line[1] || n > 2 * PATH_MAX + 2)
+		return rec->kind;
+	fs_pin_path_decode(line + 1);
+	if (!line[1] || strlen(line + 1) >= PATH_MAX)
+		return rec->kind; /* no path, or longer than any */
+	rec->pin = line[0] == '+';
+	rec->path = line + 1;
+	return rec->kind = FS_PIN_LOG_CHANGE;
 }
 
 int fs_pin_log_clear(int fd)
@@ -136,19 +156,13 @@ int fs_pin_log_replay(const char *path, const struct fs_pin_log_reader *rd)
 	while ((r = fs_state_line_read(in, &line, &cap, RENAME_LINE_MAX, false)) != 0) {
 		if (r < 0 && r != -EINVAL)
 			break;
-		struct fs_pin_rename rn;
-		if (r > 0 && line[0] == '~' && parse_rename(line + 1, &rn)) {
-			rd->rename(rd->arg, &rn);
-			n++;
+		struct fs_pin_log_record rec;
+		if (r < 0 || fs_pin_log_parse(line, cap, &rec) == FS_PIN_LOG_BAD)
 			continue;
-		}
-		if (r < 0 || (line[0] != '+' && line[0] != '-') || !line[1] ||
-		    strlen(line) > 2 * PATH_MAX + 2)
-			continue;
-		fs_pin_path_decode(line + 1);
-		if (strlen(line + 1) >= PATH_MAX)
-			continue; /* no path is that long */
-		rd->change(rd->arg, line[0] == '+', line + 1);
+		if (rec.kind == FS_PIN_LOG_RENAME)
+			rd->rename(rd->arg, &rec.rename);
+		else
+			rd->change(rd->arg, rec.pin, rec.path);
 		n++;
 	}
 	free(line);

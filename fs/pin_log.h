@@ -44,6 +44,18 @@ struct fs_pin_rename {
 /* Appends the intent record of rn. 0 or -errno (-ENAMETOOLONG: a path of
  * PATH_MAX or more). */
 int fs_pin_log_append_rename(int fd, const struct fs_pin_rename *rn);
+/* One line of the log as a record, decoded in place. */
+enum fs_pin_log_kind { FS_PIN_LOG_BAD, FS_PIN_LOG_CHANGE, FS_PIN_LOG_RENAME };
+struct fs_pin_log_record {
+	enum fs_pin_log_kind kind; /* BAD: a line of another form */
+	bool pin;		   /* CHANGE: pin or unpin path */
+	const char *path;
+	struct fs_pin_rename rename; /* RENAME: its paths point into the line */
+};
+/* line: without its newline, NUL-terminated, in a buffer of cap bytes; a
+ * rename needs one byte more after the NUL (as getline leaves a line whose
+ * newline was cut). Returns rec->kind. */
+enum fs_pin_log_kind fs_pin_log_parse(char *line, size_t cap, struct fs_pin_log_record *rec);
 /* Empties the log (after STATE/pins was rewritten). */
 int fs_pin_log_clear(int fd);
 /* What a replay hands its reader, record by record. */
