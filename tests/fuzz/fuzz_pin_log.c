@@ -166,17 +166,9 @@ int main(int argc, char **argv)
 		if (!strcmp(argv[i], "-n") && i + 1 < argc)
 			n = atol(argv[++i]);
 	size_t ns = sizeof(seeds) / sizeof(*seeds);
-	for (size_t i = 0; i < ns; i++)
-		one((const uint8_t *)seeds[i], strlen(seeds[i]));
 	static const char alphabet[] = "0123456789 ~rx+-./\\nab";
 	static uint8_t buf[3 * PATH_MAX];
-	for (long i = 0; i < n; i++) {
-		const char *s = seeds[fuzz_rng_next(&rng) % ns];
-		size_t len = strlen(s);
-		memcpy(buf, s, len);
-		fuzz_mutate_text(&rng, buf, &len, sizeof(buf), alphabet, sizeof(alphabet) - 1, true);
-		one(buf, len);
-	}
+	fuzz_text_run(&rng, n, seeds, ns, alphabet, sizeof(alphabet) - 1, buf, sizeof(buf), true, one);
 	printf("fuzz_pin_log: %zu seeds, %ld mutations: ok\n", ns, n);
 	close(memfd);
 	return 0;

@@ -60,4 +60,21 @@ static inline void fuzz_mutate_text(uint64_t *rng, uint8_t *buf, size_t *len, si
 	*len = n;
 }
 
+/* A text decoder's regression run: each seed as it is, then n mutations
+ * of seeds picked at random (in buf, cap bytes), each handed to one. */
+static inline void fuzz_text_run(uint64_t *rng, long n, const char *const *seeds, size_t nseeds,
+				 const char *alphabet, size_t alphabet_len, uint8_t *buf, size_t cap,
+				 bool long_runs, void (*one)(const uint8_t *data, size_t size))
+{
+	for (size_t i = 0; i < nseeds; i++)
+		one((const uint8_t *)seeds[i], strlen(seeds[i]));
+	for (long i = 0; i < n; i++) {
+		const char *s = seeds[fuzz_rng_next(rng) % nseeds];
+		size_t len = strlen(s);
+		memcpy(buf, s, len);
+		fuzz_mutate_text(rng, buf, &len, cap, alphabet, alphabet_len, long_runs);
+		one(buf, len);
+	}
+}
+
 #endif

@@ -109,17 +109,9 @@ int main(int argc, char **argv)
 	if (argc == 3 && !strcmp(argv[1], "-n"))
 		n = atol(argv[2]);
 	size_t ns = sizeof(seeds) / sizeof(*seeds);
-	for (size_t i = 0; i < ns; i++)
-		one((const uint8_t *)seeds[i], strlen(seeds[i]));
 	static const char alphabet[] = "0123456789.eE+- \n/dfx\0abcnevrthold,*:[]s";
-	for (long i = 0; i < n; i++) {
-		uint8_t buf[96];
-		const char *s = seeds[fuzz_rng_next(&rng) % ns];
-		size_t len = strlen(s);
-		memcpy(buf, s, len);
-		fuzz_mutate_text(&rng, buf, &len, sizeof(buf), alphabet, sizeof(alphabet) - 1, false);
-		one(buf, len);
-	}
+	uint8_t buf[96];
+	fuzz_text_run(&rng, n, seeds, ns, alphabet, sizeof(alphabet) - 1, buf, sizeof(buf), false, one);
 	printf("fuzz_tuning: %zu seeds, %ld mutations: ok\n", ns, n);
 	return 0;
 }
