@@ -8,8 +8,8 @@
  * as \ooo) into a well-formed line, parses back to the same name when it
  * fits in PATH_MAX, and is refused otherwise (abort() if not).
  *
- * Built two ways, as fuzz_wire: with clang a libFuzzer target; always a
- * regression driver over built-in seeds, the files in the corpus
+ * Built two ways (tests/fuzz/fuzz_text.h): with clang a libFuzzer target;
+ * always a regression driver over built-in seeds, the files in the corpus
  * directories given and N fixed-seed mutations.
  *   fuzz_mountinfo [-n N] [CORPUS_DIR...]     (default N = 200000) */
 #include <stdio.h>
@@ -17,8 +17,7 @@
 #include <string.h>
 
 #include "common/mountinfo.h"
-#include "tests/fuzz/fuzz_corpus.h"
-#include "tests/fuzz/fuzz_rng.h"
+#include "tests/fuzz/fuzz_text.h"
 
 static void check(int cond)
 {
@@ -76,14 +75,6 @@ static void one(const uint8_t *data, size_t size)
 	free(e);
 }
 
-#ifdef SFS_LIBFUZZER
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-	one(data, size);
-	return 0;
-}
-#else
 static const char *const seeds[] = {
     "36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue\n",
     "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n",
@@ -100,34 +91,16 @@ static const char *const seeds[] = {
     "a b c d e f - g",
 };
 
-static uint64_t rng = 0x6d6f756e74696e66u;
+static const char alphabet[] = "0123456789:/\\ -\n\t.abcx";
 
-/* The corpus walk's target: one input. */
-static int one_input(const uint8_t *data, size_t size)
-{
-	one(data, size);
-	return 0;
-}
-
-int main(int argc, char **argv)
-{
-	long n = 200000;
-	int files = 0;
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-n") && i + 1 < argc) {
-			n = atol(argv[++i]);
-			continue;
-		}
-		int k = fuzz_run_dir("fuzz_mountinfo", argv[i], one_input);
-		if (k < 0)
-			return 1;
-		files += k;
-	}
-	size_t ns = sizeof(seeds) / sizeof(*seeds);
-	static const char alphabet[] = "0123456789:/\\ -\n\t.abcx";
-	static uint8_t buf[8192];
-	fuzz_text_run(&rng, n, seeds, ns, alphabet, sizeof(alphabet) - 1, buf, sizeof(buf), true, one);
-	printf("fuzz_mountinfo: %d corpus files, %zu seeds, %ld mutations: ok\n", files, ns, n);
-	return 0;
-}
-#endif
+static const struct fuzz_text_target fuzz_target = {
+    .name = "fuzz_mountinfo",
+    .seeds = seeds,
+    .nseeds = sizeof(seeds) / sizeof(*seeds),
+    .alphabet = alphabet,
+    .alphabet_len = sizeof(alphabet) - 1,
+    .cap = 8192,
+    .long_runs = true,
+    .rng = 0x6d6f756e74696e66u,
+    .one = one,
+};

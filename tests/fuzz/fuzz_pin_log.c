@@ -9,9 +9,10 @@
  * (paths made of the input's bytes) parses back to the same record
  * (abort() otherwise).
  *
- * Built two ways, as fuzz_wire: with clang a libFuzzer target; always a
- * regression driver over built-in seeds and N fixed-seed mutations.
- *   fuzz_pin_log [-n N]     (default N = 200000) */
+ * Built two ways (tests/fuzz/fuzz_text.h): with clang a libFuzzer target;
+ * always a regression driver over built-in seeds and N fixed-seed
+ * mutations.
+ *   fuzz_pin_log [-n N] [CORPUS_DIR...]     (default N = 200000) */
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -21,7 +22,7 @@
 #include <unistd.h>
 
 #include "fs/pin_log.h"
-#include "tests/fuzz/fuzz_rng.h"
+#include "tests/fuzz/fuzz_text.h"
 
 #define check(cond)                                                                         \
 	do {                                                                                \
@@ -131,14 +132,6 @@ static void one(const uint8_t *data, size_t size)
 	round_trip(data, size);
 }
 
-#ifdef SFS_LIBFUZZER
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-	one(data, size);
-	return 0;
-}
-#else
 static const char *const seeds[] = {
     "+a/b",
     "-a/b",
@@ -157,20 +150,16 @@ static const char *const seeds[] = {
     "",
 };
 
-static uint64_t rng = 0x70696e5f6c6f6721u;
+static const char alphabet[] = "0123456789 ~rx+-./\\nab";
 
-int main(int argc, char **argv)
-{
-	long n = 200000;
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "-n") && i + 1 < argc)
-			n = atol(argv[++i]);
-	size_t ns = sizeof(seeds) / sizeof(*seeds);
-	static const char alphabet[] = "0123456789 ~rx+-./\\nab";
-	static uint8_t buf[3 * PATH_MAX];
-	fuzz_text_run(&rng, n, seeds, ns, alphabet, sizeof(alphabet) - 1, buf, sizeof(buf), true, one);
-	printf("fuzz_pin_log: %zu seeds, %ld mutations: ok\n", ns, n);
-	close(memfd);
-	return 0;
-}
-#endif
+static const struct fuzz_text_target fuzz_target = {
+    .name = "fuzz_pin_log",
+    .seeds = seeds,
+    .nseeds = sizeof(seeds) / sizeof(*seeds),
+    .alphabet = alphabet,
+    .alphabet_len = sizeof(alphabet) - 1,
+    .cap = 3 * PATH_MAX,
+    .long_runs = true,
+    .rng = 0x70696e5f6c6f6721u,
+    .one = one,
+};

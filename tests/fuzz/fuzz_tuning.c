@@ -9,15 +9,16 @@
  * or counted unknown; an accepted line's path lies inside the line (abort()
  * otherwise).
  *
- * Built two ways, as fuzz_wire: with clang a libFuzzer target; always a
- * regression driver over built-in seeds and N fixed-seed mutations.
- *   fuzz_tuning [-n N]     (default N = 200000) */
+ * Built two ways (tests/fuzz/fuzz_text.h): with clang a libFuzzer target;
+ * always a regression driver over built-in seeds and N fixed-seed
+ * mutations.
+ *   fuzz_tuning [-n N] [CORPUS_DIR...]     (default N = 200000) */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "tests/fuzz/fuzz_rng.h"
+#include "tests/fuzz/fuzz_text.h"
 #include "fs/tuning_value.h"
 #include "predictor/model.h"
 
@@ -86,14 +87,6 @@ static void one(const uint8_t *data, size_t size)
 	free(line);
 }
 
-#ifdef SFS_LIBFUZZER
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-	one(data, size);
-	return 0;
-}
-#else
 static const char *const seeds[] = {
     "0.5", "1", "5e-1\n", "12.75", "8", "0", "1\n", "-1", "1e999", "nan", " 0.5", "0x1p-1",
     "d threshold 0.5 /a b/c", "d never 1 /", "f 12b31fa3-a5e1-419d-ab18-9cb8cf16c9f3 window 3 /d/e/f",
@@ -101,18 +94,16 @@ static const char *const seeds[] = {
     "/ssd/shadows,127.0.0.1:7811", "*", "[::1]:7811\n", "/a,/a", "/a,,/x", "/a,*", "/x,/a",
     "d hosts /ssd/shadows,/a /d e", "f 12b31fa3-a5e1-419d-ab18-9cb8cf16c9f3 hosts * /f"};
 
-static uint64_t rng = 0x9e3779b97f4a7c15u;
+static const char alphabet[] = "0123456789.eE+- \n/dfx\0abcnevrthold,*:[]s";
 
-int main(int argc, char **argv)
-{
-	long n = 200000;
-	if (argc == 3 && !strcmp(argv[1], "-n"))
-		n = atol(argv[2]);
-	size_t ns = sizeof(seeds) / sizeof(*seeds);
-	static const char alphabet[] = "0123456789.eE+- \n/dfx\0abcnevrthold,*:[]s";
-	uint8_t buf[96];
-	fuzz_text_run(&rng, n, seeds, ns, alphabet, sizeof(alphabet) - 1, buf, sizeof(buf), false, one);
-	printf("fuzz_tuning: %zu seeds, %ld mutations: ok\n", ns, n);
-	return 0;
-}
-#endif
+static const struct fuzz_text_target fuzz_target = {
+    .name = "fuzz_tuning",
+    .seeds = seeds,
+    .nseeds = sizeof(seeds) / sizeof(*seeds),
+    .alphabet = alphabet,
+    .alphabet_len = sizeof(alphabet) - 1,
+    .cap = 96,
+    .long_runs = false,
+    .rng = 0x9e3779b97f4a7c15u,
+    .one = one,
+};
