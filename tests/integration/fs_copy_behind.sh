@@ -18,20 +18,8 @@
 SHADOWFS=$1 SHADOWD=$2 CTL=$3
 T=$(it_tmpdir fs_copy_behind)
 backing=$(it_tmpdir backing) mnt=$(it_tmpdir mnt) state=$(it_tmpdir state)
-LOCAL=$T/local
-
-it_ca "$CTL" "$T/ca" "sd" "origin"
-it_shadowd "$SHADOWD" "$T/store" "$T/ca" sd "$T/sd.log" 0
-H=127.0.0.1:$IT_SD_PORT
-head -c $((1024 * 1024 + 9)) /dev/urandom >"$backing/loc"
-head -c $((1024 * 1024 + 9)) /dev/urandom >"$backing/rem"
-it_mount "$SHADOWFS" "$backing" "$mnt" \
-  "norecord,cache=never,state=$state,hosts=$LOCAL;$H,tls=$T/ca,tls_name=origin,shadow_tick=2,shadow_quiet=0.3,rollout=100,rollback_factor=1000,remote_timeout=3000"
-for f in loc rem; do
-  h=$LOCAL; [ $f = rem ] && h=$H
-  setfattr -n user.shadow.hosts -v "$h" "$mnt/$f" || it_fail "hosts of $f"
-  setfattr -n user.shadow.pin -v 1 "$mnt/$f" || it_fail "pin $f"
-done
+it_mount_loc_rem "$SHADOWFS" "$SHADOWD" "$CTL" "$T" "$T/store" "$backing" "$mnt" $((1024 * 1024 + 9)) \
+  "norecord,cache=never,state=$state,shadow_tick=2,shadow_quiet=0.3,rollout=100,rollback_factor=1000,remote_timeout=3000"
 serving() { it_shadow_state "$mnt/$1" | grep -q ':serving:'; }
 
 for round in 1 2; do

@@ -20,20 +20,9 @@
 SHADOWFS=$1 SHADOWD=$2 CTL=$3
 T=$(it_tmpdir fs_copy_metadata)
 backing=$(it_tmpdir backing) mnt=$(it_tmpdir mnt) state=$(it_tmpdir state)
-LOCAL=$T/local STORE=$T/store
-
-it_ca "$CTL" "$T/ca" "sd" "origin"
-it_shadowd "$SHADOWD" "$STORE" "$T/ca" sd "$T/sd.log" 0
-H=127.0.0.1:$IT_SD_PORT
-head -c $((512 * 1024 + 5)) /dev/urandom >"$backing/loc"
-head -c $((512 * 1024 + 5)) /dev/urandom >"$backing/rem"
-it_mount "$SHADOWFS" "$backing" "$mnt" \
-  "norecord,cache=never,state=$state,hosts=$LOCAL;$H,tls=$T/ca,tls_name=origin,shadow_tick=0.2,shadow_quiet=0.2,remote_timeout=3000"
-for f in loc rem; do
-  h=$LOCAL; [ $f = rem ] && h=$H
-  setfattr -n user.shadow.hosts -v "$h" "$mnt/$f" || it_fail "hosts of $f"
-  setfattr -n user.shadow.pin -v 1 "$mnt/$f" || it_fail "pin $f"
-done
+STORE=$T/store
+it_mount_loc_rem "$SHADOWFS" "$SHADOWD" "$CTL" "$T" "$STORE" "$backing" "$mnt" $((512 * 1024 + 5)) \
+  "norecord,cache=never,state=$state,shadow_tick=0.2,shadow_quiet=0.2,remote_timeout=3000"
 serving() { it_shadow_state "$mnt/$1" | grep -q ':serving:'; }
 version() { it_shadow_state "$mnt/$1" | grep -o ' version=v[0-9]*'; }
 local_copy() { stat -c '%n %i' "$LOCAL"/*-* 2>/dev/null; }

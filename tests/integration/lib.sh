@@ -152,6 +152,28 @@ it_ca() { # CTL DIR "SERVERS" "CLIENTS"
   for n in $4; do it_check "ca issue $n" "$ctl" ca issue "$dir" "$n" >/dev/null; done
 }
 
+# One file copied to a local host and one to a shadowd, each pinned there
+# (the setup of the tests that check both kinds of copy alike): makes
+# BACKING/loc and BACKING/rem (SIZE random bytes each), a CA and a shadowd
+# (store STORE), and mounts with hosts=T/local;127.0.0.1:PORT, its TLS
+# identity and OPTS. Sets LOCAL (the local host's directory) and H (the
+# shadowd's address).
+it_mount_loc_rem() { # SHADOWFS SHADOWD CTL T STORE BACKING MNT SIZE OPTS
+  local fs=$1 sd=$2 ctl=$3 t=$4 store=$5 backing=$6 mnt=$7 size=$8 opts=$9 f h
+  LOCAL=$t/local
+  it_ca "$ctl" "$t/ca" "sd" "origin"
+  it_shadowd "$sd" "$store" "$t/ca" sd "$t/sd.log" 0
+  H=127.0.0.1:$IT_SD_PORT
+  head -c "$size" /dev/urandom >"$backing/loc"
+  head -c "$size" /dev/urandom >"$backing/rem"
+  it_mount "$fs" "$backing" "$mnt" "$opts,hosts=$LOCAL;$H,tls=$t/ca,tls_name=origin"
+  for f in loc rem; do
+    h=$LOCAL; [ $f = rem ] && h=$H
+    setfattr -n user.shadow.hosts -v "$h" "$mnt/$f" || it_fail "hosts of $f"
+    setfattr -n user.shadow.pin -v 1 "$mnt/$f" || it_fail "pin $f"
+  done
+}
+
 # N small random files DIR/dK/fI (K = I mod DIRS) of BASE + I mod SPREAD
 # bytes; the path of file I is then "d$((I % DIRS))/f$I".
 it_small_files() { # DIR N DIRS BASE SPREAD
