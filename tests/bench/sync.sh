@@ -163,8 +163,11 @@ tls=NA
 # its lines are shown on stderr; NA if it cannot run.
 if [ -x "$ROOT/tests/bench/tls_copy.sh" ]; then
   ninja -C "$BUILD" -j2 daemon/shadowd tools/shadowctl tests/integration/sync_cli >/dev/null || true
-  tls=$("$ROOT/tests/bench/tls_copy.sh" "$BUILD" "$MIB" "$REPS" | tee /dev/stderr |
-    sed -n 's/.*tls_copy_vs_cp=\([^ ]*\).*/\1/p' | tail -1) || tls=NA
+  # Shown through fd 2 itself: `tee /dev/stderr` reopened the file stderr
+  # went to (sync.sh >out 2>&1) with O_TRUNC, and the table above was lost.
+  tls_out=$("$ROOT/tests/bench/tls_copy.sh" "$BUILD" "$MIB" "$REPS") || tls_out=
+  printf '%s\n' "$tls_out" >&2
+  tls=$(sed -n 's/.*tls_copy_vs_cp=\([^ ]*\).*/\1/p' <<<"$tls_out" | tail -1)
   [ -n "$tls" ] || tls=NA
 fi
 echo "sync: known_bytes_vs_changed=$(max "$kb_s" "$kb_i") known_time_vs_rsync=$(max "$kt_s" "$kt_i") bytes_vs_rsync=$(max "$lb_s" "$lb_i") time_vs_rsync=$(max "$lt_s" "$lt_i") tls_copy_vs_cp=$tls"
