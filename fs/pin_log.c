@@ -100,13 +100,13 @@ static bool parse_rename(char *line, struct fs_pin_rename *rn)
 	int used = -1;
 	/* No space directive after LEN: it would eat a path's leading
 	 * blanks (a file named " x"). */
-	if ((line[0] != 'r' && line[0] != 'x') ||
+	if ((line[0] != 'r' && line[0] != 'x') || line[1] != ' ' ||
 	    sscanf(line + 1, " %llu %llu %zu%n", &a, &b, &len, &used) != 3 || used < 0 ||
 	    line[1 + used] != ' ')
 		return false;
 	char *from = line + 1 + used + 1;
 	size_t rest = strlen(from);
-	if (line[1] != ' ' || len == 0 || len >= rest)
+	if (len == 0 || len >= rest)
 		return false;
 	/* The second path starts at from + len: move it one byte on to end
 	 * the first with a NUL (the line has room: its newline was cut). */
@@ -126,8 +126,11 @@ enum fs_pin_log_kind fs_pin_log_parse(char *line, size_t cap, struct fs_pin_log_
 {
 	size_t n = strlen(line);
 	rec->kind = FS_PIN_LOG_BAD;
-	if (line[0] == '~' && n + 2 <= cap && parse_rename(line + 1, &rec->rename))
-		rec->kind = FS_PIN_LOG_RENAME;
+	if (line[0] == '~') {
+		if (n + 2 <= cap && parse_rename(line + 1, &rec->rename))
+			rec->kind = FS_PIN_LOG_RENAME;
+		return rec->kind;
+	}
 	if ((line[0] != '+' && line[0] != '-') || !line[1] || n > 2 * PATH_MAX + 2)
 		return rec->kind;
 	fs_pin_path_decode(line + 1);
