@@ -313,10 +313,31 @@ static void json_copy(const char *host, const char *ver, const char *st, const c
 	*first = 0;
 }
 
+/* The name of the file's copies in host stores (the state's id=, which
+ * `shadowctl host list` shows): not the file id, which is salted with the
+ * mount's STATE/origin.id. */
+static bool why_store_id(const struct why *w, char out[40])
+{
+	const char *p = w->state ? strstr(w->state, " id=") : NULL;
+	if (!p)
+		return false;
+	p += 4;
+	size_t n = strcspn(p, " ");
+	if (n == 0 || n >= 40)
+		return false;
+	memcpy(out, p, n);
+	out[n] = '\0';
+	return true;
+}
+
 static void print_text(const struct why *w, const char *mnt)
 {
 	char src[PATH_MAX + 64], when[32];
-	printf("%s/%s (id %s)\n", mnt, w->file ? w->file : "?", w->id ? w->id : "none");
+	char store_id[40];
+	printf("%s/%s (id %s", mnt, w->file ? w->file : "?", w->id ? w->id : "none");
+	if (why_store_id(w, store_id))
+		printf("; its copies are %s in host stores", store_id);
+	printf(")\n");
 	print_decision(w);
 	if (w->replicas > 0 && w->have_fc && (w->hot || !strcmp(w->trigger ? w->trigger : "", "pinned")))
 		printf("replicas: %ld wanted (highest 95%% bound in the window %.0f reads, last "
@@ -375,12 +396,15 @@ static void print_text(const struct why *w, const char *mnt)
 
 static void print_json(const struct why *w, const char *mnt)
 {
+	char store_id[40];
 	printf("{\"mount\": ");
 	ctl_json_string(stdout, mnt);
 	printf(", \"path\": ");
 	ctl_json_string(stdout, w->file ? w->file : "");
 	printf(", \"id\": ");
 	ctl_json_string(stdout, w->id ? w->id : "none");
+	printf(", \"store_id\": ");
+	ctl_json_string(stdout, why_store_id(w, store_id) ? store_id : "none");
 	printf(", \"trigger\": \"%s\", \"replicas\": %ld, \"settings\": {",
 	       w->trigger ? w->trigger : "", w->replicas > 0 ? w->replicas : 0);
 	for (size_t k = 0; k < w->nset; k++) {

@@ -169,6 +169,11 @@ setfattr -x user.shadow.never "$mnt/p"
 wait_for "no copy once never was removed" 5 serving "$mnt/p"
 why_has "$mnt/p" '^decision: shadowed, pinned'
 why_has "$mnt/p" "^  $T/host +v[0-9]+ +serving"
+# The first line tells the file id from its copies' name in the stores.
+sid=$(it_shadow_state "$mnt/p" | sed -n 's/.* id=\([^ ]*\).*/\1/p')
+[ -n "$sid" ] || it_fail "no id= in the state of $mnt/p"
+why_has "$mnt/p" "^$mnt/p \(id [0-9a-f-]+; its copies are $sid in host stores\)\$"
+ls "$T/host" | grep -q "^${sid//-/}-" || it_fail "no copy of $sid in $T/host: $(ls "$T/host")"
 # Pinned below a never=1 directory: never copied; never=0 on the file wins.
 mkdir "$mnt/nv"; cp "$mnt/p" "$mnt/nv/q"
 set_ok never 1 "$mnt/nv"
