@@ -487,10 +487,14 @@ int fs_inode_table_lookup_fd(struct fs_inode_table *t, int fd, struct stat *st,
 	}
 	if (h)
 		return insert_new(t, -1, h, st, ret);
-	/* No handle: keep an O_PATH twin of fd as the permanent fd. */
+	/* No handle: keep an O_PATH twin of fd as the permanent fd. The
+	 * /proc link is followed: with O_NOFOLLOW the twin was the link
+	 * itself, and every later open of the inode through it failed with
+	 * ELOOP (a file created through a mount of BACKING without file
+	 * handles could not be opened again; fs_no_handles). */
 	char path[32];
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	int pfd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	int pfd = open(path, O_PATH | O_CLOEXEC);
 	if (pfd < 0)
 		return -errno;
 	return insert_new(t, pfd, NULL, st, ret);

@@ -55,7 +55,7 @@ void fs_op_init(void *userdata, struct fuse_conn_info *conn)
 	 * private to root (fs_kernel_checks_wanted): there the checks cost a
 	 * GETATTR of the directory after every create or unlink and decide
 	 * nothing BACKING would not. */
-	want(conn, FUSE_CAP_POSIX_ACL, fs_kernel_checks_wanted(o, getuid()));
+	want(conn, FUSE_CAP_POSIX_ACL, !o->backing_no_acls && fs_kernel_checks_wanted(o, getuid()));
 	c->posix_acl = (conn->want & FUSE_CAP_POSIX_ACL) != 0;
 	/* The umask is left to us in every case, so that a parent's default
 	 * ACL can replace it, as natively: the creating thread runs with the

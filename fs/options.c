@@ -5,6 +5,7 @@
 #include "common/parse.h"
 #include "daemon/shadow_map.h"
 #include "fs/hosts.h"
+#include "fs/ops.h"
 
 #include "predictor/model.h"
 #include "predictor/series_store.h"
@@ -17,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 enum {
@@ -664,6 +666,15 @@ int fs_options_parse(int argc, char **argv, struct fs_options *opts,
 	 * walk: dentries it cached for one user are otherwise served to all
 	 * (see shadowfs(8), PERMISSIONS). */
 	if (opts->allow_other && !opts->no_default_permissions)
+		opts->default_permissions = true;
+	/* A BACKING without ACLs (ramfs, some network filesystems): the
+	 * kernel's ACL checks (FUSE_CAP_POSIX_ACL) take the EOPNOTSUPP of its
+	 * ACL reads as an error, refusing every non-root caller. Its checks
+	 * are then the mode bits' alone: default_permissions. */
+	opts->backing_no_acls = getxattr(opts->backing, "system.posix_acl_access", NULL, 0) < 0 &&
+				errno == EOPNOTSUPP;
+	if (opts->backing_no_acls && !opts->no_default_permissions &&
+	    fs_kernel_checks_wanted(opts, getuid()))
 		opts->default_permissions = true;
 	if (opts->default_permissions && fuse_opt_add_arg(&out, "-odefault_permissions") < 0) {
 		fail(&c, "out of memory");

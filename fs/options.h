@@ -65,6 +65,7 @@ struct fs_options {
 	bool allow_root;        /* seen allow_root (also passed on) */
 	bool default_permissions; /* kernel checks permissions (also passed on) */
 	bool no_default_permissions; /* explicit opt-out */
+	bool backing_no_acls;   /* BACKING answers EOPNOTSUPP for ACLs: POSIX_ACL not asked for */
 	char *state;            /* state=DIR for the access recorder (owned), or NULL */
 	bool record;            /* access recording on (norecord / record=0: off) */
 	unsigned bucket_s;      /* bucket=SECONDS: recorder time bucket */

@@ -56,9 +56,11 @@ it_check() { local d=$1; shift; "$@" || it_fail "$d"; }
 
 it_tmpdir() { local d="$IT_ROOT/$1"; mkdir -p "$d"; echo "$d"; }
 
-it_tmpfs() { # DIR SIZE
-  mkdir -p "$1" && mount -t tmpfs -o "size=$2,mode=0755" tmpfs "$1" ||
-    it_fail "cannot mount a tmpfs of $2 on $1"
+it_tmpfs() { # DIR SIZE [TYPE]: a tmpfs (or TYPE: ramfs has no file handles, no xattrs)
+  local type=${3:-tmpfs} opts="size=$2,mode=0755"
+  [ "$type" = tmpfs ] || opts=mode=0755
+  mkdir -p "$1" && mount -t "$type" -o "$opts" "$type" "$1" ||
+    it_fail "cannot mount a $type of $2 on $1"
   IT_TMPFS+=("$1")
 }
 
