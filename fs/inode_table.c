@@ -491,7 +491,7 @@ int fs_inode_table_lookup_fd(struct fs_inode_table *t, int fd, struct stat *st,
 	 * /proc link is followed: with O_NOFOLLOW the twin was the link
 	 * itself, and every later open of the inode through it failed with
 	 * ELOOP (a file created through a mount of BACKING without file
-	 * handles could not be opened again; fs_no_handles). */
+	 * handles could not be opened again; posix_compare_mount_ramfs). */
 	char path[32];
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	int pfd = open(path, O_PATH | O_CLOEXEC);
