@@ -401,8 +401,15 @@ int fs_tuning_node_key(struct fs_ctx *c, struct fs_inode *i, bool create, char *
 	int r = fs_rel_path_of(c, i, fd, rel); /* a disconnected fd too */
 	if (r == 0 && S_ISREG(i->type)) {
 		r = fs_file_id_get(proc, create, id);
-		if (fs_file_id_unsupported(r))
+		if (fs_file_id_unsupported(r)) {
+			/* a setting refused: say why (a get only finds none) */
+			if (create)
+				sfs_warn("tuning %s: the file cannot be given the stable id "
+					 "its settings are kept by (%s in BACKING: %s): set it "
+					 "on its directory instead",
+					 rel, FS_FILE_ID_XATTR, strerror(-r));
 			r = -ENOTSUP; /* no stable id: file settings need user xattrs in BACKING */
+		}
 		else if (r == -EINVAL) /* the errno alone says nothing of why */
 			sfs_warn("tuning %s: its %s in BACKING is not a uuid: its settings "
 				 "need that attribute removed (setfattr -x %s on the backing "

@@ -10,8 +10,9 @@
 #   it_umount MNT             unmounts and waits for the process to exit
 #   it_fail MSG               prints "FAIL: MSG" and exits 1
 #   it_check DESC CMD...      runs CMD; fails the test with DESC if it fails
-#   it_tmpfs DIR SIZE         mounts a tmpfs of SIZE on DIR (a small filesystem
-#                             to fill: fault tests); unmounted at exit
+#   it_tmpfs DIR SIZE [TYPE]  mounts a tmpfs of SIZE on DIR (a small filesystem
+#                             to fill: fault tests), or a TYPE (ramfs: no file
+#                             handles, no xattrs; SIZE unused); unmounted at exit
 #   it_shadowd SHADOWD STORE CERTDIR NAME LOG PORT [flags]
 #                             starts shadowd -f on 127.0.0.1:PORT (0: any free
 #                             port) with CERTDIR/NAME.crt|key and CERTDIR/ca.crt,
