@@ -5,6 +5,8 @@
 # host and allow_other:
 #  - a file created through the mount opens again by its name (it failed
 #    with ELOOP until a remount: the fd kept for it was the /proc link);
+#    one whose O_DIRECT open ramfs refuses after making it opens by name
+#    once negative_timeout has passed;
 #  - a non-root user lists, reads and creates (every one was refused with
 #    EOPNOTSUPP: the kernel's ACL checks over a BACKING without ACLs), and
 #    mode bits still stop it (the kernel's checks are default_permissions);
@@ -30,12 +32,27 @@ grep -q "no file handles" "$T/mount.log" || it_fail "ramfs gave file handles? $(
 echo created >"$mnt/d/new" || it_fail "create through the mount"
 [ "$(cat "$mnt/d/new")" = created ] || it_fail "a file created through the mount does not open again: $(cat "$mnt/d/new" 2>&1)"
 cmp -s "$mnt/d/old" "$backing/d/old" || it_fail "d/old reads other bytes through the mount"
+# O_DIRECT, which ramfs refuses after making the file (EINVAL, as natively):
+# the name opens once the kernel's negative entry for it has timed out
+# (negative_timeout, 1 s; docs/ARCHITECTURE.md).
+python3 - "$mnt/d/direct" <<'PY' || it_fail "a create refused by BACKING after making the file"
+import errno, os, sys, time
+p = sys.argv[1]
+try:
+    os.close(os.open(p, os.O_RDWR | os.O_CREAT | os.O_DIRECT, 0o644))
+    sys.exit("O_DIRECT create on ramfs succeeded")
+except OSError as e:
+    if e.errno != errno.EINVAL:
+        sys.exit("O_DIRECT create: %s" % e)
+time.sleep(1.2)
+os.close(os.open(p, os.O_RDWR))
+PY
 
 # A non-root user: list, read, create in a directory it may write; refused
 # by the mode bits where it may not.
 as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
 out=$(as_nobody ls "$mnt/d" 2>&1) || it_fail "ls as nobody: $out"
-[ "$(printf '%s\n' "$out" | sort | tr '\n' ' ')" = "new old " ] || it_fail "ls as nobody lists: $out"
+[ "$(printf '%s\n' "$out" | sort | tr '\n' ' ')" = "direct new old " ] || it_fail "ls as nobody lists: $out"
 as_nobody cat "$mnt/d/old" >/dev/null || it_fail "read as nobody"
 mkdir "$mnt/open"; chmod 777 "$mnt/open"
 out=$(as_nobody sh -c "echo mine >'$mnt/open/f' && cat '$mnt/open/f'" 2>&1)
