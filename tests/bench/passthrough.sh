@@ -96,6 +96,9 @@ fstype=$(df --output=fstype "$BENCH_DIR" | tail -1)
 # --- temp dirs, mounts and cleanup -------------------------------------------
 TMP=$(mktemp -d /tmp/bench-passthrough.XXXXXX)
 SCRATCH=$(mktemp -d "$BENCH_DIR/bench-passthrough.XXXXXX")
+# shadowfs records by default: its state directory and mount registry go to
+# the scratch dir (removed at the end), not to /var/lib/shadowfs and /run.
+export SHADOWFS_STATE_ROOT=$SCRATCH/state-root SHADOWFS_RUN_DIR=$SCRATCH/run
 MOUNTS=() PIDS=()
 cleanup() {
 	local m p
