@@ -32,6 +32,7 @@ struct fs_ctx {
 	struct fs_inode_table *inodes; /* owned */
 	int proc_fd;                   /* /proc/self/fd, opened after daemonizing */
 	double timeout;                /* entry/attr timeout, seconds */
+	dev_t backing_dev;             /* st_dev of BACKING's root (fs_attr_for_kernel) */
 	double negative_timeout;
 	/* Written once by the init callback, before any other request. */
 	bool writeback;                /* kernel writeback cache negotiated */
@@ -183,6 +184,17 @@ static inline void fs_nlink_seen(struct fs_inode *i, const struct stat *st)
 {
 	__atomic_store_n(&i->nlink_seen, (uint32_t)st->st_nlink, __ATOMIC_RELAXED);
 }
+
+/* Inode numbers as the kernel is given them. The mount is one device, so
+ * objects of another filesystem mounted below BACKING would show the inode
+ * numbers of that filesystem beside BACKING's: two directories, or two
+ * hard-linked files, on different devices with the same number, which du,
+ * find, tar, cp -a and rsync -H take for one object. Theirs are mixed with
+ * their device (a bijection per device, so never two of one device alike);
+ * BACKING's own pass unchanged. */
+uint64_t fs_ino_for_kernel(const struct fs_ctx *c, dev_t dev, uint64_t ino);
+/* st with st_ino as above, for a reply. */
+void fs_attr_for_kernel(const struct fs_ctx *c, struct stat *st);
 
 /* Fills a FUSE entry for inode i with attributes st and the mount's timeouts. */
 void fs_fill_entry(struct fs_ctx *c, struct fuse_entry_param *e, struct fs_inode *i,

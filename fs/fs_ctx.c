@@ -22,7 +22,32 @@ int fs_ctx_init(struct fs_ctx *c, const struct fs_options *opts, int root_fd)
 	c->dev.fd = -1;
 	pthread_mutex_init(&c->pt.lock, NULL);
 	c->pt.ready = true;
+	struct stat st;
+	if (fstat(root_fd, &st) < 0)
+		return -errno;
+	c->backing_dev = st.st_dev;
 	return fs_inode_table_new(root_fd, opts->fd_cache, &c->inodes);
+}
+
+/* splitmix64's finalizer: a bijection of 64-bit values. */
+static uint64_t mix64(uint64_t x)
+{
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+uint64_t fs_ino_for_kernel(const struct fs_ctx *c, dev_t dev, uint64_t ino)
+{
+	if (dev == c->backing_dev)
+		return ino;
+	uint64_t k = mix64(ino ^ mix64((uint64_t)dev));
+	return k ? k : ~(uint64_t)0; /* 0 is no inode to readdir's callers */
+}
+
+void fs_attr_for_kernel(const struct fs_ctx *c, struct stat *st)
+{
+	st->st_ino = (ino_t)fs_ino_for_kernel(c, st->st_dev, st->st_ino);
 }
 
 int fs_ctx_open_proc(struct fs_ctx *c)
@@ -123,6 +148,7 @@ void fs_fill_entry(struct fs_ctx *c, struct fuse_entry_param *e, struct fs_inode
 	memset(e, 0, sizeof(*e));
 	e->ino = fs_nodeid_of(c, i);
 	e->attr = *st;
+	fs_attr_for_kernel(c, &e->attr);
 	e->attr_timeout = c->timeout;
 	e->entry_timeout = c->timeout;
 }

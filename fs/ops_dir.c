@@ -104,7 +104,10 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		}
 		struct dirent *de = d->entry;
 		off_t next = de->d_off;
-		struct stat st = {.st_ino = de->d_ino, .st_mode = (mode_t)de->d_type << 12};
+		/* The directory's entries are on its device (a mount point's
+		 * d_ino is the covered directory's, there too). */
+		struct stat st = {.st_ino = (ino_t)fs_ino_for_kernel(c, dir->dev, de->d_ino),
+				  .st_mode = (mode_t)de->d_type << 12};
 		size_t n;
 		if (plus) {
 			struct fuse_entry_param e;

@@ -103,6 +103,7 @@ void fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, errno);
 	} else {
 		fs_nlink_seen(fs_inode_of(c, ino), &st);
+		fs_attr_for_kernel(c, &st);
 		fuse_reply_attr(req, &st, c->timeout);
 	}
 }
@@ -211,6 +212,7 @@ void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
 		fuse_reply_err(req, -err);
 	} else {
 		fs_nlink_seen(i, &st);
+		fs_attr_for_kernel(c, &st);
 		fuse_reply_attr(req, &st, c->timeout);
 	}
 }
