@@ -587,6 +587,7 @@ static void test_budget_sparse(void **state)
 	assert_int_equal(daemon_store_create_from_fd(f->s, ID, 8, fd, 2 << 20, NULL, got, &w),
 			 -ENOSPC);
 	close(fd);
+	unlink(src); /* next to the store dir, which the teardown removes: left in /tmp before */
 	free(dense);
 }
 
