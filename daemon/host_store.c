@@ -262,6 +262,17 @@ static void unreserve(struct daemon_store *s, uint64_t size)
 	pthread_mutex_unlock(&s->lock);
 }
 
+/* Free bytes on the store's filesystem; UINT64_MAX when it says nothing: a
+ * filesystem of no fixed size (ramfs) reports 0 blocks and 0 free, and a
+ * store there refused every copy with ENOSPC (the budget still bounds it). */
+static uint64_t fs_free_bytes(int dirfd)
+{
+	struct statvfs vfs;
+	if (fstatvfs(dirfd, &vfs) < 0 || vfs.f_blocks == 0)
+		return UINT64_MAX;
+	return (uint64_t)vfs.f_bavail * vfs.f_frsize;
+}
+
 /* A writer of a copy of size bytes that will hold at most need bytes of
  * data (need < size: a sparse source whose holes are not written), which
  * it reserves of the budget until it ends. */
@@ -278,8 +289,7 @@ static int writer_new(struct daemon_store *s, const uint8_t id[16], uint64_t ver
 		return -EINVAL;
 	if (size > (1ull << 50))
 		return -EFBIG;
-	struct statvfs vfs;
-	if (fstatvfs(s->dirfd, &vfs) == 0 && need > (uint64_t)vfs.f_bavail * vfs.f_frsize)
+	if (need > fs_free_bytes(s->dirfd))
 		return -ENOSPC; /* would not fit on the filesystem at all */
 	r = reserve(s, need);
 	if (r < 0)
@@ -1035,7 +1045,5 @@ void daemon_store_stats(struct daemon_store *s, struct daemon_store_stats *ret)
 	ret->recovered_copies = s->recovered;
 	ret->discarded_copies = s->discarded;
 	pthread_mutex_unlock(&s->lock);
-	struct statvfs vfs;
-	ret->avail_bytes =
-	    fstatvfs(s->dirfd, &vfs) == 0 ? (uint64_t)vfs.f_bavail * vfs.f_frsize : UINT64_MAX;
+	ret->avail_bytes = fs_free_bytes(s->dirfd);
 }

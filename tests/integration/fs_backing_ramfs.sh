@@ -11,7 +11,9 @@
 #    EOPNOTSUPP: the kernel's ACL checks over a BACKING without ACLs), and
 #    mode bits still stop it (the kernel's checks are default_permissions);
 #  - recording names the files it saw (shadowctl top lists them by path);
-#  - a pin copies the file and is kept across a remount;
+#  - a pin copies the file, into a host store on ramfs too (which reports
+#    no free space: every copy was refused with ENOSPC), and is kept across
+#    a remount;
 #  - a file setting is refused with EOPNOTSUPP and the log says why; the
 #    same setting on its directory is taken and reaches the file.
 # Usage: fs_backing_ramfs.sh SHADOWFS SHADOWCTL
@@ -21,6 +23,7 @@ T=$(it_tmpdir fs_backing_ramfs)
 backing=$(it_tmpdir backing) mnt=$(it_tmpdir mnt) state=$(it_tmpdir state)
 it_tmpfs "$backing" 0 ramfs
 mkdir -p "$T/h" "$backing/d"
+it_tmpfs "$T/h" 0 ramfs # the host store too: ramfs reports no size nor free space
 chmod 755 "$backing/d"
 head -c 65536 /dev/urandom >"$backing/d/old"
 OPTS="allow_other,state=$state,hosts=$T/h,shadow_tick=0.1,bucket=1"
