@@ -111,10 +111,8 @@ static const char alphabet[] = "0123456789/;:=.[]%-_ abcegmkstu\"\\";
 
 static const struct fuzz_text_target fuzz_target = {
     .name = "fuzz_hosts",
-    .seeds = seeds,
-    .nseeds = sizeof(seeds) / sizeof(*seeds),
-    .alphabet = alphabet,
-    .alphabet_len = sizeof(alphabet) - 1,
+    FUZZ_TEXT_SEEDS(seeds),
+    FUZZ_TEXT_ALPHABET(alphabet),
     .cap = 2048,
     .long_runs = true,
     .rng = 0x686f7374735f667au,

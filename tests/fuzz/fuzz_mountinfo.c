@@ -95,10 +95,8 @@ static const char alphabet[] = "0123456789:/\\ -\n\t.abcx";
 
 static const struct fuzz_text_target fuzz_target = {
     .name = "fuzz_mountinfo",
-    .seeds = seeds,
-    .nseeds = sizeof(seeds) / sizeof(*seeds),
-    .alphabet = alphabet,
-    .alphabet_len = sizeof(alphabet) - 1,
+    FUZZ_TEXT_SEEDS(seeds),
+    FUZZ_TEXT_ALPHABET(alphabet),
     .cap = 8192,
     .long_runs = true,
     .rng = 0x6d6f756e74696e66u,

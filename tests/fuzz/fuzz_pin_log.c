@@ -154,10 +154,8 @@ static const char alphabet[] = "0123456789 ~rx+-./\\nab";
 
 static const struct fuzz_text_target fuzz_target = {
     .name = "fuzz_pin_log",
-    .seeds = seeds,
-    .nseeds = sizeof(seeds) / sizeof(*seeds),
-    .alphabet = alphabet,
-    .alphabet_len = sizeof(alphabet) - 1,
+    FUZZ_TEXT_SEEDS(seeds),
+    FUZZ_TEXT_ALPHABET(alphabet),
     .cap = 3 * PATH_MAX,
     .long_runs = true,
     .rng = 0x70696e5f6c6f6721u,

@@ -31,6 +31,12 @@ struct fuzz_text_target {
 	void (*report)(void); /* optional: more of the run's line */
 };
 
+/* The seed table and the alphabet with the sizes derived from them, for a
+ * target's initializer: FUZZ_TEXT_SEEDS(seeds), FUZZ_TEXT_ALPHABET(alphabet)
+ * (a string literal's array: its final NUL is not one of the bytes). */
+#define FUZZ_TEXT_SEEDS(a) .seeds = (a), .nseeds = sizeof(a) / sizeof(*(a))
+#define FUZZ_TEXT_ALPHABET(a) .alphabet = (a), .alphabet_len = sizeof(a) - 1
+
 static const struct fuzz_text_target fuzz_target;
 
 #ifdef SFS_LIBFUZZER

@@ -98,10 +98,8 @@ static const char alphabet[] = "0123456789.eE+- \n/dfx\0abcnevrthold,*:[]s";
 
 static const struct fuzz_text_target fuzz_target = {
     .name = "fuzz_tuning",
-    .seeds = seeds,
-    .nseeds = sizeof(seeds) / sizeof(*seeds),
-    .alphabet = alphabet,
-    .alphabet_len = sizeof(alphabet) - 1,
+    FUZZ_TEXT_SEEDS(seeds),
+    FUZZ_TEXT_ALPHABET(alphabet),
     .cap = 96,
     .long_runs = false,
     .rng = 0x9e3779b97f4a7c15u,
