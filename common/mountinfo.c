@@ -1,6 +1,7 @@
 /* Reading /proc/self/mountinfo: see mountinfo.h. A line is
  *   ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER
- * (proc(5)); only the device, the mount point and the type are kept. */
+ * (proc(5)); kept: the device, the mount point, the type and, of a FUSE
+ * mount, the user_id=N of SUPER (who mounted it). */
 #include "common/mountinfo.h"
 
 #include <errno.h>
@@ -58,7 +59,24 @@ int sfs_mountinfo_parse_line(const char *line, struct sfs_mount_entry *e)
 	if (!sep)
 		return -EINVAL;
 	p = sep + 3;
-	return take_field(&p, e->fstype, sizeof(e->fstype));
+	e->owner_uid = -1;
+	if (take_field(&p, e->fstype, sizeof(e->fstype)) < 0)
+		return -EINVAL;
+	/* SOURCE, then SUPER: "rw,user_id=1000,group_id=1000" (missing or
+	 * odd fields only leave owner_uid unknown). */
+	char source[PATH_MAX], super[1024];
+	if (take_field(&p, source, sizeof(source)) < 0 || take_field(&p, super, sizeof(super)) < 0)
+		return 0;
+	for (char *save = NULL, *o = strtok_r(super, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
+		char *end;
+		if (strncmp(o, "user_id=", 8) || o[8] < '0' || o[8] > '9')
+			continue;
+		errno = 0;
+		unsigned long v = strtoul(o + 8, &end, 10);
+		if (!errno && !*end && v <= 0xfffffffeUL)
+			e->owner_uid = (long)v;
+	}
+	return 0;
 }
 
 int sfs_mountinfo_each(int (*fn)(const struct sfs_mount_entry *e, void *arg), void *arg)
@@ -88,8 +106,7 @@ out:
 struct mount_search {
 	const char *real;
 	size_t best;
-	char *mnt, *type;
-	size_t mlen, tlen;
+	struct sfs_mount_entry *ret;
 };
 
 static int longer_prefix(const struct sfs_mount_entry *e, void *arg)
@@ -101,18 +118,30 @@ static int longer_prefix(const struct sfs_mount_entry *e, void *arg)
 	bool under = root || (!strncmp(m->real, mp, n) && (m->real[n] == '/' || !m->real[n]));
 	if (under && (n > m->best || (n == m->best && !root))) {
 		m->best = n;
-		snprintf(m->mnt, m->mlen, "%s", mp);
-		snprintf(m->type, m->tlen, "%s", e->fstype);
+		*m->ret = *e;
 	}
 	return 0;
 }
 
-int sfs_mount_of(const char *real, char *mnt, size_t mlen, char *type, size_t tlen)
+int sfs_mount_entry_of(const char *real, struct sfs_mount_entry *ret)
 {
-	struct mount_search m = {
-	    .real = real, .mnt = mnt, .type = type, .mlen = mlen, .tlen = tlen};
+	struct mount_search m = {.real = real, .ret = ret};
 	int res = sfs_mountinfo_each(longer_prefix, &m);
 	if (res < 0)
 		return res;
 	return m.best ? 0 : -ENOENT;
+}
+
+int sfs_mount_of(const char *real, char *mnt, size_t mlen, char *type, size_t tlen)
+{
+	struct sfs_mount_entry *e = malloc(sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	int res = sfs_mount_entry_of(real, e);
+	if (res == 0) {
+		snprintf(mnt, mlen, "%s", e->mountpoint);
+		snprintf(type, tlen, "%s", e->fstype);
+	}
+	free(e);
+	return res;
 }

@@ -12,6 +12,7 @@ struct sfs_mount_entry {
 	unsigned major, minor;      /* st_dev of the mounted filesystem */
 	char mountpoint[PATH_MAX];  /* absolute, unescaped */
 	char fstype[256];           /* e.g. "ext4", "fuse.shadowfs" */
+	long owner_uid;             /* user_id=N of a FUSE mount's super options; -1 */
 };
 
 /* Calls fn on every entry in table order (later mounts last); stops at the
@@ -23,6 +24,9 @@ int sfs_mountinfo_each(int (*fn)(const struct sfs_mount_entry *e, void *arg), vo
  * mountpoint and type (the longest mountpoint that is a prefix, the later
  * one of equals). 0, -ENOENT, or -errno when the table cannot be read. */
 int sfs_mount_of(const char *real, char *mnt, size_t mlen, char *type, size_t tlen);
+
+/* The same, the whole entry (owner_uid included). */
+int sfs_mount_entry_of(const char *real, struct sfs_mount_entry *ret);
 
 /* Parses one mountinfo line into *e: 0, or -EINVAL if it is malformed.
  * Exposed for the unit tests. */

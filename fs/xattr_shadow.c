@@ -16,9 +16,12 @@
 #include "fs/xattr_shadow.h"
 
 #include <errno.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/log.h"
 #include "fs/fs.h"
 #include "fs/shadow_tuning.h"
 #include "fs/shadowing.h"
@@ -76,6 +79,14 @@ int fs_xattr_shadow_set(struct fs_ctx *c, struct fs_inode *i, const char *name, 
 		return fs_tuning_set(c, i, (enum fs_tune_key)k, value, size, flags);
 	if (c->shadowing && !strcmp(name, PIN))
 		return fs_shadowing_set_pin(c->shadowing, i, value, size);
+	/* A pin or a setting on a mount without hosts: EINVAL as for any
+	 * name it does not know, and the log says why (once a mount). */
+	static atomic_bool said;
+	if (!c->shadowing && (!strcmp(name, PIN) || fs_tune_key_of(name + sizeof(
+				      FS_XATTR_SHADOW_PREFIX) - 1) >= 0) &&
+	    !atomic_exchange(&said, true))
+		sfs_warn("%s refused (EINVAL): pins and settings need shadowing on, which "
+			 "needs a host (mount with -o hosts=/DIR or hosts=HOST:PORT)", name);
 	return -EINVAL; /* unknown, read-only (state), or shadowing off */
 }
 

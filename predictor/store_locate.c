@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,12 +13,47 @@
 #include <unistd.h>
 #include <uuid/uuid.h>
 
+#include "common/mountinfo.h"
 #include "predictor/series_store.h"
+
+int pred_locate_run_dir_of(uid_t uid, char *out, size_t len)
+{
+	const char *d = getenv("SHADOWFS_RUN_DIR");
+	int n;
+	if (d && *d) {
+		n = snprintf(out, len, "%s", d);
+	} else if (uid == 0) {
+		n = snprintf(out, len, "/run/shadowfs");
+	} else {
+		/* The user's runtime directory (pam_systemd's XDG_RUNTIME_DIR)
+		 * when the user has one, else beside the user's state. */
+		char rt[64];
+		struct stat st;
+		snprintf(rt, sizeof(rt), "/run/user/%u", (unsigned)uid);
+		if (stat(rt, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == uid) {
+			n = snprintf(out, len, "%s/shadowfs", rt);
+		} else {
+			const char *home = uid == geteuid() ? getenv("HOME") : NULL;
+			struct passwd pw, *found = NULL;
+			char buf[4096];
+			if (!home || !*home) {
+				if (getpwuid_r(uid, &pw, buf, sizeof(buf), &found) != 0 || !found ||
+				    !found->pw_dir || found->pw_dir[0] != '/')
+					return -ENOENT;
+				home = found->pw_dir;
+			}
+			n = snprintf(out, len, "%s/.local/state/shadowfs/run", home);
+		}
+	}
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
 
 const char *pred_locate_run_dir(void)
 {
-	const char *d = getenv("SHADOWFS_RUN_DIR");
-	return d && *d ? d : "/run/shadowfs";
+	static __thread char dir[PATH_MAX];
+	if (pred_locate_run_dir_of(geteuid(), dir, sizeof(dir)) < 0)
+		snprintf(dir, sizeof(dir), "/run/shadowfs");
+	return dir;
 }
 
 static int name_uuid(const char *text, char out[37])
@@ -49,8 +85,8 @@ int pred_locate_default_state(const char *backing, char *out, size_t len)
 	return 0;
 }
 
-/* Registry file of a mountpoint (an absolute, normalised path). */
-static int registry_path(const char *mountpoint, char *out, size_t len)
+/* Registry file of a mountpoint (an absolute, normalised path) in run_dir. */
+static int registry_path(const char *run_dir, const char *mountpoint, char *out, size_t len)
 {
 	char enc[NAME_MAX + 1];
 	size_t n = 0;
@@ -71,7 +107,7 @@ static int registry_path(const char *mountpoint, char *out, size_t len)
 		name_uuid(mountpoint, id);
 		snprintf(enc, sizeof(enc), "long-%s", id);
 	}
-	if (snprintf(out, len, "%s/mounts/%s", pred_locate_run_dir(), enc) >= (int)len)
+	if (snprintf(out, len, "%s/mounts/%s", run_dir, enc) >= (int)len)
 		return -ENAMETOOLONG;
 	return 0;
 }
@@ -135,10 +171,11 @@ int pred_locate_register(const char *mountpoint, const char *backing, const char
 		goto out;
 	}
 	char dir[PATH_MAX], path[PATH_MAX];
-	snprintf(dir, sizeof(dir), "%s/mounts", pred_locate_run_dir());
+	const char *run_dir = pred_locate_run_dir();
+	snprintf(dir, sizeof(dir), "%s/mounts", run_dir);
 	rc = pred_locate_mkdirs(dir);
 	if (!rc)
-		rc = registry_path(mp, path, sizeof(path));
+		rc = registry_path(run_dir, mp, path, sizeof(path));
 	if (!rc)
 		rc = write_info(path, mp, bk, st, pid);
 	if (!rc) {
@@ -156,7 +193,7 @@ int pred_locate_unregister(const char *mountpoint)
 {
 	char *mp = realpath(mountpoint, NULL);
 	char path[PATH_MAX];
-	int rc = mp ? registry_path(mp, path, sizeof(path)) : -errno;
+	int rc = mp ? registry_path(pred_locate_run_dir(), mp, path, sizeof(path)) : -errno;
 	free(mp);
 	if (rc == 0 && unlink(path) < 0 && errno != ENOENT)
 		rc = -errno;
@@ -249,6 +286,34 @@ static int lexical_abs(const char *path, char *out, size_t len)
 	return 0;
 }
 
+/* Walks up from abs (absolute, normalised) to the closest mountpoint
+ * recorded in run_dir: 0 (ret filled) or -ENOENT. */
+static int locate_in(const char *run_dir, const char *abs, struct pred_location *ret)
+{
+	char cur[PATH_MAX];
+	snprintf(cur, sizeof(cur), "%s", abs);
+	for (;;) {
+		char reg[PATH_MAX];
+		if (registry_path(run_dir, cur, reg, sizeof(reg)) == 0 && read_info(reg, ret) == 0) {
+			size_t l = strlen(cur);
+			const char *rest = abs + (l == 1 ? 1 : l);
+			while (*rest == '/')
+				rest++;
+			snprintf(ret->rel, sizeof(ret->rel), "%s", rest);
+			return 0;
+		}
+		char *slash = strrchr(cur, '/');
+		if (!slash || cur[1] == '\0')
+			break;
+		if (slash == cur)
+			slash[1] = '\0';
+		else
+			*slash = '\0';
+	}
+	memset(ret, 0, sizeof(*ret));
+	return -ENOENT;
+}
+
 int pred_locate(const char *path, struct pred_location *ret)
 {
 	memset(ret, 0, sizeof(*ret));
@@ -267,27 +332,20 @@ int pred_locate(const char *path, struct pred_location *ret)
 		if (rc)
 			return rc;
 	}
-	/* Walk up from the path to the closest registered mountpoint. */
-	char cur[PATH_MAX];
-	snprintf(cur, sizeof(cur), "%s", abs);
-	for (;;) {
-		char reg[PATH_MAX];
-		if (registry_path(cur, reg, sizeof(reg)) == 0 && read_info(reg, ret) == 0) {
-			size_t l = strlen(cur);
-			const char *rest = abs + (l == 1 ? 1 : l);
-			while (*rest == '/')
-				rest++;
-			snprintf(ret->rel, sizeof(ret->rel), "%s", rest);
-			return 0;
-		}
-		char *slash = strrchr(cur, '/');
-		if (!slash || cur[1] == '\0')
-			break;
-		if (slash == cur)
-			slash[1] = '\0';
-		else
-			*slash = '\0';
-	}
-	memset(ret, 0, sizeof(*ret));
-	return -ENOENT;
+	rc = locate_in(pred_locate_run_dir(), abs, ret);
+	if (rc != -ENOENT)
+		return rc;
+	/* A mount by another user (root's shadowctl on a user's mount, or
+	 * the other way round) recorded itself in that user's run dir. */
+	struct sfs_mount_entry *e = malloc(sizeof(*e));
+	char other[PATH_MAX];
+	if (!e)
+		return -ENOMEM;
+	if (sfs_mount_entry_of(abs, e) == 0 && !strcmp(e->fstype, "fuse.shadowfs") &&
+	    e->owner_uid >= 0 && (uid_t)e->owner_uid != geteuid() &&
+	    pred_locate_run_dir_of((uid_t)e->owner_uid, other, sizeof(other)) == 0 &&
+	    strcmp(other, pred_locate_run_dir()))
+		rc = locate_in(other, abs, ret);
+	free(e);
+	return rc;
 }

@@ -8,7 +8,11 @@
  *   <state_dir>/mount.info
  *       so `--state DIR` also knows the backing directory (whose
  *       user.shadow.id xattrs give files' ids).
- * run_dir is /run/shadowfs, or $SHADOWFS_RUN_DIR when set (tests).
+ * run_dir is the mounting user's: /run/shadowfs for root; for another user
+ * /run/user/<uid>/shadowfs when the user has a runtime directory, else
+ * ~/.local/state/shadowfs/run (a user cannot write /run/shadowfs);
+ * $SHADOWFS_RUN_DIR when set (tests). A path on a mount by another user
+ * is looked up in that user's run_dir too (the mount's user_id).
  * The default state directory of a mount is /var/lib/shadowfs/<mount-id>
  * (the root is $SHADOWFS_STATE_ROOT when set: tests),
  * mount-id being a name-based uuid of BACKING's real path, so remounting
@@ -31,6 +35,10 @@ struct pred_location {
 	long pid;           /* of the mount when it registered; 0 unknown */
 };
 
+/* run_dir for uid: 0, or -ENAMETOOLONG / -ENOENT (no home directory). */
+int pred_locate_run_dir_of(uid_t uid, char *out, size_t len);
+
+/* run_dir of this process's user (/run/shadowfs if it has none). */
 const char *pred_locate_run_dir(void);
 const char *pred_locate_state_root(void);
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/mountinfo.h"
 #include "common/parse.h"
@@ -131,6 +132,16 @@ static void print_json_object(const struct ctl_field *f, int n)
 	printf("}");
 }
 
+/* where as an absolute path without symlinks, for the mount table: its
+ * realpath, or as given when absolute and realpath fails (another user's
+ * FUSE mount refuses even root a stat, with EACCES). */
+static bool resolve_for_mountinfo(const char *where, char *real, size_t len)
+{
+	if (realpath(where, real))
+		return true;
+	return where[0] == '/' && (size_t)snprintf(real, len, "%s", where) < len;
+}
+
 int ctl_status_args(int argc, char **argv, const char *cmd, struct pred_location *loc, bool *json)
 {
 	const char *state = NULL, *path = NULL;
@@ -164,16 +175,26 @@ int ctl_status_args(int argc, char **argv, const char *cmd, struct pred_location
 	bool located = pred_locate(where, loc) == 0 ||
 		       ((state || pred_locate_looks_like_state(where)) &&
 			pred_locate_state_dir(where, loc) == 0);
-	char real[PATH_MAX], mnt[PATH_MAX] = "", type[256] = "";
-	if (!located && !state && realpath(where, real) &&
-	    sfs_mount_of(real, mnt, sizeof(mnt), type, sizeof(type)) == 0 &&
-	    !strcmp(type, "fuse.shadowfs")) {
-		fprintf(stderr,
-			"shadowctl %s: %s is a shadowfs mount without a state directory "
-			"(mounted with norecord and no hosts=): nothing to show\n",
-			cmd, mnt);
+	char real[PATH_MAX];
+	struct sfs_mount_entry *e = located || state ? NULL : malloc(sizeof(*e));
+	if (e && resolve_for_mountinfo(where, real, sizeof(real)) &&
+	    sfs_mount_entry_of(real, e) == 0 && !strcmp(e->fstype, "fuse.shadowfs")) {
+		if (e->owner_uid >= 0 && (uid_t)e->owner_uid != geteuid())
+			fprintf(stderr,
+				"shadowctl %s: %s is a shadowfs mount by uid %ld, which records "
+				"itself where that user can write and this user did not find it; "
+				"try --state DIR (that user's ~/.local/state/shadowfs/MOUNT-ID "
+				"by default)\n",
+				cmd, e->mountpoint, e->owner_uid);
+		else
+			fprintf(stderr,
+				"shadowctl %s: %s is a shadowfs mount without a state directory "
+				"(mounted with norecord and no hosts=): nothing to show\n",
+				cmd, e->mountpoint);
+		free(e);
 		return 1;
 	}
+	free(e);
 	if (!located || stat(loc->state_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
 		fprintf(stderr,
 			"shadowctl %s: %s is neither a state directory nor under a known "

@@ -31,6 +31,7 @@ static void check_entry(const struct sfs_mount_entry *e)
 	check(memchr(e->fstype, '\0', sizeof(e->fstype)) != NULL);
 	check(e->mountpoint[0] == '/');
 	check(e->fstype[0] != '\0');
+	check(e->owner_uid >= -1 && e->owner_uid <= 0xfffffffeL);
 }
 
 /* The name (bytes up to the first NUL, after a '/') escaped as the kernel
@@ -56,6 +57,7 @@ static void round_trip(const uint8_t *data, size_t size, struct sfs_mount_entry 
 		check(!strcmp(e->mountpoint, name));
 		check(!strcmp(e->fstype, "fuse.shadowfs"));
 		check(e->major == 0 && e->minor == 45);
+		check(e->owner_uid == 0);
 	}
 	free(name);
 	free(line);

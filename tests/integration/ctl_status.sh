@@ -4,7 +4,8 @@
 # host up, a pinned file with one serving copy, the control loop's last
 # pass over its one entry); after unmount it says the
 # mount is not running but still reads the state directory; bad operands
-# exit 1 or 2 with a message.
+# exit 1 or 2 with a message. A mount without hosts refuses a pin with
+# EINVAL and its log says why.
 # Usage: ctl_status.sh SHADOWFS SHADOWCTL
 . "$(dirname "$0")/lib.sh"
 SHADOWFS=$1 CTL=$2
@@ -86,10 +87,17 @@ done
 # hosts): its status is not the earlier mount's (it was: that mount's pid
 # and figures), it says why there is nothing to show.
 "$CTL" status "$mnt" >/dev/null || it_fail "status of the stopped mount by its mount point"
-it_mount "$SHADOWFS" "$backing" "$mnt" norecord
+IT_MOUNT_LOG=$T/norecord.log it_mount "$SHADOWFS" "$backing" "$mnt" norecord
 "$CTL" status "$mnt" >"$T/out" 2>"$T/err" && it_fail "stateless mount: the earlier mount's status: $(cat "$T/out")"
 grep -q "$mnt is a shadowfs mount without a state directory" "$T/err" ||
   it_fail "stateless mount: $(cat "$T/err")"
+# A pin or a setting there (no hosts): EINVAL, and the log says why, once.
+for n in pin threshold pin; do
+  setfattr -n "user.shadow.$n" -v 1 "$mnt/data" 2>"$T/err" && it_fail "user.shadow.$n taken without hosts"
+  grep -q "Invalid argument" "$T/err" || it_fail "user.shadow.$n without hosts: $(cat "$T/err")"
+done
+[ "$(grep -c "needs a host (mount with -o hosts=" "$T/norecord.log")" = 1 ] ||
+  it_fail "the log does not say once why a pin needs hosts: $(cat "$T/norecord.log")"
 it_umount "$mnt"
 "$CTL" status a b 2>"$T/err"; [ $? -eq 2 ] || it_fail "two operands: not a usage error"
 "$CTL" status --bogus 2>"$T/err"; [ $? -eq 2 ] || it_fail "unknown option: not a usage error"

@@ -2,6 +2,7 @@
  * kernel writes them (optional fields, escaped blanks), malformed ones, and
  * the live table of this process. */
 #include <errno.h>
+#include <stdio.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,6 +26,7 @@ static void test_lines(void **state)
 	assert_int_equal(e.minor, 0);
 	assert_string_equal(e.mountpoint, "/mnt2");
 	assert_string_equal(e.fstype, "ext3");
+	assert_int_equal(e.owner_uid, -1);
 	/* No optional field; a blank and a backslash escaped in the path. */
 	assert_int_equal(sfs_mountinfo_parse_line("712 29 0:38 / /var/tmp/a\\040b\\134c rw,nosuid "
 						  "- fuse.shadowfs /srv/data rw,user_id=0\n",
@@ -34,6 +36,32 @@ static void test_lines(void **state)
 	assert_int_equal(e.minor, 38);
 	assert_string_equal(e.mountpoint, "/var/tmp/a b\\c");
 	assert_string_equal(e.fstype, "fuse.shadowfs");
+	assert_int_equal(e.owner_uid, 0);
+	/* The mounting user of a FUSE mount; odd values leave it unknown. */
+	const struct {
+		const char *super;
+		long uid;
+	} owners[] = {
+	    {"rw,user_id=1001,group_id=1001,default_permissions", 1001},
+	    {"rw,group_id=5,user_id=4294967294", 4294967294L},
+	    {"rw,user_id=4294967295", -1},
+	    {"rw,user_id=-1", -1},
+	    {"rw,user_id=12x", -1},
+	    {"rw,user_id=", -1},
+	    {"rw,xuser_id=7", -1},
+	};
+	for (size_t i = 0; i < sizeof(owners) / sizeof(owners[0]); i++) {
+		char line[256];
+		snprintf(line, sizeof(line), "40 29 0:50 / /m rw - fuse.shadowfs /b %s\n",
+			 owners[i].super);
+		assert_int_equal(sfs_mountinfo_parse_line(line, &e), 0);
+		if (e.owner_uid != owners[i].uid)
+			fail_msg("'%s': owner %ld, not %ld", owners[i].super, e.owner_uid,
+				 owners[i].uid);
+	}
+	/* A type and no SOURCE or SUPER: still an entry, owner unknown. */
+	assert_int_equal(sfs_mountinfo_parse_line("40 29 0:50 / /m rw - tmpfs\n", &e), 0);
+	assert_int_equal(e.owner_uid, -1);
 	const char *bad[] = {
 	    "",
 	    "36 35",

@@ -9,6 +9,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,11 +102,44 @@ static void test_default_state(void **state)
 	unsetenv("SHADOWFS_STATE_ROOT");
 }
 
+/* Each user records mounts where it can write: root in /run/shadowfs,
+ * another user in its runtime directory or beside its state. */
+static void test_run_dir_per_user(void **state)
+{
+	(void)state;
+	char d[4096], want[4096];
+	struct stat st;
+	unsetenv("SHADOWFS_RUN_DIR");
+	assert_int_equal(pred_locate_run_dir_of(0, d, sizeof(d)), 0);
+	assert_string_equal(d, "/run/shadowfs");
+	/* nobody: no runtime directory here (checked), home from passwd. */
+	if (stat("/run/user/65534", &st) == 0)
+		snprintf(want, sizeof(want), "/run/user/65534/shadowfs");
+	else
+		snprintf(want, sizeof(want), "/nonexistent/.local/state/shadowfs/run");
+	if (getpwuid(65534)) {
+		assert_int_equal(pred_locate_run_dir_of(65534, d, sizeof(d)), 0);
+		assert_string_equal(d, want);
+	}
+	/* A uid nobody has: no home, no run dir. */
+	if (!getpwuid(4000000000u))
+		assert_int_equal(pred_locate_run_dir_of(4000000000u, d, sizeof(d)), -ENOENT);
+	assert_int_equal(pred_locate_run_dir_of(0, d, 8), -ENAMETOOLONG);
+	setenv("SHADOWFS_RUN_DIR", "/tmp/rd", 1);
+	assert_int_equal(pred_locate_run_dir_of(65534, d, sizeof(d)), 0);
+	assert_string_equal(d, "/tmp/rd");
+	assert_string_equal(pred_locate_run_dir(), "/tmp/rd");
+	unsetenv("SHADOWFS_RUN_DIR");
+	if (geteuid() == 0)
+		assert_string_equal(pred_locate_run_dir(), "/run/shadowfs");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_register_and_locate),
 		cmocka_unit_test(test_default_state),
+		cmocka_unit_test(test_run_dir_per_user),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# A mount made by a user who is not root (`shadowfs ~/data ~/mnt`, through
+# the setuid fusermount3), as uid 65534 with HOME in the test's directory:
+#  - the POSIX suite (the scenarios that need no other user) gives what a
+#    plain directory of the same user gives;
+#  - a file created through the mount opens again (ELOOP until a remount:
+#    without CAP_DAC_READ_SEARCH there are no file handles);
+#  - the state and the mount's record are the user's own (it cannot write
+#    /var/lib/shadowfs or /run/shadowfs): ~/.local/state/shadowfs/MOUNT-ID,
+#    and the record in ~/.local/state/shadowfs/run, so the user's shadowctl
+#    finds the mount (it said "a shadowfs mount without a state directory");
+#  - with a runtime directory (/run/user/UID) the record goes there, and
+#    root's shadowctl finds the user's mount by its user_id;
+#  - a pin with a host store of the user's copies the file and reads serve;
+#  - fusermount3 -u by the user ends the process with status 0.
+# Runs in a private mount namespace (re-executed under unshare -m): where
+# /dev/fuse is 0600 (containers; Debian makes it 0666) a user's libfuse
+# stops before trying fusermount3, so a 0666 node is bound over it there,
+# and /run/user is a private tmpfs. Nothing outside the namespace changes.
+# Usage: fs_user_mount.sh SHADOWFS SHADOWCTL POSIX_COMPARE
+if [ -z "${FS_USER_MOUNT_NS:-}" ]; then
+  FS_USER_MOUNT_NS=1 exec unshare -m --propagation private "$0" "$@"
+fi
+. "$(dirname "$0")/lib.sh"
+T=$(it_tmpdir fs_user_mount)
+UID_=65534
+mkdir -p "$T/bin" "$T/dev" "$T/home" "$T/native" "$T/b" "$T/m" "$T/home/ssd"
+# The binaries where the user can run them (the build tree may be in /root).
+cp "$1" "$T/bin/shadowfs" && cp "$2" "$T/bin/shadowctl" && cp "$3" "$T/bin/posix_compare" ||
+  it_fail "copying the binaries"
+chmod 755 "$T/bin"/*
+head -c 1048576 /dev/urandom >"$T/b/big"
+echo hello >"$T/b/a"
+chown -R "$UID_:$UID_" "$T/home" "$T/native" "$T/b" "$T/m"
+
+it_tmpfs "$T/dev" 1m
+mknod -m 666 "$T/dev/fuse" c 10 229 && mount --bind "$T/dev/fuse" /dev/fuse ||
+  it_fail "binding a 0666 /dev/fuse node"
+IT_TMPFS=(/dev/fuse "${IT_TMPFS[@]}") # unmounted before the tmpfs under it
+if [ ! -d /run/user ]; then # no logind here: made for the test, removed after
+  mkdir /run/user || it_fail "mkdir /run/user"
+  trap 'it_cleanup; rmdir /run/user' EXIT
+fi
+it_tmpfs /run/user 1m
+
+USER_ENV=(setpriv --reuid=$UID_ --regid=$UID_ --clear-groups
+  env -u SHADOWFS_RUN_DIR -u SHADOWFS_STATE_ROOT HOME="$T/home")
+as_user() { "${USER_ENV[@]}" "$@"; }
+mounted() { awk -v m="$T/m" '$5 == m' /proc/self/mountinfo | grep -q ' - fuse.shadowfs '; }
+user_mount() { # LOG
+  # Not through as_user: $! is then shadowfs itself (setpriv and env exec).
+  "${USER_ENV[@]}" "$T/bin/shadowfs" "$T/b" "$T/m" -f -o "hosts=$T/home/ssd,shadow_tick=0.1,bucket=1" 2>"$1" &
+  IT_PID=$!
+  IT_PIDS+=("$IT_PID")
+  IT_MOUNTS+=("$T/m")
+  for _ in $(seq 100); do
+    mounted && return 0
+    kill -0 "$IT_PID" 2>/dev/null || it_fail "the user's shadowfs exited: $(cat "$1")"
+    sleep 0.05
+  done
+  it_fail "the user's shadowfs did not mount within 5 s: $(cat "$1")"
+}
+user_umount() {
+  as_user fusermount3 -u "$T/m" || it_fail "fusermount3 -u by the user"
+  wait "$IT_PID"
+  local rc=$?
+  [ "$rc" -eq 0 ] || it_fail "the user's shadowfs exited with status $rc after unmount"
+}
+
+# --- 1: no runtime directory: everything under the user's HOME ---------------
+user_mount "$T/mount1.log"
+out=$(as_user sh -c "echo created >'$T/m/new' && cat '$T/m/new'" 2>&1)
+[ "$out" = created ] || it_fail "a file created through the user's mount does not open again: $out"
+as_user "$T/bin/posix_compare" --root-only "$T/native" "$T/m" >"$T/pc.out" 2>&1 ||
+  it_fail "posix_compare as the user: $(grep -v '^ok ' "$T/pc.out")"
+grep -q ' 0 divergent scenarios' "$T/pc.out" || it_fail "posix_compare: $(tail -3 "$T/pc.out")"
+
+as_user "$T/bin/shadowctl" status "$T/m" >"$T/status1" 2>&1 || it_fail "the user's shadowctl status: $(cat "$T/status1")"
+grep -Eq "^mount +$T/m \(pid $IT_PID, running\)" "$T/status1" || it_fail "status: $(cat "$T/status1")"
+grep -Eq "^state +$T/home/.local/state/shadowfs/[0-9a-f-]{36}$" "$T/status1" || it_fail "status: $(cat "$T/status1")"
+ls "$T/home/.local/state/shadowfs/run/mounts/" | grep -q . || it_fail "no record in ~/.local/state/shadowfs/run"
+# Root cannot tell where that HOME is (uid 65534's passwd entry says
+# otherwise): it says what it found and what to do.
+env -u SHADOWFS_RUN_DIR "$2" status "$T/m" >"$T/status-root1" 2>&1 && it_fail "root found a record it has no way to find? $(cat "$T/status-root1")"
+grep -q "is a shadowfs mount by uid $UID_.*try --state DIR" "$T/status-root1" || it_fail "root's status: $(cat "$T/status-root1")"
+
+# A pin: the copy is made in the user's host store, and reads serve.
+as_user setfattr -n user.shadow.pin -v 1 "$T/m/big" || it_fail "the user's pin"
+copied() { as_user getfattr --only-values -n user.shadow.state "$T/m/big" 2>/dev/null | grep -q 'copy=[^ ]*:serving'; }
+it_wait_for "no copy of the user's pinned file" 15 copied
+for _ in 1 2 3; do
+  as_user cat "$T/m/big" | cmp -s - "$T/b/big" || it_fail "the pinned file reads other bytes"
+done
+find "$T/home/ssd" -type f -size 1024k | grep -q . || it_fail "no 1 MiB copy in the user's host store: $(ls -la "$T/home/ssd")"
+user_umount
+
+# --- 2: with a runtime directory: the record there, root finds it --------------
+install -d -m 700 -o $UID_ -g $UID_ "/run/user/$UID_"
+user_mount "$T/mount2.log"
+[ -e "/run/user/$UID_/shadowfs/mounts" ] || it_fail "no record in /run/user/$UID_/shadowfs"
+[ "$(as_user cat "$T/m/a")" = hello ] || it_fail "read after the remount"
+as_user "$T/bin/shadowctl" status "$T/m" >"$T/status2" 2>&1 || it_fail "the user's shadowctl status: $(cat "$T/status2")"
+grep -Eq "^mount +$T/m \(pid $IT_PID, running\)" "$T/status2" || it_fail "status: $(cat "$T/status2")"
+env -u SHADOWFS_RUN_DIR "$2" status "$T/m" >"$T/status-root2" 2>&1 ||
+  it_fail "root's shadowctl does not find the user's mount: $(cat "$T/status-root2")"
+grep -Eq "^mount +$T/m \(pid $IT_PID, running\)" "$T/status-root2" || it_fail "root's status: $(cat "$T/status-root2")"
+grep -Eq "^state +$T/home/.local/state/shadowfs/[0-9a-f-]{36}$" "$T/status-root2" || it_fail "root's status: $(cat "$T/status-root2")"
+grep -q "big" <(as_user "$T/bin/shadowctl" shadows "$T/m" 2>&1) || it_fail "the pin was not kept across the remount"
+user_umount
+echo PASS
