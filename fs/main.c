@@ -80,13 +80,8 @@ static int open_hosts(const struct fs_options *o, struct fs_hosts **ret)
 static int start_hosts(struct fs_hosts *h, const struct fs_options *o, const char *state)
 {
 	char path[PATH_MAX + 16];
-	int rc = pred_locate_mkdirs(state);
-	if (rc < 0) {
-		sfs_error("cannot create the state directory %s: %s", state, strerror(-rc));
-		return rc;
-	}
-	snprintf(path, sizeof(path), "%s/hosts.status", state);
-	rc = fs_hosts_start(h, path);
+	snprintf(path, sizeof(path), "%s/hosts.status", state); /* made by claim_state_dir */
+	int rc = fs_hosts_start(h, path);
 	if (rc < 0) {
 		sfs_error("cannot start the host watchers: %s", strerror(-rc));
 		return rc;
@@ -119,6 +114,32 @@ static int mount_state_dir(const struct fs_options *o, char *state, size_t len)
 		snprintf(state, len, "%s", user);
 	}
 	return 0;
+}
+
+/* The state directory is this mount's alone: a second mount of the same
+ * BACKING (whose default state directory is the same) would write the
+ * same series store, pins and settings from a second process. One that
+ * is exiting (a remount right after an unmount) is waited for. */
+static int claim_state_dir(const char *state, int *fd)
+{
+	int rc = pred_locate_claim_state(state, 5000, fd);
+	if (rc == -EBUSY) {
+		struct pred_location holder;
+		pred_locate_state_dir(state, &holder);
+		if (holder.mountpoint[0])
+			sfs_error("state directory %s is in use by the mount on %s (pid %ld); give "
+				  "this mount one of its own with -o state=DIR",
+				  state, holder.mountpoint, holder.pid);
+		else
+			sfs_error("state directory %s is in use by another mount; give this "
+				  "mount one of its own with -o state=DIR",
+				  state);
+	} else if (rc < 0) {
+		sfs_error("cannot create the state directory %s: %s (give -o state=DIR, or "
+			  "-o norecord without hosts= for none)",
+			  state, strerror(-rc));
+	}
+	return rc;
 }
 
 /* Starts the access recorder (after daemonizing: threads do not survive
@@ -211,7 +232,7 @@ int main(int argc, char **argv)
 	struct fuse_session *se = NULL;
 	struct fs_hosts *hosts = NULL;
 	char err[512], state[PATH_MAX];
-	int root_fd = -1, status = 1, res, start_fd = -1;
+	int root_fd = -1, status = 1, res, start_fd = -1, state_fd = -1;
 	bool mounted = false, handlers = false;
 
 	sfs_log_init("shadowfs", SFS_LOG_INFO, false);
@@ -274,6 +295,8 @@ int main(int argc, char **argv)
 	}
 
 	umask(0); /* the kernel already applied the caller's umask */
+	if ((opts.record || hosts) && claim_state_dir(state, &state_fd) < 0)
+		goto out;
 	fs_creds_init();
 	uint64_t fd_limit = sfs_fd_limit_raise();
 	struct sfs_fd_split fds;
@@ -440,6 +463,8 @@ out:
 	fs_ctx_destroy(&ctx);
 	if (root_fd >= 0)
 		close(root_fd);
+	if (state_fd >= 0)
+		close(state_fd); /* the state directory free for the next mount */
 	fuse_opt_free_args(&args);
 	fs_options_free(&opts);
 	sfs_daemon_failed(start_fd); /* only if it never got ready */

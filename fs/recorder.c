@@ -36,6 +36,7 @@
 #include "fs/status_file.h"
 #include "predictor/count_min.h"
 #include "predictor/heavy_hitters.h"
+#include "predictor/store_locate.h"
 #define REC_DEFAULT_BUCKET 60
 #define REC_DEFAULT_TRACK 10000
 #define REC_DEFAULT_RING 8192
@@ -780,27 +781,6 @@ void fs_recorder_default_tiers(uint32_t bucket_s, struct pred_store_tiers *t)
 	}
 }
 
-static int mkdir_p(const char *dir)
-{
-	char buf[PATH_MAX];
-	if (snprintf(buf, sizeof(buf), "%s", dir) >= (int)sizeof(buf))
-		return -ENAMETOOLONG;
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, 0700) && errno != EEXIST)
-		return -errno;
-	struct stat st;
-	if (stat(buf, &st))
-		return -errno;
-	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
-}
-
 int fs_recorder_start(const struct fs_recorder_config *cfg, struct fs_recorder **ret,
 		      char *errmsg, size_t errlen)
 {
@@ -862,7 +842,7 @@ int fs_recorder_start(const struct fs_recorder_config *cfg, struct fs_recorder *
 			snprintf(errmsg, errlen, "recorder: %s: %s", rec->backing, strerror(-rc));
 		goto fail;
 	}
-	rc = mkdir_p(rec->state_dir);
+	rc = pred_locate_mkdirs(rec->state_dir, 0700);
 	if (rc) {
 		if (errmsg)
 			snprintf(errmsg, errlen, "recorder: cannot create state directory %s: %s",

@@ -563,12 +563,15 @@ static void write_pins_and_status(struct fs_shadowing *sh, bool status)
 
 /* When the next pass over every entry is due: one period after the last
  * began, and half a period after it ended at least (a pass longer than
- * the period must not take the whole thread). */
+ * the period must not take the whole thread); sooner for a copy dropped
+ * because its file changed (pass_soon_ms). */
 static uint64_t next_pass_ms(const struct fs_shadowing *sh)
 {
 	uint64_t period_ms = (uint64_t)(sh->cfg.tick_s * 1000);
 	uint64_t at = sh->scan_ms + period_ms;
-	return at > sh->scan_done_ms + period_ms / 2 ? at : sh->scan_done_ms + period_ms / 2;
+	if (at < sh->scan_done_ms + period_ms / 2)
+		at = sh->scan_done_ms + period_ms / 2;
+	return sh->pass_soon_ms && sh->pass_soon_ms < at ? sh->pass_soon_ms : at;
 }
 
 /* One tick: a pass over every entry when the period is up or something
@@ -602,6 +605,7 @@ static void tick(struct fs_shadowing *sh, bool rescan)
 		return;
 	}
 	sh->scan_ms = t;
+	sh->pass_soon_ms = 0; /* this pass looks again at what it was for */
 	sh->passes++;
 	bool look_all = shadow_quiet_look_all(sh);
 	sh->pass_looked = sh->pass_quiet = 0;

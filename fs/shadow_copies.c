@@ -313,6 +313,11 @@ void shadow_copy_finish(struct fs_shadowing *sh, struct fs_move_job *j, uint64_t
 		slot_free(cp);
 		if (j->kind == FS_MOVE_REMOTE)
 			fs_remote_reads_copy_failed(sh->remote_reads, j->host, rc);
+		if (rc == -EAGAIN && !LOAD(&s->gone)) {
+			uint64_t at = t + sh->params.quiet_ms + 1;
+			if (!sh->pass_soon_ms || at < sh->pass_soon_ms)
+				sh->pass_soon_ms = at;
+		}
 		shadow_copy_noted(sh, s, rc, t);
 		return;
 	}

@@ -89,6 +89,12 @@ struct fs_shadowing {
 	bool pins_dirty; /* STATE/pins to rewrite (control thread writes it) */
 	/* control thread only */
 	uint64_t scan_ms, scan_done_ms; /* start and end of the last pass over every entry */
+	/* A pass due then, before the period is up (0: none): a finished
+	 * copy dropped because its file changed under it (the kernel's
+	 * deferred ctime SETATTR after a pin's setxattr does it) is made
+	 * again once the file is quiet, not a whole shadow_tick later.
+	 * The control thread's. */
+	uint64_t pass_soon_ms;
 	uint64_t passes;		/* passes begun (fs/shadow_quiet.c slices by it) */
 	size_t pass_looked, pass_quiet; /* the last pass: entries looked at, left alone */
 	char control_stats_path[PATH_MAX]; /* STATE/control.stats */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -139,7 +140,7 @@ static int write_info(const char *path, const char *mountpoint, const char *back
 	return 0;
 }
 
-int pred_locate_mkdirs(const char *dir)
+int pred_locate_mkdirs(const char *dir, mode_t leaf_mode)
 {
 	char buf[PATH_MAX];
 	if (snprintf(buf, sizeof(buf), "%s", dir) >= (int)sizeof(buf))
@@ -148,13 +149,40 @@ int pred_locate_mkdirs(const char *dir)
 		if (*p == '/' || *p == '\0') {
 			char c = *p;
 			*p = '\0';
-			if (mkdir(buf, 0755) && errno != EEXIST)
+			if (mkdir(buf, c ? 0755 : leaf_mode) && errno != EEXIST)
 				return -errno;
 			*p = c;
 			if (!c)
 				break;
 		}
 	}
+	struct stat st;
+	if (stat(buf, &st))
+		return -errno;
+	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
+int pred_locate_claim_state(const char *dir, unsigned wait_ms, int *fd_out)
+{
+	*fd_out = -1;
+	int rc = pred_locate_mkdirs(dir, 0700);
+	if (rc < 0)
+		return rc;
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	for (unsigned waited = 0;; waited += 50) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			break;
+		if (errno != EWOULDBLOCK || waited >= wait_ms) {
+			rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
+			close(fd);
+			return rc;
+		}
+		struct timespec ts = {0, 50 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	*fd_out = fd;
 	return 0;
 }
 
@@ -173,7 +201,7 @@ int pred_locate_register(const char *mountpoint, const char *backing, const char
 	char dir[PATH_MAX], path[PATH_MAX];
 	const char *run_dir = pred_locate_run_dir();
 	snprintf(dir, sizeof(dir), "%s/mounts", run_dir);
-	rc = pred_locate_mkdirs(dir);
+	rc = pred_locate_mkdirs(dir, 0755);
 	if (!rc)
 		rc = registry_path(run_dir, mp, path, sizeof(path));
 	if (!rc)

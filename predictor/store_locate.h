@@ -45,8 +45,16 @@ const char *pred_locate_state_root(void);
 /* "<state root>/<mount-id>" for backing (which must exist). */
 int pred_locate_default_state(const char *backing, char *out, size_t len);
 
-/* mkdir -p (mode 0755 for what it creates): 0 or -errno. */
-int pred_locate_mkdirs(const char *dir);
+/* mkdir -p: parents it creates 0755, dir itself leaf_mode; 0 or -errno
+ * (-ENOTDIR when dir exists and is not a directory). */
+int pred_locate_mkdirs(const char *dir, mode_t leaf_mode);
+
+/* Makes dir (mkdir -p, itself 0700) this process's state directory: an
+ * exclusive flock on an fd of it, held until *fd_out is closed (the lock
+ * passes across fork). One held by another process (a mount of the same
+ * BACKING, whose default state directory is the same) is waited for up to
+ * wait_ms (one that is exiting), then -EBUSY. 0 or -errno. */
+int pred_locate_claim_state(const char *dir, unsigned wait_ms, int *fd_out);
 
 /* Records a mount (both files above; replaces older records). mountpoint
  * and backing must be canonical (realpath'd before mounting); state_dir

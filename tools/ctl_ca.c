@@ -148,7 +148,7 @@ static int ca_init(const char *dir, long days)
 	int pr = 0;
 	if (slash && slash != parent) {
 		*slash = '\0';
-		pr = pred_locate_mkdirs(parent);
+		pr = pred_locate_mkdirs(parent, 0755);
 	}
 	if (pr < 0 || (mkdir(dir, 0700) < 0 && errno != EEXIST)) {
 		int e = pr < 0 ? -pr : errno;

@@ -202,6 +202,10 @@ int ctl_status_args(int argc, char **argv, const char *cmd, struct pred_location
 			cmd, where);
 		return 1;
 	}
+	char prefix[64];
+	snprintf(prefix, sizeof(prefix), "shadowctl %s", cmd);
+	if (ctl_state_readable(prefix, loc->state_dir))
+		return 1;
 	return -1;
 }
 

@@ -5,7 +5,9 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/xattr.h>
+#include <unistd.h>
 #include <uuid/uuid.h>
 
 int ctl_store_open(const char *state, const char *path, struct pred_location *loc,
@@ -27,6 +29,8 @@ int ctl_store_open(const char *state, const char *path, struct pred_location *lo
 				where, pred_locate_run_dir());
 		return 1;
 	}
+	if (ctl_state_readable("shadowctl", loc->state_dir))
+		return 1;
 	char err[512];
 	rc = pred_store_open(loc->state_dir, NULL, true, ret, err, sizeof(err));
 	if (rc) {
@@ -34,6 +38,22 @@ int ctl_store_open(const char *state, const char *path, struct pred_location *lo
 		return 1;
 	}
 	return 0;
+}
+
+int ctl_state_readable(const char *cmd, const char *dir)
+{
+	struct stat st;
+	if (access(dir, R_OK | X_OK) == 0 || errno != EACCES)
+		return 0; /* other errors: said by whoever opens it */
+	if (stat(dir, &st) == 0)
+		fprintf(stderr, "%s: the state directory %s is not readable by this user (it "
+				"is uid %u's): run as that user or as root\n",
+			cmd, dir, (unsigned)st.st_uid);
+	else
+		fprintf(stderr, "%s: the state directory %s is not readable by this user: "
+				"run as its owner or as root\n",
+			cmd, dir);
+	return 1;
 }
 
 int ctl_store_open_view(int argc, char **argv, const char *usage, const char *state,

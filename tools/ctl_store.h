@@ -17,6 +17,12 @@
 int ctl_store_open(const char *state, const char *path, struct pred_location *loc,
 		   struct pred_store **ret);
 
+/* Whether this user may read the state directory dir (one of another
+ * user's is 0700): 0, or 1 after a one-line message naming cmd
+ * ("shadowctl status") and the directory's owner. Without it the
+ * status files read as missing ("recording off", "no hosts"). */
+int ctl_state_readable(const char *cmd, const char *dir);
+
 /* For the mount-wide views (top, load): the optional MOUNTPOINT operand at
  * argv[optind] (excluded by --state, given as state), then the store.
  * -1 when opened, else the exit status (2 usage, 1 failure; message

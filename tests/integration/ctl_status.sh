@@ -5,7 +5,8 @@
 # pass over its one entry); after unmount it says the
 # mount is not running but still reads the state directory; bad operands
 # exit 1 or 2 with a message. A mount without hosts refuses a pin with
-# EINVAL and its log says why.
+# EINVAL and its log says why. A user who cannot read the state directory
+# is told so.
 # Usage: ctl_status.sh SHADOWFS SHADOWCTL
 . "$(dirname "$0")/lib.sh"
 SHADOWFS=$1 CTL=$2
@@ -83,6 +84,16 @@ for cmd in status hosts shadows; do
   grep -q "$plain holds no shadowfs state" "$T/err" || it_fail "$cmd --state, plain directory: $(cat "$T/err")"
 done
 "$CTL" status --state "$state" >/dev/null || it_fail "status --state of the mount's state directory"
+# A user who may not read the state directory (another user's is 0700) is
+# told so, not shown "recording off" and "no hosts" (the files unreadable).
+cp "$CTL" "$T/ctl" && chmod 755 "$T" "$T/ctl" && chmod 700 "$state"
+for cmd in status hosts shadows top load; do
+  setpriv --reuid=65534 --regid=65534 --clear-groups "$T/ctl" $cmd "$mnt" >"$T/out" 2>"$T/err" &&
+    it_fail "$cmd by a user who cannot read the state: $(cat "$T/out")"
+  grep -q "the state directory $state is not readable by this user (it is uid 0's)" "$T/err" ||
+    it_fail "$cmd by a user who cannot read the state: $(cat "$T/err")"
+done
+chmod 755 "$state"
 # A later mount on the same mount point that keeps no state (norecord, no
 # hosts): its status is not the earlier mount's (it was: that mount's pid
 # and figures), it says why there is nothing to show.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Errors a user can act on: each makes shadowfs exit with status 1 and one
-# line on stderr naming the problem, and leaves nothing mounted.
+# line on stderr naming the problem, and leaves nothing mounted. Among
+# them: a second mount of a BACKING whose state directory is in use.
 # usage: fs_errors.sh SHADOWFS
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fs_lib.sh"
@@ -84,6 +85,18 @@ rc=$?
 [ "$rc" -eq 1 ] || it_fail "busy mount point: exit status $rc"
 [ "$(wc -l < "$out")" -eq 1 ] && grep -q "is busy" "$out" || it_fail "busy: $(cat "$out")"
 echo "ok busy mount point: $(cat "$out")"
+# A second mount of the same BACKING elsewhere: the default state directory
+# is BACKING's, in use by the first mount (both wrote one series store and
+# one set of pins before); refused, naming the first. With a state
+# directory of its own it mounts.
+mnt2=$(it_tmpdir mnt2)
+fs_expect_error "$mnt2" "state directory in use" "state directory $SHADOWFS_STATE_ROOT/.* is in use by the mount on $mnt (pid $IT_PID); give this mount one of its own with -o state=DIR" \
+  "$shadowfs" "$backing" "$mnt2" -f
+first=$IT_PID
+it_mount "$shadowfs" "$backing" "$mnt2" "state=$(it_tmpdir state2)"
+echo two >"$mnt2/two" && [ "$(cat "$backing/two")" = two ] || it_fail "the second mount with its own state"
+fs_umount "$mnt2"
+IT_PID=$first
 # The first mount still works.
 echo ok > "$mnt/still" && [ "$(cat "$backing/still")" = ok ] || it_fail "first mount broken"
 fs_umount "$mnt"

@@ -75,10 +75,11 @@ as_user "$T/bin/posix_compare" --root-only "$T/native" "$T/m" >"$T/pc.out" 2>&1 
   it_fail "posix_compare as the user: $(grep -v '^ok ' "$T/pc.out")"
 grep -q ' 0 divergent scenarios' "$T/pc.out" || it_fail "posix_compare: $(tail -3 "$T/pc.out")"
 
+it_wait_for "no record in ~/.local/state/shadowfs/run" 10 \
+  bash -c "ls '$T/home/.local/state/shadowfs/run/mounts/' 2>/dev/null | grep -q ."
 as_user "$T/bin/shadowctl" status "$T/m" >"$T/status1" 2>&1 || it_fail "the user's shadowctl status: $(cat "$T/status1")"
 grep -Eq "^mount +$T/m \(pid $IT_PID, running\)" "$T/status1" || it_fail "status: $(cat "$T/status1")"
 grep -Eq "^state +$T/home/.local/state/shadowfs/[0-9a-f-]{36}$" "$T/status1" || it_fail "status: $(cat "$T/status1")"
-ls "$T/home/.local/state/shadowfs/run/mounts/" | grep -q . || it_fail "no record in ~/.local/state/shadowfs/run"
 # Root cannot tell where that HOME is (uid 65534's passwd entry says
 # otherwise): it says what it found and what to do.
 env -u SHADOWFS_RUN_DIR "$2" status "$T/m" >"$T/status-root1" 2>&1 && it_fail "root found a record it has no way to find? $(cat "$T/status-root1")"
@@ -97,7 +98,9 @@ user_umount
 # --- 2: with a runtime directory: the record there, root finds it --------------
 install -d -m 700 -o $UID_ -g $UID_ "/run/user/$UID_"
 user_mount "$T/mount2.log"
-[ -e "/run/user/$UID_/shadowfs/mounts" ] || it_fail "no record in /run/user/$UID_/shadowfs"
+# Recorded once the daemon has started (after the mount appears: -f).
+it_wait_for "no record in /run/user/$UID_/shadowfs" 10 \
+  bash -c "ls /run/user/$UID_/shadowfs/mounts/ 2>/dev/null | grep -q ."
 [ "$(as_user cat "$T/m/a")" = hello ] || it_fail "read after the remount"
 as_user "$T/bin/shadowctl" status "$T/m" >"$T/status2" 2>&1 || it_fail "the user's shadowctl status: $(cat "$T/status2")"
 grep -Eq "^mount +$T/m \(pid $IT_PID, running\)" "$T/status2" || it_fail "status: $(cat "$T/status2")"

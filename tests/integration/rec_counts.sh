@@ -103,6 +103,6 @@ sqlite3 "$state/series.db" 'PRAGMA integrity_check' | grep -qx ok || it_fail "in
 # A state directory that cannot be made: no mount, one clear line, status 1.
 out=$(timeout 20 "$shadowfs" "$backing" "$mnt" -f -o state=/proc/no/such 2>&1); rc=$?
 [ "$rc" = 1 ] || it_fail "unusable state dir: exit status $rc"
-grep -q "cannot create state directory /proc/no/such" <<<"$out" || it_fail "unusable state dir: '$out'"
+grep -q "cannot create the state directory /proc/no/such" <<<"$out" || it_fail "unusable state dir: '$out'"
 mountpoint -q "$mnt" && it_fail "mounted without a recorder"
 echo "PASS rec_counts"

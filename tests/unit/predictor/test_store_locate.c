@@ -134,12 +134,48 @@ static void test_run_dir_per_user(void **state)
 		assert_string_equal(pred_locate_run_dir(), "/run/shadowfs");
 }
 
+/* A state directory is one process's: a second claim waits, then EBUSY;
+ * free again once the first fd is closed. Made 0700 (parents 0755). */
+static void test_claim_state(void **state)
+{
+	(void)state;
+	char *root = tmpdir_make("claim");
+	char dir[600], file[600];
+	snprintf(dir, sizeof(dir), "%s/a/b/state", root);
+	mode_t old_umask = umask(0);
+	int fd = -1, fd2 = -1;
+	assert_int_equal(pred_locate_claim_state(dir, 0, &fd), 0);
+	assert_true(fd >= 0);
+	struct stat st;
+	assert_int_equal(stat(dir, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0700);
+	snprintf(file, sizeof(file), "%s/a/b", root);
+	assert_int_equal(stat(file, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0755);
+	/* flock locks belong to the open file description: a second open
+	 * in this process conflicts as another process's would. */
+	assert_int_equal(pred_locate_claim_state(dir, 100, &fd2), -EBUSY);
+	assert_int_equal(fd2, -1);
+	close(fd);
+	assert_int_equal(pred_locate_claim_state(dir, 0, &fd2), 0);
+	close(fd2);
+	snprintf(file, sizeof(file), "%s/plain", root);
+	FILE *f = fopen(file, "w");
+	assert_non_null(f);
+	fclose(f);
+	assert_int_equal(pred_locate_claim_state(file, 0, &fd), -ENOTDIR);
+	assert_int_equal(fd, -1);
+	umask(old_umask);
+	tmpdir_remove(root);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_register_and_locate),
 		cmocka_unit_test(test_default_state),
 		cmocka_unit_test(test_run_dir_per_user),
+		cmocka_unit_test(test_claim_state),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
