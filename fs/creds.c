@@ -100,7 +100,8 @@ int fs_creds_enter(fuse_req_t req, struct fs_creds_saved *saved)
 	return 0;
 }
 
-static __thread bool own_fs; /* this thread did unshare(CLONE_FS) */
+static __thread bool own_fs;	 /* this thread did unshare(CLONE_FS) */
+static __thread mode_t own_umask; /* its umask since */
 
 int fs_creds_umask(fuse_req_t req)
 {
@@ -108,8 +109,14 @@ int fs_creds_umask(fuse_req_t req)
 		if (unshare(CLONE_FS) < 0)
 			return -errno;
 		own_fs = true;
+		own_umask = umask(0); /* as inherited (the daemon's 0) */
+		umask(own_umask);
 	}
-	umask(fuse_req_ctx(req)->umask);
+	mode_t want = fuse_req_ctx(req)->umask & 0777;
+	if (want != own_umask) { /* one syscall less per create of the same caller */
+		umask(want);
+		own_umask = want;
+	}
 	return 0;
 }
 

@@ -372,8 +372,15 @@ int pred_locate(const char *path, struct pred_location *ret)
 	if (sfs_mount_entry_of(abs, e) == 0 && !strcmp(e->fstype, "fuse.shadowfs") &&
 	    e->owner_uid >= 0 && (uid_t)e->owner_uid != geteuid() &&
 	    pred_locate_run_dir_of((uid_t)e->owner_uid, other, sizeof(other)) == 0 &&
-	    strcmp(other, pred_locate_run_dir()))
+	    strcmp(other, pred_locate_run_dir())) {
 		rc = locate_in(other, abs, ret);
+		/* That user wrote the record: taken only if the state directory
+		 * it names is that user's too (not one of root's, say). */
+		if (rc == 0 && (stat(ret->state_dir, &st) != 0 || st.st_uid != (uid_t)e->owner_uid)) {
+			memset(ret, 0, sizeof(*ret));
+			rc = -ENOENT;
+		}
+	}
 	free(e);
 	return rc;
 }

@@ -12,7 +12,8 @@
  * /run/user/<uid>/shadowfs when the user has a runtime directory, else
  * ~/.local/state/shadowfs/run (a user cannot write /run/shadowfs);
  * $SHADOWFS_RUN_DIR when set (tests). A path on a mount by another user
- * is looked up in that user's run_dir too (the mount's user_id).
+ * is looked up in that user's run_dir too (the mount's user_id), the
+ * record taken only if the state directory it names is that user's.
  * The default state directory of a mount is /var/lib/shadowfs/<mount-id>
  * (the root is $SHADOWFS_STATE_ROOT when set: tests),
  * mount-id being a name-based uuid of BACKING's real path, so remounting

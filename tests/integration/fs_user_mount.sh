@@ -10,7 +10,8 @@
 #    and the record in ~/.local/state/shadowfs/run, so the user's shadowctl
 #    finds the mount (it said "a shadowfs mount without a state directory");
 #  - with a runtime directory (/run/user/UID) the record goes there, and
-#    root's shadowctl finds the user's mount by its user_id;
+#    root's shadowctl finds the user's mount by its user_id (not when the
+#    record names a state directory that is not the user's);
 #  - a pin with a host store of the user's copies the file and reads serve;
 #  - fusermount3 -u by the user ends the process with status 0.
 # Runs in a private mount namespace (re-executed under unshare -m): where
@@ -109,5 +110,14 @@ env -u SHADOWFS_RUN_DIR "$2" status "$T/m" >"$T/status-root2" 2>&1 ||
 grep -Eq "^mount +$T/m \(pid $IT_PID, running\)" "$T/status-root2" || it_fail "root's status: $(cat "$T/status-root2")"
 grep -Eq "^state +$T/home/.local/state/shadowfs/[0-9a-f-]{36}$" "$T/status-root2" || it_fail "root's status: $(cat "$T/status-root2")"
 grep -q "big" <(as_user "$T/bin/shadowctl" shadows "$T/m" 2>&1) || it_fail "the pin was not kept across the remount"
+# The user writes that record: one naming a state directory not the
+# user's own (root's here) is not taken by root's shadowctl.
+mkdir -p "$T/rootstate" && echo "mountpoint=$T/m" >"$T/rootstate/mount.info"
+rec=$(ls -d "/run/user/$UID_/shadowfs/mounts/"*)
+as_user sh -c "sed 's|^state=.*|state=$T/rootstate|' '$rec' >'$rec.new' && mv '$rec.new' '$rec'" ||
+  it_fail "the user rewrites its record"
+env -u SHADOWFS_RUN_DIR "$2" status "$T/m" >"$T/status-root3" 2>&1 &&
+  it_fail "root's shadowctl took a record naming a state directory of root's: $(cat "$T/status-root3")"
+grep -q "$T/rootstate" "$T/status-root3" && it_fail "root's status shows the forged state: $(cat "$T/status-root3")"
 user_umount
 echo PASS
