@@ -327,8 +327,10 @@ int main(int argc, char **argv)
 	}
 	if (!fs_inode_table_uses_handles(ctx.inodes))
 		sfs_warn("%s: no file handles (filesystem support or CAP_DAC_READ_SEARCH "
-			 "missing): keeping one fd per inode",
-			 opts.backing);
+			 "missing): keeping one fd per inode, so at most about %llu files and "
+			 "directories known to the kernel at once (RLIMIT_NOFILE); past that, "
+			 "lookups fail with EMFILE until it forgets some",
+			 opts.backing, (unsigned long long)fd_limit);
 
 	fs_ops_passthrough(&ops, &opts);
 	if (opts.fault_origin_delay_file) /* tests only; inside the router's timing */
