@@ -1,6 +1,7 @@
 /* Host store: names, writers, commit, reads, list/delete/stats. The layout
  * and guarantees are in host_store.h; deferred durability (the unsynced
  * list, the syncer, crash recovery) is in store_durability.c. */
+#include "common/dir_lock.h"
 #include "common/parse.h"
 #include "daemon/host_store.h"
 #include "daemon/store_internal.h"
@@ -14,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <time.h>
@@ -173,16 +173,9 @@ int daemon_store_open_waiting(const char *dir, uint64_t budget_bytes, uint64_t l
 	 * first's temporary files below and keep a budget of its own. A
 	 * holder that is exiting (a remount right after an unmount, a
 	 * restarted shadowd) is waited for. */
-	for (uint64_t waited = 0;; waited += 50) {
-		if (flock(s->dirfd, LOCK_EX | LOCK_NB) == 0)
-			break;
-		if (errno != EWOULDBLOCK || waited >= lock_wait_ms) {
-			r = errno == EWOULDBLOCK ? -EBUSY : -errno;
-			goto fail;
-		}
-		struct timespec ts = {0, 50 * 1000 * 1000};
-		nanosleep(&ts, NULL);
-	}
+	r = sfs_dir_lock(s->dirfd, lock_wait_ms);
+	if (r < 0)
+		goto fail;
 	int scan_fd = dup(s->dirfd);
 	if (scan_fd < 0 || !(d = fdopendir(scan_fd))) {
 		r = -errno;

@@ -71,6 +71,12 @@ ssize_t fs_xattr_shadow_get(struct fs_ctx *c, struct fs_inode *i, const char *na
 	return -ENODATA;
 }
 
+/* Whether name (under the prefix) is one a mount with hosts lets set. */
+static bool settable_name(const char *name)
+{
+	return !strcmp(name, PIN) || fs_tune_key_of(name + sizeof(FS_XATTR_SHADOW_PREFIX) - 1) >= 0;
+}
+
 int fs_xattr_shadow_set(struct fs_ctx *c, struct fs_inode *i, const char *name, const void *value,
 			size_t size, int flags)
 {
@@ -82,9 +88,7 @@ int fs_xattr_shadow_set(struct fs_ctx *c, struct fs_inode *i, const char *name, 
 	/* A pin or a setting on a mount without hosts: EINVAL as for any
 	 * name it does not know, and the log says why (once a mount). */
 	static atomic_bool said;
-	if (!c->shadowing && (!strcmp(name, PIN) || fs_tune_key_of(name + sizeof(
-				      FS_XATTR_SHADOW_PREFIX) - 1) >= 0) &&
-	    !atomic_exchange(&said, true))
+	if (!c->shadowing && settable_name(name) && !atomic_exchange(&said, true))
 		sfs_warn("%s refused (EINVAL): pins and settings need shadowing on, which "
 			 "needs a host (mount with -o hosts=/DIR or hosts=HOST:PORT)", name);
 	return -EINVAL; /* unknown, read-only (state), or shadowing off */

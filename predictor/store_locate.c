@@ -8,12 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <uuid/uuid.h>
 
+#include "common/dir_lock.h"
 #include "common/mountinfo.h"
 #include "predictor/series_store.h"
 
@@ -171,16 +171,10 @@ int pred_locate_claim_state(const char *dir, unsigned wait_ms, int *fd_out)
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	for (unsigned waited = 0;; waited += 50) {
-		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
-			break;
-		if (errno != EWOULDBLOCK || waited >= wait_ms) {
-			rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
-			close(fd);
-			return rc;
-		}
-		struct timespec ts = {0, 50 * 1000 * 1000};
-		nanosleep(&ts, NULL);
+	rc = sfs_dir_lock(fd, wait_ms);
+	if (rc < 0) {
+		close(fd);
+		return rc;
 	}
 	*fd_out = fd;
 	return 0;
