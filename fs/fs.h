@@ -32,7 +32,7 @@ struct fs_ctx {
 	struct fs_inode_table *inodes; /* owned */
 	int proc_fd;                   /* /proc/self/fd, opened after daemonizing */
 	double timeout;                /* entry/attr timeout, seconds */
-	dev_t backing_dev;             /* st_dev of BACKING's root (fs_attr_for_kernel) */
+	dev_t backing_dev;             /* st_dev of BACKING's root (fs_ino_for_kernel) */
 	double negative_timeout;
 	/* Written once by the init callback, before any other request. */
 	bool writeback;                /* kernel writeback cache negotiated */
@@ -193,11 +193,13 @@ static inline void fs_nlink_seen(struct fs_inode *i, const struct stat *st)
  * their device (a bijection per device, so never two of one device alike);
  * BACKING's own pass unchanged. */
 uint64_t fs_ino_for_kernel(const struct fs_ctx *c, dev_t dev, uint64_t ino);
-/* st with st_ino as above, for a reply. */
-void fs_attr_for_kernel(const struct fs_ctx *c, struct stat *st);
 
 /* Fills a FUSE entry for inode i with attributes st and the mount's timeouts. */
 void fs_fill_entry(struct fs_ctx *c, struct fuse_entry_param *e, struct fs_inode *i,
 		   const struct stat *st);
+
+/* Replies to GETATTR / SETATTR with i's attributes st (nlink noted, inode
+ * number as the kernel is given it) and the mount's timeout. */
+void fs_reply_attr(fuse_req_t req, struct fs_ctx *c, struct fs_inode *i, struct stat *st);
 
 #endif

@@ -45,7 +45,8 @@ uint64_t fs_ino_for_kernel(const struct fs_ctx *c, dev_t dev, uint64_t ino)
 	return k ? k : ~(uint64_t)0; /* 0 is no inode to readdir's callers */
 }
 
-void fs_attr_for_kernel(const struct fs_ctx *c, struct stat *st)
+/* st with st_ino as the kernel is given it. */
+static void attr_for_kernel(const struct fs_ctx *c, struct stat *st)
 {
 	st->st_ino = (ino_t)fs_ino_for_kernel(c, st->st_dev, st->st_ino);
 }
@@ -148,7 +149,14 @@ void fs_fill_entry(struct fs_ctx *c, struct fuse_entry_param *e, struct fs_inode
 	memset(e, 0, sizeof(*e));
 	e->ino = fs_nodeid_of(c, i);
 	e->attr = *st;
-	fs_attr_for_kernel(c, &e->attr);
+	attr_for_kernel(c, &e->attr);
 	e->attr_timeout = c->timeout;
 	e->entry_timeout = c->timeout;
+}
+
+void fs_reply_attr(fuse_req_t req, struct fs_ctx *c, struct fs_inode *i, struct stat *st)
+{
+	fs_nlink_seen(i, st);
+	attr_for_kernel(c, st);
+	fuse_reply_attr(req, st, c->timeout);
 }

@@ -105,14 +105,6 @@ static int mount_state_dir(const struct fs_options *o, char *state, size_t len)
 		sfs_error("cannot name a state directory for %s: %s", o->backing, strerror(-rc));
 		return rc;
 	}
-	/* Not root: /var/lib is not ours; use the XDG state directory. */
-	const char *home = getenv("HOME");
-	if (geteuid() != 0 && home && *home) {
-		const char *id = strrchr(state, '/') + 1;
-		char user[PATH_MAX];
-		snprintf(user, sizeof(user), "%s/.local/state/shadowfs/%s", home, id);
-		snprintf(state, len, "%s", user);
-	}
 	return 0;
 }
 

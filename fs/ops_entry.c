@@ -102,9 +102,7 @@ void fs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (res < 0) {
 		fuse_reply_err(req, errno);
 	} else {
-		fs_nlink_seen(fs_inode_of(c, ino), &st);
-		fs_attr_for_kernel(c, &st);
-		fuse_reply_attr(req, &st, c->timeout);
+		fs_reply_attr(req, c, fs_inode_of(c, ino), &st);
 	}
 }
 
@@ -211,9 +209,7 @@ void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
 	if (err < 0) {
 		fuse_reply_err(req, -err);
 	} else {
-		fs_nlink_seen(i, &st);
-		fs_attr_for_kernel(c, &st);
-		fuse_reply_attr(req, &st, c->timeout);
+		fs_reply_attr(req, c, i, &st);
 	}
 }
 

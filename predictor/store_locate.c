@@ -17,34 +17,43 @@
 #include "common/mountinfo.h"
 #include "predictor/series_store.h"
 
+/* "<home>/.local/state/shadowfs" of uid (not root): HOME for this
+ * process's own uid, else its passwd entry. 0 or -ENOENT / -ENAMETOOLONG. */
+static int user_state_root(uid_t uid, char *out, size_t len)
+{
+	const char *home = uid == geteuid() ? getenv("HOME") : NULL;
+	struct passwd pw, *found = NULL;
+	char buf[4096];
+	if (!home || home[0] != '/') {
+		if (getpwuid_r(uid, &pw, buf, sizeof(buf), &found) != 0 || !found ||
+		    !found->pw_dir || found->pw_dir[0] != '/')
+			return -ENOENT;
+		home = found->pw_dir;
+	}
+	int n = snprintf(out, len, "%s/.local/state/shadowfs", home);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
 int pred_locate_run_dir_of(uid_t uid, char *out, size_t len)
 {
 	const char *d = getenv("SHADOWFS_RUN_DIR");
+	char rt[64];
+	struct stat st;
 	int n;
 	if (d && *d) {
 		n = snprintf(out, len, "%s", d);
 	} else if (uid == 0) {
 		n = snprintf(out, len, "/run/shadowfs");
-	} else {
-		/* The user's runtime directory (pam_systemd's XDG_RUNTIME_DIR)
-		 * when the user has one, else beside the user's state. */
-		char rt[64];
-		struct stat st;
-		snprintf(rt, sizeof(rt), "/run/user/%u", (unsigned)uid);
-		if (stat(rt, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == uid) {
-			n = snprintf(out, len, "%s/shadowfs", rt);
-		} else {
-			const char *home = uid == geteuid() ? getenv("HOME") : NULL;
-			struct passwd pw, *found = NULL;
-			char buf[4096];
-			if (!home || !*home) {
-				if (getpwuid_r(uid, &pw, buf, sizeof(buf), &found) != 0 || !found ||
-				    !found->pw_dir || found->pw_dir[0] != '/')
-					return -ENOENT;
-				home = found->pw_dir;
-			}
-			n = snprintf(out, len, "%s/.local/state/shadowfs/run", home);
-		}
+	} else if (snprintf(rt, sizeof(rt), "/run/user/%u", (unsigned)uid) > 0 &&
+		   stat(rt, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == uid) {
+		/* The user's runtime directory (pam_systemd's XDG_RUNTIME_DIR). */
+		n = snprintf(out, len, "%s/shadowfs", rt);
+	} else { /* else beside the user's state */
+		int rc = user_state_root(uid, out, len);
+		if (rc < 0)
+			return rc;
+		n = (int)strlen(out);
+		n += snprintf(out + n, len - (size_t)n, "/run");
 	}
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
@@ -78,10 +87,13 @@ int pred_locate_default_state(const char *backing, char *out, size_t len)
 	char *real = realpath(backing, NULL);
 	if (!real)
 		return -errno;
-	char id[37];
+	char id[37], root[PATH_MAX];
 	name_uuid(real, id);
 	free(real);
-	if (snprintf(out, len, "%s/%s", pred_locate_state_root(), id) >= (int)len)
+	/* Not root: /var/lib is not ours; the user's XDG state directory. */
+	if (geteuid() == 0 || user_state_root(geteuid(), root, sizeof(root)) < 0)
+		snprintf(root, sizeof(root), "%s", pred_locate_state_root());
+	if (snprintf(out, len, "%s/%s", root, id) >= (int)len)
 		return -ENAMETOOLONG;
 	return 0;
 }
@@ -354,7 +366,8 @@ int pred_locate(const char *path, struct pred_location *ret)
 		if (rc)
 			return rc;
 	}
-	rc = locate_in(pred_locate_run_dir(), abs, ret);
+	const char *own = pred_locate_run_dir();
+	rc = locate_in(own, abs, ret);
 	if (rc != -ENOENT)
 		return rc;
 	/* A mount by another user (root's shadowctl on a user's mount, or
@@ -366,7 +379,7 @@ int pred_locate(const char *path, struct pred_location *ret)
 	if (sfs_mount_entry_of(abs, e) == 0 && !strcmp(e->fstype, "fuse.shadowfs") &&
 	    e->owner_uid >= 0 && (uid_t)e->owner_uid != geteuid() &&
 	    pred_locate_run_dir_of((uid_t)e->owner_uid, other, sizeof(other)) == 0 &&
-	    strcmp(other, pred_locate_run_dir())) {
+	    strcmp(other, own)) {
 		rc = locate_in(other, abs, ret);
 		/* That user wrote the record: taken only if the state directory
 		 * it names is that user's too (not one of root's, say). */

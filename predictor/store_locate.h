@@ -43,7 +43,8 @@ int pred_locate_run_dir_of(uid_t uid, char *out, size_t len);
 const char *pred_locate_run_dir(void);
 const char *pred_locate_state_root(void);
 
-/* "<state root>/<mount-id>" for backing (which must exist). */
+/* "<state root>/<mount-id>" for backing (which must exist); for a user
+ * other than root, "~/.local/state/shadowfs/<mount-id>". */
 int pred_locate_default_state(const char *backing, char *out, size_t len);
 
 /* mkdir -p: parents it creates 0755, dir itself leaf_mode; 0 or -errno
