@@ -26,4 +26,6 @@ void sfs_fd_limit_split(uint64_t limit, unsigned want_cache, struct sfs_fd_split
 	ret->cache_capped = want_cache > quarter;
 	ret->inode_cache = ret->cache_capped ? (unsigned)quarter : want_cache;
 	ret->shadowing = (unsigned)quarter;
+	uint64_t claims = limit / 16;
+	ret->name_claims = claims < 16 ? 16 : claims > 1024 ? 1024 : (unsigned)claims;
 }

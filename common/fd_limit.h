@@ -7,7 +7,8 @@
  * limit to the hard one itself (sfs_fd_limit_raise). shadowfs then splits
  * it (sfs_fd_limit_split): the inode table's cache of O_PATH fds at most a
  * quarter, the shadowing layer (origins of wanted files, local copies that
- * serve) a quarter, and the rest, at least half, for what applications
+ * serve) a quarter, the access recorder's naming of files without file
+ * handles a sixteenth (16 to 1,024), and the rest, for what applications
  * open through the mount (one fd each in the daemon) and the daemon's own
  * (device, sockets, logs, stores). */
 #ifndef SHADOWFS_COMMON_FD_LIMIT_H
@@ -23,6 +24,8 @@ uint64_t sfs_fd_limit_raise(void);
 struct sfs_fd_split {
 	unsigned inode_cache; /* O_PATH fds the inode table may cache */
 	unsigned shadowing;   /* fds the shadowing layer may hold */
+	unsigned name_claims; /* fds the access recorder may hold to name files
+			       * without file handles (a sixteenth, 16-1024) */
 	bool cache_capped;    /* the cache asked for was more than its share */
 };
 

@@ -1,8 +1,10 @@
 /* The inode table: hash of (dev, ino) -> struct fs_inode, lookup counts,
- * file handles and the bounded LRU of O_PATH fds. See inode_table.h. */
+ * file handles, name keys and the bounded LRU of O_PATH fds. See
+ * inode_table.h. */
 #include "fs/inode_table.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +28,7 @@ struct fs_inode_table {
 	struct fs_inode lru;      /* list head: lru.lru_next is the most recent */
 	unsigned lru_fds;         /* non-permanent fds cached */
 	uint64_t permanent_fds;
+	uint64_t named;           /* entries with a name key; read unlocked too */
 	uint64_t reopens;
 	/* Set before the first lookup (fs_inode_table_on_release). */
 	void (*release_fn)(struct fs_inode *i, void *arg);
@@ -152,23 +155,68 @@ static void hash_remove(struct fs_inode_table *t, struct fs_inode *i)
 	}
 }
 
-/* Unlinks an entry whose nlookup and pins are both 0 (table lock held);
- * its fd goes to cl, the memory is freed by the caller via inode_release. */
-static void inode_detach(struct fs_inode_table *t, struct fs_inode *i, struct close_list *cl)
+/* Whether an entry's fd, when open, is in the LRU (else it is permanent). */
+static bool in_lru(const struct fs_inode *i)
 {
-	hash_remove(t, i);
-	if (i->fd >= 0) {
-		if (i->handle) {
-			lru_unlink(i);
-			t->lru_fds--;
-		} else {
-			t->permanent_fds--;
+	return i->handle || i->key_name;
+}
+
+/* Whether nothing holds i any more (table lock held). */
+static bool unused(struct fs_inode_table *t, const struct fs_inode *i)
+{
+	return i != t->root && i->nlookup == 0 && i->pins == 0 && i->children == 0;
+}
+
+/* Drops i's name key (table lock held); returns its directory, whose
+ * children count it held, and the name, which the caller frees. */
+static struct fs_inode *key_drop(struct fs_inode_table *t, struct fs_inode *i, char **name)
+{
+	struct fs_inode *dir = i->key_dir;
+	*name = i->key_name;
+	i->key_dir = NULL;
+	i->key_name = NULL;
+	i->key_gen++;
+	dir->children--;
+	__atomic_store_n(&t->named, t->named - 1, __ATOMIC_RELAXED);
+	return dir;
+}
+
+/* Entries freed by one call: an entry, and in turn the directory its name
+ * key held (directories have no name keys: two at most). */
+struct gone_list {
+	struct fs_inode *e[2];
+	unsigned n;
+};
+
+/* Unlinks i, if nothing holds it, and then its key's directory if i was
+ * all that held it (table lock held); their fds go to cl, the memory is
+ * freed by the caller via gone_release. */
+static void detach_if_unused(struct fs_inode_table *t, struct fs_inode *i, struct close_list *cl,
+			     struct gone_list *gl)
+{
+	while (i && gl->n < 2 && unused(t, i)) {
+		struct fs_inode *up = NULL;
+		hash_remove(t, i);
+		if (i->fd >= 0) {
+			if (in_lru(i)) {
+				lru_unlink(i);
+				t->lru_fds--;
+			} else {
+				t->permanent_fds--;
+			}
+			if (cl->n < CLOSE_BATCH)
+				cl->fds[cl->n++] = i->fd;
+			else
+				close(i->fd); /* rare: batch full */
+			i->fd = -1;
 		}
-		if (cl->n < CLOSE_BATCH)
-			cl->fds[cl->n++] = i->fd;
-		else
-			close(i->fd); /* rare: batch full */
-		i->fd = -1;
+		if (i->key_name) {
+			char *name;
+			up = key_drop(t, i, &name);
+			i->key_name = name; /* freed with i */
+		}
+		gl->e[gl->n++] = i;
+		i = up;
 	}
 }
 
@@ -176,17 +224,22 @@ static void inode_free(struct fs_inode *i)
 {
 	if (!i)
 		return;
+	free(i->key_name);
 	free(i->handle);
 	free(i);
 }
 
-/* An inode detached from the table at its last reference: the release
- * hook sees it if its shadow pointer is set, then it is freed. */
-static void inode_release(struct fs_inode_table *t, struct fs_inode *i)
+/* Entries detached from the table at their last reference: the release
+ * hook sees each whose shadow pointer is set, then it is freed. */
+static void gone_release(struct fs_inode_table *t, struct gone_list *gl)
 {
-	if (t->release_fn && __atomic_load_n(&i->shadow, __ATOMIC_ACQUIRE))
-		t->release_fn(i, t->release_arg);
-	inode_free(i);
+	for (unsigned k = 0; k < gl->n; k++) {
+		struct fs_inode *i = gl->e[k];
+		if (t->release_fn && __atomic_load_n(&i->shadow, __ATOMIC_ACQUIRE))
+			t->release_fn(i, t->release_arg);
+		inode_free(i);
+	}
+	gl->n = 0;
 }
 
 void fs_inode_table_on_release(struct fs_inode_table *t, void (*fn)(struct fs_inode *i, void *arg),
@@ -329,34 +382,105 @@ static bool same_handle(const struct file_handle *a, const struct file_handle *b
 	       memcmp(a->f_handle, b->f_handle, a->handle_bytes) == 0;
 }
 
+/* An entry that ref_existing found but that is another object than the
+ * one just looked up, which had the same inode number: it leaves the hash
+ * (it lives on, reopening with ESTALE, until its FORGET) and the reference
+ * ref_existing took is dropped; the caller inserts the new object. */
+static void disown(struct fs_inode_table *t, struct fs_inode *i)
+{
+	pthread_mutex_lock(&t->lock);
+	hash_remove(t, i); /* no-op when another lookup did it already */
+	pthread_mutex_unlock(&t->lock);
+	fs_inode_table_forget(t, i, 1);
+}
+
 /* The entry ref_existing found for an object whose handle is h (NULL: not
  * known): itself, or NULL when it is another object that had the same
  * inode number. An entry with a handle does not pin its object (its fd
  * may be evicted): once the object is deleted, BACKING may give its inode
  * number to a new one while the kernel still holds the old entry (no
- * FORGET yet). The old entry then leaves the hash (it lives on, reopening
- * with ESTALE, until its FORGET) and its reference taken by ref_existing
- * is dropped; the caller inserts the new object. Seen with posix_compare
- * under load: files created after others were unlinked opened with
- * ESTALE. An entry without a handle keeps its object open: no reuse. */
-static struct fs_inode *check_existing(struct fs_inode_table *t, struct fs_inode *i,
-				       const struct file_handle *h)
+ * FORGET yet). Seen with posix_compare under load: files created after
+ * others were unlinked opened with ESTALE. */
+static struct fs_inode *check_handle(struct fs_inode_table *t, struct fs_inode *i,
+				     const struct file_handle *h)
 {
-	if (!i || !i->handle || !h || same_handle(i->handle, h))
+	if (!i || !h || same_handle(i->handle, h))
 		return i;
-	pthread_mutex_lock(&t->lock);
-	hash_remove(t, i); /* no-op when another lookup did it already */
-	pthread_mutex_unlock(&t->lock);
-	fs_inode_table_forget(t, i, 1); /* the reference ref_existing took */
+	disown(t, i);
 	return NULL;
 }
 
+/* Keys i by (dir, name) if it has a name key (another). */
+static void set_key(struct fs_inode_table *t, struct fs_inode *i, struct fs_inode *dir,
+		    const char *name)
+{
+	struct close_list cl = {.n = 0};
+	struct gone_list gl = {.n = 0};
+	char *copy = NULL, *old_name = NULL;
+	for (;;) {
+		pthread_mutex_lock(&t->lock);
+		if (!i->key_name || (i->key_dir == dir && strcmp(i->key_name, name) == 0))
+			break;
+		if (copy) {
+			struct fs_inode *old_dir = key_drop(t, i, &old_name);
+			i->key_dir = dir;
+			i->key_name = copy;
+			dir->children++;
+			__atomic_store_n(&t->named, t->named + 1, __ATOMIC_RELAXED);
+			copy = NULL;
+			detach_if_unused(t, old_dir, &cl, &gl);
+			break;
+		}
+		pthread_mutex_unlock(&t->lock);
+		copy = strdup(name);
+		if (!copy)
+			return; /* the old key stays: at worst ESTALE later */
+	}
+	pthread_mutex_unlock(&t->lock);
+	close_list_flush(&cl);
+	gone_release(t, &gl);
+	free(copy);
+	free(old_name);
+}
+
+/* The name-keyed entry ref_existing found for NAME in dir, of type `type`:
+ * itself, now keyed by (dir, NAME) (a hard link's other name, or the same),
+ * or NULL when it is another object that had the same inode number (a
+ * name key does not pin its object either; only a change of type tells). */
+static struct fs_inode *check_named(struct fs_inode_table *t, struct fs_inode *i, mode_t type,
+				    struct fs_inode *dir, const char *name)
+{
+	if (i->type != type) {
+		disown(t, i);
+		return NULL;
+	}
+	if (dir && name)
+		set_key(t, i, dir, name);
+	return i;
+}
+
+/* How the table knows an entry it found (read under the table lock). */
+enum known_by { BY_NONE, BY_FD, BY_HANDLE, BY_NAME };
+
+static enum known_by ref_known(struct fs_inode_table *t, const struct stat *st,
+			       struct fs_inode **ret)
+{
+	pthread_mutex_lock(&t->lock);
+	struct fs_inode *i = ref_existing(t, st);
+	enum known_by by = !i ? BY_NONE : i->handle ? BY_HANDLE : i->key_name ? BY_NAME : BY_FD;
+	pthread_mutex_unlock(&t->lock);
+	*ret = i;
+	return by;
+}
+
 /* Inserts a new entry for st. Either h is its handle (taken; fd is -1 or
- * an O_PATH fd to cache), or h is NULL and fd (taken) is an O_PATH fd
- * whose handle is looked up here, or which stays as the permanent fd when
- * there is no handle. */
+ * an O_PATH fd to cache), or h is NULL and fd (taken, or -1) an O_PATH fd
+ * whose handle is looked up here; without a handle, an object other than a
+ * directory is keyed by (dir, name) (its fd, if any, cached), and else fd
+ * stays as the permanent fd. */
 static int insert_new(struct fs_inode_table *t, int fd, struct file_handle *h,
-		      const struct stat *st, struct fs_inode **ret)
+		      const struct stat *st, struct fs_inode *dir, const char *name,
+		      struct fs_inode **ret)
 {
 	struct close_list cl = {.n = 0};
 	struct fs_inode *n = calloc(1, sizeof(*n));
@@ -372,7 +496,13 @@ static int insert_new(struct fs_inode_table *t, int fd, struct file_handle *h,
 	n->handle = h ? h : (fd >= 0 ? handle_of(t, fd, st) : NULL);
 	n->nlookup = 1;
 	n->fd = -1;
-	if (!n->handle && fd < 0) {
+	if (!n->handle && n->type != S_IFDIR && dir && name && !(n->key_name = strdup(name))) {
+		if (fd >= 0)
+			close(fd);
+		inode_free(n);
+		return -ENOMEM;
+	}
+	if (!n->handle && !n->key_name && fd < 0) {
 		inode_free(n);
 		return -ESTALE; /* caller bug: nothing to find the object with */
 	}
@@ -388,9 +518,14 @@ static int insert_new(struct fs_inode_table *t, int fd, struct file_handle *h,
 		return 0;
 	}
 	hash_insert(t, n);
+	if (n->key_name) {
+		n->key_dir = dir;
+		dir->children++;
+		__atomic_store_n(&t->named, t->named + 1, __ATOMIC_RELAXED);
+	}
 	if (fd >= 0) {
 		n->fd = fd;
-		if (n->handle) {
+		if (in_lru(n)) {
 			lru_push_front(t, n);
 			t->lru_fds++;
 			lru_evict(t, &cl);
@@ -430,31 +565,30 @@ static struct file_handle *handle_of_name(struct fs_inode_table *t, int dirfd, c
 	return h;
 }
 
-int fs_inode_table_lookup(struct fs_inode_table *t, int dirfd, const char *name,
-			  struct stat *st, struct fs_inode **ret)
+int fs_inode_table_lookup(struct fs_inode_table *t, struct fs_inode *dir, int dirfd,
+			  const char *name, struct stat *st, struct fs_inode **ret)
 {
+	struct fs_inode *i;
 	if (fstatat(dirfd, name, st, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
-	pthread_mutex_lock(&t->lock);
-	struct fs_inode *i = ref_existing(t, st);
-	bool check = i && i->handle;
-	pthread_mutex_unlock(&t->lock);
-	if (i && !check) {
-		*ret = i;
-		return 0;
-	}
+	enum known_by by = ref_known(t, st, &i);
+	if (by == BY_FD)
+		goto found;
+	if (by == BY_NAME && (i = check_named(t, i, st->st_mode & S_IFMT, dir, name)) != NULL)
+		goto found;
 	/* New to us, or known by a handle that may be an older object's
-	 * (check_existing). Fast path: a handle by name, no fd opened. */
+	 * (check_handle). Fast path: a handle by name, no fd opened. */
 	struct file_handle *h = handle_of_name(t, dirfd, name, st);
-	if (i && (i = check_existing(t, i, h)) != NULL) {
+	if (by == BY_HANDLE && (i = check_handle(t, i, h)) != NULL) {
 		free(h);
-		*ret = i;
-		return 0;
+		goto found;
 	}
 	if (h)
-		return insert_new(t, -1, h, st, ret);
-	/* No handle, or the name changed under us: pin the object with an
-	 * O_PATH fd and describe what that fd is. */
+		return insert_new(t, -1, h, st, NULL, NULL, ret);
+	/* No handle. Anything but a directory: a name key, no fd opened. */
+	if (!S_ISDIR(st->st_mode) && dir)
+		return insert_new(t, -1, NULL, st, dir, name, ret);
+	/* A directory: pinned with an O_PATH fd, which describes what it is. */
 	int fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -463,59 +597,113 @@ int fs_inode_table_lookup(struct fs_inode_table *t, int dirfd, const char *name,
 		close(fd);
 		return err;
 	}
-	return insert_new(t, fd, NULL, st, ret);
+	return insert_new(t, fd, NULL, st, dir, name, ret);
+found:
+	*ret = i;
+	return 0;
 }
 
-int fs_inode_table_lookup_fd(struct fs_inode_table *t, int fd, struct stat *st,
-			     struct fs_inode **ret)
+int fs_inode_table_lookup_fd(struct fs_inode_table *t, struct fs_inode *dir, const char *name,
+			     int fd, struct stat *st, struct fs_inode **ret)
 {
+	struct fs_inode *i;
 	if (fstat(fd, st) < 0)
 		return -errno;
-	pthread_mutex_lock(&t->lock);
-	struct fs_inode *i = ref_existing(t, st);
-	bool check = i && i->handle;
-	pthread_mutex_unlock(&t->lock);
-	if (i && !check) {
-		*ret = i;
-		return 0;
-	}
+	enum known_by by = ref_known(t, st, &i);
+	if (by == BY_FD)
+		goto found;
+	if (by == BY_NAME && (i = check_named(t, i, st->st_mode & S_IFMT, dir, name)) != NULL)
+		goto found;
 	struct file_handle *h = handle_of(t, fd, st);
-	if (i && (i = check_existing(t, i, h)) != NULL) {
+	if (by == BY_HANDLE && (i = check_handle(t, i, h)) != NULL) {
 		free(h);
-		*ret = i;
-		return 0;
+		goto found;
 	}
 	if (h)
-		return insert_new(t, -1, h, st, ret);
-	/* No handle: keep an O_PATH twin of fd as the permanent fd. The
-	 * /proc link is followed: with O_NOFOLLOW the twin was the link
-	 * itself, and every later open of the inode through it failed with
-	 * ELOOP (a file created through a mount of BACKING without file
-	 * handles could not be opened again; posix_compare_mount_ramfs). */
+		return insert_new(t, -1, h, st, NULL, NULL, ret);
+	if (!S_ISDIR(st->st_mode) && dir && name)
+		return insert_new(t, -1, NULL, st, dir, name, ret);
+	/* No name to key it by: keep an O_PATH twin of fd as the permanent
+	 * fd. The /proc link is followed: with O_NOFOLLOW the twin was the
+	 * link itself, and every later open of the inode through it failed
+	 * with ELOOP (posix_compare_mount_ramfs). */
 	char path[32];
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	int pfd = open(path, O_PATH | O_CLOEXEC);
 	if (pfd < 0)
 		return -errno;
-	return insert_new(t, pfd, NULL, st, ret);
+	return insert_new(t, pfd, NULL, st, NULL, NULL, ret);
+found:
+	*ret = i;
+	return 0;
 }
 
 void fs_inode_table_forget(struct fs_inode_table *t, struct fs_inode *i, uint64_t n)
 {
 	struct close_list cl = {.n = 0};
-	bool gone = false;
+	struct gone_list gl = {.n = 0};
 	if (!i || i == t->root)
 		return;
 	pthread_mutex_lock(&t->lock);
 	i->nlookup = n >= i->nlookup ? 0 : i->nlookup - n;
-	if (i->nlookup == 0 && i->pins == 0) {
-		inode_detach(t, i, &cl);
-		gone = true;
-	}
+	detach_if_unused(t, i, &cl, &gl);
 	pthread_mutex_unlock(&t->lock);
 	close_list_flush(&cl);
-	if (gone)
-		inode_release(t, i);
+	gone_release(t, &gl);
+}
+
+/* Opens NAME in dir (held by the caller) as an O_PATH fd of the object
+ * (dev, ino), or returns -errno: -ESTALE when NAME leads elsewhere. */
+static int reopen_by_name(struct fs_inode_table *t, struct fs_inode *dir, const char *name,
+			  dev_t dev, ino_t ino)
+{
+	int dfd = fs_inode_fd_get(t, dir);
+	if (dfd < 0)
+		return dfd;
+	int fd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	int err = fd < 0 ? -errno : 0;
+	fs_inode_fd_put(t, dir);
+	if (err == -ENOENT || err == -ENOTDIR)
+		return -ESTALE;
+	if (err < 0)
+		return err;
+	struct stat st;
+	if (fstat(fd, &st) < 0 || st.st_dev != dev || st.st_ino != ino) {
+		close(fd);
+		return -ESTALE;
+	}
+	return fd;
+}
+
+/* Reopens i, whose fd is not cached, by its handle or its name key (table
+ * lock held on entry, released on return); -ESTALE if it has neither. */
+static int reopen(struct fs_inode_table *t, struct fs_inode *i)
+{
+	if (i->handle) {
+		pthread_mutex_unlock(&t->lock);
+		int fd = open_by_handle_at(t->root_fd, i->handle, O_PATH);
+		return fd < 0 ? -errno : fd;
+	}
+	for (int attempt = 0; i->key_name && attempt < 3; attempt++) {
+		/* A rename through the mount may change the key meanwhile:
+		 * then the name tried may lead elsewhere, and the new key is
+		 * tried. The directory is held while its fd is used. */
+		char name[NAME_MAX + 1];
+		struct fs_inode *dir = i->key_dir;
+		uint32_t gen = i->key_gen;
+		snprintf(name, sizeof(name), "%s", i->key_name);
+		dir->pins++;
+		pthread_mutex_unlock(&t->lock);
+		int fd = reopen_by_name(t, dir, name, i->dev, i->ino);
+		fs_inode_fd_put(t, dir);
+		pthread_mutex_lock(&t->lock);
+		if (fd != -ESTALE || i->key_gen == gen) {
+			pthread_mutex_unlock(&t->lock);
+			return fd;
+		}
+	}
+	pthread_mutex_unlock(&t->lock);
+	return -ESTALE;
 }
 
 int fs_inode_fd_get(struct fs_inode_table *t, struct fs_inode *i)
@@ -525,72 +713,113 @@ int fs_inode_fd_get(struct fs_inode_table *t, struct fs_inode *i)
 	i->pins++;
 	if (i->fd >= 0) {
 		int fd = i->fd;
-		if (i->handle && t->lru.lru_next != i) {
+		if (in_lru(i) && t->lru.lru_next != i) {
 			lru_unlink(i);
 			lru_push_front(t, i);
 		}
 		pthread_mutex_unlock(&t->lock);
 		return fd;
 	}
-	if (!i->handle) {
-		pthread_mutex_unlock(&t->lock);
-		fs_inode_fd_put(t, i);
-		return -ESTALE;
-	}
+	/* Not cached (only possible with a handle or a name key): reopen
+	 * outside the lock. */
 	t->reopens++;
-	pthread_mutex_unlock(&t->lock);
-
-	/* Not cached (only possible with a handle): reopen outside the lock. */
-	int fd = open_by_handle_at(t->root_fd, i->handle, O_PATH);
-	int err = fd < 0 ? -errno : 0;
-	if (err == -EMFILE || err == -ENFILE) {
+	int fd = reopen(t, i);
+	if (fd == -EMFILE || fd == -ENFILE) {
 		/* Out of fds (what applications hold open through the mount
 		 * is not bounded by us): cached ones go, then one more try. */
 		pthread_mutex_lock(&t->lock);
 		lru_shed(t, &cl);
 		pthread_mutex_unlock(&t->lock);
 		close_list_flush(&cl);
-		fd = open_by_handle_at(t->root_fd, i->handle, O_PATH);
-		err = fd < 0 ? -errno : 0;
+		pthread_mutex_lock(&t->lock);
+		fd = reopen(t, i);
 	}
 
 	pthread_mutex_lock(&t->lock);
-	if (fd >= 0) {
-		if (i->fd >= 0) {
-			cl.fds[cl.n++] = fd; /* another thread won the race */
-		} else {
-			i->fd = fd;
+	if (i->fd >= 0) {
+		/* Another thread reopened it meanwhile, or made its fd
+		 * permanent (fs_inode_table_name_gone): that fd serves. */
+		if (fd >= 0)
+			cl.fds[cl.n++] = fd;
+		fd = i->fd;
+	} else if (fd >= 0) {
+		i->fd = fd;
+		if (in_lru(i)) {
 			lru_push_front(t, i);
 			t->lru_fds++;
 			lru_evict(t, &cl);
+		} else {
+			t->permanent_fds++; /* its key went meanwhile */
 		}
-		fd = i->fd;
 	}
 	pthread_mutex_unlock(&t->lock);
 	close_list_flush(&cl);
-	if (err < 0) {
+	if (fd < 0)
 		fs_inode_fd_put(t, i);
-		return err;
-	}
 	return fd;
 }
 
 void fs_inode_fd_put(struct fs_inode_table *t, struct fs_inode *i)
 {
 	struct close_list cl = {.n = 0};
-	bool gone = false;
+	struct gone_list gl = {.n = 0};
 	pthread_mutex_lock(&t->lock);
 	i->pins--;
-	if (i->pins == 0 && i->nlookup == 0 && i != t->root) {
-		inode_detach(t, i, &cl);
-		gone = true;
-	} else if (t->lru_fds > t->fd_cache_max) {
+	detach_if_unused(t, i, &cl, &gl);
+	if (gl.n == 0 && t->lru_fds > t->fd_cache_max)
 		lru_evict(t, &cl);
+	pthread_mutex_unlock(&t->lock);
+	close_list_flush(&cl);
+	gone_release(t, &gl);
+}
+
+struct fs_inode *fs_inode_table_pin_named(struct fs_inode_table *t, int dirfd, const char *name)
+{
+	struct stat st;
+	if (__atomic_load_n(&t->named, __ATOMIC_RELAXED) == 0 ||
+	    fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return NULL;
+	pthread_mutex_lock(&t->lock);
+	struct fs_inode *i = hash_find(t, st.st_dev, st.st_ino);
+	if (!i || !i->key_name) {
+		pthread_mutex_unlock(&t->lock);
+		return NULL;
+	}
+	i->pins++; /* held while its fd is got */
+	pthread_mutex_unlock(&t->lock);
+	int fd = fs_inode_fd_get(t, i);
+	fs_inode_fd_put(t, i);
+	return fd >= 0 ? i : NULL;
+}
+
+void fs_inode_table_renamed(struct fs_inode_table *t, struct fs_inode *i, struct fs_inode *dir,
+			    const char *name)
+{
+	if (i && dir)
+		set_key(t, i, dir, name);
+}
+
+void fs_inode_table_name_gone(struct fs_inode_table *t, struct fs_inode *i, struct fs_inode *dir,
+			      const char *name)
+{
+	struct close_list cl = {.n = 0};
+	struct gone_list gl = {.n = 0};
+	char *old_name = NULL;
+	if (!i)
+		return;
+	pthread_mutex_lock(&t->lock);
+	/* Pinned, so its fd is open: it becomes permanent, as an fd of an
+	 * object that may have no name left (open, unlinked files). */
+	if (i->key_name && i->key_dir == dir && strcmp(i->key_name, name) == 0 && i->fd >= 0) {
+		lru_unlink(i);
+		t->lru_fds--;
+		t->permanent_fds++;
+		detach_if_unused(t, key_drop(t, i, &old_name), &cl, &gl);
 	}
 	pthread_mutex_unlock(&t->lock);
 	close_list_flush(&cl);
-	if (gone)
-		inode_release(t, i);
+	gone_release(t, &gl);
+	free(old_name);
 }
 
 void fs_inode_note_dir(struct fs_inode *i, const struct fs_inode *dir)
@@ -626,6 +855,7 @@ void fs_inode_table_get_stats(struct fs_inode_table *t, struct fs_inode_table_st
 	pthread_mutex_lock(&t->lock);
 	ret->inodes = t->count;
 	ret->cached_fds = t->lru_fds + t->permanent_fds;
+	ret->named = t->named;
 	ret->reopens = t->reopens;
 	pthread_mutex_unlock(&t->lock);
 }

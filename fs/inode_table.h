@@ -8,11 +8,23 @@
  * (name_to_handle_at) and reopens it with open_by_handle_at(root_fd, ...)
  * when an operation needs it. Hot inodes keep an O_PATH fd in a bounded LRU
  * cache (fd_cache_max fds), so a tree of millions of files never needs more
- * than a few thousand fds. When BACKING cannot do file handles (no support,
- * or no CAP_DAC_READ_SEARCH), or an object lives on another filesystem below
- * BACKING, the entry falls back to a permanent O_PATH fd, as passthrough_ll
- * does: it works, but the fd count grows with the inode count (a warning is
- * logged by the caller at start, see fs_inode_table_uses_handles).
+ * than a few thousand fds.
+ *
+ * When BACKING cannot do file handles (no support, e.g. ramfs, or no
+ * CAP_DAC_READ_SEARCH: every mount by a user other than root), or an object
+ * lives on another filesystem below BACKING, a directory keeps a permanent
+ * O_PATH fd (as passthrough_ll does), and any other object a name key: the
+ * directory entry it was last looked up, made or renamed into through the
+ * mount, and its name there. Its O_PATH fd lives in the same LRU and is
+ * reopened by openat(directory's fd, name, O_PATH | O_NOFOLLOW), checked
+ * against (st_dev, st_ino): a name changed behind the mount's back gives
+ * ESTALE (the kernel then looks the path up again). The fd count then grows
+ * with the directories known, not the files. Operations that move or remove
+ * names through the mount keep the keys true: fs_inode_table_pin_named()
+ * before, fs_inode_table_renamed() or fs_inode_table_name_gone() after (an
+ * object whose key name goes keeps its fd for good: it may still be open).
+ * A key holds its directory's entry (children), so the directory is freed
+ * only after the objects it names.
  *
  * Locking: one mutex per table protects the hash, the LRU and every field
  * marked "table lock" below. No syscall that can block for long runs under
@@ -38,7 +50,7 @@ struct fs_inode {
 	dev_t dev;
 	ino_t ino;
 	mode_t type;                /* S_IFMT bits of the backing object */
-	struct file_handle *handle; /* NULL: fd is permanent */
+	struct file_handle *handle; /* NULL: name key or permanent fd */
 	/* The access recorder's naming stamp (fs_file_ref.named): atomic. */
 	uint32_t rec_named;
 	/* st_nlink of the last attributes the mount replied with (entry
@@ -61,6 +73,10 @@ struct fs_inode {
 	/* Table lock. */
 	uint64_t nlookup;           /* kernel references (lookup count) */
 	uint32_t pins;              /* fs_inode_fd_get() without fs_inode_fd_put() */
+	uint32_t children;          /* name keys naming this directory */
+	struct fs_inode *key_dir;   /* name key (no handle, not a directory): */
+	char *key_name;             /* NULL when the entry has none */
+	uint32_t key_gen;           /* counts key changes */
 	int fd;                     /* O_PATH fd, or -1 when not cached */
 	struct fs_inode *hnext;     /* hash chain */
 	struct fs_inode *lru_prev, *lru_next; /* set while a non-permanent fd is cached */
@@ -69,7 +85,8 @@ struct fs_inode {
 struct fs_inode_table_stats {
 	uint64_t inodes;    /* entries in the table, root included */
 	uint64_t cached_fds;/* O_PATH fds open (cache + permanent) */
-	uint64_t reopens;   /* open_by_handle_at calls so far */
+	uint64_t named;     /* entries with a name key */
+	uint64_t reopens;   /* reopens (by handle or by name) so far */
 };
 
 /* Takes ownership of root_fd (an O_PATH or O_RDONLY fd of BACKING's root
@@ -85,16 +102,30 @@ bool fs_inode_table_uses_handles(struct fs_inode_table *t);
  * on another filesystem than BACKING. */
 struct file_handle *fs_inode_table_handle_of(struct fs_inode_table *t, int fd);
 
-/* Looks up NAME in the directory open as dirfd (with the calling thread's
- * credentials), fills *st, and returns its entry with nlookup incremented
- * by one (the reference a FUSE entry reply hands to the kernel). */
-int fs_inode_table_lookup(struct fs_inode_table *t, int dirfd, const char *name,
-			  struct stat *st, struct fs_inode **ret);
+/* Looks up NAME in the directory dir, open as dirfd (with the calling
+ * thread's credentials), fills *st, and returns its entry with nlookup
+ * incremented by one (the reference a FUSE entry reply hands to the
+ * kernel). A name-keyed entry found is keyed by (dir, NAME) from now on. */
+int fs_inode_table_lookup(struct fs_inode_table *t, struct fs_inode *dir, int dirfd,
+			  const char *name, struct stat *st, struct fs_inode **ret);
 
-/* Same for an object already open as fd (e.g. a file just created); fd is
- * not kept. *st is filled from fstat(fd). */
-int fs_inode_table_lookup_fd(struct fs_inode_table *t, int fd, struct stat *st,
-			     struct fs_inode **ret);
+/* Same for an object already open as fd, just made as NAME in dir (e.g. by
+ * CREATE); fd is not kept. *st is filled from fstat(fd). */
+int fs_inode_table_lookup_fd(struct fs_inode_table *t, struct fs_inode *dir, const char *name,
+			     int fd, struct stat *st, struct fs_inode **ret);
+
+/* Before an operation removes or replaces NAME in the directory open as
+ * dirfd: the entry of the object NAME leads to, if it has a name key, with
+ * its fd open and pinned (release with fs_inode_fd_put()); else NULL. A
+ * fstatat while the table has name-keyed entries, nothing otherwise. */
+struct fs_inode *fs_inode_table_pin_named(struct fs_inode_table *t, int dirfd, const char *name);
+/* i (pinned) was renamed to NAME in dir: its name key says so. */
+void fs_inode_table_renamed(struct fs_inode_table *t, struct fs_inode *i, struct fs_inode *dir,
+			    const char *name);
+/* NAME in dir is gone (unlinked, or replaced by a rename); if it was i's
+ * (pinned) name key, i keeps its open fd for good instead. */
+void fs_inode_table_name_gone(struct fs_inode_table *t, struct fs_inode *i, struct fs_inode *dir,
+			      const char *name);
 
 /* Notes dir as the directory i was just looked up, made or renamed into. */
 void fs_inode_note_dir(struct fs_inode *i, const struct fs_inode *dir);
@@ -106,7 +137,8 @@ struct fs_inode *fs_inode_table_hold(struct fs_inode_table *t, dev_t dev, ino_t 
 void fs_inode_table_forget(struct fs_inode_table *t, struct fs_inode *i, uint64_t n);
 
 /* Returns an O_PATH fd for i, valid until the matching fs_inode_fd_put(),
- * or -errno (-ESTALE when the object was deleted behind our back). */
+ * or -errno (-ESTALE when the object was deleted, or for a name key renamed,
+ * behind our back). */
 int fs_inode_fd_get(struct fs_inode_table *t, struct fs_inode *i);
 void fs_inode_fd_put(struct fs_inode_table *t, struct fs_inode *i);
 

@@ -134,6 +134,9 @@ static int claim_state_dir(const char *state, int *fd)
 	return rc;
 }
 
+/* How RLIMIT_NOFILE is shared (set in main before anything starts). */
+static struct sfs_fd_split fd_split;
+
 /* Starts the access recorder (after daemonizing: threads do not survive
  * fork) and records where its store is, for shadowctl. */
 static int start_recorder(struct fs_ctx *ctx, const struct fs_options *o, const char *state)
@@ -148,6 +151,7 @@ static int start_recorder(struct fs_ctx *ctx, const struct fs_options *o, const 
 		.bucket_s = o->bucket_s,
 		.track = o->track,
 		.tiers = o->have_tiers ? &o->tiers : NULL,
+		.claim_fds = fd_split.name_claims,
 	};
 	int rc = fs_recorder_start(&cfg, &ctx->recorder, err, sizeof(err));
 	if (rc < 0) {
@@ -293,6 +297,7 @@ int main(int argc, char **argv)
 	uint64_t fd_limit = sfs_fd_limit_raise();
 	struct sfs_fd_split fds;
 	sfs_fd_limit_split(fd_limit, opts.fd_cache, &fds);
+	fd_split = fds;
 	if (fds.cache_capped && opts.fd_cache_given)
 		sfs_warn("fd_cache=%u is more than a quarter of the open-file limit (%llu, "
 			 "RLIMIT_NOFILE): caching %u fds; raise the limit (ulimit -Hn, "
@@ -319,9 +324,9 @@ int main(int argc, char **argv)
 	}
 	if (!fs_inode_table_uses_handles(ctx.inodes))
 		sfs_warn("%s: no file handles (filesystem support or CAP_DAC_READ_SEARCH "
-			 "missing): keeping one fd per inode, so at most about %llu files and "
-			 "directories known to the kernel at once (RLIMIT_NOFILE); past that, "
-			 "lookups fail with EMFILE until it forgets some",
+			 "missing): files are reopened by name, so one renamed or deleted "
+			 "behind the mount's back gives ESTALE, and each directory known to the "
+			 "kernel keeps an fd: at most about %llu at once (RLIMIT_NOFILE)",
 			 opts.backing, (unsigned long long)fd_limit);
 
 	fs_ops_passthrough(&ops, &opts);

@@ -115,7 +115,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			memset(&e, 0, sizeof(e));
 			e.attr = st;
 			if (!is_dot_or_dotdot(de->d_name) &&
-			    fs_inode_table_lookup(c->inodes, dirfd(d->dp), de->d_name, &st, &i) == 0) {
+			    fs_inode_table_lookup(c->inodes, dir, dirfd(d->dp), de->d_name, &st, &i) == 0) {
 				fs_inode_note_dir(i, dir);
 				fs_fill_entry(c, &e, i, &st);
 			}

@@ -26,7 +26,7 @@ static void reply_lookup(fuse_req_t req, struct fs_ctx *c, struct fs_inode *dir,
 	struct fuse_entry_param e;
 	struct fs_inode *i;
 	struct stat st;
-	int err = fs_inode_table_lookup(c->inodes, dfd, name, &st, &i);
+	int err = fs_inode_table_lookup(c->inodes, dir, dfd, name, &st, &i);
 	if (err == -ENOENT && c->negative_timeout > 0) {
 		memset(&e, 0, sizeof(e));
 		e.entry_timeout = c->negative_timeout;
@@ -347,6 +347,9 @@ static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, in
 		fuse_reply_err(req, -dfd);
 		return;
 	}
+	/* A file known by this name (no file handles) keeps its fd. */
+	struct fs_inode *victim = flags & AT_REMOVEDIR ? NULL
+						       : fs_inode_table_pin_named(c->inodes, dfd, name);
 	err = fs_creds_enter(req, &cr);
 	if (err == 0) {
 		if (unlinkat(dfd, name, flags) < 0)
@@ -354,6 +357,11 @@ static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, in
 		else
 			fs_last_removed = true;
 		fs_creds_leave(&cr);
+	}
+	if (victim) {
+		if (err == 0)
+			fs_inode_table_name_gone(c->inodes, victim, dir, name);
+		fs_inode_fd_put(c->inodes, victim);
 	}
 	fs_inode_fd_put(c->inodes, dir);
 	if (err == 0 && fs_before_reply.fn)
@@ -391,6 +399,7 @@ void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_
 	struct fs_ctx *c = fs_ctx_of(req);
 	struct fs_inode *from = fs_inode_of(c, parent), *to = fs_inode_of(c, newparent);
 	struct fs_creds_saved cr;
+	struct fs_inode *moved = NULL, *replaced = NULL;
 	int err = 0, tfd = -1;
 	int ffd = fs_inode_fd_get(c->inodes, from);
 	if (ffd < 0) {
@@ -402,6 +411,10 @@ void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_
 		err = tfd;
 		goto out;
 	}
+	/* Files known by these names (no file handles): their fds stay open
+	 * across the rename, then their keys follow it. */
+	moved = fs_inode_table_pin_named(c->inodes, ffd, name);
+	replaced = fs_inode_table_pin_named(c->inodes, tfd, newname);
 	err = fs_creds_enter(req, &cr);
 	if (err == 0) {
 		if (renameat2(ffd, name, tfd, newname, flags) < 0)
@@ -410,11 +423,22 @@ void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_
 			fs_last_removed = true;
 		fs_creds_leave(&cr);
 	}
+	if (err == 0 && moved != replaced) { /* the same: two links, nothing moved */
+		fs_inode_table_renamed(c->inodes, moved, to, newname);
+		if (flags & RENAME_EXCHANGE)
+			fs_inode_table_renamed(c->inodes, replaced, from, name);
+		else
+			fs_inode_table_name_gone(c->inodes, replaced, to, newname);
+	}
 	if (err == 0 && from != to) {
 		note_moved(c, to, tfd, newname);
 		if (flags & RENAME_EXCHANGE)
 			note_moved(c, from, ffd, name);
 	}
+	if (moved)
+		fs_inode_fd_put(c->inodes, moved);
+	if (replaced)
+		fs_inode_fd_put(c->inodes, replaced);
 	fs_inode_fd_put(c->inodes, to);
 out:
 	fs_inode_fd_put(c->inodes, from);

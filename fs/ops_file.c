@@ -231,7 +231,7 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	if ((fi->flags & O_TRUNC) && fs_killpriv_due())
 		kill_privileges(fd);
 	name_if_changed(c, fd, &before);
-	err = fs_inode_table_lookup_fd(c->inodes, fd, &st, &i);
+	err = fs_inode_table_lookup_fd(c->inodes, dir, name, fd, &st, &i);
 	if (err < 0)
 		goto fail;
 	fs_inode_note_dir(i, dir);

@@ -217,6 +217,12 @@ struct fs_recorder {
 /* Drops one reference of a ring (its thread's or the recorder's); the
  * last frees it. */
 void rec_ring_unref(struct rec_ring *r);
+/* The fds of naming claims (dup'ed at a request for a file without a
+ * handle, closed by the aggregator) are counted process-wide, like the fd
+ * limit they count against: a claim past the bound is not made (the file
+ * is named at a later request). rec_claim_fd_close closes one (fd >= 0). */
+void rec_claim_fds_bound(uint32_t max);
+void rec_claim_fd_close(int fd);
 /* A number no other recorder of this process had (the thread-local ring
  * cache tells recorders apart by it). */
 uint64_t rec_next_gen(void);

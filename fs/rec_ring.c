@@ -41,8 +41,8 @@ void rec_ring_unref(struct rec_ring *r)
 	if (atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) == 1) {
 		for (uint64_t t = atomic_load(&r->tail); t != atomic_load(&r->head); t++) {
 			union rec_item *it = &r->items[t & r->mask];
-			if (it->kind == REC_EV_NAME && it->name.fd >= 0)
-				close(it->name.fd);
+			if (it->kind == REC_EV_NAME)
+				rec_claim_fd_close(it->name.fd);
 		}
 		free(r->items);
 		free(r);
@@ -193,6 +193,23 @@ static void ring_kick(struct fs_recorder *rec)
 	pthread_cond_signal(&rec->wake);
 }
 
+/* Naming claims' fds held now, and their bound (rec_internal.h). */
+static _Atomic uint32_t claim_fds_held;
+static _Atomic uint32_t claim_fds_max = 256;
+
+void rec_claim_fds_bound(uint32_t max)
+{
+	atomic_store_explicit(&claim_fds_max, max, memory_order_relaxed);
+}
+
+void rec_claim_fd_close(int fd)
+{
+	if (fd < 0)
+		return;
+	close(fd);
+	atomic_fetch_sub_explicit(&claim_fds_held, 1, memory_order_relaxed);
+}
+
 /* Gives a claim back unused: the file's next claim may try again. */
 static void claim_drop(const struct fs_file_ref *file, struct fs_rec_claim *claim)
 {
@@ -200,8 +217,7 @@ static void claim_drop(const struct fs_file_ref *file, struct fs_rec_claim *clai
 		return;
 	if (file->named)
 		__atomic_store_n(file->named, 0, __ATOMIC_RELAXED);
-	if (claim->fd >= 0)
-		close(claim->fd);
+	rec_claim_fd_close(claim->fd);
 	fs_rec_claim_init(claim);
 }
 
@@ -324,9 +340,16 @@ void fs_recorder_req_claim(const struct fs_rec_req *q, const struct fs_file_ref 
 	if (!fs_rec_handle_copy(&ret->handle, file->handle)) {
 		if (fd < 0)
 			return;
+		if (atomic_fetch_add_explicit(&claim_fds_held, 1, memory_order_relaxed) >=
+		    atomic_load_explicit(&claim_fds_max, memory_order_relaxed)) {
+			atomic_fetch_sub_explicit(&claim_fds_held, 1, memory_order_relaxed);
+			return; /* named at a later request */
+		}
 		ret->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-		if (ret->fd < 0)
+		if (ret->fd < 0) {
+			atomic_fetch_sub_explicit(&claim_fds_held, 1, memory_order_relaxed);
 			return;
+		}
 	}
 	__atomic_store_n(file->named, q->stamp, __ATOMIC_RELAXED);
 }

@@ -40,6 +40,7 @@
 #define REC_DEFAULT_BUCKET 60
 #define REC_DEFAULT_TRACK 10000
 #define REC_DEFAULT_RING 8192
+#define REC_DEFAULT_CLAIM_FDS 256
 #define REC_DEFAULT_TICK_MS 50
 #define REC_GRACE_MS 30 /* a bucket is flushed this long after its end */
 #define REC_DEFAULT_HALFLIFE 3600.0
@@ -213,8 +214,8 @@ static void fold_apply(struct fs_recorder *rec)
 			/* Its counters so far go to the tail (on_evict). */
 			pred_hh_remove(a->hh, key);
 			a->tail[f->s] += f->events;
-			if (f->has_name && f->name.fd >= 0)
-				close(f->name.fd);
+			if (f->has_name)
+				rec_claim_fd_close(f->name.fd);
 			continue;
 		}
 		a->set_updates++;
@@ -222,8 +223,7 @@ static void fold_apply(struct fs_recorder *rec)
 		if (f->has_name) {
 			if (e)
 				entry_claim(rec, e, &f->name, f->name_s);
-			if (f->name.fd >= 0)
-				close(f->name.fd);
+			rec_claim_fd_close(f->name.fd);
 		}
 		if (e)
 			slot_merge(&e->slot[f->s], &f->delta);
@@ -308,8 +308,8 @@ static void fold(struct fs_recorder *rec, const struct rec_event *ev,
 		 * does (as without the deletion). */
 		if (f->gone && (!f->gone_hash || fs_rec_handle_hash(&name->handle) != f->gone_hash))
 			f->gone = false;
-		if (f->has_name && f->name.fd >= 0)
-			close(f->name.fd);
+		if (f->has_name)
+			rec_claim_fd_close(f->name.fd);
 		f->name = *name;
 		f->has_name = true;
 		f->name_s = ev->ts_s;
@@ -808,6 +808,7 @@ int fs_recorder_start(const struct fs_recorder_config *cfg, struct fs_recorder *
 	rec->width = cfg->bucket_s ? cfg->bucket_s : REC_DEFAULT_BUCKET;
 	rec->tick_ms = cfg->tick_ms ? cfg->tick_ms : REC_DEFAULT_TICK_MS;
 	rec->ring_events = cfg->ring_events ? cfg->ring_events : REC_DEFAULT_RING;
+	rec_claim_fds_bound(cfg->claim_fds ? cfg->claim_fds : REC_DEFAULT_CLAIM_FDS);
 	uint32_t track = cfg->track ? cfg->track : REC_DEFAULT_TRACK;
 	double halflife = cfg->halflife_s > 0 ? cfg->halflife_s : REC_DEFAULT_HALFLIFE;
 	rec->decay = pow(0.5, rec->width / halflife);

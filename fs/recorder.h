@@ -116,6 +116,10 @@ struct fs_recorder_config {
 	uint32_t tick_ms;      /* aggregator wake-up; 0: 50 */
 	double halflife_s;     /* demand decay in the active set; 0: 3600 */
 	const char *proc_root; /* NULL: "/proc" */
+	/* Files without a file handle are named from an fd dup'ed at the
+	 * request and closed by the aggregator: at most this many at once
+	 * (past it a file is named at a later request); 0: 256. */
+	uint32_t claim_fds;
 };
 
 struct fs_recorder_stats {

@@ -367,6 +367,14 @@ int pred_store_open(const char *state_dir, const struct pred_store_tiers *tiers,
 	}
 	sqlite3_busy_timeout(st->db, 5000);
 	sqlite3_extended_result_codes(st->db, 0);
+	/* A store may be another user's file (root's shadowctl reads the
+	 * state of a user's mount): nothing in it runs as code. The schema
+	 * has no views nor triggers; one that has them is refused when read,
+	 * and functions stay out of its schema. */
+	sqlite3_db_config(st->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+	sqlite3_db_config(st->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+	sqlite3_db_config(st->db, SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, NULL);
+	sqlite3_db_config(st->db, SQLITE_DBCONFIG_ENABLE_VIEW, 0, NULL);
 	if (!readonly) {
 		rc = exec(st, "PRAGMA journal_mode = WAL");
 		if (!rc)

@@ -5,6 +5,9 @@
 #    plain directory of the same user gives;
 #  - a file created through the mount opens again (ELOOP until a remount:
 #    without CAP_DAC_READ_SEARCH there are no file handles);
+#  - with RLIMIT_NOFILE 1024, 3,000 files all stat and read through the
+#    mount (files are known by name without handles: with an fd per inode,
+#    lookups failed with EMFILE past about 1,000);
 #  - the state and the mount's record are the user's own (it cannot write
 #    /var/lib/shadowfs or /run/shadowfs): ~/.local/state/shadowfs/MOUNT-ID,
 #    and the record in ~/.local/state/shadowfs/run, so the user's shadowctl
@@ -18,7 +21,7 @@
 # /dev/fuse is 0600 (containers; Debian makes it 0666) a user's libfuse
 # stops before trying fusermount3, so a 0666 node is bound over it there,
 # and /run/user is a private tmpfs. Nothing outside the namespace changes.
-# Usage: fs_user_mount.sh SHADOWFS SHADOWCTL POSIX_COMPARE
+# Usage: fs_user_mount.sh SHADOWFS SHADOWCTL POSIX_COMPARE FS_MKFILES
 if [ -z "${FS_USER_MOUNT_NS:-}" ]; then
   FS_USER_MOUNT_NS=1 exec unshare -m --propagation private "$0" "$@"
 fi
@@ -27,11 +30,13 @@ T=$(it_tmpdir fs_user_mount)
 UID_=65534
 mkdir -p "$T/bin" "$T/dev" "$T/home" "$T/native" "$T/b" "$T/m" "$T/home/ssd"
 # The binaries where the user can run them (the build tree may be in /root).
-cp "$1" "$T/bin/shadowfs" && cp "$2" "$T/bin/shadowctl" && cp "$3" "$T/bin/posix_compare" ||
+cp "$1" "$T/bin/shadowfs" && cp "$2" "$T/bin/shadowctl" && cp "$3" "$T/bin/posix_compare" &&
+  cp "$4" "$T/bin/fs_mkfiles" ||
   it_fail "copying the binaries"
 chmod 755 "$T/bin"/*
 head -c 1048576 /dev/urandom >"$T/b/big"
 echo hello >"$T/b/a"
+mkdir "$T/b/many" && [ "$("$4" create "$T/b/many" 30 100 2)" = 3000 ] || it_fail "making 3,000 files"
 chown -R "$UID_:$UID_" "$T/home" "$T/native" "$T/b" "$T/m"
 
 it_tmpfs "$T/dev" 1m
@@ -49,8 +54,10 @@ USER_ENV=(setpriv --reuid=$UID_ --regid=$UID_ --clear-groups
 as_user() { "${USER_ENV[@]}" "$@"; }
 mounted() { awk -v m="$T/m" '$5 == m' /proc/self/mountinfo | grep -q ' - fuse.shadowfs '; }
 user_mount() { # LOG
-  # Not through as_user: $! is then shadowfs itself (setpriv and env exec).
-  "${USER_ENV[@]}" "$T/bin/shadowfs" "$T/b" "$T/m" -f -o "hosts=$T/home/ssd,shadow_tick=0.1,bucket=1" 2>"$1" &
+  # Not through as_user: $! is then shadowfs itself (the subshell, setpriv
+  # and env exec). The fd limit is low enough for 3,000 files to pass it.
+  (ulimit -n 1024 && exec "${USER_ENV[@]}" "$T/bin/shadowfs" "$T/b" "$T/m" -f \
+    -o "hosts=$T/home/ssd,shadow_tick=0.1,bucket=1") 2>"$1" &
   IT_PID=$!
   IT_PIDS+=("$IT_PID")
   IT_MOUNTS+=("$T/m")
@@ -72,6 +79,9 @@ user_umount() {
 user_mount "$T/mount1.log"
 out=$(as_user sh -c "echo created >'$T/m/new' && cat '$T/m/new'" 2>&1)
 [ "$out" = created ] || it_fail "a file created through the user's mount does not open again: $out"
+seen=$(as_user "$T/bin/fs_mkfiles" stat "$T/m/many" 30 100 2) || it_fail "stat as the user failed after $seen files"
+[ "$seen" = 3000 ] || it_fail "the user stat'ed $seen files, expected 3000"
+as_user find "$T/m/many" -type f -exec cat {} + >/dev/null || it_fail "reading 3,000 files as the user"
 as_user "$T/bin/posix_compare" --root-only "$T/native" "$T/m" >"$T/pc.out" 2>&1 ||
   it_fail "posix_compare as the user: $(grep -v '^ok ' "$T/pc.out")"
 grep -q ' 0 divergent scenarios' "$T/pc.out" || it_fail "posix_compare: $(tail -3 "$T/pc.out")"

@@ -1,5 +1,7 @@
 /* Unit tests of fs/inode_table on a real temporary directory (run as root,
- * like every test here: file handles need CAP_DAC_READ_SEARCH). */
+ * like every test here: file handles need CAP_DAC_READ_SEARCH). The table
+ * without file handles (name keys) is made by dropping that capability
+ * from the effective set while it is set up, as for a user's mount. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,7 +15,10 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#include <linux/capability.h>
 
 #include "fs/inode_table.h"
 
@@ -30,7 +35,21 @@ static void make_file(struct fixture *f, const char *name)
 	close(fd);
 }
 
-static int setup_cache(void **state, unsigned cache)
+#define ROOT fs_inode_table_root(f->t)
+
+static void set_dac_read_search(int on)
+{
+	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct d[2];
+	assert_int_equal(syscall(SYS_capget, &h, d), 0);
+	if (on)
+		d[0].effective |= 1u << CAP_DAC_READ_SEARCH;
+	else
+		d[0].effective &= ~(1u << CAP_DAC_READ_SEARCH);
+	assert_int_equal(syscall(SYS_capset, &h, d), 0);
+}
+
+static int setup_table(void **state, unsigned cache, int handles)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	assert_non_null(f);
@@ -39,12 +58,19 @@ static int setup_cache(void **state, unsigned cache)
 	f->dfd = open(f->dir, O_RDONLY | O_DIRECTORY);
 	assert_true(f->dfd >= 0);
 	int root = open(f->dir, O_RDONLY | O_DIRECTORY);
+	if (!handles)
+		set_dac_read_search(0);
 	assert_int_equal(fs_inode_table_new(root, cache, &f->t), 0);
+	if (!handles)
+		set_dac_read_search(1);
+	assert_true(fs_inode_table_uses_handles(f->t) == !!handles);
 	*state = f;
 	return 0;
 }
 
-static int setup(void **state) { return setup_cache(state, 16); }
+static int setup(void **state) { return setup_table(state, 16, 1); }
+static int setup_cache(void **state, unsigned cache) { return setup_table(state, cache, 1); }
+static int setup_names(void **state) { return setup_table(state, 16, 0); }
 
 static int teardown(void **state)
 {
@@ -82,10 +108,10 @@ static void test_identity_and_forget(void **state)
 	struct stat st;
 	make_file(f, "a");
 	assert_int_equal(linkat(f->dfd, "a", f->dfd, "a-link", 0), 0);
-	assert_int_equal(fs_inode_table_lookup(f->t, f->dfd, "a", &st, &a), 0);
+	assert_int_equal(fs_inode_table_lookup(f->t, ROOT, f->dfd, "a", &st, &a), 0);
 	assert_true(S_ISREG(st.st_mode));
-	assert_int_equal(fs_inode_table_lookup(f->t, f->dfd, "a", &st, &b), 0);
-	assert_int_equal(fs_inode_table_lookup(f->t, f->dfd, "a-link", &st, &l), 0);
+	assert_int_equal(fs_inode_table_lookup(f->t, ROOT, f->dfd, "a", &st, &b), 0);
+	assert_int_equal(fs_inode_table_lookup(f->t, ROOT, f->dfd, "a-link", &st, &l), 0);
 	assert_ptr_equal(a, b);
 	assert_ptr_equal(a, l);
 	assert_int_equal(a->nlookup, 3);
@@ -102,7 +128,7 @@ static void test_lookup_missing(void **state)
 	struct fixture *f = *state;
 	struct fs_inode *i;
 	struct stat st;
-	assert_int_equal(fs_inode_table_lookup(f->t, f->dfd, "nope", &st, &i), -ENOENT);
+	assert_int_equal(fs_inode_table_lookup(f->t, ROOT, f->dfd, "nope", &st, &i), -ENOENT);
 	assert_int_equal(count_inodes(f), 1);
 }
 
@@ -118,7 +144,7 @@ static void test_fd_cache_bounded(void **state)
 	for (int k = 0; k < N; k++) {
 		snprintf(name, sizeof(name), "f%d", k);
 		make_file(f, name);
-		assert_int_equal(fs_inode_table_lookup(f->t, f->dfd, name, &st[k], &ino[k]), 0);
+		assert_int_equal(fs_inode_table_lookup(f->t, ROOT, f->dfd, name, &st[k], &ino[k]), 0);
 	}
 	struct fs_inode_table_stats s;
 	fs_inode_table_get_stats(f->t, &s);
@@ -159,7 +185,7 @@ static void test_fd_get_sheds_on_emfile(void **state)
 	for (int k = 0; k < N; k++) {
 		snprintf(name, sizeof(name), "f%d", k);
 		make_file(f, name);
-		assert_int_equal(fs_inode_table_lookup(f->t, f->dfd, name, &st, &ino[k]), 0);
+		assert_int_equal(fs_inode_table_lookup(f->t, ROOT, f->dfd, name, &st, &ino[k]), 0);
 	}
 	for (int k = 0; k < N; k++) { /* fills the cache; ino[0] goes first */
 		assert_true(fs_inode_fd_get(f->t, ino[k]) >= 0);
@@ -198,7 +224,7 @@ static void test_pins(void **state)
 	struct fs_inode *i;
 	struct stat st;
 	make_file(f, "p");
-	assert_int_equal(fs_inode_table_lookup(f->t, f->dfd, "p", &st, &i), 0);
+	assert_int_equal(fs_inode_table_lookup(f->t, ROOT, f->dfd, "p", &st, &i), 0);
 	ino_t p_ino = st.st_ino;
 	int fd = fs_inode_fd_get(f->t, i);
 	assert_true(fd >= 0);
@@ -210,7 +236,7 @@ static void test_pins(void **state)
 	for (int k = 0; k < 64; k++) {
 		snprintf(name, sizeof(name), "q%d", k);
 		make_file(f, name);
-		assert_int_equal(fs_inode_table_lookup(f->t, f->dfd, name, &st, &o[k]), 0);
+		assert_int_equal(fs_inode_table_lookup(f->t, ROOT, f->dfd, name, &st, &o[k]), 0);
 	}
 	struct stat now;
 	assert_int_equal(fstat(fd, &now), 0);
@@ -229,11 +255,11 @@ static void test_stale(void **state)
 	struct stat st;
 	char name[16];
 	make_file(f, "gone");
-	assert_int_equal(fs_inode_table_lookup(f->t, f->dfd, "gone", &st, &i), 0);
+	assert_int_equal(fs_inode_table_lookup(f->t, ROOT, f->dfd, "gone", &st, &i), 0);
 	for (int k = 0; k < 40; k++) { /* evict its cached fd */
 		snprintf(name, sizeof(name), "e%d", k);
 		make_file(f, name);
-		assert_int_equal(fs_inode_table_lookup(f->t, f->dfd, name, &st, &o[k]), 0);
+		assert_int_equal(fs_inode_table_lookup(f->t, ROOT, f->dfd, name, &st, &o[k]), 0);
 	}
 	assert_int_equal(unlinkat(f->dfd, "gone", 0), 0);
 	assert_int_equal(fs_inode_fd_get(f->t, i), -ESTALE);
@@ -257,7 +283,7 @@ static void test_inode_number_reused(void **state)
 	for (int k = 0; k < 40; k++) { /* 40 entries more than the cache holds */
 		snprintf(name, sizeof(name), "e%d", k);
 		make_file(f, name);
-		assert_int_equal(fs_inode_table_lookup(f->t, f->dfd, name, &st, &o[k]), 0);
+		assert_int_equal(fs_inode_table_lookup(f->t, ROOT, f->dfd, name, &st, &o[k]), 0);
 	}
 	/* A file looked up, its fd evicted (40 lookups), deleted, then new
 	 * files until one gets its inode number (ext4 and most disk
@@ -267,11 +293,11 @@ static void test_inode_number_reused(void **state)
 	for (; round < 20 && found < 0; round++) {
 		snprintf(name, sizeof(name), "old%d", round);
 		make_file(f, name);
-		assert_int_equal(fs_inode_table_lookup(f->t, f->dfd, name, &st_old, &old), 0);
+		assert_int_equal(fs_inode_table_lookup(f->t, ROOT, f->dfd, name, &st_old, &old), 0);
 		for (int k = 0; k < 40; k++) {
 			struct fs_inode *again;
 			snprintf(name, sizeof(name), "e%d", k);
-			assert_int_equal(fs_inode_table_lookup(f->t, f->dfd, name, &st, &again), 0);
+			assert_int_equal(fs_inode_table_lookup(f->t, ROOT, f->dfd, name, &st, &again), 0);
 			fs_inode_table_forget(f->t, again, 1);
 		}
 		snprintf(name, sizeof(name), "old%d", round);
@@ -291,14 +317,14 @@ static void test_inode_number_reused(void **state)
 		fail();
 	}
 	snprintf(name, sizeof(name), "n%d_%d", round - 1, found);
-	assert_int_equal(fs_inode_table_lookup(f->t, f->dfd, name, &st, &byname), 0);
+	assert_int_equal(fs_inode_table_lookup(f->t, ROOT, f->dfd, name, &st, &byname), 0);
 	assert_ptr_not_equal(byname, old);
 	int fd = fs_inode_fd_get(f->t, byname);
 	assert_true(fd >= 0);
 	fs_inode_fd_put(f->t, byname);
 	int ofd = openat(f->dfd, name, O_RDONLY);
 	assert_true(ofd >= 0);
-	assert_int_equal(fs_inode_table_lookup_fd(f->t, ofd, &st, &byfd), 0);
+	assert_int_equal(fs_inode_table_lookup_fd(f->t, ROOT, name, ofd, &st, &byfd), 0);
 	assert_ptr_equal(byfd, byname);
 	close(ofd);
 	assert_int_equal(fs_inode_fd_get(f->t, old), -ESTALE);
@@ -317,8 +343,8 @@ static void test_lookup_fd(void **state)
 	struct stat st;
 	int fd = openat(f->dfd, "c", O_CREAT | O_RDWR, 0600);
 	assert_true(fd >= 0);
-	assert_int_equal(fs_inode_table_lookup_fd(f->t, fd, &st, &a), 0);
-	assert_int_equal(fs_inode_table_lookup(f->t, f->dfd, "c", &st, &b), 0);
+	assert_int_equal(fs_inode_table_lookup_fd(f->t, ROOT, "c", fd, &st, &a), 0);
+	assert_int_equal(fs_inode_table_lookup(f->t, ROOT, f->dfd, "c", &st, &b), 0);
 	assert_ptr_equal(a, b);
 	close(fd);
 	int pfd = fs_inode_fd_get(f->t, a);
@@ -336,10 +362,10 @@ static void test_symlink_and_dir(void **state)
 	struct stat st;
 	assert_int_equal(symlinkat("target", f->dfd, "sl"), 0);
 	assert_int_equal(mkdirat(f->dfd, "sub", 0755), 0);
-	assert_int_equal(fs_inode_table_lookup(f->t, f->dfd, "sl", &st, &s), 0);
+	assert_int_equal(fs_inode_table_lookup(f->t, ROOT, f->dfd, "sl", &st, &s), 0);
 	assert_true(S_ISLNK(st.st_mode));
 	assert_int_equal(s->type, S_IFLNK);
-	assert_int_equal(fs_inode_table_lookup(f->t, f->dfd, "sub", &st, &d), 0);
+	assert_int_equal(fs_inode_table_lookup(f->t, ROOT, f->dfd, "sub", &st, &d), 0);
 	assert_int_equal(d->type, S_IFDIR);
 	int fd = fs_inode_fd_get(f->t, s);
 	char buf[16];
@@ -351,10 +377,208 @@ static void test_symlink_and_dir(void **state)
 	fs_inode_table_forget(f->t, d, 1);
 }
 
+/* Opens and closes 40 other files' fds through the table (a cache of 16):
+ * every fd cached before, not pinned, is evicted. */
+static void churn_cache(struct fixture *f)
+{
+	char name[16];
+	struct stat st;
+	struct fs_inode *o[40];
+	for (int k = 0; k < 40; k++) {
+		snprintf(name, sizeof(name), "churn%d", k);
+		make_file(f, name);
+		assert_int_equal(fs_inode_table_lookup(f->t, ROOT, f->dfd, name, &st, &o[k]), 0);
+		assert_true(fs_inode_fd_get(f->t, o[k]) >= 0);
+		fs_inode_fd_put(f->t, o[k]);
+	}
+	for (int k = 0; k < 40; k++)
+		fs_inode_table_forget(f->t, o[k], 1);
+}
+
+static ino_t ino_of_fd(int fd)
+{
+	struct stat st;
+	assert_int_equal(fstat(fd, &st), 0);
+	return st.st_ino;
+}
+
+/* Without handles: files are keyed by name (no fd each), directories keep
+ * a permanent fd; an evicted file is reopened by its name. */
+static void test_names_no_fd_per_file(void **state)
+{
+	struct fixture *f = *state;
+	enum { N = 300 };
+	struct fs_inode *ino[N], *d;
+	struct stat st[N], dst;
+	char name[16];
+	assert_int_equal(mkdirat(f->dfd, "sub", 0755), 0);
+	assert_int_equal(fs_inode_table_lookup(f->t, ROOT, f->dfd, "sub", &dst, &d), 0);
+	assert_null(d->key_name);
+	assert_true(d->fd >= 0);
+	for (int k = 0; k < N; k++) {
+		snprintf(name, sizeof(name), "f%d", k);
+		make_file(f, name);
+		assert_int_equal(fs_inode_table_lookup(f->t, ROOT, f->dfd, name, &st[k], &ino[k]), 0);
+		assert_string_equal(ino[k]->key_name, name);
+	}
+	struct fs_inode_table_stats s;
+	fs_inode_table_get_stats(f->t, &s);
+	assert_int_equal(s.inodes, N + 2);
+	assert_int_equal(s.named, N);
+	assert_int_equal(s.cached_fds, 2); /* the root's and sub's */
+	for (int k = 0; k < N; k++) {
+		int fd = fs_inode_fd_get(f->t, ino[k]);
+		assert_true(fd >= 0);
+		assert_int_equal(ino_of_fd(fd), st[k].st_ino);
+		fs_inode_fd_put(f->t, ino[k]);
+	}
+	fs_inode_table_get_stats(f->t, &s);
+	assert_true(s.cached_fds <= 16 + 2);
+	assert_true(s.reopens >= N);
+	for (int k = 0; k < N; k++)
+		fs_inode_table_forget(f->t, ino[k], 1);
+	fs_inode_table_forget(f->t, d, 1);
+	fs_inode_table_get_stats(f->t, &s);
+	assert_int_equal(s.inodes, 1);
+	assert_int_equal(s.named, 0);
+	assert_int_equal(s.cached_fds, 1);
+}
+
+/* A rename behind the mount's back: ESTALE, not another file's fd; a
+ * lookup under the new name makes the entry usable again. */
+static void test_names_renamed_behind(void **state)
+{
+	struct fixture *f = *state;
+	struct fs_inode *i, *again;
+	struct stat st;
+	make_file(f, "a");
+	make_file(f, "decoy");
+	assert_int_equal(fs_inode_table_lookup(f->t, ROOT, f->dfd, "a", &st, &i), 0);
+	ino_t a_ino = st.st_ino;
+	assert_int_equal(renameat(f->dfd, "a", f->dfd, "b"), 0);
+	assert_int_equal(renameat(f->dfd, "decoy", f->dfd, "a"), 0); /* "a" is another file now */
+	assert_int_equal(fs_inode_fd_get(f->t, i), -ESTALE);
+	assert_int_equal(fs_inode_table_lookup(f->t, ROOT, f->dfd, "b", &st, &again), 0);
+	assert_ptr_equal(again, i);
+	int fd = fs_inode_fd_get(f->t, i);
+	assert_true(fd >= 0);
+	assert_int_equal(ino_of_fd(fd), a_ino);
+	fs_inode_fd_put(f->t, i);
+	fs_inode_table_forget(f->t, i, 2);
+	assert_int_equal(count_inodes(f), 1);
+}
+
+/* A hard link's other name, once looked up, keys the entry: removing the
+ * first name behind the mount's back leaves it usable. */
+static void test_names_hard_link(void **state)
+{
+	struct fixture *f = *state;
+	struct fs_inode *i, *l;
+	struct stat st;
+	make_file(f, "a");
+	assert_int_equal(linkat(f->dfd, "a", f->dfd, "l", 0), 0);
+	assert_int_equal(fs_inode_table_lookup(f->t, ROOT, f->dfd, "a", &st, &i), 0);
+	assert_int_equal(fs_inode_table_lookup(f->t, ROOT, f->dfd, "l", &st, &l), 0);
+	assert_ptr_equal(i, l);
+	assert_int_equal(unlinkat(f->dfd, "a", 0), 0);
+	int fd = fs_inode_fd_get(f->t, i);
+	assert_true(fd >= 0);
+	assert_int_equal(ino_of_fd(fd), st.st_ino);
+	fs_inode_fd_put(f->t, i);
+	fs_inode_table_forget(f->t, i, 2);
+	assert_int_equal(count_inodes(f), 1);
+}
+
+/* A rename through the mount moves the key (pin_named before, renamed
+ * after); the key holds its directory, which outlives its own FORGET
+ * until the file's entry goes. */
+static void test_names_renamed_through(void **state)
+{
+	struct fixture *f = *state;
+	struct fs_inode *i, *d;
+	struct stat st, dst;
+	make_file(f, "a");
+	assert_int_equal(mkdirat(f->dfd, "sub", 0755), 0);
+	assert_int_equal(fs_inode_table_lookup(f->t, ROOT, f->dfd, "sub", &dst, &d), 0);
+	assert_int_equal(fs_inode_table_lookup(f->t, ROOT, f->dfd, "a", &st, &i), 0);
+	assert_ptr_equal(fs_inode_table_pin_named(f->t, f->dfd, "a"), i);
+	assert_null(fs_inode_table_pin_named(f->t, f->dfd, "sub")); /* no key */
+	assert_int_equal(renameat(f->dfd, "a", d->fd, "c"), 0);
+	fs_inode_table_renamed(f->t, i, d, "c");
+	fs_inode_fd_put(f->t, i);
+	assert_ptr_equal(i->key_dir, d);
+	assert_string_equal(i->key_name, "c");
+	churn_cache(f);
+	assert_int_equal(i->fd, -1);
+	int fd = fs_inode_fd_get(f->t, i);
+	assert_true(fd >= 0);
+	assert_int_equal(ino_of_fd(fd), st.st_ino);
+	fs_inode_fd_put(f->t, i);
+	fs_inode_table_forget(f->t, d, 1); /* the kernel forgets sub first */
+	assert_int_equal(count_inodes(f), 3);
+	fs_inode_table_forget(f->t, i, 1); /* then the file: both go */
+	assert_int_equal(count_inodes(f), 1);
+}
+
+/* Unlinking the key's name through the mount keeps the fd for good: the
+ * file may be open, and stays reachable with no name. */
+static void test_names_gone_keeps_fd(void **state)
+{
+	struct fixture *f = *state;
+	struct fs_inode *i;
+	struct stat st;
+	make_file(f, "a");
+	assert_int_equal(fs_inode_table_lookup(f->t, ROOT, f->dfd, "a", &st, &i), 0);
+	assert_ptr_equal(fs_inode_table_pin_named(f->t, f->dfd, "a"), i);
+	assert_int_equal(unlinkat(f->dfd, "a", 0), 0);
+	fs_inode_table_name_gone(f->t, i, ROOT, "a");
+	fs_inode_fd_put(f->t, i);
+	assert_null(i->key_name);
+	churn_cache(f);
+	int fd = fs_inode_fd_get(f->t, i);
+	assert_true(fd >= 0);
+	struct stat now;
+	assert_int_equal(fstat(fd, &now), 0);
+	assert_int_equal(now.st_ino, st.st_ino);
+	assert_int_equal(now.st_nlink, 0);
+	fs_inode_fd_put(f->t, i);
+	struct fs_inode_table_stats s;
+	fs_inode_table_get_stats(f->t, &s);
+	assert_int_equal(s.named, 0);
+	fs_inode_table_forget(f->t, i, 1);
+	fs_inode_table_get_stats(f->t, &s);
+	assert_int_equal(s.inodes, 1);
+	assert_int_equal(s.cached_fds, 1);
+}
+
+/* With file handles nothing is keyed by name: pin_named costs nothing. */
+static void test_handles_no_names(void **state)
+{
+	struct fixture *f = *state;
+	struct fs_inode *i;
+	struct stat st;
+	make_file(f, "a");
+	assert_int_equal(fs_inode_table_lookup(f->t, ROOT, f->dfd, "a", &st, &i), 0);
+	assert_null(i->key_name);
+	assert_null(fs_inode_table_pin_named(f->t, f->dfd, "a"));
+	fs_inode_table_forget(f->t, i, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_uses_handles, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_handles_no_names, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_names_no_fd_per_file, setup_names, teardown),
+		cmocka_unit_test_setup_teardown(test_names_renamed_behind, setup_names, teardown),
+		cmocka_unit_test_setup_teardown(test_names_hard_link, setup_names, teardown),
+		cmocka_unit_test_setup_teardown(test_names_renamed_through, setup_names, teardown),
+		cmocka_unit_test_setup_teardown(test_names_gone_keeps_fd, setup_names, teardown),
+		cmocka_unit_test_setup_teardown(test_identity_and_forget, setup_names, teardown),
+		cmocka_unit_test_setup_teardown(test_pins, setup_names, teardown),
+		cmocka_unit_test_setup_teardown(test_stale, setup_names, teardown),
+		cmocka_unit_test_setup_teardown(test_lookup_fd, setup_names, teardown),
+		cmocka_unit_test_setup_teardown(test_symlink_and_dir, setup_names, teardown),
 		cmocka_unit_test_setup_teardown(test_identity_and_forget, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lookup_missing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fd_cache_bounded, setup, teardown),

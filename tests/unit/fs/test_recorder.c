@@ -251,6 +251,66 @@ static void test_fold(void **state)
 	fs_recorder_stop(rec);
 }
 
+static int count_fds(void)
+{
+	char path[64];
+	int n = 0;
+	for (int fd = 0; fd < 4096; fd++) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		n += access(path, F_OK) == 0;
+	}
+	return n;
+}
+
+/* Files without a handle are named from fds dup'ed at the request and held
+ * until the aggregator drains: no more than claim_fds at once (a mount
+ * without file handles reading thousands of files ran out of fds), the
+ * rest named at later requests, and every event counted meanwhile. */
+static void test_claim_fds_bounded(void **state)
+{
+	struct fixture *f = *state;
+	enum { NFILES = 50, BOUND = 8 };
+	struct fs_recorder_config cfg = {.state_dir = f->state, .backing = f->backing,
+					 .bucket_s = 60, .track = 1000, .tick_ms = 10000,
+					 .claim_fds = BOUND};
+	struct fs_recorder *rec = NULL;
+	assert_int_equal(fs_recorder_start(&cfg, &rec, NULL, 0), 0);
+	static struct fs_file_ref refs[NFILES];
+	static int fds[NFILES];
+	char name[32];
+	for (int i = 0; i < NFILES; i++) {
+		snprintf(name, sizeof(name), "c%02d", i);
+		fds[i] = make_file_named(f, name, &refs[i], BY_FD);
+	}
+	int rounds = 0;
+	struct fs_recorder_stats st;
+	do {
+		int before = count_fds();
+		for (int i = 0; i < NFILES; i++)
+			fs_recorder_note_fd(rec, FS_EV_OPEN, &refs[i], fds[i], 0, 0, 0, 1);
+		assert_true(count_fds() <= before + BOUND);
+		assert_int_equal(fs_recorder_flush_now(rec), 0);
+		assert_int_equal(count_fds(), before); /* the aggregator closed them */
+		fs_recorder_get_stats(rec, &st);
+		rounds++;
+	} while (st.named < NFILES && rounds < 20);
+	assert_int_equal(st.named, NFILES);
+	assert_true(rounds >= NFILES / BOUND);
+	assert_int_equal(st.events, (uint64_t)rounds * NFILES);
+	struct pred_file_counters c;
+	size_t n;
+	snprintf(name, sizeof(name), "c%02d", NFILES - 1);
+	totals(fs_recorder_store(rec), name, &c, &n);
+	assert_true(c.opens >= 1);
+	for (int i = 0; i < NFILES; i++)
+		close(fds[i]);
+	fs_recorder_stop(rec);
+	rec = NULL;
+	cfg.claim_fds = 0; /* back to the default bound for the next tests */
+	assert_int_equal(fs_recorder_start(&cfg, &rec, NULL, 0), 0);
+	fs_recorder_stop(rec);
+}
+
 /* A thread that finds its ring more than half full wakes the aggregator
  * before its tick: with a 10 s tick and a 64-event ring, 1,280 events
  * noted over ~0.3 s are drained as they come (without the wake-up all but
@@ -622,6 +682,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_exact_counts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fold, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kick, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_claim_fds_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_buckets_and_rename, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_buckets_and_rename_fd, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_short_lived, setup, teardown),

@@ -298,6 +298,37 @@ static void test_schema_and_errors(void **state)
 	tmpdir_remove(dir);
 }
 
+/* A store is read by root's shadowctl for a user's mount, and the user
+ * writes that file: a table swapped for a view (which could compute what
+ * is read, with the schema's functions) is refused when read, not used. */
+static void test_views_refused(void **state)
+{
+	(void)state;
+	char *dir = tmpdir_make("view");
+	struct pred_store *st = open_rw(dir, NULL);
+	struct pred_file_bucket b = fb(1, "f", 60, 3);
+	assert_int_equal(pred_store_flush(st, &b, 1, NULL, 120), 0);
+	pred_store_close(st);
+	uint8_t id[PRED_ID_LEN];
+	char path[512], err[256];
+	snprintf(path, sizeof(path), "%s/%s", dir, PRED_STORE_DB_NAME);
+	assert_int_equal(pred_store_open(dir, NULL, true, &st, err, sizeof(err)), 0);
+	assert_int_equal(pred_store_file_lookup_path(st, "f", id), 0); /* as written */
+	pred_store_close(st);
+	sqlite3 *db = NULL;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "ALTER TABLE files RENAME TO files_real;"
+					  "CREATE VIEW files AS SELECT * FROM files_real;",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(pred_store_open(dir, NULL, true, &st, err, sizeof(err)), 0);
+	int rc = pred_store_file_lookup_path(st, "f", id);
+	assert_true(rc < 0 && rc != -ENOENT);
+	pred_store_close(st);
+	tmpdir_remove(dir);
+}
+
 /* Without xattrs, a path keeps the first id given to it, and a rename keeps
  * the id with the new path. */
 static void test_path_fallback(void **state)
@@ -488,6 +519,7 @@ int main(void)
 		cmocka_unit_test(test_downsampling),
 		cmocka_unit_test(test_retention),
 		cmocka_unit_test(test_schema_and_errors),
+		cmocka_unit_test(test_views_refused),
 		cmocka_unit_test(test_path_fallback),
 		cmocka_unit_test(test_reader_beside_writer),
 		cmocka_unit_test(test_reader_learns_tiers),

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# A BACKING without file handles (ramfs; a user's mount is the same) over
+# more files than the mount may hold fds (RLIMIT_NOFILE 1024 here): files
+# are known by their names and reopened by name, directories keep an fd.
+#  - 8,000 files in 20 directories all stat through the mount (each its own
+#    lookup), and read back; with an fd per inode, lookups failed with
+#    EMFILE from about the 1,000th; shadowfs stays under 600 fds;
+#  - a file renamed through the mount, after its fd left the cache, reads
+#    under its new name, and its old name is gone;
+#  - a file open through the mount and unlinked through it: fchmod and fstat
+#    on it still work (its fd is kept when its name goes);
+#  - a file renamed behind the mount's back: the old path says ENOENT (the
+#    kernel retries a reopen that failed with ESTALE), never another file's
+#    bytes; the new path reads its bytes.
+# Usage: fs_names_many.sh SHADOWFS FS_MKFILES
+. "$(dirname "$0")/lib.sh"
+SHADOWFS=$1 MKFILES=$2
+NDIRS=20 NFILES=400 TOTAL=8000
+T=$(it_tmpdir fs_names_many)
+backing=$(it_tmpdir backing) mnt=$(it_tmpdir mnt)
+it_tmpfs "$backing" 0 ramfs
+made=$("$MKFILES" create "$backing" $NDIRS $NFILES 2) || it_fail "creating files in BACKING"
+[ "$made" = $TOTAL ] || it_fail "created $made files, expected $TOTAL"
+for d in 0 1 2; do echo "content of d$d/f7" >"$backing/d$d/f7"; done
+
+ulimit -n 1024 # soft and hard: shadowfs cannot raise it
+export IT_MOUNT_LOG=$T/mount.log
+it_mount "$SHADOWFS" "$backing" "$mnt" "fd_cache=64"
+grep -q "files are reopened by name" "$T/mount.log" || it_fail "ramfs gave file handles? $(cat "$T/mount.log")"
+
+seen=$("$MKFILES" stat "$mnt" $NDIRS $NFILES 2) || it_fail "stat through the mount failed after $seen files"
+[ "$seen" = $TOTAL ] || it_fail "stat'ed $seen files, expected $TOTAL"
+find "$mnt" -type f -exec cat {} + >/dev/null || it_fail "reading every file through the mount"
+fds=$(ls /proc/"$IT_PID"/fd | wc -l)
+echo "looked up and read $TOTAL files with RLIMIT_NOFILE 1024; shadowfs holds $fds fds"
+[ "$fds" -lt 600 ] || it_fail "shadowfs holds $fds fds (an fd per file?)"
+
+# Renamed through the mount, read after its fd was evicted (the find above
+# read 8,000 files through a cache of 64).
+mv "$mnt/d0/f7" "$mnt/d1/moved" || it_fail "rename through the mount"
+find "$mnt/d5" -type f -exec cat {} + >/dev/null
+[ "$(cat "$mnt/d1/moved")" = "content of d0/f7" ] || it_fail "the renamed file reads: $(cat "$mnt/d1/moved" 2>&1)"
+[ -e "$mnt/d0/f7" ] && it_fail "the old name is still there"
+
+# Open, unlinked through the mount, used by its fd after churn.
+python3 - "$mnt/d2/f7" "$mnt/d6" <<'PY' || it_fail "a file unlinked while open"
+import os, stat, sys
+path, churn = sys.argv[1], sys.argv[2]
+fd = os.open(path, os.O_RDWR)
+os.unlink(path)
+for name in os.listdir(churn):  # evicts cached fds
+    with open(os.path.join(churn, name), "rb") as f:
+        f.read()
+os.fchmod(fd, 0o600)
+st = os.fstat(fd)
+if stat.S_IMODE(st.st_mode) != 0o600 or st.st_nlink != 0:
+    sys.exit("fstat after unlink: mode %o nlink %d" % (st.st_mode, st.st_nlink))
+if os.pread(fd, 64, 0) != b"content of d2/f7\n":
+    sys.exit("read after unlink")
+os.close(fd)
+PY
+
+# Renamed behind the mount's back (after its fd was evicted), another file
+# put under the old name too: the old path opens the other file or nothing,
+# never the renamed file's entry with the other's bytes, and the new path
+# reads what it should.
+[ "$(cat "$mnt/d1/f7")" = "content of d1/f7" ] || it_fail "d1/f7 before"
+find "$mnt/d7" -type f -exec cat {} + >/dev/null
+mv "$backing/d1/f7" "$backing/d1/behind" && echo "a newcomer" >"$backing/d1/f7"
+out=$(cat "$mnt/d1/f7" 2>&1)
+case $out in
+"a newcomer" | *"No such file"*) ;;
+*) it_fail "the old path after a rename behind the mount's back: $out" ;;
+esac
+[ "$(cat "$mnt/d1/behind")" = "content of d1/f7" ] || it_fail "the new path: $(cat "$mnt/d1/behind" 2>&1)"
+grep -Eiq "error|assert|sanitizer" "$T/mount.log" && it_fail "the mount logged: $(cat "$T/mount.log")"
+it_umount "$mnt"
+echo PASS
