@@ -856,6 +856,7 @@ void fs_inode_table_get_stats(struct fs_inode_table *t, struct fs_inode_table_st
 	ret->inodes = t->count;
 	ret->cached_fds = t->lru_fds + t->permanent_fds;
 	ret->named = t->named;
+	ret->fd_cache_max = t->fd_cache_max;
 	ret->reopens = t->reopens;
 	pthread_mutex_unlock(&t->lock);
 }

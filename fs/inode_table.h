@@ -87,6 +87,7 @@ struct fs_inode_table_stats {
 	uint64_t cached_fds;/* O_PATH fds open (cache + permanent) */
 	uint64_t named;     /* entries with a name key */
 	uint64_t reopens;   /* reopens (by handle or by name) so far */
+	uint64_t fd_cache_max; /* bound of the O_PATH fd cache */
 };
 
 /* Takes ownership of root_fd (an O_PATH or O_RDONLY fd of BACKING's root

@@ -137,6 +137,19 @@ static int claim_state_dir(const char *state, int *fd)
 /* How RLIMIT_NOFILE is shared (set in main before anything starts). */
 static struct sfs_fd_split fd_split;
 
+/* The inode table's figures, in STATE/recorder.stats (shadowctl status). */
+static void inode_stats(FILE *f, void *arg)
+{
+	struct fs_inode_table *t = arg;
+	struct fs_inode_table_stats s;
+	fs_inode_table_get_stats(t, &s);
+	fprintf(f, "inodes=%llu\ninodes_by_name=%llu\ninode_fds=%llu\ninode_fd_cache=%llu\n"
+		   "inode_reopens=%llu\nfile_handles=%d\n",
+		(unsigned long long)s.inodes, (unsigned long long)s.named,
+		(unsigned long long)s.cached_fds, (unsigned long long)s.fd_cache_max,
+		(unsigned long long)s.reopens, fs_inode_table_uses_handles(t) ? 1 : 0);
+}
+
 /* Starts the access recorder (after daemonizing: threads do not survive
  * fork) and records where its store is, for shadowctl. */
 static int start_recorder(struct fs_ctx *ctx, const struct fs_options *o, const char *state)
@@ -152,6 +165,8 @@ static int start_recorder(struct fs_ctx *ctx, const struct fs_options *o, const 
 		.track = o->track,
 		.tiers = o->have_tiers ? &o->tiers : NULL,
 		.claim_fds = fd_split.name_claims,
+		.stats_more = inode_stats,
+		.stats_more_arg = ctx->inodes,
 	};
 	int rc = fs_recorder_start(&cfg, &ctx->recorder, err, sizeof(err));
 	if (rc < 0) {

@@ -182,6 +182,8 @@ struct fs_recorder {
 	uint32_t width, tick_ms, ring_events;
 	double decay; /* per bucket */
 	char *state_dir, *backing, *proc_root;
+	void (*stats_more)(FILE *f, void *arg); /* fs_recorder_config's */
+	void *stats_more_arg;
 	struct fs_rec_namer namer; /* aggregator (fd claims) and writer (handles) */
 	struct pred_store *store;
 

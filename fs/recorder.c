@@ -505,6 +505,8 @@ static void fill_stats(FILE *f, void *arg)
 		(unsigned long long)st->unlinked,
 		(unsigned long long)st->flushes,
 		(unsigned long long)st->flush_errors, st->rings);
+	if (rec->stats_more)
+		rec->stats_more(f, rec->stats_more_arg);
 }
 
 static void write_stats_file(struct fs_recorder *rec, const struct fs_recorder_stats *st)
@@ -809,6 +811,8 @@ int fs_recorder_start(const struct fs_recorder_config *cfg, struct fs_recorder *
 	rec->tick_ms = cfg->tick_ms ? cfg->tick_ms : REC_DEFAULT_TICK_MS;
 	rec->ring_events = cfg->ring_events ? cfg->ring_events : REC_DEFAULT_RING;
 	rec_claim_fds_bound(cfg->claim_fds ? cfg->claim_fds : REC_DEFAULT_CLAIM_FDS);
+	rec->stats_more = cfg->stats_more;
+	rec->stats_more_arg = cfg->stats_more_arg;
 	uint32_t track = cfg->track ? cfg->track : REC_DEFAULT_TRACK;
 	double halflife = cfg->halflife_s > 0 ? cfg->halflife_s : REC_DEFAULT_HALFLIFE;
 	rec->decay = pow(0.5, rec->width / halflife);

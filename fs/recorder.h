@@ -55,6 +55,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "fs/rec_name.h"
@@ -120,6 +121,10 @@ struct fs_recorder_config {
 	 * request and closed by the aggregator: at most this many at once
 	 * (past it a file is named at a later request); 0: 256. */
 	uint32_t claim_fds;
+	/* More KEY=VALUE lines for STATE/recorder.stats (the mount's inode
+	 * table), written by the aggregator thread with each; NULL: none. */
+	void (*stats_more)(FILE *f, void *arg);
+	void *stats_more_arg;
 };
 
 struct fs_recorder_stats {

@@ -154,6 +154,17 @@ static void print_text(const struct pred_location *loc, const struct summary *s)
 					  "(bound {track}, {bytes_per_file} B each); {events} events "
 					  "({tail_events} in the tail sketch, {dropped} dropped); "
 					  "{flushes} bucket flushes, {flush_errors} failed\n");
+		const char *handles = ctl_status_get(s->rec.f, s->rec.n, "file_handles");
+		if (!strcmp(handles, "1"))
+			print_stats_line(&s->rec, "inodes     {inodes} known to the kernel, by file "
+						  "handle; {inode_fds} O_PATH fds open (cache bound "
+						  "{inode_fd_cache}), {inode_reopens} reopens\n");
+		else if (!strcmp(handles, "0"))
+			print_stats_line(&s->rec, "inodes     {inodes} known to the kernel, "
+						  "{inodes_by_name} of them by name (no file handles: "
+						  "directories keep an fd each); {inode_fds} O_PATH fds "
+						  "open (cache bound {inode_fd_cache}), {inode_reopens} "
+						  "reopens\n");
 	} else {
 		printf("recording  off (mounted with norecord)\n");
 	}

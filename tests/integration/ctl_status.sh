@@ -40,6 +40,7 @@ grep -q "^mount      $mnt (pid [0-9]*, running)$" <<<"$out" || it_fail "mount li
 grep -q "^backing    $backing$" <<<"$out" || it_fail "backing line"
 grep -q "^state      $state$" <<<"$out" || it_fail "state line"
 grep -Eq "^recording  bucket 1 s; [1-9][0-9]* file\(s\) tracked \(bound [0-9]+, [0-9]+ B each\); [0-9]+ events" <<<"$out" || it_fail "recording line"
+grep -Eq "^inodes     [2-9][0-9]* known to the kernel, by file handle; [1-9][0-9]* O_PATH fds open \(cache bound [0-9]+\), [0-9]+ reopens$" <<<"$out" || it_fail "inodes line"
 grep -q "^hosts      1 up, 0 down" <<<"$out" || it_fail "hosts line"
 # (hot or not: 20 quick reads may already make the forecast call it hot)
 grep -Eq "^shadows    1 file \(1 pinned, [01] forecast hot\), 1 copy: 1 serving" <<<"$out" ||

@@ -12,9 +12,10 @@
 #  - a file renamed behind the mount's back: the old path says ENOENT (the
 #    kernel retries a reopen that failed with ESTALE), never another file's
 #    bytes; the new path reads its bytes.
-# Usage: fs_names_many.sh SHADOWFS FS_MKFILES
+#  - shadowctl status counts the inodes known by name.
+# Usage: fs_names_many.sh SHADOWFS FS_MKFILES SHADOWCTL
 . "$(dirname "$0")/lib.sh"
-SHADOWFS=$1 MKFILES=$2
+SHADOWFS=$1 MKFILES=$2 CTL=$3
 NDIRS=20 NFILES=400 TOTAL=8000
 T=$(it_tmpdir fs_names_many)
 backing=$(it_tmpdir backing) mnt=$(it_tmpdir mnt)
@@ -25,7 +26,7 @@ for d in 0 1 2; do echo "content of d$d/f7" >"$backing/d$d/f7"; done
 
 ulimit -n 1024 # soft and hard: shadowfs cannot raise it
 export IT_MOUNT_LOG=$T/mount.log
-it_mount "$SHADOWFS" "$backing" "$mnt" "fd_cache=64"
+it_mount "$SHADOWFS" "$backing" "$mnt" "fd_cache=64,bucket=1,state=$T/state"
 grep -q "files are reopened by name" "$T/mount.log" || it_fail "ramfs gave file handles? $(cat "$T/mount.log")"
 
 seen=$("$MKFILES" stat "$mnt" $NDIRS $NFILES 2) || it_fail "stat through the mount failed after $seen files"
@@ -34,6 +35,13 @@ find "$mnt" -type f -exec cat {} + >/dev/null || it_fail "reading every file thr
 fds=$(ls /proc/"$IT_PID"/fd | wc -l)
 echo "looked up and read $TOTAL files with RLIMIT_NOFILE 1024; shadowfs holds $fds fds"
 [ "$fds" -lt 600 ] || it_fail "shadowfs holds $fds fds (an fd per file?)"
+# shadowctl status says so (the recorder writes its figures each bucket).
+inodes_line() {
+  "$CTL" status "$mnt" >"$T/status" 2>&1 &&
+    grep -Eq "^inodes     80[0-9][0-9] known to the kernel, 80[0-9][0-9] of them by name \(no file handles: directories keep an fd each\); [0-9]+ O_PATH fds open \(cache bound 64\), [1-9][0-9]* reopens$" "$T/status"
+}
+it_wait_for "shadowctl status: $(cat "$T/status" 2>/dev/null)" 10 inodes_line
+grep "^inodes" "$T/status"
 
 # Renamed through the mount, read after its fd was evicted (the find above
 # read 8,000 files through a cache of 64).
