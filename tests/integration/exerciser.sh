@@ -34,6 +34,11 @@ plain)
 mount)
   shadowfs=$3
   backing=$(it_tmpdir backing)
+  # EX_FSTYPE=ramfs: a BACKING without file handles (files known by name).
+  if [ -n "${EX_FSTYPE:-}" ]; then
+    it_tmpfs "$backing" 0 "$EX_FSTYPE"
+    [ "$(stat -f -c %T "$backing")" = "$EX_FSTYPE" ] || it_fail "BACKING is not $EX_FSTYPE"
+  fi
   mnt=$(it_tmpdir mnt)
   opts=${7:-}
   opts=${opts//%T/$(it_tmpdir hosts)} # %T: a scratch dir (hosts=%T/h for shadowing)
