@@ -134,9 +134,6 @@ static int claim_state_dir(const char *state, int *fd)
 	return rc;
 }
 
-/* How RLIMIT_NOFILE is shared (set in main before anything starts). */
-static struct sfs_fd_split fd_split;
-
 /* The inode table's figures, in STATE/recorder.stats (shadowctl status). */
 static void inode_stats(FILE *f, void *arg)
 {
@@ -151,8 +148,10 @@ static void inode_stats(FILE *f, void *arg)
 }
 
 /* Starts the access recorder (after daemonizing: threads do not survive
- * fork) and records where its store is, for shadowctl. */
-static int start_recorder(struct fs_ctx *ctx, const struct fs_options *o, const char *state)
+ * fork) with its share of the fds (claim_fds, sfs_fd_split) and records
+ * where its store is, for shadowctl. */
+static int start_recorder(struct fs_ctx *ctx, const struct fs_options *o, const char *state,
+			  unsigned claim_fds)
 {
 	char err[512];
 	struct fs_recorder_config cfg = {
@@ -164,7 +163,7 @@ static int start_recorder(struct fs_ctx *ctx, const struct fs_options *o, const 
 		.bucket_s = o->bucket_s,
 		.track = o->track,
 		.tiers = o->have_tiers ? &o->tiers : NULL,
-		.claim_fds = fd_split.name_claims,
+		.claim_fds = claim_fds,
 		.stats_more = inode_stats,
 		.stats_more_arg = ctx->inodes,
 	};
@@ -312,7 +311,6 @@ int main(int argc, char **argv)
 	uint64_t fd_limit = sfs_fd_limit_raise();
 	struct sfs_fd_split fds;
 	sfs_fd_limit_split(fd_limit, opts.fd_cache, &fds);
-	fd_split = fds;
 	if (fds.cache_capped && opts.fd_cache_given)
 		sfs_warn("fd_cache=%u is more than a quarter of the open-file limit (%llu, "
 			 "RLIMIT_NOFILE): caching %u fds; raise the limit (ulimit -Hn, "
@@ -428,7 +426,7 @@ int main(int argc, char **argv)
 	/* state: named before mounting (with the preflight checks). */
 	if (!opts.record && !hosts)
 		(void)pred_locate_unregister(opts.mountpoint); /* no state: no stale record */
-	if (opts.record && start_recorder(&ctx, &opts, state) < 0)
+	if (opts.record && start_recorder(&ctx, &opts, state, fds.name_claims) < 0)
 		goto out;
 	if (hosts && start_hosts(hosts, &opts, state) < 0)
 		goto out;
