@@ -3,6 +3,9 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -40,11 +43,34 @@ int ctl_store_open(const char *state, const char *path, struct pred_location *lo
 	return 0;
 }
 
+/* Root reading the state of another user's mount reads it as that user:
+ * the user writes those files, and a link planted among them must not
+ * make root's shadowctl open (and print) a file of root's. Taken when the
+ * directory is another user's and so is the store in it (a directory of a
+ * user's that a mount of root's writes into holds root's files: read as
+ * root). 0, or 1 after a message. */
+static int read_as_owner(const char *cmd, const char *dir)
+{
+	struct stat d, db;
+	char path[PATH_MAX];
+	if (geteuid() != 0 || stat(dir, &d) != 0 || d.st_uid == 0)
+		return 0;
+	snprintf(path, sizeof(path), "%s/%s", dir, PRED_STORE_DB_NAME);
+	if (lstat(path, &db) == 0 && db.st_uid != d.st_uid)
+		return 0;
+	if (setgroups(0, NULL) < 0 || setegid(d.st_gid) < 0 || seteuid(d.st_uid) < 0) {
+		fprintf(stderr, "%s: cannot read %s as its owner (uid %u): %s\n", cmd, dir,
+			(unsigned)d.st_uid, strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
 int ctl_state_readable(const char *cmd, const char *dir)
 {
 	struct stat st;
 	if (access(dir, R_OK | X_OK) == 0 || errno != EACCES)
-		return 0; /* other errors: said by whoever opens it */
+		return read_as_owner(cmd, dir); /* other errors: said by whoever opens it */
 	if (stat(dir, &st) == 0)
 		fprintf(stderr, "%s: the state directory %s is not readable by this user (it "
 				"is uid %u's): run as that user or as root\n",

@@ -16,6 +16,8 @@
 #    root's shadowctl finds the user's mount by its user_id (not when the
 #    record names a state directory that is not the user's);
 #  - a pin with a host store of the user's copies the file and reads serve;
+#  - root's shadowctl reads a user's state directory as that user: a link
+#    the user plants there to a file of root's is not followed;
 #  - fusermount3 -u by the user ends the process with status 0.
 # Runs in a private mount namespace (re-executed under unshare -m): where
 # /dev/fuse is 0600 (containers; Debian makes it 0666) a user's libfuse
@@ -130,4 +132,16 @@ env -u SHADOWFS_RUN_DIR "$2" status "$T/m" >"$T/status-root3" 2>&1 &&
   it_fail "root's shadowctl took a record naming a state directory of root's: $(cat "$T/status-root3")"
 grep -q "$T/rootstate" "$T/status-root3" && it_fail "root's status shows the forged state: $(cat "$T/status-root3")"
 user_umount
+
+# --- 3: root reads a user's state directory as that user ------------------------
+# The user writes those files: a link planted there to a file of root's is
+# not followed by root's shadowctl (it read and printed it as root).
+ustate=$(sed -n 's/^state *//p' "$T/status2")
+printf 'bucket_s=TOPSECRET\ntracked=1\n' >"$T/secret" && chmod 600 "$T/secret"
+as_user ln -sf "$T/secret" "$ustate/recorder.stats" || it_fail "the user plants a link"
+env -u SHADOWFS_RUN_DIR "$2" status --state "$ustate" >"$T/status-root4" 2>&1
+grep -q TOPSECRET "$T/status-root4" && it_fail "root's shadowctl read a file of root's through the user's link: $(cat "$T/status-root4")"
+grep -q "^state  *$ustate$" "$T/status-root4" || it_fail "root's status --state: $(cat "$T/status-root4")"
+env -u SHADOWFS_RUN_DIR "$2" top --state "$ustate" >"$T/top-root" 2>&1 ||
+  it_fail "root's shadowctl top on the user's store: $(cat "$T/top-root")"
 echo PASS
