@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -58,9 +59,21 @@ static int read_as_owner(const char *cmd, const char *dir)
 	snprintf(path, sizeof(path), "%s/%s", dir, PRED_STORE_DB_NAME);
 	if (lstat(path, &db) == 0 && db.st_uid != d.st_uid)
 		return 0;
-	if (setgroups(0, NULL) < 0 || setegid(d.st_gid) < 0 || seteuid(d.st_uid) < 0) {
+	/* The filesystem uid and gid (the kernel drops the capabilities that
+	 * override file permissions with them): files are opened as the
+	 * owner, and nothing else changes (with seteuid, LeakSanitizer could
+	 * no longer stop the process's threads at exit). shadowctl runs on
+	 * one thread: setfsuid is per thread. */
+	if (setgroups(0, NULL) < 0) {
 		fprintf(stderr, "%s: cannot read %s as its owner (uid %u): %s\n", cmd, dir,
 			(unsigned)d.st_uid, strerror(errno));
+		return 1;
+	}
+	setfsgid(d.st_gid);
+	setfsuid(d.st_uid);
+	if ((uid_t)setfsuid((uid_t)-1) != d.st_uid || (gid_t)setfsgid((gid_t)-1) != d.st_gid) {
+		fprintf(stderr, "%s: cannot read %s as its owner (uid %u)\n", cmd, dir,
+			(unsigned)d.st_uid);
 		return 1;
 	}
 	return 0;

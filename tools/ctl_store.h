@@ -22,7 +22,7 @@ int ctl_store_open(const char *state, const char *path, struct pred_location *lo
  * ("shadowctl status") and the directory's owner. Without it the
  * status files read as missing ("recording off", "no hosts"). Root then
  * goes on as the directory's owner when it is another user's and so is
- * the store in it (seteuid): that user writes those files. */
+ * the store in it (setfsuid): that user writes those files. */
 int ctl_state_readable(const char *cmd, const char *dir);
 
 /* For the mount-wide views (top, load): the optional MOUNTPOINT operand at
