@@ -181,20 +181,20 @@ static struct fs_inode *key_drop(struct fs_inode_table *t, struct fs_inode *i, c
 	return dir;
 }
 
-/* Entries freed by one call: an entry, and in turn the directory its name
- * key held (directories have no name keys: two at most). */
+/* Entries freed by one call: an entry, and in turn the directories up its
+ * chain of name keys that it alone held; linked through hnext (out of the
+ * hash by then). */
 struct gone_list {
-	struct fs_inode *e[2];
-	unsigned n;
+	struct fs_inode *head;
 };
 
 /* Unlinks i, if nothing holds it, and then its key's directory if i was
- * all that held it (table lock held); their fds go to cl, the memory is
- * freed by the caller via gone_release. */
+ * all that held it, and so on up (table lock held); their fds go to cl,
+ * the memory is freed by the caller via gone_release. */
 static void detach_if_unused(struct fs_inode_table *t, struct fs_inode *i, struct close_list *cl,
 			     struct gone_list *gl)
 {
-	while (i && gl->n < 2 && unused(t, i)) {
+	while (i && unused(t, i)) {
 		struct fs_inode *up = NULL;
 		hash_remove(t, i);
 		if (i->fd >= 0) {
@@ -215,7 +215,8 @@ static void detach_if_unused(struct fs_inode_table *t, struct fs_inode *i, struc
 			up = key_drop(t, i, &name);
 			i->key_name = name; /* freed with i */
 		}
-		gl->e[gl->n++] = i;
+		i->hnext = gl->head;
+		gl->head = i;
 		i = up;
 	}
 }
@@ -233,13 +234,13 @@ static void inode_free(struct fs_inode *i)
  * hook sees each whose shadow pointer is set, then it is freed. */
 static void gone_release(struct fs_inode_table *t, struct gone_list *gl)
 {
-	for (unsigned k = 0; k < gl->n; k++) {
-		struct fs_inode *i = gl->e[k];
+	struct fs_inode *i;
+	while ((i = gl->head) != NULL) {
+		gl->head = i->hnext;
 		if (t->release_fn && __atomic_load_n(&i->shadow, __ATOMIC_ACQUIRE))
 			t->release_fn(i, t->release_arg);
 		inode_free(i);
 	}
-	gl->n = 0;
 }
 
 void fs_inode_table_on_release(struct fs_inode_table *t, void (*fn)(struct fs_inode *i, void *arg),
@@ -415,7 +416,7 @@ static void set_key(struct fs_inode_table *t, struct fs_inode *i, struct fs_inod
 		    const char *name)
 {
 	struct close_list cl = {.n = 0};
-	struct gone_list gl = {.n = 0};
+	struct gone_list gl = {NULL};
 	char *copy = NULL, *old_name = NULL;
 	for (;;) {
 		pthread_mutex_lock(&t->lock);
@@ -496,7 +497,7 @@ static int insert_new(struct fs_inode_table *t, int fd, struct file_handle *h,
 	n->handle = h ? h : (fd >= 0 ? handle_of(t, fd, st) : NULL);
 	n->nlookup = 1;
 	n->fd = -1;
-	if (!n->handle && n->type != S_IFDIR && dir && name && !(n->key_name = strdup(name))) {
+	if (!n->handle && dir && name && !(n->key_name = strdup(name))) {
 		if (fd >= 0)
 			close(fd);
 		inode_free(n);
@@ -585,10 +586,11 @@ int fs_inode_table_lookup(struct fs_inode_table *t, struct fs_inode *dir, int di
 	}
 	if (h)
 		return insert_new(t, -1, h, st, NULL, NULL, ret);
-	/* No handle. Anything but a directory: a name key, no fd opened. */
-	if (!S_ISDIR(st->st_mode) && dir)
+	/* No handle: a name key, no fd opened. */
+	if (dir)
 		return insert_new(t, -1, NULL, st, dir, name, ret);
-	/* A directory: pinned with an O_PATH fd, which describes what it is. */
+	/* Nor a directory to key it by: pinned with an O_PATH fd, which
+	 * describes what it is. */
 	int fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -621,7 +623,7 @@ int fs_inode_table_lookup_fd(struct fs_inode_table *t, struct fs_inode *dir, con
 	}
 	if (h)
 		return insert_new(t, -1, h, st, NULL, NULL, ret);
-	if (!S_ISDIR(st->st_mode) && dir && name)
+	if (dir && name)
 		return insert_new(t, -1, NULL, st, dir, name, ret);
 	/* No name to key it by: keep an O_PATH twin of fd as the permanent
 	 * fd. The /proc link is followed: with O_NOFOLLOW the twin was the
@@ -641,7 +643,7 @@ found:
 void fs_inode_table_forget(struct fs_inode_table *t, struct fs_inode *i, uint64_t n)
 {
 	struct close_list cl = {.n = 0};
-	struct gone_list gl = {.n = 0};
+	struct gone_list gl = {NULL};
 	if (!i || i == t->root)
 		return;
 	pthread_mutex_lock(&t->lock);
@@ -653,7 +655,9 @@ void fs_inode_table_forget(struct fs_inode_table *t, struct fs_inode *i, uint64_
 }
 
 /* Opens NAME in dir (held by the caller) as an O_PATH fd of the object
- * (dev, ino), or returns -errno: -ESTALE when NAME leads elsewhere. */
+ * (dev, ino), or returns -errno: -ESTALE when NAME leads elsewhere. dir's
+ * own fd may have to be reopened by its key first, and so on up: one
+ * frame of reopen() per evicted ancestor. */
 static int reopen_by_name(struct fs_inode_table *t, struct fs_inode *dir, const char *name,
 			  dev_t dev, ino_t ino)
 {
@@ -762,11 +766,11 @@ int fs_inode_fd_get(struct fs_inode_table *t, struct fs_inode *i)
 void fs_inode_fd_put(struct fs_inode_table *t, struct fs_inode *i)
 {
 	struct close_list cl = {.n = 0};
-	struct gone_list gl = {.n = 0};
+	struct gone_list gl = {NULL};
 	pthread_mutex_lock(&t->lock);
 	i->pins--;
 	detach_if_unused(t, i, &cl, &gl);
-	if (gl.n == 0 && t->lru_fds > t->fd_cache_max)
+	if (!gl.head && t->lru_fds > t->fd_cache_max)
 		lru_evict(t, &cl);
 	pthread_mutex_unlock(&t->lock);
 	close_list_flush(&cl);
@@ -803,7 +807,7 @@ void fs_inode_table_name_gone(struct fs_inode_table *t, struct fs_inode *i, stru
 			      const char *name)
 {
 	struct close_list cl = {.n = 0};
-	struct gone_list gl = {.n = 0};
+	struct gone_list gl = {NULL};
 	char *old_name = NULL;
 	if (!i)
 		return;

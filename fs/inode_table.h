@@ -12,19 +12,19 @@
  *
  * When BACKING cannot do file handles (no support, e.g. ramfs, or no
  * CAP_DAC_READ_SEARCH: every mount by a user other than root), or an object
- * lives on another filesystem below BACKING, a directory keeps a permanent
- * O_PATH fd (as passthrough_ll does), and any other object a name key: the
- * directory entry it was last looked up, made or renamed into through the
- * mount, and its name there. Its O_PATH fd lives in the same LRU and is
- * reopened by openat(directory's fd, name, O_PATH | O_NOFOLLOW), checked
- * against (st_dev, st_ino): a name changed behind the mount's back gives
- * ESTALE (the kernel then looks the path up again). The fd count then grows
- * with the directories known, not the files. Operations that move or remove
- * names through the mount keep the keys true: fs_inode_table_pin_named()
- * before, fs_inode_table_renamed() or fs_inode_table_name_gone() after (an
- * object whose key name goes keeps its fd for good: it may still be open).
- * A key holds its directory's entry (children), so the directory is freed
- * only after the objects it names.
+ * lives on another filesystem below BACKING, an object has a name key
+ * instead: the directory entry it was last looked up, made or renamed into
+ * through the mount, and its name there. Its O_PATH fd lives in the same
+ * LRU and is reopened by openat(directory's fd, name, O_PATH | O_NOFOLLOW),
+ * checked against (st_dev, st_ino) - the directory's fd reopened by its own
+ * key first if it was evicted, and so on up; the root keeps its fd. A name
+ * changed behind the mount's back gives ESTALE (the kernel then looks the
+ * path up again). Operations that move or remove names through the mount
+ * keep the keys true: fs_inode_table_pin_named() before,
+ * fs_inode_table_renamed() or fs_inode_table_name_gone() after (an object
+ * whose key name goes keeps its fd for good: an open file, a cwd). A key
+ * holds its directory's entry (children), so a directory is freed only
+ * after the objects it names.
  *
  * Locking: one mutex per table protects the hash, the LRU and every field
  * marked "table lock" below. No syscall that can block for long runs under
@@ -74,7 +74,7 @@ struct fs_inode {
 	uint64_t nlookup;           /* kernel references (lookup count) */
 	uint32_t pins;              /* fs_inode_fd_get() without fs_inode_fd_put() */
 	uint32_t children;          /* name keys naming this directory */
-	struct fs_inode *key_dir;   /* name key (no handle, not a directory): */
+	struct fs_inode *key_dir;   /* name key (no handle): */
 	char *key_name;             /* NULL when the entry has none */
 	uint32_t key_gen;           /* counts key changes */
 	int fd;                     /* O_PATH fd, or -1 when not cached */

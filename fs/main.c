@@ -337,10 +337,10 @@ int main(int argc, char **argv)
 	}
 	if (!fs_inode_table_uses_handles(ctx.inodes))
 		sfs_warn("%s: no file handles (filesystem support or CAP_DAC_READ_SEARCH "
-			 "missing): files are reopened by name, so one renamed or deleted "
-			 "behind the mount's back gives ESTALE, and each directory known to the "
-			 "kernel keeps an fd: at most about %llu at once (RLIMIT_NOFILE)",
-			 opts.backing, (unsigned long long)fd_limit);
+			 "missing): files and directories are reopened by the name they last "
+			 "had through the mount, so one renamed or deleted behind its back "
+			 "gives ESTALE until looked up again",
+			 opts.backing);
 
 	fs_ops_passthrough(&ops, &opts);
 	if (opts.fault_origin_delay_file) /* tests only; inside the router's timing */

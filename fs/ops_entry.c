@@ -347,9 +347,9 @@ static void remove_entry(fuse_req_t req, fuse_ino_t parent, const char *name, in
 		fuse_reply_err(req, -dfd);
 		return;
 	}
-	/* A file known by this name (no file handles) keeps its fd. */
-	struct fs_inode *victim = flags & AT_REMOVEDIR ? NULL
-						       : fs_inode_table_pin_named(c->inodes, dfd, name);
+	/* An object known by this name (no file handles) keeps its fd: an
+	 * open file, a directory that is a process's cwd. */
+	struct fs_inode *victim = fs_inode_table_pin_named(c->inodes, dfd, name);
 	err = fs_creds_enter(req, &cr);
 	if (err == 0) {
 		if (unlinkat(dfd, name, flags) < 0)

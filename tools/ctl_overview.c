@@ -161,10 +161,9 @@ static void print_text(const struct pred_location *loc, const struct summary *s)
 						  "{inode_fd_cache}), {inode_reopens} reopens\n");
 		else if (!strcmp(handles, "0"))
 			print_stats_line(&s->rec, "inodes     {inodes} known to the kernel, "
-						  "{inodes_by_name} of them by name (no file handles: "
-						  "directories keep an fd each); {inode_fds} O_PATH fds "
-						  "open (cache bound {inode_fd_cache}), {inode_reopens} "
-						  "reopens\n");
+						  "{inodes_by_name} of them by name (no file handles); "
+						  "{inode_fds} O_PATH fds open (cache bound "
+						  "{inode_fd_cache}), {inode_reopens} reopens\n");
 	} else {
 		printf("recording  off (mounted with norecord)\n");
 	}

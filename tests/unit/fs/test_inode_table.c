@@ -402,8 +402,8 @@ static ino_t ino_of_fd(int fd)
 	return st.st_ino;
 }
 
-/* Without handles: files are keyed by name (no fd each), directories keep
- * a permanent fd; an evicted file is reopened by its name. */
+/* Without handles: files and directories are keyed by name (no fd each);
+ * an evicted one is reopened by its name. */
 static void test_names_no_fd_per_file(void **state)
 {
 	struct fixture *f = *state;
@@ -413,8 +413,8 @@ static void test_names_no_fd_per_file(void **state)
 	char name[16];
 	assert_int_equal(mkdirat(f->dfd, "sub", 0755), 0);
 	assert_int_equal(fs_inode_table_lookup(f->t, ROOT, f->dfd, "sub", &dst, &d), 0);
-	assert_null(d->key_name);
-	assert_true(d->fd >= 0);
+	assert_string_equal(d->key_name, "sub");
+	assert_int_equal(d->fd, -1);
 	for (int k = 0; k < N; k++) {
 		snprintf(name, sizeof(name), "f%d", k);
 		make_file(f, name);
@@ -424,8 +424,8 @@ static void test_names_no_fd_per_file(void **state)
 	struct fs_inode_table_stats s;
 	fs_inode_table_get_stats(f->t, &s);
 	assert_int_equal(s.inodes, N + 2);
-	assert_int_equal(s.named, N);
-	assert_int_equal(s.cached_fds, 2); /* the root's and sub's */
+	assert_int_equal(s.named, N + 1);
+	assert_int_equal(s.cached_fds, 1); /* the root's */
 	for (int k = 0; k < N; k++) {
 		int fd = fs_inode_fd_get(f->t, ino[k]);
 		assert_true(fd >= 0);
@@ -433,7 +433,7 @@ static void test_names_no_fd_per_file(void **state)
 		fs_inode_fd_put(f->t, ino[k]);
 	}
 	fs_inode_table_get_stats(f->t, &s);
-	assert_true(s.cached_fds <= 16 + 2);
+	assert_true(s.cached_fds <= 16 + 1);
 	assert_true(s.reopens >= N);
 	for (int k = 0; k < N; k++)
 		fs_inode_table_forget(f->t, ino[k], 1);
@@ -502,8 +502,10 @@ static void test_names_renamed_through(void **state)
 	assert_int_equal(fs_inode_table_lookup(f->t, ROOT, f->dfd, "sub", &dst, &d), 0);
 	assert_int_equal(fs_inode_table_lookup(f->t, ROOT, f->dfd, "a", &st, &i), 0);
 	assert_ptr_equal(fs_inode_table_pin_named(f->t, f->dfd, "a"), i);
-	assert_null(fs_inode_table_pin_named(f->t, f->dfd, "sub")); /* no key */
-	assert_int_equal(renameat(f->dfd, "a", d->fd, "c"), 0);
+	int dfd = fs_inode_fd_get(f->t, d);
+	assert_true(dfd >= 0);
+	assert_int_equal(renameat(f->dfd, "a", dfd, "c"), 0);
+	fs_inode_fd_put(f->t, d);
 	fs_inode_table_renamed(f->t, i, d, "c");
 	fs_inode_fd_put(f->t, i);
 	assert_ptr_equal(i->key_dir, d);
@@ -551,6 +553,71 @@ static void test_names_gone_keeps_fd(void **state)
 	assert_int_equal(s.cached_fds, 1);
 }
 
+/* Directories are keyed too: a file two levels down reopens after both
+ * its directories' fds were evicted (each reopened by name in turn); a
+ * directory renamed through the mount takes its subtree along; renamed
+ * behind the mount's back, its subtree is ESTALE; the chain of keys frees
+ * the directories once the file goes, whatever order the FORGETs came in. */
+static void test_names_directory_chain(void **state)
+{
+	struct fixture *f = *state;
+	struct fs_inode *d1, *d2, *i;
+	struct stat st, st1, st2;
+	assert_int_equal(mkdirat(f->dfd, "d1", 0755), 0);
+	assert_int_equal(mkdirat(f->dfd, "d1/d2", 0755), 0);
+	make_file(f, "d1/d2/x");
+	assert_int_equal(fs_inode_table_lookup(f->t, ROOT, f->dfd, "d1", &st1, &d1), 0);
+	int fd1 = fs_inode_fd_get(f->t, d1);
+	assert_true(fd1 >= 0);
+	assert_int_equal(fs_inode_table_lookup(f->t, d1, fd1, "d2", &st2, &d2), 0);
+	fs_inode_fd_put(f->t, d1);
+	int fd2 = fs_inode_fd_get(f->t, d2);
+	assert_true(fd2 >= 0);
+	assert_int_equal(fs_inode_table_lookup(f->t, d2, fd2, "x", &st, &i), 0);
+	fs_inode_fd_put(f->t, d2);
+	churn_cache(f);
+	assert_int_equal(d1->fd, -1);
+	assert_int_equal(d2->fd, -1);
+	int fd = fs_inode_fd_get(f->t, i);
+	assert_true(fd >= 0);
+	assert_int_equal(ino_of_fd(fd), st.st_ino);
+	fs_inode_fd_put(f->t, i);
+
+	/* Renamed through the mount (pin, rename, re-key). */
+	assert_ptr_equal(fs_inode_table_pin_named(f->t, f->dfd, "d1"), d1);
+	assert_int_equal(renameat(f->dfd, "d1", f->dfd, "e1"), 0);
+	fs_inode_table_renamed(f->t, d1, ROOT, "e1");
+	fs_inode_fd_put(f->t, d1);
+	churn_cache(f);
+	fd = fs_inode_fd_get(f->t, i);
+	assert_true(fd >= 0);
+	assert_int_equal(ino_of_fd(fd), st.st_ino);
+	fs_inode_fd_put(f->t, i);
+
+	/* Renamed behind its back: the subtree is stale until looked up. */
+	assert_int_equal(renameat(f->dfd, "e1", f->dfd, "g1"), 0);
+	churn_cache(f);
+	assert_int_equal(fs_inode_fd_get(f->t, i), -ESTALE);
+	struct fs_inode *again;
+	assert_int_equal(fs_inode_table_lookup(f->t, ROOT, f->dfd, "g1", &st1, &again), 0);
+	assert_ptr_equal(again, d1);
+	fd = fs_inode_fd_get(f->t, i);
+	assert_true(fd >= 0);
+	assert_int_equal(ino_of_fd(fd), st.st_ino);
+	fs_inode_fd_put(f->t, i);
+
+	/* FORGETs of the directories first: they stay while x names them. */
+	fs_inode_table_forget(f->t, d1, 2);
+	fs_inode_table_forget(f->t, d2, 1);
+	assert_int_equal(count_inodes(f), 4);
+	fs_inode_table_forget(f->t, i, 1);
+	assert_int_equal(count_inodes(f), 1);
+	struct fs_inode_table_stats s;
+	fs_inode_table_get_stats(f->t, &s);
+	assert_int_equal(s.named, 0);
+	assert_int_equal(s.cached_fds, 1);
+}
+
 /* With file handles nothing is keyed by name: pin_named costs nothing. */
 static void test_handles_no_names(void **state)
 {
@@ -574,6 +641,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_names_hard_link, setup_names, teardown),
 		cmocka_unit_test_setup_teardown(test_names_renamed_through, setup_names, teardown),
 		cmocka_unit_test_setup_teardown(test_names_gone_keeps_fd, setup_names, teardown),
+		cmocka_unit_test_setup_teardown(test_names_directory_chain, setup_names, teardown),
 		cmocka_unit_test_setup_teardown(test_identity_and_forget, setup_names, teardown),
 		cmocka_unit_test_setup_teardown(test_pins, setup_names, teardown),
 		cmocka_unit_test_setup_teardown(test_stale, setup_names, teardown),
