@@ -476,9 +476,9 @@ static enum known_by ref_known(struct fs_inode_table *t, const struct stat *st,
 
 /* Inserts a new entry for st. Either h is its handle (taken; fd is -1 or
  * an O_PATH fd to cache), or h is NULL and fd (taken, or -1) an O_PATH fd
- * whose handle is looked up here; without a handle, an object other than a
- * directory is keyed by (dir, name) (its fd, if any, cached), and else fd
- * stays as the permanent fd. */
+ * whose handle is looked up here; without a handle, the object is keyed by
+ * (dir, name) (its fd, if any, cached), or with neither fd stays as its
+ * permanent fd. */
 static int insert_new(struct fs_inode_table *t, int fd, struct file_handle *h,
 		      const struct stat *st, struct fs_inode *dir, const char *name,
 		      struct fs_inode **ret)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# shadowfs over a BACKING on ramfs: no file handles (the inode table keeps
-# an O_PATH fd per inode) and no extended attributes (no user.shadow.id, so
+# shadowfs over a BACKING on ramfs: no file handles (the inode table knows
+# objects by name) and no extended attributes (no user.shadow.id, so
 # files have no stable id; no ACLs). Through a mount with recording, a local
 # host and allow_other:
 #  - a file created through the mount opens again by its name (it failed

@@ -11,8 +11,8 @@
 #   posix_compare.sh POSIX_COMPARE private SHADOWFS [EXTRA_MOUNT_OPTS [SKIP,...]]
 # SKIP names scenarios left out (posix_compare --skip): a mount mode's
 # documented divergence. With PC_FSTYPE=ramfs both the plain directory and
-# BACKING are ramfs mounts: a BACKING without file handles (shadowfs keeps
-# an fd per inode) and without extended attributes.
+# BACKING are ramfs mounts: a BACKING without file handles (shadowfs knows
+# objects by name) and without extended attributes.
 . "$(dirname "$0")/lib.sh"
 pc=$1 mode=$2
 native=$(it_tmpdir native)
