@@ -385,12 +385,18 @@ static void set_dir(struct fs_inode *i, void *dir)
 }
 
 /* The object now named NAME in dir (open as dfd), if the table knows it,
- * was moved there. */
-static void note_moved(struct fs_ctx *c, struct fs_inode *dir, int dfd, const char *name)
+ * was moved there. known: its entry, when the rename pinned it already
+ * (fs_inode_table_pin_named: no second stat). */
+static void note_moved(struct fs_ctx *c, struct fs_inode *known, struct fs_inode *dir, int dfd,
+		       const char *name)
 {
 	struct stat st;
-	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode))
+	if (known) {
+		if (known->type != S_IFDIR)
+			fs_inode_note_dir(known, dir);
+	} else if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode)) {
 		fs_inode_table_with(c->inodes, st.st_dev, st.st_ino, set_dir, dir);
+	}
 }
 
 void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
@@ -431,9 +437,9 @@ void fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_
 			fs_inode_table_name_gone(c->inodes, replaced, to, newname);
 	}
 	if (err == 0 && from != to) {
-		note_moved(c, to, tfd, newname);
+		note_moved(c, moved != replaced ? moved : NULL, to, tfd, newname);
 		if (flags & RENAME_EXCHANGE)
-			note_moved(c, from, ffd, name);
+			note_moved(c, moved != replaced ? replaced : NULL, from, ffd, name);
 	}
 	if (moved)
 		fs_inode_fd_put(c->inodes, moved);

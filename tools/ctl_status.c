@@ -204,7 +204,7 @@ int ctl_status_args(int argc, char **argv, const char *cmd, struct pred_location
 	}
 	char prefix[64];
 	snprintf(prefix, sizeof(prefix), "shadowctl %s", cmd);
-	if (ctl_state_readable(prefix, loc->state_dir))
+	if (ctl_state_enter(prefix, loc->state_dir))
 		return 1;
 	return -1;
 }

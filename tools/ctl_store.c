@@ -33,7 +33,7 @@ int ctl_store_open(const char *state, const char *path, struct pred_location *lo
 				where, pred_locate_run_dir());
 		return 1;
 	}
-	if (ctl_state_readable("shadowctl", loc->state_dir))
+	if (ctl_state_enter("shadowctl", loc->state_dir))
 		return 1;
 	char err[512];
 	rc = pred_store_open(loc->state_dir, NULL, true, ret, err, sizeof(err));
@@ -79,7 +79,7 @@ static int read_as_owner(const char *cmd, const char *dir)
 	return 0;
 }
 
-int ctl_state_readable(const char *cmd, const char *dir)
+int ctl_state_enter(const char *cmd, const char *dir)
 {
 	struct stat st;
 	if (access(dir, R_OK | X_OK) == 0 || errno != EACCES)

@@ -17,13 +17,13 @@
 int ctl_store_open(const char *state, const char *path, struct pred_location *loc,
 		   struct pred_store **ret);
 
-/* Whether this user may read the state directory dir (one of another
- * user's is 0700): 0, or 1 after a one-line message naming cmd
- * ("shadowctl status") and the directory's owner. Without it the
- * status files read as missing ("recording off", "no hosts"). Root then
+/* Before reading the state directory dir: whether this user may (one of
+ * another user's is 0700): 0, or 1 after a one-line message naming cmd
+ * ("shadowctl status") and the directory's owner (without the check the
+ * status files read as missing: "recording off", "no hosts"). Root then
  * goes on as the directory's owner when it is another user's and so is
  * the store in it (setfsuid): that user writes those files. */
-int ctl_state_readable(const char *cmd, const char *dir);
+int ctl_state_enter(const char *cmd, const char *dir);
 
 /* For the mount-wide views (top, load): the optional MOUNTPOINT operand at
  * argv[optind] (excluded by --state, given as state), then the store.
