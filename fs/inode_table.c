@@ -710,6 +710,64 @@ static int reopen(struct fs_inode_table *t, struct fs_inode *i)
 	return -ESTALE;
 }
 
+/* A reopen by name recurses once per ancestor whose fd was evicted
+ * (reopen_by_name asks for the directory's fd first). Anyone who may write
+ * BACKING can make a tree far deeper than a worker thread's stack has
+ * frames for (mkdir relative to the last one, 100,000 levels), so a chain
+ * of more evicted ancestors than this is opened from its top down first,
+ * one level at a time. */
+#define REOPEN_RECURSION_MAX 32
+
+/* Opens the evicted ancestors of the name-keyed i from the top down when
+ * there are more than REOPEN_RECURSION_MAX of them (table lock held on
+ * entry and on return). Each is pinned only until its child has its fd,
+ * so the fds stay within the cache's bound. Returns i's directory, left
+ * pinned with its fd cached (the caller puts it after reopening i), or
+ * NULL: the chain was short (*err 0), or an ancestor could not be opened
+ * (*err, -ESTALE for one renamed behind the mount's back; i cannot be
+ * reached by its key either). */
+static struct fs_inode *open_deep_ancestors(struct fs_inode_table *t, struct fs_inode *i,
+					    int *err)
+{
+	size_t depth = 0;
+	*err = 0;
+	for (struct fs_inode *a = i->key_name ? i->key_dir : NULL; a && a->fd < 0 && a->key_name;
+	     a = a->key_dir)
+		depth++;
+	if (depth <= REOPEN_RECURSION_MAX)
+		return NULL;
+	struct fs_inode **chain = malloc(depth * sizeof(*chain));
+	if (!chain) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	struct fs_inode *a = i->key_dir;
+	for (size_t n = 0; n < depth; n++, a = a->key_dir) {
+		chain[n] = a;
+		a->pins++; /* alive and its fd kept until its child is open */
+	}
+	pthread_mutex_unlock(&t->lock);
+	for (size_t k = depth; k-- > 0;) {
+		if (*err == 0) {
+			int fd = fs_inode_fd_get(t, chain[k]);
+			if (fd < 0)
+				*err = fd;
+			else
+				fs_inode_fd_put(t, chain[k]); /* fd_get's pin; ours stays */
+		}
+		if (k + 1 < depth)
+			fs_inode_fd_put(t, chain[k + 1]); /* its child is open now */
+	}
+	struct fs_inode *dir = chain[0];
+	free(chain);
+	if (*err) {
+		fs_inode_fd_put(t, dir);
+		dir = NULL;
+	}
+	pthread_mutex_lock(&t->lock);
+	return dir;
+}
+
 int fs_inode_fd_get(struct fs_inode_table *t, struct fs_inode *i)
 {
 	struct close_list cl = {.n = 0};
@@ -727,8 +785,14 @@ int fs_inode_fd_get(struct fs_inode_table *t, struct fs_inode *i)
 	/* Not cached (only possible with a handle or a name key): reopen
 	 * outside the lock. */
 	t->reopens++;
-	int fd = reopen(t, i);
-	if (fd == -EMFILE || fd == -ENFILE) {
+	int err;
+	struct fs_inode *dir_held = open_deep_ancestors(t, i, &err);
+	int fd = err;
+	if (err < 0)
+		pthread_mutex_unlock(&t->lock);
+	else
+		fd = reopen(t, i);
+	if (err == 0 && (fd == -EMFILE || fd == -ENFILE)) {
 		/* Out of fds (what applications hold open through the mount
 		 * is not bounded by us): cached ones go, then one more try. */
 		pthread_mutex_lock(&t->lock);
@@ -758,6 +822,8 @@ int fs_inode_fd_get(struct fs_inode_table *t, struct fs_inode *i)
 	}
 	pthread_mutex_unlock(&t->lock);
 	close_list_flush(&cl);
+	if (dir_held)
+		fs_inode_fd_put(t, dir_held);
 	if (fd < 0)
 		fs_inode_fd_put(t, i);
 	return fd;

@@ -75,7 +75,7 @@ for bad in dirty_share=101 dirty_share=-5 dirty_share=half dirty_share=; do
   out=$("$SHADOWFS" "$backing" "$mnt" -f -o "$bad" 2>&1) && it_fail "-o $bad accepted"
   [ "$(wc -l <<<"$out")" = 1 ] && grep -q "bad option '$bad'" <<<"$out" ||
     it_fail "-o $bad: want one line naming it, got: $out"
-  mountpoint -q "$mnt" && it_fail "-o $bad mounted"
+  it_in_mount_table "$mnt" && it_fail "-o $bad mounted"
 done
 echo "bad values refused with one line each"
 echo "PASS"

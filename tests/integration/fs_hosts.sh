@@ -44,7 +44,7 @@ DEAD=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 [ $rc = 1 ] && grep -q "cost 'x'" "$T/err" || it_fail "bad cost: rc=$rc $(cat "$T/err")"
 "$SHADOWFS" "$backing" "$mnt" -f -o "hosts=127.0.0.1:$SD_PORT,tls=$T/ca,tls_name=nobody" 2>"$T/err"; rc=$?
 [ $rc = 1 ] && grep -q "tls=.*nobody.crt" "$T/err" || it_fail "missing identity: rc=$rc $(cat "$T/err")"
-mountpoint -q "$mnt" && it_fail "a failed start left a mount"
+it_in_mount_table "$mnt" && it_fail "a failed start left a mount"
 
 it_mount "$SHADOWFS" "$backing" "$mnt" \
   "norecord,hosts=$T/local:cost=0.5:budget=64m;127.0.0.1:$SD_PORT:cost=2;127.0.0.1:$DEAD,tls=$T/ca,tls_name=origin"

@@ -69,7 +69,7 @@ for how in term umount; do
   wait "$IT_PID"; rc=$?
   [ "$rc" -eq 0 ] || it_fail "exit status $rc after $how during reads"
   wait_gone "$loop" || it_fail "the reader hangs after $how"
-  mountpoint -q "$mnt" && it_fail "mount left behind after $how"
+  it_in_mount_table "$mnt" && it_fail "mount left behind after $how"
   it_uring_check
   IT_URING_LOG=
 done

@@ -34,7 +34,7 @@ check_mounted() { # DESC
   umount "$mnt" || it_fail "$1: umount failed"
   for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
   kill -0 "$pid" 2>/dev/null && it_fail "$1: shadowfs still running after umount"
-  mountpoint -q "$mnt" && it_fail "$1: still mounted"
+  it_in_mount_table "$mnt" && it_fail "$1: still mounted"
   echo "ok $1"
 }
 
@@ -53,5 +53,5 @@ check_mounted "fstab with options"
 # A bad option through mount(8) fails with shadowfs's message.
 mount -t fuse.shadowfs "$backing" "$mnt" -o cache=bogus 2>"$IT_ROOT/err" && it_fail "bad option mounted"
 grep -q "cache=bogus" "$IT_ROOT/err" || it_fail "no message for a bad option: $(cat "$IT_ROOT/err")"
-mountpoint -q "$mnt" && it_fail "bad option left a mount"
+it_in_mount_table "$mnt" && it_fail "bad option left a mount"
 echo "PASS fs_mount_helper"

@@ -13,7 +13,10 @@
 #  - a file renamed behind the mount's back: the old path says ENOENT (the
 #    kernel retries a reopen that failed with ESTALE), never another file's
 #    bytes; the new path reads its bytes.
-#  - shadowctl status counts the inodes known by name.
+#  - shadowctl status counts the inodes known by name;
+#  - a file made at the bottom of a tree 20,000 directories deep, after
+#    the cache evicted every directory in it (the reopen of that chain
+#    overflowed a worker thread's stack).
 # Usage: fs_names_many.sh SHADOWFS FS_MKFILES SHADOWCTL
 . "$(dirname "$0")/lib.sh"
 SHADOWFS=$1 MKFILES=$2 CTL=$3
@@ -92,6 +95,32 @@ case $out in
 *) it_fail "the old path after a rename behind the mount's back: $out" ;;
 esac
 [ "$(cat "$mnt/d1/behind")" = "content of d1/f7" ] || it_fail "the new path: $(cat "$mnt/d1/behind" 2>&1)"
+# A tree 20,000 directories deep, made through the mount (mkdir and chdir,
+# relative): once the cache has evicted every directory in it, a file made
+# at the bottom reopens the whole chain. One stack frame set per level
+# overflowed the worker thread's 8 MiB stack and killed the mount.
+python3 - "$mnt/deep" "$mnt/d8" 20000 <<'PY' || it_fail "a file at the bottom of a 20,000-deep tree"
+import os, sys
+top, churn, depth = sys.argv[1], sys.argv[2], int(sys.argv[3])
+os.mkdir(top)
+os.chdir(top)
+for _ in range(depth):
+    os.mkdir("d")
+    os.chdir("d")
+bottom = os.open(".", os.O_RDONLY)
+for name in os.listdir(churn):  # evicts cached fds
+    with open(os.path.join(churn, name), "rb") as f:
+        f.read()
+os.fchdir(bottom)
+with open("at_the_bottom", "w") as f:
+    f.write("deep\n")
+with open("at_the_bottom") as f:
+    if f.read() != "deep\n":
+        sys.exit("the file at the bottom reads other bytes")
+PY
+kill -0 "$IT_PID" 2>/dev/null || it_fail "shadowfs died on the deep tree: $(tail -5 "$T/mount.log")"
+echo "a file made and read 20,000 directories down; shadowfs holds $(ls /proc/"$IT_PID"/fd | wc -l) fds"
+
 grep -Eiq "error|assert|sanitizer" "$T/mount.log" && it_fail "the mount logged: $(cat "$T/mount.log")"
 it_umount "$mnt"
 echo PASS

@@ -19,7 +19,7 @@ exec 3<"$mnt/f"
 kill -TERM "$IT_PID"
 wait_gone "$IT_PID" || it_fail "foreground shadowfs still running 5 s after SIGTERM"
 exec 3<&-
-mountpoint -q "$mnt" && it_fail "mount left behind after SIGTERM (foreground)"
+it_in_mount_table "$mnt" && it_fail "mount left behind after SIGTERM (foreground)"
 wait "$IT_PID"; rc=$?
 [ "$rc" -eq 0 ] || it_fail "foreground exit status $rc after SIGTERM"
 
@@ -31,7 +31,7 @@ for _ in $(seq 100); do mountpoint -q "$mnt" && break; sleep 0.05; done
 mountpoint -q "$mnt" || it_fail "relative-path mount failed"
 kill -TERM "$pid"
 wait_gone "$pid" || it_fail "shadowfs (relative paths) still running after SIGTERM"
-mountpoint -q "$mnt" && it_fail "mount left behind after SIGTERM (relative paths)"
+it_in_mount_table "$mnt" && it_fail "mount left behind after SIGTERM (relative paths)"
 [ -e "$mnt" ] && ! [ -e "$mnt/f" ] || it_fail "mount point unusable after SIGTERM"
 
 # Daemon: shadowfs returns once mounted; find the daemon by its unique mount point.
@@ -44,7 +44,7 @@ IT_PIDS+=("$pid")
 [ "$(cat "$mnt/f")" = data ] || it_fail "daemon mount does not serve"
 kill -TERM "$pid"
 wait_gone "$pid" || it_fail "daemon still running 5 s after SIGTERM"
-mountpoint -q "$mnt" && it_fail "mount left behind after SIGTERM (daemon)"
+it_in_mount_table "$mnt" && it_fail "mount left behind after SIGTERM (daemon)"
 # A start that hangs (a test option holds the daemon after mounting, before
 # it serves) is given up by Ctrl-C to the waiting command: the daemon is
 # killed, the mount undone, status 1. Before, the parent waited for ever,

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -618,6 +619,73 @@ static void test_names_directory_chain(void **state)
 	assert_int_equal(s.cached_fds, 1);
 }
 
+/* A tree deeper than a worker thread's stack has frames for: its deepest
+ * file, every directory above it evicted, is reopened on a thread with a
+ * 512 KiB stack (one frame set per level overflowed it at about 800
+ * levels), and the fds stay within the cache's bound meanwhile. */
+struct deep_get {
+	struct fixture *f;
+	struct fs_inode *i;
+	int fd;
+};
+
+static void *deep_get_thread(void *arg)
+{
+	struct deep_get *g = arg;
+	g->fd = fs_inode_fd_get(g->f->t, g->i);
+	return NULL;
+}
+
+static void test_names_deep_chain(void **state)
+{
+	struct fixture *f = *state;
+	enum { DEPTH = 5000 };
+	struct fs_inode **dirs = calloc(DEPTH, sizeof(*dirs)), *parent = ROOT, *i;
+	struct stat st;
+	assert_non_null(dirs);
+	int cur = dup(f->dfd);
+	for (int k = 0; k < DEPTH; k++) {
+		assert_int_equal(mkdirat(cur, "d", 0755), 0);
+		assert_int_equal(fs_inode_table_lookup(f->t, parent, cur, "d", &st, &dirs[k]), 0);
+		int next = openat(cur, "d", O_RDONLY | O_DIRECTORY);
+		assert_true(next >= 0);
+		close(cur);
+		cur = next;
+		parent = dirs[k];
+	}
+	int x = openat(cur, "x", O_CREAT | O_WRONLY, 0644);
+	assert_true(x >= 0);
+	close(x);
+	assert_int_equal(fs_inode_table_lookup(f->t, parent, cur, "x", &st, &i), 0);
+	close(cur);
+	churn_cache(f);
+	assert_int_equal(dirs[0]->fd, -1);
+	assert_int_equal(dirs[DEPTH - 1]->fd, -1);
+
+	pthread_attr_t attr;
+	pthread_t th;
+	struct deep_get g = {.f = f, .i = i, .fd = -1};
+	assert_int_equal(pthread_attr_init(&attr), 0);
+	assert_int_equal(pthread_attr_setstacksize(&attr, 512 * 1024), 0);
+	assert_int_equal(pthread_create(&th, &attr, deep_get_thread, &g), 0);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	pthread_attr_destroy(&attr);
+	assert_true(g.fd >= 0);
+	assert_int_equal(ino_of_fd(g.fd), st.st_ino);
+	struct fs_inode_table_stats s;
+	fs_inode_table_get_stats(f->t, &s);
+	assert_true(s.cached_fds <= 16 + 4);
+	fs_inode_fd_put(f->t, i);
+
+	/* FORGETs top down: each directory stays while its child names it. */
+	for (int k = 0; k < DEPTH; k++)
+		fs_inode_table_forget(f->t, dirs[k], 1);
+	assert_int_equal(count_inodes(f), DEPTH + 2);
+	fs_inode_table_forget(f->t, i, 1);
+	assert_int_equal(count_inodes(f), 1);
+	free(dirs);
+}
+
 /* With file handles nothing is keyed by name: pin_named costs nothing. */
 static void test_handles_no_names(void **state)
 {
@@ -642,6 +710,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_names_renamed_through, setup_names, teardown),
 		cmocka_unit_test_setup_teardown(test_names_gone_keeps_fd, setup_names, teardown),
 		cmocka_unit_test_setup_teardown(test_names_directory_chain, setup_names, teardown),
+		cmocka_unit_test_setup_teardown(test_names_deep_chain, setup_names, teardown),
 		cmocka_unit_test_setup_teardown(test_identity_and_forget, setup_names, teardown),
 		cmocka_unit_test_setup_teardown(test_pins, setup_names, teardown),
 		cmocka_unit_test_setup_teardown(test_stale, setup_names, teardown),
