@@ -88,9 +88,7 @@ int fs_rel_child(struct fs_ctx *c, fuse_ino_t dir, const char *name, char rel[PA
 	int dfd = fs_inode_fd_get(c->inodes, d);
 	if (dfd < 0)
 		return dfd;
-	int r = fs_rel_path(c, dfd, dpath);
-	if (r == 0 && fstatat(dfd, name, st, AT_SYMLINK_NOFOLLOW) < 0)
-		r = -errno;
+	int r = fstatat(dfd, name, st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : fs_rel_path(c, dfd, dpath);
 	fs_inode_fd_put(c->inodes, d);
 	if (r == 0 && snprintf(rel, PATH_MAX, "%s%s%s", dpath, dpath[0] ? "/" : "", name) >= PATH_MAX)
 		r = -ENAMETOOLONG;

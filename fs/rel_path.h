@@ -20,7 +20,8 @@ int fs_rel_path(struct fs_ctx *c, int fd, char buf[PATH_MAX]);
 struct fs_inode;
 int fs_rel_path_of(struct fs_ctx *c, struct fs_inode *i, int fd, char buf[PATH_MAX]);
 /* "DIR/NAME" relative to BACKING for NAME in directory inode dir, and the
- * object's stat (not following a symlink); -errno. */
+ * object's stat (not following a symlink); -errno. On -ENAMETOOLONG (a
+ * path deeper than PATH_MAX) *st is filled all the same. */
 int fs_rel_child(struct fs_ctx *c, fuse_ino_t dir, const char *name, char rel[PATH_MAX],
 		 struct stat *st);
 /* What follows prefix in path when path is prefix or below it ("" or

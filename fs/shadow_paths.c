@@ -92,7 +92,8 @@ struct moves {
 static void move_locked(struct fs_shadowing *sh, struct daemon_shadow_file *s, char *to,
 			struct moves *pm)
 {
-	if (s->pinned && s->path && pm->n == pm->cap) {
+	bool note = s->pinned && (s->path || to);
+	if (note && pm->n == pm->cap) {
 		size_t cap = pm->cap ? pm->cap * 2 : 8;
 		struct pin_move *v = realloc(pm->v, cap * sizeof(*v));
 		if (v) {
@@ -100,15 +101,16 @@ static void move_locked(struct fs_shadowing *sh, struct daemon_shadow_file *s, c
 			pm->cap = cap;
 		}
 	}
-	if (s->pinned && s->path && pm->n < pm->cap) {
-		pm->v[pm->n].from = strdup(s->path);
+	if (note && pm->n < pm->cap) {
+		pm->v[pm->n].from = s->path ? strdup(s->path) : NULL;
 		pm->v[pm->n].to = to ? strdup(to) : NULL;
 		pm->n++;
 	}
 	shadow_path_set_locked(sh, s, to);
 }
 
-/* The entry of a regular file (dev, ino) named from: named to now. */
+/* The entry of a regular file (dev, ino) named from (or by no path, as
+ * one moved deeper than PATH_MAX): named to now. */
 static void move_file_locked(struct fs_shadowing *sh, const struct stat *st, const char *from,
 			     const char *to, struct moves *pm)
 {
@@ -138,20 +140,22 @@ static void move_dir_locked(struct fs_shadowing *sh, const char *from, const cha
 	}
 }
 
-/* The pinned entries' moves into STATE/pins.log (unpin the old path, pin
- * the new one), or STATE/pins rewritten when there is no log; then
- * STATE/pins is folded at the next tick. pins_lock held. */
+/* The pinned entries' moves into STATE/pins.log (unpin the old path, if
+ * it had one, pin the new one, if it has one), or STATE/pins rewritten
+ * when there is no log; then STATE/pins is folded at the next tick.
+ * pins_lock held. */
 static void log_moves(struct fs_shadowing *sh, struct moves *pm)
 {
 	bool logged = sh->pin_log_fd >= 0;
 	for (size_t i = 0; i < pm->n; i++) {
 		int r = 0;
 		const char *to = pm->v[i].to;
-		if (logged && pm->v[i].from &&
-		    ((r = fs_pin_log_append(sh->pin_log_fd, false, pm->v[i].from)) < 0 ||
+		const char *from = pm->v[i].from;
+		if (logged &&
+		    ((from && (r = fs_pin_log_append(sh->pin_log_fd, false, from)) < 0) ||
 		     (to && (r = fs_pin_log_append(sh->pin_log_fd, true, to)) < 0))) {
 			sfs_warn("cannot record the rename of pinned %s in %s: %s",
-				 pm->v[i].from, sh->pin_log_path, strerror(-r));
+				 from ? from : to, sh->pin_log_path, strerror(-r));
 			logged = false;
 		}
 		free(pm->v[i].from);
@@ -167,6 +171,35 @@ static void log_moves(struct fs_shadowing *sh, struct moves *pm)
 	}
 }
 
+/* A rename with one side deeper than PATH_MAX below BACKING, which
+ * succeeded: what moved there forgets its path (a pin on it holds until
+ * the unmount, and STATE/pins loses it rather than keep the old path,
+ * which another file may take), and a file moved from there takes its new
+ * path (its pin recorded again). Map and pins locks held. */
+static void move_unknown_locked(struct shadow_rename *rn, struct moves *pm)
+{
+	struct fs_shadowing *sh = rn->sh;
+	if (rn->from_unknown) {
+		move_file_locked(sh, &rn->src, "", rn->to, pm); /* "" matches no path */
+		return;
+	}
+	bool dir = S_ISDIR(rn->src.st_mode);
+	struct daemon_shadow_file *file =
+	    dir ? NULL : daemon_shadow_map_find(sh->map, rn->src.st_dev, rn->src.st_ino);
+	for (size_t k = 0;; k++) {
+		struct daemon_shadow_file *s = dir ? daemon_shadow_map_at(sh->map, k) : file;
+		if (!s || (!dir && k > 0))
+			break;
+		if (!s->path || (dir ? !fs_rel_below(s->path, rn->from) : strcmp(s->path, rn->from)))
+			continue;
+		if (s->pinned)
+			sfs_warn("pinned %s moved deeper than PATH_MAX below BACKING: pinned until the "
+				 "unmount, not after (pins are kept by path)",
+				 s->path);
+		move_locked(sh, s, NULL, pm);
+	}
+}
+
 /* Before the reply of a rename that succeeded (fs_before_reply). */
 static void renamed(void *arg)
 {
@@ -174,10 +207,18 @@ static void renamed(void *arg)
 	struct fs_shadowing *sh = rn->sh;
 	struct stat now;
 	char to[PATH_MAX];
-	bool moved = fs_rel_child(sh->ctx, rn->newparent, rn->newname, to, &now) == 0 &&
-		     now.st_dev == rn->src.st_dev && now.st_ino == rn->src.st_ino &&
-		     !strcmp(to, rn->to);
-	if (moved) {
+	int r = fs_rel_child(sh->ctx, rn->newparent, rn->newname, to, &now);
+	bool moved = (rn->to_unknown ? r == -ENAMETOOLONG : r == 0 && !strcmp(to, rn->to)) &&
+		     now.st_dev == rn->src.st_dev && now.st_ino == rn->src.st_ino;
+	if (moved && (rn->to_unknown || rn->from_unknown)) {
+		struct moves pm = {0};
+		pthread_mutex_lock(&sh->pins_lock);
+		daemon_shadow_map_lock(sh->map);
+		move_unknown_locked(rn, &pm);
+		daemon_shadow_map_unlock(sh->map);
+		log_moves(sh, &pm);
+		pthread_mutex_unlock(&sh->pins_lock);
+	} else if (moved) {
 		struct moves pm = {0};
 		bool exchange = rn->flags & RENAME_EXCHANGE;
 		pthread_mutex_lock(&sh->pins_lock);
@@ -263,29 +304,43 @@ void shadow_rename_begin(struct fs_shadowing *sh, fuse_ino_t parent, const char 
 	rn->armed = false;
 	if (!sh || daemon_shadow_map_size(sh->map) == 0)
 		return; /* nothing to follow: one atomic read */
-	if (fs_rel_child(sh->ctx, parent, name, rn->from, &rn->src) < 0 ||
-	    !(S_ISREG(rn->src.st_mode) || S_ISDIR(rn->src.st_mode)))
+	int r = fs_rel_child(sh->ctx, parent, name, rn->from, &rn->src);
+	rn->from_unknown = r == -ENAMETOOLONG && !(flags & RENAME_EXCHANGE);
+	if ((r < 0 && !rn->from_unknown) || !(S_ISREG(rn->src.st_mode) || S_ISDIR(rn->src.st_mode)))
 		return;
+	if (rn->from_unknown && !S_ISREG(rn->src.st_mode))
+		return; /* the entries below it have no path to move */
 	rn->dst.st_mode = 0;
 	if ((flags & RENAME_EXCHANGE) &&
 	    fs_rel_child(sh->ctx, newparent, newname, rn->to, &rn->dst) < 0)
 		return;
+	rn->to_unknown = false;
 	if (!(flags & RENAME_EXCHANGE)) {
 		struct fs_inode *d = fs_inode_of(sh->ctx, newparent);
 		int dfd = fs_inode_fd_get(sh->ctx->inodes, d);
 		char dpath[PATH_MAX];
-		int r = dfd < 0 ? dfd : fs_rel_path(sh->ctx, dfd, dpath);
+		r = dfd < 0 ? dfd : fs_rel_path(sh->ctx, dfd, dpath);
 		if (dfd >= 0)
 			fs_inode_fd_put(sh->ctx->inodes, d);
-		if (r < 0 || snprintf(rn->to, sizeof(rn->to), "%s%s%s", dpath, dpath[0] ? "/" : "",
-				      newname) >= (int)sizeof(rn->to))
+		if (r == 0 && snprintf(rn->to, sizeof(rn->to), "%s%s%s", dpath, dpath[0] ? "/" : "",
+				       newname) >= (int)sizeof(rn->to))
+			r = -ENAMETOOLONG;
+		rn->to_unknown = r == -ENAMETOOLONG;
+		if ((r < 0 && !rn->to_unknown) || (rn->to_unknown && rn->from_unknown))
 			return;
 	}
+	if (rn->from_unknown)
+		rn->from[0] = '\0';
+	if (rn->to_unknown)
+		rn->to[0] = '\0';
 	rn->sh = sh;
 	rn->newparent = newparent;
 	rn->newname = newname;
 	rn->flags = flags;
-	log_intent(rn, replaced);
+	if (!rn->to_unknown && !rn->from_unknown)
+		log_intent(rn, replaced);
+	else
+		rn->intent = false;
 	rn->next = fs_before_reply; /* a layer outside ours (tuning) runs after */
 	fs_before_reply = (struct fs_before_reply){.fn = renamed, .arg = rn};
 	rn->armed = true;

@@ -602,6 +602,22 @@ static void move_prefix(struct tune_entry *x, const char *from, const char *to)
 	x->path = p;
 }
 
+/* Drops the settings of directory path and of every directory below it;
+ * whether there were any. Lock held. */
+static bool drop_dirs_below_locked(struct fs_tuning *t, const char *path)
+{
+	bool any = false;
+	for (size_t k = 0; k < t->n;) {
+		if (t->e[k].is_dir && fs_rel_below(t->e[k].path, path)) {
+			drop_entry(t, &t->e[k]);
+			any = true;
+		} else {
+			k++;
+		}
+	}
+	return any;
+}
+
 void fs_tuning_dir_moved(struct fs_tuning *t, const char *from, const char *to, bool exchange)
 {
 	bool any = false;
@@ -609,14 +625,8 @@ void fs_tuning_dir_moved(struct fs_tuning *t, const char *from, const char *to, 
 		return;
 	pthread_mutex_lock(&t->lock);
 	/* Settings of a directory replaced by the rename (an empty one) go. */
-	for (size_t k = 0; !exchange && k < t->n;) {
-		if (t->e[k].is_dir && fs_rel_below(t->e[k].path, to)) {
-			drop_entry(t, &t->e[k]);
-			any = true;
-		} else {
-			k++;
-		}
-	}
+	if (!exchange)
+		any = drop_dirs_below_locked(t, to);
 	for (size_t k = 0; k < t->n; k++) {
 		struct tune_entry *x = &t->e[k];
 		if (!x->is_dir)
@@ -650,6 +660,16 @@ void fs_tuning_dir_removed(struct fs_tuning *t, const char *path)
 {
 	pthread_mutex_lock(&t->lock);
 	forget_locked(t, find_dir(t, path));
+	pthread_mutex_unlock(&t->lock);
+}
+
+void fs_tuning_dir_tree_dropped(struct fs_tuning *t, const char *path)
+{
+	pthread_mutex_lock(&t->lock);
+	if (drop_dirs_below_locked(t, path)) {
+		recount(t);
+		save(t);
+	}
 	pthread_mutex_unlock(&t->lock);
 }
 

@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "fs/file_id.h"
 #include "fs/fs.h"
 #include "fs/rel_path.h"
@@ -95,9 +96,23 @@ static void tu_done_run(void *arg)
 	d->victim = -1;
 	if (d->dir_removed)
 		fs_tuning_dir_removed(d->c->tuning, d->from);
-	if (d->dir_moved && fs_rel_child(d->c, d->newparent, d->newname, to, &b) == 0 &&
-	    b.st_dev == d->before.st_dev && b.st_ino == d->before.st_ino)
+	if (!d->dir_moved)
+		return;
+	int r = fs_rel_child(d->c, d->newparent, d->newname, to, &b);
+	if ((r != 0 && r != -ENAMETOOLONG) || b.st_dev != d->before.st_dev ||
+	    b.st_ino != d->before.st_ino)
+		return;
+	if (r == 0) {
 		fs_tuning_dir_moved(d->c->tuning, d->from, to, d->flags & RENAME_EXCHANGE);
+	} else if (!(d->flags & RENAME_EXCHANGE)) {
+		/* Moved deeper than PATH_MAX below BACKING, where no setting
+		 * can be kept (settings are kept by path): its settings go,
+		 * rather than stay on a path another directory may take. */
+		sfs_warn("directory %s moved deeper than PATH_MAX below BACKING: its "
+			 "user.shadow.* settings and those below it are dropped",
+			 d->from);
+		fs_tuning_dir_tree_dropped(d->c->tuning, d->from);
+	}
 }
 
 /* d's work runs before the reply of the inner op called between these

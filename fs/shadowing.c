@@ -130,8 +130,11 @@ static bool entry_reuse_locked(struct fs_shadowing *sh, struct daemon_shadow_fil
 
 /* The entry of i, made if missing (origin O_PATH fd and path taken from
  * ifd, an O_PATH fd of i: the path follows a rename made behind the
- * mount's back). Map lock NOT held. */
-static struct daemon_shadow_file *entry_make(struct fs_shadowing *sh, struct fs_inode *i, int ifd)
+ * mount's back). *path_err (if path_err is not NULL) gets why no path
+ * could be taken (-ENAMETOOLONG below a tree deeper than PATH_MAX), or 0.
+ * Map lock NOT held. */
+static struct daemon_shadow_file *entry_make(struct fs_shadowing *sh, struct fs_inode *i, int ifd,
+					     int *path_err)
 {
 	/* ifd reopened from the handle while BACKING's dentry was dropped is
 	 * disconnected (/proc shows "/"): then by its name in its directory.
@@ -139,7 +142,10 @@ static struct daemon_shadow_file *entry_make(struct fs_shadowing *sh, struct fs_
 	 * dentry dropped) had no path: not in STATE/pins.log, and lost at the
 	 * unmount unless a rename named it meanwhile (fs_soak, 1 in 8 runs). */
 	char buf[PATH_MAX];
-	char *path = fs_rel_path_of(sh->ctx, i, ifd, buf) == 0 && buf[0] ? strdup(buf) : NULL;
+	int perr = fs_rel_path_of(sh->ctx, i, ifd, buf);
+	char *path = perr == 0 && buf[0] ? strdup(buf) : NULL;
+	if (path_err)
+		*path_err = perr;
 	daemon_shadow_map_lock(sh->map);
 	struct daemon_shadow_file *s =
 	    daemon_shadow_map_get(sh->map, (uint64_t)i->dev, (uint64_t)i->ino);
@@ -541,7 +547,7 @@ static void sh_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	    S_ISREG(i->type)) {
 		int ifd = fs_inode_fd_get(c->inodes, i);
 		if (ifd >= 0) {
-			s = entry_make(sh, i, ifd);
+			s = entry_make(sh, i, ifd, NULL);
 			fs_inode_fd_put(c->inodes, i);
 			if (s) {
 				daemon_shadow_map_lock(sh->map);
@@ -932,13 +938,27 @@ int fs_shadowing_set_pin(struct fs_shadowing *sh, struct fs_inode *i, const void
 		 * Before, its entry, still dropping the old copies, answered
 		 * EAGAIN, which reached the caller as EOPNOTSUPP. */
 		struct stat st;
+		int path_err = 0;
 		bool removed = fstat(ifd, &st) == 0 && st.st_nlink == 0;
-		s = removed ? NULL : entry_make(sh, i, ifd);
+		s = removed ? NULL : entry_make(sh, i, ifd, &path_err);
 		fs_inode_fd_put(sh->ctx->inodes, i);
 		if (removed)
 			return -ENOENT;
 		if (!s)
 			return -EAGAIN; /* no memory, or an old entry not yet dropped */
+		/* A pin is kept by the file's path (STATE/pins): one whose path
+		 * cannot be had (deeper than PATH_MAX below BACKING) is refused,
+		 * as settings are. Before, it was taken but never recorded, and
+		 * the next mount had silently lost it. */
+		daemon_shadow_map_lock(sh->map);
+		bool has_path = s->path != NULL;
+		daemon_shadow_map_unlock(sh->map);
+		if (!has_path) {
+			int err = path_err < 0 ? path_err : -ENAMETOOLONG;
+			sfs_warn("cannot pin inode %llu: no path below BACKING to keep the pin by (%s)",
+				 (unsigned long long)i->ino, strerror(-err));
+			return err;
+		}
 	}
 	/* Recorded before the setxattr returns: one record appended to
 	 * STATE/pins.log, in the order of the changes (pins_lock); the

@@ -33,6 +33,6 @@ fs_expect_error() { # MNT DESC PATTERN CMD...
   [ "$rc" -eq 1 ] || it_fail "$desc: exit status $rc, expected 1 ($(cat "$out"))"
   [ "$(wc -l < "$out")" -eq 1 ] || it_fail "$desc: expected one line, got: $(cat "$out")"
   grep -q -- "$pattern" "$out" || it_fail "$desc: message '$(cat "$out")' lacks '$pattern'"
-  mountpoint -q "$mnt" && it_fail "$desc: left a mount behind"
+  it_in_mount_table "$mnt" && it_fail "$desc: left a mount behind"
   echo "ok $desc: $(cat "$out")"
 }
