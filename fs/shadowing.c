@@ -947,14 +947,16 @@ int fs_shadowing_set_pin(struct fs_shadowing *sh, struct fs_inode *i, const void
 		if (!s)
 			return -EAGAIN; /* no memory, or an old entry not yet dropped */
 		/* A pin is kept by the file's path (STATE/pins): one whose path
-		 * cannot be had (deeper than PATH_MAX below BACKING) is refused,
-		 * as settings are. Before, it was taken but never recorded, and
+		 * cannot be had is refused: ENAMETOOLONG deeper than PATH_MAX
+		 * below BACKING, as settings are; else ESTALE (the mount lost
+		 * track of its name: the kernel looks the path up again and
+		 * retries once). Before, it was taken but never recorded, and
 		 * the next mount had silently lost it. */
 		daemon_shadow_map_lock(sh->map);
 		bool has_path = s->path != NULL;
 		daemon_shadow_map_unlock(sh->map);
 		if (!has_path) {
-			int err = path_err < 0 ? path_err : -ENAMETOOLONG;
+			int err = path_err == -ENAMETOOLONG ? path_err : -ESTALE;
 			sfs_warn("cannot pin inode %llu: no path below BACKING to keep the pin by (%s)",
 				 (unsigned long long)i->ino, strerror(-err));
 			return err;

@@ -621,8 +621,8 @@ static void test_names_directory_chain(void **state)
 
 /* A tree deeper than a worker thread's stack has frames for: its deepest
  * file, every directory above it evicted, is reopened on a thread with a
- * 512 KiB stack (one frame set per level overflowed it at about 800
- * levels), and the fds stay within the cache's bound meanwhile. */
+ * 512 KiB stack (a frame set per level, as the reopen once recursed,
+ * overflowed it: SIGSEGV), and the fds stay within the cache's bound. */
 struct deep_get {
 	struct fixture *f;
 	struct fs_inode *i;
