@@ -171,6 +171,18 @@ static void log_moves(struct fs_shadowing *sh, struct moves *pm)
 	}
 }
 
+/* s moved deeper than PATH_MAX below BACKING: it forgets its path
+ * (a pinned one said in the log). Map lock held. */
+static void forget_path_locked(struct fs_shadowing *sh, struct daemon_shadow_file *s,
+			       struct moves *pm)
+{
+	if (s->pinned)
+		sfs_warn("pinned %s moved deeper than PATH_MAX below BACKING: pinned until the "
+			 "unmount, not after (pins are kept by path)",
+			 s->path);
+	move_locked(sh, s, NULL, pm);
+}
+
 /* A rename with one side deeper than PATH_MAX below BACKING, which
  * succeeded: what moved there forgets its path (a pin on it holds until
  * the unmount, and STATE/pins loses it rather than keep the old path,
@@ -181,22 +193,16 @@ static void move_unknown_locked(struct shadow_rename *rn, struct moves *pm)
 	struct fs_shadowing *sh = rn->sh;
 	if (rn->from_unknown) {
 		move_file_locked(sh, &rn->src, "", rn->to, pm); /* "" matches no path */
-		return;
-	}
-	bool dir = S_ISDIR(rn->src.st_mode);
-	struct daemon_shadow_file *file =
-	    dir ? NULL : daemon_shadow_map_find(sh->map, rn->src.st_dev, rn->src.st_ino);
-	for (size_t k = 0;; k++) {
-		struct daemon_shadow_file *s = dir ? daemon_shadow_map_at(sh->map, k) : file;
-		if (!s || (!dir && k > 0))
-			break;
-		if (!s->path || (dir ? !fs_rel_below(s->path, rn->from) : strcmp(s->path, rn->from)))
-			continue;
-		if (s->pinned)
-			sfs_warn("pinned %s moved deeper than PATH_MAX below BACKING: pinned until the "
-				 "unmount, not after (pins are kept by path)",
-				 s->path);
-		move_locked(sh, s, NULL, pm);
+	} else if (S_ISREG(rn->src.st_mode)) {
+		struct daemon_shadow_file *s =
+		    daemon_shadow_map_find(sh->map, rn->src.st_dev, rn->src.st_ino);
+		if (s && s->path && !strcmp(s->path, rn->from))
+			forget_path_locked(sh, s, pm);
+	} else {
+		struct daemon_shadow_file *s;
+		for (size_t k = 0; (s = daemon_shadow_map_at(sh->map, k)) != NULL; k++)
+			if (s->path && fs_rel_below(s->path, rn->from))
+				forget_path_locked(sh, s, pm);
 	}
 }
 
