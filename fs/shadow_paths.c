@@ -183,26 +183,90 @@ static void forget_path_locked(struct fs_shadowing *sh, struct daemon_shadow_fil
 	move_locked(sh, s, NULL, pm);
 }
 
+/* What went deeper than PATH_MAX below BACKING, known as path (the
+ * regular file st, or every entry below the directory st), forgets its
+ * path: a pin on it holds until the unmount, and STATE/pins loses it
+ * rather than keep the old path, which another file may take. Map lock
+ * held. */
+static void went_deep_locked(struct fs_shadowing *sh, const struct stat *st, const char *path,
+			     struct moves *pm)
+{
+	struct daemon_shadow_file *s;
+	if (S_ISREG(st->st_mode)) {
+		s = daemon_shadow_map_find(sh->map, st->st_dev, st->st_ino);
+		if (s && s->path && !strcmp(s->path, path))
+			forget_path_locked(sh, s, pm);
+	} else if (S_ISDIR(st->st_mode)) {
+		for (size_t k = 0; (s = daemon_shadow_map_at(sh->map, k)) != NULL; k++)
+			if (s->path && fs_rel_below(s->path, path))
+				forget_path_locked(sh, s, pm);
+	}
+}
+
+/* The path of live entry s as its origin says now (its fd, or one opened
+ * by its handle), checked by a stat of that path; NULL if it has none
+ * within PATH_MAX. Map lock held (it keeps the fd and the handle). */
+static char *origin_path_locked(struct fs_shadowing *sh, struct daemon_shadow_file *s)
+{
+	int root = fs_inode_table_root_fd(sh->ctx->inodes);
+	int fd = s->origin_fd;
+	if (fd < 0 && s->origin_handle)
+		fd = open_by_handle_at(root, s->origin_handle, O_PATH | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	char rel[PATH_MAX];
+	struct stat st;
+	int r = fs_rel_path(sh->ctx, fd, rel);
+	if (fd != s->origin_fd)
+		close(fd);
+	if (r < 0 || !rel[0] || fstatat(root, rel, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    (uint64_t)st.st_dev != s->dev || (uint64_t)st.st_ino != s->ino)
+		return NULL;
+	return strdup(rel);
+}
+
+/* A directory came back from deeper than PATH_MAX: the live entries
+ * without a path (those below it among them) take the one their origin
+ * has now, a pinned one's recorded again. Others have no fd or handle to
+ * ask and stay without. Map lock held. */
+static void paths_found_again_locked(struct fs_shadowing *sh, struct moves *pm)
+{
+	struct daemon_shadow_file *s;
+	for (size_t k = 0; (s = daemon_shadow_map_at(sh->map, k)) != NULL; k++) {
+		char *p;
+		if (!s->path && s->origin_live && !s->gone && (p = origin_path_locked(sh, s)))
+			move_locked(sh, s, p, pm);
+	}
+}
+
+/* What came back from deeper than PATH_MAX to path: a regular file st
+ * takes that path, the entries below a directory find theirs again. Map
+ * lock held. */
+static void came_up_locked(struct fs_shadowing *sh, const struct stat *st, const char *path,
+			   struct moves *pm)
+{
+	if (S_ISREG(st->st_mode))
+		move_file_locked(sh, st, "", path, pm); /* "" matches no path */
+	else if (S_ISDIR(st->st_mode))
+		paths_found_again_locked(sh, pm);
+}
+
 /* A rename with one side deeper than PATH_MAX below BACKING, which
- * succeeded: what moved there forgets its path (a pin on it holds until
- * the unmount, and STATE/pins loses it rather than keep the old path,
- * which another file may take), and a file moved from there takes its new
- * path (its pin recorded again). Map and pins locks held. */
+ * succeeded (RENAME_EXCHANGE: the known side goes down, the other comes
+ * up; what goes down first, so that what comes up is not taken for it).
+ * Map and pins locks held. */
 static void move_unknown_locked(struct shadow_rename *rn, struct moves *pm)
 {
 	struct fs_shadowing *sh = rn->sh;
+	bool exchange = rn->flags & RENAME_EXCHANGE;
 	if (rn->from_unknown) {
-		move_file_locked(sh, &rn->src, "", rn->to, pm); /* "" matches no path */
-	} else if (S_ISREG(rn->src.st_mode)) {
-		struct daemon_shadow_file *s =
-		    daemon_shadow_map_find(sh->map, rn->src.st_dev, rn->src.st_ino);
-		if (s && s->path && !strcmp(s->path, rn->from))
-			forget_path_locked(sh, s, pm);
+		if (exchange)
+			went_deep_locked(sh, &rn->dst, rn->to, pm);
+		came_up_locked(sh, &rn->src, rn->to, pm);
 	} else {
-		struct daemon_shadow_file *s;
-		for (size_t k = 0; (s = daemon_shadow_map_at(sh->map, k)) != NULL; k++)
-			if (s->path && fs_rel_below(s->path, rn->from))
-				forget_path_locked(sh, s, pm);
+		went_deep_locked(sh, &rn->src, rn->from, pm);
+		if (exchange)
+			came_up_locked(sh, &rn->dst, rn->from, pm);
 	}
 }
 
@@ -303,6 +367,11 @@ static void log_intent(struct shadow_rename *rn, struct daemon_shadow_file *repl
 	rn->intent = r == 0;
 }
 
+static bool has_entries(mode_t mode)
+{
+	return S_ISREG(mode) || S_ISDIR(mode);
+}
+
 void shadow_rename_begin(struct fs_shadowing *sh, fuse_ino_t parent, const char *name,
 			 fuse_ino_t newparent, const char *newname, unsigned int flags,
 			 struct daemon_shadow_file *replaced, struct shadow_rename *rn)
@@ -311,17 +380,17 @@ void shadow_rename_begin(struct fs_shadowing *sh, fuse_ino_t parent, const char 
 	if (!sh || daemon_shadow_map_size(sh->map) == 0)
 		return; /* nothing to follow: one atomic read */
 	int r = fs_rel_child(sh->ctx, parent, name, rn->from, &rn->src);
-	rn->from_unknown = r == -ENAMETOOLONG && !(flags & RENAME_EXCHANGE);
-	if ((r < 0 && !rn->from_unknown) || !(S_ISREG(rn->src.st_mode) || S_ISDIR(rn->src.st_mode)))
+	rn->from_unknown = r == -ENAMETOOLONG;
+	if (r < 0 && !rn->from_unknown)
 		return;
-	if (rn->from_unknown && !S_ISREG(rn->src.st_mode))
-		return; /* the entries below it have no path to move */
 	rn->dst.st_mode = 0;
-	if ((flags & RENAME_EXCHANGE) &&
-	    fs_rel_child(sh->ctx, newparent, newname, rn->to, &rn->dst) < 0)
-		return;
 	rn->to_unknown = false;
-	if (!(flags & RENAME_EXCHANGE)) {
+	if (flags & RENAME_EXCHANGE) {
+		r = fs_rel_child(sh->ctx, newparent, newname, rn->to, &rn->dst);
+		rn->to_unknown = r == -ENAMETOOLONG;
+		if ((r < 0 && !rn->to_unknown) || (rn->to_unknown && rn->from_unknown))
+			return;
+	} else {
 		struct fs_inode *d = fs_inode_of(sh->ctx, newparent);
 		int dfd = fs_inode_fd_get(sh->ctx->inodes, d);
 		char dpath[PATH_MAX];
@@ -335,6 +404,11 @@ void shadow_rename_begin(struct fs_shadowing *sh, fuse_ino_t parent, const char 
 		if ((r < 0 && !rn->to_unknown) || (rn->to_unknown && rn->from_unknown))
 			return;
 	}
+	/* Only files and directories have entries (below them); with
+	 * RENAME_EXCHANGE either side may (a symlink exchanged with a pinned
+	 * file left its pin on the symlink's path). */
+	if (!has_entries(rn->src.st_mode) && !has_entries(rn->dst.st_mode))
+		return;
 	if (rn->from_unknown)
 		rn->from[0] = '\0';
 	if (rn->to_unknown)

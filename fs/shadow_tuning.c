@@ -663,14 +663,16 @@ void fs_tuning_dir_removed(struct fs_tuning *t, const char *path)
 	pthread_mutex_unlock(&t->lock);
 }
 
-void fs_tuning_dir_tree_dropped(struct fs_tuning *t, const char *path)
+bool fs_tuning_dir_tree_dropped(struct fs_tuning *t, const char *path)
 {
 	pthread_mutex_lock(&t->lock);
-	if (drop_dirs_below_locked(t, path)) {
+	bool any = drop_dirs_below_locked(t, path);
+	if (any) {
 		recount(t);
 		save(t);
 	}
 	pthread_mutex_unlock(&t->lock);
+	return any;
 }
 
 void fs_tuning_file_removed(struct fs_tuning *t, const uint8_t id[PRED_ID_LEN])

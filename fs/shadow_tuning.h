@@ -124,8 +124,9 @@ bool fs_tuning_has_files(struct fs_tuning *t);
 void fs_tuning_dir_moved(struct fs_tuning *t, const char *from, const char *to, bool exchange);
 void fs_tuning_dir_removed(struct fs_tuning *t, const char *path);
 /* Directory path moved where settings cannot follow (deeper than
- * PATH_MAX below BACKING): its settings and those below it go. */
-void fs_tuning_dir_tree_dropped(struct fs_tuning *t, const char *path);
+ * PATH_MAX below BACKING): its settings and those below it go. False
+ * when it had none. */
+bool fs_tuning_dir_tree_dropped(struct fs_tuning *t, const char *path);
 void fs_tuning_file_removed(struct fs_tuning *t, const uint8_t id[PRED_ID_LEN]);
 
 #endif

@@ -4,6 +4,8 @@
  *   rename of a directory -> its settings and those below it move with it
  *                            (RENAME_EXCHANGE: both sides swap); the
  *                            settings of an empty directory it replaced go;
+ *                            those of a directory moved deeper than
+ *                            PATH_MAX below BACKING go;
  *   rmdir                 -> the directory's settings go;
  *   unlink of a file's last link, or a rename over it -> the file's
  *                            settings go.
@@ -75,8 +77,10 @@ struct tu_done {
 	int victim; /* victim_open's fd, -1 */
 	uint8_t id[FS_FILE_ID_LEN];
 	bool ran;
-	/* rename of a directory: from -> (newparent, newname), the stat before */
-	bool dir_moved;
+	/* rename of a directory, or RENAME_EXCHANGE (the other side may be
+	 * one): from -> (newparent, newname), the stat before; from_deep:
+	 * from is deeper than PATH_MAX below BACKING (from then unknown) */
+	bool dir_moved, from_deep;
 	fuse_ino_t newparent;
 	const char *newname;
 	unsigned int flags;
@@ -99,20 +103,23 @@ static void tu_done_run(void *arg)
 	if (!d->dir_moved)
 		return;
 	int r = fs_rel_child(d->c, d->newparent, d->newname, to, &b);
-	if ((r != 0 && r != -ENAMETOOLONG) || b.st_dev != d->before.st_dev ||
-	    b.st_ino != d->before.st_ino)
+	bool exchange = d->flags & RENAME_EXCHANGE;
+	if ((r != 0 && r != -ENAMETOOLONG) || (r != 0 && d->from_deep) ||
+	    b.st_dev != d->before.st_dev || b.st_ino != d->before.st_ino)
 		return;
-	if (r == 0) {
-		fs_tuning_dir_moved(d->c->tuning, d->from, to, d->flags & RENAME_EXCHANGE);
-	} else if (!(d->flags & RENAME_EXCHANGE)) {
-		/* Moved deeper than PATH_MAX below BACKING, where no setting
-		 * can be kept (settings are kept by path): its settings go,
-		 * rather than stay on a path another directory may take. */
+	/* A side that went deeper than PATH_MAX below BACKING, where no
+	 * setting can be kept (settings are kept by path), loses its
+	 * settings and those below it, rather than leave them on a path
+	 * another directory may take: the renamed directory (to deep), or
+	 * the one it was exchanged with (from deep; a plain rename from
+	 * there replaced an empty directory, whose settings go as always). */
+	const char *gone = r != 0 ? d->from : d->from_deep ? to : NULL;
+	if (!gone)
+		fs_tuning_dir_moved(d->c->tuning, d->from, to, exchange);
+	else if (fs_tuning_dir_tree_dropped(d->c->tuning, gone) && (r != 0 || exchange))
 		sfs_warn("directory %s moved deeper than PATH_MAX below BACKING: its "
 			 "user.shadow.* settings and those below it are dropped",
-			 d->from);
-		fs_tuning_dir_tree_dropped(d->c->tuning, d->from);
-	}
+			 gone);
 }
 
 /* d's work runs before the reply of the inner op called between these
@@ -134,8 +141,14 @@ static void tu_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 {
 	struct fs_ctx *c = fs_ctx_of(req); /* req is gone after the reply */
 	struct tu_done d = {.c = c, .newparent = newparent, .newname = newname, .flags = flags};
-	d.dir_moved = fs_tuning_has_dirs(c->tuning) && fs_rel_child(c, parent, name, d.from, &d.before) == 0 &&
-		      S_ISDIR(d.before.st_mode);
+	if (fs_tuning_has_dirs(c->tuning)) {
+		int r = fs_rel_child(c, parent, name, d.from, &d.before);
+		d.from_deep = r == -ENAMETOOLONG;
+		/* either side of an exchange may be a directory (a symlink
+		 * exchanged with one left its settings on the symlink's path) */
+		d.dir_moved = (r == 0 || d.from_deep) &&
+			      (S_ISDIR(d.before.st_mode) || (flags & RENAME_EXCHANGE));
+	}
 	d.victim = flags & RENAME_EXCHANGE ? -1 : victim_open(c, newparent, newname, d.id);
 	tu_arm(&d);
 	inner.rename(req, parent, name, newparent, newname, flags);

@@ -171,8 +171,9 @@ struct shadow_rename {
 	unsigned int flags;
 	bool intent; /* its intent is in STATE/pins.log (sh->pin_intents) */
 	/* One side's path is deeper than PATH_MAX below BACKING (to or from
-	 * then empty; a plain rename only): entries moved there forget their
-	 * path, a file moved back from there takes its new one. */
+	 * then empty): entries moved there forget their path, a file moved
+	 * back from there takes its new one, and the entries below a
+	 * directory moved back find theirs again from their origins. */
 	bool to_unknown, from_unknown;
 	struct stat src, dst; /* dst: RENAME_EXCHANGE's other side */
 	char from[PATH_MAX], to[PATH_MAX];

@@ -13,7 +13,10 @@
 #    names, not the old ones (none is said to be gone), and copies them
 #    again;
 # 3. a file renamed behind the mount's back and pinned again through the
-#    mount is recorded under its new name.
+#    mount is recorded under its new name;
+# 4. RENAME_EXCHANGE of a symlink with a pinned file and with a directory
+#    holding one: the pins follow (the symlink's side stopped the rename
+#    being followed).
 # Usage: fs_shadow_rename.sh SHADOWFS SHADOWCTL
 . "$(dirname "$0")/lib.sh"
 SHADOWFS=$1 CTL=$2
@@ -81,6 +84,24 @@ setfattr -n user.shadow.pin -v 1 "$mnt/d2/a-behind" || it_fail "pin a-behind"
 want_pins=$(printf 'd2/a-behind\nd2/y\nsub3/b\n')
 it_wait_for "STATE/pins after a rename behind the mount's back: $(cat "$state/pins")" 10 pins_right
 echo "3: $(pins_now | tr '\n' ' ')"
+
+# 4. RENAME_EXCHANGE of a symlink with a pinned file, and of a symlink with
+# a directory holding one: the pins follow the files (before, a symlink's
+# side made the rename unfollowed, and the pin stayed on the path the
+# symlink took).
+ln -s nowhere "$mnt/sl" && ln -s nowhere "$mnt/sl2" || it_fail "symlinks"
+python3 - "$mnt" <<'PY' || it_fail "RENAME_EXCHANGE with symlinks"
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+for a, b in (("sl", "d2/y"), ("sl2", "sub3")):
+    if libc.renameat2(-100, os.path.join(sys.argv[1], a).encode(), -100,
+                      os.path.join(sys.argv[1], b).encode(), 2):
+        sys.exit("renameat2 %s %s: %s" % (a, b, os.strerror(ctypes.get_errno())))
+PY
+[ -L "$mnt/d2/y" ] && [ -f "$mnt/sl" ] && [ -f "$mnt/sl2/b" ] || it_fail "the exchanges did not swap"
+want_pins=$(printf 'd2/a-behind\nsl\nsl2/b\n')
+it_wait_for "STATE/pins after exchanges with symlinks: $(cat "$state/pins")" 10 pins_right
+echo "4: $(pins_now | tr '\n' ' ')"
 it_umount "$mnt"
 wait "$IT_PID" || it_fail "shadowfs exited with an error (sanitizer report above?)"
 echo PASS

@@ -8,7 +8,8 @@
 #  - resolution: file, nearest directory, mount root, mount option, each
 #    source shown by shadowctl why;
 #  - renames: a file keeps its settings (keyed by id), a directory's move with
-#    it; unlink / rmdir drop them; STATE/tuning survives a remount;
+#    it (also exchanged with a symlink); unlink / rmdir drop them;
+#    STATE/tuning survives a remount;
 #  - never wins over a pin: a pinned file's copy is dropped, the pin stays,
 #    removing never brings the copy back; a file pinned under never=1 is
 #    never copied;
@@ -126,6 +127,18 @@ why_has "$mnt/dd/e/g" '^  window +4 +from directory /dd/e '
 grep -q '^d threshold 0.6 /dd$' "$state/tuning" || it_fail "STATE/tuning after the rename: $(cat "$state/tuning")"
 mkdir "$mnt/d"
 get threshold "$mnt/d" && it_fail "a new directory at the old path got the old setting"
+# RENAME_EXCHANGE of a symlink with a directory: its settings follow it
+# (before, they stayed on the path the symlink took).
+mkdir "$mnt/xd"; set_ok capacity 9 "$mnt/xd"; ln -s nowhere "$mnt/xl"
+python3 - "$mnt/xl" "$mnt/xd" <<'PY' || it_fail "RENAME_EXCHANGE of a symlink and a directory"
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.renameat2(-100, sys.argv[1].encode(), -100, sys.argv[2].encode(), 2):
+    sys.exit("renameat2: " + os.strerror(ctypes.get_errno()))
+PY
+[ "$(get capacity "$mnt/xl")" = 9 ] || it_fail "a directory exchanged with a symlink lost its capacity: $(cat "$state/tuning")"
+grep -q ' /xd$' "$state/tuning" && it_fail "STATE/tuning keeps the exchanged directory's old path: $(cat "$state/tuning")"
+rm "$mnt/xd"; rmdir "$mnt/xl"
 
 # Persistence across a remount.
 it_umount "$mnt"
