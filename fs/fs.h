@@ -67,6 +67,7 @@ struct fs_file {
 	int fd;          /* backing fd; owned */
 	int flags;       /* open(2) flags the caller asked for */
 	bool direct;     /* O_DIRECT: replies bypass the page cache, I/O is aligned */
+	struct fs_inode *inode;    /* counted in its opens while open */
 	struct fs_inode *pt_inode; /* opened for kernel passthrough: holds a count
 	                              of the inode's backing id; else NULL */
 	void *ext;       /* for layers wrapped around the ops; NULL here */

@@ -30,6 +30,10 @@ struct fs_inode_table {
 	uint64_t permanent_fds;
 	uint64_t named;           /* entries with a name key; read unlocked too */
 	uint64_t reopens;
+	/* Entries out of the hash while the kernel still refers to them
+	 * (disown): freed with the table if no FORGET came. */
+	struct fs_inode **disowned;
+	size_t ndisowned, disowned_cap;
 	/* Set before the first lookup (fs_inode_table_on_release). */
 	void (*release_fn)(struct fs_inode *i, void *arg);
 	void *release_arg;
@@ -155,10 +159,38 @@ static void hash_remove(struct fs_inode_table *t, struct fs_inode *i)
 	}
 }
 
+/* i leaves the hash for the list of disowned entries (table lock held;
+ * without memory for the list, it is left out of it: leaked at exit if
+ * no FORGET comes, as all were before the list). */
+static void disowned_add(struct fs_inode_table *t, struct fs_inode *i)
+{
+	hash_remove(t, i);
+	i->disowned = UINT32_MAX;
+	if (t->ndisowned == t->disowned_cap) {
+		size_t cap = t->disowned_cap ? t->disowned_cap * 2 : 16;
+		struct fs_inode **d = cap < UINT32_MAX ? realloc(t->disowned, cap * sizeof(*d)) : NULL;
+		if (!d)
+			return;
+		t->disowned = d;
+		t->disowned_cap = cap;
+	}
+	t->disowned[t->ndisowned++] = i;
+	i->disowned = (uint32_t)t->ndisowned;
+}
+
+static void disowned_remove(struct fs_inode_table *t, struct fs_inode *i)
+{
+	if (i->disowned == UINT32_MAX)
+		return;
+	struct fs_inode *last = t->disowned[--t->ndisowned];
+	t->disowned[i->disowned - 1] = last;
+	last->disowned = i->disowned;
+}
+
 /* Whether an entry's fd, when open, is in the LRU (else it is permanent). */
 static bool in_lru(const struct fs_inode *i)
 {
-	return i->handle || i->key_name;
+	return !i->fd_kept;
 }
 
 /* Whether nothing holds i any more (table lock held). */
@@ -196,7 +228,10 @@ static void detach_if_unused(struct fs_inode_table *t, struct fs_inode *i, struc
 {
 	while (i && unused(t, i)) {
 		struct fs_inode *up = NULL;
-		hash_remove(t, i);
+		if (i->disowned)
+			disowned_remove(t, i);
+		else
+			hash_remove(t, i);
 		if (i->fd >= 0) {
 			if (in_lru(i)) {
 				lru_unlink(i);
@@ -311,6 +346,7 @@ int fs_inode_table_new(int root_fd, unsigned fd_cache_max, struct fs_inode_table
 	t->root->type = st.st_mode & S_IFMT;
 	t->root->nlookup = 1; /* the kernel's implicit reference; never forgotten */
 	t->root->fd = root_fd;
+	t->root->fd_kept = true;
 	t->permanent_fds = 1;
 	hash_insert(t, t->root);
 
@@ -354,6 +390,12 @@ void fs_inode_table_free(struct fs_inode_table *t)
 			i = next;
 		}
 	}
+	for (size_t k = 0; k < t->ndisowned; k++) {
+		if (t->disowned[k]->fd >= 0)
+			close(t->disowned[k]->fd);
+		inode_free(t->disowned[k]);
+	}
+	free(t->disowned);
 	if (t->root_fd >= 0)
 		close(t->root_fd);
 	free(t->root);
@@ -377,6 +419,24 @@ static struct fs_inode *ref_existing(struct fs_inode_table *t, const struct stat
 	return i;
 }
 
+/* i's name key goes (the name no longer leads to it). kept: its fd, if
+ * cached, stays for good, as the fd of an object that may have no name
+ * left (open files, unlinked ones; another object's inode number). Else
+ * it stays in the LRU, and once evicted i reopens only after a lookup
+ * names it again (set_key). Table lock held; *old_name for the caller
+ * to free. */
+static void unkey_locked(struct fs_inode_table *t, struct fs_inode *i, bool kept,
+			 struct close_list *cl, struct gone_list *gl, char **old_name)
+{
+	if (kept && !i->fd_kept && i->fd >= 0) {
+		lru_unlink(i);
+		t->lru_fds--;
+		t->permanent_fds++;
+	}
+	i->fd_kept = i->fd_kept || kept;
+	detach_if_unused(t, key_drop(t, i, old_name), cl, gl);
+}
+
 static bool same_handle(const struct file_handle *a, const struct file_handle *b)
 {
 	return a->handle_type == b->handle_type && a->handle_bytes == b->handle_bytes &&
@@ -389,9 +449,19 @@ static bool same_handle(const struct file_handle *a, const struct file_handle *b
  * ref_existing took is dropped; the caller inserts the new object. */
 static void disown(struct fs_inode_table *t, struct fs_inode *i)
 {
+	struct close_list cl = {.n = 0};
+	struct gone_list gl = {NULL};
+	char *old_name = NULL;
 	pthread_mutex_lock(&t->lock);
-	hash_remove(t, i); /* no-op when another lookup did it already */
+	if (!i->disowned) { /* (another lookup may have done it already) */
+		disowned_add(t, i);
+		if (i->key_name) /* its name leads to the new object now */
+			unkey_locked(t, i, true, &cl, &gl, &old_name);
+	}
 	pthread_mutex_unlock(&t->lock);
+	close_list_flush(&cl);
+	gone_release(t, &gl);
+	free(old_name);
 	fs_inode_table_forget(t, i, 1);
 }
 
@@ -411,7 +481,27 @@ static struct fs_inode *check_handle(struct fs_inode_table *t, struct fs_inode *
 	return NULL;
 }
 
-/* Keys i by (dir, name) if it has a name key (another). */
+/* Is i dir or one of the directories above it by their keys (table lock
+ * held)? At most as many steps as entries: a loop of keys, which
+ * set_key never makes, would end there too. */
+static bool key_ancestor(struct fs_inode_table *t, const struct fs_inode *i,
+			 const struct fs_inode *dir)
+{
+	uint64_t steps = 0;
+	for (const struct fs_inode *a = dir; a; a = a->key_name ? a->key_dir : NULL)
+		if (a == i || ++steps > t->count)
+			return true;
+	return false;
+}
+
+/* Keys i by (dir, name) if it has another name key, or none and no
+ * handle (its key went with a name of a file that has others: its fd,
+ * kept till now, goes to the LRU). Not when i is dir or above it: a
+ * directory moved into one below it behind the mount's back and looked
+ * up there by its stale key made a loop of keys, and every later reopen
+ * of either walked it for ever, holding the table lock (the whole mount
+ * hung). The old key stays: ESTALE, the kernel looks the name up
+ * again. */
 static void set_key(struct fs_inode_table *t, struct fs_inode *i, struct fs_inode *dir,
 		    const char *name)
 {
@@ -420,15 +510,24 @@ static void set_key(struct fs_inode_table *t, struct fs_inode *i, struct fs_inod
 	char *copy = NULL, *old_name = NULL;
 	for (;;) {
 		pthread_mutex_lock(&t->lock);
-		if (!i->key_name || (i->key_dir == dir && strcmp(i->key_name, name) == 0))
+		if (i == t->root || i->handle || i->disowned ||
+		    (i->key_name && i->key_dir == dir && strcmp(i->key_name, name) == 0) ||
+		    key_ancestor(t, i, dir))
 			break;
 		if (copy) {
-			struct fs_inode *old_dir = key_drop(t, i, &old_name);
+			struct fs_inode *old_dir = i->key_name ? key_drop(t, i, &old_name) : NULL;
 			i->key_dir = dir;
 			i->key_name = copy;
 			dir->children++;
 			__atomic_store_n(&t->named, t->named + 1, __ATOMIC_RELAXED);
 			copy = NULL;
+			if (i->fd_kept && i->fd >= 0) {
+				t->permanent_fds--;
+				lru_push_front(t, i);
+				t->lru_fds++;
+				lru_evict(t, &cl);
+			}
+			i->fd_kept = false;
 			detach_if_unused(t, old_dir, &cl, &gl);
 			break;
 		}
@@ -507,6 +606,7 @@ static int insert_new(struct fs_inode_table *t, int fd, struct file_handle *h,
 		inode_free(n);
 		return -ESTALE; /* caller bug: nothing to find the object with */
 	}
+	n->fd_kept = !n->handle && !n->key_name;
 
 	pthread_mutex_lock(&t->lock);
 	struct fs_inode *old = ref_existing(t, st);
@@ -573,6 +673,8 @@ int fs_inode_table_lookup(struct fs_inode_table *t, struct fs_inode *dir, int di
 	if (fstatat(dirfd, name, st, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	enum known_by by = ref_known(t, st, &i);
+	if (by == BY_FD && dir)
+		set_key(t, i, dir, name); /* by one of its names again */
 	if (by == BY_FD)
 		goto found;
 	if (by == BY_NAME && (i = check_named(t, i, st->st_mode & S_IFMT, dir, name)) != NULL)
@@ -612,6 +714,8 @@ int fs_inode_table_lookup_fd(struct fs_inode_table *t, struct fs_inode *dir, con
 	if (fstat(fd, st) < 0)
 		return -errno;
 	enum known_by by = ref_known(t, st, &i);
+	if (by == BY_FD && dir && name)
+		set_key(t, i, dir, name);
 	if (by == BY_FD)
 		goto found;
 	if (by == BY_NAME && (i = check_named(t, i, st->st_mode & S_IFMT, dir, name)) != NULL)
@@ -655,11 +759,11 @@ void fs_inode_table_forget(struct fs_inode_table *t, struct fs_inode *i, uint64_
 }
 
 /* Opens NAME in dir (held by the caller) as an O_PATH fd of the object
- * (dev, ino), or returns -errno: -ESTALE when NAME leads elsewhere. dir's
- * own fd may have to be reopened by its key first, and so on up: one
- * frame of reopen() per evicted ancestor. */
+ * (dev, ino) of that type, or returns -errno: -ESTALE when NAME leads
+ * elsewhere. dir's own fd may have to be reopened by its key first, and
+ * so on up: one frame of reopen() per evicted ancestor. */
 static int reopen_by_name(struct fs_inode_table *t, struct fs_inode *dir, const char *name,
-			  dev_t dev, ino_t ino)
+			  dev_t dev, ino_t ino, mode_t type)
 {
 	int dfd = fs_inode_fd_get(t, dir);
 	if (dfd < 0)
@@ -672,9 +776,10 @@ static int reopen_by_name(struct fs_inode_table *t, struct fs_inode *dir, const 
 	if (err < 0)
 		return err;
 	struct stat st;
-	if (fstat(fd, &st) < 0 || st.st_dev != dev || st.st_ino != ino) {
+	if (fstat(fd, &st) < 0 || st.st_dev != dev || st.st_ino != ino ||
+	    (st.st_mode & S_IFMT) != type) {
 		close(fd);
-		return -ESTALE;
+		return -ESTALE; /* elsewhere, or its inode number taken by another object */
 	}
 	return fd;
 }
@@ -698,7 +803,7 @@ static int reopen(struct fs_inode_table *t, struct fs_inode *i)
 		snprintf(name, sizeof(name), "%s", i->key_name);
 		dir->pins++;
 		pthread_mutex_unlock(&t->lock);
-		int fd = reopen_by_name(t, dir, name, i->dev, i->ino);
+		int fd = reopen_by_name(t, dir, name, i->dev, i->ino, i->type);
 		fs_inode_fd_put(t, dir);
 		pthread_mutex_lock(&t->lock);
 		if (fd != -ESTALE || i->key_gen == gen) {
@@ -732,8 +837,12 @@ static struct fs_inode *open_deep_ancestors(struct fs_inode_table *t, struct fs_
 	size_t depth = 0;
 	*err = 0;
 	for (struct fs_inode *a = i->key_name ? i->key_dir : NULL; a && a->fd < 0 && a->key_name;
-	     a = a->key_dir)
-		depth++;
+	     a = a->key_dir) {
+		if (a == i || ++depth > t->count) {
+			*err = -ESTALE; /* a loop of keys (set_key makes none) */
+			return NULL;
+		}
+	}
 	if (depth <= REOPEN_RECURSION_MAX)
 		return NULL;
 	struct fs_inode **chain = malloc(depth * sizeof(*chain));
@@ -855,11 +964,14 @@ struct fs_inode *fs_inode_table_pin_named(struct fs_inode_table *t, int dirfd, c
 		pthread_mutex_unlock(&t->lock);
 		return NULL;
 	}
-	i->pins++; /* held while its fd is got */
+	i->pins++; /* held while its fd is got, and for the caller */
 	pthread_mutex_unlock(&t->lock);
-	int fd = fs_inode_fd_get(t, i);
-	fs_inode_fd_put(t, i);
-	return fd >= 0 ? i : NULL;
+	/* Held even when its fd cannot be had (no fd left, or its key is
+	 * stale): a rename still moves its key (else a stale key stayed,
+	 * and a later move could make a loop of keys). */
+	if (fs_inode_fd_get(t, i) >= 0)
+		fs_inode_fd_put(t, i);
+	return i;
 }
 
 void fs_inode_table_renamed(struct fs_inode_table *t, struct fs_inode *i, struct fs_inode *dir,
@@ -878,13 +990,17 @@ void fs_inode_table_name_gone(struct fs_inode_table *t, struct fs_inode *i, stru
 	if (!i)
 		return;
 	pthread_mutex_lock(&t->lock);
-	/* Pinned, so its fd is open: it becomes permanent, as an fd of an
-	 * object that may have no name left (open, unlinked files). */
-	if (i->key_name && i->key_dir == dir && strcmp(i->key_name, name) == 0 && i->fd >= 0) {
-		lru_unlink(i);
-		t->lru_fds--;
-		t->permanent_fds++;
-		detach_if_unused(t, key_drop(t, i, &old_name), &cl, &gl);
+	/* Pinned, so its fd is open (unless it could not be opened): kept for
+	 * good if the object may have no name left (unlinked, or open: other
+	 * links of an open file may go behind the mount's back). Else, with
+	 * other links, it stays in the LRU: kept, each such fd stayed until
+	 * the kernel's FORGET, and removing one copy of a tree of hard links
+	 * (cp -al, rm -r) took one fd per file, past the cache's bound. */
+	struct stat st;
+	if (i->key_name && i->key_dir == dir && strcmp(i->key_name, name) == 0) {
+		bool kept = i->fd < 0 || __atomic_load_n(&i->opens, __ATOMIC_RELAXED) > 0 ||
+			    fstat(i->fd, &st) < 0 || st.st_nlink == 0;
+		unkey_locked(t, i, kept, &cl, &gl, &old_name);
 	}
 	pthread_mutex_unlock(&t->lock);
 	close_list_flush(&cl);

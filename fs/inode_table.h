@@ -22,7 +22,8 @@
  * path up again). Operations that move or remove names through the mount
  * keep the keys true: fs_inode_table_pin_named() before,
  * fs_inode_table_renamed() or fs_inode_table_name_gone() after (an object
- * whose key name goes keeps its fd for good: an open file, a cwd). A key
+ * whose key name goes keeps its fd for good if it may have no name left:
+ * unlinked, or open). A key
  * holds its directory's entry (children), so a directory is freed only
  * after the objects it names.
  *
@@ -50,6 +51,10 @@ struct fs_inode {
 	dev_t dev;
 	ino_t ino;
 	mode_t type;                /* S_IFMT bits of the backing object */
+	/* Table lock: out of the hash, its inode number another object's
+	 * (1 + its index in the table's list of those, or UINT32_MAX when not
+	 * listed); 0 while in the hash. */
+	uint32_t disowned;
 	struct file_handle *handle; /* NULL: name key or permanent fd */
 	/* The access recorder's naming stamp (fs_file_ref.named): atomic. */
 	uint32_t rec_named;
@@ -66,6 +71,8 @@ struct fs_inode {
 	 * or NULL, and the opens for writing through the mount. Atomic. */
 	void *shadow;
 	int32_t writers;
+	/* Files open on it through the mount (open, create, release). Atomic. */
+	uint32_t opens;
 	/* The directory it was last looked up, made or renamed into through
 	 * the mount (its inode number, on the same device; 0: none): names
 	 * it when its fd comes back disconnected (fs_rel_path_of). Atomic. */
@@ -78,6 +85,9 @@ struct fs_inode {
 	char *key_name;             /* NULL when the entry has none */
 	uint32_t key_gen;           /* counts key changes */
 	int fd;                     /* O_PATH fd, or -1 when not cached */
+	/* Its fd, when open, is kept for good, not in the LRU: the root's,
+	 * one with no handle nor name key to reopen it by. */
+	bool fd_kept;
 	struct fs_inode *hnext;     /* hash chain */
 	struct fs_inode *lru_prev, *lru_next; /* set while a non-permanent fd is cached */
 };
@@ -116,15 +126,19 @@ int fs_inode_table_lookup_fd(struct fs_inode_table *t, struct fs_inode *dir, con
 			     int fd, struct stat *st, struct fs_inode **ret);
 
 /* Before an operation removes or replaces NAME in the directory open as
- * dirfd: the entry of the object NAME leads to, if it has a name key, with
- * its fd open and pinned (release with fs_inode_fd_put()); else NULL. A
- * fstatat while the table has name-keyed entries, nothing otherwise. */
+ * dirfd: the entry of the object NAME leads to, if it has a name key,
+ * pinned, with its fd open if it could be had (release with
+ * fs_inode_fd_put()); else NULL. A fstatat while the table has
+ * name-keyed entries, nothing otherwise. */
 struct fs_inode *fs_inode_table_pin_named(struct fs_inode_table *t, int dirfd, const char *name);
 /* i (pinned) was renamed to NAME in dir: its name key says so. */
 void fs_inode_table_renamed(struct fs_inode_table *t, struct fs_inode *i, struct fs_inode *dir,
 			    const char *name);
 /* NAME in dir is gone (unlinked, or replaced by a rename); if it was i's
- * (pinned) name key, i keeps its open fd for good instead. */
+ * (pinned) name key, i keeps its open fd for good instead when it may
+ * have no name left (no link left, or open through the mount); with
+ * other links, its fd stays in the LRU until a lookup by another of its
+ * names keys it again (evicted before that: ESTALE). */
 void fs_inode_table_name_gone(struct fs_inode_table *t, struct fs_inode *i, struct fs_inode *dir,
 			      const char *name);
 

@@ -51,7 +51,7 @@ static void set_open_flags(struct fs_ctx *c, struct fuse_file_info *fi, bool dir
 	fi->keep_cache = !fi->direct_io && c->opts->cache == FS_CACHE_ALWAYS;
 }
 
-static struct fs_file *file_new(struct fs_ctx *c, int fd, int flags)
+static struct fs_file *file_new(struct fs_ctx *c, struct fs_inode *i, int fd, int flags)
 {
 	struct fs_file *f = calloc(1, sizeof(*f));
 	if (!f)
@@ -59,6 +59,8 @@ static struct fs_file *file_new(struct fs_ctx *c, int fd, int flags)
 	f->fd = fd;
 	f->flags = flags;
 	f->direct = (flags & O_DIRECT) != 0;
+	f->inode = i;
+	__atomic_add_fetch(&i->opens, 1, __ATOMIC_RELAXED);
 	fs_open_add(c, &f->node, false);
 	return f;
 }
@@ -67,6 +69,7 @@ static void file_free(struct fs_ctx *c, struct fs_file *f)
 {
 	if (!f)
 		return;
+	__atomic_sub_fetch(&f->inode->opens, 1, __ATOMIC_RELAXED);
 	if (f->pt_inode)
 		fs_passthrough_put(c, f->pt_inode);
 	fs_open_del(c, &f->node);
@@ -149,7 +152,7 @@ void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	if ((fi->flags & O_TRUNC) && fs_killpriv_due())
 		kill_privileges(fd);
-	struct fs_file *f = file_new(c, fd, fi->flags);
+	struct fs_file *f = file_new(c, i, fd, fi->flags);
 	if (!f) {
 		close(fd);
 		fuse_reply_err(req, ENOMEM);
@@ -235,7 +238,7 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	if (err < 0)
 		goto fail;
 	fs_inode_note_dir(i, dir);
-	f = file_new(c, fd, fi->flags);
+	f = file_new(c, i, fd, fi->flags);
 	if (!f) {
 		fs_inode_table_forget(c->inodes, i, 1);
 		err = -ENOMEM;

@@ -554,6 +554,93 @@ static void test_names_gone_keeps_fd(void **state)
 	assert_int_equal(s.cached_fds, 1);
 }
 
+/* Unlinking through the mount the key's name of files that have other
+ * links (cp -al, then rm -r of one copy): their fds stay in the cache's
+ * bound (each was kept for good, one fd per file, until the kernel's
+ * FORGET); one evicted is ESTALE until looked up by its other name, which
+ * keys it again. A file open through the mount keeps its fd. */
+static void test_names_gone_other_links(void **state)
+{
+	struct fixture *f = *state;
+	enum { N = 100 };
+	struct fs_inode *i[N];
+	struct stat st[N], now;
+	char name[16], other[16];
+	for (int k = 0; k < N; k++) {
+		snprintf(name, sizeof(name), "f%d", k);
+		snprintf(other, sizeof(other), "g%d", k);
+		make_file(f, name);
+		assert_int_equal(linkat(f->dfd, name, f->dfd, other, 0), 0);
+		assert_int_equal(fs_inode_table_lookup(f->t, ROOT, f->dfd, name, &st[k], &i[k]), 0);
+		if (k == 0)
+			__atomic_add_fetch(&i[k]->opens, 1, __ATOMIC_RELAXED); /* open */
+		assert_ptr_equal(fs_inode_table_pin_named(f->t, f->dfd, name), i[k]);
+		assert_int_equal(unlinkat(f->dfd, name, 0), 0);
+		fs_inode_table_name_gone(f->t, i[k], ROOT, name);
+		fs_inode_fd_put(f->t, i[k]);
+		assert_null(i[k]->key_name);
+	}
+	struct fs_inode_table_stats s;
+	fs_inode_table_get_stats(f->t, &s);
+	assert_true(s.cached_fds <= 16 + 2); /* the cache, the root's, the open one's */
+	churn_cache(f);
+	assert_true(i[0]->fd >= 0); /* open: kept */
+	assert_int_equal(i[N - 1]->fd, -1);
+	assert_int_equal(fs_inode_fd_get(f->t, i[N - 1]), -ESTALE);
+	struct fs_inode *again;
+	snprintf(other, sizeof(other), "g%d", N - 1);
+	assert_int_equal(fs_inode_table_lookup(f->t, ROOT, f->dfd, other, &now, &again), 0);
+	assert_ptr_equal(again, i[N - 1]);
+	assert_string_equal(i[N - 1]->key_name, other);
+	int fd = fs_inode_fd_get(f->t, i[N - 1]);
+	assert_true(fd >= 0);
+	assert_int_equal(ino_of_fd(fd), st[N - 1].st_ino);
+	fs_inode_fd_put(f->t, i[N - 1]);
+	fs_inode_table_forget(f->t, i[N - 1], 1);
+	/* The open one, looked up by its other name: keyed, its fd cached. */
+	assert_int_equal(fs_inode_table_lookup(f->t, ROOT, f->dfd, "g0", &now, &again), 0);
+	assert_ptr_equal(again, i[0]);
+	__atomic_sub_fetch(&i[0]->opens, 1, __ATOMIC_RELAXED);
+	churn_cache(f);
+	assert_int_equal(i[0]->fd, -1);
+	fd = fs_inode_fd_get(f->t, i[0]);
+	assert_true(fd >= 0);
+	assert_int_equal(ino_of_fd(fd), st[0].st_ino);
+	fs_inode_fd_put(f->t, i[0]);
+	fs_inode_table_forget(f->t, i[0], 1);
+	for (int k = 0; k < N; k++)
+		fs_inode_table_forget(f->t, i[k], 1);
+	fs_inode_table_get_stats(f->t, &s);
+	assert_int_equal(s.inodes, 1);
+	assert_int_equal(s.named, 0);
+	assert_int_equal(s.cached_fds, 1);
+}
+
+/* A rename through the mount of an object whose key is stale (renamed
+ * behind the mount's back): pin_named holds it although its fd cannot be
+ * had, and the rename keys it by its new name (it stayed stale, which a
+ * later move could turn into a loop of keys). */
+static void test_names_pin_stale(void **state)
+{
+	struct fixture *f = *state;
+	struct fs_inode *i;
+	struct stat st;
+	make_file(f, "a");
+	assert_int_equal(fs_inode_table_lookup(f->t, ROOT, f->dfd, "a", &st, &i), 0);
+	assert_int_equal(renameat(f->dfd, "a", f->dfd, "c"), 0); /* behind its back */
+	assert_ptr_equal(fs_inode_table_pin_named(f->t, f->dfd, "c"), i);
+	assert_int_equal(renameat(f->dfd, "c", f->dfd, "d"), 0); /* through the mount */
+	fs_inode_table_renamed(f->t, i, ROOT, "d");
+	fs_inode_fd_put(f->t, i);
+	assert_string_equal(i->key_name, "d");
+	int fd = fs_inode_fd_get(f->t, i);
+	assert_true(fd >= 0);
+	assert_int_equal(ino_of_fd(fd), st.st_ino);
+	fs_inode_fd_put(f->t, i);
+	fs_inode_table_forget(f->t, i, 1);
+	assert_int_equal(count_inodes(f), 1);
+}
+
 /* Directories are keyed too: a file two levels down reopens after both
  * its directories' fds were evicted (each reopened by name in turn); a
  * directory renamed through the mount takes its subtree along; renamed
@@ -617,6 +704,95 @@ static void test_names_directory_chain(void **state)
 	fs_inode_table_get_stats(f->t, &s);
 	assert_int_equal(s.named, 0);
 	assert_int_equal(s.cached_fds, 1);
+}
+
+/* A directory moved into one that was below it, behind the mount's back
+ * (A/B -> B, then A -> B/A), and looked up there through B's cached fd,
+ * whose key is still (A, "B"): A is not keyed under B (a loop of keys:
+ * every later reopen of either walked it for ever, holding the table
+ * lock, and the mount hung). Both are ESTALE until looked up by their
+ * names, then reopen. */
+static void test_names_no_key_loop(void **state)
+{
+	struct fixture *f = *state;
+	struct fs_inode *a, *b, *again;
+	struct stat sa, sb, st;
+	assert_int_equal(mkdirat(f->dfd, "A", 0755), 0);
+	assert_int_equal(mkdirat(f->dfd, "A/B", 0755), 0);
+	assert_int_equal(fs_inode_table_lookup(f->t, ROOT, f->dfd, "A", &sa, &a), 0);
+	int afd = fs_inode_fd_get(f->t, a);
+	assert_true(afd >= 0);
+	assert_int_equal(fs_inode_table_lookup(f->t, a, afd, "B", &sb, &b), 0);
+	fs_inode_fd_put(f->t, a);
+	int bfd = fs_inode_fd_get(f->t, b); /* cached from now on (a cwd) */
+	assert_true(bfd >= 0);
+	assert_int_equal(renameat(f->dfd, "A/B", f->dfd, "B"), 0);
+	assert_int_equal(renameat(f->dfd, "A", f->dfd, "B/A"), 0);
+	assert_int_equal(fs_inode_table_lookup(f->t, b, bfd, "A", &st, &again), 0);
+	fs_inode_fd_put(f->t, b);
+	assert_ptr_equal(again, a);
+	assert_ptr_equal(a->key_dir, ROOT); /* not keyed below its own child */
+	churn_cache(f);
+	assert_int_equal(fs_inode_fd_get(f->t, a), -ESTALE);
+	assert_int_equal(fs_inode_fd_get(f->t, b), -ESTALE);
+	/* Looked up by their names now: usable again. */
+	assert_int_equal(fs_inode_table_lookup(f->t, ROOT, f->dfd, "B", &st, &again), 0);
+	assert_ptr_equal(again, b);
+	bfd = fs_inode_fd_get(f->t, b);
+	assert_true(bfd >= 0);
+	assert_int_equal(fs_inode_table_lookup(f->t, b, bfd, "A", &st, &again), 0);
+	fs_inode_fd_put(f->t, b);
+	assert_ptr_equal(a->key_dir, b);
+	churn_cache(f);
+	int fd = fs_inode_fd_get(f->t, a);
+	assert_true(fd >= 0);
+	assert_int_equal(ino_of_fd(fd), sa.st_ino);
+	fs_inode_fd_put(f->t, a);
+	fs_inode_table_forget(f->t, a, 3);
+	fs_inode_table_forget(f->t, b, 2);
+	assert_int_equal(count_inodes(f), 1);
+}
+
+/* A directory known by name, removed behind the mount's back and a file
+ * made under its name that took its inode number: the directory's entry
+ * does not open the file (its reopen checked only the inode number, and a
+ * chmod of the directory through the mount changed the file), and a
+ * lookup of the file gets a new entry; the stale one, never forgotten, is
+ * freed with the table (LeakSanitizer). */
+static void test_names_type_reused(void **state)
+{
+	struct fixture *f = *state;
+	struct fs_inode *d = NULL, *file;
+	struct stat st, sd;
+	char name[32];
+	bool reused = false;
+	for (int round = 0; round < 20 && !reused; round++) {
+		snprintf(name, sizeof(name), "x%d", round);
+		assert_int_equal(mkdirat(f->dfd, name, 0755), 0);
+		assert_int_equal(fs_inode_table_lookup(f->t, ROOT, f->dfd, name, &sd, &d), 0);
+		churn_cache(f);
+		assert_int_equal(unlinkat(f->dfd, name, AT_REMOVEDIR), 0);
+		make_file(f, name);
+		assert_int_equal(fstatat(f->dfd, name, &st, AT_SYMLINK_NOFOLLOW), 0);
+		reused = st.st_ino == sd.st_ino;
+		if (!reused)
+			fs_inode_table_forget(f->t, d, 1);
+	}
+	if (!reused) {
+		fprintf(stderr, "no inode number reused in 20 rounds\n");
+		fail();
+	}
+	assert_int_equal(fs_inode_fd_get(f->t, d), -ESTALE);
+	assert_int_equal(fs_inode_table_lookup(f->t, ROOT, f->dfd, name, &st, &file), 0);
+	assert_ptr_not_equal(file, d);
+	assert_null(d->key_name); /* its name is the file's */
+	int fd = fs_inode_fd_get(f->t, file);
+	assert_true(fd >= 0);
+	assert_true(S_ISREG(st.st_mode));
+	fs_inode_fd_put(f->t, file);
+	assert_int_equal(fs_inode_fd_get(f->t, d), -ESTALE);
+	fs_inode_table_forget(f->t, file, 1);
+	/* d: no FORGET; freed by the teardown's fs_inode_table_free */
 }
 
 /* A tree deeper than a worker thread's stack has frames for: its deepest
@@ -709,8 +885,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_names_hard_link, setup_names, teardown),
 		cmocka_unit_test_setup_teardown(test_names_renamed_through, setup_names, teardown),
 		cmocka_unit_test_setup_teardown(test_names_gone_keeps_fd, setup_names, teardown),
+		cmocka_unit_test_setup_teardown(test_names_gone_other_links, setup_names, teardown),
+		cmocka_unit_test_setup_teardown(test_names_pin_stale, setup_names, teardown),
 		cmocka_unit_test_setup_teardown(test_names_directory_chain, setup_names, teardown),
 		cmocka_unit_test_setup_teardown(test_names_deep_chain, setup_names, teardown),
+		cmocka_unit_test_setup_teardown(test_names_no_key_loop, setup_names, teardown),
+		cmocka_unit_test_setup_teardown(test_names_type_reused, setup_names, teardown),
 		cmocka_unit_test_setup_teardown(test_identity_and_forget, setup_names, teardown),
 		cmocka_unit_test_setup_teardown(test_pins, setup_names, teardown),
 		cmocka_unit_test_setup_teardown(test_stale, setup_names, teardown),
