@@ -206,7 +206,7 @@ struct fs_recorder {
 	size_t wq_len;
 	bool wq_stop;
 	/* Namings done by the writer thread (add_writer_namings). */
-	_Atomic uint64_t w_named, w_name_failures, w_name_gone;
+	_Atomic uint64_t w_named, w_name_failures, w_name_gone, w_name_unknown;
 	pthread_t writer;
 	bool writer_running;
 

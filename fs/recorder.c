@@ -495,14 +495,14 @@ static void fill_stats(FILE *f, void *arg)
 	fprintf(f,
 		"pid=%ld\nbucket_s=%u\ntrack=%u\ntracked=%u\ntracked_bytes=%llu\n"
 		"bytes_per_file=%llu\nevents=%llu\nset_updates=%llu\ndropped=%llu\ntail_events=%llu\n"
-		"named=%llu\nname_failures=%llu\nname_gone=%llu\nunlinked=%llu\nflushes=%llu\nflush_errors=%llu\nrings=%u\n",
+		"named=%llu\nname_failures=%llu\nname_gone=%llu\nname_unknown=%llu\nunlinked=%llu\nflushes=%llu\nflush_errors=%llu\nrings=%u\n",
 		(long)getpid(), rec->width, st->track_capacity, st->tracked,
 		(unsigned long long)st->tracked_bytes, (unsigned long long)st->bytes_per_file,
 		(unsigned long long)st->events, (unsigned long long)st->set_updates,
 		(unsigned long long)st->dropped,
 		(unsigned long long)st->tail_events, (unsigned long long)st->named,
 		(unsigned long long)st->name_failures, (unsigned long long)st->name_gone,
-		(unsigned long long)st->unlinked,
+		(unsigned long long)st->name_unknown, (unsigned long long)st->unlinked,
 		(unsigned long long)st->flushes,
 		(unsigned long long)st->flush_errors, st->rings);
 	if (rec->stats_more)
@@ -523,6 +523,7 @@ static void add_writer_namings(struct fs_recorder *rec, struct fs_recorder_stats
 	st->named += atomic_load_explicit(&rec->w_named, memory_order_relaxed);
 	st->name_failures += atomic_load_explicit(&rec->w_name_failures, memory_order_relaxed);
 	st->name_gone += atomic_load_explicit(&rec->w_name_gone, memory_order_relaxed);
+	st->name_unknown = atomic_load_explicit(&rec->w_name_unknown, memory_order_relaxed);
 }
 
 static void update_stats(struct fs_recorder *rec)
@@ -610,7 +611,7 @@ static void flush_bucket(struct fs_recorder *rec, uint64_t idx, bool with_host, 
  * leave the batch; their events are counted anonymously as tail events. */
 static void name_batch(struct fs_recorder *rec, struct rec_batch *b, int64_t now_s)
 {
-	uint64_t tail = 0, named = 0, gone = 0, failed = 0;
+	uint64_t tail = 0, named = 0, gone = 0, failed = 0, unknown = 0;
 	size_t kept = 0;
 	for (size_t i = 0; i < b->n; i++) {
 		struct pred_file_bucket *f = &b->files[i];
@@ -627,6 +628,7 @@ static void name_batch(struct fs_recorder *rec, struct rec_batch *b, int64_t now
 			}
 			f->path = path;
 			named++;
+			unknown += !path;
 		}
 		if (kept != i)
 			b->files[kept] = *f;
@@ -636,6 +638,7 @@ static void name_batch(struct fs_recorder *rec, struct rec_batch *b, int64_t now
 	atomic_fetch_add_explicit(&rec->w_named, named, memory_order_relaxed);
 	atomic_fetch_add_explicit(&rec->w_name_gone, gone, memory_order_relaxed);
 	atomic_fetch_add_explicit(&rec->w_name_failures, failed, memory_order_relaxed);
+	atomic_fetch_add_explicit(&rec->w_name_unknown, unknown, memory_order_relaxed);
 	if (!tail)
 		return;
 	if (b->with_host)

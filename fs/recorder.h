@@ -134,6 +134,9 @@ struct fs_recorder_stats {
 	uint64_t tail_events;   /* not attributed to a named tracked file */
 	uint64_t named, name_failures; /* namings (a file once per bucket) */
 	uint64_t name_gone;     /* files unlinked before they could be named */
+	uint64_t name_unknown;  /* named by id without a path: the kernel had
+				 * dropped the file's dentry by its flush (the
+				 * series keeps the path it had, if any) */
 	uint64_t unlinked;      /* files deleted through the mount (fs_recorder_req_gone) */
 	uint64_t flushes, flush_errors;
 	uint32_t tracked, track_capacity, rings;

@@ -6,7 +6,8 @@
 # is the uuid in A's user.shadow.id xattr and survives a rename; top ranks A
 # first; a file with a damaged user.shadow.id is recorded by its path;
 # files created and deleted through the mount are dropped at their
-# deletion, never named.
+# deletion, never named; a file whose dentry the kernel dropped before its
+# bucket's flush is counted as named without a path (name_unknown).
 # usage: rec_counts.sh SHADOWFS SHADOWCTL
 . "$(dirname "$0")/lib.sh"
 shadowfs=$1 ctl=$2
@@ -86,6 +87,16 @@ for k in 1 2 3; do
   sleep 0.1
   rm "$mnt/short$k" || it_fail "rm short$k"
 done
+
+# A file whose directory entry the kernel drops before its bucket is
+# written (drop_caches; memory pressure does the same) is named by its id
+# alone: counted as name_unknown (it was counted as named, with no path).
+head -c 4096 /dev/urandom >"$backing/D"
+next_bucket
+cat "$mnt/D" >/dev/null || it_fail "reading D"
+for _ in 1 2; do sync; echo 2 >/proc/sys/vm/drop_caches; sleep 0.3; done
+unknown_counted() { grep -Eq '^name_unknown=[1-9]' "$state/recorder.stats"; }
+it_wait_for "D's dentry dropped before its flush: $(grep -E '^name' "$state/recorder.stats")" 10 unknown_counted
 
 it_umount "$mnt"
 stats=$(cat "$state/recorder.stats")
