@@ -35,8 +35,10 @@ void sync_tls_identity_paths(const char *dir, const char *name, char *cert, char
 int sync_tls_ctx_new(bool server, const char *cert, const char *key, const char *ca,
 		     struct sync_tls_ctx **ret, char *err, size_t errlen);
 void sync_tls_ctx_free(struct sync_tls_ctx *ctx);
-/* Checks that the context's own certificate is valid under its CA (issued
- * by it, not expired, not yet valid): a mix-up of identity files (a host
+/* Checks that the context's own certificate is a host's (not a CA, fit for
+ * TLS server and client authentication, as `shadowctl ca issue` makes them)
+ * and valid under its CA (issued by it, not expired, not yet valid): a
+ * mix-up of identity files (the CA's certificate as the host's, a host
  * certificate given as the CA, another cluster's CA) is then told at start
  * instead of as failed handshakes later. -EINVAL with the reason in err. */
 int sync_tls_ctx_check_identity(struct sync_tls_ctx *ctx, char *err, size_t errlen);
