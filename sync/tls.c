@@ -175,6 +175,19 @@ void sync_tls_ctx_free(struct sync_tls_ctx *ctx)
 	free(ctx);
 }
 
+bool sync_tls_identity_name_valid(const char *name)
+{
+	size_t n = strlen(name);
+	if (n == 0 || n > 253 || name[0] == '.' || name[0] == '-')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z') ||
+		      (name[i] >= '0' && name[i] <= '9') || name[i] == '.' || name[i] == '-' ||
+		      name[i] == ':'))
+			return false;
+	return !strstr(name, "..");
+}
+
 void sync_tls_identity_paths(const char *dir, const char *name, char *cert, char *key, char *ca,
 			     size_t len)
 {

@@ -30,6 +30,13 @@ uint64_t sync_now_ms(void);
 void sync_tls_identity_paths(const char *dir, const char *name, char *cert, char *key, char *ca,
 			     size_t len);
 
+/* Whether name may name an identity: a host name (letters, digits, '.',
+ * '-', ':' for an IPv6 address; no leading '.' or '-', no "..") that is also
+ * safe as the file name DIR/NAME.crt, so never a path out of DIR.
+ * `shadowctl ca issue` issues only such names, and -o tls_name= takes only
+ * them. */
+bool sync_tls_identity_name_valid(const char *name);
+
 /* Loads cert/key/CA (PEM files). On failure returns -errno and writes a
  * human-readable reason into err. */
 int sync_tls_ctx_new(bool server, const char *cert, const char *key, const char *ca,
