@@ -134,6 +134,36 @@ static int claim_state_dir(const char *state, int *fd)
 	return rc;
 }
 
+/* Removes the status files of the parts this mount runs without. shadowctl
+ * takes each file for a part that runs (the recorder, hosts, the shadowing
+ * control loop), so one left by an earlier mount of the state directory
+ * showed that mount's last figures (a host up, a control pass) as this
+ * one's. The parts that run write theirs as they start. Called once the
+ * directory is claimed (no other mount writes there) and before mounting,
+ * so that what a mount shows is its own from the start. */
+static void drop_stale_status(const char *state, bool record, bool hosts, bool shadowing)
+{
+	const struct {
+		const char *name;
+		bool runs;
+	} files[] = {
+	    {"recorder.stats", record},
+	    {"hosts.status", hosts},
+	    {"shadows.status", shadowing},
+	    {"control.stats", shadowing},
+	};
+	char path[PATH_MAX + 32];
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		if (files[i].runs)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", state, files[i].name);
+		if (unlink(path) < 0 && errno != ENOENT)
+			sfs_warn("cannot remove %s, an earlier mount's: %s (shadowctl shows its "
+				 "figures as this mount's)",
+				 path, strerror(errno));
+	}
+}
+
 /* The inode table's figures, in STATE/recorder.stats (shadowctl status). */
 static void inode_stats(FILE *f, void *arg)
 {
@@ -307,6 +337,8 @@ int main(int argc, char **argv)
 	umask(0); /* the kernel already applied the caller's umask */
 	if ((opts.record || hosts) && claim_state_dir(state, &state_fd) < 0)
 		goto out;
+	if (opts.record || hosts)
+		drop_stale_status(state, opts.record, hosts != NULL, fs_shadowing_wanted(hosts));
 	fs_creds_init();
 	uint64_t fd_limit = sfs_fd_limit_raise();
 	struct sfs_fd_split fds;

@@ -9,6 +9,7 @@
 
 #include "predictor/model.h"
 #include "predictor/series_store.h"
+#include "sync/tls.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -429,6 +430,13 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 	case KEY_TLS:
 		return set_string(c, arg, &o->tls_dir);
 	case KEY_TLS_NAME:
+		/* The name picks DIR/NAME.crt and .key: a path in it would
+		 * read an identity from outside DIR. */
+		if (!sync_tls_identity_name_valid(value_of(arg)))
+			return fail(c,
+				    "bad option '%s': expected a name as 'shadowctl ca issue DIR "
+				    "NAME' takes (letters, digits, '.', '-', ':'; no path)",
+				    arg);
 		return set_string(c, arg, &o->tls_name);
 	case KEY_SHADOW_TICK:
 		if (parse_seconds(c, arg, &o->shadow_tick) < 0)

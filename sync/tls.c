@@ -124,9 +124,32 @@ fail:
 	return -EINVAL;
 }
 
+/* Whether own is a host's certificate as `shadowctl ca issue` makes them:
+ * not a CA, and fit for TLS server and client authentication (one
+ * certificate serves shadowd and authenticates it as a client). The CA's own
+ * certificate passes every other check (it matches its key and is valid
+ * under itself), and then each peer refuses it at the handshake ("unsuitable
+ * certificate purpose"). -EINVAL with the reason in err. */
+static int check_purpose(X509 *own, char *err, size_t errlen)
+{
+	const char *why = NULL;
+	if (X509_check_ca(own) != 0)
+		why = "the certificate is a CA certificate, not a host's";
+	else if (X509_check_purpose(own, X509_PURPOSE_SSL_SERVER, 0) != 1 ||
+		 X509_check_purpose(own, X509_PURPOSE_SSL_CLIENT, 0) != 1)
+		why = "the certificate is not for TLS server and client authentication";
+	ERR_clear_error();
+	if (!why)
+		return 0;
+	snprintf(err, errlen, "%s (give one from 'shadowctl ca issue DIR NAME')", why);
+	return -EINVAL;
+}
+
 int sync_tls_ctx_check_identity(struct sync_tls_ctx *ctx, char *err, size_t errlen)
 {
 	X509 *own = SSL_CTX_get0_certificate(ctx->ssl);
+	if (own && check_purpose(own, err, errlen) < 0)
+		return -EINVAL;
 	STACK_OF(X509) *chain = NULL;
 	SSL_CTX_get0_chain_certs(ctx->ssl, &chain);
 	X509_STORE_CTX *x = X509_STORE_CTX_new();
@@ -150,6 +173,19 @@ void sync_tls_ctx_free(struct sync_tls_ctx *ctx)
 		return;
 	SSL_CTX_free(ctx->ssl);
 	free(ctx);
+}
+
+bool sync_tls_identity_name_valid(const char *name)
+{
+	size_t n = strlen(name);
+	if (n == 0 || n > 253 || name[0] == '.' || name[0] == '-')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z') ||
+		      (name[i] >= '0' && name[i] <= '9') || name[i] == '.' || name[i] == '-' ||
+		      name[i] == ':'))
+			return false;
+	return !strstr(name, "..");
 }
 
 void sync_tls_identity_paths(const char *dir, const char *name, char *cert, char *key, char *ca,

@@ -30,13 +30,22 @@ uint64_t sync_now_ms(void);
 void sync_tls_identity_paths(const char *dir, const char *name, char *cert, char *key, char *ca,
 			     size_t len);
 
+/* Whether name may name an identity: a host name (letters, digits, '.',
+ * '-', ':' for an IPv6 address; no leading '.' or '-', no "..") that is also
+ * safe as the file name DIR/NAME.crt, so never a path out of DIR.
+ * `shadowctl ca issue` issues only such names, and -o tls_name= takes only
+ * them. */
+bool sync_tls_identity_name_valid(const char *name);
+
 /* Loads cert/key/CA (PEM files). On failure returns -errno and writes a
  * human-readable reason into err. */
 int sync_tls_ctx_new(bool server, const char *cert, const char *key, const char *ca,
 		     struct sync_tls_ctx **ret, char *err, size_t errlen);
 void sync_tls_ctx_free(struct sync_tls_ctx *ctx);
-/* Checks that the context's own certificate is valid under its CA (issued
- * by it, not expired, not yet valid): a mix-up of identity files (a host
+/* Checks that the context's own certificate is a host's (not a CA, fit for
+ * TLS server and client authentication, as `shadowctl ca issue` makes them)
+ * and valid under its CA (issued by it, not expired, not yet valid): a
+ * mix-up of identity files (the CA's certificate as the host's, a host
  * certificate given as the CA, another cluster's CA) is then told at start
  * instead of as failed handshakes later. -EINVAL with the reason in err. */
 int sync_tls_ctx_check_identity(struct sync_tls_ctx *ctx, char *err, size_t errlen);

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "predictor/store_locate.h"
+#include "sync/tls.h"
 #include "tools/ctl.h"
 
 static void ca_usage(FILE *out)
@@ -203,19 +204,6 @@ static int load_ca(const char *dir, EVP_PKEY **key, X509 **crt)
 	return 0;
 }
 
-/* A host name that is also safe as a file name. */
-static int valid_hostname(const char *h)
-{
-	size_t n = strlen(h);
-	if (n == 0 || n > 253 || h[0] == '.' || h[0] == '-')
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!((h[i] >= 'a' && h[i] <= 'z') || (h[i] >= 'A' && h[i] <= 'Z') ||
-		      (h[i] >= '0' && h[i] <= '9') || h[i] == '.' || h[i] == '-' || h[i] == ':'))
-			return 0;
-	return !strstr(h, "..");
-}
-
 static int is_ip(const char *s)
 {
 	unsigned char b[16];
@@ -230,7 +218,7 @@ static int ca_issue(const char *dir, const char *host, char **ips, int nips, lon
 	int r = -EIO;
 	size_t o;
 
-	if (!valid_hostname(host)) {
+	if (!sync_tls_identity_name_valid(host)) {
 		fprintf(stderr, "shadowctl ca: invalid host name '%s'\n", host);
 		return -EINVAL;
 	}

@@ -85,8 +85,12 @@ int ctl_remote_connect(struct ctl_remote *r, const char *cmd, const char *addr)
 	rc = sync_tls_ctx_new(false, r->cert ? r->cert : cert, r->key ? r->key : key,
 			      r->ca ? r->ca : ca, &r->tls, why, sizeof(why));
 	if (rc == 0 && (rc = sync_tls_ctx_check_identity(r->tls, why, sizeof(why))) < 0) {
+		/* The reason names no file: say which certificate it is about. */
+		fprintf(stderr, "shadowctl %s: TLS identity %s: %s\n", cmd,
+			r->cert ? r->cert : cert, why);
 		sync_tls_ctx_free(r->tls);
 		r->tls = NULL;
+		return -1;
 	}
 	if (rc < 0) {
 		fprintf(stderr, "shadowctl %s: TLS identity: %s\n", cmd, why[0] ? why : strerror(-rc));

@@ -95,6 +95,29 @@ for cmd in status hosts shadows top load; do
     it_fail "$cmd by a user who cannot read the state: $(cat "$T/err")"
 done
 chmod 755 "$state"
+# A remount of this state directory without hosts= (shadowing off) shows
+# what a fresh state directory shows (it showed the earlier mount's host up
+# and its control line, from the hosts.status, shadows.status and
+# control.stats that mount left); one with norecord says recording is off
+# (it showed the earlier recorder.stats).
+it_mount "$SHADOWFS" "$backing" "$mnt" "state=$state"
+out=$("$CTL" status "$mnt") || it_fail "status after a remount without hosts="
+grep -q "^hosts      none (mounted without -o hosts=)$" <<<"$out" && grep -q "^shadows    none$" <<<"$out" &&
+  ! grep -q "^control" <<<"$out" || it_fail "remount without hosts=: the earlier mount's figures: $out"
+"$CTL" status "$mnt" --json | grep -q '"hosts":null,"shadows":null,"control":null}$' ||
+  it_fail "remount without hosts=, JSON: $("$CTL" status "$mnt" --json)"
+"$CTL" hosts "$mnt" >"$T/out" 2>"$T/err"
+grep -q "has no hosts (mounted without -o hosts=)" "$T/err" ||
+  it_fail "remount without hosts=: shadowctl hosts: $(cat "$T/out" "$T/err")"
+"$CTL" shadows "$mnt" >"$T/out" 2>"$T/err"
+grep -q "shadows nothing (mounted without -o hosts=)" "$T/err" ||
+  it_fail "remount without hosts=: shadowctl shadows: $(cat "$T/out" "$T/err")"
+it_umount "$mnt"
+it_mount "$SHADOWFS" "$backing" "$mnt" "norecord,state=$state,hosts=$T/h1"
+out=$("$CTL" status "$mnt") || it_fail "status after a remount with norecord"
+grep -q "^recording  off (mounted with norecord)$" <<<"$out" && ! grep -q "^inodes" <<<"$out" ||
+  it_fail "remount with norecord: the earlier mount's recorder: $out"
+it_umount "$mnt"
 # A later mount on the same mount point that keeps no state (norecord, no
 # hosts): its status is not the earlier mount's (it was: that mount's pid
 # and figures), it says why there is nothing to show.

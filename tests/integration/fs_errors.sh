@@ -22,6 +22,10 @@ fs_expect_error "$mnt" "bad cache value" "cache=sometimes" "$shadowfs" "$backing
 fs_expect_error "$mnt" "bad number" "max_write=huge" "$shadowfs" "$backing" "$mnt" -o max_write=huge
 fs_expect_error "$mnt" "unknown flag" "unknown option '-z'" "$shadowfs" "$backing" "$mnt" -z
 fs_expect_error "$mnt" "missing mount point argument" "usage:" "$shadowfs" "$backing"
+# A path in tls_name= (it read DIR/../ca/ops.crt): refused as shadowctl ca
+# issue refuses the name, before anything starts.
+fs_expect_error "$mnt" "tls_name with a path" "bad option 'tls_name=../ca/ops'" \
+  "$shadowfs" "$backing" "$mnt" -f -o "norecord,tls=$IT_ROOT/tls,tls_name=../ca/ops,hosts=127.0.0.1:7811"
 # Where shadowfs keeps its own files: a host directory in BACKING (its
 # copies would be files of the mount) or in MOUNTPOINT, the state
 # directory in MOUNTPOINT (hidden by the mount, or reached through it).

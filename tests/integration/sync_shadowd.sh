@@ -68,6 +68,17 @@ done
 "$SHADOWD" --store "$T/x" --listen 127.0.0.1:0 --cert "$T/ca/server.crt" --key "$T/ca/server.key" \
   --ca "$T/ca/server.crt" -f 2>"$T/err"; rc=$?
 [ $rc = 1 ] && grep -q "not valid under the CA" "$T/err" || it_fail "host cert as CA: rc=$rc $(cat "$T/err")"
+# The CA's own certificate as the host's: it matches its key and is valid
+# under itself, so shadowd listened and every peer then refused it
+# ("unsuitable certificate purpose"). (timeout: a shadowd that starts
+# serves until stopped.) shadowctl refuses it as its identity too.
+timeout 10 "$SHADOWD" --store "$T/x" --listen 127.0.0.1:0 --cert "$T/ca/ca.crt" --key "$T/ca/ca.key" \
+  --ca "$T/ca/ca.crt" -f 2>"$T/err"; rc=$?
+[ $rc = 1 ] && [ "$(wc -l <"$T/err")" = 1 ] && grep -q "ca.crt.*is a CA certificate, not a host's" "$T/err" ||
+  it_fail "CA certificate as the host's: rc=$rc $(cat "$T/err")"
+"$CTL" host status 127.0.0.1:1 --cert "$T/ca/ca.crt" --key "$T/ca/ca.key" --ca "$T/ca/ca.crt" 2>"$T/err"; rc=$?
+[ $rc = 1 ] && grep -q "identity $T/ca/ca.crt: .*is a CA certificate" "$T/err" ||
+  it_fail "shadowctl with the CA certificate as its identity: rc=$rc $(cat "$T/err")"
 echo "ok identity mix-ups refused at start: $(cat "$T/err")"
 
 start_shadowd A

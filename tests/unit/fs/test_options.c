@@ -210,6 +210,23 @@ static void test_shadow_options(void **state)
 	done(&p);
 }
 
+/* tls_name= takes the names shadowctl ca issue issues: host names, IP
+ * addresses (v4 and v6). */
+static void test_tls_name(void **state)
+{
+	(void)state;
+	static const char *const names[] = {"tls_name=origin", "tls_name=host-1.example.org",
+					    "tls_name=127.0.0.1", "tls_name=fe80::1"};
+	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+		struct parsed p;
+		const char *argv[] = {"shadowfs", "/b", "/m", "-o", names[k]};
+		parse(&p, 5, argv);
+		assert_int_equal(p.ret, 0);
+		assert_string_equal(p.o.tls_name, strchr(names[k], '=') + 1);
+		done(&p);
+	}
+}
+
 /* Rollout options: defaults 10/25/50/100 %, 5 s, 1.5x, no injected delay;
  * each value given lands in the rollout parameters. */
 static void test_rollout_options(void **state)
@@ -394,6 +411,14 @@ static void test_bad_options(void **state)
 		{"copy_rate=nan", "copy_rate=nan"},
 		{"copy_rate=inf", "copy_rate=inf"},
 		{"copy_rate=2e6", "copy_rate=2e6"},
+		/* A path in the name read DIR/../ca/ops.crt (shadowctl ca issue
+		 * refuses the same names). */
+		{"tls_name=../ca/ops", "bad option 'tls_name=../ca/ops': expected a name as "
+				       "'shadowctl ca issue DIR NAME' takes"},
+		{"tls_name=ca/ops", "tls_name=ca/ops"},
+		{"tls_name=/etc/ops", "tls_name=/etc/ops"},
+		{"tls_name=..", "tls_name=.."},
+		{"tls_name=", "tls_name="},
 	};
 	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
 		struct parsed p;
@@ -493,6 +518,7 @@ int main(void)
 		cmocka_unit_test(test_io_uring),
 		cmocka_unit_test(test_bad_options),
 		cmocka_unit_test(test_shadow_options),
+		cmocka_unit_test(test_tls_name),
 		cmocka_unit_test(test_rollout_options),
 		cmocka_unit_test(test_bad_arguments),
 		cmocka_unit_test(test_state),
