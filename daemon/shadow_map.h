@@ -144,8 +144,9 @@ struct daemon_shadow_file {
 	bool overloaded;	/* the last bucket was over capacity, forecast or not */
 	bool overloaded_mark;
 	/* user.shadow.hosts as the control loop last read it (the replica
-	 * count shown is capped by the allowed hosts, as the decision's is) */
-	bool hosts_limited;
+	 * count shown is capped by the allowed hosts, as the decision's is),
+	 * and user.shadow.never (no replica wanted, whatever the pin) */
+	bool hosts_limited, never;
 	uint64_t allowed_hosts;
 	/* Failed copies in a row (control loop; read under the map lock by
 	 * the state views): the back-off and the last error. */

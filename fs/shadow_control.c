@@ -429,6 +429,7 @@ static void consider(struct fs_shadowing *sh, struct daemon_shadow_file *s, stru
 	daemon_shadow_map_lock(sh->map);
 	s->hosts_limited = tc.hosts_limited;
 	s->allowed_hosts = tc.allowed_hosts;
+	s->never = tc.never;
 	in.want_copies = shadow_replicas_of(sh, s); /* capped by the allowed hosts */
 	daemon_shadow_map_unlock(sh->map);
 	in.writes_unseen = shadow_writes_unseen(sh, s);

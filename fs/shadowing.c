@@ -1039,7 +1039,7 @@ unsigned shadow_count_serving(struct daemon_shadow_file *s)
  * it). */
 unsigned shadow_replicas_of(struct fs_shadowing *sh, const struct daemon_shadow_file *s)
 {
-	if (!s->pinned && !s->hot)
+	if ((!s->pinned && !s->hot) || s->never)
 		return 0;
 	unsigned want = s->want_copies ? s->want_copies : 1;
 	size_t nh = fs_hosts_count(sh->hosts);

@@ -177,6 +177,7 @@ wait_for "the copy of a never file was not dropped" 3 no_copy "$mnt/p"
 why_has "$mnt/p" '^decision: never shadowed \(never=1 from the file \(user.shadow.never\)\); the file is pinned, but never wins'
 sleep 1
 no_copy "$mnt/p" || it_fail "a never file was copied again: $(state_of "$mnt/p")"
+state_of "$mnt/p" | grep -q " replicas=0 " || it_fail "a never file still wants a copy: $(state_of "$mnt/p")"
 [ -z "$(ls "$T/host")" ] || it_fail "a copy file stays: $(ls "$T/host")"
 setfattr -x user.shadow.never "$mnt/p"
 wait_for "no copy once never was removed" 5 serving "$mnt/p"
