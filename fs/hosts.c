@@ -44,6 +44,36 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 	return -EINVAL;
 }
 
+/* A host directory's one spelling (its name in status lines, in
+ * user.shadow.hosts and in STATE/tuning): "/d/hostC/", "/d//hostC",
+ * "/d/./hostC" and "/x/../d/hostC" named other hosts, so a remount spelled
+ * otherwise found no host for a file's user.shadow.hosts and dropped its
+ * copies. realpath when the directory resolves, else without empty and "."
+ * components nor a trailing '/'. */
+static void normalize_dir(char *s, size_t size)
+{
+	char *real = realpath(s, NULL);
+	if (real && strlen(real) < size) {
+		strcpy(s, real);
+		free(real);
+		return;
+	}
+	free(real);
+	char *w = s;
+	for (const char *r = s; *r;) {
+		if (r[0] == '/' && (r[1] == '/' || (r[1] == '.' && (r[2] == '/' || !r[2])))) {
+			r += r[1] == '/' ? 1 : 2; /* an empty or "." component */
+			continue;
+		}
+		*w++ = *r++;
+	}
+	*w = '\0';
+	while (w > s + 1 && w[-1] == '/')
+		*--w = '\0';
+	if (!s[0])
+		strcpy(s, "/");
+}
+
 /* One SPEC (NUL-terminated, modified in place). */
 static int parse_spec(char *s, struct fs_host_spec *h, char *err, size_t errlen)
 {
@@ -57,6 +87,9 @@ static int parse_spec(char *s, struct fs_host_spec *h, char *err, size_t errlen)
 			*attrs++ = '\0';
 		if (strlen(s) >= sizeof(h->where))
 			return fail(err, errlen, "hosts: directory name too long: %.40s...", s);
+		strcpy(h->where, s);
+		normalize_dir(h->where, sizeof(h->where));
+		s = h->where;
 		/* The directory names the host in STATE/hosts.status, shadows.status
 		 * and user.shadow.state, whose fields are space-separated
 		 * KEY=VALUE words. */
@@ -67,7 +100,6 @@ static int parse_spec(char *s, struct fs_host_spec *h, char *err, size_t errlen)
 					    "spaces, control characters, '\"', '\\' or '=' (it names the "
 					    "host in status lines)",
 					    s);
-		strcpy(h->where, s);
 	} else {
 		/* HOST:PORT or [ADDR]:PORT, then the attributes after the next ':'. */
 		h->kind = FS_HOST_REMOTE;

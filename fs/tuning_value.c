@@ -47,13 +47,17 @@ static bool host_char(unsigned char c)
 }
 
 /* The next ','-separated name of a hosts text at *p (advanced past it and
- * its ','): its length; 0 at the end. */
+ * its ','): its length, less a trailing '/' (a directory host spelled
+ * with one is the host without: "/d/h/" and "/d/h" are one name); 0 at
+ * the end. */
 static size_t next_name(const char **p, const char **ret)
 {
 	const char *s = *p;
 	size_t len = strcspn(s, ",");
 	*ret = s;
 	*p = s[len] ? s + len + 1 : s + len;
+	while (len > 1 && s[len - 1] == '/')
+		len--;
 	return len;
 }
 

@@ -12,7 +12,8 @@
 #  - the file's own hosts=cheap wins over its directory's; removing it goes
 #    back to the directory's;
 #  - the list is a set, not an order: dear,cheap places on cheap (cost);
-#  - STATE/tuning keeps it across a remount (placement obeys it again);
+#  - STATE/tuning keeps it across a remount with the hosts spelled
+#    otherwise (placement obeys it again);
 #  - a remount without the listed host: the value stays, matches nothing,
 #    the file gets no copy anywhere (replicas=0; why: "no host"), naming the missing
 #    host now is EINVAL; "*" on the file lifts the directory's list;
@@ -114,9 +115,11 @@ why_has "^placement: copies only on $cheap,$dear$"
 set_ok "$mid" "$mnt/d"
 it_wait_for "the copy did not move back to mid" 10 only_on "$mid"
 
-# Persistence across a remount.
+# Persistence across a remount, the hosts spelled otherwise (a trailing
+# '/', empty and "." components: one directory is one host; spelled so,
+# mid was another host, the list matched nothing and the copy went).
 it_umount "$mnt"
-it_mount "$SHADOWFS" "$backing" "$mnt" "$(opts "$ALL")"
+it_mount "$SHADOWFS" "$backing" "$mnt" "$(opts "$cheap/:cost=1;${mid%/mid}//mid/.:cost=2;$dear//:cost=3")"
 [ "$(get "$mnt/d")" = "$mid" ] || it_fail "the setting was lost by the remount: $(cat "$state/tuning")"
 it_wait_for "after the remount the copy is not on mid" 10 only_on "$mid"
 

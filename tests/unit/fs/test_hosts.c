@@ -56,6 +56,32 @@ static void expect_error(const char *list, const char *fragment)
 		fail_msg("hosts=%s: error '%s' lacks '%s'", list, err, fragment);
 }
 
+/* A host directory has one spelling: trailing '/', empty and "."
+ * components go (its name in status lines and user.shadow.hosts; a
+ * remount spelled "/d/h/" named another host than "/d/h"), an existing
+ * one is its realpath; two spellings of one directory are one host. */
+static void test_parse_normalized(void **state)
+{
+	(void)state;
+	struct fs_host_spec *v = NULL;
+	size_t n = 0;
+	char err[256] = "", dir[] = "/tmp/sfs-hosts-test.XXXXXX", list[256];
+	assert_non_null(mkdtemp(dir));
+	snprintf(list, sizeof(list), "/no-such-sfs//a/./b/;/no-such-sfs/c/.;%s/", dir);
+	assert_int_equal(fs_hosts_parse(list, &v, &n, err, sizeof(err)), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(v[0].where, "/no-such-sfs/a/b");
+	assert_string_equal(v[1].where, "/no-such-sfs/c");
+	assert_string_equal(v[2].where, dir);
+	free(v);
+	v = NULL;
+	snprintf(list, sizeof(list), "%s;%s//.", dir, dir);
+	assert_int_equal(fs_hosts_parse(list, &v, &n, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "listed twice"));
+	assert_null(v);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 static void test_parse_errors(void **state)
 {
 	(void)state;
@@ -127,6 +153,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_parse_forms),
+	    cmocka_unit_test(test_parse_normalized),
 	    cmocka_unit_test(test_parse_errors),
 	    cmocka_unit_test(test_local_store_status),
 	};

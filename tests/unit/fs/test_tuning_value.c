@@ -69,7 +69,7 @@ static void test_parse_bad(void **state)
 	static const char *const hos[] = {"",	     ",",	"/a,",	      ",/a",	"/a,,/b",
 					  "/a /b",   "/a, /b",	"/a\t",	      "/a\n\n", "/a\x7f",
 					  "/a,/a",   "*,/a",	"/a,*",	      "**,*",	" /a",
-					  "/a\x01b", "/a,/b,/a", "\n"};
+					  "/a\x01b", "/a,/b,/a", "\n",	      "/a,/a/"};
 	struct {
 		enum fs_tune_key k;
 		const char *const *v;
@@ -140,7 +140,8 @@ static void test_parse_hosts(void **state)
 
 /* The mount's check of a hosts list: one bit per listed host of the
  * mount (the order of -o hosts=), unknown names counted and matching
- * nothing, "*" all of them; names match whole, never by prefix. */
+ * nothing, "*" all of them; names match whole, never by prefix, a
+ * trailing '/' aside. */
 static void test_hosts_mask(void **state)
 {
 	(void)state;
@@ -157,6 +158,10 @@ static void test_hosts_mask(void **state)
 	assert_true(fs_tune_hosts_mask("/fas,/slowe,10.0.0.2", names, 3, &unknown) == 0);
 	assert_int_equal(unknown, 3);
 	assert_true(fs_tune_hosts_mask("*", names, 3, &unknown) == 7);
+	assert_int_equal(unknown, 0);
+	/* a directory host spelled with a trailing '/' (the mount's own are
+	 * normalized without one) */
+	assert_true(fs_tune_hosts_mask("/slow/,/fast//", names, 3, &unknown) == 3);
 	assert_int_equal(unknown, 0);
 	assert_true(fs_tune_hosts_mask("/x", NULL, 0, NULL) == 0);
 }
