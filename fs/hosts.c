@@ -128,6 +128,7 @@ static int parse_spec(char *s, struct fs_host_spec *h, char *err, size_t errlen)
 					    "'.', '-' and '_' (or be an address)",
 					    h->where);
 	}
+	bool have_cost = false, have_budget = false;
 	for (char *a = attrs, *next; a && *a; a = next) {
 		next = strchr(a, ':');
 		if (next)
@@ -136,6 +137,11 @@ static int parse_spec(char *s, struct fs_host_spec *h, char *err, size_t errlen)
 		if (!v)
 			return fail(err, errlen, "hosts: %s: '%s' is not KEY=VALUE", h->where, a);
 		*v++ = '\0';
+		bool *seen = !strcmp(a, "cost") ? &have_cost : !strcmp(a, "budget") ? &have_budget : NULL;
+		if (seen && *seen)
+			return fail(err, errlen, "hosts: %s: %s given twice", h->where, a);
+		if (seen)
+			*seen = true;
 		if (!strcmp(a, "cost")) {
 			if (sfs_parse_number(v, 0, 1e9, &h->cost) < 0)
 				return fail(err, errlen, "hosts: %s: cost '%s': want a number from 0 to 1e9",

@@ -645,6 +645,13 @@ int fs_options_parse(int argc, char **argv, struct fs_options *opts,
 	}
 	if (opts->passthrough)
 		opts->writeback = false;
+	/* fusermount3 refuses the pair at the mount, after the checks and
+	 * messages of ours; said here, once, first. */
+	if (opts->allow_other && opts->allow_root) {
+		fail(&c, "allow_other and allow_root cannot be combined (allow_other lets every "
+			 "user in, root included): drop one of them");
+		goto out;
+	}
 	if (opts->max_idle_threads == 0 || opts->max_idle_threads > opts->max_threads)
 		opts->max_idle_threads = opts->max_threads;
 	if (opts->have_tiers) {
@@ -810,7 +817,8 @@ void fs_options_usage(const char *prog)
 	       "  -o shadow_all                shadow every regular file opened (testing)\n"
 	       "  -o shadow_capacity=N         reads per bucket a file can take [its p99]\n"
 	       "  -o shadow_threshold=P        P(reads > capacity in the window) that shadows [0.8]\n"
-	       "  -o shadow_window=S           forecast window, 1..8 buckets [300]\n"
+	       "  -o shadow_window=S           forecast window in seconds, 1..8 buckets\n"
+	       "                               (whole buckets: rounded down) [300]\n"
 	       "  -o shadow_copies=N           most copies of one file (the forecast's 95%%\n"
 	       "                               bound / capacity - 1), 1..4 [3]\n"
 	       "  -o shadow_react=0|1          also shadow a file whose last bucket was over\n"

@@ -109,6 +109,9 @@ static void test_parse_errors(void **state)
 	expect_error("/a:budget=99999999999t", "budget");
 	expect_error("/a:speed=3", "unknown attribute 'speed'");
 	expect_error("/a:cost", "not KEY=VALUE");
+	expect_error("/a:cost=1:cost=2", "cost given twice");
+	expect_error("/a:budget=1g:cost=2:budget=2g", "budget given twice");
+	expect_error("h:1:cost=1:cost=1", "cost given twice");
 	expect_error("h:1:budget=1g", "shadowd --space-budget");
 	expect_error("/a;/a", "listed twice");
 	expect_error("h:1;h:1", "listed twice");

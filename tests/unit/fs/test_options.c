@@ -380,6 +380,7 @@ static void test_bad_options(void **state)
 		{"shadow_threshold=0", "shadow_threshold=0"},
 		{"shadow_threshold=1.5", "shadow_threshold=1.5"},
 		{"shadow_window=0", "shadow_window=0"},
+		{"allow_other,allow_root", "allow_other and allow_root cannot be combined"},
 		{"shadow_window=30", "forecast window is 1 to 8 buckets (bucket=60: 60 to 480 seconds)"},
 		{"shadow_window=90,bucket=10", "forecast window is 1 to 8 buckets (bucket=10: 10 to 80"},
 		{"shadow_capacity=lots", "shadow_capacity=lots"},
