@@ -4,6 +4,7 @@
 #include "fs/inode_table.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -191,6 +192,38 @@ static void disowned_remove(struct fs_inode_table *t, struct fs_inode *i)
 static bool in_lru(const struct fs_inode *i)
 {
 	return !i->fd_kept;
+}
+
+/* Whether i's fd should be kept out of the LRU. An open file's, when it
+ * has no handle: fstat, fchmod and fsetxattr on the open file come as
+ * requests on the inode (the kernel sends no file handle with them, nor
+ * retries them on ESTALE), and once its O_PATH fd was evicted a rename of
+ * a directory above it behind the mount's back made them fail. */
+static bool keeps_fd(const struct fs_inode_table *t, const struct fs_inode *i)
+{
+	return i == t->root || (!i->handle && (i->nameless || i->opens > 0));
+}
+
+/* Moves i's fd between the LRU and the kept ones as keeps_fd says now
+ * (table lock held; fds evicted meanwhile go to cl). */
+static void refile_locked(struct fs_inode_table *t, struct fs_inode *i, struct close_list *cl)
+{
+	bool keep = keeps_fd(t, i);
+	if (keep == i->fd_kept)
+		return;
+	i->fd_kept = keep;
+	if (i->fd < 0)
+		return;
+	if (keep) {
+		lru_unlink(i);
+		t->lru_fds--;
+		t->permanent_fds++;
+	} else {
+		t->permanent_fds--;
+		lru_push_front(t, i);
+		t->lru_fds++;
+		lru_evict(t, cl);
+	}
 }
 
 /* Whether nothing holds i any more (table lock held). */
@@ -428,12 +461,8 @@ static struct fs_inode *ref_existing(struct fs_inode_table *t, const struct stat
 static void unkey_locked(struct fs_inode_table *t, struct fs_inode *i, bool kept,
 			 struct close_list *cl, struct gone_list *gl, char **old_name)
 {
-	if (kept && !i->fd_kept && i->fd >= 0) {
-		lru_unlink(i);
-		t->lru_fds--;
-		t->permanent_fds++;
-	}
-	i->fd_kept = i->fd_kept || kept;
+	i->nameless = kept;
+	refile_locked(t, i, cl);
 	detach_if_unused(t, key_drop(t, i, old_name), cl, gl);
 }
 
@@ -521,13 +550,8 @@ static void set_key(struct fs_inode_table *t, struct fs_inode *i, struct fs_inod
 			dir->children++;
 			__atomic_store_n(&t->named, t->named + 1, __ATOMIC_RELAXED);
 			copy = NULL;
-			if (i->fd_kept && i->fd >= 0) {
-				t->permanent_fds--;
-				lru_push_front(t, i);
-				t->lru_fds++;
-				lru_evict(t, &cl);
-			}
-			i->fd_kept = false;
+			i->nameless = false;
+			refile_locked(t, i, &cl);
 			detach_if_unused(t, old_dir, &cl, &gl);
 			break;
 		}
@@ -606,7 +630,8 @@ static int insert_new(struct fs_inode_table *t, int fd, struct file_handle *h,
 		inode_free(n);
 		return -ESTALE; /* caller bug: nothing to find the object with */
 	}
-	n->fd_kept = !n->handle && !n->key_name;
+	n->nameless = !n->handle && !n->key_name;
+	n->fd_kept = n->nameless;
 
 	pthread_mutex_lock(&t->lock);
 	struct fs_inode *old = ref_existing(t, st);
@@ -991,21 +1016,61 @@ void fs_inode_table_name_gone(struct fs_inode_table *t, struct fs_inode *i, stru
 		return;
 	pthread_mutex_lock(&t->lock);
 	/* Pinned, so its fd is open (unless it could not be opened): kept for
-	 * good if the object may have no name left (unlinked, or open: other
-	 * links of an open file may go behind the mount's back). Else, with
-	 * other links, it stays in the LRU: kept, each such fd stayed until
-	 * the kernel's FORGET, and removing one copy of a tree of hard links
-	 * (cp -al, rm -r) took one fd per file, past the cache's bound. */
+	 * good if the object may have no name left (unlinked; an open file's
+	 * is kept while it is open anyway: keeps_fd). Else, with other links,
+	 * it stays in the LRU: kept, each such fd stayed until the kernel's
+	 * FORGET, and removing one copy of a tree of hard links (cp -al,
+	 * rm -r) took one fd per file, past the cache's bound. */
 	struct stat st;
 	if (i->key_name && i->key_dir == dir && strcmp(i->key_name, name) == 0) {
-		bool kept = i->fd < 0 || __atomic_load_n(&i->opens, __ATOMIC_RELAXED) > 0 ||
-			    fstat(i->fd, &st) < 0 || st.st_nlink == 0;
+		bool kept = i->fd < 0 || fstat(i->fd, &st) < 0 || st.st_nlink == 0;
 		unkey_locked(t, i, kept, &cl, &gl, &old_name);
 	}
 	pthread_mutex_unlock(&t->lock);
 	close_list_flush(&cl);
 	gone_release(t, &gl);
 	free(old_name);
+}
+
+void fs_inode_table_opened(struct fs_inode_table *t, struct fs_inode *i, int file_fd)
+{
+	struct close_list cl = {.n = 0};
+	int twin = -1;
+	pthread_mutex_lock(&t->lock);
+	bool need = !i->handle && i != t->root && i->fd < 0 && i->opens == 0;
+	pthread_mutex_unlock(&t->lock);
+	if (need) { /* the open file's own inode, whatever its names now */
+		char proc[32];
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", file_fd);
+		twin = open(proc, O_PATH | O_CLOEXEC);
+	}
+	pthread_mutex_lock(&t->lock);
+	i->opens++;
+	if (i->fd < 0 && twin >= 0) {
+		i->fd = twin;
+		twin = -1;
+		if (i->fd_kept) {
+			t->permanent_fds++;
+		} else {
+			lru_push_front(t, i);
+			t->lru_fds++;
+		}
+	}
+	refile_locked(t, i, &cl);
+	pthread_mutex_unlock(&t->lock);
+	close_list_flush(&cl);
+	if (twin >= 0)
+		close(twin);
+}
+
+void fs_inode_table_released(struct fs_inode_table *t, struct fs_inode *i)
+{
+	struct close_list cl = {.n = 0};
+	pthread_mutex_lock(&t->lock);
+	i->opens--;
+	refile_locked(t, i, &cl);
+	pthread_mutex_unlock(&t->lock);
+	close_list_flush(&cl);
 }
 
 void fs_inode_note_dir(struct fs_inode *i, const struct fs_inode *dir)

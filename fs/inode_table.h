@@ -71,7 +71,8 @@ struct fs_inode {
 	 * or NULL, and the opens for writing through the mount. Atomic. */
 	void *shadow;
 	int32_t writers;
-	/* Files open on it through the mount (open, create, release). Atomic. */
+	/* Table lock: files open on it through the mount
+	 * (fs_inode_table_open_count). */
 	uint32_t opens;
 	/* The directory it was last looked up, made or renamed into through
 	 * the mount (its inode number, on the same device; 0: none): names
@@ -85,9 +86,12 @@ struct fs_inode {
 	char *key_name;             /* NULL when the entry has none */
 	uint32_t key_gen;           /* counts key changes */
 	int fd;                     /* O_PATH fd, or -1 when not cached */
-	/* Its fd, when open, is kept for good, not in the LRU: the root's,
-	 * one with no handle nor name key to reopen it by. */
-	bool fd_kept;
+	/* Its fd, when open, is kept, not in the LRU (fd_kept; see
+	 * keeps_fd): the root's; one with no handle while files are open on
+	 * it (nothing else reaches it when a name above it changed behind
+	 * the mount's back) or while it may have no name left (nameless:
+	 * unlinked through the mount, or known by no name at all). */
+	bool fd_kept, nameless;
 	struct fs_inode *hnext;     /* hash chain */
 	struct fs_inode *lru_prev, *lru_next; /* set while a non-permanent fd is cached */
 };
@@ -143,6 +147,13 @@ void fs_inode_table_name_gone(struct fs_inode_table *t, struct fs_inode *i, stru
 			      const char *name);
 
 /* Notes dir as the directory i was just looked up, made or renamed into. */
+/* A file was opened on i (file_fd: the open file) / one was released: while
+ * any is open, i's O_PATH fd is kept out of the LRU when it has no handle
+ * (an O_PATH twin of file_fd when it had none), so requests on the inode
+ * that the kernel sends without the file (fstat, fchmod, fsetxattr) reach
+ * the file whatever happened to its names meanwhile. */
+void fs_inode_table_opened(struct fs_inode_table *t, struct fs_inode *i, int file_fd);
+void fs_inode_table_released(struct fs_inode_table *t, struct fs_inode *i);
 void fs_inode_note_dir(struct fs_inode *i, const struct fs_inode *dir);
 /* The entry of (dev, ino), held (kept from being freed) until
  * fs_inode_fd_put(); NULL if the table has none. */

@@ -60,7 +60,7 @@ static struct fs_file *file_new(struct fs_ctx *c, struct fs_inode *i, int fd, in
 	f->flags = flags;
 	f->direct = (flags & O_DIRECT) != 0;
 	f->inode = i;
-	__atomic_add_fetch(&i->opens, 1, __ATOMIC_RELAXED);
+	fs_inode_table_opened(c->inodes, i, fd);
 	fs_open_add(c, &f->node, false);
 	return f;
 }
@@ -69,7 +69,7 @@ static void file_free(struct fs_ctx *c, struct fs_file *f)
 {
 	if (!f)
 		return;
-	__atomic_sub_fetch(&f->inode->opens, 1, __ATOMIC_RELAXED);
+	fs_inode_table_released(c->inodes, f->inode);
 	if (f->pt_inode)
 		fs_passthrough_put(c, f->pt_inode);
 	fs_open_del(c, &f->node);

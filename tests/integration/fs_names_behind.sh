@@ -7,6 +7,8 @@
 #    still A/B: a loop of keys that every later reopen walked for ever,
 #    holding the table lock, and every request of every process hung), and
 #    both directories work again once looked up by their new names;
+#  - a file open through the mount whose directory is renamed behind its
+#    back: fstat and fchmod on the open file still work;
 #  - one copy of a tree of hard links made and removed through the mount
 #    (cp -al, rm -r): the daemon's fds stay near the cache's bound (each
 #    file whose name went kept an fd for good until the kernel forgot it:
@@ -66,6 +68,32 @@ if kill -0 "$py" 2>/dev/null; then
   it_fail "the mount hung after a loop of directories made behind its back (30 s)"
 fi
 wait "$py" || it_fail "a loop of directories made behind the mount's back: $(cat "$T/loop.out")"
+
+# A file open through the mount, its directory renamed behind the mount's
+# back once the cache has evicted the file's fd: fstat and fchmod on the
+# open file still work (they come as requests on the inode, without the
+# file, and failed with ESTALE: the kernel does not retry calls on an fd).
+mkdir -p "$backing/od/sub"; echo open >"$backing/od/sub/file"
+python3 - "$mnt" "$backing" <<'PY' || it_fail "an open file whose directory was renamed behind the mount's back"
+import os, sys
+mnt, backing = sys.argv[1], sys.argv[2]
+fd = os.open(os.path.join(mnt, "od", "sub", "file"), os.O_RDWR)
+for k in range(1, 41):
+    with open(os.path.join(mnt, "churn", "c%d" % k)) as f:
+        f.read()
+os.rename(os.path.join(backing, "od"), os.path.join(backing, "od2"))
+for k in range(1, 41):
+    with open(os.path.join(mnt, "churn", "c%d" % k)) as f:
+        f.read()
+try:
+    os.fstat(fd)
+    os.fchmod(fd, 0o600)
+except OSError as e:
+    sys.exit("on the open file: %s" % e)
+if os.stat(os.path.join(backing, "od2", "sub", "file")).st_mode & 0o777 != 0o600:
+    sys.exit("fchmod did not reach the file")
+os.close(fd)
+PY
 
 fds() { ls "/proc/$IT_PID/fd" | wc -l; }
 before=$(fds)

@@ -566,14 +566,18 @@ static void test_names_gone_other_links(void **state)
 	struct fs_inode *i[N];
 	struct stat st[N], now;
 	char name[16], other[16];
+	int open_fd = -1;
 	for (int k = 0; k < N; k++) {
 		snprintf(name, sizeof(name), "f%d", k);
 		snprintf(other, sizeof(other), "g%d", k);
 		make_file(f, name);
 		assert_int_equal(linkat(f->dfd, name, f->dfd, other, 0), 0);
 		assert_int_equal(fs_inode_table_lookup(f->t, ROOT, f->dfd, name, &st[k], &i[k]), 0);
-		if (k == 0)
-			__atomic_add_fetch(&i[k]->opens, 1, __ATOMIC_RELAXED); /* open */
+		if (k == 0) { /* open through the mount */
+			open_fd = openat(f->dfd, name, O_RDONLY);
+			assert_true(open_fd >= 0);
+			fs_inode_table_opened(f->t, i[k], open_fd);
+		}
 		assert_ptr_equal(fs_inode_table_pin_named(f->t, f->dfd, name), i[k]);
 		assert_int_equal(unlinkat(f->dfd, name, 0), 0);
 		fs_inode_table_name_gone(f->t, i[k], ROOT, name);
@@ -600,7 +604,8 @@ static void test_names_gone_other_links(void **state)
 	/* The open one, looked up by its other name: keyed, its fd cached. */
 	assert_int_equal(fs_inode_table_lookup(f->t, ROOT, f->dfd, "g0", &now, &again), 0);
 	assert_ptr_equal(again, i[0]);
-	__atomic_sub_fetch(&i[0]->opens, 1, __ATOMIC_RELAXED);
+	fs_inode_table_released(f->t, i[0]);
+	close(open_fd);
 	churn_cache(f);
 	assert_int_equal(i[0]->fd, -1);
 	fd = fs_inode_fd_get(f->t, i[0]);
@@ -614,6 +619,45 @@ static void test_names_gone_other_links(void **state)
 	assert_int_equal(s.inodes, 1);
 	assert_int_equal(s.named, 0);
 	assert_int_equal(s.cached_fds, 1);
+}
+
+/* A file open through the mount keeps its O_PATH fd while open: a
+ * directory above it renamed behind the mount's back leaves requests on
+ * its inode working (fstat, fchmod, fsetxattr on the open file come
+ * without the file; they failed with ESTALE once its fd was evicted);
+ * released, the fd goes back to the cache. */
+static void test_names_open_keeps_fd(void **state)
+{
+	struct fixture *f = *state;
+	struct fs_inode *d, *x;
+	struct stat st, dst;
+	assert_int_equal(mkdirat(f->dfd, "d", 0755), 0);
+	make_file(f, "d/x");
+	assert_int_equal(fs_inode_table_lookup(f->t, ROOT, f->dfd, "d", &dst, &d), 0);
+	int dfd = fs_inode_fd_get(f->t, d);
+	assert_true(dfd >= 0);
+	assert_int_equal(fs_inode_table_lookup(f->t, d, dfd, "x", &st, &x), 0);
+	fs_inode_fd_put(f->t, d);
+	churn_cache(f);
+	int ofd = openat(f->dfd, "d/x", O_RDWR);
+	assert_true(ofd >= 0);
+	fs_inode_table_opened(f->t, x, ofd); /* its fd was evicted: a twin of ofd */
+	churn_cache(f);
+	assert_int_equal(renameat(f->dfd, "d", f->dfd, "d2"), 0); /* behind its back */
+	int fd = fs_inode_fd_get(f->t, x);
+	assert_true(fd >= 0);
+	assert_int_equal(ino_of_fd(fd), st.st_ino);
+	fs_inode_fd_put(f->t, x);
+	fs_inode_table_released(f->t, x);
+	close(ofd);
+	churn_cache(f);
+	assert_int_equal(fs_inode_fd_get(f->t, x), -ESTALE); /* by name again: d is gone */
+	struct fs_inode_table_stats s;
+	fs_inode_table_get_stats(f->t, &s);
+	assert_true(s.cached_fds <= 16 + 1);
+	fs_inode_table_forget(f->t, x, 1);
+	fs_inode_table_forget(f->t, d, 1);
+	assert_int_equal(count_inodes(f), 1);
 }
 
 /* A rename through the mount of an object whose key is stale (renamed
@@ -887,6 +931,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_names_gone_keeps_fd, setup_names, teardown),
 		cmocka_unit_test_setup_teardown(test_names_gone_other_links, setup_names, teardown),
 		cmocka_unit_test_setup_teardown(test_names_pin_stale, setup_names, teardown),
+		cmocka_unit_test_setup_teardown(test_names_open_keeps_fd, setup_names, teardown),
 		cmocka_unit_test_setup_teardown(test_names_directory_chain, setup_names, teardown),
 		cmocka_unit_test_setup_teardown(test_names_deep_chain, setup_names, teardown),
 		cmocka_unit_test_setup_teardown(test_names_no_key_loop, setup_names, teardown),
