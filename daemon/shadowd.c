@@ -92,7 +92,8 @@ int main(int argc, char **argv)
 	    {0, 0, 0, 0},
 	};
 	const char *store_dir = NULL, *listen = NULL, *cert = NULL, *key = NULL, *ca = NULL;
-	double cost = 0, cap_read = 0, cap_iops = 0, budget_mib = 0, max_conns = 64;
+	/* cost: the mount's default for a host (shown only: see shadowd(8)) */
+	double cost = 1, cap_read = 0, cap_iops = 0, budget_mib = 0, max_conns = 64;
 	double lat_ms = 0, err_rate = 0, commit_ms = 0, sync_delay_ms = DAEMON_STORE_SYNC_DELAY_MS;
 	double io_timeout_ms = 30000;
 	double expire_h = 168; /* a week */

@@ -147,9 +147,11 @@ static int parse_spec(char *s, struct fs_host_spec *h, char *err, size_t errlen)
 				return fail(err, errlen, "hosts: %s: cost '%s': want a number from 0 to 1e9",
 					    h->where, v);
 		} else if (!strcmp(a, "budget") && h->kind == FS_HOST_LOCAL) {
-			if (sfs_parse_size(v, &h->budget_bytes) < 0 || h->budget_bytes == 0)
+			/* 0: unlimited, as the default and shadowd --space-budget 0 */
+			if (sfs_parse_size(v, &h->budget_bytes) < 0)
 				return fail(err, errlen,
-					    "hosts: %s: budget '%s': want a size like 512m or 20g",
+					    "hosts: %s: budget '%s': want a size like 512m or 20g "
+					    "(0: unlimited)",
 					    h->where, v);
 		} else {
 			return fail(err, errlen, "hosts: %s: unknown attribute '%s'%s", h->where, a,

@@ -38,6 +38,10 @@ static void test_parse_forms(void **state)
 	assert_true(v[2].cost == 0.25);
 	assert_int_equal(v[3].budget_bytes, 0); /* unlimited */
 	free(v);
+	v = NULL;
+	assert_int_equal(fs_hosts_parse("/nvme:budget=0", &v, &n, err, sizeof(err)), 0);
+	assert_int_equal(v[0].budget_bytes, 0); /* 0: unlimited too, as shadowd's */
+	free(v);
 	assert_int_equal(fs_hosts_parse("shadow-1.example_net:7811;[fe80::2%eth0]:7812", &v, &n, err,
 					sizeof(err)),
 			 0);
@@ -104,7 +108,6 @@ static void test_parse_errors(void **state)
 	expect_error("/a:cost=abc", "cost 'abc'");
 	expect_error("/a:cost=-1", "cost '-1'");
 	expect_error("/a:cost=nan", "cost 'nan'");
-	expect_error("/a:budget=0", "budget '0'");
 	expect_error("/a:budget=12q", "budget '12q'");
 	expect_error("/a:budget=99999999999t", "budget");
 	expect_error("/a:speed=3", "unknown attribute 'speed'");
