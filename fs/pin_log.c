@@ -1,6 +1,6 @@
 /* The journal of pin changes, STATE/pins.log (see pin_log.h). */
 #include "fs/pin_log.h"
-#include "fs/rel_path.h"
+#include "common/line_escape.h"
 #include "fs/state_line.h"
 
 #include <errno.h>
@@ -24,7 +24,7 @@ int fs_pin_path_encode(const char *path, char *out, size_t len)
 	if (len < 3)
 		return -ENAMETOOLONG;
 	memcpy(out, "./", 2);
-	return fs_rel_escape(path, out + 2, len - 2);
+	return sfs_line_escape(path, out + 2, len - 2);
 }
 
 void fs_pin_path_decode(char *line)
@@ -33,7 +33,7 @@ void fs_pin_path_decode(char *line)
 		return;
 	size_t n = strlen(line); /* >= 2 */
 	memmove(line, line + 2, n - 1); /* the rest and its NUL */
-	fs_rel_unescape(line);
+	sfs_line_unescape(line);
 }
 
 /* One record line (rec, n bytes with its newline) with one write of

@@ -116,32 +116,3 @@ char *fs_rel_moved(const char *path, const char *from, const char *to)
 	memcpy(p + tl, rest, rl + 1);
 	return p;
 }
-
-int fs_rel_escape(const char *path, char *out, size_t len)
-{
-	size_t n = 0;
-	for (const char *p = path; *p; p++) {
-		const char *esc = *p == '\\' ? "\\\\" : *p == '\n' ? "\\n" : NULL;
-		size_t k = esc ? 2 : 1;
-		if (n + k >= len)
-			return -ENAMETOOLONG;
-		memcpy(out + n, esc ? esc : p, k);
-		n += k;
-	}
-	if (n >= len)
-		return -ENAMETOOLONG;
-	out[n] = '\0';
-	return 0;
-}
-
-void fs_rel_unescape(char *s)
-{
-	char *o = s;
-	for (const char *p = s; *p; p++) {
-		if (*p == '\\' && (p[1] == '\\' || p[1] == 'n'))
-			*o++ = *++p == 'n' ? '\n' : '\\';
-		else
-			*o++ = *p;
-	}
-	*o = '\0';
-}

@@ -30,10 +30,5 @@ const char *fs_rel_below(const char *path, const char *prefix);
 /* path with prefix from replaced by to (malloc'ed), or NULL when path is
  * not from or below it (or without memory). */
 char *fs_rel_moved(const char *path, const char *from, const char *to);
-/* A path on one line of a state file (STATE/pins, pins.log, tuning): '\\'
- * as "\\\\" and newline as "\\n" into out (len bytes with the NUL), or
- * -ENAMETOOLONG; and back, in place (another backslash stays). */
-int fs_rel_escape(const char *path, char *out, size_t len);
-void fs_rel_unescape(char *s);
 
 #endif

@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <uuid/uuid.h>
 
+#include "common/line_escape.h"
 #include "common/log.h"
 #include "fs/file_id.h"
 #include "daemon/shadow_map.h"
@@ -99,14 +100,14 @@ static void fill_state(FILE *out, void *arg)
 		const struct tune_entry *x = &t->e[k];
 		char ids[37];
 		/* A directory's path is its key: one with a newline is written
-		 * escaped on a "D" line (fs_rel_escape; older builds skip the
+		 * escaped on a "D" line (sfs_line_escape; older builds skip the
 		 * kind). A file's is only where it was last seen (its id is the
 		 * key): written with '?' for each newline. Before, such files and
 		 * directories were not written at all and a remount lost their
 		 * settings, even once renamed to a plain name. */
 		char esc[2 * PATH_MAX + 1];
 		bool escaped = x->is_dir && strchr(x->path, '\n');
-		if (escaped && fs_rel_escape(x->path, esc, sizeof(esc)) < 0)
+		if (escaped && sfs_line_escape(x->path, esc, sizeof(esc)) < 0)
 			continue;
 		uuid_unparse_lower(x->id, ids);
 		for (int key = 0; key < FS_TUNE_NKEYS; key++) {

@@ -1,7 +1,7 @@
 /* Tuning values: parsing, resolution, STATE/tuning lines (see
  * tuning_value.h). */
 #include "fs/tuning_value.h"
-#include "fs/rel_path.h"
+#include "common/line_escape.h"
 #include "common/parse.h"
 
 #include <errno.h>
@@ -255,6 +255,6 @@ int fs_tune_line_parse(char *line, struct fs_tune_line *ret)
 		ret->id[0] = '\0';
 	ret->path = p + 1;
 	if (kind[0] == 'D') /* a path holding a newline, escaped */
-		fs_rel_unescape(p + 1);
+		sfs_line_unescape(p + 1);
 	return 0;
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <uuid/uuid.h>
 
+#include "common/line_escape.h"
 #include "common/dir_lock.h"
 #include "common/mountinfo.h"
 #include "predictor/series_store.h"
@@ -109,8 +110,9 @@ static int registry_path(const char *run_dir, const char *mountpoint, char *out,
 			too_long = true;
 			break;
 		}
-		if (*p == '/' || *p == '%')
-			n += (size_t)snprintf(enc + n, sizeof(enc) - n, "%%%02X", (unsigned char)*p);
+		unsigned char c = (unsigned char)*p;
+		if (c == '/' || c == '%' || c < 0x20 || c == 0x7f) /* a newline: one name */
+			n += (size_t)snprintf(enc + n, sizeof(enc) - n, "%%%02X", c);
 		else
 			enc[n++] = *p;
 	}
@@ -142,8 +144,16 @@ static int write_info(const char *path, const char *mountpoint, const char *back
 		unlink(tmp);
 		return rc;
 	}
-	fprintf(f, "mountpoint=%s\nbacking=%s\nstate=%s\npid=%ld\nstarted=%lld\n", mountpoint,
-		backing, state_dir, (long)pid, (long long)time(NULL));
+	/* Escaped: a newline in a path made two lines of one value (shadowctl
+	 * status showed the mount point cut there). */
+	const char *const keys[] = {"mountpoint", "backing", "state"};
+	const char *const values[] = {mountpoint, backing, state_dir};
+	for (size_t k = 0; k < 3; k++) {
+		fprintf(f, "%s=", keys[k]);
+		sfs_line_escape_put(f, values[k]);
+		fputc('\n', f);
+	}
+	fprintf(f, "pid=%ld\nstarted=%lld\n", (long)pid, (long long)time(NULL));
 	if (fclose(f) != 0 || rename(tmp, path) != 0) {
 		int rc = -errno;
 		unlink(tmp);
@@ -246,7 +256,8 @@ static int read_info(const char *file, struct pred_location *ret)
 		if (!eq)
 			continue;
 		*eq = '\0';
-		const char *v = eq + 1;
+		char *v = eq + 1;
+		sfs_line_unescape(v);
 		if (!strcmp(line, "mountpoint"))
 			snprintf(ret->mountpoint, sizeof(ret->mountpoint), "%s", v);
 		else if (!strcmp(line, "backing"))

@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "fs/rel_path.h"
+#include "common/line_escape.h"
 #include "fs/tuning_value.h"
 #include "predictor/model.h"
 
@@ -265,10 +265,10 @@ static void test_lines(void **state)
 	assert_true(l.is_dir);
 	assert_string_equal(l.path, "d\nx/back\\slash");
 	char esc[64];
-	assert_int_equal(fs_rel_escape("d\nx/back\\slash", esc, sizeof(esc)), 0);
+	assert_int_equal(sfs_line_escape("d\nx/back\\slash", esc, sizeof(esc)), 0);
 	assert_string_equal(esc, "d\\nx/back\\\\slash");
-	assert_int_equal(fs_rel_escape("d\nx", esc, 4), -ENAMETOOLONG); /* 4 + the NUL */
-	assert_int_equal(fs_rel_escape("d\nx", esc, 5), 0);
+	assert_int_equal(sfs_line_escape("d\nx", esc, 4), -ENAMETOOLONG); /* 4 + the NUL */
+	assert_int_equal(sfs_line_escape("d\nx", esc, 5), 0);
 	static const char *const bad[] = {
 	    "", "d", "x threshold 0.5 /a", "d threshold 0.5 a", "d threshold 2 /a",
 	    "d bogus 1 /a", "d threshold  /a", "f short window 3 /a",

@@ -1,6 +1,6 @@
 /* Unit tests of predictor/store_locate: a registered mount is found from
  * its mountpoint, from paths below it (existing or not) and from its state
- * directory; unregistered paths are ENOENT. */
+ * directory, whatever its names hold; unregistered paths are ENOENT. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,8 +27,9 @@ static void test_register_and_locate(void **state)
 	char *root = tmpdir_make("locate");
 	char run[512], mnt[512], back[512], st[512], sub[600], p[700];
 	snprintf(run, sizeof(run), "%s/run", root);
-	snprintf(mnt, sizeof(mnt), "%s/m%%nt", root); /* a '%' in the name */
-	snprintf(back, sizeof(back), "%s/backing", root);
+	/* a '%', a backslash and a newline in the names */
+	snprintf(mnt, sizeof(mnt), "%s/m%%n\\t\nx", root);
+	snprintf(back, sizeof(back), "%s/back\ning", root);
 	snprintf(st, sizeof(st), "%s/state", root);
 	mkdir(mnt, 0755);
 	mkdir(back, 0755);
@@ -42,6 +43,13 @@ static void test_register_and_locate(void **state)
 	snprintf(p, sizeof(p), "%s/%s", st, PRED_MOUNT_INFO);
 	assert_int_equal(stat(p, &sb), 0);
 	assert_int_equal(sb.st_mode & 07777, 0644);
+	FILE *info = fopen(p, "r");
+	assert_non_null(info);
+	int lines = 0;
+	for (int c; (c = fgetc(info)) != EOF;)
+		lines += c == '\n';
+	fclose(info);
+	assert_int_equal(lines, 5); /* one per key: the newlines escaped */
 	snprintf(p, sizeof(p), "%s/mounts", run);
 	DIR *d = opendir(p);
 	assert_non_null(d);
