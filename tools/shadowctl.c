@@ -35,8 +35,14 @@ static void print_usage(FILE *out)
 
 int ctl_version_main(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
+	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		printf("usage: shadowctl version\n");
+		return 0;
+	}
+	if (argc > 1) { /* was ignored: a typo read as a success */
+		fprintf(stderr, "usage: shadowctl version\n");
+		return 2;
+	}
 	printf("shadowctl %s\n", SHADOWFS_VERSION);
 	return 0;
 }

@@ -113,4 +113,16 @@ done
 it_umount "$mnt"
 "$CTL" status a b 2>"$T/err"; [ $? -eq 2 ] || it_fail "two operands: not a usage error"
 "$CTL" status --bogus 2>"$T/err"; [ $? -eq 2 ] || it_fail "unknown option: not a usage error"
+# Help asked for is no error, for every subcommand: the usage on stdout,
+# status 0 (status, hosts and shadows printed it on stderr with status 2);
+# an operand version does not take is a usage error (it was ignored).
+for cmd in version ca status top stats forecast load hosts shadows why host push; do
+  for h in --help -h; do
+    "$CTL" $cmd $h >"$T/out" 2>"$T/err"; rc=$?
+    [ $rc -eq 0 ] && grep -q "^usage: shadowctl $cmd" "$T/out" && [ ! -s "$T/err" ] ||
+      it_fail "$cmd $h: rc=$rc, stdout: $(cat "$T/out"), stderr: $(cat "$T/err")"
+  done
+done
+"$CTL" version extra >"$T/out" 2>"$T/err"; rc=$?
+[ $rc -eq 2 ] && grep -q "^usage: shadowctl version" "$T/err" || it_fail "version extra: rc=$rc $(cat "$T/out")"
 echo "ok"
