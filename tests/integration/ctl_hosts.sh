@@ -119,6 +119,11 @@ expect 2 "want a number in 50..600000" "$CTL" host watch "$H" "${TLS[@]}" --inte
 expect 2 "is not HOST:PORT" "$CTL" host status nohost "${TLS[@]}"
 expect 2 "is not HOST:PORT" "$CTL" host status 127.0.0.1:99999 "${TLS[@]}"
 expect 2 "usage" "$CTL" host frobnicate "$H" "${TLS[@]}"
+# Bad arguments to ca issue are usage errors, whichever it is (a bad host
+# name or --ip exited 1, a bad --days 2).
+expect 2 "invalid host name '../escape'" "$CTL" ca issue "$T/ca" ../escape
+expect 2 "--ip '1.2.3' is not an IP address" "$CTL" ca issue "$T/ca" host2 --ip 1.2.3
+expect 2 "invalid --days '0'" "$CTL" ca issue "$T/ca" host2 --days 0
 expect 1 "no TLS identity" "$CTL" host status "$H"
 expect 1 "cannot read certificate $T/ca/nobody.crt: No such file" "$CTL" host status "$H" --certs "$T/ca" --name nobody
 echo garbage >"$T/garbage.crt"
