@@ -73,12 +73,29 @@ int ctl_remote_connect(struct ctl_remote *r, const char *cmd, const char *addr)
 		r->timeout_ms = 10000;
 	if (ctl_remote_parse_addr(cmd, addr, host, sizeof(host), &port) < 0)
 		return -2;
-	if (!r->certs && (!r->cert || !r->key || !r->ca)) {
+	if (!r->certs && !r->cert && !r->key && !r->ca) {
 		fprintf(stderr,
 			"shadowctl %s: no TLS identity: give --certs DIR [--name NAME] "
 			"(from 'shadowctl ca issue DIR NAME') or --cert, --key and --ca\n",
 			cmd);
-		return -1;
+		return -2;
+	}
+	if (!r->certs && (!r->cert || !r->key || !r->ca)) {
+		/* Some of the three given: name what is missing (the message
+		 * above sent the user looking for --certs). */
+		const char *miss[3];
+		int n = 0;
+		if (!r->cert)
+			miss[n++] = "--cert FILE";
+		if (!r->key)
+			miss[n++] = "--key FILE";
+		if (!r->ca)
+			miss[n++] = "--ca FILE";
+		fprintf(stderr, "shadowctl %s: TLS identity: %s%s%s %s missing (--cert, --key and --ca "
+				"go together; or give --certs DIR)\n",
+			cmd, miss[0], n > 1 ? " and " : "", n > 1 ? miss[1] : "",
+			n > 1 ? "are" : "is");
+		return -2;
 	}
 	if (r->certs)
 		sync_tls_identity_paths(r->certs, r->name, cert, key, ca, sizeof(cert));

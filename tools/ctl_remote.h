@@ -32,7 +32,8 @@ int ctl_remote_parse_addr(const char *cmd, const char *s, char *host, size_t hos
 			  uint16_t *port);
 
 /* Loads the identity and connects to addr. 0; after printing an error naming
- * cmd, -2 when addr is not HOST:PORT (a usage error), else -1. */
+ * cmd, -2 on a usage error (addr is not HOST:PORT, no identity or part of
+ * one given), else -1. */
 int ctl_remote_connect(struct ctl_remote *r, const char *cmd, const char *addr);
 void ctl_remote_close(struct ctl_remote *r);
 

@@ -124,7 +124,13 @@ expect 2 "usage" "$CTL" host frobnicate "$H" "${TLS[@]}"
 expect 2 "invalid host name '../escape'" "$CTL" ca issue "$T/ca" ../escape
 expect 2 "--ip '1.2.3' is not an IP address" "$CTL" ca issue "$T/ca" host2 --ip 1.2.3
 expect 2 "invalid --days '0'" "$CTL" ca issue "$T/ca" host2 --days 0
-expect 1 "no TLS identity" "$CTL" host status "$H"
+expect 2 "no TLS identity" "$CTL" host status "$H"
+# Part of an identity given: the missing option is named (it said "give
+# --certs DIR", never --ca), and it is a usage error as no identity is.
+expect 2 "TLS identity: --ca FILE is missing" "$CTL" host status "$H" \
+  --cert "$T/ca/operator.crt" --key "$T/ca/operator.key"
+expect 2 "TLS identity: --cert FILE and --key FILE are missing" "$CTL" push "$T/f" "$H" \
+  --ca "$T/ca/ca.crt"
 expect 1 "cannot read certificate $T/ca/nobody.crt: No such file" "$CTL" host status "$H" --certs "$T/ca" --name nobody
 echo garbage >"$T/garbage.crt"
 expect 1 "cannot load certificate $T/garbage.crt: .*no start line" "$CTL" host status "$H" \
