@@ -301,7 +301,8 @@ int ctl_forecast_main(int argc, char **argv)
 
 	struct pred_location loc;
 	struct pred_store *st = NULL;
-	if (path ? ctl_store_open_for_path(state, path, &loc, &st) : ctl_store_open(state, NULL, &loc, &st))
+	if (path ? ctl_store_open_for_path("shadowctl forecast", state, path, &loc, &st)
+		 : ctl_store_open("shadowctl forecast", state, NULL, &loc, &st))
 		return 1;
 	bool one = loc.rel[0] != '\0';
 	int rc = 1;

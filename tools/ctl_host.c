@@ -184,7 +184,7 @@ int ctl_host_main(int argc, char **argv)
 	bool json = false;
 
 	for (int i = 1; i < argc; i++) {
-		int f = ctl_remote_flag(&rm, argc, argv, &i);
+		int f = ctl_remote_flag(&rm, "host", argc, argv, &i);
 		if (f < 0)
 			return 2;
 		if (f)

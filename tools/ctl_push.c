@@ -84,7 +84,7 @@ int ctl_push_main(int argc, char **argv)
 	struct stat st;
 
 	for (int i = 1; i < argc; i++) {
-		int f = ctl_remote_flag(&rm, argc, argv, &i);
+		int f = ctl_remote_flag(&rm, "push", argc, argv, &i);
 		if (f < 0)
 			return 2;
 		if (f)

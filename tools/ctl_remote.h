@@ -23,9 +23,9 @@ struct ctl_remote {
 };
 
 /* If argv[*i] is one of the flags above, consumes it (and its value) and
- * returns 1; 0 if it is not one; -1 after printing an error (missing or bad
- * value). */
-int ctl_remote_flag(struct ctl_remote *r, int argc, char **argv, int *i);
+ * returns 1; 0 if it is not one; -1 after printing an error naming cmd
+ * ("host": "shadowctl host: ...") (missing or bad value). */
+int ctl_remote_flag(struct ctl_remote *r, const char *cmd, int argc, char **argv, int *i);
 
 /* Parses HOST:PORT (IPv6 as [ADDR]:PORT). 0, or -1 after printing an error. */
 int ctl_remote_parse_addr(const char *cmd, const char *s, char *host, size_t hostlen,

@@ -106,7 +106,7 @@ int ctl_stats_main(int argc, char **argv)
 	const char *path = argv[optind];
 	struct pred_location loc;
 	struct pred_store *st = NULL;
-	if (ctl_store_open_for_path(state, path, &loc, &st))
+	if (ctl_store_open_for_path("shadowctl stats", state, path, &loc, &st))
 		return 1;
 	int rc = 1;
 	uint8_t id[16];

@@ -14,8 +14,8 @@
 #include <unistd.h>
 #include <uuid/uuid.h>
 
-int ctl_store_open(const char *state, const char *path, struct pred_location *loc,
-		   struct pred_store **ret)
+int ctl_store_open(const char *cmd, const char *state, const char *path,
+		   struct pred_location *loc, struct pred_store **ret)
 {
 	*ret = NULL;
 	int rc;
@@ -25,20 +25,20 @@ int ctl_store_open(const char *state, const char *path, struct pred_location *lo
 	rc = pred_locate(where, loc);
 	if (rc) {
 		if (state)
-			fprintf(stderr, "shadowctl: %s is neither a state directory nor a known "
-					"shadowfs mountpoint\n", state);
+			fprintf(stderr, "%s: %s is neither a state directory nor a known "
+					"shadowfs mountpoint\n", cmd, state);
 		else
-			fprintf(stderr, "shadowctl: %s is not under a known shadowfs mount "
+			fprintf(stderr, "%s: %s is not under a known shadowfs mount "
 					"(no record in %s/mounts; try --state DIR)\n",
-				where, pred_locate_run_dir());
+				cmd, where, pred_locate_run_dir());
 		return 1;
 	}
-	if (ctl_state_enter("shadowctl", loc->state_dir))
+	if (ctl_state_enter(cmd, loc->state_dir))
 		return 1;
 	char err[512];
 	rc = pred_store_open(loc->state_dir, NULL, true, ret, err, sizeof(err));
 	if (rc) {
-		fprintf(stderr, "shadowctl: %s\n", err);
+		fprintf(stderr, "%s: %s\n", cmd, err);
 		return 1;
 	}
 	return 0;
@@ -95,23 +95,23 @@ int ctl_state_enter(const char *cmd, const char *dir)
 	return 1;
 }
 
-int ctl_store_open_view(int argc, char **argv, const char *usage, const char *state,
-			struct pred_location *loc, struct pred_store **ret)
+int ctl_store_open_view(const char *cmd, int argc, char **argv, const char *usage,
+			const char *state, struct pred_location *loc, struct pred_store **ret)
 {
 	const char *path = optind < argc ? argv[optind++] : NULL;
 	if (optind < argc || (state && path)) {
 		fputs(usage, stderr);
 		return 2;
 	}
-	return ctl_store_open(state, path, loc, ret) ? 1 : -1;
+	return ctl_store_open(cmd, state, path, loc, ret) ? 1 : -1;
 }
 
-int ctl_store_open_for_path(const char *state, const char *path, struct pred_location *loc,
-			    struct pred_store **ret)
+int ctl_store_open_for_path(const char *cmd, const char *state, const char *path,
+			    struct pred_location *loc, struct pred_store **ret)
 {
 	if (!state)
-		return ctl_store_open(NULL, path, loc, ret);
-	if (ctl_store_open(state, NULL, loc, ret))
+		return ctl_store_open(cmd, NULL, path, loc, ret);
+	if (ctl_store_open(cmd, state, NULL, loc, ret))
 		return 1;
 	struct pred_location under;
 	if (pred_locate(path, &under) == 0 && !strcmp(under.state_dir, loc->state_dir))

@@ -10,12 +10,13 @@
 #include "predictor/series_store.h"
 #include "predictor/store_locate.h"
 
-/* Opens the store read-only. state: a --state argument (a state directory,
- * or a mountpoint) or NULL; path: where to look when state is NULL (a
- * mountpoint or a path under one). Fills *loc. Prints the reason to stderr
- * and returns non-zero on failure. */
-int ctl_store_open(const char *state, const char *path, struct pred_location *loc,
-		   struct pred_store **ret);
+/* Opens the store read-only. cmd: the message prefix ("shadowctl top");
+ * state: a --state argument (a state directory, or a mountpoint) or NULL;
+ * path: where to look when state is NULL (a mountpoint or a path under
+ * one). Fills *loc. Prints the reason to stderr and returns non-zero on
+ * failure. */
+int ctl_store_open(const char *cmd, const char *state, const char *path,
+		   struct pred_location *loc, struct pred_store **ret);
 
 /* Before reading the state directory dir: whether this user may (one of
  * another user's is 0700): 0, or 1 after a one-line message naming cmd
@@ -29,16 +30,16 @@ int ctl_state_enter(const char *cmd, const char *dir);
  * argv[optind] (excluded by --state, given as state), then the store.
  * -1 when opened, else the exit status (2 usage, 1 failure; message
  * printed). */
-int ctl_store_open_view(int argc, char **argv, const char *usage, const char *state,
-			struct pred_location *loc, struct pred_store **ret);
+int ctl_store_open_view(const char *cmd, int argc, char **argv, const char *usage,
+			const char *state, struct pred_location *loc, struct pred_store **ret);
 
 /* For the subcommands about one file (stats, forecast): opens the store of
  * the mount that holds PATH, or with state (a state directory or a
  * mountpoint) that store, PATH then being under that mount or relative to
  * its root. Fills loc (loc->rel: PATH relative to the mount root). Prints
  * the reason and returns non-zero on failure. */
-int ctl_store_open_for_path(const char *state, const char *path, struct pred_location *loc,
-			    struct pred_store **ret);
+int ctl_store_open_for_path(const char *cmd, const char *state, const char *path,
+			    struct pred_location *loc, struct pred_store **ret);
 
 /* The stable id of loc->rel: its user.shadow.id xattr in BACKING (a renamed
  * file keeps its history), else the store's index of last recorded paths.

@@ -105,7 +105,7 @@ int ctl_top_main(int argc, char **argv)
 	}
 	struct pred_location loc;
 	struct pred_store *st = NULL;
-	int prc = ctl_store_open_view(argc, argv, usage, state, &loc, &st);
+	int prc = ctl_store_open_view("shadowctl top", argc, argv, usage, state, &loc, &st);
 	if (prc >= 0)
 		return prc;
 	int64_t now = time(NULL);

@@ -60,8 +60,14 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) /* as shadowfs and shadowd */
 		return ctl_version_main(argc - 1, argv + 1);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (!strcmp(argv[1], commands[i].name))
+		if (!strcmp(argv[1], commands[i].name)) {
+			/* getopt's messages start with argv[0]: "shadowctl top:",
+			 * as the subcommands' own ("top:" alone before). */
+			char name[64];
+			snprintf(name, sizeof(name), "shadowctl %s", commands[i].name);
+			argv[1] = name;
 			return commands[i].main(argc - 1, argv + 1);
+		}
 	fprintf(stderr, "shadowctl: unknown command '%s' (try 'shadowctl help')\n", argv[1]);
 	return 2;
 }

@@ -123,6 +123,25 @@ for cmd in version ca status top stats forecast load hosts shadows why host push
       it_fail "$cmd $h: rc=$rc, stdout: $(cat "$T/out"), stderr: $(cat "$T/err")"
   done
 done
+# Every message names its subcommand, "shadowctl CMD: " (getopt's said
+# "top: ", the store and TLS flag helpers "shadowctl: ").
+while read -r cmd args; do
+  "$CTL" $cmd $args >/dev/null 2>"$T/err"
+  [ "$(head -c $((${#cmd} + 12)) "$T/err")" = "shadowctl $cmd: " ] ||
+    it_fail "$cmd $args: the message does not start with 'shadowctl $cmd: ': $(cat "$T/err")"
+done <<EOF_
+top --bogus
+load -x
+stats --window
+forecast --horizon
+why --bogus
+top $plain
+load --state $plain
+stats $plain/f
+forecast $plain
+host status 127.0.0.1:1 --timeout
+push $T/f 127.0.0.1:1 --certs
+EOF_
 "$CTL" version extra >"$T/out" 2>"$T/err"; rc=$?
 [ $rc -eq 2 ] && grep -q "^usage: shadowctl version" "$T/err" || it_fail "version extra: rc=$rc $(cat "$T/out")"
 echo "ok"
