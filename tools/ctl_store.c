@@ -23,6 +23,10 @@ int ctl_store_open(const char *cmd, const char *state, const char *path,
 	if (!where)
 		where = ".";
 	rc = pred_locate(where, loc);
+	/* A state directory without a store (a mount with norecord and
+	 * hosts=): told so below, not called no state directory. */
+	if (rc && state && pred_locate_looks_like_state(state))
+		rc = pred_locate_state_dir(state, loc);
 	if (rc) {
 		if (state)
 			fprintf(stderr, "%s: %s is neither a state directory nor a known "
@@ -37,6 +41,14 @@ int ctl_store_open(const char *cmd, const char *state, const char *path,
 		return 1;
 	char err[512];
 	rc = pred_store_open(loc->state_dir, NULL, true, ret, err, sizeof(err));
+	struct stat sb;
+	if (rc == -ENOENT && stat(loc->state_dir, &sb) == 0) {
+		/* The mount records nothing: said as status says it (this was
+		 * "no series store at STATE/series.db: No such file ..."). */
+		fprintf(stderr, "%s: %s: recording off (mounted with norecord): nothing recorded\n",
+			cmd, loc->mountpoint[0] ? loc->mountpoint : loc->state_dir);
+		return 1;
+	}
 	if (rc) {
 		fprintf(stderr, "%s: %s\n", cmd, err);
 		return 1;

@@ -4,7 +4,8 @@
 # host up, a pinned file with one serving copy, the control loop's last
 # pass over its one entry); after unmount it says the
 # mount is not running but still reads the state directory; bad operands
-# exit 1 or 2 with a message. A mount without hosts refuses a pin with
+# exit 1 or 2 with a message. On a mount with norecord and hosts, top,
+# load, forecast and stats say recording is off as status does. A mount without hosts refuses a pin with
 # EINVAL and its log says why. A user who cannot read the state directory
 # is told so.
 # Usage: ctl_status.sh SHADOWFS SHADOWCTL
@@ -110,6 +111,20 @@ for n in pin threshold pin; do
 done
 [ "$(grep -c "needs a host (mount with -o hosts=" "$T/norecord.log")" = 1 ] ||
   it_fail "the log does not say once why a pin needs hosts: $(cat "$T/norecord.log")"
+it_umount "$mnt"
+# A mount with norecord and hosts= has a state directory but no store: the
+# store views say recording is off, as status does (they said "no series
+# store at STATE/series.db: No such file or directory"), and exit 1.
+mkdir -p "$T/h2"
+it_mount "$SHADOWFS" "$backing" "$mnt" "norecord,state=$T/nrstate,hosts=$T/h2"
+"$CTL" status "$mnt" | grep -q "^recording  off (mounted with norecord)$" ||
+  it_fail "norecord: status: $("$CTL" status "$mnt")"
+for args in "top $mnt" "load $mnt" "forecast $mnt" "forecast $mnt/data" "stats $mnt/data" \
+            "top --state $T/nrstate" "stats data --state $T/nrstate"; do
+  "$CTL" $args >"$T/out" 2>"$T/err"; rc=$?
+  [ $rc -eq 1 ] && grep -q "^shadowctl [a-z]*: $mnt: recording off (mounted with norecord)" "$T/err" ||
+    it_fail "norecord: $args: rc=$rc, stderr: $(cat "$T/err")"
+done
 it_umount "$mnt"
 "$CTL" status a b 2>"$T/err"; [ $? -eq 2 ] || it_fail "two operands: not a usage error"
 "$CTL" status --bogus 2>"$T/err"; [ $? -eq 2 ] || it_fail "unknown option: not a usage error"
