@@ -186,6 +186,62 @@ static int load_series(struct pred_store *st, int tier, const struct fc_opts *o,
 	return rc;
 }
 
+/* "90s", "15m", "2h": a duration as --bucket takes it. */
+static const char *duration_text(uint32_t s, char *buf, size_t len)
+{
+	if (s % 3600 == 0)
+		snprintf(buf, len, "%uh", s / 3600);
+	else if (s % 60 == 0)
+		snprintf(buf, len, "%um", s / 60);
+	else
+		snprintf(buf, len, "%us", s);
+	return buf;
+}
+
+/* Demand recorded only in the forecast bucket under way (end_idx, which
+ * the models leave out: its demand is not all in yet): it said "no
+ * recorded data" while stats showed buckets. Looked up in tier 0, which
+ * has it first (a coarser tier has a bucket once it is complete). Writes
+ * into buf how much is recorded and what to do, and returns true; false
+ * when nothing is recorded there either. id: one file, NULL: any. */
+static bool partial_hint(struct pred_store *st, const struct fc_opts *o, const uint8_t *id,
+			 int64_t end_idx, int64_t now, char *buf, size_t len)
+{
+	int64_t since = INT64_MAX, at = end_idx * o->bucket;
+	if (id) {
+		struct pred_file_bucket *b = NULL;
+		size_t n = 0;
+		if (pred_store_file_series(st, id, 0, at, INT64_MAX, &b, &n) == 0 && n)
+			since = b[0].start;
+		pred_file_buckets_free(b, n);
+	} else {
+		struct pred_top_entry *t = NULL;
+		struct pred_host_bucket *h = NULL;
+		size_t n = 0, nh = 0;
+		/* Recorded since the mount's first bucket in it (one is written
+		 * every bucket, busy or not). */
+		if (pred_store_top(st, 0, at, INT64_MAX, 1, o->by, &t, &n) == 0 && n &&
+		    pred_store_host_series(st, 0, at, INT64_MAX, &h, &nh) == 0)
+			since = nh ? h[0].start : at;
+		pred_top_entries_free(t, n);
+		pred_host_buckets_free(h, nh);
+	}
+	if (since == INT64_MAX)
+		return false;
+	int64_t end = pred_hot_record_end(st, 0, now);
+	long long recorded = end > since ? (long long)(end - since) : 0;
+	uint32_t finest = pred_store_get_tiers(st)->width_s[0];
+	char w[32];
+	if (finest < o->bucket)
+		snprintf(buf, len, "only %lld s recorded, less than one %lld s bucket: try --bucket %s",
+			 recorded, (long long)o->bucket, duration_text(finest, w, sizeof(w)));
+	else
+		snprintf(buf, len, "only %lld s recorded, less than one %lld s bucket: the first "
+				   "forecast comes when it is complete",
+			 recorded, (long long)o->bucket);
+	return true;
+}
+
 static void print_step_table(const struct fc_opts *o, const struct fc_file *f, int64_t end_idx)
 {
 	printf("%-22s %12s %25s %25s %9s\n", "BUCKET (UTC)", "MEDIAN", "80%", "95%", "P(>CAP)");
@@ -202,8 +258,10 @@ static void print_step_table(const struct fc_opts *o, const struct fc_file *f, i
 	}
 }
 
+/* hint: why nothing is shown (partial_hint), or NULL. */
 static void print_table(const struct fc_opts *o, const struct pred_location *loc,
-			struct fc_file *const *files, size_t nf, int64_t end_idx, bool one)
+			struct fc_file *const *files, size_t nf, int64_t end_idx, bool one,
+			const char *hint)
 {
 	printf("store %s: %s per %llds bucket, season %ld, horizon %ld, window %ld, "
 	       "threshold %.2f\n",
@@ -237,7 +295,9 @@ static void print_table(const struct fc_opts *o, const struct pred_location *loc
 		       f->y[f->n - 1], f->capacity, next, peak, f->fc.p_exceed,
 		       f->fc.p_exceed >= o->threshold ? "yes" : "no", f->path ? f->path : "?");
 	}
-	if (!nf)
+	if (!nf && hint)
+		printf("(no complete bucket in the history window: %s)\n", hint);
+	else if (!nf)
 		printf("(no recorded demand in the history window)\n");
 }
 
@@ -369,9 +429,14 @@ int ctl_forecast_main(int argc, char **argv)
 					      : fmax(1.0, pred_history_quantile(f->y, f->n, 0.99));
 		shown[nshown++] = f;
 	}
+	char hint[160];
 	if (one && nshown == 0) {
-		fprintf(stderr, "shadowctl forecast: no recorded data for '%s' in the last %llds\n",
-			loc.rel, (long long)o.history);
+		if (partial_hint(st, &o, files[0].id, end_idx, now, hint, sizeof(hint)))
+			fprintf(stderr, "shadowctl forecast: '%s': %s\n", loc.rel, hint);
+		else
+			fprintf(stderr, "shadowctl forecast: no recorded data for '%s' in the last "
+					"%llds\n",
+				loc.rel, (long long)o.history);
 		goto out;
 	}
 	pred_calib_refresh(calib);
@@ -391,7 +456,10 @@ int ctl_forecast_main(int argc, char **argv)
 	if (o.json)
 		print_json(&o, &loc, shown, nshown, end_idx);
 	else
-		print_table(&o, &loc, shown, nshown, end_idx, one);
+		print_table(&o, &loc, shown, nshown, end_idx, one,
+			    nshown ? NULL
+				   : partial_hint(st, &o, NULL, end_idx, now, hint, sizeof(hint)) ? hint
+												     : NULL);
 	rc = 0;
 	goto out;
 oom:
