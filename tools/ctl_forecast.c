@@ -271,9 +271,10 @@ static void print_table(const struct fc_opts *o, const struct pred_location *loc
 		const struct fc_file *f = files[0];
 		char ids[37];
 		uuid_unparse_lower(f->id, ids);
-		printf("%s  id %s  history %zu buckets, last %.0f, capacity %.0f%s\n\n",
-		       f->path ? f->path : loc->rel, ids, f->n, f->n ? f->y[f->n - 1] : 0.0,
-		       f->capacity, o->capacity < 0 ? " (p99 of its history)" : "");
+		ctl_print_name(stdout, f->path ? f->path : loc->rel, 0);
+		printf("  id %s  history %zu buckets, last %.0f, capacity %.0f%s\n\n", ids, f->n,
+		       f->n ? f->y[f->n - 1] : 0.0, f->capacity,
+		       o->capacity < 0 ? " (p99 of its history)" : "");
 		print_step_table(o, f, end_idx);
 		printf("\nP(%s > %.0f in a bucket of the next %ld) = %.3f: %s\n", demand_name(o->by),
 		       f->capacity, o->window, f->fc.p_exceed,
@@ -291,9 +292,11 @@ static void print_table(const struct fc_opts *o, const struct pred_location *loc
 		char next[64];
 		snprintf(next, sizeof(next), "%.0f [%.0f, %.0f]", f->fc.point[0], f->fc.lo[0][0],
 			 f->fc.hi[0][0]);
-		printf("%4zu %8zu %10.0f %9.0f %21s %10.0f %8.3f %6s  %s\n", i + 1, f->n,
+		printf("%4zu %8zu %10.0f %9.0f %21s %10.0f %8.3f %6s  ", i + 1, f->n,
 		       f->y[f->n - 1], f->capacity, next, peak, f->fc.p_exceed,
-		       f->fc.p_exceed >= o->threshold ? "yes" : "no", f->path ? f->path : "?");
+		       f->fc.p_exceed >= o->threshold ? "yes" : "no");
+		ctl_print_name(stdout, f->path ? f->path : "?", 0);
+		putchar('\n');
 	}
 	if (!nf && hint)
 		printf("(no complete bucket in the history window: %s)\n", hint);

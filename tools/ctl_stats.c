@@ -67,7 +67,8 @@ static void print_table(const struct pred_location *loc, const uint8_t id[16],
 {
 	char ids[37];
 	uuid_unparse_lower(id, ids);
-	printf("%s  id %s  store %s\n", n ? b[n - 1].path : loc->rel, ids, loc->state_dir);
+	ctl_print_name(stdout, n ? b[n - 1].path : loc->rel, 0);
+	printf("  id %s  store %s\n", ids, loc->state_dir);
 	printf("%-20s %6s %8s %8s %10s %8s %6s %7s %10s\n", "BUCKET (UTC)", "WIDTH", "OPENS",
 	       "READS", "READ", "WRITES", "META", "CLIENTS", "LAT_AVG");
 	for (size_t i = 0; i < n; i++) {

@@ -294,6 +294,24 @@ void ctl_json_string(FILE *out, const char *s)
 	fputc('"', out);
 }
 
+int ctl_print_name(FILE *out, const char *s, int width)
+{
+	int len = 0;
+	for (const unsigned char *p = (const unsigned char *)s; p && *p; p++)
+		if (*p == '\n')
+			len += fprintf(out, "\\n");
+		else if (*p == '\t')
+			len += fprintf(out, "\\t");
+		else if (*p == '\\')
+			len += fprintf(out, "\\\\");
+		else if (*p < 0x20 || *p == 0x7f)
+			len += fprintf(out, "\\x%02x", *p);
+		else
+			len += fputc(*p, out) == EOF ? 0 : 1;
+	fprintf(out, "%*s", len < width ? width - len : 0, "");
+	return len;
+}
+
 static const char *skip_digits(const char *p)
 {
 	while (*p >= '0' && *p <= '9')

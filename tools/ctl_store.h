@@ -1,5 +1,6 @@
 /* Helpers shared by the shadowctl subcommands that read a mount's series
- * store (top, stats): finding and opening the store, durations, JSON. */
+ * store (top, stats): finding and opening the store, durations, JSON, file
+ * names in tables. */
 #ifndef SHADOWFS_TOOLS_CTL_STORE_H
 #define SHADOWFS_TOOLS_CTL_STORE_H
 
@@ -89,6 +90,13 @@ void ctl_json_string(FILE *out, const char *s);
  * ([eE][+-]?[0-9]+)?), i.e. may be written unquoted: "nan", "inf", "0x10",
  * ".5" or " 5" may not. */
 bool ctl_json_number_text(const char *s);
+
+/* A file name in a table column of width (0: the last column): control
+ * bytes and backslashes escaped (\n, \t, \\, \xHH) so that the row stays
+ * one line, padded to width. Every table that prints a path goes through
+ * it (shadows, top, stats, forecast). Returns the columns written, padding
+ * aside. */
+int ctl_print_name(FILE *out, const char *s, int width);
 
 /* "1.5 GiB"-style size into buf. */
 const char *ctl_human_bytes(uint64_t v, char *buf, size_t len);

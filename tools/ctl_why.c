@@ -334,7 +334,9 @@ static void print_text(const struct why *w, const char *mnt)
 {
 	char src[PATH_MAX + 64], when[32];
 	char store_id[40];
-	printf("%s/%s (id %s", mnt, w->file ? w->file : "?", w->id ? w->id : "none");
+	printf("%s/", mnt);
+	ctl_print_name(stdout, w->file ? w->file : "?", 0);
+	printf(" (id %s", w->id ? w->id : "none");
 	if (why_store_id(w, store_id))
 		printf("; its copies are %s in host stores", store_id);
 	printf(")\n");
