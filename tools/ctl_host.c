@@ -20,10 +20,10 @@
 static void host_usage(FILE *out)
 {
 	fprintf(out,
-		"usage: shadowctl host status H:P [--json] [TLS]\n"
-		"       shadowctl host list H:P [--json] [TLS]\n"
-		"       shadowctl host watch H:P [--interval MS] [--count N] [--json] [TLS]\n"
-		"TLS: --certs DIR [--name NAME] | --cert F --key F --ca F; --timeout MS\n");
+		"usage: shadowctl host status H:P [--json] TLS\n"
+		"       shadowctl host list H:P [--json] TLS\n"
+		"       shadowctl host watch H:P [--interval MS] [--count N] [--json] TLS\n"
+		"TLS: --certs DIR [--name NAME] | --cert F --key F --ca F; [--timeout MS]\n");
 }
 
 static void print_load(const struct sync_wire_load *l, bool json)

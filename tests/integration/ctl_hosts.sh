@@ -137,10 +137,23 @@ expect 1 "cannot load certificate $T/garbage.crt: .*no start line" "$CTL" host s
   --cert "$T/garbage.crt" --key "$T/ca/operator.key" --ca "$T/ca/ca.crt"
 expect 1 "cannot connect" "$CTL" host status 127.0.0.1:1 "${TLS[@]}"
 expect 2 "is not a uuid" "$CTL" push "$T/f" "$H" "${TLS[@]}" --id nonsense
+# Alternatives (the last one won, silently).
+expect 2 "--progress and --quiet exclude each other" "$CTL" push "$T/f" "$H" "${TLS[@]}" --progress --quiet
 expect 2 "is not a number" "$CTL" push "$T/f" "$H" "${TLS[@]}" --version -4
 expect 1 "No such file" "$CTL" push "$T/missing" "$H" "${TLS[@]}"
 expect 1 "not a regular file" "$CTL" push "$T" "$H" "${TLS[@]}"
 head -c 100 /dev/urandom >"$T/noid"
 expect 1 "has no user.shadow.id" "$CTL" push "$T/noid" "$H" "${TLS[@]}"
+# The help shows the TLS identity as required (it showed [TLS]) and every
+# option of push and ca (--keep-old, --progress|--quiet, --days were left out).
+"$CTL" --help >"$T/help" && "$CTL" host --help >>"$T/help" && "$CTL" push --help >>"$T/help" ||
+  it_fail "--help failed"
+grep -q '\[TLS\]' "$T/help" && it_fail "TLS shown as optional: $(cat "$T/help")"
+grep -q '^  host status|list|watch H:P .* TLS$' "$T/help" || it_fail "--help: host line: $(cat "$T/help")"
+grep -q '^  push FILE H:P .* \[--keep-old\] \[--progress|--quiet\] TLS$' "$T/help" ||
+  it_fail "--help: push line: $(cat "$T/help")"
+grep -q '^  ca init DIR \[--days N\] | issue DIR HOST \[--ip A\]\.\.\. \[--days N\]' "$T/help" ||
+  it_fail "--help: ca line: $(cat "$T/help")"
+grep -q '^TLS: --certs DIR' "$T/help" || it_fail "--help does not say what TLS is: $(cat "$T/help")"
 kill -0 "$PID" || it_fail "shadowd died"
 echo "ctl_hosts: ok"
