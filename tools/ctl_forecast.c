@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <uuid/uuid.h>
 
@@ -389,9 +390,15 @@ int ctl_forecast_main(int argc, char **argv)
 		files = calloc(1, sizeof(*files));
 		if (!files)
 			goto oom;
+		struct stat sb;
 		if (ctl_store_file_id(&loc, st, files[0].id)) {
-			fprintf(stderr, "shadowctl forecast: no recorded data for '%s' in %s\n", loc.rel,
-				loc.state_dir);
+			if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) /* as stats says it */
+				fprintf(stderr, "shadowctl forecast: %s is a directory: give a file, "
+						"or the mountpoint for its busiest files\n",
+					path);
+			else
+				fprintf(stderr, "shadowctl forecast: no recorded data for '%s' in %s\n",
+					loc.rel, loc.state_dir);
 			goto out;
 		}
 		nf = 1;

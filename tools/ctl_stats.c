@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <uuid/uuid.h>
 
@@ -112,8 +113,16 @@ int ctl_stats_main(int argc, char **argv)
 	int rc = 1;
 	uint8_t id[16];
 	if (ctl_store_file_id(&loc, st, id)) {
-		fprintf(stderr, "shadowctl stats: no recorded data for '%s' in %s\n", loc.rel,
-			loc.state_dir);
+		struct stat sb;
+		/* A directory, or the mount itself: said so (it was "no recorded
+		 * data for ''"); the store records files only. */
+		if (!loc.rel[0] || (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)))
+			fprintf(stderr, "shadowctl stats: %s is a directory: stats shows one file "
+					"(top: the busiest files of the mount)\n",
+				path[0] ? path : "the mount root");
+		else
+			fprintf(stderr, "shadowctl stats: no recorded data for '%s' in %s\n",
+				loc.rel, loc.state_dir);
 		goto out;
 	}
 	int64_t now = time(NULL);
