@@ -5,8 +5,9 @@
  *   shadowctl host list H:P [TLS flags] [--json]
  *       the copies it holds: file id, version, size
  *   shadowctl host watch H:P [TLS flags] [--interval MS] [--count N] [--json]
- *       its heartbeats, one line each; a host silent for three intervals is
- *       reported as such and the command exits 1
+ *       its heartbeats, one line each; a host silent for three intervals,
+ *       or one that closes the connection, is reported as such and the
+ *       command exits 1
  * TLS flags: see ctl_remote.h (--certs DIR [--name NAME] | --cert --key --ca). */
 #include <errno.h>
 #include <stdio.h>
@@ -141,6 +142,12 @@ static int host_watch(struct ctl_remote *rm, const char *addr, unsigned interval
 			fprintf(stderr, "shadowctl host watch: %s: no heartbeat for %u ms: host down "
 					"or stalled\n",
 				addr, silent_ms);
+			return 1;
+		}
+		if (r == -EPIPE) { /* a clean shutdown too: not "Broken pipe" */
+			fprintf(stderr, "shadowctl host watch: %s: the host closed the connection (shut "
+					"down or restarted)\n",
+				addr);
 			return 1;
 		}
 		if (r < 0)

@@ -6,7 +6,8 @@
 #                     version dropped, copies byte-identical (read back);
 #   shadowctl host  - status/list (text and JSON), heartbeats with increasing
 #                     sequence numbers, a stalled host (SIGSTOP) reported
-#                     within three intervals;
+#                     within three intervals, one shut down (SIGTERM) as
+#                     having closed the connection;
 #   bad input       - clear message and exit status 2 (usage) or 1 (failure).
 # Usage: ctl_hosts.sh SHADOWD SHADOWCTL SYNC_CLI
 . "$(dirname "$0")/lib.sh"
@@ -156,4 +157,15 @@ grep -q '^  ca init DIR \[--days N\] | issue DIR HOST \[--ip A\]\.\.\. \[--days 
   it_fail "--help: ca line: $(cat "$T/help")"
 grep -q '^TLS: --certs DIR' "$T/help" || it_fail "--help does not say what TLS is: $(cat "$T/help")"
 kill -0 "$PID" || it_fail "shadowd died"
+# A host that shuts down (SIGTERM) under a watch: said so, status 1 (it
+# said "Broken pipe").
+"$CTL" host watch "$H" "${TLS[@]}" --interval 100 >"$T/hb3" 2>"$T/hb3.err" &
+W=$!
+IT_PIDS+=("$W")
+for i in $(seq 100); do [ -s "$T/hb3" ] && break; sleep 0.05; done
+[ -s "$T/hb3" ] || it_fail "no heartbeat before the shutdown"
+kill "$PID"
+wait "$W"; rc=$?
+[ $rc = 1 ] && grep -q "^shadowctl host watch: $H: the host closed the connection" "$T/hb3.err" ||
+  it_fail "host shut down under a watch: rc=$rc $(cat "$T/hb3.err")"
 echo "ctl_hosts: ok"
