@@ -463,13 +463,13 @@ int ctl_forecast_main(int argc, char **argv)
 		}
 	}
 	qsort(shown, nshown, sizeof(*shown), by_probability);
+	const char *none_why = NULL; /* why the table is empty, when it is */
+	if (!nshown && !o.json && partial_hint(st, &o, NULL, end_idx, now, hint, sizeof(hint)))
+		none_why = hint;
 	if (o.json)
 		print_json(&o, &loc, shown, nshown, end_idx);
 	else
-		print_table(&o, &loc, shown, nshown, end_idx, one,
-			    nshown ? NULL
-				   : partial_hint(st, &o, NULL, end_idx, now, hint, sizeof(hint)) ? hint
-												     : NULL);
+		print_table(&o, &loc, shown, nshown, end_idx, one, none_why);
 	rc = 0;
 	goto out;
 oom:
