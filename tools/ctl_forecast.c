@@ -234,11 +234,13 @@ static bool partial_hint(struct pred_store *st, const struct fc_opts *o, const u
 	uint32_t finest = pred_store_get_tiers(st)->width_s[0];
 	char w[32];
 	if (finest < o->bucket)
-		snprintf(buf, len, "only %lld s recorded, less than one %lld s bucket: try --bucket %s",
+		snprintf(buf, len,
+			 "only %lld s recorded, less than one %lld s bucket: try --bucket %s",
 			 recorded, (long long)o->bucket, duration_text(finest, w, sizeof(w)));
 	else
-		snprintf(buf, len, "only %lld s recorded, less than one %lld s bucket: the first "
-				   "forecast comes when it is complete",
+		snprintf(buf, len,
+			 "only %lld s recorded, less than one %lld s bucket: the first "
+			 "forecast comes when it is complete",
 			 recorded, (long long)o->bucket);
 	return true;
 }
@@ -393,11 +395,13 @@ int ctl_forecast_main(int argc, char **argv)
 		struct stat sb;
 		if (ctl_store_file_id(&loc, st, files[0].id)) {
 			if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) /* as stats says it */
-				fprintf(stderr, "shadowctl forecast: %s is a directory: give a file, "
-						"or the mountpoint for its busiest files\n",
+				fprintf(stderr,
+					"shadowctl forecast: %s is a directory: give a file, "
+					"or the mountpoint for its busiest files\n",
 					path);
 			else
-				fprintf(stderr, "shadowctl forecast: no recorded data for '%s' in %s\n",
+				fprintf(stderr,
+					"shadowctl forecast: no recorded data for '%s' in %s\n",
 					loc.rel, loc.state_dir);
 			goto out;
 		}
@@ -444,8 +448,9 @@ int ctl_forecast_main(int argc, char **argv)
 		if (partial_hint(st, &o, files[0].id, end_idx, now, hint, sizeof(hint)))
 			fprintf(stderr, "shadowctl forecast: '%s': %s\n", loc.rel, hint);
 		else
-			fprintf(stderr, "shadowctl forecast: no recorded data for '%s' in the last "
-					"%llds\n",
+			fprintf(stderr,
+				"shadowctl forecast: no recorded data for '%s' in the last "
+				"%llds\n",
 				loc.rel, (long long)o.history);
 		goto out;
 	}

@@ -20,11 +20,10 @@
 
 static void host_usage(FILE *out)
 {
-	fprintf(out,
-		"usage: shadowctl host status H:P [--json] TLS\n"
-		"       shadowctl host list H:P [--json] TLS\n"
-		"       shadowctl host watch H:P [--interval MS] [--count N] [--json] TLS\n"
-		"TLS: --certs DIR [--name NAME] | --cert F --key F --ca F; [--timeout MS]\n");
+	fprintf(out, "usage: shadowctl host status H:P [--json] TLS\n"
+		     "       shadowctl host list H:P [--json] TLS\n"
+		     "       shadowctl host watch H:P [--interval MS] [--count N] [--json] TLS\n"
+		     "TLS: --certs DIR [--name NAME] | --cert F --key F --ca F; [--timeout MS]\n");
 }
 
 static void print_load(const struct sync_wire_load *l, bool json)
@@ -145,8 +144,9 @@ static int host_watch(struct ctl_remote *rm, const char *addr, unsigned interval
 			return 1;
 		}
 		if (r == -EPIPE) { /* a clean shutdown too: not "Broken pipe" */
-			fprintf(stderr, "shadowctl host watch: %s: the host closed the connection (shut "
-					"down or restarted)\n",
+			fprintf(stderr,
+				"shadowctl host watch: %s: the host closed the connection (shut "
+				"down or restarted)\n",
 				addr);
 			return 1;
 		}

@@ -100,8 +100,9 @@ int ctl_push_main(int argc, char **argv)
 		} else if (!strcmp(a, "--progress") || !strcmp(a, "--quiet")) {
 			/* Alternatives (the last one won, silently) */
 			if (progress_flag && strcmp(progress_flag, a)) {
-				fprintf(stderr, "shadowctl push: --progress and --quiet exclude each "
-						"other\n");
+				fprintf(stderr,
+					"shadowctl push: --progress and --quiet exclude each "
+					"other\n");
 				return 2;
 			}
 			progress_flag = a;

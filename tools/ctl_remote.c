@@ -42,7 +42,8 @@ int ctl_remote_flag(struct ctl_remote *r, const char *cmd, int argc, char **argv
 		errno = 0;
 		unsigned long ms = strtoul(v, &end, 10);
 		if (errno || *end || ms < 1 || ms > 3600000 || v[0] == '-') {
-			fprintf(stderr, "shadowctl %s: --timeout '%s': want milliseconds, 1..3600000\n",
+			fprintf(stderr,
+				"shadowctl %s: --timeout '%s': want milliseconds, 1..3600000\n",
 				cmd, v);
 			return -1;
 		}
@@ -91,8 +92,9 @@ int ctl_remote_connect(struct ctl_remote *r, const char *cmd, const char *addr)
 			miss[n++] = "--key FILE";
 		if (!r->ca)
 			miss[n++] = "--ca FILE";
-		fprintf(stderr, "shadowctl %s: TLS identity: %s%s%s %s missing (--cert, --key and --ca "
-				"go together; or give --certs DIR)\n",
+		fprintf(stderr,
+			"shadowctl %s: TLS identity: %s%s%s %s missing (--cert, --key and --ca "
+			"go together; or give --certs DIR)\n",
 			cmd, miss[0], n > 1 ? " and " : "", n > 1 ? miss[1] : "",
 			n > 1 ? "are" : "is");
 		return -2;

@@ -117,8 +117,9 @@ int ctl_stats_main(int argc, char **argv)
 		/* A directory, or the mount itself: said so (it was "no recorded
 		 * data for ''"); the store records files only. */
 		if (!loc.rel[0] || (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)))
-			fprintf(stderr, "shadowctl stats: %s is a directory: stats shows one file "
-					"(top: the busiest files of the mount)\n",
+			fprintf(stderr,
+				"shadowctl stats: %s is a directory: stats shows one file "
+				"(top: the busiest files of the mount)\n",
 				path[0] ? path : "the mount root");
 		else
 			fprintf(stderr, "shadowctl stats: no recorded data for '%s' in %s\n",

@@ -14,8 +14,8 @@
 #include <unistd.h>
 #include <uuid/uuid.h>
 
-int ctl_store_open(const char *cmd, const char *state, const char *path,
-		   struct pred_location *loc, struct pred_store **ret)
+int ctl_store_open(const char *cmd, const char *state, const char *path, struct pred_location *loc,
+		   struct pred_store **ret)
 {
 	*ret = NULL;
 	int rc;
@@ -29,11 +29,14 @@ int ctl_store_open(const char *cmd, const char *state, const char *path,
 		rc = pred_locate_state_dir(state, loc);
 	if (rc) {
 		if (state)
-			fprintf(stderr, "%s: %s is neither a state directory nor a known "
-					"shadowfs mountpoint\n", cmd, state);
+			fprintf(stderr,
+				"%s: %s is neither a state directory nor a known "
+				"shadowfs mountpoint\n",
+				cmd, state);
 		else
-			fprintf(stderr, "%s: %s is not under a known shadowfs mount "
-					"(no record in %s/mounts; try --state DIR)\n",
+			fprintf(stderr,
+				"%s: %s is not under a known shadowfs mount "
+				"(no record in %s/mounts; try --state DIR)\n",
 				cmd, where, pred_locate_run_dir());
 		return 1;
 	}

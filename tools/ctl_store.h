@@ -16,8 +16,8 @@
  * path: where to look when state is NULL (a mountpoint or a path under
  * one). Fills *loc. Prints the reason to stderr and returns non-zero on
  * failure. */
-int ctl_store_open(const char *cmd, const char *state, const char *path,
-		   struct pred_location *loc, struct pred_store **ret);
+int ctl_store_open(const char *cmd, const char *state, const char *path, struct pred_location *loc,
+		   struct pred_store **ret);
 
 /* Before reading the state directory dir: whether this user may (one of
  * another user's is 0700): 0, or 1 after a one-line message naming cmd

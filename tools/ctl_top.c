@@ -57,7 +57,8 @@ static void print_table(const struct pred_location *loc, int64_t window,
 			snprintf(lat, sizeof(lat), "-");
 		printf("%4zu %10llu %10s %8llu %8llu %8llu %7u %10s  ", i + 1,
 		       (unsigned long long)c->reads, bytes, (unsigned long long)c->opens,
-		       (unsigned long long)c->writes, (unsigned long long)c->meta_ops, c->clients, lat);
+		       (unsigned long long)c->writes, (unsigned long long)c->meta_ops, c->clients,
+		       lat);
 		ctl_print_name(stdout, e[i].path, 0);
 		putchar('\n');
 	}

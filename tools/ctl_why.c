@@ -470,7 +470,8 @@ static bool has_record(const char *real, const char *ids)
 	struct pred_store *st = NULL;
 	uuid_t id;
 	char *p = NULL;
-	if (!ids || uuid_parse(ids, id) || ctl_store_open_for_path("shadowctl why", NULL, real, &loc, &st))
+	if (!ids || uuid_parse(ids, id) ||
+	    ctl_store_open_for_path("shadowctl why", NULL, real, &loc, &st))
 		return true;
 	int r = pred_store_file_path(st, id, &p);
 	free(p);

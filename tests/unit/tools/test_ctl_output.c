@@ -29,7 +29,10 @@ static void test_json_numbers(void **state)
 static void test_print_name(void **state)
 {
 	(void)state;
-	static const struct { const char *in, *out; int width, len; } cases[] = {
+	static const struct {
+		const char *in, *out;
+		int width, len;
+	} cases[] = {
 	    {"a.txt", "a.txt   ", 8, 5},
 	    {"nl\nname.txt", "nl\\nname.txt", 0, 12},
 	    {"tab\tname", "tab\\tname", 4, 9},
