@@ -210,6 +210,7 @@ static int is_ip(const char *s)
 	return inet_pton(AF_INET, s, b) == 1 || inet_pton(AF_INET6, s, b) == 1;
 }
 
+/* host and ips checked by the caller (sync_tls_identity_name_valid, is_ip). */
 static int ca_issue(const char *dir, const char *host, char **ips, int nips, long days)
 {
 	EVP_PKEY *cakey = NULL, *key = NULL;
@@ -218,16 +219,8 @@ static int ca_issue(const char *dir, const char *host, char **ips, int nips, lon
 	int r = -EIO;
 	size_t o;
 
-	if (!sync_tls_identity_name_valid(host)) {
-		fprintf(stderr, "shadowctl ca: invalid host name '%s'\n", host);
-		return -EINVAL;
-	}
 	o = (size_t)snprintf(san, sizeof(san), "%s:%s", is_ip(host) ? "IP" : "DNS", host);
 	for (int i = 0; i < nips; i++) {
-		if (!is_ip(ips[i])) {
-			fprintf(stderr, "shadowctl ca: --ip '%s' is not an IP address\n", ips[i]);
-			return -EINVAL;
-		}
 		o += (size_t)snprintf(san + o, sizeof(san) - o, ",IP:%s", ips[i]);
 		if (o >= sizeof(san))
 			return -E2BIG;
@@ -288,8 +281,21 @@ int ctl_ca_main(int argc, char **argv)
 	}
 	if (npos == 2 && !strcmp(pos[0], "init") && !nips)
 		return ca_init(pos[1], days) < 0 ? 1 : 0;
-	if (npos == 3 && !strcmp(pos[0], "issue"))
+	if (npos == 3 && !strcmp(pos[0], "issue")) {
+		/* Bad arguments are usage errors, as a bad --days is (they
+		 * exited 1, as a failure to write the files does). */
+		if (!sync_tls_identity_name_valid(pos[2])) {
+			fprintf(stderr, "shadowctl ca: invalid host name '%s'\n", pos[2]);
+			return 2;
+		}
+		for (int i = 0; i < nips; i++)
+			if (!is_ip(ips[i])) {
+				fprintf(stderr, "shadowctl ca: --ip '%s' is not an IP address\n",
+					ips[i]);
+				return 2;
+			}
 		return ca_issue(pos[1], pos[2], ips, nips, days) < 0 ? 1 : 0;
+	}
 	ca_usage(stderr);
 	return 2;
 }

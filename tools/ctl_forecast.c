@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <uuid/uuid.h>
 
@@ -186,6 +187,64 @@ static int load_series(struct pred_store *st, int tier, const struct fc_opts *o,
 	return rc;
 }
 
+/* "90s", "15m", "2h": a duration as --bucket takes it. */
+static const char *duration_text(uint32_t s, char *buf, size_t len)
+{
+	if (s % 3600 == 0)
+		snprintf(buf, len, "%uh", s / 3600);
+	else if (s % 60 == 0)
+		snprintf(buf, len, "%um", s / 60);
+	else
+		snprintf(buf, len, "%us", s);
+	return buf;
+}
+
+/* Demand recorded only in the forecast bucket under way (end_idx, which
+ * the models leave out: its demand is not all in yet): it said "no
+ * recorded data" while stats showed buckets. Looked up in tier 0, which
+ * has it first (a coarser tier has a bucket once it is complete). Writes
+ * into buf how much is recorded and what to do, and returns true; false
+ * when nothing is recorded there either. id: one file, NULL: any. */
+static bool partial_hint(struct pred_store *st, const struct fc_opts *o, const uint8_t *id,
+			 int64_t end_idx, int64_t now, char *buf, size_t len)
+{
+	int64_t since = INT64_MAX, at = end_idx * o->bucket;
+	if (id) {
+		struct pred_file_bucket *b = NULL;
+		size_t n = 0;
+		if (pred_store_file_series(st, id, 0, at, INT64_MAX, &b, &n) == 0 && n)
+			since = b[0].start;
+		pred_file_buckets_free(b, n);
+	} else {
+		struct pred_top_entry *t = NULL;
+		struct pred_host_bucket *h = NULL;
+		size_t n = 0, nh = 0;
+		/* Recorded since the mount's first bucket in it (one is written
+		 * every bucket, busy or not). */
+		if (pred_store_top(st, 0, at, INT64_MAX, 1, o->by, &t, &n) == 0 && n &&
+		    pred_store_host_series(st, 0, at, INT64_MAX, &h, &nh) == 0)
+			since = nh ? h[0].start : at;
+		pred_top_entries_free(t, n);
+		pred_host_buckets_free(h, nh);
+	}
+	if (since == INT64_MAX)
+		return false;
+	int64_t end = pred_hot_record_end(st, 0, now);
+	long long recorded = end > since ? (long long)(end - since) : 0;
+	uint32_t finest = pred_store_get_tiers(st)->width_s[0];
+	char w[32];
+	if (finest < o->bucket)
+		snprintf(buf, len,
+			 "only %lld s recorded, less than one %lld s bucket: try --bucket %s",
+			 recorded, (long long)o->bucket, duration_text(finest, w, sizeof(w)));
+	else
+		snprintf(buf, len,
+			 "only %lld s recorded, less than one %lld s bucket: the first "
+			 "forecast comes when it is complete",
+			 recorded, (long long)o->bucket);
+	return true;
+}
+
 static void print_step_table(const struct fc_opts *o, const struct fc_file *f, int64_t end_idx)
 {
 	printf("%-22s %12s %25s %25s %9s\n", "BUCKET (UTC)", "MEDIAN", "80%", "95%", "P(>CAP)");
@@ -202,8 +261,10 @@ static void print_step_table(const struct fc_opts *o, const struct fc_file *f, i
 	}
 }
 
+/* hint: why nothing is shown (partial_hint), or NULL. */
 static void print_table(const struct fc_opts *o, const struct pred_location *loc,
-			struct fc_file *const *files, size_t nf, int64_t end_idx, bool one)
+			struct fc_file *const *files, size_t nf, int64_t end_idx, bool one,
+			const char *hint)
 {
 	printf("store %s: %s per %llds bucket, season %ld, horizon %ld, window %ld, "
 	       "threshold %.2f\n",
@@ -213,9 +274,10 @@ static void print_table(const struct fc_opts *o, const struct pred_location *loc
 		const struct fc_file *f = files[0];
 		char ids[37];
 		uuid_unparse_lower(f->id, ids);
-		printf("%s  id %s  history %zu buckets, last %.0f, capacity %.0f%s\n\n",
-		       f->path ? f->path : loc->rel, ids, f->n, f->n ? f->y[f->n - 1] : 0.0,
-		       f->capacity, o->capacity < 0 ? " (p99 of its history)" : "");
+		ctl_print_name(stdout, f->path ? f->path : loc->rel, 0);
+		printf("  id %s  history %zu buckets, last %.0f, capacity %.0f%s\n\n", ids, f->n,
+		       f->n ? f->y[f->n - 1] : 0.0, f->capacity,
+		       o->capacity < 0 ? " (p99 of its history)" : "");
 		print_step_table(o, f, end_idx);
 		printf("\nP(%s > %.0f in a bucket of the next %ld) = %.3f: %s\n", demand_name(o->by),
 		       f->capacity, o->window, f->fc.p_exceed,
@@ -233,11 +295,15 @@ static void print_table(const struct fc_opts *o, const struct pred_location *loc
 		char next[64];
 		snprintf(next, sizeof(next), "%.0f [%.0f, %.0f]", f->fc.point[0], f->fc.lo[0][0],
 			 f->fc.hi[0][0]);
-		printf("%4zu %8zu %10.0f %9.0f %21s %10.0f %8.3f %6s  %s\n", i + 1, f->n,
+		printf("%4zu %8zu %10.0f %9.0f %21s %10.0f %8.3f %6s  ", i + 1, f->n,
 		       f->y[f->n - 1], f->capacity, next, peak, f->fc.p_exceed,
-		       f->fc.p_exceed >= o->threshold ? "yes" : "no", f->path ? f->path : "?");
+		       f->fc.p_exceed >= o->threshold ? "yes" : "no");
+		ctl_print_name(stdout, f->path ? f->path : "?", 0);
+		putchar('\n');
 	}
-	if (!nf)
+	if (!nf && hint)
+		printf("(no complete bucket in the history window: %s)\n", hint);
+	else if (!nf)
 		printf("(no recorded demand in the history window)\n");
 }
 
@@ -301,7 +367,8 @@ int ctl_forecast_main(int argc, char **argv)
 
 	struct pred_location loc;
 	struct pred_store *st = NULL;
-	if (path ? ctl_store_open_for_path(state, path, &loc, &st) : ctl_store_open(state, NULL, &loc, &st))
+	if (path ? ctl_store_open_for_path("shadowctl forecast", state, path, &loc, &st)
+		 : ctl_store_open("shadowctl forecast", state, NULL, &loc, &st))
 		return 1;
 	bool one = loc.rel[0] != '\0';
 	int rc = 1;
@@ -325,9 +392,17 @@ int ctl_forecast_main(int argc, char **argv)
 		files = calloc(1, sizeof(*files));
 		if (!files)
 			goto oom;
+		struct stat sb;
 		if (ctl_store_file_id(&loc, st, files[0].id)) {
-			fprintf(stderr, "shadowctl forecast: no recorded data for '%s' in %s\n", loc.rel,
-				loc.state_dir);
+			if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) /* as stats says it */
+				fprintf(stderr,
+					"shadowctl forecast: %s is a directory: give a file, "
+					"or the mountpoint for its busiest files\n",
+					path);
+			else
+				fprintf(stderr,
+					"shadowctl forecast: no recorded data for '%s' in %s\n",
+					loc.rel, loc.state_dir);
 			goto out;
 		}
 		nf = 1;
@@ -368,9 +443,15 @@ int ctl_forecast_main(int argc, char **argv)
 					      : fmax(1.0, pred_history_quantile(f->y, f->n, 0.99));
 		shown[nshown++] = f;
 	}
+	char hint[160];
 	if (one && nshown == 0) {
-		fprintf(stderr, "shadowctl forecast: no recorded data for '%s' in the last %llds\n",
-			loc.rel, (long long)o.history);
+		if (partial_hint(st, &o, files[0].id, end_idx, now, hint, sizeof(hint)))
+			fprintf(stderr, "shadowctl forecast: '%s': %s\n", loc.rel, hint);
+		else
+			fprintf(stderr,
+				"shadowctl forecast: no recorded data for '%s' in the last "
+				"%llds\n",
+				loc.rel, (long long)o.history);
 		goto out;
 	}
 	pred_calib_refresh(calib);
@@ -387,10 +468,13 @@ int ctl_forecast_main(int argc, char **argv)
 		}
 	}
 	qsort(shown, nshown, sizeof(*shown), by_probability);
+	const char *none_why = NULL; /* why the table is empty, when it is */
+	if (!nshown && !o.json && partial_hint(st, &o, NULL, end_idx, now, hint, sizeof(hint)))
+		none_why = hint;
 	if (o.json)
 		print_json(&o, &loc, shown, nshown, end_idx);
 	else
-		print_table(&o, &loc, shown, nshown, end_idx, one);
+		print_table(&o, &loc, shown, nshown, end_idx, one, none_why);
 	rc = 0;
 	goto out;
 oom:

@@ -5,8 +5,9 @@
  *   shadowctl host list H:P [TLS flags] [--json]
  *       the copies it holds: file id, version, size
  *   shadowctl host watch H:P [TLS flags] [--interval MS] [--count N] [--json]
- *       its heartbeats, one line each; a host silent for three intervals is
- *       reported as such and the command exits 1
+ *       its heartbeats, one line each; a host silent for three intervals,
+ *       or one that closes the connection, is reported as such and the
+ *       command exits 1
  * TLS flags: see ctl_remote.h (--certs DIR [--name NAME] | --cert --key --ca). */
 #include <errno.h>
 #include <stdio.h>
@@ -19,11 +20,10 @@
 
 static void host_usage(FILE *out)
 {
-	fprintf(out,
-		"usage: shadowctl host status H:P [--json] [TLS]\n"
-		"       shadowctl host list H:P [--json] [TLS]\n"
-		"       shadowctl host watch H:P [--interval MS] [--count N] [--json] [TLS]\n"
-		"TLS: --certs DIR [--name NAME] | --cert F --key F --ca F; --timeout MS\n");
+	fprintf(out, "usage: shadowctl host status H:P [--json] TLS\n"
+		     "       shadowctl host list H:P [--json] TLS\n"
+		     "       shadowctl host watch H:P [--interval MS] [--count N] [--json] TLS\n"
+		     "TLS: --certs DIR [--name NAME] | --cert F --key F --ca F; [--timeout MS]\n");
 }
 
 static void print_load(const struct sync_wire_load *l, bool json)
@@ -143,6 +143,13 @@ static int host_watch(struct ctl_remote *rm, const char *addr, unsigned interval
 				addr, silent_ms);
 			return 1;
 		}
+		if (r == -EPIPE) { /* a clean shutdown too: not "Broken pipe" */
+			fprintf(stderr,
+				"shadowctl host watch: %s: the host closed the connection (shut "
+				"down or restarted)\n",
+				addr);
+			return 1;
+		}
 		if (r < 0)
 			break;
 		if (json) {
@@ -184,7 +191,7 @@ int ctl_host_main(int argc, char **argv)
 	bool json = false;
 
 	for (int i = 1; i < argc; i++) {
-		int f = ctl_remote_flag(&rm, argc, argv, &i);
+		int f = ctl_remote_flag(&rm, "host", argc, argv, &i);
 		if (f < 0)
 			return 2;
 		if (f)

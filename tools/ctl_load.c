@@ -102,7 +102,7 @@ int ctl_load_main(int argc, char **argv)
 	bool json = o.json;
 	struct pred_location loc;
 	struct pred_store *st = NULL;
-	prc = ctl_store_open_view(argc, argv, usage, state, &loc, &st);
+	prc = ctl_store_open_view("shadowctl load", argc, argv, usage, state, &loc, &st);
 	if (prc >= 0)
 		return prc;
 	int rc = 1;

@@ -26,8 +26,8 @@
 static void push_usage(FILE *out)
 {
 	fprintf(out, "usage: shadowctl push FILE H:P [--id UUID] [--version N] [--full] "
-		     "[--keep-old] [--progress|--quiet] [TLS]\n"
-		     "TLS: --certs DIR [--name NAME] | --cert F --key F --ca F; --timeout MS\n");
+		     "[--keep-old] [--progress|--quiet] TLS\n"
+		     "TLS: --certs DIR [--name NAME] | --cert F --key F --ca F; [--timeout MS]\n");
 }
 
 struct progress_state {
@@ -79,12 +79,13 @@ int ctl_push_main(int argc, char **argv)
 	struct progress_state ps = {.last_pct = -1};
 	const char *path = NULL, *addr = NULL, *idarg = NULL, *verarg = NULL;
 	int progress = isatty(STDERR_FILENO); /* 1 on, 0 off */
+	const char *progress_flag = NULL;
 	uint8_t id[16];
 	uint64_t version = 0;
 	struct stat st;
 
 	for (int i = 1; i < argc; i++) {
-		int f = ctl_remote_flag(&rm, argc, argv, &i);
+		int f = ctl_remote_flag(&rm, "push", argc, argv, &i);
 		if (f < 0)
 			return 2;
 		if (f)
@@ -97,6 +98,14 @@ int ctl_push_main(int argc, char **argv)
 		} else if (!strcmp(a, "--keep-old")) {
 			o.keep_old = true;
 		} else if (!strcmp(a, "--progress") || !strcmp(a, "--quiet")) {
+			/* Alternatives (the last one won, silently) */
+			if (progress_flag && strcmp(progress_flag, a)) {
+				fprintf(stderr,
+					"shadowctl push: --progress and --quiet exclude each "
+					"other\n");
+				return 2;
+			}
+			progress_flag = a;
 			progress = a[2] == 'p';
 		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			push_usage(stdout);

@@ -11,39 +11,40 @@
 #include <unistd.h>
 #include <uuid/uuid.h>
 
-static int flag_value(int argc, char **argv, int *i, const char **ret)
+static int flag_value(const char *cmd, int argc, char **argv, int *i, const char **ret)
 {
 	if (*i + 1 >= argc || !argv[*i + 1][0]) {
-		fprintf(stderr, "shadowctl: %s needs a value\n", argv[*i]);
+		fprintf(stderr, "shadowctl %s: %s needs a value\n", cmd, argv[*i]);
 		return -1;
 	}
 	*ret = argv[++*i];
 	return 1;
 }
 
-int ctl_remote_flag(struct ctl_remote *r, int argc, char **argv, int *i)
+int ctl_remote_flag(struct ctl_remote *r, const char *cmd, int argc, char **argv, int *i)
 {
 	const char *a = argv[*i];
 	if (!strcmp(a, "--certs"))
-		return flag_value(argc, argv, i, &r->certs);
+		return flag_value(cmd, argc, argv, i, &r->certs);
 	if (!strcmp(a, "--name"))
-		return flag_value(argc, argv, i, &r->name);
+		return flag_value(cmd, argc, argv, i, &r->name);
 	if (!strcmp(a, "--cert"))
-		return flag_value(argc, argv, i, &r->cert);
+		return flag_value(cmd, argc, argv, i, &r->cert);
 	if (!strcmp(a, "--key"))
-		return flag_value(argc, argv, i, &r->key);
+		return flag_value(cmd, argc, argv, i, &r->key);
 	if (!strcmp(a, "--ca"))
-		return flag_value(argc, argv, i, &r->ca);
+		return flag_value(cmd, argc, argv, i, &r->ca);
 	if (!strcmp(a, "--timeout")) {
 		const char *v;
 		char *end;
-		if (flag_value(argc, argv, i, &v) < 0)
+		if (flag_value(cmd, argc, argv, i, &v) < 0)
 			return -1;
 		errno = 0;
 		unsigned long ms = strtoul(v, &end, 10);
 		if (errno || *end || ms < 1 || ms > 3600000 || v[0] == '-') {
-			fprintf(stderr, "shadowctl: --timeout '%s': want milliseconds, 1..3600000\n",
-				v);
+			fprintf(stderr,
+				"shadowctl %s: --timeout '%s': want milliseconds, 1..3600000\n",
+				cmd, v);
 			return -1;
 		}
 		r->timeout_ms = (unsigned)ms;
@@ -73,12 +74,30 @@ int ctl_remote_connect(struct ctl_remote *r, const char *cmd, const char *addr)
 		r->timeout_ms = 10000;
 	if (ctl_remote_parse_addr(cmd, addr, host, sizeof(host), &port) < 0)
 		return -2;
-	if (!r->certs && (!r->cert || !r->key || !r->ca)) {
+	if (!r->certs && !r->cert && !r->key && !r->ca) {
 		fprintf(stderr,
 			"shadowctl %s: no TLS identity: give --certs DIR [--name NAME] "
 			"(from 'shadowctl ca issue DIR NAME') or --cert, --key and --ca\n",
 			cmd);
-		return -1;
+		return -2;
+	}
+	if (!r->certs && (!r->cert || !r->key || !r->ca)) {
+		/* Some of the three given: name what is missing (the message
+		 * above sent the user looking for --certs). */
+		const char *miss[3];
+		int n = 0;
+		if (!r->cert)
+			miss[n++] = "--cert FILE";
+		if (!r->key)
+			miss[n++] = "--key FILE";
+		if (!r->ca)
+			miss[n++] = "--ca FILE";
+		fprintf(stderr,
+			"shadowctl %s: TLS identity: %s%s%s %s missing (--cert, --key and --ca "
+			"go together; or give --certs DIR)\n",
+			cmd, miss[0], n > 1 ? " and " : "", n > 1 ? miss[1] : "",
+			n > 1 ? "are" : "is");
+		return -2;
 	}
 	if (r->certs)
 		sync_tls_identity_paths(r->certs, r->name, cert, key, ca, sizeof(cert));

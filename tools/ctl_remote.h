@@ -23,16 +23,17 @@ struct ctl_remote {
 };
 
 /* If argv[*i] is one of the flags above, consumes it (and its value) and
- * returns 1; 0 if it is not one; -1 after printing an error (missing or bad
- * value). */
-int ctl_remote_flag(struct ctl_remote *r, int argc, char **argv, int *i);
+ * returns 1; 0 if it is not one; -1 after printing an error naming cmd
+ * ("host": "shadowctl host: ...") (missing or bad value). */
+int ctl_remote_flag(struct ctl_remote *r, const char *cmd, int argc, char **argv, int *i);
 
 /* Parses HOST:PORT (IPv6 as [ADDR]:PORT). 0, or -1 after printing an error. */
 int ctl_remote_parse_addr(const char *cmd, const char *s, char *host, size_t hostlen,
 			  uint16_t *port);
 
 /* Loads the identity and connects to addr. 0; after printing an error naming
- * cmd, -2 when addr is not HOST:PORT (a usage error), else -1. */
+ * cmd, -2 on a usage error (addr is not HOST:PORT, no identity or part of
+ * one given), else -1. */
 int ctl_remote_connect(struct ctl_remote *r, const char *cmd, const char *addr);
 void ctl_remote_close(struct ctl_remote *r);
 

@@ -15,6 +15,7 @@
 
 #include "tools/ctl.h"
 #include "tools/ctl_status.h"
+#include "tools/ctl_store.h"
 
 static void header(void)
 {
@@ -22,31 +23,12 @@ static void header(void)
 	       "COPIES");
 }
 
-/* A file name in a column of width w: control bytes and backslashes
- * escaped (\n, \t, \\, \xHH) so that the row stays one line. */
-static void print_name(const char *s, int w)
-{
-	int len = 0;
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-		if (*p == '\n')
-			len += printf("\\n");
-		else if (*p == '\t')
-			len += printf("\\t");
-		else if (*p == '\\')
-			len += printf("\\\\");
-		else if (*p < 0x20 || *p == 0x7f)
-			len += printf("\\x%02x", *p);
-		else
-			len += putchar(*p) == EOF ? 0 : 1;
-	printf("%*s", len < w ? w - len : 0, "");
-}
-
 static void row(const struct ctl_field *f, int n)
 {
 	/* WANT: the copies the file should have now (its replica count; 0 when
 	 * unwanted, "-" from a mount that predates the field) */
 	const char *want = ctl_status_get(f, n, "replicas");
-	print_name(ctl_status_get(f, n, "path"), 40);
+	ctl_print_name(stdout, ctl_status_get(f, n, "path"), 40);
 	printf(" %-6s %-4s %-8s %-8s", ctl_status_get(f, n, "pinned"), want[0] ? want : "-", ctl_status_get(f, n, "version"),
 	       ctl_status_get(f, n, "origin_reads"));
 	int copies = 0;

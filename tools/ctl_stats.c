@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <uuid/uuid.h>
 
@@ -67,7 +68,8 @@ static void print_table(const struct pred_location *loc, const uint8_t id[16],
 {
 	char ids[37];
 	uuid_unparse_lower(id, ids);
-	printf("%s  id %s  store %s\n", n ? b[n - 1].path : loc->rel, ids, loc->state_dir);
+	ctl_print_name(stdout, n ? b[n - 1].path : loc->rel, 0);
+	printf("  id %s  store %s\n", ids, loc->state_dir);
 	printf("%-20s %6s %8s %8s %10s %8s %6s %7s %10s\n", "BUCKET (UTC)", "WIDTH", "OPENS",
 	       "READS", "READ", "WRITES", "META", "CLIENTS", "LAT_AVG");
 	for (size_t i = 0; i < n; i++) {
@@ -106,13 +108,22 @@ int ctl_stats_main(int argc, char **argv)
 	const char *path = argv[optind];
 	struct pred_location loc;
 	struct pred_store *st = NULL;
-	if (ctl_store_open_for_path(state, path, &loc, &st))
+	if (ctl_store_open_for_path("shadowctl stats", state, path, &loc, &st))
 		return 1;
 	int rc = 1;
 	uint8_t id[16];
 	if (ctl_store_file_id(&loc, st, id)) {
-		fprintf(stderr, "shadowctl stats: no recorded data for '%s' in %s\n", loc.rel,
-			loc.state_dir);
+		struct stat sb;
+		/* A directory, or the mount itself: said so (it was "no recorded
+		 * data for ''"); the store records files only. */
+		if (!loc.rel[0] || (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)))
+			fprintf(stderr,
+				"shadowctl stats: %s is a directory: stats shows one file "
+				"(top: the busiest files of the mount)\n",
+				path[0] ? path : "the mount root");
+		else
+			fprintf(stderr, "shadowctl stats: no recorded data for '%s' in %s\n",
+				loc.rel, loc.state_dir);
 		goto out;
 	}
 	int64_t now = time(NULL);

@@ -151,6 +151,9 @@ int ctl_status_args(int argc, char **argv, const char *cmd, struct pred_location
 			*json = true;
 		} else if (!strcmp(argv[i], "--state") && i + 1 < argc) {
 			state = argv[++i];
+		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			printf("usage: shadowctl %s [MNT|--state DIR] [--json]\n", cmd);
+			return 0;
 		} else if (argv[i][0] == '-' || path) {
 			fprintf(stderr, "usage: shadowctl %s [MNT|--state DIR] [--json]\n", cmd);
 			return 2;

@@ -28,9 +28,9 @@ struct ctl_status_kind {
 	void (*row)(const struct ctl_field *f, int n);
 };
 
-/* The arguments every status view takes, [MNT|--state DIR] [--json]:
- * finds the mount's state directory. -1 to go on, else the exit status
- * (message printed). */
+/* The arguments every status view takes, [MNT|--state DIR] [--json]
+ * [--help]: finds the mount's state directory. -1 to go on, else the exit
+ * status (0 after --help, usage on stdout; message printed). */
 int ctl_status_args(int argc, char **argv, const char *cmd, struct pred_location *loc, bool *json);
 /* Opens STATE/name for reading (NULL with errno set). */
 FILE *ctl_status_open(const struct pred_location *loc, const char *name);

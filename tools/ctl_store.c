@@ -14,7 +14,7 @@
 #include <unistd.h>
 #include <uuid/uuid.h>
 
-int ctl_store_open(const char *state, const char *path, struct pred_location *loc,
+int ctl_store_open(const char *cmd, const char *state, const char *path, struct pred_location *loc,
 		   struct pred_store **ret)
 {
 	*ret = NULL;
@@ -23,22 +23,37 @@ int ctl_store_open(const char *state, const char *path, struct pred_location *lo
 	if (!where)
 		where = ".";
 	rc = pred_locate(where, loc);
+	/* A state directory without a store (a mount with norecord and
+	 * hosts=): told so below, not called no state directory. */
+	if (rc && state && pred_locate_looks_like_state(state))
+		rc = pred_locate_state_dir(state, loc);
 	if (rc) {
 		if (state)
-			fprintf(stderr, "shadowctl: %s is neither a state directory nor a known "
-					"shadowfs mountpoint\n", state);
+			fprintf(stderr,
+				"%s: %s is neither a state directory nor a known "
+				"shadowfs mountpoint\n",
+				cmd, state);
 		else
-			fprintf(stderr, "shadowctl: %s is not under a known shadowfs mount "
-					"(no record in %s/mounts; try --state DIR)\n",
-				where, pred_locate_run_dir());
+			fprintf(stderr,
+				"%s: %s is not under a known shadowfs mount "
+				"(no record in %s/mounts; try --state DIR)\n",
+				cmd, where, pred_locate_run_dir());
 		return 1;
 	}
-	if (ctl_state_enter("shadowctl", loc->state_dir))
+	if (ctl_state_enter(cmd, loc->state_dir))
 		return 1;
 	char err[512];
 	rc = pred_store_open(loc->state_dir, NULL, true, ret, err, sizeof(err));
+	struct stat sb;
+	if (rc == -ENOENT && stat(loc->state_dir, &sb) == 0) {
+		/* The mount records nothing: said as status says it (this was
+		 * "no series store at STATE/series.db: No such file ..."). */
+		fprintf(stderr, "%s: %s: recording off (mounted with norecord): nothing recorded\n",
+			cmd, loc->mountpoint[0] ? loc->mountpoint : loc->state_dir);
+		return 1;
+	}
 	if (rc) {
-		fprintf(stderr, "shadowctl: %s\n", err);
+		fprintf(stderr, "%s: %s\n", cmd, err);
 		return 1;
 	}
 	return 0;
@@ -95,23 +110,23 @@ int ctl_state_enter(const char *cmd, const char *dir)
 	return 1;
 }
 
-int ctl_store_open_view(int argc, char **argv, const char *usage, const char *state,
-			struct pred_location *loc, struct pred_store **ret)
+int ctl_store_open_view(const char *cmd, int argc, char **argv, const char *usage,
+			const char *state, struct pred_location *loc, struct pred_store **ret)
 {
 	const char *path = optind < argc ? argv[optind++] : NULL;
 	if (optind < argc || (state && path)) {
 		fputs(usage, stderr);
 		return 2;
 	}
-	return ctl_store_open(state, path, loc, ret) ? 1 : -1;
+	return ctl_store_open(cmd, state, path, loc, ret) ? 1 : -1;
 }
 
-int ctl_store_open_for_path(const char *state, const char *path, struct pred_location *loc,
-			    struct pred_store **ret)
+int ctl_store_open_for_path(const char *cmd, const char *state, const char *path,
+			    struct pred_location *loc, struct pred_store **ret)
 {
 	if (!state)
-		return ctl_store_open(NULL, path, loc, ret);
-	if (ctl_store_open(state, NULL, loc, ret))
+		return ctl_store_open(cmd, NULL, path, loc, ret);
+	if (ctl_store_open(cmd, state, NULL, loc, ret))
 		return 1;
 	struct pred_location under;
 	if (pred_locate(path, &under) == 0 && !strcmp(under.state_dir, loc->state_dir))
@@ -280,6 +295,24 @@ void ctl_json_string(FILE *out, const char *s)
 		}
 	}
 	fputc('"', out);
+}
+
+int ctl_print_name(FILE *out, const char *s, int width)
+{
+	int len = 0;
+	for (const unsigned char *p = (const unsigned char *)s; p && *p; p++)
+		if (*p == '\n')
+			len += fprintf(out, "\\n");
+		else if (*p == '\t')
+			len += fprintf(out, "\\t");
+		else if (*p == '\\')
+			len += fprintf(out, "\\\\");
+		else if (*p < 0x20 || *p == 0x7f)
+			len += fprintf(out, "\\x%02x", *p);
+		else
+			len += fputc(*p, out) == EOF ? 0 : 1;
+	fprintf(out, "%*s", len < width ? width - len : 0, "");
+	return len;
 }
 
 static const char *skip_digits(const char *p)

@@ -1,5 +1,6 @@
 /* Helpers shared by the shadowctl subcommands that read a mount's series
- * store (top, stats): finding and opening the store, durations, JSON. */
+ * store (top, stats): finding and opening the store, durations, JSON, file
+ * names in tables. */
 #ifndef SHADOWFS_TOOLS_CTL_STORE_H
 #define SHADOWFS_TOOLS_CTL_STORE_H
 
@@ -10,11 +11,12 @@
 #include "predictor/series_store.h"
 #include "predictor/store_locate.h"
 
-/* Opens the store read-only. state: a --state argument (a state directory,
- * or a mountpoint) or NULL; path: where to look when state is NULL (a
- * mountpoint or a path under one). Fills *loc. Prints the reason to stderr
- * and returns non-zero on failure. */
-int ctl_store_open(const char *state, const char *path, struct pred_location *loc,
+/* Opens the store read-only. cmd: the message prefix ("shadowctl top");
+ * state: a --state argument (a state directory, or a mountpoint) or NULL;
+ * path: where to look when state is NULL (a mountpoint or a path under
+ * one). Fills *loc. Prints the reason to stderr and returns non-zero on
+ * failure. */
+int ctl_store_open(const char *cmd, const char *state, const char *path, struct pred_location *loc,
 		   struct pred_store **ret);
 
 /* Before reading the state directory dir: whether this user may (one of
@@ -29,16 +31,16 @@ int ctl_state_enter(const char *cmd, const char *dir);
  * argv[optind] (excluded by --state, given as state), then the store.
  * -1 when opened, else the exit status (2 usage, 1 failure; message
  * printed). */
-int ctl_store_open_view(int argc, char **argv, const char *usage, const char *state,
-			struct pred_location *loc, struct pred_store **ret);
+int ctl_store_open_view(const char *cmd, int argc, char **argv, const char *usage,
+			const char *state, struct pred_location *loc, struct pred_store **ret);
 
 /* For the subcommands about one file (stats, forecast): opens the store of
  * the mount that holds PATH, or with state (a state directory or a
  * mountpoint) that store, PATH then being under that mount or relative to
  * its root. Fills loc (loc->rel: PATH relative to the mount root). Prints
  * the reason and returns non-zero on failure. */
-int ctl_store_open_for_path(const char *state, const char *path, struct pred_location *loc,
-			    struct pred_store **ret);
+int ctl_store_open_for_path(const char *cmd, const char *state, const char *path,
+			    struct pred_location *loc, struct pred_store **ret);
 
 /* The stable id of loc->rel: its user.shadow.id xattr in BACKING (a renamed
  * file keeps its history), else the store's index of last recorded paths.
@@ -88,6 +90,13 @@ void ctl_json_string(FILE *out, const char *s);
  * ([eE][+-]?[0-9]+)?), i.e. may be written unquoted: "nan", "inf", "0x10",
  * ".5" or " 5" may not. */
 bool ctl_json_number_text(const char *s);
+
+/* A file name in a table column of width (0: the last column): control
+ * bytes and backslashes escaped (\n, \t, \\, \xHH) so that the row stays
+ * one line, padded to width. Every table that prints a path goes through
+ * it (shadows, top, stats, forecast). Returns the columns written, padding
+ * aside. */
+int ctl_print_name(FILE *out, const char *s, int width);
 
 /* "1.5 GiB"-style size into buf. */
 const char *ctl_human_bytes(uint64_t v, char *buf, size_t len);

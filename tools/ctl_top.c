@@ -55,10 +55,12 @@ static void print_table(const struct pred_location *loc, int64_t window,
 			snprintf(lat, sizeof(lat), "%.1fus", (double)c->lat_sum_ns / c->lat_count / 1000.0);
 		else
 			snprintf(lat, sizeof(lat), "-");
-		printf("%4zu %10llu %10s %8llu %8llu %8llu %7u %10s  %s\n", i + 1,
+		printf("%4zu %10llu %10s %8llu %8llu %8llu %7u %10s  ", i + 1,
 		       (unsigned long long)c->reads, bytes, (unsigned long long)c->opens,
-		       (unsigned long long)c->writes, (unsigned long long)c->meta_ops, c->clients, lat,
-		       e[i].path);
+		       (unsigned long long)c->writes, (unsigned long long)c->meta_ops, c->clients,
+		       lat);
+		ctl_print_name(stdout, e[i].path, 0);
+		putchar('\n');
 	}
 	if (!n)
 		printf("(no recorded demand in this window)\n");
@@ -105,7 +107,7 @@ int ctl_top_main(int argc, char **argv)
 	}
 	struct pred_location loc;
 	struct pred_store *st = NULL;
-	int prc = ctl_store_open_view(argc, argv, usage, state, &loc, &st);
+	int prc = ctl_store_open_view("shadowctl top", argc, argv, usage, state, &loc, &st);
 	if (prc >= 0)
 		return prc;
 	int64_t now = time(NULL);

@@ -334,7 +334,9 @@ static void print_text(const struct why *w, const char *mnt)
 {
 	char src[PATH_MAX + 64], when[32];
 	char store_id[40];
-	printf("%s/%s (id %s", mnt, w->file ? w->file : "?", w->id ? w->id : "none");
+	printf("%s/", mnt);
+	ctl_print_name(stdout, w->file ? w->file : "?", 0);
+	printf(" (id %s", w->id ? w->id : "none");
 	if (why_store_id(w, store_id))
 		printf("; its copies are %s in host stores", store_id);
 	printf(")\n");
@@ -468,7 +470,8 @@ static bool has_record(const char *real, const char *ids)
 	struct pred_store *st = NULL;
 	uuid_t id;
 	char *p = NULL;
-	if (!ids || uuid_parse(ids, id) || ctl_store_open_for_path(NULL, real, &loc, &st))
+	if (!ids || uuid_parse(ids, id) ||
+	    ctl_store_open_for_path("shadowctl why", NULL, real, &loc, &st))
 		return true;
 	int r = pred_store_file_path(st, id, &p);
 	free(p);

@@ -7,7 +7,8 @@
 
 static const struct ctl_command commands[] = {
 	{"version", ctl_version_main, "", "print the shadowctl version"},
-	{"ca", ctl_ca_main, "init DIR | issue DIR HOST [--ip A]", "cluster CA and host certificates"},
+	{"ca", ctl_ca_main, "init DIR [--days N] | issue DIR HOST [--ip A]... [--days N]",
+	 "cluster CA and host certificates"},
 	{"status", ctl_overview_main, "[MNT|--state DIR] [--json]", "one screen on a mount: running, recording, hosts, shadows"},
 	{"top", ctl_top_main, "[--state DIR|MNT] [--window DUR] [-n N] [--json]", "files with the most recorded demand"},
 	{"stats", ctl_stats_main, "PATH [--state DIR|MNT] [--window DUR] [--json]", "recorded buckets of one file"},
@@ -18,25 +19,39 @@ static const struct ctl_command commands[] = {
 	 "a mount's shadowed files, their copies, states and read counts"},
 	{"why", ctl_why_main, "PATH [--json]",
 	 "why a file is (not) shadowed: settings and their sources, forecast, trigger, copies"},
-	{"host", ctl_host_main, "status|list|watch H:P [--json] [TLS]", "a shadowd's store, load, copies, heartbeats"},
-	{"push", ctl_push_main, "FILE H:P [--id UUID] [--version N] [--full] [TLS]", "replicate a file to a shadowd (delta when it can)"},
+	/* TLS is required (the footer says what it is): not in brackets */
+	{"host", ctl_host_main, "status|list|watch H:P [--interval MS] [--count N] [--json] TLS",
+	 "a shadowd's store, load, copies, heartbeats"},
+	{"push", ctl_push_main,
+	 "FILE H:P [--id UUID] [--version N] [--full] [--keep-old] [--progress|--quiet] TLS",
+	 "replicate a file to a shadowd (delta when it can)"},
 };
 
 static void print_usage(FILE *out)
 {
 	fprintf(out, "usage: shadowctl COMMAND [ARGS...]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-		char head[128];
+		char head[160];
 		snprintf(head, sizeof(head), "%s %s", commands[i].name, commands[i].usage);
-		fprintf(out, "  %-56s %s\n", head, commands[i].help);
+		if (strlen(head) > 56) /* the help under it, in its column */
+			fprintf(out, "  %s\n  %-56s %s\n", head, "", commands[i].help);
+		else
+			fprintf(out, "  %-56s %s\n", head, commands[i].help);
 	}
-	fprintf(out, "\nSee shadowctl(1).\n");
+	fprintf(out, "\nTLS: --certs DIR [--name NAME] | --cert F --key F --ca F; [--timeout MS]\n"
+		     "\nSee shadowctl(1).\n");
 }
 
 int ctl_version_main(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
+	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		printf("usage: shadowctl version\n");
+		return 0;
+	}
+	if (argc > 1) { /* was ignored: a typo read as a success */
+		fprintf(stderr, "usage: shadowctl version\n");
+		return 2;
+	}
 	printf("shadowctl %s\n", SHADOWFS_VERSION);
 	return 0;
 }
@@ -54,8 +69,14 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) /* as shadowfs and shadowd */
 		return ctl_version_main(argc - 1, argv + 1);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (!strcmp(argv[1], commands[i].name))
+		if (!strcmp(argv[1], commands[i].name)) {
+			/* getopt's messages start with argv[0]: "shadowctl top:",
+			 * as the subcommands' own ("top:" alone before). */
+			char name[64];
+			snprintf(name, sizeof(name), "shadowctl %s", commands[i].name);
+			argv[1] = name;
 			return commands[i].main(argc - 1, argv + 1);
+		}
 	fprintf(stderr, "shadowctl: unknown command '%s' (try 'shadowctl help')\n", argv[1]);
 	return 2;
 }

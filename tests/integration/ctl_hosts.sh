@@ -6,7 +6,8 @@
 #                     version dropped, copies byte-identical (read back);
 #   shadowctl host  - status/list (text and JSON), heartbeats with increasing
 #                     sequence numbers, a stalled host (SIGSTOP) reported
-#                     within three intervals;
+#                     within three intervals, one shut down (SIGTERM) as
+#                     having closed the connection;
 #   bad input       - clear message and exit status 2 (usage) or 1 (failure).
 # Usage: ctl_hosts.sh SHADOWD SHADOWCTL SYNC_CLI
 . "$(dirname "$0")/lib.sh"
@@ -119,17 +120,52 @@ expect 2 "want a number in 50..600000" "$CTL" host watch "$H" "${TLS[@]}" --inte
 expect 2 "is not HOST:PORT" "$CTL" host status nohost "${TLS[@]}"
 expect 2 "is not HOST:PORT" "$CTL" host status 127.0.0.1:99999 "${TLS[@]}"
 expect 2 "usage" "$CTL" host frobnicate "$H" "${TLS[@]}"
-expect 1 "no TLS identity" "$CTL" host status "$H"
+# Bad arguments to ca issue are usage errors, whichever it is (a bad host
+# name or --ip exited 1, a bad --days 2).
+expect 2 "invalid host name '../escape'" "$CTL" ca issue "$T/ca" ../escape
+expect 2 "--ip '1.2.3' is not an IP address" "$CTL" ca issue "$T/ca" host2 --ip 1.2.3
+expect 2 "invalid --days '0'" "$CTL" ca issue "$T/ca" host2 --days 0
+expect 2 "no TLS identity" "$CTL" host status "$H"
+# Part of an identity given: the missing option is named (it said "give
+# --certs DIR", never --ca), and it is a usage error as no identity is.
+expect 2 "TLS identity: --ca FILE is missing" "$CTL" host status "$H" \
+  --cert "$T/ca/operator.crt" --key "$T/ca/operator.key"
+expect 2 "TLS identity: --cert FILE and --key FILE are missing" "$CTL" push "$T/f" "$H" \
+  --ca "$T/ca/ca.crt"
 expect 1 "cannot read certificate $T/ca/nobody.crt: No such file" "$CTL" host status "$H" --certs "$T/ca" --name nobody
 echo garbage >"$T/garbage.crt"
 expect 1 "cannot load certificate $T/garbage.crt: .*no start line" "$CTL" host status "$H" \
   --cert "$T/garbage.crt" --key "$T/ca/operator.key" --ca "$T/ca/ca.crt"
 expect 1 "cannot connect" "$CTL" host status 127.0.0.1:1 "${TLS[@]}"
 expect 2 "is not a uuid" "$CTL" push "$T/f" "$H" "${TLS[@]}" --id nonsense
+# Alternatives (the last one won, silently).
+expect 2 "--progress and --quiet exclude each other" "$CTL" push "$T/f" "$H" "${TLS[@]}" --progress --quiet
 expect 2 "is not a number" "$CTL" push "$T/f" "$H" "${TLS[@]}" --version -4
 expect 1 "No such file" "$CTL" push "$T/missing" "$H" "${TLS[@]}"
 expect 1 "not a regular file" "$CTL" push "$T" "$H" "${TLS[@]}"
 head -c 100 /dev/urandom >"$T/noid"
 expect 1 "has no user.shadow.id" "$CTL" push "$T/noid" "$H" "${TLS[@]}"
+# The help shows the TLS identity as required (it showed [TLS]) and every
+# option of push and ca (--keep-old, --progress|--quiet, --days were left out).
+"$CTL" --help >"$T/help" && "$CTL" host --help >>"$T/help" && "$CTL" push --help >>"$T/help" ||
+  it_fail "--help failed"
+grep -q '\[TLS\]' "$T/help" && it_fail "TLS shown as optional: $(cat "$T/help")"
+grep -q '^  host status|list|watch H:P .* TLS$' "$T/help" || it_fail "--help: host line: $(cat "$T/help")"
+grep -q '^  push FILE H:P .* \[--keep-old\] \[--progress|--quiet\] TLS$' "$T/help" ||
+  it_fail "--help: push line: $(cat "$T/help")"
+grep -q '^  ca init DIR \[--days N\] | issue DIR HOST \[--ip A\]\.\.\. \[--days N\]' "$T/help" ||
+  it_fail "--help: ca line: $(cat "$T/help")"
+grep -q '^TLS: --certs DIR' "$T/help" || it_fail "--help does not say what TLS is: $(cat "$T/help")"
 kill -0 "$PID" || it_fail "shadowd died"
+# A host that shuts down (SIGTERM) under a watch: said so, status 1 (it
+# said "Broken pipe").
+"$CTL" host watch "$H" "${TLS[@]}" --interval 100 >"$T/hb3" 2>"$T/hb3.err" &
+W=$!
+IT_PIDS+=("$W")
+for i in $(seq 100); do [ -s "$T/hb3" ] && break; sleep 0.05; done
+[ -s "$T/hb3" ] || it_fail "no heartbeat before the shutdown"
+kill "$PID"
+wait "$W"; rc=$?
+[ $rc = 1 ] && grep -q "^shadowctl host watch: $H: the host closed the connection" "$T/hb3.err" ||
+  it_fail "host shut down under a watch: rc=$rc $(cat "$T/hb3.err")"
 echo "ctl_hosts: ok"

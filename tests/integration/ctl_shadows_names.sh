@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # shadowctl shadows and status on shadowed files with hostile names (a
-# quote, a space and "KEY=VALUE" text, a newline, a tab, a backslash):
+# quote, a space and "KEY=VALUE" text, a newline, a tab, a backslash), and
+# top, stats and forecast on a recording mount of them (escaped as shadows
+# escapes them):
 # STATE/shadows.status quotes each path with '"', '\' and control bytes
 # escaped, and shadowctl undoes it. Before, a path was written raw between
 # quotes: a newline split its line in two, a '"' ended the path early, and
@@ -40,4 +42,27 @@ PY
 "$CTL" status "$mnt" | grep -q "shadows *${#names[@]} files (${#names[@]} pinned" ||
   it_fail "shadowctl status: $("$CTL" status "$mnt")"
 fs_umount "$mnt"
-echo "ok: ${#names[@]} hostile names, one row each, right paths in JSON"
+
+# The store's views print the same names escaped the same way: top's rows,
+# stats' and forecast's headers (they printed them raw: a newline split a
+# row in two, a tab went out as is).
+it_mount "$SHADOWFS" "$backing" "$mnt" "bucket=1,state=$T/rec,cache=never"
+escaped=('q"uote' 'path="x" pin=0 hot=1' 'nl\nname' 'tab\tname' 'back\\slash' ' spaces ')
+top_lists_all() {
+  for n in "${names[@]}"; do cat "$mnt/$n" >/dev/null || return 1; done
+  "$CTL" top "$mnt" >"$T/top" || return 1
+  for e in "${escaped[@]}"; do grep -qF "  $e" "$T/top" || return 1; done
+}
+it_wait_for "shadowctl top never listed every name" 15 top_lists_all
+[ "$(grep -c '' "$T/top")" -eq $((${#names[@]} + 2)) ] ||
+  it_fail "shadowctl top: not one line per file: $(cat -A "$T/top")"
+for e in "${escaped[@]}"; do # the last column (ENVIRON: awk -v would undo the escapes)
+  E="  $e" awk 'substr($0, length($0) - length(ENVIRON["E"]) + 1) == ENVIRON["E"] { f = 1 }
+    END { exit !f }' "$T/top" || it_fail "shadowctl top: no row ends in '$e': $(cat -A "$T/top")"
+done
+"$CTL" stats "$mnt/${names[2]}" >"$T/stats" || it_fail "shadowctl stats failed"
+head -1 "$T/stats" | grep -q '^nl\\nname  id ' || it_fail "shadowctl stats header: $(cat -A "$T/stats")"
+"$CTL" forecast "$mnt/${names[3]}" --bucket 1s >"$T/fc" || it_fail "shadowctl forecast failed"
+sed -n 2p "$T/fc" | grep -q '^tab\\tname  id ' || it_fail "shadowctl forecast header: $(cat -A "$T/fc")"
+fs_umount "$mnt"
+echo "ok: ${#names[@]} hostile names, one row each, right paths in JSON, escaped in top, stats, forecast"

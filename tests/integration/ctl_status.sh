@@ -4,7 +4,8 @@
 # host up, a pinned file with one serving copy, the control loop's last
 # pass over its one entry); after unmount it says the
 # mount is not running but still reads the state directory; bad operands
-# exit 1 or 2 with a message. A mount without hosts refuses a pin with
+# exit 1 or 2 with a message. On a mount with norecord and hosts, top,
+# load, forecast and stats say recording is off as status does. A mount without hosts refuses a pin with
 # EINVAL and its log says why. A user who cannot read the state directory
 # is told so.
 # Usage: ctl_status.sh SHADOWFS SHADOWCTL
@@ -134,6 +135,51 @@ done
 [ "$(grep -c "needs a host (mount with -o hosts=" "$T/norecord.log")" = 1 ] ||
   it_fail "the log does not say once why a pin needs hosts: $(cat "$T/norecord.log")"
 it_umount "$mnt"
+# A mount with norecord and hosts= has a state directory but no store: the
+# store views say recording is off, as status does (they said "no series
+# store at STATE/series.db: No such file or directory"), and exit 1.
+mkdir -p "$T/h2"
+it_mount "$SHADOWFS" "$backing" "$mnt" "norecord,state=$T/nrstate,hosts=$T/h2"
+"$CTL" status "$mnt" | grep -q "^recording  off (mounted with norecord)$" ||
+  it_fail "norecord: status: $("$CTL" status "$mnt")"
+for args in "top $mnt" "load $mnt" "forecast $mnt" "forecast $mnt/data" "stats $mnt/data" \
+            "top --state $T/nrstate" "stats data --state $T/nrstate"; do
+  "$CTL" $args >"$T/out" 2>"$T/err"; rc=$?
+  [ $rc -eq 1 ] && grep -q "^shadowctl [a-z]*: $mnt: recording off (mounted with norecord)" "$T/err" ||
+    it_fail "norecord: $args: rc=$rc, stderr: $(cat "$T/err")"
+done
+it_umount "$mnt"
 "$CTL" status a b 2>"$T/err"; [ $? -eq 2 ] || it_fail "two operands: not a usage error"
 "$CTL" status --bogus 2>"$T/err"; [ $? -eq 2 ] || it_fail "unknown option: not a usage error"
+# Help asked for is no error, for every subcommand: the usage on stdout,
+# status 0 (status, hosts and shadows printed it on stderr with status 2);
+# an operand version does not take is a usage error (it was ignored).
+for cmd in version ca status top stats forecast load hosts shadows why host push; do
+  for h in --help -h; do
+    "$CTL" $cmd $h >"$T/out" 2>"$T/err"; rc=$?
+    [ $rc -eq 0 ] && grep -q "^usage: shadowctl $cmd" "$T/out" && [ ! -s "$T/err" ] ||
+      it_fail "$cmd $h: rc=$rc, stdout: $(cat "$T/out"), stderr: $(cat "$T/err")"
+  done
+done
+# Every message names its subcommand, "shadowctl CMD: " (getopt's said
+# "top: ", the store and TLS flag helpers "shadowctl: ").
+while read -r cmd args; do
+  "$CTL" $cmd $args >/dev/null 2>"$T/err"
+  [ "$(head -c $((${#cmd} + 12)) "$T/err")" = "shadowctl $cmd: " ] ||
+    it_fail "$cmd $args: the message does not start with 'shadowctl $cmd: ': $(cat "$T/err")"
+done <<EOF_
+top --bogus
+load -x
+stats --window
+forecast --horizon
+why --bogus
+top $plain
+load --state $plain
+stats $plain/f
+forecast $plain
+host status 127.0.0.1:1 --timeout
+push $T/f 127.0.0.1:1 --certs
+EOF_
+"$CTL" version extra >"$T/out" 2>"$T/err"; rc=$?
+[ $rc -eq 2 ] && grep -q "^usage: shadowctl version" "$T/err" || it_fail "version extra: rc=$rc $(cat "$T/out")"
 echo "ok"

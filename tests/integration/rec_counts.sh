@@ -7,18 +7,21 @@
 # first; a file with a damaged user.shadow.id is recorded by its path;
 # files created and deleted through the mount are dropped at their
 # deletion, never named; a file whose dentry the kernel dropped before its
-# bucket's flush is counted as named without a path (name_unknown).
+# bucket's flush is counted as named without a path (name_unknown); stats
+# of a directory says it wants a file.
 # usage: rec_counts.sh SHADOWFS SHADOWCTL
 . "$(dirname "$0")/lib.sh"
 shadowfs=$1 ctl=$2
 backing=$(it_tmpdir backing)
 mnt=$(it_tmpdir mnt)
 state=$(it_tmpdir state)
+T=$(it_tmpdir rec_counts)
 head -c $((100 * 4096)) /dev/urandom > "$backing/A"
 head -c $((10 * 4096)) /dev/urandom > "$backing/B"
 # C's user.shadow.id is damaged: it is still recorded, by its path.
 head -c $((5 * 4096)) /dev/urandom > "$backing/C"
 setfattr -n user.shadow.id -v not-a-uuid "$backing/C"
+mkdir "$backing/sub"
 
 # Sleeps until 0.1 s into the next 3-second bucket.
 next_bucket() {
@@ -70,6 +73,11 @@ first=$(grep -o '"path": "[^"]*"' <<<"$top" | sed -n 1p)
 mv "$mnt/A" "$mnt/A2" || it_fail "rename"
 json=$("$ctl" stats "$mnt/A2" --json) || it_fail "stats after rename"
 [ "$(read_buckets "$json")" = "100 100" ] || { echo "A2 JSON: $json"; it_fail "history lost by the rename"; }
+# A directory is said to be one (it was "no recorded data for 'sub'", and
+# for the mount itself "for ''").
+"$ctl" stats "$mnt/sub" >/dev/null 2>"$T/err" && it_fail "stats of a directory succeeded"
+grep -q "^shadowctl stats: $mnt/sub is a directory: stats shows one file" "$T/err" ||
+  it_fail "stats of a directory: $(cat "$T/err")"
 
 # Files created, written and deleted through the mount are dropped when
 # they are deleted: counted (unlinked), never named (no failed naming at
@@ -107,6 +115,8 @@ grep -qx 'name_gone=0' <<<"$stats" || it_fail "recorder.stats: $(grep name_gone 
 json=$("$ctl" stats --state "$state" B --json) || it_fail "stats of a stopped mount"
 [ "$(read_buckets "$json")" = "10 10" ] || it_fail "B after unmount: reads per bucket $(bucket_field reads "$json")"
 "$ctl" stats "$mnt/nope" >/dev/null 2>&1 && it_fail "stats of an unknown file succeeded"
+"$ctl" stats "$mnt" >/dev/null 2>"$T/err" && it_fail "stats of the mount itself succeeded"
+grep -q "^shadowctl stats: $mnt is a directory" "$T/err" || it_fail "stats of the mount: $(cat "$T/err")"
 "$ctl" top --state "$backing" >/dev/null 2>&1 && it_fail "top on a non-store succeeded"
 "$ctl" top --state "$state" --window 5x >/dev/null 2>&1 && it_fail "a bad --window was accepted"
 sqlite3 "$state/series.db" 'PRAGMA integrity_check' | grep -qx ok || it_fail "integrity check"

@@ -1,10 +1,12 @@
 /* Unit tests of shadowctl's output helpers (tools/ctl_store.c): which values
- * may be written as bare JSON numbers. */
+ * may be written as bare JSON numbers; file names in table columns. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <cmocka.h>
 
 #include "tools/ctl_store.h"
@@ -22,10 +24,40 @@ static void test_json_numbers(void **state)
 	assert_false(ctl_json_number_text(NULL));
 }
 
+/* A name prints as one line whatever its bytes: newline, tab, backslash
+ * and other control bytes escaped, the rest as is, padded to the column. */
+static void test_print_name(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *in, *out;
+		int width, len;
+	} cases[] = {
+	    {"a.txt", "a.txt   ", 8, 5},
+	    {"nl\nname.txt", "nl\\nname.txt", 0, 12},
+	    {"tab\tname", "tab\\tname", 4, 9},
+	    {"quote\"back\\slash", "quote\"back\\\\slash", 0, 17},
+	    {"bell\a\x7f", "bell\\x07\\x7f", 0, 12},
+	    {"caf\xc3\xa9", "caf\xc3\xa9", 0, 5},
+	    {"", "  ", 2, 0},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *buf = NULL;
+		size_t size = 0;
+		FILE *f = open_memstream(&buf, &size);
+		assert_non_null(f);
+		assert_int_equal(ctl_print_name(f, cases[i].in, cases[i].width), cases[i].len);
+		fclose(f);
+		assert_string_equal(buf, cases[i].out);
+		free(buf);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_json_numbers),
+	    cmocka_unit_test(test_print_name),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
