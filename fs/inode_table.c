@@ -204,6 +204,22 @@ static bool keeps_fd(const struct fs_inode_table *t, const struct fs_inode *i)
 	return i == t->root || (!i->handle && (i->nameless || i->opens > 0));
 }
 
+/* i, which had none, holds fd from now: in the LRU (the cache then evicts
+ * down to its bound; fds to cl) or kept, as i's fds are (table lock
+ * held). */
+static void install_fd_locked(struct fs_inode_table *t, struct fs_inode *i, int fd,
+			      struct close_list *cl)
+{
+	i->fd = fd;
+	if (in_lru(i)) {
+		lru_push_front(t, i);
+		t->lru_fds++;
+		lru_evict(t, cl);
+	} else {
+		t->permanent_fds++;
+	}
+}
+
 /* Moves i's fd between the LRU and the kept ones as keeps_fd says now
  * (table lock held; fds evicted meanwhile go to cl). */
 static void refile_locked(struct fs_inode_table *t, struct fs_inode *i, struct close_list *cl)
@@ -649,16 +665,8 @@ static int insert_new(struct fs_inode_table *t, int fd, struct file_handle *h,
 		dir->children++;
 		__atomic_store_n(&t->named, t->named + 1, __ATOMIC_RELAXED);
 	}
-	if (fd >= 0) {
-		n->fd = fd;
-		if (in_lru(n)) {
-			lru_push_front(t, n);
-			t->lru_fds++;
-			lru_evict(t, &cl);
-		} else {
-			t->permanent_fds++;
-		}
-	}
+	if (fd >= 0)
+		install_fd_locked(t, n, fd, &cl);
 	pthread_mutex_unlock(&t->lock);
 	close_list_flush(&cl);
 	*ret = n;
@@ -945,14 +953,7 @@ int fs_inode_fd_get(struct fs_inode_table *t, struct fs_inode *i)
 			cl.fds[cl.n++] = fd;
 		fd = i->fd;
 	} else if (fd >= 0) {
-		i->fd = fd;
-		if (in_lru(i)) {
-			lru_push_front(t, i);
-			t->lru_fds++;
-			lru_evict(t, &cl);
-		} else {
-			t->permanent_fds++; /* its key went meanwhile */
-		}
+		install_fd_locked(t, i, fd, &cl); /* kept if its key went meanwhile */
 	}
 	pthread_mutex_unlock(&t->lock);
 	close_list_flush(&cl);
@@ -1036,8 +1037,10 @@ void fs_inode_table_opened(struct fs_inode_table *t, struct fs_inode *i, int fil
 {
 	struct close_list cl = {.n = 0};
 	int twin = -1;
+	if (i->handle)
+		return; /* reopened by its handle whatever happens to its names */
 	pthread_mutex_lock(&t->lock);
-	bool need = !i->handle && i != t->root && i->fd < 0 && i->opens == 0;
+	bool need = i != t->root && i->fd < 0 && i->opens == 0;
 	pthread_mutex_unlock(&t->lock);
 	if (need) { /* the open file's own inode, whatever its names now */
 		char proc[32];
@@ -1046,17 +1049,11 @@ void fs_inode_table_opened(struct fs_inode_table *t, struct fs_inode *i, int fil
 	}
 	pthread_mutex_lock(&t->lock);
 	i->opens++;
+	refile_locked(t, i, &cl); /* kept from now: the twin goes in kept */
 	if (i->fd < 0 && twin >= 0) {
-		i->fd = twin;
+		install_fd_locked(t, i, twin, &cl);
 		twin = -1;
-		if (i->fd_kept) {
-			t->permanent_fds++;
-		} else {
-			lru_push_front(t, i);
-			t->lru_fds++;
-		}
 	}
-	refile_locked(t, i, &cl);
 	pthread_mutex_unlock(&t->lock);
 	close_list_flush(&cl);
 	if (twin >= 0)
@@ -1066,6 +1063,8 @@ void fs_inode_table_opened(struct fs_inode_table *t, struct fs_inode *i, int fil
 void fs_inode_table_released(struct fs_inode_table *t, struct fs_inode *i)
 {
 	struct close_list cl = {.n = 0};
+	if (i->handle)
+		return;
 	pthread_mutex_lock(&t->lock);
 	i->opens--;
 	refile_locked(t, i, &cl);

@@ -71,8 +71,8 @@ struct fs_inode {
 	 * or NULL, and the opens for writing through the mount. Atomic. */
 	void *shadow;
 	int32_t writers;
-	/* Table lock: files open on it through the mount
-	 * (fs_inode_table_open_count). */
+	/* Table lock: files open on it through the mount, counted without a
+	 * handle only (fs_inode_table_opened / _released). */
 	uint32_t opens;
 	/* The directory it was last looked up, made or renamed into through
 	 * the mount (its inode number, on the same device; 0: none): names
