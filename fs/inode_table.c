@@ -188,10 +188,10 @@ static void disowned_remove(struct fs_inode_table *t, struct fs_inode *i)
 	last->disowned = i->disowned;
 }
 
-/* Whether an entry's fd, when open, is in the LRU (else it is permanent). */
+/* Whether an entry's open fd is in the LRU (else it is kept). */
 static bool in_lru(const struct fs_inode *i)
 {
-	return !i->fd_kept;
+	return i->lru_prev != NULL;
 }
 
 /* Whether i's fd should be kept out of the LRU. An open file's, when it
@@ -205,13 +205,13 @@ static bool keeps_fd(const struct fs_inode_table *t, const struct fs_inode *i)
 }
 
 /* i, which had none, holds fd from now: in the LRU (the cache then evicts
- * down to its bound; fds to cl) or kept, as i's fds are (table lock
+ * down to its bound; fds to cl) or kept, as keeps_fd says (table lock
  * held). */
 static void install_fd_locked(struct fs_inode_table *t, struct fs_inode *i, int fd,
 			      struct close_list *cl)
 {
 	i->fd = fd;
-	if (in_lru(i)) {
+	if (!keeps_fd(t, i)) {
 		lru_push_front(t, i);
 		t->lru_fds++;
 		lru_evict(t, cl);
@@ -225,10 +225,7 @@ static void install_fd_locked(struct fs_inode_table *t, struct fs_inode *i, int 
 static void refile_locked(struct fs_inode_table *t, struct fs_inode *i, struct close_list *cl)
 {
 	bool keep = keeps_fd(t, i);
-	if (keep == i->fd_kept)
-		return;
-	i->fd_kept = keep;
-	if (i->fd < 0)
+	if (i->fd < 0 || keep == !in_lru(i))
 		return;
 	if (keep) {
 		lru_unlink(i);
@@ -395,7 +392,6 @@ int fs_inode_table_new(int root_fd, unsigned fd_cache_max, struct fs_inode_table
 	t->root->type = st.st_mode & S_IFMT;
 	t->root->nlookup = 1; /* the kernel's implicit reference; never forgotten */
 	t->root->fd = root_fd;
-	t->root->fd_kept = true;
 	t->permanent_fds = 1;
 	hash_insert(t, t->root);
 
@@ -647,7 +643,6 @@ static int insert_new(struct fs_inode_table *t, int fd, struct file_handle *h,
 		return -ESTALE; /* caller bug: nothing to find the object with */
 	}
 	n->nameless = !n->handle && !n->key_name;
-	n->fd_kept = n->nameless;
 
 	pthread_mutex_lock(&t->lock);
 	struct fs_inode *old = ref_existing(t, st);
@@ -1049,11 +1044,11 @@ void fs_inode_table_opened(struct fs_inode_table *t, struct fs_inode *i, int fil
 	}
 	pthread_mutex_lock(&t->lock);
 	i->opens++;
-	refile_locked(t, i, &cl); /* kept from now: the twin goes in kept */
 	if (i->fd < 0 && twin >= 0) {
-		install_fd_locked(t, i, twin, &cl);
+		install_fd_locked(t, i, twin, &cl); /* kept: opens counts it */
 		twin = -1;
 	}
+	refile_locked(t, i, &cl);
 	pthread_mutex_unlock(&t->lock);
 	close_list_flush(&cl);
 	if (twin >= 0)

@@ -86,12 +86,11 @@ struct fs_inode {
 	char *key_name;             /* NULL when the entry has none */
 	uint32_t key_gen;           /* counts key changes */
 	int fd;                     /* O_PATH fd, or -1 when not cached */
-	/* Its fd, when open, is kept, not in the LRU (fd_kept; see
-	 * keeps_fd): the root's; one with no handle while files are open on
-	 * it (nothing else reaches it when a name above it changed behind
-	 * the mount's back) or while it may have no name left (nameless:
-	 * unlinked through the mount, or known by no name at all). */
-	bool fd_kept, nameless;
+	/* It may have no name left (unlinked through the mount, or known by
+	 * none): its fd, when open, is kept out of the LRU, as the root's is
+	 * and, without a handle, the fd of an inode with files open on it
+	 * (inode_table.c, keeps_fd). */
+	bool nameless;
 	struct fs_inode *hnext;     /* hash chain */
 	struct fs_inode *lru_prev, *lru_next; /* set while a non-permanent fd is cached */
 };
