@@ -131,6 +131,16 @@ static int save(struct fs_tuning *t)
 {
 	if (!t->path[0])
 		return 0;
+	/* Not read at start (another user's file, mode 0600, an I/O error):
+	 * replacing it would lose every setting it holds for good, as a
+	 * directory in its place could not be replaced. Before, the mount
+	 * said so at start and the first change replaced it. */
+	if (t->unreadable) {
+		sfs_warn("cannot write %s: it could not be read at start (its settings would be "
+			 "lost): the change is refused",
+			 t->path);
+		return -EIO;
+	}
 	int r = fs_state_file_write(t->path, fill_state, t);
 	if (r < 0)
 		sfs_warn("cannot write %s: %s", t->path, strerror(-r));
@@ -164,8 +174,12 @@ int fs_tuning_load(struct fs_tuning *t, const char *state_dir)
 {
 	snprintf(t->path, sizeof(t->path), "%s/tuning", state_dir);
 	FILE *in = fopen(t->path, "re");
-	if (!in)
-		return errno == ENOENT ? 0 : -errno;
+	if (!in) {
+		if (errno == ENOENT)
+			return 0;
+		t->unreadable = true;
+		return -errno;
+	}
 	char *line = NULL;
 	size_t cap = 0;
 	int root = fs_inode_table_root_fd(t->ctx->inodes);
@@ -214,8 +228,10 @@ int fs_tuning_load(struct fs_tuning *t, const char *state_dir)
 			if (!x)
 				x = add_entry(t, false, id, l.path);
 		}
-		if (!x)
-			break; /* no memory: the rest is not applied (and kept on disk) */
+		if (!x) { /* no memory: the rest is not applied (and kept on disk) */
+			r = -ENOMEM;
+			break;
+		}
 		fs_tune_node_set(&x->node, l.key, l.value, l.text);
 	}
 	recount(t);
@@ -224,6 +240,8 @@ int fs_tuning_load(struct fs_tuning *t, const char *state_dir)
 	 * the caller, not taken for the end of the settings. */
 	free(line);
 	fclose(in);
+	if (r < 0)
+		t->unreadable = true; /* only part of it applied */
 	if (bad)
 		sfs_warn("tuning: %zu bad line(s) in %s ignored", bad, t->path);
 	return r < 0 ? r : 0;

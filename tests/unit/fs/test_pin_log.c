@@ -206,9 +206,12 @@ static void add_pinned(void *arg, const char *path)
 static void expect_pins(struct tree *t, const char *want)
 {
 	struct seen s = {{0}, 0};
-	assert_true(fs_pin_set_load(t->pins, t->log, t->rootfd, add_pinned, &s) >= 0);
+	bool unread = true;
+	assert_true(fs_pin_set_load(t->pins, t->log, t->rootfd, add_pinned, &s, &unread) >= 0);
 	assert_string_equal(s.text, want);
+	assert_false(unread);
 }
+
 
 static void tree_free(struct tree *t)
 {
@@ -217,6 +220,24 @@ static void tree_free(struct tree *t)
 	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", t->root);
 	assert_int_equal(system(cmd), 0);
+}
+
+/* STATE/pins that cannot be read (a directory in its place here; another
+ * user's file, an I/O error): the caller is told, so that it does not
+ * replace it with the pins it knows (none of those it holds). */
+static void test_set_unread(void **state)
+{
+	(void)state;
+	struct tree t;
+	const char *files[] = {"a", "pins/", NULL};
+	tree_make(&t, files);
+	assert_int_equal(fs_pin_log_append(t.fd, true, "a"), 0);
+	struct seen s = {{0}, 0};
+	bool unread = false;
+	assert_int_equal(fs_pin_set_load(t.pins, t.log, t.rootfd, add_pinned, &s, &unread), 1);
+	assert_true(unread);
+	assert_string_equal(s.text, "+a|");
+	tree_free(&t);
 }
 
 /* A rename whose intent is logged but whose "-OLD" "+NEW" never came (the
@@ -309,6 +330,7 @@ int main(void)
 	    cmocka_unit_test(test_rename_records),
 	    cmocka_unit_test(test_set_rename_made_or_not),
 	    cmocka_unit_test(test_set_replace_exchange_done),
+	    cmocka_unit_test(test_set_unread),
 	    cmocka_unit_test(test_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
