@@ -163,8 +163,9 @@ static bool read_pins(struct pin_set *ps, const char *pins_path)
 	/* Said, not taken for "no pins": a directory in its place, an I/O
 	 * error (the pins it held are not in effect in this mount). */
 	if (r < 0)
-		sfs_warn("cannot read %s: %s (the pins it holds are not in effect; it is not replaced)", pins_path,
-			 strerror(-r ? -r : EIO));
+		sfs_warn("cannot read %s: %s (the pins it holds are not in effect; it is not "
+			 "replaced)",
+			 pins_path, strerror(-r ? -r : EIO));
 	free(line);
 	if (in)
 		fclose(in);

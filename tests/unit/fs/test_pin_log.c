@@ -212,7 +212,6 @@ static void expect_pins(struct tree *t, const char *want)
 	assert_false(unread);
 }
 
-
 static void tree_free(struct tree *t)
 {
 	close(t->fd);
