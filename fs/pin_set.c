@@ -145,10 +145,11 @@ static void visit(const void *node, VISIT which, void *arg)
  * without its newline is taken (a list written by hand). */
 static bool read_pins(struct pin_set *ps, const char *pins_path)
 {
-	FILE *in = fopen(pins_path, "re");
+	FILE *in;
 	char *line = NULL;
 	size_t cap = 0;
-	int r = in ? 1 : errno == ENOENT ? 0 : -errno;
+	int r = fs_state_file_open(pins_path, &in);
+	r = in ? 1 : r == -ENOENT ? 0 : r;
 	while (in && (r = fs_state_line_read(in, &line, &cap, 2 * PATH_MAX + 2, true)) != 0) {
 		if (r < 0 && r != -EINVAL) {
 			r = -errno;

@@ -173,18 +173,18 @@ static void key_was_take(const struct tune_entry *x, enum fs_tune_key k, struct 
 int fs_tuning_load(struct fs_tuning *t, const char *state_dir)
 {
 	snprintf(t->path, sizeof(t->path), "%s/tuning", state_dir);
-	FILE *in = fopen(t->path, "re");
+	FILE *in;
+	int r = fs_state_file_open(t->path, &in);
 	if (!in) {
-		if (errno == ENOENT)
+		if (r == -ENOENT)
 			return 0;
 		t->unreadable = true;
-		return -errno;
+		return r;
 	}
 	char *line = NULL;
 	size_t cap = 0;
 	int root = fs_inode_table_root_fd(t->ctx->inodes);
 	size_t bad = 0;
-	int r;
 	pthread_mutex_lock(&t->lock);
 	/* Longer than any path (a directory above renamed through the
 	 * mount), or holding a NUL: skipped alone, not read as two lines of
