@@ -188,8 +188,12 @@ int fs_tuning_load(struct fs_tuning *t, const char *state_dir)
 	pthread_mutex_lock(&t->lock);
 	/* Longer than any path (a directory above renamed through the
 	 * mount), or holding a NUL: skipped alone, not read as two lines of
-	 * which the second would be the tail of a path (fs/state_line.h). */
-	size_t max = PATH_MAX + FS_TUNE_TEXT_MAX + 126;
+	 * which the second would be the tail of a path (fs/state_line.h).
+	 * A "D" line's path is escaped: up to twice PATH_MAX (each newline
+	 * two bytes, as fill_state writes it). Before, the room was one
+	 * PATH_MAX, and a directory whose path held many newlines lost its
+	 * settings at the next mount ("bad line"). */
+	size_t max = 2 * PATH_MAX + FS_TUNE_TEXT_MAX + 126;
 	while ((r = fs_state_line_read(in, &line, &cap, max, true)) != 0) {
 		if (r < 0 && r != -EINVAL) {
 			r = -(errno ? errno : EIO);
