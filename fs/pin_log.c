@@ -28,6 +28,8 @@ int fs_pin_log_open(const char *path)
 	int err = 0;
 	if (fstat(fd, &st) < 0)
 		err = -errno;
+	else if (!S_ISREG(st.st_mode))
+		err = -EINVAL; /* a FIFO: appends that block once its buffer is full */
 	else if (st.st_size > 0 && pread(fd, &last, 1, st.st_size - 1) != 1)
 		err = -EIO;
 	else if (last != '\n' && write(fd, "\n", 1) != 1)

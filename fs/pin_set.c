@@ -183,7 +183,7 @@ int fs_pin_set_load(const char *pins_path, const char *log_path, int root_fd,
 	if (n < 0) {
 		sfs_warn("cannot read %s: %s (the pin changes it holds are not in effect)",
 			 log_path, strerror(-n));
-		*unread = true;
+		*unread = n != -EISDIR && n != -EINVAL; /* a directory, a FIFO: no records */
 	}
 	struct visit v = {.fn = fn, .arg = arg};
 	twalk_r(ps.root, visit, &v);

@@ -145,6 +145,10 @@ static void test_append_after_cut(void **state)
 		assert_int_equal(replay(path, &s), 2);
 		assert_string_equal(s.text, "+a|+c|");
 	}
+	/* A FIFO in its place is no log (its appends would block). */
+	unlink(path);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(fs_pin_log_open(path), -EINVAL);
 	/* A whole log is left as it is. */
 	unlink(path);
 	write_raw(path, "+a\n", 3);
