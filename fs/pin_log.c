@@ -9,12 +9,36 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int fs_pin_log_open(const char *path)
 {
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-	return fd < 0 ? -errno : fd;
+	int fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0)
+		return -errno;
+	/* A last record cut short (a crash or a power cut in the middle of an
+	 * append, zeros where its bytes never reached the disk) is ended
+	 * here: the next record goes on a line of its own. Before, it was
+	 * appended to that line, and the replay skipped both: a pin
+	 * acknowledged after such a start was lost at a kill -9 before the
+	 * next fold. */
+	struct stat st;
+	char last = '\n';
+	int err = 0;
+	if (fstat(fd, &st) < 0)
+		err = -errno;
+	else if (!S_ISREG(st.st_mode))
+		err = -EINVAL; /* a FIFO: appends that block once its buffer is full */
+	else if (st.st_size > 0 && pread(fd, &last, 1, st.st_size - 1) != 1)
+		err = -EIO;
+	else if (last != '\n' && write(fd, "\n", 1) != 1)
+		err = -ENOSPC;
+	if (err) {
+		close(fd);
+		return err;
+	}
+	return fd;
 }
 
 int fs_pin_path_encode(const char *path, char *out, size_t len)
@@ -148,12 +172,12 @@ int fs_pin_log_clear(int fd)
 
 int fs_pin_log_replay(const char *path, const struct fs_pin_log_reader *rd)
 {
-	FILE *in = fopen(path, "re");
+	FILE *in;
 	char *line = NULL;
 	size_t cap = 0;
-	int n = 0, r;
+	int n = 0, r = fs_state_file_open(path, &in);
 	if (!in)
-		return errno == ENOENT ? 0 : -errno;
+		return r == -ENOENT ? 0 : r;
 	/* A line longer than a record, holding a NUL or cut short at the
 	 * end (a crash) is skipped alone (fs/state_line.h). */
 	while ((r = fs_state_line_read(in, &line, &cap, RENAME_LINE_MAX, false)) != 0) {

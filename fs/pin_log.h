@@ -22,7 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The log's fd for appends (created if missing), or -errno. */
+/* The log's fd for appends (created if missing; a last line without its
+ * newline, cut short, ended first), or -errno. */
 int fs_pin_log_open(const char *path);
 /* A path as a line of STATE/pins (and, after its '+' or '-', of the log):
  * as it is, or, when it holds a newline, "./" and the path with '\' as

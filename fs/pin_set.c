@@ -143,12 +143,13 @@ static void visit(const void *node, VISIT which, void *arg)
  * Before, its line was read as two, and its tail pinned whatever file that
  * tail named. So is a line holding a NUL (fs/state_line.h). A last line
  * without its newline is taken (a list written by hand). */
-static void read_pins(struct pin_set *ps, const char *pins_path)
+static bool read_pins(struct pin_set *ps, const char *pins_path)
 {
-	FILE *in = fopen(pins_path, "re");
+	FILE *in;
 	char *line = NULL;
 	size_t cap = 0;
-	int r = in ? 1 : errno == ENOENT ? 0 : -errno;
+	int r = fs_state_file_open(pins_path, &in);
+	r = in ? 1 : r == -ENOENT ? 0 : r;
 	while (in && (r = fs_state_line_read(in, &line, &cap, 2 * PATH_MAX + 2, true)) != 0) {
 		if (r < 0 && r != -EINVAL) {
 			r = -errno;
@@ -163,23 +164,27 @@ static void read_pins(struct pin_set *ps, const char *pins_path)
 	/* Said, not taken for "no pins": a directory in its place, an I/O
 	 * error (the pins it held are not in effect in this mount). */
 	if (r < 0)
-		sfs_warn("cannot read %s: %s (the pins it holds are not in effect)", pins_path,
-			 strerror(-r ? -r : EIO));
+		sfs_warn("cannot read %s: %s (the pins it holds are not in effect; it is not "
+			 "replaced)",
+			 pins_path, strerror(-r ? -r : EIO));
 	free(line);
 	if (in)
 		fclose(in);
+	return r >= 0;
 }
 
 int fs_pin_set_load(const char *pins_path, const char *log_path, int root_fd,
-		    void (*fn)(void *arg, const char *path), void *arg)
+		    void (*fn)(void *arg, const char *path), void *arg, bool *unread)
 {
 	struct pin_set ps = {.root = NULL, .root_fd = root_fd};
-	read_pins(&ps, pins_path);
+	*unread = !read_pins(&ps, pins_path);
 	struct fs_pin_log_reader rd = {.change = change, .rename = rename_intent, .arg = &ps};
 	int n = fs_pin_log_replay(log_path, &rd);
-	if (n < 0)
-		sfs_warn("cannot read %s: %s (the pin changes it holds are lost)", log_path,
-			 strerror(-n));
+	if (n < 0) {
+		sfs_warn("cannot read %s: %s (the pin changes it holds are not in effect)",
+			 log_path, strerror(-n));
+		*unread = n != -EISDIR && n != -EINVAL; /* a directory, a FIFO: no records */
+	}
 	struct visit v = {.fn = fn, .arg = arg};
 	twalk_r(ps.root, visit, &v);
 	tdestroy(ps.root, free);

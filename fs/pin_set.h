@@ -11,12 +11,17 @@
 #ifndef SHADOWFS_FS_PIN_SET_H
 #define SHADOWFS_FS_PIN_SET_H
 
+#include <stdbool.h>
+
 /* Calls fn for each path pinned after STATE/pins (pins_path; read errors
  * are logged, a missing file is no pins) and STATE/pins.log (log_path),
  * in strcmp order; renames are checked against root_fd (BACKING). Returns
  * how many log records were replayed (the caller then rewrites STATE/pins),
- * or -errno when the log could not be read (logged). */
+ * or -errno when the log could not be read (logged). *unread is set when
+ * STATE/pins or the log could not be read whole (logged): the caller must
+ * then not replace STATE/pins nor empty the log, which would lose the pins
+ * they hold for good. */
 int fs_pin_set_load(const char *pins_path, const char *log_path, int root_fd,
-		    void (*fn)(void *arg, const char *path), void *arg);
+		    void (*fn)(void *arg, const char *path), void *arg, bool *unread);
 
 #endif

@@ -131,6 +131,16 @@ static int save(struct fs_tuning *t)
 {
 	if (!t->path[0])
 		return 0;
+	/* Not read at start (another user's file, mode 0600, an I/O error):
+	 * replacing it would lose every setting it holds for good, as a
+	 * directory in its place could not be replaced. Before, the mount
+	 * said so at start and the first change replaced it. */
+	if (t->unreadable) {
+		sfs_warn("cannot write %s: it could not be read at start (its settings would be "
+			 "lost): the change is refused",
+			 t->path);
+		return -EIO;
+	}
 	int r = fs_state_file_write(t->path, fill_state, t);
 	if (r < 0)
 		sfs_warn("cannot write %s: %s", t->path, strerror(-r));
@@ -163,19 +173,27 @@ static void key_was_take(const struct tune_entry *x, enum fs_tune_key k, struct 
 int fs_tuning_load(struct fs_tuning *t, const char *state_dir)
 {
 	snprintf(t->path, sizeof(t->path), "%s/tuning", state_dir);
-	FILE *in = fopen(t->path, "re");
-	if (!in)
-		return errno == ENOENT ? 0 : -errno;
+	FILE *in;
+	int r = fs_state_file_open(t->path, &in);
+	if (!in) {
+		if (r == -ENOENT)
+			return 0;
+		t->unreadable = true;
+		return r;
+	}
 	char *line = NULL;
 	size_t cap = 0;
 	int root = fs_inode_table_root_fd(t->ctx->inodes);
 	size_t bad = 0;
-	int r;
 	pthread_mutex_lock(&t->lock);
 	/* Longer than any path (a directory above renamed through the
 	 * mount), or holding a NUL: skipped alone, not read as two lines of
-	 * which the second would be the tail of a path (fs/state_line.h). */
-	size_t max = PATH_MAX + FS_TUNE_TEXT_MAX + 126;
+	 * which the second would be the tail of a path (fs/state_line.h).
+	 * A "D" line's path is escaped: up to twice PATH_MAX (each newline
+	 * two bytes, as fill_state writes it). Before, the room was one
+	 * PATH_MAX, and a directory whose path held many newlines lost its
+	 * settings at the next mount ("bad line"). */
+	size_t max = 2 * PATH_MAX + FS_TUNE_TEXT_MAX + 126;
 	while ((r = fs_state_line_read(in, &line, &cap, max, true)) != 0) {
 		if (r < 0 && r != -EINVAL) {
 			r = -(errno ? errno : EIO);
@@ -214,8 +232,10 @@ int fs_tuning_load(struct fs_tuning *t, const char *state_dir)
 			if (!x)
 				x = add_entry(t, false, id, l.path);
 		}
-		if (!x)
-			break; /* no memory: the rest is not applied (and kept on disk) */
+		if (!x) { /* no memory: the rest is not applied (and kept on disk) */
+			r = -ENOMEM;
+			break;
+		}
 		fs_tune_node_set(&x->node, l.key, l.value, l.text);
 	}
 	recount(t);
@@ -224,6 +244,8 @@ int fs_tuning_load(struct fs_tuning *t, const char *state_dir)
 	 * the caller, not taken for the end of the settings. */
 	free(line);
 	fclose(in);
+	if (r < 0)
+		t->unreadable = true; /* only part of it applied */
 	if (bad)
 		sfs_warn("tuning: %zu bad line(s) in %s ignored", bad, t->path);
 	return r < 0 ? r : 0;

@@ -43,6 +43,7 @@ struct fs_tuning {
 	char **host_names;    /* the mount's hosts, as labelled (immutable) */
 	size_t nhost_names;
 	char path[PATH_MAX];  /* STATE/tuning; "" before fs_tuning_load */
+	bool unreadable;      /* STATE/tuning could not be read: never replaced */
 	struct tune_forecast *fc;
 	size_t nfc;
 	int64_t fc_time; /* when the last forecast was noted (0: none yet) */

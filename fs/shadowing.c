@@ -832,6 +832,11 @@ static void fill_pins(FILE *out, void *arg)
 
 int shadow_write_pins_locked(struct fs_shadowing *sh)
 {
+	if (sh->pins_unread) { /* said at start; the log keeps the changes */
+		sfs_debug("not replacing %s: it (or its log) could not be read at start",
+			  sh->pins_path);
+		return -EIO;
+	}
 	daemon_shadow_map_lock(sh->map);
 	int r = fs_state_file_write(sh->pins_path, fill_pins, sh);
 	daemon_shadow_map_unlock(sh->map);
@@ -905,7 +910,8 @@ static void load_pin(void *arg, const char *path)
 static void load_pins(struct fs_shadowing *sh)
 {
 	int n = fs_pin_set_load(sh->pins_path, sh->pin_log_path,
-				fs_inode_table_root_fd(sh->ctx->inodes), load_pin, sh);
+				fs_inode_table_root_fd(sh->ctx->inodes), load_pin, sh,
+				&sh->pins_unread);
 	sh->pin_log_fd = fs_pin_log_open(sh->pin_log_path);
 	if (sh->pin_log_fd < 0)
 		sfs_warn("cannot open %s: %s (each pin rewrites %s instead)", sh->pin_log_path,

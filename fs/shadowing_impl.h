@@ -87,6 +87,10 @@ struct fs_shadowing {
 	bool look_all_pending; /* ... that looks at quiet entries too (pins,
 				* tuning: inputs the quiet mark does not see) */
 	bool pins_dirty; /* STATE/pins to rewrite (control thread writes it) */
+	/* STATE/pins or its log could not be read at start: neither is
+	 * replaced nor emptied (their pins would be lost for good); pin
+	 * changes go to the log only. Set before the threads start. */
+	bool pins_unread;
 	/* control thread only */
 	uint64_t scan_ms, scan_done_ms; /* start and end of the last pass over every entry */
 	/* A pass due then, before the period is up (0: none): a finished

@@ -14,10 +14,16 @@
 #include <stddef.h>
 #include <stdio.h>
 
-/* The next line of in into *line (getline's buffer, *cap; free it once
- * done), without its newline: 1 a good line (shorter than max bytes), 0 the
- * end, -EINVAL a bad line (skipped: read again for the next), -EIO a read
- * error (errno says which). cut_ok: a last line without a newline is good. */
+/* A state file opened for reading: 0 and *in, or -errno; a file that is
+ * not a regular one (a FIFO, which blocked the start for ever; a device)
+ * is -EINVAL (a directory -EISDIR), never opened for good. */
+int fs_state_file_open(const char *path, FILE **in);
+
+/* The next line of in into *line (a malloc'ed buffer of *cap bytes, grown
+ * to max + 2 and no more; free it once done), without its newline: 1 a
+ * good line (shorter than max bytes), 0 the end, -EINVAL a bad line
+ * (skipped: read again for the next), -EIO a read error (errno says
+ * which), -ENOMEM. cut_ok: a last line without a newline is good. */
 int fs_state_line_read(FILE *in, char **line, size_t *cap, size_t max, bool cut_ok);
 
 #endif

@@ -27,7 +27,13 @@ static int replace(const char *path, const char *buf, size_t len)
 	char tmp[PATH_MAX + 8];
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
 		return -ENAMETOOLONG;
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	/* Made anew, never opened through what is there: a link planted at
+	 * PATH.tmp (or a stale one) was followed before, and the file it
+	 * named, anywhere, truncated and overwritten with the state; the
+	 * link then took PATH's place. */
+	if (unlink(tmp) != 0 && errno != ENOENT)
+		return -errno;
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
 	int err = write_all(fd, buf, len);

@@ -432,6 +432,14 @@ void pred_store_close(struct pred_store *st)
 {
 	if (!st)
 		return;
+	/* The writer's history into series.db itself before it goes. The
+	 * last connection to close checkpoints the WAL, but in the mount that
+	 * is the shadowing layer's reader, which cannot: after every clean
+	 * unmount the history was in series.db-wal alone, and series.db
+	 * without it (a backup of a stopped mount's state) had no schema.
+	 * Passive: never waits for a reader (shadowctl) that holds a read. */
+	if (st->db && !st->readonly)
+		sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 	if (st->db)
 		sqlite3_close_v2(st->db);
 	pthread_mutex_destroy(&st->lock);

@@ -61,4 +61,16 @@ it_mount "$SHADOWFS" "$backing" "$mnt" "$OPTS"
 pinned "k${nl}ill" || it_fail "k\nill not pinned after kill -9 (${pinned_by_tick:+folded into STATE/pins by a tick; }log: $(cat -A "$state/pins.log"))"
 pinned "p${nl}in" || it_fail "p\nin not pinned after kill -9"
 fs_umount "$mnt"
-echo "ok: pins of names with a newline kept across a remount and a kill -9"
+
+# A directory whose path holds 2,800 newlines: its STATE/tuning "D" line
+# (each newline escaped as two bytes) is longer than PATH_MAX, and was
+# skipped as a bad line at the next mount (the setting lost).
+deep=$(python3 -c 'print("/".join("\n" * 200 + "x%d" % i for i in range(14)), end="")')
+mkdir -p "$backing/$deep" || it_fail "mkdir a path of newlines"
+it_mount "$SHADOWFS" "$backing" "$mnt" "$OPTS"
+setfattr -n user.shadow.window -v 3 "$mnt/$deep" || it_fail "window on a path of newlines"
+fs_umount "$mnt"
+it_mount "$SHADOWFS" "$backing" "$mnt" "$OPTS"
+[ "$(get "$deep" window)" = 3 ] || it_fail "a path of 2,800 newlines lost its window at a remount"
+fs_umount "$mnt"
+echo "ok: pins of names with a newline kept across a remount and a kill -9; a directory's setting on a path of newlines too"

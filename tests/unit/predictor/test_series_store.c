@@ -378,6 +378,38 @@ static void test_reader_beside_writer(void **state)
 	tmpdir_remove(dir);
 }
 
+/* The writer closed while a reader stays open (the mount: the recorder
+ * stops before the shadowing layer's reader): series.db alone, without
+ * its -wal, holds the history. Before, it held no schema at all. */
+static void test_writer_close_checkpoints(void **state)
+{
+	(void)state;
+	char *dir = tmpdir_make("ckpt");
+	struct pred_store *w = open_rw(dir, NULL);
+	struct pred_file_bucket b = fb(1, "f", 60, 3);
+	assert_int_equal(pred_store_flush(w, &b, 1, NULL, 120), 0);
+	struct pred_store *r = NULL;
+	char err[256];
+	assert_int_equal(pred_store_open(dir, NULL, true, &r, err, sizeof(err)), 0);
+	pred_store_close(w);
+	pred_store_close(r);
+	/* series.db alone, as a backup copies it, in a directory of its own. */
+	char *alone = tmpdir_make("ckpt-alone");
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd), "cp %s/%s %s/", dir, PRED_STORE_DB_NAME, alone);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(pred_store_open(alone, NULL, true, &r, err, sizeof(err)), 0);
+	struct pred_file_bucket *s = NULL;
+	size_t n = 0;
+	assert_int_equal(pred_store_file_series(r, b.id, 0, 0, 1000, &s, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(s[0].c.reads, 3);
+	pred_file_buckets_free(s, n);
+	pred_store_close(r);
+	tmpdir_remove(alone);
+	tmpdir_remove(dir);
+}
+
 /* A reader learns the writer's tiers (a 10 s bucket is not read as the
  * default 60 s), and a reader's explicit tiers win. */
 static void test_reader_learns_tiers(void **state)
@@ -523,6 +555,7 @@ int main(void)
 		cmocka_unit_test(test_path_fallback),
 		cmocka_unit_test(test_reader_beside_writer),
 		cmocka_unit_test(test_reader_learns_tiers),
+		cmocka_unit_test(test_writer_close_checkpoints),
 		cmocka_unit_test(test_crash_consistency),
 		cmocka_unit_test(test_tiers_parse),
 	};
