@@ -91,9 +91,7 @@ int fs_pin_log_append(int fd, bool pin, const char *path)
 
 /* "~r FROM_INO TO_INO LEN FROMTO" ('x' for an exchange), LEN the length
  * of the encoded from, both paths encoded (no newline in either). */
-#define RENAME_LINE_MAX (4 * PATH_MAX + 80)
-
-int fs_pin_log_append_rename(int fd, const struct fs_pin_rename *rn)
+int fs_pin_rename_format(const struct fs_pin_rename *rn, char *rec, size_t cap)
 {
 	char from[2 * PATH_MAX + 2], to[2 * PATH_MAX + 2];
 	if (strlen(rn->from) >= PATH_MAX || strlen(rn->to) >= PATH_MAX)
@@ -103,15 +101,32 @@ int fs_pin_log_append_rename(int fd, const struct fs_pin_rename *rn)
 		r = fs_pin_path_encode(rn->to, to, sizeof(to));
 	if (r < 0)
 		return r;
-	char *rec = malloc(RENAME_LINE_MAX);
-	if (!rec)
-		return -ENOMEM;
-	int n = snprintf(rec, RENAME_LINE_MAX, "~%c %llu %llu %zu %s%s\n", rn->exchange ? 'x' : 'r',
+	int n = snprintf(rec, cap, "~%c %llu %llu %zu %s%s\n", rn->exchange ? 'x' : 'r',
 			 (unsigned long long)rn->from_ino, (unsigned long long)rn->to_ino,
 			 strlen(from), from, to);
-	r = n > 0 && n < RENAME_LINE_MAX ? append_line(fd, rec, (size_t)n) : -ENAMETOOLONG;
+	return n > 0 && (size_t)n < cap ? n : -ENAMETOOLONG;
+}
+
+int fs_pin_log_append_rename(int fd, const struct fs_pin_rename *rn)
+{
+	char *rec = malloc(FS_PIN_RENAME_LINE_MAX);
+	if (!rec)
+		return -ENOMEM;
+	int n = fs_pin_rename_format(rn, rec, FS_PIN_RENAME_LINE_MAX);
+	int r = n < 0 ? n : append_line(fd, rec, (size_t)n);
 	free(rec);
 	return r;
+}
+
+bool fs_pin_rename_made(int root_fd, const struct fs_pin_rename *rn)
+{
+	struct stat to, from;
+	if (fstatat(root_fd, rn->to, &to, AT_SYMLINK_NOFOLLOW) < 0 || to.st_ino != rn->from_ino)
+		return false;
+	bool from_there = fstatat(root_fd, rn->from, &from, AT_SYMLINK_NOFOLLOW) == 0;
+	if (rn->exchange)
+		return from_there && from.st_ino == rn->to_ino;
+	return !from_there || from.st_ino != rn->from_ino;
 }
 
 /* A rename line (after its '~', with room for one byte more after its
@@ -180,7 +195,7 @@ int fs_pin_log_replay(const char *path, const struct fs_pin_log_reader *rd)
 		return r == -ENOENT ? 0 : r;
 	/* A line longer than a record, holding a NUL or cut short at the
 	 * end (a crash) is skipped alone (fs/state_line.h). */
-	while ((r = fs_state_line_read(in, &line, &cap, RENAME_LINE_MAX, false)) != 0) {
+	while ((r = fs_state_line_read(in, &line, &cap, FS_PIN_RENAME_LINE_MAX, false)) != 0) {
 		if (r < 0 && r != -EINVAL)
 			break;
 		struct fs_pin_log_record rec;

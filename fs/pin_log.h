@@ -18,6 +18,7 @@
 #ifndef SHADOWFS_FS_PIN_LOG_H
 #define SHADOWFS_FS_PIN_LOG_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -42,9 +43,17 @@ struct fs_pin_rename {
 	uint64_t from_ino, to_ino; /* to_ino: 0 unless exchange */
 	bool exchange;
 };
-/* Appends the intent record of rn. 0 or -errno (-ENAMETOOLONG: a path of
- * PATH_MAX or more). */
+/* The longest intent record, its newline included. */
+#define FS_PIN_RENAME_LINE_MAX (4 * PATH_MAX + 80)
+/* The intent record of rn, its newline included, in rec (cap bytes): its
+ * length, or -errno (-ENAMETOOLONG: a path of PATH_MAX or more). STATE/tuning
+ * holds such lines too (fs/shadow_tuning.c). */
+int fs_pin_rename_format(const struct fs_pin_rename *rn, char *rec, size_t cap);
+/* Appends the intent record of rn. 0 or -errno (as fs_pin_rename_format). */
 int fs_pin_log_append_rename(int fd, const struct fs_pin_rename *rn);
+/* Was rn made, as BACKING (root_fd) shows it now? (Inode numbers are
+ * stable across remounts of BACKING.) */
+bool fs_pin_rename_made(int root_fd, const struct fs_pin_rename *rn);
 /* One line of the log as a record, decoded in place. */
 enum fs_pin_log_kind { FS_PIN_LOG_BAD, FS_PIN_LOG_CHANGE, FS_PIN_LOG_RENAME };
 struct fs_pin_log_record {

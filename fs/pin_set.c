@@ -47,18 +47,6 @@ static void change(void *arg, bool pin, const char *path)
 	set_pinned(arg, pin, path);
 }
 
-/* Was rn made? (Inode numbers are stable across remounts of BACKING.) */
-static bool rename_made(int root_fd, const struct fs_pin_rename *rn)
-{
-	struct stat to, from;
-	if (fstatat(root_fd, rn->to, &to, AT_SYMLINK_NOFOLLOW) < 0 || to.st_ino != rn->from_ino)
-		return false;
-	bool from_there = fstatat(root_fd, rn->from, &from, AT_SYMLINK_NOFOLLOW) == 0;
-	if (rn->exchange)
-		return from_there && from.st_ino == rn->to_ino;
-	return !from_there || from.st_ino != rn->from_ino;
-}
-
 /* The pinned paths a rename moves, collected by a walk of the set. */
 struct moves {
 	const struct fs_pin_rename *rn;
@@ -106,7 +94,7 @@ static void collect(const void *node, VISIT which, void *arg)
 static void rename_intent(void *arg, const struct fs_pin_rename *rn)
 {
 	struct pin_set *ps = arg;
-	if (!rename_made(ps->root_fd, rn))
+	if (!fs_pin_rename_made(ps->root_fd, rn))
 		return;
 	struct moves m = {.rn = rn};
 	twalk_r(ps->root, collect, &m);

@@ -11,6 +11,14 @@
 
 #include "fs/fs.h"
 
+/* "DPATH/NAME" (DPATH "" for BACKING) into rel; -ENAMETOOLONG past it. */
+static int join(const char *dpath, const char *name, char rel[PATH_MAX])
+{
+	return snprintf(rel, PATH_MAX, "%s%s%s", dpath, dpath[0] ? "/" : "", name) >= PATH_MAX
+		   ? -ENAMETOOLONG
+		   : 0;
+}
+
 int fs_rel_path(struct fs_ctx *c, int fd, char buf[PATH_MAX])
 {
 	char proc[32], full[PATH_MAX];
@@ -71,13 +79,24 @@ int fs_rel_path_of(struct fs_ctx *c, struct fs_inode *i, int fd, char buf[PATH_M
 		r = fs_rel_path(c, dfd, dpath);
 		if (r == 0)
 			r = name_in_dir(dfd, i->dev, i->ino, name);
-		if (r == 0 && snprintf(buf, PATH_MAX, "%s%s%s", dpath, dpath[0] ? "/" : "", name) >=
-				  PATH_MAX)
-			r = -ENAMETOOLONG;
+		if (r == 0)
+			r = join(dpath, name, buf);
 		fs_inode_fd_put(c->inodes, d);
 	}
 	fs_inode_fd_put(c->inodes, d); /* the hold */
 	return r;
+}
+
+int fs_rel_name(struct fs_ctx *c, fuse_ino_t dir, const char *name, char rel[PATH_MAX])
+{
+	struct fs_inode *d = fs_inode_of(c, dir);
+	char dpath[PATH_MAX];
+	int dfd = fs_inode_fd_get(c->inodes, d);
+	if (dfd < 0)
+		return dfd;
+	int r = fs_rel_path(c, dfd, dpath);
+	fs_inode_fd_put(c->inodes, d);
+	return r == 0 ? join(dpath, name, rel) : r;
 }
 
 int fs_rel_child(struct fs_ctx *c, fuse_ino_t dir, const char *name, char rel[PATH_MAX],
@@ -90,9 +109,7 @@ int fs_rel_child(struct fs_ctx *c, fuse_ino_t dir, const char *name, char rel[PA
 		return dfd;
 	int r = fstatat(dfd, name, st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : fs_rel_path(c, dfd, dpath);
 	fs_inode_fd_put(c->inodes, d);
-	if (r == 0 && snprintf(rel, PATH_MAX, "%s%s%s", dpath, dpath[0] ? "/" : "", name) >= PATH_MAX)
-		r = -ENAMETOOLONG;
-	return r;
+	return r == 0 ? join(dpath, name, rel) : r;
 }
 
 const char *fs_rel_below(const char *path, const char *prefix)

@@ -19,6 +19,9 @@ int fs_rel_path(struct fs_ctx *c, int fd, char buf[PATH_MAX]);
  * (fs_inode.dir_ino). -ENOENT when neither names it. */
 struct fs_inode;
 int fs_rel_path_of(struct fs_ctx *c, struct fs_inode *i, int fd, char buf[PATH_MAX]);
+/* "DIR/NAME" relative to BACKING for NAME in directory inode dir, whether
+ * NAME is there or not (the target of a rename); -errno. */
+int fs_rel_name(struct fs_ctx *c, fuse_ino_t dir, const char *name, char rel[PATH_MAX]);
 /* "DIR/NAME" relative to BACKING for NAME in directory inode dir, and the
  * object's stat (not following a symlink); -errno. On -ENAMETOOLONG (a
  * path deeper than PATH_MAX) *st is filled all the same. */

@@ -391,15 +391,7 @@ void shadow_rename_begin(struct fs_shadowing *sh, fuse_ino_t parent, const char 
 		if ((r < 0 && !rn->to_unknown) || (rn->to_unknown && rn->from_unknown))
 			return;
 	} else {
-		struct fs_inode *d = fs_inode_of(sh->ctx, newparent);
-		int dfd = fs_inode_fd_get(sh->ctx->inodes, d);
-		char dpath[PATH_MAX];
-		r = dfd < 0 ? dfd : fs_rel_path(sh->ctx, dfd, dpath);
-		if (dfd >= 0)
-			fs_inode_fd_put(sh->ctx->inodes, d);
-		if (r == 0 && snprintf(rn->to, sizeof(rn->to), "%s%s%s", dpath, dpath[0] ? "/" : "",
-				       newname) >= (int)sizeof(rn->to))
-			r = -ENAMETOOLONG;
+		r = fs_rel_name(sh->ctx, newparent, newname, rn->to);
 		rn->to_unknown = r == -ENAMETOOLONG;
 		if ((r < 0 && !rn->to_unknown) || (rn->to_unknown && rn->from_unknown))
 			return;

@@ -22,6 +22,7 @@
 #include "daemon/shadow_map.h"
 #include "fs/fs.h"
 #include "fs/hosts.h"
+#include "fs/pin_log.h"
 #include "fs/rel_path.h"
 #include "fs/shadowing.h"
 #include "fs/shadow_tuning_impl.h"
@@ -96,6 +97,10 @@ static void drop_entry(struct fs_tuning *t, struct tune_entry *x)
 static void fill_state(FILE *out, void *arg)
 {
 	struct fs_tuning *t = arg;
+	/* First: a reader must know of a rename under way before it reads
+	 * the paths that rename moves (fs_tuning_load). */
+	for (const struct tune_intent *i = t->intents; i; i = i->next)
+		fputs(i->rec, out);
 	for (size_t k = 0; k < t->n; k++) {
 		const struct tune_entry *x = &t->e[k];
 		char ids[37];
@@ -170,6 +175,75 @@ static void key_was_take(const struct tune_entry *x, enum fs_tune_key k, struct 
 	memcpy(w->text, x->node.text[k], sizeof(w->text));
 }
 
+/* A rename whose intent STATE/tuning held, made in BACKING (a kill -9
+ * came between it and the rewrite of STATE/tuning): the paths it moves. */
+struct made_rename {
+	struct made_rename *next; /* the one recorded before it */
+	bool exchange;
+	char *from, *to;
+};
+
+static void intents_free(struct made_rename *m)
+{
+	while (m) {
+		struct made_rename *next = m->next;
+		free(m->from);
+		free(m->to);
+		free(m);
+		m = next;
+	}
+}
+
+/* An intent line (line in a buffer of cap bytes): onto *made when BACKING
+ * (root) shows its rename made. False when it is no intent line. */
+static bool intent_take(struct made_rename **made, char *line, size_t cap, int root)
+{
+	struct fs_pin_log_record rec;
+	if (fs_pin_log_parse(line, cap, &rec) != FS_PIN_LOG_RENAME)
+		return false;
+	if (!fs_pin_rename_made(root, &rec.rename))
+		return true; /* not made (the mount stopped before it): nothing moved */
+	struct made_rename *m = calloc(1, sizeof(*m));
+	if (m && (m->from = strdup(rec.rename.from)) && (m->to = strdup(rec.rename.to))) {
+		m->exchange = rec.rename.exchange;
+		struct made_rename **tail = made; /* in the order written */
+		while (*tail)
+			tail = &(*tail)->next;
+		*tail = m;
+		sfs_info("tuning: the rename of %s to %s was cut short: its settings follow it",
+			 m->from, m->to);
+		return true;
+	}
+	intents_free(m);
+	sfs_warn("tuning: out of memory replaying the rename of %s to %s", rec.rename.from,
+		 rec.rename.to);
+	return true;
+}
+
+/* A directory's path through the renames made (*moved: the new path, to
+ * free; NULL when none moved it). False: it was the directory a rename
+ * replaced (its settings go, as fs_tuning_dir_moved drops them). */
+static bool intents_apply(const struct made_rename *m, const char *path, char **moved)
+{
+	*moved = NULL;
+	for (; m; m = m->next) {
+		const char *cur = *moved ? *moved : path;
+		char *q = fs_rel_moved(cur, m->from, m->to);
+		if (!q && m->exchange)
+			q = fs_rel_moved(cur, m->to, m->from);
+		else if (!q && fs_rel_below(cur, m->to)) {
+			free(*moved);
+			*moved = NULL;
+			return false;
+		}
+		if (q) {
+			free(*moved);
+			*moved = q;
+		}
+	}
+	return true;
+}
+
 int fs_tuning_load(struct fs_tuning *t, const char *state_dir)
 {
 	snprintf(t->path, sizeof(t->path), "%s/tuning", state_dir);
@@ -185,6 +259,8 @@ int fs_tuning_load(struct fs_tuning *t, const char *state_dir)
 	size_t cap = 0;
 	int root = fs_inode_table_root_fd(t->ctx->inodes);
 	size_t bad = 0;
+	struct made_rename *made = NULL; /* the intents BACKING shows made */
+	bool had_intents = false;
 	pthread_mutex_lock(&t->lock);
 	/* Longer than any path (a directory above renamed through the
 	 * mount), or holding a NUL: skipped alone, not read as two lines of
@@ -206,6 +282,12 @@ int fs_tuning_load(struct fs_tuning *t, const char *state_dir)
 		struct fs_tune_line l;
 		if (!line[0])
 			continue;
+		if (line[0] == '~') { /* a rename's intent (fs_tuning_rename_begin) */
+			had_intents = true;
+			if (!intent_take(&made, line, cap, root))
+				bad++;
+			continue;
+		}
 		if (fs_tune_line_parse(line, &l) < 0) {
 			bad++;
 			continue;
@@ -213,15 +295,25 @@ int fs_tuning_load(struct fs_tuning *t, const char *state_dir)
 		struct tune_entry *x;
 		if (l.is_dir) {
 			struct stat st;
-			if (l.path[0] && (fstatat(root, l.path, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-					  !S_ISDIR(st.st_mode))) {
-				sfs_warn("tuning: directory %s is gone: its %s dropped", l.path,
-					 fs_tune_key_name(l.key));
+			char *moved = NULL;
+			if (!intents_apply(made, l.path, &moved)) {
+				sfs_warn("tuning: directory %s was replaced by a rename cut short: "
+					 "its %s dropped",
+					 l.path, fs_tune_key_name(l.key));
 				continue;
 			}
-			x = find_dir(t, l.path);
+			const char *path = moved ? moved : l.path;
+			if (path[0] && (fstatat(root, path, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+					!S_ISDIR(st.st_mode))) {
+				sfs_warn("tuning: directory %s is gone: its %s dropped", path,
+					 fs_tune_key_name(l.key));
+				free(moved);
+				continue;
+			}
+			x = find_dir(t, path);
 			if (!x)
-				x = add_entry(t, true, NULL, l.path);
+				x = add_entry(t, true, NULL, path);
+			free(moved);
 		} else {
 			uuid_t id;
 			if (uuid_parse(l.id, id)) {
@@ -239,13 +331,16 @@ int fs_tuning_load(struct fs_tuning *t, const char *state_dir)
 		fs_tune_node_set(&x->node, l.key, l.value, l.text);
 	}
 	recount(t);
+	if (r < 0)
+		t->unreadable = true; /* only part of it applied */
+	else if (had_intents) /* the intents done with: rewritten without them */
+		save(t);
 	pthread_mutex_unlock(&t->lock);
+	intents_free(made);
 	/* A read error (a directory in its place, an I/O error) is said by
 	 * the caller, not taken for the end of the settings. */
 	free(line);
 	fclose(in);
-	if (r < 0)
-		t->unreadable = true; /* only part of it applied */
 	if (bad)
 		sfs_warn("tuning: %zu bad line(s) in %s ignored", bad, t->path);
 	return r < 0 ? r : 0;
@@ -666,6 +761,64 @@ void fs_tuning_dir_moved(struct fs_tuning *t, const char *from, const char *to, 
 		recount(t);
 		save(t);
 	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+/* Are there directory settings at path or below it? Lock held. */
+static bool dirs_below_locked(struct fs_tuning *t, const char *path)
+{
+	for (size_t k = 0; k < t->n; k++)
+		if (t->e[k].is_dir && fs_rel_below(t->e[k].path, path))
+			return true;
+	return false;
+}
+
+struct tune_intent *fs_tuning_rename_begin(struct fs_tuning *t, const struct fs_pin_rename *rn)
+{
+	if (!fs_tuning_has_dirs(t) || !t->path[0])
+		return NULL;
+	char *rec = malloc(FS_PIN_RENAME_LINE_MAX);
+	struct tune_intent *x = NULL;
+	if (!rec)
+		return NULL;
+	pthread_mutex_lock(&t->lock);
+	/* the settings it moves (from's, to's in an exchange) or drops (to's:
+	 * an empty directory it replaces) */
+	if (!dirs_below_locked(t, rn->from) && !dirs_below_locked(t, rn->to))
+		goto out;
+	int n = fs_pin_rename_format(rn, rec, FS_PIN_RENAME_LINE_MAX);
+	if (n < 0 || !(x = malloc(sizeof(*x) + (size_t)n + 1))) {
+		sfs_warn("cannot record the coming rename of %s (settings) in %s: %s", rn->from,
+			 t->path, strerror(n < 0 ? -n : ENOMEM));
+		goto out;
+	}
+	memcpy(x->rec, rec, (size_t)n + 1);
+	x->next = t->intents;
+	t->intents = x;
+	if (save(t) < 0) { /* said by save: the rename goes on, as before */
+		t->intents = x->next;
+		free(x);
+		x = NULL;
+	}
+out:
+	pthread_mutex_unlock(&t->lock);
+	free(rec);
+	return x;
+}
+
+void fs_tuning_rename_end(struct fs_tuning *t, struct tune_intent *x, bool rewrite)
+{
+	if (!x)
+		return;
+	pthread_mutex_lock(&t->lock);
+	for (struct tune_intent **p = &t->intents; *p; p = &(*p)->next)
+		if (*p == x) {
+			*p = x->next;
+			break;
+		}
+	free(x);
+	if (rewrite)
+		save(t);
 	pthread_mutex_unlock(&t->lock);
 }
 

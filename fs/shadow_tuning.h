@@ -121,6 +121,18 @@ void fs_ops_tuning(struct fuse_lowlevel_ops *ops);
 /* Paths relative to BACKING ("" the root). */
 bool fs_tuning_has_dirs(struct fs_tuning *t);
 bool fs_tuning_has_files(struct fs_tuning *t);
+/* A rename through the mount that moves directories' settings (rn: from,
+ * to, their inode numbers, as fs/pin_log.h) has its intent written in
+ * STATE/tuning before it is made: a kill -9 between the rename in BACKING
+ * and the rewrite after it lost the settings (the old path gone at the
+ * next start), as the pin log's intents keep pins. NULL when it moves no
+ * setting (or the intent could not be written: logged). */
+struct fs_pin_rename;
+struct tune_intent;
+struct tune_intent *fs_tuning_rename_begin(struct fs_tuning *t, const struct fs_pin_rename *rn);
+/* Forgets the intent (NULL: nothing); rewrite: now (the rename failed),
+ * else with the settings' own move (fs_tuning_dir_moved) that follows. */
+void fs_tuning_rename_end(struct fs_tuning *t, struct tune_intent *x, bool rewrite);
 void fs_tuning_dir_moved(struct fs_tuning *t, const char *from, const char *to, bool exchange);
 void fs_tuning_dir_removed(struct fs_tuning *t, const char *path);
 /* Directory path moved where settings cannot follow (deeper than

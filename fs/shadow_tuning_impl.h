@@ -30,6 +30,13 @@ struct tune_forecast {
 	    hi95[PRED_MAX_H], p_step[PRED_MAX_H];
 };
 
+/* A rename's intent line in STATE/tuning (fs_pin_rename_format), kept
+ * while the rename runs (fs_tuning_rename_begin). */
+struct tune_intent {
+	struct tune_intent *next;
+	char rec[];
+};
+
 struct fs_tuning {
 	struct fs_ctx *ctx; /* not owned */
 	struct fs_tuning_config cfg;
@@ -44,6 +51,9 @@ struct fs_tuning {
 	size_t nhost_names;
 	char path[PATH_MAX];  /* STATE/tuning; "" before fs_tuning_load */
 	bool unreadable;      /* STATE/tuning could not be read: never replaced */
+	/* Renames under way through the mount that move directories' settings:
+	 * their intent lines, written first in STATE/tuning while they run */
+	struct tune_intent *intents;
 	struct tune_forecast *fc;
 	size_t nfc;
 	int64_t fc_time; /* when the last forecast was noted (0: none yet) */

@@ -15,7 +15,10 @@
  * still hold them), checked on BACKING (the object now at the new name is
  * the one renamed; the unlinked inode has no links left), so a failed op
  * changes nothing. Each costs nothing while no
- * setting of that kind exists (one atomic read). */
+ * setting of that kind exists (one atomic read). A rename that moves (or
+ * drops) directories' settings also writes its intent in STATE/tuning
+ * before it is made, so a kill -9 in between loses nothing
+ * (fs_tuning_rename_begin). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -27,6 +30,7 @@
 #include "common/log.h"
 #include "fs/file_id.h"
 #include "fs/fs.h"
+#include "fs/pin_log.h"
 #include "fs/rel_path.h"
 #include "fs/shadow_tuning.h"
 
@@ -88,7 +92,28 @@ struct tu_done {
 	char from[PATH_MAX];
 	/* rmdir of a directory with settings below or at it */
 	bool dir_removed;
+	/* the rename's intent in STATE/tuning (fs_tuning_rename_begin) */
+	struct tune_intent *intent;
 };
+
+/* The intent of d's rename, written before it is made when it moves (or
+ * drops) directories' settings. */
+static void intent_begin(struct tu_done *d, fuse_ino_t newparent, const char *newname)
+{
+	char to[PATH_MAX];
+	struct stat st = {0};
+	bool exchange = d->flags & RENAME_EXCHANGE;
+	int r = exchange ? fs_rel_child(d->c, newparent, newname, to, &st)
+			 : fs_rel_name(d->c, newparent, newname, to);
+	if (r < 0)
+		return; /* deeper than PATH_MAX: no setting is kept there */
+	struct fs_pin_rename rn = {.from = d->from,
+				   .to = to,
+				   .from_ino = d->before.st_ino,
+				   .to_ino = exchange ? st.st_ino : 0,
+				   .exchange = exchange};
+	d->intent = fs_tuning_rename_begin(d->c->tuning, &rn);
+}
 
 static void tu_done_run(void *arg)
 {
@@ -105,8 +130,14 @@ static void tu_done_run(void *arg)
 	int r = fs_rel_child(d->c, d->newparent, d->newname, to, &b);
 	bool exchange = d->flags & RENAME_EXCHANGE;
 	if ((r != 0 && r != -ENAMETOOLONG) || (r != 0 && d->from_deep) ||
-	    b.st_dev != d->before.st_dev || b.st_ino != d->before.st_ino)
+	    b.st_dev != d->before.st_dev || b.st_ino != d->before.st_ino) {
+		fs_tuning_rename_end(d->c->tuning, d->intent, true);
+		d->intent = NULL;
 		return;
+	}
+	/* the move below rewrites STATE/tuning, without the intent */
+	fs_tuning_rename_end(d->c->tuning, d->intent, false);
+	d->intent = NULL;
 	/* A side that went deeper than PATH_MAX below BACKING, where no
 	 * setting can be kept (settings are kept by path), loses its
 	 * settings and those below it, rather than leave them on a path
@@ -134,6 +165,7 @@ static void tu_disarm(struct tu_done *d)
 	fs_before_reply = (struct fs_before_reply){0};
 	if (!d->ran && d->victim >= 0)
 		close(d->victim);
+	fs_tuning_rename_end(d->c->tuning, d->intent, true); /* the op failed */
 }
 
 static void tu_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
@@ -148,6 +180,8 @@ static void tu_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 		 * exchanged with one left its settings on the symlink's path) */
 		d.dir_moved = (r == 0 || d.from_deep) &&
 			      (S_ISDIR(d.before.st_mode) || (flags & RENAME_EXCHANGE));
+		if (d.dir_moved && !d.from_deep)
+			intent_begin(&d, newparent, newname);
 	}
 	d.victim = flags & RENAME_EXCHANGE ? -1 : victim_open(c, newparent, newname, d.id);
 	tu_arm(&d);
