@@ -169,9 +169,28 @@ static int run_verify(struct fs_mover *m, struct fs_move_job *j)
 					&va);
 }
 
+/* Before a copy reads the origin: its dirty pages written back. A page a
+ * process has mapped shared (in BACKING, behind the mount's back) and
+ * stored to stays writable while dirty, so its next stores fault no more
+ * and move neither mtime nor ctime: a copy made then holds bytes the next
+ * store changes without a trace, and served them for good (the stamps
+ * matched). Written back, the page is write-protected again, and the next
+ * store moves the times (page_mkwrite) before its bytes can be read, as
+ * the stamp checks assume. Usually nothing is dirty: no cost. (A tmpfs
+ * BACKING never write-protects its pages again: not covered.) */
+static void origin_writeback(int fd)
+{
+	if (fd >= 0)
+		(void)sync_file_range(fd, 0, 0,
+				      SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+					  SYNC_FILE_RANGE_WAIT_AFTER);
+}
+
 static void run(struct fs_mover *m, struct fs_move_job *j)
 {
 	uint64_t t0 = shadow_now_ms();
+	if (j->kind != FS_MOVE_VERIFY)
+		origin_writeback(j->fd);
 	if (m->express)
 		fs_copy_pace_priority(m->sh->pace, &j->cancelled);
 	switch (j->kind) {

@@ -228,6 +228,21 @@ int shadow_copy_start(struct fs_shadowing *sh, struct fs_mover *mover,
 	if (ofd < 0 || fstat(ofd, &j.st0) < 0 ||
 	    j.st0.st_ino != (ino_t)s->ino || j.st0.st_nlink == 0)
 		return -ESTALE; /* not (or no longer) the file of this entry */
+	/* A stale remote copy at the file's current version whose origin stamp
+	 * is not the origin's now: BACKING changed behind the mount's back
+	 * while no copy served (its host down, a refused read), so nothing
+	 * compared the stamps then and the version did not move. Moved now:
+	 * else the re-sync at that version finds the host holding it
+	 * (CURRENT, nothing read or compared) and publishes the old bytes. */
+	if (reuse >= 0) {
+		struct daemon_origin_stamp now;
+		shadow_origin_stamp(&j.st0, &now);
+		if (s->copies[reuse].version == j.version &&
+		    !shadow_stamp_eq(&s->copies[reuse].origin, &now)) {
+			shadow_changed_behind(s);
+			j.version = daemon_shadow_file_version(s);
+		}
+	}
 	if (reuse >= 0) {
 		j.kind = FS_MOVE_REMOTE;
 		j.slot = reuse;

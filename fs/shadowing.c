@@ -421,8 +421,21 @@ static void check_stamps(struct fs_shadowing *sh, struct fs_inode *i, struct dae
  * made behind the mount's back (which would drop them and re-copy the
  * file). Only a copy whose stamp matched the origin just before the change
  * is carried, and only if no write bumped the version meanwhile. */
+/* What the op may do to the origin's mtime (carry_end): a change of its
+ * bytes moves it, so an op that leaves it alone is carried only if it is
+ * unchanged (else a write made behind the mount's back during the op,
+ * same size, was carried as if the op had made it: the copy then served
+ * the old bytes for good, its stamp matching the origin's). */
+enum carry_mtime {
+	CARRY_MTIME_KEPT, /* the op does not touch it: must be unchanged */
+	CARRY_MTIME_SET,  /* set to mtime_want (utimensat with a time) */
+	CARRY_MTIME_ANY,  /* set to the clock's now (touch): not told apart */
+};
+
 struct stamp_carry {
 	bool on;  /* false: nothing to carry */
+	enum carry_mtime mtime;
+	int64_t mtime_want; /* CARRY_MTIME_SET */
 	int fd;	  /* ours: the inode may be forgotten once the op has replied */
 	dev_t dev; /* the origin's: its entry is found again at the end */
 	ino_t ino;
@@ -436,6 +449,7 @@ static void carry_start(struct daemon_shadow_file *s, int fd, struct stamp_carry
 {
 	c->on = false;
 	c->fd = fd;
+	c->mtime = CARRY_MTIME_KEPT;
 	struct stat st;
 	if (!s || fd < 0 || !shadow_any_copy(s))
 		return;
@@ -509,7 +523,10 @@ static void carry_by_name(struct fs_shadowing *sh, fuse_ino_t dir, const char *n
 static void carry_end(struct fs_shadowing *sh, struct stamp_carry *c)
 {
 	struct daemon_origin_stamp after;
-	bool ok = c->on && shadow_stamp_of_fd(c->fd, &after) && after.size == c->before.size;
+	bool ok = c->on && shadow_stamp_of_fd(c->fd, &after) && after.size == c->before.size &&
+		  (c->mtime == CARRY_MTIME_ANY ||
+		   after.mtime_ns ==
+		       (c->mtime == CARRY_MTIME_SET ? c->mtime_want : c->before.mtime_ns));
 	if (c->fd >= 0)
 		close(c->fd);
 	if (ok) {
@@ -664,6 +681,13 @@ static void sh_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int va
 	 * file's mtime this way at close and at inode writeback). */
 	struct stamp_carry carry;
 	carry_begin(sh, i, s, &carry);
+	if ((valid & FUSE_SET_ATTR_MTIME_NOW) && (valid & FUSE_SET_ATTR_MTIME)) {
+		carry.mtime = CARRY_MTIME_ANY;
+	} else if (valid & FUSE_SET_ATTR_MTIME) {
+		carry.mtime = CARRY_MTIME_SET;
+		carry.mtime_want =
+		    (int64_t)attr->st_mtim.tv_sec * 1000000000 + attr->st_mtim.tv_nsec;
+	}
 	inner.setattr(req, ino, attr, valid, fi);
 	carry_end(sh, &carry);
 }
