@@ -522,6 +522,12 @@ bool fs_hosts_up(struct fs_hosts *h, size_t i)
 	return __atomic_load_n(&h->hosts[i].up, __ATOMIC_ACQUIRE);
 }
 
+uint64_t fs_hosts_since_ms(struct fs_hosts *h, size_t i)
+{
+	return h->specs[i].kind == FS_HOST_LOCAL ? 0
+						 : __atomic_load_n(&h->hosts[i].since_ms, __ATOMIC_ACQUIRE);
+}
+
 uint64_t fs_hosts_last_seen_ms(struct fs_hosts *h, size_t i)
 {
 	return __atomic_load_n(&h->hosts[i].last_seen_ms, __ATOMIC_ACQUIRE);

@@ -82,6 +82,9 @@ bool fs_hosts_up(struct fs_hosts *h, size_t i); /* lock-free: the read path call
 bool fs_hosts_settled(struct fs_hosts *h);
 /* REMOTE: sync_now_ms() of the last heartbeat (0: none yet); lock-free. */
 uint64_t fs_hosts_last_seen_ms(struct fs_hosts *h, size_t i);
+/* REMOTE: sync_now_ms() of its last change between up and down (0: none
+ * yet); a host down and up again between two looks moved it. Lock-free. */
+uint64_t fs_hosts_since_ms(struct fs_hosts *h, size_t i);
 /* REMOTE: the load of the last heartbeat; false when down or none yet. */
 struct sync_wire_load;
 bool fs_hosts_load(struct fs_hosts *h, size_t i, struct sync_wire_load *ret);

@@ -390,6 +390,29 @@ int fs_remote_copies_make(struct fs_remote_copies *rc, struct daemon_shadow_file
 			res->have_sha256 = true;
 		}
 	}
+	/* CURRENT says the host holds the version at this size, no more: a
+	 * copy it kept from before a change behind the mount's back that did
+	 * not move the version (made while the origin changed, its delete
+	 * lost with the host; edited in its store while the shadowd was
+	 * down) would be published with the old bytes. So the host re-hashes
+	 * it against the origin's digest first (VERIFY, one read there); a
+	 * copy that differs (the host deletes it) is made again at once. */
+	if (r == 0 && res->method == FS_REMOTE_CURRENT) {
+		int v = fs_remote_copies_verify(rc, m->host, s->id, m->version, res->sha256,
+						m->size, m->stop);
+		if (v == -EBADMSG || v == -ENOENT) {
+			char where[600];
+			fs_hosts_label(rc->hosts, (size_t)m->host, where, sizeof(where));
+			sfs_warn("shadow: %s: %s held this version of it with other bytes (its "
+				 "store changed): copied again",
+				 m->path, where);
+			memcpy(sha, res->sha256, sizeof(sha));
+			r = fs_remote_copies_sync(rc, s, m->host, m->fd, m->size, sha, m->version,
+						  m->base, m->pace, m->stop, m->read, res);
+		} else {
+			r = v;
+		}
+	}
 	if (r == 0 && (stopped(m->stop) || !m->unchanged(m->arg))) {
 		fs_remote_copies_delete(rc, m->host, s->id, m->version); /* not valid */
 		r = stopped(m->stop) ? -ECANCELED : -EAGAIN;

@@ -266,6 +266,51 @@ static void cancel_for_down_hosts(struct fs_shadowing *sh)
 	}
 }
 
+/* A remote host that went down or came back since the last tick (a
+ * shadowd restarted between two looks too): its copies stop serving, quiet
+ * entries' too (a pass leaves those alone, so a copy on a host that was down
+ * while its file was unread served again as it was), and are re-synced once
+ * it is up, which has the host re-hash a copy it says it holds
+ * (fs_remote_copies_make): its store may have changed while it was down. */
+static void follow_host_changes(struct fs_shadowing *sh)
+{
+	size_t nh = fs_hosts_count(sh->hosts);
+	bool any = false;
+	if (sh->nhost_since < nh) {
+		uint64_t *p = realloc(sh->host_since, nh * sizeof(*p));
+		if (!p)
+			return; /* next tick */
+		memset(p + sh->nhost_since, 0, (nh - sh->nhost_since) * sizeof(*p));
+		sh->host_since = p;
+		sh->nhost_since = nh;
+	}
+	bool *changed = calloc(nh ? nh : 1, sizeof(*changed));
+	if (!changed)
+		return;
+	for (size_t h = 0; h < nh; h++) {
+		uint64_t since = fs_hosts_since_ms(sh->hosts, h);
+		/* the first state known is no change */
+		changed[h] = sh->host_since[h] && since != sh->host_since[h];
+		any |= changed[h];
+		sh->host_since[h] = since;
+	}
+	for (size_t k = 0; any; k++) {
+		struct daemon_shadow_file *s = daemon_shadow_map_at(sh->map, k);
+		if (!s)
+			break;
+		for (int c = 0; c < DAEMON_SHADOW_MAX_COPIES; c++) {
+			struct daemon_shadow_copy *cp = &s->copies[c];
+			if (cp->remote && cp->host >= 0 && (size_t)cp->host < nh &&
+			    changed[cp->host] && LOAD(&cp->state) == DAEMON_COPY_SERVING &&
+			    daemon_shadow_copy_mark_stale(s, c))
+				sfs_debug("shadow: host %d went down or came back: its copy of %s "
+					  "re-synced",
+					  cp->host, s->path ? s->path : "?");
+		}
+	}
+	free(changed);
+}
+
 static void fill_status(FILE *out, void *arg)
 {
 	struct fs_shadowing *sh = arg;
@@ -585,6 +630,7 @@ static void tick(struct fs_shadowing *sh, bool rescan)
 	bool applied = apply_done_job(sh, sh->mover, t);
 	applied |= apply_done_job(sh, sh->express, t);
 	cancel_for_down_hosts(sh);
+	follow_host_changes(sh);
 	retry_deletes(sh);
 	if (sh->cfg.forecast &&
 	    (!sh->forecast_ms || t - sh->forecast_ms >= (uint64_t)sh->cfg.bucket_s * 1000u)) {

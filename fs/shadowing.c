@@ -1422,6 +1422,7 @@ void fs_shadowing_free(struct fs_shadowing *sh)
 	fs_remote_copies_free(sh->remote_copies);
 	fs_remote_reads_free(sh->remote_reads);
 	fs_copy_pace_free(sh->pace);
+	free(sh->host_since);
 	pthread_cond_destroy(&sh->wake);
 	pthread_mutex_destroy(&sh->pins_lock);
 	pthread_mutex_destroy(&sh->lock);

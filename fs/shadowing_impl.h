@@ -92,6 +92,8 @@ struct fs_shadowing {
 	 * changes go to the log only. Set before the threads start. */
 	bool pins_unread;
 	/* control thread only */
+	uint64_t *host_since; /* fs_hosts_since_ms of each host at the last tick */
+	size_t nhost_since;
 	uint64_t scan_ms, scan_done_ms; /* start and end of the last pass over every entry */
 	/* A pass due then, before the period is up (0: none): a finished
 	 * copy dropped because its file changed under it (the kernel's
