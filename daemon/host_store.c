@@ -726,18 +726,38 @@ static int recorded_stamp(struct daemon_store *s, const uint8_t id[16], uint64_t
 	return r;
 }
 
-/* One read of the copy; *changed: its file is not as recorded when it got
- * its name, looked at after the read (whatever changes a file's bytes
- * moves its ctime before the new bytes can be read). */
+/* Whether two lookups of recorded_stamp (return value and stamp) agree. */
+static bool same_record(int ka, const struct store_stamp *a, int kb, const struct store_stamp *b)
+{
+	return ka == kb && (ka != 1 || stamp_eq(a, b));
+}
+
+/* One read of the copy, between two lookups of its recorded stamp.
+ * *changed: its file is not as recorded when it got its name, looked at
+ * after the read (whatever changes a file's bytes moves its ctime before
+ * the new bytes can be read). *raced: the record itself moved during the
+ * read (the copy committed again, or renamed by the syncer: its ctime
+ * moved), so a difference, or a name not found, says nothing about the
+ * file: the caller reads again. The open fd pins its inode, so its number
+ * is not reused meanwhile: a record that reads the same before and after
+ * is the record of the whole read. */
 static ssize_t read_once(struct daemon_store *s, const uint8_t id[16], uint64_t version,
-			 uint64_t off, void *buf, size_t len, bool *changed)
+			 uint64_t off, void *buf, size_t len, bool *changed, bool *raced)
 {
 	int fd, r;
 	size_t done = 0;
-	*changed = false;
+	struct store_stamp before = {0}, want = {0};
+	*changed = *raced = false;
+	int kb = recorded_stamp(s, id, version, &before);
 	r = daemon_store_open_copy(s, id, version, &fd, NULL);
-	if (r < 0)
+	if (r < 0) {
+		/* Not found by its unsynced name nor by its real one: a
+		 * commit of the same version may have replaced the one by the
+		 * other between the two looks (daemon_store_open_copy). */
+		int ka = recorded_stamp(s, id, version, &want);
+		*raced = r == -ENOENT && !same_record(ka, &want, kb, &before);
 		return r;
+	}
 	while (done < len) {
 		ssize_t n = pread(fd, (char *)buf + done, len - done, (off_t)(off + done));
 		if (n < 0 && errno == EINTR)
@@ -750,7 +770,7 @@ static ssize_t read_once(struct daemon_store *s, const uint8_t id[16], uint64_t 
 			break;
 		done += (size_t)n;
 	}
-	struct store_stamp now = store_stamp_of(fd), want;
+	struct store_stamp now = store_stamp_of(fd);
 	close(fd);
 	if (r < 0)
 		return r;
@@ -762,19 +782,31 @@ static ssize_t read_once(struct daemon_store *s, const uint8_t id[16], uint64_t 
 	if (k < 0)
 		return k;
 	*changed = k == 1 && !stamp_eq(&now, &want);
+	*raced = *changed && !same_record(k, &want, kb, &before);
 	return (ssize_t)done;
 }
+
+/* Tries of a read whose copy is committed again or renamed under it, each
+ * time, before it gives up (-EAGAIN: nothing is said to be damaged). */
+#define READ_RACE_TRIES 8
 
 ssize_t daemon_store_read(struct daemon_store *s, const uint8_t id[16], uint64_t version,
 			  uint64_t off, void *buf, size_t len)
 {
-	bool changed;
-	ssize_t n = read_once(s, id, version, off, buf, len, &changed);
-	/* Once more: a copy of the same version committed again meanwhile
-	 * replaced the file this read had opened. */
-	if (changed && !s->no_stamp_check)
-		n = read_once(s, id, version, off, buf, len, &changed);
-	return changed && !s->no_stamp_check ? -EBADMSG : n;
+	/* Again while the copy's record moved during the read: the same
+	 * version committed again meanwhile replaced the file this read had
+	 * opened, or the syncer renamed it. Only a file that differs from a
+	 * record that held still through the read is damaged: before, a
+	 * read that crossed such a change twice was refused as "changed on
+	 * disk" and shadowd deleted a good copy. */
+	for (int i = 0; i < READ_RACE_TRIES; i++) {
+		bool changed, raced;
+		ssize_t n = read_once(s, id, version, off, buf, len, &changed, &raced);
+		if (raced && !s->no_stamp_check)
+			continue;
+		return changed && !s->no_stamp_check ? -EBADMSG : n;
+	}
+	return -EAGAIN;
 }
 
 void daemon_store_set_no_stamp_check(struct daemon_store *s)

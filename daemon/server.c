@@ -189,6 +189,20 @@ static bool zeros_accepted(const struct daemon_server *s)
 	return !(s->cfg.fault && s->cfg.fault->no_zeros);
 }
 
+/* Before each chunk of a commit's re-hash (an UPDATE's whole new copy, a
+ * sparse one's holes too: hours for a multi-TiB thin image): gives up with
+ * -ECONNABORTED once the peer has hung up or the server is stopping (it
+ * shuts every connection down), as VERIFY does at its next progress frame.
+ * Before, the re-hash ran to its end for nobody, holding the slot, and
+ * SIGTERM waited for it. */
+static int commit_check(void *arg, uint64_t off, size_t want)
+{
+	struct conn *c = arg;
+	(void)off;
+	(void)want;
+	return sync_tls_peer_gone(c->tls) ? -ECONNABORTED : 0;
+}
+
 /* Serves PUT_BEGIN / UPDATE_BEGIN / DELTA_BEGIN. err: status decided before
  * the upload (fault injection). Returns 0 or -1 (close). */
 static int serve_upload(struct conn *c, const struct sync_wire_msg *b, int err, uint64_t *written)
@@ -200,7 +214,7 @@ static int serve_upload(struct conn *c, const struct sync_wire_msg *b, int err, 
 	struct sync_wire_msg m;
 	uint8_t type = b->hdr.type;
 	const uint8_t *sha;
-	uint64_t t_begin = sync_now_ms();
+	uint64_t t_begin = sync_now_ms(), appended = 0;
 	int basis = -1;
 
 	u.want = type == SYNC_WIRE_UPDATE_BEGIN ? SYNC_WIRE_RANGE : SYNC_WIRE_DATA;
@@ -233,7 +247,17 @@ static int serve_upload(struct conn *c, const struct sync_wire_msg *b, int err, 
 			else
 				err = daemon_store_writer_write(w, m.offset, m.data, m.data_len);
 			*written += m.data_len;
+			if (!err)
+				appended += m.hdr.type == SYNC_WIRE_ZEROS ? m.size : m.data_len;
 		}
+		/* A PUT is its size's bytes (DATA and ZEROS frames), every one
+		 * of them: one that ended short is refused at once. Its commit
+		 * would re-hash the whole declared size (the file reads as zeros
+		 * past what came): a 1 TiB thin PUT_BEGIN followed by END, 152
+		 * bytes, held this thread and its slot for ~12 minutes of a
+		 * core, whoever was left to answer, and SIGTERM waited for it. */
+		if (!err && u.ended && type == SYNC_WIRE_PUT_BEGIN && appended != b->size)
+			err = -EBADMSG;
 	}
 	if (basis >= 0)
 		close(basis);
@@ -246,10 +270,16 @@ static int serve_upload(struct conn *c, const struct sync_wire_msg *b, int err, 
 		daemon_fault_before_commit(c->srv->cfg.fault);
 	if (!err)
 		err = expected_digest(b, &u, &sha);
-	if (!err)
-		err = daemon_store_commit(w, sha);
-	else
+	if (!err) {
+		err = daemon_store_commit_each(w, sha, commit_check, c);
+		if (err == -ECONNABORTED) {
+			protocol_error(c, "gone (or the server stopping) during the commit of an upload",
+				       0);
+			return -1;
+		}
+	} else {
 		daemon_store_abort(w);
+	}
 	if (!err)
 		used(c, b->id, b->version);
 	sfs_debug("%s: %s %llu bytes: stream %llu ms, commit %llu ms", c->peer,

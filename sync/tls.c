@@ -531,6 +531,12 @@ void sync_tls_set_bulk(struct sync_tls_conn *c, bool on)
 	setsockopt(c->fd, IPPROTO_TCP, TCP_CORK, &v, sizeof(v));
 }
 
+bool sync_tls_peer_gone(const struct sync_tls_conn *c)
+{
+	struct pollfd p = {.fd = c->fd, .events = POLLRDHUP};
+	return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
+}
+
 const char *sync_tls_peer_name(const struct sync_tls_conn *c)
 {
 	return c ? c->peer : "";

@@ -83,6 +83,12 @@ int sync_tls_write2(struct sync_tls_conn *c, const void *a, size_t alen, const v
 
 void sync_tls_set_bulk(struct sync_tls_conn *c, bool on);
 
+/* Whether the peer has hung up or the socket was shut down (a stopping
+ * server shuts its connections down), without waiting: lets a long piece of
+ * work done for a peer that is not reading (a commit's re-hash) stop when
+ * nobody is left to answer. */
+bool sync_tls_peer_gone(const struct sync_tls_conn *c);
+
 /* Subject CN of the verified peer certificate ("" if none). */
 const char *sync_tls_peer_name(const struct sync_tls_conn *c);
 void sync_tls_close(struct sync_tls_conn *c);

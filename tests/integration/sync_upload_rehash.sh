@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# An upload's commit must not re-hash a declared size nobody sent, nor go
+# on re-hashing for a peer that has gone:
+# - a PUT that ends (END) before its size's bytes came is refused at once:
+#   a thin PUT_BEGIN of 1 TiB holding no data followed by END (152 bytes)
+#   made the commit hash 1 TiB of zeros, ~12 minutes of a core in the
+#   connection's thread, before it answered BADSUM;
+# - an UPDATE's commit (which re-hashes the whole new copy, holes too)
+#   stops when its peer hangs up, and when shadowd is stopped: one of
+#   1 TiB whose client had left held its --max-conns slot and kept SIGTERM
+#   waiting for the whole re-hash.
+# Usage: sync_upload_rehash.sh SHADOWD SHADOWCTL SYNC_CLI
+. "$(dirname "$0")/lib.sh"
+SHADOWD=$1 CTL=$2 CLI=$3
+T=$(it_tmpdir upload_rehash)
+it_ca "$CTL" "$T/ca" server client
+it_shadowd "$SHADOWD" "$T/store" "$T/ca" server "$T/sd.log" 0 --max-conns 2
+PORT=$IT_SD_PORT PID=$IT_SD_PID
+CLIA=(--cert "$T/ca/client.crt" --key "$T/ca/client.key" --ca "$T/ca/ca.crt")
+ID=0123456789abcdef0123456789abcdef
+
+# peer.py MODE: raw frames over TLS with the client certificate.
+#   shortput: thin PUT_BEGIN (size 1 TiB, data 0) then END with a made-up
+#     digest; prints "status=N secs=S" of the END answer, or "none" after 8 s.
+#   update: UPDATE_BEGIN (base 1 -> version 2, size 1 TiB), one RANGE of a
+#     byte, END with a made-up digest; closes at once without the answer.
+cat >"$T/peer.py" <<'PY'
+import socket, ssl, struct, sys, time
+mode, port, ca, crt, key, idhex = sys.argv[1:7]
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+ctx.check_hostname = False
+ctx.load_verify_locations(ca)
+ctx.load_cert_chain(crt, key)
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(port))))
+fid = bytes.fromhex(idhex)
+TIB = 1 << 40
+def frame(t, p):
+    return struct.pack(">IBBHQII", 0x53484457, 1, t, 0, 9, len(p), 0) + p
+def recv_exact(n):
+    b = b""
+    while len(b) < n:
+        d = s.recv(n - len(b))
+        if not d:
+            raise EOFError
+        b += d
+    return b
+if mode == "shortput":
+    s.sendall(frame(3, fid + struct.pack(">QQ", 1, TIB) + b"\0" * 32 + struct.pack(">Q", 0)) +
+              frame(8, b"\x5a" * 32))
+    s.settimeout(8)
+    t0 = time.time()
+    try:
+        h = recv_exact(24)
+    except socket.timeout:
+        print("none"); sys.exit(0)
+    _, _, typ, _, _, ln, st = struct.unpack(">IBBHQII", h)
+    print("type=%d status=%d secs=%.2f" % (typ, st, time.time() - t0))
+else:
+    s.sendall(frame(4, fid + struct.pack(">QQQ", 1, 2, TIB) + b"\0" * 32) +
+              frame(7, struct.pack(">Q", 0) + b"x") + frame(8, b"\x5a" * 32))
+    time.sleep(0.3)
+    s.close()
+PY
+peer() { python3 "$T/peer.py" "$1" "$PORT" "$T/ca/ca.crt" "$T/ca/client.crt" "$T/ca/client.key" "$ID"; }
+
+# 1. A short PUT: answered at once (BADSUM, 7), nothing re-hashed.
+out=$(peer shortput) || it_fail "shortput peer: $out"
+echo "short PUT: $out"
+[[ $out == "type=8 status=7 "* ]] ||
+  it_fail "a PUT of 1 TiB ended with no byte sent was not refused within 8 s: $out"
+ls "$T/store" | grep -q '^tmp\.' && it_fail "temporary file left: $(ls "$T/store")"
+
+# 2. An UPDATE of 1 TiB whose peer leaves during the commit: its thread
+#    stops, the slot frees, and SIGTERM is prompt.
+head -c 4096 /dev/urandom >"$T/base"
+"$CLI" "${CLIA[@]}" put "127.0.0.1:$PORT" "$ID" 1 "$T/base" >/dev/null 2>&1 || it_fail "base put"
+peer update || it_fail "update peer"
+for _ in $(seq 50); do
+  grep -q "gone (or the server stopping) during the commit" "$T/sd.log" && break
+  sleep 0.1
+done
+grep -q "gone (or the server stopping) during the commit" "$T/sd.log" ||
+  it_fail "the commit of an UPDATE whose peer left went on: $(tail -5 "$T/sd.log")"
+# both slots must serve again (the re-hash held one)
+for i in 1 2; do "$CLI" "${CLIA[@]}" hold "127.0.0.1:$PORT" 1500 >/dev/null 2>&1 & eval "h$i=\$!"; done
+wait "$h1" || it_fail "a connection was refused after the UPDATE's peer left (slot still held?)"
+wait "$h2" || it_fail "a connection was refused after the UPDATE's peer left (slot still held?)"
+
+# 3. The same UPDATE with its peer waiting; SIGTERM ends it promptly.
+python3 - "$PORT" "$T/ca/ca.crt" "$T/ca/client.crt" "$T/ca/client.key" "$ID" <<'PY' &
+import socket, ssl, struct, sys, time
+port, ca, crt, key, idhex = sys.argv[1:6]
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+ctx.check_hostname = False
+ctx.load_verify_locations(ca)
+ctx.load_cert_chain(crt, key)
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(port))))
+fid = bytes.fromhex(idhex)
+def frame(t, p):
+    return struct.pack(">IBBHQII", 0x53484457, 1, t, 0, 9, len(p), 0) + p
+s.sendall(frame(4, fid + struct.pack(">QQQ", 1, 3, 1 << 40) + b"\0" * 32) +
+          frame(7, struct.pack(">Q", 0) + b"x") + frame(8, b"\x5a" * 32))
+s.settimeout(30)
+try:
+    s.recv(1)
+except Exception:
+    pass
+PY
+WAITER=$!
+sleep 1
+kill -TERM "$PID"
+for _ in $(seq 50); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$PID" 2>/dev/null && { kill -9 "$WAITER" 2>/dev/null; it_fail "shadowd still running 5 s after SIGTERM (a commit's re-hash)"; }
+wait "$WAITER" 2>/dev/null
+grep -l "Sanitizer" "$T/sd.log" && it_fail "sanitizer report: $(cat "$T/sd.log")"
+echo "PASS sync_upload_rehash"
