@@ -62,6 +62,21 @@ static int parse_double(const char *opt, const char *s, double lo, double hi, do
 	return 0;
 }
 
+/* The same for a limit whose 0 means "none": a positive value below min
+ * (what it rounds to 0 in its unit, or a rate no request would ever meet)
+ * is refused rather than taken for "none" or for a stall. */
+static int parse_limit(const char *opt, const char *s, double min, double hi, const char *zero,
+		       double *ret)
+{
+	int r = parse_double(opt, s, 0, hi, ret);
+	if (r == 0 && *ret > 0 && *ret < min) {
+		fprintf(stderr, "shadowd: %s %s is too small: 0 means %s, else at least %g\n", opt,
+			s, zero, min);
+		return -EINVAL;
+	}
+	return r;
+}
+
 /* "1.2.3.4:PORT" or "[::1]:PORT". addr receives the address text. */
 int main(int argc, char **argv)
 {
@@ -129,13 +144,13 @@ int main(int argc, char **argv)
 			r = parse_double("--cost", optarg, 0, 1e9, &cost);
 			goto check;
 		case 'R':
-			r = parse_double("--capacity-read", optarg, 0, 1e6, &cap_read);
+			r = parse_limit("--capacity-read", optarg, 0.001, 1e6, "no throttle", &cap_read);
 			goto check;
 		case 'I':
-			r = parse_double("--capacity-iops", optarg, 0, 1e9, &cap_iops);
+			r = parse_limit("--capacity-iops", optarg, 0.001, 1e9, "no throttle", &cap_iops);
 			goto check;
 		case 'B':
-			r = parse_double("--space-budget", optarg, 0, 1e12, &budget_mib);
+			r = parse_limit("--space-budget", optarg, 1.0 / 1048576, 1e12, "no limit", &budget_mib);
 			goto check;
 		case 'M':
 			r = parse_double("--max-conns", optarg, 1, 4096, &max_conns);
@@ -144,7 +159,7 @@ int main(int argc, char **argv)
 			r = parse_double("--sync-delay-ms", optarg, 0, 86400000, &sync_delay_ms);
 			goto check;
 		case 'X':
-			r = parse_double("--expire-hours", optarg, 0, 87600, &expire_h);
+			r = parse_limit("--expire-hours", optarg, 1.0 / 3600, 87600, "never", &expire_h);
 			goto check;
 		case 'L':
 			r = parse_double("--test-inject-latency-ms", optarg, 0, 3600000, &lat_ms);

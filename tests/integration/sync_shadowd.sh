@@ -52,6 +52,13 @@ for opt in --capacity-read --expire-hours --space-budget; do
   "$SHADOWD" --store "$T/x" --listen 127.0.0.1:0 --cert a --key b --ca c $opt nan 2>"$T/err"; rc=$?
   [ $rc = 2 ] && grep -q -- "invalid value 'nan' for $opt" "$T/err" || it_fail "$opt nan: rc=$rc $(cat "$T/err")"
 done
+# A positive limit that rounds to nothing was taken for "no limit" (a budget
+# of 1e-9 MiB accepted a 3 MB copy; an expiry of 1e-12 hours was "never"),
+# or a throttle no read would ever meet: refused.
+for a in "--space-budget 1e-9" "--expire-hours 1e-12" "--capacity-read 1e-300" "--capacity-iops 1e-6"; do
+  "$SHADOWD" --store "$T/x" --listen 127.0.0.1:0 --cert a --key b --ca c $a 2>"$T/err"; rc=$?
+  [ $rc = 2 ] && grep -q -- "${a% *} ${a#* } is too small: 0 means" "$T/err" || it_fail "$a: rc=$rc $(cat "$T/err")"
+done
 [ "$("$SHADOWD" --version)" = "shadowd $("$CTL" --version | cut -d' ' -f2)" ] ||
   it_fail "shadowd --version: $("$SHADOWD" --version 2>&1), shadowctl --version: $("$CTL" --version 2>&1)"
 # A name as the address: told it must be numeric (was "Invalid argument",
