@@ -166,20 +166,21 @@ void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		file_free(c, f);
 }
 
-/* On a mount that records and shadows, a file whose inode changed during
+/* On a mount that records, a file whose inode changed during
  * its create (made, or truncated) is named now (its user.shadow.id set,
  * fs/file_id.h), before the reply's attributes are taken. Naming moves
  * the ctime; done later (the recorder's first flush, a copy's start) it
  * moved the ctime of a file nobody had touched since, which a backup by
  * ctime or a test of ctime semantics sees (posix_compare under
- * shadow_all did, now and then). An existing file merely opened with
- * O_CREAT is left alone: its ctime did not move. */
+ * shadow_all did, now and then; and, the recorder's flush alone, on a mount
+ * that records without hosts, under load). An existing file merely opened
+ * with O_CREAT is left alone: its ctime did not move. */
 static void name_if_changed(struct fs_ctx *c, int fd, const struct timespec *before)
 {
 	struct stat st;
 	char proc[32];
 	uint8_t id[FS_FILE_ID_LEN];
-	if (!c->recorder || !c->shadowing || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	if (!c->recorder || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
 	    st.st_ctim.tv_sec < before->tv_sec ||
 	    (st.st_ctim.tv_sec == before->tv_sec && st.st_ctim.tv_nsec < before->tv_nsec))
 		return;
