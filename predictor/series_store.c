@@ -649,6 +649,30 @@ static int meta_set_int(struct pred_store *st, const char *key, int64_t v)
 	return rc;
 }
 
+/* Where tier k's record of buckets starting before b ends (0: none). */
+static int rollup_restart(struct pred_store *st, unsigned k, int64_t W, int64_t b, int64_t *ret)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = prepare(st,
+			 "SELECT max(e) FROM (SELECT max(start) + ?2 AS e FROM file_buckets"
+			 " WHERE tier = ?1 AND start < ?3 UNION ALL SELECT max(start) + ?2"
+			 " FROM host_buckets WHERE tier = ?1 AND start < ?3 UNION ALL"
+			 " SELECT max(start) + ?2 FROM disk_buckets WHERE tier = ?1 AND start < ?3)",
+			 &s);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(s, 1, k);
+	sqlite3_bind_int64(s, 2, W);
+	sqlite3_bind_int64(s, 3, b);
+	int r = sqlite3_step(s);
+	if (r == SQLITE_ROW)
+		*ret = sqlite3_column_int64(s, 0); /* NULL (no rows) reads as 0 */
+	else
+		rc = db_err(st, "read roll-up end");
+	sqlite3_finalize(s);
+	return rc;
+}
+
 /* Rolls tier k-1 into tier k for complete tier-k buckets not yet rolled up.
  * Runs inside the caller's transaction. */
 static int rollup(struct pred_store *st, unsigned k, int64_t now)
@@ -663,6 +687,18 @@ static int rollup(struct pred_store *st, unsigned k, int64_t now)
 		return rc;
 	int64_t W = st->tiers.width_s[k];
 	int64_t b = now / W * W; /* start of the current (incomplete) tier-k bucket */
+	if (w > b) {
+		/* The watermark is ahead of the clock: it was set while the
+		 * clock was ahead (then put right) or by another host. Left
+		 * alone, nothing would be rolled up until real time caught up
+		 * with it, and the finer tier would expire meanwhile. Restart
+		 * where tier k's own record below b ends: the finer buckets
+		 * after it were never rolled up (each rolled one went into a
+		 * tier-k bucket below that end), so none counts twice. */
+		rc = rollup_restart(st, k, W, b, &w);
+		if (rc)
+			return rc;
+	}
 	if (b <= w)
 		return 0;
 	sqlite3_stmt *f = NULL, *h = NULL, *d = NULL;

@@ -257,6 +257,56 @@ static void test_retention(void **state)
 	tmpdir_remove(dir);
 }
 
+/* The wall clock set ahead for a while (a wrong RTC at boot, then NTP), or a
+ * store copied from a host whose clock was ahead: the roll-up watermarks
+ * were left in the future, and once the clock was right again nothing was
+ * rolled up into the coarser tiers until real time caught up with them; the
+ * finest tier expired meanwhile and every bucket recorded in between was
+ * lost from all tiers. The roll-up now restarts where the coarser tier's
+ * own record ends (nothing is counted twice). */
+static void test_rollup_after_clock_back(void **state)
+{
+	(void)state;
+	char *dir = tmpdir_make("clockback");
+	struct pred_store_tiers t = small_tiers();
+	struct pred_store *st = open_rw(dir, &t);
+	for (int64_t s = 0; s < 120; s += 10) {
+		struct pred_file_bucket b = fb(1, "f", s, 1);
+		struct pred_host_bucket h = {.start = s};
+		assert_int_equal(pred_store_flush(st, &b, 1, &h, s + 10), 0);
+		assert_int_equal(pred_store_maintain(st, s + 10), 0);
+	}
+	/* One maintenance pass with the clock 5 minutes ahead (within every
+	 * tier's retention but the finest), then right again. */
+	assert_int_equal(pred_store_maintain(st, 420), 0);
+	for (int64_t s = 120; s < 600; s += 10) {
+		struct pred_file_bucket b = fb(1, "f", s, 1);
+		struct pred_host_bucket h = {.start = s};
+		assert_int_equal(pred_store_flush(st, &b, 1, &h, s + 10), 0);
+		assert_int_equal(pred_store_maintain(st, s + 10), 0);
+	}
+	uint8_t id[PRED_ID_LEN];
+	make_id(id, 1);
+	struct pred_file_bucket *s = NULL;
+	size_t n = 0;
+	for (int tier = 1; tier <= 2; tier++) {
+		assert_int_equal(pred_store_file_series(st, id, tier, 0, 600, &s, &n), 0);
+		uint64_t total = 0;
+		for (size_t i = 0; i < n; i++)
+			total += s[i].c.reads;
+		pred_file_buckets_free(s, n);
+		if (tier == 1) { /* every 10 s bucket of [0, 600) once (was 30) */
+			assert_int_equal(total, 60);
+		} else {
+			/* [0, 600) less [120, 300), recorded after its tier-2
+			 * bucket was rolled up at 420 (was 30); nothing twice */
+			assert_int_equal(total, 42);
+		}
+	}
+	pred_store_close(st);
+	tmpdir_remove(dir);
+}
+
 /* A store written by another schema version is refused with a clear error;
  * a missing store is ENOENT for readers; bad tiers are EINVAL. */
 static void test_schema_and_errors(void **state)
@@ -550,6 +600,7 @@ int main(void)
 		cmocka_unit_test(test_top_n),
 		cmocka_unit_test(test_downsampling),
 		cmocka_unit_test(test_retention),
+		cmocka_unit_test(test_rollup_after_clock_back),
 		cmocka_unit_test(test_schema_and_errors),
 		cmocka_unit_test(test_views_refused),
 		cmocka_unit_test(test_path_fallback),
