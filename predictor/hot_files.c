@@ -120,7 +120,10 @@ int pred_hot_files(struct pred_store *st, const struct pred_hot_req *r, struct p
 	int64_t end_idx = pred_hot_record_end(st, tier, r->now) / r->bucket_s;
 	struct pred_top_entry *top = NULL;
 	size_t ntop = 0;
-	if (pred_store_top(st, tier, from, INT64_MAX, r->top_n, PRED_TOP_READS, &top, &ntop))
+	/* Ranked over the span the models see: buckets recorded in the future
+	 * (a clock put back) would take slots of files with no series. */
+	if (pred_store_top(st, tier, from, end_idx * r->bucket_s, r->top_n, PRED_TOP_READS, &top,
+			   &ntop))
 		return -EIO;
 	if (add_extra(st, r, &top, &ntop) < 0) {
 		pred_top_entries_free(top, ntop);

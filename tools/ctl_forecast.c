@@ -212,7 +212,7 @@ static bool partial_hint(struct pred_store *st, const struct fc_opts *o, const u
 	if (id) {
 		struct pred_file_bucket *b = NULL;
 		size_t n = 0;
-		if (pred_store_file_series(st, id, 0, at, INT64_MAX, &b, &n) == 0 && n)
+		if (pred_store_file_series(st, id, 0, at, now + 1, &b, &n) == 0 && n)
 			since = b[0].start;
 		pred_file_buckets_free(b, n);
 	} else {
@@ -221,8 +221,8 @@ static bool partial_hint(struct pred_store *st, const struct fc_opts *o, const u
 		size_t n = 0, nh = 0;
 		/* Recorded since the mount's first bucket in it (one is written
 		 * every bucket, busy or not). */
-		if (pred_store_top(st, 0, at, INT64_MAX, 1, o->by, &t, &n) == 0 && n &&
-		    pred_store_host_series(st, 0, at, INT64_MAX, &h, &nh) == 0)
+		if (pred_store_top(st, 0, at, now + 1, 1, o->by, &t, &n) == 0 && n &&
+		    pred_store_host_series(st, 0, at, now + 1, &h, &nh) == 0)
 			since = nh ? h[0].start : at;
 		pred_top_entries_free(t, n);
 		pred_host_buckets_free(h, nh);
@@ -407,7 +407,10 @@ int ctl_forecast_main(int argc, char **argv)
 		}
 		nf = 1;
 	} else {
-		if (pred_store_top(st, tier, from, INT64_MAX, (size_t)o.n, o.by, &top, &ntop)) {
+		/* Ranked over the span the models see (not buckets recorded in
+		 * the future, while the clock was ahead: no series before now). */
+		if (pred_store_top(st, tier, from, end_idx * o.bucket, (size_t)o.n, o.by, &top,
+				   &ntop)) {
 			fprintf(stderr, "shadowctl forecast: %s\n", pred_store_errmsg(st));
 			goto out;
 		}
