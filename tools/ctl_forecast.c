@@ -250,10 +250,7 @@ static void print_step_table(const struct fc_opts *o, const struct fc_file *f, i
 	printf("%-22s %12s %25s %25s %9s\n", "BUCKET (UTC)", "MEDIAN", "80%", "95%", "P(>CAP)");
 	for (long h = 0; h < o->horizon; h++) {
 		char when[32], i80[64], i95[64];
-		time_t t = (time_t)((end_idx + h) * o->bucket);
-		struct tm tm;
-		gmtime_r(&t, &tm);
-		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+		ctl_utc_text((end_idx + h) * o->bucket, when, sizeof(when));
 		snprintf(i80, sizeof(i80), "[%.0f, %.0f]", f->fc.lo[0][h], f->fc.hi[0][h]);
 		snprintf(i95, sizeof(i95), "[%.0f, %.0f]", f->fc.lo[1][h], f->fc.hi[1][h]);
 		printf("%-22s %12.0f %25s %25s %9.3f\n", when, f->fc.point[h], i80, i95,
