@@ -54,6 +54,13 @@ static const char *const schema_sql =
 	" read_bytes INTEGER, writes INTEGER, write_bytes INTEGER, io_ms INTEGER,"
 	" PRIMARY KEY(tier, start, device)) WITHOUT ROWID;";
 
+/* Sums of counters are CAST(total(x) AS INTEGER), never sum(x): sqlite's
+ * sum() of integers fails the whole statement with "integer overflow", so
+ * one bucket edited (or grown) past INT64_MAX stopped every roll-up and,
+ * behind them, every expiry for good (the store grew without bound), and
+ * failed every top query (shadowctl top, the mount's forecasts); total()
+ * is a double and the cast saturates. */
+
 /* Column list shared by inserts and roll-ups of file buckets. */
 #define FB_COUNTERS                                                            \
 	"opens, reads, read_bytes, writes, written_bytes, meta_ops, clients, "     \
@@ -704,10 +711,10 @@ static int rollup(struct pred_store *st, unsigned k, int64_t now)
 	sqlite3_stmt *f = NULL, *h = NULL, *d = NULL;
 	rc = prepare(st,
 		     "INSERT INTO file_buckets(tier, file, start, width, " FB_COUNTERS ")"
-		     " SELECT ?1, file, (start / ?2) * ?2, ?2, sum(opens), sum(reads),"
-		     " sum(read_bytes), sum(writes), sum(written_bytes), sum(meta_ops),"
-		     " max(clients), sum(lat_sum_ns), sum(lat_count), max(lat_max_ns),"
-		     " sum(lat_h0), sum(lat_h1), sum(lat_h2), sum(lat_h3), sum(lat_h4), sum(lat_h5)"
+		     " SELECT ?1, file, (start / ?2) * ?2, ?2, CAST(total(opens) AS INTEGER), CAST(total(reads) AS INTEGER),"
+		     " CAST(total(read_bytes) AS INTEGER), CAST(total(writes) AS INTEGER), CAST(total(written_bytes) AS INTEGER), CAST(total(meta_ops) AS INTEGER),"
+		     " max(clients), CAST(total(lat_sum_ns) AS INTEGER), CAST(total(lat_count) AS INTEGER), max(lat_max_ns),"
+		     " CAST(total(lat_h0) AS INTEGER), CAST(total(lat_h1) AS INTEGER), CAST(total(lat_h2) AS INTEGER), CAST(total(lat_h3) AS INTEGER), CAST(total(lat_h4) AS INTEGER), CAST(total(lat_h5) AS INTEGER)"
 		     " FROM file_buckets WHERE tier = ?1 - 1 AND start >= ?3 AND start < ?4"
 		     " GROUP BY file, start / ?2" FB_UPSERT_ADD,
 		     &f);
@@ -717,8 +724,8 @@ static int rollup(struct pred_store *st, unsigned k, int64_t now)
 			     " mem_total_kb, mem_avail_kb, net_rx_bytes, net_tx_bytes, inflight_max,"
 			     " inflight_avg, tail_events)"
 			     " SELECT ?1, (start / ?2) * ?2, ?2, avg(cpu_pct), max(mem_total_kb),"
-			     " min(mem_avail_kb), sum(net_rx_bytes), sum(net_tx_bytes),"
-			     " max(inflight_max), avg(inflight_avg), sum(tail_events)"
+			     " min(mem_avail_kb), CAST(total(net_rx_bytes) AS INTEGER), CAST(total(net_tx_bytes) AS INTEGER),"
+			     " max(inflight_max), avg(inflight_avg), CAST(total(tail_events) AS INTEGER)"
 			     " FROM host_buckets WHERE tier = ?1 - 1 AND start >= ?3 AND start < ?4"
 			     " GROUP BY start / ?2",
 			     &h);
@@ -726,8 +733,8 @@ static int rollup(struct pred_store *st, unsigned k, int64_t now)
 		rc = prepare(st,
 			     "INSERT OR REPLACE INTO disk_buckets(tier, start, device, width, reads,"
 			     " read_bytes, writes, write_bytes, io_ms)"
-			     " SELECT ?1, (start / ?2) * ?2, device, ?2, sum(reads), sum(read_bytes),"
-			     " sum(writes), sum(write_bytes), sum(io_ms)"
+			     " SELECT ?1, (start / ?2) * ?2, device, ?2, CAST(total(reads) AS INTEGER), CAST(total(read_bytes) AS INTEGER),"
+			     " CAST(total(writes) AS INTEGER), CAST(total(write_bytes) AS INTEGER), CAST(total(io_ms) AS INTEGER)"
 			     " FROM disk_buckets WHERE tier = ?1 - 1 AND start >= ?3 AND start < ?4"
 			     " GROUP BY start / ?2, device",
 			     &d);
@@ -1010,10 +1017,10 @@ int pred_store_top(struct pred_store *st, int tier, int64_t from, int64_t to, si
 		   enum pred_top_order order, struct pred_top_entry **ret, size_t *ret_n)
 {
 	static const char *const order_sql[] = {
-		[PRED_TOP_READS] = "sum(b.reads) DESC",
-		[PRED_TOP_READ_BYTES] = "sum(b.read_bytes) DESC",
-		[PRED_TOP_OPENS] = "sum(b.opens) DESC",
-		[PRED_TOP_EVENTS] = "sum(b.opens + b.reads + b.writes + b.meta_ops) DESC",
+		[PRED_TOP_READS] = "CAST(total(b.reads) AS INTEGER) DESC",
+		[PRED_TOP_READ_BYTES] = "CAST(total(b.read_bytes) AS INTEGER) DESC",
+		[PRED_TOP_OPENS] = "CAST(total(b.opens) AS INTEGER) DESC",
+		[PRED_TOP_EVENTS] = "total(b.opens + b.reads + b.writes + b.meta_ops) DESC",
 	};
 	*ret = NULL;
 	*ret_n = 0;
@@ -1027,12 +1034,12 @@ int pred_store_top(struct pred_store *st, int tier, int64_t from, int64_t to, si
 	if (rc < 0)
 		goto out;
 	tier = rc;
-	char sql[1024];
+	char sql[2048];
 	snprintf(sql, sizeof(sql),
-		 "SELECT f.uuid, f.path, sum(b.opens), sum(b.reads), sum(b.read_bytes),"
-		 " sum(b.writes), sum(b.written_bytes), sum(b.meta_ops), max(b.clients),"
-		 " sum(b.lat_sum_ns), sum(b.lat_count), max(b.lat_max_ns), sum(b.lat_h0),"
-		 " sum(b.lat_h1), sum(b.lat_h2), sum(b.lat_h3), sum(b.lat_h4), sum(b.lat_h5)"
+		 "SELECT f.uuid, f.path, CAST(total(b.opens) AS INTEGER), CAST(total(b.reads) AS INTEGER), CAST(total(b.read_bytes) AS INTEGER),"
+		 " CAST(total(b.writes) AS INTEGER), CAST(total(b.written_bytes) AS INTEGER), CAST(total(b.meta_ops) AS INTEGER), max(b.clients),"
+		 " CAST(total(b.lat_sum_ns) AS INTEGER), CAST(total(b.lat_count) AS INTEGER), max(b.lat_max_ns), CAST(total(b.lat_h0) AS INTEGER),"
+		 " CAST(total(b.lat_h1) AS INTEGER), CAST(total(b.lat_h2) AS INTEGER), CAST(total(b.lat_h3) AS INTEGER), CAST(total(b.lat_h4) AS INTEGER), CAST(total(b.lat_h5) AS INTEGER)"
 		 " FROM file_buckets b JOIN files f ON f.id = b.file"
 		 " WHERE b.tier = ?1 AND b.start >= ?2 AND b.start < ?3"
 		 " GROUP BY b.file ORDER BY %s, f.path LIMIT ?4",

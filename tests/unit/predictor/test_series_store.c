@@ -307,6 +307,44 @@ static void test_rollup_after_clock_back(void **state)
 	tmpdir_remove(dir);
 }
 
+/* Counters whose sum passes INT64_MAX (a bucket edited into the store, or
+ * grown past it): sqlite's sum() failed with "integer overflow", which
+ * stopped every roll-up and every expiry behind it for good, and failed
+ * every top query. Sums saturate now. */
+static void test_sum_overflow(void **state)
+{
+	(void)state;
+	char *dir = tmpdir_make("sumover");
+	struct pred_store_tiers t = small_tiers();
+	struct pred_store *st = open_rw(dir, &t);
+	for (int64_t s = 0; s < 60; s += 10) {
+		struct pred_file_bucket b = fb(1, "f", s, 1);
+		b.c.reads = 5000000000000000000ull;
+		assert_int_equal(pred_store_flush(st, &b, 1, NULL, s + 10), 0);
+	}
+	struct pred_top_entry *e = NULL;
+	size_t n = 0;
+	assert_int_equal(pred_store_top(st, 0, 0, 60, 5, PRED_TOP_READS, &e, &n), 0);
+	assert_int_equal(n, 1);
+	assert_true(e[0].c.reads == INT64_MAX);
+	pred_top_entries_free(e, n);
+	assert_int_equal(pred_store_maintain(st, 60), 0);
+	uint8_t id[PRED_ID_LEN];
+	make_id(id, 1);
+	struct pred_file_bucket *s = NULL;
+	assert_int_equal(pred_store_file_series(st, id, 1, 0, 1000, &s, &n), 0);
+	assert_int_equal(n, 1);
+	assert_true(s[0].c.reads == INT64_MAX);
+	assert_int_equal(s[0].c.opens, 6);
+	pred_file_buckets_free(s, n);
+	/* expiry runs again: tier 0 is emptied past its retention */
+	assert_int_equal(pred_store_maintain(st, 60 + 120 + 60), 0);
+	assert_int_equal(pred_store_file_series(st, id, 0, 0, 1000, &s, &n), 0);
+	assert_int_equal(n, 0);
+	pred_store_close(st);
+	tmpdir_remove(dir);
+}
+
 /* A store written by another schema version is refused with a clear error;
  * a missing store is ENOENT for readers; bad tiers are EINVAL. */
 static void test_schema_and_errors(void **state)
@@ -601,6 +639,7 @@ int main(void)
 		cmocka_unit_test(test_downsampling),
 		cmocka_unit_test(test_retention),
 		cmocka_unit_test(test_rollup_after_clock_back),
+		cmocka_unit_test(test_sum_overflow),
 		cmocka_unit_test(test_schema_and_errors),
 		cmocka_unit_test(test_views_refused),
 		cmocka_unit_test(test_path_fallback),
