@@ -770,7 +770,27 @@ static int expire(struct pred_store *st, unsigned k, int64_t now)
 		rc = step_done(st, s, "expire buckets");
 		sqlite3_finalize(s);
 	}
-	/* Tiers above the last are never rolled up: keep them clean. */
+	return rc;
+}
+
+/* Tiers above the last (a store mounted with fewer tiers than before) are
+ * neither rolled up, nor expired, nor read: their rows stayed for good,
+ * past their own retention. They go. */
+static int drop_extra_tiers(struct pred_store *st)
+{
+	static const char *const tables[] = {"file_buckets", "host_buckets", "disk_buckets"};
+	int rc = 0;
+	for (int i = 0; !rc && i < 3; i++) {
+		char sql[96];
+		snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE tier >= ?1", tables[i]);
+		sqlite3_stmt *s = NULL;
+		rc = prepare(st, sql, &s);
+		if (rc)
+			break;
+		sqlite3_bind_int64(s, 1, st->tiers.n);
+		rc = step_done(st, s, "drop extra tiers");
+		sqlite3_finalize(s);
+	}
 	return rc;
 }
 
@@ -793,6 +813,8 @@ int pred_store_maintain(struct pred_store *st, int64_t now)
 		rc = exec(st, "BEGIN IMMEDIATE");
 		for (unsigned k = 0; !rc && k < st->tiers.n; k++)
 			rc = expire(st, k, now);
+		if (!rc)
+			rc = drop_extra_tiers(st);
 		if (!rc) {
 			/* A file seen last before the longest retention has no
 			 * buckets left; forget its id and path too. */

@@ -345,6 +345,43 @@ static void test_sum_overflow(void **state)
 	tmpdir_remove(dir);
 }
 
+/* A store mounted again with fewer tiers: the rows of the tiers it no
+ * longer has were never expired (nor rolled up, nor readable), past their
+ * own retention; maintenance drops them. */
+static void test_fewer_tiers(void **state)
+{
+	(void)state;
+	char *dir = tmpdir_make("fewer");
+	struct pred_store_tiers t = small_tiers();
+	struct pred_store *st = open_rw(dir, &t);
+	for (int64_t s = 0; s < 300; s += 10) {
+		struct pred_file_bucket b = fb(1, "f", s, 1);
+		struct pred_host_bucket h = {.start = s};
+		assert_int_equal(pred_store_flush(st, &b, 1, &h, s + 10), 0);
+	}
+	assert_int_equal(pred_store_maintain(st, 300), 0);
+	pred_store_close(st);
+	struct pred_store_tiers one = {.n = 1, .width_s = {10}, .keep_s = {120}};
+	st = open_rw(dir, &one);
+	assert_int_equal(pred_store_maintain(st, 310), 0);
+	pred_store_close(st);
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/%s", dir, PRED_STORE_DB_NAME);
+	sqlite3 *db = NULL;
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	static const char *const q[] = {"SELECT count(*) FROM file_buckets WHERE tier > 0",
+					 "SELECT count(*) FROM host_buckets WHERE tier > 0"};
+	for (int i = 0; i < 2; i++) {
+		sqlite3_stmt *s = NULL;
+		assert_int_equal(sqlite3_prepare_v2(db, q[i], -1, &s, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+		assert_int_equal(sqlite3_column_int64(s, 0), 0); /* was 6 and 6 */
+		sqlite3_finalize(s);
+	}
+	sqlite3_close(db);
+	tmpdir_remove(dir);
+}
+
 /* A store written by another schema version is refused with a clear error;
  * a missing store is ENOENT for readers; bad tiers are EINVAL. */
 static void test_schema_and_errors(void **state)
@@ -640,6 +677,7 @@ int main(void)
 		cmocka_unit_test(test_retention),
 		cmocka_unit_test(test_rollup_after_clock_back),
 		cmocka_unit_test(test_sum_overflow),
+		cmocka_unit_test(test_fewer_tiers),
 		cmocka_unit_test(test_schema_and_errors),
 		cmocka_unit_test(test_views_refused),
 		cmocka_unit_test(test_path_fallback),
