@@ -27,7 +27,10 @@ int pred_hot_pick_tier(const struct pred_store_tiers *t, int64_t bucket_s, int64
 int64_t pred_hot_record_end(struct pred_store *st, int tier, int64_t now)
 {
 	int64_t end = 0;
-	if (pred_store_record_end(st, tier, &end) || end <= 0 || end > now)
+	/* Host buckets that start in the future (recorded while the clock was
+	 * ahead) are not the record's end: a stopped mount's history ran to
+	 * now, the time without a mount read as time without demand. */
+	if (pred_store_record_end(st, tier, now + 1, &end) || end <= 0 || end > now)
 		return now;
 	return end;
 }

@@ -1214,14 +1214,16 @@ void pred_host_buckets_free(struct pred_host_bucket *b, size_t n)
 	free(b);
 }
 
-int pred_store_record_end(struct pred_store *st, int tier, int64_t *ret)
+int pred_store_record_end(struct pred_store *st, int tier, int64_t before, int64_t *ret)
 {
 	*ret = 0;
 	pthread_mutex_lock(&st->lock);
 	sqlite3_stmt *s = NULL;
-	int rc = prepare(st, "SELECT max(start + width) FROM host_buckets WHERE tier = ?1", &s);
+	int rc = prepare(
+	    st, "SELECT max(start + width) FROM host_buckets WHERE tier = ?1 AND start < ?2", &s);
 	if (!rc) {
 		sqlite3_bind_int(s, 1, tier);
+		sqlite3_bind_int64(s, 2, before);
 		if (sqlite3_step(s) == SQLITE_ROW)
 			*ret = sqlite3_column_int64(s, 0); /* NULL (no rows) reads as 0 */
 		else

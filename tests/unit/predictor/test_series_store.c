@@ -115,9 +115,9 @@ static void test_round_trip(void **state)
 	assert_int_equal(hs[0].ndisks, 2);
 	assert_string_equal(hs[0].disks[0].device, "sda");
 	int64_t end = -1;
-	assert_int_equal(pred_store_record_end(st, 0, &end), 0);
+	assert_int_equal(pred_store_record_end(st, 0, INT64_MAX, &end), 0);
 	assert_int_equal(end, hs[0].start + hs[0].width);
-	assert_int_equal(pred_store_record_end(st, 1, &end), 0);
+	assert_int_equal(pred_store_record_end(st, 1, INT64_MAX, &end), 0);
 	assert_int_equal(end, 0); /* no host bucket in tier 1 */
 	assert_int_equal(hs[0].disks[0].read_bytes, 4096);
 	assert_int_equal(hs[0].disks[1].writes, 7);
