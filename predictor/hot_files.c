@@ -27,7 +27,10 @@ int pred_hot_pick_tier(const struct pred_store_tiers *t, int64_t bucket_s, int64
 int64_t pred_hot_record_end(struct pred_store *st, int tier, int64_t now)
 {
 	int64_t end = 0;
-	if (pred_store_record_end(st, tier, &end) || end <= 0 || end > now)
+	/* Host buckets that start in the future (recorded while the clock was
+	 * ahead) are not the record's end: a stopped mount's history ran to
+	 * now, the time without a mount read as time without demand. */
+	if (pred_store_record_end(st, tier, now + 1, &end) || end <= 0 || end > now)
 		return now;
 	return end;
 }
@@ -120,7 +123,10 @@ int pred_hot_files(struct pred_store *st, const struct pred_hot_req *r, struct p
 	int64_t end_idx = pred_hot_record_end(st, tier, r->now) / r->bucket_s;
 	struct pred_top_entry *top = NULL;
 	size_t ntop = 0;
-	if (pred_store_top(st, tier, from, INT64_MAX, r->top_n, PRED_TOP_READS, &top, &ntop))
+	/* Ranked over the span the models see: buckets recorded in the future
+	 * (a clock put back) would take slots of files with no series. */
+	if (pred_store_top(st, tier, from, end_idx * r->bucket_s, r->top_n, PRED_TOP_READS, &top,
+			   &ntop))
 		return -EIO;
 	if (add_extra(st, r, &top, &ntop) < 0) {
 		pred_top_entries_free(top, ntop);

@@ -82,8 +82,8 @@ struct pred_hot_file {
 /* The finest tier whose buckets divide bucket_s and whose retention covers
  * history_s (else the coarsest that divides it); -1 when none divides. */
 int pred_hot_pick_tier(const struct pred_store_tiers *t, int64_t bucket_s, int64_t history_s);
-/* End of the store's record in a tier (pred_store_record_end), at most
- * now; now when there is none. */
+/* End of the store's record in a tier (pred_store_record_end of the host
+ * buckets that start by now), at most now; now when there is none. */
 int64_t pred_hot_record_end(struct pred_store *st, int tier, int64_t now);
 
 /* One kind of demand in a bucket's counters (PRED_TOP_EVENTS: opens +

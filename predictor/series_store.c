@@ -54,6 +54,13 @@ static const char *const schema_sql =
 	" read_bytes INTEGER, writes INTEGER, write_bytes INTEGER, io_ms INTEGER,"
 	" PRIMARY KEY(tier, start, device)) WITHOUT ROWID;";
 
+/* Sums of counters are CAST(total(x) AS INTEGER), never sum(x): sqlite's
+ * sum() of integers fails the whole statement with "integer overflow", so
+ * one bucket edited (or grown) past INT64_MAX stopped every roll-up and,
+ * behind them, every expiry for good (the store grew without bound), and
+ * failed every top query (shadowctl top, the mount's forecasts); total()
+ * is a double and the cast saturates. */
+
 /* Column list shared by inserts and roll-ups of file buckets. */
 #define FB_COUNTERS                                                            \
 	"opens, reads, read_bytes, writes, written_bytes, meta_ops, clients, "     \
@@ -649,6 +656,30 @@ static int meta_set_int(struct pred_store *st, const char *key, int64_t v)
 	return rc;
 }
 
+/* Where tier k's record of buckets starting before b ends (0: none). */
+static int rollup_restart(struct pred_store *st, unsigned k, int64_t W, int64_t b, int64_t *ret)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = prepare(st,
+			 "SELECT max(e) FROM (SELECT max(start) + ?2 AS e FROM file_buckets"
+			 " WHERE tier = ?1 AND start < ?3 UNION ALL SELECT max(start) + ?2"
+			 " FROM host_buckets WHERE tier = ?1 AND start < ?3 UNION ALL"
+			 " SELECT max(start) + ?2 FROM disk_buckets WHERE tier = ?1 AND start < ?3)",
+			 &s);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(s, 1, k);
+	sqlite3_bind_int64(s, 2, W);
+	sqlite3_bind_int64(s, 3, b);
+	int r = sqlite3_step(s);
+	if (r == SQLITE_ROW)
+		*ret = sqlite3_column_int64(s, 0); /* NULL (no rows) reads as 0 */
+	else
+		rc = db_err(st, "read roll-up end");
+	sqlite3_finalize(s);
+	return rc;
+}
+
 /* Rolls tier k-1 into tier k for complete tier-k buckets not yet rolled up.
  * Runs inside the caller's transaction. */
 static int rollup(struct pred_store *st, unsigned k, int64_t now)
@@ -663,15 +694,27 @@ static int rollup(struct pred_store *st, unsigned k, int64_t now)
 		return rc;
 	int64_t W = st->tiers.width_s[k];
 	int64_t b = now / W * W; /* start of the current (incomplete) tier-k bucket */
+	if (w > b) {
+		/* The watermark is ahead of the clock: it was set while the
+		 * clock was ahead (then put right) or by another host. Left
+		 * alone, nothing would be rolled up until real time caught up
+		 * with it, and the finer tier would expire meanwhile. Restart
+		 * where tier k's own record below b ends: the finer buckets
+		 * after it were never rolled up (each rolled one went into a
+		 * tier-k bucket below that end), so none counts twice. */
+		rc = rollup_restart(st, k, W, b, &w);
+		if (rc)
+			return rc;
+	}
 	if (b <= w)
 		return 0;
 	sqlite3_stmt *f = NULL, *h = NULL, *d = NULL;
 	rc = prepare(st,
 		     "INSERT INTO file_buckets(tier, file, start, width, " FB_COUNTERS ")"
-		     " SELECT ?1, file, (start / ?2) * ?2, ?2, sum(opens), sum(reads),"
-		     " sum(read_bytes), sum(writes), sum(written_bytes), sum(meta_ops),"
-		     " max(clients), sum(lat_sum_ns), sum(lat_count), max(lat_max_ns),"
-		     " sum(lat_h0), sum(lat_h1), sum(lat_h2), sum(lat_h3), sum(lat_h4), sum(lat_h5)"
+		     " SELECT ?1, file, (start / ?2) * ?2, ?2, CAST(total(opens) AS INTEGER), CAST(total(reads) AS INTEGER),"
+		     " CAST(total(read_bytes) AS INTEGER), CAST(total(writes) AS INTEGER), CAST(total(written_bytes) AS INTEGER), CAST(total(meta_ops) AS INTEGER),"
+		     " max(clients), CAST(total(lat_sum_ns) AS INTEGER), CAST(total(lat_count) AS INTEGER), max(lat_max_ns),"
+		     " CAST(total(lat_h0) AS INTEGER), CAST(total(lat_h1) AS INTEGER), CAST(total(lat_h2) AS INTEGER), CAST(total(lat_h3) AS INTEGER), CAST(total(lat_h4) AS INTEGER), CAST(total(lat_h5) AS INTEGER)"
 		     " FROM file_buckets WHERE tier = ?1 - 1 AND start >= ?3 AND start < ?4"
 		     " GROUP BY file, start / ?2" FB_UPSERT_ADD,
 		     &f);
@@ -681,8 +724,8 @@ static int rollup(struct pred_store *st, unsigned k, int64_t now)
 			     " mem_total_kb, mem_avail_kb, net_rx_bytes, net_tx_bytes, inflight_max,"
 			     " inflight_avg, tail_events)"
 			     " SELECT ?1, (start / ?2) * ?2, ?2, avg(cpu_pct), max(mem_total_kb),"
-			     " min(mem_avail_kb), sum(net_rx_bytes), sum(net_tx_bytes),"
-			     " max(inflight_max), avg(inflight_avg), sum(tail_events)"
+			     " min(mem_avail_kb), CAST(total(net_rx_bytes) AS INTEGER), CAST(total(net_tx_bytes) AS INTEGER),"
+			     " max(inflight_max), avg(inflight_avg), CAST(total(tail_events) AS INTEGER)"
 			     " FROM host_buckets WHERE tier = ?1 - 1 AND start >= ?3 AND start < ?4"
 			     " GROUP BY start / ?2",
 			     &h);
@@ -690,8 +733,8 @@ static int rollup(struct pred_store *st, unsigned k, int64_t now)
 		rc = prepare(st,
 			     "INSERT OR REPLACE INTO disk_buckets(tier, start, device, width, reads,"
 			     " read_bytes, writes, write_bytes, io_ms)"
-			     " SELECT ?1, (start / ?2) * ?2, device, ?2, sum(reads), sum(read_bytes),"
-			     " sum(writes), sum(write_bytes), sum(io_ms)"
+			     " SELECT ?1, (start / ?2) * ?2, device, ?2, CAST(total(reads) AS INTEGER), CAST(total(read_bytes) AS INTEGER),"
+			     " CAST(total(writes) AS INTEGER), CAST(total(write_bytes) AS INTEGER), CAST(total(io_ms) AS INTEGER)"
 			     " FROM disk_buckets WHERE tier = ?1 - 1 AND start >= ?3 AND start < ?4"
 			     " GROUP BY start / ?2, device",
 			     &d);
@@ -727,7 +770,27 @@ static int expire(struct pred_store *st, unsigned k, int64_t now)
 		rc = step_done(st, s, "expire buckets");
 		sqlite3_finalize(s);
 	}
-	/* Tiers above the last are never rolled up: keep them clean. */
+	return rc;
+}
+
+/* Tiers above the last (a store mounted with fewer tiers than before) are
+ * neither rolled up, nor expired, nor read: their rows stayed for good,
+ * past their own retention. They go. */
+static int drop_extra_tiers(struct pred_store *st)
+{
+	static const char *const tables[] = {"file_buckets", "host_buckets", "disk_buckets"};
+	int rc = 0;
+	for (int i = 0; !rc && i < 3; i++) {
+		char sql[96];
+		snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE tier >= ?1", tables[i]);
+		sqlite3_stmt *s = NULL;
+		rc = prepare(st, sql, &s);
+		if (rc)
+			break;
+		sqlite3_bind_int64(s, 1, st->tiers.n);
+		rc = step_done(st, s, "drop extra tiers");
+		sqlite3_finalize(s);
+	}
 	return rc;
 }
 
@@ -750,6 +813,8 @@ int pred_store_maintain(struct pred_store *st, int64_t now)
 		rc = exec(st, "BEGIN IMMEDIATE");
 		for (unsigned k = 0; !rc && k < st->tiers.n; k++)
 			rc = expire(st, k, now);
+		if (!rc)
+			rc = drop_extra_tiers(st);
 		if (!rc) {
 			/* A file seen last before the longest retention has no
 			 * buckets left; forget its id and path too. */
@@ -974,10 +1039,10 @@ int pred_store_top(struct pred_store *st, int tier, int64_t from, int64_t to, si
 		   enum pred_top_order order, struct pred_top_entry **ret, size_t *ret_n)
 {
 	static const char *const order_sql[] = {
-		[PRED_TOP_READS] = "sum(b.reads) DESC",
-		[PRED_TOP_READ_BYTES] = "sum(b.read_bytes) DESC",
-		[PRED_TOP_OPENS] = "sum(b.opens) DESC",
-		[PRED_TOP_EVENTS] = "sum(b.opens + b.reads + b.writes + b.meta_ops) DESC",
+		[PRED_TOP_READS] = "CAST(total(b.reads) AS INTEGER) DESC",
+		[PRED_TOP_READ_BYTES] = "CAST(total(b.read_bytes) AS INTEGER) DESC",
+		[PRED_TOP_OPENS] = "CAST(total(b.opens) AS INTEGER) DESC",
+		[PRED_TOP_EVENTS] = "total(b.opens + b.reads + b.writes + b.meta_ops) DESC",
 	};
 	*ret = NULL;
 	*ret_n = 0;
@@ -991,12 +1056,12 @@ int pred_store_top(struct pred_store *st, int tier, int64_t from, int64_t to, si
 	if (rc < 0)
 		goto out;
 	tier = rc;
-	char sql[1024];
+	char sql[2048];
 	snprintf(sql, sizeof(sql),
-		 "SELECT f.uuid, f.path, sum(b.opens), sum(b.reads), sum(b.read_bytes),"
-		 " sum(b.writes), sum(b.written_bytes), sum(b.meta_ops), max(b.clients),"
-		 " sum(b.lat_sum_ns), sum(b.lat_count), max(b.lat_max_ns), sum(b.lat_h0),"
-		 " sum(b.lat_h1), sum(b.lat_h2), sum(b.lat_h3), sum(b.lat_h4), sum(b.lat_h5)"
+		 "SELECT f.uuid, f.path, CAST(total(b.opens) AS INTEGER), CAST(total(b.reads) AS INTEGER), CAST(total(b.read_bytes) AS INTEGER),"
+		 " CAST(total(b.writes) AS INTEGER), CAST(total(b.written_bytes) AS INTEGER), CAST(total(b.meta_ops) AS INTEGER), max(b.clients),"
+		 " CAST(total(b.lat_sum_ns) AS INTEGER), CAST(total(b.lat_count) AS INTEGER), max(b.lat_max_ns), CAST(total(b.lat_h0) AS INTEGER),"
+		 " CAST(total(b.lat_h1) AS INTEGER), CAST(total(b.lat_h2) AS INTEGER), CAST(total(b.lat_h3) AS INTEGER), CAST(total(b.lat_h4) AS INTEGER), CAST(total(b.lat_h5) AS INTEGER)"
 		 " FROM file_buckets b JOIN files f ON f.id = b.file"
 		 " WHERE b.tier = ?1 AND b.start >= ?2 AND b.start < ?3"
 		 " GROUP BY b.file ORDER BY %s, f.path LIMIT ?4",
@@ -1149,14 +1214,16 @@ void pred_host_buckets_free(struct pred_host_bucket *b, size_t n)
 	free(b);
 }
 
-int pred_store_record_end(struct pred_store *st, int tier, int64_t *ret)
+int pred_store_record_end(struct pred_store *st, int tier, int64_t before, int64_t *ret)
 {
 	*ret = 0;
 	pthread_mutex_lock(&st->lock);
 	sqlite3_stmt *s = NULL;
-	int rc = prepare(st, "SELECT max(start + width) FROM host_buckets WHERE tier = ?1", &s);
+	int rc = prepare(
+	    st, "SELECT max(start + width) FROM host_buckets WHERE tier = ?1 AND start < ?2", &s);
 	if (!rc) {
 		sqlite3_bind_int(s, 1, tier);
+		sqlite3_bind_int64(s, 2, before);
 		if (sqlite3_step(s) == SQLITE_ROW)
 			*ret = sqlite3_column_int64(s, 0); /* NULL (no rows) reads as 0 */
 		else

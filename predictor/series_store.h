@@ -161,8 +161,9 @@ int pred_store_host_series(struct pred_store *st, int tier, int64_t from, int64_
 			   struct pred_host_bucket **ret, size_t *ret_n);
 void pred_host_buckets_free(struct pred_host_bucket *b, size_t n);
 /* End of the record in a tier: the latest start + width of its host
- * buckets (written every bucket, busy or not); 0 when there is none. */
-int pred_store_record_end(struct pred_store *st, int tier, int64_t *ret);
+ * buckets (written every bucket, busy or not) that start before `before`
+ * (INT64_MAX: any); 0 when there is none. */
+int pred_store_record_end(struct pred_store *st, int tier, int64_t before, int64_t *ret);
 /* Number of distinct files in the store (for shadowctl and tests). */
 int pred_store_file_count(struct pred_store *st, uint64_t *ret);
 

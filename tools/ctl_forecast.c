@@ -212,7 +212,7 @@ static bool partial_hint(struct pred_store *st, const struct fc_opts *o, const u
 	if (id) {
 		struct pred_file_bucket *b = NULL;
 		size_t n = 0;
-		if (pred_store_file_series(st, id, 0, at, INT64_MAX, &b, &n) == 0 && n)
+		if (pred_store_file_series(st, id, 0, at, now + 1, &b, &n) == 0 && n)
 			since = b[0].start;
 		pred_file_buckets_free(b, n);
 	} else {
@@ -221,8 +221,8 @@ static bool partial_hint(struct pred_store *st, const struct fc_opts *o, const u
 		size_t n = 0, nh = 0;
 		/* Recorded since the mount's first bucket in it (one is written
 		 * every bucket, busy or not). */
-		if (pred_store_top(st, 0, at, INT64_MAX, 1, o->by, &t, &n) == 0 && n &&
-		    pred_store_host_series(st, 0, at, INT64_MAX, &h, &nh) == 0)
+		if (pred_store_top(st, 0, at, now + 1, 1, o->by, &t, &n) == 0 && n &&
+		    pred_store_host_series(st, 0, at, now + 1, &h, &nh) == 0)
 			since = nh ? h[0].start : at;
 		pred_top_entries_free(t, n);
 		pred_host_buckets_free(h, nh);
@@ -250,10 +250,7 @@ static void print_step_table(const struct fc_opts *o, const struct fc_file *f, i
 	printf("%-22s %12s %25s %25s %9s\n", "BUCKET (UTC)", "MEDIAN", "80%", "95%", "P(>CAP)");
 	for (long h = 0; h < o->horizon; h++) {
 		char when[32], i80[64], i95[64];
-		time_t t = (time_t)((end_idx + h) * o->bucket);
-		struct tm tm;
-		gmtime_r(&t, &tm);
-		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+		ctl_utc_text((end_idx + h) * o->bucket, when, sizeof(when));
 		snprintf(i80, sizeof(i80), "[%.0f, %.0f]", f->fc.lo[0][h], f->fc.hi[0][h]);
 		snprintf(i95, sizeof(i95), "[%.0f, %.0f]", f->fc.lo[1][h], f->fc.hi[1][h]);
 		printf("%-22s %12.0f %25s %25s %9.3f\n", when, f->fc.point[h], i80, i95,
@@ -407,7 +404,10 @@ int ctl_forecast_main(int argc, char **argv)
 		}
 		nf = 1;
 	} else {
-		if (pred_store_top(st, tier, from, INT64_MAX, (size_t)o.n, o.by, &top, &ntop)) {
+		/* Ranked over the span the models see (not buckets recorded in
+		 * the future, while the clock was ahead: no series before now). */
+		if (pred_store_top(st, tier, from, end_idx * o.bucket, (size_t)o.n, o.by, &top,
+				   &ntop)) {
 			fprintf(stderr, "shadowctl forecast: %s\n", pred_store_errmsg(st));
 			goto out;
 		}

@@ -36,10 +36,7 @@ static void print_table(const struct pred_location *loc, int tier, const struct 
 	       "DISK (busiest) R/W", "NET RX/TX", "INFLIGHT", "TAIL_EV");
 	for (size_t i = 0; i < n; i++) {
 		char when[32], mem[32], disk[64], net[64], a[32], b[32];
-		time_t t = (time_t)h[i].start;
-		struct tm tm;
-		gmtime_r(&t, &tm);
-		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+		ctl_utc_text(h[i].start, when, sizeof(when));
 		uint64_t used = h[i].mem_total_kb > h[i].mem_avail_kb
 					? h[i].mem_total_kb - h[i].mem_avail_kb
 					: 0;
@@ -69,13 +66,16 @@ static void print_json(const struct pred_location *loc, int tier, const struct p
 	ctl_json_string(stdout, loc->state_dir);
 	printf(", \"tier\": %d, \"buckets\": [", tier);
 	for (size_t i = 0; i < n; i++) {
-		printf("%s\n  {\"start\": %lld, \"width\": %u, \"cpu_pct\": %.2f, \"mem_total_kb\": %llu, "
-		       "\"mem_avail_kb\": %llu, \"net_rx_bytes\": %llu, \"net_tx_bytes\": %llu, "
-		       "\"inflight_max\": %u, \"inflight_avg\": %.3f, \"tail_events\": %llu, \"disks\": [",
-		       i ? "," : "", (long long)h[i].start, h[i].width, h[i].cpu_pct,
+		printf("%s\n  {\"start\": %lld, \"width\": %u, \"cpu_pct\": ", i ? "," : "",
+		       (long long)h[i].start, h[i].width);
+		ctl_json_double(stdout, h[i].cpu_pct, 2);
+		printf(", \"mem_total_kb\": %llu, \"mem_avail_kb\": %llu, \"net_rx_bytes\": %llu, "
+		       "\"net_tx_bytes\": %llu, \"inflight_max\": %u, \"inflight_avg\": ",
 		       (unsigned long long)h[i].mem_total_kb, (unsigned long long)h[i].mem_avail_kb,
 		       (unsigned long long)h[i].net_rx_bytes, (unsigned long long)h[i].net_tx_bytes,
-		       h[i].inflight_max, h[i].inflight_avg, (unsigned long long)h[i].tail_events);
+		       h[i].inflight_max);
+		ctl_json_double(stdout, h[i].inflight_avg, 3);
+		printf(", \"tail_events\": %llu, \"disks\": [", (unsigned long long)h[i].tail_events);
 		for (size_t d = 0; d < h[i].ndisks; d++) {
 			const struct pred_disk_bucket *k = &h[i].disks[d];
 			printf("%s{\"device\": ", d ? ", " : "");

@@ -75,10 +75,7 @@ static void print_table(const struct pred_location *loc, const uint8_t id[16],
 	for (size_t i = 0; i < n; i++) {
 		const struct pred_file_counters *c = &b[i].c;
 		char when[32], bytes[32], lat[32];
-		time_t t = (time_t)b[i].start;
-		struct tm tm;
-		gmtime_r(&t, &tm);
-		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+		ctl_utc_text(b[i].start, when, sizeof(when));
 		ctl_human_bytes(c->read_bytes, bytes, sizeof(bytes));
 		if (c->lat_count)
 			snprintf(lat, sizeof(lat), "%.1fus", (double)c->lat_sum_ns / c->lat_count / 1000.0);

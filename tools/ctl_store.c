@@ -5,9 +5,11 @@
 #include <getopt.h>
 #include <grp.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/fsuid.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
@@ -364,5 +366,23 @@ const char *ctl_human_bytes(uint64_t v, char *buf, size_t len)
 		snprintf(buf, len, "%llu B", (unsigned long long)v);
 	else
 		snprintf(buf, len, "%.1f %s", d, units[u]);
+	return buf;
+}
+
+void ctl_json_double(FILE *out, double v, int prec)
+{
+	if (isfinite(v))
+		fprintf(out, "%.*f", prec, v);
+	else
+		fputs("null", out);
+}
+
+const char *ctl_utc_text(int64_t t, char *buf, size_t len)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	if ((int64_t)tt != t || !gmtime_r(&tt, &tm) ||
+	    !strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm))
+		snprintf(buf, len, "%lld", (long long)t);
 	return buf;
 }

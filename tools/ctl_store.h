@@ -98,6 +98,14 @@ bool ctl_json_number_text(const char *s);
  * aside. */
 int ctl_print_name(FILE *out, const char *s, int width);
 
+/* A finite double as JSON with printf's %.*f (prec digits), else null
+ * (a REAL column of a store may hold an infinity: "inf" is not JSON). */
+void ctl_json_double(FILE *out, double v, int prec);
+
+/* "YYYY-MM-DD HH:MM:SS" (UTC) of t into buf, or t's digits when it is
+ * beyond what gmtime can represent (a bucket start edited into a store). */
+const char *ctl_utc_text(int64_t t, char *buf, size_t len);
+
 /* "1.5 GiB"-style size into buf. */
 const char *ctl_human_bytes(uint64_t v, char *buf, size_t len);
 

@@ -114,7 +114,9 @@ int ctl_top_main(int argc, char **argv)
 	int tier = pred_store_pick_tier(st, now - window, now);
 	struct pred_top_entry *e = NULL;
 	size_t cnt = 0;
-	int rc = pred_store_top(st, tier, now - window, INT64_MAX, (size_t)n, order, &e, &cnt);
+	/* Up to now: buckets in the future (recorded while the clock was
+	 * ahead) are not "the last WINDOW s". */
+	int rc = pred_store_top(st, tier, now - window, now + 1, (size_t)n, order, &e, &cnt);
 	if (rc) {
 		fprintf(stderr, "shadowctl top: %s\n", pred_store_errmsg(st));
 		pred_store_close(st);

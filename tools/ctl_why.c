@@ -193,10 +193,7 @@ static const char *reason_text(const char *r)
 
 static void print_time(long long t, char *buf, size_t len)
 {
-	time_t tt = (time_t)t;
-	struct tm tm;
-	gmtime_r(&tt, &tm);
-	strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
+	ctl_utc_text(t, buf, len);
 }
 
 static void print_decision(const struct why *w)

@@ -213,7 +213,16 @@ int eval_trace_load(const char *path, long bucket, int keep_partial, long row_sp
 		if (b < b0 || b > b1)
 			continue;
 		size_t s = (size_t)(b - b0);
-		ret->y[rows[i].key * ret->nsteps + s] += rows[i].count;
+		double *cell = &ret->y[rows[i].key * ret->nsteps + s];
+		*cell += rows[i].count;
+		if (!isfinite(*cell)) { /* each count finite, their sum not */
+			snprintf(errbuf, errlen,
+				 "%s: the counts of key '%.64s' in the bucket at %lld add up "
+				 "past the largest number",
+				 path, km.names[rows[i].key], (long long)(b * bucket));
+			rc = -EINVAL;
+			goto cleanup;
+		}
 		if ((long)s > ret->last[rows[i].key])
 			ret->last[rows[i].key] = (long)s;
 	}

@@ -93,6 +93,14 @@ if "$EVAL" "$tmp/bad.csv" --bucket 60 --season 1 --train 5 2>"$tmp/err"; then
 	echo "malformed CSV accepted"; exit 1
 fi
 grep -q "bad.csv:3" "$tmp/err"
+# Counts each finite whose sum in a bucket is not: refused at loading,
+# naming the key (it went on to "cannot fit a").
+awk 'BEGIN { print "timestamp,key,count";
+	for (i = 0; i < 50; i++) { print 60 * i ",a,1e308"; print 60 * i ",a,1e308" } }' >"$tmp/inf.csv"
+if "$EVAL" "$tmp/inf.csv" --bucket 60 --season 1 --train 5 2>"$tmp/err"; then
+	echo "overflowing sums accepted"; exit 1
+fi
+grep -q "counts of key 'a' in the bucket at 0 add up" "$tmp/err" || { cat "$tmp/err"; exit 1; }
 if "$EVAL" "$DATA" --bucket -5 --season 48 --train 192 2>"$tmp/err"; then
 	echo "negative bucket accepted"; exit 1
 fi

@@ -239,12 +239,56 @@ static void test_react(void **state)
 	tmpdir_remove(dir);
 }
 
+/* Buckets recorded in the future (the clock was ahead for a while, then put
+ * right; they stay until real time passes their retention) are not
+ * demand: the busiest files were ranked over [now - history, forever), so a
+ * file busy only "tomorrow" took a top_n slot, then had no series before
+ * now and was dropped: the files really busy were never forecast; and the
+ * record's end is not a future host bucket. */
+static void test_future_buckets(void **state)
+{
+	(void)state;
+	char *dir = tmpdir_make("hotf");
+	struct pred_store *st = make_store(dir);
+	struct pred_file_bucket z;
+	memset(&z, 0, sizeof(z));
+	make_id(z.id, 9);
+	z.path = "d/z";
+	z.start = NOW + 86400;
+	z.width = 60;
+	z.c.reads = 1000000;
+	struct pred_host_bucket zh = {.start = NOW + 86400, .width = 60};
+	assert_int_equal(pred_store_flush(st, &z, 1, &zh, NOW + 86400), 0);
+	struct pred_hot_req r = {.bucket_s = 60, .history_s = 6 * 3600, .horizon = 2, .window = 2,
+				 .top_n = 1, .capacity = 2, .threshold = 0.8, .now = NOW,
+				 .all = true};
+	struct pred_hot_file *f = NULL;
+	size_t n = 0;
+	assert_int_equal(pred_hot_files(st, &r, &f, &n), 0);
+	assert_int_equal(n, 1); /* was 0: d/z took the one slot */
+	assert_string_equal(f[0].path, "d/a");
+	assert_true(f[0].hot);
+	assert_int_equal(f[0].start, NOW);
+	pred_hot_files_free(f, n);
+	/* The mount stopped at NOW, looked at an hour later: the record ends
+	 * at NOW, not at the future host bucket (was NOW + 3600: the hour
+	 * without a mount read as an hour without reads). */
+	r.now = NOW + 3600;
+	assert_int_equal(pred_hot_files(st, &r, &f, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(f[0].start, NOW);
+	pred_hot_files_free(f, n);
+	pred_store_close(st);
+	tmpdir_remove(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_tune),
 	    cmocka_unit_test(test_extra),
 	    cmocka_unit_test(test_react),
+	    cmocka_unit_test(test_future_buckets),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

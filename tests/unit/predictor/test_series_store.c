@@ -115,9 +115,9 @@ static void test_round_trip(void **state)
 	assert_int_equal(hs[0].ndisks, 2);
 	assert_string_equal(hs[0].disks[0].device, "sda");
 	int64_t end = -1;
-	assert_int_equal(pred_store_record_end(st, 0, &end), 0);
+	assert_int_equal(pred_store_record_end(st, 0, INT64_MAX, &end), 0);
 	assert_int_equal(end, hs[0].start + hs[0].width);
-	assert_int_equal(pred_store_record_end(st, 1, &end), 0);
+	assert_int_equal(pred_store_record_end(st, 1, INT64_MAX, &end), 0);
 	assert_int_equal(end, 0); /* no host bucket in tier 1 */
 	assert_int_equal(hs[0].disks[0].read_bytes, 4096);
 	assert_int_equal(hs[0].disks[1].writes, 7);
@@ -254,6 +254,131 @@ static void test_retention(void **state)
 		assert_int_equal(n, 0);
 	}
 	pred_store_close(st);
+	tmpdir_remove(dir);
+}
+
+/* The wall clock set ahead for a while (a wrong RTC at boot, then NTP), or a
+ * store copied from a host whose clock was ahead: the roll-up watermarks
+ * were left in the future, and once the clock was right again nothing was
+ * rolled up into the coarser tiers until real time caught up with them; the
+ * finest tier expired meanwhile and every bucket recorded in between was
+ * lost from all tiers. The roll-up now restarts where the coarser tier's
+ * own record ends (nothing is counted twice). */
+static void test_rollup_after_clock_back(void **state)
+{
+	(void)state;
+	char *dir = tmpdir_make("clockback");
+	struct pred_store_tiers t = small_tiers();
+	struct pred_store *st = open_rw(dir, &t);
+	for (int64_t s = 0; s < 120; s += 10) {
+		struct pred_file_bucket b = fb(1, "f", s, 1);
+		struct pred_host_bucket h = {.start = s};
+		assert_int_equal(pred_store_flush(st, &b, 1, &h, s + 10), 0);
+		assert_int_equal(pred_store_maintain(st, s + 10), 0);
+	}
+	/* One maintenance pass with the clock 5 minutes ahead (within every
+	 * tier's retention but the finest), then right again. */
+	assert_int_equal(pred_store_maintain(st, 420), 0);
+	for (int64_t s = 120; s < 600; s += 10) {
+		struct pred_file_bucket b = fb(1, "f", s, 1);
+		struct pred_host_bucket h = {.start = s};
+		assert_int_equal(pred_store_flush(st, &b, 1, &h, s + 10), 0);
+		assert_int_equal(pred_store_maintain(st, s + 10), 0);
+	}
+	uint8_t id[PRED_ID_LEN];
+	make_id(id, 1);
+	struct pred_file_bucket *s = NULL;
+	size_t n = 0;
+	for (int tier = 1; tier <= 2; tier++) {
+		assert_int_equal(pred_store_file_series(st, id, tier, 0, 600, &s, &n), 0);
+		uint64_t total = 0;
+		for (size_t i = 0; i < n; i++)
+			total += s[i].c.reads;
+		pred_file_buckets_free(s, n);
+		if (tier == 1) { /* every 10 s bucket of [0, 600) once (was 30) */
+			assert_int_equal(total, 60);
+		} else {
+			/* [0, 600) less [120, 300), recorded after its tier-2
+			 * bucket was rolled up at 420 (was 30); nothing twice */
+			assert_int_equal(total, 42);
+		}
+	}
+	pred_store_close(st);
+	tmpdir_remove(dir);
+}
+
+/* Counters whose sum passes INT64_MAX (a bucket edited into the store, or
+ * grown past it): sqlite's sum() failed with "integer overflow", which
+ * stopped every roll-up and every expiry behind it for good, and failed
+ * every top query. Sums saturate now. */
+static void test_sum_overflow(void **state)
+{
+	(void)state;
+	char *dir = tmpdir_make("sumover");
+	struct pred_store_tiers t = small_tiers();
+	struct pred_store *st = open_rw(dir, &t);
+	for (int64_t s = 0; s < 60; s += 10) {
+		struct pred_file_bucket b = fb(1, "f", s, 1);
+		b.c.reads = 5000000000000000000ull;
+		assert_int_equal(pred_store_flush(st, &b, 1, NULL, s + 10), 0);
+	}
+	struct pred_top_entry *e = NULL;
+	size_t n = 0;
+	assert_int_equal(pred_store_top(st, 0, 0, 60, 5, PRED_TOP_READS, &e, &n), 0);
+	assert_int_equal(n, 1);
+	assert_true(e[0].c.reads == INT64_MAX);
+	pred_top_entries_free(e, n);
+	assert_int_equal(pred_store_maintain(st, 60), 0);
+	uint8_t id[PRED_ID_LEN];
+	make_id(id, 1);
+	struct pred_file_bucket *s = NULL;
+	assert_int_equal(pred_store_file_series(st, id, 1, 0, 1000, &s, &n), 0);
+	assert_int_equal(n, 1);
+	assert_true(s[0].c.reads == INT64_MAX);
+	assert_int_equal(s[0].c.opens, 6);
+	pred_file_buckets_free(s, n);
+	/* expiry runs again: tier 0 is emptied past its retention */
+	assert_int_equal(pred_store_maintain(st, 60 + 120 + 60), 0);
+	assert_int_equal(pred_store_file_series(st, id, 0, 0, 1000, &s, &n), 0);
+	assert_int_equal(n, 0);
+	pred_store_close(st);
+	tmpdir_remove(dir);
+}
+
+/* A store mounted again with fewer tiers: the rows of the tiers it no
+ * longer has were never expired (nor rolled up, nor readable), past their
+ * own retention; maintenance drops them. */
+static void test_fewer_tiers(void **state)
+{
+	(void)state;
+	char *dir = tmpdir_make("fewer");
+	struct pred_store_tiers t = small_tiers();
+	struct pred_store *st = open_rw(dir, &t);
+	for (int64_t s = 0; s < 300; s += 10) {
+		struct pred_file_bucket b = fb(1, "f", s, 1);
+		struct pred_host_bucket h = {.start = s};
+		assert_int_equal(pred_store_flush(st, &b, 1, &h, s + 10), 0);
+	}
+	assert_int_equal(pred_store_maintain(st, 300), 0);
+	pred_store_close(st);
+	struct pred_store_tiers one = {.n = 1, .width_s = {10}, .keep_s = {120}};
+	st = open_rw(dir, &one);
+	assert_int_equal(pred_store_maintain(st, 310), 0);
+	pred_store_close(st);
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/%s", dir, PRED_STORE_DB_NAME);
+	sqlite3 *db = NULL;
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	static const char *const q[] = {"SELECT count(*) FROM file_buckets WHERE tier > 0",
+					 "SELECT count(*) FROM host_buckets WHERE tier > 0"};
+	for (int i = 0; i < 2; i++) {
+		sqlite3_stmt *s = NULL;
+		assert_int_equal(sqlite3_prepare_v2(db, q[i], -1, &s, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+		assert_int_equal(sqlite3_column_int64(s, 0), 0); /* was 6 and 6 */
+		sqlite3_finalize(s);
+	}
+	sqlite3_close(db);
 	tmpdir_remove(dir);
 }
 
@@ -550,6 +675,9 @@ int main(void)
 		cmocka_unit_test(test_top_n),
 		cmocka_unit_test(test_downsampling),
 		cmocka_unit_test(test_retention),
+		cmocka_unit_test(test_rollup_after_clock_back),
+		cmocka_unit_test(test_sum_overflow),
+		cmocka_unit_test(test_fewer_tiers),
 		cmocka_unit_test(test_schema_and_errors),
 		cmocka_unit_test(test_views_refused),
 		cmocka_unit_test(test_path_fallback),

@@ -53,11 +53,36 @@ static void test_print_name(void **state)
 	}
 }
 
+/* Non-finite doubles are JSON null; a time gmtime cannot represent is
+ * printed as its digits (it printed whatever an unset struct tm held). */
+static void test_json_double_utc(void **state)
+{
+	(void)state;
+	char *buf = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&buf, &size);
+	assert_non_null(f);
+	ctl_json_double(f, 12.345, 2);
+	fputc(' ', f);
+	ctl_json_double(f, 1.0 / 0.0, 2);
+	fputc(' ', f);
+	ctl_json_double(f, -1.0 / 0.0, 3);
+	fclose(f);
+	assert_string_equal(buf, "12.35 null null");
+	free(buf);
+	char t[32];
+	assert_string_equal(ctl_utc_text(0, t, sizeof(t)), "1970-01-01 00:00:00");
+	assert_string_equal(ctl_utc_text(1796059573, t, sizeof(t)), "2026-11-30 17:26:13");
+	assert_string_equal(ctl_utc_text(9000000000000000000LL, t, sizeof(t)),
+			    "9000000000000000000");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_json_numbers),
 	    cmocka_unit_test(test_print_name),
+	    cmocka_unit_test(test_json_double_utc),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# shadowctl on a store edited by hand (or copied from a host with a broken
+# clock): a bucket start beyond what gmtime represents is printed as its
+# number by stats (it printed the fields of an unset struct tm, e.g.
+# '1730806995-11-30 16:00:00'), and an infinite cpu_pct or inflight_avg
+# (sqlite keeps REAL infinities) is null in load --json (it wrote the bare
+# word inf: not JSON).
+# usage: ctl_hostile_store.sh SHADOWFS SHADOWCTL
+. "$(dirname "$0")/lib.sh"
+shadowfs=$1 ctl=$2
+backing=$(it_tmpdir backing)
+mnt=$(it_tmpdir mnt)
+state=$(it_tmpdir state)
+head -c 8192 /dev/urandom > "$backing/A"
+it_mount "$shadowfs" "$backing" "$mnt" "state=$state,bucket=1,cache=never"
+cat "$mnt/A" > /dev/null || it_fail "reading A"
+sleep 2.5 # complete 1 s buckets before the unmount
+it_umount "$mnt"
+sqlite3 "$state/series.db" "
+  INSERT INTO file_buckets(tier, file, start, width, reads)
+    SELECT 0, id, 9000000000000000000, 1, 3 FROM files WHERE path = 'A';
+  UPDATE host_buckets SET cpu_pct = 9e999, inflight_avg = -9e999
+    WHERE start = (SELECT max(start) FROM host_buckets)" || it_fail "sqlite3 edit"
+stats=$("$ctl" stats --state "$state" A) || it_fail "shadowctl stats: $stats"
+grep -q '^9000000000000000000 ' <<<"$stats" || it_fail "stats: the far bucket's start: $stats"
+json=$("$ctl" load --state "$state" --json) || it_fail "shadowctl load: $json"
+python3 -c 'import json, sys; d = json.load(sys.stdin); assert any(b["cpu_pct"] is None and b["inflight_avg"] is None for b in d["buckets"])' <<<"$json" ||
+  it_fail "load --json: $json"
+echo "ok"
