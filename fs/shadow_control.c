@@ -435,6 +435,27 @@ static void want_copy(struct scan *sc, const struct copy_pick *p)
 	sc->wanted[i] = *p;
 }
 
+/* A settled file (the copies it wants serve, none to make, no migration)
+ * that still holds a stale copy on a remote host it can reach again (the
+ * host was down while another took the file, and is no cheaper): that copy
+ * is the basis of no sync to come; deleted there, not kept until the
+ * shadowd expires it (a week by default) against its space budget. */
+static void drop_stale_remote(struct fs_shadowing *sh, struct daemon_shadow_file *s)
+{
+	for (int k = 0; k < DAEMON_SHADOW_MAX_COPIES; k++) {
+		int st = LOAD(&s->copies[k].state);
+		if (st == DAEMON_COPY_NONE || st == DAEMON_COPY_SERVING || !s->copies[k].remote ||
+		    shadow_copying(sh, s, k) || shadow_copy_unreachable(sh, &s->copies[k]))
+			continue;
+		char where[600];
+		fs_hosts_label(sh->hosts, (size_t)s->copies[k].host, where, sizeof(where));
+		sfs_info("shadow: stale copy of %s on %s dropped (the host is back; the file's "
+			 "copies serve elsewhere)",
+			 s->path ? s->path : "?", where);
+		shadow_copy_drop(sh, s, k);
+	}
+}
+
 /* One entry: its copies checked, the control's decision carried out
  * (trim, demote, parking, rollout); a copy it wants goes to sc. */
 static void consider(struct fs_shadowing *sh, struct daemon_shadow_file *s, struct scan *sc)
@@ -515,6 +536,8 @@ static void consider(struct fs_shadowing *sh, struct daemon_shadow_file *s, stru
 			    (!sc->express.s || p.urgency > sc->express.urgency))
 				sc->express = p;
 		}
+	} else if (a == DAEMON_CONTROL_NONE && !in.migrate && daemon_control_settled(&in)) {
+		drop_stale_remote(sh, s);
 	} else if (a == DAEMON_CONTROL_TRIM) {
 		shadow_copy_trim(sh, s, allowed);
 	} else if (a == DAEMON_CONTROL_DEMOTE) {

@@ -202,9 +202,18 @@ int shadow_copy_start(struct fs_shadowing *sh, struct fs_mover *mover,
 		if (st != DAEMON_COPY_NONE && st != DAEMON_COPY_SERVING && s->copies[k].remote) {
 			if (shadow_copy_unreachable(sh, &s->copies[k]))
 				continue; /* kept: deleted or updated when its host is back */
-			if (reuse < 0 &&
-			    daemon_control_host_allowed(allowed, (size_t)s->copies[k].host)) {
-				reuse = k; /* a stale remote copy: the basis of its update */
+			if (daemon_control_host_allowed(allowed, (size_t)s->copies[k].host) &&
+			    (reuse < 0 ||
+			     fs_hosts_spec(sh->hosts, (size_t)s->copies[k].host)->cost <
+				 fs_hosts_spec(sh->hosts, (size_t)s->copies[reuse].host)->cost)) {
+				/* a stale remote copy: the basis of its update (the
+				 * cheapest host's, where a migration back goes) */
+				if (reuse >= 0) { /* the dearer one: replaced, as below */
+					shadow_copy_drop(sh, s, reuse);
+					if (slot < 0)
+						slot = reuse;
+				}
+				reuse = k;
 				continue;
 			}
 		}
@@ -448,6 +457,7 @@ bool shadow_cheaper_host_free(struct fs_shadowing *sh, struct daemon_shadow_file
 	size_t nh = fs_hosts_count(sh->hosts);
 	nh = nh > 16 ? 16 : nh;
 	bool holds[16] = {false};
+	uint64_t stale_back = 0; /* hosts of stale remote copies reachable again */
 	int dearest = -1;
 	uint64_t size = 0; /* the file's, as its serving copies were made */
 	for (int k = 0; k < DAEMON_SHADOW_MAX_COPIES; k++) {
@@ -455,9 +465,20 @@ bool shadow_cheaper_host_free(struct fs_shadowing *sh, struct daemon_shadow_file
 		size_t h = (size_t)s->copies[k].host;
 		if (st == DAEMON_COPY_NONE || h >= nh)
 			continue;
-		holds[h] = true; /* any copy there, stale ones too: not a new home */
-		if (!shadow_serves_now(s, k))
+		if (!shadow_serves_now(s, k)) {
+			/* A stale remote copy on a host it can reach again (down
+			 * and back while another host took the file) is a new home:
+			 * its update, not a new copy (shadow_copy_start reuses it).
+			 * Any other copy there, stale ones too: not a new home. */
+			if (st != DAEMON_COPY_NONE && st != DAEMON_COPY_SERVING &&
+			    !shadow_copying(sh, s, k) && s->copies[k].remote &&
+			    !shadow_copy_unreachable(sh, &s->copies[k]))
+				stale_back |= DAEMON_CONTROL_HOST_BIT(h);
+			else
+				holds[h] = true;
 			continue;
+		}
+		holds[h] = true;
 		size = (uint64_t)s->copies[k].origin.size;
 		if (dearest < 0 ||
 		    fs_hosts_spec(sh->hosts, h)->cost > fs_hosts_spec(sh->hosts, (size_t)dearest)->cost)
@@ -470,6 +491,17 @@ bool shadow_cheaper_host_free(struct fs_shadowing *sh, struct daemon_shadow_file
 				holds[h] = true;
 	if (dearest < 0)
 		return false;
+	/* A cheaper host holding a stale copy of it, reachable again: back
+	 * there by an update of that copy (its room is already taken). */
+	for (size_t h = 0; h < nh; h++)
+		if ((stale_back & DAEMON_CONTROL_HOST_BIT(h)) && !holds[h] &&
+		    daemon_control_host_allowed(allowed, h) && fs_hosts_up(sh->hosts, h) &&
+		    fs_hosts_spec(sh->hosts, h)->cost <
+			fs_hosts_spec(sh->hosts, (size_t)dearest)->cost)
+			return true;
+	for (size_t h = 0; h < nh; h++)
+		if (stale_back & DAEMON_CONTROL_HOST_BIT(h))
+			holds[h] = true; /* not a host for a new copy either */
 	/* Costs are configuration: no cheaper host without a copy (the steady
 	 * state), no need to ask the hosts for their room and load. */
 	bool cheaper = false;

@@ -229,8 +229,46 @@ static void print_decision(const struct why *w)
 
 /* " copy=HOST:vN:STATE:reads=R:..." of the state line (ctl_status_parse_copy:
  * a host label may hold ':'). Calls fn per copy. */
+/* The value of ":KEY=" in a copy's fields (up to the next ':'), into out
+ * ("" when absent). */
+static void copy_field(const char *rest, const char *key, char *out, size_t len)
+{
+	char pat[32];
+	snprintf(pat, sizeof(pat), "%s=", key);
+	out[0] = '\0';
+	for (const char *p = rest ? strstr(rest, pat) : NULL; p; p = strstr(p + 1, pat)) {
+		if (p != rest && p[-1] != ':')
+			continue;
+		p += strlen(pat);
+		size_t n = strcspn(p, ": ");
+		if (n >= len)
+			n = len - 1;
+		memcpy(out, p, n);
+		out[n] = '\0';
+		return;
+	}
+}
+
+/* A copy's rollout as the text output shows it after its reads: its share
+ * and phase, and why when it was rolled back or stepped down (a rolled-back
+ * copy is still "serving" as a copy, at share 0: no read goes to it). */
+static void rollout_note(const char *rest, char *out, size_t len)
+{
+	char share[16], phase[32], why[160];
+	copy_field(rest, "share", share, sizeof(share));
+	copy_field(rest, "rollout", phase, sizeof(phase));
+	copy_field(rest, "why", why, sizeof(why));
+	out[0] = '\0';
+	if (!phase[0] || !strcmp(phase, "off"))
+		return;
+	snprintf(out, len, "  share %s%%, %s%s%s", share[0] ? share : "?",
+		 !strcmp(phase, "rolled-back") ? "rolled back (no reads until its retry)" : phase,
+		 why[0] ? ": " : "", why);
+}
+
 static size_t each_copy(const char *state, void (*fn)(const char *host, const char *ver,
-						     const char *st, const char *reads, void *),
+						     const char *st, const char *reads,
+						     const char *note, void *),
 			void *arg)
 {
 	size_t n = 0;
@@ -244,7 +282,9 @@ static size_t each_copy(const char *state, void (*fn)(const char *host, const ch
 		struct ctl_copy c;
 		if (ctl_status_parse_copy(buf, &c) != 0)
 			continue;
-		fn(c.host, c.version, c.state, c.reads[0] ? c.reads : "0", arg);
+		char note[256];
+		rollout_note(c.rest, note, sizeof(note));
+		fn(c.host, c.version, c.state, c.reads[0] ? c.reads : "0", note, arg);
 		n++;
 	}
 	return n;
@@ -294,15 +334,16 @@ static void json_migrate_block(const char *host, const char *secs, void *arg)
 }
 
 static void print_copy(const char *host, const char *ver, const char *st, const char *reads,
-		       void *arg)
+		       const char *note, void *arg)
 {
 	(void)arg;
-	printf("  %-40s %-6s %-8s reads %s\n", host, ver, st, reads);
+	printf("  %-40s %-6s %-8s reads %s%s\n", host, ver, st, reads, note);
 }
 
 static void json_copy(const char *host, const char *ver, const char *st, const char *reads,
-		      void *arg)
+		      const char *note, void *arg)
 {
+	(void)note;
 	int *first = arg;
 	printf("%s{\"host\": ", *first ? "" : ", ");
 	ctl_json_string(stdout, host);

@@ -225,6 +225,10 @@ bound=$(state_of | sed -n 's/.*:rollout=rolled-back:why=p[59][05]_[0-9]*us>3x[0-
 # is 1.2 x 2884 + 50 = 3510 us.
 [ "$bound" -ge 3510 ] && [ "$bound" -le 30000 ] || it_fail "origin p50 to pass: $bound us"
 "$CTL" why "$mnt/data" | grep -q "retry_when_origin_p50_us>$bound" || it_fail "shadowctl why: $("$CTL" why "$mnt/data")"
+# Its copies section says the copy is rolled back (it is still "serving"
+# as a copy, at share 0): before (review, 2026-11-30) only "serving".
+"$CTL" why "$mnt/data" | grep -Eq "^  .* v[0-9]+ +serving +reads [0-9]+  share 0%, rolled back \(no reads until its retry\): p[59][05]_" ||
+  it_fail "shadowctl why does not show the rollback in its copies: $("$CTL" why "$mnt/data")"
 grep -q "shadow: rollback: copy of data on .* 10% -> 0%: p[59][05]_.*; retry in 60 s, or when the origin's p50 > ${bound}us" "$T/log4" ||
   it_fail "no rollback line in the log: $(cat "$T/log4")"
 # The origin quiet: three windows and more, still out.
