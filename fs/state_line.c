@@ -18,14 +18,17 @@ int fs_state_file_open(const char *path, FILE **in)
 	if (fd < 0)
 		return -errno;
 	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		int e = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
-		close(fd);
-		return -e; /* a device (a link to /dev/zero reads for ever), a FIFO */
-	}
-	int fl = fcntl(fd, F_GETFL);
-	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0 || !(*in = fdopen(fd, "re"))) {
-		int e = errno;
+	int e = 0;
+	if (fstat(fd, &st) < 0)
+		e = errno;
+	else if (S_ISDIR(st.st_mode))
+		e = EISDIR;
+	else if (!S_ISREG(st.st_mode))
+		e = EINVAL; /* a device (a link to /dev/zero reads for ever), a FIFO */
+	int fl = e ? -1 : fcntl(fd, F_GETFL);
+	if (!e && (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0 || !(*in = fdopen(fd, "re"))))
+		e = errno;
+	if (e) {
 		close(fd);
 		return -e;
 	}

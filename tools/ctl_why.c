@@ -227,8 +227,6 @@ static void print_decision(const struct why *w)
 	}
 }
 
-/* " copy=HOST:vN:STATE:reads=R:..." of the state line (ctl_status_parse_copy:
- * a host label may hold ':'). Calls fn per copy. */
 /* The value of ":KEY=" in a copy's fields (up to the next ':'), into out
  * ("" when absent). */
 static void copy_field(const char *rest, const char *key, char *out, size_t len)
@@ -266,6 +264,8 @@ static void rollout_note(const char *rest, char *out, size_t len)
 		 why[0] ? ": " : "", why);
 }
 
+/* " copy=HOST:vN:STATE:reads=R:..." of the state line (ctl_status_parse_copy:
+ * a host label may hold ':'). Calls fn per copy. */
 static size_t each_copy(const char *state, void (*fn)(const char *host, const char *ver,
 						     const char *st, const char *reads,
 						     const char *note, void *),
