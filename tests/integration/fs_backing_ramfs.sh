@@ -29,7 +29,7 @@ head -c 65536 /dev/urandom >"$backing/d/old"
 OPTS="allow_other,state=$state,hosts=$T/h,shadow_tick=0.1,bucket=1"
 export IT_MOUNT_LOG=$T/mount.log
 it_mount "$SHADOWFS" "$backing" "$mnt" "$OPTS"
-grep -q "no file handles" "$T/mount.log" || it_fail "ramfs gave file handles? $(cat "$T/mount.log")"
+it_log_has "$T/mount.log" "no file handles" || it_fail "ramfs gave file handles? $(cat "$T/mount.log")"
 
 # Created through the mount, opened again by name, by another process.
 echo created >"$mnt/d/new" || it_fail "create through the mount"
@@ -70,7 +70,7 @@ copied() { it_shadow_state "$mnt/d/old" | grep -q 'copy=[^ ]*:serving'; }
 IT_WATCH=$mnt/d/old it_wait_for "no copy of the pinned d/old" 15 copied
 setfattr -n user.shadow.threshold -v 0.5 "$mnt/d/old" 2>"$T/err" && it_fail "a file setting without a stable id was taken"
 grep -q "Operation not supported" "$T/err" || it_fail "file setting refused with: $(cat "$T/err")"
-grep -q "tuning d/old: the file cannot be given the stable id" "$T/mount.log" ||
+it_log_has "$T/mount.log" "tuning d/old: the file cannot be given the stable id" ||
   it_fail "the log does not say why the file setting was refused: $(cat "$T/mount.log")"
 setfattr -n user.shadow.threshold -v 0.5 "$mnt/d" || it_fail "directory setting"
 "$CTL" why "$mnt/d/old" >"$T/why" 2>&1 || it_fail "shadowctl why: $(cat "$T/why")"

@@ -33,7 +33,7 @@ for d in 0 1 2; do echo "content of d$d/f7" >"$backing/d$d/f7"; done
 ulimit -n 1024 # soft and hard: shadowfs cannot raise it
 export IT_MOUNT_LOG=$T/mount.log
 it_mount "$SHADOWFS" "$backing" "$mnt" "fd_cache=64,bucket=1,state=$T/state"
-grep -q "files and directories are reopened by the name" "$T/mount.log" || it_fail "ramfs gave file handles? $(cat "$T/mount.log")"
+it_log_has "$T/mount.log" "files and directories are reopened by the name" || it_fail "ramfs gave file handles? $(cat "$T/mount.log")"
 
 seen=$("$MKFILES" stat "$mnt" $NDIRS $NFILES 2) || it_fail "stat through the mount failed after $seen files"
 [ "$seen" = $TOTAL ] || it_fail "stat'ed $seen files, expected $TOTAL"

@@ -91,17 +91,17 @@ os.mkdir("w2")
 exchange("w2", "up", bottom, top)  # the deep side first: up goes down
 PY
 for f in e dp/inner ez/in; do
-  grep -q "pinned $f moved deeper than PATH_MAX" "$T/mount.log" || it_fail "the log does not say $f went down: $(cat "$T/mount.log")"
+  it_log_has "$T/mount.log" "pinned $f moved deeper than PATH_MAX" || it_fail "the log does not say $f went down: $(cat "$T/mount.log")"
 done
 for d in ez up; do
-  grep -q "directory $d moved deeper than PATH_MAX" "$T/mount.log" || it_fail "the log does not say $d's settings went: $(cat "$T/mount.log")"
+  it_log_has "$T/mount.log" "directory $d moved deeper than PATH_MAX" || it_fail "the log does not say $d's settings went: $(cat "$T/mount.log")"
   grep -q " /$d$" "$state/tuning" && it_fail "STATE/tuning keeps the settings of $d, exchanged down: $(cat "$state/tuning")"
 done
 grep -q "directory dp moved" "$T/mount.log" && it_fail "the log says dp's settings went (it had none)"
-grep -q "directory tuned moved deeper than PATH_MAX" "$T/mount.log" || it_fail "the log does not say tuned's settings went: $(cat "$T/mount.log")"
+it_log_has "$T/mount.log" "directory tuned moved deeper than PATH_MAX" || it_fail "the log does not say tuned's settings went: $(cat "$T/mount.log")"
 grep -q "/tuned" "$state/tuning" && it_fail "STATE/tuning keeps the settings of the moved tuned: $(cat "$state/tuning")"
 grep -q "/kept$" "$state/tuning" || it_fail "STATE/tuning lost kept's setting: $(cat "$state/tuning")"
-grep -q "pinned f moved deeper than PATH_MAX" "$T/mount.log" || it_fail "the log does not say f's pin is not kept: $(cat "$T/mount.log")"
+it_log_has "$T/mount.log" "pinned f moved deeper than PATH_MAX" || it_fail "the log does not say f's pin is not kept: $(cat "$T/mount.log")"
 fs_umount "$mnt"
 pins=$(sort "$state/pins" | tr '\n' ' ')
 [ "$pins" = "back dq/inner ez/in " ] || it_fail "STATE/pins after the unmount: '$pins' (want: back dq/inner ez/in)"

@@ -37,7 +37,7 @@ t0=$(date +%s%N)
 one_left() { [ "$(listed 2>/dev/null)" = 1 ]; }
 it_wait_for "a's copy was not deleted once the shadowd was back" 20 one_left
 echo "a's copy deleted $((($(date +%s%N) - t0) / 1000000)) ms after the restart"
-grep -q "shadow: $H is back: 1 copy deleted there now, 0 left" "$T/mount.log" ||
+it_log_has "$T/mount.log" "shadow: $H is back: 1 copy deleted there now, 0 left" ||
   it_fail "no log line for the late delete: $(grep "$H" "$T/mount.log")"
 cmp "$mnt/a" "$backing/a" && cmp "$mnt/b" "$backing/b" || it_fail "reads after the late delete"
 it_wait_for "b's copy does not serve again" 20 serving b

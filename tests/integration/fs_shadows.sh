@@ -128,7 +128,7 @@ IT_MOUNT_LOG=$T/remount.log it_mount "$SHADOWFS" "$backing" "$mnt" "$OPTS"
 wait_for "no copy after the remount" 5 serving_at 1
 [ -e "$T/cheap/$old_copy" ] && it_fail "the earlier mount's copy $old_copy is still there"
 [ -e "$T/cheap/$orphan" ] && it_fail "the copy of a file no longer shadowed is still there"
-grep -q "host $T/cheap: 2 copies (.* KiB) an earlier mount left deleted" "$T/remount.log" ||
+it_log_has "$T/remount.log" "host $T/cheap: 2 copies (.* KiB) an earlier mount left deleted" ||
   it_fail "the sweep was not logged: $(cat "$T/remount.log")"
 # The stores are this mount's: a second mount (or a shadowd) cannot use them.
 mnt2=$(it_tmpdir mnt2)
@@ -167,7 +167,7 @@ IT_MOUNT_LOG=$T/pinlog.log it_mount "$SHADOWFS" "$backing" "$mnt" "${OPTS/state=
   it_fail "an unpin recorded in STATE/pins.log was not replayed"
 [ "$(cat "$state_log/pins")" = data ] || it_fail "STATE/pins after the replay: $(cat "$state_log/pins")"
 [ -s "$state_log/pins.log" ] && it_fail "STATE/pins.log not emptied: $(cat "$state_log/pins.log")"
-grep -q "pinned file gone is gone: pin dropped" "$T/pinlog.log" || it_fail "gone: $(cat "$T/pinlog.log")"
+it_log_has "$T/pinlog.log" "pinned file gone is gone: pin dropped" || it_fail "gone: $(cat "$T/pinlog.log")"
 wait_for "no copy of a pin replayed from the log" 10 serving_at 1
 it_umount "$mnt"
 wait "$IT_PID" || it_fail "shadowfs exited with an error (pins.log)"

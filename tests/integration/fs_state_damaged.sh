@@ -33,7 +33,7 @@ umount_check() { # DESC
   fs_umount "$mnt"
   [ "$(sums)" = "$before" ] || it_fail "$1: BACKING changed"
 }
-said() { grep -q -- "$2" "$T/log" || it_fail "$1: no '$2' in the log: $(cat "$T/log")"; }
+said() { it_log_has "$T/log" "$2" || it_fail "$1: no '$2' in the log after 10 s: $(cat "$T/log")"; }
 get() { getfattr --only-values -n "user.shadow.$2" "$mnt/$1" 2>/dev/null; }
 
 # A good state to damage: b pinned, capacity 7 on a, window 2 on the root.

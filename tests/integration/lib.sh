@@ -212,6 +212,16 @@ it_shadow_state() { # FILE
   return 1
 }
 
+# it_log_has FILE PATTERN: PATTERN (grep) in FILE within 10 s. A mount's
+# log reaches its file through tee (it_mount with IT_MOUNT_LOG), a moment
+# after the mount wrote it: a line said before an op replied may not be in
+# the file yet when the op returns, so a log is waited for, not grepped once.
+it_log_has() {
+  local _
+  for _ in $(seq 200); do grep -q -- "$2" "$1" && return 0; sleep 0.05; done
+  return 1
+}
+
 it_wait_for() { # DESC SECONDS CMD...
   local d=$1 s=$2; shift 2
   for _ in $(seq $((s * 20))); do "$@" && return 0; sleep 0.05; done
