@@ -178,7 +178,7 @@ static void key_was_take(const struct tune_entry *x, enum fs_tune_key k, struct 
 /* A rename whose intent STATE/tuning held, made in BACKING (a kill -9
  * came between it and the rewrite of STATE/tuning): the paths it moves. */
 struct made_rename {
-	struct made_rename *next; /* the one recorded before it */
+	struct made_rename *next; /* the next intent line of the file */
 	bool exchange;
 	char *from, *to;
 };
