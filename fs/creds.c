@@ -50,6 +50,14 @@ static int thread_setgroups(size_t n, const gid_t *list)
 	return (int)syscall(SYS_setgroups, n, list);
 }
 
+/* The caller's supplementary groups (at most MAX_GROUPS): their number, 0
+ * when they cannot be read (caller gone, /proc unreadable). */
+static int caller_groups(fuse_req_t req, gid_t groups[MAX_GROUPS])
+{
+	int n = fuse_req_getgroups(req, MAX_GROUPS, groups);
+	return n < 0 ? 0 : n > MAX_GROUPS ? MAX_GROUPS : n;
+}
+
 int fs_creds_enter(fuse_req_t req, struct fs_creds_saved *saved)
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
@@ -61,11 +69,7 @@ int fs_creds_enter(fuse_req_t req, struct fs_creds_saved *saved)
 		/* Supplementary groups matter for permission checks of
 		 * non-root callers only (root has CAP_DAC_OVERRIDE). */
 		gid_t groups[MAX_GROUPS];
-		int n = fuse_req_getgroups(req, MAX_GROUPS, groups);
-		if (n < 0)
-			n = 0; /* caller gone or /proc unreadable: primary group only */
-		if (n > MAX_GROUPS)
-			n = MAX_GROUPS;
+		int n = caller_groups(req, groups);
 		if (thread_setgroups((size_t)n, groups) < 0)
 			return -errno;
 		saved->switched_groups = true;
@@ -118,6 +122,18 @@ int fs_creds_umask(fuse_req_t req)
 		own_umask = want;
 	}
 	return 0;
+}
+
+bool fs_creds_in_group(fuse_req_t req, gid_t gid)
+{
+	if (fuse_req_ctx(req)->gid == gid)
+		return true;
+	gid_t groups[MAX_GROUPS];
+	int n = caller_groups(req, groups);
+	for (int k = 0; k < n; k++)
+		if (groups[k] == gid)
+			return true;
+	return false;
 }
 
 void fs_creds_leave(const struct fs_creds_saved *saved)

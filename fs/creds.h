@@ -44,6 +44,12 @@ int fs_creds_enter(fuse_req_t req, struct fs_creds_saved *saved);
  * For mknod, mkdir and create; returns 0 or -errno. */
 int fs_creds_umask(fuse_req_t req);
 
+/* Whether the request's caller is in group gid: its gid or one of its
+ * supplementary groups (the kernel's in_group_p). Callers whose groups
+ * cannot be read (gone, /proc unreadable) count as members of their
+ * primary group only. */
+bool fs_creds_in_group(fuse_req_t req, gid_t gid);
+
 /* Restores the daemon's credentials. Accepts a saved set that switched nothing. */
 void fs_creds_leave(const struct fs_creds_saved *saved);
 

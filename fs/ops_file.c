@@ -126,9 +126,9 @@ static void prepare_open_reply(struct fs_ctx *c, struct fs_file *f, struct fs_in
 /* The kernel asked us to clear set-id bits and capabilities after this
  * write, truncation or O_TRUNC open (fs/killpriv.h). The change itself
  * stands whatever happens here; a failure is logged. */
-static void kill_privileges(int fd)
+static void kill_privileges(fuse_req_t req, int fd)
 {
-	int r = fs_killpriv_apply(fd);
+	int r = fs_killpriv_apply(req, fd, false);
 	if (r < 0)
 		sfs_warn("cannot clear the set-id bits or capabilities of a file after a "
 			 "write or an O_TRUNC open: %s",
@@ -151,7 +151,7 @@ void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	if ((fi->flags & O_TRUNC) && fs_killpriv_due())
-		kill_privileges(fd);
+		kill_privileges(req, fd);
 	struct fs_file *f = file_new(c, i, fd, fi->flags);
 	if (!f) {
 		close(fd);
@@ -233,7 +233,7 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	if (err < 0)
 		goto fail;
 	if ((fi->flags & O_TRUNC) && fs_killpriv_due())
-		kill_privileges(fd);
+		kill_privileges(req, fd);
 	name_if_changed(c, fd, &before);
 	err = fs_inode_table_lookup_fd(c->inodes, dir, name, fd, &st, &i);
 	if (err < 0)
@@ -391,7 +391,7 @@ void fs_op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_buf,
 		res = fuse_buf_copy(&out, in_buf, 0);
 	}
 	if (res >= 0 && fs_killpriv_due())
-		kill_privileges(f->fd);
+		kill_privileges(req, f->fd);
 	if (res < 0)
 		fuse_reply_err(req, (int)-res);
 	else
