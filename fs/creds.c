@@ -21,6 +21,10 @@ static int daemon_ngroups;
  * empty effective set (permitted unchanged, so leave can restore it). */
 static struct __user_cap_data_struct daemon_caps[_LINUX_CAPABILITY_U32S_3];
 static struct __user_cap_data_struct caller_caps[_LINUX_CAPABILITY_U32S_3];
+/* A non-root caller's file written for it (fs_creds_enter_writer): none
+ * but CAP_FSETID, so that the set-id bits stay for fs/killpriv.c to judge
+ * with the caller's groups (the thread has root's). */
+static struct __user_cap_data_struct writer_caps[_LINUX_CAPABILITY_U32S_3];
 static bool caps_ok;
 
 static int thread_capset(const struct __user_cap_data_struct *data)
@@ -42,6 +46,9 @@ void fs_creds_init(void)
 	memcpy(caller_caps, daemon_caps, sizeof(caller_caps));
 	for (int k = 0; k < _LINUX_CAPABILITY_U32S_3; k++)
 		caller_caps[k].effective = 0;
+	memcpy(writer_caps, caller_caps, sizeof(writer_caps));
+	writer_caps[CAP_TO_INDEX(CAP_FSETID)].effective =
+		daemon_caps[CAP_TO_INDEX(CAP_FSETID)].effective & CAP_TO_MASK(CAP_FSETID);
 }
 
 /* Raw syscalls: per-thread, unlike the glibc wrappers of setgroups. */
@@ -122,6 +129,25 @@ int fs_creds_umask(fuse_req_t req)
 		own_umask = want;
 	}
 	return 0;
+}
+
+void fs_creds_enter_writer(uid_t uid, gid_t gid, struct fs_creds_saved *saved)
+{
+	*saved = (struct fs_creds_saved){0};
+	if (!can_switch || uid == daemon_uid || !caps_ok)
+		return;
+	if (gid != daemon_gid) {
+		setfsgid(gid);
+		saved->switched_gid = true;
+	}
+	setfsuid(uid);
+	saved->switched_uid = true;
+	if ((uid_t)setfsuid((uid_t)-1) != uid || thread_capset(writer_caps) < 0) {
+		fs_creds_leave(saved);
+		*saved = (struct fs_creds_saved){0};
+		return;
+	}
+	saved->switched_caps = true;
 }
 
 bool fs_creds_in_group(fuse_req_t req, gid_t gid)
