@@ -3,12 +3,16 @@
 
 #include <errno.h>
 #include <linux/capability.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sched.h>
 #include <sys/fsuid.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include "common/small_file.h"
 
 #define MAX_GROUPS 256
 
@@ -160,6 +164,20 @@ bool fs_creds_in_group(fuse_req_t req, gid_t gid)
 		if (groups[k] == gid)
 			return true;
 	return false;
+}
+
+bool fs_creds_caller_capable(fuse_req_t req, int cap)
+{
+	unsigned long pid = (unsigned long)fuse_req_ctx(req)->pid;
+	char path[64], status[4096];
+	snprintf(path, sizeof(path), "/proc/%lu/task/%lu/status", pid, pid);
+	if (pid == 0 || cap < 0 || cap > 63 || sfs_read_small_file(path, status, sizeof(status)) < 0)
+		return false;
+	const char *eff = strstr(status, "\nCapEff:");
+	if (!eff)
+		return false;
+	unsigned long long mask = strtoull(eff + strlen("\nCapEff:"), NULL, 16);
+	return (mask >> cap) & 1;
 }
 
 void fs_creds_leave(const struct fs_creds_saved *saved)

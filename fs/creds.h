@@ -61,6 +61,11 @@ void fs_creds_enter_writer(uid_t uid, gid_t gid, struct fs_creds_saved *saved);
  * primary group only. */
 bool fs_creds_in_group(fuse_req_t req, gid_t gid);
 
+/* Whether the request's caller holds capability cap (CAP_*) in its
+ * effective set, from /proc (false when it cannot be read). For the few
+ * answers the daemon, not BACKING, must judge for a root caller. */
+bool fs_creds_caller_capable(fuse_req_t req, int cap);
+
 /* Restores the daemon's credentials. Accepts a saved set that switched nothing. */
 void fs_creds_leave(const struct fs_creds_saved *saved);
 
