@@ -61,11 +61,28 @@ static int thread_setgroups(size_t n, const gid_t *list)
 	return (int)syscall(SYS_setgroups, n, list);
 }
 
-/* The caller's supplementary groups (at most MAX_GROUPS): their number, 0
- * when they cannot be read (caller gone, /proc unreadable). */
-static int caller_groups(fuse_req_t req, gid_t groups[MAX_GROUPS])
+/* The caller's supplementary groups, in buf when MAX_GROUPS hold them,
+ * else in a malloc'd array: *list is where (free it when not buf). Their
+ * number, 0 when they cannot be read (caller gone, /proc unreadable); the
+ * first MAX_GROUPS when memory runs out. Natively a process may have up to
+ * NGROUPS_MAX (65536): those past the first 256 were dropped, and a file
+ * of the 300th group of its user was refused through the mount. */
+static int caller_groups(fuse_req_t req, gid_t buf[MAX_GROUPS], gid_t **list)
 {
-	int n = fuse_req_getgroups(req, MAX_GROUPS, groups);
+	*list = buf;
+	int n = fuse_req_getgroups(req, MAX_GROUPS, buf);
+	for (int tries = 0; n > MAX_GROUPS && tries < 3; tries++) {
+		gid_t *more = malloc((size_t)n * sizeof(*more));
+		if (!more)
+			break;
+		int m = fuse_req_getgroups(req, n, more);
+		if (m >= 0 && m <= n) {
+			*list = more;
+			return m;
+		}
+		free(more);
+		n = m; /* the caller's groups changed meanwhile, or it is gone */
+	}
 	return n < 0 ? 0 : n > MAX_GROUPS ? MAX_GROUPS : n;
 }
 
@@ -79,10 +96,13 @@ int fs_creds_enter(fuse_req_t req, struct fs_creds_saved *saved)
 	if (ctx->uid != daemon_uid) {
 		/* Supplementary groups matter for permission checks of
 		 * non-root callers only (root has CAP_DAC_OVERRIDE). */
-		gid_t groups[MAX_GROUPS];
-		int n = caller_groups(req, groups);
-		if (thread_setgroups((size_t)n, groups) < 0)
-			return -errno;
+		gid_t buf[MAX_GROUPS], *groups;
+		int n = caller_groups(req, buf, &groups);
+		int r = thread_setgroups((size_t)n, groups) < 0 ? -errno : 0;
+		if (groups != buf)
+			free(groups);
+		if (r < 0)
+			return r;
 		saved->switched_groups = true;
 	}
 	if (ctx->gid != daemon_gid) {
@@ -158,26 +178,32 @@ bool fs_creds_in_group(fuse_req_t req, gid_t gid)
 {
 	if (fuse_req_ctx(req)->gid == gid)
 		return true;
-	gid_t groups[MAX_GROUPS];
-	int n = caller_groups(req, groups);
-	for (int k = 0; k < n; k++)
-		if (groups[k] == gid)
-			return true;
-	return false;
+	gid_t buf[MAX_GROUPS], *groups;
+	int n = caller_groups(req, buf, &groups);
+	bool in = false;
+	for (int k = 0; k < n && !in; k++)
+		in = groups[k] == gid;
+	if (groups != buf)
+		free(groups);
+	return in;
 }
 
 bool fs_creds_caller_capable(fuse_req_t req, int cap)
 {
 	unsigned long pid = (unsigned long)fuse_req_ctx(req)->pid;
-	char path[64], status[4096];
+	char path[64];
+	/* Room for the Groups: line before CapEff: of a caller in NGROUPS_MAX groups. */
+	size_t size = 1u << 20;
+	char *status = malloc(size);
 	snprintf(path, sizeof(path), "/proc/%lu/task/%lu/status", pid, pid);
-	if (pid == 0 || cap < 0 || cap > 63 || sfs_read_small_file(path, status, sizeof(status)) < 0)
-		return false;
-	const char *eff = strstr(status, "\nCapEff:");
-	if (!eff)
-		return false;
-	unsigned long long mask = strtoull(eff + strlen("\nCapEff:"), NULL, 16);
-	return (mask >> cap) & 1;
+	bool capable = false;
+	if (status && pid != 0 && cap >= 0 && cap <= 63 &&
+	    sfs_read_small_file(path, status, size) > 0) {
+		const char *eff = strstr(status, "\nCapEff:");
+		capable = eff && (strtoull(eff + strlen("\nCapEff:"), NULL, 16) >> cap) & 1;
+	}
+	free(status);
+	return capable;
 }
 
 void fs_creds_leave(const struct fs_creds_saved *saved)

@@ -56,6 +56,15 @@ as_nobody sh -c "echo >> '$mnt/rootonly'" 2>/dev/null && it_fail "nobody wrote r
 as_nobody cat "$mnt/grpfile" >/dev/null 2>&1 && it_fail "nobody read a group file without the group"
 it_check "supplementary group grants read" \
   setpriv --reuid=65534 --regid=65534 --groups=4243 cat "$mnt/grpfile"
+# All of them, past the daemon's first buffer of 256 too (NGROUPS_MAX is
+# 65536): a file and a directory of the 300th of 300 groups.
+echo g > "$backing/g300" && chown 0:10300 "$backing/g300" && chmod 640 "$backing/g300"
+mkdir -m 770 "$backing/gd300" && chown 0:10300 "$backing/gd300"
+many=$(seq -s, 10001 10300)
+[ "$(setpriv --reuid=65534 --regid=65534 --groups="$many" cat "$mnt/g300")" = g ] ||
+  it_fail "the 300th supplementary group does not grant read"
+it_check "the 300th supplementary group grants mkdir" \
+  setpriv --reuid=65534 --regid=65534 --groups="$many" mkdir "$mnt/gd300/x"
 # POSIX ACLs: an ACL entry grants access the mode bits do not, and a
 # parent's default ACL replaces the caller's umask for new files.
 echo acl > "$backing/aclfile" && chmod 600 "$backing/aclfile"
