@@ -44,6 +44,28 @@ int fs_creds_enter(fuse_req_t req, struct fs_creds_saved *saved);
  * For mknod, mkdir and create; returns 0 or -errno. */
 int fs_creds_umask(fuse_req_t req);
 
+/* Writes to a file a non-root caller opened (uid, gid: that caller's; the
+ * kernel's writeback sends them as whoever flushes): runs the calling
+ * thread with that fsuid and fsgid and no capability but CAP_FSETID (the
+ * set-id bits are fs/killpriv.c's to clear) until fs_creds_leave,
+ * so BACKING keeps the blocks it reserves for root (ext4 lets fsuid 0 or
+ * CAP_SYS_RESOURCE into them) and quota hard limits hold, as natively for
+ * that caller. Nothing for root's files or on a daemon that cannot switch;
+ * a switch that fails leaves the daemon's credentials (a write is never
+ * refused for it). */
+void fs_creds_enter_writer(uid_t uid, gid_t gid, struct fs_creds_saved *saved);
+
+/* Whether the request's caller is in group gid: its gid or one of its
+ * supplementary groups (the kernel's in_group_p). Callers whose groups
+ * cannot be read (gone, /proc unreadable) count as members of their
+ * primary group only. */
+bool fs_creds_in_group(fuse_req_t req, gid_t gid);
+
+/* Whether the request's caller holds capability cap (CAP_*) in its
+ * effective set, from /proc (false when it cannot be read). For the few
+ * answers the daemon, not BACKING, must judge for a root caller. */
+bool fs_creds_caller_capable(fuse_req_t req, int cap);
+
 /* Restores the daemon's credentials. Accepts a saved set that switched nothing. */
 void fs_creds_leave(const struct fs_creds_saved *saved);
 

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <sys/xattr.h>
 
+#include "fs/creds.h"
 #include "fs/fs.h"
 #include "fs/fuse_proto.h"
 
@@ -54,7 +55,17 @@ bool fs_killpriv_due(void)
 	return kill_due;
 }
 
-int fs_killpriv_apply(int fd)
+/* Whether req's caller loses the S_ISGID of a node of mode and group gid
+ * (the kernel's setattr_should_drop_sgid): always when group executable,
+ * else when it holds no CAP_FSETID (fsetid) and is not in the group. */
+static bool drops_sgid(fuse_req_t req, bool fsetid, mode_t mode, gid_t gid)
+{
+	if (!(mode & S_ISGID))
+		return false;
+	return (mode & S_IXGRP) || (!fsetid && !fs_creds_in_group(req, gid));
+}
+
+int fs_killpriv_apply(fuse_req_t req, int fd, bool fsetid)
 {
 	char path[32];
 	struct stat st;
@@ -63,11 +74,27 @@ int fs_killpriv_apply(int fd)
 		return -errno;
 	if (!S_ISREG(st.st_mode))
 		return 0;
-	mode_t kill = S_ISUID | ((st.st_mode & S_IXGRP) ? S_ISGID : 0);
+	mode_t kill = S_ISUID | (drops_sgid(req, fsetid, st.st_mode, st.st_gid) ? S_ISGID : 0);
 	if ((st.st_mode & kill) && chmod(path, st.st_mode & ~kill & 07777) < 0)
 		return -errno;
 	if (removexattr(path, "security.capability") < 0 && errno != ENODATA &&
 	    errno != ENOTSUP)
+		return -errno;
+	return 0;
+}
+
+int fs_killpriv_after_chown(fuse_req_t req, int fd, const struct stat *old)
+{
+	char path[32];
+	struct stat st;
+	if (fuse_req_ctx(req)->uid == 0 || S_ISDIR(old->st_mode) || S_ISLNK(old->st_mode) ||
+	    (old->st_mode & (S_ISGID | S_IXGRP)) != S_ISGID ||
+	    !drops_sgid(req, false, old->st_mode, old->st_gid))
+		return 0;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	fs_proc_path(path, fd);
+	if ((st.st_mode & S_ISGID) && chmod(path, st.st_mode & ~S_ISGID & 07777) < 0)
 		return -errno;
 	return 0;
 }

@@ -120,6 +120,15 @@ static int set_times(struct fs_inode *i, int fd, const struct timespec ts[2])
 	return utimensat(AT_FDCWD, path, ts, 0) < 0 ? -errno : 0;
 }
 
+/* Whether a setattr is a chown(2): owner or group set, or nothing to set
+ * at all (chown(f, -1, -1), see do_setattr). */
+static bool is_chown(int valid)
+{
+	return (valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) ||
+	       !(valid & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_ATIME |
+			  FUSE_SET_ATTR_MTIME));
+}
+
 static int do_setattr(struct fs_ctx *c, struct fs_inode *i, int ifd, struct stat *attr,
 		      int valid, struct fs_file *f)
 {
@@ -144,8 +153,7 @@ static int do_setattr(struct fs_ctx *c, struct fs_inode *i, int ifd, struct stat
 	 * FUSE_HANDLE_KILLPRIV_V2 (fs/killpriv.h), so it is made here too.
 	 * (utimensat with both times UTIME_OMIT looks the same: on a set-id
 	 * file it clears the bits too, the safe way round.) */
-	if (!(valid & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID |
-		       FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)) &&
+	if (is_chown(valid) && !(valid & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) &&
 	    fchownat(ifd, "", (uid_t)-1, (gid_t)-1, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	if (valid & FUSE_SET_ATTR_SIZE) {
@@ -193,15 +201,32 @@ void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
 	 * writeback cache, a "touch" as an explicit mtime. So it runs as the
 	 * daemon then, and as the caller otherwise. */
 	err = c->kernel_checks ? 0 : fs_creds_enter(req, &cr);
+	/* A chown made as the daemon: what it kept natively goes
+	 * (fs_killpriv_after_chown), so the mode before it is needed. */
+	bool chown_as_daemon = c->kernel_checks && is_chown(valid);
+	struct stat before;
+	if (err == 0 && chown_as_daemon &&
+	    fstatat(ifd, "", &before, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+		err = -errno;
 	if (err == 0) {
 		err = do_setattr(c, i, ifd, attr, valid, f);
 		fs_creds_leave(&cr);
 	}
-	/* A truncation by a caller without CAP_FSETID (fs/killpriv.h): it
-	 * stands whatever happens here, as after a write. */
-	int kr = err == 0 && fs_killpriv_due() ? fs_killpriv_apply(ifd) : 0;
+	/* A truncation by a caller without CAP_FSETID, or a chown (fs/killpriv.h):
+	 * it stands whatever happens here, as after a write.
+	 * Without FUSE_HANDLE_KILLPRIV_V2 (-o passthrough, -o splice) the kernel
+	 * clears a truncated file's S_ISGID only with S_IXGRP: a non-root
+	 * caller's truncation clears the rest here. */
+	bool root = fuse_req_ctx(req)->uid == 0;
+	bool kernel_asks = c->dev.killpriv && (c->dev.offered_flags & FS_KILLPRIV_V2_FLAG);
+	bool due = fs_killpriv_due() || (!kernel_asks && !root && (valid & FUSE_SET_ATTR_SIZE));
+	int kr = err == 0 && due ? fs_killpriv_apply(req, ifd, root && !(valid & FUSE_SET_ATTR_SIZE))
+				 : 0;
+	if (kr == 0 && err == 0 && chown_as_daemon)
+		kr = fs_killpriv_after_chown(req, ifd, &before);
 	if (kr < 0)
-		sfs_warn("cannot clear the set-id bits or capabilities after a truncation: %s",
+		sfs_warn("cannot clear the set-id bits or capabilities after a truncation or "
+			 "a chown: %s",
 			 strerror(-kr));
 	if (err == 0 && fstatat(ifd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 		err = -errno;

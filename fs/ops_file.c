@@ -51,7 +51,8 @@ static void set_open_flags(struct fs_ctx *c, struct fuse_file_info *fi, bool dir
 	fi->keep_cache = !fi->direct_io && c->opts->cache == FS_CACHE_ALWAYS;
 }
 
-static struct fs_file *file_new(struct fs_ctx *c, struct fs_inode *i, int fd, int flags)
+static struct fs_file *file_new(fuse_req_t req, struct fs_ctx *c, struct fs_inode *i, int fd,
+			       int flags)
 {
 	struct fs_file *f = calloc(1, sizeof(*f));
 	if (!f)
@@ -59,6 +60,8 @@ static struct fs_file *file_new(struct fs_ctx *c, struct fs_inode *i, int fd, in
 	f->fd = fd;
 	f->flags = flags;
 	f->direct = (flags & O_DIRECT) != 0;
+	f->uid = fuse_req_ctx(req)->uid;
+	f->gid = fuse_req_ctx(req)->gid;
 	f->inode = i;
 	fs_inode_table_opened(c->inodes, i, fd);
 	fs_open_add(c, &f->node, false);
@@ -126,9 +129,9 @@ static void prepare_open_reply(struct fs_ctx *c, struct fs_file *f, struct fs_in
 /* The kernel asked us to clear set-id bits and capabilities after this
  * write, truncation or O_TRUNC open (fs/killpriv.h). The change itself
  * stands whatever happens here; a failure is logged. */
-static void kill_privileges(int fd)
+static void kill_privileges(fuse_req_t req, int fd)
 {
-	int r = fs_killpriv_apply(fd);
+	int r = fs_killpriv_apply(req, fd, false);
 	if (r < 0)
 		sfs_warn("cannot clear the set-id bits or capabilities of a file after a "
 			 "write or an O_TRUNC open: %s",
@@ -151,8 +154,8 @@ void fs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return;
 	}
 	if ((fi->flags & O_TRUNC) && fs_killpriv_due())
-		kill_privileges(fd);
-	struct fs_file *f = file_new(c, i, fd, fi->flags);
+		kill_privileges(req, fd);
+	struct fs_file *f = file_new(req, c, i, fd, fi->flags);
 	if (!f) {
 		close(fd);
 		fuse_reply_err(req, ENOMEM);
@@ -233,13 +236,13 @@ void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mo
 	if (err < 0)
 		goto fail;
 	if ((fi->flags & O_TRUNC) && fs_killpriv_due())
-		kill_privileges(fd);
+		kill_privileges(req, fd);
 	name_if_changed(c, fd, &before);
 	err = fs_inode_table_lookup_fd(c->inodes, dir, name, fd, &st, &i);
 	if (err < 0)
 		goto fail;
 	fs_inode_note_dir(i, dir);
-	f = file_new(c, i, fd, fi->flags);
+	f = file_new(req, c, i, fd, fi->flags);
 	if (!f) {
 		fs_inode_table_forget(c->inodes, i, 1);
 		err = -ENOMEM;
@@ -379,8 +382,10 @@ void fs_op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_buf,
 		     struct fuse_file_info *fi)
 {
 	struct fs_file *f = fs_file_of(fi);
+	struct fs_creds_saved cr;
 	ssize_t res;
 	(void)ino;
+	fs_creds_enter_writer(f->uid, f->gid, &cr);
 	if (f->direct && !(in_buf->buf[0].flags & FUSE_BUF_IS_FD)) {
 		res = write_direct_mem(f, in_buf, off);
 	} else {
@@ -390,8 +395,9 @@ void fs_op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_buf,
 		out.buf[0].pos = off;
 		res = fuse_buf_copy(&out, in_buf, 0);
 	}
+	fs_creds_leave(&cr);
 	if (res >= 0 && fs_killpriv_due())
-		kill_privileges(f->fd);
+		kill_privileges(req, f->fd);
 	if (res < 0)
 		fuse_reply_err(req, (int)-res);
 	else
@@ -472,21 +478,30 @@ void fs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off
 		     struct fuse_file_info *fi)
 {
 	struct fs_file *f = fs_file_of(fi);
+	struct fs_creds_saved cr;
 	(void)ino;
+	fs_creds_enter_writer(f->uid, f->gid, &cr);
 	int res = fallocate(f->fd, mode, offset, length);
-	fuse_reply_err(req, res < 0 ? errno : 0);
+	int err = res < 0 ? errno : 0;
+	fs_creds_leave(&cr);
+	fuse_reply_err(req, err);
 }
 
 void fs_op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 			   struct fuse_file_info *fi_in, fuse_ino_t ino_out, off_t off_out,
 			   struct fuse_file_info *fi_out, size_t len, int flags)
 {
+	struct fs_file *out = fs_file_of(fi_out);
+	struct fs_creds_saved cr;
 	(void)ino_in;
 	(void)ino_out;
-	ssize_t n = copy_file_range(fs_file_of(fi_in)->fd, &off_in, fs_file_of(fi_out)->fd,
-				    &off_out, len, (unsigned)flags);
+	fs_creds_enter_writer(out->uid, out->gid, &cr);
+	ssize_t n = copy_file_range(fs_file_of(fi_in)->fd, &off_in, out->fd, &off_out, len,
+				    (unsigned)flags);
+	int err = errno;
+	fs_creds_leave(&cr);
 	if (n < 0)
-		fuse_reply_err(req, errno);
+		fuse_reply_err(req, err);
 	else
 		fuse_reply_write(req, (size_t)n);
 }

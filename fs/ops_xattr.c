@@ -8,6 +8,7 @@
 #include "fs/ops.h"
 
 #include <errno.h>
+#include <linux/capability.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +29,7 @@ struct xargs {
 	size_t size;       /* buffer size (get/list) or value size (set) */
 	int flags;         /* set */
 	char *out;         /* get/list result, malloc'd, owned by caller */
-	bool hide_trusted; /* list: the caller is not root */
+	fuse_req_t req;    /* list: whose listing (trusted.* or not) */
 };
 
 static ssize_t list_backing(const char *path, char **ret)
@@ -51,10 +52,26 @@ static ssize_t list_backing(const char *path, char **ret)
 	return n < 0 ? -errno : -ERANGE;
 }
 
+/* Whether a listing names a trusted.* attribute. */
+static bool lists_trusted(const char *list, size_t len)
+{
+	for (size_t in = 0; in < len; in += strnlen(list + in, len - in) + 1)
+		if (strncmp(list + in, "trusted.", 8) == 0)
+			return true;
+	return false;
+}
+
+/* Whether req's caller may see trusted.* names: Linux lists them only to
+ * CAP_SYS_ADMIN callers. A non-root caller's listing is made without
+ * capabilities (BACKING leaves them out); root's with the daemon's, so a
+ * root process without CAP_SYS_ADMIN (a service's bounding set) is asked. */
+static bool sees_trusted(fuse_req_t req)
+{
+	return fuse_req_ctx(req)->uid == 0 && fs_creds_caller_capable(req, CAP_SYS_ADMIN);
+}
+
 /* Removes the user.shadow.* names from a listing, and the trusted.* ones
- * when hide_trusted (the daemon keeps CAP_SYS_ADMIN under a non-root fsuid,
- * so the backing filesystem would list them to anyone, which Linux does only
- * for CAP_SYS_ADMIN callers); returns the new length. */
+ * when hide_trusted; returns the new length. */
 static size_t filter_names(char *list, size_t len, bool hide_trusted)
 {
 	size_t in = 0, out = 0;
@@ -77,7 +94,8 @@ static ssize_t do_list(struct fs_ctx *c, struct fs_inode *i, const char *path, s
 	ssize_t n = list_backing(path, &list);
 	if (n < 0)
 		return n;
-	size_t len = filter_names(list, (size_t)n, a->hide_trusted);
+	bool hide_trusted = lists_trusted(list, (size_t)n) && !sees_trusted(a->req);
+	size_t len = filter_names(list, (size_t)n, hide_trusted);
 	ssize_t extra = fs_xattr_shadow_list(c, i, NULL, 0);
 	if (extra < 0) {
 		free(list);
@@ -256,7 +274,7 @@ void fs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t siz
 
 void fs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
-	struct xargs a = {.op = XLIST, .size = size, .hide_trusted = fuse_req_ctx(req)->uid != 0};
+	struct xargs a = {.op = XLIST, .size = size, .req = req};
 	xattr_request(req, ino, &a);
 }
 

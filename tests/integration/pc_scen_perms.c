@@ -286,10 +286,7 @@ static void sc_sticky(void)
 
 /* Writing or truncating (also by an O_TRUNC open) as non-root clears
  * S_ISUID and (group-exec) S_ISGID, and a write drops a file capability;
- * root writing keeps them.
- * Not compared: S_ISGID without group-exec written by a non-member (Linux
- * clears it since 6.x; the FUSE kernel module only clears S_ISGID with
- * S_IXGRP unless the daemon takes over with FUSE_HANDLE_KILLPRIV_V2). */
+ * root writing keeps them. S_ISGID without group-exec: sc_sgid_nonmember. */
 static void sc_suid_clear(void)
 {
 	int fd;
@@ -329,6 +326,50 @@ static void sc_suid_clear(void)
 	PC_RC(write(fd, "root", 4));
 	close(fd);
 	PC_STAT("s4", 0);
+}
+
+/* S_ISGID without group-exec (no set-group-id program: the old mandatory
+ * locking mark) is cleared when a caller outside the file's group (and
+ * without CAP_FSETID) writes, truncates, opens with O_TRUNC or chowns it;
+ * a member keeps it. The FUSE kernel module leaves that to the daemon with
+ * FUSE_HANDLE_KILLPRIV_V2 (fs/killpriv.h), and clears only S_ISGID with
+ * S_IXGRP itself without it (-o passthrough, -o splice: skipped there). */
+static void sc_sgid_nonmember(void)
+{
+	int fd;
+
+	mkfile("w", 02666, 0, PC_OTHER);
+	mkfile("t", 02666, 0, PC_OTHER);
+	mkfile("o", 02666, 0, PC_OTHER);
+	mkfile("m", 02666, 0, PC_OTHER);
+	mkfile("own", 02664, PC_NOBODY, PC_OTHER);
+	mkfile("own2", 02664, PC_NOBODY, PC_OTHER);
+	mkfile("own3", 02664, PC_NOBODY, PC_OTHER);
+	mkfile("own4", 02664, PC_NOBODY, PC_OTHER);
+	as_nobody();
+	fd = PC_FD(open("w", O_WRONLY | O_APPEND));
+	PC_RC(write(fd, "w", 1));
+	close(fd);
+	PC_RC(truncate("t", 1));
+	PC_OPEN_CLOSE("o", O_WRONLY | O_TRUNC);
+	PC_RC(chown("own", -1, PC_NOBODY));
+	PC_RC(chown("own2", PC_NOBODY, -1));
+	PC_RC(chown("own4", -1, -1));
+	pc_as_root();
+	as_nobody_in_other();
+	fd = PC_FD(open("m", O_WRONLY | O_APPEND));
+	PC_RC(write(fd, "m", 1));
+	close(fd);
+	PC_RC(chown("own3", -1, PC_NOBODY));
+	pc_as_root();
+	PC_STAT("w", 0);
+	PC_STAT("t", 0);
+	PC_STAT("o", 0);
+	PC_STAT("m", 0);
+	PC_STAT("own", 0);
+	PC_STAT("own2", 0);
+	PC_STAT("own3", 0);
+	PC_STAT("own4", 0);
 }
 
 /* xattr permissions for non-root: user.* needs write access, not on
@@ -435,6 +476,7 @@ const struct pc_scenario pc_perms_scenarios[] = {
 	{ "setgid_dir", "setgid directory group inheritance", sc_setgid_dir, true },
 	{ "sticky", "sticky directory deletion rules", sc_sticky, true },
 	{ "suid_clear", "set-id bits cleared on non-root write", sc_suid_clear, true },
+	{ "sgid_nonmember", "S_ISGID without g+x cleared for non-members", sc_sgid_nonmember, true },
 	{ "xattr_perms", "xattr permission rules for non-root", sc_xattr_perms, true },
 	{ "access_user", "access()/faccessat for non-root", sc_access_user, true },
 	{ "protected_links", "protected hardlinks/symlinks", sc_protected_links, true },
