@@ -229,7 +229,7 @@ static void change_end(struct daemon_shadow_file *s)
  * forgot it: after a kill -9 within that tick the next mount pinned the
  * new file that had taken the name since (a save by rename over a
  * pinned file makes one at once). */
-static void mark_gone(struct fs_shadowing *sh, struct daemon_shadow_file *s)
+void shadow_mark_gone(struct fs_shadowing *sh, struct daemon_shadow_file *s)
 {
 	char path[PATH_MAX];
 	pthread_mutex_lock(&sh->pins_lock);
@@ -253,7 +253,7 @@ static void mark_gone(struct fs_shadowing *sh, struct daemon_shadow_file *s)
 	}
 }
 
-/* mark_gone armed to run before the reply of an unlink, or a rename over
+/* shadow_mark_gone armed to run before the reply of an unlink, or a rename over
  * the file, that removes its last link, and only if it succeeded
  * (fs_before_reply). Before, it ran ahead of the op: an unlink or rename
  * that failed (an immutable file: EPERM) left the file in place with its
@@ -268,7 +268,7 @@ struct gone_on_success {
 static void gone_now(void *arg)
 {
 	struct gone_on_success *g = arg;
-	mark_gone(g->sh, g->s);
+	shadow_mark_gone(g->sh, g->s);
 	if (g->next.fn)
 		g->next.fn(g->next.arg);
 }
