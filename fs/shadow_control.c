@@ -483,6 +483,17 @@ static void consider(struct fs_shadowing *sh, struct daemon_shadow_file *s, stru
 	daemon_shadow_map_unlock(sh->map);
 	if (parked_path)
 		unpark(sh, parked_path);
+	if (!in.gone && shadow_origin_gone(sh, s)) {
+		/* Deleted in BACKING, not through the mount: as an unlink
+		 * through it. Before, a pinned one stayed pinned (its copy
+		 * retried, a remote one kept) and its fd kept the space. */
+		sfs_info("shadow: %s was deleted behind the mount's back: its pin and copies "
+			 "dropped",
+			 s->path ? s->path : "a file");
+		shadow_mark_gone(sh, s);
+		in.gone = true;
+		in.pinned = false;
+	}
 	check_copies(sh, s);
 	struct fs_tuning_control tc;
 	/* s->path: this thread's to read (fs/shadow_paths.c) */

@@ -15,8 +15,9 @@
  * reopens the origin of any other by its handle when it needs it
  * (open_by_handle_at, about an fstat's cost) and keeps that one fd
  * (scratch) until it needs another: so the origins take origin_cache + 1
- * fds at most. A pass stats the origins of entries with serving copies
- * only, by path while the path names the same file (shadow_origin_stamp_now).
+ * fds at most. A pass stats the origins of the entries it looks at, by
+ * path while the path names the same file (shadow_origin_stamp_now: the
+ * stamps of those with serving copies; shadow_origin_gone: links left).
  * Without handles (BACKING cannot give them, or the mount lacks
  * CAP_DAC_READ_SEARCH, or the file is on another filesystem mounted below
  * it) the fd stays for as long as the entry is live, as
@@ -154,6 +155,21 @@ bool shadow_origin_stamp_now(struct fs_shadowing *sh, struct daemon_shadow_file 
 	}
 	fd = shadow_origin_fd(sh, s); /* renamed or replaced: by its handle */
 	return fd >= 0 && shadow_stamp_of_fd(fd, o);
+}
+
+bool shadow_origin_gone(struct fs_shadowing *sh, struct daemon_shadow_file *s)
+{
+	struct stat st;
+	int fd = LOAD(&s->origin_fd); /* only this thread changes it while s is live */
+	if (fd < 0 && s->path &&
+	    fstatat(fs_inode_table_root_fd(sh->ctx->inodes), s->path, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    (uint64_t)st.st_dev == s->dev && (uint64_t)st.st_ino == s->ino)
+		return st.st_nlink == 0;
+	errno = 0;
+	fd = shadow_origin_fd(sh, s); /* renamed, replaced or deleted: by its handle */
+	if (fd < 0)
+		return errno == ESTALE;
+	return fstat(fd, &st) == 0 && st.st_nlink == 0;
 }
 
 void shadow_origin_fds_free(struct fs_shadowing *sh)

@@ -229,7 +229,7 @@ static void change_end(struct daemon_shadow_file *s)
  * forgot it: after a kill -9 within that tick the next mount pinned the
  * new file that had taken the name since (a save by rename over a
  * pinned file makes one at once). */
-static void mark_gone(struct fs_shadowing *sh, struct daemon_shadow_file *s)
+void shadow_mark_gone(struct fs_shadowing *sh, struct daemon_shadow_file *s)
 {
 	char path[PATH_MAX];
 	pthread_mutex_lock(&sh->pins_lock);
@@ -253,7 +253,7 @@ static void mark_gone(struct fs_shadowing *sh, struct daemon_shadow_file *s)
 	}
 }
 
-/* mark_gone armed to run before the reply of an unlink, or a rename over
+/* shadow_mark_gone armed to run before the reply of an unlink, or a rename over
  * the file, that removes its last link, and only if it succeeded
  * (fs_before_reply). Before, it ran ahead of the op: an unlink or rename
  * that failed (an immutable file: EPERM) left the file in place with its
@@ -268,7 +268,7 @@ struct gone_on_success {
 static void gone_now(void *arg)
 {
 	struct gone_on_success *g = arg;
-	mark_gone(g->sh, g->s);
+	shadow_mark_gone(g->sh, g->s);
 	if (g->next.fn)
 		g->next.fn(g->next.arg);
 }
@@ -916,12 +916,22 @@ struct daemon_shadow_file *shadow_entry_by_path_locked(struct fs_shadowing *sh, 
 	return s;
 }
 
+struct pins_loading {
+	struct fs_shadowing *sh;
+	unsigned gone; /* pins of files no longer there */
+};
+
 static void load_pin(void *arg, const char *path)
 {
-	struct fs_shadowing *sh = arg;
+	struct pins_loading *l = arg;
+	struct fs_shadowing *sh = l->sh;
 	struct daemon_shadow_file *s = shadow_entry_by_path_locked(sh, path);
 	if (!s) {
 		sfs_warn("pinned file %s is gone: pin dropped", path);
+		struct stat st;
+		int root = fs_inode_table_root_fd(sh->ctx->inodes);
+		l->gone += fstatat(root, path, &st, AT_SYMLINK_NOFOLLOW) < 0 &&
+			   (errno == ENOENT || errno == ENOTDIR);
 		return;
 	}
 	s->pinned = true;
@@ -930,17 +940,21 @@ static void load_pin(void *arg, const char *path)
 
 /* STATE/pins, then the changes STATE/pins.log recorded since
  * (fs/pin_set.h); both are rewritten as one STATE/pins when the log had
- * any. */
+ * any, or a pinned file is gone (no such name in BACKING any more).
+ * Before, a gone file's line stayed until some pin changed: the warning
+ * came back at every start, and a file made at that name later was
+ * pinned by the next mount. */
 static void load_pins(struct fs_shadowing *sh)
 {
+	struct pins_loading l = {.sh = sh};
 	int n = fs_pin_set_load(sh->pins_path, sh->pin_log_path,
-				fs_inode_table_root_fd(sh->ctx->inodes), load_pin, sh,
+				fs_inode_table_root_fd(sh->ctx->inodes), load_pin, &l,
 				&sh->pins_unread);
 	sh->pin_log_fd = fs_pin_log_open(sh->pin_log_path);
 	if (sh->pin_log_fd < 0)
 		sfs_warn("cannot open %s: %s (each pin rewrites %s instead)", sh->pin_log_path,
 			 strerror(-sh->pin_log_fd), sh->pins_path);
-	if (n != 0)
+	if (n != 0 || l.gone)
 		shadow_write_pins(sh);
 }
 

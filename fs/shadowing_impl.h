@@ -236,6 +236,9 @@ bool shadow_stamp_eq(const struct daemon_origin_stamp *a, const struct daemon_or
 /* The origin changed behind the mount's back: its version moves, the
  * ranges written since a remote sync become unknown. */
 void shadow_changed_behind(struct daemon_shadow_file *s);
+/* The file's last link went: pin dropped (STATE/pins.log at once), copies
+ * dropped and origin fd closed by the control loop. */
+void shadow_mark_gone(struct fs_shadowing *sh, struct daemon_shadow_file *s);
 /* Whether a copy may still serve as far as the disk says. */
 bool shadow_copy_intact(struct fs_shadowing *sh, struct daemon_shadow_file *s, int k,
 			const struct daemon_origin_stamp *o);
@@ -324,6 +327,11 @@ int shadow_origin_fd(struct fs_shadowing *sh, struct daemon_shadow_file *s);
  * cannot be had (deleted). Control thread only. */
 bool shadow_origin_stamp_now(struct fs_shadowing *sh, struct daemon_shadow_file *s,
 			     struct daemon_origin_stamp *o);
+/* Whether live s's file has no link left in BACKING: deleted behind the
+ * mount's back (a delete through the mount marks its entry gone at once).
+ * By its cached fd, else its path, else its handle (ESTALE). Control
+ * thread only. */
+bool shadow_origin_gone(struct fs_shadowing *sh, struct daemon_shadow_file *s);
 /* Closes the control thread's spare origin fd (at unmount). */
 void shadow_origin_fds_free(struct fs_shadowing *sh);
 /* At publication: the fd of a local copy kept in its slot if the budget

@@ -9,6 +9,7 @@
  * line: method=... base=... size=... sent=... sig=... seconds=... */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,6 +159,11 @@ int ctl_push_main(int argc, char **argv)
 	}
 	if (!verarg)
 		version = (uint64_t)st.st_mtim.tv_sec * 1000000000ull + (uint64_t)st.st_mtim.tv_nsec;
+	/* A shadowd that goes away mid-copy (stopped, restarted) is an error
+	 * said in one line, as any other: before, the write to its closed
+	 * connection killed shadowctl by SIGPIPE, silently, status 141. Only
+	 * here: the watch's output piped to head(1) still ends it. */
+	signal(SIGPIPE, SIG_IGN);
 	int c = ctl_remote_connect(&rm, "push", addr);
 	if (c < 0) {
 		close(fd);
@@ -174,6 +180,13 @@ int ctl_push_main(int argc, char **argv)
 	double secs = (sync_now_ms() - t0) / 1000.0;
 	close(fd);
 	ctl_remote_close(&rm);
+	if (r == -EPIPE || r == -ECONNRESET) { /* as host watch says it */
+		fprintf(stderr,
+			"shadowctl push: %s to %s: the host closed the connection (shut down or "
+			"restarted)\n",
+			path, addr);
+		return 1;
+	}
 	if (r < 0) {
 		fprintf(stderr, "shadowctl push: %s to %s: %s%s\n", path, addr, strerror(-r),
 			r == -ESTALE || r == -EBADMSG ? " (the file changed during the copy? retry)"

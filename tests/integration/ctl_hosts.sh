@@ -157,6 +157,21 @@ grep -q '^  ca init DIR \[--days N\] | issue DIR HOST \[--ip A\]\.\.\. \[--days 
   it_fail "--help: ca line: $(cat "$T/help")"
 grep -q '^TLS: --certs DIR' "$T/help" || it_fail "--help does not say what TLS is: $(cat "$T/help")"
 kill -0 "$PID" || it_fail "shadowd died"
+# A host that shuts down (SIGTERM) under a push: said so in one line,
+# status 1 (shadowctl was killed by SIGPIPE, silently, status 141).
+it_shadowd "$SHADOWD" "$T/store2" "$T/ca" host1 "$T/shadowd2.log" 0
+PID2=$IT_SD_PID H2=127.0.0.1:$IT_SD_PORT
+head -c 256M /dev/urandom >"$T/big"
+setfattr -n user.shadow.id -v "$UUID" "$T/big" || it_fail "setfattr big"
+"$CTL" push "$T/big" "$H2" "${TLS[@]}" --quiet >"$T/push.out" 2>"$T/push.err" &
+P=$!
+putting() { ls "$T/store2" | grep -q '^tmp\.'; }
+it_wait_for "the push of big did not start" 20 putting
+kill "$PID2"
+wait "$P"; rc=$?
+[ $rc = 1 ] && grep -q "^shadowctl push: $T/big to $H2: the host closed the connection" "$T/push.err" ||
+  it_fail "host shut down under a push: rc=$rc $(cat "$T/push.err")"
+rm -f "$T/big"
 # A host that shuts down (SIGTERM) under a watch: said so, status 1 (it
 # said "Broken pipe").
 "$CTL" host watch "$H" "${TLS[@]}" --interval 100 >"$T/hb3" 2>"$T/hb3.err" &

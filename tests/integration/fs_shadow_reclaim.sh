@@ -8,7 +8,9 @@
 # 2. a file pinned again gets a new entry, copied and served right, shown
 #    from v1 again;
 # 3. a pinned file deleted through the mount: its copy goes and, its inode
-#    forgotten, its entry is freed;
+#    forgotten, its entry is freed; 3b. one deleted in BACKING behind the
+#    mount's back: the same (its pin leaves STATE/pins, its origin fd is
+#    closed, its entry freed);
 # 4. a race meant to catch a freed entry in use (run under ASan in the
 #    sanitizer suite): readers keep reading files through fds opened on
 #    the mount, while pins come and go, files are renamed over and
@@ -24,7 +26,7 @@ backing=$(it_tmpdir backing) mnt=$(it_tmpdir mnt) state=$(it_tmpdir state)
 N=200
 for i in $(seq $N); do head -c 4096 /dev/urandom >"$backing/f$i"; done
 mkdir "$T/h"
-it_mount "$SHADOWFS" "$backing" "$mnt" \
+IT_MOUNT_LOG=$T/mount.log it_mount "$SHADOWFS" "$backing" "$mnt" \
   "norecord,state=$state,hosts=$T/h,shadow_tick=0.05,shadow_quiet=0,shadow_idle=0.2"
 stats() { cat "$state/control.stats" 2>/dev/null; }
 field() { stats | sed -n "s/.*\<$1=\([0-9]*\).*/\1/p"; }
@@ -62,6 +64,25 @@ gone_freed() { forget; [ "$(field entries)" -eq 0 ] && [ "$(field freed)" -gt "$
 it_wait_for "the deleted file's entry was not freed: $(stats)" 20 gone_freed
 none_left || it_fail "the deleted file's copy is still in the store"
 echo "3: $(stats)"
+
+# 3b. A pinned file deleted in BACKING, behind the mount's back: the same.
+# Before, its entry stayed pinned (STATE/pins kept it, the mover retried its
+# copy) and its origin fd stayed open, so BACKING never freed its space,
+# for as long as the mount ran.
+setfattr -n user.shadow.pin -v 1 "$mnt/f8" || it_fail "pin f8"
+serving8() { it_shadow_state "$mnt/f8" | grep -q "copy=$T/h:v[0-9]*:serving"; }
+IT_WATCH=$mnt/f8 it_wait_for "f8 not copied" 20 serving8
+before=$(field freed)
+rm "$backing/f8" || it_fail "rm f8 in BACKING"
+fd_on_f8() { ls -l "/proc/$IT_PID/fd" 2>/dev/null | grep -q "$backing/f8"; }
+behind_freed() {
+  forget
+  [ "$(field entries)" -eq 0 ] && [ "$(field freed)" -gt "$before" ] &&
+    ! grep -q 'f8$' "$state/pins" && ! fd_on_f8 && none_left
+}
+it_wait_for "the file deleted behind the mount's back kept its entry, pin, copy or fd: $(stats); pins: $(cat "$state/pins"); fd: $(fd_on_f8 && echo open)" 20 behind_freed
+it_check "the deletion behind the mount's back not logged" it_log_has "$T/mount.log" "f8 was deleted behind"
+echo "3b: $(stats)"
 
 # 4. The race: entries made, used and freed under readers.
 python3 - "$mnt" "$backing" "$state/control.stats" <<'PY' || it_fail "the race"

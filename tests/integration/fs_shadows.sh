@@ -173,6 +173,18 @@ it_umount "$mnt"
 wait "$IT_PID" || it_fail "shadowfs exited with an error (pins.log)"
 rm -f "$backing/cold"
 
+# A pinned file gone while no mount ran (STATE/pins alone, no log): its
+# line leaves STATE/pins at the start. Before, it stayed until some pin
+# changed, so a file made later at that name was pinned by a later mount.
+state_gone=$(it_tmpdir state_gone)
+printf 'data\ngone\n' >"$state_gone/pins"
+IT_MOUNT_LOG=$T/pingone.log it_mount "$SHADOWFS" "$backing" "$mnt" "${OPTS/state=$state/state=$state_gone}"
+it_log_has "$T/pingone.log" "pinned file gone is gone: pin dropped" || it_fail "gone: $(cat "$T/pingone.log")"
+[ "$(cat "$state_gone/pins")" = data ] || it_fail "STATE/pins kept a gone file's pin: $(cat "$state_gone/pins")"
+it_umount "$mnt"
+wait "$IT_PID" || it_fail "shadowfs exited with an error (gone pin)"
+[ "$(cat "$state_gone/pins")" = data ] || it_fail "STATE/pins at the unmount: $(cat "$state_gone/pins")"
+
 # The forecast: with recording on (1 s buckets), a file read well above
 # shadow_capacity reads per bucket is forecast hot and shadowed without a
 # pin; a file read once is not. Its demand is many times the capacity, so
