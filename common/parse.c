@@ -10,7 +10,8 @@ int sfs_parse_size(const char *s, uint64_t *ret)
 {
 	char *end;
 	uint64_t mul = 1;
-	if (!s || !*s || *s == '-' || *s == '+')
+	/* digits first: strtoull skips leading blanks (" 8" was 8) */
+	if (!s || !(*s >= '0' && *s <= '9'))
 		return -EINVAL;
 	errno = 0;
 	unsigned long long v = strtoull(s, &end, 10);

@@ -25,7 +25,7 @@ static void test_sizes(void **state)
 	assert_int_equal(sfs_parse_size("3T", &v), 0);
 	assert_int_equal(v, 3ull << 40);
 	const char *bad[] = {"", "-1", "+1", "k", "1q", "1kk", "1 k", "99999999999t",
-			     "18446744073709551616"};
+			     "18446744073709551616", " 8", "\t8", "\n8", " -1"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(sfs_parse_size(bad[i], &v), -EINVAL);
 	assert_int_equal(sfs_parse_size(NULL, &v), -EINVAL);
