@@ -228,13 +228,21 @@ static bool number_in(const char *arg, double lo, double hi, double *ret)
 	return sfs_parse_number(value_of(arg), lo, hi, ret) == 0;
 }
 
-static int parse_seconds(struct parse_ctx *c, const char *arg, double *ret)
+/* A number in [lo, hi]; one message, naming the option's own range
+ * (expect), for bad text and a value out of range alike. */
+static int parse_number_opt(struct parse_ctx *c, const char *arg, double lo, double hi,
+			    const char *expect, double *ret)
 {
 	double v = 0;
-	if (!number_in(arg, 0, 1e9, &v))
-		return fail(c, "bad option '%s': expected a number of seconds from 0 to 1e9", arg);
+	if (!number_in(arg, lo, hi, &v))
+		return fail(c, "bad option '%s': expected %s", arg, expect);
 	*ret = v;
 	return 0;
+}
+
+static int parse_seconds(struct parse_ctx *c, const char *arg, double *ret)
+{
+	return parse_number_opt(c, arg, 0, 1e9, "a number of seconds from 0 to 1e9", ret);
 }
 
 static int set_string(struct parse_ctx *c, const char *arg, char **dst)
@@ -439,11 +447,8 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 				    arg);
 		return set_string(c, arg, &o->tls_name);
 	case KEY_SHADOW_TICK:
-		if (parse_seconds(c, arg, &o->shadow_tick) < 0)
-			return -1;
-		if (o->shadow_tick < 0.05 || o->shadow_tick > 3600)
-			return fail(c, "bad option '%s': expected 0.05 to 3600 seconds", arg);
-		return 0;
+		return parse_number_opt(c, arg, 0.05, 3600, "0.05 to 3600 seconds",
+					&o->shadow_tick);
 	case KEY_SHADOW_IDLE:
 		return parse_seconds(c, arg, &o->shadow_idle);
 	case KEY_SHADOW_QUIET:
@@ -456,12 +461,13 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 			return fail(c, "bad option '%s': expected reads per bucket, a number "
 				       "from 0 to 1e15", arg);
 		return 0;
-	case KEY_SHADOW_THRESHOLD:
-		if (parse_seconds(c, arg, &o->shadow_threshold) < 0)
-			return -1;
-		if (o->shadow_threshold <= 0 || o->shadow_threshold > 1)
+	case KEY_SHADOW_THRESHOLD: {
+		double p = 0;
+		if (!number_in(arg, 0, 1, &p) || p == 0)
 			return fail(c, "bad option '%s': expected a probability in (0, 1]", arg);
+		o->shadow_threshold = p;
 		return 0;
+	}
 	case KEY_SHADOW_VERIFY:
 		return parse_seconds(c, arg, &o->shadow_verify);
 	case KEY_SHADOW_COPIES:
@@ -484,12 +490,11 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 	case KEY_ROLLOUT_INTERVAL:
 	case KEY_ROLLOUT_COOLDOWN: {
 		double v = 0;
-		if (parse_seconds(c, arg, &v) < 0)
+		int rc = key == KEY_ROLLOUT_INTERVAL
+			     ? parse_number_opt(c, arg, 0.05, 86400, "0.05 to 86400 seconds", &v)
+			     : parse_number_opt(c, arg, 0, 30 * 86400, "0 to 2592000 seconds", &v);
+		if (rc < 0)
 			return -1;
-		if (key == KEY_ROLLOUT_INTERVAL && (v < 0.05 || v > 86400))
-			return fail(c, "bad option '%s': expected 0.05 to 86400 seconds", arg);
-		if (key == KEY_ROLLOUT_COOLDOWN && v > 30 * 86400)
-			return fail(c, "bad option '%s': expected 0 to 2592000 seconds", arg);
 		uint64_t ms = (uint64_t)llround(v * 1000);
 		if (key == KEY_ROLLOUT_INTERVAL)
 			o->rollout.interval_ms = ms;

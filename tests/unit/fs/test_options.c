@@ -379,6 +379,15 @@ static void test_bad_options(void **state)
 		{"shadow_idle=-1", "shadow_idle=-1"},
 		{"shadow_threshold=0", "shadow_threshold=0"},
 		{"shadow_threshold=1.5", "shadow_threshold=1.5"},
+		/* each message gives the option's own range, whatever was wrong
+		 * (text or value): was "a number of seconds from 0 to 1e9" */
+		{"shadow_threshold=abc", "'shadow_threshold=abc': expected a probability in (0, 1]"},
+		{"shadow_threshold=nan", "'shadow_threshold=nan': expected a probability in (0, 1]"},
+		{"shadow_threshold=-1", "'shadow_threshold=-1': expected a probability in (0, 1]"},
+		{"shadow_tick=x", "'shadow_tick=x': expected 0.05 to 3600 seconds"},
+		{"shadow_tick=2e9", "'shadow_tick=2e9': expected 0.05 to 3600 seconds"},
+		{"rollout_interval=x", "'rollout_interval=x': expected 0.05 to 86400 seconds"},
+		{"rollout_cooldown=-1", "'rollout_cooldown=-1': expected 0 to 2592000 seconds"},
 		{"shadow_window=0", "shadow_window=0"},
 		{"allow_other,allow_root", "allow_other and allow_root cannot be combined"},
 		{"shadow_window=30", "forecast window is 1 to 8 buckets (bucket=60: 60 to 480 seconds)"},
