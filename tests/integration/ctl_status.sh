@@ -7,7 +7,8 @@
 # exit 1 or 2 with a message. On a mount with norecord and hosts, top,
 # load, forecast and stats say recording is off as status does. A mount without hosts refuses a pin with
 # EINVAL and its log says why. A user who cannot read the state directory
-# is told so.
+# is told so. With the mount stopped (SIGSTOP), status, hosts, shadows, top,
+# load and forecast of its mount point still answer.
 # Usage: ctl_status.sh SHADOWFS SHADOWCTL
 . "$(dirname "$0")/lib.sh"
 SHADOWFS=$1 CTL=$2
@@ -15,7 +16,7 @@ T=$(it_tmpdir ctl_status)
 backing=$(it_tmpdir backing) mnt=$(it_tmpdir mnt) state=$(it_tmpdir state)
 head -c 200000 /dev/urandom >"$backing/data"
 it_mount "$SHADOWFS" "$backing" "$mnt" \
-  "cache=never,bucket=1,state=$state,hosts=$T/h1,shadow_tick=0.1,shadow_quiet=0"
+  "cache=never,negative_timeout=0,bucket=1,state=$state,hosts=$T/h1,shadow_tick=0.1,shadow_quiet=0"
 pid=$IT_PID
 
 setfattr -n user.shadow.pin -v 1 "$mnt/data" || it_fail "pin"
@@ -64,6 +65,22 @@ c = j["control"]
 assert c["entries"] == 1 and c["looked"] + c["quiet_left"] == 1 and c["tick_ms"] == 100, j
 assert c["passes"] >= 1 and c["quiet_every"] == 16 and c["freed"] == 0, j
 PY
+
+# A stopped (or hung) mount: the views that read the state directory answer
+# by the mount point, from the mount's record, without a look into the
+# mount (a lookup of MNT/series.db waited for the daemon: status hung on
+# the mount one runs it to look at). negative_timeout=0: no cached answer.
+# (in MNT: entered before the stop, as a user's shell would be)
+ctl_abs=$(realpath "$CTL")
+(cd "$mnt" && kill -STOP "$pid" && exec timeout 5 "$ctl_abs" status) >"$T/out" 2>"$T/err"
+echo "$? status (in MNT): $(head -c 300 "$T/err")" >"$T/stopped"
+for args in "status $mnt" "status $mnt/" "hosts $mnt" "shadows $mnt" "top $mnt" "load $mnt" \
+            "forecast $mnt" "status $mnt --json"; do
+  timeout 5 "$CTL" $args >"$T/out" 2>"$T/err"
+  echo "$? $args: $(head -c 300 "$T/err")" >>"$T/stopped"
+done
+kill -CONT "$pid"
+grep -v '^0 ' "$T/stopped" && it_fail "on a stopped mount (124: hung): $(cat "$T/stopped")"
 
 it_umount "$mnt"
 wait "$IT_PID" 2>/dev/null
