@@ -140,7 +140,9 @@ int ctl_push_main(int argc, char **argv)
 			return 2;
 		}
 	}
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: the open of a FIFO with no writer waited for one, for
+	 * good (push of a FIFO hung instead of saying it is no regular file) */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		fprintf(stderr, "shadowctl push: %s: %s\n", path, strerror(errno));
 		if (fd >= 0)
@@ -152,6 +154,7 @@ int ctl_push_main(int argc, char **argv)
 		close(fd);
 		return 1;
 	}
+	(void)fcntl(fd, F_SETFL, 0); /* (no effect on a regular file's reads) */
 	if (!idarg && file_id(path, id) < 0) {
 		close(fd);
 		return 1;

@@ -143,6 +143,12 @@ expect 2 "--progress and --quiet exclude each other" "$CTL" push "$T/f" "$H" "${
 expect 2 "is not a number" "$CTL" push "$T/f" "$H" "${TLS[@]}" --version -4
 expect 1 "No such file" "$CTL" push "$T/missing" "$H" "${TLS[@]}"
 expect 1 "not a regular file" "$CTL" push "$T" "$H" "${TLS[@]}"
+# A FIFO: said so (the open waited for a writer, for good: 124).
+mkfifo "$T/fifo" || it_fail "mkfifo"
+expect 1 "$T/fifo: not a regular file" timeout 5 "$CTL" push "$T/fifo" "$H" "${TLS[@]}"
+# A name that does not resolve is said not to (it read "No route to host").
+expect 1 "cannot connect to nohost.invalid:1: cannot resolve nohost.invalid: " \
+  "$CTL" host status nohost.invalid:1 "${TLS[@]}"
 head -c 100 /dev/urandom >"$T/noid"
 expect 1 "has no user.shadow.id" "$CTL" push "$T/noid" "$H" "${TLS[@]}"
 # The help shows the TLS identity as required (it showed [TLS]) and every
