@@ -27,6 +27,7 @@
 #include "predictor/store_locate.h"
 #include "sync/tls.h"
 #include "tools/ctl.h"
+#include "tools/ctl_store.h"
 
 static void ca_usage(FILE *out)
 {
@@ -285,7 +286,11 @@ int ctl_ca_main(int argc, char **argv)
 		/* Bad arguments are usage errors, as a bad --days is (they
 		 * exited 1, as a failure to write the files does). */
 		if (!sync_tls_identity_name_valid(pos[2])) {
-			fprintf(stderr, "shadowctl ca: invalid host name '%s'\n", pos[2]);
+			/* escaped: a newline in it made the message two lines */
+			fputs("shadowctl ca: invalid host name '", stderr);
+			ctl_print_name(stderr, pos[2], 0);
+			fputs("' (letters, digits, '.', '-', ':'; no leading '.' or '-', no '..')\n",
+			      stderr);
 			return 2;
 		}
 		for (int i = 0; i < nips; i++)

@@ -122,7 +122,10 @@ expect 2 "is not HOST:PORT" "$CTL" host status 127.0.0.1:99999 "${TLS[@]}"
 expect 2 "usage" "$CTL" host frobnicate "$H" "${TLS[@]}"
 # Bad arguments to ca issue are usage errors, whichever it is (a bad host
 # name or --ip exited 1, a bad --days 2).
-expect 2 "invalid host name '../escape'" "$CTL" ca issue "$T/ca" ../escape
+expect 2 "invalid host name '../escape' (letters, digits, " "$CTL" ca issue "$T/ca" ../escape
+# One line, the name escaped (a newline in it made two).
+expect 2 "^shadowctl ca: invalid host name 'a\\\\nb' (" "$CTL" ca issue "$T/ca" $'a\nb'
+[ "$(wc -l <"$T/err")" = 1 ] || it_fail "ca issue, a newline in the name: $(cat "$T/err")"
 expect 2 "--ip '1.2.3' is not an IP address" "$CTL" ca issue "$T/ca" host2 --ip 1.2.3
 expect 2 "invalid --days '0'" "$CTL" ca issue "$T/ca" host2 --days 0
 expect 2 "no TLS identity" "$CTL" host status "$H"
