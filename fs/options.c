@@ -309,6 +309,11 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 		if (word_in(arg, dropped))
 			return 0;
 		if (word_in(arg, passed_on)) {
+			/* empty: refused by the mount later, in two lines */
+			if ((!strncmp(arg, "fsname=", 7) || !strncmp(arg, "subtype=", 8)) &&
+			    !*value_of(arg))
+				return fail(c, "bad option '%s': expected %.*sNAME", arg,
+					    (int)(value_of(arg) - arg), arg);
 			if (strncmp(arg, "fsname=", 7) == 0)
 				c->have_fsname = true;
 			if (strncmp(arg, "subtype=", 8) == 0)

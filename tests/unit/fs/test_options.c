@@ -429,6 +429,10 @@ static void test_bad_options(void **state)
 		{"tls_name=/etc/ops", "tls_name=/etc/ops"},
 		{"tls_name=..", "tls_name=.."},
 		{"tls_name=", "tls_name="},
+		/* the mount refused them after ours, in two lines ("fuse: mount
+		 * failed: Invalid argument", then "see the message above") */
+		{"fsname=", "bad option 'fsname=': expected fsname=NAME"},
+		{"subtype=", "bad option 'subtype=': expected subtype=NAME"},
 	};
 	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
 		struct parsed p;
