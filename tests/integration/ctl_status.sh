@@ -8,7 +8,8 @@
 # load, forecast and stats say recording is off as status does. A mount without hosts refuses a pin with
 # EINVAL and its log says why. A user who cannot read the state directory
 # is told so. With the mount stopped (SIGSTOP), status, hosts, shadows, top,
-# load and forecast of its mount point still answer.
+# load and forecast of its mount point still answer, and status says it is
+# stopped.
 # Usage: ctl_status.sh SHADOWFS SHADOWCTL
 . "$(dirname "$0")/lib.sh"
 SHADOWFS=$1 CTL=$2
@@ -79,8 +80,15 @@ for args in "status $mnt" "status $mnt/" "hosts $mnt" "shadows $mnt" "top $mnt" 
   timeout 5 "$CTL" $args >"$T/out" 2>"$T/err"
   echo "$? $args: $(head -c 300 "$T/err")" >>"$T/stopped"
 done
+# ... and status says it is stopped (it said "running")
+"$CTL" status "$mnt" >"$T/out" 2>&1; "$CTL" status "$mnt" --json >"$T/json" 2>&1
 kill -CONT "$pid"
 grep -v '^0 ' "$T/stopped" && it_fail "on a stopped mount (124: hung): $(cat "$T/stopped")"
+grep -q "^mount      $mnt (pid $pid, stopped by a signal: it answers nothing until SIGCONT)$" "$T/out" ||
+  it_fail "status of a stopped mount: $(cat "$T/out")"
+grep -q '"running":true,"stopped":true,' "$T/json" || it_fail "status --json of a stopped mount: $(cat "$T/json")"
+"$CTL" status "$mnt" --json | grep -q '"running":true,"stopped":false,' ||
+  it_fail "status --json after SIGCONT: $("$CTL" status "$mnt" --json)"
 
 it_umount "$mnt"
 wait "$IT_PID" 2>/dev/null
