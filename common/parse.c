@@ -97,8 +97,8 @@ int sfs_parse_hostport(const char *s, char *host, size_t hostlen, uint16_t *port
 		h = s + 1;
 		n -= 2;
 	}
-	if (n == 0 || n >= hostlen || !colon[1] || colon[1] == '-' || colon[1] == '+')
-		return -EINVAL;
+	if (n == 0 || n >= hostlen || !(colon[1] >= '0' && colon[1] <= '9'))
+		return -EINVAL; /* digits first: strtoul skips blanks, takes signs */
 	char *end;
 	errno = 0;
 	unsigned long p = strtoul(colon + 1, &end, 10);

@@ -45,7 +45,8 @@ static void test_hostport(void **state)
 	assert_int_equal(sfs_parse_hostport("h:65535", host, sizeof(host), &port), 0);
 	assert_int_equal(port, 65535);
 	const char *bad[] = {"host", ":80", "h:", "h:65536", "h:-1", "h:+1", "h:8x",
-			     "[::1]80", "[]:80", "[::1:80", "a-very-long-host-name:1"};
+			     "[::1]80", "[]:80", "[::1:80", "a-very-long-host-name:1",
+			     "h: 80", "h:\t80"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		if (sfs_parse_hostport(bad[i], host, sizeof(host), &port) != -EINVAL)
 			fail_msg("'%s' accepted", bad[i]);
