@@ -803,7 +803,7 @@ void fs_options_usage(const char *prog)
 	       "  -o readdirplus|no_readdirplus  attributes with directory listings [on]\n"
 	       "  -o timeout=SECONDS           entry/attribute cache timeout [86400]\n"
 	       "  -o negative_timeout=SECONDS  cache of failed lookups [1]\n"
-	       "  -o max_read=BYTES            largest read request [kernel default]\n"
+	       "  -o max_read=BYTES            largest read request, 4k..16m [kernel default]\n"
 	       "  -o max_write=BYTES           largest write request, <= 1m [1m]\n"
 	       "  -o threads=N                 worker threads, 1 = single-threaded [8]\n"
 	       "  -o max_idle_threads=N        idle workers kept [= threads]\n"
