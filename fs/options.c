@@ -304,6 +304,8 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 		c->nonopt++;
 		return 0;
 	case FUSE_OPT_KEY_OPT:
+		if (!arg[0]) /* "a,,b": was "unknown option ''" */
+			return fail(c, "an empty option in an -o list (a ',' too many?)");
 		if (arg[0] == '-')
 			return fail(c, "unknown option '%s' (see shadowfs --help)", arg);
 		if (word_in(arg, dropped))
@@ -609,6 +611,11 @@ int fs_options_parse(int argc, char **argv, struct fs_options *opts,
 	in.argc = argc;
 	in.argv = argv;
 	in.allocated = 0;
+	/* libfuse prints its own line for it, before ours */
+	if (argc > 1 && !strcmp(argv[argc - 1], "-o")) {
+		fail(&c, "-o needs a list of options after it (see shadowfs --help)");
+		goto out;
+	}
 	if (fuse_opt_parse(&in, &c, option_table, opt_proc) < 0) {
 		if (!c.failed)
 			fail(&c, "cannot parse the command line (see shadowfs --help)");

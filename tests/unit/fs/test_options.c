@@ -466,6 +466,19 @@ static void test_bad_arguments(void **state)
 	assert_int_equal(p.ret, -EINVAL);
 	assert_non_null(strstr(p.err, "'-z'"));
 	done(&p);
+	/* -o last, with nothing after it: one line of ours (libfuse printed
+	 * "missing argument after `-o'", then ours said "cannot parse") */
+	const char *dash_o[] = {"shadowfs", "/b", "/m", "-o"};
+	parse(&p, 4, dash_o);
+	assert_int_equal(p.ret, -EINVAL);
+	assert_string_equal(p.err, "-o needs a list of options after it (see shadowfs --help)");
+	done(&p);
+	/* an empty entry (two commas in a row) was "unknown option ''" */
+	const char *commas[] = {"shadowfs", "/b", "/m", "-o", "norecord,,cache=never"};
+	parse(&p, 5, commas);
+	assert_int_equal(p.ret, -EINVAL);
+	assert_non_null(strstr(p.err, "an empty option in an -o list"));
+	done(&p);
 }
 
 /* state=DIR is kept as an absolute path; an existing one is resolved. */
