@@ -84,6 +84,18 @@ int sfs_parse_number(const char *s, double lo, double hi, double *ret)
 	return 0;
 }
 
+int sfs_parse_integer(const char *s, long long lo, long long hi, long long *ret)
+{
+	if (!s || !sfs_decimal_text(s, true))
+		return -EINVAL;
+	errno = 0;
+	long long v = strtoll(s, NULL, 10);
+	if (errno || v < lo || v > hi)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
 int sfs_parse_hostport(const char *s, char *host, size_t hostlen, uint16_t *port)
 {
 	const char *colon = s ? strrchr(s, ':') : NULL;

@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/parse.h"
 #include "predictor/store_locate.h"
 #include "sync/tls.h"
 #include "tools/ctl.h"
@@ -127,9 +128,8 @@ static X509 *new_cert(EVP_PKEY *key, const char *cn, long days)
 
 static int parse_days(const char *s, long *ret)
 {
-	char *end;
-	long v = strtol(s, &end, 10);
-	if (end == s || *end || v < 1 || v > 36500) {
+	long long v;
+	if (sfs_parse_integer(s, 1, 36500, &v)) {
 		fprintf(stderr, "shadowctl ca: invalid --days '%s' (1..36500)\n", s);
 		return -EINVAL;
 	}

@@ -186,6 +186,21 @@ for cmd in version ca status top stats forecast load hosts shadows why host push
       it_fail "$cmd $h: rc=$rc, stdout: $(cat "$T/out"), stderr: $(cat "$T/err")"
   done
 done
+# Numbers and durations are digits first: a leading blank was skipped
+# (top -n ' 5' listed 5 files, --window ' 5m' was 5m).
+while read -r pat args; do
+  eval "set -- $args"
+  "$CTL" "$@" >/dev/null 2>"$T/err"; rc=$?
+  [ $rc -eq 2 ] && grep -q -- "$pat" "$T/err" || it_fail "$args: rc=$rc, stderr: $(cat "$T/err")"
+done <<EOF_
+bad.-n top --state '$state' -n ' 5'
+bad.--window top --state '$state' --window ' 5m'
+bad.--tier stats data --state '$state' --tier ' 1'
+bad.--season forecast --state '$state' --season ' 1'
+--days ca init '$T/ca' --days ' 5'
+--interval host watch 127.0.0.1:1 --interval ' 100' --certs '$T/ca'
+--timeout host status 127.0.0.1:1 --timeout ' 100' --certs '$T/ca'
+EOF_
 # shadowctl help lists every option each subcommand's --help gives (top's
 # --by, stats' and load's --tier, forecast's but --bucket were left out).
 "$CTL" help >"$T/help" || it_fail "shadowctl help"
