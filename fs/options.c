@@ -286,6 +286,45 @@ static int parse_state(struct parse_ctx *c, const char *arg)
 	return 0;
 }
 
+/* Notes the first option given that acts only with hosts= or only with
+ * recording on (fs_options.needs_hosts_opt, needs_record_opt). */
+static void note_scoped_option(struct fs_options *o, int key, const char *arg)
+{
+	char *first;
+	switch (key) {
+	case KEY_TLS:
+	case KEY_TLS_NAME:
+	case KEY_SHADOW_TICK:
+	case KEY_SHADOW_IDLE:
+	case KEY_SHADOW_QUIET:
+	case KEY_SHADOW_ALL:
+	case KEY_SHADOW_CAPACITY:
+	case KEY_SHADOW_THRESHOLD:
+	case KEY_SHADOW_WINDOW:
+	case KEY_SHADOW_VERIFY:
+	case KEY_SHADOW_COPIES:
+	case KEY_SHADOW_REACT:
+	case KEY_ROLLOUT:
+	case KEY_ROLLOUT_INTERVAL:
+	case KEY_ROLLBACK_FACTOR:
+	case KEY_ROLLOUT_MIN_READS:
+	case KEY_ROLLOUT_COOLDOWN:
+	case KEY_REMOTE_TIMEOUT:
+	case KEY_COPY_RATE:
+		first = o->needs_hosts_opt;
+		break;
+	case KEY_BUCKET:
+	case KEY_TRACK:
+	case KEY_TIERS:
+		first = o->needs_record_opt;
+		break;
+	default:
+		return;
+	}
+	if (!first[0])
+		snprintf(first, sizeof(o->needs_hosts_opt), "%s", arg);
+}
+
 static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
 {
 	struct parse_ctx *c = data;
@@ -293,6 +332,7 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 	(void)outargs;
 	if (c->failed)
 		return -1;
+	note_scoped_option(o, key, arg);
 	switch (key) {
 	case FUSE_OPT_KEY_NONOPT:
 		if (c->nonopt == 0)

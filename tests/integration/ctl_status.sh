@@ -148,7 +148,13 @@ it_umount "$mnt"
 # hosts): its status is not the earlier mount's (it was: that mount's pid
 # and figures), it says why there is nothing to show.
 "$CTL" status "$mnt" >/dev/null || it_fail "status of the stopped mount by its mount point"
-IT_MOUNT_LOG=$T/norecord.log it_mount "$SHADOWFS" "$backing" "$mnt" norecord
+# (bucket= and shadow_tick= act only with recording and with hosts=: the
+# mount says so, they were silently ignored)
+IT_MOUNT_LOG=$T/norecord.log it_mount "$SHADOWFS" "$backing" "$mnt" norecord,bucket=5,shadow_tick=0.5,shadow_idle=9
+it_log_has "$T/norecord.log" "warning: -o shadow_tick=0.5 has no effect without hosts= (shadowing needs a host)" &&
+  it_log_has "$T/norecord.log" "warning: -o bucket=5 has no effect with norecord (recording is off)" ||
+  it_fail "options without effect not warned of: $(cat "$T/norecord.log")"
+[ "$(grep -c "has no effect" "$T/norecord.log")" = 2 ] || it_fail "more than one warning per kind: $(cat "$T/norecord.log")"
 "$CTL" status "$mnt" >"$T/out" 2>"$T/err" && it_fail "stateless mount: the earlier mount's status: $(cat "$T/out")"
 grep -q "$mnt is a shadowfs mount without a state directory" "$T/err" ||
   it_fail "stateless mount: $(cat "$T/err")"
