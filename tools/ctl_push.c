@@ -16,6 +16,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "common/parse.h"
 #include "sync/replicate.h"
 #include "sync/tls.h"
 #include "tools/ctl.h"
@@ -135,7 +136,8 @@ int ctl_push_main(int argc, char **argv)
 		char *end;
 		errno = 0;
 		version = strtoull(verarg, &end, 10);
-		if (errno || *end || !verarg[0] || verarg[0] == '-' || version == UINT64_MAX) {
+		/* digits only: strtoull took " 5", "+5" (and "-5" as 2^64 - 5) */
+		if (errno || *end || !sfs_decimal_text(verarg, true) || version == UINT64_MAX) {
 			fprintf(stderr, "shadowctl push: --version '%s' is not a number\n", verarg);
 			return 2;
 		}

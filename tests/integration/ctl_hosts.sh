@@ -144,6 +144,8 @@ expect 2 "is not a uuid" "$CTL" push "$T/f" "$H" "${TLS[@]}" --id nonsense
 # Alternatives (the last one won, silently).
 expect 2 "--progress and --quiet exclude each other" "$CTL" push "$T/f" "$H" "${TLS[@]}" --progress --quiet
 expect 2 "is not a number" "$CTL" push "$T/f" "$H" "${TLS[@]}" --version -4
+expect 2 "is not a number" "$CTL" push "$T/f" "$H" "${TLS[@]}" --version ' 5'
+expect 2 "is not a number" "$CTL" push "$T/f" "$H" "${TLS[@]}" --version +5
 expect 1 "No such file" "$CTL" push "$T/missing" "$H" "${TLS[@]}"
 expect 1 "not a regular file" "$CTL" push "$T" "$H" "${TLS[@]}"
 # A FIFO: said so (the open waited for a writer, for good: 124).
