@@ -10,7 +10,8 @@ int sfs_parse_size(const char *s, uint64_t *ret)
 {
 	char *end;
 	uint64_t mul = 1;
-	if (!s || !*s || *s == '-' || *s == '+')
+	/* digits first: strtoull skips leading blanks (" 8" was 8) */
+	if (!s || !(*s >= '0' && *s <= '9'))
 		return -EINVAL;
 	errno = 0;
 	unsigned long long v = strtoull(s, &end, 10);
@@ -83,6 +84,18 @@ int sfs_parse_number(const char *s, double lo, double hi, double *ret)
 	return 0;
 }
 
+int sfs_parse_integer(const char *s, long long lo, long long hi, long long *ret)
+{
+	if (!s || !sfs_decimal_text(s, true))
+		return -EINVAL;
+	errno = 0;
+	long long v = strtoll(s, NULL, 10);
+	if (errno || v < lo || v > hi)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
 int sfs_parse_hostport(const char *s, char *host, size_t hostlen, uint16_t *port)
 {
 	const char *colon = s ? strrchr(s, ':') : NULL;
@@ -96,8 +109,8 @@ int sfs_parse_hostport(const char *s, char *host, size_t hostlen, uint16_t *port
 		h = s + 1;
 		n -= 2;
 	}
-	if (n == 0 || n >= hostlen || !colon[1] || colon[1] == '-' || colon[1] == '+')
-		return -EINVAL;
+	if (n == 0 || n >= hostlen || !(colon[1] >= '0' && colon[1] <= '9'))
+		return -EINVAL; /* digits first: strtoul skips blanks, takes signs */
 	char *end;
 	errno = 0;
 	unsigned long p = strtoul(colon + 1, &end, 10);

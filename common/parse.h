@@ -18,6 +18,9 @@ int sfs_parse_size(const char *s, uint64_t *ret);
 int sfs_parse_number(const char *s, double lo, double hi, double *ret);
 /* The same text check alone; integer: digits only. */
 bool sfs_decimal_text(const char *s, bool integer);
+/* A count or an amount: decimal digits only (no blank, sign or suffix:
+ * strtol alone took " 5" and "+5") in [lo, hi]. 0 or -EINVAL. */
+int sfs_parse_integer(const char *s, long long lo, long long hi, long long *ret);
 
 /* HOST:PORT, or [IPV6]:PORT, PORT 0..65535 (callers that need a real port
  * refuse 0). host gets the name or address without brackets. 0 or -EINVAL

@@ -319,6 +319,13 @@ int main(int argc, char **argv)
 
 	if (opts.hosts && open_hosts(&opts, &hosts) < 0)
 		goto out;
+	/* Taken, and unused: said, not silently ignored */
+	if (!opts.hosts && opts.needs_hosts_opt[0])
+		sfs_warn("-o %s has no effect without hosts= (shadowing needs a host)",
+			 opts.needs_hosts_opt);
+	if (!opts.record && opts.needs_record_opt[0])
+		sfs_warn("-o %s has no effect with norecord (recording is off)",
+			 opts.needs_record_opt);
 	if (opts.record || hosts) {
 		/* In BACKING it works (its files show through the mount); in
 		 * MOUNTPOINT it would be hidden, or reached through ourselves. */

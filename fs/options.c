@@ -228,13 +228,21 @@ static bool number_in(const char *arg, double lo, double hi, double *ret)
 	return sfs_parse_number(value_of(arg), lo, hi, ret) == 0;
 }
 
-static int parse_seconds(struct parse_ctx *c, const char *arg, double *ret)
+/* A number in [lo, hi]; one message, naming the option's own range
+ * (expect), for bad text and a value out of range alike. */
+static int parse_number_opt(struct parse_ctx *c, const char *arg, double lo, double hi,
+			    const char *expect, double *ret)
 {
 	double v = 0;
-	if (!number_in(arg, 0, 1e9, &v))
-		return fail(c, "bad option '%s': expected a number of seconds from 0 to 1e9", arg);
+	if (!number_in(arg, lo, hi, &v))
+		return fail(c, "bad option '%s': expected %s", arg, expect);
 	*ret = v;
 	return 0;
+}
+
+static int parse_seconds(struct parse_ctx *c, const char *arg, double *ret)
+{
+	return parse_number_opt(c, arg, 0, 1e9, "a number of seconds from 0 to 1e9", ret);
 }
 
 static int set_string(struct parse_ctx *c, const char *arg, char **dst)
@@ -278,6 +286,45 @@ static int parse_state(struct parse_ctx *c, const char *arg)
 	return 0;
 }
 
+/* Notes the first option given that acts only with hosts= or only with
+ * recording on (fs_options.needs_hosts_opt, needs_record_opt). */
+static void note_scoped_option(struct fs_options *o, int key, const char *arg)
+{
+	char *first;
+	switch (key) {
+	case KEY_TLS:
+	case KEY_TLS_NAME:
+	case KEY_SHADOW_TICK:
+	case KEY_SHADOW_IDLE:
+	case KEY_SHADOW_QUIET:
+	case KEY_SHADOW_ALL:
+	case KEY_SHADOW_CAPACITY:
+	case KEY_SHADOW_THRESHOLD:
+	case KEY_SHADOW_WINDOW:
+	case KEY_SHADOW_VERIFY:
+	case KEY_SHADOW_COPIES:
+	case KEY_SHADOW_REACT:
+	case KEY_ROLLOUT:
+	case KEY_ROLLOUT_INTERVAL:
+	case KEY_ROLLBACK_FACTOR:
+	case KEY_ROLLOUT_MIN_READS:
+	case KEY_ROLLOUT_COOLDOWN:
+	case KEY_REMOTE_TIMEOUT:
+	case KEY_COPY_RATE:
+		first = o->needs_hosts_opt;
+		break;
+	case KEY_BUCKET:
+	case KEY_TRACK:
+	case KEY_TIERS:
+		first = o->needs_record_opt;
+		break;
+	default:
+		return;
+	}
+	if (!first[0])
+		snprintf(first, sizeof(o->needs_hosts_opt), "%s", arg);
+}
+
 static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
 {
 	struct parse_ctx *c = data;
@@ -285,6 +332,7 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 	(void)outargs;
 	if (c->failed)
 		return -1;
+	note_scoped_option(o, key, arg);
 	switch (key) {
 	case FUSE_OPT_KEY_NONOPT:
 		if (c->nonopt == 0)
@@ -296,11 +344,18 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 		c->nonopt++;
 		return 0;
 	case FUSE_OPT_KEY_OPT:
+		if (!arg[0]) /* "a,,b": was "unknown option ''" */
+			return fail(c, "an empty option in an -o list (a ',' too many?)");
 		if (arg[0] == '-')
 			return fail(c, "unknown option '%s' (see shadowfs --help)", arg);
 		if (word_in(arg, dropped))
 			return 0;
 		if (word_in(arg, passed_on)) {
+			/* empty: refused by the mount later, in two lines */
+			if ((!strncmp(arg, "fsname=", 7) || !strncmp(arg, "subtype=", 8)) &&
+			    !*value_of(arg))
+				return fail(c, "bad option '%s': expected %.*sNAME", arg,
+					    (int)(value_of(arg) - arg), arg);
 			if (strncmp(arg, "fsname=", 7) == 0)
 				c->have_fsname = true;
 			if (strncmp(arg, "subtype=", 8) == 0)
@@ -439,11 +494,8 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 				    arg);
 		return set_string(c, arg, &o->tls_name);
 	case KEY_SHADOW_TICK:
-		if (parse_seconds(c, arg, &o->shadow_tick) < 0)
-			return -1;
-		if (o->shadow_tick < 0.05 || o->shadow_tick > 3600)
-			return fail(c, "bad option '%s': expected 0.05 to 3600 seconds", arg);
-		return 0;
+		return parse_number_opt(c, arg, 0.05, 3600, "0.05 to 3600 seconds",
+					&o->shadow_tick);
 	case KEY_SHADOW_IDLE:
 		return parse_seconds(c, arg, &o->shadow_idle);
 	case KEY_SHADOW_QUIET:
@@ -456,12 +508,13 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 			return fail(c, "bad option '%s': expected reads per bucket, a number "
 				       "from 0 to 1e15", arg);
 		return 0;
-	case KEY_SHADOW_THRESHOLD:
-		if (parse_seconds(c, arg, &o->shadow_threshold) < 0)
-			return -1;
-		if (o->shadow_threshold <= 0 || o->shadow_threshold > 1)
+	case KEY_SHADOW_THRESHOLD: {
+		double p = 0;
+		if (!number_in(arg, 0, 1, &p) || p == 0)
 			return fail(c, "bad option '%s': expected a probability in (0, 1]", arg);
+		o->shadow_threshold = p;
 		return 0;
+	}
 	case KEY_SHADOW_VERIFY:
 		return parse_seconds(c, arg, &o->shadow_verify);
 	case KEY_SHADOW_COPIES:
@@ -484,12 +537,11 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 	case KEY_ROLLOUT_INTERVAL:
 	case KEY_ROLLOUT_COOLDOWN: {
 		double v = 0;
-		if (parse_seconds(c, arg, &v) < 0)
+		int rc = key == KEY_ROLLOUT_INTERVAL
+			     ? parse_number_opt(c, arg, 0.05, 86400, "0.05 to 86400 seconds", &v)
+			     : parse_number_opt(c, arg, 0, 30 * 86400, "0 to 2592000 seconds", &v);
+		if (rc < 0)
 			return -1;
-		if (key == KEY_ROLLOUT_INTERVAL && (v < 0.05 || v > 86400))
-			return fail(c, "bad option '%s': expected 0.05 to 86400 seconds", arg);
-		if (key == KEY_ROLLOUT_COOLDOWN && v > 30 * 86400)
-			return fail(c, "bad option '%s': expected 0 to 2592000 seconds", arg);
 		uint64_t ms = (uint64_t)llround(v * 1000);
 		if (key == KEY_ROLLOUT_INTERVAL)
 			o->rollout.interval_ms = ms;
@@ -599,6 +651,11 @@ int fs_options_parse(int argc, char **argv, struct fs_options *opts,
 	in.argc = argc;
 	in.argv = argv;
 	in.allocated = 0;
+	/* libfuse prints its own line for it, before ours */
+	if (argc > 1 && !strcmp(argv[argc - 1], "-o")) {
+		fail(&c, "-o needs a list of options after it (see shadowfs --help)");
+		goto out;
+	}
 	if (fuse_opt_parse(&in, &c, option_table, opt_proc) < 0) {
 		if (!c.failed)
 			fail(&c, "cannot parse the command line (see shadowfs --help)");
@@ -793,7 +850,7 @@ void fs_options_usage(const char *prog)
 	       "  -o readdirplus|no_readdirplus  attributes with directory listings [on]\n"
 	       "  -o timeout=SECONDS           entry/attribute cache timeout [86400]\n"
 	       "  -o negative_timeout=SECONDS  cache of failed lookups [1]\n"
-	       "  -o max_read=BYTES            largest read request [kernel default]\n"
+	       "  -o max_read=BYTES            largest read request, 4k..16m [kernel default]\n"
 	       "  -o max_write=BYTES           largest write request, <= 1m [1m]\n"
 	       "  -o threads=N                 worker threads, 1 = single-threaded [8]\n"
 	       "  -o max_idle_threads=N        idle workers kept [= threads]\n"

@@ -95,6 +95,12 @@ struct fs_options {
 	char *fault_origin_delay_file; /* TESTS ONLY: delay origin reads by its us (owned) */
 	unsigned remote_timeout_ms; /* remote_timeout=MS: deadline of a remote copy's read */
 	double copy_rate;       /* copy_rate=MB/s: the copies' reads of origins, 0 = no limit */
+	/* The first option given that acts only with hosts= (shadowing:
+	 * shadow_*, rollout*, tls, ...) and the first that acts only with
+	 * recording on (bucket, track, tiers), as given; "" if none: the
+	 * mount warns of one given without what it needs. */
+	char needs_hosts_opt[64];
+	char needs_record_opt[64];
 };
 
 /* Defaults (documented in shadowfs(8)). */

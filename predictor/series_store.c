@@ -147,9 +147,11 @@ int pred_store_tiers_check(const struct pred_store_tiers *t)
 int pred_parse_duration(const char *buf, uint32_t *ret)
 {
 	char *end = NULL;
+	if (!(buf[0] >= '0' && buf[0] <= '9')) /* strtoull skips blanks, takes signs */
+		return -EINVAL;
 	errno = 0;
 	unsigned long long v = strtoull(buf, &end, 10);
-	if (errno || end == buf || buf[0] == '-' || v == 0)
+	if (errno || end == buf || v == 0)
 		return -EINVAL;
 	unsigned long long mul = 1;
 	if (*end) {

@@ -359,11 +359,30 @@ static int locate_in(const char *run_dir, const char *abs, struct pred_location 
 	return -ENOENT;
 }
 
+/* Whether abs (absolute, normalised) is itself a mountpoint recorded in
+ * run_dir (ret filled): found from the record alone. */
+static bool registered_mountpoint(const char *run_dir, const char *abs,
+				  struct pred_location *ret)
+{
+	char reg[PATH_MAX];
+	if (registry_path(run_dir, abs, reg, sizeof(reg)) == 0 && read_info(reg, ret) == 0 &&
+	    !strcmp(ret->mountpoint, abs))
+		return true;
+	memset(ret, 0, sizeof(*ret));
+	return false;
+}
+
 int pred_locate(const char *path, struct pred_location *ret)
 {
 	memset(ret, 0, sizeof(*ret));
 	char abs[PATH_MAX], db[PATH_MAX + 16];
 	struct stat st;
+	/* A mountpoint given as recorded is known without a look into the
+	 * mount: a stat there waits for the daemon, and shadowctl status on a
+	 * stopped or hung mount (what one runs to find out) hung with it. */
+	if (lexical_abs(path, abs, sizeof(abs)) == 0 &&
+	    registered_mountpoint(pred_locate_run_dir(), abs, ret))
+		return 0;
 	snprintf(db, sizeof(db), "%s/%s", path, PRED_STORE_DB_NAME);
 	if (stat(db, &st) == 0) /* a state directory */
 		return pred_locate_state_dir(path, ret);

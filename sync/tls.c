@@ -371,7 +371,10 @@ fail_fd:
 	return r;
 }
 
-static int tcp_connect(const char *host, uint16_t port, uint64_t deadline_ms, int *ret_fd)
+/* A name that does not resolve is -EHOSTUNREACH, and why says so (it
+ * read "connect nohost:7811: No route to host"). */
+static int tcp_connect(const char *host, uint16_t port, uint64_t deadline_ms, int *ret_fd,
+		       char *why, size_t whylen)
 {
 	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
 	struct addrinfo *res = NULL;
@@ -379,8 +382,14 @@ static int tcp_connect(const char *host, uint16_t port, uint64_t deadline_ms, in
 	int r, fd = -1;
 
 	snprintf(ports, sizeof(ports), "%u", port);
-	if (getaddrinfo(host, ports, &hints, &res) != 0 || !res)
+	int gai = getaddrinfo(host, ports, &hints, &res);
+	if (gai != 0 || !res) {
+		snprintf(why, whylen, "cannot resolve %s: %s", host,
+			 gai == EAI_SYSTEM ? strerror(errno) : gai_strerror(gai));
+		if (res)
+			freeaddrinfo(res);
 		return -EHOSTUNREACH;
+	}
 	fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		r = -errno;
@@ -424,9 +433,10 @@ int sync_tls_connect(struct sync_tls_ctx *ctx, const char *host, uint16_t port,
 
 	if (why && whylen)
 		why[0] = 0;
-	r = tcp_connect(host, port, deadline_ms, &fd);
+	r = tcp_connect(host, port, deadline_ms, &fd, why, whylen);
 	if (r < 0) {
-		snprintf(why, whylen, "connect %s:%u: %s", host, port, strerror(-r));
+		if (why && whylen && !why[0])
+			snprintf(why, whylen, "connect %s:%u: %s", host, port, strerror(-r));
 		return r;
 	}
 	c = conn_new(ctx, fd);

@@ -24,9 +24,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/parse.h"
 #include "predictor/store_locate.h"
 #include "sync/tls.h"
 #include "tools/ctl.h"
+#include "tools/ctl_store.h"
 
 static void ca_usage(FILE *out)
 {
@@ -126,9 +128,8 @@ static X509 *new_cert(EVP_PKEY *key, const char *cn, long days)
 
 static int parse_days(const char *s, long *ret)
 {
-	char *end;
-	long v = strtol(s, &end, 10);
-	if (end == s || *end || v < 1 || v > 36500) {
+	long long v;
+	if (sfs_parse_integer(s, 1, 36500, &v)) {
 		fprintf(stderr, "shadowctl ca: invalid --days '%s' (1..36500)\n", s);
 		return -EINVAL;
 	}
@@ -285,7 +286,11 @@ int ctl_ca_main(int argc, char **argv)
 		/* Bad arguments are usage errors, as a bad --days is (they
 		 * exited 1, as a failure to write the files does). */
 		if (!sync_tls_identity_name_valid(pos[2])) {
-			fprintf(stderr, "shadowctl ca: invalid host name '%s'\n", pos[2]);
+			/* escaped: a newline in it made the message two lines */
+			fputs("shadowctl ca: invalid host name '", stderr);
+			ctl_print_name(stderr, pos[2], 0);
+			fputs("' (letters, digits, '.', '-', ':'; no leading '.' or '-', no '..')\n",
+			      stderr);
 			return 2;
 		}
 		for (int i = 0; i < nips; i++)

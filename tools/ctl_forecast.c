@@ -66,10 +66,8 @@ static const char *demand_name(enum pred_top_order by)
 
 static int parse_long_arg(const char *what, const char *s, long lo, long hi, long *ret)
 {
-	char *end;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < lo || v > hi) {
+	long long v;
+	if (sfs_parse_integer(s, lo, hi, &v)) {
 		fprintf(stderr, "shadowctl forecast: bad %s '%s' (%ld..%ld)\n", what, s, lo, hi);
 		return -1;
 	}

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/parse.h"
 #include "sync/tls.h"
 #include "tools/ctl.h"
 #include "tools/ctl_remote.h"
@@ -171,10 +172,8 @@ static int host_watch(struct ctl_remote *rm, const char *addr, unsigned interval
 static int parse_num(const char *flag, const char *v, unsigned long lo, unsigned long hi,
 		     unsigned long *ret)
 {
-	char *end;
-	errno = 0;
-	unsigned long x = v ? strtoul(v, &end, 10) : 0;
-	if (!v || errno || *end || v[0] == '-' || !v[0] || x < lo || x > hi) {
+	long long x;
+	if (sfs_parse_integer(v, (long long)lo, (long long)hi, &x)) {
 		fprintf(stderr, "shadowctl host: %s '%s': want a number in %lu..%lu\n", flag,
 			v ? v : "", lo, hi);
 		return -1;

@@ -28,31 +28,60 @@ static const struct pred_disk_bucket *busiest_disk(const struct pred_host_bucket
 
 static double per_s(uint64_t v, uint32_t width) { return width ? (double)v / width : 0.0; }
 
+/* One row's columns whose widths vary with the figures. */
+struct row_texts {
+	char mem[32], disk[64], net[64], inflight[48];
+};
+
+static void row_texts(const struct pred_host_bucket *h, struct row_texts *t)
+{
+	char a[32], b[32];
+	uint64_t used = h->mem_total_kb > h->mem_avail_kb ? h->mem_total_kb - h->mem_avail_kb : 0;
+	ctl_human_bytes(used * 1024, t->mem, sizeof(t->mem));
+	const struct pred_disk_bucket *d = busiest_disk(h);
+	if (d)
+		snprintf(t->disk, sizeof(t->disk), "%s %s/s %s/s", d->device,
+			 ctl_human_bytes((uint64_t)per_s(d->read_bytes, h->width), a, sizeof(a)),
+			 ctl_human_bytes((uint64_t)per_s(d->write_bytes, h->width), b, sizeof(b)));
+	else
+		snprintf(t->disk, sizeof(t->disk), "-");
+	snprintf(t->net, sizeof(t->net), "%s/%s",
+		 ctl_human_bytes((uint64_t)per_s(h->net_rx_bytes, h->width), a, sizeof(a)),
+		 ctl_human_bytes((uint64_t)per_s(h->net_tx_bytes, h->width), b, sizeof(b)));
+	snprintf(t->inflight, sizeof(t->inflight), "%u/%.2f", h->inflight_max, h->inflight_avg);
+}
+
+static void widen(int *w, const char *s)
+{
+	if ((int)strlen(s) > *w)
+		*w = (int)strlen(s);
+}
+
 static void print_table(const struct pred_location *loc, int tier, const struct pred_host_bucket *h,
 			size_t n)
 {
-	printf("store %s, tier %d\n", loc->state_dir, tier);
-	printf("%-20s %6s %6s %9s %21s %17s %8s %8s\n", "BUCKET (UTC)", "WIDTH", "CPU", "MEM_USED",
-	       "DISK (busiest) R/W", "NET RX/TX", "INFLIGHT", "TAIL_EV");
+	struct row_texts t;
+	/* Columns as wide as their widest value: fixed widths let a busy
+	 * disk ("vda 16.0 KiB/s 1.4 MiB/s"), 1007.1 MiB of memory or 12
+	 * requests in flight push the rest of their row right. */
+	int mw = (int)strlen("MEM_USED"), dw = (int)strlen("DISK (busiest) R/W");
+	int nw = (int)strlen("NET RX/TX"), iw = (int)strlen("INFLIGHT");
 	for (size_t i = 0; i < n; i++) {
-		char when[32], mem[32], disk[64], net[64], a[32], b[32];
+		row_texts(&h[i], &t);
+		widen(&mw, t.mem);
+		widen(&dw, t.disk);
+		widen(&nw, t.net);
+		widen(&iw, t.inflight);
+	}
+	printf("store %s, tier %d\n", loc->state_dir, tier);
+	printf("%-20s %6s %6s %*s %*s %*s %*s %8s\n", "BUCKET (UTC)", "WIDTH", "CPU", mw,
+	       "MEM_USED", dw, "DISK (busiest) R/W", nw, "NET RX/TX", iw, "INFLIGHT", "TAIL_EV");
+	for (size_t i = 0; i < n; i++) {
+		char when[32];
 		ctl_utc_text(h[i].start, when, sizeof(when));
-		uint64_t used = h[i].mem_total_kb > h[i].mem_avail_kb
-					? h[i].mem_total_kb - h[i].mem_avail_kb
-					: 0;
-		ctl_human_bytes(used * 1024, mem, sizeof(mem));
-		const struct pred_disk_bucket *d = busiest_disk(&h[i]);
-		if (d)
-			snprintf(disk, sizeof(disk), "%s %s/s %s/s", d->device,
-				 ctl_human_bytes((uint64_t)per_s(d->read_bytes, h[i].width), a, sizeof(a)),
-				 ctl_human_bytes((uint64_t)per_s(d->write_bytes, h[i].width), b, sizeof(b)));
-		else
-			snprintf(disk, sizeof(disk), "-");
-		snprintf(net, sizeof(net), "%s/%s",
-			 ctl_human_bytes((uint64_t)per_s(h[i].net_rx_bytes, h[i].width), a, sizeof(a)),
-			 ctl_human_bytes((uint64_t)per_s(h[i].net_tx_bytes, h[i].width), b, sizeof(b)));
-		printf("%-20s %5us %5.1f%% %9s %21s %17s %3u/%-4.2f %8llu\n", when, h[i].width,
-		       h[i].cpu_pct, mem, disk, net, h[i].inflight_max, h[i].inflight_avg,
+		row_texts(&h[i], &t);
+		printf("%-20s %5us %5.1f%% %*s %*s %*s %*s %8llu\n", when, h[i].width, h[i].cpu_pct,
+		       mw, t.mem, dw, t.disk, nw, t.net, iw, t.inflight,
 		       (unsigned long long)h[i].tail_events);
 	}
 	if (!n)

@@ -25,6 +25,7 @@ struct stats_line {
 
 struct summary {
 	bool running;
+	bool stopped; /* running, but stopped by a signal: it answers nothing */
 	bool have_hosts, have_shadows;
 	struct stats_line rec, control;
 	long hosts_up, hosts_down;
@@ -48,6 +49,21 @@ static bool mount_running(const struct pred_location *loc)
 	bool ok = fgets(comm, sizeof(comm), f) && !strncmp(comm, "shadowfs", 8);
 	fclose(f);
 	return ok;
+}
+
+/* Whether the running process pid is stopped (SIGSTOP, SIGTSTP, or a
+ * tracer's): its state in /proc/PID/stat is T or t. */
+static bool process_stopped(long pid)
+{
+	char path[64], line[512];
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	bool got = fgets(line, sizeof(line), f) != NULL;
+	fclose(f);
+	const char *paren = got ? strrchr(line, ')') : NULL; /* after the comm */
+	return paren && paren[1] == ' ' && (paren[2] == 'T' || paren[2] == 't');
 }
 
 static void read_stats_line(const struct pred_location *loc, const char *name,
@@ -144,7 +160,10 @@ static void print_text(const struct pred_location *loc, const struct summary *s)
 	const char *mp = loc->mountpoint[0] ? loc->mountpoint : "(unknown)";
 	if (loc->pid > 0)
 		printf("mount      %s (pid %ld, %s)\n", mp, loc->pid,
-		       s->running ? "running" : "not running");
+		       s->stopped   ? "stopped by a signal: it answers nothing until "
+				      "SIGCONT"
+		       : s->running ? "running"
+				    : "not running");
 	else
 		printf("mount      %s (not running)\n", mp);
 	printf("backing    %s\n", loc->backing[0] ? loc->backing : "(unknown)");
@@ -198,8 +217,8 @@ static void print_json(const struct pred_location *loc, const struct summary *s)
 	ctl_json_string(stdout, loc->backing);
 	printf(",\"state_dir\":");
 	ctl_json_string(stdout, loc->state_dir);
-	printf(",\"pid\":%ld,\"running\":%s,\"recorder\":", loc->pid,
-	       s->running ? "true" : "false");
+	printf(",\"pid\":%ld,\"running\":%s,\"stopped\":%s,\"recorder\":", loc->pid,
+	       s->running ? "true" : "false", s->stopped ? "true" : "false");
 	if (s->rec.n > 0)
 		ctl_status_print_json(s->rec.f, s->rec.n);
 	else
@@ -242,6 +261,7 @@ int ctl_overview_main(int argc, char **argv)
 		return 1;
 	}
 	s->running = mount_running(&loc);
+	s->stopped = s->running && process_stopped(loc.pid);
 	read_stats_line(&loc, "recorder.stats", &s->rec);
 	read_stats_line(&loc, "control.stats", &s->control);
 	read_hosts(&loc, s);

@@ -17,6 +17,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "common/parse.h"
 #include "sync/replicate.h"
 #include "sync/tls.h"
 #include "tools/ctl.h"
@@ -136,12 +137,15 @@ int ctl_push_main(int argc, char **argv)
 		char *end;
 		errno = 0;
 		version = strtoull(verarg, &end, 10);
-		if (errno || *end || !verarg[0] || verarg[0] == '-' || version == UINT64_MAX) {
+		/* digits only: strtoull took " 5", "+5" (and "-5" as 2^64 - 5) */
+		if (errno || *end || !sfs_decimal_text(verarg, true) || version == UINT64_MAX) {
 			fprintf(stderr, "shadowctl push: --version '%s' is not a number\n", verarg);
 			return 2;
 		}
 	}
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: the open of a FIFO with no writer waited for one, for
+	 * good (push of a FIFO hung instead of saying it is no regular file) */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		fprintf(stderr, "shadowctl push: %s: %s\n", path, strerror(errno));
 		if (fd >= 0)
@@ -153,6 +157,7 @@ int ctl_push_main(int argc, char **argv)
 		close(fd);
 		return 1;
 	}
+	(void)fcntl(fd, F_SETFL, 0); /* (no effect on a regular file's reads) */
 	if (!idarg && file_id(path, id) < 0) {
 		close(fd);
 		return 1;

@@ -36,12 +36,10 @@ int ctl_remote_flag(struct ctl_remote *r, const char *cmd, int argc, char **argv
 		return flag_value(cmd, argc, argv, i, &r->ca);
 	if (!strcmp(a, "--timeout")) {
 		const char *v;
-		char *end;
+		long long ms;
 		if (flag_value(cmd, argc, argv, i, &v) < 0)
 			return -1;
-		errno = 0;
-		unsigned long ms = strtoul(v, &end, 10);
-		if (errno || *end || ms < 1 || ms > 3600000 || v[0] == '-') {
+		if (sfs_parse_integer(v, 1, 3600000, &ms)) {
 			fprintf(stderr,
 				"shadowctl %s: --timeout '%s': want milliseconds, 1..3600000\n",
 				cmd, v);

@@ -16,6 +16,8 @@
 #include <unistd.h>
 #include <uuid/uuid.h>
 
+#include "common/parse.h"
+
 int ctl_store_open(const char *cmd, const char *state, const char *path, struct pred_location *loc,
 		   struct pred_store **ret)
 {
@@ -186,10 +188,8 @@ int ctl_opt_window(const char *cmd, const char *arg, int64_t *ret)
 
 int ctl_opt_tier(const char *cmd, const char *arg, int *ret)
 {
-	char *end;
-	errno = 0;
-	long v = strtol(arg, &end, 10);
-	if (errno || end == arg || *end || v < 0 || v >= PRED_STORE_MAX_TIERS) {
+	long long v;
+	if (sfs_parse_integer(arg, 0, PRED_STORE_MAX_TIERS - 1, &v)) {
 		fprintf(stderr, "%s: bad --tier '%s' (0..%d)\n", cmd, arg, PRED_STORE_MAX_TIERS - 1);
 		return 2;
 	}

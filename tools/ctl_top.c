@@ -8,6 +8,7 @@
 #include <time.h>
 #include <uuid/uuid.h>
 
+#include "common/parse.h"
 #include "tools/ctl.h"
 #include "tools/ctl_store.h"
 
@@ -74,13 +75,12 @@ int ctl_top_main(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0}};
 	const char *state = NULL;
 	int64_t window = 3600;
-	long n = 20;
+	long long n = 20;
 	bool json = false;
 	enum pred_top_order order = PRED_TOP_READS;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "n:h", opts, NULL)) != -1) {
-		char *end;
 		switch (c) {
 		case 's': state = optarg; break;
 		case 'w':
@@ -88,8 +88,7 @@ int ctl_top_main(int argc, char **argv)
 				return 2;
 			break;
 		case 'n':
-			n = strtol(optarg, &end, 10);
-			if (*end || n <= 0 || n > 1000000) {
+			if (sfs_parse_integer(optarg, 1, 1000000, &n)) {
 				fprintf(stderr, "shadowctl top: bad -n '%s' (1..1000000)\n", optarg);
 				return 2;
 			}

@@ -216,9 +216,11 @@ static void print_decision(const struct why *w)
 		       "(P = %.3f below threshold %g)\n",
 		       w->last, w->capacity, w->p_exceed, w->threshold);
 	} else if (!strcmp(t, "hysteresis")) {
-		printf("decision: no longer forecast hot%s, copies kept until it has been unwanted "
-		       "for shadow_idle (hysteresis)\n",
-		       w->have_fc ? "" : " (no forecast)");
+		/* wanted before for a pin or a forecast: which, the state
+		 * does not keep (it said "no longer forecast hot" of both) */
+		printf("decision: wanted no longer (neither pinned nor forecast hot%s), copies "
+		       "kept until it has been unwanted for shadow_idle (hysteresis)\n",
+		       w->have_fc ? "" : "; no forecast");
 	} else if (!strcmp(t, "below_threshold")) {
 		printf("decision: not shadowed: P = %.3f below threshold %g\n", w->p_exceed,
 		       w->threshold);

@@ -10,10 +10,12 @@ static const struct ctl_command commands[] = {
 	{"ca", ctl_ca_main, "init DIR [--days N] | issue DIR HOST [--ip A]... [--days N]",
 	 "cluster CA and host certificates"},
 	{"status", ctl_overview_main, "[MNT|--state DIR] [--json]", "one screen on a mount: running, recording, hosts, shadows"},
-	{"top", ctl_top_main, "[--state DIR|MNT] [--window DUR] [-n N] [--json]", "files with the most recorded demand"},
-	{"stats", ctl_stats_main, "PATH [--state DIR|MNT] [--window DUR] [--json]", "recorded buckets of one file"},
-	{"forecast", ctl_forecast_main, "[PATH|MNT] [--bucket DUR] [--json]", "forecast demand and P(overload) of the busiest files"},
-	{"load", ctl_load_main, "[MNT|--state DIR] [--window DUR] [--json]", "the origin host's recorded load per bucket"},
+	{"top", ctl_top_main, "[--state DIR|MNT] [--window DUR] [-n N] [--by KIND] [--json]", "files with the most recorded demand"},
+	{"stats", ctl_stats_main, "PATH [--state DIR|MNT] [--window DUR] [--tier N] [--json]", "recorded buckets of one file"},
+	{"forecast", ctl_forecast_main,
+	 "[PATH|MNT] [--state DIR|MNT] [--bucket DUR] [--season N] [--history DUR] "
+	 "[--horizon N] [--window N] [--capacity N] [--threshold P] [--by KIND] [-n N] [--json]", "forecast demand and P(overload) of the busiest files"},
+	{"load", ctl_load_main, "[MNT|--state DIR] [--window DUR] [--tier N] [--json]", "the origin host's recorded load per bucket"},
 	{"hosts", ctl_hosts_main, "[MNT|--state DIR] [--json]", "a mount's resource hosts, up or down"},
 	{"shadows", ctl_shadows_main, "[MNT|--state DIR] [--json]",
 	 "a mount's shadowed files, their copies, states and read counts"},
@@ -31,7 +33,7 @@ static void print_usage(FILE *out)
 {
 	fprintf(out, "usage: shadowctl COMMAND [ARGS...]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-		char head[160];
+		char head[256];
 		snprintf(head, sizeof(head), "%s %s", commands[i].name, commands[i].usage);
 		if (strlen(head) > 56) /* the help under it, in its column */
 			fprintf(out, "  %s\n  %-56s %s\n", head, "", commands[i].help);

@@ -4,7 +4,7 @@
 # number by stats (it printed the fields of an unset struct tm, e.g.
 # '1730806995-11-30 16:00:00'), and an infinite cpu_pct or inflight_avg
 # (sqlite keeps REAL infinities) is null in load --json (it wrote the bare
-# word inf: not JSON).
+# word inf: not JSON). load's table keeps its columns with a busy disk.
 # usage: ctl_hostile_store.sh SHADOWFS SHADOWCTL
 . "$(dirname "$0")/lib.sh"
 shadowfs=$1 ctl=$2
@@ -26,4 +26,16 @@ grep -q '^9000000000000000000 ' <<<"$stats" || it_fail "stats: the far bucket's 
 json=$("$ctl" load --state "$state" --json) || it_fail "shadowctl load: $json"
 python3 -c 'import json, sys; d = json.load(sys.stdin); assert any(b["cpu_pct"] is None and b["inflight_avg"] is None for b in d["buckets"])' <<<"$json" ||
   it_fail "load --json: $json"
+# The load table's columns hold their widest value: a busy disk or network
+# ("nvme0n1 123.4 MiB/s 987.6 MiB/s") pushed the rest of its row right.
+sqlite3 "$state/series.db" "
+  INSERT OR REPLACE INTO disk_buckets(tier, start, device, width, reads, read_bytes, writes, write_bytes, io_ms)
+    SELECT 0, start, 'nvme0n1', width, 1, 129394278, 1, 1035577753, 1 FROM host_buckets WHERE tier = 0
+    ORDER BY start LIMIT 1;
+  UPDATE host_buckets SET net_rx_bytes = 1073000000, net_tx_bytes = 1072000000
+    WHERE start = (SELECT min(start) FROM host_buckets)" || it_fail "sqlite3 edit (load)"
+"$ctl" load --state "$state" >"$IT_ROOT/load" || it_fail "shadowctl load: $(cat "$IT_ROOT/load")"
+grep -q 'nvme0n1 123.4 MiB/s 987.6 MiB/s' "$IT_ROOT/load" || it_fail "load: the busy disk: $(cat "$IT_ROOT/load")"
+[ "$(tail -n +2 "$IT_ROOT/load" | awk '{ print length($0) }' | sort -u | wc -l)" = 1 ] ||
+  it_fail "load: rows of different widths: $(cat "$IT_ROOT/load")"
 echo "ok"

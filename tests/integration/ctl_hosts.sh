@@ -122,7 +122,10 @@ expect 2 "is not HOST:PORT" "$CTL" host status 127.0.0.1:99999 "${TLS[@]}"
 expect 2 "usage" "$CTL" host frobnicate "$H" "${TLS[@]}"
 # Bad arguments to ca issue are usage errors, whichever it is (a bad host
 # name or --ip exited 1, a bad --days 2).
-expect 2 "invalid host name '../escape'" "$CTL" ca issue "$T/ca" ../escape
+expect 2 "invalid host name '../escape' (letters, digits, " "$CTL" ca issue "$T/ca" ../escape
+# One line, the name escaped (a newline in it made two).
+expect 2 "^shadowctl ca: invalid host name 'a\\\\nb' (" "$CTL" ca issue "$T/ca" $'a\nb'
+[ "$(wc -l <"$T/err")" = 1 ] || it_fail "ca issue, a newline in the name: $(cat "$T/err")"
 expect 2 "--ip '1.2.3' is not an IP address" "$CTL" ca issue "$T/ca" host2 --ip 1.2.3
 expect 2 "invalid --days '0'" "$CTL" ca issue "$T/ca" host2 --days 0
 expect 2 "no TLS identity" "$CTL" host status "$H"
@@ -141,8 +144,16 @@ expect 2 "is not a uuid" "$CTL" push "$T/f" "$H" "${TLS[@]}" --id nonsense
 # Alternatives (the last one won, silently).
 expect 2 "--progress and --quiet exclude each other" "$CTL" push "$T/f" "$H" "${TLS[@]}" --progress --quiet
 expect 2 "is not a number" "$CTL" push "$T/f" "$H" "${TLS[@]}" --version -4
+expect 2 "is not a number" "$CTL" push "$T/f" "$H" "${TLS[@]}" --version ' 5'
+expect 2 "is not a number" "$CTL" push "$T/f" "$H" "${TLS[@]}" --version +5
 expect 1 "No such file" "$CTL" push "$T/missing" "$H" "${TLS[@]}"
 expect 1 "not a regular file" "$CTL" push "$T" "$H" "${TLS[@]}"
+# A FIFO: said so (the open waited for a writer, for good: 124).
+mkfifo "$T/fifo" || it_fail "mkfifo"
+expect 1 "$T/fifo: not a regular file" timeout 5 "$CTL" push "$T/fifo" "$H" "${TLS[@]}"
+# A name that does not resolve is said not to (it read "No route to host").
+expect 1 "cannot connect to nohost.invalid:1: cannot resolve nohost.invalid: " \
+  "$CTL" host status nohost.invalid:1 "${TLS[@]}"
 head -c 100 /dev/urandom >"$T/noid"
 expect 1 "has no user.shadow.id" "$CTL" push "$T/noid" "$H" "${TLS[@]}"
 # The help shows the TLS identity as required (it showed [TLS]) and every

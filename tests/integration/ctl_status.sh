@@ -7,7 +7,9 @@
 # exit 1 or 2 with a message. On a mount with norecord and hosts, top,
 # load, forecast and stats say recording is off as status does. A mount without hosts refuses a pin with
 # EINVAL and its log says why. A user who cannot read the state directory
-# is told so.
+# is told so. With the mount stopped (SIGSTOP), status, hosts, shadows, top,
+# load and forecast of its mount point still answer, and status says it is
+# stopped.
 # Usage: ctl_status.sh SHADOWFS SHADOWCTL
 . "$(dirname "$0")/lib.sh"
 SHADOWFS=$1 CTL=$2
@@ -15,7 +17,7 @@ T=$(it_tmpdir ctl_status)
 backing=$(it_tmpdir backing) mnt=$(it_tmpdir mnt) state=$(it_tmpdir state)
 head -c 200000 /dev/urandom >"$backing/data"
 it_mount "$SHADOWFS" "$backing" "$mnt" \
-  "cache=never,bucket=1,state=$state,hosts=$T/h1,shadow_tick=0.1,shadow_quiet=0"
+  "cache=never,negative_timeout=0,bucket=1,state=$state,hosts=$T/h1,shadow_tick=0.1,shadow_quiet=0"
 pid=$IT_PID
 
 setfattr -n user.shadow.pin -v 1 "$mnt/data" || it_fail "pin"
@@ -64,6 +66,29 @@ c = j["control"]
 assert c["entries"] == 1 and c["looked"] + c["quiet_left"] == 1 and c["tick_ms"] == 100, j
 assert c["passes"] >= 1 and c["quiet_every"] == 16 and c["freed"] == 0, j
 PY
+
+# A stopped (or hung) mount: the views that read the state directory answer
+# by the mount point, from the mount's record, without a look into the
+# mount (a lookup of MNT/series.db waited for the daemon: status hung on
+# the mount one runs it to look at). negative_timeout=0: no cached answer.
+# (in MNT: entered before the stop, as a user's shell would be)
+ctl_abs=$(realpath "$CTL")
+(cd "$mnt" && kill -STOP "$pid" && exec timeout 5 "$ctl_abs" status) >"$T/out" 2>"$T/err"
+echo "$? status (in MNT): $(head -c 300 "$T/err")" >"$T/stopped"
+for args in "status $mnt" "status $mnt/" "hosts $mnt" "shadows $mnt" "top $mnt" "load $mnt" \
+            "forecast $mnt" "status $mnt --json"; do
+  timeout 5 "$CTL" $args >"$T/out" 2>"$T/err"
+  echo "$? $args: $(head -c 300 "$T/err")" >>"$T/stopped"
+done
+# ... and status says it is stopped (it said "running")
+"$CTL" status "$mnt" >"$T/out" 2>&1; "$CTL" status "$mnt" --json >"$T/json" 2>&1
+kill -CONT "$pid"
+grep -v '^0 ' "$T/stopped" && it_fail "on a stopped mount (124: hung): $(cat "$T/stopped")"
+grep -q "^mount      $mnt (pid $pid, stopped by a signal: it answers nothing until SIGCONT)$" "$T/out" ||
+  it_fail "status of a stopped mount: $(cat "$T/out")"
+grep -q '"running":true,"stopped":true,' "$T/json" || it_fail "status --json of a stopped mount: $(cat "$T/json")"
+"$CTL" status "$mnt" --json | grep -q '"running":true,"stopped":false,' ||
+  it_fail "status --json after SIGCONT: $("$CTL" status "$mnt" --json)"
 
 it_umount "$mnt"
 wait "$IT_PID" 2>/dev/null
@@ -123,7 +148,13 @@ it_umount "$mnt"
 # hosts): its status is not the earlier mount's (it was: that mount's pid
 # and figures), it says why there is nothing to show.
 "$CTL" status "$mnt" >/dev/null || it_fail "status of the stopped mount by its mount point"
-IT_MOUNT_LOG=$T/norecord.log it_mount "$SHADOWFS" "$backing" "$mnt" norecord
+# (bucket= and shadow_tick= act only with recording and with hosts=: the
+# mount says so, they were silently ignored)
+IT_MOUNT_LOG=$T/norecord.log it_mount "$SHADOWFS" "$backing" "$mnt" norecord,bucket=5,shadow_tick=0.5,shadow_idle=9
+it_log_has "$T/norecord.log" "warning: -o shadow_tick=0.5 has no effect without hosts= (shadowing needs a host)" &&
+  it_log_has "$T/norecord.log" "warning: -o bucket=5 has no effect with norecord (recording is off)" ||
+  it_fail "options without effect not warned of: $(cat "$T/norecord.log")"
+[ "$(grep -c "has no effect" "$T/norecord.log")" = 2 ] || it_fail "more than one warning per kind: $(cat "$T/norecord.log")"
 "$CTL" status "$mnt" >"$T/out" 2>"$T/err" && it_fail "stateless mount: the earlier mount's status: $(cat "$T/out")"
 grep -q "$mnt is a shadowfs mount without a state directory" "$T/err" ||
   it_fail "stateless mount: $(cat "$T/err")"
@@ -159,6 +190,30 @@ for cmd in version ca status top stats forecast load hosts shadows why host push
     "$CTL" $cmd $h >"$T/out" 2>"$T/err"; rc=$?
     [ $rc -eq 0 ] && grep -q "^usage: shadowctl $cmd" "$T/out" && [ ! -s "$T/err" ] ||
       it_fail "$cmd $h: rc=$rc, stdout: $(cat "$T/out"), stderr: $(cat "$T/err")"
+  done
+done
+# Numbers and durations are digits first: a leading blank was skipped
+# (top -n ' 5' listed 5 files, --window ' 5m' was 5m).
+while read -r pat args; do
+  eval "set -- $args"
+  "$CTL" "$@" >/dev/null 2>"$T/err"; rc=$?
+  [ $rc -eq 2 ] && grep -q -- "$pat" "$T/err" || it_fail "$args: rc=$rc, stderr: $(cat "$T/err")"
+done <<EOF_
+bad.-n top --state '$state' -n ' 5'
+bad.--window top --state '$state' --window ' 5m'
+bad.--tier stats data --state '$state' --tier ' 1'
+bad.--season forecast --state '$state' --season ' 1'
+--days ca init '$T/ca' --days ' 5'
+--interval host watch 127.0.0.1:1 --interval ' 100' --certs '$T/ca'
+--timeout host status 127.0.0.1:1 --timeout ' 100' --certs '$T/ca'
+EOF_
+# shadowctl help lists every option each subcommand's --help gives (top's
+# --by, stats' and load's --tier, forecast's but --bucket were left out).
+"$CTL" help >"$T/help" || it_fail "shadowctl help"
+for cmd in version ca status top stats forecast load hosts shadows why host push; do
+  line=$(grep "^  $cmd " "$T/help") || line=$(grep "^  $cmd$" "$T/help") || it_fail "help: no $cmd line"
+  for flag in $("$CTL" $cmd --help | grep -v '^TLS:' | grep -oE -- '(^|[[ |])--?[a-z][a-z-]*' | grep -oE -- '--?[a-z-]+' | sort -u); do
+    grep -q -- "$flag\b" <<<"$line" || it_fail "shadowctl help: $cmd lacks $flag: $line"
   done
 done
 # Every message names its subcommand, "shadowctl CMD: " (getopt's said

@@ -144,6 +144,10 @@ cmp "$mnt/data" "$T/expect" || it_fail "read after the remount"
 setfattr -x user.shadow.pin "$mnt/data" || it_fail "unpin"
 sleep 0.5
 [ -n "$(copy_file)" ] || it_fail "the copy was removed before the hysteresis"
+# why says what ended: the pin (it said "no longer forecast hot" of a file
+# never forecast, on a mount that records nothing)
+"$CTL" why "$mnt/data" | grep -q '^decision: wanted no longer (neither pinned nor forecast hot; no forecast), copies kept until' ||
+  it_fail "why during the hysteresis: $("$CTL" why "$mnt/data")"
 wait_for "the copy was not removed after unpinning" 6 no_copies
 state_of | grep -q "pinned=0 .*copies=0" || it_fail "state after unpin: $(state_of)"
 [ -s "$state/pins" ] && it_fail "unpinned file still in STATE/pins"

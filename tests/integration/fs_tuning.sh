@@ -256,7 +256,7 @@ why_has "$mnt/hot/cold" '^decision: not shadowed: no forecast: no record of this
 # No longer hot (its own capacity now huge): copies kept for shadow_idle
 # (hysteresis), then dropped (below threshold).
 set_ok capacity 1e12 "$mnt/hot/a"
-hyst() { "$CTL" why "$mnt/hot/a" 2>&1 | grep -q '^decision: no longer forecast hot, copies kept'; }
+hyst() { "$CTL" why "$mnt/hot/a" 2>&1 | grep -q '^decision: wanted no longer (neither pinned nor forecast hot), copies kept'; }
 wait_for "why never showed the hysteresis: $("$CTL" why "$mnt/hot/a")" 3 hyst
 a_copy || it_fail "the copy went before shadow_idle"
 below() { "$CTL" why "$mnt/hot/a" 2>&1 | grep -q '^decision: not shadowed: P = [0-9.]* below threshold 0.5'; }

@@ -25,10 +25,27 @@ static void test_sizes(void **state)
 	assert_int_equal(sfs_parse_size("3T", &v), 0);
 	assert_int_equal(v, 3ull << 40);
 	const char *bad[] = {"", "-1", "+1", "k", "1q", "1kk", "1 k", "99999999999t",
-			     "18446744073709551616"};
+			     "18446744073709551616", " 8", "\t8", "\n8", " -1"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(sfs_parse_size(bad[i], &v), -EINVAL);
 	assert_int_equal(sfs_parse_size(NULL, &v), -EINVAL);
+}
+
+/* Counts: digits only, in range (strtol took " 5" and "+5"). */
+static void test_integer(void **state)
+{
+	(void)state;
+	long long v;
+	assert_int_equal(sfs_parse_integer("0", 0, 10, &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(sfs_parse_integer("36500", 1, 36500, &v), 0);
+	assert_int_equal(v, 36500);
+	const char *bad[] = {"", " 5", "\t5", "+5", "-5", "5 ", "5x", "0x5", "1e3", "5.0", "11",
+			     "99999999999999999999"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (sfs_parse_integer(bad[i], 0, 10, &v) != -EINVAL)
+			fail_msg("'%s' accepted", bad[i]);
+	assert_int_equal(sfs_parse_integer(NULL, 0, 10, &v), -EINVAL);
 }
 
 static void test_hostport(void **state)
@@ -45,7 +62,8 @@ static void test_hostport(void **state)
 	assert_int_equal(sfs_parse_hostport("h:65535", host, sizeof(host), &port), 0);
 	assert_int_equal(port, 65535);
 	const char *bad[] = {"host", ":80", "h:", "h:65536", "h:-1", "h:+1", "h:8x",
-			     "[::1]80", "[]:80", "[::1:80", "a-very-long-host-name:1"};
+			     "[::1]80", "[]:80", "[::1:80", "a-very-long-host-name:1",
+			     "h: 80", "h:\t80"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		if (sfs_parse_hostport(bad[i], host, sizeof(host), &port) != -EINVAL)
 			fail_msg("'%s' accepted", bad[i]);
@@ -99,6 +117,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_sizes),
+	    cmocka_unit_test(test_integer),
 	    cmocka_unit_test(test_hostport),
 	    cmocka_unit_test(test_hex),
 	    cmocka_unit_test(test_numbers),

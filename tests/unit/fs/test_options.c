@@ -379,6 +379,15 @@ static void test_bad_options(void **state)
 		{"shadow_idle=-1", "shadow_idle=-1"},
 		{"shadow_threshold=0", "shadow_threshold=0"},
 		{"shadow_threshold=1.5", "shadow_threshold=1.5"},
+		/* each message gives the option's own range, whatever was wrong
+		 * (text or value): was "a number of seconds from 0 to 1e9" */
+		{"shadow_threshold=abc", "'shadow_threshold=abc': expected a probability in (0, 1]"},
+		{"shadow_threshold=nan", "'shadow_threshold=nan': expected a probability in (0, 1]"},
+		{"shadow_threshold=-1", "'shadow_threshold=-1': expected a probability in (0, 1]"},
+		{"shadow_tick=x", "'shadow_tick=x': expected 0.05 to 3600 seconds"},
+		{"shadow_tick=2e9", "'shadow_tick=2e9': expected 0.05 to 3600 seconds"},
+		{"rollout_interval=x", "'rollout_interval=x': expected 0.05 to 86400 seconds"},
+		{"rollout_cooldown=-1", "'rollout_cooldown=-1': expected 0 to 2592000 seconds"},
 		{"shadow_window=0", "shadow_window=0"},
 		{"allow_other,allow_root", "allow_other and allow_root cannot be combined"},
 		{"shadow_window=30", "forecast window is 1 to 8 buckets (bucket=60: 60 to 480 seconds)"},
@@ -420,6 +429,10 @@ static void test_bad_options(void **state)
 		{"tls_name=/etc/ops", "tls_name=/etc/ops"},
 		{"tls_name=..", "tls_name=.."},
 		{"tls_name=", "tls_name="},
+		/* the mount refused them after ours, in two lines ("fuse: mount
+		 * failed: Invalid argument", then "see the message above") */
+		{"fsname=", "bad option 'fsname=': expected fsname=NAME"},
+		{"subtype=", "bad option 'subtype=': expected subtype=NAME"},
 	};
 	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
 		struct parsed p;
@@ -452,6 +465,19 @@ static void test_bad_arguments(void **state)
 	parse(&p, 4, flag);
 	assert_int_equal(p.ret, -EINVAL);
 	assert_non_null(strstr(p.err, "'-z'"));
+	done(&p);
+	/* -o last, with nothing after it: one line of ours (libfuse printed
+	 * "missing argument after `-o'", then ours said "cannot parse") */
+	const char *dash_o[] = {"shadowfs", "/b", "/m", "-o"};
+	parse(&p, 4, dash_o);
+	assert_int_equal(p.ret, -EINVAL);
+	assert_string_equal(p.err, "-o needs a list of options after it (see shadowfs --help)");
+	done(&p);
+	/* an empty entry (two commas in a row) was "unknown option ''" */
+	const char *commas[] = {"shadowfs", "/b", "/m", "-o", "norecord,,cache=never"};
+	parse(&p, 5, commas);
+	assert_int_equal(p.ret, -EINVAL);
+	assert_non_null(strstr(p.err, "an empty option in an -o list"));
 	done(&p);
 }
 

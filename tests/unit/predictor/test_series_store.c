@@ -663,9 +663,18 @@ static void test_tiers_parse(void **state)
 	assert_int_equal(t.n, 1);
 	assert_int_equal(t.width_s[0], 10);
 	const char *bad[] = {"", "1m", "1m:", ":2d", "1m:2d/", "1m:2d/90s:1d", "0:1d", "1x:1d",
-			     "1m:2d/15m:30d/1h:1y/2h:2y/4h:3y", "-1:1d", "1m:30s", "99999999999:1d"};
+			     "1m:2d/15m:30d/1h:1y/2h:2y/4h:3y", "-1:1d", "1m:30s", "99999999999:1d",
+			     " 1m:2d", "1m: 2d", "1m:2d/ 15m:30d"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		assert_int_equal(pred_store_tiers_parse(bad[i], &t), -EINVAL);
+	/* durations are digits first (shadowctl --window ' 5m' was 5m) */
+	uint32_t d;
+	assert_int_equal(pred_parse_duration("5m", &d), 0);
+	assert_int_equal(d, 300);
+	const char *bad_d[] = {" 5m", "\t5", "+5", "-5", "5m ", ""};
+	for (size_t i = 0; i < sizeof(bad_d) / sizeof(bad_d[0]); i++)
+		if (pred_parse_duration(bad_d[i], &d) != -EINVAL)
+			fail_msg("duration '%s' accepted", bad_d[i]);
 }
 
 int main(void)
