@@ -19,6 +19,9 @@ head -c 200000 /dev/urandom >"$backing/data"
 it_mount "$SHADOWFS" "$backing" "$mnt" \
   "cache=never,negative_timeout=0,bucket=1,state=$state,hosts=$T/h1,shadow_tick=0.1,shadow_quiet=0"
 pid=$IT_PID
+# Held open until the views are checked: the kernel keeps its inode (the
+# inodes line counts it), even when memory pressure evicts cached entries.
+exec 7<"$mnt/data"
 
 setfattr -n user.shadow.pin -v 1 "$mnt/data" || it_fail "pin"
 serving() { it_shadow_state "$mnt/data" | grep -q ':serving'; }
@@ -66,6 +69,7 @@ c = j["control"]
 assert c["entries"] == 1 and c["looked"] + c["quiet_left"] == 1 and c["tick_ms"] == 100, j
 assert c["passes"] >= 1 and c["quiet_every"] == 16 and c["freed"] == 0, j
 PY
+exec 7<&-
 
 # A stopped (or hung) mount: the views that read the state directory answer
 # by the mount point, from the mount's record, without a look into the
