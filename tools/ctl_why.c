@@ -513,7 +513,7 @@ static bool has_record(const char *real, const char *ids)
 		return true;
 	int r = pred_store_file_path(st, id, &p);
 	free(p);
-	pred_store_close(st);
+	ctl_store_close("shadowctl why", st);
 	return r != -ENOENT;
 }
 
