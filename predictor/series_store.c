@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdarg.h>
@@ -493,8 +494,10 @@ static int id_parse(const unsigned char *text, uint8_t out[PRED_ID_LEN])
  *
  * bucket_ok(start, width, value...): start an integer >= 0 (not before
  * 1970), width an integer in 1..UINT32_MAX, each value NULL (reads as 0),
- * or an integer or real >= 0 (a sum past INT64_MAX is a real: it reads
- * saturated). Text, blobs and negative numbers are damage. */
+ * or an integer or finite real >= 0 (a sum past INT64_MAX is a real: it
+ * reads saturated). Text, blobs, negative numbers and infinities (sqlite
+ * keeps REAL ones: shadowctl load printed 'inf') are damage. A host's
+ * cpu_pct above 100 reads as 100. */
 static bool value_ok(sqlite3_value *v, sqlite3_int64 lo, sqlite3_int64 hi)
 {
 	switch (sqlite3_value_type(v)) {
@@ -506,7 +509,7 @@ static bool value_ok(sqlite3_value *v, sqlite3_int64 lo, sqlite3_int64 hi)
 	}
 	case SQLITE_FLOAT: {
 		double x = sqlite3_value_double(v);
-		return x >= (double)lo && (hi == INT64_MAX || x <= (double)hi);
+		return isfinite(x) && x >= (double)lo && (hi == INT64_MAX || x <= (double)hi);
 	}
 	default:
 		return false;
@@ -1274,7 +1277,7 @@ int pred_store_host_series(struct pred_store *st, int tier, int64_t from, int64_
 		struct pred_host_bucket *h = &arr[n++];
 		h->start = sqlite3_column_int64(s, 0);
 		h->width = (uint32_t)sqlite3_column_int64(s, 1);
-		h->cpu_pct = sqlite3_column_double(s, 2);
+		h->cpu_pct = fmin(sqlite3_column_double(s, 2), 100.0);
 		h->mem_total_kb = (uint64_t)sqlite3_column_int64(s, 3);
 		h->mem_avail_kb = (uint64_t)sqlite3_column_int64(s, 4);
 		h->net_rx_bytes = (uint64_t)sqlite3_column_int64(s, 5);

@@ -2,12 +2,13 @@
 # shadowctl on a store edited by hand (or copied from a host with a broken
 # clock): a bucket start beyond what gmtime represents is printed as its
 # number by stats (it printed the fields of an unset struct tm, e.g.
-# '1730806995-11-30 16:00:00'), and an infinite cpu_pct or inflight_avg
-# (sqlite keeps REAL infinities) is null in load --json (it wrote the bare
-# word inf: not JSON). Damaged rows (a negative count, a malformed file id)
-# are skipped with one warning: a count of -500 was top's and stats'
-# 18446744073709551116, and one bad id failed top and forecast outright
-# ('bad file id in store').
+# '1730806995-11-30 16:00:00'). Damaged rows (a negative count, a malformed
+# file id, an infinite cpu_pct or inflight_avg: sqlite keeps REAL
+# infinities) are skipped with one warning: a count of -500 was top's and
+# stats' 18446744073709551116, one bad id failed top and forecast outright
+# ('bad file id in store'), load printed 'inf' (and wrote it bare in its
+# JSON before that), a cpu_pct of 2^32 printed as 4294967296.0% (read as
+# 100 now).
 # usage: ctl_hostile_store.sh SHADOWFS SHADOWCTL
 . "$(dirname "$0")/lib.sh"
 shadowfs=$1 ctl=$2
@@ -24,11 +25,15 @@ it_umount "$mnt"
 sqlite3 "$state/series.db" "
   INSERT INTO file_buckets(tier, file, start, width, reads)
     SELECT 0, id, 9000000000000000000, 1, 3 FROM files WHERE path = 'A';
-  UPDATE host_buckets SET cpu_pct = 9e999, inflight_avg = 9e999
+  UPDATE host_buckets SET cpu_pct = 9e999, inflight_avg = -9e999
     WHERE start = (SELECT max(start) FROM host_buckets);
+  UPDATE host_buckets SET cpu_pct = 4294967296.0
+    WHERE start = (SELECT min(start) FROM host_buckets);
   INSERT INTO file_buckets(tier, file, start, width, reads)
     SELECT 0, id, CAST(strftime('%s', 'now') AS INTEGER) - 30, 1, -500 FROM files WHERE path = 'A';
   UPDATE files SET uuid = 'not-a-uuid' WHERE path = 'B'" || it_fail "sqlite3 edit"
+table=$("$ctl" load --state "$state") || it_fail "shadowctl load: $table"
+grep -Eqw 'inf|nan|4294967296[.]0%' <<<"$table" && it_fail "load: $table"
 for view in top "forecast --bucket 1s --history 1h"; do
   out=$("$ctl" $view --state "$state" 2>"$IT_ROOT/err") || it_fail "shadowctl $view: $out $(cat "$IT_ROOT/err")"
   grep -q '18446744' <<<"$out" && it_fail "$view: a negative count read as 2^64 minus it: $out"
@@ -39,6 +44,6 @@ done
 stats=$("$ctl" stats --state "$state" A) || it_fail "shadowctl stats: $stats"
 grep -q '^9000000000000000000 ' <<<"$stats" || it_fail "stats: the far bucket's start: $stats"
 json=$("$ctl" load --state "$state" --json) || it_fail "shadowctl load: $json"
-python3 -c 'import json, sys; d = json.load(sys.stdin); assert any(b["cpu_pct"] is None and b["inflight_avg"] is None for b in d["buckets"])' <<<"$json" ||
+python3 -c 'import json, sys; d = json.load(sys.stdin); assert d["buckets"] and all(0 <= b["cpu_pct"] <= 100 and b["inflight_avg"] >= 0 for b in d["buckets"])' <<<"$json" ||
   it_fail "load --json: $json"
 echo "ok"

@@ -364,7 +364,8 @@ static void edit_store(const char *dir, const char *sql)
  * where numbers belong, a start before 1970, widths of 0 and -7, a
  * malformed file id. Reads skip those rows and count them: a negative
  * count read as 2^64 minus it (top, stats, the forecasts), text as 0, a
- * width of -7 as 4294967289 s and moved the record's end, and one bad id
+ * width of -7 as 4294967289 s and moved the record's end, an infinite
+ * inflight_avg printed 'inf' (a cpu_pct of 500 now reads as 100), one bad id
  * failed every top query (shadowctl top, forecast, the mount's forecasts).
  * Roll-ups carry none of them into the coarser tiers. */
 static void test_damaged_rows(void **state)
@@ -391,6 +392,8 @@ static void test_damaged_rows(void **state)
 			"UPDATE files SET uuid = 'not-a-uuid' WHERE path = 'g';"
 			"UPDATE host_buckets SET width = -100000 WHERE start = 110;"
 			"UPDATE host_buckets SET cpu_pct = 'busy' WHERE start = 100;"
+			"UPDATE host_buckets SET inflight_avg = 9e999 WHERE start = 80;"
+			"UPDATE host_buckets SET cpu_pct = 500 WHERE start = 70;"
 			"UPDATE disk_buckets SET reads = -1 WHERE start = 90;");
 	st = open_rw(dir, &t);
 	assert_int_equal(pred_store_damaged_rows(st), 0);
@@ -417,10 +420,12 @@ static void test_damaged_rows(void **state)
 	assert_int_equal(pred_store_file_lookup_path(st, "g", id), -ENOENT);
 	struct pred_host_bucket *h = NULL;
 	assert_int_equal(pred_store_host_series(st, 0, 0, 120, &h, &n), 0);
-	assert_int_equal(n, 10); /* 100 and 110 skipped */
-	assert_int_equal(h[9].start, 90);
-	assert_int_equal(h[9].ndisks, 0); /* its disk row is damaged */
-	assert_int_equal(h[8].ndisks, 1);
+	assert_int_equal(n, 9); /* 80 (infinite), 100 and 110 skipped */
+	assert_int_equal(h[8].start, 90);
+	assert_int_equal(h[8].ndisks, 0); /* its disk row is damaged */
+	assert_int_equal(h[7].ndisks, 1);
+	assert_int_equal(h[7].start, 70);
+	assert_true(h[7].cpu_pct == 100.0); /* 500 clamped */
 	pred_host_buckets_free(h, n);
 	int64_t end = 0;
 	assert_int_equal(pred_store_record_end(st, 0, INT64_MAX, &end), 0);
