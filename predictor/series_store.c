@@ -1153,6 +1153,8 @@ int pred_store_top(struct pred_store *st, int tier, int64_t from, int64_t to, si
 	if (rc < 0)
 		goto out;
 	tier = rc;
+	/* A file's id is checked once per file (HAVING), its buckets row by
+	 * row: the id checked per row doubled the query's time. */
 	char sql[3072];
 	snprintf(sql, sizeof(sql),
 		 "SELECT f.uuid, f.path, CAST(total(b.opens) AS INTEGER), CAST(total(b.reads) AS INTEGER), CAST(total(b.read_bytes) AS INTEGER),"
@@ -1161,7 +1163,7 @@ int pred_store_top(struct pred_store *st, int tier, int64_t from, int64_t to, si
 		 " CAST(total(b.lat_h1) AS INTEGER), CAST(total(b.lat_h2) AS INTEGER), CAST(total(b.lat_h3) AS INTEGER), CAST(total(b.lat_h4) AS INTEGER), CAST(total(b.lat_h5) AS INTEGER)"
 		 " FROM file_buckets b JOIN files f ON f.id = b.file"
 		 " WHERE b.tier = ?1 AND b.start >= ?2 AND b.start < ?3"
-		 " AND " FB_OK("b.") " AND file_id_ok(f.uuid) GROUP BY b.file ORDER BY %s, f.path LIMIT ?4",
+		 " AND " FB_OK("b.") " GROUP BY b.file HAVING file_id_ok(f.uuid) ORDER BY %s, f.path LIMIT ?4",
 		 order_sql[order]);
 	rc = prepare(st, sql, &s);
 	if (rc)
