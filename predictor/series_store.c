@@ -729,8 +729,10 @@ static int meta_get_int(struct pred_store *st, const char *key, int64_t *ret)
 		return rc;
 	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
 	int r = sqlite3_step(s);
-	if (r == SQLITE_ROW)
+	if (r == SQLITE_ROW && sqlite3_column_type(s, 0) == SQLITE_INTEGER)
 		*ret = sqlite3_column_int64(s, 0);
+	else if (r == SQLITE_ROW)
+		rc = set_err(st, -EPROTO, "meta %s is not an integer", key);
 	else if (r == SQLITE_DONE)
 		rc = -ENOENT;
 	else
@@ -784,20 +786,25 @@ static int rollup(struct pred_store *st, unsigned k, int64_t now)
 	snprintf(key, sizeof(key), "rollup_%u", k);
 	int64_t w = 0;
 	int rc = meta_get_int(st, key, &w);
-	if (rc == -ENOENT)
-		rc = 0, w = 0;
+	bool lost = rc == -ENOENT || rc == -EPROTO || w < 0;
+	if (lost)
+		rc = 0;
 	if (rc)
 		return rc;
 	int64_t W = st->tiers.width_s[k];
 	int64_t b = now / W * W; /* start of the current (incomplete) tier-k bucket */
-	if (w > b) {
+	if (w > b || lost) {
 		/* The watermark is ahead of the clock: it was set while the
 		 * clock was ahead (then put right) or by another host. Left
 		 * alone, nothing would be rolled up until real time caught up
 		 * with it, and the finer tier would expire meanwhile. Restart
 		 * where tier k's own record below b ends: the finer buckets
 		 * after it were never rolled up (each rolled one went into a
-		 * tier-k bucket below that end), so none counts twice. */
+		 * tier-k bucket below that end), so none counts twice.
+		 * Likewise when it is gone or not a time (deleted or edited:
+		 * it read as 0, and every finer bucket still kept was added
+		 * again, counted twice); a new store has no tier-k record
+		 * yet: the restart is 0. */
 		rc = rollup_restart(st, k, W, b, &w);
 		if (rc)
 			return rc;

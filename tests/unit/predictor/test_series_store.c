@@ -442,6 +442,50 @@ static void test_damaged_rows(void **state)
 	tmpdir_remove(dir);
 }
 
+/* A roll-up watermark deleted or overwritten by hand (text, negative):
+ * it read as 0 and the next roll-up added every finer bucket still kept
+ * into the coarser tier again, counting each twice. The roll-up restarts
+ * where the coarser tier's record ends, as after a clock put back. */
+static void test_rollup_watermark_damaged(void **state)
+{
+	(void)state;
+	static const char *const edits[] = {
+	    "DELETE FROM meta WHERE key = 'rollup_1'",
+	    "UPDATE meta SET value = 'garbage' WHERE key = 'rollup_1'",
+	    "UPDATE meta SET value = -600 WHERE key = 'rollup_1'",
+	};
+	for (size_t e = 0; e < sizeof(edits) / sizeof(edits[0]); e++) {
+		char *dir = tmpdir_make("watermark");
+		struct pred_store_tiers t = small_tiers();
+		struct pred_store *st = open_rw(dir, &t);
+		for (int64_t s = 0; s < 120; s += 10) {
+			struct pred_file_bucket b = fb(1, "f", s, 1);
+			assert_int_equal(pred_store_flush(st, &b, 1, NULL, s + 10), 0);
+		}
+		assert_int_equal(pred_store_maintain(st, 120), 0);
+		pred_store_close(st);
+		edit_store(dir, edits[e]);
+		st = open_rw(dir, &t);
+		for (int64_t s = 120; s < 180; s += 10) {
+			struct pred_file_bucket b = fb(1, "f", s, 1);
+			assert_int_equal(pred_store_flush(st, &b, 1, NULL, s + 10), 0);
+		}
+		assert_int_equal(pred_store_maintain(st, 180), 0);
+		uint8_t id[PRED_ID_LEN];
+		make_id(id, 1);
+		struct pred_file_bucket *s = NULL;
+		size_t n = 0;
+		assert_int_equal(pred_store_file_series(st, id, 1, 0, 1000, &s, &n), 0);
+		uint64_t total = 0;
+		for (size_t i = 0; i < n; i++)
+			total += s[i].c.reads;
+		pred_file_buckets_free(s, n);
+		assert_int_equal(total, 18); /* each 10 s bucket of [0, 180) once (was 30) */
+		pred_store_close(st);
+		tmpdir_remove(dir);
+	}
+}
+
 /* A store mounted again with fewer tiers: the rows of the tiers it no
  * longer has were never expired (nor rolled up, nor readable), past their
  * own retention; maintenance drops them. */
@@ -776,6 +820,7 @@ int main(void)
 		cmocka_unit_test(test_sum_overflow),
 		cmocka_unit_test(test_fewer_tiers),
 		cmocka_unit_test(test_damaged_rows),
+		cmocka_unit_test(test_rollup_watermark_damaged),
 		cmocka_unit_test(test_schema_and_errors),
 		cmocka_unit_test(test_views_refused),
 		cmocka_unit_test(test_path_fallback),
