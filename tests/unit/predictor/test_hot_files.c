@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "predictor/hot_files.h"
@@ -282,6 +283,38 @@ static void test_future_buckets(void **state)
 	tmpdir_remove(dir);
 }
 
+/* A row far older than its tier's retention (edited in, or a store that
+ * expiry never saw): the series starts at the retention before the
+ * record's end, not at the row (400 days of one-minute steps, 576,000;
+ * one at 1970 made shadowctl forecast allocate 14 GB). */
+static void test_ancient_row(void **state)
+{
+	(void)state;
+	char *dir = tmpdir_make("hota");
+	struct pred_store *st = make_store(dir);
+	struct pred_file_bucket z;
+	memset(&z, 0, sizeof(z));
+	make_id(z.id, 0);
+	z.path = "d/a";
+	z.start = NOW - 400 * 86400;
+	z.width = 60;
+	z.c.reads = 7;
+	assert_int_equal(pred_store_flush(st, &z, 1, NULL, NOW), 0);
+	double *y = NULL;
+	size_t n = 0;
+	int64_t first = 0;
+	assert_int_equal(pred_hot_series(st, z.id, 0, 0, NOW / 60, 60, PRED_TOP_READS, &y, &n,
+					 &first),
+			 0);
+	const struct pred_store_tiers *t = pred_store_get_tiers(st);
+	assert_true(n <= (t->keep_s[0] + t->width_s[0]) / 60);
+	assert_int_equal(n, NB); /* the recorded two hours */
+	assert_int_equal(first, NOW / 60 - NB);
+	free(y);
+	pred_store_close(st);
+	tmpdir_remove(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -289,6 +322,7 @@ int main(void)
 	    cmocka_unit_test(test_extra),
 	    cmocka_unit_test(test_react),
 	    cmocka_unit_test(test_future_buckets),
+	    cmocka_unit_test(test_ancient_row),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
