@@ -55,6 +55,20 @@ static struct pred_store *store_of(const char *dir, unsigned nfiles, unsigned id
 	return st;
 }
 
+/* One one-minute bucket of file id n (a bucket added to a store). */
+static struct pred_file_bucket minute_bucket(unsigned n, const char *path, int64_t start,
+					     uint64_t reads)
+{
+	struct pred_file_bucket b;
+	memset(&b, 0, sizeof(b));
+	make_id(b.id, n);
+	b.path = path;
+	b.start = start;
+	b.width = 60;
+	b.c.reads = reads;
+	return b;
+}
+
 static uint64_t steady_reads(unsigned f, int k)
 {
 	return (f ? 12 : 18) + (uint64_t)((k * 7 + (int)f * 3) % 5);
@@ -251,13 +265,7 @@ static void test_future_buckets(void **state)
 	(void)state;
 	char *dir = tmpdir_make("hotf");
 	struct pred_store *st = make_store(dir);
-	struct pred_file_bucket z;
-	memset(&z, 0, sizeof(z));
-	make_id(z.id, 9);
-	z.path = "d/z";
-	z.start = NOW + 86400;
-	z.width = 60;
-	z.c.reads = 1000000;
+	struct pred_file_bucket z = minute_bucket(9, "d/z", NOW + 86400, 1000000);
 	struct pred_host_bucket zh = {.start = NOW + 86400, .width = 60};
 	assert_int_equal(pred_store_flush(st, &z, 1, &zh, NOW + 86400), 0);
 	struct pred_hot_req r = {.bucket_s = 60, .history_s = 6 * 3600, .horizon = 2, .window = 2,
@@ -292,13 +300,7 @@ static void test_ancient_row(void **state)
 	(void)state;
 	char *dir = tmpdir_make("hota");
 	struct pred_store *st = make_store(dir);
-	struct pred_file_bucket z;
-	memset(&z, 0, sizeof(z));
-	make_id(z.id, 0);
-	z.path = "d/a";
-	z.start = NOW - 400 * 86400;
-	z.width = 60;
-	z.c.reads = 7;
+	struct pred_file_bucket z = minute_bucket(0, "d/a", NOW - 400 * 86400, 7);
 	assert_int_equal(pred_store_flush(st, &z, 1, NULL, NOW), 0);
 	double *y = NULL;
 	size_t n = 0;
