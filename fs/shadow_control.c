@@ -11,6 +11,7 @@
 #include "fs/shadowing_impl.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
@@ -74,6 +75,14 @@ static void refresh_forecast(struct fs_shadowing *sh)
 	size_t n = 0;
 	size_t nh = fs_hosts_count(sh->hosts); /* one copy per host */
 	int r = pred_hot_files(sh->store, &req, &hot, &n);
+	uint64_t damaged = pred_store_damaged_rows(sh->store);
+	if (damaged && !sh->store_damage_logged) {
+		sfs_warn("shadow: the series store in %s has damaged rows (a negative or "
+			 "non-numeric count, a bad time or width, a malformed file id): the "
+			 "forecasts skip them (%" PRIu64 " so far)",
+			 cf->state_dir, damaged);
+		sh->store_damage_logged = true;
+	}
 	if (r < 0) {
 		sfs_debug("shadow: forecast failed: %s", strerror(-r));
 		return;

@@ -111,6 +111,7 @@ struct fs_shadowing {
 	size_t ncandidates, next_candidate;
 	bool more_wanted; /* that pass found more than it could line up */
 	struct pred_store *store; /* the recorder's series store, read-only */
+	bool store_damage_logged; /* "damaged rows skipped" said (once a mount) */
 	uint64_t forecast_ms;	  /* last forecast */
 	size_t verify_cursor;	  /* next entry verify_one looks at */
 	uint64_t verify_next_ms;  /* ... not before (no copy due earlier; 0: now) */

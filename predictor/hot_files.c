@@ -55,6 +55,16 @@ int pred_hot_series(struct pred_store *st, const uint8_t id[PRED_ID_LEN], int ti
 	*ret = NULL;
 	*ret_n = 0;
 	*ret_first = end_idx;
+	/* No tier keeps more than its retention before the record's end: an
+	 * older row is one edited in (or a store's that expiry never saw),
+	 * and one at 1970 made `shadowctl forecast --history 60y --bucket 1s`
+	 * allocate a series from 1970 on (14 GB, minutes). */
+	const struct pred_store_tiers *t = pred_store_get_tiers(st);
+	if (tier >= 0 && (unsigned)tier < t->n) {
+		int64_t oldest = end_idx * bucket_s - (int64_t)t->keep_s[tier] - t->width_s[tier];
+		if (from < oldest)
+			from = oldest;
+	}
 	int rc = pred_store_file_series(st, id, tier, from, end_idx * bucket_s, &b, &n);
 	if (rc || n == 0) {
 		pred_file_buckets_free(b, n);

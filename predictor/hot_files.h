@@ -91,8 +91,8 @@ int64_t pred_hot_record_end(struct pred_store *st, int tier, int64_t now);
 double pred_demand_of(enum pred_top_order by, const struct pred_file_counters *c);
 
 /* One file's demand per forecast bucket of bucket_s seconds, from its first
- * bucket recorded since `from` up to end_idx (exclusive, a forecast-bucket
- * index): *ret malloc'ed (NULL, *ret_n 0 when nothing is recorded),
+ * bucket recorded since `from` (at the earliest the tier's retention
+ * before end_idx) up to end_idx (exclusive, a forecast-bucket index): *ret malloc'ed (NULL, *ret_n 0 when nothing is recorded),
  * *ret_first the forecast-bucket index of (*ret)[0]. 0 or -errno. */
 int pred_hot_series(struct pred_store *st, const uint8_t id[PRED_ID_LEN], int tier, int64_t from,
 		    int64_t end_idx, int64_t bucket_s, enum pred_top_order by, double **ret,

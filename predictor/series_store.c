@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdarg.h>
@@ -24,6 +25,7 @@ struct pred_store {
 	bool readonly;
 	struct pred_store_tiers tiers;
 	char errmsg[256]; /* protected by lock */
+	uint64_t damaged; /* rows reads skipped (bucket_ok, file_id_ok); under lock */
 };
 
 static const char *const schema_sql =
@@ -66,6 +68,17 @@ static const char *const schema_sql =
 	"opens, reads, read_bytes, writes, written_bytes, meta_ops, clients, "     \
 	"lat_sum_ns, lat_count, lat_max_ns, lat_h0, lat_h1, lat_h2, lat_h3, "      \
 	"lat_h4, lat_h5"
+/* The checks of a row read (bucket_ok, see register_checks), p its table's
+ * alias with its dot, or "". */
+#define FB_OK(p)                                                               \
+	"bucket_ok(" p "start, " p "width, " p "opens, " p "reads, " p             \
+	"read_bytes, " p "writes, " p "written_bytes, " p "meta_ops, " p           \
+	"clients, " p "lat_sum_ns, " p "lat_count, " p "lat_max_ns, " p "lat_h0, " \
+	p "lat_h1, " p "lat_h2, " p "lat_h3, " p "lat_h4, " p "lat_h5)"
+#define HB_OK                                                                  \
+	"bucket_ok(start, width, cpu_pct, mem_total_kb, mem_avail_kb,"             \
+	" net_rx_bytes, net_tx_bytes, inflight_max, inflight_avg, tail_events)"
+#define DB_OK "bucket_ok(start, width, reads, read_bytes, writes, write_bytes, io_ms)"
 #define FB_UPSERT_ADD                                                          \
 	" ON CONFLICT(tier, file, start) DO UPDATE SET"                            \
 	" opens = opens + excluded.opens, reads = reads + excluded.reads,"         \
@@ -223,6 +236,8 @@ const struct pred_store_tiers *pred_store_get_tiers(const struct pred_store *st)
 {
 	return &st->tiers;
 }
+
+static int register_checks(struct pred_store *st);
 
 static int exec(struct pred_store *st, const char *sql)
 {
@@ -384,6 +399,9 @@ int pred_store_open(const char *state_dir, const struct pred_store_tiers *tiers,
 	sqlite3_db_config(st->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
 	sqlite3_db_config(st->db, SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, NULL);
 	sqlite3_db_config(st->db, SQLITE_DBCONFIG_ENABLE_VIEW, 0, NULL);
+	rc = register_checks(st);
+	if (rc)
+		goto fail;
 	if (!readonly) {
 		rc = exec(st, "PRAGMA journal_mode = WAL");
 		if (!rc)
@@ -467,6 +485,83 @@ static int id_parse(const unsigned char *text, uint8_t out[PRED_ID_LEN])
 	return 0;
 }
 
+/* A store is a file anyone with its owner's rights may edit (or a disk
+ * may damage): every read of a bucket goes through bucket_ok() and every
+ * file id through file_id_ok(), SQL functions registered on each handle,
+ * so a damaged row is skipped (and counted: pred_store_damaged_rows) in
+ * one place rather than read as nonsense (a negative count is 2^64 minus
+ * it, text and blobs read as 0, a width of -7 as 4294967289 s) or failing
+ * the whole read (one malformed id failed every top query: shadowctl top,
+ * forecast and the mount's forecasts).
+ *
+ * bucket_ok(start, width, value...): start an integer >= 0 (not before
+ * 1970), width an integer in 1..UINT32_MAX, each value NULL (reads as 0),
+ * or an integer or finite real >= 0 (a sum past INT64_MAX is a real: it
+ * reads saturated). Text, blobs, negative numbers and infinities (sqlite
+ * keeps REAL ones: shadowctl load printed 'inf') are damage. A host's
+ * cpu_pct above 100 reads as 100. */
+static bool value_ok(sqlite3_value *v, sqlite3_int64 lo, sqlite3_int64 hi)
+{
+	switch (sqlite3_value_type(v)) {
+	case SQLITE_NULL:
+		return true;
+	case SQLITE_INTEGER: {
+		sqlite3_int64 x = sqlite3_value_int64(v);
+		return x >= lo && x <= hi;
+	}
+	case SQLITE_FLOAT: {
+		double x = sqlite3_value_double(v);
+		return isfinite(x) && x >= (double)lo && (hi == INT64_MAX || x <= (double)hi);
+	}
+	default:
+		return false;
+	}
+}
+
+static void sql_bucket_ok(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	struct pred_store *st = sqlite3_user_data(ctx);
+	bool ok = argc >= 2 && sqlite3_value_type(argv[0]) == SQLITE_INTEGER &&
+		  sqlite3_value_int64(argv[0]) >= 0 &&
+		  sqlite3_value_type(argv[1]) == SQLITE_INTEGER && value_ok(argv[1], 1, UINT32_MAX);
+	for (int i = 2; ok && i < argc; i++)
+		ok = value_ok(argv[i], 0, INT64_MAX);
+	if (!ok)
+		st->damaged++;
+	sqlite3_result_int(ctx, ok);
+}
+
+static void sql_file_id_ok(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	struct pred_store *st = sqlite3_user_data(ctx);
+	uint8_t id[PRED_ID_LEN];
+	bool ok = argc == 1 && sqlite3_value_type(argv[0]) == SQLITE_TEXT &&
+		  id_parse(sqlite3_value_text(argv[0]), id) == 0;
+	if (!ok)
+		st->damaged++;
+	sqlite3_result_int(ctx, ok);
+}
+
+/* Direct-only: a view or trigger in a (hostile) schema cannot call them. */
+static int register_checks(struct pred_store *st)
+{
+	int flags = SQLITE_UTF8 | SQLITE_DIRECTONLY;
+	if (sqlite3_create_function(st->db, "bucket_ok", -1, flags, st, sql_bucket_ok, NULL,
+				    NULL) != SQLITE_OK ||
+	    sqlite3_create_function(st->db, "file_id_ok", 1, flags, st, sql_file_id_ok, NULL,
+				    NULL) != SQLITE_OK)
+		return db_err(st, "register checks");
+	return 0;
+}
+
+uint64_t pred_store_damaged_rows(struct pred_store *st)
+{
+	pthread_mutex_lock(&st->lock);
+	uint64_t n = st->damaged;
+	pthread_mutex_unlock(&st->lock);
+	return n;
+}
+
 static void bind_counters(sqlite3_stmt *s, int first, const struct pred_file_counters *c)
 {
 	int i = first;
@@ -493,7 +588,8 @@ static void column_counters(sqlite3_stmt *s, int first, struct pred_file_counter
 	c->writes = (uint64_t)sqlite3_column_int64(s, i++);
 	c->written_bytes = (uint64_t)sqlite3_column_int64(s, i++);
 	c->meta_ops = (uint64_t)sqlite3_column_int64(s, i++);
-	c->clients = (uint32_t)sqlite3_column_int64(s, i++);
+	sqlite3_int64 clients = sqlite3_column_int64(s, i++);
+	c->clients = clients > UINT32_MAX ? UINT32_MAX : (uint32_t)clients;
 	c->lat_sum_ns = (uint64_t)sqlite3_column_int64(s, i++);
 	c->lat_count = (uint64_t)sqlite3_column_int64(s, i++);
 	c->lat_max_ns = (uint64_t)sqlite3_column_int64(s, i++);
@@ -635,8 +731,10 @@ static int meta_get_int(struct pred_store *st, const char *key, int64_t *ret)
 		return rc;
 	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
 	int r = sqlite3_step(s);
-	if (r == SQLITE_ROW)
+	if (r == SQLITE_ROW && sqlite3_column_type(s, 0) == SQLITE_INTEGER)
 		*ret = sqlite3_column_int64(s, 0);
+	else if (r == SQLITE_ROW)
+		rc = set_err(st, -EPROTO, "meta %s is not an integer", key);
 	else if (r == SQLITE_DONE)
 		rc = -ENOENT;
 	else
@@ -690,20 +788,25 @@ static int rollup(struct pred_store *st, unsigned k, int64_t now)
 	snprintf(key, sizeof(key), "rollup_%u", k);
 	int64_t w = 0;
 	int rc = meta_get_int(st, key, &w);
-	if (rc == -ENOENT)
-		rc = 0, w = 0;
+	bool lost = rc == -ENOENT || rc == -EPROTO || w < 0;
+	if (lost)
+		rc = 0;
 	if (rc)
 		return rc;
 	int64_t W = st->tiers.width_s[k];
 	int64_t b = now / W * W; /* start of the current (incomplete) tier-k bucket */
-	if (w > b) {
+	if (w > b || lost) {
 		/* The watermark is ahead of the clock: it was set while the
 		 * clock was ahead (then put right) or by another host. Left
 		 * alone, nothing would be rolled up until real time caught up
 		 * with it, and the finer tier would expire meanwhile. Restart
 		 * where tier k's own record below b ends: the finer buckets
 		 * after it were never rolled up (each rolled one went into a
-		 * tier-k bucket below that end), so none counts twice. */
+		 * tier-k bucket below that end), so none counts twice.
+		 * Likewise when it is gone or not a time (deleted or edited:
+		 * it read as 0, and every finer bucket still kept was added
+		 * again, counted twice); a new store has no tier-k record
+		 * yet: the restart is 0. */
 		rc = rollup_restart(st, k, W, b, &w);
 		if (rc)
 			return rc;
@@ -718,7 +821,7 @@ static int rollup(struct pred_store *st, unsigned k, int64_t now)
 		     " max(clients), CAST(total(lat_sum_ns) AS INTEGER), CAST(total(lat_count) AS INTEGER), max(lat_max_ns),"
 		     " CAST(total(lat_h0) AS INTEGER), CAST(total(lat_h1) AS INTEGER), CAST(total(lat_h2) AS INTEGER), CAST(total(lat_h3) AS INTEGER), CAST(total(lat_h4) AS INTEGER), CAST(total(lat_h5) AS INTEGER)"
 		     " FROM file_buckets WHERE tier = ?1 - 1 AND start >= ?3 AND start < ?4"
-		     " GROUP BY file, start / ?2" FB_UPSERT_ADD,
+		     " AND " FB_OK("") " GROUP BY file, start / ?2" FB_UPSERT_ADD,
 		     &f);
 	if (!rc)
 		rc = prepare(st,
@@ -729,7 +832,7 @@ static int rollup(struct pred_store *st, unsigned k, int64_t now)
 			     " min(mem_avail_kb), CAST(total(net_rx_bytes) AS INTEGER), CAST(total(net_tx_bytes) AS INTEGER),"
 			     " max(inflight_max), avg(inflight_avg), CAST(total(tail_events) AS INTEGER)"
 			     " FROM host_buckets WHERE tier = ?1 - 1 AND start >= ?3 AND start < ?4"
-			     " GROUP BY start / ?2",
+			     " AND " HB_OK " GROUP BY start / ?2",
 			     &h);
 	if (!rc)
 		rc = prepare(st,
@@ -738,7 +841,7 @@ static int rollup(struct pred_store *st, unsigned k, int64_t now)
 			     " SELECT ?1, (start / ?2) * ?2, device, ?2, CAST(total(reads) AS INTEGER), CAST(total(read_bytes) AS INTEGER),"
 			     " CAST(total(writes) AS INTEGER), CAST(total(write_bytes) AS INTEGER), CAST(total(io_ms) AS INTEGER)"
 			     " FROM disk_buckets WHERE tier = ?1 - 1 AND start >= ?3 AND start < ?4"
-			     " GROUP BY start / ?2, device",
+			     " AND " DB_OK " GROUP BY start / ?2, device",
 			     &d);
 	sqlite3_stmt *all[3] = {f, h, d};
 	for (int i = 0; !rc && i < 3; i++) {
@@ -840,7 +943,8 @@ static int lookup_path_locked(struct pred_store *st, const char *path, uint8_t r
 {
 	sqlite3_stmt *s = NULL;
 	int rc = prepare(st,
-			 "SELECT uuid FROM files WHERE path = ?1 ORDER BY last_seen DESC LIMIT 1", &s);
+			 "SELECT uuid FROM files WHERE path = ?1 AND file_id_ok(uuid)"
+			 " ORDER BY last_seen DESC LIMIT 1", &s);
 	if (rc)
 		return rc;
 	sqlite3_bind_text(s, 1, path, -1, SQLITE_STATIC);
@@ -987,7 +1091,7 @@ int pred_store_file_series(struct pred_store *st, const uint8_t id[PRED_ID_LEN],
 		     "SELECT b.start, b.width, f.path, " FB_COUNTERS
 		     " FROM file_buckets b JOIN files f ON f.id = b.file"
 		     " WHERE f.uuid = ?1 AND b.tier = ?2 AND b.start >= ?3 AND b.start < ?4"
-		     " ORDER BY b.start",
+		     " AND " FB_OK("b.") " ORDER BY b.start",
 		     &s);
 	if (rc)
 		goto out;
@@ -1058,7 +1162,9 @@ int pred_store_top(struct pred_store *st, int tier, int64_t from, int64_t to, si
 	if (rc < 0)
 		goto out;
 	tier = rc;
-	char sql[2048];
+	/* A file's id is checked once per file (HAVING), its buckets row by
+	 * row: the id checked per row doubled the query's time. */
+	char sql[3072];
 	snprintf(sql, sizeof(sql),
 		 "SELECT f.uuid, f.path, CAST(total(b.opens) AS INTEGER), CAST(total(b.reads) AS INTEGER), CAST(total(b.read_bytes) AS INTEGER),"
 		 " CAST(total(b.writes) AS INTEGER), CAST(total(b.written_bytes) AS INTEGER), CAST(total(b.meta_ops) AS INTEGER), max(b.clients),"
@@ -1066,7 +1172,7 @@ int pred_store_top(struct pred_store *st, int tier, int64_t from, int64_t to, si
 		 " CAST(total(b.lat_h1) AS INTEGER), CAST(total(b.lat_h2) AS INTEGER), CAST(total(b.lat_h3) AS INTEGER), CAST(total(b.lat_h4) AS INTEGER), CAST(total(b.lat_h5) AS INTEGER)"
 		 " FROM file_buckets b JOIN files f ON f.id = b.file"
 		 " WHERE b.tier = ?1 AND b.start >= ?2 AND b.start < ?3"
-		 " GROUP BY b.file ORDER BY %s, f.path LIMIT ?4",
+		 " AND " FB_OK("b.") " GROUP BY b.file HAVING file_id_ok(f.uuid) ORDER BY %s, f.path LIMIT ?4",
 		 order_sql[order]);
 	rc = prepare(st, sql, &s);
 	if (rc)
@@ -1123,7 +1229,8 @@ static int host_disks(struct pred_store *st, int tier, struct pred_host_bucket *
 	size_t cap = 0;
 	int rc = prepare(st,
 			 "SELECT device, reads, read_bytes, writes, write_bytes, io_ms"
-			 " FROM disk_buckets WHERE tier = ?1 AND start = ?2 ORDER BY device",
+			 " FROM disk_buckets WHERE tier = ?1 AND start = ?2 AND " DB_OK
+			 " ORDER BY device",
 			 &s);
 	if (rc)
 		return rc;
@@ -1165,7 +1272,8 @@ int pred_store_host_series(struct pred_store *st, int tier, int64_t from, int64_
 	rc = prepare(st,
 		     "SELECT start, width, cpu_pct, mem_total_kb, mem_avail_kb, net_rx_bytes,"
 		     " net_tx_bytes, inflight_max, inflight_avg, tail_events FROM host_buckets"
-		     " WHERE tier = ?1 AND start >= ?2 AND start < ?3 ORDER BY start",
+		     " WHERE tier = ?1 AND start >= ?2 AND start < ?3 AND " HB_OK
+		     " ORDER BY start",
 		     &s);
 	if (rc)
 		goto out;
@@ -1180,7 +1288,7 @@ int pred_store_host_series(struct pred_store *st, int tier, int64_t from, int64_
 		struct pred_host_bucket *h = &arr[n++];
 		h->start = sqlite3_column_int64(s, 0);
 		h->width = (uint32_t)sqlite3_column_int64(s, 1);
-		h->cpu_pct = sqlite3_column_double(s, 2);
+		h->cpu_pct = fmin(sqlite3_column_double(s, 2), 100.0);
 		h->mem_total_kb = (uint64_t)sqlite3_column_int64(s, 3);
 		h->mem_avail_kb = (uint64_t)sqlite3_column_int64(s, 4);
 		h->net_rx_bytes = (uint64_t)sqlite3_column_int64(s, 5);
@@ -1222,7 +1330,8 @@ int pred_store_record_end(struct pred_store *st, int tier, int64_t before, int64
 	pthread_mutex_lock(&st->lock);
 	sqlite3_stmt *s = NULL;
 	int rc = prepare(
-	    st, "SELECT max(start + width) FROM host_buckets WHERE tier = ?1 AND start < ?2", &s);
+	    st, "SELECT max(start + width) FROM host_buckets WHERE tier = ?1 AND start < ?2"
+		" AND " HB_OK, &s);
 	if (!rc) {
 		sqlite3_bind_int(s, 1, tier);
 		sqlite3_bind_int64(s, 2, before);

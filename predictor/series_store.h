@@ -29,6 +29,8 @@
  * what is older than each tier's retention. Roll-up and its watermark are one
  * transaction, so re-running after a crash never counts twice.
  *
+ * Every read skips damaged rows (pred_store_damaged_rows counts them).
+ *
  * Thread safety: a store handle may be used from several threads; a mutex in
  * the handle serialises calls. Library code: returns 0 or -errno and never
  * logs; pred_store_errmsg() says what went wrong in words. */
@@ -164,6 +166,11 @@ void pred_host_buckets_free(struct pred_host_bucket *b, size_t n);
  * buckets (written every bucket, busy or not) that start before `before`
  * (INT64_MAX: any); 0 when there is none. */
 int pred_store_record_end(struct pred_store *st, int tier, int64_t before, int64_t *ret);
+/* Damaged rows (hand-edited or corrupt: a negative count, text or a blob
+ * where a number belongs, a start before 1970, a width outside
+ * 1..UINT32_MAX, a malformed file id) that reads on this handle skipped,
+ * so far: the caller warns once when it becomes non-zero. */
+uint64_t pred_store_damaged_rows(struct pred_store *st);
 /* Number of distinct files in the store (for shadowctl and tests). */
 int pred_store_file_count(struct pred_store *st, uint64_t *ret);
 

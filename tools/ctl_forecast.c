@@ -482,6 +482,6 @@ out:
 	files_free(files, nf);
 	free(shown);
 	pred_calib_free(calib);
-	pred_store_close(st);
+	ctl_store_close("shadowctl forecast", st);
 	return rc;
 }

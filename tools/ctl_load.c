@@ -152,6 +152,6 @@ int ctl_load_main(int argc, char **argv)
 	pred_host_buckets_free(h, n);
 	rc = 0;
 out:
-	pred_store_close(st);
+	ctl_store_close("shadowctl load", st);
 	return rc;
 }

@@ -140,6 +140,6 @@ int ctl_stats_main(int argc, char **argv)
 	pred_file_buckets_free(b, n);
 	rc = 0;
 out:
-	pred_store_close(st);
+	ctl_store_close("shadowctl stats", st);
 	return rc;
 }

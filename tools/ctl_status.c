@@ -97,16 +97,25 @@ int ctl_status_parse_copy(const char *value, struct ctl_copy *c)
 	memcpy(c->state, st, slen);
 	c->state[slen] = '\0';
 	c->rest = st[slen] == ':' ? st + slen + 1 : st + slen;
-	c->reads[0] = '\0';
-	const char *r = strstr(c->rest, "reads=");
-	if (r && (r == c->rest || r[-1] == ':')) {
-		size_t rlen = strcspn(r + 6, ":");
-		if (rlen < sizeof(c->reads)) {
-			memcpy(c->reads, r + 6, rlen);
-			c->reads[rlen] = '\0';
-		}
-	}
+	ctl_copy_field(c->rest, "reads", c->reads, sizeof(c->reads));
 	return 0;
+}
+
+void ctl_copy_field(const char *rest, const char *key, char *out, size_t len)
+{
+	size_t klen = strlen(key);
+	out[0] = '\0';
+	for (const char *p = rest ? strstr(rest, key) : NULL; p; p = strstr(p + 1, key)) {
+		if ((p != rest && p[-1] != ':') || p[klen] != '=')
+			continue;
+		p += klen + 1;
+		size_t n = strcspn(p, ": ");
+		if (n >= len)
+			n = len - 1;
+		memcpy(out, p, n);
+		out[n] = '\0';
+		return;
+	}
 }
 
 const char *ctl_status_get(const struct ctl_field *f, int n, const char *key)

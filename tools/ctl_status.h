@@ -55,6 +55,10 @@ struct ctl_copy {
 };
 /* 0, or -1 when value has no ":vN:STATE" part. */
 int ctl_status_parse_copy(const char *value, struct ctl_copy *ret);
+/* The value of KEY= among a copy's fields (rest: "K=V:K=V..."; a field
+ * starts rest or follows a ':'), up to the next ':' or space, into out
+ * (truncated to len - 1); "" when absent. */
+void ctl_copy_field(const char *rest, const char *key, char *out, size_t len);
 
 /* `shadowctl CMD [MNT|--state DIR] [--json]`. */
 int ctl_status_main(int argc, char **argv, const struct ctl_status_kind *k);

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <grp.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -61,6 +62,17 @@ int ctl_store_open(const char *cmd, const char *state, const char *path, struct 
 		return 1;
 	}
 	return 0;
+}
+
+void ctl_store_close(const char *cmd, struct pred_store *st)
+{
+	uint64_t n = pred_store_damaged_rows(st);
+	if (n)
+		fprintf(stderr,
+			"%s: warning: skipped %" PRIu64 " damaged row%s of the series store (a "
+			"negative or non-numeric count, a bad time or width, a malformed file id)\n",
+			cmd, n, n == 1 ? "" : "s");
+	pred_store_close(st);
 }
 
 /* Root reading the state of another user's mount reads it as that user:

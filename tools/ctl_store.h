@@ -19,6 +19,10 @@
 int ctl_store_open(const char *cmd, const char *state, const char *path, struct pred_location *loc,
 		   struct pred_store **ret);
 
+/* Closes a store ctl_store_open opened, after one line on stderr naming
+ * cmd when its reads skipped damaged rows (pred_store_damaged_rows). */
+void ctl_store_close(const char *cmd, struct pred_store *st);
+
 /* Before reading the state directory dir: whether this user may (one of
  * another user's is 0700): 0, or 1 after a one-line message naming cmd
  * ("shadowctl status") and the directory's owner (without the check the

@@ -118,7 +118,7 @@ int ctl_top_main(int argc, char **argv)
 	int rc = pred_store_top(st, tier, now - window, now + 1, (size_t)n, order, &e, &cnt);
 	if (rc) {
 		fprintf(stderr, "shadowctl top: %s\n", pred_store_errmsg(st));
-		pred_store_close(st);
+		ctl_store_close("shadowctl top", st);
 		return 1;
 	}
 	if (json)
@@ -126,6 +126,6 @@ int ctl_top_main(int argc, char **argv)
 	else
 		print_table(&loc, window, e, cnt);
 	pred_top_entries_free(e, cnt);
-	pred_store_close(st);
+	ctl_store_close("shadowctl top", st);
 	return 0;
 }

@@ -229,35 +229,15 @@ static void print_decision(const struct why *w)
 	}
 }
 
-/* The value of ":KEY=" in a copy's fields (up to the next ':'), into out
- * ("" when absent). */
-static void copy_field(const char *rest, const char *key, char *out, size_t len)
-{
-	char pat[32];
-	snprintf(pat, sizeof(pat), "%s=", key);
-	out[0] = '\0';
-	for (const char *p = rest ? strstr(rest, pat) : NULL; p; p = strstr(p + 1, pat)) {
-		if (p != rest && p[-1] != ':')
-			continue;
-		p += strlen(pat);
-		size_t n = strcspn(p, ": ");
-		if (n >= len)
-			n = len - 1;
-		memcpy(out, p, n);
-		out[n] = '\0';
-		return;
-	}
-}
-
 /* A copy's rollout as the text output shows it after its reads: its share
  * and phase, and why when it was rolled back or stepped down (a rolled-back
  * copy is still "serving" as a copy, at share 0: no read goes to it). */
 static void rollout_note(const char *rest, char *out, size_t len)
 {
 	char share[16], phase[32], why[160];
-	copy_field(rest, "share", share, sizeof(share));
-	copy_field(rest, "rollout", phase, sizeof(phase));
-	copy_field(rest, "why", why, sizeof(why));
+	ctl_copy_field(rest, "share", share, sizeof(share));
+	ctl_copy_field(rest, "rollout", phase, sizeof(phase));
+	ctl_copy_field(rest, "why", why, sizeof(why));
 	out[0] = '\0';
 	if (!phase[0] || !strcmp(phase, "off"))
 		return;
@@ -515,7 +495,7 @@ static bool has_record(const char *real, const char *ids)
 		return true;
 	int r = pred_store_file_path(st, id, &p);
 	free(p);
-	pred_store_close(st);
+	ctl_store_close("shadowctl why", st);
 	return r != -ENOENT;
 }
 

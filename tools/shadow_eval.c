@@ -120,7 +120,9 @@ static void usage(FILE *out)
 		     "--season 1 means non-seasonal (MASE scaled by the lag-1 difference).\n"
 		     "--row-time SPAN: timestamps replaced by row order over SPAN seconds.\n"
 		     "Runs the rolling-origin protocol of the shared traces README for the\n"
-		     "predictor and the baselines; the last line is machine-readable.\n");
+		     "predictor and the baselines; the last line is machine-readable.\n"
+		     "A metric that is not defined is printed as none (never nan): MASE\n"
+		     "skips objects whose past is constant (scale 0), none when all are.\n");
 }
 
 static int parse_long(const char *s, long lo, long hi, long *ret)
@@ -302,6 +304,25 @@ static double median(double *v, size_t n)
 		return NAN;
 	qsort(v, n, sizeof(*v), cmp_double);
 	return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* A metric for the reports: v with prec digits, or "none" when it is not
+ * defined (MASE when no object has a non-zero seasonal scale: every
+ * series constant, e.g. all zero, in each origin's past; a horizon no
+ * origin reached), never "nan" or "inf". */
+static const char *metric_text(double v, int prec, char *buf, size_t len)
+{
+	if (!isfinite(v))
+		return "none";
+	snprintf(buf, len, "%.*f", prec, v);
+	return buf;
+}
+
+/* metric_text right-aligned in a table column of width. */
+static void print_metric(double v, int prec, int width)
+{
+	char b[48];
+	printf(" %*s", width, metric_text(v, prec, b, sizeof(b)));
 }
 
 static double smape(double a, double f)
@@ -739,10 +760,12 @@ int main(int argc, char **argv)
 				sn += ob->mase_sum[M_SNAIVE][h];
 				c += ob->mase_n[M_PRED][h];
 			}
+			char b1[48], b2[48];
 			printf("key %-24s a=%.2f b=%.2f g=%.2f phi=%.2f w=%.2f "
-			       "flags=%u cap=%.0f mase=%.3f snaive=%.3f\n",
+			       "flags=%u cap=%.0f mase=%s snaive=%s\n",
 			       tr.keys[ob->key], pp->alpha, pp->beta, pp->gamma, pp->phi, pp->w,
-			       ob->model.flags, ob->cap, c ? s / c : NAN, c ? sn / c : NAN);
+			       ob->model.flags, ob->cap, metric_text(c ? s / c : NAN, 3, b1, sizeof(b1)),
+			       metric_text(c ? sn / c : NAN, 3, b2, sizeof(b2)));
 		}
 	}
 
@@ -782,12 +805,17 @@ int main(int argc, char **argv)
 		mase_mean[md] = nv ? sum / nv : NAN;
 		mase_med[md] = median(vals, nv);
 		nscored = nv;
-		printf("%-16s %9.3f %9.3f  ", model_names[md], mase_mean[md], mase_med[md]);
+		printf("%-16s", model_names[md]);
+		print_metric(mase_mean[md], 3, 9);
+		print_metric(mase_med[md], 3, 9);
+		printf("  ");
 		for (long h = 0; h < H; h++)
-			printf(" %6.3f", hn[h] ? hsum[h] / hn[h] : NAN);
+			print_metric(hn[h] ? hsum[h] / hn[h] : NAN, 3, 6);
 		printf("\n");
 	}
-	printf("(MASE over %zu objects with a non-zero seasonal scale)\n", nscored);
+	printf("(MASE over %zu objects with a non-zero seasonal scale; %zu skipped: constant "
+	       "in every origin's past, the scale 0)\n",
+	       nscored, nobj - nscored);
 	printf("\n%-16s %9s   sMAPE per horizon h=1..%ld\n", "model", "sMAPE", H);
 	for (int md = 0; md < NMODELS; md++) {
 		double all = 0.0;
@@ -797,16 +825,19 @@ int main(int argc, char **argv)
 			all += smape_sum[md][h];
 			alln += smape_n[h];
 		}
-		printf("%9.1f  ", alln ? all / alln : NAN);
+		print_metric(alln ? all / alln : NAN, 1, 8);
+		printf("  ");
 		for (long h = 0; h < H; h++)
-			printf(" %6.1f", smape_n[h] ? smape_sum[md][h] / smape_n[h] : NAN);
+			print_metric(smape_n[h] ? smape_sum[md][h] / smape_n[h] : NAN, 1, 6);
 		printf("\n");
 	}
 	double cover80 = cov_n ? (double)cov_in[0] / cov_n : NAN;
 	double cover95 = cov_n ? (double)cov_in[1] / cov_n : NAN;
-	printf("\ninterval coverage (predictor): 80%% -> %.3f, 95%% -> %.3f "
+	char c80[48], c95[48];
+	printf("\ninterval coverage (predictor): 80%% -> %s, 95%% -> %s "
 	       "(%ld forecasts)\n",
-	       cover80, cover95, cov_n);
+	       metric_text(cover80, 3, c80, sizeof(c80)), metric_text(cover95, 3, c95, sizeof(c95)),
+	       cov_n);
 
 	struct hot hs[NALARMS];
 	memset(hs, 0, sizeof(hs));
@@ -863,10 +894,13 @@ int main(int argc, char **argv)
 	struct hot *hp = &hs[A_PRED];
 	printf("\ntimings: fit %.3f s, evaluation %.3f s (wall); process CPU %.2f s\n",
 	       t_fit - t_start, t_end - t_fit, (double)clock() / CLOCKS_PER_SEC);
-	printf("eval: mase=%.3f mase_median=%.3f snaive_mase=%.3f cover80=%.3f "
-	       "cover95=%.3f precision=%.2f recall=%.2f anticipated=%.2f "
+	char m1[48], m2[48], m3[48];
+	printf("eval: mase=%s mase_median=%s snaive_mase=%s cover80=%s "
+	       "cover95=%s precision=%.2f recall=%.2f anticipated=%.2f "
 	       "lead=%.2f seconds=%.2f\n",
-	       mase_mean[M_PRED], mase_med[M_PRED], mase_mean[M_SNAIVE], cover80, cover95,
+	       metric_text(mase_mean[M_PRED], 3, m1, sizeof(m1)),
+	       metric_text(mase_med[M_PRED], 3, m2, sizeof(m2)),
+	       metric_text(mase_mean[M_SNAIVE], 3, m3, sizeof(m3)), c80, c95,
 	       hp->alarms ? (double)hp->tp / hp->alarms : 0.0,
 	       hp->truths ? (double)hp->tp / hp->truths : 0.0,
 	       hp->onsets ? (double)hp->anticipated / hp->onsets : 0.0,

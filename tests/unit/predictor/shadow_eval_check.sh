@@ -101,6 +101,29 @@ if "$EVAL" "$tmp/inf.csv" --bucket 60 --season 1 --train 5 2>"$tmp/err"; then
 	echo "overflowing sums accepted"; exit 1
 fi
 grep -q "counts of key 'a' in the bucket at 0 add up" "$tmp/err" || { cat "$tmp/err"; exit 1; }
+# A trace whose series are all zero (or constant): MASE is undefined (the
+# seasonal scale is 0), every object is skipped from it and said so; the
+# last line says none, and nothing prints nan or inf (was mase=nan).
+awk 'BEGIN { print "timestamp,key,count";
+	for (i = 0; i < 100; i++) { print 60 * i ",a,0"; print 60 * i ",b,5" } }' >"$tmp/zero.csv"
+"$EVAL" "$tmp/zero.csv" --bucket 60 --season 1 --train 20 --verbose >"$tmp/zero.out"
+tail -n 1 "$tmp/zero.out" | grep -q "^eval: mase=none mase_median=none snaive_mase=none cover80=[0-9]" ||
+	{ echo "all-constant trace: $(tail -n 1 "$tmp/zero.out")"; exit 1; }
+grep -q "over 0 objects with a non-zero seasonal scale; 2 skipped" "$tmp/zero.out" ||
+	{ echo "all-constant trace: skipped objects not said"; exit 1; }
+if grep -Eiw "nan|inf" "$tmp/zero.out"; then echo "nan or inf printed"; exit 1; fi
+# Horizons no origin reaches (train one step short of the trace): none.
+"$EVAL" "$DATA" --bucket 1800 --season 48 --train 298 --steps 300 --min-steps 300 >"$tmp/short.out"
+if grep -Eiw "nan|inf" "$tmp/short.out"; then echo "nan or inf printed (short test part)"; exit 1; fi
+# A header alone, an empty file: a clear error.
+printf 'timestamp,key,count\n' >"$tmp/hdr.csv"
+: >"$tmp/empty.csv"
+for f in hdr empty; do
+	if "$EVAL" "$tmp/$f.csv" --bucket 60 --season 1 --train 5 2>"$tmp/err"; then
+		echo "$f trace accepted"; exit 1
+	fi
+	grep -q "$f.csv: no rows" "$tmp/err" || { echo "$f: $(cat "$tmp/err")"; exit 1; }
+done
 if "$EVAL" "$DATA" --bucket -5 --season 48 --train 192 2>"$tmp/err"; then
 	echo "negative bucket accepted"; exit 1
 fi

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "predictor/hot_files.h"
@@ -52,6 +53,20 @@ static struct pred_store *store_of(const char *dir, unsigned nfiles, unsigned id
 		assert_int_equal(pred_store_flush(st, b, nfiles, &h, start + 60), 0);
 	}
 	return st;
+}
+
+/* One one-minute bucket of file id n (a bucket added to a store). */
+static struct pred_file_bucket minute_bucket(unsigned n, const char *path, int64_t start,
+					     uint64_t reads)
+{
+	struct pred_file_bucket b;
+	memset(&b, 0, sizeof(b));
+	make_id(b.id, n);
+	b.path = path;
+	b.start = start;
+	b.width = 60;
+	b.c.reads = reads;
+	return b;
 }
 
 static uint64_t steady_reads(unsigned f, int k)
@@ -250,13 +265,7 @@ static void test_future_buckets(void **state)
 	(void)state;
 	char *dir = tmpdir_make("hotf");
 	struct pred_store *st = make_store(dir);
-	struct pred_file_bucket z;
-	memset(&z, 0, sizeof(z));
-	make_id(z.id, 9);
-	z.path = "d/z";
-	z.start = NOW + 86400;
-	z.width = 60;
-	z.c.reads = 1000000;
+	struct pred_file_bucket z = minute_bucket(9, "d/z", NOW + 86400, 1000000);
 	struct pred_host_bucket zh = {.start = NOW + 86400, .width = 60};
 	assert_int_equal(pred_store_flush(st, &z, 1, &zh, NOW + 86400), 0);
 	struct pred_hot_req r = {.bucket_s = 60, .history_s = 6 * 3600, .horizon = 2, .window = 2,
@@ -282,6 +291,32 @@ static void test_future_buckets(void **state)
 	tmpdir_remove(dir);
 }
 
+/* A row far older than its tier's retention (edited in, or a store that
+ * expiry never saw): the series starts at the retention before the
+ * record's end, not at the row (400 days of one-minute steps, 576,000;
+ * one at 1970 made shadowctl forecast allocate 14 GB). */
+static void test_ancient_row(void **state)
+{
+	(void)state;
+	char *dir = tmpdir_make("hota");
+	struct pred_store *st = make_store(dir);
+	struct pred_file_bucket z = minute_bucket(0, "d/a", NOW - 400 * 86400, 7);
+	assert_int_equal(pred_store_flush(st, &z, 1, NULL, NOW), 0);
+	double *y = NULL;
+	size_t n = 0;
+	int64_t first = 0;
+	assert_int_equal(pred_hot_series(st, z.id, 0, 0, NOW / 60, 60, PRED_TOP_READS, &y, &n,
+					 &first),
+			 0);
+	const struct pred_store_tiers *t = pred_store_get_tiers(st);
+	assert_true(n <= (t->keep_s[0] + t->width_s[0]) / 60);
+	assert_int_equal(n, NB); /* the recorded two hours */
+	assert_int_equal(first, NOW / 60 - NB);
+	free(y);
+	pred_store_close(st);
+	tmpdir_remove(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -289,6 +324,7 @@ int main(void)
 	    cmocka_unit_test(test_extra),
 	    cmocka_unit_test(test_react),
 	    cmocka_unit_test(test_future_buckets),
+	    cmocka_unit_test(test_ancient_row),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -345,6 +345,147 @@ static void test_sum_overflow(void **state)
 	tmpdir_remove(dir);
 }
 
+/* Runs sql on the store in dir with sqlite (an edit by hand). */
+static void edit_store(const char *dir, const char *sql)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/%s", dir, PRED_STORE_DB_NAME);
+	sqlite3 *db = NULL;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	char *msg = NULL;
+	int r = sqlite3_exec(db, sql, NULL, NULL, &msg);
+	if (r != SQLITE_OK)
+		fprintf(stderr, "edit: %s\n", msg);
+	assert_int_equal(r, SQLITE_OK);
+	sqlite3_close(db);
+}
+
+/* A store edited by hand (or damaged): negative counts, text and blobs
+ * where numbers belong, a start before 1970, widths of 0 and -7, a
+ * malformed file id. Reads skip those rows and count them: a negative
+ * count read as 2^64 minus it (top, stats, the forecasts), text as 0, a
+ * width of -7 as 4294967289 s and moved the record's end, an infinite
+ * inflight_avg printed 'inf' (a cpu_pct of 500 now reads as 100), one bad id
+ * failed every top query (shadowctl top, forecast, the mount's forecasts).
+ * Roll-ups carry none of them into the coarser tiers. */
+static void test_damaged_rows(void **state)
+{
+	(void)state;
+	char *dir = tmpdir_make("damaged");
+	struct pred_store_tiers t = small_tiers();
+	struct pred_store *st = open_rw(dir, &t);
+	for (int64_t s = 0; s < 120; s += 10) {
+		struct pred_file_bucket b[2] = {fb(1, "f", s, 2), fb(2, "g", s, 1)};
+		struct pred_disk_bucket d = {.device = "vda", .reads = 1};
+		struct pred_host_bucket h = {.start = s, .cpu_pct = 10, .ndisks = 1, .disks = &d};
+		assert_int_equal(pred_store_flush(st, b, 2, &h, s + 10), 0);
+	}
+	pred_store_close(st);
+	edit_store(dir, "UPDATE file_buckets SET reads = -500 WHERE start = 0;"
+			"UPDATE file_buckets SET opens = 'many' WHERE start = 10;"
+			"UPDATE file_buckets SET read_bytes = x'00ff' WHERE start = 20;"
+			"UPDATE file_buckets SET width = 0 WHERE start = 30;"
+			"UPDATE file_buckets SET width = -7 WHERE start = 40;"
+			"UPDATE file_buckets SET clients = -1.5 WHERE start = 50;"
+			"INSERT INTO file_buckets(tier, file, start, width, reads)"
+			" SELECT 0, file, -3600, 10, 1 FROM file_buckets WHERE start = 60;"
+			"UPDATE files SET uuid = 'not-a-uuid' WHERE path = 'g';"
+			"UPDATE host_buckets SET width = -100000 WHERE start = 110;"
+			"UPDATE host_buckets SET cpu_pct = 'busy' WHERE start = 100;"
+			"UPDATE host_buckets SET inflight_avg = 9e999 WHERE start = 80;"
+			"UPDATE host_buckets SET cpu_pct = 500 WHERE start = 70;"
+			"UPDATE disk_buckets SET reads = -1 WHERE start = 90;");
+	st = open_rw(dir, &t);
+	assert_int_equal(pred_store_damaged_rows(st), 0);
+	uint8_t id[PRED_ID_LEN];
+	make_id(id, 1);
+	struct pred_file_bucket *s = NULL;
+	size_t n = 0;
+	assert_int_equal(pred_store_file_series(st, id, 0, -7200, 120, &s, &n), 0);
+	assert_int_equal(n, 6); /* 60 .. 110 */
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(s[i].start, 60 + 10 * (int64_t)i);
+		assert_int_equal(s[i].width, 10);
+		assert_int_equal(s[i].c.reads, 2);
+	}
+	pred_file_buckets_free(s, n);
+	assert_int_equal(pred_store_damaged_rows(st), 7); /* 6 edited, 1 before 1970 */
+	struct pred_top_entry *e = NULL;
+	assert_int_equal(pred_store_top(st, 0, -7200, 120, 5, PRED_TOP_READS, &e, &n), 0);
+	assert_int_equal(n, 1); /* g's id is malformed */
+	assert_string_equal(e[0].path, "f");
+	assert_int_equal(e[0].c.reads, 12);
+	assert_int_equal(e[0].c.opens, 6);
+	pred_top_entries_free(e, n);
+	assert_int_equal(pred_store_file_lookup_path(st, "g", id), -ENOENT);
+	struct pred_host_bucket *h = NULL;
+	assert_int_equal(pred_store_host_series(st, 0, 0, 120, &h, &n), 0);
+	assert_int_equal(n, 9); /* 80 (infinite), 100 and 110 skipped */
+	assert_int_equal(h[8].start, 90);
+	assert_int_equal(h[8].ndisks, 0); /* its disk row is damaged */
+	assert_int_equal(h[7].ndisks, 1);
+	assert_int_equal(h[7].start, 70);
+	assert_true(h[7].cpu_pct == 100.0); /* 500 clamped */
+	pred_host_buckets_free(h, n);
+	int64_t end = 0;
+	assert_int_equal(pred_store_record_end(st, 0, INT64_MAX, &end), 0);
+	assert_int_equal(end, 100); /* 90 + 10: 110's width is -100000 */
+	/* roll-ups into 60 s buckets: only the good rows of f */
+	assert_int_equal(pred_store_maintain(st, 120), 0);
+	make_id(id, 1);
+	assert_int_equal(pred_store_file_series(st, id, 1, 0, 120, &s, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(s[0].start, 60);
+	assert_int_equal(s[0].c.reads, 12);
+	pred_file_buckets_free(s, n);
+	pred_store_close(st);
+	tmpdir_remove(dir);
+}
+
+/* A roll-up watermark deleted or overwritten by hand (text, negative):
+ * it read as 0 and the next roll-up added every finer bucket still kept
+ * into the coarser tier again, counting each twice. The roll-up restarts
+ * where the coarser tier's record ends, as after a clock put back. */
+static void test_rollup_watermark_damaged(void **state)
+{
+	(void)state;
+	static const char *const edits[] = {
+	    "DELETE FROM meta WHERE key = 'rollup_1'",
+	    "UPDATE meta SET value = 'garbage' WHERE key = 'rollup_1'",
+	    "UPDATE meta SET value = -600 WHERE key = 'rollup_1'",
+	};
+	for (size_t e = 0; e < sizeof(edits) / sizeof(edits[0]); e++) {
+		char *dir = tmpdir_make("watermark");
+		struct pred_store_tiers t = small_tiers();
+		struct pred_store *st = open_rw(dir, &t);
+		for (int64_t s = 0; s < 120; s += 10) {
+			struct pred_file_bucket b = fb(1, "f", s, 1);
+			assert_int_equal(pred_store_flush(st, &b, 1, NULL, s + 10), 0);
+		}
+		assert_int_equal(pred_store_maintain(st, 120), 0);
+		pred_store_close(st);
+		edit_store(dir, edits[e]);
+		st = open_rw(dir, &t);
+		for (int64_t s = 120; s < 180; s += 10) {
+			struct pred_file_bucket b = fb(1, "f", s, 1);
+			assert_int_equal(pred_store_flush(st, &b, 1, NULL, s + 10), 0);
+		}
+		assert_int_equal(pred_store_maintain(st, 180), 0);
+		uint8_t id[PRED_ID_LEN];
+		make_id(id, 1);
+		struct pred_file_bucket *s = NULL;
+		size_t n = 0;
+		assert_int_equal(pred_store_file_series(st, id, 1, 0, 1000, &s, &n), 0);
+		uint64_t total = 0;
+		for (size_t i = 0; i < n; i++)
+			total += s[i].c.reads;
+		pred_file_buckets_free(s, n);
+		assert_int_equal(total, 18); /* each 10 s bucket of [0, 180) once (was 30) */
+		pred_store_close(st);
+		tmpdir_remove(dir);
+	}
+}
+
 /* A store mounted again with fewer tiers: the rows of the tiers it no
  * longer has were never expired (nor rolled up, nor readable), past their
  * own retention; maintenance drops them. */
@@ -687,6 +828,8 @@ int main(void)
 		cmocka_unit_test(test_rollup_after_clock_back),
 		cmocka_unit_test(test_sum_overflow),
 		cmocka_unit_test(test_fewer_tiers),
+		cmocka_unit_test(test_damaged_rows),
+		cmocka_unit_test(test_rollup_watermark_damaged),
 		cmocka_unit_test(test_schema_and_errors),
 		cmocka_unit_test(test_views_refused),
 		cmocka_unit_test(test_path_fallback),
