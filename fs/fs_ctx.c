@@ -1,6 +1,7 @@
 /* The per-mount context (fs.h): creation, teardown and the helpers shared
  * by the ops files. */
 #include "fs/fs.h"
+#include "fs/ctime_kept.h"
 #include "fs/recorder.h"
 
 #include <errno.h>
@@ -45,9 +46,11 @@ uint64_t fs_ino_for_kernel(const struct fs_ctx *c, dev_t dev, uint64_t ino)
 	return k ? k : ~(uint64_t)0; /* 0 is no inode to readdir's callers */
 }
 
-/* st with st_ino as the kernel is given it. */
+/* st with st_ino as the kernel is given it, and the ctime it keeps
+ * (ctime_kept.h). */
 static void attr_for_kernel(const struct fs_ctx *c, struct stat *st)
 {
+	fs_ctime_kept_apply(st);
 	st->st_ino = (ino_t)fs_ino_for_kernel(c, st->st_dev, st->st_ino);
 }
 

@@ -15,6 +15,7 @@
 
 #include "common/log.h"
 #include "fs/creds.h"
+#include "fs/ctime_kept.h"
 #include "fs/fs.h"
 #include "fs/killpriv.h"
 
@@ -231,6 +232,9 @@ void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
 	if (err == 0 && fstatat(ifd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 		err = -errno;
 	fs_inode_fd_put(c->inodes, i);
+	/* The kernel (writeback cache) stamped the ctime itself: keep it. */
+	if (err == 0 && (valid & FUSE_SET_ATTR_CTIME))
+		fs_ctime_kept_note(&st, &attr->st_ctim);
 	if (err < 0) {
 		fuse_reply_err(req, -err);
 	} else {

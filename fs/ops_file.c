@@ -8,7 +8,8 @@
  * fd); otherwise cache=always sets keep_cache so the page cache survives
  * close/open. With the writeback cache the kernel may read pages of a file
  * opened write-only and keeps file positions itself, so O_WRONLY becomes
- * O_RDWR and O_APPEND is dropped (as passthrough_hp does).
+ * O_RDWR (with O_NOATIME: those reads are no access) and O_APPEND is
+ * dropped (as passthrough_hp does).
  *
  * With kernel passthrough (-o passthrough, fs/passthrough.h) every open of
  * a regular file registers the inode's backing file and its reply carries
@@ -16,6 +17,7 @@
 #include "fs/ops.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,12 +53,26 @@ static void set_open_flags(struct fs_ctx *c, struct fuse_file_info *fi, bool dir
 	fi->keep_cache = !fi->direct_io && c->opts->cache == FS_CACHE_ALWAYS;
 }
 
+/* A file the caller opened write-only and we opened read-write (the
+ * writeback cache) is read only by the kernel, to fill the page a partial
+ * write goes to: natively a write leaves the atime alone, so those reads
+ * do not move BACKING's (they did: a 1-byte write through an O_WRONLY fd
+ * to a file whose pages were not cached moved its atime to now). */
+static void no_atime_for_page_fills(int fd, int flags)
+{
+	int bflags = fcntl(fd, F_GETFL);
+	if ((flags & O_ACCMODE) == O_WRONLY && bflags >= 0 && (bflags & O_ACCMODE) == O_RDWR &&
+	    fcntl(fd, F_SETFL, bflags | O_NOATIME) < 0)
+		sfs_debug("O_NOATIME on a write-only open: %s", strerror(errno));
+}
+
 static struct fs_file *file_new(fuse_req_t req, struct fs_ctx *c, struct fs_inode *i, int fd,
 			       int flags)
 {
 	struct fs_file *f = calloc(1, sizeof(*f));
 	if (!f)
 		return NULL;
+	no_atime_for_page_fills(fd, flags);
 	f->fd = fd;
 	f->flags = flags;
 	f->direct = (flags & O_DIRECT) != 0;
