@@ -179,6 +179,33 @@ static int do_setattr(struct fs_ctx *c, struct fs_inode *i, int ifd, struct stat
 	return 0;
 }
 
+/* Whether a setattr sets times and nothing else. */
+static bool times_only(int valid)
+{
+	return valid && !(valid & ~(FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_CTIME));
+}
+
+/* The kernel's writeback cache flushes a file's times (mtime, ctime) as it
+ * evicts the inode, also after its last link went through the mount; an
+ * object known by its handle cannot be reopened then (ESTALE: it no longer
+ * exists, nothing holds it open), and the error, recorded against the
+ * whole mount, failed a later syncfs(2) of any file of it (seen: rm -r of
+ * a directory whose entries came back through readdirplus after the
+ * dentry cache was dropped, then syncfs: ESTALE). Times of an object that
+ * no longer exists are seen by nobody: the update succeeds, and the reply
+ * says what the kernel set, with no link left. */
+static void reply_times_of_gone(fuse_req_t req, struct fs_ctx *c, struct fs_inode *i,
+				const struct stat *attr, int valid)
+{
+	struct stat st = {.st_dev = i->dev, .st_ino = i->ino, .st_mode = i->type, .st_nlink = 0};
+	if (valid & FUSE_SET_ATTR_ATIME)
+		st.st_atim = attr->st_atim;
+	if (valid & FUSE_SET_ATTR_MTIME)
+		st.st_mtim = attr->st_mtim;
+	st.st_ctim = (valid & FUSE_SET_ATTR_CTIME) ? attr->st_ctim : st.st_mtim;
+	fs_reply_attr(req, c, i, &st);
+}
+
 void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
 		   struct fuse_file_info *fi)
 {
@@ -189,6 +216,10 @@ void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
 	struct stat st;
 	int ifd = fs_inode_fd_get(c->inodes, i);
 	int err;
+	if (ifd == -ESTALE && !fi && times_only(valid)) {
+		reply_times_of_gone(req, c, i, attr, valid);
+		return;
+	}
 	if (ifd < 0) {
 		fuse_reply_err(req, -ifd);
 		return;
