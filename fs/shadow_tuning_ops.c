@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -30,6 +31,7 @@
 #include "common/log.h"
 #include "fs/file_id.h"
 #include "fs/fs.h"
+#include "fs/inode_table.h"
 #include "fs/pin_log.h"
 #include "fs/rel_path.h"
 #include "fs/shadow_tuning.h"
@@ -38,9 +40,10 @@
 static struct fuse_lowlevel_ops inner;
 
 /* A regular file about to lose a name (unlink, rename over it) whose id
- * has settings: an O_PATH fd on it, id filled; else -1. */
+ * has settings: an O_PATH fd on it, id and *h (its handle, NULL: none; to
+ * free) filled; else -1. */
 static int victim_open(struct fs_ctx *c, fuse_ino_t dir, const char *name,
-		       uint8_t id[FS_FILE_ID_LEN])
+		       uint8_t id[FS_FILE_ID_LEN], struct file_handle **h)
 {
 	char proc[32];
 	struct stat st;
@@ -59,17 +62,21 @@ static int victim_open(struct fs_ctx *c, fuse_ino_t dir, const char *name,
 		close(fd);
 		return -1;
 	}
+	/* taken before the op: whose settings they are (a copy bearing
+	 * another file's id must not drop them) */
+	*h = fs_inode_table_handle_of(c->inodes, fd);
 	return fd;
 }
 
 /* After the op: the victim's settings go with its last link. */
-static void victim_done(struct fs_ctx *c, int fd, const uint8_t id[FS_FILE_ID_LEN])
+static void victim_done(struct fs_ctx *c, int fd, const uint8_t id[FS_FILE_ID_LEN],
+			const struct file_handle *h)
 {
 	struct stat st;
 	if (fd < 0)
 		return;
 	if (fstat(fd, &st) == 0 && st.st_nlink == 0)
-		fs_tuning_file_removed(c->tuning, id);
+		fs_tuning_file_removed(c->tuning, id, h);
 	close(fd);
 }
 
@@ -80,6 +87,7 @@ struct tu_done {
 	struct fs_ctx *c;
 	int victim; /* victim_open's fd, -1 */
 	uint8_t id[FS_FILE_ID_LEN];
+	struct file_handle *handle; /* the victim's (NULL: none) */
 	bool ran;
 	/* rename of a directory, or RENAME_EXCHANGE (the other side may be
 	 * one): from -> (newparent, newname), the stat before; from_deep:
@@ -121,7 +129,7 @@ static void tu_done_run(void *arg)
 	char to[PATH_MAX];
 	struct stat b;
 	d->ran = true;
-	victim_done(d->c, d->victim, d->id);
+	victim_done(d->c, d->victim, d->id, d->handle);
 	d->victim = -1;
 	if (d->dir_removed)
 		fs_tuning_dir_removed(d->c->tuning, d->from);
@@ -165,6 +173,7 @@ static void tu_disarm(struct tu_done *d)
 	fs_before_reply = (struct fs_before_reply){0};
 	if (!d->ran && d->victim >= 0)
 		close(d->victim);
+	free(d->handle);
 	fs_tuning_rename_end(d->c->tuning, d->intent, true); /* the op failed */
 }
 
@@ -183,7 +192,7 @@ static void tu_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 		if (d.dir_moved && !d.from_deep)
 			intent_begin(&d, newparent, newname);
 	}
-	d.victim = flags & RENAME_EXCHANGE ? -1 : victim_open(c, newparent, newname, d.id);
+	d.victim = flags & RENAME_EXCHANGE ? -1 : victim_open(c, newparent, newname, d.id, &d.handle);
 	tu_arm(&d);
 	inner.rename(req, parent, name, newparent, newname, flags);
 	tu_disarm(&d);
@@ -204,7 +213,7 @@ static void tu_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs_ctx *c = fs_ctx_of(req);
 	struct tu_done d = {.c = c};
-	d.victim = victim_open(c, parent, name, d.id);
+	d.victim = victim_open(c, parent, name, d.id, &d.handle);
 	tu_arm(&d);
 	inner.unlink(req, parent, name);
 	tu_disarm(&d);

@@ -113,16 +113,26 @@ uint64_t fs_tune_hosts_mask(const char *text, const char *const *names, size_t n
  *                            newline: PATH escaped (fs_rel_escape)
  *   "f UUID KEY TEXT PATH"   a file, by its user.shadow.id; PATH where it was
  *                            when last set (shown only)
+ *   "h UUID TYPE HEX PATH"   the file handle of the file the settings of
+ *                            UUID belong to (name_to_handle_at: its type in
+ *                            decimal, its bytes in hex), before its "f"
+ *                            lines; a file without one (older files, no
+ *                            handles in BACKING) is known by its id alone
  * fs_tune_line_parse: line without its '\n'; 0 with the fields filled
  * (*ret_path points into line, relative without the leading '/'; *ret_id
  * is 36 characters for a file, NULL for a directory), -EINVAL otherwise
  * (the value is checked as fs_tune_parse does). */
+#define FS_TUNE_HANDLE_MAX 128 /* MAX_HANDLE_SZ */
 struct fs_tune_line {
 	bool is_dir;
+	bool is_handle; /* an "h" line: handle_* filled, key, value and text not */
 	char id[37];
 	enum fs_tune_key key;
 	double value;
 	char text[FS_TUNE_TEXT_MAX];
+	int handle_type;
+	unsigned handle_len;
+	unsigned char handle[FS_TUNE_HANDLE_MAX];
 	const char *path;
 };
 int fs_tune_line_parse(char *line, struct fs_tune_line *ret);
