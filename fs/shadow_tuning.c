@@ -91,6 +91,7 @@ void fs_tuning_drop_entry(struct fs_tuning *t, struct tune_entry *x)
 {
 	free(x->path);
 	free(x->handle);
+	fs_tune_node_free(&x->node);
 	*x = t->e[--t->n];
 }
 
@@ -177,18 +178,29 @@ static int save_errno(int r)
 	return r == -ENOSPC || r == -EDQUOT || r == -EROFS ? r : -EIO;
 }
 
-/* One key of one node as it was before a change (to undo it). */
+/* One key of one node as it was before a change (to undo it): taken out
+ * of the node (its text owned by w), then put back or dropped. */
 struct key_was {
 	bool set;
 	double value;
-	char text[FS_TUNE_TEXT_MAX];
+	char *text;
 };
 
-static void key_was_take(const struct tune_entry *x, enum fs_tune_key k, struct key_was *w)
+static void key_was_take(struct tune_entry *x, enum fs_tune_key k, struct key_was *w)
 {
 	w->set = x->node.set[k];
 	w->value = x->node.value[k];
-	memcpy(w->text, x->node.text[k], sizeof(w->text));
+	w->text = x->node.text[k];
+	x->node.text[k] = NULL;
+}
+
+static void key_was_restore(struct tune_entry *x, enum fs_tune_key k, struct key_was *w)
+{
+	free(x->node.text[k]);
+	x->node.text[k] = w->text;
+	x->node.set[k] = w->set;
+	x->node.value[k] = w->value;
+	w->text = NULL;
 }
 
 /* A rename whose intent STATE/tuning held, made in BACKING (a kill -9
@@ -355,8 +367,9 @@ int fs_tuning_load(struct fs_tuning *t, const char *state_dir)
 			memcpy(h->f_handle, l.handle, l.handle_len);
 			free(x->handle);
 			x->handle = h;
-		} else {
-			fs_tune_node_set(&x->node, l.key, l.value, l.text);
+		} else if (fs_tune_node_set(&x->node, l.key, l.value, l.text) < 0) {
+			r = -ENOMEM;
+			break;
 		}
 	}
 	bool changed = had_intents; /* the intents done with: rewritten without them */
@@ -429,6 +442,7 @@ void fs_tuning_free(struct fs_tuning *t)
 	for (size_t k = 0; k < t->n; k++) {
 		free(t->e[k].path);
 		free(t->e[k].handle);
+		fs_tune_node_free(&t->e[k].node);
 	}
 	free(t->e);
 	free(t->fc);
@@ -616,7 +630,7 @@ ssize_t fs_tuning_get(struct fs_ctx *c, struct fs_inode *i, enum fs_tune_key k, 
 	struct tune_entry *x = entry_of(t, i, rel, &f, NULL);
 	bool set = x && x->node.set[k];
 	if (set)
-		memcpy(text, x->node.text[k], sizeof(text));
+		snprintf(text, sizeof(text), "%s", x->node.text[k]);
 	pthread_mutex_unlock(&t->lock);
 	free(f.handle);
 	return set ? fs_xattr_reply_string(text, buf, size) : -ENODATA;
@@ -710,16 +724,19 @@ int fs_tuning_set(struct fs_ctx *c, struct fs_inode *i, enum fs_tune_key k, cons
 	if (r == 0) {
 		struct key_was was;
 		key_was_take(x, k, &was);
-		fs_tune_node_set(&x->node, k, v, text);
 		/* Kept in STATE/tuning before the call returns, or refused:
 		 * before, a full state filesystem left the setting in memory
 		 * only, the call returned 0, and the next mount had lost it. */
-		if ((r = fs_tuning_save(t)) < 0) {
+		if (fs_tune_node_set(&x->node, k, v, text) < 0)
+			r = -ENOMEM;
+		else if ((r = fs_tuning_save(t)) < 0)
 			r = save_errno(r);
+		if (r == 0) {
+			free(was.text);
+		} else {
+			key_was_restore(x, k, &was);
 			if (added)
 				fs_tuning_drop_entry(t, x);
-			else
-				fs_tune_node_set(&x->node, k, was.value, was.set ? was.text : NULL);
 		}
 	}
 	return unlock_changed(c, k, r);
@@ -740,11 +757,13 @@ int fs_tuning_remove(struct fs_ctx *c, struct fs_inode *i, enum fs_tune_key k)
 		r = -ENODATA;
 	} else {
 		/* As a set: in STATE/tuning before the call returns, or undone. */
-		struct tune_entry keep = *x; /* its path moves to keep if dropped */
+		struct key_was was;
+		key_was_take(x, k, &was);
 		fs_tune_node_set(&x->node, k, 0, NULL);
 		bool dropped = fs_tune_node_empty(&x->node);
+		struct tune_entry keep = *x; /* its path and handle move to keep if dropped */
 		if (dropped) {
-			x->path = NULL; /* owned by keep meanwhile, as its handle */
+			x->path = NULL;
 			x->handle = NULL;
 			fs_tuning_drop_entry(t, x);
 		}
@@ -755,8 +774,9 @@ int fs_tuning_remove(struct fs_ctx *c, struct fs_inode *i, enum fs_tune_key k)
 				keep.handle = NULL;
 			}
 			if (x)
-				x->node = keep.node;
+				key_was_restore(x, k, &was);
 		}
+		free(was.text); /* NULL once put back */
 		if (dropped) {
 			free(keep.path);
 			free(keep.handle);

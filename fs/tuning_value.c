@@ -147,17 +147,22 @@ int fs_tune_parse(enum fs_tune_key k, const char *value, size_t size, double *re
 	return 0;
 }
 
-void fs_tune_node_set(struct fs_tune_node *n, enum fs_tune_key k, double v, const char *text)
+int fs_tune_node_set(struct fs_tune_node *n, enum fs_tune_key k, double v, const char *text)
 {
-	if (!text) {
-		n->set[k] = false;
-		n->value[k] = 0;
-		n->text[k][0] = '\0';
-		return;
-	}
-	n->set[k] = true;
-	n->value[k] = v;
-	snprintf(n->text[k], sizeof(n->text[k]), "%s", text);
+	char *copy = text ? strndup(text, FS_TUNE_TEXT_MAX - 1) : NULL;
+	if (text && !copy)
+		return -ENOMEM;
+	free(n->text[k]);
+	n->text[k] = copy;
+	n->set[k] = text != NULL;
+	n->value[k] = text ? v : 0;
+	return 0;
+}
+
+void fs_tune_node_free(struct fs_tune_node *n)
+{
+	for (int k = 0; k < FS_TUNE_NKEYS; k++)
+		fs_tune_node_set(n, (enum fs_tune_key)k, 0, NULL);
 }
 
 bool fs_tune_node_empty(const struct fs_tune_node *n)

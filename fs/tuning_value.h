@@ -55,7 +55,10 @@ enum fs_tune_key {
 struct fs_tune_node {
 	bool set[FS_TUNE_NKEYS];
 	double value[FS_TUNE_NKEYS];
-	char text[FS_TUNE_NKEYS][FS_TUNE_TEXT_MAX]; /* as set, without the '\n' */
+	/* as set, without the '\n': malloc'ed to its length (NULL when not
+	 * set); before, a fixed FS_TUNE_TEXT_MAX array per key made a node
+	 * 6.2 KB (fs_tune_node_free frees them) */
+	char *text[FS_TUNE_NKEYS];
 };
 
 /* Where an effective value comes from. */
@@ -85,8 +88,11 @@ const char *fs_tune_source_name(enum fs_tune_source s);
 int fs_tune_parse(enum fs_tune_key k, const char *value, size_t size, double *ret,
 		  char text[FS_TUNE_TEXT_MAX]);
 
-/* Sets (0) or clears a key of a node after fs_tune_parse succeeded. */
-void fs_tune_node_set(struct fs_tune_node *n, enum fs_tune_key k, double v, const char *text);
+/* Sets (text) or clears (NULL) a key of a node after fs_tune_parse
+ * succeeded: 0, or -ENOMEM with the node as it was. */
+int fs_tune_node_set(struct fs_tune_node *n, enum fs_tune_key k, double v, const char *text);
+/* Frees the node's texts (it is left empty). */
+void fs_tune_node_free(struct fs_tune_node *n);
 bool fs_tune_node_empty(const struct fs_tune_node *n);
 
 /* The effective settings: file (may be NULL), then dirs[0] (the innermost

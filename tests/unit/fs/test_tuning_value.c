@@ -232,6 +232,16 @@ static void test_resolve_nearest(void **state)
 	assert_true(fs_tune_node_empty(&file));
 	fs_tune_resolve(def, &file, dirs, 4, 3, &e);
 	assert_int_equal(e.source[FS_TUNE_WINDOW], FS_TUNE_FROM_OPTION);
+	/* texts are kept to their length: a setting set again replaces its
+	 * text (the old one freed); a freed node is empty */
+	set(&root, FS_TUNE_HOSTS, "/a");
+	assert_string_equal(root.text[FS_TUNE_HOSTS], "/a");
+	fs_tune_node_free(&root);
+	assert_true(fs_tune_node_empty(&root));
+	assert_null(root.text[FS_TUNE_CAPACITY]);
+	fs_tune_node_free(&file);
+	fs_tune_node_free(&inner);
+	fs_tune_node_free(&outer);
 }
 
 /* STATE/tuning lines: directories by path (root "/"), files by id; paths
