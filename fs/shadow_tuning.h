@@ -145,6 +145,10 @@ bool fs_tuning_dir_tree_dropped(struct fs_tuning *t, const char *path);
 struct file_handle;
 void fs_tuning_file_removed(struct fs_tuning *t, const uint8_t id[PRED_ID_LEN],
 			    const struct file_handle *h);
+/* The regular file open as fd (O_PATH) was renamed through the mount to
+ * rel: its record (if any) takes that path, where a restore in place is
+ * looked for. */
+void fs_tuning_file_moved(struct fs_tuning *t, int fd, const char *rel);
 /* Control thread, once per pass: looks at a few files' records (a
  * bounded, slow sweep); one whose file is gone (its handle ESTALE, and no
  * file with its id at its last path) is dropped, as at start. */

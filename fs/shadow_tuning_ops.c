@@ -8,7 +8,11 @@
  *                            PATH_MAX below BACKING go;
  *   rmdir                 -> the directory's settings go;
  *   unlink of a file's last link, or a rename over it -> the file's
- *                            settings go.
+ *                            settings go;
+ *   rename of a file with settings -> its record's last path follows
+ *                            (where a restore in place is looked for:
+ *                            an editor's save by rename behind the
+ *                            mount's back under the new name).
  * The settings change when the inner op succeeded and before it replies
  * (fs_before_reply: once the caller's rmdir returned, a directory made
  * again at the same path must not find the old settings, nor STATE/tuning
@@ -80,6 +84,26 @@ static void victim_done(struct fs_ctx *c, int fd, const uint8_t id[FS_FILE_ID_LE
 	close(fd);
 }
 
+/* A regular file renamed through the mount to NAME in directory dir: its
+ * record (if it has settings) takes the new path. */
+static void file_moved(struct fs_ctx *c, fuse_ino_t dir, const char *name)
+{
+	char rel[PATH_MAX];
+	struct stat st;
+	if (fs_rel_child(c, dir, name, rel, &st) < 0 || !S_ISREG(st.st_mode))
+		return;
+	struct fs_inode *d = fs_inode_of(c, dir);
+	int dfd = fs_inode_fd_get(c->inodes, d);
+	if (dfd < 0)
+		return;
+	int fd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	fs_inode_fd_put(c->inodes, d);
+	if (fd < 0)
+		return;
+	fs_tuning_file_moved(c->tuning, fd, rel);
+	close(fd);
+}
+
 /* What the layer does when the op succeeded, before its reply
  * (fs_before_reply): a file's settings go with its last link, a removed
  * directory's go, a renamed directory's move. */
@@ -100,6 +124,11 @@ struct tu_done {
 	char from[PATH_MAX];
 	/* rmdir of a directory with settings below or at it */
 	bool dir_removed;
+	/* rename while files have settings: the renamed file's (and, in an
+	 * exchange, the other's at from) record takes its new path */
+	bool files_moved;
+	fuse_ino_t parent;
+	const char *name;
 	/* the rename's intent in STATE/tuning (fs_tuning_rename_begin) */
 	struct tune_intent *intent;
 };
@@ -133,6 +162,11 @@ static void tu_done_run(void *arg)
 	d->victim = -1;
 	if (d->dir_removed)
 		fs_tuning_dir_removed(d->c->tuning, d->from);
+	if (d->files_moved) {
+		file_moved(d->c, d->newparent, d->newname);
+		if (d->flags & RENAME_EXCHANGE)
+			file_moved(d->c, d->parent, d->name);
+	}
 	if (!d->dir_moved)
 		return;
 	int r = fs_rel_child(d->c, d->newparent, d->newname, to, &b);
@@ -181,7 +215,13 @@ static void tu_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 		      const char *newname, unsigned int flags)
 {
 	struct fs_ctx *c = fs_ctx_of(req); /* req is gone after the reply */
-	struct tu_done d = {.c = c, .newparent = newparent, .newname = newname, .flags = flags};
+	struct tu_done d = {.c = c,
+			    .newparent = newparent,
+			    .newname = newname,
+			    .flags = flags,
+			    .files_moved = fs_tuning_has_files(c->tuning),
+			    .parent = parent,
+			    .name = name};
 	if (fs_tuning_has_dirs(c->tuning)) {
 		int r = fs_rel_child(c, parent, name, d.from, &d.before);
 		d.from_deep = r == -ENAMETOOLONG;

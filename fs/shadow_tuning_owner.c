@@ -211,6 +211,19 @@ enum tune_check fs_tuning_check_locked(struct fs_tuning *t, struct tune_entry *x
 	return r;
 }
 
+void fs_tuning_file_moved(struct fs_tuning *t, int fd, const char *rel)
+{
+	struct tune_file f;
+	if (fs_tuning_file_of(t->ctx, fd, false, &f) < 0)
+		return; /* no id: no settings */
+	pthread_mutex_lock(&t->lock);
+	struct tune_entry *x = fs_tuning_file_entry_locked(t, &f, NULL);
+	if (x && fs_tuning_take_path(t, x, rel, f.dev, f.ino))
+		fs_tuning_save(t);
+	pthread_mutex_unlock(&t->lock);
+	free(f.handle);
+}
+
 /* Records looked at per control pass: 2,000 files' take 500 passes (8 min
  * at the default shadow_tick=1), each a few syscalls. */
 #define SWEEP_PER_PASS 4

@@ -8,7 +8,8 @@
 #    a file of theirs) neither shows, nor changes, nor (rm) wipes the
 #    original's settings; a set on the copy gives it an id of its own;
 #  - a file restored in place (an editor's save by rename, cp -a back from
-#    a backup while the mount is down) keeps them;
+#    a backup while the mount is down) keeps them, also at the name a
+#    rename through the mount gave it;
 #  - an older STATE/tuning, without handles, loads and keeps them.
 # Before, a record held the id and the last path only: deleted files kept
 # their settings for good, and a copy showed, changed and wiped the
@@ -99,5 +100,18 @@ want v copies 2 "an older STATE/tuning"
 want w window "" "an older STATE/tuning (none set)"
 want ren2 capacity 5 "an older STATE/tuning"
 it_wait_for "the handles written back" 5 grep -q '^h ' "$state/tuning"
+fs_umount "$mnt"
+
+# Renamed through the mount, then saved by rename behind its back under
+# the new name while the mount is down: the record's path followed the
+# rename (no sweep could have: shadow_tick=60).
+echo ed >"$backing/ed"
+it_mount "$SHADOWFS" "$backing" "$mnt" "${OPTS/shadow_tick=0.2/shadow_tick=60}"
+set_ ed copies 2
+mv "$mnt/ed" "$mnt/ed2" || it_fail "mv ed ed2 through the mount"
+fs_umount "$mnt"
+cp -a "$backing/ed2" "$backing/.ed2.tmp" && mv "$backing/.ed2.tmp" "$backing/ed2"
+it_mount "$SHADOWFS" "$backing" "$mnt" "${OPTS/shadow_tick=0.2/shadow_tick=60}"
+want ed2 copies 2 "renamed through the mount, then saved by rename behind its back"
 fs_umount "$mnt"
 echo "ok: settings belong to the file (its handle), not to a copy of its id"
