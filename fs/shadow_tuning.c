@@ -710,13 +710,12 @@ int fs_tuning_set(struct fs_ctx *c, struct fs_inode *i, enum fs_tune_key k, cons
 		pthread_mutex_lock(&t->lock);
 		x = fs_tuning_find_file(t, f.id); /* a new id: none, or a racing set's */
 	}
-	if (r < 0)
-		;
-	else if (x && x->node.set[k] && (flags & XATTR_CREATE))
+	if (r == 0 && x && x->node.set[k] && (flags & XATTR_CREATE))
 		r = -EEXIST;
-	else if ((!x || !x->node.set[k]) && (flags & XATTR_REPLACE))
+	else if (r == 0 && (!x || !x->node.set[k]) && (flags & XATTR_REPLACE))
 		r = -ENODATA;
-	else if (!x && !(added = (x = add_entry(t, S_ISDIR(i->type), f.id, rel)) != NULL))
+	else if (r == 0 && !x &&
+		 !(added = (x = add_entry(t, S_ISDIR(i->type), f.id, rel)) != NULL))
 		r = -ENOMEM;
 	if (r == 0 && added && f.handle)
 		fs_tuning_take_handle(x, f.handle);
