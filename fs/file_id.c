@@ -50,3 +50,15 @@ bool fs_file_id_unsupported(int err)
 {
 	return err == -ENOTSUP || err == -EPERM || err == -EACCES || err == -EROFS;
 }
+
+int fs_file_id_renew(const char *path, uint8_t ret[FS_FILE_ID_LEN])
+{
+	uuid_t id;
+	char text[37];
+	uuid_generate_random(id);
+	uuid_unparse_lower(id, text);
+	if (setxattr(path, FS_FILE_ID_XATTR, text, 36, 0) < 0)
+		return -errno;
+	memcpy(ret, id, FS_FILE_ID_LEN);
+	return 0;
+}

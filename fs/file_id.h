@@ -24,6 +24,10 @@
  * -EINVAL (the stored value is not a uuid; it is left alone); other -errno. */
 int fs_file_id_get(const char *path, bool create, uint8_t ret[FS_FILE_ID_LEN]);
 
+/* Gives the file at path a new id (it bore another file's: cp -a and
+ * rsync -X copy the attribute); 0 or -errno. */
+int fs_file_id_renew(const char *path, uint8_t ret[FS_FILE_ID_LEN]);
+
 /* Deterministic fallback id of a mount-relative path. */
 void fs_file_id_from_path(const char *relpath, uint8_t ret[FS_FILE_ID_LEN]);
 

@@ -697,6 +697,7 @@ static void tick(struct fs_shadowing *sh, bool rescan)
 	sh->scan_ms = t;
 	sh->pass_soon_ms = 0; /* this pass looks again at what it was for */
 	sh->passes++;
+	fs_tuning_sweep(sh->ctx->tuning); /* settings of files deleted behind the mount's back */
 	bool look_all = shadow_quiet_look_all(sh);
 	sh->pass_looked = sh->pass_quiet = 0;
 	/* The most urgent copies wanted; or, when the mover copies a file

@@ -22,6 +22,7 @@
 #include "daemon/shadow_map.h"
 #include "fs/fs.h"
 #include "fs/hosts.h"
+#include "fs/inode_table.h"
 #include "fs/pin_log.h"
 #include "fs/rel_path.h"
 #include "fs/shadowing.h"
@@ -42,7 +43,7 @@ static struct tune_entry *find_dir(struct fs_tuning *t, const char *path)
 	return NULL;
 }
 
-static struct tune_entry *find_file(struct fs_tuning *t, const uint8_t id[FS_FILE_ID_LEN])
+struct tune_entry *fs_tuning_find_file(struct fs_tuning *t, const uint8_t id[FS_FILE_ID_LEN])
 {
 	for (size_t k = 0; k < t->n; k++)
 		if (!t->e[k].is_dir && !memcmp(t->e[k].id, id, FS_FILE_ID_LEN))
@@ -50,7 +51,7 @@ static struct tune_entry *find_file(struct fs_tuning *t, const uint8_t id[FS_FIL
 	return NULL;
 }
 
-static void recount(struct fs_tuning *t)
+void fs_tuning_recount(struct fs_tuning *t)
 {
 	size_t nd = 0, nf = 0, nn = 0, nh = 0;
 	for (size_t k = 0; k < t->n; k++) {
@@ -86,13 +87,24 @@ static struct tune_entry *add_entry(struct fs_tuning *t, bool is_dir, const uint
 	return x;
 }
 
-static void drop_entry(struct fs_tuning *t, struct tune_entry *x)
+void fs_tuning_drop_entry(struct fs_tuning *t, struct tune_entry *x)
 {
 	free(x->path);
+	free(x->handle);
+	fs_tune_node_free(&x->node);
 	*x = t->e[--t->n];
 }
 
 /* ---- STATE/tuning ---- */
+
+/* A file's last path, "/"-led, '?' for each newline, and the line's end. */
+static void write_file_path(FILE *out, const char *path)
+{
+	fputc('/', out);
+	for (const char *c = path; *c; c++)
+		fputc(*c == '\n' ? '?' : *c, out);
+	fputc('\n', out);
+}
 
 static void fill_state(FILE *out, void *arg)
 {
@@ -115,6 +127,13 @@ static void fill_state(FILE *out, void *arg)
 		if (escaped && sfs_line_escape(x->path, esc, sizeof(esc)) < 0)
 			continue;
 		uuid_unparse_lower(x->id, ids);
+		if (!x->is_dir && x->handle) { /* whose settings they are (older builds skip it) */
+			fprintf(out, "h %s %d ", ids, x->handle->handle_type);
+			for (unsigned b = 0; b < x->handle->handle_bytes; b++)
+				fprintf(out, "%02x", x->handle->f_handle[b]);
+			fputc(' ', out);
+			write_file_path(out, x->path);
+		}
 		for (int key = 0; key < FS_TUNE_NKEYS; key++) {
 			if (!x->node.set[key])
 				continue;
@@ -124,15 +143,13 @@ static void fill_state(FILE *out, void *arg)
 					escaped ? esc : x->path);
 				continue;
 			}
-			fprintf(out, "f %s %s %s /", ids, fs_tune_key_name(key), x->node.text[key]);
-			for (const char *c = x->path; *c; c++)
-				fputc(*c == '\n' ? '?' : *c, out);
-			fputc('\n', out);
+			fprintf(out, "f %s %s %s ", ids, fs_tune_key_name(key), x->node.text[key]);
+			write_file_path(out, x->path);
 		}
 	}
 }
 
-static int save(struct fs_tuning *t)
+int fs_tuning_save(struct fs_tuning *t)
 {
 	if (!t->path[0])
 		return 0;
@@ -161,18 +178,29 @@ static int save_errno(int r)
 	return r == -ENOSPC || r == -EDQUOT || r == -EROFS ? r : -EIO;
 }
 
-/* One key of one node as it was before a change (to undo it). */
+/* One key of one node as it was before a change (to undo it): taken out
+ * of the node (its text owned by w), then put back or dropped. */
 struct key_was {
 	bool set;
 	double value;
-	char text[FS_TUNE_TEXT_MAX];
+	char *text;
 };
 
-static void key_was_take(const struct tune_entry *x, enum fs_tune_key k, struct key_was *w)
+static void key_was_take(struct tune_entry *x, enum fs_tune_key k, struct key_was *w)
 {
 	w->set = x->node.set[k];
 	w->value = x->node.value[k];
-	memcpy(w->text, x->node.text[k], sizeof(w->text));
+	w->text = x->node.text[k];
+	x->node.text[k] = NULL;
+}
+
+static void key_was_restore(struct tune_entry *x, enum fs_tune_key k, struct key_was *w)
+{
+	free(x->node.text[k]);
+	x->node.text[k] = w->text;
+	x->node.set[k] = w->set;
+	x->node.value[k] = w->value;
+	w->text = NULL;
 }
 
 /* A rename whose intent STATE/tuning held, made in BACKING (a kill -9
@@ -320,7 +348,7 @@ int fs_tuning_load(struct fs_tuning *t, const char *state_dir)
 				bad++;
 				continue;
 			}
-			x = find_file(t, id);
+			x = fs_tuning_find_file(t, id);
 			if (!x)
 				x = add_entry(t, false, id, l.path);
 		}
@@ -328,13 +356,40 @@ int fs_tuning_load(struct fs_tuning *t, const char *state_dir)
 			r = -ENOMEM;
 			break;
 		}
-		fs_tune_node_set(&x->node, l.key, l.value, l.text);
+		if (l.is_handle) {
+			struct file_handle *h = malloc(sizeof(*h) + l.handle_len);
+			if (!h) {
+				r = -ENOMEM;
+				break;
+			}
+			h->handle_type = l.handle_type;
+			h->handle_bytes = l.handle_len;
+			memcpy(h->f_handle, l.handle, l.handle_len);
+			free(x->handle);
+			x->handle = h;
+		} else if (fs_tune_node_set(&x->node, l.key, l.value, l.text) < 0) {
+			r = -ENOMEM;
+			break;
+		}
 	}
-	recount(t);
+	bool changed = had_intents; /* the intents done with: rewritten without them */
+	for (size_t k = 0; r >= 0 && k < t->n;) {
+		struct tune_entry *x = &t->e[k];
+		enum tune_check c = TUNE_KEPT;
+		if (!x->is_dir && fs_tune_node_empty(&x->node)) {
+			fs_tuning_drop_entry(t, x); /* a handle line alone (its settings' lines lost) */
+			c = TUNE_GONE;
+		} else if (!x->is_dir) {
+			c = fs_tuning_check_locked(t, x); /* drops it when its file is gone */
+		}
+		changed |= c != TUNE_KEPT;
+		k += c != TUNE_GONE;
+	}
+	fs_tuning_recount(t);
 	if (r < 0)
 		t->unreadable = true; /* only part of it applied */
-	else if (had_intents) /* the intents done with: rewritten without them */
-		save(t);
+	else if (changed)
+		fs_tuning_save(t);
 	pthread_mutex_unlock(&t->lock);
 	intents_free(made);
 	/* A read error (a directory in its place, an I/O error) is said by
@@ -384,8 +439,11 @@ void fs_tuning_free(struct fs_tuning *t)
 {
 	if (!t)
 		return;
-	for (size_t k = 0; k < t->n; k++)
+	for (size_t k = 0; k < t->n; k++) {
 		free(t->e[k].path);
+		free(t->e[k].handle);
+		fs_tune_node_free(&t->e[k].node);
+	}
 	free(t->e);
 	free(t->fc);
 	free(t->extra);
@@ -398,13 +456,13 @@ void fs_tuning_free(struct fs_tuning *t)
 
 /* ---- resolution ---- */
 
-/* The effective settings of the file with id (NULL: none) at path
- * (relative to BACKING); dir_of[k] gets the directory a value comes from
- * (NULL when not a directory's). Lock held. */
-void fs_tuning_resolve_locked(struct fs_tuning *t, const uint8_t *id, const char *path,
-			   struct fs_tune_effective *eff, const char *dir_of[FS_TUNE_NKEYS])
+
+/* The effective settings of the file whose record is f (NULL: none) at
+ * path (relative to BACKING); dir_of[k] gets the directory a value comes
+ * from (NULL when not a directory's). Lock held. */
+void fs_tuning_resolve_locked(struct fs_tuning *t, const struct tune_entry *f, const char *path,
+			      struct fs_tune_effective *eff, const char *dir_of[FS_TUNE_NKEYS])
 {
-	const struct tune_entry *f = id ? find_file(t, id) : NULL;
 	size_t depth = 1;
 	for (const char *p = path; *p; p++)
 		depth += *p == '/';
@@ -461,7 +519,9 @@ void fs_tuning_hot_tune(void *arg, const uint8_t id[PRED_ID_LEN], const char *pa
 	if (!LOAD(&t->ndirs) && !LOAD(&t->nfiles))
 		return;
 	pthread_mutex_lock(&t->lock);
-	fs_tuning_resolve_locked(t, id, path, &eff, NULL);
+	/* by the id alone: the recorder keys a file's series by it (a copy
+	 * bearing it shares the series too) */
+	fs_tuning_resolve_locked(t, fs_tuning_find_file(t, id), path, &eff, NULL);
 	pthread_mutex_unlock(&t->lock);
 	out->threshold = eff.value[FS_TUNE_THRESHOLD];
 	out->capacity = eff.value[FS_TUNE_CAPACITY];
@@ -478,8 +538,8 @@ bool fs_tuning_control_needs_fd(struct fs_tuning *t)
 void fs_tuning_control_fd(struct fs_tuning *t, int fd, const char *known_path,
 			  struct fs_tuning_control *ret)
 {
-	char rel[PATH_MAX], proc[32];
-	uint8_t id[FS_FILE_ID_LEN];
+	char rel[PATH_MAX];
+	struct tune_file f;
 	struct fs_tune_effective eff;
 	*ret = (struct fs_tuning_control){0};
 	if (!fs_tuning_control_needs_fd(t))
@@ -488,10 +548,12 @@ void fs_tuning_control_fd(struct fs_tuning *t, int fd, const char *known_path,
 		if (!known_path || snprintf(rel, sizeof(rel), "%s", known_path) >= (int)sizeof(rel))
 			return;
 	}
-	fs_proc_path(proc, fd);
-	bool have_id = fs_file_id_get(proc, false, id) == 0;
+	bool have_id = fs_tuning_file_of(t->ctx, fd, false, &f) == 0;
 	pthread_mutex_lock(&t->lock);
-	fs_tuning_resolve_locked(t, have_id ? id : NULL, rel, &eff, NULL);
+	fs_tuning_resolve_locked(t, fs_tuning_file_entry_locked(t, have_id ? &f : NULL, NULL), rel,
+				 &eff, NULL);
+	if (have_id)
+		free(f.handle);
 	ret->never = eff.value[FS_TUNE_NEVER] == 1;
 	const char *hosts = eff.text[FS_TUNE_HOSTS];
 	if (hosts && strcmp(hosts, "*")) {
@@ -505,20 +567,20 @@ void fs_tuning_control_fd(struct fs_tuning *t, int fd, const char *known_path,
 /* ---- the attributes ---- */
 
 /* The node of inode i: for a directory its path, for a regular file its id
- * (made when create). -ENODATA: a file without an id (nothing set). */
+ * and handle (f; the id made when create). -ENODATA: a file without an id
+ * (nothing set). */
 int fs_tuning_node_key(struct fs_ctx *c, struct fs_inode *i, bool create, char *rel,
-		    uint8_t id[FS_FILE_ID_LEN])
+		       struct tune_file *f)
 {
+	f->handle = NULL;
 	if (!S_ISDIR(i->type) && !S_ISREG(i->type))
 		return -EPERM;
 	int fd = fs_inode_fd_get(c->inodes, i);
 	if (fd < 0)
 		return fd;
-	char proc[32];
-	fs_proc_path(proc, fd);
 	int r = fs_rel_path_of(c, i, fd, rel); /* a disconnected fd too */
 	if (r == 0 && S_ISREG(i->type)) {
-		r = fs_file_id_get(proc, create, id);
+		r = fs_tuning_file_of(c, fd, create, f);
 		if (fs_file_id_unsupported(r)) {
 			/* a setting refused: say why (a get only finds none) */
 			if (create)
@@ -538,10 +600,21 @@ int fs_tuning_node_key(struct fs_ctx *c, struct fs_inode *i, bool create, char *
 	return r;
 }
 
+/* i's record (a copy of another file: none, *copy true; copy may be
+ * NULL). A file's record takes the path it is seen at (renamed since:
+ * shown where it is, and where a restore in place is looked for; written
+ * with the next change). Lock held. */
 static struct tune_entry *entry_of(struct fs_tuning *t, struct fs_inode *i, const char *rel,
-				   const uint8_t *id)
+				   const struct tune_file *f, bool *copy)
 {
-	return S_ISDIR(i->type) ? find_dir(t, rel) : find_file(t, id);
+	if (copy)
+		*copy = false;
+	if (S_ISDIR(i->type))
+		return find_dir(t, rel);
+	struct tune_entry *x = fs_tuning_file_entry_locked(t, f, copy);
+	if (x)
+		fs_tuning_take_path(t, x, rel, f->dev, f->ino);
+	return x;
 }
 
 ssize_t fs_tuning_get(struct fs_ctx *c, struct fs_inode *i, enum fs_tune_key k, char *buf,
@@ -549,16 +622,17 @@ ssize_t fs_tuning_get(struct fs_ctx *c, struct fs_inode *i, enum fs_tune_key k, 
 {
 	struct fs_tuning *t = c->tuning;
 	char rel[PATH_MAX], text[FS_TUNE_TEXT_MAX] = "";
-	uint8_t id[FS_FILE_ID_LEN];
-	int r = fs_tuning_node_key(c, i, false, rel, id);
+	struct tune_file f;
+	int r = fs_tuning_node_key(c, i, false, rel, &f);
 	if (r < 0)
 		return r == -EPERM || r == -ENOTSUP ? -ENODATA : r;
 	pthread_mutex_lock(&t->lock);
-	struct tune_entry *x = entry_of(t, i, rel, id);
+	struct tune_entry *x = entry_of(t, i, rel, &f, NULL);
 	bool set = x && x->node.set[k];
 	if (set)
-		memcpy(text, x->node.text[k], sizeof(text));
+		snprintf(text, sizeof(text), "%s", x->node.text[k]);
 	pthread_mutex_unlock(&t->lock);
+	free(f.handle);
 	return set ? fs_xattr_reply_string(text, buf, size) : -ENODATA;
 }
 
@@ -573,10 +647,33 @@ static int unlock_changed(struct fs_ctx *c, enum fs_tune_key k, int r)
 {
 	struct fs_tuning *t = c->tuning;
 	if (r == 0)
-		recount(t);
+		fs_tuning_recount(t);
 	pthread_mutex_unlock(&t->lock);
 	if (r == 0 && (k == FS_TUNE_NEVER || k == FS_TUNE_HOSTS) && c->shadowing)
 		fs_shadowing_wake(c->shadowing);
+	return r;
+}
+
+/* Gives regular file i (at rel) a new id, into id: it bore another
+ * file's. -errno. */
+static int renew_id(struct fs_ctx *c, struct fs_inode *i, const char *rel,
+		    uint8_t id[FS_FILE_ID_LEN])
+{
+	char proc[32];
+	int fd = fs_inode_fd_get(c->inodes, i);
+	if (fd < 0)
+		return fd;
+	fs_proc_path(proc, fd);
+	int r = fs_file_id_renew(proc, id);
+	fs_inode_fd_put(c->inodes, i);
+	if (r < 0)
+		sfs_warn("tuning %s: its %s is another file's (a copy), and a new one cannot "
+			 "be set: %s",
+			 rel, FS_FILE_ID_XATTR, strerror(-r));
+	else
+		sfs_info("tuning %s: its %s was another file's (a copy): it has a new one, "
+			 "for settings of its own",
+			 rel, FS_FILE_ID_XATTR);
 	return r;
 }
 
@@ -585,7 +682,7 @@ int fs_tuning_set(struct fs_ctx *c, struct fs_inode *i, enum fs_tune_key k, cons
 {
 	struct fs_tuning *t = c->tuning;
 	char rel[PATH_MAX], text[FS_TUNE_TEXT_MAX];
-	uint8_t id[FS_FILE_ID_LEN];
+	struct tune_file f;
 	double v;
 	if (!S_ISDIR(i->type) && !S_ISREG(i->type))
 		return -EPERM;
@@ -601,38 +698,44 @@ int fs_tuning_set(struct fs_ctx *c, struct fs_inode *i, enum fs_tune_key k, cons
 			  text, unknown);
 		return -EINVAL;
 	}
-	int r = fs_tuning_node_key(c, i, true, rel, id);
+	int r = fs_tuning_node_key(c, i, true, rel, &f);
 	if (r < 0)
 		return r;
 	pthread_mutex_lock(&t->lock);
-	struct tune_entry *x = entry_of(t, i, rel, id);
-	bool added = false;
-	if (x && x->node.set[k] && (flags & XATTR_CREATE))
+	bool copy, added = false;
+	struct tune_entry *x = entry_of(t, i, rel, &f, &copy);
+	if (copy) { /* another file's id (cp -a, rsync -X, set by hand): its own first */
+		pthread_mutex_unlock(&t->lock);
+		r = renew_id(c, i, rel, f.id);
+		pthread_mutex_lock(&t->lock);
+		x = fs_tuning_find_file(t, f.id); /* a new id: none, or a racing set's */
+	}
+	if (r == 0 && x && x->node.set[k] && (flags & XATTR_CREATE))
 		r = -EEXIST;
-	else if ((!x || !x->node.set[k]) && (flags & XATTR_REPLACE))
+	else if (r == 0 && (!x || !x->node.set[k]) && (flags & XATTR_REPLACE))
 		r = -ENODATA;
-	else if (!x && !(added = (x = add_entry(t, S_ISDIR(i->type), id, rel)) != NULL))
+	else if (r == 0 && !x &&
+		 !(added = (x = add_entry(t, S_ISDIR(i->type), f.id, rel)) != NULL))
 		r = -ENOMEM;
+	if (r == 0 && added && f.handle)
+		fs_tuning_take_handle(x, f.handle);
+	free(f.handle);
 	if (r == 0) {
-		if (!x->is_dir && strcmp(x->path, rel)) { /* renamed since: show where it is */
-			char *p = strdup(rel);
-			if (p) {
-				free(x->path);
-				x->path = p;
-			}
-		}
 		struct key_was was;
 		key_was_take(x, k, &was);
-		fs_tune_node_set(&x->node, k, v, text);
 		/* Kept in STATE/tuning before the call returns, or refused:
 		 * before, a full state filesystem left the setting in memory
 		 * only, the call returned 0, and the next mount had lost it. */
-		if ((r = save(t)) < 0) {
+		if (fs_tune_node_set(&x->node, k, v, text) < 0)
+			r = -ENOMEM;
+		else if ((r = fs_tuning_save(t)) < 0)
 			r = save_errno(r);
+		if (r == 0) {
+			free(was.text);
+		} else {
+			key_was_restore(x, k, &was);
 			if (added)
-				drop_entry(t, x);
-			else
-				fs_tune_node_set(&x->node, k, was.value, was.set ? was.text : NULL);
+				fs_tuning_drop_entry(t, x);
 		}
 	}
 	return unlock_changed(c, k, r);
@@ -642,32 +745,41 @@ int fs_tuning_remove(struct fs_ctx *c, struct fs_inode *i, enum fs_tune_key k)
 {
 	struct fs_tuning *t = c->tuning;
 	char rel[PATH_MAX];
-	uint8_t id[FS_FILE_ID_LEN];
-	int r = fs_tuning_node_key(c, i, false, rel, id);
+	struct tune_file f;
+	int r = fs_tuning_node_key(c, i, false, rel, &f);
 	if (r < 0)
 		return r == -ENOTSUP ? -ENODATA : r;
 	pthread_mutex_lock(&t->lock);
-	struct tune_entry *x = entry_of(t, i, rel, id);
+	struct tune_entry *x = entry_of(t, i, rel, &f, NULL);
+	free(f.handle);
 	if (!x || !x->node.set[k]) {
 		r = -ENODATA;
 	} else {
 		/* As a set: in STATE/tuning before the call returns, or undone. */
-		struct tune_entry keep = *x; /* its path moves to keep if dropped */
+		struct key_was was;
+		key_was_take(x, k, &was);
 		fs_tune_node_set(&x->node, k, 0, NULL);
 		bool dropped = fs_tune_node_empty(&x->node);
+		struct tune_entry keep = *x; /* its path and handle move to keep if dropped */
 		if (dropped) {
-			x->path = NULL; /* owned by keep meanwhile */
-			drop_entry(t, x);
+			x->path = NULL;
+			x->handle = NULL;
+			fs_tuning_drop_entry(t, x);
 		}
-		if ((r = save(t)) < 0) {
+		if ((r = fs_tuning_save(t)) < 0) {
 			r = save_errno(r);
-			if (dropped)
-				x = add_entry(t, keep.is_dir, keep.id, keep.path);
+			if (dropped && (x = add_entry(t, keep.is_dir, keep.id, keep.path))) {
+				x->handle = keep.handle;
+				keep.handle = NULL;
+			}
 			if (x)
-				x->node = keep.node;
+				key_was_restore(x, k, &was);
 		}
-		if (dropped)
+		free(was.text); /* NULL once put back */
+		if (dropped) {
 			free(keep.path);
+			free(keep.handle);
+		}
 	}
 	return unlock_changed(c, k, r);
 }
@@ -676,14 +788,15 @@ ssize_t fs_tuning_list(struct fs_ctx *c, struct fs_inode *i, char *buf, size_t s
 {
 	struct fs_tuning *t = c->tuning;
 	char rel[PATH_MAX], names[256];
-	uint8_t id[FS_FILE_ID_LEN];
+	struct tune_file f;
 	size_t len = 0;
 	if (!LOAD(&t->ndirs) && !LOAD(&t->nfiles))
 		return 0;
-	if (fs_tuning_node_key(c, i, false, rel, id) < 0)
+	if (fs_tuning_node_key(c, i, false, rel, &f) < 0)
 		return 0;
 	pthread_mutex_lock(&t->lock);
-	struct tune_entry *x = entry_of(t, i, rel, id);
+	struct tune_entry *x = entry_of(t, i, rel, &f, NULL);
+	free(f.handle);
 	for (int k = 0; x && k < FS_TUNE_NKEYS; k++)
 		if (x->node.set[k])
 			len += (size_t)snprintf(names + len, sizeof(names) - len, "%s%s",
@@ -727,7 +840,7 @@ static bool drop_dirs_below_locked(struct fs_tuning *t, const char *path)
 	bool any = false;
 	for (size_t k = 0; k < t->n;) {
 		if (t->e[k].is_dir && fs_rel_below(t->e[k].path, path)) {
-			drop_entry(t, &t->e[k]);
+			fs_tuning_drop_entry(t, &t->e[k]);
 			any = true;
 		} else {
 			k++;
@@ -758,8 +871,8 @@ void fs_tuning_dir_moved(struct fs_tuning *t, const char *from, const char *to, 
 		any |= a || b;
 	}
 	if (any) {
-		recount(t);
-		save(t);
+		fs_tuning_recount(t);
+		fs_tuning_save(t);
 	}
 	pthread_mutex_unlock(&t->lock);
 }
@@ -795,7 +908,7 @@ struct tune_intent *fs_tuning_rename_begin(struct fs_tuning *t, const struct fs_
 	memcpy(x->rec, rec, (size_t)n + 1);
 	x->next = t->intents;
 	t->intents = x;
-	if (save(t) < 0) { /* said by save: the rename goes on, as before */
+	if (fs_tuning_save(t) < 0) { /* said by save: the rename goes on, as before */
 		t->intents = x->next;
 		free(x);
 		x = NULL;
@@ -818,7 +931,7 @@ void fs_tuning_rename_end(struct fs_tuning *t, struct tune_intent *x, bool rewri
 		}
 	free(x);
 	if (rewrite)
-		save(t);
+		fs_tuning_save(t);
 	pthread_mutex_unlock(&t->lock);
 }
 
@@ -827,9 +940,9 @@ static void forget_locked(struct fs_tuning *t, struct tune_entry *x)
 {
 	if (!x)
 		return;
-	drop_entry(t, x);
-	recount(t);
-	save(t);
+	fs_tuning_drop_entry(t, x);
+	fs_tuning_recount(t);
+	fs_tuning_save(t);
 }
 
 void fs_tuning_dir_removed(struct fs_tuning *t, const char *path)
@@ -844,16 +957,20 @@ bool fs_tuning_dir_tree_dropped(struct fs_tuning *t, const char *path)
 	pthread_mutex_lock(&t->lock);
 	bool any = drop_dirs_below_locked(t, path);
 	if (any) {
-		recount(t);
-		save(t);
+		fs_tuning_recount(t);
+		fs_tuning_save(t);
 	}
 	pthread_mutex_unlock(&t->lock);
 	return any;
 }
 
-void fs_tuning_file_removed(struct fs_tuning *t, const uint8_t id[PRED_ID_LEN])
+void fs_tuning_file_removed(struct fs_tuning *t, const uint8_t id[PRED_ID_LEN],
+			    const struct file_handle *h)
 {
 	pthread_mutex_lock(&t->lock);
-	forget_locked(t, find_file(t, id));
+	struct tune_entry *x = fs_tuning_find_file(t, id);
+	if (x && x->handle && h && !fs_tuning_handle_eq(x->handle, h))
+		x = NULL; /* a copy bearing the id: the settings are another file's */
+	forget_locked(t, x);
 	pthread_mutex_unlock(&t->lock);
 }

@@ -139,6 +139,19 @@ void fs_tuning_dir_removed(struct fs_tuning *t, const char *path);
  * PATH_MAX below BACKING): its settings and those below it go. False
  * when it had none. */
 bool fs_tuning_dir_tree_dropped(struct fs_tuning *t, const char *path);
-void fs_tuning_file_removed(struct fs_tuning *t, const uint8_t id[PRED_ID_LEN]);
+/* The last link of the file with id and handle h (NULL: unknown) went:
+ * its settings go, unless they are another file's (the record's handle is
+ * not h: the removed file was a copy bearing the id). */
+struct file_handle;
+void fs_tuning_file_removed(struct fs_tuning *t, const uint8_t id[PRED_ID_LEN],
+			    const struct file_handle *h);
+/* The regular file open as fd (O_PATH) was renamed through the mount to
+ * rel: its record (if any) takes that path, where a restore in place is
+ * looked for. */
+void fs_tuning_file_moved(struct fs_tuning *t, int fd, const char *rel);
+/* Control thread, once per pass: looks at a few files' records (a
+ * bounded, slow sweep); one whose file is gone (its handle ESTALE, and no
+ * file with its id at its last path) is dropped, as at start. */
+void fs_tuning_sweep(struct fs_tuning *t);
 
 #endif

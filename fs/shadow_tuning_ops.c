@@ -8,7 +8,11 @@
  *                            PATH_MAX below BACKING go;
  *   rmdir                 -> the directory's settings go;
  *   unlink of a file's last link, or a rename over it -> the file's
- *                            settings go.
+ *                            settings go;
+ *   rename of a file with settings -> its record's last path follows
+ *                            (where a restore in place is looked for:
+ *                            an editor's save by rename behind the
+ *                            mount's back under the new name).
  * The settings change when the inner op succeeded and before it replies
  * (fs_before_reply: once the caller's rmdir returned, a directory made
  * again at the same path must not find the old settings, nor STATE/tuning
@@ -23,6 +27,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -30,6 +35,7 @@
 #include "common/log.h"
 #include "fs/file_id.h"
 #include "fs/fs.h"
+#include "fs/inode_table.h"
 #include "fs/pin_log.h"
 #include "fs/rel_path.h"
 #include "fs/shadow_tuning.h"
@@ -38,9 +44,10 @@
 static struct fuse_lowlevel_ops inner;
 
 /* A regular file about to lose a name (unlink, rename over it) whose id
- * has settings: an O_PATH fd on it, id filled; else -1. */
+ * has settings: an O_PATH fd on it, id and *h (its handle, NULL: none; to
+ * free) filled; else -1. */
 static int victim_open(struct fs_ctx *c, fuse_ino_t dir, const char *name,
-		       uint8_t id[FS_FILE_ID_LEN])
+		       uint8_t id[FS_FILE_ID_LEN], struct file_handle **h)
 {
 	char proc[32];
 	struct stat st;
@@ -59,17 +66,41 @@ static int victim_open(struct fs_ctx *c, fuse_ino_t dir, const char *name,
 		close(fd);
 		return -1;
 	}
+	/* taken before the op: whose settings they are (a copy bearing
+	 * another file's id must not drop them) */
+	*h = fs_inode_table_handle_of(c->inodes, fd);
 	return fd;
 }
 
 /* After the op: the victim's settings go with its last link. */
-static void victim_done(struct fs_ctx *c, int fd, const uint8_t id[FS_FILE_ID_LEN])
+static void victim_done(struct fs_ctx *c, int fd, const uint8_t id[FS_FILE_ID_LEN],
+			const struct file_handle *h)
 {
 	struct stat st;
 	if (fd < 0)
 		return;
 	if (fstat(fd, &st) == 0 && st.st_nlink == 0)
-		fs_tuning_file_removed(c->tuning, id);
+		fs_tuning_file_removed(c->tuning, id, h);
+	close(fd);
+}
+
+/* A regular file renamed through the mount to NAME in directory dir: its
+ * record (if it has settings) takes the new path. */
+static void file_moved(struct fs_ctx *c, fuse_ino_t dir, const char *name)
+{
+	char rel[PATH_MAX];
+	struct stat st;
+	if (fs_rel_child(c, dir, name, rel, &st) < 0 || !S_ISREG(st.st_mode))
+		return;
+	struct fs_inode *d = fs_inode_of(c, dir);
+	int dfd = fs_inode_fd_get(c->inodes, d);
+	if (dfd < 0)
+		return;
+	int fd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	fs_inode_fd_put(c->inodes, d);
+	if (fd < 0)
+		return;
+	fs_tuning_file_moved(c->tuning, fd, rel);
 	close(fd);
 }
 
@@ -80,6 +111,7 @@ struct tu_done {
 	struct fs_ctx *c;
 	int victim; /* victim_open's fd, -1 */
 	uint8_t id[FS_FILE_ID_LEN];
+	struct file_handle *handle; /* the victim's (NULL: none) */
 	bool ran;
 	/* rename of a directory, or RENAME_EXCHANGE (the other side may be
 	 * one): from -> (newparent, newname), the stat before; from_deep:
@@ -92,6 +124,11 @@ struct tu_done {
 	char from[PATH_MAX];
 	/* rmdir of a directory with settings below or at it */
 	bool dir_removed;
+	/* rename while files have settings: the renamed file's (and, in an
+	 * exchange, the other's at from) record takes its new path */
+	bool files_moved;
+	fuse_ino_t parent;
+	const char *name;
 	/* the rename's intent in STATE/tuning (fs_tuning_rename_begin) */
 	struct tune_intent *intent;
 };
@@ -121,10 +158,15 @@ static void tu_done_run(void *arg)
 	char to[PATH_MAX];
 	struct stat b;
 	d->ran = true;
-	victim_done(d->c, d->victim, d->id);
+	victim_done(d->c, d->victim, d->id, d->handle);
 	d->victim = -1;
 	if (d->dir_removed)
 		fs_tuning_dir_removed(d->c->tuning, d->from);
+	if (d->files_moved) {
+		file_moved(d->c, d->newparent, d->newname);
+		if (d->flags & RENAME_EXCHANGE)
+			file_moved(d->c, d->parent, d->name);
+	}
 	if (!d->dir_moved)
 		return;
 	int r = fs_rel_child(d->c, d->newparent, d->newname, to, &b);
@@ -165,6 +207,7 @@ static void tu_disarm(struct tu_done *d)
 	fs_before_reply = (struct fs_before_reply){0};
 	if (!d->ran && d->victim >= 0)
 		close(d->victim);
+	free(d->handle);
 	fs_tuning_rename_end(d->c->tuning, d->intent, true); /* the op failed */
 }
 
@@ -172,7 +215,13 @@ static void tu_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 		      const char *newname, unsigned int flags)
 {
 	struct fs_ctx *c = fs_ctx_of(req); /* req is gone after the reply */
-	struct tu_done d = {.c = c, .newparent = newparent, .newname = newname, .flags = flags};
+	struct tu_done d = {.c = c,
+			    .newparent = newparent,
+			    .newname = newname,
+			    .flags = flags,
+			    .files_moved = fs_tuning_has_files(c->tuning),
+			    .parent = parent,
+			    .name = name};
 	if (fs_tuning_has_dirs(c->tuning)) {
 		int r = fs_rel_child(c, parent, name, d.from, &d.before);
 		d.from_deep = r == -ENAMETOOLONG;
@@ -183,7 +232,7 @@ static void tu_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 		if (d.dir_moved && !d.from_deep)
 			intent_begin(&d, newparent, newname);
 	}
-	d.victim = flags & RENAME_EXCHANGE ? -1 : victim_open(c, newparent, newname, d.id);
+	d.victim = flags & RENAME_EXCHANGE ? -1 : victim_open(c, newparent, newname, d.id, &d.handle);
 	tu_arm(&d);
 	inner.rename(req, parent, name, newparent, newname, flags);
 	tu_disarm(&d);
@@ -204,7 +253,7 @@ static void tu_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs_ctx *c = fs_ctx_of(req);
 	struct tu_done d = {.c = c};
-	d.victim = victim_open(c, parent, name, d.id);
+	d.victim = victim_open(c, parent, name, d.id, &d.handle);
 	tu_arm(&d);
 	inner.unlink(req, parent, name);
 	tu_disarm(&d);

@@ -159,10 +159,11 @@ ssize_t fs_tuning_why(struct fs_ctx *c, struct fs_inode *i, char *buf, size_t si
 {
 	struct fs_tuning *t = c->tuning;
 	char rel[PATH_MAX], state[4096] = "";
-	uint8_t id[FS_FILE_ID_LEN];
+	struct tune_file file;
+	const uint8_t *id = file.id;
 	if (!S_ISREG(i->type))
 		return -ENODATA;
-	int r = fs_tuning_node_key(c, i, false, rel, id);
+	int r = fs_tuning_node_key(c, i, false, rel, &file);
 	bool have_id = r == 0;
 	if (r < 0 && r != -ENODATA && r != -ENOTSUP)
 		return r;
@@ -176,7 +177,9 @@ ssize_t fs_tuning_why(struct fs_ctx *c, struct fs_inode *i, char *buf, size_t si
 	struct fs_tune_effective eff;
 	const char *dir_of[FS_TUNE_NKEYS];
 	pthread_mutex_lock(&t->lock);
-	fs_tuning_resolve_locked(t, have_id ? id : NULL, rel, &eff, dir_of);
+	fs_tuning_resolve_locked(t, fs_tuning_file_entry_locked(t, have_id ? &file : NULL, NULL),
+				 rel, &eff, dir_of);
+	free(file.handle);
 	char ids[37] = "";
 	if (have_id)
 		uuid_unparse_lower(id, ids);

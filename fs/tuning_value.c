@@ -4,6 +4,7 @@
 #include "common/line_escape.h"
 #include "common/parse.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -146,17 +147,22 @@ int fs_tune_parse(enum fs_tune_key k, const char *value, size_t size, double *re
 	return 0;
 }
 
-void fs_tune_node_set(struct fs_tune_node *n, enum fs_tune_key k, double v, const char *text)
+int fs_tune_node_set(struct fs_tune_node *n, enum fs_tune_key k, double v, const char *text)
 {
-	if (!text) {
-		n->set[k] = false;
-		n->value[k] = 0;
-		n->text[k][0] = '\0';
-		return;
-	}
-	n->set[k] = true;
-	n->value[k] = v;
-	snprintf(n->text[k], sizeof(n->text[k]), "%s", text);
+	char *copy = text ? strndup(text, FS_TUNE_TEXT_MAX - 1) : NULL;
+	if (text && !copy)
+		return -ENOMEM;
+	free(n->text[k]);
+	n->text[k] = copy;
+	n->set[k] = text != NULL;
+	n->value[k] = text ? v : 0;
+	return 0;
+}
+
+void fs_tune_node_free(struct fs_tune_node *n)
+{
+	for (int k = 0; k < FS_TUNE_NKEYS; k++)
+		fs_tune_node_set(n, (enum fs_tune_key)k, 0, NULL);
 }
 
 bool fs_tune_node_empty(const struct fs_tune_node *n)
@@ -230,12 +236,33 @@ static char *field(char **p)
 	return s;
 }
 
+/* An "h" line's TYPE and HEX fields into ret; -EINVAL. */
+static int handle_fields(const char *type, const char *hex, struct fs_tune_line *ret)
+{
+	long long ty;
+	size_t n = strlen(hex);
+	if (sfs_parse_integer(type, 0, INT32_MAX, &ty) < 0 || !n || n % 2 ||
+	    n / 2 > FS_TUNE_HANDLE_MAX)
+		return -EINVAL;
+	for (size_t b = 0; b < n / 2; b++) {
+		unsigned v;
+		if (!isxdigit((unsigned char)hex[2 * b]) || !isxdigit((unsigned char)hex[2 * b + 1]) ||
+		    sscanf(hex + 2 * b, "%2x", &v) != 1)
+			return -EINVAL;
+		ret->handle[b] = (unsigned char)v;
+	}
+	ret->handle_type = (int)ty;
+	ret->handle_len = (unsigned)(n / 2);
+	return 0;
+}
+
 int fs_tune_line_parse(char *line, struct fs_tune_line *ret)
 {
 	char *p = line, *kind = field(&p), *id = NULL;
-	if (!kind || (strcmp(kind, "d") && strcmp(kind, "D") && strcmp(kind, "f")))
+	if (!kind || (strcmp(kind, "d") && strcmp(kind, "D") && strcmp(kind, "f") && strcmp(kind, "h")))
 		return -EINVAL;
-	ret->is_dir = kind[0] != 'f';
+	ret->is_dir = kind[0] == 'd' || kind[0] == 'D';
+	ret->is_handle = kind[0] == 'h';
 	if (!ret->is_dir) {
 		id = field(&p);
 		if (!id || strlen(id) != 36)
@@ -244,9 +271,10 @@ int fs_tune_line_parse(char *line, struct fs_tune_line *ret)
 	char *key = field(&p), *text = field(&p);
 	if (!key || !text || *p != '/' || strchr(p, '\n'))
 		return -EINVAL;
-	int k = fs_tune_key_of(key);
-	if (k < 0 || fs_tune_parse((enum fs_tune_key)k, text, strlen(text), &ret->value,
-				   ret->text) < 0)
+	int k = ret->is_handle ? 0 : fs_tune_key_of(key);
+	if (ret->is_handle ? handle_fields(key, text, ret) < 0
+			   : k < 0 || fs_tune_parse((enum fs_tune_key)k, text, strlen(text),
+						    &ret->value, ret->text) < 0)
 		return -EINVAL;
 	ret->key = (enum fs_tune_key)k;
 	if (id)

@@ -55,7 +55,10 @@ enum fs_tune_key {
 struct fs_tune_node {
 	bool set[FS_TUNE_NKEYS];
 	double value[FS_TUNE_NKEYS];
-	char text[FS_TUNE_NKEYS][FS_TUNE_TEXT_MAX]; /* as set, without the '\n' */
+	/* as set, without the '\n': malloc'ed to its length (NULL when not
+	 * set); before, a fixed FS_TUNE_TEXT_MAX array per key made a node
+	 * 6.2 KB (fs_tune_node_free frees them) */
+	char *text[FS_TUNE_NKEYS];
 };
 
 /* Where an effective value comes from. */
@@ -85,8 +88,11 @@ const char *fs_tune_source_name(enum fs_tune_source s);
 int fs_tune_parse(enum fs_tune_key k, const char *value, size_t size, double *ret,
 		  char text[FS_TUNE_TEXT_MAX]);
 
-/* Sets (0) or clears a key of a node after fs_tune_parse succeeded. */
-void fs_tune_node_set(struct fs_tune_node *n, enum fs_tune_key k, double v, const char *text);
+/* Sets (text) or clears (NULL) a key of a node after fs_tune_parse
+ * succeeded: 0, or -ENOMEM with the node as it was. */
+int fs_tune_node_set(struct fs_tune_node *n, enum fs_tune_key k, double v, const char *text);
+/* Frees the node's texts (it is left empty). */
+void fs_tune_node_free(struct fs_tune_node *n);
 bool fs_tune_node_empty(const struct fs_tune_node *n);
 
 /* The effective settings: file (may be NULL), then dirs[0] (the innermost
@@ -113,16 +119,26 @@ uint64_t fs_tune_hosts_mask(const char *text, const char *const *names, size_t n
  *                            newline: PATH escaped (fs_rel_escape)
  *   "f UUID KEY TEXT PATH"   a file, by its user.shadow.id; PATH where it was
  *                            when last set (shown only)
+ *   "h UUID TYPE HEX PATH"   the file handle of the file the settings of
+ *                            UUID belong to (name_to_handle_at: its type in
+ *                            decimal, its bytes in hex), before its "f"
+ *                            lines; a file without one (older files, no
+ *                            handles in BACKING) is known by its id alone
  * fs_tune_line_parse: line without its '\n'; 0 with the fields filled
  * (*ret_path points into line, relative without the leading '/'; *ret_id
  * is 36 characters for a file, NULL for a directory), -EINVAL otherwise
  * (the value is checked as fs_tune_parse does). */
+#define FS_TUNE_HANDLE_MAX 128 /* MAX_HANDLE_SZ */
 struct fs_tune_line {
 	bool is_dir;
+	bool is_handle; /* an "h" line: handle_* filled, key, value and text not */
 	char id[37];
 	enum fs_tune_key key;
 	double value;
 	char text[FS_TUNE_TEXT_MAX];
+	int handle_type;
+	unsigned handle_len;
+	unsigned char handle[FS_TUNE_HANDLE_MAX];
 	const char *path;
 };
 int fs_tune_line_parse(char *line, struct fs_tune_line *ret);

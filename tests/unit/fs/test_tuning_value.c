@@ -232,6 +232,16 @@ static void test_resolve_nearest(void **state)
 	assert_true(fs_tune_node_empty(&file));
 	fs_tune_resolve(def, &file, dirs, 4, 3, &e);
 	assert_int_equal(e.source[FS_TUNE_WINDOW], FS_TUNE_FROM_OPTION);
+	/* texts are kept to their length: a setting set again replaces its
+	 * text (the old one freed); a freed node is empty */
+	set(&root, FS_TUNE_HOSTS, "/a");
+	assert_string_equal(root.text[FS_TUNE_HOSTS], "/a");
+	fs_tune_node_free(&root);
+	assert_true(fs_tune_node_empty(&root));
+	assert_null(root.text[FS_TUNE_CAPACITY]);
+	fs_tune_node_free(&file);
+	fs_tune_node_free(&inner);
+	fs_tune_node_free(&outer);
 }
 
 /* STATE/tuning lines: directories by path (root "/"), files by id; paths
@@ -254,6 +264,17 @@ static void test_lines(void **state)
 	assert_false(l.is_dir);
 	assert_string_equal(l.id, "12b31fa3-a5e1-419d-ab18-9cb8cf16c9f3");
 	assert_true(l.value == 3);
+	assert_false(l.is_handle);
+	/* "h": the handle of the file whose settings they are */
+	char fh[] = "h 12b31fa3-a5e1-419d-ab18-9cb8cf16c9f3 1 0a0bFf00 /d/e f";
+	assert_int_equal(fs_tune_line_parse(fh, &l), 0);
+	assert_true(l.is_handle);
+	assert_false(l.is_dir);
+	assert_string_equal(l.id, "12b31fa3-a5e1-419d-ab18-9cb8cf16c9f3");
+	assert_int_equal(l.handle_type, 1);
+	assert_int_equal(l.handle_len, 4);
+	assert_memory_equal(l.handle, "\x0a\x0b\xff\x00", 4);
+	assert_string_equal(l.path, "d/e f");
 	char h[] = "d hosts /ssd/shadows,127.0.0.1:7811 /a b";
 	assert_int_equal(fs_tune_line_parse(h, &l), 0);
 	assert_int_equal(l.key, FS_TUNE_HOSTS);
@@ -273,13 +294,27 @@ static void test_lines(void **state)
 	    "", "d", "x threshold 0.5 /a", "d threshold 0.5 a", "d threshold 2 /a",
 	    "d bogus 1 /a", "d threshold  /a", "f short window 3 /a",
 	    "f 12b31fa3-a5e1-419d-ab18-9cb8cf16c9f3 window 30 /a", "d threshold 0.5",
-	    "d hosts /a,,/b /d", "d hosts /a,/a /d"};
+	    "d hosts /a,,/b /d", "d hosts /a,/a /d",
+	    /* handles: odd or no hex, not hex, a sign or no digits in the
+	     * type, no path */
+	    "h 12b31fa3-a5e1-419d-ab18-9cb8cf16c9f3 1 0a0 /a",
+	    "h 12b31fa3-a5e1-419d-ab18-9cb8cf16c9f3 1 0x0a /a",
+	    "h 12b31fa3-a5e1-419d-ab18-9cb8cf16c9f3 -1 0a /a",
+	    "h 12b31fa3-a5e1-419d-ab18-9cb8cf16c9f3 x 0a /a",
+	    "h 12b31fa3-a5e1-419d-ab18-9cb8cf16c9f3 1 0a0b",
+	    "h short 1 0a /a"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
 		char buf[128];
 		snprintf(buf, sizeof(buf), "%s", bad[i]);
 		if (fs_tune_line_parse(buf, &l) != -EINVAL)
 			fail_msg("line '%s' accepted", bad[i]);
 	}
+	char longh[512]; /* 129 bytes: more than a handle holds */
+	int n = snprintf(longh, sizeof(longh), "h 12b31fa3-a5e1-419d-ab18-9cb8cf16c9f3 1 ");
+	for (int b = 0; b <= FS_TUNE_HANDLE_MAX; b++)
+		n += snprintf(longh + n, sizeof(longh) - (size_t)n, "ab");
+	snprintf(longh + n, sizeof(longh) - (size_t)n, " /a");
+	assert_int_equal(fs_tune_line_parse(longh, &l), -EINVAL);
 	assert_int_equal(fs_tune_key_of("never"), FS_TUNE_NEVER);
 	assert_int_equal(fs_tune_key_of("pin"), -1);
 }
