@@ -69,21 +69,25 @@ int fs_rel_path_in(struct fs_ctx *c, dev_t dev, ino_t ino, ino_t dir_ino, int fd
 	int r = fs_rel_path(c, fd, buf);
 	if (r != -ENOENT || dir_ino == 0)
 		return r;
+	/* The directory's fd: its entry's, or when the kernel forgot it too,
+	 * one opened from the handle the table kept. */
 	struct fs_inode *d = fs_inode_table_hold(c->inodes, dev, dir_ino);
-	if (!d)
-		return r;
+	int dfd = d ? fs_inode_fd_get(c->inodes, d) : fs_inode_table_gone_dir_open(c->inodes, dev, dir_ino);
 	char dpath[PATH_MAX], name[NAME_MAX + 1];
-	int dfd = fs_inode_fd_get(c->inodes, d);
-	r = dfd < 0 ? dfd : 0;
+	r = dfd < 0 ? (d ? dfd : r) : 0;
 	if (dfd >= 0) {
 		r = fs_rel_path(c, dfd, dpath);
 		if (r == 0)
 			r = name_in_dir(dfd, dev, ino, name);
 		if (r == 0)
 			r = join(dpath, name, buf);
-		fs_inode_fd_put(c->inodes, d);
+		if (d)
+			fs_inode_fd_put(c->inodes, d);
+		else
+			close(dfd);
 	}
-	fs_inode_fd_put(c->inodes, d); /* the hold */
+	if (d)
+		fs_inode_fd_put(c->inodes, d); /* the hold */
 	return r;
 }
 

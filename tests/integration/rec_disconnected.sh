@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Recording under memory pressure: while the kernel's dentry cache is
 # dropped over and over (a drop_caches loop), files created in BACKING and
-# read through the mount are all recorded with their paths. A file whose
-# backing dentry was dropped reopens from its handle disconnected (/proc
-# shows "/"); the recorder names it by the directory it was seen in through
-# the mount (it recorded an empty path: shadowctl could not find it).
+# read through the mount, at its root and in a subdirectory, are all
+# recorded with their paths. A file whose backing dentry was dropped
+# reopens from its handle disconnected (/proc shows "/"); the recorder names
+# it by the directory it was seen in through the mount, kept by its handle
+# when the kernel forgot that directory too (it recorded no path:
+# shadowctl top listed it nameless).
 # usage: rec_disconnected.sh SHADOWFS SHADOWCTL
 . "$(dirname "$0")/lib.sh"
 shadowfs=$1 ctl=$2
@@ -12,6 +14,9 @@ backing=$(it_tmpdir backing)
 mnt=$(it_tmpdir mnt)
 state=$(it_tmpdir state)
 N=40
+mkdir "$backing/sub"
+# f1 f3 ... at the root, f2 f4 ... in sub/.
+name_of() { if [ $(($1 % 2)) -eq 1 ]; then echo "f$1"; else echo "sub/f$1"; fi; }
 
 dropper=
 stop_dropper() { [ -n "$dropper" ] && kill "$dropper" 2>/dev/null && wait "$dropper" 2>/dev/null; dropper=; }
@@ -21,8 +26,8 @@ it_mount "$shadowfs" "$backing" "$mnt" "state=$state,bucket=1,cache=never"
 (while :; do echo 2 >/proc/sys/vm/drop_caches; sleep 0.2; done) &
 dropper=$!
 for k in $(seq $N); do
-  head -c 4096 /dev/urandom >"$backing/f$k"
-  cat "$mnt/f$k" >/dev/null || it_fail "reading f$k"
+  head -c 4096 /dev/urandom >"$backing/$(name_of $k)"
+  cat "$mnt/$(name_of $k)" >/dev/null || it_fail "reading $(name_of $k)"
   sleep 0.1
 done
 # The last bucket closes 1 s after it began (plus the grace): the files'
@@ -36,7 +41,7 @@ grep -E '^name' "$state/recorder.stats"
 names=$("$ctl" top --state "$state" -n 1000 | awk '{ print $NF }') || it_fail "shadowctl top failed"
 missing=()
 for k in $(seq $N); do
-  grep -qx "f$k" <<<"$names" || missing+=("f$k")
+  grep -qx "$(name_of $k)" <<<"$names" || missing+=("$(name_of $k)")
 done
 [ ${#missing[@]} -eq 0 ] ||
   it_fail "${#missing[@]} of $N files read are not named by shadowctl top: ${missing[*]}"
