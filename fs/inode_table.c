@@ -38,6 +38,13 @@ struct fs_inode_table {
 	/* Set before the first lookup (fs_inode_table_on_release). */
 	void (*release_fn)(struct fs_inode *i, void *arg);
 	void *release_arg;
+	/* Table lock: handles of directories the kernel forgot, direct-mapped
+	 * (fs_inode_table_gone_dir_open). */
+	struct gone_dir {
+		dev_t dev;
+		ino_t ino;
+		struct file_handle *handle; /* owned; NULL empty */
+	} gone_dirs[FS_GONE_DIRS];
 };
 
 struct close_list {
@@ -311,6 +318,21 @@ static void inode_free(struct fs_inode *i)
 	free(i);
 }
 
+/* Keeps the handle of a directory the kernel forgot (taken from i), in
+ * place of whichever had its slot. */
+static void gone_dir_keep(struct fs_inode_table *t, struct fs_inode *i)
+{
+	pthread_mutex_lock(&t->lock);
+	struct gone_dir *g = &t->gone_dirs[hash_of(i->dev, i->ino, FS_GONE_DIRS)];
+	struct file_handle *old = g->handle;
+	g->dev = i->dev;
+	g->ino = i->ino;
+	g->handle = i->handle;
+	i->handle = NULL;
+	pthread_mutex_unlock(&t->lock);
+	free(old);
+}
+
 /* Entries detached from the table at their last reference: the release
  * hook sees each whose shadow pointer is set, then it is freed. */
 static void gone_release(struct fs_inode_table *t, struct gone_list *gl)
@@ -320,8 +342,28 @@ static void gone_release(struct fs_inode_table *t, struct gone_list *gl)
 		gl->head = i->hnext;
 		if (t->release_fn && __atomic_load_n(&i->shadow, __ATOMIC_ACQUIRE))
 			t->release_fn(i, t->release_arg);
+		if (S_ISDIR(i->type) && i->handle)
+			gone_dir_keep(t, i);
 		inode_free(i);
 	}
+}
+
+int fs_inode_table_gone_dir_open(struct fs_inode_table *t, dev_t dev, ino_t ino)
+{
+	union {
+		struct file_handle fh;
+		char buf[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+	} u;
+	pthread_mutex_lock(&t->lock);
+	const struct gone_dir *g = &t->gone_dirs[hash_of(dev, ino, FS_GONE_DIRS)];
+	bool found = g->handle && g->dev == dev && g->ino == ino;
+	if (found)
+		memcpy(&u, g->handle, sizeof(struct file_handle) + g->handle->handle_bytes);
+	pthread_mutex_unlock(&t->lock);
+	if (!found)
+		return -ENOENT;
+	int fd = open_by_handle_at(t->root_fd, &u.fh, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
 }
 
 void fs_inode_table_on_release(struct fs_inode_table *t, void (*fn)(struct fs_inode *i, void *arg),
@@ -435,6 +477,8 @@ void fs_inode_table_free(struct fs_inode_table *t)
 			i = next;
 		}
 	}
+	for (size_t k = 0; k < FS_GONE_DIRS; k++)
+		free(t->gone_dirs[k].handle);
 	for (size_t k = 0; k < t->ndisowned; k++) {
 		if (t->disowned[k]->fd >= 0)
 			close(t->disowned[k]->fd);

@@ -157,6 +157,16 @@ void fs_inode_note_dir(struct fs_inode *i, const struct fs_inode *dir);
 /* The entry of (dev, ino), held (kept from being freed) until
  * fs_inode_fd_put(); NULL if the table has none. */
 struct fs_inode *fs_inode_table_hold(struct fs_inode_table *t, dev_t dev, ino_t ino);
+/* The directory (dev, ino) after the kernel forgot it: the table keeps the
+ * handles of the last FS_GONE_DIRS forgotten directories (direct-mapped,
+ * 24 bytes a slot and the handle), so a file seen in it through the mount
+ * can still be named when its own fd comes back disconnected
+ * (fs_rel_path_in; the recorder names files after the kernel may have
+ * forgotten them and their directory). An O_PATH fd (the caller closes
+ * it; reconnected by the kernel, as a directory), -ENOENT when not kept,
+ * or -errno of open_by_handle_at. */
+#define FS_GONE_DIRS 1024
+int fs_inode_table_gone_dir_open(struct fs_inode_table *t, dev_t dev, ino_t ino);
 
 /* Drops n kernel references; the entry goes when none are left. */
 void fs_inode_table_forget(struct fs_inode_table *t, struct fs_inode *i, uint64_t n);

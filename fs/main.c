@@ -30,6 +30,7 @@
 #include "fs/options.h"
 #include "fs/preflight.h"
 #include "fs/recorder.h"
+#include "fs/rel_path.h"
 #include "fs/shadow_tuning.h"
 #include "fs/shadowing.h"
 #include "fs/uring.h"
@@ -196,6 +197,8 @@ static int start_recorder(struct fs_ctx *ctx, const struct fs_options *o, const 
 		.claim_fds = claim_fds,
 		.stats_more = inode_stats,
 		.stats_more_arg = ctx->inodes,
+		.path_of = fs_rel_path_recorded, /* files reopened disconnected */
+		.path_of_arg = ctx,
 	};
 	int rc = fs_recorder_start(&cfg, &ctx->recorder, err, sizeof(err));
 	if (rc < 0) {

@@ -56,6 +56,7 @@ static void call_begin(struct rec_call *c, fuse_req_t req, fuse_ino_t ino)
 	fs_recorder_req_begin(ctx->recorder, &c->q, fc->uid, fc->pid);
 	fs_rec_claim_init(&c->claim);
 	fs_file_ref_init(&c->ref, (uint64_t)i->dev, (uint64_t)i->ino, &i->rec_named, i->handle);
+	c->ref.dir_ino = &i->dir_ino;
 }
 
 /* Entry ops: the event goes to the entry's inode when the op replied with

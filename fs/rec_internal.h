@@ -40,6 +40,7 @@ struct rec_name_event {
 	uint8_t pad[3];
 	int32_t fd;   /* owned dup, or -1 */
 	struct fs_rec_handle handle;
+	uint64_t dir_ino; /* the file's last directory through the mount, 0 unknown */
 };
 
 /* A file deleted through the mount (not an event). */
@@ -105,7 +106,10 @@ struct rec_entry {
 	struct rec_slot slot[2];
 	uint8_t naming; /* enum rec_naming */
 	union {
-		struct fs_rec_handle handle; /* REC_BY_HANDLE */
+		struct {
+			struct fs_rec_handle handle;
+			uint64_t dir_ino; /* its claim's */
+		} by_handle;                 /* REC_BY_HANDLE */
 		struct {
 			uint8_t id[PRED_ID_LEN];
 			char *path; /* relative to BACKING, owned */

@@ -10,13 +10,14 @@
 
 #include "fs/file_id.h"
 
-int fs_rec_name_fd(const struct fs_rec_namer *n, int fd, int64_t now_s,
+int fs_rec_name_fd(const struct fs_rec_namer *n, int fd, uint64_t dir_ino, int64_t now_s,
 		   uint8_t ret_id[PRED_ID_LEN], char **ret_path)
 {
-	char proc[32], abs[PATH_MAX];
+	char proc[32], abs[PATH_MAX], found[PATH_MAX];
 	struct stat st;
 	*ret_path = NULL;
-	if (fstat(fd, &st) == 0 && st.st_nlink == 0)
+	bool have_st = fstat(fd, &st) == 0;
+	if (have_st && st.st_nlink == 0)
 		return -ENOENT; /* unlinked already (short-lived files): nothing to name */
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 	ssize_t len = readlink(proc, abs, sizeof(abs) - 1);
@@ -28,13 +29,17 @@ int fs_rec_name_fd(const struct fs_rec_namer *n, int fd, int64_t now_s,
 	    !strcmp(abs + len - (sizeof(deleted) - 1), deleted))
 		return -ENOENT; /* unlinked between fstat and readlink */
 	/* A file opened from its handle whose dentry the kernel had dropped
-	 * comes back disconnected: /proc shows "/" instead of its path. Its id
-	 * still reads from the inode; its path is then unknown this time
-	 * (NULL: the store keeps the last one it had). */
+	 * comes back disconnected: /proc shows "/" instead of its path. The fs
+	 * layer names it by the directory it was last seen in (path_of); its
+	 * id still reads from the inode. When that fails too its path is
+	 * unknown this time (NULL: the store keeps the last one it had). */
 	const char *rel = NULL;
 	if (!strncmp(abs, n->backing, n->backing_len) &&
 	    (abs[n->backing_len] == '/' || abs[n->backing_len] == '\0'))
 		rel = abs + n->backing_len + (abs[n->backing_len] == '/');
+	else if (n->path_of && have_st &&
+		 n->path_of(n->path_of_arg, fd, st.st_dev, st.st_ino, dir_ino, found) == 0 && found[0])
+		rel = found;
 	int rc = fs_file_id_get(proc, true, ret_id);
 	/* A damaged id (-EINVAL, left alone for the operator: tuning says so)
 	 * still lets the file be recorded, by its path, as without xattrs. */
@@ -52,7 +57,7 @@ int fs_rec_name_fd(const struct fs_rec_namer *n, int fd, int64_t now_s,
 }
 
 int fs_rec_name_handle(const struct fs_rec_namer *n, const struct fs_rec_handle *h,
-		       int64_t now_s, uint8_t ret_id[PRED_ID_LEN], char **ret_path)
+		       uint64_t dir_ino, int64_t now_s, uint8_t ret_id[PRED_ID_LEN], char **ret_path)
 {
 	union {
 		struct file_handle fh;
@@ -67,7 +72,7 @@ int fs_rec_name_handle(const struct fs_rec_namer *n, const struct fs_rec_handle 
 	int fd = open_by_handle_at(n->mount_fd, &u.fh, O_PATH | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ESTALE || errno == ENOENT ? -ENOENT : -errno;
-	int rc = fs_rec_name_fd(n, fd, now_s, ret_id, ret_path);
+	int rc = fs_rec_name_fd(n, fd, dir_ino, now_s, ret_id, ret_path);
 	close(fd);
 	return rc;
 }

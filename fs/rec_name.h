@@ -11,14 +11,22 @@
  * threads. Naming from an fd is the fallback for inodes without a handle
  * (BACKING without handle support or without CAP_DAC_READ_SEARCH, objects
  * on another filesystem below BACKING, handles longer than
- * FS_REC_HANDLE_MAX). */
+ * FS_REC_HANDLE_MAX).
+ *
+ * A handle opened after the kernel dropped the file's dentry in BACKING
+ * (memory pressure) gives a disconnected fd: /proc shows "/". Such a file
+ * is named by the fs layer (fs_rec_path_of: its name in the directory it
+ * was last seen in through the mount, rel_path.h), only then: the claim
+ * carries that directory's inode number, read from the inode. */
 #ifndef SHADOWFS_FS_REC_NAME_H
 #define SHADOWFS_FS_REC_NAME_H
 
 #include <fcntl.h> /* struct file_handle (_GNU_SOURCE) */
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "predictor/series_store.h"
 
@@ -70,27 +78,38 @@ static inline uint32_t fs_rec_handle_hash(const struct fs_rec_handle *h)
 	return r ? r : 1;
 }
 
+/* The path relative to BACKING of the file (dev, ino) open as the
+ * disconnected fd, last seen in the directory dir_ino (0 unknown), into
+ * buf; -errno (-ENOENT: not there) when it cannot tell. */
+typedef int fs_rec_path_of_fn(void *arg, int fd, dev_t dev, ino_t ino, uint64_t dir_ino,
+			      char buf[PATH_MAX]);
+
 /* What naming needs: an fd of BACKING's root for open_by_handle_at (owned),
  * BACKING's realpath (paths are recorded relative to it), the store (for
- * ids of files on filesystems without user xattrs). */
+ * ids of files on filesystems without user xattrs), and who names a file
+ * whose fd is disconnected (NULL: nobody). */
 struct fs_rec_namer {
 	int mount_fd;
 	const char *backing; /* not owned */
 	size_t backing_len;  /* 0 when BACKING is "/" */
 	struct pred_store *store;
+	fs_rec_path_of_fn *path_of;
+	void *path_of_arg;
 };
 
-/* Names the file open as fd (any fd, O_PATH included). Returns 0 with
- * ret_id and *ret_path (malloc'd, relative to BACKING) set, *ret_path NULL
- * when the fd is not connected to BACKING's tree (a handle opened after the
- * kernel dropped the file's dentry: /proc shows "/"); -ENOENT when
- * the file has been unlinked (nothing to name); other -errno on failure. */
-int fs_rec_name_fd(const struct fs_rec_namer *n, int fd, int64_t now_s,
+/* Names the file open as fd (any fd, O_PATH included), last seen through
+ * the mount in the directory dir_ino (0 unknown). Returns 0 with ret_id
+ * and *ret_path (malloc'd, relative to BACKING) set, *ret_path NULL when
+ * the fd is not connected to BACKING's tree (a handle opened after the
+ * kernel dropped the file's dentry: /proc shows "/") and path_of cannot
+ * name it either; -ENOENT when the file has been unlinked (nothing to
+ * name); other -errno on failure. */
+int fs_rec_name_fd(const struct fs_rec_namer *n, int fd, uint64_t dir_ino, int64_t now_s,
 		   uint8_t ret_id[PRED_ID_LEN], char **ret_path);
 
 /* Same from a file handle: -ENOENT also when the handle no longer opens
  * (the file is gone). Needs CAP_DAC_READ_SEARCH (open_by_handle_at). */
 int fs_rec_name_handle(const struct fs_rec_namer *n, const struct fs_rec_handle *h,
-		       int64_t now_s, uint8_t ret_id[PRED_ID_LEN], char **ret_path);
+		       uint64_t dir_ino, int64_t now_s, uint8_t ret_id[PRED_ID_LEN], char **ret_path);
 
 #endif

@@ -267,6 +267,7 @@ void fs_recorder_req_note(const struct fs_rec_req *q, enum fs_event kind,
 		n->kind = REC_EV_NAME;
 		n->fd = claim->fd;
 		n->handle = claim->handle;
+		n->dir_ino = claim->dir_ino;
 		fs_rec_claim_init(claim); /* the ring owns the fd now */
 		head++;
 	}
@@ -351,6 +352,8 @@ void fs_recorder_req_claim(const struct fs_rec_req *q, const struct fs_file_ref 
 			return;
 		}
 	}
+	if (file->dir_ino) /* once per file and bucket */
+		ret->dir_ino = (uint64_t)__atomic_load_n(file->dir_ino, __ATOMIC_RELAXED);
 	__atomic_store_n(file->named, q->stamp, __ATOMIC_RELAXED);
 }
 

@@ -89,13 +89,14 @@ static void entry_claim(struct fs_recorder *rec, struct rec_entry *e,
 {
 	if (n->handle.len) {
 		entry_unname(rec, e);
-		e->u.handle = n->handle;
+		e->u.by_handle.handle = n->handle;
+		e->u.by_handle.dir_ino = n->dir_ino;
 		e->naming = REC_BY_HANDLE;
 		return;
 	}
 	uint8_t id[PRED_ID_LEN];
 	char *path;
-	int rc = fs_rec_name_fd(&rec->namer, n->fd, (int64_t)now_s, id, &path);
+	int rc = fs_rec_name_fd(&rec->namer, n->fd, n->dir_ino, (int64_t)now_s, id, &path);
 	if (!rc && !path)
 		rc = -ESTALE; /* no path to keep it by in memory: try again later */
 	if (rc == -ENOENT) {
@@ -404,12 +405,15 @@ static uint32_t linear_count(const uint64_t bits[2])
 }
 
 /* One bucket handed from the aggregator to the writer thread. files[i]
- * is named already (path owned) when handles[i].len is 0, else the writer
- * names it from handles[i] first. */
+ * is named already (path owned) when handles[i].handle.len is 0, else the
+ * writer names it from handles[i] first. */
 struct rec_batch {
 	struct rec_batch *next;
 	struct pred_file_bucket *files; /* paths owned */
-	struct fs_rec_handle *handles;
+	struct rec_batch_handle {
+		struct fs_rec_handle handle; /* len 0: named already */
+		uint64_t dir_ino;
+	} *handles;
 	size_t n;
 	bool with_host;
 	struct pred_host_bucket host;
@@ -458,9 +462,10 @@ static void collect(void *ctx, const uint8_t key[PRED_HH_ID_LEN], double count, 
 	}
 	memset(b, 0, sizeof(*b));
 	if (e->naming == REC_BY_HANDLE) {
-		c->b->handles[c->b->n] = e->u.handle; /* named by the writer */
+		c->b->handles[c->b->n].handle = e->u.by_handle.handle; /* named by the writer */
+		c->b->handles[c->b->n].dir_ino = e->u.by_handle.dir_ino;
 	} else {
-		c->b->handles[c->b->n].len = 0;
+		c->b->handles[c->b->n].handle.len = 0;
 		memcpy(b->id, e->u.named.id, PRED_ID_LEN);
 		b->path = path; /* every flush: a failed write never loses a rename */
 	}
@@ -615,9 +620,10 @@ static void name_batch(struct fs_recorder *rec, struct rec_batch *b, int64_t now
 	size_t kept = 0;
 	for (size_t i = 0; i < b->n; i++) {
 		struct pred_file_bucket *f = &b->files[i];
-		if (b->handles[i].len) {
+		const struct rec_batch_handle *h = &b->handles[i];
+		if (h->handle.len) {
 			char *path;
-			int rc = fs_rec_name_handle(&rec->namer, &b->handles[i], now_s, f->id, &path);
+			int rc = fs_rec_name_handle(&rec->namer, &h->handle, h->dir_ino, now_s, f->id, &path);
 			if (rc) {
 				if (rc == -ENOENT)
 					gone++;
@@ -868,6 +874,8 @@ int fs_recorder_start(const struct fs_recorder_config *cfg, struct fs_recorder *
 	if (rc)
 		goto fail;
 	rec->namer.store = rec->store;
+	rec->namer.path_of = cfg->path_of;
+	rec->namer.path_of_arg = cfg->path_of_arg;
 	struct pred_hh_config hc = {.capacity = track, .payload_size = sizeof(struct rec_entry),
 				    .seed = rec->gen};
 	rc = pred_hh_create(&hc, on_evict, rec, &rec->agg.hh);

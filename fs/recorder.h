@@ -72,12 +72,15 @@ enum fs_event {
  * where the file's naming stamp lives (a uint32_t in the inode, zeroed
  * when the inode is created, only ever touched by the recorder through
  * __atomic builtins; NULL: never name this file) and the inode's file
- * handle (immutable while the inode lives; NULL: none, name from an fd).
- * Cheap to build per call. */
+ * handle (immutable while the inode lives; NULL: none, name from an fd),
+ * and where the inode keeps the directory it was last seen in through the
+ * mount (fs_inode.dir_ino, read atomically by a claim; NULL: unknown; set
+ * after init). Cheap to build per call. */
 struct fs_file_ref {
 	uint64_t dev, ino;
 	uint32_t *named;
 	const struct file_handle *handle;
+	const ino_t *dir_ino;
 };
 
 static inline void fs_file_ref_init(struct fs_file_ref *r, uint64_t dev, uint64_t ino,
@@ -87,6 +90,7 @@ static inline void fs_file_ref_init(struct fs_file_ref *r, uint64_t dev, uint64_
 	r->ino = ino;
 	r->named = named;
 	r->handle = handle;
+	r->dir_ino = NULL;
 }
 
 /* What a file will be named from, claimed by an op before it replies
@@ -94,12 +98,14 @@ static inline void fs_file_ref_init(struct fs_file_ref *r, uint64_t dev, uint64_
 struct fs_rec_claim {
 	int fd;                      /* dup of an fd on the file, or -1 */
 	struct fs_rec_handle handle; /* len 0: none */
+	uint64_t dir_ino;            /* the file's last directory, 0 unknown */
 };
 
 static inline void fs_rec_claim_init(struct fs_rec_claim *c)
 {
 	c->fd = -1;
 	c->handle.len = 0;
+	c->dir_ino = 0;
 }
 
 struct fs_recorder_config {
@@ -125,6 +131,10 @@ struct fs_recorder_config {
 	 * table), written by the aggregator thread with each; NULL: none. */
 	void (*stats_more)(FILE *f, void *arg);
 	void *stats_more_arg;
+	/* Names a file whose fd is disconnected (rec_name.h, fs_rec_path_of);
+	 * NULL: such a file is named by its id alone. */
+	fs_rec_path_of_fn *path_of;
+	void *path_of_arg;
 };
 
 struct fs_recorder_stats {

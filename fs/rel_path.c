@@ -63,28 +63,46 @@ static int name_in_dir(int dfd, dev_t dev, ino_t ino, char name[NAME_MAX + 1])
 	return r;
 }
 
-int fs_rel_path_of(struct fs_ctx *c, struct fs_inode *i, int fd, char buf[PATH_MAX])
+int fs_rel_path_in(struct fs_ctx *c, dev_t dev, ino_t ino, ino_t dir_ino, int fd,
+		   char buf[PATH_MAX])
 {
 	int r = fs_rel_path(c, fd, buf);
-	ino_t dir_ino = __atomic_load_n(&i->dir_ino, __ATOMIC_RELAXED);
-	if (r != -ENOENT || S_ISDIR(i->type) || dir_ino == 0)
-		return r; /* a directory reopened from its handle is reconnected */
-	struct fs_inode *d = fs_inode_table_hold(c->inodes, i->dev, dir_ino);
-	if (!d)
+	if (r != -ENOENT || dir_ino == 0)
 		return r;
+	/* The directory's fd: its entry's, or when the kernel forgot it too,
+	 * one opened from the handle the table kept. */
+	struct fs_inode *d = fs_inode_table_hold(c->inodes, dev, dir_ino);
+	int dfd = d ? fs_inode_fd_get(c->inodes, d) : fs_inode_table_gone_dir_open(c->inodes, dev, dir_ino);
 	char dpath[PATH_MAX], name[NAME_MAX + 1];
-	int dfd = fs_inode_fd_get(c->inodes, d);
-	r = dfd < 0 ? dfd : 0;
+	r = dfd < 0 ? (d ? dfd : r) : 0;
 	if (dfd >= 0) {
 		r = fs_rel_path(c, dfd, dpath);
 		if (r == 0)
-			r = name_in_dir(dfd, i->dev, i->ino, name);
+			r = name_in_dir(dfd, dev, ino, name);
 		if (r == 0)
 			r = join(dpath, name, buf);
-		fs_inode_fd_put(c->inodes, d);
+		if (d)
+			fs_inode_fd_put(c->inodes, d);
+		else
+			close(dfd);
 	}
-	fs_inode_fd_put(c->inodes, d); /* the hold */
+	if (d)
+		fs_inode_fd_put(c->inodes, d); /* the hold */
 	return r;
+}
+
+int fs_rel_path_of(struct fs_ctx *c, struct fs_inode *i, int fd, char buf[PATH_MAX])
+{
+	if (S_ISDIR(i->type)) /* a directory reopened from its handle is reconnected */
+		return fs_rel_path(c, fd, buf);
+	return fs_rel_path_in(c, i->dev, i->ino, __atomic_load_n(&i->dir_ino, __ATOMIC_RELAXED), fd,
+			      buf);
+}
+
+int fs_rel_path_recorded(void *ctx, int fd, dev_t dev, ino_t ino, uint64_t dir_ino,
+			 char buf[PATH_MAX])
+{
+	return fs_rel_path_in(ctx, dev, ino, (ino_t)dir_ino, fd, buf);
 }
 
 int fs_rel_name(struct fs_ctx *c, fuse_ino_t dir, const char *name, char rel[PATH_MAX])

@@ -6,6 +6,7 @@
 
 #include <fuse_lowlevel.h>
 #include <limits.h>
+#include <stdint.h>
 #include <sys/stat.h>
 
 struct fs_ctx;
@@ -19,6 +20,14 @@ int fs_rel_path(struct fs_ctx *c, int fd, char buf[PATH_MAX]);
  * (fs_inode.dir_ino). -ENOENT when neither names it. */
 struct fs_inode;
 int fs_rel_path_of(struct fs_ctx *c, struct fs_inode *i, int fd, char buf[PATH_MAX]);
+/* The same for the file (dev, ino) last seen in the directory dir_ino (0
+ * unknown), whose inode may be gone: the recorder names files after the
+ * kernel may have forgotten them. recorded: that as the recorder's
+ * fs_rec_path_of_fn (rec_name.h), ctx the fs_ctx. */
+int fs_rel_path_in(struct fs_ctx *c, dev_t dev, ino_t ino, ino_t dir_ino, int fd,
+		   char buf[PATH_MAX]);
+int fs_rel_path_recorded(void *ctx, int fd, dev_t dev, ino_t ino, uint64_t dir_ino,
+			 char buf[PATH_MAX]);
 /* "DIR/NAME" relative to BACKING for NAME in directory inode dir, whether
  * NAME is there or not (the target of a rename); -errno. */
 int fs_rel_name(struct fs_ctx *c, fuse_ino_t dir, const char *name, char rel[PATH_MAX]);

@@ -625,9 +625,9 @@ static int flush_files(struct pred_store *st, const struct pred_file_bucket *fil
 		char idt[37];
 		id_text(b->id, idt);
 		sqlite3_bind_text(up, 1, idt, -1, SQLITE_TRANSIENT);
-		if (b->path)
+		if (b->path && b->path[0])
 			sqlite3_bind_text(up, 2, b->path, -1, SQLITE_TRANSIENT);
-		else
+		else /* unknown: the path stored, if any, stays (coalesce) */
 			sqlite3_bind_null(up, 2);
 		sqlite3_bind_int64(up, 3, now);
 		if (sqlite3_step(up) != SQLITE_ROW) {

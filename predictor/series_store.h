@@ -79,7 +79,7 @@ unsigned pred_lat_slot(uint64_t latency_ns);
 
 struct pred_file_bucket {
 	uint8_t id[PRED_ID_LEN];
-	const char *path; /* flush: NULL keeps the stored path; reads: owned by the array */
+	const char *path; /* flush: NULL or "" keeps the stored path; reads: owned by the array */
 	int64_t start;
 	uint32_t width;
 	struct pred_file_counters c;

@@ -7,7 +7,8 @@
 # first; a file with a damaged user.shadow.id is recorded by its path;
 # files created and deleted through the mount are dropped at their
 # deletion, never named; a file whose dentry the kernel dropped before its
-# bucket's flush is counted as named without a path (name_unknown); stats
+# bucket's flush is named by its directory, or without a path when it left
+# that directory behind the mount's back (name_unknown); stats
 # of a directory says it wants a file.
 # usage: rec_counts.sh SHADOWFS SHADOWCTL
 . "$(dirname "$0")/lib.sh"
@@ -97,11 +98,17 @@ for k in 1 2 3; do
 done
 
 # A file whose directory entry the kernel drops before its bucket is
-# written (drop_caches; memory pressure does the same) is named by its id
-# alone: counted as name_unknown (it was counted as named, with no path).
+# written (drop_caches; memory pressure does the same) reopens from its
+# handle disconnected: D is named by the directory it was seen in through
+# the mount (it was recorded without a path); E, moved out of it in
+# BACKING behind the mount's back, is named by its id alone: counted as
+# name_unknown (it was counted as named, with no path).
 head -c 4096 /dev/urandom >"$backing/D"
+head -c 4096 /dev/urandom >"$backing/E"
 next_bucket
 cat "$mnt/D" >/dev/null || it_fail "reading D"
+cat "$mnt/E" >/dev/null || it_fail "reading E"
+mv "$backing/E" "$backing/sub/E2"
 for _ in 1 2; do sync; echo 2 >/proc/sys/vm/drop_caches; sleep 0.3; done
 unknown_counted() { grep -Eq '^name_unknown=[1-9]' "$state/recorder.stats"; }
 it_wait_for "D's dentry dropped before its flush: $(grep -E '^name' "$state/recorder.stats")" 10 unknown_counted
@@ -111,6 +118,7 @@ stats=$(cat "$state/recorder.stats")
 grep -qx 'unlinked=3' <<<"$stats" || it_fail "recorder.stats: $(grep unlinked <<<"$stats"), expected unlinked=3"
 grep -qx 'name_gone=0' <<<"$stats" || it_fail "recorder.stats: $(grep name_gone <<<"$stats"), expected 0"
 "$ctl" stats --state "$state" short1 >/dev/null 2>&1 && it_fail "a deleted short-lived file is in the store"
+"$ctl" top --state "$state" -n 100 | grep -q ' D$' || it_fail "D (dentry dropped) recorded without its path"
 # A stopped mount's store is still readable.
 json=$("$ctl" stats --state "$state" B --json) || it_fail "stats of a stopped mount"
 [ "$(read_buckets "$json")" = "10 10" ] || it_fail "B after unmount: reads per bucket $(bucket_field reads "$json")"

@@ -74,7 +74,7 @@ static void test_named_then_disconnected(void **state)
 	struct fixture *f = *state;
 	uint8_t id[PRED_ID_LEN], id2[PRED_ID_LEN];
 	char *path = NULL;
-	assert_int_equal(fs_rec_name_handle(&f->namer, &f->h, 1000, id, &path), 0);
+	assert_int_equal(fs_rec_name_handle(&f->namer, &f->h, 0, 1000, id, &path), 0);
 	assert_non_null(path);
 	assert_string_equal(path, "sub/file");
 	free(path);
@@ -85,7 +85,7 @@ static void test_named_then_disconnected(void **state)
 	assert_int_equal(write(dc, "2", 1), 1);
 	close(dc);
 	path = (char *)1;
-	assert_int_equal(fs_rec_name_handle(&f->namer, &f->h, 1001, id2, &path), 0);
+	assert_int_equal(fs_rec_name_handle(&f->namer, &f->h, 0, 1001, id2, &path), 0);
 	assert_null(path);
 	assert_memory_equal(id, id2, PRED_ID_LEN);
 }
@@ -97,7 +97,7 @@ static void test_unlinked(void **state)
 	uint8_t id[PRED_ID_LEN];
 	snprintf(p, sizeof(p), "%s/sub/file", f->backing);
 	assert_int_equal(unlink(p), 0);
-	assert_int_equal(fs_rec_name_handle(&f->namer, &f->h, 1002, id, &path), -ENOENT);
+	assert_int_equal(fs_rec_name_handle(&f->namer, &f->h, 0, 1002, id, &path), -ENOENT);
 	assert_null(path);
 }
 

@@ -64,7 +64,8 @@ static struct pred_store *open_rw(const char *dir, const struct pred_store_tiers
 }
 
 /* Buckets of two files and of the host read back exactly as written; a
- * second flush to the same bucket adds to it; paths and ids resolve. */
+ * second flush to the same bucket adds to it; paths and ids resolve; a
+ * flush without a path (NULL or "") keeps the stored one. */
 static void test_round_trip(void **state)
 {
 	(void)state;
@@ -80,6 +81,9 @@ static void test_round_trip(void **state)
 	assert_int_equal(pred_store_flush(st, b, 2, &h, 660), 0);
 	b[0].path = NULL; /* keeps the stored path */
 	assert_int_equal(pred_store_flush(st, b, 1, NULL, 661), 0);
+	struct pred_file_bucket empty = fb(1, "", 600, 0); /* so does "", stored as none */
+	empty.c.opens = 0;
+	assert_int_equal(pred_store_flush(st, &empty, 1, NULL, 662), 0);
 
 	struct pred_file_bucket *s = NULL;
 	size_t n = 0;
