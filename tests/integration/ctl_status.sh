@@ -40,7 +40,7 @@ status_serving() {
   out=$("$CTL" status "$mnt") || it_fail "status failed"
   grep -q "1 copy: 1 serving" <<<"$out"
 }
-it_wait_for "the status never shows the copy serving: $("$CTL" status "$mnt")" 10 status_serving
+IT_WAIT_SHOW='"$CTL" status "$mnt"' it_wait_for "the status never shows the copy serving" 10 status_serving
 echo "$out"
 grep -q "^mount      $mnt (pid [0-9]*, running)$" <<<"$out" || it_fail "mount line"
 grep -q "^backing    $backing$" <<<"$out" || it_fail "backing line"
