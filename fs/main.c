@@ -66,6 +66,14 @@ static int open_hosts(const struct fs_options *o, struct fs_hosts **ret)
 			rc = -EINVAL;
 		}
 	}
+	/* Taken, and unused: said, not silently ignored (as without hosts=) */
+	bool any_remote = false;
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		any_remote |= specs[i].kind == FS_HOST_REMOTE;
+	if (rc == 0 && !any_remote && (o->tls_dir || o->tls_name))
+		sfs_warn("-o %s=%s has no effect without a remote host in hosts= (only remote "
+			 "hosts are reached over TLS)",
+			 o->tls_dir ? "tls" : "tls_name", o->tls_dir ? o->tls_dir : o->tls_name);
 	if (rc == 0) {
 		struct fs_hosts_config cfg = {
 		    .specs = specs, .n = n, .tls_dir = o->tls_dir, .tls_name = o->tls_name};

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 #include <uuid/uuid.h>
@@ -959,7 +960,7 @@ static void load_pins(struct fs_shadowing *sh)
 }
 
 int fs_shadowing_set_pin(struct fs_shadowing *sh, struct fs_inode *i, const void *value,
-			 size_t size)
+			 size_t size, int flags)
 {
 	const char *v = value;
 	if (!S_ISREG(i->type))
@@ -970,6 +971,8 @@ int fs_shadowing_set_pin(struct fs_shadowing *sh, struct fs_inode *i, const void
 		return -EINVAL;
 	bool pin = v[0] == '1';
 	struct daemon_shadow_file *s = entry_find(sh, i);
+	if (!s && (flags & XATTR_REPLACE))
+		return -ENODATA; /* not pinned: no attribute to replace */
 	if (!s && !pin)
 		return 0;
 	if (pin) { /* made, or checked for reuse (entry_reuse_locked) */
@@ -1012,6 +1015,19 @@ int fs_shadowing_set_pin(struct fs_shadowing *sh, struct fs_inode *i, const void
 	char path[PATH_MAX];
 	pthread_mutex_lock(&sh->pins_lock);
 	daemon_shadow_map_lock(sh->map);
+	/* The attribute is there while the file is pinned (listed then):
+	 * XATTR_CREATE and XATTR_REPLACE as for any attribute, checked with
+	 * the change (they were ignored). */
+	int refused = 0;
+	if (s->pinned && (flags & XATTR_CREATE))
+		refused = -EEXIST;
+	else if (!s->pinned && (flags & XATTR_REPLACE))
+		refused = -ENODATA;
+	if (refused) {
+		daemon_shadow_map_unlock(sh->map);
+		pthread_mutex_unlock(&sh->pins_lock);
+		return refused;
+	}
 	bool changed = s->pinned != pin;
 	s->pinned = pin;
 	if (changed && pin) /* the operator asks again: no waiting out a back-off */

@@ -85,11 +85,12 @@ void fs_shadowing_wake(struct fs_shadowing *sh);
 /* Wraps ops (the passthrough table, before the recorder wraps it). */
 void fs_ops_shadowing(struct fuse_lowlevel_ops *ops);
 
-/* user.shadow.* (fs/xattr_shadow.c): pin "1"/"0" (anything else -EINVAL),
+/* user.shadow.* (fs/xattr_shadow.c): pin "1"/"0" (anything else -EINVAL;
+ * flags XATTR_CREATE: -EEXIST if pinned, XATTR_REPLACE: -ENODATA if not),
  * the pin's value, and the read-only state line. What is not a regular
  * file cannot be pinned (-EINVAL) and has neither attribute (-ENODATA). */
 int fs_shadowing_set_pin(struct fs_shadowing *sh, struct fs_inode *i, const void *value,
-			 size_t size);
+			 size_t size, int flags);
 ssize_t fs_shadowing_get_pin(struct fs_shadowing *sh, struct fs_inode *i, char *buf, size_t size);
 ssize_t fs_shadowing_get_state(struct fs_shadowing *sh, struct fs_inode *i, char *buf, size_t size);
 

@@ -84,7 +84,7 @@ int fs_xattr_shadow_set(struct fs_ctx *c, struct fs_inode *i, const char *name, 
 	if (k >= 0)
 		return fs_tuning_set(c, i, (enum fs_tune_key)k, value, size, flags);
 	if (c->shadowing && !strcmp(name, PIN))
-		return fs_shadowing_set_pin(c->shadowing, i, value, size);
+		return fs_shadowing_set_pin(c->shadowing, i, value, size, flags);
 	/* A pin or a setting on a mount without hosts: EINVAL as for any
 	 * name it does not know, and the log says why (once a mount). */
 	static atomic_bool said;
@@ -100,7 +100,7 @@ int fs_xattr_shadow_remove(struct fs_ctx *c, struct fs_inode *i, const char *nam
 	if (k >= 0)
 		return fs_tuning_remove(c, i, (enum fs_tune_key)k);
 	if (c->shadowing && !strcmp(name, PIN))
-		return fs_shadowing_set_pin(c->shadowing, i, "0", 1);
+		return fs_shadowing_set_pin(c->shadowing, i, "0", 1, 0);
 	return -ENODATA;
 }
 

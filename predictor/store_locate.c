@@ -372,17 +372,57 @@ static bool registered_mountpoint(const char *run_dir, const char *abs,
 	return false;
 }
 
+/* The run dir of the user (not us) whose shadowfs mount holds abs, from
+ * /proc/self/mountinfo (no look into the mount): 0 (out, *owner set) or
+ * -ENOENT. exact: abs must be that mount's mountpoint itself. */
+static int other_owner_run_dir(const char *abs, bool exact, char *out, size_t len,
+			       uid_t *owner)
+{
+	struct sfs_mount_entry *e = malloc(sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	int rc = -ENOENT;
+	if (sfs_mount_entry_of(abs, e) == 0 && !strcmp(e->fstype, "fuse.shadowfs") &&
+	    (!exact || !strcmp(e->mountpoint, abs)) && e->owner_uid >= 0 &&
+	    (uid_t)e->owner_uid != geteuid() &&
+	    pred_locate_run_dir_of((uid_t)e->owner_uid, out, len) == 0 &&
+	    strcmp(out, pred_locate_run_dir())) {
+		*owner = (uid_t)e->owner_uid;
+		rc = 0;
+	}
+	free(e);
+	return rc;
+}
+
+/* That user wrote the record: taken only if the state directory it names
+ * is that user's too (not one of root's, say). */
+static bool state_dir_owned_by(const struct pred_location *loc, uid_t owner)
+{
+	struct stat st;
+	return stat(loc->state_dir, &st) == 0 && st.st_uid == owner;
+}
+
 int pred_locate(const char *path, struct pred_location *ret)
 {
 	memset(ret, 0, sizeof(*ret));
-	char abs[PATH_MAX], db[PATH_MAX + 16];
+	char abs[PATH_MAX], db[PATH_MAX + 16], other[PATH_MAX];
 	struct stat st;
+	uid_t owner;
 	/* A mountpoint given as recorded is known without a look into the
 	 * mount: a stat there waits for the daemon, and shadowctl status on a
-	 * stopped or hung mount (what one runs to find out) hung with it. */
-	if (lexical_abs(path, abs, sizeof(abs)) == 0 &&
-	    registered_mountpoint(pred_locate_run_dir(), abs, ret))
-		return 0;
+	 * stopped or hung mount (what one runs to find out) hung with it. A
+	 * mount by another user (allow_root or allow_other let root look in)
+	 * is recorded in that user's run dir: found there by its owner. */
+	if (lexical_abs(path, abs, sizeof(abs)) == 0) {
+		if (registered_mountpoint(pred_locate_run_dir(), abs, ret))
+			return 0;
+		if (other_owner_run_dir(abs, true, other, sizeof(other), &owner) == 0 &&
+		    registered_mountpoint(other, abs, ret)) {
+			if (state_dir_owned_by(ret, owner))
+				return 0;
+			memset(ret, 0, sizeof(*ret));
+		}
+	}
 	snprintf(db, sizeof(db), "%s/%s", path, PRED_STORE_DB_NAME);
 	if (stat(db, &st) == 0) /* a state directory */
 		return pred_locate_state_dir(path, ret);
@@ -396,28 +436,17 @@ int pred_locate(const char *path, struct pred_location *ret)
 		if (rc)
 			return rc;
 	}
-	const char *own = pred_locate_run_dir();
-	rc = locate_in(own, abs, ret);
+	rc = locate_in(pred_locate_run_dir(), abs, ret);
 	if (rc != -ENOENT)
 		return rc;
 	/* A mount by another user (root's shadowctl on a user's mount, or
 	 * the other way round) recorded itself in that user's run dir. */
-	struct sfs_mount_entry *e = malloc(sizeof(*e));
-	char other[PATH_MAX];
-	if (!e)
-		return -ENOMEM;
-	if (sfs_mount_entry_of(abs, e) == 0 && !strcmp(e->fstype, "fuse.shadowfs") &&
-	    e->owner_uid >= 0 && (uid_t)e->owner_uid != geteuid() &&
-	    pred_locate_run_dir_of((uid_t)e->owner_uid, other, sizeof(other)) == 0 &&
-	    strcmp(other, own)) {
+	rc = other_owner_run_dir(abs, false, other, sizeof(other), &owner);
+	if (rc == 0)
 		rc = locate_in(other, abs, ret);
-		/* That user wrote the record: taken only if the state directory
-		 * it names is that user's too (not one of root's, say). */
-		if (rc == 0 && (stat(ret->state_dir, &st) != 0 || st.st_uid != (uid_t)e->owner_uid)) {
-			memset(ret, 0, sizeof(*ret));
-			rc = -ENOENT;
-		}
+	if (rc == 0 && !state_dir_owned_by(ret, owner)) {
+		memset(ret, 0, sizeof(*ret));
+		rc = -ENOENT;
 	}
-	free(e);
-	return rc;
+	return rc == -ENOMEM ? rc : rc ? -ENOENT : 0;
 }

@@ -39,8 +39,17 @@ static void row_texts(const struct pred_host_bucket *h, struct row_texts *t)
 	uint64_t used = h->mem_total_kb > h->mem_avail_kb ? h->mem_total_kb - h->mem_avail_kb : 0;
 	ctl_human_bytes(used * 1024, t->mem, sizeof(t->mem));
 	const struct pred_disk_bucket *d = busiest_disk(h);
+	/* The device as names are printed: a store edited by hand may hold a
+	 * newline or a terminal escape in it (printed as they were). */
+	char *dev = NULL;
+	size_t devlen = 0;
+	FILE *m = d ? open_memstream(&dev, &devlen) : NULL;
+	if (m) {
+		ctl_print_name(m, d->device, 0);
+		fclose(m);
+	}
 	if (d)
-		snprintf(t->disk, sizeof(t->disk), "%s %s/s %s/s", d->device,
+		snprintf(t->disk, sizeof(t->disk), "%s %s/s %s/s", dev ? dev : "?",
 			 ctl_human_bytes((uint64_t)per_s(d->read_bytes, h->width), a, sizeof(a)),
 			 ctl_human_bytes((uint64_t)per_s(d->write_bytes, h->width), b, sizeof(b)));
 	else
@@ -49,6 +58,7 @@ static void row_texts(const struct pred_host_bucket *h, struct row_texts *t)
 		 ctl_human_bytes((uint64_t)per_s(h->net_rx_bytes, h->width), a, sizeof(a)),
 		 ctl_human_bytes((uint64_t)per_s(h->net_tx_bytes, h->width), b, sizeof(b)));
 	snprintf(t->inflight, sizeof(t->inflight), "%u/%.2f", h->inflight_max, h->inflight_avg);
+	free(dev);
 }
 
 static void widen(int *w, const char *s)

@@ -98,8 +98,8 @@ bool ctl_json_number_text(const char *s);
 /* A file name in a table column of width (0: the last column): control
  * bytes and backslashes escaped (\n, \t, \\, \xHH) so that the row stays
  * one line, padded to width. Every table that prints a path goes through
- * it (shadows, top, stats, forecast). Returns the columns written, padding
- * aside. */
+ * it (shadows, top, stats, forecast), and load its device names. Returns
+ * the columns written, padding aside. */
 int ctl_print_name(FILE *out, const char *s, int width);
 
 /* A finite double as JSON with printf's %.*f (prec digits), else null

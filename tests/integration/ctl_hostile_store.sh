@@ -8,7 +8,8 @@
 # stats' 18446744073709551116, one bad id failed top and forecast outright
 # ('bad file id in store'), load printed 'inf' (and wrote it bare in its
 # JSON before that), a cpu_pct of 2^32 printed as 4294967296.0% (read as
-# 100 now). load's table keeps its columns with a busy disk.
+# 100 now). load's table keeps its columns with a busy disk, and escapes a
+# device name with control bytes in it.
 # usage: ctl_hostile_store.sh SHADOWFS SHADOWCTL
 . "$(dirname "$0")/lib.sh"
 shadowfs=$1 ctl=$2
@@ -58,4 +59,16 @@ sqlite3 "$state/series.db" "
 grep -q 'nvme0n1 123.4 MiB/s 987.6 MiB/s' "$IT_ROOT/load" || it_fail "load: the busy disk: $(cat "$IT_ROOT/load")"
 [ "$(tail -n +2 "$IT_ROOT/load" | awk '{ print length($0) }' | sort -u | wc -l)" = 1 ] ||
   it_fail "load: rows of different widths: $(cat "$IT_ROOT/load")"
+# A device name with a newline and a terminal escape is printed escaped, as
+# file names are (it was printed as it was: the row cut in two, the escape
+# sent to the terminal).
+sqlite3 "$state/series.db" "
+  INSERT OR REPLACE INTO disk_buckets(tier, start, device, width, reads, read_bytes, writes, write_bytes, io_ms)
+    SELECT 0, start, 'sd' || char(10) || 'x' || char(27) || '[2J', width, 1, 229394278, 1, 1035577753, 1
+    FROM host_buckets WHERE tier = 0 ORDER BY start LIMIT 1" || it_fail "sqlite3 edit (load device)"
+"$ctl" load --state "$state" >"$IT_ROOT/load" || it_fail "shadowctl load: $(cat "$IT_ROOT/load")"
+grep -qF 'sd\nx\x1b[2J 218.8 MiB/s' "$IT_ROOT/load" && ! grep -q $'\x1b' "$IT_ROOT/load" ||
+  it_fail "load: the device name not escaped: $(cat -A "$IT_ROOT/load")"
+[ "$(tail -n +2 "$IT_ROOT/load" | awk '{ print length($0) }' | sort -u | wc -l)" = 1 ] ||
+  it_fail "load: rows of different widths with an escaped device: $(cat -A "$IT_ROOT/load")"
 echo "ok"

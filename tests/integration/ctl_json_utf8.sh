@@ -16,7 +16,7 @@ for n in "${names[@]}"; do echo data >"$backing/$n"; done
 it_mount "$SHADOWFS" "$backing" "$mnt" "norecord,state=$state,hosts=$T/h,shadow_tick=0.1,shadow_quiet=0"
 for n in "${names[@]}"; do setfattr -n user.shadow.pin -v 1 "$mnt/$n" || it_fail "pin"; done
 listed() { [ "$(grep -c '' "$state/shadows.status")" -eq ${#names[@]} ]; }
-it_wait_for "STATE/shadows.status: $(cat -A "$state/shadows.status")" 10 listed
+IT_WAIT_SHOW='cat -A "$state/shadows.status"' it_wait_for "STATE/shadows.status" 10 listed
 strict() { python3 -c 'import json, sys; d = json.loads(sys.stdin.buffer.read().decode("utf-8")); print(len(d) if isinstance(d, list) else d["path"])'; }
 n=$("$CTL" shadows "$mnt" --json | strict) || it_fail "shadowctl shadows --json is not UTF-8 JSON"
 [ "$n" = ${#names[@]} ] || it_fail "shadowctl shadows --json: $n files"

@@ -23,7 +23,7 @@ for n in "${names[@]}"; do setfattr -n user.shadow.pin -v 1 "$mnt/$n" || it_fail
 serving() { it_shadow_state "$mnt/$1" | grep -q ":serving"; }
 for n in "${names[@]}"; do it_wait_for "$n not copied" 30 serving "$n"; done
 listed() { [ "$(grep -c '' "$state/shadows.status")" -eq ${#names[@]} ]; }
-it_wait_for "STATE/shadows.status: $(cat -A "$state/shadows.status")" 10 listed
+IT_WAIT_SHOW='cat -A "$state/shadows.status"' it_wait_for "STATE/shadows.status" 10 listed
 "$CTL" shadows "$mnt" >"$T/table" || it_fail "shadowctl shadows failed"
 [ "$(grep -c '' "$T/table")" -eq $((${#names[@]} + 1)) ] ||
   it_fail "shadowctl shadows: not one line per file: $(cat -A "$T/table")"

@@ -40,7 +40,7 @@ status_serving() {
   out=$("$CTL" status "$mnt") || it_fail "status failed"
   grep -q "1 copy: 1 serving" <<<"$out"
 }
-it_wait_for "the status never shows the copy serving: $("$CTL" status "$mnt")" 10 status_serving
+IT_WAIT_SHOW='"$CTL" status "$mnt"' it_wait_for "the status never shows the copy serving" 10 status_serving
 echo "$out"
 grep -q "^mount      $mnt (pid [0-9]*, running)$" <<<"$out" || it_fail "mount line"
 grep -q "^backing    $backing$" <<<"$out" || it_fail "backing line"
@@ -143,7 +143,11 @@ grep -q "has no hosts (mounted without -o hosts=)" "$T/err" ||
 grep -q "shadows nothing (mounted without -o hosts=)" "$T/err" ||
   it_fail "remount without hosts=: shadowctl shadows: $(cat "$T/out" "$T/err")"
 it_umount "$mnt"
-it_mount "$SHADOWFS" "$backing" "$mnt" "norecord,state=$state,hosts=$T/h1"
+# (tls= with only local hosts: no connection to secure, the mount says so;
+# it was silently ignored)
+IT_MOUNT_LOG=$T/localtls.log it_mount "$SHADOWFS" "$backing" "$mnt" "norecord,state=$state,hosts=$T/h1,tls=$T/certs"
+it_log_has "$T/localtls.log" "warning: -o tls=$T/certs has no effect without a remote host in hosts= (only remote hosts are reached over TLS)" ||
+  it_fail "tls= with only local hosts not warned of: $(cat "$T/localtls.log")"
 out=$("$CTL" status "$mnt") || it_fail "status after a remount with norecord"
 grep -q "^recording  off (mounted with norecord)$" <<<"$out" && ! grep -q "^inodes" <<<"$out" ||
   it_fail "remount with norecord: the earlier mount's recorder: $out"

@@ -78,7 +78,7 @@ grep -Eq '^  threshold +0.5 +from directory /d ' "$T/why" || it_fail "why: $(cat
 
 # Recording named the files it saw, by path.
 top_has() { "$CTL" top --state "$state" >"$T/top" 2>&1 && grep -q ' d/old$' "$T/top"; }
-it_wait_for "d/old not in shadowctl top: $(cat "$T/top" 2>/dev/null)" 10 top_has
+IT_WAIT_SHOW='cat "$T/top" 2>/dev/null' it_wait_for "d/old not in shadowctl top" 10 top_has
 
 # The pin and the directory setting are kept across a remount.
 it_umount "$mnt"

@@ -46,7 +46,7 @@ inodes_line() {
   "$CTL" status "$mnt" >"$T/status" 2>&1 &&
     grep -Eq "^inodes     [1-9][0-9]{4} known to the kernel, [1-9][0-9]{4} of them by name \(no file handles\); [0-9]+ O_PATH fds open \(cache bound 64\), [1-9][0-9]* reopens$" "$T/status"
 }
-it_wait_for "shadowctl status: $(cat "$T/status" 2>/dev/null)" 10 inodes_line
+IT_WAIT_SHOW='cat "$T/status" 2>/dev/null' it_wait_for "shadowctl status" 10 inodes_line
 grep "^inodes" "$T/status"
 
 # More directories than fds: each keyed by name too (with an fd each, the

@@ -33,6 +33,6 @@ IT_WATCH=$mnt/p it_wait_for "p has no serving copy after the failed unlink" 10 s
 cmp -s "$mnt/p" "$backing/p" || fail "p reads wrong"
 rm "$mnt/p" || fail "rm p"
 gone() { ! grep -q . "$state/pins"; }
-it_wait_for "STATE/pins after rm: $(cat "$state/pins")" 10 gone
+IT_WAIT_SHOW='cat "$state/pins"' it_wait_for "STATE/pins after rm" 10 gone
 fs_umount "$mnt"
 echo "ok: a failed unlink and rename keep the pin"

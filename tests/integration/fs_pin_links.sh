@@ -19,7 +19,7 @@ for f in a b c; do setfattr -n user.shadow.pin -v 1 "$mnt/d/$f" || it_fail "pin 
 # the second links made after the pins: each entry is known by its first name
 ln "$mnt/d/a" "$mnt/a2" && ln "$mnt/d/b" "$mnt/d/b2" && ln "$mnt/d/c" "$mnt/d/c2" || it_fail "ln"
 pinned_as_made() { [ "$(sort "$state/pins")" = "$(printf 'd/a\nd/b\nd/c\n')" ]; }
-it_wait_for "STATE/pins before the unlinks: $(cat "$state/pins")" 10 pinned_as_made
+IT_WAIT_SHOW='cat "$state/pins"' it_wait_for "STATE/pins before the unlinks" 10 pinned_as_made
 rm "$mnt/d/a" || it_fail "rm d/a"
 echo other >"$mnt/new" && mv "$mnt/new" "$mnt/d/b" || it_fail "mv new d/b"
 # rename(2) of a link onto another of the same file: nothing happens

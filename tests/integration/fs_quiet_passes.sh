@@ -41,12 +41,12 @@ mostly_quiet() {
   l=$(field looked) q=$(field quiet_left)
   [ -n "$l" ] && [ -n "$q" ] && [ "$l" -le 40 ] && [ $((l + q)) -eq 300 ]
 }
-it_wait_for "passes still look at most entries: $(stats)" 20 mostly_quiet
+IT_WAIT_SHOW='stats' it_wait_for "passes still look at most entries" 20 mostly_quiet
 echo "1: $(stats)"
 # ... and shadowctl why says so of a file left alone.
 q=d1/f1
 quiet_file() { it_shadow_state "$mnt/$q" | grep -q " quiet=1 "; }
-it_wait_for "$q is not quiet: $(it_shadow_state "$mnt/$q")" 10 quiet_file
+IT_WAIT_SHOW='it_shadow_state "$mnt/$q"' it_wait_for "$q is not quiet" 10 quiet_file
 "$CTL" why "$mnt/$q" | grep -q "^control: settled and not read lately: the control loop looks at it one pass in 16" ||
   it_fail "shadowctl why of a quiet file: $("$CTL" why "$mnt/$q")"
 
@@ -99,11 +99,11 @@ it_mount "$SHADOWFS" "$backing" "$mnt" \
   "norecord,cache=never,shadow_all,shadow_quiet=0,shadow_tick=1,rollout=99/100,rollout_interval=86400,state=$state,hosts=$T/h:cost=1;$T/h2:cost=2"
 find "$mnt" -type f -exec cat {} + >/dev/null || it_fail "reading the files"
 it_wait_for "not all 300 files copied after the remount" 60 all_copied
-it_wait_for "passes still look at most entries after the remount: $(stats)" 30 mostly_quiet
+IT_WAIT_SHOW='stats' it_wait_for "passes still look at most entries after the remount" 30 mostly_quiet
 g=d7/f77
 setfattr -n user.shadow.never -v 1 "$mnt/$g" || it_fail "setfattr user.shadow.never"
 dropped() { it_shadow_state "$mnt/$g" | grep -q 'copies=0'; }
-it_wait_for "the copy of $g kept after user.shadow.never: $(it_shadow_state "$mnt/$g")" 3 dropped
+IT_WAIT_SHOW='it_shadow_state "$mnt/$g"' it_wait_for "the copy of $g kept after user.shadow.never" 3 dropped
 echo "4: $(it_shadow_state "$mnt/$g")"
 it_umount "$mnt"
 echo "fs_quiet_passes: ok"

@@ -39,14 +39,14 @@ failed() { grep -q "cannot copy data" "$T/mount.log"; }
 
 t0=$(date +%s%N)
 setfattr -n user.shadow.pin -v 1 "$mnt/data" || it_fail "pin"
-it_wait_for "no copy after a 7 s commit: $(grep -v 'is up' "$T/mount.log")" 20 serving_by full
+IT_WAIT_SHOW="grep -v 'is up' '$T/mount.log'" it_wait_for "no copy after a 7 s commit" 20 serving_by full
 echo "first copy serving after $((($(date +%s%N) - t0) / 1000000)) ms (commit 7000 ms)"
 failed && it_fail "the copy failed before it served: $(cat "$T/mount.log")"
 
 t0=$(date +%s%N)
 printf 'changed!' | dd of="$mnt/data" bs=1 seek=1000 conv=notrunc status=none
 printf 'changed!' | dd of="$T/expect" bs=1 seek=1000 conv=notrunc status=none
-it_wait_for "no re-sync by ranges after a 7 s commit: $(grep -v 'is up' "$T/mount.log")" 20 serving_by ranges
+IT_WAIT_SHOW="grep -v 'is up' '$T/mount.log'" it_wait_for "no re-sync by ranges after a 7 s commit" 20 serving_by ranges
 echo "re-synced by ranges after $((($(date +%s%N) - t0) / 1000000)) ms"
 failed && it_fail "the re-sync failed: $(cat "$T/mount.log")"
 cmp "$mnt/data" "$T/expect" || it_fail "read after the re-sync"

@@ -55,7 +55,7 @@ durable() { [ -n "$(copy_file)" ] && [[ "$(basename "$(copy_file)")" != unsynced
 setfattr -n user.shadow.pin -v 1 "$mnt/data" || it_fail "pin"
 it_wait_for "no serving copy on $H1" 15 serving
 [ "$(listed_size)" = "$SIZE" ] || it_fail "the copy is not listed at $SIZE bytes: $(listed_size)"
-it_wait_for "the copy did not become durable: $(ls "$T/store1")" 10 durable
+IT_WAIT_SHOW='ls "$T/store1"' it_wait_for "the copy did not become durable" 10 durable
 truncate -s 1000000 "$(copy_file)"
 [ "$(listed_size)" = 1000000 ] || it_fail "the shadowd lists the cut copy at $(listed_size) bytes"
 
@@ -84,7 +84,7 @@ echo "after the truncation: $(grep -h -m1 -e "$router_said" -e "$shadowd_said" "
 
 # Made again at the file's size, and it serves.
 remade() { [ "$(listed_size)" = "$SIZE" ] && cmp -s "$(copy_file)" "$T/expect" && serving; }
-it_wait_for "the damaged copy was not made again (listed: $(listed_size); state: $(state_of))" 20 remade
+IT_WAIT_SHOW='echo "listed: $(listed_size); state: $(state_of)"' it_wait_for "the damaged copy was not made again" 20 remade
 cmp "$mnt/data" "$T/expect" || it_fail "read after the copy was made again"
 echo "made again: $(state_of)"
 

@@ -47,13 +47,13 @@ echo "1: after the unpins, the kernel still holding the inodes: $(stats)"
 # entries stay. (Some may be forgotten already under memory pressure.)
 forget
 all_freed() { forget; [ "$(field entries)" -eq 0 ] && [ "$(field freed)" -ge $N ]; }
-it_wait_for "the unpinned files' entries were not freed: $(stats)" 20 all_freed
+IT_WAIT_SHOW='stats' it_wait_for "the unpinned files' entries were not freed" 20 all_freed
 echo "1: after drop_caches: $(stats) (entries before: $held)"
 
 # 2. Wanted again: a new entry, copied and served right.
 setfattr -n user.shadow.pin -v 1 "$mnt/f7" || it_fail "pin f7 again"
 serving() { it_shadow_state "$mnt/f7" | grep -q "version=v1 .*copy=$T/h:v1:serving"; }
-IT_WATCH=$mnt/f7 it_wait_for "f7 not copied again from v1: $(it_shadow_state "$mnt/f7")" 20 serving
+IT_WATCH=$mnt/f7 it_wait_for "f7 not copied again from v1" 20 serving
 for _ in $(seq 20); do cmp -s "$mnt/f7" "$backing/f7" || it_fail "f7 read wrong"; done
 [ "$(field entries)" -eq 1 ] || it_fail "expected 1 entry: $(stats)"
 
@@ -61,7 +61,7 @@ for _ in $(seq 20); do cmp -s "$mnt/f7" "$backing/f7" || it_fail "f7 read wrong"
 before=$(field freed)
 rm "$mnt/f7" || it_fail "rm f7"
 gone_freed() { forget; [ "$(field entries)" -eq 0 ] && [ "$(field freed)" -gt "$before" ]; }
-it_wait_for "the deleted file's entry was not freed: $(stats)" 20 gone_freed
+IT_WAIT_SHOW='stats' it_wait_for "the deleted file's entry was not freed" 20 gone_freed
 none_left || it_fail "the deleted file's copy is still in the store"
 echo "3: $(stats)"
 
@@ -80,7 +80,7 @@ behind_freed() {
   [ "$(field entries)" -eq 0 ] && [ "$(field freed)" -gt "$before" ] &&
     ! grep -q 'f8$' "$state/pins" && ! fd_on_f8 && none_left
 }
-it_wait_for "the file deleted behind the mount's back kept its entry, pin, copy or fd: $(stats); pins: $(cat "$state/pins"); fd: $(fd_on_f8 && echo open)" 20 behind_freed
+IT_WAIT_SHOW='echo "$(stats); pins: $(cat "$state/pins"); fd: $(fd_on_f8 && echo open)"' it_wait_for "the file deleted behind the mount's back kept its entry, pin, copy or fd" 20 behind_freed
 it_check "the deletion behind the mount's back not logged" it_log_has "$T/mount.log" "f8 was deleted behind"
 echo "3b: $(stats)"
 

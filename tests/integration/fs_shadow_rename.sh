@@ -44,10 +44,10 @@ PY
 want_pins=$(printf 'd2/a\nd2/sub/b\nx\n')
 pins_now() { sort "$state/pins"; }
 pins_right() { [ "$(pins_now)" = "$want_pins" ]; }
-it_wait_for "STATE/pins after the renames: $(cat "$state/pins")" 10 pins_right
+IT_WAIT_SHOW='cat "$state/pins"' it_wait_for "STATE/pins after the renames" 10 pins_right
 status_paths() { sed -n 's/^path="\([^"]*\)".*/\1/p' "$state/shadows.status" | sort; }
 status_right() { [ "$(status_paths)" = "$want_pins" ]; }
-it_wait_for "STATE/shadows.status after the renames: $(status_paths)" 10 status_right
+IT_WAIT_SHOW='status_paths' it_wait_for "STATE/shadows.status after the renames" 10 status_right
 "$CTL" shadows "$mnt" | grep -q "d2/sub/b" || it_fail "shadowctl shadows: $("$CTL" shadows "$mnt")"
 for f in d2/a d2/sub/b x; do
   IT_WATCH=$mnt/$f it_wait_for "$f not serving after the renames" 30 serving "$f"
@@ -65,7 +65,7 @@ fusermount3 -u "$mnt" 2>/dev/null || umount -l "$mnt"
 echo "2: STATE/pins.log at the kill: $(tr '\n' ' ' <"$T/log")"
 IT_MOUNT_LOG=$T/mount2.log it_mount "$SHADOWFS" "$backing" "$mnt" "$OPTS"
 want_pins=$(printf 'd2/a\nd2/y\nsub3/b\n')
-it_wait_for "STATE/pins after the restart: $(cat "$state/pins")" 10 pins_right
+IT_WAIT_SHOW='cat "$state/pins"' it_wait_for "STATE/pins after the restart" 10 pins_right
 for f in d2/a d2/y sub3/b; do
   it_shadow_state "$mnt/$f" | grep -q "pinned=1" || it_fail "$f not pinned after the restart"
   IT_WATCH=$mnt/$f it_wait_for "$f not copied after the restart" 30 serving "$f"
@@ -82,7 +82,7 @@ ls "$mnt/d2" >/dev/null
 setfattr -n user.shadow.pin -v 0 "$mnt/d2/a-behind" || it_fail "unpin a-behind"
 setfattr -n user.shadow.pin -v 1 "$mnt/d2/a-behind" || it_fail "pin a-behind"
 want_pins=$(printf 'd2/a-behind\nd2/y\nsub3/b\n')
-it_wait_for "STATE/pins after a rename behind the mount's back: $(cat "$state/pins")" 10 pins_right
+IT_WAIT_SHOW='cat "$state/pins"' it_wait_for "STATE/pins after a rename behind the mount's back" 10 pins_right
 echo "3: $(pins_now | tr '\n' ' ')"
 
 # 4. RENAME_EXCHANGE of a symlink with a pinned file, and of a symlink with
@@ -100,7 +100,7 @@ for a, b in (("sl", "d2/y"), ("sl2", "sub3")):
 PY
 [ -L "$mnt/d2/y" ] && [ -f "$mnt/sl" ] && [ -f "$mnt/sl2/b" ] || it_fail "the exchanges did not swap"
 want_pins=$(printf 'd2/a-behind\nsl\nsl2/b\n')
-it_wait_for "STATE/pins after exchanges with symlinks: $(cat "$state/pins")" 10 pins_right
+IT_WAIT_SHOW='cat "$state/pins"' it_wait_for "STATE/pins after exchanges with symlinks" 10 pins_right
 echo "4: $(pins_now | tr '\n' ' ')"
 it_umount "$mnt"
 wait "$IT_PID" || it_fail "shadowfs exited with an error (sanitizer report above?)"

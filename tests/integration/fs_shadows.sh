@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Shadowing on local hosts, end to end through a real mount (cache=never so
 # every read reaches the router):
+#  - user.shadow.pin: bad values EINVAL; XATTR_CREATE on a pinned file
+#    EEXIST, XATTR_REPLACE on an unpinned one ENODATA;
 #  - a pinned file gets a copy on the cheaper of two local hosts within a few
 #    seconds, byte-identical to the origin (shadowctl shadows, the store dir);
 #  - concurrent reads are served partly by the copy (its counter grows) and
@@ -58,6 +60,18 @@ setfattr -n user.shadow.state -v x "$mnt/data" 2>/dev/null && it_fail "state is 
 setfattr -n user.shadow.bogus -v 1 "$mnt/data" 2>/dev/null && it_fail "unknown attribute accepted"
 mkdir "$mnt/dir"
 setfattr -n user.shadow.pin -v 1 "$mnt/dir" 2>/dev/null && it_fail "a directory was pinned"
+# XATTR_CREATE and XATTR_REPLACE as for any attribute, the pin present
+# when pinned (listed then): they were ignored.
+pin_flagged() { # create|replace VALUE: prints ok or the errno's name
+  python3 -c 'import errno, os, sys
+try:
+    os.setxattr(sys.argv[3], "user.shadow.pin", sys.argv[2].encode(),
+                os.XATTR_CREATE if sys.argv[1] == "create" else os.XATTR_REPLACE)
+    print("ok")
+except OSError as e:
+    print(errno.errorcode[e.errno])' "$1" "$2" "$mnt/data"
+}
+[ "$(pin_flagged replace 1)" = ENODATA ] || it_fail "XATTR_REPLACE pinned an unpinned file: $(state_of)"
 state_of | grep -q "^pinned=0 copies=0$" || it_fail "bad values changed something: $(state_of)"
 [ -z "$(ls -A "$T/cheap")$(ls -A "$T/expensive")" ] || it_fail "copies made without a pin"
 
@@ -65,6 +79,8 @@ state_of | grep -q "^pinned=0 copies=0$" || it_fail "bad values changed somethin
 t0=$(date +%s%N)
 setfattr -n user.shadow.pin -v 1 "$mnt/data" || it_fail "pin"
 [ "$(getfattr --only-values -n user.shadow.pin "$mnt/data" 2>/dev/null)" = 1 ] || it_fail "pin reads back"
+[ "$(pin_flagged create 1)" = EEXIST ] || it_fail "XATTR_CREATE on a pinned file not refused"
+[ "$(pin_flagged replace 1)" = ok ] || it_fail "XATTR_REPLACE on a pinned file refused"
 wait_for "no serving copy on the cheap host" 5 serving_at 1
 echo "copy serving after $((($(date +%s%N) - t0) / 1000000)) ms"
 [ -z "$(ls "$T/expensive")" ] || it_fail "a copy went to the expensive host"

@@ -146,7 +146,7 @@ echo "$stats"
 freed=$(sed -n 's/.*freed=\([0-9]*\).*/\1/p' <<<"$stats")
 [ "${freed:-0}" -gt 0 ] || it_fail "no entry was freed: $stats"
 serving() { "$CTL" status "$mnt" | grep -Eq "^shadows .* [1-9][0-9]* serving"; }
-it_wait_for "no copy serves after the soak: $("$CTL" status "$mnt")" 20 serving
+IT_WAIT_SHOW='"$CTL" status "$mnt"' it_wait_for "no copy serves after the soak" 20 serving
 it_umount "$mnt"
 wait "$IT_PID" || it_fail "shadowfs exited with an error (sanitizer report above?)"
 # STATE/pins, folded at the unmount: the files last pinned, by the names

@@ -45,7 +45,7 @@ setfattr -n user.shadow.id -v not-a-uuid "$backing/badid"
 setfattr -n user.shadow.capacity -v 5 "$mnt/badid" 2>/dev/null && it_fail "tuning with a damaged id accepted"
 # (the daemon may write its line just after the reply)
 badid_logged() { grep -q "tuning badid: its user.shadow.id in BACKING is not a uuid" "$T/mount.log"; }
-it_wait_for "no warning for a damaged id: $(cat "$T/mount.log")" 5 badid_logged
+IT_WAIT_SHOW='cat "$T/mount.log"' it_wait_for "no warning for a damaged id" 5 badid_logged
 setfattr -x user.shadow.id "$backing/badid"
 setfattr -n user.shadow.capacity -v 5 "$mnt/badid" || it_fail "tuning after the damaged id was removed"
 rm -f "$mnt/badid"

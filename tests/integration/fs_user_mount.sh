@@ -13,8 +13,9 @@
 #    and the record in ~/.local/state/shadowfs/run, so the user's shadowctl
 #    finds the mount (it said "a shadowfs mount without a state directory");
 #  - with a runtime directory (/run/user/UID) the record goes there, and
-#    root's shadowctl finds the user's mount by its user_id (not when the
-#    record names a state directory that is not the user's);
+#    (allow_root) root's shadowctl finds the user's mount by its user_id (not when the
+#    record names a state directory that is not the user's), also with the
+#    mount stopped (SIGSTOP: status, hosts, shadows, top, load, forecast);
 #  - a pin with a host store of the user's copies the file and reads serve;
 #  - root's shadowctl reads a user's state directory as that user: a link
 #    the user plants there to a file of root's is not followed;
@@ -45,6 +46,11 @@ it_tmpfs "$T/dev" 1m
 mknod -m 666 "$T/dev/fuse" c 10 229 && mount --bind "$T/dev/fuse" /dev/fuse ||
   it_fail "binding a 0666 /dev/fuse node"
 IT_TMPFS=(/dev/fuse "${IT_TMPFS[@]}") # unmounted before the tmpfs under it
+# user_allow_other: the second mount lets root in (allow_root), as a user
+# whose mounts root's tools must read would.
+echo user_allow_other >"$T/dev/fuse.conf" && mount --bind "$T/dev/fuse.conf" /etc/fuse.conf ||
+  it_fail "binding a fuse.conf with user_allow_other"
+IT_TMPFS=(/etc/fuse.conf "${IT_TMPFS[@]}")
 if [ ! -d /run/user ]; then # no logind here: made for the test, removed after
   mkdir /run/user || it_fail "mkdir /run/user"
   trap 'it_cleanup; rmdir /run/user' EXIT
@@ -55,11 +61,11 @@ USER_ENV=(setpriv --reuid=$UID_ --regid=$UID_ --clear-groups
   env -u SHADOWFS_RUN_DIR -u SHADOWFS_STATE_ROOT HOME="$T/home")
 as_user() { "${USER_ENV[@]}" "$@"; }
 mounted() { awk -v m="$T/m" '$5 == m' /proc/self/mountinfo | grep -q ' - fuse.shadowfs '; }
-user_mount() { # LOG
+user_mount() { # LOG [OPTIONS]
   # Not through as_user: $! is then shadowfs itself (the subshell, setpriv
   # and env exec). The fd limit is low enough for 3,000 files to pass it.
   (ulimit -n 1024 && exec "${USER_ENV[@]}" "$T/bin/shadowfs" "$T/b" "$T/m" -f \
-    -o "hosts=$T/home/ssd,shadow_tick=0.1,bucket=1") 2>"$1" &
+    -o "hosts=$T/home/ssd,shadow_tick=0.1,bucket=1${2:+,$2}") 2>"$1" &
   IT_PID=$!
   IT_PIDS+=("$IT_PID")
   IT_MOUNTS+=("$T/m")
@@ -110,7 +116,7 @@ user_umount
 
 # --- 2: with a runtime directory: the record there, root finds it --------------
 install -d -m 700 -o $UID_ -g $UID_ "/run/user/$UID_"
-user_mount "$T/mount2.log"
+user_mount "$T/mount2.log" allow_root
 # Recorded once the daemon has started (after the mount appears: -f).
 it_wait_for "no record in /run/user/$UID_/shadowfs" 10 \
   bash -c "ls /run/user/$UID_/shadowfs/mounts/ 2>/dev/null | grep -q ."
@@ -122,6 +128,21 @@ env -u SHADOWFS_RUN_DIR "$2" status "$T/m" >"$T/status-root2" 2>&1 ||
 grep -Eq "^mount +$T/m \(pid $IT_PID, running\)" "$T/status-root2" || it_fail "root's status: $(cat "$T/status-root2")"
 grep -Eq "^state +$T/home/.local/state/shadowfs/[0-9a-f-]{36}$" "$T/status-root2" || it_fail "root's status: $(cat "$T/status-root2")"
 grep -q "big" <(as_user "$T/bin/shadowctl" shadows "$T/m" 2>&1) || it_fail "the pin was not kept across the remount"
+# The user's mount stopped: root's views answer from the user's record
+# without a look into the mount (only root's own run dir was read before
+# a lookup of MNT/series.db, which allow_root lets through to the stopped
+# daemon: root's shadowctl hung on it).
+kill -STOP "$IT_PID"
+: >"$T/stopped"
+for args in "status $T/m" "hosts $T/m" "shadows $T/m" "top $T/m" "load $T/m" "forecast $T/m"; do
+  env -u SHADOWFS_RUN_DIR timeout 5 "$2" $args >"$T/out" 2>"$T/err"
+  echo "$? $args: $(head -c 300 "$T/err")" >>"$T/stopped"
+done
+env -u SHADOWFS_RUN_DIR timeout 5 "$2" status "$T/m" >"$T/status-stopped" 2>&1
+kill -CONT "$IT_PID"
+grep -v '^0 ' "$T/stopped" && it_fail "root's shadowctl on the user's stopped mount (124: hung): $(cat "$T/stopped")"
+grep -Eq "^mount +$T/m \(pid $IT_PID, stopped by a signal" "$T/status-stopped" ||
+  it_fail "root's status of the user's stopped mount: $(cat "$T/status-stopped")"
 # The user writes that record: one naming a state directory not the
 # user's own (root's here) is not taken by root's shadowctl.
 mkdir -p "$T/rootstate" && echo "mountpoint=$T/m" >"$T/rootstate/mount.info"

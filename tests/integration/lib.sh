@@ -23,7 +23,11 @@
 #   it_shadow_state FILE      prints FILE's user.shadow.state (empty if none)
 #   it_wait_for DESC SECONDS CMD...  runs CMD every 50 ms until it succeeds;
 #                             fails the test with DESC after SECONDS (and the
-#                             state of $IT_WATCH, a shadowed file, if set)
+#                             state of $IT_WATCH, a shadowed file, if set, and
+#                             the output of $IT_WAIT_SHOW, a command run at
+#                             the failure, if set: `IT_WAIT_SHOW='cat "$T/out"'
+#                             it_wait_for ...`; a $(...) in DESC is run before
+#                             the wait and shows what was there then)
 set -uo pipefail
 
 IT_ROOT=$(mktemp -d "${TMPDIR:-/tmp}/shadowfs-it.XXXXXX")
@@ -225,5 +229,5 @@ it_log_has() {
 it_wait_for() { # DESC SECONDS CMD...
   local d=$1 s=$2; shift 2
   for _ in $(seq $((s * 20))); do "$@" && return 0; sleep 0.05; done
-  it_fail "$d after $s s${IT_WATCH:+: state: $(it_shadow_state "$IT_WATCH")}"
+  it_fail "$d after $s s${IT_WATCH:+: state: $(it_shadow_state "$IT_WATCH")}${IT_WAIT_SHOW:+: $(eval "$IT_WAIT_SHOW" 2>&1)}"
 }

@@ -111,7 +111,7 @@ cat "$mnt/E" >/dev/null || it_fail "reading E"
 mv "$backing/E" "$backing/sub/E2"
 for _ in 1 2; do sync; echo 2 >/proc/sys/vm/drop_caches; sleep 0.3; done
 unknown_counted() { grep -Eq '^name_unknown=[1-9]' "$state/recorder.stats"; }
-it_wait_for "D's dentry dropped before its flush: $(grep -E '^name' "$state/recorder.stats")" 10 unknown_counted
+IT_WAIT_SHOW="grep -E '^name' '$state/recorder.stats'" it_wait_for "D's dentry dropped before its flush" 10 unknown_counted
 
 it_umount "$mnt"
 stats=$(cat "$state/recorder.stats")

@@ -35,7 +35,7 @@ for _ in $(seq 40); do
   fds+=("$fd")
 done
 logged() { grep -q "$1" "$T/sd.log"; }
-it_wait_for "EMFILE not logged: $(cat "$T/sd.log")" 3 logged "cannot accept connections: Too many open files (open files limit 32"
+IT_WAIT_SHOW='cat "$T/sd.log"' it_wait_for "EMFILE not logged" 3 logged "cannot accept connections: Too many open files (open files limit 32"
 a=$(ticks "$PID")
 sleep 1
 b=$(ticks "$PID")

@@ -122,7 +122,7 @@ pin_served thin \
 # heartbeats: copies=0 used_bytes=0 here for good).
 used_of() { "$CTL" hosts "$mnt" | awk -v h="$T/local" '$1 == h' | sed -n 's/.*copies=1 used_bytes=\([0-9]*\).*/\1/p'; }
 counted() { [ -n "$(used_of)" ] && [ "$(used_of)" -gt 0 ]; }
-it_wait_for "shadowctl hosts does not count the copy: $("$CTL" hosts "$mnt")" 5 counted
+IT_WAIT_SHOW='"$CTL" hosts "$mnt"' it_wait_for "shadowctl hosts does not count the copy" 5 counted
 used=$(used_of)
 [ "$used" -lt "$MIB" ] || it_fail "the local host counts $used bytes for 200 KiB of data: $("$CTL" hosts "$mnt")"
 echo "4: 256 MiB sparse file on a 16 MiB local host: serving, used_bytes=$used"
