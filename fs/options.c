@@ -672,12 +672,7 @@ int fs_options_parse(int argc, char **argv, struct fs_options *opts,
 	if (c.failed)
 		goto out;
 	if (opts->show_help || opts->show_version) {
-		/* "shadowfs --version extra" printed the version and ignored it */
-		if (opts->backing)
-			fail(&c, "unexpected argument '%s' (--help and --version take none)",
-			     opts->backing);
-		else
-			ret = 0;
+		ret = 0;
 		goto out;
 	}
 	if (!opts->backing || !opts->mountpoint) {
