@@ -44,13 +44,14 @@ int fs_creds_enter(fuse_req_t req, struct fs_creds_saved *saved);
  * For mknod, mkdir and create; returns 0 or -errno. */
 int fs_creds_umask(fuse_req_t req);
 
-/* Writes to a file a non-root caller opened (uid, gid: that caller's; the
- * kernel's writeback sends them as whoever flushes): runs the calling
+/* Writes of a non-root writer (uid, gid: the request's caller, or the
+ * file's opener for the writeback cache's flushes, which come with no
+ * caller; see fs/ops_file.c enter_writer): runs the calling
  * thread with that fsuid and fsgid and no capability but CAP_FSETID (the
  * set-id bits are fs/killpriv.c's to clear) until fs_creds_leave,
  * so BACKING keeps the blocks it reserves for root (ext4 lets fsuid 0 or
  * CAP_SYS_RESOURCE into them) and quota hard limits hold, as natively for
- * that caller. Nothing for root's files or on a daemon that cannot switch;
+ * that caller. Nothing for root or on a daemon that cannot switch;
  * a switch that fails leaves the daemon's credentials (a write is never
  * refused for it). */
 void fs_creds_enter_writer(uid_t uid, gid_t gid, struct fs_creds_saved *saved);

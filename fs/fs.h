@@ -67,7 +67,7 @@ struct fs_file {
 	int fd;          /* backing fd; owned */
 	int flags;       /* open(2) flags the caller asked for */
 	bool direct;     /* O_DIRECT: replies bypass the page cache, I/O is aligned */
-	uid_t uid;       /* who opened it: written as that caller */
+	uid_t uid;       /* who opened it: the kernel's flushes written as */
 	gid_t gid;       /* (fs_creds_enter_writer) */
 	struct fs_inode *inode;    /* counted in its opens while open */
 	struct fs_inode *pt_inode; /* opened for kernel passthrough: holds a count

@@ -216,7 +216,10 @@ void fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int valid,
 	struct stat st;
 	int ifd = fs_inode_fd_get(c->inodes, i);
 	int err;
-	if (ifd == -ESTALE && !fi && times_only(valid)) {
+	/* Gone for good only when its handle is stale: an object known by
+	 * name (no handles: ramfs, a filesystem mounted below BACKING) gives
+	 * ESTALE when renamed behind the mount's back, and lives on. */
+	if (ifd == -ESTALE && i->handle && !fi && times_only(valid)) {
 		reply_times_of_gone(req, c, i, attr, valid);
 		return;
 	}

@@ -394,6 +394,21 @@ static ssize_t write_direct_mem(struct fs_file *f, struct fuse_bufvec *in, off_t
 	return n;
 }
 
+/* Whose write, fallocate or copy_file_range this request is, to run it as
+ * (fs_creds_enter_writer): the caller's, as natively (the process that
+ * writes, not the one that opened: nobody writing through an fd root
+ * opened stays out of root's reserve, root through nobody's may use it).
+ * The writeback cache's flushes come from the kernel with no caller (uid,
+ * gid and pid 0, whoever wrote the pages): they run as the file's opener. */
+static void enter_writer(fuse_req_t req, const struct fs_file *f, struct fs_creds_saved *cr)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	if (ctx->pid == 0 && ctx->uid == 0 && ctx->gid == 0)
+		fs_creds_enter_writer(f->uid, f->gid, cr);
+	else
+		fs_creds_enter_writer(ctx->uid, ctx->gid, cr);
+}
+
 void fs_op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_buf, off_t off,
 		     struct fuse_file_info *fi)
 {
@@ -401,7 +416,7 @@ void fs_op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_buf,
 	struct fs_creds_saved cr;
 	ssize_t res;
 	(void)ino;
-	fs_creds_enter_writer(f->uid, f->gid, &cr);
+	enter_writer(req, f, &cr);
 	if (f->direct && !(in_buf->buf[0].flags & FUSE_BUF_IS_FD)) {
 		res = write_direct_mem(f, in_buf, off);
 	} else {
@@ -496,7 +511,7 @@ void fs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off
 	struct fs_file *f = fs_file_of(fi);
 	struct fs_creds_saved cr;
 	(void)ino;
-	fs_creds_enter_writer(f->uid, f->gid, &cr);
+	enter_writer(req, f, &cr);
 	int res = fallocate(f->fd, mode, offset, length);
 	int err = res < 0 ? errno : 0;
 	fs_creds_leave(&cr);
@@ -511,7 +526,7 @@ void fs_op_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 	struct fs_creds_saved cr;
 	(void)ino_in;
 	(void)ino_out;
-	fs_creds_enter_writer(out->uid, out->gid, &cr);
+	enter_writer(req, out, &cr);
 	ssize_t n = copy_file_range(fs_file_of(fi_in)->fd, &off_in, out->fd, &off_out, len,
 				    (unsigned)flags);
 	int err = errno;

@@ -15,7 +15,11 @@
 #    no free space: every copy was refused with ENOSPC), and is kept across
 #    a remount;
 #  - a file setting is refused with EOPNOTSUPP and the log says why; the
-#    same setting on its directory is taken and reaches the file.
+#    same setting on its directory is taken and reaches the file;
+#  - a times-only setattr (utimensat) of a file renamed behind the mount's
+#    back, out of the fd cache, fails (ENOENT, as natively): it succeeded
+#    as if the file were gone for good, set nothing, and the mount showed
+#    the old name with the new times.
 # Usage: fs_backing_ramfs.sh SHADOWFS SHADOWCTL
 . "$(dirname "$0")/lib.sh"
 SHADOWFS=$1 CTL=$2
@@ -88,4 +92,17 @@ it_mount "$SHADOWFS" "$backing" "$mnt" "$OPTS"
 IT_WATCH=$mnt/d/old it_wait_for "no copy of d/old after the remount" 15 copied
 [ "$(cat "$mnt/d/new")" = created ] || it_fail "d/new after the remount"
 it_umount "$mnt"
-echo "PASS: create/reopen, non-root access, pin and directory setting kept over a ramfs BACKING"
+
+# Renamed behind the back, its fd out of a cache of 16: a setattr cannot
+# reach it by its old name; the file is not taken for deleted.
+it_mount "$SHADOWFS" "$backing" "$mnt" "norecord,fd_cache=16"
+echo hello >"$mnt/d/renamed"
+for k in $(seq 40); do echo "$k" >"$mnt/d/o$k"; done
+cat "$mnt"/d/o* >/dev/null
+mv "$backing/d/renamed" "$backing/d/renamed2"
+# utimensat by name (touch would make a new file at the name on ENOENT)
+python3 -c 'import os, sys; os.utime(sys.argv[1], (1000000000, 1000000000))' "$mnt/d/renamed" 2>/dev/null &&
+  it_fail "utimensat of a file renamed behind the back succeeded, set nothing (BACKING's mtime $(stat -c %Y "$backing/d/renamed2"), the mount's $(stat -c %Y "$mnt/d/renamed" 2>&1))"
+[ "$(cat "$mnt/d/renamed2")" = hello ] || it_fail "renamed2 through the mount"
+it_umount "$mnt"
+echo "PASS: create/reopen, non-root access, pin and directory setting kept, times of a renamed file over a ramfs BACKING"

@@ -8,7 +8,12 @@
 #  - nobody fills it through the mount by buffered writes, O_DIRECT writes
 #    and fallocate: each stops where nobody's native writes stop (within 1
 #    MiB), never in root's reserve;
-#  - root still writes into the reserve through the mount.
+#  - root still writes into the reserve through the mount;
+#  - a write or fallocate is the writer's, not the opener's: nobody through
+#    an fd root opened (inherited: a root shell's redirection, a service's
+#    log file) stops where natively (fallocate; writes with -o no_writeback,
+#    where each write carries its writer), root through nobody's fd gets
+#    into the reserve.
 # Usage: fs_users_reserve.sh SHADOWFS
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/fs_lib.sh"
@@ -32,6 +37,28 @@ fill() {
   esac
   sync
 }
+# inherited HOW OPENER FILE: FILE opened for writing by OPENER (root or
+# nobody), then written 40 MiB through that fd by the other one
+inherited() {
+  if [ "$2" = root ]; then
+    exec 3>"$3"
+    case $1 in
+    fallocate) as_nobody env PATH=/usr/bin:/bin python3 -c 'import os; os.posix_fallocate(3, 0, 40 << 20)' ;;
+    write) as_nobody dd if=/dev/zero bs=1M count=40 status=none >&3 ;;
+    esac 2>/dev/null
+    exec 3>&-
+  else # nobody's open (its fsuid), root's fallocate
+    python3 - "$3" <<'PY' 2>/dev/null
+import ctypes, os, sys
+libc = ctypes.CDLL(None)
+libc.setfsuid(65534); libc.setfsgid(65534)
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o666)
+libc.setfsuid(0); libc.setfsgid(0)
+os.posix_fallocate(fd, 0, 40 << 20)
+PY
+  fi
+  sync
+}
 
 fill buffered "$T/ext/native/f"
 native=$(kib "$T/ext/native/f")
@@ -53,5 +80,27 @@ got=$(kib "$T/ext/backing/r")
 echo "root's writes through the mount: $got KiB allocated"
 [ "$got" -gt $((native + 4096)) ] || it_fail "root wrote only $got KiB through the mount"
 rm "$mnt/r"
+# through_mount HOW OPENER: inherited HOW OPENER on MNT/i; got: its KiB
+through_mount() {
+  inherited "$1" "$2" "$mnt/i"
+  got=$(kib "$T/ext/backing/i")
+  echo "$1 through $2's fd, through the mount: $got KiB allocated"
+  rm "$mnt/i" || it_fail "rm after $1 through $2's fd"
+}
+inherited fallocate root "$T/ext/native/i"
+native_fa=$(kib "$T/ext/native/i")
+rm "$T/ext/native/i"
+echo "nobody's fallocate through root's fd, natively: $native_fa KiB allocated"
+through_mount fallocate root
+[ "$got" -le $((native_fa + 1024)) ] ||
+  it_fail "nobody's fallocate through root's fd took $got KiB, $native_fa KiB natively (root's reserve)"
+through_mount fallocate nobody
+[ "$got" -gt $((native + 4096)) ] || it_fail "root's fallocate through nobody's fd took only $got KiB"
+fs_umount "$mnt"
+# each write carries its writer without the writeback cache
+it_mount "$shadowfs" "$T/ext/backing" "$mnt" allow_other,norecord,no_writeback
+through_mount write root
+[ "$got" -le $((native + 1024)) ] ||
+  it_fail "nobody's writes through root's fd took $got KiB, $native KiB natively (root's reserve)"
 fs_umount "$mnt"
 echo "PASS fs_users_reserve"
