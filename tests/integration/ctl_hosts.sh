@@ -180,7 +180,9 @@ putting() { ls "$T/store2" | grep -q '^tmp\.'; }
 it_wait_for "the push of big did not start" 20 putting
 kill "$PID2"
 wait "$P"; rc=$?
-[ $rc = 1 ] && grep -q "^shadowctl push: $T/big to $H2: the host closed the connection" "$T/push.err" ||
+# (closed, or timed out when its shutdown is slow: ASan under load in CI)
+[ $rc = 1 ] && [ "$(wc -l <"$T/push.err")" = 1 ] &&
+  grep -Eq "^shadowctl push: $T/big to $H2: (the host closed the connection|Connection timed out)" "$T/push.err" ||
   it_fail "host shut down under a push: rc=$rc $(cat "$T/push.err")"
 rm -f "$T/big"
 # A host that shuts down (SIGTERM) under a watch: said so, status 1 (it
