@@ -4,7 +4,6 @@
 #include "common/line_escape.h"
 #include "common/parse.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -244,13 +243,8 @@ static int handle_fields(const char *type, const char *hex, struct fs_tune_line 
 	if (sfs_parse_integer(type, 0, INT32_MAX, &ty) < 0 || !n || n % 2 ||
 	    n / 2 > FS_TUNE_HANDLE_MAX)
 		return -EINVAL;
-	for (size_t b = 0; b < n / 2; b++) {
-		unsigned v;
-		if (!isxdigit((unsigned char)hex[2 * b]) || !isxdigit((unsigned char)hex[2 * b + 1]) ||
-		    sscanf(hex + 2 * b, "%2x", &v) != 1)
-			return -EINVAL;
-		ret->handle[b] = (unsigned char)v;
-	}
+	if (sfs_hex_decode(hex, ret->handle, n / 2) < 0)
+		return -EINVAL;
 	ret->handle_type = (int)ty;
 	ret->handle_len = (unsigned)(n / 2);
 	return 0;

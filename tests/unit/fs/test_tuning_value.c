@@ -266,7 +266,7 @@ static void test_lines(void **state)
 	assert_true(l.value == 3);
 	assert_false(l.is_handle);
 	/* "h": the handle of the file whose settings they are */
-	char fh[] = "h 12b31fa3-a5e1-419d-ab18-9cb8cf16c9f3 1 0a0bFf00 /d/e f";
+	char fh[] = "h 12b31fa3-a5e1-419d-ab18-9cb8cf16c9f3 1 0a0bff00 /d/e f";
 	assert_int_equal(fs_tune_line_parse(fh, &l), 0);
 	assert_true(l.is_handle);
 	assert_false(l.is_dir);
@@ -295,8 +295,9 @@ static void test_lines(void **state)
 	    "d bogus 1 /a", "d threshold  /a", "f short window 3 /a",
 	    "f 12b31fa3-a5e1-419d-ab18-9cb8cf16c9f3 window 30 /a", "d threshold 0.5",
 	    "d hosts /a,,/b /d", "d hosts /a,/a /d",
-	    /* handles: odd or no hex, not hex, a sign or no digits in the
-	     * type, no path */
+	    /* handles: odd or no hex, not hex (nor upper case: the one spelling
+	     * written), a sign or no digits in the type, no path */
+	    "h 12b31fa3-a5e1-419d-ab18-9cb8cf16c9f3 1 0a0bFf00 /a",
 	    "h 12b31fa3-a5e1-419d-ab18-9cb8cf16c9f3 1 0a0 /a",
 	    "h 12b31fa3-a5e1-419d-ab18-9cb8cf16c9f3 1 0x0a /a",
 	    "h 12b31fa3-a5e1-419d-ab18-9cb8cf16c9f3 -1 0a /a",
