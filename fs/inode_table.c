@@ -522,7 +522,7 @@ static void unkey_locked(struct fs_inode_table *t, struct fs_inode *i, bool kept
 	detach_if_unused(t, key_drop(t, i, old_name), cl, gl);
 }
 
-static bool same_handle(const struct file_handle *a, const struct file_handle *b)
+bool fs_inode_table_same_handle(const struct file_handle *a, const struct file_handle *b)
 {
 	return a->handle_type == b->handle_type && a->handle_bytes == b->handle_bytes &&
 	       memcmp(a->f_handle, b->f_handle, a->handle_bytes) == 0;
@@ -560,7 +560,7 @@ static void disown(struct fs_inode_table *t, struct fs_inode *i)
 static struct fs_inode *check_handle(struct fs_inode_table *t, struct fs_inode *i,
 				     const struct file_handle *h)
 {
-	if (!i || !h || same_handle(i->handle, h))
+	if (!i || !h || fs_inode_table_same_handle(i->handle, h))
 		return i;
 	disown(t, i);
 	return NULL;

@@ -115,6 +115,8 @@ bool fs_inode_table_uses_handles(struct fs_inode_table *t);
  * object open as fd by, or NULL: handles off, unsupported, or the object
  * on another filesystem than BACKING. */
 struct file_handle *fs_inode_table_handle_of(struct fs_inode_table *t, int fd);
+/* Do a and b name the same object (type, length and bytes equal)? */
+bool fs_inode_table_same_handle(const struct file_handle *a, const struct file_handle *b);
 
 /* Looks up NAME in the directory dir, open as dirfd (with the calling
  * thread's credentials), fills *st, and returns its entry with nlookup

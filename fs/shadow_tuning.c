@@ -969,7 +969,7 @@ void fs_tuning_file_removed(struct fs_tuning *t, const uint8_t id[PRED_ID_LEN],
 {
 	pthread_mutex_lock(&t->lock);
 	struct tune_entry *x = fs_tuning_find_file(t, id);
-	if (x && x->handle && h && !fs_tuning_handle_eq(x->handle, h))
+	if (x && x->handle && h && !fs_inode_table_same_handle(x->handle, h))
 		x = NULL; /* a copy bearing the id: the settings are another file's */
 	forget_locked(t, x);
 	pthread_mutex_unlock(&t->lock);

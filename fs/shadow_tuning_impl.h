@@ -105,7 +105,6 @@ struct tune_entry *fs_tuning_file_entry_locked(struct fs_tuning *t, const struct
 /* The file open as fd (f: its handle, to free on success); as
  * fs_file_id_get (fs/shadow_tuning_owner.c). */
 int fs_tuning_file_of(struct fs_ctx *c, int fd, bool create, struct tune_file *f);
-bool fs_tuning_handle_eq(const struct file_handle *a, const struct file_handle *b);
 /* x's handle becomes a copy of h; false (unchanged) when it was h already
  * or without memory. */
 bool fs_tuning_take_handle(struct tune_entry *x, const struct file_handle *h);

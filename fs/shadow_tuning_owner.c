@@ -37,17 +37,11 @@ int fs_tuning_file_of(struct fs_ctx *c, int fd, bool create, struct tune_file *f
 	return 0;
 }
 
-bool fs_tuning_handle_eq(const struct file_handle *a, const struct file_handle *b)
-{
-	return a->handle_type == b->handle_type && a->handle_bytes == b->handle_bytes &&
-	       !memcmp(a->f_handle, b->f_handle, a->handle_bytes);
-}
-
 /* x's handle becomes a copy of h; false (unchanged) when it was h already
  * or without memory. */
 bool fs_tuning_take_handle(struct tune_entry *x, const struct file_handle *h)
 {
-	if (x->handle && fs_tuning_handle_eq(x->handle, h))
+	if (x->handle && fs_inode_table_same_handle(x->handle, h))
 		return false;
 	size_t n = sizeof(*h) + h->handle_bytes;
 	struct file_handle *d = malloc(n);
@@ -135,7 +129,7 @@ struct tune_entry *fs_tuning_file_entry_locked(struct fs_tuning *t, const struct
 			fs_tuning_save(t);
 		return x;
 	}
-	if (fs_tuning_handle_eq(x->handle, f->handle))
+	if (fs_inode_table_same_handle(x->handle, f->handle))
 		return x;
 	/* Another file bearing the id: a copy while the record's file lives;
 	 * the record's file restored in place (or saved by rename) if that
