@@ -65,18 +65,30 @@ static bool drops_sgid(fuse_req_t req, bool fsetid, mode_t mode, gid_t gid)
 	return (mode & S_IXGRP) || (!fsetid && !fs_creds_in_group(req, gid));
 }
 
+/* fd's mode without bits, through its /proc path (any fd, O_PATH too), st
+ * its stat: 0 or -errno; nothing to clear is 0. */
+static int chmod_without(int fd, const struct stat *st, mode_t bits)
+{
+	char path[32];
+	if (!(st->st_mode & bits))
+		return 0;
+	fs_proc_path(path, fd);
+	return chmod(path, st->st_mode & ~bits & 07777) < 0 ? -errno : 0;
+}
+
 int fs_killpriv_apply(fuse_req_t req, int fd, bool fsetid)
 {
 	char path[32];
 	struct stat st;
-	fs_proc_path(path, fd);
 	if (fstat(fd, &st) < 0)
 		return -errno;
 	if (!S_ISREG(st.st_mode))
 		return 0;
-	mode_t kill = S_ISUID | (drops_sgid(req, fsetid, st.st_mode, st.st_gid) ? S_ISGID : 0);
-	if ((st.st_mode & kill) && chmod(path, st.st_mode & ~kill & 07777) < 0)
-		return -errno;
+	int r = chmod_without(fd, &st,
+			      S_ISUID | (drops_sgid(req, fsetid, st.st_mode, st.st_gid) ? S_ISGID : 0));
+	if (r < 0)
+		return r;
+	fs_proc_path(path, fd);
 	if (removexattr(path, "security.capability") < 0 && errno != ENODATA &&
 	    errno != ENOTSUP)
 		return -errno;
@@ -85,7 +97,6 @@ int fs_killpriv_apply(fuse_req_t req, int fd, bool fsetid)
 
 int fs_killpriv_after_chown(fuse_req_t req, int fd, const struct stat *old)
 {
-	char path[32];
 	struct stat st;
 	if (fuse_req_ctx(req)->uid == 0 || S_ISDIR(old->st_mode) || S_ISLNK(old->st_mode) ||
 	    (old->st_mode & (S_ISGID | S_IXGRP)) != S_ISGID ||
@@ -93,8 +104,5 @@ int fs_killpriv_after_chown(fuse_req_t req, int fd, const struct stat *old)
 		return 0;
 	if (fstat(fd, &st) < 0)
 		return -errno;
-	fs_proc_path(path, fd);
-	if ((st.st_mode & S_ISGID) && chmod(path, st.st_mode & ~S_ISGID & 07777) < 0)
-		return -errno;
-	return 0;
+	return chmod_without(fd, &st, S_ISGID);
 }
