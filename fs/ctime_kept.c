@@ -3,26 +3,38 @@
 #include "fs/ctime_kept.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #define CTIME_KEPT_SLOTS 4096 /* a power of two */
+#define CTIME_KEPT_LOCKS 64   /* slots share locks by their low bits */
 
 struct kept {
 	dev_t dev;
 	ino_t ino;
 	struct timespec backing; /* BACKING's ctime right after the setattr */
 	struct timespec kernel;  /* the ctime the kernel set and keeps */
-	bool used;
+	/* Set last (release) once the fields above are written, under the
+	 * slot's lock; read first (acquire) without it, so that every attribute
+	 * reply of a file whose slot holds no note (the common case: no setattr
+	 * since the slot was last found stale) takes no lock. */
+	atomic_bool used;
 };
 
 static struct kept table[CTIME_KEPT_SLOTS];
-static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t locks[CTIME_KEPT_LOCKS] = {[0 ... CTIME_KEPT_LOCKS - 1] =
+							  PTHREAD_MUTEX_INITIALIZER};
 
-static struct kept *slot_of(dev_t dev, ino_t ino)
+static size_t slot_index(dev_t dev, ino_t ino)
 {
 	uint64_t h = ((uint64_t)ino ^ ((uint64_t)dev << 32)) * 0x9e3779b97f4a7c15ULL;
-	return &table[(h >> 40) & (CTIME_KEPT_SLOTS - 1)];
+	return (size_t)(h >> 40) & (CTIME_KEPT_SLOTS - 1);
+}
+
+static pthread_mutex_t *lock_of(size_t slot)
+{
+	return &locks[slot & (CTIME_KEPT_LOCKS - 1)];
 }
 
 static bool same_time(const struct timespec *a, const struct timespec *b)
@@ -34,24 +46,33 @@ void fs_ctime_kept_note(const struct stat *st, const struct timespec *kernel)
 {
 	if (!S_ISREG(st->st_mode))
 		return; /* the kernel keeps times of regular files only */
-	pthread_mutex_lock(&table_lock);
-	*slot_of(st->st_dev, st->st_ino) = (struct kept){
-		.dev = st->st_dev, .ino = st->st_ino, .backing = st->st_ctim,
-		.kernel = *kernel, .used = true};
-	pthread_mutex_unlock(&table_lock);
+	size_t s = slot_index(st->st_dev, st->st_ino);
+	struct kept *k = &table[s];
+	pthread_mutex_lock(lock_of(s));
+	atomic_store_explicit(&k->used, false, memory_order_relaxed);
+	k->dev = st->st_dev;
+	k->ino = st->st_ino;
+	k->backing = st->st_ctim;
+	k->kernel = *kernel;
+	atomic_store_explicit(&k->used, true, memory_order_release);
+	pthread_mutex_unlock(lock_of(s));
 }
 
 void fs_ctime_kept_apply(struct stat *st)
 {
 	if (!S_ISREG(st->st_mode))
 		return;
-	pthread_mutex_lock(&table_lock);
-	struct kept *k = slot_of(st->st_dev, st->st_ino);
-	if (k->used && k->dev == st->st_dev && k->ino == st->st_ino) {
+	size_t s = slot_index(st->st_dev, st->st_ino);
+	struct kept *k = &table[s];
+	if (!atomic_load_explicit(&k->used, memory_order_acquire))
+		return;
+	pthread_mutex_lock(lock_of(s));
+	if (atomic_load_explicit(&k->used, memory_order_relaxed) && k->dev == st->st_dev &&
+	    k->ino == st->st_ino) {
 		if (same_time(&k->backing, &st->st_ctim))
 			st->st_ctim = k->kernel;
-		else
-			k->used = false; /* BACKING's moved since: the note is stale */
+		else /* BACKING's moved since: the note is stale */
+			atomic_store_explicit(&k->used, false, memory_order_relaxed);
 	}
-	pthread_mutex_unlock(&table_lock);
+	pthread_mutex_unlock(lock_of(s));
 }
