@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <pthread.h>
 #include <fuse_lowlevel.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -67,6 +68,10 @@ struct fs_file {
 	int fd;          /* backing fd; owned */
 	int flags;       /* open(2) flags the caller asked for */
 	bool direct;     /* O_DIRECT: replies bypass the page cache, I/O is aligned */
+	/* A direct file's second backing fd, without O_DIRECT, or -1 until
+	 * first needed (fs_file_buffered_fd): for the I/O that comes through
+	 * this open without O_DIRECT, which natively needs no alignment. */
+	_Atomic int buffered_fd;
 	uid_t uid;       /* who opened it: the kernel's flushes written as */
 	gid_t gid;       /* (fs_creds_enter_writer) */
 	struct fs_inode *inode;    /* counted in its opens while open */

@@ -76,6 +76,7 @@ static struct fs_file *file_new(fuse_req_t req, struct fs_ctx *c, struct fs_inod
 	f->fd = fd;
 	f->flags = flags;
 	f->direct = (flags & O_DIRECT) != 0;
+	atomic_init(&f->buffered_fd, -1);
 	f->uid = fuse_req_ctx(req)->uid;
 	f->gid = fuse_req_ctx(req)->gid;
 	f->inode = i;
@@ -93,6 +94,9 @@ static void file_free(struct fs_ctx *c, struct fs_file *f)
 		fs_passthrough_put(c, f->pt_inode);
 	fs_open_del(c, &f->node);
 	close(f->fd);
+	int bfd = atomic_load_explicit(&f->buffered_fd, memory_order_relaxed);
+	if (bfd >= 0)
+		close(bfd);
 	free(f);
 }
 
@@ -334,16 +338,47 @@ void *fs_reply_buf(size_t size)
 	return p ? p : fs_thread_buf(size);
 }
 
-/* Reads into the thread's buffer and replies with it (O_DIRECT files, and
- * every file when read replies are not spliced). */
-static void read_copy(fuse_req_t req, struct fs_file *f, size_t size, off_t off)
+/* The fd for I/O on f from fi (a READ's or WRITE's): f's own, or for a
+ * direct file its second fd without O_DIRECT (opened on first need, kept
+ * until release) when the request does not come with O_DIRECT: the caller
+ * cleared it with fcntl(F_SETFL) (natively its I/O then needs no
+ * alignment), or a write of the writeback cache (the kernel flushes any
+ * writable open's dirty pages through whichever writable open of the inode
+ * it picks, a direct one too; a partial last page is unaligned, and
+ * refusing it lost the data of another fd's writes: an fsync of that fd
+ * failed with EINVAL and the file read back zeros). An fd, or -errno. */
+static int io_fd(fuse_req_t req, struct fs_file *f, const struct fuse_file_info *fi)
+{
+	if (!f->direct || ((fi->flags & O_DIRECT) && !fi->writepage))
+		return f->fd;
+	int fd = atomic_load_explicit(&f->buffered_fd, memory_order_acquire);
+	if (fd >= 0)
+		return fd;
+	int fl = fcntl(f->fd, F_GETFL);
+	if (fl < 0)
+		return -errno;
+	fd = fs_reopen(fs_ctx_of(req), f->fd, fl & ~O_DIRECT);
+	if (fd < 0)
+		return fd;
+	int none = -1;
+	if (!atomic_compare_exchange_strong_explicit(&f->buffered_fd, &none, fd,
+						     memory_order_acq_rel, memory_order_acquire)) {
+		close(fd); /* another thread's came first */
+		return none;
+	}
+	return fd;
+}
+
+/* Reads from fd into the thread's buffer and replies with it (O_DIRECT
+ * files, and every file when read replies are not spliced). */
+static void read_copy(fuse_req_t req, int fd, size_t size, off_t off)
 {
 	void *buf = fs_reply_buf(size);
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	ssize_t n = pread(f->fd, buf, size, off);
+	ssize_t n = pread(fd, buf, size, off);
 	if (n < 0)
 		fuse_reply_err(req, errno);
 	else
@@ -356,7 +391,11 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct fs_file *f = fs_file_of(fi);
 	(void)ino;
 	if (f->direct || !fs_ctx_of(req)->splice_replies) {
-		read_copy(req, f, size, off);
+		int fd = io_fd(req, f, fi);
+		if (fd < 0)
+			fuse_reply_err(req, -fd);
+		else
+			read_copy(req, fd, size, off);
 		return;
 	}
 	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
@@ -370,12 +409,12 @@ void fs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
  * aligned bounce buffer, unless the data is already aligned (an io_uring
  * entry's payload is page-aligned); spliced data and buffered files go
  * straight. */
-static ssize_t write_direct_mem(struct fs_file *f, struct fuse_bufvec *in, off_t off)
+static ssize_t write_direct_mem(int fd, struct fuse_bufvec *in, off_t off)
 {
 	size_t size = fuse_buf_size(in);
 	if (in->count == 1 && in->idx == 0 && in->off == 0 &&
 	    (uintptr_t)in->buf[0].mem % DIRECT_ALIGN == 0) {
-		ssize_t n = pwrite(f->fd, in->buf[0].mem, size, off);
+		ssize_t n = pwrite(fd, in->buf[0].mem, size, off);
 		return n < 0 ? -errno : n;
 	}
 	void *buf = NULL;
@@ -386,7 +425,7 @@ static ssize_t write_direct_mem(struct fs_file *f, struct fuse_bufvec *in, off_t
 	mem.buf[0].mem = buf;
 	ssize_t n = fuse_buf_copy(&mem, in, 0);
 	if (n >= 0) {
-		n = pwrite(f->fd, buf, (size_t)n, off);
+		n = pwrite(fd, buf, (size_t)n, off);
 		if (n < 0)
 			n = -errno;
 	}
@@ -416,13 +455,16 @@ void fs_op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_buf,
 	struct fs_creds_saved cr;
 	ssize_t res;
 	(void)ino;
+	int fd = io_fd(req, f, fi);
 	enter_writer(req, f, &cr);
-	if (f->direct && !(in_buf->buf[0].flags & FUSE_BUF_IS_FD)) {
-		res = write_direct_mem(f, in_buf, off);
+	if (fd < 0) {
+		res = fd;
+	} else if (fd == f->fd && f->direct && !(in_buf->buf[0].flags & FUSE_BUF_IS_FD)) {
+		res = write_direct_mem(fd, in_buf, off);
 	} else {
 		struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in_buf));
 		out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-		out.buf[0].fd = f->fd;
+		out.buf[0].fd = fd;
 		out.buf[0].pos = off;
 		res = fuse_buf_copy(&out, in_buf, 0);
 	}

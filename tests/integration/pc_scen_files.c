@@ -588,8 +588,46 @@ static void sc_o_direct(void)
 	close(bfd);
 	close(fd);
 	PC_CONTENT("f");
+	/* Another open's dirty pages, flushed while a direct open is the
+	 * inode's newest writable one (the kernel writes them back through
+	 * it: a partial page, unaligned). */
+	bfd = PC_FD(open("g", O_RDWR | O_CREAT, 0644));
+	PC_RC(pwrite(bfd, "dirty pages, 21 bytes", 21, 0));
+	fd = PC_FD(open("g", O_RDWR | O_DIRECT));
+	PC_RC(fsync(bfd));
+	close(bfd);
+	close(fd);
+	PC_CONTENT("g");
 	free(wbuf);
 	free(rbuf);
+}
+
+/* O_DIRECT cleared by fcntl(F_SETFL): the open's I/O needs no alignment
+ * any more; set again, it does. */
+static void sc_o_direct_setfl(void)
+{
+	unsigned char *wbuf = aligned_alloc(4096, 4096);
+	char b[8] = { 0 };
+	int fd;
+
+	if (!wbuf)
+		abort();
+	pc_pattern(wbuf, 4096, 6);
+	fd = PC_FD(open("f", O_RDWR | O_CREAT | O_DIRECT, 0644));
+	PC_RC(pwrite(fd, wbuf, 4096, 0));
+	PC_RC(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_DIRECT));
+	PC_RC(pwrite(fd, "XYZ", 3, 3));
+	PC_RC(pread(fd, b, 5, 1));
+	PC_RC(memcmp(b, wbuf + 1, 2) == 0 && memcmp(b + 2, "XYZ", 3) == 0);
+	PC_RC(pwrite(fd, "tail", 4, 4096));
+	PC_FSTAT(fd, 0);
+	PC_RC(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_DIRECT));
+	PC_RC(pwrite(fd, "unaligned", 9, 7));
+	PC_RC(pwrite(fd, wbuf, 4096, 8192));
+	PC_FSTAT(fd, 0);
+	close(fd);
+	PC_CONTENT("f");
+	free(wbuf);
 }
 
 /* fsync, fdatasync, syncfs, sync_file_range on files and directories. */
@@ -630,7 +668,8 @@ const struct pc_scenario pc_files_scenarios[] = {
 	{ "unlink_open", "unlink/rmdir/rename-over while open", sc_unlink_open, false },
 	{ "copy_range", "copy_file_range offsets and errors", sc_copy_range, false },
 	{ "mmap", "mmap/read/write coherence, msync, mapping errors", sc_mmap, false },
-	{ "o_direct", "aligned O_DIRECT I/O and buffered coherence", sc_o_direct, false },
+	{ "o_direct", "aligned O_DIRECT I/O, buffered coherence, another open's pages flushed", sc_o_direct, false },
+	{ "o_direct_setfl", "O_DIRECT cleared and set again by fcntl(F_SETFL)", sc_o_direct_setfl, false },
 	{ "sync_calls", "fsync/fdatasync/syncfs/sync_file_range", sc_sync_calls, false },
 	{ NULL, NULL, NULL, false },
 };
