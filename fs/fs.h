@@ -67,7 +67,7 @@ struct fs_file {
 	struct fs_open_node node; /* first member */
 	int fd;          /* backing fd; owned */
 	int flags;       /* open(2) flags the caller asked for */
-	bool direct;     /* O_DIRECT: replies bypass the page cache, I/O is aligned */
+	bool direct;     /* an O_DIRECT open: fd is O_DIRECT (aligned I/O only) */
 	/* A direct file's second backing fd, without O_DIRECT, or -1 until
 	 * first needed (fs_file_buffered_fd): for the I/O that comes through
 	 * this open without O_DIRECT, which natively needs no alignment. */

@@ -3,10 +3,13 @@
  * fsync, POSIX locks (as OFD locks, locks=backing), flock, fallocate,
  * copy_file_range and lseek. fi->fh is a struct fs_file (fs.h).
  *
- * Cache policy per open: O_DIRECT opens and cache=never get FOPEN_DIRECT_IO
- * (every read and write reaches us, aligned I/O goes to an O_DIRECT backing
- * fd); otherwise cache=always sets keep_cache so the page cache survives
- * close/open. With the writeback cache the kernel may read pages of a file
+ * Cache policy per open: cache=never gives every open FOPEN_DIRECT_IO
+ * (every read and write reaches us); otherwise cache=always sets keep_cache
+ * so the page cache survives close/open. An O_DIRECT open gets an O_DIRECT
+ * backing fd (aligned I/O only, as on BACKING) and no FOPEN_DIRECT_IO: the
+ * kernel's own O_DIRECT path writes dirty pages back and invalidates them
+ * around each direct request, and reads what BACKING does not have yet
+ * within its size from the page cache (FOPEN_DIRECT_IO did neither). With the writeback cache the kernel may read pages of a file
  * opened write-only and keeps file positions itself, so O_WRONLY becomes
  * O_RDWR (with O_NOATIME: those reads are no access) and O_APPEND is
  * dropped (as passthrough_hp does).
@@ -47,9 +50,9 @@ static int backing_flags(struct fs_ctx *c, int flags)
 	return flags & ~O_NOFOLLOW;
 }
 
-static void set_open_flags(struct fs_ctx *c, struct fuse_file_info *fi, bool direct)
+static void set_open_flags(struct fs_ctx *c, struct fuse_file_info *fi)
 {
-	fi->direct_io = direct || c->opts->cache == FS_CACHE_NEVER;
+	fi->direct_io = c->opts->cache == FS_CACHE_NEVER;
 	fi->keep_cache = !fi->direct_io && c->opts->cache == FS_CACHE_ALWAYS;
 }
 
@@ -134,7 +137,7 @@ static int open_as_caller(fuse_req_t req, struct fs_ctx *c, int ifd, int flags)
 static void prepare_open_reply(struct fs_ctx *c, struct fs_file *f, struct fs_inode *i,
 			       struct fuse_file_info *fi)
 {
-	set_open_flags(c, fi, f->direct);
+	set_open_flags(c, fi);
 	if (!fs_passthrough_active(c))
 		return;
 	int id = fs_passthrough_get(c, i, f->fd);

@@ -6,7 +6,9 @@
  * P processes run N random operations each: pwrite (persistent or fresh fd,
  * O_APPEND too), pread, ftruncate/truncate, mmap stores and loads, fsync,
  * fdatasync, close/reopen, rename and unlink within the process's own set of
- * names, and stores/loads in the process's own byte range of one shared file
+ * names, aligned O_DIRECT writes and reads through a second fd kept open
+ * beside the buffered one (where DIR's filesystem takes O_DIRECT), and
+ * stores/loads in the process's own byte range of one shared file
  * (ranges are deliberately not page aligned, so neighbours share pages).
  * Each process owns its names and its range, so an in-memory model predicts
  * every read exactly and every read is checked. When all processes are done,
@@ -43,19 +45,21 @@
 #define EX_RANGE 50001		 /* bytes of the shared file per process */
 #define EX_MAX_PROCS 32
 #define EX_PATH (PATH_MAX + 64)
+#define EX_DIRECT_ALIGN 4096
+#define EX_DIRECT_MAX (4 * EX_DIRECT_ALIGN) /* bound of one O_DIRECT write/read */
 
 enum ex_op {
 	OP_WRITE, OP_WRITE_FRESH, OP_APPEND, OP_READ, OP_TRUNCATE, OP_MMAP_WRITE, OP_MMAP_READ,
 	OP_FSYNC, OP_RENAME, OP_UNLINK, OP_REOPEN, OP_STAT, OP_SH_WRITE, OP_SH_MMAP_WRITE,
-	OP_SH_READ, OP_COUNT
+	OP_SH_READ, OP_DIRECT, OP_COUNT
 };
 static const char *const ex_opname[OP_COUNT] = {
 	"write", "write_fresh", "append", "read", "truncate", "mmap_write", "mmap_read",
 	"fsync", "rename", "unlink", "reopen", "stat", "shared_write", "shared_mmap_write",
-	"shared_read",
+	"shared_read", "direct",
 };
 /* Relative frequencies of the operations above. */
-static const unsigned ex_weight[OP_COUNT] = { 14, 4, 3, 16, 5, 6, 6, 3, 4, 1, 3, 4, 8, 5, 8 };
+static const unsigned ex_weight[OP_COUNT] = { 14, 4, 3, 16, 5, 6, 6, 3, 4, 1, 3, 4, 8, 5, 8, 6 };
 
 /* One name slot of a process: the model of what the file must contain. */
 struct ex_slot {
@@ -63,6 +67,7 @@ struct ex_slot {
 	size_t size;
 	unsigned char *data; /* EX_MAX_SIZE bytes; [0, size) meaningful */
 	int fd;		     /* persistent O_RDWR fd or -1 */
+	int dfd;	     /* persistent O_RDWR|O_DIRECT fd or -1 */
 };
 
 /* Per-process state; nothing is shared between processes but the files. */
@@ -80,6 +85,8 @@ struct ex_proc {
 	int shfd;
 	long counts[OP_COUNT];
 	long pagesz;
+	bool direct_ok;	      /* DIR's filesystem takes O_DIRECT opens */
+	unsigned char *dbuf;  /* EX_DIRECT_MAX bytes, aligned for O_DIRECT */
 	bool corrupt; /* --self-test-corrupt */
 };
 
@@ -351,13 +358,16 @@ static void op_rename(struct ex_proc *p)
 		ex_fail(p, "rename slot %d -> %d: %s", a, b, strerror(errno));
 	if (p->slot[b].fd >= 0)
 		close(p->slot[b].fd);
-	/* b takes a's content and fd; a becomes absent (keeps b's buffer). */
+	if (p->slot[b].dfd >= 0)
+		close(p->slot[b].dfd);
+	/* b takes a's content and fds; a becomes absent (keeps b's buffer). */
 	tmp = p->slot[b];
 	p->slot[b] = p->slot[a];
 	p->slot[a] = tmp;
 	p->slot[a].exists = false;
 	p->slot[a].size = 0;
 	p->slot[a].fd = -1;
+	p->slot[a].dfd = -1;
 }
 
 static void op_unlink(struct ex_proc *p)
@@ -372,7 +382,10 @@ static void op_unlink(struct ex_proc *p)
 		ex_fail(p, "unlink slot %d: %s", k, strerror(errno));
 	if (p->slot[k].fd >= 0)
 		close(p->slot[k].fd);
+	if (p->slot[k].dfd >= 0)
+		close(p->slot[k].dfd);
 	p->slot[k].fd = -1;
+	p->slot[k].dfd = -1;
 	p->slot[k].exists = false;
 	p->slot[k].size = 0;
 }
@@ -442,6 +455,69 @@ static void op_shared(struct ex_proc *p, enum ex_op op)
 		ex_check(p, "shared pread", off, p->shared + roff, buf, len);
 		break;
 	}
+}
+
+/* An aligned O_DIRECT write or read of a slot through its direct fd, kept
+ * open beside the buffered one (so that the kernel may write the buffered
+ * fd's dirty pages back through it), closed one time in three. */
+static void op_direct(struct ex_proc *p)
+{
+	int k = ex_pick(p, false);
+	struct ex_slot *s = &p->slot[k];
+	size_t len = EX_DIRECT_ALIGN * (1 + ex_below(p, EX_DIRECT_MAX / EX_DIRECT_ALIGN));
+	off_t off = (off_t)(EX_DIRECT_ALIGN * ex_below(p, (EX_MAX_SIZE - len) / EX_DIRECT_ALIGN + 1));
+	bool write = ex_below(p, 2), close_after = ex_below(p, 3) == 0;
+	char path[EX_PATH];
+	ssize_t n;
+
+	if (!p->direct_ok)
+		return;
+	if (s->dfd < 0) {
+		ex_path(p, p->dir, k, path, sizeof(path));
+		s->dfd = open(path, O_RDWR | O_CREAT | O_DIRECT, 0644);
+		if (s->dfd < 0)
+			ex_fail(p, "open %s O_DIRECT: %s", path, strerror(errno));
+		if (!s->exists) {
+			s->exists = true;
+			s->size = 0;
+		}
+	}
+	if (write) {
+		ex_fill(p, p->dbuf, len);
+		n = pwrite(s->dfd, p->dbuf, len, off);
+		if (n != (ssize_t)len)
+			ex_fail(p, "O_DIRECT pwrite slot %d %zu@%lld = %zd (%s)", k, len,
+				(long long)off, n, n < 0 ? strerror(errno) : "short");
+		ex_model_write(s, off, p->dbuf, len);
+	} else {
+		size_t want = (size_t)off >= s->size ? 0 : s->size - (size_t)off;
+
+		if (want > len)
+			want = len;
+		n = pread(s->dfd, p->dbuf, len, off);
+		if (n != (ssize_t)want)
+			ex_fail(p, "O_DIRECT pread slot %d %zu@%lld = %zd, expected %zu (size %zu) %s",
+				k, len, (long long)off, n, want, s->size,
+				n < 0 ? strerror(errno) : "");
+		ex_check(p, "O_DIRECT pread", off, s->data + off, p->dbuf, want);
+	}
+	if (close_after) {
+		if (close(s->dfd) < 0)
+			ex_fail(p, "close O_DIRECT slot %d: %s", k, strerror(errno));
+		s->dfd = -1;
+	}
+}
+
+/* Does dir's filesystem take O_DIRECT opens (tmpfs before 6.6, ramfs do
+ * not)? Probed on the shared file. */
+static bool ex_direct_probe(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECT);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
 }
 
 /* Fresh-open check of every slot and of the shared range under dir. */
@@ -527,6 +603,10 @@ static void ex_child(struct ex_proc *p, long ops, int done_w, int go_r)
 	p->shfd = open(path, O_RDWR);
 	if (p->shfd < 0)
 		ex_fail(p, "open shared: %s", strerror(errno));
+	p->direct_ok = ex_direct_probe(path);
+	p->dbuf = aligned_alloc(EX_DIRECT_ALIGN, EX_DIRECT_MAX);
+	if (!p->dbuf)
+		ex_fail(p, "no memory");
 	for (p->opno = 0; p->opno < ops; p->opno++) {
 		unsigned r = (unsigned)ex_below(p, total);
 		int op = 0;
@@ -551,13 +631,17 @@ static void ex_child(struct ex_proc *p, long ops, int done_w, int go_r)
 		case OP_UNLINK: op_unlink(p); break;
 		case OP_REOPEN: op_reopen(p); break;
 		case OP_STAT: op_stat(p); break;
+		case OP_DIRECT: op_direct(p); break;
 		default: op_shared(p, p->op); break;
 		}
 	}
 	for (int k = 0; k < p->nslots; k++) {
 		if (p->slot[k].fd >= 0 && close(p->slot[k].fd) < 0)
 			ex_fail(p, "close slot %d: %s", k, strerror(errno));
+		if (p->slot[k].dfd >= 0 && close(p->slot[k].dfd) < 0)
+			ex_fail(p, "close O_DIRECT slot %d: %s", k, strerror(errno));
 		p->slot[k].fd = -1;
+		p->slot[k].dfd = -1;
 	}
 	if (close(p->shfd) < 0)
 		ex_fail(p, "close shared: %s", strerror(errno));
@@ -571,11 +655,12 @@ static void ex_child(struct ex_proc *p, long ops, int done_w, int go_r)
 	if (p->bdir)
 		ex_final_check(p, p->bdir, "backing dir");
 	printf("exerciser: proc %d ok: %ld ops (write %ld, read %ld, mmap %ld/%ld, truncate %ld, "
-	       "rename %ld, shared %ld/%ld/%ld)\n",
+	       "rename %ld, shared %ld/%ld/%ld, direct %ld%s)\n",
 	       p->id, ops, p->counts[OP_WRITE] + p->counts[OP_WRITE_FRESH] + p->counts[OP_APPEND],
 	       p->counts[OP_READ], p->counts[OP_MMAP_WRITE], p->counts[OP_MMAP_READ],
 	       p->counts[OP_TRUNCATE], p->counts[OP_RENAME], p->counts[OP_SH_WRITE],
-	       p->counts[OP_SH_MMAP_WRITE], p->counts[OP_SH_READ]);
+	       p->counts[OP_SH_MMAP_WRITE], p->counts[OP_SH_READ], p->counts[OP_DIRECT],
+	       p->direct_ok ? "" : " not taken by the filesystem");
 	fflush(stdout);
 	_exit(0);
 }
@@ -702,6 +787,7 @@ int main(int argc, char **argv)
 			for (int k = 0; k < p.nslots; k++) {
 				p.slot[k].data = malloc(EX_MAX_SIZE);
 				p.slot[k].fd = -1;
+				p.slot[k].dfd = -1;
 			}
 			ex_child(&p, ops, done[1], go[0]);
 		}

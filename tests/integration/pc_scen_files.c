@@ -565,6 +565,7 @@ static void sc_o_direct(void)
 	unsigned char *wbuf = aligned_alloc(4096, 16384), *rbuf = aligned_alloc(4096, 16384);
 	char b[16] = { 0 };
 	int fd, bfd;
+	void *m;
 
 	if (!wbuf || !rbuf)
 		abort();
@@ -585,6 +586,17 @@ static void sc_o_direct(void)
 	PC_RC(memcmp(b, wbuf, 8) == 0);
 	PC_RC(pwrite(fd, wbuf, 4096, 1 << 20));
 	PC_FSTAT(fd, 0);
+	/* a shared mapping of the O_DIRECT fd, read and stored through */
+	m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	PC_RC(m != MAP_FAILED);
+	if (m != MAP_FAILED) {
+		PC_RC(memcmp(m, wbuf, 8) == 0);
+		memcpy(m, "mapped", 6);
+		PC_RC(msync(m, 4096, MS_SYNC));
+		munmap(m, 4096);
+	}
+	PC_RC(pread(fd, rbuf, 4096, 0));
+	PC_RC(memcmp(rbuf, "mapped", 6) == 0);
 	close(bfd);
 	close(fd);
 	PC_CONTENT("f");
@@ -668,7 +680,7 @@ const struct pc_scenario pc_files_scenarios[] = {
 	{ "unlink_open", "unlink/rmdir/rename-over while open", sc_unlink_open, false },
 	{ "copy_range", "copy_file_range offsets and errors", sc_copy_range, false },
 	{ "mmap", "mmap/read/write coherence, msync, mapping errors", sc_mmap, false },
-	{ "o_direct", "aligned O_DIRECT I/O, buffered coherence, another open's pages flushed", sc_o_direct, false },
+	{ "o_direct", "aligned O_DIRECT I/O, buffered coherence, shared mmap, another open's pages flushed", sc_o_direct, false },
 	{ "o_direct_setfl", "O_DIRECT cleared and set again by fcntl(F_SETFL)", sc_o_direct_setfl, false },
 	{ "sync_calls", "fsync/fdatasync/syncfs/sync_file_range", sc_sync_calls, false },
 	{ NULL, NULL, NULL, false },
