@@ -7,7 +7,9 @@
  * O_APPEND too), pread, ftruncate/truncate, mmap stores and loads, fsync,
  * fdatasync, close/reopen, rename and unlink within the process's own set of
  * names, aligned O_DIRECT writes and reads through a second fd kept open
- * beside the buffered one (where DIR's filesystem takes O_DIRECT), and
+ * beside the buffered one (where DIR's filesystem takes O_DIRECT),
+ * copy_file_range between two of its files, hole punching (where the
+ * filesystem has it), and
  * stores/loads in the process's own byte range of one shared file
  * (ranges are deliberately not page aligned, so neighbours share pages).
  * Each process owns its names and its range, so an in-memory model predicts
@@ -51,15 +53,15 @@
 enum ex_op {
 	OP_WRITE, OP_WRITE_FRESH, OP_APPEND, OP_READ, OP_TRUNCATE, OP_MMAP_WRITE, OP_MMAP_READ,
 	OP_FSYNC, OP_RENAME, OP_UNLINK, OP_REOPEN, OP_STAT, OP_SH_WRITE, OP_SH_MMAP_WRITE,
-	OP_SH_READ, OP_DIRECT, OP_COUNT
+	OP_SH_READ, OP_DIRECT, OP_COPY_RANGE, OP_PUNCH, OP_COUNT
 };
 static const char *const ex_opname[OP_COUNT] = {
 	"write", "write_fresh", "append", "read", "truncate", "mmap_write", "mmap_read",
 	"fsync", "rename", "unlink", "reopen", "stat", "shared_write", "shared_mmap_write",
-	"shared_read", "direct",
+	"shared_read", "direct", "copy_range", "punch_hole",
 };
 /* Relative frequencies of the operations above. */
-static const unsigned ex_weight[OP_COUNT] = { 14, 4, 3, 16, 5, 6, 6, 3, 4, 1, 3, 4, 8, 5, 8, 6 };
+static const unsigned ex_weight[OP_COUNT] = { 14, 4, 3, 16, 5, 6, 6, 3, 4, 1, 3, 4, 8, 5, 8, 6, 4, 3 };
 
 /* One name slot of a process: the model of what the file must contain. */
 struct ex_slot {
@@ -86,6 +88,7 @@ struct ex_proc {
 	long counts[OP_COUNT];
 	long pagesz;
 	bool direct_ok;	      /* DIR's filesystem takes O_DIRECT opens */
+	bool punch_off;	      /* it refused a hole punch with EOPNOTSUPP */
 	unsigned char *dbuf;  /* EX_DIRECT_MAX bytes, aligned for O_DIRECT */
 	bool corrupt; /* --self-test-corrupt */
 };
@@ -508,6 +511,54 @@ static void op_direct(struct ex_proc *p)
 	}
 }
 
+/* copy_file_range of up to EX_MAX_IO bytes from one existing file of the
+ * process to another (made if absent), continued after a short copy. */
+static void op_copy_range(struct ex_proc *p)
+{
+	int a = ex_pick(p, true), b = ex_pick(p, false);
+	size_t len = 1 + ex_below(p, EX_MAX_IO), want, done = 0;
+	off_t in, out = (off_t)ex_below(p, EX_MAX_SIZE - len);
+
+	if (a < 0 || a == b)
+		return;
+	in = (off_t)ex_below(p, p->slot[a].size + 1);
+	want = p->slot[a].size - (size_t)in < len ? p->slot[a].size - (size_t)in : len;
+	while (done < want) {
+		loff_t i = in + (off_t)done, o = out + (off_t)done;
+		ssize_t n = copy_file_range(ex_fd(p, a), &i, ex_fd(p, b), &o, want - done, 0);
+
+		if (n <= 0)
+			ex_fail(p, "copy_file_range slot %d %zu@%lld -> slot %d @%lld = %zd after %zu (%s)",
+				a, want - done, (long long)(in + (off_t)done), b,
+				(long long)(out + (off_t)done), n, done, n < 0 ? strerror(errno) : "short");
+		done += (size_t)n;
+	}
+	if (want)
+		ex_model_write(&p->slot[b], out, p->slot[a].data + in, want);
+}
+
+/* A hole punched in an existing file (its size kept): the model's bytes
+ * there become zeros. */
+static void op_punch(struct ex_proc *p)
+{
+	int k = ex_pick(p, true);
+	size_t len = 1 + ex_below(p, EX_MAX_IO), end;
+	off_t off;
+
+	if (k < 0 || p->punch_off || p->slot[k].size == 0)
+		return;
+	off = (off_t)ex_below(p, p->slot[k].size);
+	if (fallocate(ex_fd(p, k), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, (off_t)len) < 0) {
+		if (errno == EOPNOTSUPP) {
+			p->punch_off = true;
+			return;
+		}
+		ex_fail(p, "punch hole slot %d %zu@%lld: %s", k, len, (long long)off, strerror(errno));
+	}
+	end = (size_t)off + len < p->slot[k].size ? (size_t)off + len : p->slot[k].size;
+	memset(p->slot[k].data + off, 0, end - (size_t)off);
+}
+
 /* Does dir's filesystem take O_DIRECT opens (tmpfs before 6.6, ramfs do
  * not)? Probed on the shared file. */
 static bool ex_direct_probe(const char *path)
@@ -632,6 +683,8 @@ static void ex_child(struct ex_proc *p, long ops, int done_w, int go_r)
 		case OP_REOPEN: op_reopen(p); break;
 		case OP_STAT: op_stat(p); break;
 		case OP_DIRECT: op_direct(p); break;
+		case OP_COPY_RANGE: op_copy_range(p); break;
+		case OP_PUNCH: op_punch(p); break;
 		default: op_shared(p, p->op); break;
 		}
 	}
@@ -655,12 +708,13 @@ static void ex_child(struct ex_proc *p, long ops, int done_w, int go_r)
 	if (p->bdir)
 		ex_final_check(p, p->bdir, "backing dir");
 	printf("exerciser: proc %d ok: %ld ops (write %ld, read %ld, mmap %ld/%ld, truncate %ld, "
-	       "rename %ld, shared %ld/%ld/%ld, direct %ld%s)\n",
+	       "rename %ld, shared %ld/%ld/%ld, direct %ld%s, copy_range %ld, punch %ld%s)\n",
 	       p->id, ops, p->counts[OP_WRITE] + p->counts[OP_WRITE_FRESH] + p->counts[OP_APPEND],
 	       p->counts[OP_READ], p->counts[OP_MMAP_WRITE], p->counts[OP_MMAP_READ],
 	       p->counts[OP_TRUNCATE], p->counts[OP_RENAME], p->counts[OP_SH_WRITE],
 	       p->counts[OP_SH_MMAP_WRITE], p->counts[OP_SH_READ], p->counts[OP_DIRECT],
-	       p->direct_ok ? "" : " not taken by the filesystem");
+	       p->direct_ok ? "" : " not taken by the filesystem", p->counts[OP_COPY_RANGE],
+	       p->counts[OP_PUNCH], p->punch_off ? " not taken by the filesystem" : "");
 	fflush(stdout);
 	_exit(0);
 }
