@@ -8,8 +8,9 @@
  * fdatasync, close/reopen, rename and unlink within the process's own set of
  * names, aligned O_DIRECT writes and reads through a second fd kept open
  * beside the buffered one (where DIR's filesystem takes O_DIRECT),
- * copy_file_range between two of its files, hole punching (where the
- * filesystem has it), and
+ * copy_file_range between two of its files, fallocate (punching holes,
+ * zeroing ranges, allocating space; modes the filesystem refuses are left
+ * out), and
  * stores/loads in the process's own byte range of one shared file
  * (ranges are deliberately not page aligned, so neighbours share pages).
  * Each process owns its names and its range, so an in-memory model predicts
@@ -49,16 +50,17 @@
 #define EX_PATH (PATH_MAX + 64)
 #define EX_DIRECT_ALIGN 4096
 #define EX_DIRECT_MAX (4 * EX_DIRECT_ALIGN) /* bound of one O_DIRECT write/read */
+#define EX_FALLOC_MODES 5
 
 enum ex_op {
 	OP_WRITE, OP_WRITE_FRESH, OP_APPEND, OP_READ, OP_TRUNCATE, OP_MMAP_WRITE, OP_MMAP_READ,
 	OP_FSYNC, OP_RENAME, OP_UNLINK, OP_REOPEN, OP_STAT, OP_SH_WRITE, OP_SH_MMAP_WRITE,
-	OP_SH_READ, OP_DIRECT, OP_COPY_RANGE, OP_PUNCH, OP_COUNT
+	OP_SH_READ, OP_DIRECT, OP_COPY_RANGE, OP_FALLOCATE, OP_COUNT
 };
 static const char *const ex_opname[OP_COUNT] = {
 	"write", "write_fresh", "append", "read", "truncate", "mmap_write", "mmap_read",
 	"fsync", "rename", "unlink", "reopen", "stat", "shared_write", "shared_mmap_write",
-	"shared_read", "direct", "copy_range", "punch_hole",
+	"shared_read", "direct", "copy_range", "fallocate",
 };
 /* Relative frequencies of the operations above. */
 static const unsigned ex_weight[OP_COUNT] = { 14, 4, 3, 16, 5, 6, 6, 3, 4, 1, 3, 4, 8, 5, 8, 6, 4, 3 };
@@ -88,7 +90,7 @@ struct ex_proc {
 	long counts[OP_COUNT];
 	long pagesz;
 	bool direct_ok;	      /* DIR's filesystem takes O_DIRECT opens */
-	bool punch_off;	      /* it refused a hole punch with EOPNOTSUPP */
+	unsigned falloc_off;  /* fallocate modes it refused (EOPNOTSUPP) */
 	unsigned char *dbuf;  /* EX_DIRECT_MAX bytes, aligned for O_DIRECT */
 	bool corrupt; /* --self-test-corrupt */
 };
@@ -537,26 +539,40 @@ static void op_copy_range(struct ex_proc *p)
 		ex_model_write(&p->slot[b], out, p->slot[a].data + in, want);
 }
 
-/* A hole punched in an existing file (its size kept): the model's bytes
- * there become zeros. */
-static void op_punch(struct ex_proc *p)
+/* fallocate of an existing file, from its start to a little past its end:
+ * a hole punched (size kept) or a range zeroed, or space allocated, each
+ * growing the file or not (KEEP_SIZE). The model's bytes in a punched or
+ * zeroed range become zeros; a growing call extends it with zeros. A mode
+ * the filesystem refuses with EOPNOTSUPP is not tried again. */
+static void op_fallocate(struct ex_proc *p)
 {
-	int k = ex_pick(p, true);
-	size_t len = 1 + ex_below(p, EX_MAX_IO), end;
+	static const int modes[EX_FALLOC_MODES] = {
+		FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, FALLOC_FL_ZERO_RANGE,
+		FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, 0, FALLOC_FL_KEEP_SIZE,
+	};
+	int k = ex_pick(p, true), m = (int)ex_below(p, EX_FALLOC_MODES);
+	size_t len = 1 + ex_below(p, EX_MAX_IO), size, end;
 	off_t off;
 
-	if (k < 0 || p->punch_off || p->slot[k].size == 0)
+	if (k < 0 || p->falloc_off & (1u << m))
 		return;
-	off = (off_t)ex_below(p, p->slot[k].size);
-	if (fallocate(ex_fd(p, k), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, (off_t)len) < 0) {
+	size = p->slot[k].size;
+	off = (off_t)ex_below(p, size + 100);
+	if ((size_t)off + len > EX_MAX_SIZE)
+		return;
+	if (fallocate(ex_fd(p, k), modes[m], off, (off_t)len) < 0) {
 		if (errno == EOPNOTSUPP) {
-			p->punch_off = true;
+			p->falloc_off |= 1u << m;
 			return;
 		}
-		ex_fail(p, "punch hole slot %d %zu@%lld: %s", k, len, (long long)off, strerror(errno));
+		ex_fail(p, "fallocate mode 0x%x slot %d %zu@%lld: %s", (unsigned)modes[m], k, len,
+			(long long)off, strerror(errno));
 	}
+	if (!(modes[m] & FALLOC_FL_KEEP_SIZE) && (size_t)off + len > size)
+		ex_model_truncate(&p->slot[k], (size_t)off + len);
 	end = (size_t)off + len < p->slot[k].size ? (size_t)off + len : p->slot[k].size;
-	memset(p->slot[k].data + off, 0, end - (size_t)off);
+	if (modes[m] & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE) && (size_t)off < end)
+		memset(p->slot[k].data + off, 0, end - (size_t)off);
 }
 
 /* Does dir's filesystem take O_DIRECT opens (tmpfs before 6.6, ramfs do
@@ -684,7 +700,7 @@ static void ex_child(struct ex_proc *p, long ops, int done_w, int go_r)
 		case OP_STAT: op_stat(p); break;
 		case OP_DIRECT: op_direct(p); break;
 		case OP_COPY_RANGE: op_copy_range(p); break;
-		case OP_PUNCH: op_punch(p); break;
+		case OP_FALLOCATE: op_fallocate(p); break;
 		default: op_shared(p, p->op); break;
 		}
 	}
@@ -708,13 +724,13 @@ static void ex_child(struct ex_proc *p, long ops, int done_w, int go_r)
 	if (p->bdir)
 		ex_final_check(p, p->bdir, "backing dir");
 	printf("exerciser: proc %d ok: %ld ops (write %ld, read %ld, mmap %ld/%ld, truncate %ld, "
-	       "rename %ld, shared %ld/%ld/%ld, direct %ld%s, copy_range %ld, punch %ld%s)\n",
+	       "rename %ld, shared %ld/%ld/%ld, direct %ld%s, copy_range %ld, fallocate %ld%s)\n",
 	       p->id, ops, p->counts[OP_WRITE] + p->counts[OP_WRITE_FRESH] + p->counts[OP_APPEND],
 	       p->counts[OP_READ], p->counts[OP_MMAP_WRITE], p->counts[OP_MMAP_READ],
 	       p->counts[OP_TRUNCATE], p->counts[OP_RENAME], p->counts[OP_SH_WRITE],
 	       p->counts[OP_SH_MMAP_WRITE], p->counts[OP_SH_READ], p->counts[OP_DIRECT],
 	       p->direct_ok ? "" : " not taken by the filesystem", p->counts[OP_COPY_RANGE],
-	       p->counts[OP_PUNCH], p->punch_off ? " not taken by the filesystem" : "");
+	       p->counts[OP_FALLOCATE], p->falloc_off ? " (modes refused by the filesystem left)" : "");
 	fflush(stdout);
 	_exit(0);
 }
