@@ -18,6 +18,8 @@
 #                             port) with CERTDIR/NAME.crt|key and CERTDIR/ca.crt,
 #                             stderr to LOG, waits until it listens; sets
 #                             IT_SD_PID and IT_SD_PORT
+#   it_shadowd_port_down SHADOWD STORE CERTDIR NAME LOG
+#                             a free port (IT_SD_PORT) for a shadowd down at first
 #   it_ca CTL DIR "SERVERS" "CLIENTS"  a cluster CA in DIR (shadowctl ca):
 #                             server certificates for 127.0.0.1, client ones
 #   it_shadow_state FILE      prints FILE's user.shadow.state (empty if none)
@@ -154,6 +156,14 @@ it_shadowd() { # SHADOWD STORE CERTDIR NAME LOG PORT [flags...]
     sleep 0.05
   done
   it_fail "shadowd did not start within 5 s: $(cat "$log")"
+}
+
+# A free port for a shadowd that is down at first (a migration's cheaper
+# host, brought up later with it_shadowd ... PORT): one started, its port
+# taken, then stopped. Sets IT_SD_PORT.
+it_shadowd_port_down() { # SHADOWD STORE CERTDIR NAME LOG
+  it_shadowd "$@" 0
+  kill "$IT_SD_PID"; wait "$IT_SD_PID" 2>/dev/null
 }
 
 it_ca() { # CTL DIR "SERVERS" "CLIENTS"
