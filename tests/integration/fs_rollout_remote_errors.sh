@@ -19,15 +19,8 @@
 # Usage: fs_rollout_remote_errors.sh SHADOWFS SHADOWD SHADOWCTL
 . "$(dirname "$0")/lib.sh"
 SHADOWFS=$1 SHADOWD=$2 CTL=$3
-READERS=() T=
-on_exit() {
-  local rc=$? p
-  [ -n "$T" ] && touch "$T/stop" 2>/dev/null
-  for p in "${READERS[@]}"; do wait "$p"; done
-  [ "$rc" -ne 0 ] && [ -n "$T" ] && cat "$T/mount.log" >&2 2>/dev/null
-  it_cleanup
-}
-trap on_exit EXIT
+T=
+trap 'rc=$?; [ "$rc" -ne 0 ] && [ -n "$T" ] && cat "$T/mount.log" >&2; it_cleanup' EXIT
 T=$(it_tmpdir fs_rollout_remote_errors)
 backing=$(it_tmpdir backing) mnt=$(it_tmpdir mnt) state=$(it_tmpdir state)
 it_ca "$CTL" "$T/ca" "sd" "origin"
@@ -42,11 +35,8 @@ IT_WATCH=$mnt/data
 state_of() { it_shadow_state "$mnt/data"; }
 copy_reads() { state_of | sed -n 's/.*copy=[^ ]*:reads=\([0-9]*\):.*/\1/p'; }
 setfattr -n user.shadow.pin -v 1 "$mnt/data" || it_fail "pin"
-rm -f "$T/stop" "$T/bad"
-for _ in 1 2 3; do
-  (while [ ! -e "$T/stop" ]; do cmp -s "$mnt/data" "$T/expect" || touch "$T/bad"; done) &
-  READERS+=($!)
-done
+rm -f "$T/bad"
+it_readers_start 3 sh -c 'cmp -s "$1" "$2" || touch "$3"' reader "$mnt/data" "$T/expect" "$T/bad"
 rolled_back() { grep -q "rollback: copy of data on $H 100% -> 0%: [0-9]*_read_errors" "$T/mount.log"; }
 it_wait_for "the copy failing reads was not rolled back" 20 rolled_back
 rolled_back_state() { state_of | grep -q "copy=$H:v[0-9]*:serving:.*:share=0:.*rollout=rolled-back:why=[0-9]*_read_errors"; }
@@ -56,9 +46,7 @@ sleep 1 # a rolled-back copy serves nothing: its count stays
 r1=$(copy_reads)
 rolled_back_state || it_fail "the copy did not stay rolled back: $(state_of)"
 [ "$r0" = "$r1" ] || it_fail "the rolled-back copy served reads ($r0 -> $r1)"
-touch "$T/stop"
-for p in "${READERS[@]}"; do wait "$p"; done
-READERS=()
+it_readers_stop
 [ ! -e "$T/bad" ] || it_fail "a read returned wrong bytes"
 echo "rolled back: $(grep -c 'rollback:' "$T/mount.log") rollback line(s); now: $(state_of)"
 fusermount3 -u "$mnt" || it_fail "fusermount3 -u"
