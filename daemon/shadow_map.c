@@ -343,15 +343,14 @@ void daemon_shadow_origin_end(struct daemon_shadow_file *f)
 	SUB(&f->origin_inflight, 1);
 }
 
-void daemon_shadow_copy_publish(struct daemon_shadow_file *f, int slot)
+void daemon_shadow_copy_publish(struct daemon_shadow_file *f, int slot, uint32_t share)
 {
 	struct daemon_shadow_copy *c = &f->copies[slot];
 	STORE(&c->reads, 0);
 	STORE(&c->bytes, 0);
 	STORE(&c->lat_ns, 0);
 	STORE(&c->errors, 0);
-	if (LOAD(&c->share) == 0)
-		STORE(&c->share, DAEMON_SHARE_FULL);
+	STORE(&c->share, share);
 	c->generation++;
 	int was = LOAD(&c->state);
 	STORE(&c->state, DAEMON_COPY_SERVING);

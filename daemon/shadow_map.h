@@ -272,9 +272,10 @@ uint32_t daemon_shadow_origin_begin(struct daemon_shadow_file *f);
 void daemon_shadow_origin_end(struct daemon_shadow_file *f);
 
 /* Control loop: publishes a verified copy in slot (fd, version, origin
- * stamp set by the caller) as SERVING, at the share the caller set (the
- * rollout's first step), or full share when none was set. */
-void daemon_shadow_copy_publish(struct daemon_shadow_file *f, int slot);
+ * stamp set by the caller) as SERVING at share (permille: the rollout's
+ * first step, DAEMON_SHARE_FULL without a rollout; 0: it serves no read
+ * until the rollout gives it a share, see fs_rollout_first_share). */
+void daemon_shadow_copy_publish(struct daemon_shadow_file *f, int slot, uint32_t share);
 /* Marks the copy STALE (no new reader takes it); true if this call took
  * it from SERVING (one caller does, however many race). */
 bool daemon_shadow_copy_mark_stale(struct daemon_shadow_file *f, int slot);

@@ -37,12 +37,15 @@
  * is not cancelled for another (its progress would be lost); instead:
  *
  * Express lane. The mount has a second mover (fs_mover_new with express),
- * idle but for one case: a file over its capacity now (overloaded) whose
- * copy waits while the first mover copies a file that is not. The express
+ * idle but for two cases: a file over its capacity now (overloaded) whose
+ * copy waits while the first mover copies a file that is not, and any
+ * copy a file needs that waits while the first mover runs a migration (a
+ * copy the file does not need, to a cheaper host). The express
  * mover makes that copy at once, and while it runs it has the pace alone
  * (fs_copy_pace_priority): the copy under way pauses at its next chunk,
  * keeping its progress, and resumes after. So an overload never waits for
- * a long paced copy of a merely warm file. The express mover runs copies
+ * a long paced copy of a merely warm file, nor a needed copy for a
+ * migration. The express mover runs copies
  * only (no re-hash), one at a time, on its own remote connections; the
  * rules of hand-over and publication are the same for both movers.
  *

@@ -18,8 +18,9 @@
  * period is over (1 s, doubling with each failure in a row up to 30 s) AND
  * a heartbeat has arrived since it was marked. A host the heartbeat watcher
  * (fs/hosts.c) sees down is not read either. A read the host refuses (its
- * copy is missing, ...) is returned as -errno with the host left healthy;
- * the router then stops that copy serving.
+ * copy is missing, damaged, an I/O error) is returned as -errno with the
+ * host left healthy; the router then stops a missing or damaged copy
+ * serving, and counts any other refusal as a read error of the copy.
  *
  * Thread-safety: every function may be called from any thread. */
 #ifndef SHADOWFS_FS_REMOTE_READS_H

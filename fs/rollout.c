@@ -23,14 +23,21 @@ static bool resumes(const struct daemon_rollout *r, const struct daemon_shadow_c
 	       r->copy_host == cp->host;
 }
 
-void fs_rollout_first_share(const struct daemon_rollout_params *p, struct daemon_shadow_copy *cp)
+uint32_t fs_rollout_first_share(const struct daemon_rollout_params *p,
+				const struct daemon_shadow_copy *cp)
 {
 	const struct daemon_rollout *r = cp->rollout;
-	int step = r && r->copy_host == cp->host && r->copy_generation != 0 &&
-			   r->stopped == DAEMON_ROLLOUT_STEPPING && r->step < p->nsteps
+	bool same_host = r && r->copy_host == cp->host && r->copy_generation != 0;
+	/* Rolled back on this host: it resumes rolled back at the next tick.
+	 * Before, it served the first step's share until then (rollout=100:
+	 * every read a shadow_tick long, at the latency it was rolled back
+	 * for, after each write to the file). */
+	if (same_host && r->stopped == DAEMON_ROLLOUT_ROLLED_BACK)
+		return 0;
+	int step = same_host && r->stopped == DAEMON_ROLLOUT_STEPPING && r->step < p->nsteps
 		       ? r->step
 		       : 0;
-	STORE(&cp->share, (uint32_t)p->steps[step]);
+	return p->steps[step];
 }
 
 static double pct(uint32_t permille)

@@ -27,11 +27,12 @@ struct fs_hosts;
  * copy on its host stopped; an invalid one stops). */
 void fs_rollout_tick(const struct daemon_rollout_params *p, struct daemon_shadow_map *m,
 		     struct daemon_shadow_file *s, struct fs_hosts *hosts, uint64_t now_ms);
-/* Control loop, before publishing a new copy: its share is the first
- * step's (or, for a new copy on the host of the last one, the step that
- * one had reached: daemon_rollout_resume), so it never serves more than
- * that before the next tick. */
-void fs_rollout_first_share(const struct daemon_rollout_params *p, struct daemon_shadow_copy *cp);
+/* Control loop, the share to publish a new copy at: the first step's (or,
+ * for a new copy on the host of the last one, the step that one had
+ * reached, and 0 when it was rolled back: daemon_rollout_resume), so it
+ * never serves more than that before the next tick. */
+uint32_t fs_rollout_first_share(const struct daemon_rollout_params *p,
+				const struct daemon_shadow_copy *cp);
 /* Map lock held: appends ":share=S:step=I/N:rollout=PHASE[:why=REASON]"
  * (share in percent), and for a copy rolled back for latency
  * ":retry_when_origin_pQ_us>N" (Q 50 or 95: the origin's figure that

@@ -23,7 +23,8 @@
  *     per read; a host down, suspect or with every connection busy is not
  *     tried); an error falls back to the origin, so a copy never causes an
  *     error the origin would not give; a remote copy its host no longer
- *     has (a refused read) stops serving
+ *     has or found damaged (a refused read) stops serving, one whose read
+ *     failed otherwise is rolled back (an error of the copy)
  *     (a short read is the end of the file: the copy holds exactly the
  *     origin's bytes at this version; one that ends before the size the
  *     copy was made at is a damaged copy, truncated on its host: answered
@@ -88,15 +89,22 @@ static void from_origin(struct daemon_shadow_file *s, fuse_req_t req, fuse_ino_t
 	}
 }
 
-/* A read of the remote copy in slot; a refused one (the host is fine but
- * does not have it) stops the copy serving. */
+/* A read of the remote copy in slot. Refused because its host no longer
+ * has it (-ENOENT) or found it changed on disk (-EBADMSG, deleted there):
+ * the copy stops serving and is made again. Any other error the host
+ * answers (-EIO from its disk...) is a failed read of a copy that is still
+ * there: it stays, counted as an error, and the rollout rolls it back
+ * (cool-down, then a retry at the first step). Before, every refusal
+ * marked it stale: the copy was re-synced at once (nothing to send) and
+ * resumed at its share with its error count reset, so a host failing 2 %
+ * of reads was never rolled back and its copy re-made every second. */
 static ssize_t read_remote(fuse_req_t req, struct daemon_shadow_file *s, int slot, void *buf,
 			   size_t size, off_t off)
 {
 	struct fs_remote_reads *r = fs_shadowing_remote_reads(fs_ctx_of(req)->shadowing);
 	struct daemon_shadow_copy *cp = &s->copies[slot];
 	ssize_t n = fs_remote_reads_read(r, cp->host, s->id, cp->version, (uint64_t)off, buf, size);
-	if (n < 0 && n != -EHOSTDOWN && n != -EBUSY && fs_remote_reads_usable(r, cp->host))
+	if ((n == -ENOENT || n == -EBADMSG) && fs_remote_reads_usable(r, cp->host))
 		daemon_shadow_copy_mark_stale(s, slot);
 	return n;
 }

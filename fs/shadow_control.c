@@ -548,11 +548,16 @@ static void consider(struct fs_shadowing *sh, struct daemon_shadow_file *s, stru
 				      .urgency = migrating ? 0 : copy_urgency(s, in.serving_copies),
 				      .migrates = migrating};
 		bool overloaded = s->overloaded;
+		bool host_wait = s->copy_error == EHOSTDOWN;
 		daemon_shadow_map_unlock(sh->map);
 		want_copy(sc, &p);
 		if (!fs_mover_idle(sh->mover)) {
 			sc->copy_waits = true; /* when the mover is free */
-			if (sc->express_free && overloaded &&
+			/* An overloaded file's copy; while the mover runs a
+			 * migration, any copy a file needs (not one waiting
+			 * for a host up: it would not start). */
+			if (sc->express_free &&
+			    (overloaded || (sc->under_way == sh->mover_migration && !host_wait)) &&
 			    (!sc->express.s || p.urgency > sc->express.urgency))
 				sc->express = p;
 		}
@@ -596,6 +601,8 @@ static void scan_begin(struct fs_shadowing *sh, struct scan *sc, uint64_t t)
 static bool start_copy(struct fs_shadowing *sh, const struct copy_pick *p, uint64_t t)
 {
 	int r = shadow_copy_start(sh, sh->mover, p->s, p->allowed);
+	if (r == 0)
+		sh->mover_migration = p->migrates ? p->s : NULL;
 	if (r == 0 && p->migrates)
 		sfs_info("shadow: %s: copied to a cheaper host; the dearest copy is dropped "
 			 "once there is one more than wanted for shadow_idle",
@@ -746,9 +753,11 @@ static void tick(struct fs_shadowing *sh, bool rescan)
 		int r = shadow_copy_start(sh, sh->express, sc.express.s, sc.express.allowed);
 		expressed = r == 0;
 		if (r == 0)
-			sfs_info("shadow: %s is over capacity: copied now, the copy of %s under "
-				 "way pauses meanwhile",
+			sfs_info("shadow: %s %s: copied now, the %s of %s under way pauses "
+				 "meanwhile",
 				 sc.express.s->path ? sc.express.s->path : "?",
+				 sc.express.s->overloaded ? "is over capacity" : "needs a copy",
+				 sc.under_way == sh->mover_migration ? "migration" : "copy",
 				 sc.under_way->path ? sc.under_way->path : "?");
 		else if (r != -EBUSY)
 			shadow_copy_noted(sh, sc.express.s, r, t);

@@ -362,8 +362,7 @@ void shadow_copy_finish(struct fs_shadowing *sh, struct fs_move_job *j, uint64_t
 	uint64_t due = cp->verified_ms + (uint64_t)(sh->cfg.verify_s * 1000);
 	if (due < sh->verify_next_ms) /* a walk may have found no copy at all */
 		sh->verify_next_ms = due;
-	fs_rollout_first_share(&sh->cfg.rollout, cp);
-	daemon_shadow_copy_publish(s, j->slot);
+	daemon_shadow_copy_publish(s, j->slot, fs_rollout_first_share(&sh->cfg.rollout, cp));
 	sfs_debug("shadow: %s copied to host %d (version %llu, %lld bytes, %llu ms)", j->path,
 		  j->host, (unsigned long long)j->version, (long long)j->st0.st_size,
 		  (unsigned long long)j->run_ms);

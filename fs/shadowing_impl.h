@@ -57,6 +57,9 @@ struct fs_shadowing {
 	struct fs_remote_copies *remote_copies; /* control thread's syncs; idem */
 	struct fs_copy_pace *pace;		/* -o copy_rate: the copies' origin reads */
 	struct fs_mover *mover;			/* runs the copies and re-hashes */
+	/* control thread: the file whose migration (a copy it does not need,
+	 * to a cheaper host) the mover was last given, else NULL */
+	const struct daemon_shadow_file *mover_migration;
 	struct fs_mover *express; /* copies for overloaded files beside a copy under way */
 	struct daemon_control_params params;
 	struct fs_shadowing_config cfg;

@@ -20,10 +20,9 @@ SHADOWFS=$1 SHADOWD=$2 CTL=$3
 T=$(it_tmpdir fs_migrate)
 backing=$(it_tmpdir backing) mnt=$(it_tmpdir mnt) state=$(it_tmpdir state)
 it_ca "$CTL" "$T/ca" "sd" "origin"
-# The shadowd's port, then the shadowd stopped: down when the file is pinned.
-it_shadowd "$SHADOWD" "$T/sdstore" "$T/ca" sd "$T/sd.log" 0
+# The shadowd down when the file is pinned.
+it_shadowd_port_down "$SHADOWD" "$T/sdstore" "$T/ca" sd "$T/sd.log"
 P=$IT_SD_PORT
-kill "$IT_SD_PID"; wait "$IT_SD_PID" 2>/dev/null
 H=127.0.0.1:$P LOCAL=$T/local
 head -c $((1024 * 1024 + 77)) /dev/urandom >"$backing/data"
 cp "$backing/data" "$T/expect"

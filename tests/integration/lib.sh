@@ -10,6 +10,7 @@
 #   it_umount MNT             unmounts and waits for the process to exit
 #   it_fail MSG               prints "FAIL: MSG" and exits 1
 #   it_check DESC CMD...      runs CMD; fails the test with DESC if it fails
+#   it_readers_start N CMD... N background loops of CMD until it_readers_stop
 #   it_tmpfs DIR SIZE [TYPE]  mounts a tmpfs of SIZE on DIR (a small filesystem
 #                             to fill: fault tests), or a TYPE (ramfs: no file
 #                             handles, no xattrs; SIZE unused); unmounted at exit
@@ -18,6 +19,8 @@
 #                             port) with CERTDIR/NAME.crt|key and CERTDIR/ca.crt,
 #                             stderr to LOG, waits until it listens; sets
 #                             IT_SD_PID and IT_SD_PORT
+#   it_shadowd_port_down SHADOWD STORE CERTDIR NAME LOG
+#                             a free port (IT_SD_PORT) for a shadowd down at first
 #   it_ca CTL DIR "SERVERS" "CLIENTS"  a cluster CA in DIR (shadowctl ca):
 #                             server certificates for 127.0.0.1, client ones
 #   it_shadow_state FILE      prints FILE's user.shadow.state (empty if none)
@@ -47,6 +50,7 @@ it_in_mount_table() { awk -v m="$1" '$2 == m { found = 1 } END { exit !found }' 
 
 it_cleanup() {
   local m p
+  it_readers_stop # before the unmounts: a reader would hold a mount busy
   for m in "${IT_MOUNTS[@]}"; do
     it_in_mount_table "$m" && { fusermount3 -u "$m" 2>/dev/null || umount -l "$m" 2>/dev/null; }
   done
@@ -61,6 +65,27 @@ it_cleanup() {
 trap it_cleanup EXIT
 
 it_fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# Background readers: each runs CMD... in a loop until it_readers_stop,
+# which stops them by a flag and waits for them (a kill could leave one
+# holding the mount busy); it_cleanup stops them too.
+IT_READERS=()
+it_readers_start() { # N CMD...
+  local n=$1 _
+  shift
+  rm -f "$IT_ROOT/readers.stop"
+  for _ in $(seq "$n"); do
+    (while [ ! -e "$IT_ROOT/readers.stop" ]; do "$@"; done) &
+    IT_READERS+=($!)
+  done
+}
+it_readers_stop() {
+  local p
+  [ "${#IT_READERS[@]}" -gt 0 ] || return 0
+  touch "$IT_ROOT/readers.stop"
+  for p in "${IT_READERS[@]}"; do wait "$p"; done
+  IT_READERS=()
+}
 it_check() { local d=$1; shift; "$@" || it_fail "$d"; }
 
 it_tmpdir() { local d="$IT_ROOT/$1"; mkdir -p "$d"; echo "$d"; }
@@ -154,6 +179,14 @@ it_shadowd() { # SHADOWD STORE CERTDIR NAME LOG PORT [flags...]
     sleep 0.05
   done
   it_fail "shadowd did not start within 5 s: $(cat "$log")"
+}
+
+# A free port for a shadowd that is down at first (a migration's cheaper
+# host, brought up later with it_shadowd ... PORT): one started, its port
+# taken, then stopped. Sets IT_SD_PORT.
+it_shadowd_port_down() { # SHADOWD STORE CERTDIR NAME LOG
+  it_shadowd "$@" 0
+  kill "$IT_SD_PID"; wait "$IT_SD_PID" 2>/dev/null
 }
 
 it_ca() { # CTL DIR "SERVERS" "CLIENTS"

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "daemon/control.h"
+#include "daemon/rollout.h"
 #include "daemon/shadow_map.h"
 
 static const struct daemon_control_params P = {.idle_ms = 10000, .quiet_ms = 2000};
@@ -362,7 +363,7 @@ static void test_pick_copy(void **state)
 	daemon_shadow_map_unlock(m);
 	assert_int_equal(daemon_shadow_pick(f, 12345), -1);
 	f->copies[0].version = 100;
-	daemon_shadow_copy_publish(f, 0);
+	daemon_shadow_copy_publish(f, 0, DAEMON_SHARE_FULL);
 	assert_int_equal(f->serving, 1);
 	/* idle: a tie, the origin */
 	for (uint64_t r = 0; r < 64; r++)
@@ -382,7 +383,7 @@ static void test_pick_copy(void **state)
 	daemon_shadow_origin_end(f);
 	/* stale: never picked; retire frees the slot */
 	f->copies[0].version = 101;
-	daemon_shadow_copy_publish(f, 0);
+	daemon_shadow_copy_publish(f, 0, DAEMON_SHARE_FULL);
 	daemon_shadow_origin_begin(f);
 	assert_int_equal(daemon_shadow_pick(f, 7), 0);
 	daemon_shadow_copy_done(f, 0, false, 0, 0);
@@ -406,7 +407,7 @@ static void test_pick_spreads(void **state)
 	daemon_shadow_map_unlock(m);
 	for (int k = 0; k < 2; k++) {
 		f->copies[k].version = 1;
-		daemon_shadow_copy_publish(f, k);
+		daemon_shadow_copy_publish(f, k, DAEMON_SHARE_FULL);
 	}
 	for (int i = 0; i < 4; i++)
 		daemon_shadow_origin_begin(f);

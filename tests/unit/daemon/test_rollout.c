@@ -588,9 +588,8 @@ static void test_pick_share(void **state)
 	struct daemon_shadow_file *f = daemon_shadow_map_get(m, 1, 2);
 	daemon_shadow_map_unlock(m);
 	f->copies[0].version = 1;
-	f->copies[0].share = 250;
-	daemon_shadow_copy_publish(f, 0);
-	assert_int_equal(f->copies[0].share, 250); /* kept: set before publishing */
+	daemon_shadow_copy_publish(f, 0, 250);
+	assert_int_equal(f->copies[0].share, 250);
 	uint64_t x = 88172645463325252ull;
 	int copy = 0;
 	for (int i = 0; i < 10000; i++) {
@@ -621,12 +620,10 @@ static void test_pick_share(void **state)
 	/* A gated copy that is not valid (older version) leaves the read to
 	 * the pick: with the origin busy, the copy at full share takes all. */
 	f->copies[0].version = 1;
-	f->copies[0].share = 250;
-	daemon_shadow_copy_publish(f, 0);
+	daemon_shadow_copy_publish(f, 0, 250);
 	f->copies[0].version = 0; /* as if the file had moved on */
 	f->copies[1].version = 1;
-	daemon_shadow_copy_publish(f, 1);
-	assert_int_equal(f->copies[1].share, DAEMON_SHARE_FULL); /* none set: full */
+	daemon_shadow_copy_publish(f, 1, DAEMON_SHARE_FULL);
 	daemon_shadow_origin_begin(f);
 	for (int i = 0; i < 1000; i++) {
 		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
