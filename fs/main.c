@@ -6,7 +6,8 @@
  * /dev/fuse (every failure is one line on stderr and exit status 1), create
  * the session, mount, then daemonize (unless -f) so that mount errors still
  * reach the terminal, serve requests until unmounted or signalled
- * (SIGTERM/SIGINT/SIGHUP unmount cleanly), tear down. Also the program run
+ * (SIGTERM/SIGINT/SIGHUP: dirty pages written back, then a clean unmount;
+ * fs/stop_signal.h), tear down. Also the program run
  * by mount.fuse3 for `mount -t fuse.shadowfs` and fstab entries. */
 #include <errno.h>
 #include <limits.h>
@@ -33,6 +34,7 @@
 #include "fs/rel_path.h"
 #include "fs/shadow_tuning.h"
 #include "fs/shadowing.h"
+#include "fs/stop_signal.h"
 #include "fs/uring.h"
 #include "predictor/model.h"
 #include "predictor/store_locate.h"
@@ -284,7 +286,8 @@ int main(int argc, char **argv)
 	struct fs_hosts *hosts = NULL;
 	char err[512], state[PATH_MAX];
 	int root_fd = -1, status = 1, res, start_fd = -1, state_fd = -1;
-	bool mounted = false, handlers = false;
+	bool mounted = false;
+	struct fs_stop *stop = NULL;
 
 	sfs_log_init("shadowfs", SFS_LOG_INFO, false);
 	if (fs_options_parse(argc, argv, &opts, &args, err, sizeof(err)) < 0) {
@@ -442,11 +445,10 @@ int main(int argc, char **argv)
 		sfs_error("cannot start the FUSE session (an option libfuse rejects?)");
 		goto out;
 	}
-	if (fuse_set_signal_handlers(se) != 0) {
-		sfs_error("cannot install signal handlers");
+	if ((res = fs_stop_install(&stop)) < 0) {
+		sfs_error("cannot install signal handlers: %s", strerror(-res));
 		goto out;
 	}
-	handlers = true;
 	if (fuse_session_mount(se, opts.mountpoint) != 0) {
 		sfs_error("cannot mount on %s (see the message above)", opts.mountpoint);
 		goto out;
@@ -500,8 +502,13 @@ int main(int argc, char **argv)
 	}
 	sfs_daemon_ready(start_fd); /* from here on the log is syslog's */
 	start_fd = -1;
+	if ((res = fs_stop_arm(stop, se, opts.mountpoint)) < 0) {
+		sfs_error("cannot start the signal handling thread: %s", strerror(-res));
+		goto out;
+	}
 	res = serve(se, &opts);
-	status = res >= 0 ? 0 : 1; /* > 0: stopped by that signal, cleanly */
+	fs_stop_loop_returned(stop);
+	status = res >= 0 ? 0 : 1;
 	if (res < 0)
 		sfs_error("the FUSE loop stopped with an error (%d)", res);
 out:
@@ -518,8 +525,7 @@ out:
 	fs_hosts_close(hosts);
 	if (mounted)
 		fuse_session_unmount(se);
-	if (handlers)
-		fuse_remove_signal_handlers(se);
+	fs_stop_free(stop);
 	if (se)
 		fuse_session_destroy(se);
 	fs_ctx_destroy(&ctx);
