@@ -14,7 +14,8 @@
 SHADOWD=$1 CTL=$2 CLI=$3
 T=$(it_tmpdir upload_rehash)
 it_ca "$CTL" "$T/ca" server client
-it_shadowd "$SHADOWD" "$T/store" "$T/ca" server "$T/sd.log" 0 --max-conns 2
+it_shadowd "$SHADOWD" "$T/store" "$T/ca" server "$T/sd.log" 0 --max-conns 2 \
+  --max-copy-size $((2 << 20)) # 2 TiB: its 1 TiB uploads are taken
 PORT=$IT_SD_PORT PID=$IT_SD_PID
 CLIA=(--cert "$T/ca/client.crt" --key "$T/ca/client.key" --ca "$T/ca/ca.crt")
 ID=0123456789abcdef0123456789abcdef
