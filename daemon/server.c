@@ -49,9 +49,9 @@ struct daemon_server {
 	bool stopping;	     /* protected by lock */
 	/* Budgets of the warnings a peer can make frequent: refused or
 	 * dropped connections (a flood logged ~150 lines a second), and
-	 * accept failing at the open files limit (once a minute), uploads
-	 * refused for their declared size. */
-	struct sfs_log_limit refusals_log, accept_log, oversize_log;
+	 * accept failing at the open files limit (once a minute), refused
+	 * uploads. */
+	struct sfs_log_limit refusals_log, accept_log, upload_log;
 	/* atomic, since start (STATS): */
 	uint64_t reads, read_bytes, received_bytes;
 };
@@ -204,23 +204,33 @@ static int commit_check(void *arg, uint64_t off, size_t want)
 	return sync_tls_peer_gone(c->tls) ? -ECONNABORTED : 0;
 }
 
-/* An upload's declared size above max_copy_size: -ENOSPC, logged, before
- * anything is created. What a commit re-hashes (an UPDATE's whole new copy,
- * holes too; a DELTA's output short of its size) and what a delta may
- * expand to is the size the peer declares, not what it sends: an UPDATE of
- * 1 TiB with one RANGE byte, its peer waiting for the answer, kept a core
- * hashing zeros for ~12 minutes, and up to 1 PiB could be declared. */
-static int check_declared_size(struct conn *c, const struct sync_wire_msg *b)
+/* Whether an upload's declared size is above max_copy_size (refused with
+ * -ENOSPC before anything is created). What a commit re-hashes (an UPDATE's
+ * whole new copy, holes too; a DELTA's output short of its size) and what a
+ * delta may expand to is the size the peer declares, not what it sends: an
+ * UPDATE of 1 TiB with one RANGE byte, its peer waiting for the answer, kept
+ * a core hashing zeros for ~12 minutes, and up to 1 PiB could be declared. */
+static bool above_max_copy_size(const struct conn *c, const struct sync_wire_msg *b)
 {
-	uint64_t cap = c->srv->cfg.max_copy_size;
-	if (b->size <= cap)
-		return 0;
-	sfs_log_limited(&c->srv->oversize_log, SFS_LOG_WARN,
-			"%s: %s of a copy of %llu bytes refused: above --max-copy-size (%llu "
-			"bytes)",
-			c->peer, sync_wire_type_name(b->hdr.type), (unsigned long long)b->size,
-			(unsigned long long)cap);
-	return -ENOSPC;
+	return b->size > c->srv->cfg.max_copy_size;
+}
+
+/* The log line of a refused upload, within the budget of such lines: a
+ * peer refused request after request (no room, a bad digest) logged a line
+ * each, ~13,600 a second from one connection. */
+static void log_refused_upload(struct conn *c, const struct sync_wire_msg *b, int err,
+			       bool oversize)
+{
+	const char *type = sync_wire_type_name(b->hdr.type);
+	if (oversize)
+		sfs_log_limited(&c->srv->upload_log, SFS_LOG_WARN,
+				"%s: %s of a copy of %llu bytes refused: above --max-copy-size "
+				"(%llu bytes)",
+				c->peer, type, (unsigned long long)b->size,
+				(unsigned long long)c->srv->cfg.max_copy_size);
+	else
+		sfs_log_limited(&c->srv->upload_log, SFS_LOG_INFO, "%s: %s of a copy refused: %s",
+				c->peer, type, strerror(-err));
 }
 
 /* Serves PUT_BEGIN / UPDATE_BEGIN / DELTA_BEGIN. err: status decided before
@@ -239,8 +249,9 @@ static int serve_upload(struct conn *c, const struct sync_wire_msg *b, int err, 
 
 	u.want = type == SYNC_WIRE_UPDATE_BEGIN ? SYNC_WIRE_RANGE : SYNC_WIRE_DATA;
 	u.zeros = type == SYNC_WIRE_PUT_BEGIN && zeros_accepted(c->srv);
-	if (!err)
-		err = check_declared_size(c, b);
+	bool oversize = !err && above_max_copy_size(c, b);
+	if (oversize)
+		err = -ENOSPC;
 	if (!err) {
 		if (type == SYNC_WIRE_PUT_BEGIN && b->has_data_bytes)
 			err = daemon_store_create_thin(st, b->id, b->version, b->size,
@@ -309,8 +320,7 @@ static int serve_upload(struct conn *c, const struct sync_wire_msg *b, int err, 
 		  (unsigned long long)(t_end - t_begin),
 		  (unsigned long long)(sync_now_ms() - t_end));
 	if (err)
-		sfs_info("%s: %s of a copy refused: %s", c->peer, sync_wire_type_name(type),
-			 strerror(-err));
+		log_refused_upload(c, b, err, oversize);
 	return reply(c, SYNC_WIRE_END, b->hdr.req_id, err, NULL, 0, NULL, 0, 0) < 0 ? -1 : 0;
 }
 
@@ -766,7 +776,7 @@ int daemon_server_new(const struct daemon_server_config *cfg, struct daemon_serv
 	s->cfg = *cfg;
 	s->refusals_log = (struct sfs_log_limit)SFS_LOG_LIMIT_INIT(10, 10000);
 	s->accept_log = (struct sfs_log_limit)SFS_LOG_LIMIT_INIT(1, 60000);
-	s->oversize_log = (struct sfs_log_limit)SFS_LOG_LIMIT_INIT(10, 10000);
+	s->upload_log = (struct sfs_log_limit)SFS_LOG_LIMIT_INIT(10, 10000);
 	if (!s->cfg.max_copy_size)
 		s->cfg.max_copy_size = SYNC_WIRE_MAX_FILE_SIZE;
 	if (!s->cfg.max_conns)

@@ -6,7 +6,9 @@
 # while the peer waited: ~12 minutes of a core per TiB, up to the
 # protocol's 1 PiB. Such an upload (UPDATE, DELTA, thin PUT) is answered
 # NOSPC at once, logged, nothing left in the store; one within the limit
-# is stored.
+# is stored. Refused uploads are logged at most 10 per 10 s: a peer whose
+# uploads were refused one after another logged a line each, ~13,600 a
+# second from one connection.
 # Usage: sync_declared_size.sh SHADOWD SHADOWCTL SYNC_CLI
 . "$(dirname "$0")/lib.sh"
 SHADOWD=$1 CTL=$2 CLI=$3
@@ -25,6 +27,7 @@ ID=0123456789abcdef0123456789abcdef
 #   update: UPDATE_BEGIN base 1 -> 2, one RANGE of a byte
 #   delta:  DELTA_BEGIN base 1 -> 3, one DATA frame of 4 bytes
 #   thin:   thin PUT_BEGIN of version 4 holding no data, one ZEROS of 4 KiB
+#   flood:  2000 PUT_BEGIN of SIZE + END in a row, prints the statuses seen
 cat >"$T/peer.py" <<'PY'
 import socket, ssl, struct, sys, time
 mode, size, port, ca, crt, key, idhex = sys.argv[1:8]
@@ -44,6 +47,18 @@ if mode == "update":
 elif mode == "delta":
     req = frame(5, fid + struct.pack(">QQQ", 1, 3, size) + b"\0" * 32) + \
           frame(6, b"rs\x026")
+elif mode == "flood":
+    seen = set()
+    for i in range(2000):
+        s.sendall(frame(3, fid + struct.pack(">QQ", 8, size) + b"\1" * 32) + frame(8, b""))
+        h = b""
+        while len(h) < 24:
+            d = s.recv(24 - len(h))
+            if not d:
+                print("closed after", i); sys.exit(1)
+            h += d
+        seen.add(struct.unpack(">IBBHQII", h)[6])
+    print("statuses", sorted(seen)); sys.exit(0)
 else:
     req = frame(3, fid + struct.pack(">QQ", 4, size) + b"\0" * 32 + struct.pack(">Q", 0)) + \
           frame(17, struct.pack(">Q", 4096))
@@ -101,5 +116,12 @@ grep -q "No space left" <<<"$err" || it_fail "the refused PUT did not say ENOSPC
 "$SHADOWD" --store "$T/store" --listen 127.0.0.1:0 --cert x --key x --ca x --max-copy-size 1e12 \
   2>"$T/opt.err" && it_fail "--max-copy-size above 1 PiB taken"
 grep -q "invalid value '1e12' for --max-copy-size" "$T/opt.err" || it_fail "bad option: $(cat "$T/opt.err")"
+
+# 3. 2000 uploads refused in a row: each answered NOSPC, at most 10 lines.
+out=$(peer flood $((2 << 20))) || it_fail "flood peer: $out"
+[ "$out" = "statuses [5]" ] || it_fail "the refused uploads were answered: $out"
+n=$(grep -c "PUT_BEGIN of a copy.*refused" "$T/sd2.log")
+echo "2000 refused uploads: $n log lines"
+[ "$n" -le 11 ] || it_fail "2000 refused uploads logged $n lines"
 grep -l "Sanitizer" "$T"/sd*.log && it_fail "sanitizer report"
 echo "PASS sync_declared_size"
