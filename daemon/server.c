@@ -104,6 +104,7 @@ struct upload {
 	size_t pending_len;
 	uint8_t end_sha[32]; /* digest sent with END, if end_has_sha */
 	bool end_has_sha;
+	struct daemon_store_writer *w; /* a delta's output (writer_out) */
 };
 
 /* Next frame of an upload; returns 1 with *m set, 0 at END, -1 broken. */
@@ -162,9 +163,17 @@ static long delta_pull(void *arg, void *buf, size_t cap)
 	return (long)n;
 }
 
+/* A delta's output into the new copy. A delta of a few bytes can expand to
+ * the whole declared size (COPY commands of the basis, again and again): a
+ * peer that sent 54 KB and left had a core writing and hashing 200 GiB for
+ * minutes, and SIGTERM waited for it. The patch stops once the peer has
+ * hung up or the server is stopping, as a commit's re-hash does. */
 static int writer_out(void *arg, const void *buf, size_t len)
 {
-	return daemon_store_writer_append(arg, buf, len);
+	struct upload *u = arg;
+	if (sync_tls_peer_gone(u->c->tls))
+		return -ECONNABORTED;
+	return daemon_store_writer_append(u->w, buf, len);
 }
 
 /* The digest a new copy must have: BEGIN's, or END's when BEGIN's is all
@@ -269,7 +278,8 @@ static int serve_upload(struct conn *c, const struct sync_wire_msg *b, int err, 
 	if (!err && type != SYNC_WIRE_PUT_BEGIN)
 		used(c, b->id, b->base);
 	if (!err && type == SYNC_WIRE_DELTA_BEGIN) {
-		err = ops->patch(ops->ctx, basis, delta_pull, &u, writer_out, w);
+		u.w = w;
+		err = ops->patch(ops->ctx, basis, delta_pull, &u, writer_out, &u);
 	} else {
 		int r;
 		while (!err && (r = upload_next(&u, &m)) > 0) {
@@ -294,6 +304,11 @@ static int serve_upload(struct conn *c, const struct sync_wire_msg *b, int err, 
 	}
 	if (basis >= 0)
 		close(basis);
+	if (err == -ECONNABORTED) {
+		protocol_error(c, "gone (or the server stopping) while a delta was applied", 0);
+		daemon_store_abort(w);
+		return -1;
+	}
 	if (drain(&u) < 0) {
 		daemon_store_abort(w);
 		return -1;

@@ -8,7 +8,11 @@
 # - an UPDATE's commit (which re-hashes the whole new copy, holes too)
 #   stops when its peer hangs up, and when shadowd is stopped: one of
 #   1 TiB whose client had left held its --max-conns slot and kept SIGTERM
-#   waiting for the whole re-hash.
+#   waiting for the whole re-hash;
+# - a delta is applied only for a peer still there: a delta of ~270 KB
+#   (COPY commands of a 64 MiB basis, again and again) expands to 1000 GiB;
+#   its peer gone, shadowd went on writing and hashing it for minutes (a
+#   core; SIGTERM waited 35 s and more).
 # Usage: sync_upload_rehash.sh SHADOWD SHADOWCTL SYNC_CLI
 . "$(dirname "$0")/lib.sh"
 SHADOWD=$1 CTL=$2 CLI=$3
@@ -87,6 +91,45 @@ grep -q "gone (or the server stopping) during the commit" "$T/sd.log" ||
 for i in 1 2; do "$CLI" "${CLIA[@]}" hold "127.0.0.1:$PORT" 1500 >/dev/null 2>&1 & eval "h$i=\$!"; done
 wait "$h1" || it_fail "a connection was refused after the UPDATE's peer left (slot still held?)"
 wait "$h2" || it_fail "a connection was refused after the UPDATE's peer left (slot still held?)"
+
+# 2b. A delta bomb whose peer leaves once it is sent: the patch stops, the
+#    temporary file goes, the slots serve again.
+python3 - "$PORT" "$T/ca/ca.crt" "$T/ca/client.crt" "$T/ca/client.key" <<'PY' || it_fail "delta bomb peer"
+import hashlib, socket, ssl, struct, sys
+port, ca, crt, key = sys.argv[1:5]
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+ctx.check_hostname = False
+ctx.load_verify_locations(ca)
+ctx.load_cert_chain(crt, key)
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(port))))
+fid = bytes(range(16))
+B, N = 64 << 20, 16000
+def frame(t, p):
+    return struct.pack(">IBBHQII", 0x53484457, 1, t, 0, 9, len(p), 0) + p
+# the basis: 64 MiB of zeros (a thin PUT, one ZEROS frame)
+s.sendall(frame(3, fid + struct.pack(">QQ", 1, B) + hashlib.sha256(bytes(B)).digest() +
+                struct.pack(">Q", 0)) + frame(17, struct.pack(">Q", B)) + frame(8, b""))
+h = b""
+while len(h) < 24:
+    h += s.recv(24 - len(h))
+assert struct.unpack(">IBBHQII", h)[6] == 0, "basis refused"
+# SFDL stream (no trailer: the output is made before it is checked) holding
+# a librsync delta of N COPY_N8_N8 (0x54) commands of the whole basis
+rs = struct.pack(">I", 0x72730236) + (b"\x54" + struct.pack(">QQ", 0, B)) * N + b"\0"
+hdr = struct.pack("<QQII", B, B * N, 0, 0)
+stream = b"SFDL" + struct.pack("<HH", 1, len(hdr)) + hdr + b"\1" + struct.pack("<I", len(rs)) + rs
+s.sendall(frame(5, fid + struct.pack(">QQQ", 1, 2, B * N) + b"\x11" * 32))
+for i in range(0, len(stream), 1 << 20):
+    s.sendall(frame(6, stream[i:i + (1 << 20)]))
+s.close()
+PY
+it_log_has "$T/sd.log" "gone (or the server stopping) while a delta was applied" ||
+  it_fail "the delta of a peer that left was still applied 10 s on: $(ls -l "$T/store" | grep tmp)"
+tmp_left() { ls "$T/store" | grep -q '^tmp\.'; }
+IT_WAIT_SHOW='ls -l "$T/store"' it_wait_for "temporary file of the delta left" 5 eval '! tmp_left'
+for i in 1 2; do "$CLI" "${CLIA[@]}" hold "127.0.0.1:$PORT" 500 >/dev/null 2>&1 & eval "h$i=\$!"; done
+wait "$h1" && wait "$h2" || it_fail "a connection was refused after the delta's peer left"
 
 # 3. The same UPDATE with its peer waiting; SIGTERM ends it promptly.
 python3 - "$PORT" "$T/ca/ca.crt" "$T/ca/client.crt" "$T/ca/client.key" "$ID" <<'PY' &
