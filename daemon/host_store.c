@@ -603,6 +603,7 @@ int daemon_store_commit_each(struct daemon_store_writer *w, const uint8_t sha256
 	store_unsynced_name(w->id, w->version, sha256, u->name);
 	daemon_store_copy_name(w->id, w->version, name);
 	pthread_mutex_lock(&s->lock);
+	store_unsynced_wait_room(s);
 	if (renameat(s->dirfd, w->tmp, s->dirfd, u->name) < 0) {
 		r = -errno;
 		pthread_mutex_unlock(&s->lock);
