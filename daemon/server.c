@@ -237,6 +237,11 @@ static void log_refused_upload(struct conn *c, const struct sync_wire_msg *b, in
 				"(%llu bytes)",
 				c->peer, type, (unsigned long long)b->size,
 				(unsigned long long)c->srv->cfg.max_copy_size);
+	else if (err == -EMLINK)
+		sfs_log_limited(&c->srv->upload_log, SFS_LOG_WARN,
+				"%s: %s of a copy refused: its id has %u versions already, the most "
+				"a store keeps",
+				c->peer, type, DAEMON_STORE_VERSIONS_MAX);
 	else
 		sfs_log_limited(&c->srv->upload_log, SFS_LOG_INFO, "%s: %s of a copy refused: %s",
 				c->peer, type, strerror(-err));
@@ -336,6 +341,8 @@ static int serve_upload(struct conn *c, const struct sync_wire_msg *b, int err, 
 		  (unsigned long long)(sync_now_ms() - t_end));
 	if (err)
 		log_refused_upload(c, b, err, oversize);
+	if (err == -EMLINK)
+		err = -ENOSPC; /* the wire's word for no room (here for that id) */
 	return reply(c, SYNC_WIRE_END, b->hdr.req_id, err, NULL, 0, NULL, 0, 0) < 0 ? -1 : 0;
 }
 

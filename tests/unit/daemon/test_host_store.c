@@ -1,6 +1,7 @@
 /* Unit tests of daemon/host_store: temp + rename, SHA-256 verification,
  * path safety, ranged updates, budget, list/delete/stats, deferred
- * durability (its open files bounded) and crash recovery. */
+ * durability (its open files bounded), the versions of an id bounded and
+ * crash recovery. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1136,6 +1137,33 @@ static void test_unsynced_bounded(void **state)
 	assert_int_equal(c, 'x');
 }
 
+/* The versions of one id are bounded: the index keeps them in one run of
+ * slots that every add and lookup of that id walks. Past the bound a new
+ * version is refused; an existing one may be written again, another id
+ * is not affected. */
+static void test_versions_bounded(void **state)
+{
+	struct fx *f = *state;
+	struct daemon_store_writer *w = NULL;
+	for (uint64_t v = 1; v <= DAEMON_STORE_VERSIONS_MAX; v++)
+		put(f->s, v, "v");
+	daemon_store_flush(f->s); /* durable ones (the index), and unsynced ones: */
+	for (uint64_t v = 1; v <= DAEMON_STORE_VERSIONS_MAX / 2; v++)
+		assert_int_equal(daemon_store_delete(f->s, ID, v), 0);
+	for (uint64_t v = 1; v <= DAEMON_STORE_VERSIONS_MAX / 2; v++)
+		put(f->s, v, "v");
+	assert_int_equal(daemon_store_create(f->s, ID, DAEMON_STORE_VERSIONS_MAX + 1, 1, &w),
+			 -EMLINK);
+	assert_null(w);
+	put(f->s, 1, "again"); /* present: written again */
+	put(f->s, DAEMON_STORE_VERSIONS_MAX, "again");
+	expect(f->s, DAEMON_STORE_VERSIONS_MAX, "again");
+	uint8_t other[16] = {1};
+	put_id(f->s, other, DAEMON_STORE_VERSIONS_MAX + 1, "other");
+	assert_int_equal(daemon_store_delete(f->s, ID, 7), 0);
+	put(f->s, DAEMON_STORE_VERSIONS_MAX + 1, "room again");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1160,6 +1188,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_unsynced_replace_delete, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_background_sync, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unsynced_bounded, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_versions_bounded, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_delete_all_versions_index, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_create_from_fd_sparse, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_budget_sparse, setup, teardown),
