@@ -266,6 +266,22 @@ static uint64_t fs_free_bytes(int dirfd)
 	return (uint64_t)vfs.f_bavail * vfs.f_frsize;
 }
 
+/* Whether id has DAEMON_STORE_VERSIONS_MAX versions or more, version not
+ * among them (durable ones in the index, unsynced ones in their list). */
+static bool versions_full(struct daemon_store *s, const uint8_t id[16], uint64_t version)
+{
+	pthread_mutex_lock(&s->lock);
+	size_t n = store_index_versions(&s->durable, id, NULL, 0);
+	bool present = store_index_stamp(&s->durable, id, version, &(struct store_stamp){0}) >= 0;
+	for (struct unsynced *u = s->unsynced; u; u = u->next)
+		if (!u->dropped && !memcmp(u->id, id, 16)) {
+			n++;
+			present = present || u->version == version;
+		}
+	pthread_mutex_unlock(&s->lock);
+	return n >= DAEMON_STORE_VERSIONS_MAX && !present;
+}
+
 /* A writer of a copy of size bytes that will hold at most need bytes of
  * data (need < size: a sparse source whose holes are not written), which
  * it reserves of the budget until it ends. */
@@ -282,6 +298,8 @@ static int writer_new(struct daemon_store *s, const uint8_t id[16], uint64_t ver
 		return -EINVAL;
 	if (size > (1ull << 50))
 		return -EFBIG;
+	if (versions_full(s, id, version))
+		return -EMLINK;
 	if (need > fs_free_bytes(s->dirfd))
 		return -ENOSPC; /* would not fit on the filesystem at all */
 	r = reserve(s, need);
@@ -603,6 +621,7 @@ int daemon_store_commit_each(struct daemon_store_writer *w, const uint8_t sha256
 	store_unsynced_name(w->id, w->version, sha256, u->name);
 	daemon_store_copy_name(w->id, w->version, name);
 	pthread_mutex_lock(&s->lock);
+	store_unsynced_wait_room(s);
 	if (renameat(s->dirfd, w->tmp, s->dirfd, u->name) < 0) {
 		r = -errno;
 		pthread_mutex_unlock(&s->lock);

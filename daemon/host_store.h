@@ -48,6 +48,15 @@
 
 #define DAEMON_STORE_ALL_VERSIONS UINT64_MAX
 #define DAEMON_STORE_SYNC_DELAY_MS 500
+/* Committed copies not yet durable at most: each holds its file open until
+ * the syncer has fdatasync'ed it. A commit that finds this many waits for a
+ * sync pass, which then starts without the sync delay. */
+#define DAEMON_STORE_UNSYNCED_MAX 1024
+/* Versions of one id at most: a new one past them is refused (-EMLINK).
+ * The index keeps an id's versions in one run of slots, each add and
+ * lookup walking it: 100,000 versions of one id a peer uploaded took
+ * shadowd 35 s to open its store. A mount keeps a few. */
+#define DAEMON_STORE_VERSIONS_MAX 1024
 
 struct daemon_store;
 struct daemon_store_writer;
@@ -80,7 +89,8 @@ int daemon_store_open_waiting(const char *dir, uint64_t budget_bytes, uint64_t l
 			      struct daemon_store **ret);
 void daemon_store_close(struct daemon_store *s);
 
-/* New copy (id, version) of size bytes, initially all zero. */
+/* New copy (id, version) of size bytes, initially all zero. Every create
+ * fails with -EMLINK when id has DAEMON_STORE_VERSIONS_MAX other versions. */
 int daemon_store_create(struct daemon_store *s, const uint8_t id[16], uint64_t version,
 			uint64_t size, struct daemon_store_writer **ret);
 /* The same for a copy of a sparse file said to hold data bytes of data
@@ -131,7 +141,8 @@ int daemon_store_writer_append_zeros(struct daemon_store_writer *w, uint64_t len
 int daemon_store_writer_fd(const struct daemon_store_writer *w);
 /* Verifies SHA-256 == sha256 (-EBADMSG if not), then makes the copy valid
  * (unsynced: durable after the next sync pass), replacing an existing copy of
- * the same (id, version). Always frees w. */
+ * the same (id, version); with DAEMON_STORE_UNSYNCED_MAX copies unsynced,
+ * after a sync pass. Always frees w. */
 int daemon_store_commit(struct daemon_store_writer *w, const uint8_t sha256[32]);
 /* As daemon_store_commit, with before() called ahead of each chunk when the
  * commit re-reads the file for its digest (sync_sha256_fd_each): a negative

@@ -49,8 +49,9 @@ struct daemon_server {
 	bool stopping;	     /* protected by lock */
 	/* Budgets of the warnings a peer can make frequent: refused or
 	 * dropped connections (a flood logged ~150 lines a second), and
-	 * accept failing at the open files limit (once a minute). */
-	struct sfs_log_limit refusals_log, accept_log;
+	 * accept failing at the open files limit (once a minute), refused
+	 * uploads. */
+	struct sfs_log_limit refusals_log, accept_log, upload_log;
 	/* atomic, since start (STATS): */
 	uint64_t reads, read_bytes, received_bytes;
 };
@@ -103,6 +104,7 @@ struct upload {
 	size_t pending_len;
 	uint8_t end_sha[32]; /* digest sent with END, if end_has_sha */
 	bool end_has_sha;
+	struct daemon_store_writer *w; /* a delta's output (writer_out) */
 };
 
 /* Next frame of an upload; returns 1 with *m set, 0 at END, -1 broken. */
@@ -161,9 +163,17 @@ static long delta_pull(void *arg, void *buf, size_t cap)
 	return (long)n;
 }
 
+/* A delta's output into the new copy. A delta of a few bytes can expand to
+ * the whole declared size (COPY commands of the basis, again and again): a
+ * peer that sent 54 KB and left had a core writing and hashing 200 GiB for
+ * minutes, and SIGTERM waited for it. The patch stops once the peer has
+ * hung up or the server is stopping, as a commit's re-hash does. */
 static int writer_out(void *arg, const void *buf, size_t len)
 {
-	return daemon_store_writer_append(arg, buf, len);
+	struct upload *u = arg;
+	if (sync_tls_peer_gone(u->c->tls))
+		return -ECONNABORTED;
+	return daemon_store_writer_append(u->w, buf, len);
 }
 
 /* The digest a new copy must have: BEGIN's, or END's when BEGIN's is all
@@ -203,6 +213,40 @@ static int commit_check(void *arg, uint64_t off, size_t want)
 	return sync_tls_peer_gone(c->tls) ? -ECONNABORTED : 0;
 }
 
+/* Whether an upload's declared size is above max_copy_size (refused with
+ * -ENOSPC before anything is created). What a commit re-hashes (an UPDATE's
+ * whole new copy, holes too; a DELTA's output short of its size) and what a
+ * delta may expand to is the size the peer declares, not what it sends: an
+ * UPDATE of 1 TiB with one RANGE byte, its peer waiting for the answer, kept
+ * a core hashing zeros for ~12 minutes, and up to 1 PiB could be declared. */
+static bool above_max_copy_size(const struct conn *c, const struct sync_wire_msg *b)
+{
+	return b->size > c->srv->cfg.max_copy_size;
+}
+
+/* The log line of a refused upload, within the budget of such lines: a
+ * peer refused request after request (no room, a bad digest) logged a line
+ * each, ~13,600 a second from one connection. */
+static void log_refused_upload(struct conn *c, const struct sync_wire_msg *b, int err,
+			       bool oversize)
+{
+	const char *type = sync_wire_type_name(b->hdr.type);
+	if (oversize)
+		sfs_log_limited(&c->srv->upload_log, SFS_LOG_WARN,
+				"%s: %s of a copy of %llu bytes refused: above --max-copy-size "
+				"(%llu bytes)",
+				c->peer, type, (unsigned long long)b->size,
+				(unsigned long long)c->srv->cfg.max_copy_size);
+	else if (err == -EMLINK)
+		sfs_log_limited(&c->srv->upload_log, SFS_LOG_WARN,
+				"%s: %s of a copy refused: its id has %u versions already, the most "
+				"a store keeps",
+				c->peer, type, DAEMON_STORE_VERSIONS_MAX);
+	else
+		sfs_log_limited(&c->srv->upload_log, SFS_LOG_INFO, "%s: %s of a copy refused: %s",
+				c->peer, type, strerror(-err));
+}
+
 /* Serves PUT_BEGIN / UPDATE_BEGIN / DELTA_BEGIN. err: status decided before
  * the upload (fault injection). Returns 0 or -1 (close). */
 static int serve_upload(struct conn *c, const struct sync_wire_msg *b, int err, uint64_t *written)
@@ -219,6 +263,9 @@ static int serve_upload(struct conn *c, const struct sync_wire_msg *b, int err, 
 
 	u.want = type == SYNC_WIRE_UPDATE_BEGIN ? SYNC_WIRE_RANGE : SYNC_WIRE_DATA;
 	u.zeros = type == SYNC_WIRE_PUT_BEGIN && zeros_accepted(c->srv);
+	bool oversize = !err && above_max_copy_size(c, b);
+	if (oversize)
+		err = -ENOSPC;
 	if (!err) {
 		if (type == SYNC_WIRE_PUT_BEGIN && b->has_data_bytes)
 			err = daemon_store_create_thin(st, b->id, b->version, b->size,
@@ -236,7 +283,8 @@ static int serve_upload(struct conn *c, const struct sync_wire_msg *b, int err, 
 	if (!err && type != SYNC_WIRE_PUT_BEGIN)
 		used(c, b->id, b->base);
 	if (!err && type == SYNC_WIRE_DELTA_BEGIN) {
-		err = ops->patch(ops->ctx, basis, delta_pull, &u, writer_out, w);
+		u.w = w;
+		err = ops->patch(ops->ctx, basis, delta_pull, &u, writer_out, &u);
 	} else {
 		int r;
 		while (!err && (r = upload_next(&u, &m)) > 0) {
@@ -261,6 +309,11 @@ static int serve_upload(struct conn *c, const struct sync_wire_msg *b, int err, 
 	}
 	if (basis >= 0)
 		close(basis);
+	if (err == -ECONNABORTED) {
+		protocol_error(c, "gone (or the server stopping) while a delta was applied", 0);
+		daemon_store_abort(w);
+		return -1;
+	}
 	if (drain(&u) < 0) {
 		daemon_store_abort(w);
 		return -1;
@@ -287,8 +340,9 @@ static int serve_upload(struct conn *c, const struct sync_wire_msg *b, int err, 
 		  (unsigned long long)(t_end - t_begin),
 		  (unsigned long long)(sync_now_ms() - t_end));
 	if (err)
-		sfs_info("%s: %s of a copy refused: %s", c->peer, sync_wire_type_name(type),
-			 strerror(-err));
+		log_refused_upload(c, b, err, oversize);
+	if (err == -EMLINK)
+		err = -ENOSPC; /* the wire's word for no room (here for that id) */
 	return reply(c, SYNC_WIRE_END, b->hdr.req_id, err, NULL, 0, NULL, 0, 0) < 0 ? -1 : 0;
 }
 
@@ -744,6 +798,9 @@ int daemon_server_new(const struct daemon_server_config *cfg, struct daemon_serv
 	s->cfg = *cfg;
 	s->refusals_log = (struct sfs_log_limit)SFS_LOG_LIMIT_INIT(10, 10000);
 	s->accept_log = (struct sfs_log_limit)SFS_LOG_LIMIT_INIT(1, 60000);
+	s->upload_log = (struct sfs_log_limit)SFS_LOG_LIMIT_INIT(10, 10000);
+	if (!s->cfg.max_copy_size)
+		s->cfg.max_copy_size = SYNC_WIRE_MAX_FILE_SIZE;
 	if (!s->cfg.max_conns)
 		s->cfg.max_conns = 64;
 	if (!s->cfg.handshake_timeout_ms)

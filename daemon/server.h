@@ -55,6 +55,10 @@ struct daemon_server_config {
 	const struct daemon_delta_ops *delta; /* borrowed, may be NULL */
 	struct daemon_copy_expiry *expiry;    /* borrowed, may be NULL: told of
 						 every use of a copy */
+	/* Largest copy an upload may declare (its size, holes included),
+	 * refused with NOSPC above: its commit's re-hash, or a delta's output,
+	 * is that size whatever the peer sent. 0 = SYNC_WIRE_MAX_FILE_SIZE. */
+	uint64_t max_copy_size;
 };
 
 struct daemon_server;

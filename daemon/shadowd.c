@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "common/daemon_start.h"
@@ -25,6 +26,7 @@
 #include "daemon/server.h"
 #include "daemon/throttle.h"
 #include "sync/tls.h"
+#include "sync/wire.h"
 
 static struct daemon_server *g_server;
 
@@ -40,8 +42,8 @@ static void usage(FILE *out)
 	    out,
 	    "usage: shadowd --store DIR --listen ADDR:PORT --cert FILE --key FILE --ca FILE\n"
 	    "               [--cost C] [--capacity-read MB/s] [--capacity-iops N]\n"
-	    "               [--space-budget MiB] [--max-conns N] [--sync-delay-ms N]\n"
-	    "               [--expire-hours H] [-f] [-v]\n"
+	    "               [--space-budget MiB] [--max-copy-size MiB] [--max-conns N]\n"
+	    "               [--sync-delay-ms N] [--expire-hours H] [-f] [-v]\n"
 	    "               shadowd --help | --version\n"
 	    "test-only:     [--test-inject-latency-ms N] [--test-inject-error-rate P]\n"
 	    "               [--test-inject-commit-ms N] [--test-no-verify] [--test-no-zeros]\n"
@@ -77,6 +79,17 @@ static int parse_limit(const char *opt, const char *s, double min, double hi, co
 	return r;
 }
 
+/* The default --max-copy-size: the size of the filesystem dir is on (a
+ * sparse copy may be bigger than its free space, not than its disk); 0, the
+ * protocol's limit, when it says none (ramfs). */
+static uint64_t fs_size_bytes(const char *dir)
+{
+	struct statvfs vfs;
+	if (statvfs(dir, &vfs) < 0)
+		return 0;
+	return (uint64_t)vfs.f_blocks * vfs.f_frsize;
+}
+
 /* "1.2.3.4:PORT" or "[::1]:PORT". addr receives the address text. */
 int main(int argc, char **argv)
 {
@@ -90,6 +103,7 @@ int main(int argc, char **argv)
 	    {"capacity-read", required_argument, 0, 'R'},
 	    {"capacity-iops", required_argument, 0, 'I'},
 	    {"space-budget", required_argument, 0, 'B'},
+	    {"max-copy-size", required_argument, 0, 'P'},
 	    {"max-conns", required_argument, 0, 'M'},
 	    {"sync-delay-ms", required_argument, 0, 'S'},
 	    {"expire-hours", required_argument, 0, 'X'},
@@ -112,6 +126,7 @@ int main(int argc, char **argv)
 	double lat_ms = 0, err_rate = 0, commit_ms = 0, sync_delay_ms = DAEMON_STORE_SYNC_DELAY_MS;
 	double io_timeout_ms = 30000;
 	double expire_h = 168; /* a week */
+	double max_copy_mib = -1; /* -1: the size of the store's filesystem */
 	int foreground = 0, verbose = 0, no_verify = 0, no_zeros = 0, no_stamp_check = 0, c, r;
 	int status = 1, start_fd = -1;
 	char addr[64], why[512];
@@ -151,6 +166,11 @@ int main(int argc, char **argv)
 			goto check;
 		case 'B':
 			r = parse_limit("--space-budget", optarg, 1.0 / 1048576, 1e12, "no limit", &budget_mib);
+			goto check;
+		case 'P':
+			r = parse_limit("--max-copy-size", optarg, 1.0 / 1048576,
+					(double)(SYNC_WIRE_MAX_FILE_SIZE >> 20), "the protocol's 1 PiB",
+					&max_copy_mib);
 			goto check;
 		case 'M':
 			r = parse_double("--max-conns", optarg, 1, 4096, &max_conns);
@@ -292,6 +312,8 @@ int main(int argc, char **argv)
 	    .load = load,
 	    .delta = daemon_delta_ops_librsync(),
 	    .expiry = expiry,
+	    .max_copy_size = max_copy_mib >= 0 ? (uint64_t)(max_copy_mib * 1048576.0)
+					       : fs_size_bytes(store_dir),
 	};
 	/* A connection takes 2 fds and 1 more per request; the store, the
 	 * listening socket and the log a few. Short of that, connections wait

@@ -170,7 +170,7 @@ static void *syncer_main(void *arg)
 			continue;
 		}
 		uint64_t due = oldest + s->sync_delay_ms;
-		if (store_mono_ms() < due) {
+		if (store_mono_ms() < due && s->n_unsynced < DAEMON_STORE_UNSYNCED_MAX) {
 			struct timespec ts = {.tv_sec = (time_t)(due / 1000),
 					      .tv_nsec = (long)(due % 1000) * 1000000};
 			pthread_cond_timedwait(&s->wake, &s->lock, &ts);
@@ -274,6 +274,13 @@ bool store_syncer_kick(struct daemon_store *s)
 		s->syncer_running = true;
 	pthread_cond_signal(&s->wake);
 	return s->syncer_running;
+}
+
+void store_unsynced_wait_room(struct daemon_store *s)
+{
+	while (s->n_unsynced >= DAEMON_STORE_UNSYNCED_MAX && !s->stopping &&
+	       store_syncer_kick(s))
+		pthread_cond_wait(&s->pass_done, &s->lock);
 }
 
 void store_syncer_stop(struct daemon_store *s)

@@ -32,6 +32,7 @@ struct store_index {
 	struct store_index_slot *slots;
 	size_t cap; /* power of two, or 0 before the first add */
 	size_t n;
+	uint64_t key; /* of the home slots, drawn at the first add */
 	/* An add failed (no memory): a lookup may miss versions, so the
 	 * store reads its directory instead, as before the index. */
 	bool incomplete;

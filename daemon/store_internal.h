@@ -90,6 +90,14 @@ void store_unsynced_drop(struct daemon_store *s, struct unsynced *u);
 /* lock: a new entry was linked in; wakes (starting it if needed) the syncer.
  * Returns false if there is no syncer thread (the caller then flushes). */
 bool store_syncer_kick(struct daemon_store *s);
+/* lock: waits while DAEMON_STORE_UNSYNCED_MAX copies are unsynced (each
+ * holds an open file), kicking the syncer, which then passes at once: a
+ * peer committing empty copies as fast as it could (~3,300 a second) had
+ * the syncer's fdatasyncs fall behind and the unsynced files take every
+ * descriptor shadowd had (RLIMIT_NOFILE 20,000): uploads refused with
+ * EMFILE, new connections left in the backlog. Without a syncer thread
+ * (each commit flushes) or once stopping, returns at once. */
+void store_unsynced_wait_room(struct daemon_store *s);
 /* Stops the syncer thread (if started). */
 void store_syncer_stop(struct daemon_store *s);
 /* Deletes the unsynced copies of id (one version or

@@ -20,13 +20,9 @@ PORT=$IT_SD_PORT
 # (twice the I/O deadline) and checks the connection is still open.
 cat >"$T/peer.py" <<'PY'
 import socket, ssl, sys, time
-mode, port, ca, crt, key = sys.argv[1:6]
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-ctx.minimum_version = ssl.TLSVersion.TLSv1_3
-ctx.check_hostname = False
-ctx.load_verify_locations(ca)
-ctx.load_cert_chain(crt, key)
-s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(port))))
+from it_peer import connect
+mode, port, certs = sys.argv[1:4]
+s = connect(port, certs)
 if mode == "partial":
     s.sendall(b"\x53\x46\x00")
     s.settimeout(8)
@@ -46,7 +42,7 @@ else:
     except socket.timeout:
         print("open")
 PY
-peer() { python3 "$T/peer.py" "$1" "$PORT" "$T/ca/ca.crt" "$T/ca/client.crt" "$T/ca/client.key"; }
+peer() { python3 "$T/peer.py" "$1" "$PORT" "$T/ca"; }
 
 out=$(peer partial) || it_fail "partial peer: $out"
 echo "partial frame: $out"

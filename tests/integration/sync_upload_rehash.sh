@@ -8,61 +8,81 @@
 # - an UPDATE's commit (which re-hashes the whole new copy, holes too)
 #   stops when its peer hangs up, and when shadowd is stopped: one of
 #   1 TiB whose client had left held its --max-conns slot and kept SIGTERM
-#   waiting for the whole re-hash.
+#   waiting for the whole re-hash;
+# - a delta is applied only for a peer still there: a delta of ~270 KB
+#   (COPY commands of a 64 MiB basis, again and again) expands to 1000 GiB;
+#   its peer gone, shadowd went on writing and hashing it for minutes (a
+#   core; SIGTERM waited 35 s and more).
 # Usage: sync_upload_rehash.sh SHADOWD SHADOWCTL SYNC_CLI
 . "$(dirname "$0")/lib.sh"
 SHADOWD=$1 CTL=$2 CLI=$3
 T=$(it_tmpdir upload_rehash)
 it_ca "$CTL" "$T/ca" server client
-it_shadowd "$SHADOWD" "$T/store" "$T/ca" server "$T/sd.log" 0 --max-conns 2
+it_shadowd "$SHADOWD" "$T/store" "$T/ca" server "$T/sd.log" 0 --max-conns 2 \
+  --max-copy-size $((2 << 20)) # 2 TiB: its 1 TiB uploads are taken
 PORT=$IT_SD_PORT PID=$IT_SD_PID
 CLIA=(--cert "$T/ca/client.crt" --key "$T/ca/client.key" --ca "$T/ca/ca.crt")
 ID=0123456789abcdef0123456789abcdef
 
-# peer.py MODE: raw frames over TLS with the client certificate.
+# peer.py MODE: raw frames over TLS with the client certificate (it_peer).
 #   shortput: thin PUT_BEGIN (size 1 TiB, data 0) then END with a made-up
-#     digest; prints "status=N secs=S" of the END answer, or "none" after 8 s.
+#     digest; prints "type=T status=N secs=S" of the END answer, or "none"
+#     after 8 s.
 #   update: UPDATE_BEGIN (base 1 -> version 2, size 1 TiB), one RANGE of a
 #     byte, END with a made-up digest; closes at once without the answer.
+#   updatewait: the same to version 3, then waits up to 30 s for the answer.
+#   bomb: a thin PUT of 64 MiB of zeros (id 000102...0f, version 1), then a
+#     DELTA_BEGIN to version 2 of 1000 GiB: ~270 KB of SFDL stream (no
+#     trailer: the output is made before it is checked) holding a librsync
+#     delta of 16000 COPY_N8_N8 (0x54) commands of the whole basis; closes
+#     once it is sent.
 cat >"$T/peer.py" <<'PY'
-import socket, ssl, struct, sys, time
-mode, port, ca, crt, key, idhex = sys.argv[1:7]
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-ctx.minimum_version = ssl.TLSVersion.TLSv1_3
-ctx.check_hostname = False
-ctx.load_verify_locations(ca)
-ctx.load_cert_chain(crt, key)
-s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(port))))
+import hashlib, socket, struct, sys, time
+from it_peer import connect, frame, recv_header
+mode, port, certs, idhex = sys.argv[1:5]
+s = connect(port, certs)
 fid = bytes.fromhex(idhex)
 TIB = 1 << 40
-def frame(t, p):
-    return struct.pack(">IBBHQII", 0x53484457, 1, t, 0, 9, len(p), 0) + p
-def recv_exact(n):
-    b = b""
-    while len(b) < n:
-        d = s.recv(n - len(b))
-        if not d:
-            raise EOFError
-        b += d
-    return b
+def update(ver):
+    s.sendall(frame(4, fid + struct.pack(">QQQ", 1, ver, TIB) + b"\0" * 32) +
+              frame(7, struct.pack(">Q", 0) + b"x") + frame(8, b"\x5a" * 32))
 if mode == "shortput":
     s.sendall(frame(3, fid + struct.pack(">QQ", 1, TIB) + b"\0" * 32 + struct.pack(">Q", 0)) +
               frame(8, b"\x5a" * 32))
     s.settimeout(8)
     t0 = time.time()
     try:
-        h = recv_exact(24)
+        typ, st = recv_header(s)
     except socket.timeout:
         print("none"); sys.exit(0)
-    _, _, typ, _, _, ln, st = struct.unpack(">IBBHQII", h)
     print("type=%d status=%d secs=%.2f" % (typ, st, time.time() - t0))
-else:
-    s.sendall(frame(4, fid + struct.pack(">QQQ", 1, 2, TIB) + b"\0" * 32) +
-              frame(7, struct.pack(">Q", 0) + b"x") + frame(8, b"\x5a" * 32))
+elif mode == "update":
+    update(2)
     time.sleep(0.3)
     s.close()
+elif mode == "updatewait":
+    update(3)
+    s.settimeout(30)
+    try:
+        s.recv(1)
+    except Exception:
+        pass
+else:
+    fid = bytes(range(16))
+    B, N = 64 << 20, 16000
+    s.sendall(frame(3, fid + struct.pack(">QQ", 1, B) + hashlib.sha256(bytes(B)).digest() +
+                    struct.pack(">Q", 0)) + frame(17, struct.pack(">Q", B)) + frame(8, b""))
+    assert recv_header(s)[1] == 0, "basis refused"
+    rs = struct.pack(">I", 0x72730236) + (b"\x54" + struct.pack(">QQ", 0, B)) * N + b"\0"
+    hdr = struct.pack("<QQII", B, B * N, 0, 0)
+    stream = (b"SFDL" + struct.pack("<HH", 1, len(hdr)) + hdr + b"\1" +
+              struct.pack("<I", len(rs)) + rs)
+    s.sendall(frame(5, fid + struct.pack(">QQQ", 1, 2, B * N) + b"\x11" * 32))
+    for i in range(0, len(stream), 1 << 20):
+        s.sendall(frame(6, stream[i:i + (1 << 20)]))
+    s.close()
 PY
-peer() { python3 "$T/peer.py" "$1" "$PORT" "$T/ca/ca.crt" "$T/ca/client.crt" "$T/ca/client.key" "$ID"; }
+peer() { python3 "$T/peer.py" "$1" "$PORT" "$T/ca" "$ID"; }
 
 # 1. A short PUT: answered at once (BADSUM, 7), nothing re-hashed.
 out=$(peer shortput) || it_fail "shortput peer: $out"
@@ -87,27 +107,18 @@ for i in 1 2; do "$CLI" "${CLIA[@]}" hold "127.0.0.1:$PORT" 1500 >/dev/null 2>&1
 wait "$h1" || it_fail "a connection was refused after the UPDATE's peer left (slot still held?)"
 wait "$h2" || it_fail "a connection was refused after the UPDATE's peer left (slot still held?)"
 
+# 2b. A delta bomb whose peer leaves once it is sent: the patch stops, the
+#    temporary file goes, the slots serve again.
+peer bomb || it_fail "delta bomb peer"
+it_log_has "$T/sd.log" "gone (or the server stopping) while a delta was applied" ||
+  it_fail "the delta of a peer that left was still applied 10 s on: $(ls -l "$T/store" | grep tmp)"
+tmp_left() { ls "$T/store" | grep -q '^tmp\.'; }
+IT_WAIT_SHOW='ls -l "$T/store"' it_wait_for "temporary file of the delta left" 5 eval '! tmp_left'
+for i in 1 2; do "$CLI" "${CLIA[@]}" hold "127.0.0.1:$PORT" 500 >/dev/null 2>&1 & eval "h$i=\$!"; done
+wait "$h1" && wait "$h2" || it_fail "a connection was refused after the delta's peer left"
+
 # 3. The same UPDATE with its peer waiting; SIGTERM ends it promptly.
-python3 - "$PORT" "$T/ca/ca.crt" "$T/ca/client.crt" "$T/ca/client.key" "$ID" <<'PY' &
-import socket, ssl, struct, sys, time
-port, ca, crt, key, idhex = sys.argv[1:6]
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-ctx.minimum_version = ssl.TLSVersion.TLSv1_3
-ctx.check_hostname = False
-ctx.load_verify_locations(ca)
-ctx.load_cert_chain(crt, key)
-s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(port))))
-fid = bytes.fromhex(idhex)
-def frame(t, p):
-    return struct.pack(">IBBHQII", 0x53484457, 1, t, 0, 9, len(p), 0) + p
-s.sendall(frame(4, fid + struct.pack(">QQQ", 1, 3, 1 << 40) + b"\0" * 32) +
-          frame(7, struct.pack(">Q", 0) + b"x") + frame(8, b"\x5a" * 32))
-s.settimeout(30)
-try:
-    s.recv(1)
-except Exception:
-    pass
-PY
+peer updatewait &
 WAITER=$!
 sleep 1
 kill -TERM "$PID"

@@ -1,6 +1,7 @@
 /* Unit tests of daemon/host_store: temp + rename, SHA-256 verification,
  * path safety, ranged updates, budget, list/delete/stats, deferred
- * durability and crash recovery. */
+ * durability (its open files bounded), the versions of an id bounded and
+ * crash recovery. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1106,6 +1107,63 @@ static void test_background_sync(void **state)
 	expect(f->s, 3, "synced in the background");
 }
 
+static int open_fds(void)
+{
+	return count_entries("/proc/self/fd", "");
+}
+
+/* Unsynced copies are bounded: each holds its file open until synced, and
+ * a peer committing faster than the syncer's fdatasyncs took every file
+ * descriptor. Past DAEMON_STORE_UNSYNCED_MAX a commit waits for a pass,
+ * which starts at once however long the sync delay. */
+static void test_unsynced_bounded(void **state)
+{
+	struct fx *f = *state;
+	struct daemon_store_stats st;
+	const int n = DAEMON_STORE_UNSYNCED_MAX + 100;
+	int fds0 = open_fds();
+	daemon_store_set_sync_delay(f->s, 3600000); /* no pass for an hour */
+	for (int i = 0; i < n; i++) {
+		uint8_t id[16] = {0x0b, (uint8_t)(i >> 8), (uint8_t)i};
+		put_id(f->s, id, 1, "x");
+		daemon_store_stats(f->s, &st);
+		assert_true(st.unsynced_copies <= DAEMON_STORE_UNSYNCED_MAX);
+		assert_true(open_fds() <= fds0 + DAEMON_STORE_UNSYNCED_MAX + 4);
+	}
+	expect_counts(f->s, (uint64_t)n, (uint64_t)n);
+	uint8_t last[16] = {0x0b, (uint8_t)((n - 1) >> 8), (uint8_t)(n - 1)};
+	char c;
+	assert_int_equal(daemon_store_read(f->s, last, 1, 0, &c, 1), 1);
+	assert_int_equal(c, 'x');
+}
+
+/* The versions of one id are bounded: the index keeps them in one run of
+ * slots that every add and lookup of that id walks. Past the bound a new
+ * version is refused; an existing one may be written again, another id
+ * is not affected. */
+static void test_versions_bounded(void **state)
+{
+	struct fx *f = *state;
+	struct daemon_store_writer *w = NULL;
+	for (uint64_t v = 1; v <= DAEMON_STORE_VERSIONS_MAX; v++)
+		put(f->s, v, "v");
+	daemon_store_flush(f->s); /* durable ones (the index), and unsynced ones: */
+	for (uint64_t v = 1; v <= DAEMON_STORE_VERSIONS_MAX / 2; v++)
+		assert_int_equal(daemon_store_delete(f->s, ID, v), 0);
+	for (uint64_t v = 1; v <= DAEMON_STORE_VERSIONS_MAX / 2; v++)
+		put(f->s, v, "v");
+	assert_int_equal(daemon_store_create(f->s, ID, DAEMON_STORE_VERSIONS_MAX + 1, 1, &w),
+			 -EMLINK);
+	assert_null(w);
+	put(f->s, 1, "again"); /* present: written again */
+	put(f->s, DAEMON_STORE_VERSIONS_MAX, "again");
+	expect(f->s, DAEMON_STORE_VERSIONS_MAX, "again");
+	uint8_t other[16] = {1};
+	put_id(f->s, other, DAEMON_STORE_VERSIONS_MAX + 1, "other");
+	assert_int_equal(daemon_store_delete(f->s, ID, 7), 0);
+	put(f->s, DAEMON_STORE_VERSIONS_MAX + 1, "room again");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1129,6 +1187,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_crash_before_sync, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unsynced_replace_delete, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_background_sync, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unsynced_bounded, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_versions_bounded, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_delete_all_versions_index, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_create_from_fd_sparse, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_budget_sparse, setup, teardown),
