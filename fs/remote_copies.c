@@ -30,6 +30,11 @@
  * SYNC_VERIFY_PROGRESS_MS); as short as the listing check's call, so a
  * stopped host holds the control thread no longer than it did. */
 #define VERIFY_FRAME_MS CALL_MS
+/* fs_remote_commit_bound_ms: a commit's fixed part (a small file's rename
+ * and fsyncs on a busy disk) and the slowest re-hash or copy of the new
+ * bytes still taken for progress (~40 times slower than measured). */
+#define COMMIT_BASE_MS 15000u
+#define COMMIT_FLOOR_BYTES_PER_S (16u << 20)
 
 /* A copy whose delete failed (the host stopped or unreachable), deleted
  * when the host is back. */
@@ -227,18 +232,29 @@ static void upload_progress_fn(void *arg, uint64_t done, uint64_t total)
 	}
 }
 
+uint64_t fs_remote_commit_bound_ms(uint64_t size)
+{
+	return COMMIT_BASE_MS + size / (COMMIT_FLOOR_BYTES_PER_S / 1000u);
+}
+
 /* While an upload waits for the host's commit (sync_client_set_alive):
- * as long as the host's heartbeats come and the copy is not stopped. */
+ * as long as the host's heartbeats come, the copy is not stopped and the
+ * wait is within the commit's bound (past it: overdue set). */
 struct commit_wait {
 	struct fs_hosts *hosts;
 	int host;
 	const bool *stop;
+	uint64_t bound_ms;
+	bool overdue;
 };
 
-static bool commit_alive(void *arg)
+static bool commit_alive(void *arg, uint64_t waited_ms)
 {
 	struct commit_wait *w = arg;
-	return !stopped(w->stop) && fs_hosts_up(w->hosts, (size_t)w->host);
+	if (stopped(w->stop) || !fs_hosts_up(w->hosts, (size_t)w->host))
+		return false;
+	w->overdue = waited_ms >= w->bound_ms;
+	return !w->overdue;
 }
 
 /* One attempt of fs_remote_copies_sync; *used: the connection it used
@@ -255,7 +271,7 @@ static int sync_once(struct fs_remote_copies *rc, struct daemon_shadow_file *s, 
 	if (r < 0)
 		return r;
 	*used = c;
-	struct commit_wait cw = {rc->hosts, host, stop};
+	struct commit_wait cw = {rc->hosts, host, stop, fs_remote_commit_bound_ms(size), false};
 	sync_client_set_alive(c, commit_alive, &cw); /* until out: */
 	if (base && base != version && sha256) {
 		r = send_ranges(c, s, fd, size, sha256, version, base, pace, stop, read, res);
@@ -287,6 +303,8 @@ static int sync_once(struct fs_remote_copies *rc, struct daemon_shadow_file *s, 
 	}
 out:
 	sync_client_set_alive(c, NULL, NULL);
+	if (r == -ETIMEDOUT && cw.overdue)
+		res->commit_overdue_ms = cw.bound_ms;
 	if (r == 0 && sha256) {
 		res->have_sha256 = true;
 		memcpy(res->sha256, sha256, sizeof(res->sha256));
@@ -422,6 +440,14 @@ int fs_remote_copies_make(struct fs_remote_copies *rc, struct daemon_shadow_file
 	/* The slot of the stale copy goes on failure: so does that copy. */
 	if (r < 0 && m->base && r != -EAGAIN)
 		fs_remote_copies_delete(rc, m->host, s->id, SYNC_WIRE_ALL_VERSIONS);
+	if (r == -ETIMEDOUT && res->commit_overdue_ms) {
+		char where[600];
+		fs_hosts_label(rc->hosts, (size_t)m->host, where, sizeof(where));
+		sfs_warn("shadow: %s: %s did not commit its copy (%llu bytes) within %llu ms "
+			 "while its heartbeats came: the copy there is abandoned",
+			 m->path, where, (unsigned long long)m->size,
+			 (unsigned long long)res->commit_overdue_ms);
+	}
 	if (r == 0)
 		sfs_debug("shadow: %s synced to host %d (version %llu, %s, %llu bytes shipped)",
 			  m->path, m->host, (unsigned long long)m->version,

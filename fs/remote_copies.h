@@ -55,7 +55,17 @@ struct fs_remote_sync_result {
 	uint64_t sent;	    /* payload bytes shipped (file, ranges or delta) */
 	bool have_sha256;   /* false only for CURRENT without a digest given */
 	uint8_t sha256[32]; /* the digest the host checked the copy against */
+	/* Nonzero: the host's commit was not answered within this bound while
+	 * its heartbeats came (fs_remote_commit_bound_ms): the copy there was
+	 * abandoned (-ETIMEDOUT). */
+	uint64_t commit_overdue_ms;
 };
+
+/* How long a host may take to commit an upload of size bytes (answer its
+ * END) while its heartbeats come, before the copy there is abandoned: 15 s
+ * plus 1 s per 16 MiB (a commit re-hashes the new copy, or copies the rest
+ * of a delta's basis: a 12 GiB copy took 19.9 s, its bound is 783 s). */
+uint64_t fs_remote_commit_bound_ms(uint64_t size);
 
 int fs_remote_copies_new(struct fs_hosts *hosts, struct fs_remote_copies **ret);
 void fs_remote_copies_free(struct fs_remote_copies *rc); /* accepts NULL */

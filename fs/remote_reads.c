@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +16,11 @@
 #define IDLE_MAX_MS 60000u
 #define SUSPECT_MIN_MS 1000u
 #define SUSPECT_MAX_MS 30000u
+/* A host that did not commit a copy (fs_remote_reads_copy_stuck): each
+ * such try cost the commit's bound (15 s or more), so it is suspect for
+ * longer, doubling with each one in a row up to 10 min. */
+#define STUCK_MIN_MS SUSPECT_MAX_MS
+#define STUCK_MAX_MS (10u * 60 * 1000)
 
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
 #define STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
@@ -26,6 +32,7 @@ struct pool {
 	unsigned n_idle;			      /* lock */
 	unsigned open;				      /* lock: idle + in use */
 	unsigned fails_in_row;			      /* lock */
+	unsigned stuck_in_row;			      /* lock: commits not answered */
 	uint64_t suspect_ms;			      /* atomic: when marked, 0 healthy */
 	uint64_t suspect_for_ms;		      /* atomic */
 };
@@ -91,29 +98,46 @@ bool fs_remote_reads_usable(struct fs_remote_reads *r, int host)
 	return true;
 }
 
-static void mark_suspect(struct fs_remote_reads *r, int host, int err, const char *what)
+/* min_ms doubled for each failure in a row after the first (*in_row,
+ * counted up under the pool's lock), at most max_ms. */
+static uint64_t suspect_period(struct pool *p, unsigned *in_row, uint64_t min_ms, uint64_t max_ms)
+{
+	pthread_mutex_lock(&p->lock);
+	unsigned fails = ++*in_row;
+	pthread_mutex_unlock(&p->lock);
+	uint64_t period = min_ms;
+	for (unsigned k = 1; k < fails && period < max_ms; k++)
+		period *= 2;
+	return period > max_ms ? max_ms : period;
+}
+
+/* Suspect for period ms and until its next heartbeat; logged when it was
+ * not suspect already, or when why is given (a copy abandoned). */
+static void mark_suspect(struct fs_remote_reads *r, int host, uint64_t period, const char *what,
+			 const char *why, bool always_log)
 {
 	struct pool *p = &r->pools[host];
 	char name[600];
-	pthread_mutex_lock(&p->lock);
-	unsigned fails = ++p->fails_in_row;
-	pthread_mutex_unlock(&p->lock);
-	uint64_t period = SUSPECT_MIN_MS;
-	for (unsigned k = 1; k < fails && period < SUSPECT_MAX_MS; k++)
-		period *= 2;
-	if (period > SUSPECT_MAX_MS)
-		period = SUSPECT_MAX_MS;
+	uint64_t was_for = LOAD(&p->suspect_for_ms), was = LOAD(&p->suspect_ms);
+	uint64_t now = sync_now_ms();
+	if (was && was + was_for > now + period)
+		period = was + was_for - now; /* a longer period under way stays */
 	STORE(&p->suspect_for_ms, period);
-	uint64_t was = LOAD(&p->suspect_ms);
-	STORE(&p->suspect_ms, sync_now_ms());
-	if (!was) {
+	STORE(&p->suspect_ms, now);
+	if (!was || always_log) {
 		fs_hosts_label(r->hosts, (size_t)host, name, sizeof(name));
 		sfs_warn("host %s: %s failed (%s): suspect, its copies are not read (nor new "
 			 "ones placed there) for %llu ms and until its next heartbeat",
-			 name, what,
-			 err == -ETIMEDOUT ? "no answer within remote_timeout" : strerror(-err),
-			 (unsigned long long)period);
+			 name, what, why, (unsigned long long)period);
 	}
+}
+
+static void mark_failed(struct fs_remote_reads *r, int host, int err, const char *what)
+{
+	struct pool *p = &r->pools[host];
+	mark_suspect(r, host, suspect_period(p, &p->fails_in_row, SUSPECT_MIN_MS, SUSPECT_MAX_MS),
+		     what, err == -ETIMEDOUT ? "no answer within remote_timeout" : strerror(-err),
+		     false);
 }
 
 bool fs_remote_reads_copy_failed(struct fs_remote_reads *r, int host, int err)
@@ -128,10 +152,32 @@ bool fs_remote_reads_copy_failed(struct fs_remote_reads *r, int host, int err)
 	case -ENOTCONN:
 	case -EHOSTUNREACH:
 	case -ENETUNREACH:
-		mark_suspect(r, host, err, "a copy");
+		mark_failed(r, host, err, "a copy");
 		return true;
 	}
 	return false;
+}
+
+void fs_remote_reads_copy_stuck(struct fs_remote_reads *r, int host, uint64_t bound_ms)
+{
+	if (!r || host < 0 || (size_t)host >= r->n)
+		return;
+	struct pool *p = &r->pools[host];
+	char why[96];
+	snprintf(why, sizeof(why), "its commit not answered within %llu ms",
+		 (unsigned long long)bound_ms);
+	mark_suspect(r, host, suspect_period(p, &p->stuck_in_row, STUCK_MIN_MS, STUCK_MAX_MS),
+		     "a copy", why, true);
+}
+
+void fs_remote_reads_copy_done(struct fs_remote_reads *r, int host)
+{
+	if (!r || host < 0 || (size_t)host >= r->n)
+		return;
+	struct pool *p = &r->pools[host];
+	pthread_mutex_lock(&p->lock);
+	p->stuck_in_row = 0;
+	pthread_mutex_unlock(&p->lock);
 }
 
 /* A connection for one read: an idle one (*fresh false) or a new one
@@ -265,7 +311,7 @@ ssize_t fs_remote_reads_read(struct fs_remote_reads *r, int host, const uint8_t 
 			fresh = true;
 			continue;
 		}
-		mark_suspect(r, host, (int)n, "a read");
+		mark_failed(r, host, (int)n, "a read");
 		return n;
 	}
 }

@@ -49,6 +49,14 @@ bool fs_remote_reads_usable(struct fs_remote_reads *r, int host);
  * the copies queued behind it are not placed there until it answers a
  * heartbeat again. Returns whether it did. */
 bool fs_remote_reads_copy_failed(struct fs_remote_reads *r, int host, int err);
+/* A copy to host abandoned because the host did not answer its commit
+ * within bound_ms while its heartbeats came (a stuck store, not an
+ * unreachable host): suspect as above, but for 30 s, doubling with each
+ * such copy in a row up to 10 min (a copy there that succeeds ends the
+ * row: fs_remote_reads_copy_done), so the copies behind it go to other
+ * hosts rather than waiting out the bound there again. */
+void fs_remote_reads_copy_stuck(struct fs_remote_reads *r, int host, uint64_t bound_ms);
+void fs_remote_reads_copy_done(struct fs_remote_reads *r, int host);
 
 /* Reads up to size bytes at off of (id, version) on host into buf, within
  * the deadline. Returns the count (short at the end of the copy), or

@@ -335,7 +335,10 @@ void shadow_copy_finish(struct fs_shadowing *sh, struct fs_move_job *j, uint64_t
 		else if (j->rc == 0 && j->kind == FS_MOVE_REMOTE)
 			fs_remote_copies_delete(sh->remote_copies, j->host, s->id, j->version);
 		slot_free(cp);
-		if (j->kind == FS_MOVE_REMOTE)
+		if (j->kind == FS_MOVE_REMOTE && rc == -ETIMEDOUT && j->res.commit_overdue_ms)
+			fs_remote_reads_copy_stuck(sh->remote_reads, j->host,
+						   j->res.commit_overdue_ms);
+		else if (j->kind == FS_MOVE_REMOTE)
 			fs_remote_reads_copy_failed(sh->remote_reads, j->host, rc);
 		if (rc == -EAGAIN && !LOAD(&s->gone)) {
 			uint64_t at = t + sh->params.quiet_ms + 1;
@@ -353,6 +356,7 @@ void shadow_copy_finish(struct fs_shadowing *sh, struct fs_move_job *j, uint64_t
 		cp->sync_method = FS_REMOTE_NONE;
 		cp->sent_bytes = 0;
 	} else {
+		fs_remote_reads_copy_done(sh->remote_reads, j->host);
 		/* CURRENT included: the mover read the origin's digest then */
 		memcpy(cp->sha256, j->res.sha256, sizeof(cp->sha256));
 		cp->sync_method = (uint8_t)j->res.method;

@@ -24,11 +24,12 @@ struct sync_client {
 	uint64_t features;     /* SYNC_WIRE_FEATURE_* of the server, */
 	bool features_known;   /* ... once a STATS answered */
 	uint64_t put_sent;     /* data bytes the last full copy sent */
-	bool (*alive)(void *arg); /* sync_client_set_alive, or NULL */
+	bool (*alive)(void *arg, uint64_t waited_ms); /* sync_client_set_alive, or NULL */
 	void *alive_arg;
 };
 
-void sync_client_set_alive(struct sync_client *c, bool (*alive)(void *arg), void *arg)
+void sync_client_set_alive(struct sync_client *c, bool (*alive)(void *arg, uint64_t waited_ms),
+			   void *arg)
 {
 	c->alive = alive;
 	c->alive_arg = arg;
@@ -169,8 +170,9 @@ static int upload_end(struct sync_client *c, uint64_t id, const uint8_t *sha256,
 			return poison(c, w);
 		if (w > 0)
 			break;
-		if (!c->alive || !c->alive(c->alive_arg) ||
-		    sync_now_ms() - start >= SYNC_CLIENT_COMMIT_MAX_MS)
+		uint64_t waited = sync_now_ms() - start;
+		if (!c->alive || !c->alive(c->alive_arg, waited) ||
+		    waited >= SYNC_CLIENT_COMMIT_MAX_MS)
 			return poison(c, -ETIMEDOUT);
 		until = sync_now_ms() + timeout_ms;
 	}

@@ -65,11 +65,14 @@ int sync_client_put_hashed(struct sync_client *c, const uint8_t id[16], uint64_t
  * delta's patch copies the rest of its basis, time that grows with the
  * file (20 s for a 12 GiB copy) and that one frame's timeout does not
  * bound. With alive set, the wait for that answer is renewed by timeout_ms
- * as long as alive(arg) says the host is alive (its heartbeats still come;
- * a stopped or unreachable host ends the wait as before), up to
- * SYNC_CLIENT_COMMIT_MAX_MS in all. NULL (the default): one timeout_ms. */
+ * as long as alive(arg, waited_ms) says to go on (waited_ms: since END was
+ * sent; the caller's verdict: the host's heartbeats still come, the wait
+ * is within what a commit of that size may take), up to
+ * SYNC_CLIENT_COMMIT_MAX_MS in all; -ETIMEDOUT (connection closed) when it
+ * says no. NULL (the default): one timeout_ms. */
 #define SYNC_CLIENT_COMMIT_MAX_MS (30u * 60 * 1000)
-void sync_client_set_alive(struct sync_client *c, bool (*alive)(void *arg), void *arg);
+void sync_client_set_alive(struct sync_client *c, bool (*alive)(void *arg, uint64_t waited_ms),
+			   void *arg);
 
 struct sync_range {
 	uint64_t off;
