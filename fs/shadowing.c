@@ -909,7 +909,7 @@ struct daemon_shadow_file *shadow_entry_by_path_locked(struct fs_shadowing *sh, 
 		return NULL;
 	}
 	if (!s->path)
-		s->path = strdup(path);
+		shadow_path_set_locked(sh, s, strdup(path));
 	if (!s->origin_live)
 		shadow_origin_adopt_locked(sh, s, fd);
 	else
