@@ -290,7 +290,13 @@ int shadow_copy_start(struct fs_shadowing *sh, struct fs_mover *mover,
 	cp->host = j.host;
 	cp->version = j.version;
 	cp->remote = j.kind == FS_MOVE_REMOTE;
+	/* Under the map lock: carry_end (a FUSE thread, under it) compares and
+	 * moves the times of every slot's stamp; written without it, the two
+	 * raced (ThreadSanitizer, exerciser shadow_all) and a stamp mixing
+	 * this one's fields with carried times took a good copy for stale. */
+	daemon_shadow_map_lock(sh->map);
 	shadow_origin_stamp(&j.st0, &cp->origin);
+	daemon_shadow_map_unlock(sh->map);
 	STORE(&cp->state, DAEMON_COPY_SYNCING);
 	int r = fs_mover_submit(mover, &j);
 	if (r < 0) {

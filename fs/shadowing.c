@@ -84,9 +84,21 @@ bool shadow_stamp_of_fd(int fd, struct daemon_origin_stamp *o)
 	return true;
 }
 
+/* Field by field with relaxed loads: a copy's origin stamp is compared
+ * without the map lock (opens, reads a copy serves, the control thread)
+ * while carry_end moves its times under it. A plain read of it was a data
+ * race (ThreadSanitizer in fs_soak). The loads cost nothing more on x86; a
+ * comparison may still see one time before the carry and one after it,
+ * which only takes the copy for stale (it is made again), never a stale
+ * copy for current: both stamps are of the same bytes. */
 bool shadow_stamp_eq(const struct daemon_origin_stamp *a, const struct daemon_origin_stamp *b)
 {
-	return a->size == b->size && a->mtime_ns == b->mtime_ns && a->ctime_ns == b->ctime_ns;
+	return __atomic_load_n(&a->size, __ATOMIC_RELAXED) ==
+		       __atomic_load_n(&b->size, __ATOMIC_RELAXED) &&
+	       __atomic_load_n(&a->mtime_ns, __ATOMIC_RELAXED) ==
+		       __atomic_load_n(&b->mtime_ns, __ATOMIC_RELAXED) &&
+	       __atomic_load_n(&a->ctime_ns, __ATOMIC_RELAXED) ==
+		       __atomic_load_n(&b->ctime_ns, __ATOMIC_RELAXED);
 }
 
 /* ---- the inode's entry ---- */
@@ -536,8 +548,14 @@ static void carry_end(struct fs_shadowing *sh, struct stamp_carry *c)
 		if (s && daemon_shadow_file_version(s) == c->version) {
 			for (int k = 0; k < DAEMON_SHADOW_MAX_COPIES; k++) {
 				struct daemon_shadow_copy *cp = &s->copies[k];
-				if (shadow_stamp_eq(&cp->origin, &c->before))
-					cp->origin = after;
+				if (shadow_stamp_eq(&cp->origin, &c->before)) {
+					/* read unlocked (shadow_stamp_eq); the size
+					 * is the same (ok above) */
+					__atomic_store_n(&cp->origin.mtime_ns, after.mtime_ns,
+							 __ATOMIC_RELAXED);
+					__atomic_store_n(&cp->origin.ctime_ns, after.ctime_ns,
+							 __ATOMIC_RELAXED);
+				}
 			}
 			/* and for a copy under way: the chain of such changes */
 			if (s->carried_version != c->version ||
