@@ -11,27 +11,12 @@
 
 #include "fs/fs.h"
 #include "fs/fuse_proto.h"
+#include "fs/kernel_order.h"
 #include "fs/killpriv.h"
 #include "fs/uring.h"
 
-/* ThreadSanitizer sees no order through /dev/fuse when a request comes
- * spliced (it does not model splice): the kernel sends a request naming a
- * file handle or an inode only after the reply that made it, and a
- * RELEASE or FORGET only after the replies of the requests that used it.
- * The TSan build says so (a release before every reply, an acquire after
- * every request read), and always installs these functions, so that its
- * reports are about our threads, not about the kernel's queue (requests
- * taken from an io_uring ring are not covered). Nothing in other builds. */
 #ifdef __SANITIZE_THREAD__
-#include <sanitizer/tsan_interface.h>
-static char kernel_queue;
-#define KERNEL_ORDER_REPLY() __tsan_release(&kernel_queue)
-#define KERNEL_ORDER_REQUEST() __tsan_acquire(&kernel_queue)
-#define KERNEL_ORDER_MODELLED true
-#else
-#define KERNEL_ORDER_REPLY() ((void)0)
-#define KERNEL_ORDER_REQUEST() ((void)0)
-#define KERNEL_ORDER_MODELLED false
+char fs_kernel_queue; /* kernel_order.h */
 #endif
 
 static size_t iov_total(const struct iovec *iov, int count)
@@ -68,7 +53,7 @@ static bool edit_init_reply(struct fs_ctx *c, struct iovec *iov, int count)
 static ssize_t dev_writev(int fd, struct iovec *iov, int count, void *userdata)
 {
 	struct fs_ctx *c = userdata;
-	KERNEL_ORDER_REPLY();
+	fs_kernel_order_reply();
 	fs_passthrough_edit_open_reply(iov, count);
 	if (fs_uring_reply(iov, count))
 		return (ssize_t)iov_total(iov, count);
@@ -86,7 +71,7 @@ static ssize_t dev_read(int fd, void *buf, size_t len, void *userdata)
 {
 	struct fs_ctx *c = userdata;
 	ssize_t n = read(fd, buf, len);
-	KERNEL_ORDER_REQUEST();
+	fs_kernel_order_request();
 	if (n > 0)
 		fs_killpriv_note(buf, (size_t)n);
 	if (n < (ssize_t)sizeof(struct fp_in_header) || atomic_load(&c->dev.init_seen))
@@ -110,7 +95,7 @@ static ssize_t dev_splice_receive(int fdin, off_t *offin, int fdout, off_t *offo
 {
 	(void)userdata;
 	ssize_t n = splice(fdin, offin, fdout, offout, len, flags);
-	KERNEL_ORDER_REQUEST();
+	fs_kernel_order_request();
 	return n;
 }
 
@@ -118,7 +103,7 @@ static ssize_t dev_splice_send(int fdin, off_t *offin, int fdout, off_t *offout,
 			       unsigned int flags, void *userdata)
 {
 	(void)userdata;
-	KERNEL_ORDER_REPLY();
+	fs_kernel_order_reply();
 	return splice(fdin, offin, fdout, offout, len, flags);
 }
 
@@ -133,7 +118,7 @@ int fs_dev_io_install(struct fs_ctx *c, struct fuse_session *se)
 	c->dev.fd = fuse_session_fd(se);
 	/* Kernel passthrough writes bypass us; spliced requests are not seen. */
 	c->dev.killpriv = !c->pt.wanted && !c->opts->splice_read;
-	if (!c->pt.wanted && !c->uring && !c->dev.killpriv && !KERNEL_ORDER_MODELLED)
+	if (!c->pt.wanted && !c->uring && !c->dev.killpriv && !FS_KERNEL_ORDER_MODELLED)
 		return 0;
 	return fuse_session_custom_io(se, &io, c->dev.fd);
 }
