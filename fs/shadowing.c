@@ -249,7 +249,7 @@ void shadow_mark_gone(struct fs_shadowing *sh, struct daemon_shadow_file *s)
 	daemon_shadow_map_lock(sh->map);
 	__atomic_store_n(&s->gone, true, __ATOMIC_RELAXED); /* read unlocked by sh_open */
 	bool was_pinned = s->pinned;
-	s->pinned = false;
+	__atomic_store_n(&s->pinned, false, __ATOMIC_RELAXED); /* shadow_replicas_of */
 	bool named = was_pinned && s->path;
 	if (named)
 		snprintf(path, sizeof(path), "%s", s->path);
@@ -953,7 +953,7 @@ static void load_pin(void *arg, const char *path)
 			   (errno == ENOENT || errno == ENOTDIR);
 		return;
 	}
-	s->pinned = true;
+	__atomic_store_n(&s->pinned, true, __ATOMIC_RELAXED); /* shadow_replicas_of */
 	daemon_shadow_map_unlock(sh->map);
 }
 
@@ -1047,7 +1047,7 @@ int fs_shadowing_set_pin(struct fs_shadowing *sh, struct fs_inode *i, const void
 		return refused;
 	}
 	bool changed = s->pinned != pin;
-	s->pinned = pin;
+	__atomic_store_n(&s->pinned, pin, __ATOMIC_RELAXED); /* shadow_replicas_of */
 	if (changed && pin) /* the operator asks again: no waiting out a back-off */
 		s->retry_ms = 0;
 	bool named = s->path != NULL; /* copied: another thread may move it */
@@ -1117,7 +1117,12 @@ unsigned shadow_count_serving(struct daemon_shadow_file *s)
  * it). */
 unsigned shadow_replicas_of(struct fs_shadowing *sh, const struct daemon_shadow_file *s)
 {
-	if ((!s->pinned && !s->hot) || s->never)
+	/* pinned: written by FUSE threads under the map lock, read here by
+	 * the control thread without it too (its log lines, its decision's
+	 * replica count): a relaxed load (a plain one was a data race,
+	 * ThreadSanitizer in fs_soak; a pin a moment old only moves the count
+	 * to the next tick). The other fields are the control thread's. */
+	if ((!__atomic_load_n(&s->pinned, __ATOMIC_RELAXED) && !s->hot) || s->never)
 		return 0;
 	unsigned want = s->want_copies ? s->want_copies : 1;
 	size_t nh = fs_hosts_count(sh->hosts);
