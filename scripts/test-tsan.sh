@@ -29,7 +29,8 @@ if [ ${#tests[@]} -eq 0 ]; then
   tests=(recorder host_store rec_name fs_inode_table fs_hosts
     fs_smoke fs_users_concurrent fs_soak rec_counts sync_shadowd ctl_hosts
     exerciser_mount_seed_1 exerciser_mount_seed_4_shadow_all exerciser_remote_seed_7
-    fs_remote fs_rollout fs_mover_express fs_shadow_rename)
+    fs_remote fs_rollout fs_mover_express fs_shadow_rename
+    fs_io_uring exerciser_mount_seed_6_io_uring_shadow_all fs_remote_io_uring)
 fi
 
 reports=$PWD/$dir/tsan-reports
