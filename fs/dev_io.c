@@ -11,8 +11,13 @@
 
 #include "fs/fs.h"
 #include "fs/fuse_proto.h"
+#include "fs/kernel_order.h"
 #include "fs/killpriv.h"
 #include "fs/uring.h"
+
+#ifdef __SANITIZE_THREAD__
+char fs_kernel_queue; /* kernel_order.h */
+#endif
 
 static size_t iov_total(const struct iovec *iov, int count)
 {
@@ -48,6 +53,7 @@ static bool edit_init_reply(struct fs_ctx *c, struct iovec *iov, int count)
 static ssize_t dev_writev(int fd, struct iovec *iov, int count, void *userdata)
 {
 	struct fs_ctx *c = userdata;
+	fs_kernel_order_reply();
 	fs_passthrough_edit_open_reply(iov, count);
 	if (fs_uring_reply(iov, count))
 		return (ssize_t)iov_total(iov, count);
@@ -65,6 +71,7 @@ static ssize_t dev_read(int fd, void *buf, size_t len, void *userdata)
 {
 	struct fs_ctx *c = userdata;
 	ssize_t n = read(fd, buf, len);
+	fs_kernel_order_request();
 	if (n > 0)
 		fs_killpriv_note(buf, (size_t)n);
 	if (n < (ssize_t)sizeof(struct fp_in_header) || atomic_load(&c->dev.init_seen))
@@ -83,10 +90,20 @@ static ssize_t dev_read(int fd, void *buf, size_t len, void *userdata)
 	return n;
 }
 
-static ssize_t dev_splice(int fdin, off_t *offin, int fdout, off_t *offout, size_t len,
-			  unsigned int flags, void *userdata)
+static ssize_t dev_splice_receive(int fdin, off_t *offin, int fdout, off_t *offout, size_t len,
+				  unsigned int flags, void *userdata)
 {
 	(void)userdata;
+	ssize_t n = splice(fdin, offin, fdout, offout, len, flags);
+	fs_kernel_order_request();
+	return n;
+}
+
+static ssize_t dev_splice_send(int fdin, off_t *offin, int fdout, off_t *offout, size_t len,
+			       unsigned int flags, void *userdata)
+{
+	(void)userdata;
+	fs_kernel_order_reply();
 	return splice(fdin, offin, fdout, offout, len, flags);
 }
 
@@ -95,13 +112,13 @@ int fs_dev_io_install(struct fs_ctx *c, struct fuse_session *se)
 	static const struct fuse_custom_io io = {
 		.writev = dev_writev,
 		.read = dev_read,
-		.splice_receive = dev_splice,
-		.splice_send = dev_splice,
+		.splice_receive = dev_splice_receive,
+		.splice_send = dev_splice_send,
 	};
 	c->dev.fd = fuse_session_fd(se);
 	/* Kernel passthrough writes bypass us; spliced requests are not seen. */
 	c->dev.killpriv = !c->pt.wanted && !c->opts->splice_read;
-	if (!c->pt.wanted && !c->uring && !c->dev.killpriv)
+	if (!c->pt.wanted && !c->uring && !c->dev.killpriv && !FS_KERNEL_ORDER_MODELLED)
 		return 0;
 	return fuse_session_custom_io(se, &io, c->dev.fd);
 }

@@ -534,6 +534,12 @@ static void add_writer_namings(struct fs_recorder *rec, struct fs_recorder_stats
 static void update_stats(struct fs_recorder *rec)
 {
 	struct rec_agg *a = &rec->agg;
+	/* nrings is rings_lock's (a FUSE thread's first request adds a ring):
+	 * read under rec->lock it was a data race (ThreadSanitizer in
+	 * fs_crash_loop). */
+	pthread_mutex_lock(&rec->rings_lock);
+	uint32_t nrings = rec->nrings;
+	pthread_mutex_unlock(&rec->rings_lock);
 	pthread_mutex_lock(&rec->lock);
 	struct fs_recorder_stats *st = &rec->stats;
 	st->events = a->events;
@@ -547,9 +553,9 @@ static void update_stats(struct fs_recorder *rec)
 	st->tracked_bytes = pred_hh_memory(a->hh) + a->path_bytes;
 	st->bytes_per_file = pred_hh_memory(a->hh) / st->track_capacity +
 			     (st->tracked ? a->path_bytes / st->tracked : 0);
-	st->rings = rec->nrings;
-	st->ring_bytes = (uint64_t)rec->nrings * (rec->ring_events * sizeof(struct rec_event) +
-						   sizeof(struct rec_ring));
+	st->rings = nrings;
+	st->ring_bytes = (uint64_t)nrings * (rec->ring_events * sizeof(struct rec_event) +
+					     sizeof(struct rec_ring));
 	struct fs_recorder_stats copy = *st;
 	pthread_mutex_unlock(&rec->lock);
 	pthread_mutex_lock(&rec->rings_lock); /* drops of live rings, as get_stats */

@@ -210,7 +210,7 @@ static void verify_one(struct fs_shadowing *sh, uint64_t t)
 						.size = (uint64_t)cp->origin.size,
 						.generation = cp->generation};
 			memcpy(j.sha256, cp->sha256, sizeof(j.sha256));
-			snprintf(j.path, sizeof(j.path), "%s", s->path ? s->path : "?");
+			snprintf(j.path, sizeof(j.path), "%s", shadow_path_or(s, "?"));
 			cp->verified_ms = t;
 			fs_mover_submit(sh->mover, &j); /* idle: cannot be busy */
 			return;
@@ -314,7 +314,7 @@ static void follow_host_changes(struct fs_shadowing *sh)
 			    daemon_shadow_copy_mark_stale(s, c))
 				sfs_debug("shadow: host %d went down or came back: its copy of %s "
 					  "re-synced",
-					  cp->host, s->path ? s->path : "?");
+					  cp->host, shadow_path_or(s, "?"));
 		}
 	}
 	free(changed);
@@ -332,7 +332,7 @@ static void fill_status(FILE *out, void *arg)
 			continue;
 		shadow_describe(sh, s, shadow_writers_of(sh, s), line, sizeof(line));
 		fputs("path=", out);
-		fs_status_put_quoted(out, s->path ? s->path : "");
+		fs_status_put_quoted(out, shadow_path_or(s, ""));
 		fprintf(out, " %s\n", line);
 		sh->status_lines++;
 	}
@@ -460,7 +460,7 @@ static void drop_stale_remote(struct fs_shadowing *sh, struct daemon_shadow_file
 		fs_hosts_label(sh->hosts, (size_t)s->copies[k].host, where, sizeof(where));
 		sfs_info("shadow: stale copy of %s on %s dropped (the host is back; the file's "
 			 "copies serve elsewhere)",
-			 s->path ? s->path : "?", where);
+			 shadow_path_or(s, "?"), where);
 		shadow_copy_drop(sh, s, k);
 	}
 }
@@ -485,8 +485,8 @@ static void consider(struct fs_shadowing *sh, struct daemon_shadow_file *s, stru
 	in.pinned = s->pinned;
 	in.hot = s->hot;
 	in.gone = s->gone;
-	if ((s->pinned || s->hot) && !s->gone && !s->origin_live && s->path)
-		parked_path = strdup(s->path); /* wanted again: unpark */
+	if ((s->pinned || s->hot) && !s->gone && !s->origin_live && shadow_path_or(s, NULL))
+		parked_path = strdup(shadow_path_or(s, NULL)); /* wanted again: unpark */
 	in.retry_ms = s->retry_ms;
 	mem = s->control;
 	daemon_shadow_map_unlock(sh->map);
@@ -498,17 +498,17 @@ static void consider(struct fs_shadowing *sh, struct daemon_shadow_file *s, stru
 		 * retried, a remote one kept) and its fd kept the space. */
 		sfs_info("shadow: %s was deleted behind the mount's back: its pin and copies "
 			 "dropped",
-			 s->path ? s->path : "a file");
+			 shadow_path_or(s, "a file"));
 		shadow_mark_gone(sh, s);
 		in.gone = true;
 		in.pinned = false;
 	}
 	check_copies(sh, s);
 	struct fs_tuning_control tc;
-	/* s->path: this thread's to read (fs/shadow_paths.c) */
+	/* s's path: this thread's to read (fs/shadow_paths.c) */
 	fs_tuning_control_fd(sh->ctx->tuning,
 			     fs_tuning_control_needs_fd(sh->ctx->tuning) ? shadow_origin_fd(sh, s) : -1,
-			     s->path, &tc);
+			     shadow_path_or(s, NULL), &tc);
 	in.never = tc.never;
 	in.hosts_limited = tc.hosts_limited;
 	in.allowed_hosts = tc.allowed_hosts;
@@ -576,7 +576,7 @@ static void consider(struct fs_shadowing *sh, struct daemon_shadow_file *s, stru
 				else
 					shadow_copy_drop(sh, s, c);
 			}
-		sfs_debug("shadow: %s demoted", s->path ? s->path : "?");
+		sfs_debug("shadow: %s demoted", shadow_path_or(s, "?"));
 	}
 	if (in.gone && !shadow_any_copy(s)) {
 		daemon_shadow_map_lock(sh->map);
@@ -606,7 +606,7 @@ static bool start_copy(struct fs_shadowing *sh, const struct copy_pick *p, uint6
 	if (r == 0 && p->migrates)
 		sfs_info("shadow: %s: copied to a cheaper host; the dearest copy is dropped "
 			 "once there is one more than wanted for shadow_idle",
-			 p->s->path ? p->s->path : "?");
+			 shadow_path_or(p->s, "?"));
 	if (r < 0 && r != -EBUSY)
 		shadow_copy_noted(sh, p->s, r, t);
 	return r == 0;
@@ -755,10 +755,10 @@ static void tick(struct fs_shadowing *sh, bool rescan)
 		if (r == 0)
 			sfs_info("shadow: %s %s: copied now, the %s of %s under way pauses "
 				 "meanwhile",
-				 sc.express.s->path ? sc.express.s->path : "?",
+				 shadow_path_or(sc.express.s, "?"),
 				 sc.express.s->overloaded ? "is over capacity" : "needs a copy",
 				 sc.under_way == sh->mover_migration ? "migration" : "copy",
-				 sc.under_way->path ? sc.under_way->path : "?");
+				 shadow_path_or(sc.under_way, "?"));
 		else if (r != -EBUSY)
 			shadow_copy_noted(sh, sc.express.s, r, t);
 	}

@@ -70,7 +70,7 @@ void shadow_copy_drop(struct fs_shadowing *sh, struct daemon_shadow_file *s, int
 		fs_hosts_label(sh->hosts, (size_t)host, where, sizeof(where));
 		sfs_info("shadow: cannot delete the copy of %s on %s now: %s (deleted when the "
 			 "host is back)",
-			 s->path ? s->path : "?", where, strerror(-r));
+			 shadow_path_or(s, "?"), where, strerror(-r));
 		fs_remote_copies_delete_later(sh->remote_copies, host, s->id, v);
 	}
 }
@@ -283,14 +283,20 @@ int shadow_copy_start(struct fs_shadowing *sh, struct fs_mover *mover,
 						SYNC_WIRE_ALL_VERSIONS);
 		return j.fd;
 	}
-	snprintf(j.path, sizeof(j.path), "%s", s->path ? s->path : "?");
+	snprintf(j.path, sizeof(j.path), "%s", shadow_path_or(s, "?"));
 	if (j.kind == FS_MOVE_REMOTE) /* what it holds of the file is the copy's basis now */
 		fs_remote_copies_keep(sh->remote_copies, j.host, s->id);
 	struct daemon_shadow_copy *cp = &s->copies[j.slot];
 	cp->host = j.host;
 	cp->version = j.version;
 	cp->remote = j.kind == FS_MOVE_REMOTE;
+	/* Under the map lock: carry_end (a FUSE thread, under it) compares and
+	 * moves the times of every slot's stamp; written without it, the two
+	 * raced (ThreadSanitizer, exerciser shadow_all) and a stamp mixing
+	 * this one's fields with carried times took a good copy for stale. */
+	daemon_shadow_map_lock(sh->map);
 	shadow_origin_stamp(&j.st0, &cp->origin);
+	daemon_shadow_map_unlock(sh->map);
 	STORE(&cp->state, DAEMON_COPY_SYNCING);
 	int r = fs_mover_submit(mover, &j);
 	if (r < 0) {
@@ -403,7 +409,7 @@ void shadow_copy_noted(struct fs_shadowing *sh, struct daemon_shadow_file *s, in
 {
 	if (r == -EAGAIN || r == -ECANCELED) /* changed meanwhile; the mount stopping */
 		return;
-	const char *path = s->path ? s->path : "?";
+	const char *path = shadow_path_or(s, "?");
 	if (r == -EHOSTDOWN) {
 		/* None of its hosts is up: a wait, not a failure of this file (no
 		 * back-off, which would delay it after the host is back by up
@@ -571,7 +577,7 @@ void shadow_copy_trim(struct fs_shadowing *sh, struct daemon_shadow_file *s, uin
 	if (waits) {
 		sfs_debug("shadow: %s: one copy more than wanted, kept until the new one's "
 			  "rollout ends",
-			  s->path ? s->path : "?");
+			  shadow_path_or(s, "?"));
 		return;
 	}
 	for (int k = 0; host >= 0 && k < DAEMON_SHADOW_MAX_COPIES; k++)
@@ -581,7 +587,7 @@ void shadow_copy_trim(struct fs_shadowing *sh, struct daemon_shadow_file *s, uin
 			if (!daemon_control_host_allowed(allowed, (size_t)host)) {
 				sfs_info("shadow: %s: copy on %s dropped (not among its "
 					 "user.shadow.hosts)",
-					 s->path ? s->path : "?", label);
+					 shadow_path_or(s, "?"), label);
 			} else if (verdict[host] == DAEMON_CONTROL_ROLLED_BACK) {
 				daemon_shadow_map_lock(sh->map); /* the state views read them */
 				if (now >= s->migrate_block_until_ms)
@@ -593,12 +599,12 @@ void shadow_copy_trim(struct fs_shadowing *sh, struct daemon_shadow_file *s, uin
 				daemon_shadow_map_unlock(sh->map);
 				sfs_info("shadow: %s: copy on %s dropped (rolled back, more copies "
 					 "than its %u wanted); not migrated there again for %llu min",
-					 s->path ? s->path : "?", label, shadow_replicas_of(sh, s),
+					 shadow_path_or(s, "?"), label, shadow_replicas_of(sh, s),
 					 (unsigned long long)(block / 60000));
 			} else {
 				sfs_info("shadow: %s: copy on %s dropped (more copies than its %u "
 					 "wanted)",
-					 s->path ? s->path : "?", label, shadow_replicas_of(sh, s));
+					 shadow_path_or(s, "?"), label, shadow_replicas_of(sh, s));
 			}
 			shadow_copy_drop(sh, s, k);
 			return;

@@ -77,7 +77,7 @@ bool shadow_origin_adopt_locked(struct fs_shadowing *sh, struct daemon_shadow_fi
 			sfs_warn("shadow: %s not shadowed for now: the shadowing layer holds its %u "
 				 "fds (a quarter of the open-file limit) and BACKING gives no file "
 				 "handles to reopen origins by; raise the limit (LimitNOFILE=)",
-				 s->path ? s->path : "a file", sh->fd_budget);
+				 shadow_path_or(s, "a file"), sh->fd_budget);
 		sh->budget_origin_logged = true;
 		return false;
 	}
@@ -147,8 +147,9 @@ bool shadow_origin_stamp_now(struct fs_shadowing *sh, struct daemon_shadow_file 
 {
 	struct stat st;
 	int fd = LOAD(&s->origin_fd); /* only this thread changes it while s is live */
-	if (fd < 0 && s->path &&
-	    fstatat(fs_inode_table_root_fd(sh->ctx->inodes), s->path, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	const char *path = shadow_path_or(s, NULL);
+	if (fd < 0 && path &&
+	    fstatat(fs_inode_table_root_fd(sh->ctx->inodes), path, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    (uint64_t)st.st_dev == s->dev && (uint64_t)st.st_ino == s->ino) {
 		shadow_origin_stamp(&st, o);
 		return true;
@@ -161,8 +162,9 @@ bool shadow_origin_gone(struct fs_shadowing *sh, struct daemon_shadow_file *s)
 {
 	struct stat st;
 	int fd = LOAD(&s->origin_fd); /* only this thread changes it while s is live */
-	if (fd < 0 && s->path &&
-	    fstatat(fs_inode_table_root_fd(sh->ctx->inodes), s->path, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	const char *path = shadow_path_or(s, NULL);
+	if (fd < 0 && path &&
+	    fstatat(fs_inode_table_root_fd(sh->ctx->inodes), path, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    (uint64_t)st.st_dev == s->dev && (uint64_t)st.st_ino == s->ino)
 		return st.st_nlink == 0;
 	errno = 0;

@@ -19,7 +19,8 @@
  * made behind the mount's back.
  *
  * Who may read a path: under the map lock, anyone; without it, only the
- * control thread (its log lines, its stats by path). So a path replaced
+ * control thread (its log lines, its stats by path), by shadow_path_or
+ * (an acquire load of the pointer stored here with release). So a path replaced
  * by another thread is not freed at once but retired, under the map lock,
  * and the control thread frees the retired ones at the start of its next
  * tick, when it holds none of them. FUSE threads that need a path copy it
@@ -42,7 +43,7 @@
 void shadow_path_set_locked(struct fs_shadowing *sh, struct daemon_shadow_file *s, char *path)
 {
 	char *old = s->path;
-	s->path = path;
+	__atomic_store_n(&s->path, path, __ATOMIC_RELEASE); /* shadow_path_or */
 	if (!old)
 		return;
 	if (sh->nretired == sh->retired_cap) {

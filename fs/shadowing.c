@@ -84,9 +84,21 @@ bool shadow_stamp_of_fd(int fd, struct daemon_origin_stamp *o)
 	return true;
 }
 
+/* Field by field with relaxed loads: a copy's origin stamp is compared
+ * without the map lock (opens, reads a copy serves, the control thread)
+ * while carry_end moves its times under it. A plain read of it was a data
+ * race (ThreadSanitizer in fs_soak). The loads cost nothing more on x86; a
+ * comparison may still see one time before the carry and one after it,
+ * which only takes the copy for stale (it is made again), never a stale
+ * copy for current: both stamps are of the same bytes. */
 bool shadow_stamp_eq(const struct daemon_origin_stamp *a, const struct daemon_origin_stamp *b)
 {
-	return a->size == b->size && a->mtime_ns == b->mtime_ns && a->ctime_ns == b->ctime_ns;
+	return __atomic_load_n(&a->size, __ATOMIC_RELAXED) ==
+		       __atomic_load_n(&b->size, __ATOMIC_RELAXED) &&
+	       __atomic_load_n(&a->mtime_ns, __ATOMIC_RELAXED) ==
+		       __atomic_load_n(&b->mtime_ns, __ATOMIC_RELAXED) &&
+	       __atomic_load_n(&a->ctime_ns, __ATOMIC_RELAXED) ==
+		       __atomic_load_n(&b->ctime_ns, __ATOMIC_RELAXED);
 }
 
 /* ---- the inode's entry ---- */
@@ -237,7 +249,7 @@ void shadow_mark_gone(struct fs_shadowing *sh, struct daemon_shadow_file *s)
 	daemon_shadow_map_lock(sh->map);
 	__atomic_store_n(&s->gone, true, __ATOMIC_RELAXED); /* read unlocked by sh_open */
 	bool was_pinned = s->pinned;
-	s->pinned = false;
+	__atomic_store_n(&s->pinned, false, __ATOMIC_RELAXED); /* shadow_replicas_of */
 	bool named = was_pinned && s->path;
 	if (named)
 		snprintf(path, sizeof(path), "%s", s->path);
@@ -536,8 +548,14 @@ static void carry_end(struct fs_shadowing *sh, struct stamp_carry *c)
 		if (s && daemon_shadow_file_version(s) == c->version) {
 			for (int k = 0; k < DAEMON_SHADOW_MAX_COPIES; k++) {
 				struct daemon_shadow_copy *cp = &s->copies[k];
-				if (shadow_stamp_eq(&cp->origin, &c->before))
-					cp->origin = after;
+				if (shadow_stamp_eq(&cp->origin, &c->before)) {
+					/* read unlocked (shadow_stamp_eq); the size
+					 * is the same (ok above) */
+					__atomic_store_n(&cp->origin.mtime_ns, after.mtime_ns,
+							 __ATOMIC_RELAXED);
+					__atomic_store_n(&cp->origin.ctime_ns, after.ctime_ns,
+							 __ATOMIC_RELAXED);
+				}
 			}
 			/* and for a copy under way: the chain of such changes */
 			if (s->carried_version != c->version ||
@@ -909,7 +927,7 @@ struct daemon_shadow_file *shadow_entry_by_path_locked(struct fs_shadowing *sh, 
 		return NULL;
 	}
 	if (!s->path)
-		s->path = strdup(path);
+		shadow_path_set_locked(sh, s, strdup(path));
 	if (!s->origin_live)
 		shadow_origin_adopt_locked(sh, s, fd);
 	else
@@ -935,7 +953,7 @@ static void load_pin(void *arg, const char *path)
 			   (errno == ENOENT || errno == ENOTDIR);
 		return;
 	}
-	s->pinned = true;
+	__atomic_store_n(&s->pinned, true, __ATOMIC_RELAXED); /* shadow_replicas_of */
 	daemon_shadow_map_unlock(sh->map);
 }
 
@@ -1029,7 +1047,7 @@ int fs_shadowing_set_pin(struct fs_shadowing *sh, struct fs_inode *i, const void
 		return refused;
 	}
 	bool changed = s->pinned != pin;
-	s->pinned = pin;
+	__atomic_store_n(&s->pinned, pin, __ATOMIC_RELAXED); /* shadow_replicas_of */
 	if (changed && pin) /* the operator asks again: no waiting out a back-off */
 		s->retry_ms = 0;
 	bool named = s->path != NULL; /* copied: another thread may move it */
@@ -1099,7 +1117,12 @@ unsigned shadow_count_serving(struct daemon_shadow_file *s)
  * it). */
 unsigned shadow_replicas_of(struct fs_shadowing *sh, const struct daemon_shadow_file *s)
 {
-	if ((!s->pinned && !s->hot) || s->never)
+	/* pinned: written by FUSE threads under the map lock, read here by
+	 * the control thread without it too (its log lines, its decision's
+	 * replica count): a relaxed load (a plain one was a data race,
+	 * ThreadSanitizer in fs_soak; a pin a moment old only moves the count
+	 * to the next tick). The other fields are the control thread's. */
+	if ((!__atomic_load_n(&s->pinned, __ATOMIC_RELAXED) && !s->hot) || s->never)
 		return 0;
 	unsigned want = s->want_copies ? s->want_copies : 1;
 	size_t nh = fs_hosts_count(sh->hosts);

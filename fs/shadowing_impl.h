@@ -165,6 +165,17 @@ void shadow_quiet_write_stats(struct fs_shadowing *sh, uint64_t pass_ms);
 /* s's path becomes path (taken; NULL: none); the old one is retired, not
  * freed. Map lock held. */
 void shadow_path_set_locked(struct fs_shadowing *sh, struct daemon_shadow_file *s, char *path);
+/* s's path, or dflt without one, read without the map lock: only the
+ * control thread may (a path another thread replaces is retired until that
+ * thread's next tick). The pointer is published with a release store and
+ * read with an acquire load: a plain read raced with a rename's store (a
+ * data race, ThreadSanitizer in fs_shadow_rename), and on a weakly ordered
+ * CPU could see the new pointer before the bytes strdup wrote there. */
+static inline const char *shadow_path_or(const struct daemon_shadow_file *s, const char *dflt)
+{
+	const char *p = __atomic_load_n(&s->path, __ATOMIC_ACQUIRE);
+	return p ? p : dflt;
+}
 /* Frees the retired paths: the control thread, holding none of them. */
 void shadow_paths_reap(struct fs_shadowing *sh);
 /* s's path ("?" without one) copied under the map lock, for FUSE threads. */

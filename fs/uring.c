@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "fs/fs.h"
 #include "fs/fuse_proto.h"
+#include "fs/kernel_order.h"
 #include "fs/killpriv.h"
 
 #define URING_DEPTH 4
@@ -239,6 +240,7 @@ static void serve_request(struct uring_worker *w)
 	struct fs_uring *u = w->u;
 	struct fp_in_header ih;
 	struct fp_uring_ent_in_out eio;
+	fs_kernel_order_request();
 	memcpy(&ih, w->hdr->in_out, sizeof(ih));
 	memcpy(&eio, &w->hdr->ring_ent_in_out, sizeof(eio));
 	w->unique = ih.unique;

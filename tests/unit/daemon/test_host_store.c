@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,8 +181,8 @@ static void test_read_changed_on_disk(void **state)
 struct recommit {
 	struct daemon_store *s;
 	const char *content;
-	volatile int stop;
-	int commits, failures;
+	atomic_int stop; /* two threads count: atomics (ThreadSanitizer) */
+	atomic_int commits, failures;
 };
 
 static void *recommit_loop(void *arg)
@@ -190,14 +191,14 @@ static void *recommit_loop(void *arg)
 	size_t n = strlen(rc->content);
 	uint8_t sha[32];
 	SHA256((const unsigned char *)rc->content, n, sha);
-	while (!rc->stop) {
+	while (!atomic_load(&rc->stop)) {
 		struct daemon_store_writer *w;
 		if (daemon_store_create(rc->s, ID, 1, n, &w) < 0 ||
 		    daemon_store_writer_append(w, rc->content, n) < 0 ||
 		    daemon_store_commit(w, sha) < 0)
-			rc->failures++;
+			atomic_fetch_add(&rc->failures, 1);
 		else
-			rc->commits++;
+			atomic_fetch_add(&rc->commits, 1);
 	}
 	return NULL;
 }
@@ -228,13 +229,13 @@ static void test_read_races_recommit(void **state)
 		else if (n != N || memcmp(buf, content, N))
 			wrong++;
 	}
-	rc.stop = 1;
+	atomic_store(&rc.stop, 1);
 	pthread_join(t, NULL);
 	pthread_join(t2, NULL);
 	print_message("%d reads, %d commits: %d refused as changed on disk, %d other errors, "
-		      "%d wrong\n", reads, rc.commits, damaged, other, wrong);
-	assert_int_equal(rc.failures, 0);
-	assert_true(rc.commits > 10);
+		      "%d wrong\n", reads, atomic_load(&rc.commits), damaged, other, wrong);
+	assert_int_equal(atomic_load(&rc.failures), 0);
+	assert_true(atomic_load(&rc.commits) > 10);
 	assert_int_equal(wrong, 0);
 	assert_int_equal(other, 0);
 	assert_int_equal(damaged, 0);
