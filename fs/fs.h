@@ -35,6 +35,9 @@ struct fs_ctx {
 	double timeout;                /* entry/attr timeout, seconds */
 	dev_t backing_dev;             /* st_dev of BACKING's root (fs_ino_for_kernel) */
 	double negative_timeout;
+	/* WRITE requests begun and answered (fs_op_write_buf): a stop waits
+	 * until none is under way (fs/stop_signal.c). */
+	atomic_uint_fast64_t writes_begun, writes_done;
 	/* Written once by the init callback, before any other request. */
 	bool writeback;                /* kernel writeback cache negotiated */
 	bool kernel_checks;            /* kernel checks permissions (default_permissions,

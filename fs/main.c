@@ -502,7 +502,7 @@ int main(int argc, char **argv)
 	}
 	sfs_daemon_ready(start_fd); /* from here on the log is syslog's */
 	start_fd = -1;
-	if ((res = fs_stop_arm(stop, se, opts.mountpoint)) < 0) {
+	if ((res = fs_stop_arm(stop, se, &ctx, opts.mountpoint)) < 0) {
 		sfs_error("cannot start the signal handling thread: %s", strerror(-res));
 		goto out;
 	}

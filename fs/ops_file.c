@@ -455,9 +455,11 @@ void fs_op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_buf,
 		     struct fuse_file_info *fi)
 {
 	struct fs_file *f = fs_file_of(fi);
+	struct fs_ctx *c = fs_ctx_of(req);
 	struct fs_creds_saved cr;
 	ssize_t res;
 	(void)ino;
+	atomic_fetch_add_explicit(&c->writes_begun, 1, memory_order_relaxed);
 	int fd = io_fd(req, f, fi);
 	enter_writer(req, f, &cr);
 	if (fd < 0) {
@@ -478,6 +480,7 @@ void fs_op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_buf,
 		fuse_reply_err(req, (int)-res);
 	else
 		fuse_reply_write(req, (size_t)res);
+	atomic_fetch_add_explicit(&c->writes_done, 1, memory_order_release);
 }
 
 void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)

@@ -6,8 +6,10 @@
  * those pages still unwritten: they are lost (a writer's 100 MiB, still
  * open, left 52 MiB in BACKING). Here a signal only wakes a stopper
  * thread, which first has the kernel write the mount's dirty pages back
- * (syncfs on the mount, served by the still-running loop), for at most
- * FS_STOP_SYNC_GRACE_MS or until a second signal, and then ends the loop.
+ * (syncfs on the mount, served by the still-running loop) and waits until
+ * no WRITE is under way nor begun for 100 ms (syncfs does not wait for a
+ * FUSE mount's writeback), for at most FS_STOP_SYNC_GRACE_MS or until a
+ * second signal, and then ends the loop.
  *
  * A pipe carries the signal from the handler (write(2) is async-signal
  * safe) to the stopper; the stopper interrupts the thread running the loop
@@ -18,6 +20,8 @@
 
 #include <fuse_lowlevel.h>
 
+struct fs_ctx;
+
 #define FS_STOP_SYNC_GRACE_MS 60000
 
 struct fs_stop;
@@ -27,9 +31,11 @@ struct fs_stop;
  * -errno. */
 int fs_stop_install(struct fs_stop **ret);
 /* Once the daemon runs, just before the calling thread serves se's loop on
- * mountpoint: starts the stopper (a signal that came before is acted on
- * now). 0 or -errno. */
-int fs_stop_arm(struct fs_stop *s, struct fuse_session *se, const char *mountpoint);
+ * mountpoint (ctx: the mount's, whose WRITE counters say when the last
+ * write-back is written): starts the stopper (a signal that came before is
+ * acted on now). 0 or -errno. */
+int fs_stop_arm(struct fs_stop *s, struct fuse_session *se, struct fs_ctx *ctx,
+		const char *mountpoint);
 /* Right after the loop returned (signal or unmount): stops the stopper.
  * Signals from then on are noted and ignored. */
 void fs_stop_loop_returned(struct fs_stop *s);
