@@ -25,6 +25,8 @@
 #include "sync/frame.h"
 #include "sync/wire.h"
 
+#define PEER_NAME_LEN 128 /* as sync/tls.c keeps a peer's CN */
+
 struct daemon_server {
 	struct daemon_server_config cfg; /* read-only after new */
 	int listen_fd;
@@ -40,6 +42,9 @@ struct daemon_server {
 	 * whether a new connection cut it (take_handshake_slot). */
 	uint64_t *handshake_ms;
 	bool *cut;
+	/* Protected by lock, per slot: the certificate name (CN) of its
+	 * authenticated peer, "" before (peer_admit). */
+	char (*peer_names)[PEER_NAME_LEN];
 	/* The run loop's only: each slot's last thread, joined before the
 	 * slot takes a new one and at stop, so no thread of ours is still
 	 * exiting (OpenSSL's per-thread state freed at its exit) when the
@@ -697,10 +702,31 @@ static void release_slot(struct daemon_server *s, int slot)
 	s->conn_fds[slot] = -1;
 	s->handshake_ms[slot] = 0;
 	s->cut[slot] = false;
+	s->peer_names[slot][0] = 0;
 	if (--s->active == 0)
 		pthread_cond_broadcast(&s->idle);
 	pthread_cond_broadcast(&s->freed);
 	pthread_mutex_unlock(&s->lock);
+}
+
+/* Called with s->lock held once slot's peer has authenticated as name:
+ * returns 0 and records name for the slot, or the number of connections
+ * that name holds already when they are max_conns_per_peer (the connection
+ * is then refused). Without the bound one peer with a certificate took
+ * every slot: 64 HEARTBEAT streams (600,000 ms apart), or 64 idle
+ * connections for the 10 min idle deadline, locked every other mount out
+ * of a shadowd of the default --max-conns 64. */
+static unsigned peer_admit(struct daemon_server *s, int slot, const char *name)
+{
+	unsigned held = 0;
+	for (unsigned i = 0; i < s->cfg.max_conns; i++) /* in use, past its handshake */
+		if ((int)i != slot && s->conn_fds[i] >= 0 && !s->handshake_ms[i] &&
+		    !strcmp(s->peer_names[i], name))
+			held++;
+	if (held >= s->cfg.max_conns_per_peer)
+		return held;
+	snprintf(s->peer_names[slot], PEER_NAME_LEN, "%s", name);
+	return 0;
 }
 
 static void *conn_thread(void *arg)
@@ -720,8 +746,11 @@ static void *conn_thread(void *arg)
 	pthread_mutex_lock(&s->lock);
 	bool cut = s->cut[c->slot];
 	uint64_t since = s->handshake_ms[c->slot];
-	if (r == 0)
+	unsigned held = 0;
+	if (r == 0) {
 		s->handshake_ms[c->slot] = 0; /* authenticated: never cut */
+		held = peer_admit(s, c->slot, sync_tls_peer_name(c->tls));
+	}
 	pthread_mutex_unlock(&s->lock);
 	if (r < 0 && cut) {
 		sfs_log_limited(&c->srv->refusals_log, SFS_LOG_WARN,
@@ -738,6 +767,13 @@ static void *conn_thread(void *arg)
 	}
 	size_t l = strlen(c->peer);
 	snprintf(c->peer + l, sizeof(c->peer) - l, " (%s)", sync_tls_peer_name(c->tls));
+	if (held) {
+		sfs_log_limited(&c->srv->refusals_log, SFS_LOG_WARN,
+				"refused connection from %s: its certificate holds %u connections "
+				"already (--max-conns-per-peer %u)",
+				c->peer, held, s->cfg.max_conns_per_peer);
+		goto out;
+	}
 	sfs_debug("accepted %s", c->peer);
 	c->buf = malloc(SYNC_WIRE_MAX_PAYLOAD);
 	if (!c->buf)
@@ -803,6 +839,10 @@ int daemon_server_new(const struct daemon_server_config *cfg, struct daemon_serv
 		s->cfg.max_copy_size = SYNC_WIRE_MAX_FILE_SIZE;
 	if (!s->cfg.max_conns)
 		s->cfg.max_conns = 64;
+	if (!s->cfg.max_conns_per_peer)
+		s->cfg.max_conns_per_peer = DAEMON_SERVER_CONNS_PER_PEER;
+	if (s->cfg.max_conns_per_peer > s->cfg.max_conns)
+		s->cfg.max_conns_per_peer = s->cfg.max_conns;
 	if (!s->cfg.handshake_timeout_ms)
 		s->cfg.handshake_timeout_ms = 5000;
 	if (!s->cfg.io_timeout_ms)
@@ -823,7 +863,9 @@ int daemon_server_new(const struct daemon_server_config *cfg, struct daemon_serv
 	s->joinable = calloc(s->cfg.max_conns, sizeof(*s->joinable));
 	s->handshake_ms = calloc(s->cfg.max_conns, sizeof(*s->handshake_ms));
 	s->cut = calloc(s->cfg.max_conns, sizeof(*s->cut));
-	if (!s->conn_fds || !s->threads || !s->joinable || !s->handshake_ms || !s->cut) {
+	s->peer_names = calloc(s->cfg.max_conns, sizeof(*s->peer_names));
+	if (!s->conn_fds || !s->threads || !s->joinable || !s->handshake_ms || !s->cut ||
+	    !s->peer_names) {
 		r = -ENOMEM;
 		goto fail;
 	}
@@ -1054,6 +1096,7 @@ void daemon_server_free(struct daemon_server *s)
 	free(s->joinable);
 	free(s->handshake_ms);
 	free(s->cut);
+	free(s->peer_names);
 	pthread_cond_destroy(&s->idle);
 	pthread_cond_destroy(&s->freed);
 	pthread_mutex_destroy(&s->lock);
