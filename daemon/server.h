@@ -2,9 +2,11 @@
  * per connection up to max_conns, and serves the requests of wire.h against
  * a host store. A connection that finds every slot taken cuts the one longest
  * in its TLS handshake, if any (peers without a certificate cannot hold the
- * slots); else it is closed at once. Once authenticated, a connection whose
- * certificate (its CN) holds max_conns_per_peer connections already is
- * closed (one peer cannot hold every slot). All are logged, within a
+ * slots); else it goes through its handshake on a spare slot and stays only
+ * if an idle connection of the peer holding the most gives way
+ * (peer_share.h: shares only even out). Once authenticated, a connection
+ * whose certificate (its CN) holds max_conns_per_peer connections already
+ * is closed (one peer cannot hold every slot). All are logged, within a
  * budget of lines.
  *
  * librsync requests (SIGNATURE, DELTA_BEGIN) go through struct

@@ -6,7 +6,9 @@
 # the 10 min idle deadline alike. Now, once its handshake tells who it is,
 # a connection whose certificate holds --max-conns-per-peer connections
 # already (default 16; a mount holds up to 6) is closed, logged within the
-# budget of refusals, and the other peers keep the rest.
+# budget of refusals, and the other peers keep the rest. When every slot
+# is taken, a newcomer whose peer holds fewer than the largest share less
+# one takes the slot of that peer's connection idle longest.
 # Usage: sync_peer_conns.sh SHADOWD SHADOWCTL SYNC_CLI
 . "$(dirname "$0")/lib.sh"
 SHADOWD=$1 CTL=$2 CLI=$3
@@ -36,39 +38,41 @@ for i in range(n):
 print("streams", len(held), "closed", closed, flush=True)
 sys.stdin.read()
 PY
-hold() { # N NAME OUT
-  coproc PEER { python3 "$T/peer.py" "$1" "$2" "$PORT" "$T/ca" >"$3" 2>&1; }
+# A shadowd (FLAGS) and N streams of "client" held by peer.py, which must
+# say WANT; ended by unheld.
+held() { # LOG N WANT FLAGS...
+  local log=$1 n=$2 want=$3
+  shift 3
+  it_shadowd "$SHADOWD" "$T/store" "$T/ca" server "$log" 0 "$@"
+  PORT=$IT_SD_PORT
+  coproc PEER { python3 "$T/peer.py" "$n" client "$PORT" "$T/ca" >"$log.peer" 2>&1; }
   IT_PIDS+=("$PEER_PID")
+  it_wait_for "the peer's connections were not answered" 20 grep -q streams "$log.peer"
+  echo "$n HEARTBEAT streams of one certificate (${*:-defaults}): $(cat "$log.peer")"
+  [ "$(cat "$log.peer")" = "$want" ] || it_fail "$n streams of one certificate (${*:-defaults}): $(cat "$log.peer")"
+}
+unheld() {
+  eval "exec ${PEER[1]}>&-"
+  wait "$PEER_PID"
+  kill "$IT_SD_PID"; wait "$IT_SD_PID" 2>/dev/null
 }
 
 # 1. Default --max-conns (64): 64 streams of "client", 16 of them taken;
 #    "other" is served.
-it_shadowd "$SHADOWD" "$T/store" "$T/ca" server "$T/sd.log" 0
-PORT=$IT_SD_PORT
-hold 64 client "$T/peer1"
-it_wait_for "the peer's connections were not answered" 20 grep -q streams "$T/peer1"
-echo "64 HEARTBEAT streams of one certificate: $(cat "$T/peer1")"
+held "$T/sd.log" 64 "streams 16 closed 48"
 as other --timeout 2000 ping "127.0.0.1:$PORT" 2>"$T/err" ||
-  it_fail "another peer locked out by one peer's streams ($(cat "$T/peer1")): $(cat "$T/err") $(tail -3 "$T/sd.log")"
-[ "$(cat "$T/peer1")" = "streams 16 closed 48" ] || it_fail "one peer's connections not bounded: $(cat "$T/peer1")"
+  it_fail "another peer locked out by one peer's streams: $(cat "$T/err") $(tail -3 "$T/sd.log")"
 grep -q "refused connection from 127.0.0.1:[0-9]* (client): its certificate holds 16 connections already (--max-conns-per-peer 16)" "$T/sd.log" ||
   it_fail "the refusal was not logged: $(tail -5 "$T/sd.log")"
 n=$(grep -c "refused connection" "$T/sd.log")
 echo "48 refusals: $n log lines"
 [ "$n" -le 11 ] || it_fail "48 refusals logged $n lines"
-# Its streams go on: the refusals cost the others nothing.
-eval "exec ${PEER[1]}>&-"
-wait "$PEER_PID"
-kill "$IT_SD_PID"; wait "$IT_SD_PID" 2>/dev/null
+unheld
 
 # 2. --max-conns-per-peer 2 in --max-conns 4: the third connection of
 #    "client" is refused; "other" takes the two slots left; a slot of
 #    "client" frees when one of its connections ends.
-it_shadowd "$SHADOWD" "$T/store" "$T/ca" server "$T/sd2.log" 0 --max-conns 4 --max-conns-per-peer 2
-PORT=$IT_SD_PORT
-hold 3 client "$T/peer2"
-it_wait_for "the peer's connections were not answered" 10 grep -q streams "$T/peer2"
-[ "$(cat "$T/peer2")" = "streams 2 closed 1" ] || it_fail "--max-conns-per-peer 2: $(cat "$T/peer2")"
+held "$T/sd2.log" 3 "streams 2 closed 1" --max-conns 4 --max-conns-per-peer 2
 for k in 1 2; do
   as other hold "127.0.0.1:$PORT" 3000 >"$T/other$k" 2>/dev/null &
   IT_PIDS+=($!)
@@ -78,6 +82,24 @@ it_wait_for "the other peer's connections were not served" 5 holding
 eval "exec ${PEER[1]}>&-"
 wait "$PEER_PID"
 as client --timeout 2000 ping "127.0.0.1:$PORT" 2>/dev/null || it_fail "client refused once its connections ended"
+kill "$IT_SD_PID"; wait "$IT_SD_PID" 2>/dev/null
+
+# 3. Every slot taken by one peer within its bound (--max-conns 4
+#    --max-conns-per-peer 4, 4 HEARTBEAT streams of "client"): "other",
+#    holding none, is served all the same, the stream of "client" idle
+#    longest closed for it (logged); "client", holding the most, is
+#    refused a fifth: shares only even out.
+held "$T/sd3.log" 4 "streams 4 closed 0" --max-conns 4 --max-conns-per-peer 4
+as other --timeout 2000 ping "127.0.0.1:$PORT" 2>"$T/err" ||
+  it_fail "a peer holding no slot was refused while one peer held them all: $(cat "$T/err") $(tail -3 "$T/sd3.log")"
+grep -q "closed a connection of client idle for [0-9]* ms: its slot given to 127.0.0.1:[0-9]* (other) (every one of --max-conns 4 taken, client holding 4 of them, the most" "$T/sd3.log" ||
+  it_fail "the reclaim was not logged: $(tail -3 "$T/sd3.log")"
+echo "reclaimed: $(grep -o "closed a connection of client idle for [0-9]* ms" "$T/sd3.log")"
+python3 "$T/peer.py" 2 client "$PORT" "$T/ca" </dev/null >"$T/peer3b" 2>&1
+[ "$(cat "$T/peer3b")" = "streams 1 closed 1" ] || it_fail "client, holding the most, got: $(cat "$T/peer3b")"
+grep -q "refused connection from 127.0.0.1:[0-9]* (client): too many connections (4), its certificate holding 4, none more than 4" "$T/sd3.log" ||
+  it_fail "the refusal of the peer holding the most was not logged: $(tail -3 "$T/sd3.log")"
+unheld
 "$SHADOWD" --store "$T/x" --listen 127.0.0.1:0 --cert a --key b --ca c --max-conns-per-peer 1.5 2>"$T/err"; rc=$?
 [ $rc = 2 ] && grep -q "whole number" "$T/err" || it_fail "--max-conns-per-peer 1.5: rc=$rc $(cat "$T/err")"
 grep -l "Sanitizer" "$T"/sd*.log && it_fail "sanitizer report"
