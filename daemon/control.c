@@ -3,6 +3,8 @@
 
 #include <math.h>
 
+#include "daemon/host_store.h"
+
 const char *daemon_control_action_name(enum daemon_control_action a)
 {
 	switch (a) {
@@ -129,8 +131,10 @@ int daemon_control_pick_host_sparse(const struct daemon_control_host *h, size_t 
 		if (!h[i].up || (exclude && exclude[i]) || !daemon_control_host_allowed(allowed, i))
 			continue;
 		uint64_t need = h[i].thin && data < size ? data : size;
-		if (h[i].budget_bytes && (h[i].used_bytes > h[i].budget_bytes ||
-					  need > h[i].budget_bytes - h[i].used_bytes))
+		/* the budget counts each copy's overhead too (host_store.h) */
+		if (h[i].budget_bytes &&
+		    (h[i].used_bytes > h[i].budget_bytes ||
+		     need + DAEMON_STORE_COPY_OVERHEAD > h[i].budget_bytes - h[i].used_bytes))
 			continue;
 		if (need > h[i].avail_bytes)
 			continue;

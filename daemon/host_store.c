@@ -27,7 +27,8 @@ struct daemon_store_writer {
 	uint8_t id[16];
 	uint64_t version;
 	uint64_t size; /* declared size of the new copy */
-	uint64_t reserved; /* of the budget while it is written (at most size) */
+	uint64_t reserved; /* of the budget while it is written (at most size +
+			     DAEMON_STORE_COPY_OVERHEAD) */
 	uint64_t written;  /* bytes given to writes (more is reserved past reserved) */
 	int fd;	       /* temporary file, O_RDWR */
 	char tmp[NAME_LEN + 32];
@@ -79,19 +80,29 @@ int store_copy_size(int dirfd, const char *name, uint64_t *ret)
 	return r;
 }
 
+static uint64_t space_of_stat(const struct stat *st)
+{
+	return sync_stat_data_bytes(st) + DAEMON_STORE_COPY_OVERHEAD;
+}
+
 int store_copy_space(int dirfd, const char *name, uint64_t *ret)
 {
 	struct stat st;
 	int r = copy_stat(dirfd, name, &st);
 	if (r == 0)
-		*ret = sync_stat_data_bytes(&st);
+		*ret = space_of_stat(&st);
 	return r;
+}
+
+uint64_t store_fd_data(int fd, uint64_t size)
+{
+	struct stat st;
+	return fstat(fd, &st) == 0 ? sync_stat_data_bytes(&st) : size;
 }
 
 uint64_t store_fd_space(int fd, uint64_t size)
 {
-	struct stat st;
-	return fstat(fd, &st) == 0 ? sync_stat_data_bytes(&st) : size;
+	return store_fd_data(fd, size) + DAEMON_STORE_COPY_OVERHEAD;
 }
 
 static struct store_stamp stamp_of_stat(const struct stat *st)
@@ -126,7 +137,7 @@ static int count_fn(void *arg, const char *name, const uint8_t *id, uint64_t v)
 	struct daemon_store *s = arg;
 	struct stat st;
 	if (copy_stat(s->dirfd, name, &st) == 0) {
-		s->used += sync_stat_data_bytes(&st);
+		s->used += space_of_stat(&st);
 		s->copies++;
 		/* Its file as found: a change from now on is seen by reads. */
 		struct store_stamp stamp = stamp_of_stat(&st);
@@ -284,7 +295,8 @@ static bool versions_full(struct daemon_store *s, const uint8_t id[16], uint64_t
 
 /* A writer of a copy of size bytes that will hold at most need bytes of
  * data (need < size: a sparse source whose holes are not written), which
- * it reserves of the budget until it ends. */
+ * it reserves of the budget until it ends, with the copy's overhead
+ * (DAEMON_STORE_COPY_OVERHEAD). */
 static int writer_new(struct daemon_store *s, const uint8_t id[16], uint64_t version, uint64_t size,
 		      uint64_t need, struct daemon_store_writer **ret)
 {
@@ -302,15 +314,15 @@ static int writer_new(struct daemon_store *s, const uint8_t id[16], uint64_t ver
 		return -EMLINK;
 	if (need > fs_free_bytes(s->dirfd))
 		return -ENOSPC; /* would not fit on the filesystem at all */
-	r = reserve(s, need);
+	r = reserve(s, need + DAEMON_STORE_COPY_OVERHEAD);
 	if (r < 0)
 		return r;
 	w = calloc(1, sizeof(*w));
 	if (!w) {
-		unreserve(s, need);
+		unreserve(s, need + DAEMON_STORE_COPY_OVERHEAD);
 		return -ENOMEM;
 	}
-	w->reserved = need;
+	w->reserved = need + DAEMON_STORE_COPY_OVERHEAD;
 	w->s = s;
 	w->fd = -1;
 	memcpy(w->id, id, 16);
@@ -356,7 +368,7 @@ int daemon_store_create_thin(struct daemon_store *s, const uint8_t id[16], uint6
 int daemon_store_create_patched(struct daemon_store *s, const uint8_t id[16], uint64_t version,
 				uint64_t size, int basis_fd, struct daemon_store_writer **ret)
 {
-	return daemon_store_create_thin(s, id, version, size, store_fd_space(basis_fd, size), ret);
+	return daemon_store_create_thin(s, id, version, size, store_fd_data(basis_fd, size), ret);
 }
 
 /* Before a write of len bytes: the writer's reservation covers every byte
@@ -365,7 +377,8 @@ int daemon_store_create_patched(struct daemon_store *s, const uint8_t id[16], ui
  * size. */
 static int reserve_written(struct daemon_store_writer *w, size_t len)
 {
-	uint64_t want = w->written + len < w->size ? w->written + len : w->size;
+	uint64_t want = (w->written + len < w->size ? w->written + len : w->size) +
+			DAEMON_STORE_COPY_OVERHEAD;
 	if (want > w->reserved) {
 		int r = reserve(w->s, want - w->reserved);
 		if (r < 0)
@@ -398,11 +411,11 @@ int daemon_store_create_from(struct daemon_store *s, const uint8_t id[16], uint6
 		return r;
 	/* It starts as the base's data (its holes stay holes, clone_range);
 	 * every byte written to it then reserves more (reserve_written). */
-	uint64_t need = store_fd_space(bfd, size);
+	uint64_t need = store_fd_data(bfd, size);
 	r = writer_new(s, id, version, size, need < size ? need : size, &w);
 	if (r < 0)
 		goto out;
-	w->written = w->reserved;
+	w->written = w->reserved - DAEMON_STORE_COPY_OVERHEAD;
 	r = clone_range(bfd, w->fd, base_size < size ? base_size : size);
 	if (r < 0)
 		goto out;
@@ -469,7 +482,7 @@ int daemon_store_create_from_fd(struct daemon_store *s, const uint8_t id[16], ui
 {
 	struct daemon_store_writer *w = NULL;
 	/* Only the data of a sparse source is written (copy_hashed). */
-	int r = writer_new(s, id, version, size, store_fd_space(src_fd, size), &w);
+	int r = writer_new(s, id, version, size, store_fd_data(src_fd, size), &w);
 	if (r < 0)
 		return r;
 	r = copy_hashed(src_fd, w, size, pace, ret_sha256);

@@ -1,5 +1,6 @@
 /* shadowd request server: see server.h. One thread per connection (bounded
- * by max_conns); each thread handshakes, then loops: receive a frame (decoded
+ * by max_conns, and a spare slot for a newcomer that may take an idle
+ * connection's: admit); each thread handshakes, then loops: receive a frame (decoded
  * and validated by sync/frame.c), serve it, answer. A malformed frame or a
  * protocol violation closes the connection and is logged; a failed request
  * (missing copy, bad checksum, ...) is answered with its status and the
@@ -22,8 +23,11 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "daemon/peer_share.h"
 #include "sync/frame.h"
 #include "sync/wire.h"
+
+#define PEER_NAME_LEN 128 /* as sync/tls.c keeps a peer's CN */
 
 struct daemon_server {
 	struct daemon_server_config cfg; /* read-only after new */
@@ -40,6 +44,17 @@ struct daemon_server {
 	 * whether a new connection cut it (take_handshake_slot). */
 	uint64_t *handshake_ms;
 	bool *cut;
+	/* Protected by lock, per slot: the certificate name (CN) of its
+	 * authenticated peer and whether it was admitted (admit); since when
+	 * it is idle (0: in a request or its handshake; set_idle); whether it
+	 * holds the spare slot (taken when all max_conns are: admit decides
+	 * whether it stays, another peer's idle connection giving way). */
+	char (*peer_names)[PEER_NAME_LEN];
+	bool *admitted;
+	uint64_t *idle_ms;
+	bool *probation;
+	struct daemon_peer_slot *view; /* admit's scratch, under lock */
+	unsigned nslots;	       /* max_conns + the spare */
 	/* The run loop's only: each slot's last thread, joined before the
 	 * slot takes a new one and at stop, so no thread of ours is still
 	 * exiting (OpenSSL's per-thread state freed at its exit) when the
@@ -73,6 +88,15 @@ static void used(const struct conn *c, const uint8_t id[16], uint64_t version)
 static uint64_t io_deadline(const struct conn *c)
 {
 	return sync_now_ms() + c->srv->cfg.io_timeout_ms;
+}
+
+/* Marks c's connection idle (waiting for a request, or in a heartbeat
+ * stream) or not: an idle one may give its slot way (admit). */
+static void set_idle(struct conn *c, bool idle)
+{
+	pthread_mutex_lock(&c->srv->lock);
+	c->srv->idle_ms[c->slot] = idle ? sync_now_ms() : 0;
+	pthread_mutex_unlock(&c->srv->lock);
 }
 
 static int reply(struct conn *c, uint8_t type, uint64_t req_id, int err, const void *prefix,
@@ -425,6 +449,7 @@ static int serve_heartbeat(struct conn *c, const struct sync_wire_msg *m)
 
 	if (m->interval_ms < SYNC_HEARTBEAT_MIN_MS || m->interval_ms > SYNC_HEARTBEAT_MAX_MS)
 		return reply(c, SYNC_WIRE_HEARTBEAT, rid, -EINVAL, NULL, 0, NULL, 0, 0);
+	set_idle(c, true); /* a stream: no request the peer waits for */
 	for (uint64_t seq = 0;; seq++) {
 		struct sync_wire_load l;
 		daemon_load_snapshot(s->cfg.load, &l);
@@ -438,6 +463,7 @@ static int serve_heartbeat(struct conn *c, const struct sync_wire_msg *m)
 		if (w == 0)
 			continue;
 		struct sync_wire_msg e;
+		set_idle(c, false);
 		int r = sync_frame_recv(c->tls, c->buf, &e, io_deadline(c));
 		if (r == -EPIPE)
 			return -1; /* the watcher went away: normal end */
@@ -697,10 +723,85 @@ static void release_slot(struct daemon_server *s, int slot)
 	s->conn_fds[slot] = -1;
 	s->handshake_ms[slot] = 0;
 	s->cut[slot] = false;
+	s->peer_names[slot][0] = 0;
+	s->admitted[slot] = false;
+	s->idle_ms[slot] = 0;
+	s->probation[slot] = false;
 	if (--s->active == 0)
 		pthread_cond_broadcast(&s->idle);
 	pthread_cond_broadcast(&s->freed);
 	pthread_mutex_unlock(&s->lock);
+}
+
+enum admit_verdict { ADMITTED, ADMITTED_RECLAIMED, REFUSED_PEER_FULL, REFUSED_FULL };
+
+struct admission {
+	unsigned held, most;	      /* the peer's other connections; one peer's most */
+	uint64_t victim_idle_ms;      /* ADMITTED_RECLAIMED: how long it idled, */
+	char victim[PEER_NAME_LEN];   /* whose it was */
+};
+
+/* Called with s->lock held once slot's peer has authenticated as name.
+ * A peer holding max_conns_per_peer connections already is refused: one
+ * peer with a certificate took every slot (64 HEARTBEAT streams 600,000 ms
+ * apart, or 64 idle connections for the 10 min idle deadline) and locked
+ * every other mount out of a shadowd of the default --max-conns 64. A
+ * connection on the spare slot (every other taken) stays only if another
+ * peer's idle connection gives way by the rule of peer_share.h (closed
+ * here: its thread ends at once); else it is refused. */
+static enum admit_verdict admit(struct daemon_server *s, int slot, const char *name,
+				struct admission *a)
+{
+	size_t k = 0;
+	for (unsigned i = 0; i < s->nslots; i++)
+		if ((int)i != slot && s->conn_fds[i] >= 0 && s->admitted[i])
+			s->view[k++] = (struct daemon_peer_slot){s->peer_names[i], s->idle_ms[i],
+								 (int)i};
+	a->held = daemon_peer_share_held(s->view, k, name);
+	enum admit_verdict v = ADMITTED;
+	/* on the spare with every other slot still taken (one may have
+	 * freed during its handshake) */
+	if (s->probation[slot] && s->active > s->cfg.max_conns) {
+		int victim = daemon_peer_share_reclaim(s->view, k, a->held, &a->most);
+		if (victim < 0)
+			return REFUSED_FULL;
+		a->victim_idle_ms = sync_now_ms() - s->idle_ms[victim];
+		snprintf(a->victim, sizeof(a->victim), "%s", s->peer_names[victim]);
+		s->admitted[victim] = false; /* never chosen twice */
+		shutdown(s->conn_fds[victim], SHUT_RDWR);
+		v = ADMITTED_RECLAIMED;
+	}
+	s->probation[slot] = false;
+	if (a->held >= s->cfg.max_conns_per_peer)
+		return REFUSED_PEER_FULL; /* not after a reclaim: held < most <= the cap */
+	snprintf(s->peer_names[slot], PEER_NAME_LEN, "%s", name);
+	s->admitted[slot] = true;
+	return v;
+}
+
+/* The log line of admit's verdict v for c (none for ADMITTED); whether
+ * the connection goes on. */
+static bool log_admission(struct conn *c, enum admit_verdict v, const struct admission *a)
+{
+	struct daemon_server *s = c->srv;
+	if (v == REFUSED_PEER_FULL)
+		sfs_log_limited(&s->refusals_log, SFS_LOG_WARN,
+				"refused connection from %s: its certificate holds %u connections "
+				"already (--max-conns-per-peer %u)",
+				c->peer, a->held, s->cfg.max_conns_per_peer);
+	else if (v == REFUSED_FULL)
+		sfs_log_limited(&s->refusals_log, SFS_LOG_WARN,
+				"refused connection from %s: too many connections (%u), its "
+				"certificate holding %u, none more than %u",
+				c->peer, s->cfg.max_conns, a->held, a->most);
+	else if (v == ADMITTED_RECLAIMED)
+		sfs_log_limited(&s->refusals_log, SFS_LOG_WARN,
+				"closed a connection of %s idle for %llu ms: its slot given to %s "
+				"(every one of --max-conns %u taken, %s holding %u of them, the most; "
+				"the newcomer's certificate %u)",
+				a->victim, (unsigned long long)a->victim_idle_ms, c->peer,
+				s->cfg.max_conns, a->victim, a->most, a->held);
+	return v == ADMITTED || v == ADMITTED_RECLAIMED;
 }
 
 static void *conn_thread(void *arg)
@@ -720,8 +821,12 @@ static void *conn_thread(void *arg)
 	pthread_mutex_lock(&s->lock);
 	bool cut = s->cut[c->slot];
 	uint64_t since = s->handshake_ms[c->slot];
-	if (r == 0)
+	struct admission adm = {0};
+	enum admit_verdict verdict = ADMITTED;
+	if (r == 0) {
 		s->handshake_ms[c->slot] = 0; /* authenticated: never cut */
+		verdict = admit(s, c->slot, sync_tls_peer_name(c->tls), &adm);
+	}
 	pthread_mutex_unlock(&s->lock);
 	if (r < 0 && cut) {
 		sfs_log_limited(&c->srv->refusals_log, SFS_LOG_WARN,
@@ -738,6 +843,8 @@ static void *conn_thread(void *arg)
 	}
 	size_t l = strlen(c->peer);
 	snprintf(c->peer + l, sizeof(c->peer) - l, " (%s)", sync_tls_peer_name(c->tls));
+	if (!log_admission(c, verdict, &adm))
+		goto out;
 	sfs_debug("accepted %s", c->peer);
 	c->buf = malloc(SYNC_WIRE_MAX_PAYLOAD);
 	if (!c->buf)
@@ -748,7 +855,9 @@ static void *conn_thread(void *arg)
 		 * begun, must come whole within the I/O deadline. Before, the
 		 * idle deadline covered the whole frame: a peer that sent part
 		 * of one and stopped held its thread and slot for 10 minutes. */
+		set_idle(c, true);
 		r = sync_tls_wait_readable(c->tls, sync_now_ms() + s->cfg.idle_timeout_ms);
+		set_idle(c, false);
 		if (r == 0) {
 			sfs_debug("%s: idle for %u ms: closed", c->peer, s->cfg.idle_timeout_ms);
 			break;
@@ -803,6 +912,10 @@ int daemon_server_new(const struct daemon_server_config *cfg, struct daemon_serv
 		s->cfg.max_copy_size = SYNC_WIRE_MAX_FILE_SIZE;
 	if (!s->cfg.max_conns)
 		s->cfg.max_conns = 64;
+	if (!s->cfg.max_conns_per_peer)
+		s->cfg.max_conns_per_peer = DAEMON_SERVER_CONNS_PER_PEER;
+	if (s->cfg.max_conns_per_peer > s->cfg.max_conns)
+		s->cfg.max_conns_per_peer = s->cfg.max_conns;
 	if (!s->cfg.handshake_timeout_ms)
 		s->cfg.handshake_timeout_ms = 5000;
 	if (!s->cfg.io_timeout_ms)
@@ -818,16 +931,23 @@ int daemon_server_new(const struct daemon_server_config *cfg, struct daemon_serv
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&s->freed, &ca);
 	pthread_condattr_destroy(&ca);
-	s->conn_fds = malloc(sizeof(int) * s->cfg.max_conns);
-	s->threads = calloc(s->cfg.max_conns, sizeof(*s->threads));
-	s->joinable = calloc(s->cfg.max_conns, sizeof(*s->joinable));
-	s->handshake_ms = calloc(s->cfg.max_conns, sizeof(*s->handshake_ms));
-	s->cut = calloc(s->cfg.max_conns, sizeof(*s->cut));
-	if (!s->conn_fds || !s->threads || !s->joinable || !s->handshake_ms || !s->cut) {
+	s->nslots = s->cfg.max_conns + 1;
+	s->conn_fds = malloc(sizeof(int) * s->nslots);
+	s->threads = calloc(s->nslots, sizeof(*s->threads));
+	s->joinable = calloc(s->nslots, sizeof(*s->joinable));
+	s->handshake_ms = calloc(s->nslots, sizeof(*s->handshake_ms));
+	s->cut = calloc(s->nslots, sizeof(*s->cut));
+	s->peer_names = calloc(s->nslots, sizeof(*s->peer_names));
+	s->admitted = calloc(s->nslots, sizeof(*s->admitted));
+	s->idle_ms = calloc(s->nslots, sizeof(*s->idle_ms));
+	s->probation = calloc(s->nslots, sizeof(*s->probation));
+	s->view = calloc(s->nslots, sizeof(*s->view));
+	if (!s->conn_fds || !s->threads || !s->joinable || !s->handshake_ms || !s->cut ||
+	    !s->peer_names || !s->admitted || !s->idle_ms || !s->probation || !s->view) {
 		r = -ENOMEM;
 		goto fail;
 	}
-	for (unsigned i = 0; i < s->cfg.max_conns; i++)
+	for (unsigned i = 0; i < s->nslots; i++)
 		s->conn_fds[i] = -1;
 	if (pipe2(s->stop_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
 		r = -errno;
@@ -898,13 +1018,26 @@ static void join_slot(struct daemon_server *s, unsigned i)
 	s->joinable[i] = false;
 }
 
-/* Called with s->lock held: a free slot, or -1. */
-static int free_slot(struct daemon_server *s)
+/* Called with s->lock held: a free slot while fewer than max_conns are
+ * taken (spare: while max_conns are, the spare slot), or -1. */
+static int free_slot(struct daemon_server *s, bool spare)
 {
-	for (unsigned i = 0; i < s->cfg.max_conns; i++)
+	if (spare ? s->active != s->cfg.max_conns : s->active >= s->cfg.max_conns)
+		return -1;
+	for (unsigned i = 0; i < s->nslots; i++)
 		if (s->conn_fds[i] < 0)
 			return (int)i;
 	return -1;
+}
+
+/* Called with s->lock held: a free slot, or else the spare one, marked on
+ * probation (admit decides whether it stays), or -1. */
+static int slot_or_spare(struct daemon_server *s)
+{
+	int slot = free_slot(s, false);
+	if (slot < 0 && (slot = free_slot(s, true)) >= 0)
+		s->probation[slot] = true;
+	return slot;
 }
 
 #define CUT_WAIT_MS 1000
@@ -920,7 +1053,7 @@ static int free_slot(struct daemon_server *s)
 static int take_handshake_slot(struct daemon_server *s)
 {
 	int oldest = -1;
-	for (unsigned i = 0; i < s->cfg.max_conns; i++)
+	for (unsigned i = 0; i < s->nslots; i++)
 		if (s->handshake_ms[i] && !s->cut[i] &&
 		    (oldest < 0 || s->handshake_ms[i] < s->handshake_ms[oldest]))
 			oldest = (int)i;
@@ -932,7 +1065,9 @@ static int take_handshake_slot(struct daemon_server *s)
 	clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_sec += CUT_WAIT_MS / 1000;
 	int slot;
-	while ((slot = free_slot(s)) < 0 && !s->stopping &&
+	/* the spare's connection cut: the spare frees, not another slot */
+	bool spare = s->probation[oldest];
+	while ((slot = spare ? slot_or_spare(s) : free_slot(s, false)) < 0 && !s->stopping &&
 	       pthread_cond_timedwait(&s->freed, &s->lock, &until) == 0)
 		;
 	return slot;
@@ -986,9 +1121,11 @@ int daemon_server_run(struct daemon_server *s)
 		c->srv = s;
 		peer_string(&ss, c->peer, sizeof(c->peer));
 		pthread_mutex_lock(&s->lock);
-		c->slot = free_slot(s);
+		c->slot = free_slot(s, false);
 		if (c->slot < 0)
 			c->slot = take_handshake_slot(s);
+		if (c->slot < 0)
+			c->slot = slot_or_spare(s);
 		if (c->slot >= 0) {
 			s->conn_fds[c->slot] = fd;
 			s->handshake_ms[c->slot] = sync_now_ms();
@@ -1020,13 +1157,13 @@ int daemon_server_run(struct daemon_server *s)
 	/* Stop: end every connection and wait for the threads. */
 	pthread_mutex_lock(&s->lock);
 	s->stopping = true;
-	for (unsigned i = 0; i < s->cfg.max_conns; i++)
+	for (unsigned i = 0; i < s->nslots; i++)
 		if (s->conn_fds[i] >= 0)
 			shutdown(s->conn_fds[i], SHUT_RDWR);
 	while (s->active)
 		pthread_cond_wait(&s->idle, &s->lock);
 	pthread_mutex_unlock(&s->lock);
-	for (unsigned i = 0; i < s->cfg.max_conns; i++)
+	for (unsigned i = 0; i < s->nslots; i++)
 		join_slot(s, i);
 	return 0;
 }
@@ -1054,6 +1191,11 @@ void daemon_server_free(struct daemon_server *s)
 	free(s->joinable);
 	free(s->handshake_ms);
 	free(s->cut);
+	free(s->peer_names);
+	free(s->admitted);
+	free(s->idle_ms);
+	free(s->probation);
+	free(s->view);
 	pthread_cond_destroy(&s->idle);
 	pthread_cond_destroy(&s->freed);
 	pthread_mutex_destroy(&s->lock);

@@ -2,7 +2,12 @@
  * per connection up to max_conns, and serves the requests of wire.h against
  * a host store. A connection that finds every slot taken cuts the one longest
  * in its TLS handshake, if any (peers without a certificate cannot hold the
- * slots); else it is closed at once. Both are logged.
+ * slots); else it goes through its handshake on a spare slot and stays only
+ * if an idle connection of the peer holding the most gives way
+ * (peer_share.h: shares only even out). Once authenticated, a connection
+ * whose certificate (its CN) holds max_conns_per_peer connections already
+ * is closed (one peer cannot hold every slot). All are logged, within a
+ * budget of lines.
  *
  * librsync requests (SIGNATURE, DELTA_BEGIN) go through struct
  * daemon_delta_ops so the delta library plugs in without touching the
@@ -40,12 +45,22 @@ struct daemon_delta_ops {
 		     void *out_arg);
 };
 
+/* The default bound of one peer's connections: a mount holds up to 6 to a
+ * shadowd (4 pooled for reads, fs/remote_reads.h; its heartbeat stream,
+ * fs/hosts.c; one for copies, fs/remote_copies.c), and the mounts of one
+ * machine share its certificate (tls_name= defaults to the hostname): two
+ * mounts and a few shadowctl connections. */
+#define DAEMON_SERVER_CONNS_PER_PEER 16
+
 struct daemon_server_config {
 	struct daemon_store *store;	      /* borrowed */
 	struct sync_tls_ctx *tls;	      /* borrowed, server context */
 	const char *listen_addr;	      /* numeric IPv4/IPv6 address */
 	uint16_t listen_port;		      /* 0 = ephemeral (see daemon_server_port) */
 	unsigned max_conns;		      /* 0 = 64 */
+	/* Connections of one certificate (CN) at once; 0 =
+	 * DAEMON_SERVER_CONNS_PER_PEER; at most max_conns. */
+	unsigned max_conns_per_peer;
 	unsigned handshake_timeout_ms;	      /* 0 = 5000 */
 	unsigned io_timeout_ms;		      /* inside a request; 0 = 30000 */
 	unsigned idle_timeout_ms;	      /* between requests; 0 = 600000 */

@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,7 @@ static void usage(FILE *out)
 	    "usage: shadowd --store DIR --listen ADDR:PORT --cert FILE --key FILE --ca FILE\n"
 	    "               [--cost C] [--capacity-read MB/s] [--capacity-iops N]\n"
 	    "               [--space-budget MiB] [--max-copy-size MiB] [--max-conns N]\n"
+	    "               [--max-conns-per-peer N]\n"
 	    "               [--sync-delay-ms N] [--expire-hours H] [-f] [-v]\n"
 	    "               shadowd --help | --version\n"
 	    "test-only:     [--test-inject-latency-ms N] [--test-inject-error-rate P]\n"
@@ -79,6 +81,15 @@ static int parse_limit(const char *opt, const char *s, double min, double hi, co
 	return r;
 }
 
+/* Whether the value of a count option is a whole number (else said). */
+static bool whole(const char *opt, double v)
+{
+	if (v == (double)(unsigned)v)
+		return true;
+	fprintf(stderr, "shadowd: invalid value '%g' for %s (expected a whole number)\n", v, opt);
+	return false;
+}
+
 /* The default --max-copy-size: the size of the filesystem dir is on (a
  * sparse copy may be bigger than its free space, not than its disk); 0, the
  * protocol's limit, when it says none (ramfs). */
@@ -105,6 +116,7 @@ int main(int argc, char **argv)
 	    {"space-budget", required_argument, 0, 'B'},
 	    {"max-copy-size", required_argument, 0, 'P'},
 	    {"max-conns", required_argument, 0, 'M'},
+	    {"max-conns-per-peer", required_argument, 0, 'N'},
 	    {"sync-delay-ms", required_argument, 0, 'S'},
 	    {"expire-hours", required_argument, 0, 'X'},
 	    {"test-inject-latency-ms", required_argument, 0, 'L'},
@@ -123,6 +135,7 @@ int main(int argc, char **argv)
 	const char *store_dir = NULL, *listen = NULL, *cert = NULL, *key = NULL, *ca = NULL;
 	/* cost: the mount's default for a host (shown only: see shadowd(8)) */
 	double cost = 1, cap_read = 0, cap_iops = 0, budget_mib = 0, max_conns = 64;
+	double max_per_peer = DAEMON_SERVER_CONNS_PER_PEER;
 	double lat_ms = 0, err_rate = 0, commit_ms = 0, sync_delay_ms = DAEMON_STORE_SYNC_DELAY_MS;
 	double io_timeout_ms = 30000;
 	double expire_h = 168; /* a week */
@@ -174,6 +187,9 @@ int main(int argc, char **argv)
 			goto check;
 		case 'M':
 			r = parse_double("--max-conns", optarg, 1, 4096, &max_conns);
+			goto check;
+		case 'N':
+			r = parse_double("--max-conns-per-peer", optarg, 1, 4096, &max_per_peer);
 			goto check;
 		case 'S':
 			r = parse_double("--sync-delay-ms", optarg, 0, 86400000, &sync_delay_ms);
@@ -244,11 +260,8 @@ int main(int argc, char **argv)
 			listen);
 		return 2;
 	}
-	if (max_conns != (double)(unsigned)max_conns) {
-		fprintf(stderr, "shadowd: invalid value '%g' for --max-conns (expected a whole "
-				"number)\n", max_conns);
+	if (!whole("--max-conns", max_conns) || !whole("--max-conns-per-peer", max_per_peer))
 		return 2;
-	}
 	if (sfs_parse_hostport(listen, addr, sizeof(addr), &port) < 0) {
 		fprintf(stderr,
 			"shadowd: invalid --listen '%s' (expected ADDR:PORT, e.g. "
@@ -305,6 +318,7 @@ int main(int argc, char **argv)
 	    .listen_addr = addr,
 	    .listen_port = port,
 	    .max_conns = (unsigned)max_conns,
+	    .max_conns_per_peer = (unsigned)max_per_peer, /* at most max_conns (server.c) */
 	    .io_timeout_ms = (unsigned)io_timeout_ms,
 	    .throttle = (cap_read > 0 || cap_iops > 0) ? &throttle : NULL,
 	    .fault = lat_ms > 0 || err_rate > 0 || commit_ms > 0 || no_verify || no_zeros ? &fault

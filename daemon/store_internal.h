@@ -68,10 +68,13 @@ _Static_assert(NAME_LEN == DAEMON_STORE_COPY_NAME_LEN, "copy names");
 bool store_parse_name(const char *name, uint8_t id[16], uint64_t *version);
 /* Size of a valid copy (regular file, not followed if a symlink). */
 int store_copy_size(int dirfd, const char *name, uint64_t *ret);
-/* What a copy counts against the budget (used): its size, or the bytes
- * its blocks hold when fewer (a sparse copy counts its data, not its
- * holes). store_copy_space by name, store_fd_space of an open copy of
- * size bytes (size itself when fstat fails). */
+/* The data of a file of size bytes: its size, or the bytes its blocks hold
+ * when fewer (a sparse file's data, not its holes); size itself when fstat
+ * fails. */
+uint64_t store_fd_data(int fd, uint64_t size);
+/* What a copy counts against the budget (used): its data (store_fd_data)
+ * plus DAEMON_STORE_COPY_OVERHEAD. store_copy_space by name, store_fd_space
+ * of an open copy of size bytes. */
 int store_copy_space(int dirfd, const char *name, uint64_t *ret);
 uint64_t store_fd_space(int fd, uint64_t size);
 /* The stamp of a copy's file (fd), recorded once the file has the name it

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "daemon/control.h"
+#include "daemon/host_store.h"
 #include "daemon/rollout.h"
 #include "daemon/shadow_map.h"
 
@@ -131,7 +132,7 @@ static void test_pick_host(void **state)
 	    {.up = true,
 	     .thin = true,
 	     .cost = 1,
-	     .budget_bytes = 100,
+	     .budget_bytes = 100 + DAEMON_STORE_COPY_OVERHEAD, /* a copy's own cost too */
 	     .used_bytes = 60,
 	     .avail_bytes = UINT64_MAX},
 	    {.up = false, .thin = false, .cost = 0.5, .avail_bytes = UINT64_MAX},

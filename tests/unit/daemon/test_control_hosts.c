@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "daemon/control.h"
+#include "daemon/host_store.h"
 
 static const struct daemon_control_params P = {.idle_ms = 10000, .quiet_ms = 2000};
 #define BIT DAEMON_CONTROL_HOST_BIT
@@ -34,7 +35,7 @@ static void test_pick_host_sparse(void **state)
 	three_hosts(h);
 	h[0].thin = false; /* the cheapest: a shadowd that predates thin PUTs */
 	for (int i = 0; i < 3; i++)
-		h[i].budget_bytes = 16;
+		h[i].budget_bytes = 16 + DAEMON_STORE_COPY_OVERHEAD; /* a copy's own cost too */
 	h[1].used_bytes = 14; /* room for 2 */
 	assert_int_equal(daemon_control_pick_host_sparse(h, 3, 64, 4, NULL, ANY), 2);
 	assert_int_equal(daemon_control_pick_host_sparse(h, 3, 64, 2, NULL, ANY), 1);

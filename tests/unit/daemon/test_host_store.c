@@ -55,13 +55,16 @@ static void put_id(struct daemon_store *s, const uint8_t id[16], uint64_t ver, c
 	assert_int_equal(daemon_store_commit(w, sha), 0);
 }
 
-/* The store's count of copies and their bytes. */
+#define OVERHEAD DAEMON_STORE_COPY_OVERHEAD
+
+/* The store's count of copies and the bytes of their data (each copy counts
+ * DAEMON_STORE_COPY_OVERHEAD more). */
 static void expect_counts(struct daemon_store *s, uint64_t copies, uint64_t bytes)
 {
 	struct daemon_store_stats st;
 	daemon_store_stats(s, &st);
 	assert_int_equal(st.copies, copies);
-	assert_int_equal(st.used_bytes, bytes);
+	assert_int_equal(st.used_bytes, bytes + copies * OVERHEAD);
 }
 
 static void put(struct daemon_store *s, uint64_t ver, const char *content)
@@ -398,7 +401,7 @@ static void test_path_safety(void **state)
 	struct daemon_store_stats st;
 	daemon_store_stats(f->s, &st);
 	assert_int_equal(st.copies, 1);
-	assert_int_equal(st.used_bytes, 8);
+	assert_int_equal(st.used_bytes, 8 + OVERHEAD);
 }
 
 /* The space budget refuses a copy that does not fit, counting copies being
@@ -411,11 +414,11 @@ static void test_budget_list_delete(void **state)
 	struct daemon_store_entry *v;
 	size_t n;
 	daemon_store_close(f->s);
-	assert_int_equal(daemon_store_open(f->dir, 100, &f->s), 0);
+	assert_int_equal(daemon_store_open(f->dir, 100 + 3 * OVERHEAD, &f->s), 0);
 	put(f->s, 1, "0123456789");
 	put(f->s, 2, "abcdefghijklmnopqrst");
 	daemon_store_stats(f->s, &st);
-	assert_int_equal(st.used_bytes, 30);
+	assert_int_equal(st.used_bytes, 30 + 2 * OVERHEAD);
 	assert_int_equal(st.copies, 2);
 	assert_int_equal(daemon_store_create(f->s, ID, 3, 60, &w1), 0);
 	assert_int_equal(daemon_store_create(f->s, ID, 4, 20, &w2), -ENOSPC);
@@ -434,6 +437,42 @@ static void test_budget_list_delete(void **state)
 	assert_int_equal(daemon_store_delete(f->s, ID, DAEMON_STORE_ALL_VERSIONS), -ENOENT);
 	assert_int_equal(daemon_store_create(f->s, ID, 4, 100, &w2), 0);
 	daemon_store_abort(w2);
+}
+
+/* Each copy counts DAEMON_STORE_COPY_OVERHEAD against the budget, empty
+ * ones too: a peer stored 71,297 empty copies under a 1 MiB budget, which
+ * read 0 bytes used (only the inodes bounded them). Now a budget of 4
+ * overheads takes 4 empty copies (of other ids) and refuses a fifth; the
+ * count survives a reopen and a delete gives the overhead back. */
+static void test_budget_counts_copies(void **state)
+{
+	struct fx *f = *state;
+	struct daemon_store_writer *w;
+	uint8_t id[16], sha[32];
+	daemon_store_close(f->s);
+	assert_int_equal(daemon_store_open(f->dir, 4 * OVERHEAD, &f->s), 0);
+	SHA256((const unsigned char *)"", 0, sha);
+	memcpy(id, ID, 16);
+	for (int i = 0; i < 4; i++) {
+		id[0] = (uint8_t)i;
+		put_id(f->s, id, 1, "");
+	}
+	expect_counts(f->s, 4, 0);
+	id[0] = 4;
+	assert_int_equal(daemon_store_create(f->s, id, 1, 0, &w), -ENOSPC);
+	daemon_store_close(f->s);
+	assert_int_equal(daemon_store_open(f->dir, 4 * OVERHEAD, &f->s), 0);
+	expect_counts(f->s, 4, 0);
+	id[0] = 0;
+	assert_int_equal(daemon_store_delete(f->s, id, 1), 0);
+	expect_counts(f->s, 3, 0);
+	id[0] = 4;
+	assert_int_equal(daemon_store_create(f->s, id, 1, 0, &w), 0);
+	struct daemon_store_stats st;
+	daemon_store_stats(f->s, &st);
+	assert_int_equal(st.reserved_bytes, OVERHEAD);
+	assert_int_equal(daemon_store_commit(w, sha), 0);
+	expect_counts(f->s, 4, 0);
 }
 
 /* One open store per directory: a second open, in this process or in
@@ -501,7 +540,8 @@ static void test_delete_older(void **state)
 	assert_int_equal(bytes, strlen("old and durable") + strlen("old, unsynced"));
 	daemon_store_stats(f->s, &st);
 	assert_int_equal(st.copies, 2);
-	assert_int_equal(st.used_bytes, strlen("this mount's") + strlen("this mount's too"));
+	assert_int_equal(st.used_bytes,
+			 strlen("this mount's") + strlen("this mount's too") + 2 * OVERHEAD);
 	expect(f->s, 10, "this mount's");
 	expect(f->s, 11, "this mount's too");
 	assert_true(daemon_store_read(f->s, ID, 5, 0, (char[8]){0}, 8) < 0);
@@ -688,11 +728,11 @@ static void test_create_thin(void **state)
 	assert_int_equal(daemon_store_create(f->s, ID, 1, SIZE, &w), -ENOSPC); /* dense: no */
 	assert_int_equal(daemon_store_create_thin(f->s, ID, 1, SIZE, 4096, &w), 0);
 	daemon_store_stats(f->s, &st);
-	assert_int_equal(st.reserved_bytes, 4096);
+	assert_int_equal(st.reserved_bytes, 4096 + OVERHEAD);
 	assert_int_equal(daemon_store_writer_append(w, dense, 4096), 0);
 	assert_int_equal(daemon_store_writer_append_zeros(w, SIZE - 4096), 0);
 	daemon_store_stats(f->s, &st);
-	assert_int_equal(st.reserved_bytes, 4096); /* zeros reserve nothing */
+	assert_int_equal(st.reserved_bytes, 4096 + OVERHEAD); /* zeros reserve nothing */
 	assert_int_equal(daemon_store_commit(w, sha), 0);
 	daemon_store_stats(f->s, &st);
 	assert_int_equal(st.reserved_bytes, 0);
@@ -741,7 +781,7 @@ static void test_create_thin(void **state)
 	assert_int_equal(daemon_store_open(f->dir, 0, &f->s), 0);
 	assert_int_equal(daemon_store_create_thin(f->s, ID, 3, 8192, 1 << 20, &w), 0);
 	daemon_store_stats(f->s, &st);
-	assert_int_equal(st.reserved_bytes, 8192);
+	assert_int_equal(st.reserved_bytes, 8192 + OVERHEAD);
 	daemon_store_abort(w);
 	free(dense);
 }
@@ -980,7 +1020,7 @@ static void test_crash_before_sync(void **state)
 	assert_int_equal(st.discarded_copies, 1);
 	assert_int_equal(st.unsynced_copies, 0);
 	assert_int_equal(st.copies, 1);
-	assert_int_equal(st.used_bytes, strlen("survives the crash"));
+	assert_int_equal(st.used_bytes, strlen("survives the crash") + OVERHEAD);
 	assert_int_equal(count_entries(f->dir, "unsynced."), 0);
 	assert_int_equal(count_entries(f->dir, NAME1), 1);
 	expect(f->s, 1, "survives the crash");
@@ -1016,7 +1056,7 @@ static void test_unsynced_replace_delete(void **state)
 	assert_int_equal(count_entries(f->dir, "deadbeef"), 0);
 	daemon_store_stats(f->s, &st);
 	assert_int_equal(st.copies, 1);
-	assert_int_equal(st.used_bytes, 10);
+	assert_int_equal(st.used_bytes, 10 + OVERHEAD);
 	assert_int_equal(st.unsynced_copies, 1);
 	daemon_store_flush(f->s);
 	expect(f->s, 2, "newer copy");
@@ -1176,6 +1216,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_ranged_update, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_path_safety, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_budget_list_delete, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_budget_counts_copies, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_one_open_store, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_delete_older, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_read_ranges, setup, teardown),
