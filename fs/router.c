@@ -90,8 +90,10 @@ static void from_origin(struct daemon_shadow_file *s, fuse_req_t req, fuse_ino_t
 }
 
 /* A read of the remote copy in slot. Refused because its host no longer
- * has it (-ENOENT) or found it changed on disk (-EBADMSG, deleted there):
- * the copy stops serving and is made again. Any other error the host
+ * has it (-ENOENT), found it changed on disk (-EBADMSG, deleted there) or
+ * found something else than a file in its place (-ELOOP: a link, as
+ * fs_copy_damage plants; which of the last two a read meets depends on
+ * when it looks): the copy stops serving and is made again. Any other error the host
  * answers (-EIO from its disk...) is a failed read of a copy that is still
  * there: it stays, counted as an error, and the rollout rolls it back
  * (cool-down, then a retry at the first step). Before, every refusal
@@ -104,7 +106,7 @@ static ssize_t read_remote(fuse_req_t req, struct daemon_shadow_file *s, int slo
 	struct fs_remote_reads *r = fs_shadowing_remote_reads(fs_ctx_of(req)->shadowing);
 	struct daemon_shadow_copy *cp = &s->copies[slot];
 	ssize_t n = fs_remote_reads_read(r, cp->host, s->id, cp->version, (uint64_t)off, buf, size);
-	if ((n == -ENOENT || n == -EBADMSG) && fs_remote_reads_usable(r, cp->host))
+	if ((n == -ENOENT || n == -EBADMSG || n == -ELOOP) && fs_remote_reads_usable(r, cp->host))
 		daemon_shadow_copy_mark_stale(s, slot);
 	return n;
 }
