@@ -818,8 +818,9 @@ static ssize_t read_once(struct daemon_store *s, const uint8_t id[16], uint64_t 
 	return (ssize_t)done;
 }
 
-/* Tries of a read whose copy is committed again or renamed under it, each
- * time, before it gives up (-EAGAIN: nothing is said to be damaged). */
+/* Tries of a read (or a re-hash: daemon_store_verify_drop) whose copy is
+ * committed again or renamed under it, each time, before it gives up
+ * (-EAGAIN: nothing is said to be damaged). */
 #define READ_RACE_TRIES 8
 
 ssize_t daemon_store_read(struct daemon_store *s, const uint8_t id[16], uint64_t version,
@@ -852,20 +853,101 @@ int daemon_store_verify(struct daemon_store *s, const uint8_t id[16], uint64_t v
 	return daemon_store_verify_each(s, id, version, sha256, NULL, NULL);
 }
 
+/* The SHA-256 of the first size bytes of fd against sha256: 0, -EBADMSG or
+ * the error of the hash. */
+static int hash_matches(int fd, uint64_t size, const uint8_t sha256[32],
+			int (*before)(void *arg, uint64_t off, size_t want), void *arg)
+{
+	uint8_t got[SYNC_SHA256_LEN];
+	int r = sync_sha256_fd_each(fd, size, got, before, arg);
+	if (r < 0)
+		return r;
+	return memcmp(got, sha256, SYNC_SHA256_LEN) ? -EBADMSG : 0;
+}
+
 int daemon_store_verify_each(struct daemon_store *s, const uint8_t id[16], uint64_t version,
 			     const uint8_t sha256[32],
 			     int (*before)(void *arg, uint64_t off, size_t want), void *arg)
 {
-	uint8_t got[SYNC_SHA256_LEN];
 	uint64_t size;
 	int fd, r = daemon_store_open_copy(s, id, version, &fd, &size);
 	if (r < 0)
 		return r;
-	r = sync_sha256_fd_each(fd, size, got, before, arg);
+	r = hash_matches(fd, size, sha256, before, arg);
 	close(fd);
-	if (r < 0)
+	return r;
+}
+
+/* Deletes the copy of (id, version) if its file is still the one found
+ * damaged (damaged: fstat of an fd open on it, which pins its inode number
+ * meanwhile); a file committed since under that version's name, or the
+ * unsynced one, is not it: -ESTALE, nothing deleted. Looked at and unlinked
+ * under the lock, as every commit renames and the syncer renames: no commit
+ * lands between the look and the unlink. */
+static int drop_damaged(struct daemon_store *s, const uint8_t id[16], uint64_t version,
+			const struct stat *damaged)
+{
+	char name[NAME_LEN + 1];
+	struct stat st;
+	int r = 0;
+	daemon_store_copy_name(id, version, name);
+	pthread_mutex_lock(&s->lock);
+	struct unsynced *u = store_unsynced_find(s, id, version);
+	const char *at = u ? u->name : name;
+	if (fstatat(s->dirfd, at, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		r = -errno;
+	else if (st.st_ino != damaged->st_ino || st.st_dev != damaged->st_dev)
+		r = -ESTALE;
+	else if (unlinkat(s->dirfd, at, 0) < 0)
+		r = -errno;
+	if (r == 0 && u) {
+		store_unsynced_drop(s, u);
+	} else if (r == 0) {
+		uint64_t space = space_of_stat(&st);
+		store_index_remove(&s->durable, id, version);
+		s->used -= space < s->used ? space : s->used;
+		if (s->copies)
+			s->copies--;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int daemon_store_verify_drop(struct daemon_store *s, const uint8_t id[16], uint64_t version,
+			     const uint8_t sha256[32],
+			     int (*before)(void *arg, uint64_t off, size_t want), void *arg,
+			     int *ret_deleted)
+{
+	/* Again while the file hashed is no longer the copy by the end: the
+	 * same version committed again meanwhile (a retried upload, other
+	 * bytes perhaps) replaced it, and only the copy now there can be
+	 * condemned, once hashed itself. Before, a copy that differed was
+	 * deleted by its name after the re-hash: a good copy committed during
+	 * the re-hash of the file it replaced went with it. */
+	for (int i = 0; i < READ_RACE_TRIES; i++) {
+		struct store_stamp before_open = {0}, after = {0};
+		struct stat st;
+		uint64_t size;
+		int fd, kb = recorded_stamp(s, id, version, &before_open);
+		int r = daemon_store_open_copy(s, id, version, &fd, &size);
+		if (r == -ENOENT) { /* between a commit's two looks (read_once) */
+			int ka = recorded_stamp(s, id, version, &after);
+			if (!same_record(ka, &after, kb, &before_open))
+				continue;
+		}
+		if (r < 0)
+			return r;
+		r = hash_matches(fd, size, sha256, before, arg);
+		int d = 0;
+		if (r == -EBADMSG)
+			d = fstat(fd, &st) < 0 ? -errno : drop_damaged(s, id, version, &st);
+		close(fd);
+		if (d == -ESTALE)
+			continue;
+		*ret_deleted = d;
 		return r;
-	return memcmp(got, sha256, SYNC_SHA256_LEN) ? -EBADMSG : 0;
+	}
+	return -EAGAIN;
 }
 
 /* Unlinks the copy of (id, version) under its real name. */

@@ -190,6 +190,16 @@ int daemon_store_verify(struct daemon_store *s, const uint8_t id[16], uint64_t v
 int daemon_store_verify_each(struct daemon_store *s, const uint8_t id[16], uint64_t version,
 			     const uint8_t sha256[32],
 			     int (*before)(void *arg, uint64_t off, size_t want), void *arg);
+/* As daemon_store_verify_each, and a copy that differs is deleted (shadowd's
+ * VERIFY): -EBADMSG, the delete's result in *ret_deleted (0, or -errno:
+ * -ENOENT if deleted meanwhile). Only the file that was hashed is deleted,
+ * while it is still the copy of (id, version): a copy committed again at
+ * that version during the re-hash is re-hashed in its turn (up to 8 times,
+ * then -EAGAIN, nothing deleted), never deleted for the file it replaced. */
+int daemon_store_verify_drop(struct daemon_store *s, const uint8_t id[16], uint64_t version,
+			     const uint8_t sha256[32],
+			     int (*before)(void *arg, uint64_t off, size_t want), void *arg,
+			     int *ret_deleted);
 /* Deletes one version, or every version with DAEMON_STORE_ALL_VERSIONS. */
 int daemon_store_delete(struct daemon_store *s, const uint8_t id[16], uint64_t version);
 /* A copy's name in the store, <32 hex id>-<16 hex version>: its file name

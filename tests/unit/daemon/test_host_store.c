@@ -248,6 +248,114 @@ static void test_read_races_recommit(void **state)
 	free(buf);
 }
 
+/* shadowd's VERIFY (daemon_store_verify_drop) deletes a copy that differs,
+ * the file it hashed and only that one: the same bytes committed again at
+ * the same version while a damaged file is re-hashed (a retried upload)
+ * replace it, and the new copy is hashed in its turn, found good and kept,
+ * under its unsynced name or its real one. Before, the damaged file's
+ * verdict deleted the copy by its name after the re-hash: the good one
+ * committed meanwhile went with it. */
+struct recommit_once {
+	struct daemon_store *s;
+	int calls;
+};
+
+static int recommit_first_chunk(void *arg, uint64_t off, size_t want)
+{
+	struct recommit_once *ro = arg;
+	(void)off;
+	(void)want;
+	if (ro->calls++ == 0)
+		put(ro->s, 1, "version one");
+	return 0;
+}
+
+static void test_verify_drops_only_the_file_hashed(void **state)
+{
+	struct fx *f = *state;
+	char path[512], buf[64];
+	uint8_t sha[32];
+	int deleted = 1;
+	SHA256((const unsigned char *)"version one", 11, sha);
+	for (int durable = 0; durable < 2; durable++) {
+		put(f->s, 1, "version one");
+		if (durable)
+			daemon_store_flush(f->s);
+		copy_path(f, durable ? NAME1 : "unsynced." NAME1, path, sizeof(path));
+		flip_keep_mtime(path, 3);
+		struct recommit_once ro = {.s = f->s};
+		assert_int_equal(
+		    daemon_store_verify_drop(f->s, ID, 1, sha, recommit_first_chunk, &ro, &deleted),
+		    0);
+		assert_int_equal(ro.calls, 2); /* the damaged file, then the new one */
+		expect(f->s, 1, "version one");
+		expect_counts(f->s, 1, 11);
+		daemon_store_flush(f->s);
+	}
+	/* Damaged and not replaced: deleted, its bytes off the count. */
+	copy_path(f, NAME1, path, sizeof(path));
+	flip_keep_mtime(path, 3);
+	assert_int_equal(daemon_store_verify_drop(f->s, ID, 1, sha, NULL, NULL, &deleted),
+			 -EBADMSG);
+	assert_int_equal(deleted, 0);
+	assert_int_equal(daemon_store_read(f->s, ID, 1, 0, buf, sizeof(buf)), -ENOENT);
+	expect_counts(f->s, 0, 0);
+	put(f->s, 1, "version one"); /* and so under its unsynced name */
+	copy_path(f, "unsynced." NAME1, path, sizeof(path));
+	flip_keep_mtime(path, 3);
+	assert_int_equal(daemon_store_verify_drop(f->s, ID, 1, sha, NULL, NULL, &deleted),
+			 -EBADMSG);
+	assert_int_equal(deleted, 0);
+	assert_int_equal(daemon_store_read(f->s, ID, 1, 0, buf, sizeof(buf)), -ENOENT);
+	expect_counts(f->s, 0, 0);
+	assert_int_equal(count_entries(f->dir, "unsynced."), 0);
+	assert_int_equal(daemon_store_verify_drop(f->s, ID, 1, sha, NULL, NULL, &deleted), -ENOENT);
+}
+
+/* VERIFY against the same copy committed again from two threads, and
+ * renamed by the syncer, the whole time: every answer is a match, nothing
+ * is deleted, and the copy is there at the end. */
+static void test_verify_races_recommit(void **state)
+{
+	struct fx *f = *state;
+	enum { N = 64 << 10 };
+	char *content = malloc(N + 1), *buf = malloc(N);
+	uint8_t sha[32];
+	for (int i = 0; i < N; i++)
+		content[i] = (char)('a' + i % 26);
+	content[N] = 0;
+	SHA256((const unsigned char *)content, N, sha);
+	daemon_store_set_sync_delay(f->s, 1);
+	put(f->s, 1, content);
+	struct recommit rc = {.s = f->s, .content = content};
+	pthread_t t, t2;
+	assert_int_equal(pthread_create(&t, NULL, recommit_loop, &rc), 0);
+	assert_int_equal(pthread_create(&t2, NULL, recommit_loop, &rc), 0);
+	int verifies = 0, damaged = 0, other = 0, deleted;
+	uint64_t end = sync_now_ms() + 1000;
+	while (sync_now_ms() < end) {
+		int r = daemon_store_verify_drop(f->s, ID, 1, sha, NULL, NULL, &deleted);
+		verifies++;
+		damaged += r == -EBADMSG;
+		other += r < 0 && r != -EBADMSG;
+	}
+	atomic_store(&rc.stop, 1);
+	pthread_join(t, NULL);
+	pthread_join(t2, NULL);
+	print_message("%d verifies, %d commits: %d found damaged, %d other errors\n", verifies,
+		      atomic_load(&rc.commits), damaged, other);
+	assert_int_equal(atomic_load(&rc.failures), 0);
+	assert_true(atomic_load(&rc.commits) > 10);
+	assert_int_equal(damaged, 0);
+	assert_int_equal(other, 0);
+	daemon_store_flush(f->s);
+	expect_counts(f->s, 1, N);
+	assert_int_equal(daemon_store_read(f->s, ID, 1, 0, buf, N), N);
+	assert_memory_equal(buf, content, N);
+	free(content);
+	free(buf);
+}
+
 /* A copy whose SHA-256 does not match is refused, leaves no file, and the
  * existing copy of the same and of older versions stays valid. */
 static void test_sha_mismatch_keeps_old(void **state)
@@ -1213,6 +1321,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_read_changed_on_disk, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_read_races_recommit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_verify_each, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_verify_drops_only_the_file_hashed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_verify_races_recommit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ranged_update, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_path_safety, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_budget_list_delete, setup, teardown),
