@@ -774,7 +774,8 @@ static bool same_record(int ka, const struct store_stamp *a, int kb, const struc
  * is not reused meanwhile: a record that reads the same before and after
  * is the record of the whole read. */
 static ssize_t read_once(struct daemon_store *s, const uint8_t id[16], uint64_t version,
-			 uint64_t off, void *buf, size_t len, bool *changed, bool *raced)
+			 uint64_t off, void *buf, size_t len, bool *changed, bool *raced,
+			 uint64_t *ino)
 {
 	int fd, r;
 	size_t done = 0;
@@ -803,6 +804,7 @@ static ssize_t read_once(struct daemon_store *s, const uint8_t id[16], uint64_t 
 		done += (size_t)n;
 	}
 	struct store_stamp now = store_stamp_of(fd);
+	*ino = now.ino;
 	close(fd);
 	if (r < 0)
 		return r;
@@ -823,8 +825,12 @@ static ssize_t read_once(struct daemon_store *s, const uint8_t id[16], uint64_t 
  * (-EAGAIN: nothing is said to be damaged). */
 #define READ_RACE_TRIES 8
 
-ssize_t daemon_store_read(struct daemon_store *s, const uint8_t id[16], uint64_t version,
-			  uint64_t off, void *buf, size_t len)
+static int drop_damaged(struct daemon_store *s, const uint8_t id[16], uint64_t version,
+			uint64_t ino);
+
+/* daemon_store_read, and with ret_deleted daemon_store_read_drop. */
+static ssize_t read_copy(struct daemon_store *s, const uint8_t id[16], uint64_t version,
+			 uint64_t off, void *buf, size_t len, int *ret_deleted)
 {
 	/* Again while the copy's record moved during the read: the same
 	 * version committed again meanwhile replaced the file this read had
@@ -834,12 +840,35 @@ ssize_t daemon_store_read(struct daemon_store *s, const uint8_t id[16], uint64_t
 	 * disk" and shadowd deleted a good copy. */
 	for (int i = 0; i < READ_RACE_TRIES; i++) {
 		bool changed, raced;
-		ssize_t n = read_once(s, id, version, off, buf, len, &changed, &raced);
+		uint64_t ino = 0;
+		ssize_t n = read_once(s, id, version, off, buf, len, &changed, &raced, &ino);
 		if (raced && !s->no_stamp_check)
 			continue;
-		return changed && !s->no_stamp_check ? -EBADMSG : n;
+		if (!changed || s->no_stamp_check)
+			return n;
+		/* The file read, not whatever has the name by now: a commit
+		 * that lands after the look above replaced it, and is read
+		 * in its turn. */
+		int d = ret_deleted ? drop_damaged(s, id, version, ino) : 0;
+		if (d == -ESTALE)
+			continue;
+		if (ret_deleted)
+			*ret_deleted = d;
+		return -EBADMSG;
 	}
 	return -EAGAIN;
+}
+
+ssize_t daemon_store_read(struct daemon_store *s, const uint8_t id[16], uint64_t version,
+			  uint64_t off, void *buf, size_t len)
+{
+	return read_copy(s, id, version, off, buf, len, NULL);
+}
+
+ssize_t daemon_store_read_drop(struct daemon_store *s, const uint8_t id[16], uint64_t version,
+			       uint64_t off, void *buf, size_t len, int *ret_deleted)
+{
+	return read_copy(s, id, version, off, buf, len, ret_deleted);
 }
 
 void daemon_store_set_no_stamp_check(struct daemon_store *s)
@@ -879,13 +908,14 @@ int daemon_store_verify_each(struct daemon_store *s, const uint8_t id[16], uint6
 }
 
 /* Deletes the copy of (id, version) if its file is still the one found
- * damaged (damaged: fstat of an fd open on it, which pins its inode number
- * meanwhile); a file committed since under that version's name, or the
- * unsynced one, is not it: -ESTALE, nothing deleted. Looked at and unlinked
- * under the lock, as every commit renames and the syncer renames: no commit
- * lands between the look and the unlink. */
+ * damaged (ino: its inode number, pinned meanwhile by the caller's open fd;
+ * every copy is a file of the store's directory, on its filesystem); a file
+ * committed since under that version's name, or the unsynced one, is not
+ * it: -ESTALE, nothing deleted. Looked at and unlinked under the lock, as
+ * every commit renames and the syncer renames: no commit lands between the
+ * look and the unlink. */
 static int drop_damaged(struct daemon_store *s, const uint8_t id[16], uint64_t version,
-			const struct stat *damaged)
+			uint64_t ino)
 {
 	char name[NAME_LEN + 1];
 	struct stat st;
@@ -896,7 +926,7 @@ static int drop_damaged(struct daemon_store *s, const uint8_t id[16], uint64_t v
 	const char *at = u ? u->name : name;
 	if (fstatat(s->dirfd, at, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		r = -errno;
-	else if (st.st_ino != damaged->st_ino || st.st_dev != damaged->st_dev)
+	else if ((uint64_t)st.st_ino != ino)
 		r = -ESTALE;
 	else if (unlinkat(s->dirfd, at, 0) < 0)
 		r = -errno;
@@ -940,7 +970,7 @@ int daemon_store_verify_drop(struct daemon_store *s, const uint8_t id[16], uint6
 		r = hash_matches(fd, size, sha256, before, arg);
 		int d = 0;
 		if (r == -EBADMSG)
-			d = fstat(fd, &st) < 0 ? -errno : drop_damaged(s, id, version, &st);
+			d = fstat(fd, &st) < 0 ? -errno : drop_damaged(s, id, version, st.st_ino);
 		close(fd);
 		if (d == -ESTALE)
 			continue;

@@ -176,6 +176,14 @@ void daemon_store_abort(struct daemon_store_writer *w);
  * from a damaged copy is returned (the caller deletes it). */
 ssize_t daemon_store_read(struct daemon_store *s, const uint8_t id[16], uint64_t version,
 			  uint64_t off, void *buf, size_t len);
+/* As daemon_store_read, and a copy found changed on disk is deleted
+ * (shadowd's READ): -EBADMSG, the delete's result in *ret_deleted (0, or
+ * -errno: -ENOENT if deleted meanwhile). Only the file that was read is
+ * deleted, while it is still the copy of (id, version): one committed again
+ * at that version since is read in its turn, never deleted for the file it
+ * replaced. */
+ssize_t daemon_store_read_drop(struct daemon_store *s, const uint8_t id[16], uint64_t version,
+			       uint64_t off, void *buf, size_t len, int *ret_deleted);
 /* Opens a valid copy read-only (signature/delta basis); caller closes. */
 int daemon_store_open_copy(struct daemon_store *s, const uint8_t id[16], uint64_t version,
 			   int *ret_fd, uint64_t *ret_size);

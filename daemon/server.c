@@ -545,9 +545,10 @@ static int verify_before(void *arg, uint64_t off, size_t want)
 }
 
 /* A copy found damaged (a re-hash that differs, a read that finds its file
- * changed on disk): deleted at once, so that no READ serves it again, LIST
- * no longer shows it and no sync takes it for the version it claims to be;
- * the mount makes a new one (its read was refused: the copy goes stale). */
+ * changed on disk), deleted at once by the store (d: how that went), so
+ * that no READ serves it again, LIST no longer shows it and no sync takes
+ * it for the version it claims to be: logged. The mount makes a new one
+ * (its read was refused: the copy goes stale). */
 static void copy_damaged(struct conn *c, const uint8_t id[16], uint64_t version, const char *what,
 			 int d)
 {
@@ -642,12 +643,12 @@ static int serve(struct conn *c, const struct sync_wire_msg *m)
 		if (!err && s->cfg.throttle)
 			daemon_throttle_read(s->cfg.throttle, m->length);
 		if (!err) {
-			n = daemon_store_read(s->cfg.store, m->id, m->version, m->offset, c->buf,
-					      m->length);
+			int deleted = 0;
+			n = daemon_store_read_drop(s->cfg.store, m->id, m->version, m->offset,
+						   c->buf, m->length, &deleted);
 			if (n == -EBADMSG) /* changed on disk: as a failed re-hash */
 				copy_damaged(c, m->id, m->version,
-					     "changed on disk since it was stored",
-					     daemon_store_delete(s->cfg.store, m->id, m->version));
+					     "changed on disk since it was stored", deleted);
 			if (n < 0)
 				err = (int)n;
 			else
