@@ -71,15 +71,6 @@ static int copy_stat(int dirfd, const char *name, struct stat *st)
 	return S_ISREG(st->st_mode) ? 0 : -ELOOP;
 }
 
-int store_copy_size(int dirfd, const char *name, uint64_t *ret)
-{
-	struct stat st;
-	int r = copy_stat(dirfd, name, &st);
-	if (r == 0)
-		*ret = (uint64_t)st.st_size;
-	return r;
-}
-
 static uint64_t space_of_stat(const struct stat *st)
 {
 	return sync_stat_data_bytes(st) + DAEMON_STORE_COPY_OVERHEAD;
@@ -825,8 +816,8 @@ static ssize_t read_once(struct daemon_store *s, const uint8_t id[16], uint64_t 
  * (-EAGAIN: nothing is said to be damaged). */
 #define READ_RACE_TRIES 8
 
-static int drop_damaged(struct daemon_store *s, const uint8_t id[16], uint64_t version,
-			uint64_t ino);
+static int drop_if_file(struct daemon_store *s, const uint8_t id[16], uint64_t version,
+			uint64_t ino, const int64_t *ctime_ns);
 
 /* daemon_store_read, and with ret_deleted daemon_store_read_drop. */
 static ssize_t read_copy(struct daemon_store *s, const uint8_t id[16], uint64_t version,
@@ -849,7 +840,7 @@ static ssize_t read_copy(struct daemon_store *s, const uint8_t id[16], uint64_t 
 		/* The file read, not whatever has the name by now: a commit
 		 * that lands after the look above replaced it, and is read
 		 * in its turn. */
-		int d = ret_deleted ? drop_damaged(s, id, version, ino) : 0;
+		int d = ret_deleted ? drop_if_file(s, id, version, ino, NULL) : 0;
 		if (d == -ESTALE)
 			continue;
 		if (ret_deleted)
@@ -907,15 +898,17 @@ int daemon_store_verify_each(struct daemon_store *s, const uint8_t id[16], uint6
 	return r;
 }
 
-/* Deletes the copy of (id, version) if its file is still the one found
- * damaged (ino: its inode number, pinned meanwhile by the caller's open fd;
- * every copy is a file of the store's directory, on its filesystem); a file
- * committed since under that version's name, or the unsynced one, is not
- * it: -ESTALE, nothing deleted. Looked at and unlinked under the lock, as
- * every commit renames and the syncer renames: no commit lands between the
- * look and the unlink. */
-static int drop_damaged(struct daemon_store *s, const uint8_t id[16], uint64_t version,
-			uint64_t ino)
+/* Deletes the copy of (id, version) if its file is still the one judged
+ * (found damaged, listed expired): ino, its inode number (every copy is a
+ * file of the store's directory, on its filesystem), pinned meanwhile by
+ * the caller's open fd, or else (a listing: a number freed since may be
+ * reused) with ctime_ns, its ctime, which a later commit's rename moves. A
+ * file committed since under that version's name, or the unsynced one, is
+ * not it: -ESTALE, nothing deleted. Looked at and unlinked under the lock,
+ * as every commit renames and the syncer renames: no commit lands between
+ * the look and the unlink. */
+static int drop_if_file(struct daemon_store *s, const uint8_t id[16], uint64_t version,
+			uint64_t ino, const int64_t *ctime_ns)
 {
 	char name[NAME_LEN + 1];
 	struct stat st;
@@ -926,7 +919,8 @@ static int drop_damaged(struct daemon_store *s, const uint8_t id[16], uint64_t v
 	const char *at = u ? u->name : name;
 	if (fstatat(s->dirfd, at, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		r = -errno;
-	else if ((uint64_t)st.st_ino != ino)
+	else if ((uint64_t)st.st_ino != ino ||
+		 (ctime_ns && stamp_of_stat(&st).ctime_ns != *ctime_ns))
 		r = -ESTALE;
 	else if (unlinkat(s->dirfd, at, 0) < 0)
 		r = -errno;
@@ -970,7 +964,7 @@ int daemon_store_verify_drop(struct daemon_store *s, const uint8_t id[16], uint6
 		r = hash_matches(fd, size, sha256, before, arg);
 		int d = 0;
 		if (r == -EBADMSG)
-			d = fstat(fd, &st) < 0 ? -errno : drop_damaged(s, id, version, st.st_ino);
+			d = fstat(fd, &st) < 0 ? -errno : drop_if_file(s, id, version, st.st_ino, NULL);
 		close(fd);
 		if (d == -ESTALE)
 			continue;
@@ -978,6 +972,11 @@ int daemon_store_verify_drop(struct daemon_store *s, const uint8_t id[16], uint6
 		return r;
 	}
 	return -EAGAIN;
+}
+
+int daemon_store_delete_listed(struct daemon_store *s, const struct daemon_store_entry *e)
+{
+	return drop_if_file(s, e->id, e->version, e->ino, &e->ctime_ns);
 }
 
 /* Unlinks the copy of (id, version) under its real name. */
@@ -1107,7 +1106,8 @@ struct list_acc {
 	size_t n_unsynced; /* v[0..n_unsynced) came from the unsynced list */
 };
 
-static int list_add(struct list_acc *a, const uint8_t *id, uint64_t ver, uint64_t size)
+static int list_add(struct list_acc *a, const uint8_t *id, uint64_t ver,
+		    const struct store_stamp *file)
 {
 	if (a->n == a->cap) {
 		size_t cap = a->cap ? a->cap * 2 : 64;
@@ -1119,7 +1119,9 @@ static int list_add(struct list_acc *a, const uint8_t *id, uint64_t ver, uint64_
 	}
 	memcpy(a->v[a->n].id, id, 16);
 	a->v[a->n].version = ver;
-	a->v[a->n].size = size;
+	a->v[a->n].size = (uint64_t)file->size;
+	a->v[a->n].ino = file->ino;
+	a->v[a->n].ctime_ns = file->ctime_ns;
 	a->n++;
 	return 0;
 }
@@ -1127,13 +1129,14 @@ static int list_add(struct list_acc *a, const uint8_t *id, uint64_t ver, uint64_
 static int list_fn(void *arg, const char *name, const uint8_t *id, uint64_t ver)
 {
 	struct list_acc *a = arg;
-	uint64_t size;
+	struct stat st;
 	for (size_t i = 0; i < a->n_unsynced; i++)
 		if (a->v[i].version == ver && !memcmp(a->v[i].id, id, 16))
 			return 0; /* listed as unsynced (renamed by a pass since) */
-	if (store_copy_size(a->s->dirfd, name, &size) < 0)
+	if (copy_stat(a->s->dirfd, name, &st) < 0)
 		return 0; /* vanished or not a regular file: not a copy */
-	return list_add(a, id, ver, size);
+	struct store_stamp file = stamp_of_stat(&st);
+	return list_add(a, id, ver, &file);
 }
 
 int daemon_store_list(struct daemon_store *s, struct daemon_store_entry **ret, size_t *ret_n)
@@ -1144,8 +1147,11 @@ int daemon_store_list(struct daemon_store *s, struct daemon_store_entry **ret, s
 	 * a pass renames meanwhile is listed once whichever name the scan sees. */
 	pthread_mutex_lock(&s->lock);
 	for (struct unsynced *u = s->unsynced; u && r == 0; u = u->next)
-		if (!u->dropped)
-			r = list_add(&a, u->id, u->version, u->size);
+		if (!u->dropped) {
+			struct store_stamp file = u->stamp; /* its size known in any case: */
+			file.size = (int64_t)u->size;
+			r = list_add(&a, u->id, u->version, &file);
+		}
 	pthread_mutex_unlock(&s->lock);
 	a.n_unsynced = a.n;
 	if (r == 0)
@@ -1169,8 +1175,11 @@ int daemon_store_list_id(struct daemon_store *s, const uint8_t id[16],
 	pthread_mutex_lock(&s->lock);
 	bool complete = !s->durable.incomplete;
 	for (struct unsynced *u = s->unsynced; u && r == 0; u = u->next)
-		if (!u->dropped && !memcmp(u->id, id, 16))
-			r = list_add(&a, u->id, u->version, u->size);
+		if (!u->dropped && !memcmp(u->id, id, 16)) {
+			struct store_stamp file = u->stamp;
+			file.size = (int64_t)u->size;
+			r = list_add(&a, u->id, u->version, &file);
+		}
 	if (complete)
 		nv = store_index_versions(&s->durable, id, v, sizeof(v) / sizeof(v[0]));
 	pthread_mutex_unlock(&s->lock);

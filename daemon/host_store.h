@@ -71,6 +71,8 @@ struct daemon_store_entry {
 	uint8_t id[16];
 	uint64_t version;
 	uint64_t size;
+	uint64_t ino;	  /* its file's inode number and ctime when listed */
+	int64_t ctime_ns; /* (daemon_store_delete_listed) */
 };
 
 struct daemon_store_stats {
@@ -208,6 +210,10 @@ int daemon_store_verify_drop(struct daemon_store *s, const uint8_t id[16], uint6
 			     const uint8_t sha256[32],
 			     int (*before)(void *arg, uint64_t off, size_t want), void *arg,
 			     int *ret_deleted);
+/* Deletes the copy of a listing's entry (daemon_store_list) if its file is
+ * still the one listed: -ESTALE, nothing deleted, if the same version was
+ * committed again since (a new copy, not the one the caller judged). */
+int daemon_store_delete_listed(struct daemon_store *s, const struct daemon_store_entry *e);
 /* Deletes one version, or every version with DAEMON_STORE_ALL_VERSIONS. */
 int daemon_store_delete(struct daemon_store *s, const uint8_t id[16], uint64_t version);
 /* A copy's name in the store, <32 hex id>-<16 hex version>: its file name
