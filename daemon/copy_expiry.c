@@ -192,7 +192,9 @@ int daemon_copy_expiry_pass(struct daemon_copy_expiry *e, uint64_t now_ms, uint6
 	}
 	pthread_mutex_unlock(&e->lock);
 	for (size_t i = 0; i < expired; i++) {
-		if (daemon_store_delete(e->st, v[i].id, v[i].version) < 0)
+		/* The file listed only: the same version committed again since
+		 * is a new copy (its touch comes after its commit). */
+		if (daemon_store_delete_listed(e->st, &v[i]) < 0)
 			continue;
 		char name[DAEMON_STORE_COPY_NAME_LEN + 1];
 		daemon_store_copy_name(v[i].id, v[i].version, name);

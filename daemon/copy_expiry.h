@@ -9,7 +9,8 @@
  * the shadowd's space budget forever. A copy is "used" when it is read,
  * re-hashed (VERIFY: a mount re-hashes each serving copy every
  * shadow_verify, default an hour), the basis of an update, a signature or
- * a delta, or committed; a copy unused for idle_ms is deleted. A copy
+ * a delta, or committed; a copy unused for idle_ms is deleted (the file a
+ * pass listed: one committed again since is a new copy, kept). A copy
  * already in the store when shadowd starts counts from the start, as does
  * a copy first seen by a pass: a restart never makes a copy expire early.
  * Times are in memory only (CLOCK_MONOTONIC milliseconds).

@@ -71,15 +71,6 @@ static int copy_stat(int dirfd, const char *name, struct stat *st)
 	return S_ISREG(st->st_mode) ? 0 : -ELOOP;
 }
 
-int store_copy_size(int dirfd, const char *name, uint64_t *ret)
-{
-	struct stat st;
-	int r = copy_stat(dirfd, name, &st);
-	if (r == 0)
-		*ret = (uint64_t)st.st_size;
-	return r;
-}
-
 static uint64_t space_of_stat(const struct stat *st)
 {
 	return sync_stat_data_bytes(st) + DAEMON_STORE_COPY_OVERHEAD;
@@ -774,7 +765,8 @@ static bool same_record(int ka, const struct store_stamp *a, int kb, const struc
  * is not reused meanwhile: a record that reads the same before and after
  * is the record of the whole read. */
 static ssize_t read_once(struct daemon_store *s, const uint8_t id[16], uint64_t version,
-			 uint64_t off, void *buf, size_t len, bool *changed, bool *raced)
+			 uint64_t off, void *buf, size_t len, bool *changed, bool *raced,
+			 uint64_t *ino)
 {
 	int fd, r;
 	size_t done = 0;
@@ -803,6 +795,7 @@ static ssize_t read_once(struct daemon_store *s, const uint8_t id[16], uint64_t 
 		done += (size_t)n;
 	}
 	struct store_stamp now = store_stamp_of(fd);
+	*ino = now.ino;
 	close(fd);
 	if (r < 0)
 		return r;
@@ -818,12 +811,17 @@ static ssize_t read_once(struct daemon_store *s, const uint8_t id[16], uint64_t 
 	return (ssize_t)done;
 }
 
-/* Tries of a read whose copy is committed again or renamed under it, each
- * time, before it gives up (-EAGAIN: nothing is said to be damaged). */
+/* Tries of a read (or a re-hash: daemon_store_verify_drop) whose copy is
+ * committed again or renamed under it, each time, before it gives up
+ * (-EAGAIN: nothing is said to be damaged). */
 #define READ_RACE_TRIES 8
 
-ssize_t daemon_store_read(struct daemon_store *s, const uint8_t id[16], uint64_t version,
-			  uint64_t off, void *buf, size_t len)
+static int drop_if_file(struct daemon_store *s, const uint8_t id[16], uint64_t version,
+			uint64_t ino, const int64_t *ctime_ns);
+
+/* daemon_store_read, and with ret_deleted daemon_store_read_drop. */
+static ssize_t read_copy(struct daemon_store *s, const uint8_t id[16], uint64_t version,
+			 uint64_t off, void *buf, size_t len, int *ret_deleted)
 {
 	/* Again while the copy's record moved during the read: the same
 	 * version committed again meanwhile replaced the file this read had
@@ -833,12 +831,35 @@ ssize_t daemon_store_read(struct daemon_store *s, const uint8_t id[16], uint64_t
 	 * disk" and shadowd deleted a good copy. */
 	for (int i = 0; i < READ_RACE_TRIES; i++) {
 		bool changed, raced;
-		ssize_t n = read_once(s, id, version, off, buf, len, &changed, &raced);
+		uint64_t ino = 0;
+		ssize_t n = read_once(s, id, version, off, buf, len, &changed, &raced, &ino);
 		if (raced && !s->no_stamp_check)
 			continue;
-		return changed && !s->no_stamp_check ? -EBADMSG : n;
+		if (!changed || s->no_stamp_check)
+			return n;
+		/* The file read, not whatever has the name by now: a commit
+		 * that lands after the look above replaced it, and is read
+		 * in its turn. */
+		int d = ret_deleted ? drop_if_file(s, id, version, ino, NULL) : 0;
+		if (d == -ESTALE)
+			continue;
+		if (ret_deleted)
+			*ret_deleted = d;
+		return -EBADMSG;
 	}
 	return -EAGAIN;
+}
+
+ssize_t daemon_store_read(struct daemon_store *s, const uint8_t id[16], uint64_t version,
+			  uint64_t off, void *buf, size_t len)
+{
+	return read_copy(s, id, version, off, buf, len, NULL);
+}
+
+ssize_t daemon_store_read_drop(struct daemon_store *s, const uint8_t id[16], uint64_t version,
+			       uint64_t off, void *buf, size_t len, int *ret_deleted)
+{
+	return read_copy(s, id, version, off, buf, len, ret_deleted);
 }
 
 void daemon_store_set_no_stamp_check(struct daemon_store *s)
@@ -852,20 +873,110 @@ int daemon_store_verify(struct daemon_store *s, const uint8_t id[16], uint64_t v
 	return daemon_store_verify_each(s, id, version, sha256, NULL, NULL);
 }
 
+/* The SHA-256 of the first size bytes of fd against sha256: 0, -EBADMSG or
+ * the error of the hash. */
+static int hash_matches(int fd, uint64_t size, const uint8_t sha256[32],
+			int (*before)(void *arg, uint64_t off, size_t want), void *arg)
+{
+	uint8_t got[SYNC_SHA256_LEN];
+	int r = sync_sha256_fd_each(fd, size, got, before, arg);
+	if (r < 0)
+		return r;
+	return memcmp(got, sha256, SYNC_SHA256_LEN) ? -EBADMSG : 0;
+}
+
 int daemon_store_verify_each(struct daemon_store *s, const uint8_t id[16], uint64_t version,
 			     const uint8_t sha256[32],
 			     int (*before)(void *arg, uint64_t off, size_t want), void *arg)
 {
-	uint8_t got[SYNC_SHA256_LEN];
 	uint64_t size;
 	int fd, r = daemon_store_open_copy(s, id, version, &fd, &size);
 	if (r < 0)
 		return r;
-	r = sync_sha256_fd_each(fd, size, got, before, arg);
+	r = hash_matches(fd, size, sha256, before, arg);
 	close(fd);
-	if (r < 0)
+	return r;
+}
+
+/* Deletes the copy of (id, version) if its file is still the one judged
+ * (found damaged, listed expired): ino, its inode number (every copy is a
+ * file of the store's directory, on its filesystem), pinned meanwhile by
+ * the caller's open fd, or else (a listing: a number freed since may be
+ * reused) with ctime_ns, its ctime, which a later commit's rename moves. A
+ * file committed since under that version's name, or the unsynced one, is
+ * not it: -ESTALE, nothing deleted. Looked at and unlinked under the lock,
+ * as every commit renames and the syncer renames: no commit lands between
+ * the look and the unlink. */
+static int drop_if_file(struct daemon_store *s, const uint8_t id[16], uint64_t version,
+			uint64_t ino, const int64_t *ctime_ns)
+{
+	char name[NAME_LEN + 1];
+	struct stat st;
+	int r = 0;
+	daemon_store_copy_name(id, version, name);
+	pthread_mutex_lock(&s->lock);
+	struct unsynced *u = store_unsynced_find(s, id, version);
+	const char *at = u ? u->name : name;
+	if (fstatat(s->dirfd, at, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		r = -errno;
+	else if ((uint64_t)st.st_ino != ino ||
+		 (ctime_ns && stamp_of_stat(&st).ctime_ns != *ctime_ns))
+		r = -ESTALE;
+	else if (unlinkat(s->dirfd, at, 0) < 0)
+		r = -errno;
+	if (r == 0 && u) {
+		store_unsynced_drop(s, u);
+	} else if (r == 0) {
+		uint64_t space = space_of_stat(&st);
+		store_index_remove(&s->durable, id, version);
+		s->used -= space < s->used ? space : s->used;
+		if (s->copies)
+			s->copies--;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int daemon_store_verify_drop(struct daemon_store *s, const uint8_t id[16], uint64_t version,
+			     const uint8_t sha256[32],
+			     int (*before)(void *arg, uint64_t off, size_t want), void *arg,
+			     int *ret_deleted)
+{
+	/* Again while the file hashed is no longer the copy by the end: the
+	 * same version committed again meanwhile (a retried upload, other
+	 * bytes perhaps) replaced it, and only the copy now there can be
+	 * condemned, once hashed itself. Before, a copy that differed was
+	 * deleted by its name after the re-hash: a good copy committed during
+	 * the re-hash of the file it replaced went with it. */
+	for (int i = 0; i < READ_RACE_TRIES; i++) {
+		struct store_stamp before_open = {0}, after = {0};
+		struct stat st;
+		uint64_t size;
+		int fd, kb = recorded_stamp(s, id, version, &before_open);
+		int r = daemon_store_open_copy(s, id, version, &fd, &size);
+		if (r == -ENOENT) { /* between a commit's two looks (read_once) */
+			int ka = recorded_stamp(s, id, version, &after);
+			if (!same_record(ka, &after, kb, &before_open))
+				continue;
+		}
+		if (r < 0)
+			return r;
+		r = hash_matches(fd, size, sha256, before, arg);
+		int d = 0;
+		if (r == -EBADMSG)
+			d = fstat(fd, &st) < 0 ? -errno : drop_if_file(s, id, version, st.st_ino, NULL);
+		close(fd);
+		if (d == -ESTALE)
+			continue;
+		*ret_deleted = d;
 		return r;
-	return memcmp(got, sha256, SYNC_SHA256_LEN) ? -EBADMSG : 0;
+	}
+	return -EAGAIN;
+}
+
+int daemon_store_delete_listed(struct daemon_store *s, const struct daemon_store_entry *e)
+{
+	return drop_if_file(s, e->id, e->version, e->ino, &e->ctime_ns);
 }
 
 /* Unlinks the copy of (id, version) under its real name. */
@@ -995,7 +1106,8 @@ struct list_acc {
 	size_t n_unsynced; /* v[0..n_unsynced) came from the unsynced list */
 };
 
-static int list_add(struct list_acc *a, const uint8_t *id, uint64_t ver, uint64_t size)
+static int list_add(struct list_acc *a, const uint8_t *id, uint64_t ver,
+		    const struct store_stamp *file)
 {
 	if (a->n == a->cap) {
 		size_t cap = a->cap ? a->cap * 2 : 64;
@@ -1007,7 +1119,9 @@ static int list_add(struct list_acc *a, const uint8_t *id, uint64_t ver, uint64_
 	}
 	memcpy(a->v[a->n].id, id, 16);
 	a->v[a->n].version = ver;
-	a->v[a->n].size = size;
+	a->v[a->n].size = (uint64_t)file->size;
+	a->v[a->n].ino = file->ino;
+	a->v[a->n].ctime_ns = file->ctime_ns;
 	a->n++;
 	return 0;
 }
@@ -1015,13 +1129,14 @@ static int list_add(struct list_acc *a, const uint8_t *id, uint64_t ver, uint64_
 static int list_fn(void *arg, const char *name, const uint8_t *id, uint64_t ver)
 {
 	struct list_acc *a = arg;
-	uint64_t size;
+	struct stat st;
 	for (size_t i = 0; i < a->n_unsynced; i++)
 		if (a->v[i].version == ver && !memcmp(a->v[i].id, id, 16))
 			return 0; /* listed as unsynced (renamed by a pass since) */
-	if (store_copy_size(a->s->dirfd, name, &size) < 0)
+	if (copy_stat(a->s->dirfd, name, &st) < 0)
 		return 0; /* vanished or not a regular file: not a copy */
-	return list_add(a, id, ver, size);
+	struct store_stamp file = stamp_of_stat(&st);
+	return list_add(a, id, ver, &file);
 }
 
 int daemon_store_list(struct daemon_store *s, struct daemon_store_entry **ret, size_t *ret_n)
@@ -1032,8 +1147,11 @@ int daemon_store_list(struct daemon_store *s, struct daemon_store_entry **ret, s
 	 * a pass renames meanwhile is listed once whichever name the scan sees. */
 	pthread_mutex_lock(&s->lock);
 	for (struct unsynced *u = s->unsynced; u && r == 0; u = u->next)
-		if (!u->dropped)
-			r = list_add(&a, u->id, u->version, u->size);
+		if (!u->dropped) {
+			struct store_stamp file = u->stamp; /* its size known in any case: */
+			file.size = (int64_t)u->size;
+			r = list_add(&a, u->id, u->version, &file);
+		}
 	pthread_mutex_unlock(&s->lock);
 	a.n_unsynced = a.n;
 	if (r == 0)
@@ -1057,8 +1175,11 @@ int daemon_store_list_id(struct daemon_store *s, const uint8_t id[16],
 	pthread_mutex_lock(&s->lock);
 	bool complete = !s->durable.incomplete;
 	for (struct unsynced *u = s->unsynced; u && r == 0; u = u->next)
-		if (!u->dropped && !memcmp(u->id, id, 16))
-			r = list_add(&a, u->id, u->version, u->size);
+		if (!u->dropped && !memcmp(u->id, id, 16)) {
+			struct store_stamp file = u->stamp;
+			file.size = (int64_t)u->size;
+			r = list_add(&a, u->id, u->version, &file);
+		}
 	if (complete)
 		nv = store_index_versions(&s->durable, id, v, sizeof(v) / sizeof(v[0]));
 	pthread_mutex_unlock(&s->lock);

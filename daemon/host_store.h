@@ -71,6 +71,8 @@ struct daemon_store_entry {
 	uint8_t id[16];
 	uint64_t version;
 	uint64_t size;
+	uint64_t ino;	  /* its file's inode number and ctime when listed */
+	int64_t ctime_ns; /* (daemon_store_delete_listed) */
 };
 
 struct daemon_store_stats {
@@ -176,6 +178,14 @@ void daemon_store_abort(struct daemon_store_writer *w);
  * from a damaged copy is returned (the caller deletes it). */
 ssize_t daemon_store_read(struct daemon_store *s, const uint8_t id[16], uint64_t version,
 			  uint64_t off, void *buf, size_t len);
+/* As daemon_store_read, and a copy found changed on disk is deleted
+ * (shadowd's READ): -EBADMSG, the delete's result in *ret_deleted (0, or
+ * -errno: -ENOENT if deleted meanwhile). Only the file that was read is
+ * deleted, while it is still the copy of (id, version): one committed again
+ * at that version since is read in its turn, never deleted for the file it
+ * replaced. */
+ssize_t daemon_store_read_drop(struct daemon_store *s, const uint8_t id[16], uint64_t version,
+			       uint64_t off, void *buf, size_t len, int *ret_deleted);
 /* Opens a valid copy read-only (signature/delta basis); caller closes. */
 int daemon_store_open_copy(struct daemon_store *s, const uint8_t id[16], uint64_t version,
 			   int *ret_fd, uint64_t *ret_size);
@@ -190,6 +200,20 @@ int daemon_store_verify(struct daemon_store *s, const uint8_t id[16], uint64_t v
 int daemon_store_verify_each(struct daemon_store *s, const uint8_t id[16], uint64_t version,
 			     const uint8_t sha256[32],
 			     int (*before)(void *arg, uint64_t off, size_t want), void *arg);
+/* As daemon_store_verify_each, and a copy that differs is deleted (shadowd's
+ * VERIFY): -EBADMSG, the delete's result in *ret_deleted (0, or -errno:
+ * -ENOENT if deleted meanwhile). Only the file that was hashed is deleted,
+ * while it is still the copy of (id, version): a copy committed again at
+ * that version during the re-hash is re-hashed in its turn (up to 8 times,
+ * then -EAGAIN, nothing deleted), never deleted for the file it replaced. */
+int daemon_store_verify_drop(struct daemon_store *s, const uint8_t id[16], uint64_t version,
+			     const uint8_t sha256[32],
+			     int (*before)(void *arg, uint64_t off, size_t want), void *arg,
+			     int *ret_deleted);
+/* Deletes the copy of a listing's entry (daemon_store_list) if its file is
+ * still the one listed: -ESTALE, nothing deleted, if the same version was
+ * committed again since (a new copy, not the one the caller judged). */
+int daemon_store_delete_listed(struct daemon_store *s, const struct daemon_store_entry *e);
 /* Deletes one version, or every version with DAEMON_STORE_ALL_VERSIONS. */
 int daemon_store_delete(struct daemon_store *s, const uint8_t id[16], uint64_t version);
 /* A copy's name in the store, <32 hex id>-<16 hex version>: its file name

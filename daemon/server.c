@@ -545,26 +545,28 @@ static int verify_before(void *arg, uint64_t off, size_t want)
 }
 
 /* A copy found damaged (a re-hash that differs, a read that finds its file
- * changed on disk): deleted at once, so that no READ serves it again, LIST
- * no longer shows it and no sync takes it for the version it claims to be;
- * the mount makes a new one (its read was refused: the copy goes stale). */
-static void copy_damaged(struct conn *c, const uint8_t id[16], uint64_t version, const char *what)
+ * changed on disk), deleted at once by the store (d: how that went), so
+ * that no READ serves it again, LIST no longer shows it and no sync takes
+ * it for the version it claims to be: logged. The mount makes a new one
+ * (its read was refused: the copy goes stale). */
+static void copy_damaged(struct conn *c, const uint8_t id[16], uint64_t version, const char *what,
+			 int d)
 {
 	char hex[33];
 	for (int i = 0; i < 16; i++)
 		snprintf(hex + 2 * i, 3, "%02x", id[i]);
-	int d = daemon_store_delete(c->srv->cfg.store, id, version);
 	sfs_warn("%s: copy %s version %llu %s: %s", c->peer, hex, (unsigned long long)version, what,
 		 d == 0 || d == -ENOENT ? "deleted" : "cannot delete it");
 }
 
-/* VERIFY: re-hashes (id, version) from the store (daemon_store_verify_each),
+/* VERIFY: re-hashes (id, version) from the store (daemon_store_verify_drop),
  * with a progress frame about every SYNC_VERIFY_PROGRESS_MS (verify_before)
  * so the client's per-frame deadline holds however big the copy is. Only
  * this connection waits: every connection has its own thread.
  *
  * A copy whose digest differs is damaged on this host (the digest was
- * checked when it was committed): it is deleted at once, so that no READ
+ * checked when it was committed): it is deleted at once (the store deletes
+ * the file it hashed, never one committed again meanwhile), so that no READ
  * serves it again and LIST no longer shows it; the mount then makes a new
  * copy (a full one: a damaged copy is no basis for an update). Deleting
  * rather than marking it bad keeps the store stateless beyond its files and
@@ -578,8 +580,10 @@ static int serve_verify(struct conn *c, const struct sync_wire_msg *m, int err)
 	uint8_t p[SYNC_WIRE_VERIFY_SIZE];
 	char hex[33];
 
+	int deleted = 0;
 	if (!err)
-		err = daemon_store_verify_each(st, m->id, m->version, m->sha256, verify_before, &v);
+		err = daemon_store_verify_drop(st, m->id, m->version, m->sha256, verify_before, &v,
+					       &deleted);
 	if (!err)
 		used(c, m->id, m->version);
 	for (int i = 0; i < 16; i++)
@@ -592,7 +596,7 @@ static int serve_verify(struct conn *c, const struct sync_wire_msg *m, int err)
 		return -1;
 	}
 	if (err == -EBADMSG) {
-		copy_damaged(c, m->id, m->version, "failed its SHA-256 check");
+		copy_damaged(c, m->id, m->version, "failed its SHA-256 check", deleted);
 	} else if (err && err != -ENOENT) {
 		sfs_warn("%s: cannot verify copy %s version %llu: %s", c->peer, hex,
 			 (unsigned long long)m->version, strerror(-err));
@@ -639,11 +643,12 @@ static int serve(struct conn *c, const struct sync_wire_msg *m)
 		if (!err && s->cfg.throttle)
 			daemon_throttle_read(s->cfg.throttle, m->length);
 		if (!err) {
-			n = daemon_store_read(s->cfg.store, m->id, m->version, m->offset, c->buf,
-					      m->length);
+			int deleted = 0;
+			n = daemon_store_read_drop(s->cfg.store, m->id, m->version, m->offset,
+						   c->buf, m->length, &deleted);
 			if (n == -EBADMSG) /* changed on disk: as a failed re-hash */
 				copy_damaged(c, m->id, m->version,
-					     "changed on disk since it was stored");
+					     "changed on disk since it was stored", deleted);
 			if (n < 0)
 				err = (int)n;
 			else

@@ -66,8 +66,6 @@ struct daemon_store {
 /* daemon_store_copy_name (host_store.h) writes NAME_LEN + 1 bytes. */
 _Static_assert(NAME_LEN == DAEMON_STORE_COPY_NAME_LEN, "copy names");
 bool store_parse_name(const char *name, uint8_t id[16], uint64_t *version);
-/* Size of a valid copy (regular file, not followed if a symlink). */
-int store_copy_size(int dirfd, const char *name, uint64_t *ret);
 /* The data of a file of size bytes: its size, or the bytes its blocks hold
  * when fewer (a sparse file's data, not its holes); size itself when fstat
  * fails. */

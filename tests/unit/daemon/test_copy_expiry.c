@@ -1,6 +1,7 @@
 /* Unit tests of daemon/copy_expiry: copies unused for the idle time are
  * deleted from a real host store, used ones stay, a copy first seen by a
- * pass counts from then, and 0 means never. */
+ * pass counts from then, one committed again during a pass stays, and 0
+ * means never. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +15,7 @@
 #include <time.h>
 
 #include <openssl/sha.h>
+#include <pthread.h>
 
 #include "daemon/copy_expiry.h"
 #include "daemon/host_store.h"
@@ -105,6 +107,56 @@ static void test_first_seen_and_versions(void **state)
 	daemon_copy_expiry_free(e);
 }
 
+/* A copy committed again at its version after a pass listed it expired
+ * (a peer's upload, not yet touched: shadowd touches after the commit) is
+ * a new copy, kept: the pass deletes the file it listed only. The pass
+ * lists 500 unsynced copies before the durable one it races on, and the
+ * commit comes once the pass has begun deleting them. Before, the pass
+ * deleted by name: the new copy went. */
+struct recommit_during_pass {
+	struct daemon_store *s;
+	uint64_t before; /* copies when the pass began */
+	bool failed;
+};
+
+static void *recommit_when_deleting(void *arg)
+{
+	struct recommit_during_pass *r = arg;
+	struct daemon_store_stats st;
+	struct daemon_store_writer *w;
+	uint8_t id[16], sha[32];
+	do
+		daemon_store_stats(r->s, &st);
+	while (st.copies + 10 > r->before);
+	id_of(0, id);
+	SHA256((const unsigned char *)"copy 0 v1", 9, sha);
+	r->failed = daemon_store_create(r->s, id, 1, 9, &w) < 0 ||
+		    daemon_store_writer_append(w, "copy 0 v1", 9) < 0 || daemon_store_commit(w, sha) < 0;
+	return NULL;
+}
+
+static void test_recommitted_during_pass_kept(void **state)
+{
+	struct fx *f = *state;
+	struct daemon_copy_expiry *e;
+	put(f->s, 0, 1);
+	daemon_store_flush(f->s); /* listed after the unsynced ones */
+	daemon_store_set_sync_delay(f->s, 600000);
+	for (unsigned k = 1; k <= 500; k++)
+		put(f->s, k, 1);
+	assert_int_equal(daemon_copy_expiry_new(f->s, 1000, 0, &e), 0);
+	struct recommit_during_pass r = {.s = f->s, .before = 501};
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, recommit_when_deleting, &r), 0);
+	uint64_t n = pass(e, 5000);
+	pthread_join(t, NULL);
+	print_message("%llu copies expired\n", (unsigned long long)n);
+	assert_false(r.failed);
+	assert_true(present(f->s, 0, 1));
+	assert_int_equal(n, 500);
+	daemon_copy_expiry_free(e);
+}
+
 /* Many copies (the table grows and is rebuilt): exactly the unused half
  * goes. */
 static void test_many_copies(void **state)
@@ -164,6 +216,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_unused_copies_expire, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_first_seen_and_versions, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_many_copies, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_recommitted_during_pass_kept, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_never, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_thread, setup, teardown),
 	};

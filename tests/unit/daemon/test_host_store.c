@@ -248,6 +248,208 @@ static void test_read_races_recommit(void **state)
 	free(buf);
 }
 
+/* shadowd's VERIFY (daemon_store_verify_drop) deletes a copy that differs,
+ * the file it hashed and only that one: the same bytes committed again at
+ * the same version while a damaged file is re-hashed (a retried upload)
+ * replace it, and the new copy is hashed in its turn, found good and kept,
+ * under its unsynced name or its real one. Before, the damaged file's
+ * verdict deleted the copy by its name after the re-hash: the good one
+ * committed meanwhile went with it. */
+struct recommit_once {
+	struct daemon_store *s;
+	int calls;
+};
+
+static int recommit_first_chunk(void *arg, uint64_t off, size_t want)
+{
+	struct recommit_once *ro = arg;
+	(void)off;
+	(void)want;
+	if (ro->calls++ == 0)
+		put(ro->s, 1, "version one");
+	return 0;
+}
+
+static void test_verify_drops_only_the_file_hashed(void **state)
+{
+	struct fx *f = *state;
+	char path[512], buf[64];
+	uint8_t sha[32];
+	int deleted = 1;
+	SHA256((const unsigned char *)"version one", 11, sha);
+	for (int durable = 0; durable < 2; durable++) {
+		put(f->s, 1, "version one");
+		if (durable)
+			daemon_store_flush(f->s);
+		copy_path(f, durable ? NAME1 : "unsynced." NAME1, path, sizeof(path));
+		flip_keep_mtime(path, 3);
+		struct recommit_once ro = {.s = f->s};
+		assert_int_equal(
+		    daemon_store_verify_drop(f->s, ID, 1, sha, recommit_first_chunk, &ro, &deleted),
+		    0);
+		assert_int_equal(ro.calls, 2); /* the damaged file, then the new one */
+		expect(f->s, 1, "version one");
+		expect_counts(f->s, 1, 11);
+		daemon_store_flush(f->s);
+	}
+	/* Damaged and not replaced: deleted, its bytes off the count. */
+	copy_path(f, NAME1, path, sizeof(path));
+	flip_keep_mtime(path, 3);
+	assert_int_equal(daemon_store_verify_drop(f->s, ID, 1, sha, NULL, NULL, &deleted),
+			 -EBADMSG);
+	assert_int_equal(deleted, 0);
+	assert_int_equal(daemon_store_read(f->s, ID, 1, 0, buf, sizeof(buf)), -ENOENT);
+	expect_counts(f->s, 0, 0);
+	put(f->s, 1, "version one"); /* and so under its unsynced name */
+	copy_path(f, "unsynced." NAME1, path, sizeof(path));
+	flip_keep_mtime(path, 3);
+	assert_int_equal(daemon_store_verify_drop(f->s, ID, 1, sha, NULL, NULL, &deleted),
+			 -EBADMSG);
+	assert_int_equal(deleted, 0);
+	assert_int_equal(daemon_store_read(f->s, ID, 1, 0, buf, sizeof(buf)), -ENOENT);
+	expect_counts(f->s, 0, 0);
+	assert_int_equal(count_entries(f->dir, "unsynced."), 0);
+	assert_int_equal(daemon_store_verify_drop(f->s, ID, 1, sha, NULL, NULL, &deleted), -ENOENT);
+}
+
+/* VERIFY against the same copy committed again from two threads, and
+ * renamed by the syncer, the whole time: every answer is a match, nothing
+ * is deleted, and the copy is there at the end. */
+static void test_verify_races_recommit(void **state)
+{
+	struct fx *f = *state;
+	enum { N = 64 << 10 };
+	char *content = malloc(N + 1), *buf = malloc(N);
+	uint8_t sha[32];
+	for (int i = 0; i < N; i++)
+		content[i] = (char)('a' + i % 26);
+	content[N] = 0;
+	SHA256((const unsigned char *)content, N, sha);
+	daemon_store_set_sync_delay(f->s, 1);
+	put(f->s, 1, content);
+	struct recommit rc = {.s = f->s, .content = content};
+	pthread_t t, t2;
+	assert_int_equal(pthread_create(&t, NULL, recommit_loop, &rc), 0);
+	assert_int_equal(pthread_create(&t2, NULL, recommit_loop, &rc), 0);
+	int verifies = 0, damaged = 0, other = 0, deleted;
+	uint64_t end = sync_now_ms() + 1000;
+	while (sync_now_ms() < end) {
+		int r = daemon_store_verify_drop(f->s, ID, 1, sha, NULL, NULL, &deleted);
+		verifies++;
+		damaged += r == -EBADMSG;
+		other += r < 0 && r != -EBADMSG;
+	}
+	atomic_store(&rc.stop, 1);
+	pthread_join(t, NULL);
+	pthread_join(t2, NULL);
+	print_message("%d verifies, %d commits: %d found damaged, %d other errors\n", verifies,
+		      atomic_load(&rc.commits), damaged, other);
+	assert_int_equal(atomic_load(&rc.failures), 0);
+	assert_true(atomic_load(&rc.commits) > 10);
+	assert_int_equal(damaged, 0);
+	assert_int_equal(other, 0);
+	daemon_store_flush(f->s);
+	expect_counts(f->s, 1, N);
+	assert_int_equal(daemon_store_read(f->s, ID, 1, 0, buf, N), N);
+	assert_memory_equal(buf, content, N);
+	free(content);
+	free(buf);
+}
+
+/* shadowd's READ (daemon_store_read_drop) deletes a copy found changed on
+ * disk, the file it read and only that one. Each round a damaged copy is
+ * read while another thread commits the good bytes again at the same
+ * version (its file written already: the rename only), both let go
+ * together, one of them delay_ns later: in whatever order they come, the
+ * copy is there at the end and reads back good. The delay steers to where
+ * the commit lands at the read's verdict: the commit later after a read
+ * that found no damage (the commit came first), sooner after one that did.
+ * Before, the
+ * verdict was carried out by name after the read (shadowd's
+ * daemon_store_delete): a commit that landed between the two was deleted
+ * with it. */
+struct commit_rounds {
+	struct daemon_store *s;
+	pthread_barrier_t go, done;
+	int rounds, failures;
+	int64_t delay_ns; /* set before go; below 0: the read waits */
+};
+
+static void spin_ns(uint64_t ns)
+{
+	struct timespec a, b;
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	do
+		clock_gettime(CLOCK_MONOTONIC, &b);
+	while ((uint64_t)((b.tv_sec - a.tv_sec) * 1000000000 + (b.tv_nsec - a.tv_nsec)) < ns);
+}
+
+static void *commit_each_round(void *arg)
+{
+	struct commit_rounds *cr = arg;
+	uint8_t sha[32];
+	SHA256((const unsigned char *)"version one", 11, sha);
+	for (int i = 0; i < cr->rounds; i++) {
+		struct daemon_store_writer *w = NULL;
+		if (daemon_store_create(cr->s, ID, 1, 11, &w) < 0 ||
+		    daemon_store_writer_append(w, "version one", 11) < 0)
+			cr->failures++;
+		pthread_barrier_wait(&cr->go);
+		spin_ns(cr->delay_ns > 0 ? (uint64_t)cr->delay_ns : 0);
+		if (w && daemon_store_commit(w, sha) < 0)
+			cr->failures++;
+		pthread_barrier_wait(&cr->done);
+	}
+	return NULL;
+}
+
+static void test_read_drops_only_the_file_read(void **state)
+{
+	struct fx *f = *state;
+	char path[512], buf[64];
+	struct commit_rounds cr = {.s = f->s, .rounds = 2000};
+	int damaged = 0, lost = 0, deleted;
+	put(f->s, 1, "version one");
+	pthread_barrier_init(&cr.go, NULL, 2);
+	pthread_barrier_init(&cr.done, NULL, 2);
+	pthread_t t;
+	uint64_t t0 = sync_now_ms();
+	assert_int_equal(pthread_create(&t, NULL, commit_each_round, &cr), 0);
+	for (int i = 0; i < cr.rounds; i++) {
+		copy_path(f, "unsynced." NAME1, path, sizeof(path));
+		flip_keep_mtime(path, 3);
+		pthread_barrier_wait(&cr.go);
+		spin_ns(cr.delay_ns < 0 ? (uint64_t)-cr.delay_ns : 0);
+		bool found = daemon_store_read_drop(f->s, ID, 1, 0, buf, sizeof(buf), &deleted) ==
+			     -EBADMSG;
+		pthread_barrier_wait(&cr.done);
+		cr.delay_ns += (found ? -1 : 1) * (100 + (i % 5) * 100);
+		damaged += found;
+		if (daemon_store_read(f->s, ID, 1, 0, buf, sizeof(buf)) != 11 ||
+		    memcmp(buf, "version one", 11)) {
+			lost++;
+			put(f->s, 1, "version one"); /* for the next round */
+		}
+	}
+	pthread_join(t, NULL);
+	print_message("%d rounds in %llu ms: %d reads found the damage, %d good copies lost\n",
+		      cr.rounds, (unsigned long long)(sync_now_ms() - t0), damaged, lost);
+	assert_int_equal(cr.failures, 0);
+	assert_int_equal(lost, 0);
+	expect_counts(f->s, 1, 11);
+	pthread_barrier_destroy(&cr.go);
+	pthread_barrier_destroy(&cr.done);
+	/* Damaged and not replaced: deleted, its bytes off the count. */
+	copy_path(f, "unsynced." NAME1, path, sizeof(path));
+	flip_keep_mtime(path, 3);
+	deleted = 1;
+	assert_int_equal(daemon_store_read_drop(f->s, ID, 1, 0, buf, sizeof(buf), &deleted),
+			 -EBADMSG);
+	assert_int_equal(deleted, 0);
+	assert_int_equal(daemon_store_read(f->s, ID, 1, 0, buf, sizeof(buf)), -ENOENT);
+	expect_counts(f->s, 0, 0);
+}
+
 /* A copy whose SHA-256 does not match is refused, leaves no file, and the
  * existing copy of the same and of older versions stays valid. */
 static void test_sha_mismatch_keeps_old(void **state)
@@ -1212,7 +1414,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_sha_mismatch_keeps_old, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_read_changed_on_disk, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_read_races_recommit, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_read_drops_only_the_file_read, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_verify_each, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_verify_drops_only_the_file_hashed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_verify_races_recommit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ranged_update, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_path_safety, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_budget_list_delete, setup, teardown),
