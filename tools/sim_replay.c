@@ -8,10 +8,14 @@
 #include <string.h>
 
 #include "daemon/control.h"
+#include "daemon/host_store.h"
 #include "tools/sim_replay.h"
 
 #define SIM_MAX_HOSTS 64
 #define BUCKET_MS 1000u /* any unit: the control loop only compares times */
+/* A host's slot in its byte budget: a copy of one byte and what the
+ * budget counts per copy besides its data (placement asks for both). */
+#define SLOT_BYTES (1 + DAEMON_STORE_COPY_OVERHEAD)
 
 enum copy_state { NO_COPY, ON_ITS_WAY, SERVING };
 
@@ -45,7 +49,7 @@ static unsigned wanted_at(const struct sim_params *p, const struct sim_file *f, 
 /* Whether host h has room for n more copies. */
 static bool room(const struct daemon_control_host *h, unsigned n)
 {
-	return !h->budget_bytes || h->used_bytes + n <= h->budget_bytes;
+	return !h->budget_bytes || h->used_bytes + (uint64_t)n * SLOT_BYTES <= h->budget_bytes;
 }
 
 /* The control decisions for one file at bucket t (as many as the mount's
@@ -74,13 +78,17 @@ static void control_step(const struct sim_params *p, const struct sim_file *f,
 		switch (daemon_control_decide(&cp, &cf, now_ms, &s->mem)) {
 		case DAEMON_CONTROL_COPY:
 			if (s->state == NO_COPY) {
-				int h = daemon_control_pick_host(hosts, p->nhosts, want, NULL,
-								 DAEMON_CONTROL_ANY_HOST);
+				/* want slots: the size that with one copy's
+				 * overhead makes them (placement adds it) */
+				int h = daemon_control_pick_host(
+				    hosts, p->nhosts,
+				    (uint64_t)want * SLOT_BYTES - DAEMON_STORE_COPY_OVERHEAD, NULL,
+				    DAEMON_CONTROL_ANY_HOST);
 				if (h < 0) {
 					sc->unplaced++;
 					break;
 				}
-				hosts[h].used_bytes += want;
+				hosts[h].used_bytes += (uint64_t)want * SLOT_BYTES;
 				s->host = h;
 				s->group = want;
 				s->ready = t + (long)p->lag;
@@ -88,7 +96,7 @@ static void control_step(const struct sim_params *p, const struct sim_file *f,
 				sc->copies += (long)want;
 			} else if (room(&hosts[s->host], want - s->group)) {
 				/* more copies of a serving file, on its host */
-				hosts[s->host].used_bytes += want - s->group;
+				hosts[s->host].used_bytes += (uint64_t)(want - s->group) * SLOT_BYTES;
 				sc->copies += (long)(want - s->group);
 				s->adding = want - s->group;
 				s->adding_ready = t + (long)p->lag;
@@ -98,12 +106,12 @@ static void control_step(const struct sim_params *p, const struct sim_file *f,
 			}
 			break;
 		case DAEMON_CONTROL_TRIM:
-			hosts[s->host].used_bytes--;
+			hosts[s->host].used_bytes -= SLOT_BYTES;
 			s->group--;
 			more = 1;
 			break;
 		case DAEMON_CONTROL_DEMOTE:
-			hosts[s->host].used_bytes -= s->group;
+			hosts[s->host].used_bytes -= (uint64_t)s->group * SLOT_BYTES;
 			s->state = NO_COPY;
 			s->group = s->adding = 0;
 			break;
@@ -129,7 +137,7 @@ int sim_replay(const struct sim_params *p, const struct sim_file *files, size_t 
 		    .up = true,
 		    .thin = true,
 		    .cost = p->hosts[i].cost,
-		    .budget_bytes = p->hosts[i].slots,
+		    .budget_bytes = (uint64_t)p->hosts[i].slots * SLOT_BYTES,
 		    .avail_bytes = UINT64_MAX,
 		};
 	struct file_state *st = calloc(nfiles ? nfiles : 1, sizeof(*st));
