@@ -10,6 +10,7 @@
 #define SHADOWFS_FS_FS_H
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <fuse_lowlevel.h>
 #include <stdatomic.h>
@@ -72,7 +73,7 @@ struct fs_file {
 	int flags;       /* open(2) flags the caller asked for */
 	bool direct;     /* an O_DIRECT open: fd is O_DIRECT (aligned I/O only) */
 	/* A direct file's second backing fd, without O_DIRECT, or -1 until
-	 * first needed (fs_file_buffered_fd): for the I/O that comes through
+	 * first needed (io_fd in ops_file.c): for the I/O that comes through
 	 * this open without O_DIRECT, which natively needs no alignment. */
 	_Atomic int buffered_fd;
 	uid_t uid;       /* who opened it: the kernel's flushes written as */
@@ -122,6 +123,20 @@ static inline fuse_ino_t fs_nodeid_of(struct fs_ctx *c, struct fs_inode *i)
 static inline struct fs_file *fs_file_of(const struct fuse_file_info *fi)
 {
 	return (struct fs_file *)(uintptr_t)fi->fh;
+}
+
+/* O_DIRECT I/O at offsets and of sizes that are multiples of this is taken
+ * by every filesystem that takes O_DIRECT at all. */
+#define FS_DIRECT_ALIGN 4096
+
+/* Whether a READ or WRITE through f (fi: the request's) is O_DIRECT I/O,
+ * served by f's O_DIRECT backing fd and so refused unaligned as BACKING
+ * refuses it; else (a direct open's flushes of the page cache, or its
+ * caller cleared O_DIRECT) it goes through f's second fd (ops_file.c). */
+static inline bool fs_file_direct_request(const struct fs_file *f,
+					  const struct fuse_file_info *fi)
+{
+	return f->direct && (fi->flags & O_DIRECT) && !fi->writepage;
 }
 
 /* fi's file for an operation that may come with a directory handle too

@@ -36,8 +36,6 @@
 #include "fs/killpriv.h"
 #include "fs/uring.h"
 
-#define DIRECT_ALIGN 4096
-
 /* Open flags as sent to the backing filesystem. */
 static int backing_flags(struct fs_ctx *c, int flags)
 {
@@ -324,9 +322,9 @@ void *fs_thread_buf(size_t size)
 		}
 	}
 	if (b->cap < size) {
-		size_t cap = (size + DIRECT_ALIGN - 1) & ~(size_t)(DIRECT_ALIGN - 1);
+		size_t cap = (size + FS_DIRECT_ALIGN - 1) & ~(size_t)(FS_DIRECT_ALIGN - 1);
 		void *mem = NULL;
-		if (posix_memalign(&mem, DIRECT_ALIGN, cap ? cap : DIRECT_ALIGN) != 0)
+		if (posix_memalign(&mem, FS_DIRECT_ALIGN, cap ? cap : FS_DIRECT_ALIGN) != 0)
 			return NULL;
 		free(b->mem);
 		b->mem = mem;
@@ -352,7 +350,7 @@ void *fs_reply_buf(size_t size)
  * failed with EINVAL and the file read back zeros). An fd, or -errno. */
 static int io_fd(fuse_req_t req, struct fs_file *f, const struct fuse_file_info *fi)
 {
-	if (!f->direct || ((fi->flags & O_DIRECT) && !fi->writepage))
+	if (!f->direct || fs_file_direct_request(f, fi))
 		return f->fd;
 	int fd = atomic_load_explicit(&f->buffered_fd, memory_order_acquire);
 	if (fd >= 0)
@@ -416,13 +414,13 @@ static ssize_t write_direct_mem(int fd, struct fuse_bufvec *in, off_t off)
 {
 	size_t size = fuse_buf_size(in);
 	if (in->count == 1 && in->idx == 0 && in->off == 0 &&
-	    (uintptr_t)in->buf[0].mem % DIRECT_ALIGN == 0) {
+	    (uintptr_t)in->buf[0].mem % FS_DIRECT_ALIGN == 0) {
 		ssize_t n = pwrite(fd, in->buf[0].mem, size, off);
 		return n < 0 ? -errno : n;
 	}
 	void *buf = NULL;
-	size_t alloc = (size + DIRECT_ALIGN - 1) & ~(size_t)(DIRECT_ALIGN - 1);
-	if (posix_memalign(&buf, DIRECT_ALIGN, alloc ? alloc : DIRECT_ALIGN) != 0)
+	size_t alloc = (size + FS_DIRECT_ALIGN - 1) & ~(size_t)(FS_DIRECT_ALIGN - 1);
+	if (posix_memalign(&buf, FS_DIRECT_ALIGN, alloc ? alloc : FS_DIRECT_ALIGN) != 0)
 		return -ENOMEM;
 	struct fuse_bufvec mem = FUSE_BUFVEC_INIT(size);
 	mem.buf[0].mem = buf;

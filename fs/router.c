@@ -9,7 +9,8 @@
  *     changes, so a copy at the current version holds exactly what BACKING
  *     holds and answers what the origin would answer at that moment
  *     (bytes still in the kernel's dirty pages are in neither: a buffered
- *     read gets them from those pages, as without shadowing);
+ *     read gets them from those pages, as without shadowing); an O_DIRECT
+ *     read not aligned to FS_DIRECT_ALIGN -> origin too (BACKING's EINVAL);
  *   - else daemon_shadow_pick: power of two choices on in-flight reads
  *     among origin and the copies valid at the file's current version, ties
  *     to the origin;
@@ -155,10 +156,15 @@ void fs_router_read(fuse_req_t req, struct fs_inode *i, void *entry, fuse_ino_t 
 {
 	struct daemon_shadow_file *s = entry;
 	/* A writer whose writes go by us (kernel passthrough) could have
-	 * changed BACKING at any moment; any other write bumped the version. */
+	 * changed BACKING at any moment; any other write bumped the version.
+	 * An unaligned O_DIRECT read gets BACKING's answer (EINVAL, or bytes
+	 * where its blocks are smaller): a copy, read through a buffered fd,
+	 * answered it, so the same read failed or not by the pick. */
 	if (__atomic_load_n(&s->serving, __ATOMIC_SEQ_CST) == 0 ||
 	    (__atomic_load_n(&i->writers, __ATOMIC_SEQ_CST) != 0 &&
-	     fs_passthrough_active(fs_ctx_of(req)))) {
+	     fs_passthrough_active(fs_ctx_of(req))) ||
+	    (fs_file_direct_request(fs_file_of(fi), fi) &&
+	     ((uint64_t)off % FS_DIRECT_ALIGN != 0 || size % FS_DIRECT_ALIGN != 0))) {
 		from_origin(s, req, ino, size, off, fi, inner_read);
 		return;
 	}
