@@ -33,7 +33,12 @@
 #                             the wait and shows what was there then)
 set -uo pipefail
 
-IT_ROOT=$(mktemp -d "${TMPDIR:-/tmp}/shadowfs-it.XXXXXX")
+# A scratch directory or nothing: with none (a full disk), IT_ROOT would be
+# empty and every path below it one under / (a full disk once left /backing).
+IT_ROOT=$(mktemp -d "${TMPDIR:-/tmp}/shadowfs-it.XXXXXX") && [ -n "$IT_ROOT" ] || {
+  echo "FAIL: cannot make a scratch directory in ${TMPDIR:-/tmp}" >&2
+  exit 1
+}
 chmod 755 "$IT_ROOT"
 # The recorder's default state directory and the mount registry of every
 # mount a test makes stay inside IT_ROOT (removed with it).
