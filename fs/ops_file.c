@@ -1,6 +1,7 @@
 /* Passthrough of open regular files: open/create/release, read (fuse_buf
  * with FUSE_BUF_FD_SEEK, spliced when the kernel agreed), write_buf, flush,
- * fsync, POSIX locks (as OFD locks, locks=backing), flock, fallocate,
+ * fsync, POSIX locks (as OFD locks, locks=backing) and flock (waits that
+ * end on an interrupt or a stop: lock_wait.h), fallocate,
  * copy_file_range and lseek. fi->fh is a struct fs_file (fs.h).
  *
  * Cache policy per open: cache=never gives every open FOPEN_DIRECT_IO
@@ -34,6 +35,7 @@
 #include "fs/file_id.h"
 #include "fs/fs.h"
 #include "fs/killpriv.h"
+#include "fs/lock_wait.h"
 #include "fs/uring.h"
 
 /* Open flags as sent to the backing filesystem. */
@@ -533,22 +535,35 @@ void fs_op_getlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, stru
 	fuse_reply_lock(req, lock);
 }
 
+static int ofd_setlk_call(int fd, void *arg, bool wait)
+{
+	return fcntl(fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, (struct flock *)arg) < 0 ? -errno : 0;
+}
+
 void fs_op_setlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct flock *lock,
 		 int sleep)
 {
 	struct fs_file *f = fs_file_of(fi);
 	(void)ino;
 	lock->l_pid = 0;
-	int res = fcntl(f->fd, sleep ? F_OFD_SETLKW : F_OFD_SETLK, lock);
-	fuse_reply_err(req, res < 0 ? errno : 0);
+	int res = sleep ? fs_lock_wait(req, f->fd, ofd_setlk_call, lock)
+			: ofd_setlk_call(f->fd, lock, false);
+	fuse_reply_err(req, -res);
+}
+
+static int flock_call(int fd, void *arg, bool wait)
+{
+	int op = *(int *)arg;
+	return flock(fd, wait ? op : op | LOCK_NB) < 0 ? -errno : 0;
 }
 
 void fs_op_flock(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, int op)
 {
 	struct fs_file *f = fs_file_of(fi);
 	(void)ino;
-	int res = flock(f->fd, op);
-	fuse_reply_err(req, res < 0 ? errno : 0);
+	int res = op & LOCK_NB ? flock_call(f->fd, &op, true)
+			       : fs_lock_wait(req, f->fd, flock_call, &op);
+	fuse_reply_err(req, -res);
 }
 
 void fs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,

@@ -16,6 +16,7 @@
 
 #include "common/log.h"
 #include "fs/fs.h"
+#include "fs/lock_wait.h"
 
 #define LOOP_ENDED 0 /* byte fs_stop_free writes: not a signal number */
 #define QUIET_MS 100 /* no WRITE under way nor begun for that long: done */
@@ -214,6 +215,10 @@ static void *stopper_main(void *arg)
 	int sig = next_byte(s->pipe_r, -1);
 	if (sig <= LOOP_ENDED)
 		return NULL; /* unmounted: the loop ended by itself */
+	/* First: a worker parked in a lock wait would hold the write-back's
+	 * own requests (threads=1) and, later, the loop's end (it joins every
+	 * worker). */
+	fs_lock_waits_end();
 	write_back(s, sig);
 	fuse_session_exit(s->se);
 	/* The loop notices at its next wake-up: interrupt its thread every
