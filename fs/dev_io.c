@@ -1,5 +1,6 @@
 /* The session's I/O functions between libfuse and /dev/fuse: the INIT
- * handshake edits and the hand-off of replies to passthrough and io_uring.
+ * handshake edits (passthrough, io_uring, killpriv, shared mmap of direct
+ * I/O files) and the hand-off of replies to passthrough and io_uring.
  * See dev_io.h. */
 #include "fs/dev_io.h"
 
@@ -43,6 +44,12 @@ static bool edit_init_reply(struct fs_ctx *c, struct iovec *iov, int count)
 		return true;
 	memcpy(&io, iov[1].iov_base, sizeof(io));
 	fs_passthrough_edit_init_reply(c, &io);
+	/* cache=never gives every open FOPEN_DIRECT_IO: without this flag the
+	 * kernel refuses their shared mmaps (ENODEV). Other mounts leave it
+	 * off (O_DIRECT opens do not get FOPEN_DIRECT_IO). */
+	if (c->opts->cache == FS_CACHE_NEVER && (io.flags & FP_INIT_EXT) &&
+	    (c->dev.offered_flags2 & FP_DIRECT_IO_ALLOW_MMAP_FLAGS2))
+		io.flags2 |= FP_DIRECT_IO_ALLOW_MMAP_FLAGS2;
 	fs_uring_edit_init_reply(c->uring, &io);
 	if (c->dev.killpriv && (c->dev.offered_flags & FS_KILLPRIV_V2_FLAG))
 		io.flags |= FS_KILLPRIV_V2_FLAG;
@@ -118,7 +125,8 @@ int fs_dev_io_install(struct fs_ctx *c, struct fuse_session *se)
 	c->dev.fd = fuse_session_fd(se);
 	/* Kernel passthrough writes bypass us; spliced requests are not seen. */
 	c->dev.killpriv = !c->pt.wanted && !c->opts->splice_read;
-	if (!c->pt.wanted && !c->uring && !c->dev.killpriv && !FS_KERNEL_ORDER_MODELLED)
+	if (!c->pt.wanted && !c->uring && !c->dev.killpriv && c->opts->cache != FS_CACHE_NEVER &&
+	    !FS_KERNEL_ORDER_MODELLED)
 		return 0;
 	return fuse_session_custom_io(se, &io, c->dev.fd);
 }

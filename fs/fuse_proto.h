@@ -21,6 +21,7 @@
 #define FP_INIT_EXT (1u << 30)            /* init flags: flags2 is valid */
 #define FP_MAX_PAGES (1u << 22)           /* init flags: max_pages is valid */
 #define FP_WRITEBACK_CACHE (1u << 16)     /* init flags */
+#define FP_DIRECT_IO_ALLOW_MMAP_FLAGS2 (1u << 4) /* bit 36, in flags2 (Linux 6.6) */
 #define FP_PASSTHROUGH_FLAGS2 (1u << 5)   /* FUSE_PASSTHROUGH (bit 37), in flags2 */
 #define FP_OVER_IO_URING_FLAGS2 (1u << 9) /* FUSE_OVER_IO_URING (bit 41), in flags2 */
 #define FP_FOPEN_DIRECT_IO (1u << 0)
