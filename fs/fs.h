@@ -64,6 +64,9 @@ struct fs_ctx {
 	struct fs_shadowing *shadowing;
 	/* Tuning attributes (shadow_tuning.h), with shadowing; same life. */
 	struct fs_tuning *tuning;
+	/* With -o locks=backing, the backing descriptions holding each lock
+	 * owner's POSIX record locks (lock_owners.h); else NULL. */
+	struct fs_lock_owners *lock_owners;
 };
 
 /* fi->fh of an open regular file. Freed by release. */

@@ -1,6 +1,7 @@
 /* The per-mount context (fs.h): creation, teardown and the helpers shared
  * by the ops files. */
 #include "fs/fs.h"
+#include "fs/lock_owners.h"
 #include "fs/ctime_kept.h"
 #include "fs/recorder.h"
 
@@ -27,7 +28,10 @@ int fs_ctx_init(struct fs_ctx *c, const struct fs_options *opts, int root_fd)
 	if (fstat(root_fd, &st) < 0)
 		return -errno;
 	c->backing_dev = st.st_dev;
-	return fs_inode_table_new(root_fd, opts->fd_cache, &c->inodes);
+	int res = fs_inode_table_new(root_fd, opts->fd_cache, &c->inodes);
+	if (res == 0 && opts->locks == FS_LOCKS_BACKING)
+		res = fs_lock_owners_new(&c->lock_owners);
+	return res;
 }
 
 /* splitmix64's finalizer: a bijection of 64-bit values. */
@@ -112,6 +116,8 @@ void fs_ctx_destroy(struct fs_ctx *c)
 	if (!c)
 		return;
 	close_open_handles(c);
+	fs_lock_owners_free(c->lock_owners);
+	c->lock_owners = NULL;
 	fs_passthrough_destroy(c);
 	fs_inode_table_free(c->inodes);
 	c->inodes = NULL;

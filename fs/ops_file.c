@@ -1,7 +1,8 @@
 /* Passthrough of open regular files: open/create/release, read (fuse_buf
  * with FUSE_BUF_FD_SEEK, spliced when the kernel agreed), write_buf, flush,
- * fsync, POSIX locks (as OFD locks, locks=backing) and flock (waits that
- * end on an interrupt or a stop: lock_wait.h), fallocate,
+ * fsync, POSIX locks (as OFD locks on a description per lock owner,
+ * locks=backing: lock_owners.h) and flock (waits that end on an interrupt
+ * or a stop: lock_wait.h), fallocate,
  * copy_file_range and lseek. fi->fh is a struct fs_file (fs.h).
  *
  * Cache policy per open: cache=never gives every open FOPEN_DIRECT_IO
@@ -35,6 +36,7 @@
 #include "fs/file_id.h"
 #include "fs/fs.h"
 #include "fs/killpriv.h"
+#include "fs/lock_owners.h"
 #include "fs/lock_wait.h"
 #include "fs/uring.h"
 
@@ -96,6 +98,7 @@ static void file_free(struct fs_ctx *c, struct fs_file *f)
 	if (f->pt_inode)
 		fs_passthrough_put(c, f->pt_inode);
 	fs_open_del(c, &f->node);
+	fs_lock_owners_released(c, f);
 	close(f->fd);
 	int bfd = atomic_load_explicit(&f->buffered_fd, memory_order_relaxed);
 	if (bfd >= 0)
@@ -485,11 +488,13 @@ void fs_op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in_buf,
 
 void fs_op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	struct fs_ctx *c = fs_ctx_of(req);
 	struct fs_file *f = fs_file_of(fi);
-	(void)ino;
+	/* The closing process's record locks on the file go (lock_owners.h). */
+	if (c->lock_owners)
+		fs_lock_owners_closed(c, ino, fi->lock_owner);
 	/* close() of a duplicate reports delayed write errors of network
-	 * backing filesystems and drops locks owned by this open, as a
-	 * close(2) of the application's fd would. */
+	 * backing filesystems, as a close(2) of the application's fd would. */
 	int dup_fd = dup(f->fd);
 	if (dup_fd < 0) {
 		fuse_reply_err(req, errno);
@@ -521,18 +526,22 @@ void fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_
 	fuse_reply_err(req, err);
 }
 
+/* Record locks live on the lock owner's own backing description
+ * (lock_owners.h): an owner without one holds no lock, so a probe goes
+ * through the open's fd, which holds none. */
 void fs_op_getlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct flock *lock)
 {
+	struct fs_ctx *c = fs_ctx_of(req);
 	struct fs_file *f = fs_file_of(fi);
-	(void)ino;
-	lock->l_pid = 0; /* required by OFD locks */
-	if (fcntl(f->fd, F_OFD_GETLK, lock) < 0) {
-		fuse_reply_err(req, errno);
-		return;
-	}
-	if (lock->l_type != F_UNLCK)
-		lock->l_pid = 0; /* OFD locks have no owning process */
-	fuse_reply_lock(req, lock);
+	int err = 0;
+	struct fs_lock_owner *o = fs_lock_owner_get(c, ino, fi->lock_owner, f, false, &err);
+	err = fs_lock_owners_getlk(c, ino, o ? fs_lock_owner_fd(o) : f->fd, lock);
+	if (o)
+		fs_lock_owner_put(c, o);
+	if (err < 0)
+		fuse_reply_err(req, -err);
+	else
+		fuse_reply_lock(req, lock);
 }
 
 static int ofd_setlk_call(int fd, void *arg, bool wait)
@@ -543,11 +552,21 @@ static int ofd_setlk_call(int fd, void *arg, bool wait)
 void fs_op_setlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct flock *lock,
 		 int sleep)
 {
+	struct fs_ctx *c = fs_ctx_of(req);
 	struct fs_file *f = fs_file_of(fi);
-	(void)ino;
+	int err = 0;
+	/* An unlock by an owner without a description has nothing to drop. */
+	struct fs_lock_owner *o =
+		fs_lock_owner_get(c, ino, fi->lock_owner, f, lock->l_type != F_UNLCK, &err);
+	if (!o) {
+		fuse_reply_err(req, err == -ENOENT ? 0 : -err);
+		return;
+	}
+	int fd = fs_lock_owner_fd(o);
+	fs_lock_owner_set_pid(o, lock->l_pid);
 	lock->l_pid = 0;
-	int res = sleep ? fs_lock_wait(req, f->fd, ofd_setlk_call, lock)
-			: ofd_setlk_call(f->fd, lock, false);
+	int res = sleep ? fs_lock_wait(req, fd, ofd_setlk_call, lock) : ofd_setlk_call(fd, lock, false);
+	fs_lock_owner_put(c, o);
 	fuse_reply_err(req, -res);
 }
 
