@@ -7,10 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fs/fs.h"
+#include "fs/rec_name.h"
 
 /* "DPATH/NAME" (DPATH "" for BACKING) into rel; -ENAMETOOLONG past it. */
 static int join(const char *dpath, const char *name, char rel[PATH_MAX])
@@ -18,23 +18,6 @@ static int join(const char *dpath, const char *name, char rel[PATH_MAX])
 	return snprintf(rel, PATH_MAX, "%s%s%s", dpath, dpath[0] ? "/" : "", name) >= PATH_MAX
 		   ? -ENAMETOOLONG
 		   : 0;
-}
-
-/* Whether /proc named fd's dentry as one that lost its name ("PATH
- * (deleted)"): an unlinked file, or a file reached through the dentry of
- * a name it lost while it has others, such as an O_TMPFILE (born as the
- * nameless "#INO") linked since: reopened from its handle, the kernel may
- * give it that first dentry back. A file whose name really ends so is
- * the object at that path. */
-static bool lost_name(int fd, const char *full, size_t n)
-{
-	static const char deleted[] = " (deleted)";
-	const size_t dl = sizeof(deleted) - 1;
-	struct stat a, b;
-	if (n <= dl || strcmp(full + n - dl, deleted) != 0)
-		return false;
-	return fstat(fd, &a) < 0 || lstat(full, &b) < 0 || a.st_dev != b.st_dev ||
-	       a.st_ino != b.st_ino;
 }
 
 int fs_rel_path(struct fs_ctx *c, int fd, char buf[PATH_MAX])
@@ -45,7 +28,7 @@ int fs_rel_path(struct fs_ctx *c, int fd, char buf[PATH_MAX])
 	if (n <= 0)
 		return n < 0 ? -errno : -ENOENT;
 	full[n] = '\0';
-	if (lost_name(fd, full, (size_t)n))
+	if (fs_proc_name_lost(fd, full, (size_t)n))
 		return -ENOENT;
 	const char *b = c->opts->backing;
 	size_t bl = strlen(b);

@@ -11,7 +11,13 @@
 #    says no file was "deleted behind the mount's back" (what the control
 #    loop took the unlinked tmpfile's entry for);
 # 2. -o splice: requests are spliced past the look that turns FUSE_TMPFILE
-#    into a create, so O_TMPFILE stays EOPNOTSUPP (shadowfs(8)).
+#    into a create, so O_TMPFILE stays EOPNOTSUPP (shadowfs(8));
+# 3. BACKING on ramfs (no handles: the tmpfile's inode keeps an O_PATH fd
+#    through its nameless dentry), recording with 1 s buckets: the linked
+#    file read by its name for 3 s is named by the recorder, never taken
+#    for unlinked (before fs_proc_name_lost, every naming of it said
+#    "gone" and its events went to the anonymous tail: name_gone=4,
+#    tail_events=79 of 152).
 # Usage: fs_o_tmpfile.sh SHADOWFS
 . "$(dirname "$0")/lib.sh"
 SHADOWFS=$1
@@ -68,6 +74,37 @@ except OSError as e:
 sys.exit("O_TMPFILE worked")
 PY
 echo "2: -o splice: O_TMPFILE gives EOPNOTSUPP"
+it_umount "$mnt"
+wait "$IT_PID" || it_fail "shadowfs exited with an error"
+
+# 3.
+rbacking=$(it_tmpdir rbacking) rstate=$(it_tmpdir rstate)
+it_tmpfs "$rbacking" 0 ramfs
+mkdir "$rbacking/sub"
+it_mount "$SHADOWFS" "$rbacking" "$mnt" "state=$rstate,bucket=1"
+python3 - "$mnt" <<'PY' || it_fail "O_TMPFILE linked and read on a ramfs BACKING"
+import ctypes, os, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+mnt = sys.argv[1]
+fd = os.open(mnt + "/sub", os.O_TMPFILE | os.O_RDWR, 0o644)
+os.write(fd, b"d" * 4096)
+if libc.linkat(-100, ("/proc/self/fd/%d" % fd).encode(), -100, (mnt + "/sub/linked").encode(),
+               0x400) != 0:
+    sys.exit("linkat: " + os.strerror(ctypes.get_errno()))
+os.close(fd)
+end = time.time() + 3
+while time.time() < end:
+    f = os.open(mnt + "/sub/linked", os.O_RDONLY)
+    os.read(f, 10)
+    os.close(f)
+    time.sleep(0.05)
+PY
+stat_of() { sed -n "s/^$1=//p" "$rstate/recorder.stats"; }
+flushed() { [ "$(stat_of named)" -ge 2 ] 2>/dev/null; }
+IT_WAIT_SHOW="cat $rstate/recorder.stats" it_wait_for "the recorder named nothing" 10 flushed
+[ "$(stat_of name_gone)" = 0 ] ||
+  it_fail "the linked O_TMPFILE was taken for unlinked: $(grep -E '^(named|name_gone|tail_events)=' "$rstate/recorder.stats" | tr '\n' ' ')"
+echo "3: ramfs: the linked O_TMPFILE named by the recorder ($(stat_of named) namings, none gone)"
 it_umount "$mnt"
 wait "$IT_PID" || it_fail "shadowfs exited with an error"
 echo PASS
