@@ -1,7 +1,7 @@
 /* The session's I/O functions between libfuse and /dev/fuse: the INIT
  * handshake edits (passthrough, io_uring, killpriv, shared mmap of direct
- * I/O files) and the hand-off of replies to passthrough and io_uring.
- * See dev_io.h. */
+ * I/O files), the look at each request (killpriv, O_TMPFILE) and the
+ * hand-off of replies to passthrough and io_uring. See dev_io.h. */
 #include "fs/dev_io.h"
 
 #include <errno.h>
@@ -14,6 +14,7 @@
 #include "fs/fuse_proto.h"
 #include "fs/kernel_order.h"
 #include "fs/killpriv.h"
+#include "fs/tmpfile.h"
 #include "fs/uring.h"
 
 #ifdef __SANITIZE_THREAD__
@@ -73,14 +74,17 @@ static ssize_t dev_writev(int fd, struct iovec *iov, int count, void *userdata)
 
 /* Notes the FUSE_INIT request (the first one, always read, never spliced:
  * libfuse splices only once INIT has agreed to it), and whether each
- * request asks to kill privileges (killpriv.h). */
+ * request asks to kill privileges (killpriv.h); turns FUSE_TMPFILE into
+ * the create libfuse can serve (tmpfile.h). */
 static ssize_t dev_read(int fd, void *buf, size_t len, void *userdata)
 {
 	struct fs_ctx *c = userdata;
 	ssize_t n = read(fd, buf, len);
 	fs_kernel_order_request();
-	if (n > 0)
+	if (n > 0) {
 		fs_killpriv_note(buf, (size_t)n);
+		fs_tmpfile_rewrite(buf, (size_t)n);
+	}
 	if (n < (ssize_t)sizeof(struct fp_in_header) || atomic_load(&c->dev.init_seen))
 		return n;
 	struct fp_in_header ih;
@@ -123,10 +127,12 @@ int fs_dev_io_install(struct fs_ctx *c, struct fuse_session *se)
 		.splice_send = dev_splice_send,
 	};
 	c->dev.fd = fuse_session_fd(se);
-	/* Kernel passthrough writes bypass us; spliced requests are not seen. */
+	/* Kernel passthrough writes bypass us; spliced requests are not seen
+	 * (neither their killpriv flags nor a FUSE_TMPFILE: tmpfile.h). */
 	c->dev.killpriv = !c->pt.wanted && !c->opts->splice_read;
-	if (!c->pt.wanted && !c->uring && !c->dev.killpriv && c->opts->cache != FS_CACHE_NEVER &&
-	    !FS_KERNEL_ORDER_MODELLED)
+	bool sees_requests = !c->opts->splice_read; /* FUSE_TMPFILE made a create */
+	if (!c->pt.wanted && !c->uring && !c->dev.killpriv && !sees_requests &&
+	    c->opts->cache != FS_CACHE_NEVER && !FS_KERNEL_ORDER_MODELLED)
 		return 0;
 	return fuse_session_custom_io(se, &io, c->dev.fd);
 }

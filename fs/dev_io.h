@@ -4,7 +4,8 @@
  * fuse_session_custom_io only when one of them is wanted; they are the
  * plain read, writev and splice system calls, except that
  *   - read notes the FUSE_INIT request (its unique id and what the kernel
- *     offers in flags2);
+ *     offers in flags2), looks at each request for killpriv.h and turns a
+ *     FUSE_TMPFILE into a create libfuse serves (tmpfile.h);
  *   - writev has the INIT reply edited by both layers, an armed OPEN or
  *     CREATE reply edited by passthrough, and a reply to a request that
  *     came through an io_uring entry written into that entry instead. */
@@ -32,7 +33,8 @@ struct fs_dev_io {
 
 /* Puts our I/O functions between the session and /dev/fuse (for the INIT
  * edits of passthrough, io_uring and killpriv, and the look at each
- * request killpriv needs); call after fuse_session_mount, before serving. */
+ * request killpriv and O_TMPFILE need: always, but with -o splice);
+ * call after fuse_session_mount, before serving. */
 int fs_dev_io_install(struct fs_ctx *c, struct fuse_session *se);
 
 #endif

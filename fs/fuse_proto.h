@@ -14,6 +14,8 @@
 #define FP_OP_WRITE 16u
 #define FP_OP_INIT 26u
 #define FP_OP_CREATE 35u
+#define FP_OP_TMPFILE 51u                 /* laid out and answered as CREATE */
+#define FP_CREATE_IN_SIZE 16u             /* struct fuse_create_in (minor >= 12) */
 #define FP_WRITE_FLAGS_OFF 20u            /* fuse_write_in.write_flags */
 #define FP_WRITE_KILL_SUIDGID (1u << 2)   /* write_flags */
 #define FP_FATTR_KILL_SUIDGID (1u << 11)  /* fuse_setattr_in.valid */

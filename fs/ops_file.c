@@ -38,6 +38,7 @@
 #include "fs/killpriv.h"
 #include "fs/lock_owners.h"
 #include "fs/lock_wait.h"
+#include "fs/tmpfile.h"
 #include "fs/uring.h"
 
 /* Open flags as sent to the backing filesystem. */
@@ -217,57 +218,93 @@ static void name_if_changed(struct fs_ctx *c, int fd, const struct timespec *bef
 	(void)fs_file_id_get(proc, true, id); /* no xattrs: the recorder keys by path */
 }
 
+/* Opens NAME in the directory open as dfd with O_CREAT as the caller (the
+ * caller's umask too): the fd, or -errno. */
+static int create_as_caller(fuse_req_t req, struct fs_ctx *c, int dfd, const char *name, int flags,
+			    mode_t mode)
+{
+	struct fs_creds_saved cr;
+	int bflags = backing_flags(c, flags) | O_CREAT | O_CLOEXEC;
+	int err = fs_creds_enter(req, &cr);
+	if (err == 0 && (err = fs_creds_umask(req)) < 0)
+		fs_creds_leave(&cr);
+	if (err < 0)
+		return err;
+	int fd = openat(dfd, name, bflags, mode);
+	if (fd < 0 && errno == EACCES && (flags & O_ACCMODE) == O_WRONLY && c->writeback) {
+		/* Existing write-only file: check as the caller, then
+		 * reopen read-write as the daemon (see open_as_caller). */
+		int wfd = openat(dfd, name, (flags & ~O_APPEND) | O_CREAT | O_CLOEXEC, mode);
+		err = wfd < 0 ? -errno : 0;
+		fs_creds_leave(&cr);
+		if (wfd < 0)
+			return err;
+		fd = fs_reopen(c, wfd, bflags & ~O_CREAT);
+		close(wfd);
+		return fd;
+	}
+	err = fd < 0 ? -errno : fd;
+	fs_creds_leave(&cr);
+	return err;
+}
+
+/* Makes an unnamed file in the directory open as dfd, as the caller would
+ * with open(DIR, O_TMPFILE | flags, mode) (fs/tmpfile.h): owned by the
+ * caller, its umask applied, O_EXCL kept (BACKING's file then cannot be
+ * linked either). The fd, or -errno. */
+static int tmpfile_as_caller(fuse_req_t req, struct fs_ctx *c, int dfd, int flags, mode_t mode)
+{
+	struct fs_creds_saved cr;
+	int bflags = (backing_flags(c, flags) & ~(O_CREAT | O_TRUNC)) | O_TMPFILE | O_CLOEXEC;
+	int err = fs_creds_enter(req, &cr);
+	if (err == 0 && (err = fs_creds_umask(req)) < 0)
+		fs_creds_leave(&cr);
+	if (err < 0)
+		return err;
+	int fd = openat(dfd, ".", bflags, mode);
+	err = fd < 0 ? -errno : fd;
+	fs_creds_leave(&cr);
+	return err;
+}
+
+/* CREATE, and O_TMPFILE as the create of the name "/" (fs/tmpfile.h): the
+ * tmpfile has no name in the directory, so its inode is entered without
+ * one (by its handle, or without handles by an O_PATH fd kept until the
+ * kernel forgets it) and is not noted as seen in the directory; the link
+ * that may name it later (FUSE_LINK) is a lookup of its new name. */
 void fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		  struct fuse_file_info *fi)
 {
 	struct fs_ctx *c = fs_ctx_of(req);
 	struct fs_inode *dir = fs_inode_of(c, parent), *i = NULL;
-	struct fs_creds_saved cr;
 	struct fuse_entry_param e;
 	struct stat st;
 	struct fs_file *f = NULL;
-	int fd = -1, err;
+	bool tmpfile = fs_tmpfile_name(name);
+	int fd, err;
 	int dfd = fs_inode_fd_get(c->inodes, dir);
 	if (dfd < 0) {
 		fuse_reply_err(req, -dfd);
 		return;
 	}
-	int bflags = backing_flags(c, fi->flags) | O_CREAT | O_CLOEXEC;
 	struct timespec before; /* the clock file times are taken from */
 	clock_gettime(CLOCK_REALTIME_COARSE, &before);
-	err = fs_creds_enter(req, &cr);
-	if (err == 0 && (err = fs_creds_umask(req)) < 0)
-		fs_creds_leave(&cr);
-	if (err == 0) {
-		fd = openat(dfd, name, bflags, mode);
-		if (fd < 0 && errno == EACCES && (fi->flags & O_ACCMODE) == O_WRONLY &&
-		    c->writeback) {
-			/* Existing write-only file: check as the caller, then
-			 * reopen read-write as the daemon (see open_as_caller). */
-			int wfd = openat(dfd, name, (fi->flags & ~O_APPEND) | O_CREAT | O_CLOEXEC,
-					 mode);
-			fs_creds_leave(&cr);
-			cr = (struct fs_creds_saved){0};
-			if (wfd >= 0) {
-				fd = fs_reopen(c, wfd, bflags & ~O_CREAT);
-				close(wfd);
-				errno = fd < 0 ? -fd : 0;
-			}
-		}
-		if (fd < 0)
-			err = -errno;
-		fs_creds_leave(&cr);
-	}
+	fd = tmpfile ? tmpfile_as_caller(req, c, dfd, fi->flags, mode)
+		     : create_as_caller(req, c, dfd, name, fi->flags, mode);
 	fs_inode_fd_put(c->inodes, dir);
-	if (err < 0)
+	if (fd < 0) {
+		err = fd;
 		goto fail;
+	}
 	if ((fi->flags & O_TRUNC) && fs_killpriv_due())
 		kill_privileges(req, fd);
 	name_if_changed(c, fd, &before);
-	err = fs_inode_table_lookup_fd(c->inodes, dir, name, fd, &st, &i);
+	err = fs_inode_table_lookup_fd(c->inodes, tmpfile ? NULL : dir, tmpfile ? NULL : name, fd,
+				       &st, &i);
 	if (err < 0)
 		goto fail;
-	fs_inode_note_dir(i, dir);
+	if (!tmpfile)
+		fs_inode_note_dir(i, dir);
 	f = file_new(req, c, i, fd, fi->flags);
 	if (!f) {
 		fs_inode_table_forget(c->inodes, i, 1);

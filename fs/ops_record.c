@@ -14,7 +14,8 @@
  *   lookup, mknod, mkdir, symlink
  *                         FS_EV_META on the entry found or made (learnt
  *                         from fs_last_entry), else on the parent directory
- *   create                FS_EV_OPEN on the new file (same way)
+ *   create                FS_EV_OPEN on the new file (same way; an
+ *                         O_TMPFILE, fs/tmpfile.h, leaves no name hint)
  *   unlink, rmdir, rename FS_EV_META on the parent directory
  * forget, release, flush, fsync, locks, statfs, lseek are not demand and are
  * not noted (they still count as in-flight requests). With -o passthrough
@@ -35,6 +36,7 @@
 
 #include "fs/fs.h"
 #include "fs/recorder.h"
+#include "fs/tmpfile.h"
 
 /* The wrapped table: written once by fs_ops_record() before the session
  * starts, read-only afterwards. */
@@ -295,6 +297,8 @@ static void rec_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode
 {
 	struct rec_call c;
 	entry_begin(&c, req, parent, name);
+	if (fs_tmpfile_name(name)) /* O_TMPFILE: no name leads to the file */
+		fs_entry_name.dir = NULL;
 	inner.create(req, parent, name, mode, fi);
 	entry_end(&c, FS_EV_OPEN);
 }

@@ -10,6 +10,17 @@
 
 #include "fs/file_id.h"
 
+bool fs_proc_name_lost(int fd, const char *abs, size_t len)
+{
+	static const char deleted[] = " (deleted)";
+	const size_t dl = sizeof(deleted) - 1;
+	struct stat a, b;
+	if (len <= dl || strcmp(abs + len - dl, deleted) != 0)
+		return false;
+	return fstat(fd, &a) < 0 || lstat(abs, &b) < 0 || a.st_dev != b.st_dev ||
+	       a.st_ino != b.st_ino;
+}
+
 int fs_rec_name_fd(const struct fs_rec_namer *n, int fd, uint64_t dir_ino, int64_t now_s,
 		   uint8_t ret_id[PRED_ID_LEN], char **ret_path)
 {
@@ -24,17 +35,20 @@ int fs_rec_name_fd(const struct fs_rec_namer *n, int fd, uint64_t dir_ino, int64
 	if (len <= 0)
 		return len < 0 ? -errno : -EIO;
 	abs[len] = '\0';
-	static const char deleted[] = " (deleted)";
-	if ((size_t)len > sizeof(deleted) - 1 &&
-	    !strcmp(abs + len - (sizeof(deleted) - 1), deleted))
+	bool lost = fs_proc_name_lost(fd, abs, (size_t)len);
+	struct stat now;
+	if (lost && (fstat(fd, &now) < 0 || now.st_nlink == 0))
 		return -ENOENT; /* unlinked between fstat and readlink */
 	/* A file opened from its handle whose dentry the kernel had dropped
-	 * comes back disconnected: /proc shows "/" instead of its path. The fs
-	 * layer names it by the directory it was last seen in (path_of); its
-	 * id still reads from the inode. When that fails too its path is
-	 * unknown this time (NULL: the store keeps the last one it had). */
+	 * comes back disconnected: /proc shows "/" instead of its path; one
+	 * reached through a name it lost shows that name (fs_proc_name_lost:
+	 * a linked O_TMPFILE's inode fd, on a mount without handles, always
+	 * did, and its events all went to the tail). The fs layer names it by
+	 * the directory it was last seen in (path_of); its id still reads from
+	 * the inode. When that fails too its path is unknown this time (NULL:
+	 * the store keeps the last one it had). */
 	const char *rel = NULL;
-	if (!strncmp(abs, n->backing, n->backing_len) &&
+	if (!lost && !strncmp(abs, n->backing, n->backing_len) &&
 	    (abs[n->backing_len] == '/' || abs[n->backing_len] == '\0'))
 		rel = abs + n->backing_len + (abs[n->backing_len] == '/');
 	else if (n->path_of && have_st &&

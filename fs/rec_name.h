@@ -97,13 +97,22 @@ struct fs_rec_namer {
 	void *path_of_arg;
 };
 
+/* Whether ABS, what /proc reads for fd (len bytes), is a name the file no
+ * longer has: "PATH (deleted)" that does not lead to the file. It was
+ * unlinked, or fd came through a name it lost while it has others, such as
+ * an O_TMPFILE's nameless first dentry ("DIR/#INO"), linked since, that an
+ * fd kept from before the link (an inode's O_PATH fd) still holds. A file
+ * whose name really ends so is the object at that path. */
+bool fs_proc_name_lost(int fd, const char *abs, size_t len);
+
 /* Names the file open as fd (any fd, O_PATH included), last seen through
  * the mount in the directory dir_ino (0 unknown). Returns 0 with ret_id
  * and *ret_path (malloc'd, relative to BACKING) set, *ret_path NULL when
  * the fd is not connected to BACKING's tree (a handle opened after the
- * kernel dropped the file's dentry: /proc shows "/") and path_of cannot
- * name it either; -ENOENT when the file has been unlinked (nothing to
- * name); other -errno on failure. */
+ * kernel dropped the file's dentry: /proc shows "/", or a name it lost
+ * while it has others: fs_proc_name_lost) and path_of cannot name it
+ * either; -ENOENT when the file has been unlinked (nothing to name); other
+ * -errno on failure. */
 int fs_rec_name_fd(const struct fs_rec_namer *n, int fd, uint64_t dir_ino, int64_t now_s,
 		   uint8_t ret_id[PRED_ID_LEN], char **ret_path);
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "fs/fs.h"
+#include "fs/rec_name.h"
 
 /* "DPATH/NAME" (DPATH "" for BACKING) into rel; -ENAMETOOLONG past it. */
 static int join(const char *dpath, const char *name, char rel[PATH_MAX])
@@ -27,6 +28,8 @@ int fs_rel_path(struct fs_ctx *c, int fd, char buf[PATH_MAX])
 	if (n <= 0)
 		return n < 0 ? -errno : -ENOENT;
 	full[n] = '\0';
+	if (fs_proc_name_lost(fd, full, (size_t)n))
+		return -ENOENT;
 	const char *b = c->opts->backing;
 	size_t bl = strlen(b);
 	while (bl > 1 && b[bl - 1] == '/')

@@ -47,6 +47,7 @@
 #include "fs/version_floor.h"
 #include "fs/rel_path.h"
 #include "fs/status_file.h"
+#include "fs/tmpfile.h"
 #include "fs/xattr_shadow.h"
 #include "predictor/hot_files.h"
 #include "predictor/model.h"
@@ -579,8 +580,12 @@ static void sh_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct fs_inode *i = fs_inode_of(c, ino);
 	bool writer = (fi->flags & O_ACCMODE) != O_RDONLY;
 	struct daemon_shadow_file *s = entry_find(sh, i);
+	/* shadow_all: not a file the mount last saw without a link (an
+	 * O_TMPFILE opened again through /proc before its link, fs/tmpfile.h):
+	 * it has no name to be shadowed by, and the control loop took it for
+	 * one deleted behind the mount's back. Its opens after the link do. */
 	if ((!s || __atomic_load_n(&s->gone, __ATOMIC_RELAXED)) && sh->cfg.shadow_all &&
-	    S_ISREG(i->type)) {
+	    S_ISREG(i->type) && __atomic_load_n(&i->nlink_seen, __ATOMIC_RELAXED) != 0) {
 		int ifd = fs_inode_fd_get(c->inodes, i);
 		if (ifd >= 0) {
 			s = entry_make(sh, i, ifd, NULL);
@@ -630,8 +635,10 @@ static void sh_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	struct fs_ctx *c = fs_ctx_of(req); /* req is gone after the reply */
 	nlink_t nl;
 	/* An existing file (created behind the kernel's back) opened, maybe
-	 * truncated: its copies go before it changes. */
-	struct daemon_shadow_file *old = entry_by_name(sh, parent, name, &nl);
+	 * truncated: its copies go before it changes. An O_TMPFILE (the name
+	 * "/", fs/tmpfile.h) is a new file: none. */
+	struct daemon_shadow_file *old =
+	    fs_tmpfile_name(name) ? NULL : entry_by_name(sh, parent, name, &nl);
 	change_begin(old);
 	fs_remote_dirty_unknown(old);
 	fi->fh = 0;

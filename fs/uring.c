@@ -22,6 +22,7 @@
 #include "fs/fuse_proto.h"
 #include "fs/kernel_order.h"
 #include "fs/killpriv.h"
+#include "fs/tmpfile.h"
 
 #define URING_DEPTH 4
 #define URING_STOP_DATA UINT64_MAX  /* user_data of the wake-up to stop */
@@ -258,6 +259,7 @@ static void serve_request(struct uring_worker *w)
 	memcpy(start + sizeof(ih), w->hdr->op_in, op_len);
 	struct fuse_buf fb = {.mem = start, .size = ih.len};
 	fs_killpriv_note(start, ih.len);
+	fs_tmpfile_rewrite(start, ih.len);
 	if (atomic_fetch_add_explicit(&u->requests, 1, memory_order_relaxed) == 0)
 		sfs_info("io_uring: serving requests through %u rings on %u CPU queues", u->n,
 			 u->nr_queues);

@@ -20,5 +20,6 @@ extern const struct pc_scenario pc_meta_scenarios[];
 extern const struct pc_scenario pc_locks_scenarios[];
 extern const struct pc_scenario pc_sparse_scenarios[];
 extern const struct pc_scenario pc_perms_scenarios[];
+extern const struct pc_scenario pc_tmpfile_scenarios[];
 
 #endif

@@ -45,6 +45,7 @@
 static const struct pc_scenario *const pc_groups[] = {
 	pc_files_scenarios, pc_dirs_scenarios, pc_meta_scenarios,
 	pc_locks_scenarios, pc_sparse_scenarios, pc_perms_scenarios,
+	pc_tmpfile_scenarios,
 };
 
 struct pc_lines {

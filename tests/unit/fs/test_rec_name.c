@@ -3,7 +3,10 @@
  * kernel has dropped its dentry, the handle opens a disconnected file that
  * /proc shows as "/": the id still comes back, the path is unknown (NULL),
  * never "/" (it was recorded as the file's path before). An unlinked file
- * is -ENOENT. Needs root (open_by_handle_at, drop_caches). */
+ * is -ENOENT; one reached through a name it lost while it has others (a
+ * linked O_TMPFILE's first, nameless dentry: "sub/#INO (deleted)") is
+ * named by path_of, and a file whose name ends in " (deleted)" by that
+ * name. Needs root (open_by_handle_at, drop_caches). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -101,11 +104,71 @@ static void test_unlinked(void **state)
 	assert_null(path);
 }
 
+/* path_of for the tests: says where it was asked about. */
+static int asked_dir;
+static int path_of_stub(void *arg, int fd, dev_t dev, ino_t ino, uint64_t dir_ino,
+			char buf[PATH_MAX])
+{
+	(void)arg;
+	(void)fd;
+	(void)dev;
+	(void)ino;
+	asked_dir = (int)dir_ino;
+	snprintf(buf, PATH_MAX, "sub/linked");
+	return 0;
+}
+
+/* An O_TMPFILE, kept as an O_PATH fd through its nameless dentry (as the
+ * inode table keeps one without handles), then linked: named through
+ * path_of, not taken for unlinked (-ENOENT). Never linked: -ENOENT. */
+static void test_linked_tmpfile(void **state)
+{
+	struct fixture *f = *state;
+	char p[PATH_MAX + 16], proc[32], *path = NULL;
+	uint8_t id[PRED_ID_LEN];
+	f->namer.path_of = path_of_stub;
+	snprintf(p, sizeof(p), "%s/sub", f->backing);
+	int tfd = open(p, O_TMPFILE | O_RDWR, 0644);
+	assert_true(tfd >= 0);
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", tfd);
+	int opath = open(proc, O_PATH | O_CLOEXEC);
+	assert_true(opath >= 0);
+	assert_int_equal(fs_rec_name_fd(&f->namer, opath, 7, 1003, id, &path), -ENOENT);
+	snprintf(p, sizeof(p), "%s/sub/linked", f->backing);
+	assert_int_equal(linkat(AT_FDCWD, proc, AT_FDCWD, p, AT_SYMLINK_FOLLOW), 0);
+	asked_dir = 0;
+	assert_int_equal(fs_rec_name_fd(&f->namer, opath, 7, 1004, id, &path), 0);
+	assert_int_equal(asked_dir, 7);
+	assert_non_null(path);
+	assert_string_equal(path, "sub/linked");
+	free(path);
+	close(opath);
+	close(tfd);
+}
+
+/* A file whose name really ends in " (deleted)" is named by it. */
+static void test_name_ending_deleted(void **state)
+{
+	struct fixture *f = *state;
+	char p[PATH_MAX + 32], *path = NULL;
+	uint8_t id[PRED_ID_LEN];
+	snprintf(p, sizeof(p), "%s/sub/x (deleted)", f->backing);
+	int fd = open(p, O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(fs_rec_name_fd(&f->namer, fd, 0, 1005, id, &path), 0);
+	assert_non_null(path);
+	assert_string_equal(path, "sub/x (deleted)");
+	free(path);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_named_then_disconnected, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unlinked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_linked_tmpfile, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_name_ending_deleted, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
