@@ -20,6 +20,7 @@ struct fs_lock_owner {
 	const struct fs_file *via; /* the open it was reopened from */
 	int fd;
 	_Atomic pid_t pid;         /* who takes its locks, 0 until known */
+	bool listed;               /* in the table (t->lock) */
 	unsigned refs;             /* the table's (while listed) and requests' */
 };
 
@@ -110,7 +111,7 @@ struct fs_lock_owner *fs_lock_owner_get(struct fs_ctx *c, fuse_ino_t ino, uint64
 		*err = -ENOMEM;
 		return NULL;
 	}
-	*made = (struct fs_lock_owner){.ino = ino, .owner = owner, .via = via, .fd = fd, .refs = 2};
+	*made = (struct fs_lock_owner){.ino = ino, .owner = owner, .via = via, .fd = fd, .refs = 2, .listed = true};
 	pthread_mutex_lock(&t->lock);
 	struct fs_lock_owner **p = find(t, ino, owner);
 	if (*p) {
@@ -190,6 +191,25 @@ void fs_lock_owner_put(struct fs_ctx *c, struct fs_lock_owner *o)
 		unref(o);
 }
 
+bool fs_lock_owner_keep(struct fs_ctx *c, struct fs_lock_owner *o)
+{
+	struct fs_lock_owners *t = c->lock_owners;
+	bool kept = true;
+	pthread_mutex_lock(&t->lock);
+	if (!o->listed) {
+		struct fs_lock_owner **p = find(t, o->ino, o->owner);
+		kept = *p == NULL;
+		if (kept) {
+			*p = o;
+			o->listed = true;
+			o->refs++;
+			t->count++;
+		}
+	}
+	pthread_mutex_unlock(&t->lock);
+	return kept;
+}
+
 /* Unlists *p (t->lock held): its locks go now, its fd with the last
  * request using it. Returns it if that was the last reference. */
 static struct fs_lock_owner *unlist(struct fs_lock_owners *t, struct fs_lock_owner **p)
@@ -197,6 +217,7 @@ static struct fs_lock_owner *unlist(struct fs_lock_owners *t, struct fs_lock_own
 	struct fs_lock_owner *o = *p;
 	*p = o->next;
 	o->next = NULL;
+	o->listed = false;
 	t->count--;
 	struct flock all = {.l_type = F_UNLCK, .l_whence = SEEK_SET};
 	if (fcntl(o->fd, F_OFD_SETLK, &all) < 0) { /* closing it drops them anyway */

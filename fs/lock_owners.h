@@ -52,6 +52,12 @@ void fs_lock_owner_set_pid(struct fs_lock_owner *o, pid_t pid);
 int fs_lock_owners_getlk(struct fs_ctx *c, fuse_ino_t ino, int probe_fd, struct flock *lock);
 int fs_lock_owner_fd(const struct fs_lock_owner *o);
 void fs_lock_owner_put(struct fs_ctx *c, struct fs_lock_owner *o);
+/* After a lock was granted on o: if the owner closed the file during the
+ * wait (o was unlisted, its fd to close with the last reference), o is
+ * listed again so the lock granted after that close stays, as natively.
+ * False when the owner has made another description since (the lock then
+ * goes with o). */
+bool fs_lock_owner_keep(struct fs_ctx *c, struct fs_lock_owner *o);
 
 /* owner closed an fd of ino (FLUSH): its locks there go. */
 void fs_lock_owners_closed(struct fs_ctx *c, fuse_ino_t ino, uint64_t owner);

@@ -85,6 +85,50 @@ for kind in fcntl flock; do
   echo "ok $kind: the lock is handed on after the interrupted waits"
 done
 
+# A lock granted after another thread of the waiting process closed an fd
+# of the file during the wait stays held (POSIX: the close dropped the
+# locks held then, not the one granted later): the mount dropped it with
+# the description the close had let go.
+cat > "$T/close_during_wait.py" <<'PY'
+import fcntl, os, sys, threading, time
+path, out = sys.argv[1:3]
+fd = os.open(path, os.O_RDWR)
+got = []
+def wait_for_lock():
+    fcntl.lockf(fd, fcntl.LOCK_EX, 10, 0)
+    got.append(1)
+t = threading.Thread(target=wait_for_lock)
+t.start()
+time.sleep(0.5)  # in its wait
+os.close(os.open(path, os.O_RDONLY))  # a close by this process (FLUSH)
+with open(out, "a") as f:
+    f.write("closed\n")
+t.join()
+with open(out, "a") as f:
+    f.write("locked\n")
+time.sleep(300)
+PY
+rm -f "$T"/*.out
+start fcntl hold "$T/hold.out"; holder=$PID
+python3 "$T/close_during_wait.py" "$mnt/f" "$T/cdw.out" &
+cdw=$!
+IT_PIDS+=("$cdw")
+it_wait_for "the waiter did not close its second fd" 10 grep -qs closed "$T/cdw.out"
+kill "$holder"
+it_wait_for "the waiter did not get the lock within 5 s of its release" 5 grep -qs locked "$T/cdw.out"
+probe=$(python3 - "$mnt/f" <<'PY'
+import fcntl, os, struct, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+r = fcntl.fcntl(fd, fcntl.F_GETLK, struct.pack("hhqqi", fcntl.F_WRLCK, 0, 0, 10, 0))
+t, w, start, ln, pid = struct.unpack("hhqqi", r)
+print("held" if t == fcntl.F_WRLCK else "free", pid)
+PY
+)
+[ "$probe" = "held $cdw" ] ||
+  it_fail "a lock granted after a close during its wait: F_GETLK says '$probe', want 'held $cdw'"
+kill "$cdw"
+echo "ok a lock granted after a close during the wait stays held (F_GETLK: $probe)"
+
 # SIGTERM while a process waits for a lock: the mount stops, the waiter
 # gets an error (the mount is gone), nothing hangs. With threads=1 the
 # waiter's worker is the only one: the stop's own write-back needs it.
