@@ -127,6 +127,7 @@ PY
 [ "$probe" = "held $cdw" ] ||
   it_fail "a lock granted after a close during its wait: F_GETLK says '$probe', want 'held $cdw'"
 kill "$cdw"
+wait "$cdw" "$holder" 2>/dev/null # gone before the unmount below (EBUSY)
 echo "ok a lock granted after a close during the wait stays held (F_GETLK: $probe)"
 
 # SIGTERM while a process waits for a lock: the mount stops, the waiter
