@@ -191,7 +191,7 @@ void fs_lock_owner_put(struct fs_ctx *c, struct fs_lock_owner *o)
 		unref(o);
 }
 
-bool fs_lock_owner_keep(struct fs_ctx *c, struct fs_lock_owner *o)
+bool fs_lock_owner_keep(struct fs_ctx *c, struct fs_lock_owner *o, const struct fs_file *via)
 {
 	struct fs_lock_owners *t = c->lock_owners;
 	bool kept = true;
@@ -200,6 +200,9 @@ bool fs_lock_owner_keep(struct fs_ctx *c, struct fs_lock_owner *o)
 		struct fs_lock_owner **p = find(t, o->ino, o->owner);
 		kept = *p == NULL;
 		if (kept) {
+			/* The open it was made through may be gone (released
+			 * after that close); the request's is alive. */
+			o->via = via;
 			*p = o;
 			o->listed = true;
 			o->refs++;

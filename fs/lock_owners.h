@@ -54,10 +54,11 @@ int fs_lock_owner_fd(const struct fs_lock_owner *o);
 void fs_lock_owner_put(struct fs_ctx *c, struct fs_lock_owner *o);
 /* After a lock was granted on o: if the owner closed the file during the
  * wait (o was unlisted, its fd to close with the last reference), o is
- * listed again so the lock granted after that close stays, as natively.
+ * listed again, as made through via (the request's open), so the lock
+ * granted after that close stays, as natively.
  * False when the owner has made another description since (the lock then
  * goes with o). */
-bool fs_lock_owner_keep(struct fs_ctx *c, struct fs_lock_owner *o);
+bool fs_lock_owner_keep(struct fs_ctx *c, struct fs_lock_owner *o, const struct fs_file *via);
 
 /* owner closed an fd of ino (FLUSH): its locks there go. */
 void fs_lock_owners_closed(struct fs_ctx *c, fuse_ino_t ino, uint64_t owner);

@@ -603,7 +603,7 @@ void fs_op_setlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, stru
 	fs_lock_owner_set_pid(o, lock->l_pid);
 	lock->l_pid = 0;
 	int res = sleep ? fs_lock_wait(req, fd, ofd_setlk_call, lock) : ofd_setlk_call(fd, lock, false);
-	if (res == 0 && sleep && lock->l_type != F_UNLCK && !fs_lock_owner_keep(c, o))
+	if (res == 0 && sleep && lock->l_type != F_UNLCK && !fs_lock_owner_keep(c, o, f))
 		res = -ENOLCK; /* closed and locked again during the wait: this one is lost */
 	fs_lock_owner_put(c, o);
 	fuse_reply_err(req, -res);
