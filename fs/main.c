@@ -340,6 +340,12 @@ int main(int argc, char **argv)
 	if (!opts.record && opts.needs_record_opt[0])
 		sfs_warn("-o %s has no effect with norecord (recording is off)",
 			 opts.needs_record_opt);
+	/* One thread serves every request: a lock wait forwarded to BACKING
+	 * holds it, and the INTERRUPT that would end the wait is not read. */
+	if (opts.locks == FS_LOCKS_BACKING && opts.max_threads <= 1 && !opts.io_uring)
+		sfs_warn("locks=backing with threads=1: while a process waits for a lock held "
+			 "by another, every request of the mount waits with it (give threads=2 "
+			 "or more)");
 	if (opts.record || hosts) {
 		/* In BACKING it works (its files show through the mount); in
 		 * MOUNTPOINT it would be hidden, or reached through ourselves. */

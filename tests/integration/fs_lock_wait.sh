@@ -134,7 +134,11 @@ echo "ok a lock granted after a close during the wait stays held (F_GETLK: $prob
 # gets an error (the mount is gone), nothing hangs. With threads=1 the
 # waiter's worker is the only one: the stop's own write-back needs it.
 stop_with_waiter() { # OPTS
-  it_mount "$shadowfs" "$backing" "$mnt" "$1"
+  IT_MOUNT_LOG=$T/mount.log it_mount "$shadowfs" "$backing" "$mnt" "$1"
+  if [[ ",$1," == *,threads=1,* ]]; then
+    it_log_has "$T/mount.log" "locks=backing with threads=1: while a process waits" ||
+      it_fail "$1: no warning that one thread serves the lock waits: $(cat "$T/mount.log")"
+  fi
   rm -f "$T"/*.out
   start fcntl hold "$T/hold.out"; holder=$PID
   start fcntl wait "$T/wait.out"; waiter=$PID
