@@ -28,7 +28,14 @@ int fs_rel_path(struct fs_ctx *c, int fd, char buf[PATH_MAX])
 	if (n <= 0)
 		return n < 0 ? -errno : -ENOENT;
 	full[n] = '\0';
-	if (fs_proc_name_lost(fd, full, (size_t)n))
+	/* A name the file lost while it has others (a linked O_TMPFILE's
+	 * nameless first dentry, "DIR/#INO (deleted)"): not its path (callers
+	 * look in its directory, fs_rel_path_in). An unlinked file keeps its
+	 * last name, " (deleted)" and all: the settings of a file saved by
+	 * rename behind the mount's back are still found through the old
+	 * file the kernel holds (fs_tuning_handles). */
+	struct stat st;
+	if (fs_proc_name_lost(fd, full, (size_t)n) && fstat(fd, &st) == 0 && st.st_nlink > 0)
 		return -ENOENT;
 	const char *b = c->opts->backing;
 	size_t bl = strlen(b);

@@ -12,9 +12,10 @@
 struct fs_ctx;
 
 /* The path of the object open as fd relative to BACKING into buf ("" for
- * BACKING itself); -ENOENT when it is not below BACKING, or /proc names
- * it by a name it no longer has ("NAME (deleted)": unlinked, or an
- * O_TMPFILE's nameless dentry, linked since or not). */
+ * BACKING itself; "NAME (deleted)" for an unlinked file, as /proc names
+ * it); -ENOENT when it is not below BACKING, or /proc names it by a name
+ * it no longer has while it has others (an O_TMPFILE's nameless dentry,
+ * linked since). */
 int fs_rel_path(struct fs_ctx *c, int fd, char buf[PATH_MAX]);
 /* The same for inode i open as fd; when fd is disconnected (reopened from
  * its handle after the kernel dropped BACKING's dentry: /proc shows "/"),
