@@ -571,6 +571,10 @@ void fs_op_getlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, stru
 	struct fs_ctx *c = fs_ctx_of(req);
 	struct fs_file *f = fs_file_of(fi);
 	int err = 0;
+	if (!c->lock_owners) { /* locks stay in the kernel: none are sent */
+		fuse_reply_err(req, ENOLCK);
+		return;
+	}
 	struct fs_lock_owner *o = fs_lock_owner_get(c, ino, fi->lock_owner, f, false, &err);
 	err = fs_lock_owners_getlk(c, ino, o ? fs_lock_owner_fd(o) : f->fd, lock);
 	if (o)
@@ -592,6 +596,10 @@ void fs_op_setlk(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, stru
 	struct fs_ctx *c = fs_ctx_of(req);
 	struct fs_file *f = fs_file_of(fi);
 	int err = 0;
+	if (!c->lock_owners) { /* locks stay in the kernel: none are sent */
+		fuse_reply_err(req, ENOLCK);
+		return;
+	}
 	/* An unlock by an owner without a description has nothing to drop. */
 	struct fs_lock_owner *o =
 		fs_lock_owner_get(c, ino, fi->lock_owner, f, lock->l_type != F_UNLCK, &err);
