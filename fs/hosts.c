@@ -219,7 +219,7 @@ struct host {
 	/* protected by all->lock (up and last_seen_ms also written atomically,
 	 * read without the lock by fs_hosts_up / fs_hosts_last_seen_ms): */
 	bool up;
-	char reason[160];
+	char reason[256]; /* as long as a connect's why (a TLS refusal's hint) */
 	uint64_t last_seen_ms, since_ms;
 	struct sync_wire_load load;
 };

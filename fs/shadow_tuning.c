@@ -677,6 +677,10 @@ static int renew_id(struct fs_ctx *c, struct fs_inode *i, const char *rel,
 	return r;
 }
 
+/* Refused values are logged with what the value must be (setfattr says
+ * only "Invalid argument"); any user may set them, so within a budget. */
+static struct sfs_log_limit refused_log = SFS_LOG_LIMIT_INIT(10, 10000);
+
 int fs_tuning_set(struct fs_ctx *c, struct fs_inode *i, enum fs_tune_key k, const void *value,
 		  size_t size, int flags)
 {
@@ -686,16 +690,21 @@ int fs_tuning_set(struct fs_ctx *c, struct fs_inode *i, enum fs_tune_key k, cons
 	double v;
 	if (!S_ISDIR(i->type) && !S_ISREG(i->type))
 		return -EPERM;
-	if (fs_tune_parse(k, value, size, &v, text) < 0)
+	if (fs_tune_parse(k, value, size, &v, text) < 0) {
+		sfs_log_limited(&refused_log, SFS_LOG_WARN,
+				"user.shadow.%s refused (EINVAL): the value must be %s",
+				fs_tune_key_name(k), fs_tune_key_values(k));
 		return -EINVAL;
+	}
 	size_t unknown = 0;
 	if (k == FS_TUNE_HOSTS) /* names of this mount's hosts only (immutable table) */
 		fs_tune_hosts_mask(text, (const char *const *)t->host_names, t->nhost_names,
 				   &unknown);
 	if (unknown) {
-		sfs_debug("user.shadow.hosts %s: %zu name(s) not among the mount's hosts "
-			  "(shadowctl hosts lists them)",
-			  text, unknown);
+		sfs_log_limited(&refused_log, SFS_LOG_WARN,
+				"user.shadow.hosts refused (EINVAL): %zu of its names not among "
+				"the mount's hosts ('shadowctl hosts' lists them)",
+				unknown);
 		return -EINVAL;
 	}
 	int r = fs_tuning_node_key(c, i, true, rel, &f);

@@ -20,6 +20,25 @@ const char *fs_tune_key_name(enum fs_tune_key k)
 	return (unsigned)k < FS_TUNE_NKEYS ? key_names[k] : "?";
 }
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+const char *fs_tune_key_values(enum fs_tune_key k)
+{
+	static const char *const values[FS_TUNE_NKEYS] = {
+		[FS_TUNE_THRESHOLD] = "a probability, a plain decimal number in (0, 1]",
+		[FS_TUNE_CAPACITY] = "reads per forecast bucket, a plain decimal number "
+				     "from 0 to 1e15",
+		[FS_TUNE_WINDOW] = "forecast steps (buckets), a whole number from 1 to "
+				   STR(PRED_MAX_H),
+		[FS_TUNE_NEVER] = "1 or 0",
+		[FS_TUNE_COPIES] = "a whole number from 1 to " STR(FS_TUNE_COPIES_MAX),
+		[FS_TUNE_HOSTS] = "host names as 'shadowctl hosts' shows them, ','-separated, "
+				  "or '*' (no blanks)",
+	};
+	return (unsigned)k < FS_TUNE_NKEYS && values[k] ? values[k] : "?";
+}
+
 int fs_tune_key_of(const char *name)
 {
 	for (int k = 0; k < FS_TUNE_NKEYS; k++)

@@ -82,6 +82,10 @@ const char *fs_tune_key_name(enum fs_tune_key k);
 int fs_tune_key_of(const char *name);
 const char *fs_tune_source_name(enum fs_tune_source s);
 
+/* What a value of key k must be, for the log line of a refused one
+ * (the value itself is not logged: any user may set one). */
+const char *fs_tune_key_values(enum fs_tune_key k);
+
 /* Checks value (size bytes, not NUL-terminated) for key k: 0 with *ret
  * and text (NUL-terminated, the trailing '\n' dropped) filled, or -EINVAL
  * leaving them alone. */

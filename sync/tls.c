@@ -286,14 +286,40 @@ static void record_peer(struct sync_tls_conn *c)
 	}
 }
 
+/* What an operator does about the usual verify failures: OpenSSL's text
+ * alone ("self-signed certificate in certificate chain") does not say
+ * that the two sides belong to different CAs. "" for the others. */
+static const char *verify_hint(long v)
+{
+	switch (v) {
+	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+	case X509_V_ERR_CERT_SIGNATURE_FAILURE:
+		return " (not issued by this side's CA: the two sides' certificates "
+		       "are of different 'shadowctl ca init')";
+	case X509_V_ERR_HOSTNAME_MISMATCH:
+	case X509_V_ERR_IP_ADDRESS_MISMATCH:
+		return " (the host's certificate does not name the address connected "
+		       "to: use one it names, or 'shadowctl ca issue DIR NAME --ip ADDR')";
+	case X509_V_ERR_CERT_HAS_EXPIRED:
+	case X509_V_ERR_CERT_NOT_YET_VALID:
+		return " (check both machines' clocks, or issue it again)";
+	default:
+		return "";
+	}
+}
+
 static void handshake_reason(struct sync_tls_conn *c, int r, char *why, size_t whylen)
 {
 	long v = SSL_get_verify_result(c->ssl);
 	if (r == -ETIMEDOUT)
 		snprintf(why, whylen, "TLS handshake timed out");
 	else if (v != X509_V_OK)
-		snprintf(why, whylen, "peer certificate rejected: %s",
-			 X509_verify_cert_error_string(v));
+		snprintf(why, whylen, "peer certificate rejected: %s%s",
+			 X509_verify_cert_error_string(v), verify_hint(v));
 	else
 		ssl_reason(why, whylen, "TLS handshake failed");
 }

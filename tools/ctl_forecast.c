@@ -139,7 +139,8 @@ static int parse_opts(int argc, char **argv, struct fc_opts *o, const char **sta
 			break;
 		case 'y':
 			if (ctl_parse_demand(optarg, &o->by)) {
-				fprintf(stderr, "shadowctl forecast: bad --by '%s'\n", optarg);
+				fprintf(stderr, "shadowctl forecast: bad --by '%s' (reads, bytes, opens or events)\n",
+					optarg);
 				return 2;
 			}
 			break;

@@ -147,8 +147,10 @@ int ctl_load_main(int argc, char **argv)
 	int rc = 1;
 	int64_t now = time(NULL);
 	int tier = ctl_view_tier(st, "shadowctl load", &o, now);
-	if (tier < 0)
+	if (tier < 0) {
+		rc = tier == -2 ? 2 : 1;
 		goto out;
+	}
 	struct pred_host_bucket *h = NULL;
 	size_t n = 0;
 	if (pred_store_host_series(st, tier, now - window, INT64_MAX, &h, &n)) {

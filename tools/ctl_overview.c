@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/mountinfo.h"
 #include "tools/ctl.h"
 #include "tools/ctl_status.h"
 #include "tools/ctl_store.h"
@@ -26,6 +27,7 @@ struct stats_line {
 struct summary {
 	bool running;
 	bool stopped; /* running, but stopped by a signal: it answers nothing */
+	bool dead;    /* not running, its mount still in the table: ENOTCONN */
 	bool have_hosts, have_shadows;
 	struct stats_line rec, control;
 	long hosts_up, hosts_down;
@@ -64,6 +66,20 @@ static bool process_stopped(long pid)
 	fclose(f);
 	const char *paren = got ? strrchr(line, ')') : NULL; /* after the comm */
 	return paren && paren[1] == ' ' && (paren[2] == 'T' || paren[2] == 't');
+}
+
+static int is_fuse_mount_at(const struct sfs_mount_entry *e, void *mountpoint)
+{
+	return !strcmp(e->mountpoint, mountpoint) && !strncmp(e->fstype, "fuse", 4);
+}
+
+/* Whether a FUSE mount is still at the mountpoint of a mount whose process
+ * is gone (killed, crashed): every access there fails with ENOTCONN until
+ * it is unmounted. From the mount table, never a look into the mount. */
+static bool mount_left_dead(const struct pred_location *loc)
+{
+	return loc->mountpoint[0] &&
+	       sfs_mountinfo_each(is_fuse_mount_at, (void *)loc->mountpoint) > 0;
 }
 
 static void read_stats_line(const struct pred_location *loc, const char *name,
@@ -158,7 +174,11 @@ static void read_shadows(const struct pred_location *loc, struct summary *s)
 static void print_text(const struct pred_location *loc, const struct summary *s)
 {
 	const char *mp = loc->mountpoint[0] ? loc->mountpoint : "(unknown)";
-	if (loc->pid > 0)
+	if (loc->pid > 0 && s->dead)
+		printf("mount      %s (pid %ld, not running; its mount is still there, dead: "
+		       "every access fails until 'fusermount3 -u %s')\n",
+		       mp, loc->pid, mp);
+	else if (loc->pid > 0)
 		printf("mount      %s (pid %ld, %s)\n", mp, loc->pid,
 		       s->stopped   ? "stopped by a signal: it answers nothing until "
 				      "SIGCONT"
@@ -217,8 +237,9 @@ static void print_json(const struct pred_location *loc, const struct summary *s)
 	ctl_json_string(stdout, loc->backing);
 	printf(",\"state_dir\":");
 	ctl_json_string(stdout, loc->state_dir);
-	printf(",\"pid\":%ld,\"running\":%s,\"stopped\":%s,\"recorder\":", loc->pid,
-	       s->running ? "true" : "false", s->stopped ? "true" : "false");
+	printf(",\"pid\":%ld,\"running\":%s,\"stopped\":%s,\"dead_mount\":%s,\"recorder\":",
+	       loc->pid, s->running ? "true" : "false", s->stopped ? "true" : "false",
+	       s->dead ? "true" : "false");
 	if (s->rec.n > 0)
 		ctl_status_print_json(s->rec.f, s->rec.n);
 	else
@@ -262,6 +283,7 @@ int ctl_overview_main(int argc, char **argv)
 	}
 	s->running = mount_running(&loc);
 	s->stopped = s->running && process_stopped(loc.pid);
+	s->dead = !s->running && mount_left_dead(&loc);
 	read_stats_line(&loc, "recorder.stats", &s->rec);
 	read_stats_line(&loc, "control.stats", &s->control);
 	read_hosts(&loc, s);

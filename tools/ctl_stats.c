@@ -125,8 +125,10 @@ int ctl_stats_main(int argc, char **argv)
 	}
 	int64_t now = time(NULL);
 	int tier = ctl_view_tier(st, "shadowctl stats", &o, now);
-	if (tier < 0)
+	if (tier < 0) {
+		rc = tier == -2 ? 2 : 1;
 		goto out;
+	}
 	struct pred_file_bucket *b = NULL;
 	size_t n = 0;
 	if (pred_store_file_series(st, id, tier, now - window, INT64_MAX, &b, &n)) {

@@ -247,8 +247,11 @@ int ctl_view_tier(struct pred_store *st, const char *cmd, const struct ctl_view_
 					      : o->tier;
 	unsigned have = pred_store_get_tiers(st)->n;
 	if (tier >= (int)have) {
-		fprintf(stderr, "%s: the store has %u tiers\n", cmd, have);
-		return -1;
+		/* A --tier the store lacks is a bad value (status 2), named
+		 * with the ones it has, as --tier's own range is. */
+		fprintf(stderr, "%s: bad --tier '%d': this store has tier%s 0..%d\n", cmd, tier,
+			have == 1 ? "" : "s", (int)have - 1);
+		return o->tier == PRED_TIER_AUTO ? -1 : -2;
 	}
 	return tier;
 }

@@ -77,8 +77,9 @@ int ctl_parse_view_opts(int argc, char **argv, const char *cmd, const char *usag
 			struct ctl_view_opts *o);
 
 /* The tier a view reads: o->tier, or with PRED_TIER_AUTO the finest whose
- * retention covers the window back from now. -1 after a message when the
- * store has fewer tiers. */
+ * retention covers the window back from now. After a message when the
+ * store has fewer tiers: -2 for a --tier given (a usage error, status 2),
+ * else -1. */
 int ctl_view_tier(struct pred_store *st, const char *cmd, const struct ctl_view_opts *o,
 		  int64_t now);
 

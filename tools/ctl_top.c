@@ -95,7 +95,8 @@ int ctl_top_main(int argc, char **argv)
 			break;
 		case 'b':
 			if (ctl_parse_demand(optarg, &order)) {
-				fprintf(stderr, "shadowctl top: bad --by '%s'\n", optarg);
+				fprintf(stderr, "shadowctl top: bad --by '%s' (reads, bytes, opens or events)\n",
+					optarg);
 				return 2;
 			}
 			break;

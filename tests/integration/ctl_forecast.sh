@@ -6,7 +6,8 @@
 # threshold and B's below it, agree between the table, the one-file view
 # and --json, and read the store's real bucket width (1 s, not the default
 # 60 s); the stopped mount's store still gives a forecast; bad options exit
-# 2 and unknown files 1; with only a partial 1 h bucket recorded it says
+# 2 (a --tier the store lacks too; a bad --by names the kinds) and unknown
+# files 1; with only a partial 1 h bucket recorded it says
 # so and suggests a --bucket. shadowctl load shows the same run's host buckets.
 # usage: ctl_forecast.sh SHADOWFS SHADOWCTL
 . "$(dirname "$0")/lib.sh"
@@ -126,6 +127,13 @@ grep -o '"inflight_max": [0-9]*' <<<"$lj" | awk '$2 >= 1 { found = 1 } END { exi
 grep -q '"disks": \[{"device": ' <<<"$lj" || it_fail "load: no disk"
 "$ctl" load "$mnt" | grep -q '^BUCKET (UTC)' || it_fail "load: no table"
 "$ctl" load "$mnt" --tier x >/dev/null 2>&1; [ $? = 2 ] || it_fail "load: bad --tier accepted"
+# A tier the store lacks (3 here, 0..2) is a bad value as well: status 2
+# and the tiers it has (it was status 1 and 'the store has 3 tiers').
+for view in "load $mnt" "stats $mnt/A"; do
+  out=$("$ctl" $view --tier 3 2>&1 >/dev/null); rc=$?
+  [ "$rc" = 2 ] && grep -q "bad --tier '3': this store has tiers 0\.\.2" <<<"$out" ||
+    it_fail "$view --tier 3: status $rc: $out"
+done
 
 touch "$stop"; wait $loader 2>/dev/null
 it_umount "$mnt"
@@ -139,6 +147,12 @@ for bad in "--horizon 0" "--horizon 9" "--window 4" "--threshold 1.5" "--capacit
   out=$("$ctl" forecast --state "$state" --bucket 1s --horizon 3 $bad 2>&1 >/dev/null); rc=$?
   [ "$rc" = 2 ] || it_fail "'$bad': exit status $rc, expected 2"
   [ -n "$out" ] || it_fail "'$bad': no message"
+done
+# A bad --by names the kinds there are (it named none).
+for cmd in top forecast; do
+  out=$("$ctl" $cmd --state "$state" --by nope 2>&1); rc=$?
+  [ "$rc" = 2 ] && grep -qF "(reads, bytes, opens or events)" <<<"$out" ||
+    it_fail "$cmd --by nope: status $rc, the kinds not named: $out"
 done
 "$ctl" forecast --state "$state" --bucket 1s nope >/dev/null 2>&1; rc=$?
 [ "$rc" = 1 ] || it_fail "unknown file: exit status $rc, expected 1"

@@ -8,7 +8,9 @@
 #                     sequence numbers, a stalled host (SIGSTOP) reported
 #                     within three intervals, one shut down (SIGTERM) as
 #                     having closed the connection;
-#   bad input       - clear message and exit status 2 (usage) or 1 (failure).
+#   bad input       - clear message and exit status 2 (usage) or 1 (failure),
+#                     a certificate of another CA or for another name with
+#                     what to do about it.
 # Usage: ctl_hosts.sh SHADOWD SHADOWCTL SYNC_CLI
 . "$(dirname "$0")/lib.sh"
 SHADOWD=$1 CTL=$2 CLI=$3
@@ -140,6 +142,14 @@ echo garbage >"$T/garbage.crt"
 expect 1 "cannot load certificate $T/garbage.crt: .*no start line" "$CTL" host status "$H" \
   --cert "$T/garbage.crt" --key "$T/ca/operator.key" --ca "$T/ca/ca.crt"
 expect 1 "cannot connect" "$CTL" host status 127.0.0.1:1 "${TLS[@]}"
+# The usual certificate refusals say what to do (they said only OpenSSL's
+# "self-signed certificate in certificate chain" and "hostname mismatch").
+it_check "ca init other" "$CTL" ca init "$T/other" >/dev/null
+it_check "ca issue other operator" "$CTL" ca issue "$T/other" operator >/dev/null
+expect 1 "certificate rejected: .*(not issued by this side's CA: the two sides' certificates are of different 'shadowctl ca init')" \
+  "$CTL" host status "$H" --certs "$T/other" --name operator
+expect 1 "hostname mismatch (the host's certificate does not name the address connected to: " \
+  "$CTL" host status "localhost:$PORT" "${TLS[@]}"
 expect 2 "is not a uuid" "$CTL" push "$T/f" "$H" "${TLS[@]}" --id nonsense
 # Alternatives (the last one won, silently).
 expect 2 "--progress and --quiet exclude each other" "$CTL" push "$T/f" "$H" "${TLS[@]}" --progress --quiet

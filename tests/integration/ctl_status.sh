@@ -9,7 +9,8 @@
 # EINVAL and its log says why. A user who cannot read the state directory
 # is told so. With the mount stopped (SIGSTOP), status, hosts, shadows, top,
 # load and forecast of its mount point still answer, and status says it is
-# stopped.
+# stopped. A mount whose process was killed (left in the mount table,
+# dead) is said to be so, with the command that clears it.
 # Usage: ctl_status.sh SHADOWFS SHADOWCTL
 . "$(dirname "$0")/lib.sh"
 SHADOWFS=$1 CTL=$2
@@ -188,6 +189,21 @@ for args in "top $mnt" "load $mnt" "forecast $mnt" "forecast $mnt/data" "stats $
     it_fail "norecord: $args: rc=$rc, stderr: $(cat "$T/err")"
 done
 it_umount "$mnt"
+# A mount whose process was killed stays in the mount table, every access
+# to it failing with ENOTCONN: status says so and how to clear it (it said
+# "not running" as after an unmount); once unmounted, "not running" again.
+it_mount "$SHADOWFS" "$backing" "$mnt" "state=$state"
+pid=$IT_PID
+kill -KILL "$pid"; wait "$pid" 2>/dev/null
+out=$("$CTL" status "$mnt") || it_fail "status of a dead mount failed"
+grep -qxF "mount      $mnt (pid $pid, not running; its mount is still there, dead: every access fails until 'fusermount3 -u $mnt')" <<<"$out" ||
+  it_fail "dead mount: $out"
+"$CTL" status "$mnt" --json | grep -q '"running":false,"stopped":false,"dead_mount":true,' ||
+  it_fail "dead mount, JSON: $("$CTL" status "$mnt" --json)"
+fusermount3 -u "$mnt" || it_fail "fusermount3 -u of the dead mount"
+out=$("$CTL" status "$mnt") || it_fail "status after the dead mount's unmount failed"
+grep -qx "mount      $mnt (pid $pid, not running)" <<<"$out" || it_fail "dead mount unmounted: $out"
+"$CTL" status "$mnt" --json | grep -q '"dead_mount":false,' || it_fail "dead mount unmounted, JSON"
 "$CTL" status a b 2>"$T/err"; [ $? -eq 2 ] || it_fail "two operands: not a usage error"
 "$CTL" status --bogus 2>"$T/err"; [ $? -eq 2 ] || it_fail "unknown option: not a usage error"
 # Help asked for is no error, for every subcommand: the usage on stdout,

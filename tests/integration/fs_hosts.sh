@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The mount's resource hosts (-o hosts=, fs/hosts.c) with real processes:
 # a local directory host (its store created at mount), a live shadowd over
-# mutual TLS and an address where nothing listens. `shadowctl hosts MNT`
+# mutual TLS, an address where nothing listens and a shadowd of another CA
+# (down, the reason saying so). `shadowctl hosts MNT`
 # shows them up/up/down; when the shadowd stops the mount marks it down
 # within three heartbeat intervals plus slack, and up again once a shadowd
 # listens there again (reconnect with backoff). A bad host fails the mount
@@ -34,6 +35,10 @@ wait_state() {
 }
 
 start_shadowd
+# A shadowd of another cluster (its own CA): down, with the whole reason.
+it_ca "$CTL" "$T/otherca" "other1" ""
+it_shadowd "$SHADOWD" "$T/otherstore" "$T/otherca" other1 "$T/other.log" 0
+OTHER=$IT_SD_PORT
 # A port where nothing listens: bind one, note it, close it.
 DEAD=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 
@@ -47,14 +52,18 @@ DEAD=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 it_in_mount_table "$mnt" && it_fail "a failed start left a mount"
 
 it_mount "$SHADOWFS" "$backing" "$mnt" \
-  "norecord,hosts=$T/local:cost=0.5:budget=64m;127.0.0.1:$SD_PORT:cost=2;127.0.0.1:$DEAD,tls=$T/ca,tls_name=origin"
+  "norecord,hosts=$T/local:cost=0.5:budget=64m;127.0.0.1:$SD_PORT:cost=2;127.0.0.1:$DEAD;127.0.0.1:$OTHER,tls=$T/ca,tls_name=origin"
 [ -d "$T/local" ] || it_fail "the local host store was not created"
 wait_state "127.0.0.1:$SD_PORT" up 5 >/dev/null
 wait_state "127.0.0.1:$DEAD" down 5 >/dev/null
+wait_state "127.0.0.1:$OTHER" down 5 >/dev/null
 "$CTL" hosts "$mnt" | tee "$T/hosts"
 grep -q "^$T/local  *local  *up  *0.5  copies=0 used_bytes=0 budget_bytes=67108864" "$T/hosts" ||
   it_fail "local host line"
 grep -q "^127.0.0.1:$DEAD .*down .*reason=\".*refused" "$T/hosts" || it_fail "dead host line"
+# The refusal says what to do, whole (the reason was cut at 159 bytes).
+grep -qF "reason=\"peer certificate rejected: self-signed certificate in certificate chain (not issued by this side's CA: the two sides' certificates are of different 'shadowctl ca init')\"" "$T/hosts" ||
+  it_fail "another CA's host line"
 "$CTL" hosts "$mnt" --json | grep -q "\"host\":\"127.0.0.1:$SD_PORT\",\"kind\":\"remote\",\"cost\":2,\"state\":\"up\"" ||
   it_fail "hosts --json"
 # Heartbeats keep arriving: the last one is recent.

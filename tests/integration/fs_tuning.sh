@@ -4,7 +4,7 @@
 # why, through real mounts with a local host store:
 #  - set / get / list / remove on files and directories; bad values (negative,
 #    0 where invalid, > 1, trailing junk, huge, empty, blanks, nan) -> EINVAL
-#    and the old value stays;
+#    and the old value stays, the log saying what the value must be;
 #  - resolution: file, nearest directory, mount root, mount option, each
 #    source shown by shadowctl why;
 #  - renames: a file keeps its settings (keyed by id), a directory's move with
@@ -87,6 +87,11 @@ for v in -0.5 0 1.5 0.5x 1e999 '' ' 0.5' 0.5. nan inf 1,0 '0.5 '; do bad thresho
 for v in -1 1e16 1e999 12abc '' ' 3' inf nan; do bad capacity "$v"; done
 for v in 0 -1 9 99999999999999999999999 3x '' 2.0 ' 2' +2; do bad window "$v"; done
 for v in 2 -1 yes '' 01 '1 ' true; do bad never "$v"; done
+# The log says what the value must be (setfattr says only "Invalid
+# argument"; nothing was logged), within its budget (10 lines per 10 s: the
+# first threshold values).
+it_log_has "$T/mount.log" "user.shadow.threshold refused (EINVAL): the value must be a probability, a plain decimal number in (0, 1\]" ||
+  it_fail "no log line for a refused threshold: $(cat "$T/mount.log")"
 [ "$(get threshold "$f"):$(get capacity "$f"):$(get window "$f"):$(get never "$f")" = "0.7:40:2:0" ] ||
   it_fail "a bad value changed something: $(getfattr -d -m user.shadow "$f")"
 setfattr -n user.shadow.bogus -v 1 "$f" 2>/dev/null && it_fail "an unknown attribute was accepted"

@@ -4,7 +4,8 @@
 # and a pinned file below a directory:
 #  - bad values (a name that is no host of the mount, empty names, a blank,
 #    a name twice, "*" among names, a list too long, a control character)
-#    -> EINVAL, the value stays as it was (unset, then a good one);
+#    -> EINVAL, the value stays as it was (unset, then a good one); the
+#    log says when a name is no host of the mount;
 #  - hosts=dear on the directory: the copy lands on dear, not on the
 #    cheaper hosts (shadowctl why shows the list, its source and placement);
 #  - hosts=mid: the copy moves (on mid, serving; dear's copy trimmed and its
@@ -31,7 +32,7 @@ opts() { echo "norecord,cache=never,state=$state,hosts=$1,shadow_tick=0.2,shadow
 mkdir -p "$backing/d"
 head -c 200000 /dev/urandom >"$backing/d/f"
 f=$mnt/d/f
-it_mount "$SHADOWFS" "$backing" "$mnt" "$(opts "$ALL")"
+IT_MOUNT_LOG=$T/mount.log it_mount "$SHADOWFS" "$backing" "$mnt" "$(opts "$ALL")"
 
 get() { getfattr --only-values -n user.shadow.hosts "$1" 2>/dev/null; }
 set_ok() { setfattr -n user.shadow.hosts -v "$1" "$2" || it_fail "set hosts=$1 on $2"; }
@@ -74,6 +75,9 @@ bad_all() {
   done
 }
 bad_all
+# The log says why (a name that is no host; it was said at debug level only).
+it_log_has "$T/mount.log" "user.shadow.hosts refused (EINVAL): 1 of its names not among the mount's hosts ('shadowctl hosts' lists them)" ||
+  it_fail "no log line for an unknown host name: $(cat "$T/mount.log")"
 get "$mnt/d" && it_fail "a bad value was stored: $(get "$mnt/d")"
 [ ! -s "$state/tuning" ] || it_fail "STATE/tuning after bad values: $(cat "$state/tuning")"
 set_ok "$dear" "$mnt/d"

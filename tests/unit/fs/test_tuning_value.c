@@ -54,6 +54,20 @@ static void test_parse_good(void **state)
 	assert_int_equal(fs_tune_key_of("copies"), FS_TUNE_COPIES);
 }
 
+/* Each key says what its values are, with the bounds the parser holds
+ * (the log line of a refused value quotes it). */
+static void test_key_values(void **state)
+{
+	(void)state;
+	for (int k = 0; k < FS_TUNE_NKEYS; k++)
+		assert_string_not_equal(fs_tune_key_values((enum fs_tune_key)k), "?");
+	assert_non_null(strstr(fs_tune_key_values(FS_TUNE_WINDOW), "from 1 to 8"));
+	assert_non_null(strstr(fs_tune_key_values(FS_TUNE_COPIES), "from 1 to 4"));
+	assert_non_null(strstr(fs_tune_key_values(FS_TUNE_THRESHOLD), "(0, 1]"));
+	assert_non_null(strstr(fs_tune_key_values(FS_TUNE_CAPACITY), "0 to 1e15"));
+	assert_string_equal(fs_tune_key_values(FS_TUNE_NKEYS), "?");
+}
+
 /* Bad values: -EINVAL and the outputs untouched. */
 static void test_parse_bad(void **state)
 {
@@ -324,6 +338,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_parse_good),
+	    cmocka_unit_test(test_key_values),
 	    cmocka_unit_test(test_parse_bad),
 	    cmocka_unit_test(test_parse_hosts),
 	    cmocka_unit_test(test_hosts_mask),
