@@ -984,16 +984,27 @@ static void load_pins(struct fs_shadowing *sh)
 		shadow_write_pins(sh);
 }
 
+/* Refused pins are logged with why (setfattr says only "Invalid
+ * argument"); any user may try, so within a budget. */
+static struct sfs_log_limit pin_refused_log = SFS_LOG_LIMIT_INIT(10, 10000);
+
 int fs_shadowing_set_pin(struct fs_shadowing *sh, struct fs_inode *i, const void *value,
 			 size_t size, int flags)
 {
 	const char *v = value;
-	if (!S_ISREG(i->type))
+	if (!S_ISREG(i->type)) {
+		sfs_log_limited(&pin_refused_log, SFS_LOG_WARN,
+				"user.shadow.pin refused (EINVAL): only a regular file can be pinned");
 		return -EINVAL;
+	}
 	if (size && v[size - 1] == '\n') /* echo 1 > ... style values */
 		size--;
-	if (size != 1 || (v[0] != '0' && v[0] != '1'))
+	if (size != 1 || (v[0] != '0' && v[0] != '1')) {
+		sfs_log_limited(&pin_refused_log, SFS_LOG_WARN,
+				"user.shadow.pin refused (EINVAL): the value must be 1 (pin) or 0 "
+				"(unpin)");
 		return -EINVAL;
+	}
 	bool pin = v[0] == '1';
 	struct daemon_shadow_file *s = entry_find(sh, i);
 	if (!s && (flags & XATTR_REPLACE))

@@ -37,7 +37,7 @@ OPTS="norecord,cache=never,state=$state,hosts=$T/expensive:cost=3;$T/cheap:cost=
 
 head -c $((3 * 1024 * 1024 + 123)) /dev/urandom >"$backing/data"
 cp "$backing/data" "$T/expect"
-it_mount "$SHADOWFS" "$backing" "$mnt" "$OPTS"
+IT_MOUNT_LOG=$T/mount.log it_mount "$SHADOWFS" "$backing" "$mnt" "$OPTS"
 
 state_of() { it_shadow_state "$mnt/data"; }
 # wait_for DESC SECONDS CMD...: polls CMD until it succeeds.
@@ -62,6 +62,11 @@ setfattr -n user.shadow.state -v x "$mnt/data" 2>/dev/null && it_fail "state is 
 setfattr -n user.shadow.bogus -v 1 "$mnt/data" 2>/dev/null && it_fail "unknown attribute accepted"
 mkdir "$mnt/dir"
 setfattr -n user.shadow.pin -v 1 "$mnt/dir" 2>/dev/null && it_fail "a directory was pinned"
+# ... and the log says why (setfattr says only "Invalid argument").
+it_log_has "$T/mount.log" "user.shadow.pin refused (EINVAL): the value must be 1 (pin) or 0 (unpin)" ||
+  it_fail "no log of why a bad pin value was refused"
+it_log_has "$T/mount.log" "user.shadow.pin refused (EINVAL): only a regular file can be pinned" ||
+  it_fail "no log of why a directory's pin was refused"
 # XATTR_CREATE and XATTR_REPLACE as for any attribute, the pin present
 # when pinned (listed then): they were ignored.
 pin_flagged() { # create|replace VALUE: prints ok or the errno's name
