@@ -107,6 +107,10 @@ static void file_free(struct fs_ctx *c, struct fs_file *f)
 	free(f);
 }
 
+/* The kernel's open for execve (__FMODE_EXEC, which open(2) does not
+ * take: asm-generic/fcntl.h), kept in the flags FUSE sends. */
+#define FS_OPEN_EXEC 040
+
 /* Reopens ifd with the backing flags as the caller. A caller who may write
  * but not read a file still gets an O_RDWR fd with the writeback cache: the
  * caller's own O_WRONLY open checks the permission, then the daemon reopens
@@ -121,6 +125,16 @@ static int open_as_caller(fuse_req_t req, struct fs_ctx *c, int ifd, int flags)
 	int fd = fs_reopen(c, ifd, bflags);
 	if (fd == -EPERM && (flags & O_APPEND)) /* append-only inode (chattr +a) */
 		fd = fs_reopen(c, ifd, bflags | O_APPEND);
+	if (fd == -EACCES && (flags & FS_OPEN_EXEC) && (flags & O_ACCMODE) == O_RDONLY) {
+		/* execve: execute permission is enough (a mode 0711 program
+		 * runs natively for everyone), so that is what is checked as
+		 * the caller; the daemon then opens it to be read for them. */
+		char path[32];
+		fs_proc_path(path, ifd);
+		err = faccessat(AT_FDCWD, path, X_OK, AT_EACCESS) < 0 ? -errno : 0;
+		fs_creds_leave(&cr);
+		return err < 0 ? err : fs_reopen(c, ifd, bflags & ~FS_OPEN_EXEC);
+	}
 	if (fd == -EACCES && bflags != (flags & ~(O_NOFOLLOW | O_APPEND))) {
 		int wfd = fs_reopen(c, ifd, flags & ~O_APPEND);
 		fs_creds_leave(&cr);

@@ -3,7 +3,8 @@
  * credentials with pc_as_user()/pc_as_root(): EACCES/EPERM on files and
  * directories, ownership of new nodes, chmod/chown/utimes rules, setgid
  * directory inheritance, the sticky bit, set-id clearing on write, xattr
- * permissions, access(), and the protected_hardlinks/symlinks rules. */
+ * permissions, access(), execve with execute-only permission, and the
+ * protected_hardlinks/symlinks rules. */
 #include "pc_scenarios.h"
 #include "pc_trace.h"
 
@@ -11,7 +12,9 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <spawn.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -467,6 +470,62 @@ static void sc_protected_links(void)
 	PC_LS("tmp");
 }
 
+/* Copies /bin/true to name with mode (root's). */
+static void copy_true(const char *name, mode_t mode)
+{
+	char buf[65536];
+	int in = open("/bin/true", O_RDONLY), out = PC_FD(open(name, O_WRONLY | O_CREAT, 0700));
+	ssize_t n;
+
+	while (in >= 0 && out >= 0 && (n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)n) != n)
+			break;
+	if (in >= 0)
+		close(in);
+	if (out >= 0)
+		close(out);
+	PC_RC(chmod(name, mode));
+}
+
+/* Runs name as the current user: the spawn's errno or the exit status. */
+static void try_exec(const char *name)
+{
+	char path[64];
+	char *argv[] = { path, NULL }, *envp[] = { NULL };
+	pid_t pid;
+	int st = 0;
+
+	snprintf(path, sizeof(path), "./%s", name);
+	int rc = posix_spawn(&pid, path, NULL, NULL, argv, envp);
+	if (rc != 0) {
+		PC_NOTE("exec(%s) = %s", name, strerrorname_np(rc));
+		return;
+	}
+	waitpid(pid, &st, 0);
+	PC_NOTE("exec(%s) = exit %d", name, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+}
+
+/* execve needs execute permission only: a program of mode 0711 or 0111
+ * runs for others (through the mount it was refused: the daemon opened it
+ * to be read as the caller); 0700 and 0744 do not, 0755 does. */
+static void sc_perm_exec(void)
+{
+	static const mode_t modes[] = { 0755, 0711, 0111, 0744, 0700, 0000 };
+	char n[32];
+
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		snprintf(n, sizeof(n), "prog%04o", (unsigned)modes[i]);
+		copy_true(n, modes[i]);
+	}
+	as_nobody();
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		snprintf(n, sizeof(n), "prog%04o", (unsigned)modes[i]);
+		try_exec(n);
+		PC_OPEN_CLOSE(n, O_RDONLY);
+	}
+	pc_as_root();
+}
+
 const struct pc_scenario pc_perms_scenarios[] = {
 	{ "perm_files", "owner/group/other classes on open (non-root)", sc_perm_files, true },
 	{ "perm_dirs", "directory r/w/x rules (non-root)", sc_perm_dirs, true },
@@ -479,6 +538,7 @@ const struct pc_scenario pc_perms_scenarios[] = {
 	{ "sgid_nonmember", "S_ISGID without g+x cleared for non-members", sc_sgid_nonmember, true },
 	{ "xattr_perms", "xattr permission rules for non-root", sc_xattr_perms, true },
 	{ "access_user", "access()/faccessat for non-root", sc_access_user, true },
+	{ "perm_exec", "execve with execute-only permission (non-root)", sc_perm_exec, true },
 	{ "protected_links", "protected hardlinks/symlinks", sc_protected_links, true },
 	{ NULL, NULL, NULL, false },
 };
