@@ -157,15 +157,21 @@ static const struct fuse_opt option_table[] = {
 static const char *const passed_on[] = {
 	"allow_root", "auto_unmount", "blkdev", "blksize=", "fsname=", "subtype=",
 	"ro", "rw", "suid", "nosuid", "dev", "nodev", "exec", "noexec", "async", "sync",
-	"dirsync", "atime", "noatime", "diratime", "nodiratime", "relatime", "norelatime",
-	"strictatime", "nostrictatime", "lazytime", "nolazytime", "context=", "fscontext=",
-	"defcontext=", "rootcontext=", NULL,
+	"dirsync", "atime", "noatime", "context=", "fscontext=", "defcontext=", "rootcontext=",
+	NULL,
 };
 
-/* fstab/mount(8) words that mean nothing to a FUSE filesystem: dropped. */
+/* fstab/mount(8) words that mean nothing to a FUSE filesystem: dropped.
+ * The access-time flags but atime/noatime among them: libfuse 3.14 refuses
+ * them ("unknown option", and the mount failed: an fstab line with
+ * relatime or nodiratime did not mount), and they would change nothing:
+ * the kernel never updates a FUSE inode's atime itself (S_NOATIME), it is
+ * BACKING's, moved by the reads that reach it. */
 static const char *const dropped[] = {
 	"defaults", "auto", "noauto", "user", "nouser", "users", "owner", "group",
-	"_netdev", "nofail", "nonempty", "comment=", "x-", NULL,
+	"_netdev", "nofail", "nonempty", "comment=", "x-", "diratime", "nodiratime",
+	"relatime", "norelatime", "strictatime", "nostrictatime", "lazytime", "nolazytime",
+	NULL,
 };
 
 struct parse_ctx {
