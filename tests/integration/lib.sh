@@ -159,7 +159,16 @@ it_mount() { # SHADOWFS BACKING MNT [opts]
 
 it_umount() { # MNT
   local mnt=$1
-  fusermount3 -u "$mnt" || it_fail "fusermount3 -u $mnt failed"
+  # EBUSY while something outside stats the mount for a moment (df, a
+  # monitoring agent: an xfstests run beside the suite made it fail); a
+  # mount still busy after 2 s fails the test.
+  local try err
+  for try in $(seq 20); do
+    err=$(fusermount3 -u "$mnt" 2>&1) && break
+    [[ "$err" == *busy* ]] || it_fail "fusermount3 -u $mnt failed: $err"
+    sleep 0.1
+  done
+  [ "$try" -lt 20 ] || ! it_in_mount_table "$mnt" || it_fail "fusermount3 -u $mnt failed: $err"
   local p
   for p in "${IT_PIDS[@]}"; do
     # A shadowd outlives the mount (it_cleanup stops it): not waited for.
