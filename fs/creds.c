@@ -219,3 +219,11 @@ void fs_creds_leave(const struct fs_creds_saved *saved)
 	if (saved->switched_groups)
 		thread_setgroups((size_t)daemon_ngroups, daemon_groups);
 }
+
+int fs_creds_enter_creator(fuse_req_t req, struct fs_creds_saved *saved)
+{
+	int err = fs_creds_enter(req, saved);
+	if (err == 0 && (err = fs_creds_umask(req)) < 0)
+		fs_creds_leave(saved);
+	return err;
+}

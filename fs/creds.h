@@ -44,6 +44,10 @@ int fs_creds_enter(fuse_req_t req, struct fs_creds_saved *saved);
  * For mknod, mkdir and create; returns 0 or -errno. */
 int fs_creds_umask(fuse_req_t req);
 
+/* fs_creds_enter then fs_creds_umask, for a request that makes a node:
+ * 0, or -errno with nothing switched. */
+int fs_creds_enter_creator(fuse_req_t req, struct fs_creds_saved *saved);
+
 /* Writes of a non-root writer (uid, gid: the request's caller, or the
  * file's opener for the writeback cache's flushes, which come with no
  * caller; see fs/ops_file.c enter_writer): runs the calling

@@ -329,14 +329,9 @@ static void make_entry(fuse_req_t req, fuse_ino_t parent, const struct make_args
 			goto out;
 		}
 	}
-	err = fs_creds_enter(req, &cr);
+	err = fs_creds_enter_creator(req, &cr);
 	if (err < 0)
 		goto out;
-	err = fs_creds_umask(req);
-	if (err < 0) {
-		fs_creds_leave(&cr);
-		goto out;
-	}
 	switch (a->kind) {
 	case MAKE_NODE:
 		res = mknodat(dfd, a->name, a->mode, a->rdev);

@@ -239,9 +239,7 @@ static int create_as_caller(fuse_req_t req, struct fs_ctx *c, int dfd, const cha
 {
 	struct fs_creds_saved cr;
 	int bflags = backing_flags(c, flags) | O_CREAT | O_CLOEXEC;
-	int err = fs_creds_enter(req, &cr);
-	if (err == 0 && (err = fs_creds_umask(req)) < 0)
-		fs_creds_leave(&cr);
+	int err = fs_creds_enter_creator(req, &cr);
 	if (err < 0)
 		return err;
 	int fd = openat(dfd, name, bflags, mode);
@@ -270,9 +268,7 @@ static int tmpfile_as_caller(fuse_req_t req, struct fs_ctx *c, int dfd, int flag
 {
 	struct fs_creds_saved cr;
 	int bflags = (backing_flags(c, flags) & ~(O_CREAT | O_TRUNC)) | O_TMPFILE | O_CLOEXEC;
-	int err = fs_creds_enter(req, &cr);
-	if (err == 0 && (err = fs_creds_umask(req)) < 0)
-		fs_creds_leave(&cr);
+	int err = fs_creds_enter_creator(req, &cr);
 	if (err < 0)
 		return err;
 	int fd = openat(dfd, ".", bflags, mode);
