@@ -40,6 +40,13 @@ int fs_lock_owners_new(struct fs_lock_owners **ret)
 	return 0;
 }
 
+/* Closes o's description (its locks go) and frees it. */
+static void unref(struct fs_lock_owner *o)
+{
+	close(o->fd);
+	free(o);
+}
+
 void fs_lock_owners_free(struct fs_lock_owners *t)
 {
 	if (!t)
@@ -47,8 +54,7 @@ void fs_lock_owners_free(struct fs_lock_owners *t)
 	for (int i = 0; i < BUCKETS; i++)
 		for (struct fs_lock_owner *o = t->bucket[i], *next; o; o = next) {
 			next = o->next;
-			close(o->fd);
-			free(o);
+			unref(o);
 		}
 	pthread_mutex_destroy(&t->lock);
 	free(t);
@@ -173,12 +179,6 @@ int fs_lock_owners_getlk(struct fs_ctx *c, fuse_ino_t ino, int probe_fd, struct 
 		}
 	pthread_mutex_unlock(&t->lock);
 	return 0;
-}
-
-static void unref(struct fs_lock_owner *o)
-{
-	close(o->fd);
-	free(o);
 }
 
 void fs_lock_owner_put(struct fs_ctx *c, struct fs_lock_owner *o)

@@ -206,20 +206,47 @@ static void *recommit_loop(void *arg)
 	return NULL;
 }
 
+/* n bytes of the alphabet, NUL-terminated (malloc'd). */
+static char *alphabet(size_t n)
+{
+	char *content = malloc(n + 1);
+	assert_non_null(content);
+	for (size_t i = 0; i < n; i++)
+		content[i] = (char)('a' + i % 26);
+	content[n] = 0;
+	return content;
+}
+
+/* Two threads committing rc->content again at version 1 until
+ * recommit_stop. */
+static void recommit_start(struct recommit *rc, pthread_t t[2])
+{
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, recommit_loop, rc), 0);
+}
+
+/* Stops them: none failed, and they committed often enough to race.
+ * Returns their commits. */
+static int recommit_stop(struct recommit *rc, pthread_t t[2])
+{
+	atomic_store(&rc->stop, 1);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	assert_int_equal(atomic_load(&rc->failures), 0);
+	assert_true(atomic_load(&rc->commits) > 10);
+	return atomic_load(&rc->commits);
+}
+
 static void test_read_races_recommit(void **state)
 {
 	struct fx *f = *state;
 	enum { N = 64 << 10 };
-	char *content = malloc(N + 1), *buf = malloc(N);
-	for (int i = 0; i < N; i++)
-		content[i] = (char)('a' + i % 26);
-	content[N] = 0;
+	char *content = alphabet(N), *buf = malloc(N);
 	daemon_store_set_sync_delay(f->s, 1); /* renames by the syncer too */
 	put(f->s, 1, content);
 	struct recommit rc = {.s = f->s, .content = content};
-	pthread_t t, t2;
-	assert_int_equal(pthread_create(&t, NULL, recommit_loop, &rc), 0);
-	assert_int_equal(pthread_create(&t2, NULL, recommit_loop, &rc), 0);
+	pthread_t t[2];
+	recommit_start(&rc, t);
 	int reads = 0, damaged = 0, wrong = 0, other = 0;
 	uint64_t end = sync_now_ms() + 2000;
 	while (sync_now_ms() < end) {
@@ -232,13 +259,9 @@ static void test_read_races_recommit(void **state)
 		else if (n != N || memcmp(buf, content, N))
 			wrong++;
 	}
-	atomic_store(&rc.stop, 1);
-	pthread_join(t, NULL);
-	pthread_join(t2, NULL);
+	int commits = recommit_stop(&rc, t);
 	print_message("%d reads, %d commits: %d refused as changed on disk, %d other errors, "
-		      "%d wrong\n", reads, atomic_load(&rc.commits), damaged, other, wrong);
-	assert_int_equal(atomic_load(&rc.failures), 0);
-	assert_true(atomic_load(&rc.commits) > 10);
+		      "%d wrong\n", reads, commits, damaged, other, wrong);
 	assert_int_equal(wrong, 0);
 	assert_int_equal(other, 0);
 	assert_int_equal(damaged, 0);
@@ -319,18 +342,14 @@ static void test_verify_races_recommit(void **state)
 {
 	struct fx *f = *state;
 	enum { N = 64 << 10 };
-	char *content = malloc(N + 1), *buf = malloc(N);
+	char *content = alphabet(N), *buf = malloc(N);
 	uint8_t sha[32];
-	for (int i = 0; i < N; i++)
-		content[i] = (char)('a' + i % 26);
-	content[N] = 0;
 	SHA256((const unsigned char *)content, N, sha);
 	daemon_store_set_sync_delay(f->s, 1);
 	put(f->s, 1, content);
 	struct recommit rc = {.s = f->s, .content = content};
-	pthread_t t, t2;
-	assert_int_equal(pthread_create(&t, NULL, recommit_loop, &rc), 0);
-	assert_int_equal(pthread_create(&t2, NULL, recommit_loop, &rc), 0);
+	pthread_t t[2];
+	recommit_start(&rc, t);
 	int verifies = 0, damaged = 0, other = 0, deleted;
 	uint64_t end = sync_now_ms() + 1000;
 	while (sync_now_ms() < end) {
@@ -339,13 +358,9 @@ static void test_verify_races_recommit(void **state)
 		damaged += r == -EBADMSG;
 		other += r < 0 && r != -EBADMSG;
 	}
-	atomic_store(&rc.stop, 1);
-	pthread_join(t, NULL);
-	pthread_join(t2, NULL);
+	int commits = recommit_stop(&rc, t);
 	print_message("%d verifies, %d commits: %d found damaged, %d other errors\n", verifies,
-		      atomic_load(&rc.commits), damaged, other);
-	assert_int_equal(atomic_load(&rc.failures), 0);
-	assert_true(atomic_load(&rc.commits) > 10);
+		      commits, damaged, other);
 	assert_int_equal(damaged, 0);
 	assert_int_equal(other, 0);
 	daemon_store_flush(f->s);
